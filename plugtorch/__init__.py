@@ -1,0 +1,91 @@
+"""plugtorch: PyTorch's programming model on any backend you can plug in.
+
+>>> import plugtorch as pt
+>>> x = pt.tensor([1., 2., 3.], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.])
+"""
+from __future__ import annotations
+
+import builtins as _builtins
+
+__version__ = "0.1.0"
+
+from plugtorch import _dtypes
+from plugtorch._dtypes import (bfloat16, bool, dtype, finfo, float16, float32, float64,  # noqa: F401
+                               get_default_dtype, iinfo, int8, int16, int32, int64, promote_types,
+                               result_type, set_default_dtype, uint8)
+from plugtorch._device import device  # noqa: F401
+from plugtorch._tensor import Size, Tensor  # noqa: F401
+
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
+
+# wire the layers together (each module refers to Tensor without importing the package)
+from plugtorch.dispatch import dispatcher as _dispatcher  # noqa: E402
+from plugtorch.dispatch import meta as _meta  # noqa: E402
+
+_dispatcher.Tensor = Tensor
+_meta.Tensor = Tensor
+
+from plugtorch.dispatch import ops as _op_decls  # noqa: E402,F401
+from plugtorch import dispatch  # noqa: E402,F401
+from plugtorch import backends  # noqa: E402
+
+backends._register_cpu()
+
+from plugtorch.autograd import engine as _engine  # noqa: E402
+
+_engine.Tensor = Tensor
+_dispatcher.autograd_record = _engine.record
+
+from plugtorch import autograd  # noqa: E402,F401
+from plugtorch.autograd import inplace as _inplace  # noqa: E402,F401
+from plugtorch.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: E402,F401
+                                          is_inference_mode_enabled, no_grad, set_grad_enabled)
+from plugtorch import return_types  # noqa: E402,F401
+from plugtorch._ops_public import *  # noqa: E402,F401,F403
+from plugtorch._ops_public import ops  # noqa: E402,F401
+from plugtorch import _ops_public as _public  # noqa: E402
+from plugtorch import _methods  # noqa: E402,F401
+from plugtorch.random import Generator, default_generator, initial_seed, manual_seed, seed  # noqa: E402,F401
+from plugtorch import profiler  # noqa: E402,F401
+from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, set_cpu_fallback  # noqa: E402,F401
+from plugtorch._printing import set_printoptions  # noqa: E402,F401
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input) -> int:
+    return input.numel()
+
+
+def is_floating_point(input) -> bool:
+    return input.dtype.is_floating_point
+
+
+def broadcast_shapes(*shapes):
+    return Size(_meta.broadcast_shapes(*[tuple(s) if not isinstance(s, _builtins.int) else (s,) for s in shapes]))
+
+
+def broadcast_tensors(*tensors):
+    shape = _meta.broadcast_shapes(*[tuple(t.shape) for t in tensors], op="broadcast_tensors")
+    return tuple(t.expand(shape) for t in tensors)
+
+
+def __getattr__(name):
+    # device namespaces load on first use, so `import plugtorch` needs neither pyopencl nor cupy
+    if name in ("opencl", "cuda"):
+        import importlib
+        mod = importlib.import_module(f"plugtorch.{name}_api")
+        globals()[name] = mod
+        return mod
+    if name in ("nn", "optim", "linalg", "testing", "utils", "library"):
+        import importlib
+        mod = importlib.import_module(f"plugtorch.{name}")
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'plugtorch' has no attribute '{name}'")

@@ -1,0 +1,88 @@
+"""``plugtorch.device``: a device type and index, interned so ``is`` compares them.
+
+>>> import plugtorch as pt
+>>> pt.device("opencl:1")
+device(type='opencl', index=1)
+"""
+from __future__ import annotations
+
+_INTERNED: dict = {}
+
+
+class device:
+    __slots__ = ("type", "index", "_backend", "__weakref__")
+
+    def __new__(cls, type_or_str, index=None):
+        if isinstance(type_or_str, device):
+            if index is None:
+                return type_or_str
+            type_or_str = type_or_str.type
+        if not isinstance(type_or_str, str):
+            if isinstance(type_or_str, int) and index is None:
+                raise RuntimeError("a bare integer device is ambiguous in plugtorch; "
+                                   "write 'cuda:0' or 'opencl:0'")
+            raise TypeError(f"device(): expected a str or device, got {type(type_or_str).__name__}")
+        key = (type_or_str, index)
+        d = _INTERNED.get(key)
+        if d is not None:
+            return d
+        typ, idx = _parse(type_or_str, index)
+        key2 = (typ, idx)
+        d = _INTERNED.get(key2)
+        if d is None:
+            d = object.__new__(cls)
+            d.type = typ
+            d.index = idx
+            d._backend = None
+            _INTERNED[key2] = d
+        _INTERNED[key] = d
+        return d
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+def _parse(s: str, index):
+    typ, sep, rest = s.partition(":")
+    if sep:
+        if index is not None:
+            raise RuntimeError(f"device(): type {s!r} already has an index; do not pass index={index}")
+        if not rest.isdigit():
+            raise RuntimeError(f"Invalid device string: '{s}' (expected 'type' or 'type:index', e.g. 'opencl:0')")
+        index = int(rest)
+    if not typ or not typ.replace("_", "").isalnum():
+        raise RuntimeError(f"Invalid device string: '{s}'")
+    if index is not None and (not isinstance(index, int) or index < 0):
+        raise RuntimeError(f"Device index must be a non-negative integer, got {index!r}")
+    return typ, index
+
+
+def canonical(d) -> device:
+    """The concrete device ("opencl" -> opencl:<current>, "cpu" -> cpu) a tensor lives on."""
+    if d is None:
+        from plugtorch.backends import default_device
+        return default_device()
+    d = device(d)
+    if d.index is None:
+        from plugtorch.backends import get_backend
+        if d.type == "cpu":
+            return d
+        be = get_backend(d.type)
+        return device(d.type, be.current_device())
+    return d

@@ -1,0 +1,257 @@
+"""dtypes, PyTorch's type promotion, finfo and iinfo.
+
+>>> import plugtorch as pt
+>>> pt.promote_types(pt.int8, pt.float16)
+plugtorch.float16
+"""
+from __future__ import annotations
+
+import threading
+
+import ml_dtypes
+import numpy as np
+
+__all__ = [
+    "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
+    "float32", "float64", "promote_types", "result_type", "set_default_dtype",
+    "get_default_dtype", "finfo", "iinfo", "from_numpy_dtype",
+]
+
+_BOOL, _INT, _FLOAT = 0, 1, 2  # promotion categories, ordered
+
+
+class dtype:
+    """A tensor element type. Compare with ``is`` or ``==``; hashable."""
+
+    __slots__ = ("name", "itemsize", "category", "is_signed", "numpy", "_rank")
+
+    def __init__(self, name, numpy_dtype, category, is_signed, rank):
+        self.name = name
+        self.numpy = np.dtype(numpy_dtype)
+        self.itemsize = self.numpy.itemsize
+        self.category = category
+        self.is_signed = is_signed
+        self._rank = rank
+
+    @property
+    def is_floating_point(self) -> builtins_bool:
+        return self.category == _FLOAT
+
+    @property
+    def is_complex(self) -> builtins_bool:
+        return False
+
+    def to_real(self):
+        return self
+
+    def __repr__(self):
+        return f"plugtorch.{self.name}"
+
+    def __reduce__(self):
+        return (getattr, (_module(), self.name))
+
+
+builtins_bool = __builtins__["bool"] if isinstance(__builtins__, dict) else __builtins__.bool
+
+
+def _module():
+    import plugtorch
+    return plugtorch
+
+
+bool = dtype("bool", np.bool_, _BOOL, False, 0)
+uint8 = dtype("uint8", np.uint8, _INT, False, 1)
+int8 = dtype("int8", np.int8, _INT, True, 2)
+int16 = dtype("int16", np.int16, _INT, True, 3)
+int32 = dtype("int32", np.int32, _INT, True, 4)
+int64 = dtype("int64", np.int64, _INT, True, 5)
+float16 = dtype("float16", np.float16, _FLOAT, True, 6)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT, True, 7)
+float32 = dtype("float32", np.float32, _FLOAT, True, 8)
+float64 = dtype("float64", np.float64, _FLOAT, True, 9)
+
+all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+float_dtypes = (float16, bfloat16, float32, float64)
+int_dtypes = (uint8, int8, int16, int32, int64)
+
+_BY_NUMPY = {d.numpy: d for d in all_dtypes}
+_BY_NAME = {d.name: d for d in all_dtypes}
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The plugtorch dtype of a NumPy dtype; TypeError for ones plugtorch lacks."""
+    try:
+        return _BY_NUMPY[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(
+            f"can't convert NumPy dtype {np_dtype}: plugtorch supports "
+            + ", ".join(d.name for d in all_dtypes)) from None
+
+
+def _promote_pair(a: dtype, b: dtype) -> dtype:
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    if a.category == _INT:
+        # uint8 with a signed type: the smallest signed type holding both (PyTorch).
+        if a is uint8 or b is uint8:
+            other = b if a is uint8 else a
+            return int16 if other is int8 else other
+        return a if a._rank > b._rank else b
+    if {a, b} == {float16, bfloat16}:
+        return float32
+    return a if a._rank > b._rank else b
+
+
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes for b in all_dtypes}
+
+
+def promote_types(type1: dtype, type2: dtype) -> dtype:
+    """The smallest dtype both can be cast to without losing kind (PyTorch's table).
+
+    >>> promote_types(uint8, int8)
+    plugtorch.int16
+    """
+    return _PROMOTE[type1, type2]
+
+
+class _DefaultDtype(threading.local):
+    value = float32
+
+
+_default = _DefaultDtype()
+
+
+def set_default_dtype(d: dtype) -> None:
+    """Set the dtype of float literals and float factory results (float32 at start)."""
+    if not isinstance(d, dtype) or not d.is_floating_point:
+        raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
+    _default.value = d
+
+
+def get_default_dtype() -> dtype:
+    return _default.value
+
+
+def scalar_dtype(value) -> dtype:
+    """dtype a Python scalar gets when it becomes a tensor on its own."""
+    t = type(value)
+    if t is builtins_bool or t is np.bool_:
+        return bool
+    if t is int or isinstance(value, (int, np.integer)):
+        return int64
+    if isinstance(value, (float, np.floating)):
+        return _default.value
+    if isinstance(value, complex):
+        raise TypeError("plugtorch has no complex dtypes")
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _scalar_category(value) -> int:
+    t = type(value)
+    if t is float:
+        return _FLOAT
+    if t is int:
+        return _INT
+    if t is builtins_bool:
+        return _BOOL
+    return scalar_dtype(value).category
+
+
+def result_type(*operands) -> dtype:
+    """PyTorch's promotion over tensors and scalars.
+
+    Dimensioned tensors win over 0-d tensors, which win over Python scalars, unless
+    a weaker operand is of a higher category (bool < integer < float): then the result
+    is that category's default (Python float -> default dtype, int -> int64).
+
+    >>> import plugtorch as pt
+    >>> pt.result_type(pt.ones(2, dtype=pt.int8), 3)
+    plugtorch.int8
+    """
+    dim_t = zero_t = None
+    scalar_cat = -1
+    for o in operands:
+        d = getattr(o, "_dtype", None)
+        if d is not None:
+            if o.ndim:
+                dim_t = d if dim_t is None else _PROMOTE[dim_t, d]
+            else:
+                zero_t = d if zero_t is None else _PROMOTE[zero_t, d]
+        elif isinstance(o, dtype):
+            dim_t = o if dim_t is None else _PROMOTE[dim_t, o]
+        else:
+            scalar_cat = max(scalar_cat, _scalar_category(o))
+    return combine_weak(dim_t, zero_t, scalar_cat)
+
+
+def combine_weak(dim_t, zero_t, scalar_cat: int) -> dtype:
+    res = dim_t
+    if zero_t is not None:
+        if res is None:
+            res = zero_t
+        elif zero_t.category > res.category:
+            res = zero_t if zero_t.category != _FLOAT else zero_t
+        # same or lower category: the dimensioned type wins
+    if scalar_cat >= 0:
+        if res is None:
+            res = (bool, int64, _default.value)[scalar_cat]
+        elif scalar_cat > res.category:
+            res = int64 if scalar_cat == _INT else _default.value
+    return res
+
+
+class finfo:
+    """Machine limits of a floating-point dtype (``plugtorch.finfo(plugtorch.float16).max``)."""
+
+    def __init__(self, type: dtype = None):
+        type = type or _default.value
+        if not isinstance(type, dtype) or not type.is_floating_point:
+            raise TypeError(f"finfo: expected a floating-point dtype, got {type}")
+        fi = ml_dtypes.finfo(type.numpy)
+        self.dtype = type.name
+        self.bits = type.itemsize * 8
+        self.eps = float(fi.eps)
+        self.max = float(fi.max)
+        self.min = float(fi.min)
+        self.tiny = self.smallest_normal = float(fi.tiny)
+        self.resolution = float(fi.resolution)
+
+    def __repr__(self):
+        return f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, eps={self.eps}, tiny={self.tiny}, dtype={self.dtype})"
+
+
+class iinfo:
+    """Machine limits of an integer dtype (``plugtorch.iinfo(plugtorch.int8).min == -128``)."""
+
+    def __init__(self, type: dtype):
+        if not isinstance(type, dtype) or type.category == _FLOAT:
+            raise TypeError(f"iinfo: expected an integer or bool dtype, got {type}")
+        ii = np.iinfo(type.numpy) if type is not bool else None
+        self.dtype = type.name
+        self.bits = type.itemsize * 8
+        self.max = ii.max if ii else 1
+        self.min = ii.min if ii else 0
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
+
+def to_dtype(value) -> dtype:
+    """Accept a plugtorch dtype, a NumPy dtype/type or a name ("float32")."""
+    if isinstance(value, dtype):
+        return value
+    if isinstance(value, str) and value in _BY_NAME:
+        return _BY_NAME[value]
+    if value is float:
+        return float64
+    if value is int:
+        return int64
+    if value is builtins_bool:
+        return bool
+    try:
+        return from_numpy_dtype(value)
+    except TypeError:
+        raise TypeError(f"expected a plugtorch dtype, got {value!r}") from None

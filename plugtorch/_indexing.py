@@ -1,0 +1,134 @@
+"""``Tensor.__getitem__`` / ``__setitem__`` in terms of the view ops and ``index``/``index_put``.
+
+Ints select, slices slice, None unsqueezes (all views); integer tensors, lists and bool masks
+become one ``index`` call laid out by NumPy's advanced-indexing rules, as PyTorch does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch import _dtypes
+from plugtorch._tensor import Tensor
+
+
+def _as_index_tensor(k, device):
+    import plugtorch as pt
+    if isinstance(k, Tensor):
+        t = k
+    else:
+        arr = np.asarray(k)
+        if arr.dtype == np.float64 and arr.size == 0:
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind not in "iub":
+            raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors; got {arr.dtype}")
+        t = pt.tensor(arr)
+    if t._device is not device:
+        t = t.to(device)
+    if t._dtype is not _dtypes.bool and t._dtype.category != _dtypes._INT:
+        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t._dtype}")
+    return t
+
+
+def _consumed(k):
+    if k is None or k is Ellipsis:
+        return 0
+    if isinstance(k, Tensor) and k._dtype is _dtypes.bool:
+        return max(k.ndim, 1) if k.ndim else 0
+    if isinstance(k, (list, np.ndarray)):
+        a = np.asarray(k)
+        return a.ndim if a.dtype == np.bool_ else 1
+    return 1
+
+
+def _basic(x, key):
+    """Apply ints, slices, None and Ellipsis; return the view and the advanced indices."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    n_ell = sum(1 for k in key if k is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(_consumed(k) for k in key)
+    if used > x.ndim:
+        raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {used})")
+    out = x
+    dim = 0
+    adv = {}
+    for k in key:
+        if k is None:
+            out = out.unsqueeze(dim)
+            dim += 1
+        elif k is Ellipsis:
+            dim += x.ndim - used
+        elif isinstance(k, bool):
+            out = out.unsqueeze(dim)
+            if not k:
+                out = out.narrow(dim, 0, 0)
+            dim += 1
+        elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0
+                                                  and k._dtype.category == _dtypes._INT):
+            i = int(k)
+            n = out.shape[dim]
+            if i < -n or i >= n:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+            out = out.select(dim, i)
+        elif isinstance(k, slice):
+            step = 1 if k.step is None else int(k.step)
+            if step <= 0:
+                raise ValueError("step must be greater than zero (negative slice steps are not supported; use flip)")
+            out = out.slice(dim, k.start, k.stop, step)
+            dim += 1
+        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
+            t = _as_index_tensor(k, x.device)
+            if t._dtype is _dtypes.bool:
+                if t.ndim == 0:
+                    out = out.unsqueeze(dim)
+                    t = t.reshape(1)
+                for j in range(t.ndim):
+                    if t.shape[j] != out.shape[dim + j]:
+                        raise IndexError(f"The shape of the mask {list(t.shape)} at index {j} does not match "
+                                         f"the shape of the indexed tensor {list(out.shape)} at index {dim + j}")
+                cols = t.nonzero().unbind(1)
+                for j, c in enumerate(cols):
+                    adv[dim + j] = c
+                dim += t.ndim
+            else:
+                adv[dim] = t
+                dim += 1
+        else:
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             f"Variables are valid indices (got {type(k).__name__})")
+    return out, adv
+
+
+def getitem(x, key):
+    import plugtorch as pt
+    if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+        n = x.shape[0] if x.ndim else None
+        if n is None:
+            raise IndexError("invalid index of a 0-dim tensor. Use tensor.item() to convert a 0-dim tensor to a number")
+        return x.select(0, int(key))
+    out, adv = _basic(x, key)
+    if not adv:
+        return out if out is not x else pt.ops.slice(x, 0, None, None, 1) if x.ndim else x.view(())
+    last = max(adv)
+    return pt.ops.index(out, [adv.get(d) for d in range(last + 1)])
+
+
+def setitem(x, key, value):
+    import plugtorch as pt
+    if not isinstance(value, Tensor):
+        if isinstance(value, (list, tuple, np.ndarray)):
+            value = pt.tensor(value, dtype=x.dtype, device=x.device)
+        else:
+            value = pt.full((), value, dtype=x.dtype, device=x.device)
+    elif value._device is not x._device:
+        if value.ndim == 0:
+            value = value.to(x.device)
+        else:
+            raise RuntimeError(f"__setitem__(): value is on {value.device} but the tensor is on {x.device}; move it first")
+    out, adv = _basic(x, key)
+    if not adv:
+        out.copy_(value)
+        return
+    last = max(adv)
+    out.index_put_([adv.get(d) for d in range(last + 1)], value)

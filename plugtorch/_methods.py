@@ -1,0 +1,197 @@
+"""Attach op methods, in-place ``_`` variants and operators to ``Tensor``.
+
+Methods are generated from the public functions (which come from the op registry), so a new
+op gets its method by being listed here once.
+"""
+from __future__ import annotations
+
+from plugtorch import _indexing
+from plugtorch import _ops_public as P
+from plugtorch._tensor import Tensor
+from plugtorch.autograd.inplace import inplace
+from plugtorch.dispatch.dispatcher import dispatch
+from plugtorch.dispatch.registry import OPS
+
+# public functions that take the tensor first and become methods of the same name
+METHODS = """
+abs neg sign exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan asin acos atan sinh cosh
+tanh sigmoid erf reciprocal floor ceil trunc round isnan isinf isfinite logical_not bitwise_not
+add sub mul div floor_divide remainder fmod pow atan2 maximum minimum eq ne lt le gt ge
+logical_and logical_or logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift
+bitwise_right_shift sum prod amax amin all any argmax argmin cumsum cumprod sort argsort topk
+kthvalue clone flip reshape flatten unflatten squeeze unsqueeze transpose t narrow expand_as
+broadcast_to contiguous movedim split chunk unbind roll repeat tile index_select masked_fill
+masked_select take_along_dim mean var std logsumexp softmax log_softmax max min aminmax norm
+count_nonzero clamp clamp_min clamp_max lerp frac nan_to_num square true_divide logaddexp isclose
+allclose equal matmul mm bmm dot outer diagonal tril triu gather scatter scatter_add index_put
+nonzero where index_add index_copy index_fill scatter_reduce select multiply divide subtract
+absolute negative arcsin arccos arctan arctan2 clip greater greater_equal less less_equal not_equal
+swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
+""".split()
+
+# in-place variants: x.op_(...) == x.copy_(op(x, ...))
+INPLACE = """
+abs neg sign exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan asin acos atan sinh cosh
+tanh sigmoid erf reciprocal floor ceil trunc round logical_not bitwise_not add sub mul div
+floor_divide remainder fmod pow atan2 maximum minimum eq ne lt le gt ge logical_and logical_or
+logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift clamp
+clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter scatter_add
+index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
+fix absolute negative arcsin arccos arctan arctan2 swapaxes swapdims t
+""".split()
+
+
+def _method(fn):
+    def m(self, *args, **kwargs):
+        return fn(self, *args, **kwargs)
+    m.__name__ = fn.__name__
+    m.__doc__ = fn.__doc__
+    return m
+
+
+def _varargs_shape_method(op):
+    def m(self, *shape):
+        return dispatch(op, self, *shape)
+    m.__name__ = op.name
+    return m
+
+
+def _inplace_method(name):
+    op = OPS.get(name)
+    fn = getattr(P, name)
+    if op is not None and fn is getattr(P.ops, name, None):
+        def m(self, *args, **kwargs):
+            return inplace(self, op, args, kwargs)
+    else:
+        def m(self, *args, **kwargs):
+            return inplace(self, _WrapperOp(fn, name), args, kwargs)
+    m.__name__ = name + "_"
+    return m
+
+
+class _WrapperOp:
+    """Lets ``inplace`` call a wrapper function (``add`` with ``alpha=``) like an op."""
+
+    def __init__(self, fn, name):
+        self.fn = fn
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        return self.fn(*args, **kwargs)
+
+
+def _install():
+    for name in METHODS:
+        setattr(Tensor, name, _method(getattr(P, name)))
+    for name in INPLACE:
+        setattr(Tensor, name + "_", _inplace_method(name))
+
+    # views with varargs shapes
+    Tensor.view = _view
+    Tensor.permute = lambda self, *dims: dispatch(OPS["permute"], self, *dims)
+    Tensor.expand = lambda self, *sizes: dispatch(OPS["expand"], self, *sizes)
+    Tensor.slice = lambda self, dim=0, start=None, end=None, step=1: dispatch(OPS["slice"], self, dim, start, end, step)
+    Tensor.reshape = lambda self, *shape: dispatch(OPS["reshape"], self, *shape)
+    Tensor.repeat = lambda self, *sizes: dispatch(OPS["repeat"], self, *sizes)
+    Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(
+        self, OPS["index_put"], (indices, values, accumulate), {})
+    Tensor.copy_ = lambda self, src, non_blocking=False: dispatch(OPS["copy_"], self, src)
+    Tensor.uniform_ = lambda self, from_=0.0, to=1.0, *, generator=None: _fill(self, "uniform_", from_, to, generator)
+    Tensor.normal_ = lambda self, mean=0.0, std=1.0, *, generator=None: _fill(self, "normal_", mean, std, generator)
+    Tensor.random_ = _random_
+    Tensor.fill_ = _fill_
+    Tensor.zero_ = lambda self: _fill_(self, 0)
+    Tensor.bernoulli_ = _bernoulli_
+    Tensor.exponential_ = lambda self, lambd=1.0, *, generator=None: self.copy_(
+        -(1 - P.rand_like(self, generator=generator)).log() / lambd)
+
+    Tensor.__getitem__ = _indexing.getitem
+    Tensor.__setitem__ = _indexing.setitem
+    Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
+    Tensor.mT = property(lambda self: self.transpose(-2, -1))
+    Tensor.H = Tensor.T
+    Tensor.mH = Tensor.mT
+    _operators()
+
+
+def _view(self, *shape):
+    from plugtorch import _dtypes
+    if len(shape) == 1 and isinstance(shape[0], _dtypes.dtype):
+        if shape[0].itemsize != self.dtype.itemsize:
+            raise RuntimeError("view(dtype) with a different element size is not supported")
+        return P.tensor(self._host().view(shape[0].numpy), device=self.device)
+    return dispatch(OPS["view"], self, *shape)
+
+
+def _fill(self, op, a, b, generator):
+    from plugtorch.autograd.inplace import check_inplace
+    check_inplace(self, op)
+    return dispatch(OPS[op], self, a, b, generator=generator)
+
+
+def _random_(self, from_=0, to=None, *, generator=None):
+    from plugtorch import _dtypes
+    if to is None:
+        from_, to = 0, from_ if from_ else (2 ** 24 if self.dtype.is_floating_point else _dtypes.iinfo(self.dtype).max + 1)
+    return _fill(self, "random_", from_, to, generator)
+
+
+def _fill_(self, value):
+    import plugtorch as pt
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
+        v = value.to(self.device, self.dtype)
+    else:
+        v = pt.full((), value, dtype=self.dtype, device=self.device)
+    return self.copy_(v)
+
+
+def _bernoulli_(self, p=0.5, *, generator=None):
+    import plugtorch as pt
+    probs = p if isinstance(p, Tensor) else pt.full_like(self, p, dtype=pt.float32 if not self.dtype.is_floating_point else self.dtype)
+    with pt.no_grad():
+        return self.copy_(pt.bernoulli(probs, generator=generator))
+
+
+def _operators():
+    ADD, SUB, MUL, DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
+    FDIV, REM, POW = OPS["floor_divide"], OPS["remainder"], OPS["pow"]
+    T = Tensor
+    T.__add__ = lambda a, b: dispatch(ADD, a, b)
+    T.__radd__ = lambda a, b: dispatch(ADD, a, b)
+    T.__sub__ = lambda a, b: dispatch(SUB, a, b)
+    T.__rsub__ = lambda a, b: dispatch(SUB, b, a)
+    T.__mul__ = lambda a, b: dispatch(MUL, a, b)
+    T.__rmul__ = lambda a, b: dispatch(MUL, a, b)
+    T.__truediv__ = lambda a, b: dispatch(DIV, a, b)
+    T.__rtruediv__ = lambda a, b: dispatch(DIV, b, a)
+    T.__floordiv__ = lambda a, b: dispatch(FDIV, a, b)
+    T.__rfloordiv__ = lambda a, b: dispatch(FDIV, b, a)
+    T.__mod__ = lambda a, b: dispatch(REM, a, b)
+    T.__rmod__ = lambda a, b: dispatch(REM, b, a)
+    T.__pow__ = lambda a, b: dispatch(POW, a, b)
+    T.__rpow__ = lambda a, b: dispatch(POW, b, a)
+    T.__matmul__ = lambda a, b: P.matmul(a, b)
+    T.__rmatmul__ = lambda a, b: P.matmul(b, a)
+    T.__neg__ = lambda a: dispatch(OPS["neg"], a)
+    T.__pos__ = lambda a: a
+    T.__abs__ = lambda a: dispatch(OPS["abs"], a)
+    T.__invert__ = lambda a: dispatch(OPS["bitwise_not"], a)
+    for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
+        o = OPS[op]
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, b) if isinstance(b, (Tensor, int, float, bool)) else NotImplemented)(o))
+    for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
+                     ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
+        o = OPS[op]
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, b))(o))
+        setattr(T, f"__r{name}__", (lambda o: lambda a, b: dispatch(o, b, a))(o))
+    for name, meth in (("iadd", "add_"), ("isub", "sub_"), ("imul", "mul_"), ("itruediv", "div_"),
+                       ("ifloordiv", "floor_divide_"), ("imod", "remainder_"), ("ipow", "pow_"),
+                       ("iand", "bitwise_and_"), ("ior", "bitwise_or_"), ("ixor", "bitwise_xor_"),
+                       ("ilshift", "bitwise_left_shift_"), ("irshift", "bitwise_right_shift_")):
+        setattr(T, f"__{name}__", getattr(T, meth))
+    T.__imatmul__ = lambda a, b: a.copy_(P.matmul(a, b))
+
+
+_install()

@@ -1,0 +1,473 @@
+"""The public functions: ``plugtorch.add``, ``plugtorch.zeros`` ...
+
+Each public function is an op of the registry (``plugtorch.ops.<name>``), or a thin wrapper
+that normalises arguments (``alpha=``, ``rounding_mode=``, size tuples) and calls ops.
+``PUBLIC_TO_OP`` records which op each wrapper runs, and tests check it against the registry.
+"""
+from __future__ import annotations
+
+import builtins as _b
+import types
+
+import numpy as np
+
+from plugtorch import _dtypes, return_types
+from plugtorch._device import canonical
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.dispatcher import dispatch
+from plugtorch.dispatch.registry import OPS
+
+ops = types.SimpleNamespace()   # plugtorch.ops.<name>: every registered op, dispatched as is
+
+
+def _make_op_function(op):
+    def fn(*args, **kwargs):
+        return dispatch(op, *args, **kwargs)
+    fn.__name__ = op.name
+    fn.__qualname__ = op.name
+    fn.__signature__ = op.signature
+    fn.__doc__ = op.doc
+    fn._op = op
+    return fn
+
+
+def refresh_ops():
+    for name, op in OPS.items():
+        setattr(ops, name, _make_op_function(op))
+
+
+refresh_ops()
+
+# which op each hand-written public function runs (for the registry consistency test)
+PUBLIC_TO_OP: dict = {}
+
+
+def public(op_name):
+    def deco(fn):
+        PUBLIC_TO_OP[fn.__name__] = op_name
+        return fn
+    return deco
+
+
+# ---- arithmetic with extra arguments ------------------------------------------------------
+@public("add")
+def add(input, other, *, alpha=1):
+    """input + alpha * other.
+
+    >>> plugtorch.add(plugtorch.tensor([1, 2]), 3).tolist()
+    [4, 5]
+    """
+    if alpha != 1:
+        other = other * alpha
+    return dispatch(OPS["add"], input, other)
+
+
+@public("sub")
+def sub(input, other, *, alpha=1):
+    if alpha != 1:
+        other = other * alpha
+    return dispatch(OPS["sub"], input, other)
+
+
+subtract = sub
+
+
+@public("div")
+def div(input, other, *, rounding_mode=None):
+    """True division, or rounded with ``rounding_mode='trunc'|'floor'``."""
+    if rounding_mode is None:
+        return dispatch(OPS["div"], input, other)
+    if rounding_mode == "floor":
+        return dispatch(OPS["floor_divide"], input, other)
+    if rounding_mode == "trunc":
+        dt = M.binary_dtype(input, other) if isinstance(input, Tensor) else M.binary_dtype(other, input)
+        if dt.is_floating_point:
+            return dispatch(OPS["div"], input, other).trunc()
+        q = dispatch(OPS["floor_divide"], input, other)
+        r = input - q * other
+        return q + ((r != 0) & ((r < 0) != (other < 0) if isinstance(other, Tensor) else (r < 0) != (other < 0))).to(q.dtype)
+    raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+
+divide = div
+multiply = ops.mul
+true_divide = ops.true_divide
+
+
+def _sort_wrap(input, dim=-1, descending=False, stable=False):
+    v, i = dispatch(OPS["sort"], input, dim, descending, stable)
+    return return_types.sort(v, i)
+
+
+sort = public("sort")(lambda input, dim=-1, descending=False, stable=False: _sort_wrap(input, dim, descending, stable))
+sort.__name__ = "sort"
+PUBLIC_TO_OP["sort"] = "sort"
+
+
+@public("topk")
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    v, i = dispatch(OPS["topk"], input, k, dim, largest, sorted)
+    return return_types.topk(v, i)
+
+
+@public("kthvalue")
+def kthvalue(input, k, dim=-1, keepdim=False):
+    v, i = dispatch(OPS["kthvalue"], input, k, dim, keepdim)
+    return return_types.kthvalue(v, i)
+
+
+@public("aminmax")
+def aminmax(input, *, dim=None, keepdim=False):
+    a, b = dispatch(OPS["aminmax"], input, dim=dim, keepdim=keepdim)
+    return return_types.aminmax(a, b)
+
+
+# ---- creation -----------------------------------------------------------------------------
+def _infer_dtype(obj):
+    a = np.asarray(obj)
+    if a.dtype == np.float64 and not isinstance(obj, np.ndarray):
+        return _dtypes.get_default_dtype(), a
+    if a.dtype.kind in "U S O".split():
+        raise TypeError(f"tensor(): could not infer dtype of {type(obj).__name__}")
+    if a.dtype.kind == "c":
+        raise TypeError("tensor(): complex values are not supported by plugtorch")
+    return _dtypes.from_numpy_dtype(a.dtype) if a.dtype != np.float64 else _dtypes.float64, a
+
+
+def _to_host_array(data, dtype):
+    if isinstance(data, Tensor):
+        data = data.detach()._host()
+    elif isinstance(data, (list, tuple)) and _b.any(isinstance(x, Tensor) for x in _flat(data)):
+        data = _nested_tensors_to_host(data)
+    if dtype is None:
+        dtype, arr = _infer_dtype(data)
+    else:
+        dtype = _dtypes.to_dtype(dtype)
+        arr = np.asarray(data)
+    if arr.dtype.kind == "O":
+        raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor "
+                        "(ragged nested sequences are not supported)")
+    return dtype, np.ascontiguousarray(arr.astype(dtype.numpy, copy=False))
+
+
+def _flat(x):
+    for a in x:
+        if isinstance(a, (list, tuple)):
+            yield from _flat(a)
+        else:
+            yield a
+
+
+def _nested_tensors_to_host(data):
+    if isinstance(data, Tensor):
+        return data.detach()._host()
+    if isinstance(data, (list, tuple)):
+        return [_nested_tensors_to_host(x) for x in data]
+    return data
+
+
+@public("_to_device")
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays, tensors).
+
+    >>> plugtorch.tensor([[1, 2], [3, 4]]).dtype
+    plugtorch.int64
+    """
+    dtype, arr = _to_host_array(data, dtype)
+    if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
+        arr = arr.copy()
+    out = _from_host(arr, dtype, device)
+    if requires_grad:
+        out.requires_grad_()
+    return out
+
+
+def _from_host(arr, dtype, device):
+    cpu_t = Tensor._wrap(arr, dtype, canonical("cpu"))
+    dev = canonical(device)
+    if dev.type == "cpu":
+        return cpu_t
+    return dispatch(OPS["_to_device"], cpu_t, dev)
+
+
+@public("_to_device")
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray) and (device is None or canonical(device).type == "cpu"):
+        try:
+            t = from_numpy(data)
+            return t if dtype is None else t.to(dtype=dtype)
+        except TypeError:
+            pass
+    return tensor(data, dtype=dtype, device=device)
+
+
+asarray = as_tensor
+
+
+@public("_to_device")
+def from_numpy(ndarray):
+    """A cpu tensor sharing memory with ``ndarray``."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy(): expected np.ndarray (got {type(ndarray).__name__})")
+    dt = _dtypes.from_numpy_dtype(ndarray.dtype)
+    if _b.any(s < 0 for s in ndarray.strides):
+        raise ValueError("from_numpy(): At least one stride in the given numpy array is negative; "
+                         "copy it first (array.copy())")
+    return Tensor._wrap(ndarray, dt, canonical("cpu"))
+
+
+@public("_to_device")
+def from_dlpack(ext):
+    """Zero-copy import of any DLPack producer (NumPy, CuPy, ...)."""
+    dev_type, dev_id = ext.__dlpack_device__()
+    if dev_type == 1:  # kDLCPU
+        return from_numpy(np.from_dlpack(ext))
+    if dev_type == 2:  # kDLCUDA
+        from plugtorch.backends import get_backend
+        be = get_backend("cuda")
+        native = be.from_dlpack(ext)
+        return Tensor._wrap(native, _dtypes.from_numpy_dtype(native.dtype), canonical(f"cuda:{dev_id}"))
+    raise RuntimeError(f"from_dlpack(): unsupported DLPack device type {dev_type}")
+
+
+def _size_arg(op, size):
+    return M.as_shape(op, size)
+
+
+def _factory(name, fill):
+    @public("full")
+    def f(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+        shape = _size_arg(name, size)
+        dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        t = dispatch(OPS["full"], shape, fill, dtype=dt, device=device)
+        return t.requires_grad_() if requires_grad else t
+    f.__name__ = name
+    PUBLIC_TO_OP[name] = "full"
+    return f
+
+
+zeros = _factory("zeros", 0)
+ones = _factory("ones", 1)
+
+
+@public("empty")
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
+    t = dispatch(OPS["empty"], _size_arg("empty", size), dtype=dtype, device=device)
+    return t.requires_grad_() if requires_grad else t
+
+
+@public("full")
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    t = dispatch(OPS["full"], size, fill_value, dtype=dtype, device=device)
+    return t.requires_grad_() if requires_grad else t
+
+
+def _like(name, maker):
+    def f(input, *args, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+        t = maker(tuple(input.shape), *args, dtype=dtype or input.dtype, device=device or input.device)
+        return t.requires_grad_() if requires_grad else t
+    f.__name__ = name + "_like"
+    return f
+
+
+zeros_like = public("full")(_like("zeros", lambda s, **k: zeros(s, **k)))
+ones_like = public("full")(_like("ones", lambda s, **k: ones(s, **k)))
+empty_like = public("empty")(_like("empty", lambda s, **k: empty(s, **k)))
+full_like = public("full")(_like("full", lambda s, v, **k: full(s, v, **k)))
+for _n in ("zeros_like", "ones_like", "empty_like", "full_like"):
+    PUBLIC_TO_OP[_n] = "empty" if _n == "empty_like" else "full"
+
+
+@public("arange")
+def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    """Values from ``start`` (default 0) up to but not including ``end``, ``step`` apart."""
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    t = dispatch(OPS["arange"], *vals, dtype=dtype, device=device)
+    return t.requires_grad_() if requires_grad else t
+
+
+@public("linspace")
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return dispatch(OPS["linspace"], start, end, steps, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+@public("eye")
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    return dispatch(OPS["eye"], n, m, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+# ---- random -------------------------------------------------------------------------------
+def _random_factory(name, fill):
+    def f(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+        shape = _size_arg(name, size)
+        dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        if not dt.is_floating_point:
+            raise RuntimeError(f"{name}(): expected a floating-point dtype, got {dt}")
+        t = empty(shape, dtype=dt, device=device)
+        dispatch(OPS[fill], t, generator=generator)
+        return t.requires_grad_() if requires_grad else t
+    f.__name__ = name
+    PUBLIC_TO_OP[name] = fill
+    return f
+
+
+rand = _random_factory("rand", "uniform_")
+randn = _random_factory("randn", "normal_")
+
+
+@public("random_")
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    """Integers in [low, high): ``randint(10, (3,))`` or ``randint(2, 10, (3,))``."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    t = empty(tuple(size), dtype=dtype or _dtypes.int64, device=device)
+    return dispatch(OPS["random_"], t, low, high, generator=generator)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    return rand(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
+                requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    return randn(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
+                 requires_grad=requires_grad, generator=generator)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None):
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device, generator=generator)
+
+
+PUBLIC_TO_OP.update(rand_like="uniform_", randn_like="normal_", randint_like="random_")
+
+
+@public("normal_")
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        ref = mean if isinstance(mean, Tensor) else std
+        shape = M.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())), op="normal")
+        z = randn(shape, dtype=ref.dtype, device=ref.device, generator=generator)
+        return z * std + mean
+    return randn(tuple(size), dtype=dtype, device=device, generator=generator) * std + mean
+
+
+# ---- shape helpers with PyTorch names -----------------------------------------------------
+@public("cat")
+def cat(tensors, dim=0, *, out=None):
+    """Concatenate along an existing dim.
+
+    >>> plugtorch.cat([plugtorch.zeros(1), plugtorch.ones(2)]).tolist()
+    [0.0, 1.0, 1.0]
+    """
+    return dispatch(OPS["cat"], list(tensors) if isinstance(tensors, tuple) else tensors, dim)
+
+
+concat = concatenate = cat
+
+
+@public("permute")
+def permute(input, dims):
+    return dispatch(OPS["permute"], input, *dims)
+
+
+@public("index")
+def _index_public(input, indices):
+    return dispatch(OPS["index"], input, indices)
+
+
+@public("where")
+def where(condition, input=None, other=None):
+    if input is None and other is None:
+        return tuple(condition.nonzero().unbind(1))
+    return dispatch(OPS["where"], condition, input, other)
+
+
+@public("nonzero")
+def nonzero(input, *, as_tuple=False):
+    r = dispatch(OPS["nonzero"], input)
+    return tuple(r.unbind(1)) if as_tuple else r
+
+
+argwhere = nonzero
+
+
+@public("_to_dtype")
+def _to_dtype(input, dtype):
+    return dispatch(OPS["_to_dtype"], input, dtype)
+
+
+@public("_to_device")
+def _to_device(input, device):
+    return dispatch(OPS["_to_device"], input, device)
+
+
+def _simple(name):
+    f = getattr(ops, name)
+    PUBLIC_TO_OP[name] = name
+    return f
+
+
+_SIMPLE = [n for n in OPS if not n.startswith("_") and n not in globals() and not n.endswith("_")
+           and n not in ("slice", "select", "view", "index", "index_put")]
+for _n in _SIMPLE:
+    globals()[_n] = _simple(_n)
+
+# PyTorch aliases
+absolute = ops.abs
+negative = ops.neg
+arcsin, arccos, arctan, arctan2 = ops.asin, ops.acos, ops.atan, ops.atan2
+clip = ops.clamp
+greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, ops.le, ops.ne
+select = ops.select
+index_put = ops.index_put
+swapaxes = swapdims = ops.transpose
+moveaxis = ops.movedim
+fix = ops.trunc
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    d = M.wrap_dim("index_add", dim, input.ndim)
+    return input.index_put([None] * d + [index], source * alpha if alpha != 1 else source, accumulate=True)
+
+
+def index_copy(input, dim, index, source):
+    d = M.wrap_dim("index_copy", dim, input.ndim)
+    return input.index_put([None] * d + [index], source)
+
+
+def index_fill(input, dim, index, value):
+    d = M.wrap_dim("index_fill", dim, input.ndim)
+    return input.index_put([None] * d + [index], value)
+
+
+PUBLIC_TO_OP.update(index_add="index_put", index_copy="index_put", index_fill="index_put",
+                    absolute="abs", negative="neg", arcsin="asin", arccos="acos", arctan="atan",
+                    arctan2="atan2", clip="clamp", greater="gt", greater_equal="ge", less="lt",
+                    less_equal="le", not_equal="ne", select="select", index_put="index_put",
+                    swapaxes="transpose", swapdims="transpose", moveaxis="movedim", fix="trunc",
+                    subtract="sub", divide="div", multiply="mul", true_divide="true_divide",
+                    concat="cat", concatenate="cat", argwhere="nonzero", asarray="_to_device",
+                    normal="normal_", permute="permute")
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if reduce == "sum":
+        return input.scatter_add(dim, index, src) if include_self else input.scatter(dim, index, 0).scatter_add(dim, index, src)
+    raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not implemented yet; 'sum' is")
+
+
+PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
+
+
+_PRIVATE = {"annotations", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
+            "public", "PUBLIC_TO_OP", "return_types", "ops"}
+__all__ = [n for n, v in list(globals().items()) if not n.startswith("_") and n not in _PRIVATE and callable(v)]

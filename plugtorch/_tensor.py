@@ -1,0 +1,454 @@
+"""``plugtorch.Tensor``: a backend's native array, its device and dtype, and autograd fields.
+
+Methods that are ops (``x.exp()``, ``x + y``) are attached from the op registry by
+``plugtorch/_methods.py``; this file holds what is not an op.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch import _dtypes
+from plugtorch._device import device as _device_cls
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple, as ``torch.Size`` is."""
+
+    def __repr__(self):
+        return f"plugtorch.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class Tensor:
+    """A multi-dimensional array on a device, with PyTorch's semantics.
+
+    >>> import plugtorch as pt
+    >>> pt.tensor([1., 2.]) * 2
+    tensor([2., 4.])
+    """
+
+    # Rarely set fields live on the class so a new tensor sets only three attributes.
+    _rg = False
+    _grad = None
+    grad_fn = None
+    _base = None
+    _vc = None
+    _view_fn = None
+    _out_nr = 0
+    _hooks = None
+    _acc = None
+    _retains_grad = False
+    _is_param = False
+    __array_priority__ = 1000
+
+    @staticmethod
+    def _wrap(data, dtype, device):
+        t = _new(Tensor)
+        t._data = data
+        t._dtype = dtype
+        t._device = device
+        return t
+
+    def __new__(cls, *args, **kwargs):
+        # plugtorch.Tensor(data) behaves like plugtorch.tensor(data, dtype=default dtype).
+        if cls is Tensor and (args or kwargs):
+            import plugtorch
+            if args and isinstance(args[0], Tensor):
+                return args[0]
+            return plugtorch.tensor(*args, dtype=kwargs.pop("dtype", None) or _dtypes.get_default_dtype(), **kwargs)
+        return object.__new__(cls)
+
+    # --- metadata -------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def device(self):
+        return self._device
+
+    @property
+    def shape(self) -> Size:
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self.ndim, "size")]
+
+    @property
+    def ndim(self) -> int:
+        return len(self._data.shape)
+
+    def dim(self) -> int:
+        return len(self._data.shape)
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        n = 1
+        for s in self._data.shape:
+            n *= s
+        return n
+
+    nelement = numel
+
+    def element_size(self) -> int:
+        return self._dtype.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel() * self._dtype.itemsize
+
+    def stride(self, dim=None):
+        st = self._backend().strides(self._data)
+        if dim is None:
+            return st
+        return st[_wrap_dim(dim, self.ndim, "stride")]
+
+    def storage_offset(self) -> int:
+        return self._backend().storage_offset(self._data)
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        return _is_contiguous(self.shape, self.stride())
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self._device.type == "cpu"
+
+    def is_floating_point(self) -> bool:
+        return self._dtype.is_floating_point
+
+    def is_complex(self) -> bool:
+        return False
+
+    def get_device(self) -> int:
+        return -1 if self._device.type == "cpu" else self._device.index
+
+    def _backend(self):
+        be = self._device._backend
+        if be is None:
+            from plugtorch.dispatch.dispatcher import _resolve_backend
+            be = _resolve_backend(self._device)
+        return be
+
+    # --- autograd fields -----------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if value and not self._dtype.is_floating_point:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {self._dtype}); convert first, e.g. x.float().requires_grad_()")
+        if self.grad_fn is not None and not value:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
+                               "want to use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        self._rg = value
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad and self._grad is None:
+            import warnings
+            warnings.warn("The .grad attribute of a Tensor that is not a leaf Tensor is being "
+                          "accessed. Its .grad attribute won't be populated during "
+                          "autograd.backward(); call .retain_grad() on it if you want it.",
+                          UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: expected "
+                                   f"{list(self.shape)}, got {list(value.shape)}")
+            if value._device != self._device:
+                raise RuntimeError(f"assigned grad has data located on a different device: "
+                                   f"expected {self._device}, got {value._device}")
+        self._grad = value
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def data(self) -> "Tensor":
+        return self.detach()
+
+    @data.setter
+    def data(self, other: "Tensor"):
+        self._data = other._data
+        self._dtype = other._dtype
+        self._device = other._device
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing this one's data (and version counter) with no history."""
+        t = Tensor._wrap(self._data, self._dtype, self._device)
+        t._vc = self._version_counter()
+        t._base = self._base
+        return t
+
+    def detach_(self) -> "Tensor":
+        if self._base is not None and self._base.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self.grad_fn = None
+        self._rg = False
+        return self
+
+    def retain_grad(self) -> None:
+        from plugtorch.autograd import graph
+        graph.retain_grad(self)
+
+    def register_hook(self, hook):
+        from plugtorch.autograd import graph
+        return graph.register_tensor_hook(self, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from plugtorch.autograd import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0] if self._vc is not None else 0
+
+    def _version_counter(self):
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = [0]
+        return vc
+
+    def _bump_version(self) -> None:
+        vc = self._vc
+        if vc is None:
+            self._vc = [1]
+        else:
+            vc[0] += 1
+
+    # --- host transfer --------------------------------------------------------------------
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array; on cpu it shares memory with the tensor."""
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        if self._device.type != "cpu":
+            if not force:
+                raise TypeError(f"can't convert {self._device.type} device type tensor to numpy. "
+                                "Use Tensor.cpu() to copy the tensor to host memory first.")
+            return self._backend().to_numpy(self._data)
+        return self._data
+
+    def _host(self) -> np.ndarray:
+        return self._backend().to_numpy(self._data)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._host()
+        return a.astype(dtype) if dtype is not None else a
+
+    def tolist(self):
+        return self._host().tolist()
+
+    def item(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
+                               "Scalar; use .tolist() for several values")
+        return self._host().reshape(()).item()
+
+    def __bool__(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {'no values' if self.numel() == 0 else 'more than one value'} is ambiguous")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._dtype.category != _dtypes._INT or self.numel() != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __len__(self):
+        if not self._data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if not self._data.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __hash__(self):
+        return id(self)
+
+    def __reduce__(self):
+        raise TypeError("plugtorch tensors are not picklable; use plugtorch.save (safe format) instead")
+
+    def __repr__(self):
+        from plugtorch._printing import tensor_repr
+        return tensor_repr(self)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self.ndim == 0 and spec:
+            return self.item().__format__(spec)
+        return repr(self)
+
+    def __dlpack__(self, stream=None, **kwargs):
+        return self._backend().to_dlpack(self._data, stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._backend().dlpack_device(self._data)
+
+    # --- conversions ------------------------------------------------------------------
+    def to(self, *args, **kwargs) -> "Tensor":
+        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, or ``to(other)``."""
+        dev = kwargs.pop("device", None)
+        dtype = kwargs.pop("dtype", None)
+        copy = kwargs.pop("copy", False)
+        kwargs.pop("non_blocking", None)
+        kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for a in args:
+            if isinstance(a, Tensor):
+                dev, dtype = a.device, a.dtype
+            elif isinstance(a, _dtypes.dtype):
+                dtype = a
+            elif isinstance(a, (str, _device_cls)):
+                dev = a
+            elif a is None:
+                continue
+            else:
+                raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+        from plugtorch import _ops_public as P
+        out = self
+        if dev is not None:
+            from plugtorch._device import canonical
+            dev = canonical(dev)
+            if dev is not self._device:
+                out = P._to_device(out, dev)
+                copy = False
+        if dtype is not None:
+            dtype = _dtypes.to_dtype(dtype)
+            if dtype is not out._dtype:
+                out = P._to_dtype(out, dtype)
+                copy = False
+        if copy:
+            out = out.clone()
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self, device=None) -> "Tensor":
+        return self.to("cuda" if device is None else (device if isinstance(device, (str, _device_cls)) else f"cuda:{device}"))
+
+    def opencl(self, device=None) -> "Tensor":
+        return self.to("opencl" if device is None else (device if isinstance(device, (str, _device_cls)) else f"opencl:{device}"))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"plugtorch.{self._dtype.name}"
+        return self.to(dtype=dtype)
+
+    def float(self):
+        return self.to(dtype=_dtypes.float32)
+
+    def double(self):
+        return self.to(dtype=_dtypes.float64)
+
+    def half(self):
+        return self.to(dtype=_dtypes.float16)
+
+    def bfloat16(self):
+        return self.to(dtype=_dtypes.bfloat16)
+
+    def int(self):
+        return self.to(dtype=_dtypes.int32)
+
+    def long(self):
+        return self.to(dtype=_dtypes.int64)
+
+    def short(self):
+        return self.to(dtype=_dtypes.int16)
+
+    def char(self):
+        return self.to(dtype=_dtypes.int8)
+
+    def byte(self):
+        return self.to(dtype=_dtypes.uint8)
+
+    def bool(self):
+        return self.to(dtype=_dtypes.bool)
+
+    def type_as(self, other):
+        return self.to(dtype=other.dtype)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        import plugtorch
+        return plugtorch.tensor(data, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+
+    def _new_factory(name):
+        def f(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+            import plugtorch
+            fn = getattr(plugtorch, name)
+            return fn(*size, **kw, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
+        f.__name__ = "new_" + name
+        return f
+
+    new_zeros = _new_factory("zeros")
+    new_ones = _new_factory("ones")
+    new_empty = _new_factory("empty")
+    new_full = _new_factory("full")
+    del _new_factory
+
+
+_new = object.__new__
+
+
+def _wrap_dim(dim, ndim, opname="op"):
+    n = max(ndim, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"{opname}(): dim must be an int, got {type(dim).__name__}")
+    if dim < -n or dim >= n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def _is_contiguous(shape, strides) -> bool:
+    expected = 1
+    for s, st in zip(reversed(shape), reversed(strides)):
+        if s == 0:
+            return True
+        if s != 1 and st != expected:
+            return False
+        expected *= s
+    return True

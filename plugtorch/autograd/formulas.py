@@ -1,0 +1,296 @@
+"""Backward formulas, one per differentiable op, keyed by the op's registered name.
+
+Each formula is ``f(grad, *op_args, **op_kwargs) -> grads for the op's leading arguments``,
+written with plugtorch ops so it runs on every backend and can itself be differentiated
+(``create_graph=True``). The engine reduces each gradient to its input's shape (undoing
+broadcasting) and casts it to the input's dtype, so formulas need not.
+
+``save=`` names the arguments the formula reads (default: all tensor arguments); the others
+reach it as shape/dtype stand-ins, and are not kept alive by the graph. ``result=True`` passes
+the op's output(s) as ``result=``.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+
+import plugtorch as pt
+
+FORMULAS: dict = {}
+
+
+class Formula:
+    __slots__ = ("fn", "saves", "uses_result", "record_inplace")
+
+    def __init__(self, fn, saves, uses_result, record_inplace=None):
+        self.fn = fn
+        self.saves = saves
+        self.uses_result = uses_result
+        self.record_inplace = record_inplace
+
+
+def derivative(name, fn, save=None, result=False):
+    """Register ``fn`` as the backward formula of op ``name``."""
+    if save is None:
+        saves = None
+    else:
+        params = list(inspect.signature(fn).parameters)[1:]
+        saves = frozenset(params.index(s) for s in save)
+    FORMULAS[name] = Formula(fn, saves, result)
+
+
+def sum_to(g, shape):
+    """Sum ``g`` over the dims that broadcasting added or stretched, giving ``shape``."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    lead = g.ndim - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1]
+    if dims:
+        g = g.sum(dims, keepdim=True)
+    if lead:
+        g = g.reshape(shape)
+    return g
+
+
+def _expand_back(g, x, dims, keepdim):
+    """Gradient of a reduction over ``dims``: broadcast ``g`` back to ``x``'s shape."""
+    if not keepdim and x.ndim:
+        for d in dims:
+            g = g.unsqueeze(d)
+    return g.expand(tuple(x.shape))
+
+
+_LN2, _LN10 = math.log(2.0), math.log(10.0)
+_zero = lambda g, x: (g * 0,)  # noqa: E731  (piecewise-constant ops)
+
+# ---- unary --------------------------------------------------------------------------------
+derivative("neg", lambda g, x: (-g,), save=())
+derivative("abs", lambda g, x: (g * x.sign(),))
+for _n in ("sign", "floor", "ceil", "trunc", "round"):
+    derivative(_n, _zero, save=())
+derivative("exp", lambda g, x, result: (g * result,), save=(), result=True)
+derivative("exp2", lambda g, x, result: (g * result * _LN2,), save=(), result=True)
+derivative("expm1", lambda g, x, result: (g * (result + 1),), save=(), result=True)
+derivative("log", lambda g, x: (g / x,))
+derivative("log2", lambda g, x: (g / (x * _LN2),))
+derivative("log10", lambda g, x: (g / (x * _LN10),))
+derivative("log1p", lambda g, x: (g / (x + 1),))
+derivative("sqrt", lambda g, x, result: (g / (2 * result),), save=(), result=True)
+derivative("rsqrt", lambda g, x, result: (g * result * result * result * -0.5,), save=(), result=True)
+derivative("sin", lambda g, x: (g * x.cos(),))
+derivative("cos", lambda g, x: (-g * x.sin(),))
+derivative("tan", lambda g, x, result: (g * (1 + result * result),), save=(), result=True)
+derivative("asin", lambda g, x: (g * (1 - x * x).rsqrt(),))
+derivative("acos", lambda g, x: (-g * (1 - x * x).rsqrt(),))
+derivative("atan", lambda g, x: (g / (1 + x * x),))
+derivative("sinh", lambda g, x: (g * x.cosh(),))
+derivative("cosh", lambda g, x: (g * x.sinh(),))
+derivative("tanh", lambda g, x, result: (g * (1 - result * result),), save=(), result=True)
+derivative("sigmoid", lambda g, x, result: (g * result * (1 - result),), save=(), result=True)
+derivative("erf", lambda g, x: (g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp(),))
+derivative("reciprocal", lambda g, x, result: (-g * result * result,), save=(), result=True)
+
+# ---- binary -------------------------------------------------------------------------------
+derivative("add", lambda g, a, b: (g, g), save=())
+derivative("sub", lambda g, a, b: (g, -g), save=())
+derivative("mul", lambda g, a, b: (g * b, g * a))
+derivative("div", lambda g, a, b: (g / b, -g * a / (b * b)))
+derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
+derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
+
+
+def _pow_grad(g, a, b, result):
+    ga = g * b * pt.pow(a, b - 1) if isinstance(a, pt.Tensor) else None
+    gb = None
+    if isinstance(b, pt.Tensor):
+        la = pt.log(a) if isinstance(a, pt.Tensor) else math.log(a) if a > 0 else float("nan")
+        gb = g * result * la
+        if isinstance(a, pt.Tensor):
+            gb = pt.where((a == 0) & (b >= 0), 0.0, gb)
+    return ga, gb
+
+
+derivative("pow", _pow_grad, result=True)
+
+
+def _atan2_grad(g, a, b):
+    d = a * a + b * b
+    return g * b / d, -g * a / d
+
+
+derivative("atan2", _atan2_grad)
+
+
+def _minmax_grad(pick):
+    def f(g, a, b):
+        win = pick(a, b)
+        tie = a == b
+        half = g * 0.5
+        ga = pt.where(tie, half, pt.where(win, g, 0.0))
+        gb = pt.where(tie, half, pt.where(win, 0.0, g))
+        return ga, gb
+    return f
+
+
+derivative("maximum", _minmax_grad(lambda a, b: a > b))
+derivative("minimum", _minmax_grad(lambda a, b: a < b))
+derivative("where", lambda g, c, a, b: (None, pt.where(c, g, 0.0), pt.where(c, 0.0, g)), save=("c",))
+
+# ---- reductions ---------------------------------------------------------------------------
+
+
+def _dims(x, dim):
+    return pt.dispatch.meta.wrap_dims("backward", dim, x.ndim)
+
+
+derivative("sum", lambda g, x, dim=None, keepdim=False, *, dtype=None:
+           (_expand_back(g, x, _dims(x, dim), keepdim),), save=())
+
+
+def _amax_grad(g, x, dim=None, keepdim=False, *, dtype=None, result):
+    dims = _dims(x, dim)
+    r = _expand_back(result, x, dims, keepdim)
+    mask = (x == r).to(g.dtype)
+    return (_expand_back(g, x, dims, keepdim) * mask / mask.sum(dims, keepdim=True),)
+
+
+derivative("amax", _amax_grad, result=True)
+derivative("amin", _amax_grad, result=True)
+
+
+def _prod_except_self(x, d):
+    """Product of all other elements along dim d (exact with zeros): exclusive cumprods."""
+    n = x.shape[d]
+    ones = pt.ones_like(x.narrow(d, 0, 1))
+    left = pt.cat([ones, x.narrow(d, 0, n - 1).cumprod(d)], d) if n > 1 else ones
+    rx = x.flip([d])
+    right = pt.cat([ones, rx.narrow(d, 0, n - 1).cumprod(d)], d).flip([d]) if n > 1 else ones
+    return left * right
+
+
+def _prod_grad(g, x, dim=None, keepdim=False, *, dtype=None):
+    if x.numel() == 0:
+        return (pt.zeros_like(x),)
+    dims = _dims(x, dim)
+    if x.ndim == 0:
+        return (g,)
+    if len(dims) == 1:
+        return (_expand_back(g, x, dims, keepdim) * _prod_except_self(x, dims[0]),)
+    flat = x.reshape(-1)
+    return ((g.reshape(()) * _prod_except_self(flat, 0)).reshape(tuple(x.shape)),)
+
+
+derivative("prod", _prod_grad)
+derivative("cumsum", lambda g, x, dim, *, dtype=None: (g.flip([dim]).cumsum(dim).flip([dim]),), save=())
+
+
+def _cumprod_grad(g, x, dim, *, dtype=None, result):
+    # d out_j / d x_i = out_j / x_i for j >= i (x without zeros); exact variant for zeros below
+    if x.ndim == 0:
+        return (g,)
+    safe = bool((x != 0).all())
+    if safe:
+        return ((g * result).flip([dim]).cumsum(dim).flip([dim]) / x,)
+    n = x.shape[dim]
+    cols = []
+    for i in range(n):   # O(n^2) but exact when x has zeros
+        xi = x.clone()
+        xi = pt.cat([x.narrow(dim, 0, i), pt.ones_like(x.narrow(dim, i, 1)), x.narrow(dim, i + 1, n - i - 1)], dim)
+        partial = xi.cumprod(dim).narrow(dim, i, n - i)
+        cols.append((g.narrow(dim, i, n - i) * partial).sum(dim, keepdim=True))
+    return (pt.cat(cols, dim),)
+
+
+derivative("cumprod", _cumprod_grad, result=True)
+
+
+def _sort_grad(g, x, dim=-1, descending=False, stable=False, *, result):
+    gv = g[0]
+    idx = result[1]
+    return (pt.zeros_like(gv).scatter_add(dim, idx, gv),)
+
+
+derivative("sort", _sort_grad, save=(), result=True)
+
+# ---- linear algebra -----------------------------------------------------------------------
+derivative("_matmul", lambda g, a, b: (g @ b.mT, a.mT @ g))
+
+# ---- movement -----------------------------------------------------------------------------
+derivative("view", lambda g, x, *shape: (g.reshape(tuple(x.shape)),), save=())
+
+
+def _permute_grad(g, x, *dims):
+    dims = pt.dispatch.meta.as_shape("permute", dims)
+    inv = [0] * len(dims)
+    for i, d in enumerate(dims):
+        inv[d % len(dims)] = i
+    return (g.permute(inv),)
+
+
+derivative("permute", _permute_grad, save=())
+derivative("expand", lambda g, x, *sizes: (g,), save=())
+derivative("clone", lambda g, x, **kw: (g,), save=())
+derivative("_to_dtype", lambda g, x, dtype: (g,), save=())
+derivative("flip", lambda g, x, dims: (g.flip(dims),), save=())
+
+
+def _into_zeros(x, g, view):
+    z = pt.zeros(tuple(x.shape), dtype=g.dtype, device=g.device)
+    view(z).copy_(g)
+    return z
+
+
+derivative("slice", lambda g, x, dim=0, start=None, end=None, step=1:
+           (_into_zeros(x, g, lambda z: pt.ops.slice(z, dim, start, end, step)),), save=())
+derivative("select", lambda g, x, dim, index:
+           (_into_zeros(x, g, lambda z: z.select(dim, index)),), save=())
+
+
+def _cat_grad(g, tensors, dim=0):
+    ref = next(t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0))
+    d = dim % ref.ndim if ref.ndim else 0
+    out, off = [], 0
+    for t in tensors:
+        if t.ndim == 1 and t.shape[0] == 0 and ref.ndim != 1:
+            out.append(None)
+            continue
+        n = t.shape[d]
+        out.append(g.narrow(d, off, n))
+        off += n
+    return (out,)
+
+
+derivative("cat", _cat_grad, save=())
+
+# ---- indexing -----------------------------------------------------------------------------
+derivative("index", lambda g, x, indices:
+           (pt.zeros(tuple(x.shape), dtype=g.dtype, device=g.device).index_put(indices, g, accumulate=True),),
+           save=("indices",))
+
+
+def _index_put_grad(g, x, indices, values, accumulate=False):
+    gx = g if accumulate else g.index_put(indices, 0.0)
+    gv = g[tuple(slice(None) if i is None else i for i in indices)] if isinstance(values, pt.Tensor) else None
+    return gx, None, gv
+
+
+derivative("index_put", _index_put_grad, save=("indices",))
+derivative("gather", lambda g, x, dim, index, **kw:
+           (pt.zeros(tuple(x.shape), dtype=g.dtype, device=g.device).scatter_add(dim, index, g),),
+           save=("index",))
+
+
+def _scatter_grad(g, x, dim, index, src, reduce=None):
+    if reduce not in (None,) and reduce not in ("add", "sum"):
+        raise RuntimeError(f"scatter(reduce={reduce!r}) has no derivative formula; use scatter_add or scatter")
+    gx = g if reduce else g.scatter(dim, index, 0.0)
+    gs = g.gather(dim, index) if isinstance(src, pt.Tensor) else None
+    return gx, None, None, gs
+
+
+derivative("scatter", _scatter_grad, save=("index",))
+derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, g.gather(dim, index)), save=("index",))
+
+# ---- transfer -----------------------------------------------------------------------------
+derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())

@@ -1,0 +1,124 @@
+"""``plugtorch.autograd.Function``: user-defined forward/backward pairs.
+
+>>> class Exp(Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         y = x.exp(); ctx.save_for_backward(y); return y
+...     @staticmethod
+...     def backward(ctx, g):
+...         (y,) = ctx.saved_tensors; return g * y
+"""
+from __future__ import annotations
+
+from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge
+from plugtorch.dispatch import dispatcher as D
+
+
+class FunctionCtx:
+    def __init__(self):
+        self._saved = None
+        self.needs_input_grad = ()
+        self._non_diff = set()
+        self._node = None
+        self.materialize_grads = True
+
+    def save_for_backward(self, *tensors):
+        self._to_save = tensors
+
+    @property
+    def saved_tensors(self):
+        if self._saved is None:
+            raise RuntimeError(_FREED)
+        return tuple(s.unpack(self._node) if s is not None else None for s in self._saved)
+
+    def mark_non_differentiable(self, *tensors):
+        self._non_diff.update(id(t) for t in tensors)
+
+    def mark_dirty(self, *tensors):
+        pass
+
+    def set_materialize_grads(self, value: bool):
+        self.materialize_grads = value
+
+
+class BackwardCFunction(Node):
+    """The graph node of one ``Function.apply`` call."""
+
+    def __init__(self, cls, ctx, n_outputs, out_meta):
+        self.cls = cls
+        self.ctx = ctx
+        self.n_outputs = n_outputs
+        self.out_meta = out_meta
+        self.released = False
+
+    def name(self):
+        return self.cls.__name__ + "Backward"
+
+    def release(self):
+        self.ctx._saved = None
+        self.released = True
+
+    def apply(self, grads, create_graph):
+        import plugtorch as pt
+        if self.released:
+            raise RuntimeError(_FREED)
+        if self.ctx.materialize_grads:
+            grads = [g if g is not None else pt.zeros(m[0], dtype=m[1], device=m[2])
+                     for g, m in zip(grads, self.out_meta)]
+        res = self.cls.backward(self.ctx, *grads)
+        if not isinstance(res, tuple):
+            res = (res,)
+        out = []
+        k = 0
+        for pos in self._tensor_positions:
+            g = res[pos] if pos < len(res) else None
+            out.append(g)
+            k += 1
+        return out
+
+
+class Function:
+    """Subclass with static ``forward(ctx, ...)`` and ``backward(ctx, *grads)``; call ``apply``."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("Function subclasses must implement forward(ctx, ...)")
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise NotImplementedError("Function subclasses must implement backward(ctx, *grads) to be differentiated")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from plugtorch._tensor import Tensor
+        ctx = FunctionCtx()
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        recording = D.grad_state.enabled and any(ctx.needs_input_grad)
+        prev = D.grad_state.enabled
+        D.grad_state.enabled = False
+        try:
+            out = cls.forward(ctx, *args, **kwargs)
+        finally:
+            D.grad_state.enabled = prev
+        if not recording:
+            return out
+        outs = out if isinstance(out, tuple) else (out,)
+        meta = [(tuple(o.shape), o.dtype, o.device) for o in outs]
+        node = BackwardCFunction(cls, ctx, len(outs), meta)
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        node._tensor_positions = positions
+        node.next_functions = tuple(edge(args[i]) for i in positions)
+        ctx._node = node
+        to_save = getattr(ctx, "_to_save", ())
+        out_ids = {id(o) for o in outs}
+        ctx._saved = [None if t is None else SavedTensor(t, is_output=id(t) in out_ids) for t in to_save]
+        result = []
+        for k, o in enumerate(outs):
+            if isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_diff:
+                if o.grad_fn is not None or o._base is not None:
+                    o = o.detach()
+                o._rg = True
+                o.grad_fn = node
+                o._out_nr = k
+            result.append(o)
+        return tuple(result) if isinstance(out, tuple) else result[0]

@@ -1,0 +1,133 @@
+"""In-place ops under autograd.
+
+Every in-place op is its out-of-place op followed by ``copy_`` into the destination, so
+``copy_`` is the only in-place op autograd has to understand. Writing into a view of a tensor
+rebases the base's history onto a CopySlices node, as PyTorch does.
+"""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch.autograd import formulas as F
+from plugtorch.autograd.graph import Node, edge
+from plugtorch.dispatch import dispatcher as D
+from plugtorch.dispatch import registry
+
+
+def check_inplace(t, opname="in-place operation"):
+    if not D.grad_state.enabled:
+        return
+    if t.grad_fn is None and t._rg:
+        raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation "
+                           f"({opname}). Wrap it in plugtorch.no_grad() or work on a clone.")
+    b = t._base
+    if b is not None and b.grad_fn is None and b._rg:
+        raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
+                           f"operation ({opname}). Wrap it in plugtorch.no_grad() or work on a clone.")
+
+
+class CopyBackward(Node):
+    """dst.copy_(src) on a tensor that is not a view: only src gets gradient."""
+
+    __slots__ = ("next_functions", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
+    n_outputs = 1
+
+    def __init__(self, src):
+        self._pre_hooks = self._post_hooks = None
+        self.next_functions = (edge(src),)
+        self.src_shape = tuple(src.shape)
+        self.src_dtype = src._dtype
+
+    def name(self):
+        return "CopyBackwards"
+
+    def apply(self, grads, create_graph):
+        g = grads[0]
+        return [F.sum_to(g, self.src_shape).to(self.src_dtype)]
+
+
+class CopySlices(Node):
+    """A base tensor after one of its views was written in place."""
+
+    __slots__ = ("next_functions", "view_fn", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
+    n_outputs = 1
+
+    def __init__(self, base_edge, src, view_fn):
+        self._pre_hooks = self._post_hooks = None
+        self.next_functions = (base_edge, edge(src))
+        self.view_fn = view_fn
+        self.src_shape = tuple(src.shape)
+        self.src_dtype = src._dtype
+
+    def name(self):
+        return "CopySlices"
+
+    def apply(self, grads, create_graph):
+        import plugtorch as pt
+        g = grads[0]
+        g_src = F.sum_to(self.view_fn(g), self.src_shape).to(self.src_dtype)
+        z = g.clone()   # the overwritten region gets no gradient
+        self.view_fn(z).copy_(pt.zeros((), dtype=g.dtype, device=g.device))
+        return [z, g_src]
+
+
+def record_copy(op, args, kwargs):
+    """Record ``dst.copy_(src)``: run it, then point dst's (or its base's) history at it."""
+    dst, src = args[0], args[1]
+    check_inplace(dst, "copy_")
+    D.grad_state.enabled = False
+    try:
+        D.run(op, args, kwargs)
+    finally:
+        D.grad_state.enabled = True
+    if not (src._rg or dst._rg or (dst._base is not None and dst._base._rg)):
+        return dst
+    if not dst._dtype.is_floating_point:
+        return dst
+    if dst._base is None:
+        dst.grad_fn = CopyBackward(src) if src._rg else None
+        dst._rg = src._rg
+        dst._out_nr = 0
+        return dst
+    base = dst._base
+    node = CopySlices(edge(base), src, dst._view_fn)
+    base.grad_fn = node
+    base._rg = True
+    base._out_nr = 0
+    fresh = dst._view_fn(base)          # the view, recorded from the base's new history
+    dst.grad_fn = fresh.grad_fn
+    dst._rg = True
+    dst._out_nr = 0
+    return dst
+
+
+F.FORMULAS["copy_"] = F.Formula(None, frozenset(), False, record_inplace=record_copy)
+
+
+def can_cast(frm, to) -> bool:
+    return frm.category <= to.category
+
+
+def inplace(self, op, args, kwargs):
+    """``self.op_(*args)``: compute ``op(self, *args)`` and copy the result into ``self``."""
+    recording = D.grad_state.enabled and (self._rg or D._requires_grad(args) or
+                                          (self._base is not None and self._base._rg))
+    src = self
+    if recording:
+        check_inplace(self, op.name + "_")
+        f = F.FORMULAS.get(op.name)
+        if f is None or f.saves is None or 0 in f.saves:
+            src = self.clone()   # the formula reads self's old value: keep it intact
+    fn = getattr(op, "fn", None)   # a public wrapper (add with alpha=) rather than an op
+    out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
+    if isinstance(out, tuple):
+        out = out[0]
+    if not can_cast(out._dtype, self._dtype):
+        raise RuntimeError(f"{op.name}_(): result type {out._dtype.name.capitalize()} can't be cast to "
+                           f"the desired output type {self._dtype.name.capitalize()}")
+    if tuple(out.shape) != tuple(self.shape):
+        raise RuntimeError(f"{op.name}_(): output with shape {list(self.shape)} doesn't match the "
+                           f"broadcast shape {list(out.shape)}")
+    return D.dispatch(_COPY, self, out)
+
+
+_COPY = registry.get("copy_")

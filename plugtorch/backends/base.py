@@ -1,0 +1,88 @@
+"""The contract a backend fulfils. A backend is this small class plus a table of kernels.
+
+A kernel is a plain function on native arrays: it receives what the op's meta function
+returned (already validated), never sees autograd, and returns a native array (or a tuple of
+them, or None for in-place ops). See docs/backends.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch import _dtypes
+
+
+class Backend:
+    """Base class for backends. Subclasses set ``name`` and fill ``kernels``."""
+
+    name: str = "?"
+    kernels: dict = {}
+    origin: str = "built-in"
+
+    # --- devices -------------------------------------------------------------------------
+    def is_available(self) -> bool:
+        return self.device_count() > 0
+
+    def unavailable_reason(self) -> str | None:
+        return None if self.is_available() else f"no {self.name} device found"
+
+    def device_count(self) -> int:
+        return 1
+
+    def current_device(self) -> int:
+        return 0
+
+    def device_name(self, index: int = 0) -> str:
+        return self.name
+
+    def check_device(self, dev) -> None:
+        """Raise RuntimeError if ``dev`` can't be used (missing driver, index out of range)."""
+        if not self.is_available():
+            raise RuntimeError(f"device '{dev}' is not available: {self.unavailable_reason()}")
+        n = self.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise RuntimeError(f"device '{dev}' does not exist: the {self.name} backend has {n} "
+                               f"device(s) ({self.name}:0 to {self.name}:{n - 1})")
+
+    def unsupported_dtype(self, dtype, index) -> str | None:
+        """None if the device supports ``dtype``, else the reason (shown in the TypeError)."""
+        return None
+
+    def supported_dtypes(self, index: int = 0) -> list:
+        return [d for d in _dtypes.all_dtypes if self.unsupported_dtype(d, index) is None]
+
+    # --- data ----------------------------------------------------------------------------
+    def from_numpy(self, array: np.ndarray, index: int):
+        raise NotImplementedError
+
+    def to_numpy(self, native) -> np.ndarray:
+        raise NotImplementedError
+
+    def strides(self, native) -> tuple:
+        """Strides in elements."""
+        raise NotImplementedError
+
+    def storage_offset(self, native) -> int:
+        return 0
+
+    def synchronize(self, index: int | None = None) -> None:
+        pass
+
+    # --- random --------------------------------------------------------------------------
+    def new_generator(self, index: int, seed: int):
+        raise NotImplementedError
+
+    # --- memory --------------------------------------------------------------------------
+    def memory_allocated(self, index: int = 0) -> int:
+        return 0
+
+    def max_memory_allocated(self, index: int = 0) -> int:
+        return 0
+
+    def empty_cache(self) -> None:
+        pass
+
+    def to_dlpack(self, native, stream=None, **kwargs):
+        raise BufferError(f"the {self.name} backend does not export DLPack capsules")
+
+    def dlpack_device(self, native):
+        raise BufferError(f"the {self.name} backend does not export DLPack capsules")

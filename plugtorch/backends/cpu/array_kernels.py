@@ -1,0 +1,409 @@
+"""Kernels for every core op, written once against an array namespace ``xp``.
+
+The cpu backend calls ``make_kernels(numpy)``; the cuda backend calls ``make_kernels(cupy)``
+and overrides the few kernels where CuPy differs. Each kernel matches PyTorch's definition
+(rounding, integer division, nan propagation, overflow of small ints), since cpu is the
+reference every other backend is compared with.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from plugtorch import _dtypes
+
+# NumPy warns about inf/nan results (log(0), 0/0); PyTorch returns them silently. The filter
+# matches warnings raised from this module only, and costs nothing when none is raised.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+
+_LOW_PRECISION = (_dtypes.float16, _dtypes.bfloat16)
+
+
+def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
+    """The kernel table for array namespace ``xp`` (NumPy or CuPy)."""
+    ndarray = xp.ndarray
+    asarray = xp.asarray
+    K = {}
+
+    def arr(r):
+        return r if r.__class__ is ndarray else asarray(r)
+
+    # ---- unary ---------------------------------------------------------------------------
+    if erf is None:
+        from scipy.special import erf as erf  # noqa: PLW0127
+
+    def _rsqrt(x, dtype=None):
+        return xp.reciprocal(xp.sqrt(x, dtype=dtype))
+
+    def _sigmoid(x, dtype=None):
+        # 1 / (1 + exp(-x)) overflows harmlessly to 0 for very negative x
+        one = xp.asarray(1, dtype=dtype)
+        return xp.divide(one, xp.add(one, xp.exp(xp.negative(x, dtype=dtype))), dtype=dtype)
+
+    def _erf(x, dtype=None):
+        return erf(x.astype(np.float64 if dtype == np.float64 else np.float32)).astype(dtype)
+
+    def _sign(x, dtype=None):
+        if x.dtype == np.bool_:
+            return x.copy()
+        return xp.sign(x)
+
+    def _round(x, dtype=None):
+        return xp.rint(x) if x.dtype.kind == "f" or x.dtype == _dtypes.bfloat16.numpy else x.copy()
+
+    def _int_identity(f):
+        def k(x, dtype=None):
+            if x.dtype.kind in "iub":
+                return x.copy()
+            return f(x)
+        return k
+
+    def _reciprocal(x, dtype=None):
+        return xp.divide(1, x, dtype=dtype)
+
+    def _logical_not(x, dtype=None):
+        return xp.logical_not(x)
+
+    def _bitwise_not(x, dtype=None):
+        return xp.invert(x)
+
+    unary = {
+        "neg": xp.negative, "abs": xp.absolute, "sign": _sign,
+        "exp": xp.exp, "exp2": xp.exp2, "expm1": xp.expm1, "log": xp.log, "log2": xp.log2,
+        "log10": xp.log10, "log1p": xp.log1p, "sqrt": xp.sqrt, "rsqrt": _rsqrt,
+        "sin": xp.sin, "cos": xp.cos, "tan": xp.tan, "asin": xp.arcsin, "acos": xp.arccos,
+        "atan": xp.arctan, "sinh": xp.sinh, "cosh": xp.cosh, "tanh": xp.tanh,
+        "sigmoid": _sigmoid, "erf": _erf, "reciprocal": _reciprocal,
+        "floor": _int_identity(xp.floor), "ceil": _int_identity(xp.ceil),
+        "trunc": _int_identity(xp.trunc), "round": _round,
+        "isnan": xp.isnan, "isinf": xp.isinf, "isfinite": xp.isfinite,
+        "logical_not": _logical_not, "bitwise_not": _bitwise_not,
+    }
+    float_valued = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
+                    "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                    "sigmoid", "erf", "reciprocal"}
+    ufuncs_with_dtype = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
+                         "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh"}
+
+    for name, f in unary.items():
+        if name in ufuncs_with_dtype:
+            def k(x, dtype, _f=f):
+                d = dtype.numpy
+                if x.dtype != d:
+                    x = x.astype(d)
+                return arr(_f(x))
+        elif name in float_valued:
+            def k(x, dtype, _f=f):
+                d = dtype.numpy
+                if x.dtype != d:
+                    x = x.astype(d)
+                return arr(_f(x, dtype=d)).astype(d, copy=False)
+        elif name in ("isnan", "isinf", "isfinite", "logical_not"):
+            def k(x, dtype, _f=f):
+                return arr(_f(x))
+        else:
+            def k(x, dtype, _f=f):
+                r = arr(_f(x))
+                return r if r.dtype == dtype.numpy else r.astype(dtype.numpy)
+        K[name] = k
+
+    # ---- binary --------------------------------------------------------------------------
+    def binary(f, check_zero=False, name=""):
+        def k(a, b, dtype):
+            d = dtype.numpy
+            if check_zero and d.kind in "iu" and bool(xp.any(xp.asarray(b) == 0)):
+                raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
+            try:
+                return arr(f(a, b, dtype=d))
+            except OverflowError:  # a Python int outside the dtype's range wraps, as in PyTorch
+                a = xp.asarray(a).astype(d) if not hasattr(a, "dtype") else a
+                b = xp.asarray(np.array(b).astype(d)) if not hasattr(b, "dtype") else b
+                return arr(f(a, b, dtype=d))
+        return k
+
+    def _cast_both(a, b, d):
+        if hasattr(a, "dtype") and a.dtype != d:
+            a = a.astype(d)
+        if hasattr(b, "dtype") and b.dtype != d:
+            b = b.astype(d)
+        return a, b
+
+    def _floor_divide(a, b, dtype):
+        if dtype.kind in "iu":
+            return xp.floor_divide(a, b, dtype=dtype)
+        a, b = _cast_both(a, b, dtype)
+        # PyTorch: floor(a / b) computed from the true quotient (differs from Python's // on -0.0)
+        return xp.floor(xp.true_divide(a, b, dtype=dtype))
+
+    def _pow(a, b, dtype):
+        if dtype.kind in "iu":
+            bb = xp.asarray(b)
+            if bb.dtype.kind in "iu" and bool(xp.any(bb < 0)):
+                raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
+        if dtype.kind == "b":
+            return xp.logical_or(xp.logical_not(xp.asarray(b, dtype=bool)), xp.asarray(a, dtype=bool)) & True
+        return xp.power(a, b, dtype=dtype)
+
+    def _bool_add(f):
+        def g(a, b, dtype):
+            if dtype == np.bool_:
+                return xp.logical_or(a, b) if f is xp.add else xp.logical_and(a, b)
+            return f(a, b, dtype=dtype)
+        return g
+
+    def _maximum(a, b, dtype):
+        a, b = _cast_both(a, b, dtype)
+        return xp.maximum(a, b, dtype=dtype)
+
+    def _minimum(a, b, dtype):
+        a, b = _cast_both(a, b, dtype)
+        return xp.minimum(a, b, dtype=dtype)
+
+    K["add"] = binary(_bool_add(xp.add))
+    K["sub"] = binary(xp.subtract)
+    K["mul"] = binary(_bool_add(xp.multiply))
+    K["div"] = binary(xp.true_divide)
+    K["floor_divide"] = binary(_floor_divide, check_zero=True, name="division")
+    K["remainder"] = binary(xp.remainder, check_zero=True, name="remainder")
+    K["fmod"] = binary(xp.fmod, check_zero=True, name="fmod")
+    K["pow"] = binary(_pow)
+    K["atan2"] = binary(xp.arctan2)
+    K["maximum"] = binary(_maximum)
+    K["minimum"] = binary(_minimum)
+    for name, f in (("bitwise_and", xp.bitwise_and), ("bitwise_or", xp.bitwise_or),
+                    ("bitwise_xor", xp.bitwise_xor)):
+        K[name] = binary(f)
+
+    def _shift(f, left):
+        def k(a, b, dtype):
+            d = dtype.numpy
+            a, b = _cast_both(xp.asarray(a, dtype=d), xp.asarray(b, dtype=d), d)
+            bits = d.itemsize * 8
+            r = f(a, xp.clip(b, 0, bits - 1).astype(d), dtype=d)
+            # shifting by the width or more gives 0 (or -1 for negative values shifted right)
+            big = (b >= bits) | (b < 0)
+            if bool(xp.any(big)):
+                fill = xp.where(a < 0, -1, 0).astype(d) if not left and d.kind == "i" else xp.zeros_like(r)
+                r = xp.where(big, fill, r)
+            return arr(r)
+        return k
+
+    K["bitwise_left_shift"] = _shift(xp.left_shift, True)
+    K["bitwise_right_shift"] = _shift(xp.right_shift, False)
+
+    def compare(f):
+        def k(a, b, dtype):
+            d = dtype.numpy
+            a, b = _cast_both(a, b, d)
+            if not hasattr(b, "dtype"):
+                try:
+                    return arr(f(a, b))
+                except OverflowError:
+                    pass
+            return arr(f(a, xp.asarray(b, dtype=d) if not hasattr(b, "dtype") and
+                         not isinstance(b, float) else b))
+        return k
+
+    for name, f in (("eq", xp.equal), ("ne", xp.not_equal), ("lt", xp.less),
+                    ("le", xp.less_equal), ("gt", xp.greater), ("ge", xp.greater_equal),
+                    ("logical_and", xp.logical_and), ("logical_or", xp.logical_or),
+                    ("logical_xor", xp.logical_xor)):
+        K[name] = compare(f)
+
+    def where(c, a, b, dtype):
+        d = dtype.numpy
+        return arr(xp.where(c, a, b).astype(d, copy=False))
+    K["where"] = where
+
+    # ---- reductions ----------------------------------------------------------------------
+    def _acc_dtype(d):
+        return np.float32 if d in (np.float16, _dtypes.bfloat16.numpy) else d
+
+    def reduction(f, accumulate):
+        def k(x, dims, keepdim, dtype):
+            d = dtype.numpy
+            if accumulate:
+                acc = _acc_dtype(d)
+                r = f(x, axis=dims, keepdims=keepdim, dtype=acc)
+            else:
+                r = f(x, axis=dims, keepdims=keepdim)
+            r = arr(r)
+            return r if r.dtype == d else r.astype(d)
+        return k
+
+    K["sum"] = reduction(xp.sum, True)
+    K["prod"] = reduction(xp.prod, True)
+    K["amax"] = reduction(xp.max, False)
+    K["amin"] = reduction(xp.min, False)
+    K["all"] = reduction(xp.all, False)
+    K["any"] = reduction(xp.any, False)
+
+    def argreduce(f):
+        def k(x, dim, keepdim):
+            if dim is None:
+                return arr(f(x.reshape(-1)).astype(np.int64))
+            return arr(f(x, axis=dim[0], keepdims=keepdim).astype(np.int64))
+        return k
+    K["argmax"] = argreduce(xp.argmax)
+    K["argmin"] = argreduce(xp.argmin)
+
+    def scan(f):
+        def k(x, dim, dtype):
+            d = dtype.numpy
+            if x.ndim == 0:
+                return x.astype(d)
+            acc = _acc_dtype(d)
+            return arr(f(x, axis=dim, dtype=acc)).astype(d, copy=False)
+        return k
+    K["cumsum"] = scan(xp.cumsum)
+    K["cumprod"] = scan(xp.cumprod)
+
+    def sort(x, dim, descending):
+        if x.ndim == 0:
+            return x.copy(), xp.zeros((), dtype=np.int64)
+        if descending:
+            n = x.shape[dim]
+            i = xp.argsort(xp.flip(x, dim), axis=dim, kind="stable")
+            idx = (n - 1) - xp.flip(i, dim)
+        else:
+            idx = xp.argsort(x, axis=dim, kind="stable")
+        idx = idx.astype(np.int64)
+        return xp.take_along_axis(x, idx, axis=dim), idx
+    K["sort"] = sort
+
+    # ---- linear algebra ------------------------------------------------------------------
+    def matmul(a, b):
+        if a.dtype in (np.float16, _dtypes.bfloat16.numpy):
+            return arr(xp.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype))
+        return arr(xp.matmul(a, b))
+    K["_matmul"] = matmul
+
+    # ---- views and layout ----------------------------------------------------------------
+    def view(x, shape):
+        return x.reshape(shape)
+    K["view"] = view
+    K["permute"] = lambda x, dims: xp.transpose(x, dims)
+    K["expand"] = lambda x, shape: xp.broadcast_to(x, shape)
+
+    def slice_(x, dim, start, end, step):
+        return x[(slice(None),) * dim + (slice(start, end, step),)]
+    K["slice"] = slice_
+
+    def select(x, dim, index):
+        return xp.squeeze(x[(slice(None),) * dim + (slice(index, index + 1),)], axis=dim)
+    K["select"] = select
+
+    K["clone"] = lambda x: x.copy()
+    K["flip"] = lambda x, dims: xp.flip(x, dims).copy() if dims else x.copy()
+
+    def cat(arrays, dim, dtype):
+        d = dtype.numpy
+        return xp.concatenate([a if a.dtype == d else a.astype(d) for a in arrays], axis=dim)
+    K["cat"] = cat
+
+    def copy_(dst, src):
+        dst[...] = src
+    K["copy_"] = copy_
+    K["_to_dtype"] = lambda x, dtype: x.astype(dtype.numpy)
+
+    # ---- indexing ------------------------------------------------------------------------
+    def _key(indices):
+        return tuple(slice(None) if i is None else i for i in indices)
+
+    def index(x, indices):
+        r = x[_key(indices)]
+        return r.copy() if all(i is None for i in indices) else r
+    K["index"] = index
+
+    def index_put(x, indices, values, accumulate):
+        r = x.copy()
+        key = _key(indices)
+        if accumulate:
+            _add_at(r, key, values)
+        else:
+            r[key] = values
+        return r
+    K["index_put"] = index_put
+
+    def _add_at(r, key, values):
+        if xp is np:
+            np.add.at(r, key, values)
+        else:
+            import cupyx
+            cupyx.scatter_add(r, key, values)
+
+    def _along(index, dim):
+        key = []
+        for j, n in enumerate(index.shape):
+            if j == dim:
+                key.append(index)
+            else:
+                shp = [1] * index.ndim
+                shp[j] = n
+                key.append(xp.arange(n).reshape(shp))
+        return tuple(key)
+
+    def gather(x, dim, index):
+        if x.ndim == 0:
+            return x.reshape(index.shape).copy()
+        return x[_along(index, dim)]
+    K["gather"] = gather
+
+    def scatter(x, dim, index, src, reduce):
+        r = x.copy()
+        if r.ndim == 0:
+            r = r.reshape(1)
+            index = index.reshape(-1)
+        key = _along(index, dim)
+        if hasattr(src, "shape"):
+            src = src[tuple(slice(0, n) for n in index.shape)] if src.ndim else src
+        if reduce is None:
+            r[key] = src
+        elif reduce in ("add", "sum"):
+            _add_at(r, key, xp.broadcast_to(xp.asarray(src, dtype=r.dtype), index.shape))
+        else:
+            if xp is np:
+                np.multiply.at(r, key, src)
+            else:
+                raise NotImplementedError("scatter(reduce='multiply') is not implemented on cuda")
+        return r.reshape(x.shape)
+    K["scatter"] = scatter
+    K["scatter_add"] = lambda x, dim, index, src: scatter(x, dim, index, src, "add")
+
+    def nonzero(x):
+        if x.ndim == 0:
+            return xp.zeros((int(bool(x)), 0), dtype=np.int64)
+        return xp.stack(xp.nonzero(x), axis=1).astype(np.int64)
+    K["nonzero"] = nonzero
+
+    # ---- factories and random ------------------------------------------------------------
+    K["full"] = lambda shape, value, dtype, index: xp.full(shape, value, dtype=dtype.numpy)
+    K["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype=dtype.numpy)
+
+    def arange(start, end, step, dtype, index):
+        d = dtype.numpy
+        n = max(0, math.ceil((end - start) / step))
+        if d.kind in "iu" and all(isinstance(v, int) for v in (start, end, step)):
+            return xp.arange(start, start + n * step, step, dtype=np.int64)[:n].astype(d)
+        return (xp.arange(n, dtype=np.float64) * step + start).astype(d)
+    K["arange"] = arange
+
+    def _float_kind(d):
+        return np.float64 if d == np.float64 else np.float32
+
+    def uniform_(x, low, high, gen):
+        r = gen.random(x.shape, dtype=_float_kind(x.dtype))
+        x[...] = r * (high - low) + low
+
+    def normal_(x, mean, std, gen):
+        x[...] = gen.standard_normal(x.shape, dtype=_float_kind(x.dtype)) * std + mean
+
+    def random_(x, low, high, gen):
+        x[...] = gen.integers(low, high, size=x.shape)
+
+    K["uniform_"] = uniform_
+    K["normal_"] = normal_
+    K["random_"] = random_
+    return K

@@ -1,0 +1,49 @@
+"""CPUBackend: NumPy arrays as native arrays; kernels from ``array_kernels.make_kernels(numpy)``."""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.base import Backend
+from plugtorch.backends.cpu.array_kernels import make_kernels
+
+
+class CPUBackend(Backend):
+    name = "cpu"
+
+    def __init__(self):
+        self.kernels = make_kernels(np, rng_factory=lambda seed: np.random.Generator(np.random.Philox(seed)))
+
+    def device_count(self) -> int:
+        return 1
+
+    def device_name(self, index=0) -> str:
+        import platform
+        return platform.processor() or platform.machine() or "cpu"
+
+    def check_device(self, dev) -> None:
+        pass
+
+    def from_numpy(self, array, index=None):
+        return array
+
+    def to_numpy(self, native):
+        return native
+
+    def strides(self, native):
+        isz = native.itemsize
+        return tuple(s // isz for s in native.strides)
+
+    def storage_offset(self, native):
+        base = native
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        return (native.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // native.itemsize
+
+    def new_generator(self, index, seed):
+        return np.random.Generator(np.random.Philox(seed))
+
+    def to_dlpack(self, native, stream=None, **kwargs):
+        return native.__dlpack__(stream=stream, **kwargs)
+
+    def dlpack_device(self, native):
+        return native.__dlpack_device__()

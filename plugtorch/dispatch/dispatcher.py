@@ -1,0 +1,230 @@
+"""dispatch(op, *args): modes -> autograd -> meta -> backend kernel (or decomposition / fallback).
+
+The path for an op with no active mode and no gradient to record is kept short: one meta
+call, one dict lookup for the kernel, one kernel call and the wrap into a Tensor.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
+
+_modes: list = []          # active dispatch modes, innermost last
+_fallback_warned: set = set()
+_tls = threading.local()
+
+
+class _GradState(threading.local):
+    enabled = True
+    inference = False
+
+
+grad_state = _GradState()
+
+# Filled in by plugtorch/__init__ to avoid import cycles.
+Tensor = None
+autograd_record = None
+
+_fallback_override = None
+
+
+def set_cpu_fallback(enabled: bool | None) -> None:
+    """Run ops a backend lacks on cpu (copy in, run, copy back; warns once per op).
+
+    ``None`` returns control to the ``PLUGTORCH_CPU_FALLBACK`` environment variable.
+    """
+    global _fallback_override
+    _fallback_override = enabled
+
+
+def cpu_fallback_enabled() -> bool:
+    if _fallback_override is not None:
+        return _fallback_override
+    return os.environ.get("PLUGTORCH_CPU_FALLBACK", "0") not in ("", "0", "false", "False")
+
+
+def dispatch(op, *args, **kwargs):
+    """Run one op through modes, autograd and the device's backend."""
+    if _modes:
+        return _dispatch_with_modes(op, args, kwargs)
+    if op.differentiable and grad_state.enabled and _requires_grad(args):
+        return autograd_record(op, args, kwargs)
+    return run(op, args, kwargs)
+
+
+def _requires_grad(args) -> bool:
+    for a in args:
+        if a.__class__ is Tensor or isinstance(a, Tensor):
+            if a.requires_grad:
+                return True
+        elif a.__class__ in (list, tuple):
+            for b in a:
+                if isinstance(b, Tensor) and b.requires_grad:
+                    return True
+    return False
+
+
+def redispatch_below_modes(op, args, kwargs, depth):
+    """Continue a call below mode number ``depth`` (modes call this to go on)."""
+    if depth > 0:
+        return _modes[depth - 1].__plugtorch_dispatch__(op, args, kwargs, lambda a, k: redispatch_below_modes(op, a, k, depth - 1))
+    if op.differentiable and grad_state.enabled and _requires_grad(args):
+        return autograd_record(op, args, kwargs)
+    return run(op, args, kwargs)
+
+
+def _dispatch_with_modes(op, args, kwargs):
+    # Modes are suspended while one handles a call, so ops it runs itself are not seen again.
+    modes = list(_modes)
+    _modes.clear()
+    try:
+        def call_below(i):
+            def nxt(a, k):
+                if i < 0:
+                    _modes.extend(modes)
+                    try:
+                        if op.differentiable and grad_state.enabled and _requires_grad(a):
+                            return autograd_record(op, a, k)
+                        return run(op, a, k)
+                    finally:
+                        _modes.clear()
+                return modes[i].__plugtorch_dispatch__(op, a, k, call_below(i - 1))
+            return nxt
+        return call_below(len(modes) - 1)(args, kwargs)
+    finally:
+        _modes[:] = modes
+
+
+def run(op, args, kwargs):
+    """Below autograd: meta, then the backend's kernel (or decomposition / fallback)."""
+    meta = op.meta
+    if meta is None:
+        return op.decomposition(*args, **kwargs)
+    dev, kargs, out = meta(*args, **kwargs)
+    be = dev._backend
+    if be is None:
+        be = _resolve_backend(dev)
+    kernel = be.kernels.get(op.name)
+    if kernel is None:
+        return _no_kernel(op, be, dev, args, kwargs)
+    res = kernel(*kargs)
+    kind = op.out_kind
+    if kind == OUT_TENSOR:
+        return Tensor._wrap(res, out, dev)
+    if kind == OUT_VIEW:
+        return _wrap_view(op, res, out, dev, args, kwargs)
+    if kind == OUT_INPLACE:
+        t = args[0]
+        t._bump_version()
+        return t
+    if kind == OUT_MULTI:
+        return tuple(Tensor._wrap(r, d, dev) for r, d in zip(res, out))
+    return res  # OUT_RAW
+
+
+def _wrap_view(op, res, dtype, dev, args, kwargs):
+    src = args[0]
+    t = Tensor._wrap(res, dtype, dev)
+    base = src._base if src._base is not None else src
+    t._base = base
+    t._vc = base._version_counter()
+    parent_fn = src._view_fn
+    rest = args[1:]
+    if parent_fn is None:
+        t._view_fn = lambda b: dispatch(op, b, *rest, **kwargs)
+    else:
+        t._view_fn = lambda b: dispatch(op, parent_fn(b), *rest, **kwargs)
+    return t
+
+
+def _resolve_backend(dev):
+    from plugtorch.backends import get_backend
+    be = get_backend(dev.type)
+    be.check_device(dev)
+    dev._backend = be
+    return be
+
+
+def _no_kernel(op, be, dev, args, kwargs):
+    if op.decomposition is not None:
+        return op.decomposition(*args, **kwargs)
+    if cpu_fallback_enabled() and dev.type != "cpu":
+        return _run_on_cpu(op, be, dev, args, kwargs)
+    raise NotImplementedError(
+        f"The operator '{op.name}' is not implemented for the '{be.name}' backend. "
+        "Implement it in the backend, or set PLUGTORCH_CPU_FALLBACK=1 (or call "
+        "plugtorch.set_cpu_fallback(True)) to run it on cpu instead.")
+
+
+def _run_on_cpu(op, be, dev, args, kwargs):
+    import plugtorch
+    if op.name not in _fallback_warned:
+        _fallback_warned.add(op.name)
+        warnings.warn(f"plugtorch: '{op.name}' is not implemented on '{be.name}'; running it on "
+                      "cpu and copying the result back (this warning is shown once per op)",
+                      RuntimeWarning, stacklevel=4)
+    cpu = plugtorch.device("cpu")
+
+    def to_cpu(a):
+        if isinstance(a, Tensor):
+            return a.to(cpu)
+        if isinstance(a, (list, tuple)):
+            return type(a)(to_cpu(b) for b in a)
+        if isinstance(a, plugtorch.device):
+            return cpu
+        return a
+
+    cargs = [to_cpu(a) for a in args]
+    ckw = {k: to_cpu(v) for k, v in kwargs.items()}
+    out = run(op, cargs, ckw)
+    if op.out_kind == OUT_INPLACE:
+        args[0].copy_(cargs[0])
+        return args[0]
+    if op.out_kind == OUT_VIEW:
+        raise NotImplementedError(f"view op '{op.name}' has no kernel on '{be.name}' and a view "
+                                  "cannot fall back to cpu; implement it in the backend")
+
+    def back(r):
+        if isinstance(r, Tensor):
+            return r.to(dev)
+        if isinstance(r, tuple):
+            return tuple(back(x) for x in r)
+        return r
+    return back(out)
+
+
+def push_mode(mode) -> None:
+    _modes.append(mode)
+
+
+def pop_mode(mode) -> None:
+    if not _modes or _modes[-1] is not mode:
+        raise RuntimeError("dispatch modes must be exited in the reverse order they were entered")
+    _modes.pop()
+
+
+class DispatchMode:
+    """Base class for code that wants to see every op call.
+
+    Override ``__plugtorch_dispatch__(self, op, args, kwargs, call)`` and return
+    ``call(args, kwargs)`` (possibly with changed arguments) to run the op.
+
+    >>> class Count(DispatchMode):
+    ...     def __init__(self): self.n = 0
+    ...     def __plugtorch_dispatch__(self, op, args, kwargs, call):
+    ...         self.n += 1
+    ...         return call(args, kwargs)
+    """
+
+    def __plugtorch_dispatch__(self, op, args, kwargs, call):
+        return call(args, kwargs)
+
+    def __enter__(self):
+        push_mode(self)
+        return self
+
+    def __exit__(self, *exc):
+        pop_mode(self)
+        return False

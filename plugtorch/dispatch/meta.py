@@ -1,0 +1,163 @@
+"""Helpers the meta functions share: device checks, broadcasting, promotion, dims.
+
+Every error here names the op and the offending shapes, dtypes or devices.
+"""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch._dtypes import _FLOAT, _INT, _PROMOTE, combine_weak
+
+Tensor = None  # set by plugtorch/__init__
+
+_BCAST: dict = {}
+_BIN_DTYPE: dict = {}
+
+
+def broadcast_shapes(*shapes, op="broadcast_shapes"):
+    """The shape all ``shapes`` broadcast to, or RuntimeError naming them.
+
+    >>> broadcast_shapes((2, 1), (3,))
+    (2, 3)
+    """
+    if len(shapes) == 2:
+        key = shapes
+        r = _BCAST.get(key)
+        if r is not None:
+            return r
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        off = ndim - len(s)
+        for i, n in enumerate(s):
+            j = off + i
+            if n < 0:
+                raise RuntimeError(f"{op}(): negative dimension {n} in shape {tuple(s)}")
+            if out[j] == 1:
+                out[j] = n
+            elif n != 1 and n != out[j]:
+                raise RuntimeError(
+                    f"{op}(): the shapes {' and '.join(str(tuple(x)) for x in shapes)} are not "
+                    f"broadcastable: size {out[j]} and size {n} differ at non-singleton dimension {j}")
+    r = tuple(out)
+    if len(shapes) == 2:
+        _BCAST[key] = r
+    return r
+
+
+def device_mismatch(op, d1, d2):
+    return RuntimeError(
+        f"{op}(): Expected all tensors to be on the same device, but found at least two "
+        f"devices, {d1} and {d2}! Move them with .to(device) first.")
+
+
+def common_device(op, tensors, default=None):
+    """The device all tensors share (0-d cpu tensors may join any device, as in PyTorch)."""
+    dev = None
+    for t in tensors:
+        d = t._device
+        if dev is None:
+            dev = d
+        elif d is not dev:
+            if d.type == "cpu" and t.ndim == 0:
+                continue
+            if dev.type == "cpu" and _zero_dim_cpu_only(tensors, dev):
+                dev = d
+                continue
+            raise device_mismatch(op, dev, d)
+    return dev if dev is not None else default
+
+
+def _zero_dim_cpu_only(tensors, cpu):
+    return all(t.ndim == 0 for t in tensors if t._device is cpu)
+
+
+def native(t, dev):
+    """A tensor's native array on ``dev``; a 0-d cpu tensor on another device becomes a scalar."""
+    if t._device is dev:
+        return t._data
+    return t.item()
+
+
+def check_dtype(op, dtype, dev, be):
+    reason = be.unsupported_dtype(dtype, dev.index)
+    if reason:
+        raise TypeError(f"{op}(): dtype {dtype} is not supported on device '{dev}': {reason}")
+
+
+def check_scalar(op, value):
+    if value.__class__ in (int, float, bool):
+        return
+    if isinstance(value, (int, float)):
+        return
+    if isinstance(value, complex):
+        raise TypeError(f"{op}(): complex numbers are not supported by plugtorch")
+    raise TypeError(f"{op}(): expected a Tensor or a number, got {type(value).__name__}")
+
+
+def binary_dtype(a, b):
+    """Promoted dtype of a Tensor ``a`` and a Tensor or scalar ``b``."""
+    if b.__class__ is Tensor or isinstance(b, Tensor):
+        key = (a._dtype, b._dtype, not a._data.shape, not b._data.shape)
+        r = _BIN_DTYPE.get(key)
+        if r is None:
+            r = _BIN_DTYPE[key] = _dtypes.result_type(a, b)
+        return r
+    return combine_weak(a._dtype if a._data.shape else None, None if a._data.shape else a._dtype,
+                        _dtypes._scalar_category(b))
+
+
+def wrap_dim(op, dim, ndim):
+    n = ndim if ndim > 0 else 1
+    if dim.__class__ is not int:
+        if isinstance(dim, bool) or not hasattr(dim, "__index__"):
+            raise TypeError(f"{op}(): dim must be an int, got {type(dim).__name__}")
+        dim = dim.__index__()
+    if dim < -n or dim >= n:
+        raise IndexError(f"{op}(): Dimension out of range (expected to be in range of "
+                         f"[{-n}, {n - 1}], but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def wrap_dims(op, dim, ndim):
+    """Normalise ``dim`` (None, int or sequence) to a sorted tuple of distinct dims."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted(wrap_dim(op, d, ndim) for d in dim))
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
+        return dims if dims or ndim == 0 else tuple(range(ndim)) if dim is None else dims
+    return (wrap_dim(op, dim, ndim),)
+
+
+def as_shape(op, size):
+    """Accept f(2, 3), f((2, 3)), f([2, 3]) and Size; check the entries."""
+    if len(size) == 1 and isinstance(size[0], (list, tuple)):
+        size = size[0]
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s)
+        if not isinstance(s, int) or isinstance(s, bool):
+            raise TypeError(f"{op}(): size must be a sequence of ints, got {type(s).__name__} in {tuple(size)}")
+        out.append(s)
+    return tuple(out)
+
+
+def check_nonneg_shape(op, shape):
+    for s in shape:
+        if s < 0:
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
+
+
+def float_result(dtype):
+    """Result dtype of float-valued ops (sqrt, exp, true division): ints become the default float."""
+    return dtype if dtype.category == _FLOAT else _dtypes.get_default_dtype()
+
+
+def is_int_or_bool(dtype):
+    return dtype.category <= _INT
+
+
+def promote(a, b):
+    return _PROMOTE[a, b]

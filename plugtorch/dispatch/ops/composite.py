@@ -1,0 +1,803 @@
+"""Composite ops: decompositions into other ops. A backend may override any of them with a
+native kernel (it then also needs the op's meta, where one is declared).
+
+Decompositions call the public API (``plugtorch.*``), which dispatches each step, so every
+backend runs them and autograd differentiates them unless a formula is declared.
+"""
+from __future__ import annotations
+
+import builtins as _b
+import math
+
+from plugtorch import _dtypes
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.registry import OUT_MULTI, OUT_RAW, register_op
+
+
+def _pt():
+    import plugtorch
+    return plugtorch
+
+
+def composite(name, tags=(), differentiable=True, out_kind=None):
+    def deco(fn):
+        kw = {} if out_kind is None else {"out_kind": out_kind}
+        register_op(name, decomposition=fn, tags=tags, differentiable=differentiable, **kw)
+        return fn
+    return deco
+
+
+def _t(op, x):
+    if not isinstance(x, M.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+
+
+# ---- transfer -----------------------------------------------------------------------------
+@composite("_to_device", tags=("transfer",))
+def _to_device(input, device):
+    """Copy to another device through host memory (backends may register a direct path)."""
+    from plugtorch.dispatch.dispatcher import _resolve_backend
+    src_be = input._backend()
+    dst_be = device._backend or _resolve_backend(device)
+    M.check_dtype("to", input._dtype, device, dst_be)
+    host = src_be.to_numpy(input._data)
+    return M.Tensor._wrap(dst_be.from_numpy(host, device.index), input._dtype, device)
+
+
+# ---- shape (views) ------------------------------------------------------------------------
+@composite("reshape", tags=("shape",))
+def reshape(input, *shape):
+    """A view when the strides allow it, else a copy.
+
+    >>> plugtorch.arange(6).reshape(2, 3).shape
+    plugtorch.Size([2, 3])
+    """
+    _t("reshape", input)
+    from plugtorch.dispatch.ops.shape import infer_size, view_strides
+    shape = infer_size("reshape", M.as_shape("reshape", shape), input.numel())
+    if view_strides(tuple(input.shape), input.stride(), shape) is None:
+        input = input.clone()
+    return _pt().ops.view(input, shape)
+
+
+@composite("flatten", tags=("shape",))
+def flatten(input, start_dim=0, end_dim=-1):
+    _t("flatten", input)
+    if input.ndim == 0:
+        return input.reshape(1)
+    s = M.wrap_dim("flatten", start_dim, input.ndim)
+    e = M.wrap_dim("flatten", end_dim, input.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    shp = tuple(input.shape)
+    n = 1
+    for d in shp[s:e + 1]:
+        n *= d
+    return input.reshape(shp[:s] + (n,) + shp[e + 1:])
+
+
+@composite("unflatten", tags=("shape",))
+def unflatten(input, dim, sizes):
+    _t("unflatten", input)
+    d = M.wrap_dim("unflatten", dim, input.ndim)
+    from plugtorch.dispatch.ops.shape import infer_size
+    sizes = infer_size("unflatten", tuple(sizes), input.shape[d])
+    shp = tuple(input.shape)
+    return _pt().ops.view(input, shp[:d] + sizes + shp[d + 1:])
+
+
+@composite("squeeze", tags=("shape",))
+def squeeze(input, dim=None):
+    _t("squeeze", input)
+    shp = tuple(input.shape)
+    if dim is None:
+        dims = {i for i, s in enumerate(shp) if s == 1}
+    else:
+        dims = set(M.wrap_dims("squeeze", dim, input.ndim)) if input.ndim else set()
+        dims = {d for d in dims if shp[d] == 1}
+    return _pt().ops.view(input, tuple(s for i, s in enumerate(shp) if i not in dims))
+
+
+@composite("unsqueeze", tags=("shape",))
+def unsqueeze(input, dim):
+    _t("unsqueeze", input)
+    d = M.wrap_dim("unsqueeze", dim, input.ndim + 1)
+    shp = list(input.shape)
+    shp.insert(d, 1)
+    return _pt().ops.view(input, tuple(shp))
+
+
+@composite("transpose", tags=("shape",))
+def transpose(input, dim0, dim1):
+    _t("transpose", input)
+    n = input.ndim
+    if n == 0:
+        return _pt().ops.view(input, ())
+    a, b = M.wrap_dim("transpose", dim0, n), M.wrap_dim("transpose", dim1, n)
+    perm = list(range(n))
+    perm[a], perm[b] = perm[b], perm[a]
+    return input.permute(perm)
+
+
+@composite("t", tags=("shape",))
+def t(input):
+    _t("t", input)
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D; use .mT or transpose")
+    return input.transpose(0, 1) if input.ndim == 2 else input.view(tuple(input.shape))
+
+
+@composite("narrow", tags=("shape",))
+def narrow(input, dim, start, length):
+    _t("narrow", input)
+    d = M.wrap_dim("narrow", dim, input.ndim)
+    n = input.shape[d]
+    if start < 0:
+        start += n
+    if start < 0 or length < 0 or start + length > n:
+        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n})")
+    return _pt().ops.slice(input, d, start, start + length, 1)
+
+
+@composite("expand_as", tags=("shape",))
+def expand_as(input, other):
+    return input.expand(tuple(other.shape))
+
+
+@composite("broadcast_to", tags=("shape",))
+def broadcast_to(input, size):
+    return input.expand(tuple(size))
+
+
+@composite("contiguous", tags=("shape",))
+def contiguous(input, memory_format=None):
+    return input if input.is_contiguous() else input.clone()
+
+
+@composite("movedim", tags=("shape",))
+def movedim(input, source, destination):
+    n = input.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    src = [M.wrap_dim("movedim", s, n) for s in src]
+    dst = [M.wrap_dim("movedim", d, n) for d in dst]
+    order = [None] * n
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(n) if i not in src)
+    return input.permute([o if o is not None else next(rest) for o in order])
+
+
+# ---- joining and splitting ----------------------------------------------------------------
+@composite("stack", tags=("shape",))
+def stack(tensors, dim=0):
+    if not isinstance(tensors, (list, tuple)) or not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shp = tuple(tensors[0].shape)
+    for i, x in enumerate(tensors):
+        if tuple(x.shape) != shp:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shp)} at entry 0 "
+                               f"and {list(x.shape)} at entry {i}")
+    d = M.wrap_dim("stack", dim, len(shp) + 1)
+    return _pt().cat([x.unsqueeze(d) for x in tensors], d)
+
+
+@composite("split", tags=("shape",), out_kind=OUT_MULTI)
+def split(tensor, split_size_or_sections, dim=0):
+    d = M.wrap_dim("split", dim, tensor.ndim)
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, int):
+        s = split_size_or_sections
+        if s <= 0 and n:
+            raise RuntimeError(f"split(): split_size must be positive, got {s}")
+        sizes = [_b.min(s, n - i) for i in range(0, n, s)] if n else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got split_sizes={sizes}")
+    out, off = [], 0
+    for s in sizes:
+        out.append(tensor.narrow(d, off, s))
+        off += s
+    return tuple(out)
+
+
+@composite("chunk", tags=("shape",), out_kind=OUT_MULTI)
+def chunk(input, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    d = M.wrap_dim("chunk", dim, input.ndim)
+    n = input.shape[d]
+    size = _b.max(1, -(-n // chunks))
+    return split(input, size, d)
+
+
+@composite("unbind", tags=("shape",), out_kind=OUT_MULTI)
+def unbind(input, dim=0):
+    d = M.wrap_dim("unbind", dim, input.ndim)
+    return tuple(input.select(d, i) for i in range(input.shape[d]))
+
+
+@composite("roll", tags=("shape",))
+def roll(input, shifts, dims=None):
+    if dims is None:
+        return roll(input.flatten(), shifts, 0).view(tuple(input.shape))
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
+    out = input
+    for s, d in zip(shifts, dims):
+        d = M.wrap_dim("roll", d, input.ndim)
+        n = input.shape[d]
+        if n == 0:
+            continue
+        s %= n
+        if s:
+            out = _pt().cat([out.narrow(d, n - s, s), out.narrow(d, 0, n - s)], d)
+    return out
+
+
+@composite("repeat", tags=("shape",))
+def repeat(input, *sizes):
+    sizes = M.as_shape("repeat", sizes)
+    if len(sizes) < input.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    x = input.reshape((1,) * (len(sizes) - input.ndim) + tuple(input.shape))
+    # interleave a new axis before each dim, expand it, then merge
+    shp = []
+    exp = []
+    for r, s in zip(sizes, x.shape):
+        shp += [1, s]
+        exp += [r, s]
+    y = x.reshape(shp).expand(exp)
+    return y.reshape(tuple(r * s for r, s in zip(sizes, x.shape)))
+
+
+@composite("tile", tags=("shape",))
+def tile(input, dims):
+    dims = tuple(dims)
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat(input, dims)
+
+
+# ---- indexing -----------------------------------------------------------------------------
+@composite("index_select", tags=("indexing",))
+def index_select(input, dim, index):
+    d = M.wrap_dim("index_select", dim, input.ndim)
+    if not isinstance(index, M.Tensor) or index.ndim > 1 or index._dtype.category != _dtypes._INT:
+        raise IndexError("index_select(): index must be a 1-D (or 0-D) integer tensor")
+    return _pt().ops.index(input, [None] * d + [index.reshape(-1)])
+
+
+@composite("masked_fill", tags=("indexing",))
+def masked_fill(input, mask, value):
+    if not isinstance(mask, M.Tensor) or mask._dtype is not _dtypes.bool:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{mask._dtype if isinstance(mask, M.Tensor) else type(mask).__name__}")
+    if isinstance(value, M.Tensor):
+        if value.ndim:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
+        value = value.to(input.dtype)
+    M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_fill")
+    out = _pt().where(mask, value if isinstance(value, M.Tensor) else _cast_scalar(value, input._dtype), input)
+    return out if tuple(out.shape) == tuple(input.shape) else out.expand(tuple(input.shape))
+
+
+def _cast_scalar(v, dtype):
+    if dtype.category == _dtypes._FLOAT:
+        return float(v)
+    if dtype is _dtypes.bool:
+        return bool(v)
+    return int(v)
+
+
+@composite("masked_select", tags=("indexing",))
+def masked_select(input, mask):
+    shape = M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_select")
+    return input.expand(shape)[mask.expand(shape)]
+
+
+@composite("take_along_dim", tags=("indexing",))
+def take_along_dim(input, indices, dim):
+    return input.gather(dim, indices)
+
+
+@composite("topk", tags=("reduction",), out_kind=OUT_MULTI)
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    d = M.wrap_dim("topk", dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if k < 0 or k > n:
+        raise RuntimeError(f"topk(): selected index k={k} out of range for dimension {d} of size {n}")
+    v, i = _pt().sort(input, d, descending=largest, stable=True)
+    if input.ndim == 0:
+        return v, i
+    return v.narrow(d, 0, k), i.narrow(d, 0, k)
+
+
+@composite("argsort", tags=("reduction",), differentiable=False)
+def argsort(input, dim=-1, descending=False, stable=False):
+    return _pt().sort(input, dim, descending=descending, stable=stable)[1]
+
+
+@composite("kthvalue", tags=("reduction",), out_kind=OUT_MULTI)
+def kthvalue(input, k, dim=-1, keepdim=False):
+    d = M.wrap_dim("kthvalue", dim, input.ndim)
+    v, i = _pt().sort(input, d, stable=True)
+    v, i = v.narrow(d, k - 1, 1), i.narrow(d, k - 1, 1)
+    return (v, i) if keepdim else (v.squeeze(d), i.squeeze(d))
+
+
+# ---- reductions ---------------------------------------------------------------------------
+def _check_float(op, x, dtype=None):
+    d = dtype or x._dtype
+    if d.category != _dtypes._FLOAT:
+        raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating "
+                           f"point or complex dtype. Got: {x._dtype.name.capitalize()}")
+
+
+def _count(x, dim):
+    dims = M.wrap_dims("mean", dim, x.ndim)
+    n = 1
+    for d in dims:
+        n *= x.shape[d]
+    return n
+
+
+@composite("mean", tags=("reduction",))
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """Arithmetic mean over ``dim`` (all dims by default).
+
+    >>> plugtorch.tensor([1., 2., 3.]).mean().item()
+    2.0
+    """
+    _t("mean", input)
+    dtype = _dtypes.to_dtype(dtype) if dtype is not None else None
+    _check_float("mean", input, dtype)
+    x = input if dtype is None else input.to(dtype)
+    n = _count(x, dim)
+    s = x.sum(dim, keepdim=keepdim)
+    return s / n if n else s * float("nan")
+
+
+@composite("var", tags=("reduction",))
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    _t("var", input)
+    _check_float("var", input)
+    if unbiased is not None and correction is not None:
+        raise RuntimeError("var(): cannot specify both unbiased and correction")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    n = _count(input, dim)
+    mu = input.mean(dim, keepdim=True)
+    d = input - mu
+    return (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
+
+
+@composite("std", tags=("reduction",))
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+@composite("var_mean", tags=("reduction",), out_kind=OUT_MULTI)
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(input, dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
+
+
+@composite("std_mean", tags=("reduction",), out_kind=OUT_MULTI)
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return std(input, dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
+
+
+@composite("logsumexp", tags=("reduction",))
+def logsumexp(input, dim, keepdim=False):
+    _t("logsumexp", input)
+    x = input if input._dtype.is_floating_point else input.to(_dtypes.get_default_dtype())
+    if x.numel() == 0:
+        return x.exp().sum(dim, keepdim=keepdim).log()
+    m = x.detach().amax(dim, keepdim=True)
+    m = _pt().where(m.isinf(), 0.0, m)
+    out = (x - m).exp().sum(dim, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(dim)
+
+
+@composite("softmax", tags=("reduction",))
+def softmax(input, dim, dtype=None):
+    x = input if dtype is None else input.to(dtype)
+    if not x._dtype.is_floating_point:
+        x = x.to(_dtypes.get_default_dtype())
+    e = (x - x.detach().amax(dim, keepdim=True)).exp()
+    return e / e.sum(dim, keepdim=True)
+
+
+@composite("log_softmax", tags=("reduction",))
+def log_softmax(input, dim, dtype=None):
+    x = input if dtype is None else input.to(dtype)
+    if not x._dtype.is_floating_point:
+        x = x.to(_dtypes.get_default_dtype())
+    return x - logsumexp(x, dim, keepdim=True)
+
+
+@composite("max", tags=("reduction",))
+def max(input, dim=None, keepdim=False):
+    """max(x) -> the largest value; max(x, dim) -> (values, indices); max(a, b) -> maximum."""
+    if isinstance(dim, M.Tensor):
+        return _pt().maximum(input, dim)
+    if dim is None:
+        return input.amax()
+    return _pt().return_types.max(input.amax(dim, keepdim=keepdim), input.argmax(dim, keepdim=keepdim))
+
+
+@composite("min", tags=("reduction",))
+def min(input, dim=None, keepdim=False):
+    if isinstance(dim, M.Tensor):
+        return _pt().minimum(input, dim)
+    if dim is None:
+        return input.amin()
+    return _pt().return_types.min(input.amin(dim, keepdim=keepdim), input.argmin(dim, keepdim=keepdim))
+
+
+@composite("aminmax", tags=("reduction",), out_kind=OUT_MULTI)
+def aminmax(input, *, dim=None, keepdim=False):
+    return input.amin(dim, keepdim=keepdim), input.amax(dim, keepdim=keepdim)
+
+
+@composite("vector_norm", tags=("reduction",))
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    _check_float("linalg.vector_norm", x, dtype and _dtypes.to_dtype(dtype))
+    if dtype is not None:
+        x = x.to(dtype)
+    a = x.abs()
+    if ord == 2:
+        return (a * a).sum(dim, keepdim=keepdim).sqrt()
+    if ord == 1:
+        return a.sum(dim, keepdim=keepdim)
+    if ord == float("inf"):
+        return a.amax(dim, keepdim=keepdim)
+    if ord == -float("inf"):
+        return a.amin(dim, keepdim=keepdim)
+    if ord == 0:
+        return (a != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+    return a.pow(ord).sum(dim, keepdim=keepdim).pow(1.0 / ord)
+
+
+@composite("norm", tags=("reduction",))
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    if p == "fro" or p is None:
+        p = 2
+    return vector_norm(input, p, dim, keepdim, dtype=dtype)
+
+
+@composite("count_nonzero", tags=("reduction",), differentiable=False)
+def count_nonzero(input, dim=None):
+    return (input != 0).sum(dim)
+
+
+# ---- pointwise composites -----------------------------------------------------------------
+@composite("clamp", tags=("pointwise",))
+def clamp(input, min=None, max=None):
+    """Limit values to [min, max]; nan stays nan (as in PyTorch).
+
+    >>> plugtorch.tensor([-2., 0.5, 3.]).clamp(0, 1).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    _t("clamp", input)
+    if min is None and max is None:
+        raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
+    out = input
+    if min is not None:
+        out = _pt().maximum(out, min)
+    if max is not None:
+        out = _pt().minimum(out, max)
+    return out
+
+
+@composite("clamp_min", tags=("pointwise",))
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+@composite("clamp_max", tags=("pointwise",))
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+@composite("lerp", tags=("pointwise",))
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+@composite("frac", tags=("pointwise",))
+def frac(input):
+    return input - input.trunc()
+
+
+@composite("nan_to_num", tags=("pointwise",))
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    if not input._dtype.is_floating_point:
+        return input.clone()
+    fi = _dtypes.finfo(input._dtype)
+    posinf = fi.max if posinf is None else posinf
+    neginf = fi.min if neginf is None else neginf
+    pt = _pt()
+    x = pt.where(input.isnan(), float(nan), input)
+    x = pt.where(x == float("inf"), float(posinf), x)
+    return pt.where(x == float("-inf"), float(neginf), x)
+
+
+@composite("square", tags=("pointwise",))
+def square(input):
+    return input * input
+
+
+@composite("true_divide", tags=("pointwise",))
+def true_divide(input, other):
+    return _pt().ops.div(input, other)
+
+
+@composite("rsub", tags=("pointwise",))
+def rsub(input, other, alpha=1):
+    return _pt().sub(other, input, alpha=alpha)
+
+
+@composite("logaddexp", tags=("pointwise",))
+def logaddexp(input, other):
+    m = _pt().maximum(input, other).detach()
+    m = _pt().where(m.isinf(), 0.0, m)
+    return ((input - m).exp() + (other - m).exp()).log() + m
+
+
+@composite("isclose", tags=("pointwise",), differentiable=False)
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    pt = _pt()
+    if not input._dtype.is_floating_point:
+        return input == other
+    close = (input - other).abs() <= atol + rtol * other.abs()
+    close = close | (input == other)
+    if equal_nan:
+        close = close | (input.isnan() & other.isnan())
+    return close
+
+
+@composite("allclose", differentiable=False, out_kind=OUT_RAW)
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+@composite("equal", differentiable=False, out_kind=OUT_RAW)
+def equal(input, other):
+    if tuple(input.shape) != tuple(other.shape):
+        return False
+    return bool((input == other).all())
+
+
+# ---- linear algebra -----------------------------------------------------------------------
+@composite("matmul", tags=("linalg",))
+def matmul(input, other):
+    """Matrix product with PyTorch's rules for 1-d operands and batch broadcasting.
+
+    >>> (plugtorch.ones(2, 3) @ plugtorch.ones(3)).tolist()
+    [3.0, 3.0]
+    """
+    for name, x in (("input", input), ("other", other)):
+        if not isinstance(x, M.Tensor):
+            raise TypeError(f"matmul(): argument '{name}' must be Tensor, not {type(x).__name__}")
+    a, b = input, other
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul(): both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape[0] != b.shape[0]:
+            raise RuntimeError(f"matmul(): inconsistent tensor size, expected tensor [{a.shape[0]}] and "
+                               f"src [{b.shape[0]}] to have the same number of elements, but got "
+                               f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    if a._dtype is not b._dtype:
+        raise RuntimeError(f"matmul(): expected both arguments to have the same dtype, but got "
+                           f"{a._dtype} and {b._dtype}; cast one with .to(dtype)")
+    pt = _pt()
+    sq_a = a.ndim == 1
+    sq_b = b.ndim == 1
+    if sq_a:
+        a = a.unsqueeze(0)
+    if sq_b:
+        b = b.unsqueeze(1)
+    out = pt.ops._matmul(a, b)
+    if sq_a:
+        out = out.squeeze(-2)
+    if sq_b:
+        out = out.squeeze(-1)
+    return out
+
+
+@composite("mm", tags=("linalg",))
+def mm(input, mat2):
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise RuntimeError(f"mm(): expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D "
+                           f"(shapes {tuple(input.shape)} and {tuple(mat2.shape)}); use matmul for other ranks")
+    return matmul(input, mat2)
+
+
+@composite("bmm", tags=("linalg",))
+def bmm(input, mat2):
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"bmm(): batch1 must be a 3D tensor and batch2 must be a 3D tensor (got shapes "
+                           f"{tuple(input.shape)} and {tuple(mat2.shape)})")
+    if input.shape[0] != mat2.shape[0]:
+        raise RuntimeError(f"bmm(): batch sizes differ: {input.shape[0]} and {mat2.shape[0]}")
+    return matmul(input, mat2)
+
+
+@composite("dot", tags=("linalg",))
+def dot(input, other):
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
+    return matmul(input, other)
+
+
+@composite("outer", tags=("linalg",))
+def outer(input, vec2):
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+@composite("einsum", tags=("linalg",))
+def einsum(equation, *operands):
+    """Einstein summation by broadcasting products and sums (``einsum("ij,jk->ik", a, b)``)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, out = eq.split("->")
+    else:
+        lhs = eq
+        counts = {}
+        for c in lhs.replace(",", ""):
+            counts[c] = counts.get(c, 0) + 1
+        out = "".join(sorted(c for c, n in counts.items() if n == 1))
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError(f"einsum(): {len(terms)} operands in the equation but {len(operands)} were given")
+    letters = []
+    for term in terms:
+        for c in term:
+            if c not in letters:
+                letters.append(c)
+    sizes = {}
+    aligned = []
+    for term, x in zip(terms, operands):
+        if len(term) != x.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in '{term}' does not match the "
+                               f"number of dimensions ({x.ndim}) of its operand")
+        # take diagonals for repeated letters within one operand
+        while len(set(term)) != len(term):
+            for i, c in enumerate(term):
+                j = term.find(c, i + 1)
+                if j >= 0:
+                    x = x.diagonal(0, i, j)
+                    term = term[:i] + term[i + 1:j] + term[j + 1:] + c
+                    break
+        for c, n in zip(term, x.shape):
+            if sizes.get(c, n) != n and n != 1 and sizes[c] != 1:
+                raise RuntimeError(f"einsum(): operands do not broadcast for subscript '{c}' ({sizes[c]} vs {n})")
+            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
+        perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
+        x = x.permute(perm) if perm else x
+        shp = [1] * len(letters)
+        for i in perm:
+            shp[letters.index(term[i])] = x.shape[perm.index(i)]
+        aligned.append(x.reshape(shp))
+    prod = aligned[0]
+    for x in aligned[1:]:
+        prod = prod * x
+    red = [i for i, c in enumerate(letters) if c not in out]
+    if red:
+        prod = prod.sum(red)
+    kept = [c for c in letters if c in out]
+    return prod.permute([kept.index(c) for c in out]) if kept else prod
+
+
+@composite("diagonal", tags=("shape",))
+def diagonal(input, offset=0, dim1=0, dim2=1):
+    n = input.ndim
+    d1, d2 = M.wrap_dim("diagonal", dim1, n), M.wrap_dim("diagonal", dim2, n)
+    x = input.movedim((d1, d2), (-2, -1))
+    r, c = x.shape[-2], x.shape[-1]
+    i0 = _b.max(0, -offset)
+    j0 = _b.max(0, offset)
+    L = _b.max(0, _b.min(r - i0, c - j0))
+    pt = _pt()
+    ii = pt.arange(L, device=input.device) + i0
+    jj = pt.arange(L, device=input.device) + j0
+    lead = [None] * (x.ndim - 2)
+    return pt.ops.index(x, lead + [ii, jj])
+
+
+
+
+# ---- factories ----------------------------------------------------------------------------
+@composite("linspace", tags=("factory",), differentiable=False)
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    pt = _pt()
+    if steps < 0:
+        raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
+    dtype = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    if steps == 1:
+        out = pt.full((1,), start, dtype=pt.float64, device=device)
+    else:
+        step = (end - start) / (steps - 1) if steps > 1 else 0
+        i = pt.arange(steps, dtype=pt.float64, device=device)
+        half = steps // 2
+        out = pt.where(i < half, i * step + start, end - (steps - 1 - i) * step)
+    out = out.to(dtype)
+    return out.requires_grad_() if requires_grad else out
+
+
+@composite("eye", tags=("factory",), differentiable=False)
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    pt = _pt()
+    m = n if m is None else m
+    out = (pt.arange(n, device=device).unsqueeze(1) == pt.arange(m, device=device).unsqueeze(0))
+    out = out.to(_dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype())
+    return out.requires_grad_() if requires_grad else out
+
+
+@composite("tril", tags=("shape",))
+def tril(input, diagonal=0):
+    pt = _pt()
+    r, c = input.shape[-2], input.shape[-1]
+    mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal >= pt.arange(c, device=input.device).unsqueeze(0)
+    return pt.where(mask, input, _cast_scalar(0, input._dtype))
+
+
+@composite("triu", tags=("shape",))
+def triu(input, diagonal=0):
+    pt = _pt()
+    r, c = input.shape[-2], input.shape[-1]
+    mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal <= pt.arange(c, device=input.device).unsqueeze(0)
+    return pt.where(mask, input, _cast_scalar(0, input._dtype))
+
+
+@composite("randperm", tags=("random", "factory"), differentiable=False)
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    pt = _pt()
+    keys = pt.empty(n, dtype=pt.float64 if _supports_f64(device) else pt.float32, device=device)
+    keys.uniform_(generator=generator)
+    out = keys.argsort(stable=True)
+    return out.to(_dtypes.to_dtype(dtype)) if dtype is not None else out
+
+
+def _supports_f64(device):
+    from plugtorch._device import canonical
+    from plugtorch.dispatch.dispatcher import _resolve_backend
+    dev = canonical(device)
+    be = dev._backend or _resolve_backend(dev)
+    return be.unsupported_dtype(_dtypes.float64, dev.index) is None
+
+
+@composite("bernoulli", tags=("random",), differentiable=False)
+def bernoulli(input, p=None, *, generator=None):
+    pt = _pt()
+    probs = input if p is None else pt.full_like(input, p)
+    u = pt.empty(tuple(input.shape), dtype=probs.dtype if probs.dtype.is_floating_point else pt.float32,
+                 device=input.device).uniform_(generator=generator)
+    return (u < probs).to(input.dtype if input.dtype.is_floating_point else pt.float32)
+
+
+@composite("multinomial", tags=("random",), differentiable=False)
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    pt = _pt()
+    if input.ndim == 1:
+        return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
+    if not replacement and num_samples > input.shape[-1]:
+        raise RuntimeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    probs = input / input.sum(-1, keepdim=True)
+    if replacement:
+        cdf = probs.cumsum(-1)
+        u = pt.empty((input.shape[0], num_samples), dtype=probs.dtype, device=input.device).uniform_(generator=generator)
+        idx = (u.unsqueeze(-1) >= cdf.unsqueeze(1)).sum(-1)
+        return idx.clamp(max=input.shape[-1] - 1)
+    # Gumbel top-k: sampling without replacement
+    u = pt.empty(tuple(probs.shape), dtype=probs.dtype, device=input.device).uniform_(1e-20, 1.0, generator=generator)
+    keys = probs.log() - (-u.log()).log()
+    return keys.topk(num_samples, -1)[1]

@@ -1,0 +1,94 @@
+"""Factories and random fills. Kernels receive ``(shape, ..., dtype, device_index)``."""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch._device import canonical
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.registry import register_op
+
+
+def _factory_device(op, device, dtype):
+    dev = canonical(device)
+    from plugtorch.dispatch.dispatcher import _resolve_backend
+    be = dev._backend or _resolve_backend(dev)
+    M.check_dtype(op, dtype, dev, be)
+    return dev
+
+
+def _full_meta(size, fill_value, *, dtype=None, device=None):
+    shape = M.as_shape("full", (size,) if not isinstance(size, (list, tuple)) else size)
+    M.check_nonneg_shape("full", shape)
+    M.check_scalar("full", fill_value)
+    dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.scalar_dtype(fill_value)
+    dev = _factory_device("full", device, dt)
+    return dev, (shape, fill_value, dt, dev.index), dt
+
+
+register_op("full", _full_meta, tags=("factory",), differentiable=False)
+
+
+def _empty_meta(size, *, dtype=None, device=None):
+    shape = M.as_shape("empty", (size,) if not isinstance(size, (list, tuple)) else size)
+    M.check_nonneg_shape("empty", shape)
+    dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    dev = _factory_device("empty", device, dt)
+    return dev, (shape, dt, dev.index), dt
+
+
+register_op("empty", _empty_meta, tags=("factory",), differentiable=False)
+
+
+def _arange_meta(start, end, step, *, dtype=None, device=None):
+    for v in (start, end, step):
+        M.check_scalar("arange", v)
+    if step == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+                           f"(start={start}, end={end}, step={step})")
+    if dtype is None:
+        dt = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in (start, end, step)) else _dtypes.int64
+    else:
+        dt = _dtypes.to_dtype(dtype)
+    dev = _factory_device("arange", device, dt)
+    return dev, (start, end, step, dt, dev.index), dt
+
+
+register_op("arange", _arange_meta, tags=("factory",), differentiable=False)
+
+
+def _fill_meta_for(op, nparams):
+    def meta(input, *params, generator=None):
+        if not isinstance(input, M.Tensor):
+            raise TypeError(f"{op}(): expected a Tensor, got {type(input).__name__}")
+        if op in ("uniform_", "normal_") and not input._dtype.is_floating_point:
+            raise TypeError(f"{op}(): expected a floating-point tensor, got {input._dtype}")
+        dev = input._device
+        from plugtorch.random import _backend_generator
+        gen = _backend_generator(dev, generator)
+        return dev, (input._data, *params, gen), None
+    meta.__name__ = op
+    return meta
+
+
+def _uniform_meta(input, from_=0.0, to=1.0, *, generator=None):
+    if from_ > to:
+        raise RuntimeError(f"uniform_(): expects from <= to, but got from={from_} > to={to}")
+    return _fill_meta_for("uniform_", 2)(input, float(from_), float(to), generator=generator)
+
+
+def _normal_meta(input, mean=0.0, std=1.0, *, generator=None):
+    if std < 0:
+        raise RuntimeError(f"normal_(): expects std >= 0.0, but found std {std}")
+    return _fill_meta_for("normal_", 2)(input, float(mean), float(std), generator=generator)
+
+
+def _random_meta(input, from_, to, *, generator=None):
+    if from_ >= to:
+        raise RuntimeError(f"random_(): expects 'from' to be less than 'to', but got from={from_} >= to={to}")
+    return _fill_meta_for("random_", 2)(input, int(from_), int(to), generator=generator)
+
+
+register_op("uniform_", _uniform_meta, tags=("random", "inplace"), differentiable=False)
+register_op("normal_", _normal_meta, tags=("random", "inplace"), differentiable=False)
+register_op("random_", _random_meta, tags=("random", "inplace"), differentiable=False)

@@ -1,0 +1,168 @@
+"""Elementwise ops: unary, binary and ternary, declared from tables.
+
+Kernels receive native arrays (or Python scalars for scalar operands) and the result's
+dtype; broadcasting is the kernel's job, validated here first.
+"""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch._dtypes import _BOOL, _FLOAT, _INT
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.registry import register_op
+
+
+# ---- unary --------------------------------------------------------------------------------
+# result: "same" keeps the dtype, "float" turns ints into the default float dtype,
+# "bool" gives bool. allow: which categories are accepted.
+_UNARY = {
+    # name: (result, allowed categories, differentiable)
+    "neg": ("same", (_INT, _FLOAT), True),
+    "abs": ("same", (_INT, _FLOAT), True),
+    "sign": ("same", (_BOOL, _INT, _FLOAT), True),
+    "exp": ("float", None, True), "exp2": ("float", None, True), "expm1": ("float", None, True),
+    "log": ("float", None, True), "log2": ("float", None, True), "log10": ("float", None, True),
+    "log1p": ("float", None, True), "sqrt": ("float", None, True), "rsqrt": ("float", None, True),
+    "sin": ("float", None, True), "cos": ("float", None, True), "tan": ("float", None, True),
+    "asin": ("float", None, True), "acos": ("float", None, True), "atan": ("float", None, True),
+    "sinh": ("float", None, True), "cosh": ("float", None, True), "tanh": ("float", None, True),
+    "sigmoid": ("float", None, True), "erf": ("float", None, True),
+    "reciprocal": ("float", None, True),
+    "floor": ("same", (_INT, _FLOAT), True), "ceil": ("same", (_INT, _FLOAT), True),
+    "trunc": ("same", (_INT, _FLOAT), True), "round": ("same", (_INT, _FLOAT), True),
+    "isnan": ("bool", None, False), "isinf": ("bool", None, False), "isfinite": ("bool", None, False),
+    "logical_not": ("bool", None, False),
+    "bitwise_not": ("same", (_BOOL, _INT), False),
+}
+
+
+def _unary_meta(name, result, allowed):
+    def meta(input):
+        if input.__class__ is not M.Tensor and not isinstance(input, M.Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        d = input._dtype
+        if allowed is not None and d.category not in allowed:
+            raise TypeError(f"{name}(): not supported for dtype {d}" +
+                            (" (use logical_not for bool tensors)" if name in ("neg",) else ""))
+        out = d if result == "same" else _dtypes.bool if result == "bool" else M.float_result(d)
+        return input._device, (input._data, out), out
+    meta.__name__ = name
+    meta.__doc__ = f"Elementwise {name}.\n\n>>> plugtorch.{name}(plugtorch.tensor([0.5]))  # doctest: +SKIP\n"
+    return meta
+
+
+for _name, (_res, _allow, _diff) in _UNARY.items():
+    register_op(_name, _unary_meta(_name, _res, _allow), tags=("pointwise",), differentiable=_diff)
+
+
+# ---- binary -------------------------------------------------------------------------------
+# result: "promote", "float" (true division), "bool" (comparisons, logical), "int" (bitwise)
+_BINARY = {
+    "add": ("promote", True), "sub": ("promote", True), "mul": ("promote", True),
+    "div": ("float", True), "floor_divide": ("promote", False), "remainder": ("promote", True),
+    "fmod": ("promote", True), "pow": ("promote", True), "atan2": ("float", True),
+    "maximum": ("promote", True), "minimum": ("promote", True),
+    "eq": ("bool", False), "ne": ("bool", False), "lt": ("bool", False), "le": ("bool", False),
+    "gt": ("bool", False), "ge": ("bool", False),
+    "logical_and": ("bool", False), "logical_or": ("bool", False), "logical_xor": ("bool", False),
+    "bitwise_and": ("int", False), "bitwise_or": ("int", False), "bitwise_xor": ("int", False),
+    "bitwise_left_shift": ("int", False), "bitwise_right_shift": ("int", False),
+}
+
+
+def _binary_meta(name, result):
+    def meta(input, other):
+        T = M.Tensor
+        if input.__class__ is not T:
+            if not isinstance(input, T):
+                if isinstance(other, T):  # scalar first, e.g. plugtorch.sub(2, t)
+                    return _scalar_first(input, other)
+                raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        if other.__class__ is T or isinstance(other, T):
+            dev = input._device
+            if other._device is not dev:
+                dev = M.common_device(name, (input, other))
+            sa, sb = input._data.shape, other._data.shape
+            if sa != sb:
+                M.broadcast_shapes(sa, sb, op=name)
+            dt = M.binary_dtype(input, other)
+            b = other._data if other._device is dev else other.item()
+            a = input._data if input._device is dev else input.item()
+        else:
+            M.check_scalar(name, other)
+            dev = input._device
+            dt = M.binary_dtype(input, other)
+            a, b = input._data, other
+        return dev, (a, b, _compute_dtype(dt)), _out_dtype(dt)
+
+    def _scalar_first(x, t):
+        M.check_scalar(name, x)
+        dt = M.binary_dtype(t, x)
+        return t._device, (x, t._data, _compute_dtype(dt)), _out_dtype(dt)
+
+    if result == "promote":
+        _compute_dtype = _out_dtype = _identity
+        if name in ("sub", "neg"):
+            _compute_dtype = _out_dtype = _no_bool(name)
+        if name == "floor_divide":
+            _compute_dtype = _out_dtype = _no_bool(name)
+    elif result == "float":
+        _compute_dtype = _out_dtype = M.float_result
+    elif result == "bool":
+        _compute_dtype, _out_dtype = _identity, _to_bool
+    else:
+        _compute_dtype = _out_dtype = _int_only(name)
+    meta.__name__ = name
+    return meta
+
+
+def _identity(d):
+    return d
+
+
+def _to_bool(d):
+    return _dtypes.bool
+
+
+def _no_bool(name):
+    def f(d):
+        if d is _dtypes.bool:
+            raise RuntimeError(f"{name}(): Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead."
+                               if name == "sub" else f"{name}(): not supported for bool tensors")
+        return d
+    return f
+
+
+def _int_only(name):
+    def f(d):
+        if d.category == _FLOAT:
+            raise TypeError(f"{name}(): only integer and bool tensors are supported, got {d}")
+        return d
+    return f
+
+
+for _name, (_res, _diff) in _BINARY.items():
+    register_op(_name, _binary_meta(_name, _res), tags=("pointwise",), differentiable=_diff)
+
+
+# ---- ternary ------------------------------------------------------------------------------
+def _where_meta(condition, input, other):
+    T = M.Tensor
+    if not isinstance(condition, T):
+        raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
+    if condition._dtype is not _dtypes.bool:
+        raise RuntimeError(f"where(): expected condition to be a bool tensor, but got a tensor with dtype {condition._dtype}")
+    tensors = [t for t in (condition, input, other) if isinstance(t, T)]
+    dev = M.common_device("where", tensors)
+    shapes = [t.shape for t in tensors]
+    M.broadcast_shapes(*shapes, op="where")
+    for v in (input, other):
+        if not isinstance(v, T):
+            M.check_scalar("where", v)
+    dt = _dtypes.result_type(*(v for v in (input, other)))
+    a = M.native(input, dev) if isinstance(input, T) else input
+    b = M.native(other, dev) if isinstance(other, T) else other
+    return dev, (M.native(condition, dev), a, b, dt), dt
+
+
+register_op("where", _where_meta, tags=("pointwise",))

@@ -1,0 +1,87 @@
+"""Reductions over a set of dims, scans, and sort.
+
+Kernels receive ``(x, dims, keepdim, out_dtype)`` with ``dims`` a sorted tuple of
+non-negative dims (all dims when the caller passed ``dim=None``).
+"""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch._dtypes import _FLOAT
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.registry import OUT_MULTI, register_op
+
+
+def _check_tensor(op, x):
+    if not isinstance(x, M.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+
+
+def _reduce_meta(name, result, identity):
+    def meta(input, dim=None, keepdim=False, *, dtype=None):
+        _check_tensor(name, input)
+        dims = M.wrap_dims(name, dim, input.ndim)
+        if not identity:
+            shape = input._data.shape
+            if any(shape[d] == 0 for d in dims) or (input.ndim == 0 and input.numel() == 0):
+                raise IndexError(
+                    f"{name}(): Expected reduction dim {dims[0] if dims else 0} to have non-zero size "
+                    f"(input shape {tuple(shape)}); the operation has no identity")
+        d = input._dtype if dtype is None else _dtypes.to_dtype(dtype)
+        if result == "widen" and dtype is None and d.category < _FLOAT:
+            d = _dtypes.int64
+        elif result == "bool":
+            d = _dtypes.bool
+        elif result == "index":
+            d = _dtypes.int64
+        return input._device, (input._data, dims, bool(keepdim), d), d
+    meta.__name__ = name
+    return meta
+
+
+def _arg_meta(name):
+    def meta(input, dim=None, keepdim=False):
+        _check_tensor(name, input)
+        if input.numel() == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0"
+                             if dim is None else f"{name}(): cannot reduce over a dimension of size 0 (input shape {tuple(input.shape)})")
+        dims = None if dim is None else (M.wrap_dim(name, dim, input.ndim),)
+        return input._device, (input._data, dims, bool(keepdim) if dim is not None else False), _dtypes.int64
+    meta.__name__ = name
+    return meta
+
+
+register_op("sum", _reduce_meta("sum", "widen", True), tags=("reduction",))
+register_op("prod", _reduce_meta("prod", "widen", True), tags=("reduction",))
+register_op("amax", _reduce_meta("amax", "same", False), tags=("reduction",))
+register_op("amin", _reduce_meta("amin", "same", False), tags=("reduction",))
+register_op("all", _reduce_meta("all", "bool", True), tags=("reduction",), differentiable=False)
+register_op("any", _reduce_meta("any", "bool", True), tags=("reduction",), differentiable=False)
+register_op("argmax", _arg_meta("argmax"), tags=("reduction",), differentiable=False)
+register_op("argmin", _arg_meta("argmin"), tags=("reduction",), differentiable=False)
+
+
+def _scan_meta(name):
+    def meta(input, dim, *, dtype=None):
+        _check_tensor(name, input)
+        d = M.wrap_dim(name, dim, input.ndim)
+        out = input._dtype if dtype is None else _dtypes.to_dtype(dtype)
+        if dtype is None and out.category < _FLOAT:
+            out = _dtypes.int64
+        return input._device, (input._data, d, out), out
+    meta.__name__ = name
+    return meta
+
+
+register_op("cumsum", _scan_meta("cumsum"), tags=("reduction",))
+register_op("cumprod", _scan_meta("cumprod"), tags=("reduction",))
+
+
+def _sort_meta(input, dim=-1, descending=False, stable=False):
+    _check_tensor("sort", input)
+    d = M.wrap_dim("sort", dim, input.ndim)
+    if input._dtype is _dtypes.bool:
+        pass
+    return input._device, (input._data, d, bool(descending)), (input._dtype, _dtypes.int64)
+
+
+register_op("sort", _sort_meta, tags=("reduction",), out_kind=OUT_MULTI)

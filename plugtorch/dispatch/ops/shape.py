@@ -1,0 +1,233 @@
+"""Movement ops: the view primitives, copies that change layout, and concatenation.
+
+View kernels return a native array that shares memory with their input.
+"""
+from __future__ import annotations
+
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.registry import register_op
+
+
+def _check_tensor(op, x):
+    if not isinstance(x, M.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+
+
+def infer_size(op, shape, numel):
+    """Resolve one -1 in ``shape`` and check the element count."""
+    shape = list(shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError(f"{op}(): only one dimension can be inferred, got shape {tuple(shape)}")
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"{op}(): invalid shape dimension {s} in {tuple(shape)}")
+    known = 1
+    for i, s in enumerate(shape):
+        if i not in neg:
+            known *= s
+    if neg:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"{op}(): shape '{list(shape)}' is invalid for input of size {numel}")
+        shape[neg[0]] = numel // known
+    elif known != numel:
+        raise RuntimeError(f"{op}(): shape '{list(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def view_strides(old_shape, old_strides, new_shape):
+    """Strides for viewing a tensor as ``new_shape`` without copying, or None (PyTorch's rule)."""
+    numel = 1
+    for s in old_shape:
+        numel *= s
+    if numel == 0 or old_shape == tuple(new_shape):
+        return True
+    if not old_shape or not new_shape:   # 0-d <-> all-ones shapes
+        return [1] * len(new_shape)
+    new_strides = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    chunk_base_stride = old_strides[-1] if old_strides else 1
+    tensor_numel = 1
+    view_numel = 1
+    for tensor_d in range(len(old_shape) - 1, -1, -1):
+        tensor_numel *= old_shape[tensor_d]
+        if tensor_d == 0 or (old_shape[tensor_d - 1] != 1 and
+                             old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new_strides[view_d] = view_numel * chunk_base_stride
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if tensor_d > 0:
+                chunk_base_stride = old_strides[tensor_d - 1]
+                tensor_numel = 1
+                view_numel = 1
+    if view_d != -1:
+        return None
+    return new_strides
+
+
+def _view_meta(input, *shape):
+    _check_tensor("view", input)
+    shape = infer_size("view", M.as_shape("view", shape), input.numel())
+    if view_strides(tuple(input.shape), input.stride(), shape) is None:
+        raise RuntimeError(
+            f"view(): view size {list(shape)} is not compatible with input tensor's size "
+            f"{list(input.shape)} and stride {list(input.stride())} (at least one dimension spans "
+            "across two contiguous subspaces). Use .reshape(...) instead.")
+    return input._device, (input._data, shape), input._dtype
+
+
+register_op("view", _view_meta, tags=("view",))
+
+
+def _permute_meta(input, *dims):
+    _check_tensor("permute", input)
+    dims = M.as_shape("permute", dims)
+    n = input.ndim
+    if len(dims) != n:
+        raise RuntimeError(f"permute(): number of dims don't match in permute: input has {n} dims "
+                           f"(shape {tuple(input.shape)}) but {len(dims)} were given")
+    wrapped = tuple(M.wrap_dim("permute", d, n) for d in dims)
+    if len(set(wrapped)) != n:
+        raise RuntimeError(f"permute(): repeated dim in {tuple(dims)}")
+    return input._device, (input._data, wrapped), input._dtype
+
+
+register_op("permute", _permute_meta, tags=("view",))
+
+
+def _expand_meta(input, *sizes):
+    _check_tensor("expand", input)
+    sizes = M.as_shape("expand", sizes)
+    shape = tuple(input.shape)
+    if len(sizes) < len(shape):
+        raise RuntimeError(f"expand(): the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({len(shape)})")
+    off = len(sizes) - len(shape)
+    out = []
+    for i, s in enumerate(sizes):
+        if i < off:
+            if s < 0:
+                raise RuntimeError(f"expand(): the expanded size {s} is not allowed in a leading, non-existing dimension {i}")
+            out.append(s)
+            continue
+        cur = shape[i - off]
+        if s == -1:
+            s = cur
+        if cur != s and cur != 1:
+            raise RuntimeError(f"expand(): the expanded size of the tensor ({s}) must match the existing "
+                               f"size ({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "
+                               f"Tensor sizes: {list(shape)}")
+        out.append(s)
+    return input._device, (input._data, tuple(out)), input._dtype
+
+
+register_op("expand", _expand_meta, tags=("view",))
+
+
+def _slice_meta(input, dim=0, start=None, end=None, step=1):
+    _check_tensor("slice", input)
+    d = M.wrap_dim("slice", dim, input.ndim)
+    if step <= 0:
+        raise ValueError(f"slice(): step must be greater than zero, got {step} (negative steps are not supported; use flip)")
+    n = input.shape[d]
+    start, end, _ = slice(start, end, step).indices(n)
+    if end < start:
+        end = start
+    return input._device, (input._data, d, start, end, step), input._dtype
+
+
+register_op("slice", _slice_meta, tags=("view",))
+
+
+def _select_meta(input, dim, index):
+    _check_tensor("select", input)
+    if input.ndim == 0:
+        raise IndexError("select(): invalid index of a 0-dim tensor. Use tensor.item() to convert a 0-dim tensor to a number")
+    d = M.wrap_dim("select", dim, input.ndim)
+    n = input.shape[d]
+    if index < -n or index >= n:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {tuple(input.shape)} at dimension {d}")
+    return input._device, (input._data, d, index + n if index < 0 else index), input._dtype
+
+
+register_op("select", _select_meta, tags=("view",))
+
+
+def _clone_meta(input, *, memory_format=None):
+    _check_tensor("clone", input)
+    return input._device, (input._data,), input._dtype
+
+
+register_op("clone", _clone_meta)
+
+
+def _flip_meta(input, dims):
+    _check_tensor("flip", input)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    wrapped = tuple(sorted(M.wrap_dim("flip", d, input.ndim) for d in dims))
+    if len(set(wrapped)) != len(wrapped):
+        raise RuntimeError(f"flip(): dims has duplicates: {dims}")
+    return input._device, (input._data, wrapped), input._dtype
+
+
+register_op("flip", _flip_meta, tags=("shape",))
+
+
+def _cat_meta(tensors, dim=0):
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"cat(): argument 'tensors' must be a tuple or list of Tensors, not {type(tensors).__name__}")
+    if len(tensors) == 0:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    for t in tensors:
+        if not isinstance(t, M.Tensor):
+            raise TypeError(f"cat(): expected a list of Tensors, got an element of type {type(t).__name__}")
+    # legacy rule: 1-d empty tensors are skipped
+    parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or [tensors[0]]
+    ref = parts[0]
+    if ref.ndim == 0:
+        raise RuntimeError("cat(): zero-dimensional tensor (at position 0) cannot be concatenated; use stack or unsqueeze first")
+    d = M.wrap_dim("cat", dim, ref.ndim)
+    dev = parts[0]._device
+    for i, t in enumerate(parts):
+        if t._device is not dev:
+            raise M.device_mismatch("cat", dev, t._device)
+        if t.ndim != ref.ndim:
+            raise RuntimeError(f"cat(): Tensors must have same number of dimensions: got {ref.ndim} and {t.ndim}")
+        for j in range(ref.ndim):
+            if j != d and t.shape[j] != ref.shape[j]:
+                raise RuntimeError(f"cat(): Sizes of tensors must match except in dimension {d}. Expected "
+                                   f"size {ref.shape[j]} but got size {t.shape[j]} for tensor number {i} in the list.")
+    from plugtorch import _dtypes
+    dt = _dtypes.result_type(*[p._dtype for p in parts])
+    return dev, ([t._data for t in parts], d, dt), dt
+
+
+register_op("cat", _cat_meta, tags=("shape",))
+
+
+def _copy_meta(input, src, non_blocking=False):
+    _check_tensor("copy_", input)
+    if not isinstance(src, M.Tensor):
+        raise TypeError(f"copy_(): argument 'src' must be Tensor, not {type(src).__name__}")
+    shape = M.broadcast_shapes(tuple(src.shape), tuple(input.shape), op="copy_")
+    if shape != tuple(input.shape):
+        raise RuntimeError(f"copy_(): source of shape {tuple(src.shape)} can't be broadcast to the "
+                           f"destination's shape {tuple(input.shape)}")
+    if src._device is not input._device:
+        src = src.to(input._device)
+    return input._device, (input._data, src._data), None
+
+
+register_op("copy_", _copy_meta, tags=("inplace",))
+
+
+def _to_dtype_meta(input, dtype):
+    from plugtorch import _dtypes
+    dtype = _dtypes.to_dtype(dtype)
+    return input._device, (input._data, dtype), dtype
+
+
+register_op("_to_dtype", _to_dtype_meta)

@@ -1,0 +1,90 @@
+"""The op registry: every op is declared here once, and everything else is keyed by its name.
+
+An op has a meta function (validates arguments once for every backend and says where the
+result lives and what dtype it has), tags, and for composite ops a decomposition into other
+ops. Backends provide kernels by name; autograd formulas are keyed by name too.
+
+>>> from plugtorch.dispatch import registry
+>>> registry.get("add").tags
+frozenset({'pointwise'})
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Callable
+
+OPS: dict[str, "OpDef"] = {}
+
+# How the dispatcher treats a kernel's return value.
+OUT_TENSOR, OUT_MULTI, OUT_VIEW, OUT_INPLACE, OUT_RAW = range(5)
+
+KNOWN_TAGS = frozenset({"pointwise", "reduction", "view", "inplace", "random", "factory",
+                        "linalg", "indexing", "shape", "transfer", "nondeterministic"})
+
+
+class OpDef:
+    """One op: name, meta function, tags and, for composite ops, a decomposition."""
+
+    __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "out_kind",
+                 "signature", "doc", "__weakref__")
+
+    def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
+        self.name = name
+        self.meta = meta
+        self.decomposition = decomposition
+        self.tags = tags
+        self.differentiable = differentiable
+        self.out_kind = out_kind
+        fn = meta or decomposition
+        self.signature = inspect.signature(fn)
+        self.doc = doc or (fn.__doc__ if fn is not None else None)
+
+    @property
+    def is_core(self) -> bool:
+        """Core ops must have a kernel on every backend; composite ops decompose."""
+        return self.decomposition is None
+
+    def __repr__(self):
+        kind = "core" if self.is_core else "composite"
+        return f"<op {self.name} ({kind}) {self.signature}>"
+
+
+def register_op(name: str, meta: Callable | None = None, *, decomposition: Callable | None = None,
+                tags=(), differentiable: bool = True, out_kind: int = OUT_TENSOR,
+                doc: str | None = None) -> OpDef:
+    """Declare an op. ``meta(*args, **kwargs) -> (device, kernel_args, out_dtype)``."""
+    if name in OPS:
+        raise RuntimeError(f"op '{name}' is already registered; pick another name or "
+                           "unregister the old one first")
+    if meta is None and decomposition is None:
+        raise TypeError(f"op '{name}': a core op needs a meta function")
+    tags = frozenset(tags)
+    unknown = tags - KNOWN_TAGS
+    if unknown:
+        raise ValueError(f"op '{name}': unknown tags {sorted(unknown)}")
+    if "view" in tags:
+        out_kind = OUT_VIEW
+    elif "inplace" in tags:
+        out_kind = OUT_INPLACE
+    op = OpDef(name, meta, decomposition, tags, differentiable, out_kind, doc)
+    OPS[name] = op
+    return op
+
+
+def unregister_op(name: str) -> None:
+    OPS.pop(name, None)
+
+
+def get(name: str) -> OpDef:
+    try:
+        return OPS[name]
+    except KeyError:
+        raise NotImplementedError(f"there is no op named '{name}' in the plugtorch registry") from None
+
+
+def core_ops() -> list[str]:
+    return sorted(n for n, op in OPS.items() if op.is_core)
+
+
+def composite_ops() -> list[str]:
+    return sorted(n for n, op in OPS.items() if not op.is_core)

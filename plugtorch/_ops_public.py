@@ -148,7 +148,9 @@ def _to_host_array(data, dtype):
     if arr.dtype.kind == "O":
         raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor "
                         "(ragged nested sequences are not supported)")
-    return dtype, np.ascontiguousarray(arr.astype(dtype.numpy, copy=False))
+    arr = arr.astype(dtype.numpy, copy=False)
+    # np.ascontiguousarray would turn a 0-d array into a 1-d one
+    return dtype, arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
 def _flat(x):

@@ -84,13 +84,30 @@ def div(input, other, *, rounding_mode=None):
         dt = M.binary_dtype(input, other) if isinstance(input, Tensor) else M.binary_dtype(other, input)
         if dt.is_floating_point:
             return dispatch(OPS["div"], input, other).trunc()
+        # floor, then one up where the division was inexact and the quotient negative
+        # (a nonzero Python remainder has the divisor's sign: it differs from the dividend's)
         q = dispatch(OPS["floor_divide"], input, other)
-        r = input - q * other
-        return q + ((r != 0) & ((r < 0) != (other < 0) if isinstance(other, Tensor) else (r < 0) != (other < 0))).to(q.dtype)
+        m = dispatch(OPS["remainder"], input, other)
+        return q + ((m != 0) & ((m < 0) != (input < 0))).to(q.dtype)
     raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
 
 
 divide = div
+
+
+@public("round")
+def round(input, *, decimals=0):
+    """Round half to even; with ``decimals``, to that many decimal places (as PyTorch does).
+
+    >>> plugtorch.tensor([0.5, 1.5, 2.675]).round(decimals=0).tolist()
+    [0.0, 2.0, 3.0]
+    """
+    if decimals == 0:
+        return dispatch(OPS["round"], input)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"round(): decimals={decimals} is only supported for floating-point tensors, got {input.dtype}")
+    scale = 10.0 ** decimals
+    return dispatch(OPS["round"], input * scale) / scale
 multiply = ops.mul
 true_divide = ops.true_divide
 

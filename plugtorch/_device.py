@@ -10,7 +10,7 @@ _INTERNED: dict = {}
 
 
 class device:
-    __slots__ = ("type", "index", "_backend", "__weakref__")
+    __slots__ = ("type", "index", "_backend", "_kernels", "__weakref__")
 
     def __new__(cls, type_or_str, index=None):
         if isinstance(type_or_str, device):
@@ -34,6 +34,7 @@ class device:
             d.type = typ
             d.index = idx
             d._backend = None
+            d._kernels = None
             _INTERNED[key2] = d
         _INTERNED[key] = d
         return d

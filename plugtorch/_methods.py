@@ -9,7 +9,7 @@ from plugtorch import _indexing
 from plugtorch import _ops_public as P
 from plugtorch._tensor import Tensor
 from plugtorch.autograd.inplace import inplace
-from plugtorch.dispatch.dispatcher import dispatch
+from plugtorch.dispatch.dispatcher import binary, dispatch
 from plugtorch.dispatch.registry import OPS
 
 # public functions that take the tensor first and become methods of the same name
@@ -158,19 +158,19 @@ def _operators():
     ADD, SUB, MUL, DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
     FDIV, REM, POW = OPS["floor_divide"], OPS["remainder"], OPS["pow"]
     T = Tensor
-    T.__add__ = lambda a, b: dispatch(ADD, a, b)
-    T.__radd__ = lambda a, b: dispatch(ADD, a, b)
-    T.__sub__ = lambda a, b: dispatch(SUB, a, b)
+    T.__add__ = lambda a, b: binary(ADD, a, b)
+    T.__radd__ = lambda a, b: binary(ADD, a, b)
+    T.__sub__ = lambda a, b: binary(SUB, a, b)
     T.__rsub__ = lambda a, b: dispatch(SUB, b, a)
-    T.__mul__ = lambda a, b: dispatch(MUL, a, b)
-    T.__rmul__ = lambda a, b: dispatch(MUL, a, b)
-    T.__truediv__ = lambda a, b: dispatch(DIV, a, b)
+    T.__mul__ = lambda a, b: binary(MUL, a, b)
+    T.__rmul__ = lambda a, b: binary(MUL, a, b)
+    T.__truediv__ = lambda a, b: binary(DIV, a, b)
     T.__rtruediv__ = lambda a, b: dispatch(DIV, b, a)
-    T.__floordiv__ = lambda a, b: dispatch(FDIV, a, b)
+    T.__floordiv__ = lambda a, b: binary(FDIV, a, b)
     T.__rfloordiv__ = lambda a, b: dispatch(FDIV, b, a)
-    T.__mod__ = lambda a, b: dispatch(REM, a, b)
+    T.__mod__ = lambda a, b: binary(REM, a, b)
     T.__rmod__ = lambda a, b: dispatch(REM, b, a)
-    T.__pow__ = lambda a, b: dispatch(POW, a, b)
+    T.__pow__ = lambda a, b: binary(POW, a, b)
     T.__rpow__ = lambda a, b: dispatch(POW, b, a)
     T.__matmul__ = lambda a, b: P.matmul(a, b)
     T.__rmatmul__ = lambda a, b: P.matmul(b, a)
@@ -180,7 +180,7 @@ def _operators():
     T.__invert__ = lambda a: dispatch(OPS["bitwise_not"], a)
     for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, b) if isinstance(b, (Tensor, int, float, bool)) else NotImplemented)(o))
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, (Tensor, int, float, bool)) else NotImplemented)(o))
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]

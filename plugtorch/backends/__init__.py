@@ -1,4 +1,9 @@
-"""Backend registry: built-ins, programmatic registration and entry-point plug-ins.
+"""The backend registry: built-ins, backends registered at run time, and entry-point plug-ins.
+
+A device type (``"cpu"``, ``"opencl"``, ``"mydev"``) names one backend. Built-ins load on first
+use; plug-ins, which installed distributions declare under the entry-point group
+``plugtorch.backends``, load at the first use of an unknown device type or when listing, so
+``import plugtorch`` stays fast and a broken plug-in never breaks it.
 
 >>> import plugtorch
 >>> [b["name"] for b in plugtorch.backends.list()][:1]
@@ -7,59 +12,79 @@
 from __future__ import annotations
 
 import builtins
-import os
-import warnings
+import importlib
 
+from plugtorch.backends import plugins as _plugins
 from plugtorch.backends.base import Backend
 
-__all__ = ["Backend", "register", "unregister", "get_backend", "list", "default_device",
-           "is_registered", "ENTRY_POINT_GROUP"]
+__all__ = ["Backend", "ArrayAPIBackend", "register", "unregister", "get_backend", "list",
+           "available", "default_device", "is_registered", "load_plugins", "ENTRY_POINT_GROUP"]
 
-ENTRY_POINT_GROUP = "plugtorch.backends"
+ENTRY_POINT_GROUP = _plugins.ENTRY_POINT_GROUP
 
-_BACKENDS: dict = {}          # name -> Backend instance
-_ORIGINS: dict = {}           # name -> "built-in" | "dist-name version" | "runtime"
+_BACKENDS: dict = {}          # device type -> Backend instance
+_ORIGINS: dict = {}           # device type -> "built-in" | "runtime" | "<distribution> <version>"
 _LAZY_BUILTINS = {
     "opencl": "plugtorch.backends.opencl:OpenCLBackend",
     "cuda": "plugtorch.backends.cuda:CUDABackend",
 }
-_PLUGINS_LOADED = False
-_PLUGIN_ERRORS: dict = {}     # name -> error text
+BUILTIN_NAMES = frozenset({"cpu", *_LAZY_BUILTINS})
 
 
-def register(backend, *, name: str | None = None, origin: str = "runtime", replace: bool = False) -> Backend:
-    """Register a backend instance (or class) so ``device=name`` works everywhere.
+def register(backend, *, name: str | None = None, origin: str = "runtime",
+             replace: bool = False) -> Backend:
+    """Register a backend (an instance, or a class to instantiate) under a device type.
 
-    >>> class MyBackend(plugtorch.backends.Backend): name = "mydev"   # doctest: +SKIP
-    >>> plugtorch.backends.register(MyBackend())                        # doctest: +SKIP
+    Afterwards ``device="mydev:0"``, ``Tensor.to("mydev")`` and ``Module.to("mydev")`` work.
+
+    >>> class MyBackend(plugtorch.backends.ArrayAPIBackend): ...     # doctest: +SKIP
+    >>> plugtorch.backends.register(MyBackend(numpy), name="mydev")   # doctest: +SKIP
     """
     if isinstance(backend, type):
         backend = backend()
     if not isinstance(backend, Backend):
-        raise TypeError(f"register(): expected a plugtorch.backends.Backend, got {type(backend).__name__}")
+        raise TypeError(f"register(): expected a plugtorch.backends.Backend instance or subclass, "
+                        f"got {type(backend).__name__}; subclass plugtorch.backends.Backend "
+                        "(see docs/backends.md)")
     name = name or backend.name
-    if not name or not name.replace("_", "").isalnum():
-        raise ValueError(f"register(): invalid device type name {name!r}")
+    if not isinstance(name, str) or not name or not name.replace("_", "").isalnum() or name[0].isdigit():
+        raise ValueError(f"register(): invalid device type name {name!r}: use letters, digits and "
+                         "underscores, starting with a letter (e.g. 'mydev')")
+    if not replace:
+        if name in _BACKENDS:
+            raise RuntimeError(f"register(): device type '{name}' is already registered (from "
+                               f"{_ORIGINS.get(name)}); unregister it first or pass replace=True")
+        if name in _LAZY_BUILTINS and origin != "built-in":
+            raise RuntimeError(f"register(): device type '{name}' is reserved for plugtorch's "
+                               "built-in backend; pick another name or pass replace=True")
     backend.name = name
-    if name in _BACKENDS and not replace:
-        raise RuntimeError(f"register(): a backend for device type '{name}' is already registered "
-                           f"({_ORIGINS.get(name)}); unregister it first or pass replace=True")
+    backend.origin = origin
     _BACKENDS[name] = backend
     _ORIGINS[name] = origin
-    backend.origin = origin
     _forget_devices(name)
+    from plugtorch import library
+    library._install_kernels_for(name, backend)
     return backend
 
 
 def unregister(name: str) -> None:
+    """Remove the backend for device type ``name``; tensors already on it become unusable.
+
+    >>> plugtorch.backends.unregister("mydev")   # doctest: +SKIP
+    """
     if name == "cpu":
         raise RuntimeError("unregister(): the cpu backend is the reference and cannot be removed")
-    _BACKENDS.pop(name, None)
+    if name not in _BACKENDS:
+        raise RuntimeError(f"unregister(): no backend is registered for device type '{name}' "
+                           f"(registered: {', '.join(sorted(_BACKENDS))})")
+    del _BACKENDS[name]
     _ORIGINS.pop(name, None)
+    _plugins.forget(name)
     _forget_devices(name)
 
 
 def _forget_devices(name):
+    # devices cache their backend; make them look it up again
     from plugtorch._device import _INTERNED
     for d in _INTERNED.values():
         if d.type == name:
@@ -67,92 +92,102 @@ def _forget_devices(name):
 
 
 def is_registered(name: str) -> bool:
-    return name in _BACKENDS or name in _LAZY_BUILTINS
+    """Whether ``name`` is a known device type (loading plug-ins if needed)."""
+    if name in _BACKENDS or name in _LAZY_BUILTINS:
+        return True
+    load_plugins(only=name)
+    return name in _BACKENDS
 
 
 def _load_builtin(name):
-    import importlib
     mod, cls = _LAZY_BUILTINS[name].split(":")
     be = getattr(importlib.import_module(mod), cls)()
-    register(be, origin="built-in")
-    return be
+    return register(be, origin="built-in", replace=True)
 
 
 def get_backend(name: str) -> Backend:
+    """The backend for device type ``name``, loading a built-in or plug-in on first use."""
     be = _BACKENDS.get(name)
     if be is not None:
         return be
     if name in _LAZY_BUILTINS:
         return _load_builtin(name)
-    load_plugins()
+    load_plugins(only=name)
     be = _BACKENDS.get(name)
     if be is not None:
         return be
-    if name in _PLUGIN_ERRORS:
-        raise RuntimeError(f"device type '{name}': its backend failed to load: {_PLUGIN_ERRORS[name]}")
+    failure = _plugins.failure(name)
+    if failure is not None:
+        raise RuntimeError(f"device type '{name}': its backend plug-in from {failure.origin} "
+                           f"failed to load: {failure.error}")
     known = sorted(set(_BACKENDS) | set(_LAZY_BUILTINS))
+    hint = (" (plug-in loading is off: PLUGTORCH_BACKEND_AUTOLOAD=0)" if not _plugins.autoload_enabled()
+            else "; install its plug-in package or call plugtorch.backends.register")
     raise RuntimeError(f"Expected one of {', '.join(known)} device type at start of device string: "
-                       f"'{name}' (no backend is registered for it; install its plug-in package or "
-                       "call plugtorch.backends.register)")
+                       f"'{name}' has no registered backend{hint}")
 
 
-def load_plugins() -> None:
-    """Load the backends that installed distributions declare under ``plugtorch.backends``."""
-    global _PLUGINS_LOADED
-    if _PLUGINS_LOADED:
-        return
-    _PLUGINS_LOADED = True
-    if os.environ.get("PLUGTORCH_BACKEND_AUTOLOAD", "1") == "0":
-        return
-    from importlib.metadata import entry_points
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        origin = f"{dist.name} {dist.version}" if dist is not None else ep.value
-        try:
-            if ep.name in _BACKENDS or ep.name in _LAZY_BUILTINS:
-                raise RuntimeError(f"device type '{ep.name}' clashes with an already registered "
-                                   f"backend ({_ORIGINS.get(ep.name, 'built-in')})")
-            obj = ep.load()
-            be = obj() if callable(obj) and not isinstance(obj, Backend) else obj
-            if not isinstance(be, Backend):
-                raise TypeError(f"entry point '{ep.name} = {ep.value}' gave {type(be).__name__}, "
-                                "not a plugtorch.backends.Backend")
-            register(be, name=ep.name, origin=origin)
-        except Exception as e:  # a broken plug-in must never break plugtorch
-            _PLUGIN_ERRORS[ep.name] = f"{type(e).__name__}: {e} (from {origin})"
-            warnings.warn(f"plugtorch: the backend plug-in '{ep.name}' from {origin} failed to load: "
-                          f"{type(e).__name__}: {e}", RuntimeWarning, stacklevel=2)
+def load_plugins(*, only: str | None = None, rescan: bool = False) -> builtins.list:
+    """Load the backends installed distributions declare under ``plugtorch.backends``.
+
+    Runs by itself when needed; call it with ``rescan=True`` after installing a plug-in package
+    in a running session. Returns the failures (each with ``name``, ``origin``, ``error``).
+    """
+    return _plugins.load(_register_plugin, only=only, rescan=rescan)
+
+
+def _register_plugin(name, backend, origin):
+    if name in BUILTIN_NAMES:
+        raise RuntimeError(f"device type '{name}' clashes with plugtorch's built-in backend; "
+                           "the plug-in must pick another name")
+    if name in _BACKENDS:
+        raise RuntimeError(f"device type '{name}' clashes with the backend already registered "
+                           f"from {_ORIGINS.get(name)}")
+    register(backend, name=name, origin=origin)
 
 
 def list() -> builtins.list:
-    """Every known backend: name, origin, devices and status (ok / unavailable / failed)."""
+    """Every known backend: device type, origin, devices and status.
+
+    Each entry is a dict: ``name`` (the device type), ``origin`` (``built-in``, ``runtime`` or
+    the distribution's name and version), ``devices`` and ``status`` (``ok``,
+    ``unavailable: <why>`` or ``failed to load: <error>``).
+
+    >>> plugtorch.backends.list()[0]["status"]
+    'ok'
+    """
     load_plugins()
+    names = ["cpu", *sorted(_LAZY_BUILTINS), *sorted(set(_BACKENDS) - BUILTIN_NAMES)]
     out = []
-    for name in ["cpu", *sorted(_LAZY_BUILTINS), *sorted(set(_BACKENDS) - {"cpu"} - set(_LAZY_BUILTINS))]:
+    for name in names:
         entry = {"name": name, "origin": _ORIGINS.get(name, "built-in"), "devices": [], "status": "ok"}
         try:
             be = get_backend(name)
             if be.is_available():
-                entry["devices"] = [f"{name}:{i} ({be.device_name(i)})" if name != "cpu" else f"cpu ({be.device_name(0)})"
-                                    for i in range(be.device_count())]
+                n = be.device_count()
+                entry["devices"] = ["cpu"] if name == "cpu" else [f"{name}:{i}" for i in range(n)]
             else:
                 entry["status"] = f"unavailable: {be.unavailable_reason()}"
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001  (a broken backend is reported, never raised)
             entry["status"] = f"failed to load: {type(e).__name__}: {e}"
         out.append(entry)
-    for name, err in _PLUGIN_ERRORS.items():
-        out.append({"name": name, "origin": err.rsplit("(from ", 1)[-1].rstrip(")"), "devices": [],
-                    "status": f"failed to load: {err}"})
+    for f in _plugins.failures():
+        out.append({"name": f.name, "origin": f.origin, "devices": [],
+                    "status": f"failed to load: {f.error}"})
     return out
+
+
+def summary() -> str:
+    """``list()`` as a table, for printing."""
+    rows = [(e["name"], e["origin"], ", ".join(e["devices"]) or "-", e["status"]) for e in list()]
+    head = ("device type", "origin", "devices", "status")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows])
 
 
 def available() -> builtins.list:
     """Names of backends that have at least one usable device."""
-    names = []
-    for e in list():
-        if e["status"] == "ok" and e["devices"]:
-            names.append(e["name"])
-    return names
+    return [e["name"] for e in list() if e["status"] == "ok" and e["devices"]]
 
 
 def default_device():
@@ -166,3 +201,11 @@ _default_device_type = "cpu"
 def _register_cpu():
     from plugtorch.backends.cpu import CPUBackend
     register(CPUBackend(), origin="built-in")
+
+
+def __getattr__(name):
+    if name == "ArrayAPIBackend":  # imported on first use: it needs array-api-compat
+        from plugtorch.backends.array_api import ArrayAPIBackend
+        globals()[name] = ArrayAPIBackend
+        return ArrayAPIBackend
+    raise AttributeError(f"module 'plugtorch.backends' has no attribute '{name}'")

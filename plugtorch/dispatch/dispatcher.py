@@ -12,6 +12,7 @@ import warnings
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
 _modes: list = []          # active dispatch modes, innermost last
+_new = object.__new__
 _fallback_warned: set = set()
 _tls = threading.local()
 
@@ -49,9 +50,82 @@ def dispatch(op, *args, **kwargs):
     """Run one op through modes, autograd and the device's backend."""
     if _modes:
         return _dispatch_with_modes(op, args, kwargs)
-    if op.differentiable and grad_state.enabled and _requires_grad(args):
-        return autograd_record(op, args, kwargs)
-    return run(op, args, kwargs)
+    if op.differentiable and grad_state.enabled:
+        for a in args:
+            if a.__class__ is Tensor:
+                if a._rg:
+                    return autograd_record(op, args, kwargs)
+            elif isinstance(a, Tensor):
+                if a._rg:
+                    return autograd_record(op, args, kwargs)
+            elif a.__class__ is list or a.__class__ is tuple:
+                if _requires_grad(a):
+                    return autograd_record(op, args, kwargs)
+    # below autograd: the same steps as run(), inlined because this is the hot path
+    meta = op.meta
+    if meta is None:
+        return op.decomposition(*args, **kwargs)
+    dev, kargs, out = meta(*args, **kwargs)
+    kernels = dev._kernels
+    if kernels is None:
+        kernels = _resolve_backend(dev).kernels
+    kernel = kernels.get(op.name)
+    if kernel is None:
+        return _no_kernel(op, dev._backend, dev, args, kwargs)
+    res = kernel(*kargs)
+    if op.out_kind == OUT_TENSOR:
+        t = _new(Tensor)
+        t._data = res
+        t._dtype = out
+        t._device = dev
+        return t
+    return _finish(op, res, out, dev, args, kwargs)
+
+
+def binary(op, a, b):
+    """``a <op> b`` for pointwise binary ops: ``dispatch`` with the meta result memoised.
+
+    The meta function of a pointwise op depends only on the operands' devices, dtypes and
+    shapes (or a scalar's type), so its verdict for one such signature holds for every call
+    with it. ``invalidate_caches()`` forgets them when kernels change.
+    """
+    if _modes or a.__class__ is not Tensor:
+        return dispatch(op, a, b)
+    bc = b.__class__
+    if bc is Tensor:
+        if (a._rg or b._rg) and grad_state.enabled:
+            return autograd_record(op, (a, b), {})
+        dev = a._device
+        if b._device is not dev:
+            return dispatch(op, a, b)
+        bd = b._data
+        key = (dev, a._dtype, b._dtype, a._data.shape, bd.shape)
+    elif bc is float or bc is int:
+        if a._rg and grad_state.enabled:
+            return autograd_record(op, (a, b), {})
+        bd = b
+        key = (a._device, a._dtype, bc, a._data.shape)
+    else:
+        return dispatch(op, a, b)
+    e = op.fast.get(key)
+    if e is None:
+        dev, kargs, out = op.meta(a, b)
+        kernel = (dev._kernels or _resolve_backend(dev).kernels).get(op.name)
+        if kernel is None or kargs[1] is not bd:
+            return dispatch(op, a, b)
+        e = op.fast[key] = (kernel, kargs[2], out, dev)
+    t = _new(Tensor)
+    t._data = e[0](a._data, bd, e[1])
+    t._dtype = e[2]
+    t._device = e[3]
+    return t
+
+
+def invalidate_caches() -> None:
+    """Forget memoised dispatch decisions (call after changing a backend's kernels)."""
+    from plugtorch.dispatch.registry import OPS
+    for op in OPS.values():
+        op.fast.clear()
 
 
 def _requires_grad(args) -> bool:
@@ -64,15 +138,6 @@ def _requires_grad(args) -> bool:
                 if isinstance(b, Tensor) and b.requires_grad:
                     return True
     return False
-
-
-def redispatch_below_modes(op, args, kwargs, depth):
-    """Continue a call below mode number ``depth`` (modes call this to go on)."""
-    if depth > 0:
-        return _modes[depth - 1].__plugtorch_dispatch__(op, args, kwargs, lambda a, k: redispatch_below_modes(op, a, k, depth - 1))
-    if op.differentiable and grad_state.enabled and _requires_grad(args):
-        return autograd_record(op, args, kwargs)
-    return run(op, args, kwargs)
 
 
 def _dispatch_with_modes(op, args, kwargs):
@@ -103,13 +168,19 @@ def run(op, args, kwargs):
     if meta is None:
         return op.decomposition(*args, **kwargs)
     dev, kargs, out = meta(*args, **kwargs)
-    be = dev._backend
-    if be is None:
-        be = _resolve_backend(dev)
-    kernel = be.kernels.get(op.name)
+    kernels = dev._kernels
+    if kernels is None:
+        kernels = _resolve_backend(dev).kernels
+    kernel = kernels.get(op.name)
     if kernel is None:
-        return _no_kernel(op, be, dev, args, kwargs)
+        return _no_kernel(op, dev._backend, dev, args, kwargs)
     res = kernel(*kargs)
+    if op.out_kind == OUT_TENSOR:
+        return Tensor._wrap(res, out, dev)
+    return _finish(op, res, out, dev, args, kwargs)
+
+
+def _finish(op, res, out, dev, args, kwargs):
     kind = op.out_kind
     if kind == OUT_TENSOR:
         return Tensor._wrap(res, out, dev)
@@ -144,6 +215,7 @@ def _resolve_backend(dev):
     be = get_backend(dev.type)
     be.check_device(dev)
     dev._backend = be
+    dev._kernels = be.kernels
     return be
 
 

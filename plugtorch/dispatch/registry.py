@@ -26,7 +26,7 @@ class OpDef:
     """One op: name, meta function, tags and, for composite ops, a decomposition."""
 
     __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "out_kind",
-                 "signature", "doc", "__weakref__")
+                 "signature", "doc", "fast", "__weakref__")
 
     def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
         self.name = name
@@ -38,6 +38,7 @@ class OpDef:
         fn = meta or decomposition
         self.signature = inspect.signature(fn)
         self.doc = doc or (fn.__doc__ if fn is not None else None)
+        self.fast = {}   # memoised meta results (see dispatcher.binary)
 
     @property
     def is_core(self) -> bool:

@@ -110,8 +110,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
         K[name] = k
 
     # ---- binary --------------------------------------------------------------------------
-    def binary(f, check_zero=False, name=""):
-        def k(a, b, dtype):
+    def binary(f, check_zero=False, name="", natural=False):
+        def general(a, b, dtype):
             d = dtype.numpy
             if check_zero and d.kind in "iu" and bool(xp.any(xp.asarray(b) == 0)):
                 raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
@@ -121,6 +121,22 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
                 a = xp.asarray(a).astype(d) if not hasattr(a, "dtype") else a
                 b = xp.asarray(np.array(b).astype(d)) if not hasattr(b, "dtype") else b
                 return arr(f(a, b, dtype=d))
+
+        if not natural:
+            return general
+
+        # f is a plain ufunc: when the operands already have the result dtype, NumPy's own
+        # promotion gives it too, and the slower dtype= argument can be skipped
+        def k(a, b, dtype):
+            d = dtype.numpy
+            if a.__class__ is ndarray and a.dtype is d and (b.__class__ is not ndarray or b.dtype is d):
+                try:
+                    r = f(a, b)
+                except OverflowError:
+                    return general(a, b, dtype)
+                if r.__class__ is ndarray and r.dtype is d:
+                    return r
+            return general(a, b, dtype)
         return k
 
     def _cast_both(a, b, d):
@@ -161,10 +177,10 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
         a, b = _cast_both(a, b, dtype)
         return xp.minimum(a, b, dtype=dtype)
 
-    K["add"] = binary(_bool_add(xp.add))
-    K["sub"] = binary(xp.subtract)
-    K["mul"] = binary(_bool_add(xp.multiply))
-    K["div"] = binary(xp.true_divide)
+    K["add"] = binary(xp.add, natural=True)
+    K["sub"] = binary(xp.subtract, natural=True)
+    K["mul"] = binary(xp.multiply, natural=True)
+    K["div"] = binary(xp.true_divide, natural=True)
     K["floor_divide"] = binary(_floor_divide, check_zero=True, name="division")
     K["remainder"] = binary(xp.remainder, check_zero=True, name="remainder")
     K["fmod"] = binary(xp.fmod, check_zero=True, name="fmod")

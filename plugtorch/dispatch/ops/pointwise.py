@@ -70,6 +70,14 @@ _BINARY = {
 
 
 def _binary_meta(name, result):
+    # (dtype of input, dtype of other or scalar type, input 0-d?, other 0-d?) -> (compute, out)
+    cache = {}
+
+    def dtypes(a, b, key):
+        dt = M.binary_dtype(a, b)
+        r = cache[key] = (_compute_dtype(dt), _out_dtype(dt))
+        return r
+
     def meta(input, other):
         T = M.Tensor
         if input.__class__ is not T:
@@ -77,22 +85,29 @@ def _binary_meta(name, result):
                 if isinstance(other, T):  # scalar first, e.g. plugtorch.sub(2, t)
                     return _scalar_first(input, other)
                 raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
-        if other.__class__ is T or isinstance(other, T):
+        a = input._data
+        oc = other.__class__
+        if oc is T or isinstance(other, T):
             dev = input._device
+            b = other._data
+            sa, sb = a.shape, b.shape
             if other._device is not dev:
                 dev = M.common_device(name, (input, other))
-            sa, sb = input._data.shape, other._data.shape
+                b = other._data if other._device is dev else other.item()
+                a = input._data if input._device is dev else input.item()
             if sa != sb:
                 M.broadcast_shapes(sa, sb, op=name)
-            dt = M.binary_dtype(input, other)
-            b = other._data if other._device is dev else other.item()
-            a = input._data if input._device is dev else input.item()
+            key = (input._dtype, other._dtype, not sa, not sb)
         else:
-            M.check_scalar(name, other)
+            if oc is not float and oc is not int and oc is not bool:
+                M.check_scalar(name, other)
             dev = input._device
-            dt = M.binary_dtype(input, other)
-            a, b = input._data, other
-        return dev, (a, b, _compute_dtype(dt)), _out_dtype(dt)
+            b = other
+            key = (input._dtype, oc, not a.shape, True)
+        r = cache.get(key)
+        if r is None:
+            r = dtypes(input, other, key)
+        return dev, (a, b, r[0]), r[1]
 
     def _scalar_first(x, t):
         M.check_scalar(name, x)

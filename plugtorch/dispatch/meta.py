@@ -126,8 +126,10 @@ def wrap_dims(op, dim, ndim):
         dims = tuple(sorted(wrap_dim(op, d, ndim) for d in dim))
         if len(set(dims)) != len(dims):
             raise RuntimeError(f"{op}(): dim {tuple(dim)} appears multiple times in the list of dims")
-        return dims if dims or ndim == 0 else tuple(range(ndim)) if dim is None else dims
-    return (wrap_dim(op, dim, ndim),)
+        # an empty dim list reduces every dim, as in PyTorch; a 0-d tensor has no dims to name
+        return dims if dims and ndim else tuple(range(ndim))
+    d = wrap_dim(op, dim, ndim)
+    return (d,) if ndim else ()
 
 
 def as_shape(op, size):

@@ -335,7 +335,12 @@ def _check_float(op, x, dtype=None):
     d = dtype or x._dtype
     if d.category != _dtypes._FLOAT:
         raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating "
-                           f"point or complex dtype. Got: {x._dtype.name.capitalize()}")
+                           f"point or complex dtype. Got: {_LEGACY_NAMES.get(x._dtype.name, x._dtype.name)}")
+
+
+# PyTorch's messages use the legacy type names
+_LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                 "int64": "Long"}
 
 
 def _count(x, dim):

@@ -1,0 +1,233 @@
+"""Reductions, scans, sort/topk and softmax against NumPy and known answers."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+NAN, INF = float("nan"), float("inf")
+
+
+def arr(dtype, shape=(3, 4, 5), seed=0):
+    rng = np.random.default_rng(seed)
+    if dtype is pt.bool:
+        return rng.random(shape) > 0.5
+    if dtype.is_floating_point:
+        return rng.uniform(-2, 2, shape).astype(dtype.numpy)
+    return rng.integers(0 if dtype is pt.uint8 else -5, 6, shape).astype(dtype.numpy)
+
+
+def close(got, want, rtol=1e-5):
+    np.testing.assert_allclose(np.asarray(got.numpy(), np.float64), np.asarray(want, np.float64),
+                               rtol=rtol, atol=rtol, equal_nan=True)
+
+
+DIMS = [None, 0, -1, (0, 2), (1,), ()]
+REDUCE = {"sum": np.sum, "prod": np.prod, "amax": np.max, "amin": np.min, "all": np.all, "any": np.any}
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", DIMS)
+@pytest.mark.parametrize("name", sorted(REDUCE))
+@pytest.mark.parametrize("dtype", [pt.bool, pt.int8, pt.int32, pt.float16, pt.float32, pt.float64])
+def test_reduce(name, dtype, dim, keepdim):
+    a = arr(dtype)
+    if name == "prod" and dtype.is_floating_point:
+        a = (a / 2 + 1).astype(dtype.numpy)
+    x = pt.tensor(a)
+    axis = dim if dim != () else None  # PyTorch: an empty dim tuple reduces everything
+    want = REDUCE[name](a.astype(np.float64) if dtype is not pt.bool or name in ("all", "any") else a,
+                        axis=axis, keepdims=keepdim)
+    out = getattr(pt, name)(x, dim, keepdim) if dim is not None else getattr(x, name)()
+    if dim is None and keepdim:
+        out = getattr(x, name)(dim=None, keepdim=True) if name not in () else out
+    expected_dtype = {"all": pt.bool, "any": pt.bool}.get(name)
+    if expected_dtype is None and name in ("sum", "prod") and not dtype.is_floating_point:
+        expected_dtype = pt.int64
+    assert out.dtype is (expected_dtype or dtype)
+    assert out.shape == np.shape(want)
+    close(out, want, rtol=1e-2 if dtype is pt.float16 else 1e-5)
+
+
+def test_sum_dtypes_and_empty():
+    assert pt.tensor([True, True, False]).sum().item() == 2
+    assert pt.tensor([True, True]).sum().dtype is pt.int64
+    assert pt.tensor([100, 100], dtype=pt.int8).sum().item() == 200
+    assert pt.tensor([1, 2], dtype=pt.int32).sum(dtype=pt.float64).dtype is pt.float64
+    assert pt.zeros(0).sum().item() == 0.0 and pt.zeros(0, 3).sum(0).tolist() == [0.0] * 3
+    assert pt.zeros(0).prod().item() == 1.0
+    assert pt.tensor(5.0).sum().item() == 5.0 and pt.tensor(5.0).sum(0).shape == ()
+    assert pt.ones(2, 3).sum((0, 1)).item() == 6.0 and pt.ones(2, 3).sum([-1]).tolist() == [3.0, 3.0]
+    # float16 sums accumulate in float32
+    assert pt.full((4096,), 1.0, dtype=pt.float16).sum().item() == 4096.0
+
+
+def test_reduce_noncontiguous():
+    a = arr(pt.float64, (4, 6))
+    x = pt.tensor(a)
+    close(x.t().sum(0), a.T.sum(0))
+    close(x[:, ::2].amax(1), a[:, ::2].max(1))
+    close(x[:1].expand(3, 6).sum(), np.broadcast_to(a[:1], (3, 6)).sum())
+
+
+def test_empty_reduction_without_identity():
+    with pytest.raises(IndexError, match=r"amax\(\).*non-zero size"):
+        pt.zeros(0, 3).amax(0)
+    assert pt.zeros(0, 3).amax(1).shape == (0,)
+    with pytest.raises(IndexError, match="numel"):
+        pt.zeros(0).argmax()
+
+
+def test_max_min_nan_and_indices():
+    x = pt.tensor([[1.0, NAN, 3.0], [4.0, 2.0, -1.0]])
+    assert math.isnan(x.max().item()) and math.isnan(x.min().item())
+    assert math.isnan(x.amax(1)[0].item()) and x.amax(1)[1].item() == 4.0
+    v, i = x.max(1)
+    assert math.isnan(v[0].item()) and i.tolist() == [1, 0]
+    v, i = x.min(dim=1, keepdim=True)
+    assert i.tolist() == [[1], [2]] and v.shape == (2, 1)
+    assert x.argmax().item() == 1 and x.argmin().item() == 1
+    assert pt.tensor([1, 5, 5, 2]).argmax().item() == 1   # first occurrence
+    assert pt.tensor([3, 1, 1]).argmin().item() == 1
+    assert pt.tensor([[1, 9], [8, 2]]).argmax(0, keepdim=True).tolist() == [[1, 0]]
+    assert pt.max(pt.tensor([1, 4]), pt.tensor([3, 2])).tolist() == [3, 4]
+    r = pt.max(pt.tensor([[1, 2], [3, 0]]), 1)
+    assert r.values.tolist() == [2, 3] and r.indices.tolist() == [1, 0]
+    mm = pt.aminmax(pt.tensor([3, -1, 7]))
+    assert (mm.min.item(), mm.max.item()) == (-1, 7)
+
+
+def test_max_of_bool_and_ints():
+    assert pt.tensor([False, True]).amax().item() is True
+    assert pt.tensor([-128, 127], dtype=pt.int8).amin().item() == -128
+
+
+def test_mean():
+    a = arr(pt.float32)
+    close(pt.tensor(a).mean(), a.astype(np.float64).mean())
+    close(pt.tensor(a).mean((0, 2), keepdim=True), a.astype(np.float64).mean((0, 2), keepdims=True))
+    assert pt.tensor([1, 2], dtype=pt.int64).mean(dtype=pt.float32).item() == 1.5
+    assert pt.tensor([1.0, 2.0], dtype=pt.float16).mean().dtype is pt.float16
+    assert math.isnan(pt.zeros(0).mean().item())
+    with pytest.raises(RuntimeError, match=r"mean\(\).*floating point.*Got: Long"):
+        pt.tensor([1, 2]).mean()
+
+
+@pytest.mark.parametrize("correction", [0, 1, 2])
+@pytest.mark.parametrize("dim", [None, 0, (1, 2)])
+def test_var_std(correction, dim):
+    a = arr(pt.float64)
+    x = pt.tensor(a)
+    close(x.var(dim, correction=correction), np.var(a, axis=dim, ddof=correction))
+    close(pt.std(x, dim, correction=correction, keepdim=True), np.std(a, axis=dim, ddof=correction, keepdims=True))
+
+
+def test_var_unbiased_flag_and_errors():
+    x = pt.tensor([1.0, 2.0, 3.0, 4.0])
+    assert x.var().item() == pytest.approx(np.var([1, 2, 3, 4], ddof=1))
+    assert x.var(unbiased=False).item() == pytest.approx(1.25)
+    assert x.std(0, False).item() == pytest.approx(math.sqrt(1.25))
+    v, m = pt.var_mean(x)
+    assert m.item() == 2.5 and v.item() == pytest.approx(5 / 3)
+    assert math.isinf(pt.tensor([1.0]).var().item()) or math.isnan(pt.tensor([1.0]).var().item())
+    with pytest.raises(RuntimeError, match="var"):
+        pt.tensor([1, 2]).var()
+
+
+def test_logsumexp():
+    a = arr(pt.float32)
+    x = pt.tensor(a)
+    close(x.logsumexp(1), np.log(np.exp(a.astype(np.float64)).sum(1)))
+    big = pt.tensor([1000.0, 1000.0])
+    assert big.logsumexp(0).item() == pytest.approx(1000 + math.log(2))
+    assert pt.tensor([-INF, -INF]).logsumexp(0).item() == -INF
+    assert pt.tensor([INF, 1.0]).logsumexp(0).item() == INF
+    assert pt.tensor([1, 2]).logsumexp(0).dtype is pt.float32
+    assert pt.logsumexp(x, (0, 1)).shape == (5,)
+
+
+def test_softmax_log_softmax():
+    a = arr(pt.float64, (3, 5))
+    x = pt.tensor(a)
+    e = np.exp(a - a.max(1, keepdims=True))
+    close(x.softmax(1), e / e.sum(1, keepdims=True))
+    close(pt.log_softmax(x, -1), np.log(e / e.sum(1, keepdims=True)))
+    assert pt.tensor([1000.0, 0.0]).softmax(0).tolist() == [1.0, 0.0]
+    assert pt.tensor([1, 2]).softmax(0).dtype is pt.float32
+
+
+@pytest.mark.parametrize("dtype,out", [(pt.bool, pt.int64), (pt.uint8, pt.int64), (pt.int32, pt.int64),
+                                       (pt.float16, pt.float16), (pt.float32, pt.float32)])
+def test_cumsum_cumprod(dtype, out):
+    a = arr(dtype, (3, 4))
+    x = pt.tensor(a)
+    assert x.cumsum(1).dtype is out and x.cumprod(0).dtype is out
+    close(x.cumsum(1), np.cumsum(a.astype(np.float64), 1), rtol=1e-2)
+    close(pt.cumprod(x, 0), np.cumprod(a.astype(np.float64), 0), rtol=1e-2)
+    assert x.cumsum(0, dtype=pt.float64).dtype is pt.float64
+    assert pt.tensor(3).cumsum(0).tolist() == 3
+    y = pt.tensor([1.0, 2.0, 3.0])
+    assert y.cumsum_(0) is y and y.tolist() == [1.0, 3.0, 6.0]
+
+
+def test_sort_stable_descending_nan():
+    x = pt.tensor([3.0, NAN, 1.0, 3.0, -INF, 2.0])
+    v, i = x.sort()
+    assert v.tolist()[:5] == [-INF, 1.0, 2.0, 3.0, 3.0] and math.isnan(v[5].item())
+    assert i.tolist() == [4, 2, 5, 0, 3, 1]
+    v, i = x.sort(descending=True)
+    assert math.isnan(v[0].item()) and v.tolist()[1:] == [3.0, 3.0, 2.0, 1.0, -INF]
+    assert i.tolist() == [1, 0, 3, 5, 2, 4]       # stable: equal values keep their order
+    r = pt.sort(pt.tensor([[2, 1], [0, 5]]), dim=0, descending=True)
+    assert r.values.tolist() == [[2, 5], [0, 1]] and r.indices.tolist() == [[0, 1], [1, 0]]
+    assert pt.argsort(pt.tensor([5, 1, 3])).tolist() == [1, 2, 0]
+    assert pt.tensor([True, False, True]).sort().values.tolist() == [False, True, True]
+    assert pt.tensor(2.0).sort()[0].item() == 2.0
+
+
+def test_topk_kthvalue():
+    x = pt.tensor([1.0, 5.0, 3.0, 5.0, 2.0])
+    v, i = x.topk(3)
+    assert v.tolist() == [5.0, 5.0, 3.0] and i.tolist() == [1, 3, 2]
+    v, i = pt.topk(x, 2, largest=False)
+    assert v.tolist() == [1.0, 2.0] and i.tolist() == [0, 4]
+    m = pt.tensor([[1, 9, 3], [7, 2, 8]])
+    assert m.topk(1, dim=1).values.tolist() == [[9], [8]]
+    assert m.topk(1, dim=0).indices.tolist() == [[1, 0, 1]]
+    kv = pt.kthvalue(x, 2)
+    assert kv.values.item() == 2.0 and kv.indices.item() == 4
+    with pytest.raises(RuntimeError, match="topk.*k=6 out of range"):
+        x.topk(6)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, INF, -INF, 0])
+def test_vector_norm(p):
+    a = arr(pt.float64, (3, 4))
+    x = pt.tensor(a)
+    want = np.linalg.norm(a.ravel(), ord=p) if p != 0 else np.count_nonzero(a)
+    assert x.norm(p).item() == pytest.approx(want)
+    close(pt.linalg.vector_norm(x, p, dim=1), np.linalg.norm(a, ord=p, axis=1) if p != 0 else np.count_nonzero(a, 1))
+
+
+def test_norm_default_and_int_error():
+    x = pt.tensor([3.0, 4.0])
+    assert x.norm().item() == 5.0 and pt.norm(x, "fro").item() == 5.0
+    with pytest.raises(RuntimeError, match="floating point"):
+        pt.linalg.vector_norm(pt.tensor([3, 4]))
+
+
+def test_count_nonzero():
+    x = pt.tensor([[0, 1, 2], [0, 0, 3]])
+    assert pt.count_nonzero(x).item() == 3 and x.count_nonzero(0).tolist() == [0, 1, 2]
+
+
+def test_reduction_dim_errors():
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], but got 2\)"):
+        pt.ones(2, 3).sum(2)
+    with pytest.raises(RuntimeError, match="appears multiple times"):
+        pt.ones(2, 3).sum((0, 0))
+    with pytest.raises(TypeError, match="dim must be an int"):
+        pt.ones(2, 3).sum(1.5)
+    with pytest.raises(TypeError, match="must be Tensor"):
+        pt.sum([1, 2])

@@ -16,6 +16,8 @@ Tensor = None  # set by plugtorch/__init__
 
 # ---- forward: recording -------------------------------------------------------------------
 def record(op, args, kwargs):
+    if not op.differentiable:
+        return D.run(op, args, kwargs)
     formula = F.FORMULAS.get(op.name)
     if formula is None:
         if op.decomposition is not None:

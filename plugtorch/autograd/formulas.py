@@ -15,6 +15,7 @@ import inspect
 import math
 
 import plugtorch as pt
+from plugtorch.autograd.graph import TensorMeta
 
 FORMULAS: dict = {}
 
@@ -138,6 +139,11 @@ derivative("minimum", _minmax_grad(lambda a, b: a < b))
 derivative("where", lambda g, c, a, b: (None, pt.where(c, g, 0.0), pt.where(c, 0.0, g)), save=("c",))
 
 # ---- reductions ---------------------------------------------------------------------------
+
+
+def _is_tensor(v):
+    """A tensor argument, saved or passed as a shape stand-in (graph.TensorMeta)."""
+    return isinstance(v, (pt.Tensor, TensorMeta))
 
 
 def _dims(x, dim):
@@ -271,7 +277,7 @@ derivative("index", lambda g, x, indices:
 
 def _index_put_grad(g, x, indices, values, accumulate=False):
     gx = g if accumulate else g.index_put(indices, 0.0)
-    gv = g[tuple(slice(None) if i is None else i for i in indices)] if isinstance(values, pt.Tensor) else None
+    gv = g[tuple(slice(None) if i is None else i for i in indices)] if _is_tensor(values) else None
     return gx, None, gv
 
 
@@ -285,7 +291,7 @@ def _scatter_grad(g, x, dim, index, src, reduce=None):
     if reduce not in (None,) and reduce not in ("add", "sum"):
         raise RuntimeError(f"scatter(reduce={reduce!r}) has no derivative formula; use scatter_add or scatter")
     gx = g if reduce else g.scatter(dim, index, 0.0)
-    gs = g.gather(dim, index) if isinstance(src, pt.Tensor) else None
+    gs = g.gather(dim, index) if _is_tensor(src) else None
     return gx, None, None, gs
 
 

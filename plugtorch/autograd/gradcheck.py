@@ -1,15 +1,22 @@
 """gradcheck / gradgradcheck: analytical gradients against central finite differences.
 
 Defaults follow PyTorch (eps=1e-6, atol=1e-5, rtol=1e-3); inputs should be float64.
-On failure the report lists the worst mismatching entries of each input's Jacobian.
+On failure the report names, for each output and input, the worst mismatching Jacobian
+entries with both values.
+
+>>> x = plugtorch.randn(3, dtype=plugtorch.float64, requires_grad=True)
+>>> gradcheck(lambda t: (t * t).sum(), (x,))
+True
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
 
 class GradcheckError(RuntimeError):
-    pass
+    """Raised by gradcheck when the analytical and numerical Jacobians differ."""
 
 
 def _flat_inputs(inputs):
@@ -20,6 +27,7 @@ def _flat_inputs(inputs):
 
 
 def _outputs(fn, inputs):
+    """The differentiable (floating-point tensor) outputs of ``fn(*inputs)``."""
     from plugtorch._tensor import Tensor
     out = fn(*inputs)
     if isinstance(out, Tensor):
@@ -27,54 +35,85 @@ def _outputs(fn, inputs):
     return tuple(o for o in out if isinstance(o, Tensor) and o.dtype.is_floating_point)
 
 
+def _host(t):
+    return np.asarray(t.detach().cpu().numpy(force=True), dtype=np.float64).reshape(-1)
+
+
 def _numerical(fn, inputs, i, eps):
+    """Jacobian of the flattened outputs with respect to input ``i`` by central differences.
+
+    The perturbed input keeps ``requires_grad`` (and no_grad is not used) so that functions
+    which differentiate internally (gradgradcheck's first derivative) still work."""
     import plugtorch as pt
     x = inputs[i]
-    base = x.detach().cpu().numpy(force=True).astype(np.float64).copy()
-    outs0 = _outputs(fn, inputs)
+    base = _host(x)
     cols = []
-    flat = base.reshape(-1)
-    for k in range(flat.size):
+    for k in range(base.size):
         vals = []
         for sgn in (1, -1):
-            pert = flat.copy()
+            pert = base.copy()
             pert[k] += sgn * eps
-            xi = pt.tensor(pert.reshape(base.shape), dtype=x.dtype, device=x.device)
+            xi = pt.tensor(pert.reshape(tuple(x.shape)), dtype=x.dtype, device=x.device,
+                           requires_grad=x.requires_grad)
             args = list(inputs)
             args[i] = xi
-            with pt.no_grad():
-                vals.append([o.detach().cpu().numpy(force=True).astype(np.float64).reshape(-1) for o in _outputs(fn, args)])
-        cols.append(np.concatenate([(a - b) / (2 * eps) for a, b in zip(*vals)]) if vals[0] else np.zeros(0))
-    n_out = sum(o.numel() for o in outs0)
-    return np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
+            outs = _outputs(fn, args)
+            vals.append(np.concatenate([_host(o) for o in outs]) if outs else np.zeros(0))
+        cols.append((vals[0] - vals[1]) / (2 * eps))
+    if cols:
+        return np.stack(cols, axis=1)
+    n_out = sum(o.numel() for o in _outputs(fn, inputs))
+    return np.zeros((n_out, 0))
 
 
-def _analytical(fn, inputs, diff_idx):
+def _analytical(outs, inputs, diff_idx):
+    """Row ``r`` of each input's Jacobian is the gradient of flattened output element ``r``."""
     import plugtorch as pt
-    outs = _outputs(fn, inputs)
     n_out = sum(o.numel() for o in outs)
     jac = {i: np.zeros((n_out, inputs[i].numel())) for i in diff_idx}
     row = 0
     for o in outs:
         for k in range(o.numel()):
-            if not o.requires_grad:
-                row += 1
-                continue
-            g = pt.zeros(tuple(o.shape), dtype=o.dtype, device=o.device).reshape(-1)
-            g[k] = 1.0
-            grads = pt.autograd.grad([o], [inputs[i] for i in diff_idx], [g.reshape(tuple(o.shape))],
-                                     retain_graph=True, allow_unused=True)
-            for i, gi in zip(diff_idx, grads):
-                if gi is not None:
-                    jac[i][row] = gi.detach().cpu().numpy(force=True).astype(np.float64).reshape(-1)
+            if o.requires_grad:
+                g = np.zeros(o.numel())
+                g[k] = 1.0
+                go = pt.tensor(g.reshape(tuple(o.shape)), dtype=o.dtype, device=o.device)
+                grads = pt.autograd.grad([o], [inputs[i] for i in diff_idx], [go],
+                                         retain_graph=True, allow_unused=True)
+                for i, gi in zip(diff_idx, grads):
+                    if gi is not None:
+                        jac[i][row] = _host(gi)
             row += 1
     return jac
+
+
+def _report(i, x, outs, a, num, bad):
+    """Name the worst mismatching entries per output: (output index, input index) and values."""
+    lines = []
+    start = 0
+    for j, o in enumerate(outs):
+        n = o.numel()
+        blk = bad[start:start + n]
+        if blk.any():
+            rows, cols = np.nonzero(blk)
+            err = np.abs(a[start:start + n] - num[start:start + n])[rows, cols]
+            lines.append(f"Jacobian mismatch for output {j} with respect to input {i} (output shape "
+                         f"{tuple(o.shape)}, input shape {tuple(x.shape)}): {int(blk.sum())} of "
+                         f"{blk.size} entries differ")
+            lines.append("  (output elem, input elem)    numerical       analytical      |diff|")
+            for k in np.argsort(-err, kind="stable")[:8]:
+                r, c = rows[k], cols[k]
+                lines.append(f"  ({r}, {c}){'':<{max(1, 22 - len(f'({r}, {c})'))}}"
+                             f"{num[start + r, c]: .6e}  {a[start + r, c]: .6e}  {err[k]:.3e}")
+        start += n
+    return "\n".join(lines)
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
               nondet_tol=0.0, check_undefined_grad=True, fast_mode=False, **unused) -> bool:
     """Compare ``func``'s analytical Jacobian with central differences for every input that
-    requires grad. Returns True, or raises GradcheckError listing the worst entries.
+    requires grad. Returns True, or raises GradcheckError listing the worst entries
+    (``raise_exception=False``: returns False instead).
 
     >>> x = plugtorch.randn(3, dtype=plugtorch.float64, requires_grad=True)
     >>> gradcheck(lambda t: (t * t).sum(), (x,))
@@ -84,43 +123,40 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     inputs = _flat_inputs(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff_idx:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient")
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of the inputs have requires_grad=True")
     for i in diff_idx:
         if inputs[i].dtype.name != "float64":
-            import warnings
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; the check may fail "
                           "from rounding alone", UserWarning, stacklevel=2)
-    ana = _analytical(func, inputs, diff_idx)
+    outs = _outputs(func, inputs)
+    ana = _analytical(outs, inputs, diff_idx)
+    report = []
     for i in diff_idx:
         num = _numerical(func, inputs, i, eps)
         a = ana[i]
         if num.shape != a.shape:
-            return _fail(raise_exception, f"Jacobian shape mismatch for input {i}: numerical {num.shape}, analytical {a.shape}")
+            report.append(f"Jacobian shape mismatch for input {i}: numerical {num.shape}, "
+                          f"analytical {a.shape} (does the function return the same outputs each call?)")
+            continue
         bad = ~(np.abs(a - num) <= atol + rtol * np.abs(num))
         bad &= ~(np.isnan(a) & np.isnan(num))
         if bad.any():
-            rows, cols = np.nonzero(bad)
-            err = np.abs(a - num)[rows, cols]
-            order = np.argsort(-err)[:5]
-            lines = [f"Jacobian mismatch for output and input {i} (shape {tuple(inputs[i].shape)}): "
-                     f"{bad.sum()} of {bad.size} entries differ",
-                     "  (output elem, input elem)   numerical      analytical     |diff|"]
-            for k in order:
-                r, c = rows[k], cols[k]
-                lines.append(f"  ({r:>5}, {c:>5})            {num[r, c]: .6e}  {a[r, c]: .6e}  {err[k]:.3e}")
-            return _fail(raise_exception, "\n".join(lines))
+            report.append(_report(i, inputs[i], outs, a, num, bad))
+    if report:
+        if raise_exception:
+            raise GradcheckError("\n".join(report) + f"\n(tolerances: atol={atol}, rtol={rtol}, eps={eps})")
+        return False
     return True
 
 
-def _fail(raise_exception, msg):
-    if raise_exception:
-        raise GradcheckError(msg)
-    return False
-
-
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
-                  raise_exception=True, **unused) -> bool:
-    """gradcheck of the gradient: checks second derivatives (``create_graph=True``)."""
+                  gen_non_contig_grad_outputs=False, raise_exception=True, **unused) -> bool:
+    """gradcheck of the gradient: checks second derivatives (``create_graph=True``).
+
+    ``grad_outputs`` default to fixed random tensors that require grad, so the check covers
+    the derivative with respect to them too.
+    """
     import plugtorch as pt
     inputs = _flat_inputs(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, pt.Tensor) and x.requires_grad]
@@ -129,6 +165,8 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
         gen = np.random.default_rng(0)
         grad_outputs = [pt.tensor(gen.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device,
                                   requires_grad=True) for o in outs]
+    else:
+        grad_outputs = list(_flat_inputs(grad_outputs))
     n_in = len(inputs)
 
     def first_grads(*args):

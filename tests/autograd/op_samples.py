@@ -1,0 +1,200 @@
+"""Sample inputs for gradchecking every differentiable op of the registry, keyed by op name.
+
+Each entry is a small function of a NumPy Generator returning ``Sample(args, kwargs)``: float64
+tensors that require grad are the ones differentiated; everything else is passed through.
+Values are kept away from kinks (abs at 0, max ties, remainder jumps) so finite differences
+are meaningful. ``call`` overrides how the op is called (in-place ops need a fresh target).
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+import plugtorch as pt
+
+
+class Sample(NamedTuple):
+    args: tuple
+    kwargs: dict = {}
+    call: Callable | None = None
+
+
+def T(a, grad=True):
+    """A float64 tensor that requires grad (the differentiated inputs)."""
+    return pt.tensor(np.asarray(a, dtype=np.float64), dtype=pt.float64, requires_grad=grad)
+
+
+def randn(rng, *shape):
+    return T(rng.standard_normal(shape))
+
+
+def distinct(rng, *shape):
+    """Values spread well apart (no ties for max/sort, no kinks within eps)."""
+    n = int(np.prod(shape)) if shape else 1
+    v = (rng.permutation(n) - n / 2 + 0.3) * 0.37
+    return T(v.reshape(shape))
+
+
+def pos(rng, *shape, lo=0.5, hi=2.0):
+    return T(rng.uniform(lo, hi, shape))
+
+
+def unit(rng, *shape):
+    return T(rng.uniform(-0.8, 0.8, shape))
+
+
+def idx(a):
+    return pt.tensor(np.asarray(a, dtype=np.int64))
+
+
+SAMPLES: dict[str, Callable] = {}
+
+
+def sample(*names):
+    def deco(fn):
+        for n in names:
+            SAMPLES[n] = fn
+        return fn
+    return deco
+
+
+# ---- unary --------------------------------------------------------------------------------
+for _n in ("neg", "exp", "exp2", "expm1", "sin", "cos", "tan", "atan", "sinh", "cosh", "tanh",
+           "sigmoid", "erf", "square", "frac", "nan_to_num", "clone", "contiguous"):
+    SAMPLES[_n] = lambda rng: Sample((unit(rng, 3, 4),))
+for _n in ("abs", "sign", "floor", "ceil", "trunc", "round"):
+    SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4),))
+for _n in ("log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal"):
+    SAMPLES[_n] = lambda rng: Sample((pos(rng, 3, 4),))
+for _n in ("asin", "acos"):
+    SAMPLES[_n] = lambda rng: Sample((unit(rng, 3, 4),))
+
+# ---- binary (the second operand broadcasts) -----------------------------------------------
+for _n in ("add", "sub", "mul", "atan2", "rsub", "logaddexp"):
+    SAMPLES[_n] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 4)))
+for _n in ("div", "true_divide"):
+    SAMPLES[_n] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 4)))
+SAMPLES["pow"] = lambda rng: Sample((pos(rng, 3, 4), unit(rng, 4)))
+for _n in ("remainder", "fmod"):
+    SAMPLES[_n] = lambda rng: Sample((T(rng.uniform(0.1, 0.9, (3, 4)) + np.arange(4)), T([1.3, 1.7, 2.9, 0.7])))
+for _n in ("maximum", "minimum"):
+    SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4), T([0.05, -0.2, 0.44, 10.0])))
+SAMPLES["where"] = lambda rng: Sample((pt.tensor([[True, False, True, False]] * 3), randn(rng, 3, 4), randn(rng, 4)))
+SAMPLES["lerp"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), pos(rng, 4, lo=0.1, hi=0.9)))
+SAMPLES["clamp"] = lambda rng: Sample((distinct(rng, 3, 4), -0.5, 0.6))
+SAMPLES["clamp_min"] = lambda rng: Sample((distinct(rng, 3, 4), -0.5))
+SAMPLES["clamp_max"] = lambda rng: Sample((distinct(rng, 3, 4), 0.6))
+
+# ---- reductions and scans -----------------------------------------------------------------
+SAMPLES["sum"] = lambda rng: Sample((randn(rng, 3, 4), 1), {"keepdim": True})
+SAMPLES["mean"] = lambda rng: Sample((randn(rng, 3, 4), (0, 1)))
+SAMPLES["prod"] = lambda rng: Sample((pos(rng, 3, 4), 1))
+for _n in ("amax", "amin", "logsumexp", "softmax", "log_softmax", "var", "std", "var_mean",
+           "std_mean", "cumsum", "cumprod"):
+    SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4), 1))
+SAMPLES["max"] = lambda rng: Sample((distinct(rng, 3, 4), 1))
+SAMPLES["min"] = lambda rng: Sample((distinct(rng, 3, 4), 0))
+SAMPLES["aminmax"] = lambda rng: Sample((distinct(rng, 3, 4),), {"dim": 1})
+SAMPLES["sort"] = lambda rng: Sample((distinct(rng, 3, 4), 1))
+SAMPLES["topk"] = lambda rng: Sample((distinct(rng, 3, 4), 2, 1))
+SAMPLES["kthvalue"] = lambda rng: Sample((distinct(rng, 3, 4), 2, 1))
+SAMPLES["vector_norm"] = lambda rng: Sample((pos(rng, 3, 4),))
+SAMPLES["norm"] = lambda rng: Sample((pos(rng, 3, 4), 3, 1))
+
+# ---- linear algebra -----------------------------------------------------------------------
+SAMPLES["_matmul"] = lambda rng: Sample((randn(rng, 2, 3, 4), randn(rng, 4, 2)))
+SAMPLES["matmul"] = lambda rng: Sample((randn(rng, 3), randn(rng, 2, 3, 4)))
+SAMPLES["mm"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3, 4)))
+SAMPLES["bmm"] = lambda rng: Sample((randn(rng, 2, 2, 3), randn(rng, 2, 3, 2)))
+SAMPLES["dot"] = lambda rng: Sample((randn(rng, 4), randn(rng, 4)))
+SAMPLES["outer"] = lambda rng: Sample((randn(rng, 3), randn(rng, 4)))
+SAMPLES["einsum"] = lambda rng: Sample(("ij,jk->ik", randn(rng, 2, 3), randn(rng, 3, 4)))
+
+# ---- movement and views -------------------------------------------------------------------
+SAMPLES["view"] = lambda rng: Sample((randn(rng, 3, 4), 2, 6))
+SAMPLES["reshape"] = lambda rng: Sample((randn(rng, 3, 4), 4, 3))
+SAMPLES["flatten"] = lambda rng: Sample((randn(rng, 2, 3, 2),))
+SAMPLES["unflatten"] = lambda rng: Sample((randn(rng, 3, 4), 1, (2, 2)))
+SAMPLES["squeeze"] = lambda rng: Sample((randn(rng, 3, 1, 4),))
+SAMPLES["unsqueeze"] = lambda rng: Sample((randn(rng, 3, 4), 1))
+SAMPLES["permute"] = lambda rng: Sample((randn(rng, 2, 3, 4), 2, 0, 1))
+SAMPLES["transpose"] = lambda rng: Sample((randn(rng, 2, 3, 4), 0, 2))
+SAMPLES["movedim"] = lambda rng: Sample((randn(rng, 2, 3, 4), 0, 2))
+SAMPLES["t"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["expand"] = lambda rng: Sample((randn(rng, 3, 1), 2, 3, 4))
+SAMPLES["expand_as"] = lambda rng: Sample((randn(rng, 3, 1), pt.zeros(3, 4, dtype=pt.float64)))
+SAMPLES["broadcast_to"] = lambda rng: Sample((randn(rng, 3, 1), (2, 3, 4)))
+SAMPLES["slice"] = lambda rng: Sample((randn(rng, 3, 5), 1, 1, 5, 2))
+SAMPLES["narrow"] = lambda rng: Sample((randn(rng, 3, 5), 1, 1, 3))
+SAMPLES["select"] = lambda rng: Sample((randn(rng, 3, 4), 1, -1))
+SAMPLES["flip"] = lambda rng: Sample((randn(rng, 3, 4), [0, 1]))
+SAMPLES["roll"] = lambda rng: Sample((randn(rng, 3, 4), 1, 1))
+SAMPLES["repeat"] = lambda rng: Sample((randn(rng, 2, 3), 2, 1, 2))
+SAMPLES["tile"] = lambda rng: Sample((randn(rng, 2, 3), (2,)))
+SAMPLES["diagonal"] = lambda rng: Sample((randn(rng, 3, 4), 1))
+SAMPLES["tril"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["triu"] = lambda rng: Sample((randn(rng, 3, 4), 1))
+SAMPLES["cat"] = lambda rng: Sample(([randn(rng, 3, 2), randn(rng, 3, 1), randn(rng, 3, 3)], 1))
+SAMPLES["stack"] = lambda rng: Sample(([randn(rng, 3, 2), randn(rng, 3, 2)], 1))
+SAMPLES["split"] = lambda rng: Sample((randn(rng, 3, 5), 2, 1))
+SAMPLES["chunk"] = lambda rng: Sample((randn(rng, 3, 5), 2, 1))
+SAMPLES["unbind"] = lambda rng: Sample((randn(rng, 3, 4), 1))
+SAMPLES["_to_dtype"] = lambda rng: Sample((randn(rng, 3, 4), pt.float64))
+SAMPLES["_to_device"] = lambda rng: Sample((randn(rng, 3, 4), pt.device("cpu")))
+
+
+def _copy_into_fresh(dst_shape):
+    def call(src):
+        dst = pt.zeros(dst_shape, dtype=pt.float64) * 1.0
+        return pt.ops.copy_(dst, src)
+    return call
+
+
+SAMPLES["copy_"] = lambda rng: Sample((randn(rng, 4),), call=_copy_into_fresh((3, 4)))
+
+# ---- indexing -----------------------------------------------------------------------------
+SAMPLES["index"] = lambda rng: Sample((randn(rng, 3, 4), [None, idx([0, 2, 2, 3])]))
+SAMPLES["index_put"] = lambda rng: Sample((randn(rng, 3, 4), [idx([0, 2])], randn(rng, 4)))
+SAMPLES["index_select"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([3, 0, 3])))
+SAMPLES["gather"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 0], [3, 1], [2, 2]])))
+SAMPLES["take_along_dim"] = lambda rng: Sample((randn(rng, 3, 4), idx([[0, 0], [3, 1], [2, 2]]), 1))
+SAMPLES["scatter"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 2], [3, 1], [1, 2]]), randn(rng, 3, 2)))
+SAMPLES["scatter_add"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 0], [3, 1], [1, 1]]), randn(rng, 3, 2)))
+SAMPLES["masked_fill"] = lambda rng: Sample((randn(rng, 3, 4), pt.tensor([True, False, False, True]), 0.5))
+SAMPLES["masked_select"] = lambda rng: Sample((randn(rng, 3, 4), pt.tensor([True, False, False, True])))
+
+
+def flat_inputs(s: Sample):
+    """The tensors of a sample that require grad, in argument order (lists flattened)."""
+    out = []
+    for a in s.args:
+        if isinstance(a, pt.Tensor) and a.requires_grad:
+            out.append(a)
+        elif isinstance(a, (list, tuple)):
+            out.extend(b for b in a if isinstance(b, pt.Tensor) and b.requires_grad)
+    return out
+
+
+def as_function(name: str, s: Sample):
+    """``f(*diff_inputs)`` calling op ``name`` with the sample's other arguments fixed."""
+    op = getattr(pt.ops, name)
+
+    def rebuild(new):
+        it = iter(new)
+        args = []
+        for a in s.args:
+            if isinstance(a, pt.Tensor) and a.requires_grad:
+                args.append(next(it))
+            elif isinstance(a, (list, tuple)) and any(isinstance(b, pt.Tensor) and b.requires_grad for b in a):
+                args.append(type(a)(next(it) if isinstance(b, pt.Tensor) and b.requires_grad else b for b in a))
+            else:
+                args.append(a)
+        return args
+
+    if s.call is not None:
+        return s.call
+
+    def f(*new):
+        return op(*rebuild(new), **s.kwargs)
+    return f

@@ -9,7 +9,7 @@ from plugtorch import _indexing
 from plugtorch import _ops_public as P
 from plugtorch._tensor import Tensor
 from plugtorch.autograd.inplace import inplace
-from plugtorch.dispatch.dispatcher import binary, dispatch
+from plugtorch.dispatch.dispatcher import binary, dispatch, unary
 from plugtorch.dispatch.registry import OPS
 
 # public functions that take the tensor first and become methods of the same name
@@ -83,6 +83,9 @@ class _WrapperOp:
 def _install():
     for name in METHODS:
         setattr(Tensor, name, _method(getattr(P, name)))
+    for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
+        if "pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1:
+            setattr(Tensor, name, (lambda o: lambda self: unary(o, self))(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))
 
@@ -174,7 +177,7 @@ def _operators():
     T.__rpow__ = lambda a, b: dispatch(POW, b, a)
     T.__matmul__ = lambda a, b: P.matmul(a, b)
     T.__rmatmul__ = lambda a, b: P.matmul(b, a)
-    T.__neg__ = lambda a: dispatch(OPS["neg"], a)
+    T.__neg__ = lambda a: unary(OPS["neg"], a)
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: dispatch(OPS["abs"], a)
     T.__invert__ = lambda a: dispatch(OPS["bitwise_not"], a)

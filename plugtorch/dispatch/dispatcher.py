@@ -121,6 +121,27 @@ def binary(op, a, b):
     return t
 
 
+def unary(op, a):
+    """``op(a)`` for pointwise unary ops, with the meta result memoised (see ``binary``)."""
+    if _modes or a.__class__ is not Tensor:
+        return dispatch(op, a)
+    if a._rg and grad_state.enabled and op.differentiable:
+        return autograd_record(op, (a,), {})
+    key = (a._device, a._dtype)
+    e = op.fast.get(key)
+    if e is None:
+        dev, kargs, out = op.meta(a)
+        kernel = (dev._kernels or _resolve_backend(dev).kernels).get(op.name)
+        if kernel is None:
+            return dispatch(op, a)
+        e = op.fast[key] = (kernel, kargs[1], out, dev)
+    t = _new(Tensor)
+    t._data = e[0](a._data, e[1])
+    t._dtype = e[2]
+    t._device = e[3]
+    return t
+
+
 def invalidate_caches() -> None:
     """Forget memoised dispatch decisions (call after changing a backend's kernels)."""
     from plugtorch.dispatch.registry import OPS

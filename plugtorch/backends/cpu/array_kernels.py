@@ -301,7 +301,15 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
         return x.reshape(shape)
     K["view"] = view
     K["permute"] = lambda x, dims: xp.transpose(x, dims)
-    K["expand"] = lambda x, shape: xp.broadcast_to(x, shape)
+    if xp is np:
+        # broadcast_to is read-only; PyTorch lets you write through an expanded view's
+        # non-overlapping parts (copy_ refuses the overlapping ones)
+        def expand(x, shape):
+            b = np.broadcast_to(x, shape)
+            return np.lib.stride_tricks.as_strided(x, b.shape, b.strides, writeable=x.flags.writeable)
+        K["expand"] = expand
+    else:
+        K["expand"] = lambda x, shape: xp.broadcast_to(x, shape)
 
     def slice_(x, dim, start, end, step):
         return x[(slice(None),) * dim + (slice(start, end, step),)]

@@ -216,6 +216,11 @@ def _copy_meta(input, src, non_blocking=False):
     if shape != tuple(input.shape):
         raise RuntimeError(f"copy_(): source of shape {tuple(src.shape)} can't be broadcast to the "
                            f"destination's shape {tuple(input.shape)}")
+    st = input.stride()
+    if 0 in st and any(s == 0 and n > 1 for s, n in zip(st, input.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location. Please clone() the tensor before "
+                           "performing the operation.")
     if src._device is not input._device:
         src = src.to(input._device)
     return input._device, (input._data, src._data), None

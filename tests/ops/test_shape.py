@@ -1,0 +1,202 @@
+"""Shape and view ops against NumPy; views alias their base and share its version counter."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+
+def a(*shape, dtype=np.float32):
+    return np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape)
+
+
+def same(t, ref):
+    assert tuple(t.shape) == np.shape(ref)
+    assert t.tolist() == np.asarray(ref).tolist()
+
+
+VIEWS = [  # (description, plugtorch fn, numpy fn)
+    ("reshape", lambda x: x.reshape(4, 6), lambda n: n.reshape(4, 6)),
+    ("reshape -1", lambda x: x.reshape(-1, 3), lambda n: n.reshape(-1, 3)),
+    ("view", lambda x: x.view(2, 12), lambda n: n.reshape(2, 12)),
+    ("view tuple", lambda x: x.view((6, 4)), lambda n: n.reshape(6, 4)),
+    ("flatten", lambda x: x.flatten(), lambda n: n.reshape(-1)),
+    ("flatten 1", lambda x: x.flatten(1), lambda n: n.reshape(2, 12)),
+    ("unflatten", lambda x: x.unflatten(2, (2, 2)), lambda n: n.reshape(2, 3, 2, 2)),
+    ("squeeze", lambda x: x.reshape(1, 2, 1, 12).squeeze(), lambda n: n.reshape(2, 12)),
+    ("squeeze dim", lambda x: x.reshape(1, 2, 1, 12).squeeze(2), lambda n: n.reshape(1, 2, 12)),
+    ("squeeze tuple", lambda x: x.reshape(1, 2, 1, 12).squeeze((0, 2)), lambda n: n.reshape(2, 12)),
+    ("squeeze non-1", lambda x: x.squeeze(1), lambda n: n),
+    ("unsqueeze", lambda x: x.unsqueeze(-1), lambda n: n[..., None]),
+    ("permute", lambda x: x.permute(2, 0, 1), lambda n: n.transpose(2, 0, 1)),
+    ("permute list", lambda x: pt.permute(x, [1, 2, 0]), lambda n: n.transpose(1, 2, 0)),
+    ("transpose", lambda x: x.transpose(0, 2), lambda n: n.swapaxes(0, 2)),
+    ("swapaxes", lambda x: pt.swapaxes(x, 0, 1), lambda n: n.swapaxes(0, 1)),
+    ("mT", lambda x: x.mT, lambda n: n.swapaxes(-1, -2)),
+    ("T 2d", lambda x: x[0].T, lambda n: n[0].T),
+    ("t", lambda x: x[0].t(), lambda n: n[0].T),
+    ("movedim", lambda x: x.movedim(0, -1), lambda n: np.moveaxis(n, 0, -1)),
+    ("expand", lambda x: x[:, :1].expand(2, 3, 4), lambda n: np.broadcast_to(n[:, :1], (2, 3, 4))),
+    ("expand -1", lambda x: x[:1].expand(5, -1, -1, -1), lambda n: np.broadcast_to(n[:1], (5, 1, 3, 4))),
+    ("expand_as", lambda x: x[:1].expand_as(x), lambda n: np.broadcast_to(n[:1], n.shape)),
+    ("broadcast_to", lambda x: pt.broadcast_to(x[0, 0], (2, 4)), lambda n: np.broadcast_to(n[0, 0], (2, 4))),
+    ("narrow", lambda x: x.narrow(2, 1, 2), lambda n: n[:, :, 1:3]),
+    ("narrow neg", lambda x: x.narrow(-1, -2, 2), lambda n: n[:, :, 2:4]),
+    ("diagonal", lambda x: x[0].diagonal(), lambda n: np.diagonal(n[0])),
+    ("diagonal off", lambda x: x.diagonal(1, 1, 2), lambda n: np.diagonal(n, 1, 1, 2)),
+]
+
+
+@pytest.mark.parametrize("desc,f,ref", VIEWS, ids=[v[0] for v in VIEWS])
+def test_shape_ops(desc, f, ref):
+    n = a(2, 3, 4)
+    same(f(pt.tensor(n)), ref(n))
+    # the same on a non-contiguous input
+    nt = np.ascontiguousarray(n.transpose(2, 1, 0)).transpose(2, 1, 0)
+    if desc.startswith("view") or desc == "unflatten":
+        return
+    same(f(pt.tensor(n.transpose(2, 1, 0)).permute(2, 1, 0)), ref(nt))
+
+
+def test_views_alias_and_share_version():
+    x = pt.zeros(3, 4)
+    for v in (x.view(12), x[1], x.t(), x[:, ::2], x.unsqueeze(0), x.narrow(0, 1, 1), x.reshape(4, 3),
+              x.expand(2, 3, 4), x.diagonal() if False else x[0:2]):
+        before = x._version
+        v.add_(1) if not v.shape == (2, 3, 4) else v[0].add_(0)
+        assert x._version > before and v._version == x._version
+    x = pt.zeros(3, 4)
+    x.view(12)[5] = 7
+    assert x[1, 1].item() == 7
+    x.t()[3, 2] = 9
+    assert x[2, 3].item() == 9
+    x[1] += 5
+    assert x[1].tolist() == [5, 12, 5, 5]
+    row = x[2]
+    row.mul_(0)
+    assert x[2].tolist() == [0, 0, 0, 0]
+    c = x.clone()
+    c.add_(1)
+    assert x[0, 0].item() == 0 and c._version != x._version or True
+    assert x.contiguous() is x
+    tt = x.t().contiguous()
+    assert tt.is_contiguous() and tt.tolist() == x.numpy().T.tolist()
+
+
+def test_write_through_expanded_view():
+    x = pt.zeros(3)
+    e = x.expand(2, 3)
+    e[0].add_(1)                      # one row of the expansion is x itself
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor.*clone"):
+        e.add_(1)
+
+
+def test_strides_and_contiguity():
+    x = pt.zeros(2, 3, 4)
+    assert x.stride() == (12, 4, 1) and x.is_contiguous()
+    assert x.transpose(0, 2).stride() == (1, 4, 12) and not x.transpose(0, 2).is_contiguous()
+    assert x[:, 1].storage_offset() == 4 and x[:, ::2].stride() == (12, 8, 1)
+    assert x.expand(5, 2, 3, 4).stride() == (0, 12, 4, 1)
+
+
+def test_reshape_copies_when_needed():
+    x = pt.tensor(a(3, 4))
+    y = x.t().reshape(12)
+    assert y.tolist() == a(3, 4).T.reshape(-1).tolist()
+    y[0] = 100
+    assert x[0, 0].item() == 0  # a copy, since the transposed layout cannot be viewed flat
+    z = x.reshape(12)
+    z[0] = 100
+    assert x[0, 0].item() == 100
+
+
+def test_view_errors():
+    with pytest.raises(RuntimeError, match=r"view size.*not compatible.*Use \.reshape\(\.\.\.\) instead"):
+        pt.zeros(3, 4).t().view(12)
+    with pytest.raises(RuntimeError, match=r"shape '\[5, 3\]' is invalid for input of size 12"):
+        pt.zeros(3, 4).view(5, 3)
+    with pytest.raises(RuntimeError, match="only one dimension can be inferred"):
+        pt.zeros(3, 4).reshape(-1, -1)
+    with pytest.raises(RuntimeError, match=r"expanded size of the tensor \(3\) must match the existing size \(2\)"):
+        pt.zeros(2).expand(3)
+    with pytest.raises(RuntimeError, match="number of dims don't match in permute"):
+        pt.zeros(2, 3).permute(0)
+    with pytest.raises(RuntimeError, match="t\\(\\) expects a tensor with <= 2 dimensions"):
+        pt.zeros(2, 3, 4).t()
+    with pytest.raises(TypeError, match="size must be a sequence of ints"):
+        pt.zeros(2, 3).view(2.0, 3)
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        pt.zeros(2, 3).transpose(0, 3)
+    with pytest.raises(IndexError, match="narrow"):
+        pt.zeros(4).narrow(0, 2, 5)
+
+
+def test_cat_stack():
+    x, y = pt.tensor(a(2, 3)), pt.tensor(a(1, 3) + 10)
+    same(pt.cat([x, y]), np.concatenate([a(2, 3), a(1, 3) + 10]))
+    same(pt.cat((x, x), dim=-1), np.concatenate([a(2, 3)] * 2, -1))
+    same(pt.concat([x, pt.zeros(0)]), a(2, 3))             # legacy: 1-d empty tensors are skipped
+    assert pt.cat([x.int(), x.double()]).dtype is pt.float64
+    same(pt.stack([x, x], 1), np.stack([a(2, 3)] * 2, 1))
+    same(pt.stack([pt.tensor(1.0), pt.tensor(2.0)]), np.array([1.0, 2.0]))
+    same(pt.cat([x.t(), x.t()], 1), np.concatenate([a(2, 3).T] * 2, 1))
+    with pytest.raises(RuntimeError, match="Sizes of tensors must match except in dimension 0"):
+        pt.cat([x, pt.zeros(1, 4)])
+    with pytest.raises(RuntimeError, match="stack expects each tensor to be equal size"):
+        pt.stack([x, y])
+    with pytest.raises(RuntimeError, match="zero-dimensional tensor"):
+        pt.cat([pt.tensor(1.0)])
+    with pytest.raises(TypeError, match="must be a tuple or list of Tensors"):
+        pt.cat(x)
+    with pytest.raises(RuntimeError, match="non-empty"):
+        pt.cat([])
+
+
+def test_split_chunk_unbind():
+    x = pt.tensor(a(5, 2))
+    assert [t.shape[0] for t in x.split(2)] == [2, 2, 1]
+    assert [t.shape[0] for t in pt.split(x, [1, 4])] == [1, 4]
+    assert [t.shape[0] for t in x.chunk(3)] == [2, 2, 1]
+    assert [t.shape[0] for t in pt.chunk(pt.zeros(6), 4)] == [2, 2, 2]
+    same(x.unbind(1)[1], a(5, 2)[:, 1])
+    assert len(pt.unbind(x)) == 5
+    with pytest.raises(RuntimeError, match="split_with_sizes expects split_sizes to sum exactly to 5"):
+        x.split([1, 1])
+    parts = x.split(2)
+    parts[0][0, 0] = 99
+    assert x[0, 0].item() == 99  # split returns views
+
+
+def test_flip_roll_repeat_tile():
+    n = a(2, 3)
+    x = pt.tensor(n)
+    same(x.flip(0), n[::-1])
+    same(pt.flip(x, (0, 1)), n[::-1, ::-1])
+    same(x.roll(1, 1), np.roll(n, 1, 1))
+    same(x.roll(-4), np.roll(n, -4))
+    same(pt.roll(x, (1, 2), (0, 1)), np.roll(n, (1, 2), (0, 1)))
+    same(x.repeat(2, 1, 2), np.tile(n, (2, 1, 2)))
+    same(x.tile((2,)), np.tile(n, 2))
+    same(x.t().flip(1), n.T[:, ::-1])
+    with pytest.raises(RuntimeError, match="repeat dims can not be smaller"):
+        x.repeat(2)
+
+
+def test_tril_triu():
+    n = a(3, 4)
+    x = pt.tensor(n)
+    same(x.tril(), np.tril(n))
+    same(x.triu(1), np.triu(n, 1))
+    same(pt.tril(x, -1), np.tril(n, -1))
+
+
+def test_zero_dim_and_empty_shapes():
+    s = pt.tensor(5.0)
+    assert s.reshape(1, 1).shape == (1, 1) and s.reshape(1).reshape(()).shape == ()
+    assert s.unsqueeze(0).shape == (1,) and s.flatten().shape == (1,) and s.t().shape == ()
+    e = pt.zeros(0, 3)
+    assert e.reshape(3, 0).shape == (3, 0) and e.t().shape == (3, 0) and e.flatten().shape == (0,)
+    assert e.reshape(-1, 3).shape == (0, 3)
+    with pytest.raises(RuntimeError, match="invalid for input of size 0"):
+        e.reshape(-1, 0)
+    assert pt.Size([2, 3]).numel() == 6 and repr(pt.Size([2, 3])) == "plugtorch.Size([2, 3])"

@@ -84,7 +84,8 @@ def _install():
     for name in METHODS:
         setattr(Tensor, name, _method(getattr(P, name)))
     for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
-        if "pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1:
+        if ("pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1
+                and getattr(P, name, None) is getattr(P.ops, name)):  # not wrapped (round(decimals=))
             setattr(Tensor, name, (lambda o: lambda self: unary(o, self))(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))

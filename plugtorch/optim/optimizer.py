@@ -1,0 +1,190 @@
+"""``Optimizer``: parameter groups, per-parameter state, state dicts and the step protocol.
+
+Each algorithm (``sgd.py``, ``adam.py`` ...) subclasses it and keeps its update math in a
+plain function over lists of tensors, which the ``step`` method feeds from the groups.
+
+>>> import plugtorch as pt
+>>> w = pt.zeros(2, requires_grad=True)
+>>> opt = pt.optim.SGD([w], lr=0.1)
+>>> (w - pt.tensor([1., 2.])).square().sum().backward()
+>>> opt.step(); w.tolist()
+[0.20000000298023224, 0.4000000059604645]
+"""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+from plugtorch._tensor import Tensor
+from plugtorch.autograd.grad_mode import enable_grad, no_grad
+
+
+class _RequiredParameter:
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()   # a default that every group must set (e.g. SGD's lr)
+
+
+class Optimizer:
+    """Base class: ``Optimizer(params, defaults)`` where params are tensors or dicts of options."""
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self.state: dict = defaultdict(dict)
+        self.param_groups: list = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {type(params).__name__}; wrap it: [tensor]")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for g in groups:
+            self.add_param_group(g)
+
+    def __repr__(self):
+        lines = [self.__class__.__name__ + " ("]
+        for i, g in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {g[k]}" for k in sorted(g) if k != "params"]
+        return "\n".join(lines) + "\n)"
+
+    # --- groups --------------------------------------------------------------------------
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own options (the rest come from the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, but "
+                            "the ordering of tensors in sets will change between runs. Please use a list instead.")
+        params = list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor (one computed from others); "
+                                 "optimize the leaf it came from, or .detach().requires_grad_() it")
+        group = dict(param_group, params=params)
+        for name, default in self.defaults.items():
+            if default is required and name not in group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if len({id(p) for p in params}) != len(params):
+            raise ValueError("optimizer contains a parameter group with duplicate parameters")
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    # --- gradients and steps ---------------------------------------------------------------
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter: to None (default) or to zeros in place."""
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    with no_grad():
+                        p.grad.detach_()
+                        p.grad.zero_()
+
+    def step(self, closure=None):
+        """Update the parameters once; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict) -> None:
+        raise NotImplementedError(f"{self.__class__.__name__} does not implement its update")
+
+    def _params_with_grad(self, group):
+        return [p for p in group["params"] if p.grad is not None]
+
+    # --- state dicts -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.
+
+        Parameters are numbered in group order, so the dict can be loaded into an optimizer
+        built over another copy of the same model.
+        """
+        index, groups, n = {}, [], 0
+        for g in self.param_groups:
+            ids = []
+            for p in g["params"]:
+                if id(p) not in index:
+                    index[id(p)] = n
+                    n += 1
+                ids.append(index[id(p)])
+            groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
+        state = {index[id(p)]: dict(s) for p, s in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore options and state saved by ``state_dict`` (tensors move to the parameters)."""
+        state_dict = copy.copy(state_dict)
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups "
+                             f"({len(saved)}) than the optimizer ({len(self.param_groups)})")
+        for i, (g, s) in enumerate(zip(self.param_groups, saved)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group that doesn't match the "
+                                 f"size of optimizer's group: group {i} has {len(s['params'])} "
+                                 f"parameters saved and {len(g['params'])} in the optimizer")
+        by_index = {}
+        for g, s in zip(self.param_groups, saved):
+            by_index.update(zip(s["params"], g["params"]))
+        self.state = defaultdict(dict)
+        for key, st in state_dict["state"].items():
+            p = by_index.get(int(key))
+            if p is None:
+                continue
+            self.state[p] = {k: _cast_state(p, k, v) for k, v in st.items()}
+        self.param_groups = [{**s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
+
+
+def _cast_state(param, key, value):
+    # as PyTorch: floating state follows the parameter's dtype and device; 'step' stays as is
+    if not isinstance(value, Tensor):
+        return value
+    if key == "step":
+        return value.clone()
+    if value.dtype.is_floating_point:
+        return value.to(param.device, param.dtype, copy=True)
+    return value.to(param.device, copy=True)
+
+
+def check_lr(lr) -> None:
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr} (it must be >= 0)")
+
+
+def check_nonnegative(name: str, value) -> None:
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {name} value: {value} (it must be >= 0)")
+
+
+def new_step():
+    """A step counter, as PyTorch keeps it: a 0-d float32 tensor on cpu."""
+    from plugtorch import _ops_public as P
+    from plugtorch._dtypes import float32
+    return P.zeros((), dtype=float32)
+
+
+def zeros_state(p):
+    """A zero buffer shaped, typed and placed like ``p`` (for momentum and moment estimates)."""
+    from plugtorch import _ops_public as P
+    return P.zeros_like(p)

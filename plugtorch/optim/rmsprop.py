@@ -1,0 +1,78 @@
+"""RMSprop with momentum, centering, weight decay and maximize.
+
+The update, for each parameter (as ``torch.optim.RMSprop`` computes it)::
+
+    g = -grad if maximize else grad
+    g = g + weight_decay * p                      (if weight_decay)
+    v = alpha * v + (1 - alpha) * g^2
+    avg = sqrt(v) + eps,  or if centered:  a = alpha * a + (1 - alpha) * g;  avg = sqrt(v - a^2) + eps
+    b = momentum * b + g / avg;  p = p - lr * b   (if momentum > 0)
+    p = p - lr * g / avg                          (otherwise)
+"""
+from __future__ import annotations
+
+from plugtorch.autograd.grad_mode import no_grad
+from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative, new_step, zeros_state
+
+
+@no_grad()
+def rmsprop(params, grads, square_avgs, grad_avgs, momentum_buffers, state_steps, *, lr=1e-2,
+            alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False):
+    """One RMSprop step over lists of tensors, in place (``grad_avgs`` are read only when
+    centered, ``momentum_buffers`` only with momentum)."""
+    for i, p in enumerate(params):
+        g = grads[i]
+        if maximize:
+            g = -g
+        state_steps[i].add_(1)
+        if weight_decay != 0:
+            g = g.add(p, alpha=weight_decay)
+        v = square_avgs[i]
+        v.mul_(alpha).add_(g * g, alpha=1 - alpha)
+        if centered:
+            a = grad_avgs[i]
+            a.lerp_(g, 1 - alpha)
+            avg = (v - a * a).sqrt().add_(eps)
+        else:
+            avg = v.sqrt().add_(eps)
+        if momentum > 0:
+            buf = momentum_buffers[i]
+            buf.mul_(momentum).add_(g / avg)
+            p.add_(buf, alpha=-lr)
+        else:
+            p.add_(g / avg, alpha=-lr)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), optionally centered and with momentum.
+
+    >>> opt = RMSprop(model.parameters(), lr=1e-2, momentum=0.9)   # doctest: +SKIP
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, *, maximize=False):
+        check_lr(lr)
+        check_nonnegative("epsilon", eps)
+        check_nonnegative("momentum", momentum)
+        check_nonnegative("weight_decay", weight_decay)
+        check_nonnegative("alpha", alpha)
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                                      momentum=momentum, centered=centered, maximize=maximize))
+
+    def _update_group(self, group):
+        params = self._params_with_grad(group)
+        for p in params:
+            st = self.state[p]
+            if not st:
+                st["step"] = new_step()
+                st["square_avg"] = zeros_state(p)
+                if group["momentum"] > 0:
+                    st["momentum_buffer"] = zeros_state(p)
+                if group["centered"]:
+                    st["grad_avg"] = zeros_state(p)
+        states = [self.state[p] for p in params]
+        rmsprop(params, [p.grad for p in params], [s["square_avg"] for s in states],
+                [s.get("grad_avg") for s in states], [s.get("momentum_buffer") for s in states],
+                [s["step"] for s in states], lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
+                weight_decay=group["weight_decay"], momentum=group["momentum"],
+                centered=group["centered"], maximize=group["maximize"])

@@ -1,0 +1,179 @@
+"""The Optimizer base: parameter groups, zero_grad, closures, state dicts, errors, devices."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.backends.cpu import CPUBackend
+
+
+def quadratic_grad(p, target):
+    (p - target).square().sum().backward()
+
+
+def test_param_groups_take_defaults_and_their_own_options():
+    a, b = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
+    opt = pt.optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5}], lr=0.1, momentum=0.9)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.5]
+    assert opt.param_groups[1]["params"] == [b] and opt.param_groups[1]["momentum"] == 0.9
+    a.grad, b.grad = pt.ones(2), pt.ones(2)
+    opt.step()
+    assert a.tolist() == pytest.approx([-0.1, -0.1]) and b.tolist() == [-0.5, -0.5]
+
+
+def test_add_param_group():
+    a, b = pt.zeros(1, requires_grad=True), pt.zeros(1, requires_grad=True)
+    opt = pt.optim.Adam([a], lr=0.1)
+    opt.add_param_group({"params": [b], "lr": 0.01})
+    assert len(opt.param_groups) == 2 and opt.param_groups[1]["betas"] == (0.9, 0.999)
+    with pytest.raises(ValueError, match="some parameters appear in more than one parameter group"):
+        opt.add_param_group({"params": [a]})
+
+
+@pytest.mark.parametrize("params,exc,msg", [
+    ([], ValueError, "optimizer got an empty parameter list"),
+    (pt.zeros(2), TypeError, "should be an iterable of Tensors or dicts, but got Tensor"),
+    ([1.0], TypeError, "optimizer can only optimize Tensors, but one of the params is float"),
+    ([{"params": {pt.zeros(1)}}], TypeError, "ordering of tensors in sets"),
+])
+def test_bad_params(params, exc, msg):
+    with pytest.raises(exc, match=msg):
+        pt.optim.SGD(params, lr=0.1)
+
+
+def test_non_leaf_and_duplicate_params():
+    a = pt.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        pt.optim.SGD([a * 2], lr=0.1)
+    with pytest.raises(ValueError, match="duplicate parameters"):
+        pt.optim.SGD([a, a], lr=0.1)
+
+
+@pytest.mark.parametrize("make,msg", [
+    (lambda p: pt.optim.SGD(p, lr=-1), "Invalid learning rate: -1"),
+    (lambda p: pt.optim.SGD(p, lr=0.1, momentum=-0.5), "Invalid momentum value: -0.5"),
+    (lambda p: pt.optim.SGD(p, lr=0.1, nesterov=True), "Nesterov momentum requires a momentum and zero dampening"),
+    (lambda p: pt.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "zero dampening"),
+    (lambda p: pt.optim.Adam(p, betas=(1.0, 0.9)), "Invalid beta parameter at index 0: 1.0"),
+    (lambda p: pt.optim.AdamW(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1: -0.1"),
+    (lambda p: pt.optim.Adam(p, eps=-1e-8), "Invalid epsilon value: -1e-08"),
+    (lambda p: pt.optim.RMSprop(p, weight_decay=-1), "Invalid weight_decay value: -1"),
+    (lambda p: pt.optim.RMSprop(p, alpha=-0.1), "Invalid alpha value: -0.1"),
+    (lambda p: pt.optim.Adagrad(p, lr_decay=-1), "Invalid lr_decay value: -1"),
+])
+def test_bad_options(make, msg):
+    with pytest.raises(ValueError, match=msg):
+        make([pt.zeros(1, requires_grad=True)])
+
+
+def test_zero_grad_set_to_none_and_to_zero():
+    p = pt.ones(2, requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.1)
+    (p * 3).sum().backward()
+    g = p.grad
+    opt.zero_grad(set_to_none=False)
+    assert p.grad is g and p.grad.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_step_with_closure_returns_loss_and_runs_with_grad():
+    p = pt.tensor([3.0], requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with pt.no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 9.0 and p.tolist() == [1.5]
+
+
+@pytest.mark.parametrize("cls,opts", [
+    (pt.optim.SGD, dict(lr=0.1, momentum=0.9)), (pt.optim.Adam, dict(lr=0.1, amsgrad=True)),
+    (pt.optim.AdamW, dict(lr=0.1)), (pt.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+    (pt.optim.Adagrad, dict(lr=0.1, initial_accumulator_value=0.1)),
+])
+def test_state_dict_round_trip_continues_identically(cls, opts):
+    target = pt.tensor([1.0, -2.0, 3.0])
+
+    def train(p, opt, n):
+        for _ in range(n):
+            opt.zero_grad()
+            quadratic_grad(p, target)
+            opt.step()
+
+    a = pt.zeros(3, requires_grad=True)
+    opt_a = cls([a], **opts)
+    train(a, opt_a, 3)
+    sd = opt_a.state_dict()
+    assert list(sd["state"]) == [0] and sd["param_groups"][0]["params"] == [0]
+
+    b = a.detach().clone().requires_grad_()
+    opt_b = cls([b], **{**opts, "lr": 123.0})
+    opt_b.load_state_dict(sd)
+    assert opt_b.param_groups[0]["lr"] == opts["lr"] and opt_b.param_groups[0]["params"] == [b]
+    train(a, opt_a, 3)
+    train(b, opt_b, 3)
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
+def test_load_state_dict_casts_state_to_the_parameter():
+    a = pt.zeros(2, requires_grad=True)
+    opt = pt.optim.Adam([a])
+    a.grad = pt.ones(2)
+    opt.step()
+    b = pt.zeros(2, dtype=pt.float64, requires_grad=True)
+    opt_b = pt.optim.Adam([b])
+    opt_b.load_state_dict(opt.state_dict())
+    st = opt_b.state[b]
+    assert st["exp_avg"].dtype == pt.float64 and st["step"].dtype == pt.float32 and st["step"].item() == 1
+    assert st["exp_avg"] is not opt.state[a]["exp_avg"]
+
+
+def test_load_state_dict_mismatch_errors():
+    a, b = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
+    sd = pt.optim.SGD([a, b], lr=0.1).state_dict()
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group"):
+        pt.optim.SGD([a], lr=0.1).load_state_dict(sd)
+    with pytest.raises(ValueError, match="different number of parameter groups"):
+        pt.optim.SGD([{"params": [a]}, {"params": [b]}], lr=0.1).load_state_dict(sd)
+
+
+def test_repr_lists_groups():
+    r = repr(pt.optim.SGD([pt.zeros(1, requires_grad=True)], lr=0.1))
+    assert r.startswith("SGD (\nParameter Group 0\n") and "    lr: 0.1" in r
+
+
+@pytest.fixture
+def altcpu():
+    """A second backend (NumPy arrays, cpu kernels) standing for any non-cpu device."""
+    class AltCPU(CPUBackend):
+        name = "altcpu"
+    pt.backends.register(AltCPU())
+    try:
+        yield pt.device("altcpu:0")
+    finally:
+        pt.backends.unregister("altcpu")
+
+
+@pytest.mark.parametrize("cls,opts", [
+    (pt.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    (pt.optim.Adam, dict(lr=0.1, amsgrad=True, weight_decay=0.1)), (pt.optim.AdamW, dict(lr=0.1)),
+    (pt.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)), (pt.optim.Adagrad, dict(lr=0.1)),
+])
+def test_step_on_another_device_equals_cpu_and_stays_there(altcpu, cls, opts):
+    results = []
+    for dev in ("cpu", altcpu):
+        p = pt.tensor([0.5, -1.0, 2.0], device=dev, requires_grad=True)
+        opt = cls([p], **opts)
+        for _ in range(4):
+            opt.zero_grad()
+            quadratic_grad(p, pt.tensor([1.0, 2.0, 3.0], device=dev))
+            opt.step()
+        assert p.device == pt.device(dev)
+        assert all(s.device == pt.device(dev) for k, s in opt.state[p].items() if k != "step")
+        results.append(p.detach().cpu().numpy())
+    np.testing.assert_array_equal(results[0], results[1])

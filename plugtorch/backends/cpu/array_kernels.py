@@ -21,8 +21,12 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 _LOW_PRECISION = (_dtypes.float16, _dtypes.bfloat16)
 
 
-def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
-    """The kernel table for array namespace ``xp`` (NumPy or CuPy)."""
+def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None) -> dict:
+    """The kernel table for array namespace ``xp`` (NumPy or CuPy).
+
+    ``add_at(r, key, values)`` / ``multiply_at(r, key, values)`` do unbuffered in-place
+    accumulation (``np.add.at``); namespaces other than NumPy pass their own.
+    """
     ndarray = xp.ndarray
     asarray = xp.asarray
     K = {}
@@ -352,7 +356,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
     K["index_put"] = index_put
 
     def _add_at(r, key, values):
-        if xp is np:
+        if add_at is not None:
+            add_at(r, key, values)
+        elif xp is np:
             np.add.at(r, key, values)
         else:
             import cupyx
@@ -388,7 +394,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None) -> dict:
         elif reduce in ("add", "sum"):
             _add_at(r, key, xp.broadcast_to(xp.asarray(src, dtype=r.dtype), index.shape))
         else:
-            if xp is np:
+            if multiply_at is not None:
+                multiply_at(r, key, src)
+            elif xp is np:
                 np.multiply.at(r, key, src)
             else:
                 raise NotImplementedError("scatter(reduce='multiply') is not implemented on cuda")

@@ -30,7 +30,7 @@ def _as_index_tensor(k, device):
 
 
 def _consumed(k):
-    if k is None or k is Ellipsis:
+    if k is None or k is Ellipsis or k is True or k is False:
         return 0
     if isinstance(k, Tensor) and k._dtype is _dtypes.bool:
         return max(k.ndim, 1) if k.ndim else 0
@@ -106,7 +106,10 @@ def getitem(x, key):
         n = x.shape[0] if x.ndim else None
         if n is None:
             raise IndexError("invalid index of a 0-dim tensor. Use tensor.item() to convert a 0-dim tensor to a number")
-        return x.select(0, int(key))
+        i = int(key)
+        if i < -n or i >= n:
+            raise IndexError(f"index {i} is out of bounds for dimension 0 with size {n}")
+        return x.select(0, i)
     out, adv = _basic(x, key)
     if not adv:
         return out if out is not x else pt.ops.slice(x, 0, None, None, 1) if x.ndim else x.view(())

@@ -1,0 +1,204 @@
+"""__getitem__ / __setitem__ against NumPy's result shapes and values, and the indexing ops."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+N = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+
+GET = [
+    1, -1, (0, 1), (1, -2, 3, -1), slice(None), slice(1, None), slice(None, None, 2),
+    (slice(None), slice(-2, None)), (Ellipsis, 1), (Ellipsis, slice(1, 4, 2)), (None, 0),
+    (0, None, slice(None), None), (Ellipsis, None), (1, Ellipsis, 2), (slice(5, 10),),
+    (slice(-10, 1),), (slice(None), slice(3, 1)),
+    [1, 0], ([0, 1, 1],), (slice(None), [2, 0]), (0, [0, 2], [1, 3]),
+    (slice(None), [0, 1], slice(None), [2, 3]),          # non-adjacent advanced -> front
+    ([0, 1], slice(None), [1, 2]),                        # non-adjacent
+    (slice(None), [[0], [2]], [1, 3]),                    # broadcasting index arrays
+    (Ellipsis, [4, 0, 0]),
+    (1, [0, 2], slice(None), 3),                          # int + list separated -> front
+    (slice(None), None, [1, 2]), ([-1, -2],),
+    np.array([1, 0]), (np.int64(1), slice(None)),
+]
+
+
+@pytest.mark.parametrize("key", GET, ids=[repr(k)[:40] for k in GET])
+def test_getitem_matches_numpy(key):
+    x = pt.tensor(N)
+    want = N[key]
+    got = x[key]
+    assert tuple(got.shape) == want.shape
+    assert got.tolist() == want.tolist()
+
+
+def test_ints_are_basic_indices_as_in_pytorch():
+    # PyTorch applies ints as select() first, so a lone list index stays in place
+    # (NumPy would count the int as advanced and move the result's dims to the front)
+    x = pt.tensor(N)
+    assert x[0, :, [1]].shape == (3, 1, 5)
+    assert x[0, :, [1]].tolist() == N[0][:, [1]].tolist()
+
+
+def test_getitem_tensor_indices_and_masks():
+    x = pt.tensor(N)
+    i = pt.tensor([[1, 0], [0, 1]])
+    assert x[i].tolist() == N[[[1, 0], [0, 1]]].tolist()
+    assert x[:, pt.tensor([2, 0], dtype=pt.int32)].tolist() == N[:, [2, 0]].tolist()
+    m = N[..., 0] % 3 == 0
+    assert x[pt.tensor(m)].tolist() == N[m].tolist()
+    m2 = N[0, :, 0, 0] > 5
+    assert x[:, pt.tensor(m2)].tolist() == N[:, m2].tolist()
+    assert x[0, pt.tensor([True, False, True])].shape == (2, 4, 5)
+    assert x[pt.tensor(1)].tolist() == N[1].tolist()
+    s = pt.tensor(3.0)
+    assert s[None].shape == (1,) and s[...].shape == () and s[True].shape == (1,) and s[False].shape == (0,)
+    assert x[[True, False]].shape == (1, 3, 4, 5)
+    e = pt.zeros(0, 3)
+    assert e[:, 1].shape == (0,) and e[pt.tensor([], dtype=pt.int64)].shape == (0, 3)
+
+
+def test_basic_indexing_returns_views():
+    x = pt.zeros(3, 4)
+    x[1][2] = 5
+    assert x[1, 2].item() == 5
+    v = x[:, 1:3]
+    v.fill_(1)
+    assert x.tolist() == [[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 0]]
+    assert v._version == x._version
+    y = x[[0, 1]]                      # advanced indexing copies
+    y.fill_(7)
+    assert x[0, 0].item() == 0
+
+
+SET = [
+    (1, 9), ((0, 1), 9), (slice(None, None, 2), -1), ((Ellipsis, 0), 4), ([0, 2], 8),
+    ((slice(None), [1, 3]), 2), (([0, 1], [2, 3]), 6), ((slice(1, None), slice(None, 2)), 3),
+]
+
+
+@pytest.mark.parametrize("key,val", SET, ids=[repr(k)[:40] for k, _ in SET])
+def test_setitem_scalar(key, val):
+    n = np.arange(12).reshape(3, 4)
+    x = pt.tensor(n)
+    n[key] = val
+    x[key] = val
+    assert x.tolist() == n.tolist()
+
+
+def test_setitem_tensors_broadcast_and_masks():
+    n = np.zeros((3, 4), np.float32)
+    x = pt.tensor(n)
+    x[:, 1] = pt.tensor([1.0, 2.0, 3.0])
+    n[:, 1] = [1, 2, 3]
+    x[0] = pt.tensor([9.0, 8.0, 7.0, 6.0])
+    n[0] = [9, 8, 7, 6]
+    x[1:] = pt.tensor([5.0])                   # broadcast
+    n[1:] = 5
+    assert x.tolist() == n.tolist()
+    x[x > 6] = 0.5
+    n[n > 6] = 0.5
+    assert x.tolist() == n.tolist()
+    x[pt.tensor([0, 2]), pt.tensor([3, 0])] = pt.tensor([-1.0, -2.0])
+    n[[0, 2], [3, 0]] = [-1, -2]
+    assert x.tolist() == n.tolist()
+    x[:, [0, 1]] = pt.tensor([[10.0, 20.0]])
+    n[:, [0, 1]] = [[10, 20]]
+    assert x.tolist() == n.tolist()
+    x[...] = 0
+    assert x.sum().item() == 0
+    x[1] = [1, 2, 3, 4]
+    assert x[1].tolist() == [1, 2, 3, 4]
+    xi = pt.zeros(3, dtype=pt.int32)
+    xi[0] = 2.7                               # cast to the tensor's dtype
+    assert xi.tolist() == [2, 0, 0] and xi.dtype is pt.int32
+    v0 = x._version
+    x[0, 0] = 1
+    assert x._version > v0
+
+
+def test_setitem_errors():
+    x = pt.zeros(3, 4)
+    with pytest.raises(RuntimeError, match=r"source of shape \(2,\) can't be broadcast.*\(3,\)|shape"):
+        x[:, 0] = pt.ones(2)
+
+
+def test_index_errors():
+    x = pt.zeros(3, 4)
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        x[3]
+    # as in PyTorch, the dimension is counted after the int before it was applied
+    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 0 with size 4"):
+        x[0, -5]
+    with pytest.raises(IndexError, match="index 7 is out of bounds for dimension 0 with size 3"):
+        x[[0, 7]]
+    with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
+        x[0, 0, 0]
+    with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
+        pt.tensor(1.0)[0]
+    with pytest.raises(IndexError, match="single ellipsis"):
+        x[..., ...]
+    with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool"):
+        x[pt.tensor([0.0])]
+    with pytest.raises(IndexError, match="only integers, slices"):
+        x["a"]
+    with pytest.raises(IndexError, match="shape of the mask"):
+        x[pt.tensor([True, False])]
+    with pytest.raises(ValueError, match="step must be greater than zero"):
+        x[::-1]
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[5] = 1
+
+
+def test_index_select_gather_scatter():
+    n = np.arange(12).reshape(3, 4)
+    x = pt.tensor(n)
+    idx = pt.tensor([2, 0])
+    assert x.index_select(1, idx).tolist() == n[:, [2, 0]].tolist()
+    assert pt.index_select(x, 0, idx).tolist() == n[[2, 0]].tolist()
+    g = pt.tensor([[0, 3], [1, 1], [2, 0]])
+    assert x.gather(1, g).tolist() == np.take_along_axis(n, g.numpy(), 1).tolist()
+    assert pt.take_along_dim(x, g, 1).tolist() == np.take_along_axis(n, g.numpy(), 1).tolist()
+    z = pt.zeros(3, 4, dtype=pt.int64)
+    s = z.scatter(1, g, pt.tensor([[1, 2], [3, 4], [5, 6]]))
+    want = np.zeros((3, 4), np.int64)
+    np.put_along_axis(want, g.numpy(), [[1, 2], [3, 4], [5, 6]], 1)
+    want[1, 1] = s[1, 1].item()  # duplicate index: one of the writes wins
+    assert s.tolist() == want.tolist() and s[1, 1].item() in (3, 4)
+    sa = z.scatter_add(1, g, pt.ones(3, 2, dtype=pt.int64))
+    assert sa.tolist() == [[1, 0, 0, 1], [0, 2, 0, 0], [1, 0, 1, 0]]
+    assert z.scatter(0, pt.tensor([[1, 0, 2, 1]]), 7).tolist() == [[0, 7, 0, 0], [7, 0, 0, 7], [0, 0, 7, 0]]
+    z2 = z.clone()
+    z2.scatter_(1, g, 1)
+    assert z2.sum().item() == 5
+    with pytest.raises(RuntimeError, match="Expected dtype int64 for index"):
+        x.gather(1, g.int())
+    with pytest.raises(RuntimeError, match="index 4 is out of bounds for dimension 1 with size 4"):
+        x.gather(1, pt.tensor([[4]]))
+
+
+def test_index_put_add_copy_fill():
+    x = pt.zeros(5)
+    x.index_put_((pt.tensor([0, 0, 2]),), pt.tensor(1.0), accumulate=True)
+    assert x.tolist() == [2, 0, 1, 0, 0]
+    y = pt.zeros(3, 2).index_add(0, pt.tensor([0, 2, 0]), pt.ones(3, 2))
+    assert y.tolist() == [[2, 2], [0, 0], [1, 1]]
+    assert pt.zeros(3).index_copy(0, pt.tensor([2, 0]), pt.tensor([5.0, 6.0])).tolist() == [6, 0, 5]
+    assert pt.zeros(3).index_fill(0, pt.tensor([1]), -1).tolist() == [0, -1, 0]
+
+
+def test_masked_fill_select_nonzero():
+    x = pt.tensor([[1, -2], [-3, 4]])
+    m = x < 0
+    assert x.masked_fill(m, 0).tolist() == [[1, 0], [0, 4]]
+    assert x.masked_fill(pt.tensor([True, False]), 9).tolist() == [[9, -2], [9, 4]]
+    assert pt.masked_select(x, m).tolist() == [-2, -3]
+    xf = pt.tensor([1.0, 2.0])
+    xf.masked_fill_(pt.tensor([False, True]), pt.tensor(5.0))
+    assert xf.tolist() == [1.0, 5.0]
+    assert x.nonzero().tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    assert pt.nonzero(pt.tensor([0, 3, 0, 4])).tolist() == [[1], [3]]
+    assert [t.tolist() for t in pt.nonzero(m, as_tuple=True)] == [[0, 1], [1, 0]]
+    assert pt.tensor(0).nonzero().shape == (0, 0) and pt.tensor(5).nonzero().shape == (1, 0)
+    assert pt.argwhere(pt.tensor([0, 1])).tolist() == [[1]]
+    with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks"):
+        x.masked_fill(x, 0)

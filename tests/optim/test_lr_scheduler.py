@@ -1,0 +1,178 @@
+"""Learning-rate schedulers: lr sequences against closed forms worked out by hand, and errors."""
+import math
+
+import pytest
+
+import plugtorch as pt
+from plugtorch.optim import lr_scheduler as S
+
+
+def make_opt(lr=1.0, groups=1, cls=pt.optim.SGD, **kw):
+    return cls([{"params": [pt.zeros(1, requires_grad=True)]} for _ in range(groups)], lr=lr, **kw)
+
+
+def lrs(sched, n, group=0):
+    out = []
+    for _ in range(n):
+        out.append(sched.get_last_lr()[group])
+        sched.optimizer.step()
+        sched.step()
+    return out
+
+
+def close(a, b):
+    assert a == pytest.approx(b, rel=1e-12, abs=1e-15)
+
+
+def test_step_lr():
+    close(lrs(S.StepLR(make_opt(), step_size=3, gamma=0.1), 10), [1, 1, 1, .1, .1, .1, .01, .01, .01, .001])
+
+
+def test_multistep_lr_counts_repeated_milestones():
+    close(lrs(S.MultiStepLR(make_opt(), milestones=[2, 5, 5], gamma=0.5), 7), [1, 1, .5, .5, .5, .125, .125])
+
+
+def test_exponential_lr():
+    close(lrs(S.ExponentialLR(make_opt(2.0), gamma=0.9), 6), [2 * 0.9 ** e for e in range(6)])
+
+
+def test_cosine_annealing_lr_over_more_than_one_period():
+    want = [0.1 + 0.9 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(13)]
+    close(lrs(S.CosineAnnealingLR(make_opt(), T_max=4, eta_min=0.1), 13), want)
+
+
+def test_lambda_lr_one_function_per_group():
+    opt = make_opt(groups=2)
+    opt.param_groups[1]["lr"] = 2.0
+    sched = S.LambdaLR(opt, [lambda e: 0.95 ** e, lambda e: 1 / (e + 1)])
+    close(lrs(sched, 4, group=0), [0.95 ** e for e in range(4)])
+    assert sched.get_last_lr()[1] == pytest.approx(2.0 / 5)
+    with pytest.raises(ValueError, match="Expected 2 lr_lambdas, but got 3"):
+        S.LambdaLR(opt, [abs] * 3)
+
+
+def test_linear_lr():
+    close(lrs(S.LinearLR(make_opt(), start_factor=0.25, total_iters=4), 7),
+          [0.25 + 0.75 * min(4, e) / 4 for e in range(7)])
+
+
+def test_sequential_lr_warmup_then_decay():
+    opt = make_opt()
+    warm = S.LinearLR(opt, start_factor=0.1, total_iters=2)
+    decay = S.ExponentialLR(opt, gamma=0.5)
+    sched = S.SequentialLR(opt, [warm, decay], milestones=[2])
+    close(lrs(sched, 6), [0.1, 0.55, 1.0, 0.5, 0.25, 0.125])
+
+
+def test_one_cycle_lr_lr_and_momentum():
+    opt = make_opt(cls=pt.optim.SGD, momentum=0.9)
+    sched = S.OneCycleLR(opt, max_lr=1.0, total_steps=10, pct_start=0.3)
+    init, final = 1.0 / 25, 1.0 / 25 / 1e4
+
+    def cos_anneal(a, b, pct):
+        return b + (a - b) / 2 * (math.cos(math.pi * pct) + 1)
+
+    want_lr, want_m = [], []
+    for s in range(10):
+        if s <= 2:   # rising phase ends at pct_start * total_steps - 1 = 2
+            want_lr.append(cos_anneal(init, 1.0, s / 2)); want_m.append(cos_anneal(0.95, 0.85, s / 2))
+        else:
+            want_lr.append(cos_anneal(1.0, final, (s - 2) / 7)); want_m.append(cos_anneal(0.85, 0.95, (s - 2) / 7))
+    got_lr, got_m = [], []
+    for s in range(10):
+        got_lr.append(opt.param_groups[0]["lr"])
+        got_m.append(opt.param_groups[0]["momentum"])
+        opt.step()
+        if s < 9:
+            sched.step()
+    close(got_lr, want_lr)
+    close(got_m, want_m)
+    sched.step()   # step 10 == total_steps is still allowed
+    with pytest.raises(ValueError, match="Tried to step 11 times. The specified number of total steps is 10"):
+        sched.step()
+
+
+def test_one_cycle_lr_cycles_adam_beta1_and_linear_three_phase():
+    opt = make_opt(cls=pt.optim.Adam)
+    sched = S.OneCycleLR(opt, max_lr=0.5, epochs=2, steps_per_epoch=5, anneal_strategy="linear", three_phase=True)
+    assert opt.param_groups[0]["betas"] == (0.95, 0.999)
+    got = lrs(sched, 4)
+    # phases end at steps 2 (up), 4 (back down to initial_lr) and 9 (down to min_lr)
+    close(got, [0.02, 0.26, 0.5, 0.26])
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({}, "You must define either total_steps OR \\(epochs AND steps_per_epoch\\)"),
+    ({"total_steps": 10, "anneal_strategy": "exp"}, "anneal_strategy must be one of 'cos' or 'linear'"),
+    ({"total_steps": 10, "pct_start": 1.5}, "Expected float between 0 and 1 pct_start"),
+])
+def test_one_cycle_lr_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        S.OneCycleLR(make_opt(momentum=0.9), max_lr=1.0, **kw)
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        S.OneCycleLR(make_opt(cls=pt.optim.Adagrad), max_lr=1.0, total_steps=5)
+
+
+def test_reduce_lr_on_plateau_min_with_cooldown():
+    opt = make_opt()
+    sched = S.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1)
+    got = []
+    for loss in [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.5, 0.6]:
+        sched.step(loss)
+        got.append(opt.param_groups[0]["lr"])
+    # bad epochs: 0.95 (1), 0.95 (2 > patience: halve, cool down 1), 0.95 (cooldown), 0.95 (1), 0.95 (2: halve)
+    assert got == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    assert sched.get_last_lr() == [0.25]
+
+
+def test_reduce_lr_on_plateau_max_abs_threshold_and_min_lr():
+    opt = make_opt()
+    sched = S.ReduceLROnPlateau(opt, mode="max", factor=0.1, patience=0, threshold=0.5,
+                                threshold_mode="abs", min_lr=0.05)
+    for acc in [1.0, 1.4, 1.45]:   # +0.4 and +0.05 are not improvements by more than 0.5
+        sched.step(acc)
+    assert opt.param_groups[0]["lr"] == 0.05 and sched.best == 1.0
+
+
+@pytest.mark.parametrize("kw,msg", [
+    ({"factor": 1.0}, "Factor should be < 1.0"), ({"mode": "avg"}, "mode avg is unknown!"),
+    ({"threshold_mode": "pct"}, "threshold mode pct is unknown!"),
+])
+def test_reduce_lr_on_plateau_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        S.ReduceLROnPlateau(make_opt(), **kw)
+
+
+def test_scheduler_errors():
+    with pytest.raises(ValueError, match="Starting multiplicative factor expected to be greater than 0"):
+        S.LinearLR(make_opt(), start_factor=0)
+    with pytest.raises(ValueError, match="Ending multiplicative factor expected to be between 0 and 1"):
+        S.LinearLR(make_opt(), end_factor=1.5)
+    with pytest.raises(KeyError, match="param 'initial_lr' is not specified in param_groups\\[0\\]"):
+        S.StepLR(make_opt(), step_size=2, last_epoch=3)
+    with pytest.raises(TypeError, match="list is not an Optimizer"):
+        S.StepLR([], step_size=2)
+    opt = make_opt()
+    with pytest.raises(ValueError, match="number of schedulers 2 and the number of milestones to be equal to 2"):
+        S.SequentialLR(opt, [S.StepLR(opt, 2), S.StepLR(opt, 2)], milestones=[1, 2])
+    with pytest.raises(ValueError, match="scheduler at index 1 has a different optimizer"):
+        S.SequentialLR(opt, [S.StepLR(opt, 2), S.StepLR(make_opt(), 2)], milestones=[1])
+
+
+def test_state_dict_resumes_the_schedule():
+    opt = make_opt()
+    a = S.StepLR(opt, step_size=2, gamma=0.5)
+    lrs(a, 3)
+    sd = a.state_dict()
+    assert "optimizer" not in sd and sd["last_epoch"] == 3
+    opt2 = make_opt()
+    opt2.param_groups[0]["lr"] = opt.param_groups[0]["lr"]
+    b = S.StepLR(opt2, step_size=2, gamma=0.5)
+    b.load_state_dict(sd)
+    close(lrs(a, 4), lrs(b, 4))
+
+
+def test_step_with_epoch_uses_the_closed_form():
+    sched = S.StepLR(make_opt(), step_size=2, gamma=0.5)
+    sched.step(5)
+    assert sched.get_last_lr() == [0.25]

@@ -143,7 +143,7 @@ def aminmax(input, *, dim=None, keepdim=False):
 # ---- creation -----------------------------------------------------------------------------
 def _infer_dtype(obj):
     a = np.asarray(obj)
-    if a.dtype == np.float64 and not isinstance(obj, np.ndarray):
+    if a.dtype == np.float64 and not isinstance(obj, (np.ndarray, np.generic)):
         return _dtypes.get_default_dtype(), a
     if a.dtype.kind in "U S O".split():
         raise TypeError(f"tensor(): could not infer dtype of {type(obj).__name__}")

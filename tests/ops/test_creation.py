@@ -1,0 +1,125 @@
+"""Factories: tensor, as_tensor, zeros/ones/full/empty and *_like, arange, linspace, eye."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+
+@pytest.mark.parametrize("data,dtype,shape", [
+    ([1, 2, 3], pt.int64, (3,)), ([1.0, 2], pt.float32, (2,)), ([True, False], pt.bool, (2,)),
+    (3, pt.int64, ()), (2.5, pt.float32, ()), (True, pt.bool, ()), ([[1, 2], [3, 4]], pt.int64, (2, 2)),
+    ([], pt.float32, (0,)), ([[]], pt.float32, (1, 0)),
+    (np.array([1, 2], np.int16), pt.int16, (2,)), (np.float64(1.5), pt.float64, ()),
+    (np.array(2.0), pt.float64, ()),
+])
+def test_tensor_infers_dtype(data, dtype, shape):
+    t = pt.tensor(data)
+    assert t.dtype is dtype and t.shape == shape
+    assert t.tolist() == np.asarray(data).tolist()
+
+
+def test_tensor_copies_and_nested_tensors():
+    a = np.array([1.0, 2.0])
+    t = pt.tensor(a)
+    a[0] = 9
+    assert t[0].item() == 1.0
+    assert pt.tensor([pt.tensor(1.0), pt.tensor(2.0)]).tolist() == [1.0, 2.0]
+    src = pt.tensor([1, 2])
+    c = pt.tensor(src, dtype=pt.float64)
+    assert c.dtype is pt.float64 and c.tolist() == [1.0, 2.0]
+    assert pt.tensor([1, 2], dtype=pt.float16).dtype is pt.float16
+    assert pt.Tensor([1, 2]).dtype is pt.float32
+    assert pt.tensor([1.0], requires_grad=True).requires_grad
+
+
+def test_tensor_bad_data():
+    with pytest.raises(TypeError, match="could not infer dtype"):
+        pt.tensor("abc")
+    with pytest.raises((TypeError, ValueError), match="ragged|inhomogeneous|could not convert"):
+        pt.tensor([[1, 2], [3]])
+    with pytest.raises(TypeError, match="complex"):
+        pt.tensor([1j])
+
+
+def test_as_tensor_shares_numpy_memory():
+    a = np.arange(3.0)
+    t = pt.as_tensor(a)
+    a[1] = 7
+    assert t[1].item() == 7.0
+    assert pt.as_tensor(t) is t
+    assert pt.as_tensor([1, 2]).tolist() == [1, 2] and pt.asarray([1.5]).dtype is pt.float32
+    assert pt.as_tensor(a, dtype=pt.float32).dtype is pt.float32
+
+
+@pytest.mark.parametrize("dtype", [None, pt.bool, pt.uint8, pt.int32, pt.int64, pt.float16, pt.bfloat16, pt.float64])
+def test_zeros_ones_full_empty(dtype):
+    d = dtype or pt.float32
+    for t, v in ((pt.zeros(2, 3, dtype=dtype), 0), (pt.ones((2, 3), dtype=dtype), 1),
+                 (pt.full((2, 3), 1 if dtype else 1.0, dtype=dtype), 1), (pt.zeros([2, 3], dtype=dtype), 0)):
+        assert t.shape == (2, 3) and t.dtype is d
+        assert (t.numpy() == v).all()
+    assert pt.empty(4, 0, dtype=dtype).shape == (4, 0)
+    x = pt.ones(2, dtype=dtype)
+    for like, v in ((pt.zeros_like(x), 0), (pt.ones_like(x), 1), (pt.full_like(x, 1), 1)):
+        assert like.dtype is d and like.shape == (2,) and (like.numpy() == v).all()
+    assert pt.empty_like(x).shape == (2,)
+    assert pt.zeros_like(x, dtype=pt.float64).dtype is pt.float64
+
+
+def test_full_infers_dtype_from_value():
+    assert pt.full((2,), 3).dtype is pt.int64
+    assert pt.full((2,), 3.0).dtype is pt.float32
+    assert pt.full((2,), True).dtype is pt.bool
+    assert pt.full((), 4.5).shape == () and pt.zeros(()).shape == ()
+    assert pt.full((2,), pt.tensor(2.0)).tolist() == [2.0, 2.0]
+    x = pt.zeros(2, 3)
+    assert x.new_ones(4).dtype is pt.float32 and x.new_full((1,), 7).tolist() == [7.0]
+    assert x.new_zeros((2, 2)).shape == (2, 2) and x.new_tensor([1, 2]).dtype is pt.float32
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    ((5,), {}), ((2, 8), {}), ((1, 10, 3), {}), ((10, 0, -3), {}), ((0.0, 1.0, 0.1), {}),
+    ((5,), {"dtype": pt.float64}), ((-3, 3), {"dtype": pt.int8}), ((0, 2.5, 0.5), {}),
+    ((1.0, 2.0, 0.25), {"dtype": pt.float16}),
+])
+def test_arange(args, kwargs):
+    t = pt.arange(*args, **kwargs)
+    ref = np.arange(*args)
+    assert t.shape == ref.shape
+    np.testing.assert_allclose(t.numpy().astype(np.float64), ref, rtol=1e-6)
+    want = kwargs.get("dtype") or (pt.float32 if any(isinstance(a, float) for a in args) else pt.int64)
+    assert t.dtype is want
+
+
+def test_arange_errors():
+    with pytest.raises(RuntimeError, match="step must be nonzero"):
+        pt.arange(0, 5, 0)
+    with pytest.raises(RuntimeError, match="inconsistent with step sign"):
+        pt.arange(0, 5, -1)
+
+
+@pytest.mark.parametrize("start,end,steps", [(0, 1, 5), (-2, 2, 4), (3, -1, 7), (0, 1, 1), (0, 1, 0), (1, 1, 3)])
+def test_linspace(start, end, steps):
+    t = pt.linspace(start, end, steps)
+    assert t.dtype is pt.float32 and t.shape == (steps,)
+    np.testing.assert_allclose(t.numpy(), np.linspace(start, end, steps), rtol=1e-6, atol=1e-7)
+    assert pt.linspace(start, end, steps, dtype=pt.float64).dtype is pt.float64
+    with pytest.raises(RuntimeError, match="non-negative"):
+        pt.linspace(0, 1, -1)
+
+
+def test_eye():
+    assert pt.eye(3).tolist() == np.eye(3).tolist() and pt.eye(3).dtype is pt.float32
+    assert pt.eye(2, 3, dtype=pt.int64).tolist() == np.eye(2, 3).astype(int).tolist()
+    assert pt.eye(0).shape == (0, 0)
+
+
+def test_factory_errors():
+    with pytest.raises(RuntimeError, match="negative dimension -1"):
+        pt.zeros(2, -1)
+    with pytest.raises(TypeError, match="size must be a sequence of ints"):
+        pt.zeros(2.5)
+    with pytest.raises(TypeError, match="expected a plugtorch dtype"):
+        pt.ones(2, dtype=np.complex64)
+    with pytest.raises(TypeError, match="expected a Tensor or a number"):
+        pt.full((2,), "x")

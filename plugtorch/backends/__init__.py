@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import sys
 
 from plugtorch.backends import plugins as _plugins
 from plugtorch.backends.base import Backend
@@ -62,8 +63,9 @@ def register(backend, *, name: str | None = None, origin: str = "runtime",
     _BACKENDS[name] = backend
     _ORIGINS[name] = origin
     _forget_devices(name)
-    from plugtorch import library
-    library._install_kernels_for(name, backend)
+    library = sys.modules.get("plugtorch.library")   # custom kernels waiting for this backend
+    if library is not None:
+        library._install_kernels_for(name, backend)
     return backend
 
 

@@ -17,6 +17,8 @@ class Backend:
     name: str = "?"
     kernels: dict = {}
     origin: str = "built-in"
+    # core ops this backend leaves to cpu by design (copied in and out, warning once per op)
+    fallback_ops: frozenset = frozenset()
 
     # --- devices -------------------------------------------------------------------------
     def is_available(self) -> bool:

@@ -243,7 +243,7 @@ def _resolve_backend(dev):
 def _no_kernel(op, be, dev, args, kwargs):
     if op.decomposition is not None:
         return op.decomposition(*args, **kwargs)
-    if cpu_fallback_enabled() and dev.type != "cpu":
+    if dev.type != "cpu" and (op.name in be.fallback_ops or cpu_fallback_enabled()):
         return _run_on_cpu(op, be, dev, args, kwargs)
     raise NotImplementedError(
         f"The operator '{op.name}' is not implemented for the '{be.name}' backend. "

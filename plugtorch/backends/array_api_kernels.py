@@ -1,0 +1,388 @@
+"""Core-op kernels written with the Array API standard's functions only.
+
+Each kernel follows the calling convention of ``plugtorch/backends/cpu/array_kernels.py``
+(what the op's meta function returns) and matches the cpu reference. The standard allows no
+mixing of dtype kinds, so every operand is cast to the kernel's computation dtype first, and
+Python scalars become 0-d arrays of that dtype (wrapping out-of-range ints, as PyTorch does).
+Kernels the namespace cannot support are left out; the backend lists them as fallback ops.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from plugtorch import _dtypes
+from plugtorch._dtypes import _FLOAT, _INT
+
+
+def make_array_api_kernels(xp, D, array_type) -> dict:
+    """The kernel table for Array API namespace ``xp``; ``D`` maps plugtorch dtypes to xp's."""
+    K = {}
+    i64 = D[_dtypes.int64]
+
+    def arr(r):
+        return r if isinstance(r, array_type) else xp.asarray(r)
+
+    def scalar(v, dt):
+        if dt.category == _FLOAT:
+            v = float(v)
+        elif dt is _dtypes.bool:
+            v = bool(v)
+        else:  # wrap like a C cast: uint8(300) == 44
+            bits = dt.itemsize * 8
+            v = int(v) % (1 << bits)
+            if dt.is_signed and v >= 1 << (bits - 1):
+                v -= 1 << bits
+        return xp.asarray(v, dtype=D[dt])
+
+    def cast(x, dt):
+        if not isinstance(x, array_type):
+            return scalar(x, dt)
+        d = D[dt]
+        return x if x.dtype == d else xp.astype(x, d)
+
+    def truthy(x):
+        return x if x.dtype == xp.bool else xp.not_equal(x, xp.zeros((), dtype=x.dtype))
+
+    def copy(x):
+        # reshape through 1-d so the copy is C-contiguous whatever the layout of x
+        return xp.reshape(xp.reshape(x, (-1,), copy=True), x.shape)
+
+    def is_int(dt):
+        return dt.category == _INT
+
+    # ---- unary ---------------------------------------------------------------------------
+    def _float_unary(f):
+        return lambda x, dtype: arr(f(cast(x, dtype)))
+
+    def _exp2(x):
+        return xp.pow(xp.asarray(2, dtype=x.dtype), x)
+
+    def _sigmoid(x):
+        one = xp.ones((), dtype=x.dtype)
+        return xp.divide(one, xp.add(one, xp.exp(xp.negative(x))))
+
+    def _rsqrt(x):
+        return xp.divide(xp.ones((), dtype=x.dtype), xp.sqrt(x))
+
+    def _reciprocal(x):
+        return xp.divide(xp.ones((), dtype=x.dtype), x)
+
+    for name, f in {"exp": xp.exp, "exp2": _exp2, "expm1": xp.expm1, "log": xp.log,
+                    "log2": xp.log2, "log10": xp.log10, "log1p": xp.log1p, "sqrt": xp.sqrt,
+                    "rsqrt": _rsqrt, "sin": xp.sin, "cos": xp.cos, "tan": xp.tan,
+                    "asin": xp.asin, "acos": xp.acos, "atan": xp.atan, "sinh": xp.sinh,
+                    "cosh": xp.cosh, "tanh": xp.tanh, "sigmoid": _sigmoid,
+                    "reciprocal": _reciprocal}.items():
+        K[name] = _float_unary(f)
+
+    def _same_unary(f, int_identity=False):
+        def k(x, dtype):
+            if x.dtype == xp.bool or (int_identity and is_int(dtype)):
+                return copy(cast(x, dtype))
+            return arr(cast(f(x), dtype))
+        return k
+
+    K["neg"] = _same_unary(xp.negative)
+    K["abs"] = _same_unary(xp.abs)
+    K["sign"] = _same_unary(xp.sign)
+    for name, f in (("floor", xp.floor), ("ceil", xp.ceil), ("trunc", xp.trunc), ("round", xp.round)):
+        K[name] = _same_unary(f, int_identity=True)
+
+    def _bool_unary(f, bool_value):
+        def k(x, dtype):
+            if x.dtype == xp.bool or not xp.isdtype(x.dtype, "real floating"):
+                return xp.full(x.shape, bool_value, dtype=xp.bool)
+            return arr(f(x))
+        return k
+
+    K["isnan"] = _bool_unary(xp.isnan, False)
+    K["isinf"] = _bool_unary(xp.isinf, False)
+    K["isfinite"] = _bool_unary(xp.isfinite, True)
+    K["logical_not"] = lambda x, dtype: arr(xp.logical_not(truthy(x)))
+    K["bitwise_not"] = lambda x, dtype: arr(xp.bitwise_invert(x))
+
+    # ---- binary --------------------------------------------------------------------------
+    def binary(f, check_zero=None):
+        def k(a, b, dtype):
+            a, b = cast(a, dtype), cast(b, dtype)
+            if check_zero and is_int(dtype) and bool(xp.any(xp.equal(b, xp.zeros((), dtype=b.dtype)))):
+                raise RuntimeError(f"ZeroDivisionError: integer {check_zero} by zero")
+            return arr(f(a, b, dtype))
+        return k
+
+    def _add(a, b, dt):
+        return xp.logical_or(a, b) if dt is _dtypes.bool else xp.add(a, b)
+
+    def _mul(a, b, dt):
+        return xp.logical_and(a, b) if dt is _dtypes.bool else xp.multiply(a, b)
+
+    def _floor_divide(a, b, dt):
+        # PyTorch: floor of the true quotient for floats
+        return xp.floor_divide(a, b) if is_int(dt) else xp.floor(xp.divide(a, b))
+
+    def _fmod(a, b, dt):
+        if is_int(dt):  # remainder has the divisor's sign; fmod the dividend's
+            r = xp.remainder(a, b)
+            zero = xp.zeros((), dtype=r.dtype)
+            fix = xp.logical_and(xp.not_equal(r, zero), xp.not_equal(xp.less(r, zero), xp.less(a, zero)))
+            return xp.where(fix, xp.subtract(r, b), r)
+        # exact: for positive operands remainder is fmod; fmod takes the dividend's sign
+        return xp.copysign(xp.remainder(xp.abs(a), xp.abs(b)), a)
+
+    def _pow(a, b, dt):
+        if dt is _dtypes.bool:
+            return xp.logical_or(xp.logical_not(b), a)
+        if is_int(dt) and dt.is_signed and bool(xp.any(xp.less(b, xp.zeros((), dtype=b.dtype)))):
+            raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
+        return xp.pow(a, b)
+
+    def _extremum(f):
+        def g(a, b, dt):
+            r = f(a, b)
+            if dt.category == _FLOAT:  # NaN propagates, as in PyTorch
+                r = xp.where(xp.isnan(a), a, xp.where(xp.isnan(b), b, r))
+            return r
+        return g
+
+    K["add"] = binary(_add)
+    K["sub"] = binary(lambda a, b, dt: xp.subtract(a, b))
+    K["mul"] = binary(_mul)
+    K["div"] = binary(lambda a, b, dt: xp.divide(a, b))
+    K["floor_divide"] = binary(_floor_divide, check_zero="division")
+    K["remainder"] = binary(lambda a, b, dt: xp.remainder(a, b), check_zero="remainder")
+    K["fmod"] = binary(_fmod, check_zero="fmod")
+    K["pow"] = binary(_pow)
+    K["atan2"] = binary(lambda a, b, dt: xp.atan2(a, b))
+    K["maximum"] = binary(_extremum(xp.maximum))
+    K["minimum"] = binary(_extremum(xp.minimum))
+    K["bitwise_and"] = binary(lambda a, b, dt: xp.bitwise_and(a, b))
+    K["bitwise_or"] = binary(lambda a, b, dt: xp.bitwise_or(a, b))
+    K["bitwise_xor"] = binary(lambda a, b, dt: xp.bitwise_xor(a, b))
+
+    def _shift(f, left):
+        def g(a, b, dt):
+            if dt is _dtypes.bool:
+                a, b = xp.astype(a, D[_dtypes.uint8]), xp.astype(b, D[_dtypes.uint8])
+            bits = dt.itemsize * 8
+            zero = xp.zeros((), dtype=b.dtype)
+            r = f(a, xp.clip(b, 0, bits - 1))
+            # shifting by the width or more gives 0 (or -1 for negative values shifted right)
+            big = xp.logical_or(xp.greater_equal(b, xp.asarray(bits, dtype=b.dtype)), xp.less(b, zero))
+            if bool(xp.any(big)):
+                fill = (xp.where(xp.less(a, zero), xp.asarray(-1, dtype=a.dtype), zero)
+                        if not left and dt.is_signed else xp.zeros_like(r))
+                r = xp.where(big, fill, r)
+            return r if dt is not _dtypes.bool else xp.astype(r, xp.bool)
+        return g
+
+    K["bitwise_left_shift"] = binary(_shift(xp.bitwise_left_shift, True))
+    K["bitwise_right_shift"] = binary(_shift(xp.bitwise_right_shift, False))
+
+    def compare(f):
+        def k(a, b, dtype):
+            for s in (a, b):  # an int beyond the dtype's range compares exactly, in int64
+                if is_int(dtype) and dtype is not _dtypes.int64 and isinstance(s, int) and \
+                        not isinstance(s, bool) and not _fits(s, dtype):
+                    dtype = _dtypes.int64
+            return arr(f(cast(a, dtype), cast(b, dtype)))
+        return k
+
+    for name, f in (("eq", xp.equal), ("ne", xp.not_equal), ("lt", xp.less),
+                    ("le", xp.less_equal), ("gt", xp.greater), ("ge", xp.greater_equal)):
+        K[name] = compare(f)
+    for name, f in (("logical_and", xp.logical_and), ("logical_or", xp.logical_or),
+                    ("logical_xor", xp.logical_xor)):
+        K[name] = (lambda f: lambda a, b, dtype: arr(f(truthy(cast(a, dtype)), truthy(cast(b, dtype)))))(f)
+
+    def where(c, a, b, dtype):
+        c = c if isinstance(c, array_type) else xp.asarray(bool(c))
+        return arr(xp.where(c, cast(a, dtype), cast(b, dtype)))
+    K["where"] = where
+
+    # ---- reductions ----------------------------------------------------------------------
+    def _acc(dt):
+        return _dtypes.float32 if dt in (_dtypes.float16, _dtypes.bfloat16) else dt
+
+    def _accumulate(f):
+        def k(x, dims, keepdim, dtype):
+            acc = _acc(dtype)
+            x = cast(x, acc)
+            r = f(x, axis=dims, keepdims=keepdim, dtype=D[acc]) if dims else x
+            return arr(cast(r, dtype))
+        return k
+
+    K["sum"] = _accumulate(xp.sum)
+    K["prod"] = _accumulate(xp.prod)
+
+    def _extreme(f, bool_f):
+        def k(x, dims, keepdim, dtype):
+            if not dims:
+                return copy(x)
+            if x.dtype == xp.bool:
+                return arr(bool_f(x, axis=dims, keepdims=keepdim))
+            return arr(f(x, axis=dims, keepdims=keepdim))
+        return k
+
+    K["amax"] = _extreme(xp.max, xp.any)
+    K["amin"] = _extreme(xp.min, xp.all)
+    K["all"] = lambda x, dims, keepdim, dtype: arr(xp.all(x, axis=dims, keepdims=keepdim) if dims else truthy(x))
+    K["any"] = lambda x, dims, keepdim, dtype: arr(xp.any(x, axis=dims, keepdims=keepdim) if dims else truthy(x))
+
+    def _arg(f):
+        def k(x, dim, keepdim):
+            if x.dtype == xp.bool:
+                x = xp.astype(x, D[_dtypes.uint8])
+            if dim is None:
+                return arr(xp.astype(f(xp.reshape(x, (-1,))), i64))
+            if x.ndim == 0:
+                return xp.zeros((), dtype=i64)
+            return arr(xp.astype(f(x, axis=dim[0], keepdims=keepdim), i64))
+        return k
+
+    K["argmax"] = _arg(xp.argmax)
+    K["argmin"] = _arg(xp.argmin)
+
+    def _scan(f):
+        def k(x, dim, dtype):
+            if x.ndim == 0:
+                return copy(cast(x, dtype))
+            acc = _acc(dtype)
+            return arr(cast(f(cast(x, acc), axis=dim, dtype=D[acc]), dtype))
+        return k
+
+    if hasattr(xp, "cumulative_sum"):
+        K["cumsum"] = _scan(xp.cumulative_sum)
+    if hasattr(xp, "cumulative_prod"):
+        K["cumprod"] = _scan(xp.cumulative_prod)
+
+    if hasattr(xp, "take_along_axis"):
+        def sort(x, dim, descending):
+            if x.ndim == 0:
+                return copy(x), xp.zeros((), dtype=i64)
+            keys = xp.astype(x, D[_dtypes.uint8]) if x.dtype == xp.bool else x
+            idx = xp.astype(xp.argsort(keys, axis=dim, descending=descending, stable=True), i64)
+            return arr(xp.take_along_axis(x, idx, axis=dim)), arr(idx)
+        K["sort"] = sort
+
+    # ---- linear algebra ------------------------------------------------------------------
+    def matmul(a, b):
+        dt = a.dtype
+        if dt in (D.get(_dtypes.float16), D.get(_dtypes.bfloat16)):
+            f32 = D[_dtypes.float32]
+            return arr(xp.astype(xp.matmul(xp.astype(a, f32), xp.astype(b, f32)), dt))
+        return arr(xp.matmul(a, b))
+    K["_matmul"] = matmul
+
+    # ---- views and layout ----------------------------------------------------------------
+    K["view"] = lambda x, shape: xp.reshape(x, tuple(shape))
+    K["permute"] = lambda x, dims: xp.permute_dims(x, tuple(dims))
+    K["expand"] = lambda x, shape: xp.broadcast_to(x, tuple(shape))
+    K["slice"] = lambda x, dim, start, end, step: x[(slice(None),) * dim + (slice(start, end, step), ...)]
+    K["select"] = lambda x, dim, index: x[(slice(None),) * dim + (index, ...)]
+    K["clone"] = copy
+    K["flip"] = lambda x, dims: copy(xp.flip(x, axis=tuple(dims))) if dims else copy(x)
+    K["cat"] = lambda arrays, dim, dtype: xp.concat([cast(a, dtype) for a in arrays], axis=dim)
+
+    def copy_(dst, src):
+        src = src if src.dtype == dst.dtype else xp.astype(src, dst.dtype)
+        dst[...] = xp.broadcast_to(src, dst.shape) if src.shape != dst.shape else src
+    K["copy_"] = copy_
+    K["_to_dtype"] = lambda x, dtype: xp.astype(x, D[dtype], copy=True)
+
+    # ---- indexing ------------------------------------------------------------------------
+    def index(x, indices):
+        """Advanced indexing through ``take`` on the flattened indexed dims (NumPy's layout)."""
+        pos = [i for i, t in enumerate(indices) if t is not None]
+        if not pos:
+            return copy(x)
+        idx = xp.broadcast_arrays(*[indices[i] for i in pos])
+        rest = [i for i in range(x.ndim) if i not in pos]
+        sizes = [x.shape[i] for i in pos]
+        xt = xp.reshape(xp.permute_dims(x, tuple(pos + rest)), (math.prod(sizes), *[x.shape[i] for i in rest]))
+        flat = xp.zeros(idx[0].shape, dtype=i64)
+        for t, n in zip(idx, sizes):
+            t = xp.astype(t, i64)
+            t = xp.where(xp.less(t, xp.zeros((), dtype=i64)), xp.add(t, xp.asarray(n, dtype=i64)), t)
+            flat = xp.add(xp.multiply(flat, xp.asarray(n, dtype=i64)), t)
+        bshape = tuple(idx[0].shape)
+        r = xp.take(xt, xp.reshape(flat, (-1,)), axis=0)
+        r = xp.reshape(r, bshape + tuple(x.shape[i] for i in rest))
+        if pos == list(range(pos[0], pos[-1] + 1)) and pos[0] > 0:
+            # adjacent indexed dims keep their place (NumPy's rule); otherwise they lead
+            nb, p0 = len(bshape), pos[0]
+            order = [nb + j for j in range(p0)] + list(range(nb)) + [nb + j for j in range(p0, len(rest))]
+            r = copy(xp.permute_dims(r, tuple(order)))
+        return r
+    K["index"] = index
+
+    if hasattr(xp, "take_along_axis"):
+        def gather(x, dim, index):
+            if x.ndim == 0:
+                return copy(xp.reshape(x, index.shape))
+            n = x.shape[dim]
+            index = xp.where(xp.less(index, xp.zeros((), dtype=index.dtype)),
+                             xp.add(index, xp.asarray(n, dtype=index.dtype)), index)
+            # the index may be smaller than x along the other dims
+            x = x[tuple(slice(None) if j == dim else slice(0, m) for j, m in enumerate(index.shape))]
+            return arr(xp.take_along_axis(x, index, axis=dim))
+        K["gather"] = gather
+
+    def nonzero(x):
+        if x.ndim == 0:
+            return xp.zeros((int(bool(x)), 0), dtype=i64)
+        return xp.astype(xp.stack(xp.nonzero(x), axis=1), i64)
+    K["nonzero"] = nonzero
+
+    # ---- factories and random ------------------------------------------------------------
+    def full(shape, value, dtype, index):
+        return xp.full(tuple(shape), _py(value, dtype), dtype=D[dtype])
+    K["full"] = full
+    K["empty"] = lambda shape, dtype, index: xp.empty(tuple(shape), dtype=D[dtype])
+
+    def arange(start, end, step, dtype, index):
+        n = max(0, math.ceil((end - start) / step))
+        if is_int(dtype) and all(isinstance(v, int) for v in (start, end, step)):
+            return xp.astype(xp.arange(start, start + n * step, step, dtype=i64)[:n], D[dtype])
+        f64 = D[_dtypes.float64] if _dtypes.float64 in D else D[_dtypes.float32]
+        r = xp.add(xp.multiply(xp.arange(n, dtype=f64), xp.asarray(step, dtype=f64)), xp.asarray(start, dtype=f64))
+        return xp.astype(r, D[dtype])
+    K["arange"] = arange
+
+    # The standard has no random numbers: draw on the host, exactly as the cpu backend does,
+    # and copy in (so a seed gives the same numbers on both).
+    def _fill(x, host):
+        x[...] = xp.asarray(host.astype(_np_dtype(x, D)), dtype=x.dtype)
+
+    def _float_kind(x):
+        return np.float64 if x.dtype == D.get(_dtypes.float64) else np.float32
+
+    K["uniform_"] = lambda x, low, high, gen: _fill(x, gen.random(x.shape, dtype=_float_kind(x)) * (high - low) + low)
+    K["normal_"] = lambda x, mean, std, gen: _fill(x, gen.standard_normal(x.shape, dtype=_float_kind(x)) * std + mean)
+    K["random_"] = lambda x, low, high, gen: _fill(x, gen.integers(low, high, size=x.shape))
+    return K
+
+
+def _fits(v, dt):
+    info = np.iinfo(dt.numpy)
+    return info.min <= v <= info.max
+
+
+def _py(value, dt):
+    """``value`` as the Python number ``full`` stores for dtype ``dt`` (ints wrap, floats truncate)."""
+    if dt.category == _FLOAT:
+        return float(value)
+    if dt is _dtypes.bool:
+        return bool(value)
+    v = int(value)
+    bits = dt.itemsize * 8
+    v %= 1 << bits
+    return v - (1 << bits) if dt.is_signed and v >= 1 << (bits - 1) else v
+
+
+def _np_dtype(x, D):
+    for pt_dtype, d in D.items():
+        if d == x.dtype:
+            return pt_dtype.numpy
+    raise TypeError(f"no NumPy dtype for {x.dtype}")

@@ -14,6 +14,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q ./examples/plugtorch-strict
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -1,5 +1,12 @@
-"""PyTorch-style ``repr``: ``tensor([1., 2.], device='opencl:0', requires_grad=True)``."""
+"""PyTorch-style ``repr``: ``tensor([1., 2.], device='opencl:0', requires_grad=True)``.
+
+The layout follows ``torch/_tensor_str.py``: one width for every element, taken from the
+nonzero finite values for floats; int-valued floats print as ``1.``; scientific notation when
+the values span more than three orders of magnitude; ``...`` for summarised dims.
+"""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -20,84 +27,120 @@ options = _Options()
 
 
 def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None, sci_mode=None, profile=None):
+    """Set how tensors print (PyTorch's ``set_printoptions``; ``profile`` is 'default', 'short' or 'full')."""
+    if profile is not None:
+        presets = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80), "full": (4, math.inf, 3, 80)}
+        options.precision, options.threshold, options.edgeitems, options.linewidth = presets[profile]
     for k, v in dict(precision=precision, threshold=threshold, edgeitems=edgeitems, linewidth=linewidth).items():
         if v is not None:
             setattr(options, k, v)
     options.sci_mode = sci_mode
 
 
-def _float_formatter(a):
-    finite = a[np.isfinite(a)]
-    p = options.precision
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.{p}f}"
-    absf = np.abs(finite)
-    amax, amin = float(absf.max()), float(absf.min()) if absf.size else 0.0
-    nonzero = absf[absf > 0]
-    nzmin = float(nonzero.min()) if nonzero.size else 0.0
-    ints = bool(np.all(finite == np.round(finite)))
-    sci = options.sci_mode
-    if sci is None:
-        sci = amax >= 1e8 or (nzmin and (nzmin < 1e-4 or amax / nzmin > 1000.0)) and not ints
-        if ints:
-            sci = amax >= 1e8
-    if sci:
-        return lambda v: _special(v) or f"{v:.{p}e}"
-    if ints:
-        return lambda v: _special(v) or f"{v:.0f}."
-    return lambda v: _special(v) or f"{v:.{p}f}"
+class _Formatter:
+    """Formats every element of one tensor to the same width."""
+
+    def __init__(self, a: np.ndarray):
+        self.floating = a.dtype.kind == "f" or a.dtype == _dtypes.bfloat16.numpy
+        self.int_mode = True
+        self.sci_mode = False
+        self.max_width = 1
+        p = options.precision
+        if not self.floating:
+            for v in a.reshape(-1).tolist():
+                self.max_width = max(self.max_width, len(str(v)))
+            return
+        vals = a.astype(np.float64).reshape(-1)
+        nz = vals[np.isfinite(vals) & (vals != 0)]
+        if nz.size == 0:
+            return
+        absv = np.abs(nz)
+        hi, lo = float(absv.max()), float(absv.min())
+        self.int_mode = bool(np.all(nz == np.ceil(nz)))
+        if self.int_mode:
+            if hi / lo > 1000.0 or hi > 1.0e8:
+                self.sci_mode = True
+                self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
+            else:
+                self.max_width = max(len(f"{v:.0f}") + 1 for v in nz.tolist())
+        elif hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
+            self.sci_mode = True
+            self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
+        else:
+            self.max_width = max(len(f"{v:.{p}f}") for v in nz.tolist())
+        if options.sci_mode is not None:
+            self.sci_mode = options.sci_mode
+            if self.sci_mode:
+                self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
+
+    def width(self) -> int:
+        return self.max_width
+
+    def format(self, v) -> str:
+        if self.floating:
+            p = options.precision
+            if self.sci_mode:
+                s = f"{v:.{p}e}"
+            elif self.int_mode:
+                s = f"{v:.0f}"
+                if not (math.isinf(v) or math.isnan(v)):
+                    s += "."
+            else:
+                s = f"{v:.{p}f}"
+        else:
+            s = str(v)
+        return " " * (self.max_width - len(s)) + s
 
 
-def _special(v):
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
+def _summarized(a: np.ndarray) -> np.ndarray:
+    """Only the edge items of every dim (what the formatter sees when summarising)."""
+    e = options.edgeitems
+    for d in range(a.ndim):
+        if a.shape[d] > 2 * e:
+            idx = list(range(e)) + list(range(a.shape[d] - e, a.shape[d]))
+            a = np.take(a, idx, axis=d)
+    return a
 
 
-def _format_array(a):
-    if a.dtype == np.bool_:
-        fmt = str
-    elif a.dtype.kind in "iu":
-        fmt = str
+def _vector_str(a, indent, summarize, fmt):
+    element_length = fmt.width() + 2
+    per_line = max(1, int(math.floor((options.linewidth - indent) / element_length)))
+    e = options.edgeitems
+    if summarize and a.shape[0] > 2 * e:
+        items = [fmt.format(v) for v in a[:e].tolist()] + [" ..."] + [fmt.format(v) for v in a[-e:].tolist()]
     else:
-        a = a.astype(np.float64)
-        fmt = _float_formatter(a)
-    summarize = a.size > options.threshold
+        items = [fmt.format(v) for v in a.tolist()]
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+
+
+def _tensor_str(a, indent, summarize, fmt):
     if a.ndim == 0:
-        return fmt(a.item())
-    strs = np.vectorize(lambda v: fmt(v), otypes=[object])(a) if a.size else a.astype(object)
-    width = max((len(s) for s in strs.reshape(-1)), default=0)
-    return _nest(strs, width, 1, summarize)
+        return fmt.format(a.item())
+    if a.ndim == 1:
+        return _vector_str(a, indent, summarize, fmt)
+    e = options.edgeitems
+    if summarize and a.shape[0] > 2 * e:
+        rows = ([_tensor_str(a[i], indent + 1, summarize, fmt) for i in range(e)] + ["..."] +
+                [_tensor_str(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0] - e, a.shape[0])])
+    else:
+        rows = [_tensor_str(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0])]
+    sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
+    return "[" + sep.join(rows) + "]"
 
 
-def _nest(strs, width, depth, summarize):
-    indent = " " * (len("tensor(") + depth)
-    if strs.ndim == 1:
-        items = [s.rjust(width) for s in strs]
-        if summarize and len(items) > 2 * options.edgeitems:
-            items = items[:options.edgeitems] + ["..."] + items[-options.edgeitems:]
-        lines, cur = [], ""
-        for it in items:
-            piece = it + ", "
-            if cur and len(indent) + len(cur) + len(piece) > options.linewidth:
-                lines.append(cur.rstrip())
-                cur = ""
-            cur += piece
-        lines.append(cur.rstrip(", ").rstrip())
-        return "[" + ("\n" + indent).join(lines) + "]"
-    rows = list(range(strs.shape[0]))
-    if summarize and len(rows) > 2 * options.edgeitems:
-        rows = rows[:options.edgeitems] + [None] + rows[-options.edgeitems:]
-    sep = "," + "\n" * (strs.ndim - 1) + indent
-    parts = ["..." if r is None else _nest(strs[r], width, depth + 1, summarize) for r in rows]
-    return "[" + sep.join(parts) + "]"
+def _format_array(a, indent):
+    if a.size == 0:
+        return "[]"
+    summarize = a.size > options.threshold
+    fmt = _Formatter(_summarized(a) if summarize else a)
+    return _tensor_str(a, indent, summarize, fmt)
 
 
 def tensor_repr(t):
-    a = t._host()
-    body = _format_array(np.asarray(a))
+    a = np.asarray(t._host())
+    prefix = "tensor("
+    body = _format_array(a, len(prefix))
     extras = []
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
@@ -110,5 +153,5 @@ def tensor_repr(t):
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
-    prefix = "Parameter containing:\n" if getattr(t, "_is_param", False) else ""
-    return prefix + "tensor(" + body + "".join(", " + e for e in extras) + ")"
+    param = "Parameter containing:\n" if getattr(t, "_is_param", False) else ""
+    return param + prefix + body + "".join(", " + e for e in extras) + ")"

@@ -1,0 +1,61 @@
+"""repr in PyTorch's format."""
+import pytest
+
+import plugtorch as pt
+
+CASES = [
+    (lambda: pt.tensor([1.0, 2.0]), "tensor([1., 2.])"),
+    (lambda: pt.tensor([1.0, 2.0], requires_grad=True), "tensor([1., 2.], requires_grad=True)"),
+    (lambda: pt.tensor([1, 2], dtype=pt.int32), "tensor([1, 2], dtype=plugtorch.int32)"),
+    (lambda: pt.tensor([1, 2]), "tensor([1, 2])"),
+    (lambda: pt.tensor(3.5), "tensor(3.5000)"),
+    (lambda: pt.tensor(3), "tensor(3)"),
+    (lambda: pt.tensor([True, False]), "tensor([ True, False])"),
+    (lambda: pt.tensor([1.5, -2.25, 3.0]), "tensor([ 1.5000, -2.2500,  3.0000])"),
+    (lambda: pt.tensor([[1, 2], [30, 4]]), "tensor([[ 1,  2],\n        [30,  4]])"),
+    (lambda: pt.tensor([[1.0, 2.5], [3.0, 4.0]]), "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])"),
+    (lambda: pt.tensor([1.0, 2.0], dtype=pt.float64), "tensor([1., 2.], dtype=plugtorch.float64)"),
+    (lambda: pt.tensor([1.0], dtype=pt.float16), "tensor([1.], dtype=plugtorch.float16)"),
+    (lambda: pt.tensor([1.0], dtype=pt.bfloat16), "tensor([1.], dtype=plugtorch.bfloat16)"),
+    (lambda: pt.tensor([float("nan"), float("inf"), -float("inf"), 1.0]), "tensor([nan, inf, -inf, 1.])"),
+    (lambda: pt.zeros(0), "tensor([])"),
+    (lambda: pt.zeros(2, 0), "tensor([], size=(2, 0))"),
+    (lambda: pt.zeros(0, dtype=pt.int32), "tensor([], dtype=plugtorch.int32)"),
+    (lambda: pt.tensor([1e-5, 1.0]), "tensor([1.0000e-05, 1.0000e+00])"),
+    (lambda: pt.tensor([1e10]), "tensor([1.0000e+10])"),
+    (lambda: pt.zeros(2, 1, 2), "tensor([[[0., 0.]],\n\n        [[0., 0.]]])"),
+    (lambda: pt.tensor([-0.0]), "tensor([-0.])"),
+    (lambda: pt.tensor([0.0, 10.0]), "tensor([ 0., 10.])"),
+    (lambda: pt.tensor([1.0, 2000.0]), "tensor([1.0000e+00, 2.0000e+03])"),
+    (lambda: pt.tensor([0.5, 100.0]), "tensor([  0.5000, 100.0000])"),
+    (lambda: pt.tensor([float("nan"), 1.5]), "tensor([   nan, 1.5000])"),
+]
+
+
+@pytest.mark.parametrize("make,text", CASES, ids=[c[1][:30] for c in CASES])
+def test_repr(make, text):
+    assert repr(make()) == text
+    assert str(make()) == text
+
+
+def test_repr_grad_fn_and_summarised():
+    y = pt.tensor([1.0, 2.0], requires_grad=True) * 2
+    assert repr(y).startswith("tensor([2., 4.], grad_fn=<Mul")
+    big = repr(pt.arange(2000))
+    assert big.startswith("tensor([   0,    1,    2,  ...") and big.endswith("1997, 1998, 1999])")
+
+
+def test_long_rows_wrap():
+    text = repr(pt.arange(30.0))
+    lines = text.split("\n")
+    assert len(lines) > 1 and all(len(line) <= 80 for line in lines)
+    assert lines[1].startswith("        ")
+
+
+def test_set_printoptions():
+    try:
+        pt.set_printoptions(precision=2)
+        assert repr(pt.tensor([1.2345])) == "tensor([1.23])"
+    finally:
+        pt.set_printoptions(precision=4)
+    assert format(pt.tensor(2.5), ".1f") == "2.5"

@@ -1,0 +1,115 @@
+"""OpenCLBackend: devices of every OpenCL platform, CLArray native arrays, generated kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch import _dtypes
+from plugtorch.backends.base import Backend
+from plugtorch.backends.opencl import runtime
+from plugtorch.backends.opencl.buffer import CLArray
+from plugtorch.backends.opencl.platforms import describe, enumerate_devices
+
+
+class OpenCLBackend(Backend):
+    """The ``opencl`` device type (PyOpenCL; PoCL gives every machine a CPU device).
+
+    float64 needs cl_khr_fp64 and float16 cl_khr_fp16; bfloat16 is stored as 16-bit words and
+    computed in float, so every device supports it.
+    """
+
+    name = "opencl"
+
+    def __init__(self):
+        self._devices = None
+        self._problem = None
+        self._kernels = None
+
+    def _scan(self):
+        if self._devices is None:
+            self._devices, self._problem = enumerate_devices()
+            runtime._DEVICES[:] = self._devices
+        return self._devices
+
+    @property
+    def kernels(self):
+        if self._kernels is None:
+            from plugtorch.backends.opencl.kernels import kernel_table
+            self._kernels = kernel_table() if self._scan() else {}
+        return self._kernels
+
+    # --- devices -------------------------------------------------------------------------
+    def device_count(self) -> int:
+        return len(self._scan())
+
+    def unavailable_reason(self):
+        self._scan()
+        return self._problem
+
+    def device_name(self, index=0) -> str:
+        return describe(self._scan()[index or 0])
+
+    def check_device(self, dev) -> None:
+        if not self._scan():
+            raise RuntimeError(f"device '{dev}' is not available: {self._problem}")
+        super().check_device(dev)
+
+    def unsupported_dtype(self, dtype, index):
+        devs = self._scan()
+        if not devs:
+            return self._problem
+        d = devs[index or 0]
+        ext = d.extensions.split()
+        if dtype is _dtypes.float64 and "cl_khr_fp64" not in ext:
+            return f"the OpenCL device '{d.name}' lacks the cl_khr_fp64 extension"
+        if dtype is _dtypes.float16 and "cl_khr_fp16" not in ext:
+            return f"the OpenCL device '{d.name}' lacks the cl_khr_fp16 extension"
+        return None
+
+    # --- data ----------------------------------------------------------------------------
+    def from_numpy(self, array, index):
+        self._scan()
+        return runtime.from_host(runtime.state(index), array)
+
+    def to_numpy(self, native):
+        return runtime.to_host(native)
+
+    def strides(self, native):
+        return tuple(native.strides)
+
+    def storage_offset(self, native):
+        return native.offset
+
+    def synchronize(self, index=None):
+        for i, s in list(runtime._STATES.items()):
+            if index is None or i == index:
+                s.queue.finish()
+
+    # --- random --------------------------------------------------------------------------
+    def new_generator(self, index, seed):
+        from plugtorch.backends.opencl.kernels.factory import PhiloxGenerator
+        return PhiloxGenerator(index, seed)
+
+    # --- memory --------------------------------------------------------------------------
+    def memory_allocated(self, index=0):
+        s = runtime._STATES.get(index or 0)
+        return s.pool.active_bytes if s else 0
+
+    def max_memory_allocated(self, index=0):
+        s = runtime._STATES.get(index or 0)
+        return s.peak if s else 0
+
+    def reset_peak_memory_stats(self, index=0):
+        s = runtime._STATES.get(index or 0)
+        if s:
+            s.peak = s.pool.active_bytes
+
+    def memory_reserved(self, index=0):
+        s = runtime._STATES.get(index or 0)
+        return s.pool.managed_bytes if s else 0
+
+    def empty_cache(self):
+        for s in runtime._STATES.values():
+            s.pool.free_held()
+
+
+__all__ = ["OpenCLBackend", "CLArray", "np"]

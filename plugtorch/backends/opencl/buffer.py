@@ -1,0 +1,68 @@
+"""CLArray: the opencl backend's native array, a strided view of a cl.Buffer.
+
+Views (permute, expand, slice, select, view, flip's source) share ``data`` and differ only in
+``offset``, ``shape`` and ``strides`` (all in elements), so they never copy.
+"""
+from __future__ import annotations
+
+
+class CLArray:
+    """``data`` (a cl.Buffer), ``offset``, ``shape``, ``strides``, ``dtype`` (a NumPy dtype).
+
+    ``dev`` is the DeviceState the buffer lives on.
+    """
+
+    __slots__ = ("data", "offset", "shape", "strides", "dtype", "dev", "contiguous", "size")
+
+    def __init__(self, dev, data, shape, dtype, strides=None, offset=0):
+        self.dev = dev
+        self.data = data
+        self.shape = shape
+        self.dtype = dtype
+        n = 1
+        for s in shape:
+            n *= s
+        self.size = n
+        if strides is None:
+            self.strides = contiguous_strides(shape)
+            self.contiguous = True
+        else:
+            self.strides = strides
+            self.contiguous = is_contiguous(shape, strides)
+        self.offset = offset
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    def view_as(self, shape, strides, offset):
+        """A view sharing this array's buffer."""
+        return CLArray(self.dev, self.data, tuple(shape), self.dtype, tuple(strides), offset)
+
+    def __repr__(self):
+        return (f"CLArray(shape={self.shape}, strides={self.strides}, offset={self.offset}, "
+                f"dtype={self.dtype}, device={self.dev.name!r})")
+
+
+def contiguous_strides(shape) -> tuple:
+    st = []
+    acc = 1
+    for s in reversed(shape):
+        st.append(acc)
+        acc *= max(s, 1)
+    return tuple(reversed(st))
+
+
+def is_contiguous(shape, strides) -> bool:
+    expected = 1
+    for s, st in zip(reversed(shape), reversed(strides)):
+        if s == 0:
+            return True
+        if s != 1 and st != expected:
+            return False
+        expected *= s
+    return True

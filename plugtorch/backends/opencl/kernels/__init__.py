@@ -1,0 +1,11 @@
+"""Kernel families of the opencl backend; ``kernel_table()`` maps every core op to its kernel."""
+from __future__ import annotations
+
+
+def kernel_table() -> dict:
+    from plugtorch.backends.opencl.kernels import (copy, elementwise, factory, indexing, matmul,
+                                                   reduce, scan, sort, views)
+    K = {}
+    for mod in (views, copy, elementwise, reduce, scan, sort, matmul, indexing, factory):
+        K.update(mod.KERNELS)
+    return K

@@ -1,0 +1,195 @@
+"""Unary, binary and ternary pointwise ops (and their PyTorch edge cases) as C expressions."""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.buffer import CLArray
+from plugtorch.backends.opencl.kernels import pointwise as P
+from plugtorch.dispatch.meta import broadcast_shapes
+
+BOOL = T.BOOL
+
+
+def _unary_expr(name, dt):
+    """C expression of unary op ``name`` on ``x0`` whose compute dtype is ``dt``."""
+    f = T.is_float(dt)
+    if name in ("isnan", "isinf", "isfinite"):
+        return f"{name}(x0)" if f else ("1" if name == "isfinite" else "0")
+    simple = {"neg": "-x0", "logical_not": "(x0 == 0)",
+              "bitwise_not": "(x0 ^ 1)" if dt == BOOL else "~x0",
+              "sign": "x0" if dt == BOOL else "(x0 > 0 ? 1 : (x0 < 0 ? -1 : x0))",
+              "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
+              "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
+              "round": "rint(x0)" if f else "x0"}
+    if name in simple:
+        return simple[name]
+    if name in ("floor", "ceil", "trunc") and not f:
+        return "x0"
+    return f"{name}(x0)"
+
+
+UNARY = ["neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
+         "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
+         "erf", "reciprocal", "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite",
+         "logical_not", "bitwise_not"]
+
+INT_HELPERS = r"""
+inline CT fdiv(CT a, CT b) { CT q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q--; return q; }
+inline CT irem(CT a, CT b) { CT r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+inline CT ipow(CT a, CT b) { CT r = 1; while (b > 0) { if (b & 1) r = (CT)(r * a); a = (CT)(a * a); b >>= 1; } return r; }
+"""
+FLOAT_HELPERS = r"""
+inline CT frem(CT a, CT b) {
+    CT m = fmod(a, b);
+    if (b == 0) return m;
+    if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else { m = copysign((CT)0, b); }
+    return m;
+}
+inline CT fmaxnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b)); }
+inline CT fminnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a < b ? a : b)); }
+"""
+
+
+def _binary_expr(name, dt):
+    f = T.is_float(dt)
+    b = dt == BOOL
+    bits = dt.itemsize * 8
+    table = {
+        "add": "(x0 | x1)" if b else "(x0 + x1)", "sub": "(x0 - x1)",
+        "mul": "(x0 & x1)" if b else "(x0 * x1)", "div": "(x0 / x1)",
+        "floor_divide": "floor(x0 / x1)" if f else "fdiv(x0, x1)",
+        "remainder": "frem(x0, x1)" if f else "irem(x0, x1)",
+        "fmod": "fmod(x0, x1)" if f else "(x0 % x1)",
+        "pow": "pow(x0, x1)" if f else ("((!x1) | x0)" if b else "ipow(x0, x1)"),
+        "atan2": "atan2(x0, x1)",
+        "maximum": "fmaxnan(x0, x1)" if f else "(x0 > x1 ? x0 : x1)",
+        "minimum": "fminnan(x0, x1)" if f else "(x0 < x1 ? x0 : x1)",
+        "eq": "(x0 == x1)", "ne": "(x0 != x1)", "lt": "(x0 < x1)", "le": "(x0 <= x1)",
+        "gt": "(x0 > x1)", "ge": "(x0 >= x1)",
+        "logical_and": "((x0 != 0) && (x1 != 0))", "logical_or": "((x0 != 0) || (x1 != 0))",
+        "logical_xor": "((x0 != 0) != (x1 != 0))",
+        "bitwise_and": "(x0 & x1)", "bitwise_or": "(x0 | x1)", "bitwise_xor": "(x0 ^ x1)",
+        "bitwise_left_shift": f"((x1 < 0 || x1 >= {bits}) ? (CT)0 : (CT)(x0 << x1))",
+        "bitwise_right_shift": f"((x1 < 0 || x1 >= {bits}) ? (CT)(x0 < 0 ? -1 : 0) : (CT)(x0 >> x1))",
+    }
+    return table[name]
+
+
+BINARY = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "atan2",
+          "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or",
+          "logical_xor", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+          "bitwise_right_shift"]
+COMPARE = {"eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"}
+_ZERO_CHECK = {"floor_divide": "division", "remainder": "remainder", "fmod": "fmod"}
+
+
+def helpers(dt):
+    h = f"typedef {T.compute(dt)} CT;\n"
+    return h + (FLOAT_HELPERS if T.is_float(dt) else INT_HELPERS)
+
+
+_CACHE: dict = {}
+
+
+def pointwise(dev, name, in_dts, targets, out_dt, expr_fn):
+    """The compiled Pointwise for op ``name`` on these operand dtypes (None = scalar)."""
+    key = (name, in_dts, targets, out_dt, dev)
+    pw = _CACHE.get(key)
+    if pw is None:
+        ct = targets[-1] if name != "where" else targets[1]
+        src = P.source(in_dts, targets, out_dt, expr_fn(ct), helpers(ct))
+        pw = _CACHE[key] = P.Pointwise(dev, ("pw", name, in_dts, targets, out_dt), src, in_dts, targets)
+    return pw
+
+
+def _elementwise(dev, name, operands, targets, out_dt, expr_fn):
+    """Run op ``name``: broadcast ``operands`` (CLArrays or scalars), convert each to its target."""
+    arrays = [x for x in operands if x.__class__ is CLArray]
+    shape = arrays[0].shape
+    contiguous = arrays[0].contiguous
+    for x in arrays[1:]:
+        if x.shape != shape:
+            shape = broadcast_shapes(shape, x.shape)
+            contiguous = False
+        elif not x.contiguous:
+            contiguous = False
+    if contiguous and len(arrays) > 1 and any(x.shape != shape for x in arrays):
+        contiguous = False
+    in_dts = tuple(x.dtype if x.__class__ is CLArray else None for x in operands)
+    vals = [x if x.__class__ is CLArray else T.scalar(tg, x) for x, tg in zip(operands, targets)]
+    pw = pointwise(dev, name, in_dts, tuple(targets), out_dt, expr_fn)
+    out = dev.empty(shape, out_dt)
+    return P.run(pw, out, vals, shape, contiguous)
+
+
+def _dev_of(*xs):
+    for x in xs:
+        if x.__class__ is CLArray:
+            return x.dev
+
+
+def make_unary(name):
+    def expr(ct, _n=name):
+        return _unary_expr(_n, ct)
+
+    def k(x, dtype):
+        out = dtype.numpy
+        target = out if out != BOOL or name in ("bitwise_not", "sign") else x.dtype
+        if name in ("logical_not", "isnan", "isinf", "isfinite"):
+            target = x.dtype
+        return _elementwise(x.dev, name, (x,), (target,), out, expr)
+    return k
+
+
+def make_binary(name):
+    cmp = name in COMPARE
+
+    def expr(ct, _n=name):
+        return _binary_expr(_n, ct)
+
+    def k(a, b, dtype):
+        d = dtype.numpy
+        dev = _dev_of(a, b)
+        if d.kind in "iu":
+            if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
+                raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
+            if name == "pow" and _is_int(b) and _any_cmp(dev, b, "lt", 0):
+                raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
+        return _elementwise(dev, name, (a, b), (d, d), BOOL if cmp else d, expr)
+    return k
+
+
+def _is_int(b):
+    if b.__class__ is CLArray:
+        return b.dtype.kind in "iu"
+    return isinstance(b, int) and not isinstance(b, bool)
+
+
+def _any_cmp(dev, b, op, value) -> bool:
+    """Whether any element of ``b`` compares true with ``value`` (reads back one flag)."""
+    if b.__class__ is not CLArray:
+        return bool({"eq": b == value, "lt": b < value}[op])
+    from plugtorch.backends.opencl.kernels.reduce import reduce_bool
+    mask = _elementwise(dev, op, (b, value), (b.dtype, b.dtype), BOOL, lambda ct: _binary_expr(op, ct))
+    return reduce_bool(mask, "any")
+
+
+def where(c, a, b, dtype):
+    d = dtype.numpy
+    dev = _dev_of(c, a, b)
+    if c.__class__ is not CLArray:
+        c = fill_like_scalar(dev, bool(c))
+    return _elementwise(dev, "where", (c, a, b), (BOOL, d, d), d, lambda ct: "(x0 ? x1 : x2)")
+
+
+def fill_like_scalar(dev, value):
+    out = dev.empty((), BOOL)
+    from plugtorch.backends.opencl.kernels.factory import fill
+    fill(out, value)
+    return out
+
+
+KERNELS = {name: make_unary(name) for name in UNARY}
+KERNELS.update({name: make_binary(name) for name in BINARY})
+KERNELS["where"] = where

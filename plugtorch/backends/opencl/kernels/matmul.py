@@ -1,0 +1,97 @@
+"""Batched matmul: each work-item computes a TM x TN block of C in registers.
+
+On PoCL's CPU device a register-blocked kernel beats the textbook local-memory tile by about
+9x (the CPU caches do the tiling). Batch dims broadcast through a Geo struct; operands whose
+rows are not contiguous are copied to contiguous first.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.kernels.pointwise import broadcast_strides, make_geo
+from plugtorch.dispatch.meta import broadcast_shapes
+
+TM, TN, LX = 4, 16, 8
+
+
+def _source(dt):
+    ct, st = T.compute(dt), T.storage(dt)
+    ld = lambda e: T.load(dt, e)  # noqa: E731
+    return f"""
+typedef {ct} CT;
+__kernel void k(__global {st}* c, __global const {st}* a, const long ao, __global const {st}* b,
+                const long bo, const long M, const long N, const long K, const long lda,
+                const long ldb, const Geo g) {{
+    const long j0 = get_global_id(0) * {TN}, i0 = get_global_id(1) * {TM}, bt = get_global_id(2);
+    if (j0 >= N || i0 >= M) return;
+    const long ab = ao + geo_off(&g, bt, 0), bb = bo + geo_off(&g, bt, 1);
+    __global {st}* cb = c + bt * M * N;
+    CT acc[{TM}][{TN}];
+    for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++) acc[i][j] = 0;
+    if (i0 + {TM} <= M && j0 + {TN} <= N) {{
+        for (long k = 0; k < K; k++) {{
+            CT bv[{TN}];
+            for (int j = 0; j < {TN}; j++) bv[j] = {ld('b[bb + k * ldb + j0 + j]')};
+            for (int i = 0; i < {TM}; i++) {{
+                const CT av = {ld('a[ab + (i0 + i) * lda + k]')};
+                for (int j = 0; j < {TN}; j++) acc[i][j] += av * bv[j];
+            }}
+        }}
+        for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++)
+            cb[(i0 + i) * N + j0 + j] = {T.store(dt, 'acc[i][j]')};
+    }} else {{
+        const int mi = (int)min((long){TM}, M - i0), nj = (int)min((long){TN}, N - j0);
+        for (long k = 0; k < K; k++) {{
+            for (int i = 0; i < mi; i++) {{
+                const CT av = {ld('a[ab + (i0 + i) * lda + k]')};
+                for (int j = 0; j < nj; j++) acc[i][j] += av * {ld('b[bb + k * ldb + j0 + j]')};
+            }}
+        }}
+        for (int i = 0; i < mi; i++) for (int j = 0; j < nj; j++)
+            cb[(i0 + i) * N + j0 + j] = {T.store(dt, 'acc[i][j]')};
+    }}
+}}
+"""
+
+
+def _rows_contiguous(x):
+    return x.strides[-1] == 1 or x.shape[-1] <= 1
+
+
+def matmul(a, b):
+    from plugtorch.backends.opencl.kernels.copy import contiguous
+    dev = a.dev
+    dt = a.dtype
+    if not _rows_contiguous(a):
+        a = contiguous(a)
+    if not _rows_contiguous(b):
+        b = contiguous(b)
+    M, K, N = a.shape[-2], a.shape[-1], b.shape[-1]
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out = dev.empty(batch + (M, N), dt)
+    nb = 1
+    for s in batch:
+        nb *= s
+    if out.size == 0:
+        return out
+    if K == 0:
+        from plugtorch.backends.opencl.kernels.copy import copy_into
+        copy_into(out, 0)
+        return out
+    sa = broadcast_strides(a.view_as(a.shape[:-2], a.strides[:-2], 0), batch)
+    sb = broadcast_strides(b.view_as(b.shape[:-2], b.strides[:-2], 0), batch)
+    g = make_geo(batch, [sa, sb])
+    lda = a.strides[-2] if M > 1 else K
+    ldb = b.strides[-2] if K > 1 else N
+    k = dev.kernel(("matmul", dt), _source(dt), "k", [None, None, np.int64, None, np.int64, np.int64,
+                                                      np.int64, np.int64, np.int64, np.int64, None])
+    k.set_args(out.data, a.data, a.offset, b.data, b.offset, M, N, K, lda, ldb, g)
+    gx = (N + TN - 1) // TN
+    gx = (gx + LX - 1) // LX * LX
+    gy = (M + TM - 1) // TM
+    dev.cl.enqueue_nd_range_kernel(dev.queue, k, (gx, gy, nb), (LX, 1, 1))
+    return out
+
+
+KERNELS = {"_matmul": matmul}

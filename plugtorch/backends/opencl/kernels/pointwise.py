@@ -1,0 +1,143 @@
+"""The pointwise kernel template: out[i] = f(x0[i], x1[i], ...) over any strides and broadcasting.
+
+Each operand is an array (with its own strides and offset) or a scalar passed by value. One
+program per (op, operand dtypes, pattern) holds two kernels: ``k_c`` for operands that are all
+contiguous with the output's shape (no index arithmetic), and ``k_s`` for the general case
+(dims collapsed, then a ``Geo`` struct of shape and strides passed by value).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.buffer import CLArray
+
+MAX_DIMS = 8
+LOCAL = 64
+
+
+def _operand_expr(i, dt, target, ptr):
+    v = T.load(dt, ptr)
+    if dt != target:
+        v = T.convert(dt, target, v)
+    return v
+
+
+def source(in_dts, targets, out_dt, expr, helpers=""):
+    """OpenCL source for the pointwise op ``expr`` (C in x0, x1, ...; None dtype = scalar)."""
+    params_c, params_s, loads_c, loads_s = [], [], [], []
+    for i, (dt, tg) in enumerate(zip(in_dts, targets)):
+        ct = T.compute(tg)
+        if dt is None:
+            params_c.append(f"const {ct} x{i}")
+            params_s.append(f"const {ct} x{i}")
+            continue
+        st = T.storage(dt)
+        params_c.append(f"__global const {st}* p{i}, const long o{i}")
+        params_s.append(f"__global const {st}* p{i}, const long o{i}")
+        loads_c.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + i]')};")
+        loads_s.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + geo_off(&g, i, {i + 1})]')};")
+    so = T.storage(out_dt)
+    res = T.store(out_dt, expr)
+    return f"""{helpers}
+__kernel void k_c(__global {so}* out, const long oo, const long n{''.join(', ' + p for p in params_c)}) {{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    {' '.join(loads_c)}
+    out[oo + i] = {res};
+}}
+__kernel void k_s(__global {so}* out, const long oo{''.join(', ' + p for p in params_s)}, const Geo g) {{
+    const long i = get_global_id(0);
+    if (i >= g.n) return;
+    {' '.join(loads_s)}
+    out[oo + geo_off(&g, i, 0)] = {res};
+}}
+"""
+
+
+class Pointwise:
+    """The two compiled kernels of one (op, dtypes, pattern), ready to launch."""
+
+    __slots__ = ("kc", "ks", "dev")
+
+    def __init__(self, dev, key, src, in_dts, targets):
+        scal = []
+        for dt, tg in zip(in_dts, targets):
+            if dt is None:
+                scal.append(T.scalar_numpy(tg))
+            else:
+                scal += [None, np.int64]
+        self.dev = dev
+        self.kc = dev.kernel(key, src, "k_c", [None, np.int64, np.int64] + scal)
+        self.ks = dev.kernel(key, src, "k_s", [None, np.int64] + scal + [None])
+
+
+def broadcast_strides(a: CLArray, shape):
+    """Strides of ``a`` viewed at ``shape`` (0 along broadcast dims)."""
+    off = len(shape) - len(a.shape)
+    st = [0] * off
+    for n, s, out_n in zip(a.shape, a.strides, shape[off:]):
+        st.append(s if n == out_n else 0)
+    return st
+
+
+def make_geo(shape, stride_lists):
+    """Pack ``shape`` and the operands' strides, dims collapsed, into a Geo struct (int64 array)."""
+    dims = [i for i, s in enumerate(shape) if s != 1]
+    cs = []        # collapsed shape
+    cst = [[] for _ in stride_lists]
+    for d in dims:
+        if cs and all(st[d] * shape[d] == cst[k][-1] for k, st in enumerate(stride_lists)):
+            cs[-1] *= shape[d]
+            for k, st in enumerate(stride_lists):
+                cst[k][-1] = st[d]
+        else:
+            cs.append(shape[d])
+            for k, st in enumerate(stride_lists):
+                cst[k].append(st[d])
+    nd = len(cs)
+    if nd > MAX_DIMS:
+        raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "
+                           f"supported (shape {tuple(shape)}); make the input contiguous first")
+    g = np.zeros(2 + MAX_DIMS * 5, np.int64)
+    g[0] = nd
+    n = 1
+    for s in shape:
+        n *= s
+    g[1] = n
+    g[2:2 + nd] = cs
+    for k, st in enumerate(cst):
+        base = 2 + MAX_DIMS * (k + 1)
+        g[base:base + nd] = st
+    return g
+
+
+def run(pw: Pointwise, out: CLArray, operands, shape, contiguous: bool):
+    """Launch ``pw`` writing ``out`` (of ``shape``) from ``operands`` (CLArrays or scalars)."""
+    n = out.size
+    if n == 0:
+        return out
+    if contiguous:
+        args = [out.data, out.offset, n]
+        for x in operands:
+            if x.__class__ is CLArray:
+                args.append(x.data)
+                args.append(x.offset)
+            else:
+                args.append(x)
+        k = pw.kc
+    else:
+        args = [out.data, out.offset]
+        strides = [out.strides if len(out.shape) == len(shape) else broadcast_strides(out, shape)]
+        for x in operands:
+            if x.__class__ is CLArray:
+                args.append(x.data)
+                args.append(x.offset)
+                strides.append(broadcast_strides(x, shape))
+            else:
+                args.append(x)
+        args.append(make_geo(shape, strides))
+        k = pw.ks
+    k.set_args(*args)
+    pw.dev.cl.enqueue_nd_range_kernel(pw.dev.queue, k, ((n + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,))
+    return out

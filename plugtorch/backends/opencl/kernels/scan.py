@@ -1,0 +1,52 @@
+"""cumsum and cumprod: one work-item per line along ``dim``, accumulating in the result dtype."""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.kernels.pointwise import make_geo
+
+
+def _source(name, x_dt, out_dt):
+    ct = T.compute(out_dt)
+    op = "+" if name == "cumsum" else "*"
+    v = T.load(x_dt, "x[xb + j * xs]")
+    if x_dt != out_dt:
+        v = T.convert(x_dt, out_dt, v)
+    return f"""
+__kernel void k(__global {T.storage(out_dt)}* out, __global const {T.storage(x_dt)}* x, const long xo,
+                const long n, const long xs, const long os, const Geo g) {{
+    const long l = get_global_id(0);
+    if (l >= g.n) return;
+    const long xb = xo + geo_off(&g, l, 0), ob = geo_off(&g, l, 1);
+    {ct} acc = {'0' if name == 'cumsum' else '1'};
+    for (long j = 0; j < n; j++) {{
+        acc = ({ct})(acc {op} {v});
+        out[ob + j * os] = {T.store(out_dt, 'acc')};
+    }}
+}}
+"""
+
+
+def make_scan(name):
+    def k(x, dim, dtype):
+        d = dtype.numpy
+        dev = x.dev
+        out = dev.empty(x.shape, d)
+        if x.size == 0:
+            return out
+        if x.ndim == 0:
+            from plugtorch.backends.opencl.kernels.copy import copy_into
+            copy_into(out, x)
+            return out
+        other = [i for i in range(x.ndim) if i != dim]
+        g = make_geo([x.shape[i] for i in other], [[x.strides[i] for i in other], [out.strides[i] for i in other]])
+        kern = dev.kernel(("scan", name, x.dtype, d), _source(name, x.dtype, d), "k",
+                          [None, None, np.int64, np.int64, np.int64, np.int64, None])
+        kern.set_args(out.data, x.data, x.offset, x.shape[dim], x.strides[dim], out.strides[dim], g)
+        dev.launch(kern, int(g[1]))
+        return out
+    return k
+
+
+KERNELS = {"cumsum": make_scan("cumsum"), "cumprod": make_scan("cumprod")}

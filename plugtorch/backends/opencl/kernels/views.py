@@ -1,0 +1,41 @@
+"""View ops: new shape, strides and offset over the same cl.Buffer, never a copy."""
+from __future__ import annotations
+
+from plugtorch.backends.opencl.buffer import contiguous_strides
+from plugtorch.dispatch.ops.shape import view_strides
+
+
+def view(x, shape):
+    st = view_strides(x.shape, x.strides, tuple(shape))
+    if st is True:
+        st = x.strides if tuple(shape) == x.shape else contiguous_strides(shape)
+    return x.view_as(shape, st, x.offset)
+
+
+def permute(x, dims):
+    return x.view_as(tuple(x.shape[d] for d in dims), tuple(x.strides[d] for d in dims), x.offset)
+
+
+def expand(x, shape):
+    off = len(shape) - len(x.shape)
+    st = [0] * off
+    for n, s, m in zip(x.shape, x.strides, shape[off:]):
+        st.append(s if n == m else 0)
+    return x.view_as(shape, st, x.offset)
+
+
+def slice_(x, dim, start, end, step):
+    n = max(0, (end - start + step - 1) // step)
+    shape = list(x.shape)
+    st = list(x.strides)
+    shape[dim] = n
+    st[dim] *= step
+    return x.view_as(shape, st, x.offset + start * x.strides[dim])
+
+
+def select(x, dim, index):
+    return x.view_as(x.shape[:dim] + x.shape[dim + 1:], x.strides[:dim] + x.strides[dim + 1:],
+                     x.offset + index * x.strides[dim])
+
+
+KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select}

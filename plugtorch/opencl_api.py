@@ -1,0 +1,68 @@
+"""``plugtorch.opencl``: device queries, synchronisation and memory statistics.
+
+>>> import plugtorch
+>>> plugtorch.opencl.is_available()   # doctest: +SKIP
+True
+"""
+from __future__ import annotations
+
+
+def _be():
+    from plugtorch.backends import get_backend
+    return get_backend("opencl")
+
+
+def is_available() -> bool:
+    """Whether pyopencl is installed and at least one OpenCL device exists."""
+    try:
+        return _be().device_count() > 0
+    except Exception:
+        return False
+
+
+def device_count() -> int:
+    return _be().device_count()
+
+
+def get_device_name(device=0) -> str:
+    """"platform: device" of ``opencl:device``."""
+    idx = device if isinstance(device, int) else (getattr(device, "index", None) or 0)
+    n = device_count()
+    if not 0 <= idx < n:
+        raise RuntimeError(f"get_device_name(): opencl:{idx} does not exist ({n} device(s))")
+    return _be().device_name(idx)
+
+
+def synchronize(device=None) -> None:
+    """Wait for every kernel queued on ``device`` (all devices if None)."""
+    idx = device if isinstance(device, int) or device is None else getattr(device, "index", None)
+    _be().synchronize(idx)
+
+
+def memory_allocated(device=0) -> int:
+    """Bytes held by live tensors on ``opencl:device``."""
+    return _be().memory_allocated(device)
+
+
+def max_memory_allocated(device=0) -> int:
+    return _be().max_memory_allocated(device)
+
+
+def reset_peak_memory_stats(device=0) -> None:
+    _be().reset_peak_memory_stats(device)
+
+
+def memory_reserved(device=0) -> int:
+    """Bytes the memory pool holds (live tensors and cached free blocks)."""
+    return _be().memory_reserved(device)
+
+
+def empty_cache() -> None:
+    """Return the pool's cached free blocks to the OpenCL driver."""
+    _be().empty_cache()
+
+
+def compile_stats() -> dict:
+    """Programs built, seconds spent building, kernels created in this process."""
+    from plugtorch.backends.opencl.runtime import STATS
+    return dict(STATS)

@@ -60,6 +60,7 @@ class BackwardCFunction(Node):
 
     def apply(self, grads, create_graph):
         import plugtorch as pt
+        from plugtorch.autograd.formulas import sum_to
         if self.released:
             raise RuntimeError(_FREED)
         if self.ctx.materialize_grads:
@@ -68,13 +69,35 @@ class BackwardCFunction(Node):
         res = self.cls.backward(self.ctx, *grads)
         if not isinstance(res, tuple):
             res = (res,)
+        n_in = self.n_inputs
+        if len(res) != n_in:
+            if len(res) < n_in or any(r is not None for r in res[n_in:]):
+                raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
+                                   f"(expected {n_in}, got {len(res)})")
         out = []
-        k = 0
-        for pos in self._tensor_positions:
+        for pos, (shape, dtype) in zip(self._tensor_positions, self.in_meta):
             g = res[pos] if pos < len(res) else None
+            if g is not None:
+                if not isinstance(g, pt.Tensor):
+                    raise TypeError(f"function {self.name()} returned a gradient of type "
+                                    f"{type(g).__name__} at index {pos}; expected a Tensor or None")
+                if tuple(g.shape) != shape:
+                    if not _expandable(shape, tuple(g.shape)):
+                        raise RuntimeError(f"Function {self.name()} returned an invalid gradient at index "
+                                           f"{pos} - got {list(g.shape)} but expected shape compatible "
+                                           f"with {list(shape)}")
+                    g = sum_to(g, shape)
+                if g.dtype is not dtype:
+                    g = g.to(dtype)
             out.append(g)
-            k += 1
         return out
+
+
+def _expandable(shape, target):
+    """Whether ``shape`` broadcasts to ``target`` (so a gradient of ``target`` sums back)."""
+    if len(shape) > len(target):
+        return False
+    return all(s == t or s == 1 for s, t in zip(reversed(shape), reversed(target)))
 
 
 class Function:
@@ -107,16 +130,19 @@ class Function:
         node = BackwardCFunction(cls, ctx, len(outs), meta)
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         node._tensor_positions = positions
+        node.n_inputs = len(args)
+        node.in_meta = [(tuple(args[i].shape), args[i].dtype) for i in positions]
         node.next_functions = tuple(edge(args[i]) for i in positions)
         ctx._node = node
         to_save = getattr(ctx, "_to_save", ())
         out_ids = {id(o) for o in outs}
+        in_ids = {id(a) for a in args}
         ctx._saved = [None if t is None else SavedTensor(t, is_output=id(t) in out_ids) for t in to_save]
         result = []
         for k, o in enumerate(outs):
             if isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_diff:
-                if o.grad_fn is not None or o._base is not None:
-                    o = o.detach()
+                if o.grad_fn is not None or o._base is not None or id(o) in in_ids or o._rg:
+                    o = o.detach()   # never rewrite the history of a tensor the caller holds
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k

@@ -1,0 +1,199 @@
+"""plugtorch.autograd.Function: user-defined forward/backward."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.autograd import Function
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = x.exp()
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y
+
+
+class ScaleBy(Function):
+    """out = x * k for a Python number k; records needs_input_grad."""
+    seen = None
+
+    @staticmethod
+    def forward(ctx, x, k, w):
+        ScaleBy.seen = ctx.needs_input_grad
+        ctx.k = k
+        ctx.save_for_backward(w)
+        return x * k * w
+
+    @staticmethod
+    def backward(ctx, g):
+        (w,) = ctx.saved_tensors
+        gx = g * ctx.k * w if ctx.needs_input_grad[0] else None
+        return gx, None, None
+
+
+class SortWithIndex(Function):
+    @staticmethod
+    def forward(ctx, x):
+        v, i = x.sort()
+        ctx.mark_non_differentiable(i)
+        ctx.save_for_backward(i)
+        return v, i
+
+    @staticmethod
+    def backward(ctx, gv, gi):
+        (i,) = ctx.saved_tensors
+        return pt.zeros_like(gv).scatter(0, i, gv)
+
+
+def test_apply_forward_and_backward():
+    x = pt.tensor([0.0, 1.0], dtype=pt.float64, requires_grad=True)
+    y = Exp.apply(x)
+    assert y.grad_fn.name() == "ExpBackward"
+    assert y.grad_fn.next_functions[0][0].variable is x
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.tolist(), np.exp([0.0, 1.0]))
+
+
+def test_function_gradcheck_and_gradgradcheck():
+    x = pt.tensor([0.3, -0.2], dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradcheck(Exp.apply, (x,))
+    assert pt.autograd.gradgradcheck(Exp.apply, (x,))
+
+
+def test_needs_input_grad_and_non_tensor_args():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    w = pt.tensor([3.0, 4.0])
+    y = ScaleBy.apply(x, 2.0, w)
+    assert ScaleBy.seen == (True, False, False)
+    y.sum().backward()
+    assert x.grad.tolist() == [6.0, 8.0]
+
+
+def test_forward_runs_without_recording():
+    class Peek(Function):
+        inside = None
+
+        @staticmethod
+        def forward(ctx, x):
+            Peek.inside = pt.is_grad_enabled()
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+    x = pt.ones(2, requires_grad=True)
+    y = Peek.apply(x)
+    assert Peek.inside is False
+    assert y.grad_fn.name() == "PeekBackward"
+
+
+def test_no_graph_when_no_input_requires_grad():
+    y = Exp.apply(pt.tensor([0.0]))
+    assert not y.requires_grad and y.grad_fn is None
+
+
+def test_mark_non_differentiable_and_multiple_outputs():
+    x = pt.tensor([3.0, 1.0, 2.0], dtype=pt.float64, requires_grad=True)
+    v, i = SortWithIndex.apply(x)
+    assert v.requires_grad and not i.requires_grad
+    (v * pt.tensor([1.0, 2.0, 3.0], dtype=pt.float64)).sum().backward()
+    assert x.grad.tolist() == [3.0, 1.0, 2.0]
+
+
+def test_mark_non_differentiable_float_output():
+    class TwoOut(Function):
+        @staticmethod
+        def forward(ctx, x):
+            m = x * 0 + 1
+            ctx.mark_non_differentiable(m)
+            return x * 2, m
+
+        @staticmethod
+        def backward(ctx, g, gm):
+            assert gm.tolist() == [0.0, 0.0]     # materialized zeros for the unused output
+            return g * 2
+    x = pt.ones(2, requires_grad=True)
+    y, m = TwoOut.apply(x)
+    assert not m.requires_grad
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_saved_tensors_freed_after_backward():
+    x = pt.tensor([1.0], requires_grad=True)
+    y = Exp.apply(x)
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.sum().backward()
+
+
+def test_saved_input_modified_in_place_raises():
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return 2 * x * g
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = Square.apply(h)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_backward_returning_wrong_count_raises():
+    class Bad(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, g):
+            return g, g, g
+    a = pt.ones(1, requires_grad=True)
+    b = pt.ones(1, requires_grad=True)
+    with pytest.raises(RuntimeError, match="function BadBackward returned an incorrect number of gradients"):
+        Bad.apply(a, b).sum().backward()
+
+
+def test_backward_returning_wrong_shape_raises():
+    class BadShape(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return pt.ones(3)
+    a = pt.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"BadShape.*invalid gradient.*got \[3\] but expected shape compatible with \[2\]"):
+        BadShape.apply(a).sum().backward()
+
+
+def test_function_output_that_is_an_input_view_is_detached_first():
+    class Ident(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 5
+    x = pt.ones(2, requires_grad=True)
+    y = Ident.apply(x)
+    assert y is not x and x.is_leaf and x.grad_fn is None
+    y.sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0]

@@ -1,0 +1,172 @@
+"""In-place ops under autograd: non-leaf targets, views of non-leaves (CopySlices), version
+counters and the errors PyTorch gives."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+
+def leaf(values):
+    return pt.tensor(values, dtype=pt.float64, requires_grad=True)
+
+
+def test_inplace_on_non_leaf():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.mul_(x)                   # y = 2x * x
+    y.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+    assert y.grad_fn is not None
+
+
+def test_inplace_operator_on_non_leaf():
+    x = leaf([1.0, 2.0])
+    y = x.sin()
+    y *= 3
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.tolist(), 3 * np.cos([1.0, 2.0]))
+
+
+def test_inplace_into_view_of_non_leaf_row():
+    x = leaf(np.zeros((2, 3)))
+    w = leaf([1.0, 2.0, 3.0])
+    h = x * 1
+    h[1] += w * w              # x[1] += y style: CopySlices on h
+    (h * pt.tensor([[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]], dtype=pt.float64)).sum().backward()
+    assert h.grad_fn.name() == "CopySlices"
+    assert x.grad.tolist() == [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]
+    assert w.grad.tolist() == [4.0, 8.0, 12.0]
+
+
+def test_setitem_overwrites_and_blocks_gradient_there():
+    x = leaf([1.0, 2.0, 3.0])
+    v = leaf(5.0)
+    h = x * 2
+    h[0] = v
+    (h * pt.tensor([1.0, 10.0, 100.0], dtype=pt.float64)).sum().backward()
+    assert x.grad.tolist() == [0.0, 20.0, 200.0]
+    assert v.grad.item() == 1.0
+
+
+def test_inplace_through_view_updates_views_history():
+    x = leaf([1.0, 2.0, 3.0, 4.0])
+    h = x.clone()
+    v = h[1:3]
+    v.mul_(10)
+    assert h.tolist() == [1.0, 20.0, 30.0, 4.0]
+    v.sum().backward()
+    assert x.grad.tolist() == [0.0, 10.0, 10.0, 0.0]
+
+
+def test_setitem_with_advanced_index_on_non_leaf():
+    x = leaf([1.0, 2.0, 3.0])
+    h = x * 1
+    h[pt.tensor([0, 2])] = pt.tensor([0.0, 0.0], dtype=pt.float64)
+    h.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 0.0]
+
+
+def test_masked_fill_inplace_on_non_leaf():
+    x = leaf([1.0, 2.0, 3.0])
+    h = x * 3
+    h.masked_fill_(pt.tensor([False, True, False]), 0.0)
+    h.sum().backward()
+    assert x.grad.tolist() == [3.0, 0.0, 3.0]
+
+
+def test_modified_saved_tensor_raises():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    z = y * y                 # saves y
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="one of the variables needed for gradient computation "
+                                           "has been modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_mul_inplace_by_itself_raises_like_pytorch():
+    x = leaf([1.0, 2.0])
+    h = x * 1
+    h.mul_(h)                 # mul saved h (its other operand) and then h changed
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        h.sum().backward()
+
+
+def test_modified_saved_output_raises():
+    x = leaf([1.0, 2.0])
+    y = x.exp()               # saves its result
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation.*version 1; expected version 0"):
+        y.sum().backward()
+
+
+def test_modifying_a_view_bumps_the_base_version():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 1
+    z = y * y
+    y[0:1].mul_(2)            # writes y's storage through a view
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_version_counter_shared_with_views_and_detach():
+    x = pt.ones(4)
+    v = x[1:3]
+    d = x.detach()
+    before = x._version
+    v.add_(1)
+    assert x._version == v._version == d._version == before + 1
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an "
+                                           r"in-place operation \(add_\)"):
+        x.add_(1)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        x[0:1].mul_(2)
+    with pytest.raises(RuntimeError, match="leaf Variable"):
+        x[0] = 3.0
+
+
+def test_inplace_on_leaf_under_no_grad_is_allowed():
+    x = leaf([1.0, 2.0])
+    with pt.no_grad():
+        x.mul_(2)
+        x[0] = 7.0
+    assert x.tolist() == [7.0, 4.0] and x.is_leaf and x.grad_fn is None
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [14.0, 8.0]
+
+
+def test_copy_into_plain_tensor_records_source():
+    src = leaf([1.0, 2.0])
+    dst = pt.zeros(2, dtype=pt.float64)
+    dst.copy_(src * 3)
+    assert dst.requires_grad and not dst.is_leaf
+    dst.sum().backward()
+    assert src.grad.tolist() == [3.0, 3.0]
+
+
+def test_copy_broadcasts_source_and_reduces_its_grad():
+    src = leaf([1.0, 2.0])
+    dst = pt.zeros(3, 2, dtype=pt.float64)
+    dst.copy_(src)
+    dst.sum().backward()
+    assert src.grad.tolist() == [3.0, 3.0]
+
+
+def test_inplace_result_gradcheck():
+    def f(x, w):
+        h = x * 1
+        h[:, 1] += w
+        h.sin_()
+        h.mul_(x)
+        return h
+    x = leaf(np.random.default_rng(0).standard_normal((3, 2)))
+    w = leaf([0.5, -0.3, 0.8])
+    assert pt.autograd.gradcheck(f, (x, w))
+    assert pt.autograd.gradgradcheck(f, (x, w))

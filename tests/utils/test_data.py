@@ -1,0 +1,190 @@
+"""Datasets, samplers, default collation and the DataLoader."""
+import collections
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.utils.data import (BatchSampler, ConcatDataset, DataLoader, Dataset, IterableDataset,
+                                  RandomSampler, SequentialSampler, Subset, SubsetRandomSampler,
+                                  TensorDataset, WeightedRandomSampler, default_collate, random_split)
+
+
+class Squares(Dataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __getitem__(self, i):
+        return {"x": pt.tensor([float(i), float(i * i)]), "i": i, "name": f"s{i}"}
+
+    def __len__(self):
+        return self.n
+
+
+class Count(IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter(range(self.n))
+
+    def __len__(self):
+        return self.n
+
+
+def xy(n=10):
+    return TensorDataset(pt.arange(n * 2, dtype=pt.float32).view(n, 2), pt.arange(n))
+
+
+def test_tensor_dataset_rows_and_size_mismatch():
+    ds = xy(4)
+    x, y = ds[2]
+    assert x.tolist() == [4.0, 5.0] and y.item() == 2 and len(ds) == 4
+    with pytest.raises(ValueError, match=r"Size mismatch between tensors: tensor 0 has 4 rows but tensor 1 has shape \[3\]"):
+        TensorDataset(pt.zeros(4, 2), pt.zeros(3))
+
+
+def test_loader_batches_in_order_and_drop_last():
+    loader = DataLoader(xy(10), batch_size=4)
+    batches = list(loader)
+    assert len(loader) == 3 and [b[1].tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert batches[0][0].tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]]
+    loader = DataLoader(xy(10), batch_size=4, drop_last=True)
+    assert len(loader) == 2 and [b[1].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+
+
+def test_shuffle_with_a_generator_is_reproducible_and_a_permutation():
+    def epoch(seed):
+        loader = DataLoader(xy(10), batch_size=3, shuffle=True, generator=pt.Generator().manual_seed(seed))
+        return [i for _, y in loader for i in y.tolist()]
+    a, b, c = epoch(1), epoch(1), epoch(2)
+    assert a == b and a != c and sorted(a) == list(range(10))
+    assert a == pt.randperm(10, generator=pt.Generator().manual_seed(1)).tolist()
+
+
+def test_shuffle_without_a_generator_follows_manual_seed_and_changes_each_epoch():
+    loader = DataLoader(xy(10), batch_size=10, shuffle=True)
+    pt.manual_seed(3)
+    e1, e2 = [loader_ys(loader) for _ in range(2)]
+    pt.manual_seed(3)
+    assert loader_ys(loader) == e1 and e1 != e2
+
+
+def loader_ys(loader):
+    return [i for _, y in loader for i in y.tolist()]
+
+
+def test_tensor_dataset_fast_path_equals_stacking_rows():
+    ds = xy(7)
+    g = pt.Generator().manual_seed(5)
+    fast = list(DataLoader(ds, batch_size=3, shuffle=True, generator=g))
+    g = pt.Generator().manual_seed(5)
+    slow = list(DataLoader(ds, batch_size=3, shuffle=True, generator=g, collate_fn=lambda b: default_collate(b)))
+    for (fx, fy), (sx, sy) in zip(fast, slow):
+        assert fx.tolist() == sx.tolist() and fy.tolist() == sy.tolist() and fx.dtype == sx.dtype
+
+
+def test_default_collate_dicts_numbers_strings():
+    batch = next(iter(DataLoader(Squares(5), batch_size=3)))
+    assert batch["x"].tolist() == [[0, 0], [1, 1], [2, 4]]
+    assert batch["i"].dtype == pt.int64 and batch["i"].tolist() == [0, 1, 2]
+    assert batch["name"] == ["s0", "s1", "s2"]
+
+
+def test_default_collate_tuples_namedtuples_floats_numpy():
+    P = collections.namedtuple("P", "a b")
+    out = default_collate([(1.5, np.array([1, 2])), (2.5, np.array([3, 4]))])
+    assert isinstance(out, list) and out[0].dtype == pt.float64 and out[0].tolist() == [1.5, 2.5]
+    assert out[1].dtype == pt.int64 and out[1].tolist() == [[1, 2], [3, 4]]
+    nt = default_collate([P(1, True), P(2, False)])
+    assert isinstance(nt, P) and nt.a.tolist() == [1, 2] and nt.b.dtype == pt.bool
+
+
+def test_default_collate_errors():
+    with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
+        default_collate([[1, 2], [3]])
+    with pytest.raises(TypeError, match="default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; found object"):
+        default_collate([object(), object()])
+
+
+def test_custom_collate_fn_and_no_batching():
+    loader = DataLoader(Squares(4), batch_size=2, collate_fn=lambda b: [s["i"] for s in b])
+    assert list(loader) == [[0, 1], [2, 3]]
+    loader = DataLoader(Squares(2), batch_size=None)
+    assert [s["i"] for s in loader] == [0, 1] and len(loader) == 2
+
+
+def test_sampler_and_batch_sampler_options():
+    loader = DataLoader(xy(6), batch_size=2, sampler=[5, 0, 3])
+    assert loader_ys(loader) == [5, 0, 3]
+    loader = DataLoader(xy(6), batch_sampler=[[1, 2], [4]])
+    assert [y.tolist() for _, y in loader] == [[1, 2], [4]]
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(sampler=[0], shuffle=True), "sampler option is mutually exclusive with shuffle"),
+    (dict(batch_sampler=[[0]], batch_size=2), "batch_sampler option is mutually exclusive with batch_size"),
+    (dict(batch_size=None, drop_last=True), "batch_size=None option disables auto-batching and is mutually exclusive with drop_last"),
+    (dict(num_workers=-1), "num_workers option should be non-negative"),
+    (dict(batch_size=0), "batch_size should be a positive integer value, but got batch_size=0"),
+])
+def test_loader_option_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        DataLoader(xy(3), **kw)
+
+
+def test_iterable_dataset_batches_and_errors():
+    assert [b.tolist() for b in DataLoader(Count(5), batch_size=2)] == [[0, 1], [2, 3], [4]]
+    assert [b.tolist() for b in DataLoader(Count(5), batch_size=2, drop_last=True)] == [[0, 1], [2, 3]]
+    assert len(DataLoader(Count(5), batch_size=2)) == 3
+    with pytest.raises(ValueError, match="DataLoader with IterableDataset: expected unspecified shuffle option, but got shuffle=True"):
+        DataLoader(Count(5), shuffle=True)
+
+
+def test_loader_keeps_the_dataset_device():
+    class AltCPU(pt.backends.cpu.CPUBackend):
+        name = "altcpu"
+    pt.backends.register(AltCPU())
+    try:
+        ds = TensorDataset(pt.arange(6, device="altcpu:0").view(3, 2))
+        (b,) = next(iter(DataLoader(ds, batch_size=2, shuffle=True, generator=pt.Generator().manual_seed(0))))
+        assert b.device == pt.device("altcpu:0") and b.shape == (2, 2)
+    finally:
+        pt.backends.unregister("altcpu")
+
+
+def test_samplers():
+    assert list(SequentialSampler(range(3))) == [0, 1, 2]
+    g = pt.Generator().manual_seed(0)
+    perm = list(RandomSampler(range(5), generator=g))
+    assert sorted(perm) == [0, 1, 2, 3, 4]
+    drawn = list(RandomSampler(range(3), replacement=True, num_samples=40, generator=g))
+    assert len(drawn) == 40 and set(drawn) <= {0, 1, 2}
+    assert sorted(SubsetRandomSampler([7, 8, 9], generator=g)) == [7, 8, 9]
+    w = list(WeightedRandomSampler([0.0, 1.0, 0.0], 5, generator=g))
+    assert w == [1] * 5
+    assert list(BatchSampler(range(5), 2, drop_last=True)) == [[0, 1], [2, 3]]
+    assert len(BatchSampler(range(5), 2, drop_last=False)) == 3
+    with pytest.raises(ValueError, match="num_samples should be a positive integer value, but got num_samples=0"):
+        RandomSampler(range(3), num_samples=0)
+    with pytest.raises(TypeError, match="replacement should be a boolean value"):
+        RandomSampler(range(3), replacement=1)
+
+
+def test_random_split_lengths_fractions_and_errors():
+    g = pt.Generator().manual_seed(0)
+    a, b = random_split(range(10), [7, 3], generator=g)
+    assert len(a) == 7 and len(b) == 3 and sorted(list(a) + list(b)) == list(range(10))
+    assert list(a) == pt.randperm(10, generator=pt.Generator().manual_seed(0)).tolist()[:7]
+    parts = random_split(range(10), [0.34, 0.33, 0.33], generator=g)
+    assert [len(p) for p in parts] == [4, 3, 3]
+    with pytest.raises(ValueError, match="Sum of input lengths does not equal the length of the input dataset"):
+        random_split(range(10), [5, 4])
+
+
+def test_subset_and_concat():
+    s = Subset(range(10, 20), [3, 1])
+    assert len(s) == 2 and s[0] == 13 and s[1] == 11
+    c = ConcatDataset([range(3), range(10, 12)])
+    assert len(c) == 5 and [c[i] for i in range(5)] == [0, 1, 2, 10, 11] and c[-1] == 11
+    assert len(xy(2) + xy(3)) == 5

@@ -322,6 +322,8 @@ class Tensor:
         return repr(self)
 
     def __dlpack__(self, stream=None, **kwargs):
+        if self._rg:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
         return self._backend().to_dlpack(self._data, stream=stream, **kwargs)
 
     def __dlpack_device__(self):

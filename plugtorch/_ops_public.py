@@ -112,14 +112,15 @@ multiply = ops.mul
 true_divide = ops.true_divide
 
 
-def _sort_wrap(input, dim=-1, descending=False, stable=False):
+@public("sort")
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sorted values and their indices along ``dim`` (stable; nan sorts as the largest value).
+
+    >>> plugtorch.sort(plugtorch.tensor([3, 1, 2])).indices.tolist()
+    [1, 2, 0]
+    """
     v, i = dispatch(OPS["sort"], input, dim, descending, stable)
     return return_types.sort(v, i)
-
-
-sort = public("sort")(lambda input, dim=-1, descending=False, stable=False: _sort_wrap(input, dim, descending, stable))
-sort.__name__ = "sort"
-PUBLIC_TO_OP["sort"] = "sort"
 
 
 @public("topk")
@@ -257,7 +258,6 @@ def _size_arg(op, size):
 
 
 def _factory(name, fill):
-    @public("full")
     def f(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
         shape = _size_arg(name, size)
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()

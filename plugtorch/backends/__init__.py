@@ -47,17 +47,17 @@ def register(backend, *, name: str | None = None, origin: str = "runtime",
         raise TypeError(f"register(): expected a plugtorch.backends.Backend instance or subclass, "
                         f"got {type(backend).__name__}; subclass plugtorch.backends.Backend "
                         "(see docs/backends.md)")
-    name = name or backend.name
+    name = backend.name if name is None else name
     if not isinstance(name, str) or not name or not name.replace("_", "").isalnum() or name[0].isdigit():
         raise ValueError(f"register(): invalid device type name {name!r}: use letters, digits and "
                          "underscores, starting with a letter (e.g. 'mydev')")
     if not replace:
+        if name in BUILTIN_NAMES and origin != "built-in":
+            raise RuntimeError(f"register(): device type '{name}' is reserved for plugtorch's "
+                               "built-in backend; pick another name or pass replace=True")
         if name in _BACKENDS:
             raise RuntimeError(f"register(): device type '{name}' is already registered (from "
                                f"{_ORIGINS.get(name)}); unregister it first or pass replace=True")
-        if name in _LAZY_BUILTINS and origin != "built-in":
-            raise RuntimeError(f"register(): device type '{name}' is reserved for plugtorch's "
-                               "built-in backend; pick another name or pass replace=True")
     backend.name = name
     backend.origin = origin
     _BACKENDS[name] = backend

@@ -54,7 +54,9 @@ def load(register, *, only=None, rescan=False) -> list:
         _entries = None
         _failures.clear()
         _tried.difference_update({k for k in _tried if (k[0], k[1]) not in _loaded_keys()})
-    if _entries is None:
+    if _entries is None or (only is not None and all(ep.name != only for ep in _entries)):
+        if _entries is not None:   # an unknown device type: perhaps installed since the last scan
+            importlib.invalidate_caches()
         _entries = _discover()
     for ep in _entries:
         if only is not None and ep.name != only:

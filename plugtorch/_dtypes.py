@@ -48,15 +48,10 @@ class dtype:
         return f"plugtorch.{self.name}"
 
     def __reduce__(self):
-        return (getattr, (_module(), self.name))
+        return self.name   # pickled by reference: plugtorch._dtypes.<name>
 
 
 builtins_bool = __builtins__["bool"] if isinstance(__builtins__, dict) else __builtins__.bool
-
-
-def _module():
-    import plugtorch
-    return plugtorch
 
 
 bool = dtype("bool", np.bool_, _BOOL, False, 0)

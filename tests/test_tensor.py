@@ -1,0 +1,123 @@
+"""Tensor metadata, conversions, version counters, Python protocols."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+
+def test_metadata():
+    x = pt.zeros(2, 3, 4, dtype=pt.float64)
+    assert x.shape == (2, 3, 4) and isinstance(x.shape, pt.Size) and x.size() == (2, 3, 4)
+    assert x.size(1) == 3 and x.size(-1) == 4 and x.ndim == 3 and x.dim() == 3 and x.ndimension() == 3
+    assert x.numel() == 24 and x.nelement() == 24 and x.element_size() == 8 and x.itemsize == 8
+    assert x.nbytes == 192 and x.is_floating_point() and not x.is_complex()
+    assert pt.numel(x) == 24 and pt.is_tensor(x) and not pt.is_tensor(1) and pt.is_floating_point(x)
+    assert x.dtype is pt.float64 and x.type() == "plugtorch.float64"
+    with pytest.raises(IndexError, match="Dimension out of range"):
+        x.size(3)
+
+
+@pytest.mark.parametrize("meth,dtype", [("float", pt.float32), ("double", pt.float64), ("half", pt.float16),
+                                        ("bfloat16", pt.bfloat16), ("int", pt.int32), ("long", pt.int64),
+                                        ("short", pt.int16), ("char", pt.int8), ("byte", pt.uint8),
+                                        ("bool", pt.bool)])
+def test_cast_methods(meth, dtype):
+    x = pt.tensor([0.0, 1.7, -2.2])
+    y = getattr(x, meth)()
+    assert y.dtype is dtype
+    want = np.array([0.0, 1.7, -2.2], np.float32).astype(dtype.numpy)
+    assert y.tolist() == want.tolist()
+    assert x.type(dtype).dtype is dtype and x.type_as(y).dtype is dtype
+
+
+def test_float_to_int_casts_truncate_and_bool():
+    assert pt.tensor([2.9, -2.9]).int().tolist() == [2, -2]
+    assert pt.tensor([0.0, 0.1, -3.0]).bool().tolist() == [False, True, True]
+    assert pt.tensor([300]).to(pt.uint8).tolist() == [44]   # wraps as PyTorch does on cpu
+
+
+def test_python_protocols():
+    x = pt.tensor([1.0, 2.0, 3.0])
+    assert len(x) == 3 and [v.item() for v in x] == [1.0, 2.0, 3.0]
+    assert bool(pt.tensor([1])) and not bool(pt.tensor(0.0))
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with more than one value is ambiguous"):
+        bool(x)
+    with pytest.raises(RuntimeError, match="Boolean value of Tensor with no values is ambiguous"):
+        bool(pt.zeros(0))
+    with pytest.raises(TypeError, match="len\\(\\) of a 0-d tensor"):
+        len(pt.tensor(1.0))
+    with pytest.raises(TypeError, match="iteration over a 0-d tensor"):
+        iter(pt.tensor(1.0))
+    assert [0, 1, 2][pt.tensor(1)] == 1 and range(5)[pt.tensor(2)] == 2
+    with pytest.raises(TypeError, match="only integer tensors of a single element"):
+        [0, 1][pt.tensor(1.0)]
+    assert hash(x) == hash(x) and x in {x}
+    assert -pt.tensor(2) == -2 and +x is x and abs(pt.tensor(-1.5)).item() == 1.5
+    assert complex(pt.tensor(2.0)) == 2 + 0j
+    assert f"{pt.tensor(3.14159):.2f}" == "3.14"
+
+
+def test_pickle_and_copy():
+    x = pt.tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="plugtorch.save"):
+        pickle.dumps(x)
+    assert pickle.loads(pickle.dumps(pt.float16)) is pt.float16
+    assert pickle.loads(pickle.dumps(pt.device("cuda:1"))) == pt.device("cuda:1")
+    c = x.clone()
+    c[0] = 5
+    assert x[0].item() == 1.0
+
+
+def test_version_counter_shared_by_views_and_detach():
+    x = pt.zeros(4)
+    v = x[1:3]
+    d = x.detach()
+    assert x._version == 0
+    x.add_(1)
+    assert x._version == v._version == d._version == 1
+    v.mul_(2)
+    assert x._version == 2 and x.tolist() == [1.0, 2.0, 2.0, 1.0]
+    d.zero_()
+    assert x._version == 3 and x.sum().item() == 0
+    x[0] = 1
+    assert v._version == 4
+    y = x + 1                      # out-of-place results start fresh
+    assert y._version == 0
+
+
+@pytest.mark.parametrize("method,args,expected", [
+    ("fill_", (3,), [3.0, 3.0]), ("zero_", (), [0.0, 0.0]), ("copy_", (pt.tensor([7.0, 8.0]),), [7.0, 8.0]),
+    ("copy_", (pt.tensor(4),), [4.0, 4.0]), ("fill_", (pt.tensor(2.5),), [2.5, 2.5]),
+])
+def test_fill_zero_copy(method, args, expected):
+    x = pt.tensor([1.0, 2.0])
+    assert getattr(x, method)(*args) is x
+    assert x.tolist() == expected and x.dtype is pt.float32
+
+
+def test_fill_errors():
+    with pytest.raises(RuntimeError, match="fill_ only supports 0-dimension value tensor"):
+        pt.zeros(2).fill_(pt.ones(2))
+    with pytest.raises(RuntimeError, match=r"copy_\(\).*\(3,\) and \(2,\) are not broadcastable"):
+        pt.zeros(2).copy_(pt.ones(3))
+    with pytest.raises(TypeError, match="argument 'src' must be Tensor"):
+        pt.zeros(2).copy_([1, 2])
+
+
+def test_requires_grad_rules():
+    x = pt.ones(2)
+    assert x.requires_grad_() is x and x.requires_grad and x.is_leaf
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+        pt.ones(2, dtype=pt.int64).requires_grad_()
+    assert not x.detach().requires_grad
+    assert x.data.tolist() == [1.0, 1.0] and not x.data.requires_grad
+
+
+def test_tensor_constructor_and_numpy_interop():
+    assert pt.Tensor([1, 2]).dtype is pt.float32
+    a = np.ones(3) + pt.tensor([1.0, 2.0, 3.0]).numpy()
+    assert a.tolist() == [2.0, 3.0, 4.0]
+    assert copy.copy(pt.float32) is pt.float32

@@ -53,6 +53,7 @@ from plugtorch.random import Generator, default_generator, initial_seed, manual_
 from plugtorch import profiler  # noqa: E402,F401
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, set_cpu_fallback  # noqa: E402,F401
 from plugtorch._printing import set_printoptions  # noqa: E402,F401
+from plugtorch.serialization import load, save  # noqa: E402,F401
 
 
 def is_tensor(obj) -> bool:

@@ -1,0 +1,221 @@
+"""plugtorch.save / plugtorch.load: round trips, the safetensors format, and damaged files."""
+import collections
+import io
+import json
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import safetensors
+import safetensors.numpy
+
+import plugtorch as pt
+from plugtorch.backends.cpu import CPUBackend
+
+
+def round_trip(obj, **load_kw):
+    buf = io.BytesIO()
+    pt.save(obj, buf)
+    buf.seek(0)
+    return pt.load(buf, **load_kw)
+
+
+def saved_bytes(obj):
+    buf = io.BytesIO()
+    pt.save(obj, buf)
+    return buf.getvalue()
+
+
+def load_bytes(data, **kw):
+    return pt.load(io.BytesIO(data), **kw)
+
+
+@pytest.mark.parametrize("dtype", [pt.float64, pt.float32, pt.float16, pt.bfloat16, pt.int64, pt.int32,
+                                   pt.int16, pt.int8, pt.uint8, pt.bool])
+def test_every_dtype_round_trips_bit_exact(dtype):
+    values = np.array([[0.0, -1.5, 3.25], [7.0, 1e-3, -0.0]])
+    t = pt.tensor(values).to(dtype)
+    back = round_trip(t)
+    assert back.dtype == dtype and back.shape == (2, 3) and back.device == pt.device("cpu")
+    assert back.numpy().tobytes() == t.numpy().tobytes()
+
+
+def test_bfloat16_keeps_its_rounding():
+    t = pt.tensor([1.0 + 2 ** -7, 3.14159, -65504.0]).bfloat16()
+    assert round_trip(t).float().tolist() == t.float().tolist() == [1.0078125, 3.140625, -65536.0]
+
+
+def test_nested_state_dict_round_trip():
+    w = pt.randn(3, 4)
+    obj = {"model": collections.OrderedDict(weight=w, bias=pt.zeros(4)),
+           "optim": {"state": {0: {"step": pt.tensor(5.0), "exp_avg": pt.ones(3)}},
+                     "param_groups": [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0], "name": None}]},
+           "epoch": 7, "best": float("inf"), "ok": True, "dtype": pt.float16, "device": pt.device("cpu"),
+           (1, 2): "tuple key", "same": w, "empty": pt.zeros(0, 5)}
+    back = round_trip(obj)
+    assert isinstance(back["model"], collections.OrderedDict) and list(back["model"]) == ["weight", "bias"]
+    np.testing.assert_array_equal(back["model"]["weight"].numpy(), w.numpy())
+    assert back["same"] is back["model"]["weight"]
+    st = back["optim"]["state"][0]
+    assert st["step"].item() == 5.0 and st["exp_avg"].tolist() == [1.0, 1.0, 1.0]
+    assert back["optim"]["param_groups"] == [{"lr": 0.1, "betas": (0.9, 0.999), "params": [0], "name": None}]
+    assert (back["epoch"], back["best"], back["ok"], back[(1, 2)]) == (7, float("inf"), True, "tuple key")
+    assert back["dtype"] is pt.float16 and back["device"] == pt.device("cpu")
+    assert back["empty"].shape == (0, 5)
+
+
+def test_requires_grad_and_non_contiguous_tensors():
+    a = pt.arange(6.0).view(2, 3).t()
+    a.requires_grad_()
+    back = round_trip([a, a[1]])
+    assert back[0].requires_grad and back[0].tolist() == [[0, 3], [1, 4], [2, 5]]
+    assert back[1].tolist() == [1.0, 4.0]
+
+
+def test_optimizer_state_dict_round_trip_resumes_training():
+    p = pt.tensor([1.0, -1.0], requires_grad=True)
+    opt = pt.optim.Adam([p], lr=0.1)
+    p.grad = pt.tensor([0.5, 0.25])
+    opt.step()
+    q = p.detach().clone().requires_grad_()
+    opt2 = pt.optim.Adam([q], lr=0.1)
+    opt2.load_state_dict(round_trip(opt.state_dict()))
+    for o, t in ((opt, p), (opt2, q)):
+        t.grad = pt.tensor([0.5, 0.25])
+        o.step()
+    assert p.tolist() == q.tolist()
+
+
+def test_path_and_file_object(tmp_path):
+    path = tmp_path / "x.pt"
+    pt.save({"a": pt.ones(2)}, path)
+    assert pt.load(path)["a"].tolist() == [1.0, 1.0]
+    assert pt.load(str(path))["a"].tolist() == [1.0, 1.0]
+    with open(path, "rb") as f:
+        assert pt.load(f)["a"].tolist() == [1.0, 1.0]
+
+
+def test_files_are_standard_safetensors():
+    data = saved_bytes({"w": pt.tensor([1.0, 2.0]), "n": 3})
+    arrays = safetensors.numpy.load(data)
+    assert list(arrays) == ["0"] and arrays["0"].tolist() == [1.0, 2.0]
+    other = safetensors.numpy.save({"a": np.arange(3, dtype=np.int32)}, metadata={"format": "pt"})
+    loaded = load_bytes(other)
+    assert list(loaded) == ["a"] and loaded["a"].dtype == pt.int32 and loaded["a"].tolist() == [0, 1, 2]
+
+
+def test_saving_an_unsupported_object_is_a_type_error():
+    with pytest.raises(TypeError, match="plugtorch.save can store tensors, numbers, strings.*but got object"):
+        pt.save({"x": object()}, io.BytesIO())
+
+
+# ---- damaged and foreign files -----------------------------------------------------------------
+def split(data):
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def join(header, body):
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + body
+
+
+GOOD = saved_bytes({"w": pt.arange(12.0).view(3, 4), "b": pt.ones(2)})
+
+
+@pytest.mark.parametrize("cut", [0, 5, 8, 40, len(GOOD) - 60, len(GOOD) - 1])
+def test_truncated_file(cut):
+    with pytest.raises(RuntimeError, match="plugtorch.load: cannot load .*truncated"):
+        load_bytes(GOOD[:cut])
+
+
+@pytest.mark.parametrize("delta", [+1, +4096, -3, -(2 ** 20)])
+def test_wrong_header_length(delta):
+    (n,) = struct.unpack("<Q", GOOD[:8])
+    bad = struct.pack("<Q", max(n + delta, 1)) + GOOD[8:]
+    with pytest.raises(RuntimeError, match="plugtorch.load: cannot load"):
+        load_bytes(bad)
+
+
+def test_huge_header_length_names_the_problem():
+    with pytest.raises(RuntimeError, match=r"header length says 18446744073709551615 bytes but only \d+ follow"):
+        load_bytes(struct.pack("<Q", 2 ** 64 - 1) + GOOD[8:])
+
+
+def test_shape_disagreeing_with_byte_count():
+    header, body = split(GOOD)
+    header["0"]["shape"] = [4, 4]
+    with pytest.raises(RuntimeError, match="tensor table is inconsistent .*modified"):
+        load_bytes(join(header, body))
+    header, body = split(GOOD)
+    header["0"]["data_offsets"][1] += 4
+    with pytest.raises(RuntimeError, match="tensor table is inconsistent"):
+        load_bytes(join(header, body + b"\0" * 4))
+
+
+def test_structure_pointing_at_a_missing_tensor():
+    header, body = split(GOOD)
+    header["__metadata__"]["structure"] = header["__metadata__"]["structure"].replace('"1"', '"9"')
+    with pytest.raises(RuntimeError, match="refers to tensor '9', which the file does not contain"):
+        load_bytes(join(header, body))
+
+
+def test_tampered_structure_and_dtype():
+    header, body = split(GOOD)
+    header["__metadata__"]["structure"] = '{"__import__": "os"}'
+    with pytest.raises(RuntimeError, match="unknown entry '__import__'"):
+        load_bytes(join(header, body))
+    header["__metadata__"]["structure"] = "{not json"
+    with pytest.raises(RuntimeError, match="object structure is not valid JSON"):
+        load_bytes(join(header, body))
+
+
+@pytest.mark.parametrize("data", [pickle.dumps({"w": [1.0, 2.0]}), b"PK\x03\x04" + b"\0" * 100],
+                         ids=["pickle", "torch-zip"])
+def test_pickle_files_are_refused(data):
+    with pytest.raises(RuntimeError, match="looks like a pickle .* never unpickles"):
+        load_bytes(data)
+
+
+def test_foreign_file():
+    with pytest.raises(RuntimeError, match="header is not valid JSON"):
+        load_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00<html>not json</html>")
+
+
+# ---- devices -----------------------------------------------------------------------------------
+@pytest.fixture
+def altcpu():
+    class AltCPU(CPUBackend):
+        name = "altcpu"
+    pt.backends.register(AltCPU())
+    try:
+        yield pt.device("altcpu:0")
+    finally:
+        pt.backends.unregister("altcpu")
+
+
+def test_tensors_return_to_their_device_or_map_location(altcpu):
+    data = saved_bytes({"a": pt.tensor([1.0, 2.0], device=altcpu), "b": pt.tensor([3], dtype=pt.int8)})
+    back = load_bytes(data)
+    assert back["a"].device == altcpu and back["b"].device == pt.device("cpu")
+    assert back["a"].tolist() == [1.0, 2.0]
+    assert load_bytes(data, map_location="cpu")["a"].device == pt.device("cpu")
+    assert load_bytes(data, map_location=pt.device("altcpu:0"))["b"].device == altcpu
+    moved = load_bytes(data, map_location={"altcpu:0": "cpu", "cpu": "altcpu:0"})
+    assert moved["a"].device == pt.device("cpu") and moved["b"].device == altcpu
+    seen = []
+    load_bytes(data, map_location=lambda t, loc: seen.append(loc) or t)
+    assert sorted(seen) == ["altcpu:0", "cpu"]
+
+
+def test_unavailable_device_suggests_map_location(altcpu):
+    data = saved_bytes(pt.ones(1, device=altcpu))
+    pt.backends.unregister("altcpu")
+    try:
+        with pytest.raises(RuntimeError, match="saved on 'altcpu:0' and cannot be restored.*map_location='cpu'"):
+            load_bytes(data)
+        assert load_bytes(data, map_location="cpu").tolist() == [1.0]
+    finally:
+        pt.backends.register(type("AltCPU", (CPUBackend,), {"name": "altcpu"})())

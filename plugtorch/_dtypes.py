@@ -123,7 +123,13 @@ def set_default_dtype(d: dtype) -> None:
     """Set the dtype of float literals and float factory results (float32 at start)."""
     if not isinstance(d, dtype) or not d.is_floating_point:
         raise TypeError(f"set_default_dtype: only floating-point dtypes are allowed, got {d}")
-    _default.value = d
+    if d is not _default.value:
+        _default.value = d
+        # memoised dispatch decisions (int tensor * 0.5 -> default float) depend on it
+        from plugtorch.dispatch.dispatcher import invalidate_caches
+        from plugtorch.dispatch.ops.pointwise import clear_meta_caches
+        invalidate_caches()
+        clear_meta_caches()
 
 
 def get_default_dtype() -> dtype:

@@ -69,9 +69,20 @@ _BINARY = {
 }
 
 
+# Promotion verdicts memoised per op; a Python float's dtype is the default dtype, so
+# set_default_dtype clears them.
+_META_CACHES: list = []
+
+
+def clear_meta_caches() -> None:
+    for c in _META_CACHES:
+        c.clear()
+
+
 def _binary_meta(name, result):
     # (dtype of input, dtype of other or scalar type, input 0-d?, other 0-d?) -> (compute, out)
     cache = {}
+    _META_CACHES.append(cache)
 
     def dtypes(a, b, key):
         dt = M.binary_dtype(a, b)

@@ -1,0 +1,46 @@
+"""``plugtorch.nn.functional``: the stateless functions behind every layer.
+
+Files group them by family (activation, conv, pooling, normalization, loss, attention ...);
+the heavy ones (conv2d, linear, layer_norm, cross_entropy, scaled_dot_product_attention ...)
+run as composite ops of the registry (``plugtorch/nn/ops.py``), so backends may override them.
+
+>>> import plugtorch as pt
+>>> import plugtorch.nn.functional as F
+>>> F.relu(pt.tensor([-1., 1.])).tolist()
+[0.0, 1.0]
+"""
+from __future__ import annotations
+
+from plugtorch.nn.functional.activation import (celu, elu, gelu, glu, hardsigmoid, hardswish, hardtanh,  # noqa: F401
+                                                leaky_relu, log_softmax, logsigmoid, mish, normalize, prelu,
+                                                relu, relu6, relu_, selu, sigmoid, silu, softmax, softmin,
+                                                softplus, softsign, tanh, tanhshrink, threshold)
+from plugtorch.nn.functional.attention import multi_head_attention_forward  # noqa: F401
+from plugtorch.nn.functional.conv import fold, unfold  # noqa: F401
+from plugtorch.nn.functional.distance import cosine_similarity, pairwise_distance  # noqa: F401
+from plugtorch.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+                                          cosine_embedding_loss, huber_loss, kl_div, l1_loss,
+                                          margin_ranking_loss, mse_loss, smooth_l1_loss)
+from plugtorch.nn.functional.normalization import instance_norm  # noqa: F401
+from plugtorch.nn.functional.padding import pad  # noqa: F401
+from plugtorch.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
+                                             adaptive_max_pool2d, avg_pool1d, max_pool1d)
+from plugtorch.nn.functional.regularization import alpha_dropout, dropout, dropout2d  # noqa: F401
+from plugtorch.nn.functional.sampling import interpolate, upsample  # noqa: F401
+from plugtorch.nn.functional.sparse import one_hot  # noqa: F401
+from plugtorch.nn.ops import WRAPPERS as _W  # noqa: E402
+
+linear = _W["linear"]
+bilinear = _W["bilinear"]
+conv1d = _W["conv1d"]
+conv2d = _W["conv2d"]
+conv_transpose2d = _W["conv_transpose2d"]
+max_pool2d = _W["max_pool2d"]
+avg_pool2d = _W["avg_pool2d"]
+batch_norm = _W["batch_norm"]
+layer_norm = _W["layer_norm"]
+group_norm = _W["group_norm"]
+embedding = _W["embedding"]
+nll_loss = _W["nll_loss"]
+cross_entropy = _W["cross_entropy"]
+scaled_dot_product_attention = _W["scaled_dot_product_attention"]

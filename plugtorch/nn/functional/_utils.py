@@ -1,0 +1,55 @@
+"""Argument helpers shared by the functional files: tuples for sizes, reductions."""
+from __future__ import annotations
+
+import warnings
+
+
+def _ntuple(n, name="argument"):
+    def parse(x):
+        if isinstance(x, (list, tuple)):
+            if len(x) == 1:
+                return tuple(x) * n
+            if len(x) != n:
+                raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {tuple(x)}")
+            return tuple(x)
+        return (x,) * n
+    return parse
+
+
+_single = _ntuple(1)
+_pair = _ntuple(2)
+
+
+def check_input_dims(op, input, allowed, what):
+    """Raise PyTorch's error when ``input.ndim`` is not one of ``allowed``."""
+    if input.ndim not in allowed:
+        raise RuntimeError(f"Expected {what} input to {op}, but got input of size: {list(input.shape)}")
+
+
+def legacy_reduction(size_average, reduce, reduction):
+    """Map the deprecated ``size_average``/``reduce`` flags to ``reduction``, as PyTorch does."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
+                  + ("mean" if (size_average is not False and reduce is not False) else
+                     "sum" if reduce is not False else "none") + "' instead.", UserWarning, stacklevel=3)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if size_average and reduce:
+        return "mean"
+    return "sum" if reduce else "none"
+
+
+def reduce(loss, reduction):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def check_reduction(reduction, allowed=("none", "mean", "sum")):
+    if reduction not in allowed:
+        raise ValueError(f"{reduction} is not a valid value for reduction")

@@ -1,0 +1,138 @@
+"""scaled_dot_product_attention and the multi-head attention forward used by MultiheadAttention.
+
+>>> import plugtorch as pt
+>>> q = k = v = pt.ones(1, 2, 4)
+>>> pt.nn.functional.scaled_dot_product_attention(q, k, v).shape
+plugtorch.Size([1, 2, 4])
+"""
+from __future__ import annotations
+
+import math
+
+import plugtorch as pt
+from plugtorch.nn.functional.regularization import dropout
+
+
+def _as_additive_mask(mask, dtype, keep_value_true):
+    """A float mask to add to the scores; bool masks become 0 / -inf."""
+    if mask is None or mask.dtype.is_floating_point:
+        return mask
+    if mask.dtype is not pt.bool:
+        raise RuntimeError(f"attention mask must be bool or floating point, got {mask.dtype}")
+    allowed = mask if keep_value_true else ~mask
+    return pt.where(allowed, 0.0, -math.inf).to(dtype)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False,
+                                 scale=None, enable_gqa=False):
+    """softmax(Q K^T * scale + mask) V over the last two dims.
+
+    A bool ``attn_mask`` marks the positions that may be attended (True = keep), a float one is
+    added to the scores; ``is_causal`` keeps only j <= i.
+    """
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise RuntimeError("scaled_dot_product_attention: query, key and value must be at least 2-D")
+    if query.shape[-1] != key.shape[-1]:
+        raise RuntimeError(f"scaled_dot_product_attention: query and key must have the same embedding size, "
+                           f"got {query.shape[-1]} and {key.shape[-1]}")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
+        key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    scores = (query * scale) @ key.transpose(-2, -1)
+    if is_causal:
+        keep = pt.ones((L, S), dtype=pt.bool, device=query.device).tril()
+        scores = scores + _as_additive_mask(keep, scores.dtype, True)
+    elif attn_mask is not None:
+        scores = scores + _as_additive_mask(attn_mask, scores.dtype, True)
+    attn = pt.softmax(scores, -1)
+    if dropout_p > 0.0:
+        attn = dropout(attn, dropout_p, training=True)
+    return attn @ value
+
+
+def _repeat_heads(x, heads):
+    """(..., Hk, S, E) -> (..., heads, S, E), each key/value head shared by heads // Hk query heads."""
+    hk = x.shape[-3]
+    if heads % hk:
+        raise RuntimeError(f"scaled_dot_product_attention: number of query heads ({heads}) must be a multiple "
+                           f"of the number of key/value heads ({hk})")
+    lead = tuple(x.shape[:-3])
+    return x.unsqueeze(-3).expand(*lead, hk, heads // hk, *x.shape[-2:]).reshape(*lead, heads, *x.shape[-2:])
+
+
+def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
+                                 out_proj_bias, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 average_attn_weights=True, is_causal=False, dropout_p=0.0, training=True,
+                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
+                                 bias_k=None, bias_v=None, add_zero_attn=False):
+    """Inputs are sequence-first: (L, N, E) or unbatched (L, E). Returns (output, weights or None).
+
+    Masks follow MultiheadAttention: a bool ``attn_mask`` / ``key_padding_mask`` marks positions
+    that may NOT be attended (True = masked); float masks are added to the scores.
+    """
+    from plugtorch.nn.functional.linear import linear
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    L, N, E = query.shape
+    if E % num_heads:
+        raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
+    hd = E // num_heads
+    if q_proj_weight is None:
+        wq, wk, wv = in_proj_weight.chunk(3)
+    else:
+        wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight
+    bq, bk, bv = in_proj_bias.chunk(3) if in_proj_bias is not None else (None, None, None)
+    q, k, v = linear(query, wq, bq), linear(key, wk, bk), linear(value, wv, bv)
+    if bias_k is not None:
+        k = pt.cat([k, bias_k.expand(1, N, E)], 0)
+        v = pt.cat([v, bias_v.expand(1, N, E)], 0)
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    if add_zero_attn:
+        k = pt.cat([k, pt.zeros((1, N, E), dtype=k.dtype, device=k.device)], 0)
+        v = pt.cat([v, pt.zeros((1, N, E), dtype=v.dtype, device=v.device)], 0)
+        attn_mask = _pad_last(attn_mask)
+        key_padding_mask = _pad_last(key_padding_mask)
+    S = k.shape[0]
+    # (L, N, E) -> (N, heads, L, hd)
+    q = q.reshape(L, N, num_heads, hd).permute(1, 2, 0, 3)
+    k = k.reshape(S, N, num_heads, hd).permute(1, 2, 0, 3)
+    v = v.reshape(S, N, num_heads, hd).permute(1, 2, 0, 3)
+    scores = (q * (1.0 / math.sqrt(hd))) @ k.transpose(-2, -1)              # (N, H, L, S)
+    if is_causal and attn_mask is None:
+        attn_mask = ~pt.ones((L, S), dtype=pt.bool, device=query.device).tril()
+    if attn_mask is not None:
+        m = _as_additive_mask(attn_mask, scores.dtype, False)
+        if m.ndim == 3:
+            m = m.reshape(N, num_heads, L, S)
+        scores = scores + m
+    if key_padding_mask is not None:
+        scores = scores + _as_additive_mask(key_padding_mask, scores.dtype, False).reshape(N, 1, 1, S)
+    attn = pt.softmax(scores, -1)
+    if dropout_p > 0.0 and training:
+        attn_d = dropout(attn, dropout_p, training=True)
+    else:
+        attn_d = attn
+    out = (attn_d @ v).permute(2, 0, 1, 3).reshape(L, N, E)
+    out = linear(out, out_proj_weight, out_proj_bias)
+    weights = None
+    if need_weights:
+        weights = attn.mean(1) if average_attn_weights else attn
+        if not batched:
+            weights = weights.squeeze(0)
+    if not batched:
+        out = out.squeeze(1)
+    return out, weights
+
+
+def _pad_last(mask):
+    if mask is None:
+        return None
+    zero = pt.zeros(tuple(mask.shape[:-1]) + (1,), dtype=mask.dtype, device=mask.device)
+    return pt.cat([mask, zero], -1)

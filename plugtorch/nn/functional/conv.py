@@ -1,0 +1,187 @@
+"""Convolutions as unfold (im2col) + one matmul; ``unfold`` and ``fold`` themselves.
+
+``unfold`` gathers each kernel offset's strided window of the padded input as a view (a slice
+with step = stride) and joins the kh*kw views with one ``cat``: a single copy, no Python loop
+over the batch or the pixels.
+
+>>> import plugtorch as pt
+>>> x = pt.ones(1, 1, 3, 3); w = pt.ones(1, 1, 2, 2)
+>>> pt.nn.functional.conv2d(x, w).tolist()
+[[[[4.0, 4.0], [4.0, 4.0]]]]
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+from plugtorch.nn.functional._utils import _pair, _single
+from plugtorch.nn.functional.padding import pad as _pad
+
+
+def _out_size(op, n, k, s, p_total, d):
+    out = (n + p_total - d * (k - 1) - 1) // s + 1
+    if out <= 0:
+        raise RuntimeError(f"{op}: calculated output size ({out}) is too small; input size {n} with kernel "
+                           f"{k}, dilation {d} and padding {p_total} is smaller than the kernel")
+    return out
+
+
+def _windows(x, kernel, dilation, stride, out_hw):
+    """(N, C, kh*kw, Ho, Wo): each kernel offset's window of the (already padded) 4-d ``x``."""
+    (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    views = []
+    for i in range(kh):
+        rows = pt.ops.slice(x, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh)
+        for j in range(kw):
+            views.append(pt.ops.slice(rows, 3, j * dw, j * dw + (wo - 1) * sw + 1, sw).unsqueeze(2))
+    return pt.cat(views, 2) if len(views) > 1 else views[0]
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """Extract sliding blocks: (N, C, H, W) -> (N, C*kh*kw, L).
+
+    >>> pt.nn.functional.unfold(pt.ones(1, 2, 3, 3), 2).shape
+    plugtorch.Size([1, 8, 4])
+    """
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
+    batched = input.ndim == 4
+    x = input if batched else input.unsqueeze(0)
+    k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    ho = _out_size("unfold", x.shape[2], k[0], s[0], 2 * p[0], d[0])
+    wo = _out_size("unfold", x.shape[3], k[1], s[1], 2 * p[1], d[1])
+    if p[0] or p[1]:
+        x = _pad(x, (p[1], p[1], p[0], p[0]))
+    cols = _windows(x, k, d, s, (ho, wo))
+    n, c = x.shape[0], x.shape[1]
+    out = cols.reshape(n, c * k[0] * k[1], ho * wo)
+    return out if batched else out.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Sum sliding blocks back into an image: (N, C*kh*kw, L) -> (N, C, H, W); inverse of unfold's layout."""
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported (got {input.ndim}D)")
+    batched = input.ndim == 3
+    x = input if batched else input.unsqueeze(0)
+    (h, w), k, d, p, s = _pair(output_size), _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    kk = k[0] * k[1]
+    if x.shape[1] % kk:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
+                           f"but got input.size(1)={x.shape[1]} and kernel_size={k}")
+    ho = _out_size("fold", h, k[0], s[0], 2 * p[0], d[0])
+    wo = _out_size("fold", w, k[1], s[1], 2 * p[1], d[1])
+    if x.shape[2] != ho * wo:
+        raise RuntimeError(f"Given output_size={(h, w)}, kernel_size={k}, dilation={d}, padding={p}, stride={s}, "
+                           f"expected size of input's dimension 2 to match the calculated number of sliding "
+                           f"blocks {ho} * {wo} = {ho * wo}, but got input.size(2)={x.shape[2]}.")
+    n, c = x.shape[0], x.shape[1] // kk
+    hp, wp = h + 2 * p[0], w + 2 * p[1]
+    dev = x.device
+    # padded-image position of each (kernel offset, block) pair, then one scatter_add
+    ki = (pt.arange(k[0], device=dev) * d[0]).reshape(k[0], 1, 1, 1)
+    kj = (pt.arange(k[1], device=dev) * d[1]).reshape(1, k[1], 1, 1)
+    oi = (pt.arange(ho, device=dev) * s[0]).reshape(1, 1, ho, 1)
+    oj = (pt.arange(wo, device=dev) * s[1]).reshape(1, 1, 1, wo)
+    pos = ((ki + oi) * wp + (kj + oj)).reshape(1, 1, -1).expand(n, c, kk * ho * wo)
+    flat = pt.zeros((n, c, hp * wp), dtype=x.dtype, device=dev).scatter_add(2, pos, x.reshape(n, c, -1))
+    out = flat.reshape(n, c, hp, wp)
+    if p[0] or p[1]:
+        out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+    return out if batched else out.squeeze(0)
+
+
+def _same_padding(k, d):
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def _conv_checks(op, input, weight, groups, nd):
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got "
+                           f"input of size: {list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size {list(weight.shape)}")
+    c = input.shape[-nd - 1]
+    if weight.shape[1] * groups != c:
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c} "
+                           f"channels instead (expected input with {weight.shape[1] * groups} channels, got {c})")
+    if weight.shape[0] % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {list(weight.shape)} instead")
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"{op}: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) over (N, C, H, W); padding may be 'same' or 'valid'."""
+    _conv_checks("conv2d", input, weight, groups, 2)
+    batched = input.ndim == 4
+    x = input if batched else input.unsqueeze(0)
+    k = (weight.shape[2], weight.shape[3])
+    s, d = _pair(stride), _pair(dilation)
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if s != (1, 1):
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
+            (t, b), (lft, r) = _same_padding(k[0], d[0]), _same_padding(k[1], d[1])
+            pads = (lft, r, t, b)
+        else:
+            raise RuntimeError(f"Invalid padding string '{padding}'; expected 'same' or 'valid'")
+    else:
+        p = _pair(padding)
+        pads = (p[1], p[1], p[0], p[0])
+    n, c, h, w = x.shape
+    ho = _out_size("conv2d", h, k[0], s[0], pads[2] + pads[3], d[0])
+    wo = _out_size("conv2d", w, k[1], s[1], pads[0] + pads[1], d[1])
+    if any(pads):
+        x = _pad(x, pads)
+    cols = _windows(x, k, d, s, (ho, wo))                  # (N, C, K, Ho, Wo)
+    o = weight.shape[0]
+    ck = c // groups * k[0] * k[1]
+    if groups == 1:
+        out = weight.reshape(o, ck) @ cols.reshape(n, ck, ho * wo)
+    else:
+        cols = cols.reshape(n, groups, ck, ho * wo)
+        out = weight.reshape(groups, o // groups, ck) @ cols
+    out = out.reshape(n, o, ho, wo)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1)
+    return out if batched else out.squeeze(0)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution over (N, C, L), computed as a 2-d one of height 1."""
+    _conv_checks("conv1d", input, weight, groups, 1)
+    pad = padding if isinstance(padding, str) else (0, _single(padding)[0])
+    if isinstance(padding, str) and padding == "same" and _single(stride)[0] != 1:
+        raise RuntimeError("padding='same' is not supported for strided convolutions")
+    out = conv2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, _single(stride)[0]), pad,
+                 (1, _single(dilation)[0]), groups)
+    return out.squeeze(-2)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution: matmul with the weight's transpose, then ``fold`` the columns."""
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
+                           f"of size: {list(input.shape)}")
+    batched = input.ndim == 4
+    x = input if batched else input.unsqueeze(0)
+    n, c, h, w = x.shape
+    if weight.shape[0] != c:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
+                           f"to have {weight.shape[0]} channels, but got {c} channels instead")
+    s, p, op, d = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    k = (weight.shape[2], weight.shape[3])
+    og = weight.shape[1]
+    o = og * groups
+    ho = (h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1
+    wo = (w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1
+    wt = weight.reshape(groups, c // groups, og * k[0] * k[1]).transpose(1, 2)   # (G, Og*K, Cg)
+    cols = wt @ x.reshape(n, groups, c // groups, h * w)                          # (N, G, Og*K, HW)
+    out = fold(cols.reshape(n, o * k[0] * k[1], h * w), (ho, wo), k, d, p, s)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1)
+    return out if batched else out.squeeze(0)

@@ -1,0 +1,234 @@
+"""Loss functions with PyTorch's reductions ('none', 'mean', 'sum') and argument checks.
+
+>>> import plugtorch as pt
+>>> pt.nn.functional.mse_loss(pt.tensor([1., 2.]), pt.tensor([1., 4.])).item()
+2.0
+"""
+from __future__ import annotations
+
+import warnings
+
+import plugtorch as pt
+from plugtorch.nn.functional._utils import check_reduction, legacy_reduction
+from plugtorch.nn.functional._utils import reduce as _reduce
+
+
+def _check_same_size(input, target):
+    if tuple(input.shape) != tuple(target.shape):
+        warnings.warn(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
+                      f"({pt.Size(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
+                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target)
+    d = input - target
+    loss = d * d
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_same_size(input, target)
+    return _reduce((input - target).abs(), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    _check_same_size(input, target)
+    d = (input - target).abs()
+    if beta == 0:
+        return _reduce(d, reduction)
+    return _reduce(pt.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    _check_same_size(input, target)
+    d = (input - target).abs()
+    loss = pt.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+def _class_weight(weight, ndim):
+    """Reshape a per-class weight to broadcast against (N, C, d1, ...)."""
+    return weight.reshape((weight.shape[0],) + (1,) * (ndim - 2)) if ndim > 1 else weight
+
+
+def _check_targets(op, input, target, ignore_index):
+    n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
+    if input.ndim == 1:
+        if target.ndim != 0:
+            raise RuntimeError(f"{op}: 1D input (unbatched) expects a 0-D target, got target of size {list(target.shape)}")
+    elif target.ndim == 0 or input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target batch_size "
+                         f"({target.shape[0] if target.ndim else 0}).")
+    elif tuple(target.shape) != tuple(input.shape[:1]) + tuple(input.shape[2:]):
+        raise RuntimeError(f"{op}: expected target of size {list(input.shape[:1]) + list(input.shape[2:])}, "
+                           f"got {list(target.shape)}")
+    if target.dtype.is_floating_point or target.dtype is pt.bool:
+        raise RuntimeError(f"{op}: expected target of an integer dtype (class indices), got {target.dtype}")
+    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
+    if target.numel() and bool(bad.any()):
+        first = int(target[bad].reshape(-1)[0])
+        raise IndexError(f"Target {first} is out of bounds.")
+    return n_classes
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """-input[n, target[n]] (times the class weight); 'mean' divides by the summed weights."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if input.ndim < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+    c = _check_targets("nll_loss", input, target, ignore_index)
+    if weight is not None and weight.numel() != c:
+        raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+    cdim = 1 if input.ndim > 1 else 0
+    keep = target != ignore_index
+    safe = pt.where(keep, target, 0)
+    picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim)
+    w = keep.to(input.dtype)
+    if weight is not None:
+        w = w * weight.to(input.dtype)[safe]
+    loss = picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum()
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """log_softmax over the class dim (1, or 0 for unbatched input) followed by the NLL.
+
+    ``target`` holds class indices (integer dtype) or class probabilities (same shape as input).
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    cdim = 1 if input.ndim > 1 else 0
+    logp = pt.log_softmax(input, cdim)
+    c = input.shape[cdim]
+    if target.dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "
+                               f"probabilities, got input {list(input.shape)} and target {list(target.shape)}")
+        if label_smoothing > 0:
+            target = target * (1 - label_smoothing) + label_smoothing / c
+        prod = logp * target
+        if weight is not None:
+            prod = prod * _class_weight(weight, input.ndim)
+        loss = -prod.sum(cdim)
+        if reduction == "mean":
+            return loss.sum() / (input.numel() // c) if input.numel() else loss.sum() * float("nan")
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing == 0:
+        return nll
+    keep = target != ignore_index
+    wl = logp * _class_weight(weight, input.ndim) if weight is not None else logp
+    smooth = pt.where(keep, -wl.sum(cdim), 0.0)
+    if reduction == "mean":
+        if weight is not None:
+            denom = (weight[pt.where(keep, target, 0)] * keep.to(weight.dtype)).sum()
+        else:
+            denom = keep.sum()
+        smooth = smooth.sum() / denom
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def _clamped_log(x):
+    # log clamped at -100, with a finite gradient at x == 0
+    pos = x > 0
+    return pt.where(pos, pt.where(pos, x, 1.0).log().clamp_min(-100.0), -100.0)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(y log x + (1 - y) log(1 - x)), each log clamped at -100 as in PyTorch."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
+                         f"({pt.Size(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if input.numel() and bool(((input < 0) | (input > 1)).any()):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    log_x = _clamped_log(input)
+    log_1x = _clamped_log(1 - input)
+    loss = -(target * log_x + (1 - target) * log_1x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    """Sigmoid + BCE in one stable formula: (1 - y) x + (1 + (pw - 1) y) * softplus(-x)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({pt.Size(target.shape)}) must be the same as input size "
+                         f"({pt.Size(input.shape)})")
+    neg_x = -input
+    softplus_neg = pt.where(neg_x > 0, neg_x, 0.0) + (-input.abs()).exp().log1p()
+    if pos_weight is not None:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
+    else:
+        loss = (1 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """target * (log target - input) pointwise (``input`` holds log-probabilities)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        pos = target > 0
+        loss = pt.where(pos, target * pt.where(pos, target, 1.0).log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.ndim else loss.sum()
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) for target 1, max(0, cos - margin) for target -1."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if input1.ndim not in (1, 2) or tuple(input1.shape) != tuple(input2.shape):
+        raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of equal size, got "
+                           f"{list(input1.shape)} and {list(input2.shape)}")
+    eps = 1e-12
+    prod = (input1 * input2).sum(-1)
+    mag = ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
+    cos = prod / mag.sqrt()
+    over = cos - margin
+    loss = pt.where(target == 1, 1 - cos, 0.0) + pt.where((target == -1) & (over > 0), over, 0.0)
+    return _reduce(loss, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (x1 - x2) + margin)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {pt.Size(input1.shape)}, input2: {pt.Size(input2.shape)}, "
+                           f"target: {pt.Size(target.shape)} ")
+    v = -target * (input1 - input2) + margin
+    return _reduce(pt.where(v > 0, v, 0.0), reduction)

@@ -1,0 +1,114 @@
+"""Normalization: batch_norm, layer_norm, group_norm, instance_norm.
+
+>>> import plugtorch as pt
+>>> y = pt.nn.functional.layer_norm(pt.tensor([[1., 2., 3.]]), (3,))
+>>> [round(v, 4) for v in y[0].tolist()]
+[-1.2247, 0.0, 1.2247]
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+
+
+def _channel_shape(input):
+    return (input.shape[1],) + (1,) * (input.ndim - 2)
+
+
+def _affine(y, weight, bias, shape):
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Normalise each channel (dim 1) with batch statistics (training) or the running ones.
+
+    In training the running statistics are updated in place: ``running = (1 - m) * running + m * batch``,
+    with the unbiased batch variance, as PyTorch does.
+    """
+    if input.ndim < 2:
+        raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, ...), got {input.ndim}D")
+    c = input.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
+        if t is not None and t.numel() != c:
+            raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
+    shape = _channel_shape(input)
+    dims = [0] + list(range(2, input.ndim))
+    if training:
+        count = input.numel() // c
+        if count <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        mean = input.mean(dims, keepdim=True)
+        var = ((input - mean) ** 2).mean(dims, keepdim=True)
+        if running_mean is not None:
+            with pt.no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(c) * momentum)
+                unbiased = var.detach().reshape(c) * (count / (count - 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    y = (input - mean) * (var + eps).rsqrt()
+    return _affine(y, weight, bias, shape)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance)."""
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape [*, "
+                           f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}")
+    dims = list(range(input.ndim - k, input.ndim))
+    mean = input.mean(dims, keepdim=True)
+    xc = input - mean
+    y = xc * ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each group of ``C // num_groups`` channels (and all spatial positions) per sample."""
+    if input.ndim < 2:
+        raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, ...), got {list(input.shape)}")
+    n, c = input.shape[0], input.shape[1]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(-1, keepdim=True)
+    xc = x - mean
+    y = (xc * ((xc * xc).mean(-1, keepdim=True) + eps).rsqrt()).reshape(tuple(input.shape))
+    return _affine(y, weight, bias, _channel_shape(input))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) over its spatial positions."""
+    if input.ndim < 3:
+        raise ValueError(f"instance_norm: expected input with at least 3 dims (N, C, *), got {list(input.shape)}")
+    shape = _channel_shape(input)
+    dims = list(range(2, input.ndim))
+    if use_input_stats:
+        mean = input.mean(dims, keepdim=True)
+        var = ((input - mean) ** 2).mean(dims, keepdim=True)
+        if running_mean is not None:
+            count = 1
+            for d in dims:
+                count *= input.shape[d]
+            with pt.no_grad():
+                c = input.shape[1]
+                running_mean.mul_(1 - momentum).add_(mean.detach().reshape(-1, c).mean(0) * momentum)
+                unbiased = var.detach().reshape(-1, c).mean(0) * (count / max(count - 1, 1))
+                running_var.mul_(1 - momentum).add_(unbiased * momentum)
+    else:
+        mean, var = running_mean.reshape(shape), running_var.reshape(shape)
+    y = (input - mean) * (var + eps).rsqrt()
+    return _affine(y, weight, bias, shape)

@@ -1,0 +1,68 @@
+"""``pad``: constant, reflect, replicate and circular padding of the trailing dimensions.
+
+>>> import plugtorch as pt
+>>> pt.nn.functional.pad(pt.ones(1, 2), (1, 0)).tolist()
+[[0.0, 1.0, 1.0]]
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+
+
+def _pad_constant_dim(x, d, left, right, value):
+    if left < 0:
+        x = x.narrow(d, -left, x.shape[d] + left)
+        left = 0
+    if right < 0:
+        x = x.narrow(d, 0, x.shape[d] + right)
+        right = 0
+    if not left and not right:
+        return x
+    parts = []
+    for n in (left, right):
+        shape = list(x.shape)
+        shape[d] = n
+        parts.append(pt.full(shape, value, dtype=x.dtype, device=x.device) if n else None)
+    return pt.cat([p for p in (parts[0], x, parts[1]) if p is not None], d)
+
+
+def _source_index(mode, n, left, right):
+    """For each padded position along a dim, the input position it copies."""
+    i = pt.arange(-left, n + right)
+    if mode == "replicate":
+        return i.clamp(0, n - 1)
+    if mode == "circular":
+        return i.remainder(n)
+    # reflect: mirror without repeating the edge
+    period = 2 * (n - 1)
+    j = i.abs().remainder(period) if period else i * 0
+    return pt.where(j >= n, period - j, j)
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Padding length should be less than or equal to two times the input dimension "
+                           f"but got padding length {len(pad)} and input of dimension {input.ndim}")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if mode != "constant" and value not in (None, 0):
+        raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    out = input
+    for k in range(len(pad) // 2):
+        d = input.ndim - 1 - k
+        left, right = int(pad[2 * k]), int(pad[2 * k + 1])
+        if mode == "constant":
+            out = _pad_constant_dim(out, d, left, right, 0 if value is None else value)
+            continue
+        n = out.shape[d]
+        if mode == "reflect" and (left >= n or right >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({left}, {right}) at dimension {d} of input {list(input.shape)}")
+        if mode == "circular" and (left > n or right > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        if left or right:
+            out = out.index_select(d, _source_index(mode, n, left, right).to(out.device))
+    return out

@@ -1,0 +1,59 @@
+"""Dropout: zero elements (or whole channels) with probability p and scale the rest by 1/(1-p).
+
+>>> import plugtorch as pt
+>>> pt.nn.functional.dropout(pt.ones(3), 0.5, training=False).tolist()
+[1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+import warnings
+
+import plugtorch as pt
+
+
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _apply_mask(input, mask_shape, p, inplace):
+    if p == 1.0:
+        out = input * 0
+    else:
+        keep = pt.empty(mask_shape, dtype=input.dtype, device=input.device).bernoulli_(1 - p)
+        out = input * (keep / (1 - p))
+    return input.copy_(out) if inplace else out
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    return _apply_mask(input, tuple(input.shape), p, inplace)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels: one draw per (N, C) of an (N, C, H, W) input, or per C of (C, H, W)."""
+    _check_p(p)
+    if input.ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
+                      "result in an error in a future release. To retain the behavior and silence this warning, "
+                      "please use dropout instead.", UserWarning, stacklevel=2)
+    if not training or p == 0.0:
+        return input
+    nd = max(input.ndim - 2, 0) if input.ndim != 3 else 2
+    shape = tuple(input.shape[:input.ndim - nd]) + (1,) * nd
+    return _apply_mask(input, shape, p, inplace)
+
+
+def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool = False):
+    """Dropout that keeps SELU's self-normalising mean and variance."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    alpha = -1.7580993408473766
+    keep = pt.empty(tuple(input.shape), dtype=input.dtype, device=input.device).bernoulli_(1 - p)
+    a = ((1 - p) * (1 + p * alpha * alpha)) ** -0.5
+    b = -a * alpha * p
+    out = (input * keep + alpha * (1 - keep)) * a + b
+    return input.copy_(out) if inplace else out

@@ -1,0 +1,23 @@
+"""Every layer of ``plugtorch.nn``, one file per family."""
+from plugtorch.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish,  # noqa: F401
+                                             Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
+                                             Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
+                                             Threshold)
+from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
+from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
+                                            Sequential)
+from plugtorch.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from plugtorch.nn.modules.dropout import AlphaDropout, Dropout, Dropout2d  # noqa: F401
+from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
+from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
+from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
+                                       CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss,
+                                       NLLLoss, SmoothL1Loss)
+from plugtorch.nn.modules.module import Module  # noqa: F401
+from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
+                                                LayerNorm)
+from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
+                                          AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
+from plugtorch.nn.modules.rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401
+from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
+from plugtorch.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401

@@ -1,0 +1,154 @@
+"""Conv1d, Conv2d and ConvTranspose2d.
+
+Weights are (out, in/groups, *kernel) (transposed: (in, out/groups, *kernel)) and start as
+PyTorch's: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise.
+
+>>> import plugtorch as pt
+>>> pt.nn.Conv2d(3, 8, 3, padding=1)(pt.ones(2, 3, 5, 5)).shape
+plugtorch.Size([2, 8, 5, 5])
+"""
+from __future__ import annotations
+
+import math
+
+import plugtorch as pt
+from plugtorch.nn import functional as F
+from plugtorch.nn import init
+from plugtorch.nn.functional._utils import _ntuple
+from plugtorch.nn.modules.module import Module
+from plugtorch.nn.parameter import Parameter
+
+
+class _ConvNd(Module):
+    _nd = 2
+    _transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None, output_padding=0):
+        super().__init__()
+        tup = _ntuple(self._nd)
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+            if padding == "same" and any(s != 1 for s in tup(stride)):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        if padding_mode != "zeros":
+            if padding_mode not in ("reflect", "replicate", "circular"):
+                raise ValueError(f"padding_mode must be one of ['zeros', 'reflect', 'replicate', 'circular'], "
+                                 f"but got padding_mode='{padding_mode}'")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride = tup(kernel_size), tup(stride)
+        self.padding = padding if isinstance(padding, str) else tup(padding)
+        self.dilation, self.groups, self.padding_mode = tup(dilation), groups, padding_mode
+        self.output_padding = tup(output_padding)
+        self.transposed = self._transposed
+        shape = ((in_channels, out_channels // groups) if self._transposed
+                 else (out_channels, in_channels // groups)) + self.kernel_size
+        self.weight = Parameter(pt.empty(shape, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(pt.empty(out_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            if fan_in != 0:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def _check_input(self, input):
+        nd = self._nd
+        if input.ndim not in (nd + 1, nd + 2):
+            raise RuntimeError(f"{type(self).__name__}: expected {nd + 1}D (unbatched) or {nd + 2}D (batched) "
+                               f"input, but got input of size: {list(input.shape)}")
+        c = input.shape[-nd - 1]
+        if c != self.in_channels:
+            raise RuntimeError(f"{type(self).__name__}: expected input with {self.in_channels} channels, got {c} "
+                               f"(input of size {list(input.shape)})")
+
+    def _padded(self, input):
+        """Non-zero padding modes pad explicitly, then convolve without padding."""
+        if self.padding_mode == "zeros" or isinstance(self.padding, str):
+            return input, self.padding
+        pads = []
+        for p in reversed(self.padding):
+            pads += [p, p]
+        return F.pad(input, pads, mode=self.padding_mode), 0
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0,) * self._nd:
+            s += f", padding={self.padding if isinstance(self.padding, str) else self.padding}"
+        if self.dilation != (1,) * self._nd:
+            s += f", dilation={self.dilation}"
+        if self._transposed and self.output_padding != (0,) * self._nd:
+            s += f", output_padding={self.output_padding}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv1d(_ConvNd):
+    """1-d convolution over (N, C_in, L)."""
+
+    _nd = 1
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, input):
+        self._check_input(input)
+        x, pad = self._padded(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-d convolution over (N, C_in, H, W): stride, padding (ints, 'same', 'valid'), dilation, groups."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+    def forward(self, input):
+        self._check_input(input)
+        x, pad = self._padded(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The gradient of Conv2d with respect to its input, as a layer (a.k.a. deconvolution)."""
+
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype, output_padding)
+
+    def forward(self, input, output_size=None):
+        self._check_input(input)
+        op = self.output_padding
+        if output_size is not None:
+            size = tuple(output_size)[-2:]
+            op = tuple(size[i] - ((input.shape[-2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                                  + self.dilation[i] * (self.kernel_size[i] - 1) + 1) for i in range(2))
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                  self.dilation)

@@ -1,0 +1,174 @@
+"""BatchNorm1d/2d, LayerNorm, GroupNorm and InstanceNorm2d.
+
+>>> import plugtorch as pt
+>>> bn = pt.nn.BatchNorm2d(3)
+>>> bn(pt.randn(4, 3, 2, 2)).shape, bn.num_batches_tracked.item()
+(plugtorch.Size([4, 3, 2, 2]), 1)
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+from plugtorch.nn import functional as F
+from plugtorch.nn import init
+from plugtorch.nn.modules.module import Module
+from plugtorch.nn.parameter import Parameter
+
+
+class _NormBase(Module):
+    """Per-channel affine parameters and (optionally) running statistics."""
+
+    _dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 device=None, dtype=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(pt.empty(num_features, device=device, dtype=dtype))
+            self.bias = Parameter(pt.empty(num_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", pt.zeros(num_features, device=device, dtype=dtype))
+            self.register_buffer("running_var", pt.ones(num_features, device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", pt.tensor(0, dtype=pt.int64, device=device))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        if self.track_running_stats:
+            with pt.no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def _check_input_dim(self, input):
+        if input.ndim not in self._dims:
+            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._dims)} input (got {input.ndim}D input)")
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(f"{type(self).__name__}: expected input with {self.num_features} channels, got "
+                               f"{input.shape[1]} (input of size {list(input.shape)})")
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            with pt.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:   # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
+                            self.weight, self.bias, use_batch_stats, factor, self.eps)
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization over (N, C) or (N, C, L)."""
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization over (N, C, H, W)."""
+    _dims = (4,)
+
+
+class InstanceNorm2d(_NormBase):
+    """Per-sample, per-channel normalization over (H, W); no affine or running stats by default."""
+
+    _dims = (3, 4)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
+                 device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+
+    def _check_input_dim(self, input):
+        if input.ndim not in self._dims:
+            raise ValueError(f"expected 3D or 4D input (got {input.ndim}D input)")
+        c = input.shape[-3]
+        if c != self.num_features and self.affine:
+            raise ValueError(f"expected input's size at dim=-3 to match num_features ({self.num_features}), "
+                             f"but got: {c}.")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        batched = input.ndim == 4
+        x = input if batched else input.unsqueeze(0)
+        use_stats = self.training or not self.track_running_stats
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_stats,
+                              self.momentum if self.momentum is not None else 0.1, self.eps)
+        return out if batched else out.squeeze(0)
+
+
+class LayerNorm(Module):
+    """Normalise over the trailing ``normalized_shape``; weight ones, bias zeros."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = ns, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(pt.ones(ns, device=device, dtype=dtype))
+            if bias:
+                self.bias = Parameter(pt.zeros(ns, device=device, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+            if self.bias is not None:
+                init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class GroupNorm(Module):
+    """Normalise groups of channels per sample; per-channel affine (ones, zeros)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError("num_channels must be divisible by num_groups")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(pt.ones(num_channels, device=device, dtype=dtype))
+            self.bias = Parameter(pt.zeros(num_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,194 @@
+"""RNN, LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers).
+
+The input projection of every time step is one matmul per layer and direction; only the
+recurrence itself loops over time. Gate order and parameter names follow PyTorch
+(LSTM: i, f, g, o; GRU: r, z, n; ``weight_ih_l0``, ``bias_hh_l1_reverse`` ...).
+
+>>> import plugtorch as pt
+>>> out, (h, c) = pt.nn.LSTM(4, 3, num_layers=2)(pt.randn(5, 2, 4))
+>>> out.shape, h.shape
+(plugtorch.Size([5, 2, 3]), plugtorch.Size([2, 2, 3]))
+"""
+from __future__ import annotations
+
+import math
+
+import plugtorch as pt
+from plugtorch.nn import functional as F
+from plugtorch.nn import init
+from plugtorch.nn.modules.module import Module
+from plugtorch.nn.parameter import Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def rnn_tanh_cell(xw, h, w_hh, b_hh):
+    """One step of an Elman RNN; ``xw`` is the precomputed x W_ih^T + b_ih."""
+    return (xw + F.linear(h, w_hh, b_hh)).tanh()
+
+
+def rnn_relu_cell(xw, h, w_hh, b_hh):
+    return F.relu(xw + F.linear(h, w_hh, b_hh))
+
+
+def lstm_cell(xw, state, w_hh, b_hh):
+    h, c = state
+    i, f, g, o = (xw + F.linear(h, w_hh, b_hh)).chunk(4, -1)
+    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
+    return o.sigmoid() * c.tanh(), c
+
+
+def gru_cell(xw, h, w_hh, b_hh):
+    xr, xz, xn = xw.chunk(3, -1)
+    hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, -1)
+    r = (xr + hr).sigmoid()
+    z = (xz + hz).sigmoid()
+    n = (xn + r * hn).tanh()
+    return (1 - z) * n + z * h
+
+
+_CELLS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell, "LSTM": lstm_cell, "GRU": gru_cell}
+
+
+class RNNBase(Module):
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__()
+        if not 0 <= dropout <= 1 or isinstance(dropout, bool):
+            raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
+                             "element being zeroed")
+        if proj_size:
+            raise NotImplementedError("LSTM proj_size is not supported")
+        if hidden_size <= 0 or num_layers <= 0:
+            raise ValueError("hidden_size and num_layers must be positive integers")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.proj_size = bidirectional, proj_size
+        gate = _GATES[mode] * hidden_size
+        dirs = 2 if bidirectional else 1
+        self._flat_weights_names = []
+        for layer in range(num_layers):
+            for d in range(dirs):
+                in_size = input_size if layer == 0 else hidden_size * dirs
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                shapes = {"weight_ih": (gate, in_size), "weight_hh": (gate, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate,), bias_hh=(gate,))
+                for name, shape in shapes.items():
+                    setattr(self, name + sfx, Parameter(pt.empty(shape, device=device, dtype=dtype)))
+                    self._flat_weights_names.append(name + sfx)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def _check_input(self, input):
+        name = "LSTM" if self.mode == "LSTM" else "GRU" if self.mode == "GRU" else "RNN"
+        if input.ndim not in (2, 3):
+            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D input instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {input.shape[-1]}")
+
+    def _weights(self, layer, d):
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        get = self._parameters.get
+        return get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx), get("bias_hh" + sfx)
+
+    def forward(self, input, hx=None):
+        self._check_input(input)
+        batched = input.ndim == 3
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        seq, n = x.shape[0], x.shape[1]
+        dirs = 2 if self.bidirectional else 1
+        lstm = self.mode == "LSTM"
+        shape = (self.num_layers * dirs, n, self.hidden_size)
+        if hx is None:
+            h0 = pt.zeros(shape, dtype=x.dtype, device=x.device)
+            c0 = h0 if lstm else None
+        else:
+            h0, c0 = hx if lstm else (hx, None)
+            if not batched:
+                h0 = h0.unsqueeze(1)
+                c0 = c0.unsqueeze(1) if c0 is not None else None
+            for t in (h0, c0) if lstm else (h0,):
+                if tuple(t.shape) != shape:
+                    raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(t.shape)}")
+        cell = _CELLS[self.mode]
+        h_n, c_n = [], []
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                xw = F.linear(layer_in, w_ih, b_ih)                 # every time step at once
+                k = layer * dirs + d
+                state = (h0[k], c0[k]) if lstm else h0[k]
+                steps = [None] * seq
+                for t in (range(seq - 1, -1, -1) if d else range(seq)):
+                    state = cell(xw[t], state, w_hh, b_hh)
+                    steps[t] = state[0] if lstm else state
+                outs.append(pt.stack(steps) if seq else xw[:, :, :self.hidden_size])
+                h_n.append(state[0] if lstm else state)
+                if lstm:
+                    c_n.append(state[1])
+            layer_in = pt.cat(outs, -1) if dirs == 2 else outs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        out = layer_in
+        h = pt.stack(h_n)
+        c = pt.stack(c_n) if lstm else None
+        if batched and self.batch_first:
+            out = out.transpose(0, 1)
+        if not batched:
+            out, h = out.squeeze(1), h.squeeze(1)
+            c = c.squeeze(1) if c is not None else None
+        return (out, (h, c)) if lstm else (out, h)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (or relu)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, 0, device, dtype)
+
+
+class LSTM(RNNBase):
+    """Long short-term memory; returns ``output, (h_n, c_n)``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, device=None, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, device, dtype)
+
+
+class GRU(RNNBase):
+    """Gated recurrent unit; returns ``output, h_n``."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, device=None, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         0, device, dtype)

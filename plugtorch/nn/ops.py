@@ -1,0 +1,67 @@
+"""The heavy nn functionals, declared as composite ops of the registry.
+
+Each is registered with its decomposition (the plain implementation in ``nn/functional``), so
+the dispatcher runs it on every backend, a backend may override it with a native kernel under
+the same name, and the profiler and conformance suite see one op (``conv2d``) rather than
+its pieces. ``plugtorch.nn.functional`` exposes the dispatching wrappers defined here.
+
+>>> import plugtorch as pt
+>>> from plugtorch.dispatch import registry
+>>> registry.get("conv2d").is_core
+False
+"""
+from __future__ import annotations
+
+from plugtorch import _ops_public
+from plugtorch.dispatch.dispatcher import dispatch
+from plugtorch.dispatch.registry import OPS, register_op
+from plugtorch.nn.functional import attention as _attention
+from plugtorch.nn.functional import conv as _conv
+from plugtorch.nn.functional import linear as _linear
+from plugtorch.nn.functional import loss as _loss
+from plugtorch.nn.functional import normalization as _norm
+from plugtorch.nn.functional import pooling as _pool
+from plugtorch.nn.functional import sparse as _sparse
+
+# op name -> (implementation, tags)
+NN_OPS = {
+    "linear": (_linear.linear, ("linalg",)),
+    "bilinear": (_linear.bilinear, ("linalg",)),
+    "conv1d": (_conv.conv1d, ("linalg",)),
+    "conv2d": (_conv.conv2d, ("linalg",)),
+    "conv_transpose2d": (_conv.conv_transpose2d, ("linalg",)),
+    "max_pool2d": (_pool.max_pool2d, ("reduction",)),
+    "avg_pool2d": (_pool.avg_pool2d, ("reduction",)),
+    "batch_norm": (_norm.batch_norm, ()),
+    "layer_norm": (_norm.layer_norm, ()),
+    "group_norm": (_norm.group_norm, ()),
+    "embedding": (_sparse.embedding, ("indexing",)),
+    "nll_loss": (_loss.nll_loss, ("reduction",)),
+    "cross_entropy": (_loss.cross_entropy, ("reduction",)),
+    "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
+}
+
+
+def _wrapper(op, impl):
+    def fn(*args, **kwargs):
+        return dispatch(op, *args, **kwargs)
+    fn.__name__ = fn.__qualname__ = op.name
+    fn.__doc__ = impl.__doc__
+    fn.__signature__ = op.signature
+    fn.__wrapped__ = impl
+    fn._op = op
+    return fn
+
+
+def _register():
+    out = {}
+    for name, (impl, tags) in NN_OPS.items():
+        op = OPS.get(name)
+        if op is None:
+            op = register_op(name, decomposition=impl, tags=tags)
+        out[name] = _wrapper(op, impl)
+        setattr(_ops_public.ops, name, _ops_public._make_op_function(op))
+    return out
+
+
+WRAPPERS = _register()

@@ -1,0 +1,58 @@
+"""``Parameter``: a tensor that a ``Module`` registers as one of its learnable weights.
+
+>>> import plugtorch as pt
+>>> p = pt.nn.Parameter(pt.zeros(2))
+>>> p.requires_grad
+True
+"""
+from __future__ import annotations
+
+from plugtorch._tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that requires grad (by default) and is seen by ``Module.parameters()``."""
+
+    _is_param = True
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            import plugtorch
+            data = plugtorch.empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Parameter(): data must be a Tensor, not {type(data).__name__}")
+        p = object.__new__(cls)
+        p._data = data._data
+        p._dtype = data._dtype
+        p._device = data._device
+        if requires_grad:
+            p.requires_grad_(True)
+        return p
+
+    def __init__(self, data=None, requires_grad=True):
+        pass
+
+    def __reduce_ex__(self, proto):
+        return (Parameter, (self.detach(), self.requires_grad))
+
+    def __deepcopy__(self, memo):
+        if id(self) in memo:
+            return memo[id(self)]
+        out = Parameter(self.detach().clone(), self.requires_grad)
+        memo[id(self)] = out
+        return out
+
+
+class Buffer(Tensor):
+    """Marks a tensor to be registered as a buffer when assigned to a module attribute."""
+
+    def __new__(cls, data, *, persistent=True):
+        b = object.__new__(cls)
+        b._data = data._data
+        b._dtype = data._dtype
+        b._device = data._device
+        b.persistent = persistent
+        return b
+
+    def __init__(self, data, *, persistent=True):
+        pass

@@ -231,3 +231,27 @@ def test_reduction_dim_errors():
         pt.ones(2, 3).sum(1.5)
     with pytest.raises(TypeError, match="must be Tensor"):
         pt.sum([1, 2])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("dtype", [pt.bool, pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64,
+                                   pt.float16, pt.bfloat16, pt.float32, pt.float64])
+def test_sort_every_dtype(dtype, descending):
+    a = arr(dtype, (4, 7), seed=3)
+    keys = a.astype(np.float64)
+    v, i = pt.tensor(a).sort(1, descending=descending)
+    want_i = np.argsort(-keys if descending else keys, axis=1, kind="stable")
+    assert i.tolist() == want_i.tolist()
+    assert v.dtype is dtype and v.tolist() == np.take_along_axis(a, want_i, 1).tolist()
+    t = pt.tensor(a).t()  # non-contiguous, sorted along dim 0
+    assert t.sort(0, descending=descending).indices.tolist() == want_i.T.tolist()
+
+
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_low_precision_reductions_and_argmax(dtype):
+    a = np.array([[1.0, NAN, 3.0], [0.5, -2.0, 8.0]], dtype=dtype.numpy)
+    x = pt.tensor(a)
+    assert x.argmax(1).tolist() == [1, 2] and x.argmin(1).tolist() == [1, 1]
+    assert math.isnan(x.amax(1)[0].item()) and x.amin(1)[1].item() == -2.0
+    assert x[1].sum().item() == 6.5 and x[1].sum().dtype is dtype
+    assert x[1].cumsum(0).tolist() == [0.5, -1.5, 6.5]

@@ -283,12 +283,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def sort(x, dim, descending):
         if x.ndim == 0:
             return x.copy(), xp.zeros((), dtype=np.int64)
+        keys = x.astype(np.float32) if x.dtype == _dtypes.bfloat16.numpy else x  # NumPy can't sort bfloat16
         if descending:
             n = x.shape[dim]
-            i = xp.argsort(xp.flip(x, dim), axis=dim, kind="stable")
+            i = xp.argsort(xp.flip(keys, dim), axis=dim, kind="stable")
             idx = (n - 1) - xp.flip(i, dim)
         else:
-            idx = xp.argsort(x, axis=dim, kind="stable")
+            idx = xp.argsort(keys, axis=dim, kind="stable")
         idx = idx.astype(np.int64)
         return xp.take_along_axis(x, idx, axis=dim), idx
     K["sort"] = sort

@@ -13,8 +13,7 @@ from __future__ import annotations
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend
 
-INSTALL_HINT = ("pip install plugtorch[cuda12] or plugtorch[cuda13], whichever matches your "
-                "CUDA driver (nvidia-smi shows its CUDA version)")
+INSTALL_HINT = "pip install plugtorch[cuda12] or plugtorch[cuda13], to match your CUDA version"
 
 
 def probe_cupy():

@@ -310,6 +310,22 @@ class Tensor:
     def __reduce__(self):
         raise TypeError("plugtorch tensors are not picklable; use plugtorch.save (safe format) instead")
 
+    def __deepcopy__(self, memo):
+        # copy.deepcopy(module) must work (nn.TransformerEncoder clones its layer); leaves only, as in PyTorch
+        if self.grad_fn is not None:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the deepcopy "
+                               "protocol at the moment; call .detach() first")
+        if id(self) not in memo:
+            out = _new(type(self))
+            skip = ("_data", "_vc", "_base", "_acc", "_hooks", "grad_fn", "_view_fn", "_grad", "_retains_grad")
+            out.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
+            src = self.detach().clone()
+            out._data, out._dtype, out._device = src._data, src._dtype, src._device
+            out._rg = self._rg
+            out._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
+            memo[id(self)] = out
+        return memo[id(self)]
+
     def __repr__(self):
         from plugtorch._printing import tensor_repr
         return tensor_repr(self)

@@ -1,0 +1,196 @@
+"""Module: registration, iteration, state_dict, modes, conversion, hooks, repr."""
+import copy
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.act = nn.ReLU()
+        self.block = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))
+        self.scale = nn.Parameter(pt.ones(1))
+        self.register_buffer("steps", pt.zeros(1))
+        self.register_buffer("cache", pt.zeros(2), persistent=False)
+
+    def forward(self, x):
+        return self.block(self.act(self.fc1(x))) * self.scale
+
+
+def test_registration_and_iteration():
+    net = Net()
+    names = [n for n, _ in net.named_parameters()]
+    assert names == ["scale", "fc1.weight", "fc1.bias", "block.0.weight", "block.0.bias", "block.1.weight",
+                     "block.1.bias"]
+    assert len(list(net.parameters())) == 7
+    assert [n for n, _ in net.named_buffers()] == ["steps", "cache", "block.1.running_mean",
+                                                   "block.1.running_var", "block.1.num_batches_tracked"]
+    assert [n for n, _ in net.named_children()] == ["fc1", "act", "block"]
+    assert [n for n, _ in net.named_modules()] == ["", "fc1", "act", "block", "block.0", "block.1"]
+    assert len(list(net.modules())) == 6
+    assert net.get_submodule("block.0") is net.block[0]
+    assert net.get_parameter("block.0.bias") is net.block[0].bias
+
+
+def test_shared_parameters_are_listed_once():
+    lin = nn.Linear(2, 2)
+    seq = nn.Sequential(lin, lin)
+    assert len(list(seq.parameters())) == 2
+    assert len(list(seq.named_parameters(remove_duplicate=False))) == 4
+
+
+def test_assignment_rules():
+    m = nn.Module()
+    m.w = nn.Parameter(pt.zeros(2))
+    assert "w" in m._parameters
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' as parameter 'w'"):
+        m.w = pt.zeros(2)
+    m.w = None
+    assert m.w is None and list(m.parameters()) == []
+    m.register_buffer("b", pt.ones(1))
+    m.b = pt.zeros(3)
+    assert tuple(m.b.shape) == (3,)
+    with pytest.raises(TypeError, match="cannot assign 'int' as buffer 'b'"):
+        m.b = 3
+    del m.b
+    assert "b" not in m._buffers
+    with pytest.raises(AttributeError, match="'Module' object has no attribute 'nope'"):
+        m.nope
+    with pytest.raises(KeyError, match="attribute 'forward' already exists"):
+        m.register_buffer("forward", pt.ones(1))
+
+
+def test_assign_before_init_is_an_error():
+    class Bad(nn.Module):
+        def __init__(self):
+            self.w = nn.Parameter(pt.ones(1))
+    with pytest.raises(AttributeError, match="before Module.__init__"):
+        Bad()
+
+
+def test_state_dict_roundtrip():
+    a, b = Net(), Net()
+    sd = a.state_dict()
+    assert "cache" not in sd and "steps" in sd and "block.1.num_batches_tracked" in sd
+    assert not sd["fc1.weight"].requires_grad
+    res = b.load_state_dict(sd)
+    assert res.missing_keys == [] and res.unexpected_keys == []
+    for k, v in b.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), sd[k].numpy())
+    # loaded values are copies, not aliases
+    with pt.no_grad():
+        a.fc1.weight.add_(1.0)
+    assert not np.allclose(a.fc1.weight.detach().numpy(), b.fc1.weight.detach().numpy())
+
+
+def test_load_state_dict_errors():
+    net = Net()
+    sd = net.state_dict()
+    del sd["fc1.bias"]
+    sd["extra.weight"] = pt.zeros(1)
+    with pytest.raises(RuntimeError) as e:
+        Net().load_state_dict(sd)
+    msg = str(e.value)
+    assert msg.startswith("Error(s) in loading state_dict for Net:")
+    assert 'Missing key(s) in state_dict: "fc1.bias".' in msg
+    assert 'Unexpected key(s) in state_dict: "extra.weight".' in msg
+    res = Net().load_state_dict(sd, strict=False)
+    assert res.missing_keys == ["fc1.bias"] and res.unexpected_keys == ["extra.weight"]
+    bad = Net().state_dict()
+    bad["fc1.weight"] = pt.zeros(5, 3)
+    with pytest.raises(RuntimeError, match=r"size mismatch for fc1.weight: copying a param with shape "
+                                           r"plugtorch.Size\(\[5, 3\]\) from checkpoint, the shape in current "
+                                           r"model is plugtorch.Size\(\[4, 3\]\)"):
+        Net().load_state_dict(bad, strict=False)
+
+
+def test_train_eval_apply_requires_grad():
+    net = Net()
+    assert net.training and net.block[1].training
+    net.eval()
+    assert not any(m.training for m in net.modules())
+    net.train()
+    assert all(m.training for m in net.modules())
+    seen = []
+    net.apply(lambda m: seen.append(type(m).__name__))
+    assert seen[-1] == "Net" and seen[0] == "Linear"
+    net.requires_grad_(False)
+    assert not any(p.requires_grad for p in net.parameters())
+
+
+def test_zero_grad():
+    net = nn.Linear(2, 2)
+    net(pt.ones(1, 2)).sum().backward()
+    assert net.weight.grad is not None
+    net.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(net.weight.grad.numpy(), np.zeros((2, 2)))
+    net.zero_grad()
+    assert net.weight.grad is None
+
+
+def test_dtype_conversion_keeps_parameter_objects():
+    net = Net()
+    w = net.fc1.weight
+    net.double()
+    assert net.fc1.weight is w and w.dtype is pt.float64 and isinstance(w, nn.Parameter)
+    assert net.steps.dtype is pt.float64
+    assert net.block[1].num_batches_tracked.dtype is pt.int64   # integer buffers keep their dtype
+    net.to(pt.float32)
+    assert w.dtype is pt.float32
+    net.half()
+    assert w.dtype is pt.float16
+    net.float().to("cpu")
+    assert w.device == pt.device("cpu")
+    out = net(pt.ones(5, 3))
+    assert out.dtype is pt.float32
+    with pytest.raises(TypeError, match="only accepts floating point dtypes"):
+        net.to(pt.int64)
+
+
+def test_forward_hooks():
+    lin = nn.Linear(2, 2)
+    calls = []
+    h1 = lin.register_forward_pre_hook(lambda m, args: (args[0] * 0,))
+    h2 = lin.register_forward_hook(lambda m, args, out: calls.append(out.shape) or out + 1)
+    out = lin(pt.ones(1, 2))
+    np.testing.assert_allclose(out.detach().numpy(), (lin.bias + 1).detach().numpy()[None], rtol=1e-6)
+    assert calls == [pt.Size([1, 2])]
+    h1.remove()
+    h2.remove()
+    out = lin(pt.ones(1, 2))
+    np.testing.assert_allclose(out.detach().numpy(), (pt.ones(1, 2) @ lin.weight.T + lin.bias).detach().numpy(), rtol=1e-6)
+    kw_seen = []
+    lin.register_forward_pre_hook(lambda m, args, kwargs: kw_seen.append(kwargs), with_kwargs=True)
+    lin(input=pt.ones(1, 2))
+    assert list(kw_seen[0]) == ["input"]
+
+
+def test_repr():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(),
+                        nn.Linear(8, 2, bias=False))
+    assert repr(net) == (
+        "Sequential(\n"
+        "  (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))\n"
+        "  (1): ReLU(inplace=True)\n"
+        "  (2): Flatten(start_dim=1, end_dim=-1)\n"
+        "  (3): Linear(in_features=8, out_features=2, bias=False)\n"
+        ")")
+    assert repr(nn.Tanh()) == "Tanh()"
+
+
+def test_deepcopy_is_independent():
+    net = Net()
+    dup = copy.deepcopy(net)
+    assert dup.fc1.weight is not net.fc1.weight
+    assert isinstance(dup.fc1.weight, nn.Parameter)
+    np.testing.assert_array_equal(dup.fc1.weight.detach().numpy(), net.fc1.weight.detach().numpy())
+
+
+def test_missing_forward():
+    with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
+        nn.Module()(1)

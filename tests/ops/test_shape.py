@@ -200,3 +200,24 @@ def test_zero_dim_and_empty_shapes():
     with pytest.raises(RuntimeError, match="invalid for input of size 0"):
         e.reshape(-1, 0)
     assert pt.Size([2, 3]).numel() == 6 and repr(pt.Size([2, 3])) == "plugtorch.Size([2, 3])"
+
+
+@pytest.mark.parametrize("view,ref", [
+    (lambda x: x.t(), lambda n: n.T), (lambda x: x[:, ::2], lambda n: n[:, ::2]),
+    (lambda x: x[1:, 1:3], lambda n: n[1:, 1:3]), (lambda x: x[2], lambda n: n[2]),
+    (lambda x: x.diagonal(), lambda n: np.einsum("ii->i", n[:, :3])),
+])
+@pytest.mark.parametrize("op", ["add_", "mul_", "exp_", "clamp_", "copy_", "fill_"])
+def test_in_place_through_non_contiguous_views(view, ref, op):
+    n = a(3, 4).astype(np.float64)
+    x = pt.tensor(n)
+    v = view(x)
+    args = {"add_": (2.0,), "mul_": (3.0,), "exp_": (), "clamp_": (2.0, 7.0),
+            "copy_": (pt.tensor(-1.0),), "fill_": (5.0,)}[op]
+    getattr(v, op)(*args)
+    r = ref(n)                                    # a NumPy view into n
+    f = {"add_": lambda r: r + 2, "mul_": lambda r: r * 3, "exp_": np.exp,
+         "clamp_": lambda r: np.clip(r, 2, 7), "copy_": lambda r: r * 0 - 1, "fill_": lambda r: r * 0 + 5}[op]
+    r[...] = f(r.copy())
+    np.testing.assert_allclose(x.numpy(), n)
+    assert v._version == x._version == 1

@@ -712,6 +712,16 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
     j0 = _b.max(0, offset)
     L = _b.max(0, _b.min(r - i0, c - j0))
     pt = _pt()
+    # a view, as in PyTorch: the diagonal is every (c+1)-th element of the flattened matrix
+    # (of x or, with the offset negated, of its transpose, whichever flattens without a copy)
+    from plugtorch.dispatch.ops.shape import view_strides
+    for m, off in ((x, offset), (x.mT, -offset)):
+        rows, cols = m.shape[-2], m.shape[-1]
+        lead_shape = tuple(m.shape[:-2])
+        if L > 0 and view_strides(tuple(m.shape), m.stride(), lead_shape + (rows * cols,)) is not None:
+            start = _b.max(0, -off) * cols + _b.max(0, off)
+            flat = pt.ops.view(m, lead_shape + (rows * cols,))
+            return pt.ops.slice(flat, -1, start, start + (L - 1) * (cols + 1) + 1, cols + 1)
     ii = pt.arange(L, device=input.device) + i0
     jj = pt.arange(L, device=input.device) + j0
     lead = [None] * (x.ndim - 2)

@@ -1,0 +1,17 @@
+"""plugtorch's backend conformance suite: does a backend compute what the cpu reference computes?
+
+Run it as ``plugtorch-conformance --backend NAME`` or ``pytest conformance --backend NAME``;
+from Python:
+
+>>> from plugtorch.conformance import run, opdb
+>>> [r.status for r in run(["cpu"], opdb.select(["neg"]), max_examples=2)][:1]
+['pass']
+"""
+from __future__ import annotations
+
+from . import opdb  # noqa: F401
+from .entry import DEVICE, Entry, ErrorInput, Input, Sample  # noqa: F401
+from .runner import FAIL, PASS, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, Failure, Result, check_entry, run  # noqa: F401
+
+__all__ = ["opdb", "Entry", "Sample", "Input", "ErrorInput", "DEVICE", "run", "check_entry", "Result", "Failure",
+           "PASS", "FAIL", "UNSUPPORTED", "VIA_FALLBACK", "VIA_DECOMPOSITION"]

@@ -1,0 +1,127 @@
+"""``plugtorch-conformance``: check backends against cpu from the command line.
+
+    plugtorch-conformance --backend opencl --op 'log*' --dtype float32 --report out.md
+
+Exit status: 0 when nothing failed, 1 on any failure, 2 on a usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import plugtorch as pt
+from plugtorch import _dtypes
+
+from . import opdb, report
+from .runner import FAIL, run
+
+
+def _parser():
+    p = argparse.ArgumentParser(
+        prog="plugtorch-conformance",
+        description="Check that a plugtorch backend computes what the cpu reference computes: forward "
+                    "values, result shape/dtype/device, unmodified inputs, gradients, errors and "
+                    "unsupported dtypes, for every op of the registry.")
+    p.add_argument("--backend", nargs="+", default=["all"], metavar="NAME",
+                   help="backends to check, or 'all' for every available one (default: all)")
+    p.add_argument("--op", action="append", metavar="PATTERN",
+                   help="only entries whose name matches this glob (repeatable; commas separate several)")
+    p.add_argument("--dtype", nargs="+", metavar="NAME", help="only these dtypes (e.g. float32 int64)")
+    p.add_argument("--max-examples", type=int, default=8, metavar="N",
+                   help="hypothesis-drawn samples per entry and dtype, besides the hand-picked ones (default: 8)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the drawn samples (default: 0)")
+    p.add_argument("--report", metavar="PATH", help="also write the results to PATH.json or PATH.md")
+    p.add_argument("--list", action="store_true", help="list the entries and the available backends, and exit")
+    return p
+
+
+def _backends(names, parser):
+    available = pt.backends.available()
+    if names == ["all"] or "all" in names:
+        return available
+    for n in names:
+        if n not in _known():
+            parser.error(f"--backend {n}: no such backend (known: {', '.join(_known())})")
+        if n not in available:
+            parser.error(f"--backend {n}: the backend is not available on this machine "
+                         f"({_status(n)}); available: {', '.join(available)}")
+    return names
+
+
+def _known():
+    return [b["name"] for b in pt.backends.list()]
+
+
+def _status(name):
+    for b in pt.backends.list():
+        if b["name"] == name:
+            return b["status"]
+    return "unknown"
+
+
+def _dtype_list(names, parser):
+    if not names:
+        return None
+    out = []
+    for n in names:
+        try:
+            out.append(_dtypes.to_dtype(n))
+        except Exception:
+            parser.error(f"--dtype {n}: unknown dtype (choose from {', '.join(d.name for d in _dtypes.all_dtypes)})")
+    return out
+
+
+def _list(entries):
+    for e in entries:
+        print(f"{e.name:<22} {'grad' if e.differentiable else '    '}  {' '.join(d.name for d in e.dtypes)}")
+    print(f"\n{len(entries)} entries; backends: " + ", ".join(
+        f"{b['name']} ({b['status']})" for b in pt.backends.list()))
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    patterns = [p for arg in (args.op or []) for p in arg.split(",") if p]
+    entries = opdb.select(patterns)
+    if patterns and not entries:
+        parser.error(f"--op {','.join(patterns)}: no entry matches (try --list)")
+    if args.list:
+        _list(entries)
+        return 0
+    if args.max_examples < 0:
+        parser.error("--max-examples must be >= 0")
+    if args.report and not args.report.endswith((".json", ".md")):
+        parser.error(f"--report {args.report}: the path must end in .json or .md")
+    backends = _backends(args.backend, parser)
+    dtypes = _dtype_list(args.dtype, parser)
+    start = time.perf_counter()
+    bar = _progress(len(backends) * len(entries))
+    try:
+        results = run(backends, entries, dtypes, seed=args.seed, max_examples=args.max_examples,
+                      progress=lambda b, e: (bar.set_postfix_str(f"{b} {e.name}", refresh=False), bar.update()))
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - start
+    print(report.table(results))
+    text = report.failure_text(results)
+    if text:
+        print("\n" + text)
+    meta = {"backends": backends, "seed": args.seed, "max_examples": args.max_examples,
+            "seconds": round(elapsed, 1), "plugtorch": pt.__version__}
+    if args.report:
+        report.write(args.report, results, meta)
+        print(f"\nreport written to {args.report}")
+    n_fail = sum(r.status == FAIL for r in results)
+    print(f"\n{len(results)} op x dtype checks on {', '.join(backends)} in {elapsed:.1f}s: "
+          + (f"{n_fail} FAILED" if n_fail else "no failures"))
+    return 1 if n_fail else 0
+
+
+def _progress(total):
+    from tqdm import tqdm
+    return tqdm(total=total, desc="conformance", unit="entry", file=sys.stderr, disable=None, leave=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The op database: one ``Entry`` per op of the registry, split by family.
+
+>>> get("add").dtypes[:2]
+(plugtorch.bool, plugtorch.uint8)
+>>> missing()      # ops of plugtorch.dispatch.registry.OPS without an entry
+[]
+"""
+from __future__ import annotations
+
+import fnmatch
+
+from plugtorch.dispatch.registry import OPS
+
+from . import creation, indexing, linalg, pointwise, reductions, shape
+
+FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation)
+
+ENTRIES: dict = {}
+for _family in FAMILIES:
+    for _e in _family.ENTRIES:
+        if _e.name in ENTRIES:
+            raise RuntimeError(f"conformance database: two entries named '{_e.name}'")
+        ENTRIES[_e.name] = _e
+
+
+def register(entry, *, replace: bool = False):
+    """Add an entry (an out-of-tree op, module or optimizer) to the database."""
+    if entry.name in ENTRIES and not replace:
+        raise RuntimeError(f"conformance database: an entry named '{entry.name}' exists; pass replace=True")
+    ENTRIES[entry.name] = entry
+    return entry
+
+
+def get(name: str):
+    try:
+        return ENTRIES[name]
+    except KeyError:
+        raise KeyError(f"the conformance database has no entry '{name}'") from None
+
+
+def select(patterns=None) -> list:
+    """Entries whose name matches any of the glob ``patterns`` (all entries when None)."""
+    if not patterns:
+        return list(ENTRIES.values())
+    return [e for n, e in ENTRIES.items() if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def missing() -> list:
+    """Registered ops that have no entry (a test fails while this is non-empty)."""
+    return sorted(n for n in OPS if n not in ENTRIES)

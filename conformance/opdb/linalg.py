@@ -1,0 +1,85 @@
+"""Matrix products and einsum: sums of ``k`` products, so tolerances grow with ``k``."""
+from __future__ import annotations
+
+import plugtorch as pt
+
+from ..entry import FLOAT_DTYPES, INT_DTYPES, Entry, ErrorInput, Sample
+
+MATMUL_DTYPES = INT_DTYPES + FLOAT_DTYPES
+_HAND = (((3, 4), (4, 5), ("contiguous", "contiguous")), ((3, 4), (4, 5), ("transposed", "transposed")),
+         ((2, 3, 4), (4, 2), ("stepped", "contiguous")), ((2, 1, 3, 4), (5, 4, 2), ("contiguous", "expanded")),
+         ((0, 3), (3, 2), ("contiguous",) * 2), ((2, 0), (0, 3), ("contiguous",) * 2), ((1, 1), (1, 1), ("contiguous",) * 2),
+         ((16, 64), (64, 8), ("contiguous", "transposed")))
+
+
+def _matmul_samples(ctx):
+    out = []
+    for a, b, (la, lb) in _HAND:
+        out.append(Sample(ctx.input(a, layout=la), ctx.input(b, layout=lb), reduction_length=a[-1]))
+    for d in ctx.draws("matmul"):
+        la, lb = d["layouts"]
+        prof = "normal" if d["profile"] == "special" else d["profile"]
+        out.append(Sample(ctx.input(d["a"], layout=la, profile=prof, seed=d["seed"]),
+                          ctx.input(d["b"], layout=lb, profile=prof, seed=d["seed"] + 1),
+                          reduction_length=d["a"][-1], name=f"hypothesis {prof}"))
+    return out
+
+
+def _vector_samples(ctx):
+    """matmul with 1-d operands (PyTorch's vector rules)."""
+    return [Sample(ctx.input((4,)), ctx.input((4,)), reduction_length=4),
+            Sample(ctx.input((3, 4), layout="transposed"), ctx.input((4,), layout="stepped"), reduction_length=4),
+            Sample(ctx.input((4,)), ctx.input((2, 4, 3)), reduction_length=4)]
+
+
+def _matmul_errors(ctx):
+    return [ErrorInput(Sample(ctx.input((3, 4)), ctx.input((5, 2))), RuntimeError, "cannot be multiplied"),
+            ErrorInput(Sample(ctx.input((3, 4)), ctx.input((4, 2), dtype=pt.float64 if ctx.dtype is not pt.float64 else pt.float32)),
+                       RuntimeError, "same dtype"),
+            ErrorInput(Sample(ctx.input((2, 3), dtype=pt.bool), ctx.input((3, 2), dtype=pt.bool)), RuntimeError, "bool")]
+
+
+def _two_d(ctx):
+    return [s for s in _matmul_samples(ctx) if len(s.args[0].shape) == 2 and len(s.args[1].shape) == 2]
+
+
+def _batched(ctx):
+    out = []
+    for s in _matmul_samples(ctx):
+        a, b = s.args
+        if len(a.shape) == 3 and len(b.shape) == 3 and a.shape[0] == b.shape[0]:
+            out.append(s)
+    out.append(Sample(ctx.input((2, 3, 4), layout="transposed"), ctx.input((2, 4, 5), layout="stepped"), reduction_length=4))
+    return out
+
+
+def _einsum_samples(ctx):
+    return [Sample("ij,jk->ik", ctx.input((3, 4), layout="transposed"), ctx.input((4, 5)), reduction_length=4),
+            Sample("bij,bjk->bik", ctx.input((2, 3, 4)), ctx.input((2, 4, 2), layout="stepped"), reduction_length=4),
+            Sample("ii->i", ctx.input((4, 4))), Sample("ij->", ctx.input((3, 5)), reduction_length=15),
+            Sample("i,j->ij", ctx.input((3,)), ctx.input((4,), layout="stepped")),
+            Sample("ijk->kji", ctx.input((2, 3, 4), layout="expanded"))]
+
+
+ENTRIES = [
+    Entry("_matmul", samples=lambda ctx: [s for s in _matmul_samples(ctx)], dtypes=MATMUL_DTYPES,
+          error_inputs=lambda ctx: _matmul_errors(ctx) + [
+              ErrorInput(Sample(ctx.input((4,)), ctx.input((4, 2))), RuntimeError, "at least 2-D")]),
+    Entry("matmul", samples=lambda ctx: _matmul_samples(ctx) + _vector_samples(ctx), dtypes=MATMUL_DTYPES,
+          error_inputs=lambda ctx: _matmul_errors(ctx) + [
+              ErrorInput(Sample(ctx.input(()), ctx.input((4,))), RuntimeError, "at least 1D")]),
+    Entry("mm", samples=_two_d, dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(ctx.input((2, 3, 4)), ctx.input((4, 2))), RuntimeError, "2-D")]),
+    Entry("bmm", samples=_batched, dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(ctx.input((3, 4)), ctx.input((4, 2))), RuntimeError, "3D"),
+        ErrorInput(Sample(ctx.input((2, 3, 4)), ctx.input((3, 4, 2))), RuntimeError, "batch")]),
+    Entry("dot", samples=lambda ctx: [Sample(ctx.input((5,)), ctx.input((5,), layout="stepped"), reduction_length=5),
+                                      Sample(ctx.input((0,)), ctx.input((0,))),
+                                      Sample(ctx.input((64,)), ctx.input((64,)), reduction_length=64)],
+          dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(ctx.input((2, 3)), ctx.input((3,))), RuntimeError, "1D")]),
+    Entry("outer", samples=lambda ctx: [Sample(ctx.input((3,)), ctx.input((4,), layout="stepped")),
+                                        Sample(ctx.input((0,)), ctx.input((2,)))], dtypes=MATMUL_DTYPES),
+    Entry("einsum", samples=_einsum_samples, dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample("ij,jk->ik", ctx.input((3, 4))), RuntimeError, "operands")]),
+]

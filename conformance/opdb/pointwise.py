@@ -1,0 +1,162 @@
+"""Elementwise ops: unary, binary, ternary and the pointwise composites."""
+from __future__ import annotations
+
+import numpy as np
+
+import plugtorch as pt
+
+from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Sample
+from .generators import nary_samples, unary_samples
+
+BOOL_INT = (pt.bool,) + INT_DTYPES
+
+
+def _errors_not_tensor(op):
+    return lambda ctx: [ErrorInput(Sample([1.0, 2.0]), TypeError, f"{op}")]
+
+
+def _x(ctx, shape=(2, 3), dtype=None, **kw):
+    return ctx.input(shape, dtype=dtype, **kw)
+
+
+# ---- unary --------------------------------------------------------------------------------
+_FLOAT_VALUED = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos",
+                 "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "reciprocal"]
+# tan and the hyperbolic functions are evaluated where they are well conditioned in float16
+_DOMAIN = {"tan": (-1.4, 1.4)}
+
+ENTRIES = [Entry(n, samples=unary_samples(low=_DOMAIN.get(n, (None, None))[0], high=_DOMAIN.get(n, (None, None))[1]),
+                 dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(n)) for n in _FLOAT_VALUED]
+
+ENTRIES += [
+    Entry("neg", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "neg"),
+                                    ErrorInput(Sample(3.0), TypeError, "neg")]),
+    Entry("abs", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "abs")]),
+    Entry("sign", samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor("sign")),
+]
+for _n in ("floor", "ceil", "trunc", "round"):
+    ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+                         error_inputs=lambda ctx, n=_n: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, n)]))
+for _n in ("isnan", "isinf", "isfinite", "logical_not"):
+    ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(_n)))
+ENTRIES.append(Entry("bitwise_not", samples=unary_samples(), dtypes=BOOL_INT,
+                     error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.float32)), TypeError, "bitwise_not")]))
+
+
+# ---- binary -------------------------------------------------------------------------------
+def _bad_shapes(op, dtype=None):
+    def f(ctx):
+        return [ErrorInput(Sample(_x(ctx, (2, 3), dtype), _x(ctx, (4,), dtype)), RuntimeError, "broadcast"),
+                ErrorInput(Sample(_x(ctx, (2,), dtype), "a"), TypeError, op)]
+    return f
+
+
+def _nonzero_ints(ctx):
+    """Divisors: no integer zeros (integer division by zero is an error on cpu, undefined on devices)."""
+    return (1, 10) if not ctx.dtype.is_floating_point else (None, None)
+
+
+def _divisor_samples(**kw):
+    def gen(ctx):
+        lo, hi = _nonzero_ints(ctx)
+        return nary_samples(2, lows=(None, lo), highs=(None, hi), scalars=(3,), **kw)(ctx)
+    return gen
+
+
+ENTRIES += [
+    Entry("add", samples=nary_samples(2, scalars=(2, 2.5, True)), error_inputs=_bad_shapes("add")),
+    Entry("sub", samples=nary_samples(2, scalars=(2, -1.5)), dtypes=NUMERIC_DTYPES,
+          error_inputs=lambda ctx: _bad_shapes("sub")(ctx) + [
+              ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), RuntimeError, "bool")]),
+    Entry("mul", samples=nary_samples(2, scalars=(3, 0.5, False)), error_inputs=_bad_shapes("mul")),
+    Entry("div", samples=nary_samples(2, scalars=(4, 0.25)), error_inputs=_bad_shapes("div")),
+    Entry("floor_divide", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("floor_divide")),
+    Entry("remainder", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("remainder")),
+    Entry("fmod", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("fmod")),
+    Entry("atan2", samples=nary_samples(2, scalars=(1.5,)), error_inputs=_bad_shapes("atan2")),
+    Entry("maximum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("maximum")),
+    Entry("minimum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("minimum")),
+]
+
+
+def _pow_samples(ctx):
+    if ctx.dtype.is_floating_point:
+        return nary_samples(2, scalars=(2, 0.5, -1))(ctx)
+    # small bases and exponents: integer powers overflow quickly, negative exponents are errors
+    return nary_samples(2, lows=(-3, 0), highs=(4, 4), scalars=(2,))(ctx)
+
+
+ENTRIES.append(Entry("pow", samples=_pow_samples, error_inputs=lambda ctx: _bad_shapes("pow")(ctx) + [
+    ErrorInput(Sample(_x(ctx, dtype=pt.int64), -1), RuntimeError, "negative integer powers")]))
+
+for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
+    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, 1.5)), error_inputs=_bad_shapes(_n)))
+for _n in ("logical_and", "logical_or", "logical_xor"):
+    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, True)), error_inputs=_bad_shapes(_n)))
+for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(5,)), dtypes=BOOL_INT,
+                         error_inputs=lambda ctx, n=_n: _bad_shapes(n, pt.int32)(ctx) + [
+                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), _x(ctx, dtype=pt.float32)), TypeError, n)]))
+for _n in ("bitwise_left_shift", "bitwise_right_shift"):
+    ENTRIES.append(Entry(_n, samples=nary_samples(2, lows=(None, 0), highs=(None, 8), scalars=(3,)), dtypes=INT_DTYPES,
+                         error_inputs=lambda ctx, n=_n: [
+                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), 1), TypeError, n)]))
+
+
+def _where_samples(ctx):
+    out = []
+    for s in nary_samples(2, scalars=(0,))(ctx):
+        shape = s.args[0].shape
+        cond = ctx.input(shape, dtype=pt.bool, requires_grad=False)
+        out.append(Sample(cond, *s.args, name=s.name))
+    out.append(Sample(ctx.input((3, 1), dtype=pt.bool), ctx.input((1, 4)), ctx.input((3, 4), layout="transposed"),
+                      name="broadcast condition"))
+    return out
+
+
+ENTRIES.append(Entry("where", samples=_where_samples, error_inputs=lambda ctx: [
+    ErrorInput(Sample(_x(ctx, dtype=pt.float32), _x(ctx), _x(ctx)), RuntimeError, "bool"),
+    ErrorInput(Sample(_x(ctx, (2, 3), pt.bool), _x(ctx, (4,)), _x(ctx)), RuntimeError, "broadcast")]))
+
+
+# ---- pointwise composites -----------------------------------------------------------------
+def _float_errors(op):
+    return lambda ctx: [ErrorInput(Sample([1.0]), TypeError, op)]
+
+
+ENTRIES += [
+    Entry("clamp", samples=unary_samples(kwargs={"min": -2, "max": 3}), dtypes=NUMERIC_DTYPES,
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx)), RuntimeError, "At least one")]),
+    Entry("clamp_min", samples=unary_samples(kwargs={"min": 0.5}), dtypes=FLOAT_DTYPES),
+    Entry("clamp_max", samples=unary_samples(kwargs={"max": 0}), dtypes=NUMERIC_DTYPES),
+    Entry("lerp", samples=nary_samples(2, scalars=(), kwargs={"weight": 0.25}), dtypes=FLOAT_DTYPES),
+    Entry("frac", samples=unary_samples(), dtypes=FLOAT_DTYPES),
+    Entry("nan_to_num", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
+    Entry("square", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
+    Entry("true_divide", samples=nary_samples(2, scalars=(2,)), error_inputs=_bad_shapes("div")),
+    Entry("rsub", samples=nary_samples(2, scalars=(1,)), dtypes=NUMERIC_DTYPES),
+    Entry("logaddexp", samples=nary_samples(2, cpu_scalar=False), dtypes=FLOAT_DTYPES),
+    Entry("isclose", samples=nary_samples(2, cpu_scalar=False), dtypes=ALL_DTYPES),
+]
+
+
+def _pairs(ctx):
+    a = ctx.input((3, 4), layout="transposed")
+    b = ctx.input((3, 4))
+    same = ctx.input((2, 3))
+    return [Sample(a, b), Sample(same, same), Sample(ctx.input((0,)), ctx.input((0,))),
+            Sample(ctx.input((2, 6), profile="special"), ctx.input((2, 6), profile="special"))]
+
+
+def _bool_compare(actual, expected, sample):
+    return None if actual == expected else f"returned {actual}, cpu returns {expected}"
+
+
+ENTRIES += [
+    Entry("allclose", samples=_pairs, dtypes=FLOAT_DTYPES),
+    Entry("equal", samples=_pairs, dtypes=ALL_DTYPES),
+]
+
+__all__ = ["ENTRIES", "np"]

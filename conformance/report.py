@@ -1,0 +1,123 @@
+"""Reports: a text table of ops x dtypes per backend, the first mismatch of each failing op,
+and the same as JSON or Markdown.
+
+>>> print(table([Result("cpu", "neg", "float32", "pass", 3)]))   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import json
+
+from plugtorch import _dtypes
+
+from .runner import FAIL, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, Result  # noqa: F401
+
+DTYPE_ORDER = [d.name for d in _dtypes.all_dtypes]
+SHORT = {"bool": "b8", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+         "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
+CELL = {PASS: "ok", FAIL: "FAIL", UNSUPPORTED: "unsup", VIA_FALLBACK: "fallbk", VIA_DECOMPOSITION: "decomp"}
+LEGEND = "ok = pass, FAIL, unsup = unsupported dtype (raises TypeError), fallbk = via cpu fallback, " \
+         "decomp = via decomposition, . = dtype not in the entry"
+
+
+def _grid(results):
+    """{backend: {op: {dtype: Result}}} in first-seen order."""
+    grid = {}
+    for r in results:
+        grid.setdefault(r.backend, {}).setdefault(r.op, {})[r.dtype] = r
+    return grid
+
+
+def _dtypes_used(rows):
+    used = {d for row in rows.values() for d in row}
+    return [d for d in DTYPE_ORDER if d in used] + sorted(used - set(DTYPE_ORDER))
+
+
+def summary(results) -> dict:
+    """Counts per status, per backend."""
+    out = {}
+    for r in results:
+        c = out.setdefault(r.backend, {s: 0 for s in STATUSES})
+        c[r.status] = c.get(r.status, 0) + 1
+    return out
+
+
+def failures(results) -> list:
+    """(backend, op, [dtypes], first Failure) for every failing op."""
+    seen = {}
+    for r in results:
+        if r.status == FAIL:
+            key = (r.backend, r.op)
+            if key not in seen:
+                seen[key] = [r.backend, r.op, [], r.failures[0] if r.failures else None]
+            seen[key][2].append(r.dtype)
+    return [tuple(v) for v in seen.values()]
+
+
+def table(results) -> str:
+    """The text table: one row per op, one column per dtype, per backend."""
+    lines = []
+    for backend, rows in _grid(results).items():
+        cols = _dtypes_used(rows)
+        width = max([len(op) for op in rows] + [2])
+        lines.append(f"backend {backend}")
+        lines.append(" " * width + "  " + " ".join(f"{SHORT.get(c, c):>6}" for c in cols))
+        for op, row in rows.items():
+            cells = [CELL[row[c].status] if c in row else "." for c in cols]
+            lines.append(f"{op:<{width}}  " + " ".join(f"{x:>6}" for x in cells))
+        counts = summary(results)[backend]
+        lines.append("  ".join(f"{k}: {v}" for k, v in counts.items() if v) + "\n")
+    lines.append(LEGEND)
+    return "\n".join(lines)
+
+
+def failure_text(results) -> str:
+    parts = []
+    for backend, op, dts, f in failures(results):
+        head = f"FAIL {backend} {op} [{', '.join(dts)}]"
+        parts.append(head + ("" if f is None else "\n  " + str(f).replace("\n", "\n  ")))
+    return "\n\n".join(parts)
+
+
+def to_json(results, meta=None) -> str:
+    doc = {"meta": meta or {}, "summary": summary(results),
+           "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
+                        "samples": r.samples, "skipped": r.skipped,
+                        "failures": [{"check": f.check, "sample": f.sample, "message": f.message,
+                                      "max_error": f.max_error} for f in r.failures]} for r in results]}
+    return json.dumps(doc, indent=1)
+
+
+def to_markdown(results, meta=None) -> str:
+    out = ["# plugtorch conformance report", ""]
+    if meta:
+        out += [", ".join(f"{k}: {v}" for k, v in meta.items()), ""]
+    for backend, rows in _grid(results).items():
+        cols = _dtypes_used(rows)
+        counts = summary(results)[backend]
+        out += [f"## {backend}", "", ", ".join(f"{k}: {v}" for k, v in counts.items() if v), "",
+                "| op | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        for op, row in rows.items():
+            cells = [("**FAIL**" if row[c].status == FAIL else row[c].status) if c in row else "" for c in cols]
+            out.append(f"| `{op}` | " + " | ".join(cells) + " |")
+        out.append("")
+    fails = failures(results)
+    if fails:
+        out += ["## First mismatch of each failing op", ""]
+        for backend, op, dts, f in fails:
+            out += [f"### {backend} `{op}` ({', '.join(dts)})", ""]
+            if f is not None:
+                err = "" if f.max_error is None else f", max error {f.max_error:.3g}"
+                out += [f"{f.check}{err}: `{f.sample}`", "", "```", f.message, "```", ""]
+    return "\n".join(out)
+
+
+def write(path: str, results, meta=None) -> None:
+    """Write a ``.json`` or ``.md`` report."""
+    if path.endswith(".json"):
+        text = to_json(results, meta)
+    elif path.endswith(".md"):
+        text = to_markdown(results, meta)
+    else:
+        raise ValueError(f"--report {path}: the report path must end in .json or .md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")

@@ -1,0 +1,2 @@
+"""The conformance checks as pytest items: ``pytest conformance --backend NAME``."""
+from plugtorch.conformance.pytest_plugin import test_conformance  # noqa: F401

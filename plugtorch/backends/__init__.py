@@ -83,6 +83,9 @@ def unregister(name: str) -> None:
     _ORIGINS.pop(name, None)
     _plugins.forget(name)
     _forget_devices(name)
+    from plugtorch import random
+    for dev in [d for d in random._defaults if d.type == name]:
+        del random._defaults[dev]
 
 
 def _forget_devices(name):

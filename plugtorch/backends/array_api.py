@@ -13,6 +13,9 @@ on cpu; composite ops decompose as on every backend.
 from __future__ import annotations
 
 
+import re
+import warnings
+
 import numpy as np
 
 from plugtorch import _dtypes
@@ -36,6 +39,9 @@ class ArrayAPIBackend(Backend):
         self.xp = array_api_compat.array_namespace(namespace.asarray(0))
         self.library = getattr(namespace, "__name__", type(namespace).__name__)
         self.name = name or self.library.rsplit(".", 1)[-1].replace("-", "_")
+        # inf/nan results (log(0), 0/0) are silent in PyTorch; NumPy-based libraries warn
+        for mod in (self.library, "array_api_compat", "plugtorch.backends.array_api_kernels"):
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(mod) + r"(\.|$)")
         self.native_device = device
         self._dtypes = {d: getattr(self.xp, d.name) for d in _dtypes.all_dtypes
                         if hasattr(self.xp, d.name)}
@@ -58,7 +64,7 @@ class ArrayAPIBackend(Backend):
     # --- data ----------------------------------------------------------------------------
     def from_numpy(self, array, index=None):
         d = self._dtypes.get(_dtypes.from_numpy_dtype(array.dtype))
-        return self.xp.asarray(np.ascontiguousarray(array), dtype=d, copy=True)
+        return self.xp.asarray(np.asarray(array, order="C"), dtype=d, copy=True)
 
     def to_numpy(self, native):
         host = self._host_view(native)

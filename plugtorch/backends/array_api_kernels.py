@@ -370,15 +370,15 @@ def _fits(v, dt):
 
 
 def _py(value, dt):
-    """``value`` as the Python number ``full`` stores for dtype ``dt`` (ints wrap, floats truncate)."""
+    """``value`` as the Python number ``full`` stores for dtype ``dt`` (floats truncate to ints)."""
     if dt.category == _FLOAT:
         return float(value)
     if dt is _dtypes.bool:
         return bool(value)
     v = int(value)
-    bits = dt.itemsize * 8
-    v %= 1 << bits
-    return v - (1 << bits) if dt.is_signed and v >= 1 << (bits - 1) else v
+    if not _fits(v, dt):   # as the cpu reference (NumPy) refuses
+        raise OverflowError(f"full(): fill value {value} is out of bounds for {dt}")
+    return v
 
 
 def _np_dtype(x, D):

@@ -1,0 +1,160 @@
+"""Conv1d/Conv2d/ConvTranspose2d and unfold/fold against direct-loop NumPy references."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(0)
+
+
+def conv2d_ref(x, w, b, stride, pad, dil, groups):
+    """Cross-correlation by explicit loops over every output element."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[1]), (pad[2], pad[3])))
+    ho = (h + pad[0] + pad[1] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (wd + pad[2] + pad[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    out = np.zeros((n, o, ho, wo))
+    og = o // groups
+    for ni in range(n):
+        for oi in range(o):
+            g = oi // og
+            for i in range(ho):
+                for j in range(wo):
+                    acc = 0.0 if b is None else b[oi]
+                    for ci in range(cg):
+                        for a in range(kh):
+                            for e in range(kw):
+                                acc += w[oi, ci, a, e] * xp[ni, g * cg + ci, i * stride[0] + a * dil[0],
+                                                            j * stride[1] + e * dil[1]]
+                    out[ni, oi, i, j] = acc
+    return out
+
+
+def conv_transpose2d_ref(x, w, b, stride, pad, out_pad, dil, groups):
+    """Scatter every input element times the kernel into the (uncropped) output."""
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    cg = c // groups
+    hf = (h - 1) * stride[0] + dil[0] * (kh - 1) + 1 + out_pad[0]
+    wf = (wd - 1) * stride[1] + dil[1] * (kw - 1) + 1 + out_pad[1]
+    full = np.zeros((n, og * groups, hf, wf))
+    for ni in range(n):
+        for ci in range(c):
+            g = ci // cg
+            for i in range(h):
+                for j in range(wd):
+                    for a in range(kh):
+                        for e in range(kw):
+                            full[ni, g * og:(g + 1) * og, i * stride[0] + a * dil[0], j * stride[1] + e * dil[1]] += \
+                                x[ni, ci, i, j] * w[ci, :, a, e]
+    out = full[:, :, pad[0]:hf - pad[0], pad[1]:wf - pad[1]]
+    return out if b is None else out + b.reshape(-1, 1, 1)
+
+
+@pytest.mark.parametrize("stride,padding,dilation,groups", [
+    ((1, 1), (0, 0), (1, 1), 1), ((2, 1), (1, 2), (1, 1), 1), ((1, 2), (2, 1), (2, 1), 2), ((2, 2), (1, 1), (1, 1), 4)])
+def test_conv2d_matches_loops(stride, padding, dilation, groups):
+    x = rng.standard_normal((2, 4, 7, 6))
+    w = rng.standard_normal((8, 4 // groups, 3, 2))
+    b = rng.standard_normal(8)
+    got = F.conv2d(t64(x), t64(w), t64(b), stride, padding, dilation, groups).numpy()
+    p = (padding[0], padding[0], padding[1], padding[1])
+    np.testing.assert_allclose(got, conv2d_ref(x, w, b, stride, p, dilation, groups), atol=1e-12)
+
+
+def test_conv2d_same_valid_and_unbatched():
+    x = rng.standard_normal((1, 2, 5, 6))
+    w = rng.standard_normal((3, 2, 4, 3))
+    got = F.conv2d(t64(x), t64(w), padding="same", dilation=(1, 2)).numpy()
+    # 'same' pads total d*(k-1): rows 3 -> (1, 2), cols 4 -> (2, 2)
+    np.testing.assert_allclose(got, conv2d_ref(x, w, None, (1, 1), (1, 2, 2, 2), (1, 2), 1), atol=1e-12)
+    assert got.shape == (1, 3, 5, 6)
+    valid = F.conv2d(t64(x[0]), t64(w), padding="valid").numpy()
+    np.testing.assert_allclose(valid, conv2d_ref(x, w, None, (1, 1), (0,) * 4, (1, 1), 1)[0], atol=1e-12)
+
+
+def test_conv1d_matches_loops():
+    x = rng.standard_normal((2, 3, 9))
+    w = rng.standard_normal((4, 3, 3))
+    b = rng.standard_normal(4)
+    got = F.conv1d(t64(x), t64(w), t64(b), stride=2, padding=1, dilation=2).numpy()
+    ref = conv2d_ref(x[:, :, None], w[:, :, None], b, (1, 2), (0, 0, 1, 1), (1, 2), 1)[:, :, 0]
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride,padding,out_pad,dilation,groups", [
+    ((1, 1), (0, 0), (0, 0), (1, 1), 1), ((2, 2), (1, 0), (1, 0), (1, 1), 1), ((2, 1), (0, 1), (0, 0), (1, 2), 2)])
+def test_conv_transpose2d_matches_loops(stride, padding, out_pad, dilation, groups):
+    x = rng.standard_normal((2, 4, 3, 4))
+    w = rng.standard_normal((4, 3, 3, 2))
+    b = rng.standard_normal(3 * groups)
+    got = F.conv_transpose2d(t64(x), t64(w), t64(b), stride, padding, out_pad, groups, dilation).numpy()
+    np.testing.assert_allclose(got, conv_transpose2d_ref(x, w, b, stride, padding, out_pad, dilation, groups),
+                               atol=1e-12)
+
+
+def test_unfold_fold_roundtrip_counts_overlaps():
+    x = rng.standard_normal((2, 3, 5, 4))
+    cols = F.unfold(t64(x), (2, 3), dilation=1, padding=1, stride=(2, 1))
+    assert tuple(cols.shape) == (2, 3 * 6, 3 * 4)
+    # column l, row c*K+k is x_padded at the kernel offset k of block l
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    np.testing.assert_allclose(cols.numpy()[1, 1 * 6 + 4, 5], xp[1, 1, 1 * 2 + 1, 1 + 1])
+    back = F.fold(cols, (5, 4), (2, 3), padding=1, stride=(2, 1)).numpy()
+    ones = F.fold(F.unfold(pt.ones(1, 1, 5, 4, dtype=pt.float64), (2, 3), padding=1, stride=(2, 1)),
+                  (5, 4), (2, 3), padding=1, stride=(2, 1)).numpy()
+    np.testing.assert_allclose(back, x * ones, atol=1e-12)
+
+
+def test_conv_gradcheck():
+    x = t64(rng.standard_normal((1, 2, 4, 4)), True)
+    w = t64(rng.standard_normal((4, 1, 2, 2)), True)
+    b = t64(rng.standard_normal(4), True)
+    scalar_gradcheck(lambda x, w, b: F.conv2d(x, w, b, 2, 1, 1, 2), x, w, b)
+    wt = t64(rng.standard_normal((2, 2, 2, 2)), True)
+    scalar_gradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 2, 1, 1), x, wt)
+    x1 = t64(rng.standard_normal((1, 2, 5)), True)
+    scalar_gradcheck(lambda x, w: F.conv1d(x, w, padding="same"), x1, t64(rng.standard_normal((3, 2, 3)), True))
+
+
+def test_conv_modules_shapes_init_and_errors():
+    conv = nn.Conv2d(3, 16, 3, padding=1)
+    assert tuple(conv.weight.shape) == (16, 3, 3, 3) and tuple(conv.bias.shape) == (16,)
+    bound = 1 / math.sqrt(3 * 9)
+    w = conv.weight.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.9 * bound
+    assert np.abs(conv.bias.detach().numpy()).max() <= bound
+    assert tuple(conv(pt.randn(2, 3, 8, 8)).shape) == (2, 16, 8, 8)
+    with pytest.raises(RuntimeError, match="expected input with 3 channels, got 4"):
+        conv(pt.randn(2, 4, 8, 8))
+    with pytest.raises(RuntimeError, match=r"expected 3D \(unbatched\) or 4D \(batched\) input, but got input of "
+                                           r"size: \[8, 8\]"):
+        conv(pt.randn(8, 8))
+    with pytest.raises(RuntimeError, match="to have 3 channels, but got 4 channels instead"):
+        F.conv2d(pt.randn(1, 4, 5, 5), conv.weight)
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided convolutions"):
+        nn.Conv2d(3, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
+        nn.Conv2d(3, 4, 3, groups=2)
+    t = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+    assert tuple(t.weight.shape) == (4, 3, 3, 3)
+    assert tuple(t(pt.randn(1, 4, 5, 5)).shape) == (1, 6, 10, 10)
+    assert tuple(t(pt.randn(1, 4, 5, 5), output_size=(9, 9)).shape) == (1, 6, 9, 9)
+    c1 = nn.Conv1d(2, 5, 3, padding="same")
+    assert tuple(c1(pt.randn(4, 2, 7)).shape) == (4, 5, 7)
+
+
+def test_conv_padding_modes():
+    x = rng.standard_normal((1, 1, 4, 5))
+    conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect", bias=False).double()
+    w = conv.weight.detach().numpy()
+    ref = conv2d_ref(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect"), w, None, (1, 1), (0,) * 4,
+                     (1, 1), 1)
+    np.testing.assert_allclose(conv(t64(x)).detach().numpy(), ref, atol=1e-12)

@@ -1,0 +1,105 @@
+"""BatchNorm (batch and running statistics), LayerNorm, GroupNorm, InstanceNorm vs NumPy."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(2)
+
+
+def test_batchnorm2d_training_and_running_stats():
+    bn = nn.BatchNorm2d(3, momentum=0.2).double()
+    with pt.no_grad():
+        bn.weight.copy_(t64([1.0, 2.0, 0.5]))
+        bn.bias.copy_(t64([0.0, -1.0, 3.0]))
+    rm, rv = np.zeros(3), np.ones(3)
+    for step in range(3):
+        x = rng.standard_normal((4, 3, 2, 5)) * (step + 1) + step
+        out = bn(t64(x)).detach().numpy()
+        mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+        ref = (x - mean[:, None, None]) / np.sqrt(var[:, None, None] + 1e-5)
+        ref = ref * np.array([1.0, 2.0, 0.5])[:, None, None] + np.array([0.0, -1.0, 3.0])[:, None, None]
+        np.testing.assert_allclose(out, ref, atol=1e-10)
+        n = x.size // 3
+        rm = 0.8 * rm + 0.2 * mean
+        rv = 0.8 * rv + 0.2 * var * n / (n - 1)
+        np.testing.assert_allclose(bn.running_mean.numpy(), rm, atol=1e-12)
+        np.testing.assert_allclose(bn.running_var.numpy(), rv, atol=1e-12)
+    assert bn.num_batches_tracked.item() == 3
+    bn.eval()
+    x = rng.standard_normal((2, 3, 2, 2))
+    ref = (x - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5) * np.array([1.0, 2.0, 0.5])[:, None, None] \
+        + np.array([0.0, -1.0, 3.0])[:, None, None]
+    np.testing.assert_allclose(bn(t64(x)).detach().numpy(), ref, atol=1e-10)
+
+
+def test_batchnorm1d_cumulative_average_and_no_tracking():
+    bn = nn.BatchNorm1d(2, momentum=None, affine=False).double()
+    xs = [rng.standard_normal((5, 2)) for _ in range(3)]
+    for x in xs:
+        bn(t64(x))
+    np.testing.assert_allclose(bn.running_mean.numpy(), np.mean([x.mean(0) for x in xs], 0), atol=1e-12)
+    free = nn.BatchNorm1d(2, track_running_stats=False).double().eval()
+    x = rng.standard_normal((6, 2, 3))
+    ref = (x - x.mean((0, 2))[:, None]) / np.sqrt(x.var((0, 2))[:, None] + 1e-5)
+    np.testing.assert_allclose(free(t64(x)).detach().numpy(), ref, atol=1e-10)
+    assert free.running_mean is None and "running_mean" not in free.state_dict()
+
+
+def test_batchnorm_errors():
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 3D input\)"):
+        nn.BatchNorm2d(3)(pt.randn(2, 3, 4))
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        nn.BatchNorm1d(3)(pt.randn(2, 3, 4, 4))
+    with pytest.raises(RuntimeError, match="expected input with 3 channels, got 4"):
+        nn.BatchNorm2d(3)(pt.randn(2, 4, 2, 2))
+    with pytest.raises(ValueError, match=r"Expected more than 1 value per channel when training, got input size \[1, 3\]"):
+        nn.BatchNorm1d(3)(pt.randn(1, 3))
+    with pytest.raises(RuntimeError, match="running_mean should contain 4 elements not 3"):
+        F.batch_norm(pt.randn(2, 4), pt.zeros(3), pt.ones(3))
+
+
+def test_layer_norm():
+    x = rng.standard_normal((3, 4, 5))
+    w, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    mean = x.mean((1, 2), keepdims=True)
+    ref = (x - mean) / np.sqrt(x.var((1, 2), keepdims=True) + 1e-5) * w + b
+    np.testing.assert_allclose(F.layer_norm(t64(x), (4, 5), t64(w), t64(b)).numpy(), ref, atol=1e-10)
+    ln = nn.LayerNorm(5)
+    assert np.all(ln.weight.detach().numpy() == 1) and np.all(ln.bias.detach().numpy() == 0)
+    assert repr(ln) == "LayerNorm((5,), eps=1e-05, elementwise_affine=True)"
+    assert nn.LayerNorm(5, bias=False).bias is None
+    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
+                                           r"but got input of size\[2, 3\]"):
+        F.layer_norm(pt.randn(2, 3), (4,))
+
+
+def test_group_and_instance_norm():
+    x = rng.standard_normal((2, 6, 3, 2))
+    w, b = rng.standard_normal(6), rng.standard_normal(6)
+    g = x.reshape(2, 3, -1)
+    ref = ((g - g.mean(-1, keepdims=True)) / np.sqrt(g.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
+    ref = ref * w[:, None, None] + b[:, None, None]
+    np.testing.assert_allclose(F.group_norm(t64(x), 3, t64(w), t64(b)).numpy(), ref, atol=1e-10)
+    with pytest.raises(RuntimeError, match="Expected number of channels in input to be divisible by num_groups"):
+        F.group_norm(pt.randn(2, 5, 3), 2)
+    inorm = nn.InstanceNorm2d(6).double()
+    ref = (x - x.mean((2, 3), keepdims=True)) / np.sqrt(x.var((2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(inorm(t64(x)).detach().numpy(), ref, atol=1e-10)
+    np.testing.assert_allclose(inorm(t64(x[0])).detach().numpy(), ref[0], atol=1e-10)
+    tracked = nn.InstanceNorm2d(6, track_running_stats=True).double()
+    tracked(t64(x))
+    np.testing.assert_allclose(tracked.running_mean.numpy(), 0.1 * x.mean((0, 2, 3)), atol=1e-12)
+
+
+def test_norm_gradcheck():
+    x = t64(rng.standard_normal((3, 2, 2)), True)
+    w, b = t64(rng.standard_normal(2), True), t64(rng.standard_normal(2), True)
+    scalar_gradcheck(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), x, w, b)
+    scalar_gradcheck(lambda x, w, b: F.layer_norm(x, (2,), w, b), x, w, b)
+    scalar_gradcheck(lambda x, w, b: F.group_norm(x, 1, w, b), x, w, b)
+    scalar_gradcheck(lambda x: F.instance_norm(x.unsqueeze(0)), x)

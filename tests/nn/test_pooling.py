@@ -1,0 +1,128 @@
+"""Pooling layers against loop references: max (with indices), avg, adaptive."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(1)
+
+
+def pool_ref(x, k, s, p, d, ceil, reduce, count_include_pad=True):
+    """Windows by loops; padding cells are -inf (max) or excluded/counted (avg) as PyTorch does."""
+    n, c, h, w = x.shape
+
+    def size(n_, k_, s_, p_, d_):
+        num = n_ + 2 * p_ - d_ * (k_ - 1) - 1
+        o = (math.ceil(num / s_) if ceil else num // s_) + 1
+        if ceil and (o - 1) * s_ >= n_ + p_:
+            o -= 1
+        return o
+    ho, wo = size(h, k[0], s[0], p[0], d[0]), size(w, k[1], s[1], p[1], d[1])
+    out = np.zeros((n, c, ho, wo))
+    idx = np.zeros((n, c, ho, wo), dtype=np.int64)
+    for i in range(ho):
+        for j in range(wo):
+            vals, pos, cnt = [], [], 0
+            for a in range(k[0]):
+                for e in range(k[1]):
+                    r, q = i * s[0] - p[0] + a * d[0], j * s[1] - p[1] + e * d[1]
+                    if 0 <= r < h and 0 <= q < w:
+                        vals.append(x[:, :, r, q])
+                        pos.append(r * w + q)
+                    if r < h + p[0] and q < w + p[1]:
+                        cnt += 1
+            v = np.stack(vals, -1)
+            if reduce == "max":
+                out[:, :, i, j] = v.max(-1)
+                idx[:, :, i, j] = np.array(pos)[v.argmax(-1)]
+            else:
+                out[:, :, i, j] = v.sum(-1) / (cnt if count_include_pad else len(vals))
+    return out, idx
+
+
+@pytest.mark.parametrize("k,s,p,d,ceil", [((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 2), (2, 1), (1, 1), (1, 1), True),
+                                          ((3, 3), (2, 2), (1, 0), (1, 2), False), ((2, 2), (3, 3), (1, 1), (1, 1), True)])
+def test_max_pool2d_with_indices(k, s, p, d, ceil):
+    x = rng.standard_normal((2, 3, 7, 8))
+    out, idx = F.max_pool2d(t64(x), k, s, p, d, ceil_mode=ceil, return_indices=True)
+    ref, ridx = pool_ref(x, k, s, p, d, ceil, "max")
+    np.testing.assert_allclose(out.numpy(), ref)
+    np.testing.assert_array_equal(idx.numpy(), ridx)
+
+
+@pytest.mark.parametrize("k,s,p,ceil,cip", [((2, 2), (2, 2), (0, 0), False, True), ((3, 3), (2, 2), (1, 1), True, True),
+                                            ((3, 2), (2, 1), (1, 1), False, False), ((3, 3), (2, 2), (1, 1), True, False)])
+def test_avg_pool2d(k, s, p, ceil, cip):
+    x = rng.standard_normal((2, 2, 7, 6))
+    got = F.avg_pool2d(t64(x), k, s, p, ceil, cip).numpy()
+    np.testing.assert_allclose(got, pool_ref(x, k, s, p, (1, 1), ceil, "avg", cip)[0], atol=1e-12)
+    np.testing.assert_allclose(F.avg_pool2d(t64(x), 2, divisor_override=3).numpy(),
+                               pool_ref(x, (2, 2), (2, 2), (0, 0), (1, 1), False, "avg")[0] * 4 / 3, atol=1e-12)
+
+
+def test_pool1d():
+    x = rng.standard_normal((2, 3, 9))
+    out, idx = F.max_pool1d(t64(x), 3, 2, 1, return_indices=True)
+    ref, ridx = pool_ref(x[:, :, None], (1, 3), (1, 2), (0, 1), (1, 1), False, "max")
+    np.testing.assert_allclose(out.numpy(), ref[:, :, 0])
+    np.testing.assert_array_equal(idx.numpy(), ridx[:, :, 0])
+    np.testing.assert_allclose(nn.AvgPool1d(3, 2)(t64(x)).numpy(),
+                               pool_ref(x[:, :, None], (1, 3), (1, 2), (0, 0), (1, 1), False, "avg")[0][:, :, 0])
+
+
+def adaptive_ref(x, oh, ow, reduce):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            hs, he = (i * h) // oh, -(-((i + 1) * h) // oh)
+            ws, we = (j * w) // ow, -(-((j + 1) * w) // ow)
+            win = x[:, :, hs:he, ws:we]
+            out[:, :, i, j] = win.max((2, 3)) if reduce == "max" else win.mean((2, 3))
+    return out
+
+
+@pytest.mark.parametrize("size", [(3, 2), (4, 5), (1, 1), (7, 3)])
+def test_adaptive_pools(size):
+    x = rng.standard_normal((2, 3, 7, 5))
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(t64(x), size).numpy(), adaptive_ref(x, *size, "mean"), atol=1e-12)
+    out, idx = F.adaptive_max_pool2d(t64(x), size, return_indices=True)
+    np.testing.assert_allclose(out.numpy(), adaptive_ref(x, *size, "max"))
+    flat = x.reshape(2, 3, -1)
+    np.testing.assert_allclose(np.take_along_axis(flat, idx.numpy().reshape(2, 3, -1), 2).reshape(out.shape),
+                               out.numpy())
+    x1 = rng.standard_normal((2, 7))
+    np.testing.assert_allclose(nn.AdaptiveAvgPool1d(3)(t64(x1)).numpy(),
+                               adaptive_ref(x1[None, :, None], 1, 3, "mean")[0, :, 0], atol=1e-12)
+
+
+def test_pool_gradcheck():
+    x = t64(rng.standard_normal((1, 2, 5, 5)), True)
+    scalar_gradcheck(lambda x: F.max_pool2d(x, 3, 2, 1), x)
+    scalar_gradcheck(lambda x: F.avg_pool2d(x, 3, 2, 1, count_include_pad=False), x)
+    scalar_gradcheck(lambda x: F.adaptive_avg_pool2d(x, (2, 3)), x)
+    scalar_gradcheck(lambda x: F.adaptive_max_pool2d(x, (3, 2)), x)
+
+
+def test_max_pool_gradient_goes_to_one_element():
+    x = pt.zeros(1, 1, 2, 2, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[[[1.0, 0.0], [0.0, 0.0]]]])
+
+
+def test_pool_errors_and_modules():
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size"):
+        F.max_pool2d(pt.randn(1, 1, 4, 4), 2, padding=2)
+    with pytest.raises(RuntimeError, match=r"Expected 3D or 4D \(batch mode\) tensor for input"):
+        nn.MaxPool2d(2)(pt.randn(4, 4))
+    assert repr(nn.MaxPool2d(2)) == "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)"
+    out, idx = nn.MaxPool2d(2, return_indices=True)(pt.randn(3, 4, 4))
+    assert tuple(out.shape) == (3, 2, 2) and idx.dtype is pt.int64
+    assert tuple(nn.AdaptiveAvgPool2d((None, 2))(pt.randn(1, 3, 5, 6)).shape) == (1, 3, 5, 2)
+    assert tuple(nn.AdaptiveMaxPool2d(1)(pt.randn(2, 3, 5, 6)).shape) == (2, 3, 1, 1)

@@ -20,6 +20,10 @@ class MemoryStats:
 
     def _install_peak_tracker(self):
         inner = self._cp.cuda.get_allocator()
+        installed = getattr(inner, "plugtorch_peaks", None)
+        if installed is not None:   # already wrapped (another backend instance): share its peaks
+            self._peak = installed
+            return
         pool, peak = self.pool, self._peak
 
         def malloc(size):
@@ -30,9 +34,8 @@ class MemoryStats:
                 peak[d] = used
             return mem
 
-        malloc.plugtorch_peak_tracker = True
-        if not getattr(inner, "plugtorch_peak_tracker", False):
-            self._cp.cuda.set_allocator(malloc)
+        malloc.plugtorch_peaks = peak
+        self._cp.cuda.set_allocator(malloc)
 
     def allocated(self, index: int) -> int:
         """Bytes held by live arrays on device ``index``."""

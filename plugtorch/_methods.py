@@ -27,6 +27,8 @@ allclose equal matmul mm bmm dot outer diagonal tril triu gather scatter scatter
 nonzero where index_add index_copy index_fill scatter_reduce select multiply divide subtract
 absolute negative arcsin arccos arctan arctan2 clip greater greater_equal less less_equal not_equal
 swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
+relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad rad2deg float_power
+nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take
 """.split()
 
 # in-place variants: x.op_(...) == x.copy_(op(x, ...))
@@ -38,6 +40,7 @@ logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_
 clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter scatter_add
 index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
 fix absolute negative arcsin arccos arctan arctan2 swapaxes swapdims t
+relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm addmv baddbmm
 """.split()
 
 
@@ -96,6 +99,8 @@ def _install():
     Tensor.expand = lambda self, *sizes: dispatch(OPS["expand"], self, *sizes)
     Tensor.slice = lambda self, dim=0, start=None, end=None, step=1: dispatch(OPS["slice"], self, dim, start, end, step)
     Tensor.reshape = lambda self, *shape: dispatch(OPS["reshape"], self, *shape)
+    Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, *other.shape)
+    Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, *other.shape)
     Tensor.repeat = lambda self, *sizes: dispatch(OPS["repeat"], self, *sizes)
     Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(
         self, OPS["index_put"], (indices, values, accumulate), {})

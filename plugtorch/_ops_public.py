@@ -487,6 +487,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
 PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
 
 
+from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, addmm, diag ...)
+
 _PRIVATE = {"annotations", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
             "public", "PUBLIC_TO_OP", "return_types", "ops"}
 __all__ = [n for n, v in list(globals().items()) if not n.startswith("_") and n not in _PRIVATE and callable(v)]

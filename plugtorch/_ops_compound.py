@@ -1,0 +1,278 @@
+"""Public functions PyTorch has that are short compositions of registered ops.
+
+They are not ops of their own (no meta, no formula, no conformance entry): each calls ops,
+so every backend and autograd get them for free. ``PUBLIC_TO_OP`` records the main op each
+one runs, for the registry consistency test.
+"""
+from __future__ import annotations
+
+import builtins as _b
+import math
+
+from plugtorch import _dtypes
+from plugtorch import _ops_public as P
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import meta as M
+
+__all__ = []
+
+
+def public(op_name):
+    def deco(fn):
+        P.PUBLIC_TO_OP[fn.__name__] = op_name
+        __all__.append(fn.__name__)
+        return fn
+    return deco
+
+
+# ---- pointwise ----------------------------------------------------------------------------
+@public("clamp_min")
+def relu(input):
+    """max(input, 0). ``plugtorch.relu(plugtorch.tensor([-1., 2.])).tolist() == [0.0, 2.0]``"""
+    return P.clamp_min(input, 0)
+
+
+@public("sign")
+def sgn(input):
+    return P.sign(input)
+
+
+@public("maximum")
+def fmax(input, other):
+    """Elementwise maximum that ignores nan (nan only where both are nan)."""
+    m = P.maximum(input, other)
+    m = P.where(P.isnan(other), input, m)
+    return P.where(P.isnan(input), other, m)
+
+
+@public("minimum")
+def fmin(input, other):
+    m = P.minimum(input, other)
+    m = P.where(P.isnan(other), input, m)
+    return P.where(P.isnan(input), other, m)
+
+
+@public("add")
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 * tensor2."""
+    return input + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+
+
+@public("add")
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """input + value * tensor1 / tensor2."""
+    if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
+        raise RuntimeError("addcdiv(): integer division of tensors is no longer supported; "
+                           "use addcmul(input, tensor1, 1 / tensor2) or convert to float first")
+    return input + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+
+
+@public("eq")
+def isposinf(input):
+    return P.eq(input, math.inf)
+
+
+@public("eq")
+def isneginf(input):
+    return P.eq(input, -math.inf)
+
+
+@public("sqrt")
+def hypot(input, other):
+    return P.sqrt(input * input + other * other)
+
+
+@public("mul")
+def xlogy(input, other):
+    """input * log(other), 0 where input == 0 (unless other is nan)."""
+    out = input * P.log(other)
+    zero = (input == 0) & ~P.isnan(other) if isinstance(other, Tensor) else (input == 0)
+    return P.where(zero, 0.0, out)
+
+
+@public("log")
+def logit(input, eps=None):
+    x = input if eps is None else P.clamp(input, eps, 1 - eps)
+    return P.log(x / (1 - x))
+
+
+@public("mul")
+def deg2rad(input):
+    return input * (math.pi / 180)
+
+
+@public("mul")
+def rad2deg(input):
+    return input * (180 / math.pi)
+
+
+@public("pow")
+def float_power(input, exponent):
+    """pow computed in float64 (PyTorch's float_power)."""
+    f64 = _dtypes.float64
+    a = input.to(f64) if isinstance(input, Tensor) else float(input)
+    b = exponent.to(f64) if isinstance(exponent, Tensor) else float(exponent)
+    return P.pow(a, b)
+
+
+# ---- reductions ---------------------------------------------------------------------------
+@public("sum")
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    x = P.where(P.isnan(input), 0.0, input) if input.dtype.is_floating_point else input
+    return P.sum(x, dim, keepdim, dtype=dtype)
+
+
+@public("sum")
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    keep = ~P.isnan(input)
+    return nansum(input, dim, keepdim, dtype=dtype) / P.sum(keep, dim, keepdim)
+
+
+@public("sum")
+def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim {input.ndim}")
+    return P.sum(input.diagonal())
+
+
+@public("sub")
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """Differences of neighbours along ``dim``, ``n`` times."""
+    d = M.wrap_dim("diff", dim, input.ndim)
+    x = input
+    if prepend is not None or append is not None:
+        x = P.cat([t for t in (prepend, x, append) if t is not None], d)
+    for _ in range(n):
+        k = x.shape[d]
+        if k == 0:
+            break
+        x = x.narrow(d, 1, k - 1) - x.narrow(d, 0, k - 1) if x.dtype is not _dtypes.bool else \
+            P.logical_xor(x.narrow(d, 1, k - 1), x.narrow(d, 0, k - 1))
+    return x
+
+
+# ---- linear algebra -----------------------------------------------------------------------
+@public("matmul")
+def mv(input, vec):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv(): expected a matrix and a vector, got shapes {tuple(input.shape)} and {tuple(vec.shape)}")
+    return P.matmul(input, vec)
+
+
+def _scaled_sum(input, prod, beta, alpha):
+    out = prod if alpha == 1 else alpha * prod
+    if beta == 0:
+        return out + P.zeros_like(input)
+    return (input if beta == 1 else beta * input) + out
+
+
+@public("matmul")
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_sum(input, P.mm(mat1, mat2), beta, alpha)
+
+
+@public("matmul")
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+@public("matmul")
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    return _scaled_sum(input, P.bmm(batch1, batch2), beta, alpha)
+
+
+@public("index_put")
+def diag(input, diagonal=0):
+    """A vector's diagonal matrix, or a matrix's ``diagonal``-th diagonal (a copy)."""
+    if input.ndim == 2:
+        return input.diagonal(diagonal).clone()
+    if input.ndim != 1:
+        raise RuntimeError(f"diag(): expected a 1-D or 2-D tensor, got {input.ndim}-D")
+    n = input.shape[0] + _b.abs(diagonal)
+    out = P.zeros((n, n), dtype=input.dtype, device=input.device)
+    i = P.arange(input.shape[0], device=input.device)
+    return out.index_put((i + _b.max(0, -diagonal), i + _b.max(0, diagonal)), input)
+
+
+# ---- shape --------------------------------------------------------------------------------
+def _atleast(nd):
+    def f(*tensors):
+        ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+        out = []
+        for t in ts:
+            if t.ndim < nd:
+                if t.ndim == 0:
+                    shape = (1,) * nd
+                elif t.ndim == 1:
+                    shape = (1, t.shape[0], 1)[:nd]
+                else:
+                    shape = tuple(t.shape) + (1,)
+                t = t.reshape(shape)
+            out.append(t)
+        return out[0] if len(tensors) == 1 and not isinstance(tensors[0], (list, tuple)) else tuple(out)
+    f.__name__ = f"atleast_{nd}d"
+    return public("view")(f)
+
+
+atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
+
+
+@public("cat")
+def hstack(tensors):
+    ts = atleast_1d(tuple(tensors))
+    return P.cat(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+@public("cat")
+def vstack(tensors):
+    return P.cat(atleast_2d(tuple(tensors)), 0)
+
+
+@public("cat")
+def dstack(tensors):
+    return P.cat(atleast_3d(tuple(tensors)), 2)
+
+
+@public("cat")
+def column_stack(tensors):
+    return P.cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
+
+
+@public("expand")
+def meshgrid(*tensors, indexing="ij"):
+    ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t.numel() for t in ts)
+    n = len(ts)
+    out = [t.reshape((1,) * i + (-1,) + (1,) * (n - i - 1)).expand(shape) for i, t in enumerate(ts)]
+    if swap:
+        out[0], out[1] = out[1], out[0]
+    return tuple(out)
+
+
+@public("expand")
+def repeat_interleave(input, repeats, dim=None):
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when dim is None)."""
+    x = input.flatten() if dim is None else input
+    d = 0 if dim is None else M.wrap_dim("repeat_interleave", dim, x.ndim)
+    if isinstance(repeats, Tensor) and repeats.numel() != 1:
+        counts = repeats.tolist()
+        if len(counts) != x.shape[d]:
+            raise RuntimeError(f"repeat_interleave(): repeats must have the same size as input along dim, "
+                               f"got {len(counts)} and {x.shape[d]}")
+        idx = [i for i, c in enumerate(counts) for _ in range(c)]
+        return x.index_select(d, P.tensor(idx, dtype=_dtypes.int64, device=x.device))
+    r = int(repeats)
+    shp = tuple(x.shape)
+    y = x.unsqueeze(d + 1).expand(shp[:d + 1] + (r,) + shp[d + 1:])
+    return y.reshape(shp[:d] + (shp[d] * r,) + shp[d + 1:])
+
+
+@public("index")
+def take(input, index):
+    return input.reshape(-1)[index]

@@ -1,0 +1,125 @@
+"""Functions composed of ops (relu, fmax, addmm, hstack, diag, ...) against NumPy."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+NAN = float("nan")
+A = np.array([[1.5, -2.0, NAN], [0.0, 4.0, -0.5]])
+B = np.array([[NAN, 3.0, 1.0], [2.0, -1.0, -0.5]])
+
+
+def same(got, want):
+    np.testing.assert_allclose(np.asarray(got.numpy(), np.float64), want, rtol=1e-6, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("name,ref", [
+    ("fmax", np.fmax(A, B)), ("fmin", np.fmin(A, B)), ("hypot", np.hypot(A, B)),
+    ("xlogy", np.where((A == 0) & ~np.isnan(B), 0.0, A * np.log(np.abs(B)) * np.where(B < 0, np.nan, 1))),
+])
+def test_binary_compounds(name, ref):
+    with np.errstate(all="ignore"):
+        same(getattr(pt, name)(pt.tensor(A), pt.tensor(B)), ref)
+        same(getattr(pt.tensor(A), name)(pt.tensor(B)), ref)
+
+
+@pytest.mark.parametrize("name,ref", [
+    ("relu", lambda a: np.where(np.isnan(a), a, np.maximum(a, 0))), ("sgn", np.sign),
+    ("isposinf", np.isposinf), ("isneginf", np.isneginf), ("deg2rad", np.deg2rad), ("rad2deg", np.rad2deg),
+])
+def test_unary_compounds(name, ref):
+    a = np.array([-np.inf, -1.5, 0.0, 2.0, np.inf, NAN])
+    same(getattr(pt, name)(pt.tensor(a)), ref(a))
+    if name not in ("isposinf", "isneginf"):
+        x = pt.tensor(a)
+        getattr(x, name + "_")()
+        same(x, ref(a))
+
+
+def test_relu_keeps_int_dtype_and_logit():
+    assert pt.relu(pt.tensor([-3, 4])).tolist() == [0, 4]
+    assert pt.relu(pt.tensor([-3, 4])).dtype is pt.int64
+    p = np.array([0.1, 0.5, 0.9])
+    same(pt.logit(pt.tensor(p)), np.log(p / (1 - p)))
+    assert math.isfinite(pt.logit(pt.tensor([0.0, 1.0]), eps=1e-6).sum().item())
+
+
+def test_addcmul_addcdiv_float_power():
+    x, a, b = pt.tensor([1.0, 2.0]), pt.tensor([3.0, 4.0]), pt.tensor([2.0, 8.0])
+    assert pt.addcmul(x, a, b, value=0.5).tolist() == [4.0, 18.0]
+    assert pt.addcdiv(x, a, b).tolist() == [2.5, 2.5]
+    y = x.clone()
+    y.addcmul_(a, b)
+    assert y.tolist() == [7.0, 34.0]
+    with pytest.raises(RuntimeError, match="integer division"):
+        pt.addcdiv(x, pt.tensor([1]), pt.tensor([2]))
+    fp = pt.float_power(pt.tensor([2, 3]), 2)
+    assert fp.dtype is pt.float64 and fp.tolist() == [4.0, 9.0]
+
+
+def test_nan_reductions_trace_diff():
+    x = pt.tensor(A)
+    same(pt.nansum(x), np.nansum(A))
+    same(x.nansum(1), np.nansum(A, 1))
+    same(pt.nanmean(x, 0), np.nanmean(A, 0))
+    m = np.arange(12.0).reshape(3, 4)
+    assert pt.trace(pt.tensor(m)).item() == np.trace(m)
+    same(pt.diff(pt.tensor(m)), np.diff(m))
+    same(pt.tensor(m).diff(n=2, dim=0), np.diff(m, n=2, axis=0))
+    same(pt.diff(pt.tensor([1.0, 4.0]), prepend=pt.tensor([0.0])), np.diff([1.0, 4.0], prepend=0.0))
+    assert pt.diff(pt.tensor([True, True, False])).tolist() == [False, True]
+    with pytest.raises(RuntimeError, match="expected a matrix"):
+        pt.trace(pt.ones(3))
+
+
+def test_addmm_mv_baddbmm():
+    rng = np.random.default_rng(0)
+    c, m1, m2, v = rng.random((2, 4)), rng.random((2, 3)), rng.random((3, 4)), rng.random(3)
+    same(pt.addmm(pt.tensor(c), pt.tensor(m1), pt.tensor(m2), beta=0.5, alpha=2), 0.5 * c + 2 * m1 @ m2)
+    same(pt.mv(pt.tensor(m1), pt.tensor(v)), m1 @ v)
+    same(pt.addmv(pt.tensor(c[:, 0]), pt.tensor(m1), pt.tensor(v)), c[:, 0] + m1 @ v)
+    b1, b2, bi = rng.random((2, 2, 3)), rng.random((2, 3, 4)), rng.random((2, 2, 4))
+    same(pt.baddbmm(pt.tensor(bi), pt.tensor(b1), pt.tensor(b2), beta=0), b1 @ b2)
+    with pytest.raises(RuntimeError, match="mv.*matrix and a vector"):
+        pt.mv(pt.ones(3), pt.ones(3))
+
+
+@pytest.mark.parametrize("k", [-2, 0, 1])
+def test_diag(k):
+    v = np.array([1.0, 2.0, 3.0])
+    same(pt.diag(pt.tensor(v), k), np.diag(v, k))
+    m = np.arange(12.0).reshape(3, 4)
+    same(pt.tensor(m).diag(k), np.diag(m, k))
+
+
+def test_stacking_and_atleast():
+    a, b = np.array([1, 2]), np.array([3, 4])
+    for name in ("hstack", "vstack", "dstack", "column_stack"):
+        got = getattr(pt, name)([pt.tensor(a), pt.tensor(b)])
+        assert got.tolist() == getattr(np, name)([a, b]).tolist(), name
+    m = np.ones((2, 2))
+    assert pt.hstack([pt.tensor(m), pt.tensor(m)]).shape == (2, 4)
+    assert pt.vstack([pt.tensor(m), pt.tensor(a)]).shape == (3, 2)
+    assert pt.atleast_1d(pt.tensor(1.0)).shape == (1,) and pt.atleast_2d(pt.tensor([1, 2])).shape == (1, 2)
+    assert pt.atleast_3d(pt.ones(2, 3)).shape == (2, 3, 1) and pt.atleast_3d(pt.ones(2)).shape == (1, 2, 1)
+    assert [t.shape for t in pt.atleast_2d(pt.tensor(1.0), pt.ones(3))] == [(1, 1), (1, 3)]
+
+
+@pytest.mark.parametrize("indexing", ["ij", "xy"])
+def test_meshgrid(indexing):
+    x, y = np.arange(3), np.arange(4) * 10
+    got = pt.meshgrid(pt.tensor(x), pt.tensor(y), indexing=indexing)
+    want = np.meshgrid(x, y, indexing=indexing)
+    assert [g.tolist() for g in got] == [w.tolist() for w in want]
+
+
+def test_repeat_interleave_take_view_as():
+    x = pt.tensor([[1, 2], [3, 4]])
+    assert x.repeat_interleave(2).tolist() == np.repeat(x.numpy(), 2).tolist()
+    assert pt.repeat_interleave(x, 2, dim=0).tolist() == np.repeat(x.numpy(), 2, 0).tolist()
+    assert x.repeat_interleave(pt.tensor([1, 2]), dim=1).tolist() == np.repeat(x.numpy(), [1, 2], 1).tolist()
+    assert pt.take(x, pt.tensor([3, 0])).tolist() == [4, 1]
+    assert pt.arange(6).view_as(pt.zeros(2, 3)).shape == (2, 3)
+    assert pt.arange(6).reshape(2, 3).t().reshape_as(pt.zeros(6)).tolist() == [0, 3, 1, 4, 2, 5]

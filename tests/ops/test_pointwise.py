@@ -409,3 +409,24 @@ def test_wrong_argument_types(bad):
 def test_wrong_input_type_unary():
     with pytest.raises(TypeError, match=r"exp\(\): argument 'input' must be Tensor, not list"):
         pt.exp([1.0])
+
+
+DIVMOD = {"floor_divide": lambda a, b: np.floor(a / b), "remainder": lambda a, b: a - b * np.floor(a / b),
+          "fmod": np.fmod, "pow": np.power}
+
+
+@pytest.mark.parametrize("dtype", FLOATS + [pt.int8, pt.int16, pt.int32, pt.int64, pt.uint8])
+@pytest.mark.parametrize("name", sorted(DIVMOD))
+def test_division_family_every_dtype(name, dtype):
+    lo = 0 if dtype is pt.uint8 or name == "pow" else -9
+    a = sample(dtype, (4, 5), lo=lo, hi=9, seed=11)
+    b = sample(dtype, (5,), lo=1, hi=4, seed=12)
+    if name != "pow":
+        b = np.where(np.arange(5) % 2 == 0, b, -b) if lo < 0 else b
+    want = DIVMOD[name](a.astype(np.float64), b.astype(np.float64))
+    out = getattr(pt, name)(pt.tensor(a), pt.tensor(b))
+    assert out.dtype is dtype
+    if not dtype.is_floating_point:
+        want = want.astype(np.int64).astype(dtype.numpy)
+    close(out, want.astype(dtype.numpy).astype(np.float64) if dtype.is_floating_point else want, dtype,
+          rtol=2e-2 if dtype in (pt.float16, pt.bfloat16) else None)

@@ -1,0 +1,43 @@
+"""Train a small CNN on scikit-learn's digits (8x8 images), on any plugtorch device.
+
+    .venv/bin/python examples/digits_cnn.py --device opencl
+
+Two 3x3 convolutions with max pooling, then a linear classifier; Adam with a cosine schedule.
+Reaches about 0.98 test accuracy in 15 epochs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import plugtorch as pt  # noqa: E402
+from plugtorch import nn  # noqa: E402
+
+from digits_data import digits, fit, parse_args, pick_device  # noqa: E402
+
+
+def make_model():
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # 16 x 4 x 4
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 32 x 2 x 2
+        nn.Flatten(), nn.Linear(128, 10))
+
+
+def main(argv=None) -> float:
+    args = parse_args(__doc__.splitlines()[0], argv, epochs=15, lr=1e-2)
+    device = pick_device(args.device)
+    pt.manual_seed(args.seed)
+    print(f"digits CNN on {device}")
+    train, test = digits(device, images=True, batch_size=args.batch_size, seed=args.seed)
+    model = make_model().to(device)
+    opt = pt.optim.Adam(model.parameters(), lr=args.lr)
+    sched = pt.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched)
+    print(f"final test accuracy {acc:.4f}")
+    return acc
+
+
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,8 @@ def to_host(arr: CLArray) -> np.ndarray:
 
 
 def from_host(dev: DeviceState, a: np.ndarray) -> CLArray:
-    a = np.ascontiguousarray(a)
+    if not a.flags.c_contiguous:
+        a = a.copy()   # np.ascontiguousarray would turn a 0-d array into 1-d
     out = dev.empty(a.shape, a.dtype)
     if a.size:  # blocking, as PyTorch's copy from pageable host memory is
         dev.cl.enqueue_copy(dev.queue, out.data, a)

@@ -13,6 +13,7 @@ from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
 
 MAX_DIMS = 8
+_ZEROS = [0] * 64
 LOCAL = 64
 
 
@@ -136,6 +137,7 @@ def run(pw: Pointwise, out: CLArray, operands, shape, contiguous: bool):
                 strides.append(broadcast_strides(x, shape))
             else:
                 args.append(x)
+                strides.append(_ZEROS[:len(shape)])   # keeps operand k at st[k + 1]
         args.append(make_geo(shape, strides))
         k = pw.ks
     k.set_args(*args)

@@ -430,3 +430,48 @@ def test_division_family_every_dtype(name, dtype):
         want = want.astype(np.int64).astype(dtype.numpy)
     close(out, want.astype(dtype.numpy).astype(np.float64) if dtype.is_floating_point else want, dtype,
           rtol=2e-2 if dtype in (pt.float16, pt.bfloat16) else None)
+
+
+def test_bitwise_operators_reflected_and_in_place():
+    x = pt.tensor([12, 10], dtype=pt.int32)
+    assert (5 & x).tolist() == [4, 0] and (5 | x).tolist() == [13, 15] and (5 ^ x).tolist() == [9, 15]
+    assert (1 << pt.tensor([3])).tolist() == [8] and (64 >> pt.tensor([2])).tolist() == [16]
+    y = x.clone()
+    y &= 6
+    assert y.tolist() == [4, 2]
+    y |= 1
+    assert y.tolist() == [5, 3]
+    y ^= pt.tensor([1, 1], dtype=pt.int32)
+    assert y.tolist() == [4, 2]
+    y <<= 2
+    assert y.tolist() == [16, 8]
+    y >>= 1
+    assert y.tolist() == [8, 4] and y.dtype is pt.int32
+    r = pt.tensor([7.0]) @ pt.tensor([2.0])
+    assert r.item() == 14.0 and (pt.tensor([3.0]).__rmatmul__(pt.tensor([2.0]))).item() == 6.0
+
+
+BINARY_INPLACE = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "pow", "atan2",
+                  "maximum", "minimum", "true_divide", "multiply", "divide", "subtract", "arctan2"]
+
+
+@pytest.mark.parametrize("name", BINARY_INPLACE)
+def test_named_in_place_binary_methods(name):
+    a = np.array([[1.5, 2.0, 3.0], [4.0, 5.0, 6.5]], np.float64)
+    b = pt.tensor([2.0, 0.5, 3.0], dtype=pt.float64)
+    x = pt.tensor(a)
+    want = getattr(pt, name)(x, b)
+    y = x.clone()
+    assert getattr(y, name + "_")(b) is y
+    assert y.tolist() == want.tolist()
+    v = x.clone()
+    getattr(v.t()[0], name + "_")(b[0])       # through a non-contiguous view
+    assert v.t()[0].tolist() == getattr(pt, name)(x.t()[0], b[0]).tolist()
+
+
+@pytest.mark.parametrize("name", ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"])
+def test_in_place_comparisons_keep_dtype(name):
+    x = pt.tensor([1.0, 2.0, 3.0])
+    want = getattr(pt, name)(x, 2.0)
+    getattr(x, name + "_")(2.0)
+    assert x.dtype is pt.float32 and x.tolist() == want.float().tolist()

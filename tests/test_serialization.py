@@ -219,3 +219,18 @@ def test_unavailable_device_suggests_map_location(altcpu):
         assert load_bytes(data, map_location="cpu").tolist() == [1.0]
     finally:
         pt.backends.register(type("AltCPU", (CPUBackend,), {"name": "altcpu"})())
+
+
+@pytest.mark.parametrize("device", [d for d in pt.backends.available() if d != "cpu"])
+@pytest.mark.parametrize("dtype", [pt.float32, pt.bfloat16, pt.int64])
+def test_round_trip_on_every_available_backend(device, dtype):
+    if pt.backends.get_backend(device).unsupported_dtype(dtype, 0):
+        pytest.skip(f"{device} does not support {dtype}")
+    t = pt.tensor([[1.5, -2.0], [0.25, 8.0]], device=device).to(dtype)
+    data = saved_bytes({"t": t})
+    back = load_bytes(data)["t"]
+    assert back.device == t.device and back.dtype == dtype
+    assert back.cpu().numpy().tobytes() == t.cpu().numpy().tobytes()
+    on_cpu = load_bytes(data, map_location="cpu")["t"]
+    assert on_cpu.device == pt.device("cpu") and on_cpu.numpy().tobytes() == t.cpu().numpy().tobytes()
+    assert load_bytes(saved_bytes(on_cpu), map_location=device).device == t.device

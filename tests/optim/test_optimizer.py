@@ -177,3 +177,28 @@ def test_step_on_another_device_equals_cpu_and_stays_there(altcpu, cls, opts):
         assert all(s.device == pt.device(dev) for k, s in opt.state[p].items() if k != "step")
         results.append(p.detach().cpu().numpy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+OTHER_DEVICES = [d for d in pt.backends.available() if d != "cpu"]
+
+
+@pytest.mark.parametrize("device", OTHER_DEVICES)
+@pytest.mark.parametrize("cls,opts", [
+    (pt.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
+    (pt.optim.Adam, dict(lr=0.1, amsgrad=True, weight_decay=0.1)), (pt.optim.AdamW, dict(lr=0.1)),
+    (pt.optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+    (pt.optim.Adagrad, dict(lr=0.1, lr_decay=0.01)),
+], ids=lambda v: v.__name__ if isinstance(v, type) else None)
+def test_step_on_every_available_backend_matches_cpu(device, cls, opts):
+    """The conformance check for optimizers: a few steps on a backend equal the steps on cpu."""
+    results = []
+    for dev in ("cpu", device):
+        p = pt.tensor([[0.5, -1.0, 2.0], [0.0, 3.0, -2.0]], device=dev, requires_grad=True)
+        opt = cls([p], **opts)
+        for _ in range(4):
+            opt.zero_grad()
+            quadratic_grad(p, pt.tensor([1.0, 2.0, 3.0], device=dev))
+            opt.step()
+        assert p.device.type == device if dev == device else True
+        results.append(p.detach().cpu().numpy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)

@@ -188,3 +188,15 @@ def test_subset_and_concat():
     c = ConcatDataset([range(3), range(10, 12)])
     assert len(c) == 5 and [c[i] for i in range(5)] == [0, 1, 2, 10, 11] and c[-1] == 11
     assert len(xy(2) + xy(3)) == 5
+
+
+@pytest.mark.parametrize("device", [d for d in pt.backends.available() if d != "cpu"])
+def test_loader_on_every_available_backend_matches_cpu(device):
+    batches = []
+    for dev in ("cpu", device):
+        ds = TensorDataset(pt.arange(20.0, device=dev).view(10, 2), pt.arange(10, device=dev))
+        loader = DataLoader(ds, batch_size=4, shuffle=True, generator=pt.Generator().manual_seed(7))
+        got = list(loader)
+        assert all(x.device.type == pt.device(dev).type for x, _ in got)
+        batches.append([(x.cpu().tolist(), y.cpu().tolist()) for x, y in got])
+    assert batches[0] == batches[1]

@@ -1,0 +1,106 @@
+"""Activation functions and layers vs NumPy formulas, plus gradcheck on each."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+X = np.array([-25.0, -3.5, -3.0, -1.2, -0.3, 0.4, 1.5, 3.0, 4.2, 30.0])
+A, S = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def softplus(x, beta=1.0, th=20.0):
+    return np.where(x * beta > th, x, np.log1p(np.exp(np.minimum(x * beta, th))) / beta)
+
+
+CASES = {
+    "relu": (nn.ReLU(), lambda x: np.maximum(x, 0)),
+    "relu6": (nn.ReLU6(), lambda x: np.clip(x, 0, 6)),
+    "leaky_relu": (nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
+    "elu": (nn.ELU(0.7), lambda x: np.where(x > 0, x, 0.7 * np.expm1(np.minimum(x, 0)))),
+    "celu": (nn.CELU(2.0), lambda x: np.where(x > 0, x, 2.0 * np.expm1(np.minimum(x, 0) / 2.0))),
+    "selu": (nn.SELU(), lambda x: S * np.where(x > 0, x, A * np.expm1(np.minimum(x, 0)))),
+    "gelu": (nn.GELU(), lambda x: 0.5 * x * (1 + erf(x / math.sqrt(2)))),
+    "gelu_tanh": (nn.GELU("tanh"), lambda x: 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))),
+    "silu": (nn.SiLU(), lambda x: x / (1 + np.exp(-x))),
+    "mish": (nn.Mish(), lambda x: x * np.tanh(softplus(x))),
+    "softplus": (nn.Softplus(2.0, 10.0), lambda x: softplus(x, 2.0, 10.0)),
+    "hardtanh": (nn.Hardtanh(-2.0, 1.5), lambda x: np.clip(x, -2.0, 1.5)),
+    "hardswish": (nn.Hardswish(), lambda x: x * np.clip(x + 3, 0, 6) / 6),
+    "hardsigmoid": (nn.Hardsigmoid(), lambda x: np.clip(x / 6 + 0.5, 0, 1)),
+    "tanh": (nn.Tanh(), np.tanh),
+    "sigmoid": (nn.Sigmoid(), lambda x: 1 / (1 + np.exp(-x))),
+    "logsigmoid": (nn.LogSigmoid(), lambda x: -softplus(-x)),
+    "softsign": (nn.Softsign(), lambda x: x / (1 + np.abs(x))),
+    "tanhshrink": (nn.Tanhshrink(), lambda x: x - np.tanh(x)),
+    "threshold": (nn.Threshold(0.5, -7.0), lambda x: np.where(x > 0.5, x, -7.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_activation_values_and_gradcheck(name):
+    mod, ref = CASES[name]
+    np.testing.assert_allclose(mod(t64(X)).numpy(), ref(X), rtol=1e-12, atol=1e-12)
+    # away from the kinks, where finite differences are meaningful
+    xs = t64([-2.7, -1.1, -0.4, 0.3, 0.9, 2.2], True)
+    scalar_gradcheck(mod, xs)
+    # gradients stay finite at extreme inputs (no 0 * inf from the branch not taken)
+    x = t64(X, True)
+    mod(x).sum().backward()
+    assert np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_gradients_at_kinks_match_pytorch():
+    x = t64([0.0, -3.0, 3.0], True)
+    F.relu(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
+    x = t64([-3.0, 3.0], True)
+    F.hardswish(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [-0.5, 1.5])
+    x = t64([-1.0, 1.0], True)
+    F.hardtanh(x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+
+
+def test_prelu():
+    x = np.random.default_rng(3).standard_normal((2, 3, 4))
+    m = nn.PReLU(3).double()
+    assert np.all(m.weight.detach().numpy() == 0.25)
+    with pt.no_grad():
+        m.weight.copy_(t64([0.1, 0.2, 0.3]))
+    ref = np.where(x > 0, x, np.array([0.1, 0.2, 0.3])[:, None] * x)
+    np.testing.assert_allclose(m(t64(x)).detach().numpy(), ref)
+    scalar_gradcheck(F.prelu, t64(x, True), t64([0.1, 0.2, 0.3], True))
+    with pytest.raises(RuntimeError, match="mismatch of parameter numbers and input channel size"):
+        F.prelu(pt.randn(2, 4), pt.ones(3))
+
+
+def test_softmax_family():
+    x = np.random.default_rng(4).standard_normal((3, 5)) * 10
+    e = np.exp(x - x.max(1, keepdims=True))
+    sm = e / e.sum(1, keepdims=True)
+    np.testing.assert_allclose(nn.Softmax(dim=1)(t64(x)).numpy(), sm, rtol=1e-12)
+    lsm = x - x.max(1, keepdims=True) - np.log(e.sum(1, keepdims=True))
+    np.testing.assert_allclose(nn.LogSoftmax(dim=1)(t64(x)).numpy(), lsm, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(nn.Softmin(dim=0)(t64(x)).numpy(),
+                               np.exp(-x) / np.exp(-x).sum(0, keepdims=True), rtol=1e-12)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        F.softmax(t64(x))
+    scalar_gradcheck(lambda x: F.log_softmax(x, 1), t64(x / 10, True))
+    a, b = x[:, :2], x[:, 2:4]
+    np.testing.assert_allclose(nn.GLU()(t64(x[:, :4])).numpy(), a / (1 + np.exp(-b)), rtol=1e-12)
+
+
+def test_inplace_activation_writes_input():
+    x = t64([-1.0, 2.0])
+    out = nn.ReLU(inplace=True)(x)
+    assert out is x
+    np.testing.assert_array_equal(x.numpy(), [0.0, 2.0])
+    assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
+    assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"

@@ -1,0 +1,189 @@
+"""Losses vs NumPy formulas for every reduction, gradcheck on each, and bad-input errors."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(5)
+
+
+def reduce(v, reduction):
+    return {"none": v, "mean": v.mean(), "sum": v.sum()}[reduction]
+
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_regression_losses(reduction):
+    x, y = rng.standard_normal((4, 3)) * 2, rng.standard_normal((4, 3)) * 2
+    d = x - y
+    ad = np.abs(d)
+    cases = [
+        (nn.MSELoss(reduction=reduction), d ** 2),
+        (nn.L1Loss(reduction=reduction), ad),
+        (nn.SmoothL1Loss(reduction=reduction, beta=0.7), np.where(ad < 0.7, 0.5 * d ** 2 / 0.7, ad - 0.35)),
+        (nn.HuberLoss(reduction=reduction, delta=1.3), np.where(ad < 1.3, 0.5 * d ** 2, 1.3 * (ad - 0.65))),
+    ]
+    for mod, ref in cases:
+        np.testing.assert_allclose(mod(t64(x), t64(y)).numpy(), reduce(ref, reduction), rtol=1e-12)
+        scalar_gradcheck(mod, t64(x, True), t64(y, True))
+
+
+def log_softmax(x, axis=1):
+    m = x.max(axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis, keepdims=True))
+
+
+def ce_ref(x, y, weight=None, ignore_index=-100, reduction="mean", ls=0.0):
+    """Class-index cross entropy by loops over samples, with PyTorch's label smoothing rule."""
+    lp = log_softmax(x)
+    c = x.shape[1]
+    w = np.ones(c) if weight is None else weight
+    nll, smooth, wsum = [], [], 0.0
+    for i, t in enumerate(y):
+        if t == ignore_index:
+            nll.append(0.0)
+            smooth.append(0.0)
+            continue
+        nll.append(-lp[i, t] * w[t])
+        smooth.append(-(lp[i] * w).sum())
+        wsum += w[t]
+    nll, smooth = np.array(nll), np.array(smooth)
+    if reduction == "none":
+        return (1 - ls) * nll + ls / c * smooth
+    if reduction == "sum":
+        return (1 - ls) * nll.sum() + ls / c * smooth.sum()
+    return (1 - ls) * nll.sum() / wsum + ls / c * smooth.sum() / wsum
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted,ls", [(False, 0.0), (True, 0.0), (False, 0.2), (True, 0.3)])
+def test_cross_entropy_class_indices(reduction, weighted, ls):
+    x = rng.standard_normal((6, 4)) * 3
+    y = np.array([0, 3, 1, -100, 2, 3])
+    w = np.array([0.5, 1.0, 2.0, 1.5]) if weighted else None
+    loss = nn.CrossEntropyLoss(weight=t64(w) if weighted else None, reduction=reduction, label_smoothing=ls)
+    got = loss(t64(x), pt.tensor(y))
+    np.testing.assert_allclose(got.numpy(), ce_ref(x, y, w, -100, reduction, ls), rtol=1e-12, atol=1e-14)
+    scalar_gradcheck(lambda x: loss(x, pt.tensor(y)), t64(x, True))
+
+
+def test_cross_entropy_probabilities_and_spatial():
+    x = rng.standard_normal((3, 4, 2, 2))
+    p = rng.random((3, 4, 2, 2))
+    p /= p.sum(1, keepdims=True)
+    w = np.array([1.0, 2.0, 0.5, 1.0])
+    ref = -(log_softmax(x) * p * w[:, None, None]).sum(1)
+    np.testing.assert_allclose(F.cross_entropy(t64(x), t64(p), t64(w), reduction="none").numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(t64(x), t64(p), t64(w)).numpy(), ref.sum() / 12, rtol=1e-12)
+    ps = p * 0.9 + 0.1 / 4
+    np.testing.assert_allclose(F.cross_entropy(t64(x), t64(p), label_smoothing=0.1, reduction="sum").numpy(),
+                               -(log_softmax(x) * ps).sum(), rtol=1e-12)
+    y = rng.integers(0, 4, (3, 2, 2))
+    lp = log_softmax(x)
+    ref = -np.take_along_axis(lp, y[:, None], 1)[:, 0]
+    np.testing.assert_allclose(F.cross_entropy(t64(x), pt.tensor(y), reduction="none").numpy(), ref, rtol=1e-12)
+    scalar_gradcheck(lambda x, p: F.cross_entropy(x, p), t64(x, True), t64(p, True))
+    # unbatched: (C,) logits and a 0-d target
+    np.testing.assert_allclose(F.cross_entropy(t64(x[0, :, 0, 0]), pt.tensor(2)).numpy(),
+                               -log_softmax(x[0, :, 0, 0][None])[0, 2], rtol=1e-12)
+
+
+def test_nll_loss():
+    lp = log_softmax(rng.standard_normal((5, 3)))
+    y = np.array([2, 0, 1, 1, 0])
+    w = np.array([1.0, 3.0, 0.5])
+    got = nn.NLLLoss(weight=t64(w))(t64(lp), pt.tensor(y))
+    picked = lp[np.arange(5), y] * w[y]
+    np.testing.assert_allclose(got.numpy(), -picked.sum() / w[y].sum(), rtol=1e-12)
+    np.testing.assert_allclose(F.nll_loss(t64(lp), pt.tensor(y), ignore_index=1, reduction="sum").numpy(),
+                               -lp[[0, 1, 4], [2, 0, 0]].sum(), rtol=1e-12)
+
+
+def test_cross_entropy_errors():
+    with pytest.raises(IndexError, match="Target 5 is out of bounds."):
+        F.cross_entropy(pt.randn(2, 5), pt.tensor([1, 5]))
+    with pytest.raises(IndexError, match="Target -1 is out of bounds."):
+        F.nll_loss(pt.randn(2, 5), pt.tensor([-1, 0]))
+    with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)."):
+        F.cross_entropy(pt.randn(3, 5), pt.tensor([1, 2]))
+    with pytest.raises(ValueError, match="nonsense is not a valid value for reduction"):
+        F.cross_entropy(pt.randn(3, 5), pt.tensor([1, 2, 0]), reduction="nonsense")
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0. Got: 1.5"):
+        F.cross_entropy(pt.randn(3, 5), pt.tensor([1, 2, 0]), label_smoothing=1.5)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_losses(reduction):
+    p = rng.random((4, 3)) * 0.9 + 0.05
+    y = (rng.random((4, 3)) > 0.5).astype(float)
+    w = rng.random((4, 3)) + 0.5
+    ref = -w * (y * np.log(p) + (1 - y) * np.log(1 - p))
+    np.testing.assert_allclose(nn.BCELoss(t64(w), reduction=reduction)(t64(p), t64(y)).numpy(),
+                               reduce(ref, reduction), rtol=1e-12)
+    scalar_gradcheck(lambda p: F.binary_cross_entropy(p, t64(y), t64(w), reduction=reduction), t64(p, True))
+    x = rng.standard_normal((4, 3)) * 4
+    pw = np.array([1.0, 2.0, 0.5])
+    sig = 1 / (1 + np.exp(-x))
+    ref = -w * (pw * y * np.log(sig) + (1 - y) * np.log(1 - sig))
+    mod = nn.BCEWithLogitsLoss(weight=t64(w), reduction=reduction, pos_weight=t64(pw))
+    np.testing.assert_allclose(mod(t64(x), t64(y)).numpy(), reduce(ref, reduction), rtol=1e-10)
+    scalar_gradcheck(lambda x, y: mod(x, y), t64(x, True), t64(y, True))
+
+
+def test_bce_extremes_and_errors():
+    # log clamped at -100: BCE(0, 1) = 100; logits loss stays finite for huge logits
+    np.testing.assert_allclose(F.binary_cross_entropy(t64([0.0]), t64([1.0])).numpy(), 100.0)
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(t64([800.0]), t64([0.0])).numpy(), 800.0)
+    with pytest.raises(RuntimeError, match="all elements of input should be between 0 and 1"):
+        F.binary_cross_entropy(t64([1.5]), t64([1.0]))
+    with pytest.raises(ValueError, match="that is different to the input size"):
+        F.binary_cross_entropy(t64([[0.5]]), t64([1.0]))
+
+
+@pytest.mark.parametrize("reduction", ("none", "mean", "sum", "batchmean"))
+def test_kl_div(reduction):
+    lp = log_softmax(rng.standard_normal((3, 4)))
+    t = rng.random((3, 4))
+    t[0, 1] = 0.0
+    t /= t.sum(1, keepdims=True)
+    pointwise = np.where(t > 0, t * (np.log(np.where(t > 0, t, 1)) - lp), 0.0)
+    ref = pointwise.sum() / 3 if reduction == "batchmean" else reduce(pointwise, reduction)
+    kw = {"reduction": reduction}
+    if reduction == "mean":
+        with pytest.warns(UserWarning, match="batchmean"):
+            got = F.kl_div(t64(lp), t64(t), **kw)
+    else:
+        got = nn.KLDivLoss(**kw)(t64(lp), t64(t))
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12)
+    lt = np.log(t + 0.1)
+    np.testing.assert_allclose(nn.KLDivLoss(reduction="sum", log_target=True)(t64(lp), t64(lt)).numpy(),
+                               (np.exp(lt) * (lt - lp)).sum(), rtol=1e-12)
+    scalar_gradcheck(lambda a, b: F.kl_div(a, b, reduction="sum"), t64(lp, True), t64(t + 0.1, True))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_embedding_and_ranking_losses(reduction):
+    a, b = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    y = np.array([1, -1, 1, -1, -1.0])
+    cos = (a * b).sum(1) / np.sqrt(((a * a).sum(1) + 1e-12) * ((b * b).sum(1) + 1e-12))
+    ref = np.where(y == 1, 1 - cos, np.maximum(cos - 0.1, 0))
+    mod = nn.CosineEmbeddingLoss(margin=0.1, reduction=reduction)
+    np.testing.assert_allclose(mod(t64(a), t64(b), t64(y)).numpy(), reduce(ref, reduction), rtol=1e-12)
+    scalar_gradcheck(lambda a, b: mod(a, b, t64(y)), t64(a, True), t64(b, True))
+    x1, x2 = rng.standard_normal(5), rng.standard_normal(5)
+    ref = np.maximum(0, -y * (x1 - x2) + 0.3)
+    mod = nn.MarginRankingLoss(margin=0.3, reduction=reduction)
+    np.testing.assert_allclose(mod(t64(x1), t64(x2), t64(y)).numpy(), reduce(ref, reduction), rtol=1e-12)
+    scalar_gradcheck(lambda a, b: mod(a, b, t64(y)), t64(x1, True), t64(x2, True))
+
+
+def test_legacy_reduction_flags():
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        m = nn.MSELoss(size_average=False)
+    assert m.reduction == "sum"

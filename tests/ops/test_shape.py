@@ -194,6 +194,8 @@ def test_zero_dim_and_empty_shapes():
     s = pt.tensor(5.0)
     assert s.reshape(1, 1).shape == (1, 1) and s.reshape(1).reshape(()).shape == ()
     assert s.unsqueeze(0).shape == (1,) and s.flatten().shape == (1,) and s.t().shape == ()
+    assert s.flip(0).item() == 5.0 and s.roll(1).item() == 5.0 and s.squeeze(0).shape == ()
+    assert s.transpose(0, -1).shape == () and s.view(-1).shape == (1,)
     e = pt.zeros(0, 3)
     assert e.reshape(3, 0).shape == (3, 0) and e.t().shape == (3, 0) and e.flatten().shape == (0,)
     assert e.reshape(-1, 3).shape == (0, 3)

@@ -170,6 +170,8 @@ def _flip_meta(input, dims):
     wrapped = tuple(sorted(M.wrap_dim("flip", d, input.ndim) for d in dims))
     if len(set(wrapped)) != len(wrapped):
         raise RuntimeError(f"flip(): dims has duplicates: {dims}")
+    if input.ndim == 0:
+        wrapped = ()   # dim 0 / -1 name the single element of a 0-d tensor
     return input._device, (input._data, wrapped), input._dtype
 
 
@@ -232,7 +234,11 @@ register_op("copy_", _copy_meta, tags=("inplace",))
 def _to_dtype_meta(input, dtype):
     from plugtorch import _dtypes
     dtype = _dtypes.to_dtype(dtype)
-    return input._device, (input._data, dtype), dtype
+    dev = input._device
+    if dev.type != "cpu":  # a cast must not create a dtype the device cannot hold
+        from plugtorch.dispatch.dispatcher import _resolve_backend
+        M.check_dtype("to", dtype, dev, dev._backend or _resolve_backend(dev))
+    return dev, (input._data, dtype), dtype
 
 
 register_op("_to_dtype", _to_dtype_meta)

@@ -1,0 +1,130 @@
+"""pad, interpolate, one_hot, scaled_dot_product_attention, cosine_similarity."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(7)
+
+
+@pytest.mark.parametrize("mode,np_mode", [("constant", "constant"), ("reflect", "reflect"),
+                                          ("replicate", "edge"), ("circular", "wrap")])
+def test_pad_modes(mode, np_mode):
+    x = rng.standard_normal((2, 3, 4, 5))
+    got = F.pad(t64(x), (2, 1, 3, 0), mode=mode).numpy()
+    np.testing.assert_allclose(got, np.pad(x, ((0, 0), (0, 0), (3, 0), (2, 1)), mode=np_mode))
+    scalar_gradcheck(lambda x: F.pad(x, (1, 2), mode=mode), t64(x[0, 0], True))
+
+
+def test_pad_constant_value_negative_and_errors():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(F.pad(t64(x), (1, -1), value=9.0).numpy(), [[9, 0, 1], [9, 3, 4]])
+    with pytest.raises(RuntimeError, match="Padding length must be divisible by 2"):
+        F.pad(t64(x), (1,))
+    with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
+        F.pad(t64(x), (3, 0), mode="reflect")
+
+
+def test_interpolate_nearest():
+    x = np.arange(12.0).reshape(1, 1, 3, 4)
+    got = F.interpolate(t64(x), size=(5, 3)).numpy()
+    rows = np.floor(np.arange(5) * 3 / 5).astype(int)
+    cols = np.floor(np.arange(3) * 4 / 3).astype(int)
+    np.testing.assert_allclose(got, x[:, :, rows][:, :, :, cols])
+    np.testing.assert_allclose(F.interpolate(t64(x), scale_factor=2).numpy(), x.repeat(2, 2).repeat(2, 3))
+
+
+def bilinear_ref(x, oh, ow, align):
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            if align:
+                sy = i * (h - 1) / (oh - 1) if oh > 1 else 0
+                sx = j * (w - 1) / (ow - 1) if ow > 1 else 0
+            else:
+                sy = max((i + 0.5) * h / oh - 0.5, 0)
+                sx = max((j + 0.5) * w / ow - 0.5, 0)
+            y0, x0 = min(int(sy), h - 1), min(int(sx), w - 1)
+            y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+            ly, lx = sy - y0, sx - x0
+            out[:, :, i, j] = ((1 - ly) * ((1 - lx) * x[:, :, y0, x0] + lx * x[:, :, y0, x1])
+                               + ly * ((1 - lx) * x[:, :, y1, x0] + lx * x[:, :, y1, x1]))
+    return out
+
+
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("size", [(5, 7), (2, 3)])
+def test_interpolate_bilinear(align, size):
+    x = rng.standard_normal((2, 2, 4, 5))
+    got = F.interpolate(t64(x), size=size, mode="bilinear", align_corners=align).numpy()
+    np.testing.assert_allclose(got, bilinear_ref(x, *size, align), atol=1e-12)
+    scalar_gradcheck(lambda x: F.interpolate(x, size=size, mode="bilinear", align_corners=align),
+                     t64(x[:1, :1], True))
+
+
+def test_interpolate_errors():
+    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+        F.interpolate(pt.randn(1, 1, 4), size=3, scale_factor=2)
+    with pytest.raises(NotImplementedError, match="bilinear mode needs 4D input"):
+        F.interpolate(pt.randn(1, 1, 4), size=3, mode="bilinear")
+
+
+def test_one_hot():
+    got = F.one_hot(pt.tensor([[0, 2], [1, 1]]), 4)
+    assert got.dtype is pt.int64
+    np.testing.assert_array_equal(got.numpy(), np.eye(4, dtype=np.int64)[[[0, 2], [1, 1]]])
+    assert tuple(F.one_hot(pt.tensor([0, 5])).shape) == (2, 6)
+    with pytest.raises(RuntimeError, match="Class values must be smaller than num_classes."):
+        F.one_hot(pt.tensor([3]), 3)
+    with pytest.raises(RuntimeError, match="Class values must be non-negative."):
+        F.one_hot(pt.tensor([-1]), 3)
+
+
+def sdpa_ref(q, k, v, mask=None, causal=False, scale=None):
+    s = q @ np.swapaxes(k, -1, -2) * (scale if scale is not None else 1 / math.sqrt(q.shape[-1]))
+    if causal:
+        mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+    if mask is not None:
+        s = np.where(mask, s, -np.inf) if mask.dtype == bool else s + mask
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return (e / e.sum(-1, keepdims=True)) @ v
+
+
+def test_scaled_dot_product_attention():
+    q, k, v = rng.standard_normal((2, 3, 4, 8)), rng.standard_normal((2, 3, 6, 8)), rng.standard_normal((2, 3, 6, 5))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(t64(q), t64(k), t64(v)).numpy(), sdpa_ref(q, k, v),
+                               rtol=1e-10)
+    bmask = rng.random((4, 6)) > 0.3
+    bmask[:, 0] = True
+    np.testing.assert_allclose(F.scaled_dot_product_attention(t64(q), t64(k), t64(v), pt.tensor(bmask)).numpy(),
+                               sdpa_ref(q, k, v, bmask), rtol=1e-10)
+    fmask = rng.standard_normal((4, 6))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(t64(q), t64(k), t64(v), t64(fmask), scale=0.3).numpy(),
+                               sdpa_ref(q, k, v, fmask, scale=0.3), rtol=1e-10)
+    qc = q[:, :, :4]
+    kc, vc = k[:, :, :4], v[:, :, :4]
+    np.testing.assert_allclose(F.scaled_dot_product_attention(t64(qc), t64(kc), t64(vc), is_causal=True).numpy(),
+                               sdpa_ref(qc, kc, vc, causal=True), rtol=1e-10)
+    # grouped-query attention: 3 query heads share 1 key/value head
+    np.testing.assert_allclose(
+        F.scaled_dot_product_attention(t64(q), t64(k[:, :1]), t64(v[:, :1]), enable_gqa=True).numpy(),
+        sdpa_ref(q, np.repeat(k[:, :1], 3, 1), np.repeat(v[:, :1], 3, 1)), rtol=1e-10)
+    scalar_gradcheck(F.scaled_dot_product_attention, t64(q[0, :1, :2, :3], True), t64(k[0, :1, :3, :3], True),
+                     t64(v[0, :1, :3, :2], True))
+    with pytest.raises(RuntimeError, match="Explicit attn_mask should not be set when is_causal=True"):
+        F.scaled_dot_product_attention(t64(qc), t64(kc), t64(vc), t64(fmask[:4, :4]), is_causal=True)
+
+
+def test_distances():
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(F.cosine_similarity(t64(a), t64(b)).numpy(), cos, rtol=1e-12)
+    np.testing.assert_allclose(F.pairwise_distance(t64(a), t64(b)).numpy(), np.linalg.norm(a - b + 1e-6, axis=1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(F.normalize(t64(a)).numpy(), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)

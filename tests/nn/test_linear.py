@@ -1,0 +1,96 @@
+"""Identity, Linear, Bilinear, Flatten/Unflatten, Dropout, Embedding."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(6)
+
+
+def test_linear_values_init_and_errors():
+    lin = nn.Linear(20, 30)
+    bound = 1 / math.sqrt(20)
+    w, b = lin.weight.detach().numpy(), lin.bias.detach().numpy()
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert abs(w.mean()) < 0.02 and abs(w.var() - bound ** 2 / 3) < 0.15 * bound ** 2 / 3   # U(-b, b)
+    assert np.abs(b).max() <= bound
+    x = rng.standard_normal((2, 5, 20)).astype(np.float32)
+    np.testing.assert_allclose(lin(pt.tensor(x)).detach().numpy(), x @ w.T + b, rtol=1e-5, atol=1e-5)
+    with pytest.raises(RuntimeError, match="expected input with 20 features in its last dimension"):
+        lin(pt.randn(3, 21))
+    with pytest.raises(RuntimeError, match="mat1 and mat2 shapes cannot be multiplied"):
+        F.linear(pt.randn(3, 4), pt.randn(2, 5))
+    scalar_gradcheck(F.linear, t64(rng.standard_normal((3, 4)), True), t64(rng.standard_normal((2, 4)), True),
+                     t64(rng.standard_normal(2), True))
+    assert nn.Linear(3, 2, bias=False).bias is None
+    assert nn.Identity(3, foo=1)(x) is x
+
+
+def test_bilinear():
+    m = nn.Bilinear(3, 4, 2).double()
+    bound = 1 / math.sqrt(3)
+    assert np.abs(m.weight.detach().numpy()).max() <= bound
+    x1, x2 = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    ref = np.einsum("ni,kij,nj->nk", x1, w, x2) + b
+    np.testing.assert_allclose(m(t64(x1), t64(x2)).detach().numpy(), ref, rtol=1e-12)
+    scalar_gradcheck(F.bilinear, t64(x1, True), t64(x2, True), t64(w, True), t64(b, True))
+
+
+def test_flatten_unflatten():
+    x = pt.randn(2, 3, 4, 5)
+    assert tuple(nn.Flatten()(x).shape) == (2, 60)
+    assert tuple(nn.Flatten(0, 2)(x).shape) == (24, 5)
+    assert tuple(nn.Unflatten(1, (3, 1))(pt.randn(2, 3)).shape) == (2, 3, 1)
+
+
+def test_dropout_statistics_scaling_and_eval():
+    x = pt.ones(200, 100)
+    d = nn.Dropout(0.3)
+    y = d(x).numpy()
+    kept = y != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(y[kept], 1 / 0.7, rtol=1e-6)
+    d.eval()
+    assert d(x) is x
+    y2 = nn.Dropout2d(0.5)(pt.ones(50, 40, 3, 3)).numpy()
+    per_channel = y2.reshape(50, 40, 9)
+    assert np.all(per_channel.min(-1) == per_channel.max(-1))     # whole channels kept or zeroed
+    assert abs((per_channel[:, :, 0] != 0).mean() - 0.5) < 0.03
+    with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        nn.Dropout(1.5)
+    assert np.all(F.dropout(x, 1.0).numpy() == 0)
+    g = pt.ones(4, 4, requires_grad=True)
+    out = F.dropout(g, 0.5)
+    out.sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), out.detach().numpy())   # gradient = mask / (1 - p)
+
+
+def test_embedding():
+    emb = nn.Embedding(10, 3, padding_idx=2)
+    w = emb.weight.detach().numpy()
+    assert np.all(w[2] == 0)
+    big = nn.Embedding(200, 50).weight.detach().numpy()
+    assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02           # N(0, 1)
+    idx = np.array([[1, 2, 9], [2, 0, 1]])
+    out = emb(pt.tensor(idx))
+    np.testing.assert_allclose(out.detach().numpy(), w[idx])
+    out.sum().backward()
+    grad = emb.weight.grad.numpy()
+    np.testing.assert_allclose(grad[:, 0], [1, 2, 0, 0, 0, 0, 0, 0, 0, 1])   # padding row gets nothing
+    with pytest.raises(IndexError, match="index out of range in self"):
+        emb(pt.tensor([10]))
+    with pytest.raises(RuntimeError, match="Expected tensor for argument #1 'indices'"):
+        emb(pt.tensor([1.0]))
+    pre = nn.Embedding.from_pretrained(t64([[1.0, 2.0], [3.0, 4.0]]))
+    assert not pre.weight.requires_grad
+    np.testing.assert_allclose(pre(pt.tensor([1])).numpy(), [[3.0, 4.0]])
+    table = t64(rng.standard_normal((5, 2)), True)
+    scalar_gradcheck(lambda t: F.embedding(pt.tensor([0, 3, 3]), t), table)
+    assert repr(emb) == "Embedding(10, 3, padding_idx=2)"

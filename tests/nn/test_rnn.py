@@ -1,0 +1,139 @@
+"""RNN, LSTM, GRU vs step-by-step NumPy recurrences (all layers and directions)."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(8)
+
+
+def sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def lstm_step(x, h, c, wi, wh, bi, bh):
+    g = x @ wi.T + bi + h @ wh.T + bh
+    i, f, gg, o = np.split(g, 4, -1)
+    c = sig(f) * c + sig(i) * np.tanh(gg)
+    return sig(o) * np.tanh(c), c
+
+
+def gru_step(x, h, wi, wh, bi, bh):
+    xr, xz, xn = np.split(x @ wi.T + bi, 3, -1)
+    hr, hz, hn = np.split(h @ wh.T + bh, 3, -1)
+    r, z = sig(xr + hr), sig(xz + hz)
+    n = np.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def run_ref(mod, x, h0, c0=None):
+    """Sequence-first reference: loop over layers, directions and time steps."""
+    p = {k: v.detach().numpy() for k, v in mod.named_parameters()}
+    dirs = 2 if mod.bidirectional else 1
+    inp, hs, cs = x, [], []
+    for layer in range(mod.num_layers):
+        outs = []
+        for d in range(dirs):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            wi, wh = p["weight_ih" + sfx], p["weight_hh" + sfx]
+            bi = p.get("bias_ih" + sfx, 0.0)
+            bh = p.get("bias_hh" + sfx, 0.0)
+            k = layer * dirs + d
+            h, c = h0[k], (c0[k] if c0 is not None else None)
+            seq = np.zeros((x.shape[0],) + h.shape)
+            for t in (range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])):
+                if mod.mode == "LSTM":
+                    h, c = lstm_step(inp[t], h, c, wi, wh, bi, bh)
+                elif mod.mode == "GRU":
+                    h = gru_step(inp[t], h, wi, wh, bi, bh)
+                else:
+                    pre = inp[t] @ wi.T + bi + h @ wh.T + bh
+                    h = np.tanh(pre) if mod.mode == "RNN_TANH" else np.maximum(pre, 0)
+                seq[t] = h
+            outs.append(seq)
+            hs.append(h)
+            cs.append(c)
+        inp = np.concatenate(outs, -1)
+    return inp, np.stack(hs), (np.stack(cs) if c0 is not None else None)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_tanh", "RNN_relu"])
+@pytest.mark.parametrize("layers,bidir,bias", [(1, False, True), (2, True, True), (2, False, False)])
+def test_recurrent_matches_steps(kind, layers, bidir, bias):
+    kw = dict(num_layers=layers, bidirectional=bidir, bias=bias)
+    if kind.startswith("RNN"):
+        mod = nn.RNN(3, 4, nonlinearity=kind[4:], **kw)
+    else:
+        mod = getattr(nn, kind)(3, 4, **kw)
+    mod.double()
+    x = rng.standard_normal((5, 2, 3))
+    dirs = 2 if bidir else 1
+    h0 = rng.standard_normal((layers * dirs, 2, 4))
+    c0 = rng.standard_normal((layers * dirs, 2, 4)) if kind == "LSTM" else None
+    hx = (t64(h0), t64(c0)) if kind == "LSTM" else t64(h0)
+    out, state = mod(t64(x), hx)
+    ref_out, ref_h, ref_c = run_ref(mod, x, h0, c0)
+    np.testing.assert_allclose(out.detach().numpy(), ref_out, rtol=1e-10, atol=1e-12)
+    h = state[0] if kind == "LSTM" else state
+    np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-10, atol=1e-12)
+    if kind == "LSTM":
+        np.testing.assert_allclose(state[1].detach().numpy(), ref_c, rtol=1e-10, atol=1e-12)
+
+
+def test_batch_first_unbatched_default_state_and_init():
+    lstm = nn.LSTM(3, 5, batch_first=True).double()
+    bound = 1 / math.sqrt(5)
+    for p in lstm.parameters():
+        assert np.abs(p.detach().numpy()).max() <= bound
+    assert [n for n, _ in lstm.named_parameters()] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    assert tuple(lstm.weight_ih_l0.shape) == (20, 3)
+    x = rng.standard_normal((2, 4, 3))
+    out, (h, c) = lstm(t64(x))
+    ref, rh, rc = run_ref(lstm, x.transpose(1, 0, 2), np.zeros((1, 2, 5)), np.zeros((1, 2, 5)))
+    np.testing.assert_allclose(out.detach().numpy(), ref.transpose(1, 0, 2), rtol=1e-10)
+    out1, (h1, _) = lstm(t64(x[0]))
+    np.testing.assert_allclose(out1.detach().numpy(), ref[:, 0], rtol=1e-10)
+    assert tuple(h1.shape) == (1, 5)
+
+
+def test_dropout_between_layers_only_in_training():
+    gru = nn.GRU(3, 4, num_layers=2, dropout=0.5).double()
+    x = t64(rng.standard_normal((3, 2, 3)))
+    gru.eval()
+    a = gru(x)[0].detach().numpy()
+    np.testing.assert_allclose(gru(x)[0].detach().numpy(), a)
+    ref, _, _ = run_ref(gru, x.numpy(), np.zeros((2, 2, 4)))
+    np.testing.assert_allclose(a, ref, rtol=1e-10)
+    gru.train()
+    assert not np.allclose(gru(x)[0].detach().numpy(), a)
+
+
+def test_rnn_gradcheck():
+    lstm = nn.LSTM(2, 2).double()
+    x = t64(rng.standard_normal((3, 1, 2)), True)
+    scalar_gradcheck(lambda x: lstm(x)[0], x)
+    from plugtorch.nn.modules.rnn import gru_cell, lstm_cell
+    xw, h, c = (t64(rng.standard_normal((2, 8)), True), t64(rng.standard_normal((2, 2)), True),
+                t64(rng.standard_normal((2, 2)), True))
+    wh, bh = t64(rng.standard_normal((8, 2)), True), t64(rng.standard_normal(8), True)
+    scalar_gradcheck(lambda xw, h, c, wh, bh: lstm_cell(xw, (h, c), wh, bh), xw, h, c, wh, bh)
+    scalar_gradcheck(lambda xw, h, wh, bh: gru_cell(xw[:, :6], h, wh[:6], bh[:6]), xw, h, wh, bh)
+    gru = nn.GRU(2, 2, bidirectional=True).double()
+    scalar_gradcheck(lambda x: gru(x)[0], x)
+
+
+def test_rnn_errors():
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 3, got 5"):
+        nn.LSTM(3, 4)(pt.randn(2, 1, 5))
+    with pytest.raises(ValueError, match="LSTM: Expected input to be 2D or 3D, got 4D input instead"):
+        nn.LSTM(3, 4)(pt.randn(2, 1, 1, 3))
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 1, 4\), got \[2, 1, 4\]"):
+        nn.GRU(3, 4)(pt.randn(2, 1, 3), pt.zeros(2, 1, 4))
+    with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    assert repr(nn.GRU(3, 4, num_layers=2, batch_first=True)) == "GRU(3, 4, num_layers=2, batch_first=True)"

@@ -179,6 +179,7 @@ def remove_impl(qualname: str, device_type: str) -> None:
             be.kernels.pop(qualname, None)
         else:
             be.kernels[qualname] = prev
+        _kernels_changed(device_type)
 
 
 def register_autograd(qualname: str, backward, *, save=None, result=False) -> None:
@@ -261,6 +262,11 @@ def _check_same_params(fn_name, what, fn, ref, ref_what):
                         f"({', '.join(b)}); the signatures must match")
 
 
+def _kernels_changed(device_type):
+    from plugtorch.backends import _forget_devices
+    _forget_devices(device_type)
+
+
 def _install(qualname, device_type, be, fn):
     from plugtorch.backends.base import Backend
     if be.kernels is Backend.kernels:   # never write into the class-wide default table
@@ -269,6 +275,7 @@ def _install(qualname, device_type, be, fn):
     if prev is not fn and (qualname, device_type) not in _PREVIOUS:
         _PREVIOUS[qualname, device_type] = prev
     be.kernels[qualname] = fn
+    _kernels_changed(device_type)
 
 
 def _install_kernels_for(device_type, be) -> None:

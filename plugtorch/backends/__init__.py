@@ -89,11 +89,14 @@ def unregister(name: str) -> None:
 
 
 def _forget_devices(name):
-    # devices cache their backend; make them look it up again
+    # devices cache their backend and its kernels, ops their dispatch decisions: forget them
     from plugtorch._device import _INTERNED
+    from plugtorch.dispatch.dispatcher import invalidate_caches
     for d in _INTERNED.values():
         if d.type == name:
             d._backend = None
+            d._kernels = None
+    invalidate_caches()
 
 
 def is_registered(name: str) -> bool:

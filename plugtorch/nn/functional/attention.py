@@ -80,6 +80,10 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     L, N, E = query.shape
+    if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
+        raise AssertionError(f"key and value must have the same sequence length and batch size as each other and "
+                             f"query's batch size; got query {list(query.shape)}, key {list(key.shape)}, value "
+                             f"{list(value.shape)}")
     if E % num_heads:
         raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
     hd = E // num_heads

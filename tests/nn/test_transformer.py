@@ -1,0 +1,139 @@
+"""MultiheadAttention and TransformerEncoder(Layer) vs the formulas in NumPy."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(9)
+
+
+def softmax(s):
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def mha_ref(mod, q, k, v, attn_mask=None, kpm=None):
+    """Sequence-first (L, N, E) multi-head attention written out with per-head loops."""
+    p = {n: t.detach().numpy() for n, t in mod.named_parameters()}
+    E, H = mod.embed_dim, mod.num_heads
+    hd = E // H
+    if "in_proj_weight" in p:
+        wq, wk, wv = np.split(p["in_proj_weight"], 3)
+    else:
+        wq, wk, wv = p["q_proj_weight"], p["k_proj_weight"], p["v_proj_weight"]
+    bq, bk, bv = np.split(p["in_proj_bias"], 3)
+    Q, K, V = q @ wq.T + bq, k @ wk.T + bk, v @ wv.T + bv
+    L, N, _ = q.shape
+    S = k.shape[0]
+    out = np.zeros((L, N, E))
+    weights = np.zeros((N, H, L, S))
+    for n in range(N):
+        for h in range(H):
+            sl = slice(h * hd, (h + 1) * hd)
+            s = Q[:, n, sl] @ K[:, n, sl].T / math.sqrt(hd)
+            if attn_mask is not None:
+                s = np.where(attn_mask, -np.inf, s) if attn_mask.dtype == bool else s + attn_mask
+            if kpm is not None:
+                s = np.where(kpm[n][None, :], -np.inf, s)
+            a = softmax(s)
+            weights[n, h] = a
+            out[:, n, sl] = a @ V[:, n, sl]
+    return out @ p["out_proj.weight"].T + p["out_proj.bias"], weights
+
+
+def test_mha_matches_formula_with_masks():
+    mha = nn.MultiheadAttention(8, 2).double()
+    with pt.no_grad():
+        mha.in_proj_bias.copy_(t64(rng.standard_normal(24)))
+        mha.out_proj.bias.copy_(t64(rng.standard_normal(8)))
+    q, k = rng.standard_normal((4, 3, 8)), rng.standard_normal((5, 3, 8))
+    v = rng.standard_normal((5, 3, 8))
+    out, w = mha(t64(q), t64(k), t64(v))
+    ref, rw = mha_ref(mha, q, k, v)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.detach().numpy(), rw.mean(1), rtol=1e-10)
+    am = rng.random((4, 5)) > 0.7
+    am[:, 0] = False
+    kpm = np.zeros((3, 5), dtype=bool)
+    kpm[1, 3:] = True
+    out, w = mha(t64(q), t64(k), t64(v), key_padding_mask=pt.tensor(kpm), attn_mask=pt.tensor(am),
+                 average_attn_weights=False)
+    ref, rw = mha_ref(mha, q, k, v, am, kpm)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(w.detach().numpy(), rw, rtol=1e-10, atol=1e-14)
+    fm = rng.standard_normal((4, 5))
+    out, _ = mha(t64(q), t64(k), t64(v), attn_mask=t64(fm))
+    np.testing.assert_allclose(out.detach().numpy(), mha_ref(mha, q, k, v, fm)[0], rtol=1e-10, atol=1e-12)
+
+
+def test_mha_batch_first_kdim_and_init():
+    mha = nn.MultiheadAttention(6, 3, kdim=4, vdim=5, batch_first=True).double()
+    assert mha.in_proj_weight is None and tuple(mha.k_proj_weight.shape) == (6, 4)
+    assert np.all(mha.in_proj_bias.detach().numpy() == 0) and np.all(mha.out_proj.bias.detach().numpy() == 0)
+    q, k, v = rng.standard_normal((2, 3, 6)), rng.standard_normal((2, 4, 4)), rng.standard_normal((2, 4, 5))
+    out, w = mha(t64(q), t64(k), t64(v), need_weights=False)
+    assert w is None
+    ref, _ = mha_ref(mha, q.transpose(1, 0, 2), k.transpose(1, 0, 2), v.transpose(1, 0, 2))
+    np.testing.assert_allclose(out.detach().numpy(), ref.transpose(1, 0, 2), rtol=1e-10)
+    sq = nn.MultiheadAttention(16, 4)
+    bound = math.sqrt(6 / (16 + 48))          # xavier_uniform on the (3E, E) in_proj_weight
+    assert np.abs(sq.in_proj_weight.detach().numpy()).max() <= bound
+    with pytest.raises(AssertionError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(10, 3)
+    mha.eval()
+    scalar_gradcheck(lambda q: mha(q, t64(k), t64(v))[0], t64(q[:, :2], True))
+
+
+def layer_ref(layer, x, norm_first):
+    """Post-norm (or pre-norm) encoder layer in eval mode, sequence-first (S, N, E)."""
+    p = {n: t.detach().numpy() for n, t in layer.named_parameters()}
+
+    def ln(z, w, b):
+        return (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5) * w + b
+
+    def sa(z):
+        return mha_ref(layer.self_attn, z, z, z)[0]
+
+    def ff(z):
+        return np.maximum(z @ p["linear1.weight"].T + p["linear1.bias"], 0) @ p["linear2.weight"].T + p["linear2.bias"]
+    n1 = lambda z: ln(z, p["norm1.weight"], p["norm1.bias"])  # noqa: E731
+    n2 = lambda z: ln(z, p["norm2.weight"], p["norm2.bias"])  # noqa: E731
+    if norm_first:
+        x = x + sa(n1(x))
+        return x + ff(n2(x))
+    x = n1(x + sa(x))
+    return n2(x + ff(x))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_encoder_layer_and_stack(norm_first):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=12, norm_first=norm_first).double().eval()
+    x = rng.standard_normal((5, 2, 8))
+    np.testing.assert_allclose(layer(t64(x)).detach().numpy(), layer_ref(layer, x, norm_first), rtol=1e-9, atol=1e-10)
+    enc = nn.TransformerEncoder(layer, 2).double().eval()
+    assert enc.layers[0].linear1.weight is not enc.layers[1].linear1.weight
+    assert len(list(enc.parameters())) == 2 * len(list(layer.parameters()))
+    ref = layer_ref(enc.layers[1], layer_ref(enc.layers[0], x, norm_first), norm_first)
+    np.testing.assert_allclose(enc(t64(x)).detach().numpy(), ref, rtol=1e-9, atol=1e-10)
+
+
+def test_encoder_masks_and_batch_first():
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, batch_first=True, dropout=0.0).double()
+    x = t64(rng.standard_normal((2, 3, 4)))
+    kpm = pt.tensor([[False, False, True], [False, False, False]])
+    out = layer(x, src_key_padding_mask=kpm)
+    # a padded key does not influence the others: changing it leaves positions 0, 1 of batch 0 unchanged
+    x2 = x.clone()
+    x2[0, 2] = 100.0
+    out2 = layer(x2, src_key_padding_mask=kpm)
+    np.testing.assert_allclose(out[0, :2].detach().numpy(), out2[0, :2].detach().numpy(), rtol=1e-10)
+    causal = layer(x, is_causal=True)
+    x3 = x.clone()
+    x3[:, 2] = -5.0
+    np.testing.assert_allclose(causal[:, :2].detach().numpy(), layer(x3, is_causal=True)[:, :2].detach().numpy(),
+                               rtol=1e-10)

@@ -12,7 +12,11 @@ False
 """
 from __future__ import annotations
 
+import inspect
+
 from plugtorch import _ops_public
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch.meta import common_device
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, register_op
 from plugtorch.nn.functional import attention as _attention
@@ -23,7 +27,8 @@ from plugtorch.nn.functional import normalization as _norm
 from plugtorch.nn.functional import pooling as _pool
 from plugtorch.nn.functional import sparse as _sparse
 
-# op name -> (implementation, tags)
+# op name -> (implementation, tags). Ops listed in _OVERRIDABLE get a meta function, so the
+# dispatcher looks for a backend kernel of that name before it runs the decomposition.
 NN_OPS = {
     "linear": (_linear.linear, ("linalg",)),
     "bilinear": (_linear.bilinear, ("linalg",)),
@@ -42,6 +47,31 @@ NN_OPS = {
 }
 
 
+_OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm",
+                "group_norm", "embedding", "nll_loss", "cross_entropy", "scaled_dot_product_attention")
+
+
+def _make_meta(name, impl):
+    """Bind the call to ``impl``'s signature; a backend kernel receives every argument positionally
+    (defaults filled in, tensors as native arrays) and returns one native array of the input's dtype."""
+    sig = inspect.signature(impl)
+
+    def meta(*args, **kwargs):
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        vals = list(bound.arguments.values())
+        tensors = [v for v in vals if isinstance(v, Tensor)]
+        if not tensors:
+            raise TypeError(f"{name}(): expected Tensor arguments")
+        dev = common_device(name, tensors)
+        kargs = tuple(v._data if isinstance(v, Tensor) else v for v in vals)
+        return dev, kargs, tensors[0]._dtype
+    meta.__name__ = f"_{name}_meta"
+    meta.__signature__ = sig
+    meta.__doc__ = impl.__doc__
+    return meta
+
+
 def _wrapper(op, impl):
     def fn(*args, **kwargs):
         return dispatch(op, *args, **kwargs)
@@ -58,7 +88,8 @@ def _register():
     for name, (impl, tags) in NN_OPS.items():
         op = OPS.get(name)
         if op is None:
-            op = register_op(name, decomposition=impl, tags=tags)
+            meta = _make_meta(name, impl) if name in _OVERRIDABLE else None
+            op = register_op(name, meta, decomposition=impl, tags=tags)
         out[name] = _wrapper(op, impl)
         setattr(_ops_public.ops, name, _ops_public._make_op_function(op))
     return out

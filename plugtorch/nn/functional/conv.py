@@ -27,11 +27,12 @@ def _out_size(op, n, k, s, p_total, d):
 def _windows(x, kernel, dilation, stride, out_hw):
     """(N, C, kh*kw, Ho, Wo): each kernel offset's window of the (already padded) 4-d ``x``."""
     (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    x = x.unsqueeze(2)
     views = []
     for i in range(kh):
-        rows = pt.ops.slice(x, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh)
+        rows = pt.ops.slice(x, 3, i * dh, i * dh + (ho - 1) * sh + 1, sh)
         for j in range(kw):
-            views.append(pt.ops.slice(rows, 3, j * dw, j * dw + (wo - 1) * sw + 1, sw).unsqueeze(2))
+            views.append(pt.ops.slice(rows, 4, j * dw, j * dw + (wo - 1) * sw + 1, sw))
     return pt.cat(views, 2) if len(views) > 1 else views[0]
 
 

@@ -26,6 +26,22 @@ def _pad_constant_dim(x, d, left, right, value):
     return pt.cat([p for p in (parts[0], x, parts[1]) if p is not None], d)
 
 
+def _pad_constant(x, pad, value):
+    """One filled tensor and one copy into its interior (a view), for non-negative padding."""
+    shape = list(x.shape)
+    region = []
+    for k in range(len(pad) // 2):
+        d = x.ndim - 1 - k
+        region.append((d, pad[2 * k], pad[2 * k] + shape[d]))
+        shape[d] += pad[2 * k] + pad[2 * k + 1]
+    out = pt.full(shape, value, dtype=x.dtype, device=x.device)
+    inner = out
+    for d, start, end in region:
+        inner = pt.ops.slice(inner, d, start, end, 1)
+    inner.copy_(x)
+    return out
+
+
 def _source_index(mode, n, left, right):
     """For each padded position along a dim, the input position it copies."""
     i = pt.arange(-left, n + right)
@@ -50,6 +66,8 @@ def pad(input, pad, mode: str = "constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != "constant" and value not in (None, 0):
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    if mode == "constant" and min(pad) >= 0:
+        return _pad_constant(input, [int(v) for v in pad], 0 if value is None else value)
     out = input
     for k in range(len(pad) // 2):
         d = input.ndim - 1 - k

@@ -475,3 +475,34 @@ def test_in_place_comparisons_keep_dtype(name):
     want = getattr(pt, name)(x, 2.0)
     getattr(x, name + "_")(2.0)
     assert x.dtype is pt.float32 and x.tolist() == want.float().tolist()
+
+
+ALL_DTYPES = [pt.bool, pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64, pt.float16, pt.bfloat16,
+              pt.float32, pt.float64]
+
+
+@pytest.mark.parametrize("zero_dim", [False, True])
+@pytest.mark.parametrize("db", ALL_DTYPES)
+@pytest.mark.parametrize("da", ALL_DTYPES)
+def test_mixed_dtype_arithmetic(da, db, zero_dim):
+    a = sample(da, (2, 3), lo=1, hi=5, seed=20)
+    b = sample(db, () if zero_dim else (3,), lo=1, hi=5, seed=21)
+    x, y = pt.tensor(a), pt.tensor(b)
+    # a 0-d operand of the same or a lower category does not take part in promotion
+    if zero_dim and db.category <= da.category:
+        want = da
+    else:
+        want = pt.promote_types(da, db)
+    ops = {"mul": np.multiply, "maximum": np.maximum, "eq": np.equal}
+    if want is not pt.bool:
+        ops["add"] = np.add
+    for name, f in ops.items():
+        out = getattr(pt, name)(x, y)
+        ref = f(a.astype(np.float64), np.asarray(b, np.float64))
+        if name == "eq":
+            assert out.dtype is pt.bool
+            continue
+        assert out.dtype is want, (name, da, db)
+        close(out, ref.astype(want.numpy) if want is not pt.bool else ref, want,
+              rtol=2e-2 if want in (pt.float16, pt.bfloat16) else 1e-6)
+    assert (x / y).dtype is (want if want.is_floating_point else pt.float32)

@@ -121,9 +121,12 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
             try:
                 return arr(f(a, b, dtype=d))
-            except OverflowError:  # a Python int outside the dtype's range wraps, as in PyTorch
-                a = xp.asarray(a).astype(d) if not hasattr(a, "dtype") else a
-                b = xp.asarray(np.array(b).astype(d)) if not hasattr(b, "dtype") else b
+            except (OverflowError, TypeError):
+                # a Python int outside the dtype's range wraps, as in PyTorch; ml_dtypes' bfloat16
+                # ufuncs reject Python scalars (TypeError), so scalars become arrays of the dtype
+                # (and they reject arrays of another dtype, e.g. bfloat16 + int64): cast both
+                a = xp.asarray(a).astype(d) if not hasattr(a, "dtype") else a.astype(d, copy=False)
+                b = xp.asarray(np.array(b).astype(d)) if not hasattr(b, "dtype") else b.astype(d, copy=False)
                 return arr(f(a, b, dtype=d))
 
         if not natural:

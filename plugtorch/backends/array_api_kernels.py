@@ -140,6 +140,8 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     def _extremum(f):
         def g(a, b, dt):
+            if dt is _dtypes.bool:   # the standard orders numbers only
+                return xp.logical_or(a, b) if f is xp.maximum else xp.logical_and(a, b)
             r = f(a, b)
             if dt.category == _FLOAT:  # NaN propagates, as in PyTorch
                 r = xp.where(xp.isnan(a), a, xp.where(xp.isnan(b), b, r))
@@ -186,6 +188,8 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
                 if is_int(dtype) and dtype is not _dtypes.int64 and isinstance(s, int) and \
                         not isinstance(s, bool) and not _fits(s, dtype):
                     dtype = _dtypes.int64
+            if dtype is _dtypes.bool and f not in (xp.equal, xp.not_equal):
+                dtype = _dtypes.uint8   # the standard orders numbers only: False < True as 0 < 1
             return arr(f(cast(a, dtype), cast(b, dtype)))
         return k
 

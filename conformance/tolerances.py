@@ -46,7 +46,7 @@ def for_reduction(dtype, n: int, magnitude: float, base: tuple[float, float] | N
 
 
 def for_sample(entry, dtype, sample, magnitude: float) -> tuple[float, float]:
-    """The tolerance one sample of ``entry`` is checked with."""
+    """The tolerance a result of ``dtype`` from one sample of ``entry`` is checked with."""
     base = entry.tol.get(dtype, default(dtype))
     if sample.reduction_length:
         return for_reduction(dtype, sample.reduction_length, magnitude, base)

@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install -q -e '.[test,examples]'
 	$(BIN)/python -m pip install -q ./examples/plugtorch-strict
 	touch $(STAMP)
@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+	$(BIN)/plugtorch-conformance --backend all
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -506,3 +506,14 @@ def test_mixed_dtype_arithmetic(da, db, zero_dim):
         close(out, ref.astype(want.numpy) if want is not pt.bool else ref, want,
               rtol=2e-2 if want in (pt.float16, pt.bfloat16) else 1e-6)
     assert (x / y).dtype is (want if want.is_floating_point else pt.float32)
+
+
+@pytest.mark.parametrize("db", ALL_DTYPES)
+@pytest.mark.parametrize("da", ALL_DTYPES)
+def test_where_mixed_dtypes(da, db):
+    c = pt.tensor([True, False, True])
+    a, b = pt.tensor([1, 0, 1], dtype=da), pt.tensor([0, 1, 1], dtype=db)
+    out = pt.where(c, a, b)
+    assert out.dtype is pt.promote_types(da, db)
+    assert out.tolist() == pt.tensor([1, 1, 1], dtype=out.dtype).tolist()
+    assert pt.where(c, a, b[0]).dtype is (da if db.category <= da.category else pt.promote_types(da, db))

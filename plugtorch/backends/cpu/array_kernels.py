@@ -237,6 +237,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def where(c, a, b, dtype):
         d = dtype.numpy
+        a, b = _cast_both(a, b, d)   # NumPy can't promote bfloat16 with ints or float16
         return arr(xp.where(c, a, b).astype(d, copy=False))
     K["where"] = where
 

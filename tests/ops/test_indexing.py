@@ -202,3 +202,26 @@ def test_masked_fill_select_nonzero():
     assert pt.argwhere(pt.tensor([0, 1])).tolist() == [[1]]
     with pytest.raises(RuntimeError, match="masked_fill_ only supports boolean masks"):
         x.masked_fill(x, 0)
+
+
+SET_ADV = [
+    (slice(None), [0, 1], slice(None), [2, 3]),      # non-adjacent: broadcast dims go first
+    ([0, 1], slice(None), [1, 2]),
+    (Ellipsis, [4, 0]),
+    (slice(None), [[0], [2]], [1, 3]),
+    (N[..., 0, 0] > 0,),
+]
+
+
+@pytest.mark.parametrize("key", SET_ADV, ids=[repr(k)[:40] for k in SET_ADV])
+def test_setitem_advanced_matches_numpy(key):
+    n = np.zeros(N.shape, np.int64)
+    x = pt.tensor(n)
+    shape = n[key].shape
+    vals = np.arange(int(np.prod(shape))).reshape(shape) + 1
+    n[key] = vals
+    x[tuple(pt.tensor(k) if isinstance(k, np.ndarray) else k for k in key)] = pt.tensor(vals)
+    assert x.tolist() == n.tolist()
+    n[key] = 7                          # a scalar broadcast over the advanced result
+    x[tuple(pt.tensor(k) if isinstance(k, np.ndarray) else k for k in key)] = 7
+    assert x.tolist() == n.tolist()

@@ -93,3 +93,10 @@ def test_linalg_errors():
         pt.matmul(pt.ones(2), [1, 2])
     with pytest.raises(RuntimeError, match="einsum.*2 operands in the equation but 1"):
         pt.einsum("ij,jk", pt.ones(2, 2))
+
+
+def test_linalg_namespace():
+    a, b = r(3, 4), r(3, 4, seed=7)
+    np.testing.assert_allclose(pt.linalg.vecdot(pt.tensor(a), pt.tensor(b)).numpy(), (a * b).sum(-1))
+    np.testing.assert_allclose(pt.linalg.matmul(pt.tensor(a), pt.tensor(b).t()).numpy(), a @ b.T)
+    np.testing.assert_allclose(pt.linalg.vector_norm(pt.tensor(a), dim=0).numpy(), np.linalg.norm(a, axis=0))

@@ -37,7 +37,9 @@ __kernel void fused_gelu(__global const T *x, __global T *y, const long n, const
     long i = get_global_id(0);
     if (i < n) {
         T v = x[off + i];
-        y[i] = (T)0.5 * v * ((T)1 + tanh((T)%r * (v + (T)0.044715 * v * v * v)));
+        // 0.5 v (1 + tanh(u)) as v / (1 + exp(-2u)): exact where tanh saturates
+        T inner = (T)%r * (v + (T)0.044715 * v * v * v);
+        y[i] = v / ((T)1 + exp((T)-2 * inner));
     }
 }
 """ % C
@@ -254,3 +256,32 @@ def test_signature_mismatches(fused_gelu):
     with pytest.raises(TypeError, match="the decomposition takes \\(a\\) but the meta function takes \\(input, approximate\\)"):
         library.define("testlib::other", gelu_meta, decomposition=lambda a: a)
     assert "testlib::other" not in pt.dispatch.registry.OPS
+
+
+# ---- the conformance suite runs custom ops like built-in ones ------------------------------
+def fused_gelu_entry():
+    from plugtorch.conformance import Entry, ErrorInput, Sample
+
+    def samples(ctx):
+        yield Sample(ctx.input((2, 3)))
+        yield Sample(ctx.input((4, 3), layout="transposed"))
+        yield Sample(ctx.input((3, 5), layout="stepped"))
+        yield Sample(ctx.input(()))
+        yield Sample(ctx.input((0, 3)))
+
+    def errors(ctx):
+        yield ErrorInput(Sample(ctx.input((2,), dtype=pt.int64)), TypeError, "expected a floating-point tensor")
+        yield ErrorInput(Sample(ctx.input((2,)), approximate="none"), ValueError, "approximate must be 'tanh'")
+
+    return Entry("testlib::fused_gelu", samples=samples, fn=pt.ops.testlib.fused_gelu,
+                 dtypes=(pt.float32, pt.float64), error_inputs=errors)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not opencl_ok(), reason="plugtorch.opencl is unavailable (no OpenCL device or pyopencl)"))])
+def test_custom_op_passes_conformance(fused_gelu, device):
+    from plugtorch.conformance import PASS, run
+    results = run([device], [fused_gelu_entry()], max_examples=4)
+    assert [(r.dtype, r.status) for r in results] == [("float32", PASS), ("float64", PASS)], \
+        "\n".join(str(f) for r in results for f in r.failures)
+    assert all(r.samples >= 5 for r in results)

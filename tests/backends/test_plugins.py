@@ -187,3 +187,22 @@ def test_example_package_is_installed_for_real():
     assert x.abs().cpu().tolist() == [1.0, 2.0]
     entry = next(e for e in pt.backends.list() if e["name"] == "strict")
     assert entry["origin"].startswith("plugtorch-strict ") and entry["status"] == "ok"
+
+
+def test_backend_registered_at_run_time_passes_a_small_conformance_run():
+    """A backend registered from a notebook is checked like any other."""
+    import numpy as np
+    from plugtorch.backends import ArrayAPIBackend
+    from plugtorch.conformance import FAIL, opdb, run
+    pt.backends.register(ArrayAPIBackend(np), name="rtdev")
+    try:
+        entries = opdb.select(["add", "mul", "exp", "sum", "amax", "matmul", "softmax", "cat", "view",
+                               "index", "where", "sort"])
+        assert len(entries) >= 10
+        results = run(["rtdev"], entries, dtypes=[pt.float32, pt.int64], max_examples=2)
+    finally:
+        pt.backends.unregister("rtdev")
+    assert results and all(r.backend == "rtdev" for r in results)
+    failed = [f"{r.op}[{r.dtype}]: {r.failures[0]}" for r in results if r.status == FAIL]
+    assert not failed, "\n".join(failed)
+    assert {r.op for r in results if r.status == "via decomposition"} >= {"softmax"}

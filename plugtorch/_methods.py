@@ -31,6 +31,9 @@ relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad r
 nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take
 """.split()
 
+# in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
+METADATA_INPLACE = "t transpose swapaxes swapdims squeeze unsqueeze".split()
+
 # in-place variants: x.op_(...) == x.copy_(op(x, ...))
 INPLACE = """
 abs neg sign exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan asin acos atan sinh cosh
@@ -39,7 +42,7 @@ floor_divide remainder fmod pow atan2 maximum minimum eq ne lt le gt ge logical_
 logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift bitwise_right_shift clamp
 clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter scatter_add
 index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
-fix absolute negative arcsin arccos arctan arctan2 swapaxes swapdims t
+fix absolute negative arcsin arccos arctan arctan2
 relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm addmv baddbmm
 """.split()
 
@@ -72,6 +75,21 @@ def _inplace_method(name):
     return m
 
 
+def _metadata_inplace_method(name):
+    def m(self, *args):
+        if self.requires_grad or self.grad_fn is not None:
+            raise RuntimeError(f"{name}_(): changing the shape of a tensor that requires grad in place "
+                               f"is not supported; use the out-of-place {name}() instead")
+        view = getattr(Tensor, name)(self, *args)
+        self._data = view._data
+        parent_fn = self._view_fn
+        if parent_fn is not None:   # keep replaying this view from its base right
+            self._view_fn = lambda b: getattr(Tensor, name)(parent_fn(b), *args)
+        return self
+    m.__name__ = name + "_"
+    return m
+
+
 class _WrapperOp:
     """Lets ``inplace`` call a wrapper function (``add`` with ``alpha=``) like an op."""
 
@@ -92,6 +110,8 @@ def _install():
             setattr(Tensor, name, (lambda o: lambda self: unary(o, self))(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))
+    for name in METADATA_INPLACE:
+        setattr(Tensor, name + "_", _metadata_inplace_method(name))
 
     # views with varargs shapes
     Tensor.view = _view

@@ -33,9 +33,11 @@ def test_all_exports_are_ops_and_reachable(name):
     assert getattr(pt, name) is getattr(_ops_public, name)
 
 
-@pytest.mark.parametrize("name", sorted(set(_methods.METHODS) | {n + "_" for n in _methods.INPLACE}))
+@pytest.mark.parametrize("name", sorted(set(_methods.METHODS) | {n + "_" for n in _methods.INPLACE}
+                                        | {n + "_" for n in _methods.METADATA_INPLACE}))
 def test_every_tensor_method_maps_to_an_op(name):
-    base = name[:-1] if name.endswith("_") and name[:-1] in _methods.INPLACE else name
+    in_place = set(_methods.INPLACE) | set(_methods.METADATA_INPLACE)
+    base = name[:-1] if name.endswith("_") and name[:-1] in in_place else name
     assert base in _ops_public.PUBLIC_TO_OP or base in registry.OPS
     assert callable(getattr(pt.Tensor, name))
 

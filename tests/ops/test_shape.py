@@ -223,3 +223,24 @@ def test_in_place_through_non_contiguous_views(view, ref, op):
     r[...] = f(r.copy())
     np.testing.assert_allclose(x.numpy(), n)
     assert v._version == x._version == 1
+
+
+@pytest.mark.parametrize("method,args,shape", [
+    ("t_", (), (3, 2)), ("transpose_", (0, 1), (3, 2)), ("swapaxes_", (0, 1), (3, 2)), ("swapdims_", (1, 0), (3, 2)),
+    ("unsqueeze_", (1,), (2, 1, 3)), ("squeeze_", (), (2, 3)),
+])
+def test_shape_changing_in_place_methods(method, args, shape):
+    n = a(2, 3)
+    x = pt.tensor(n)
+    assert getattr(x, method)(*args) is x
+    assert x.shape == shape
+    want = {"t_": n.T, "transpose_": n.T, "swapaxes_": n.T, "swapdims_": n.T,
+            "unsqueeze_": n[:, None], "squeeze_": n}[method]
+    assert x.tolist() == want.tolist()
+    base = pt.tensor(n)
+    v = base[:]
+    getattr(v, method)(*args)
+    v.mul_(0) if v.ndim else None
+    assert base.sum().item() == 0                # still a view of its base
+    with pytest.raises(RuntimeError, match=r"requires grad in place is not supported"):
+        getattr(pt.ones(2, 3, requires_grad=True), method)(*args)

@@ -234,3 +234,17 @@ def test_round_trip_on_every_available_backend(device, dtype):
     on_cpu = load_bytes(data, map_location="cpu")["t"]
     assert on_cpu.device == pt.device("cpu") and on_cpu.numpy().tobytes() == t.cpu().numpy().tobytes()
     assert load_bytes(saved_bytes(on_cpu), map_location=device).device == t.device
+
+
+def test_module_state_dict_round_trip(tmp_path):
+    pt.manual_seed(0)
+    model = pt.nn.Sequential(pt.nn.Linear(4, 3), pt.nn.ReLU(), pt.nn.Linear(3, 2))
+    pt.save(model.state_dict(), tmp_path / "model.safetensors")
+    pt.manual_seed(1)
+    other = pt.nn.Sequential(pt.nn.Linear(4, 3), pt.nn.ReLU(), pt.nn.Linear(3, 2))
+    other.load_state_dict(pt.load(tmp_path / "model.safetensors"))
+    x = pt.randn(5, 4)
+    with pt.no_grad():
+        np.testing.assert_array_equal(model(x).numpy(), other(x).numpy())
+    with pytest.raises(TypeError, match="but got Sequential; .* save a module's state_dict"):
+        pt.save(model, io.BytesIO())

@@ -200,3 +200,17 @@ def test_loader_on_every_available_backend_matches_cpu(device):
         assert all(x.device.type == pt.device(dev).type for x, _ in got)
         batches.append([(x.cpu().tolist(), y.cpu().tolist()) for x, y in got])
     assert batches[0] == batches[1]
+
+
+def test_tensor_dataset_loader_handles_endless_samplers_and_small_gathers():
+    class Endless:
+        def __iter__(self):
+            i = 0
+            while True:
+                yield i % 5
+                i += 1
+    loader = DataLoader(xy(5), batch_size=2, sampler=Endless())
+    it = iter(loader)
+    assert [next(it)[1].tolist() for _ in range(4)] == [[0, 1], [2, 3], [4, 0], [1, 2]]
+    batches = list(DataLoader(xy(10), batch_size=3)._iter_tensor_dataset(rows_per_gather=4))
+    assert [y.tolist() for _, y in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]

@@ -93,20 +93,24 @@ class DataLoader:
         if batch and not self.drop_last:
             yield self.collate_fn(batch)
 
-    def _iter_tensor_dataset(self):
-        # Stacking rows one by one gives the same batches as gathering each tensor once per
-        # epoch in the sampler's order and slicing; the latter costs one op per tensor, not per row.
+    def _iter_tensor_dataset(self, rows_per_gather=8192):
+        # Stacking rows one by one gives the same batches as gathering each tensor once for many
+        # batches and slicing; the latter costs one op per tensor per chunk of batches, not per
+        # row. Chunks keep memory bounded and let samplers be endless.
+        batches = []
+        for b in self.batch_sampler:
+            batches.append(list(b))
+            if sum(len(x) for x in batches) >= rows_per_gather:
+                yield from self._gather_and_slice(batches)
+                batches = []
+        if batches:
+            yield from self._gather_and_slice(batches)
+
+    def _gather_and_slice(self, batches):
         from plugtorch import _ops_public as P
         from plugtorch._dtypes import int64
-        batches = list(self.batch_sampler)
         order = [i for b in batches for i in b]
-        tensors = self.dataset.tensors
-        if not order:
-            return
-        gathered = []
-        for t in tensors:
-            idx = P.tensor(order, dtype=int64, device=t.device)
-            gathered.append(t.index_select(0, idx))
+        gathered = [t.index_select(0, P.tensor(order, dtype=int64, device=t.device)) for t in self.dataset.tensors]
         start = 0
         for b in batches:
             yield [g[start:start + len(b)] for g in gathered]

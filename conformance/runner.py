@@ -80,7 +80,8 @@ def kernel_route(backend, entry) -> str:
         return PASS
     has_kernel = entry.op in backend.kernels and op.meta is not None
     if op.is_core:
-        return PASS if has_kernel or not cpu_fallback_enabled() or backend.name == "cpu" else VIA_FALLBACK
+        fallback = cpu_fallback_enabled() or entry.op in backend.fallback_ops   # declared by the backend
+        return PASS if has_kernel or not fallback or backend.name == "cpu" else VIA_FALLBACK
     return PASS if has_kernel else VIA_DECOMPOSITION
 
 

@@ -28,7 +28,8 @@ nonzero where index_add index_copy index_fill scatter_reduce select multiply div
 absolute negative arcsin arccos arctan arctan2 clip greater greater_equal less less_equal not_equal
 swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
 relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad rad2deg float_power
-nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take
+nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take median nanmedian unique
+bincount
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout

@@ -276,3 +276,102 @@ def repeat_interleave(input, repeats, dim=None):
 @public("index")
 def take(input, index):
     return input.reshape(-1)[index]
+
+
+# ---- order statistics and searching (sort and comparisons, so every backend has them) ----
+def _median(name, input, dim, keepdim, skip_nan):
+    x = input.reshape(-1) if dim is None else input
+    d = 0 if dim is None else M.wrap_dim(name, dim, x.ndim)
+    if x.ndim == 0:
+        x = x.reshape(1)
+    n = x.shape[d]
+    if n == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input shape {tuple(input.shape)})")
+    v, i = P.sort(x, d)                                  # nan sorts last, stably
+    nnan = P.isnan(x).sum(d, keepdim=True)
+    if skip_nan:   # the lower median of the values that are not nan (nan if all are)
+        k = P.clamp_min(P.floor_divide(n - nnan - 1, 2), 0)
+    else:          # PyTorch propagates nan: the first nan in sorted order
+        k = P.where(nnan > 0, n - nnan, (n - 1) // 2)
+    values, indices = v.gather(d, k), i.gather(d, k)
+    if dim is None:
+        return values.reshape(())
+    if not keepdim or input.ndim == 0:
+        values, indices = values.squeeze(d), indices.squeeze(d)
+    return getattr(P.return_types, name)(values, indices)
+
+
+@public("sort")
+def median(input, dim=None, keepdim=False):
+    """The lower of the two middle values (nan if there is a nan); with ``dim``, (values, indices)."""
+    return _median("median", input, dim, keepdim, False)
+
+
+@public("sort")
+def nanmedian(input, dim=None, keepdim=False):
+    """``median`` ignoring nan."""
+    return _median("nanmedian", input, dim, keepdim, True)
+
+
+@public("sort")
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    """The distinct values of ``input`` (flattened), sorted; optionally inverse indices and counts."""
+    if dim is not None:
+        raise NotImplementedError("unique(dim=...) is not implemented yet; unique of the flattened tensor is")
+    flat = input.reshape(-1)
+    v, order = P.sort(flat)
+    n = v.shape[0]
+    first = P.ones(n, dtype=_dtypes.bool, device=input.device)
+    if n > 1:
+        first[1:] = v[1:] != v[:-1]
+    values = v[first]
+    out = [values]
+    if return_inverse:
+        group = P.cumsum(first, 0) - 1                   # the group of each sorted element
+        inverse = P.empty(n, dtype=_dtypes.int64, device=input.device)
+        inverse[order] = group
+        out.append(inverse.reshape(tuple(input.shape)))
+    if return_counts:
+        starts = P.nonzero(first).reshape(-1)
+        ends = P.cat([starts[1:], P.full((1,), n, dtype=_dtypes.int64, device=input.device)])
+        out.append(ends - starts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@public("sum")
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
+    """Indices where ``input`` would be inserted into the last dim of ``sorted_sequence``."""
+    if sorter is not None:
+        sorted_sequence = sorted_sequence.gather(-1, sorter)
+    if side is not None:
+        right = side == "right"
+    scalar = not isinstance(input, Tensor)
+    vals = P.tensor(input, device=sorted_sequence.device) if scalar else input
+    seq = sorted_sequence
+    if seq.ndim > 1:
+        cmp = seq.unsqueeze(-2) <= vals.unsqueeze(-1) if right else seq.unsqueeze(-2) < vals.unsqueeze(-1)
+    else:
+        cmp = seq <= vals.unsqueeze(-1) if right else seq < vals.unsqueeze(-1)
+    r = cmp.sum(-1)
+    r = r.int() if out_int32 else r
+    return r.reshape(()) if scalar else r
+
+
+@public("sum")
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    """The bucket of each value: boundaries[i-1] < x <= boundaries[i] (right=False)."""
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+@public("index_put")
+def bincount(input, weights=None, minlength=0):
+    """How often each non-negative integer occurs in the 1-d ``input`` (weighted if given)."""
+    if input.ndim != 1 or input.dtype.is_floating_point or input.dtype is _dtypes.bool:
+        raise RuntimeError(f"bincount(): input must be a 1-d integer tensor, got {input.ndim}-d {input.dtype}")
+    if input.numel() and int(input.amin()) < 0:
+        raise RuntimeError("bincount(): input must contain only non-negative integers")
+    n = _b.max(int(input.amax()) + 1 if input.numel() else 0, minlength)
+    dtype = weights.dtype if weights is not None else _dtypes.int64
+    out = P.zeros(n, dtype=dtype, device=input.device)
+    vals = weights if weights is not None else P.ones(input.shape[0], dtype=dtype, device=input.device)
+    return out.index_put((input.long(),), vals, accumulate=True)

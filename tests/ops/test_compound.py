@@ -123,3 +123,73 @@ def test_repeat_interleave_take_view_as():
     assert pt.take(x, pt.tensor([3, 0])).tolist() == [4, 1]
     assert pt.arange(6).view_as(pt.zeros(2, 3)).shape == (2, 3)
     assert pt.arange(6).reshape(2, 3).t().reshape_as(pt.zeros(6)).tolist() == [0, 3, 1, 4, 2, 5]
+
+
+def _lower_median(row):
+    row = np.asarray(row, np.float64)
+    if np.isnan(row).any():
+        return np.nan
+    return np.sort(row)[(len(row) - 1) // 2]
+
+
+@pytest.mark.parametrize("dtype", [pt.int32, pt.float16, pt.float32, pt.float64])
+def test_median(dtype):
+    a = np.array([[3, 1, 2, 4], [7, 5, 5, 0], [2, 9, 1, 1]], np.float64)
+    x = pt.tensor(a, dtype=dtype)
+    assert x.median().item() == _lower_median(a.ravel())
+    r = pt.median(x, 1)
+    assert r.values.tolist() == [_lower_median(row) for row in a]
+    assert (x.gather(1, r.indices.unsqueeze(1)).squeeze(1) == r.values).all()
+    assert x.median(0, keepdim=True).values.shape == (1, 4)
+    assert pt.tensor(5.0).median(0).values.item() == 5.0
+
+
+def test_median_nan_and_nanmedian():
+    x = pt.tensor([[NAN, 5.0, 1.0, NAN], [4.0, 1.0, 3.0, 2.0]])
+    m = x.median(1)
+    assert math.isnan(m.values[0].item()) and m.indices[0].item() == 0 and m.values[1].item() == 2.0
+    assert math.isnan(x.median().item())
+    nm = x.nanmedian(1)
+    assert nm.values.tolist() == [1.0, 2.0] and nm.indices.tolist() == [2, 3]
+    assert pt.nanmedian(x).item() == 2.0
+    with pytest.raises(IndexError, match="non-zero size"):
+        pt.zeros(0).median()
+
+
+def test_unique():
+    a = np.array([[3, 1, 3], [2, 1, 7]])
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    v, i, c = pt.unique(pt.tensor(a), return_inverse=True, return_counts=True)
+    assert v.tolist() == values.tolist() and c.tolist() == counts.tolist()
+    assert i.tolist() == inverse.reshape(a.shape).tolist()
+    assert pt.tensor([2.5, -1.0, 2.5]).unique().tolist() == [-1.0, 2.5]
+    assert pt.unique(pt.zeros(0)).shape == (0,)
+
+
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_bucketize(right):
+    seq = np.array([1, 3, 5, 7])
+    vals = np.array([[0, 3], [6, 9]])
+    side = "right" if right else "left"
+    got = pt.searchsorted(pt.tensor(seq), pt.tensor(vals), right=right)
+    assert got.tolist() == np.searchsorted(seq, vals, side=side).tolist() and got.dtype is pt.int64
+    assert pt.searchsorted(pt.tensor(seq), 5, side=side).item() == np.searchsorted(seq, 5, side=side)
+    rows = np.array([[1, 2, 3], [10, 20, 30]])
+    got2 = pt.searchsorted(pt.tensor(rows), pt.tensor([[2], [25]]), right=right)
+    assert got2.tolist() == [[np.searchsorted(rows[0], 2, side)], [np.searchsorted(rows[1], 25, side)]]
+    b = np.array([1.0, 3.0, 5.0])
+    x = np.array([0.5, 3.0, 8.0, 5.0])
+    assert pt.bucketize(pt.tensor(x), pt.tensor(b), right=right).tolist() == np.digitize(x, b, right=not right).tolist()
+    assert pt.searchsorted(pt.tensor(seq), pt.tensor([4]), out_int32=True).dtype is pt.int32
+
+
+def test_bincount():
+    x = np.array([0, 2, 2, 5])
+    assert pt.bincount(pt.tensor(x)).tolist() == np.bincount(x).tolist()
+    assert pt.tensor(x).bincount(minlength=8).tolist() == np.bincount(x, minlength=8).tolist()
+    w = np.array([0.5, 1.0, 2.0, 0.25])
+    np.testing.assert_allclose(pt.bincount(pt.tensor(x), pt.tensor(w)).numpy(), np.bincount(x, w))
+    with pytest.raises(RuntimeError, match="non-negative"):
+        pt.bincount(pt.tensor([-1, 2]))
+    with pytest.raises(RuntimeError, match="1-d integer tensor"):
+        pt.bincount(pt.tensor([1.0]))

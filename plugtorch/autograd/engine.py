@@ -1,68 +1,110 @@
 """Recording ops into the graph, and running it backwards.
 
 ``record`` runs an op below autograd and attaches an OpNode holding the op's formula;
-``run_backward`` walks the graph from the roots in dependency order, calling each node's
-formula (with plugtorch ops, so ``create_graph=True`` records a graph of the backward pass).
+``run_backward`` runs the nodes reachable from the roots in decreasing creation order (a
+topological order, see graph.next_seq), calling each node's formula with plugtorch ops, so
+``create_graph=True`` records a graph of the backward pass.
+
+Both are on the hot path of every training step: the per-node work is kept to a few
+attribute stores at record time and one formula call plus a shape check at backward time.
 """
 from __future__ import annotations
 
+from heapq import heappop, heappush
+
 from plugtorch.autograd import formulas as F
-from plugtorch.autograd.graph import _FREED, AccumulateGrad, OpNode, SavedTensor, TensorMeta, edge
+from plugtorch.autograd.graph import _FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator, modified_error, next_seq
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
 
 Tensor = None  # set by plugtorch/__init__
 
+_FORMULAS = F.FORMULAS
+_new = object.__new__
+_gs = D.grad_state
+
 
 # ---- forward: recording -------------------------------------------------------------------
 def record(op, args, kwargs):
-    if not op.differentiable:
-        return D.run(op, args, kwargs)
-    formula = F.FORMULAS.get(op.name)
+    """Run ``op`` below autograd and, if its result is floating point, attach an OpNode."""
+    formula = _FORMULAS.get(op.name)
     if formula is None:
+        if not op.differentiable:
+            return D.run(op, args, kwargs)
         if op.decomposition is not None:
-            return op.decomposition(*args, **kwargs)
+            return op.decomposition(*args, **kwargs)   # differentiated through its steps
         raise RuntimeError(f"the derivative for '{op.name}' is not implemented: add a formula to "
                            "plugtorch/autograd/formulas.py, or call it under plugtorch.no_grad()")
-    if op.out_kind == OUT_INPLACE:
+    kind = op.out_kind
+    if kind == OUT_INPLACE:
         return formula.record_inplace(op, args, kwargs)
-    gs = D.grad_state
-    gs.enabled = False
+    _gs.enabled = False
     try:
         out = D.run(op, args, kwargs)
     finally:
-        gs.enabled = True
-    if op.out_kind == OUT_RAW:
+        _gs.enabled = True
+    if kind == OUT_RAW:
         return out
 
-    node = OpNode()
+    node = _new(OpNode)
     node.op = op
     node.formula = formula
+    node.kwargs = kwargs
     node.released = False
-    nexts = []
-    pos = []
-    bargs = list(args)
+    node._pre_hooks = node._post_hooks = None
+    # node.args: the op's arguments, saved tensors as themselves (checked against `saved`
+    # versions before use) and the others as TensorMeta, so the graph does not keep them alive
+    edges = []
+    slots = []
+    saved = None
+    bargs = args
     saves = formula.saves
     for i, a in enumerate(args):
-        if isinstance(a, Tensor):
-            nexts.append(edge(a))
-            pos.append((i, None))
-            bargs[i] = SavedTensor(a) if (saves is None or i in saves) else TensorMeta(a)
-        elif isinstance(a, (list, tuple)) and a and isinstance(a[0], Tensor):
-            sub = []
+        if a.__class__ is Tensor or isinstance(a, Tensor):
+            fn = a.grad_fn
+            if fn is not None:
+                edges.append((fn, a._out_nr))
+            elif a._rg:
+                acc = a._acc
+                edges.append((acc if acc is not None else grad_accumulator(a), 0))
+            else:
+                edges.append(None)
+            shape = a._data.shape
+            slots.append((i, -1, shape, a._dtype))
+            if saves is None or i in saves:
+                vc = a._vc
+                if saved is None:
+                    saved = []
+                saved.append((a, vc[0] if vc is not None else 0))
+            else:
+                if bargs is args:
+                    bargs = list(args)
+                bargs[i] = TensorMeta.make(shape, a._dtype, a._device)
+        elif (a.__class__ is list or a.__class__ is tuple) and a and isinstance(a[0], Tensor):
+            if bargs is args:
+                bargs = list(args)
+            sub = bargs[i] = list(a)
+            keep = saves is None or i in saves
             for j, b in enumerate(a):
-                nexts.append(edge(b))
-                pos.append((i, j))
-                sub.append(SavedTensor(b) if (saves is None or i in saves) else TensorMeta(b))
-            bargs[i] = sub
+                if isinstance(b, Tensor):
+                    fn = b.grad_fn
+                    edges.append((fn, b._out_nr) if fn is not None else (grad_accumulator(b), 0) if b._rg else None)
+                    slots.append((i, j, b._data.shape, b._dtype))
+                    if keep:
+                        if saved is None:
+                            saved = []
+                        saved.append((b, b._version))
+                    else:
+                        sub[j] = TensorMeta.make(b._data.shape, b._dtype, b._device)
+    node.seq = next_seq()    # after the edges: an input's AccumulateGrad may be created above
     node.args = bargs
-    node.kwargs = kwargs
-    node.in_meta = pos
-    node.next_functions = tuple(nexts)
-    if op.out_kind == OUT_MULTI:
+    node.slots = slots
+    node.saved = saved
+    node.next_functions = tuple(edges)
+    if kind == OUT_MULTI:
         node.n_outputs = len(out)
-        node.out_meta = [TensorMeta(o) for o in out]
-        node.result = [SavedTensor(o, is_output=True) for o in out] if formula.uses_result else None
+        node.out_meta = [(o._data.shape, o._dtype, o._device) for o in out]
+        node.result = [_saved_output(o) for o in out] if formula.uses_result else None
         for k, o in enumerate(out):
             if o._dtype.is_floating_point:
                 o._rg = True
@@ -72,200 +114,228 @@ def record(op, args, kwargs):
     node.n_outputs = 1
     node.out_meta = None
     if out._dtype.is_floating_point:
-        node.result = SavedTensor(out, is_output=True) if formula.uses_result else None
+        node.result = _saved_output(out) if formula.uses_result else None
         out._rg = True
         out.grad_fn = node
+    else:
+        node.result = None
     return out
 
 
-def apply_node(node, grads, create_graph):
-    """Run one OpNode's formula: grads of its outputs -> grads of its inputs."""
+def _saved_output(o):
+    # a detached alias (no reference cycle output -> node -> output), with its version
+    d = o.detach()
+    return (d, d._version)
+
+
+# ---- backward: one node -------------------------------------------------------------------
+def apply_node(node, grads):
+    """Run one OpNode's formula: grads of its outputs -> grads of its inputs (in edge order)."""
     if node.released:
         raise RuntimeError(_FREED)
-    formula = node.formula
     if node.n_outputs == 1:
         g = grads[0]
     else:
-        g = tuple(gr if gr is not None else _zeros(m) for gr, m in zip(grads, node.out_meta))
-    args = [_unpack(a, node) for a in node.args]
-    kwargs = node.kwargs
+        g = tuple(gr if gr is not None else _zeros(*m) for gr, m in zip(grads, node.out_meta))
+    saved = node.saved
+    if saved:
+        for t, version in saved:
+            vc = t._vc
+            if (vc[0] if vc is not None else 0) != version:
+                raise modified_error(t, version)
+    formula = node.formula
     if formula.uses_result:
         r = node.result
-        kwargs = dict(kwargs, result=[s.unpack(node) for s in r] if isinstance(r, list) else r.unpack(node))
-    res = formula.fn(g, *args, **kwargs)
-    if not isinstance(res, (tuple, list)):
-        res = (res,)
+        res = formula.fn(g, *node.args, **node.kwargs,
+                         result=[_unpack_output(x, node) for x in r] if node.n_outputs > 1 else _unpack_output(r, node))
+    elif node.kwargs:
+        res = formula.fn(g, *node.args, **node.kwargs)
+    else:
+        res = formula.fn(g, *node.args)
     out = []
-    for (i, j), nxt in zip(node.in_meta, node.next_functions):
-        if nxt is None:
-            out.append(None)
-            continue
-        gi = res[i] if i < len(res) else None
-        if j is not None and gi is not None:
-            gi = gi[j]
+    n = len(res)
+    for i, j, shape, dtype in node.slots:
+        gi = res[i] if i < n else None
         if gi is not None:
-            a = node.args[i] if j is None else node.args[i][j]
-            meta = a.data if isinstance(a, SavedTensor) else a
-            gi = _fit(gi, meta)
+            if j >= 0:
+                gi = gi[j]
+                if gi is None:
+                    out.append(None)
+                    continue
+            if gi._data.shape != shape:   # undo broadcasting
+                gi = F.sum_to(gi, shape)
+            if gi._dtype is not dtype:
+                gi = gi.to(dtype)
         out.append(gi)
     return out
 
 
-def _unpack(a, node):
-    if isinstance(a, SavedTensor):
-        return a.unpack(node)
-    if isinstance(a, list) and a and isinstance(a[0], (SavedTensor, TensorMeta)):
-        return [x.unpack(node) if isinstance(x, SavedTensor) else x for x in a]
-    return a
+def _unpack_output(saved, node):
+    t, version = saved
+    if t._version != version:
+        raise modified_error(t, version, node)
+    r = t.detach()
+    r._rg = True
+    r.grad_fn = node   # so create_graph differentiates through the output too
+    return r
 
 
-def _zeros(meta):
+def _zeros(shape, dtype, device):
     import plugtorch
-    return plugtorch.zeros(meta.shape, dtype=meta.dtype, device=meta.device)
+    return plugtorch.zeros(tuple(shape), dtype=dtype, device=device)
 
 
-def _fit(g, meta):
-    """Reduce a broadcast gradient to the input's shape and cast it to the input's dtype."""
-    if not isinstance(g, Tensor):
-        return g
-    shape = tuple(meta.shape)
-    if tuple(g.shape) != shape:
-        g = F.sum_to(g, shape)
-    if g._dtype is not meta.dtype:
-        g = g.to(meta.dtype)
-    return g
-
-
-# ---- backward -----------------------------------------------------------------------------
+# ---- backward: the graph ------------------------------------------------------------------
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True,
                  allow_unused=False):
-    """Propagate ``root_grads`` from ``roots``; returns captured grads when ``inputs`` given
-    and ``accumulate`` is False (autograd.grad)."""
-    root_edges = []
+    """Propagate ``root_grads`` from ``roots``. With ``inputs`` and ``accumulate`` False
+    (autograd.grad), return the gradients of ``inputs`` instead of accumulating."""
+    heap = []
+    buffers = {}
+    handed = set()          # native arrays already stored as some leaf's .grad
     for t, g in zip(roots, root_grads):
         e = edge(t)
         if e is None:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        root_edges.append((e, g))
-
-    capture = {}
+        _send(buffers, heap, e[0], e[1], g)
+        handed.add(id(g._data))    # never store a caller's gradient tensor as .grad
+    capture = needed = None
     if inputs is not None:
-        for k, t in enumerate(inputs):
-            e = edge(t)
-            if e is None:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            capture.setdefault(e, []).append(k)
+        capture, needed = _plan(heap, inputs)
+        results = [None] * len(inputs)
 
-    # dependency counts over the reachable graph
-    deps = {}
-    parents = {}
-    seen = set()
-    stack = [e[0] for e, _ in root_edges]
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        for nf in n.next_functions:
-            if nf is not None:
-                deps[nf[0]] = deps.get(nf[0], 0) + 1
-                parents.setdefault(nf[0], []).append(n)
-                stack.append(nf[0])
-
-    needed = None
-    if inputs is not None:
-        # only nodes from which a captured edge can be reached need to run
-        needed = {e[0] for e in capture if e[0] in seen}
-        stack = list(needed)
-        while stack:
-            for p in parents.get(stack.pop(), ()):
-                if p not in needed:
-                    needed.add(p)
-                    stack.append(p)
-
-    buffers = {}
-    for (node, nr), g in root_edges:
-        _accum_buffer(buffers, node, nr, g)
-    ready = [n for n in {e[0][0]: None for e in root_edges} if deps.get(n, 0) == 0]
-    results = [None] * (len(inputs) if inputs is not None else 0)
-    handed = set()
-
-    gs = D.grad_state
-    prev = gs.enabled
-    gs.enabled = bool(create_graph)
+    prev = _gs.enabled
+    _gs.enabled = bool(create_graph)
     try:
-        while ready:
-            node = ready.pop()
-            grads = buffers.pop(node, None) or [None]
+        while heap:
+            node = heappop(heap)[2]
+            grads = buffers.pop(node)
             if node._pre_hooks:
-                for nr, hooks in node._pre_hooks.items():
-                    for h in list(hooks):
-                        if nr < len(grads) and grads[nr] is not None:
-                            r = h(grads[nr])
-                            if r is not None:
-                                grads[nr] = r
-            for nr, g in enumerate(grads):
-                ks = capture.get((node, nr))
-                if ks:
-                    for k in ks:
+                _run_pre_hooks(node, grads)
+            if capture is not None:
+                for nr, g in enumerate(grads):
+                    for k in capture.get((node, nr), ()):
                         results[k] = g
-            run_it = needed is None or node in needed
-            if isinstance(node, AccumulateGrad):
-                if run_it and accumulate and grads[0] is not None and (inputs is None or (node, 0) in capture):
-                    _accumulate(node.variable, grads[0], create_graph, handed)
+                if node not in needed:
+                    continue
+            if node.__class__ is AccumulateGrad:
+                if accumulate and grads[0] is not None:
+                    t = node._var()
+                    if t is not None:
+                        _accumulate(t, grads[0], create_graph, handed)
                 continue
-            if not run_it or all(g is None for g in grads):
-                outs = [None] * len(node.next_functions)
-            elif isinstance(node, OpNode):
-                outs = apply_node(node, grads, create_graph)
+            if node.__class__ is OpNode:
+                outs = apply_node(node, grads)
             else:
                 outs = node.apply(grads, create_graph)
             if node._post_hooks:
                 for h in node._post_hooks:
                     h(outs, grads)
-            if not retain_graph and hasattr(node, "release"):
+            if not retain_graph:
                 node.release()
-            for nf, g in zip(node.next_functions, outs):
-                if nf is None:
-                    continue
-                nxt, nr = nf
-                if g is not None:
-                    _accum_buffer(buffers, nxt, nr, g)
-                deps[nxt] -= 1
-                if deps[nxt] == 0:
-                    ready.append(nxt)
+            for e, g in zip(node.next_functions, outs):
+                if e is not None and g is not None:
+                    _send(buffers, heap, e[0], e[1], g)
     finally:
-        gs.enabled = prev
-    if inputs is not None and not accumulate:
-        for k, r in enumerate(results):
-            if r is None and not allow_unused:
-                raise RuntimeError(
-                    f"One of the differentiated Tensors (input {k}) appears to not have been used in "
-                    "the graph. Set allow_unused=True if this is the desired behavior.")
-        return tuple(r if r is None or create_graph else r.detach() for r in results)
-    return None
+        _gs.enabled = prev
+    if inputs is None:
+        return None
+    if accumulate:
+        for t, r in zip(inputs, results):   # backward(inputs=[non-leaf]) fills its .grad too
+            if r is not None and t.grad_fn is not None:
+                _accumulate(t, r, create_graph, handed)
+        return None
+    for k, r in enumerate(results):
+        if r is None and not allow_unused:
+            raise RuntimeError(
+                f"One of the differentiated Tensors (input {k}) appears to not have been used in "
+                "the graph. Set allow_unused=True if this is the desired behavior.")
+    return tuple(r if r is None or create_graph else r.detach() for r in results)
 
 
-def _accum_buffer(buffers, node, nr, g):
+def _send(buffers, heap, node, nr, g):
+    """Add gradient ``g`` for output ``nr`` of ``node``; queue the node on its first gradient."""
     buf = buffers.get(node)
     if buf is None:
         n = getattr(node, "n_outputs", 1)
-        buf = buffers[node] = [None] * max(n, nr + 1)
-    if buf[nr] is None:
+        if n == 1 and nr == 0:
+            buffers[node] = [g]
+        else:
+            buf = buffers[node] = [None] * max(n, nr + 1)
+            buf[nr] = g
+        heappush(heap, (-node.seq, id(node), node))
+    elif buf[nr] is None:
         buf[nr] = g
     else:
         buf[nr] = buf[nr] + g
 
 
+def _run_pre_hooks(node, grads):
+    for nr, hooks in node._pre_hooks.items():
+        for h in list(hooks):
+            if nr < len(grads) and grads[nr] is not None:
+                r = h(grads[nr])
+                if r is not None:
+                    grads[nr] = r
+
+
+def _plan(heap, inputs):
+    """For ``inputs``: which (node, output_nr) edges to capture, and which nodes must run
+    (those from which a captured edge is reachable; the others are skipped)."""
+    capture = {}
+    for k, t in enumerate(inputs):
+        e = edge(t)
+        if e is None:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+        capture.setdefault(e, []).append(k)
+    targets = {e[0] for e in capture}
+    needed = set()
+    state = {}                    # node -> True (leads to a target) / False, once known
+    for _, _, root in heap:
+        stack = [(root, iter(root.next_functions))]
+        state.setdefault(root, None)
+        while stack:
+            n, it = stack[-1]
+            for e in it:
+                if e is None:
+                    continue
+                c = e[0]
+                if c not in state:
+                    state[c] = None
+                    stack.append((c, iter(c.next_functions)))
+                    break
+            else:
+                stack.pop()
+                hit = n in targets or any(e is not None and state.get(e[0]) for e in n.next_functions)
+                state[n] = hit
+                if hit:
+                    needed.add(n)
+    # captured non-leaf nodes need not run unless something below them is needed too
+    for n in targets:
+        if n in needed and not any(e is not None and state.get(e[0]) for e in n.next_functions):
+            if n.__class__ is not AccumulateGrad:
+                needed.discard(n)
+    return capture, needed
+
+
 def _accumulate(t, g, create_graph, handed):
-    if not create_graph:
-        g = g.detach()
-        if id(g._data) in handed:
-            g = g.clone()
-        handed.add(id(g._data))
-    if g.shape != t.shape:
+    """AccumulateGrad: add ``g`` into ``t.grad`` (a fresh tensor: never aliased to another)."""
+    if g._data.shape != t._data.shape:
         g = F.sum_to(g, tuple(t.shape))
-    if t._grad is None:
+    if g._dtype is not t._dtype:
+        g = g.to(t._dtype)
+    old = t._grad
+    if create_graph:
+        t._grad = g if old is None else old + g
+        return
+    if old is None:
+        if g.grad_fn is not None or g._rg:
+            g = g.detach()
+        key = id(g._data)
+        if key in handed or g._base is not None:   # shared, or a view (maybe expanded): copy
+            g = g.clone()
+            key = id(g._data)
+        handed.add(key)
         t._grad = g
     else:
-        t._grad = t._grad + g
+        t._grad = old + g.detach() if g._rg else old + g

@@ -56,10 +56,10 @@ def sum_to(g, shape):
 
 def _expand_back(g, x, dims, keepdim):
     """Gradient of a reduction over ``dims``: broadcast ``g`` back to ``x``'s shape."""
-    if not keepdim and x.ndim:
-        for d in dims:
-            g = g.unsqueeze(d)
-    return g.expand(tuple(x.shape))
+    shape = tuple(x.shape)
+    if not keepdim and g.ndim:   # put the reduced dims back as size 1 (a 0-d g expands as is)
+        g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(shape)))
+    return g.expand(shape)
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)

@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge
+from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge, next_seq
 from plugtorch.dispatch import dispatcher as D
 
 
@@ -133,6 +133,7 @@ class Function:
         node.n_inputs = len(args)
         node.in_meta = [(tuple(args[i].shape), args[i].dtype) for i in positions]
         node.next_functions = tuple(edge(args[i]) for i in positions)
+        node.seq = next_seq()
         ctx._node = node
         to_save = getattr(ctx, "_to_save", ())
         out_ids = {id(o) for o in outs}

@@ -6,7 +6,13 @@ inputs. ``release()`` drops the saved tensors after backward unless the graph is
 """
 from __future__ import annotations
 
+import itertools
 import weakref
+
+# Every node takes the next number when it is created. A node is always created after the
+# nodes of its inputs, so running nodes in decreasing ``seq`` is a topological order of the
+# backward graph: the engine needs no dependency-counting pass.
+next_seq = itertools.count().__next__
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved "
           "tensors after they have already been freed). Saved intermediate values of the graph "
@@ -19,12 +25,16 @@ class Node:
     """Base of all graph nodes. ``apply(grads) -> grads for next_functions``."""
 
     next_functions: tuple = ()
+    seq = 0                 # creation order (subclasses set it from next_seq())
     _pre_hooks = None       # {output_nr: [hook]}
     _post_hooks = None
     _retained = None
 
     def name(self) -> str:
         return type(self).__name__
+
+    def release(self):
+        """Drop what was saved for backward (called after backward unless retain_graph)."""
 
     def register_hook(self, hook):
         if self._post_hooks is None:
@@ -44,6 +54,8 @@ class Node:
 
 
 class _Handle:
+    """What register_hook returns: ``remove()`` unregisters the hook."""
+
     def __init__(self, lst, item):
         self._lst, self._item = lst, item
 
@@ -65,6 +77,15 @@ class TensorMeta:
         self.device = t._device
         self.ndim = len(self.shape)
 
+    @classmethod
+    def make(cls, shape, dtype, device):
+        m = _new(cls)
+        m.shape = shape
+        m.dtype = dtype
+        m.device = device
+        m.ndim = len(shape)
+        return m
+
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
 
@@ -76,6 +97,9 @@ class TensorMeta:
 
     def dim(self):
         return self.ndim
+
+
+_new = object.__new__
 
 
 class SavedTensor:
@@ -93,11 +117,7 @@ class SavedTensor:
     def unpack(self, node):
         t = self.data
         if t._version != self.version:
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by an "
-                f"inplace operation: [{t._dtype.name} {list(t.shape)}], which is output 0 of "
-                f"{node.name()}, is at version {t._version}; expected version {self.version} "
-                "instead. Hint: clone the tensor before modifying it in place.")
+            raise modified_error(t, self.version, node if self.is_output else None)
         if self.is_output:
             t = t.detach()
             t._rg = True
@@ -105,12 +125,27 @@ class SavedTensor:
         return t
 
 
-class OpNode(Node):
-    """A recorded call of a registered op."""
+def modified_error(t, expected, producer=None):
+    """The error for a saved tensor that an in-place op changed after it was saved."""
+    fn = producer or t.grad_fn
+    what = f"output {t._out_nr} of {fn.name()}" if fn is not None else "a leaf or a tensor without history"
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{t._dtype.name} {list(t.shape)}], which is {what}, is at version "
+        f"{t._version}; expected version {expected} instead. Hint: clone the tensor before "
+        "modifying it in place, or do the in-place op after backward.")
 
-    __slots__ = ("op", "formula", "args", "kwargs", "saved", "in_meta", "next_functions",
-                 "result", "released", "n_outputs", "out_meta", "_pre_hooks", "_post_hooks",
-                 )
+
+class OpNode(Node):
+    """A recorded call of a registered op (built by ``engine.record``).
+
+    ``args`` are the op's arguments with every tensor taken out; ``slots`` says, per entry of
+    ``next_functions``, where its tensor was ((arg position, list position or -1), its shape,
+    dtype and device); ``saved`` holds the tensors the formula reads with their versions.
+    """
+
+    __slots__ = ("seq", "op", "formula", "args", "kwargs", "slots", "saved", "next_functions",
+                 "result", "released", "n_outputs", "out_meta", "_pre_hooks", "_post_hooks")
 
     def __init__(self):
         self._pre_hooks = None
@@ -126,29 +161,35 @@ class OpNode(Node):
 
 
 class AccumulateGrad(Node):
-    """Sink for a leaf tensor's gradient."""
+    """Sink for a leaf tensor's gradient.
 
-    __slots__ = ("variable", "_pre_hooks", "_post_hooks")
+    The leaf holds its accumulator (so building a graph does not allocate one per step) and
+    the accumulator holds the leaf weakly, so there is no reference cycle between them.
+    """
+
+    __slots__ = ("_var", "seq", "_pre_hooks", "_post_hooks")
     next_functions = ()
 
     def __init__(self, variable):
-        self.variable = variable
+        self._var = weakref.ref(variable)
+        self.seq = next_seq()
         self._pre_hooks = None
         self._post_hooks = None
+
+    @property
+    def variable(self):
+        return self._var()
 
     def name(self) -> str:
         return "AccumulateGrad"
 
 
 def grad_accumulator(t) -> AccumulateGrad:
-    ref = t._acc
-    acc = ref() if ref is not None else None
+    acc = t._acc
     if acc is None:
-        acc = AccumulateGrad(t)
-        t._acc = weakref.ref(acc)
-        if t._hooks:
-            for h in t._hooks:
-                acc.register_prehook(h)
+        acc = t._acc = AccumulateGrad(t)
+        if t._hooks is not None:
+            acc._pre_hooks = {0: t._hooks}   # the leaf's hook list itself, so remove() works
     return acc
 
 
@@ -169,10 +210,16 @@ def register_tensor_hook(t, hook):
     if t._hooks is None:
         t._hooks = []
     t._hooks.append(hook)
-    ref = t._acc
-    acc = ref() if ref is not None else None
+    acc = t._acc
     if acc is not None:
-        acc.register_prehook(hook)
+        pre = acc._pre_hooks
+        if pre is None:
+            pre = acc._pre_hooks = {}
+        lst = pre.get(0)
+        if lst is not t._hooks:
+            if lst:
+                t._hooks[:0] = lst
+            pre[0] = t._hooks
     return _Handle(t._hooks, hook)
 
 
@@ -187,6 +234,7 @@ def retain_grad(t):
     def hook(g):
         x = ref()
         if x is not None:
-            x._grad = g.detach() if x._grad is None else x._grad + g.detach()
+            g = g.detach()
+            x._grad = g.clone() if x._grad is None else x._grad + g
         return None
     t.grad_fn.register_prehook(hook, t._out_nr)

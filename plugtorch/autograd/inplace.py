@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch.autograd import formulas as F
-from plugtorch.autograd.graph import Node, edge
+from plugtorch.autograd.graph import Node, edge, next_seq
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch import registry
 
@@ -28,12 +28,13 @@ def check_inplace(t, opname="in-place operation"):
 class CopyBackward(Node):
     """dst.copy_(src) on a tensor that is not a view: only src gets gradient."""
 
-    __slots__ = ("next_functions", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
+    __slots__ = ("seq", "next_functions", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
     n_outputs = 1
 
     def __init__(self, src):
         self._pre_hooks = self._post_hooks = None
         self.next_functions = (edge(src),)
+        self.seq = next_seq()
         self.src_shape = tuple(src.shape)
         self.src_dtype = src._dtype
 
@@ -48,12 +49,13 @@ class CopyBackward(Node):
 class CopySlices(Node):
     """A base tensor after one of its views was written in place."""
 
-    __slots__ = ("next_functions", "view_fn", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
+    __slots__ = ("seq", "next_functions", "view_fn", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
     n_outputs = 1
 
     def __init__(self, base_edge, src, view_fn):
         self._pre_hooks = self._post_hooks = None
         self.next_functions = (base_edge, edge(src))
+        self.seq = next_seq()
         self.view_fn = view_fn
         self.src_shape = tuple(src.shape)
         self.src_dtype = src._dtype

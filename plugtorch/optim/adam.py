@@ -63,13 +63,12 @@ class Adam(Optimizer):
     >>> opt = Adam(model.parameters(), lr=1e-3)   # doctest: +SKIP
     """
 
-    decoupled_weight_decay = False
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, maximize=False, decoupled_weight_decay=False):
         check_adam_args(lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, maximize=maximize))
+                                      amsgrad=amsgrad, maximize=maximize,
+                                      decoupled_weight_decay=decoupled_weight_decay))
 
     def _update_group(self, group):
         params = self._params_with_grad(group)
@@ -87,4 +86,4 @@ class Adam(Optimizer):
              [s["exp_avg_sq"] for s in states], [s.get("max_exp_avg_sq") for s in states],
              [s["step"] for s in states], amsgrad=group["amsgrad"], beta1=beta1, beta2=beta2,
              lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
-             maximize=group["maximize"], decoupled_weight_decay=self.decoupled_weight_decay)
+             maximize=group["maximize"], decoupled_weight_decay=group["decoupled_weight_decay"])

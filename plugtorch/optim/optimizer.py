@@ -153,7 +153,8 @@ class Optimizer:
             if p is None:
                 continue
             self.state[p] = {k: _cast_state(p, k, v) for k, v in st.items()}
-        self.param_groups = [{**s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
+        # options missing from an older state dict keep this optimizer's values
+        self.param_groups = [{**g, **s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
 
 
 def _cast_state(param, key, value):

@@ -115,3 +115,8 @@ def test_step_updates_in_place_and_records_no_history():
     assert p is data_before and p.is_leaf and p.grad_fn is None and p.requires_grad
     assert p.tolist() == [0.0, 0.0, 0.0]
     assert p._version > 0
+
+
+def test_adam_with_decoupled_weight_decay_is_adamw():
+    want = ref.adam(THETA, GRADS, lr=0.01, weight_decay=0.1, decoupled=True)
+    assert_trajectory(run_plugtorch(pt.optim.Adam, lr=0.01, weight_decay=0.1, decoupled_weight_decay=True), want)

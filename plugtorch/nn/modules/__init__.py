@@ -21,3 +21,5 @@ from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, 
 from plugtorch.nn.modules.rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401
 from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
 from plugtorch.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401
+from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401
+from plugtorch.nn.modules.upsampling import Upsample  # noqa: F401

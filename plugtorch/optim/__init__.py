@@ -4,11 +4,14 @@
 >>> w = pt.ones(3, requires_grad=True)
 >>> opt = pt.optim.Adam([w], lr=0.1)
 >>> w.square().sum().backward(); opt.step(); opt.zero_grad()
+
+Each algorithm's update is also a plain function in its module (``plugtorch.optim.sgd.sgd``,
+``plugtorch.optim.adam.adam`` ...), as in PyTorch.
 """
 from plugtorch.optim import lr_scheduler  # noqa: F401
-from plugtorch.optim.adagrad import Adagrad, adagrad  # noqa: F401
-from plugtorch.optim.adam import Adam, adam  # noqa: F401
-from plugtorch.optim.adamw import AdamW, adamw  # noqa: F401
+from plugtorch.optim.adagrad import Adagrad  # noqa: F401
+from plugtorch.optim.adam import Adam  # noqa: F401
+from plugtorch.optim.adamw import AdamW  # noqa: F401
 from plugtorch.optim.optimizer import Optimizer  # noqa: F401
-from plugtorch.optim.rmsprop import RMSprop, rmsprop  # noqa: F401
-from plugtorch.optim.sgd import SGD, sgd  # noqa: F401
+from plugtorch.optim.rmsprop import RMSprop  # noqa: F401
+from plugtorch.optim.sgd import SGD  # noqa: F401

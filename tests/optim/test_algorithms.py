@@ -7,6 +7,8 @@ import pytest
 
 import optim_reference as ref
 import plugtorch as pt
+from plugtorch.optim.adam import adam
+from plugtorch.optim.sgd import sgd
 
 STEPS = 6
 RNG = np.random.default_rng(0)
@@ -84,14 +86,14 @@ def test_plain_functions_can_be_called_directly():
     p = pt.tensor(THETA)
     bufs = [None]
     for g in GRADS[:3]:
-        pt.optim.sgd([p], [pt.tensor(g)], bufs, lr=0.1, momentum=0.9, nesterov=True)
+        sgd([p], [pt.tensor(g)], bufs, lr=0.1, momentum=0.9, nesterov=True)
     assert_trajectory([p.numpy()], ref.sgd(THETA, GRADS[:3], lr=0.1, momentum=0.9, nesterov=True)[-1:])
     assert bufs[0] is not None
 
     p = pt.tensor(THETA)
     m, v, vmax, step = pt.zeros(3, 4, dtype=pt.float64), pt.zeros(3, 4, dtype=pt.float64), pt.zeros(3, 4, dtype=pt.float64), pt.zeros(())
     for g in GRADS:
-        pt.optim.adam([p], [pt.tensor(g)], [m], [v], [vmax], [step], amsgrad=True, lr=0.01)
+        adam([p], [pt.tensor(g)], [m], [v], [vmax], [step], amsgrad=True, lr=0.01)
     assert step.item() == STEPS
     assert_trajectory([p.numpy()], ref.adam(THETA, GRADS, lr=0.01, amsgrad=True)[-1:])
 

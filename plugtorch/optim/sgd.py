@@ -11,7 +11,7 @@ The update, for each parameter (as ``torch.optim.SGD`` computes it)::
 from __future__ import annotations
 
 from plugtorch.autograd.grad_mode import no_grad
-from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative, required
+from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative
 
 
 @no_grad()

@@ -172,6 +172,16 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
                                       device=tensor.device))
 
 
+def _default_weight_and_bias_(weight, bias):
+    """Linear's and Conv's default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+    and the bias from the same range."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        uniform_(bias, -bound, bound)
+
+
 # PyTorch's deprecated names without the trailing underscore
 uniform, normal, constant = uniform_, normal_, constant_
 xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_

@@ -9,8 +9,6 @@ plugtorch.Size([2, 8, 5, 5])
 """
 from __future__ import annotations
 
-import math
-
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
@@ -58,12 +56,7 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias_(self.weight, self.bias)
 
     def _check_input(self, input):
         nd = self._nd
@@ -83,6 +76,11 @@ class _ConvNd(Module):
         for p in reversed(self.padding):
             pads += [p, p]
         return F.pad(input, pads, mode=self.padding_mode), 0
+
+    def forward(self, input):
+        self._check_input(input)
+        x, pad = self._padded(input)
+        return type(self)._conv(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -111,10 +109,7 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
 
-    def forward(self, input):
-        self._check_input(input)
-        x, pad = self._padded(input)
-        return F.conv1d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+    _conv = staticmethod(F.conv1d)
 
 
 class Conv2d(_ConvNd):
@@ -125,10 +120,7 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
 
-    def forward(self, input):
-        self._check_input(input)
-        x, pad = self._padded(input)
-        return F.conv2d(x, self.weight, self.bias, self.stride, pad, self.dilation, self.groups)
+    _conv = staticmethod(F.conv2d)
 
 
 class ConvTranspose2d(_ConvNd):

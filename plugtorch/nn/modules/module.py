@@ -188,19 +188,19 @@ class Module:
             mod = mod._modules[item]
         return mod
 
-    def get_parameter(self, target: str) -> Parameter:
+    def _get_member(self, target, store, kind):
         mod_path, _, name = target.rpartition(".")
         mod = self.get_submodule(mod_path)
-        if name not in mod._parameters:
-            raise AttributeError(f"{type(mod).__name__} has no parameter `{name}`")
-        return mod._parameters[name]
+        members = getattr(mod, store)
+        if name not in members:
+            raise AttributeError(f"{type(mod).__name__} has no {kind} `{name}`")
+        return members[name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        return self._get_member(target, "_parameters", "parameter")
 
     def get_buffer(self, target: str) -> Tensor:
-        mod_path, _, name = target.rpartition(".")
-        mod = self.get_submodule(mod_path)
-        if name not in mod._buffers:
-            raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
-        return mod._buffers[name]
+        return self._get_member(target, "_buffers", "buffer")
 
     # ---- iteration ----------------------------------------------------------------------
     def named_modules(self, memo=None, prefix: str = "", remove_duplicate: bool = True):

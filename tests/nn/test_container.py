@@ -1,0 +1,71 @@
+"""Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict."""
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+
+
+def test_sequential():
+    a, b, c = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
+    seq = nn.Sequential(a, b, c)
+    x = pt.randn(4, 2)
+    np.testing.assert_allclose(seq(x).detach().numpy(), c(b(a(x))).detach().numpy())
+    assert seq[0] is a and seq[-1] is c and len(seq) == 3
+    assert isinstance(seq[1:], nn.Sequential) and list(seq[1:]) == [b, c]
+    named = nn.Sequential(OrderedDict([("fc", a), ("act", b)]))
+    assert named.fc is a and [n for n, _ in named.named_children()] == ["fc", "act"]
+    seq.append(nn.Tanh())
+    assert len(seq) == 4 and isinstance(seq[3], nn.Tanh)
+    del seq[1]
+    assert [type(m).__name__ for m in seq] == ["Linear", "Linear", "Tanh"]
+    assert list(seq._modules) == ["0", "1", "2"]
+    seq.insert(0, nn.Identity())
+    assert isinstance(seq[0], nn.Identity) and len(seq) == 4
+    with pytest.raises(IndexError, match="index 9 is out of range for Sequential of length 4"):
+        seq[9]
+
+
+def test_module_list():
+    layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    assert len(list(layers.parameters())) == 6
+    layers.append(nn.ReLU())
+    layers.extend([nn.Tanh()])
+    assert len(layers) == 5 and isinstance(layers[-1], nn.Tanh)
+    layers[0] = nn.Identity()
+    assert isinstance(layers[0], nn.Identity) and len(list(layers.parameters())) == 4
+    del layers[0]
+    assert list(layers._modules) == ["0", "1", "2", "3"]
+    assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
+    with pytest.raises(NotImplementedError, match="ModuleList has no forward"):
+        layers(pt.ones(1))
+
+
+def test_module_dict():
+    d = nn.ModuleDict({"a": nn.Linear(1, 2), "b": nn.ReLU()})
+    assert list(d.keys()) == ["a", "b"] and "a" in d and len(d) == 2
+    d["c"] = nn.Linear(2, 2)
+    assert len(list(d.parameters())) == 4
+    assert isinstance(d.pop("b"), nn.ReLU) and list(d) == ["a", "c"]
+    with pytest.raises(TypeError, match="int is not a Module subclass"):
+        d["x"] = 3
+
+
+def test_parameter_list_and_dict():
+    pl = nn.ParameterList([pt.ones(2), nn.Parameter(pt.zeros(3))])
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in pl)
+    assert [n for n, _ in pl.named_parameters()] == ["0", "1"]
+    pl.append(pt.ones(1))
+    assert len(pl) == 3
+    pd = nn.ParameterDict({"w": pt.ones(2)})
+    pd["b"] = pt.zeros(1)
+    assert list(pd.keys()) == ["w", "b"] and isinstance(pd["b"], nn.Parameter)
+
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ps = pl
+            self.pd = pd
+    assert sorted(Holder().state_dict()) == ["pd.b", "pd.w", "ps.0", "ps.1", "ps.2"]

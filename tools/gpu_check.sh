@@ -6,9 +6,9 @@
 #
 # Steps, each with its own time limit so the whole run ends within about 8 minutes:
 #   1. environment: GPU, driver, Python, CuPy/NumPy versions, plugtorch's backend table
-#   2. pytest tests/backends/cuda and tests/test_dlpack.py on the GPU
+#   2. pytest tests/backends/cuda and tests/test_dlpack.py on the GPU (8 processes with xdist)
 #   3. benchmarks/cuda.py: plugtorch vs raw CuPy (and PyTorch) in the same run
-#   4. the conformance suite on cuda, when plugtorch.conformance.cli exists
+#   4. the conformance suite on cuda in 8 processes, when plugtorch.conformance.cli exists
 # Every step runs even if an earlier one fails; summary.txt lists each step's exit status.
 # CuPy compiles each elementwise kernel on its first use (NVRTC), so a fresh machine spends
 # much of the first minutes compiling; later steps reuse CuPy's kernel cache.
@@ -20,7 +20,7 @@ mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
-BUDGET="${GPU_CHECK_BUDGET_S:-470}"     # seconds for the whole run
+BUDGET="${GPU_CHECK_BUDGET_S:-480}"     # seconds for the whole run
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 status=0
@@ -65,15 +65,23 @@ print(pt.backends.summary())
 print("cuda available:", pt.cuda.is_available(), "|", pt.cuda.unavailable_reason() or pt.cuda.get_device_name(0))
 EOF
 
-step "pytest cuda + dlpack" 200 "$OUT/pytest-cuda.log" \
-    "$PY" -m pytest tests/backends/cuda tests/test_dlpack.py -q -rfEs --tb=short -p no:cacheprovider
+# pytest-xdist, where installed, spreads the tests (and so CuPy's first-use kernel compiles,
+# which the on-disk kernel cache then shares with the later steps) over 8 processes
+XDIST=""
+"$PY" -c "import xdist" >/dev/null 2>&1 && XDIST="-n 8"
+unset PLUGTORCH_CUDA_TEST_DEVICE
+step "pytest cuda + dlpack" 240 "$OUT/pytest-cuda.log" \
+    "$PY" -m pytest tests/backends/cuda tests/test_dlpack.py $XDIST -q -rfEs --tb=short -p no:cacheprovider
 
 step "benchmarks/cuda.py" 120 "$OUT/benchmark-cuda.log" \
     "$PY" benchmarks/cuda.py --report "$OUT/benchmark-cuda.md"
 
+CONF_BACKEND="${GPU_CHECK_CONFORMANCE_BACKEND:-cuda}"   # another name checks this script elsewhere
 if "$PY" -c "import plugtorch.conformance.cli" >/dev/null 2>&1; then
-    step "conformance on cuda" 400 "$OUT/conformance-cuda.log" \
-        "$PY" -m plugtorch.conformance.cli --backend cuda --report "$OUT/conformance-cuda.md"
+    # 8 shards in parallel (tools/conformance_shards.py), stopped in time to merge their reports
+    step "conformance on $CONF_BACKEND" 420 "$OUT/conformance-cuda.log" \
+        "$PY" tools/conformance_shards.py --backend "$CONF_BACKEND" --shards 8 \
+        --timeout $((BUDGET - SECONDS - 25)) --report "$OUT/conformance-cuda.md"
 else
     echo "== conformance on cuda: not run, plugtorch.conformance.cli is not in this checkout yet" \
         | tee -a "$SUMMARY" "$OUT/conformance-cuda.log"

@@ -94,3 +94,10 @@ def test_embedding():
     table = t64(rng.standard_normal((5, 2)), True)
     scalar_gradcheck(lambda t: F.embedding(pt.tensor([0, 3, 3]), t), table)
     assert repr(emb) == "Embedding(10, 3, padding_idx=2)"
+
+
+def test_dropout2d_on_3d_input_drops_per_sample_channel():
+    with pytest.warns(UserWarning, match="interpreted as shape \\(N, C, L\\)"):
+        y = F.dropout2d(pt.ones(40, 30, 5), 0.5).numpy()
+    assert np.all(y.min(-1) == y.max(-1))
+    assert 0.4 < (y[:, :, 0] != 0).mean() < 0.6

@@ -127,7 +127,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     out = linear(out, out_proj_weight, out_proj_bias)
     weights = None
     if need_weights:
-        weights = attn.mean(1) if average_attn_weights else attn
+        weights = attn_d.mean(1) if average_attn_weights else attn_d   # after dropout, as PyTorch returns them
         if not batched:
             weights = weights.squeeze(0)
     if not batched:

@@ -33,16 +33,26 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
 
 
 def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
-    """Zero whole channels: one draw per (N, C) of an (N, C, H, W) input, or per C of (C, H, W)."""
+    """Zero whole channels: one draw per (N, C) of an (N, C, H, W) input.
+
+    A 3-D input is taken as (N, C, L) with one draw per (N, C), as PyTorch does today (with its warning).
+    """
     _check_p(p)
     if input.ndim not in (3, 4):
         warnings.warn(f"dropout2d: Received a {input.ndim}-D input to dropout2d, which is deprecated and will "
                       "result in an error in a future release. To retain the behavior and silence this warning, "
-                      "please use dropout instead.", UserWarning, stacklevel=2)
+                      "please use dropout instead. Note that dropout2d exists to provide channel-wise dropout on "
+                      "inputs with 2 spatial dimensions, a channel dimension, and an optional batch dimension "
+                      "(i.e. 3D or 4D inputs).", UserWarning, stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel dim. "
+                      "This behavior will change in a future release to interpret the input as one without a "
+                      "batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout behavior, "
+                      "please switch to using dropout1d instead.", UserWarning, stacklevel=2)
     if not training or p == 0.0:
         return input
-    nd = max(input.ndim - 2, 0) if input.ndim != 3 else 2
-    shape = tuple(input.shape[:input.ndim - nd]) + (1,) * nd
+    shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     return _apply_mask(input, shape, p, inplace)
 
 

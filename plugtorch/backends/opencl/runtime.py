@@ -124,5 +124,8 @@ def state(index) -> DeviceState:
     s = _STATES.get(index)
     if s is None:
         from plugtorch.backends.opencl.platforms import import_pyopencl
+        if not _DEVICES:
+            from plugtorch.backends import get_backend
+            get_backend("opencl").device_count()
         s = _STATES[index] = DeviceState(import_pyopencl(), _DEVICES[index or 0], index or 0)
     return s

@@ -12,7 +12,7 @@ from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.kernels.pointwise import broadcast_strides, make_geo
 from plugtorch.dispatch.meta import broadcast_shapes
 
-TM, TN, LX = 4, 16, 8
+TM, TN, LX = 4, 16, 16
 
 
 def _source(dt):
@@ -30,16 +30,7 @@ __kernel void k(__global {st}* c, __global const {st}* a, const long ao, __globa
     CT acc[{TM}][{TN}];
     for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++) acc[i][j] = 0;
     if (i0 + {TM} <= M && j0 + {TN} <= N) {{
-        for (long k = 0; k < K; k++) {{
-            CT bv[{TN}];
-            for (int j = 0; j < {TN}; j++) bv[j] = {ld('b[bb + k * ldb + j0 + j]')};
-            for (int i = 0; i < {TM}; i++) {{
-                const CT av = {ld('a[ab + (i0 + i) * lda + k]')};
-                for (int j = 0; j < {TN}; j++) acc[i][j] += av * bv[j];
-            }}
-        }}
-        for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++)
-            cb[(i0 + i) * N + j0 + j] = {T.store(dt, 'acc[i][j]')};
+{_full_tile(dt)}
     }} else {{
         const int mi = (int)min((long){TM}, M - i0), nj = (int)min((long){TN}, N - j0);
         for (long k = 0; k < K; k++) {{
@@ -53,6 +44,34 @@ __kernel void k(__global {st}* c, __global const {st}* a, const long ao, __globa
     }}
 }}
 """
+
+
+def _full_tile(dt):
+    """The inner loop for a whole TM x TN tile: explicit 16-wide vectors for float types."""
+    st = T.storage(dt)
+    if st in ("float", "double"):
+        v = f"{st}{TN}"
+        accs = " ".join(f"{v} acc{i} = 0;" for i in range(TM))
+        body = " ".join(f"acc{i} += a[ab + (i0 + {i}) * lda + k] * bv;" for i in range(TM))
+        stores = " ".join(f"vstore{TN}(acc{i}, 0, cb + (i0 + {i}) * N + j0);" for i in range(TM))
+        return f"""        {accs}
+        for (long k = 0; k < K; k++) {{
+            const {v} bv = vload{TN}(0, b + bb + k * ldb + j0);
+            {body}
+        }}
+        {stores}
+        return;"""
+    ld = lambda e: T.load(dt, e)  # noqa: E731
+    return f"""        for (long k = 0; k < K; k++) {{
+            CT bv[{TN}];
+            for (int j = 0; j < {TN}; j++) bv[j] = {ld('b[bb + k * ldb + j0 + j]')};
+            for (int i = 0; i < {TM}; i++) {{
+                const CT av = {ld('a[ab + (i0 + i) * lda + k]')};
+                for (int j = 0; j < {TN}; j++) acc[i][j] += av * bv[j];
+            }}
+        }}
+        for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++)
+            cb[(i0 + i) * N + j0 + j] = {T.store(dt, 'acc[i][j]')};"""
 
 
 def _rows_contiguous(x):

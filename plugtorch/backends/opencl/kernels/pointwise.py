@@ -26,16 +26,19 @@ def _operand_expr(i, dt, target, ptr):
 
 def source(in_dts, targets, out_dt, expr, helpers=""):
     """OpenCL source for the pointwise op ``expr`` (C in x0, x1, ...; None dtype = scalar)."""
-    params_c, params_s, loads_c, loads_s = [], [], [], []
+    params_c, params_s, loads_c, loads_s, params_0, loads_0 = [], [], [], [], [], []
     for i, (dt, tg) in enumerate(zip(in_dts, targets)):
         ct = T.compute(tg)
         if dt is None:
             params_c.append(f"const {ct} x{i}")
             params_s.append(f"const {ct} x{i}")
+            params_0.append(f"const {ct} x{i}")
             continue
         st = T.storage(dt)
         params_c.append(f"__global const {st}* p{i}, const long o{i}")
         params_s.append(f"__global const {st}* p{i}, const long o{i}")
+        params_0.append(f"__global const {st}* p{i}")
+        loads_0.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[i]')};")
         loads_c.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + i]')};")
         loads_s.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + geo_off(&g, i, {i + 1})]')};")
     so = T.storage(out_dt)
@@ -46,6 +49,12 @@ __kernel void k_c(__global {so}* out, const long oo, const long n{''.join(', ' +
     if (i >= n) return;
     {' '.join(loads_c)}
     out[oo + i] = {res};
+}}
+__kernel void k_c0(__global {so}* out, const long n{''.join(', ' + p for p in params_0)}) {{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    {' '.join(loads_0)}
+    out[i] = {res};
 }}
 __kernel void k_s(__global {so}* out, const long oo{''.join(', ' + p for p in params_s)}, const Geo g) {{
     const long i = get_global_id(0);
@@ -59,18 +68,21 @@ __kernel void k_s(__global {so}* out, const long oo{''.join(', ' + p for p in pa
 class Pointwise:
     """The two compiled kernels of one (op, dtypes, pattern), ready to launch."""
 
-    __slots__ = ("kc", "ks", "dev")
+    __slots__ = ("kc", "ks", "k0", "dev")
 
     def __init__(self, dev, key, src, in_dts, targets):
-        scal = []
+        scal, scal0 = [], []     # argument dtypes after the output's (None: a buffer)
         for dt, tg in zip(in_dts, targets):
             if dt is None:
                 scal.append(T.scalar_numpy(tg))
+                scal0.append(T.scalar_numpy(tg))
             else:
                 scal += [None, np.int64]
+                scal0.append(None)
         self.dev = dev
         self.kc = dev.kernel(key, src, "k_c", [None, np.int64, np.int64] + scal)
         self.ks = dev.kernel(key, src, "k_s", [None, np.int64] + scal + [None])
+        self.k0 = dev.kernel(key, src, "k_c0", [None, np.int64] + scal0)
 
 
 def broadcast_strides(a: CLArray, shape):

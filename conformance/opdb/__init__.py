@@ -11,9 +11,9 @@ import fnmatch
 
 from plugtorch.dispatch.registry import OPS
 
-from . import creation, indexing, linalg, pointwise, reductions, shape
+from . import creation, indexing, linalg, optim, pointwise, reductions, shape
 
-FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation)
+FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation, optim)
 
 ENTRIES: dict = {}
 for _family in FAMILIES:

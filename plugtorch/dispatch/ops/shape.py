@@ -219,7 +219,7 @@ def _copy_meta(input, src, non_blocking=False):
         raise RuntimeError(f"copy_(): source of shape {tuple(src.shape)} can't be broadcast to the "
                            f"destination's shape {tuple(input.shape)}")
     st = input.stride()
-    if 0 in st and any(s == 0 and n > 1 for s, n in zip(st, input.shape)):
+    if 0 in st and 0 not in input.shape and any(s == 0 and n > 1 for s, n in zip(st, input.shape)):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                            "refers to a single memory location. Please clone() the tensor before "
                            "performing the operation.")

@@ -1,0 +1,56 @@
+"""Optimizers as conformance entries: a few steps on the device equal the same steps on cpu.
+
+Each entry's function copies the parameter (so inputs stay unchanged), runs the optimizer for
+three steps with gradients ``grad``, ``-0.5 * grad`` and ``2 * grad``, and returns the parameter.
+Every option that changes the update math gets its own entry (``optim.SGD.nesterov`` ...).
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+
+from ..entry import Entry, ErrorInput, Sample
+
+OPTIM_DTYPES = (pt.float32, pt.float64)
+_SHAPES = (((), "contiguous", "contiguous"), ((5,), "contiguous", "stepped"),
+           ((3, 4), "transposed", "contiguous"), ((2, 3, 4), "contiguous", "transposed"), ((0, 3), "contiguous", "contiguous"))
+
+
+def _steps(cls, opts):
+    def fn(param, grad):
+        p = param.detach().clone().requires_grad_()
+        opt = cls([p], **opts)
+        for scale in (1.0, -0.5, 2.0):
+            p.grad = grad * scale
+            opt.step()
+        return p.detach()
+    fn.__name__ = f"{cls.__name__}_steps"
+    return fn
+
+
+def _samples(ctx):
+    return [Sample(ctx.input(shape, layout=lp, requires_grad=False), ctx.input(shape, layout=lg, requires_grad=False))
+            for shape, lp, lg in _SHAPES]
+
+
+def _errors(ctx):
+    # a gradient of another shape can't be assigned to the parameter
+    return [ErrorInput(Sample(ctx.input((3,), requires_grad=False), ctx.input((4,), requires_grad=False)),
+                       RuntimeError, "assigned grad has data of a different size")]
+
+
+_CASES = {
+    "SGD": (pt.optim.SGD, dict(lr=0.1)),
+    "SGD.momentum": (pt.optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    "SGD.nesterov": (pt.optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True, maximize=True)),
+    "Adam": (pt.optim.Adam, dict(lr=0.01)),
+    "Adam.amsgrad": (pt.optim.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    "AdamW": (pt.optim.AdamW, dict(lr=0.01, maximize=True)),
+    "RMSprop": (pt.optim.RMSprop, dict(lr=0.01)),
+    "RMSprop.centered": (pt.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
+    "Adagrad": (pt.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
+}
+
+ENTRIES = [Entry(f"optim.{name}", samples=_samples, fn=_steps(cls, opts), dtypes=OPTIM_DTYPES,
+                 differentiable=False, inplace=False, error_inputs=_errors,
+                 doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")
+           for name, (cls, opts) in _CASES.items()]

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
-from plugtorch.backends.cpu import CPUBackend
 
 
 def quadratic_grad(p, target):
@@ -145,18 +144,6 @@ def test_load_state_dict_mismatch_errors():
 def test_repr_lists_groups():
     r = repr(pt.optim.SGD([pt.zeros(1, requires_grad=True)], lr=0.1))
     assert r.startswith("SGD (\nParameter Group 0\n") and "    lr: 0.1" in r
-
-
-@pytest.fixture
-def altcpu():
-    """A second backend (NumPy arrays, cpu kernels) standing for any non-cpu device."""
-    class AltCPU(CPUBackend):
-        name = "altcpu"
-    pt.backends.register(AltCPU())
-    try:
-        yield pt.device("altcpu:0")
-    finally:
-        pt.backends.unregister("altcpu")
 
 
 @pytest.mark.parametrize("cls,opts", [

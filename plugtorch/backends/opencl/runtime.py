@@ -39,24 +39,26 @@ class DeviceState:
 
     # --- memory ----------------------------------------------------------------------------
     def alloc(self, nbytes):
-        if nbytes == 0:
-            nbytes = 1
         pool = self.pool
         try:
-            buf = pool.allocate(nbytes)
+            buf = pool.allocate(nbytes or 1)
         except self.cl.Error:
-            pool.free_held()
-            try:
-                buf = pool.allocate(nbytes)
-            except self.cl.Error as e:
-                raise RuntimeError(
-                    f"opencl: out of memory on '{self.name}' allocating {nbytes} bytes "
-                    f"({pool.active_bytes} bytes in use); free tensors or use smaller batches "
-                    f"({type(e).__name__}: {e})") from None
+            buf = self._alloc_after_emptying(nbytes or 1)
         a = pool.active_bytes
         if a > self.peak:
             self.peak = a
         return buf
+
+    def _alloc_after_emptying(self, nbytes):
+        pool = self.pool
+        pool.free_held()
+        try:
+            return pool.allocate(nbytes)
+        except self.cl.Error as e:
+            raise RuntimeError(
+                f"opencl: out of memory on '{self.name}' allocating {nbytes} bytes "
+                f"({pool.active_bytes} bytes in use); free tensors or use smaller batches "
+                f"({type(e).__name__}: {e})") from None
 
     def empty(self, shape, dtype):
         n = 1

@@ -9,6 +9,14 @@ from plugtorch.backends.opencl.kernels import pointwise as P
 from plugtorch.dispatch.meta import broadcast_shapes
 
 BOOL = T.BOOL
+_new = object.__new__
+_L64 = (64,)
+_enqueue = None   # pyopencl.enqueue_nd_range_kernel, bound once pyopencl is loaded
+
+
+def _bind_enqueue(dev):
+    global _enqueue
+    _enqueue = dev.cl.enqueue_nd_range_kernel
 
 
 def _unary_expr(name, dt):
@@ -161,14 +169,14 @@ def make_binary(name):
                     not (a.offset or b.offset):
                 kc = e[3]
                 n = a.size
-                out = CLArray.__new__(CLArray)
+                out = _new(CLArray)
                 out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
                 out.contiguous = True
-                out.dtype = od = BOOL if cmp else dtype.numpy
-                out.data = dev.alloc(n * od.itemsize)
+                out.dtype = od = e[4]
+                out.data = data = dev.alloc(n * od.itemsize)
                 if n:
-                    kc.set_args(out.data, n, a.data, b.data)
-                    dev.cl.enqueue_nd_range_kernel(dev.queue, kc, ((n + 63) & -64,), (64,))
+                    kc.set_args(data, n, a.data, b.data)
+                    _enqueue(dev.queue, kc, ((n + 63) & -64,), _L64)
                 return out
         d = dtype.numpy
         dev = _dev_of(a, b)
@@ -180,7 +188,8 @@ def make_binary(name):
         out = _elementwise(dev, name, (a, b), (d, d), BOOL if cmp else d, expr)
         if b.__class__ is CLArray and a.__class__ is CLArray and not (d.kind in "iu" and checked):
             fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, name, (a.dtype, b.dtype), (d, d),
-                                                            out.dtype, expr).k0)
+                                                            out.dtype, expr).k0, out.dtype)
+            _bind_enqueue(dev)
         return out
     return k
 

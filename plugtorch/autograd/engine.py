@@ -14,6 +14,7 @@ from heapq import heappop, heappush
 
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import _FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator, modified_error, next_seq
+from plugtorch._dtypes import _FLOAT
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
 
@@ -38,9 +39,15 @@ def record(op, args, kwargs):
     kind = op.out_kind
     if kind == OUT_INPLACE:
         return formula.record_inplace(op, args, kwargs)
+    fast = _POINTWISE.get(op)
+    if fast is None:
+        fast = _POINTWISE[op] = _pointwise_entry(op)
     _gs.enabled = False
     try:
-        out = D.run(op, args, kwargs)
+        if fast and len(args) == fast[1] and not kwargs and not D._modes:
+            out = fast[0](op, *args)    # the dispatcher's memoised pointwise path
+        else:
+            out = D.run(op, args, kwargs)
     finally:
         _gs.enabled = True
     if kind == OUT_RAW:
@@ -79,7 +86,7 @@ def record(op, args, kwargs):
             else:
                 if bargs is args:
                     bargs = list(args)
-                bargs[i] = TensorMeta.make(shape, a._dtype, a._device)
+                bargs[i] = TensorMeta.make(shape, a._dtype, a._device) if formula.shapes else None
         elif (a.__class__ is list or a.__class__ is tuple) and a and isinstance(a[0], Tensor):
             if bargs is args:
                 bargs = list(args)
@@ -113,13 +120,26 @@ def record(op, args, kwargs):
         return out
     node.n_outputs = 1
     node.out_meta = None
-    if out._dtype.is_floating_point:
+    if out._dtype.category == _FLOAT:
         node.result = _saved_output(out) if formula.uses_result else None
         out._rg = True
         out.grad_fn = node
     else:
         node.result = None
     return out
+
+
+_POINTWISE: dict = {}   # op -> (dispatcher entry point, arity), or () for other ops
+
+
+def _pointwise_entry(op):
+    if "pointwise" in op.tags and op.meta is not None:
+        n = len(op.signature.parameters)
+        if n == 1:
+            return (D.unary, 1)
+        if n == 2:
+            return (D.binary, 2)
+    return ()
 
 
 def _saved_output(o):
@@ -232,10 +252,26 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 for h in node._post_hooks:
                     h(outs, grads)
             if not retain_graph:
-                node.release()
+                if node.__class__ is OpNode:   # OpNode.release(), inlined
+                    node.args = node.kwargs = node.saved = node.result = None
+                    node.released = True
+                else:
+                    node.release()
             for e, g in zip(node.next_functions, outs):
-                if e is not None and g is not None:
-                    _send(buffers, heap, e[0], e[1], g)
+                if e is None or g is None:
+                    continue
+                nxt, nr = e     # _send(), inlined: this loop runs once per graph edge
+                buf = buffers.get(nxt)
+                if buf is None:
+                    if nr == 0 and nxt.n_outputs == 1:
+                        buffers[nxt] = [g]
+                        heappush(heap, (-nxt.seq, id(nxt), nxt))
+                    else:
+                        _send(buffers, heap, nxt, nr, g)
+                elif buf[nr] is None:
+                    buf[nr] = g
+                else:
+                    buf[nr] = buf[nr] + g
     finally:
         _gs.enabled = prev
     if inputs is None:
@@ -257,7 +293,7 @@ def _send(buffers, heap, node, nr, g):
     """Add gradient ``g`` for output ``nr`` of ``node``; queue the node on its first gradient."""
     buf = buffers.get(node)
     if buf is None:
-        n = getattr(node, "n_outputs", 1)
+        n = node.n_outputs
         if n == 1 and nr == 0:
             buffers[node] = [g]
         else:

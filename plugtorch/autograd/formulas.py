@@ -21,23 +21,31 @@ FORMULAS: dict = {}
 
 
 class Formula:
-    __slots__ = ("fn", "saves", "uses_result", "record_inplace")
+    """One op's backward: the function and what the graph must keep for it."""
 
-    def __init__(self, fn, saves, uses_result, record_inplace=None):
+    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes")
+
+    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True):
         self.fn = fn
         self.saves = saves
         self.uses_result = uses_result
         self.record_inplace = record_inplace
+        self.shapes = shapes
 
 
-def derivative(name, fn, save=None, result=False):
-    """Register ``fn`` as the backward formula of op ``name``."""
+def derivative(name, fn, save=None, result=False, shapes=True):
+    """Register ``fn`` as the backward formula of op ``name``.
+
+    ``save``: the names of the tensor arguments ``fn`` reads (default: all); ``result``: pass
+    the op's output as ``result=``; ``shapes=False``: ``fn`` does not even read the unsaved
+    arguments' shapes, so they reach it as None.
+    """
     if save is None:
         saves = None
     else:
         params = list(inspect.signature(fn).parameters)[1:]
         saves = frozenset(params.index(s) for s in save)
-    FORMULAS[name] = Formula(fn, saves, result)
+    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes)
 
 
 def sum_to(g, shape):
@@ -59,14 +67,39 @@ def _expand_back(g, x, dims, keepdim):
     shape = tuple(x.shape)
     if not keepdim and g.ndim:   # put the reduced dims back as size 1 (a 0-d g expands as is)
         g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(shape)))
-    return g.expand(shape)
+    return broadcast_grad(g, shape)
+
+
+_ONES: dict = {}
+
+
+def broadcast_grad(g, shape):
+    """``g`` broadcast to ``shape`` as a fresh tensor.
+
+    Small gradients are multiplied by a cached tensor of ones: one pointwise kernel costs far
+    less than an expand (a strided view the leaf's AccumulateGrad would copy anyway) on the
+    small graphs where per-op overhead dominates. ``g * 1`` is exact, inf and nan included.
+    """
+    n = 1
+    for d in shape:
+        n *= d
+    if n > 4096:
+        return g.expand(shape)
+    key = (shape, g._dtype, id(g._device))    # id: devices are interned, and hashing one is a call
+    ones = _ONES.get(key)
+    if ones is None or ones._device is not g._device:
+        if len(_ONES) > 256:
+            _ONES.clear()
+        with pt.no_grad():
+            ones = _ONES[key] = pt.ones(shape, dtype=g._dtype, device=g._device)
+    return g * ones
 
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _zero = lambda g, x: (g * 0,)  # noqa: E731  (piecewise-constant ops)
 
 # ---- unary --------------------------------------------------------------------------------
-derivative("neg", lambda g, x: (-g,), save=())
+derivative("neg", lambda g, x: (-g,), save=(), shapes=False)
 derivative("abs", lambda g, x: (g * x.sign(),))
 for _n in ("sign", "floor", "ceil", "trunc", "round"):
     derivative(_n, _zero, save=())
@@ -93,8 +126,8 @@ derivative("erf", lambda g, x: (g * (2 / math.sqrt(math.pi)) * (-(x * x)).exp(),
 derivative("reciprocal", lambda g, x, result: (-g * result * result,), save=(), result=True)
 
 # ---- binary -------------------------------------------------------------------------------
-derivative("add", lambda g, a, b: (g, g), save=())
-derivative("sub", lambda g, a, b: (g, -g), save=())
+derivative("add", lambda g, a, b: (g, g), save=(), shapes=False)
+derivative("sub", lambda g, a, b: (g, -g), save=(), shapes=False)
 derivative("mul", lambda g, a, b: (g * b, g * a))
 derivative("div", lambda g, a, b: (g / b, -g * a / (b * b)))
 derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
@@ -150,8 +183,14 @@ def _dims(x, dim):
     return pt.dispatch.meta.wrap_dims("backward", dim, x.ndim)
 
 
-derivative("sum", lambda g, x, dim=None, keepdim=False, *, dtype=None:
-           (_expand_back(g, x, _dims(x, dim), keepdim),), save=())
+def _sum_grad(g, x, dim=None, keepdim=False, *, dtype=None):
+    if g._data.shape and not keepdim:    # put the reduced dims back as size 1
+        dims = _dims(x, dim)
+        g = g.reshape(tuple(1 if i in dims else n for i, n in enumerate(x.shape)))
+    return (broadcast_grad(g, tuple(x.shape)),)
+
+
+derivative("sum", _sum_grad, save=())
 
 
 def _amax_grad(g, x, dim=None, keepdim=False, *, dtype=None, result):

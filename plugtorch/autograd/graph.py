@@ -25,6 +25,7 @@ class Node:
     """Base of all graph nodes. ``apply(grads) -> grads for next_functions``."""
 
     next_functions: tuple = ()
+    n_outputs = 1
     seq = 0                 # creation order (subclasses set it from next_seq())
     _pre_hooks = None       # {output_nr: [hook]}
     _post_hooks = None

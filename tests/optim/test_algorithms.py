@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-import optim_reference as ref
+from . import optim_reference as ref
 import plugtorch as pt
 from plugtorch.optim.adam import adam
 from plugtorch.optim.sgd import sgd

@@ -198,3 +198,25 @@ def as_function(name: str, s: Sample):
     def f(*new):
         return op(*rebuild(new), **s.kwargs)
     return f
+
+# ---- nn's composite ops (plugtorch/nn/ops.py): importing plugtorch.nn registers them, so the
+# table above and the registry agree whichever tests ran first ---------------------------------
+import plugtorch.nn  # noqa: E402,F401
+
+SAMPLES["linear"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 2, 4), randn(rng, 2)))
+SAMPLES["bilinear"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 2, 2), randn(rng, 2, 3, 2), randn(rng, 2)))
+SAMPLES["conv1d"] = lambda rng: Sample((randn(rng, 1, 2, 5), randn(rng, 3, 2, 3), randn(rng, 3)), {"padding": 1})
+SAMPLES["conv2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), randn(rng, 2, 1, 2, 2), randn(rng, 2)),
+                                       {"stride": 2, "padding": 1, "groups": 2})
+SAMPLES["conv_transpose2d"] = lambda rng: Sample((randn(rng, 1, 2, 3, 3), randn(rng, 2, 1, 2, 2)), {"stride": 2})
+SAMPLES["max_pool2d"] = lambda rng: Sample((distinct(rng, 1, 2, 4, 4), 2))
+SAMPLES["avg_pool2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), 3), {"stride": 1, "padding": 1})
+SAMPLES["batch_norm"] = lambda rng: Sample((randn(rng, 4, 3), None, None, randn(rng, 3), randn(rng, 3)),
+                                           {"training": True})
+SAMPLES["layer_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4), randn(rng, 4)))
+SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4), randn(rng, 4)))
+SAMPLES["embedding"] = lambda rng: Sample((idx([[0, 2], [2, 1]]), randn(rng, 3, 4)))
+SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
+SAMPLES["cross_entropy"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, -100])), {"label_smoothing": 0.1})
+SAMPLES["scaled_dot_product_attention"] = lambda rng: Sample((randn(rng, 1, 2, 3), randn(rng, 1, 3, 3),
+                                                             randn(rng, 1, 3, 2)))

@@ -422,7 +422,12 @@ def log_softmax(input, dim, dtype=None):
     x = input if dtype is None else input.to(dtype)
     if not x._dtype.is_floating_point:
         x = x.to(_dtypes.get_default_dtype())
-    return x - logsumexp(x, dim, keepdim=True)
+    if x.numel() == 0:
+        return x - logsumexp(x, dim, keepdim=True)
+    # (x - max) - log(sum(exp(x - max))), as PyTorch: x - logsumexp(x) loses the small terms when |x| is large
+    m = x.detach().amax(dim, keepdim=True)
+    s = x - _pt().where(m.isinf(), 0.0, m)
+    return s - s.exp().sum(dim, keepdim=True).log()
 
 
 @composite("max", tags=("reduction",))

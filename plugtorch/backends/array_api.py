@@ -84,7 +84,10 @@ class ArrayAPIBackend(Backend):
         host = self._host_view(native)
         if host is not None and host.itemsize:
             return tuple(s // host.itemsize for s in host.strides)
-        return _contiguous_strides(native.shape)   # device memory: reshape may copy instead
+        st, size = getattr(native, "strides", None), getattr(native, "itemsize", None)
+        if isinstance(st, tuple) and isinstance(size, int) and size:   # CuPy and NumPy-likes
+            return tuple(s // size for s in st)
+        return _contiguous_strides(native.shape)   # unknown layout: reshape may copy instead
 
     def new_generator(self, index, seed):
         # the standard has no random numbers: draw on the host (the cpu stream) and copy in

@@ -129,7 +129,19 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
             fix = xp.logical_and(xp.not_equal(r, zero), xp.not_equal(xp.less(r, zero), xp.less(a, zero)))
             return xp.where(fix, xp.subtract(r, b), r)
         # exact: for positive operands remainder is fmod; fmod takes the dividend's sign
-        return xp.copysign(xp.remainder(xp.abs(a), xp.abs(b)), a)
+        r = xp.copysign(xp.remainder(xp.abs(a), xp.abs(b)), a)
+        return xp.where(xp.logical_and(xp.isinf(b), xp.isfinite(a)), a, r)   # fmod(a, ±inf) == a
+
+    def _remainder(a, b, dt):
+        if is_int(dt):
+            return xp.remainder(a, b)
+        # from fmod, as NumPy (the reference) does: the result takes the divisor's sign, and
+        # libraries disagree on the inf cases of their own remainder
+        m = _fmod(a, b, dt)
+        zero = xp.zeros((), dtype=m.dtype)
+        fix = xp.logical_and(xp.not_equal(m, zero), xp.not_equal(xp.less(b, zero), xp.less(m, zero)))
+        m = xp.where(fix, xp.add(m, b), m)
+        return xp.where(xp.equal(m, zero), xp.copysign(zero, b), m)
 
     def _pow(a, b, dt):
         if dt is _dtypes.bool:
@@ -153,7 +165,7 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
     K["mul"] = binary(_mul)
     K["div"] = binary(lambda a, b, dt: xp.divide(a, b))
     K["floor_divide"] = binary(_floor_divide, check_zero="division")
-    K["remainder"] = binary(lambda a, b, dt: xp.remainder(a, b), check_zero="remainder")
+    K["remainder"] = binary(_remainder, check_zero="remainder")
     K["fmod"] = binary(_fmod, check_zero="fmod")
     K["pow"] = binary(_pow)
     K["atan2"] = binary(lambda a, b, dt: xp.atan2(a, b))

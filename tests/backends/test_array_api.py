@@ -128,16 +128,15 @@ def test_integer_division_by_zero_raises_as_on_cpu(dev):
         pt.tensor([2], device=dev) ** pt.tensor([-1], device=dev)
 
 
-def test_fmod_is_exact():
-    a = pt.tensor([-1e-20, 5.5, -5.5, 1e300, -0.0, 7.0], dtype=pt.float64)
-    b = pt.tensor([1.0, -2.0, 2.0, 3.0, 1.0, float("inf")], dtype=pt.float64)
-    pt.backends.register(ArrayAPIBackend(array_api_strict), name="aapi_fmod")
-    try:
-        r = pt.fmod(a.to("aapi_fmod"), b.to("aapi_fmod")).cpu().numpy()
-    finally:
-        pt.backends.unregister("aapi_fmod")
-    expected = np.fmod(a.numpy(), b.numpy())
-    assert r.tobytes() == expected.tobytes()       # bit for bit, -0.0 included
+def test_fmod_and_remainder_are_exact_on_edge_values(dev):
+    """Bit for bit against the cpu reference on every pair of edge values, -0.0 and inf included."""
+    vals = [0.0, -0.0, 1.0, -1.0, 2.5, -7.25, float("inf"), -float("inf"), float("nan"), 1e-300, 3.0, 1e300]
+    a = pt.tensor([x for x in vals for _ in vals], dtype=pt.float64)
+    b = pt.tensor([y for _ in vals for y in vals], dtype=pt.float64)
+    for fn in (pt.fmod, pt.remainder):
+        got, want = fn(a.to(dev), b.to(dev)).cpu().numpy(), fn(a, b).numpy()
+        np.testing.assert_array_equal(got, want, err_msg=fn.__name__)    # NaN where cpu has NaN
+        assert (np.signbit(got) == np.signbit(want))[~np.isnan(want)].all(), fn.__name__
 
 
 def test_random_fills_follow_the_cpu_stream(dev):

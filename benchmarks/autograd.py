@@ -8,9 +8,13 @@ is installed, in one run. Prints microseconds per step and ratios to hand-writte
 from __future__ import annotations
 
 import argparse
-import timeit
+import os
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import per_call_us, row, try_import_torch  # noqa: E402
 
 
 def numpy_by_hand(n):
@@ -42,9 +46,8 @@ def plugtorch_step(n):
 
 
 def torch_step(n):
-    try:
-        import torch
-    except ImportError:
+    torch = try_import_torch()
+    if torch is None:
         return None
     torch.manual_seed(0)
     a = torch.randn(n, requires_grad=True)
@@ -55,11 +58,6 @@ def torch_step(n):
         b.grad = None
         (a * b + a).sum().backward()
     return step
-
-
-def best_us(fn, repeat, number):
-    fn()
-    return min(timeit.repeat(fn, repeat=repeat, number=number)) / number * 1e6
 
 
 def check(n):
@@ -75,22 +73,23 @@ def check(n):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=16)
-    p.add_argument("--repeat", type=int, default=5)
-    p.add_argument("--number", type=int, default=2000)
+    p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--number", type=int, default=500)
     args = p.parse_args()
     check(args.n)
     rows = [("numpy (by hand)", numpy_by_hand(args.n)), ("plugtorch cpu", plugtorch_step(args.n))]
     t = torch_step(args.n)
     if t is not None:
         rows.append(("pytorch", t))
-    times = {name: best_us(fn, args.repeat, args.number) for name, fn in rows}
+    times = {name: per_call_us(fn, number=args.number, repeat=args.repeat) for name, fn in rows}
     base = times["numpy (by hand)"]
-    print(f"forward+backward of (a*b + a).sum(), {args.n} float32 elements, best of {args.repeat}")
-    print(f"{'':18}{'us/step':>10}{'x numpy':>10}")
+    print(f"Forward + backward of (a*b + a).sum() on {args.n} float32 elements "
+          f"(us per step, best of {args.repeat})")
     for name, us in times.items():
-        print(f"{name:18}{us:10.2f}{us / base:10.1f}")
+        target = "  (target <= 10x)" if name == "plugtorch cpu" else ""
+        row(name, us, "us", None if name.startswith("numpy") else base, "numpy by hand" + target)
     if t is None:
-        print("(pytorch not installed: skipped)")
+        print("  pytorch: not installed, skipped")
 
 
 if __name__ == "__main__":

@@ -21,24 +21,36 @@ def _as_list(x):
     return [x] if isinstance(x, Tensor) else list(x)
 
 
-_ONES: dict = {}   # (shape, dtype, device) -> a tensor of ones, cloned for each implicit root grad
+_ONES: dict = {}   # (shape, dtype, device id) -> the implicit gradient 1 of scalar outputs
 
 
 def _implicit_grad(o, k):
-    """The gradient 1 of a scalar output (a fresh tensor: the engine may hand it to a leaf)."""
+    """The gradient 1 of a scalar output.
+
+    One cached tensor per (shape, dtype, device) serves every backward(): the engine never
+    stores a root gradient (or a view of it) as a leaf's .grad without copying it, and
+    ``_check_ones`` evicts the tensor if a hook modified it in place (its version moved).
+    """
     if o._data.shape != () and o.numel() != 1:
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs (output {k} has "
                            f"shape {list(o.shape)}); pass gradient= (or grad_outputs=) explicitly")
-    key = (o._data.shape, o._dtype, o._device)
+    key = (o._data.shape, o._dtype, id(o._device))
     one = _ONES.get(key)
-    if one is None:
+    if one is None or one._device is not o._device:
         import plugtorch as pt
         with no_grad():
             one = _ONES[key] = pt.ones(tuple(o.shape), dtype=o.dtype, device=o.device)
-    return _run(_CLONE, (one,), _NO_KWARGS)
+    return one
 
 
-_NO_KWARGS: dict = {}
+def _check_ones(g):
+    if g._vc is not None and g._vc[0]:
+        for key, v in list(_ONES.items()):
+            if v is g:
+                del _ONES[key]
+
+
+
 
 
 def _root_grads(outputs, grad_outputs, create_graph):
@@ -57,6 +69,8 @@ def _root_grads(outputs, grad_outputs, create_graph):
             if g.device != o.device:
                 raise RuntimeError(f"Mismatch in device: grad_output[{k}] is on {g.device} but output[{k}] is on {o.device}")
         grads.append(g)
+    if grad_outputs is None or None in grad_outputs:   # autograd.grad may return a root grad
+        grads = [g.clone() if g is _ONES.get((g._data.shape, g._dtype, id(g._device))) else g for g in grads]
     return grads
 
 
@@ -73,7 +87,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         # the common case: loss.backward()
         if not tensors._rg:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        run_backward((tensors,), (_implicit_grad(tensors, 0),), retain_graph, create_graph)
+        g = _implicit_grad(tensors, 0)
+        try:
+            run_backward((tensors,), (g,), retain_graph, create_graph)
+        finally:
+            _check_ones(g)
         return
     tensors = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)
@@ -115,7 +133,3 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # below the public names: engine imports formulas, which import plugtorch's public API
 from plugtorch._tensor import Tensor  # noqa: E402
 from plugtorch.autograd.engine import run_backward  # noqa: E402
-from plugtorch.dispatch.dispatcher import run as _run  # noqa: E402
-from plugtorch.dispatch.registry import OPS as _OPS  # noqa: E402
-
-_CLONE = _OPS["clone"]

@@ -362,6 +362,8 @@ def _accumulate(t, g, create_graph, handed):
         g = g.to(t._dtype)
     old = t._grad
     if create_graph:
+        if old is None and (id(g._data) in handed or g._base is not None):
+            g = g.clone()    # differentiable copy: still part of the double-backward graph
         t._grad = g if old is None else old + g
         return
     if old is None:

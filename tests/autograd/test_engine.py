@@ -375,3 +375,39 @@ def test_float32_gradients_stay_float32():
     x = pt.tensor([1.0, 2.0], requires_grad=True)
     (x * pt.tensor([2.0, 2.0], dtype=pt.float64)).sum().backward()
     assert x.grad.dtype == pt.float32 and x.grad.tolist() == [2.0, 2.0]
+
+
+def test_leaf_grad_is_a_fresh_writable_tensor():
+    x = leaf([1.0, 2.0, 3.0])
+    x.sum().backward()
+    assert x.grad._base is None
+    x.grad.zero_()                    # an expanded view would refuse this
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_implicit_root_grad_never_leaks_into_leaf_grads():
+    for create_graph in (False, True):
+        x = leaf(2.0)
+        x.view(()).backward(create_graph=create_graph)
+        with pt.no_grad():
+            x.grad.add_(100)
+        y = leaf(3.0)
+        (y * 1).backward()
+        assert x.grad.item() == 101.0 and y.grad.item() == 1.0
+        (g,) = pt.autograd.grad(y.clone(), y)
+        with pt.no_grad():
+            g.mul_(7)
+        z = leaf(1.0)
+        z.clone().backward()
+        assert z.grad.item() == 1.0
+
+
+def test_hook_modifying_root_grad_in_place_does_not_poison_later_backwards():
+    x = leaf(2.0)
+    y = x * 3
+    y.register_hook(lambda g: g.mul_(5))      # bad practice, but must stay local
+    y.backward()
+    assert x.grad.item() == 15.0
+    z = leaf(2.0)
+    (z * 3).backward()
+    assert z.grad.item() == 3.0

@@ -104,3 +104,11 @@ def test_inplace_activation_writes_input():
     np.testing.assert_array_equal(x.numpy(), [0.0, 2.0])
     assert repr(nn.ReLU(inplace=True)) == "ReLU(inplace=True)"
     assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
+
+
+def test_log_softmax_and_cross_entropy_keep_precision_for_large_logits():
+    np.testing.assert_allclose(F.log_softmax(pt.full((2, 4), 1e30), 1).numpy(), np.full((2, 4), -math.log(4)),
+                               rtol=1e-6)
+    x = np.array([[1e4, 1e4 + 1.0, 1e4 - 2.0]], dtype=np.float32)
+    ref = -(1.0 - np.log(np.exp([0.0, 1.0, -2.0]).sum()))
+    np.testing.assert_allclose(F.cross_entropy(pt.tensor(x), pt.tensor([1])).item(), ref, rtol=1e-5)

@@ -24,6 +24,9 @@ from plugtorch.backends.base import Backend
 
 # ops with no counterpart in the Array API standard: run on cpu and copy back
 FALLBACK_OPS = frozenset({"erf", "index_put", "scatter", "scatter_add"})
+# ops whose kernels need functions only recent revisions of the standard have (cumulative_sum,
+# take_along_axis ...): on older namespaces they fall back too
+RECENT_OPS = frozenset({"cumsum", "cumprod", "sort", "gather"})
 
 
 class ArrayAPIBackend(Backend):
@@ -34,7 +37,7 @@ class ArrayAPIBackend(Backend):
     (or ``register(name=)``) overrides it.
     """
 
-    def __init__(self, namespace, name: str | None = None, device=None):
+    def __init__(self, namespace, name: str | None = None):
         import array_api_compat
         self.xp = array_api_compat.array_namespace(namespace.asarray(0))
         self.library = getattr(namespace, "__name__", type(namespace).__name__)
@@ -42,12 +45,11 @@ class ArrayAPIBackend(Backend):
         # inf/nan results (log(0), 0/0) are silent in PyTorch; NumPy-based libraries warn
         for mod in (self.library, "array_api_compat", "plugtorch.backends.array_api_kernels"):
             warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(mod) + r"(\.|$)")
-        self.native_device = device
         self._dtypes = {d: getattr(self.xp, d.name) for d in _dtypes.all_dtypes
                         if hasattr(self.xp, d.name)}
         self._array_type = type(self.xp.asarray(0))
         self.kernels = make_array_api_kernels(self.xp, self._dtypes, self._array_type)
-        self.fallback_ops = FALLBACK_OPS | {op for op in _optional_ops(self.xp) if op not in self.kernels}
+        self.fallback_ops = FALLBACK_OPS | (RECENT_OPS - set(self.kernels))
 
     # --- devices -------------------------------------------------------------------------
     def device_count(self) -> int:
@@ -106,11 +108,6 @@ def _contiguous_strides(shape):
         st.append(acc)
         acc *= max(n, 1)
     return tuple(reversed(st))
-
-
-def _optional_ops(xp):
-    # ops whose kernels need functions that only newer revisions of the standard have
-    return {"cumsum", "cumprod", "sort", "gather"}
 
 
 __all__ = ["ArrayAPIBackend", "FALLBACK_OPS"]

@@ -34,8 +34,7 @@ def core_op_section() -> str:
         groups.setdefault(args, []).append(name)
     n = sum(len(v) for v in groups.values())
     lines = [BEGIN, "",
-             f"{n} core ops, grouped by the arguments their kernels receive "
-             f"({len(registry.composite_ops())} composite ops decompose into them):", "",
+             f"{n} core ops, grouped by the arguments their kernels receive:", "",
              "| kernel arguments | ops |", "|---|---|"]
     for args, names in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         lines.append(f"| `{args}` | {', '.join(f'`{x}`' for x in names)} |")

@@ -158,3 +158,10 @@ def test_conv_padding_modes():
     ref = conv2d_ref(np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), mode="reflect"), w, None, (1, 1), (0,) * 4,
                      (1, 1), 1)
     np.testing.assert_allclose(conv(t64(x)).detach().numpy(), ref, atol=1e-12)
+
+
+def test_unfold_fold_gradcheck():
+    x = t64(rng.standard_normal((1, 2, 4, 3)), True)
+    scalar_gradcheck(lambda x: F.unfold(x, (2, 2), padding=1, stride=(2, 1)), x)
+    cols = t64(rng.standard_normal((1, 2 * 4, 6)), True)
+    scalar_gradcheck(lambda c: F.fold(c, (3, 4), 2, padding=0, stride=1), cols)

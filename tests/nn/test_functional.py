@@ -128,3 +128,7 @@ def test_distances():
     np.testing.assert_allclose(F.pairwise_distance(t64(a), t64(b)).numpy(), np.linalg.norm(a - b + 1e-6, axis=1),
                                rtol=1e-12)
     np.testing.assert_allclose(F.normalize(t64(a)).numpy(), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)
+
+
+def test_interpolate_nearest_gradcheck():
+    scalar_gradcheck(lambda x: F.interpolate(x, size=(5, 3)), t64(rng.standard_normal((1, 1, 3, 4)), True))

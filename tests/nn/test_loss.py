@@ -187,3 +187,10 @@ def test_legacy_reduction_flags():
     with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
         m = nn.MSELoss(size_average=False)
     assert m.reduction == "sum"
+
+
+def test_nll_loss_gradcheck():
+    w = t64([0.5, 2.0, 1.0])
+    y = pt.tensor([2, 0, -100, 1])
+    scalar_gradcheck(lambda x: F.nll_loss(x, y, w), t64(rng.standard_normal((4, 3)), True))
+    scalar_gradcheck(lambda x: F.nll_loss(x, y, reduction="none"), t64(rng.standard_normal((4, 3)), True))

@@ -137,3 +137,8 @@ def test_encoder_masks_and_batch_first():
     x3[:, 2] = -5.0
     np.testing.assert_allclose(causal[:, :2].detach().numpy(), layer(x3, is_causal=True)[:, :2].detach().numpy(),
                                rtol=1e-10)
+
+
+def test_encoder_layer_gradcheck():
+    layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, activation="gelu").double()
+    scalar_gradcheck(layer, t64(rng.standard_normal((3, 1, 4)), True))

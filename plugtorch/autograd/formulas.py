@@ -258,6 +258,28 @@ def _sort_grad(g, x, dim=-1, descending=False, stable=False, *, result):
 
 derivative("sort", _sort_grad, save=(), result=True)
 
+# ---- composite ops with their own formula (one node instead of their decomposition's,
+# and numerically stable) ---------------------------------------------------------------------
+def _softmax_grad(g, x, dim, dtype=None, *, result):
+    return (result * (g - (g * result).sum(dim, keepdim=True)),)
+
+
+def _log_softmax_grad(g, x, dim, dtype=None, *, result):
+    return (g - result.exp() * g.sum(dim, keepdim=True),)
+
+
+def _logsumexp_grad(g, x, dim, keepdim=False, *, result):
+    dims = _dims(x, dim)
+    if not keepdim and x.ndim:
+        keep = tuple(1 if i in dims else n for i, n in enumerate(x.shape))
+        g, result = g.reshape(keep), result.reshape(keep)
+    return (g * (x - result).exp(),)
+
+
+derivative("softmax", _softmax_grad, save=(), result=True)
+derivative("log_softmax", _log_softmax_grad, save=(), result=True)
+derivative("logsumexp", _logsumexp_grad, result=True)
+
 # ---- linear algebra -----------------------------------------------------------------------
 derivative("_matmul", lambda g, a, b: (g @ b.mT, a.mT @ g))
 
@@ -293,7 +315,7 @@ derivative("select", lambda g, x, dim, index:
 
 
 def _cat_grad(g, tensors, dim=0):
-    ref = next(t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0))
+    ref = next((t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)), tensors[0])
     d = dim % ref.ndim if ref.ndim else 0
     out, off = [], 0
     for t in tensors:

@@ -33,6 +33,13 @@ PASS, FAIL, UNSUPPORTED = "pass", "FAIL", "unsupported"
 VIA_FALLBACK, VIA_DECOMPOSITION = "via fallback", "via decomposition"
 STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION)
 
+# Gradients are compared in float32 and float64. In float16/bfloat16 a backward formula chains
+# several rounded ops, and where it subtracts nearly equal numbers (1 - sigmoid(x), rsqrt's
+# x ** -1.5) a one-ulp difference in the forward result, which the forward check accepts,
+# becomes an arbitrarily large relative difference; those ops' half-precision kernels are
+# checked by the forward checks of the ops the formulas are made of.
+GRAD_DTYPES = (pt.float32, pt.float64)
+
 
 @dataclass
 class Failure:
@@ -169,7 +176,7 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     tol = functools.partial(tolerances.for_sample, entry, sample=sample, magnitude=_magnitude(sample))
     _compare_outputs(entry, sample, out, ref_out, expected_dev, tol, "forward")
     _check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol)
-    if entry.differentiable and dtype.is_floating_point:
+    if entry.differentiable and dtype in GRAD_DTYPES:
         _check_gradients(entry, sample, dev, seed, tol)
 
 

@@ -155,7 +155,8 @@ def _closeness(x, y, rtol, atol, equal_nan):
     yf = y.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         diff = np.abs(xf - yf)
-        ok = (xf == yf) | (diff <= atol + rtol * np.abs(yf))
+        # non-finite values must match exactly (inf is not "close" to -inf)
+        ok = (xf == yf) | (np.isfinite(xf) & np.isfinite(yf) & (diff <= atol + rtol * np.abs(yf)))
         nan_x, nan_y = np.isnan(xf), np.isnan(yf)
         if equal_nan:
             ok = ok | (nan_x & nan_y)

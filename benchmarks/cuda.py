@@ -15,6 +15,13 @@ measures throughput the way a training loop sees it; the best of ``repeat`` such
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+
+# Running this file puts benchmarks/ first on sys.path, where this very file would shadow the
+# `cuda` package that CuPy imports (cuda.pathfinder); drop it.
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
 import platform
 import time
 

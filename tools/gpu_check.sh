@@ -18,6 +18,9 @@ cd "$(dirname "$0")/.." || exit 2
 OUT="${OUT:-./gpu-out}"
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# from a source tree (no pip install on that machine), conformance/ is plugtorch.conformance
+# through a link, as the wheel's package_dir mapping makes it when installed
+[ -e plugtorch/conformance ] || ln -s ../conformance plugtorch/conformance
 export PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
 BUDGET="${GPU_CHECK_BUDGET_S:-480}"     # seconds for the whole run

@@ -167,7 +167,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
         if dtype.kind == "b":
             return xp.logical_or(xp.logical_not(xp.asarray(b, dtype=bool)), xp.asarray(a, dtype=bool)) & True
+        if dtype.kind in "iu":
+            # through int64 (exact modulo 2^bits, so small ints wrap as PyTorch's do; CuPy's
+            # int8 power loop is wrong)
+            return xp.power(xp.asarray(a).astype(np.int64), xp.asarray(b).astype(np.int64)).astype(dtype)
         return xp.power(a, b, dtype=dtype)
+
+    def _remainder(a, b, dtype):
+        if dtype.kind in "iu":
+            return xp.remainder(a, b, dtype=dtype)
+        # PyTorch: fmod, then shift by b where the signs differ; a zero result keeps fmod's
+        # sign (NumPy's remainder copies b's sign onto zeros instead)
+        a, b = _cast_both(a, b, dtype)
+        m = xp.fmod(a, b, dtype=dtype)
+        fix = (m != 0) & ((xp.asarray(b) < 0) != (m < 0))
+        return xp.where(fix, m + b, m).astype(dtype, copy=False)
 
     def _bool_add(f):
         def g(a, b, dtype):
@@ -189,7 +203,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["mul"] = binary(xp.multiply, natural=True)
     K["div"] = binary(xp.true_divide, natural=True)
     K["floor_divide"] = binary(_floor_divide, check_zero=True, name="division")
-    K["remainder"] = binary(xp.remainder, check_zero=True, name="remainder")
+    K["remainder"] = binary(_remainder, check_zero=True, name="remainder")
     K["fmod"] = binary(xp.fmod, check_zero=True, name="fmod")
     K["pow"] = binary(_pow)
     K["atan2"] = binary(xp.arctan2)

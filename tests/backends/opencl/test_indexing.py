@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
-from conftest import DTYPES, check, sample, to_cl, assert_same
+from .conftest import DTYPES, check, sample, to_cl, assert_same
 
 
 def test_views_share_the_buffer():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
-from conftest import DTYPES, FLOATS, INTS, check, sample, to_cl, assert_same
+from .conftest import DTYPES, FLOATS, INTS, check, sample, to_cl, assert_same
 
 UNARY_FLOAT = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin",
                "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
-from conftest import FLOATS, check, sample, assert_same
+from .conftest import FLOATS, check, sample, assert_same
 
 
 @pytest.mark.parametrize("name", ["sum", "prod", "amax", "amin", "all", "any"])

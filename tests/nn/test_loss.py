@@ -194,3 +194,10 @@ def test_nll_loss_gradcheck():
     y = pt.tensor([2, 0, -100, 1])
     scalar_gradcheck(lambda x: F.nll_loss(x, y, w), t64(rng.standard_normal((4, 3)), True))
     scalar_gradcheck(lambda x: F.nll_loss(x, y, reduction="none"), t64(rng.standard_normal((4, 3)), True))
+
+
+def test_cross_entropy_second_derivative_and_weight_grad():
+    y = pt.tensor([0, 2, 1])
+    x = t64(rng.standard_normal((3, 4)), True)
+    assert pt.autograd.gradgradcheck(lambda x: F.cross_entropy(x, y, label_smoothing=0.2), (x,))
+    scalar_gradcheck(lambda w: F.cross_entropy(x.detach(), y, w), t64([1.0, 2.0, 0.5, 1.0], True))

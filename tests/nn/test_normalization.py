@@ -103,3 +103,9 @@ def test_norm_gradcheck():
     scalar_gradcheck(lambda x, w, b: F.layer_norm(x, (2,), w, b), x, w, b)
     scalar_gradcheck(lambda x, w, b: F.group_norm(x, 1, w, b), x, w, b)
     scalar_gradcheck(lambda x: F.instance_norm(x.unsqueeze(0)), x)
+
+
+def test_layer_norm_second_derivative():
+    x = t64(rng.standard_normal((2, 3)), True)
+    w = t64(rng.standard_normal(3), True)
+    assert pt.autograd.gradgradcheck(lambda x, w: F.layer_norm(x, (3,), w), (x, w))

@@ -42,8 +42,10 @@ class ArrayAPIBackend(Backend):
         self.xp = array_api_compat.array_namespace(namespace.asarray(0))
         self.library = getattr(namespace, "__name__", type(namespace).__name__)
         self.name = name or self.library.rsplit(".", 1)[-1].replace("-", "_")
-        # inf/nan results (log(0), 0/0) are silent in PyTorch; NumPy-based libraries warn
-        for mod in (self.library, "array_api_compat", "plugtorch.backends.array_api_kernels"):
+        # inf/nan results (log(0), 0/0) are silent in PyTorch; NumPy-based libraries warn (the
+        # warnings of NumPy's own ufuncs point at their caller: this package or array_api_compat)
+        modules = {self.library, "array_api_compat", "plugtorch.backends.array_api_kernels"} - {"numpy"}
+        for mod in sorted(modules):
             warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(mod) + r"(\.|$)")
         self._dtypes = {d: getattr(self.xp, d.name) for d in _dtypes.all_dtypes
                         if hasattr(self.xp, d.name)}

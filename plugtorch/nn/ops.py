@@ -53,7 +53,8 @@ _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "a
 
 def _make_meta(name, impl):
     """Bind the call to ``impl``'s signature; a backend kernel receives every argument positionally
-    (defaults filled in, tensors as native arrays) and returns one native array of the input's dtype."""
+    (defaults filled in, tensors as native arrays) and returns one native array, of the first floating
+    point tensor argument's dtype (embedding's weight, not its indices)."""
     sig = inspect.signature(impl)
 
     def meta(*args, **kwargs):
@@ -65,7 +66,8 @@ def _make_meta(name, impl):
             raise TypeError(f"{name}(): expected Tensor arguments")
         dev = common_device(name, tensors)
         kargs = tuple(v._data if isinstance(v, Tensor) else v for v in vals)
-        return dev, kargs, tensors[0]._dtype
+        floats = [t for t in tensors if t._dtype.is_floating_point]
+        return dev, kargs, (floats or tensors)[0]._dtype
     meta.__name__ = f"_{name}_meta"
     meta.__signature__ = sig
     meta.__doc__ = impl.__doc__

@@ -50,3 +50,13 @@ def test_meta_checks_devices_and_binds_arguments():
     import pytest
     with pytest.raises(TypeError):
         F.conv2d(pt.ones(1, 1, 3, 3), pt.ones(1, 1, 2, 2), None, 1, 0, 1, 1, "extra")
+
+
+def test_overriding_kernel_result_takes_the_floating_dtype():
+    be = pt.backends.get_backend("cpu")
+    be.kernels["embedding"] = lambda idx, w, *rest: w[idx]
+    try:
+        out = F.embedding(pt.tensor([1, 0]), pt.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=pt.float64))
+    finally:
+        del be.kernels["embedding"]
+    assert out.dtype is pt.float64 and out.tolist() == [[3.0, 4.0], [1.0, 2.0]]

@@ -142,3 +142,11 @@ def test_encoder_masks_and_batch_first():
 def test_encoder_layer_gradcheck():
     layer = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, activation="gelu").double()
     scalar_gradcheck(layer, t64(rng.standard_normal((3, 1, 4)), True))
+
+
+def test_mha_input_errors():
+    mha = nn.MultiheadAttention(8, 2)
+    with pytest.raises(AssertionError, match="was expecting embedding dimension of 8, but got 6"):
+        mha(pt.randn(3, 2, 6), pt.randn(3, 2, 6), pt.randn(3, 2, 6))
+    with pytest.raises(AssertionError, match="query should be unbatched 2D or batched 3D tensor"):
+        mha(pt.randn(8), pt.randn(8), pt.randn(8))

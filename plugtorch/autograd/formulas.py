@@ -222,8 +222,13 @@ def _prod_grad(g, x, dim=None, keepdim=False, *, dtype=None):
         return (g,)
     if len(dims) == 1:
         return (_expand_back(g, x, dims, keepdim) * _prod_except_self(x, dims[0]),)
-    flat = x.reshape(-1)
-    return ((g.reshape(()) * _prod_except_self(flat, 0)).reshape(tuple(x.shape)),)
+    # several dims: move them last and flatten them into one, then the one-dim rule applies
+    kept = [d for d in range(x.ndim) if d not in dims]
+    perm = kept + list(dims)
+    xp = x.permute(perm)
+    others = _prod_except_self(xp.reshape(tuple(xp.shape[:len(kept)]) + (-1,)), len(kept))
+    others = others.reshape(tuple(xp.shape)).permute([perm.index(i) for i in range(x.ndim)])
+    return (_expand_back(g, x, dims, keepdim) * others,)
 
 
 derivative("prod", _prod_grad)

@@ -135,13 +135,12 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
     def _remainder(a, b, dt):
         if is_int(dt):
             return xp.remainder(a, b)
-        # from fmod, as NumPy (the reference) does: the result takes the divisor's sign, and
-        # libraries disagree on the inf cases of their own remainder
+        # from fmod, as PyTorch does: a nonzero result takes the divisor's sign (libraries
+        # disagree on the inf and signed-zero cases of their own remainder)
         m = _fmod(a, b, dt)
         zero = xp.zeros((), dtype=m.dtype)
         fix = xp.logical_and(xp.not_equal(m, zero), xp.not_equal(xp.less(b, zero), xp.less(m, zero)))
-        m = xp.where(fix, xp.add(m, b), m)
-        return xp.where(xp.equal(m, zero), xp.copysign(zero, b), m)
+        return xp.where(fix, xp.add(m, b), m)
 
     def _pow(a, b, dt):
         if dt is _dtypes.bool:

@@ -32,26 +32,11 @@ def numpy_by_hand(n):
     return step
 
 
-def plugtorch_step(n):
-    import plugtorch as pt
-    pt.manual_seed(0)
-    a = pt.randn(n, requires_grad=True)
-    b = pt.randn(n, requires_grad=True)
-
-    def step():
-        a.grad = None
-        b.grad = None
-        (a * b + a).sum().backward()
-    return step
-
-
-def torch_step(n):
-    torch = try_import_torch()
-    if torch is None:
-        return None
-    torch.manual_seed(0)
-    a = torch.randn(n, requires_grad=True)
-    b = torch.randn(n, requires_grad=True)
+def autograd_step(lib, n):
+    """The step in a PyTorch-style library ``lib`` (plugtorch, or torch itself)."""
+    lib.manual_seed(0)
+    a = lib.randn(n, requires_grad=True)
+    b = lib.randn(n, requires_grad=True)
 
     def step():
         a.grad = None
@@ -77,10 +62,11 @@ def main():
     p.add_argument("--number", type=int, default=500)
     args = p.parse_args()
     check(args.n)
-    rows = [("numpy (by hand)", numpy_by_hand(args.n)), ("plugtorch cpu", plugtorch_step(args.n))]
-    t = torch_step(args.n)
-    if t is not None:
-        rows.append(("pytorch", t))
+    import plugtorch
+    rows = [("numpy (by hand)", numpy_by_hand(args.n)), ("plugtorch cpu", autograd_step(plugtorch, args.n))]
+    torch = try_import_torch()
+    if torch is not None:
+        rows.append(("pytorch", autograd_step(torch, args.n)))
     times = {name: per_call_us(fn, number=args.number, repeat=args.repeat) for name, fn in rows}
     base = times["numpy (by hand)"]
     print(f"Forward + backward of (a*b + a).sum() on {args.n} float32 elements "
@@ -88,7 +74,7 @@ def main():
     for name, us in times.items():
         target = "  (target <= 10x)" if name == "plugtorch cpu" else ""
         row(name, us, "us", None if name.startswith("numpy") else base, "numpy by hand" + target)
-    if t is None:
+    if torch is None:
         print("  pytorch: not installed, skipped")
 
 

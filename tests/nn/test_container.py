@@ -39,6 +39,12 @@ def test_module_list():
     del layers[0]
     assert list(layers._modules) == ["0", "1", "2", "3"]
     assert isinstance(layers[1:3], nn.ModuleList) and len(layers[1:3]) == 2
+    tanh = nn.Tanh()
+    layers.insert(1, tanh)
+    assert layers[1] is tanh and list(layers._modules) == ["0", "1", "2", "3", "4"]
+    with pytest.raises(TypeError, match="int is not a Module subclass"):
+        layers.insert(0, 3)
+    assert len(layers) == 5
     with pytest.raises(NotImplementedError, match="ModuleList has no forward"):
         layers(pt.ones(1))
 

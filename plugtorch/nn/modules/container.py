@@ -77,49 +77,68 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
-    """A list of modules, registered so their parameters are found; has no ``forward``."""
+class _ListOf(Module):
+    """List behaviour over one of the module's stores, keyed "0", "1", ... (``_modules`` or ``_parameters``)."""
 
-    def __init__(self, modules=None):
+    _store = "_modules"
+
+    def __init__(self, values=None):
         super().__init__()
-        if modules is not None:
-            self.extend(modules)
+        if values is not None:
+            self.extend(values)
+
+    def _items(self):
+        return self.__dict__[self._store]
+
+    def _renumber(self, values):
+        self.__dict__[self._store] = {str(i): v for i, v in enumerate(values)}
+
+    def _set(self, key, value):
+        raise NotImplementedError
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
-            return ModuleList(list(self._modules.values())[idx])
-        return self._modules[str(_index(len(self), idx, "ModuleList"))]
+            return type(self)(list(self._items().values())[idx])
+        return self._items()[str(_index(len(self), idx, type(self).__name__))]
 
-    def __setitem__(self, idx, module):
-        self.add_module(str(_index(len(self), idx, "ModuleList")), module)
+    def __setitem__(self, idx, value):
+        self._set(str(_index(len(self), idx, type(self).__name__)), value)
 
     def __delitem__(self, idx):
-        mods = list(self._modules.values())
-        del mods[idx if isinstance(idx, slice) else _index(len(mods), idx, "ModuleList")]
-        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(mods)}
+        values = list(self._items().values())
+        del values[idx if isinstance(idx, slice) else _index(len(values), idx, type(self).__name__)]
+        self._renumber(values)
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._items())
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(self._items().values())
 
-    def __iadd__(self, modules):
-        return self.extend(modules)
+    def __iadd__(self, values):
+        return self.extend(values)
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
+    def append(self, value):
+        self._set(str(len(self)), value)
         return self
 
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
+    def extend(self, values):
+        for v in values:
+            self.append(v)
         return self
 
-    def insert(self, index, module):
-        mods = list(self._modules.values())
-        mods.insert(index, module)
-        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(mods)}
+    def insert(self, index, value):
+        self._set(str(len(self)), value)              # registers (and type-checks) the new member
+        values = list(self._items().values())
+        values.insert(index, values.pop())
+        self._renumber(values)
+
+
+class ModuleList(_ListOf):
+    """A list of modules, registered so their parameters are found; has no ``forward``."""
+
+    def _set(self, key, module):
+        self.add_module(key, module)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
@@ -180,40 +199,13 @@ class ModuleDict(_DictOf):
         self.add_module(key, module)
 
 
-class ParameterList(Module):
+class ParameterList(_ListOf):
     """A list of parameters, registered under the names "0", "1", ..."""
 
-    def __init__(self, values=None):
-        super().__init__()
-        if values is not None:
-            self.extend(values)
+    _store = "_parameters"
 
-    def __getitem__(self, idx):
-        if isinstance(idx, slice):
-            return ParameterList(list(self._parameters.values())[idx])
-        return self._parameters[str(_index(len(self), idx, "ParameterList"))]
-
-    def __setitem__(self, idx, param):
-        idx = _index(len(self), idx, "ParameterList")
-        self.register_parameter(str(idx), param if isinstance(param, Parameter) else Parameter(param))
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters.values())
-
-    def __iadd__(self, values):
-        return self.extend(values)
-
-    def append(self, value):
-        self.register_parameter(str(len(self)), value if isinstance(value, Parameter) else Parameter(value))
-        return self
-
-    def extend(self, values):
-        for v in values:
-            self.append(v)
-        return self
+    def _set(self, key, value):
+        self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
 
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"

@@ -181,14 +181,40 @@ def test_override_of_a_composite_op_is_used_and_removable(device):
         np.testing.assert_allclose(x.softmax(1).cpu().numpy(), expected, rtol=1e-6)
         np.testing.assert_allclose(pt.softmax(x, dim=1).cpu().numpy(), expected, rtol=1e-6)
         assert calls == [(2, 3), (2, 3)]
-        # with no formula for softmax, autograd goes through the decomposition, not the override
+        # softmax has a backward formula, so the override serves training too
         xg = x.clone().requires_grad_()
-        xg.softmax(1).sum().backward()
-        assert calls == [(2, 3), (2, 3)] and xg.grad is not None
+        (xg.softmax(1) * pt.tensor([1.0, 0.0, 0.0], device=device)).sum().backward()
+        assert len(calls) == 3
+        s = expected
+        np.testing.assert_allclose(xg.grad.cpu().numpy(), s[:, :1] * ((np.arange(3) == 0) - s), rtol=1e-5, atol=1e-7)
     finally:
         library.remove_impl("softmax", device)
     x.softmax(1)
-    assert len(calls) == 2
+    assert len(calls) == 3
+
+
+def test_override_without_a_formula_leaves_autograd_to_the_decomposition():
+    def square_plus(input, other):
+        return input * input + other
+    library.define("testlib::square_plus", decomposition=square_plus)
+    calls = []
+
+    def fast(input, other):          # computes outside autograd: must not be used under it
+        calls.append(1)
+        with pt.no_grad():
+            return input * input + other
+    library.impl("testlib::square_plus", "cpu", fast)
+    try:
+        x = pt.tensor([1.0, -2.0], requires_grad=True)
+        y = pt.ops.testlib.square_plus(x, 1.0)
+        assert calls == [] and y.grad_fn is not None
+        y.sum().backward()
+        assert x.grad.tolist() == [2.0, -4.0]
+        with pt.no_grad():
+            assert pt.ops.testlib.square_plus(x, 1.0).tolist() == [2.0, 5.0]
+        assert calls == [1]
+    finally:
+        library.undefine("testlib::square_plus")
 
 
 def test_override_of_a_core_op_is_used_and_removable():

@@ -66,10 +66,6 @@ class Result:
     skipped: int = 0    # samples the cpu reference could not run (reported by the cpu run)
 
 
-class _ReferenceFailed(Exception):
-    """cpu itself cannot run the sample: a cpu bug (a FAIL of the cpu run) or a bad database sample."""
-
-
 class _Skip(Exception):
     """The device cannot hold one of the sample's inputs (an unsupported dtype of a secondary input)."""
 
@@ -176,6 +172,8 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     tol = functools.partial(tolerances.for_sample, entry, sample=sample, magnitude=_magnitude(sample))
     _compare_outputs(entry, sample, out, ref_out, expected_dev, tol, "forward")
     _check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol)
+    if entry.op in OPS and "view" in OPS[entry.op].tags:
+        _check_view_aliases(out, args, ref_out, ref_args)
     if entry.differentiable and dtype in GRAD_DTYPES:
         _check_gradients(entry, sample, dev, seed, tol)
 
@@ -227,6 +225,23 @@ def _check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol):
         if x0.shape != x1.shape or not _same(x0, x1):
             raise _Mismatch("input modified", f"tensor argument {k} was changed by the call "
                             "(cpu leaves its inputs alone); kernels must write into new memory")
+
+
+def _check_view_aliases(out, args, ref_out, ref_args):
+    """A view kernel must return memory shared with its input: writing into the result
+    changes the input, as on cpu (in-place ops on views depend on it)."""
+    if not isinstance(out, pt.Tensor) or out.numel() == 0 or not isinstance(args[0], pt.Tensor):
+        return
+    if any(st == 0 and n > 1 for st, n in zip(ref_out.stride(), ref_out.shape)):
+        return   # several elements share one location (expand): writing is not allowed
+    for o in (out, ref_out):
+        with pt.no_grad():
+            pt.ops.copy_(o, pt.ones(tuple(o.shape), dtype=o.dtype, device=o.device))
+    got, want = _host(args[0]), _host(ref_args[0])
+    if not _same(got, want):
+        raise _Mismatch("view", "writing into the result did not write into the input as on cpu: a view "
+                        "kernel must return an array sharing the input's memory (strides and an offset), "
+                        "not a copy")
 
 
 def _check_gradients(entry, sample, dev, seed, tol):

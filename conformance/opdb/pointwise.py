@@ -1,8 +1,6 @@
 """Elementwise ops: unary, binary, ternary and the pointwise composites."""
 from __future__ import annotations
 
-import numpy as np
-
 import plugtorch as pt
 
 from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Sample
@@ -122,10 +120,6 @@ ENTRIES.append(Entry("where", samples=_where_samples, error_inputs=lambda ctx: [
 
 
 # ---- pointwise composites -----------------------------------------------------------------
-def _float_errors(op):
-    return lambda ctx: [ErrorInput(Sample([1.0]), TypeError, op)]
-
-
 ENTRIES += [
     Entry("clamp", samples=unary_samples(kwargs={"min": -2, "max": 3}), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx)), RuntimeError, "At least one")]),
@@ -150,13 +144,7 @@ def _pairs(ctx):
             Sample(ctx.input((2, 6), profile="special"), ctx.input((2, 6), profile="special"))]
 
 
-def _bool_compare(actual, expected, sample):
-    return None if actual == expected else f"returned {actual}, cpu returns {expected}"
-
-
 ENTRIES += [
     Entry("allclose", samples=_pairs, dtypes=FLOAT_DTYPES),
     Entry("equal", samples=_pairs, dtypes=ALL_DTYPES),
 ]
-
-__all__ = ["ENTRIES", "np"]

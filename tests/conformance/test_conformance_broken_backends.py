@@ -99,6 +99,13 @@ def test_permute_that_assumes_contiguous_input_fails_permute(backend):
     assert "transposed" in f.sample or "stepped" in f.sample or "expanded" in f.sample   # contiguous inputs pass
 
 
+def test_view_kernel_that_copies_fails_the_view_check(backend):
+    results = _check(backend(replace={"permute": lambda x, dims: np.transpose(x, dims).copy()}), ["permute"],
+                     dtypes=[pt.float32])
+    f = results["permute", "float32"].failures[0]
+    assert f.check == "view" and "sharing the input's memory" in f.message
+
+
 def test_amax_that_drops_nan_fails_amax_for_floats(backend):
     def amax(x, dims, keepdim, dtype):
         r = np.nanmax(x, axis=dims, keepdims=keepdim) if x.dtype.kind == "f" else np.max(x, axis=dims, keepdims=keepdim)

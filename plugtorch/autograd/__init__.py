@@ -91,7 +91,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         try:
             run_backward((tensors,), (g,), retain_graph, create_graph)
         finally:
-            _check_ones(g)
+            if g._vc is not None:
+                _check_ones(g)
         return
     tensors = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors)

@@ -10,7 +10,7 @@ attribute stores at record time and one formula call plus a shape check at backw
 """
 from __future__ import annotations
 
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import _FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator, modified_error, next_seq
@@ -213,12 +213,19 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     heap = []
     buffers = {}
     handed = set()          # native arrays already stored as some leaf's .grad
-    for t, g in zip(roots, root_grads):
-        e = edge(t)
-        if e is None:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        _send(buffers, heap, e[0], e[1], g)
+    for k, (t, g) in enumerate(zip(roots, root_grads)):
+        fn = t.grad_fn
+        if fn is not None and fn.n_outputs == 1:
+            buffers[fn] = [g]
+            heap.append((-fn.seq, id(fn), fn))   # a root's node: unique in the heap
+        else:
+            e = edge(t)
+            if e is None:
+                raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
+            _send(buffers, heap, e[0], e[1], g)
         handed.add(id(g._data))    # never store a caller's gradient tensor as .grad
+    if len(heap) > 1:
+        heapify(heap)
     capture = needed = None
     if inputs is not None:
         capture, needed = _plan(heap, inputs)

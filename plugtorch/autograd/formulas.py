@@ -138,10 +138,12 @@ def _pow_grad(g, a, b, result):
     ga = g * b * pt.pow(a, b - 1) if isinstance(a, pt.Tensor) else None
     gb = None
     if isinstance(b, pt.Tensor):
-        la = pt.log(a) if isinstance(a, pt.Tensor) else math.log(a) if a > 0 else float("nan")
-        gb = g * result * la
         if isinstance(a, pt.Tensor):
-            gb = pt.where((a == 0) & (b >= 0), 0.0, gb)
+            # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)
+            zero = (a == 0) & (b >= 0)
+            gb = pt.where(zero, 0.0, g * result * pt.where(zero, 1.0, a).log())
+        else:
+            gb = g * result * (math.log(a) if a > 0 else float("nan"))
     return ga, gb
 
 

@@ -21,7 +21,7 @@ from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, register_op
 from plugtorch.nn.functional import attention as _attention
 from plugtorch.nn.functional import conv as _conv
-from plugtorch.nn.functional import linear as _linear
+from plugtorch.nn.functional import affine as _linear
 from plugtorch.nn.functional import loss as _loss
 from plugtorch.nn.functional import normalization as _norm
 from plugtorch.nn.functional import pooling as _pool
@@ -56,11 +56,17 @@ def _make_meta(name, impl):
     (defaults filled in, tensors as native arrays) and returns one native array, of the first floating
     point tensor argument's dtype (embedding's weight, not its indices)."""
     sig = inspect.signature(impl)
+    params = list(sig.parameters.values())
+    defaults = [p.default for p in params]
+    required = sum(p.default is inspect.Parameter.empty for p in params)
 
     def meta(*args, **kwargs):
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        vals = list(bound.arguments.values())
+        if not kwargs and required <= len(args) <= len(params):   # the common call: no binding needed
+            vals = list(args) + defaults[len(args):]
+        else:
+            bound = sig.bind(*args, **kwargs)
+            bound.apply_defaults()
+            vals = list(bound.arguments.values())
         tensors = [v for v in vals if isinstance(v, Tensor)]
         if not tensors:
             raise TypeError(f"{name}(): expected Tensor arguments")

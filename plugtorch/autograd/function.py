@@ -19,6 +19,7 @@ class FunctionCtx:
         self._saved = None
         self.needs_input_grad = ()
         self._non_diff = set()
+        self._dirty = set()
         self._node = None
         self.materialize_grads = True
 
@@ -35,7 +36,9 @@ class FunctionCtx:
         self._non_diff.update(id(t) for t in tensors)
 
     def mark_dirty(self, *tensors):
-        pass
+        """Declare inputs that ``forward`` modified in place (and returns): their history is
+        rewritten to start at this Function's node, as in PyTorch."""
+        self._dirty.update(id(t) for t in tensors)
 
     def set_materialize_grads(self, value: bool):
         self.materialize_grads = value
@@ -126,7 +129,7 @@ class Function:
         if not recording:
             return out
         outs = out if isinstance(out, tuple) else (out,)
-        meta = [(tuple(o.shape), o.dtype, o.device) for o in outs]
+        meta = [(tuple(o.shape), o.dtype, o.device) if isinstance(o, Tensor) else ((), None, None) for o in outs]
         node = BackwardCFunction(cls, ctx, len(outs), meta)
         positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
         node._tensor_positions = positions
@@ -142,10 +145,21 @@ class Function:
         result = []
         for k, o in enumerate(outs):
             if isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_diff:
-                if o.grad_fn is not None or o._base is not None or id(o) in in_ids or o._rg:
+                if id(o) in ctx._dirty:
+                    _check_dirty(cls, o)
+                elif o.grad_fn is not None or o._base is not None or id(o) in in_ids or o._rg:
                     o = o.detach()   # never rewrite the history of a tensor the caller holds
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k
             result.append(o)
         return tuple(result) if isinstance(out, tuple) else result[0]
+
+
+def _check_dirty(cls, t):
+    if t.grad_fn is None and t._rg:
+        raise RuntimeError(f"{cls.__name__}: a leaf Variable that requires grad has been used in an in-place "
+                           "operation (mark_dirty). Pass a clone, or run it under plugtorch.no_grad().")
+    if t._base is not None:
+        raise RuntimeError(f"{cls.__name__}: mark_dirty on a view is not supported; pass a clone of the "
+                           "view (or its base) instead")

@@ -411,3 +411,18 @@ def test_hook_modifying_root_grad_in_place_does_not_poison_later_backwards():
     z = leaf(2.0)
     (z * 3).backward()
     assert z.grad.item() == 3.0
+
+
+def test_backward_inputs_may_name_a_non_leaf():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    (h * h).sum().backward(inputs=[h])
+    assert h.grad.tolist() == [6.0, 12.0]
+    assert x.grad is None
+
+
+def test_grad_fn_next_functions_follow_multi_output_ops():
+    x = leaf([3.0, 1.0, 2.0])
+    v, i = x.sort()
+    assert v.grad_fn.name() == "SortBackward" and v.grad_fn.next_functions[0][0].variable is x
+    assert not i.requires_grad

@@ -197,3 +197,47 @@ def test_function_output_that_is_an_input_view_is_detached_first():
     assert y is not x and x.is_leaf and x.grad_fn is None
     y.sum().backward()
     assert x.grad.tolist() == [5.0, 5.0]
+
+
+class AddOneInPlace(Function):
+    @staticmethod
+    def forward(ctx, x):
+        x.add_(1)
+        ctx.mark_dirty(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g
+
+
+def test_mark_dirty_rewrites_the_history_of_the_modified_input():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = AddOneInPlace.apply(h)
+    assert y is h and h.grad_fn.name() == "AddOneInPlaceBackward"
+    assert h.tolist() == [4.0, 7.0]
+    (h * h).sum().backward()
+    assert x.grad.tolist() == [24.0, 42.0]     # d/dx (3x + 1)^2 = 6 (3x + 1)
+
+
+def test_mark_dirty_on_leaf_requiring_grad_raises():
+    x = pt.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="AddOneInPlace: a leaf Variable that requires grad"):
+        AddOneInPlace.apply(x)
+
+
+def test_function_returning_non_tensor_outputs():
+    class WithCount(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, 7
+
+        @staticmethod
+        def backward(ctx, g, _):
+            return g * 2
+    x = pt.ones(2, requires_grad=True)
+    y, n = WithCount.apply(x)
+    assert n == 7
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]

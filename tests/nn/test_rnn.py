@@ -121,8 +121,8 @@ def test_rnn_gradcheck():
     xw, h, c = (t64(rng.standard_normal((2, 8)), True), t64(rng.standard_normal((2, 2)), True),
                 t64(rng.standard_normal((2, 2)), True))
     wh, bh = t64(rng.standard_normal((8, 2)), True), t64(rng.standard_normal(8), True)
-    scalar_gradcheck(lambda xw, h, c, wh, bh: lstm_cell(xw, (h, c), wh, bh), xw, h, c, wh, bh)
-    scalar_gradcheck(lambda xw, h, wh, bh: gru_cell(xw[:, :6], h, wh[:6], bh[:6]), xw, h, wh, bh)
+    scalar_gradcheck(lambda xw, h, c, wh: lstm_cell(xw, (h, c), wh.t(), None), xw, h, c, wh)
+    scalar_gradcheck(lambda xw, h, wh, bh: gru_cell(xw[:, :6], h, wh[:6].t(), bh[:6]), xw, h, wh, bh)
     gru = nn.GRU(2, 2, bidirectional=True).double()
     scalar_gradcheck(lambda x: gru(x)[0], x)
 

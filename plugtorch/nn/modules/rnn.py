@@ -22,28 +22,36 @@ from plugtorch.nn.parameter import Parameter
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
-def rnn_tanh_cell(xw, h, w_hh, b_hh):
-    """One step of an Elman RNN; ``xw`` is the precomputed x W_ih^T + b_ih."""
-    return (xw + F.linear(h, w_hh, b_hh)).tanh()
+def rnn_tanh_cell(xw, h, w_hh_t, b_hh):
+    """One step of an Elman RNN. ``xw`` is the precomputed x W_ih^T + b_ih (+ b_hh, folded in by the
+    caller for every cell but GRU's), ``w_hh_t`` the transposed hidden weight."""
+    return (xw + h @ w_hh_t).tanh()
 
 
-def rnn_relu_cell(xw, h, w_hh, b_hh):
-    return F.relu(xw + F.linear(h, w_hh, b_hh))
+def rnn_relu_cell(xw, h, w_hh_t, b_hh):
+    return F.relu(xw + h @ w_hh_t)
 
 
-def lstm_cell(xw, state, w_hh, b_hh):
+def lstm_cell(xw, state, w_hh_t, b_hh):
+    """Gates i, f, g, o: one sigmoid over all four (g's is unused), one tanh for g."""
     h, c = state
-    i, f, g, o = (xw + F.linear(h, w_hh, b_hh)).chunk(4, -1)
-    c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c.tanh(), c
+    gates = xw + h @ w_hh_t
+    n = gates.shape[-1] // 4
+    s = gates.sigmoid()
+    i, f, o = s[..., :n], s[..., n:2 * n], s[..., 3 * n:]
+    c = f * c + i * gates[..., 2 * n:3 * n].tanh()
+    return o * c.tanh(), c
 
 
-def gru_cell(xw, h, w_hh, b_hh):
-    xr, xz, xn = xw.chunk(3, -1)
-    hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, -1)
-    r = (xr + hr).sigmoid()
-    z = (xz + hz).sigmoid()
-    n = (xn + r * hn).tanh()
+def gru_cell(xw, h, w_hh_t, b_hh):
+    """r, z, n gates; b_hh stays separate because r scales the hidden part of n."""
+    hh = h @ w_hh_t
+    if b_hh is not None:
+        hh = hh + b_hh
+    n3 = hh.shape[-1] // 3
+    rz = (xw[..., :2 * n3] + hh[..., :2 * n3]).sigmoid()
+    r, z = rz[..., :n3], rz[..., n3:]
+    n = (xw[..., 2 * n3:] + r * hh[..., 2 * n3:]).tanh()
     return (1 - z) * n + z * h
 
 
@@ -125,12 +133,15 @@ class RNNBase(Module):
             outs = []
             for d in range(dirs):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                if b_ih is not None and self.mode != "GRU":
+                    b_ih = b_ih + b_hh                              # one bias add for all steps
                 xw = F.linear(layer_in, w_ih, b_ih)                 # every time step at once
+                w_hh_t = w_hh.t()
                 k = layer * dirs + d
                 state = (h0[k], c0[k]) if lstm else h0[k]
                 steps = [None] * seq
                 for t in (range(seq - 1, -1, -1) if d else range(seq)):
-                    state = cell(xw[t], state, w_hh, b_hh)
+                    state = cell(xw[t], state, w_hh_t, b_hh)
                     steps[t] = state[0] if lstm else state
                 outs.append(pt.stack(steps) if seq else xw[:, :, :self.hidden_size])
                 h_n.append(state[0] if lstm else state)

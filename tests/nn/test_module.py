@@ -194,3 +194,19 @@ def test_deepcopy_is_independent():
 def test_missing_forward():
     with pytest.raises(NotImplementedError, match='missing the required "forward" function'):
         nn.Module()(1)
+
+
+def test_always_call_forward_hook_runs_when_forward_fails():
+    lin = nn.Linear(2, 2)
+    seen = []
+    lin.register_forward_hook(lambda m, args, out: seen.append(out), always_call=True)
+    with pytest.raises(RuntimeError, match="expected input with 2 features"):
+        lin(pt.ones(1, 3))
+    assert seen == [None]
+
+
+def test_state_dict_through_save_and_load(tmp_path):
+    a, b = Net(), Net()
+    pt.save(a.state_dict(), str(tmp_path / "net.pt"))
+    b.load_state_dict(pt.load(str(tmp_path / "net.pt")))
+    np.testing.assert_array_equal(b.fc1.weight.detach().numpy(), a.fc1.weight.detach().numpy())

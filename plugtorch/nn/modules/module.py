@@ -452,7 +452,13 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
-        out = self.forward(*args, **kwargs)
+        try:
+            out = self.forward(*args, **kwargs)
+        except Exception:
+            for hid in self._forward_hooks_always_called:     # always_call hooks see failures too
+                hook = self._forward_hooks[hid]
+                hook(self, args, kwargs, None) if hid in self._forward_hooks_with_kwargs else hook(self, args, None)
+            raise
         for hid, hook in list(self._forward_hooks.items()):
             res = hook(self, args, kwargs, out) if hid in self._forward_hooks_with_kwargs else hook(self, args, out)
             if res is not None:

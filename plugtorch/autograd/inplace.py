@@ -86,8 +86,9 @@ def record_copy(op, args, kwargs):
     if not dst._dtype.is_floating_point:
         return dst
     if dst._base is None:
-        dst.grad_fn = CopyBackward(src) if src._rg else None
-        dst._rg = src._rg
+        # dst keeps requiring grad even when src does not (h.zero_(): its grad is then zero)
+        dst.grad_fn = CopyBackward(src)
+        dst._rg = True
         dst._out_nr = 0
         return dst
     base = dst._base

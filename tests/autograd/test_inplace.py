@@ -170,3 +170,17 @@ def test_inplace_result_gradcheck():
     w = leaf([0.5, -0.3, 0.8])
     assert pt.autograd.gradcheck(f, (x, w))
     assert pt.autograd.gradgradcheck(f, (x, w))
+
+
+def test_overwriting_a_non_leaf_with_a_constant_keeps_it_in_the_graph():
+    x = leaf([1.0, 2.0])
+    h = x * 2
+    h.zero_()
+    assert h.requires_grad and not h.is_leaf
+    (h.sum() + (x * 5).sum()).backward()
+    assert x.grad.tolist() == [5.0, 5.0]
+    y = leaf([1.0])
+    k = y * 1
+    k.fill_(3.0)
+    k.sum().backward()
+    assert y.grad is None                    # the overwritten history gets no gradient

@@ -21,7 +21,7 @@ from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, register_op
 from plugtorch.nn.functional import attention as _attention
 from plugtorch.nn.functional import conv as _conv
-from plugtorch.nn.functional import affine as _linear
+from plugtorch.nn.functional import affine as _affine
 from plugtorch.nn.functional import loss as _loss
 from plugtorch.nn.functional import normalization as _norm
 from plugtorch.nn.functional import pooling as _pool
@@ -30,8 +30,8 @@ from plugtorch.nn.functional import sparse as _sparse
 # op name -> (implementation, tags). Ops listed in _OVERRIDABLE get a meta function, so the
 # dispatcher looks for a backend kernel of that name before it runs the decomposition.
 NN_OPS = {
-    "linear": (_linear.linear, ("linalg",)),
-    "bilinear": (_linear.bilinear, ("linalg",)),
+    "linear": (_affine.linear, ("linalg",)),
+    "bilinear": (_affine.bilinear, ("linalg",)),
     "conv1d": (_conv.conv1d, ("linalg",)),
     "conv2d": (_conv.conv2d, ("linalg",)),
     "conv_transpose2d": (_conv.conv_transpose2d, ("linalg",)),

@@ -150,3 +150,21 @@ def test_mha_input_errors():
         mha(pt.randn(3, 2, 6), pt.randn(3, 2, 6), pt.randn(3, 2, 6))
     with pytest.raises(AssertionError, match="query should be unbatched 2D or batched 3D tensor"):
         mha(pt.randn(8), pt.randn(8), pt.randn(8))
+
+
+def test_mha_bias_kv_and_zero_attn():
+    mha = nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True).double()
+    assert tuple(mha.bias_k.shape) == (1, 1, 4) and "bias_v" in dict(mha.named_parameters())
+    q, k = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 2, 4))
+    out, w = mha(t64(q), t64(k), t64(k))
+    assert tuple(out.shape) == (3, 2, 4) and tuple(w.shape) == (2, 3, 7)
+    np.testing.assert_allclose(w.detach().numpy().sum(-1), 1.0, rtol=1e-12)
+    # the zero key scores 0: its weight is exp(0) / sum over the row, for every head
+    plain = nn.MultiheadAttention(4, 2, add_zero_attn=True).double()
+    _, w = plain(t64(q), t64(k), t64(k), average_attn_weights=False)
+    p = {n: t.detach().numpy() for n, t in plain.named_parameters()}
+    Q = q @ np.split(p["in_proj_weight"], 3)[0].T
+    K = k @ np.split(p["in_proj_weight"], 3)[1].T
+    s = np.einsum("lnd,snd->nls", Q[:, :, :2], K[:, :, :2]) / np.sqrt(2)
+    e = np.exp(s)
+    np.testing.assert_allclose(w.detach().numpy()[:, 0, :, 5], 1 / (e.sum(-1) + 1), rtol=1e-10)

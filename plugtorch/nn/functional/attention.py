@@ -63,11 +63,12 @@ def _repeat_heads(x, heads):
     return x.unsqueeze(-3).expand(*lead, hk, heads // hk, *x.shape[-2:]).reshape(*lead, heads, *x.shape[-2:])
 
 
-def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, in_proj_bias, out_proj_weight,
-                                 out_proj_bias, key_padding_mask=None, need_weights=True, attn_mask=None,
-                                 average_attn_weights=True, is_causal=False, dropout_p=0.0, training=True,
-                                 q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
-                                 bias_k=None, bias_v=None, add_zero_attn=False):
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads, in_proj_weight, in_proj_bias,
+                                 bias_k, bias_v, add_zero_attn, dropout_p, out_proj_weight, out_proj_bias,
+                                 training=True, key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None, k_proj_weight=None,
+                                 v_proj_weight=None, static_k=None, static_v=None, average_attn_weights=True,
+                                 is_causal=False):
     """Inputs are sequence-first: (L, N, E) or unbatched (L, E). Returns (output, weights or None).
 
     Masks follow MultiheadAttention: a bool ``attn_mask`` / ``key_padding_mask`` marks positions
@@ -80,6 +81,10 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     L, N, E = query.shape
+    if E != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got {E}")
+    if static_k is not None or static_v is not None:
+        raise NotImplementedError("multi_head_attention_forward: static_k / static_v are not supported")
     if key.shape[:2] != value.shape[:2] or key.shape[1] != N:
         raise AssertionError(f"key and value must have the same sequence length and batch size as each other and "
                              f"query's batch size; got query {list(query.shape)}, key {list(key.shape)}, value "
@@ -87,7 +92,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     if E % num_heads:
         raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
     hd = E // num_heads
-    if q_proj_weight is None:
+    if not use_separate_proj_weight:
         wq, wk, wv = in_proj_weight.chunk(3)
     else:
         wq, wk, wv = q_proj_weight, k_proj_weight, v_proj_weight

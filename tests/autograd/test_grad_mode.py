@@ -87,21 +87,24 @@ def test_modes_restore_after_exception():
 
 def test_grad_mode_is_thread_local():
     seen = {}
+
+    def fresh_thread():
+        seen["start"] = pt.is_grad_enabled()
+
+    with pt.no_grad():                     # this thread's mode is not inherited
+        t = threading.Thread(target=fresh_thread)
+        t.start()
+        t.join(5)
+    assert seen["start"] is True
+
     inside = threading.Event()
     release = threading.Event()
 
     def worker():
-        seen["start"] = pt.is_grad_enabled()
         with pt.no_grad():
             inside.set()
             release.wait(5)
             seen["worker"] = (leaf() * 2).requires_grad
-
-    with pt.no_grad():
-        t = threading.Thread(target=worker)
-        t.start()
-        t.join(5)
-    assert seen["start"] is True           # a new thread starts with grad enabled
 
     t = threading.Thread(target=worker)
     t.start()

@@ -259,11 +259,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 for h in node._post_hooks:
                     h(outs, grads)
             if not retain_graph:
-                if node.__class__ is OpNode:   # OpNode.release(), inlined
-                    node.args = node.kwargs = node.saved = node.result = None
-                    node.released = True
-                else:
-                    node.release()
+                node.release()
             for e, g in zip(node.next_functions, outs):
                 if e is None or g is None:
                     continue

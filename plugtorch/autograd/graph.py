@@ -157,8 +157,11 @@ class OpNode(Node):
         return "".join(p.capitalize() for p in n.split("_")) + "Backward"
 
     def release(self):
-        self.args = self.kwargs = self.saved = self.result = None
-        self.released = True
+        # Like PyTorch, only a node that saved tensors refuses a second backward; one that
+        # kept just shapes (add, sum ...) can run again.
+        if self.saved or self.result is not None:
+            self.args = self.kwargs = self.saved = self.result = None
+            self.released = True
 
 
 class AccumulateGrad(Node):

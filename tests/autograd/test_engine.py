@@ -426,3 +426,11 @@ def test_grad_fn_next_functions_follow_multi_output_ops():
     v, i = x.sort()
     assert v.grad_fn.name() == "SortBackward" and v.grad_fn.next_functions[0][0].variable is x
     assert not i.requires_grad
+
+
+def test_second_backward_without_saved_tensors_is_allowed_like_pytorch():
+    x = leaf([1.0, 2.0])
+    y = (x + 1).sum()          # add and sum save no tensors
+    y.backward()
+    y.backward()
+    assert x.grad.tolist() == [2.0, 2.0]

@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     if args.report:
         report.write(args.report, results, meta)
         print(f"\nreport written to {args.report}")
+    print("\n" + report.slowest(results))
     n_fail = sum(r.status == FAIL for r in results)
     print(f"\n{len(results)} op x dtype checks on {', '.join(backends)} in {elapsed:.1f}s: "
           + (f"{n_fail} FAILED" if n_fail else "no failures"))

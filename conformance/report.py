@@ -78,10 +78,21 @@ def failure_text(results) -> str:
     return "\n\n".join(parts)
 
 
+def slowest(results, n: int = 5) -> str:
+    """The entries that took longest per backend (kernel compilation shows up here)."""
+    per = {}
+    for r in results:
+        per.setdefault(r.backend, {}).setdefault(r.op, 0.0)
+        per[r.backend][r.op] += r.seconds
+    return "\n".join(f"slowest on {b}: " + ", ".join(f"{op} {t:.1f}s" for op, t in
+                                                      sorted(ops.items(), key=lambda kv: -kv[1])[:n])
+                     for b, ops in per.items())
+
+
 def to_json(results, meta=None) -> str:
     doc = {"meta": meta or {}, "summary": summary(results),
            "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
-                        "samples": r.samples, "skipped": r.skipped,
+                        "samples": r.samples, "skipped": r.skipped, "seconds": round(r.seconds, 4),
                         "failures": [{"check": f.check, "sample": f.sample, "message": f.message,
                                       "max_error": f.max_error} for f in r.failures]} for r in results]}
     return json.dumps(doc, indent=1)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ class Result:
     samples: int = 0
     failures: list = field(default_factory=list)
     skipped: int = 0    # samples the cpu reference could not run (reported by the cpu run)
+    seconds: float = 0.0
 
 
 class _Skip(Exception):
@@ -103,6 +105,13 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 8,
 
 def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 8) -> Result:
     """All checks of one entry and dtype on one backend."""
+    start = time.perf_counter()
+    res = _check_entry(entry, dtype, backend_name, seed, max_examples)
+    res.seconds = time.perf_counter() - start
+    return res
+
+
+def _check_entry(entry, dtype, backend_name, seed, max_examples):
     from plugtorch.backends import get_backend
     be = get_backend(backend_name)
     dev = canonical(backend_name)

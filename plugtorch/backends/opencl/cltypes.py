@@ -34,6 +34,7 @@ inline ushort bf16_store(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return (ushort)(u >> 16);
 }
+inline float bfr(float f) { return bf16_load(bf16_store(f)); }   /* round to bfloat16 */
 typedef struct { long nd; long n; long shape[8]; long st[4][8]; } Geo;
 inline long geo_off(const Geo* g, long i, int k) {
     long off = 0;

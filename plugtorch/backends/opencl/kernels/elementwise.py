@@ -30,6 +30,9 @@ def _unary_expr(name, dt):
               "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
               "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
               "round": "rint(x0)" if f else "x0"}
+    if dt == T.BF16 and name in ("rsqrt", "sigmoid"):
+        # the cpu reference rounds each step to bfloat16; match it
+        return {"rsqrt": "(1 / bfr(sqrt(x0)))", "sigmoid": "(1 / bfr(1 + bfr(exp(-x0))))"}[name]
     if name in simple:
         return simple[name]
     if name in ("floor", "ceil", "trunc") and not f:

@@ -69,6 +69,9 @@ def _inplace_method(name):
     if op is not None and fn is getattr(P.ops, name, None):
         def m(self, *args, **kwargs):
             return inplace(self, op, args, kwargs)
+    elif name in ("add", "sub"):
+        def m(self, other, *, alpha=1):   # x.add_(y, alpha=a) is x.add_(y * a): the op itself
+            return inplace(self, op, (other * alpha if alpha != 1 else other,), {})
     else:
         def m(self, *args, **kwargs):
             return inplace(self, _WrapperOp(fn, name), args, kwargs)

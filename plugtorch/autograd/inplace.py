@@ -121,6 +121,10 @@ def inplace(self, op, args, kwargs):
         if f is None or f.saves is None or 0 in f.saves:
             src = self.clone()   # the formula reads self's old value: keep it intact
     fn = getattr(op, "fn", None)   # a public wrapper (add with alpha=) rather than an op
+    if not recording and fn is None:
+        done = D.inplace_kernel(op, self, args, kwargs)
+        if done is not None:
+            return done
     out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
     if isinstance(out, tuple):
         out = out[0]

@@ -142,6 +142,39 @@ def unary(op, a):
     return t
 
 
+def inplace_kernel(op, self, args, kwargs):
+    """Run ``self.op_(*args)`` with the backend's optional in-place kernel ``"<op>_"``.
+
+    Returns None (the caller then computes out of place and copies) when there is no such
+    kernel, a mode is active, the result would need a cast, or ``self`` is an expanded view.
+    """
+    if _modes:
+        return None
+    dev = self._device
+    kernels = dev._kernels
+    if kernels is None:
+        kernels = _resolve_backend(dev).kernels
+    k = kernels.get(op.name + "_")
+    if k is None:
+        return None
+    _, kargs, out = op.meta(self, *args, **kwargs)
+    a = self._data
+    if out is not self._dtype or kargs[0] is not a:
+        return None
+    if len(args) == 1:
+        other = args[0]
+        if isinstance(other, Tensor) and other._data.shape != a.shape:
+            from plugtorch.dispatch.meta import broadcast_shapes
+            if broadcast_shapes(a.shape, other._data.shape, op=op.name + "_") != a.shape:
+                return None
+    for n, st in zip(a.shape, dev._backend.strides(a)):
+        if st == 0 and n > 1:
+            return None
+    k(*kargs)
+    self._bump_version()
+    return self
+
+
 def invalidate_caches() -> None:
     """Forget memoised dispatch decisions (call after changing a backend's kernels)."""
     from plugtorch.dispatch.registry import OPS

@@ -18,7 +18,9 @@ def test_every_core_op_has_a_cpu_kernel(name):
 
 
 def test_every_cpu_kernel_is_a_registered_op():
-    assert sorted(set(CPU.kernels) - set(registry.OPS)) == []
+    # "<op>_" names the optional in-place kernel of a registered op <op>
+    names = {n[:-1] if n.endswith("_") and n[:-1] in registry.OPS else n for n in CPU.kernels}
+    assert sorted(names - set(registry.OPS)) == []
 
 
 @pytest.mark.parametrize("name", sorted(_ops_public.PUBLIC_TO_OP))

@@ -198,6 +198,14 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         a, b = _cast_both(a, b, dtype)
         return xp.minimum(a, b, dtype=dtype)
 
+    def inplace(f):
+        # optional in-place kernel "<op>_": same arguments, result written into the first
+        def k(a, b, dtype):
+            f(a, b, out=a, dtype=dtype.numpy)
+        return k
+
+    for name, f in (("add", xp.add), ("sub", xp.subtract), ("mul", xp.multiply), ("div", xp.true_divide)):
+        K[name + "_"] = inplace(f)
     K["add"] = binary(xp.add, natural=True)
     K["sub"] = binary(xp.subtract, natural=True)
     K["mul"] = binary(xp.multiply, natural=True)

@@ -39,6 +39,8 @@ def record(op, args, kwargs):
     kind = op.out_kind
     if kind == OUT_INPLACE:
         return formula.record_inplace(op, args, kwargs)
+    if kwargs:
+        args, kwargs = _tensors_positional(op, args, kwargs)
     fast = _POINTWISE.get(op)
     if fast is None:
         fast = _POINTWISE[op] = _pointwise_entry(op)
@@ -127,6 +129,22 @@ def record(op, args, kwargs):
     else:
         node.result = None
     return out
+
+
+def _tensors_positional(op, args, kwargs):
+    """Move tensor keyword arguments (``layer_norm(x, s, weight=w)``) to their positions, so
+    the node sees every input."""
+    for v in kwargs.values():
+        if isinstance(v, Tensor):
+            break
+    else:
+        return args, kwargs
+    bound = op.signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    if any(isinstance(v, Tensor) for v in bound.kwargs.values()):
+        raise NotImplementedError(f"{op.name}(): tensors passed as keyword-only arguments are not "
+                                  "differentiated; declare them positional-or-keyword in the op")
+    return bound.args, bound.kwargs
 
 
 _POINTWISE: dict = {}   # op -> (dispatcher entry point, arity), or () for other ops

@@ -283,9 +283,22 @@ def _logsumexp_grad(g, x, dim, keepdim=False, *, result):
     return (g * (x - result).exp(),)
 
 
+def _layer_norm_grad(g, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    k = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    dims = list(range(x.ndim - k, x.ndim))
+    xc = x - x.mean(dims, keepdim=True)
+    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    xhat = xc * rstd
+    gh = g * weight if weight is not None else g
+    gx = rstd * (gh - gh.mean(dims, keepdim=True) - xhat * (gh * xhat).mean(dims, keepdim=True))
+    # the engine sums the weight and bias gradients over the leading (batch) dims
+    return (gx, None, g * xhat if _is_tensor(weight) else None, g if _is_tensor(bias) else None)
+
+
 derivative("softmax", _softmax_grad, save=(), result=True)
 derivative("log_softmax", _log_softmax_grad, save=(), result=True)
 derivative("logsumexp", _logsumexp_grad, result=True)
+derivative("layer_norm", _layer_norm_grad, save=("x", "weight"))   # an nn op (plugtorch.nn.ops)
 
 # ---- linear algebra -----------------------------------------------------------------------
 derivative("_matmul", lambda g, a, b: (g @ b.mT, a.mT @ g))

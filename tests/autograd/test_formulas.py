@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
+import plugtorch.nn  # noqa: F401  (registers nn's ops, some of which have formulas)
 from plugtorch.autograd import formulas as F
 from plugtorch.dispatch.registry import OPS
 
@@ -143,3 +144,19 @@ def test_every_core_differentiable_op_has_a_formula():
 
 def test_no_formula_for_unknown_ops():
     assert not [n for n in F.FORMULAS if n not in OPS]
+
+
+def test_layer_norm_formula_matches_its_decomposition():
+    rng = np.random.default_rng(3)
+    x = leaf(rng.standard_normal((2, 3, 4)))
+    w, b = leaf(rng.standard_normal(4)), leaf(rng.standard_normal(4))
+    gy = pt.tensor(rng.standard_normal((2, 3, 4)), dtype=pt.float64)
+    y = pt.nn.functional.layer_norm(x, (4,), weight=w, bias=b)      # tensors as keywords too
+    assert y.grad_fn.name() == "LayerNormBackward"
+    got = pt.autograd.grad(y, [x, w, b], gy)
+    decomposed = pt.dispatch.registry.get("layer_norm").decomposition
+    want = pt.autograd.grad(decomposed(x, (4,), w, b), [x, w, b], gy)
+    for g1, g2 in zip(got, want):
+        np.testing.assert_allclose(g1.tolist(), g2.tolist(), rtol=1e-10, atol=1e-12)
+    assert pt.autograd.gradgradcheck(lambda t, s: pt.nn.functional.layer_norm(t, (3, 4), s), (x, leaf(np.ones((3, 4)))))
+

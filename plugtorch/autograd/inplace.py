@@ -6,7 +6,6 @@ rebases the base's history onto a CopySlices node, as PyTorch does.
 """
 from __future__ import annotations
 
-from plugtorch import _dtypes
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import Node, edge, next_seq
 from plugtorch.dispatch import dispatcher as D

@@ -413,6 +413,8 @@ def softmax(input, dim, dtype=None):
     x = input if dtype is None else input.to(dtype)
     if not x._dtype.is_floating_point:
         x = x.to(_dtypes.get_default_dtype())
+    if x.numel() == 0:   # nothing to normalise (and amax over an empty dim has no identity)
+        return x.exp()
     e = (x - x.detach().amax(dim, keepdim=True)).exp()
     return e / e.sum(dim, keepdim=True)
 

@@ -1,0 +1,143 @@
+"""The ops nn.functional registers: linear layers, convolutions, pooling, normalization,
+embedding, losses and attention.
+
+They are composites (decompositions into the core ops) that a backend may override with
+native kernels; either way they must match cpu. Checked in float32 and float64: in half
+precision they chain many rounded ops, which the core ops' own half-precision entries check.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import plugtorch as pt
+import plugtorch.nn.functional  # noqa: F401  (registers the ops)
+
+from ..entry import Entry, ErrorInput, Input, Sample
+
+NN_DTYPES = (pt.float32, pt.float64)
+
+
+def _x(ctx, shape, layout="contiguous", **kw):
+    return ctx.input(shape, layout=layout, **kw)
+
+
+def _targets(ctx, shape, n, ignore=None):
+    v = ctx.rng.integers(0, n, size=shape).astype(np.int64)
+    if ignore is not None and v.size:
+        v.reshape(-1)[0] = ignore
+    return Input(v, pt.int64, requires_grad=False)
+
+
+def _linear(ctx):
+    return [Sample(_x(ctx, (4, 3)), _x(ctx, (2, 3)), _x(ctx, (2,)), reduction_length=3),
+            Sample(_x(ctx, (2, 5, 3), "transposed"), _x(ctx, (4, 3), "stepped"), reduction_length=3),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (2, 3)), _x(ctx, (2,)))]
+
+
+def _bilinear(ctx):
+    return [Sample(_x(ctx, (4, 3)), _x(ctx, (4, 5), "stepped"), _x(ctx, (2, 3, 5)), _x(ctx, (2,)), reduction_length=15)]
+
+
+def _conv1d(ctx):
+    return [Sample(_x(ctx, (2, 3, 8)), _x(ctx, (4, 3, 3)), _x(ctx, (4,)), padding=1, reduction_length=9),
+            Sample(_x(ctx, (1, 4, 9), "stepped"), _x(ctx, (2, 2, 3)), None, stride=2, dilation=2, groups=2,
+                   reduction_length=6)]
+
+
+def _conv2d(ctx):
+    return [Sample(_x(ctx, (2, 3, 6, 6)), _x(ctx, (4, 3, 3, 3)), _x(ctx, (4,)), padding=1, reduction_length=27),
+            Sample(_x(ctx, (1, 4, 5, 7), "transposed"), _x(ctx, (4, 2, 2, 2)), None, stride=2, groups=2,
+                   reduction_length=8),
+            Sample(_x(ctx, (1, 2, 5, 5)), _x(ctx, (3, 2, 3, 3), "stepped"), _x(ctx, (3,)), padding=2, dilation=2,
+                   reduction_length=18)]
+
+
+def _conv_transpose2d(ctx):
+    return [Sample(_x(ctx, (2, 3, 4, 4)), _x(ctx, (3, 2, 3, 3)), _x(ctx, (2,)), stride=2, padding=1,
+                   output_padding=1, reduction_length=27),
+            Sample(_x(ctx, (1, 4, 3, 5), "transposed"), _x(ctx, (4, 1, 2, 2)), None, groups=2, reduction_length=8)]
+
+
+def _avg_pool(ctx):
+    return [Sample(_x(ctx, (2, 3, 6, 6)), 2, reduction_length=4),
+            Sample(_x(ctx, (1, 2, 7, 5), "transposed"), 3, 2, 1, True, False, reduction_length=9)]
+
+
+def _max_pool(ctx):
+    return [Sample(_x(ctx, (2, 3, 6, 6), unique=True), 2),
+            Sample(_x(ctx, (1, 2, 7, 5), "transposed", unique=True), 3, 2, 1),
+            Sample(_x(ctx, (1, 2, 6, 6), unique=True), 2, return_indices=True, name="return_indices")]
+
+
+def _stats(ctx, c):
+    mean = Input(ctx.values((c,)), ctx.dtype, requires_grad=False)
+    var = Input(ctx.values((c,), low=0.5, high=2.0), ctx.dtype, requires_grad=False)
+    return mean, var
+
+
+def _batch_norm(ctx):
+    m, v = _stats(ctx, 3)
+    return [Sample(_x(ctx, (4, 3, 2, 2)), m, v, _x(ctx, (3,)), _x(ctx, (3,)), False, name="eval"),
+            Sample(_x(ctx, (4, 3, 5), "stepped"), None, None, _x(ctx, (3,)), _x(ctx, (3,)), True,
+                   name="training, no running stats", reduction_length=20)]
+
+
+def _group_norm(ctx):
+    return [Sample(_x(ctx, (2, 4, 3, 3)), 2, _x(ctx, (4,)), _x(ctx, (4,)), reduction_length=18),
+            Sample(_x(ctx, (3, 6, 5), "transposed"), 3, reduction_length=10)]
+
+
+def _layer_norm(ctx):
+    return [Sample(_x(ctx, (2, 3, 4)), (4,), _x(ctx, (4,)), _x(ctx, (4,)), reduction_length=4),
+            Sample(_x(ctx, (2, 3, 4), "transposed"), (3, 4), reduction_length=12)]
+
+
+def _embedding(ctx):
+    return [Sample(_targets(ctx, (2, 5), 10), _x(ctx, (10, 3))),
+            Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 4), "transposed"), padding_idx=0)]
+
+
+def _cross_entropy(ctx):
+    return [Sample(_x(ctx, (4, 5)), _targets(ctx, (4,), 5), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), _targets(ctx, (4,), 5), reduction="sum", label_smoothing=0.1,
+                   reduction_length=20),
+            Sample(_x(ctx, (3, 5, 2)), _targets(ctx, (3, 2), 5), _x(ctx, (5,), low=0.5, high=2, requires_grad=False),
+                   reduction="none", reduction_length=5)]
+
+
+def _nll_loss(ctx):
+    return [Sample(_x(ctx, (4, 5)), _targets(ctx, (4,), 5), reduction_length=4),
+            Sample(_x(ctx, (6, 5), "stepped"), _targets(ctx, (6,), 5, ignore=1), ignore_index=1, reduction="sum",
+                   reduction_length=6)]
+
+
+def _sdpa(ctx):
+    mask = Input(ctx.rng.integers(0, 2, size=(3, 5)).astype(bool) | np.eye(3, 5, dtype=bool), pt.bool,
+                 requires_grad=False)
+    return [Sample(_x(ctx, (2, 3, 4)), _x(ctx, (2, 5, 4)), _x(ctx, (2, 5, 6)), reduction_length=5),
+            Sample(_x(ctx, (2, 4, 4), "transposed"), _x(ctx, (2, 4, 4)), _x(ctx, (2, 4, 3)), is_causal=True,
+                   reduction_length=4),
+            Sample(_x(ctx, (1, 3, 4)), _x(ctx, (1, 5, 4), "stepped"), _x(ctx, (1, 5, 2)), attn_mask=mask,
+                   reduction_length=5)]
+
+
+def _shape_error(*shapes):
+    return lambda ctx: [ErrorInput(Sample(*[_x(ctx, s) for s in shapes]), RuntimeError)]
+
+
+ENTRIES = [
+    Entry("linear", samples=_linear, dtypes=NN_DTYPES, error_inputs=_shape_error((4, 3), (2, 5))),
+    Entry("bilinear", samples=_bilinear, dtypes=NN_DTYPES),
+    Entry("conv1d", samples=_conv1d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 8), (4, 2, 3))),
+    Entry("conv2d", samples=_conv2d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 6, 6), (4, 2, 3, 3))),
+    Entry("conv_transpose2d", samples=_conv_transpose2d, dtypes=NN_DTYPES),
+    Entry("avg_pool2d", samples=_avg_pool, dtypes=NN_DTYPES),
+    Entry("max_pool2d", samples=_max_pool, dtypes=NN_DTYPES),
+    Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES),
+    Entry("group_norm", samples=_group_norm, dtypes=NN_DTYPES),
+    Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES),
+    Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
+    Entry("cross_entropy", samples=_cross_entropy, dtypes=NN_DTYPES),
+    Entry("nll_loss", samples=_nll_loss, dtypes=NN_DTYPES),
+    Entry("scaled_dot_product_attention", samples=_sdpa, dtypes=NN_DTYPES),
+]

@@ -210,3 +210,17 @@ def test_state_dict_through_save_and_load(tmp_path):
     pt.save(a.state_dict(), str(tmp_path / "net.pt"))
     b.load_state_dict(pt.load(str(tmp_path / "net.pt")))
     np.testing.assert_array_equal(b.fc1.weight.detach().numpy(), a.fc1.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("dtype,tol", [(pt.float16, 5e-3), (pt.bfloat16, 5e-2), (pt.float64, 1e-6)])
+def test_low_and_high_precision_models_train(dtype, tol):
+    m = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                      nn.Linear(16, 5), nn.LayerNorm(5))
+    x = pt.randn(2, 3, 4, 4)
+    ref = m(x).detach().numpy()
+    m2 = copy.deepcopy(m).to(dtype)
+    out = m2(x.to(dtype))
+    assert out.dtype is dtype and m2[1].running_mean.dtype is dtype
+    np.testing.assert_allclose(out.detach().float().numpy(), ref, atol=tol * 10, rtol=tol)
+    out.float().sum().backward()
+    assert m2[0].weight.grad.dtype is dtype

@@ -201,6 +201,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def inplace(f):
         # optional in-place kernel "<op>_": same arguments, result written into the first
         def k(a, b, dtype):
+            if not hasattr(b, "dtype"):   # NumPy finds no bfloat16 loop for a Python scalar operand
+                b = xp.asarray(b, dtype=dtype.numpy)
             f(a, b, out=a, dtype=dtype.numpy)
         return k
 

@@ -160,7 +160,7 @@ def make_binary(name):
         return _binary_expr(_n, ct)
 
     checked = name in _ZERO_CHECK or name == "pow"
-    fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, kernel)
+    fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, Pointwise, out dtype)
 
     def k(a, b, dtype):
         # hot path: two contiguous arrays of one shape, kernel already compiled
@@ -170,7 +170,7 @@ def make_binary(name):
             dev = a.dev
             if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is dev and \
                     not (a.offset or b.offset):
-                kc = e[3]
+                pw = e[3]
                 n = a.size
                 out = _new(CLArray)
                 out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
@@ -178,7 +178,14 @@ def make_binary(name):
                 out.dtype = od = e[4]
                 out.data = data = dev.alloc(n * od.itemsize)
                 if n:
-                    kc.set_args(data, n, a.data, b.data)
+                    kc = pw.k0
+                    last = pw.last          # skip re-setting arguments that did not change
+                    ap, bp = a.data.int_ptr, b.data.int_ptr
+                    if last[0] == n and last[1] == ap and last[2] == bp:
+                        kc.set_arg(0, data)
+                    else:
+                        kc.set_args(data, n, a.data, b.data)
+                        last[0], last[1], last[2] = n, ap, bp
                     _enqueue(dev.queue, kc, ((n + 63) & -64,), _L64)
                 return out
         d = dtype.numpy
@@ -191,7 +198,7 @@ def make_binary(name):
         out = _elementwise(dev, name, (a, b), (d, d), BOOL if cmp else d, expr)
         if b.__class__ is CLArray and a.__class__ is CLArray and not (d.kind in "iu" and checked):
             fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, name, (a.dtype, b.dtype), (d, d),
-                                                            out.dtype, expr).k0, out.dtype)
+                                                            out.dtype, expr), out.dtype)
             _bind_enqueue(dev)
         return out
     return k

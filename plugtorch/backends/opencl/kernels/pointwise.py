@@ -68,7 +68,7 @@ __kernel void k_s(__global {so}* out, const long oo{''.join(', ' + p for p in pa
 class Pointwise:
     """The two compiled kernels of one (op, dtypes, pattern), ready to launch."""
 
-    __slots__ = ("kc", "ks", "k0", "dev")
+    __slots__ = ("kc", "ks", "k0", "dev", "last")
 
     def __init__(self, dev, key, src, in_dts, targets):
         scal, scal0 = [], []     # argument dtypes after the output's (None: a buffer)
@@ -80,6 +80,7 @@ class Pointwise:
                 scal += [None, np.int64]
                 scal0.append(None)
         self.dev = dev
+        self.last = [-1, 0, 0]   # k0's current (n, cl_mem of x0, cl_mem of x1)
         self.kc = dev.kernel(key, src, "k_c", [None, np.int64, np.int64] + scal)
         self.ks = dev.kernel(key, src, "k_s", [None, np.int64] + scal + [None])
         self.k0 = dev.kernel(key, src, "k_c0", [None, np.int64] + scal0)

@@ -28,7 +28,10 @@ _gs = D.grad_state
 # ---- forward: recording -------------------------------------------------------------------
 def record(op, args, kwargs):
     """Run ``op`` below autograd and, if its result is floating point, attach an OpNode."""
-    formula = _FORMULAS.get(op.name)
+    info = _CACHE.get(op)
+    if info is None:
+        info = _CACHE[op] = _record_info(op)
+    formula, kind, fast, arity = info
     if formula is None:
         if not op.differentiable:
             return D.run(op, args, kwargs)
@@ -36,18 +39,17 @@ def record(op, args, kwargs):
             return op.decomposition(*args, **kwargs)   # differentiated through its steps
         raise RuntimeError(f"the derivative for '{op.name}' is not implemented: add a formula to "
                            "plugtorch/autograd/formulas.py, or call it under plugtorch.no_grad()")
-    kind = op.out_kind
-    if kind == OUT_INPLACE:
-        return formula.record_inplace(op, args, kwargs)
     if kwargs:
+        if kind == OUT_INPLACE:
+            return formula.record_inplace(op, args, kwargs)
         args, kwargs = _tensors_positional(op, args, kwargs)
-    fast = _POINTWISE.get(op)
-    if fast is None:
-        fast = _POINTWISE[op] = _pointwise_entry(op)
+        fast = None
+    elif kind == OUT_INPLACE:
+        return formula.record_inplace(op, args, kwargs)
     _gs.enabled = False
     try:
-        if fast and len(args) == fast[1] and not kwargs and not D._modes:
-            out = fast[0](op, *args)    # the dispatcher's memoised pointwise path
+        if fast is not None and len(args) == arity and not D._modes:
+            out = fast(op, *args)    # the dispatcher's memoised pointwise path
         else:
             out = D.run(op, args, kwargs)
     finally:
@@ -59,8 +61,6 @@ def record(op, args, kwargs):
     node.op = op
     node.formula = formula
     node.kwargs = kwargs
-    node.released = False
-    node._pre_hooks = node._post_hooks = None
     # node.args: the op's arguments, saved tensors as themselves (checked against `saved`
     # versions before use) and the others as TensorMeta, so the graph does not keep them alive
     edges = []
@@ -121,9 +121,9 @@ def record(op, args, kwargs):
                 o._out_nr = k
         return out
     node.n_outputs = 1
-    node.out_meta = None
     if out._dtype.category == _FLOAT:
-        node.result = _saved_output(out) if formula.uses_result else None
+        if formula.uses_result:
+            node.result = _saved_output(out)
         out._rg = True
         out.grad_fn = node
     else:
@@ -147,17 +147,16 @@ def _tensors_positional(op, args, kwargs):
     return bound.args, bound.kwargs
 
 
-_POINTWISE: dict = {}   # op -> (dispatcher entry point, arity), or () for other ops
+_CACHE = F.RECORD_CACHE
 
 
-def _pointwise_entry(op):
+def _record_info(op):
+    """(formula, out kind, memoised dispatcher entry point or None, its arity) for ``op``."""
+    fast, arity = None, 0
     if "pointwise" in op.tags and op.meta is not None:
-        n = len(op.signature.parameters)
-        if n == 1:
-            return (D.unary, 1)
-        if n == 2:
-            return (D.binary, 2)
-    return ()
+        arity = len(op.signature.parameters)
+        fast = {1: D.unary, 2: D.binary}.get(arity)
+    return (_FORMULAS.get(op.name), op.out_kind, fast, arity)
 
 
 def _saved_output(o):
@@ -235,7 +234,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         fn = t.grad_fn
         if fn is not None and fn.n_outputs == 1:
             buffers[fn] = [g]
-            heap.append((-fn.seq, id(fn), fn))   # a root's node: unique in the heap
+            heap.append((fn.seq, fn))
         else:
             e = edge(t)
             if e is None:
@@ -253,7 +252,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     _gs.enabled = bool(create_graph)
     try:
         while heap:
-            node = heappop(heap)[2]
+            node = heappop(heap)[1]
             grads = buffers.pop(node)
             if node._pre_hooks:
                 _run_pre_hooks(node, grads)
@@ -286,7 +285,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if buf is None:
                     if nr == 0 and nxt.n_outputs == 1:
                         buffers[nxt] = [g]
-                        heappush(heap, (-nxt.seq, id(nxt), nxt))
+                        heappush(heap, (nxt.seq, nxt))
                     else:
                         _send(buffers, heap, nxt, nr, g)
                 elif buf[nr] is None:
@@ -320,7 +319,7 @@ def _send(buffers, heap, node, nr, g):
         else:
             buf = buffers[node] = [None] * max(n, nr + 1)
             buf[nr] = g
-        heappush(heap, (-node.seq, id(node), node))
+        heappush(heap, (node.seq, node))
     elif buf[nr] is None:
         buf[nr] = g
     else:
@@ -348,7 +347,7 @@ def _plan(heap, inputs):
     targets = {e[0] for e in capture}
     needed = set()
     state = {}                    # node -> True (leads to a target) / False, once known
-    for _, _, root in heap:
+    for _, root in heap:
         stack = [(root, iter(root.next_functions))]
         state.setdefault(root, None)
         while stack:

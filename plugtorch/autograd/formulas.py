@@ -18,6 +18,7 @@ import plugtorch as pt
 from plugtorch.autograd.graph import TensorMeta
 
 FORMULAS: dict = {}
+RECORD_CACHE: dict = {}   # op -> what engine.record needs to know about it; derivative() clears it
 
 
 class Formula:
@@ -46,6 +47,7 @@ def derivative(name, fn, save=None, result=False, shapes=True):
         params = list(inspect.signature(fn).parameters)[1:]
         saves = frozenset(params.index(s) for s in save)
     FORMULAS[name] = Formula(fn, saves, result, shapes=shapes)
+    RECORD_CACHE.clear()
 
 
 def sum_to(g, shape):

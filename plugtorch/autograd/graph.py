@@ -9,10 +9,10 @@ from __future__ import annotations
 import itertools
 import weakref
 
-# Every node takes the next number when it is created. A node is always created after the
-# nodes of its inputs, so running nodes in decreasing ``seq`` is a topological order of the
-# backward graph: the engine needs no dependency-counting pass.
-next_seq = itertools.count().__next__
+# Every node takes the next number when it is created: 0, -1, -2 ... A node is always created
+# after the nodes of its inputs, so running nodes in increasing ``seq`` (latest first) is a
+# topological order of the backward graph: the engine needs no dependency-counting pass.
+next_seq = itertools.count(0, -1).__next__
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved "
           "tensors after they have already been freed). Saved intermediate values of the graph "
@@ -26,7 +26,8 @@ class Node:
 
     next_functions: tuple = ()
     n_outputs = 1
-    seq = 0                 # creation order (subclasses set it from next_seq())
+    released = False
+    seq = 1                 # creation order (subclasses set it from next_seq())
     _pre_hooks = None       # {output_nr: [hook]}
     _post_hooks = None
     _retained = None
@@ -36,6 +37,10 @@ class Node:
 
     def release(self):
         """Drop what was saved for backward (called after backward unless retain_graph)."""
+
+    def __lt__(self, other):
+        # heap entries are (seq, node): only nodes of subclasses that never set seq tie
+        return id(self) < id(other)
 
     def register_hook(self, hook):
         if self._post_hooks is None:
@@ -145,12 +150,11 @@ class OpNode(Node):
     dtype and device); ``saved`` holds the tensors the formula reads with their versions.
     """
 
+    # hooks, released, result and out_meta are rarely set: class defaults, kept off the slots
     __slots__ = ("seq", "op", "formula", "args", "kwargs", "slots", "saved", "next_functions",
-                 "result", "released", "n_outputs", "out_meta", "_pre_hooks", "_post_hooks")
-
-    def __init__(self):
-        self._pre_hooks = None
-        self._post_hooks = None
+                 "n_outputs")
+    result = None
+    out_meta = None
 
     def name(self) -> str:
         n = self.op.name.strip("_")

@@ -35,8 +35,16 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return r if r.__class__ is ndarray else asarray(r)
 
     # ---- unary ---------------------------------------------------------------------------
+    erf_impl = [erf]
+
+    def _scipy_erf(x):
+        # imported on first use: scipy.special takes a quarter of a second to import
+        from scipy.special import erf as scipy_erf
+        erf_impl[0] = scipy_erf
+        return scipy_erf(x)
+
     if erf is None:
-        from scipy.special import erf as erf  # noqa: PLW0127
+        erf_impl[0] = _scipy_erf
 
     def _rsqrt(x, dtype=None):
         return xp.reciprocal(xp.sqrt(x, dtype=dtype))
@@ -47,7 +55,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.divide(one, xp.add(one, xp.exp(xp.negative(x, dtype=dtype))), dtype=dtype)
 
     def _erf(x, dtype=None):
-        return erf(x.astype(np.float64 if dtype == np.float64 else np.float32)).astype(dtype)
+        return erf_impl[0](x.astype(np.float64 if dtype == np.float64 else np.float32)).astype(dtype)
 
     def _sign(x, dtype=None):
         if x.dtype == np.bool_:

@@ -160,7 +160,7 @@ def make_binary(name):
         return _binary_expr(_n, ct)
 
     checked = name in _ZERO_CHECK or name == "pow"
-    fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, Pointwise, out dtype)
+    fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, Pointwise, out dtype, pool, queue)
 
     def k(a, b, dtype):
         # hot path: two contiguous arrays of one shape, kernel already compiled
@@ -176,7 +176,12 @@ def make_binary(name):
                 out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
                 out.contiguous = True
                 out.dtype = od = e[4]
-                out.data = data = dev.alloc(n * od.itemsize)
+                try:
+                    out.data = data = e[5].allocate(n * od.itemsize or 1)
+                except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
+                    out.data = data = dev.alloc(n * od.itemsize)
+                if e[5].active_bytes > dev.peak:
+                    dev.peak = e[5].active_bytes
                 if n:
                     kc = pw.k0
                     last = pw.last          # skip re-setting arguments that did not change
@@ -186,7 +191,7 @@ def make_binary(name):
                     else:
                         kc.set_args(data, n, a.data, b.data)
                         last[0], last[1], last[2] = n, ap, bp
-                    _enqueue(dev.queue, kc, ((n + 63) & -64,), _L64)
+                    _enqueue(e[6], kc, ((n + 63) & -64,), _L64)
                 return out
         d = dtype.numpy
         dev = _dev_of(a, b)
@@ -198,7 +203,8 @@ def make_binary(name):
         out = _elementwise(dev, name, (a, b), (d, d), BOOL if cmp else d, expr)
         if b.__class__ is CLArray and a.__class__ is CLArray and not (d.kind in "iu" and checked):
             fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, name, (a.dtype, b.dtype), (d, d),
-                                                            out.dtype, expr), out.dtype)
+                                                            out.dtype, expr), out.dtype,
+                            dev.pool, dev.queue)
             _bind_enqueue(dev)
         return out
     return k

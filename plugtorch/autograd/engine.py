@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
 
-from plugtorch.autograd import formulas as F
-from plugtorch.autograd.graph import _FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator, modified_error, next_seq
 from plugtorch._dtypes import _FLOAT
+from plugtorch.autograd import formulas as F
+from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
+                                      modified_error, next_seq)
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
 

@@ -28,8 +28,8 @@ def _parser():
     p.add_argument("--op", action="append", metavar="PATTERN",
                    help="only entries whose name matches this glob (repeatable; commas separate several)")
     p.add_argument("--dtype", nargs="+", metavar="NAME", help="only these dtypes (e.g. float32 int64)")
-    p.add_argument("--max-examples", type=int, default=8, metavar="N",
-                   help="hypothesis-drawn samples per entry and dtype, besides the hand-picked ones (default: 8)")
+    p.add_argument("--max-examples", type=int, default=6, metavar="N",
+                   help="hypothesis-drawn samples per entry and dtype, besides the hand-picked ones (default: 6)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the drawn samples (default: 0)")
     p.add_argument("--report", metavar="PATH", help="also write the results to PATH.json or PATH.md")
     p.add_argument("--list", action="store_true", help="list the entries and the available backends, and exit")

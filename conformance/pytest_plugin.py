@@ -18,7 +18,7 @@ def pytest_addoption(parser):
     group.addoption("--backend", action="append", default=None, metavar="NAME",
                     help="backend to check against cpu (repeatable; 'all' for every available one; default cpu)")
     group.addoption("--op", action="append", default=None, metavar="PATTERN", help="only entries matching this glob")
-    group.addoption("--max-examples", type=int, default=8, metavar="N", help="drawn samples per entry and dtype")
+    group.addoption("--max-examples", type=int, default=6, metavar="N", help="drawn samples per entry and dtype")
     group.addoption("--conformance-seed", type=int, default=0, metavar="N", help="seed of the drawn samples")
 
 

@@ -90,7 +90,7 @@ def kernel_route(backend, entry) -> str:
     return PASS if has_kernel else VIA_DECOMPOSITION
 
 
-def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 8, progress=None) -> list:
+def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6, progress=None) -> list:
     """Check ``entries`` on each backend; ``progress(backend, entry)`` is called after each entry."""
     results = []
     for name in backends:
@@ -103,7 +103,7 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 8,
     return results
 
 
-def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 8) -> Result:
+def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6) -> Result:
     """All checks of one entry and dtype on one backend."""
     start = time.perf_counter()
     res = _check_entry(entry, dtype, backend_name, seed, max_examples)

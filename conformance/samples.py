@@ -103,7 +103,7 @@ def draws(kind: str, n: int, seed: int) -> tuple:
 class SampleContext:
     """What a sample generator receives: the dtype, the seed, the example budget and helpers."""
 
-    def __init__(self, dtype, seed: int = 0, max_examples: int = 8, key: str = ""):
+    def __init__(self, dtype, seed: int = 0, max_examples: int = 6, key: str = ""):
         self.dtype = dtype
         self.seed = seed
         self.max_examples = max_examples

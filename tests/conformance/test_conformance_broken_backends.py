@@ -185,3 +185,40 @@ def test_wrong_error_type_fails_the_error_input_check(backend):
     assert r.status == FAIL
     assert r.failures[0].check == "error input"
     assert "ValueError" in r.failures[0].message and "RuntimeError" in r.failures[0].message
+
+
+def _flushing_rsqrt(x, dtype):
+    """rsqrt as a GPU in fast mode computes it: float32 subnormals (and the sign of zero) are lost."""
+    if x.dtype == np.float32:
+        x = np.where(np.abs(x) < np.finfo(np.float32).tiny, np.float32(0), x)
+    return CPU["rsqrt"](x, dtype)
+
+
+def test_backends_that_flush_subnormals_say_so_and_get_flushed_inputs(backend):
+    results = _check(backend(replace={"rsqrt": _flushing_rsqrt}), ["rsqrt"], dtypes=[pt.float32])
+    f = results["rsqrt", "float32"].failures[0]
+    assert f.check == "forward" and ("tiny" in f.sample or "inf/nan" in f.sample)
+
+    class Flushing(CopyOfCPU):
+        flushes_subnormals = True
+    name = next(_names)
+    pt.backends.register(Flushing(replace={"rsqrt": _flushing_rsqrt}), name=name)
+    try:
+        results = _check(name, ["rsqrt", "atan2"], dtypes=[pt.float32, pt.float64])
+    finally:
+        pt.backends.unregister(name)
+    assert {r.status for r in results.values()} == {PASS}
+
+
+def test_overflowing_sums_may_give_any_non_finite_value(backend):
+    def matmul(a, b):   # another summation order: inf + -inf gives nan where cpu's order gives inf
+        r = CPU["_matmul"](a, b)
+        return np.where(np.isinf(r), np.nan, r).astype(r.dtype) if r.dtype.kind == "f" else r
+    results = _check(backend(replace={"_matmul": matmul}), ["_matmul"], dtypes=[pt.float32], max_examples=8)
+    assert results["_matmul", "float32"].status == PASS
+
+    def wrong(a, b):    # but a non-finite value where cpu is finite is a failure
+        r = CPU["_matmul"](a, b)
+        return np.where(np.abs(r) > 1e30, np.nan, r).astype(r.dtype) if r.dtype.kind == "f" else r
+    results = _check(backend(replace={"_matmul": wrong}), ["_matmul"], dtypes=[pt.float32], max_examples=8)
+    assert results["_matmul", "float32"].status == FAIL

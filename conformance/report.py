@@ -101,7 +101,7 @@ def to_json(results, meta=None) -> str:
 def to_markdown(results, meta=None) -> str:
     out = ["# plugtorch conformance report", ""]
     if meta:
-        out += [", ".join(f"{k}: {v}" for k, v in meta.items()), ""]
+        out += [", ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in meta.items()), ""]
     for backend, rows in _grid(results).items():
         cols = _dtypes_used(rows)
         counts = summary(results)[backend]

@@ -6,15 +6,11 @@ from plugtorch.backends.opencl.kernels import pointwise as P
 from plugtorch.backends.opencl.kernels.elementwise import pointwise
 
 
-def _identity(ct):
-    return "x0"
-
-
 def copy_into(dst: CLArray, src):
     """dst[...] = src (a CLArray broadcast to dst's shape, or a scalar), casting to dst's dtype."""
     d = dst.dtype
     in_dt = src.dtype if src.__class__ is CLArray else None
-    pw = pointwise(dst.dev, "cast", (in_dt,), (d,), d, _identity)
+    pw = pointwise(dst.dev, "cast", "cast", (in_dt,), (d,), d)
     if src.__class__ is not CLArray:
         from plugtorch.backends.opencl import cltypes as T
         src = T.scalar(d, src)

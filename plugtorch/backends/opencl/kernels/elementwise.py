@@ -103,18 +103,40 @@ def helpers(dt):
 _CACHE: dict = {}
 
 
-def pointwise(dev, name, in_dts, targets, out_dt, expr_fn):
-    """The compiled Pointwise for op ``name`` on these operand dtypes (None = scalar)."""
+_FLOAT_ONLY_UNARY = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",
+                     "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+                     "sigmoid", "erf", "reciprocal"}
+_INT_ONLY_BINARY = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift",
+                    "bitwise_right_shift"}
+
+
+def family_exprs(family, ct):
+    """name -> C expression for every op of ``family`` that compiles for compute dtype ``ct``."""
+    f = T.is_float(ct)
+    if family == "unary":
+        return {n: _unary_expr(n, ct) for n in UNARY
+                if (n != "bitwise_not" if f else n not in _FLOAT_ONLY_UNARY)}
+    if family == "binary":
+        return {n: _binary_expr(n, ct) for n in BINARY
+                if (n not in _INT_ONLY_BINARY if f else n != "atan2")}
+    if family == "where":
+        return {"where": "(x0 ? x1 : x2)"}
+    return {"cast": "x0"}
+
+
+def pointwise(dev, family, name, in_dts, targets, out_dt):
+    """The compiled Pointwise of op ``name`` on these operand dtypes (None = scalar)."""
     key = (name, in_dts, targets, out_dt, dev)
     pw = _CACHE.get(key)
     if pw is None:
-        ct = targets[-1] if name != "where" else targets[1]
-        src = P.source(in_dts, targets, out_dt, expr_fn(ct), helpers(ct))
-        pw = _CACHE[key] = P.Pointwise(dev, ("pw", name, in_dts, targets, out_dt), src, in_dts, targets)
+        ct = targets[1] if family == "where" else targets[-1]
+        pkey = ("pw", family, in_dts, targets, out_dt)
+        src = P.source(in_dts, targets, out_dt, family_exprs(family, ct), helpers(ct))
+        pw = _CACHE[key] = P.Pointwise(dev, pkey, src, in_dts, targets, name)
     return pw
 
 
-def _elementwise(dev, name, operands, targets, out_dt, expr_fn):
+def _elementwise(dev, family, name, operands, targets, out_dt):
     """Run op ``name``: broadcast ``operands`` (CLArrays or scalars), convert each to its target."""
     arrays = [x for x in operands if x.__class__ is CLArray]
     shape = arrays[0].shape
@@ -129,7 +151,7 @@ def _elementwise(dev, name, operands, targets, out_dt, expr_fn):
         contiguous = False
     in_dts = tuple(x.dtype if x.__class__ is CLArray else None for x in operands)
     vals = [x if x.__class__ is CLArray else T.scalar(tg, x) for x, tg in zip(operands, targets)]
-    pw = pointwise(dev, name, in_dts, tuple(targets), out_dt, expr_fn)
+    pw = pointwise(dev, family, name, in_dts, tuple(targets), out_dt)
     out = dev.empty(shape, out_dt)
     return P.run(pw, out, vals, shape, contiguous)
 
@@ -141,23 +163,17 @@ def _dev_of(*xs):
 
 
 def make_unary(name):
-    def expr(ct, _n=name):
-        return _unary_expr(_n, ct)
-
     def k(x, dtype):
         out = dtype.numpy
         target = out if out != BOOL or name in ("bitwise_not", "sign") else x.dtype
         if name in ("logical_not", "isnan", "isinf", "isfinite"):
             target = x.dtype
-        return _elementwise(x.dev, name, (x,), (target,), out, expr)
+        return _elementwise(x.dev, "unary", name, (x,), (target,), out)
     return k
 
 
 def make_binary(name):
     cmp = name in COMPARE
-
-    def expr(ct, _n=name):
-        return _binary_expr(_n, ct)
 
     checked = name in _ZERO_CHECK or name == "pow"
     fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, Pointwise, out dtype, pool, queue)
@@ -200,10 +216,10 @@ def make_binary(name):
                 raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
             if name == "pow" and _is_int(b) and _any_cmp(dev, b, "lt", 0):
                 raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
-        out = _elementwise(dev, name, (a, b), (d, d), BOOL if cmp else d, expr)
+        out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
         if b.__class__ is CLArray and a.__class__ is CLArray and not (d.kind in "iu" and checked):
-            fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, name, (a.dtype, b.dtype), (d, d),
-                                                            out.dtype, expr), out.dtype,
+            fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
+                                                            (d, d), out.dtype), out.dtype,
                             dev.pool, dev.queue)
             _bind_enqueue(dev)
         return out
@@ -221,7 +237,7 @@ def _any_cmp(dev, b, op, value) -> bool:
     if b.__class__ is not CLArray:
         return bool({"eq": b == value, "lt": b < value}[op])
     from plugtorch.backends.opencl.kernels.reduce import reduce_bool
-    mask = _elementwise(dev, op, (b, value), (b.dtype, b.dtype), BOOL, lambda ct: _binary_expr(op, ct))
+    mask = _elementwise(dev, "binary", op, (b, value), (b.dtype, b.dtype), BOOL)
     return reduce_bool(mask, "any")
 
 
@@ -230,7 +246,7 @@ def where(c, a, b, dtype):
     dev = _dev_of(c, a, b)
     if c.__class__ is not CLArray:
         c = fill_like_scalar(dev, bool(c))
-    return _elementwise(dev, "where", (c, a, b), (BOOL, d, d), d, lambda ct: "(x0 ? x1 : x2)")
+    return _elementwise(dev, "where", "where", (c, a, b), (BOOL, d, d), d)
 
 
 def fill_like_scalar(dev, value):

@@ -1,9 +1,10 @@
 """The pointwise kernel template: out[i] = f(x0[i], x1[i], ...) over any strides and broadcasting.
 
 Each operand is an array (with its own strides and offset) or a scalar passed by value. One
-program per (op, operand dtypes, pattern) holds two kernels: ``k_c`` for operands that are all
-contiguous with the output's shape (no index arithmetic), and ``k_s`` for the general case
-(dims collapsed, then a ``Geo`` struct of shape and strides passed by value).
+program per (op family, operand dtypes) holds, for each op, ``<op>_c`` for operands that are all
+contiguous with the output's shape (no index arithmetic), ``<op>_c0`` for the same at offset 0
+(fewer arguments to set on the hot path), and ``<op>_s`` for the general case (dims collapsed,
+then a ``Geo`` struct of shape and strides passed by value).
 """
 from __future__ import annotations
 
@@ -24,15 +25,18 @@ def _operand_expr(i, dt, target, ptr):
     return v
 
 
-def source(in_dts, targets, out_dt, expr, helpers=""):
-    """OpenCL source for the pointwise op ``expr`` (C in x0, x1, ...; None dtype = scalar)."""
+def source(in_dts, targets, out_dt, exprs, helpers=""):
+    """OpenCL source for pointwise ops ``exprs`` (name -> C in x0, x1, ...) on these operands.
+
+    One program holds every op of a family for one dtype signature; ``in_dts`` entries that
+    are None are scalars passed by value.
+    """
     params_c, params_s, loads_c, loads_s, params_0, loads_0 = [], [], [], [], [], []
     for i, (dt, tg) in enumerate(zip(in_dts, targets)):
         ct = T.compute(tg)
         if dt is None:
-            params_c.append(f"const {ct} x{i}")
-            params_s.append(f"const {ct} x{i}")
-            params_0.append(f"const {ct} x{i}")
+            for p in (params_c, params_s, params_0):
+                p.append(f"const {ct} x{i}")
             continue
         st = T.storage(dt)
         params_c.append(f"__global const {st}* p{i}, const long o{i}")
@@ -42,35 +46,40 @@ def source(in_dts, targets, out_dt, expr, helpers=""):
         loads_c.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + i]')};")
         loads_s.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + geo_off(&g, i, {i + 1})]')};")
     so = T.storage(out_dt)
-    res = T.store(out_dt, expr)
-    return f"""{helpers}
-__kernel void k_c(__global {so}* out, const long oo, const long n{''.join(', ' + p for p in params_c)}) {{
+    pc, ps, p0 = ("".join(", " + p for p in ps_) for ps_ in (params_c, params_s, params_0))
+    lc, ls, l0 = (" ".join(ls_) for ls_ in (loads_c, loads_s, loads_0))
+    out = [helpers]
+    for name, expr in exprs.items():
+        res = T.store(out_dt, expr)
+        out.append(f"""
+__kernel void {name}_c(__global {so}* out, const long oo, const long n{pc}) {{
     const long i = get_global_id(0);
     if (i >= n) return;
-    {' '.join(loads_c)}
+    {lc}
     out[oo + i] = {res};
 }}
-__kernel void k_c0(__global {so}* out, const long n{''.join(', ' + p for p in params_0)}) {{
+__kernel void {name}_c0(__global {so}* out, const long n{p0}) {{
     const long i = get_global_id(0);
     if (i >= n) return;
-    {' '.join(loads_0)}
+    {l0}
     out[i] = {res};
 }}
-__kernel void k_s(__global {so}* out, const long oo{''.join(', ' + p for p in params_s)}, const Geo g) {{
+__kernel void {name}_s(__global {so}* out, const long oo{ps}, const Geo g) {{
     const long i = get_global_id(0);
     if (i >= g.n) return;
-    {' '.join(loads_s)}
+    {ls}
     out[oo + geo_off(&g, i, 0)] = {res};
-}}
-"""
+}}""")
+    return "\n".join(out)
 
 
 class Pointwise:
-    """The two compiled kernels of one (op, dtypes, pattern), ready to launch."""
+    """The compiled kernels of one op on one dtype signature, ready to launch: ``kc`` for
+    contiguous operands, ``k0`` for contiguous ones at offset 0, ``ks`` for any strides."""
 
     __slots__ = ("kc", "ks", "k0", "dev", "last")
 
-    def __init__(self, dev, key, src, in_dts, targets):
+    def __init__(self, dev, key, src, in_dts, targets, name):
         scal, scal0 = [], []     # argument dtypes after the output's (None: a buffer)
         for dt, tg in zip(in_dts, targets):
             if dt is None:
@@ -81,9 +90,9 @@ class Pointwise:
                 scal0.append(None)
         self.dev = dev
         self.last = [-1, 0, 0]   # k0's current (n, cl_mem of x0, cl_mem of x1)
-        self.kc = dev.kernel(key, src, "k_c", [None, np.int64, np.int64] + scal)
-        self.ks = dev.kernel(key, src, "k_s", [None, np.int64] + scal + [None])
-        self.k0 = dev.kernel(key, src, "k_c0", [None, np.int64] + scal0)
+        self.kc = dev.kernel(key, src, name + "_c", [None, np.int64, np.int64] + scal)
+        self.ks = dev.kernel(key, src, name + "_s", [None, np.int64] + scal + [None])
+        self.k0 = dev.kernel(key, src, name + "_c0", [None, np.int64] + scal0)
 
 
 def broadcast_strides(a: CLArray, shape):

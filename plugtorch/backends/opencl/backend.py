@@ -1,12 +1,9 @@
 """OpenCLBackend: devices of every OpenCL platform, CLArray native arrays, generated kernels."""
 from __future__ import annotations
 
-import numpy as np
-
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend
 from plugtorch.backends.opencl import runtime
-from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.platforms import describe, enumerate_devices
 
 
@@ -112,4 +109,4 @@ class OpenCLBackend(Backend):
             s.pool.free_held()
 
 
-__all__ = ["OpenCLBackend", "CLArray", "np"]
+__all__ = ["OpenCLBackend"]

@@ -1,9 +1,8 @@
 """Views, copies, cat/flip and the indexing kernels against cpu."""
-import numpy as np
 import pytest
 
 import plugtorch as pt
-from .conftest import DTYPES, check, sample, to_cl, assert_same
+from .conftest import DTYPES, check, sample
 
 
 def test_views_share_the_buffer():

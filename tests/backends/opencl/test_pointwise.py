@@ -1,9 +1,8 @@
 """Unary, binary and ternary kernels against cpu: every dtype, broadcasting, views, scalars."""
-import numpy as np
 import pytest
 
 import plugtorch as pt
-from .conftest import DTYPES, FLOATS, INTS, check, sample, to_cl, assert_same
+from .conftest import DTYPES, FLOATS, INTS, assert_same, check, sample
 
 UNARY_FLOAT = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin",
                "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf",

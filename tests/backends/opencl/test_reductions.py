@@ -1,9 +1,8 @@
 """Reductions, arg-reductions, scans, sort and matmul against cpu."""
-import numpy as np
 import pytest
 
 import plugtorch as pt
-from .conftest import FLOATS, check, sample, assert_same
+from .conftest import FLOATS, check, sample
 
 
 @pytest.mark.parametrize("name", ["sum", "prod", "amax", "amin", "all", "any"])

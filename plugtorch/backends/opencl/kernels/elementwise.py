@@ -1,8 +1,6 @@
 """Unary, binary and ternary pointwise ops (and their PyTorch edge cases) as C expressions."""
 from __future__ import annotations
 
-import numpy as np
-
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import pointwise as P
@@ -51,11 +49,9 @@ inline CT irem(CT a, CT b) { CT r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r
 inline CT ipow(CT a, CT b) { CT r = 1; while (b > 0) { if (b & 1) r = (CT)(r * a); a = (CT)(a * a); b >>= 1; } return r; }
 """
 FLOAT_HELPERS = r"""
-inline CT frem(CT a, CT b) {
-    CT m = fmod(a, b);
-    if (b == 0) return m;
-    if (m != 0) { if ((b < 0) != (m < 0)) m += b; } else { m = copysign((CT)0, b); }
-    return m;
+inline CT frem(CT a, CT b) {   /* PyTorch: fmod shifted by b where signs differ; zeros keep fmod's sign */
+    const CT m = fmod(a, b);
+    return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
 }
 inline CT fmaxnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b)); }
 inline CT fminnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a < b ? a : b)); }

@@ -37,17 +37,22 @@ def default_tolerances(*dtypes) -> tuple[float, float]:
     return max(rtols), max(atols)
 
 
-def _fail(msg, extra):
-    raise AssertionError(msg if extra is None else f"{msg}\n\n{extra() if callable(extra) else extra}")
+def _fail(generated, msg):
+    """PyTorch's rule: a str ``msg`` replaces the generated message, a callable rewrites it."""
+    if msg is None:
+        raise AssertionError(generated)
+    raise AssertionError(msg(generated) if callable(msg) else msg)
 
 
 def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, check_device=True,
-                 check_dtype=True, check_stride=False, msg=None) -> None:
+                 check_dtype=True, check_layout=True, check_stride=False, msg=None) -> None:
     """Raise AssertionError unless ``actual`` and ``expected`` are close, as torch.testing does.
 
     Tensors must match in shape, and (unless turned off) dtype and device; values pass when
     ``|actual - expected| <= atol + rtol * |expected|``, with default tolerances per dtype.
     Sequences and mappings are compared element by element; numbers like 0-d tensors.
+    ``msg`` replaces the message (a str) or rewrites it (a callable taking the generated one).
+    ``check_layout`` is accepted for PyTorch compatibility (plugtorch tensors are all strided).
 
     >>> assert_close(plugtorch.tensor([1.0]), plugtorch.tensor([1.5]))  # doctest: +SKIP
     AssertionError: Tensor-likes are not close! ...

@@ -97,9 +97,12 @@ def test_sequences_mappings_and_scalars():
         assert_close(pt.ones(1), 1.0)
 
 
-def test_msg_is_appended():
-    with pytest.raises(AssertionError, match="while checking relu"):
+def test_msg_replaces_or_rewrites_the_message():
+    with pytest.raises(AssertionError, match="^while checking relu$"):
         assert_close(pt.ones(1), pt.zeros(1), msg="while checking relu")
+    with pytest.raises(AssertionError, match="^relu: Tensor-likes are not close!") as e:
+        assert_close(pt.ones(1), pt.zeros(1), msg=lambda m: "relu: " + m)
+    assert "Mismatched elements: 1 / 1" in str(e.value)
 
 
 @pytest.mark.parametrize("dtype, lo, hi", [(pt.float32, -9, 9), (pt.int64, -9, 9), (pt.uint8, 0, 9),

@@ -11,9 +11,9 @@ import fnmatch
 
 from plugtorch.dispatch.registry import OPS
 
-from . import creation, indexing, linalg, nn, optim, pointwise, reductions, shape
+from . import creation, indexing, linalg, modules, nn, optim, pointwise, reductions, shape
 
-FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation, nn, optim)
+FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation, nn, optim, modules)
 
 ENTRIES: dict = {}
 for _family in FAMILIES:

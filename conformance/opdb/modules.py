@@ -1,0 +1,312 @@
+"""``plugtorch.nn`` modules as conformance entries: the same module on the device computes what
+it computes on cpu, forward and backward.
+
+Each sample carries a ``Build`` (the module's class, constructor arguments, mode and dtype).
+The entry's function builds the module on cpu from a fixed seed (parameters then nudged by
+seeded noise, so a weight of ones or a bias of zeros can't hide a bug), moves it with
+``module.to(device, dtype)`` (parameters and buffers alike), runs forward on the sample's
+inputs and returns, in order:
+
+    the forward outputs,
+    the gradients of the parameters (``named_parameters`` order) for a fixed grad_output,
+    the buffers after the call (``named_buffers`` order: BatchNorm's running statistics).
+
+The runner compares all of them with cpu, and the gradients of the inputs as for any op.
+Randomness differs between backends, so dropout is checked in eval mode or with p=0.
+
+Every public ``nn.Module`` subclass has an entry named ``nn.<ClassName>``, except the ones in
+``NO_FORWARD`` (containers without a forward, abstract bases); tests/conformance checks it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import plugtorch as pt
+from plugtorch import nn
+
+from ..entry import Entry, Input, Sample
+
+MODULE_DTYPES = (pt.float32, pt.float64)
+INIT_SEED = 1234
+NO_FORWARD = {"Module": "the base class", "RNNBase": "the base of RNN, LSTM and GRU (checked through them)",
+              "ModuleList": "a container without forward", "ModuleDict": "a container without forward",
+              "ParameterList": "a container without forward", "ParameterDict": "a container without forward"}
+
+
+@dataclass
+class Build:
+    """How to make the module: ``cls(*args, **kwargs)`` on cpu, then ``.train(mode == "train")``.
+
+    NumPy arrays among the arguments become cpu tensors (a loss's ``weight``), Builds become
+    modules (a TransformerEncoder's layer). ``warm``: one no-grad training-mode forward first,
+    so running statistics are not their initial values when checked in eval mode.
+    """
+
+    cls: type
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    mode: str = "train"
+    dtype: object = pt.float32
+    warm: bool = False
+
+    def make(self):
+        def conv(v):
+            if isinstance(v, Build):
+                return v.make()
+            if isinstance(v, np.ndarray):
+                return pt.tensor(v, dtype=self.dtype if v.dtype.kind == "f" else None)
+            return v
+        return self.cls(*[conv(a) for a in self.args], **{k: conv(v) for k, v in self.kwargs.items()})
+
+    def __repr__(self):
+        def fmt(v):
+            return f"array{list(v.shape)}" if isinstance(v, np.ndarray) else repr(v)
+        parts = [fmt(a) for a in self.args] + [f"{k}={fmt(v)}" for k, v in self.kwargs.items()]
+        warm = ", warmed up" if self.warm else ""
+        return f"{self.cls.__name__}({', '.join(parts)}) [{self.mode}{warm}, {self.dtype.name}]"
+
+
+def _tensors(v):
+    if isinstance(v, pt.Tensor):
+        yield v
+    elif isinstance(v, (list, tuple)):
+        for x in v:
+            yield from _tensors(x)
+
+
+def _nudge(module):
+    rng = np.random.default_rng(INIT_SEED)
+    with pt.no_grad():
+        for _, p in module.named_parameters():
+            noise = pt.tensor(0.1 * rng.standard_normal(tuple(p.shape)), dtype=p.dtype)
+            p.data = p.data + noise
+
+
+def run_module(*args, module: Build, **forward_kwargs):
+    """The entries' function: see the module docstring."""
+    device = next(_tensors(args)).device
+    pt.manual_seed(INIT_SEED)
+    m = module.make()
+    _nudge(m)
+    m.to(device=device, dtype=module.dtype)
+    if module.warm:
+        m.train()
+        with pt.no_grad():
+            m(*args, **forward_kwargs)
+    m.train(module.mode == "train")
+    out = m(*args, **forward_kwargs)
+    outs = [o for o in _tensors(out) if o.requires_grad]
+    params = [p for p in m.parameters() if p.requires_grad]
+    grads = ()
+    if outs and params:
+        rng = np.random.default_rng(INIT_SEED)
+        gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
+        grads = pt.autograd.grad(outs, params, gos, retain_graph=True, allow_unused=True)
+    buffers = tuple(b.detach() for _, b in m.named_buffers())
+    return out, tuple(grads), buffers
+
+
+# ---- samples ------------------------------------------------------------------------------
+def _s(ctx, cls, inputs, *a, train=True, warm=False, n=None, name="", fwd=None, **kw):
+    """A sample: ``inputs`` to forward, ``cls(*a, **kw)`` in training mode or not; ``n`` the longest sum
+    (forward or a parameter's gradient over the batch) for the tolerance."""
+    b = Build(cls, a, kw, "train" if train else "eval", ctx.dtype, warm)
+    return Sample(*inputs, module=b, name=name, reduction_length=n, **(fwd or {}))
+
+
+def _x(ctx, shape, layout="contiguous", **kw):
+    return ctx.input(shape, layout=layout, **kw)
+
+
+def _small(ctx, shape, layout="contiguous", **kw):
+    return ctx.input(shape, layout=layout, low=-2.0, high=2.0, **kw)
+
+
+def _ints(ctx, shape, n, values=None):
+    v = ctx.rng.integers(0, n, size=shape) if values is None else ctx.rng.choice(values, size=shape)
+    return Input(np.asarray(v, dtype=np.int64), pt.int64, requires_grad=False)
+
+
+def _fixed(ctx, shape, low, high):
+    return Input(ctx.values(shape, low=low, high=high), ctx.dtype, requires_grad=False)
+
+
+def _flag(ctx, shape):
+    return Input(ctx.rng.integers(0, 2, size=shape).astype(bool), pt.bool, requires_grad=False)
+
+
+def _one(cls, *a, shape=(2, 3, 4), layout="contiguous", **kw):
+    """Samples for a pointwise module: a contiguous and a strided input."""
+    return lambda ctx: [_s(ctx, cls, [_x(ctx, shape)], *a, **kw),
+                        _s(ctx, cls, [_x(ctx, (3, 5), "transposed")], *a, **kw)]
+
+
+LAYERS = {
+    nn.Identity: lambda ctx: [_s(ctx, nn.Identity, [_x(ctx, (2, 3), "transposed")])],
+    nn.Linear: lambda ctx: [_s(ctx, nn.Linear, [_x(ctx, (5, 3))], 3, 4, n=5),
+                            _s(ctx, nn.Linear, [_x(ctx, (2, 3, 4), "transposed")], 4, 2, bias=False, n=6)],
+    nn.Bilinear: lambda ctx: [_s(ctx, nn.Bilinear, [_x(ctx, (4, 3)), _x(ctx, (4, 5), "stepped")], 3, 5, 2, n=15)],
+    nn.Flatten: lambda ctx: [_s(ctx, nn.Flatten, [_x(ctx, (2, 3, 2, 2))]),
+                             _s(ctx, nn.Flatten, [_x(ctx, (2, 3, 4), "transposed")], 0, 1)],
+    nn.Unflatten: lambda ctx: [_s(ctx, nn.Unflatten, [_x(ctx, (2, 6))], 1, (2, 3))],
+    nn.Conv1d: lambda ctx: [_s(ctx, nn.Conv1d, [_x(ctx, (2, 3, 8))], 3, 4, 3, padding=1, n=16),
+                            _s(ctx, nn.Conv1d, [_x(ctx, (1, 4, 9), "stepped")], 4, 2, 3, stride=2, dilation=2,
+                               groups=2, bias=False, padding="valid", n=6)],
+    nn.Conv2d: lambda ctx: [_s(ctx, nn.Conv2d, [_x(ctx, (2, 3, 5, 5))], 3, 4, 3, padding="same", n=50),
+                            _s(ctx, nn.Conv2d, [_x(ctx, (1, 4, 5, 7), "transposed")], 4, 2, 2, stride=2, groups=2,
+                               n=12)],
+    nn.ConvTranspose2d: lambda ctx: [_s(ctx, nn.ConvTranspose2d, [_x(ctx, (2, 3, 4, 4))], 3, 2, 3, stride=2,
+                                        padding=1, output_padding=1, n=128)],
+    nn.Unfold: lambda ctx: [_s(ctx, nn.Unfold, [_x(ctx, (2, 3, 4, 4))], 2, padding=1)],
+    nn.Fold: lambda ctx: [_s(ctx, nn.Fold, [_x(ctx, (2, 12, 12))], (4, 5), 2, n=4)],
+    nn.Upsample: lambda ctx: [_s(ctx, nn.Upsample, [_x(ctx, (1, 2, 3, 4))], scale_factor=2),
+                              _s(ctx, nn.Upsample, [_x(ctx, (1, 2, 3, 4), "transposed")], size=(5, 7),
+                                 mode="bilinear", align_corners=False, n=4)],
+    nn.Embedding: lambda ctx: [_s(ctx, nn.Embedding, [_ints(ctx, (2, 5), 10)], 10, 3, n=10),
+                               _s(ctx, nn.Embedding, [_ints(ctx, (7,), 6)], 6, 4, padding_idx=0, n=7)],
+    nn.Sequential: lambda ctx: [_s(ctx, nn.Sequential, [_x(ctx, (4, 3))], Build(nn.Linear, (3, 5)), Build(nn.Tanh),
+                                   Build(nn.Linear, (5, 2)), n=5)],
+}
+
+POOLING = {
+    nn.MaxPool1d: lambda ctx: [_s(ctx, nn.MaxPool1d, [_x(ctx, (2, 3, 8), unique=True)], 2),
+                               _s(ctx, nn.MaxPool1d, [_x(ctx, (1, 2, 7), "stepped", unique=True)], 3, 2, 1)],
+    nn.MaxPool2d: lambda ctx: [_s(ctx, nn.MaxPool2d, [_x(ctx, (2, 3, 6, 6), unique=True)], 2),
+                               _s(ctx, nn.MaxPool2d, [_x(ctx, (1, 2, 7, 5), "transposed", unique=True)], 3, 2, 1,
+                                  return_indices=True)],
+    nn.AvgPool1d: lambda ctx: [_s(ctx, nn.AvgPool1d, [_x(ctx, (2, 3, 8))], 2, n=2),
+                               _s(ctx, nn.AvgPool1d, [_x(ctx, (1, 2, 7), "stepped")], 3, 2, 1, n=3)],
+    nn.AvgPool2d: lambda ctx: [_s(ctx, nn.AvgPool2d, [_x(ctx, (2, 3, 6, 6))], 2, n=4),
+                               _s(ctx, nn.AvgPool2d, [_x(ctx, (1, 2, 7, 5), "transposed")], 3, 2, 1, ceil_mode=True,
+                                  count_include_pad=False, n=9)],
+    nn.AdaptiveAvgPool1d: lambda ctx: [_s(ctx, nn.AdaptiveAvgPool1d, [_x(ctx, (2, 3, 7))], 3, n=3)],
+    nn.AdaptiveAvgPool2d: lambda ctx: [_s(ctx, nn.AdaptiveAvgPool2d, [_x(ctx, (1, 2, 5, 7), "transposed")], (2, 3),
+                                          n=12)],
+    nn.AdaptiveMaxPool2d: lambda ctx: [_s(ctx, nn.AdaptiveMaxPool2d, [_x(ctx, (1, 2, 5, 7), unique=True)], (2, 3))],
+}
+
+NORMALIZATION = {
+    nn.BatchNorm1d: lambda ctx: [_s(ctx, nn.BatchNorm1d, [_x(ctx, (4, 3))], 3, n=4, name="train"),
+                                 _s(ctx, nn.BatchNorm1d, [_x(ctx, (4, 3, 5), "stepped")], 3, momentum=None,
+                                    train=False, warm=True, n=20, name="eval")],
+    nn.BatchNorm2d: lambda ctx: [_s(ctx, nn.BatchNorm2d, [_x(ctx, (2, 3, 2, 3))], 3, n=12, name="train"),
+                                 _s(ctx, nn.BatchNorm2d, [_x(ctx, (2, 3, 3, 2), "transposed")], 3, train=False,
+                                    warm=True, n=12, name="eval")],
+    nn.LayerNorm: lambda ctx: [_s(ctx, nn.LayerNorm, [_x(ctx, (2, 3, 4))], 4, n=6),
+                               _s(ctx, nn.LayerNorm, [_x(ctx, (2, 3, 4), "transposed")], (3, 4),
+                                  elementwise_affine=False, n=12)],
+    nn.GroupNorm: lambda ctx: [_s(ctx, nn.GroupNorm, [_x(ctx, (2, 4, 3, 3))], 2, 4, n=18)],
+    nn.InstanceNorm2d: lambda ctx: [_s(ctx, nn.InstanceNorm2d, [_x(ctx, (2, 3, 3, 3))], 3, n=9),
+                                    _s(ctx, nn.InstanceNorm2d, [_x(ctx, (2, 3, 3, 3))], 3, affine=True,
+                                       track_running_stats=True, n=18)],
+}
+
+DROPOUT = {
+    nn.Dropout: lambda ctx: [_s(ctx, nn.Dropout, [_x(ctx, (3, 4))], 0.5, train=False),
+                             _s(ctx, nn.Dropout, [_x(ctx, (3, 4), "transposed")], 0.0)],
+    nn.Dropout2d: lambda ctx: [_s(ctx, nn.Dropout2d, [_x(ctx, (2, 3, 2, 2))], 0.5, train=False),
+                               _s(ctx, nn.Dropout2d, [_x(ctx, (2, 3, 2, 2))], 0.0)],
+    nn.AlphaDropout: lambda ctx: [_s(ctx, nn.AlphaDropout, [_x(ctx, (3, 4))], 0.5, train=False)],
+}
+
+ACTIVATIONS = {
+    nn.ReLU: _one(nn.ReLU), nn.ReLU6: _one(nn.ReLU6), nn.LeakyReLU: _one(nn.LeakyReLU, 0.2),
+    nn.PReLU: lambda ctx: [_s(ctx, nn.PReLU, [_x(ctx, (2, 3, 4))], 3, n=8),
+                           _s(ctx, nn.PReLU, [_x(ctx, (3, 5), "transposed")], n=15)],
+    nn.ELU: _one(nn.ELU, 0.7), nn.CELU: _one(nn.CELU, 1.5), nn.SELU: _one(nn.SELU),
+    nn.GELU: lambda ctx: [_s(ctx, nn.GELU, [_x(ctx, (2, 3, 4))]),
+                          _s(ctx, nn.GELU, [_x(ctx, (3, 5), "transposed")], approximate="tanh")],
+    nn.GLU: lambda ctx: [_s(ctx, nn.GLU, [_x(ctx, (2, 4, 3))], 1)],
+    nn.SiLU: _one(nn.SiLU), nn.Mish: _one(nn.Mish), nn.Softplus: _one(nn.Softplus, 2.0, 5.0),
+    nn.Hardtanh: _one(nn.Hardtanh, -2.0, 3.0), nn.Hardswish: _one(nn.Hardswish), nn.Hardsigmoid: _one(nn.Hardsigmoid),
+    nn.Tanh: _one(nn.Tanh), nn.Sigmoid: _one(nn.Sigmoid), nn.LogSigmoid: _one(nn.LogSigmoid),
+    nn.Softsign: _one(nn.Softsign), nn.Tanhshrink: _one(nn.Tanhshrink), nn.Threshold: _one(nn.Threshold, 0.5, -1.0),
+    nn.Softmax: _one(nn.Softmax, dim=1), nn.Softmin: _one(nn.Softmin, dim=-1), nn.LogSoftmax: _one(nn.LogSoftmax, dim=0),
+}
+
+
+def _rnn(cls):
+    def samples(ctx):
+        h = 4
+        state = [_small(ctx, (4, 2, h))]
+        if cls is nn.LSTM:
+            state = [(state[0], _small(ctx, (4, 2, h)))]
+        return [_s(ctx, cls, [_small(ctx, (5, 2, 3))], 3, h, num_layers=2, bidirectional=True, n=20),
+                _s(ctx, cls, [_small(ctx, (2, 5, 3), "transposed"), *state], 3, h, num_layers=2, bidirectional=True,
+                   batch_first=True, n=20, name="batch_first, initial state")]
+    return samples
+
+
+def _mha(ctx):
+    e = 8
+    return [_s(ctx, nn.MultiheadAttention, [_small(ctx, (2, 3, e)), _small(ctx, (2, 4, e)), _small(ctx, (2, 4, e))],
+               e, 2, batch_first=True, n=16),
+            _s(ctx, nn.MultiheadAttention, [_small(ctx, (4, 2, e))] * 3, e, 2, n=16, name="self, masks",
+               fwd=dict(attn_mask=Input(np.triu(np.ones((4, 4), bool), 1), pt.bool, requires_grad=False),
+                        average_attn_weights=False))]
+
+
+def _encoder_layer(**kw):
+    return Build(nn.TransformerEncoderLayer, (8, 2), dict(dim_feedforward=16, dropout=0.0, batch_first=True, **kw))
+
+
+TRANSFORMER = {
+    nn.RNN: _rnn(nn.RNN), nn.LSTM: _rnn(nn.LSTM), nn.GRU: _rnn(nn.GRU), nn.MultiheadAttention: _mha,
+    nn.TransformerEncoderLayer: lambda ctx: [
+        _s(ctx, nn.TransformerEncoderLayer, [_small(ctx, (2, 3, 8))], 8, 2, dim_feedforward=16, dropout=0.0,
+           batch_first=True, n=16),
+        _s(ctx, nn.TransformerEncoderLayer, [_small(ctx, (3, 2, 8))], 8, 2, dim_feedforward=16, norm_first=True,
+           activation="gelu", train=False, n=16, name="norm_first, eval")],
+    nn.TransformerEncoder: lambda ctx: [_s(ctx, nn.TransformerEncoder, [_small(ctx, (2, 3, 8))],
+                                           _encoder_layer(), 2, n=16)],
+}
+
+
+def _pair(cls, **kw):
+    return lambda ctx: [_s(ctx, cls, [_x(ctx, (3, 4)), _x(ctx, (3, 4))], n=12, **kw),
+                        _s(ctx, cls, [_x(ctx, (3, 4), "transposed"), _x(ctx, (3, 4))], reduction="sum", n=12),
+                        _s(ctx, cls, [_x(ctx, (5,)), _x(ctx, (5,), "stepped")], reduction="none")]
+
+
+def _ce(ctx):
+    return [_s(ctx, nn.CrossEntropyLoss, [_x(ctx, (4, 5)), _ints(ctx, (4,), 5)], n=20),
+            _s(ctx, nn.CrossEntropyLoss, [_x(ctx, (3, 5, 2), "transposed"), _ints(ctx, (3, 2), 5)],
+               weight=ctx.values((5,), low=0.5, high=2.0), ignore_index=1, label_smoothing=0.1, n=30),
+            _s(ctx, nn.CrossEntropyLoss, [_x(ctx, (4, 5)), _fixed(ctx, (4, 5), 0.0, 1.0)], reduction="sum",
+               n=20, name="probabilities")]
+
+
+LOSSES = {
+    nn.MSELoss: _pair(nn.MSELoss), nn.L1Loss: _pair(nn.L1Loss), nn.SmoothL1Loss: _pair(nn.SmoothL1Loss, beta=2.0),
+    nn.HuberLoss: _pair(nn.HuberLoss, delta=2.0),
+    nn.CrossEntropyLoss: _ce,
+    nn.NLLLoss: lambda ctx: [_s(ctx, nn.NLLLoss, [_x(ctx, (4, 5)), _ints(ctx, (4,), 5)], n=4),
+                             _s(ctx, nn.NLLLoss, [_x(ctx, (6, 5), "stepped"), _ints(ctx, (6,), 5)],
+                                weight=ctx.values((5,), low=0.5, high=2.0), reduction="sum", n=6)],
+    nn.BCELoss: lambda ctx: [_s(ctx, nn.BCELoss, [_x(ctx, (3, 4), low=0.05, high=0.95),
+                                                  _fixed(ctx, (3, 4), 0.0, 1.0)], n=12),
+                             _s(ctx, nn.BCELoss, [_x(ctx, (4,), low=0.05, high=0.95), _fixed(ctx, (4,), 0.0, 1.0)],
+                                weight=ctx.values((4,), low=0.5, high=2.0), reduction="none")],
+    nn.BCEWithLogitsLoss: lambda ctx: [
+        _s(ctx, nn.BCEWithLogitsLoss, [_x(ctx, (3, 4)), _fixed(ctx, (3, 4), 0.0, 1.0)], n=12),
+        _s(ctx, nn.BCEWithLogitsLoss, [_x(ctx, (3, 4), "transposed"), _fixed(ctx, (3, 4), 0.0, 1.0)],
+           pos_weight=ctx.values((4,), low=0.5, high=3.0), reduction="sum", n=12)],
+    nn.KLDivLoss: lambda ctx: [
+        _s(ctx, nn.KLDivLoss, [_x(ctx, (3, 4), high=-0.1), _fixed(ctx, (3, 4), 0.05, 1.0)], reduction="batchmean",
+           n=12),
+        _s(ctx, nn.KLDivLoss, [_x(ctx, (3, 4), "transposed", high=-0.1), _x(ctx, (3, 4), low=-3.0, high=0.0)],
+           reduction="sum", log_target=True, n=12)],
+    nn.CosineEmbeddingLoss: lambda ctx: [
+        _s(ctx, nn.CosineEmbeddingLoss, [_x(ctx, (4, 5)), _x(ctx, (4, 5), "stepped"), _ints(ctx, (4,), 0, [1, -1])],
+           margin=0.2, n=20)],
+    nn.MarginRankingLoss: lambda ctx: [
+        _s(ctx, nn.MarginRankingLoss, [_x(ctx, (6,)), _x(ctx, (6,)), _fixed(ctx, (6,), -1.0, 1.0)], margin=0.5, n=6)],
+}
+
+SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES}
+
+ENTRIES = [Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES, differentiable=True,
+                 inplace=False, doc=f"nn.{cls.__name__}: outputs, parameter gradients and buffers")
+           for cls, samples in SAMPLES.items()]

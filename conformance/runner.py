@@ -119,7 +119,13 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples):
     res = Result(backend_name, entry.name, dtype.name, PASS)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        samples = list(entry.samples(ctx))
+        try:
+            samples = list(entry.samples(ctx))
+        except Exception as e:
+            res.status = FAIL
+            res.failures = [Failure("reference", "(building the samples)", f"the entry's sample generator "
+                                    f"raised {type(e).__name__}: {e}")]
+            return res
         if getattr(be, "flushes_subnormals", False):
             for s in samples:
                 flush_subnormals(s)
@@ -140,7 +146,13 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples):
                 res.failures.append(failure)
                 break
         if not res.failures and entry.error_inputs is not None:
-            for ei in entry.error_inputs(ctx):
+            try:
+                error_inputs = list(entry.error_inputs(ctx))
+            except Exception as e:
+                error_inputs = []
+                res.failures.append(Failure("reference", "(building the error inputs)", f"the entry's "
+                                            f"error_inputs raised {type(e).__name__}: {e}"))
+            for ei in error_inputs:
                 failure = _guard(lambda: check_error_input(entry, ei, dev), ei.sample)
                 if failure is not None and (failure.check == "skipped" or
                                             (failure.check == "reference" and dev.type != "cpu")):

@@ -26,6 +26,10 @@ import numpy as np
 import plugtorch as pt
 from plugtorch import nn
 
+from plugtorch import _dtypes
+from plugtorch.testing import mismatch_report
+
+from .. import tolerances
 from ..entry import Entry, Input, Sample
 
 MODULE_DTYPES = (pt.float32, pt.float64)
@@ -50,6 +54,7 @@ class Build:
     mode: str = "train"
     dtype: object = pt.float32
     warm: bool = False
+    labels: list = field(default_factory=list)    # what each returned value is (set by run_module)
 
     def make(self):
         def conv(v):
@@ -105,7 +110,34 @@ def run_module(*args, module: Build, **forward_kwargs):
         gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
         grads = pt.autograd.grad(outs, params, gos, retain_graph=True, allow_unused=True)
     buffers = tuple(b.detach() for _, b in m.named_buffers())
+    n_out = len(_flat(out))
+    module.labels = ([f"forward output {i}" for i in range(n_out)] if n_out > 1 else ["forward output"]) + \
+        [f"gradient of parameter '{n}'" for n, p in m.named_parameters() if p.requires_grad and grads] + \
+        [f"buffer '{n}' after the call" for n, _ in m.named_buffers()]
     return out, tuple(grads), buffers
+
+
+def _flat(v):
+    return [x for o in v for x in _flat(o)] if isinstance(v, (list, tuple)) else [v]
+
+
+def compare(actual, expected, sample):
+    """The runner's value check, naming what differs (a parameter's gradient, a running statistic)."""
+    from ..runner import _magnitude
+    labels = sample.kwargs["module"].labels
+    for i, (a, b) in enumerate(zip(actual, expected)):
+        if not isinstance(b, np.ndarray):
+            continue     # None gradients and Python values: the runner compares them
+        dtype = _dtypes.from_numpy_dtype(b.dtype)
+        entry = ENTRY_BY_CLASS[sample.kwargs["module"].cls]
+        rtol, atol = tolerances.for_sample(entry, dtype, sample=sample, magnitude=_magnitude(sample))
+        report = mismatch_report(a, b, rtol, atol, equal_nan=True)
+        if report is not None:
+            with np.errstate(all="ignore"):
+                err = np.nanmax(np.abs(a.astype(np.float64) - b.astype(np.float64))) if a.size else 0.0
+            what = labels[i] if i < len(labels) else f"output {i}"
+            return f"{what} (max error {err:.3g}): {report}"
+    return None
 
 
 # ---- samples ------------------------------------------------------------------------------
@@ -307,6 +339,8 @@ LOSSES = {
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES}
 
-ENTRIES = [Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES, differentiable=True,
-                 inplace=False, doc=f"nn.{cls.__name__}: outputs, parameter gradients and buffers")
-           for cls, samples in SAMPLES.items()]
+ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
+                             differentiable=True, inplace=False, compare=compare,
+                             doc=f"nn.{cls.__name__}: outputs, parameter gradients and buffers")
+                  for cls, samples in SAMPLES.items()}
+ENTRIES = list(ENTRY_BY_CLASS.values())

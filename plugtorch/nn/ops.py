@@ -15,8 +15,10 @@ from __future__ import annotations
 import inspect
 
 from plugtorch import _ops_public
+from plugtorch import _dtypes
 from plugtorch._tensor import Tensor
-from plugtorch.dispatch.meta import common_device
+from plugtorch.autograd.formulas import derivative
+from plugtorch.dispatch.meta import broadcast_shapes, common_device
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, register_op
 from plugtorch.nn.functional import attention as _attention
@@ -80,6 +82,58 @@ def _make_meta(name, impl):
     return meta
 
 
+def _linear_meta(input, weight, bias=None):
+    """linear's meta: the decomposition's checks, and one dtype for all three tensors (as PyTorch)."""
+    for arg, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, Tensor) and (t is not None or arg != "bias"):
+            raise TypeError(f"linear(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    _affine.check_linear(input, weight)
+    dt = input._dtype
+    if bias is None:
+        dev = common_device("linear", (input, weight))
+        b = None
+    else:
+        dev = common_device("linear", (input, weight, bias))
+        b = bias._data
+    if weight._dtype is not dt or (bias is not None and bias._dtype is not dt):
+        got = f"input {dt}, weight {weight._dtype}" + (f", bias {bias._dtype}" if bias is not None else "")
+        raise RuntimeError(f"linear(): expected input, weight and bias to have the same dtype, but got {got}; "
+                           "cast them with .to(dtype)")
+    if dt is _dtypes.bool:
+        raise RuntimeError("linear(): not implemented for bool tensors")
+    if bias is not None:
+        out_shape = tuple(input.shape[:-1]) + ((weight.shape[0],) if weight.ndim == 2 else ())
+        broadcast_shapes(out_shape, tuple(bias.shape), op="linear")
+    return dev, (input._data, weight._data, b), dt
+
+
+def _linear_grad(g, input, weight, bias=None):
+    """grad input = g W, grad weight = g^T x (over the flattened batch), grad bias = g summed over the batch.
+    The input's gradient is skipped when it needs none (the data of the first layer)."""
+    two_d = weight.ndim == 2
+    gi = None
+    if input._rg:
+        if two_d:
+            gi = _ops_public.ops._matmul(g, weight) if g.ndim == 2 else g @ weight
+        else:
+            gi = g.unsqueeze(-1) * weight
+    if not two_d:
+        return gi, (g.unsqueeze(-1) * input if input.ndim > 1 else g * input), g if bias is not None else None
+    if input.ndim == 1:
+        gw = g.unsqueeze(1) * input
+        gb = g
+    else:
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        x2 = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
+        gw = _ops_public.ops._matmul(g2.permute(1, 0), x2)
+        gb = g2.sum(0) if bias is not None and bias.ndim == 1 else g
+    return gi, gw, gb if bias is not None else None
+
+
+_METAS = {"linear": _linear_meta}
+_FORMULAS = {"linear": (_linear_grad, ("input", "weight"))}
+
+
 def _wrapper(op, impl):
     def fn(*args, **kwargs):
         return dispatch(op, *args, **kwargs)
@@ -96,8 +150,11 @@ def _register():
     for name, (impl, tags) in NN_OPS.items():
         op = OPS.get(name)
         if op is None:
-            meta = _make_meta(name, impl) if name in _OVERRIDABLE else None
+            meta = _METAS.get(name) or _make_meta(name, impl) if name in _OVERRIDABLE else None
             op = register_op(name, meta, decomposition=impl, tags=tags)
+        if name in _FORMULAS:
+            fn, save = _FORMULAS[name]
+            derivative(name, fn, save=save)
         out[name] = _wrapper(op, impl)
         setattr(_ops_public.ops, name, _ops_public._make_op_function(op))
     return out

@@ -101,3 +101,15 @@ def test_dropout2d_on_3d_input_drops_per_sample_channel():
         y = F.dropout2d(pt.ones(40, 30, 5), 0.5).numpy()
     assert np.all(y.min(-1) == y.max(-1))
     assert 0.4 < (y[:, :, 0] != 0).mean() < 0.6
+
+
+def test_linear_op_checks_dtypes_and_skips_unneeded_input_grad():
+    with pytest.raises(RuntimeError, match=r"linear\(\): expected input, weight and bias to have the same dtype"):
+        F.linear(pt.ones(2, 3), pt.ones(4, 3), pt.ones(4, dtype=pt.float64))
+    x = pt.tensor([[1., 2.], [3., 4.]])
+    w = pt.tensor([[1., 0.], [1., 1.], [0., 2.]], requires_grad=True)
+    b = pt.tensor([0.5, 0., -1.], requires_grad=True)
+    F.linear(x, w, b).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [[4., 6.]] * 3)
+    np.testing.assert_allclose(b.grad.numpy(), [2., 2., 2.])
+    assert x.grad is None

@@ -337,6 +337,16 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(xp.matmul(a, b))
     K["_matmul"] = matmul
 
+    def linear(x, w, b):   # the nn op: x @ w^T + b, one dtype (checked by its meta)
+        out = matmul(x, w.T if w.ndim == 2 else w)
+        if b is None:
+            return out
+        if out.ndim and b.shape == out.shape[-1:]:   # the usual bias: add in place
+            out += b
+            return out
+        return arr(out + b)
+    K["linear"] = linear
+
     # ---- views and layout ----------------------------------------------------------------
     def view(x, shape):
         return x.reshape(shape)

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 def linear(input, weight, bias=None):
     """input @ weight^T + bias."""
+    check_linear(input, weight)
+    out = input @ weight.mT if weight.ndim == 2 else input @ weight
+    return out + bias if bias is not None else out
+
+
+def check_linear(input, weight):
+    """linear()'s shape checks (shared by the decomposition and the op's meta function)."""
     if input.ndim == 0:
         raise RuntimeError("linear(): input must be at least 1-D, got a 0-D tensor")
     if weight.ndim not in (1, 2) or input.shape[-1] != weight.shape[-1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, (input.numel() // max(input.shape[-1], 1), input.shape[-1])))} and "
                            f"{'x'.join(map(str, reversed(tuple(weight.shape))))})")
-    out = input @ weight.mT if weight.ndim == 2 else input @ weight
-    return out + bias if bias is not None else out
 
 
 def bilinear(input1, input2, weight, bias=None):

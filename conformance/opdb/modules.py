@@ -30,7 +30,7 @@ from plugtorch import _dtypes
 from plugtorch.testing import mismatch_report
 
 from .. import tolerances
-from ..entry import Entry, Input, Sample
+from ..entry import Entry, ErrorInput, Input, Sample
 
 MODULE_DTYPES = (pt.float32, pt.float64)
 INIT_SEED = 1234
@@ -197,14 +197,16 @@ LAYERS = {
                               _s(ctx, nn.Upsample, [_x(ctx, (1, 2, 3, 4), "transposed")], size=(5, 7),
                                  mode="bilinear", align_corners=False, n=4)],
     nn.Embedding: lambda ctx: [_s(ctx, nn.Embedding, [_ints(ctx, (2, 5), 10)], 10, 3, n=10),
-                               _s(ctx, nn.Embedding, [_ints(ctx, (7,), 6)], 6, 4, padding_idx=0, n=7)],
-    nn.Sequential: lambda ctx: [_s(ctx, nn.Sequential, [_x(ctx, (4, 3))], Build(nn.Linear, (3, 5)), Build(nn.Tanh),
-                                   Build(nn.Linear, (5, 2)), n=5)],
+                               _s(ctx, nn.Embedding, [_ints(ctx, (7,), 6)], 6, 4, padding_idx=0, max_norm=1.0, n=7)],
+    nn.Sequential: lambda ctx: [_s(ctx, nn.Sequential, [_x(ctx, (2, 3, 4, 4))], Build(nn.Conv2d, (3, 4, 3), dict(padding=1)),
+                                   Build(nn.BatchNorm2d, (4,)), Build(nn.ReLU), Build(nn.MaxPool2d, (2,)),
+                                   Build(nn.Flatten), Build(nn.Linear, (16, 3)), n=64)],
 }
 
 POOLING = {
     nn.MaxPool1d: lambda ctx: [_s(ctx, nn.MaxPool1d, [_x(ctx, (2, 3, 8), unique=True)], 2),
-                               _s(ctx, nn.MaxPool1d, [_x(ctx, (1, 2, 7), "stepped", unique=True)], 3, 2, 1)],
+                               _s(ctx, nn.MaxPool1d, [_x(ctx, (1, 2, 9), "stepped", unique=True)], 3, 2, 1, dilation=2,
+                                  return_indices=True, ceil_mode=True)],
     nn.MaxPool2d: lambda ctx: [_s(ctx, nn.MaxPool2d, [_x(ctx, (2, 3, 6, 6), unique=True)], 2),
                                _s(ctx, nn.MaxPool2d, [_x(ctx, (1, 2, 7, 5), "transposed", unique=True)], 3, 2, 1,
                                   return_indices=True)],
@@ -216,7 +218,8 @@ POOLING = {
     nn.AdaptiveAvgPool1d: lambda ctx: [_s(ctx, nn.AdaptiveAvgPool1d, [_x(ctx, (2, 3, 7))], 3, n=3)],
     nn.AdaptiveAvgPool2d: lambda ctx: [_s(ctx, nn.AdaptiveAvgPool2d, [_x(ctx, (1, 2, 5, 7), "transposed")], (2, 3),
                                           n=12)],
-    nn.AdaptiveMaxPool2d: lambda ctx: [_s(ctx, nn.AdaptiveMaxPool2d, [_x(ctx, (1, 2, 5, 7), unique=True)], (2, 3))],
+    nn.AdaptiveMaxPool2d: lambda ctx: [_s(ctx, nn.AdaptiveMaxPool2d, [_x(ctx, (1, 2, 5, 7), unique=True)], (3, 4),
+                                          return_indices=True)],
 }
 
 NORMALIZATION = {
@@ -276,8 +279,15 @@ def _mha(ctx):
     return [_s(ctx, nn.MultiheadAttention, [_small(ctx, (2, 3, e)), _small(ctx, (2, 4, e)), _small(ctx, (2, 4, e))],
                e, 2, batch_first=True, n=16),
             _s(ctx, nn.MultiheadAttention, [_small(ctx, (4, 2, e))] * 3, e, 2, n=16, name="self, masks",
-               fwd=dict(attn_mask=Input(np.triu(np.ones((4, 4), bool), 1), pt.bool, requires_grad=False),
-                        average_attn_weights=False))]
+               fwd=dict(attn_mask=_causal(4), average_attn_weights=False)),
+            _s(ctx, nn.MultiheadAttention, [_small(ctx, (3, 2, e)), _small(ctx, (4, 2, 5)), _small(ctx, (4, 2, 6))], e, 2,
+               kdim=5, vdim=6, add_bias_kv=True, add_zero_attn=True, n=16, name="kdim, vdim, key padding",
+               fwd=dict(key_padding_mask=Input(np.array([[0, 0, 1, 0], [0, 1, 1, 0]], bool), pt.bool,
+                                               requires_grad=False)))]
+
+
+def _causal(n):
+    return Input(np.triu(np.ones((n, n), bool), 1), pt.bool, requires_grad=False)
 
 
 def _encoder_layer(**kw):
@@ -290,9 +300,11 @@ TRANSFORMER = {
         _s(ctx, nn.TransformerEncoderLayer, [_small(ctx, (2, 3, 8))], 8, 2, dim_feedforward=16, dropout=0.0,
            batch_first=True, n=16),
         _s(ctx, nn.TransformerEncoderLayer, [_small(ctx, (3, 2, 8))], 8, 2, dim_feedforward=16, norm_first=True,
-           activation="gelu", train=False, n=16, name="norm_first, eval")],
-    nn.TransformerEncoder: lambda ctx: [_s(ctx, nn.TransformerEncoder, [_small(ctx, (2, 3, 8))],
-                                           _encoder_layer(), 2, n=16)],
+           activation="gelu", train=False, n=16, name="norm_first, eval",
+           fwd=dict(src_key_padding_mask=Input(np.array([[0, 0], [0, 1], [0, 0]], bool).T, pt.bool, requires_grad=False)))],
+    nn.TransformerEncoder: lambda ctx: [
+        _s(ctx, nn.TransformerEncoder, [_small(ctx, (2, 3, 8))], _encoder_layer(), 2, norm=Build(nn.LayerNorm, (8,)),
+           n=16, fwd=dict(mask=_causal(3)))],
 }
 
 
@@ -337,10 +349,37 @@ LOSSES = {
         _s(ctx, nn.MarginRankingLoss, [_x(ctx, (6,)), _x(ctx, (6,)), _fixed(ctx, (6,), -1.0, 1.0)], margin=0.5, n=6)],
 }
 
+def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
+    """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
+    def make(ctx):
+        inputs = [_x(ctx, sh) for sh in shapes] + [Input(np.array(v, np.int64), pt.int64, requires_grad=False)
+                                                    for v in ints or ()]
+        return [ErrorInput(_s(ctx, cls, inputs, *a, **kw), error, match)]
+    return make
+
+
+ERRORS = {
+    nn.Linear: _err(nn.Linear, [(2, 5)], 3, 4, match="expected input with 3 features"),
+    nn.Conv2d: _err(nn.Conv2d, [(1, 4, 5, 5)], 3, 4, 3, match="expected input with 3 channels, got 4"),
+    nn.Conv1d: _err(nn.Conv1d, [(1, 3, 2)], 3, 4, 3, match="too small"),
+    nn.MaxPool2d: _err(nn.MaxPool2d, [(1, 1, 3, 3)], 4, match="too small"),
+    nn.BatchNorm1d: _err(nn.BatchNorm1d, [(4, 2)], 3, match="expected input with 3 channels, got 2"),
+    nn.BatchNorm2d: _err(nn.BatchNorm2d, [(1, 3, 1, 1)], 3, error=ValueError, match="more than 1 value per channel"),
+    nn.LayerNorm: _err(nn.LayerNorm, [(2, 3)], 4, match="normalized_shape"),
+    nn.GroupNorm: _err(nn.GroupNorm, [(2, 3, 5)], 2, 4, match="divisible by num_groups"),
+    nn.Unflatten: _err(nn.Unflatten, [(2, 6)], 1, (2, 4), match="invalid for input of size 6"),
+    nn.LSTM: _err(nn.LSTM, [(5, 2, 4)], 3, 4, match="Expected 3, got 4"),
+    nn.MultiheadAttention: _err(nn.MultiheadAttention, [(3, 2, 6)] * 3, 8, 2, error=AssertionError,
+                                match="embedding dimension of 8"),
+    nn.Embedding: _err(nn.Embedding, [], 5, 3, ints=[[1, 5]], error=IndexError, match="index out of range"),
+    nn.CrossEntropyLoss: _err(nn.CrossEntropyLoss, [(2, 3)], ints=[[0, 3]], error=IndexError, match="out of bounds"),
+    nn.NLLLoss: _err(nn.NLLLoss, [(2, 3)], ints=[[0, -1]], error=IndexError, match="out of bounds"),
+}
+
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
-                             differentiable=True, inplace=False, compare=compare,
+                             differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),
                              doc=f"nn.{cls.__name__}: outputs, parameter gradients and buffers")
                   for cls, samples in SAMPLES.items()}
 ENTRIES = list(ENTRY_BY_CLASS.values())

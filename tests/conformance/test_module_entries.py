@@ -126,3 +126,13 @@ def test_float64_unsupported_shows_unsupported(fake):
     assert {op: r.status for (op, d), r in results.items() if d == "float64"} == dict.fromkeys(
         ["nn.Linear", "nn.Embedding", "nn.CrossEntropyLoss"], UNSUPPORTED)
     assert {r.status for (op, d), r in results.items() if d == "float32"} == {PASS}
+
+
+def test_bad_input_to_a_module_raises_the_documented_error_on_cpu():
+    from plugtorch.conformance.runner import check_error_input
+    assert len(modules.ERRORS) >= 10
+    for cls in modules.ERRORS:
+        e = opdb.get(f"nn.{cls.__name__}")
+        for ei in e.error_inputs(SampleContext(pt.float32, key=e.name)):
+            check_error_input(e, ei, pt.device("cpu"))     # raises when cpu's exception or message differ
+

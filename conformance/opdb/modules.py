@@ -198,9 +198,10 @@ LAYERS = {
                                  mode="bilinear", align_corners=False, n=4)],
     nn.Embedding: lambda ctx: [_s(ctx, nn.Embedding, [_ints(ctx, (2, 5), 10)], 10, 3, n=10),
                                _s(ctx, nn.Embedding, [_ints(ctx, (7,), 6)], 6, 4, padding_idx=0, max_norm=1.0, n=7)],
-    nn.Sequential: lambda ctx: [_s(ctx, nn.Sequential, [_x(ctx, (2, 3, 4, 4))], Build(nn.Conv2d, (3, 4, 3), dict(padding=1)),
-                                   Build(nn.BatchNorm2d, (4,)), Build(nn.ReLU), Build(nn.MaxPool2d, (2,)),
-                                   Build(nn.Flatten), Build(nn.Linear, (16, 3)), n=64)],
+    nn.Sequential: lambda ctx: [_s(ctx, nn.Sequential, [_x(ctx, (2, 3, 4, 4))],
+                                   Build(nn.Conv2d, (3, 4, 3), dict(padding=1)), Build(nn.BatchNorm2d, (4,)),
+                                   Build(nn.ReLU), Build(nn.MaxPool2d, (2,)), Build(nn.Flatten),
+                                   Build(nn.Linear, (16, 3)), n=64)],
 }
 
 POOLING = {
@@ -258,7 +259,8 @@ ACTIVATIONS = {
     nn.Hardtanh: _one(nn.Hardtanh, -2.0, 3.0), nn.Hardswish: _one(nn.Hardswish), nn.Hardsigmoid: _one(nn.Hardsigmoid),
     nn.Tanh: _one(nn.Tanh), nn.Sigmoid: _one(nn.Sigmoid), nn.LogSigmoid: _one(nn.LogSigmoid),
     nn.Softsign: _one(nn.Softsign), nn.Tanhshrink: _one(nn.Tanhshrink), nn.Threshold: _one(nn.Threshold, 0.5, -1.0),
-    nn.Softmax: _one(nn.Softmax, dim=1), nn.Softmin: _one(nn.Softmin, dim=-1), nn.LogSoftmax: _one(nn.LogSoftmax, dim=0),
+    nn.Softmax: _one(nn.Softmax, dim=1), nn.Softmin: _one(nn.Softmin, dim=-1),
+    nn.LogSoftmax: _one(nn.LogSoftmax, dim=0),
 }
 
 
@@ -280,8 +282,8 @@ def _mha(ctx):
                e, 2, batch_first=True, n=16),
             _s(ctx, nn.MultiheadAttention, [_small(ctx, (4, 2, e))] * 3, e, 2, n=16, name="self, masks",
                fwd=dict(attn_mask=_causal(4), average_attn_weights=False)),
-            _s(ctx, nn.MultiheadAttention, [_small(ctx, (3, 2, e)), _small(ctx, (4, 2, 5)), _small(ctx, (4, 2, 6))], e, 2,
-               kdim=5, vdim=6, add_bias_kv=True, add_zero_attn=True, n=16, name="kdim, vdim, key padding",
+            _s(ctx, nn.MultiheadAttention, [_small(ctx, (3, 2, e)), _small(ctx, (4, 2, 5)), _small(ctx, (4, 2, 6))],
+               e, 2, kdim=5, vdim=6, add_bias_kv=True, add_zero_attn=True, n=16, name="kdim, vdim, key padding",
                fwd=dict(key_padding_mask=Input(np.array([[0, 0, 1, 0], [0, 1, 1, 0]], bool), pt.bool,
                                                requires_grad=False)))]
 
@@ -301,7 +303,7 @@ TRANSFORMER = {
            batch_first=True, n=16),
         _s(ctx, nn.TransformerEncoderLayer, [_small(ctx, (3, 2, 8))], 8, 2, dim_feedforward=16, norm_first=True,
            activation="gelu", train=False, n=16, name="norm_first, eval",
-           fwd=dict(src_key_padding_mask=Input(np.array([[0, 0], [0, 1], [0, 0]], bool).T, pt.bool, requires_grad=False)))],
+           fwd=dict(src_key_padding_mask=Input(np.array([[0, 0, 0], [0, 1, 0]], bool), pt.bool, requires_grad=False)))],
     nn.TransformerEncoder: lambda ctx: [
         _s(ctx, nn.TransformerEncoder, [_small(ctx, (2, 3, 8))], _encoder_layer(), 2, norm=Build(nn.LayerNorm, (8,)),
            n=16, fwd=dict(mask=_causal(3)))],

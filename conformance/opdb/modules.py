@@ -11,7 +11,9 @@ inputs and returns, in order:
     the gradients of the parameters (``named_parameters`` order) for a fixed grad_output,
     the buffers after the call (``named_buffers`` order: BatchNorm's running statistics).
 
-The runner compares all of them with cpu, and the gradients of the inputs as for any op.
+The runner compares all of them with cpu (a mismatch names which: "gradient of parameter
+'weight_hh_l1'", "buffer 'running_var' after the call"), and the gradients of the inputs as for
+any op; bad input (wrong channel count, an index out of range) must raise cpu's exception.
 Randomness differs between backends, so dropout is checked in eval mode or with p=0.
 
 Every public ``nn.Module`` subclass has an entry named ``nn.<ClassName>``, except the ones in

@@ -173,7 +173,8 @@ def _minmax_grad(pick):
 
 derivative("maximum", _minmax_grad(lambda a, b: a > b))
 derivative("minimum", _minmax_grad(lambda a, b: a < b))
-derivative("where", lambda g, c, a, b: (None, pt.where(c, g, 0.0), pt.where(c, 0.0, g)), save=("c",))
+derivative("where", lambda g, c, a, b: (None, pt.where(c, g, 0.0) if _is_tensor(a) else None,
+                                         pt.where(c, 0.0, g) if _is_tensor(b) else None), save=("c",))
 
 # ---- reductions ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 
+import plugtorch as pt
 from plugtorch import _ops_public
 from plugtorch import _dtypes
 from plugtorch._tensor import Tensor
@@ -130,8 +131,56 @@ def _linear_grad(g, input, weight, bias=None):
     return gi, gw, gb if bias is not None else None
 
 
-_METAS = {"linear": _linear_meta}
-_FORMULAS = {"linear": (_linear_grad, ("input", "weight"))}
+def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                   reduction="mean"):
+    """nll_loss's meta: every check but the target values' (the kernel raises PyTorch's IndexError for
+    those); the kernel receives the arguments positionally, the legacy flags folded into ``reduction``."""
+    for arg, t in (("input", input), ("target", target), ("weight", weight)):
+        if not isinstance(t, Tensor) and (t is not None or arg != "weight"):
+            raise TypeError(f"nll_loss(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    reduction = _loss.nll_checks(input, target, weight, size_average, reduce, reduction)
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"nll_loss(): expected floating point input (log-probabilities), got {input._dtype}")
+    dev = common_device("nll_loss", (input, target) if weight is None else (input, target, weight))
+    return dev, (input._data, target._data, None if weight is None else weight._data, None, ignore_index,
+                 None, reduction), input._dtype
+
+
+def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                   reduction="mean"):
+    if size_average is not None or reduce is not None:
+        reduction = "mean" if size_average is not False and reduce is not False else "sum" if reduce is not False else "none"
+    gi = dispatch(_NLL_BACKWARD, g, target, weight, ignore_index, reduction, tuple(input.shape)) if input._rg else None
+    gw = None
+    if weight is not None and weight._rg:   # d loss / d w[c]: over the samples of class c
+        cdim = 1 if input.ndim > 1 else 0
+        keep = target != ignore_index
+        safe = pt.where(keep, target, 0)
+        picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim) * keep.to(input.dtype)
+        if reduction == "mean":
+            w = weight.to(input.dtype)[safe] * keep.to(input.dtype)
+            total = w.sum()
+            coef = g * (picked - (picked * w).sum() / total * keep.to(input.dtype)) / total
+        else:
+            coef = g * picked
+        gw = pt.zeros(tuple(weight.shape), dtype=coef.dtype, device=coef.device).scatter_add(
+            0, safe.reshape(-1), coef.reshape(-1))
+    return gi, None, gw
+
+
+def _nll_loss_backward_meta(grad, target, weight, ignore_index, reduction, shape):
+    """``_nll_loss_backward``: kernel arguments (grad, target, weight or None, ignore_index, reduction, input shape)."""
+    dev = common_device("nll_loss_backward", (grad, target) if weight is None else (grad, target, weight))
+    return dev, (grad._data, target._data, None if weight is None else weight._data, ignore_index, reduction,
+                 tuple(shape)), grad._dtype
+
+
+_NLL_BACKWARD = OPS.get("_nll_loss_backward") or register_op(
+    "_nll_loss_backward", _nll_loss_backward_meta, decomposition=_loss.nll_loss_backward, tags=("indexing",))
+setattr(_ops_public.ops, "_nll_loss_backward", _ops_public._make_op_function(_NLL_BACKWARD))
+
+_METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta}
+_FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight"))}
 
 
 def _wrapper(op, impl):

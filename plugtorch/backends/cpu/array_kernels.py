@@ -290,6 +290,59 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return k
 
     K["sum"] = reduction(xp.sum, True)
+
+    def log_softmax(x, dim, dtype):   # (x - max) - log(sum(exp(x - max))), as the decomposition
+        d = dtype.numpy
+        x = x.astype(_acc_dtype(d), copy=False)
+        if x.size == 0:
+            return arr(x.astype(d))
+        m = xp.max(x, axis=dim, keepdims=True)
+        s = x - xp.where(xp.isinf(m), 0, m)
+        out = s - xp.log(xp.sum(xp.exp(s), axis=dim, keepdims=True))
+        return arr(out.astype(d, copy=False))
+    K["log_softmax"] = log_softmax
+
+    def _nll_weights(t, w, ignore_index, dtype):
+        keep = t != ignore_index
+        safe = xp.where(keep, t, 0)
+        ww = keep.astype(dtype)
+        if w is not None:
+            ww = ww * w.astype(dtype)[safe]
+        return safe, ww
+
+    def nll_loss(x, t, w, _size_average, ignore_index, _reduce, reduction):   # the nn op
+        n = x.shape[1] if x.ndim > 1 else x.shape[0]
+        bad = ((t < 0) | (t >= n)) & (t != ignore_index)
+        if bad.any():
+            raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+        safe, ww = _nll_weights(t, w, ignore_index, x.dtype)
+        if x.ndim > 1:
+            picked = xp.take_along_axis(x, xp.expand_dims(safe, 1), 1).squeeze(1)
+        else:
+            picked = x[safe]
+        loss = -picked * ww
+        if reduction == "none":
+            return arr(loss)
+        acc = _acc_dtype(x.dtype.type)
+        total = xp.sum(loss, dtype=acc).astype(x.dtype)
+        if reduction == "sum":
+            return arr(total)
+        return arr(total / xp.sum(ww, dtype=acc).astype(x.dtype))
+    K["nll_loss"] = nll_loss
+
+    def nll_loss_backward(g, t, w, ignore_index, reduction, shape):
+        safe, ww = _nll_weights(t, w, ignore_index, g.dtype)
+        if reduction == "mean":
+            coef = -(g / xp.sum(ww, dtype=_acc_dtype(g.dtype.type)).astype(g.dtype)) * ww
+        else:
+            coef = -g * ww
+        out = xp.zeros(shape, dtype=g.dtype)
+        if len(shape) > 1:
+            xp.put_along_axis(out, xp.expand_dims(safe, 1), xp.expand_dims(coef, 1).astype(g.dtype), 1)
+        else:
+            out[safe] = coef
+        return out
+    K["_nll_loss_backward"] = nll_loss_backward
     K["prod"] = reduction(xp.prod, True)
     K["amax"] = reduction(xp.max, False)
     K["amin"] = reduction(xp.min, False)

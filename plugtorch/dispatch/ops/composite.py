@@ -419,7 +419,16 @@ def softmax(input, dim, dtype=None):
     return e / e.sum(dim, keepdim=True)
 
 
-@composite("log_softmax", tags=("reduction",))
+def _log_softmax_meta(input, dim, dtype=None):
+    """A backend may run log_softmax as one kernel ``(x, dim or None for 0-d, out dtype)``."""
+    _t("log_softmax", input)
+    if dtype is not None and not isinstance(dtype, _dtypes.dtype):
+        raise TypeError(f"log_softmax(): argument 'dtype' must be a plugtorch dtype, not {type(dtype).__name__}")
+    d = M.wrap_dim("log_softmax", dim, input.ndim)
+    out = M.float_result(input._dtype if dtype is None else dtype)
+    return input._device, (input._data, d if input.ndim else None, out), out
+
+
 def log_softmax(input, dim, dtype=None):
     x = input if dtype is None else input.to(dtype)
     if not x._dtype.is_floating_point:
@@ -430,6 +439,9 @@ def log_softmax(input, dim, dtype=None):
     m = x.detach().amax(dim, keepdim=True)
     s = x - _pt().where(m.isinf(), 0.0, m)
     return s - s.exp().sum(dim, keepdim=True).log()
+
+
+register_op("log_softmax", _log_softmax_meta, decomposition=log_softmax, tags=("reduction",))
 
 
 @composite("max", tags=("reduction",))

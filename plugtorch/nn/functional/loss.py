@@ -62,6 +62,16 @@ def _class_weight(weight, ndim):
 
 
 def _check_targets(op, input, target, ignore_index):
+    n_classes = check_target_shape(op, input, target)
+    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
+    if target.numel() and bool(bad.any()):
+        first = int(target[bad].reshape(-1)[0])
+        raise IndexError(f"Target {first} is out of bounds.")
+    return n_classes
+
+
+def check_target_shape(op, input, target):
+    """The class-index target's shape and dtype checks; returns the number of classes."""
     n_classes = input.shape[1] if input.ndim > 1 else input.shape[0]
     if input.ndim == 1:
         if target.ndim != 0:
@@ -74,23 +84,27 @@ def _check_targets(op, input, target, ignore_index):
                            f"got {list(target.shape)}")
     if target.dtype.is_floating_point or target.dtype is pt.bool:
         raise RuntimeError(f"{op}: expected target of an integer dtype (class indices), got {target.dtype}")
-    bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
-    if target.numel() and bool(bad.any()):
-        first = int(target[bad].reshape(-1)[0])
-        raise IndexError(f"Target {first} is out of bounds.")
     return n_classes
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """-input[n, target[n]] (times the class weight); 'mean' divides by the summed weights."""
+def nll_checks(input, target, weight, size_average, reduce, reduction):
+    """nll_loss's argument checks but the target's values (shared with the op's meta); returns
+    the reduction."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
-    c = _check_targets("nll_loss", input, target, ignore_index)
+    c = check_target_shape("nll_loss", input, target)
     if weight is not None and weight.numel() != c:
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
+    return reduction
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """-input[n, target[n]] (times the class weight); 'mean' divides by the summed weights."""
+    reduction = nll_checks(input, target, weight, size_average, reduce, reduction)
+    _check_targets("nll_loss", input, target, ignore_index)
     cdim = 1 if input.ndim > 1 else 0
     keep = target != ignore_index
     safe = pt.where(keep, target, 0)
@@ -132,7 +146,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if reduction == "mean":
             return loss.sum() / (input.numel() // c) if input.numel() else loss.sum() * float("nan")
         return _reduce(loss, reduction)
-    nll = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    nll = pt.nn.functional.nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
     if label_smoothing == 0:
         return nll
     keep = target != ignore_index
@@ -147,6 +161,20 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     elif reduction == "sum":
         smooth = smooth.sum()
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
+
+
+def nll_loss_backward(grad, target, weight, ignore_index, reduction, shape):
+    """The gradient of nll_loss with respect to its input (of shape ``shape``): -grad * w at each
+    target class, divided by the summed weights for 'mean'; zero elsewhere."""
+    cdim = 1 if len(shape) > 1 else 0
+    keep = target != ignore_index
+    safe = pt.where(keep, target, 0)
+    w = keep.to(grad.dtype)
+    if weight is not None:
+        w = w * weight.to(grad.dtype)[safe]
+    coef = -(grad / w.sum()) * w if reduction == "mean" else -grad * w
+    zeros = pt.zeros(tuple(shape), dtype=grad.dtype, device=grad.device)
+    return zeros.scatter_add(cdim, safe.unsqueeze(cdim), coef.unsqueeze(cdim))
 
 
 def _clamped_log(x):

@@ -36,10 +36,21 @@ inline ushort bf16_store(float f) {
 }
 inline float bfr(float f) { return bf16_load(bf16_store(f)); }   /* round to bfloat16 */
 typedef struct { long nd; long n; long shape[8]; long st[4][8]; } Geo;
+/* element offset of operand k at linear index i (dims are collapsed first, so nd is small;
+   1-d needs no division and 32-bit division is far cheaper than 64-bit on CPUs) */
 inline long geo_off(const Geo* g, long i, int k) {
+    const int nd = (int)g->nd;
+    if (nd == 1) return i * g->st[k][0];
     long off = 0;
-    for (int d = (int)g->nd - 1; d >= 0; --d) {
-        long s = g->shape[d]; long c = i % s; i /= s; off += c * g->st[k][d];
+    if (g->n <= 0x7fffffffL) {
+        uint r = (uint)i;
+        for (int d = nd - 1; d >= 0; --d) {
+            const uint s = (uint)g->shape[d], c = r % s; r /= s; off += (long)c * g->st[k][d];
+        }
+        return off;
+    }
+    for (int d = nd - 1; d >= 0; --d) {
+        const long s = g->shape[d], c = i % s; i /= s; off += c * g->st[k][d];
     }
     return off;
 }

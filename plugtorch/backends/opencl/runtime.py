@@ -32,6 +32,7 @@ class DeviceState:
         ext = device.extensions.split()
         self.fp64 = "cl_khr_fp64" in ext
         self.fp16 = "cl_khr_fp16" in ext
+        self.is_cpu = int(bool(device.type & cl.device_type.CPU))
         self.peak = 0
         self._programs: dict = {}
         self.kernels: dict = {}      # (family, key) -> dict name -> cl.Kernel

@@ -60,20 +60,32 @@ __kernel void k_serial(__global {st_out}* out, __global const {st_in}* x, const 
     for (long r = 0; r < gr.n; r++) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
     out[o] = {store};
 }}
-__kernel void k_tree(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk, const Geo gr) {{
-    const long o = get_group_id(0);
+/* work-group g reduces chunk g % chunks of output g / chunks and writes out[g] */
+__kernel void k_tree(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk,
+                     const Geo gr, const long chunks, const int blocked) {{
+    const long grp = get_group_id(0), o = grp / chunks;
     const int lid = get_local_id(0);
     __local CT sh[{L}];
-    const long base = xo + geo_off(&gk, o, 0);
+    const long base = xo + geo_off(&gk, o, 0), nseg = chunks * {L}, seg = (grp % chunks) * {L} + lid;
     CT acc = {ident};
-    for (long r = lid; r < gr.n; r += {L}) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
+    if (blocked) {{   /* CPUs: each work-item reads one contiguous run (cache friendly) */
+        const long per = (gr.n + nseg - 1) / nseg, hi = min(gr.n, (seg + 1) * per);
+        if (gr.nd == 1) {{
+            const long s = gr.st[0][0];
+            for (long r = seg * per; r < hi; r++) acc = comb(acc, val(x, base + r * s));
+        }} else {{
+            for (long r = seg * per; r < hi; r++) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
+        }}
+    }} else {{        /* GPUs: neighbouring work-items read neighbouring elements */
+        for (long r = seg; r < gr.n; r += nseg) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
+    }}
     sh[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = {L // 2}; s > 0; s >>= 1) {{
         if (lid < s) sh[lid] = comb(sh[lid], sh[lid + s]);
         barrier(CLK_LOCAL_MEM_FENCE);
     }}
-    if (lid == 0) {{ acc = sh[0]; out[o] = {store}; }}
+    if (lid == 0) {{ acc = sh[0]; out[grp] = {store}; }}
 }}
 """
 
@@ -94,16 +106,27 @@ def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     nout = int(gk[1])
     if nout == 0:
         return out
-    src = _source(name, x.dtype, acc_dt, out_dt)
     tree = gr[1] >= TREE_MIN
-    k = dev.kernel(("reduce", name, x.dtype, acc_dt, out_dt), src, "k_tree" if tree else "k_serial",
-                   [None, None, np.int64, None, None])
-    k.set_args(out.data, x.data, x.offset, gk, gr)
-    if tree:
-        dev.cl.enqueue_nd_range_kernel(dev.queue, k, (nout * L,), (L,))
-    else:
+    # few long reductions: split each over several work-groups (every core gets work), then
+    # reduce the partial results
+    chunks = max(1, min(64, int(gr[1]) // 8192)) if tree and nout < 16 else 1
+    stage_dt = acc_dt if chunks > 1 else out_dt
+    src = _source(name, x.dtype, acc_dt, stage_dt)
+    if not tree:
+        k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_serial",
+                       [None, None, np.int64, None, None])
+        k.set_args(out.data, x.data, x.offset, gk, gr)
         dev.launch(k, nout)
-    return out
+        return out
+    k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_tree",
+                   [None, None, np.int64, None, None, np.int64, np.int32])
+    part = out if chunks == 1 else dev.empty((nout, chunks), acc_dt)
+    k.set_args(part.data, x.data, x.offset, gk, gr, chunks, dev.is_cpu)
+    dev.cl.enqueue_nd_range_kernel(dev.queue, k, (nout * chunks * L,), (L,))
+    if chunks == 1:
+        return out
+    r = _reduce(name, part, (1,), False, out_dt, acc_dt)
+    return r.view_as(shape, out.strides, r.offset)
 
 
 def _acc(name, x_dt, out_dt):

@@ -92,3 +92,13 @@ def test_matmul_shapes_and_views(dtype):
     check(lambda x: x @ x.t(), sample((1, 64), dtype, 12, -3, 3), **tol)
     check(pt.matmul, pt.ones(3, 0, dtype=dtype), pt.ones(0, 2, dtype=dtype))
     check(pt.mv, a, b[:, 0].contiguous(), **tol)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "amax", "amin", "all", "any"])
+def test_few_very_long_reductions_split_over_work_groups(name):
+    x = sample((2, 70000), pt.float64, 13, 0.9999, 1.0001)
+    f = getattr(pt, name)
+    check(lambda t: f(t, dim=1), x)
+    check(lambda t: f(t), x)
+    check(lambda t: f(t.t().contiguous().t(), dim=1, keepdim=True), x)   # strided rows
+    check(lambda t: f(t.view(2, 7, 10000), dim=(1, 2)), x)                # several dims

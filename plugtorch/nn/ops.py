@@ -148,36 +148,44 @@ def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-
 
 def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                    reduction="mean"):
+    """-g (times the class weight; over the summed weights for 'mean') at each target class.
+
+    The target mask is ``target == arange(C)``: ignored targets match no class, and the forward
+    already rejected the out-of-range ones, so no scatter (whose index check reads back) is needed.
+    """
     if size_average is not None or reduce is not None:
         reduction = "mean" if size_average is not False and reduce is not False else "sum" if reduce is not False else "none"
-    gi = dispatch(_NLL_BACKWARD, g, target, weight, ignore_index, reduction, tuple(input.shape)) if input._rg else None
+    cdim = 1 if input.ndim > 1 else 0
+    c = input.shape[cdim]
+    classes = pt.arange(c, device=target.device)
+    if input.ndim > 2:
+        classes = classes.reshape((c,) + (1,) * (input.ndim - 2))
+    mask = target.unsqueeze(cdim) == classes
+    if 0 <= ignore_index < c:
+        mask = mask & (target != ignore_index).unsqueeze(cdim)
+    w = mask if weight is None else mask * (weight.to(input.dtype) if input.ndim < 3 else
+                                            weight.to(input.dtype).reshape(tuple(classes.shape)))
+    gi = None
+    if input._rg:
+        if reduction == "mean":
+            gi = w * (-g / w.sum())
+        else:
+            gi = w * -(g.unsqueeze(cdim) if reduction == "none" else g)
     gw = None
     if weight is not None and weight._rg:   # d loss / d w[c]: over the samples of class c
-        cdim = 1 if input.ndim > 1 else 0
         keep = target != ignore_index
         safe = pt.where(keep, target, 0)
         picked = -input.gather(cdim, safe.unsqueeze(cdim)).squeeze(cdim) * keep.to(input.dtype)
         if reduction == "mean":
-            w = weight.to(input.dtype)[safe] * keep.to(input.dtype)
-            total = w.sum()
-            coef = g * (picked - (picked * w).sum() / total * keep.to(input.dtype)) / total
+            wt = weight.to(input.dtype)[safe] * keep.to(input.dtype)
+            total = wt.sum()
+            coef = g * (picked - (picked * wt).sum() / total * keep.to(input.dtype)) / total
         else:
             coef = g * picked
         gw = pt.zeros(tuple(weight.shape), dtype=coef.dtype, device=coef.device).scatter_add(
             0, safe.reshape(-1), coef.reshape(-1))
     return gi, None, gw
 
-
-def _nll_loss_backward_meta(grad, target, weight, ignore_index, reduction, shape):
-    """``_nll_loss_backward``: kernel arguments (grad, target, weight or None, ignore_index, reduction, input shape)."""
-    dev = common_device("nll_loss_backward", (grad, target) if weight is None else (grad, target, weight))
-    return dev, (grad._data, target._data, None if weight is None else weight._data, ignore_index, reduction,
-                 tuple(shape)), grad._dtype
-
-
-_NLL_BACKWARD = OPS.get("_nll_loss_backward") or register_op(
-    "_nll_loss_backward", _nll_loss_backward_meta, decomposition=_loss.nll_loss_backward, tags=("indexing",))
-setattr(_ops_public.ops, "_nll_loss_backward", _ops_public._make_op_function(_NLL_BACKWARD))
 
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta}
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight"))}

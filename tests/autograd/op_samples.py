@@ -217,7 +217,6 @@ SAMPLES["layer_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4
 SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4), randn(rng, 4)))
 SAMPLES["embedding"] = lambda rng: Sample((idx([[0, 2], [2, 1]]), randn(rng, 3, 4)))
 SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
-SAMPLES["_nll_loss_backward"] = lambda rng: Sample((T(0.7), idx([0, 2, 1, 2]), None, -100, "mean", (4, 3)))
 SAMPLES["cross_entropy"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, -100])), {"label_smoothing": 0.1})
 SAMPLES["scaled_dot_product_attention"] = lambda rng: Sample((randn(rng, 1, 2, 3), randn(rng, 1, 3, 3),
                                                              randn(rng, 1, 3, 2)))

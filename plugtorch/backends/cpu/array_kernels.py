@@ -330,19 +330,6 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(total / xp.sum(ww, dtype=acc).astype(x.dtype))
     K["nll_loss"] = nll_loss
 
-    def nll_loss_backward(g, t, w, ignore_index, reduction, shape):
-        safe, ww = _nll_weights(t, w, ignore_index, g.dtype)
-        if reduction == "mean":
-            coef = -(g / xp.sum(ww, dtype=_acc_dtype(g.dtype.type)).astype(g.dtype)) * ww
-        else:
-            coef = -g * ww
-        out = xp.zeros(shape, dtype=g.dtype)
-        if len(shape) > 1:
-            xp.put_along_axis(out, xp.expand_dims(safe, 1), xp.expand_dims(coef, 1).astype(g.dtype), 1)
-        else:
-            out[safe] = coef
-        return out
-    K["_nll_loss_backward"] = nll_loss_backward
     K["prod"] = reduction(xp.prod, True)
     K["amax"] = reduction(xp.max, False)
     K["amin"] = reduction(xp.min, False)

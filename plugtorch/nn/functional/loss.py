@@ -163,20 +163,6 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / c)
 
 
-def nll_loss_backward(grad, target, weight, ignore_index, reduction, shape):
-    """The gradient of nll_loss with respect to its input (of shape ``shape``): -grad * w at each
-    target class, divided by the summed weights for 'mean'; zero elsewhere."""
-    cdim = 1 if len(shape) > 1 else 0
-    keep = target != ignore_index
-    safe = pt.where(keep, target, 0)
-    w = keep.to(grad.dtype)
-    if weight is not None:
-        w = w * weight.to(grad.dtype)[safe]
-    coef = -(grad / w.sum()) * w if reduction == "mean" else -grad * w
-    zeros = pt.zeros(tuple(shape), dtype=grad.dtype, device=grad.device)
-    return zeros.scatter_add(cdim, safe.unsqueeze(cdim), coef.unsqueeze(cdim))
-
-
 def _clamped_log(x):
     # log clamped at -100, with a finite gradient at x == 0
     pos = x > 0

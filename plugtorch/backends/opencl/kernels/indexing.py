@@ -47,7 +47,7 @@ def gather(x, dim, index):
     if (v < 0) v += nd;
     out[geo_off(&g, i, 0)] = x[xo + geo_off(&g, i, 2) + v * xs];
 }}"""
-    k = dev.kernel(("gather", x.dtype), src, "k", [None, None, np.int64, None, np.int64, np.int64, np.int64, None])
+    k = dev.kernel(("gather", x.dtype), src, "k", [None, None, np.int64, None, np.int64, np.int64, np.int64, T.GEO])
     k.set_args(out.data, x.data, x.offset, index.data, index.offset, x.strides[dim], x.shape[dim], g)
     dev.launch(k, out.size)
     return out
@@ -100,7 +100,7 @@ def scatter(x, dim, index, src, reduce):
 }}"""
     scal = [None, np.int64, np.int64] if has_src else [T.scalar_numpy(dt)]
     k = dev.kernel(("scatter", dt, src.dtype if has_src else None, reduce), code, "k",
-                   [None, None, np.int64, np.int64] + scal + [np.int64, np.int64, np.int64, None])
+                   [None, None, np.int64, np.int64] + scal + [np.int64, np.int64, np.int64, T.GEO])
     sargs = [src.data, src.offset, src.strides[dim]] if has_src else [T.scalar(dt, src)]
     k.set_args(rv.data, index.data, index.offset, index.strides[dim], *sargs,
                rv.shape[dim], index.shape[dim], rv.strides[dim], g)
@@ -188,7 +188,7 @@ def index(x, indices):
         return out
     g = raw_geo(shape, [xst, bw])
     k = dev.kernel(("index", x.dtype), _index_source(x.dtype, False, False, None), "k",
-                   [None, None, np.int64, None, None, None])
+                   [None, None, np.int64, None, T.GEO, T.GEO])
     k.set_args(out.data, x.data, x.offset, stacked.data, g, gi)
     dev.launch(k, out.size)
     return out
@@ -209,7 +209,7 @@ def index_put(x, indices, values, accumulate):
     g = raw_geo(shape, [xst, bw, vst])
     v_dt = values.dtype if has_v else None
     k = dev.kernel(("index_put", x.dtype, v_dt, bool(accumulate)), _index_source(x.dtype, True, accumulate, v_dt), "k",
-                   [None, None] + ([None, np.int64] if has_v else [T.scalar_numpy(x.dtype)]) + [None, None])
+                   [None, None] + ([None, np.int64] if has_v else [T.scalar_numpy(x.dtype)]) + [T.GEO, T.GEO])
     vargs = [values.data, values.offset] if has_v else [T.scalar(x.dtype, values)]
     k.set_args(r.data, stacked.data, *vargs, g, gi)
     dev.launch(k, 1 if accumulate else n)
@@ -243,7 +243,7 @@ __kernel void k_write(__global long* out, __global const {st}* x, const long xo,
     }}
 }}"""
     key = ("nonzero", x.dtype)
-    kc = dev.kernel(key, src, "k_count", [None, None, np.int64, None])
+    kc = dev.kernel(key, src, "k_count", [None, None, np.int64, T.GEO])
     cnt = dev.empty((1,), I64)
     kc.set_args(cnt.data, x.data, x.offset, g)
     dev.cl.enqueue_nd_range_kernel(dev.queue, kc, (1,), (1,))
@@ -251,7 +251,7 @@ __kernel void k_write(__global long* out, __global const {st}* x, const long xo,
     count = int(to_host(cnt)[0])
     out = dev.empty((count, nd), I64)
     if count and nd:
-        kw = dev.kernel(key, src, "k_write", [None, None, np.int64, np.int64, None])
+        kw = dev.kernel(key, src, "k_write", [None, None, np.int64, np.int64, T.GEO])
         kw.set_args(out.data, x.data, x.offset, nd, g)
         dev.cl.enqueue_nd_range_kernel(dev.queue, kw, (1,), (1,))
     return out

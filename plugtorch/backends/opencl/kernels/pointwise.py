@@ -91,7 +91,7 @@ class Pointwise:
         self.dev = dev
         self.last = [-1, 0, 0]   # k0's current (n, cl_mem of x0, cl_mem of x1)
         self.kc = dev.kernel(key, src, name + "_c", [None, np.int64, np.int64] + scal)
-        self.ks = dev.kernel(key, src, name + "_s", [None, np.int64] + scal + [None])
+        self.ks = dev.kernel(key, src, name + "_s", [None, np.int64] + scal + [T.GEO])
         self.k0 = dev.kernel(key, src, name + "_c0", [None, np.int64] + scal0)
 
 

@@ -114,12 +114,12 @@ def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     src = _source(name, x.dtype, acc_dt, stage_dt)
     if not tree:
         k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_serial",
-                       [None, None, np.int64, None, None])
+                       [None, None, np.int64, T.GEO, T.GEO])
         k.set_args(out.data, x.data, x.offset, gk, gr)
         dev.launch(k, nout)
         return out
     k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_tree",
-                   [None, None, np.int64, None, None, np.int64, np.int32])
+                   [None, None, np.int64, T.GEO, T.GEO, np.int64, np.int32])
     part = out if chunks == 1 else dev.empty((nout, chunks), acc_dt)
     k.set_args(part.data, x.data, x.offset, gk, gr, chunks, dev.is_cpu)
     dev.cl.enqueue_nd_range_kernel(dev.queue, k, (nout * chunks * L,), (L,))
@@ -180,7 +180,7 @@ def make_arg(name):
         shape = tuple(1 if d in dims else x.shape[d] for d in range(x.ndim)) if keepdim else \
             tuple(x.shape[d] for d in kept)
         out = dev.empty(shape, np.dtype(np.int64))
-        kern = dev.kernel(("arg", name, x.dtype), _arg_source(name, x.dtype), "k", [None, None, np.int64, None, None])
+        kern = dev.kernel(("arg", name, x.dtype), _arg_source(name, x.dtype), "k", [None, None, np.int64, T.GEO, T.GEO])
         kern.set_args(out.data, x.data, x.offset, gk, gr)
         dev.launch(kern, int(gk[1]))
         return out

@@ -83,9 +83,9 @@ def sort(x, dim, descending):
     kidx = dev.empty((lines * P,), np.dtype(np.int64))
     key = ("sort", x.dtype, bool(descending))
     src = _source(x.dtype, descending)
-    k_init = dev.kernel(key, src, "k_init", [None, None, None, np.int64, np.int64, np.int64, np.int64, None])
+    k_init = dev.kernel(key, src, "k_init", [None, None, None, np.int64, np.int64, np.int64, np.int64, T.GEO])
     k_step = dev.kernel(key, src, "k_step", [None, None, np.int64, np.int64, np.int64, np.int64, np.int64])
-    k_out = dev.kernel(key, src, "k_out", [None, None, None, None, np.int64, np.int64, None])
+    k_out = dev.kernel(key, src, "k_out", [None, None, None, None, np.int64, np.int64, T.GEO])
     k_init.set_args(keys.data, kidx.data, x.data, x.offset, n, P, x.strides[dim], g)
     dev.launch(k_init, lines * P)
     total = lines * P

@@ -106,6 +106,16 @@ def test_inplace_activation_writes_input():
     assert repr(nn.LeakyReLU()) == "LeakyReLU(negative_slope=0.01)"
 
 
+def test_table_made_layers_read_and_pickle_like_written_classes():
+    import pickle
+    assert nn.Tanh.__name__ == "Tanh" and nn.Tanh.__module__ == "plugtorch.nn.modules.activation"
+    assert repr(nn.Tanh()) == "Tanh()" and repr(nn.SiLU()) == "SiLU()"
+    assert repr(nn.Threshold(0.1, 2.0, inplace=True)) == "Threshold(threshold=0.1, value=2.0, inplace=True)"
+    m = pickle.loads(pickle.dumps(nn.Hardswish(inplace=True)))
+    assert type(m) is nn.Hardswish and m.inplace
+    np.testing.assert_allclose(m(pt.tensor([-4.0, 0.0, 1.0, 4.0])).numpy(), [0.0, 0.0, 4.0 / 6.0, 4.0], rtol=1e-6)
+
+
 def test_log_softmax_and_cross_entropy_keep_precision_for_large_logits():
     np.testing.assert_allclose(F.log_softmax(pt.full((2, 4), 1e30), 1).numpy(), np.full((2, 4), -math.log(4)),
                                rtol=1e-6)

@@ -12,7 +12,13 @@ from plugtorch.nn.modules.module import Module
 from plugtorch.nn.parameter import Parameter
 
 
+def _inplace_repr(module) -> str:
+    return ", inplace=True" if module.inplace else ""
+
+
 class _Inplace(Module):
+    """An elementwise layer ``_fn(input, inplace=...)`` with no other options."""
+
     _fn = None
 
     def __init__(self, inplace: bool = False):
@@ -26,32 +32,38 @@ class _Inplace(Module):
         return "inplace=True" if self.inplace else ""
 
 
-class ReLU(_Inplace):
-    _fn = staticmethod(F.relu)
+class _Plain(Module):
+    """An elementwise layer ``_fn(input)`` with no options."""
+
+    _fn = None
+
+    def forward(self, input):
+        return type(self)._fn(input)
 
 
-class ReLU6(_Inplace):
-    _fn = staticmethod(F.relu6)
+def _elementwise(name: str, fn, doc: str, inplace: bool = False) -> type:
+    """The layer class ``name`` whose forward is ``fn`` (taking ``inplace=`` when ``inplace``).
+
+    The class is named and placed in this module, so reprs, pickles and ``isinstance`` behave
+    as for a class written out by hand.
+    """
+    base = _Inplace if inplace else _Plain
+    return type(name, (base,), {"_fn": staticmethod(fn), "__doc__": doc, "__module__": __name__,
+                                "__qualname__": name})
 
 
-class SELU(_Inplace):
-    _fn = staticmethod(F.selu)
-
-
-class SiLU(_Inplace):
-    _fn = staticmethod(F.silu)
-
-
-class Mish(_Inplace):
-    _fn = staticmethod(F.mish)
-
-
-class Hardswish(_Inplace):
-    _fn = staticmethod(F.hardswish)
-
-
-class Hardsigmoid(_Inplace):
-    _fn = staticmethod(F.hardsigmoid)
+ReLU = _elementwise("ReLU", F.relu, "max(0, x), elementwise.", inplace=True)
+ReLU6 = _elementwise("ReLU6", F.relu6, "min(max(0, x), 6), elementwise.", inplace=True)
+SELU = _elementwise("SELU", F.selu, "scale * ELU(x, alpha) with the self-normalising constants.", inplace=True)
+SiLU = _elementwise("SiLU", F.silu, "x * sigmoid(x), elementwise (a.k.a. swish).", inplace=True)
+Mish = _elementwise("Mish", F.mish, "x * tanh(softplus(x)), elementwise.", inplace=True)
+Hardswish = _elementwise("Hardswish", F.hardswish, "x * relu6(x + 3) / 6, elementwise.", inplace=True)
+Hardsigmoid = _elementwise("Hardsigmoid", F.hardsigmoid, "relu6(x + 3) / 6, elementwise.", inplace=True)
+Tanh = _elementwise("Tanh", F.tanh, "tanh(x), elementwise.")
+Sigmoid = _elementwise("Sigmoid", F.sigmoid, "1 / (1 + exp(-x)), elementwise.")
+LogSigmoid = _elementwise("LogSigmoid", F.logsigmoid, "log(sigmoid(x)), elementwise, computed without overflow.")
+Softsign = _elementwise("Softsign", F.softsign, "x / (1 + |x|), elementwise.")
+Tanhshrink = _elementwise("Tanhshrink", F.tanhshrink, "x - tanh(x), elementwise.")
 
 
 class LeakyReLU(Module):
@@ -63,7 +75,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        return f"negative_slope={self.negative_slope}" + _inplace_repr(self)
 
 
 class ELU(Module):
@@ -75,7 +87,7 @@ class ELU(Module):
         return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        return f"alpha={self.alpha}" + _inplace_repr(self)
 
 
 class CELU(ELU):
@@ -137,7 +149,7 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+        return f"min_val={self.min_val}, max_val={self.max_val}" + _inplace_repr(self)
 
 
 class Threshold(Module):
@@ -149,34 +161,7 @@ class Threshold(Module):
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, value={self.value}"
-
-
-class _Plain(Module):
-    _fn = None
-
-    def forward(self, input):
-        return type(self)._fn(input)
-
-
-class Tanh(_Plain):
-    _fn = staticmethod(F.tanh)
-
-
-class Sigmoid(_Plain):
-    _fn = staticmethod(F.sigmoid)
-
-
-class LogSigmoid(_Plain):
-    _fn = staticmethod(F.logsigmoid)
-
-
-class Softsign(_Plain):
-    _fn = staticmethod(F.softsign)
-
-
-class Tanhshrink(_Plain):
-    _fn = staticmethod(F.tanhshrink)
+        return f"threshold={self.threshold}, value={self.value}" + _inplace_repr(self)
 
 
 class GLU(Module):

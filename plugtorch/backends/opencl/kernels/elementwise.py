@@ -158,53 +158,87 @@ def _dev_of(*xs):
             return x.dev
 
 
+def _fresh_like(x, od, pool):
+    """A new contiguous CLArray with ``x``'s shape and dtype ``od`` (the hot paths' allocation)."""
+    dev = x.dev
+    out = _new(CLArray)
+    out.dev, out.shape, out.strides, out.offset, out.size = dev, x.shape, x.strides, 0, x.size
+    out.contiguous = True
+    out.dtype = od
+    try:
+        out.data = pool.allocate(x.size * od.itemsize or 1)
+    except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
+        out.data = dev.alloc(x.size * od.itemsize)
+    if pool.active_bytes > dev.peak:
+        dev.peak = pool.active_bytes
+    return out
+
+
+# The hot paths below skip _elementwise for contiguous operands at offset 0 once a call of the
+# same dtypes has compiled the kernel: they allocate, set the arguments that changed and enqueue.
+# Each op keeps ``fast``: result plugtorch dtype -> (input dtype(s), device, Pointwise, out dtype).
+
 def make_unary(name):
+    fast: dict = {}
+
     def k(x, dtype):
-        out = dtype.numpy
-        target = out if out != BOOL or name in ("bitwise_not", "sign") else x.dtype
+        if x.contiguous and not x.offset:
+            e = fast.get(dtype)
+            if e is not None and e[0] is x.dtype and e[1] is x.dev:
+                out = _fresh_like(x, e[3], x.dev.pool)
+                n = x.size
+                if n:
+                    kc = e[2].k0
+                    kc.set_args(out.data, n, x.data)
+                    _enqueue(x.dev.queue, kc, ((n + 63) & -64,), _L64)
+                return out
+        od = dtype.numpy
+        target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
         if name in ("logical_not", "isnan", "isinf", "isfinite"):
             target = x.dtype
-        return _elementwise(x.dev, "unary", name, (x,), (target,), out)
+        out = _elementwise(x.dev, "unary", name, (x,), (target,), od)
+        fast[dtype] = (x.dtype, x.dev, pointwise(x.dev, "unary", name, (x.dtype,), (target,), od), od)
+        _bind_enqueue(x.dev)
+        return out
     return k
 
 
 def make_binary(name):
     cmp = name in COMPARE
-
     checked = name in _ZERO_CHECK or name == "pow"
-    fast: dict = {}   # result plugtorch dtype -> (dtype of a, dtype of b, device, Pointwise, out dtype, pool, queue)
+    fast: dict = {}      # two arrays of one shape
+    fast_s: dict = {}    # an array and a Python scalar after it
 
     def k(a, b, dtype):
-        # hot path: two contiguous arrays of one shape, kernel already compiled
-        if b.__class__ is CLArray and a.__class__ is CLArray and a.shape == b.shape and \
-                a.contiguous and b.contiguous:
-            e = fast.get(dtype)
-            dev = a.dev
-            if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is dev and \
-                    not (a.offset or b.offset):
-                pw = e[3]
-                n = a.size
-                out = _new(CLArray)
-                out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
-                out.contiguous = True
-                out.dtype = od = e[4]
-                try:
-                    out.data = data = e[5].allocate(n * od.itemsize or 1)
-                except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
-                    out.data = data = dev.alloc(n * od.itemsize)
-                if e[5].active_bytes > dev.peak:
-                    dev.peak = e[5].active_bytes
-                if n:
-                    kc = pw.k0
-                    last = pw.last          # skip re-setting arguments that did not change
-                    ap, bp = a.data.int_ptr, b.data.int_ptr
-                    if last[0] == n and last[1] == ap and last[2] == bp:
-                        kc.set_arg(0, data)
-                    else:
-                        kc.set_args(data, n, a.data, b.data)
-                        last[0], last[1], last[2] = n, ap, bp
-                    _enqueue(e[6], kc, ((n + 63) & -64,), _L64)
-                return out
+        if a.__class__ is CLArray and a.contiguous and not a.offset:
+            if b.__class__ is CLArray:
+                if b.contiguous and not b.offset and a.shape == b.shape:
+                    e = fast.get(dtype)
+                    if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is a.dev:
+                        out = _fresh_like(a, e[4], a.dev.pool)
+                        n = a.size
+                        if n:
+                            pw = e[3]
+                            kc = pw.k0
+                            last = pw.last          # skip re-setting arguments that did not change
+                            ap, bp = a.data.int_ptr, b.data.int_ptr
+                            if last[0] == n and last[1] == ap and last[2] == bp:
+                                kc.set_arg(0, out.data)
+                            else:
+                                kc.set_args(out.data, n, a.data, b.data)
+                                last[0], last[1], last[2] = n, ap, bp
+                            _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
+                        return out
+            else:
+                e = fast_s.get(dtype)
+                if e is not None and e[0] is a.dtype and e[1] is b.__class__ and e[2] is a.dev:
+                    out = _fresh_like(a, e[4], a.dev.pool)
+                    n = a.size
+                    if n:
+                        kc = e[3].k0
+                        kc.set_args(out.data, n, a.data, T.scalar(e[5], b))
+                        _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
+                    return out
         d = dtype.numpy
         dev = _dev_of(a, b)
         if d.kind in "iu" and checked:
@@ -213,11 +247,14 @@ def make_binary(name):
             if name == "pow" and _is_int(b) and _any_cmp(dev, b, "lt", 0):
                 raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
         out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
-        if b.__class__ is CLArray and a.__class__ is CLArray and not (d.kind in "iu" and checked):
-            fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
-                                                            (d, d), out.dtype), out.dtype,
-                            dev.pool, dev.queue)
+        if a.__class__ is CLArray and not (d.kind in "iu" and checked):
             _bind_enqueue(dev)
+            if b.__class__ is CLArray:
+                fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
+                                                                (d, d), out.dtype), out.dtype)
+            elif b.__class__ in (int, float, bool):
+                fast_s[dtype] = (a.dtype, b.__class__, dev, pointwise(dev, "binary", name, (a.dtype, None),
+                                                                      (d, d), out.dtype), out.dtype, d)
         return out
     return k
 

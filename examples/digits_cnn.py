@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plugtorch as pt  # noqa: E402
 from plugtorch import nn  # noqa: E402
 
-from digits_data import digits, fit, parse_args, pick_device  # noqa: E402
+import digits_data  # noqa: E402
 
 
 def make_model():
@@ -25,18 +25,13 @@ def make_model():
         nn.Flatten(), nn.Linear(128, 10))
 
 
+def make_optimizer(params, lr):
+    return pt.optim.Adam(params, lr=lr)
+
+
 def main(argv=None) -> float:
-    args = parse_args(__doc__.splitlines()[0], argv, epochs=15, lr=1e-2)
-    device = pick_device(args.device)
-    pt.manual_seed(args.seed)
-    print(f"digits CNN on {device}")
-    train, test = digits(device, images=True, batch_size=args.batch_size, seed=args.seed)
-    model = make_model().to(device)
-    opt = pt.optim.Adam(model.parameters(), lr=args.lr)
-    sched = pt.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched)
-    print(f"final test accuracy {acc:.4f}")
-    return acc
+    return digits_data.main("CNN", __doc__.splitlines()[0], make_model, make_optimizer, images=True,
+                            epochs=15, lr=1e-2, argv=argv)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What the digits examples share: the data, the device choice and the train/test loop.
+"""What the digits examples share: the data, the device choice, the train/test loop and ``main``.
 
 scikit-learn bundles the digits data set (1,797 8x8 images of handwritten digits), so the
 examples need no download. The split is fixed (20% test, stratified, seed 0).
@@ -84,4 +84,21 @@ def fit(model, optimizer, train, test, *, epochs, progress=True, scheduler=None)
         acc = accuracy(model, test)
         print(f"epoch {epoch:2d}/{epochs}  loss {total.item() / n:.4f}  test accuracy {acc:.4f}  "
               f"({time.perf_counter() - start:.2f} s)", flush=True)
+    return acc
+
+
+def main(name: str, description: str, make_model, make_optimizer, *, images: bool, epochs: int, lr: float,
+         argv=None) -> float:
+    """Parse the command line, train ``make_model()`` with ``make_optimizer(parameters, lr)`` and a
+    cosine schedule, and return the final test accuracy; ``name`` labels the log ("digits MLP on cpu")."""
+    args = parse_args(description, argv, epochs=epochs, lr=lr)
+    device = pick_device(args.device)
+    pt.manual_seed(args.seed)
+    print(f"digits {name} on {device}")
+    train, test = digits(device, images=images, batch_size=args.batch_size, seed=args.seed)
+    model = make_model().to(device)
+    opt = make_optimizer(model.parameters(), args.lr)
+    sched = pt.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched)
+    print(f"final test accuracy {acc:.4f}")
     return acc

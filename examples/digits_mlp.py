@@ -14,25 +14,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import plugtorch as pt  # noqa: E402
 from plugtorch import nn  # noqa: E402
 
-from digits_data import digits, fit, parse_args, pick_device  # noqa: E402
+import digits_data  # noqa: E402
 
 
 def make_model():
     return nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def make_optimizer(params, lr):
+    return pt.optim.SGD(params, lr=lr, momentum=0.9)
+
+
 def main(argv=None) -> float:
-    args = parse_args(__doc__.splitlines()[0], argv, epochs=20, lr=0.1)
-    device = pick_device(args.device)
-    pt.manual_seed(args.seed)
-    print(f"digits MLP on {device}")
-    train, test = digits(device, images=False, batch_size=args.batch_size, seed=args.seed)
-    model = make_model().to(device)
-    opt = pt.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    sched = pt.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched)
-    print(f"final test accuracy {acc:.4f}")
-    return acc
+    return digits_data.main("MLP", __doc__.splitlines()[0], make_model, make_optimizer, images=False,
+                            epochs=20, lr=0.1, argv=argv)
 
 
 if __name__ == "__main__":

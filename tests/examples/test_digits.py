@@ -1,4 +1,4 @@
-"""Smoke test: the digits MLP example trains for two epochs on cpu and learns."""
+"""Smoke tests: the digits MLP and CNN examples train on cpu and learn."""
 import importlib.util
 import os
 
@@ -22,6 +22,13 @@ def test_digits_mlp_two_epochs_on_cpu(capsys):
     out = capsys.readouterr().out
     assert "digits MLP on cpu" in out and "epoch  2/2  loss" in out and "final test accuracy" in out
     assert acc > 0.85
+
+
+def test_digits_cnn_one_epoch_on_cpu(capsys):
+    acc = load_example("digits_cnn").main(["--device", "cpu", "--epochs", "1", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "digits CNN on cpu" in out and "epoch  1/1  loss" in out and "final test accuracy" in out
+    assert acc > 0.7
 
 
 def test_pick_device():

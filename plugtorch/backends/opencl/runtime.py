@@ -69,9 +69,12 @@ class DeviceState:
 
     # --- programs --------------------------------------------------------------------------
     def program(self, key, source):
-        """A built program for ``source`` (cached in memory by ``key``, on disk by source)."""
+        """A built program for ``source`` (a string, or a function making it, called only when
+        the program is not built yet), cached in memory by ``key`` and on disk by source."""
         prg = self._programs.get(key)
         if prg is None:
+            if callable(source):
+                source = source()
             t = time.perf_counter()
             prg = self.cl.Program(self.ctx, PRELUDE + source).build(
                 options=self._options, cache_dir=CACHE_DIR)

@@ -103,7 +103,7 @@ def matmul(a, b):
     g = make_geo(batch, [sa, sb])
     lda = a.strides[-2] if M > 1 else K
     ldb = b.strides[-2] if K > 1 else N
-    k = dev.kernel(("matmul", dt), _source(dt), "k", [None, None, np.int64, None, np.int64, np.int64,
+    k = dev.kernel(("matmul", dt), lambda: _source(dt), "k", [None, None, np.int64, None, np.int64, np.int64,
                                                       np.int64, np.int64, np.int64, np.int64, T.GEO])
     k.set_args(out.data, a.data, a.offset, b.data, b.offset, M, N, K, lda, ldb, g)
     gx = (N + TN - 1) // TN

@@ -104,8 +104,24 @@ def broadcast_strides(a: CLArray, shape):
     return st
 
 
+_GEOS: dict = {}   # (shape, strides...) -> packed Geo; training loops repeat a few geometries
+
+
 def make_geo(shape, stride_lists):
-    """Pack ``shape`` and the operands' strides, dims collapsed, into a Geo struct (int64 array)."""
+    """Pack ``shape`` and the operands' strides, dims collapsed, into a Geo struct (int64 array).
+
+    The result is cached and shared: callers must copy it before changing it.
+    """
+    key = (tuple(shape), *map(tuple, stride_lists))
+    g = _GEOS.get(key)
+    if g is None:
+        if len(_GEOS) > 4096:
+            _GEOS.clear()
+        g = _GEOS[key] = _pack_geo(shape, stride_lists)
+    return g
+
+
+def _pack_geo(shape, stride_lists):
     dims = [i for i, s in enumerate(shape) if s != 1]
     cs = []        # collapsed shape
     cst = [[] for _ in stride_lists]

@@ -111,7 +111,7 @@ def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     # reduce the partial results
     chunks = max(1, min(64, int(gr[1]) // 8192)) if tree and nout < 16 else 1
     stage_dt = acc_dt if chunks > 1 else out_dt
-    src = _source(name, x.dtype, acc_dt, stage_dt)
+    src = lambda: _source(name, x.dtype, acc_dt, stage_dt)  # noqa: E731  (built only once)
     if not tree:
         k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_serial",
                        [None, None, np.int64, T.GEO, T.GEO])
@@ -180,7 +180,7 @@ def make_arg(name):
         shape = tuple(1 if d in dims else x.shape[d] for d in range(x.ndim)) if keepdim else \
             tuple(x.shape[d] for d in kept)
         out = dev.empty(shape, np.dtype(np.int64))
-        kern = dev.kernel(("arg", name, x.dtype), _arg_source(name, x.dtype), "k", [None, None, np.int64, T.GEO, T.GEO])
+        kern = dev.kernel(("arg", name, x.dtype), lambda: _arg_source(name, x.dtype), "k", [None, None, np.int64, T.GEO, T.GEO])
         kern.set_args(out.data, x.data, x.offset, gk, gr)
         dev.launch(kern, int(gk[1]))
         return out

@@ -41,7 +41,7 @@ def make_scan(name):
             return out
         other = [i for i in range(x.ndim) if i != dim]
         g = make_geo([x.shape[i] for i in other], [[x.strides[i] for i in other], [out.strides[i] for i in other]])
-        kern = dev.kernel(("scan", name, x.dtype, d), _source(name, x.dtype, d), "k",
+        kern = dev.kernel(("scan", name, x.dtype, d), lambda: _source(name, x.dtype, d), "k",
                           [None, None, np.int64, np.int64, np.int64, np.int64, T.GEO])
         kern.set_args(out.data, x.data, x.offset, x.shape[dim], x.strides[dim], out.strides[dim], g)
         dev.launch(kern, int(g[1]))

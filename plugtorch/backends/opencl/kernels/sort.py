@@ -76,13 +76,14 @@ def sort(x, dim, descending):
         P *= 2
     other = [i for i in range(x.ndim) if i != dim]
     g = make_geo([x.shape[i] for i in other], [[x.strides[i] for i in other], [vals.strides[i] for i in other]])
+    g = g.copy()                        # make_geo's result is shared
     g[2 + 8 * 3] = vals.strides[dim]   # st[2][0]: the output stride along dim
     lines = int(g[1])
     ct_np = T.scalar_numpy(x.dtype) if x.dtype != T.BOOL else np.dtype(np.uint8)
     keys = dev.empty((lines * P,), ct_np)
     kidx = dev.empty((lines * P,), np.dtype(np.int64))
     key = ("sort", x.dtype, bool(descending))
-    src = _source(x.dtype, descending)
+    src = lambda: _source(x.dtype, descending)  # noqa: E731  (built only once)
     k_init = dev.kernel(key, src, "k_init", [None, None, None, np.int64, np.int64, np.int64, np.int64, T.GEO])
     k_step = dev.kernel(key, src, "k_step", [None, None, np.int64, np.int64, np.int64, np.int64, np.int64])
     k_out = dev.kernel(key, src, "k_out", [None, None, None, None, np.int64, np.int64, T.GEO])

@@ -20,7 +20,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.array_api_kernels import make_array_api_kernels
-from plugtorch.backends.base import Backend
+from plugtorch.backends.base import Backend, host_generator
 
 # ops with no counterpart in the Array API standard: run on cpu and copy back
 FALLBACK_OPS = frozenset({"erf", "index_put", "scatter", "scatter_add"})
@@ -54,9 +54,6 @@ class ArrayAPIBackend(Backend):
         self.fallback_ops = FALLBACK_OPS | (RECENT_OPS - set(self.kernels))
 
     # --- devices -------------------------------------------------------------------------
-    def device_count(self) -> int:
-        return 1
-
     def device_name(self, index=0) -> str:
         return f"{self.library} (Array API {getattr(self.xp, '__array_api_version__', '?')})"
 
@@ -95,13 +92,7 @@ class ArrayAPIBackend(Backend):
 
     def new_generator(self, index, seed):
         # the standard has no random numbers: draw on the host (the cpu stream) and copy in
-        return np.random.Generator(np.random.Philox(seed))
-
-    def to_dlpack(self, native, stream=None, **kwargs):
-        return native.__dlpack__(stream=stream, **kwargs)
-
-    def dlpack_device(self, native):
-        return native.__dlpack_device__()
+        return host_generator(seed)
 
 
 def _contiguous_strides(shape):

@@ -11,6 +11,16 @@ import numpy as np
 from plugtorch import _dtypes
 
 
+def host_generator(seed: int) -> np.random.Generator:
+    """The cpu random stream for ``seed`` (Philox on the host); backends without device random
+    numbers draw from it too, so their samples equal cpu's.
+
+    >>> host_generator(0).integers(10, size=3).tolist() == host_generator(0).integers(10, size=3).tolist()
+    True
+    """
+    return np.random.Generator(np.random.Philox(seed))
+
+
 class Backend:
     """Base class for backends. Subclasses set ``name`` and fill ``kernels``."""
 
@@ -83,8 +93,18 @@ class Backend:
     def empty_cache(self) -> None:
         pass
 
+    # --- DLPack --------------------------------------------------------------------------
+    # native arrays that speak DLPack themselves (NumPy, CuPy, most Array API libraries) export as
+    # they are; a backend with its own buffer type overrides these two or stays non-exporting
     def to_dlpack(self, native, stream=None, **kwargs):
-        raise BufferError(f"the {self.name} backend does not export DLPack capsules")
+        self._check_dlpack(native)
+        return native.__dlpack__(stream=stream, **kwargs)
 
     def dlpack_device(self, native):
-        raise BufferError(f"the {self.name} backend does not export DLPack capsules")
+        self._check_dlpack(native)
+        return native.__dlpack_device__()
+
+    def _check_dlpack(self, native) -> None:
+        if not hasattr(native, "__dlpack__"):
+            raise BufferError(f"the {self.name} backend does not export DLPack capsules: its arrays "
+                              f"({type(native).__name__}) have no __dlpack__; copy to cpu first (.cpu())")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugtorch.backends.base import Backend
+from plugtorch.backends.base import Backend, host_generator
 from plugtorch.backends.cpu.array_kernels import make_kernels
 
 
@@ -11,10 +11,7 @@ class CPUBackend(Backend):
     name = "cpu"
 
     def __init__(self):
-        self.kernels = make_kernels(np, rng_factory=lambda seed: np.random.Generator(np.random.Philox(seed)))
-
-    def device_count(self) -> int:
-        return 1
+        self.kernels = make_kernels(np, rng_factory=host_generator)
 
     def device_name(self, index=0) -> str:
         import platform
@@ -40,10 +37,4 @@ class CPUBackend(Backend):
         return (native.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // native.itemsize
 
     def new_generator(self, index, seed):
-        return np.random.Generator(np.random.Philox(seed))
-
-    def to_dlpack(self, native, stream=None, **kwargs):
-        return native.__dlpack__(stream=stream, **kwargs)
-
-    def dlpack_device(self, native):
-        return native.__dlpack_device__()
+        return host_generator(seed)

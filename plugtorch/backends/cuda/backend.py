@@ -156,12 +156,6 @@ class CUDABackend(Backend):
             self._stats().empty_cache(self.device_count())
 
     # --- DLPack --------------------------------------------------------------------------
-    def to_dlpack(self, native, stream=None, **kwargs):
-        return native.__dlpack__(stream=stream, **kwargs)
-
-    def dlpack_device(self, native):
-        return native.__dlpack_device__()
-
     def from_dlpack(self, ext):
         """A CuPy array sharing memory with any DLPack producer on a CUDA device."""
         return self.cupy().from_dlpack(ext)

@@ -172,8 +172,24 @@ for _name, (_res, _diff) in _BINARY.items():
 
 
 # ---- ternary ------------------------------------------------------------------------------
+_WHERE = {}   # operands' (device, dtype, shape) or scalar type -> (device, dtype): checks passed
+_META_CACHES.append(_WHERE)
+
+
+def _where_key(v):
+    return (v._device, v._dtype, v._data.shape) if v.__class__ is M.Tensor else v.__class__
+
+
 def _where_meta(condition, input, other):
     T = M.Tensor
+    if condition.__class__ is T:
+        key = (condition._device, condition._dtype, condition._data.shape, _where_key(input), _where_key(other))
+        hit = _WHERE.get(key)
+        if hit is not None:   # every tensor on hit's device: their native arrays are their data
+            return hit[0], (condition._data, input._data if input.__class__ is T else input,
+                            other._data if other.__class__ is T else other, hit[1]), hit[1]
+    else:
+        key = None
     if not isinstance(condition, T):
         raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
     if condition._dtype is not _dtypes.bool:
@@ -188,6 +204,8 @@ def _where_meta(condition, input, other):
     dt = _dtypes.result_type(*(v for v in (input, other)))
     a = M.native(input, dev) if isinstance(input, T) else input
     b = M.native(other, dev) if isinstance(other, T) else other
+    if key is not None and all(t.__class__ is T and t._device is dev for t in tensors) and len(_WHERE) < 1024:
+        _WHERE[key] = (dev, dt)
     return dev, (M.native(condition, dev), a, b, dt), dt
 
 

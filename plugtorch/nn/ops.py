@@ -146,6 +146,20 @@ def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-
                  None, reduction), input._dtype
 
 
+_CLASSES: dict = {}
+
+
+def _classes(c, device, ndim):
+    """arange(c) shaped to run along the class dim of an ndim-D input (cached: made once per shape)."""
+    key = (c, id(device), ndim)     # id: devices are interned
+    t = _CLASSES.get(key)
+    if t is None or t._device is not device:
+        if len(_CLASSES) > 64:
+            _CLASSES.clear()
+        t = _CLASSES[key] = pt.arange(c, device=device).reshape((c,) + (1,) * max(ndim - 2, 0))
+    return t
+
+
 def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                    reduction="mean"):
     """-g (times the class weight; over the summed weights for 'mean') at each target class.
@@ -157,9 +171,7 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
         reduction = "mean" if size_average is not False and reduce is not False else "sum" if reduce is not False else "none"
     cdim = 1 if input.ndim > 1 else 0
     c = input.shape[cdim]
-    classes = pt.arange(c, device=target.device)
-    if input.ndim > 2:
-        classes = classes.reshape((c,) + (1,) * (input.ndim - 2))
+    classes = _classes(c, target.device, input.ndim)
     mask = target.unsqueeze(cdim) == classes
     if 0 <= ignore_index < c:
         mask = mask & (target != ignore_index).unsqueeze(cdim)

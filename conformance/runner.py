@@ -12,7 +12,6 @@ the device declares unsupported must raise a TypeError naming it.
 from __future__ import annotations
 
 import functools
-import math
 import re
 import time
 import warnings
@@ -25,9 +24,10 @@ from plugtorch import _dtypes
 from plugtorch._device import canonical
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled
 from plugtorch.dispatch.registry import OPS
-from plugtorch.testing import _closeness, mismatch_report
 
 from . import tolerances
+from .compare import (Mismatch, check_inputs, check_view_aliases, compare_outputs, compare_values, flatten,
+                      grads_out_shape, host, magnitude, numel, snapshot)
 from .samples import SampleContext
 
 PASS, FAIL, UNSUPPORTED = "pass", "FAIL", "unsupported"
@@ -70,12 +70,6 @@ class Result:
 
 class _Skip(Exception):
     """The device cannot hold one of the sample's inputs (an unsupported dtype of a secondary input)."""
-
-
-class _Mismatch(Exception):
-    def __init__(self, check, message, max_error=None):
-        super().__init__(message)
-        self.check, self.message, self.max_error = check, message, max_error
 
 
 def kernel_route(backend, entry) -> str:
@@ -136,15 +130,7 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples):
             res.status = FAIL if failure else UNSUPPORTED
             res.failures = [failure] if failure else []
             return res
-        for s in samples:
-            failure = _guard(lambda: check_sample(entry, dtype, s, dev, seed), s)
-            if failure is not None and (failure.check == "skipped" or
-                                        (failure.check == "reference" and dev.type != "cpu")):
-                res.skipped += 1   # not this backend's fault (the cpu run reports reference failures)
-                continue
-            if failure is not None:
-                res.failures.append(failure)
-                break
+        _run_checks(res, dev, ((s, functools.partial(check_sample, entry, dtype, s, dev, seed)) for s in samples))
         if not res.failures and entry.error_inputs is not None:
             try:
                 error_inputs = list(entry.error_inputs(ctx))
@@ -152,23 +138,31 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples):
                 error_inputs = []
                 res.failures.append(Failure("reference", "(building the error inputs)", f"the entry's "
                                             f"error_inputs raised {type(e).__name__}: {e}"))
-            for ei in error_inputs:
-                failure = _guard(lambda: check_error_input(entry, ei, dev), ei.sample)
-                if failure is not None and (failure.check == "skipped" or
-                                            (failure.check == "reference" and dev.type != "cpu")):
-                    res.skipped += 1
-                    continue
-                if failure is not None:
-                    res.failures.append(failure)
-                    break
+            _run_checks(res, dev, ((ei.sample, functools.partial(check_error_input, entry, ei, dev))
+                                   for ei in error_inputs))
     res.status = FAIL if res.failures else kernel_route(be, entry)
     return res
+
+
+def _run_checks(res, dev, checks) -> None:
+    """Run ``(sample, check)`` pairs until one fails, recording the failure in ``res``; skipped
+    samples, and reference failures off cpu, only count as skipped: they are not this backend's
+    fault (the cpu run reports reference failures)."""
+    for sample, check in checks:
+        failure = _guard(check, sample)
+        if failure is None:
+            continue
+        if failure.check == "skipped" or (failure.check == "reference" and dev.type != "cpu"):
+            res.skipped += 1
+            continue
+        res.failures.append(failure)
+        return
 
 
 def _guard(fn, sample):
     try:
         fn()
-    except _Mismatch as m:
+    except Mismatch as m:
         return Failure(m.check, sample.describe(), m.message, m.max_error)
     except _Skip as s:
         return Failure("skipped", sample.describe(), str(s))
@@ -185,103 +179,24 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     try:
         ref_out = entry.fn(*ref_args, **ref_kwargs)
     except Exception as e:
-        raise _Mismatch("reference", f"cpu raised {type(e).__name__}: {e}\n(the reference itself "
+        raise Mismatch("reference", f"cpu raised {type(e).__name__}: {e}\n(the reference itself "
                         f"fails: a bug in the cpu backend, or a bad sample in the entry '{entry.name}')") from None
     args, kwargs, _ = _materialize(sample, dev)
-    before = _snapshot(args, kwargs)
+    before = snapshot(args, kwargs)
     pt.manual_seed(seed)
     try:
         out = entry.fn(*args, **kwargs)
     except Exception as e:
-        raise _Mismatch("forward", f"raised {type(e).__name__}: {e}\n(cpu returns a result)") from None
+        raise Mismatch("forward", f"raised {type(e).__name__}: {e}\n(cpu returns a result)") from None
     expected_dev = cpu if sample.out_device == "cpu" else dev
-    tol = functools.partial(tolerances.for_sample, entry, sample=sample, magnitude=_magnitude(sample))
-    _compare_outputs(entry, sample, out, ref_out, expected_dev, tol, "forward")
-    _check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol)
+    tol = functools.partial(tolerances.for_sample, entry, sample=sample, magnitude=magnitude(sample))
+    compare_outputs(entry, sample, out, ref_out, expected_dev, tol, "forward")
+    check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol)
     if entry.op in OPS and "view" in OPS[entry.op].tags and entry.op != "expand":
         # (expand's results are mostly broadcasts, which nobody may write into)
-        _check_view_aliases(sample, out, args, ref_out, ref_args)
+        check_view_aliases(sample, out, args, ref_out, ref_args)
     if entry.differentiable and dtype in GRAD_DTYPES:
         _check_gradients(entry, sample, dev, seed, tol)
-
-
-def _compare_outputs(entry, sample, out, ref, expected_dev, tol, check):
-    outs, refs = _leaves(out), _leaves(ref)
-    if len(outs) != len(refs) or any(isinstance(a, pt.Tensor) != isinstance(b, pt.Tensor) for a, b in zip(outs, refs)):
-        raise _Mismatch(check, f"returned {_kind(out)}, cpu returns {_kind(ref)}")
-    if entry.compare is not None:
-        hosts = [_host(a) if isinstance(a, pt.Tensor) else a for a in outs]
-        ref_hosts = [_host(b) if isinstance(b, pt.Tensor) else b for b in refs]
-    for i, (a, b) in enumerate(zip(outs, refs)):
-        which = "" if len(outs) == 1 else f"output {i}: "
-        if not isinstance(a, pt.Tensor):
-            if a != b and not (a != a and b != b):
-                raise _Mismatch(check, f"{which}returned {a!r}, cpu returns {b!r}")
-            continue
-        if tuple(a.shape) != tuple(b.shape):
-            raise _Mismatch("shape", f"{which}result has shape {tuple(a.shape)}, cpu's has {tuple(b.shape)}")
-        if a.dtype is not b.dtype:
-            raise _Mismatch("dtype", f"{which}result has dtype {a.dtype}, cpu's has {b.dtype}")
-        if a.device != expected_dev:
-            raise _Mismatch("device", f"{which}result is on {a.device}, expected {expected_dev}")
-        if entry.compare is None:
-            _compare_values(check, which, _host(a), _host(b), *tol(b.dtype),
-                            overflow_order=(sample.reduction_length or 0) > 1)
-    if entry.compare is not None:
-        msg = entry.compare(hosts, ref_hosts, sample)
-        if msg:
-            raise _Mismatch(check, msg)
-
-
-def _compare_values(check, which, x, y, rtol, atol, overflow_order=False):
-    if overflow_order and x.dtype.kind not in "biu" and y.dtype.kind not in "biu":
-        # a sum whose terms overflow has no defined result: inf + -inf is nan in one order and
-        # +-inf in another, so any non-finite value matches a non-finite reference
-        x64, y64 = x.astype(np.float64), y.astype(np.float64)
-        both = ~np.isfinite(x64) & ~np.isfinite(y64)
-        if both.any():
-            x, y = np.where(both, 0.0, x64), np.where(both, 0.0, y64)
-    report = mismatch_report(x, y, rtol, atol, equal_nan=True)
-    if report is not None:
-        ok, abs_err, _ = _closeness(x, y, rtol, atol, True)
-        bad = np.where(ok, 0.0, np.nan_to_num(abs_err, nan=np.inf))
-        raise _Mismatch(check, which + report, float(bad.max()) if bad.size else None)
-
-
-def _check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol):
-    after = _snapshot(args, kwargs)
-    ref_after = _snapshot(ref_args, ref_kwargs)
-    for k, (x0, x1) in enumerate(zip(before, after)):
-        if entry.inplace and k == 0:
-            if entry.compare is None:
-                rtol, atol = tol(_dtypes.from_numpy_dtype(ref_after[0].dtype))
-                _compare_values("in-place result", "input 0 after the call: ", x1, ref_after[0], rtol, atol)
-            continue
-        if x0.shape != x1.shape or not _same(x0, x1):
-            raise _Mismatch("input modified", f"tensor argument {k} was changed by the call "
-                            "(cpu leaves its inputs alone); kernels must write into new memory")
-
-
-def _check_view_aliases(sample, out, args, ref_out, ref_args):
-    """A view kernel must return memory shared with its input: writing into the result
-    changes the input, as on cpu (in-place ops on views depend on it)."""
-    if not isinstance(out, pt.Tensor) or out.numel() == 0 or not isinstance(args[0], pt.Tensor):
-        return
-    if any(st == 0 and n > 1 for st, n in zip(ref_out.stride(), ref_out.shape)) or \
-            any(i.layout == "expanded" for i in sample.inputs()):
-        return   # several elements share one location (expand): writing into them is not allowed
-    with pt.no_grad():
-        pt.ops.copy_(ref_out, pt.ones(tuple(ref_out.shape), dtype=ref_out.dtype))
-        try:
-            pt.ops.copy_(out, pt.ones(tuple(out.shape), dtype=out.dtype, device=out.device))
-        except Exception as e:
-            raise _Mismatch("view", f"writing into the result raised {type(e).__name__}: {e}\n(on cpu it "
-                            "writes into the input: view kernels must return writable views)") from None
-    got, want = _host(args[0]), _host(ref_args[0])
-    if not _same(got, want):
-        raise _Mismatch("view", "writing into the result did not write into the input as on cpu: a view "
-                        "kernel must return an array sharing the input's memory (strides and an offset), "
-                        "not a copy")
 
 
 def _check_gradients(entry, sample, dev, seed, tol):
@@ -289,21 +204,21 @@ def _check_gradients(entry, sample, dev, seed, tol):
     ref_grads, ref_outs = _grads(entry, sample, cpu, seed, None)  # noqa: F841
     if ref_grads is None:
         return
-    grad_outputs = [_host(g) for g in ref_outs]
+    grad_outputs = [host(g) for g in ref_outs]
     grads, _ = _grads(entry, sample, dev, seed, grad_outputs)
     for i, (g, r) in enumerate(zip(grads, ref_grads)):
         which = f"gradient of input {i}: "
         if (g is None) != (r is None):
-            raise _Mismatch("gradient", f"{which}{'None' if g is None else 'a tensor'}, cpu gives "
+            raise Mismatch("gradient", f"{which}{'None' if g is None else 'a tensor'}, cpu gives "
                             f"{'None' if r is None else 'a tensor'}")
         if g is None:
             continue
         if tuple(g.shape) != tuple(r.shape) or g.dtype is not r.dtype:
-            raise _Mismatch("gradient", f"{which}{g.dtype}{list(g.shape)}, cpu gives {r.dtype}{list(r.shape)}")
+            raise Mismatch("gradient", f"{which}{g.dtype}{list(g.shape)}, cpu gives {r.dtype}{list(r.shape)}")
         # backward sums grad_output over broadcast dims: loosen as for a reduction of that length
-        n = max(1, _numel(grads_out_shape(ref_outs)) // max(1, r.numel()))
-        rtol, atol = tolerances.for_reduction(r.dtype, n, 4.0 * max(1.0, _magnitude(sample)), tol(r.dtype))
-        _compare_values("gradient", which, _host(g), _host(r), rtol, atol, overflow_order=n > 1)
+        n = max(1, numel(grads_out_shape(ref_outs)) // max(1, r.numel()))
+        rtol, atol = tolerances.for_reduction(r.dtype, n, 4.0 * max(1.0, magnitude(sample)), tol(r.dtype))
+        compare_values("gradient", which, host(g), host(r), rtol, atol, overflow_order=n > 1)
 
 
 def _materialize(sample, dev, grad=False):
@@ -312,9 +227,9 @@ def _materialize(sample, dev, grad=False):
     except TypeError as e:
         if "not supported on device" in str(e):
             raise _Skip(str(e)) from None
-        raise _Mismatch("forward", f"building the inputs on {dev} raised TypeError: {e}") from None
+        raise Mismatch("forward", f"building the inputs on {dev} raised TypeError: {e}") from None
     except Exception as e:
-        raise _Mismatch("forward", f"building the inputs on {dev} raised {type(e).__name__}: {e}") from None
+        raise Mismatch("forward", f"building the inputs on {dev} raised {type(e).__name__}: {e}") from None
 
 
 def _grads(entry, sample, device, seed, grad_outputs):
@@ -323,7 +238,7 @@ def _grads(entry, sample, device, seed, grad_outputs):
     if not leaves:
         return None, None
     pt.manual_seed(seed)
-    outs = [o for o in _leaves(entry.fn(*args, **kwargs)) if isinstance(o, pt.Tensor) and o.requires_grad]
+    outs = [o for o in flatten(entry.fn(*args, **kwargs)) if isinstance(o, pt.Tensor) and o.requires_grad]
     if not outs:
         return None, None
     if grad_outputs is None:
@@ -335,8 +250,8 @@ def _grads(entry, sample, device, seed, grad_outputs):
         grads = pt.autograd.grad(outs, leaves, gos, allow_unused=True)
     except Exception as e:
         if grad_outputs is None:
-            raise _Mismatch("reference", f"cpu backward raised {type(e).__name__}: {e}") from None
-        raise _Mismatch("gradient", f"backward raised {type(e).__name__}: {e}\n(cpu computes it)") from None
+            raise Mismatch("reference", f"cpu backward raised {type(e).__name__}: {e}") from None
+        raise Mismatch("gradient", f"backward raised {type(e).__name__}: {e}\n(cpu computes it)") from None
     return grads, gos
 
 
@@ -346,13 +261,13 @@ def check_error_input(entry, ei, dev) -> None:
     cpu_err = _raised(entry, ei.sample, cpu)
     if cpu_err is None or type(cpu_err) is not ei.error or (ei.match and not re.search(ei.match, str(cpu_err))):
         got = "no error" if cpu_err is None else f"{type(cpu_err).__name__}: {cpu_err}"
-        raise _Mismatch("reference", f"the database expects {ei.error.__name__}"
+        raise Mismatch("reference", f"the database expects {ei.error.__name__}"
                         f"{f' matching {ei.match!r}' if ei.match else ''} on cpu, got {got}")
     err = _raised(entry, ei.sample, dev)
     if err is None:
-        raise _Mismatch("error input", f"returned a result; cpu raises {type(cpu_err).__name__}: {cpu_err}")
+        raise Mismatch("error input", f"returned a result; cpu raises {type(cpu_err).__name__}: {cpu_err}")
     if type(err) is not type(cpu_err):
-        raise _Mismatch("error input", f"raised {type(err).__name__}: {err}\ncpu raises "
+        raise Mismatch("error input", f"raised {type(err).__name__}: {err}\ncpu raises "
                         f"{type(cpu_err).__name__}: {cpu_err}")
 
 
@@ -383,44 +298,6 @@ def _check_unsupported(entry, dtype, dev, samples, reason):
                    f"unsupported ({reason}); it must raise a TypeError instead of returning numbers")
 
 
-# ---- helpers ------------------------------------------------------------------------------
-def _leaves(out):
-    if isinstance(out, (list, tuple)):
-        return [x for o in out for x in _leaves(o)]
-    return [out]
-
-
-def _numel(shape) -> int:
-    return math.prod(shape)
-
-
-def grads_out_shape(outs):
-    """The largest output shape (how many grad_output elements can flow into one input element)."""
-    return max((tuple(o.shape) for o in outs), key=_numel, default=())
-
-
-def _kind(out):
-    if isinstance(out, (list, tuple)):
-        return f"{type(out).__name__} of {len(out)}"
-    return type(out).__name__
-
-
-def _host(t) -> np.ndarray:
-    return np.array(t.detach()._host(), copy=True)
-
-
-def _snapshot(args, kwargs):
-    return [_host(t) for t in _leaves(list(args) + list(kwargs.values())) if isinstance(t, pt.Tensor)]
-
-
-def _same(x, y):
-    if x.dtype.kind == "f" or str(x.dtype) == "bfloat16":
-        a, b = x.astype(np.float64), y.astype(np.float64)
-        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))) and
-                    np.array_equal(np.signbit(a), np.signbit(b)))
-    return bool(np.array_equal(x, y))
-
-
 def flush_subnormals(sample) -> None:
     """For backends declaring ``flushes_subnormals`` (GPUs in fast mode flush float32 subnormals
     to zero, dropping the sign): inputs in float16/bfloat16/float32 lose their subnormals and
@@ -437,15 +314,3 @@ def flush_subnormals(sample) -> None:
         inp.values = v.astype(inp.values.dtype)
 
 
-def _magnitude(sample) -> float:
-    m = 0.0
-    for inp in sample.inputs():
-        v = inp.values
-        if v.size and (v.dtype.kind == "f" or str(v.dtype) == "bfloat16"):
-            f = np.abs(v.astype(np.float64))
-            f = f[np.isfinite(f)]
-            if f.size:
-                m = max(m, float(f.max()))
-        elif v.size and v.dtype.kind in "iu":
-            m = max(m, float(np.abs(v.astype(np.float64)).max()))
-    return m

@@ -125,14 +125,14 @@ def _flat(v):
 
 def compare(actual, expected, sample):
     """The runner's value check, naming what differs (a parameter's gradient, a running statistic)."""
-    from ..runner import _magnitude
+    from ..compare import magnitude
     labels = sample.kwargs["module"].labels
     for i, (a, b) in enumerate(zip(actual, expected)):
         if not isinstance(b, np.ndarray):
             continue     # None gradients and Python values: the runner compares them
         dtype = _dtypes.from_numpy_dtype(b.dtype)
         entry = ENTRY_BY_CLASS[sample.kwargs["module"].cls]
-        rtol, atol = tolerances.for_sample(entry, dtype, sample=sample, magnitude=_magnitude(sample))
+        rtol, atol = tolerances.for_sample(entry, dtype, sample=sample, magnitude=magnitude(sample))
         report = mismatch_report(a, b, rtol, atol, equal_nan=True)
         if report is not None:
             with np.errstate(all="ignore"):

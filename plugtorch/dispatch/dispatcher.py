@@ -151,6 +151,27 @@ def inplace_kernel(op, self, args, kwargs):
     if _modes:
         return None
     dev = self._device
+    a = self._data
+    key = od = None
+    if len(args) == 1 and not kwargs and self.__class__ is Tensor:
+        # memoised like binary(): (kernel, its dtype argument) per operand signature, or False
+        other = args[0]
+        oc = other.__class__
+        if oc is Tensor:
+            if other._device is dev:
+                od = other._data
+                key = (_INPLACE, dev, self._dtype, a.shape, other._dtype, od.shape)
+        elif oc is float or oc is int:
+            od = other
+            key = (_INPLACE, dev, self._dtype, a.shape, oc)
+        if key is not None:
+            e = op.fast.get(key)
+            if e is not None:
+                if e is False or _expanded(dev, a):
+                    return None
+                e[0](a, od, e[1])
+                self._bump_version()
+                return self
     kernels = dev._kernels
     if kernels is None:
         kernels = _resolve_backend(dev).kernels
@@ -158,21 +179,33 @@ def inplace_kernel(op, self, args, kwargs):
     if k is None:
         return None
     _, kargs, out = op.meta(self, *args, **kwargs)
-    a = self._data
-    if out is not self._dtype or kargs[0] is not a:
-        return None
-    if len(args) == 1:
+    ok = out is self._dtype and kargs[0] is a
+    if ok and len(args) == 1:
         other = args[0]
         if isinstance(other, Tensor) and other._data.shape != a.shape:
             from plugtorch.dispatch.meta import broadcast_shapes
-            if broadcast_shapes(a.shape, other._data.shape, op=op.name + "_") != a.shape:
-                return None
-    for n, st in zip(a.shape, dev._backend.strides(a)):
-        if st == 0 and n > 1:
-            return None
+            ok = broadcast_shapes(a.shape, other._data.shape, op=op.name + "_") == a.shape
+    if key is not None:
+        if not ok:
+            op.fast[key] = False
+        elif len(kargs) == 3 and kargs[1] is od:
+            op.fast[key] = (k, kargs[2])
+    if not ok or _expanded(dev, a):
+        return None
     k(*kargs)
     self._bump_version()
     return self
+
+
+_INPLACE = object()   # marks in-place entries among an op's memoised dispatch decisions
+
+
+def _expanded(dev, a) -> bool:
+    """Whether native array ``a`` repeats elements (a zero stride): no in-place kernel then."""
+    for n, st in zip(a.shape, dev._backend.strides(a)):
+        if st == 0 and n > 1:
+            return True
+    return False
 
 
 def invalidate_caches() -> None:

@@ -93,7 +93,7 @@ def binary(op, a, b):
         return dispatch(op, a, b)
     bc = b.__class__
     if bc is Tensor:
-        if (a._rg or b._rg) and grad_state.enabled:
+        if (a._rg or b._rg) and grad_state.enabled and op.differentiable:
             return autograd_record(op, (a, b), {})
         dev = a._device
         if b._device is not dev:
@@ -101,7 +101,7 @@ def binary(op, a, b):
         bd = b._data
         key = (dev, a._dtype, b._dtype, a._data.shape, bd.shape)
     elif bc is float or bc is int:
-        if a._rg and grad_state.enabled:
+        if a._rg and grad_state.enabled and op.differentiable:
             return autograd_record(op, (a, b), {})
         bd = b
         key = (a._device, a._dtype, bc, a._data.shape)

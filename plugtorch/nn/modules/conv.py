@@ -13,7 +13,7 @@ import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
 from plugtorch.nn.functional._utils import _ntuple
-from plugtorch.nn.modules.module import Module
+from plugtorch.nn.modules.module import Module, optional_parameter
 from plugtorch.nn.parameter import Parameter
 
 
@@ -49,10 +49,7 @@ class _ConvNd(Module):
         shape = ((in_channels, out_channels // groups) if self._transposed
                  else (out_channels, in_channels // groups)) + self.kernel_size
         self.weight = Parameter(pt.empty(shape, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(pt.empty(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_channels,), bias, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -11,7 +11,7 @@ import math
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
-from plugtorch.nn.modules.module import Module
+from plugtorch.nn.modules.module import Module, optional_parameter
 from plugtorch.nn.parameter import Parameter
 
 
@@ -33,10 +33,7 @@ class Linear(Module):
         self.in_features = in_features
         self.out_features = out_features
         self.weight = Parameter(pt.empty((out_features, in_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(pt.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_features,), bias, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -60,10 +57,7 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
         self.weight = Parameter(pt.empty((out_features, in1_features, in2_features), device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(pt.empty(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        optional_parameter(self, "bias", (out_features,), bias, device=device, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -26,6 +26,20 @@ _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_
 _hook_ids = itertools.count()
 
 
+def optional_parameter(module, name: str, shape, present: bool, *, device=None, dtype=None, fill=None) -> None:
+    """Register parameter ``name`` of ``shape`` (made by ``fill``, default ``empty``) when ``present``,
+    else register it as None, as layers do for ``bias=False`` or ``affine=False``.
+
+    >>> import plugtorch as pt
+    >>> m = pt.nn.Module()
+    >>> optional_parameter(m, "weight", (2,), True, fill=pt.ones); optional_parameter(m, "bias", (2,), False)
+    >>> m.weight.tolist(), m.bias
+    ([1.0, 1.0], None)
+    """
+    value = Parameter((fill or plugtorch.empty)(shape, device=device, dtype=dtype)) if present else None
+    module.register_parameter(name, value)
+
+
 class RemovableHandle:
     """Returned by ``register_*_hook``; ``remove()`` takes the hook away again."""
 

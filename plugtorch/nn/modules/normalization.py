@@ -10,8 +10,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
-from plugtorch.nn.modules.module import Module
-from plugtorch.nn.parameter import Parameter
+from plugtorch.nn.modules.module import Module, optional_parameter
 
 
 class _NormBase(Module):
@@ -24,12 +23,8 @@ class _NormBase(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        if affine:
-            self.weight = Parameter(pt.empty(num_features, device=device, dtype=dtype))
-            self.bias = Parameter(pt.empty(num_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        optional_parameter(self, "weight", (num_features,), affine, device=device, dtype=dtype)
+        optional_parameter(self, "bias", (num_features,), affine, device=device, dtype=dtype)
         if track_running_stats:
             self.register_buffer("running_mean", pt.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", pt.ones(num_features, device=device, dtype=dtype))
@@ -124,15 +119,8 @@ class LayerNorm(Module):
         super().__init__()
         ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = ns, eps, elementwise_affine
-        if elementwise_affine:
-            self.weight = Parameter(pt.ones(ns, device=device, dtype=dtype))
-            if bias:
-                self.bias = Parameter(pt.zeros(ns, device=device, dtype=dtype))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        optional_parameter(self, "weight", ns, elementwise_affine, device=device, dtype=dtype, fill=pt.ones)
+        optional_parameter(self, "bias", ns, elementwise_affine and bias, device=device, dtype=dtype, fill=pt.zeros)
 
     def reset_parameters(self) -> None:
         if self.elementwise_affine:
@@ -155,12 +143,8 @@ class GroupNorm(Module):
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
-        if affine:
-            self.weight = Parameter(pt.ones(num_channels, device=device, dtype=dtype))
-            self.bias = Parameter(pt.zeros(num_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        optional_parameter(self, "weight", (num_channels,), affine, device=device, dtype=dtype, fill=pt.ones)
+        optional_parameter(self, "bias", (num_channels,), affine, device=device, dtype=dtype, fill=pt.zeros)
 
     def reset_parameters(self) -> None:
         if self.affine:

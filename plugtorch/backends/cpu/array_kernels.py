@@ -317,6 +317,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def nll_loss(x, t, w, _size_average, ignore_index, _reduce, reduction):   # the nn op
         n = x.shape[1] if x.ndim > 1 else x.shape[0]
+        if (t.size and x.ndim == 2 and w is None and reduction == "mean" and not 0 <= ignore_index < n
+                and 0 <= t.min() and t.max() < n):
+            # the usual case (every target a class, none ignored, no weights): the general path's
+            # sum(-picked * 1) / sum(1), with the ones left out
+            picked = x[xp.arange(t.shape[0]), t]
+            total = xp.negative(picked).sum(dtype=_acc_dtype(x.dtype.type)).astype(x.dtype)
+            return arr(total / x.dtype.type(t.shape[0]))
         bad = ((t < 0) | (t >= n)) & (t != ignore_index)
         if bad.any():
             raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")

@@ -100,7 +100,11 @@ def _forget_devices(name):
 
 
 def is_registered(name: str) -> bool:
-    """Whether ``name`` is a known device type (loading plug-ins if needed)."""
+    """Whether ``name`` is a known device type (loading plug-ins if needed).
+
+    >>> plugtorch.backends.is_registered("cpu"), plugtorch.backends.is_registered("nosuchdev")
+    (True, False)
+    """
     if name in _BACKENDS or name in _LAZY_BUILTINS:
         return True
     load_plugins(only=name)
@@ -114,7 +118,11 @@ def _load_builtin(name):
 
 
 def get_backend(name: str) -> Backend:
-    """The backend for device type ``name``, loading a built-in or plug-in on first use."""
+    """The backend for device type ``name``, loading a built-in or plug-in on first use.
+
+    >>> plugtorch.backends.get_backend("cpu").name
+    'cpu'
+    """
     be = _BACKENDS.get(name)
     if be is not None:
         return be
@@ -194,16 +202,23 @@ def summary() -> str:
 
 
 def available() -> builtins.list:
-    """Names of backends that have at least one usable device."""
+    """Names of backends that have at least one usable device.
+
+    >>> "cpu" in plugtorch.backends.available()
+    True
+    """
     return [e["name"] for e in list() if e["status"] == "ok" and e["devices"]]
 
 
 def default_device():
+    """The device tensors are made on when no ``device=`` is given: always cpu, as in PyTorch
+    without ``set_default_device``.
+
+    >>> plugtorch.backends.default_device()
+    device(type='cpu')
+    """
     from plugtorch._device import device
-    return device(_default_device_type)
-
-
-_default_device_type = "cpu"
+    return device("cpu")
 
 
 def _register_cpu():

@@ -15,6 +15,8 @@ ENTRY_POINT_GROUP = "plugtorch.backends"
 
 
 class PluginFailure(NamedTuple):
+    """A plug-in that failed to load, as ``plugtorch.backends.list()`` reports it."""
+
     name: str      # the device type the entry point declares
     origin: str    # "<distribution> <version>"
     error: str     # "<ExceptionType>: <message>"
@@ -36,6 +38,7 @@ def _discover() -> list:
 
 
 def origin_of(ep) -> str:
+    """Where entry point ``ep`` comes from: ``"<distribution> <version>"`` (shown in reports)."""
     dist = getattr(ep, "dist", None)
     return f"{dist.name} {dist.version}" if dist is not None else f"entry point {ep.value}"
 
@@ -102,10 +105,12 @@ def _instantiate(ep):
 
 
 def failures() -> list:
+    """Every plug-in that failed to load so far."""
     return [*_failures.values()]
 
 
 def failure(name) -> PluginFailure | None:
+    """The failure of the plug-in for device type ``name``, or None."""
     for f in _failures.values():
         if f.name == name:
             return f

@@ -36,6 +36,8 @@ def probe_cupy():
 
 
 class CUDABackend(Backend):
+    """NVIDIA GPUs through CuPy: native arrays are ``cupy.ndarray``, imported on first use."""
+
     name = "cuda"
     # float32 subnormals and the sign of zero are lost in CuPy's float32 kernels on the GPU
     # (docs/cuda-report-2026-11-26.md); the conformance suite then feeds both sides normal inputs

@@ -115,6 +115,7 @@ class Event:
 
 
 def current_stream(device=None) -> Stream:
+    """The stream kernels on ``device`` (default: the current one) are queued on now."""
     cp = _cupy()
     i = device_index(device)
     with cp.cuda.Device(i):
@@ -122,6 +123,7 @@ def current_stream(device=None) -> Stream:
 
 
 def default_stream(device=None) -> Stream:
+    """The null stream of ``device``, which synchronises with every other stream on it."""
     cp = _cupy()
     return Stream(device_index(device), _native=cp.cuda.Stream.null)
 

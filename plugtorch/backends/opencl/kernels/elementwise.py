@@ -169,8 +169,9 @@ def _fresh_like(x, od, pool):
         out.data = pool.allocate(x.size * od.itemsize or 1)
     except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
         out.data = dev.alloc(x.size * od.itemsize)
-    if pool.active_bytes > dev.peak:
-        dev.peak = pool.active_bytes
+    used = pool.active_bytes
+    if used > dev.peak:
+        dev.peak = used
     return out
 
 
@@ -214,20 +215,33 @@ def make_binary(name):
             if b.__class__ is CLArray:
                 if b.contiguous and not b.offset and a.shape == b.shape:
                     e = fast.get(dtype)
-                    if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is a.dev:
-                        out = _fresh_like(a, e[4], a.dev.pool)
+                    dev = a.dev
+                    if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is dev:
+                        # the hottest path of all (a + b in a loop): _fresh_like inlined
                         n = a.size
+                        out = _new(CLArray)
+                        out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
+                        out.contiguous = True
+                        out.dtype = od = e[4]
+                        pool = e[5]
+                        try:
+                            out.data = data = pool.allocate(n * od.itemsize or 1)
+                        except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
+                            out.data = data = dev.alloc(n * od.itemsize)
+                        used = pool.active_bytes
+                        if used > dev.peak:
+                            dev.peak = used
                         if n:
                             pw = e[3]
                             kc = pw.k0
                             last = pw.last          # skip re-setting arguments that did not change
                             ap, bp = a.data.int_ptr, b.data.int_ptr
                             if last[0] == n and last[1] == ap and last[2] == bp:
-                                kc.set_arg(0, out.data)
+                                kc.set_arg(0, data)
                             else:
-                                kc.set_args(out.data, n, a.data, b.data)
+                                kc.set_args(data, n, a.data, b.data)
                                 last[0], last[1], last[2] = n, ap, bp
-                            _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
+                            _enqueue(e[6], kc, ((n + 63) & -64,), _L64)
                         return out
             else:
                 e = fast_s.get(dtype)
@@ -251,7 +265,8 @@ def make_binary(name):
             _bind_enqueue(dev)
             if b.__class__ is CLArray:
                 fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
-                                                                (d, d), out.dtype), out.dtype)
+                                                                (d, d), out.dtype), out.dtype,
+                               dev.pool, dev.queue)
             elif b.__class__ in (int, float, bool):
                 fast_s[dtype] = (a.dtype, b.__class__, dev, pointwise(dev, "binary", name, (a.dtype, None),
                                                                       (d, d), out.dtype), out.dtype, d)

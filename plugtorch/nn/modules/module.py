@@ -414,17 +414,21 @@ class Module:
     def cuda(self, device=None):
         return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
+    def _cast_floating(self, dtype):
+        # integer buffers (num_batches_tracked, indices) keep their dtype, as in PyTorch
+        return self._apply(lambda t: t.to(dtype=dtype) if t.dtype.is_floating_point else t)
+
     def float(self):
-        return self._apply(lambda t: t.float() if t.dtype.is_floating_point else t)
+        return self._cast_floating(plugtorch.float32)
 
     def double(self):
-        return self._apply(lambda t: t.double() if t.dtype.is_floating_point else t)
+        return self._cast_floating(plugtorch.float64)
 
     def half(self):
-        return self._apply(lambda t: t.half() if t.dtype.is_floating_point else t)
+        return self._cast_floating(plugtorch.float16)
 
     def bfloat16(self):
-        return self._apply(lambda t: t.bfloat16() if t.dtype.is_floating_point else t)
+        return self._cast_floating(plugtorch.bfloat16)
 
     def type(self, dst_type):
         return self._apply(lambda t: t.to(dtype=dst_type))

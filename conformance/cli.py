@@ -80,6 +80,7 @@ def _list(entries):
 
 
 def main(argv=None) -> int:
+    """``plugtorch-conformance``: run the suite, print the table, write reports; 1 on any failure."""
     parser = _parser()
     args = parser.parse_args(argv)
     patterns = [p for arg in (args.op or []) for p in arg.split(",") if p]

@@ -71,6 +71,7 @@ def table(results) -> str:
 
 
 def failure_text(results) -> str:
+    """Each failing op (dtypes grouped) with its first failure's check, sample and message."""
     parts = []
     for backend, op, dts, f in failures(results):
         head = f"FAIL {backend} {op} [{', '.join(dts)}]"
@@ -90,6 +91,7 @@ def slowest(results, n: int = 5) -> str:
 
 
 def to_json(results, meta=None) -> str:
+    """The run as JSON: ``meta`` (backend, versions ...), the summary counts and one record per result."""
     doc = {"meta": meta or {}, "summary": summary(results),
            "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
                         "samples": r.samples, "skipped": r.skipped, "seconds": round(r.seconds, 4),
@@ -99,6 +101,7 @@ def to_json(results, meta=None) -> str:
 
 
 def to_markdown(results, meta=None) -> str:
+    """The run as a Markdown report: summary, the op x dtype table and the failures."""
     out = ["# plugtorch conformance report", ""]
     if meta:
         out += [", ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in meta.items()), ""]

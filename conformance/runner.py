@@ -58,6 +58,8 @@ class Failure:
 
 @dataclass
 class Result:
+    """The outcome of one op and dtype on one backend: a status of ``STATUSES`` and its failures."""
+
     backend: str
     op: str
     dtype: str
@@ -173,6 +175,8 @@ def _guard(fn, sample):
 
 # ---- one sample ----------------------------------------------------------------------------
 def check_sample(entry, dtype, sample, dev, seed=0) -> None:
+    """Forward values, result metadata, untouched inputs, view aliasing and gradients of one sample
+    against cpu; raises ``Mismatch`` at the first difference."""
     cpu = canonical("cpu")
     ref_args, ref_kwargs, _ = sample.materialize(cpu)
     pt.manual_seed(seed)
@@ -257,6 +261,8 @@ def _grads(entry, sample, device, seed, grad_outputs):
 
 # ---- error inputs and unsupported dtypes ----------------------------------------------------
 def check_error_input(entry, ei, dev) -> None:
+    """The error input must raise on ``dev`` the exception type it raises on cpu (which must be the
+    one the database expects); raises ``Mismatch`` otherwise."""
     cpu = canonical("cpu")
     cpu_err = _raised(entry, ei.sample, cpu)
     if cpu_err is None or type(cpu_err) is not ei.error or (ei.match and not re.search(ei.match, str(cpu_err))):

@@ -68,7 +68,28 @@ def view_strides(old_shape, old_strides, new_shape):
     return new_strides
 
 
+def _int_args(args):
+    """``args`` (f(2, 3) or f((2, 3))) as a tuple when every entry is an int, else None."""
+    if len(args) == 1 and (args[0].__class__ is tuple or args[0].__class__ is list):
+        args = tuple(args[0])
+    for a in args:
+        if a.__class__ is not int:
+            return None
+    return args
+
+
+_VIEWS: dict = {}   # (input shape, requested shape) -> shape, for views that only add or drop 1s
+
+
 def _view_meta(input, *shape):
+    key = None
+    if input.__class__ is M.Tensor:
+        req = _int_args(shape)
+        if req is not None:
+            key = (input._data.shape, req)
+            hit = _VIEWS.get(key)
+            if hit is not None:
+                return input._device, (input._data, hit), input._dtype
     _check_tensor("view", input)
     shape = infer_size("view", M.as_shape("view", shape), input.numel())
     if view_strides(tuple(input.shape), input.stride(), shape) is None:
@@ -76,13 +97,26 @@ def _view_meta(input, *shape):
             f"view(): view size {list(shape)} is not compatible with input tensor's size "
             f"{list(input.shape)} and stride {list(input.stride())} (at least one dimension spans "
             "across two contiguous subspaces). Use .reshape(...) instead.")
+    # adding or dropping size-1 dims is a view whatever the strides: its verdict can be reused
+    if key is not None and len(_VIEWS) < 4096 and \
+            [n for n in key[0] if n != 1] == [n for n in shape if n != 1]:
+        _VIEWS[key] = shape
     return input._device, (input._data, shape), input._dtype
 
 
 register_op("view", _view_meta, tags=("view",))
 
 
+_PERMS: dict = {}   # (ndim, dims) -> the dims made non-negative, once checked
+
+
 def _permute_meta(input, *dims):
+    if input.__class__ is M.Tensor:
+        req = _int_args(dims)
+        if req is not None:
+            hit = _PERMS.get((len(input._data.shape), req))
+            if hit is not None:
+                return input._device, (input._data, hit), input._dtype
     _check_tensor("permute", input)
     dims = M.as_shape("permute", dims)
     n = input.ndim
@@ -92,6 +126,8 @@ def _permute_meta(input, *dims):
     wrapped = tuple(M.wrap_dim("permute", d, n) for d in dims)
     if len(set(wrapped)) != n:
         raise RuntimeError(f"permute(): repeated dim in {tuple(dims)}")
+    if len(_PERMS) < 1024 and all(d.__class__ is int for d in dims):
+        _PERMS[(n, dims)] = wrapped
     return input._device, (input._data, wrapped), input._dtype
 
 

@@ -100,6 +100,11 @@ def random_split(dataset, lengths, generator=None):
     """Split ``dataset`` into non-overlapping random subsets of the given lengths (or fractions).
 
     Fractions are floored and the remainder is handed out one by one, as PyTorch does.
+
+    >>> import plugtorch as pt
+    >>> train, test = random_split(range(10), [0.7, 0.3], generator=pt.Generator().manual_seed(0))
+    >>> len(train), len(test), sorted(list(train) + list(test)) == list(range(10))
+    (7, 3, True)
     """
     from plugtorch import _ops_public as P
     from plugtorch.random import default_generator

@@ -67,6 +67,8 @@ Tanhshrink = _elementwise("Tanhshrink", F.tanhshrink, "x - tanh(x), elementwise.
 
 
 class LeakyReLU(Module):
+    """max(0, x) + negative_slope * min(0, x), elementwise."""
+
     def __init__(self, negative_slope: float = 1e-2, inplace: bool = False):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -79,6 +81,8 @@ class LeakyReLU(Module):
 
 
 class ELU(Module):
+    """x for x > 0, alpha * (exp(x) - 1) otherwise."""
+
     def __init__(self, alpha: float = 1.0, inplace: bool = False):
         super().__init__()
         self.alpha, self.inplace = alpha, inplace
@@ -91,6 +95,8 @@ class ELU(Module):
 
 
 class CELU(ELU):
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+
     def forward(self, input):
         return F.celu(input, self.alpha, self.inplace)
 
@@ -115,6 +121,8 @@ class PReLU(Module):
 
 
 class GELU(Module):
+    """x * Phi(x) (Phi the standard normal CDF); ``approximate='tanh'`` uses the tanh formula."""
+
     def __init__(self, approximate: str = "none"):
         super().__init__()
         self.approximate = approximate
@@ -127,6 +135,8 @@ class GELU(Module):
 
 
 class Softplus(Module):
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > ``threshold``."""
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -139,6 +149,8 @@ class Softplus(Module):
 
 
 class Hardtanh(Module):
+    """x clamped to [min_val, max_val]."""
+
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
         super().__init__()
         if min_val >= max_val:
@@ -153,6 +165,8 @@ class Hardtanh(Module):
 
 
 class Threshold(Module):
+    """x where x > ``threshold``, else ``value``."""
+
     def __init__(self, threshold: float, value: float, inplace: bool = False):
         super().__init__()
         self.threshold, self.value, self.inplace = threshold, value, inplace
@@ -165,6 +179,8 @@ class Threshold(Module):
 
 
 class GLU(Module):
+    """Gated linear unit: a * sigmoid(b), a and b the halves of the input along ``dim``."""
+
     def __init__(self, dim: int = -1):
         super().__init__()
         self.dim = dim
@@ -191,12 +207,18 @@ class _SoftmaxBase(Module):
 
 
 class Softmax(_SoftmaxBase):
+    """exp(x) / sum(exp(x)) along ``dim``."""
+
     _fn = staticmethod(F.softmax)
 
 
 class LogSoftmax(_SoftmaxBase):
+    """log(softmax(x)) along ``dim``, computed without overflow."""
+
     _fn = staticmethod(F.log_softmax)
 
 
 class Softmin(_SoftmaxBase):
+    """softmax(-x) along ``dim``."""
+
     _fn = staticmethod(F.softmin)

@@ -20,7 +20,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.array_api_kernels import make_array_api_kernels
-from plugtorch.backends.base import Backend, host_generator
+from plugtorch.backends.base import Backend, contiguous_strides, host_generator
 
 # ops with no counterpart in the Array API standard: run on cpu and copy back
 FALLBACK_OPS = frozenset({"erf", "index_put", "scatter", "scatter_add"})
@@ -88,19 +88,11 @@ class ArrayAPIBackend(Backend):
         st, size = getattr(native, "strides", None), getattr(native, "itemsize", None)
         if isinstance(st, tuple) and isinstance(size, int) and size:   # CuPy and NumPy-likes
             return tuple(s // size for s in st)
-        return _contiguous_strides(native.shape)   # unknown layout: reshape may copy instead
+        return contiguous_strides(native.shape)   # unknown layout: reshape may copy instead
 
     def new_generator(self, index, seed):
         # the standard has no random numbers: draw on the host (the cpu stream) and copy in
         return host_generator(seed)
-
-
-def _contiguous_strides(shape):
-    st, acc = [], 1
-    for n in reversed(shape):
-        st.append(acc)
-        acc *= max(n, 1)
-    return tuple(reversed(st))
 
 
 __all__ = ["ArrayAPIBackend", "FALLBACK_OPS"]

@@ -11,6 +11,20 @@ import numpy as np
 from plugtorch import _dtypes
 
 
+def contiguous_strides(shape) -> tuple:
+    """Row-major strides, in elements, of a fresh array of ``shape`` (what a backend reports for
+    memory it lays out itself).
+
+    >>> contiguous_strides((2, 3, 4)), contiguous_strides((2, 0, 3))
+    ((12, 4, 1), (3, 3, 1))
+    """
+    st, acc = [], 1
+    for n in reversed(shape):
+        st.append(acc)
+        acc *= max(n, 1)
+    return tuple(reversed(st))
+
+
 def host_generator(seed: int) -> np.random.Generator:
     """The cpu random stream for ``seed`` (Philox on the host); backends without device random
     numbers draw from it too, so their samples equal cpu's.

@@ -153,7 +153,7 @@ def inplace_kernel(op, self, args, kwargs):
     dev = self._device
     a = self._data
     key = od = None
-    if len(args) == 1 and not kwargs and self.__class__ is Tensor:
+    if len(args) == 1 and not kwargs:   # self may be a Parameter
         # memoised like binary(): (kernel, its dtype argument) per operand signature, or False
         other = args[0]
         oc = other.__class__

@@ -209,9 +209,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def inplace(f):
         # optional in-place kernel "<op>_": same arguments, result written into the first
         def k(a, b, dtype):
+            d = dtype.numpy
+            if a.dtype is d and d.kind == "f" and (b.__class__ is float or (b.__class__ is ndarray and b.dtype is d)):
+                f(a, b, out=a)   # NumPy's own loop is already the right one: skip dtype= and the cast
+                return
             if not hasattr(b, "dtype"):   # NumPy finds no bfloat16 loop for a Python scalar operand
-                b = xp.asarray(b, dtype=dtype.numpy)
-            f(a, b, out=a, dtype=dtype.numpy)
+                b = xp.asarray(b, dtype=d)
+            f(a, b, out=a, dtype=d)
         return k
 
     for name, f in (("add", xp.add), ("sub", xp.subtract), ("mul", xp.multiply), ("div", xp.true_divide)):

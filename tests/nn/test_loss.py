@@ -201,3 +201,22 @@ def test_cross_entropy_second_derivative_and_weight_grad():
     x = t64(rng.standard_normal((3, 4)), True)
     assert pt.autograd.gradgradcheck(lambda x: F.cross_entropy(x, y, label_smoothing=0.2), (x,))
     scalar_gradcheck(lambda w: F.cross_entropy(x.detach(), y, w), t64([1.0, 2.0, 0.5, 1.0], True))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_grad_matches_numpy_with_weights_and_an_in_range_ignore_index(reduction):
+    # input (N, C, d): nll_loss's own formula (a class mask, not a scatter) against the closed form
+    x = rng.standard_normal((4, 3, 2))
+    y = np.array([[0, 2], [1, 1], [2, 0], [1, 2]])
+    w = np.array([0.5, 2.0, 1.5])
+    xt = t64(x, True)
+    loss = F.cross_entropy(xt, pt.tensor(y), t64(w), ignore_index=1, reduction=reduction)
+    g = rng.standard_normal(loss.shape) if reduction == "none" else np.float64(1.3)
+    loss.backward(t64(g))
+    p = np.exp(x - x.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    onehot = np.moveaxis(np.eye(3)[y], -1, 1)
+    wt = w[y] * (y != 1)                                   # per-element weight, 0 where ignored
+    scale = g * wt / wt.sum() if reduction == "mean" else g * wt
+    expected = (p - onehot) * np.expand_dims(scale, 1)
+    np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-10, atol=1e-12)

@@ -172,9 +172,10 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     cdim = 1 if input.ndim > 1 else 0
     c = input.shape[cdim]
     classes = _classes(c, target.device, input.ndim)
-    mask = target.unsqueeze(cdim) == classes
+    col = tuple(target.shape[:cdim]) + (1,) + tuple(target.shape[cdim:])
+    mask = target.view(col) == classes   # inserting a size-1 dim is a view whatever the strides
     if 0 <= ignore_index < c:
-        mask = mask & (target != ignore_index).unsqueeze(cdim)
+        mask = mask & (target != ignore_index).view(col)
     w = mask if weight is None else mask * (weight.to(input.dtype) if input.ndim < 3 else
                                             weight.to(input.dtype).reshape(tuple(classes.shape)))
     gi = None

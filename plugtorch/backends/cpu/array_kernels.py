@@ -271,8 +271,27 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                     ("logical_xor", xp.logical_xor)):
         K[name] = compare(f)
 
+    _bits = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64} if xp is np else {}
+
+    def _zero(v):   # the scalar +0 (not -0.0, whose sign where() keeps)
+        return (v.__class__ is int or v.__class__ is float) and v == 0 and math.copysign(1.0, v) > 0
+
+    def _keep_where(c, x, it):
+        # where(c, x, +0) as bits: x & (c ? all ones : 0); exact for every value, nan and inf
+        # included, and branch-free (np.where costs 2-3x more on a mask like relu's)
+        m = c.view(np.int8).astype(it)
+        np.negative(m, out=m)
+        np.bitwise_and(x.view(it), m, out=m)
+        return m.view(x.dtype)
+
     def where(c, a, b, dtype):
         d = dtype.numpy
+        it = _bits.get(d)
+        if it is not None and c.__class__ is ndarray and c.dtype == np.bool_:
+            if a.__class__ is ndarray and a.dtype is d and a.shape == c.shape and _zero(b):
+                return _keep_where(c, a, it)
+            if b.__class__ is ndarray and b.dtype is d and b.shape == c.shape and _zero(a):
+                return _keep_where(~c, b, it)
         a, b = _cast_both(a, b, d)   # NumPy can't promote bfloat16 with ints or float16
         return arr(xp.where(c, a, b).astype(d, copy=False))
     K["where"] = where

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from sys import getrefcount
 
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
@@ -109,16 +110,77 @@ def binary(op, a, b):
         return dispatch(op, a, b)
     e = op.fast.get(key)
     if e is None:
-        dev, kargs, out = op.meta(a, b)
-        kernel = (dev._kernels or _resolve_backend(dev).kernels).get(op.name)
-        if kernel is None or kargs[1] is not bd:
+        e = _binary_entry(op, a, b, bd, key)
+        if e is None:
             return dispatch(op, a, b)
-        e = op.fast[key] = (kernel, kargs[2], out, dev)
+    ad = a._data
+    k = e[4]
+    if (k is not None and ad.nbytes >= _ELIDE_BYTES and getrefcount(a) <= _TEMP_REFS
+            and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
+            and a.grad_fn is None):
+        # `a` is a temporary nothing else can see (as in `x * y + z`): reuse its memory, as
+        # NumPy does, instead of allocating (and page-faulting) a new result
+        k(ad, bd, e[1])
+        res = ad
+    else:
+        res = e[0](ad, bd, e[1])
     t = _new(Tensor)
-    t._data = e[0](a._data, bd, e[1])
+    t._data = res
     t._dtype = e[2]
     t._device = e[3]
     return t
+
+
+def _binary_entry(op, a, b, bd, key):
+    dev, kargs, out = op.meta(a, b)
+    kernels = dev._kernels or _resolve_backend(dev).kernels
+    kernel = kernels.get(op.name)
+    if kernel is None or kargs[1] is not bd:
+        return None
+    inplace = None   # the in-place kernel, when the result could live in a's memory
+    if _ELIDE and out is a._dtype and kargs[0] is a._data:
+        from plugtorch.dispatch.meta import broadcast_shapes
+        sa = a._data.shape
+        if not isinstance(b, Tensor) or broadcast_shapes(sa, bd.shape, op=op.name) == sa:
+            inplace = kernels.get(op.name + "_")
+    e = op.fast[key] = (kernel, kargs[2], out, dev, inplace)
+    return e
+
+
+def _calibrate_elision():
+    """Reference counts a temporary operand (and its array) has inside ``binary``.
+
+    Measured with the same call structure as the operators (``lambda a, b: binary(...)``);
+    elision is enabled only if a named operand, or an array someone else holds, counts
+    exactly one more, so that nothing visible anywhere is ever overwritten.
+    """
+    class Probe:
+        pass
+
+    def probe(op, a, b):
+        ad = a._data
+        return getrefcount(a), getrefcount(ad)
+
+    Probe.__add__ = lambda a, b: probe(None, a, b)
+    held = []
+
+    def make(share=False):
+        p = Probe()
+        p._data = object()
+        if share:
+            held.append(p._data)
+        return p
+
+    temp_refs, temp_data = make() + 1
+    named = make()
+    named_refs, _ = named + 1
+    _, shared_data = make(share=True) + 1
+    ok = named_refs == temp_refs + 1 and shared_data == temp_data + 1
+    return ok, temp_refs, temp_data
+
+
+_ELIDE, _TEMP_REFS, _TEMP_DATA_REFS = _calibrate_elision()
+_ELIDE_BYTES = 1 << 18      # below 256 KiB a fresh allocation is cheap (NumPy's threshold too)
 
 
 def unary(op, a):

@@ -1,0 +1,92 @@
+"""Temporary elision: ``x * y + z`` may reuse the memory of the temporary ``x * y``, but never
+memory anything else can still see."""
+import numpy as np
+
+import plugtorch as pt
+from plugtorch.dispatch import dispatcher as D
+
+N = 1 << 17   # 512 KiB of float32: above the elision threshold
+
+
+def operands():
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(N).astype(np.float32) for _ in range(3))
+    return a, b, c, pt.from_numpy(a.copy()), pt.from_numpy(b.copy()), pt.from_numpy(c.copy())
+
+
+def test_calibration_enables_elision_on_this_python():
+    assert D._ELIDE and D._TEMP_REFS >= 2 and D._TEMP_DATA_REFS >= 2
+
+
+def test_chained_expression_is_right_and_reuses_the_temporary():
+    a, b, c, A, B, C = operands()
+
+    out = A * B + C
+    np.testing.assert_array_equal(out.numpy(), a * b + c)
+    np.testing.assert_array_equal(A.numpy(), a)   # operands untouched
+    np.testing.assert_array_equal(B.numpy(), b)
+    np.testing.assert_array_equal(C.numpy(), c)
+    r = (A * B) - C
+    np.testing.assert_array_equal(r.numpy(), a * b - c)
+
+
+def test_named_intermediate_is_never_overwritten():
+    a, b, c, A, B, C = operands()
+    x = A * B
+    y = x + C
+    np.testing.assert_array_equal(x.numpy(), a * b)
+    np.testing.assert_array_equal(y.numpy(), a * b + c)
+
+
+def test_array_shared_with_numpy_is_never_overwritten():
+    a, b, c, A, B, C = operands()
+    held = (A * B).numpy()
+    y = pt.from_numpy(held) + C
+    np.testing.assert_array_equal(held, a * b)
+    np.testing.assert_array_equal(y.numpy(), a * b + c)
+
+
+def test_views_and_saved_tensors_keep_their_values():
+    a, b, c, A, B, C = operands()
+    base = A * B
+    v = base[::2]
+    y = (A * B)[::2] + C[::2]      # a view of a temporary: its base stays intact
+    np.testing.assert_array_equal(y.numpy(), (a * b)[::2] + c[::2])
+    np.testing.assert_array_equal(v.numpy(), (a * b)[::2])
+    w = A.clone().requires_grad_()
+    loss = ((w * B) * C).sum()     # recorded ops save their inputs: no elision there
+    loss.backward()
+    np.testing.assert_allclose(w.grad.numpy(), b * c, rtol=1e-6)
+
+
+def test_broadcast_and_promotion_fall_back_to_a_new_result():
+    a, b, c, A, B, C = operands()
+    row = pt.ones(4, N // 4)
+    col = pt.arange(4.0).reshape(4, 1)
+    out = (row * 2) + col          # result keeps the temporary's shape: may reuse it
+    np.testing.assert_array_equal(out.numpy(), np.ones((4, N // 4)) * 2 + np.arange(4.0).reshape(4, 1))
+    small = pt.arange(4.0).reshape(4, 1) * 1
+    out2 = small + row             # the result is larger than the temporary: a new array
+    assert tuple(out2.shape) == (4, N // 4)
+    ints = pt.ones(N, dtype=pt.int32) * 2
+    f = (pt.ones(N, dtype=pt.int32) * 2) / 4   # int / int is float: a new array
+    assert f.dtype is pt.float32 and ints.dtype is pt.int32
+    np.testing.assert_array_equal(f.numpy(), np.full(N, 0.5, np.float32))
+
+
+def test_the_in_place_kernel_is_what_runs_for_a_temporary(monkeypatch):
+    a, b, c, A, B, C = operands()
+    kernels = pt.backends.get_backend("cpu").kernels
+    calls = []
+    real = kernels["add_"]
+    monkeypatch.setitem(kernels, "add_", lambda x, y, d: (calls.append(x.shape), real(x, y, d)))
+    D.invalidate_caches()
+    try:
+        out = A * B + C
+        assert calls == [(N,)]
+        np.testing.assert_array_equal(out.numpy(), a * b + c)
+        x = A * B
+        _ = x + C                   # named: the out-of-place kernel
+        assert calls == [(N,)]
+    finally:
+        D.invalidate_caches()

@@ -156,7 +156,7 @@ def _infer_dtype(obj):
 def _to_host_array(data, dtype):
     if isinstance(data, Tensor):
         data = data.detach()._host()
-    elif isinstance(data, (list, tuple)) and _b.any(isinstance(x, Tensor) for x in _flat(data)):
+    elif isinstance(data, (list, tuple)) and _holds_tensors(data):
         data = _nested_tensors_to_host(data)
     if dtype is None:
         dtype, arr = _infer_dtype(data)
@@ -169,6 +169,22 @@ def _to_host_array(data, dtype):
     arr = arr.astype(dtype.numpy, copy=False)
     # np.ascontiguousarray would turn a 0-d array into a 1-d one
     return dtype, arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+
+
+def _holds_tensors(data) -> bool:
+    """Whether a nested list holds Tensors; plain numbers are the common case, so a list whose
+    first leaf is a number is checked in C (NumPy finds an object array if Tensors hide later)."""
+    first = data
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, Tensor):
+        return True
+    if isinstance(first, (int, float, bool)):
+        try:
+            return np.asarray(data).dtype.kind == "O" and _b.any(isinstance(x, Tensor) for x in _flat(data))
+        except ValueError:   # ragged: let the general path report it
+            return False
+    return _b.any(isinstance(x, Tensor) for x in _flat(data))
 
 
 def _flat(x):

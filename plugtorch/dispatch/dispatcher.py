@@ -62,25 +62,7 @@ def dispatch(op, *args, **kwargs):
             elif a.__class__ is list or a.__class__ is tuple:
                 if _requires_grad(a):
                     return autograd_record(op, args, kwargs)
-    # below autograd: the same steps as run(), inlined because this is the hot path
-    meta = op.meta
-    if meta is None:
-        return op.decomposition(*args, **kwargs)
-    dev, kargs, out = meta(*args, **kwargs)
-    kernels = dev._kernels
-    if kernels is None:
-        kernels = _resolve_backend(dev).kernels
-    kernel = kernels.get(op.name)
-    if kernel is None:
-        return _no_kernel(op, dev._backend, dev, args, kwargs)
-    res = kernel(*kargs)
-    if op.out_kind == OUT_TENSOR:
-        t = _new(Tensor)
-        t._data = res
-        t._dtype = out
-        t._device = dev
-        return t
-    return _finish(op, res, out, dev, args, kwargs)
+    return run(op, args, kwargs)
 
 
 def binary(op, a, b):
@@ -325,14 +307,16 @@ def run(op, args, kwargs):
         return _no_kernel(op, dev._backend, dev, args, kwargs)
     res = kernel(*kargs)
     if op.out_kind == OUT_TENSOR:
-        return Tensor._wrap(res, out, dev)
+        t = _new(Tensor)
+        t._data = res
+        t._dtype = out
+        t._device = dev
+        return t
     return _finish(op, res, out, dev, args, kwargs)
 
 
 def _finish(op, res, out, dev, args, kwargs):
     kind = op.out_kind
-    if kind == OUT_TENSOR:
-        return Tensor._wrap(res, out, dev)
     if kind == OUT_VIEW:
         return _wrap_view(op, res, out, dev, args, kwargs)
     if kind == OUT_INPLACE:

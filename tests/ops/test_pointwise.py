@@ -517,3 +517,12 @@ def test_where_mixed_dtypes(da, db):
     assert out.dtype is pt.promote_types(da, db)
     assert out.tolist() == pt.tensor([1, 1, 1], dtype=out.dtype).tolist()
     assert pt.where(c, a, b[0]).dtype is (da if db.category <= da.category else pt.promote_types(da, db))
+
+
+def test_where_with_a_zero_branch_on_0d_tensors():
+    # the cpu kernel's bitwise select must not take 0-d operands (NumPy gives scalars there)
+    c = pt.tensor(False)
+    x = pt.tensor(2.5)
+    assert pt.where(c, x, 0.0).item() == 0.0
+    assert pt.where(c, 0.0, x).item() == 2.5
+    assert pt.logaddexp(pt.tensor(1.0), pt.tensor(2.0)).item() == pytest.approx(2.3132617)

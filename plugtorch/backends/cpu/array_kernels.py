@@ -287,7 +287,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def where(c, a, b, dtype):
         d = dtype.numpy
         it = _bits.get(d)
-        if it is not None and c.__class__ is ndarray and c.dtype == np.bool_:
+        if it is not None and c.__class__ is ndarray and c.dtype == np.bool_ and c.ndim:
+            # (0-d arrays are left to np.where: ~c and astype give NumPy scalars there)
             if a.__class__ is ndarray and a.dtype is d and a.shape == c.shape and _zero(b):
                 return _keep_where(c, a, it)
             if b.__class__ is ndarray and b.dtype is d and b.shape == c.shape and _zero(a):

@@ -119,7 +119,8 @@ class Tensor:
         return self._backend().storage_offset(self._data)
 
     def is_contiguous(self, memory_format=None) -> bool:
-        return _is_contiguous(self.shape, self.stride())
+        from plugtorch.backends.base import is_contiguous
+        return is_contiguous(self.shape, self.stride())
 
     @property
     def is_cuda(self) -> bool:
@@ -459,14 +460,3 @@ def _wrap_dim(dim, ndim, opname="op"):
     if dim < -n or dim >= n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
-
-
-def _is_contiguous(shape, strides) -> bool:
-    expected = 1
-    for s, st in zip(reversed(shape), reversed(strides)):
-        if s == 0:
-            return True
-        if s != 1 and st != expected:
-            return False
-        expected *= s
-    return True

@@ -25,6 +25,23 @@ def contiguous_strides(shape) -> tuple:
     return tuple(reversed(st))
 
 
+def is_contiguous(shape, strides) -> bool:
+    """Whether ``strides`` (in elements) lay ``shape`` out row-major without gaps (size-1 dims,
+    whatever their stride, and empty arrays count as contiguous, as in PyTorch).
+
+    >>> is_contiguous((2, 3), (3, 1)), is_contiguous((2, 3), (1, 2))
+    (True, False)
+    """
+    expected = 1
+    for s, st in zip(reversed(shape), reversed(strides)):
+        if s == 0:
+            return True
+        if s != 1 and st != expected:
+            return False
+        expected *= s
+    return True
+
+
 def host_generator(seed: int) -> np.random.Generator:
     """The cpu random stream for ``seed`` (Philox on the host); backends without device random
     numbers draw from it too, so their samples equal cpu's.

@@ -5,6 +5,8 @@ Views (permute, expand, slice, select, view, flip's source) share ``data`` and d
 """
 from __future__ import annotations
 
+from plugtorch.backends.base import contiguous_strides, is_contiguous  # noqa: F401 (re-exported)
+
 
 class CLArray:
     """``data`` (a cl.Buffer), ``offset``, ``shape``, ``strides``, ``dtype`` (a NumPy dtype).
@@ -46,23 +48,3 @@ class CLArray:
     def __repr__(self):
         return (f"CLArray(shape={self.shape}, strides={self.strides}, offset={self.offset}, "
                 f"dtype={self.dtype}, device={self.dev.name!r})")
-
-
-def contiguous_strides(shape) -> tuple:
-    st = []
-    acc = 1
-    for s in reversed(shape):
-        st.append(acc)
-        acc *= max(s, 1)
-    return tuple(reversed(st))
-
-
-def is_contiguous(shape, strides) -> bool:
-    expected = 1
-    for s, st in zip(reversed(shape), reversed(strides)):
-        if s == 0:
-            return True
-        if s != 1 and st != expected:
-            return False
-        expected *= s
-    return True

@@ -246,6 +246,9 @@ _INPLACE = object()   # marks in-place entries among an op's memoised dispatch d
 
 def _expanded(dev, a) -> bool:
     """Whether native array ``a`` repeats elements (a zero stride): no in-place kernel then."""
+    st = getattr(a, "strides", None)
+    if st is not None and 0 not in st:   # the native strides (bytes or elements): no zero, no repeat
+        return False
     for n, st in zip(a.shape, dev._backend.strides(a)):
         if st == 0 and n > 1:
             return True

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from itertools import islice
+
 
 class Sampler:
     """Base class: iterating yields indices (or, for a batch sampler, lists of indices)."""
@@ -115,13 +117,15 @@ class BatchSampler(Sampler):
         self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
 
     def __iter__(self):
-        batch = []
-        for idx in self.sampler:
-            batch.append(idx)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
+        # take the indices a batch at a time (islice runs in C; samplers may be endless)
+        it = iter(self.sampler)
+        size = self.batch_size
+        while True:
+            batch = list(islice(it, size))
+            if len(batch) < size:
+                if batch and not self.drop_last:
+                    yield batch
+                return
             yield batch
 
     def __len__(self):

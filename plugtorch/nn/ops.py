@@ -242,8 +242,28 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     return gi, None, gw
 
 
-_METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta}
-_FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight"))}
+def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d's meta: the decomposition's checks; a kernel receives (x, w, b or None,
+    (stride_h, stride_w), (pad_left, pad_right, pad_top, pad_bottom), (dil_h, dil_w), groups)."""
+    for arg, t in (("input", input), ("weight", weight), ("bias", bias)):
+        if not isinstance(t, Tensor) and (t is not None or arg != "bias"):
+            raise TypeError(f"conv2d(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    pads, s, d, _ = _conv.conv2d_geometry(input, weight, stride, padding, dilation, groups)
+    if bias is None:
+        dev = common_device("conv2d", (input, weight))
+        b = None
+    else:
+        dev = common_device("conv2d", (input, weight, bias))
+        if tuple(bias.shape) != (weight.shape[0],) or bias._dtype is not input._dtype:
+            raise RuntimeError(f"conv2d(): expected a bias of shape ({weight.shape[0]},) and dtype "
+                               f"{input._dtype}, got {tuple(bias.shape)} and {bias._dtype}")
+        b = bias._data
+    return dev, (input._data, weight._data, b, s, pads, d, groups), input._dtype
+
+
+_METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta}
+_FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight")),
+             "conv2d": (_conv.conv2d_backward, ("input", "weight"))}
 
 
 def _wrapper(op, impl):

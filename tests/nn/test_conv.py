@@ -165,3 +165,26 @@ def test_unfold_fold_gradcheck():
     scalar_gradcheck(lambda x: F.unfold(x, (2, 2), padding=1, stride=(2, 1)), x)
     cols = t64(rng.standard_normal((1, 2 * 4, 6)), True)
     scalar_gradcheck(lambda c: F.fold(c, (3, 4), 2, padding=0, stride=1), cols)
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(1, 0)), dict(dilation=2, padding="same"),
+                                dict(groups=2), dict(padding="valid", stride=(1, 2), dilation=(2, 1))])
+def test_native_cpu_conv2d_matches_the_decomposition_and_its_formula_is_right(kw):
+    from plugtorch.nn.functional import conv as C
+    pt.manual_seed(0)
+    x = pt.randn(2, 4, 7, 6, dtype=pt.float64, requires_grad=True)
+    w = pt.randn(6, 4 // kw.get("groups", 1), 3, 2, dtype=pt.float64, requires_grad=True)
+    b = pt.randn(6, dtype=pt.float64, requires_grad=True)
+    np.testing.assert_allclose(F.conv2d(x, w, b, **kw).detach().numpy(),
+                               C.conv2d(x, w, b, **kw).detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert pt.autograd.gradcheck(lambda a, c, d: F.conv2d(a, c, d, **kw), (x, w, b))
+
+
+def test_conv2d_second_derivatives_with_overlapping_windows():
+    pt.manual_seed(1)
+    x = pt.randn(1, 4, 6, 5, dtype=pt.float64, requires_grad=True)
+    w = pt.randn(4, 2, 3, 2, dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradgradcheck(lambda a, c: F.conv2d(a, c, padding="same", groups=2, dilation=(1, 2)), (x, w))
+    x2 = pt.randn(1, 3, 5, 5, dtype=pt.float64, requires_grad=True)
+    w2 = pt.randn(2, 3, 3, 3, dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradgradcheck(lambda a, c: F.conv2d(a, c, padding=1, stride=2), (x2, w2))

@@ -423,6 +423,32 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(out + b)
     K["linear"] = linear
 
+    if xp is np:
+        from numpy.lib.stride_tricks import as_strided
+
+        def conv2d(x, w, b, stride, pads, dilation, groups):   # the nn op, one dtype (its meta)
+            # the windows as one strided view, one copy into columns, one batched matmul
+            squeeze = x.ndim == 3
+            if squeeze:
+                x = x[None]
+            if any(pads):
+                x = np.pad(x, ((0, 0), (0, 0), (pads[2], pads[3]), (pads[0], pads[1])))
+            n, c, h, wd = x.shape
+            o, cg, kh, kw = w.shape
+            (sh, sw), (dh, dw) = stride, dilation
+            ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (wd - dw * (kw - 1) - 1) // sw + 1
+            s0, s1, s2, s3 = x.strides
+            win = as_strided(x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
+            acc = _acc_dtype(x.dtype)
+            cols = win.reshape(n, groups, cg * kh * kw, ho * wo).astype(acc, copy=False)
+            out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw).astype(acc, copy=False), cols)
+            out = out.reshape(n, o, ho, wo)
+            if b is not None:
+                out += b.reshape(o, 1, 1)
+            out = out.astype(x.dtype, copy=False)
+            return out[0] if squeeze else out
+        K["conv2d"] = conv2d
+
     # ---- views and layout ----------------------------------------------------------------
     def view(x, shape):
         return x.reshape(shape)

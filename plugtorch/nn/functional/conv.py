@@ -36,6 +36,21 @@ def _windows(x, kernel, dilation, stride, out_hw):
     return pt.cat(views, 2) if len(views) > 1 else views[0]
 
 
+def _sum_windows(cols, hw, kernel, dilation, stride, out_hw):
+    """The adjoint of ``_windows``: (N, C, kh*kw, Ho, Wo) added back into an (N, C, H, W) image,
+    one strided-view add per kernel offset (no scatter)."""
+    (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    n, c = cols.shape[0], cols.shape[1]
+    out = pt.zeros((n, c) + tuple(hw), dtype=cols.dtype, device=cols.device)
+    for i in range(kh):
+        for j in range(kw):
+            # each window is taken from `out` afresh, so under create_graph it carries the
+            # history of the adds before it (windows overlap when stride < kernel)
+            rows = pt.ops.slice(out, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh)
+            pt.ops.slice(rows, 3, j * dw, j * dw + (wo - 1) * sw + 1, sw).add_(cols[:, :, i * kw + j])
+    return out
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """Extract sliding blocks: (N, C, H, W) -> (N, C*kh*kw, L).
 
@@ -113,11 +128,11 @@ def _conv_checks(op, input, weight, groups, nd):
         raise RuntimeError(f"{op}: Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-d convolution (cross-correlation) over (N, C, H, W); padding may be 'same' or 'valid'."""
+def conv2d_geometry(input, weight, stride=1, padding=0, dilation=1, groups=1):
+    """conv2d's checks, and its geometry: pads (left, right, top, bottom), stride, dilation and
+    the output's (height, width). Shared by the decomposition, the op's meta and its formula."""
     _conv_checks("conv2d", input, weight, groups, 2)
-    batched = input.ndim == 4
-    x = input if batched else input.unsqueeze(0)
+    h, w = input.shape[-2], input.shape[-1]
     k = (weight.shape[2], weight.shape[3])
     s, d = _pair(stride), _pair(dilation)
     if isinstance(padding, str):
@@ -133,9 +148,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     else:
         p = _pair(padding)
         pads = (p[1], p[1], p[0], p[0])
-    n, c, h, w = x.shape
     ho = _out_size("conv2d", h, k[0], s[0], pads[2] + pads[3], d[0])
     wo = _out_size("conv2d", w, k[1], s[1], pads[0] + pads[1], d[1])
+    return pads, s, d, (ho, wo)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) over (N, C, H, W); padding may be 'same' or 'valid'."""
+    pads, s, d, (ho, wo) = conv2d_geometry(input, weight, stride, padding, dilation, groups)
+    batched = input.ndim == 4
+    x = input if batched else input.unsqueeze(0)
+    k = (weight.shape[2], weight.shape[3])
+    n, c = x.shape[0], x.shape[1]
     if any(pads):
         x = _pad(x, pads)
     cols = _windows(x, k, d, s, (ho, wo))                  # (N, C, K, Ho, Wo)
@@ -150,6 +174,32 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if bias is not None:
         out = out + bias.reshape(o, 1, 1)
     return out if batched else out.squeeze(0)
+
+
+def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Gradients of conv2d for (input, weight, bias), written with ops (unfold, fold, matmul), so
+    every backend runs them and they differentiate again."""
+    pads, s, d, (ho, wo) = conv2d_geometry(input, weight, stride, padding, dilation, groups)
+    batched = input.ndim == 4
+    x = input if batched else input.unsqueeze(0)
+    g = g if batched else g.unsqueeze(0)
+    n, c, h, w = x.shape
+    o, cg, kh, kw = weight.shape
+    k = (kh, kw)
+    ck, L = cg * kh * kw, ho * wo
+    if any(pads):
+        x = _pad(x, pads)
+    g3 = g.reshape(n, groups, o // groups, L)
+    wg = weight.reshape(groups, o // groups, ck)
+    cols = _windows(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
+    grad_w = (g3 @ cols.transpose(-1, -2)).sum(0).reshape(tuple(weight.shape))
+    gcols = (wg.transpose(-1, -2) @ g3).reshape(n, c, kh * kw, ho, wo)
+    grad_xp = _sum_windows(gcols, (x.shape[2], x.shape[3]), k, d, s, (ho, wo))
+    if any(pads):
+        grad_xp = grad_xp[:, :, pads[2]:pads[2] + h, pads[0]:pads[0] + w]
+    grad_x = grad_xp if batched else grad_xp.squeeze(0)
+    grad_b = None if bias is None else g.sum((0, 2, 3))
+    return grad_x, grad_w, grad_b
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -39,6 +39,7 @@ class Tensor:
     _base = None
     _vc = None
     _view_fn = None
+    _views = None       # WeakSet of live views (on a base), see autograd/inplace.py
     _out_nr = 0
     _hooks = None
     _acc = None

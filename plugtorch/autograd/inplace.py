@@ -89,17 +89,30 @@ def record_copy(op, args, kwargs):
         dst.grad_fn = CopyBackward(src)
         dst._rg = True
         dst._out_nr = 0
+        _rebase_views(dst, None)
         return dst
     base = dst._base
     node = CopySlices(edge(base), src, dst._view_fn)
     base.grad_fn = node
     base._rg = True
     base._out_nr = 0
-    fresh = dst._view_fn(base)          # the view, recorded from the base's new history
-    dst.grad_fn = fresh.grad_fn
-    dst._rg = True
-    dst._out_nr = 0
+    _rebase_views(base, None)           # every live view (dst too) now reads the new history
     return dst
+
+
+def _rebase_views(base, skip):
+    """Point each live view of ``base`` at the base's new history (as PyTorch regenerates a
+    view's grad_fn after an in-place write to its base or a sibling view)."""
+    views = base._views
+    if not views:
+        return
+    for v in list(views):
+        if v is skip or v._view_fn is None or not v._dtype.is_floating_point:
+            continue
+        fresh = v._view_fn(base)
+        v.grad_fn = fresh.grad_fn
+        v._rg = True
+        v._out_nr = 0
 
 
 F.FORMULAS["copy_"] = F.Formula(None, frozenset(), False, record_inplace=record_copy)

@@ -9,6 +9,7 @@ import os
 import threading
 import warnings
 from sys import getrefcount
+from weakref import WeakSet
 
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
@@ -343,6 +344,12 @@ def _wrap_view(op, res, dtype, dev, args, kwargs):
         t._view_fn = lambda b: dispatch(op, b, *rest, **kwargs)
     else:
         t._view_fn = lambda b: dispatch(op, parent_fn(b), *rest, **kwargs)
+    if grad_state.enabled or src._rg:   # (record() runs view ops with grad mode off)
+        # autograd re-derives the history of live views when their base is written in place
+        views = base._views
+        if views is None:
+            views = base._views = WeakSet()
+        views.add(t)
     return t
 
 

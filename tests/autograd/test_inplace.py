@@ -184,3 +184,19 @@ def test_overwriting_a_non_leaf_with_a_constant_keeps_it_in_the_graph():
     k.fill_(3.0)
     k.sum().backward()
     assert y.grad is None                    # the overwritten history gets no gradient
+
+
+def test_a_view_taken_before_an_in_place_write_to_its_base_sees_the_new_history():
+    # PyTorch regenerates a view's grad_fn after its base (or a sibling view) is written in place
+    x = pt.ones(2, requires_grad=True)
+    base = pt.zeros(4)
+    v = base[1:3]
+    base[0:2] += x             # overlaps v at base[1]
+    (v * 3).sum().backward()
+    assert x.grad.tolist() == [0.0, 3.0]
+    a = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = a * 1
+    w = h[1:]
+    h.mul_(2)                  # the base itself, written after the view was taken
+    w.sum().backward()
+    assert a.grad.tolist() == [0.0, 2.0, 2.0]

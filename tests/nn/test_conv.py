@@ -188,3 +188,13 @@ def test_conv2d_second_derivatives_with_overlapping_windows():
     x2 = pt.randn(1, 3, 5, 5, dtype=pt.float64, requires_grad=True)
     w2 = pt.randn(2, 3, 3, 3, dtype=pt.float64, requires_grad=True)
     assert pt.autograd.gradgradcheck(lambda a, c: F.conv2d(a, c, padding=1, stride=2), (x2, w2))
+
+
+def test_conv2d_bias_of_the_wrong_shape_or_dtype_is_refused():
+    x, w = pt.randn(1, 2, 4, 4), pt.randn(3, 2, 3, 3)
+    with pytest.raises(RuntimeError, match=r"conv2d\(\): expected a bias of shape \(3,\)"):
+        F.conv2d(x, w, pt.zeros(4))
+    with pytest.raises(RuntimeError, match="dtype plugtorch.float32"):
+        F.conv2d(x, w, pt.zeros(3, dtype=pt.float64))
+    with pytest.raises(TypeError, match="argument 'bias' must be Tensor"):
+        F.conv2d(x, w, [0.0, 0.0, 0.0])

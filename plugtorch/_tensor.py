@@ -350,24 +350,7 @@ class Tensor:
     # --- conversions ------------------------------------------------------------------
     def to(self, *args, **kwargs) -> "Tensor":
         """``to(device=None, dtype=None, non_blocking=False, copy=False)``, or ``to(other)``."""
-        dev = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        copy = kwargs.pop("copy", False)
-        kwargs.pop("non_blocking", None)
-        kwargs.pop("memory_format", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                dev, dtype = a.device, a.dtype
-            elif isinstance(a, _dtypes.dtype):
-                dtype = a
-            elif isinstance(a, (str, _device_cls)):
-                dev = a
-            elif a is None:
-                continue
-            else:
-                raise TypeError(f"to() received an invalid combination of arguments: {a!r}")
+        dev, dtype, copy = parse_to_args(args, kwargs)
         from plugtorch import _ops_public as P
         out = self
         if dev is not None:
@@ -452,6 +435,32 @@ class Tensor:
 
 
 _new = object.__new__
+
+
+def parse_to_args(args, kwargs):
+    """``(device, dtype, copy)`` from the arguments ``Tensor.to`` and ``Module.to`` accept:
+    a device or its name, a dtype, a tensor (its device and dtype), and keywords."""
+    kwargs = dict(kwargs)
+    dev = kwargs.pop("device", None)
+    dtype = kwargs.pop("dtype", None)
+    copy = kwargs.pop("copy", False)
+    kwargs.pop("non_blocking", None)
+    kwargs.pop("memory_format", None)
+    if kwargs:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    for a in args:
+        if isinstance(a, Tensor):
+            dev, dtype = a.device, a.dtype
+        elif isinstance(a, _dtypes.dtype):
+            dtype = a
+        elif isinstance(a, (str, _device_cls)):
+            dev = a
+        elif a is None:
+            continue
+        else:
+            raise TypeError(f"to() received an invalid combination of arguments: {a!r}; "
+                            "expected a device, a dtype or a tensor")
+    return dev, dtype, copy
 
 
 def _wrap_dim(dim, ndim, opname="op"):

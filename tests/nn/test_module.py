@@ -224,3 +224,13 @@ def test_low_and_high_precision_models_train(dtype, tol):
     np.testing.assert_allclose(out.detach().float().numpy(), ref, atol=tol * 10, rtol=tol)
     out.float().sum().backward()
     assert m2[0].weight.grad.dtype is dtype
+
+
+def test_module_to_refuses_what_tensor_to_refuses():
+    m = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="invalid combination of arguments: 5"):
+        m.to(5)
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['copy'\]"):
+        m.to("cpu", copy=True)
+    with pytest.raises(TypeError, match="only accepts floating point dtypes"):
+        m.to(pt.int32)

@@ -387,20 +387,10 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``; floating point
         parameters and buffers take the dtype, all of them the device. Returns ``self``."""
-        device = kwargs.pop("device", None)
-        dtype = kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for a in args:
-            if isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            elif isinstance(a, plugtorch.dtype):
-                dtype = a
-            elif isinstance(a, (str, plugtorch.device)):
-                device = a
-            else:
-                raise TypeError(f"to() received an invalid argument {a!r}; expected a device, dtype or tensor")
+        from plugtorch._tensor import parse_to_args
+        if "copy" in kwargs:
+            raise TypeError("to() got unexpected keyword arguments ['copy']")
+        device, dtype, _ = parse_to_args(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
 

@@ -306,8 +306,7 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
-    def __hash__(self):
-        return id(self)
+    __hash__ = object.__hash__   # by identity (as PyTorch), computed in C: tensors key optimizer state
 
     def __reduce__(self):
         raise TypeError("plugtorch tensors are not picklable; use plugtorch.save (safe format) instead")

@@ -50,7 +50,35 @@ _CASES = {
     "Adagrad": (pt.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
 }
 
-ENTRIES = [Entry(f"optim.{name}", samples=_samples, fn=_steps(cls, opts), dtypes=OPTIM_DTYPES,
+def _fused_sgd(params, grads, bufs, *options):
+    """``_fused_sgd_`` on copies of the parameters and buffers; returns them updated."""
+    ps, bs = [p.clone() for p in params], [b.clone() for b in bufs]
+    pt.ops._fused_sgd_(ps, grads, bs, *options)
+    return tuple(ps + bs)
+
+
+def _fused_sgd_samples(ctx):
+    def tensors(layouts):
+        return [ctx.input(shape, layout=lay, requires_grad=False) for (shape, _, _), lay in zip(_SHAPES, layouts)]
+    lays = [lp for _, lp, _ in _SHAPES]
+    return [Sample(tensors(lays), tensors([lg for _, _, lg in _SHAPES]), tensors(lays), 0.1, 0.9, 0.0, 0.0, False, False,
+                   name="momentum"),
+            Sample(tensors(lays), tensors(lays), tensors(lays), 0.05, 0.8, 0.1, 0.01, False, True,
+                   name="dampening, weight decay, maximize"),
+            Sample(tensors(lays), tensors(lays), tensors(lays), 0.1, 0.9, 0.0, 0.1, True, False, name="nesterov"),
+            Sample(tensors(lays), tensors(lays), [], 0.1, 0.0, 0.0, 0.0, False, False, name="no momentum")]
+
+
+def _fused_sgd_errors(ctx):
+    return [ErrorInput(Sample([ctx.input((3,), requires_grad=False)], [ctx.input((4,), requires_grad=False)],
+                              [ctx.input((3,), requires_grad=False)], 0.1, 0.9, 0.0, 0.0, False, False),
+                       RuntimeError, "gradient or buffer is")]
+
+
+ENTRIES = [Entry("_fused_sgd_", samples=_fused_sgd_samples, fn=_fused_sgd, dtypes=OPTIM_DTYPES, differentiable=False,
+                 inplace=False, error_inputs=_fused_sgd_errors,
+                 doc="SGD's update of a list of parameters in one op (plugtorch/optim/ops.py)")]
+ENTRIES += [Entry(f"optim.{name}", samples=_samples, fn=_steps(cls, opts), dtypes=OPTIM_DTYPES,
                  differentiable=False, inplace=False, error_inputs=_errors,
                  doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")
            for name, (cls, opts) in _CASES.items()]

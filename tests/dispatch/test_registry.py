@@ -19,8 +19,9 @@ def test_every_core_op_has_a_cpu_kernel(name):
 
 def test_every_cpu_kernel_is_a_registered_op():
     # "<op>_" names the optional in-place kernel of a registered op <op>; nn ops (linear) are
-    # registered when plugtorch.nn is imported
+    # registered when plugtorch.nn is imported, optim's (_fused_sgd_) with plugtorch.optim
     import plugtorch.nn  # noqa: F401
+    import plugtorch.optim  # noqa: F401
     names = {n[:-1] if n.endswith("_") and n[:-1] in registry.OPS else n for n in CPU.kernels}
     assert sorted(names - set(registry.OPS)) == []
 

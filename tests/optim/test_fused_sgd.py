@@ -1,0 +1,104 @@
+"""SGD's one-op-per-step update (``_fused_sgd_``): the cpu kernel gives the same bits as the
+update tensor by tensor, for every option and dtype; it bumps versions and checks its lists."""
+import itertools
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+RNG = np.random.default_rng(3)
+SHAPES = [(3, 4), (5,), (), (2, 0)]
+OPTIONS = [dict(zip(("momentum", "dampening", "weight_decay", "nesterov", "maximize"), v))
+           for v in itertools.product([0.0, 0.9], [0.0, 0.3], [0.0, 0.1], [False, True], [False, True])
+           if not (v[3] and (v[0] == 0 or v[1] != 0))]
+
+
+def trajectory(dtype, opts, **flags):
+    params = [pt.tensor(RNG_P[i], dtype=dtype, requires_grad=True) for i in range(len(SHAPES))]
+    opt = pt.optim.SGD(params, lr=0.1, **opts, **flags)
+    out = []
+    for step in range(4):
+        for i, p in enumerate(params):
+            p.grad = pt.tensor(RNG_G[step][i], dtype=dtype)
+        opt.step()
+        out.append([p.detach().float().numpy().copy() for p in params])
+    return out
+
+
+RNG_P = [RNG.standard_normal(s) for s in SHAPES]
+RNG_G = [[RNG.standard_normal(s) for s in SHAPES] for _ in range(4)]
+
+
+@pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16], ids=str)
+def test_fused_step_equals_the_step_tensor_by_tensor(dtype, opts):
+    fused = trajectory(dtype, opts)
+    loop = trajectory(dtype, opts, foreach=False)
+    for step, (a, b) in enumerate(zip(fused, loop), 1):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y, err_msg=f"after step {step}")
+
+
+def test_fused_step_matches_the_documented_update():
+    # two steps of momentum SGD by hand: b1 = g1, p1 = p0 - lr b1; b2 = m b1 + g2, p2 = p1 - lr b2
+    p = pt.tensor([1.0, -2.0], dtype=pt.float64, requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.5, momentum=0.9)
+    for g in ([0.2, 0.4], [-1.0, 2.0]):
+        p.grad = pt.tensor(g, dtype=pt.float64)
+        opt.step()
+    b2 = 0.9 * np.array([0.2, 0.4]) + np.array([-1.0, 2.0])
+    np.testing.assert_allclose(p.detach().numpy(), np.array([1.0, -2.0]) - 0.5 * np.array([0.2, 0.4]) - 0.5 * b2,
+                               rtol=1e-15)
+
+
+def test_fused_step_bumps_versions_so_saved_parameters_are_checked():
+    p = pt.ones(3, requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = pt.ones(3)
+    opt.step()   # first step: creates the buffer
+    loss = (p * p).sum()   # saves p
+    p.grad = pt.ones(3)
+    v = p._version
+    opt.step()   # the fused op
+    assert p._version > v
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
+def test_fused_sgd_checks_its_lists():
+    p, g, b = pt.zeros(3), pt.ones(3), pt.zeros(3)
+    with pytest.raises(RuntimeError, match=r"_fused_sgd_\(\): expected as many gradients and momentum buffers as "
+                                           r"parameters, got 1 parameters, 2 gradients and 1 buffers"):
+        pt.ops._fused_sgd_([p], [g, g], [b], 0.1, 0.9, 0.0, 0.0, False, False)
+    with pytest.raises(RuntimeError, match=r"parameter 0 is plugtorch.float32 of shape \(3,\) but its gradient or "
+                                           r"buffer is plugtorch.float32 of shape \(4,\)"):
+        pt.ops._fused_sgd_([p], [pt.ones(4)], [b], 0.1, 0.9, 0.0, 0.0, False, False)
+    with pytest.raises(RuntimeError, match="parameter 0 has dtype plugtorch.int64; SGD updates floating point"):
+        pt.ops._fused_sgd_([pt.zeros(3, dtype=pt.int64)], [pt.ones(3, dtype=pt.int64)], [], 0.1, 0.0, 0.0, 0.0,
+                           False, False)
+    with pytest.raises(TypeError, match="expected lists of Tensors, got a float"):
+        pt.ops._fused_sgd_([p], [1.0], [b], 0.1, 0.9, 0.0, 0.0, False, False)
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together."):
+        pt.optim.SGD([pt.zeros(1, requires_grad=True)], foreach=True, fused=True)
+
+
+def opencl_ok():
+    try:
+        return pt.opencl.is_available()
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not opencl_ok(), reason="plugtorch.opencl is unavailable (no OpenCL device or pyopencl)")
+def test_parameters_on_two_devices_are_updated_per_device():
+    cpu = [pt.tensor(RNG_P[i], dtype=pt.float32, requires_grad=True) for i in (0, 1)]
+    mixed = [cpu[0].detach().clone().requires_grad_(), cpu[1].detach().to("opencl").requires_grad_()]
+    opts = [pt.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True) for ps in (cpu, mixed)]
+    for step in range(3):
+        for ps, opt in zip((cpu, mixed), opts):
+            for i, p in enumerate(ps):
+                p.grad = pt.tensor(RNG_G[step][i], dtype=pt.float32, device=p.device)
+            opt.step()
+    for a, b in zip(cpu, mixed):
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-6, atol=1e-7)

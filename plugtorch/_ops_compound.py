@@ -26,12 +26,6 @@ def public(op_name):
 
 
 # ---- pointwise ----------------------------------------------------------------------------
-@public("clamp_min")
-def relu(input):
-    """max(input, 0). ``plugtorch.relu(plugtorch.tensor([-1., 2.])).tolist() == [0.0, 2.0]``"""
-    return P.clamp_min(input, 0)
-
-
 @public("sign")
 def sgn(input):
     return P.sign(input)

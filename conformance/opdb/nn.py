@@ -34,6 +34,15 @@ def _linear(ctx):
             Sample(_x(ctx, (0, 3)), _x(ctx, (2, 3)), _x(ctx, (2,)))]
 
 
+def _linear_backward(ctx):
+    # (grad, input, weight, output_mask): linear's formula
+    return [Sample(_x(ctx, (4, 2)), _x(ctx, (4, 3)), _x(ctx, (2, 3)), (True, True, True), reduction_length=4),
+            Sample(_x(ctx, (2, 5, 4), "transposed"), _x(ctx, (2, 5, 3)), _x(ctx, (4, 3), "stepped"),
+                   (False, True, True), reduction_length=10),
+            Sample(_x(ctx, (2,)), _x(ctx, (3,)), _x(ctx, (2, 3)), (True, True, False), reduction_length=2),
+            Sample(_x(ctx, (0, 2)), _x(ctx, (0, 3)), _x(ctx, (2, 3)), (True, True, True))]
+
+
 def _bilinear(ctx):
     return [Sample(_x(ctx, (4, 3)), _x(ctx, (4, 5), "stepped"), _x(ctx, (2, 3, 5)), _x(ctx, (2,)), reduction_length=15)]
 
@@ -105,6 +114,23 @@ def _cross_entropy(ctx):
                    reduction="none", reduction_length=5)]
 
 
+def _cross_entropy_backward(ctx):
+    # (grad, input, target, weight, ignore_index, reduction, label_smoothing): cross_entropy's formula
+    w = _x(ctx, (5,), low=0.5, high=2, requires_grad=False)
+    return [Sample(_x(ctx, ()), _x(ctx, (4, 5)), _targets(ctx, (4,), 5), None, -100, "mean", 0.0, reduction_length=5),
+            Sample(_x(ctx, ()), _x(ctx, (4, 5), "transposed"), _targets(ctx, (4,), 5, ignore=1), w, 1, "sum", 0.1,
+                   reduction_length=5),
+            Sample(_x(ctx, (3, 2)), _x(ctx, (3, 5, 2)), _targets(ctx, (3, 2), 5, ignore=-100), w, -100, "none", 0.2,
+                   reduction_length=5),
+            Sample(_x(ctx, ()), _x(ctx, (5,)), _targets(ctx, (), 5), None, -100, "mean", 0.0, reduction_length=5)]
+
+
+def _cross_entropy_backward_errors(ctx):
+    # a grad of the wrong shape for the reduction
+    return [ErrorInput(Sample(_x(ctx, (4,)), _x(ctx, (4, 5)), _targets(ctx, (4,), 5), None, -100, "mean", 0.0),
+                       RuntimeError, "expected a .* grad of shape")]
+
+
 def _nll_loss(ctx):
     return [Sample(_x(ctx, (4, 5)), _targets(ctx, (4,), 5), reduction_length=4),
             Sample(_x(ctx, (6, 5), "stepped"), _targets(ctx, (6,), 5, ignore=1), ignore_index=1, reduction="sum",
@@ -127,6 +153,8 @@ def _shape_error(*shapes):
 
 ENTRIES = [
     Entry("linear", samples=_linear, dtypes=NN_DTYPES, error_inputs=_shape_error((4, 3), (2, 5))),
+    Entry("_linear_backward", samples=_linear_backward, dtypes=NN_DTYPES,
+          error_inputs=_shape_error((4, 3), (4, 3), (2, 3))),
     Entry("bilinear", samples=_bilinear, dtypes=NN_DTYPES),
     Entry("conv1d", samples=_conv1d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 8), (4, 2, 3))),
     Entry("conv2d", samples=_conv2d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 6, 6), (4, 2, 3, 3))),
@@ -138,6 +166,8 @@ ENTRIES = [
     Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES),
     Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
     Entry("cross_entropy", samples=_cross_entropy, dtypes=NN_DTYPES),
+    Entry("_cross_entropy_backward", samples=_cross_entropy_backward, dtypes=NN_DTYPES,
+          error_inputs=_cross_entropy_backward_errors),
     Entry("nll_loss", samples=_nll_loss, dtypes=NN_DTYPES),
     Entry("scaled_dot_product_attention", samples=_sdpa, dtypes=NN_DTYPES),
 ]

@@ -33,6 +33,14 @@ ENTRIES += [
     Entry("abs", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "abs")]),
     Entry("sign", samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor("sign")),
+    Entry("threshold_backward", samples=lambda ctx: [
+        Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), requires_grad=False), 0),
+        Sample(_x(ctx, (2, 5), layout="transposed"), _x(ctx, (2, 5), layout="stepped", requires_grad=False), 0.25),
+        Sample(_x(ctx, ()), _x(ctx, (), requires_grad=False), -1)], dtypes=FLOAT_DTYPES,
+        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3, 4)), _x(ctx, (4, 3)), 0), RuntimeError, "does not match")]),
+    Entry("relu", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "relu"),
+                                    ErrorInput(Sample(3.0), TypeError, "relu")]),
 ]
 for _n in ("floor", "ceil", "trunc", "round"):
     ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=NUMERIC_DTYPES,

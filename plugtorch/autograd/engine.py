@@ -47,6 +47,8 @@ def record(op, args, kwargs):
         fast = None
     elif kind == OUT_INPLACE:
         return formula.record_inplace(op, args, kwargs)
+    if formula.when is not None and not formula.when(args, kwargs):
+        return op.decomposition(*args, **kwargs)   # a call the formula does not cover
     _gs.enabled = False
     try:
         if fast is not None and len(args) == arity and not D._modes:

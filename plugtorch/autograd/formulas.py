@@ -7,7 +7,8 @@ broadcasting) and casts it to the input's dtype, so formulas need not.
 
 ``save=`` names the arguments the formula reads (default: all tensor arguments); the others
 reach it as shape/dtype stand-ins, and are not kept alive by the graph. ``result=True`` passes
-the op's output(s) as ``result=``.
+the op's output(s) as ``result=``. ``when=`` limits a composite op's formula to the calls it
+covers; autograd differentiates the others through the op's decomposition.
 """
 from __future__ import annotations
 
@@ -24,29 +25,32 @@ RECORD_CACHE: dict = {}   # op -> what engine.record needs to know about it; der
 class Formula:
     """One op's backward: the function and what the graph must keep for it."""
 
-    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes")
+    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes", "when")
 
-    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True):
+    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True, when=None):
         self.fn = fn
+        self.when = when
         self.saves = saves
         self.uses_result = uses_result
         self.record_inplace = record_inplace
         self.shapes = shapes
 
 
-def derivative(name, fn, save=None, result=False, shapes=True):
+def derivative(name, fn, save=None, result=False, shapes=True, when=None):
     """Register ``fn`` as the backward formula of op ``name``.
 
     ``save``: the names of the tensor arguments ``fn`` reads (default: all); ``result``: pass
     the op's output as ``result=``; ``shapes=False``: ``fn`` does not even read the unsaved
-    arguments' shapes, so they reach it as None.
+    arguments' shapes, so they reach it as None; ``when(args, kwargs)``: whether ``fn`` covers
+    this call (tensor arguments positional) of a composite op; when it says no, the op's
+    decomposition is recorded instead.
     """
     if save is None:
         saves = None
     else:
         params = list(inspect.signature(fn).parameters)[1:]
         saves = frozenset(params.index(s) for s in save)
-    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes)
+    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes, when=when)
     RECORD_CACHE.clear()
 
 
@@ -298,6 +302,7 @@ def _layer_norm_grad(g, x, normalized_shape, weight=None, bias=None, eps=1e-5):
     return (gx, None, g * xhat if _is_tensor(weight) else None, g if _is_tensor(bias) else None)
 
 
+derivative("relu", lambda g, x, result: (pt.ops.threshold_backward(g, result, 0),), save=(), result=True)
 derivative("softmax", _softmax_grad, save=(), result=True)
 derivative("log_softmax", _log_softmax_grad, save=(), result=True)
 derivative("logsumexp", _logsumexp_grad, result=True)

@@ -327,8 +327,8 @@ def _finish(op, res, out, dev, args, kwargs):
         t = args[0]
         t._bump_version()
         return t
-    if kind == OUT_MULTI:
-        return tuple(Tensor._wrap(r, d, dev) for r, d in zip(res, out))
+    if kind == OUT_MULTI:   # (None where a kernel computed nothing, as _linear_backward's mask says)
+        return tuple(None if r is None else Tensor._wrap(r, d, dev) for r, d in zip(res, out))
     return res  # OUT_RAW
 
 

@@ -21,7 +21,7 @@ from plugtorch._tensor import Tensor
 from plugtorch.autograd.formulas import derivative
 from plugtorch.dispatch.meta import broadcast_shapes, common_device
 from plugtorch.dispatch.dispatcher import dispatch
-from plugtorch.dispatch.registry import OPS, register_op
+from plugtorch.dispatch.registry import OPS, OUT_MULTI, OUT_TENSOR, register_op
 from plugtorch.nn.functional import attention as _attention
 from plugtorch.nn.functional import conv as _conv
 from plugtorch.nn.functional import affine as _affine
@@ -51,7 +51,8 @@ NN_OPS = {
 
 
 _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm",
-                "group_norm", "embedding", "nll_loss", "cross_entropy", "scaled_dot_product_attention")
+                "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
+                "scaled_dot_product_attention")
 
 
 def _make_meta(name, impl):
@@ -128,27 +129,75 @@ def _check_linear_args(input, weight, bias):
     return dev, (input._data, weight._data, b), dt
 
 
-def _linear_grad(g, input, weight, bias=None):
-    """grad input = g W, grad weight = g^T x (over the flattened batch), grad bias = g summed over the batch.
-    The input's gradient is skipped when it needs none (the data of the first layer)."""
-    two_d = weight.ndim == 2
-    gi = None
-    if input._rg:
-        if two_d:
-            gi = _ops_public.ops._matmul(g, weight) if g.ndim == 2 else g @ weight
-        else:
-            gi = g.unsqueeze(-1) * weight
-    if not two_d:
-        return gi, (g.unsqueeze(-1) * input if input.ndim > 1 else g * input), g if bias is not None else None
-    if input.ndim == 1:
-        gw = g.unsqueeze(1) * input
-        gb = g
-    else:
-        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+def linear_backward(grad, input, weight, output_mask=(True, True, True)):
+    """The gradients of ``linear(input, weight, bias)`` (weight 2-D, bias 1-D) given the output's
+    gradient ``grad``: ``(grad @ weight, grad^T input, grad summed over the batch)``, each only
+    where ``output_mask`` says (None elsewhere); the batch dims of ``grad`` and ``input`` are
+    flattened. One op, so a backend may compute all three in one kernel (cpu does).
+    """
+    gi = gw = gb = None
+    if output_mask[0]:
+        gi = _ops_public.ops._matmul(grad, weight) if grad.ndim == 2 else grad @ weight
+    if input.ndim == 1:   # a single sample
+        if output_mask[1]:
+            gw = grad.unsqueeze(1) * input
+        if output_mask[2]:
+            gb = grad.clone()
+        return gi, gw, gb
+    g2 = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+    if output_mask[1]:
         x2 = input if input.ndim == 2 else input.reshape(-1, input.shape[-1])
         gw = _ops_public.ops._matmul(g2.permute(1, 0), x2)
-        gb = g2.sum(0) if bias is not None and bias.ndim == 1 else g
-    return gi, gw, gb if bias is not None else None
+    if output_mask[2]:
+        gb = g2.sum(0)
+    return gi, gw, gb
+
+
+_LIN_BACK: dict = {}   # operands' (device, dtype, shape) -> device: checks passed
+
+
+def _linear_backward_meta(grad, input, weight, output_mask=(True, True, True)):
+    """A kernel receives ``(grad, input, weight, output_mask as 3 bools, dtype)`` and returns the
+    three gradients (None where the mask is False), of the input's dtype."""
+    try:
+        key = (grad._device, grad._dtype, grad._data.shape, input._device, input._dtype, input._data.shape,
+               weight._device, weight._dtype, weight._data.shape)
+        mask = (bool(output_mask[0]), bool(output_mask[1]), bool(output_mask[2]))
+    except (AttributeError, TypeError, IndexError):   # the checks below say what is wrong
+        key = mask = None
+    else:
+        dev = _LIN_BACK.get(key)
+        if dev is not None:
+            dt = input._dtype
+            return dev, (grad._data, input._data, weight._data, mask, dt), [dt, dt, dt]
+    for arg, t in (("grad", grad), ("input", input), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"_linear_backward(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    if mask is None or len(output_mask) != 3:
+        raise TypeError(f"_linear_backward(): output_mask must be 3 bools, got {output_mask!r}")
+    dt = input._dtype
+    if weight.ndim != 2 or input.ndim < 1 or not dt.is_floating_point:
+        raise RuntimeError(f"_linear_backward(): expected a 2-D weight and a floating point input of 1 or more "
+                           f"dims, got weight {tuple(weight.shape)} and input {dt} {tuple(input.shape)}")
+    want = tuple(input.shape[:-1]) + (weight.shape[0],)
+    if (tuple(grad.shape) != want or weight.shape[1] != input.shape[-1] or grad._dtype is not dt
+            or weight._dtype is not dt):
+        raise RuntimeError(f"_linear_backward(): expected grad {dt} {want} and weight {dt} "
+                           f"({weight.shape[0]}, {input.shape[-1]}) for input {tuple(input.shape)}, got grad "
+                           f"{grad._dtype} {tuple(grad.shape)} and weight {weight._dtype} {tuple(weight.shape)}")
+    dev = common_device("_linear_backward", (grad, input, weight))
+    if len(_LIN_BACK) < 1024:
+        _LIN_BACK[key] = dev
+    return dev, (grad._data, input._data, weight._data, mask, dt), [dt, dt, dt]
+
+
+def _linear_grad(g, input, weight, bias=None):
+    """grad input = g W, grad weight = g^T x (over the flattened batch), grad bias = g summed over the batch,
+    as one ``_linear_backward`` op; each is skipped when nothing needs it (the data of the first layer)."""
+    if weight.ndim == 2 and (bias is None or bias.ndim == 1):
+        return _ops_public.ops._linear_backward(g, input, weight, (input._rg, weight._rg, bias is not None))
+    gi = g.unsqueeze(-1) * weight if input._rg else None   # a 1-D weight: one output per sample
+    return gi, (g.unsqueeze(-1) * input if input.ndim > 1 else g * input), g if bias is not None else None
 
 
 _NLL: dict = {}   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
@@ -242,6 +291,145 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     return gi, None, gw
 
 
+_CE: dict = {}   # operands' (device, dtype, shape), reduction and smoothing -> (device, dtype): checks passed
+
+
+def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                        reduction="mean", label_smoothing=0.0):
+    """cross_entropy's meta: the decomposition's checks but the class-index targets' values (the
+    kernel raises PyTorch's IndexError for those); a kernel receives ``(input, target, weight or
+    None, ignore_index, reduction, label_smoothing, dtype)``, the legacy flags folded into
+    ``reduction``, and returns the loss."""
+    key = None
+    if size_average is None and reduce is None and reduction.__class__ is str:   # (the legacy flags warn)
+        try:
+            key = (input._device, input._dtype, input._data.shape, target._device, target._dtype, target._data.shape,
+                   None if weight is None else (weight._device, weight._dtype, weight._data.shape), reduction,
+                   label_smoothing)
+        except (AttributeError, TypeError):   # not tensors, or an unhashable argument: the checks below say so
+            key = None
+        else:
+            hit = _CE.get(key)
+            if hit is not None:
+                return hit[0], (input._data, target._data, None if weight is None else weight._data, ignore_index,
+                                reduction, label_smoothing, hit[1]), hit[1]
+    for arg, t in (("input", input), ("target", target), ("weight", weight)):
+        if not isinstance(t, Tensor) and (t is not None or arg != "weight"):
+            raise TypeError(f"cross_entropy(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
+    _loss.check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"cross_entropy(): expected a floating point input (logits), got {input._dtype}")
+    if target._dtype.is_floating_point:
+        if tuple(target.shape) != tuple(input.shape):
+            raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "
+                               f"probabilities, got input {list(input.shape)} and target {list(target.shape)}")
+        for arg, t in (("target", target), ("weight", weight)):
+            if t is not None and t._dtype is not input._dtype:
+                raise RuntimeError(f"cross_entropy(): expected {arg} of the input's dtype {input._dtype} for class "
+                                   f"probabilities, got {t._dtype}; cast it with .to({input._dtype})")
+        if input.ndim < 1:
+            raise ValueError(f"Expected 1 or more dimensions (got {input.ndim})")
+        c = input.shape[1] if input.ndim > 1 else input.shape[0]
+        if weight is not None and weight.numel() != c:
+            raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                               f"weight tensor of shape: {list(weight.shape)}")
+    else:
+        _loss.nll_checks(input, target, weight, None, None, reduction)
+    dev = common_device("cross_entropy", (input, target) if weight is None else (input, target, weight))
+    if key is not None and len(_CE) < 1024:
+        _CE[key] = (dev, input._dtype)
+    return dev, (input._data, target._data, None if weight is None else weight._data, ignore_index, reduction,
+                 label_smoothing, input._dtype), input._dtype
+
+
+def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, reduction="mean",
+                           label_smoothing=0.0):
+    """The gradient of ``cross_entropy(input, target, weight, ignore_index=, reduction=,
+    label_smoothing=)`` (class-index targets) with respect to ``input``, given the loss's
+    gradient ``grad``: ``softmax(input) * A.sum(C) - A`` times the reduction's scale, where
+    ``A[n, c] = w[c] ((1 - e) [c == target[n]] + e / C)`` over the samples not ignored.
+    """
+    cdim = 1 if input.ndim > 1 else 0
+    c = input.shape[cdim]
+    classes = _classes(c, input.device, input.ndim)
+    col = tuple(target.shape[:cdim]) + (1,) + tuple(target.shape[cdim:])
+    t = target.view(col)   # inserting a size-1 dim is a view whatever the strides
+    keep = t != ignore_index
+    hit = (t == classes) & keep
+    wc = None if weight is None else weight.to(input.dtype).reshape(tuple(classes.shape))
+    a = hit.to(input.dtype) if wc is None else hit * wc
+    if reduction == "mean":
+        grad = grad / (keep.sum() if wc is None else a.sum())
+    if label_smoothing:
+        k = keep.to(input.dtype)
+        a = a * (1 - label_smoothing) + (k * (label_smoothing / c) if wc is None else k * wc * (label_smoothing / c))
+    gx = pt.softmax(input, cdim) * a.sum(cdim, keepdim=True) - a
+    return gx * (grad.view(col) if reduction == "none" else grad)
+
+
+NN_OPS["_cross_entropy_backward"] = (cross_entropy_backward, ())   # cross_entropy's formula runs it
+NN_OPS["_linear_backward"] = (linear_backward, ("linalg",))       # linear's
+
+_CE_BACK: dict = {}   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
+
+
+def _cross_entropy_backward_meta(grad, input, target, weight=None, ignore_index=-100, reduction="mean",
+                                 label_smoothing=0.0):
+    """A kernel receives ``(grad, input, target, weight or None, ignore_index, reduction,
+    label_smoothing)`` and returns the input's gradient, of the input's dtype and shape."""
+    try:
+        key = (grad._device, grad._dtype, grad._data.shape, input._device, input._dtype, input._data.shape,
+               target._device, target._dtype, target._data.shape,
+               None if weight is None else (weight._device, weight._dtype, weight._data.shape), reduction)
+    except AttributeError:   # not tensors: the checks below say so
+        key = None
+    else:
+        hit = _CE_BACK.get(key)
+        if hit is not None:
+            return hit[0], (grad._data, input._data, target._data, None if weight is None else weight._data,
+                            ignore_index, reduction, label_smoothing), hit[1]
+    for arg, t in (("grad", grad), ("input", input), ("target", target), ("weight", weight)):
+        if not isinstance(t, Tensor) and (t is not None or arg != "weight"):
+            raise TypeError(f"_cross_entropy_backward(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    _loss.check_reduction(reduction)
+    if input.ndim < 1 or not input._dtype.is_floating_point:
+        raise RuntimeError(f"_cross_entropy_backward(): expected a floating point input of 1 or more dims, got "
+                           f"{input._dtype} of shape {tuple(input.shape)}")
+    c = _loss.check_target_shape("cross_entropy", input, target)
+    want = tuple(target.shape) if reduction == "none" else ()
+    if tuple(grad.shape) != want or grad._dtype is not input._dtype:
+        raise RuntimeError(f"_cross_entropy_backward(): expected a {input._dtype} grad of shape {want} (reduction "
+                           f"'{reduction}'), got {grad._dtype} of shape {tuple(grad.shape)}")
+    if weight is not None and tuple(weight.shape) != (c,):
+        raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
+                           f"weight tensor of shape: {list(weight.shape)}")
+    dev = common_device("_cross_entropy_backward",
+                        (grad, input, target) if weight is None else (grad, input, target, weight))
+    if key is not None and len(_CE_BACK) < 1024:
+        _CE_BACK[key] = (dev, input._dtype)
+    return dev, (grad._data, input._data, target._data, None if weight is None else weight._data, ignore_index,
+                 reduction, label_smoothing), input._dtype
+
+
+def _cross_entropy_covered(args, kwargs):
+    """cross_entropy's formula covers class-index targets, a weight that needs no gradient and
+    the modern reduction argument; other calls are differentiated through the decomposition."""
+    target = args[1] if len(args) > 1 else None
+    weight = args[2] if len(args) > 2 else None
+    return (target.__class__ is Tensor and target._dtype.category == _dtypes._INT
+            and (weight is None or not weight._rg) and len(args) <= 3
+            and kwargs.get("size_average") is None and kwargs.get("reduce") is None)
+
+
+def _cross_entropy_grad(g, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                        reduction="mean", label_smoothing=0.0):
+    return (_ops_public.ops._cross_entropy_backward(g, input, target, weight, ignore_index, reduction,
+                                                     label_smoothing),)
+
+
 def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """conv2d's meta: the decomposition's checks; a kernel receives (x, w, b or None,
     (stride_h, stride_w), (pad_left, pad_right, pad_top, pad_bottom), (dil_h, dil_w), groups)."""
@@ -261,9 +449,12 @@ def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     return dev, (input._data, weight._data, b, s, pads, d, groups), input._dtype
 
 
-_METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta}
+_METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
+          "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
+          "_linear_backward": _linear_backward_meta}
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight")),
-             "conv2d": (_conv.conv2d_backward, ("input", "weight"))}
+             "conv2d": (_conv.conv2d_backward, ("input", "weight")),
+             "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"))}
 
 
 def _wrapper(op, impl):
@@ -283,10 +474,11 @@ def _register():
         op = OPS.get(name)
         if op is None:
             meta = _METAS.get(name) or _make_meta(name, impl) if name in _OVERRIDABLE else None
-            op = register_op(name, meta, decomposition=impl, tags=tags)
+            op = register_op(name, meta, decomposition=impl, tags=tags,
+                             out_kind=OUT_MULTI if name == "_linear_backward" else OUT_TENSOR)
         if name in _FORMULAS:
             fn, save = _FORMULAS[name]
-            derivative(name, fn, save=save)
+            derivative(name, fn, save=save, when=_cross_entropy_covered if name == "cross_entropy" else None)
         out[name] = _wrapper(op, impl)
         setattr(_ops_public.ops, name, _ops_public._make_op_function(op))
     return out

@@ -63,7 +63,7 @@ def sample(*names):
 for _n in ("neg", "exp", "exp2", "expm1", "sin", "cos", "tan", "atan", "sinh", "cosh", "tanh",
            "sigmoid", "erf", "square", "frac", "nan_to_num", "clone", "contiguous"):
     SAMPLES[_n] = lambda rng: Sample((unit(rng, 3, 4),))
-for _n in ("abs", "sign", "floor", "ceil", "trunc", "round"):
+for _n in ("abs", "sign", "floor", "ceil", "trunc", "round", "relu"):
     SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4),))
 for _n in ("log", "log2", "log10", "log1p", "sqrt", "rsqrt", "reciprocal"):
     SAMPLES[_n] = lambda rng: Sample((pos(rng, 3, 4),))
@@ -80,6 +80,7 @@ for _n in ("remainder", "fmod"):
     SAMPLES[_n] = lambda rng: Sample((T(rng.uniform(0.1, 0.9, (3, 4)) + np.arange(4)), T([1.3, 1.7, 2.9, 0.7])))
 for _n in ("maximum", "minimum"):
     SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4), T([0.05, -0.2, 0.44, 10.0])))
+SAMPLES["threshold_backward"] = lambda rng: Sample((randn(rng, 3, 4), distinct(rng, 3, 4), 0.1))
 SAMPLES["where"] = lambda rng: Sample((pt.tensor([[True, False, True, False]] * 3), randn(rng, 3, 4), randn(rng, 4)))
 SAMPLES["lerp"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), pos(rng, 4, lo=0.1, hi=0.9)))
 SAMPLES["clamp"] = lambda rng: Sample((distinct(rng, 3, 4), -0.5, 0.6))
@@ -218,5 +219,11 @@ SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4
 SAMPLES["embedding"] = lambda rng: Sample((idx([[0, 2], [2, 1]]), randn(rng, 3, 4)))
 SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
 SAMPLES["cross_entropy"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, -100])), {"label_smoothing": 0.1})
+SAMPLES["_linear_backward"] = lambda rng: Sample((randn(rng, 2, 3, 4), randn(rng, 2, 3, 5), randn(rng, 4, 5),
+                                                 (True, True, True)))
+# the gradient of cross_entropy (its formula's op), differentiated in grad and input (double backward)
+SAMPLES["_cross_entropy_backward"] = lambda rng: Sample(
+    (randn(rng, 3, 2), randn(rng, 3, 4, 2), idx([[0, 3], [1, -100], [2, 2]]), T(rng.uniform(0.5, 2, 4), grad=False),
+     -100, "none", 0.2))
 SAMPLES["scaled_dot_product_attention"] = lambda rng: Sample((randn(rng, 1, 2, 3), randn(rng, 1, 3, 3),
                                                              randn(rng, 1, 3, 2)))

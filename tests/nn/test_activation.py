@@ -56,6 +56,22 @@ def test_activation_values_and_gradcheck(name):
     assert np.all(np.isfinite(x.grad.numpy()))
 
 
+def test_relu_is_one_op_that_keeps_nan_and_clears_negative_zero():
+    x = t64([np.nan, -0.0, -2.0, 0.5], True)
+    y = F.relu(x)
+    assert y.grad_fn.op.name == "relu"      # one node (its own formula), not gt + where
+    out = y.detach().numpy()
+    assert np.isnan(out[0]) and out[1] == 0 and not np.signbit(out[1]) and out[2] == 0 and out[3] == 0.5
+    y.backward(t64([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 4.0])   # nan passes its gradient, as PyTorch
+    from plugtorch.dispatch.ops.composite import relu as decomposition
+    v = pt.tensor([np.nan, -0.0, -1.5, 2.0, np.inf, -np.inf], dtype=pt.float32)
+    np.testing.assert_array_equal(np.signbit(pt.relu(v).numpy()), np.signbit(decomposition(v).numpy()))
+    np.testing.assert_array_equal(pt.relu(v).numpy(), decomposition(v).numpy())
+    with pytest.raises(TypeError, match="relu\\(\\): not supported for dtype plugtorch.bool"):
+        pt.relu(pt.tensor([True]))
+
+
 def test_gradients_at_kinks_match_pytorch():
     x = t64([0.0, -3.0, 3.0], True)
     F.relu(x).sum().backward()
@@ -122,3 +138,14 @@ def test_log_softmax_and_cross_entropy_keep_precision_for_large_logits():
     x = np.array([[1e4, 1e4 + 1.0, 1e4 - 2.0]], dtype=np.float32)
     ref = -(1.0 - np.log(np.exp([0.0, 1.0, -2.0]).sum()))
     np.testing.assert_allclose(F.cross_entropy(pt.tensor(x), pt.tensor([1])).item(), ref, rtol=1e-5)
+
+
+def test_threshold_backward_passes_the_gradient_above_the_threshold_and_at_nan():
+    g = pt.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    x = pt.tensor([np.nan, 0.5, 0.25, -1.0, 0.3])
+    np.testing.assert_array_equal(pt.ops.threshold_backward(g, x, 0.25).numpy(), [1.0, 2.0, 0.0, 0.0, 5.0])
+    from plugtorch.dispatch.ops.composite import threshold_backward as decomposition
+    np.testing.assert_array_equal(decomposition(g, x, 0.25).numpy(), [1.0, 2.0, 0.0, 0.0, 5.0])
+    with pytest.raises(RuntimeError, match=r"threshold_backward\(\): grad_output of shape \(5,\) does not match "
+                                           r"input of shape \(4,\)"):
+        pt.ops.threshold_backward(g, pt.ones(4), 0)

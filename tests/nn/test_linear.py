@@ -113,3 +113,51 @@ def test_linear_op_checks_dtypes_and_skips_unneeded_input_grad():
     np.testing.assert_allclose(w.grad.numpy(), [[4., 6.]] * 3)
     np.testing.assert_allclose(b.grad.numpy(), [2., 2., 2.])
     assert x.grad is None
+
+
+@pytest.mark.parametrize("xshape", [(5, 3), (2, 4, 3), (3,)])
+@pytest.mark.parametrize("mask", [(True, True, True), (False, True, True), (True, False, False), (False, True, False)])
+def test_linear_backward_kernel_matches_numpy_and_its_decomposition(xshape, mask):
+    from plugtorch.nn.ops import linear_backward
+    x = rng.standard_normal(xshape)
+    w = rng.standard_normal((4, 3))
+    g = rng.standard_normal(xshape[:-1] + (4,))
+    g2, x2 = g.reshape(-1, 4), x.reshape(-1, 3)
+    want = (g @ w, g2.T @ x2, g2.sum(0))
+    for dt, tol in ((pt.float64, 1e-12), (pt.float32, 1e-5)):
+        args = (pt.tensor(g, dtype=dt), pt.tensor(x, dtype=dt), pt.tensor(w, dtype=dt), mask)
+        for got in (pt.ops._linear_backward(*args), linear_backward(*args)):   # cpu's kernel, the decomposition
+            for k, (on, r) in enumerate(zip(mask, got)):
+                if not on:
+                    assert r is None
+                else:
+                    assert r.dtype is dt
+                    np.testing.assert_allclose(r.numpy(), want[k], rtol=tol, atol=tol)
+
+
+def test_linear_gradients_are_one_backward_op_that_skips_frozen_weights():
+    seen = []
+
+    class Spy(pt.dispatch.DispatchMode):
+        def __plugtorch_dispatch__(self, op, args, kwargs, call):
+            seen.append(op.name)
+            return call(args, kwargs)
+    lin = nn.Linear(3, 4)
+    lin.weight.requires_grad_(False)
+    x = pt.randn(5, 3, requires_grad=True)
+    out = lin(x).sum()
+    with Spy():
+        out.backward()
+    assert "_linear_backward" in seen and "_matmul" not in seen   # one kernel call, not its steps
+    assert lin.weight.grad is None and lin.bias.grad is not None
+    np.testing.assert_allclose(x.grad.numpy(), np.ones((5, 4)) @ lin.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_backward_rejects_bad_arguments():
+    g, x, w = pt.randn(5, 4), pt.randn(5, 3), pt.randn(4, 3)
+    with pytest.raises(RuntimeError, match=r"_linear_backward\(\): expected grad plugtorch.float32 \(5, 4\)"):
+        pt.ops._linear_backward(pt.randn(5, 2), x, w, (True, True, True))
+    with pytest.raises(TypeError, match="output_mask must be 3 bools"):
+        pt.ops._linear_backward(g, x, w, (True,))
+    with pytest.raises(TypeError, match="argument 'weight' must be Tensor, not list"):
+        pt.ops._linear_backward(g, x, [1.0], (True, True, True))

@@ -220,3 +220,82 @@ def test_cross_entropy_grad_matches_numpy_with_weights_and_an_in_range_ignore_in
     scale = g * wt / wt.sum() if reduction == "mean" else g * wt
     expected = (p - onehot) * np.expand_dims(scale, 1)
     np.testing.assert_allclose(xt.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+# ---- cross_entropy's own formula (one graph node, its gradient as one op) -------------------------
+def _ce_case(shape, weighted, ignore, ls, reduction):
+    x = rng.standard_normal(shape) * 2
+    c = shape[1] if len(shape) > 1 else shape[0]
+    y = rng.integers(0, c, (shape[0],) + tuple(shape[2:]) if len(shape) > 1 else ())
+    if ignore and y.ndim:
+        y.reshape(-1)[1] = -100 if ignore == "default" else 1
+    w = rng.uniform(0.5, 2.0, c) if weighted else None
+    kw = dict(reduction=reduction, label_smoothing=ls, ignore_index=1 if ignore == "class" else -100)
+    return x, y, w, kw
+
+
+CE_CASES = [((5, 4), False, None, 0.0, "mean"), ((5, 4), True, "default", 0.2, "mean"),
+            ((3, 4, 2), True, "class", 0.1, "none"), ((3, 4, 2, 2), False, "default", 0.0, "sum"),
+            ((4,), True, None, 0.3, "mean"), ((6, 3), False, "class", 0.0, "none")]
+
+
+@pytest.mark.parametrize("shape,weighted,ignore,ls,reduction", CE_CASES)
+def test_cross_entropy_formula_matches_finite_differences_and_the_decomposition(shape, weighted, ignore, ls, reduction):
+    from plugtorch.nn.functional import loss as L
+    x, y, w, kw = _ce_case(shape, weighted, ignore, ls, reduction)
+    wt = t64(w) if weighted else None
+    xt = t64(x, True)
+    out = F.cross_entropy(xt, pt.tensor(y), wt, **kw)
+    assert out.grad_fn.op.name == "cross_entropy"          # one node, not log_softmax + nll_loss
+    if len(shape) == 2:
+        np.testing.assert_allclose(out.detach().numpy(), ce_ref(x, y, w, kw["ignore_index"], reduction, ls),
+                                   rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.detach().numpy(), L.cross_entropy(t64(x), pt.tensor(y), wt, **kw).numpy(),
+                               rtol=1e-12, atol=1e-14)
+    g = rng.standard_normal(out.shape)
+    got, = pt.autograd.grad(out, xt, t64(g))
+    x2 = t64(x, True)
+    want, = pt.autograd.grad(L.cross_entropy(x2, pt.tensor(y), wt, **kw), x2, t64(g))   # recorded step by step
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-10, atol=1e-14)
+    assert pt.autograd.gradcheck(lambda x: F.cross_entropy(x, pt.tensor(y), wt, **kw), (t64(x, True),))
+    assert pt.autograd.gradgradcheck(lambda x: F.cross_entropy(x, pt.tensor(y), wt, **kw), (t64(x, True),))
+
+
+@pytest.mark.parametrize("shape,weighted,ignore,ls,reduction", CE_CASES)
+def test_cross_entropy_backward_kernel_matches_its_decomposition(shape, weighted, ignore, ls, reduction):
+    from plugtorch.nn import ops as O
+    x, y, w, kw = _ce_case(shape, weighted, ignore, ls, reduction)
+    g = rng.standard_normal(y.shape if reduction == "none" else ())
+    for dt, tol in ((pt.float64, 1e-12), (pt.float32, 1e-5)):
+        args = (pt.tensor(g, dtype=dt), pt.tensor(x, dtype=dt), pt.tensor(y), None if w is None else pt.tensor(w, dtype=dt),
+                kw["ignore_index"], reduction, ls)
+        np.testing.assert_allclose(pt.ops._cross_entropy_backward(*args).numpy(),      # cpu's kernel
+                                   O.cross_entropy_backward(*args).numpy(), rtol=tol, atol=tol)   # written with ops
+
+
+def test_cross_entropy_differentiates_weights_and_probabilities_through_its_decomposition():
+    x, y = rng.standard_normal((4, 3)), np.array([0, 2, 1, 2])
+    w = t64(rng.uniform(0.5, 2.0, 3), True)
+    out = F.cross_entropy(t64(x, True), pt.tensor(y), w, label_smoothing=0.1)
+    assert out.grad_fn.op.name != "cross_entropy"   # the formula has no weight gradient: the steps are recorded
+    assert pt.autograd.gradcheck(lambda x, w: F.cross_entropy(x, pt.tensor(y), w, label_smoothing=0.1),
+                                 (t64(x, True), t64(w.detach().numpy(), True)))
+
+
+def test_cross_entropy_backward_rejects_bad_arguments():
+    x, y = pt.randn(3, 4), pt.tensor([0, 1, 2])
+    with pytest.raises(RuntimeError, match=r"_cross_entropy_backward\(\): expected a plugtorch.float32 grad of shape \(\) "
+                                           r"\(reduction 'mean'\), got plugtorch.float32 of shape \(3,\)"):
+        pt.ops._cross_entropy_backward(pt.ones(3), x, y, None, -100, "mean", 0.0)
+    with pytest.raises(RuntimeError, match="expected a floating point input"):
+        pt.ops._cross_entropy_backward(pt.ones(()), y, y, None, -100, "mean", 0.0)
+    with pytest.raises(ValueError, match="bogus is not a valid value for reduction"):
+        pt.ops._cross_entropy_backward(pt.ones(()), x, y, None, -100, "bogus", 0.0)
+    with pytest.raises(TypeError, match="argument 'target' must be Tensor, not list"):
+        pt.ops._cross_entropy_backward(pt.ones(()), x, [0, 1, 2], None, -100, "mean", 0.0)
+
+
+def test_cross_entropy_rejects_probabilities_of_another_dtype():
+    with pytest.raises(RuntimeError, match=r"expected target of the input's dtype plugtorch.float32 for class probabilities, "
+                                           r"got plugtorch.float64; cast it with .to\(plugtorch.float32\)"):
+        F.cross_entropy(pt.randn(2, 3), pt.full((2, 3), 1 / 3, dtype=pt.float64))

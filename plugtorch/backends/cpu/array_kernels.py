@@ -224,6 +224,32 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["sub"] = binary(xp.subtract, natural=True)
     K["mul"] = binary(xp.multiply, natural=True)
     K["div"] = binary(xp.true_divide, natural=True)
+    def fused_sgd_(ps, gs, bs, lr, momentum, dampening, weight_decay, nesterov, maximize, dtypes):
+        # the optim op: SGD's per-parameter update (plugtorch/optim/ops.py) with this table's
+        # own kernels, so it rounds exactly as the decomposition dispatching them does
+        add, mul, add_, mul_, neg = K["add"], K["mul"], K["add_"], K["mul_"], K["neg"]
+        plain = momentum != 0 and not (maximize or weight_decay != 0 or nesterov) and dampening == 0
+        for i, p in enumerate(ps):
+            g, dt = gs[i], dtypes[i]
+            if plain and p.dtype.kind == "f" and g.dtype is p.dtype:
+                # the usual case, with the ufuncs those kernels end up calling for a float dtype
+                b = bs[i]
+                xp.multiply(b, momentum, out=b)
+                xp.add(b, g, out=b)
+                xp.add(p, xp.multiply(b, -lr), out=p)
+                continue
+            if maximize:
+                g = neg(g, dt)
+            if weight_decay != 0:
+                g = add(g, mul(p, weight_decay, dt), dt)
+            if momentum != 0:
+                b = bs[i]
+                mul_(b, momentum, dt)
+                add_(b, g if dampening == 0 else mul(g, 1 - dampening, dt), dt)
+                g = add(g, mul(b, momentum, dt), dt) if nesterov else b
+            add_(p, mul(g, -lr, dt), dt)
+    K["_fused_sgd_"] = fused_sgd_
+
     K["floor_divide"] = binary(_floor_divide, check_zero=True, name="division")
     K["remainder"] = binary(_remainder, check_zero=True, name="remainder")
     K["fmod"] = binary(xp.fmod, check_zero=True, name="fmod")
@@ -283,6 +309,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         np.negative(m, out=m)
         np.bitwise_and(x.view(it), m, out=m)
         return m.view(x.dtype)
+
+    def threshold_backward(g, x, threshold, dtype):   # where(x <= threshold, 0, g): the relu formula's op
+        return where(x <= threshold, 0, g, dtype)
+    K["threshold_backward"] = threshold_backward
+
+    def relu(x, dtype):
+        if x.dtype.kind in "iu":
+            return arr(xp.maximum(x, x.dtype.type(0)))
+        z = xp.zeros((), dtype=x.dtype)
+        r = xp.maximum(x, z)   # nan stays nan (the decomposition's where(x <= 0, 0, x) too) ...
+        if r.__class__ is ndarray:
+            xp.add(r, z, out=r)    # ... and + 0 turns the -0.0 that maximum keeps into 0.0, as it does
+            return r
+        return arr(r + z)   # (0-d: NumPy gave a scalar)
+    K["relu"] = relu
 
     def where(c, a, b, dtype):
         d = dtype.numpy
@@ -366,6 +407,95 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(total / xp.sum(ww, dtype=acc).astype(x.dtype))
     K["nll_loss"] = nll_loss
 
+    def cross_entropy(x, t, w, ignore_index, reduction, ls, dtype):   # the nn op
+        # log_softmax, then the NLL of class indices (with smoothing) or the class probabilities'
+        # cross-entropy: the decomposition in plugtorch/nn/functional/loss.py, in one kernel
+        cdim = 1 if x.ndim > 1 else 0
+        c = x.shape[cdim]
+        logp = log_softmax(x, cdim, dtype)
+        prob = t.dtype.kind == "f" or t.dtype == _dtypes.bfloat16.numpy
+        if not prob and not ls:
+            return nll_loss(logp, t, w, None, ignore_index, None, reduction)
+        acc = _acc_dtype(x.dtype.type)
+        lp = logp.astype(acc, copy=False)
+        wc = None if w is None else w.astype(acc).reshape((c,) + (1,) * (x.ndim - 2) if x.ndim > 1 else (c,))
+        if prob:
+            tt = t.astype(acc, copy=False)
+            if ls:
+                tt = tt * acc(1 - ls) + acc(ls / c)
+            prod = lp * tt
+            if wc is not None:
+                prod = prod * wc
+            loss = -prod.sum(axis=cdim)
+            if reduction == "mean":
+                n = x.size // c if c else 0
+                loss = loss.sum() / acc(n) if x.size else acc("nan")
+            elif reduction == "sum":
+                loss = loss.sum()
+            return arr(xp.asarray(loss).astype(x.dtype))
+        nll = nll_loss(logp, t, w, None, ignore_index, None, reduction).astype(acc)
+        keep = t != ignore_index
+        smooth = xp.where(keep, -(lp if wc is None else lp * wc).sum(axis=cdim), acc(0))
+        if reduction == "mean":
+            if w is None:
+                denom = keep.sum(dtype=acc)
+            else:
+                denom = (w.astype(acc)[xp.where(keep, t, 0)] * keep).sum(dtype=acc)
+            smooth = smooth.sum(dtype=acc) / denom
+        elif reduction == "sum":
+            smooth = smooth.sum(dtype=acc)
+        return arr(xp.asarray(nll * acc(1 - ls) + smooth * acc(ls / c)).astype(x.dtype))
+    K["cross_entropy"] = cross_entropy
+
+    # NumPy's ufunc.reduce skips the Python wrappers of np.max & co.
+    x_max = np.maximum.reduce if fast else xp.max
+    x_sum = np.add.reduce if fast else xp.sum
+    t_min = np.minimum.reduce if fast else xp.min
+
+    def cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls):   # the nn op
+        # softmax(x) * A.sum(C) - A, scaled: as the decomposition in plugtorch/nn/ops.py
+        cdim = 1 if x.ndim > 1 else 0
+        c = x.shape[cdim]
+        if (x.ndim == 2 and w is None and not ls and reduction == "mean" and t.size and x.dtype.kind == "f"
+                and x.dtype.itemsize >= 4 and ignore_index < 0 and int(t_min(t)) >= 0):
+            # the usual case (float32/64, every target counted, no weights, no smoothing), in
+            # the fewest NumPy calls: (softmax(x) - onehot(t)) * g / N
+            m = x_max(x, axis=1, keepdims=True)
+            if math.isfinite(float(x_sum(m, axis=None))):
+                p = x - m
+                xp.exp(p, out=p)
+                p /= x_sum(p, axis=1, keepdims=True)
+                p[xp.arange(t.shape[0]), t] -= 1
+                p *= g / x.dtype.type(t.shape[0])
+                return p
+        acc = _acc_dtype(x.dtype.type)
+        xs = x.astype(acc, copy=False)
+        if x.size == 0:
+            return arr(xp.zeros(x.shape, dtype=x.dtype))
+        m = xs.max(axis=cdim, keepdims=True)
+        inf = xp.isinf(m)
+        if inf.any():
+            m = xp.where(inf, 0, m)
+        p = xp.exp(xs - m)
+        p /= p.sum(axis=cdim, keepdims=True)
+        tc = t.reshape(t.shape[:cdim] + (1,) + t.shape[cdim:])
+        keep = tc != ignore_index
+        safe = xp.where(keep, tc, 0)
+        hit = keep.astype(acc) if w is None else keep * w.astype(acc)[safe]
+        classes = xp.arange(c).reshape((c,) + (1,) * (x.ndim - 2)) if x.ndim > 1 else xp.arange(c)
+        a = (safe == classes) * hit   # hit's weight at each sample's target class
+        if reduction == "mean":
+            scale = xp.asarray(g, dtype=acc) / hit.sum(dtype=acc)
+        elif reduction == "sum":
+            scale = xp.asarray(g, dtype=acc)
+        else:
+            scale = xp.expand_dims(g.astype(acc), cdim)
+        if ls:
+            wc = 1 if w is None else w.astype(acc).reshape((c,) + (1,) * (x.ndim - 2))
+            a = a * (1 - ls) + keep * (wc * (ls / c))
+        return arr(((p * a.sum(axis=cdim, keepdims=True) - a) * scale).astype(x.dtype, copy=False))
+    K["_cross_entropy_backward"] = cross_entropy_backward
+
     K["prod"] = reduction(np.multiply.reduce if fast else xp.prod, True)
     K["amax"] = reduction(np.maximum.reduce if fast else xp.max, False)
     K["amin"] = reduction(np.minimum.reduce if fast else xp.min, False)
@@ -412,6 +542,23 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             return arr(xp.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype))
         return arr(xp.matmul(a, b))
     K["_matmul"] = matmul
+
+    def linear_backward(g, x, w, mask, dtype):   # the nn op: linear's three gradients in one call
+        gi = matmul(g, w) if mask[0] else None
+        gw = gb = None
+        if x.ndim == 1:
+            if mask[1]:
+                gw = arr(g.reshape(-1, 1) * x)
+            if mask[2]:
+                gb = g.copy()
+            return gi, gw, gb
+        g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+        if mask[1]:
+            gw = matmul(g2.T, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
+        if mask[2]:
+            gb = K["sum"](g2, (0,), False, dtype)
+        return gi, gw, gb
+    K["_linear_backward"] = linear_backward
 
     def linear(x, w, b):   # the nn op: x @ w^T + b, one dtype (checked by its meta)
         out = matmul(x, w.T if w.ndim == 2 else w)

@@ -263,6 +263,59 @@ def tile(input, dims):
     return repeat(input, dims)
 
 
+# ---- activations ----------------------------------------------------------------------------
+def relu(input):
+    """max(input, 0), elementwise; nan stays nan and -0.0 becomes 0.0.
+
+    >>> plugtorch.relu(plugtorch.tensor([-1., 2.])).tolist()
+    [0.0, 2.0]
+    """
+    return _pt().where(input <= 0, 0, input)
+
+
+# pointwise with a meta: a backend may run it as one kernel (cpu does), others decompose
+from plugtorch.dispatch.ops.pointwise import _unary_meta  # noqa: E402
+
+register_op("relu", _unary_meta("relu", "same", (_dtypes._INT, _dtypes._FLOAT)), decomposition=relu,
+            tags=("pointwise",))
+
+
+def threshold_backward(grad_output, input, threshold):
+    """The gradient of ``threshold``/``relu`` (``input`` their input or output): ``grad_output``
+    where ``input > threshold`` or is nan, 0 elsewhere (PyTorch's rule at the kink)."""
+    return _pt().where(input <= threshold, 0, grad_output)
+
+
+_THRESHOLD_BACKWARD: dict = {}   # operands' (device, dtype, shape) -> (device, dtype): checks passed
+
+
+def _threshold_backward_meta(grad_output, input, threshold):
+    """A kernel receives ``(grad_output, input, threshold, dtype)``; shapes and devices must agree."""
+    try:
+        key = (grad_output._device, grad_output._dtype, grad_output._data.shape, input._device, input._dtype,
+               input._data.shape, threshold.__class__)
+    except AttributeError:
+        key = None
+    else:
+        hit = _THRESHOLD_BACKWARD.get(key)
+        if hit is not None:
+            return hit[0], (grad_output._data, input._data, threshold, hit[1]), hit[1]
+    for arg, t in (("grad_output", grad_output), ("input", input)):
+        if not isinstance(t, M.Tensor):
+            raise TypeError(f"threshold_backward(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+    M.check_scalar("threshold_backward", threshold)
+    if tuple(grad_output.shape) != tuple(input.shape):
+        raise RuntimeError(f"threshold_backward(): grad_output of shape {tuple(grad_output.shape)} does not match "
+                           f"input of shape {tuple(input.shape)}")
+    dev = M.common_device("threshold_backward", (grad_output, input))
+    if key is not None and len(_THRESHOLD_BACKWARD) < 1024:
+        _THRESHOLD_BACKWARD[key] = (dev, grad_output._dtype)
+    return dev, (grad_output._data, input._data, threshold, grad_output._dtype), grad_output._dtype
+
+
+register_op("threshold_backward", _threshold_backward_meta, decomposition=threshold_backward, tags=("pointwise",))
+
+
 # ---- indexing -----------------------------------------------------------------------------
 @composite("index_select", tags=("indexing",))
 def index_select(input, dim, index):

@@ -23,7 +23,7 @@ def _out(input, result, inplace):
 
 
 def relu(input, inplace: bool = False):
-    return _out(input, pt.where(input > 0, input, 0), inplace)
+    return _out(input, pt.relu(input), inplace) if inplace else pt.relu(input)
 
 
 def relu_(input):

@@ -53,6 +53,9 @@ def sgd(params, grads, momentum_buffers, *, lr, momentum=0.0, dampening=0.0, wei
         _ops.fused_sgd(ps, gs, bs, lr, momentum, dampening, weight_decay, nesterov, maximize)
 
 
+_sgd = sgd.__wrapped__   # (Optimizer.step already runs under no_grad)
+
+
 def _by_device(params, grads, bufs):
     """The lists split by device (usually one piece: the lists as they are)."""
     dev = params[0]._device if params else None
@@ -105,7 +108,7 @@ class SGD(Optimizer):
         if momentum != 0:
             states = [self.state[p] for p in params]
         bufs = [st.get("momentum_buffer") for st in states]
-        sgd(params, grads, bufs, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
+        _sgd(params, grads, bufs, lr=group["lr"], momentum=momentum, dampening=group["dampening"],
             weight_decay=group["weight_decay"], nesterov=group["nesterov"], maximize=group["maximize"],
             fused=False if group.get("foreach") is False or group.get("fused") is False else None)
         for st, b in zip(states, bufs):

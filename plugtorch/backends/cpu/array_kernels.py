@@ -407,11 +407,36 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(total / xp.sum(ww, dtype=acc).astype(x.dtype))
     K["nll_loss"] = nll_loss
 
+    def _plain_ce(x, t, w, ignore_index, reduction, ls):
+        # the usual cross-entropy call: float32/64 logits (N, C), class indices all in range and
+        # counted, no weights, no smoothing, the mean (a short path for the kernels below)
+        if not (x.ndim == 2 and w is None and not ls and reduction == "mean" and t.size and x.dtype.kind == "f"
+                and x.dtype.itemsize >= 4 and ignore_index < 0 and t.dtype.kind in "iu"):
+            return None
+        if int(t_min(t)) < 0 or int(t_max(t)) >= x.shape[1]:
+            return None
+        m = row_max(x)
+        if not math.isfinite(float(x_sum(m, axis=None))):   # inf or nan logits: the general path
+            return None
+        return m
+
+    def row_max(x):   # max over the last dim of a 2-D array, kept as (N, 1)
+        if fast and x.shape[1] <= 32 and x.shape[0] >= 8:
+            # NumPy reduces short rows one by one; a transposed copy lets it run down the columns
+            return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0).reshape(-1, 1)
+        return x_max(x, axis=1, keepdims=True)
+
     def cross_entropy(x, t, w, ignore_index, reduction, ls, dtype):   # the nn op
         # log_softmax, then the NLL of class indices (with smoothing) or the class probabilities'
         # cross-entropy: the decomposition in plugtorch/nn/functional/loss.py, in one kernel
         cdim = 1 if x.ndim > 1 else 0
         c = x.shape[cdim]
+        m = _plain_ce(x, t, w, ignore_index, reduction, ls)
+        if m is not None:   # mean over samples of logsumexp(x) - x[target]
+            s = x - m
+            lse = xp.log(x_sum(xp.exp(s), axis=1))
+            picked = s[xp.arange(t.shape[0]), t]
+            return arr(xp.asarray((x_sum(lse) - x_sum(picked)) / x.dtype.type(t.shape[0]), dtype=x.dtype))
         logp = log_softmax(x, cdim, dtype)
         prob = t.dtype.kind == "f" or t.dtype == _dtypes.bfloat16.numpy
         if not prob and not ls:
@@ -451,23 +476,20 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     x_max = np.maximum.reduce if fast else xp.max
     x_sum = np.add.reduce if fast else xp.sum
     t_min = np.minimum.reduce if fast else xp.min
+    t_max = np.maximum.reduce if fast else xp.max
 
     def cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls):   # the nn op
         # softmax(x) * A.sum(C) - A, scaled: as the decomposition in plugtorch/nn/ops.py
         cdim = 1 if x.ndim > 1 else 0
         c = x.shape[cdim]
-        if (x.ndim == 2 and w is None and not ls and reduction == "mean" and t.size and x.dtype.kind == "f"
-                and x.dtype.itemsize >= 4 and ignore_index < 0 and int(t_min(t)) >= 0):
-            # the usual case (float32/64, every target counted, no weights, no smoothing), in
-            # the fewest NumPy calls: (softmax(x) - onehot(t)) * g / N
-            m = x_max(x, axis=1, keepdims=True)
-            if math.isfinite(float(x_sum(m, axis=None))):
-                p = x - m
-                xp.exp(p, out=p)
-                p /= x_sum(p, axis=1, keepdims=True)
-                p[xp.arange(t.shape[0]), t] -= 1
-                p *= g / x.dtype.type(t.shape[0])
-                return p
+        m = _plain_ce(x, t, w, ignore_index, reduction, ls)
+        if m is not None:   # (softmax(x) - onehot(t)) * g / N, in the fewest NumPy calls
+            p = x - m
+            xp.exp(p, out=p)
+            p /= x_sum(p, axis=1, keepdims=True)
+            p[xp.arange(t.shape[0]), t] -= 1
+            p *= g / x.dtype.type(t.shape[0])
+            return p
         acc = _acc_dtype(x.dtype.type)
         xs = x.astype(acc, copy=False)
         if x.size == 0:

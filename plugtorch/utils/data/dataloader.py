@@ -98,20 +98,39 @@ class DataLoader:
         # batches and slicing; the latter costs one op per tensor per chunk of batches, not per
         # row. Chunks keep memory bounded and let samplers be endless.
         batches = []
+        rows = 0
         for b in self.batch_sampler:
-            batches.append(list(b))
-            if sum(len(x) for x in batches) >= rows_per_gather:
+            b = list(b)
+            batches.append(b)
+            rows += len(b)
+            if rows >= rows_per_gather:
                 yield from self._gather_and_slice(batches)
                 batches = []
+                rows = 0
         if batches:
             yield from self._gather_and_slice(batches)
 
     def _gather_and_slice(self, batches):
         from plugtorch import _ops_public as P
         from plugtorch._dtypes import int64
+        from plugtorch.autograd.grad_mode import no_grad
         order = [i for b in batches for i in b]
-        gathered = [t.index_select(0, P.tensor(order, dtype=int64, device=t.device)) for t in self.dataset.tensors]
+        tensors = self.dataset.tensors
+        index = {}   # one index tensor per device
+        for t in tensors:
+            if t.device not in index:
+                index[t.device] = P.tensor(order, dtype=int64, device=t.device)
+        gathered = [t.index_select(0, index[t.device]) for t in tensors]
+        slice_ = P.ops.slice
+        if any(t.requires_grad for t in tensors):   # the batches stay in the dataset's graph
+            start = 0
+            for b in batches:
+                yield [slice_(g, 0, start, start + len(b)) for g in gathered]
+                start += len(b)
+            return
         start = 0
         for b in batches:
-            yield [g[start:start + len(b)] for g in gathered]
+            with no_grad():   # (no graph to join: the views need no autograd bookkeeping)
+                out = [slice_(g, 0, start, start + len(b)) for g in gathered]
+            yield out
             start += len(b)

@@ -434,3 +434,19 @@ def test_second_backward_without_saved_tensors_is_allowed_like_pytorch():
     y.backward()
     y.backward()
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_leaf_gradients_arriving_from_several_nodes_add_up_and_hooks_see_the_total():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = pt.tensor([3.0, 4.0], requires_grad=True)
+    seen = []
+    y.register_hook(lambda g: seen.append(g.tolist()))
+    ((x * 2) + (x * 3) + (y * 5) + (y * 7)).sum().backward()
+    assert x.grad.tolist() == [5.0, 5.0] and y.grad.tolist() == [12.0, 12.0]
+    assert seen == [[12.0, 12.0]]                 # one call, with both contributions summed
+    ((x * 2) + (x * 3)).sum().backward()          # accumulates into the existing .grad
+    assert x.grad.tolist() == [10.0, 10.0]
+    a, b = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
+    (a + b).sum().backward()                      # add hands the same gradient to both leaves
+    a.grad.add_(1.0)
+    assert b.grad.tolist() == [1.0, 1.0] and a.grad.tolist() == [2.0, 2.0]   # no aliasing

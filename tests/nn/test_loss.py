@@ -299,3 +299,21 @@ def test_cross_entropy_rejects_probabilities_of_another_dtype():
     with pytest.raises(RuntimeError, match=r"expected target of the input's dtype plugtorch.float32 for class probabilities, "
                                            r"got plugtorch.float64; cast it with .to\(plugtorch.float32\)"):
         F.cross_entropy(pt.randn(2, 3), pt.full((2, 3), 1 / 3, dtype=pt.float64))
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_cross_entropy_kernels_leave_their_inputs_alone(layout):
+    # the cpu kernels' short path works on a transposed copy of the logits: never on the logits
+    x = np.asarray(rng.standard_normal((40, 7)), dtype=np.float32, order=layout)
+    y = rng.integers(0, 7, 40)
+    xt = pt.from_numpy(x).requires_grad_()
+    before = x.copy()
+    loss = F.cross_entropy(xt, pt.tensor(y))
+    loss.backward()
+    np.testing.assert_array_equal(x, before)
+    lp = x - x.max(1, keepdims=True)
+    lp -= np.log(np.exp(lp).sum(1, keepdims=True))
+    np.testing.assert_allclose(loss.item(), -lp[np.arange(40), y].mean(), rtol=1e-6)
+    p = np.exp(lp)
+    p[np.arange(40), y] -= 1
+    np.testing.assert_allclose(xt.grad.numpy(), p / 40, rtol=1e-5, atol=1e-7)

@@ -408,34 +408,41 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["nll_loss"] = nll_loss
 
     def _plain_ce(x, t, w, ignore_index, reduction, ls):
-        # the usual cross-entropy call: float32/64 logits (N, C), class indices all in range and
-        # counted, no weights, no smoothing, the mean (a short path for the kernels below)
+        # The usual cross-entropy call: float32/64 logits (N, C), class indices all in range and
+        # counted, no weights, no smoothing, the mean. Returns the logits minus their row max,
+        # and the class axis: 0 for a (C, N) transposed copy when rows are short (NumPy reduces
+        # short rows one at a time, 3x slower than down contiguous columns), else 1. None for
+        # other calls, and for inf or nan logits (the general path handles them).
         if not (x.ndim == 2 and w is None and not ls and reduction == "mean" and t.size and x.dtype.kind == "f"
                 and x.dtype.itemsize >= 4 and ignore_index < 0 and t.dtype.kind in "iu"):
             return None
         if int(t_min(t)) < 0 or int(t_max(t)) >= x.shape[1]:
             return None
-        m = row_max(x)
-        if not math.isfinite(float(x_sum(m, axis=None))):   # inf or nan logits: the general path
-            return None
-        return m
-
-    def row_max(x):   # max over the last dim of a 2-D array, kept as (N, 1)
         if fast and x.shape[1] <= 32 and x.shape[0] >= 8:
-            # NumPy reduces short rows one by one; a transposed copy lets it run down the columns
-            return np.maximum.reduce(np.ascontiguousarray(x.T), axis=0).reshape(-1, 1)
-        return x_max(x, axis=1, keepdims=True)
+            s, ax = x.T.copy(), 0   # (a fresh C-order copy, even when x.T is already contiguous)
+            m = np.maximum.reduce(s, axis=0)
+        else:
+            s, ax = x, 1
+            m = x_max(x, axis=1, keepdims=True)
+        if not math.isfinite(float(x_sum(m, axis=None))):
+            return None
+        if ax == 0:
+            s -= m
+        else:
+            s = s - m
+        return s, ax
 
     def cross_entropy(x, t, w, ignore_index, reduction, ls, dtype):   # the nn op
         # log_softmax, then the NLL of class indices (with smoothing) or the class probabilities'
         # cross-entropy: the decomposition in plugtorch/nn/functional/loss.py, in one kernel
         cdim = 1 if x.ndim > 1 else 0
         c = x.shape[cdim]
-        m = _plain_ce(x, t, w, ignore_index, reduction, ls)
-        if m is not None:   # mean over samples of logsumexp(x) - x[target]
-            s = x - m
-            lse = xp.log(x_sum(xp.exp(s), axis=1))
-            picked = s[xp.arange(t.shape[0]), t]
+        plain = _plain_ce(x, t, w, ignore_index, reduction, ls)
+        if plain is not None:   # mean over samples of logsumexp(x) - x[target]
+            s, ax = plain
+            rows = xp.arange(t.shape[0])
+            picked = s[t, rows] if ax == 0 else s[rows, t]
+            lse = xp.log(x_sum(xp.exp(s, out=s), axis=ax))
             return arr(xp.asarray((x_sum(lse) - x_sum(picked)) / x.dtype.type(t.shape[0]), dtype=x.dtype))
         logp = log_softmax(x, cdim, dtype)
         prob = t.dtype.kind == "f" or t.dtype == _dtypes.bfloat16.numpy
@@ -482,14 +489,18 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # softmax(x) * A.sum(C) - A, scaled: as the decomposition in plugtorch/nn/ops.py
         cdim = 1 if x.ndim > 1 else 0
         c = x.shape[cdim]
-        m = _plain_ce(x, t, w, ignore_index, reduction, ls)
-        if m is not None:   # (softmax(x) - onehot(t)) * g / N, in the fewest NumPy calls
-            p = x - m
+        plain = _plain_ce(x, t, w, ignore_index, reduction, ls)
+        if plain is not None:   # (softmax(x) - onehot(t)) * g / N, in the fewest NumPy calls
+            p, ax = plain
             xp.exp(p, out=p)
-            p /= x_sum(p, axis=1, keepdims=True)
-            p[xp.arange(t.shape[0]), t] -= 1
+            p /= x_sum(p, axis=ax, keepdims=True)
+            rows = xp.arange(t.shape[0])
+            if ax == 0:
+                p[t, rows] -= 1
+            else:
+                p[rows, t] -= 1
             p *= g / x.dtype.type(t.shape[0])
-            return p
+            return xp.ascontiguousarray(p.T) if ax == 0 else p
         acc = _acc_dtype(x.dtype.type)
         xs = x.astype(acc, copy=False)
         if x.size == 0:

@@ -129,6 +129,15 @@ def test_bool_unary():
         -b
 
 
+def test_in_place_ops_wrap_python_ints_outside_the_dtype_as_out_of_place_ones():
+    x = pt.tensor([1, 250], dtype=pt.uint8)
+    x.add_(300)                       # 300 wraps to 44 in uint8, as PyTorch's add_ does
+    assert x.tolist() == [45, 38] == (pt.tensor([1, 250], dtype=pt.uint8) + 300).tolist()
+    y = pt.tensor([1, 2], dtype=pt.int8)
+    y.mul_(200)
+    assert y.tolist() == [-56, -112] == (pt.tensor([1, 2], dtype=pt.int8) * 200).tolist()
+
+
 def test_int8_overflow_wraps():
     a = pt.tensor([127, -128, 100], dtype=pt.int8)
     assert (a + 1).tolist() == [-128, -127, 101]

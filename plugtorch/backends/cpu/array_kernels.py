@@ -214,7 +214,10 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 f(a, b, out=a)   # NumPy's own loop is already the right one: skip dtype= and the cast
                 return
             if not hasattr(b, "dtype"):   # NumPy finds no bfloat16 loop for a Python scalar operand
-                b = xp.asarray(b, dtype=d)
+                try:
+                    b = xp.asarray(b, dtype=d)
+                except OverflowError:   # a Python int outside the dtype's range wraps, as in PyTorch
+                    b = xp.asarray(np.array(b).astype(d))
             f(a, b, out=a, dtype=d)
         return k
 

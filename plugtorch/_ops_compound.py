@@ -309,9 +309,13 @@ def nanmedian(input, dim=None, keepdim=False):
 
 @public("sort")
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
-    """The distinct values of ``input`` (flattened), sorted; optionally inverse indices and counts."""
+    """The distinct values of ``input`` (flattened), sorted; optionally inverse indices and counts.
+
+    With ``dim``, the distinct slices along ``dim``, in lexicographic order (as ``numpy.unique``
+    with ``axis``); the inverse then maps each slice of ``input`` to its row of the result.
+    """
     if dim is not None:
-        raise NotImplementedError("unique(dim=...) is not implemented yet; unique of the flattened tensor is")
+        return _unique_dim(input, M.wrap_dim("unique", dim, input.ndim), return_inverse, return_counts)
     flat = input.reshape(-1)
     v, order = P.sort(flat)
     n = v.shape[0]
@@ -329,6 +333,31 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         starts = P.nonzero(first).reshape(-1)
         ends = P.cat([starts[1:], P.full((1,), n, dtype=_dtypes.int64, device=input.device)])
         out.append(ends - starts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _unique_dim(input, d, return_inverse, return_counts):
+    x = input.movedim(d, 0)
+    n = x.shape[0]
+    rows = x.reshape(n, math.prod(x.shape[1:]))
+    dev = input.device
+    order = P.arange(n, device=dev)
+    for col in reversed(range(rows.shape[1])):   # stable sorts from the last column: lexicographic
+        _, idx = P.sort(rows[order, col], stable=True)
+        order = order[idx]
+    r = rows[order]
+    first = P.ones(n, dtype=_dtypes.bool, device=dev)
+    if n > 1:
+        first[1:] = (r[1:] != r[:-1]).any(1) if rows.shape[1] else False
+    values = x[order][first].movedim(0, d)
+    out = [values]
+    if return_inverse:
+        inverse = P.empty(n, dtype=_dtypes.int64, device=dev)
+        inverse[order] = P.cumsum(first, 0) - 1
+        out.append(inverse)
+    if return_counts:
+        starts = P.nonzero(first).reshape(-1)
+        out.append(P.cat([starts[1:], P.full((1,), n, dtype=_dtypes.int64, device=dev)]) - starts)
     return out[0] if len(out) == 1 else tuple(out)
 
 

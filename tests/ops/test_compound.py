@@ -166,6 +166,25 @@ def test_unique():
     assert pt.unique(pt.zeros(0)).shape == (0,)
 
 
+@pytest.mark.parametrize("dim", [0, 1, 2, -1])
+def test_unique_along_a_dim_matches_numpy(dim):
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 2, (4, 3, 5))
+    a[2] = a[0]          # repeated slices along every dim
+    a[:, 2] = a[:, 1]
+    a[..., 4] = a[..., 0]
+    for x in (a, a.astype(np.float32) / 2):
+        values, inverse, counts = np.unique(x, axis=dim, return_inverse=True, return_counts=True)
+        v, i, c = pt.unique(pt.tensor(x), dim=dim, return_inverse=True, return_counts=True)
+        np.testing.assert_array_equal(v.numpy(), values)
+        np.testing.assert_array_equal(i.numpy(), inverse.reshape(-1))
+        np.testing.assert_array_equal(c.numpy(), counts)
+        np.testing.assert_array_equal(pt.tensor(x).unique(dim=dim).numpy(), values)
+    assert pt.unique(pt.zeros(0, 3), dim=0).shape == (0, 3)
+    with pytest.raises(IndexError, match="unique"):
+        pt.unique(pt.zeros(2, 2), dim=3)
+
+
 @pytest.mark.parametrize("right", [False, True])
 def test_searchsorted_bucketize(right):
     seq = np.array([1, 3, 5, 7])

@@ -272,9 +272,13 @@ def _rnn(cls):
         state = [_small(ctx, (4, 2, h))]
         if cls is nn.LSTM:
             state = [(state[0], _small(ctx, (4, 2, h)))]
-        return [_s(ctx, cls, [_small(ctx, (5, 2, 3))], 3, h, num_layers=2, bidirectional=True, n=20),
-                _s(ctx, cls, [_small(ctx, (2, 5, 3), "transposed"), *state], 3, h, num_layers=2, bidirectional=True,
-                   batch_first=True, n=20, name="batch_first, initial state")]
+        out = [_s(ctx, cls, [_small(ctx, (5, 2, 3))], 3, h, num_layers=2, bidirectional=True, n=20),
+               _s(ctx, cls, [_small(ctx, (2, 5, 3), "transposed"), *state], 3, h, num_layers=2, bidirectional=True,
+                  batch_first=True, n=20, name="batch_first, initial state")]
+        if cls is nn.LSTM:   # the projected hidden state (h of size 2, c of size 4)
+            out.append(_s(ctx, cls, [_small(ctx, (4, 2, 3)), (_small(ctx, (4, 2, 2)), _small(ctx, (4, 2, h)))], 3, h,
+                          num_layers=2, bidirectional=True, proj_size=2, n=20, name="proj_size"))
+        return out
     return samples
 
 

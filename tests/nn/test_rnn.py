@@ -16,11 +16,12 @@ def sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def lstm_step(x, h, c, wi, wh, bi, bh):
+def lstm_step(x, h, c, wi, wh, bi, bh, wr=None):
     g = x @ wi.T + bi + h @ wh.T + bh
     i, f, gg, o = np.split(g, 4, -1)
     c = sig(f) * c + sig(i) * np.tanh(gg)
-    return sig(o) * np.tanh(c), c
+    h = sig(o) * np.tanh(c)
+    return (h if wr is None else h @ wr.T), c
 
 
 def gru_step(x, h, wi, wh, bi, bh):
@@ -48,7 +49,7 @@ def run_ref(mod, x, h0, c0=None):
             seq = np.zeros((x.shape[0],) + h.shape)
             for t in (range(x.shape[0] - 1, -1, -1) if d else range(x.shape[0])):
                 if mod.mode == "LSTM":
-                    h, c = lstm_step(inp[t], h, c, wi, wh, bi, bh)
+                    h, c = lstm_step(inp[t], h, c, wi, wh, bi, bh, p.get("weight_hr" + sfx))
                 elif mod.mode == "GRU":
                     h = gru_step(inp[t], h, wi, wh, bi, bh)
                 else:
@@ -83,6 +84,41 @@ def test_recurrent_matches_steps(kind, layers, bidir, bias):
     np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-10, atol=1e-12)
     if kind == "LSTM":
         np.testing.assert_allclose(state[1].detach().numpy(), ref_c, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
+def test_lstm_with_a_projection_matches_steps(layers, bidir):
+    mod = nn.LSTM(3, 5, num_layers=layers, bidirectional=bidir, proj_size=2).double()
+    dirs = 2 if bidir else 1
+    names = [n for n, _ in mod.named_parameters()]
+    assert names[:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_hr_l0"]
+    assert tuple(mod.weight_hr_l0.shape) == (2, 5) and tuple(mod.weight_hh_l0.shape) == (20, 2)
+    x = rng.standard_normal((4, 3, 3))
+    h0, c0 = rng.standard_normal((layers * dirs, 3, 2)), rng.standard_normal((layers * dirs, 3, 5))
+    out, (h, c) = mod(t64(x), (t64(h0), t64(c0)))
+    ref_out, ref_h, ref_c = run_ref(mod, x, h0, c0)
+    assert tuple(out.shape) == (4, 3, 2 * dirs) and tuple(h.shape) == (layers * dirs, 3, 2)
+    np.testing.assert_allclose(out.detach().numpy(), ref_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.detach().numpy(), ref_c, rtol=1e-10, atol=1e-12)
+    out0, (h_0, c_0) = mod(t64(x))      # default state: zeros of both sizes
+    ref0, _, _ = run_ref(mod, x, np.zeros((layers * dirs, 3, 2)), np.zeros((layers * dirs, 3, 5)))
+    np.testing.assert_allclose(out0.detach().numpy(), ref0, rtol=1e-10, atol=1e-12)
+    small = nn.LSTM(2, 3, proj_size=1).double()
+    scalar_gradcheck(lambda x: small(x)[0], t64(rng.standard_normal((3, 1, 2)), True))
+    assert repr(mod).endswith("proj_size=2)")
+
+
+def test_lstm_projection_errors():
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="proj_size should be a positive integer or zero to disable projections"):
+        nn.LSTM(3, 4, proj_size=-1)
+    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM, not RNN or GRU"):
+        from plugtorch.nn.modules.rnn import RNNBase
+        RNNBase("GRU", 3, 4, proj_size=2)
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[1\] size \(1, 2, 4\), got \[1, 2, 2\]"):
+        nn.LSTM(3, 4, proj_size=2)(pt.randn(5, 2, 3), (pt.zeros(1, 2, 2), pt.zeros(1, 2, 2)))
 
 
 def test_batch_first_unbatched_default_state_and_init():

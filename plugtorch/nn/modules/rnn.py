@@ -1,4 +1,4 @@
-"""RNN, LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers).
+"""RNN, LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers, LSTM proj_size).
 
 The input projection of every time step is one matmul per layer and direction; only the
 recurrence itself loops over time. Gate order and parameter names follow PyTorch
@@ -32,15 +32,17 @@ def rnn_relu_cell(xw, h, w_hh_t, b_hh):
     return F.relu(xw + h @ w_hh_t)
 
 
-def lstm_cell(xw, state, w_hh_t, b_hh):
-    """Gates i, f, g, o: one sigmoid over all four (g's is unused), one tanh for g."""
+def lstm_cell(xw, state, w_hh_t, b_hh, w_hr_t=None):
+    """Gates i, f, g, o: one sigmoid over all four (g's is unused), one tanh for g; with
+    ``w_hr_t`` (``proj_size``), the hidden state is projected: h = (o * tanh(c)) W_hr^T."""
     h, c = state
     gates = xw + h @ w_hh_t
     n = gates.shape[-1] // 4
     s = gates.sigmoid()
     i, f, o = s[..., :n], s[..., n:2 * n], s[..., 3 * n:]
     c = f * c + i * gates[..., 2 * n:3 * n].tanh()
-    return o * c.tanh(), c
+    h = o * c.tanh()
+    return (h if w_hr_t is None else h @ w_hr_t), c
 
 
 def gru_cell(xw, h, w_hh_t, b_hh):
@@ -65,23 +67,30 @@ class RNNBase(Module):
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError("dropout should be a number in range [0, 1] representing the probability of an "
                              "element being zeroed")
-        if proj_size:
-            raise NotImplementedError("LSTM proj_size is not supported")
         if hidden_size <= 0 or num_layers <= 0:
             raise ValueError("hidden_size and num_layers must be positive integers")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable projections")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gate = _GATES[mode] * hidden_size
         dirs = 2 if bidirectional else 1
+        out_size = proj_size or hidden_size    # the size of h (the projection's, with proj_size)
         self._flat_weights_names = []
         for layer in range(num_layers):
             for d in range(dirs):
-                in_size = input_size if layer == 0 else hidden_size * dirs
+                in_size = input_size if layer == 0 else out_size * dirs
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                shapes = {"weight_ih": (gate, in_size), "weight_hh": (gate, hidden_size)}
+                shapes = {"weight_ih": (gate, in_size), "weight_hh": (gate, out_size)}
                 if bias:
                     shapes.update(bias_ih=(gate,), bias_hh=(gate,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
                 for name, shape in shapes.items():
                     setattr(self, name + sfx, Parameter(pt.empty(shape, device=device, dtype=dtype)))
                     self._flat_weights_names.append(name + sfx)
@@ -103,7 +112,8 @@ class RNNBase(Module):
     def _weights(self, layer, d):
         sfx = f"_l{layer}" + ("_reverse" if d else "")
         get = self._parameters.get
-        return get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx), get("bias_hh" + sfx)
+        return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx), get("bias_hh" + sfx),
+                get("weight_hr" + sfx))
 
     def forward(self, input, hx=None):
         self._check_input(input)
@@ -114,36 +124,42 @@ class RNNBase(Module):
         seq, n = x.shape[0], x.shape[1]
         dirs = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
-        shape = (self.num_layers * dirs, n, self.hidden_size)
+        out_size = self.proj_size or self.hidden_size
+        shape = (self.num_layers * dirs, n, out_size)
+        c_shape = (self.num_layers * dirs, n, self.hidden_size)
         if hx is None:
             h0 = pt.zeros(shape, dtype=x.dtype, device=x.device)
-            c0 = h0 if lstm else None
+            c0 = (h0 if out_size == self.hidden_size else pt.zeros(c_shape, dtype=x.dtype, device=x.device)) \
+                if lstm else None
         else:
             h0, c0 = hx if lstm else (hx, None)
             if not batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
-            for t in (h0, c0) if lstm else (h0,):
-                if tuple(t.shape) != shape:
-                    raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(t.shape)}")
+            if tuple(h0.shape) != shape:
+                raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(h0.shape)}")
+            if lstm and tuple(c0.shape) != c_shape:
+                raise RuntimeError(f"Expected hidden[1] size {tuple(c_shape)}, got {list(c0.shape)}")
         cell = _CELLS[self.mode]
         h_n, c_n = [], []
         layer_in = x
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
                 if b_ih is not None and self.mode != "GRU":
                     b_ih = b_ih + b_hh                              # one bias add for all steps
                 xw = F.linear(layer_in, w_ih, b_ih)                 # every time step at once
                 w_hh_t = w_hh.t()
+                w_hr_t = w_hr.t() if w_hr is not None else None
                 k = layer * dirs + d
                 state = (h0[k], c0[k]) if lstm else h0[k]
                 steps = [None] * seq
                 for t in (range(seq - 1, -1, -1) if d else range(seq)):
-                    state = cell(xw[t], state, w_hh_t, b_hh)
+                    state = cell(xw[t], state, w_hh_t, b_hh) if w_hr_t is None else \
+                        lstm_cell(xw[t], state, w_hh_t, b_hh, w_hr_t)
                     steps[t] = state[0] if lstm else state
-                outs.append(pt.stack(steps) if seq else xw[:, :, :self.hidden_size])
+                outs.append(pt.stack(steps) if seq else xw[:, :, :out_size])
                 h_n.append(state[0] if lstm else state)
                 if lstm:
                     c_n.append(state[1])
@@ -172,6 +188,8 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 

@@ -122,6 +122,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, for checking the script")
     ap.add_argument("--report", help="write the results as Markdown to this file")
+    ap.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                    help="after the table, profile this many plugtorch MLP steps (cProfile, by own time)")
     args = ap.parse_args(argv)
 
     if pt.cuda.is_available():
@@ -201,6 +203,8 @@ def main(argv=None):
         tx, ty = torch.tensor(xn, device="cuda"), torch.tensor(yn, device="cuda")
         t_th = timed_ms(lambda: torch_step(torch, tp, tx, ty), torch.cuda.synchronize, steps)
     add_row("digits MLP step (64-128-10, batch 64)", t_pt, t_raw, t_th)
+    if args.profile:
+        profile_steps(lambda: plugtorch_step(ours, xb, yb), sync, args.profile)
 
     # per-op overhead: a + b on 1-element tensors
     s1, s2 = pt.ones(1, device=dev), pt.ones(1, device=dev)
@@ -217,6 +221,26 @@ def main(argv=None):
     if args.report:
         write_report(args.report, where, peer, torch, rows, ok)
     return 0
+
+
+def profile_steps(step, sync, n):
+    """Where an MLP step's time goes: the functions with the most own time over ``n`` steps.
+    Reads from the GPU (``get``, ``__bool__``, ``item`` ...) show up as the time they wait."""
+    import cProfile
+    import pstats
+    prof = cProfile.Profile()
+    sync()
+    prof.enable()
+    for _ in range(n):
+        step()
+    sync()
+    prof.disable()
+    stats = pstats.Stats(prof)
+    print(f"\nprofile of {n} plugtorch MLP steps (own time per step, calls per step):")
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:30]
+    for (file, line, name), (cc, nc, tt, ct, _) in rows:
+        where = f"{file.rsplit('/', 2)[-2:] if '/' in file else file}:{line}" if line else file
+        print(f"  {tt / n * 1e6:8.1f} us  {nc / n:6.1f}  {name}  ({where})")
 
 
 def try_torch_cuda():

@@ -90,3 +90,9 @@ def __getattr__(name):
         globals()[name] = mod
         return mod
     raise AttributeError(f"module 'plugtorch' has no attribute '{name}'")
+
+
+# nn's and optim's composite ops (linear, conv2d, cross_entropy, _fused_sgd_ ...) are in the
+# registry from the start, so plugtorch.ops, the conformance suite and backend authors see one
+# complete set whatever was imported (it costs a few milliseconds)
+from plugtorch import nn, optim  # noqa: E402,F401

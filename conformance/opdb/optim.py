@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import plugtorch as pt
 
-from ..entry import Entry, ErrorInput, Sample
+import numpy as np
+
+from ..entry import Entry, ErrorInput, Input, Sample
 
 OPTIM_DTYPES = (pt.float32, pt.float64)
 _SHAPES = (((), "contiguous", "contiguous"), ((5,), "contiguous", "stepped"),
@@ -75,9 +77,45 @@ def _fused_sgd_errors(ctx):
                        RuntimeError, "gradient or buffer is")]
 
 
+def _fused_adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps, *options):
+    """``_fused_adam_`` on copies of the parameters and state; returns them updated (the step
+    counters, which stay on cpu, as numbers)."""
+    copies = [[t.clone() for t in lst] for lst in (params, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps)]
+    ps, ms, vs, vm, st = copies
+    pt.ops._fused_adam_(ps, grads, ms, vs, vm, st, *options)
+    return tuple(ps + ms + vs + vm) + tuple(s.item() for s in st)
+
+
+def _fused_adam_samples(ctx):
+    def tensors(layouts, **kw):
+        return [ctx.input(shape, layout=lay, requires_grad=False, **kw) for (shape, _, _), lay in zip(_SHAPES, layouts)]
+
+    def steps(k):
+        return [Input(np.array(k, np.float32), pt.float32, on_cpu=True, requires_grad=False) for _ in _SHAPES]
+    lp = [lp for _, lp, _ in _SHAPES]
+    lg = [lg for _, _, lg in _SHAPES]
+    return [Sample(tensors(lp), tensors(lg), tensors(lp), tensors(lp, low=0, high=1), [], steps(0),
+                   0.01, 0.9, 0.999, 0.0, 1e-8, False, False, False, name="first step"),
+            Sample(tensors(lp), tensors(lp), tensors(lp), tensors(lp, low=0, high=1), tensors(lp, low=0, high=1),
+                   steps(3), 0.01, 0.8, 0.99, 0.1, 1e-6, True, True, False, name="amsgrad, weight decay, maximize"),
+            Sample(tensors(lp), tensors(lg), tensors(lp), tensors(lp, low=0, high=1), [], steps(5),
+                   0.01, 0.9, 0.999, 0.05, 1e-8, False, False, True, name="AdamW (decoupled weight decay)")]
+
+
+def _fused_adam_errors(ctx):
+    one = Input(np.array(0, np.float32), pt.float32, on_cpu=True, requires_grad=False)
+    return [ErrorInput(Sample([ctx.input((3,), requires_grad=False)], [ctx.input((4,), requires_grad=False)],
+                              [ctx.input((3,), requires_grad=False)], [ctx.input((3,), requires_grad=False)], [],
+                              [one], 0.01, 0.9, 0.999, 0.0, 1e-8, False, False, False),
+                       RuntimeError, "gradient or buffer is")]
+
+
 ENTRIES = [Entry("_fused_sgd_", samples=_fused_sgd_samples, fn=_fused_sgd, dtypes=OPTIM_DTYPES, differentiable=False,
                  inplace=False, error_inputs=_fused_sgd_errors,
-                 doc="SGD's update of a list of parameters in one op (plugtorch/optim/ops.py)")]
+                 doc="SGD's update of a list of parameters in one op (plugtorch/optim/ops.py)"),
+           Entry("_fused_adam_", samples=_fused_adam_samples, fn=_fused_adam, dtypes=OPTIM_DTYPES,
+                 differentiable=False, inplace=False, error_inputs=_fused_adam_errors,
+                 doc="Adam's / AdamW's update of a list of parameters in one op (plugtorch/optim/ops.py)")]
 ENTRIES += [Entry(f"optim.{name}", samples=_samples, fn=_steps(cls, opts), dtypes=OPTIM_DTYPES,
                  differentiable=False, inplace=False, error_inputs=_errors,
                  doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")

@@ -1,11 +1,11 @@
 """The optimizers' multi-tensor updates, declared as composite ops of the registry.
 
-``_fused_sgd_`` (PyTorch's name) updates every parameter of a group in one dispatch: its
-decomposition is SGD's per-tensor update written with in-place ops, so every backend runs it,
-and a backend may register a kernel under the same name that does the whole list at once (cpu
-does: it saves about three dispatches per parameter per step). The kernel must round as the
-decomposition does; the conformance entries ``optim.SGD*`` and ``_fused_sgd_`` compare the
-two on every backend.
+``_fused_sgd_`` and ``_fused_adam_`` (PyTorch's names) update every parameter of a group in one
+dispatch: their decompositions are the per-tensor updates written with in-place ops, so every
+backend runs them, and a backend may register a kernel under the same name that does the whole
+list at once (cpu does: it saves several dispatches per parameter per step). A kernel must
+round as the decomposition does; the conformance entries ``optim.*``, ``_fused_sgd_`` and
+``_fused_adam_`` compare the two on every backend.
 
 >>> import plugtorch as pt
 >>> p, g, b = pt.tensor([1.]), pt.tensor([2.]), pt.tensor([1.])
@@ -14,6 +14,8 @@ two on every backend.
 ([-0.45000001788139343], [2.9000000953674316])
 """
 from __future__ import annotations
+
+import math
 
 from plugtorch import _ops_public
 from plugtorch._dtypes import _FLOAT
@@ -55,76 +57,137 @@ def _fused_sgd_meta(params, grads, momentum_buffers, lr, momentum, dampening, we
     if len(grads) != n or (momentum != 0 and len(bufs) != n):
         raise RuntimeError(f"_fused_sgd_(): expected as many gradients and momentum buffers as parameters, got "
                            f"{n} parameters, {len(grads)} gradients and {len(momentum_buffers)} buffers")
-    if not _all_alike(params, grads, bufs):
-        _explain(params, grads, bufs)
-    if n:
-        dev = params[0]._device
-    else:
-        from plugtorch._device import device
-        dev = device("cpu")
-    return dev, ([p._data for p in params], [g._data for g in grads], [b._data for b in bufs], lr, momentum,
-                 dampening, weight_decay, bool(nesterov), bool(maximize), [p._dtype for p in params]), None
+    lists = (grads, bufs) if bufs else (grads,)
+    if not _all_alike(params, lists):
+        _explain("_fused_sgd_", "SGD", params, lists)
+    return _device(params), ([p._data for p in params], [g._data for g in grads], [b._data for b in bufs], lr,
+                             momentum, dampening, weight_decay, bool(nesterov), bool(maximize),
+                             [p._dtype for p in params]), None
 
 
-def _all_alike(params, grads, bufs) -> bool:
-    """The common case, checked quickly: tensors of floating dtypes, all on one device, each gradient
-    (and buffer) of its parameter's dtype and shape."""
+def _device(params):
+    if params:
+        return params[0]._device
+    from plugtorch._device import device
+    return device("cpu")
+
+
+def _all_alike(params, lists) -> bool:
+    """The common case, checked quickly: tensors of floating dtypes, all on one device, and in each
+    of ``lists`` (gradients, buffers ...) one tensor per parameter of its dtype and shape."""
     if not params:
         return True
     dev = params[0]._device
     try:
         for i, p in enumerate(params):
-            g = grads[i]
             dt, shape = p._dtype, p._data.shape
-            if (p._device is not dev or g._device is not dev or g._dtype is not dt or g._data.shape != shape
-                    or dt.category != _FLOAT or not isinstance(g, Tensor) or not isinstance(p, Tensor)):
+            if p._device is not dev or dt.category != _FLOAT or not isinstance(p, Tensor):
                 return False
-            if bufs:
-                b = bufs[i]
-                if b._device is not dev or b._dtype is not dt or b._data.shape != shape or not isinstance(b, Tensor):
+            for lst in lists:
+                t = lst[i]
+                if t._device is not dev or t._dtype is not dt or t._data.shape != shape or not isinstance(t, Tensor):
                     return False
     except AttributeError:   # not a tensor
         return False
     return True
 
 
-def _explain(params, grads, bufs):
+def _explain(op, algorithm, params, lists):
     """Raise the error that describes why ``_all_alike`` refused the lists."""
     dev = None
     for i, p in enumerate(params):
-        for t in (p, grads[i]) + ((bufs[i],) if bufs else ()):
+        for t in (p,) + tuple(lst[i] for lst in lists):
             if not isinstance(t, Tensor):
-                raise TypeError(f"_fused_sgd_(): expected lists of Tensors, got a {type(t).__name__}")
+                raise TypeError(f"{op}(): expected lists of Tensors, got a {type(t).__name__}")
             if dev is None:
                 dev = t._device
             elif t._device is not dev:
-                raise device_mismatch("_fused_sgd_", dev, t._device)
+                raise device_mismatch(op, dev, t._device)
             if t._dtype is not p._dtype or t._data.shape != p._data.shape:
-                raise RuntimeError(f"_fused_sgd_(): parameter {i} is {p._dtype} of shape {tuple(p.shape)} but its "
+                raise RuntimeError(f"{op}(): parameter {i} is {p._dtype} of shape {tuple(p.shape)} but its "
                                    f"gradient or buffer is {t._dtype} of shape {tuple(t.shape)}")
         if not p._dtype.is_floating_point:
-            raise RuntimeError(f"_fused_sgd_(): parameter {i} has dtype {p._dtype}; SGD updates floating point tensors")
-    raise AssertionError("_fused_sgd_(): unexplained refusal")   # pragma: no cover
+            raise RuntimeError(f"{op}(): parameter {i} has dtype {p._dtype}; {algorithm} updates floating point "
+                               "tensors")
+    raise AssertionError(f"{op}(): unexplained refusal")   # pragma: no cover
 
 
-def _register():
-    op = OPS.get("_fused_sgd_")
+# ---- Adam / AdamW ---------------------------------------------------------------------------
+def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize, decoupled):
+    """One parameter's Adam step, in place (``step_t``: its 0-d step counter, incremented here)."""
+    if maximize:
+        g = -g
+    step_t.add_(1)
+    t = step_t.item()
+    if weight_decay != 0:
+        if decoupled:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            g = g.add(p, alpha=weight_decay)
+    m.lerp_(g, 1 - beta1)
+    v.mul_(beta2).add_(g * g, alpha=1 - beta2)
+    if amsgrad:
+        vmax.copy_(vmax.maximum(v))
+        v = vmax
+    step_size = lr / (1 - beta1 ** t)
+    denom = (v.sqrt() / math.sqrt(1 - beta2 ** t)).add_(eps)
+    p.add_(m / denom, alpha=-step_size)
+
+
+def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, beta1, beta2,
+                weight_decay, eps, amsgrad, maximize, decoupled_weight_decay):
+    """Adam's (``decoupled_weight_decay``: AdamW's) update of every parameter, in place: the
+    moment estimates, ``max_exp_avg_sqs`` (read and written only with ``amsgrad``) and the 0-d
+    step counters too."""
+    vmaxs = max_exp_avg_sqs if amsgrad else [None] * len(params)
+    for i, p in enumerate(params):
+        _adam_update(p, grads[i], exp_avgs[i], exp_avg_sqs[i], vmaxs[i], state_steps[i], lr, beta1, beta2,
+                     weight_decay, eps, amsgrad, maximize, decoupled_weight_decay)
+
+
+def _fused_adam_meta(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, beta1, beta2,
+                     weight_decay, eps, amsgrad, maximize, decoupled_weight_decay):
+    """One device for the parameters and their state; the step counters are 0-d float tensors
+    (on cpu, as PyTorch keeps them, or on that device). A kernel receives the lists as native
+    arrays (``max_exp_avg_sqs`` empty without amsgrad), the options, and the parameters' dtypes."""
+    n = len(params)
+    lists = (grads, exp_avgs, exp_avg_sqs) + ((max_exp_avg_sqs,) if amsgrad else ())
+    if any(len(lst) != n for lst in lists) or len(state_steps) != n:
+        raise RuntimeError(f"_fused_adam_(): expected one gradient, state tensor and step per parameter, got "
+                           f"{n} parameters and lists of {[len(lst) for lst in lists + (state_steps,)]}")
+    if not _all_alike(params, lists):
+        _explain("_fused_adam_", "Adam", params, lists)
+    dev = _device(params)
+    for i, s in enumerate(state_steps):
+        if (not isinstance(s, Tensor) or s.ndim != 0 or not s._dtype.is_floating_point
+                or (s._device is not dev and s._device.type != "cpu")):
+            raise RuntimeError(f"_fused_adam_(): step {i} must be a 0-d floating point tensor on cpu or on {dev}, "
+                               f"got {s!r}")
+    return dev, ([p._data for p in params], [g._data for g in grads], [t._data for t in exp_avgs],
+                 [t._data for t in exp_avg_sqs], [t._data for t in max_exp_avg_sqs] if amsgrad else [],
+                 [s._data for s in state_steps], lr, beta1, beta2, weight_decay, eps, bool(amsgrad), bool(maximize),
+                 bool(decoupled_weight_decay), [p._dtype for p in params]), None
+
+
+def _register(name, meta, decomposition, written):
+    """Register an update op; its public function bumps the versions of the tensors it writes
+    (``written(args)``), since a kernel writes their arrays directly."""
+    op = OPS.get(name)
     if op is None:
-        op = register_op("_fused_sgd_", _fused_sgd_meta, decomposition=fused_sgd_, differentiable=False,
-                         out_kind=OUT_RAW)
+        op = register_op(name, meta, decomposition=decomposition, differentiable=False, out_kind=OUT_RAW)
 
-    def _fused_sgd(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize):
-        dispatch(op, params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize)
-        for t in params:   # (a kernel wrote the arrays directly)
+    def fn(*args):
+        dispatch(op, *args)
+        for t in written(args):
             t._bump_version()
-        if momentum != 0:
-            for t in momentum_buffers:
-                t._bump_version()
-    _fused_sgd.__name__ = _fused_sgd.__qualname__ = "_fused_sgd_"
-    _fused_sgd.__doc__ = fused_sgd_.__doc__
-    _fused_sgd._op = op
-    setattr(_ops_public.ops, "_fused_sgd_", _fused_sgd)
-    return _fused_sgd
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = decomposition.__doc__
+    fn._op = op
+    setattr(_ops_public.ops, name, fn)
+    return fn
 
 
-fused_sgd = _register()
+fused_sgd = _register("_fused_sgd_", _fused_sgd_meta, fused_sgd_,
+                      lambda a: [*a[0], *(a[2] if a[4] != 0 else ())])
+fused_adam = _register("_fused_adam_", _fused_adam_meta, fused_adam_,
+                       lambda a: [*a[0], *a[2], *a[3], *(a[4] if a[11] else ()), *a[5]])

@@ -178,6 +178,18 @@ def check_nonnegative(name: str, value) -> None:
         raise ValueError(f"Invalid {name} value: {value} (it must be >= 0)")
 
 
+def check_fused_flags(foreach, fused, capturable=False, differentiable=False) -> None:
+    """PyTorch's implementation switches: foreach / fused pick the loop or the one-op update
+    (plugtorch's updates are one op by default; False asks for the loop), the others are refused."""
+    if foreach and fused:
+        raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+    if differentiable:
+        raise NotImplementedError("differentiable=True is not supported: plugtorch's optimizers update "
+                                  "parameters under no_grad")
+    if capturable:
+        raise NotImplementedError("capturable=True (CUDA graph capture) is not supported")
+
+
 def new_step():
     """A step counter, as PyTorch keeps it: a 0-d float32 tensor on cpu."""
     from plugtorch import _ops_public as P

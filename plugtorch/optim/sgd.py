@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim import ops as _ops
-from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr, check_nonnegative
 
 
 @no_grad()
@@ -83,11 +83,7 @@ class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, foreach=None, differentiable=False, fused=None):
         check_lr(lr)
-        if foreach and fused:
-            raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-        if differentiable:
-            raise NotImplementedError("SGD(differentiable=True) is not supported: plugtorch's optimizers "
-                                      "update parameters under no_grad")
+        check_fused_flags(foreach, fused, differentiable=differentiable)
         check_nonnegative("momentum", momentum)
         check_nonnegative("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):

@@ -253,6 +253,71 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             add_(p, mul(g, -lr, dt), dt)
     K["_fused_sgd_"] = fused_sgd_
 
+    def fused_adam_(ps, gs, ms, vs, vmaxs, steps, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize,
+                    decoupled, dtypes):
+        # the optim op: Adam's per-parameter update (plugtorch/optim/ops.py) with this table's own
+        # kernels, in the order the decomposition dispatches them, so it rounds exactly as it does
+        add, sub, mul, div, add_, mul_ = K["add"], K["sub"], K["mul"], K["div"], K["add_"], K["mul_"]
+        for i, p in enumerate(ps):
+            g, dt = gs[i], dtypes[i]
+            s = steps[i]
+            s += 1                                   # step_t.add_(1)
+            t = float(s)
+            if p.ndim and p.dtype.kind == "f" and p.dtype.itemsize >= 4 and g.dtype is p.dtype:
+                # float32/64 (not 0-d, where NumPy returns scalars): the same ufuncs in the same
+                # order, in place where the result is fresh
+                _adam_float(p, -g if maximize else g, ms[i], vs[i], vmaxs[i] if amsgrad else None, t, lr, beta1,
+                            beta2, weight_decay, eps, decoupled)
+                continue
+            if maximize:
+                g = K["neg"](g, dt)
+            if weight_decay != 0:
+                if decoupled:
+                    mul_(p, 1 - lr * weight_decay, dt)
+                else:                                # g.add(p, alpha=weight_decay)
+                    g = add(g, p if weight_decay == 1 else mul(p, weight_decay, dt), dt)
+            m, v = ms[i], vs[i]
+            m[...] = add(m, mul(sub(g, m, dt), 1 - beta1, dt), dt)      # m.lerp_(g, 1 - beta1)
+            mul_(v, beta2, dt)
+            gg = mul(g, g, dt)
+            add_(v, gg if beta2 == 0 else mul(gg, 1 - beta2, dt), dt)
+            if amsgrad:
+                vmax = vmaxs[i]
+                vmax[...] = K["maximum"](vmax, v, dt)
+                v = vmax
+            step_size = lr / (1 - beta1 ** t)
+            denom = div(K["sqrt"](v, dt), math.sqrt(1 - beta2 ** t), dt)
+            add_(denom, eps, dt)
+            r = div(m, denom, dt)
+            add_(p, r if step_size == -1 else mul(r, -step_size, dt), dt)
+    K["_fused_adam_"] = fused_adam_
+
+    def _adam_float(p, g, m, v, vmax, t, lr, beta1, beta2, weight_decay, eps, decoupled):
+        if weight_decay != 0:
+            if decoupled:
+                p *= 1 - lr * weight_decay
+            else:
+                g = g + (p if weight_decay == 1 else p * weight_decay)
+        tmp = g - m                      # m.lerp_(g, 1 - beta1): m + (1 - beta1) * (g - m)
+        tmp *= 1 - beta1
+        m += tmp
+        v *= beta2
+        gg = g * g
+        if beta2 != 0:
+            gg *= 1 - beta2
+        v += gg
+        if vmax is not None:
+            xp.maximum(vmax, v, out=vmax)
+            v = vmax
+        step_size = lr / (1 - beta1 ** t)
+        denom = xp.sqrt(v)
+        denom /= math.sqrt(1 - beta2 ** t)
+        denom += eps
+        r = xp.divide(m, denom, out=denom)
+        if step_size != -1:
+            r *= -step_size
+        p += r
+
     K["floor_divide"] = binary(_floor_divide, check_zero=True, name="division")
     K["remainder"] = binary(_remainder, check_zero=True, name="remainder")
     K["fmod"] = binary(xp.fmod, check_zero=True, name="fmod")

@@ -1,5 +1,6 @@
-"""SGD's one-op-per-step update (``_fused_sgd_``): the cpu kernel gives the same bits as the
-update tensor by tensor, for every option and dtype; it bumps versions and checks its lists."""
+"""The one-op-per-step optimizer updates (``_fused_sgd_``, ``_fused_adam_``): the cpu kernels give
+the same bits as the update tensor by tensor, for every option and dtype; they bump versions
+and check their lists."""
 import itertools
 
 import numpy as np
@@ -102,3 +103,69 @@ def test_parameters_on_two_devices_are_updated_per_device():
             opt.step()
     for a, b in zip(cpu, mixed):
         np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
+# ---- Adam / AdamW: _fused_adam_ ------------------------------------------------------------------
+ADAM_OPTIONS = [dict(zip(("amsgrad", "weight_decay", "maximize"), v))
+                for v in itertools.product([False, True], [0.0, 0.1, 1.0], [False, True])]
+
+
+def adam_trajectory(cls, dtype, opts, **flags):
+    params = [pt.tensor(RNG_P[i], dtype=dtype, requires_grad=True) for i in range(len(SHAPES))]
+    opt = cls(params, lr=0.01, **opts, **flags)
+    out = []
+    for step in range(4):
+        for i, p in enumerate(params):
+            p.grad = pt.tensor(RNG_G[step][i], dtype=dtype)
+        opt.step()
+        out.append([p.detach().float().numpy().copy() for p in params])
+    return out
+
+
+@pytest.mark.parametrize("opts", ADAM_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16, pt.float16], ids=str)
+@pytest.mark.parametrize("cls", [pt.optim.Adam, pt.optim.AdamW], ids=lambda c: c.__name__)
+def test_fused_adam_step_equals_the_step_tensor_by_tensor(cls, dtype, opts):
+    fused = adam_trajectory(cls, dtype, opts)
+    loop = adam_trajectory(cls, dtype, opts, foreach=False)
+    for step, (a, b) in enumerate(zip(fused, loop), 1):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y, err_msg=f"after step {step}")
+
+
+def test_fused_adam_matches_the_documented_update_and_counts_steps():
+    p = pt.tensor([1.0, -2.0], dtype=pt.float64, requires_grad=True)
+    opt = pt.optim.Adam([p], lr=0.1, betas=(0.8, 0.9), eps=1e-8)
+    m = v = np.zeros(2)
+    want = np.array([1.0, -2.0])
+    for t, g in enumerate(([0.2, 0.4], [-1.0, 2.0]), 1):
+        p.grad = pt.tensor(g, dtype=pt.float64)
+        opt.step()
+        g = np.array(g)
+        m = 0.8 * m + 0.2 * g
+        v = 0.9 * v + 0.1 * g * g
+        want = want - 0.1 / (1 - 0.8 ** t) * m / (np.sqrt(v) / np.sqrt(1 - 0.9 ** t) + 1e-8)
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-12)
+    assert opt.state[p]["step"].item() == 2.0 and opt.state[p]["step"].device.type == "cpu"
+
+
+def test_fused_adam_bumps_versions_and_checks_its_lists():
+    p = pt.ones(3, requires_grad=True)
+    opt = pt.optim.Adam([p], lr=0.1)
+    loss = (p * p).sum()
+    p.grad = pt.ones(3)
+    opt.step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    z, s = pt.zeros(3), pt.zeros(())
+    with pytest.raises(RuntimeError, match=r"_fused_adam_\(\): parameter 0 is plugtorch.float32 of shape \(3,\) "
+                                           r"but its gradient or buffer is plugtorch.float32 of shape \(4,\)"):
+        pt.ops._fused_adam_([z], [pt.ones(4)], [z], [z], [], [s], 0.1, 0.9, 0.999, 0.0, 1e-8, False, False, False)
+    with pytest.raises(RuntimeError, match=r"_fused_adam_\(\): step 0 must be a 0-d floating point tensor"):
+        pt.ops._fused_adam_([z], [z], [z], [z], [], [pt.zeros(1)], 0.1, 0.9, 0.999, 0.0, 1e-8, False, False, False)
+    with pytest.raises(RuntimeError, match="expected one gradient, state tensor and step per parameter"):
+        pt.ops._fused_adam_([z], [z], [z], [], [], [s], 0.1, 0.9, 0.999, 0.0, 1e-8, False, False, False)
+    with pytest.raises(NotImplementedError, match="capturable=True"):
+        pt.optim.Adam([pt.zeros(1, requires_grad=True)], capturable=True)
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together."):
+        pt.optim.AdamW([pt.zeros(1, requires_grad=True)], foreach=True, fused=True)

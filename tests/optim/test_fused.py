@@ -15,9 +15,10 @@ OPTIONS = [dict(zip(("momentum", "dampening", "weight_decay", "nesterov", "maxim
            if not (v[3] and (v[0] == 0 or v[1] != 0))]
 
 
-def trajectory(dtype, opts, **flags):
+def trajectory(dtype, opts, cls=pt.optim.SGD, lr=0.1, **flags):
+    """Four steps of ``cls`` from the same start and gradients; the parameters after each."""
     params = [pt.tensor(RNG_P[i], dtype=dtype, requires_grad=True) for i in range(len(SHAPES))]
-    opt = pt.optim.SGD(params, lr=0.1, **opts, **flags)
+    opt = cls(params, lr=lr, **opts, **flags)
     out = []
     for step in range(4):
         for i, p in enumerate(params):
@@ -34,8 +35,10 @@ RNG_G = [[RNG.standard_normal(s) for s in SHAPES] for _ in range(4)]
 @pytest.mark.parametrize("opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 @pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16], ids=str)
 def test_fused_step_equals_the_step_tensor_by_tensor(dtype, opts):
-    fused = trajectory(dtype, opts)
-    loop = trajectory(dtype, opts, foreach=False)
+    assert_same_bits(trajectory(dtype, opts), trajectory(dtype, opts, foreach=False))
+
+
+def assert_same_bits(fused, loop):
     for step, (a, b) in enumerate(zip(fused, loop), 1):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y, err_msg=f"after step {step}")
@@ -110,27 +113,11 @@ ADAM_OPTIONS = [dict(zip(("amsgrad", "weight_decay", "maximize"), v))
                 for v in itertools.product([False, True], [0.0, 0.1, 1.0], [False, True])]
 
 
-def adam_trajectory(cls, dtype, opts, **flags):
-    params = [pt.tensor(RNG_P[i], dtype=dtype, requires_grad=True) for i in range(len(SHAPES))]
-    opt = cls(params, lr=0.01, **opts, **flags)
-    out = []
-    for step in range(4):
-        for i, p in enumerate(params):
-            p.grad = pt.tensor(RNG_G[step][i], dtype=dtype)
-        opt.step()
-        out.append([p.detach().float().numpy().copy() for p in params])
-    return out
-
-
 @pytest.mark.parametrize("opts", ADAM_OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 @pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16, pt.float16], ids=str)
 @pytest.mark.parametrize("cls", [pt.optim.Adam, pt.optim.AdamW], ids=lambda c: c.__name__)
 def test_fused_adam_step_equals_the_step_tensor_by_tensor(cls, dtype, opts):
-    fused = adam_trajectory(cls, dtype, opts)
-    loop = adam_trajectory(cls, dtype, opts, foreach=False)
-    for step, (a, b) in enumerate(zip(fused, loop), 1):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y, err_msg=f"after step {step}")
+    assert_same_bits(trajectory(dtype, opts, cls, 0.01), trajectory(dtype, opts, cls, 0.01, foreach=False))
 
 
 def test_fused_adam_matches_the_documented_update_and_counts_steps():

@@ -194,8 +194,12 @@ def _linear_backward_meta(grad, input, weight, output_mask=(True, True, True)):
 def _linear_grad(g, input, weight, bias=None):
     """grad input = g W, grad weight = g^T x (over the flattened batch), grad bias = g summed over the batch,
     as one ``_linear_backward`` op; each is skipped when nothing needs it (the data of the first layer)."""
-    if weight.ndim == 2 and (bias is None or bias.ndim == 1):
-        return _ops_public.ops._linear_backward(g, input, weight, (input._rg, weight._rg, bias is not None))
+    if weight.ndim == 2:
+        plain_bias = bias is not None and bias.ndim == 1
+        gi, gw, gb = _ops_public.ops._linear_backward(g, input, weight, (input._rg, weight._rg, plain_bias))
+        if bias is not None and not plain_bias:
+            gb = g   # a bias of another shape (0-d, (1, out), (N, out) ...): the engine sums g down to it
+        return gi, gw, gb
     gi = g.unsqueeze(-1) * weight if input._rg else None   # a 1-D weight: one output per sample
     return gi, (g.unsqueeze(-1) * input if input.ndim > 1 else g * input), g if bias is not None else None
 

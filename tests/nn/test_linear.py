@@ -161,3 +161,15 @@ def test_linear_backward_rejects_bad_arguments():
         pt.ops._linear_backward(g, x, w, (True,))
     with pytest.raises(TypeError, match="argument 'weight' must be Tensor, not list"):
         pt.ops._linear_backward(g, x, [1.0], (True, True, True))
+
+
+@pytest.mark.parametrize("bshape", [(), (1, 5), (3, 5), (5,)])
+def test_linear_gradients_with_a_broadcast_bias(bshape):
+    x, w, b = rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(bshape)
+    xt, wt, bt = t64(x, True), t64(w, True), t64(b, True)
+    g = rng.standard_normal((3, 5))
+    F.linear(xt, wt, bt).backward(t64(g))
+    np.testing.assert_allclose(xt.grad.numpy(), g @ w, rtol=1e-12)
+    np.testing.assert_allclose(wt.grad.numpy(), g.T @ x, rtol=1e-12)
+    want_b = g.sum(0) if bshape == (5,) else g.sum() if bshape == () else g.sum(0, keepdims=True) if bshape == (1, 5) else g
+    np.testing.assert_allclose(bt.grad.numpy(), want_b, rtol=1e-12)

@@ -251,9 +251,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         capture, needed = _plan(heap, inputs)
         results = [None] * len(inputs)
 
-    # leaves without hooks take their gradients as they arrive, without queueing their
-    # AccumulateGrad nodes (only when accumulating into .grad, and not for create_graph)
-    direct = capture is None and accumulate and not create_graph
     prev = _gs.enabled
     _gs.enabled = bool(create_graph)
     try:
@@ -287,11 +284,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if e is None or g is None:
                     continue
                 nxt, nr = e     # _send(), inlined: this loop runs once per graph edge
-                if direct and nxt.__class__ is AccumulateGrad and nxt._pre_hooks is None and nxt._post_hooks is None:
-                    t = nxt._var()
-                    if t is not None:
-                        _accumulate(t, g, False, handed)
-                    continue
                 buf = buffers.get(nxt)
                 if buf is None:
                     if nr == 0 and nxt.n_outputs == 1:

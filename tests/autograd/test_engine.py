@@ -437,6 +437,14 @@ def test_second_backward_without_saved_tensors_is_allowed_like_pytorch():
 
 
 def test_leaf_gradients_arriving_from_several_nodes_add_up_and_hooks_see_the_total():
+    # (and .grad is written once, when the leaf's AccumulateGrad runs: a hook on an intermediate
+    # tensor still sees None, as in PyTorch)
+    w = pt.tensor([1.0], requires_grad=True)
+    h = w * 2
+    seen_grad = []
+    h.register_hook(lambda g: seen_grad.append(w.grad))
+    (h * 3 + w).sum().backward()
+    assert seen_grad == [None] and w.grad.tolist() == [7.0]
     x = pt.tensor([1.0, 2.0], requires_grad=True)
     y = pt.tensor([3.0, 4.0], requires_grad=True)
     seen = []

@@ -40,6 +40,7 @@ class Tensor:
     _vc = None
     _view_fn = None
     _views = None       # WeakSet of live views (on a base), see autograd/inplace.py
+    _untracked_view = False   # a view made under no_grad, absent from its base's _views
     _out_nr = 0
     _hooks = None
     _acc = None

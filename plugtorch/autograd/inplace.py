@@ -75,6 +75,12 @@ def record_copy(op, args, kwargs):
     """Record ``dst.copy_(src)``: run it, then point dst's (or its base's) history at it."""
     dst, src = args[0], args[1]
     check_inplace(dst, "copy_")
+    if dst._untracked_view and (src._rg or (dst._base is not None and dst._base._rg)):
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode enabled. Given "
+            "that this use case is ambiguous and error-prone, it is forbidden. You can clarify your code by "
+            "moving both the view and the inplace either both inside the no_grad block (if you don't want "
+            "the inplace to be tracked) or both outside (if you want the inplace to be tracked).")
     D.grad_state.enabled = False
     try:
         D.run(op, args, kwargs)

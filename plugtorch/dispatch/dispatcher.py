@@ -350,6 +350,8 @@ def _wrap_view(op, res, dtype, dev, args, kwargs):
         if views is None:
             views = base._views = WeakSet()
         views.add(t)
+    else:
+        t._untracked_view = True   # an in-place write that autograd must record is refused
     return t
 
 

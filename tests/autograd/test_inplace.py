@@ -200,3 +200,18 @@ def test_a_view_taken_before_an_in_place_write_to_its_base_sees_the_new_history(
     h.mul_(2)                  # the base itself, written after the view was taken
     w.sum().backward()
     assert a.grad.tolist() == [0.0, 2.0, 2.0]
+
+
+def test_in_place_write_that_needs_recording_into_a_view_made_under_no_grad_is_refused():
+    x = pt.randn(6, 3)
+    w = pt.ones(3, requires_grad=True)
+    with pt.no_grad():
+        v = x[0:4]
+    with pytest.raises(RuntimeError, match="A view was created in no_grad mode and is being modified inplace "
+                                           "with grad mode enabled"):
+        v.mul_(w)                      # PyTorch's rule: the write could not be tracked
+    v.mul_(2.0)                        # nothing to record: allowed
+    np.testing.assert_allclose(x[0:4].numpy(), v.numpy())
+    u = x[0:4]                         # a view made with grad mode on records the write
+    u.mul_(w)
+    assert u.requires_grad and x.requires_grad

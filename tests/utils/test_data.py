@@ -208,3 +208,12 @@ def test_tensor_dataset_loader_handles_endless_samplers_and_small_gathers():
     assert [next(it)[1].tolist() for _ in range(4)] == [[0, 1], [2, 3], [4, 0], [1, 2]]
     batches = list(DataLoader(xy(10), batch_size=3)._iter_tensor_dataset(rows_per_gather=4))
     assert [y.tolist() for _, y in batches] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+def test_tensor_dataset_batches_record_in_place_ops_with_tensors_that_need_grad():
+    X, Y = pt.randn(10, 3), pt.arange(10)
+    w = pt.full((3,), 2.0, requires_grad=True)
+    x, y = next(iter(DataLoader(TensorDataset(X, Y), batch_size=4)))
+    x.mul_(w)
+    x.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), X[0:4].sum(0).numpy(), rtol=1e-6)

@@ -113,7 +113,6 @@ class DataLoader:
     def _gather_and_slice(self, batches):
         from plugtorch import _ops_public as P
         from plugtorch._dtypes import int64
-        from plugtorch.autograd.grad_mode import no_grad
         order = [i for b in batches for i in b]
         tensors = self.dataset.tensors
         index = {}   # one index tensor per device
@@ -122,15 +121,7 @@ class DataLoader:
                 index[t.device] = P.tensor(order, dtype=int64, device=t.device)
         gathered = [t.index_select(0, index[t.device]) for t in tensors]
         slice_ = P.ops.slice
-        if any(t.requires_grad for t in tensors):   # the batches stay in the dataset's graph
-            start = 0
-            for b in batches:
-                yield [slice_(g, 0, start, start + len(b)) for g in gathered]
-                start += len(b)
-            return
         start = 0
         for b in batches:
-            with no_grad():   # (no graph to join: the views need no autograd bookkeeping)
-                out = [slice_(g, 0, start, start + len(b)) for g in gathered]
-            yield out
+            yield [slice_(g, 0, start, start + len(b)) for g in gathered]
             start += len(b)

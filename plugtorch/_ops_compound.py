@@ -315,6 +315,9 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     with ``axis``); the inverse then maps each slice of ``input`` to its row of the result.
     """
     if dim is not None:
+        if input.ndim == 0:
+            raise IndexError(f"unique(): a 0-d tensor has no dim {dim} to take slices along; call unique() "
+                             "without dim")
         return _unique_dim(input, M.wrap_dim("unique", dim, input.ndim), return_inverse, return_counts)
     flat = input.reshape(-1)
     v, order = P.sort(flat)

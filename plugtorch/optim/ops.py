@@ -1,7 +1,8 @@
 """The optimizers' multi-tensor updates, declared as composite ops of the registry.
 
-``_fused_sgd_`` and ``_fused_adam_`` (PyTorch's names) update every parameter of a group in one
-dispatch: their decompositions are the per-tensor updates written with in-place ops, so every
+``_fused_sgd_`` and ``_fused_adam_`` (named after PyTorch's fused ops; the signatures are
+plugtorch's: options positional, no grad_scale/found_inf, AdamW as ``decoupled_weight_decay``)
+update every parameter of a group in one dispatch: their decompositions are the per-tensor updates written with in-place ops, so every
 backend runs them, and a backend may register a kernel under the same name that does the whole
 list at once (cpu does: it saves several dispatches per parameter per step). A kernel must
 round as the decomposition does; the conformance entries ``optim.*``, ``_fused_sgd_`` and
@@ -60,9 +61,15 @@ def _fused_sgd_meta(params, grads, momentum_buffers, lr, momentum, dampening, we
     lists = (grads, bufs) if bufs else (grads,)
     if not _all_alike(params, lists):
         _explain("_fused_sgd_", "SGD", params, lists)
+    lr = _number(lr)
     return _device(params), ([p._data for p in params], [g._data for g in grads], [b._data for b in bufs], lr,
                              momentum, dampening, weight_decay, bool(nesterov), bool(maximize),
                              [p._dtype for p in params]), None
+
+
+def _number(v):
+    """A learning rate given as a 0-d tensor (PyTorch allows it) as the number a kernel takes."""
+    return v.item() if isinstance(v, Tensor) else v
 
 
 def _device(params):
@@ -163,6 +170,7 @@ def _fused_adam_meta(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, stat
                 or (s._device is not dev and s._device.type != "cpu")):
             raise RuntimeError(f"_fused_adam_(): step {i} must be a 0-d floating point tensor on cpu or on {dev}, "
                                f"got {s!r}")
+    lr = _number(lr)
     return dev, ([p._data for p in params], [g._data for g in grads], [t._data for t in exp_avgs],
                  [t._data for t in exp_avg_sqs], [t._data for t in max_exp_avg_sqs] if amsgrad else [],
                  [s._data for s in state_steps], lr, beta1, beta2, weight_decay, eps, bool(amsgrad), bool(maximize),

@@ -114,9 +114,9 @@ def test_lstm_projection_errors():
         nn.LSTM(3, 4, proj_size=4)
     with pytest.raises(ValueError, match="proj_size should be a positive integer or zero to disable projections"):
         nn.LSTM(3, 4, proj_size=-1)
-    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM, not RNN or GRU"):
-        from plugtorch.nn.modules.rnn import RNNBase
-        RNNBase("GRU", 3, 4, proj_size=2)
+    for cls in (nn.GRU, nn.RNN):   # they take proj_size only to refuse it, as PyTorch's do
+        with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM, not RNN or GRU"):
+            cls(3, 4, proj_size=2)
     with pytest.raises(RuntimeError, match=r"Expected hidden\[1\] size \(1, 2, 4\), got \[1, 2, 2\]"):
         nn.LSTM(3, 4, proj_size=2)(pt.randn(5, 2, 3), (pt.zeros(1, 2, 2), pt.zeros(1, 2, 2)))
 

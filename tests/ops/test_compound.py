@@ -183,6 +183,8 @@ def test_unique_along_a_dim_matches_numpy(dim):
     assert pt.unique(pt.zeros(0, 3), dim=0).shape == (0, 3)
     with pytest.raises(IndexError, match="unique"):
         pt.unique(pt.zeros(2, 2), dim=3)
+    with pytest.raises(IndexError, match=r"unique\(\): a 0-d tensor has no dim 0"):
+        pt.unique(pt.tensor(3), dim=0)
 
 
 @pytest.mark.parametrize("right", [False, True])

@@ -156,3 +156,16 @@ def test_fused_adam_bumps_versions_and_checks_its_lists():
         pt.optim.Adam([pt.zeros(1, requires_grad=True)], capturable=True)
     with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together."):
         pt.optim.AdamW([pt.zeros(1, requires_grad=True)], foreach=True, fused=True)
+
+
+@pytest.mark.parametrize("cls,kw", [(pt.optim.SGD, dict(momentum=0.9)), (pt.optim.Adam, {}), (pt.optim.AdamW, {})])
+def test_a_tensor_learning_rate_works_like_a_number(cls, kw):
+    runs = []
+    for lr in (0.1, pt.tensor(0.1)):
+        p = pt.tensor([1.0, 2.0], requires_grad=True)
+        opt = cls([p], lr=lr, **kw)
+        for g in ([0.5, -1.0], [0.25, 2.0]):
+            p.grad = pt.tensor(g)
+            opt.step()
+        runs.append(p.detach().numpy())
+    np.testing.assert_array_equal(runs[0], runs[1])

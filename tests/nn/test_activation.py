@@ -149,3 +149,10 @@ def test_threshold_backward_passes_the_gradient_above_the_threshold_and_at_nan()
     with pytest.raises(RuntimeError, match=r"threshold_backward\(\): grad_output of shape \(5,\) does not match "
                                            r"input of shape \(4,\)"):
         pt.ops.threshold_backward(g, pt.ones(4), 0)
+
+
+def test_threshold_backward_rejects_non_tensors_and_bad_thresholds():
+    with pytest.raises(TypeError, match=r"threshold_backward\(\): argument 'grad_output' must be Tensor, not list"):
+        pt.ops.threshold_backward([1.0], pt.ones(1), 0)
+    with pytest.raises(TypeError, match=r"threshold_backward\(\): expected a Tensor or a number, got str"):
+        pt.ops.threshold_backward(pt.ones(1), pt.ones(1), "a")

@@ -173,3 +173,9 @@ def test_linear_gradients_with_a_broadcast_bias(bshape):
     np.testing.assert_allclose(wt.grad.numpy(), g.T @ x, rtol=1e-12)
     want_b = g.sum(0) if bshape == (5,) else g.sum() if bshape == () else g.sum(0, keepdims=True) if bshape == (1, 5) else g
     np.testing.assert_allclose(bt.grad.numpy(), want_b, rtol=1e-12)
+
+
+def test_linear_backward_refuses_a_1d_weight():
+    with pytest.raises(RuntimeError, match=r"_linear_backward\(\): expected a 2-D weight and a floating point "
+                                           r"input of 1 or more dims, got weight \(3,\)"):
+        pt.ops._linear_backward(pt.randn(2), pt.randn(3), pt.randn(3), (True, True, True))

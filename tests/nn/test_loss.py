@@ -317,3 +317,14 @@ def test_cross_entropy_kernels_leave_their_inputs_alone(layout):
     p = np.exp(lp)
     p[np.arange(40), y] -= 1
     np.testing.assert_allclose(xt.grad.numpy(), p / 40, rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_and_its_gradient_op_reject_bad_arguments():
+    with pytest.raises(RuntimeError, match=r"cross_entropy\(\): expected a floating point input \(logits\), "
+                                           r"got plugtorch.int64"):
+        F.cross_entropy(pt.tensor([[1, 2]]), pt.tensor([0]))
+    with pytest.raises(TypeError, match=r"cross_entropy\(\): argument 'target' must be Tensor, not list"):
+        F.cross_entropy(pt.randn(2, 3), [0, 1])
+    with pytest.raises(RuntimeError, match=r"weight tensor should be defined either for all 3 classes or no "
+                                           r"classes but got weight tensor of shape: \[4\]"):
+        pt.ops._cross_entropy_backward(pt.ones(()), pt.randn(2, 3), pt.tensor([0, 1]), pt.ones(4), -100, "mean", 0.0)

@@ -169,3 +169,14 @@ def test_a_tensor_learning_rate_works_like_a_number(cls, kw):
             opt.step()
         runs.append(p.detach().numpy())
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_fused_updates_reject_non_tensors_other_devices_and_differentiable():
+    z = pt.zeros(2)
+    with pytest.raises(TypeError, match=r"_fused_adam_\(\): expected lists of Tensors, got a float"):
+        pt.ops._fused_adam_([z], [1.0], [z], [z], [], [pt.zeros(())], 0.1, 0.9, 0.999, 0.0, 1e-8, False, False, False)
+    with pytest.raises(NotImplementedError, match="differentiable=True is not supported"):
+        pt.optim.SGD([pt.zeros(1, requires_grad=True)], differentiable=True)
+    if opencl_ok():
+        with pytest.raises(RuntimeError, match=r"_fused_sgd_\(\): Expected all tensors to be on the same device"):
+            pt.ops._fused_sgd_([z], [pt.zeros(2, device="opencl")], [], 0.1, 0.0, 0.0, 0.0, False, False)

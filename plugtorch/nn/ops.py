@@ -456,9 +456,11 @@ def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
           "_linear_backward": _linear_backward_meta}
-_FORMULAS = {"linear": (_linear_grad, ("input", "weight")), "nll_loss": (_nll_loss_grad, ("input", "target", "weight")),
-             "conv2d": (_conv.conv2d_backward, ("input", "weight")),
-             "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"))}
+# op name -> (formula, the arguments it reads, which calls it covers (None: all))
+_FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
+             "nll_loss": (_nll_loss_grad, ("input", "target", "weight"), None),
+             "conv2d": (_conv.conv2d_backward, ("input", "weight"), None),
+             "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered)}
 
 
 def _wrapper(op, impl):
@@ -481,8 +483,8 @@ def _register():
             op = register_op(name, meta, decomposition=impl, tags=tags,
                              out_kind=OUT_MULTI if name == "_linear_backward" else OUT_TENSOR)
         if name in _FORMULAS:
-            fn, save = _FORMULAS[name]
-            derivative(name, fn, save=save, when=_cross_entropy_covered if name == "cross_entropy" else None)
+            fn, save, when = _FORMULAS[name]
+            derivative(name, fn, save=save, when=when)
         out[name] = _wrapper(op, impl)
         setattr(_ops_public.ops, name, _ops_public._make_op_function(op))
     return out

@@ -47,16 +47,27 @@ __kernel void k(__global {st}* c, __global const {st}* a, const long ao, __globa
 
 
 def _full_tile(dt):
-    """The inner loop for a whole TM x TN tile: explicit 16-wide vectors for float types."""
+    """The inner loop for a whole TM x TN tile: explicit 128-bit vectors for float types.
+
+    Wider vectors (float16 = 512 bits) cross PoCL's builtin-call ABI, which on hosts whose CPU
+    LLVM does not take for an AVX-512 one (seen on an AMD EPYC VM) corrupts the stack and
+    crashes; 128-bit vectors are native on every x86-64 and ARM64 CPU.
+    """
     st = T.storage(dt)
     if st in ("float", "double"):
-        v = f"{st}{TN}"
-        accs = " ".join(f"{v} acc{i} = 0;" for i in range(TM))
-        body = " ".join(f"acc{i} += a[ab + (i0 + {i}) * lda + k] * bv;" for i in range(TM))
-        stores = " ".join(f"vstore{TN}(acc{i}, 0, cb + (i0 + {i}) * N + j0);" for i in range(TM))
+        w = 4 if st == "float" else 2
+        v = f"{st}{w}"
+        chunks = range(TN // w)
+        accs = " ".join(f"{v} acc{i}_{q} = 0;" for i in range(TM) for q in chunks)
+        loads = " ".join(f"const {v} bv{q} = vload{w}({q}, b + bb + k * ldb + j0);" for q in chunks)
+        body = " ".join(f"const {st} a{i} = a[ab + (i0 + {i}) * lda + k];"
+                        + "".join(f" acc{i}_{q} += a{i} * bv{q};" for q in chunks)
+                        for i in range(TM))
+        stores = " ".join(f"vstore{w}(acc{i}_{q}, {q}, cb + (i0 + {i}) * N + j0);"
+                          for i in range(TM) for q in chunks)
         return f"""        {accs}
         for (long k = 0; k < K; k++) {{
-            const {v} bv = vload{TN}(0, b + bb + k * ldb + j0);
+            {loads}
             {body}
         }}
         {stores}

@@ -123,7 +123,16 @@ def test_where(dtype):
 @pytest.mark.parametrize("src", DTYPES)
 @pytest.mark.parametrize("dst", DTYPES)
 def test_casts(src, dst):
-    x = sample((11,), src, 11, -100, 300) if src.is_floating_point else sample((11,), src, 11, 0, 120)
+    # A float -> integer cast of a value outside the target's range is undefined behaviour in C
+    # (and in PyTorch): the result differs between CPUs and OpenCL drivers, so only in-range
+    # values are compared. Integer -> integer casts wrap, which is defined.
+    if src.is_floating_point and not dst.is_floating_point and dst is not pt.bool:
+        info = pt.iinfo(dst)
+        x = sample((11,), src, 11, max(info.min, -100), min(info.max - 1, 300))  # (-1: rounding)
+    elif src.is_floating_point:
+        x = sample((11,), src, 11, -100, 300)
+    else:
+        x = sample((11,), src, 11, 0, 120)
     check(lambda t: t.to(dst), x)
 
 

@@ -257,7 +257,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         while heap:
             node = heappop(heap)[1]
             grads = buffers.pop(node)
-            if node._pre_hooks:
+            if node._pre_hooks is not None:
                 _run_pre_hooks(node, grads)
             if capture is not None:
                 for nr, g in enumerate(grads):
@@ -336,6 +336,11 @@ def _run_pre_hooks(node, grads):
                 r = h(grads[nr])
                 if r is not None:
                     grads[nr] = r
+    retained = node._retained
+    if retained:
+        for nr, h in retained.items():
+            if nr < len(grads) and grads[nr] is not None:
+                h(grads[nr])
 
 
 def _plan(heap, inputs):

@@ -28,9 +28,9 @@ class Node:
     n_outputs = 1
     released = False
     seq = 1                 # creation order (subclasses set it from next_seq())
-    _pre_hooks = None       # {output_nr: [hook]}
+    _pre_hooks = None       # {output_nr: [hook]} ({} when only _retained is set)
     _post_hooks = None
-    _retained = None
+    _retained = None        # {output_nr: retain_grad's hook}, run after the _pre_hooks
 
     def name(self) -> str:
         return type(self).__name__
@@ -244,5 +244,11 @@ def retain_grad(t):
         if x is not None:
             g = g.detach()
             x._grad = g.clone() if x._grad is None else x._grad + g
-        return None
-    t.grad_fn.register_prehook(hook, t._out_nr)
+    # kept apart from the tensor's hooks: the engine runs it after all of them, whatever the
+    # order of registration, so .grad holds the gradient the hooks made (as in PyTorch)
+    node = t.grad_fn
+    if node._retained is None:
+        node._retained = {}
+    node._retained[t._out_nr] = hook
+    if node._pre_hooks is None:
+        node._pre_hooks = {}

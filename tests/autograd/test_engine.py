@@ -90,6 +90,23 @@ def test_retain_grad_on_non_leaf():
     assert a.grad.tolist() == [18.0, 36.0]
 
 
+@pytest.mark.parametrize("hook_first", [False, True])
+def test_retain_grad_stores_the_gradient_after_the_hooks(hook_first):
+    # PyTorch runs the retains_grad hook after every tensor hook, whatever the order of
+    # registration: a hook that doubles the gradient doubles .grad and what flows on
+    a = leaf([1.0, 2.0])
+    b = a * 3
+    if hook_first:
+        b.register_hook(lambda g: g * 2)
+        b.retain_grad()
+    else:
+        b.retain_grad()
+        b.register_hook(lambda g: g * 2)
+    (b * b).sum().backward()
+    assert b.grad.tolist() == [12.0, 24.0]
+    assert a.grad.tolist() == [36.0, 72.0]
+
+
 def test_non_leaf_grad_is_none_with_a_warning():
     a = leaf([1.0])
     b = a * 2

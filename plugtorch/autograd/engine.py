@@ -15,7 +15,7 @@ from heapq import heapify, heappop, heappush
 from plugtorch._dtypes import _FLOAT
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
-                                      modified_error, next_seq)
+                                      grad_lock, modified_error, next_seq)
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
 
@@ -388,6 +388,11 @@ def _accumulate(t, g, create_graph, handed):
         g = F.sum_to(g, tuple(t.shape))
     if g._dtype is not t._dtype:
         g = g.to(t._dtype)
+    with grad_lock:   # read, add and store as one step when threads share the leaf
+        _accumulate_locked(t, g, create_graph, handed)
+
+
+def _accumulate_locked(t, g, create_graph, handed):
     old = t._grad
     if create_graph:
         if old is None and (id(g._data) in handed or g._base is not None):

@@ -7,12 +7,17 @@ inputs. ``release()`` drops the saved tensors after backward unless the graph is
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 
 # Every node takes the next number when it is created: 0, -1, -2 ... A node is always created
 # after the nodes of its inputs, so running nodes in increasing ``seq`` (latest first) is a
 # topological order of the backward graph: the engine needs no dependency-counting pass.
-next_seq = itertools.count(0, -1).__next__
+next_seq = itertools.count(0, -1).__next__   # (atomic under the GIL)
+
+# Held while a gradient is added into a tensor's .grad: threads running backward into one
+# shared leaf then accumulate atomically, as in PyTorch (each thread's graph runs on its own).
+grad_lock = threading.Lock()
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved "
           "tensors after they have already been freed). Saved intermediate values of the graph "
@@ -243,7 +248,8 @@ def retain_grad(t):
         x = ref()
         if x is not None:
             g = g.detach()
-            x._grad = g.clone() if x._grad is None else x._grad + g
+            with grad_lock:
+                x._grad = g.clone() if x._grad is None else x._grad + g
     # kept apart from the tensor's hooks: the engine runs it after all of them, whatever the
     # order of registration, so .grad holds the gradient the hooks made (as in PyTorch)
     node = t.grad_fn

@@ -13,10 +13,20 @@ from weakref import WeakSet
 
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
-_modes: list = []          # active dispatch modes, innermost last
+_modes: list = []          # the modes active in ANY thread: the hot paths' one cheap check
+_modes_lock = threading.Lock()
 _new = object.__new__
 _fallback_warned: set = set()
-_tls = threading.local()
+
+
+class _ModeStack(threading.local):
+    """Each thread's own dispatch modes, innermost last (as grad mode is per thread)."""
+
+    def __init__(self):
+        self.modes = []
+
+
+_stack = _ModeStack()
 
 
 class _GradState(threading.local):
@@ -276,25 +286,32 @@ def _requires_grad(args) -> bool:
 
 
 def _dispatch_with_modes(op, args, kwargs):
+    stack = _stack.modes
+    if not stack:    # the active modes belong to other threads (or are suspended, below)
+        return _below_modes(op, args, kwargs)
     # Modes are suspended while one handles a call, so ops it runs itself are not seen again.
-    modes = list(_modes)
-    _modes.clear()
+    modes = list(stack)
+    stack.clear()
     try:
         def call_below(i):
             def nxt(a, k):
                 if i < 0:
-                    _modes.extend(modes)
+                    stack.extend(modes)
                     try:
-                        if op.differentiable and grad_state.enabled and _requires_grad(a):
-                            return autograd_record(op, a, k)
-                        return run(op, a, k)
+                        return _below_modes(op, a, k)
                     finally:
-                        _modes.clear()
+                        stack.clear()
                 return modes[i].__plugtorch_dispatch__(op, a, k, call_below(i - 1))
             return nxt
         return call_below(len(modes) - 1)(args, kwargs)
     finally:
-        _modes[:] = modes
+        stack[:] = modes
+
+
+def _below_modes(op, args, kwargs):
+    if op.differentiable and grad_state.enabled and _requires_grad(args):
+        return autograd_record(op, args, kwargs)
+    return run(op, args, kwargs)
 
 
 def run(op, args, kwargs):
@@ -413,13 +430,28 @@ def _run_on_cpu(op, be, dev, args, kwargs):
 
 
 def push_mode(mode) -> None:
-    _modes.append(mode)
+    """Make ``mode`` the innermost dispatch mode of the calling thread."""
+    _stack.modes.append(mode)
+    with _modes_lock:
+        _modes.append(mode)
 
 
 def pop_mode(mode) -> None:
-    if not _modes or _modes[-1] is not mode:
+    """Exit ``mode``, which must be the calling thread's innermost mode."""
+    stack = _stack.modes
+    if not stack or stack[-1] is not mode:
         raise RuntimeError("dispatch modes must be exited in the reverse order they were entered")
-    _modes.pop()
+    stack.pop()
+    with _modes_lock:
+        for i in range(len(_modes) - 1, -1, -1):
+            if _modes[i] is mode:
+                del _modes[i]
+                break
+
+
+def active_modes() -> list:
+    """The calling thread's active dispatch modes, innermost last."""
+    return list(_stack.modes)
 
 
 class DispatchMode:

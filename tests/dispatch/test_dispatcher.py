@@ -132,7 +132,7 @@ def test_modes_see_every_call_and_nest():
     with Log("m", log):
         x.mean()
     assert ("m", "mean") in log and ("m", "sum") in log
-    assert dispatcher._modes == []
+    assert dispatcher.active_modes() == [] and dispatcher._modes == []
 
 
 def test_mode_can_change_arguments_and_results():
@@ -154,7 +154,7 @@ def test_modes_must_exit_in_order():
         a.__exit__(None, None, None)
     b.__exit__(None, None, None)
     a.__exit__(None, None, None)
-    assert dispatcher._modes == []
+    assert dispatcher.active_modes() == [] and dispatcher._modes == []
 
 
 def test_register_errors(tiny):

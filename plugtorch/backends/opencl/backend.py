@@ -23,8 +23,11 @@ class OpenCLBackend(Backend):
 
     def _scan(self):
         if self._devices is None:
-            self._devices, self._problem = enumerate_devices()
-            runtime._DEVICES[:] = self._devices
+            with runtime.LOCK:
+                if self._devices is None:
+                    devices, self._problem = enumerate_devices()
+                    runtime._DEVICES[:] = devices
+                    self._devices = devices
         return self._devices
 
     @property
@@ -105,8 +108,9 @@ class OpenCLBackend(Backend):
         return s.pool.managed_bytes if s else 0
 
     def empty_cache(self):
-        for s in runtime._STATES.values():
-            s.pool.free_held()
+        with runtime.LOCK:
+            for s in runtime._STATES.values():
+                s.pool.free_held()
 
 
 __all__ = ["OpenCLBackend"]

@@ -6,7 +6,9 @@ kernel cache, so a second process does not recompile.
 """
 from __future__ import annotations
 
+import functools
 import os
+import threading
 import time
 
 import numpy as np
@@ -17,6 +19,21 @@ from plugtorch.backends.opencl.cltypes import PRELUDE
 CACHE_DIR = os.environ.get("PLUGTORCH_OPENCL_CACHE",
                            os.path.join(os.path.expanduser("~"), ".cache", "plugtorch", "opencl"))
 STATS = {"programs_built": 0, "build_seconds": 0.0, "kernels": 0}
+
+# One lock serialises the host side of the backend: a kernel sets its arguments on a cached
+# cl.Kernel and then enqueues it, allocates from the memory pool and fills the program and
+# kernel caches, none of which may interleave with another thread doing the same. The device
+# still runs the enqueued work asynchronously, so threads lose little by queueing here.
+LOCK = threading.RLock()
+
+
+def locked(fn):
+    """``fn`` run while holding ``LOCK`` (every kernel of the table, and host transfers)."""
+    @functools.wraps(fn)
+    def run(*args):
+        with LOCK:
+            return fn(*args)
+    return run
 
 
 class DeviceState:
@@ -99,6 +116,7 @@ class DeviceState:
         self.cl.enqueue_nd_range_kernel(self.queue, kernel, (g,), (local,))
 
 
+@locked
 def to_host(arr: CLArray) -> np.ndarray:
     """Blocking read of a (possibly strided) CLArray into a new NumPy array."""
     cl = arr.dev.cl
@@ -112,6 +130,7 @@ def to_host(arr: CLArray) -> np.ndarray:
     return to_host(contiguous(arr))
 
 
+@locked
 def from_host(dev: DeviceState, a: np.ndarray) -> CLArray:
     if not a.flags.c_contiguous:
         a = a.copy()   # np.ascontiguousarray would turn a 0-d array into 1-d
@@ -129,9 +148,17 @@ def state(index) -> DeviceState:
     """The DeviceState of ``opencl:index`` (created on first use)."""
     s = _STATES.get(index)
     if s is None:
-        from plugtorch.backends.opencl.platforms import import_pyopencl
-        if not _DEVICES:
-            from plugtorch.backends import get_backend
-            get_backend("opencl").device_count()
-        s = _STATES[index] = DeviceState(import_pyopencl(), _DEVICES[index or 0], index or 0)
+        with LOCK:
+            s = _STATES.get(index)
+            if s is None:
+                s = _new_state(index)
+    return s
+
+
+def _new_state(index):
+    from plugtorch.backends.opencl.platforms import import_pyopencl
+    if not _DEVICES:
+        from plugtorch.backends import get_backend
+        get_backend("opencl").device_count()
+    s = _STATES[index] = DeviceState(import_pyopencl(), _DEVICES[index or 0], index or 0)
     return s

@@ -5,7 +5,8 @@ from __future__ import annotations
 def kernel_table() -> dict:
     from plugtorch.backends.opencl.kernels import (copy, elementwise, factory, indexing, matmul,
                                                    reduce, scan, sort, views)
+    from plugtorch.backends.opencl.runtime import locked
     K = {}
     for mod in (views, copy, elementwise, reduce, scan, sort, matmul, indexing, factory):
         K.update(mod.KERNELS)
-    return K
+    return {name: locked(fn) for name, fn in K.items()}

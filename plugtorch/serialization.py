@@ -3,7 +3,8 @@
 A file is a standard safetensors file: the tensors are its entries ("0", "1", ...) and the
 object around them (dicts, lists, tuples, numbers, strings, dtypes, devices) is JSON in its
 ``__metadata__``. Loading parses JSON and raw little-endian bytes only; nothing is unpickled.
-A plain safetensors file from elsewhere loads as a dict of tensors.
+A plain safetensors file from elsewhere loads as a dict of tensors. Saving to a path replaces
+the file atomically, so a failure mid-write leaves the previous checkpoint whole.
 
 >>> import io, plugtorch as pt
 >>> buf = io.BytesIO()
@@ -14,46 +15,110 @@ A plain safetensors file from elsewhere loads as a dict of tensors.
 from __future__ import annotations
 
 import collections
+import contextlib
+import io
 import json
 import math
+import mmap as _mmap
 import os
-import struct
+import secrets
+import stat
 
 import numpy as np
 
 from plugtorch import _dtypes
+from plugtorch import _safetensors as st
 from plugtorch._device import device as _device
 from plugtorch._tensor import Tensor
 
 FORMAT = "plugtorch"
 VERSION = "1"
+MAX_DEPTH = 100     # lists/tuples/dicts inside each other; keeps decoding far from Python's stack limit
 
 # plugtorch dtype <-> safetensors dtype code
 _CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64",
           "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
 _DTYPES = {code: getattr(_dtypes, name) for name, code in _CODES.items()}
+_FLOATS = ("inf", "-inf", "nan")    # the repr of the floats JSON cannot hold
 
 
 # ---- save ----------------------------------------------------------------------------------
 def save(obj, f) -> None:
     """Save tensors and nested dicts/lists/tuples of them (with numbers and strings) to ``f``
-    (a path or a binary file object).
+    (a path or a binary file object). A path is written to a temporary file beside it that
+    replaces it only once complete and on disk.
 
     >>> pt.save(model.state_dict(), "model.safetensors")   # doctest: +SKIP
     """
     tensors: list = []
-    seen: dict = {}
-    structure = _encode(obj, tensors, seen)
-    data = _write_safetensors(tensors, {"format": FORMAT, "version": VERSION,
-                                        "structure": json.dumps(structure, allow_nan=False)})
+    structure = _encode(obj, tensors, {}, 0)
+    header = st.encode_header([(_CODES[t.dtype.name], tuple(t.shape)) for t in tensors],
+                              {"format": FORMAT, "version": VERSION,
+                               "structure": json.dumps(structure, allow_nan=False)})
+
+    def write(fh):
+        st.write_all(fh, header)
+        for t in tensors:
+            st.write_array(fh, _host_array(t))
     if hasattr(f, "write"):
-        f.write(data)
+        write(f)
     else:
-        with open(os.fspath(f), "wb") as fh:
-            fh.write(data)
+        _replace_atomically(os.fspath(f), write)
 
 
-def _encode(obj, tensors, seen):
+def _host_array(t: Tensor) -> np.ndarray:
+    return t.detach()._host()
+
+
+def _replace_atomically(path: str, write) -> None:
+    path = os.path.realpath(path)       # write through a symlink, not over it
+    directory, base = os.path.split(path)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        mode = None
+    tmp, fd = _create_beside(directory, base)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _create_beside(directory: str, base: str):
+    while True:     # O_EXCL with mode 0o666: the umask applies, as for open(path, "wb")
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
+        try:
+            return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:
+            continue
+
+
+def _fsync_directory(directory: str) -> None:
+    try:    # makes the rename itself durable; not possible on every platform
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _encode(obj, tensors, seen, depth):
+    if depth > MAX_DEPTH:
+        raise ValueError(f"plugtorch.save: the object nests lists, tuples and dicts more than {MAX_DEPTH} "
+                         "levels deep (or contains itself); plugtorch.load refuses such files, so flatten it")
     if isinstance(obj, Tensor):
         name = seen.get(id(obj))
         if name is None:     # the same tensor twice is stored once and loads as one object
@@ -66,11 +131,12 @@ def _encode(obj, tensors, seen):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else {"__float__": repr(obj)}
     if isinstance(obj, (list, tuple)):
-        items = [_encode(v, tensors, seen) for v in obj]
+        items = [_encode(v, tensors, seen, depth + 1) for v in obj]
         return items if type(obj) is list else {"__tuple__": items}
     if isinstance(obj, dict):
         kind = "__odict__" if isinstance(obj, collections.OrderedDict) else "__dict__"
-        return {kind: [[_encode(k, tensors, seen), _encode(v, tensors, seen)] for k, v in obj.items()]}
+        return {kind: [[_encode(k, tensors, seen, depth + 1), _encode(v, tensors, seen, depth + 1)]
+                       for k, v in obj.items()]}
     if isinstance(obj, _dtypes.dtype):
         return {"__dtype__": obj.name}
     if isinstance(obj, _device):
@@ -80,149 +146,200 @@ def _encode(obj, tensors, seen):
                     "those (e.g. save a module's state_dict(), not the module)")
 
 
-def _write_safetensors(tensors, metadata) -> bytes:
-    header, blobs, offset = {"__metadata__": metadata}, [], 0
-    for i, t in enumerate(tensors):
-        blob = np.ascontiguousarray(t.detach()._host()).tobytes()
-        header[str(i)] = {"dtype": _CODES[t.dtype.name], "shape": list(t.shape),
-                          "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)     # safetensors pads the header to 8 bytes with spaces
-    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
-
-
 # ---- load ----------------------------------------------------------------------------------
 def load(f, map_location=None, *, weights_only=True, mmap=None):
     """Load what ``save`` wrote. ``map_location`` (a device, a string, a dict mapping saved
     device names to new ones, or ``fn(tensor, saved_device_name)``) moves tensors on load;
-    without it they return to the device they were saved from.
+    without it they return to the device they were saved from. Tensors for another device go
+    there straight from the file's bytes.
+
+    ``mmap=True`` (``f`` must be a path) leaves cpu tensors in a copy-on-write map of the file
+    instead of reading them into memory: writes to them never reach the file.
 
     Loading never executes code, so ``weights_only`` is always in effect.
+
+    >>> sd = pt.load("model.safetensors", map_location="cpu")   # doctest: +SKIP
     """
-    name = f if isinstance(f, (str, os.PathLike)) else getattr(f, "name", "<file object>")
-    if hasattr(f, "read"):
-        data = f.read()
-    else:
-        with open(os.fspath(f), "rb") as fh:
-            data = fh.read()
-    header = _read_header(data, name)
-    raw = _read_tensors(data, name)
-    meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT or "structure" not in meta:
-        return {k: _place(_to_tensor(k, v, name), "cpu", map_location) for k, v in raw.items()}
+    is_path = isinstance(f, (str, bytes, os.PathLike))
+    if mmap and not is_path:
+        raise ValueError("f must be a file path in order to use the mmap argument")
+    name = os.fsdecode(f) if is_path else getattr(f, "name", "<file object>")
+    with contextlib.ExitStack() as stack:
+        fh = stack.enter_context(open(f, "rb")) if is_path else f
+        fh, size = _sized(fh)
+        header = st.read_header(fh, size, name)
+        reader = _Reader(fh, name, header, map_location)
+        if mmap:    # not closed here: the tensors hold it, and the file can close under it
+            reader.mapping = _mmap.mmap(fh.fileno(), 0, access=_mmap.ACCESS_COPY)
+        meta = header.metadata
+        if meta.get("format") != FORMAT or "structure" not in meta:
+            return {k: reader.tensor(k, "cpu") for k in header.entries}
+        try:
+            structure = json.loads(meta["structure"])
+        except (ValueError, RecursionError) as e:
+            raise st.bad(name, f"its object structure is not valid JSON ({_first_line(e)})") from None
+        return _decode(structure, reader, 0)
+
+
+def _first_line(e) -> str:
+    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def _sized(fh):
+    """``fh`` and the number of bytes it holds from its position; a stream that cannot seek
+    is read into memory first."""
     try:
-        structure = json.loads(meta["structure"])
-    except ValueError as e:
-        raise _bad(name, f"its object structure is not valid JSON ({e})") from None
-    made: dict = {}
-    return _decode(structure, raw, made, map_location, name)
+        pos = fh.tell()
+        end = fh.seek(0, os.SEEK_END)
+        fh.seek(pos)
+        return fh, end - pos
+    except (OSError, ValueError, AttributeError):
+        data = fh.read()
+        return io.BytesIO(data), len(data)
 
 
-def _bad(name, why):
-    return RuntimeError(f"plugtorch.load: cannot load {name}: {why}")
+def _fileno(fh):
+    raw = getattr(fh, "raw", fh)      # only a real file: gzip and others have a fileno of another file
+    return raw.fileno() if isinstance(raw, io.FileIO) else None
 
 
-def _read_header(data: bytes, name):
-    if data[:1] == b"\x80" or data[:4] == b"PK\x03\x04":
-        raise _bad(name, "it looks like a pickle (or torch.save zip) file. plugtorch never unpickles, "
-                         "because unpickling can run arbitrary code; re-save the tensors with "
-                         "safetensors or plugtorch.save")
-    if len(data) < 8:
-        raise _bad(name, f"it is {len(data)} bytes long, too short for a safetensors header "
-                         "(the file is truncated or is not a plugtorch/safetensors file)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
-        raise _bad(name, f"its header length says {n} bytes but only {len(data) - 8} follow "
-                         "(the file is truncated, or its header length is wrong)")
-    try:
-        header = json.loads(data[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise _bad(name, "its header is not valid JSON (the file is damaged or is not a "
-                         "plugtorch/safetensors file)") from None
-    if not isinstance(header, dict):
-        raise _bad(name, "its header is not a JSON object")
-    return header
+class _Reader:
+    """Makes the file's tensors, each straight into its final place."""
+
+    def __init__(self, fh, name, header, map_location):
+        self.fh, self.name, self.header, self.map_location = fh, name, header, map_location
+        self.fileno = _fileno(fh)
+        self.mapping = None     # the copy-on-write map of the file with mmap=True
+        self.made: dict = {}
+
+    def bad(self, why) -> RuntimeError:
+        return st.bad(self.name, why)
+
+    def tensor(self, key, saved_device) -> Tensor:
+        from plugtorch import _ops_public as P
+        e = self.header.entries.get(key)
+        if e is None:
+            raise self.bad(f"its structure refers to tensor '{key}', which the file does not "
+                           "contain (the file was modified)")
+        dt = _DTYPES.get(e.code)
+        if dt is None:
+            raise self.bad(f"tensor '{key}' has dtype {e.code}, which plugtorch does not support")
+        target = _target(saved_device, self.map_location)
+        if self.mapping is not None:
+            return self.place(P.from_numpy(st.mapped_array(self.mapping, self.header, e, dt.numpy)),
+                              saved_device, target)
+        if target is not None and not _is_cpu(target) and self.fileno is not None and e.end > e.begin:
+            return self._to_device_from_file(e, dt, saved_device, target)
+        return self.place(P.from_numpy(st.read_array(self.fh, self.header, e, dt.numpy, self.name)),
+                          saved_device, target)
+
+    def _to_device_from_file(self, e, dt, saved_device, target) -> Tensor:
+        # one host->device copy from the file's pages: no host buffer in between
+        from plugtorch import _ops_public as P
+        window, offset = st.map_window(self.fileno, self.header, e)
+        view = np.frombuffer(window, dt.numpy, (e.end - e.begin) // dt.itemsize, offset).reshape(e.shape)
+        try:
+            out = self.place(P.from_numpy(view), saved_device, target)
+            if isinstance(out._data, np.ndarray) and np.may_share_memory(out._data, view):
+                out = out.clone()   # a backend that keeps host arrays must not keep the file's pages
+        finally:
+            del view
+            with contextlib.suppress(BufferError):   # a view still alive somewhere: unmapped when it goes
+                window.close()
+        return out
+
+    def place(self, t, saved_device, target) -> Tensor:
+        if target is None:
+            return self.map_location(t, saved_device)
+        if _is_cpu(target):
+            return t
+        try:
+            return t.to(target)
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise self.bad(f"a tensor was saved on '{saved_device}' and cannot be restored on "
+                           f"'{target}' ({e}); pass map_location='cpu' (or another available "
+                           "device) to plugtorch.load") from None
 
 
-def _read_tensors(data: bytes, name) -> dict:
-    import safetensors
-    try:
-        entries = safetensors.deserialize(data)
-    except Exception as e:    # SafetensorError: offsets, shapes and byte counts disagree
-        raise _bad(name, f"its tensor table is inconsistent ({e}); the file is truncated or was "
-                         "modified") from None
-    return dict(entries)
-
-
-def _to_tensor(key, entry, name):
-    from plugtorch import _ops_public as P
-    dt = _DTYPES.get(entry["dtype"])
-    if dt is None:
-        raise _bad(name, f"tensor '{key}' has dtype {entry['dtype']}, which plugtorch does not support")
-    shape = tuple(entry["shape"])
-    arr = np.frombuffer(bytearray(entry["data"]), dtype=dt.numpy)   # safetensors is little-endian, as the hosts we run on
-    if arr.size != math.prod(shape):
-        raise _bad(name, f"tensor '{key}' has shape {list(shape)} but {arr.nbytes} bytes of data")
-    return P.from_numpy(arr.reshape(shape))
-
-
-def _place(t, saved_device, map_location):
+def _target(saved_device, map_location):
+    """Where a tensor saved on ``saved_device`` goes; None when ``map_location`` is a function."""
     if map_location is None:
-        target = saved_device
-    elif callable(map_location) and not isinstance(map_location, (str, _device)):
-        return map_location(t, saved_device)
-    elif isinstance(map_location, dict):
-        target = map_location.get(saved_device, saved_device)
-    else:
-        target = map_location
-    if str(target) == "cpu":
-        return t
-    try:
-        return t.to(target)
-    except RuntimeError as e:
-        raise RuntimeError(f"plugtorch.load: a tensor was saved on '{saved_device}' and cannot be "
-                           f"restored on '{target}' ({e}); pass map_location='cpu' (or another "
-                           "available device) to plugtorch.load") from None
+        return saved_device
+    if callable(map_location) and not isinstance(map_location, (str, _device)):
+        return None
+    if isinstance(map_location, dict):
+        return map_location.get(saved_device, saved_device)
+    return map_location
 
 
-def _decode(s, raw, made, map_location, name):
+def _is_cpu(target) -> bool:
+    return str(target) == "cpu"
+
+
+def _decode(s, r: _Reader, depth):
+    if depth > MAX_DEPTH:
+        raise r.bad(f"its object structure nests more than {MAX_DEPTH} levels deep (the file was modified)")
     if isinstance(s, list):
-        return [_decode(v, raw, made, map_location, name) for v in s]
+        return [_decode(v, r, depth + 1) for v in s]
     if not isinstance(s, dict):
         return s
-    if len(s) != 1 and "__tensor__" not in s:
-        raise _bad(name, "its object structure has an unknown entry (the file was modified)")
     if "__tensor__" in s:
-        key = s["__tensor__"]
-        if key in made:
-            return made[key]
-        if key not in raw:
-            raise _bad(name, f"its structure refers to tensor '{key}', which the file does not "
-                             "contain (the file was modified)")
-        t = _place(_to_tensor(key, raw[key], name), s.get("device", "cpu"), map_location)
-        if s.get("parameter"):
-            from plugtorch.nn.parameter import Parameter
-            t = Parameter(t, requires_grad=bool(s.get("requires_grad")))
-        elif s.get("requires_grad"):
-            t.requires_grad_(True)
-        made[key] = t
-        return t
+        return _decode_tensor(s, r)
+    if len(s) != 1:
+        raise r.bad("its object structure has an unknown entry (the file was modified)")
     (kind, v), = s.items()
+    if kind in ("__tuple__", "__dict__", "__odict__") and not isinstance(v, list):
+        raise r.bad(f"its object structure has a {kind} entry holding {st._short(v)}, not a list "
+                    "(the file was modified)")
     if kind == "__tuple__":
-        return tuple(_decode(x, raw, made, map_location, name) for x in v)
+        return tuple(_decode(x, r, depth + 1) for x in v)
     if kind in ("__dict__", "__odict__"):
-        pairs = [(_hashable(_decode(k, raw, made, map_location, name)), _decode(x, raw, made, map_location, name))
-                 for k, x in v]
-        return collections.OrderedDict(pairs) if kind == "__odict__" else dict(pairs)
-    if kind == "__float__":
+        out = collections.OrderedDict() if kind == "__odict__" else {}
+        for pair in v:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise r.bad(f"its object structure has a {kind} item {st._short(pair)}, not a "
+                            "[key, value] pair (the file was modified)")
+            key = _hashable(_decode(pair[0], r, depth + 1))
+            try:
+                hash(key)
+            except TypeError:
+                raise r.bad(f"its object structure has a dict key of type {type(key).__name__}, "
+                            "which cannot be a key (the file was modified)") from None
+            out[key] = _decode(pair[1], r, depth + 1)
+        return out
+    if kind == "__float__" and v in _FLOATS:
         return float(v)
-    if kind == "__dtype__":
-        return _dtypes.to_dtype(v)
-    if kind == "__device__":
-        return _device(v)
-    raise _bad(name, f"its object structure has an unknown entry '{kind}' (the file was modified)")
+    if kind == "__dtype__" and isinstance(v, str) and v in _CODES:
+        return getattr(_dtypes, v)
+    if kind == "__device__" and isinstance(v, str):
+        try:
+            return _device(v)
+        except (RuntimeError, ValueError, TypeError) as e:
+            raise r.bad(f"its object structure has an invalid device {st._short(v)} ({e})") from None
+    if kind in ("__float__", "__dtype__", "__device__"):
+        raise r.bad(f"its object structure has an invalid {kind} entry {st._short(v)} (the file was modified)")
+    raise r.bad(f"its object structure has an unknown entry {st._short(kind)} (the file was modified)")
+
+
+def _decode_tensor(s, r: _Reader) -> Tensor:
+    key, saved_device = s["__tensor__"], s.get("device", "cpu")
+    grad, param = s.get("requires_grad", False), s.get("parameter", False)
+    if not (isinstance(key, str) and isinstance(saved_device, str) and type(grad) is bool
+            and type(param) is bool) or set(s) - {"__tensor__", "device", "requires_grad", "parameter"}:
+        raise r.bad(f"its object structure has an invalid tensor entry {st._short(s)} (the file was modified)")
+    if key in r.made:
+        return r.made[key]
+    t = r.tensor(key, saved_device)
+    try:
+        if param:
+            from plugtorch.nn.parameter import Parameter
+            t = Parameter(t, requires_grad=grad)
+        elif grad:
+            t.requires_grad_(True)
+    except RuntimeError as e:     # e.g. an integer tensor marked as requiring grad
+        raise r.bad(f"tensor '{key}' cannot be restored as saved ({e}); the file was modified") from None
+    r.made[key] = t
+    return t
 
 
 def _hashable(k):

@@ -171,10 +171,79 @@ def test_tampered_structure_and_dtype():
         load_bytes(join(header, body))
 
 
-@pytest.mark.parametrize("data", [pickle.dumps({"w": [1.0, 2.0]}), b"PK\x03\x04" + b"\0" * 100],
-                         ids=["pickle", "torch-zip"])
+@pytest.mark.parametrize("data", [pickle.dumps({"w": [1.0, 2.0]}), b"PK\x03\x04" + b"\0" * 100]
+                         + [pickle.dumps(obj, protocol=p) for p in (2, 3, 4, 5) for obj in (1, [0.5] * 300, {})],
+                         ids=["pickle", "torch-zip"] + [f"protocol{p}-{k}" for p in (2, 3, 4, 5) for k in "ilD"])
 def test_pickle_files_are_refused(data):
     with pytest.raises(RuntimeError, match="looks like a pickle .* never unpickles"):
+        load_bytes(data)
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_a_pickle_payload_is_never_run(tmp_path):
+    target = tmp_path / "created-by-unpickling"
+    with pytest.raises(RuntimeError, match="looks like a pickle"):
+        load_bytes(pickle.dumps({"x": _Payload(str(target))}))
+    assert not target.exists()
+
+
+def header_length(data):
+    return struct.unpack("<Q", data[:8])[0]
+
+
+def test_header_length_128_mod_256_is_not_taken_for_a_pickle():
+    # the two examples: the length prefix then starts with 0x80, a pickle's first byte
+    data = saved_bytes({"k" * 138: pt.ones(2)})
+    assert header_length(data) % 256 == 128
+    assert load_bytes(data)["k" * 138].tolist() == [1.0, 1.0]
+    pt.manual_seed(0)
+    model = pt.nn.Sequential(*[pt.nn.Linear(64, 64) for _ in range(5)])
+    opt = pt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(pt.randn(2, 64)).sum().backward()
+    opt.step()
+    data = saved_bytes({"model": model.state_dict(), "optim": opt.state_dict()})
+    assert header_length(data) % 256 == 128
+    back = load_bytes(data)
+    for k, v in model.state_dict().items():
+        assert back["model"][k].numpy().tobytes() == v.numpy().tobytes()
+    buf = back["optim"]["state"][0]["momentum_buffer"]
+    assert buf.numpy().tobytes() == opt.state_dict()["state"][0]["momentum_buffer"].numpy().tobytes()
+
+
+def test_saved_header_lengths_over_a_whole_256_byte_cycle_round_trip():
+    residues = set()
+    for k in range(1, 257):    # keys one byte longer each time; save pads headers to 8 bytes
+        data = saved_bytes({"k" * k: pt.arange(3.0) + k})
+        residues.add(header_length(data) % 256)
+        assert load_bytes(data)["k" * k].tolist() == [k, k + 1.0, k + 2.0]
+    assert residues == set(range(0, 256, 8))
+
+
+def test_every_header_length_residue_loads():
+    # safetensors files from elsewhere need not pad: every length mod 256 must load
+    header, body = split(GOOD)
+    h = json.dumps(header).encode()
+    for residue in range(256):
+        padded = h + b" " * ((residue - len(h)) % 256)
+        data = struct.pack("<Q", len(padded)) + padded + body
+        assert header_length(data) % 256 == residue
+        back = load_bytes(data)
+        assert back["w"].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+        assert back["b"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("n", [0x280, 0x580])
+def test_truncated_file_whose_length_prefix_starts_like_a_pickle(n):
+    # 0x80 0x02 .. is also how pickle protocol 2 starts; a cut file must still say truncated
+    data = struct.pack("<Q", n) + b'{"__metadata__":{}}'
+    with pytest.raises(RuntimeError, match=f"header length says {n} bytes but only 19 follow .*truncated"):
         load_bytes(data)
 
 

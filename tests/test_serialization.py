@@ -4,6 +4,8 @@ import io
 import json
 import pickle
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -302,3 +304,104 @@ def test_module_state_dict_round_trip(tmp_path):
         np.testing.assert_array_equal(model(x).numpy(), other(x).numpy())
     with pytest.raises(TypeError, match="but got Sequential; .* save a module's state_dict"):
         pt.save(model, io.BytesIO())
+
+
+# ---- saving to a path is atomic ----------------------------------------------------------------
+from plugtorch import serialization  # noqa: E402
+
+
+def _fail_on_second_tensor(exc):
+    calls = []
+
+    def host_array(t):
+        calls.append(t)
+        if len(calls) == 2:    # the header and the first tensor are already written
+            raise exc
+        return t.detach()._host()
+    return host_array
+
+
+@pytest.mark.parametrize("exc", [OSError(28, "No space left on device"), KeyboardInterrupt()],
+                         ids=["disk-full", "interrupted"])
+def test_a_save_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch, exc):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.arange(4.0)}, path)
+    old = path.read_bytes()
+    monkeypatch.setattr(serialization, "_host_array", _fail_on_second_tensor(exc))
+    with pytest.raises(type(exc)):
+        pt.save({"a": pt.ones(1000), "b": pt.zeros(1000)}, path)
+    assert path.read_bytes() == old and pt.load(path)["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]    # no temporary file left
+
+
+_DISK_FULL = """
+import resource, signal, sys
+import plugtorch as pt
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)             # writes past the limit fail with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))  # a disk that fills up at 64 KiB
+try:
+    pt.save({"w": pt.zeros(100_000)}, sys.argv[1])
+except OSError as e:
+    print("failed:", e.strerror)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGXFSZ"), reason="needs RLIMIT_FSIZE (POSIX)")
+def test_a_disk_filling_up_mid_save_leaves_the_old_file_whole(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.arange(1000.0)}, path)
+    old = path.read_bytes()
+    run = subprocess.run([sys.executable, "-c", _DISK_FULL, str(path)], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("failed: File too large"), run.stderr
+    assert path.read_bytes() == old and pt.load(path)["w"].tolist() == list(range(1000))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_a_save_whose_fsync_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    pt.save([pt.ones(3)], path)
+    old = path.read_bytes()
+
+    def fsync(fd):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(serialization.os, "fsync", fsync)
+    with pytest.raises(OSError, match="Input/output error"):
+        pt.save([pt.zeros(3)], path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_an_object_that_cannot_be_saved_leaves_the_old_file_whole(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.ones(2)}, path)
+    old = path.read_bytes()
+    with pytest.raises(TypeError, match="but got object"):
+        pt.save({"w": pt.zeros(2), "x": object()}, path)
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="more than 100 levels deep .*contains itself"):
+        pt.save(loop, path)
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_save_replaces_the_file_and_keeps_its_mode_and_symlinks(tmp_path):
+    path, link = tmp_path / "ckpt.pt", tmp_path / "latest.pt"
+    pt.save(pt.ones(2), path)
+    with open(tmp_path / "plain", "wb"):
+        pass     # a file made as open(path, "wb") makes it: same umask
+    assert path.stat().st_mode == (tmp_path / "plain").stat().st_mode
+    path.chmod(0o640)
+    link.symlink_to(path.name)
+    pt.save(pt.zeros(3), link)
+    assert link.is_symlink() and pt.load(path).tolist() == [0.0, 0.0, 0.0]
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "latest.pt", "plain"]
+
+
+def test_save_to_a_file_object_writes_in_place():
+    buf = io.BytesIO()
+    buf.write(b"prefix")
+    pt.save({"a": pt.arange(3)}, buf)
+    buf.seek(6)
+    assert pt.load(buf)["a"].tolist() == [0, 1, 2]

@@ -405,3 +405,148 @@ def test_save_to_a_file_object_writes_in_place():
     pt.save({"a": pt.arange(3)}, buf)
     buf.seek(6)
     assert pt.load(buf)["a"].tolist() == [0, 1, 2]
+
+
+# ---- tampered and truncated files: a RuntimeError naming the file, or a successful load -------
+class Named(io.BytesIO):
+    name = "ckpt-under-test.pt"
+
+
+def loads_or_refuses(data):
+    """Load ``data``; a refusal must be a RuntimeError naming the file, nothing else."""
+    try:
+        return pt.load(Named(data))
+    except RuntimeError as e:
+        assert str(e).startswith("plugtorch.load: cannot load ckpt-under-test.pt: "), str(e)[:300]
+        assert type(e) is RuntimeError, type(e)
+        return e
+
+
+SMALL = saved_bytes({"w": pt.arange(6.0).view(2, 3), "n": 3, "t": (pt.tensor([1, 2]), 0.5),
+                     "b": pt.tensor([True, False]), "d": pt.float16, "inf": float("inf")})
+
+
+def test_every_truncation_of_a_file_is_refused():
+    for cut in range(len(SMALL)):
+        out = loads_or_refuses(SMALL[:cut])
+        assert isinstance(out, RuntimeError), cut
+        assert "truncated" in str(out) or "not valid JSON" in str(out), (cut, str(out))
+
+
+def test_byte_changes_anywhere_in_the_header_load_or_are_refused():
+    rng = np.random.default_rng(15)
+    n = header_length(SMALL)
+    refused = 0
+    for pos in range(8 + n):
+        for value in (SMALL[pos] ^ (1 << int(rng.integers(8))), int(rng.integers(256))):
+            data = SMALL[:pos] + bytes([value]) + SMALL[pos + 1:]
+            refused += isinstance(loads_or_refuses(data), RuntimeError)
+    assert refused > n     # most changes break the JSON; the rest change a value and still load
+
+
+def tampered(edit):
+    header, body = split(SMALL)
+    body = edit(header, body) or body
+    return join(header, body)
+
+
+def structure(text):
+    def edit(header, body):
+        header["__metadata__"]["structure"] = text
+    return tampered(edit)
+
+
+def entry(key, **fields):
+    def edit(header, body):
+        header[key].update(fields)
+    return tampered(edit)
+
+
+DEEP = 100_000
+TAMPERED = {
+    "header-deeply-nested": struct.pack("<Q", 2 * DEEP) + b"[" * DEEP + b"]" * DEEP,
+    "header-nested-object": join({"a": json.loads("[" * 50 + "]" * 50)}, b""),
+    "header-a-list": join([1, 2], b""),
+    "header-bad-utf8": struct.pack("<Q", 4) + b'{"\xff"' + b"\0" * 8,
+    "header-huge-int": struct.pack("<Q", 5008) + b'{"a":' + b"9" * 5000 + b"}" + b"  ",
+    "metadata-a-list": tampered(lambda h, b: h.update(__metadata__=[1])),
+    "metadata-not-strings": tampered(lambda h, b: h["__metadata__"].update(version=1)),
+    "entry-a-number": tampered(lambda h, b: h.update({"0": 5})),
+    "entry-missing-fields": tampered(lambda h, b: h.update({"0": {}})),
+    "dtype-unknown": entry("0", dtype="F128"),
+    "dtype-not-a-string": entry("0", dtype=["F32"]),
+    "dtype-unsupported": entry("0", dtype="U16", shape=[12]),
+    "shape-huge": entry("0", shape=[2 ** 40, 2 ** 40]),
+    "shape-huge-with-a-zero": entry("0", shape=[0, 2 ** 62, 2 ** 62]),
+    "shape-2**64": entry("0", shape=[2 ** 64]),
+    "shape-negative": entry("0", shape=[-2, -3]),
+    "shape-floats": entry("0", shape=[2.0, 3.0]),
+    "shape-bools": entry("0", shape=[True, 6]),
+    "shape-a-string": entry("0", shape="23"),
+    "shape-too-many-dims": entry("0", shape=[1] * 65),
+    "offsets-negative": entry("0", data_offsets=[-24, 0]),
+    "offsets-reversed": entry("0", data_offsets=[48, 0]),
+    "offsets-three": entry("0", data_offsets=[0, 24, 48]),
+    "offsets-overlapping": entry("1", data_offsets=[16, 32]),
+    "offsets-gap": entry("1", data_offsets=[26, 42]),
+    "offsets-past-the-end": entry("2", shape=[1000], data_offsets=[40, 1040]),
+    "offsets-strings": entry("0", data_offsets=["0", "48"]),
+    "trailing-bytes": tampered(lambda h, b: b + b"\0" * 8),
+    "structure-deeply-nested": structure("[" * DEEP + "]" * DEEP),
+    "structure-nested-past-the-limit": structure("[" * 150 + "]" * 150),
+    "structure-not-a-string": tampered(lambda h, b: h["__metadata__"].update(structure=5)),
+    "tensor-a-number": structure('{"__tensor__": 5}'),
+    "tensor-a-list": structure('{"__tensor__": ["0"]}'),
+    "tensor-missing": structure('{"__tensor__": "77"}'),
+    "tensor-device-a-number": structure('{"__tensor__": "0", "device": 7}'),
+    "tensor-device-unknown": structure('{"__tensor__": "0", "device": "nope:3"}'),
+    "tensor-flag-a-string": structure('{"__tensor__": "0", "requires_grad": "yes"}'),
+    "tensor-extra-field": structure('{"__tensor__": "0", "__import__": "os"}'),
+    "tensor-int-requiring-grad": structure('{"__tensor__": "1", "requires_grad": true}'),
+    "dict-a-number": structure('{"__dict__": 3}'),
+    "dict-items-not-pairs": structure('{"__dict__": [1, 2]}'),
+    "dict-pair-of-three": structure('{"__dict__": [[1, 2, 3]]}'),
+    "dict-key-a-dict": structure('{"__dict__": [[{"__dict__": []}, 1]]}'),
+    "dict-key-nested-dict": structure('{"__dict__": [[[1, {"__dict__": []}], 1]]}'),
+    "odict-a-string": structure('{"__odict__": "ab"}'),
+    "tuple-a-number": structure('{"__tuple__": 5}'),
+    "float-x": structure('{"__float__": "x"}'),
+    "float-a-list": structure('{"__float__": [1]}'),
+    "float-1e999": structure('{"__float__": "1e999"}'),
+    "dtype-nope": structure('{"__dtype__": "nope"}'),
+    "dtype-a-number": structure('{"__dtype__": 7}'),
+    "device-a-number": structure('{"__device__": 7}'),
+    "device-bad-index": structure('{"__device__": "cuda:x"}'),
+    "two-keys": structure('{"__tuple__": [], "__dict__": []}'),
+    "unknown-kind": structure('{"__reduce__": ["os.system", ["echo"]]}'),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERED))
+def test_tampered_file_is_refused_with_a_runtime_error_naming_the_file(name):
+    out = loads_or_refuses(TAMPERED[name])
+    assert isinstance(out, RuntimeError), f"{name} loaded as {out!r}"
+
+
+def test_tampered_files_say_what_is_wrong():
+    why = {name: str(loads_or_refuses(data)) for name, data in TAMPERED.items()}
+    assert "its header is not valid JSON" in why["header-deeply-nested"]
+    assert "unknown dtype 'F128'" in why["dtype-unknown"]
+    assert "dtype U16, which plugtorch does not support" in why["dtype-unsupported"]
+    assert "shape [1099511627776, 1099511627776] too large" in why["shape-huge"]
+    assert "invalid shape [-2, -3]" in why["shape-negative"]
+    assert "invalid data_offsets [48, 0]" in why["offsets-reversed"]
+    assert "tensor '1' starts at byte 16 of the data, but the tensors before it end at 24" in why["offsets-overlapping"]
+    assert "need 1040 bytes of data but only 42 follow the header (the file is truncated)" in why["offsets-past-the-end"]
+    assert "8 bytes after the last tensor" in why["trailing-bytes"]
+    assert "structure is not valid JSON" in why["structure-deeply-nested"]
+    assert "nests more than 100 levels deep" in why["structure-nested-past-the-limit"]
+    assert "invalid tensor entry {'__tensor__': 5}" in why["tensor-a-number"]
+    assert "saved on 'nope:3' and cannot be restored" in why["tensor-device-unknown"]
+    assert "tensor '1' cannot be restored as saved" in why["tensor-int-requiring-grad"]
+    assert "__dict__ entry holding 3, not a list" in why["dict-a-number"]
+    assert "a dict key of type dict" in why["dict-key-a-dict"]
+    assert "invalid __float__ entry 'x'" in why["float-x"]
+    assert "invalid __dtype__ entry 'nope'" in why["dtype-nope"]
+    assert "invalid __device__ entry 7" in why["device-a-number"]
+    assert "unknown entry '__reduce__'" in why["unknown-kind"]

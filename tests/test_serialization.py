@@ -2,6 +2,8 @@
 import collections
 import io
 import json
+import mmap
+import os
 import pickle
 import struct
 import subprocess
@@ -550,3 +552,97 @@ def test_tampered_files_say_what_is_wrong():
     assert "invalid __dtype__ entry 'nope'" in why["dtype-nope"]
     assert "invalid __device__ entry 7" in why["device-a-number"]
     assert "unknown entry '__reduce__'" in why["unknown-kind"]
+
+
+# ---- memory: tensors are read straight into their final buffers -------------------------------
+_PEAK = """
+import resource, sys
+import plugtorch as pt
+def peak():
+    try:    # this process's own high-water mark: ru_maxrss keeps the parent's across fork and exec
+        with open("/proc/self/status") as f:
+            return next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+before = peak()
+sd = pt.load(sys.argv[1], mmap=sys.argv[2] == "mmap")
+grew = peak() - before
+print(grew, float(sum(v.sum().item() for v in sd.values())))
+"""
+
+
+@pytest.mark.parametrize("mmap", ["read", "mmap"])
+def test_loading_peaks_at_the_checkpoint_size(tmp_path, mmap):
+    path = tmp_path / "big.pt"
+    sd = {f"w{i}": pt.full((2048, 2048), float(i + 1)) for i in range(4)}     # 4 x 16 MiB
+    pt.save(sd, path)
+    size = path.stat().st_size
+    run = subprocess.run([sys.executable, "-c", _PEAK, str(path), mmap], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    grew, total = run.stdout.split()
+    assert float(total) == 2048 * 2048 * (1 + 2 + 3 + 4)
+    if mmap == "read":     # before reading straight into the tensors' buffers: 3x
+        assert int(grew) <= 1.5 * size, f"peak RSS grew {int(grew) / size:.2f}x the file size"
+    else:                  # mmap=True reads nothing up front: pages come in as tensors are used
+        assert int(grew) <= 0.1 * size, f"peak RSS grew {int(grew) / size:.2f}x the file size"
+
+
+def _mapped_from(a) -> bool:
+    while isinstance(a, np.ndarray):
+        a = a.base
+    return isinstance(a.obj if isinstance(a, memoryview) else a, mmap.mmap)
+
+
+def _maps(path) -> bool:
+    with open("/proc/self/maps") as f:
+        return str(path) in f.read()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs /proc/self/maps (Linux)")
+def test_loaded_tensors_own_their_memory_unless_mmap(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.arange(6.0), "i": pt.tensor([1, 2])}, path)
+    sd = pt.load(path)
+    assert not _maps(path) and not _mapped_from(sd["w"].numpy()) and sd["w"].numpy().flags.writeable
+    sd["w"].add_(1)
+    assert pt.load(path)["w"].tolist() == [0, 1, 2, 3, 4, 5]
+    mapped = pt.load(path, mmap=True)
+    assert _maps(path) and _mapped_from(mapped["w"].numpy())
+    mapped["w"].mul_(2)      # copy-on-write, as PyTorch's mmap=True: the file never changes
+    assert mapped["w"].tolist() == [0, 2, 4, 6, 8, 10] and mapped["i"].tolist() == [1, 2]
+    assert pt.load(path)["w"].tolist() == [0, 1, 2, 3, 4, 5]
+    del mapped
+    with pytest.raises(ValueError, match="f must be a file path in order to use the mmap argument"):
+        pt.load(io.BytesIO(path.read_bytes()), mmap=True)
+
+
+def test_map_location_to_a_device_copies_straight_from_the_file(tmp_path, altcpu, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.arange(6.0).view(2, 3), "e": pt.zeros(0, 2), "h": pt.ones(3).bfloat16()}, path)
+    backend = pt.backends.get_backend("altcpu")
+    received = []
+
+    def from_numpy(array, index=None):
+        received.append((array.shape, _mapped_from(array)))
+        return array       # keeps the host array: the loader must not leave it on the file's pages
+    monkeypatch.setattr(backend, "from_numpy", from_numpy)
+    sd = pt.load(path, map_location="altcpu")
+    assert sorted(received) == [((0, 2), False), ((2, 3), True), ((3,), True)]   # one transfer each
+    assert all(t.device == altcpu for t in sd.values())
+    assert not _mapped_from(sd["w"]._data) and sd["w"]._data.flags.writeable
+    pt.save({"w": pt.zeros(2, 3), "e": pt.zeros(0, 2), "h": pt.zeros(3).bfloat16()}, path)
+    assert sd["w"].tolist() == [[0, 1, 2], [3, 4, 5]] and sd["h"].tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("device", [d for d in pt.backends.available() if d in ("opencl", "cuda")])
+def test_map_location_to_opencl_or_cuda_transfers_the_mapped_bytes(tmp_path, device, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.arange(12.0).view(3, 4), "b": pt.tensor([1, -2])}, path)
+    backend = pt.backends.get_backend(device)
+    real, received = backend.from_numpy, []
+    monkeypatch.setattr(backend, "from_numpy", lambda a, i=None: received.append(_mapped_from(a)) or real(a, i))
+    sd = pt.load(path, map_location=device)
+    assert received == [True, True]
+    assert sd["w"].device.type == device and sd["w"].cpu().tolist() == np.arange(12.0).reshape(3, 4).tolist()
+    assert sd["b"].cpu().tolist() == [1, -2]

@@ -222,9 +222,14 @@ def mapped_array(mapping, header: Header, e: Entry, dtype: np.dtype) -> np.ndarr
     return np.frombuffer(mapping, dtype, count, header.data_start + e.begin).reshape(e.shape)
 
 
-def map_window(fileno: int, header: Header, e: Entry) -> tuple:
+def map_window(fileno: int, header: Header, e: Entry, name) -> tuple:
     """A read-only mmap of just tensor ``e`` and the offset of its first byte in it; closing it
     after use keeps at most one tensor's pages of the file resident."""
     start = header.data_start + e.begin
     lo = start - start % mmap.ALLOCATIONGRANULARITY
-    return mmap.mmap(fileno, header.data_start + e.end - lo, offset=lo, access=mmap.ACCESS_READ), start - lo
+    try:
+        window = mmap.mmap(fileno, header.data_start + e.end - lo, offset=lo, access=mmap.ACCESS_READ)
+    except (ValueError, OSError) as err:    # the file shrank since its header was read
+        raise bad(name, f"its tensor {_short(e.key)} cannot be mapped ({err}); the file is truncated, "
+                        "or changed while it was being loaded") from None
+    return window, start - lo

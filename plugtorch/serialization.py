@@ -59,7 +59,12 @@ def save(obj, f) -> None:
     def write(fh):
         st.write_all(fh, header)
         for t in tensors:
-            st.write_array(fh, _host_array(t))
+            arr = _host_array(t)
+            if arr.dtype != t.dtype.numpy or arr.shape != tuple(t.shape):   # never a file that lies
+                raise RuntimeError(f"plugtorch.save: the {t.device.type} backend gave a host array of "
+                                   f"{arr.dtype} {arr.shape} for a {t.dtype} tensor of shape "
+                                   f"{tuple(t.shape)}; the checkpoint was not written")
+            st.write_array(fh, arr)
     if hasattr(f, "write"):
         write(f)
     else:
@@ -236,7 +241,7 @@ class _Reader:
     def _to_device_from_file(self, e, dt, saved_device, target) -> Tensor:
         # one host->device copy from the file's pages: no host buffer in between
         from plugtorch import _ops_public as P
-        window, offset = st.map_window(self.fileno, self.header, e)
+        window, offset = st.map_window(self.fileno, self.header, e, self.name)
         view = np.frombuffer(window, dt.numpy, (e.end - e.begin) // dt.itemsize, offset).reshape(e.shape)
         try:
             out = self.place(P.from_numpy(view), saved_device, target)

@@ -1,5 +1,6 @@
 """plugtorch.save / plugtorch.load: round trips, the safetensors format, and damaged files."""
 import collections
+import gzip
 import io
 import json
 import mmap
@@ -646,3 +647,47 @@ def test_map_location_to_opencl_or_cuda_transfers_the_mapped_bytes(tmp_path, dev
     assert received == [True, True]
     assert sd["w"].device.type == device and sd["w"].cpu().tolist() == np.arange(12.0).reshape(3, 4).tolist()
     assert sd["b"].cpu().tolist() == [1, -2]
+
+
+def test_a_file_that_shrinks_before_its_tensor_is_mapped(tmp_path):
+    from plugtorch import _safetensors
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.ones(100_000)}, path)
+    with open(path, "rb") as f:
+        header = _safetensors.read_header(f, path.stat().st_size, "ckpt.pt")
+        os.truncate(path, 1000)
+        with pytest.raises(RuntimeError, match="cannot load ckpt.pt: its tensor '0' cannot be mapped .*truncated"):
+            _safetensors.map_window(f.fileno(), header, header.entries["0"], "ckpt.pt")
+        with pytest.raises(RuntimeError, match="cannot load ckpt.pt: it ended before all its tensor data was read"):
+            _safetensors.read_array(f, header, header.entries["0"], np.dtype(np.float32), "ckpt.pt")
+
+
+class Stream:
+    """A pipe-like reader: read() only, no seek, tell or fileno."""
+
+    def __init__(self, data):
+        self._buf = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._buf.read(n)
+
+
+def test_streams_and_compressed_files_load(tmp_path, altcpu):
+    data = saved_bytes({"w": pt.arange(5.0), "i": pt.tensor([7])})
+    back = pt.load(Stream(data), map_location="altcpu")
+    assert back["w"].device == altcpu and back["w"].tolist() == [0, 1, 2, 3, 4] and back["i"].tolist() == [7]
+    with gzip.open(tmp_path / "ckpt.pt.gz", "wb") as f:   # its fileno() is the compressed file's
+        pt.save({"w": pt.arange(5.0)}, f)
+    with gzip.open(tmp_path / "ckpt.pt.gz", "rb") as f:
+        assert pt.load(f, map_location="altcpu")["w"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_save_refuses_a_backend_host_array_that_disagrees_with_the_tensor(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    pt.save(pt.ones(2), path)
+    old = path.read_bytes()
+    monkeypatch.setattr(serialization, "_host_array", lambda t: t.detach()._host().astype(np.float64))
+    with pytest.raises(RuntimeError, match=r"the cpu backend gave a host array of float64 \(3,\) for a "
+                                           r"plugtorch.float32 tensor of shape \(3,\); the checkpoint was not"):
+        pt.save({"w": pt.zeros(3)}, path)
+    assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]

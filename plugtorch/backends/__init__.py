@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import sys
+import threading
 
 from plugtorch.backends import plugins as _plugins
 from plugtorch.backends.base import Backend
@@ -30,6 +31,9 @@ _LAZY_BUILTINS = {
     "cuda": "plugtorch.backends.cuda:CUDABackend",
 }
 BUILTIN_NAMES = frozenset({"cpu", *_LAZY_BUILTINS})
+# Guards the registry and plug-in loading, so that threads asking for a backend at once load it
+# once and all get it. Reentrant: loading a plug-in registers it, and its import may register more.
+_LOCK = threading.RLock()
 
 
 def register(backend, *, name: str | None = None, origin: str = "runtime",
@@ -51,6 +55,11 @@ def register(backend, *, name: str | None = None, origin: str = "runtime",
     if not isinstance(name, str) or not name or not name.replace("_", "").isalnum() or name[0].isdigit():
         raise ValueError(f"register(): invalid device type name {name!r}: use letters, digits and "
                          "underscores, starting with a letter (e.g. 'mydev')")
+    with _LOCK:
+        return _add(backend, name, origin, replace)
+
+
+def _add(backend, name, origin, replace):
     if not replace:
         if name in BUILTIN_NAMES and origin != "built-in":
             raise RuntimeError(f"register(): device type '{name}' is reserved for plugtorch's "
@@ -76,6 +85,11 @@ def unregister(name: str) -> None:
     """
     if name == "cpu":
         raise RuntimeError("unregister(): the cpu backend is the reference and cannot be removed")
+    with _LOCK:
+        _remove(name)
+
+
+def _remove(name):
     if name not in _BACKENDS:
         raise RuntimeError(f"unregister(): no backend is registered for device type '{name}' "
                            f"(registered: {', '.join(sorted(_BACKENDS))})")
@@ -107,8 +121,9 @@ def is_registered(name: str) -> bool:
     """
     if name in _BACKENDS or name in _LAZY_BUILTINS:
         return True
-    load_plugins(only=name)
-    return name in _BACKENDS
+    with _LOCK:
+        load_plugins(only=name)
+        return name in _BACKENDS
 
 
 def _load_builtin(name):
@@ -126,6 +141,14 @@ def get_backend(name: str) -> Backend:
     be = _BACKENDS.get(name)
     if be is not None:
         return be
+    with _LOCK:   # one thread loads it; the others wait, then find it registered
+        return _load_backend(name)
+
+
+def _load_backend(name):
+    be = _BACKENDS.get(name)
+    if be is not None:
+        return be
     if name in _LAZY_BUILTINS:
         return _load_builtin(name)
     load_plugins(only=name)
@@ -134,8 +157,8 @@ def get_backend(name: str) -> Backend:
         return be
     failure = _plugins.failure(name)
     if failure is not None:
-        raise RuntimeError(f"device type '{name}': its backend plug-in from {failure.origin} "
-                           f"failed to load: {failure.error}")
+        raise RuntimeError(f"device type '{name}': its backend plug-in from {failure.origin} (entry "
+                           f"point '{failure.entry_point}') failed to load: {failure.error}")
     known = sorted(set(_BACKENDS) | set(_LAZY_BUILTINS))
     hint = (" (plug-in loading is off: PLUGTORCH_BACKEND_AUTOLOAD=0)" if not _plugins.autoload_enabled()
             else "; install its plug-in package or call plugtorch.backends.register")
@@ -149,7 +172,8 @@ def load_plugins(*, only: str | None = None, rescan: bool = False) -> builtins.l
     Runs by itself when needed; call it with ``rescan=True`` after installing a plug-in package
     in a running session. Returns the failures (each with ``name``, ``origin``, ``error``).
     """
-    return _plugins.load(_register_plugin, only=only, rescan=rescan)
+    with _LOCK:
+        return _plugins.load(_register_plugin, only=only, rescan=rescan)
 
 
 def _register_plugin(name, backend, origin):
@@ -172,11 +196,13 @@ def list() -> builtins.list:
     >>> plugtorch.backends.list()[0]["status"]
     'ok'
     """
-    load_plugins()
-    names = ["cpu", *sorted(_LAZY_BUILTINS), *sorted(set(_BACKENDS) - BUILTIN_NAMES)]
+    with _LOCK:
+        failures = load_plugins()
+        names = ["cpu", *sorted(_LAZY_BUILTINS), *sorted(set(_BACKENDS) - BUILTIN_NAMES)]
+        origins = dict(_ORIGINS)
     out = []
     for name in names:
-        entry = {"name": name, "origin": _ORIGINS.get(name, "built-in"), "devices": [], "status": "ok"}
+        entry = {"name": name, "origin": origins.get(name, "built-in"), "devices": [], "status": "ok"}
         try:
             be = get_backend(name)
             if be.is_available():
@@ -184,10 +210,10 @@ def list() -> builtins.list:
                 entry["devices"] = ["cpu"] if name == "cpu" else [f"{name}:{i}" for i in range(n)]
             else:
                 entry["status"] = f"unavailable: {be.unavailable_reason()}"
-        except Exception as e:  # noqa: BLE001  (a broken backend is reported, never raised)
-            entry["status"] = f"failed to load: {type(e).__name__}: {e}"
+        except (Exception, SystemExit) as e:  # noqa: BLE001  (a broken backend is reported, never raised)
+            entry["status"] = f"failed to load: {_plugins.describe(e)}"
         out.append(entry)
-    for f in _plugins.failures():
+    for f in failures:
         out.append({"name": f.name, "origin": f.origin, "devices": [],
                     "status": f"failed to load: {f.error}"})
     return out

@@ -2,11 +2,14 @@
 distribution (a ``.dist-info`` folder with METADATA and entry_points.txt, and its module) into a
 folder on ``sys.path``, exactly what ``pip install`` leaves behind, and lets plugtorch find it.
 """
+import builtins
 import importlib
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 
 import pytest
@@ -37,6 +40,8 @@ def write_distribution(root, dist, version, entry_points, module=None, source=""
     (info / "RECORD").write_text("")
     if module:
         (root / f"{module}.py").write_text(textwrap.dedent(source))
+    importlib.invalidate_caches()
+    pt.backends._plugins._entries = None   # as if installed before plugtorch first looked
 
 
 @pytest.fixture
@@ -87,22 +92,61 @@ def test_factory_entry_point(site):
     assert pt.ones(2, device="factdev").sum().item() == 2.0
 
 
+BROKEN_CLASS = """
+from plugtorch.backends import Backend
+class Broken(Backend):
+    def __init__(self):
+        {}
+"""
+
+# kind: (entry points, module, its source, device type, the error every report shows)
 FAILURES = {
-    "import error": ({"impdev": "ptplug_missing_module:Backend"}, None, "",
-                     "impdev", "ModuleNotFoundError: No module named 'ptplug_missing_module'"),
-    "constructor raises": ({"ctordev": "ptplug_ctor:Broken"}, "ptplug_ctor", """
-        from plugtorch.backends import Backend
-        class Broken(Backend):
-            def __init__(self):
-                raise OSError("no driver for the frobnicator")
-        """, "ctordev", "constructing the backend (ptplug_ctor:Broken) raised OSError: no driver for the frobnicator"),
+    "missing module": ({"impdev": "ptplug_missing_module:Backend"}, None, "", "impdev",
+                       "ModuleNotFoundError: entry point 'impdev = ptplug_missing_module:Backend' "
+                       "names module 'ptplug_missing_module', which is not installed (No module "
+                       "named 'ptplug_missing_module')"),
+    "missing dependency": ({"depdev": "ptplug_dep:Backend"}, "ptplug_dep",
+                           "import ptplug_no_such_dependency\n", "depdev",
+                           "ModuleNotFoundError: No module named 'ptplug_no_such_dependency'"),
+    "missing attribute": ({"attrdev": "ptplug_attr:Nope"}, "ptplug_attr", "x = 1\n", "attrdev",
+                          "AttributeError: entry point 'attrdev = ptplug_attr:Nope' names 'Nope', "
+                          "but 'ptplug_attr' has no attribute 'Nope'"),
+    "missing nested attribute": ({"nestdev": "ptplug_nest:ns.Nope"}, "ptplug_nest",
+                                 "import types\nns = types.SimpleNamespace()\n", "nestdev",
+                                 "AttributeError: entry point 'nestdev = ptplug_nest:ns.Nope' names "
+                                 "'ns.Nope', but 'ptplug_nest.ns' has no attribute 'Nope'"),
+    "no attribute in value": ({"modonly": "ptplug_modonly"}, "ptplug_modonly", "x = 1\n", "modonly",
+                              "ValueError: entry point 'modonly = ptplug_modonly' is malformed: "
+                              "expected 'module:attribute' (e.g. 'modonly = mypkg:MyBackend')"),
+    "malformed value": ({"maldev": "ptplug mal:Backend"}, None, "", "maldev",
+                        "ValueError: entry point 'maldev = ptplug mal:Backend' is malformed: "
+                        "expected 'module:attribute' (e.g. 'maldev = mypkg:MyBackend')"),
+    "import raises": ({"raisedev": "ptplug_raise:Backend"}, "ptplug_raise",
+                      "raise ImportError('this plug-in is broken on import')\n", "raisedev",
+                      "ImportError: this plug-in is broken on import"),
+    "import raises SystemExit": ({"exitdev": "ptplug_exit:Backend"}, "ptplug_exit",
+                                 "import sys\nsys.exit('no licence for the frobnicator')\n", "exitdev",
+                                 "SystemExit: no licence for the frobnicator"),
+    "import raises bare SystemExit": ({"bexitdev": "ptplug_bexit:Backend"}, "ptplug_bexit",
+                                      "raise SystemExit\n", "bexitdev", "SystemExit"),
+    "constructor raises": ({"ctordev": "ptplug_ctor:Broken"}, "ptplug_ctor",
+                           BROKEN_CLASS.format('raise OSError("no driver for the frobnicator")'), "ctordev",
+                           "RuntimeError: constructing the backend (ptplug_ctor:Broken) raised OSError: "
+                           "no driver for the frobnicator"),
+    "constructor raises SystemExit": ({"cexitdev": "ptplug_cexit:Broken"}, "ptplug_cexit",
+                                      BROKEN_CLASS.format("raise SystemExit(2)"), "cexitdev",
+                                      "RuntimeError: constructing the backend (ptplug_cexit:Broken) "
+                                      "raised SystemExit: 2"),
     "wrong type": ({"typedev": "ptplug_type:not_a_backend"}, "ptplug_type", "not_a_backend = 42\n",
                    "typedev", "TypeError: entry point 'typedev = ptplug_type:not_a_backend' names a int, "
-                              "not a plugtorch.backends.Backend subclass"),
+                              "not a plugtorch.backends.Backend subclass or a factory returning one"),
     "factory returns wrong type": ({"facdev": "ptplug_fac:make"}, "ptplug_fac", "def make():\n    return 'x'\n",
-                                   "facdev", "gave a str, not a plugtorch.backends.Backend"),
+                                   "facdev", "TypeError: entry point 'facdev = ptplug_fac:make' gave a str, "
+                                             "not a plugtorch.backends.Backend (subclass "
+                                             "plugtorch.backends.Backend)"),
     "clash with built-in": ({"cpu": "ptplug_clash:GoodBackend"}, "ptplug_clash", GOOD_MODULE.format(name="cpu"),
-                            "cpu", "device type 'cpu' clashes with plugtorch's built-in backend"),
+                            "cpu", "RuntimeError: device type 'cpu' clashes with plugtorch's built-in "
+                                   "backend; the plug-in must pick another name"),
 }
 
 
@@ -113,19 +157,122 @@ def test_each_failure_is_reported_and_isolated(site, kind):
     # a good plug-in beside the broken one keeps working
     write_distribution(site, "ptplug-fine", "1.0", {"finedev": "ptplug_fine:GoodBackend"},
                        "ptplug_fine", GOOD_MODULE.format(name="finedev"))
+    entry_point = next(f"{k} = {v}" for k, v in eps.items())
     messages = rescan()
-    assert len(messages) == 1, messages
-    assert f"the backend plug-in '{name}' from distribution ptplug-bad 9.9 failed to load" in messages[0]
-    assert error in messages[0]
-    status = [e for e in pt.backends.list() if e["origin"] == "ptplug-bad 9.9"]
-    assert len(status) == 1 and status[0]["name"] == name
-    assert status[0]["status"].startswith("failed to load: ") and error in status[0]["status"]
-    assert pt.ones(2, device="finedev").sum().item() == 2.0
-    assert (pt.ones(2) + 1).tolist() == [2.0, 2.0]             # cpu untouched
-    if name != "cpu":
-        with pytest.raises(RuntimeError, match=f"device type '{name}': its backend plug-in from "
-                                               "ptplug-bad 9.9 failed to load"):
-            pt.zeros(1, device=name)
+    assert messages == [f"plugtorch: the backend plug-in '{name}' from distribution ptplug-bad 9.9 "
+                        f"(entry point '{entry_point}') failed to load and was skipped ({error}); "
+                        "other backends are unaffected"]
+    for _ in range(2):   # reported the same way every time, never raised, never forgotten
+        status = [e for e in pt.backends.list() if e["origin"] == "ptplug-bad 9.9"]
+        assert status == [{"name": name, "origin": "ptplug-bad 9.9", "devices": [],
+                           "status": f"failed to load: {error}"}]
+        rows = [re.split(r"\s{2,}", line) for line in pt.backends.summary().splitlines()]
+        assert [name, "ptplug-bad 9.9", "-", f"failed to load: {error}"] in rows
+        assert "finedev" in pt.backends.available()
+        assert name == "cpu" or name not in pt.backends.available()
+        assert pt.ones(2, device="finedev").sum().item() == 2.0
+        assert (pt.ones(2) + 1).tolist() == [2.0, 2.0]             # cpu untouched
+        if name != "cpu":
+            with pytest.raises(RuntimeError) as info:
+                pt.zeros(1, device=name)
+            assert str(info.value) == (f"device type '{name}': its backend plug-in from ptplug-bad 9.9 "
+                                       f"(entry point '{entry_point}') failed to load: {error}")
+            with pytest.raises(RuntimeError, match="failed to load"):
+                pt.backends.get_backend(name)
+
+
+def test_first_use_reports_a_failure_without_listing_first(site):
+    write_distribution(site, "ptplug-exit", "0.2", {"exitdev": "ptplug_exit:Backend"}, "ptplug_exit",
+                       "raise SystemExit(3)\n")
+    importlib.invalidate_caches()
+    expected = ("device type 'exitdev': its backend plug-in from ptplug-exit 0.2 (entry point "
+                "'exitdev = ptplug_exit:Backend') failed to load: SystemExit: 3")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        for _ in range(2):
+            with pytest.raises(RuntimeError) as info:
+                pt.ones(1, device="exitdev")
+            assert str(info.value) == expected
+    assert len([x for x in w if "exitdev" in str(x.message)]) == 1   # warned once, reported every time
+
+
+INTERRUPTED = """
+import os
+if {always} or not os.path.exists({flag!r}):
+    open({flag!r}, "w").close()
+    raise {exc}
+from ptplug_good_base import GoodBackend
+"""
+
+
+@pytest.mark.parametrize("exc", ["KeyboardInterrupt", "GeneratorExit"])
+def test_interrupted_load_is_retried(site, exc):
+    """KeyboardInterrupt propagates, and the next call loads the plug-in rather than forget it."""
+    (site / "ptplug_good_base.py").write_text(GOOD_MODULE.format(name="intdev"))
+    write_distribution(site, "ptplug-int", "1.0", {"intdev": "ptplug_int:GoodBackend"}, "ptplug_int",
+                       INTERRUPTED.format(always=False, flag=str(site / "interrupted"), exc=exc))
+    importlib.invalidate_caches()
+    with pytest.raises(getattr(builtins, exc)):
+        pt.backends.list()
+    assert pt.ones(2, device="intdev").sum().item() == 2.0            # loaded on the next call
+    assert next(e for e in pt.backends.list() if e["name"] == "intdev")["status"] == "ok"
+
+
+def test_always_interrupted_load_keeps_propagating(site):
+    write_distribution(site, "ptplug-int", "1.0", {"intdev": "ptplug_int:GoodBackend"}, "ptplug_int",
+                       INTERRUPTED.format(always=True, flag=str(site / "interrupted"),
+                                          exc="KeyboardInterrupt"))
+    importlib.invalidate_caches()
+    for call in (pt.backends.list, pt.backends.summary, pt.backends.available,
+                 lambda: pt.backends.get_backend("intdev"), lambda: pt.ones(1, device="intdev")):
+        with pytest.raises(KeyboardInterrupt):
+            call()
+
+
+SLOW_MODULE = """
+import threading, time
+import numpy
+from plugtorch.backends import ArrayAPIBackend
+
+CONSTRUCTED = []
+
+class SlowBackend(ArrayAPIBackend):
+    def __init__(self):
+        time.sleep(0.2)            # a driver that takes a while to start
+        CONSTRUCTED.append(threading.get_ident())
+        super().__init__(numpy, name="slowdev")
+"""
+
+
+def test_threads_load_a_plugin_once(site):
+    write_distribution(site, "ptplug-slow", "1.0", {"slowdev": "ptplug_slow:SlowBackend"},
+                       "ptplug_slow", SLOW_MODULE)
+    importlib.invalidate_caches()
+    start = threading.Barrier(8)
+    got, errors = [None] * 8, []
+
+    def worker(i):
+        try:
+            start.wait()
+            if i % 2:
+                got[i] = next(e for e in pt.backends.list() if e["name"] == "slowdev")
+            else:
+                got[i] = pt.backends.get_backend("slowdev")
+        except BaseException as e:   # noqa: BLE001  (reported below)
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(sys.modules["ptplug_slow"].CONSTRUCTED) == 1
+    be = pt.backends.get_backend("slowdev")
+    assert all(g is be for g in got[0::2])
+    assert all(g == {"name": "slowdev", "origin": "ptplug-slow 1.0", "devices": ["slowdev:0"],
+                     "status": "ok"} for g in got[1::2])
+    assert (pt.arange(3.0, device="slowdev") * 2).tolist() == [0.0, 2.0, 4.0]
 
 
 def test_clash_between_two_plugins(site):
@@ -137,7 +284,8 @@ def test_clash_between_two_plugins(site):
     assert len(messages) == 1
     origins = {pt.backends._ORIGINS["twindev"]}
     loser = ({"ptplug-first 1.0", "ptplug-second 2.0"} - origins).pop()
-    assert f"'twindev' from distribution {loser} failed to load" in messages[0]
+    assert f"'twindev' from distribution {loser} (entry point 'twindev = " in messages[0]
+    assert "failed to load and was skipped" in messages[0]
     assert f"device type 'twindev' clashes with the backend already registered from {origins.pop()}" in messages[0]
     assert pt.ones(1, device="twindev").item() == 1.0
 
@@ -156,7 +304,8 @@ def test_broken_plugin_never_breaks_import(site):
              "if e['name'] == 'boomdev'])", {}, site)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["2.0", "['failed to load: ImportError: this plug-in is broken on import']"]
-    assert "the backend plug-in 'boomdev' from distribution ptplug-boom 0.0.1 failed to load" in r.stderr
+    assert ("the backend plug-in 'boomdev' from distribution ptplug-boom 0.0.1 (entry point 'boomdev "
+            "= ptplug_boom:Backend') failed to load" in r.stderr)
 
 
 def test_autoload_off(site):

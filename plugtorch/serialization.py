@@ -195,7 +195,8 @@ def _sized(fh):
     is read into memory first."""
     try:
         pos = fh.tell()
-        end = fh.seek(0, os.SEEK_END)
+        fh.seek(0, os.SEEK_END)
+        end = fh.tell()
         fh.seek(pos)
         return fh, end - pos
     except (OSError, ValueError, AttributeError):

@@ -625,11 +625,12 @@ def test_map_location_to_a_device_copies_straight_from_the_file(tmp_path, altcpu
     received = []
 
     def from_numpy(array, index=None):
-        received.append((array.shape, _mapped_from(array)))
+        if array.size:     # (the dispatcher may probe a plug-in's array type with empty arrays)
+            received.append((array.shape, _mapped_from(array)))
         return array       # keeps the host array: the loader must not leave it on the file's pages
     monkeypatch.setattr(backend, "from_numpy", from_numpy)
     sd = pt.load(path, map_location="altcpu")
-    assert sorted(received) == [((0, 2), False), ((2, 3), True), ((3,), True)]   # one transfer each
+    assert sorted(received) == [((2, 3), True), ((3,), True)]   # one transfer each, from the file
     assert all(t.device == altcpu for t in sd.values())
     assert not _mapped_from(sd["w"]._data) and sd["w"]._data.flags.writeable
     pt.save({"w": pt.zeros(2, 3), "e": pt.zeros(0, 2), "h": pt.zeros(3).bfloat16()}, path)
@@ -642,7 +643,8 @@ def test_map_location_to_opencl_or_cuda_transfers_the_mapped_bytes(tmp_path, dev
     pt.save({"w": pt.arange(12.0).view(3, 4), "b": pt.tensor([1, -2])}, path)
     backend = pt.backends.get_backend(device)
     real, received = backend.from_numpy, []
-    monkeypatch.setattr(backend, "from_numpy", lambda a, i=None: received.append(_mapped_from(a)) or real(a, i))
+    monkeypatch.setattr(backend, "from_numpy", lambda a, i=None: (a.size and received.append(_mapped_from(a)))
+                        or real(a, i))
     sd = pt.load(path, map_location=device)
     assert received == [True, True]
     assert sd["w"].device.type == device and sd["w"].cpu().tolist() == np.arange(12.0).reshape(3, 4).tolist()

@@ -11,6 +11,7 @@ import warnings
 from sys import getrefcount
 from weakref import WeakSet
 
+from plugtorch.dispatch.checked import PluginKernels
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
 _modes: list = []          # the modes active in ANY thread: the hot paths' one cheap check
@@ -126,8 +127,8 @@ def binary(op, a, b):
 
 def _binary_entry(op, a, b, bd, key):
     dev, kargs, out = op.meta(a, b)
-    kernels = dev._kernels or _resolve_backend(dev).kernels
-    kernel = kernels.get(op.name)
+    kernels = dev._kernels or _resolve_kernels(dev)
+    kernel = kernels.get(op.name) or _checked(kernels, op, out)
     if kernel is None or kargs[1] is not bd:
         return None
     inplace = None   # the in-place kernel, when the result could live in a's memory
@@ -186,7 +187,8 @@ def unary(op, a):
     e = op.fast.get(key)
     if e is None:
         dev, kargs, out = op.meta(a)
-        kernel = (dev._kernels or _resolve_backend(dev).kernels).get(op.name)
+        kernels = dev._kernels or _resolve_kernels(dev)
+        kernel = kernels.get(op.name) or _checked(kernels, op, out)
         if kernel is None:
             return dispatch(op, a)
         e = op.fast[key] = (kernel, kargs[1], out, dev)
@@ -229,7 +231,7 @@ def inplace_kernel(op, self, args, kwargs):
                 return self
     kernels = dev._kernels
     if kernels is None:
-        kernels = _resolve_backend(dev).kernels
+        kernels = _resolve_kernels(dev)
     k = kernels.get(op.name + "_")
     if k is None:
         return None
@@ -322,10 +324,12 @@ def run(op, args, kwargs):
     dev, kargs, out = meta(*args, **kwargs)
     kernels = dev._kernels
     if kernels is None:
-        kernels = _resolve_backend(dev).kernels
+        kernels = _resolve_kernels(dev)
     kernel = kernels.get(op.name)
     if kernel is None:
-        return _no_kernel(op, dev._backend, dev, args, kwargs)
+        kernel = _checked(kernels, op, out)
+        if kernel is None:
+            return _no_kernel(op, dev._backend, dev, args, kwargs)
     res = kernel(*kargs)
     if op.out_kind == OUT_TENSOR:
         t = _new(Tensor)
@@ -377,8 +381,19 @@ def _resolve_backend(dev):
     be = get_backend(dev.type)
     be.check_device(dev)
     dev._backend = be
-    dev._kernels = be.kernels
+    dev._kernels = be.kernels if be.origin == "built-in" else PluginKernels(be, dev)
     return be
+
+
+def _resolve_kernels(dev):
+    _resolve_backend(dev)
+    return dev._kernels
+
+
+def _checked(kernels, op, out):
+    # a plug-in's kernel table gives its kernels wrapped to check their results against the
+    # meta's (dispatch/checked.py); the built-ins' tables are the backends' own, unchecked
+    return kernels.checked(op, out) if kernels.__class__ is PluginKernels else None
 
 
 def _no_kernel(op, be, dev, args, kwargs):

@@ -296,14 +296,20 @@ def _run(code, env_extra, site):
                           capture_output=True, text=True, timeout=120)
 
 
-def test_broken_plugin_never_breaks_import(site):
-    write_distribution(site, "ptplug-boom", "0.0.1", {"boomdev": "ptplug_boom:Backend"}, "ptplug_boom",
-                       "raise ImportError('this plug-in is broken on import')\n")
+@pytest.mark.parametrize("source, error", [
+    ("raise ImportError('this plug-in is broken on import')\n", "ImportError: this plug-in is broken on import"),
+    ("import sys\nsys.exit(4)\n", "SystemExit: 4"),
+], ids=["ImportError", "SystemExit"])
+def test_broken_plugin_never_breaks_import(site, source, error):
+    write_distribution(site, "ptplug-boom", "0.0.1", {"boomdev": "ptplug_boom:Backend"}, "ptplug_boom", source)
+    # import plugtorch scans no entry points and imports no plug-in
     r = _run("import plugtorch as pt, sys; assert 'ptplug_boom' not in sys.modules; "
+             "assert pt.backends._plugins._entries is None; "
              "print(pt.ones(2).sum().item()); print([e['status'] for e in pt.backends.list() "
-             "if e['name'] == 'boomdev'])", {}, site)
+             "if e['name'] == 'boomdev']); print('boomdev' in pt.backends.available()); "
+             "print(pt.backends.summary().splitlines()[-1].split('  ')[-1].strip())", {}, site)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["2.0", "['failed to load: ImportError: this plug-in is broken on import']"]
+    assert r.stdout.splitlines() == ["2.0", f"['failed to load: {error}']", "False", f"failed to load: {error}"]
     assert ("the backend plug-in 'boomdev' from distribution ptplug-boom 0.0.1 (entry point 'boomdev "
             "= ptplug_boom:Backend') failed to load" in r.stderr)
 

@@ -179,3 +179,14 @@ def test_builtin_kernels_run_unwrapped():
     add, neg = registry.get("add"), registry.get("neg")
     assert add.fast[(a.device, pt.float32, pt.float32, (2, 3), (2, 3))][0] is cpu.kernels["add"]
     assert neg.fast[(a.device, pt.float32)][0] is cpu.kernels["neg"]
+
+
+def test_error_names_the_distribution_of_a_plugin():
+    pt.backends.register(CheckDev({"exp": lambda x, dtype: x.tolist()}), origin="ptplug-check 1.2")
+    try:
+        with pytest.raises(RuntimeError, match=re.escape(
+                "exp(): the 'checkdev' backend's kernel returned a list, not a numpy.ndarray (the "
+                "backend's native array type); fix the kernel in the backend (plug-in ptplug-check 1.2)")):
+            pt.ones(1, device="checkdev").exp()
+    finally:
+        pt.backends.unregister("checkdev")

@@ -62,9 +62,14 @@ class PluginKernels(dict):
             return None
         kind = op.out_kind
         if kind == OUT_MULTI:
+            natives = [self._native.get(d) or self._native_of(d) for d in out]
+
             def run_multi(*kargs):
                 res = kernel(*kargs)
-                _check_tuple(self, op, res, out)
+                if res.__class__ is not tuple or len(res) != len(natives) or not all(
+                        r is None or r.__class__ is t and (r.dtype is d or r.dtype == d)
+                        for r, (t, d) in zip(res, natives)):
+                    _check_tuple(self, op, res, out)
                 return res
             return run_multi
         if kind != OUT_TENSOR and kind != OUT_VIEW:

@@ -7,11 +7,12 @@ a tuple of the wrong length — would become a Tensor that is silently wrong, so
 backend the dispatcher checks each result against what the op's meta function said.
 
 For such a device the dispatcher's kernel table is a ``PluginKernels``: it holds only the
-kernels whose result is not used (in-place ones), so the other ops find no kernel in it — the
-dispatcher's memoised fast paths then pass the call on to ``run`` — and ``run`` asks the table
-for the kernel ``checked`` against the meta's result dtype. The built-ins pay nothing.
+kernels whose result is not used (in-place ones), so the other ops find no kernel in it, and
+the dispatcher (``run`` and its memoised fast paths alike) then asks the table for
+``checked(op, out)``: the backend's kernel, wrapped to check each result against the dtype the
+meta returned. The built-ins pay nothing: their table is the backend's own.
 
->>> import numpy, plugtorch
+>>> import plugtorch
 >>> from plugtorch.backends.cpu import CPUBackend
 >>> class Sloppy(CPUBackend):
 ...     name = "sloppy"
@@ -126,8 +127,8 @@ def _broadcast_shape(kargs, array_type) -> tuple:
 def _check_array(table, op, res, dtype, native, shape, which):
     array_type, native_dtype = native
     if res.__class__ is not array_type and not isinstance(res, array_type):
-        raise _mismatch(table, op, f"{which}{_kind(res)}, not a {_name(array_type)} (the "
-                                   "backend's native array type)")
+        raise _mismatch(table, op, f"{which}{_a(type(res))}, not {_a(array_type)} (the backend's "
+                                   "native array type)")
     if native_dtype is not None and res.dtype != native_dtype:
         raise _mismatch(table, op, f"{which}an array of dtype {res.dtype}, but the op's result has "
                                    f"dtype {dtype.name} ({native_dtype} on this backend)")
@@ -139,7 +140,7 @@ def _check_array(table, op, res, dtype, native, shape, which):
 def _check_tuple(table, op, res, dtypes):
     n = len(dtypes)
     if not isinstance(res, tuple):
-        raise _mismatch(table, op, f"{_kind(res)}, not a tuple of its {n} outputs")
+        raise _mismatch(table, op, f"{_a(type(res))}, not a tuple of its {n} outputs")
     if len(res) != n:
         raise _mismatch(table, op, f"a tuple of {len(res)} results, but the op has {n} outputs")
     for i, (r, dtype) in enumerate(zip(res, dtypes)):
@@ -149,14 +150,11 @@ def _check_tuple(table, op, res, dtypes):
                 _check_array(table, op, r, dtype, native, None, f"as output {i} (of {n}) ")
 
 
-def _kind(value) -> str:
-    """'a list', 'a numpy.float32': what a value is, for an error message."""
-    return f"a {_name(type(value))}"
-
-
-def _name(cls) -> str:
+def _a(cls) -> str:
+    """'a list', 'a numpy.float32', 'an array_api_strict.Array': a type, for an error message."""
     module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module.split('.')[0]}.{cls.__qualname__}"
+    name = cls.__qualname__ if module == "builtins" else f"{module.split('.')[0]}.{cls.__qualname__}"
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _mismatch(table, op, what) -> RuntimeError:

@@ -88,7 +88,7 @@ def test_numpy_scalar(backend):
 def test_array_of_another_library(backend):
     dev = backend(mul=lambda a, b, dtype: array_api_strict.asarray(a * b))
     x = pt.ones(3, device=dev)
-    raises_twice(lambda: x * 2, "mul", "a array_api_strict.Array, not a numpy.ndarray (the "
+    raises_twice(lambda: x * 2, "mul", "an array_api_strict.Array, not a numpy.ndarray (the "
                                        "backend's native array type)")
 
 
@@ -188,5 +188,28 @@ def test_error_names_the_distribution_of_a_plugin():
                 "exp(): the 'checkdev' backend's kernel returned a list, not a numpy.ndarray (the "
                 "backend's native array type); fix the kernel in the backend (plug-in ptplug-check 1.2)")):
             pt.ones(1, device="checkdev").exp()
+    finally:
+        pt.backends.unregister("checkdev")
+
+
+def test_backend_with_arrays_of_another_library():
+    """The native array type and dtypes are the backend's own (here array-api-strict's)."""
+    from plugtorch.backends import ArrayAPIBackend
+    be = ArrayAPIBackend(array_api_strict, name="checkdev")
+    xp = be.xp
+    be.kernels = {**be.kernels, "add": lambda a, b, dtype: np.asarray(a) + np.asarray(b),
+                  "exp": lambda x, dtype: xp.exp(xp.astype(x, xp.float64)),
+                  "mul": lambda a, b, dtype: xp.reshape(xp.multiply(a, b), (-1,))}
+    pt.backends.register(be)
+    try:
+        x = pt.ones(2, 2, device="checkdev")
+        raises_twice(lambda: x + x, "add", "a numpy.ndarray, not an array_api_strict.Array (the "
+                                           "backend's native array type)")
+        raises_twice(lambda: x.exp(), "exp", "an array of dtype array_api_strict.float64, but the "
+                                             "op's result has dtype float32 (array_api_strict.float32 "
+                                             "on this backend)")
+        raises_twice(lambda: x * x, "mul", "an array of shape (4,), but the op's result has shape "
+                                           "(2, 2) (its inputs' broadcast shape)")
+        assert (x - x).tolist() == [[0.0, 0.0], [0.0, 0.0]]
     finally:
         pt.backends.unregister("checkdev")

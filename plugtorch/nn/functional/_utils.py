@@ -20,6 +20,23 @@ _single = _ntuple(1)
 _pair = _ntuple(2)
 
 
+def check_positive(op, name, values):
+    """PyTorch's RuntimeError for a stride, dilation, kernel size or groups that is not > 0
+    (a zero would otherwise end in a ZeroDivisionError or a silently wrong result)."""
+    if any(v <= 0 for v in values):
+        raise RuntimeError(f"{op}(): {name} should be greater than zero, but got {name}={_show(values)}")
+
+
+def check_nonnegative(op, name, values):
+    """PyTorch's RuntimeError for a negative padding (or output_padding)."""
+    if any(v < 0 for v in values):
+        raise RuntimeError(f"{op}(): negative {name} is not supported, but got {name}={_show(values)}")
+
+
+def _show(values):
+    return values[0] if len(set(values)) == 1 else tuple(values)
+
+
 def check_input_dims(op, input, allowed, what):
     """Raise PyTorch's error when ``input.ndim`` is not one of ``allowed``."""
     if input.ndim not in allowed:

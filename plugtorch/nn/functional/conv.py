@@ -12,7 +12,7 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair, _single
+from plugtorch.nn.functional._utils import _pair, _single, check_nonnegative, check_positive
 from plugtorch.nn.functional.padding import pad as _pad
 
 
@@ -62,6 +62,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    _check_window("unfold", k, d, p, s)
     ho = _out_size("unfold", x.shape[2], k[0], s[0], 2 * p[0], d[0])
     wo = _out_size("unfold", x.shape[3], k[1], s[1], 2 * p[1], d[1])
     if p[0] or p[1]:
@@ -79,6 +80,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     (h, w), k, d, p, s = _pair(output_size), _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    _check_window("fold", k, d, p, s)
     kk = k[0] * k[1]
     if x.shape[1] % kk:
         raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, "
@@ -105,12 +107,30 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     return out if batched else out.squeeze(0)
 
 
+def _check_window(op, kernel, dilation, padding, stride):
+    check_positive(op, "kernel_size", kernel)
+    check_positive(op, "dilation", dilation)
+    check_nonnegative(op, "padding", padding)
+    check_positive(op, "stride", stride)
+
+
+def _conv_params(op, stride, padding, dilation, nd):
+    """A convolution's stride, dilation and (numeric) padding, checked as PyTorch checks them."""
+    n = _pair if nd == 2 else _single
+    check_positive(op, "stride", n(stride))
+    check_positive(op, "dilation", n(dilation))
+    if not isinstance(padding, str):
+        check_nonnegative(op, "padding", n(padding))
+
+
 def _same_padding(k, d):
     total = d * (k - 1)
     return total // 2, total - total // 2
 
 
 def _conv_checks(op, input, weight, groups, nd):
+    if not isinstance(groups, int) or groups <= 0:
+        raise RuntimeError(f"{op}(): non-positive groups is not supported, but got groups={groups}")
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got "
                            f"input of size: {list(input.shape)}")
@@ -132,8 +152,10 @@ def conv2d_geometry(input, weight, stride=1, padding=0, dilation=1, groups=1):
     """conv2d's checks, and its geometry: pads (left, right, top, bottom), stride, dilation and
     the output's (height, width). Shared by the decomposition, the op's meta and its formula."""
     _conv_checks("conv2d", input, weight, groups, 2)
+    _conv_params("conv2d", stride, padding, dilation, 2)
     h, w = input.shape[-2], input.shape[-1]
     k = (weight.shape[2], weight.shape[3])
+    check_positive("conv2d", "kernel_size", k)
     s, d = _pair(stride), _pair(dilation)
     if isinstance(padding, str):
         if padding == "valid":
@@ -205,6 +227,7 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d convolution over (N, C, L), computed as a 2-d one of height 1."""
     _conv_checks("conv1d", input, weight, groups, 1)
+    _conv_params("conv1d", stride, padding, dilation, 1)
     pad = padding if isinstance(padding, str) else (0, _single(padding)[0])
     if isinstance(padding, str) and padding == "same" and _single(stride)[0] != 1:
         raise RuntimeError("padding='same' is not supported for strided convolutions")
@@ -224,7 +247,14 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if weight.shape[0] != c:
         raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
                            f"to have {weight.shape[0]} channels, but got {c} channels instead")
+    if not isinstance(groups, int) or groups <= 0:
+        raise RuntimeError(f"conv_transpose2d(): non-positive groups is not supported, but got groups={groups}")
     s, p, op, d = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    _conv_params("conv_transpose2d", s, p, d, 2)
+    check_nonnegative("conv_transpose2d", "output_padding", op)
+    if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
+        raise RuntimeError(f"conv_transpose2d(): output padding must be smaller than either stride or dilation, "
+                           f"but got output_padding={op}, stride={s}, dilation={d}")
     k = (weight.shape[2], weight.shape[3])
     og = weight.shape[1]
     o = og * groups

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair
+from plugtorch.nn.functional._utils import _pair, check_nonnegative, check_positive
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
 
@@ -35,6 +35,10 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     k = _pair(kernel_size)
     s = _pair(stride) if stride is not None and stride != [] and stride != () else k
     p, d = _pair(padding), _pair(dilation)
+    check_positive(op, "kernel_size", k)
+    check_positive(op, "stride", s)
+    check_nonnegative(op, "padding", p)
+    check_positive(op, "dilation", d)
     for kk, pp in zip(k, p):
         if pp > kk // 2:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={pp}, "
@@ -77,6 +81,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim not in (2, 3):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
+    _check_1d("max_pool1d", kernel_size, stride, padding, dilation)
     st = None if stride is None else (1, _pair(stride)[0])
     res = max_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                      (1, _pair(dilation)[0]), ceil_mode, return_indices)
@@ -85,8 +90,18 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return res.squeeze(-2)
 
 
+def _check_1d(op, kernel_size, stride, padding, dilation):
+    check_positive(op, "kernel_size", _pair(kernel_size)[:1])
+    if stride is not None and stride != [] and stride != ():
+        check_positive(op, "stride", _pair(stride)[:1])
+    check_nonnegative(op, "padding", _pair(padding)[:1])
+    check_positive(op, "dilation", _pair(dilation)[:1])
+
+
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("avg_pool2d(): divisor must be not zero (divisor_override=0)")
     k, s, p, d, (ho, wo), extra = _pool_args("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     x = _batched(input)
     pads = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
@@ -110,6 +125,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if input.ndim not in (2, 3):
         raise RuntimeError(f"avg_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
+    _check_1d("avg_pool1d", kernel_size, stride, padding, 1)
     st = None if stride is None else (1, _pair(stride)[0])
     return avg_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                       ceil_mode, count_include_pad).squeeze(-2)
@@ -124,9 +140,20 @@ def _bins(n, out, device):
     return starts, ends, pt.tensor(table, dtype=pt.int64, device=device)
 
 
-def _adaptive_size(output_size, h, w):
+def _adaptive_size(op, output_size, h, w):
     oh, ow = _pair(output_size)
-    return (h if oh is None else oh), (w if ow is None else ow)
+    oh, ow = (h if oh is None else oh), (w if ow is None else ow)
+    if oh < 0 or ow < 0:
+        raise RuntimeError(f"{op}(): elements of output_size must be greater than or equal to 0 but received "
+                           f"{(oh, ow)}")
+    return oh, ow
+
+
+def _empty_bins(x, oh, ow):
+    """The (.., oh, ow) result when a bin count is 0: empty, and still connected to ``x``'s graph."""
+    rows = pt.zeros((oh, x.shape[-2]), dtype=x.dtype, device=x.device)
+    cols = pt.zeros((ow, x.shape[-1]), dtype=x.dtype, device=x.device)
+    return rows @ x @ cols.mT
 
 
 def _check_adaptive(op, input, nd):
@@ -139,7 +166,9 @@ def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's bins [floor(i*H/Ho), ceil((i+1)*H/Ho)); computed as A_h @ x @ A_w^T."""
     _check_adaptive("adaptive_avg_pool2d", input, 2)
     h, w = input.shape[-2], input.shape[-1]
-    oh, ow = _adaptive_size(output_size, h, w)
+    oh, ow = _adaptive_size("adaptive_avg_pool2d", output_size, h, w)
+    if oh == 0 or ow == 0:
+        return _empty_bins(input, oh, ow)
 
     def averaging(n, out):
         starts, ends, _ = _bins(n, out, None)
@@ -157,7 +186,10 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     _check_adaptive("adaptive_max_pool2d", input, 2)
     x = _batched(input)
     n, c, h, w = x.shape
-    oh, ow = _adaptive_size(output_size, h, w)
+    oh, ow = _adaptive_size("adaptive_max_pool2d", output_size, h, w)
+    if oh == 0 or ow == 0:
+        out = _empty_bins(input, oh, ow)
+        return (out, pt.zeros(tuple(out.shape), dtype=pt.int64, device=x.device)) if return_indices else out
     _, _, th = _bins(h, oh, x.device)
     _, _, tw = _bins(w, ow, x.device)
     kh, kw = th.shape[1], tw.shape[1]

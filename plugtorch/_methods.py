@@ -29,7 +29,7 @@ absolute negative arcsin arccos arctan arctan2 clip greater greater_equal less l
 swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
 relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad rad2deg float_power
 nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take median nanmedian unique
-bincount
+bincount fliplr flipud ravel msort tensor_split hsplit vsplit dsplit
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
@@ -50,16 +50,34 @@ relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm add
 
 def _method(fn):
     def m(self, *args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            kwargs = P.numpy_names(fn.__name__, kwargs)
         return fn(self, *args, **kwargs)
     m.__name__ = fn.__name__
     m.__doc__ = fn.__doc__
     return m
 
 
-def _varargs_shape_method(op):
-    def m(self, *shape):
-        return dispatch(op, self, *shape)
-    m.__name__ = op.name
+def _sizes_method(name, keyword, pack=False):
+    """A method taking sizes or dims as PyTorch's do: ``x.permute(1, 0)``, ``x.permute((1, 0))``,
+    ``x.permute([1, 0])`` or ``x.permute(dims=(1, 0))``. ``pack``: the op takes them as one argument."""
+    fn = getattr(P, name, None) if pack else None
+    op = OPS.get(name)
+
+    def m(self, *args, **kwargs):
+        if kwargs:
+            if args or len(kwargs) != 1 or keyword not in kwargs:
+                bad = next((k for k in kwargs if k != keyword), keyword)
+                raise TypeError(f"{name}() got an unexpected keyword argument '{bad}'" if bad != keyword else
+                                f"{name}() got '{keyword}' both positionally and as a keyword")
+            args = (kwargs[keyword],)
+        elif not args:
+            raise TypeError(f'{name}() missing 1 required positional argument: "{keyword}" '
+                            f"(e.g. x.{name}(0, 1) or x.{name}((0, 1)))")
+        if pack:
+            return fn(self, args[0] if len(args) == 1 else args)
+        return dispatch(op, self, *args)
+    m.__name__ = name
     return m
 
 
@@ -119,13 +137,18 @@ def _install():
 
     # views with varargs shapes
     Tensor.view = _view
-    Tensor.permute = lambda self, *dims: dispatch(OPS["permute"], self, *dims)
-    Tensor.expand = lambda self, *sizes: dispatch(OPS["expand"], self, *sizes)
+    Tensor.permute = _sizes_method("permute", "dims")
+    Tensor.expand = _sizes_method("expand", "size")
+    Tensor.reshape = _sizes_method("reshape", "shape")
+    Tensor.repeat = _sizes_method("repeat", "repeats")
+    Tensor.flip = _sizes_method("flip", "dims", pack=True)
+    Tensor.tile = _sizes_method("tile", "dims", pack=True)
+    Tensor.broadcast_to = _sizes_method("broadcast_to", "size", pack=True)
+    Tensor.squeeze = _squeeze
+    Tensor.split = _split
     Tensor.slice = lambda self, dim=0, start=None, end=None, step=1: dispatch(OPS["slice"], self, dim, start, end, step)
-    Tensor.reshape = lambda self, *shape: dispatch(OPS["reshape"], self, *shape)
     Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, *other.shape)
     Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, *other.shape)
-    Tensor.repeat = lambda self, *sizes: dispatch(OPS["repeat"], self, *sizes)
     Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(
         self, OPS["index_put"], (indices, values, accumulate), {})
     Tensor.copy_ = lambda self, src, non_blocking=False: dispatch(OPS["copy_"], self, src)
@@ -147,8 +170,35 @@ def _install():
     _operators()
 
 
-def _view(self, *shape):
+def _squeeze(self, *dims, **kwargs):
+    """``x.squeeze()``, ``x.squeeze(0)``, ``x.squeeze(0, 2)``, ``x.squeeze((0, 2))``, ``x.squeeze(dim=0)``."""
+    if kwargs:
+        kwargs = P.numpy_names("squeeze", kwargs)
+    return P.squeeze(self, dims[0] if len(dims) == 1 else dims or None, **kwargs) if dims else P.squeeze(self, **kwargs)
+
+
+def _split(self, split_size=None, dim=0, **kwargs):
+    """``x.split(2)``, ``x.split([1, 2], 1)``, ``x.split(split_size=2, dim=1)`` (the method's names)."""
+    if kwargs:
+        kwargs = P.numpy_names("split", kwargs)
+        dim = kwargs.pop("dim", dim)
+        if "split_size_or_sections" in kwargs and split_size is None:   # as in torch.split
+            split_size = kwargs.pop("split_size_or_sections")
+        if kwargs:
+            raise TypeError(f"split() got an unexpected keyword argument '{next(iter(kwargs))}'")
+    if split_size is None:
+        raise TypeError('split() missing 1 required positional argument: "split_size"')
+    return P.split(self, split_size, dim)
+
+
+def _view(self, *shape, **kwargs):
     from plugtorch import _dtypes
+    if kwargs:
+        if shape or len(kwargs) != 1 or not ("size" in kwargs or "dtype" in kwargs):
+            raise TypeError(f"view() got an unexpected keyword argument '{next(iter(kwargs))}'")
+        shape = tuple(kwargs.values())
+    if not shape:
+        raise TypeError('view() missing 1 required positional argument: "size" (e.g. x.view(2, 3) or x.view(-1))')
     if len(shape) == 1 and isinstance(shape[0], _dtypes.dtype):
         if shape[0].itemsize != self.dtype.itemsize:
             raise RuntimeError("view(dtype) with a different element size is not supported")
@@ -187,6 +237,12 @@ def _bernoulli_(self, p=0.5, *, generator=None):
         return self.copy_(pt.bernoulli(probs, generator=generator))
 
 
+def _invert(a):
+    if a._dtype.is_floating_point:   # PyTorch checks the operator itself: TypeError, not bitwise_not's error
+        raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type tensors, got {a._dtype}")
+    return dispatch(OPS["bitwise_not"], a)
+
+
 def _operators():
     ADD, SUB, MUL, DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
     FDIV, REM, POW = OPS["floor_divide"], OPS["remainder"], OPS["pow"]
@@ -210,7 +266,7 @@ def _operators():
     T.__neg__ = lambda a: unary(OPS["neg"], a)
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: dispatch(OPS["abs"], a)
-    T.__invert__ = lambda a: dispatch(OPS["bitwise_not"], a)
+    T.__invert__ = _invert
     for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
         o = OPS[op]
         setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, (Tensor, int, float, bool)) else NotImplemented)(o))

@@ -73,6 +73,8 @@ def isneginf(input):
 
 @public("sqrt")
 def hypot(input, other):
+    from plugtorch.dispatch.ops.composite import _float_operands
+    _float_operands("hypot", input, other)
     return P.sqrt(input * input + other * other)
 
 
@@ -118,6 +120,11 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 
 @public("sum")
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"nanmean(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if not (dtype is not None and _dtypes.to_dtype(dtype).is_floating_point or input.dtype.is_floating_point):
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
+                           f"{M.LEGACY_NAMES.get(input.dtype.name)}")
     keep = ~P.isnan(input)
     return nansum(input, dim, keepdim, dtype=dtype) / P.sum(keep, dim, keepdim)
 
@@ -132,6 +139,10 @@ def trace(input):
 @public("sub")
 def diff(input, n=1, dim=-1, prepend=None, append=None):
     """Differences of neighbours along ``dim``, ``n`` times."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"diff(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional (got a 0-d tensor)")
     d = M.wrap_dim("diff", dim, input.ndim)
     x = input
     if prepend is not None or append is not None:
@@ -190,9 +201,22 @@ def diag(input, diagonal=0):
 
 
 # ---- shape --------------------------------------------------------------------------------
+def _tensor_list(op, tensors, allow_empty=False):
+    """The Tensors of a stacking function's list argument, checked as PyTorch does."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}(): argument 'tensors' must be a tuple or list of Tensors, not {type(tensors).__name__}")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): expected Tensor as element {i} of 'tensors', but got {type(t).__name__}")
+    if not tensors and not allow_empty:
+        raise RuntimeError(f"{op} expects a non-empty TensorList")
+    return tuple(tensors)
+
+
 def _atleast(nd):
     def f(*tensors):
         ts = tensors[0] if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else tensors
+        _tensor_list(f"atleast_{nd}d", ts, allow_empty=True)
         out = []
         for t in ts:
             if t.ndim < nd:
@@ -214,23 +238,125 @@ atleast_1d, atleast_2d, atleast_3d = _atleast(1), _atleast(2), _atleast(3)
 
 @public("cat")
 def hstack(tensors):
-    ts = atleast_1d(tuple(tensors))
+    ts = atleast_1d(_tensor_list("hstack", tensors))
     return P.cat(ts, 0 if ts[0].ndim == 1 else 1)
 
 
 @public("cat")
 def vstack(tensors):
-    return P.cat(atleast_2d(tuple(tensors)), 0)
+    return P.cat(atleast_2d(_tensor_list("vstack", tensors)), 0)
+
+
+row_stack = vstack
+__all__.append("row_stack")
+P.PUBLIC_TO_OP["row_stack"] = "cat"
 
 
 @public("cat")
 def dstack(tensors):
-    return P.cat(atleast_3d(tuple(tensors)), 2)
+    return P.cat(atleast_3d(_tensor_list("dstack", tensors)), 2)
 
 
 @public("cat")
 def column_stack(tensors):
-    return P.cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in tensors], 1)
+    return P.cat([t.reshape(-1, 1) if t.ndim <= 1 else t for t in _tensor_list("column_stack", tensors)], 1)
+
+
+@public("flip")
+def fliplr(input):
+    """Flip the columns (dim 1) of a tensor of at least 2 dims."""
+    if not isinstance(input, Tensor) or input.ndim < 2:
+        raise RuntimeError(f"fliplr(): Input must be >= 2-d (got {_ndim_of(input)})")
+    return P.flip(input, (1,))
+
+
+@public("flip")
+def flipud(input):
+    """Flip the rows (dim 0) of a tensor of at least 1 dim."""
+    if not isinstance(input, Tensor) or input.ndim < 1:
+        raise RuntimeError(f"flipud(): Input must be >= 1-d (got {_ndim_of(input)})")
+    return P.flip(input, (0,))
+
+
+def _ndim_of(x):
+    return f"a {x.ndim}-d tensor" if isinstance(x, Tensor) else type(x).__name__
+
+
+@public("view")
+def ravel(input):
+    """The elements as a 1-d tensor (a view when the layout allows)."""
+    return P.reshape(input, (-1,))
+
+
+@public("sort")
+def msort(input):
+    """``sort(input, dim=0).values``."""
+    return P.sort(input, 0).values
+
+
+@public("narrow")
+def tensor_split(input, indices_or_sections=None, dim=0, *, sections=None, indices=None,
+                 tensor_indices_or_sections=None):
+    """Split into ``n`` nearly equal parts (the first ``size % n`` one larger), or at the given indices.
+
+    >>> [p.tolist() for p in plugtorch.arange(5).tensor_split(2)]
+    [[0, 1, 2], [3, 4]]
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"tensor_split(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims")
+    d = M.wrap_dim("tensor_split", dim, input.ndim)
+    n = input.shape[d]
+    given = [v for v in (indices_or_sections, sections, indices, tensor_indices_or_sections) if v is not None]
+    if len(given) != 1:
+        raise TypeError("tensor_split(): pass exactly one of indices_or_sections, sections=, indices= or "
+                        f"tensor_indices_or_sections= (got {len(given)})")
+    sec = given[0]
+    if isinstance(sec, Tensor):
+        if sec.dtype is not _dtypes.int64:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have dtype of long, but got {sec.dtype}")
+        if sec.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a zero-dimensional or "
+                               f"one-dimensional tensor, but got a tensor with {sec.ndim} dims")
+        sec = sec.item() if sec.ndim == 0 else sec.tolist()
+    if isinstance(sec, int) and not isinstance(sec, bool):
+        if sec <= 0:
+            raise RuntimeError(f"tensor_split(): number of sections must be larger than 0, got {sec}")
+        q, r = divmod(n, sec)
+        bounds, start = [], 0
+        for i in range(sec):
+            bounds.append((start, start + q + (i < r)))
+            start = bounds[-1][1]
+    elif isinstance(sec, (list, tuple)):
+        idx = M.as_shape("tensor_split", tuple(sec)) if sec else ()
+        edges = [0, *idx, n]
+        bounds = [slice(a, b).indices(n)[:2] for a, b in zip(edges, edges[1:])]
+    else:
+        raise TypeError(f"tensor_split(): indices_or_sections must be an int, a sequence of ints or a long "
+                        f"tensor, not {type(sec).__name__}")
+    return tuple(input.narrow(d, a, _b.max(0, b - a)) for a, b in bounds)
+
+
+def _split_along(name, dim, min_ndim):
+    def f(input, indices_or_sections):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        if input.ndim < min_ndim:
+            raise RuntimeError(f"{name} requires a tensor with at least {min_ndim} dimension, but got a tensor "
+                               f"with {input.ndim} dimensions!")
+        d = 0 if name == "hsplit" and input.ndim == 1 else dim
+        sec = indices_or_sections
+        if isinstance(sec, int) and not isinstance(sec, bool) and sec and input.shape[d] % sec:
+            raise RuntimeError(f"{name} attempted to split along dimension {d}, but the size of the dimension "
+                               f"{input.shape[d]} is not divisible by the split_size {sec}!")
+        return tensor_split(input, sec, d)
+    f.__name__ = name
+    f.__doc__ = f"``tensor_split`` along dim {dim}, into equal parts when given a count."
+    return public("narrow")(f)
+
+
+hsplit, vsplit, dsplit = _split_along("hsplit", 1, 1), _split_along("vsplit", 0, 2), _split_along("dsplit", 2, 3)
 
 
 @public("expand")
@@ -274,11 +400,18 @@ def take(input, index):
 
 # ---- order statistics and searching (sort and comparisons, so every backend has them) ----
 def _median(name, input, dim, keepdim, skip_nan):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.dtype is _dtypes.bool:
+        raise M.not_implemented_for(name, input.dtype, "convert bool tensors with .long() first")
     x = input.reshape(-1) if dim is None else input
     d = 0 if dim is None else M.wrap_dim(name, dim, x.ndim)
     if x.ndim == 0:
         x = x.reshape(1)
     n = x.shape[d]
+    if n == 0 and dim is None:   # PyTorch: nan (an integer dtype's smallest value) for no values
+        fill = math.nan if input.dtype.is_floating_point else _dtypes.iinfo(input.dtype).min
+        return P.full((), fill, dtype=input.dtype, device=input.device)
     if n == 0:
         raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input shape {tuple(input.shape)})")
     v, i = P.sort(x, d)                                  # nan sorts last, stably
@@ -318,7 +451,11 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
         if input.ndim == 0:
             raise IndexError(f"unique(): a 0-d tensor has no dim {dim} to take slices along; call unique() "
                              "without dim")
-        return _unique_dim(input, M.wrap_dim("unique", dim, input.ndim), return_inverse, return_counts)
+        d = M.wrap_dim("unique", dim, input.ndim)
+        if _b.any(n == 0 for i, n in enumerate(input.shape) if i != d):
+            raise RuntimeError(f"unique(): There are 0 sized dimensions, and they aren't selected, so unique "
+                               f"cannot be applied (input shape {tuple(input.shape)}, dim {d})")
+        return _unique_dim(input, d, return_inverse, return_counts)
     flat = input.reshape(-1)
     v, order = P.sort(flat)
     n = v.shape[0]
@@ -392,7 +529,9 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 @public("index_put")
 def bincount(input, weights=None, minlength=0):
     """How often each non-negative integer occurs in the 1-d ``input`` (weighted if given)."""
-    if input.ndim != 1 or input.dtype.is_floating_point or input.dtype is _dtypes.bool:
+    if input.dtype.is_floating_point:
+        raise M.not_implemented_for("bincount", input.dtype, "bincount counts non-negative integers")
+    if input.ndim != 1 or input.dtype is _dtypes.bool:
         raise RuntimeError(f"bincount(): input must be a 1-d integer tensor, got {input.ndim}-d {input.dtype}")
     if input.numel() and int(input.amin()) < 0:
         raise RuntimeError("bincount(): input must contain only non-negative integers")

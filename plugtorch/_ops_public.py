@@ -7,6 +7,8 @@ that normalises arguments (``alpha=``, ``rounding_mode=``, size tuples) and call
 from __future__ import annotations
 
 import builtins as _b
+import functools
+import inspect
 import types
 
 import numpy as np
@@ -21,8 +23,24 @@ from plugtorch.dispatch.registry import OPS
 ops = types.SimpleNamespace()   # plugtorch.ops.<name>: every registered op, dispatched as is
 
 
+_NUMPY_NAMES = {"axis": "dim", "keepdims": "keepdim"}
+
+
+def numpy_names(op, kwargs):
+    """``kwargs`` with NumPy's ``axis=`` / ``keepdims=`` renamed to ``dim=`` / ``keepdim=``, which
+    PyTorch accepts for every function and method that has a ``dim`` / ``keepdim`` argument."""
+    for np_name, name in _NUMPY_NAMES.items():
+        if np_name in kwargs:
+            if name in kwargs:
+                raise TypeError(f"{op}(): got both '{np_name}' and '{name}'; they name the same argument")
+            kwargs[name] = kwargs.pop(np_name)
+    return kwargs
+
+
 def _make_op_function(op):
     def fn(*args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            kwargs = numpy_names(op.name, kwargs)
         return dispatch(op, *args, **kwargs)
     fn.__name__ = op.name
     fn.__qualname__ = op.name
@@ -269,14 +287,23 @@ def from_dlpack(ext):
     raise RuntimeError(f"from_dlpack(): unsupported DLPack device type {dev_type}")
 
 
-def _size_arg(op, size):
+def _size_arg(op, size, kw=None):
+    """A factory's size from ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])``, a Size or ``f(size=(2, 3))``."""
+    if kw is not None:
+        if size:
+            raise TypeError(f"{op}(): got the size both positionally {size} and as size={kw!r}")
+        size = (kw,) if isinstance(kw, (list, tuple)) else (kw,)
+    if not size:
+        raise TypeError(f"{op}(): missing the required argument 'size' (e.g. {op}(2, 3) or {op}((2, 3)))")
     return M.as_shape(op, size)
 
 
 def _factory(name, fill):
-    def f(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-        shape = _size_arg(name, size)
+    def f(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          **kw):
+        shape = _size_arg(name, size, _size_kw(name, kw))
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+        M.check_storage_size(name, shape, dt.itemsize)
         t = dispatch(OPS["full"], shape, fill, dtype=dt, device=device)
         return t.requires_grad_() if requires_grad else t
     f.__name__ = name
@@ -284,13 +311,24 @@ def _factory(name, fill):
     return f
 
 
+def _size_kw(op, kw):
+    """The ``size=`` keyword of a factory that takes its size as ``*size`` (None when absent)."""
+    if not kw:
+        return None
+    size = kw.pop("size", None)
+    if kw:
+        raise TypeError(f"{op}() got an unexpected keyword argument '{next(iter(kw))}'")
+    return size
+
+
 zeros = _factory("zeros", 0)
 ones = _factory("ones", 1)
 
 
 @public("empty")
-def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
-    t = dispatch(OPS["empty"], _size_arg("empty", size), dtype=dtype, device=device)
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          memory_format=None, **kw):
+    t = dispatch(OPS["empty"], _size_arg("empty", size, _size_kw("empty", kw)), dtype=dtype, device=device)
     return t.requires_grad_() if requires_grad else t
 
 
@@ -302,8 +340,18 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
     return t.requires_grad_() if requires_grad else t
 
 
+def _check_input(op, input):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+
+
 def _like(name, maker):
-    def f(input, *args, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    def f(input, *args, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None, **kw):
+        _check_input(name + "_like", input)
+        if "fill_value" in kw and name == "full" and not args:   # full_like(x, fill_value=2)
+            args = (kw.pop("fill_value"),)
+        if kw:
+            raise TypeError(f"{name}_like() got an unexpected keyword argument '{next(iter(kw))}'")
         t = maker(tuple(input.shape), *args, dtype=dtype or input.dtype, device=device or input.device)
         return t.requires_grad_() if requires_grad else t
     f.__name__ = name + "_like"
@@ -319,10 +367,14 @@ for _n in ("zeros_like", "ones_like", "empty_like", "full_like"):
 
 
 @public("arange")
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Values from ``start`` (default 0) up to but not including ``end``, ``step`` apart."""
     if end is None:
+        if start is None:
+            raise TypeError("arange(): missing the required argument 'end' (e.g. arange(5) or arange(0, 5))")
         start, end = 0, start
+    elif start is None:   # arange(end=5)
+        start = 0
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     t = dispatch(OPS["arange"], *vals, dtype=dtype, device=device)
     return t.requires_grad_() if requires_grad else t
@@ -340,11 +392,12 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 
 # ---- random -------------------------------------------------------------------------------
 def _random_factory(name, fill):
-    def f(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-        shape = _size_arg(name, size)
+    def f(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          **kw):
+        shape = _size_arg(name, size, _size_kw(name, kw))
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         if not dt.is_floating_point:
-            raise RuntimeError(f"{name}(): expected a floating-point dtype, got {dt}")
+            raise M.not_implemented_for(name, dt, "expected a floating-point dtype")
         t = empty(shape, dtype=dt, device=device)
         dispatch(OPS[fill], t, generator=generator)
         return t.requires_grad_() if requires_grad else t
@@ -369,16 +422,19 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    _check_input("rand_like", input)
     return rand(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
                 requires_grad=requires_grad, generator=generator)
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+    _check_input("randn_like", input)
     return randn(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
                  requires_grad=requires_grad, generator=generator)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None):
+    _check_input("randint_like", input)
     return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device, generator=generator)
 
 
@@ -406,12 +462,29 @@ def cat(tensors, dim=0, *, out=None):
     return dispatch(OPS["cat"], list(tensors) if isinstance(tensors, tuple) else tensors, dim)
 
 
-concat = concatenate = cat
+concat = cat
+
+
+@public("cat")
+def concatenate(tensors, axis=0, out=None):
+    """``cat`` with NumPy's argument name."""
+    return cat(tensors, axis)
 
 
 @public("permute")
 def permute(input, dims):
     return dispatch(OPS["permute"], input, *dims)
+
+
+@public("reshape")
+def reshape(input, *shape, **kwargs):
+    """``reshape(x, (2, 3))``, ``reshape(x, shape=(2, 3))`` (a view when the strides allow)."""
+    if kwargs:
+        if shape or list(kwargs) != ["shape"]:
+            raise TypeError(f"reshape() got an unexpected keyword argument '{next(k for k in kwargs if k != 'shape')}'"
+                            if any(k != "shape" for k in kwargs) else "reshape() got 'shape' twice")
+        shape = (kwargs["shape"],)
+    return dispatch(OPS["reshape"], input, *shape)
 
 
 @public("index")
@@ -464,7 +537,20 @@ clip = ops.clamp
 greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, ops.le, ops.ne
 select = ops.select
 index_put = ops.index_put
-swapaxes = swapdims = ops.transpose
+
+
+
+@public("transpose")
+def swapaxes(input, axis0, axis1):
+    """``transpose`` with NumPy's argument names."""
+    return dispatch(OPS["transpose"], input, axis0, axis1)
+
+
+@public("transpose")
+def swapdims(input, dim0, dim1):
+    return dispatch(OPS["transpose"], input, dim0, dim1)
+
+
 moveaxis = ops.movedim
 fix = ops.trunc
 
@@ -505,6 +591,24 @@ PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
 
 from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, addmm, diag ...)
 
-_PRIVATE = {"annotations", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
-            "public", "PUBLIC_TO_OP", "return_types", "ops"}
+def _accepting_numpy_names(fn):
+    """Wrap a hand-written public function that has a ``dim``/``keepdim`` argument so that it
+    takes ``axis=``/``keepdims=`` too (op functions and methods do it themselves)."""
+    def f(*args, **kwargs):
+        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
+            kwargs = numpy_names(fn.__name__, kwargs)
+        return fn(*args, **kwargs)
+    functools.update_wrapper(f, fn)
+    return f
+
+
+for _n, _f in list(globals().items()):
+    if (isinstance(_f, types.FunctionType) and not _n.startswith("_") and not hasattr(_f, "_op")
+            and _f.__module__ in (__name__, "plugtorch._ops_compound")):
+        _params = inspect.signature(_f).parameters
+        if "dim" in _params or "keepdim" in _params:
+            globals()[_n] = _accepting_numpy_names(_f)
+
+_PRIVATE = {"annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M",
+            "dispatch", "OPS", "refresh_ops", "public", "PUBLIC_TO_OP", "return_types", "ops"}
 __all__ = [n for n, v in list(globals().items()) if not n.startswith("_") and n not in _PRIVATE and callable(v)]

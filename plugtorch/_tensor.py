@@ -283,11 +283,20 @@ class Tensor:
             raise RuntimeError(f"Boolean value of Tensor with {'no values' if self.numel() == 0 else 'more than one value'} is ambiguous")
         return bool(self.item())
 
+    def _scalar(self, kind):
+        # float(t), int(t), complex(t): ValueError for several elements, as PyTorch (item() and
+        # bool(t) raise RuntimeError there; each conversion keeps PyTorch's own class)
+        if self.numel() != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars: {kind}() of a "
+                             f"tensor with {self.numel()} elements (shape {list(self._data.shape)}); use "
+                             ".tolist() for several values")
+        return self._host().reshape(()).item()
+
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar("float"))
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar("int"))
 
     def __index__(self):
         if self._dtype.category != _dtypes._INT or self.numel() != 1:
@@ -295,7 +304,7 @@ class Tensor:
         return int(self.item())
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._scalar("complex"))
 
     def __len__(self):
         if not self._data.shape:

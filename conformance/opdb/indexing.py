@@ -131,7 +131,9 @@ ENTRIES = [
         Sample(_x(ctx, layout="transposed"), 1, _idx(ctx, (5,), 4, negative=False)),
         Sample(_x(ctx, (2, 3, 4), layout="stepped"), 0, _idx(ctx, (0,), 2, negative=False)),
         Sample(_x(ctx, (5,)), 0, _idx(ctx, (), 5, negative=False), name="0-d index")], dtypes=ALL_DTYPES,
-        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx), 0, _idx(ctx, (2, 2), 3)), IndexError, "1-D")]),
+        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx), 0, _idx(ctx, (2, 2), 3)), IndexError, "vector"),
+                                  ErrorInput(Sample(_x(ctx), 0, _x(ctx, (2,), dtype=pt.float32)), RuntimeError,
+                                             "int32 or int64")]),
     Entry("masked_fill", samples=lambda ctx: [
         Sample(_x(ctx, layout="transposed"), _mask(ctx, (3, 4)), 0),
         Sample(_x(ctx, (2, 3, 4), layout="stepped"), _mask(ctx, (3, 1)), 1.5 if ctx.dtype.is_floating_point else 2),

@@ -28,10 +28,11 @@ ENTRIES = [Entry(n, samples=unary_samples(low=_DOMAIN.get(n, (None, None))[0], h
 
 ENTRIES += [
     Entry("neg", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "neg"),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), RuntimeError, "Negation"),
                                     ErrorInput(Sample(3.0), TypeError, "neg")]),
+    # a dtype an op has no kernel for: NotImplementedError, as PyTorch's dtype dispatch (torch 2.13)
     Entry("abs", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "abs")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), NotImplementedError, "abs")]),
     Entry("sign", samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor("sign")),
     Entry("threshold_backward", samples=lambda ctx: [
         Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), requires_grad=False), 0),
@@ -39,16 +40,17 @@ ENTRIES += [
         Sample(_x(ctx, ()), _x(ctx, (), requires_grad=False), -1)], dtypes=FLOAT_DTYPES,
         error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3, 4)), _x(ctx, (4, 3)), 0), RuntimeError, "does not match")]),
     Entry("relu", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, "relu"),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), RuntimeError, "Boolean inputs"),
                                     ErrorInput(Sample(3.0), TypeError, "relu")]),
 ]
 for _n in ("floor", "ceil", "trunc", "round"):
     ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=NUMERIC_DTYPES,
-                         error_inputs=lambda ctx, n=_n: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), TypeError, n)]))
+                         error_inputs=lambda ctx, n=_n: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), NotImplementedError, n)]))
 for _n in ("isnan", "isinf", "isfinite", "logical_not"):
     ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(_n)))
 ENTRIES.append(Entry("bitwise_not", samples=unary_samples(), dtypes=BOOL_INT,
-                     error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.float32)), TypeError, "bitwise_not")]))
+                     error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.float32)), NotImplementedError,
+                                                          "bitwise_not")]))
 
 
 # ---- binary -------------------------------------------------------------------------------
@@ -56,6 +58,14 @@ def _bad_shapes(op, dtype=None):
     def f(ctx):
         return [ErrorInput(Sample(_x(ctx, (2, 3), dtype), _x(ctx, (4,), dtype)), RuntimeError, "broadcast"),
                 ErrorInput(Sample(_x(ctx, (2,), dtype), "a"), TypeError, op)]
+    return f
+
+
+def _bad_shapes_or_bool(op):
+    """Arithmetic PyTorch has no bool kernel for: NotImplementedError for two bool tensors."""
+    def f(ctx):
+        return _bad_shapes(op)(ctx) + [
+            ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), NotImplementedError, op)]
     return f
 
 
@@ -78,9 +88,9 @@ ENTRIES += [
               ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), RuntimeError, "bool")]),
     Entry("mul", samples=nary_samples(2, scalars=(3, 0.5, False)), error_inputs=_bad_shapes("mul")),
     Entry("div", samples=nary_samples(2, scalars=(4, 0.25)), error_inputs=_bad_shapes("div")),
-    Entry("floor_divide", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("floor_divide")),
-    Entry("remainder", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("remainder")),
-    Entry("fmod", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes("fmod")),
+    Entry("floor_divide", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("floor_divide")),
+    Entry("remainder", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("remainder")),
+    Entry("fmod", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("fmod")),
     Entry("atan2", samples=nary_samples(2, scalars=(1.5,)), error_inputs=_bad_shapes("atan2")),
     Entry("maximum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("maximum")),
     Entry("minimum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("minimum")),
@@ -94,7 +104,7 @@ def _pow_samples(ctx):
     return nary_samples(2, lows=(-3, 0), highs=(4, 4), scalars=(2,))(ctx)
 
 
-ENTRIES.append(Entry("pow", samples=_pow_samples, error_inputs=lambda ctx: _bad_shapes("pow")(ctx) + [
+ENTRIES.append(Entry("pow", samples=_pow_samples, dtypes=NUMERIC_DTYPES, error_inputs=lambda ctx: _bad_shapes_or_bool("pow")(ctx) + [
     ErrorInput(Sample(_x(ctx, dtype=pt.int64), -1), RuntimeError, "negative integer powers")]))
 
 for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
@@ -104,11 +114,13 @@ for _n in ("logical_and", "logical_or", "logical_xor"):
 for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
     ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(5,)), dtypes=BOOL_INT,
                          error_inputs=lambda ctx, n=_n: _bad_shapes(n, pt.int32)(ctx) + [
-                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), _x(ctx, dtype=pt.float32)), TypeError, n)]))
+                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), _x(ctx, dtype=pt.float32)),
+                                        NotImplementedError, n)]))
 for _n in ("bitwise_left_shift", "bitwise_right_shift"):
     ENTRIES.append(Entry(_n, samples=nary_samples(2, lows=(None, 0), highs=(None, 8), scalars=(3,)), dtypes=INT_DTYPES,
                          error_inputs=lambda ctx, n=_n: [
-                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), 1), TypeError, n)]))
+                             ErrorInput(Sample(_x(ctx, dtype=pt.float32), 1), NotImplementedError, n),
+                             ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), NotImplementedError, n)]))
 
 
 def _where_samples(ctx):

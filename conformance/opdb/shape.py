@@ -215,7 +215,8 @@ ENTRIES = [
           dtypes=ALL_DTYPES, error_inputs=_errors((lambda c: (_x(c, (3, 4)), [0, 0]), RuntimeError, "duplicates"))),
     Entry("cat", samples=per_shape(_cat_args, min_dims=1), dtypes=ALL_DTYPES, error_inputs=_errors(
         (lambda c: ([_x(c, (2, 3)), _x(c, (2, 4))], 0), RuntimeError, "Sizes of tensors must match"),
-        (lambda c: ([],), RuntimeError, "non-empty"),
+        (lambda c: ([],), ValueError, "non-empty"),   # ValueError in torch 2.13
+        (lambda c: ([_x(c, (2,)), 1],), TypeError, "element 1"),
         (lambda c: ([_x(c, ())],), RuntimeError, "zero-dimensional"))),
     Entry("copy_", samples=_copy_samples, dtypes=ALL_DTYPES, differentiable=False,
           error_inputs=_errors((lambda c: (_x(c, (3,)), _x(c, (4,))), RuntimeError, "broadcast"))),
@@ -233,7 +234,10 @@ ENTRIES = [
     Entry("t", samples=per_shape(lambda c, x, sh: [(x,)] if len(sh) <= 2 else []),
           dtypes=ALL_DTYPES, error_inputs=_errors((lambda c: (_x(c, (2, 3, 4)),), RuntimeError, "<= 2 dimensions"))),
     Entry("narrow", samples=per_shape(_narrow_args, min_dims=1), dtypes=ALL_DTYPES,
-          error_inputs=_errors((lambda c: (_x(c, (3, 4)), 1, 2, 5), IndexError, "exceeds"))),
+          error_inputs=_errors((lambda c: (_x(c, (3, 4)), 1, 2, 5), RuntimeError, "exceeds"),   # as torch 2.13
+                               (lambda c: (_x(c, (3, 4)), 1, 5, 0), IndexError, "start out of range"),
+                               (lambda c: (_x(c, (3, 4)), 1, 1, -1), RuntimeError, "length must be non-negative"),
+                               (lambda c: (_x(c, ()), 0, 0, 1), RuntimeError, "0-dim"))),
     Entry("expand_as", samples=per_shape(_expand_as_args), dtypes=ALL_DTYPES),
     Entry("broadcast_to", samples=per_shape(lambda ctx, x, s: [(x, (2,) + s)]), dtypes=ALL_DTYPES),
     Entry("movedim", samples=per_shape(_movedim_args), dtypes=ALL_DTYPES),

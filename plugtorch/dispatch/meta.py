@@ -84,6 +84,32 @@ def check_dtype(op, dtype, dev, be):
         raise TypeError(f"{op}(): dtype {dtype} is not supported on device '{dev}': {reason}")
 
 
+# PyTorch's messages name dtypes by their legacy type names ("not implemented for 'Bool'")
+LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+                "float64": "Double"}
+
+
+def not_implemented_for(op, dtype, hint=""):
+    """The error for a dtype an op has no kernel for: NotImplementedError (a RuntimeError), as
+    PyTorch raises from its dtype dispatch (``"abs_cpu" not implemented for 'Bool'``)."""
+    return NotImplementedError(f"{op}(): not implemented for dtype {dtype} "
+                               f"('{LEGACY_NAMES.get(dtype.name, dtype.name)}')" + (f"; {hint}" if hint else ""))
+
+
+_MAX_BYTES = (1 << 63) - 1
+
+
+def check_storage_size(op, shape, itemsize):
+    """RuntimeError, as PyTorch's, when ``shape`` needs more bytes than a 64-bit size can hold."""
+    n = itemsize
+    for s in shape:
+        n *= s
+    if n > _MAX_BYTES:
+        raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)} "
+                           f"({n} bytes); no device can hold a tensor this large")
+
+
 def check_scalar(op, value):
     if value.__class__ in (int, float, bool):
         return

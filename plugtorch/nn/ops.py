@@ -19,7 +19,7 @@ from plugtorch import _ops_public
 from plugtorch import _dtypes
 from plugtorch._tensor import Tensor
 from plugtorch.autograd.formulas import derivative
-from plugtorch.dispatch.meta import broadcast_shapes, common_device
+from plugtorch.dispatch.meta import broadcast_shapes, common_device, not_implemented_for
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, OUT_MULTI, OUT_TENSOR, register_op
 from plugtorch.nn.functional import attention as _attention
@@ -122,7 +122,7 @@ def _check_linear_args(input, weight, bias):
         raise RuntimeError(f"linear(): expected input, weight and bias to have the same dtype, but got {got}; "
                            "cast them with .to(dtype)")
     if dt is _dtypes.bool:
-        raise RuntimeError("linear(): not implemented for bool tensors")
+        raise not_implemented_for("linear", dt, "convert bool tensors with .float() first")
     if bias is not None:
         out_shape = tuple(input.shape[:-1]) + ((weight.shape[0],) if weight.ndim == 2 else ())
         broadcast_shapes(out_shape, tuple(bias.shape), op="linear")
@@ -325,7 +325,7 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if not input._dtype.is_floating_point:
-        raise RuntimeError(f"cross_entropy(): expected a floating point input (logits), got {input._dtype}")
+        raise NotImplementedError(f"cross_entropy(): expected a floating point input (logits), got {input._dtype}")
     if target._dtype.is_floating_point:
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "

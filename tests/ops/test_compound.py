@@ -152,8 +152,9 @@ def test_median_nan_and_nanmedian():
     nm = x.nanmedian(1)
     assert nm.values.tolist() == [1.0, 2.0] and nm.indices.tolist() == [2, 3]
     assert pt.nanmedian(x).item() == 2.0
+    assert math.isnan(pt.zeros(0).median().item())   # torch 2.13: nan for no values
     with pytest.raises(IndexError, match="non-zero size"):
-        pt.zeros(0).median()
+        pt.zeros(0, 3).median(0)
 
 
 def test_unique():
@@ -212,5 +213,7 @@ def test_bincount():
     np.testing.assert_allclose(pt.bincount(pt.tensor(x), pt.tensor(w)).numpy(), np.bincount(x, w))
     with pytest.raises(RuntimeError, match="non-negative"):
         pt.bincount(pt.tensor([-1, 2]))
-    with pytest.raises(RuntimeError, match="1-d integer tensor"):
+    with pytest.raises(NotImplementedError, match="bincount.*float32"):   # as torch 2.13
         pt.bincount(pt.tensor([1.0]))
+    with pytest.raises(RuntimeError, match="1-d integer tensor"):
+        pt.bincount(pt.tensor([[1]]))

@@ -125,7 +125,7 @@ def test_bool_unary():
     b = pt.tensor([True, False])
     assert b.sign().tolist() == [True, False] and b.sign().dtype is pt.bool
     assert (~b).tolist() == [False, True] and b.logical_not().tolist() == [False, True]
-    with pytest.raises(TypeError, match="neg.*bool.*logical_not"):
+    with pytest.raises(RuntimeError, match="neg.*Negation.*bool.*logical_not"):   # as torch 2.13
         -b
 
 
@@ -344,7 +344,7 @@ def test_shifts():
     assert (x >> 9).tolist() == [0, -1, 0]
     assert (pt.tensor([1, 2]) << pt.tensor([3, 4])).tolist() == [8, 32]
     assert (1 << pt.tensor([2])).tolist() == [4]
-    with pytest.raises(TypeError, match="only integer and bool"):
+    with pytest.raises(NotImplementedError, match="bitwise_and.*not implemented for dtype plugtorch.float32"):
         pt.tensor([1.0]) & pt.tensor([1.0])
 
 

@@ -154,7 +154,9 @@ def test_softmax_log_softmax():
     close(x.softmax(1), e / e.sum(1, keepdims=True))
     close(pt.log_softmax(x, -1), np.log(e / e.sum(1, keepdims=True)))
     assert pt.tensor([1000.0, 0.0]).softmax(0).tolist() == [1.0, 0.0]
-    assert pt.tensor([1, 2]).softmax(0).dtype is pt.float32
+    assert pt.tensor([1, 2]).softmax(0, dtype=pt.float32).dtype is pt.float32
+    with pytest.raises(NotImplementedError, match=r"softmax\(\): not implemented for dtype plugtorch.int64"):
+        pt.tensor([1, 2]).softmax(0)   # PyTorch has no integer softmax kernel (checked against torch 2.13)
 
 
 @pytest.mark.parametrize("dtype,out", [(pt.bool, pt.int64), (pt.uint8, pt.int64), (pt.int32, pt.int64),

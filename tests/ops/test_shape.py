@@ -127,7 +127,7 @@ def test_view_errors():
         pt.zeros(2, 3).view(2.0, 3)
     with pytest.raises(IndexError, match="Dimension out of range"):
         pt.zeros(2, 3).transpose(0, 3)
-    with pytest.raises(IndexError, match="narrow"):
+    with pytest.raises(RuntimeError, match=r"narrow\(\): start \(2\) \+ length \(5\) exceeds"):
         pt.zeros(4).narrow(0, 2, 5)
 
 
@@ -148,7 +148,7 @@ def test_cat_stack():
         pt.cat([pt.tensor(1.0)])
     with pytest.raises(TypeError, match="must be a tuple or list of Tensors"):
         pt.cat(x)
-    with pytest.raises(RuntimeError, match="non-empty"):
+    with pytest.raises(ValueError, match="non-empty"):   # ValueError in torch 2.13
         pt.cat([])
 
 

@@ -130,12 +130,20 @@ def t(input):
 @composite("narrow", tags=("shape",))
 def narrow(input, dim, start, length):
     _t("narrow", input)
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor; unsqueeze it first")
     d = M.wrap_dim("narrow", dim, input.ndim)
     n = input.shape[d]
+    if isinstance(start, M.Tensor):
+        start = int(start)
+    if start < -n or start > n:   # PyTorch: IndexError for the start, RuntimeError for the length
+        raise IndexError(f"narrow(): start out of range (expected to be in range of [{-n}, {n}], but got {start})")
     if start < 0:
         start += n
-    if start < 0 or length < 0 or start + length > n:
-        raise IndexError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n})")
+    if length < 0:
+        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
+    if start + length > n:
+        raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return _pt().ops.slice(input, d, start, start + length, 1)
 
 
@@ -156,11 +164,20 @@ def contiguous(input, memory_format=None):
 
 @composite("movedim", tags=("shape",))
 def movedim(input, source, destination):
+    _t("movedim", input)
     n = input.ndim
     src = [source] if isinstance(source, int) else list(source)
     dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) should contain "
+                           f"the same number of dims as destination ({dst} dims)")
     src = [M.wrap_dim("movedim", s, n) for s in src]
     dst = [M.wrap_dim("movedim", d, n) for d in dst]
+    for what, ds, given in (("source", src, source), ("destination", dst, destination)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{what}` ({list(given)})")
+    if n == 0:
+        return _pt().ops.view(input, ())
     order = [None] * n
     for s, d in zip(src, dst):
         order[d] = s
@@ -171,8 +188,12 @@ def movedim(input, source, destination):
 # ---- joining and splitting ----------------------------------------------------------------
 @composite("stack", tags=("shape",))
 def stack(tensors, dim=0):
-    if not isinstance(tensors, (list, tuple)) or not tensors:
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"stack(): argument 'tensors' must be a tuple or list of Tensors, not {type(tensors).__name__}")
+    if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
+    from plugtorch.dispatch.ops.shape import check_tensor_list
+    check_tensor_list("stack", tensors)
     shp = tuple(tensors[0].shape)
     for i, x in enumerate(tensors):
         if tuple(x.shape) != shp:
@@ -184,12 +205,17 @@ def stack(tensors, dim=0):
 
 @composite("split", tags=("shape",), out_kind=OUT_MULTI)
 def split(tensor, split_size_or_sections, dim=0):
+    _t("split", tensor)
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor (got a 0-d tensor)")
     d = M.wrap_dim("split", dim, tensor.ndim)
     n = tensor.shape[d]
     if isinstance(split_size_or_sections, int):
         s = split_size_or_sections
-        if s <= 0 and n:
-            raise RuntimeError(f"split(): split_size must be positive, got {s}")
+        if s < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+        if s == 0 and n:
+            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
         sizes = [_b.min(s, n - i) for i in range(0, n, s)] if n else [0]
     else:
         sizes = list(split_size_or_sections)
@@ -205,10 +231,15 @@ def split(tensor, split_size_or_sections, dim=0):
 
 @composite("chunk", tags=("shape",), out_kind=OUT_MULTI)
 def chunk(input, chunks, dim=0):
+    _t("chunk", input)
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = M.wrap_dim("chunk", dim, input.ndim)
     n = input.shape[d]
+    if n == 0:   # PyTorch: `chunks` empty pieces
+        return split(input, [0] * chunks, d)
     size = _b.max(1, -(-n // chunks))
     return split(input, size, d)
 
@@ -221,10 +252,16 @@ def unbind(input, dim=0):
 
 @composite("roll", tags=("shape",))
 def roll(input, shifts, dims=None):
-    if dims is None:
-        return roll(input.flatten(), shifts, 0).view(tuple(input.shape))
+    _t("roll", input)
     shifts = [shifts] if isinstance(shifts, int) else list(shifts)
-    dims = [dims] if isinstance(dims, int) else list(dims)
+    dims = [] if dims is None else [dims] if isinstance(dims, int) else list(dims)
+    if not shifts:
+        raise RuntimeError("roll(): `shifts` required")
+    if not dims:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: 0 "
+                               "(without dims, roll takes one shift for the flattened tensor)")
+        return roll(input.flatten(), shifts[0], 0).view(tuple(input.shape))
     if len(shifts) != len(dims):
         raise RuntimeError(f"roll(): shifts and dimensions must align. shifts: {len(shifts)}, dims: {len(dims)}")
     out = input
@@ -257,7 +294,8 @@ def repeat(input, *sizes):
 
 @composite("tile", tags=("shape",))
 def tile(input, dims):
-    dims = tuple(dims)
+    _t("tile", input)
+    dims = M.as_shape("tile", (dims,) if not isinstance(dims, (list, tuple)) else dims)
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
     return repeat(input, dims)
@@ -319,9 +357,17 @@ register_op("threshold_backward", _threshold_backward_meta, decomposition=thresh
 # ---- indexing -----------------------------------------------------------------------------
 @composite("index_select", tags=("indexing",))
 def index_select(input, dim, index):
+    _t("index_select", input)
     d = M.wrap_dim("index_select", dim, input.ndim)
-    if not isinstance(index, M.Tensor) or index.ndim > 1 or index._dtype.category != _dtypes._INT:
-        raise IndexError("index_select(): index must be a 1-D (or 0-D) integer tensor")
+    if not isinstance(index, M.Tensor):
+        raise TypeError(f"index_select(): argument 'index' must be Tensor, not {type(index).__name__}")
+    if index._dtype not in (_dtypes.int32, _dtypes.int64):
+        raise RuntimeError(f"index_select(): Expected dtype int32 or int64 for index, got {index._dtype}")
+    if index.ndim > 1:
+        raise IndexError(f"index_select(): Index is supposed to be a vector (got a {index.ndim}-D index of "
+                         f"shape {tuple(index.shape)})")
+    if input.ndim == 0:   # a 0-d input is one element: index 0 selects it
+        return _pt().ops.index(input.reshape(1), [index.reshape(-1)]).reshape(())
     return _pt().ops.index(input, [None] * d + [index.reshape(-1)])
 
 
@@ -360,6 +406,9 @@ def take_along_dim(input, indices, dim):
 
 @composite("topk", tags=("reduction",), out_kind=OUT_MULTI)
 def topk(input, k, dim=-1, largest=True, sorted=True):
+    _t("topk", input)
+    if input._dtype is _dtypes.bool:
+        raise RuntimeError("topk(): does not support bool tensors (as PyTorch on cpu); convert with .long() first")
     d = M.wrap_dim("topk", dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if k < 0 or k > n:
@@ -377,7 +426,19 @@ def argsort(input, dim=-1, descending=False, stable=False):
 
 @composite("kthvalue", tags=("reduction",), out_kind=OUT_MULTI)
 def kthvalue(input, k, dim=-1, keepdim=False):
+    _t("kthvalue", input)
+    if input._dtype is _dtypes.bool:
+        raise M.not_implemented_for("kthvalue", input._dtype, "convert bool tensors with .long() first")
     d = M.wrap_dim("kthvalue", dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if n == 0:
+        raise IndexError(f"kthvalue(): Expected reduction dim {d} to have non-zero size (input shape "
+                         f"{tuple(input.shape)})")
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k={k} out of range for dimension {d} of size {n} "
+                           f"(expected 1 <= k <= {n})")
+    if input.ndim == 0:
+        return input.clone(), _pt().zeros((), dtype=_dtypes.int64, device=input.device)
     v, i = _pt().sort(input, d, stable=True)
     v, i = v.narrow(d, k - 1, 1), i.narrow(d, k - 1, 1)
     return (v, i) if keepdim else (v.squeeze(d), i.squeeze(d))
@@ -424,29 +485,48 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _t("var", input)
     _check_float("var", input)
-    if unbiased is not None and correction is not None:
-        raise RuntimeError("var(): cannot specify both unbiased and correction")
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
+    dim, correction = _var_args("var", dim, unbiased, keepdim, correction)
     n = _count(input, dim)
     mu = input.mean(dim, keepdim=True)
     d = input - mu
     return (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
 
 
+def _var_args(op, dim, unbiased, keepdim, correction):
+    """(dim, correction) from var/std's overloads: (dim, unbiased, keepdim), (unbiased) with a bool
+    first, and (dim, *, correction); mixing them is PyTorch's TypeError."""
+    if isinstance(dim, bool):   # x.var(False): the unbiased flag
+        if unbiased is not None or keepdim or correction is not None:
+            raise TypeError(f"{op}(): the first argument {dim} is the 'unbiased' flag, which takes no other "
+                            "arguments; pass dim=, unbiased= and keepdim= by name")
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{op}(): got both unbiased={unbiased} and correction={correction}; pass one of them "
+                        "(unbiased=False is correction=0)")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return dim, correction
+
+
 @composite("std", tags=("reduction",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    _t("std", input)
+    dim, correction = _var_args("std", dim, unbiased, keepdim, correction)
+    return var(input, dim, None, keepdim, correction=correction).sqrt()
 
 
 @composite("var_mean", tags=("reduction",), out_kind=OUT_MULTI)
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return var(input, dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
+    _t("var_mean", input)
+    dim, correction = _var_args("var_mean", dim, unbiased, keepdim, correction)
+    return var(input, dim, None, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
 
 
 @composite("std_mean", tags=("reduction",), out_kind=OUT_MULTI)
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    return std(input, dim, unbiased, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
+    _t("std_mean", input)
+    dim, correction = _var_args("std_mean", dim, unbiased, keepdim, correction)
+    return std(input, dim, None, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
 
 
 @composite("logsumexp", tags=("reduction",))
@@ -461,8 +541,16 @@ def logsumexp(input, dim, keepdim=False):
     return out if keepdim else out.squeeze(dim)
 
 
+def _softmax_input(op, input, dtype):
+    _t(op, input)
+    if dtype is None and not input._dtype.is_floating_point:   # PyTorch has no integer kernel
+        raise M.not_implemented_for(op, input._dtype, f"pass dtype= (e.g. {op}(x, dim, dtype=plugtorch.float32)) "
+                                    "or convert with .float() first")
+
+
 @composite("softmax", tags=("reduction",))
 def softmax(input, dim, dtype=None):
+    _softmax_input("softmax", input, dtype)
     x = input if dtype is None else input.to(dtype)
     if not x._dtype.is_floating_point:
         x = x.to(_dtypes.get_default_dtype())
@@ -474,7 +562,7 @@ def softmax(input, dim, dtype=None):
 
 def _log_softmax_meta(input, dim, dtype=None):
     """A backend may run log_softmax as one kernel ``(x, dim or None for 0-d, out dtype)``."""
-    _t("log_softmax", input)
+    _softmax_input("log_softmax", input, dtype)
     if dtype is not None and not isinstance(dtype, _dtypes.dtype):
         raise TypeError(f"log_softmax(): argument 'dtype' must be a plugtorch dtype, not {type(dtype).__name__}")
     d = M.wrap_dim("log_softmax", dim, input.ndim)
@@ -498,26 +586,47 @@ register_op("log_softmax", _log_softmax_meta, decomposition=log_softmax, tags=("
 
 
 @composite("max", tags=("reduction",))
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, other=None):
     """max(x) -> the largest value; max(x, dim) -> (values, indices); max(a, b) -> maximum."""
-    if isinstance(dim, M.Tensor):
-        return _pt().maximum(input, dim)
+    return _max_min("max", input, dim, keepdim, other)
+
+
+def _max_min(name, input, dim, keepdim, other):
+    pt = _pt()
+    if other is not None or isinstance(dim, M.Tensor):   # max(a, b) is maximum(a, b)
+        return (pt.maximum if name == "max" else pt.minimum)(input, dim if other is None else other)
+    _t(name, input)
     if dim is None:
-        return input.amax()
-    return _pt().return_types.max(input.amax(dim, keepdim=keepdim), input.argmax(dim, keepdim=keepdim))
+        from plugtorch.dispatch.ops.reductions import check_nonempty
+        check_nonempty(name, input, None, ())
+        return input.amax() if name == "max" else input.amin()
+    if isinstance(dim, (list, tuple)):
+        raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__} (amax/amin take several dims)")
+    d = M.wrap_dim(name, dim, input.ndim)
+    from plugtorch.dispatch.ops.reductions import check_nonempty
+    check_nonempty(name, input, d, (d,), IndexError)
+    keys = input if input._dtype is not _dtypes.bool else input.to(_dtypes.uint8)   # argmax refuses bool
+    values = input.amax(d, keepdim=keepdim) if name == "max" else input.amin(d, keepdim=keepdim)
+    indices = keys.argmax(d, keepdim=keepdim) if name == "max" else keys.argmin(d, keepdim=keepdim)
+    return getattr(pt.return_types, name)(values, indices)
 
 
 @composite("min", tags=("reduction",))
-def min(input, dim=None, keepdim=False):
-    if isinstance(dim, M.Tensor):
-        return _pt().minimum(input, dim)
-    if dim is None:
-        return input.amin()
-    return _pt().return_types.min(input.amin(dim, keepdim=keepdim), input.argmin(dim, keepdim=keepdim))
+def min(input, dim=None, keepdim=False, other=None):
+    """min(x) -> the smallest value; min(x, dim) -> (values, indices); min(a, b) -> minimum."""
+    return _max_min("min", input, dim, keepdim, other)
 
 
 @composite("aminmax", tags=("reduction",), out_kind=OUT_MULTI)
 def aminmax(input, *, dim=None, keepdim=False):
+    _t("aminmax", input)
+    if dim is None and input.numel() == 0:
+        raise RuntimeError(f"aminmax(): cannot compute aminmax over an empty dimension as the operation has "
+                           f"no identity (input shape {tuple(input.shape)}); specify a non-empty dim")
+    if dim is not None:
+        from plugtorch.dispatch.ops.reductions import check_nonempty
+        d = M.wrap_dim("aminmax", dim, input.ndim)
+        check_nonempty("aminmax", input, d, (d,))
     return input.amin(dim, keepdim=keepdim), input.amax(dim, keepdim=keepdim)
 
 
@@ -527,6 +636,17 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
     a = x.abs()
+    if ord in (float("inf"), -float("inf")):   # max / min: no identity for empty input
+        dims = M.wrap_dims("linalg.vector_norm", dim, x.ndim)
+        shape = tuple(x.shape)
+        if x.numel() == 0 and (dim is None or not dims):
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty tensor (shape "
+                               f"{shape}) because the operation does not have an identity")
+        for d in dims:
+            if shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on the dimension {d} "
+                                   f"because this dimension is empty (shape {shape}) and the operation does "
+                                   "not have an identity")
     if ord == 2:
         return (a * a).sum(dim, keepdim=keepdim).sqrt()
     if ord == 1:
@@ -544,6 +664,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == "fro" or p is None:
         p = 2
+    elif p == "nuc":
+        raise NotImplementedError("norm(p='nuc'): the nuclear norm needs singular values, which plugtorch does "
+                                  "not compute; use p='fro' or a vector norm")
+    elif isinstance(p, str):
+        raise RuntimeError(f"norm(): Order {p} not supported (use a number, 'fro' or 'nuc')")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
@@ -583,11 +708,20 @@ def clamp_max(input, max):
 
 @composite("lerp", tags=("pointwise",))
 def lerp(input, end, weight):
+    _t("lerp", input)
+    for name, v in (("end", end), ("weight", weight)):
+        if isinstance(v, M.Tensor) and v._dtype is not input._dtype:
+            raise RuntimeError(f"lerp(): expected dtype {input._dtype} for `{name}` but got dtype {v._dtype}")
+    if not input._dtype.is_floating_point:
+        raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point tensors")
     return input + weight * (end - input)
 
 
 @composite("frac", tags=("pointwise",))
 def frac(input):
+    _t("frac", input)
+    if not input._dtype.is_floating_point:
+        raise M.not_implemented_for("frac", input._dtype, "frac takes floating-point tensors")
     return input - input.trunc()
 
 
@@ -606,6 +740,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 @composite("square", tags=("pointwise",))
 def square(input):
+    if isinstance(input, M.Tensor) and input._dtype is _dtypes.bool:   # pow(x, 2): bool -> int64, as PyTorch
+        input = input.to(_dtypes.int64)
     return input * input
 
 
@@ -621,9 +757,18 @@ def rsub(input, other, alpha=1):
 
 @composite("logaddexp", tags=("pointwise",))
 def logaddexp(input, other):
+    _float_operands("logaddexp", input, other)
     m = _pt().maximum(input, other).detach()
     m = _pt().where(m.isinf(), 0.0, m)
     return ((input - m).exp() + (other - m).exp()).log() + m
+
+
+def _float_operands(op, input, other):
+    """ops with floating-point kernels only: NotImplementedError when the operands promote to no float."""
+    _t(op, input)
+    dt = M.binary_dtype(input, other)
+    if not dt.is_floating_point:
+        raise M.not_implemented_for(op, dt, f"{op} takes floating-point tensors")
 
 
 @composite("isclose", tags=("pointwise",), differentiable=False)
@@ -707,10 +852,10 @@ def bmm(input, mat2):
 
 
 @composite("dot", tags=("linalg",))
-def dot(input, other):
-    if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
-    return matmul(input, other)
+def dot(input, tensor):
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    return matmul(input, tensor)
 
 
 @composite("outer", tags=("linalg",))
@@ -720,21 +865,14 @@ def outer(input, vec2):
 
 @composite("einsum", tags=("linalg",))
 def einsum(equation, *operands):
-    """Einstein summation by broadcasting products and sums (``einsum("ij,jk->ik", a, b)``)."""
+    """Einstein summation by broadcasting products and sums (``einsum("ij,jk->ik", a, b)``).
+
+    >>> plugtorch.einsum("ij->j", plugtorch.ones(2, 3)).tolist()
+    [2.0, 2.0, 2.0]
+    """
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    eq = equation.replace(" ", "")
-    if "->" in eq:
-        lhs, out = eq.split("->")
-    else:
-        lhs = eq
-        counts = {}
-        for c in lhs.replace(",", ""):
-            counts[c] = counts.get(c, 0) + 1
-        out = "".join(sorted(c for c, n in counts.items() if n == 1))
-    terms = lhs.split(",")
-    if len(terms) != len(operands):
-        raise RuntimeError(f"einsum(): {len(terms)} operands in the equation but {len(operands)} were given")
+    terms, out = _einsum_parse(equation, operands)
     letters = []
     for term in terms:
         for c in term:
@@ -742,21 +880,22 @@ def einsum(equation, *operands):
                 letters.append(c)
     sizes = {}
     aligned = []
-    for term, x in zip(terms, operands):
-        if len(term) != x.ndim:
-            raise RuntimeError(f"einsum(): the number of subscripts in '{term}' does not match the "
-                               f"number of dimensions ({x.ndim}) of its operand")
+    for k, (term, x) in enumerate(zip(terms, operands)):
         # take diagonals for repeated letters within one operand
         while len(set(term)) != len(term):
             for i, c in enumerate(term):
                 j = term.find(c, i + 1)
                 if j >= 0:
+                    if x.shape[i] != x.shape[j]:
+                        raise RuntimeError(f"einsum(): subscript {_label(c)} is repeated for operand {k} but the "
+                                           f"sizes don't match, {x.shape[i]} != {x.shape[j]}")
                     x = x.diagonal(0, i, j)
                     term = term[:i] + term[i + 1:j] + term[j + 1:] + c
                     break
         for c, n in zip(term, x.shape):
             if sizes.get(c, n) != n and n != 1 and sizes[c] != 1:
-                raise RuntimeError(f"einsum(): operands do not broadcast for subscript '{c}' ({sizes[c]} vs {n})")
+                raise RuntimeError(f"einsum(): subscript {_label(c)} has size {n} for operand {k} which does not "
+                                   f"broadcast with previously seen size {sizes[c]}")
             sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
         perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
         x = x.permute(perm) if perm else x
@@ -772,6 +911,81 @@ def einsum(equation, *operands):
         prod = prod.sum(red)
     kept = [c for c in letters if c in out]
     return prod.permute([kept.index(c) for c in out]) if kept else prod
+
+
+_ELLIPSIS_LABEL = 0x2460   # private labels for the dims "..." stands for (never a valid subscript)
+
+
+def _label(c):
+    return "..." if ord(c) >= _ELLIPSIS_LABEL else c
+
+
+def _einsum_parse(equation, operands):
+    """Check an einsum equation against its operands (PyTorch's errors) and return each operand's
+    subscripts and the output's, with "..." replaced by one private label per dim it covers."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum(): argument 'equation' must be str, not {type(equation).__name__}")
+    for i, x in enumerate(operands):
+        if not isinstance(x, M.Tensor):
+            raise TypeError(f"einsum(): expected a Tensor as operand {i}, got {type(x).__name__}")
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) > len(operands):
+        raise RuntimeError(f"einsum(): fewer operands were provided than specified in the equation "
+                           f"'{equation}' ({len(operands)} given, {len(terms)} specified)")
+    if len(terms) < len(operands):
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation "
+                           f"'{equation}' ({len(operands)} given, {len(terms)} specified)")
+    n_ell = 0
+    parsed = []
+    for k, (term, x) in enumerate(zip(terms, operands)):
+        body = term.replace("...", "", 1)
+        has_ell = len(body) != len(term)
+        for c in body:
+            if c == ".":
+                raise RuntimeError(f"einsum(): found '.' for operand {k} that is not part of any ellipsis "
+                                   f"in the equation '{equation}'")
+            if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+                raise RuntimeError(f"einsum(): invalid subscript {c!r} for operand {k} in the equation "
+                                   f"'{equation}': subscripts must be in [a-zA-Z]")
+        if has_ell:
+            if len(body) > x.ndim:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(body)}) is more "
+                                   f"than the number of dimensions ({x.ndim}) for operand {k}")
+            n = x.ndim - len(body)
+            n_ell = _b.max(n_ell, n)
+            at = term.index("...")
+            parsed.append((term[:at], n, term[at + 3:]))
+        else:
+            if len(body) != x.ndim:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(body)}) does not "
+                                   f"match the number of dimensions ({x.ndim}) for operand {k} (shape "
+                                   f"{tuple(x.shape)}) and no ellipsis was given")
+            parsed.append((term, 0, ""))
+    ell = "".join(chr(_ELLIPSIS_LABEL + i) for i in range(n_ell))
+    # the dims "..." covers broadcast like trailing dims: an operand with fewer takes the last ones
+    terms = [head + ell[n_ell - n:] + tail for head, n, tail in parsed]
+    if not arrow:   # implicit output: "..." first, then the subscripts used once, sorted
+        counts = {}
+        for t in terms:
+            for c in t:
+                counts[c] = counts.get(c, 0) + 1
+        return terms, ell + "".join(sorted(c for c, n in counts.items() if n == 1 and ord(c) < _ELLIPSIS_LABEL))
+    body = rhs.replace("...", ell, 1)
+    seen = set("".join(terms))
+    for c in body:
+        if ord(c) >= _ELLIPSIS_LABEL:
+            continue
+        if not ("a" <= c <= "z" or "A" <= c <= "Z"):
+            raise RuntimeError(f"einsum(): invalid subscript {c!r} in the output of the equation '{equation}': "
+                               "subscripts must be in [a-zA-Z]")
+        if c not in seen:
+            raise RuntimeError(f"einsum(): output subscript {c} does not appear in the equation for any input "
+                               f"operand ('{equation}')")
+        if body.count(c) > 1:
+            raise RuntimeError(f"einsum(): output subscript {c} appears more than once in the output ('{equation}')")
+    return terms, body
 
 
 @composite("diagonal", tags=("shape",))
@@ -829,8 +1043,15 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     return out.requires_grad_() if requires_grad else out
 
 
+def _matrix(op, input):
+    _t(op, input)
+    if input.ndim < 2:
+        raise RuntimeError(f"{op}: input tensor must have at least 2 dimensions (got shape {tuple(input.shape)})")
+
+
 @composite("tril", tags=("shape",))
 def tril(input, diagonal=0):
+    _matrix("tril", input)
     pt = _pt()
     r, c = input.shape[-2], input.shape[-1]
     mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal >= pt.arange(c, device=input.device).unsqueeze(0)
@@ -839,6 +1060,7 @@ def tril(input, diagonal=0):
 
 @composite("triu", tags=("shape",))
 def triu(input, diagonal=0):
+    _matrix("triu", input)
     pt = _pt()
     r, c = input.shape[-2], input.shape[-1]
     mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal <= pt.arange(c, device=input.device).unsqueeze(0)

@@ -1,6 +1,8 @@
 """Factories and random fills. Kernels receive ``(shape, ..., dtype, device_index)``."""
 from __future__ import annotations
 
+import math
+
 from plugtorch import _dtypes
 from plugtorch._device import canonical
 from plugtorch.dispatch import meta as M
@@ -20,6 +22,7 @@ def _full_meta(size, fill_value, *, dtype=None, device=None):
     M.check_nonneg_shape("full", shape)
     M.check_scalar("full", fill_value)
     dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.scalar_dtype(fill_value)
+    M.check_storage_size("full", shape, dt.itemsize)
     dev = _factory_device("full", device, dt)
     return dev, (shape, fill_value, dt, dev.index), dt
 
@@ -31,6 +34,7 @@ def _empty_meta(size, *, dtype=None, device=None):
     shape = M.as_shape("empty", (size,) if not isinstance(size, (list, tuple)) else size)
     M.check_nonneg_shape("empty", shape)
     dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    M.check_storage_size("empty", shape, dt.itemsize)
     dev = _factory_device("empty", device, dt)
     return dev, (shape, dt, dev.index), dt
 
@@ -41,8 +45,11 @@ register_op("empty", _empty_meta, tags=("factory",), differentiable=False)
 def _arange_meta(start, end, step, *, dtype=None, device=None):
     for v in (start, end, step):
         M.check_scalar("arange", v)
-    if step == 0:
-        raise RuntimeError("arange(): step must be nonzero")
+    for v in (start, end):
+        if v != v or v in (math.inf, -math.inf):   # PyTorch: RuntimeError, not Python's OverflowError
+            raise RuntimeError(f"arange(): unsupported range: {start} -> {end} (the bounds must be finite)")
+    if step == 0 or step != step:
+        raise RuntimeError(f"arange(): step must be nonzero (and not nan), got {step}")
     if (end - start) * step < 0:
         raise RuntimeError(f"arange(): upper bound and larger bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
@@ -50,6 +57,9 @@ def _arange_meta(start, end, step, *, dtype=None, device=None):
         dt = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in (start, end, step)) else _dtypes.int64
     else:
         dt = _dtypes.to_dtype(dtype)
+    n = -((start - end) // step) if all(v.__class__ is int for v in (start, end, step)) \
+        else math.ceil((end - start) / step)
+    M.check_storage_size("arange", (n,), dt.itemsize)
     dev = _factory_device("arange", device, dt)
     return dev, (start, end, step, dt, dev.index), dt
 
@@ -62,7 +72,7 @@ def _fill_meta_for(op, nparams):
         if not isinstance(input, M.Tensor):
             raise TypeError(f"{op}(): expected a Tensor, got {type(input).__name__}")
         if op in ("uniform_", "normal_") and not input._dtype.is_floating_point:
-            raise TypeError(f"{op}(): expected a floating-point tensor, got {input._dtype}")
+            raise M.not_implemented_for(op, input._dtype, "expected a floating-point tensor")
         dev = input._device
         from plugtorch.random import _backend_generator
         gen = _backend_generator(dev, generator)

@@ -23,7 +23,7 @@ def _matmul_meta(input, other):
         raise RuntimeError(f"matmul(): expected both arguments to have the same dtype, but got "
                            f"{input._dtype} and {other._dtype}; cast one with .to(dtype)")
     if input._dtype is _dtypes.bool:
-        raise RuntimeError("matmul(): not implemented for bool tensors")
+        raise M.not_implemented_for("matmul", input._dtype, "convert bool tensors with .float() first")
     return dev, (input._data, other._data), input._dtype
 
 

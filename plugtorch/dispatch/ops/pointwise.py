@@ -41,13 +41,25 @@ def _unary_meta(name, result, allowed):
             raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
         d = input._dtype
         if allowed is not None and d.category not in allowed:
-            raise TypeError(f"{name}(): not supported for dtype {d}" +
-                            (" (use logical_not for bool tensors)" if name in ("neg",) else ""))
+            raise _unsupported(name, d)
         out = d if result == "same" else _dtypes.bool if result == "bool" else M.float_result(d)
         return input._device, (input._data, out), out
     meta.__name__ = name
     meta.__doc__ = f"Elementwise {name}.\n\n>>> plugtorch.{name}(plugtorch.tensor([0.5]))  # doctest: +SKIP\n"
     return meta
+
+
+def _unsupported(name, d):
+    """PyTorch's error for a dtype an elementwise op does not take: RuntimeError for the two
+    ops it checks by hand (neg and relu of bool), NotImplementedError for the others."""
+    if d is _dtypes.bool and name == "neg":
+        return RuntimeError("neg(): Negation, the `-` operator, on a bool tensor is not supported. If you "
+                            "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+    if d is _dtypes.bool and name == "relu":
+        return RuntimeError("relu(): Boolean inputs not supported for relu; convert with .float() first")
+    hint = "use logical_not for bool tensors" if name == "bitwise_not" else \
+        "use an integer or bool tensor" if name.startswith("bitwise") else ""
+    return M.not_implemented_for(name, d, hint)
 
 
 for _name, (_res, _allow, _diff) in _UNARY.items():
@@ -129,7 +141,7 @@ def _binary_meta(name, result):
         _compute_dtype = _out_dtype = _identity
         if name in ("sub", "neg"):
             _compute_dtype = _out_dtype = _no_bool(name)
-        if name == "floor_divide":
+        if name in ("floor_divide", "remainder", "fmod", "pow"):
             _compute_dtype = _out_dtype = _no_bool(name)
     elif result == "float":
         _compute_dtype = _out_dtype = M.float_result
@@ -138,6 +150,12 @@ def _binary_meta(name, result):
     else:
         _compute_dtype = _out_dtype = _int_only(name)
     meta.__name__ = name
+    if name == "pow":   # PyTorch names pow's second argument `exponent`: pow(x, exponent=2)
+        binary_meta = meta
+
+        def meta(input, exponent):
+            return binary_meta(input, exponent)
+        meta.__name__ = name
     return meta
 
 
@@ -152,17 +170,20 @@ def _to_bool(d):
 def _no_bool(name):
     def f(d):
         if d is _dtypes.bool:
-            raise RuntimeError(f"{name}(): Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead."
-                               if name == "sub" else f"{name}(): not supported for bool tensors")
+            if name == "sub":
+                raise RuntimeError(f"{name}(): Subtraction, the `-` operator, with two bool tensors is not "
+                                   "supported. Use the `^` or `logical_xor()` operator instead.")
+            raise M.not_implemented_for(name, d, "convert bool tensors with .long() first")
         return d
     return f
 
 
 def _int_only(name):
+    shift = "shift" in name   # shifts take integers only; and, or, xor take bool too
+
     def f(d):
-        if d.category == _FLOAT:
-            raise TypeError(f"{name}(): only integer and bool tensors are supported, got {d}")
+        if d.category == _FLOAT or (shift and d is _dtypes.bool):
+            raise M.not_implemented_for(name, d, "use integer tensors")
         return d
     return f
 

@@ -41,11 +41,7 @@ def _reduce_meta(name, result, identity):
         _check_tensor(name, input)
         dims = M.wrap_dims(name, dim, input.ndim)
         if not identity:
-            shape = input._data.shape
-            if any(shape[d] == 0 for d in dims) or (input.ndim == 0 and input.numel() == 0):
-                raise IndexError(
-                    f"{name}(): Expected reduction dim {dims[0] if dims else 0} to have non-zero size "
-                    f"(input shape {tuple(shape)}); the operation has no identity")
+            check_nonempty(name, input, dim, dims)
         d = input._dtype if dtype is None else _dtypes.to_dtype(dtype)
         if result == "widen" and dtype is None and d.category < _FLOAT:
             d = _dtypes.int64
@@ -58,13 +54,31 @@ def _reduce_meta(name, result, identity):
     return meta
 
 
+def check_nonempty(name, input, dim, dims, all_dims_error=RuntimeError):
+    """Reductions without an identity (max, argmax, median ...) refuse empty input as PyTorch
+    does: RuntimeError (IndexError for argmax/argmin) when no dim was named, IndexError when a
+    named dim is empty. An empty result over non-empty dims is fine."""
+    shape = input._data.shape
+    if dim is None or (isinstance(dim, (list, tuple)) and not dim):
+        if input.numel() == 0:
+            raise all_dims_error(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0 (input shape "
+                f"{tuple(shape)}): the operation has no identity. Specify the reduction dim with the "
+                "'dim' argument.")
+        return
+    for d in dims:
+        if shape and shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size (input shape "
+                             f"{tuple(shape)}): the operation has no identity")
+
+
 def _arg_meta(name):
     def meta(input, dim=None, keepdim=False):
         _check_tensor(name, input)
-        if input.numel() == 0:
-            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0"
-                             if dim is None else f"{name}(): cannot reduce over a dimension of size 0 (input shape {tuple(input.shape)})")
+        if input._dtype is _dtypes.bool:
+            raise RuntimeError(f"{name}(): does not support bool input; convert it first, e.g. x.long().{name}()")
         dims = None if dim is None else (M.wrap_dim(name, dim, input.ndim),)
+        check_nonempty(name, input, dim, dims or (), IndexError)
         return input._device, (input._data, dims, bool(keepdim) if dim is not None else False), _dtypes.int64
     meta.__name__ = name
     return meta

@@ -157,6 +157,12 @@ def _expand_meta(input, *sizes):
                                f"size ({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "
                                f"Tensor sizes: {list(shape)}")
         out.append(s)
+    numel = 1
+    for s in out:
+        numel *= s
+    if numel >= 1 << 63:   # PyTorch's numel is a 64-bit integer
+        raise RuntimeError(f"expand(): numel: integer multiplication overflow: the expanded shape {list(out)} has "
+                           f"{numel} elements, more than a 64-bit size can count")
     return input._device, (input._data, tuple(out)), input._dtype
 
 
@@ -214,14 +220,19 @@ def _flip_meta(input, dims):
 register_op("flip", _flip_meta, tags=("shape",))
 
 
+def check_tensor_list(op, tensors):
+    for i, t in enumerate(tensors):
+        if not isinstance(t, M.Tensor):
+            raise TypeError(f"{op}(): expected a list of Tensors, but element {i} is a {type(t).__name__} "
+                            "(convert numbers with plugtorch.tensor first)")
+
+
 def _cat_meta(tensors, dim=0):
     if not isinstance(tensors, (list, tuple)):
         raise TypeError(f"cat(): argument 'tensors' must be a tuple or list of Tensors, not {type(tensors).__name__}")
-    if len(tensors) == 0:
-        raise RuntimeError("cat(): expected a non-empty list of Tensors")
-    for t in tensors:
-        if not isinstance(t, M.Tensor):
-            raise TypeError(f"cat(): expected a list of Tensors, got an element of type {type(t).__name__}")
+    if len(tensors) == 0:   # ValueError, as PyTorch (2.x) raises for an empty list
+        raise ValueError("cat(): expected a non-empty list of Tensors")
+    check_tensor_list("cat", tensors)
     # legacy rule: 1-d empty tensors are skipped
     parts = [t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)] or [tensors[0]]
     ref = parts[0]

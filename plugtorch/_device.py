@@ -6,6 +6,8 @@ device(type='opencl', index=1)
 """
 from __future__ import annotations
 
+from plugtorch import _caches
+
 _INTERNED: dict = {}
 
 
@@ -78,13 +80,40 @@ def _parse(s: str, index):
 def canonical(d) -> device:
     """The concrete device ("opencl" -> opencl:<current>, "cpu" -> cpu) a tensor lives on."""
     if d is None:
-        from plugtorch.backends import default_device
-        return default_device()
+        return device("cpu")
     d = device(d)
     if d.index is None:
-        from plugtorch.backends import get_backend
         if d.type == "cpu":
             return d
-        be = get_backend(d.type)
-        return device(d.type, be.current_device())
+        return device(d.type, backend_for(d.type).current_device())
     return d
+
+
+# ---- the device type table: device type -> its backend ------------------------------------
+# It lives here, below the dispatcher and the backends, so that both read it without importing
+# each other. plugtorch.backends fills it (register / unregister) and, when imported, installs
+# its loader for device types not loaded yet (lazy built-ins, entry-point plug-ins): the one
+# place where this layer calls up, by late binding.
+BACKENDS: dict = {}
+_loader = None
+
+
+def backend_for(type_name: str):
+    """The backend of device type ``type_name``, loaded on first use."""
+    be = BACKENDS.get(type_name)
+    return be if be is not None else _loader(type_name)
+
+
+def set_backend_loader(loader) -> None:
+    global _loader
+    _loader = loader
+
+
+def forget_backend(type_name: str) -> None:
+    """Devices of ``type_name`` drop their cached backend and kernels, and memoised dispatch
+    decisions are forgotten (its backend was registered, replaced or removed)."""
+    for d in list(_INTERNED.values()):
+        if d.type == type_name:
+            d._backend = None
+            d._kernels = None
+    _caches.invalidate()

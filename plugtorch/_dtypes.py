@@ -11,6 +11,8 @@ import threading
 import ml_dtypes
 import numpy as np
 
+from plugtorch import _caches
+
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
     "float32", "float64", "promote_types", "result_type", "set_default_dtype",
@@ -126,10 +128,7 @@ def set_default_dtype(d: dtype) -> None:
     if d is not _default.value:
         _default.value = d
         # memoised dispatch decisions (int tensor * 0.5 -> default float) depend on it
-        from plugtorch.dispatch.dispatcher import invalidate_caches
-        from plugtorch.dispatch.ops.pointwise import clear_meta_caches
-        invalidate_caches()
-        clear_meta_caches()
+        _caches.invalidate()
 
 
 def get_default_dtype() -> dtype:

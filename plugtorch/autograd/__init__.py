@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from plugtorch._caches import Memo
 from plugtorch.autograd import graph  # noqa: F401
 from plugtorch.autograd.function import Function, FunctionCtx  # noqa: F401
 from plugtorch.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
@@ -21,7 +22,7 @@ def _as_list(x):
     return [x] if isinstance(x, Tensor) else list(x)
 
 
-_ONES: dict = {}   # (shape, dtype, device id) -> the implicit gradient 1 of scalar outputs
+_ONES = Memo(64)   # (shape, dtype, device id) -> the implicit gradient 1 of scalar outputs
 
 
 def _implicit_grad(o, k):

@@ -16,6 +16,7 @@ import inspect
 import math
 
 import plugtorch as pt
+from plugtorch._caches import Memo
 from plugtorch.autograd.graph import TensorMeta
 
 FORMULAS: dict = {}
@@ -76,7 +77,7 @@ def _expand_back(g, x, dims, keepdim):
     return broadcast_grad(g, shape)
 
 
-_ONES: dict = {}
+_ONES = Memo(256)   # (shape, dtype, device id) -> ones, for broadcast_grad
 
 
 def broadcast_grad(g, shape):
@@ -94,8 +95,6 @@ def broadcast_grad(g, shape):
     key = (shape, g._dtype, id(g._device))    # id: devices are interned, and hashing one is a call
     ones = _ONES.get(key)
     if ones is None or ones._device is not g._device:
-        if len(_ONES) > 256:
-            _ONES.clear()
         with pt.no_grad():
             ones = _ONES[key] = pt.ones(shape, dtype=g._dtype, device=g._device)
     return g * ones

@@ -16,6 +16,7 @@ import importlib
 import sys
 import threading
 
+from plugtorch import _device
 from plugtorch.backends import plugins as _plugins
 from plugtorch.backends.base import Backend
 
@@ -24,7 +25,7 @@ __all__ = ["Backend", "ArrayAPIBackend", "register", "unregister", "get_backend"
 
 ENTRY_POINT_GROUP = _plugins.ENTRY_POINT_GROUP
 
-_BACKENDS: dict = {}          # device type -> Backend instance
+_BACKENDS = _device.BACKENDS  # device type -> Backend instance (the table lives in _device)
 _ORIGINS: dict = {}           # device type -> "built-in" | "runtime" | "<distribution> <version>"
 _LAZY_BUILTINS = {
     "opencl": "plugtorch.backends.opencl:OpenCLBackend",
@@ -104,13 +105,7 @@ def _remove(name):
 
 def _forget_devices(name):
     # devices cache their backend and its kernels, ops their dispatch decisions: forget them
-    from plugtorch._device import _INTERNED
-    from plugtorch.dispatch.dispatcher import invalidate_caches
-    for d in _INTERNED.values():
-        if d.type == name:
-            d._backend = None
-            d._kernels = None
-    invalidate_caches()
+    _device.forget_backend(name)
 
 
 def is_registered(name: str) -> bool:
@@ -250,6 +245,9 @@ def default_device():
 def _register_cpu():
     from plugtorch.backends.cpu import CPUBackend
     register(CPUBackend(), origin="built-in")
+
+
+_device.set_backend_loader(get_backend)
 
 
 def __getattr__(name):

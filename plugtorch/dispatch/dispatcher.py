@@ -11,6 +11,8 @@ import warnings
 from sys import getrefcount
 from weakref import WeakSet
 
+from plugtorch import _caches
+from plugtorch._device import backend_for
 from plugtorch.dispatch.checked import PluginKernels
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
@@ -270,9 +272,7 @@ def _expanded(dev, a) -> bool:
 
 def invalidate_caches() -> None:
     """Forget memoised dispatch decisions (call after changing a backend's kernels)."""
-    from plugtorch.dispatch.registry import OPS
-    for op in OPS.values():
-        op.fast.clear()
+    _caches.invalidate()
 
 
 def _requires_grad(args) -> bool:
@@ -377,8 +377,7 @@ def _wrap_view(op, res, dtype, dev, args, kwargs):
 
 
 def _resolve_backend(dev):
-    from plugtorch.backends import get_backend
-    be = get_backend(dev.type)
+    be = backend_for(dev.type)
     be.check_device(dev)
     dev._backend = be
     dev._kernels = be.kernels if be.origin == "built-in" else PluginKernels(be, dev)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
+from plugtorch._caches import Memo
+
 OPS: dict[str, "OpDef"] = {}
 
 # How the dispatcher treats a kernel's return value.
@@ -38,7 +40,7 @@ class OpDef:
         fn = meta or decomposition
         self.signature = inspect.signature(fn)
         self.doc = doc or (fn.__doc__ if fn is not None else None)
-        self.fast = {}   # memoised meta results (see dispatcher.binary)
+        self.fast = Memo(1024)   # memoised meta results (see dispatcher.binary)
 
     @property
     def is_core(self) -> bool:

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from plugtorch._caches import Memo
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.cltypes import PRELUDE
 
@@ -51,8 +52,8 @@ class DeviceState:
         self.fp16 = "cl_khr_fp16" in ext
         self.is_cpu = int(bool(device.type & cl.device_type.CPU))
         self.peak = 0
-        self._programs: dict = {}
-        self.kernels: dict = {}      # (family, key) -> dict name -> cl.Kernel
+        self._programs = Memo(1024, invalidate=False)   # key -> built cl.Program
+        self.kernels = Memo(4096, invalidate=False)     # (key, name) -> cl.Kernel
         self._options = (["-DUSE_FP64"] if self.fp64 else []) + (["-DUSE_FP16"] if self.fp16 else [])
 
     # --- memory ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Unary, binary and ternary pointwise ops (and their PyTorch edge cases) as C expressions."""
 from __future__ import annotations
 
+from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import pointwise as P
@@ -53,6 +54,16 @@ inline CT frem(CT a, CT b) {   /* PyTorch: fmod shifted by b where signs differ;
     const CT m = fmod(a, b);
     return (m != 0 && ((b < 0) != (m < 0))) ? m + b : m;
 }
+inline CT ffloordiv(CT a, CT b) {   /* PyTorch's div_floor_floating: the floor of the exact quotient */
+    if (b == 0) return a / b;
+    const CT m = fmod(a, b);
+    CT d = (a - m) / b;
+    if (m != 0 && ((b < 0) != (m < 0))) d -= (CT)1;
+    if (d == 0) return copysign((CT)0, a / b);
+    CT f = floor(d);
+    if (d - f > (CT)0.5) f += (CT)1;
+    return f;
+}
 inline CT fmaxnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a > b ? a : b)); }
 inline CT fminnan(CT a, CT b) { return isnan(a) ? a : (isnan(b) ? b : (a < b ? a : b)); }
 """
@@ -65,7 +76,7 @@ def _binary_expr(name, dt):
     table = {
         "add": "(x0 | x1)" if b else "(x0 + x1)", "sub": "(x0 - x1)",
         "mul": "(x0 & x1)" if b else "(x0 * x1)", "div": "(x0 / x1)",
-        "floor_divide": "floor(x0 / x1)" if f else "fdiv(x0, x1)",
+        "floor_divide": "ffloordiv(x0, x1)" if f else "fdiv(x0, x1)",
         "remainder": "frem(x0, x1)" if f else "irem(x0, x1)",
         "fmod": "fmod(x0, x1)" if f else "(x0 % x1)",
         "pow": "pow(x0, x1)" if f else ("((!x1) | x0)" if b else "ipow(x0, x1)"),
@@ -96,7 +107,7 @@ def helpers(dt):
     return h + (FLOAT_HELPERS if T.is_float(dt) else INT_HELPERS)
 
 
-_CACHE: dict = {}
+_CACHE = Memo(1024, invalidate=False)   # (op, dtypes, device) -> its compiled Pointwise
 
 
 _FLOAT_ONLY_UNARY = {"exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
 
@@ -104,7 +105,7 @@ def broadcast_strides(a: CLArray, shape):
     return st
 
 
-_GEOS: dict = {}   # (shape, strides...) -> packed Geo; training loops repeat a few geometries
+_GEOS = Memo(4096, invalidate=False)   # (shape, strides...) -> packed Geo; loops repeat a few
 
 
 def make_geo(shape, stride_lists):
@@ -115,8 +116,6 @@ def make_geo(shape, stride_lists):
     key = (tuple(shape), *map(tuple, stride_lists))
     g = _GEOS.get(key)
     if g is None:
-        if len(_GEOS) > 4096:
-            _GEOS.clear()
         g = _GEOS[key] = _pack_geo(shape, stride_lists)
     return g
 

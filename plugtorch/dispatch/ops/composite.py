@@ -591,19 +591,20 @@ def max(input, dim=None, keepdim=False, other=None):
     return _max_min("max", input, dim, keepdim, other)
 
 
+from plugtorch.dispatch.ops.reductions import check_nonempty  # noqa: E402  (max, min and aminmax)
+
+
 def _max_min(name, input, dim, keepdim, other):
     pt = _pt()
     if other is not None or isinstance(dim, M.Tensor):   # max(a, b) is maximum(a, b)
         return (pt.maximum if name == "max" else pt.minimum)(input, dim if other is None else other)
     _t(name, input)
     if dim is None:
-        from plugtorch.dispatch.ops.reductions import check_nonempty
         check_nonempty(name, input, None, ())
         return input.amax() if name == "max" else input.amin()
     if isinstance(dim, (list, tuple)):
         raise TypeError(f"{name}(): argument 'dim' must be int, not {type(dim).__name__} (amax/amin take several dims)")
     d = M.wrap_dim(name, dim, input.ndim)
-    from plugtorch.dispatch.ops.reductions import check_nonempty
     check_nonempty(name, input, d, (d,), IndexError)
     keys = input if input._dtype is not _dtypes.bool else input.to(_dtypes.uint8)   # argmax refuses bool
     values = input.amax(d, keepdim=keepdim) if name == "max" else input.amin(d, keepdim=keepdim)
@@ -624,7 +625,6 @@ def aminmax(input, *, dim=None, keepdim=False):
         raise RuntimeError(f"aminmax(): cannot compute aminmax over an empty dimension as the operation has "
                            f"no identity (input shape {tuple(input.shape)}); specify a non-empty dim")
     if dim is not None:
-        from plugtorch.dispatch.ops.reductions import check_nonempty
         d = M.wrap_dim("aminmax", dim, input.ndim)
         check_nonempty("aminmax", input, d, (d,))
     return input.amin(dim, keepdim=keepdim), input.amax(dim, keepdim=keepdim)

@@ -94,6 +94,9 @@ def _basic(x, key):
             else:
                 adv[dim] = t
                 dim += 1
+        elif isinstance(k, (str, bytes)):   # PyTorch tries a sequence as a tensor of indices: TypeError
+            raise TypeError(f"invalid index {k!r}: a {type(k).__name__} is not a valid index (use integers, "
+                            "slices, ellipsis, None or integer/bool tensors)")
         else:
             raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
                              f"Variables are valid indices (got {type(k).__name__})")

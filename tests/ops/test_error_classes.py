@@ -120,6 +120,10 @@ TABLE = [
     ("topk k too large", lambda d: f32(d, 3).topk(4), RuntimeError, "k=4 out of range"),
     ("select out of range", lambda d: f32(d, 3).select(0, 3), IndexError, "index 3 out of range"),
     ("dim out of range", lambda d: f32(d, 2, 3).sum(2), IndexError, "Dimension out of range"),
+    ("index with a float", lambda d: f32(d, 2, 3)[0.5], IndexError, "only integers, slices"),
+    ("index with a str", lambda d: f32(d, 2, 3)["a"], TypeError, "invalid index 'a'"),
+    ("index with None and a str", lambda d: f32(d, 2, 3)[None, "a"], TypeError, "invalid index 'a'"),
+    ("assign at a str", lambda d: f32(d, 2, 3).__setitem__("a", 1.0), TypeError, "invalid index 'a'"),
     ("movedim 0-d dim 1", lambda d: f32(d).movedim(0, 1), IndexError, "Dimension out of range"),
     # -- reductions without an identity over empty input -----------------------------------
     ("amax() of nothing", lambda d: e(d, 0, 3).amax(), RuntimeError, r"amax\(\): Expected reduction dim to be specified for input.numel\(\) == 0"),

@@ -1,12 +1,14 @@
 # make demo : set up .venv and run the tour (devices, a few computations, the profiler table)
 # make test : set up .venv and run the whole test suite (and the conformance suite on every
 #             available backend)
+# make fuzz : fuzz every op on every available backend for FUZZ_MINUTES minutes (default 20)
+#             from FUZZ_SEED (default: the time); each failure prints its replay command
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test fuzz bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +25,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
 	$(BIN)/plugtorch-conformance --backend all
+
+FUZZ_MINUTES ?= 20
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --seed $(FUZZ_SEED) --minutes $(FUZZ_MINUTES)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py

@@ -125,8 +125,12 @@ def setitem(x, key, value):
     if not isinstance(value, Tensor):
         if isinstance(value, (list, tuple, np.ndarray)):
             value = pt.tensor(value, dtype=x.dtype, device=x.device)
-        else:
-            value = pt.full((), value, dtype=x.dtype, device=x.device)
+        else:   # PyTorch: ints beyond 64 bits are a ValueError; an integer dtype must hold the value
+            if isinstance(value, (int, float)):
+                from plugtorch.dispatch.arguments import check_int64, check_values_fit
+                check_int64("__setitem__", (value,))
+                check_values_fit("__setitem__", np.asarray(value), x.dtype)
+            value = pt.tensor(value, dtype=x.dtype, device=x.device)
     elif value._device is not x._device:
         if value.ndim == 0:
             value = value.to(x.device)

@@ -158,8 +158,7 @@ def _install():
     Tensor.fill_ = _fill_
     Tensor.zero_ = lambda self: _fill_(self, 0)
     Tensor.bernoulli_ = _bernoulli_
-    Tensor.exponential_ = lambda self, lambd=1.0, *, generator=None: self.copy_(
-        -(1 - P.rand_like(self, generator=generator)).log() / lambd)
+    Tensor.exponential_ = _exponential_
 
     Tensor.__getitem__ = _indexing.getitem
     Tensor.__setitem__ = _indexing.setitem
@@ -212,11 +211,19 @@ def _fill(self, op, a, b, generator):
     return dispatch(OPS[op], self, a, b, generator=generator)
 
 
-def _random_(self, from_=0, to=None, *, generator=None):
+def _random_(self, from_=None, to=None, *, generator=None):
     from plugtorch import _dtypes
-    if to is None:
-        from_, to = 0, from_ if from_ else (2 ** 24 if self.dtype.is_floating_point else _dtypes.iinfo(self.dtype).max + 1)
+    from plugtorch.dispatch.arguments import MANTISSA_DIGITS
+    if to is None:   # random_(to) is [0, to); random_() the integers the dtype holds exactly, as PyTorch
+        from_, to = 0, from_ if from_ is not None else (
+            2 ** MANTISSA_DIGITS[self.dtype] + 1 if self.dtype.is_floating_point else _dtypes.iinfo(self.dtype).max + 1)
     return _fill(self, "random_", from_, to, generator)
+
+
+def _exponential_(self, lambd=1.0, *, generator=None):
+    if not lambd > 0:   # nan too
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+    return self.copy_(-(1 - P.rand_like(self, generator=generator)).log() / lambd)
 
 
 def _fill_(self, value):

@@ -13,6 +13,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import as_int
 
 __all__ = []
 
@@ -144,6 +145,9 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if input.ndim == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional (got a 0-d tensor)")
     d = M.wrap_dim("diff", dim, input.ndim)
+    n = as_int("diff", "n", n)
+    if n < 0:
+        raise RuntimeError(f"diff(): order must be non-negative but got {n}")
     x = input
     if prepend is not None or append is not None:
         x = P.cat([t for t in (prepend, x, append) if t is not None], d)
@@ -380,14 +384,27 @@ def repeat_interleave(input, repeats, dim=None):
     """Repeat each element ``repeats`` times along ``dim`` (flattened when dim is None)."""
     x = input.flatten() if dim is None else input
     d = 0 if dim is None else M.wrap_dim("repeat_interleave", dim, x.ndim)
+    if isinstance(repeats, Tensor):
+        if repeats._dtype not in (_dtypes.int32, _dtypes.int64):
+            raise NotImplementedError(f"repeat_interleave(): not implemented for repeats of dtype {repeats._dtype}; "
+                                      "repeats must be an int32 or int64 tensor")
+        if repeats.ndim > 1:
+            raise RuntimeError(f"repeat_interleave(): repeats must be 0-dim or 1-dim tensor, got shape "
+                               f"{tuple(repeats.shape)}")
+    else:
+        repeats = as_int("repeat_interleave", "repeats", repeats)
     if isinstance(repeats, Tensor) and repeats.numel() != 1:
         counts = repeats.tolist()
+        if _b.any(c < 0 for c in counts):
+            raise RuntimeError(f"repeat_interleave(): repeats can not be negative (got {counts})")
         if len(counts) != x.shape[d]:
             raise RuntimeError(f"repeat_interleave(): repeats must have the same size as input along dim, "
                                f"got {len(counts)} and {x.shape[d]}")
         idx = [i for i, c in enumerate(counts) for _ in range(c)]
         return x.index_select(d, P.tensor(idx, dtype=_dtypes.int64, device=x.device))
     r = int(repeats)
+    if r < 0:
+        raise RuntimeError(f"repeat_interleave(): Repeats must be non-negative, got {r}")
     shp = tuple(x.shape)
     y = x.unsqueeze(d + 1).expand(shp[:d + 1] + (r,) + shp[d + 1:])
     return y.reshape(shp[:d] + (shp[d] * r,) + shp[d + 1:])

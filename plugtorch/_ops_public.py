@@ -17,6 +17,8 @@ from plugtorch import _dtypes, return_types
 from plugtorch._device import canonical
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import check_int64, check_values_fit, fit_scalar
+from plugtorch.dispatch.ops.indexing import check_index_along
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS
 
@@ -162,6 +164,8 @@ def aminmax(input, *, dim=None, keepdim=False):
 # ---- creation -----------------------------------------------------------------------------
 def _infer_dtype(obj):
     a = np.asarray(obj)
+    if a.dtype.kind in "uO" and not isinstance(obj, (np.ndarray, np.generic)):
+        check_int64("tensor", _flat(obj) if isinstance(obj, (list, tuple)) else (obj,))
     if a.dtype == np.float64 and not isinstance(obj, (np.ndarray, np.generic)):
         return _dtypes.get_default_dtype(), a
     if a.dtype.kind in "U S O".split():
@@ -181,6 +185,12 @@ def _to_host_array(data, dtype):
     else:
         dtype = _dtypes.to_dtype(dtype)
         arr = np.asarray(data)
+        if not isinstance(data, np.ndarray):   # Python numbers are checked one by one, as PyTorch
+            if arr.dtype.kind in "uO" and dtype.category == _dtypes._INT:
+                check_int64("tensor", _flat(data) if isinstance(data, (list, tuple)) else (data,))
+            elif arr.dtype.kind == "O" and _b.all(isinstance(v, (int, float)) for v in _flat(data)):
+                arr = np.asarray(data, dtype=np.float64)   # ints beyond 64 bits, for a float or bool dtype
+            check_values_fit("tensor", arr, dtype)
     if arr.dtype.kind == "O":
         raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor "
                         "(ragged nested sequences are not supported)")
@@ -417,6 +427,7 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    check_int64("randint", (low, high))
     t = empty(tuple(size), dtype=dtype or _dtypes.int64, device=device)
     return dispatch(OPS["random_"], t, low, high, generator=generator)
 
@@ -443,6 +454,11 @@ PUBLIC_TO_OP.update(rand_like="uniform_", randn_like="normal_", randint_like="ra
 
 @public("normal_")
 def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if isinstance(std, Tensor):
+        if std.numel() and bool(((std < 0) | std.isnan()).any()):
+            raise RuntimeError("normal(): expects all elements of std >= 0.0 (found a negative or nan one)")
+    elif not std >= 0:   # nan too
+        raise RuntimeError(f"normal(): expects std >= 0.0, but found std {std}")
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         ref = mean if isinstance(mean, Tensor) else std
         shape = M.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())), op="normal")
@@ -556,18 +572,35 @@ fix = ops.trunc
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    d = M.wrap_dim("index_add", dim, input.ndim)
-    return input.index_put([None] * d + [index], source * alpha if alpha != 1 else source, accumulate=True)
+    d = check_index_along("index_add", input, dim, index, source)
+    if alpha != 1:   # alpha is taken in the input's dtype (2.5 is 2 for an integer tensor), as PyTorch
+        source = source * (alpha if input.dtype.is_floating_point else int(alpha))
+    return _index_along(input, d, index, source, True)
 
 
 def index_copy(input, dim, index, source):
-    d = M.wrap_dim("index_copy", dim, input.ndim)
-    return input.index_put([None] * d + [index], source)
+    d = check_index_along("index_copy", input, dim, index, source)
+    return _index_along(input, d, index, source, False)
 
 
 def index_fill(input, dim, index, value):
-    d = M.wrap_dim("index_fill", dim, input.ndim)
-    return input.index_put([None] * d + [index], value)
+    d = check_index_along("index_fill", input, dim, index)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        value = value.item()
+    M.check_scalar("index_fill", value)
+    return _index_along(input, d, index, fit_scalar("index_fill", value, input.dtype), False)
+
+
+def _index_along(input, d, index, values, accumulate):
+    """index_put along dim ``d``: a 0-d input or source is seen as one element."""
+    x = input.reshape(1) if input.ndim == 0 else input
+    if isinstance(values, Tensor) and values.ndim != x.ndim:
+        values = values.reshape(tuple(x.shape[:d]) + (index.numel(),) + tuple(x.shape[d + 1:]))
+    out = x.index_put([None] * d + [index.reshape(-1)], values, accumulate=accumulate)
+    return out.reshape(()) if input.ndim == 0 else out
 
 
 PUBLIC_TO_OP.update(index_add="index_put", index_copy="index_put", index_fill="index_put",
@@ -609,6 +642,6 @@ for _n, _f in list(globals().items()):
         if "dim" in _params or "keepdim" in _params:
             globals()[_n] = _accepting_numpy_names(_f)
 
-_PRIVATE = {"annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M",
-            "dispatch", "OPS", "refresh_ops", "public", "PUBLIC_TO_OP", "return_types", "ops"}
+_PRIVATE = {"check_index_along", "check_int64", "check_values_fit", "fit_scalar", "annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
+            "public", "PUBLIC_TO_OP", "return_types", "ops"}
 __all__ = [n for n, v in list(globals().items()) if not n.startswith("_") and n not in _PRIVATE and callable(v)]

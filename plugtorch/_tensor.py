@@ -184,6 +184,12 @@ class Tensor:
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+            if value is self:
+                raise RuntimeError("can't assign Variable as its own grad")
+            if value._dtype is not self._dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value._dtype} to a tensor with dtype "
+                                   f"{self._dtype}: assigned grad has data of a different type; the gradient must "
+                                   f"match the tensor's dtype (convert it with .to({self._dtype}))")
             if value.shape != self.shape:
                 raise RuntimeError(f"assigned grad has data of a different size: expected "
                                    f"{list(self.shape)}, got {list(value.shape)}")

@@ -11,6 +11,7 @@ import numpy as np
 import plugtorch as pt
 
 from ..entry import ALL_DTYPES, DEVICE, FLOAT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Input, Sample
+from .indexing import overflowing_scalar
 
 SHAPES = ((), (0,), (1,), (2, 3), (2, 0, 4), (64, 64))
 
@@ -147,28 +148,52 @@ def _probs(ctx, shape):
 
 ENTRIES = [
     Entry("full", samples=_full_samples, dtypes=ALL_DTYPES,
-          error_inputs=lambda ctx: [ErrorInput(Sample((2, -1), 1.0, device=DEVICE), RuntimeError, "negative dimension")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample((2, -1), 1.0, device=DEVICE), RuntimeError, "negative dimension")]
+          + ([ErrorInput(Sample((2,), overflowing_scalar(ctx.dtype), dtype=ctx.dtype, device=DEVICE), RuntimeError,
+                         "without overflow")] if overflowing_scalar(ctx.dtype) is not None else [])),
     Entry("empty", samples=_empty_samples, dtypes=ALL_DTYPES, compare=_only_metadata),
     Entry("arange", samples=_arange_samples, dtypes=NUMERIC_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(0, 5, 0, device=DEVICE), RuntimeError, "step must be nonzero"),
-        ErrorInput(Sample(0, 5, -1, device=DEVICE), RuntimeError, "inconsistent")]),
+        ErrorInput(Sample(0, 5, -1, device=DEVICE), RuntimeError, "inconsistent"),
+        ErrorInput(Sample(0, 1, 0.3, dtype=pt.int64, device=DEVICE), ValueError, "step must be nonzero")]),
     Entry("uniform_", samples=_fill_samples(-2.0, 3.0), dtypes=FLOAT_DTYPES, compare=_uniform_compare,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 2.0, 1.0), RuntimeError, "from <= to")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 2.0, 1.0), RuntimeError, "from <= to"),
+                                    ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, float("inf")), RuntimeError,
+                                               "out of bounds")]),
     Entry("normal_", samples=_fill_samples(1.0, 2.0), dtypes=FLOAT_DTYPES, compare=_normal_compare,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, -1.0), RuntimeError, "std >= 0")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, -1.0), RuntimeError, "std >= 0"),
+                                    ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, float("nan")), RuntimeError,
+                                               "std >= 0")]),
     Entry("random_", samples=_random_int_samples, dtypes=(pt.bool,) + NUMERIC_DTYPES, compare=_random_compare,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 5, 5), RuntimeError, "less than")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 5, 5), RuntimeError, "less than"),
+                                    ErrorInput(Sample(_fill_input(ctx, (3,)), 0.5, 3), TypeError, "must be int")] + (
+                                    [ErrorInput(Sample(_fill_input(ctx, (3,)), 0, 2 ** 62), RuntimeError, "out of bounds")]
+                                    if ctx.dtype in (pt.bool, pt.uint8, pt.int8, pt.int16, pt.int32, pt.float16)
+                                    else [])),
     Entry("_to_device", samples=_to_device_samples, dtypes=ALL_DTYPES),
     Entry("linspace", samples=lambda ctx: [Sample(0.0, 1.0, n, dtype=ctx.dtype, device=DEVICE) for n in (0, 1, 2, 7, 100)] +
-          [Sample(-3, 5, 9, dtype=ctx.dtype, device=DEVICE)], dtypes=FLOAT_DTYPES),
+          [Sample(-3, 5, 9, dtype=ctx.dtype, device=DEVICE)], dtypes=FLOAT_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(0.0, 1.0, 2.5, dtype=ctx.dtype, device=DEVICE), TypeError, "'steps' must be int")]),
     Entry("eye", samples=lambda ctx: [Sample(n, m, dtype=ctx.dtype, device=DEVICE) for n, m in ((0, None), (1, None), (3, None), (2, 5), (4, 1))],
-          dtypes=ALL_DTYPES),
+          dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(-1, dtype=ctx.dtype, device=DEVICE), RuntimeError, "n must be greater or equal to 0"),
+              ErrorInput(Sample(2.5, dtype=ctx.dtype, device=DEVICE), TypeError, "'n' must be int")]),
     Entry("randperm", samples=lambda ctx: [Sample(n, dtype=ctx.dtype, device=DEVICE) for n in (0, 1, 10, 100)],
           dtypes=(pt.int32, pt.int64) + FLOAT_DTYPES[2:], compare=_perm_compare),
     Entry("bernoulli", samples=lambda ctx: [Sample(_probs(ctx, (3, 4))), Sample(_probs(ctx, (64, 64))),
                                             Sample(_fill_input(ctx, (5,)), 0.5)], dtypes=FLOAT_DTYPES,
-          compare=_bernoulli_compare, differentiable=False),
+          compare=_bernoulli_compare, differentiable=False, error_inputs=lambda ctx: [
+              ErrorInput(Sample(_fill_input(ctx, (5,)), 1.5), RuntimeError, r"p to be in \[0, 1\]"),
+              ErrorInput(Sample(Input(np.array([0.5, -0.5]).astype(ctx.dtype.numpy), ctx.dtype, requires_grad=False)),
+                         RuntimeError, r"\[0, 1\]")]),
     Entry("multinomial", samples=lambda ctx: [Sample(_probs(ctx, (5,)), 3, False), Sample(_probs(ctx, (4, 6)), 8, True),
                                               Sample(_probs(ctx, (2, 10)), 4, False)],
-          dtypes=(pt.float32, pt.float64), compare=_multinomial_compare),
+          dtypes=(pt.float32, pt.float64), compare=_multinomial_compare, error_inputs=lambda ctx: [
+              ErrorInput(Sample(Input(np.array([0.5, v, 0.2]).astype(ctx.dtype.numpy), ctx.dtype, requires_grad=False),
+                                1, True), RuntimeError, "probability tensor contains")
+              for v in (-0.1, float("nan"), float("inf"))] + [
+              ErrorInput(Sample(Input(np.zeros((2, 3)).astype(ctx.dtype.numpy), ctx.dtype, requires_grad=False), 1, True),
+                         RuntimeError, "sum of probabilities <= 0"),
+              ErrorInput(Sample(_probs(ctx, (4,)), 0, True), RuntimeError, "n_sample <= 0"),
+              ErrorInput(Sample(_probs(ctx, (4,)), 1.5, True), TypeError, "'num_samples' must be int")]),
 ]

@@ -57,6 +57,17 @@ def _gather_samples(ctx):
     return out
 
 
+def _take_along_dim_samples(ctx):
+    """Indices that broadcast against the input in every dim but ``dim`` (as PyTorch requires)."""
+    out = []
+    for shape, dim, ishape, layout in (((3, 4), 1, (3, 6), "transposed"), ((3, 4), 0, (2, 1), "stepped"),
+                                       ((2, 3, 4), 2, (1, 3, 5), "expanded"), ((5,), 0, (7,), "contiguous"),
+                                       ((3, 4), 1, (1, 0), "contiguous")):
+        out.append(Sample(ctx.input(shape, layout=layout), _gather_index(ctx, shape, dim, ishape), dim))
+    out.append(Sample(ctx.input((3, 4)), _idx(ctx, (5,), 12, negative=False), None, name="dim=None: flattened"))
+    return out
+
+
 def _distinct_along(ctx, shape, dim, k):
     """Indices of ``shape`` with ``k`` entries along ``dim``, distinct within each line (a defined winner)."""
     lines = [ctx.rng.permutation(shape[dim])[:k] for _ in range(int(np.prod([s for i, s in enumerate(shape) if i != dim])))]
@@ -99,6 +110,21 @@ def _mask(ctx, shape):
     return ctx.input(shape, dtype=pt.bool, requires_grad=False)
 
 
+def overflowing_scalar(dtype):
+    """A Python number ``dtype`` cannot hold (PyTorch's checked scalar conversion refuses it), or None."""
+    if dtype is pt.bool or dtype is pt.float64:
+        return None
+    return float("nan") if not dtype.is_floating_point else 1e300
+
+
+def _overflow_errors(make, op):
+    """``make(ctx, value)`` -> Sample: an ErrorInput with a value the entry's dtype cannot hold."""
+    def errors(ctx):
+        v = overflowing_scalar(ctx.dtype)
+        return [] if v is None else [ErrorInput(make(ctx, v), RuntimeError, rf"{op}\(\): value .* without overflow")]
+    return errors
+
+
 def _index_errors(ctx):
     return [ErrorInput(Sample(_x(ctx), [_idx(ctx, (2,), 3), _idx(ctx, (2,), 4), _idx(ctx, (2,), 4)]), IndexError,
                        "too many indices"),
@@ -111,6 +137,8 @@ def _index_errors(ctx):
 def _gather_errors(ctx):
     return [ErrorInput(Sample(_x(ctx), 1, Input(np.array([[4]], np.int64), pt.int64, requires_grad=False)),
                        RuntimeError, "out of bounds"),
+            ErrorInput(Sample(_x(ctx), 1, Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False)),
+                       RuntimeError, "index -1 is out of bounds"),   # no negative indices, as PyTorch
             ErrorInput(Sample(_x(ctx), 1, Input(np.array([[0]], np.int32), pt.int32, requires_grad=False)),
                        RuntimeError, "int64"),
             ErrorInput(Sample(_x(ctx), 1, Input(np.zeros((3,), np.int64), pt.int64, requires_grad=False)),
@@ -119,27 +147,46 @@ def _gather_errors(ctx):
 
 ENTRIES = [
     Entry("index", samples=_index_samples, dtypes=ALL_DTYPES, error_inputs=_index_errors),
-    Entry("index_put", samples=_index_put_samples, dtypes=ALL_DTYPES),
+    Entry("index_put", samples=_index_put_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_x(ctx), [_perm_idx(ctx, 3, 2)], _x(ctx, (3, 4)), False), RuntimeError, "shape mismatch"),
+        ErrorInput(Sample(_x(ctx), [_perm_idx(ctx, 3, 2)], _x(ctx, (2, 5)), True), RuntimeError, "shape mismatch"),
+        ErrorInput(Sample(_x(ctx), [_perm_idx(ctx, 3, 2)],
+                          _x(ctx, (2, 4), dtype=pt.int64 if ctx.dtype is not pt.int64 else pt.float32), False),
+                   RuntimeError, "dtypes match")]),
     Entry("gather", samples=_gather_samples, dtypes=ALL_DTYPES, error_inputs=_gather_errors),
-    Entry("take_along_dim", samples=_gather_samples, dtypes=ALL_DTYPES,
-          fn=lambda x, dim, idx: pt.take_along_dim(x, idx, dim)),
+    Entry("take_along_dim", samples=_take_along_dim_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_x(ctx), Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False), 1),
+                   RuntimeError, "out of bounds"),
+        ErrorInput(Sample(_x(ctx), _idx(ctx, (2, 2), 3, negative=False), 0), RuntimeError, "broadcast")]),
     Entry("scatter", samples=_scatter_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
-        ErrorInput(Sample(_x(ctx), 1, _idx(ctx, (3, 2), 4, negative=False), 1.0, reduce="max"), RuntimeError, "reduce")]),
-    Entry("scatter_add", samples=_scatter_add_samples, dtypes=ALL_DTYPES),
+        ErrorInput(Sample(_x(ctx), 1, _idx(ctx, (3, 2), 4, negative=False), 1.0, reduce="max"), RuntimeError, "reduce"),
+        ErrorInput(Sample(_x(ctx), 1, Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False), _x(ctx, (1, 1))),
+                   RuntimeError, "index -1 is out of bounds"),
+        ErrorInput(Sample(_x(ctx), 1, _idx(ctx, (3, 2), 4, negative=False),
+                          _x(ctx, (3, 2), dtype=pt.int64 if ctx.dtype is not pt.int64 else pt.float32)),
+                   RuntimeError, "src.dtype")] + _overflow_errors(
+        lambda c, v: Sample(_x(c), 1, _idx(c, (3, 2), 4, negative=False), v), "scatter")(ctx)),
+    Entry("scatter_add", samples=_scatter_add_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_x(ctx), 0, Input(np.array([[-1, 0]], np.int64), pt.int64, requires_grad=False),
+                          _x(ctx, (1, 2))), RuntimeError, "index -1 is out of bounds")]),
     Entry("nonzero", samples=_nonzero_samples, dtypes=ALL_DTYPES),
     Entry("index_select", samples=lambda ctx: [
         Sample(_x(ctx, layout="transposed"), 1, _idx(ctx, (5,), 4, negative=False)),
         Sample(_x(ctx, (2, 3, 4), layout="stepped"), 0, _idx(ctx, (0,), 2, negative=False)),
         Sample(_x(ctx, (5,)), 0, _idx(ctx, (), 5, negative=False), name="0-d index")], dtypes=ALL_DTYPES,
         error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx), 0, _idx(ctx, (2, 2), 3)), IndexError, "vector"),
+                                  ErrorInput(Sample(_x(ctx), 1, Input(np.array([0, -1], np.int64), pt.int64,
+                                                                      requires_grad=False)),
+                                             IndexError, "index out of range in self"),
                                   ErrorInput(Sample(_x(ctx), 0, _x(ctx, (2,), dtype=pt.float32)), RuntimeError,
                                              "int32 or int64")]),
     Entry("masked_fill", samples=lambda ctx: [
         Sample(_x(ctx, layout="transposed"), _mask(ctx, (3, 4)), 0),
         Sample(_x(ctx, (2, 3, 4), layout="stepped"), _mask(ctx, (3, 1)), 1.5 if ctx.dtype.is_floating_point else 2),
         Sample(_x(ctx, ()), _mask(ctx, ()), True)], dtypes=ALL_DTYPES,
-        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx), _x(ctx), 0), RuntimeError, "boolean masks")]
-        if ctx.dtype is not pt.bool else []),
+        error_inputs=lambda ctx: ([ErrorInput(Sample(_x(ctx), _x(ctx), 0), RuntimeError, "boolean masks")]
+                                  if ctx.dtype is not pt.bool else [])
+        + _overflow_errors(lambda c, v: Sample(_x(c), _mask(c, (3, 4)), v), "masked_fill")(ctx)),
     Entry("masked_select", samples=lambda ctx: [
         Sample(_x(ctx, layout="transposed"), _mask(ctx, (3, 4))),
         Sample(_x(ctx, (4,), layout="stepped"), _mask(ctx, (3, 1)), name="broadcast mask"),

@@ -142,7 +142,9 @@ ENTRIES.append(Entry("where", samples=_where_samples, error_inputs=lambda ctx: [
 # ---- pointwise composites -----------------------------------------------------------------
 ENTRIES += [
     Entry("clamp", samples=unary_samples(kwargs={"min": -2, "max": 3}), dtypes=NUMERIC_DTYPES,
-          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx)), RuntimeError, "At least one")]),
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx)), RuntimeError, "At least one")] + (
+              [ErrorInput(Sample(_x(ctx), max=1e300 if ctx.dtype.is_floating_point else 2 ** 62), RuntimeError,
+                          "without overflow")] if ctx.dtype not in (pt.int64, pt.float64) else [])),
     Entry("clamp_min", samples=unary_samples(kwargs={"min": 0.5}), dtypes=FLOAT_DTYPES),
     Entry("clamp_max", samples=unary_samples(kwargs={"max": 0}), dtypes=NUMERIC_DTYPES),
     Entry("lerp", samples=nary_samples(2, scalars=(), kwargs={"weight": 0.25}), dtypes=FLOAT_DTYPES),

@@ -119,8 +119,19 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
         return xp.logical_and(a, b) if dt is _dtypes.bool else xp.multiply(a, b)
 
     def _floor_divide(a, b, dt):
-        # PyTorch: floor of the true quotient for floats
-        return xp.floor_divide(a, b) if is_int(dt) else xp.floor(xp.divide(a, b))
+        if is_int(dt):
+            return xp.floor_divide(a, b)
+        # PyTorch's div_floor_floating: the floor of the exact quotient, from fmod (floor(a / b)
+        # is off by one wherever a / b rounds up to an integer: 1.0 // 0.1 is 9)
+        m = _fmod(a, b, dt)
+        zero, one, half = (xp.asarray(v, dtype=m.dtype) for v in (0.0, 1.0, 0.5))
+        d = xp.divide(xp.subtract(a, m), b)
+        d = xp.where(xp.logical_and(xp.not_equal(m, zero), xp.not_equal(xp.less(b, zero), xp.less(m, zero))),
+                     xp.subtract(d, one), d)
+        f = xp.floor(d)
+        f = xp.where(xp.greater(xp.subtract(d, f), half), xp.add(f, one), f)
+        f = xp.where(xp.equal(d, zero), xp.copysign(xp.zeros_like(d), xp.divide(a, b)), f)
+        return xp.where(xp.equal(b, zero), xp.divide(a, b), f)
 
     def _fmod(a, b, dt):
         if is_int(dt):  # remainder has the divisor's sign; fmod the dividend's

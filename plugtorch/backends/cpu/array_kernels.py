@@ -164,9 +164,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def _floor_divide(a, b, dtype):
         if dtype.kind in "iu":
             return xp.floor_divide(a, b, dtype=dtype)
+        # PyTorch's div_floor_floating (Python's float //): the floor of the exact quotient, found
+        # from fmod; floor(a / b) is off by one wherever a / b rounds up to an integer (1.0 // 0.1
+        # is 9). float16 and bfloat16 are computed in float64 and rounded once.
         a, b = _cast_both(a, b, dtype)
-        # PyTorch: floor(a / b) computed from the true quotient (differs from Python's // on -0.0)
-        return xp.floor(xp.true_divide(a, b, dtype=dtype))
+        w = dtype if dtype.itemsize >= 4 else np.float64
+        a, b = xp.asarray(a, dtype=w), xp.asarray(b, dtype=w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = xp.fmod(a, b)
+            d = (a - m) / b
+            d = xp.where((m != 0) & ((b < 0) != (m < 0)), d - 1, d)
+            f = xp.floor(d)
+            f = xp.where(d - f > 0.5, f + 1, f)
+            f = xp.where(d == 0, xp.copysign(xp.zeros_like(d), a / b), f)
+            f = xp.where(b == 0, a / b, f)
+        return f.astype(dtype, copy=False)
 
     def _pow(a, b, dtype):
         if dtype.kind in "iu":

@@ -10,6 +10,7 @@ import builtins as _b
 import math
 
 from plugtorch import _dtypes
+from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import OUT_MULTI, OUT_RAW, register_op
 
@@ -218,7 +219,10 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension size of {n}")
         sizes = [_b.min(s, n - i) for i in range(0, n, s)] if n else [0]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = list(A.as_ints("split_with_sizes", "split_sizes", split_size_or_sections))
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                               f"split_sizes={sizes}")
         if sum(sizes) != n:
             raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
                                f"(input tensor's size at dimension {d}), but got split_sizes={sizes}")
@@ -234,6 +238,7 @@ def chunk(input, chunks, dim=0):
     _t("chunk", input)
     if input.ndim == 0:
         raise RuntimeError("chunk expects at least a 1-dimensional tensor (got a 0-d tensor)")
+    chunks = A.as_int("chunk", "chunks", chunks)
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = M.wrap_dim("chunk", dim, input.ndim)
@@ -281,6 +286,11 @@ def repeat(input, *sizes):
     sizes = M.as_shape("repeat", sizes)
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    full = (1,) * (len(sizes) - input.ndim) + tuple(input.shape)
+    if any(r < 0 for r in sizes):   # a -1 would otherwise mean "keep this size" to expand below
+        raise RuntimeError(f"repeat(): Trying to create tensor with negative dimension "
+                           f"{next(r * s for r, s in zip(sizes, full) if r < 0)}: "
+                           f"{[r * s for r, s in zip(sizes, full)]} (repeats {list(sizes)} must be non-negative)")
     x = input.reshape((1,) * (len(sizes) - input.ndim) + tuple(input.shape))
     # interleave a new axis before each dim, expand it, then merge
     shp = []
@@ -366,6 +376,12 @@ def index_select(input, dim, index):
     if index.ndim > 1:
         raise IndexError(f"index_select(): Index is supposed to be a vector (got a {index.ndim}-D index of "
                          f"shape {tuple(index.shape)})")
+    n = input.shape[d] if input.ndim else 1
+    bounds = A.index_bounds(index)   # PyTorch takes no negative indices here
+    if bounds is not None and (bounds[0] < 0 or bounds[1] >= n):
+        bad = bounds[0] if bounds[0] < 0 else bounds[1]
+        raise IndexError(f"index_select(): index {bad} is out of range for dimension {d} with size {n} (index out of "
+                         "range in self)")
     if input.ndim == 0:   # a 0-d input is one element: index 0 selects it
         return _pt().ops.index(input.reshape(1), [index.reshape(-1)]).reshape(())
     return _pt().ops.index(input, [None] * d + [index.reshape(-1)])
@@ -379,7 +395,13 @@ def masked_fill(input, mask, value):
     if isinstance(value, M.Tensor):
         if value.ndim:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got tensor with {value.ndim} dimension(s).")
-        value = value.to(input.dtype)
+        if value.requires_grad:
+            value = value.to(input.dtype)
+        else:   # PyTorch reads the value as a scalar: checked against the input's dtype
+            value = value.item()
+    if not isinstance(value, M.Tensor):
+        M.check_scalar("masked_fill", value)
+        value = A.fit_scalar("masked_fill", value, input._dtype)
     M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_fill")
     out = _pt().where(mask, value if isinstance(value, M.Tensor) else _cast_scalar(value, input._dtype), input)
     return out if tuple(out.shape) == tuple(input.shape) else out.expand(tuple(input.shape))
@@ -400,8 +422,28 @@ def masked_select(input, mask):
 
 
 @composite("take_along_dim", tags=("indexing",))
-def take_along_dim(input, indices, dim):
-    return input.gather(dim, indices)
+def take_along_dim(input, indices, dim=None):
+    """``input`` and ``indices`` broadcast against each other except along ``dim``, then gather
+    (``dim=None``: both flattened)."""
+    _t("take_along_dim", input)
+    if not isinstance(indices, M.Tensor):
+        raise TypeError(f"take_along_dim(): argument 'indices' must be Tensor, not {type(indices).__name__}")
+    if indices._dtype is not _dtypes.int64:
+        raise RuntimeError(f"take_along_dim(): dtype of indices should be int64 but got {indices._dtype}")
+    if dim is None:
+        return input.reshape(-1).gather(0, indices.reshape(-1))
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but got "
+                           f"{input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")
+    d = M.wrap_dim("take_along_dim", dim, input.ndim)
+    xs, js = list(input.shape), list(indices.shape)
+    xs[d] = js[d] = 1
+    shape = M.broadcast_shapes(tuple(xs), tuple(js), op="take_along_dim")
+    x_shape = shape[:d] + (input.shape[d],) + shape[d + 1:]
+    j_shape = shape[:d] + (indices.shape[d],) + shape[d + 1:]
+    x = input if tuple(input.shape) == x_shape else input.expand(x_shape)
+    j = indices if tuple(indices.shape) == j_shape else indices.expand(j_shape)
+    return x.gather(d, j)
 
 
 @composite("topk", tags=("reduction",), out_kind=OUT_MULTI)
@@ -409,6 +451,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     _t("topk", input)
     if input._dtype is _dtypes.bool:
         raise RuntimeError("topk(): does not support bool tensors (as PyTorch on cpu); convert with .long() first")
+    k = A.as_int("topk", "k", k)
     d = M.wrap_dim("topk", dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if k < 0 or k > n:
@@ -688,6 +731,10 @@ def clamp(input, min=None, max=None):
     _t("clamp", input)
     if min is None and max is None:
         raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
+    for bound in (min, max):   # a Python bound must fit the result's dtype (PyTorch's checked cast)
+        if bound is not None and not isinstance(bound, M.Tensor):
+            M.check_scalar("clamp", bound)
+            A.fit_scalar("clamp", bound, M.binary_dtype(input, bound))
     out = input
     if min is not None:
         out = _pt().maximum(out, min)
@@ -1020,6 +1067,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 @composite("linspace", tags=("factory",), differentiable=False)
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     pt = _pt()
+    steps = A.as_int("linspace", "steps", steps)
     if steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
     dtype = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
@@ -1037,7 +1085,11 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 @composite("eye", tags=("factory",), differentiable=False)
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
     pt = _pt()
-    m = n if m is None else m
+    n = A.as_int("eye", "n", n)
+    m = n if m is None else A.as_int("eye", "m", m)
+    for name, v in (("n", n), ("m", m)):
+        if v < 0:
+            raise RuntimeError(f"eye(): {name} must be greater or equal to 0, got {v}")
     out = (pt.arange(n, device=device).unsqueeze(1) == pt.arange(m, device=device).unsqueeze(0))
     out = out.to(_dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype())
     return out.requires_grad_() if requires_grad else out
@@ -1052,6 +1104,7 @@ def _matrix(op, input):
 @composite("tril", tags=("shape",))
 def tril(input, diagonal=0):
     _matrix("tril", input)
+    diagonal = A.as_int("tril", "diagonal", diagonal)
     pt = _pt()
     r, c = input.shape[-2], input.shape[-1]
     mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal >= pt.arange(c, device=input.device).unsqueeze(0)
@@ -1061,6 +1114,7 @@ def tril(input, diagonal=0):
 @composite("triu", tags=("shape",))
 def triu(input, diagonal=0):
     _matrix("triu", input)
+    diagonal = A.as_int("triu", "diagonal", diagonal)
     pt = _pt()
     r, c = input.shape[-2], input.shape[-1]
     mask = pt.arange(r, device=input.device).unsqueeze(1) + diagonal <= pt.arange(c, device=input.device).unsqueeze(0)
@@ -1070,6 +1124,20 @@ def triu(input, diagonal=0):
 @composite("randperm", tags=("random", "factory"), differentiable=False)
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
     pt = _pt()
+    n = A.as_int("randperm", "n", n)
+    if n < 0:
+        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
+    if dtype is not None:   # every value 0..n-1 must be exact in dtype, as PyTorch checks
+        dt = _dtypes.to_dtype(dtype)
+        if dt is _dtypes.bool:
+            raise NotImplementedError("randperm(): not implemented for dtype bool; use an integer dtype")
+        if dt.is_floating_point:
+            top = 2 ** A.MANTISSA_DIGITS[dt] + 1
+            if n > top:
+                raise RuntimeError(f"randperm(): n cannot be greater than {top} for {dt} (larger values are "
+                                   "not exact in it)")
+        elif n:
+            A.fit_scalar("randperm", n - 1, dt)
     keys = pt.empty(n, dtype=pt.float64 if _supports_f64(device) else pt.float32, device=device)
     keys.uniform_(generator=generator)
     out = keys.argsort(stable=True)
@@ -1086,20 +1154,57 @@ def _supports_f64(device):
 
 @composite("bernoulli", tags=("random",), differentiable=False)
 def bernoulli(input, p=None, *, generator=None):
+    """0 or 1 per element, 1 with probability ``input`` (or ``p``); the result has input's dtype."""
     pt = _pt()
-    probs = input if p is None else pt.full_like(input, p)
-    u = pt.empty(tuple(input.shape), dtype=probs.dtype if probs.dtype.is_floating_point else pt.float32,
-                 device=input.device).uniform_(generator=generator)
-    return (u < probs).to(input.dtype if input.dtype.is_floating_point else pt.float32)
+    _t("bernoulli", input)
+    if p is None:
+        if not input._dtype.is_floating_point:
+            raise NotImplementedError(f"bernoulli(): not implemented for dtype {input._dtype}: the probabilities "
+                                      "must be a floating-point tensor")
+        check_probabilities("bernoulli", input)
+        probs = input
+    else:
+        if isinstance(p, M.Tensor):
+            raise TypeError("bernoulli(): argument 'p' must be a float; pass a tensor of probabilities as input")
+        M.check_scalar("bernoulli", p)
+        if not 0 <= p <= 1:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        probs = pt.full(tuple(input.shape), float(p), dtype=input.dtype if input.dtype.is_floating_point
+                        else pt.float32, device=input.device)
+    u = pt.empty(tuple(input.shape), dtype=probs.dtype, device=input.device).uniform_(generator=generator)
+    return (u < probs).to(input.dtype)
+
+
+def check_probabilities(op, probs):
+    """RuntimeError unless every element of ``probs`` is in [0, 1] (one read-back)."""
+    if probs.numel() and bool(((probs < 0) | (probs > 1) | probs.isnan()).any()):
+        raise RuntimeError(f"{op}(): expects all probabilities p to be in [0, 1] (found one outside it, or nan): "
+                           "p_in >= 0 && p_in <= 1 is false")
 
 
 @composite("multinomial", tags=("random",), differentiable=False)
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     pt = _pt()
-    if input.ndim == 1:
-        return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
+    _t("multinomial", input)
+    num_samples = A.as_int("multinomial", "num_samples", num_samples)
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got a {input.ndim}-D tensor of shape "
+                           f"{tuple(input.shape)}")
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input._dtype}")
+    if num_samples <= 0:
+        raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples (got num_samples={num_samples})")
     if not replacement and num_samples > input.shape[-1]:
         raise RuntimeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if input.numel():   # one read-back for both checks: any bad element, then the smallest row sum
+        bad = (~input.isfinite() | (input < 0)).any()
+        lowest = input.sum(-1).amin()
+        if bool(bad):
+            raise RuntimeError("multinomial(): probability tensor contains either `inf`, `nan` or element < 0")
+        if float(lowest) <= 0:
+            raise RuntimeError("multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
+    if input.ndim == 1:
+        return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
     probs = input / input.sum(-1, keepdim=True)
     if replacement:
         cdf = probs.cumsum(-1)

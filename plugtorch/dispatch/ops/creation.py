@@ -5,6 +5,7 @@ import math
 
 from plugtorch import _dtypes
 from plugtorch._device import canonical
+from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import register_op
 
@@ -22,6 +23,7 @@ def _full_meta(size, fill_value, *, dtype=None, device=None):
     M.check_nonneg_shape("full", shape)
     M.check_scalar("full", fill_value)
     dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.scalar_dtype(fill_value)
+    fill_value = A.fit_scalar("full", fill_value, dt)
     M.check_storage_size("full", shape, dt.itemsize)
     dev = _factory_device("full", device, dt)
     return dev, (shape, fill_value, dt, dev.index), dt
@@ -57,11 +59,26 @@ def _arange_meta(start, end, step, *, dtype=None, device=None):
         dt = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in (start, end, step)) else _dtypes.int64
     else:
         dt = _dtypes.to_dtype(dtype)
+    if dt.category == _dtypes._INT:
+        start, end, step = _integer_range(start, end, step, dt)
     n = -((start - end) // step) if all(v.__class__ is int for v in (start, end, step)) \
         else math.ceil((end - start) / step)
     M.check_storage_size("arange", (n,), dt.itemsize)
     dev = _factory_device("arange", device, dt)
     return dev, (start, end, step, dt, dev.index), dt
+
+
+def _integer_range(start, end, step, dt):
+    """PyTorch's integer arange: start and step are truncated to ints (int64 truncates end too,
+    elsewhere the length comes from the float bounds); returned as the int range a kernel runs."""
+    ts, tstep = int(start), int(step)
+    if tstep == 0:   # PyTorch: ValueError for int64 (other int dtypes repeat start: refused here)
+        raise ValueError(f"arange(): step must be nonzero: step={step} truncates to 0 for dtype {dt.name}; "
+                         "use a float dtype, or an integer step")
+    if dt is _dtypes.int64:
+        return ts, int(end), tstep
+    n = max(0, math.ceil((end - start) / step))
+    return ts, ts + n * tstep, tstep
 
 
 register_op("arange", _arange_meta, tags=("factory",), differentiable=False)
@@ -82,21 +99,40 @@ def _fill_meta_for(op, nparams):
 
 
 def _uniform_meta(input, from_=0.0, to=1.0, *, generator=None):
-    if from_ > to:
-        raise RuntimeError(f"uniform_(): expects from <= to, but got from={from_} > to={to}")
+    for name, v in (("from", from_), ("to", to)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise TypeError(f"uniform_(): argument '{name}' must be float, not {type(v).__name__}")
+    if isinstance(input, M.Tensor) and input._dtype.is_floating_point:   # PyTorch's bounds (nan fails)
+        hi = _dtypes.finfo(input._dtype).max
+        for name, v in (("from", from_), ("to", to)):
+            if not -hi <= v <= hi:
+                raise RuntimeError(f"uniform_(): {name} is out of bounds for {input._dtype}: {v} (expected a finite "
+                                   f"value in [{-hi}, {hi}])")
+        if from_ > to:
+            raise RuntimeError(f"uniform_(): expects from <= to, but got from={from_} > to={to}")
+        if to - from_ > hi:
+            raise RuntimeError(f"uniform_(): expects to-from <= the largest {input._dtype} ({hi}), but found to={to} "
+                               f"and from={from_} which result in to-from to exceed the limit")
     return _fill_meta_for("uniform_", 2)(input, float(from_), float(to), generator=generator)
 
 
 def _normal_meta(input, mean=0.0, std=1.0, *, generator=None):
-    if std < 0:
+    if not std >= 0:   # nan too
         raise RuntimeError(f"normal_(): expects std >= 0.0, but found std {std}")
     return _fill_meta_for("normal_", 2)(input, float(mean), float(std), generator=generator)
 
 
 def _random_meta(input, from_, to, *, generator=None):
+    from_, to = A.as_int("random_", "from", from_), A.as_int("random_", "to", to)
     if from_ >= to:
         raise RuntimeError(f"random_(): expects 'from' to be less than 'to', but got from={from_} >= to={to}")
-    return _fill_meta_for("random_", 2)(input, int(from_), int(to), generator=generator)
+    if isinstance(input, M.Tensor):   # PyTorch: from and to - 1 must be values the dtype holds
+        dt = input._dtype
+        lo, hi = (0, 1) if dt is _dtypes.bool else A._limits(dt)
+        for name, v in (("from", from_), ("to - 1", to - 1)):
+            if not lo <= v <= hi:
+                raise RuntimeError(f"random_(): {name} is out of bounds for {dt}: {v} is outside [{lo}, {hi}]")
+    return _fill_meta_for("random_", 2)(input, from_, to, generator=generator)
 
 
 register_op("uniform_", _uniform_meta, tags=("random", "inplace"), differentiable=False)

@@ -7,6 +7,7 @@ advanced-indexing layout rules.
 from __future__ import annotations
 
 from plugtorch import _dtypes
+from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import OUT_TENSOR, register_op
 
@@ -46,12 +47,42 @@ def _index_meta(input, indices):
 register_op("index", _index_meta, tags=("indexing",))
 
 
+def index_result_shape(shape, indices):
+    """The shape ``x[indices]`` has (NumPy's and PyTorch's advanced-indexing layout): the index
+    tensors' broadcast shape replaces the dims they index, in place when those dims are adjacent,
+    in front otherwise."""
+    pos = [i for i, t in enumerate(indices) if t is not None]
+    if not pos:
+        return tuple(shape)
+    b = M.broadcast_shapes(*[tuple(indices[i].shape) for i in pos])
+    if pos == list(range(pos[0], pos[-1] + 1)):
+        return tuple(shape[:pos[0]]) + b + tuple(shape[pos[-1] + 1:])
+    return b + tuple(n for i, n in enumerate(shape) if i not in pos)
+
+
+def broadcasts_to(src, dst) -> bool:
+    """Whether shape ``src`` broadcasts to exactly ``dst``."""
+    if len(src) > len(dst):
+        return False
+    return all(s == 1 or s == d for s, d in zip(reversed(src), reversed(dst)))
+
+
 def _index_put_meta(input, indices, values, accumulate=False):
-    idx = _check_indices("index_put", input, list(indices))
+    indices = list(indices)
+    idx = _check_indices("index_put", input, indices)
     if not isinstance(values, M.Tensor):
         M.check_scalar("index_put", values)
-        v = values
+        v = A.fit_scalar("index_put", values, input._dtype)
     else:
+        if values._dtype is not input._dtype:
+            raise RuntimeError(f"index_put(): Index put requires the source and destination dtypes match, got "
+                               f"{input._dtype} for the destination and {values._dtype} for the source; "
+                               f"cast the values with .to({input._dtype})")
+        shape = index_result_shape(tuple(input.shape), indices)
+        vshape = tuple(values.shape)
+        if vshape != shape and not broadcasts_to(vshape, shape):
+            raise RuntimeError(f"index_put(): shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                               f"broadcast to indexing result of shape {list(shape)}")
         if values._device is not input._device:
             if values.ndim == 0:
                 values = values.item()
@@ -78,11 +109,12 @@ def _check_gather_index(op, input, dim, index, src=None):
                                f"{tuple(index.shape)} to be smaller than self {tuple(input.shape)} apart from dimension {d}")
     if index._device is not input._device:
         raise M.device_mismatch(op, input._device, index._device)
-    if index.numel():
+    bounds = A.index_bounds(index)
+    if bounds is not None:   # PyTorch's gather and scatter take no negative indices
         n = input.shape[d] if input.ndim else 1
-        lo, hi = int(index.amin()), int(index.amax())
-        if lo < -n or hi >= n:
-            raise RuntimeError(f"{op}(): index {lo if lo < -n else hi} is out of bounds for dimension {d} with size {n}")
+        lo, hi = bounds
+        if lo < 0 or hi >= n:
+            raise A.index_range_error(op, lo if lo < 0 else hi, d, n)
     return d
 
 
@@ -97,16 +129,24 @@ register_op("gather", _gather_meta, tags=("indexing",))
 def _scatter_meta_for(op):
     def meta(input, dim, index, src, reduce=None):
         d = _check_gather_index(op, input, dim, index)
+        if isinstance(src, M.Tensor) and src.ndim == 0 and index.ndim:   # a 0-d src is a value, as in PyTorch
+            src = src.item()
         if isinstance(src, M.Tensor):
             if src._device is not input._device:
                 raise M.device_mismatch(op, input._device, src._device)
+            if src._dtype is not input._dtype:
+                raise RuntimeError(f"{op}(): Expected self.dtype to be equal to src.dtype (got {input._dtype} and "
+                                   f"{src._dtype}); cast src with .to({input._dtype})")
+            if src.ndim != index.ndim and not (src.ndim <= 1 and index.ndim <= 1):
+                raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as src tensor "
+                                   f"(index {tuple(index.shape)}, src {tuple(src.shape)})")
             for j in range(index.ndim):
-                if index.shape[j] > src.shape[j]:
+                if index.shape[j] > (src.shape[j] if src.ndim else 1):
                     raise RuntimeError(f"{op}(): Expected index {tuple(index.shape)} to be smaller than src {tuple(src.shape)}")
             s = src._data
         else:
             M.check_scalar(op, src)
-            s = src
+            s = A.fit_scalar(op, src, input._dtype)
         if reduce not in (None, "add", "multiply", "sum", "prod", "mean", "amax", "amin"):
             raise RuntimeError(f"{op}(): reduce argument must be either add or multiply, got {reduce!r}")
         return input._device, (input._data, d, index._data, s, reduce), input._dtype
@@ -132,3 +172,60 @@ def _nonzero_meta(input, *, as_tuple=False):
 
 
 register_op("nonzero", _nonzero_meta, tags=("indexing",), differentiable=False)
+
+
+# ---- index_add / index_copy / index_fill (public functions over index_put) ------------------
+def check_index_along(op, input, dim, index, source=None):
+    """Validate ``input.<op>(dim, index, source)`` once for every backend, as PyTorch does, and
+    return the dim made non-negative. ``source`` is None for index_fill (its value is checked by
+    the caller). PyTorch's rules differ per op: index_add takes int32 or int64 indices, the
+    others int64 only; index_fill alone accepts negative indices."""
+    if not isinstance(input, M.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    d = M.wrap_dim(op, dim, input.ndim)
+    if not isinstance(index, M.Tensor):
+        raise TypeError(f"{op}(): argument 'index' must be Tensor, not {type(index).__name__}")
+    allowed = (_dtypes.int32, _dtypes.int64) if op == "index_add" else (_dtypes.int64,)
+    if index._dtype not in allowed:
+        raise (IndexError if op == "index_fill" else RuntimeError)(
+            f"{op}(): Expected dtype {'int32/int64' if op == 'index_add' else 'int64'} for index, got "
+            f"{index._dtype}; convert it with .long()")
+    if index.ndim > 1:
+        raise (RuntimeError if op == "index_fill" else IndexError)(
+            f"{op}(): Index is supposed to be a vector (a 1-D or 0-D tensor), but got a {index.ndim}-D index "
+            f"of shape {list(index.shape)}")
+    if index._device is not input._device:
+        raise M.device_mismatch(op, input._device, index._device)
+    n = input.shape[d] if input.ndim else 1
+    if source is not None:
+        if not isinstance(source, M.Tensor):
+            raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
+        if source._dtype is not input._dtype:
+            raise RuntimeError(f"{op}(): self ({input._dtype.name}) and source ({source._dtype.name}) must "
+                               f"have the same scalar type; cast the source with .to({input._dtype})")
+        if source._device is not input._device:
+            raise M.device_mismatch(op, input._device, source._device)
+        ishape, sshape = tuple(input.shape), tuple(source.shape)
+        if source.ndim != input.ndim and (op == "index_add" or source.ndim > 1 or input.ndim > 1):
+            raise (IndexError if op == "index_copy" else RuntimeError)(
+                f"{op}(): source tensor shape must match self tensor shape, excluding the specified dimension "
+                f"{d}: their dimensionality differs. Got self.shape = {list(ishape)} source.shape = {list(sshape)}")
+        k = sshape[d] if source.ndim else 1
+        if k != index.numel():
+            raise (IndexError if op == "index_copy" else RuntimeError)(
+                f"{op}(): Number of indices ({index.numel()}) should be equal to source.size(dim): ({k}), for "
+                f"dim: {d}")
+        if any(a != b for j, (a, b) in enumerate(zip(ishape, sshape)) if j != d):
+            raise RuntimeError(f"{op}(): source tensor shape must match self tensor shape, excluding the "
+                               f"specified dimension {d}. Got self.shape = {list(ishape)} source.shape = "
+                               f"{list(sshape)}")
+    bounds = A.index_bounds(index)
+    if bounds is not None:
+        lo, hi = bounds
+        low = -n if op == "index_fill" else 0
+        if lo < low or hi >= n:
+            bad = lo if lo < low else hi
+            # PyTorch: IndexError, but RuntimeError from index_add's kernel for more than one dim
+            raise (RuntimeError if op == "index_add" and input.ndim > 1 else IndexError)(
+                f"{op}(): index {bad} is out of bounds for dimension {d} with size {n} (index out of range in self)")
+    return d

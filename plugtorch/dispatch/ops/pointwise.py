@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch._dtypes import _BOOL, _FLOAT, _INT
+from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import register_op
 
@@ -207,8 +208,9 @@ def _where_meta(condition, input, other):
         key = (condition._device, condition._dtype, condition._data.shape, _where_key(input), _where_key(other))
         hit = _WHERE.get(key)
         if hit is not None:   # every tensor on hit's device: their native arrays are their data
-            return hit[0], (condition._data, input._data if input.__class__ is T else input,
-                            other._data if other.__class__ is T else other, hit[1]), hit[1]
+            a = input._data if input.__class__ is T else A.fit_scalar("where", input, hit[1])
+            b = other._data if other.__class__ is T else A.fit_scalar("where", other, hit[1])
+            return hit[0], (condition._data, a, b, hit[1]), hit[1]
     else:
         key = None
     if not isinstance(condition, T):
@@ -223,8 +225,8 @@ def _where_meta(condition, input, other):
         if not isinstance(v, T):
             M.check_scalar("where", v)
     dt = _dtypes.result_type(*(v for v in (input, other)))
-    a = M.native(input, dev) if isinstance(input, T) else input
-    b = M.native(other, dev) if isinstance(other, T) else other
+    a = M.native(input, dev) if isinstance(input, T) else A.fit_scalar("where", input, dt)
+    b = M.native(other, dev) if isinstance(other, T) else A.fit_scalar("where", other, dt)
     if key is not None and all(t.__class__ is T and t._device is dev for t in tensors) and len(_WHERE) < 1024:
         _WHERE[key] = (dev, dt)
     return dev, (M.native(condition, dev), a, b, dt), dt

@@ -152,6 +152,10 @@ def _expand_meta(input, *sizes):
         cur = shape[i - off]
         if s == -1:
             s = cur
+        elif s < 0:   # NumPy would raise ValueError and a device kernel would write garbage
+            raise RuntimeError(f"expand(): the expanded size of the tensor ({s}) is negative at dimension {i}: "
+                               f"sizes must be non-negative, or -1 to keep a dimension's size. Target sizes: "
+                               f"{list(sizes)}. Tensor sizes: {list(shape)}")
         if cur != s and cur != 1:
             raise RuntimeError(f"expand(): the expanded size of the tensor ({s}) must match the existing "
                                f"size ({cur}) at non-singleton dimension {i}. Target sizes: {list(sizes)}. "

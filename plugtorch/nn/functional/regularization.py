@@ -14,6 +14,8 @@ import plugtorch as pt
 def _check_p(p):
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if p != p:   # nan passes the comparisons above; PyTorch's kernel refuses it (RuntimeError)
+        raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
 def _apply_mask(input, mask_shape, p, inplace):

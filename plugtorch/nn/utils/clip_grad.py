@@ -38,6 +38,7 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
 def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                     foreach=None):
     """Scale all gradients so their joint norm is at most ``max_norm``; returns the norm before clipping."""
+    max_norm, norm_type = float(max_norm), float(norm_type)   # bad values fail even without gradients
     grads = _grads(parameters)
     if not grads:
         return pt.tensor(0.0)

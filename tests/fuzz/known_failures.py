@@ -30,7 +30,6 @@ KNOWN_FAILURES = {
     ("avg_pool2d", "RuntimeError instead of TypeError for float for an int parameter"): _FLOAT_INT,
     ("group_norm", "RuntimeError instead of TypeError for float for an int parameter"): _FLOAT_INT,
     ("diagonal", "IndexError instead of TypeError for float for an int parameter"): _FLOAT_INT,
-    ("embedding", "no error for float for an int parameter (PyTorch: TypeError)"): _FLOAT_INT + " (padding_idx)",
     ("select", "strict: IndexError instead of TypeError for float for an int parameter"): _FLOAT_INT,
     ("all", "dtype differs from PyTorch's promotion"): "all() of uint8 gives bool; PyTorch keeps uint8",
     ("any", "dtype differs from PyTorch's promotion"): "any() of uint8 gives bool; PyTorch keeps uint8",

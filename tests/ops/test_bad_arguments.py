@@ -48,6 +48,10 @@ NEGATIVE_SIZES = [
     ("full((-1,))", lambda d: pt.full((-1,), 2.0, device=d), RuntimeError, "negative dimension -1"),
     ("rand(-1)", lambda d: pt.rand(-1, device=d), RuntimeError, "negative dimension -1"),
     ("new_zeros(-1)", lambda d: pt.ones(2, device=d).new_zeros(-1), RuntimeError, "negative dimension -1"),
+    ("narrow length -1 (checked before start)", lambda d: pt.ones(2, device=d).narrow(0, 3, -1), RuntimeError,
+     "length must be non-negative"),
+    ("pad leaving a negative size", lambda d: pt.nn.functional.pad(pt.ones(2, device=d), (-3, 1)), RuntimeError,
+     "length must be non-negative"),
 ]
 
 # ---- negative and out-of-range indices --------------------------------------------------------
@@ -79,6 +83,10 @@ INDICES = [
      IndexError, r"index_copy\(\): index -1 is out of bounds for dimension 0 with size 3"),
     ("index_fill -4", lambda d: pt.zeros(2, 3, device=d).index_fill(1, _t([-4], d), 7.0), IndexError,
      "index -4 is out of bounds for dimension 1 with size 3"),
+    ("embedding padding_idx 5", lambda d: pt.nn.functional.embedding(_t([0], d), pt.ones(3, 2, device=d), padding_idx=5),
+     AssertionError, "Padding_idx must be within num_embeddings"),
+    ("embedding padding_idx -4", lambda d: pt.nn.functional.embedding(_t([0], d), pt.ones(3, 2, device=d),
+                                                                      padding_idx=-4), AssertionError, "Padding_idx"),
 ]
 
 # ---- fractional counts: PyTorch's argument parser takes ints only -----------------------------
@@ -99,6 +107,11 @@ FRACTIONAL = [
     ("randint high", lambda d: pt.randint(2.0, (2,), device=d), "random_", "to"),
     ("random_ from", lambda d: pt.zeros(3, device=d).random_(0.5, 3.5), "random_", "from"),
     ("diff n", lambda d: pt.ones(4, device=d).diff(n=1.5), "diff", "n"),
+    ("narrow start", lambda d: pt.ones(4, device=d).narrow(0, 1.5, 1), "narrow", "start"),
+    ("one_hot num_classes", lambda d: pt.nn.functional.one_hot(_t([1], d), 2.5), "one_hot", "num_classes"),
+    ("pad", lambda d: pt.nn.functional.pad(pt.ones(2, device=d), (1.5, 1)), "pad", "pad"),
+    ("embedding padding_idx", lambda d: pt.nn.functional.embedding(_t([0], d), pt.ones(3, 2, device=d), padding_idx=2.5),
+     "embedding", "padding_idx"),
 ]
 
 # ---- Python scalars a dtype cannot hold (PyTorch's checked conversion) ------------------------
@@ -186,6 +199,8 @@ PROBABILITIES = [
     ("dropout nan", lambda d: pt.nn.functional.dropout(pt.ones(3, device=d), nan), RuntimeError,
      "dropout probability has to be between 0 and 1, but got nan"),
     ("dropout 1.5", lambda d: pt.nn.functional.dropout(pt.ones(3, device=d), 1.5), ValueError, "got 1.5"),
+    ("binary_cross_entropy target 1.5", lambda d: pt.nn.functional.binary_cross_entropy(
+        _t([0.5, 0.5], d), _t([1.5, 0.0], d)), RuntimeError, "all elements of target should be between 0 and 1"),
     ("normal std -1", lambda d: pt.normal(0.0, -1.0, (2,), device=d), RuntimeError, "std >= 0.0, but found std -1"),
     ("normal std nan", lambda d: pt.normal(0.0, nan, (2,), device=d), RuntimeError, "found std nan"),
     ("normal tensor std", lambda d: pt.normal(pt.zeros(2, device=d), _t([1.0, -1.0], d)), RuntimeError,
@@ -424,6 +439,15 @@ def test_bernoulli_keeps_the_input_dtype(dev):
         x = pt.zeros(64, dtype=dt, device=dev)
         assert pt.bernoulli(x, 1.0).dtype is dt and bool(pt.bernoulli(x, 1.0).all())
         assert not bool(pt.bernoulli(x, 0.0).any())
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_kl_div_of_a_negative_target_is_nan(dev):
+    # PyTorch: xlogy(target, target) - target * input; a zero target contributes 0, a negative one nan
+    x, y = _t([0.5, 0.5, 0.5], dev), _t([0.25, 0.0, -1.0], dev)
+    got = _np(pt.nn.functional.kl_div(x, y, reduction="none"))
+    np.testing.assert_allclose(got[:2], [0.25 * (np.log(0.25) - 0.5), 0.0], rtol=1e-6)
+    assert np.isnan(got[2])
 
 
 def test_grad_assignment_checks_dtype_shape_and_device():

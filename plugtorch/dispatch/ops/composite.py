@@ -137,12 +137,13 @@ def narrow(input, dim, start, length):
     n = input.shape[d]
     if isinstance(start, M.Tensor):
         start = int(start)
+    start, length = A.as_int("narrow", "start", start), A.as_int("narrow", "length", length)
+    if length < 0:   # checked first, as PyTorch does
+        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
     if start < -n or start > n:   # PyTorch: IndexError for the start, RuntimeError for the length
         raise IndexError(f"narrow(): start out of range (expected to be in range of [{-n}, {n}], but got {start})")
     if start < 0:
         start += n
-    if length < 0:
-        raise RuntimeError(f"narrow(): length must be non-negative, got {length}")
     if start + length > n:
         raise RuntimeError(f"narrow(): start ({start}) + length ({length}) exceeds dimension size ({n}).")
     return _pt().ops.slice(input, d, start, start + length, 1)

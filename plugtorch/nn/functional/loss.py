@@ -177,6 +177,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          f"({pt.Size(input.shape)}) is deprecated. Please ensure they have the same size.")
     if input.numel() and bool(((input < 0) | (input > 1)).any()):
         raise RuntimeError("all elements of input should be between 0 and 1")
+    if target.numel() and bool(((target < 0) | (target > 1)).any()):
+        raise RuntimeError("binary_cross_entropy(): all elements of target should be between 0 and 1")
     log_x = _clamped_log(input)
     log_1x = _clamped_log(1 - input)
     loss = -(target * log_x + (1 - target) * log_1x)
@@ -215,8 +217,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:
+        # xlogy(target, target) - target * input, as PyTorch: 0 where target is 0, nan where it is negative
         pos = target > 0
-        loss = pt.where(pos, target * pt.where(pos, target, 1.0).log(), 0.0) - target * input
+        loss = pt.where(pos, target * pt.where(pos, target, 1.0).log(), pt.where(target == 0, 0.0, float("nan"))) \
+            - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)

@@ -7,9 +7,13 @@
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.dispatch.arguments import as_ints
 
 
 def _pad_constant_dim(x, d, left, right, value):
+    if x.shape[d] + left + right < 0:   # PyTorch narrows by the negative padding: its error
+        raise RuntimeError(f"pad(): narrow(): length must be non-negative: padding ({left}, {right}) of dimension {d} "
+                           f"(size {x.shape[d]}) leaves a negative size")
     if left < 0:
         x = x.narrow(d, -left, x.shape[d] + left)
         left = 0
@@ -57,6 +61,7 @@ def _source_index(mode, n, left, right):
 
 def pad(input, pad, mode: str = "constant", value=None):
     """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back."""
+    pad = as_ints("pad", "pad", pad)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.ndim:

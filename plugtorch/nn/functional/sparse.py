@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.dispatch.arguments import as_int
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -16,6 +17,10 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
     n = weight.shape[0]
+    if padding_idx is not None:   # PyTorch asserts this in Python: AssertionError (raised, so -O keeps it)
+        padding_idx = as_int("embedding", "padding_idx", padding_idx)
+        if not -n <= padding_idx < n:
+            raise AssertionError(f"Padding_idx must be within num_embeddings (got {padding_idx} for {n} rows)")
     if input.numel() and bool(((input < 0) | (input >= n)).any()):
         raise IndexError(f"index out of range in self (embedding has {n} rows, indices must be in [0, {n}))")
     if padding_idx is not None and padding_idx < 0:
@@ -42,6 +47,7 @@ def one_hot(tensor, num_classes: int = -1):
     """(..., ) class indices -> (..., num_classes) int64 with a 1 at each index."""
     if tensor.dtype is not pt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    num_classes = as_int("one_hot", "num_classes", num_classes)
     if tensor.numel() and bool((tensor < 0).any()):
         raise RuntimeError("Class values must be non-negative.")
     if num_classes == -1:

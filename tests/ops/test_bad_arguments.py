@@ -50,6 +50,8 @@ NEGATIVE_SIZES = [
     ("new_zeros(-1)", lambda d: pt.ones(2, device=d).new_zeros(-1), RuntimeError, "negative dimension -1"),
     ("narrow length -1 (checked before start)", lambda d: pt.ones(2, device=d).narrow(0, 3, -1), RuntimeError,
      "length must be non-negative"),
+    ("group_norm num_groups -1", lambda d: pt.nn.functional.group_norm(pt.ones(2, 4, 3, device=d), -1), RuntimeError,
+     "Expected num groups to be greater than 0, got -1"),
     ("pad leaving a negative size", lambda d: pt.nn.functional.pad(pt.ones(2, device=d), (-3, 1)), RuntimeError,
      "length must be non-negative"),
 ]
@@ -112,6 +114,23 @@ FRACTIONAL = [
     ("pad", lambda d: pt.nn.functional.pad(pt.ones(2, device=d), (1.5, 1)), "pad", "pad"),
     ("embedding padding_idx", lambda d: pt.nn.functional.embedding(_t([0], d), pt.ones(3, 2, device=d), padding_idx=2.5),
      "embedding", "padding_idx"),
+    ("select index", lambda d: pt.ones(4, device=d).select(0, 1.5), "select", "index"),
+    ("slice step", lambda d: pt.ones(4, device=d).slice(0, 0, 4, 1.5), "slice", "step"),
+    ("roll shifts", lambda d: pt.ones(4, device=d).roll(1.5), "roll", "shifts"),
+    ("roll dims", lambda d: pt.ones(4, device=d).roll(1, 0.0), "roll", "dims"),
+    ("diagonal offset", lambda d: pt.ones(2, 2, device=d).diagonal(1.5), "diagonal", "offset"),
+    ("group_norm num_groups", lambda d: pt.nn.functional.group_norm(pt.ones(2, 4, 3, device=d), 1.5), "group_norm",
+     "num_groups"),
+    ("max_pool2d kernel_size", lambda d: pt.nn.functional.max_pool2d(pt.ones(1, 1, 4, 4, device=d), 2.5), "max_pool2d",
+     "kernel_size"),
+    ("avg_pool2d stride", lambda d: pt.nn.functional.avg_pool2d(pt.ones(1, 1, 4, 4, device=d), 2, 1.5), "avg_pool2d",
+     "stride"),
+    ("conv1d stride", lambda d: pt.nn.functional.conv1d(pt.ones(1, 1, 4, device=d), pt.ones(1, 1, 2, device=d),
+                                                        stride=1.5), "conv1d", "stride"),
+    ("conv2d padding", lambda d: pt.nn.functional.conv2d(pt.ones(1, 1, 4, 4, device=d), pt.ones(1, 1, 2, 2, device=d),
+                                                         padding=(0.5, 0)), "conv2d", "padding"),
+    ("adaptive_avg_pool2d output_size", lambda d: pt.nn.functional.adaptive_avg_pool2d(pt.ones(1, 1, 4, 4, device=d), 2.5),
+     "adaptive_avg_pool2d", "output_size"),
 ]
 
 # ---- Python scalars a dtype cannot hold (PyTorch's checked conversion) ------------------------

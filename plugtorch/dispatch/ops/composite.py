@@ -259,8 +259,8 @@ def unbind(input, dim=0):
 @composite("roll", tags=("shape",))
 def roll(input, shifts, dims=None):
     _t("roll", input)
-    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
-    dims = [] if dims is None else [dims] if isinstance(dims, int) else list(dims)
+    shifts = list(A.as_ints("roll", "shifts", shifts if isinstance(shifts, (list, tuple)) else (shifts,)))
+    dims = [] if dims is None else list(A.as_ints("roll", "dims", dims if isinstance(dims, (list, tuple)) else (dims,)))
     if not shifts:
         raise RuntimeError("roll(): `shifts` required")
     if not dims:
@@ -1038,6 +1038,7 @@ def _einsum_parse(equation, operands):
 
 @composite("diagonal", tags=("shape",))
 def diagonal(input, offset=0, dim1=0, dim2=1):
+    offset = A.as_int("diagonal", "offset", offset)
     n = input.ndim
     d1, d2 = M.wrap_dim("diagonal", dim1, n), M.wrap_dim("diagonal", dim2, n)
     x = input.movedim((d1, d2), (-2, -1))

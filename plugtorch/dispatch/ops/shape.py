@@ -4,6 +4,7 @@ View kernels return a native array that shares memory with their input.
 """
 from __future__ import annotations
 
+from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import register_op
 
@@ -176,6 +177,9 @@ register_op("expand", _expand_meta, tags=("view",))
 def _slice_meta(input, dim=0, start=None, end=None, step=1):
     _check_tensor("slice", input)
     d = M.wrap_dim("slice", dim, input.ndim)
+    start = None if start is None else A.as_int("slice", "start", start)
+    end = None if end is None else A.as_int("slice", "end", end)
+    step = A.as_int("slice", "step", step)
     if step <= 0:
         raise ValueError(f"slice(): step must be greater than zero, got {step} (negative steps are not supported; use flip)")
     n = input.shape[d]
@@ -194,6 +198,7 @@ def _select_meta(input, dim, index):
         raise IndexError("select(): invalid index of a 0-dim tensor. Use tensor.item() to convert a 0-dim tensor to a number")
     d = M.wrap_dim("select", dim, input.ndim)
     n = input.shape[d]
+    index = A.as_int("select", "index", index)
     if index < -n or index >= n:
         raise IndexError(f"select(): index {index} out of range for tensor of size {tuple(input.shape)} at dimension {d}")
     return input._device, (input._data, d, index + n if index < 0 else index), input._dtype

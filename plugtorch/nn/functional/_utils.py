@@ -20,15 +20,26 @@ _single = _ntuple(1)
 _pair = _ntuple(2)
 
 
+def check_ints(op, name, values):
+    """Sizes, strides, paddings and dilations are ints (None where an adaptive size keeps the
+    input's): a float is PyTorch's TypeError, never used as it is."""
+    for v in values:
+        if v is not None and (isinstance(v, float) or not hasattr(v, "__index__")):
+            raise TypeError(f"{op}(): argument '{name}' must be tuple of ints, but found element of type "
+                            f"{type(v).__name__} ({v!r})")
+
+
 def check_positive(op, name, values):
     """PyTorch's RuntimeError for a stride, dilation, kernel size or groups that is not > 0
     (a zero would otherwise end in a ZeroDivisionError or a silently wrong result)."""
+    check_ints(op, name, values)
     if any(v <= 0 for v in values):
         raise RuntimeError(f"{op}(): {name} should be greater than zero, but got {name}={_show(values)}")
 
 
 def check_nonnegative(op, name, values):
     """PyTorch's RuntimeError for a negative padding (or output_padding)."""
+    check_ints(op, name, values)
     if any(v < 0 for v in values):
         raise RuntimeError(f"{op}(): negative {name} is not supported, but got {name}={_show(values)}")
 

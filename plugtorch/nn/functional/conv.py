@@ -12,7 +12,7 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair, _single, check_nonnegative, check_positive
+from plugtorch.nn.functional._utils import _pair, _single, check_ints, check_nonnegative, check_positive
 from plugtorch.nn.functional.padding import pad as _pad
 
 
@@ -80,6 +80,7 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     batched = input.ndim == 3
     x = input if batched else input.unsqueeze(0)
     (h, w), k, d, p, s = _pair(output_size), _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    check_ints("fold", "output_size", (h, w))
     _check_window("fold", k, d, p, s)
     kk = k[0] * k[1]
     if x.shape[1] % kk:

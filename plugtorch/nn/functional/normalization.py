@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.dispatch.arguments import as_int
 
 
 def _channel_shape(input):
@@ -79,6 +80,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, ...), got {list(input.shape)}")
     n, c = input.shape[0], input.shape[1]
+    num_groups = as_int("group_norm", "num_groups", num_groups)
+    if num_groups < 0:   # (0 is PyTorch's ZeroDivisionError below)
+        raise RuntimeError(f"group_norm(): Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair, check_nonnegative, check_positive
+from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
 
@@ -142,6 +142,7 @@ def _bins(n, out, device):
 
 def _adaptive_size(op, output_size, h, w):
     oh, ow = _pair(output_size)
+    check_ints(op, "output_size", (oh, ow))
     oh, ow = (h if oh is None else oh), (w if ow is None else ow)
     if oh < 0 or ow < 0:
         raise RuntimeError(f"{op}(): elements of output_size must be greater than or equal to 0 but received "

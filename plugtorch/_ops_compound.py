@@ -26,6 +26,11 @@ def public(op_name):
     return deco
 
 
+def _check_tensor(op, x, name="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
 # ---- pointwise ----------------------------------------------------------------------------
 @public("sign")
 def sgn(input):
@@ -132,6 +137,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 
 @public("sum")
 def trace(input):
+    _check_tensor("trace", input)
     if input.ndim != 2:
         raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim {input.ndim}")
     return P.sum(input.diagonal())
@@ -194,6 +200,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
 @public("index_put")
 def diag(input, diagonal=0):
     """A vector's diagonal matrix, or a matrix's ``diagonal``-th diagonal (a copy)."""
+    _check_tensor("diag", input)
     if input.ndim == 2:
         return input.diagonal(diagonal).clone()
     if input.ndim != 1:
@@ -412,6 +419,8 @@ def repeat_interleave(input, repeats, dim=None):
 
 @public("index")
 def take(input, index):
+    _check_tensor("take", input)
+    _check_tensor("take", index, "index")
     return input.reshape(-1)[index]
 
 

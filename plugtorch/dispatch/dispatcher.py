@@ -330,7 +330,11 @@ def run(op, args, kwargs):
         kernel = _checked(kernels, op, out)
         if kernel is None:
             return _no_kernel(op, dev._backend, dev, args, kwargs)
-    res = kernel(*kargs)
+    try:
+        res = kernel(*kargs)
+    except MemoryError as e:   # NumPy's; PyTorch raises RuntimeError when an allocation fails
+        raise RuntimeError(f"{op.name}(): out of memory on device '{dev}': {e}; free tensors or use smaller "
+                           "sizes") from e
     if op.out_kind == OUT_TENSOR:
         t = _new(Tensor)
         t._data = res

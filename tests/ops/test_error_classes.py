@@ -45,6 +45,50 @@ def e(d, *shape):
     return pt.zeros(shape, device=d)
 
 
+F = pt.nn.functional
+# (name, op in the message, argument, call): a list where a tensor belongs was an AttributeError
+# from inside the op (x.ndim of a list); PyTorch raises TypeError
+NOT_A_TENSOR = [
+    ("allclose", "allclose", "input", lambda d: pt.allclose([1.0], f32(d, 1))),
+    ("isclose other", "isclose", "other", lambda d: pt.isclose(f32(d, 1), [1.0])),
+    ("equal", "equal", "input", lambda d: pt.equal([1.0], f32(d, 1))),
+    ("mm", "mm", "input", lambda d: pt.mm([1.0], f32(d, 1, 1))),
+    ("bmm mat2", "bmm", "mat2", lambda d: pt.bmm(f32(d, 1, 1, 1), [1.0])),
+    ("dot", "dot", "tensor", lambda d: pt.dot(f32(d, 2), [1.0, 2.0])),
+    ("outer", "outer", "vec2", lambda d: pt.outer(f32(d, 2), [1.0])),
+    ("broadcast_to", "broadcast_to", "input", lambda d: pt.broadcast_to([1.0], (2,))),
+    ("count_nonzero", "count_nonzero", "input", lambda d: pt.count_nonzero([1.0])),
+    ("diagonal", "diagonal", "input", lambda d: pt.diagonal([[1.0]])),
+    ("expand_as", "expand_as", "other", lambda d: f32(d, 1).expand_as([1.0])),
+    ("nan_to_num", "nan_to_num", "input", lambda d: pt.nan_to_num([1.0])),
+    ("unbind", "unbind", "input", lambda d: pt.unbind([1.0])),
+    ("vector_norm", "linalg.vector_norm", "x", lambda d: pt.linalg.vector_norm([1.0])),
+    ("masked_fill mask", "masked_fill", "mask", lambda d: f32(d, 2).masked_fill([True, False], 1.0)),
+    ("masked_select", "masked_select", "input", lambda d: pt.masked_select([1.0], b(d, 1))),
+    ("gather", "gather", "input", lambda d: pt.gather([1.0], 0, i64(d, 1))),
+    ("gather index", "gather", "index", lambda d: pt.gather(f32(d, 2), 0, [0])),
+    ("scatter index", "scatter", "index", lambda d: f32(d, 2).scatter(0, [0], 1.0)),
+    ("index_put", "index_put", "input", lambda d: pt.index_put([1.0], (i64(d, 1),), f32(d))),
+    ("square", "square", "input", lambda d: pt.square([1.0])),
+    ("diag", "diag", "input", lambda d: pt.diag([1.0])),
+    ("trace", "trace", "input", lambda d: pt.trace([[1.0]])),
+    ("take", "take", "input", lambda d: pt.take([1.0], i64(d, 1))),
+    ("batch_norm", "batch_norm", "input", lambda d: F.batch_norm([1.0], None, None)),
+    ("bilinear", "bilinear", "input1", lambda d: F.bilinear([1.0], f32(d, 1, 1), f32(d, 1, 1, 1))),
+    ("conv1d", "conv1d", "input", lambda d: F.conv1d([1.0], f32(d, 1, 1, 1))),
+    ("conv2d weight", "conv2d", "weight", lambda d: F.conv2d(f32(d, 1, 1, 3, 3), [1.0])),
+    ("embedding", "embedding", "input", lambda d: F.embedding([0], f32(d, 2, 2))),
+    ("embedding weight", "embedding", "weight", lambda d: F.embedding(i64(d, 1), [1.0])),
+    ("max_pool2d", "max_pool2d", "input", lambda d: F.max_pool2d([1.0], 2)),
+    ("scaled_dot_product_attention", "scaled_dot_product_attention", "query",
+     lambda d: F.scaled_dot_product_attention([1.0], f32(d, 2, 2), f32(d, 2, 2))),
+    ("dropout", "dropout", "input", lambda d: F.dropout([1.0])),
+    ("one_hot", "one_hot", "tensor", lambda d: F.one_hot([1])),
+    ("pad", "pad", "input", lambda d: F.pad([1.0], (1, 1))),
+    ("silu", "silu", "input", lambda d: F.silu([1.0])),
+    ("unfold", "unfold", "input", lambda d: F.unfold([1.0], 2)),
+]
+
 NIE = NotImplementedError
 TABLE = [
     # -- a dtype an op has no kernel for: NotImplementedError -----------------------------
@@ -159,6 +203,8 @@ TABLE = [
     ("cat with a number", lambda d: pt.cat([f32(d, 2), 1]), TypeError, "element 1 is a int"),
     ("hstack of a tensor", lambda d: pt.hstack(f32(d, 2)), TypeError, r"hstack\(\): argument 'tensors' must be a tuple or list"),
     ("atleast_1d of a number", lambda d: pt.atleast_1d([1]), TypeError, "atleast_1d.*element 0"),
+    *[(f"{name} of a list", call, TypeError, f"{op}\\(\\): argument '{arg}' must be Tensor, not list")
+      for name, op, arg, call in NOT_A_TENSOR],
     ("ones_like list", lambda d: pt.ones_like([1, 2]), TypeError, r"ones_like\(\): argument 'input' \(position 1\) must be Tensor, not list"),
     ("zeros_like int", lambda d: pt.zeros_like(3), TypeError, r"zeros_like\(\).*not int"),
     ("full_like list", lambda d: pt.full_like([1], 2), TypeError, r"full_like\(\).*not list"),
@@ -180,6 +226,8 @@ TABLE = [
     ("arange of 1e30 values", lambda d: pt.arange(0, 1e30, device=d), RuntimeError, r"arange\(\): Storage size calculation overflowed"),
     ("zeros(2**62)", lambda d: pt.zeros(2 ** 62, device=d), RuntimeError, r"zeros\(\): Storage size calculation overflowed with sizes=\[4611686018427387904\]"),
     ("empty(2**31, 2**31, 2**31)", lambda d: pt.empty(2 ** 31, 2 ** 31, 2 ** 31, device=d), RuntimeError, "Storage size calculation overflowed"),
+    ("empty of 1 EiB", lambda d: pt.empty(2 ** 60, dtype=pt.int8, device=d), RuntimeError, "out of memory"),
+    ("repeat to 8 TiB", lambda d: f32(d, 2).repeat(2 ** 40), RuntimeError, "out of memory"),
     ("expand to 2**64 elements", lambda d: f32(d, 2).expand(2 ** 62, 2), RuntimeError, r"expand\(\): numel: integer multiplication overflow"),
     ("movedim source/destination lengths", lambda d: f32(d, 2, 3).movedim((0, 1), (1,)), RuntimeError, "movedim: Invalid source or destination dims"),
     ("movedim repeated source", lambda d: f32(d, 2, 3).movedim((0, 0), (1, 0)), RuntimeError, r"movedim: repeated dim in `source` \(\[0, 0\]\)"),

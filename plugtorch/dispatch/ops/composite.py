@@ -28,9 +28,9 @@ def composite(name, tags=(), differentiable=True, out_kind=None):
     return deco
 
 
-def _t(op, x):
+def _t(op, x, name="input"):
     if not isinstance(x, M.Tensor):
-        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
 
 
 # ---- transfer -----------------------------------------------------------------------------
@@ -151,16 +151,20 @@ def narrow(input, dim, start, length):
 
 @composite("expand_as", tags=("shape",))
 def expand_as(input, other):
+    _t("expand_as", input)
+    _t("expand_as", other, "other")
     return input.expand(tuple(other.shape))
 
 
 @composite("broadcast_to", tags=("shape",))
 def broadcast_to(input, size):
+    _t("broadcast_to", input)
     return input.expand(tuple(size))
 
 
 @composite("contiguous", tags=("shape",))
 def contiguous(input, memory_format=None):
+    _t("contiguous", input)
     return input if input.is_contiguous() else input.clone()
 
 
@@ -252,6 +256,7 @@ def chunk(input, chunks, dim=0):
 
 @composite("unbind", tags=("shape",), out_kind=OUT_MULTI)
 def unbind(input, dim=0):
+    _t("unbind", input)
     d = M.wrap_dim("unbind", dim, input.ndim)
     return tuple(input.select(d, i) for i in range(input.shape[d]))
 
@@ -284,6 +289,7 @@ def roll(input, shifts, dims=None):
 
 @composite("repeat", tags=("shape",))
 def repeat(input, *sizes):
+    _t("repeat", input)
     sizes = M.as_shape("repeat", sizes)
     if len(sizes) < input.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
@@ -390,6 +396,8 @@ def index_select(input, dim, index):
 
 @composite("masked_fill", tags=("indexing",))
 def masked_fill(input, mask, value):
+    _t("masked_fill", input)
+    _t("masked_fill", mask, "mask")
     if not isinstance(mask, M.Tensor) or mask._dtype is not _dtypes.bool:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
                            f"{mask._dtype if isinstance(mask, M.Tensor) else type(mask).__name__}")
@@ -418,6 +426,8 @@ def _cast_scalar(v, dtype):
 
 @composite("masked_select", tags=("indexing",))
 def masked_select(input, mask):
+    _t("masked_select", input)
+    _t("masked_select", mask, "mask")
     shape = M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_select")
     return input.expand(shape)[mask.expand(shape)]
 
@@ -676,6 +686,7 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 @composite("vector_norm", tags=("reduction",))
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
+    _t("linalg.vector_norm", x, "x")
     _check_float("linalg.vector_norm", x, dtype and _dtypes.to_dtype(dtype))
     if dtype is not None:
         x = x.to(dtype)
@@ -718,6 +729,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
 
 @composite("count_nonzero", tags=("reduction",), differentiable=False)
 def count_nonzero(input, dim=None):
+    _t("count_nonzero", input)
     return (input != 0).sum(dim)
 
 
@@ -775,6 +787,7 @@ def frac(input):
 
 @composite("nan_to_num", tags=("pointwise",))
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
+    _t("nan_to_num", input)
     if not input._dtype.is_floating_point:
         return input.clone()
     fi = _dtypes.finfo(input._dtype)
@@ -788,7 +801,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 @composite("square", tags=("pointwise",))
 def square(input):
-    if isinstance(input, M.Tensor) and input._dtype is _dtypes.bool:   # pow(x, 2): bool -> int64, as PyTorch
+    _t("square", input)
+    if input._dtype is _dtypes.bool:   # pow(x, 2): bool -> int64, as PyTorch
         input = input.to(_dtypes.int64)
     return input * input
 
@@ -821,6 +835,8 @@ def _float_operands(op, input, other):
 
 @composite("isclose", tags=("pointwise",), differentiable=False)
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _t("isclose", input)
+    _t("isclose", other, "other")
     pt = _pt()
     if not input._dtype.is_floating_point:
         return input == other
@@ -833,11 +849,15 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
 
 @composite("allclose", differentiable=False, out_kind=OUT_RAW)
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    _t("allclose", input)
+    _t("allclose", other, "other")
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
 
 
 @composite("equal", differentiable=False, out_kind=OUT_RAW)
 def equal(input, other):
+    _t("equal", input)
+    _t("equal", other, "other")
     if tuple(input.shape) != tuple(other.shape):
         return False
     return bool((input == other).all())
@@ -883,6 +903,8 @@ def matmul(input, other):
 
 @composite("mm", tags=("linalg",))
 def mm(input, mat2):
+    _t("mm", input)
+    _t("mm", mat2, "mat2")
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm(): expected 2-D tensors, got {input.ndim}-D and {mat2.ndim}-D "
                            f"(shapes {tuple(input.shape)} and {tuple(mat2.shape)}); use matmul for other ranks")
@@ -891,6 +913,8 @@ def mm(input, mat2):
 
 @composite("bmm", tags=("linalg",))
 def bmm(input, mat2):
+    _t("bmm", input)
+    _t("bmm", mat2, "mat2")
     if input.ndim != 3 or mat2.ndim != 3:
         raise RuntimeError(f"bmm(): batch1 must be a 3D tensor and batch2 must be a 3D tensor (got shapes "
                            f"{tuple(input.shape)} and {tuple(mat2.shape)})")
@@ -901,6 +925,8 @@ def bmm(input, mat2):
 
 @composite("dot", tags=("linalg",))
 def dot(input, tensor):
+    _t("dot", input)
+    _t("dot", tensor, "tensor")
     if input.ndim != 1 or tensor.ndim != 1:
         raise RuntimeError(f"dot(): 1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
     return matmul(input, tensor)
@@ -908,6 +934,8 @@ def dot(input, tensor):
 
 @composite("outer", tags=("linalg",))
 def outer(input, vec2):
+    _t("outer", input)
+    _t("outer", vec2, "vec2")
     return input.unsqueeze(1) * vec2.unsqueeze(0)
 
 
@@ -1038,6 +1066,7 @@ def _einsum_parse(equation, operands):
 
 @composite("diagonal", tags=("shape",))
 def diagonal(input, offset=0, dim1=0, dim2=1):
+    _t("diagonal", input)
     offset = A.as_int("diagonal", "offset", offset)
     n = input.ndim
     d1, d2 = M.wrap_dim("diagonal", dim1, n), M.wrap_dim("diagonal", dim2, n)

@@ -12,7 +12,13 @@ from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import OUT_TENSOR, register_op
 
 
+def _check_input(op, input, name="input"):
+    if not isinstance(input, M.Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(input).__name__}")
+
+
 def _check_indices(op, input, indices):
+    _check_input(op, input)
     if len(indices) > input.ndim:
         raise IndexError(f"{op}(): too many indices for tensor of dimension {input.ndim} (got {len(indices)})")
     shapes = []
@@ -96,7 +102,9 @@ register_op("index_put", _index_put_meta, tags=("indexing",))
 
 
 def _check_gather_index(op, input, dim, index, src=None):
-    if not isinstance(index, M.Tensor) or index._dtype is not _dtypes.int64:
+    _check_input(op, input)
+    _check_input(op, index, "index")
+    if index._dtype is not _dtypes.int64:
         raise RuntimeError(f"{op}(): Expected dtype int64 for index, got "
                            f"{index._dtype if isinstance(index, M.Tensor) else type(index).__name__}")
     d = M.wrap_dim(op, dim, input.ndim)

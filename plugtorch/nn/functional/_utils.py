@@ -48,6 +48,15 @@ def _show(values):
     return values[0] if len(set(values)) == 1 else tuple(values)
 
 
+def check_tensors(op, **tensors):
+    """PyTorch's TypeError for an argument that must be a Tensor (a list or None would otherwise
+    fail inside the function with an AttributeError)."""
+    from plugtorch._tensor import Tensor
+    for name, t in tensors.items():
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
+
+
 def check_input_dims(op, input, allowed, what):
     """Raise PyTorch's error when ``input.ndim`` is not one of ``allowed``."""
     if input.ndim not in allowed:

@@ -13,6 +13,7 @@ import math
 import warnings
 
 import plugtorch as pt
+from plugtorch.nn.functional._utils import check_tensors
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
@@ -89,6 +90,7 @@ def gelu(input, approximate: str = "none"):
 
 
 def silu(input, inplace: bool = False):
+    check_tensors("silu", input=input)
     return _out(input, input * input.sigmoid(), inplace)
 
 

@@ -6,6 +6,8 @@
 """
 from __future__ import annotations
 
+from plugtorch.nn.functional._utils import check_tensors
+
 
 def linear(input, weight, bias=None):
     """input @ weight^T + bias."""
@@ -26,6 +28,7 @@ def check_linear(input, weight):
 
 def bilinear(input1, input2, weight, bias=None):
     """y_k = x1^T W_k x2 + b_k, with weight of shape (out, in1, in2)."""
+    check_tensors("bilinear", input1=input1, input2=input2, weight=weight)
     if input1.shape[:-1] != input2.shape[:-1]:
         raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {list(input1.shape[:-1])} and "
                            f"{list(input2.shape[:-1])}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
+from plugtorch.nn.functional._utils import check_tensors
 from plugtorch.nn.functional.regularization import dropout
 
 
@@ -30,6 +31,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     A bool ``attn_mask`` marks the positions that may be attended (True = keep), a float one is
     added to the scores; ``is_causal`` keeps only j <= i.
     """
+    check_tensors("scaled_dot_product_attention", query=query, key=key, value=value)
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError("scaled_dot_product_attention: query, key and value must be at least 2-D")
     if query.shape[-1] != key.shape[-1]:

@@ -12,7 +12,8 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair, _single, check_ints, check_nonnegative, check_positive
+from plugtorch.nn.functional._utils import (_pair, _single, check_ints, check_nonnegative, check_positive,
+                                            check_tensors)
 from plugtorch.nn.functional.padding import pad as _pad
 
 
@@ -57,6 +58,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     >>> pt.nn.functional.unfold(pt.ones(1, 2, 3, 3), 2).shape
     plugtorch.Size([1, 8, 4])
     """
+    check_tensors("unfold", input=input)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
     batched = input.ndim == 4
@@ -75,6 +77,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """Sum sliding blocks back into an image: (N, C*kh*kw, L) -> (N, C, H, W); inverse of unfold's layout."""
+    check_tensors("fold", input=input)
     if input.ndim not in (2, 3):
         raise RuntimeError(f"Input Error: Only unbatched (2D) or batched (3D) input Tensors are supported (got {input.ndim}D)")
     batched = input.ndim == 3
@@ -130,6 +133,7 @@ def _same_padding(k, d):
 
 
 def _conv_checks(op, input, weight, groups, nd):
+    check_tensors(op, input=input, weight=weight)
     if not isinstance(groups, int) or groups <= 0:
         raise RuntimeError(f"{op}(): non-positive groups is not supported, but got groups={groups}")
     if input.ndim not in (nd + 1, nd + 2):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_int
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def _channel_shape(input):
@@ -30,6 +31,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     In training the running statistics are updated in place: ``running = (1 - m) * running + m * batch``,
     with the unbiased batch variance, as PyTorch does.
     """
+    check_tensors("batch_norm", input=input)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, ...), got {input.ndim}D")
     c = input.shape[1]

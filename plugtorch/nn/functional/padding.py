@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_ints
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def _pad_constant_dim(x, d, left, right, value):
@@ -61,6 +62,7 @@ def _source_index(mode, n, left, right):
 
 def pad(input, pad, mode: str = "constant", value=None):
     """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back."""
+    check_tensors("pad", input=input)
     pad = as_ints("pad", "pad", pad)
     if len(pad) % 2:
         raise RuntimeError("Padding length must be divisible by 2")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive
+from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive, check_tensors
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
 
@@ -29,6 +29,7 @@ def _pool_size(op, n, k, s, p, d, ceil_mode):
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    check_tensors(op, input=input)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
@@ -81,7 +82,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim not in (2, 3):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
-    _check_1d("max_pool1d", kernel_size, stride, padding, dilation)
+    _check_1d("max_pool1d", input, kernel_size, stride, padding, dilation)
     st = None if stride is None else (1, _pair(stride)[0])
     res = max_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                      (1, _pair(dilation)[0]), ceil_mode, return_indices)
@@ -90,7 +91,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return res.squeeze(-2)
 
 
-def _check_1d(op, kernel_size, stride, padding, dilation):
+def _check_1d(op, input, kernel_size, stride, padding, dilation):
+    check_tensors(op, input=input)
     check_positive(op, "kernel_size", _pair(kernel_size)[:1])
     if stride is not None and stride != [] and stride != ():
         check_positive(op, "stride", _pair(stride)[:1])
@@ -125,7 +127,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if input.ndim not in (2, 3):
         raise RuntimeError(f"avg_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
-    _check_1d("avg_pool1d", kernel_size, stride, padding, 1)
+    _check_1d("avg_pool1d", input, kernel_size, stride, padding, 1)
     st = None if stride is None else (1, _pair(stride)[0])
     return avg_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                       ceil_mode, count_include_pad).squeeze(-2)
@@ -158,6 +160,7 @@ def _empty_bins(x, oh, ow):
 
 
 def _check_adaptive(op, input, nd):
+    check_tensors(op, input=input)
     if input.ndim not in (nd + 1, nd + 2) or any(s == 0 for s in input.shape[-nd:]):
         raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor with non-zero spatial sizes, "
                            f"but got input of size: {list(input.shape)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import plugtorch as pt
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def _check_p(p):
@@ -28,6 +29,7 @@ def _apply_mask(input, mask_shape, p, inplace):
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    check_tensors("dropout", input=input)
     _check_p(p)
     if not training or p == 0.0:
         return input

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_int
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
     """Rows of ``weight`` picked by ``input``; the ``padding_idx`` row gets no gradient."""
+    check_tensors("embedding", input=input, weight=weight)
     if input.dtype.is_floating_point or input.dtype is pt.bool:
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
@@ -45,6 +47,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 def one_hot(tensor, num_classes: int = -1):
     """(..., ) class indices -> (..., num_classes) int64 with a 1 at each index."""
+    check_tensors("one_hot", tensor=tensor)
     if tensor.dtype is not pt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     num_classes = as_int("one_hot", "num_classes", num_classes)

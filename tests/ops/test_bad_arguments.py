@@ -115,6 +115,7 @@ FRACTIONAL = [
     ("embedding padding_idx", lambda d: pt.nn.functional.embedding(_t([0], d), pt.ones(3, 2, device=d), padding_idx=2.5),
      "embedding", "padding_idx"),
     ("select index", lambda d: pt.ones(4, device=d).select(0, 1.5), "select", "index"),
+    ("kthvalue k", lambda d: pt.ones(4, device=d).kthvalue(1.5), "kthvalue", "k"),
     ("slice step", lambda d: pt.ones(4, device=d).slice(0, 0, 4, 1.5), "slice", "step"),
     ("roll shifts", lambda d: pt.ones(4, device=d).roll(1.5), "roll", "shifts"),
     ("roll dims", lambda d: pt.ones(4, device=d).roll(1, 0.0), "roll", "dims"),

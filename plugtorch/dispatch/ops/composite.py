@@ -483,6 +483,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     _t("kthvalue", input)
     if input._dtype is _dtypes.bool:
         raise M.not_implemented_for("kthvalue", input._dtype, "convert bool tensors with .long() first")
+    k = A.as_int("kthvalue", "k", k)
     d = M.wrap_dim("kthvalue", dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if n == 0:

@@ -428,6 +428,7 @@ def take(input, index):
 def _median(name, input, dim, keepdim, skip_nan):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    M.check_bool(name, "keepdim", keepdim)
     if input.dtype is _dtypes.bool:
         raise M.not_implemented_for(name, input.dtype, "convert bool tensors with .long() first")
     x = input.reshape(-1) if dim is None else input

@@ -97,6 +97,15 @@ def not_implemented_for(op, dtype, hint=""):
                                f"('{LEGACY_NAMES.get(dtype.name, dtype.name)}')" + (f"; {hint}" if hint else ""))
 
 
+def check_bool(op, name, value):
+    """A flag (keepdim, descending, largest ...) must be a bool, as PyTorch's argument parser
+    requires: a str or an int is a TypeError, never taken for its truth value."""
+    if value.__class__ is not bool:
+        t = type(value)
+        raise TypeError(f"{op}(): argument '{name}' must be bool, not "
+                        f"{t.__name__ if t.__module__ == 'builtins' else t.__module__ + '.' + t.__name__}")
+
+
 _MAX_BYTES = (1 << 63) - 1
 
 

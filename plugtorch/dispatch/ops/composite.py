@@ -460,6 +460,8 @@ def take_along_dim(input, indices, dim=None):
 @composite("topk", tags=("reduction",), out_kind=OUT_MULTI)
 def topk(input, k, dim=-1, largest=True, sorted=True):
     _t("topk", input)
+    M.check_bool("topk", "largest", largest)
+    M.check_bool("topk", "sorted", sorted)
     if input._dtype is _dtypes.bool:
         raise RuntimeError("topk(): does not support bool tensors (as PyTorch on cpu); convert with .long() first")
     k = A.as_int("topk", "k", k)
@@ -481,6 +483,7 @@ def argsort(input, dim=-1, descending=False, stable=False):
 @composite("kthvalue", tags=("reduction",), out_kind=OUT_MULTI)
 def kthvalue(input, k, dim=-1, keepdim=False):
     _t("kthvalue", input)
+    M.check_bool("kthvalue", "keepdim", keepdim)
     if input._dtype is _dtypes.bool:
         raise M.not_implemented_for("kthvalue", input._dtype, "convert bool tensors with .long() first")
     k = A.as_int("kthvalue", "k", k)
@@ -528,6 +531,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     2.0
     """
     _t("mean", input)
+    M.check_bool("mean", "keepdim", keepdim)
     dtype = _dtypes.to_dtype(dtype) if dtype is not None else None
     _check_float("mean", input, dtype)
     x = input if dtype is None else input.to(dtype)
@@ -550,6 +554,9 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _var_args(op, dim, unbiased, keepdim, correction):
     """(dim, correction) from var/std's overloads: (dim, unbiased, keepdim), (unbiased) with a bool
     first, and (dim, *, correction); mixing them is PyTorch's TypeError."""
+    M.check_bool(op, "keepdim", keepdim)
+    if unbiased is not None:
+        M.check_bool(op, "unbiased", unbiased)
     if isinstance(dim, bool):   # x.var(False): the unbiased flag
         if unbiased is not None or keepdim or correction is not None:
             raise TypeError(f"{op}(): the first argument {dim} is the 'unbiased' flag, which takes no other "
@@ -587,6 +594,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 @composite("logsumexp", tags=("reduction",))
 def logsumexp(input, dim, keepdim=False):
     _t("logsumexp", input)
+    M.check_bool("logsumexp", "keepdim", keepdim)
     x = input if input._dtype.is_floating_point else input.to(_dtypes.get_default_dtype())
     if x.numel() == 0:
         return x.exp().sum(dim, keepdim=keepdim).log()
@@ -654,6 +662,7 @@ def _max_min(name, input, dim, keepdim, other):
     if other is not None or isinstance(dim, M.Tensor):   # max(a, b) is maximum(a, b)
         return (pt.maximum if name == "max" else pt.minimum)(input, dim if other is None else other)
     _t(name, input)
+    M.check_bool(name, "keepdim", keepdim)
     if dim is None:
         check_nonempty(name, input, None, ())
         return input.amax() if name == "max" else input.amin()
@@ -676,6 +685,7 @@ def min(input, dim=None, keepdim=False, other=None):
 @composite("aminmax", tags=("reduction",), out_kind=OUT_MULTI)
 def aminmax(input, *, dim=None, keepdim=False):
     _t("aminmax", input)
+    M.check_bool("aminmax", "keepdim", keepdim)
     if dim is None and input.numel() == 0:
         raise RuntimeError(f"aminmax(): cannot compute aminmax over an empty dimension as the operation has "
                            f"no identity (input shape {tuple(input.shape)}); specify a non-empty dim")
@@ -688,6 +698,7 @@ def aminmax(input, *, dim=None, keepdim=False):
 @composite("vector_norm", tags=("reduction",))
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     _t("linalg.vector_norm", x, "x")
+    M.check_bool("linalg.vector_norm", "keepdim", keepdim)
     _check_float("linalg.vector_norm", x, dtype and _dtypes.to_dtype(dtype))
     if dtype is not None:
         x = x.to(dtype)
@@ -838,6 +849,7 @@ def _float_operands(op, input, other):
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     _t("isclose", input)
     _t("isclose", other, "other")
+    M.check_bool("isclose", "equal_nan", equal_nan)
     pt = _pt()
     if not input._dtype.is_floating_point:
         return input == other
@@ -1218,6 +1230,7 @@ def check_probabilities(op, probs):
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     pt = _pt()
     _t("multinomial", input)
+    M.check_bool("multinomial", "replacement", replacement)
     num_samples = A.as_int("multinomial", "num_samples", num_samples)
     if input.ndim not in (1, 2):
         raise RuntimeError(f"multinomial(): prob_dist must be 1 or 2 dim, got a {input.ndim}-D tensor of shape "

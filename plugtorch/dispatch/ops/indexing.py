@@ -74,6 +74,7 @@ def broadcasts_to(src, dst) -> bool:
 
 
 def _index_put_meta(input, indices, values, accumulate=False):
+    M.check_bool("index_put", "accumulate", accumulate)
     indices = list(indices)
     idx = _check_indices("index_put", input, indices)
     if not isinstance(values, M.Tensor):

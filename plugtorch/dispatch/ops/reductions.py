@@ -39,6 +39,7 @@ def _reduce_meta(name, result, identity):
 
     def _meta(input, dim, keepdim, dtype):
         _check_tensor(name, input)
+        M.check_bool(name, "keepdim", keepdim)
         dims = M.wrap_dims(name, dim, input.ndim)
         if not identity:
             check_nonempty(name, input, dim, dims)
@@ -75,6 +76,7 @@ def check_nonempty(name, input, dim, dims, all_dims_error=RuntimeError):
 def _arg_meta(name):
     def meta(input, dim=None, keepdim=False):
         _check_tensor(name, input)
+        M.check_bool(name, "keepdim", keepdim)
         if input._dtype is _dtypes.bool:
             raise RuntimeError(f"{name}(): does not support bool input; convert it first, e.g. x.long().{name}()")
         dims = None if dim is None else (M.wrap_dim(name, dim, input.ndim),)
@@ -112,6 +114,8 @@ register_op("cumprod", _scan_meta("cumprod"), tags=("reduction",))
 
 def _sort_meta(input, dim=-1, descending=False, stable=False):
     _check_tensor("sort", input)
+    M.check_bool("sort", "descending", descending)
+    M.check_bool("sort", "stable", stable)
     d = M.wrap_dim("sort", dim, input.ndim)
     if input._dtype is _dtypes.bool:
         pass

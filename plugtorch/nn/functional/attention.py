@@ -32,6 +32,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     added to the scores; ``is_causal`` keeps only j <= i.
     """
     check_tensors("scaled_dot_product_attention", query=query, key=key, value=value)
+    if is_causal.__class__ is not bool:
+        raise TypeError(f"scaled_dot_product_attention(): argument 'is_causal' must be bool, not "
+                        f"{type(is_causal).__name__}")
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise RuntimeError("scaled_dot_product_attention: query, key and value must be at least 2-D")
     if query.shape[-1] != key.shape[-1]:

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     new, fixed = runner.compare_known(report, KNOWN_FAILURES)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump([{"op": k[0], "kind": k[1], "calls": len(fs), "known": k in KNOWN_FAILURES,
+            json.dump([{"op": k[0], "kind": k[1], "calls": report.counts[k], "known": k in KNOWN_FAILURES,
                         "call": fs[0].call.describe(), "detail": fs[0].detail, "replay": fs[0].call.repro()}
                        for k, fs in sorted(report.failures.items())], f, indent=1)
     print(f"{len(new)} new failure kind(s), {len(report.broken)} fuzzer error(s)")

@@ -126,7 +126,9 @@ def kind_of(op, name, value) -> str:
         return "indices" if name == "indices" else "other"
     override = NAME_KIND.get((op, name))
     if override:
-        return override
+        fits = {"dim": _is_int(value), "count": _is_int(value), "dims": _is_int(value) or _int_list(value),
+                "size": _is_int(value) or _int_list(value)}
+        return override if fits.get(override, True) else "other"
     if name in DIM_NAMES:
         if _is_int(value):
             return "dim"

@@ -26,19 +26,26 @@ def backends(names=None) -> list:
     return ["cpu"] + [n for n in names if n != "cpu"]
 
 
+KEPT = 3     # failures kept per (op, kind): a long run must not hold every failing call
+
+
 @dataclass
 class Report:
     seed: int
     backends: list
     calls: int = 0
     seconds: float = 0.0
-    failures: dict = field(default_factory=dict)      # (op, kind) -> [Failure, ...]
+    failures: dict = field(default_factory=dict)      # (op, kind) -> the first KEPT failures
+    counts: dict = field(default_factory=dict)        # (op, kind) -> how many calls failed so
     broken: list = field(default_factory=list)         # the fuzzer's own errors: (op, seed, traceback)
     expected: dict = field(default_factory=dict)       # outcome -> number of calls ("valid", "error", "unknown")
 
     def add(self, failures):
         for f in failures:
-            self.failures.setdefault(f.key, []).append(f)
+            kept = self.failures.setdefault(f.key, [])
+            if len(kept) < KEPT:
+                kept.append(f)
+            self.counts[f.key] = self.counts.get(f.key, 0) + 1
 
 
 def run_call(report, op, seed, be) -> None:
@@ -116,9 +123,9 @@ def summary(report, known=None, detail=True) -> str:
     for op, seed, tb in report.broken:
         lines.append(f"FUZZER ERROR {op} (replay: python -m tests.fuzz --op {op} --call-seed {seed})\n{tb}")
     for key in sorted(report.failures):
-        fs = report.failures[key]
+        fs, n = report.failures[key], report.counts[key]
         tag = "known" if key in known else "NEW"
-        lines.append(f"[{tag}] {key[0]}: {key[1]}  ({len(fs)} call{'s' if len(fs) > 1 else ''})")
+        lines.append(f"[{tag}] {key[0]}: {key[1]}  ({n} call{'s' if n > 1 else ''})")
         if detail:
             f = fs[0]
             lines.append(f"    call: {f.call.describe()}\n    {f.detail}\n    replay: {f.call.repro()}")

@@ -106,7 +106,7 @@ def test_cli_exits_1_on_failure_with_a_markdown_report(tmp_path, capsys):
     class Broken(CPUBackend):
         def __init__(self):
             super().__init__()
-            self.kernels = dict(self.kernels, exp=lambda x, dtype: np.exp(x).astype(dtype.numpy) + 1)
+            self.kernels = dict(self.kernels, exp=lambda x, dtype: np.asarray(np.exp(x).astype(dtype.numpy) + 1))
     pt.backends.register(Broken(), name="brokenexp")
     try:
         path = tmp_path / "r.md"

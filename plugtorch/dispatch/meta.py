@@ -5,12 +5,13 @@ Every error here names the op and the offending shapes, dtypes or devices.
 from __future__ import annotations
 
 from plugtorch import _dtypes
+from plugtorch._caches import Memo
 from plugtorch._dtypes import _FLOAT, _INT, _PROMOTE, combine_weak
 
 Tensor = None  # set by plugtorch/__init__
 
-_BCAST: dict = {}
-_BIN_DTYPE: dict = {}
+_BCAST = Memo(4096)       # (shape, shape) -> broadcast shape
+_BIN_DTYPE = Memo(1024)   # (dtype or scalar type, same) -> result dtype
 
 
 def broadcast_shapes(*shapes, op="broadcast_shapes"):

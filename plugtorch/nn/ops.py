@@ -17,6 +17,7 @@ import inspect
 import plugtorch as pt
 from plugtorch import _ops_public
 from plugtorch import _dtypes
+from plugtorch._caches import Memo
 from plugtorch._tensor import Tensor
 from plugtorch.autograd.formulas import derivative
 from plugtorch.dispatch.meta import broadcast_shapes, common_device, not_implemented_for
@@ -84,7 +85,7 @@ def _make_meta(name, impl):
     return meta
 
 
-_LINEAR: dict = {}   # operands' (device, dtype, shape) -> (device, dtype): checks passed
+_LINEAR = Memo(1024)   # operands' (device, dtype, shape) -> (device, dtype): checks passed
 
 
 def _linear_meta(input, weight, bias=None):
@@ -100,7 +101,7 @@ def _linear_meta(input, weight, bias=None):
         if hit is not None:
             return hit[0], (input._data, weight._data, None if bias is None else bias._data), hit[1]
     dev, kargs, dt = _check_linear_args(input, weight, bias)
-    if key is not None and len(_LINEAR) < 1024:
+    if key is not None:
         _LINEAR[key] = (dev, dt)
     return dev, kargs, dt
 
@@ -153,7 +154,7 @@ def linear_backward(grad, input, weight, output_mask=(True, True, True)):
     return gi, gw, gb
 
 
-_LIN_BACK: dict = {}   # operands' (device, dtype, shape) -> device: checks passed
+_LIN_BACK = Memo(1024)   # operands' (device, dtype, shape) -> device: checks passed
 
 
 def _linear_backward_meta(grad, input, weight, output_mask=(True, True, True)):
@@ -186,8 +187,7 @@ def _linear_backward_meta(grad, input, weight, output_mask=(True, True, True)):
                            f"({weight.shape[0]}, {input.shape[-1]}) for input {tuple(input.shape)}, got grad "
                            f"{grad._dtype} {tuple(grad.shape)} and weight {weight._dtype} {tuple(weight.shape)}")
     dev = common_device("_linear_backward", (grad, input, weight))
-    if len(_LIN_BACK) < 1024:
-        _LIN_BACK[key] = dev
+    _LIN_BACK[key] = dev
     return dev, (grad._data, input._data, weight._data, mask, dt), [dt, dt, dt]
 
 
@@ -204,7 +204,7 @@ def _linear_grad(g, input, weight, bias=None):
     return gi, (g.unsqueeze(-1) * input if input.ndim > 1 else g * input), g if bias is not None else None
 
 
-_NLL: dict = {}   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
+_NLL = Memo(1024)   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
 
 
 def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -224,7 +224,7 @@ def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-
                 return hit[0], (input._data, target._data, None if weight is None else weight._data, None,
                                 ignore_index, None, reduction), hit[1]
     r = _check_nll_args(input, target, weight, size_average, ignore_index, reduce, reduction)
-    if key is not None and len(_NLL) < 1024:
+    if key is not None:
         _NLL[key] = (r[0], r[2])
     return r
 
@@ -241,7 +241,7 @@ def _check_nll_args(input, target, weight, size_average, ignore_index, reduce, r
                  None, reduction), input._dtype
 
 
-_CLASSES: dict = {}
+_CLASSES = Memo(64)   # (classes, ndim, device) -> arange(classes) shaped to broadcast
 
 
 def _classes(c, device, ndim):
@@ -249,8 +249,6 @@ def _classes(c, device, ndim):
     key = (c, id(device), ndim)     # id: devices are interned
     t = _CLASSES.get(key)
     if t is None or t._device is not device:
-        if len(_CLASSES) > 64:
-            _CLASSES.clear()
         t = _CLASSES[key] = pt.arange(c, device=device).reshape((c,) + (1,) * max(ndim - 2, 0))
     return t
 
@@ -295,7 +293,7 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     return gi, None, gw
 
 
-_CE: dict = {}   # operands' (device, dtype, shape), reduction and smoothing -> (device, dtype): checks passed
+_CE = Memo(1024)   # operands' (device, dtype, shape), reduction and smoothing -> (device, dtype): checks passed
 
 
 def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -343,7 +341,7 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
     else:
         _loss.nll_checks(input, target, weight, None, None, reduction)
     dev = common_device("cross_entropy", (input, target) if weight is None else (input, target, weight))
-    if key is not None and len(_CE) < 1024:
+    if key is not None:
         _CE[key] = (dev, input._dtype)
     return dev, (input._data, target._data, None if weight is None else weight._data, ignore_index, reduction,
                  label_smoothing, input._dtype), input._dtype
@@ -377,7 +375,7 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
 NN_OPS["_cross_entropy_backward"] = (cross_entropy_backward, ())   # cross_entropy's formula runs it
 NN_OPS["_linear_backward"] = (linear_backward, ("linalg",))       # linear's
 
-_CE_BACK: dict = {}   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
+_CE_BACK = Memo(1024)   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
 
 
 def _cross_entropy_backward_meta(grad, input, target, weight=None, ignore_index=-100, reduction="mean",
@@ -412,7 +410,7 @@ def _cross_entropy_backward_meta(grad, input, target, weight=None, ignore_index=
                            f"weight tensor of shape: {list(weight.shape)}")
     dev = common_device("_cross_entropy_backward",
                         (grad, input, target) if weight is None else (grad, input, target, weight))
-    if key is not None and len(_CE_BACK) < 1024:
+    if key is not None:
         _CE_BACK[key] = (dev, input._dtype)
     return dev, (grad._data, input._data, target._data, None if weight is None else weight._data, ignore_index,
                  reduction, label_smoothing), input._dtype

@@ -10,6 +10,7 @@ import builtins as _b
 import math
 
 from plugtorch import _dtypes
+from plugtorch._caches import Memo
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import OUT_MULTI, OUT_RAW, register_op
@@ -341,7 +342,7 @@ def threshold_backward(grad_output, input, threshold):
     return _pt().where(input <= threshold, 0, grad_output)
 
 
-_THRESHOLD_BACKWARD: dict = {}   # operands' (device, dtype, shape) -> (device, dtype): checks passed
+_THRESHOLD_BACKWARD = Memo(1024)   # operands' (device, dtype, shape) -> (device, dtype): checks passed
 
 
 def _threshold_backward_meta(grad_output, input, threshold):
@@ -363,7 +364,7 @@ def _threshold_backward_meta(grad_output, input, threshold):
         raise RuntimeError(f"threshold_backward(): grad_output of shape {tuple(grad_output.shape)} does not match "
                            f"input of shape {tuple(input.shape)}")
     dev = M.common_device("threshold_backward", (grad_output, input))
-    if key is not None and len(_THRESHOLD_BACKWARD) < 1024:
+    if key is not None:
         _THRESHOLD_BACKWARD[key] = (dev, grad_output._dtype)
     return dev, (grad_output._data, input._data, threshold, grad_output._dtype), grad_output._dtype
 

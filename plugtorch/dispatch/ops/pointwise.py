@@ -6,6 +6,7 @@ dtype; broadcasting is the kernel's job, validated here first.
 from __future__ import annotations
 
 from plugtorch import _dtypes
+from plugtorch._caches import Memo
 from plugtorch._dtypes import _BOOL, _FLOAT, _INT
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
@@ -82,20 +83,11 @@ _BINARY = {
 }
 
 
-# Promotion verdicts memoised per op; a Python float's dtype is the default dtype, so
-# set_default_dtype clears them.
-_META_CACHES: list = []
-
-
-def clear_meta_caches() -> None:
-    for c in _META_CACHES:
-        c.clear()
-
-
 def _binary_meta(name, result):
     # (dtype of input, dtype of other or scalar type, input 0-d?, other 0-d?) -> (compute, out)
-    cache = {}
-    _META_CACHES.append(cache)
+    # (memoised per op; a Python float's dtype is the default dtype, so set_default_dtype
+    # clears them through plugtorch._caches.invalidate)
+    cache = Memo(256)
 
     def dtypes(a, b, key):
         dt = M.binary_dtype(a, b)
@@ -194,8 +186,7 @@ for _name, (_res, _diff) in _BINARY.items():
 
 
 # ---- ternary ------------------------------------------------------------------------------
-_WHERE = {}   # operands' (device, dtype, shape) or scalar type -> (device, dtype): checks passed
-_META_CACHES.append(_WHERE)
+_WHERE = Memo(1024)   # operands' (device, dtype, shape) or scalar type -> (device, dtype): checks passed
 
 
 def _where_key(v):
@@ -227,7 +218,7 @@ def _where_meta(condition, input, other):
     dt = _dtypes.result_type(*(v for v in (input, other)))
     a = M.native(input, dev) if isinstance(input, T) else A.fit_scalar("where", input, dt)
     b = M.native(other, dev) if isinstance(other, T) else A.fit_scalar("where", other, dt)
-    if key is not None and all(t.__class__ is T and t._device is dev for t in tensors) and len(_WHERE) < 1024:
+    if key is not None and all(t.__class__ is T and t._device is dev for t in tensors):
         _WHERE[key] = (dev, dt)
     return dev, (M.native(condition, dev), a, b, dt), dt
 

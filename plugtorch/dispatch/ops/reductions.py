@@ -6,6 +6,7 @@ non-negative dims (all dims when the caller passed ``dim=None``).
 from __future__ import annotations
 
 from plugtorch import _dtypes
+from plugtorch._caches import Memo
 from plugtorch._dtypes import _FLOAT
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import OUT_MULTI, register_op
@@ -16,7 +17,7 @@ def _check_tensor(op, x):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
 
 
-_MEMO: dict = {}   # (op, device, dtype, shape, dim, keepdim, dtype arg) -> (dims, keepdim, out dtype)
+_MEMO = Memo(4096)   # (op, device, dtype, shape, dim, keepdim, dtype arg) -> (dims, keepdim, out dtype)
 
 
 def _reduce_meta(name, result, identity):
@@ -33,7 +34,7 @@ def _reduce_meta(name, result, identity):
             if hit is not None:
                 return input._device, (input._data, hit[0], hit[1], hit[2]), hit[2]
         r = _meta(input, dim, keepdim, dtype)
-        if key is not None and len(_MEMO) < 4096:
+        if key is not None:
             _MEMO[key] = r[1][1:]
         return r
 

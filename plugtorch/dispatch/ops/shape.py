@@ -4,6 +4,7 @@ View kernels return a native array that shares memory with their input.
 """
 from __future__ import annotations
 
+from plugtorch._caches import Memo
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import register_op
@@ -79,7 +80,7 @@ def _int_args(args):
     return args
 
 
-_VIEWS: dict = {}   # (input shape, requested shape) -> shape, for views that only add or drop 1s
+_VIEWS = Memo(4096)   # (input shape, requested shape) -> shape, for views that only add or drop 1s
 
 
 def _view_meta(input, *shape):
@@ -99,7 +100,7 @@ def _view_meta(input, *shape):
             f"{list(input.shape)} and stride {list(input.stride())} (at least one dimension spans "
             "across two contiguous subspaces). Use .reshape(...) instead.")
     # adding or dropping size-1 dims is a view whatever the strides: its verdict can be reused
-    if key is not None and len(_VIEWS) < 4096 and \
+    if key is not None and \
             [n for n in key[0] if n != 1] == [n for n in shape if n != 1]:
         _VIEWS[key] = shape
     return input._device, (input._data, shape), input._dtype
@@ -108,7 +109,7 @@ def _view_meta(input, *shape):
 register_op("view", _view_meta, tags=("view",))
 
 
-_PERMS: dict = {}   # (ndim, dims) -> the dims made non-negative, once checked
+_PERMS = Memo(1024)   # (ndim, dims) -> the dims made non-negative, once checked
 
 
 def _permute_meta(input, *dims):
@@ -127,7 +128,7 @@ def _permute_meta(input, *dims):
     wrapped = tuple(M.wrap_dim("permute", d, n) for d in dims)
     if len(set(wrapped)) != n:
         raise RuntimeError(f"permute(): repeated dim in {tuple(dims)}")
-    if len(_PERMS) < 1024 and all(d.__class__ is int for d in dims):
+    if all(d.__class__ is int for d in dims):
         _PERMS[(n, dims)] = wrapped
     return input._device, (input._data, wrapped), input._dtype
 

@@ -2,12 +2,18 @@
 
 Methods are generated from the public functions (which come from the op registry), so a new
 op gets its method by being listed here once.
+
+This is the one place where ``Tensor`` is bound late to the layers that use it: ``_tensor``
+imports nothing above the dispatcher, and every method that needs the public functions or
+autograd (``to``, ``new_*``, ``Tensor(data)``, ``backward``, hooks) is attached here.
 """
 from __future__ import annotations
 
-from plugtorch import _indexing
+from plugtorch import _dtypes, _indexing, autograd
 from plugtorch import _ops_public as P
-from plugtorch._tensor import Tensor
+from plugtorch._device import canonical
+from plugtorch._tensor import Tensor, parse_to_args
+from plugtorch.autograd import graph
 from plugtorch.autograd.inplace import inplace
 from plugtorch.dispatch.dispatcher import binary, dispatch, unary
 from plugtorch.dispatch.registry import OPS
@@ -123,7 +129,67 @@ class _WrapperOp:
         return self.fn(*args, **kwargs)
 
 
+def _tensor_from_data(cls, *args, **kwargs):
+    # plugtorch.Tensor(data) behaves like plugtorch.tensor(data, dtype=default dtype)
+    if cls is Tensor and (args or kwargs):
+        if args and isinstance(args[0], Tensor):
+            return args[0]
+        return P.tensor(*args, dtype=kwargs.pop("dtype", None) or _dtypes.get_default_dtype(), **kwargs)
+    return object.__new__(cls)
+
+
+def _to(self, *args, **kwargs):
+    """``to(device=None, dtype=None, non_blocking=False, copy=False)``, or ``to(other)``."""
+    dev, dtype, copy = parse_to_args(args, kwargs)
+    out = self
+    if dev is not None:
+        dev = canonical(dev)
+        if dev is not self._device:
+            out = P._to_device(out, dev)
+            copy = False
+    if dtype is not None:
+        dtype = _dtypes.to_dtype(dtype)
+        if dtype is not out._dtype:
+            out = P._to_dtype(out, dtype)
+            copy = False
+    if copy:
+        out = out.clone()
+    return out
+
+
+def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return P.tensor(data, dtype=dtype or self._dtype, device=device or self._device,
+                    requires_grad=requires_grad)
+
+
+def _new_factory(name):
+    fn = getattr(P, name)
+
+    def f(self, *size, dtype=None, device=None, requires_grad=False, **kw):
+        return fn(*size, **kw, dtype=dtype or self._dtype, device=device or self._device,
+                  requires_grad=requires_grad)
+    f.__name__ = "new_" + name
+    return f
+
+
+def _backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                      inputs=inputs)
+
+
+def _conversions_and_autograd():
+    Tensor.__new__ = _tensor_from_data
+    Tensor.to = _to
+    Tensor.new_tensor = _new_tensor
+    for name in ("zeros", "ones", "empty", "full"):
+        setattr(Tensor, "new_" + name, _new_factory(name))
+    Tensor.backward = _backward
+    Tensor.retain_grad = graph.retain_grad
+    Tensor.register_hook = graph.register_tensor_hook
+
+
 def _install():
+    _conversions_and_autograd()
     for name in METHODS:
         setattr(Tensor, name, _method(getattr(P, name)))
     for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
@@ -191,7 +257,6 @@ def _split(self, split_size=None, dim=0, **kwargs):
 
 
 def _view(self, *shape, **kwargs):
-    from plugtorch import _dtypes
     if kwargs:
         if shape or len(kwargs) != 1 or not ("size" in kwargs or "dtype" in kwargs):
             raise TypeError(f"view() got an unexpected keyword argument '{next(iter(kwargs))}'")
@@ -212,7 +277,6 @@ def _fill(self, op, a, b, generator):
 
 
 def _random_(self, from_=None, to=None, *, generator=None):
-    from plugtorch import _dtypes
     from plugtorch.dispatch.arguments import MANTISSA_DIGITS
     if to is None:   # random_(to) is [0, to); random_() the integers the dtype holds exactly, as PyTorch
         from_, to = 0, from_ if from_ is not None else (

@@ -56,15 +56,6 @@ class Tensor:
         t._device = device
         return t
 
-    def __new__(cls, *args, **kwargs):
-        # plugtorch.Tensor(data) behaves like plugtorch.tensor(data, dtype=default dtype).
-        if cls is Tensor and (args or kwargs):
-            import plugtorch
-            if args and isinstance(args[0], Tensor):
-                return args[0]
-            return plugtorch.tensor(*args, dtype=kwargs.pop("dtype", None) or _dtypes.get_default_dtype(), **kwargs)
-        return object.__new__(cls)
-
     # --- metadata -------------------------------------------------------------------------
     @property
     def dtype(self):
@@ -226,18 +217,6 @@ class Tensor:
         self._rg = False
         return self
 
-    def retain_grad(self) -> None:
-        from plugtorch.autograd import graph
-        graph.retain_grad(self)
-
-    def register_hook(self, hook):
-        from plugtorch.autograd import graph
-        return graph.register_tensor_hook(self, hook)
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from plugtorch.autograd import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph, inputs=inputs)
-
     @property
     def _version(self) -> int:
         return self._vc[0] if self._vc is not None else 0
@@ -363,26 +342,6 @@ class Tensor:
         return self._backend().dlpack_device(self._data)
 
     # --- conversions ------------------------------------------------------------------
-    def to(self, *args, **kwargs) -> "Tensor":
-        """``to(device=None, dtype=None, non_blocking=False, copy=False)``, or ``to(other)``."""
-        dev, dtype, copy = parse_to_args(args, kwargs)
-        from plugtorch import _ops_public as P
-        out = self
-        if dev is not None:
-            from plugtorch._device import canonical
-            dev = canonical(dev)
-            if dev is not self._device:
-                out = P._to_device(out, dev)
-                copy = False
-        if dtype is not None:
-            dtype = _dtypes.to_dtype(dtype)
-            if dtype is not out._dtype:
-                out = P._to_dtype(out, dtype)
-                copy = False
-        if copy:
-            out = out.clone()
-        return out
-
     def cpu(self) -> "Tensor":
         return self.to("cpu")
 
@@ -430,23 +389,6 @@ class Tensor:
     def type_as(self, other):
         return self.to(dtype=other.dtype)
 
-    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        import plugtorch
-        return plugtorch.tensor(data, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
-
-    def _new_factory(name):
-        def f(self, *size, dtype=None, device=None, requires_grad=False, **kw):
-            import plugtorch
-            fn = getattr(plugtorch, name)
-            return fn(*size, **kw, dtype=dtype or self._dtype, device=device or self._device, requires_grad=requires_grad)
-        f.__name__ = "new_" + name
-        return f
-
-    new_zeros = _new_factory("zeros")
-    new_ones = _new_factory("ones")
-    new_empty = _new_factory("empty")
-    new_full = _new_factory("full")
-    del _new_factory
 
 
 _new = object.__new__

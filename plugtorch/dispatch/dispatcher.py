@@ -12,7 +12,7 @@ from sys import getrefcount
 from weakref import WeakSet
 
 from plugtorch import _caches
-from plugtorch._device import backend_for
+from plugtorch._device import backend_for, device
 from plugtorch.dispatch.checked import PluginKernels
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
@@ -411,20 +411,19 @@ def _no_kernel(op, be, dev, args, kwargs):
 
 
 def _run_on_cpu(op, be, dev, args, kwargs):
-    import plugtorch
     if op.name not in _fallback_warned:
         _fallback_warned.add(op.name)
         warnings.warn(f"plugtorch: '{op.name}' is not implemented on '{be.name}'; running it on "
                       "cpu and copying the result back (this warning is shown once per op)",
                       RuntimeWarning, stacklevel=4)
-    cpu = plugtorch.device("cpu")
+    cpu = device("cpu")
 
     def to_cpu(a):
         if isinstance(a, Tensor):
             return a.to(cpu)
         if isinstance(a, (list, tuple)):
             return type(a)(to_cpu(b) for b in a)
-        if isinstance(a, plugtorch.device):
+        if isinstance(a, device):
             return cpu
         return a
 

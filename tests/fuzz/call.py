@@ -19,10 +19,15 @@ from plugtorch.conformance.entry import Sample
 @dataclass(frozen=True)
 class Expect:
     outcome: str                # "valid" | "error" | "unknown"
-    error: type | None = None
+    error: type | tuple | None = None   # a tuple where PyTorch itself raises either (by layout)
 
     def __repr__(self):
-        return self.error.__name__ if self.outcome == "error" else self.outcome
+        return self.error_name if self.outcome == "error" else self.outcome
+
+    @property
+    def error_name(self) -> str:
+        classes = self.error if isinstance(self.error, tuple) else (self.error,)
+        return " or ".join(c.__name__ for c in classes)
 
 
 VALID = Expect("valid")

@@ -246,9 +246,9 @@ def _outcome_failure(call, o, cpu) -> str | None:
     what = call.invalid
     if exp.outcome == "error":
         if e is None:
-            return f"no error for {what} (PyTorch: {exp.error.__name__})"
+            return f"no error for {what} (PyTorch: {exp.error_name})"
         if not isinstance(e, exp.error):
-            return f"{type(e).__name__} instead of {exp.error.__name__} for {what}"
+            return f"{type(e).__name__} instead of {exp.error_name} for {what}"
         if o is cpu or not isinstance(cpu.error, exp.error) or type(e) is type(cpu.error):
             return None
         return f"raises {type(e).__name__} where cpu raises {type(cpu.error).__name__}"
@@ -265,6 +265,13 @@ def _outcome_failure(call, o, cpu) -> str | None:
     if type(e) is not type(cpu.error):
         return f"raises {type(e).__name__} where cpu raises {type(cpu.error).__name__}"
     return None
+
+
+# results that add up terms: a sum of finite values may overflow in one order and not in another,
+# so a non-finite result matches a non-finite reference there; elsewhere NaN and inf sit where
+# the reference has them
+SUMS = {"sum", "prod", "mean", "cumsum", "cumprod", "var", "std", "var_mean", "std_mean", "logsumexp", "norm",
+        "vector_norm", "matmul", "_matmul", "mm", "bmm", "dot", "einsum"}
 
 
 def _check_reference(call, cpu):
@@ -293,7 +300,7 @@ def _check_reference(call, cpu):
         rtol, atol = _reference_tolerance(call, dtype)
         try:
             compare_values("numpy", which, got, want.astype(got.dtype), rtol, atol,
-                           overflow_order=(call.sample.reduction_length or 0) > 1)
+                           overflow_order=call.op in SUMS and (call.sample.reduction_length or 0) > 1)
         except Mismatch as m:
             return [Failure(call.op, "values differ from NumPy", m.message, call)]
     return []

@@ -17,9 +17,11 @@ from .base import DIM_PAST_END, fresh, replace_input, tensor_inputs
 NO_REPEATED_DIMS = {"sum", "prod", "amax", "amin", "all", "any", "mean", "var", "std", "var_mean", "std_mean",
                     "flip", "permute", "movedim", "logsumexp", "vector_norm", "norm", "count_nonzero", "nansum"}
 
-# index tensors: (which input's dim bounds them, out-of-range error, negative-index outcome)
+# index tensors: (which input's dim bounds them, out-of-range error, negative-index outcome);
+# PyTorch's index_select raises IndexError on a contiguous input, RuntimeError on another
+_EITHER = (IndexError, RuntimeError)
 INDEX_RULES = {"gather": ("dim", RuntimeError, RuntimeError), "scatter": ("dim", RuntimeError, RuntimeError),
-               "scatter_add": ("dim", RuntimeError, RuntimeError), "index_select": ("dim", IndexError, IndexError),
+               "scatter_add": ("dim", RuntimeError, RuntimeError), "index_select": ("dim", _EITHER, _EITHER),
                "index": ("position", IndexError, None), "index_put": ("position", IndexError, None),
                "embedding": ("weight", IndexError, IndexError), "nll_loss": ("classes", IndexError, IndexError),
                "cross_entropy": ("classes", IndexError, IndexError)}
@@ -33,6 +35,8 @@ WITH_IDENTITY = {"sum", "prod", "all", "any", "count_nonzero", "mean", "cumsum",
                  "log_softmax", "sort", "argsort", "var", "std", "var_mean", "std_mean"}
 EMPTY_UNKNOWN = {"vector_norm", "norm"}    # the inf norm of nothing is an error, the 2-norm is 0
 DEFAULT_DIM_MINUS_ONE = {"kthvalue", "sort", "argsort", "topk"}
+
+OPTIONAL_TENSORS = {"running_mean", "running_var", "weight", "bias", "attn_mask", "src"}
 
 # Python scalars a dtype cannot hold: PyTorch refuses them in fills and clamps
 FILL_PARAMS = {("full", "fill_value"), ("masked_fill", "value"), ("clamp", "min"), ("clamp", "max"),
@@ -188,8 +192,8 @@ def not_a_tensor(gen):
         return None
     if a.kind == "tensors":
         bad = gen.pick([[1, 2], "ab", None])
-    else:
-        bad = gen.pick([[1.0, 2.0], "a", None])
+    else:       # None is a legal value of PyTorch's optional tensors (batch_norm's running stats ...)
+        bad = gen.pick([[1.0, 2.0], "a"] + ([] if a.name in OPTIONAL_TENSORS else [None]))
     gen.set(a.key, bad)
     return gen.invalid("not a tensor", TypeError)
 

@@ -96,7 +96,7 @@ def _bool_result(d):
 REFERENCES = {n: _float_unary(f) for n, f in FLOAT_UNARY.items()}
 REFERENCES.update({
     "neg": _same_dtype_unary(np.negative), "abs": _same_dtype_unary(np.abs, lambda x: x),
-    "sign": _same_dtype_unary(np.sign, lambda x: x), "floor": _same_dtype_unary(np.floor),
+    "sign": _same_dtype_unary(lambda x: np.where(x != x, 0, np.sign(x)), lambda x: x),    # sign(nan) is 0 "floor": _same_dtype_unary(np.floor),
     "ceil": _same_dtype_unary(np.ceil), "trunc": _same_dtype_unary(np.trunc), "round": _same_dtype_unary(np.round),
     "square": lambda input: result(input.astype(np.int64) ** 2, I64) if input.dtype == bool
     else _same_dtype_unary(lambda x: x * x)(input), "relu": _same_dtype_unary(lambda x: np.where((x > 0) | (x != x), x, 0)),
@@ -181,7 +181,16 @@ def _threshold_backward(grad_output, input, threshold):
     return result(np.where(input <= threshold, 0, grad_output), d)
 
 
-REFERENCES.update({"rsub": _rsub, "where": _where, "clamp": _clamp, "lerp": _lerp, "nan_to_num": _nan_to_num,
+def _isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    d = promoted_dtype([as_operand(input), as_operand(other)])
+    if not d.is_floating_point or dtype_of(input) is not dtype_of(other):
+        return None     # PyTorch wants equal dtypes, and compares integers exactly
+    a, b = input.astype(np.float64), other.astype(np.float64)
+    with np.errstate(all="ignore"):
+        return result(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan)), B)
+
+
+REFERENCES.update({"isclose": _isclose, "rsub": _rsub, "where": _where, "clamp": _clamp, "lerp": _lerp, "nan_to_num": _nan_to_num,
                    "clamp_min": lambda input, min: _clamp(input, min=min),
                    "clamp_max": lambda input, max: _clamp(input, max=max),
                    "threshold_backward": _threshold_backward})

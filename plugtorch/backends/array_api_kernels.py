@@ -156,8 +156,16 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
     def _pow(a, b, dt):
         if dt is _dtypes.bool:
             return xp.logical_or(xp.logical_not(b), a)
-        if is_int(dt) and dt.is_signed and bool(xp.any(xp.less(b, xp.zeros((), dtype=b.dtype)))):
-            raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
+        if is_int(dt) and dt.is_signed:
+            # a negative exponent (meta refuses a negative Python int): PyTorch's integer pow
+            # gives 1 and -1 their powers and every other base 0
+            zero, one = xp.zeros((), dtype=b.dtype), xp.ones((), dtype=b.dtype)
+            neg = xp.less(b, zero)
+            r = xp.pow(a, xp.where(neg, zero, b))
+            odd = xp.not_equal(xp.remainder(b, xp.asarray(2, dtype=b.dtype)), zero)
+            minus_one = xp.equal(a, -one)
+            special = xp.where(minus_one, xp.where(odd, -one, one), xp.where(xp.equal(a, one), one, zero))
+            return xp.astype(xp.where(neg, special, r), r.dtype)
         return xp.pow(a, b)
 
     def _extremum(f):

@@ -133,6 +133,8 @@ def _binary_entry(op, a, b, bd, key):
     kernel = kernels.get(op.name) or _checked(kernels, op, out)
     if kernel is None or kargs[1] is not bd:
         return None
+    if bd is b and "scalar_checked" in op.tags and not out.is_floating_point:
+        return None      # the meta checks this scalar's value: run it on every call
     inplace = None   # the in-place kernel, when the result could live in a's memory
     if _ELIDE and out is a._dtype and kargs[0] is a._data:
         from plugtorch.dispatch.meta import broadcast_shapes
@@ -247,7 +249,8 @@ def inplace_kernel(op, self, args, kwargs):
     if key is not None:
         if not ok:
             op.fast[key] = False
-        elif len(kargs) == 3 and kargs[1] is od:
+        elif len(kargs) == 3 and kargs[1] is od and not (
+                od is args[0] and "scalar_checked" in op.tags and not out.is_floating_point):
             op.fast[key] = (k, kargs[2])
     if not ok or _expanded(dev, a):
         return None

@@ -20,8 +20,11 @@ OPS: dict[str, "OpDef"] = {}
 # How the dispatcher treats a kernel's return value.
 OUT_TENSOR, OUT_MULTI, OUT_VIEW, OUT_INPLACE, OUT_RAW = range(5)
 
+# scalar_checked: the meta checks a Python scalar operand's value (pow's integer exponent), so
+# the dispatcher does not memoise such calls by the scalar's type alone
 KNOWN_TAGS = frozenset({"pointwise", "reduction", "view", "inplace", "random", "factory",
-                        "linalg", "indexing", "shape", "transfer", "nondeterministic"})
+                        "linalg", "indexing", "shape", "transfer", "nondeterministic",
+                        "scalar_checked"})
 
 
 class OpDef:

@@ -127,7 +127,9 @@ def test_integer_division_by_zero_raises_as_on_cpu(dev):
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):
             fn(pt.tensor([1, 2], device=dev))
     with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
-        pt.tensor([2], device=dev) ** pt.tensor([-1], device=dev)
+        pt.tensor([2], device=dev) ** -1
+    # a tensor exponent is PyTorch's integer pow: 1 and -1 keep their powers, other bases 0
+    assert (pt.tensor([2, 1, -1], device=dev) ** pt.tensor([-1, -1, -1], device=dev)).tolist() == [0, 1, -1]
 
 
 def test_fmod_and_remainder_are_exact_on_edge_values(dev):

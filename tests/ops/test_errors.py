@@ -23,7 +23,7 @@ ERRORS = [
     ("negative size", lambda: pt.empty(-2), RuntimeError, "negative dimension -2"),
     ("item", lambda: x23.item(), RuntimeError, "6 elements cannot be converted to Scalar"),
     ("sub bool", lambda: pt.tensor([True]) - pt.tensor([True]), RuntimeError, "logical_xor"),
-    ("int pow", lambda: pt.tensor([2]) ** pt.tensor([-1]), RuntimeError, "negative integer powers"),
+    ("int pow", lambda: pt.tensor([2]) ** -1, RuntimeError, "negative integer powers"),
     ("mean int", lambda: pt.tensor([1, 2]).mean(), RuntimeError, "Got: Long"),
     ("std int", lambda: pt.tensor([1, 2]).std(), RuntimeError, "Got: Long"),
     ("inplace cast", lambda: pt.tensor([1, 2]).mul_(1.5), RuntimeError, r"mul_\(\): result type Float\w* can't be cast to the desired output type (Long|Int64)"),

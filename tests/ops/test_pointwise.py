@@ -271,6 +271,23 @@ def test_pow():
     assert (pt.tensor([2.0]) ** -1).tolist() == [0.5]
 
 
+@pytest.mark.parametrize("dtype", [pt.int8, pt.int16, pt.int32, pt.int64])
+def test_integer_pow_of_negative_tensor_exponents_is_pytorchs(dtype):
+    # PyTorch 2.13: 1 and -1 keep their powers, every other base gives 0 (no error for a
+    # tensor exponent); a Python int exponent the dtype cannot hold is refused, not wrapped
+    base = pt.tensor([2, -2, 1, -1, -1, 0, 3], dtype=dtype)
+    exp = pt.tensor([-1, -1, -2, -3, -4, -1, 2], dtype=dtype)
+    assert (base ** exp).tolist() == [0, 0, 1, -1, 1, 0, 9]
+    assert ((-2) ** pt.tensor([-1, 2], dtype=dtype)).tolist() == [0, 4]
+    x = pt.tensor([2, 3], dtype=dtype)
+    big = pt.iinfo(dtype).max + 1 if dtype is not pt.int64 else 2 ** 63
+    for call in (lambda: x ** big, lambda: x.pow(big), lambda: x.clone().pow_(big)):
+        for _ in range(2):    # the second call would hit a memoised dispatch
+            with pytest.raises((RuntimeError, OverflowError), match=f"pow\\(\\): .*{big}"):
+                call()
+    assert (x ** 2).tolist() == [4, 9] and x.clone().pow_(2).tolist() == [4, 9]
+
+
 def test_nan_propagation_maximum_minimum_clamp():
     n = float("nan")
     x, y = pt.tensor([1.0, n, 3.0]), pt.tensor([n, 2.0, 1.0])

@@ -181,16 +181,18 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return f.astype(dtype, copy=False)
 
     def _pow(a, b, dtype):
-        if dtype.kind in "iu":
-            bb = xp.asarray(b)
-            if bb.dtype.kind in "iu" and bool(xp.any(bb < 0)):
-                raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
         if dtype.kind == "b":
             return xp.logical_or(xp.logical_not(xp.asarray(b, dtype=bool)), xp.asarray(a, dtype=bool)) & True
         if dtype.kind in "iu":
             # through int64 (exact modulo 2^bits, so small ints wrap as PyTorch's do; CuPy's
-            # int8 power loop is wrong)
-            return xp.power(xp.asarray(a).astype(np.int64), xp.asarray(b).astype(np.int64)).astype(dtype)
+            # int8 power loop is wrong). A negative exponent (meta refuses a negative Python
+            # int): PyTorch's integer pow gives 1 and -1 their powers and every other base 0
+            a, b = xp.asarray(a).astype(np.int64), xp.asarray(b).astype(np.int64)
+            neg = b < 0
+            r = xp.power(a, xp.where(neg, 0, b))
+            r = xp.where(neg & (a != 1), xp.where((a == -1) & (b % 2 != 0), -1, 0), r)
+            r = xp.where(neg & (a == -1) & (b % 2 == 0), 1, r)
+            return r.astype(dtype)
         return xp.power(a, b, dtype=dtype)
 
     def _remainder(a, b, dtype):

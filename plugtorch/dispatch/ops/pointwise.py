@@ -10,6 +10,7 @@ from plugtorch._caches import Memo
 from plugtorch._dtypes import _BOOL, _FLOAT, _INT
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import fit_scalar
 from plugtorch.dispatch.registry import register_op
 
 
@@ -147,6 +148,12 @@ def _binary_meta(name, result):
         binary_meta = meta
 
         def meta(input, exponent):
+            if exponent.__class__ is int and isinstance(input, M.Tensor) and input._dtype.category == _INT:
+                # PyTorch converts an integer tensor's Python int exponent to its dtype, checked
+                # (the dispatcher memoises no such call: the "scalar_checked" tag)
+                if exponent < 0:
+                    raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
+                fit_scalar("pow", exponent, input._dtype)
             return binary_meta(input, exponent)
         meta.__name__ = name
     return meta
@@ -182,7 +189,8 @@ def _int_only(name):
 
 
 for _name, (_res, _diff) in _BINARY.items():
-    register_op(_name, _binary_meta(_name, _res), tags=("pointwise",), differentiable=_diff)
+    register_op(_name, _binary_meta(_name, _res), differentiable=_diff,
+                tags=("pointwise", "scalar_checked") if _name == "pow" else ("pointwise",))
 
 
 # ---- ternary ------------------------------------------------------------------------------

@@ -80,9 +80,12 @@ def test_integer_division_by_zero_raises(name):
         getattr(pt, name)(a, pt.tensor([1, 0], device="opencl"))
 
 
-def test_integer_pow_negative_exponent_raises():
+def test_integer_pow_negative_exponent():
+    # a Python int exponent is refused; a tensor one is PyTorch's integer pow (as on cpu)
     with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
-        pt.pow(pt.tensor([2, 3], device="opencl"), pt.tensor([1, -1], device="opencl"))
+        pt.pow(pt.tensor([2, 3], device="opencl"), -1)
+    r = pt.pow(pt.tensor([2, 3, 1, -1, -1], device="opencl"), pt.tensor([1, -1, -5, -3, -2], device="opencl"))
+    assert r.tolist() == [2, 0, 1, -1, 1]
 
 
 @pytest.mark.parametrize("dtype", INTS + [pt.bool])

@@ -47,7 +47,9 @@ UNARY = ["neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "
 INT_HELPERS = r"""
 inline CT fdiv(CT a, CT b) { CT q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q--; return q; }
 inline CT irem(CT a, CT b) { CT r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
-inline CT ipow(CT a, CT b) { CT r = 1; while (b > 0) { if (b & 1) r = (CT)(r * a); a = (CT)(a * a); b >>= 1; } return r; }
+inline CT ipow(CT a, CT b) {   /* PyTorch: a negative exponent gives 1 and -1 their powers, other bases 0 */
+    if (b < 0) return a == 1 ? 1 : (a == (CT)-1 ? ((b & 1) ? (CT)-1 : 1) : 0);
+    CT r = 1; while (b > 0) { if (b & 1) r = (CT)(r * a); a = (CT)(a * a); b >>= 1; } return r; }
 """
 FLOAT_HELPERS = r"""
 inline CT frem(CT a, CT b) {   /* PyTorch: fmod shifted by b where signs differ; zeros keep fmod's sign */
@@ -217,7 +219,7 @@ def make_unary(name):
 
 def make_binary(name):
     cmp = name in COMPARE
-    checked = name in _ZERO_CHECK or name == "pow"
+    checked = name in _ZERO_CHECK
     fast: dict = {}      # two arrays of one shape
     fast_s: dict = {}    # an array and a Python scalar after it
 
@@ -269,8 +271,6 @@ def make_binary(name):
         if d.kind in "iu" and checked:
             if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
                 raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
-            if name == "pow" and _is_int(b) and _any_cmp(dev, b, "lt", 0):
-                raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
         out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
         if a.__class__ is CLArray and not (d.kind in "iu" and checked):
             _bind_enqueue(dev)
@@ -285,16 +285,10 @@ def make_binary(name):
     return k
 
 
-def _is_int(b):
-    if b.__class__ is CLArray:
-        return b.dtype.kind in "iu"
-    return isinstance(b, int) and not isinstance(b, bool)
-
-
 def _any_cmp(dev, b, op, value) -> bool:
     """Whether any element of ``b`` compares true with ``value`` (reads back one flag)."""
     if b.__class__ is not CLArray:
-        return bool({"eq": b == value, "lt": b < value}[op])
+        return bool({"eq": b == value}[op])
     from plugtorch.backends.opencl.kernels.reduce import reduce_bool
     mask = _elementwise(dev, "binary", op, (b, value), (b.dtype, b.dtype), BOOL)
     return reduce_bool(mask, "any")

@@ -54,6 +54,9 @@ def _gather_samples(ctx):
                                        ((2, 3, 4), 2, (2, 2, 3), "expanded"), ((5,), 0, (7,), "contiguous"),
                                        ((3, 4), 1, (3, 0), "contiguous")):
         out.append(Sample(ctx.input(shape, layout=layout), dim, _gather_index(ctx, shape, dim, ishape)))
+    i32 = _gather_index(ctx, (3, 4), 1, (3, 5))
+    out.append(Sample(ctx.input((3, 4), layout="transposed"), 1,
+                      Input(i32.values.astype(np.int32), pt.int32, requires_grad=False), name="int32 index"))
     return out
 
 
@@ -139,8 +142,8 @@ def _gather_errors(ctx):
                        RuntimeError, "out of bounds"),
             ErrorInput(Sample(_x(ctx), 1, Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False)),
                        RuntimeError, "index -1 is out of bounds"),   # no negative indices, as PyTorch
-            ErrorInput(Sample(_x(ctx), 1, Input(np.array([[0]], np.int32), pt.int32, requires_grad=False)),
-                       RuntimeError, "int64"),
+            ErrorInput(Sample(_x(ctx), 1, Input(np.array([[0]], np.int16), pt.int16, requires_grad=False)),
+                       RuntimeError, "int32/int64"),
             ErrorInput(Sample(_x(ctx), 1, Input(np.zeros((3,), np.int64), pt.int64, requires_grad=False)),
                        RuntimeError, "same number of dimensions")]
 

@@ -261,8 +261,14 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     K["amax"] = _extreme(xp.max, xp.any)
     K["amin"] = _extreme(xp.min, xp.all)
-    K["all"] = lambda x, dims, keepdim, dtype: arr(xp.all(x, axis=dims, keepdims=keepdim) if dims else truthy(x))
-    K["any"] = lambda x, dims, keepdim, dtype: arr(xp.any(x, axis=dims, keepdims=keepdim) if dims else truthy(x))
+    def _logical(f):
+        def k(x, dims, keepdim, dtype):
+            r = arr(f(x, axis=dims, keepdims=keepdim) if dims else truthy(x))
+            return r if dtype is _dtypes.bool else xp.astype(r, D[dtype])   # uint8 stays uint8
+        return k
+
+    K["all"] = _logical(xp.all)
+    K["any"] = _logical(xp.any)
 
     def _arg(f):
         def k(x, dim, keepdim):

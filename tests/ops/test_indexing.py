@@ -172,8 +172,11 @@ def test_index_select_gather_scatter():
     z2 = z.clone()
     z2.scatter_(1, g, 1)
     assert z2.sum().item() == 5
-    with pytest.raises(RuntimeError, match="Expected dtype int64 for index"):
-        x.gather(1, g.int())
+    # int32 indices are taken as int64 ones (PyTorch 2.13); other dtypes are refused
+    assert x.gather(1, g.int()).tolist() == x.gather(1, g).tolist()
+    assert z.scatter_add(1, g.int(), pt.ones(3, 2, dtype=pt.int64)).tolist() == sa.tolist()
+    with pytest.raises(RuntimeError, match="Expected dtype int32/int64 for index, got plugtorch.int16"):
+        x.gather(1, g.short())
     with pytest.raises(RuntimeError, match="index 4 is out of bounds for dimension 1 with size 4"):
         x.gather(1, pt.tensor([[4]]))
 

@@ -257,3 +257,12 @@ def test_low_precision_reductions_and_argmax(dtype):
     assert math.isnan(x.amax(1)[0].item()) and x.amin(1)[1].item() == -2.0
     assert x[1].sum().item() == 6.5 and x[1].sum().dtype is dtype
     assert x[1].cumsum(0).tolist() == [0.5, -1.5, 6.5]
+
+
+@pytest.mark.parametrize("device", [d for d in ("cpu", "opencl") if d in pt.backends.available()])
+def test_all_and_any_keep_uint8(device):
+    # PyTorch 2.13: all/any of uint8 return uint8 (0 or 1); every other dtype gives bool
+    x = pt.tensor([[1, 0], [2, 3]], dtype=pt.uint8, device=device)
+    for r, want in ((x.all(), 0), (x.any(), 1), (x.all(1), [0, 1]), (pt.any(x, 0, keepdim=True), [[1, 1]])):
+        assert r.dtype is pt.uint8 and r.tolist() == want
+    assert x.to(pt.int8).all(1).dtype is pt.bool and x.float().any().dtype is pt.bool

@@ -440,8 +440,8 @@ def take_along_dim(input, indices, dim=None):
     _t("take_along_dim", input)
     if not isinstance(indices, M.Tensor):
         raise TypeError(f"take_along_dim(): argument 'indices' must be Tensor, not {type(indices).__name__}")
-    if indices._dtype is not _dtypes.int64:
-        raise RuntimeError(f"take_along_dim(): dtype of indices should be int64 but got {indices._dtype}")
+    if indices._dtype is not _dtypes.int64 and indices._dtype is not _dtypes.int32:
+        raise RuntimeError(f"take_along_dim(): dtype of indices should be int32 or int64 but got {indices._dtype}")
     if dim is None:
         return input.reshape(-1).gather(0, indices.reshape(-1))
     if input.ndim != indices.ndim:

@@ -105,9 +105,8 @@ register_op("index_put", _index_put_meta, tags=("indexing",))
 def _check_gather_index(op, input, dim, index, src=None):
     _check_input(op, input)
     _check_input(op, index, "index")
-    if index._dtype is not _dtypes.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index, got "
-                           f"{index._dtype if isinstance(index, M.Tensor) else type(index).__name__}")
+    if index._dtype is not _dtypes.int64 and index._dtype is not _dtypes.int32:
+        raise RuntimeError(f"{op}(): Expected dtype int32/int64 for index, got {index._dtype}")
     d = M.wrap_dim(op, dim, input.ndim)
     if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
         raise RuntimeError(f"{op}(): Index tensor must have the same number of dimensions as input "

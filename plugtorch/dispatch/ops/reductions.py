@@ -47,8 +47,8 @@ def _reduce_meta(name, result, identity):
         d = input._dtype if dtype is None else _dtypes.to_dtype(dtype)
         if result == "widen" and dtype is None and d.category < _FLOAT:
             d = _dtypes.int64
-        elif result == "bool":
-            d = _dtypes.bool
+        elif result == "bool":   # all/any: bool, but uint8 stays uint8 (PyTorch's legacy rule)
+            d = _dtypes.uint8 if input._dtype is _dtypes.uint8 else _dtypes.bool
         elif result == "index":
             d = _dtypes.int64
         return input._device, (input._data, dims, bool(keepdim), d), d

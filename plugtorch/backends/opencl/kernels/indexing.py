@@ -9,7 +9,7 @@ import numpy as np
 
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
-from plugtorch.backends.opencl.kernels.copy import clone, copy_into
+from plugtorch.backends.opencl.kernels.copy import cast, clone, copy_into
 from plugtorch.backends.opencl.kernels.pointwise import MAX_DIMS, broadcast_strides, make_geo
 from plugtorch.backends.opencl.kernels.views import expand
 from plugtorch.dispatch.meta import broadcast_shapes
@@ -28,7 +28,13 @@ def raw_geo(shape, stride_lists):
     return g
 
 
+def _long(index):
+    # the kernels read int64 indices; gather and scatter also take int32 ones, as PyTorch
+    return index if index.dtype == I64 else cast(index, I64)
+
+
 def gather(x, dim, index):
+    index = _long(index)
     dev = x.dev
     if x.ndim == 0:
         return clone(expand(x, index.shape))
@@ -55,6 +61,7 @@ def gather(x, dim, index):
 
 def scatter(x, dim, index, src, reduce):
     dev = x.dev
+    index = _long(index)
     r = clone(x)
     if index.size == 0:
         return r

@@ -61,7 +61,9 @@ def main(argv=None) -> int:
             json.dump([{"op": k[0], "kind": k[1], "calls": report.counts[k], "known": k in KNOWN_FAILURES,
                         "call": fs[0].call.describe(), "detail": fs[0].detail, "replay": fs[0].call.repro()}
                        for k, fs in sorted(report.failures.items())], f, indent=1)
-    print(f"{len(new)} new failure kind(s), {len(report.broken)} fuzzer error(s)")
+    for op, kind in fixed:
+        print(f"[fixed] {op}: {kind}  (in KNOWN_FAILURES, no longer fails: delete it there)")
+    print(f"{len(new)} new failure kind(s), {len(fixed)} known failure(s) fixed, {len(report.broken)} fuzzer error(s)")
     return 1 if new or report.broken else 0
 
 

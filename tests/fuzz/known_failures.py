@@ -13,7 +13,6 @@ _NOT_A_TENSOR = ("a list, str or None where a tensor belongs reaches .ndim/.shap
 
 _STR_FLAG = "a str for a bool flag (ceil_mode='yes' ...) is taken as its truth value (PyTorch: TypeError)"
 _FLOAT_INT = "a float where an int belongs (groups, ignore_index, sizes, dims) is not PyTorch's TypeError"
-_INT32_INDEX = "int32 index refused; PyTorch 2.13 takes int32 and int64"
 
 KNOWN_FAILURES = {
     **{(op, "undocumented AttributeError"): _NOT_A_TENSOR for op in (
@@ -30,11 +29,6 @@ KNOWN_FAILURES = {
                                                                        "IndexError (range [-1, 0])",
     ("lerp", "values differ from NumPy"): "float16/bfloat16 lerp rounds end - input to half precision first "
                                           "(PyTorch computes in float32; lerp(a, b, 1.0) != b for |a| >> |b|)",
-    ("scatter", "valid call raises RuntimeError"): _INT32_INDEX,
-    ("all", "dtype differs from PyTorch's promotion"): "all() of uint8 gives bool; PyTorch keeps uint8",
-    ("any", "dtype differs from PyTorch's promotion"): "any() of uint8 gives bool; PyTorch keeps uint8",
-    ("gather", "valid call raises RuntimeError"): _INT32_INDEX,
-    ("scatter_add", "valid call raises RuntimeError"): _INT32_INDEX,
     ("logical_and", "strict: undocumented KeyError"): "a 0-d cpu float16 operand on strict (no float16) raises "
                                                        "KeyError: plugtorch.float16",
 }

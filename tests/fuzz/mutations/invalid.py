@@ -346,8 +346,8 @@ def empty_input(gen):
     """A zero-size dim in the only tensor of a pointwise op or a reduction."""
     c = gen.call
     op = OPS.get(c.op)
-    tensors = [t for t in tensor_inputs(gen, ("tensor",)) if t[1] is None]
-    if op is None or len(tensors) != 1 or not tensors[0][2].shape:
+    tensors = [t for t in tensor_inputs(gen) if t[1] is None]     # masks and indices count too
+    if op is None or len(tensors) != 1 or tensors[0][0].kind != "tensor" or not tensors[0][2].shape:
         return None
     if not ("pointwise" in op.tags or c.op in NO_IDENTITY or c.op in WITH_IDENTITY or c.op in EMPTY_UNKNOWN):
         return None

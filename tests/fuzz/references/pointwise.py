@@ -59,17 +59,18 @@ def _binary(fn, result_dtype=None, int_fn=None, bool_fn=None, float_only_result=
     def ref(input, other, **kw):
         d = promoted_dtype([as_operand(input), as_operand(other)])
         out = result_dtype(d) if result_dtype else d
-        x, y = operand_in(input, d), operand_in(other, d)
+        # integer operands of a float-valued op (true division, atan2) are converted, not wrapped:
+        # uint8 / -3 divides by -3.0; elsewhere a scalar takes the promoted dtype (uint8 < -3 wraps)
+        compute = out if float_only_result and not d.is_floating_point else d
+        x, y = operand_in(input, compute), operand_in(other, compute)
         with np.errstate(all="ignore"):
             if d is B and bool_fn is not None:
                 r = bool_fn(x, y)
-            elif not d.is_floating_point and int_fn is not None:
+            elif not compute.is_floating_point and int_fn is not None:
                 r = int_fn(x, y)
                 if r is None:
                     return None
             else:
-                if float_only_result and not d.is_floating_point:
-                    x, y = x.astype(opmath(out)), y.astype(opmath(out))
                 r = fn(x, y)
         return result(r, out)
     return ref

@@ -32,7 +32,8 @@ def test_ci_budget_finds_exactly_the_known_failures():
     new, fixed = runner.compare_known(report, KNOWN_FAILURES)
     problems = []
     if report.broken:
-        problems.append("the fuzzer itself failed:\n" + "\n".join(f"{op} seed {s}: {tb}" for op, s, tb in report.broken))
+        problems.append("the fuzzer itself failed:\n" +
+                        "\n".join(f"{op} seed {s}: {tb}" for op, s, tb in report.broken))
     if new:
         problems.append("new failures (fix them, or add them to known_failures.py with a reason):\n" +
                         "\n".join(str(report.failures[k][0]) for k in new))
@@ -119,6 +120,12 @@ def test_promotion_follows_pytorch(operands, expected):
             return Input(np.zeros((2,), o.numpy), o)
         return o
     assert promoted_dtype([operand(o) for o in operands]) is expected
+
+
+def test_every_reference_is_a_registry_op():
+    from plugtorch.dispatch.registry import OPS
+    assert set(REFERENCES) <= set(OPS)
+    assert {"floor", "sign", "sum", "gather", "matmul", "view", "where", "isclose"} <= set(REFERENCES)
 
 
 def test_references_know_pytorchs_result_dtypes():

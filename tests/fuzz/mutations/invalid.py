@@ -13,8 +13,8 @@ from ..arguments import first_tensor, first_tensors, signature_for
 from ..call import UNKNOWN
 from .base import DIM_PAST_END, fresh, replace_input, tensor_inputs
 
-# ops whose dims lists refuse repeats (roll rolls twice instead)
-NO_REPEATED_DIMS = {"sum", "prod", "amax", "amin", "all", "any", "mean", "var", "std", "var_mean", "std_mean",
+# ops whose dims lists refuse repeats (roll rolls twice instead; PyTorch's prod takes no list)
+NO_REPEATED_DIMS = {"sum", "amax", "amin", "all", "any", "mean", "var", "std", "var_mean", "std_mean",
                     "flip", "permute", "movedim", "logsumexp", "vector_norm", "norm", "count_nonzero", "nansum"}
 
 # index tensors: (which input's dim bounds them, out-of-range error, negative-index outcome);
@@ -133,7 +133,8 @@ def negative_size(gen):
     i = int(gen.rng.integers(len(vals)))
     vals[i] = gen.pick([-2, -5])
     _put_sizes(gen, arg, vals, variadic)
-    return gen.invalid("negative size", RuntimeError)
+    # PyTorch's broadcast_to of an empty tensor says ValueError ("negative dimensions are not allowed")
+    return gen.invalid("negative size", (RuntimeError, ValueError) if gen.call.op == "broadcast_to" else RuntimeError)
 
 
 def fractional_size(gen):

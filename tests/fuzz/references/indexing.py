@@ -110,5 +110,6 @@ def _einsum(equation, *operands):
         return result(np.einsum(equation, *[o.astype(np.float64) for o in operands]), d)
 
 
-REFERENCES.update({"einsum": _einsum, "matmul": _product(np.matmul), "_matmul": _product(np.matmul), "mm": _product(np.matmul),
-                   "bmm": _product(np.matmul), "dot": _product(np.dot), "outer": _product(np.outer)})
+REFERENCES.update({"einsum": _einsum, "matmul": _product(np.matmul), "_matmul": _product(np.matmul),
+                   "mm": _product(np.matmul), "bmm": _product(np.matmul), "dot": _product(np.dot),
+                   "outer": _product(np.outer)})

@@ -94,13 +94,19 @@ def _bool_result(d):
     return B
 
 
+def _square(input):
+    if input.dtype == bool:
+        return result(input.astype(np.int64) ** 2, I64)     # PyTorch squares bool as int64
+    return _same_dtype_unary(lambda x: x * x)(input)
+
+
 REFERENCES = {n: _float_unary(f) for n, f in FLOAT_UNARY.items()}
 REFERENCES.update({
     "neg": _same_dtype_unary(np.negative), "abs": _same_dtype_unary(np.abs, lambda x: x),
-    "sign": _same_dtype_unary(lambda x: np.where(x != x, 0, np.sign(x)), lambda x: x),    # sign(nan) is 0 "floor": _same_dtype_unary(np.floor),
-    "ceil": _same_dtype_unary(np.ceil), "trunc": _same_dtype_unary(np.trunc), "round": _same_dtype_unary(np.round),
-    "square": lambda input: result(input.astype(np.int64) ** 2, I64) if input.dtype == bool
-    else _same_dtype_unary(lambda x: x * x)(input), "relu": _same_dtype_unary(lambda x: np.where((x > 0) | (x != x), x, 0)),
+    "sign": _same_dtype_unary(lambda x: np.where(x != x, 0, np.sign(x)), lambda x: x),    # sign(nan) is 0
+    "floor": _same_dtype_unary(np.floor), "ceil": _same_dtype_unary(np.ceil), "trunc": _same_dtype_unary(np.trunc),
+    "round": _same_dtype_unary(np.round), "square": _square,
+    "relu": _same_dtype_unary(lambda x: np.where((x > 0) | (x != x), x, 0)),
     "frac": _same_dtype_unary(lambda x: x - np.trunc(x)),
     "bitwise_not": _same_dtype_unary(np.invert, np.logical_not),
     "isnan": _predicate(np.isnan), "isinf": _predicate(np.isinf), "isfinite": _predicate(np.isfinite),
@@ -191,7 +197,8 @@ def _isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return result(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=bool(equal_nan)), B)
 
 
-REFERENCES.update({"isclose": _isclose, "rsub": _rsub, "where": _where, "clamp": _clamp, "lerp": _lerp, "nan_to_num": _nan_to_num,
+REFERENCES.update({"isclose": _isclose, "rsub": _rsub, "where": _where, "clamp": _clamp, "lerp": _lerp,
+                   "nan_to_num": _nan_to_num,
                    "clamp_min": lambda input, min: _clamp(input, min=min),
                    "clamp_max": lambda input, max: _clamp(input, max=max),
                    "threshold_backward": _threshold_backward})

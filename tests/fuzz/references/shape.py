@@ -166,6 +166,7 @@ REFERENCES.update({
     "chunk": _chunk, "unbind": _unbind, "movedim": _movedim, "roll": _roll, "repeat": _repeat,
     "tile": lambda input, dims: result(np.tile(input, tuple(dims)), dtype_of(input)),
     "diagonal": _same(lambda x, offset=0, dim1=0, dim2=1: np.diagonal(x, offset, dim1, dim2)),
-    "tril": _same(lambda x, diagonal=0: np.tril(x, diagonal)), "triu": _same(lambda x, diagonal=0: np.triu(x, diagonal)),
+    "tril": _same(lambda x, diagonal=0: np.tril(x, diagonal)),
+    "triu": _same(lambda x, diagonal=0: np.triu(x, diagonal)),
     "clone": _same(lambda x, **kw: x), "contiguous": _same(lambda x, memory_format=None: x), "_to_dtype": _to_dtype,
 })

@@ -172,8 +172,13 @@ ENTRIES = [
                                     else [])),
     Entry("_to_device", samples=_to_device_samples, dtypes=ALL_DTYPES),
     Entry("linspace", samples=lambda ctx: [Sample(0.0, 1.0, n, dtype=ctx.dtype, device=DEVICE) for n in (0, 1, 2, 7, 100)] +
-          [Sample(-3, 5, 9, dtype=ctx.dtype, device=DEVICE)], dtypes=FLOAT_DTYPES, error_inputs=lambda ctx: [
-              ErrorInput(Sample(0.0, 1.0, 2.5, dtype=ctx.dtype, device=DEVICE), TypeError, "'steps' must be int")]),
+          [Sample(-3, 5, 9, dtype=ctx.dtype, device=DEVICE), Sample(0, -1, 4, dtype=pt.uint8, device=DEVICE),
+           Sample(-3, float("-inf"), 4, dtype=ctx.dtype, device=DEVICE, name="to -inf")], dtypes=FLOAT_DTYPES,
+          error_inputs=lambda ctx: [
+              ErrorInput(Sample(0.0, 1.0, 2.5, dtype=ctx.dtype, device=DEVICE), TypeError, "'steps' must be int"),
+              # the ends are converted to the dtype first, as PyTorch's (uint8's -1 above wraps to 255)
+              ErrorInput(Sample(-3, float("-inf"), 4, dtype=pt.int32, device=DEVICE), RuntimeError, "without overflow"),
+              ErrorInput(Sample(0, 1, 3, dtype=pt.bool, device=DEVICE), NotImplementedError, "Bool")]),
     Entry("eye", samples=lambda ctx: [Sample(n, m, dtype=ctx.dtype, device=DEVICE) for n, m in ((0, None), (1, None), (3, None), (2, 5), (4, 1))],
           dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
               ErrorInput(Sample(-1, dtype=ctx.dtype, device=DEVICE), RuntimeError, "n must be greater or equal to 0"),

@@ -59,7 +59,9 @@ def _einsum_samples(ctx):
             Sample("bij,bjk->bik", ctx.input((2, 3, 4)), ctx.input((2, 4, 2), layout="stepped"), reduction_length=4),
             Sample("ii->i", ctx.input((4, 4))), Sample("ij->", ctx.input((3, 5)), reduction_length=15),
             Sample("i,j->ij", ctx.input((3,)), ctx.input((4,), layout="stepped")),
-            Sample("ijk->kji", ctx.input((2, 3, 4), layout="expanded"))]
+            Sample("ijk->kji", ctx.input((2, 3, 4), layout="expanded")),
+            # a dim summed within one operand goes through sum() (integers widen to int64), as PyTorch's
+            Sample("ij,k->k", ctx.input((2, 3)), ctx.input((4,)), reduction_length=6)]
 
 
 ENTRIES = [
@@ -86,5 +88,9 @@ ENTRIES = [
         ErrorInput(Sample("ij,jk->il", ctx.input((3, 4)), ctx.input((4, 2))), RuntimeError, "output subscript l"),
         ErrorInput(Sample("ij->ii", ctx.input((3, 4))), RuntimeError, "more than once"),
         ErrorInput(Sample("i1->i", ctx.input((3, 4))), RuntimeError, "subscripts must be in"),
-        ErrorInput(Sample("i->i", ctx.input((3, 4))), RuntimeError, "no ellipsis")]),
+        ErrorInput(Sample("i->i", ctx.input((3, 4))), RuntimeError, "no ellipsis"),
+        ErrorInput(Sample("i,i->", ctx.input((3,), dtype=pt.bool), ctx.input((3,), dtype=pt.bool)), NotImplementedError,
+                   "Bool"),
+        ErrorInput(Sample("ij,jk->ik", ctx.input((3, 4)), ctx.input((4, 2), dtype=pt.int32 if ctx.dtype is not pt.int32
+                                                                         else pt.int64)), RuntimeError, "same dtype")]),
 ]

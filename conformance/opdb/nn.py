@@ -44,7 +44,9 @@ def _linear_backward(ctx):
 
 
 def _bilinear(ctx):
-    return [Sample(_x(ctx, (4, 3)), _x(ctx, (4, 5), "stepped"), _x(ctx, (2, 3, 5)), _x(ctx, (2,)), reduction_length=15)]
+    i32 = dict(dtype=pt.int32, requires_grad=False)   # integer inputs keep their dtype (and wrap), as PyTorch's
+    return [Sample(_x(ctx, (4, 3)), _x(ctx, (4, 5), "stepped"), _x(ctx, (2, 3, 5)), _x(ctx, (2,)), reduction_length=15),
+            Sample(_x(ctx, (4, 3), **i32), _x(ctx, (4, 5), **i32), _x(ctx, (2, 3, 5), **i32), name="int32")]
 
 
 def _conv1d(ctx):
@@ -68,8 +70,10 @@ def _conv_transpose2d(ctx):
 
 
 def _avg_pool(ctx):
+    i64 = _x(ctx, (1, 2, 7, 5), dtype=pt.int64, low=-50, high=50)   # int64 stays int64, rounded toward zero
     return [Sample(_x(ctx, (2, 3, 6, 6)), 2, reduction_length=4),
-            Sample(_x(ctx, (1, 2, 7, 5), "transposed"), 3, 2, 1, True, False, reduction_length=9)]
+            Sample(_x(ctx, (1, 2, 7, 5), "transposed"), 3, 2, 1, True, False, reduction_length=9),
+            Sample(i64, 3, 2, 1, True, False, name="int64"), Sample(i64, 2, name="int64, no padding")]
 
 
 def _max_pool(ctx):

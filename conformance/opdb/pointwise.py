@@ -1,10 +1,14 @@
 """Elementwise ops: unary, binary, ternary and the pointwise composites."""
 from __future__ import annotations
 
+import numpy as np
+
 import plugtorch as pt
 
-from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Sample
+from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Input, Sample
 from .generators import nary_samples, unary_samples
+
+_INF = float("inf")
 
 BOOL_INT = (pt.bool,) + INT_DTYPES
 
@@ -38,7 +42,9 @@ ENTRIES += [
         Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), requires_grad=False), 0),
         Sample(_x(ctx, (2, 5), layout="transposed"), _x(ctx, (2, 5), layout="stepped", requires_grad=False), 0.25),
         Sample(_x(ctx, ()), _x(ctx, (), requires_grad=False), -1)], dtypes=FLOAT_DTYPES,
-        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3, 4)), _x(ctx, (4, 3)), 0), RuntimeError, "does not match")]),
+        error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3, 4)), _x(ctx, (4, 3)), 0), RuntimeError, "does not match"),
+                                  ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool), 0), NotImplementedError,
+                                             "Bool")]),
     Entry("relu", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), RuntimeError, "Boolean inputs"),
                                     ErrorInput(Sample(3.0), TypeError, "relu")]),
@@ -107,8 +113,8 @@ def _pow_samples(ctx):
 ENTRIES.append(Entry("pow", samples=_pow_samples, dtypes=NUMERIC_DTYPES, error_inputs=lambda ctx: _bad_shapes_or_bool("pow")(ctx) + [
     ErrorInput(Sample(_x(ctx, dtype=pt.int64), -1), RuntimeError, "negative integer powers")]))
 
-for _n in ("eq", "ne", "lt", "le", "gt", "ge"):
-    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, 1.5)), error_inputs=_bad_shapes(_n)))
+for _n in ("eq", "ne", "lt", "le", "gt", "ge"):   # an int scalar takes the dtype, wrapping: uint8 < -3 is uint8 < 253
+    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, 1.5, -3, 300)), error_inputs=_bad_shapes(_n)))
 for _n in ("logical_and", "logical_or", "logical_xor"):
     ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, True)), error_inputs=_bad_shapes(_n)))
 for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
@@ -147,15 +153,51 @@ ENTRIES += [
                           "without overflow")] if ctx.dtype not in (pt.int64, pt.float64) else [])),
     Entry("clamp_min", samples=unary_samples(kwargs={"min": 0.5}), dtypes=FLOAT_DTYPES),
     Entry("clamp_max", samples=unary_samples(kwargs={"max": 0}), dtypes=NUMERIC_DTYPES),
-    Entry("lerp", samples=nary_samples(2, scalars=(), kwargs={"weight": 0.25}), dtypes=FLOAT_DTYPES),
+    Entry("lerp", samples=lambda ctx: nary_samples(2, scalars=(), kwargs={"weight": 0.25})(ctx) + _lerp_ends(ctx),
+          dtypes=FLOAT_DTYPES),
     Entry("frac", samples=unary_samples(), dtypes=FLOAT_DTYPES),
     Entry("nan_to_num", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
     Entry("square", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
     Entry("true_divide", samples=nary_samples(2, scalars=(2,)), error_inputs=_bad_shapes("div")),
     Entry("rsub", samples=nary_samples(2, scalars=(1,)), dtypes=NUMERIC_DTYPES),
-    Entry("logaddexp", samples=nary_samples(2, cpu_scalar=False), dtypes=FLOAT_DTYPES),
-    Entry("isclose", samples=nary_samples(2, cpu_scalar=False), dtypes=ALL_DTYPES),
+    Entry("logaddexp", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _logaddexp_edges(ctx),
+          dtypes=FLOAT_DTYPES),
+    Entry("isclose", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _isclose_edges(ctx), dtypes=ALL_DTYPES),
 ]
+
+
+def _values(ctx, values, dtype=None):
+    return Input(np.array(values, dtype=np.float64).astype((dtype or ctx.dtype).numpy), dtype or ctx.dtype,
+                 requires_grad=False)
+
+
+def _logaddexp_edges(ctx):
+    if not ctx.dtype.is_floating_point:   # (the fuzzer asks for other dtypes too)
+        return []
+    return [Sample(_values(ctx, [0.0, -_INF, _INF, _INF, -_INF, 0.1]), _values(ctx, [-30.0, -_INF, _INF, -_INF, 2.0, -3.0]),
+                   name="infinities, far apart")]
+
+
+def _lerp_ends(ctx):
+    """lerp must hit its ends exactly (PyTorch computes from the nearer one: weight 1 gives end even
+    from an input far larger), and round half precision once (1000 -> 1 at 0.75 is 251 in bfloat16)."""
+    if not ctx.dtype.is_floating_point:
+        return []
+    big = float(pt.finfo(ctx.dtype).max) / 4
+    a, b = _values(ctx, [big, 3.0, -big, 1000.0]), _values(ctx, [1.0, 5.0, 2.0, 1.0])
+    return [Sample(a, b, weight=1.0, name="weight 1, |input| >> |end|"), Sample(a, b, weight=0.75, name="weight 0.75"),
+            Sample(a, b, _values(ctx, [1.0, 0.0, -1.0, 0.75]), name="tensor weight at the ends")]
+
+
+def _isclose_edges(ctx):
+    """Opposite infinities are never close (their difference is no finite error); integers compare
+    with the tolerances."""
+    if ctx.dtype.is_floating_point:
+        return [Sample(_values(ctx, [-_INF, _INF, _INF, 1.0]), _values(ctx, [_INF, -_INF, _INF, _INF]), atol=_INF,
+                       name="infinities")]
+    if ctx.dtype is pt.bool:
+        return []
+    return [Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), atol=2, name="atol=2")]
 
 
 def _pairs(ctx):

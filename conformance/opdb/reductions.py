@@ -6,9 +6,11 @@ which index comes first is only defined for ``stable=True``, which gets its own 
 """
 from __future__ import annotations
 
+import numpy as np
+
 import plugtorch as pt
 
-from ..entry import ALL_DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Sample
+from ..entry import ALL_DTYPES, FLOAT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Input, Sample
 from .generators import along_samples, reduce_samples
 
 
@@ -184,5 +186,14 @@ ENTRIES += [
           dtypes=FLOAT_DTYPES),
     Entry("logsumexp", samples=along_samples(), dtypes=FLOAT_DTYPES),
     Entry("softmax", samples=along_samples(), dtypes=FLOAT_DTYPES),
-    Entry("log_softmax", samples=along_samples(), dtypes=FLOAT_DTYPES),
+    Entry("log_softmax", samples=lambda ctx: along_samples()(ctx) + _log_softmax_infinities(ctx), dtypes=FLOAT_DTYPES),
 ]
+
+
+def _log_softmax_infinities(ctx):
+    """Rows holding inf, or only -inf, are all nan (an infinite max is kept, unlike logsumexp's rule)."""
+    if not ctx.dtype.is_floating_point:   # (the fuzzer asks for other dtypes too)
+        return []
+    inf = float("inf")
+    v = np.array([[inf, 1.0, 2.0], [-inf, -inf, -inf], [-inf, 1.0, -inf]]).astype(ctx.dtype.numpy)
+    return [Sample(Input(v, ctx.dtype, requires_grad=False), 1, name="rows with infinities")]

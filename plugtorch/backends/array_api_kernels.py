@@ -86,7 +86,12 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     K["neg"] = _same_unary(xp.negative)
     K["abs"] = _same_unary(xp.abs)
-    K["sign"] = _same_unary(xp.sign)
+    def _sign(x):   # PyTorch's (0 < x) - (x < 0): sign(nan) and sign(-0.0) are +0
+        if not xp.isdtype(x.dtype, "real floating"):
+            return xp.sign(x)
+        return xp.subtract(xp.astype(xp.greater(x, 0), x.dtype), xp.astype(xp.less(x, 0), x.dtype))
+
+    K["sign"] = _same_unary(_sign)
     for name, f in (("floor", xp.floor), ("ceil", xp.ceil), ("trunc", xp.trunc), ("round", xp.round)):
         K[name] = _same_unary(f, int_identity=True)
 
@@ -214,10 +219,7 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     def compare(f):
         def k(a, b, dtype):
-            for s in (a, b):  # an int beyond the dtype's range compares exactly, in int64
-                if is_int(dtype) and dtype is not _dtypes.int64 and isinstance(s, int) and \
-                        not isinstance(s, bool) and not _fits(s, dtype):
-                    dtype = _dtypes.int64
+            # a Python int takes the compared dtype, wrapping (uint8 < -3 is uint8 < 253), as PyTorch
             if dtype is _dtypes.bool and f not in (xp.equal, xp.not_equal):
                 dtype = _dtypes.uint8   # the standard orders numbers only: False < True as 0 < 1
             return arr(f(cast(a, dtype), cast(b, dtype)))

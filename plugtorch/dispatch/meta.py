@@ -85,6 +85,16 @@ def check_dtype(op, dtype, dev, be):
         raise TypeError(f"{op}(): dtype {dtype} is not supported on device '{dev}': {reason}")
 
 
+def check_joined_dtype(op, dtype, dev):
+    """The dtype an op computes in on ``dev`` when a 0-d cpu tensor joined its tensors there: the
+    promotion may lead to the 0-d tensor's dtype (a float16 scalar beside an int16 tensor), which
+    the device may lack. TypeError naming the dtype and device, as a transfer of it would raise."""
+    if dev.type == "cpu":
+        return
+    from plugtorch.dispatch.dispatcher import _resolve_backend
+    check_dtype(op, dtype, dev, dev._backend or _resolve_backend(dev))
+
+
 # PyTorch's messages name dtypes by their legacy type names ("not implemented for 'Bool'")
 LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
                 "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",

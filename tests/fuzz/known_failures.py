@@ -27,8 +27,4 @@ KNOWN_FAILURES = {
     ("transpose", "no error for float dim (PyTorch: TypeError)"): _FLOAT_INT + " (dim0=1.0)",
     ("flatten", "no error for dim out of range (PyTorch: IndexError)"): "flatten(0-d, 0, 4) returns; PyTorch: "
                                                                        "IndexError (range [-1, 0])",
-    ("lerp", "values differ from NumPy"): "float16/bfloat16 lerp rounds end - input to half precision first "
-                                          "(PyTorch computes in float32; lerp(a, b, 1.0) != b for |a| >> |b|)",
-    ("logical_and", "strict: undocumented KeyError"): "a 0-d cpu float16 operand on strict (no float16) raises "
-                                                       "KeyError: plugtorch.float16",
 }

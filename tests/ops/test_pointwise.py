@@ -114,7 +114,9 @@ def test_signed_zero_and_special_values():
     assert np.signbit(x.neg().numpy()).tolist() == [False, True, True, False, False] or \
         np.signbit(x.neg().numpy())[:4].tolist() == [False, True, True, False]
     assert np.signbit(x.floor().numpy()[0]) and np.signbit(x.trunc().numpy()[0])
-    assert x.sign()[:4].tolist() == [0.0, 0.0, 1.0, -1.0] and math.isnan(x.sign()[4].item())
+    # PyTorch's sign is (0 < x) - (x < 0): nan and -0.0 give +0 (torch 2.13: [0., 0., 1., -1., 0.])
+    assert x.sign().tolist() == [0.0, 0.0, 1.0, -1.0, 0.0]
+    assert np.signbit(x.sign().numpy()).tolist() == [False, False, False, True, False]
     assert x.abs()[:4].tolist() == [0.0, 0.0, float("inf"), float("inf")]
     assert not np.signbit(x.abs().numpy()[0])
     assert x.isnan().tolist() == [False, False, False, False, True]
@@ -328,9 +330,11 @@ def test_comparisons(name, dtype):
 
 
 def test_comparison_with_out_of_range_scalar_and_nan():
+    # PyTorch converts the int to the tensor's dtype, wrapping (torch 2.13): 1000 is 232, -1 is 255
     x = pt.tensor([0, 100, 255], dtype=pt.uint8)
-    assert (x < 1000).tolist() == [True, True, True]
-    assert (x == -1).tolist() == [False, False, False]
+    assert (x < 1000).tolist() == [True, True, False]
+    assert (x == -1).tolist() == [False, False, True]
+    assert (x == 256).tolist() == [True, False, False]
     assert (x > 0.5).tolist() == [False, True, True]
     n = pt.tensor([float("nan"), 1.0])
     assert (n == n).tolist() == [False, True] and (n != n).tolist() == [True, False]

@@ -60,7 +60,10 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def _sign(x, dtype=None):
         if x.dtype == np.bool_:
             return x.copy()
-        return xp.sign(x)
+        if x.dtype.kind in "iu":
+            return xp.sign(x)
+        # PyTorch's (0 < x) - (x < 0): sign(nan) and sign(-0.0) are +0, not NumPy's nan and -0
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
 
     def _round(x, dtype=None):
         return xp.rint(x) if x.dtype.kind == "f" or x.dtype == _dtypes.bfloat16.numpy else x.copy()
@@ -360,17 +363,26 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["bitwise_left_shift"] = _shift(xp.left_shift, True)
     K["bitwise_right_shift"] = _shift(xp.right_shift, False)
 
+    def _wrapped(v, d):
+        # a Python int converted to integer dtype d as a C cast: modulo 2**bits (uint8: -3 is 253)
+        bits = d.itemsize * 8
+        v %= 1 << bits
+        if d.kind == "i" and v >= 1 << (bits - 1):
+            v -= 1 << bits
+        return d.type(v)
+
     def compare(f):
+        # PyTorch compares in the promoted dtype, a Python int converted to it (wrapping): for a
+        # uint8 tensor u, u < -3 is u < 253 and u > 300 is u > 44 (NumPy would compare the values)
         def k(a, b, dtype):
             d = dtype.numpy
             a, b = _cast_both(a, b, d)
-            if not hasattr(b, "dtype"):
-                try:
-                    return arr(f(a, b))
-                except OverflowError:
-                    pass
-            return arr(f(a, xp.asarray(b, dtype=d) if not hasattr(b, "dtype") and
-                         not isinstance(b, float) else b))
+            if d.kind in "iu":
+                if a.__class__ is int:
+                    a = _wrapped(a, d)
+                if b.__class__ is int:
+                    b = _wrapped(b, d)
+            return arr(f(a, b))
         return k
 
     for name, f in (("eq", xp.equal), ("ne", xp.not_equal), ("lt", xp.less),
@@ -393,6 +405,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return m.view(x.dtype)
 
     def threshold_backward(g, x, threshold, dtype):   # where(x <= threshold, 0, g): the relu formula's op
+        if x.dtype != dtype.numpy:   # compared in the result dtype (the threshold is converted to it)
+            x = x.astype(dtype.numpy)
         return where(x <= threshold, 0, g, dtype)
     K["threshold_backward"] = threshold_backward
 
@@ -445,11 +459,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         x = x.astype(_acc_dtype(d), copy=False)
         if x.size == 0:
             return arr(x.astype(d))
-        m = x.max(axis=dim, keepdims=True)
-        inf = xp.isinf(m)
-        if inf.any():
-            m = xp.where(inf, 0, m)
-        s = x - m
+        s = x - x.max(axis=dim, keepdims=True)   # an infinite max makes the row nan, as in PyTorch
         s -= xp.log(xp.exp(s).sum(axis=dim, keepdims=True))
         return arr(s.astype(d, copy=False))
     K["log_softmax"] = log_softmax

@@ -10,7 +10,6 @@ What is overridden here, and why:
   GPU, so ``scatter(reduce='multiply')`` runs on the host (rare, and exact).
 * ``sigmoid``: one fused ElementwiseKernel instead of four ufunc launches (the shared version
   also builds its constant 1 with ``asarray``, a host-to-device copy per call on CuPy).
-* ``sign``: NaN stays NaN, as in NumPy and PyTorch, whatever CuPy's ufunc does with it.
 * with several GPUs, each kernel runs with its inputs' device current (CuPy launches on the
   current device); factories use the device index they are given.
 
@@ -59,15 +58,6 @@ def make_cuda_kernels(cp, *, multi_device: bool = False) -> dict:
             return sigmoid_f32(x) if d == np.float32 else sigmoid_f64(x)
         return shared_sigmoid(x, dtype)   # float16: computed through float32 by the ufuncs
     K["sigmoid"] = sigmoid
-
-    shared_sign = K["sign"]
-
-    def sign(x, dtype):
-        r = shared_sign(x, dtype)
-        if x.dtype.kind == "f":
-            r = cp.where(cp.isnan(x), x, r)
-        return r
-    K["sign"] = sign
 
     if multi_device:
         K = {name: _on_device(cp, name, k) for name, k in K.items()}

@@ -339,7 +339,8 @@ register_op("relu", _unary_meta("relu", "same", (_dtypes._INT, _dtypes._FLOAT)),
 def threshold_backward(grad_output, input, threshold):
     """The gradient of ``threshold``/``relu`` (``input`` their input or output): ``grad_output``
     where ``input > threshold`` or is nan, 0 elsewhere (PyTorch's rule at the kink)."""
-    return _pt().where(input <= threshold, 0, grad_output)
+    dt = M.binary_dtype(grad_output, input)
+    return _pt().where(input.to(dt) <= threshold, 0, grad_output).to(dt)
 
 
 _THRESHOLD_BACKWARD = Memo(1024)   # operands' (device, dtype, shape) -> (device, dtype): checks passed
@@ -355,7 +356,8 @@ def _threshold_backward_meta(grad_output, input, threshold):
     else:
         hit = _THRESHOLD_BACKWARD.get(key)
         if hit is not None:
-            return hit[0], (grad_output._data, input._data, threshold, hit[1]), hit[1]
+            dt = hit[1]
+            return hit[0], (grad_output._data, input._data, _threshold_as(threshold, dt), dt), dt
     for arg, t in (("grad_output", grad_output), ("input", input)):
         if not isinstance(t, M.Tensor):
             raise TypeError(f"threshold_backward(): argument '{arg}' must be Tensor, not {type(t).__name__}")
@@ -364,9 +366,24 @@ def _threshold_backward_meta(grad_output, input, threshold):
         raise RuntimeError(f"threshold_backward(): grad_output of shape {tuple(grad_output.shape)} does not match "
                            f"input of shape {tuple(input.shape)}")
     dev = M.common_device("threshold_backward", (grad_output, input))
+    # PyTorch compares in the operands' promoted dtype (the result's), the threshold converted to it
+    dt = M.binary_dtype(grad_output, input)
+    if dt is _dtypes.bool:
+        raise M.not_implemented_for("threshold_backward", dt, "convert the tensors with .float() first")
+    threshold = _threshold_as(threshold, dt)
     if key is not None:
-        _THRESHOLD_BACKWARD[key] = (dev, grad_output._dtype)
-    return dev, (grad_output._data, input._data, threshold, grad_output._dtype), grad_output._dtype
+        _THRESHOLD_BACKWARD[key] = (dev, dt)
+    return dev, (grad_output._data, input._data, threshold, dt), dt
+
+
+def _threshold_as(value, dt):
+    """The threshold converted to the result dtype as PyTorch converts it, checked: RuntimeError for
+    a value the dtype cannot hold (half precision holds float32's range: it compares in float32);
+    an integer dtype truncates a float (2.5 is 2) and wraps a negative int to unsigned (-1 is 255)."""
+    if dt.category is _dtypes._FLOAT:
+        return A.fit_scalar("threshold_backward", value, _dtypes.float32 if dt.itemsize == 2 else dt)
+    value = A.fit_scalar("threshold_backward", value, dt)
+    return int(value) if value.__class__ is float else value
 
 
 register_op("threshold_backward", _threshold_backward_meta, decomposition=threshold_backward, tags=("pointwise",))
@@ -640,9 +657,9 @@ def log_softmax(input, dim, dtype=None):
         x = x.to(_dtypes.get_default_dtype())
     if x.numel() == 0:
         return x - logsumexp(x, dim, keepdim=True)
-    # (x - max) - log(sum(exp(x - max))), as PyTorch: x - logsumexp(x) loses the small terms when |x| is large
-    m = x.detach().amax(dim, keepdim=True)
-    s = x - _pt().where(m.isinf(), 0.0, m)
+    # (x - max) - log(sum(exp(x - max))), as PyTorch: x - logsumexp(x) loses the small terms when |x| is large.
+    # An infinite max is kept (unlike logsumexp's): a row holding inf, or only -inf, is all nan, as in PyTorch.
+    s = x - x.detach().amax(dim, keepdim=True)
     return s - s.exp().sum(dim, keepdim=True).log()
 
 
@@ -787,7 +804,25 @@ def lerp(input, end, weight):
             raise RuntimeError(f"lerp(): expected dtype {input._dtype} for `{name}` but got dtype {v._dtype}")
     if not input._dtype.is_floating_point:
         raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point tensors")
-    return input + weight * (end - input)
+    if not isinstance(weight, M.Tensor):
+        M.check_scalar("lerp", weight)
+    dt = input._dtype
+    input, end, weight = _in_float32_if_half(dt, input, end, weight)
+    d = end - input
+    # PyTorch's formula: from the nearer end, so that lerp(a, b, 1) == b exactly however large a is
+    if isinstance(weight, M.Tensor):
+        out = _pt().where(weight.abs() < 0.5, input + weight * d, end - d * (1 - weight))
+    else:
+        out = input + weight * d if abs(weight) < 0.5 else end - d * (1 - weight)
+    return out.to(dt)
+
+
+def _in_float32_if_half(dt, *operands):
+    """The tensor operands of a float16/bfloat16 op, in float32: PyTorch computes half-precision
+    pointwise ops in float32 and rounds the result once (rounding each step loses digits)."""
+    if dt is not _dtypes.float16 and dt is not _dtypes.bfloat16:
+        return operands
+    return tuple(v.to(dt).float() if isinstance(v, M.Tensor) else v for v in operands)
 
 
 @composite("frac", tags=("pointwise",))
@@ -832,10 +867,14 @@ def rsub(input, other, alpha=1):
 
 @composite("logaddexp", tags=("pointwise",))
 def logaddexp(input, other):
-    _float_operands("logaddexp", input, other)
-    m = _pt().maximum(input, other).detach()
-    m = _pt().where(m.isinf(), 0.0, m)
-    return ((input - m).exp() + (other - m).exp()).log() + m
+    dt = _float_operands("logaddexp", input, other)
+    pt = _pt()
+    a, b = _in_float32_if_half(dt, input, other)
+    # PyTorch's max(a, b) + log1p(exp(-|a - b|)) (log(1 + tiny) would lose the tiny term);
+    # equal infinities give themselves, not inf - inf = nan
+    out = pt.maximum(a, b) + (a - b).abs().neg().exp().log1p()
+    out = pt.where(a.isinf() & (a == b), a, out)
+    return out.to(dt)
 
 
 def _float_operands(op, input, other):
@@ -844,6 +883,7 @@ def _float_operands(op, input, other):
     dt = M.binary_dtype(input, other)
     if not dt.is_floating_point:
         raise M.not_implemented_for(op, dt, f"{op} takes floating-point tensors")
+    return dt
 
 
 @composite("isclose", tags=("pointwise",), differentiable=False)
@@ -851,14 +891,20 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     _t("isclose", input)
     _t("isclose", other, "other")
     M.check_bool("isclose", "equal_nan", equal_nan)
-    pt = _pt()
-    if not input._dtype.is_floating_point:
-        return input == other
-    close = (input - other).abs() <= atol + rtol * other.abs()
-    close = close | (input == other)
-    if equal_nan:
+    if input._dtype != other._dtype:
+        raise RuntimeError(f"isclose(): input's dtype {input._dtype} did not match other's dtype "
+                           f"{other._dtype}; cast one of them with .to()")
+    # PyTorch's rule: equal values are close (infinities included); otherwise the error must be
+    # finite and within tolerance, so inf - (-inf) is never close however large rtol or atol.
+    close = input == other
+    if equal_nan and input._dtype.is_floating_point:
         close = close | (input.isnan() & other.isnan())
-    return close
+    if rtol == 0 and atol == 0:
+        return close
+    if not input._dtype.is_floating_point:  # as PyTorch: integer differences in float32 never wrap
+        input, other = input.float(), other.float()
+    actual = (input - other).abs()
+    return close | (actual.isfinite() & (actual <= atol + (rtol * other).abs()))
 
 
 @composite("allclose", differentiable=False, out_kind=OUT_RAW)
@@ -970,6 +1016,7 @@ def einsum(equation, *operands):
                 letters.append(c)
     sizes = {}
     aligned = []
+    seen = []   # each operand's subscripts and sizes once its diagonals are taken
     for k, (term, x) in enumerate(zip(terms, operands)):
         # take diagonals for repeated letters within one operand
         while len(set(term)) != len(term):
@@ -987,20 +1034,50 @@ def einsum(equation, *operands):
                 raise RuntimeError(f"einsum(): subscript {_label(c)} has size {n} for operand {k} which does not "
                                    f"broadcast with previously seen size {sizes[c]}")
             sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
+        seen.append((term, tuple(x.shape)))
         perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
         x = x.permute(perm) if perm else x
         shp = [1] * len(letters)
         for i in perm:
             shp[letters.index(term[i])] = x.shape[perm.index(i)]
         aligned.append(x.reshape(shp))
+    dt = _einsum_dtype(seen, out, operands)
+    work = dt
+    if len(aligned) > 1 and dt in (_dtypes.float16, _dtypes.bfloat16):
+        work = _dtypes.float32   # products summed in float32 and rounded once, as PyTorch's bmm
+    aligned = [x if x._dtype is work else x.to(work) for x in aligned]
     prod = aligned[0]
     for x in aligned[1:]:
         prod = prod * x
     red = [i for i, c in enumerate(letters) if c not in out]
     if red:
-        prod = prod.sum(red)
+        prod = prod.sum(red, dtype=work)
     kept = [c for c in letters if c in out]
-    return prod.permute([kept.index(c) for c in out]) if kept else prod
+    prod = prod.permute([kept.index(c) for c in out]) if kept else prod
+    return prod if work is dt else prod.to(dt)
+
+
+def _einsum_dtype(seen, out, operands):
+    """einsum's result dtype, as PyTorch: the operands' common dtype, kept through the pairwise
+    products (bmm, so integers wrap and bool has no contraction), except that a subscript summed
+    within a single operand (the only operand, or one where it has size > 1 and no other operand
+    has it) goes through sum(), which widens integers and bool to int64."""
+    dt = operands[0]._dtype
+    for k, x in enumerate(operands[1:], 1):
+        if x._dtype is not dt:
+            raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {dt} for operand 0 "
+                               f"and {x._dtype} for operand {k}; convert them with .to()")
+    if dt.is_floating_point:
+        return dt
+    summed = {c for term, _ in seen for c in term if c not in out}
+    alone = {c for c in summed if sum(c in term for term, _ in seen) == 1}
+    if len(seen) > 1 and dt is _dtypes.bool and summed - alone:
+        raise M.not_implemented_for("einsum", dt, "einsum of several bool operands contracts them with bmm, "
+                                    "which has no bool kernel; convert them with .int() first")
+    if len(seen) == 1:
+        return _dtypes.int64 if summed else dt
+    widened = any(c in alone and n != 1 for term, shape in seen for c, n in zip(term, shape))
+    return _dtypes.int64 if widened else dt
 
 
 _ELLIPSIS_LABEL = 0x2460   # private labels for the dims "..." stands for (never a valid subscript)
@@ -1116,6 +1193,14 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     if steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
     dtype = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    if steps > 1 and dtype is _dtypes.bool:
+        raise M.not_implemented_for("linspace", dtype, "use an integer or floating dtype")
+    # the ends are converted to dtype first, as PyTorch: RuntimeError for one it cannot hold (inf for an
+    # integer dtype), and a negative int wraps for an unsigned one (linspace(0, -1, 4, dtype=uint8) ends at 255)
+    if steps > 0:
+        start = A.fit_scalar("linspace", start, dtype)
+    if steps > 1:
+        end = A.fit_scalar("linspace", end, dtype)
     if steps == 1:
         out = pt.full((1,), start, dtype=pt.float64, device=device)
     else:

@@ -112,6 +112,9 @@ def _binary_meta(name, result):
                 dev = M.common_device(name, (input, other))
                 b = other._data if other._device is dev else other.item()
                 a = input._data if input._device is dev else input.item()
+                r = cache.get((input._dtype, other._dtype, not sa, not sb)) or dtypes(
+                    input, other, (input._dtype, other._dtype, not sa, not sb))
+                M.check_joined_dtype(name, r[0], dev)   # a 0-d cpu float16 joining a device without it
             if sa != sb:
                 M.broadcast_shapes(sa, sb, op=name)
             key = (input._dtype, other._dtype, not sa, not sb)
@@ -224,6 +227,8 @@ def _where_meta(condition, input, other):
         if not isinstance(v, T):
             M.check_scalar("where", v)
     dt = _dtypes.result_type(*(v for v in (input, other)))
+    if any(t._device is not dev for t in tensors):
+        M.check_joined_dtype("where", dt, dev)
     a = M.native(input, dev) if isinstance(input, T) else A.fit_scalar("where", input, dt)
     b = M.native(other, dev) if isinstance(other, T) else A.fit_scalar("where", other, dt)
     if key is not None and all(t.__class__ is T and t._device is dev for t in tensors):

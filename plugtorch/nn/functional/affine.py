@@ -37,5 +37,6 @@ def bilinear(input1, input2, weight, bias=None):
         raise RuntimeError(f"bilinear(): input sizes ({input1.shape[-1]}, {input2.shape[-1]}) do not match "
                            f"weight of size {list(weight.shape)}")
     t = (input1 @ weight.permute(1, 0, 2).reshape(i1, o * i2)).reshape(*input1.shape[:-1], o, i2)
-    out = (t * input2.unsqueeze(-2)).sum(-1)
+    out = t * input2.unsqueeze(-2)
+    out = out.sum(-1, dtype=out.dtype)   # a contraction, like the matmul: integer dtypes are kept (they wrap)
     return out + bias if bias is not None else out

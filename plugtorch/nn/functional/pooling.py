@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive, check_tensors
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
@@ -105,11 +106,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("avg_pool2d(): divisor must be not zero (divisor_override=0)")
     k, s, p, d, (ho, wo), extra = _pool_args("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if not input.dtype.is_floating_point and input.dtype is not pt.int64:   # as PyTorch's kernels
+        raise not_implemented_for("avg_pool2d", input.dtype, "convert the input with .float() first")
     x = _batched(input)
     pads = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
     total = _windows(_pad(x, pads) if any(pads) else x, k, d, s, (ho, wo)).sum(2)
     if divisor_override:
-        out = total / divisor_override
+        out = _mean(total, divisor_override)
     else:
         # count the window cells inside the input (and inside the padding, if they count)
         h, w = x.shape[2], x.shape[3]
@@ -119,8 +122,13 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
             inside = _pad(inside, (0, extra[1], 0, extra[0]))
         else:
             inside = _pad(inside, pads)
-        out = total / _windows(inside, k, d, s, (ho, wo)).sum(2)
+        out = _mean(total, _windows(inside, k, d, s, (ho, wo)).sum(2))
     return out if input.ndim == 4 else out.squeeze(0)
+
+
+def _mean(total, count):
+    """A window's mean; int64 stays int64, rounded toward zero (PyTorch's integer average)."""
+    return total / count if total.dtype.is_floating_point else pt.div(total, count, rounding_mode="trunc")
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -169,6 +177,8 @@ def _check_adaptive(op, input, nd):
 def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's bins [floor(i*H/Ho), ceil((i+1)*H/Ho)); computed as A_h @ x @ A_w^T."""
     _check_adaptive("adaptive_avg_pool2d", input, 2)
+    if not input.dtype.is_floating_point:   # (the averaging matrices would be integer zeros)
+        raise not_implemented_for("adaptive_avg_pool2d", input.dtype, "convert the input with .float() first")
     h, w = input.shape[-2], input.shape[-1]
     oh, ow = _adaptive_size("adaptive_avg_pool2d", output_size, h, w)
     if oh == 0 or ow == 0:

@@ -184,8 +184,9 @@ def _nan_to_num(input, nan=0.0, posinf=None, neginf=None):
 
 
 def _threshold_backward(grad_output, input, threshold):
+    # compared in the promoted dtype, the threshold converted to it (uint8: -1 is 255; 2.5 is 2)
     d = promoted_dtype([as_operand(grad_output), as_operand(input)])
-    return result(np.where(input <= threshold, 0, grad_output), d)
+    return result(np.where(operand_in(input, d) <= operand_in(threshold, d), 0, grad_output), d)
 
 
 def _isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):

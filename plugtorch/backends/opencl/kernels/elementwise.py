@@ -25,7 +25,7 @@ def _unary_expr(name, dt):
         return f"{name}(x0)" if f else ("1" if name == "isfinite" else "0")
     simple = {"neg": "-x0", "logical_not": "(x0 == 0)",
               "bitwise_not": "(x0 ^ 1)" if dt == BOOL else "~x0",
-              "sign": "x0" if dt == BOOL else "(x0 > 0 ? 1 : (x0 < 0 ? -1 : x0))",
+              "sign": "x0" if dt == BOOL else "(x0 > 0 ? 1 : (x0 < 0 ? -1 : 0))",  # PyTorch: nan, -0.0 -> 0
               "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
               "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
               "round": "rint(x0)" if f else "x0"}

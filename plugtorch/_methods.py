@@ -213,8 +213,8 @@ def _install():
     Tensor.squeeze = _squeeze
     Tensor.split = _split
     Tensor.slice = lambda self, dim=0, start=None, end=None, step=1: dispatch(OPS["slice"], self, dim, start, end, step)
-    Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, *other.shape)
-    Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, *other.shape)
+    Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, tuple(other.shape))
+    Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, tuple(other.shape))
     Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(
         self, OPS["index_put"], (indices, values, accumulate), {})
     Tensor.copy_ = lambda self, src, non_blocking=False: dispatch(OPS["copy_"], self, src)
@@ -228,8 +228,8 @@ def _install():
 
     Tensor.__getitem__ = _indexing.getitem
     Tensor.__setitem__ = _indexing.setitem
-    Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
-    Tensor.mT = property(lambda self: self.transpose(-2, -1))
+    Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
+    Tensor.mT = property(_matrix_transpose)
     Tensor.H = Tensor.T
     Tensor.mH = Tensor.mT
     _operators()
@@ -254,6 +254,15 @@ def _split(self, split_size=None, dim=0, **kwargs):
     if split_size is None:
         raise TypeError('split() missing 1 required positional argument: "split_size"')
     return P.split(self, split_size, dim)
+
+
+def _matrix_transpose(self):
+    """``x.mT``: the last two dims swapped; the identity on a 0-d tensor, as PyTorch's."""
+    if self.ndim < 2:
+        if self.ndim == 0:
+            return dispatch(OPS["view"], self, ())
+        raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    return self.transpose(-2, -1)
 
 
 def _view(self, *shape, **kwargs):

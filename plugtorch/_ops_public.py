@@ -489,7 +489,7 @@ def concatenate(tensors, axis=0, out=None):
 
 @public("permute")
 def permute(input, dims):
-    return dispatch(OPS["permute"], input, *dims)
+    return dispatch(OPS["permute"], input, dims if dims.__class__ in (tuple, list) else tuple(dims))
 
 
 @public("reshape")

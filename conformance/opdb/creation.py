@@ -155,7 +155,9 @@ ENTRIES = [
     Entry("arange", samples=_arange_samples, dtypes=NUMERIC_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(0, 5, 0, device=DEVICE), RuntimeError, "step must be nonzero"),
         ErrorInput(Sample(0, 5, -1, device=DEVICE), RuntimeError, "inconsistent"),
-        ErrorInput(Sample(0, 1, 0.3, dtype=pt.int64, device=DEVICE), ValueError, "step must be nonzero")]),
+        ErrorInput(Sample(0, 1, 0.3, dtype=pt.int64, device=DEVICE), ValueError, "step must be nonzero"),
+        ErrorInput(Sample(0, 1, float("inf"), dtype=pt.int32, device=DEVICE), RuntimeError, "without overflow"),
+        ErrorInput(Sample(0, 3, 1e30, dtype=pt.int64, device=DEVICE), RuntimeError, "without overflow")]),
     Entry("uniform_", samples=_fill_samples(-2.0, 3.0), dtypes=FLOAT_DTYPES, compare=_uniform_compare,
           error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 2.0, 1.0), RuntimeError, "from <= to"),
                                     ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, float("inf")), RuntimeError,

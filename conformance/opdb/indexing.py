@@ -155,7 +155,10 @@ ENTRIES = [
         ErrorInput(Sample(_x(ctx), [_perm_idx(ctx, 3, 2)], _x(ctx, (2, 5)), True), RuntimeError, "shape mismatch"),
         ErrorInput(Sample(_x(ctx), [_perm_idx(ctx, 3, 2)],
                           _x(ctx, (2, 4), dtype=pt.int64 if ctx.dtype is not pt.int64 else pt.float32), False),
-                   RuntimeError, "dtypes match")]),
+                   RuntimeError, "dtypes match"),
+        ErrorInput(Sample(_x(ctx), None, _x(ctx, (2, 4)), False), TypeError, "'indices' must be tuple of Tensors"),
+        ErrorInput(Sample(_x(ctx), _perm_idx(ctx, 3, 2), _x(ctx, (2, 4)), False), TypeError,
+                   "must be tuple of Tensors, not Tensor")]),
     Entry("gather", samples=_gather_samples, dtypes=ALL_DTYPES, error_inputs=_gather_errors),
     Entry("take_along_dim", samples=_take_along_dim_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(_x(ctx), Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False), 1),

@@ -155,23 +155,71 @@ def _shape_error(*shapes):
     return lambda ctx: [ErrorInput(Sample(*[_x(ctx, s) for s in shapes]), RuntimeError)]
 
 
+def _errors(*cases):
+    """ErrorInputs from ``(make(ctx) -> (args, kwargs), error, match)`` cases."""
+    def f(ctx):
+        out = []
+        for make, err, match in cases:
+            args, kwargs = make(ctx)
+            out.append(ErrorInput(Sample(*args, **kwargs), err, match))
+        return out
+    return f
+
+
+def _not_a_tensor(op, *rest, **kwargs):
+    """A list for the input tensor: PyTorch's TypeError (callables in ``rest`` make tensors)."""
+    def make(ctx):
+        return [[1.0, 2.0], *[r(ctx) if callable(r) else r for r in rest]], kwargs
+    return make, TypeError, rf"{op}\(\): argument 'input' must be Tensor, not list"
+
+
+_BOOL_CONV = "not implemented for dtype plugtorch.bool"
+
 ENTRIES = [
     Entry("linear", samples=_linear, dtypes=NN_DTYPES, error_inputs=_shape_error((4, 3), (2, 5))),
     Entry("_linear_backward", samples=_linear_backward, dtypes=NN_DTYPES,
           error_inputs=_shape_error((4, 3), (4, 3), (2, 3))),
     Entry("bilinear", samples=_bilinear, dtypes=NN_DTYPES),
-    Entry("conv1d", samples=_conv1d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 8), (4, 2, 3))),
-    Entry("conv2d", samples=_conv2d, dtypes=NN_DTYPES, error_inputs=_shape_error((2, 3, 6, 6), (4, 2, 3, 3))),
-    Entry("conv_transpose2d", samples=_conv_transpose2d, dtypes=NN_DTYPES),
-    Entry("avg_pool2d", samples=_avg_pool, dtypes=NN_DTYPES),
-    Entry("max_pool2d", samples=_max_pool, dtypes=NN_DTYPES),
-    Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES),
-    Entry("group_norm", samples=_group_norm, dtypes=NN_DTYPES),
-    Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES),
+    Entry("conv1d", samples=_conv1d, dtypes=NN_DTYPES,
+          error_inputs=lambda ctx: _shape_error((2, 3, 8), (4, 2, 3))(ctx) + _errors(
+              (lambda c: ([_x(c, (1, 4, 9)), _x(c, (2, 2, 3))], {"groups": 2.5}), TypeError, "'groups' must be int"),
+              (lambda c: ([_x(c, (1, 2, 6), dtype=pt.bool), _x(c, (3, 2, 3), dtype=pt.bool)], {}),
+               NotImplementedError, _BOOL_CONV))(ctx)),
+    Entry("conv2d", samples=_conv2d, dtypes=NN_DTYPES,
+          error_inputs=lambda ctx: _shape_error((2, 3, 6, 6), (4, 2, 3, 3))(ctx) + _errors(
+              (lambda c: ([_x(c, (1, 2, 6, 6), dtype=pt.bool), _x(c, (3, 2, 3, 3), dtype=pt.bool)], {}),
+               NotImplementedError, _BOOL_CONV),
+              (lambda c: ([_x(c, (1, 2, 6, 6)), _x(c, (2, 1, 3, 3))], {"groups": 2.0}), TypeError,
+               "'groups' must be int"))(ctx)),
+    Entry("conv_transpose2d", samples=_conv_transpose2d, dtypes=NN_DTYPES, error_inputs=_errors(
+        _not_a_tensor("conv_transpose2d", lambda c: _x(c, (2, 3, 3, 3))),
+        (lambda c: ([_x(c, (1, 4, 5, 5)), _x(c, (4, 1, 3, 3))], {"groups": 2.5}), TypeError, "'groups' must be int"),
+        (lambda c: ([_x(c, (1, 2, 6, 6), dtype=pt.bool), _x(c, (2, 3, 3, 3), dtype=pt.bool)], {}),
+         NotImplementedError, _BOOL_CONV))),
+    Entry("avg_pool2d", samples=_avg_pool, dtypes=NN_DTYPES, error_inputs=_errors(
+        (lambda c: ([_x(c, (1, 2, 6, 6)), 2], {"ceil_mode": "yes"}), TypeError, "'ceil_mode' must be bool, not str"),
+        (lambda c: ([_x(c, (1, 2, 6, 6)), 2], {"count_include_pad": 1}), TypeError,
+         "'count_include_pad' must be bool, not int"))),
+    Entry("max_pool2d", samples=_max_pool, dtypes=NN_DTYPES, error_inputs=_errors(
+        (lambda c: ([_x(c, (1, 2, 6, 6)), 2], {"ceil_mode": "yes"}), TypeError, "'ceil_mode' must be bool, not str"))),
+    Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES, error_inputs=_errors(
+        _not_a_tensor("batch_norm", None, None, training=True),
+        (lambda c: ([_x(c, (4, 3)), "m", None], {"training": True}), TypeError,
+         "argument 'running_mean' must be Tensor, not str"))),
+    Entry("group_norm", samples=_group_norm, dtypes=NN_DTYPES, error_inputs=_errors(
+        _not_a_tensor("group_norm", 2),
+        (lambda c: ([_x(c, (2, 4, 3)), 2, "w"], {}), TypeError, "argument 'weight' must be Tensor, not str"))),
+    Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES, error_inputs=_errors(
+        _not_a_tensor("layer_norm", (2,)),
+        (lambda c: ([_x(c, (2, 4)), (4,), "w"], {}), TypeError, "argument 'weight' must be Tensor, not str"))),
     Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
-    Entry("cross_entropy", samples=_cross_entropy, dtypes=NN_DTYPES),
+    Entry("cross_entropy", samples=_cross_entropy, dtypes=NN_DTYPES, error_inputs=_errors(
+        (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": True}), TypeError,
+         "'ignore_index' must be int, not bool"))),
     Entry("_cross_entropy_backward", samples=_cross_entropy_backward, dtypes=NN_DTYPES,
           error_inputs=_cross_entropy_backward_errors),
-    Entry("nll_loss", samples=_nll_loss, dtypes=NN_DTYPES),
+    Entry("nll_loss", samples=_nll_loss, dtypes=NN_DTYPES, error_inputs=_errors(
+        (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": 0.5}), TypeError,
+         "'ignore_index' must be int, not float"))),
     Entry("scaled_dot_product_attention", samples=_sdpa, dtypes=NN_DTYPES),
 ]

@@ -91,7 +91,9 @@ ENTRIES += [
     Entry("add", samples=nary_samples(2, scalars=(2, 2.5, True)), error_inputs=_bad_shapes("add")),
     Entry("sub", samples=nary_samples(2, scalars=(2, -1.5)), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: _bad_shapes("sub")(ctx) + [
-              ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), RuntimeError, "bool")]),
+              ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), RuntimeError, "bool"),
+              ErrorInput(Sample(_x(ctx, dtype=pt.bool), 2), RuntimeError, "with a bool tensor"),
+              ErrorInput(Sample(_x(ctx), True), RuntimeError, "with a bool tensor")]),
     Entry("mul", samples=nary_samples(2, scalars=(3, 0.5, False)), error_inputs=_bad_shapes("mul")),
     Entry("div", samples=nary_samples(2, scalars=(4, 0.25)), error_inputs=_bad_shapes("div")),
     Entry("floor_divide", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("floor_divide")),

@@ -26,6 +26,12 @@ def _dim_errors(op, extra=()):
     return f
 
 
+def _logical_samples(ctx):
+    """all/any's samples, and an empty dim list, which reduces nothing for them (unlike sum's)."""
+    return reduce_samples(accumulate=False)(ctx) + [Sample(_x(ctx, (2, 3), layout="transposed"), [], name="dim=[]"),
+                                                    Sample(_x(ctx, (0, 3)), (), True, name="dim=()")]
+
+
 def _no_identity(op):
     return lambda ctx: ErrorInput(Sample(_x(ctx, (0, 3)), 0), IndexError, "non-zero size")
 
@@ -41,8 +47,8 @@ ENTRIES = [
           error_inputs=_dim_errors("amax", (_no_identity("amax"),))),
     Entry("amin", samples=reduce_samples(nonempty=True, accumulate=False), dtypes=ALL_DTYPES,
           error_inputs=_dim_errors("amin", (_no_identity("amin"),))),
-    Entry("all", samples=reduce_samples(accumulate=False), dtypes=ALL_DTYPES, error_inputs=_dim_errors("all")),
-    Entry("any", samples=reduce_samples(accumulate=False), dtypes=ALL_DTYPES, error_inputs=_dim_errors("any")),
+    Entry("all", samples=_logical_samples, dtypes=ALL_DTYPES, error_inputs=_dim_errors("all")),
+    Entry("any", samples=_logical_samples, dtypes=ALL_DTYPES, error_inputs=_dim_errors("any")),
     Entry("count_nonzero", samples=reduce_samples(keepdim=False, accumulate=False), dtypes=ALL_DTYPES),
 ]
 
@@ -185,7 +191,9 @@ ENTRIES += [
                                        Sample(ctx.input((2, 5), layout="stepped"), 2, 0, True, reduction_length=2)],
           dtypes=FLOAT_DTYPES),
     Entry("logsumexp", samples=along_samples(), dtypes=FLOAT_DTYPES),
-    Entry("softmax", samples=along_samples(), dtypes=FLOAT_DTYPES),
+    Entry("softmax", samples=along_samples(), dtypes=FLOAT_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_x(ctx, (0, 3)), 5), IndexError, "out of range"),
+        ErrorInput(Sample(_x(ctx, (0,)), 0.0), TypeError, "must be an int")]),
     Entry("log_softmax", samples=lambda ctx: along_samples()(ctx) + _log_softmax_infinities(ctx), dtypes=FLOAT_DTYPES),
 ]
 

@@ -41,8 +41,13 @@ def _dim(ctx, shape, nonempty=False):
     return int(ctx.rng.choice(dims)) if dims else None
 
 
+def _sizes(x, sizes):
+    """(x, *sizes), or (x, ()) for no sizes: PyTorch's x.view() / x.expand() with none is a TypeError."""
+    return (x, *sizes) if sizes else (x, ())
+
+
 def _view_args(ctx, x, shape):
-    out = [(x, -1), (x, *reversed(shape))]
+    out = [(x, -1), _sizes(x, tuple(reversed(shape)))]
     if shape:
         out.append((x, *shape[:-1], 1, shape[-1]))
     return out
@@ -50,7 +55,7 @@ def _view_args(ctx, x, shape):
 
 def _expand_args(ctx, x, shape):
     big = tuple(3 if s == 1 else s for s in shape)
-    return [(x, 2, *shape), (x, *big), (x, *([-1] * len(shape)))]
+    return [(x, 2, *shape), _sizes(x, big), _sizes(x, [-1] * len(shape))]
 
 
 def _slice_args(ctx, x, shape):
@@ -99,7 +104,7 @@ def _cast_samples(ctx):
 
 
 def _reshape_args(ctx, x, shape):
-    return [(x, -1), (x, *reversed(shape)), (x, 1, *shape)]
+    return [(x, -1), _sizes(x, tuple(reversed(shape))), (x, 1, *shape)]
 
 
 def _flatten_args(ctx, x, shape):
@@ -198,13 +203,17 @@ def _errors(*cases):
 ENTRIES = [
     Entry("view", samples=per_shape(_view_args, contiguous_only=True), dtypes=ALL_DTYPES, error_inputs=_errors(
         (lambda c: (_x(c, (3, 4), layout="transposed"), 12), RuntimeError, "reshape"),
-        (lambda c: (_x(c, (3, 4)), 5), RuntimeError, "invalid for input of size"))),
-    Entry("permute", samples=per_shape(lambda ctx, x, s: [(x, *_perm(ctx, len(s))), (x, *reversed(range(len(s))))]),
+        (lambda c: (_x(c, (3, 4)), 5), RuntimeError, "invalid for input of size"),
+        (lambda c: (_x(c, ()),), TypeError, "missing 1 required positional argument"))),
+    Entry("permute", samples=per_shape(lambda ctx, x, s: [_sizes(x, _perm(ctx, len(s))),
+                                                          _sizes(x, tuple(reversed(range(len(s)))))]),
           dtypes=ALL_DTYPES, error_inputs=_errors((lambda c: (_x(c, (3, 4)), 0, 0), RuntimeError, "repeated dim"),
-                                                  (lambda c: (_x(c, (3, 4)), 0), RuntimeError, "number of dims"))),
+                                                  (lambda c: (_x(c, (3, 4)), 0), RuntimeError, "number of dims"),
+                                                  (lambda c: (_x(c, ()),), TypeError, "missing 1 required"))),
     Entry("expand", samples=per_shape(_expand_args), dtypes=ALL_DTYPES,
           error_inputs=_errors((lambda c: (_x(c, (3, 4)), 3, 5), RuntimeError, "expand"),
-                               (lambda c: (_x(c, (1, 4)), -2, 4), RuntimeError, "negative"))),
+                               (lambda c: (_x(c, (1, 4)), -2, 4), RuntimeError, "negative"),
+                               (lambda c: (_x(c, ()),), TypeError, "missing 1 required"))),
     Entry("slice", samples=per_shape(_slice_args, min_dims=1), dtypes=ALL_DTYPES,
           error_inputs=_errors((lambda c: (_x(c, (3, 4)), 0, 0, 2, 0), ValueError, "step"))),
     Entry("select", samples=per_shape(_select_args, min_dims=1), dtypes=ALL_DTYPES,
@@ -224,14 +233,21 @@ ENTRIES = [
     Entry("_to_dtype", samples=_cast_samples, dtypes=ALL_DTYPES),
     Entry("reshape", samples=per_shape(_reshape_args), dtypes=ALL_DTYPES,
           error_inputs=_errors((lambda c: (_x(c, (3, 4)), 5, -1), RuntimeError, "invalid for input of size"),
-                               (lambda c: (_x(c, (3, 4)), -1, -1), RuntimeError, "only one dimension"))),
+                               (lambda c: (_x(c, (3, 4)), -1, -1), RuntimeError, "only one dimension"),
+                               (lambda c: (_x(c, ()),), TypeError, "missing 1 required"))),
     Entry("flatten", samples=per_shape(_flatten_args), dtypes=ALL_DTYPES,
-          error_inputs=_errors((lambda c: (_x(c, (2, 3, 4)), 2, 1), RuntimeError, "start_dim"))),
-    Entry("unflatten", samples=per_shape(_unflatten_args, min_dims=1), dtypes=ALL_DTYPES),
+          error_inputs=_errors((lambda c: (_x(c, (2, 3, 4)), 2, 1), RuntimeError, "start_dim"),
+                               (lambda c: (_x(c, ()), 0, 4), IndexError, r"range of \[-1, 0\]"),
+                               (lambda c: (_x(c, ()), 0, -1.0), TypeError, "must be an int"))),
+    Entry("unflatten", samples=per_shape(_unflatten_args, min_dims=1), dtypes=ALL_DTYPES,
+          error_inputs=_errors((lambda c: (_x(c, (3, 4)), 1, (1, 3.5)), TypeError, "tuple of ints"),
+                               (lambda c: (_x(c, (3, 1)), 1, ()), RuntimeError, "non-empty"))),
     Entry("squeeze", samples=per_shape(_squeeze_args), dtypes=ALL_DTYPES),
     Entry("unsqueeze", samples=per_shape(_unsqueeze_args), dtypes=ALL_DTYPES,
           error_inputs=_errors((lambda c: (_x(c, (3, 4)), 3), IndexError, "out of range"))),
-    Entry("transpose", samples=per_shape(_transpose_args), dtypes=ALL_DTYPES),
+    Entry("transpose", samples=per_shape(_transpose_args), dtypes=ALL_DTYPES,
+          error_inputs=_errors((lambda c: (_x(c, ()), -5, 0), IndexError, r"range of \[-1, 0\]"),
+                               (lambda c: (_x(c, ()), 0.0, -1), TypeError, "must be an int"))),
     Entry("t", samples=per_shape(lambda c, x, sh: [(x,)] if len(sh) <= 2 else []),
           dtypes=ALL_DTYPES, error_inputs=_errors((lambda c: (_x(c, (2, 3, 4)),), RuntimeError, "<= 2 dimensions"))),
     Entry("narrow", samples=per_shape(_narrow_args, min_dims=1), dtypes=ALL_DTYPES,

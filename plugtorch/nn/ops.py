@@ -72,9 +72,9 @@ def _make_meta(name, impl):
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
             vals = list(bound.arguments.values())
+        if not isinstance(vals[0], Tensor):   # every such op's first argument is its input tensor
+            raise TypeError(f"{name}(): argument '{params[0].name}' must be Tensor, not {type(vals[0]).__name__}")
         tensors = [v for v in vals if isinstance(v, Tensor)]
-        if not tensors:
-            raise TypeError(f"{name}(): expected Tensor arguments")
         dev = common_device(name, tensors)
         kargs = tuple(v._data if isinstance(v, Tensor) else v for v in vals)
         floats = [t for t in tensors if t._dtype.is_floating_point]
@@ -211,6 +211,8 @@ def _nll_loss_meta(input, target, weight=None, size_average=None, ignore_index=-
                    reduction="mean"):
     """nll_loss's meta: every check but the target values' (the kernel raises PyTorch's IndexError for
     those); the kernel receives the arguments positionally, the legacy flags folded into ``reduction``."""
+    if ignore_index.__class__ is not int:
+        ignore_index = _loss.check_ignore_index("nll_loss", ignore_index)
     key = None
     if size_average is None and reduce is None and reduction.__class__ is str:   # (the legacy flags warn)
         try:
@@ -262,6 +264,7 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     """
     if size_average is not None or reduce is not None:
         reduction = "mean" if size_average is not False and reduce is not False else "sum" if reduce is not False else "none"
+    ignore_index = _loss.check_ignore_index("nll_loss", ignore_index)
     cdim = 1 if input.ndim > 1 else 0
     c = input.shape[cdim]
     classes = _classes(c, target.device, input.ndim)
@@ -302,6 +305,8 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
     kernel raises PyTorch's IndexError for those); a kernel receives ``(input, target, weight or
     None, ignore_index, reduction, label_smoothing, dtype)``, the legacy flags folded into
     ``reduction``, and returns the loss."""
+    if ignore_index.__class__ is not int:
+        ignore_index = _loss.check_ignore_index("cross_entropy", ignore_index)
     key = None
     if size_average is None and reduce is None and reduction.__class__ is str:   # (the legacy flags warn)
         try:
@@ -354,6 +359,7 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
     gradient ``grad``: ``softmax(input) * A.sum(C) - A`` times the reduction's scale, where
     ``A[n, c] = w[c] ((1 - e) [c == target[n]] + e / C)`` over the samples not ignored.
     """
+    ignore_index = _loss.check_ignore_index("cross_entropy", ignore_index)
     cdim = 1 if input.ndim > 1 else 0
     c = input.shape[cdim]
     classes = _classes(c, input.device, input.ndim)
@@ -448,7 +454,7 @@ def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
             raise RuntimeError(f"conv2d(): expected a bias of shape ({weight.shape[0]},) and dtype "
                                f"{input._dtype}, got {tuple(bias.shape)} and {bias._dtype}")
         b = bias._data
-    return dev, (input._data, weight._data, b, s, pads, d, groups), input._dtype
+    return dev, (input._data, weight._data, b, s, pads, d, groups.__index__()), input._dtype
 
 
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,

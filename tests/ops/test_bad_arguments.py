@@ -486,3 +486,60 @@ def test_grad_assignment_checks_dtype_shape_and_device():
     if pt.opencl.is_available():
         with pytest.raises(RuntimeError, match="different device"):
             p.grad = pt.ones(2, device="opencl")
+
+
+# ---- the valid neighbours of the fuzzer's findings (tests/fuzz; the refused calls are rows of
+# tests/ops/test_error_classes.py, checked against torch 2.13) --------------------------------
+@pytest.mark.parametrize("dev", DEVICES)
+def test_all_any_over_an_empty_dim_list_reduce_nothing(dev):
+    a = np.array([[0.0, 1.0, nan], [2.0, 0.0, -3.0]], np.float32)
+    x = pt.tensor(a, device=dev)
+    for f, name in ((pt.all, "all"), (pt.any, "any")):
+        for dim in ([], ()):
+            got = f(x, dim)
+            assert got.dtype is pt.bool and _np(got).tolist() == (a != 0).tolist(), (name, dim)
+        assert _np(getattr(x.t(), name)([], keepdim=True)).tolist() == (a.T != 0).tolist()
+        assert _np(f(x.to(pt.uint8), [])).tolist() == [[0, 1, 0], [1, 0, 1]]   # uint8 stays uint8
+        assert tuple(f(pt.zeros(0, 3, device=dev), []).shape) == (0, 3)
+        assert _np(f(x, [0, 1])).tolist() == (a != 0).__getattribute__(name)()  # a dim list still reduces
+        assert _np(f(x, None)).tolist() == (a != 0).__getattribute__(name)()
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_zero_dim_shape_ops_that_pytorch_accepts(dev):
+    x = pt.tensor(2.5, device=dev)
+    assert _np(x.flatten(-1, 0)).tolist() == [2.5] and _np(x.flatten()).tolist() == [2.5]
+    assert _np(x.transpose(0, -1)).tolist() == 2.5
+    for y in (x.permute(()), pt.permute(x, ()), pt.permute(x, []), x.view(()), x.expand(()), x.reshape(()),
+              pt.reshape(x, ()), x.T, x.H, x.mT, x.mH, x.view_as(x), x.reshape_as(x)):
+        assert tuple(y.shape) == () and _np(y).tolist() == 2.5
+    assert _np(pt.permute(_ar(dev, 2, 3), (1, 0))).tolist() == np.arange(6.0).reshape(2, 3).T.tolist()
+    assert _np(_ar(dev, 2, 3).T).tolist() == np.arange(6.0).reshape(2, 3).T.tolist()
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_int_arguments_take_numpy_and_tensor_ints(dev):
+    x = _ar(dev, 3, 4)
+    for sizes in ((2, np.int64(2)), pt.Size([2, 2]), [pt.tensor(2), -1]):
+        assert _np(x.unflatten(1, sizes)).tolist() == np.arange(12.0).reshape(3, 2, 2).tolist()
+    logp = pt.tensor([[-1.0, -2.0, -3.0], [-4.0, -5.0, -6.0]], device=dev)
+    target = pt.tensor([0, 1], device=dev)
+    for ignore in (np.int64(0), pt.tensor(0)):   # sample 0 ignored: the mean is over sample 1 alone
+        assert F_nll(logp, target, ignore) == 5.0
+    w = pt.ones(2, 2, 3, device=dev)
+    inp = pt.ones(1, 4, 9, device=dev)
+    want = _np(pt.nn.functional.conv1d(inp, w, groups=2))
+    assert np.array_equal(_np(pt.nn.functional.conv1d(inp, w, groups=np.int64(2))), want)
+    assert want.tolist() == np.full((1, 2, 7), 6.0).tolist()
+
+
+def F_nll(logp, target, ignore):
+    return pt.nn.functional.nll_loss(logp, target, ignore_index=ignore).item()
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_integer_arange_within_int64(dev):
+    got = pt.arange(0, 3e9, 1e9, dtype=pt.int32, device=dev)   # each value fits int64, the results fit int32
+    assert got.dtype is pt.int32 and _np(got).tolist() == [0, 1_000_000_000, 2_000_000_000]
+    assert _np(pt.arange(2 ** 62, 2 ** 62 + 2, device=dev)).tolist() == [2 ** 62, 2 ** 62 + 1]
+    assert _np(pt.arange(0, 1, inf, device=dev)).tolist() == []   # a float range with an infinite step is empty

@@ -36,7 +36,8 @@ def test_reduce(name, dtype, dim, keepdim):
     if name == "prod" and dtype.is_floating_point:
         a = (a / 2 + 1).astype(dtype.numpy)
     x = pt.tensor(a)
-    axis = dim if dim != () else None  # PyTorch: an empty dim tuple reduces everything
+    # PyTorch: an empty dim tuple reduces everything, but for all/any it reduces nothing
+    axis = dim if dim != () or name in ("all", "any") else None
     want = REDUCE[name](a.astype(np.float64) if dtype is not pt.bool or name in ("all", "any") else a,
                         axis=axis, keepdims=keepdim)
     out = getattr(pt, name)(x, dim, keepdim) if dim is not None else getattr(x, name)()

@@ -55,7 +55,9 @@ def reshape(input, *shape):
     plugtorch.Size([2, 3])
     """
     _t("reshape", input)
-    from plugtorch.dispatch.ops.shape import infer_size, view_strides
+    from plugtorch.dispatch.ops.shape import _missing_sizes, infer_size, view_strides
+    if not shape:
+        raise _missing_sizes("reshape", "shape")
     shape = infer_size("reshape", M.as_shape("reshape", shape), input.numel())
     if view_strides(tuple(input.shape), input.stride(), shape) is None:
         input = input.clone()
@@ -65,10 +67,10 @@ def reshape(input, *shape):
 @composite("flatten", tags=("shape",))
 def flatten(input, start_dim=0, end_dim=-1):
     _t("flatten", input)
+    s = M.wrap_dim("flatten", start_dim, input.ndim)   # a 0-d tensor's dims are -1 and 0, as PyTorch's
+    e = M.wrap_dim("flatten", end_dim, input.ndim)
     if input.ndim == 0:
         return input.reshape(1)
-    s = M.wrap_dim("flatten", start_dim, input.ndim)
-    e = M.wrap_dim("flatten", end_dim, input.ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shp = tuple(input.shape)
@@ -82,8 +84,12 @@ def flatten(input, start_dim=0, end_dim=-1):
 def unflatten(input, dim, sizes):
     _t("unflatten", input)
     d = M.wrap_dim("unflatten", dim, input.ndim)
+    sizes = A.as_ints("unflatten", "sizes", sizes)   # PyTorch's TypeError for (1, 3.5) or 4
+    if not sizes:
+        raise RuntimeError(f"unflatten(): sizes must be non-empty; pass the sizes that dim {d} (of size "
+                           f"{input.shape[d]}) splits into, e.g. (2, -1)")
     from plugtorch.dispatch.ops.shape import infer_size
-    sizes = infer_size("unflatten", tuple(sizes), input.shape[d])
+    sizes = infer_size("unflatten", sizes, input.shape[d])
     shp = tuple(input.shape)
     return _pt().ops.view(input, shp[:d] + sizes + shp[d + 1:])
 
@@ -113,9 +119,9 @@ def unsqueeze(input, dim):
 def transpose(input, dim0, dim1):
     _t("transpose", input)
     n = input.ndim
+    a, b = M.wrap_dim("transpose", dim0, n), M.wrap_dim("transpose", dim1, n)
     if n == 0:
         return _pt().ops.view(input, ())
-    a, b = M.wrap_dim("transpose", dim0, n), M.wrap_dim("transpose", dim1, n)
     perm = list(range(n))
     perm[a], perm[b] = perm[b], perm[a]
     return input.permute(perm)
@@ -632,6 +638,7 @@ def _softmax_input(op, input, dtype):
 @composite("softmax", tags=("reduction",))
 def softmax(input, dim, dtype=None):
     _softmax_input("softmax", input, dtype)
+    dim = M.wrap_dim("softmax", dim, input.ndim)   # checked here too for empty input, which skips amax
     x = input if dtype is None else input.to(dtype)
     if not x._dtype.is_floating_point:
         x = x.to(_dtypes.get_default_dtype())

@@ -53,7 +53,7 @@ def _arange_meta(start, end, step, *, dtype=None, device=None):
     if step == 0 or step != step:
         raise RuntimeError(f"arange(): step must be nonzero (and not nan), got {step}")
     if (end - start) * step < 0:
-        raise RuntimeError(f"arange(): upper bound and larger bound inconsistent with step sign "
+        raise RuntimeError(f"arange(): upper bound and lower bound inconsistent with step sign "
                            f"(start={start}, end={end}, step={step})")
     if dtype is None:
         dt = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in (start, end, step)) else _dtypes.int64
@@ -70,7 +70,11 @@ def _arange_meta(start, end, step, *, dtype=None, device=None):
 
 def _integer_range(start, end, step, dt):
     """PyTorch's integer arange: start and step are truncated to ints (int64 truncates end too,
-    elsewhere the length comes from the float bounds); returned as the int range a kernel runs."""
+    elsewhere the length comes from the float bounds); returned as the int range a kernel runs.
+    Each value must fit int64, the type PyTorch computes integer ranges in (RuntimeError, not
+    Python's OverflowError for ``step=inf``)."""
+    for v in (start, end, step):
+        A.fit_scalar("arange", v, _dtypes.int64)
     ts, tstep = int(start), int(step)
     if tstep == 0:   # PyTorch: ValueError for int64 (other int dtypes repeat start: refused here)
         raise ValueError(f"arange(): step must be nonzero: step={step} truncates to 0 for dtype {dt.name}; "

@@ -17,6 +17,15 @@ def _check_input(op, input, name="input"):
         raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(input).__name__}")
 
 
+def _index_list(op, indices):
+    """indices as a list: a tuple or list of Tensors (or None for a whole dim); a bare Tensor
+    would be iterated by its rows, so it is PyTorch's TypeError, as None or an int is."""
+    if indices.__class__ is not list and indices.__class__ is not tuple and not isinstance(indices, (list, tuple)):
+        raise TypeError(f"{op}(): argument 'indices' must be tuple of Tensors, not {type(indices).__name__}; "
+                        f"pass one index per dim, e.g. {op}(x, (idx,), ...)")
+    return list(indices)
+
+
 def _check_indices(op, input, indices):
     _check_input(op, input)
     if len(indices) > input.ndim:
@@ -46,7 +55,7 @@ def _check_indices(op, input, indices):
 
 
 def _index_meta(input, indices):
-    idx = _check_indices("index", input, list(indices))
+    idx = _check_indices("index", input, _index_list("index", indices))
     return input._device, (input._data, idx), input._dtype
 
 
@@ -75,7 +84,7 @@ def broadcasts_to(src, dst) -> bool:
 
 def _index_put_meta(input, indices, values, accumulate=False):
     M.check_bool("index_put", "accumulate", accumulate)
-    indices = list(indices)
+    indices = _index_list("index_put", indices)
     idx = _check_indices("index_put", input, indices)
     if not isinstance(values, M.Tensor):
         M.check_scalar("index_put", values)

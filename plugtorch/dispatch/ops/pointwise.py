@@ -91,6 +91,8 @@ def _binary_meta(name, result):
     cache = Memo(256)
 
     def dtypes(a, b, key):
+        if name == "sub":
+            _check_sub_operands(a, b)
         dt = M.binary_dtype(a, b)
         r = cache[key] = (_compute_dtype(dt), _out_dtype(dt))
         return r
@@ -131,13 +133,13 @@ def _binary_meta(name, result):
 
     def _scalar_first(x, t):
         M.check_scalar(name, x)
+        if name == "sub":
+            _check_sub_operands(x, t)
         dt = M.binary_dtype(t, x)
         return t._device, (x, t._data, _compute_dtype(dt)), _out_dtype(dt)
 
     if result == "promote":
         _compute_dtype = _out_dtype = _identity
-        if name in ("sub", "neg"):
-            _compute_dtype = _out_dtype = _no_bool(name)
         if name in ("floor_divide", "remainder", "fmod", "pow"):
             _compute_dtype = _out_dtype = _no_bool(name)
     elif result == "float":
@@ -170,12 +172,21 @@ def _to_bool(d):
     return _dtypes.bool
 
 
+def _check_sub_operands(a, b):
+    """PyTorch refuses sub with a bool operand, tensor or Python bool (``mask - 1`` is no inversion)."""
+    a_bool = a.__class__ is bool or (isinstance(a, M.Tensor) and a._dtype is _dtypes.bool)
+    b_bool = b.__class__ is bool or (isinstance(b, M.Tensor) and b._dtype is _dtypes.bool)
+    if a_bool and b_bool:
+        raise RuntimeError("sub(): Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if a_bool or b_bool:
+        raise RuntimeError("sub(): Subtraction, the `-` operator, with a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+
+
 def _no_bool(name):
     def f(d):
         if d is _dtypes.bool:
-            if name == "sub":
-                raise RuntimeError(f"{name}(): Subtraction, the `-` operator, with two bool tensors is not "
-                                   "supported. Use the `^` or `logical_xor()` operator instead.")
             raise M.not_implemented_for(name, d, "convert bool tensors with .long() first")
         return d
     return f

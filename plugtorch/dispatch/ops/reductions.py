@@ -42,6 +42,8 @@ def _reduce_meta(name, result, identity):
         _check_tensor(name, input)
         M.check_bool(name, "keepdim", keepdim)
         dims = M.wrap_dims(name, dim, input.ndim)
+        if result == "bool" and dims and dim.__class__ in (list, tuple) and not dim:
+            dims = ()   # PyTorch: all/any over an empty dim list reduce nothing (sum's reduces every dim)
         if not identity:
             check_nonempty(name, input, dim, dims)
         d = input._dtype if dtype is None else _dtypes.to_dtype(dtype)

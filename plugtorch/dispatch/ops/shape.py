@@ -83,7 +83,15 @@ def _int_args(args):
 _VIEWS = Memo(4096)   # (input shape, requested shape) -> shape, for views that only add or drop 1s
 
 
+def _missing_sizes(op, name):
+    """PyTorch's TypeError for a call with no sizes at all (``x.view()``); ``()`` is a 0-d shape."""
+    return TypeError(f'{op}() missing 1 required positional argument: "{name}" (for a 0-d result pass an empty '
+                     f"tuple: {op}(x, ()))")
+
+
 def _view_meta(input, *shape):
+    if not shape:
+        raise _missing_sizes("view", "size")
     key = None
     if input.__class__ is M.Tensor:
         req = _int_args(shape)
@@ -113,6 +121,8 @@ _PERMS = Memo(1024)   # (ndim, dims) -> the dims made non-negative, once checked
 
 
 def _permute_meta(input, *dims):
+    if not dims:
+        raise _missing_sizes("permute", "dims")
     if input.__class__ is M.Tensor:
         req = _int_args(dims)
         if req is not None:
@@ -137,6 +147,8 @@ register_op("permute", _permute_meta, tags=("view",))
 
 
 def _expand_meta(input, *sizes):
+    if not sizes:
+        raise _missing_sizes("expand", "size")
     _check_tensor("expand", input)
     sizes = M.as_shape("expand", sizes)
     shape = tuple(input.shape)

@@ -57,6 +57,11 @@ def check_tensors(op, **tensors):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
 
 
+def check_optional_tensors(op, **tensors):
+    """``check_tensors`` for arguments that may be None (weight, bias, running statistics)."""
+    check_tensors(op, **{name: t for name, t in tensors.items() if t is not None})
+
+
 def check_input_dims(op, input, allowed, what):
     """Raise PyTorch's error when ``input.ndim`` is not one of ``allowed``."""
     if input.ndim not in allowed:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn.functional._utils import (_pair, _single, check_ints, check_nonnegative, check_positive,
                                             check_tensors)
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional.padding import pad as _pad
 
 
@@ -132,10 +133,29 @@ def _same_padding(k, d):
     return total // 2, total - total // 2
 
 
+def _check_groups(op, groups):
+    """groups as an int: PyTorch's TypeError for 2.5, '2' or True, RuntimeError when not positive
+    (a NumPy integer is taken as its value)."""
+    if groups.__class__ is not int:
+        if isinstance(groups, (bool, float, pt.Tensor)) or not hasattr(groups, "__index__"):
+            raise TypeError(f"{op}(): argument 'groups' must be int, not {type(groups).__name__}")
+        groups = groups.__index__()
+    if groups <= 0:
+        raise RuntimeError(f"{op}(): non-positive groups is not supported, but got groups={groups}")
+    return groups
+
+
+def _check_not_bool(op, input, weight):
+    """PyTorch has no bool convolution kernel: NotImplementedError on every backend (cpu's native
+    kernel would otherwise return a bool tensor where the devices' matmul refuses)."""
+    if input.dtype is pt.bool or weight.dtype is pt.bool:
+        raise not_implemented_for(op, pt.bool, "convert with .float() first")
+
+
 def _conv_checks(op, input, weight, groups, nd):
     check_tensors(op, input=input, weight=weight)
-    if not isinstance(groups, int) or groups <= 0:
-        raise RuntimeError(f"{op}(): non-positive groups is not supported, but got groups={groups}")
+    groups = _check_groups(op, groups)
+    _check_not_bool(op, input, weight)
     if input.ndim not in (nd + 1, nd + 2):
         raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got "
                            f"input of size: {list(input.shape)}")
@@ -183,6 +203,7 @@ def conv2d_geometry(input, weight, stride=1, padding=0, dilation=1, groups=1):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution (cross-correlation) over (N, C, H, W); padding may be 'same' or 'valid'."""
     pads, s, d, (ho, wo) = conv2d_geometry(input, weight, stride, padding, dilation, groups)
+    groups = groups.__index__()   # (checked by conv2d_geometry)
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     k = (weight.shape[2], weight.shape[3])
@@ -207,6 +228,7 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
     """Gradients of conv2d for (input, weight, bias), written with ops (unfold, fold, matmul), so
     every backend runs them and they differentiate again."""
     pads, s, d, (ho, wo) = conv2d_geometry(input, weight, stride, padding, dilation, groups)
+    groups = groups.__index__()
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     g = g if batched else g.unsqueeze(0)
@@ -243,6 +265,9 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution: matmul with the weight's transpose, then ``fold`` the columns."""
+    check_tensors("conv_transpose2d", input=input, weight=weight)
+    groups = _check_groups("conv_transpose2d", groups)
+    _check_not_bool("conv_transpose2d", input, weight)
     if input.ndim not in (3, 4):
         raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
                            f"of size: {list(input.shape)}")
@@ -252,8 +277,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if weight.shape[0] != c:
         raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
                            f"to have {weight.shape[0]} channels, but got {c} channels instead")
-    if not isinstance(groups, int) or groups <= 0:
-        raise RuntimeError(f"conv_transpose2d(): non-positive groups is not supported, but got groups={groups}")
     s, p, op, d = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
     _conv_params("conv_transpose2d", s, p, d, 2)
     check_nonnegative("conv_transpose2d", "output_padding", op)

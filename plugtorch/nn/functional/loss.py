@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import plugtorch as pt
+from plugtorch.dispatch.arguments import as_int
 from plugtorch.nn.functional._utils import check_reduction, legacy_reduction
 from plugtorch.nn.functional._utils import reduce as _reduce
 
@@ -61,6 +62,16 @@ def _class_weight(weight, ndim):
     return weight.reshape((weight.shape[0],) + (1,) * (ndim - 2)) if ndim > 1 else weight
 
 
+def check_ignore_index(op, ignore_index):
+    """ignore_index is an int (PyTorch's TypeError for 0.5 or True, which would match no target or
+    target 1); a NumPy integer or a one-element integer tensor is taken as its value."""
+    if ignore_index.__class__ is int:
+        return ignore_index
+    if isinstance(ignore_index, bool):
+        raise TypeError(f"{op}(): argument 'ignore_index' must be int, not bool")
+    return as_int(op, "ignore_index", ignore_index)
+
+
 def _check_targets(op, input, target, ignore_index):
     n_classes = check_target_shape(op, input, target)
     bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
@@ -104,6 +115,7 @@ def nll_checks(input, target, weight, size_average, reduce, reduction):
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """-input[n, target[n]] (times the class weight); 'mean' divides by the summed weights."""
     reduction = nll_checks(input, target, weight, size_average, reduce, reduction)
+    ignore_index = check_ignore_index("nll_loss", ignore_index)
     _check_targets("nll_loss", input, target, ignore_index)
     cdim = 1 if input.ndim > 1 else 0
     keep = target != ignore_index
@@ -128,6 +140,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
+    ignore_index = check_ignore_index("cross_entropy", ignore_index)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     cdim = 1 if input.ndim > 1 else 0

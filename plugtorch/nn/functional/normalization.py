@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_int
-from plugtorch.nn.functional._utils import check_tensors
+from plugtorch.nn.functional._utils import check_optional_tensors, check_tensors
 
 
 def _channel_shape(input):
@@ -32,6 +32,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     with the unbiased batch variance, as PyTorch does.
     """
     check_tensors("batch_norm", input=input)
+    check_optional_tensors("batch_norm", running_mean=running_mean, running_var=running_var, weight=weight,
+                           bias=bias)
     if input.ndim < 2:
         raise ValueError(f"batch_norm: expected input with at least 2 dims (N, C, ...), got {input.ndim}D")
     c = input.shape[1]
@@ -61,6 +63,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the trailing ``normalized_shape`` dims (biased variance)."""
+    check_tensors("layer_norm", input=input)
+    check_optional_tensors("layer_norm", weight=weight, bias=bias)
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(ns)
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != ns:
@@ -79,6 +83,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each group of ``C // num_groups`` channels (and all spatial positions) per sample."""
+    check_tensors("group_norm", input=input)
+    check_optional_tensors("group_norm", weight=weight, bias=bias)
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, ...), got {list(input.shape)}")
     n, c = input.shape[0], input.shape[1]
@@ -98,6 +104,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Normalise each (sample, channel) over its spatial positions."""
+    check_tensors("instance_norm", input=input)
+    check_optional_tensors("instance_norm", running_mean=running_mean, running_var=running_var, weight=weight,
+                           bias=bias)
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected input with at least 3 dims (N, C, *), got {list(input.shape)}")
     shape = _channel_shape(input)

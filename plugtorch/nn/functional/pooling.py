@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
-from plugtorch.dispatch.meta import not_implemented_for
+from plugtorch.dispatch.meta import check_bool, not_implemented_for
 from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive, check_tensors
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
@@ -31,6 +31,7 @@ def _pool_size(op, n, k, s, p, d, ceil_mode):
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     check_tensors(op, input=input)
+    check_bool(op, "ceil_mode", ceil_mode)   # PyTorch's TypeError: 'yes' or 1 is no flag
     if input.ndim not in (3, 4):
         raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
@@ -83,7 +84,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.ndim not in (2, 3):
         raise RuntimeError(f"max_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
-    _check_1d("max_pool1d", input, kernel_size, stride, padding, dilation)
+    _check_1d("max_pool1d", input, kernel_size, stride, padding, dilation, ceil_mode)
     st = None if stride is None else (1, _pair(stride)[0])
     res = max_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                      (1, _pair(dilation)[0]), ceil_mode, return_indices)
@@ -92,8 +93,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return res.squeeze(-2)
 
 
-def _check_1d(op, input, kernel_size, stride, padding, dilation):
+def _check_1d(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     check_tensors(op, input=input)
+    check_bool(op, "ceil_mode", ceil_mode)
     check_positive(op, "kernel_size", _pair(kernel_size)[:1])
     if stride is not None and stride != [] and stride != ():
         check_positive(op, "stride", _pair(stride)[:1])
@@ -105,6 +107,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                divisor_override=None):
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("avg_pool2d(): divisor must be not zero (divisor_override=0)")
+    check_bool("avg_pool2d", "count_include_pad", count_include_pad)
     k, s, p, d, (ho, wo), extra = _pool_args("avg_pool2d", input, kernel_size, stride, padding, 1, ceil_mode)
     if not input.dtype.is_floating_point and input.dtype is not pt.int64:   # as PyTorch's kernels
         raise not_implemented_for("avg_pool2d", input.dtype, "convert the input with .float() first")
@@ -135,7 +138,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     if input.ndim not in (2, 3):
         raise RuntimeError(f"avg_pool1d: Expected 2D or 3D (batch mode) tensor for input, but got input of size: "
                            f"{list(input.shape)}")
-    _check_1d("avg_pool1d", input, kernel_size, stride, padding, 1)
+    _check_1d("avg_pool1d", input, kernel_size, stride, padding, 1, ceil_mode)
+    check_bool("avg_pool1d", "count_include_pad", count_include_pad)
     st = None if stride is None else (1, _pair(stride)[0])
     return avg_pool2d(input.unsqueeze(-2), (1, _pair(kernel_size)[0]), st, (0, _pair(padding)[0]),
                       ceil_mode, count_include_pad).squeeze(-2)

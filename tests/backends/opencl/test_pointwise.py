@@ -60,6 +60,10 @@ def test_binary_with_python_scalars_either_side(name, dtype):
     a = sample((5,), dtype, 3, 1, 5)
     f = getattr(pt, name)
     for s in (2, 1.5, True):
+        if name == "sub" and s is True:   # PyTorch refuses sub with a bool operand, on every device
+            with pytest.raises(RuntimeError, match="with a bool tensor is not supported"):
+                f(a.to("opencl"), s)
+            continue
         check(lambda x: f(x, s), a)
         if name not in ("remainder",):
             check(lambda x: f(s, x), a)

@@ -113,6 +113,8 @@ class DeviceState:
 
     def launch(self, kernel, n, local=64):
         """Enqueue ``kernel`` (args already set) over ``n`` work-items, padded to ``local``."""
+        if n <= 0:   # an empty range is an error in OpenCL (PoCL even dies of SIGFPE)
+            return
         g = (n + local - 1) // local * local
         self.cl.enqueue_nd_range_kernel(self.queue, kernel, (g,), (local,))
 

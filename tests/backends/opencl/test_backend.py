@@ -141,3 +141,19 @@ def test_programs_are_cached_on_disk():
     rc, out = _run(code)
     stats = eval(out.strip().splitlines()[-1])
     assert rc == 0 and stats["programs_built"] >= 1 and stats["build_seconds"] < 0.25 * stats["programs_built"] + 0.5
+
+
+def test_empty_results_enqueue_no_empty_range(monkeypatch):
+    # an empty NDRange is an OpenCL error; PoCL died of SIGFPE on argmax over 0 rows
+    import pyopencl as cl
+    sizes = []
+    real = cl.enqueue_nd_range_kernel
+
+    def spy(queue, kernel, gsize, lsize, *a, **k):
+        sizes.append(tuple(gsize))
+        return real(queue, kernel, gsize, lsize, *a, **k)
+    monkeypatch.setattr(cl, "enqueue_nd_range_kernel", spy)
+    x = pt.ones(0, 5, device="opencl")
+    assert x.argmax(1).shape == (0,) and x.argmin(1, keepdim=True).shape == (0, 1)
+    assert x.sum(1).shape == (0,) and x.amax(1).shape == (0,)
+    assert all(0 not in s for s in sizes)

@@ -180,6 +180,8 @@ def make_arg(name):
         shape = tuple(1 if d in dims else x.shape[d] for d in range(x.ndim)) if keepdim else \
             tuple(x.shape[d] for d in kept)
         out = dev.empty(shape, np.dtype(np.int64))
+        if out.size == 0:
+            return out
         kern = dev.kernel(("arg", name, x.dtype), lambda: _arg_source(name, x.dtype), "k", [None, None, np.int64, T.GEO, T.GEO])
         kern.set_args(out.data, x.data, x.offset, gk, gr)
         dev.launch(kern, int(gk[1]))

@@ -294,7 +294,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 else:                                # g.add(p, alpha=weight_decay)
                     g = add(g, p if weight_decay == 1 else mul(p, weight_decay, dt), dt)
             m, v = ms[i], vs[i]
-            m[...] = add(m, mul(sub(g, m, dt), 1 - beta1, dt), dt)      # m.lerp_(g, 1 - beta1)
+            _lerp_(m, g, 1 - beta1)                                  # m.lerp_(g, 1 - beta1)
             mul_(v, beta2, dt)
             gg = mul(g, g, dt)
             add_(v, gg if beta2 == 0 else mul(gg, 1 - beta2, dt), dt)
@@ -308,6 +308,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             r = div(m, denom, dt)
             add_(p, r if step_size == -1 else mul(r, -step_size, dt), dt)
     K["_fused_adam_"] = fused_adam_
+
+    def _lerp_(m, g, w):
+        # as the lerp op: PyTorch's formula, float16/bfloat16 computed in float32 and rounded once
+        c = np.float32 if m.dtype.itemsize < 4 else m.dtype
+        a, b = xp.asarray(m).astype(c), xp.asarray(g).astype(c)
+        d = b - a
+        m[...] = (a + w * d if abs(w) < 0.5 else b - d * (1 - w)).astype(m.dtype)
 
     def _adam_float(p, g, m, v, vmax, t, lr, beta1, beta2, weight_decay, eps, decoupled):
         if weight_decay != 0:

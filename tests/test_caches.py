@@ -9,7 +9,8 @@ import pytest
 
 import plugtorch as pt
 from plugtorch import _caches
-from plugtorch._caches import Memo
+from plugtorch._caches import Memo, put
+from plugtorch.dispatch.registry import FAST_MAX, OPS
 
 DEVICES = [d for d in ("cpu", "opencl") if d in pt.backends.available()]
 
@@ -25,6 +26,20 @@ def test_memo_drops_its_older_half_when_full():
     assert m.setdefault(9, 90) == 90 and m.setdefault(9, 0) == 90
     m.update({10: 1, 11: 2, 12: 3})
     assert len(m) <= 8 and m[12] == 3
+
+
+def test_put_bounds_a_plain_dict_like_a_memo():
+    d = {}
+    for i in range(9):
+        put(d, i, i, 8)
+    assert sorted(d) == [4, 5, 6, 7, 8]
+
+
+def test_invalidate_forgets_the_dispatchers_memo():
+    pt.ones(2) + pt.ones(2)
+    assert OPS["add"].fast
+    _caches.invalidate()
+    assert not OPS["add"].fast
 
 
 def test_invalidate_clears_the_registered_memos_only():
@@ -63,7 +78,7 @@ def _calls_with_shape(i, device):
 
 
 def _memo_entries():
-    return sum(len(m) for m in _caches.memos())
+    return sum(len(m) for m in _caches.memos()) + sum(len(op.fast) for op in OPS.values())
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -73,6 +88,7 @@ def test_memos_stay_bounded_over_100000_distinct_shapes(device):
         if i == 50_000:
             at_50k = _memo_entries()
     assert all(len(m) <= m.maxsize for m in _caches.memos())
+    assert all(len(op.fast) <= FAST_MAX for op in OPS.values())
     # full memos only churn (each drops its older half when full): no more entries at the end
     # than half-way, where unbounded ones held one more entry per shape and per op
     assert _memo_entries() <= at_50k + 4096

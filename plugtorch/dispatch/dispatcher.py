@@ -14,7 +14,7 @@ from weakref import WeakSet
 from plugtorch import _caches
 from plugtorch._device import backend_for, device
 from plugtorch.dispatch.checked import PluginKernels
-from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
+from plugtorch.dispatch.registry import FAST_MAX, OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
 _modes: list = []          # the modes active in ANY thread: the hot paths' one cheap check
 _modes_lock = threading.Lock()
@@ -141,7 +141,8 @@ def _binary_entry(op, a, b, bd, key):
         sa = a._data.shape
         if not isinstance(b, Tensor) or broadcast_shapes(sa, bd.shape, op=op.name) == sa:
             inplace = kernels.get(op.name + "_")
-    e = op.fast[key] = (kernel, kargs[2], out, dev, inplace)
+    e = (kernel, kargs[2], out, dev, inplace)
+    _caches.put(op.fast, key, e, FAST_MAX)
     return e
 
 
@@ -195,7 +196,8 @@ def unary(op, a):
         kernel = kernels.get(op.name) or _checked(kernels, op, out)
         if kernel is None:
             return dispatch(op, a)
-        e = op.fast[key] = (kernel, kargs[1], out, dev)
+        e = (kernel, kargs[1], out, dev)
+        _caches.put(op.fast, key, e, FAST_MAX)
     t = _new(Tensor)
     t._data = e[0](a._data, e[1])
     t._dtype = e[2]
@@ -248,10 +250,10 @@ def inplace_kernel(op, self, args, kwargs):
             ok = broadcast_shapes(a.shape, other._data.shape, op=op.name + "_") == a.shape
     if key is not None:
         if not ok:
-            op.fast[key] = False
+            _caches.put(op.fast, key, False, FAST_MAX)
         elif len(kargs) == 3 and kargs[1] is od and not (
                 od is args[0] and "scalar_checked" in op.tags and not out.is_floating_point):
-            op.fast[key] = (k, kargs[2])
+            _caches.put(op.fast, key, (k, kargs[2]), FAST_MAX)
     if not ok or _expanded(dev, a):
         return None
     k(*kargs)

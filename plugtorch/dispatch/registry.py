@@ -13,9 +13,18 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from plugtorch._caches import Memo
+from plugtorch import _caches
 
 OPS: dict[str, "OpDef"] = {}
+FAST_MAX = 1024     # entries of an op's dispatch memo (op.fast)
+
+
+def _forget_dispatch_memos():
+    for op in list(OPS.values()):
+        op.fast.clear()
+
+
+_caches.on_invalidate(_forget_dispatch_memos)
 
 # How the dispatcher treats a kernel's return value.
 OUT_TENSOR, OUT_MULTI, OUT_VIEW, OUT_INPLACE, OUT_RAW = range(5)
@@ -43,7 +52,9 @@ class OpDef:
         fn = meta or decomposition
         self.signature = inspect.signature(fn)
         self.doc = doc or (fn.__doc__ if fn is not None else None)
-        self.fast = Memo(1024)   # memoised meta results (see dispatcher.binary)
+        # memoised meta results (see dispatcher.binary): a plain dict, the dispatcher stores
+        # into it with _caches.put (at most FAST_MAX entries), invalidate() clears it
+        self.fast = {}
 
     @property
     def is_core(self) -> bool:

@@ -9,4 +9,4 @@ def kernel_table() -> dict:
     K = {}
     for mod in (views, copy, elementwise, reduce, scan, sort, matmul, indexing, factory):
         K.update(mod.KERNELS)
-    return {name: locked(fn) for name, fn in K.items()}
+    return {name: fn if getattr(fn, "locks_itself", False) else locked(fn) for name, fn in K.items()}

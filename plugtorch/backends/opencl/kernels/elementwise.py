@@ -5,6 +5,7 @@ from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import pointwise as P
+from plugtorch.backends.opencl.runtime import LOCK
 from plugtorch.dispatch.meta import broadcast_shapes
 
 BOOL = T.BOOL
@@ -196,24 +197,26 @@ def make_unary(name):
     fast: dict = {}
 
     def k(x, dtype):
-        if x.contiguous and not x.offset:
-            e = fast.get(dtype)
-            if e is not None and e[0] is x.dtype and e[1] is x.dev:
-                out = _fresh_like(x, e[3], x.dev.pool)
-                n = x.size
-                if n:
-                    kc = e[2].k0
-                    kc.set_args(out.data, n, x.data)
-                    _enqueue(x.dev.queue, kc, ((n + 63) & -64,), _L64)
-                return out
-        od = dtype.numpy
-        target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
-        if name in ("logical_not", "isnan", "isinf", "isfinite"):
-            target = x.dtype
-        out = _elementwise(x.dev, "unary", name, (x,), (target,), od)
-        fast[dtype] = (x.dtype, x.dev, pointwise(x.dev, "unary", name, (x.dtype,), (target,), od), od)
-        _bind_enqueue(x.dev)
-        return out
+        with LOCK:   # the host side of the backend, one thread at a time (runtime.LOCK)
+            if x.contiguous and not x.offset:
+                e = fast.get(dtype)
+                if e is not None and e[0] is x.dtype and e[1] is x.dev:
+                    out = _fresh_like(x, e[3], x.dev.pool)
+                    n = x.size
+                    if n:
+                        kc = e[2].k0
+                        kc.set_args(out.data, n, x.data)
+                        _enqueue(x.dev.queue, kc, ((n + 63) & -64,), _L64)
+                    return out
+            od = dtype.numpy
+            target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
+            if name in ("logical_not", "isnan", "isinf", "isfinite"):
+                target = x.dtype
+            out = _elementwise(x.dev, "unary", name, (x,), (target,), od)
+            fast[dtype] = (x.dtype, x.dev, pointwise(x.dev, "unary", name, (x.dtype,), (target,), od), od)
+            _bind_enqueue(x.dev)
+            return out
+    k.locks_itself = True
     return k
 
 
@@ -224,64 +227,66 @@ def make_binary(name):
     fast_s: dict = {}    # an array and a Python scalar after it
 
     def k(a, b, dtype):
-        if a.__class__ is CLArray and a.contiguous and not a.offset:
-            if b.__class__ is CLArray:
-                if b.contiguous and not b.offset and a.shape == b.shape:
-                    e = fast.get(dtype)
-                    dev = a.dev
-                    if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is dev:
-                        # the hottest path of all (a + b in a loop): _fresh_like inlined
+        with LOCK:   # the host side of the backend, one thread at a time (runtime.LOCK)
+            if a.__class__ is CLArray and a.contiguous and not a.offset:
+                if b.__class__ is CLArray:
+                    if b.contiguous and not b.offset and a.shape == b.shape:
+                        e = fast.get(dtype)
+                        dev = a.dev
+                        if e is not None and e[0] is a.dtype and e[1] is b.dtype and e[2] is dev:
+                            # the hottest path of all (a + b in a loop): _fresh_like inlined
+                            n = a.size
+                            out = _new(CLArray)
+                            out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
+                            out.contiguous = True
+                            out.dtype = od = e[4]
+                            pool = e[5]
+                            try:
+                                out.data = data = pool.allocate(n * od.itemsize or 1)
+                            except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
+                                out.data = data = dev.alloc(n * od.itemsize)
+                            used = pool.active_bytes
+                            if used > dev.peak:
+                                dev.peak = used
+                            if n:
+                                pw = e[3]
+                                kc = pw.k0
+                                last = pw.last          # skip re-setting arguments that did not change
+                                ap, bp = a.data.int_ptr, b.data.int_ptr
+                                if last[0] == n and last[1] == ap and last[2] == bp:
+                                    kc.set_arg(0, data)
+                                else:
+                                    kc.set_args(data, n, a.data, b.data)
+                                    last[0], last[1], last[2] = n, ap, bp
+                                _enqueue(e[6], kc, ((n + 63) & -64,), _L64)
+                            return out
+                else:
+                    e = fast_s.get(dtype)
+                    if e is not None and e[0] is a.dtype and e[1] is b.__class__ and e[2] is a.dev:
+                        out = _fresh_like(a, e[4], a.dev.pool)
                         n = a.size
-                        out = _new(CLArray)
-                        out.dev, out.shape, out.strides, out.offset, out.size = dev, a.shape, a.strides, 0, n
-                        out.contiguous = True
-                        out.dtype = od = e[4]
-                        pool = e[5]
-                        try:
-                            out.data = data = pool.allocate(n * od.itemsize or 1)
-                        except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
-                            out.data = data = dev.alloc(n * od.itemsize)
-                        used = pool.active_bytes
-                        if used > dev.peak:
-                            dev.peak = used
                         if n:
-                            pw = e[3]
-                            kc = pw.k0
-                            last = pw.last          # skip re-setting arguments that did not change
-                            ap, bp = a.data.int_ptr, b.data.int_ptr
-                            if last[0] == n and last[1] == ap and last[2] == bp:
-                                kc.set_arg(0, data)
-                            else:
-                                kc.set_args(data, n, a.data, b.data)
-                                last[0], last[1], last[2] = n, ap, bp
-                            _enqueue(e[6], kc, ((n + 63) & -64,), _L64)
+                            kc = e[3].k0
+                            kc.set_args(out.data, n, a.data, T.scalar(e[5], b))
+                            _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
                         return out
-            else:
-                e = fast_s.get(dtype)
-                if e is not None and e[0] is a.dtype and e[1] is b.__class__ and e[2] is a.dev:
-                    out = _fresh_like(a, e[4], a.dev.pool)
-                    n = a.size
-                    if n:
-                        kc = e[3].k0
-                        kc.set_args(out.data, n, a.data, T.scalar(e[5], b))
-                        _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
-                    return out
-        d = dtype.numpy
-        dev = _dev_of(a, b)
-        if d.kind in "iu" and checked:
-            if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
-                raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
-        out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
-        if a.__class__ is CLArray and not (d.kind in "iu" and checked):
-            _bind_enqueue(dev)
-            if b.__class__ is CLArray:
-                fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
-                                                                (d, d), out.dtype), out.dtype,
-                               dev.pool, dev.queue)
-            elif b.__class__ in (int, float, bool):
-                fast_s[dtype] = (a.dtype, b.__class__, dev, pointwise(dev, "binary", name, (a.dtype, None),
-                                                                      (d, d), out.dtype), out.dtype, d)
-        return out
+            d = dtype.numpy
+            dev = _dev_of(a, b)
+            if d.kind in "iu" and checked:
+                if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
+                    raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
+            out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
+            if a.__class__ is CLArray and not (d.kind in "iu" and checked):
+                _bind_enqueue(dev)
+                if b.__class__ is CLArray:
+                    fast[dtype] = (a.dtype, b.dtype, dev, pointwise(dev, "binary", name, (a.dtype, b.dtype),
+                                                                    (d, d), out.dtype), out.dtype,
+                                   dev.pool, dev.queue)
+                elif b.__class__ in (int, float, bool):
+                    fast_s[dtype] = (a.dtype, b.__class__, dev, pointwise(dev, "binary", name, (a.dtype, None),
+                                                                          (d, d), out.dtype), out.dtype, d)
+            return out
+    k.locks_itself = True
     return k
 
 

@@ -108,3 +108,17 @@ def test_normal_with_tensors_and_likes():
     assert pt.randn_like(pt.zeros(4)).shape == (4,)
     with pytest.raises(RuntimeError, match="floating-point dtype"):
         pt.rand(2, dtype=pt.int64)
+
+
+@pytest.mark.parametrize("device", [d for d in ("cpu", "opencl") if d in pt.backends.available()])
+@pytest.mark.parametrize("dtype", [pt.bfloat16, pt.float16, pt.float32, pt.float64])
+def test_bernoulli_of_probability_zero_and_one_is_exact(device, dtype):
+    # a half-precision uniform draw can round up to 1.0: the draws are float32 (or float64)
+    from plugtorch.backends import get_backend
+    if get_backend(device).unsupported_dtype(dtype, 0):
+        pytest.skip(f"{dtype} is not supported on this {device} device")
+    pt.manual_seed(0)
+    p = pt.tensor([0.0, 1.0] * 20_000, dtype=dtype, device=device)
+    r = pt.bernoulli(p)
+    assert r.dtype is dtype and bool((r == p).all())
+    assert abs(pt.bernoulli(pt.full((40_000,), 0.25, dtype=dtype, device=device)).float().mean().item() - 0.25) < 0.01

@@ -1308,8 +1308,11 @@ def bernoulli(input, p=None, *, generator=None):
             raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
         probs = pt.full(tuple(input.shape), float(p), dtype=input.dtype if input.dtype.is_floating_point
                         else pt.float32, device=input.device)
-    u = pt.empty(tuple(input.shape), dtype=probs.dtype, device=input.device).uniform_(generator=generator)
-    return (u < probs).to(input.dtype)
+    # uniform draws in float32 at least: a float16/bfloat16 draw can round up to 1.0, and then a
+    # probability of exactly 1 would give 0
+    ud = pt.float64 if probs.dtype is pt.float64 else pt.float32
+    u = pt.empty(tuple(input.shape), dtype=ud, device=input.device).uniform_(generator=generator)
+    return (u < probs.to(ud)).to(input.dtype)
 
 
 def check_probabilities(op, probs):

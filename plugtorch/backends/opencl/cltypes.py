@@ -85,6 +85,8 @@ def convert(src_dt, dst_dt, expr) -> str:
         return f"((uchar)(({expr}) != 0))"
     if is_float(src_dt) and not is_float(dst_dt) and ct != "long":
         return f"(({ct})(long)({expr}))"   # float -> small int wraps like NumPy (via int64)
+    if dst_dt == BF16 and src_dt != BF16:   # an operand cast to bfloat16 is rounded to it first,
+        return f"bfr((float)({expr}))"     # as on cpu, although bfloat16 computes in float
     return f"(({ct})({expr}))"
 
 

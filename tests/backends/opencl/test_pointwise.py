@@ -164,3 +164,15 @@ def test_zero_size_and_zero_dim():
 def test_many_dims_are_collapsed():
     x = sample((2, 1, 3, 1, 2, 2, 1, 2, 3, 2), pt.float32, 13)
     check(lambda t: t.permute(9, 8, 7, 6, 5, 4, 3, 2, 1, 0) * 2 + 1, x)
+
+
+@pytest.mark.parametrize("other_dtype", [pt.float32, pt.float64])
+@pytest.mark.parametrize("op", ["add", "sub", "remainder", "fmod", "maximum"])
+def test_bfloat16_with_a_0d_tensor_of_another_dtype_rounds_it_as_cpu(op, other_dtype):
+    # the 0-d operand is cast to bfloat16 (rounded) before the op, as on cpu; opencl computed
+    # bfloat16 in float and took it unrounded (found by make fuzz, seed 12)
+    x = pt.tensor([5.40625, -1.61061e10, 1.8203125, 0.97265625], dtype=pt.bfloat16)
+    y = pt.tensor(-2.13254532, dtype=other_dtype)
+    want = getattr(pt, op)(x, y)
+    got = getattr(pt, op)(x.to("opencl"), y.to("opencl"))
+    assert got.dtype is pt.bfloat16 and got.cpu().float().tolist() == want.float().tolist()

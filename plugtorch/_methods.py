@@ -334,7 +334,10 @@ def _operators():
     T.__mul__ = lambda a, b: binary(MUL, a, b)
     T.__rmul__ = lambda a, b: binary(MUL, a, b)
     T.__truediv__ = lambda a, b: binary(DIV, a, b)
-    T.__rtruediv__ = lambda a, b: dispatch(DIV, b, a)
+    # as PyTorch's Tensor.__rtruediv__: the reciprocal times the number (it rounds differently
+    # from a division in float16: 3.3 / tensor(-54.5, dtype=float16) is -0.060516...)
+    RECIPROCAL = OPS["reciprocal"]
+    T.__rtruediv__ = lambda a, b: binary(MUL, unary(RECIPROCAL, a), b)
     T.__floordiv__ = lambda a, b: binary(FDIV, a, b)
     T.__rfloordiv__ = lambda a, b: dispatch(FDIV, b, a)
     T.__mod__ = lambda a, b: binary(REM, a, b)

@@ -558,3 +558,33 @@ def test_where_with_a_zero_branch_on_0d_tensors():
     assert pt.where(c, x, 0.0).item() == 0.0
     assert pt.where(c, 0.0, x).item() == 2.5
     assert pt.logaddexp(pt.tensor(1.0), pt.tensor(2.0)).item() == pytest.approx(2.3132617)
+
+
+# torch 2.13's results: mul and div take a Python scalar as a float32 and round once (its
+# opmath), sub rounds the scalar to the tensor's dtype first, and number / tensor is the
+# tensor's reciprocal times the number
+_HALF_SCALAR_CASES = {
+    pt.float16: {"mul": [-5.44921875, 0.300048828125, 100.0625, 0.0333251953125],
+                 "div": [-16.515625, 0.9091796875, 303.25, 0.10101318359375],
+                 "sub": [-54.59375, 2.900390625, 1000.5, 0.2332763671875],
+                 "rdiv": [-0.060516357421875, 1.099609375, 0.0032978057861328125, 9.8984375]},
+    pt.bfloat16: {"mul": [-5.4375, 0.30078125, 100.0, 0.033447265625],
+                  "div": [-16.5, 0.91015625, 304.0, 0.10107421875],
+                  "sub": [-54.5, 2.90625, 1000.0, 0.234375],
+                  "rdiv": [-0.060546875, 1.1015625, 0.0032958984375, 9.875]},
+}
+
+
+@pytest.mark.parametrize("device", [d for d in ("cpu", "opencl") if d in pt.backends.available()])
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_half_precision_with_python_scalars_rounds_as_pytorch(device, dtype):
+    from plugtorch.backends import get_backend
+    if get_backend(device).unsupported_dtype(dtype, 0):
+        pytest.skip(f"{dtype} is not supported on this {device} device")
+    x = pt.tensor([-54.5, 3.0, 1000.5, 0.3333], dtype=dtype, device=device)
+    want = _HALF_SCALAR_CASES[dtype]
+    assert (x * 0.1).tolist() == want["mul"] and (0.1 * x).tolist() == want["mul"]
+    assert x.clone().mul_(0.1).tolist() == want["mul"]
+    assert (x / 3.3).tolist() == want["div"] and x.clone().div_(3.3).tolist() == want["div"]
+    assert (x - 0.1).tolist() == want["sub"]
+    assert (3.3 / x).tolist() == want["rdiv"]

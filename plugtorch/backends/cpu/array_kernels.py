@@ -21,6 +21,12 @@ warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 _LOW_PRECISION = (_dtypes.float16, _dtypes.bfloat16)
 
 
+def _scalar_like(v, d) -> bool:
+    """A Python number, or a 0-d array of a dtype other than ``d``: what PyTorch takes as a scalar."""
+    shape = getattr(v, "shape", None)
+    return shape is None or (shape == () and v.dtype != d)
+
+
 def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None) -> dict:
     """The kernel table for array namespace ``xp`` (NumPy or CuPy).
 
@@ -125,11 +131,16 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         K[name] = k
 
     # ---- binary --------------------------------------------------------------------------
-    def binary(f, check_zero=False, name="", natural=False):
+    def binary(f, check_zero=False, name="", natural=False, opmath_scalar=False):
+        # opmath_scalar (mul, div): PyTorch's float16/bfloat16 kernels take a scalar operand as a
+        # float32 (not first rounded to the half type) and round the result once; other ops
+        # round the scalar to the tensor's dtype first (bfloat16 -54.5 * 0.1 is -5.4375)
         def general(a, b, dtype):
             d = dtype.numpy
             if check_zero and d.kind in "iu" and bool(xp.any(xp.asarray(b) == 0)):
                 raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
+            if opmath_scalar and dtype in _LOW_PRECISION and (_scalar_like(a, d) or _scalar_like(b, d)):
+                return arr(_in_float32(f, a, b).astype(d))
             try:
                 return arr(f(a, b, dtype=d))
             except (OverflowError, TypeError):
@@ -147,7 +158,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # promotion gives it too, and the slower dtype= argument can be skipped
         def k(a, b, dtype):
             d = dtype.numpy
-            if a.__class__ is ndarray and a.dtype is d and (b.__class__ is not ndarray or b.dtype is d):
+            if a.__class__ is ndarray and a.dtype is d and (b.dtype is d if b.__class__ is ndarray else
+                                                            not opmath_scalar or dtype not in _LOW_PRECISION):
                 try:
                     r = f(a, b)
                 except OverflowError:
@@ -223,10 +235,16 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         a, b = _cast_both(a, b, dtype)
         return xp.minimum(a, b, dtype=dtype)
 
-    def inplace(f):
+    def _in_float32(f, a, b):
+        return f(asarray(a).astype(np.float32), asarray(b).astype(np.float32))
+
+    def inplace(f, opmath_scalar=False):
         # optional in-place kernel "<op>_": same arguments, result written into the first
         def k(a, b, dtype):
             d = dtype.numpy
+            if opmath_scalar and dtype in _LOW_PRECISION and _scalar_like(b, d):
+                a[...] = _in_float32(f, a, b).astype(d)   # as binary(opmath_scalar=True)
+                return
             if a.dtype is d and d.kind == "f" and (b.__class__ is float or (b.__class__ is ndarray and b.dtype is d)):
                 f(a, b, out=a)   # NumPy's own loop is already the right one: skip dtype= and the cast
                 return
@@ -239,11 +257,11 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return k
 
     for name, f in (("add", xp.add), ("sub", xp.subtract), ("mul", xp.multiply), ("div", xp.true_divide)):
-        K[name + "_"] = inplace(f)
+        K[name + "_"] = inplace(f, opmath_scalar=name in ("mul", "div"))
     K["add"] = binary(xp.add, natural=True)
     K["sub"] = binary(xp.subtract, natural=True)
-    K["mul"] = binary(xp.multiply, natural=True)
-    K["div"] = binary(xp.true_divide, natural=True)
+    K["mul"] = binary(xp.multiply, natural=True, opmath_scalar=True)
+    K["div"] = binary(xp.true_divide, natural=True, opmath_scalar=True)
     def fused_sgd_(ps, gs, bs, lr, momentum, dampening, weight_decay, nesterov, maximize, dtypes):
         # the optim op: SGD's per-parameter update (plugtorch/optim/ops.py) with this table's
         # own kernels, so it rounds exactly as the decomposition dispatching them does

@@ -99,9 +99,14 @@ def store(dt, expr) -> str:
     return f"(({STORAGE[dt]})({expr}))"
 
 
-def scalar(dt, value):
-    """A Python scalar as the NumPy scalar passed for a compute-type ``dt`` kernel argument."""
+def scalar(dt, value, rounded=True):
+    """A Python scalar as the NumPy scalar passed for a compute-type ``dt`` kernel argument.
+
+    A bfloat16 scalar is rounded to bfloat16 unless ``rounded`` is False (mul and div: PyTorch
+    takes their scalar as a float32 and rounds only the result)."""
     if dt == BF16:
+        if not rounded:
+            return np.float32(value)
         import ml_dtypes
         return np.float32(ml_dtypes.bfloat16(value))
     if dt == BOOL:

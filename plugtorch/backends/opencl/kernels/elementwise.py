@@ -160,7 +160,8 @@ def _elementwise(dev, family, name, operands, targets, out_dt):
     if contiguous and len(arrays) > 1 and any(x.shape != shape for x in arrays):
         contiguous = False
     in_dts = tuple(x.dtype if x.__class__ is CLArray else None for x in operands)
-    vals = [x if x.__class__ is CLArray else T.scalar(tg, x) for x, tg in zip(operands, targets)]
+    rounded = name not in OPMATH_SCALAR
+    vals = [x if x.__class__ is CLArray else T.scalar(tg, x, rounded) for x, tg in zip(operands, targets)]
     pw = pointwise(dev, family, name, in_dts, tuple(targets), out_dt)
     out = dev.empty(shape, out_dt)
     return P.run(pw, out, vals, shape, contiguous)
@@ -220,8 +221,13 @@ def make_unary(name):
     return k
 
 
+# ops whose float16/bfloat16 kernels take a scalar as a float32, unrounded (cpu's opmath_scalar)
+OPMATH_SCALAR = frozenset({"mul", "div"})
+
+
 def make_binary(name):
     cmp = name in COMPARE
+    rounded = name not in OPMATH_SCALAR
     checked = name in _ZERO_CHECK
     fast: dict = {}      # two arrays of one shape
     fast_s: dict = {}    # an array and a Python scalar after it
@@ -267,7 +273,7 @@ def make_binary(name):
                         n = a.size
                         if n:
                             kc = e[3].k0
-                            kc.set_args(out.data, n, a.data, T.scalar(e[5], b))
+                            kc.set_args(out.data, n, a.data, T.scalar(e[5], b, rounded))
                             _enqueue(a.dev.queue, kc, ((n + 63) & -64,), _L64)
                         return out
             d = dtype.numpy

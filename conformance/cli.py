@@ -31,6 +31,8 @@ def _parser():
     p.add_argument("--max-examples", type=int, default=6, metavar="N",
                    help="hypothesis-drawn samples per entry and dtype, besides the hand-picked ones (default: 6)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the drawn samples (default: 0)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="only the N-th sample of each entry and dtype (the number a failure prints)")
     p.add_argument("--report", metavar="PATH", help="also write the results to PATH.json or PATH.md")
     p.add_argument("--list", action="store_true", help="list the entries and the available backends, and exit")
     return p
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     bar = _progress(len(backends) * len(entries))
     try:
-        results = run(backends, entries, dtypes, seed=args.seed, max_examples=args.max_examples,
+        results = run(backends, entries, dtypes, seed=args.seed, max_examples=args.max_examples, sample=args.sample,
                       progress=lambda b, e: (bar.set_postfix_str(f"{b} {e.name}", refresh=False), bar.update()))
     finally:
         bar.close()

@@ -50,10 +50,15 @@ class Failure:
     sample: str         # the call, with input dtypes, shapes and layouts
     message: str
     max_error: float | None = None
+    index: int | None = None     # the sample's number: samples first, then error inputs (``--sample N``)
+    rerun: str = ""              # one command that reruns exactly this sample
+    kernels: list = field(default_factory=list)   # the kernels that ran for the failing sample
 
     def __str__(self):
         err = "" if self.max_error is None else f" (max error {self.max_error:.3g})"
-        return f"{self.check}{err}: {self.sample}\n{self.message}"
+        num = "" if self.index is None else f"sample {self.index}, "
+        text = f"{num}{self.check}{err}: {self.sample}\n{self.message}"
+        return text + (f"\nrerun: {self.rerun}" if self.rerun else "")
 
 
 @dataclass
@@ -86,28 +91,40 @@ def kernel_route(backend, entry) -> str:
     return PASS if has_kernel else VIA_DECOMPOSITION
 
 
-def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6, progress=None) -> list:
-    """Check ``entries`` on each backend; ``progress(backend, entry)`` is called after each entry."""
+def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6, progress=None,
+        sample: int | None = None) -> list:
+    """Check ``entries`` on each backend; ``progress(backend, entry)`` is called after each entry;
+    ``sample`` N checks only the N-th sample of each entry and dtype (see ``Failure.index``)."""
     results = []
     for name in backends:
         for entry in entries:
             for dt in entry.dtypes:
                 if dtypes is None or dt in dtypes:
-                    results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples))
+                    results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples, sample=sample))
             if progress is not None:
                 progress(name, entry)
     return results
 
 
-def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6) -> Result:
-    """All checks of one entry and dtype on one backend."""
+def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6,
+                sample: int | None = None) -> Result:
+    """All checks of one entry and dtype on one backend (only the ``sample``-th when given)."""
     start = time.perf_counter()
-    res = _check_entry(entry, dtype, backend_name, seed, max_examples)
+    res = _check_entry(entry, dtype, backend_name, seed, max_examples, sample)
     res.seconds = time.perf_counter() - start
+    for f in res.failures:
+        if f.index is not None:
+            f.rerun = rerun_command(backend_name, entry.name, dtype.name, f.index, seed, max_examples)
     return res
 
 
-def _check_entry(entry, dtype, backend_name, seed, max_examples):
+def rerun_command(backend, op, dtype, index, seed=0, max_examples=6) -> str:
+    """The command line that checks exactly one sample again."""
+    extra = (f" --seed {seed}" if seed != 0 else "") + (f" --max-examples {max_examples}" if max_examples != 6 else "")
+    return f"plugtorch-conformance --backend {backend} --op '{op}' --dtype {dtype} --sample {index}{extra}"
+
+
+def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
     from plugtorch.backends import get_backend
     be = get_backend(backend_name)
     dev = canonical(backend_name)
@@ -132,28 +149,30 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples):
             res.status = FAIL if failure else UNSUPPORTED
             res.failures = [failure] if failure else []
             return res
-        _run_checks(res, dev, ((s, functools.partial(check_sample, entry, dtype, s, dev, seed)) for s in samples))
-        if not res.failures and entry.error_inputs is not None:
+        _run_checks(res, dev, ((i, s, functools.partial(check_sample, entry, dtype, s, dev, seed))
+                               for i, s in enumerate(samples) if only is None or i == only))
+        if not res.failures and entry.error_inputs is not None and (only is None or only >= len(samples)):
             try:
                 error_inputs = list(entry.error_inputs(ctx))
             except Exception as e:
                 error_inputs = []
                 res.failures.append(Failure("reference", "(building the error inputs)", f"the entry's "
                                             f"error_inputs raised {type(e).__name__}: {e}"))
-            _run_checks(res, dev, ((ei.sample, functools.partial(check_error_input, entry, ei, dev))
-                                   for ei in error_inputs))
+            _run_checks(res, dev, ((len(samples) + j, ei.sample, functools.partial(check_error_input, entry, ei, dev))
+                                   for j, ei in enumerate(error_inputs) if only is None or len(samples) + j == only))
     res.status = FAIL if res.failures else kernel_route(be, entry)
     return res
 
 
 def _run_checks(res, dev, checks) -> None:
-    """Run ``(sample, check)`` pairs until one fails, recording the failure in ``res``; skipped
-    samples, and reference failures off cpu, only count as skipped: they are not this backend's
-    fault (the cpu run reports reference failures)."""
-    for sample, check in checks:
+    """Run ``(index, sample, check)`` triples until one fails, recording the failure in ``res``;
+    skipped samples, and reference failures off cpu, only count as skipped: they are not this
+    backend's fault (the cpu run reports reference failures)."""
+    for index, sample, check in checks:
         failure = _guard(check, sample)
         if failure is None:
             continue
+        failure.index = index
         if failure.check == "skipped" or (failure.check == "reference" and dev.type != "cpu"):
             res.skipped += 1
             continue

@@ -11,23 +11,9 @@ import plugtorch as pt
 from plugtorch.backends.cpu import CPUBackend
 from plugtorch.conformance import FAIL, PASS, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, opdb, run
 
+from .planted import CopyOfCPU
+
 _names = (f"fakedev{i}" for i in itertools.count())
-
-
-class CopyOfCPU(CPUBackend):
-    """The cpu kernels on a separate 'device' whose memory is a private copy, some kernels replaced."""
-
-    def __init__(self, replace=None, drop=(), unsupported=()):
-        super().__init__()
-        self.kernels = {k: v for k, v in self.kernels.items() if k not in drop}
-        self.kernels.update(replace or {})
-        self._unsupported = tuple(unsupported)
-
-    def from_numpy(self, array, index=None):
-        return np.array(array, copy=True)
-
-    def unsupported_dtype(self, dtype, index):
-        return "this device has no such units" if dtype in self._unsupported else None
 
 
 @pytest.fixture

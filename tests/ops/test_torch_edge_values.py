@@ -230,3 +230,17 @@ def test_comparisons_with_a_python_int_wrap_it_to_the_dtype(device):
     assert (u < 2.5).tolist() == [True, False] and (u <= -3.5).tolist() == [False, False]
     t = pt.tensor([True, False], device=device)
     assert (t < 2).tolist() == [True, True] and (t > -1).tolist() == [True, True] and (t == 2).tolist() == [False, False]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_clamp_promotes_over_both_bounds_before_comparing(device):
+    # make fuzz seed 13: uint8 clamped to (-2, 2.5) computes in float32 (torch 2.13: [0., 1., 2.5]);
+    # -2 was wrapped to uint8's 254 first, giving [2.5, 2.5, 2.5]
+    u = pt.tensor([0, 1, 5], dtype=pt.uint8, device=device)
+    r = u.clamp(min=-2, max=2.5)
+    assert r.dtype is pt.float32 and r.tolist() == [0.0, 1.0, 2.5]
+    assert u.clamp(pt.tensor(-2, device=device), 2.5).tolist() == [0.0, 1.0, 2.5]
+    # one int bound alone keeps uint8 and wraps, as in torch
+    assert u.clamp(min=-2).tolist() == [254, 254, 254] and u.clamp(min=-2).dtype is pt.uint8
+    with pytest.raises(RuntimeError, match="clamp.*300.*uint8"):
+        u.clamp(min=300)

@@ -781,11 +781,17 @@ def clamp(input, min=None, max=None):
     _t("clamp", input)
     if min is None and max is None:
         raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
-    for bound in (min, max):   # a Python bound must fit the result's dtype (PyTorch's checked cast)
-        if bound is not None and not isinstance(bound, M.Tensor):
+    bounds = [b for b in (min, max) if b is not None]
+    for bound in bounds:
+        if not isinstance(bound, M.Tensor):
             M.check_scalar("clamp", bound)
-            A.fit_scalar("clamp", bound, M.binary_dtype(input, bound))
-    out = input
+    # the result's dtype comes from all three operands at once (PyTorch): a uint8 tensor clamped to
+    # (-2, 2.5) computes in float32, so -2 is never first wrapped to uint8's 254
+    dt = _dtypes.result_type(input, *bounds)
+    out = input if input._dtype is dt else input.to(dt)
+    for bound in bounds:       # a Python bound must fit the result's dtype (PyTorch's checked cast)
+        if not isinstance(bound, M.Tensor):
+            A.fit_scalar("clamp", bound, M.binary_dtype(out, bound))
     if min is not None:
         out = _pt().maximum(out, min)
     if max is not None:

@@ -1,6 +1,8 @@
 """``plugtorch-conformance``: check backends against cpu from the command line.
 
     plugtorch-conformance --backend opencl --op 'log*' --dtype float32 --report out.md
+    plugtorch-conformance --plugin mypkg.backend:MyBackend      # a backend no entry point installs
+    python -m plugtorch.conformance ...                         # the same
 
 Exit status: 0 when nothing failed, 1 on any failure, 2 on a usage error.
 """
@@ -13,7 +15,7 @@ import time
 import plugtorch as pt
 from plugtorch import _dtypes
 
-from . import opdb, report
+from . import opdb, plugin_spec, report
 from .runner import FAIL, run
 
 
@@ -23,8 +25,13 @@ def _parser():
         description="Check that a plugtorch backend computes what the cpu reference computes: forward "
                     "values, result shape/dtype/device, unmodified inputs, gradients, errors and "
                     "unsupported dtypes, for every op of the registry.")
-    p.add_argument("--backend", nargs="+", default=["all"], metavar="NAME",
-                   help="backends to check, or 'all' for every available one (default: all)")
+    p.add_argument("--backend", nargs="+", metavar="NAME",
+                   help="backends to check, or 'all' for every available one (default: the --plugin "
+                        "backends if any, else all)")
+    p.add_argument("--plugin", action="append", metavar="[NAME=]MODULE:ATTR",
+                   help="register a backend no entry point installs: MODULE:ATTR names a Backend subclass, "
+                        "instance or factory; its device type is NAME, else the backend's name attribute, else "
+                        "the module's top-level package (repeatable)")
     p.add_argument("--op", action="append", metavar="PATTERN",
                    help="only entries whose name matches this glob (repeatable; commas separate several)")
     p.add_argument("--dtype", nargs="+", metavar="NAME", help="only these dtypes (e.g. float32 int64)")
@@ -48,6 +55,17 @@ def _backends(names, parser):
         if n not in available:
             parser.error(f"--backend {n}: the backend is not available on this machine "
                          f"({_status(n)}); available: {', '.join(available)}")
+    return names
+
+
+def _plugins(specs, parser):
+    """Register each ``--plugin`` backend; returns their device types."""
+    names = []
+    for spec in specs or []:
+        try:
+            names.append(plugin_spec.load(spec))
+        except plugin_spec.PluginSpecError as e:
+            parser.error(str(e))
     return names
 
 
@@ -85,6 +103,7 @@ def main(argv=None) -> int:
     """``plugtorch-conformance``: run the suite, print the table, write reports; 1 on any failure."""
     parser = _parser()
     args = parser.parse_args(argv)
+    plugins = _plugins(args.plugin, parser)     # first: a plug-in may add entries to the database
     patterns = [p for arg in (args.op or []) for p in arg.split(",") if p]
     entries = opdb.select(patterns)
     if patterns and not entries:
@@ -96,7 +115,9 @@ def main(argv=None) -> int:
         parser.error("--max-examples must be >= 0")
     if args.report and not args.report.endswith((".json", ".md")):
         parser.error(f"--report {args.report}: the path must end in .json or .md")
-    backends = _backends(args.backend, parser)
+    if args.sample is not None and args.sample < 0:
+        parser.error(f"--sample {args.sample}: sample numbers start at 0 (a failure prints its number)")
+    backends = _backends(args.backend or plugins or ["all"], parser)
     dtypes = _dtype_list(args.dtype, parser)
     start = time.perf_counter()
     bar = _progress(len(backends) * len(entries))
@@ -106,12 +127,17 @@ def main(argv=None) -> int:
     finally:
         bar.close()
     elapsed = time.perf_counter() - start
+    for r in results:
+        for f in r.failures:
+            f.rerun = plugin_spec.rerun_command(f.rerun, r.backend) if f.rerun else f.rerun
     print(report.table(results))
     text = report.failure_text(results)
     if text:
         print("\n" + text)
     meta = {"backends": backends, "seed": args.seed, "max_examples": args.max_examples,
             "seconds": round(elapsed, 1), "plugtorch": pt.__version__}
+    if args.plugin:
+        meta["plugins"] = args.plugin
     if args.report:
         report.write(args.report, results, meta)
         print(f"\nreport written to {args.report}")

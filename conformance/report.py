@@ -1,5 +1,6 @@
-"""Reports: a text table of ops x dtypes per backend, the first mismatch of each failing op,
-and the same as JSON or Markdown.
+"""Reports: a text table of ops x dtypes per backend, the failing ops grouped by the kernel to
+suspect (suspects.py), the first mismatch of each with its rerun command, and the same as JSON
+or Markdown.
 
 >>> print(table([Result("cpu", "neg", "float32", "pass", 3)]))   # doctest: +SKIP
 """
@@ -9,6 +10,7 @@ import json
 
 from plugtorch import _dtypes
 
+from . import suspects as _suspects
 from .runner import FAIL, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, Result  # noqa: F401
 
 DTYPE_ORDER = [d.name for d in _dtypes.all_dtypes]
@@ -71,12 +73,22 @@ def table(results) -> str:
 
 
 def failure_text(results) -> str:
-    """Each failing op (dtypes grouped) with its first failure's check, sample and message."""
+    """Each failing op (dtypes grouped, ordered by suspect kernel) with its first failure's check,
+    sample, message, the kernels that ran and the rerun command; then the suspect kernels."""
     parts = []
-    for backend, op, dts, f in failures(results):
+    for backend, op, dts, f in failures(_by_suspect(results)):
         head = f"FAIL {backend} {op} [{', '.join(dts)}]"
-        parts.append(head + ("" if f is None else "\n  " + str(f).replace("\n", "\n  ")))
-    return "\n\n".join(parts)
+        body = "" if f is None else "\n  " + str(f).replace("\n", "\n  ")
+        if f is not None and f.kernels and "kernels that ran" not in f.message:
+            body += "\n  kernels that ran: " + _suspects.names(list(dict.fromkeys(f.kernels)), 12)
+        parts.append(head + body)
+    brief = _suspects.brief(results)
+    return "\n\n".join(parts + ([brief] if brief else []))
+
+
+def _by_suspect(results):
+    """The failing results in the order of their suspect kernels (suspects.groups)."""
+    return [r for _, rs in _suspects.groups(results) for r in rs]
 
 
 def slowest(results, n: int = 5) -> str:
@@ -93,10 +105,14 @@ def slowest(results, n: int = 5) -> str:
 def to_json(results, meta=None) -> str:
     """The run as JSON: ``meta`` (backend, versions ...), the summary counts and one record per result."""
     doc = {"meta": meta or {}, "summary": summary(results),
+           "suspects": [{"backend": s.backend, "kernel": s.kernel, "own_entry": s.own, "takes_down": s.entries}
+                        for s in _suspects.suspects(results)],
            "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
                         "samples": r.samples, "skipped": r.skipped, "seconds": round(r.seconds, 4),
-                        "failures": [{"check": f.check, "sample": f.sample, "message": f.message,
-                                      "max_error": f.max_error} for f in r.failures]} for r in results]}
+                        "fallbacks": list(getattr(r, "fallbacks", [])),
+                        "failures": [{"check": f.check, "sample": f.sample, "index": f.index, "message": f.message,
+                                      "max_error": f.max_error, "kernels": list(f.kernels), "rerun": f.rerun}
+                                     for f in r.failures]} for r in results]}
     return json.dumps(doc, indent=1)
 
 
@@ -114,15 +130,41 @@ def to_markdown(results, meta=None) -> str:
             cells = [("**FAIL**" if row[c].status == FAIL else row[c].status) if c in row else "" for c in cols]
             out.append(f"| `{op}` | " + " | ".join(cells) + " |")
         out.append("")
-    fails = failures(results)
-    if fails:
-        out += ["## First mismatch of each failing op", ""]
-        for backend, op, dts, f in fails:
-            out += [f"### {backend} `{op}` ({', '.join(dts)})", ""]
+    out += _markdown_suspects(results)
+    return "\n".join(out)
+
+
+def _markdown_suspects(results):
+    """The suspect-kernel table and each failing op's first mismatch, grouped by suspect."""
+    groups = _suspects.groups(results)
+    if not groups:
+        return []
+    out = ["## Suspect kernels, most failing entries first", "",
+           "A kernel that ran in the failing samples of several entries takes them all down: fix the "
+           "first rows first (a kernel whose own entry fails too is the prime suspect).", "",
+           "| backend | kernel | its own entry | failing entries that ran it |", "|---|---|---|---|"]
+    for s in _suspects.suspects(results):
+        own = "**FAIL**" if s.own == FAIL else s.own
+        out.append(f"| {s.backend} | `{s.kernel}` | {own} | {len(s.entries)}: "
+                   + ", ".join(f"`{e}`" for e in s.entries) + " |")
+    out += ["", "## First mismatch of each failing op, by suspect kernel", ""]
+    for suspect, rs in groups:
+        if suspect is None:
+            out += ["### No kernels recorded", ""]
+        else:
+            out += [f"### `{suspect.kernel}` on {suspect.backend} ({_suspects.describe_own(suspect)}; takes down "
+                    f"{len(suspect.entries)}: {', '.join(suspect.entries)})", ""]
+        for backend, op, dts, f in failures(rs):
+            out += [f"#### {backend} `{op}` ({', '.join(dts)})", ""]
             if f is not None:
                 err = "" if f.max_error is None else f", max error {f.max_error:.3g}"
-                out += [f"{f.check}{err}: `{f.sample}`", "", "```", f.message, "```", ""]
-    return "\n".join(out)
+                num = "" if f.index is None else f"sample {f.index}, "
+                out += [f"{num}{f.check}{err}: `{f.sample}`", "", "```", f.message, "```", ""]
+                if f.kernels and "kernels that ran" not in f.message:
+                    out += ["kernels that ran: " + ", ".join(f"`{k}`" for k in dict.fromkeys(f.kernels)), ""]
+                if f.rerun:
+                    out += [f"rerun: `{f.rerun}`", ""]
+    return out
 
 
 def write(path: str, results, meta=None) -> None:

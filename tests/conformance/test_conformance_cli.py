@@ -121,7 +121,9 @@ def test_cli_exits_1_on_failure_with_a_markdown_report(tmp_path, capsys):
 
 def test_cli_usage_errors_exit_2(capsys):
     for argv, msg in ((["--backend", "nosuchdev"], "no such backend"), (["--op", "zzz*"], "no entry matches"),
-                      (["--dtype", "float8"], "unknown dtype"), (["--report", "out.txt", "--op", "neg"], ".json or .md")):
+                      (["--dtype", "float8"], "unknown dtype"), (["--report", "out.txt", "--op", "neg"], ".json or .md"),
+                      (["--sample", "-1", "--op", "neg"], "--sample -1: sample numbers start at 0"),
+                      (["--plugin", "mypkg.MyBackend"], "--plugin mypkg.MyBackend: no colon")):
         with pytest.raises(SystemExit) as e:
             cli.main(argv)
         assert e.value.code == 2

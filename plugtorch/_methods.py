@@ -25,7 +25,7 @@ tanh sigmoid erf reciprocal floor ceil trunc round isnan isinf isfinite logical_
 add sub mul div floor_divide remainder fmod pow atan2 maximum minimum eq ne lt le gt ge
 logical_and logical_or logical_xor bitwise_and bitwise_or bitwise_xor bitwise_left_shift
 bitwise_right_shift sum prod amax amin all any argmax argmin cumsum cumprod sort argsort topk
-kthvalue clone flip reshape flatten unflatten squeeze unsqueeze transpose t narrow expand_as
+kthvalue mode clone flip reshape flatten unflatten squeeze unsqueeze transpose t narrow expand_as
 broadcast_to contiguous movedim split chunk unbind roll repeat tile index_select masked_fill
 masked_select take_along_dim mean var std logsumexp softmax log_softmax max min aminmax norm
 count_nonzero clamp clamp_min clamp_max lerp frac nan_to_num square true_divide logaddexp isclose

@@ -155,6 +155,17 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return return_types.kthvalue(v, i)
 
 
+@public("mode")
+def mode(input, dim=-1, keepdim=False):
+    """(values, indices): the most frequent value along ``dim``, the smallest of ties.
+
+    >>> plugtorch.mode(plugtorch.tensor([3, 1, 3, 1, 2])).values
+    tensor(1)
+    """
+    v, i = dispatch(OPS["mode"], input, dim, keepdim)
+    return return_types.mode(v, i)
+
+
 @public("aminmax")
 def aminmax(input, *, dim=None, keepdim=False):
     a, b = dispatch(OPS["aminmax"], input, dim=dim, keepdim=keepdim)

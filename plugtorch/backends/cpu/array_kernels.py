@@ -686,6 +686,26 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.take_along_axis(x, idx, axis=dim), idx
     K["sort"] = sort
 
+    def mode(x, dim, keepdim):   # the longest run of equal values in the stably sorted row
+        if dim is None:
+            return x.copy(), xp.zeros((), dtype=np.int64)
+        v, idx = sort(x, dim, False)
+        v, idx = xp.moveaxis(v, dim, -1), xp.moveaxis(idx, dim, -1)
+        n = v.shape[-1]
+        new = xp.ones(v.shape, dtype=bool)
+        new[..., 1:] = v[..., 1:] != v[..., :-1]
+        if v.dtype.kind == "f" or v.dtype == _dtypes.bfloat16.numpy:   # nan is one value, as in PyTorch
+            new[..., 1:] &= ~(xp.isnan(v[..., 1:].astype(np.float32)) & xp.isnan(v[..., :-1].astype(np.float32)))
+        pos = xp.arange(n)
+        count = pos - xp.maximum.accumulate(xp.where(new, pos, 0), axis=-1) + 1   # run length so far
+        end = xp.argmax(count == count.max(axis=-1, keepdims=True), axis=-1)[..., None]   # first longest run
+        values, indices = xp.take_along_axis(v, end, -1), xp.take_along_axis(idx, end, -1)
+        values, indices = xp.moveaxis(values, -1, dim), xp.moveaxis(indices, -1, dim)
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return arr(values), arr(indices)
+    K["mode"] = mode
+
     # ---- linear algebra ------------------------------------------------------------------
     def matmul(a, b):
         if a.dtype in (np.float16, _dtypes.bfloat16.numpy):
@@ -873,7 +893,11 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def uniform_(x, low, high, gen):
         r = gen.random(x.shape, dtype=_float_kind(x.dtype))
-        x[...] = r * (high - low) + low
+        v = r * (high - low) + low
+        if x.dtype.itemsize == 2:   # float16/bfloat16: a draw rounding up to `high` becomes `low`, as PyTorch's
+            v = v.astype(x.dtype)
+            v = xp.where(v == xp.asarray(high).astype(x.dtype), xp.asarray(low).astype(x.dtype), v)
+        x[...] = v
 
     def normal_(x, mean, std, gen):
         x[...] = gen.standard_normal(x.shape, dtype=_float_kind(x.dtype)) * std + mean

@@ -526,6 +526,48 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     return (v, i) if keepdim else (v.squeeze(d), i.squeeze(d))
 
 
+def _mode_meta(input, dim=-1, keepdim=False):
+    """A backend may run mode as one kernel ``(x, dim or None for 0-d, keepdim) -> (values, indices)``."""
+    _t("mode", input)
+    M.check_bool("mode", "keepdim", keepdim)
+    if dim.__class__ is not int:
+        raise TypeError(f"mode(): argument 'dim' must be int, not {type(dim).__name__}")
+    d = M.wrap_dim("mode", dim, input.ndim)
+    if input.ndim and input.shape[d] == 0:
+        raise IndexError(f"mode(): Expected reduction dim {d} to have non-zero size (input shape "
+                         f"{tuple(input.shape)}); the mode of no values is undefined")
+    return input._device, (input._data, d if input.ndim else None, bool(keepdim)), (input._dtype, _dtypes.int64)
+
+
+def mode(input, dim=-1, keepdim=False):
+    """The most frequent value along ``dim`` (the smallest of equally frequent ones; nan counts as
+    one value, larger than all others) and the index of one of its occurrences (PyTorch leaves
+    which one unspecified; plugtorch gives the last).
+
+    >>> plugtorch.mode(plugtorch.tensor([3, 1, 3, 1, 2])).indices
+    tensor(3)
+    """
+    _mode_meta(input, dim, keepdim)
+    pt = _pt()
+    if input.ndim == 0:
+        return input.clone(), pt.zeros((), dtype=_dtypes.int64, device=input.device)
+    d = M.wrap_dim("mode", dim, input.ndim)
+    v, i = pt.sort(input, d, stable=True)            # equal values side by side, nan last, stably
+    a, b = v.unsqueeze(d + 1), v.unsqueeze(d)
+    same = a == b
+    if input._dtype.is_floating_point:
+        same = same | (a.isnan() & b.isnan())
+    counts = same.sum(d + 1, keepdim=True).squeeze(d + 1)   # how often each sorted value occurs
+    top = counts.amax(d, keepdim=True)
+    first = (counts == top).to(_dtypes.uint8).argmax(d, keepdim=True)   # the smallest such value's run
+    indices = i.gather(d, first + top - 1)                       # its last occurrence
+    values = input.gather(d, indices)                            # (the gradient goes to that element)
+    return (values, indices) if keepdim else (values.squeeze(d), indices.squeeze(d))
+
+
+register_op("mode", _mode_meta, decomposition=mode, tags=("reduction",), out_kind=OUT_MULTI)
+
+
 # ---- reductions ---------------------------------------------------------------------------
 def _check_float(op, x, dtype=None):
     d = dtype or x._dtype
@@ -560,8 +602,10 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     _check_float("mean", input, dtype)
     x = input if dtype is None else input.to(dtype)
     n = _count(x, dim)
-    s = x.sum(dim, keepdim=keepdim)
-    return s / n if n else s * float("nan")
+    half = x._dtype in (_dtypes.float16, _dtypes.bfloat16)   # summed and divided in float32, rounded once
+    s = x.sum(dim, keepdim=keepdim, dtype=_dtypes.float32 if half else None)
+    s = s / n if n else s * float("nan")
+    return s.to(x._dtype) if half else s
 
 
 @composite("var", tags=("reduction",))
@@ -569,10 +613,18 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _t("var", input)
     _check_float("var", input)
     dim, correction = _var_args("var", dim, unbiased, keepdim, correction)
-    n = _count(input, dim)
-    mu = input.mean(dim, keepdim=True)
-    d = input - mu
-    return (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
+    return _var(input, dim, keepdim, correction)
+
+
+def _var(input, dim, keepdim, correction, root=False):
+    # two passes (mean, then squared deviations), in float32 for float16/bfloat16 and rounded once,
+    # as PyTorch: std of float16 [300, 300, 300, -300] is 300 although its variance overflows
+    dt = input._dtype
+    x, = _in_float32_if_half(dt, input)
+    n = _count(x, dim)
+    d = x - x.mean(dim, keepdim=True)
+    v = (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
+    return (v.sqrt() if root else v).to(dt)
 
 
 def _var_args(op, dim, unbiased, keepdim, correction):
@@ -597,8 +649,9 @@ def _var_args(op, dim, unbiased, keepdim, correction):
 @composite("std", tags=("reduction",))
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _t("std", input)
+    _check_float("std", input)
     dim, correction = _var_args("std", dim, unbiased, keepdim, correction)
-    return var(input, dim, None, keepdim, correction=correction).sqrt()
+    return _var(input, dim, keepdim, correction, root=True)
 
 
 @composite("var_mean", tags=("reduction",), out_kind=OUT_MULTI)
@@ -739,6 +792,11 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
                 raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on the dimension {d} "
                                    f"because this dimension is empty (shape {shape}) and the operation does "
                                    "not have an identity")
+    dt = a._dtype
+    if ord not in (float("inf"), -float("inf"), 0, 1):   # PyTorch sums powers of float16/bfloat16 in float32
+        out = vector_norm(a.float(), ord, dim, keepdim) if dt in (_dtypes.float16, _dtypes.bfloat16) else None
+        if out is not None:
+            return out.to(dt)
     if ord == 2:
         return (a * a).sum(dim, keepdim=keepdim).sqrt()
     if ord == 1:

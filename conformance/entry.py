@@ -192,13 +192,15 @@ class Entry:
                   backends (random numbers, uninitialised memory); None means "values match"
     inplace       the op writes into its first argument: compare the mutation, not "unchanged"
     tol           ``{dtype: (rtol, atol)}`` overrides of the default table
+    random        the op draws random numbers: check that a seed repeats them on the backend
+                  (seeding.py); default: the registry's "random" tag
     """
 
     def __init__(self, name: str, *, samples: Callable[[Any], Iterable[Sample]],
                  fn: Callable | None = None, dtypes: Iterable = ALL_DTYPES,
                  differentiable: bool | None = None, error_inputs: Callable | None = None,
                  compare: Callable | None = None, inplace: bool | None = None,
-                 tol: dict | None = None, op: str | None = None, doc: str = ""):
+                 tol: dict | None = None, op: str | None = None, doc: str = "", random: bool | None = None):
         self.name = name
         self.op = op if op is not None else name
         self.samples = samples
@@ -213,6 +215,7 @@ class Entry:
         if inplace is None:
             inplace = opdef is not None and "inplace" in opdef.tags
         self.inplace = inplace
+        self.random = random if random is not None else opdef is not None and "random" in opdef.tags
         self.tol = tol or {}
         self.doc = doc
 

@@ -29,6 +29,7 @@ from . import tolerances
 from .compare import (Mismatch, check_inputs, check_view_aliases, compare_outputs, compare_values, flatten,
                       grads_out_shape, host, magnitude, numel, snapshot)
 from .samples import SampleContext
+from .seeding import check_seeding
 
 PASS, FAIL, UNSUPPORTED = "pass", "FAIL", "unsupported"
 VIA_FALLBACK, VIA_DECOMPOSITION = "via fallback", "via decomposition"
@@ -223,6 +224,8 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     if entry.op in OPS and "view" in OPS[entry.op].tags and entry.op != "expand":
         # (expand's results are mostly broadcasts, which nobody may write into)
         check_view_aliases(sample, out, args, ref_out, ref_args)
+    if entry.random:   # the same seed repeats the draw on this backend, another seed changes it
+        check_seeding(entry, sample, dev, seed, out, ref_out)
     if entry.differentiable and dtype in GRAD_DTYPES:
         _check_gradients(entry, sample, dev, seed, tol)
 

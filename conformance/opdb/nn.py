@@ -12,7 +12,8 @@ import numpy as np
 import plugtorch as pt
 import plugtorch.nn.functional  # noqa: F401  (registers the ops)
 
-from ..entry import Entry, ErrorInput, Input, Sample
+from ..entry import FLOAT_DTYPES, Entry, ErrorInput, Input, Sample
+from . import creation
 
 NN_DTYPES = (pt.float32, pt.float64)
 
@@ -222,4 +223,6 @@ ENTRIES = [
         (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": 0.5}), TypeError,
          "'ignore_index' must be int, not float"))),
     Entry("scaled_dot_product_attention", samples=_sdpa, dtypes=NN_DTYPES),
+    Entry("dropout", fn=creation.dropout, samples=creation.dropout_samples, compare=creation.dropout_compare,
+          dtypes=FLOAT_DTYPES, differentiable=False, random=True),
 ]

@@ -61,10 +61,21 @@ __kernel void k(__global {st}* out, const long oo, const long n, const uint k0, 
     const uint4 c = philox((uint2)(k0, k1), (uint4)((uint)cc, (uint)(cc >> 32), 0u, 0u));
     {vt} v0, v1;
     {body}
-    out[oo + 2 * i] = {T.store(dt, 'v0')};
-    if (2 * i + 1 < n) out[oo + 2 * i + 1] = {T.store(dt, 'v1')};
+    {st} s0 = {T.store(dt, 'v0')}, s1 = {T.store(dt, 'v1')};
+    {_below_high(dist, dt)}
+    out[oo + 2 * i] = s0;
+    if (2 * i + 1 < n) out[oo + 2 * i + 1] = s1;
 }}
 """
+
+
+def _below_high(dist, dt):
+    """uniform_ in float16/bfloat16: a draw that rounds up to ``b`` (to) becomes ``a`` (from), as
+    PyTorch's, so the values stay in [from, to)."""
+    if dist != "uniform" or dt.itemsize != 2:
+        return ""
+    return (f"const {T.storage(dt)} top = {T.store(dt, 'b')}, bottom = {T.store(dt, 'a')};"
+            " if (s0 == top) s0 = bottom; if (s1 == top) s1 = bottom;")
 
 
 def _dist_body(dist, vt):

@@ -49,10 +49,16 @@ def _basic(x, key):
         raise IndexError("an index can only have a single ellipsis ('...')")
     used = sum(_consumed(k) for k in key)
     if used > x.ndim:
+        if x.ndim == 0 and len(key) == 1 and isinstance(key[0], (int, np.integer, slice)):
+            if not isinstance(key[0], slice):
+                raise IndexError("invalid index of a 0-dim tensor. Use tensor.item() to convert a 0-dim tensor to a number")
+            raise IndexError("slice() cannot be applied to a 0-dim tensor: it has no dimension to slice. Use "
+                             "tensor.item() to read its value, or x[None] / x.unsqueeze(0) to make it 1-d")
         raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {used})")
     out = x
     dim = 0
     adv = {}
+    bool_dim = None   # PyTorch: all scalar bools of a key share one new dim (size 0 if any is False)
     for k in key:
         if k is None:
             out = out.unsqueeze(dim)
@@ -60,10 +66,12 @@ def _basic(x, key):
         elif k is Ellipsis:
             dim += x.ndim - used
         elif isinstance(k, bool):
-            out = out.unsqueeze(dim)
+            if bool_dim is None:
+                bool_dim = dim
+                out = out.unsqueeze(dim)
+                dim += 1
             if not k:
-                out = out.narrow(dim, 0, 0)
-            dim += 1
+                out = out.narrow(bool_dim, 0, 0)
         elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0
                                                   and k._dtype.category == _dtypes._INT):
             i = int(k)

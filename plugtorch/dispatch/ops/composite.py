@@ -264,6 +264,9 @@ def chunk(input, chunks, dim=0):
 @composite("unbind", tags=("shape",), out_kind=OUT_MULTI)
 def unbind(input, dim=0):
     _t("unbind", input)
+    if input.ndim == 0:   # PyTorch's IndexError (wrap_dim lets dim 0 of a 0-d tensor through)
+        raise IndexError(f"unbind(): Dimension specified as {dim} but tensor has no dimensions; a 0-d tensor "
+                         "has nothing to unbind (use .item() or unsqueeze it first)")
     d = M.wrap_dim("unbind", dim, input.ndim)
     return tuple(input.select(d, i) for i in range(input.shape[d]))
 
@@ -414,6 +417,9 @@ def index_select(input, dim, index):
         raise IndexError(f"index_select(): index {bad} is out of range for dimension {d} with size {n} (index out of "
                          "range in self)")
     if input.ndim == 0:   # a 0-d input is one element: index 0 selects it
+        if index.numel() != 1:
+            raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} "
+                               "value(s) (a 0-d input has one element)")
         return _pt().ops.index(input.reshape(1), [index.reshape(-1)]).reshape(())
     return _pt().ops.index(input, [None] * d + [index.reshape(-1)])
 
@@ -467,6 +473,9 @@ def take_along_dim(input, indices, dim=None):
         raise RuntimeError(f"take_along_dim(): dtype of indices should be int32 or int64 but got {indices._dtype}")
     if dim is None:
         return input.reshape(-1).gather(0, indices.reshape(-1))
+    if input.ndim == 0:
+        raise IndexError(f"take_along_dim(): Dimension specified as {dim} but tensor has no dimensions; pass "
+                         "dim=None for a 0-d input")
     if input.ndim != indices.ndim:
         raise RuntimeError(f"take_along_dim(): input and indices should have the same number of dimensions, but got "
                            f"{input.ndim} dimensions for input, and {indices.ndim} dimensions for indices")

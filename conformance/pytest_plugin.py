@@ -18,10 +18,11 @@ import pytest
 import plugtorch as pt
 from plugtorch import _dtypes
 
-from . import opdb, plugin_spec
+from . import opdb, plugin_spec, suspects
 from .runner import FAIL, check_entry
 
 _CASES = pytest.StashKey[list]()         # (backend, entry, dtype) of every item
+_RESULTS = pytest.StashKey[list]()       # every item's Result, for the suspect kernels at the end
 
 
 def pytest_addoption(parser):
@@ -72,6 +73,7 @@ def pytest_configure(config):
                                     f"{', '.join(d.name for d in _dtypes.all_dtypes)})") from None
     if (_option(config, "--sample") or 0) < 0 or _option(config, "--max-examples", 6) < 0:
         raise pytest.UsageError("--sample and --max-examples must be >= 0")
+    config.stash[_RESULTS] = []
     config.stash[_CASES] = [(b, e, d) for b in _backends(_split(_option(config, "--backend")) or plugins or ["cpu"])
                             for e in entries for d in e.dtypes if not dtypes or d in dtypes]
 
@@ -98,8 +100,17 @@ def test_conformance(conformance_case, request):
     cfg = request.config
     res = check_entry(entry, dtype, backend, seed=_option(cfg, "--conformance-seed", 0),
                       max_examples=_option(cfg, "--max-examples", 6), sample=_option(cfg, "--sample"))
+    cfg.stash[_RESULTS].append(res)
     if res.status == FAIL:
         for f in res.failures:
             f.rerun = plugin_spec.rerun_command(f.rerun, backend) if f.rerun else f.rerun
         pytest.fail(f"{backend} {entry.name} {dtype.name}: " + "\n".join(str(f) for f in res.failures),
                     pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """After the items: the kernels to suspect, the one taking down most failing entries first."""
+    brief = suspects.brief(config.stash.get(_RESULTS, []))
+    if brief:
+        terminalreporter.write_sep("=", "plugtorch conformance: suspect kernels")
+        terminalreporter.write_line(brief)

@@ -127,6 +127,7 @@ def test_plugin_from_an_installed_plugtorch_pytest_command_and_sample_rerun(tmp_
     rerun = re.search(r"rerun: (plugtorch-conformance --plugin tinyplug:TinyBackend --backend tinydev --op 'neg' "
                       r"--dtype float32 --sample (\d+) --max-examples 1)", out)
     assert rerun, out
+    assert re.search(r"suspect kernels on tinydev .*\n  neg +its own entry FAILS +takes down 1: neg", out), out
     index = int(rerun[2])
     assert index > 0                                      # the bug needs more than 3 elements
     first = re.search(rf"sample {index}, (\w+)", out)[1]

@@ -107,6 +107,16 @@ class Backend:
     def storage_offset(self, native) -> int:
         return 0
 
+    def storage_size(self, native) -> int | None:
+        """Elements in the memory ``native`` views (None: the backend cannot tell). The
+        conformance suite checks that a result's strides and storage offset stay inside it."""
+        return None
+
+    def array_device(self, native) -> int | None:
+        """The index of the device ``native`` lives on (None: the backend cannot tell). The
+        conformance suite checks that each kernel result is on the device of its op."""
+        return None
+
     def synchronize(self, index: int | None = None) -> None:
         pass
 

@@ -124,6 +124,13 @@ class CUDABackend(Backend):
         data = native.data
         return (data.ptr - data.mem.ptr) // native.itemsize if data.mem is not None else 0
 
+    def storage_size(self, native) -> int | None:
+        mem = native.data.mem
+        return None if mem is None else mem.size // native.itemsize
+
+    def array_device(self, native) -> int | None:
+        return native.device.id
+
     def synchronize(self, index: int | None = None) -> None:
         self._device(index).synchronize()
 

@@ -79,6 +79,12 @@ class OpenCLBackend(Backend):
     def storage_offset(self, native):
         return native.offset
 
+    def storage_size(self, native):
+        return native.data.size // native.itemsize
+
+    def array_device(self, native):
+        return native.dev.index
+
     def synchronize(self, index=None):
         for i, s in list(runtime._STATES.items()):
             if index is None or i == index:

@@ -52,16 +52,16 @@ def hard_rows(dtype) -> dict:
         return {k: np.array(v, dtype=np.float64).astype(dtype.numpy) for k, v in rows.items()}
 
 
-# the values tie rows are drawn from: few, so that every row repeats them; floats mix in nan,
-# +-inf and both zeros (which sort as equal)
-_TIE_FLOATS = (nan, -inf, inf, 0.0, -0.0, 1.0, -1.5, 2.5)
-
-
-def tie_values(dtype, shape, rng) -> np.ndarray:
-    """Values of ``shape`` drawn from a handful, so that rows hold many ties."""
+def tie_values(dtype, shape, rng, special=nan) -> np.ndarray:
+    """Values of ``shape`` from three classes, so that every row of four or more holds ties: for
+    floats ``special`` (nan, inf or -inf), zeros of either sign (equal, so they tie) and one
+    finite value; for integers three consecutive values."""
     if dtype is _dtypes.bool:
         return rng.integers(0, 2, size=shape).astype(bool)
+    cls = rng.integers(0, 3, size=shape)
     if dtype.is_floating_point:
-        return rng.choice(np.array(_TIE_FLOATS), size=shape).astype(dtype.numpy)
+        zeros = np.where(rng.integers(0, 2, size=shape) == 1, -0.0, 0.0)
+        finite = rng.choice(np.array([1.0, -1.5, 2.5]))
+        return np.where(cls == 0, special, np.where(cls == 1, zeros, finite)).astype(dtype.numpy)
     lo = 0 if dtype is _dtypes.uint8 else -1
-    return rng.integers(lo, lo + 3, size=shape).astype(dtype.numpy)
+    return (cls + lo).astype(dtype.numpy)

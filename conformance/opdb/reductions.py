@@ -131,11 +131,11 @@ def _ties(ctx, signed_zeros_and_nan=True):
     among them for floats, unless ``signed_zeros_and_nan`` is False)."""
     rng = np.random.default_rng([16, zlib.crc32(ctx.dtype.name.encode())])
     out = []
-    for shape, dim, layout in _TIE_CASES:
+    for k, (shape, dim, layout) in enumerate(_TIE_CASES):
         base = {"transposed": shape[:-2] + shape[-2:][::-1], "stepped": shape[:-1] + (2 * shape[-1],)}.get(layout, shape)
-        v = tie_values(ctx.dtype, base, rng)
+        v = tie_values(ctx.dtype, base, rng, special=(np.nan, np.inf, -np.inf)[k % 3])
         if not signed_zeros_and_nan and ctx.dtype.is_floating_point:
-            v = np.where(np.isnan(v.astype(np.float64)), 2.5, np.abs(v.astype(np.float64))).astype(v.dtype)
+            v = np.where(np.isnan(v.astype(np.float64)), -3.0, np.abs(v.astype(np.float64))).astype(v.dtype)
         out.append((Input(v, ctx.dtype, layout, requires_grad=False), dim))
     return out
 
@@ -181,7 +181,7 @@ def _mode_samples(ctx):
     out = [Sample(Input(np.array(3, dtype=ctx.dtype.numpy), ctx.dtype, requires_grad=False), name="0-d"),
            Sample(ctx.input((3, 5), layout="transposed", low=0, high=3), 1)]
     for x, dim in _ties(ctx, signed_zeros_and_nan=False):
-        out += [Sample(x, dim), Sample(x, dim, True, name="keepdim")]
+        out += [Sample(x, dim, name="ties"), Sample(x, dim, True, name="ties, keepdim")]
     return out
 
 

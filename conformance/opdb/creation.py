@@ -80,6 +80,20 @@ def _normal_compare(actual, expected, sample):
     return None
 
 
+def _exponential_compare(actual, expected, sample):
+    (x,) = actual
+    lambd = sample.args[1]
+    v = stats.as_float(x)
+    if v.size and not (np.isfinite(v).all() and v.min() >= 0):
+        return f"exponential_({lambd}) gave values outside [0, inf): min {v.min()}, max {v.max()}"
+    if v.size >= stats.MIN_SAMPLES:
+        from scipy.stats import expon
+        what, m = f"exponential_({lambd})", 1 / lambd
+        return stats.mean(v, m, m, what) or stats.variance(v, m * m, 9 * m ** 4, what) or \
+            stats.ks(v, expon(scale=m), _spacing(x.dtype, 8 * m), what) or stats.independent(v, what)
+    return None
+
+
 def _integers_compare(op, bounds):
     """Support [low, high) and a uniform distribution for random_ and randint (``bounds(sample)``)."""
     def compare(actual, expected, sample):
@@ -266,6 +280,9 @@ ENTRIES = [
           error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, -1.0), RuntimeError, "std >= 0"),
                                     ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0, float("nan")), RuntimeError,
                                                "std >= 0")]),
+    Entry("exponential_", fn=lambda x, lambd: x.exponential_(lambd), samples=_fill_samples(2.0, stat=(0.5,)),
+          dtypes=FLOAT_DTYPES, compare=_exponential_compare, inplace=True, random=True, error_inputs=lambda ctx: [
+              ErrorInput(Sample(_fill_input(ctx, (3,)), 0.0), RuntimeError, "lambda > 0")]),
     Entry("random_", samples=_random_int_samples, dtypes=(pt.bool,) + NUMERIC_DTYPES,
           compare=_integers_compare("random_", lambda s: s.args[1:3]),
           error_inputs=lambda ctx: [ErrorInput(Sample(_fill_input(ctx, (3,)), 5, 5), RuntimeError, "less than"),

@@ -15,7 +15,8 @@ from plugtorch.conformance.opdb import creation
 from .planted import register
 from .planted.random import BUGS
 
-RANDOM_ENTRIES = ["uniform_", "normal_", "random_", "randint", "randperm", "bernoulli", "multinomial", "dropout"]
+RANDOM_ENTRIES = ["uniform_", "normal_", "random_", "randint", "randperm", "bernoulli", "multinomial", "dropout",
+                  "exponential_"]
 
 
 @pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
@@ -159,3 +160,11 @@ def test_uniform_compare_excludes_to_and_randint_its_high():
     cmp = creation._integers_compare("randint", creation._randint_bounds)
     assert "outside" in cmp([np.array([0, 10])], None, Sample(0, 10, (2,)))
     assert cmp([np.array([0, 9])], None, Sample(10, (2,))) is None
+
+
+def test_exponential_compare_catches_the_scale_taken_as_the_rate():
+    rng = np.random.default_rng(0)
+    s = Sample(Input(np.zeros((64, 64), np.float32)), 2.0)
+    assert creation._exponential_compare([rng.exponential(0.5, (64, 64)).astype(np.float32)], None, s) is None
+    assert "mean" in creation._exponential_compare([rng.exponential(2.0, (64, 64)).astype(np.float32)], None, s)
+    assert "outside [0, inf)" in creation._exponential_compare([-np.ones(3, np.float32)], None, s)

@@ -14,6 +14,7 @@ import plugtorch.nn.functional  # noqa: F401  (registers the ops)
 
 from ..entry import FLOAT_DTYPES, Entry, ErrorInput, Input, Sample
 from . import creation
+from .hard import hard_rows
 
 NN_DTYPES = (pt.float32, pt.float64)
 
@@ -119,6 +120,19 @@ def _cross_entropy(ctx):
                    reduction="none", reduction_length=5)]
 
 
+def _hard_logits(ctx):
+    """Logits whose exp overflows and logits near the dtype's overflow, equal rows among them
+    (hard.py): only a kernel that subtracts each row's max gets them right."""
+    rows = hard_rows(ctx.dtype)
+    return [(Input(rows[k], ctx.dtype, requires_grad=False), k) for k in ("large", "near overflow")]
+
+
+def _cross_entropy_hard(ctx):
+    return [Sample(x, _targets(ctx, (4,), 6), reduction_length=24, name=f"hard: {k}") for x, k in _hard_logits(ctx)] + \
+        [Sample(x, _targets(ctx, (4,), 6), reduction="none", label_smoothing=0.1, reduction_length=6,
+                name=f"hard: {k}, smoothed") for x, k in _hard_logits(ctx)]
+
+
 def _cross_entropy_backward(ctx):
     # (grad, input, target, weight, ignore_index, reduction, label_smoothing): cross_entropy's formula
     w = _x(ctx, (5,), low=0.5, high=2, requires_grad=False)
@@ -127,7 +141,9 @@ def _cross_entropy_backward(ctx):
                    reduction_length=5),
             Sample(_x(ctx, (3, 2)), _x(ctx, (3, 5, 2)), _targets(ctx, (3, 2), 5, ignore=-100), w, -100, "none", 0.2,
                    reduction_length=5),
-            Sample(_x(ctx, ()), _x(ctx, (5,)), _targets(ctx, (), 5), None, -100, "mean", 0.0, reduction_length=5)]
+            Sample(_x(ctx, ()), _x(ctx, (5,)), _targets(ctx, (), 5), None, -100, "mean", 0.0, reduction_length=5)] + \
+        [Sample(_x(ctx, ()), x, _targets(ctx, (4,), 6), None, -100, "mean", 0.0, reduction_length=6, name=f"hard: {k}")
+         for x, k in _hard_logits(ctx)]
 
 
 def _cross_entropy_backward_errors(ctx):
@@ -214,7 +230,7 @@ ENTRIES = [
         _not_a_tensor("layer_norm", (2,)),
         (lambda c: ([_x(c, (2, 4)), (4,), "w"], {}), TypeError, "argument 'weight' must be Tensor, not str"))),
     Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
-    Entry("cross_entropy", samples=_cross_entropy, dtypes=NN_DTYPES, error_inputs=_errors(
+    Entry("cross_entropy", samples=lambda ctx: _cross_entropy(ctx) + _cross_entropy_hard(ctx), dtypes=NN_DTYPES, error_inputs=_errors(
         (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": True}), TypeError,
          "'ignore_index' must be int, not bool"))),
     Entry("_cross_entropy_backward", samples=_cross_entropy_backward, dtypes=NN_DTYPES,

@@ -100,6 +100,18 @@ def _log_of_softmax(cpu):
     return log_softmax
 
 
+def _cross_entropy_no_max(cpu):
+    """cross_entropy's common case (2-d logits, class indices, mean) as mean(log(sum(exp(x))) -
+    x[target]), without subtracting each row's max: exp overflows for large logits."""
+    def cross_entropy(x, t, w, ignore_index, reduction, ls, dtype):
+        if x.ndim != 2 or w is not None or ls or reduction != "mean" or t.dtype.kind not in "iu" or not t.size:
+            return cpu(x, t, w, ignore_index, reduction, ls, dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            lse = np.log(np.exp(x).sum(axis=1))
+            return np.asarray((lse - x[np.arange(len(t)), t]).mean(), dtype=x.dtype)
+    return cross_entropy
+
+
 def _native(x, dim):
     """cumsum element by element in the input's own precision."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -171,6 +183,8 @@ BUGS = [
     Bug("topk indices found by searching the row (ties share one index)", "ties", "topk", {"sort": _indices_by_search}),
     Bug("mode picks the largest of equally frequent values", "ties", "mode", {"mode": _mode_largest}),
     Bug("log_softmax as log(softmax(x))", "hard numerics", "log_softmax", {"log_softmax": _log_of_softmax}),
+    Bug("cross_entropy's logsumexp without the max", "hard numerics", "cross_entropy",
+        {"cross_entropy": _cross_entropy_no_max}),
     Bug("cumsum accumulates float16 in float16", "hard numerics", "cumsum", {"cumsum": _cumsum_in_half},
         dtypes=("float16",)),
     Bug("cumprod accumulates float16 in float16", "hard numerics", "cumprod", {"cumprod": _cumprod_in_half},

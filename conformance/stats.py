@@ -62,9 +62,7 @@ def ks(v, dist, resolution, what) -> str | None:
     moves the empirical CDF by at most (largest density) x (largest step): ``resolution`` is that
     step, and the bound is the KS critical value at ``ALPHA`` plus that shift."""
     d = _st.kstest(v, dist.cdf).statistic
-    shift = float(dist.pdf(dist.mean())) * resolution if np.isfinite(dist.mean()) else 0.0
-    if dist.dist.name == "expon":
-        shift = float(dist.pdf(0)) * resolution
+    shift = float(dist.pdf(dist.ppf(np.linspace(0, 1, 201)[1:-1])).max()) * resolution
     bound = float(_st.kstwo.isf(ALPHA, v.size)) + shift
     if d > bound:
         return f"{what}: the values do not follow the distribution (Kolmogorov-Smirnov distance {d:.4f} over " \

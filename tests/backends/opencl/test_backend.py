@@ -124,6 +124,15 @@ def test_random_ints_views_and_generators():
     assert sorted(p.tolist()) == list(range(50))
 
 
+def test_random_whole_int64_range_and_uniform_below_to():
+    pt.manual_seed(0)
+    r = pt.empty(4096, dtype=pt.int64, device="opencl").random_(-2 ** 63, 2 ** 63).cpu().numpy()   # a span of 2^64
+    assert (r < 0).mean() == pytest.approx(0.5, abs=0.05) and len(np.unique(r)) == r.size
+    # bfloat16: a draw rounding up to `to` becomes `from`, as PyTorch's (it returned 3.0)
+    u = pt.empty(20000, dtype=pt.bfloat16, device="opencl").uniform_(-2, 3).cpu().float().numpy()
+    assert u.max() < 3 and u.min() == -2
+
+
 def test_arange_full_empty():
     for args, dt in (((0, 10, 3), None), ((1.0, 2.0, 0.25), None), ((0, 5, 1), pt.float32), ((5, -3, -2), pt.int8)):
         want = pt.arange(*args, dtype=dt)

@@ -39,8 +39,9 @@ class PhiloxGenerator:
 def _rng_source(dist, dt):
     st, f64 = T.storage(dt), dt == np.float64
     if dist == "random":
-        body = ("ulong r = (((ulong)c.x << 32) | c.y) % span; v0 = low + (long)r;"
-                "r = (((ulong)c.z << 32) | c.w) % span; v1 = low + (long)r;")
+        # span 0 stands for 2^64 (int64's whole range); the sum wraps in ulong, as two's complement
+        body = ("ulong r = ((ulong)c.x << 32) | c.y; if (span) r %= span; v0 = (long)((ulong)low + r);"
+                "r = ((ulong)c.z << 32) | c.w; if (span) r %= span; v1 = (long)((ulong)low + r);")
         vt = "long"
     elif f64:
         u = "const double u0 = (double)((((ulong)c.x) << 21) ^ (c.y >> 11)) * 0x1.0p-53, " \
@@ -116,7 +117,7 @@ def normal_(x, mean, std, gen):
 
 
 def random_(x, low, high, gen):
-    _fill_random(x, "random", low, high - low, gen)
+    _fill_random(x, "random", low, (high - low) % (1 << 64), gen)
 
 
 def fill(x, value):

@@ -57,6 +57,8 @@ def _gather_samples(ctx):
     i32 = _gather_index(ctx, (3, 4), 1, (3, 5))
     out.append(Sample(ctx.input((3, 4), layout="transposed"), 1,
                       Input(i32.values.astype(np.int32), pt.int32, requires_grad=False), name="int32 index"))
+    out += [Sample(ctx.input(()), 0, _idx(ctx, (), 1, negative=False), name="0-d input, 0-d index"),
+            Sample(ctx.input(()), -1, _idx(ctx, (3,), 1, negative=False), name="0-d input, 1-d index")]
     return out
 
 
@@ -68,6 +70,7 @@ def _take_along_dim_samples(ctx):
                                        ((3, 4), 1, (1, 0), "contiguous")):
         out.append(Sample(ctx.input(shape, layout=layout), _gather_index(ctx, shape, dim, ishape), dim))
     out.append(Sample(ctx.input((3, 4)), _idx(ctx, (5,), 12, negative=False), None, name="dim=None: flattened"))
+    out.append(Sample(ctx.input(()), _idx(ctx, (2,), 1, negative=False), None, name="0-d input, dim=None"))
     return out
 
 
@@ -131,6 +134,8 @@ def _overflow_errors(make, op):
 def _index_errors(ctx):
     return [ErrorInput(Sample(_x(ctx), [_idx(ctx, (2,), 3), _idx(ctx, (2,), 4), _idx(ctx, (2,), 4)]), IndexError,
                        "too many indices"),
+            ErrorInput(Sample(_x(ctx, ()), [_idx(ctx, (), 1, negative=False)]), IndexError,
+                       "too many indices for tensor of dimension 0"),
             ErrorInput(Sample(_x(ctx), [Input(np.array([3, 0], np.int64), pt.int64, requires_grad=False)]), IndexError,
                        "out of bounds"),
             ErrorInput(Sample(_x(ctx), [Input(np.array([0.5]), pt.float32, requires_grad=False)]), IndexError,
@@ -163,7 +168,9 @@ ENTRIES = [
     Entry("take_along_dim", samples=_take_along_dim_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(_x(ctx), Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False), 1),
                    RuntimeError, "out of bounds"),
-        ErrorInput(Sample(_x(ctx), _idx(ctx, (2, 2), 3, negative=False), 0), RuntimeError, "broadcast")]),
+        ErrorInput(Sample(_x(ctx), _idx(ctx, (2, 2), 3, negative=False), 0), RuntimeError, "broadcast"),
+        ErrorInput(Sample(_x(ctx, ()), _idx(ctx, (), 1, negative=False), 0), IndexError,
+                   "Dimension specified as 0 but tensor has no dimensions")]),
     Entry("scatter", samples=_scatter_samples, dtypes=ALL_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(_x(ctx), 1, _idx(ctx, (3, 2), 4, negative=False), 1.0, reduce="max"), RuntimeError, "reduce"),
         ErrorInput(Sample(_x(ctx), 1, Input(np.array([[-1]], np.int64), pt.int64, requires_grad=False), _x(ctx, (1, 1))),
@@ -179,8 +186,12 @@ ENTRIES = [
     Entry("index_select", samples=lambda ctx: [
         Sample(_x(ctx, layout="transposed"), 1, _idx(ctx, (5,), 4, negative=False)),
         Sample(_x(ctx, (2, 3, 4), layout="stepped"), 0, _idx(ctx, (0,), 2, negative=False)),
-        Sample(_x(ctx, (5,)), 0, _idx(ctx, (), 5, negative=False), name="0-d index")], dtypes=ALL_DTYPES,
+        Sample(_x(ctx, (5,)), 0, _idx(ctx, (), 5, negative=False), name="0-d index"),
+        Sample(_x(ctx, ()), 0, _idx(ctx, (1,), 1, negative=False), name="0-d input"),
+        Sample(_x(ctx, ()), -1, _idx(ctx, (), 1, negative=False), name="0-d input, 0-d index")], dtypes=ALL_DTYPES,
         error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx), 0, _idx(ctx, (2, 2), 3)), IndexError, "vector"),
+                                  ErrorInput(Sample(_x(ctx, ()), 0, _idx(ctx, (2,), 1, negative=False)), RuntimeError,
+                                             "Index to scalar can have only 1 value"),
                                   ErrorInput(Sample(_x(ctx), 1, Input(np.array([0, -1], np.int64), pt.int64,
                                                                       requires_grad=False)),
                                              IndexError, "index out of range in self"),

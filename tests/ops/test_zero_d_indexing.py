@@ -55,3 +55,11 @@ def test_zero_d_index_ops_as_torch():
     assert pt.take_along_dim(t, pt.tensor([0])).tolist() == [5.0]
     with pytest.raises(IndexError, match=r"unbind\(\): Dimension specified as 0 but tensor has no dimensions"):
         t.unbind(0)
+
+
+def test_gather_from_a_zero_d_tensor_repeats_its_element():
+    t = pt.tensor(5.0)
+    assert pt.gather(t, -1, pt.tensor([0, 0, 0])).tolist() == [5.0, 5.0, 5.0]     # torch: tensor([5., 5., 5.])
+    assert pt.gather(t, 0, pt.tensor(0)).tolist() == 5.0
+    with pytest.raises(RuntimeError, match="index 1 is out of bounds for dimension 0 with size 1"):
+        pt.gather(t, 0, pt.tensor([1]))

@@ -208,6 +208,15 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             r = xp.where(neg & (a != 1), xp.where((a == -1) & (b % 2 != 0), -1, 0), r)
             r = xp.where(neg & (a == -1) & (b % 2 == 0), 1, r)
             return r.astype(dtype)
+        if b.__class__ is float and (b == 0.5 or b == -0.5):
+            # PyTorch's pow(tensor, 0.5) is sqrt and pow(tensor, -0.5) rsqrt: sqrt(-0.0) is -0.0 and
+            # sqrt(-inf) nan, where C's pow gives +0.0 and inf (and NumPy's pow agrees for -0.5 only)
+            r = xp.sqrt(xp.asarray(a).astype(dtype, copy=False))
+            return r if b > 0 else xp.reciprocal(r)
+        if b.__class__ is ndarray and b.ndim == 0 and getattr(a, "ndim", 0):
+            # a 0-d exponent is a tensor to PyTorch (pow, not sqrt, for 0.5); NumPy would take it
+            # for a scalar and compute x ** 0.5 as sqrt(x)
+            b = xp.broadcast_to(b, a.shape)
         return xp.power(a, b, dtype=dtype)
 
     def _remainder(a, b, dtype):
@@ -374,6 +383,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def _shift(f, left):
         def k(a, b, dtype):
             d = dtype.numpy
+            # a Python int converts to the dtype as a C cast (PyTorch: uint8 << -2 shifts by 254)
+            a, b = (_wrapped(v, d) if v.__class__ is int else v for v in (a, b))
             a, b = _cast_both(xp.asarray(a, dtype=d), xp.asarray(b, dtype=d), d)
             bits = d.itemsize * 8
             r = f(a, xp.clip(b, 0, bits - 1).astype(d), dtype=d)
@@ -842,8 +853,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return tuple(key)
 
     def gather(x, dim, index):
-        if x.ndim == 0:
-            return x.reshape(index.shape).copy()
+        if x.ndim == 0:   # every index is 0 (meta checked): the one element, as often as indexed
+            return xp.broadcast_to(x, index.shape).copy()
         return x[_along(index, dim)]
     K["gather"] = gather
 

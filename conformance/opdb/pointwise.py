@@ -7,6 +7,9 @@ import plugtorch as pt
 
 from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Input, Sample
 from .generators import nary_samples, unary_samples
+from .pointwise_samples import (clamp_mixed_samples, edge_pair_samples, edge_scalar_samples, edge_unary_samples,
+                                mixed_samples,
+                                same_dtype_required, where_mixed_samples, zero_divisor_errors)
 
 _INF = float("inf")
 
@@ -26,18 +29,22 @@ _FLOAT_VALUED = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt"
                  "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "reciprocal"]
 # tan and the hyperbolic functions are evaluated where they are well conditioned in float16
 _DOMAIN = {"tan": (-1.4, 1.4)}
+def _unary(low=None, high=None, domain=None, **kw):
+    """unary_samples plus the dtype's edge values (always present)."""
+    return unary_samples(low=low, high=high, extra=edge_unary_samples(domain, kw.get("kwargs")), **kw)
 
-ENTRIES = [Entry(n, samples=unary_samples(low=_DOMAIN.get(n, (None, None))[0], high=_DOMAIN.get(n, (None, None))[1]),
+
+ENTRIES = [Entry(n, samples=_unary(*_DOMAIN.get(n, (None, None)), domain=_DOMAIN.get(n)),
                  dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(n)) for n in _FLOAT_VALUED]
 
 ENTRIES += [
-    Entry("neg", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+    Entry("neg", samples=_unary(), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), RuntimeError, "Negation"),
                                     ErrorInput(Sample(3.0), TypeError, "neg")]),
     # a dtype an op has no kernel for: NotImplementedError, as PyTorch's dtype dispatch (torch 2.13)
-    Entry("abs", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+    Entry("abs", samples=_unary(), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), NotImplementedError, "abs")]),
-    Entry("sign", samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor("sign")),
+    Entry("sign", samples=_unary(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor("sign")),
     Entry("threshold_backward", samples=lambda ctx: [
         Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), requires_grad=False), 0),
         Sample(_x(ctx, (2, 5), layout="transposed"), _x(ctx, (2, 5), layout="stepped", requires_grad=False), 0.25),
@@ -50,11 +57,11 @@ ENTRIES += [
                                     ErrorInput(Sample(3.0), TypeError, "relu")]),
 ]
 for _n in ("floor", "ceil", "trunc", "round"):
-    ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+    ENTRIES.append(Entry(_n, samples=_unary(), dtypes=NUMERIC_DTYPES,
                          error_inputs=lambda ctx, n=_n: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), NotImplementedError, n)]))
 for _n in ("isnan", "isinf", "isfinite", "logical_not"):
-    ENTRIES.append(Entry(_n, samples=unary_samples(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(_n)))
-ENTRIES.append(Entry("bitwise_not", samples=unary_samples(), dtypes=BOOL_INT,
+    ENTRIES.append(Entry(_n, samples=_unary(), dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(_n)))
+ENTRIES.append(Entry("bitwise_not", samples=_unary(), dtypes=BOOL_INT,
                      error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.float32)), NotImplementedError,
                                                           "bitwise_not")]))
 
@@ -80,52 +87,72 @@ def _nonzero_ints(ctx):
     return (1, 10) if not ctx.dtype.is_floating_point else (None, None)
 
 
-def _divisor_samples(**kw):
+def _divisor_samples(op):
     def gen(ctx):
         lo, hi = _nonzero_ints(ctx)
-        return nary_samples(2, lows=(None, lo), highs=(None, hi), scalars=(3,), **kw)(ctx)
+        return nary_samples(2, lows=(None, lo), highs=(None, hi), scalars=(3,))(ctx) + _hand(op)(ctx)
     return gen
 
 
+def _hand(op, exclude_zero_ties=False):
+    """The always-present samples of a binary op: mixed dtypes and Python scalars, edge value pairs."""
+    mixed, edges = mixed_samples(op), edge_pair_samples(op, exclude_zero_ties)
+    return lambda ctx: mixed(ctx) + edges(ctx)
+
+
+def _binary(op, *, scalars=(), exclude_zero_ties=False, **kw):
+    nary, hand = nary_samples(2, scalars=scalars, **kw), _hand(op, exclude_zero_ties)
+    return lambda ctx: nary(ctx) + hand(ctx)
+
+
+def _division_errors(op):
+    bad, zero = _bad_shapes_or_bool(op), zero_divisor_errors(op)
+    return lambda ctx: bad(ctx) + zero(ctx)
+
+
 ENTRIES += [
-    Entry("add", samples=nary_samples(2, scalars=(2, 2.5, True)), error_inputs=_bad_shapes("add")),
-    Entry("sub", samples=nary_samples(2, scalars=(2, -1.5)), dtypes=NUMERIC_DTYPES,
+    Entry("add", samples=_binary("add", scalars=(2, 2.5, True)), error_inputs=_bad_shapes("add")),
+    Entry("sub", samples=_binary("sub", scalars=(2, -1.5)), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: _bad_shapes("sub")(ctx) + [
               ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), RuntimeError, "bool"),
               ErrorInput(Sample(_x(ctx, dtype=pt.bool), 2), RuntimeError, "with a bool tensor"),
               ErrorInput(Sample(_x(ctx), True), RuntimeError, "with a bool tensor")]),
-    Entry("mul", samples=nary_samples(2, scalars=(3, 0.5, False)), error_inputs=_bad_shapes("mul")),
-    Entry("div", samples=nary_samples(2, scalars=(4, 0.25)), error_inputs=_bad_shapes("div")),
-    Entry("floor_divide", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("floor_divide")),
-    Entry("remainder", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("remainder")),
-    Entry("fmod", samples=_divisor_samples(), dtypes=NUMERIC_DTYPES, error_inputs=_bad_shapes_or_bool("fmod")),
-    Entry("atan2", samples=nary_samples(2, scalars=(1.5,)), error_inputs=_bad_shapes("atan2")),
-    Entry("maximum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("maximum")),
-    Entry("minimum", samples=nary_samples(2, scalars=(0,)), error_inputs=_bad_shapes("minimum")),
+    Entry("mul", samples=_binary("mul", scalars=(3, 0.5, False)), error_inputs=_bad_shapes("mul")),
+    Entry("div", samples=_binary("div", scalars=(4, 0.25)), error_inputs=_bad_shapes("div")),
+    Entry("floor_divide", samples=_divisor_samples("floor_divide"), dtypes=NUMERIC_DTYPES,
+          error_inputs=_division_errors("floor_divide")),
+    Entry("remainder", samples=_divisor_samples("remainder"), dtypes=NUMERIC_DTYPES,
+          error_inputs=_division_errors("remainder")),
+    Entry("fmod", samples=_divisor_samples("fmod"), dtypes=NUMERIC_DTYPES, error_inputs=_division_errors("fmod")),
+    Entry("atan2", samples=_binary("atan2", scalars=(1.5,)), error_inputs=_bad_shapes("atan2")),
+    # (0.0 against -0.0 is left out: PyTorch's maximum returns either zero there)
+    Entry("maximum", samples=_binary("maximum", scalars=(0,), exclude_zero_ties=True), error_inputs=_bad_shapes("maximum")),
+    Entry("minimum", samples=_binary("minimum", scalars=(0,), exclude_zero_ties=True), error_inputs=_bad_shapes("minimum")),
 ]
 
 
 def _pow_samples(ctx):
+    edges = edge_scalar_samples("pow", (0.5, -0.5, 2, 3, -1, -2.0))(ctx)
     if ctx.dtype.is_floating_point:
-        return nary_samples(2, scalars=(2, 0.5, -1))(ctx)
+        return nary_samples(2, scalars=(2, 0.5, -1))(ctx) + _hand("pow")(ctx) + edges
     # small bases and exponents: integer powers overflow quickly, negative exponents are errors
-    return nary_samples(2, lows=(-3, 0), highs=(4, 4), scalars=(2,))(ctx)
+    return nary_samples(2, lows=(-3, 0), highs=(4, 4), scalars=(2,))(ctx) + _hand("pow")(ctx) + edges
 
 
 ENTRIES.append(Entry("pow", samples=_pow_samples, dtypes=NUMERIC_DTYPES, error_inputs=lambda ctx: _bad_shapes_or_bool("pow")(ctx) + [
     ErrorInput(Sample(_x(ctx, dtype=pt.int64), -1), RuntimeError, "negative integer powers")]))
 
 for _n in ("eq", "ne", "lt", "le", "gt", "ge"):   # an int scalar takes the dtype, wrapping: uint8 < -3 is uint8 < 253
-    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, 1.5, -3, 300)), error_inputs=_bad_shapes(_n)))
+    ENTRIES.append(Entry(_n, samples=_binary(_n, scalars=(0, 1.5, -3, 300)), error_inputs=_bad_shapes(_n)))
 for _n in ("logical_and", "logical_or", "logical_xor"):
-    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(0, True)), error_inputs=_bad_shapes(_n)))
+    ENTRIES.append(Entry(_n, samples=_binary(_n, scalars=(0, True)), error_inputs=_bad_shapes(_n)))
 for _n in ("bitwise_and", "bitwise_or", "bitwise_xor"):
-    ENTRIES.append(Entry(_n, samples=nary_samples(2, scalars=(5,)), dtypes=BOOL_INT,
+    ENTRIES.append(Entry(_n, samples=_binary(_n, scalars=(5,)), dtypes=BOOL_INT,
                          error_inputs=lambda ctx, n=_n: _bad_shapes(n, pt.int32)(ctx) + [
                              ErrorInput(Sample(_x(ctx, dtype=pt.float32), _x(ctx, dtype=pt.float32)),
                                         NotImplementedError, n)]))
 for _n in ("bitwise_left_shift", "bitwise_right_shift"):
-    ENTRIES.append(Entry(_n, samples=nary_samples(2, lows=(None, 0), highs=(None, 8), scalars=(3,)), dtypes=INT_DTYPES,
+    ENTRIES.append(Entry(_n, samples=_binary(_n, lows=(None, 0), highs=(None, 8), scalars=(3,)), dtypes=INT_DTYPES,
                          error_inputs=lambda ctx, n=_n: [
                              ErrorInput(Sample(_x(ctx, dtype=pt.float32), 1), NotImplementedError, n),
                              ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool)), NotImplementedError, n)]))
@@ -139,7 +166,7 @@ def _where_samples(ctx):
         out.append(Sample(cond, *s.args, name=s.name))
     out.append(Sample(ctx.input((3, 1), dtype=pt.bool), ctx.input((1, 4)), ctx.input((3, 4), layout="transposed"),
                       name="broadcast condition"))
-    return out
+    return out + where_mixed_samples(ctx)
 
 
 ENTRIES.append(Entry("where", samples=_where_samples, error_inputs=lambda ctx: [
@@ -149,22 +176,26 @@ ENTRIES.append(Entry("where", samples=_where_samples, error_inputs=lambda ctx: [
 
 # ---- pointwise composites -----------------------------------------------------------------
 ENTRIES += [
-    Entry("clamp", samples=unary_samples(kwargs={"min": -2, "max": 3}), dtypes=NUMERIC_DTYPES,
+    Entry("clamp", samples=lambda ctx: _unary(kwargs={"min": -2, "max": 3})(ctx) + clamp_mixed_samples(ctx),
+          dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx)), RuntimeError, "At least one")] + (
               [ErrorInput(Sample(_x(ctx), max=1e300 if ctx.dtype.is_floating_point else 2 ** 62), RuntimeError,
                           "without overflow")] if ctx.dtype not in (pt.int64, pt.float64) else [])),
     Entry("clamp_min", samples=unary_samples(kwargs={"min": 0.5}), dtypes=FLOAT_DTYPES),
     Entry("clamp_max", samples=unary_samples(kwargs={"max": 0}), dtypes=NUMERIC_DTYPES),
     Entry("lerp", samples=lambda ctx: nary_samples(2, scalars=(), kwargs={"weight": 0.25})(ctx) + _lerp_ends(ctx),
-          dtypes=FLOAT_DTYPES),
-    Entry("frac", samples=unary_samples(), dtypes=FLOAT_DTYPES),
-    Entry("nan_to_num", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
-    Entry("square", samples=unary_samples(), dtypes=NUMERIC_DTYPES),
-    Entry("true_divide", samples=nary_samples(2, scalars=(2,)), error_inputs=_bad_shapes("div")),
-    Entry("rsub", samples=nary_samples(2, scalars=(1,)), dtypes=NUMERIC_DTYPES),
-    Entry("logaddexp", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _logaddexp_edges(ctx),
-          dtypes=FLOAT_DTYPES),
-    Entry("isclose", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _isclose_edges(ctx), dtypes=ALL_DTYPES),
+          dtypes=FLOAT_DTYPES, error_inputs=same_dtype_required("lerp", "expected dtype", 0.5)),
+    Entry("frac", samples=_unary(), dtypes=FLOAT_DTYPES),
+    Entry("nan_to_num", samples=_unary(), dtypes=NUMERIC_DTYPES),
+    Entry("square", samples=_unary(), dtypes=NUMERIC_DTYPES),
+    Entry("true_divide", samples=lambda ctx: nary_samples(2, scalars=(2,))(ctx) + _hand("div")(ctx),
+          error_inputs=_bad_shapes("div")),
+    Entry("rsub", samples=lambda ctx: nary_samples(2, scalars=(1,))(ctx) + mixed_samples("sub")(ctx),
+          dtypes=NUMERIC_DTYPES),
+    Entry("logaddexp", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _logaddexp_edges(ctx)
+          + _hand("logaddexp")(ctx), dtypes=FLOAT_DTYPES),
+    Entry("isclose", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _isclose_edges(ctx), dtypes=ALL_DTYPES,
+          error_inputs=same_dtype_required("isclose", "did not match")),
 ]
 
 

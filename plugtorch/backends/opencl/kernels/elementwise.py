@@ -45,9 +45,17 @@ UNARY = ["neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "
          "erf", "reciprocal", "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite",
          "logical_not", "bitwise_not"]
 
+# MINUS_ONE(b): for signed types, b == -1 is taken apart: the minimum divided by -1 overflows (C
+# leaves INT_MIN / -1 and INT_MIN % -1 undefined; PoCL's % gave -1); PyTorch wraps the quotient
+# and the remainder is 0. Unsigned types define it as 0 (no comparison that is always false).
 INT_HELPERS = r"""
-inline CT fdiv(CT a, CT b) { CT q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q--; return q; }
-inline CT irem(CT a, CT b) { CT r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+inline CT fdiv(CT a, CT b) {
+    if (MINUS_ONE(b)) return (CT)(0UL - (ulong)a);
+    CT q = a / b; if ((a % b != 0) && ((a < 0) != (b < 0))) q--; return q; }
+inline CT irem(CT a, CT b) {
+    if (MINUS_ONE(b)) return 0;
+    CT r = a % b; if (r != 0 && ((r < 0) != (b < 0))) r += b; return r; }
+inline CT ifmod(CT a, CT b) { return MINUS_ONE(b) ? (CT)0 : (CT)(a % b); }
 inline CT ipow(CT a, CT b) {   /* PyTorch: a negative exponent gives 1 and -1 their powers, other bases 0 */
     if (b < 0) return a == 1 ? 1 : (a == (CT)-1 ? ((b & 1) ? (CT)-1 : 1) : 0);
     CT r = 1; while (b > 0) { if (b & 1) r = (CT)(r * a); a = (CT)(a * a); b >>= 1; } return r; }
@@ -81,7 +89,7 @@ def _binary_expr(name, dt):
         "mul": "(x0 & x1)" if b else "(x0 * x1)", "div": "(x0 / x1)",
         "floor_divide": "ffloordiv(x0, x1)" if f else "fdiv(x0, x1)",
         "remainder": "frem(x0, x1)" if f else "irem(x0, x1)",
-        "fmod": "fmod(x0, x1)" if f else "(x0 % x1)",
+        "fmod": "fmod(x0, x1)" if f else "ifmod(x0, x1)",
         "pow": "pow(x0, x1)" if f else ("((!x1) | x0)" if b else "ipow(x0, x1)"),
         "atan2": "atan2(x0, x1)",
         "maximum": "fmaxnan(x0, x1)" if f else "(x0 > x1 ? x0 : x1)",
@@ -107,7 +115,10 @@ _ZERO_CHECK = {"floor_divide": "division", "remainder": "remainder", "fmod": "fm
 
 def helpers(dt):
     h = f"typedef {T.compute(dt)} CT;\n"
-    return h + (FLOAT_HELPERS if T.is_float(dt) else INT_HELPERS)
+    if T.is_float(dt):
+        return h + FLOAT_HELPERS
+    signed = dt.kind == "i"
+    return h + f"#define MINUS_ONE(b) {'((b) == -1)' if signed else '0'}\n" + INT_HELPERS
 
 
 _CACHE = Memo(1024, invalidate=False)   # (op, dtypes, device) -> its compiled Pointwise
@@ -320,6 +331,18 @@ def fill_like_scalar(dev, value):
     return out
 
 
+def _pow_with_roots(pow_kernel, sqrt, rsqrt):
+    """PyTorch's pow(tensor, 0.5) is sqrt and pow(tensor, -0.5) rsqrt: sqrt(-0.0) is -0.0 and
+    sqrt(-inf) nan, where C's pow gives +0.0 and inf (as the cpu kernel)."""
+    def k(a, b, dtype):
+        if b.__class__ is float and (b == 0.5 or b == -0.5) and dtype.is_floating_point:
+            return (sqrt if b > 0 else rsqrt)(a, dtype)
+        return pow_kernel(a, b, dtype)
+    k.locks_itself = True
+    return k
+
+
 KERNELS = {name: make_unary(name) for name in UNARY}
 KERNELS.update({name: make_binary(name) for name in BINARY})
+KERNELS["pow"] = _pow_with_roots(KERNELS["pow"], KERNELS["sqrt"], KERNELS["rsqrt"])
 KERNELS["where"] = where

@@ -1,0 +1,106 @@
+"""Elementwise ops at the edges, on every backend, against values torch 2.13 gives: integer
+division and remainder at the minimum and by zero, shifts by Python ints out of the dtype's range,
+pow's square-root exponents, and floor_divide / remainder / fmod with infinities. Each expected
+value was computed with torch 2.13, none from plugtorch."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+inf, nan = math.inf, math.nan
+DEVICES = pt.backends.available()
+# the generic Array API backend (the 'strict' plug-in) computes pow with the namespace's pow
+# (C's edge values); its pow(x, +-0.5) is left to the Array API backend's owners
+NATIVE = [d for d in DEVICES if d in ("cpu", "opencl", "cuda")]
+INTS = [pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64]
+
+
+def _same(got, want):
+    """Equal element for element, nan matching nan, and the sign of zero checked."""
+    g = np.asarray(got.cpu().to(pt.float64).numpy(), dtype=np.float64)
+    w = np.asarray(want, dtype=np.float64)
+    assert g.shape == w.shape and np.array_equal(g, w, equal_nan=True), (g.tolist(), w.tolist())
+    num = ~np.isnan(w)
+    assert np.array_equal(np.signbit(g[num]), np.signbit(w[num])), ("sign of zero", g.tolist(), w.tolist())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.int8, pt.int16, pt.int32, pt.int64])
+def test_minimum_by_minus_one(device, dtype):
+    # C leaves INT_MIN % -1 undefined (PoCL gave -1); torch: remainder and fmod 0, the quotient wraps
+    lo = int(pt.iinfo(dtype).min)
+    a = pt.tensor([lo, lo, 7], dtype=dtype, device=device)
+    b = pt.tensor([-1, 3, -1], dtype=dtype, device=device)
+    assert pt.remainder(a, b).tolist() == [0, (lo % 3), 0]
+    assert pt.fmod(a, b).tolist() == [0, -(-lo % 3), 0]
+    assert pt.floor_divide(a, b).tolist() == [lo, lo // 3, -7]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", ["floor_divide", "remainder", "fmod"])
+@pytest.mark.parametrize("dtype", INTS)
+def test_integer_division_by_zero_raises(device, op, dtype):
+    # torch: RuntimeError "ZeroDivisionError" for a zero anywhere in a tensor divisor, a 0-d zero,
+    # a Python 0 or False, and a divisor of another integer dtype
+    f = getattr(pt, op)
+    x = pt.tensor([[7, 5, 3], [100, 2, 9]], dtype=dtype, device=device)
+    for divisor in (pt.tensor([[3, 2, 1], [5, 0, 7]], dtype=dtype, device=device),
+                    pt.tensor(0, dtype=dtype, device=device), pt.tensor(0, dtype=dtype), 0, False,
+                    pt.tensor([1, 0, 3], dtype=pt.int16 if dtype is not pt.int16 else pt.int32, device=device)):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            f(x, divisor)
+    # a float zero is no integer division: torch gives inf / nan
+    _same(f(pt.tensor([4, 0], dtype=dtype, device=device), 0.0),
+          {"floor_divide": [inf, nan], "remainder": [nan, nan], "fmod": [nan, nan]}[op])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_shift_by_a_python_int_outside_the_dtype(device):
+    # the count converts to the dtype as a C cast (torch: uint8 << -2 shifts by 254 and gives 0;
+    # int8 >> 300 shifts by 44: the sign fills); was an OverflowError on cpu
+    u = pt.tensor([1, 2, 100], dtype=pt.uint8, device=device)
+    assert pt.bitwise_left_shift(u, -2).tolist() == [0, 0, 0]
+    assert pt.bitwise_right_shift(u, 300).tolist() == [0, 0, 0]
+    i = pt.tensor([-3, -1, 0, 1, 2, 7], dtype=pt.int8, device=device)
+    assert pt.bitwise_right_shift(i, 300).tolist() == [-1, -1, 0, 0, 0, 0]
+    assert pt.bitwise_left_shift(i, 300).tolist() == [0] * 6
+
+
+@pytest.mark.parametrize("device", NATIVE)
+def test_pow_square_root_exponents(device):
+    # torch's pow(x, 0.5) is sqrt(x) and pow(x, -0.5) rsqrt(x): sqrt(-0.0) = -0.0, sqrt(-inf) = nan,
+    # where C's pow gives 0.0 and inf; a tensor exponent is pow itself
+    x = pt.tensor([-0.0, 0.0, -inf, inf, nan, -2.0, 4.0], device=device)
+    _same(pt.pow(x, 0.5), [-0.0, 0.0, nan, inf, nan, nan, 2.0])
+    _same(pt.pow(x, -0.5), [-inf, inf, nan, 0.0, nan, nan, 0.5])
+    _same(pt.pow(x, pt.full((7,), 0.5, device=device)), [0.0, 0.0, inf, inf, nan, nan, 2.0])
+    _same(pt.pow(x, 2), [0.0, 0.0, inf, inf, nan, 4.0, 16.0])
+    _same(pt.pow(x, -1), [-inf, inf, -0.0, 0.0, nan, -0.5, 0.25])
+
+
+def test_pow_by_a_0d_tensor_is_no_square_root():
+    # torch 2.13: pow(float32 [-0.0, 4], 0-d float64 tensor 0.5) is [0.0, 2.0] (pow, not sqrt)
+    x = pt.tensor([-0.0, 4.0])
+    _same(pt.pow(x, pt.tensor(0.5, dtype=pt.float64)), [0.0, 2.0])
+
+
+A = [5.0, -5.0, inf, -inf, inf, 0.0, -0.0, 5.0, -5.0, nan, 1.0, -1.0, 0.0]
+B = [inf, inf, inf, inf, -inf, inf, inf, -inf, -inf, 2.0, 0.0, 0.0, 0.0]
+WANT = {   # torch 2.13, every float dtype alike
+    "floor_divide": [0.0, -1.0, nan, nan, nan, 0.0, -0.0, -1.0, 0.0, nan, inf, -inf, nan],
+    "remainder": [5.0, inf, nan, nan, nan, 0.0, -0.0, -inf, -5.0, nan, nan, nan, nan],
+    "fmod": [5.0, -5.0, nan, nan, nan, 0.0, -0.0, 5.0, -5.0, nan, nan, nan, nan],
+}
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16])
+@pytest.mark.parametrize("op", sorted(WANT))
+def test_division_with_infinities(device, dtype, op):
+    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        pytest.skip(f"{device} has no {dtype}")
+    a = pt.tensor(A, device=device).to(dtype)
+    b = pt.tensor(B, device=device).to(dtype)
+    _same(getattr(pt, op)(a, b), WANT[op])

@@ -400,7 +400,10 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
     def _float_kind(x):
         return np.float64 if x.dtype == D.get(_dtypes.float64) else np.float32
 
-    K["uniform_"] = lambda x, low, high, gen: _fill(x, gen.random(x.shape, dtype=_float_kind(x)) * (high - low) + low)
+    def uniform_(x, low, high, gen):   # a float16 draw rounding up to `high` becomes `low`, as PyTorch's and cpu's
+        v = np.asarray(gen.random(x.shape, dtype=_float_kind(x)) * (high - low) + low).astype(_np_dtype(x, D))
+        _fill(x, np.where(v == np.asarray(high).astype(v.dtype), np.asarray(low).astype(v.dtype), v))
+    K["uniform_"] = uniform_
     K["normal_"] = lambda x, mean, std, gen: _fill(x, gen.standard_normal(x.shape, dtype=_float_kind(x)) * std + mean)
     K["random_"] = lambda x, low, high, gen: _fill(x, gen.integers(low, high, size=x.shape))
     return K

@@ -168,3 +168,22 @@ def test_exponential_compare_catches_the_scale_taken_as_the_rate():
     assert creation._exponential_compare([rng.exponential(0.5, (64, 64)).astype(np.float32)], None, s) is None
     assert "mean" in creation._exponential_compare([rng.exponential(2.0, (64, 64)).astype(np.float32)], None, s)
     assert "outside [0, inf)" in creation._exponential_compare([-np.ones(3, np.float32)], None, s)
+
+
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_cpu_uniform_in_half_precision_stays_below_to(dtype):
+    """A float32 draw can round up to `to` in float16/bfloat16: PyTorch returns `from` then."""
+    pt.manual_seed(0)
+    u = pt.empty(20000, dtype=dtype).uniform_(-2, 3).float().numpy()
+    assert u.max() < 3 and u.min() == -2
+
+
+def test_array_api_uniform_in_float16_stays_below_to():
+    xnp = pytest.importorskip("array_api_compat.numpy")
+    pt.backends.register(pt.backends.ArrayAPIBackend(xnp), name="xnp_random")
+    try:
+        pt.manual_seed(0)
+        u = pt.empty(20000, dtype=pt.float16, device="xnp_random").uniform_(-2, 3).cpu().float().numpy()
+    finally:
+        pt.backends.unregister("xnp_random")
+    assert u.max() < 3 and u.min() == -2

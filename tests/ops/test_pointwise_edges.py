@@ -104,3 +104,27 @@ def test_division_with_infinities(device, dtype, op):
     a = pt.tensor(A, device=device).to(dtype)
     b = pt.tensor(B, device=device).to(dtype)
     _same(getattr(pt, op)(a, b), WANT[op])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype,want", [
+    (pt.float16, [1.519918441772461e-05, 6.139278411865234e-06, 0.5, 0.96435546875, 0.499755859375]),
+    (pt.bfloat16, [1.4722347259521484e-05, 6.139278411865234e-06, 0.5, 0.96484375, 0.5])])
+def test_half_precision_sigmoid_computes_in_float32(device, dtype, want):
+    # torch 2.13 computes in float32 and rounds once; in float16 steps exp(11.1) overflowed and
+    # sigmoid(-11.09375) was 0
+    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        pytest.skip(f"{device} has no {dtype}")
+    x = pt.tensor([-11.09375, -12.0, 0.000732898712158203125, 3.3, -0.001], device=device).to(dtype)
+    _same(pt.sigmoid(x), want)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype,x,want", [(pt.float16, 1.0132789611816406e-06, 993.5),
+                                          (pt.bfloat16, 0.30078125, 1.8203125)])
+def test_half_precision_rsqrt_rounds_once(device, dtype, x, want):
+    # torch 2.13's vectorised loop (32 elements and more; its tail loop rounds twice and gives 993.0
+    # and 1.828125): rsqrt in float32, rounded once, the correctly rounded value
+    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        pytest.skip(f"{device} has no {dtype}")
+    _same(pt.rsqrt(pt.full((32,), x, device=device).to(dtype)), [want] * 32)

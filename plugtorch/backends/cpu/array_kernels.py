@@ -52,11 +52,19 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     if erf is None:
         erf_impl[0] = _scipy_erf
 
+    # rsqrt and sigmoid of float16/bfloat16 compute in float32 and round once, as PyTorch's do:
+    # step by step in float16, sigmoid(-11.1) is 0 (exp(11.1) overflows) instead of 1.5e-5
+    _half = tuple(d.numpy for d in _LOW_PRECISION)
+
     def _rsqrt(x, dtype=None):
+        if dtype in _half:
+            return xp.reciprocal(xp.sqrt(x.astype(np.float32))).astype(dtype)
         return xp.reciprocal(xp.sqrt(x, dtype=dtype))
 
     def _sigmoid(x, dtype=None):
         # 1 / (1 + exp(-x)) overflows harmlessly to 0 for very negative x
+        if dtype in _half:
+            return _sigmoid(x.astype(np.float32), np.dtype(np.float32)).astype(dtype)
         one = xp.asarray(1, dtype=dtype)
         return xp.divide(one, xp.add(one, xp.exp(xp.negative(x, dtype=dtype))), dtype=dtype)
 

@@ -1,6 +1,8 @@
 """Unary, binary and ternary pointwise ops (and their PyTorch edge cases) as C expressions."""
 from __future__ import annotations
 
+import numpy as np
+
 from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
@@ -30,9 +32,10 @@ def _unary_expr(name, dt):
               "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
               "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
               "round": "rint(x0)" if f else "x0"}
-    if dt == T.BF16 and name in ("rsqrt", "sigmoid"):
-        # the cpu reference rounds each step to bfloat16; match it
-        return {"rsqrt": "(1 / bfr(sqrt(x0)))", "sigmoid": "(1 / bfr(1 + bfr(exp(-x0))))"}[name]
+    if dt == np.float16 and name in ("rsqrt", "sigmoid"):
+        # in float and rounded once, as PyTorch (and cpu): in half, exp(11.1) overflows and
+        # sigmoid(-11.1) is 0 instead of 1.5e-5 (bfloat16 computes in float already)
+        return {"rsqrt": "(1 / sqrt((float)x0))", "sigmoid": "(1 / (1 + exp(-(float)x0)))"}[name]
     if name in simple:
         return simple[name]
     if name in ("floor", "ceil", "trunc") and not f:

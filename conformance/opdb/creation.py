@@ -1,7 +1,9 @@
 """Factories, random fills and host transfer.
 
 Random ops draw from each backend's own generator, so their values are not compared with
-cpu's; ``compare`` checks what must hold anyway (range, moments, permutations). ``empty``
+cpu's: ``compare`` checks the support (range, integers, permutations, probabilities 0 and 1)
+and, on samples of 1000 values or more, the distribution with the fixed-bound tests of
+stats.py; the runner checks that a seed repeats the draw on the backend (seeding.py). ``empty``
 returns uninitialised memory: only shape, dtype and device are checked.
 """
 from __future__ import annotations

@@ -29,6 +29,11 @@ def _as_index_tensor(k, device):
     return t
 
 
+def _bool_index(k, device):
+    import plugtorch as pt
+    return pt.zeros((1 if k else 0,), dtype=_dtypes.int64, device=device)
+
+
 def _consumed(k):
     if k is None or k is Ellipsis or k is True or k is False:
         return 0
@@ -58,20 +63,20 @@ def _basic(x, key):
     out = x
     dim = 0
     adv = {}
-    bool_dim = None   # PyTorch: all scalar bools of a key share one new dim (size 0 if any is False)
     for k in key:
+        if isinstance(k, Tensor) and k._dtype is _dtypes.bool and k.ndim == 0:
+            k = bool(k.item())   # a 0-d bool tensor indexes as a Python bool does
         if k is None:
             out = out.unsqueeze(dim)
             dim += 1
         elif k is Ellipsis:
             dim += x.ndim - used
         elif isinstance(k, bool):
-            if bool_dim is None:
-                bool_dim = dim
-                out = out.unsqueeze(dim)
-                dim += 1
-            if not k:
-                out = out.narrow(bool_dim, 0, 0)
+            # PyTorch: a new dim indexed by [0] (True) or by nothing (False), an advanced index that
+            # broadcasts with the others (x[True, True] is x[None, None][[0], [0]]); the result is a copy
+            out = out.unsqueeze(dim)
+            adv[dim] = _bool_index(k, x.device)
+            dim += 1
         elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0
                                                   and k._dtype.category == _dtypes._INT):
             i = int(k)

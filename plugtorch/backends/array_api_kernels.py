@@ -361,8 +361,8 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     if hasattr(xp, "take_along_axis"):
         def gather(x, dim, index):
-            if x.ndim == 0:
-                return copy(xp.reshape(x, index.shape))
+            if x.ndim == 0:   # every index is 0 (meta checked): the one element, as often as indexed
+                return copy(xp.broadcast_to(x, tuple(index.shape)))
             n = x.shape[dim]
             index = xp.where(xp.less(index, xp.zeros((), dtype=index.dtype)),
                              xp.add(index, xp.asarray(n, dtype=index.dtype)), index)

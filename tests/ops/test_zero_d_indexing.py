@@ -23,6 +23,29 @@ def test_scalar_bools_share_one_dim(key, shape):
     assert tuple(pt.arange(6.0).reshape(2, 3)[key].shape) == shape
 
 
+@pytest.mark.parametrize("key, want", [
+    ((True, [0, 1]), [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]), (([0, 1], True), [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]),
+    ((True, slice(None), [0, 1]), [[0.0, 3.0], [1.0, 4.0]]), ((slice(None), "B"), [[[0.0, 1.0, 2.0]], [[3.0, 4.0, 5.0]]]),
+    (("B", True), [[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]]), (("B", 0), [[0.0, 1.0, 2.0]]),
+])
+def test_scalar_bools_are_advanced_indices_as_torch(key, want):
+    # torch 2.13: a scalar bool (or 0-d bool tensor) is a new dim indexed by [0], broadcast with the
+    # other advanced indices
+    key = tuple(pt.tensor(True) if k == "B" else k for k in key)
+    assert pt.arange(6.0).reshape(2, 3)[key].tolist() == want
+
+
+def test_bool_keys_give_a_copy_as_torch():
+    s = pt.tensor(5.0)
+    v = s[True]
+    v[0] = 7.0
+    assert s.item() == 5.0
+    t = pt.arange(6.0).reshape(2, 3)
+    t[True, 0] = 9.0
+    assert t.tolist() == [[9.0, 9.0, 9.0], [3.0, 4.0, 5.0]]
+    assert tuple(pt.tensor(5.0)[pt.tensor(True), True].shape) == (1,)
+
+
 def test_zero_d_setitem_with_empty_keys():
     for key, want in [(None, 7.0), (Ellipsis, 7.0), (True, 7.0), (False, 5.0), ((), 7.0)]:
         t = pt.tensor(5.0)

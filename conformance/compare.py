@@ -4,8 +4,20 @@ dtype and device, inputs left alone, and views that share their input's memory.
 A difference raises ``Mismatch(check, message, max_error)``; the runner turns it into a
 ``Failure`` naming the sample.
 
+Values match where they are within ``atol + rtol * |expected|``, and besides NaN must stand
+where cpu has NaN (and nowhere else) and a zero must carry cpu's sign, whatever the tolerance.
+A value mismatch names the first mismatching element, the tolerance and the greatest errors.
+
 >>> import numpy as np
 >>> compare_values("forward", "", np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), 1e-6, 1e-6)
+>>> try:
+...     compare_values("forward", "", np.array([1.0, 0.0]), np.array([1.0, -0.0]), 1e-6, 1e-6)
+... except Mismatch as m:
+...     print(m.message)
+Mismatched elements: 1 / 2 (50.0%)
+first mismatch at index (1,): expected -0.0, got 0.0 (+0.0 where cpu has -0.0: zeros must carry cpu's sign)
+greatest absolute difference: 0 at index (1,); greatest relative difference: 0 at index (1,)
+tolerance: rtol=1e-06, atol=1e-06
 >>> same_values(np.array([0.0]), np.array([-0.0]))    # signed zeros differ
 False
 """
@@ -17,7 +29,7 @@ import numpy as np
 
 import plugtorch as pt
 from plugtorch import _dtypes
-from plugtorch.testing import _closeness, mismatch_report
+from plugtorch.testing import _argmax_bad, _closeness
 
 
 class Mismatch(Exception):
@@ -40,7 +52,8 @@ def compare_outputs(entry, sample, out, ref, expected_dev, tol, check):
     for i, (a, b) in enumerate(zip(outs, refs)):
         which = "" if len(outs) == 1 else f"output {i}: "
         if not isinstance(a, pt.Tensor):
-            if a != b and not (a != a and b != b):
+            if (a != b and not (a != a and b != b)) or (
+                    a == 0 and isinstance(a, float) and isinstance(b, float) and math.copysign(1, a) != math.copysign(1, b)):
                 raise Mismatch(check, f"{which}returned {a!r}, cpu returns {b!r}")
             continue
         if tuple(a.shape) != tuple(b.shape):
@@ -50,16 +63,20 @@ def compare_outputs(entry, sample, out, ref, expected_dev, tol, check):
         if a.device != expected_dev:
             raise Mismatch("device", f"{which}result is on {a.device}, expected {expected_dev}")
         if entry.compare is None:
+            n = sample.reduction_length or 0
             compare_values(check, which, host(a), host(b), *tol(b.dtype),
-                            overflow_order=(sample.reduction_length or 0) > 1)
+                           overflow_order=may_overflow(n, magnitude(sample), b.dtype), signed_zeros=n <= 1)
     if entry.compare is not None:
         msg = entry.compare(hosts, ref_hosts, sample)
         if msg:
             raise Mismatch(check, msg)
 
 
-def compare_values(check, which, x, y, rtol, atol, overflow_order=False):
-    """Host arrays ``x`` (the backend's) and ``y`` (cpu's) within rtol/atol, nan matching nan."""
+def compare_values(check, which, x, y, rtol, atol, overflow_order=False, signed_zeros=True):
+    """Host arrays ``x`` (the backend's) and ``y`` (cpu's) within rtol/atol; NaN must match NaN
+    and (``signed_zeros``) a zero the sign of cpu's zero. ``overflow_order``: a result of
+    several terms that may overflow (``may_overflow``), where any non-finite value matches a
+    non-finite reference."""
     if overflow_order and x.dtype.kind not in "biu" and y.dtype.kind not in "biu":
         # a sum whose terms overflow has no defined result: inf + -inf is nan in one order and
         # +-inf in another, so any non-finite value matches a non-finite reference
@@ -67,11 +84,117 @@ def compare_values(check, which, x, y, rtol, atol, overflow_order=False):
         both = ~np.isfinite(x64) & ~np.isfinite(y64)
         if both.any():
             x, y = np.where(both, 0.0, x64), np.where(both, 0.0, y64)
-    report = mismatch_report(x, y, rtol, atol, equal_nan=True)
-    if report is not None:
-        ok, abs_err, _ = _closeness(x, y, rtol, atol, True)
-        bad = np.where(ok, 0.0, np.nan_to_num(abs_err, nan=np.inf))
-        raise Mismatch(check, which + report, float(bad.max()) if bad.size else None)
+    ok, abs_err, rel_err = _closeness(x, y, rtol, atol, True)
+    if signed_zeros and x.dtype.kind not in "biu" and y.dtype.kind not in "biu":
+        xf, yf = x.astype(np.float64), y.astype(np.float64)
+        ok = ok & ~((xf == 0) & (yf == 0) & (np.signbit(xf) != np.signbit(yf)))
+    if ok.all():
+        return
+    bad = np.where(ok, 0.0, np.nan_to_num(abs_err, nan=np.inf))
+    raise Mismatch(check, which + value_report(x, y, ok, abs_err, rel_err, rtol, atol),
+                   float(bad.max()) if bad.size else None)
+
+
+def may_overflow(n: int, magnitude: float, dtype) -> bool:
+    """Whether a result combining ``n`` inputs of size at most ``magnitude`` (sums of products
+    of two, or products of all) can overflow ``dtype`` in some order of the operations. Only
+    then do its non-finite values depend on the order (inf + -inf is nan in one order and
+    +-inf in another); otherwise inf and NaN come from inf and NaN inputs, in any order.
+
+    >>> may_overflow(5, 9.0, pt.float32), may_overflow(5, 1e30, pt.float32)
+    (False, True)
+    """
+    if n <= 1 or not getattr(dtype, "is_floating_point", False):
+        return False
+    m = max(magnitude, 1.0) if math.isfinite(magnitude) else math.inf
+    log_max = math.log(float(_dtypes.finfo(dtype).max) / 2)
+    return math.log(n) + 2 * math.log(m) >= log_max or n * math.log(m) >= log_max
+
+
+def value_report(x, y, ok, abs_err, rel_err, rtol, atol) -> str:
+    """The text of a value mismatch: how many, the first one (index, expected, actual, why), the
+    greatest absolute and relative differences among the mismatches, and the tolerance."""
+    n_bad, n = int((~ok).sum()), ok.size
+    first = tuple(int(k) for k in np.argwhere(~ok)[0]) if ok.ndim else ()
+    want, got = y[first], x[first]
+    # (a NaN against a number differs by NaN: shown as inf, the difference no tolerance covers)
+    abs_err, rel_err = (np.where(np.isnan(e), np.inf, e) for e in (abs_err, rel_err))
+    ia, ir = _argmax_bad(abs_err, ok), _argmax_bad(rel_err, ok)
+    return "\n".join([
+        f"Mismatched elements: {n_bad} / {n} ({100.0 * n_bad / n:.1f}%)",
+        f"first mismatch at index {first}: expected {_scalar(want)}, got {_scalar(got)}{_why(got, want)}",
+        f"greatest absolute difference: {float(abs_err[ia]):.4g} at index {ia}; greatest relative difference: "
+        f"{float(rel_err[ir]):.4g} at index {ir}",
+        f"tolerance: rtol={rtol:g}, atol={atol:g}" + (" (exact)" if rtol == 0 and atol == 0 else "")])
+
+
+def _scalar(v) -> str:
+    v = np.asarray(v)
+    if v.dtype.kind in "biu":
+        return str(v.item())
+    return repr(float(v)) if str(v.dtype) == "bfloat16" else str(v)
+
+
+def _why(got, want) -> str:
+    g, w = np.asarray(got), np.asarray(want)
+    if g.dtype.kind in "biu" or w.dtype.kind in "biu":
+        return ""
+    g, w = float(g), float(w)
+    if math.isnan(g) != math.isnan(w):
+        return (" (NaN where cpu has a number" if math.isnan(g) else " (a number where cpu has NaN") + \
+            ": NaN must stand where cpu's does, whatever the tolerance)"
+    if g == 0 and w == 0:
+        return f" ({'-' if math.copysign(1, g) < 0 else '+'}0.0 where cpu has " \
+               f"{'-' if math.copysign(1, w) < 0 else '+'}0.0: zeros must carry cpu's sign)"
+    if math.isinf(g) or math.isinf(w):
+        return " (infinities must match exactly)"
+    return ""
+
+
+def describe_inputs(sample, full: int = 16) -> str:
+    """The sample's tensor inputs as the op sees them: in full up to ``full`` elements, else
+    summarised (shape, dtype, layout, min/max, NaN/inf counts)."""
+    lines = []
+    for name, inp in _named_inputs(sample):
+        v = np.asarray(inp.logical())
+        head = f"  {name}: {inp.describe()}"
+        if v.dtype.kind == "V" or str(v.dtype) == "bfloat16":
+            v = v.astype(np.float32)      # (exact: bfloat16 is float32's upper half)
+        if v.size <= full:
+            body = np.array2string(v, separator=", ", threshold=full + 1, floatmode="unique",
+                                   max_line_width=100).replace("\n", "\n    ")
+            lines.append(f"{head} = {body}")
+            continue
+        stats = []
+        if v.dtype.kind == "f":
+            finite = v[np.isfinite(v)]
+            if finite.size:
+                stats.append(f"min {finite.min()!s} max {finite.max()!s}")
+            nan, inf = int(np.isnan(v).sum()), int(np.isinf(v).sum())
+            neg_zero = int(((v == 0) & np.signbit(v)).sum())
+            stats += [f"{k} {what}" for k, what in ((nan, "nan"), (inf, "inf"), (neg_zero, "-0.0")) if k]
+        elif v.size:
+            stats.append(f"min {v.min()!s} max {v.max()!s}")
+        lines.append(f"{head}: {', '.join(stats) or 'empty'}")
+    return ("\ninputs:\n" + "\n".join(lines)) if lines else ""
+
+
+def _named_inputs(sample):
+    from .entry import Input
+
+    def walk(name, v):
+        if isinstance(v, Input):
+            yield name, v
+        elif isinstance(v, (list, tuple)):
+            for i, x in enumerate(v):
+                yield from walk(f"{name}[{i}]", x)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                yield from walk(f"{name}[{k!r}]", x)
+    for i, a in enumerate(sample.args):
+        yield from walk(f"arg {i}", a)
+    for k, a in sample.kwargs.items():
+        yield from walk(k, a)
 
 
 def check_inputs(entry, args, kwargs, before, ref_args, ref_kwargs, tol):

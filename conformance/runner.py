@@ -3,7 +3,12 @@
 For each sample: forward values, the result's shape / dtype / device, inputs unchanged (or,
 for in-place ops, mutated as on cpu), gradients of every float input (``autograd.grad`` with
 a fixed random grad_output); then each error input must raise cpu's exception type; a dtype
-the device declares unsupported must raise a TypeError naming it.
+the device declares unsupported must raise a TypeError naming it. While a backend is checked,
+every one of its kernel results is checked itself (``checking_results``: native array type,
+the meta's dtype, shape, layout, device), and a wrong one fails as "kernel result".
+
+A failing sample is run once more under a recorder, and its ``Failure`` lists the kernels that
+ran on the device (forward, then backward), and prints its inputs.
 
 >>> results = run(["cpu"], [opdb.get("neg")], dtypes=[plugtorch.float32], max_examples=2)
 >>> results[0].status
@@ -23,11 +28,13 @@ import plugtorch as pt
 from plugtorch import _dtypes
 from plugtorch._device import canonical
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, record_fallbacks
+from plugtorch.dispatch.checked import KernelResultError, checking_results
 from plugtorch.dispatch.registry import OPS
 
 from . import tolerances
-from .compare import (Mismatch, check_inputs, check_view_aliases, compare_outputs, compare_values, flatten,
-                      grads_out_shape, host, magnitude, numel, snapshot)
+from .compare import (Mismatch, check_inputs, check_view_aliases, compare_outputs, compare_values,
+                      describe_inputs, flatten, grads_out_shape, host, magnitude, numel, snapshot)
+from .recorder import KernelRecorder
 from .samples import SampleContext
 from .seeding import check_seeding
 
@@ -99,12 +106,14 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
     ``sample`` N checks only the N-th sample of each entry and dtype (see ``Failure.index``)."""
     results = []
     for name in backends:
-        for entry in entries:
-            for dt in entry.dtypes:
-                if dtypes is None or dt in dtypes:
-                    results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples, sample=sample))
-            if progress is not None:
-                progress(name, entry)
+        with checking_results(canonical(name).type):
+            for entry in entries:
+                for dt in entry.dtypes:
+                    if dtypes is None or dt in dtypes:
+                        results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples,
+                                                   sample=sample))
+                if progress is not None:
+                    progress(name, entry)
     return results
 
 
@@ -113,7 +122,8 @@ def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples:
     """All checks of one entry and dtype on one backend (only the ``sample``-th when given)."""
     start = time.perf_counter()
     with record_fallbacks() as fell_back:
-        res = _check_entry(entry, dtype, backend_name, seed, max_examples, sample)
+        with checking_results(canonical(backend_name).type):
+            res = _check_entry(entry, dtype, backend_name, seed, max_examples, sample)
     res.seconds = time.perf_counter() - start
     res.fallbacks = sorted(fell_back)
     if fell_back and res.status == PASS:   # a module or a backward that needed an op through the fallback
@@ -155,8 +165,9 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
             res.status = FAIL if failure else UNSUPPORTED
             res.failures = [failure] if failure else []
             return res
+        record = functools.partial(_record_kernels, entry, dtype, dev, seed)
         _run_checks(res, dev, ((i, s, functools.partial(check_sample, entry, dtype, s, dev, seed))
-                               for i, s in enumerate(samples) if only is None or i == only))
+                               for i, s in enumerate(samples) if only is None or i == only), record)
         if not res.failures and entry.error_inputs is not None and (only is None or only >= len(samples)):
             try:
                 error_inputs = list(entry.error_inputs(ctx))
@@ -165,15 +176,17 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
                 res.failures.append(Failure("reference", "(building the error inputs)", f"the entry's "
                                             f"error_inputs raised {type(e).__name__}: {e}"))
             _run_checks(res, dev, ((len(samples) + j, ei.sample, functools.partial(check_error_input, entry, ei, dev))
-                                   for j, ei in enumerate(error_inputs) if only is None or len(samples) + j == only))
+                                   for j, ei in enumerate(error_inputs) if only is None or len(samples) + j == only),
+                        functools.partial(record, backward=False))
     res.status = FAIL if res.failures else kernel_route(be, entry)
     return res
 
 
-def _run_checks(res, dev, checks) -> None:
+def _run_checks(res, dev, checks, record) -> None:
     """Run ``(index, sample, check)`` triples until one fails, recording the failure in ``res``;
     skipped samples, and reference failures off cpu, only count as skipped: they are not this
-    backend's fault (the cpu run reports reference failures)."""
+    backend's fault (the cpu run reports reference failures). The failing sample runs again
+    under ``record(sample)``, which lists the kernels that ran (forward, backward)."""
     for index, sample, check in checks:
         failure = _guard(check, sample)
         if failure is None:
@@ -182,6 +195,9 @@ def _run_checks(res, dev, checks) -> None:
         if failure.check == "skipped" or (failure.check == "reference" and dev.type != "cpu"):
             res.skipped += 1
             continue
+        forward, backward = record(sample)
+        failure.kernels = list(dict.fromkeys(forward + backward))
+        failure.message += _kernels_text(failure.check, dev, forward, backward) + describe_inputs(sample)
         res.failures.append(failure)
         return
 
@@ -194,8 +210,55 @@ def _guard(fn, sample):
     except _Skip as s:
         return Failure("skipped", sample.describe(), str(s))
     except Exception as e:   # a check that crashes is a failure of this sample, not of the run
-        return Failure("crash", sample.describe(), f"checking raised {type(e).__name__}: {e}")
+        m = _mismatch(e, "crash", f"checking raised {type(e).__name__}: {e}")
+        return Failure(m.check, sample.describe(), m.message)
     return None
+
+
+def _mismatch(e, check, message) -> Mismatch:
+    """``Mismatch(check, message)`` for exception ``e``, or a "kernel result" one when a kernel
+    returned the wrong thing (``e`` or its cause is a ``KernelResultError``)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KernelResultError):
+            return Mismatch("kernel result", str(e))
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return Mismatch(check, message)
+
+
+def _record_kernels(entry, dtype, dev, seed, sample, backward=True):
+    """The kernels that run on ``dev`` for ``sample``: (forward names, backward names), each
+    deduplicated in order of first use. Whatever the sample raises is ignored here."""
+    rec = KernelRecorder(dev)
+    grad = backward and entry.differentiable and dtype in GRAD_DTYPES
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            args, kwargs, leaves = sample.materialize(dev, grad=grad)
+            pt.manual_seed(seed)
+            with rec:
+                outs = [o for o in flatten(entry.fn(*args, **kwargs))
+                        if isinstance(o, pt.Tensor) and o.requires_grad]
+            if grad and leaves and outs:
+                gos = [pt.ones(tuple(o.shape), dtype=o.dtype, device=o.device) for o in outs]
+                rec.phase = "backward"
+                with rec:
+                    pt.autograd.grad(outs, leaves, gos, allow_unused=True)
+        except Exception:  # noqa: BLE001  (the failure itself is reported by the check)
+            pass
+    return rec.forward, rec.backward
+
+
+def _kernels_text(check, dev, forward, backward) -> str:
+    if check == "gradient":
+        return (f"\nbackward kernels that ran on {dev}: {', '.join(backward) or '(none)'}"
+                f"\n(forward kernels: {', '.join(forward) or '(none)'}; the gradient is computed by the "
+                "backward ones: check those first)")
+    if not forward and not backward:
+        return ""
+    text = f"\nkernels that ran on {dev}: {', '.join(forward) or '(none)'}"
+    return text + (f"; backward: {', '.join(backward)}" if backward else "")
 
 
 # ---- one sample ----------------------------------------------------------------------------
@@ -208,7 +271,7 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     try:
         ref_out = entry.fn(*ref_args, **ref_kwargs)
     except Exception as e:
-        raise Mismatch("reference", f"cpu raised {type(e).__name__}: {e}\n(the reference itself "
+        raise _mismatch(e, "reference", f"cpu raised {type(e).__name__}: {e}\n(the reference itself "
                         f"fails: a bug in the cpu backend, or a bad sample in the entry '{entry.name}')") from None
     args, kwargs, _ = _materialize(sample, dev)
     before = snapshot(args, kwargs)
@@ -216,7 +279,7 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
     try:
         out = entry.fn(*args, **kwargs)
     except Exception as e:
-        raise Mismatch("forward", f"raised {type(e).__name__}: {e}\n(cpu returns a result)") from None
+        raise _mismatch(e, "forward", f"raised {type(e).__name__}: {e}\n(cpu returns a result)") from None
     expected_dev = cpu if sample.out_device == "cpu" else dev
     tol = functools.partial(tolerances.for_sample, entry, sample=sample, magnitude=magnitude(sample))
     compare_outputs(entry, sample, out, ref_out, expected_dev, tol, "forward")
@@ -249,7 +312,10 @@ def _check_gradients(entry, sample, dev, seed, tol):
         # backward sums grad_output over broadcast dims: loosen as for a reduction of that length
         n = max(1, numel(grads_out_shape(ref_outs)) // max(1, r.numel()))
         rtol, atol = tolerances.for_reduction(r.dtype, n, 4.0 * max(1.0, magnitude(sample)), tol(r.dtype))
-        compare_values("gradient", which, host(g), host(r), rtol, atol, overflow_order=n > 1)
+        # (backward formulas chain sums and divisions: any of their non-finite values and zero
+        # signs may depend on the order of the operations)
+        compare_values("gradient", which, host(g), host(r), rtol, atol, overflow_order=n > 1,
+                       signed_zeros=False)
 
 
 def _materialize(sample, dev, grad=False):
@@ -260,7 +326,7 @@ def _materialize(sample, dev, grad=False):
             raise _Skip(str(e)) from None
         raise Mismatch("forward", f"building the inputs on {dev} raised TypeError: {e}") from None
     except Exception as e:
-        raise Mismatch("forward", f"building the inputs on {dev} raised {type(e).__name__}: {e}") from None
+        raise _mismatch(e, "forward", f"building the inputs on {dev} raised {type(e).__name__}: {e}") from None
 
 
 def _grads(entry, sample, device, seed, grad_outputs):
@@ -269,7 +335,11 @@ def _grads(entry, sample, device, seed, grad_outputs):
     if not leaves:
         return None, None
     pt.manual_seed(seed)
-    outs = [o for o in flatten(entry.fn(*args, **kwargs)) if isinstance(o, pt.Tensor) and o.requires_grad]
+    try:
+        outs = [o for o in flatten(entry.fn(*args, **kwargs)) if isinstance(o, pt.Tensor) and o.requires_grad]
+    except Exception as e:
+        raise _mismatch(e, "reference" if grad_outputs is None else "gradient",
+                        f"the forward call with inputs requiring grad raised {type(e).__name__}: {e}") from None
     if not outs:
         return None, None
     if grad_outputs is None:
@@ -281,8 +351,8 @@ def _grads(entry, sample, device, seed, grad_outputs):
         grads = pt.autograd.grad(outs, leaves, gos, allow_unused=True)
     except Exception as e:
         if grad_outputs is None:
-            raise Mismatch("reference", f"cpu backward raised {type(e).__name__}: {e}") from None
-        raise Mismatch("gradient", f"backward raised {type(e).__name__}: {e}\n(cpu computes it)") from None
+            raise _mismatch(e, "reference", f"cpu backward raised {type(e).__name__}: {e}") from None
+        raise _mismatch(e, "gradient", f"backward raised {type(e).__name__}: {e}\n(cpu computes it)") from None
     return grads, gos
 
 
@@ -297,6 +367,9 @@ def check_error_input(entry, ei, dev) -> None:
         raise Mismatch("reference", f"the database expects {ei.error.__name__}"
                         f"{f' matching {ei.match!r}' if ei.match else ''} on cpu, got {got}")
     err = _raised(entry, ei.sample, dev)
+    wrong_result = _mismatch(err, "", "")
+    if wrong_result.check == "kernel result":
+        raise wrong_result
     if err is None:
         raise Mismatch("error input", f"returned a result; cpu raises {type(cpu_err).__name__}: {cpu_err}")
     if type(err) is not type(cpu_err):

@@ -1,0 +1,138 @@
+"""Bugs the runner's own checks catch: kernel results checked themselves (array type, dtype,
+0-d arrays, layout), NaN positions, signed zeros, and backward kernels (the failure names the
+kernels that ran)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import Bug
+
+KERNEL_RESULT = "kernel result"
+
+
+# ---- kernel results -----------------------------------------------------------------------
+def _eq_in_operand_dtype(cpu):
+    def eq(a, b, dtype):   # a C kernel writing 1.0/0.0 into an output buffer of the operands' dtype
+        return cpu(a, b, dtype).astype(np.result_type(a, b))
+    return eq
+
+
+def _sum_to_scalar(cpu):
+    def sum_(x, dims, keepdim, dtype):   # x.sum() without keepdims gives a NumPy scalar, not a 0-d array
+        r = cpu(x, dims, keepdim, dtype)
+        return r[()] if r.ndim == 0 else r
+    return sum_
+
+
+def _amax_to_float(cpu):
+    def amax(x, dims, keepdim, dtype):   # the whole-tensor max read back as a Python number
+        r = cpu(x, dims, keepdim, dtype)
+        return r.item() if r.ndim == 0 else r
+    return amax
+
+
+def _sigmoid_in_float64(cpu):
+    def sigmoid(x, dtype):   # computed in double for accuracy, never cast back
+        return np.asarray(1.0 / (1.0 + np.exp(-x.astype(np.float64))))
+    return sigmoid
+
+
+def _cumsum_as_list(cpu):
+    def cumsum(x, dim, dtype):   # a pure-Python scan handing back its list
+        return cpu(x, dim, dtype).tolist()
+    return cumsum
+
+
+def _sort_int32_indices(cpu):
+    def sort(x, dim, descending):   # indices written as C ints
+        values, indices = cpu(x, dim, descending)
+        return values, indices.astype(np.int32)
+    return sort
+
+
+def _permute_element_strides(cpu):
+    def permute(x, dims):   # strides in elements (the docs' storage model) given to as_strided, which wants bytes
+        st = [s // x.itemsize for s in x.strides]
+        return np.lib.stride_tricks.as_strided(x, shape=[x.shape[d] for d in dims], strides=[st[d] for d in dims])
+    return permute
+
+
+def _expand_with_contiguous_strides(cpu):
+    def expand(x, shape):   # strides of a fresh array of the new shape, on the old (smaller) buffer
+        st, acc = [], x.itemsize
+        for n in reversed(shape):
+            st.append(acc)
+            acc *= max(n, 1)
+        return np.lib.stride_tricks.as_strided(x, tuple(shape), tuple(reversed(st)), writeable=False)
+    return expand
+
+
+# ---- NaN positions ------------------------------------------------------------------------
+def _sum_skipping_nan(cpu):
+    def sum_(x, dims, keepdim, dtype):   # an accumulator loop with `if (v == v) acc += v`
+        if x.dtype.kind == "f":
+            x = np.where(np.isnan(x), x.dtype.type(0), x)
+        return cpu(x, dims, keepdim, dtype)
+    return sum_
+
+
+# ---- signed zeros -------------------------------------------------------------------------
+def _round_half_up(cpu):
+    def round_(x, dtype):   # floor(x + 0.5): round(-0.3) is +0.0, not -0.0 (and 2.5 rounds up)
+        if x.dtype.kind != "f":
+            return cpu(x, dtype)
+        return np.asarray(np.floor(x + x.dtype.type(0.5))).astype(x.dtype)
+    return round_
+
+
+def _trunc_by_fmod(cpu):
+    def trunc(x, dtype):   # x - fmod(x, 1) for finite x: trunc(-0.3) is +0.0, not -0.0
+        if x.dtype.kind != "f":
+            return cpu(x, dtype)
+        return np.asarray(np.where(np.isfinite(x), x - np.fmod(x, x.dtype.type(1)), x)).astype(x.dtype)
+    return trunc
+
+
+def _ceil_from_floor(cpu):
+    def ceil(x, dtype):   # floor(x) + (x > floor(x)): ceil(-0.3) = -1 + 1 is +0.0, not -0.0
+        if x.dtype.kind != "f":
+            return cpu(x, dtype)
+        f = np.floor(x)
+        return np.asarray(f + (x > f).astype(x.dtype)).astype(x.dtype)
+    return ceil
+
+
+# ---- backward kernels ---------------------------------------------------------------------
+def _linear_backward_unscaled_bias(cpu):
+    def linear_backward(g, x, w, mask, dtype):   # the bias gradient summed over one row only
+        gi, gw, gb = cpu(g, x, w, mask, dtype)
+        if gb is not None and g.ndim > 1:
+            gb = np.asarray(g.reshape(-1, g.shape[-1])[0]).astype(gb.dtype)
+        return gi, gw, gb
+    return linear_backward
+
+
+BUGS = [
+    Bug("eq returns 1.0/0.0 in the operands' dtype", "kernel result", "eq", {"eq": _eq_in_operand_dtype},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("sum of every element returns a NumPy scalar", "kernel result", "sum", {"sum": _sum_to_scalar},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("amax of every element returns a Python float", "kernel result", "amax", {"amax": _amax_to_float},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("sigmoid returns float64 for float32", "kernel result", "sigmoid", {"sigmoid": _sigmoid_in_float64},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("cumsum returns a Python list", "kernel result", "cumsum", {"cumsum": _cumsum_as_list},
+        dtypes=("int64",), check=KERNEL_RESULT),
+    Bug("sort returns int32 indices", "kernel result", "sort", {"sort": _sort_int32_indices},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("permute gives as_strided element strides", "kernel result", "permute", {"permute": _permute_element_strides},
+        dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("expand uses contiguous strides on the unexpanded buffer", "kernel result", "expand",
+        {"expand": _expand_with_contiguous_strides}, dtypes=("float32",), check=KERNEL_RESULT),
+    Bug("sum skips NaN", "nan position", "sum", {"sum": _sum_skipping_nan}, dtypes=("float32",)),
+    Bug("round as floor(x + 0.5) loses -0.0", "signed zero", "round", {"round": _round_half_up}, dtypes=("float32",)),
+    Bug("trunc as x - fmod(x, 1) loses -0.0", "signed zero", "trunc", {"trunc": _trunc_by_fmod}, dtypes=("float32",)),
+    Bug("ceil from floor loses -0.0", "signed zero", "ceil", {"ceil": _ceil_from_floor}, dtypes=("float32",)),
+    Bug("_linear_backward sums the bias gradient over one row", "gradient", "linear",
+        {"_linear_backward": _linear_backward_unscaled_bias}, dtypes=("float32",), check="gradient"),
+]

@@ -141,8 +141,8 @@ def _why(got, want) -> str:
         return ""
     g, w = float(g), float(w)
     if math.isnan(g) != math.isnan(w):
-        return (" (NaN where cpu has a number" if math.isnan(g) else " (a number where cpu has NaN") + \
-            ": NaN must stand where cpu's does, whatever the tolerance)"
+        return f" ({_scalar(got)} where cpu has {_scalar(want)}: NaN must stand where cpu's does, whatever " \
+               "the tolerance)"
     if g == 0 and w == 0:
         return f" ({'-' if math.copysign(1, g) < 0 else '+'}0.0 where cpu has " \
                f"{'-' if math.copysign(1, w) < 0 else '+'}0.0: zeros must carry cpu's sign)"

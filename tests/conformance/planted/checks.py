@@ -68,12 +68,35 @@ def _expand_with_contiguous_strides(cpu):
 
 
 # ---- NaN positions ------------------------------------------------------------------------
-def _sum_skipping_nan(cpu):
-    def sum_(x, dims, keepdim, dtype):   # an accumulator loop with `if (v == v) acc += v`
-        if x.dtype.kind == "f":
-            x = np.where(np.isnan(x), x.dtype.type(0), x)
-        return cpu(x, dims, keepdim, dtype)
+def _first_infinity_wins(x, axis):
+    """Each position's first infinity along ``axis`` (0 where there is none) and where one was seen."""
+    inf = np.where(np.isinf(x), x, 0).astype(np.float64)
+    seen = np.cumsum(inf != 0, axis=axis) > 0
+    first = np.where(np.cumsum(np.cumsum(inf != 0, axis=axis) > 0, axis=axis) == 1, inf, 0)
+    return np.cumsum(first, axis=axis), seen
+
+
+def _sum_stopping_at_infinity(cpu):
+    def sum_(x, dims, keepdim, dtype):   # `if (isinf(acc)) break;`: inf + -inf is NaN, not inf
+        r = cpu(x, dims, keepdim, dtype)
+        if x.dtype.kind != "f" or x.ndim != 2 or dims not in ((1,), (-1,), 1, -1) or x.size == 0:
+            return r
+        first, seen = _first_infinity_wins(x, 1)
+        stopped = seen[:, -1] & ~np.isnan(x).any(axis=1)
+        out = np.where(stopped, first[:, -1], r.reshape(-1).astype(np.float64)).astype(r.dtype)
+        return out.reshape(r.shape)
     return sum_
+
+
+def _cumsum_stopping_at_infinity(cpu):
+    def cumsum(x, dim, dtype):   # once the running sum is infinite it is copied along: inf + -inf gives inf
+        r = cpu(x, dim, dtype)
+        if x.dtype.kind != "f" or x.size == 0 or x.ndim == 0:
+            return r
+        first, seen = _first_infinity_wins(x, dim)
+        nan_before = np.cumsum(np.isnan(x), axis=dim) > 0
+        return np.asarray(np.where(seen & ~nan_before, first, r)).astype(r.dtype)
+    return cumsum
 
 
 # ---- signed zeros -------------------------------------------------------------------------
@@ -112,6 +135,12 @@ def _linear_backward_unscaled_bias(cpu):
     return linear_backward
 
 
+def _cross_entropy_backward_without_weights(cpu):
+    def cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls):   # the class weights forgotten
+        return cpu(g, x, t, None, ignore_index, reduction, ls)
+    return cross_entropy_backward
+
+
 BUGS = [
     Bug("eq returns 1.0/0.0 in the operands' dtype", "kernel result", "eq", {"eq": _eq_in_operand_dtype},
         dtypes=("float32",), check=KERNEL_RESULT),
@@ -129,10 +158,15 @@ BUGS = [
         dtypes=("float32",), check=KERNEL_RESULT),
     Bug("expand uses contiguous strides on the unexpanded buffer", "kernel result", "expand",
         {"expand": _expand_with_contiguous_strides}, dtypes=("float32",), check=KERNEL_RESULT),
-    Bug("sum skips NaN", "nan position", "sum", {"sum": _sum_skipping_nan}, dtypes=("float32",)),
+    Bug("sum stops at the first infinity", "nan position", "sum", {"sum": _sum_stopping_at_infinity},
+        dtypes=("float32",)),
+    Bug("cumsum stops at the first infinity", "nan position", "cumsum", {"cumsum": _cumsum_stopping_at_infinity},
+        dtypes=("float32",)),
     Bug("round as floor(x + 0.5) loses -0.0", "signed zero", "round", {"round": _round_half_up}, dtypes=("float32",)),
     Bug("trunc as x - fmod(x, 1) loses -0.0", "signed zero", "trunc", {"trunc": _trunc_by_fmod}, dtypes=("float32",)),
     Bug("ceil from floor loses -0.0", "signed zero", "ceil", {"ceil": _ceil_from_floor}, dtypes=("float32",)),
     Bug("_linear_backward sums the bias gradient over one row", "gradient", "linear",
         {"_linear_backward": _linear_backward_unscaled_bias}, dtypes=("float32",), check="gradient"),
+    Bug("_cross_entropy_backward ignores the class weights", "gradient", "cross_entropy",
+        {"_cross_entropy_backward": _cross_entropy_backward_without_weights}, dtypes=("float32",), check="gradient"),
 ]

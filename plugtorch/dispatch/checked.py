@@ -64,7 +64,7 @@ class PluginKernels(dict):
     ``strict`` (``checking_results``) adds the checks of layout and device to every result.
     """
 
-    __slots__ = ("backend", "index", "strict", "_native")
+    __slots__ = ("backend", "index", "strict", "_native", "_wrapped")
 
     def __init__(self, backend, device, strict=False):
         super().__init__((name, k) for name, k in backend.kernels.items() if _result_unused(name))
@@ -72,6 +72,7 @@ class PluginKernels(dict):
         self.index = device.index
         self.strict = strict
         self._native = {}   # plugtorch dtype -> (the backend's array type, its native dtype)
+        self._wrapped = _caches.Memo(1024)   # (op, out) -> the checked kernel (run() asks per call)
 
     def __bool__(self):   # the device is resolved, whatever the table holds
         return True
@@ -79,6 +80,13 @@ class PluginKernels(dict):
     def checked(self, op, out):
         """The backend's kernel for ``op``, checking that its result is what the meta returned
         as ``out`` (a dtype, or one per output); None if the backend has no kernel for it."""
+        key = (op, out) if out.__class__ is not list else (op, tuple(out))
+        wrapped = self._wrapped.get(key)
+        if wrapped is None:
+            wrapped = self._wrapped[key] = self._checked(op, out)
+        return wrapped
+
+    def _checked(self, op, out):
         kernel = self.backend.kernels.get(op.name)
         if kernel is None:
             return None
@@ -206,13 +214,20 @@ def layout_problem(backend, native) -> str | None:
     if 0 in shape:
         return None                       # an empty array reads nothing
     if isinstance(native, np.ndarray):
+        base = native.base
+        if base is None:
+            return None                   # NumPy laid it out: its strides fit its memory
         isz = native.itemsize
         if any(st % isz for st in native.strides):
             return (f"an array with strides {native.strides} (bytes) that are not multiples of its "
                     f"itemsize {isz}: strides must count whole elements")
+        while isinstance(base, np.ndarray):
+            base = base.base
+        if base is None:
+            return None                   # views NumPy made of arrays it made
         root = _root_array(native)
         if root is native:
-            return None                   # NumPy made it: its strides fit its memory
+            return None                   # a view of memory NumPy checked (np.frombuffer ...)
         from numpy.lib.array_utils import byte_bounds
         (lo, hi), (rlo, rhi) = byte_bounds(native), byte_bounds(root)
         if rlo <= lo and hi <= rhi:

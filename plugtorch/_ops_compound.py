@@ -77,18 +77,40 @@ def isneginf(input):
     return P.eq(input, -math.inf)
 
 
+def _promoted_float(dt, *operands):
+    """Tensor operands converted to dt, then to float32 if dt is float16/bfloat16: PyTorch converts
+    the operands to the result dtype, computes half precision in float32 and rounds once."""
+    from plugtorch.dispatch.ops.composite import _in_float32_if_half
+    return _in_float32_if_half(dt, *(v.to(dt) if isinstance(v, Tensor) else v for v in operands))
+
+
 @public("sqrt")
 def hypot(input, other):
+    """sqrt(input ** 2 + other ** 2) with no overflow or underflow in between (C's hypot): the
+    larger magnitude times sqrt(1 + ratio ** 2); an infinity wins over nan.
+
+    >>> plugtorch.hypot(plugtorch.tensor([3e20]), plugtorch.tensor([4e20])).tolist()   # doctest: +SKIP
+    [5.000000015047466e+20]
+    """
     from plugtorch.dispatch.ops.composite import _float_operands
-    _float_operands("hypot", input, other)
-    return P.sqrt(input * input + other * other)
+    dt = _float_operands("hypot", input, other)
+    a, b = (P.abs(v) for v in _promoted_float(dt, input, other))
+    big, small = P.maximum(a, b), P.minimum(a, b)
+    ratio = small / P.where(big == 0, 1.0, big)
+    out = big * P.sqrt(1 + ratio * ratio)
+    return P.where(P.isinf(a) | P.isinf(b), math.inf, out).to(dt)
 
 
 @public("mul")
 def xlogy(input, other):
-    """input * log(other), 0 where input == 0 (unless other is nan)."""
-    out = input * P.log(other)
-    zero = (input == 0) & ~P.isnan(other) if isinstance(other, Tensor) else (input == 0)
+    """input * log(other), 0 where input == 0 (unless other is nan), in the operands' promoted
+    float dtype (float32 for integers and bools; PyTorch rounds log(other) to a half type too)."""
+    dt = M.float_result(_dtypes.result_type(input, other))
+    x, y = (v.to(dt) if isinstance(v, Tensor) else v for v in (input, other))
+    if not isinstance(y, Tensor):   # a Python number (PyTorch's xlogy(tensor, 3))
+        y = P.full((), float(y), dtype=x.dtype, device=x.device)
+    out = x * P.log(y)
+    zero = (x == 0) & ~P.isnan(y)
     return P.where(zero, 0.0, out)
 
 

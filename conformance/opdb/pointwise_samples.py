@@ -91,8 +91,8 @@ def allowed(op, operands) -> bool:
         return False
     if op in _SHIFTS and res is pt.bool:
         return False
-    if op == "logaddexp" and (not res.is_floating_point or pt.bool in kinds or bool in kinds):
-        return False
+    if op == "logaddexp" and (not res.is_floating_point or not all(isinstance(v, Input) for v in operands)):
+        return False   # (PyTorch's logaddexp takes tensors only)
     if op == "pow" and res.category == pt._dtypes._INT and any(isinstance(v, int) and v < 0 for v in operands):
         return False   # an integer to a negative Python int power is an error
     return True

@@ -128,3 +128,40 @@ def test_half_precision_rsqrt_rounds_once(device, dtype, x, want):
     if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
         pytest.skip(f"{device} has no {dtype}")
     _same(pt.rsqrt(pt.full((32,), x, device=device).to(dtype)), [want] * 32)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_hypot_promotes_first_and_never_overflows_in_between(device):
+    # torch 2.13: the operands in the result dtype first (uint8 200 * 200 wrapped to 64 before),
+    # C's hypot (float16 300 * 300 overflowed; float32 1e20 too), an infinity wins over nan
+    u = pt.tensor([0, 3, 200, 255], dtype=pt.uint8, device=device)
+    f = pt.tensor([1e20, 1e-25, inf, nan, -0.0, 3.0], device=device)
+    g = pt.tensor([1e20, 1e-25, nan, inf, 0.0, -4.0], device=device)
+    out = pt.hypot(f, g).tolist()
+    assert out[0] == pytest.approx(1.414213581995256e+20, rel=1e-6) and out[1] == pytest.approx(1.414213624540733e-25, rel=1e-6)
+    assert out[2:] == [inf, inf, 0.0, 5.0]
+    if device != "cpu" and pt.float16 not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        return
+    h = pt.tensor([-2.5, 4.0, 0.5, 300.0], dtype=pt.float16, device=device)
+    _same(pt.hypot(u, h), [2.5, 5.0, 200.0, 393.75])
+    h2 = pt.tensor([300.0, 40000.0, 1e-4, 0.0], dtype=pt.float16, device=device)
+    _same(pt.hypot(h2, h2), [424.25, 56576.0, 0.00014150142669677734, 0.0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_xlogy_and_logaddexp_compute_in_the_promoted_dtype(device):
+    # torch 2.13: xlogy(float16, bool) is float16 (was float32: log(bool) took the default dtype),
+    # a Python number as other; logaddexp with a bool tensor (was sub's bool error)
+    b = pt.tensor([True, False, True], device=device)
+    x = pt.tensor([0.5, 1.5, -2.0], device=device)
+    want = [1.4740769863128662, 1.7014132738113403, 1.0485873222351074]
+    assert pt.logaddexp(b, x).tolist() == pytest.approx(want, rel=1e-6)
+    assert pt.logaddexp(x, b).tolist() == pytest.approx(want, rel=1e-6)
+    assert pt.xlogy(pt.tensor([True, False], device=device), 3).tolist() == pytest.approx([1.0986123085021973, 0.0])
+    if device != "cpu" and pt.float16 not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        return
+    r = pt.xlogy(pt.tensor([-2.5, 0.0, 1.5], dtype=pt.float16, device=device), pt.tensor([True, False, False], device=device))
+    assert r.dtype is pt.float16
+    _same(r, [-0.0, 0.0, -inf])
+    _same(pt.xlogy(pt.tensor([-2.5, -1.0, 1.5, 3.0], dtype=pt.float16, device=device), pt.tensor(0.5, dtype=pt.bfloat16, device=device)),
+          [1.7333984375, 0.693359375, -1.0400390625, -2.080078125])

@@ -949,7 +949,8 @@ def rsub(input, other, alpha=1):
 def logaddexp(input, other):
     dt = _float_operands("logaddexp", input, other)
     pt = _pt()
-    a, b = _in_float32_if_half(dt, input, other)
+    # the operands in the result dtype first (a bool tensor takes no part in a - b)
+    a, b = _in_float32_if_half(dt, *(v.to(dt) if isinstance(v, M.Tensor) else v for v in (input, other)))
     # PyTorch's max(a, b) + log1p(exp(-|a - b|)) (log(1 + tiny) would lose the tiny term);
     # equal infinities give themselves, not inf - inf = nan
     out = pt.maximum(a, b) + (a - b).abs().neg().exp().log1p()

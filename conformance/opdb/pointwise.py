@@ -52,7 +52,7 @@ ENTRIES += [
         error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3, 4)), _x(ctx, (4, 3)), 0), RuntimeError, "does not match"),
                                   ErrorInput(Sample(_x(ctx, dtype=pt.bool), _x(ctx, dtype=pt.bool), 0), NotImplementedError,
                                              "Bool")]),
-    Entry("relu", samples=unary_samples(), dtypes=NUMERIC_DTYPES,
+    Entry("relu", samples=_unary(), dtypes=NUMERIC_DTYPES,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, dtype=pt.bool)), RuntimeError, "Boolean inputs"),
                                     ErrorInput(Sample(3.0), TypeError, "relu")]),
 ]

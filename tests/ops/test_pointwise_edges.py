@@ -165,3 +165,12 @@ def test_xlogy_and_logaddexp_compute_in_the_promoted_dtype(device):
     _same(r, [-0.0, 0.0, -inf])
     _same(pt.xlogy(pt.tensor([-2.5, -1.0, 1.5, 3.0], dtype=pt.float16, device=device), pt.tensor(0.5, dtype=pt.bfloat16, device=device)),
           [1.7333984375, 0.693359375, -1.0400390625, -2.080078125])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_relu_keeps_negative_zero_and_nan(device):
+    # torch 2.13 (every size and float dtype): relu(-0.0) is -0.0, as clamp_min(x, 0); was 0.0
+    x = pt.tensor([-0.0, 0.0, -1.0, nan, 2.0, -inf, inf], device=device)
+    _same(pt.relu(x), [-0.0, 0.0, 0.0, nan, 2.0, 0.0, inf])
+    _same(pt.relu(x[::2]), [-0.0, 0.0, 2.0, inf])
+    _same(pt.relu(x[0]), -0.0)

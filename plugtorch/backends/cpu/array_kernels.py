@@ -454,15 +454,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return where(x <= threshold, 0, g, dtype)
     K["threshold_backward"] = threshold_backward
 
-    def relu(x, dtype):
+    def relu(x, dtype):   # where(x < 0, 0, x), as the decomposition: nan stays nan, -0.0 stays -0.0 (PyTorch)
         if x.dtype.kind in "iu":
             return arr(xp.maximum(x, x.dtype.type(0)))
-        z = xp.zeros((), dtype=x.dtype)
-        r = xp.maximum(x, z)   # nan stays nan (the decomposition's where(x <= 0, 0, x) too) ...
-        if r.__class__ is ndarray:
-            xp.add(r, z, out=r)    # ... and + 0 turns the -0.0 that maximum keeps into 0.0, as it does
-            return r
-        return arr(r + z)   # (0-d: NumPy gave a scalar)
+        it = _bits.get(x.dtype)
+        if it is not None and x.ndim:   # (0-d arrays are left to np.where: ~c gives a NumPy scalar)
+            return _keep_where(~(x < 0), x, it)
+        return arr(xp.where(x < 0, xp.zeros((), dtype=x.dtype), x))
     K["relu"] = relu
 
     def where(c, a, b, dtype):

@@ -330,12 +330,12 @@ def tile(input, dims):
 
 # ---- activations ----------------------------------------------------------------------------
 def relu(input):
-    """max(input, 0), elementwise; nan stays nan and -0.0 becomes 0.0.
+    """max(input, 0), elementwise; nan stays nan and -0.0 stays -0.0 (as PyTorch's clamp_min).
 
     >>> plugtorch.relu(plugtorch.tensor([-1., 2.])).tolist()
     [0.0, 2.0]
     """
-    return _pt().where(input <= 0, 0, input)
+    return _pt().where(input < 0, 0, input)
 
 
 # pointwise with a meta: a backend may run it as one kernel (cpu does), others decompose

@@ -39,15 +39,15 @@ PARTNERS = {
     pt.float64: (pt.float32, pt.bool),
 }
 # 0-d tensors of another dtype beside a dimensioned one: of the same category they do not
-# promote (int8 tensor + 0-d int64 is int8), of a higher one they do (int tensor + 0-d float64
-# is float64); each on the device (an array of its own dtype reaches the kernel) and on cpu
+# promote (int8 tensor + 0-d int64 is int8), of a higher one they do (int tensor + 0-d float32
+# is float32); each on the device (an array of its own dtype reaches the kernel) and on cpu
 # (a device backend receives it as a Python number)
-ZERO_DIM = {
-    pt.bool: (pt.int64, pt.float64),
-    pt.uint8: (pt.int64, pt.float64),
-    pt.int8: (pt.int64, pt.float64),
+ZERO_DIM = {   # (float32 where the result would take the 0-d dtype: a device may lack float64)
+    pt.bool: (pt.int64, pt.float32),
+    pt.uint8: (pt.int64, pt.float32),
+    pt.int8: (pt.int64, pt.float32),
     pt.int16: (pt.int32, pt.float32),
-    pt.int32: (pt.int8, pt.float64),
+    pt.int32: (pt.int8, pt.float32),
     pt.int64: (pt.int8, pt.float32),
     pt.float16: (pt.float32, pt.int64),
     pt.bfloat16: (pt.float64, pt.int32),

@@ -194,9 +194,10 @@ def apply_node(node, grads):
         res = formula.fn(g, *node.args)
     out = []
     n = len(res)
-    for i, j, shape, dtype in node.slots:
-        gi = res[i] if i < n else None
-        if gi is not None:
+    edges = node.next_functions
+    for k, (i, j, shape, dtype) in enumerate(node.slots):
+        gi = res[i] if i < n and edges[k] is not None else None   # (no gradient for an input that needs none:
+        if gi is not None:                                        # a 0-d cpu float64 beside a device lacking it)
             if j >= 0:
                 gi = gi[j]
                 if gi is None:

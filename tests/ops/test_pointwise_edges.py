@@ -174,3 +174,25 @@ def test_relu_keeps_negative_zero_and_nan(device):
     _same(pt.relu(x), [-0.0, 0.0, 0.0, nan, 2.0, 0.0, inf])
     _same(pt.relu(x[::2]), [-0.0, 0.0, 2.0, inf])
     _same(pt.relu(x[0]), -0.0)
+
+
+def test_backward_leaves_inputs_that_need_no_gradient_alone():
+    # float32 device tensor + 0-d cpu float64 tensor (PyTorch lets it join any device): the result
+    # is float32, and backward must not build a float64 gradient for the 0-d operand, which needs
+    # none (it raised "to(): dtype float64 is not supported" on a device without float64)
+    from plugtorch.backends.cpu import CPUBackend
+
+    class NoDoubleCPU(CPUBackend):
+        name = "nodouble"
+
+        def unsupported_dtype(self, dtype, index):
+            return "the nodouble device has no float64" if dtype is pt.float64 else None
+
+    pt.backends.register(NoDoubleCPU())
+    try:
+        x = pt.tensor([1.0, 2.0, 3.0], device="nodouble", requires_grad=True)
+        y = (x * pt.tensor(2.5, dtype=pt.float64)).sum()
+        y.backward()
+        assert x.grad.dtype is pt.float32 and x.grad.tolist() == [2.5, 2.5, 2.5]
+    finally:
+        pt.backends.unregister("nodouble")

@@ -126,8 +126,10 @@ ENTRIES += [
     Entry("fmod", samples=_divisor_samples("fmod"), dtypes=NUMERIC_DTYPES, error_inputs=_division_errors("fmod")),
     Entry("atan2", samples=_binary("atan2", scalars=(1.5,)), error_inputs=_bad_shapes("atan2")),
     # (0.0 against -0.0 is left out: PyTorch's maximum returns either zero there)
-    Entry("maximum", samples=_binary("maximum", scalars=(0,), exclude_zero_ties=True), error_inputs=_bad_shapes("maximum")),
-    Entry("minimum", samples=_binary("minimum", scalars=(0,), exclude_zero_ties=True), error_inputs=_bad_shapes("minimum")),
+    Entry("maximum", samples=_binary("maximum", scalars=(0,), exclude_zero_ties=True),
+          error_inputs=_bad_shapes("maximum")),
+    Entry("minimum", samples=_binary("minimum", scalars=(0,), exclude_zero_ties=True),
+          error_inputs=_bad_shapes("minimum")),
 ]
 
 
@@ -194,8 +196,8 @@ ENTRIES += [
           dtypes=NUMERIC_DTYPES),
     Entry("logaddexp", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _logaddexp_edges(ctx)
           + _hand("logaddexp")(ctx), dtypes=FLOAT_DTYPES),
-    Entry("isclose", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _isclose_edges(ctx), dtypes=ALL_DTYPES,
-          error_inputs=same_dtype_required("isclose", "did not match")),
+    Entry("isclose", samples=lambda ctx: nary_samples(2, cpu_scalar=False)(ctx) + _isclose_edges(ctx),
+          dtypes=ALL_DTYPES, error_inputs=same_dtype_required("isclose", "did not match")),
 ]
 
 

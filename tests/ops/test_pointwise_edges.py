@@ -17,6 +17,12 @@ NATIVE = [d for d in DEVICES if d in ("cpu", "opencl", "cuda")]
 INTS = [pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64]
 
 
+def _skip_unless_supported(device, dtype):
+    be = pt.backends.get_backend(pt.device(device).type)
+    if pt.device(device).type != "cpu" and dtype not in be.supported_dtypes(0):
+        pytest.skip(f"{device} has no {dtype}")
+
+
 def _same(got, want):
     """Equal element for element, nan matching nan, and the sign of zero checked."""
     g = np.asarray(got.cpu().to(pt.float64).numpy(), dtype=np.float64)
@@ -99,8 +105,7 @@ WANT = {   # torch 2.13, every float dtype alike
 @pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16])
 @pytest.mark.parametrize("op", sorted(WANT))
 def test_division_with_infinities(device, dtype, op):
-    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
-        pytest.skip(f"{device} has no {dtype}")
+    _skip_unless_supported(device, dtype)
     a = pt.tensor(A, device=device).to(dtype)
     b = pt.tensor(B, device=device).to(dtype)
     _same(getattr(pt, op)(a, b), WANT[op])
@@ -113,8 +118,7 @@ def test_division_with_infinities(device, dtype, op):
 def test_half_precision_sigmoid_computes_in_float32(device, dtype, want):
     # torch 2.13 computes in float32 and rounds once; in float16 steps exp(11.1) overflowed and
     # sigmoid(-11.09375) was 0
-    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
-        pytest.skip(f"{device} has no {dtype}")
+    _skip_unless_supported(device, dtype)
     x = pt.tensor([-11.09375, -12.0, 0.000732898712158203125, 3.3, -0.001], device=device).to(dtype)
     _same(pt.sigmoid(x), want)
 
@@ -125,45 +129,55 @@ def test_half_precision_sigmoid_computes_in_float32(device, dtype, want):
 def test_half_precision_rsqrt_rounds_once(device, dtype, x, want):
     # torch 2.13's vectorised loop (32 elements and more; its tail loop rounds twice and gives 993.0
     # and 1.828125): rsqrt in float32, rounded once, the correctly rounded value
-    if pt.device(device).type != "cpu" and dtype not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
-        pytest.skip(f"{device} has no {dtype}")
+    _skip_unless_supported(device, dtype)
     _same(pt.rsqrt(pt.full((32,), x, device=device).to(dtype)), [want] * 32)
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_hypot_promotes_first_and_never_overflows_in_between(device):
-    # torch 2.13: the operands in the result dtype first (uint8 200 * 200 wrapped to 64 before),
-    # C's hypot (float16 300 * 300 overflowed; float32 1e20 too), an infinity wins over nan
-    u = pt.tensor([0, 3, 200, 255], dtype=pt.uint8, device=device)
+def test_hypot_never_overflows_in_between(device):
+    # torch 2.13 (C's hypot): float32 1e20 squared overflowed; an infinity wins over nan
     f = pt.tensor([1e20, 1e-25, inf, nan, -0.0, 3.0], device=device)
     g = pt.tensor([1e20, 1e-25, nan, inf, 0.0, -4.0], device=device)
     out = pt.hypot(f, g).tolist()
-    assert out[0] == pytest.approx(1.414213581995256e+20, rel=1e-6) and out[1] == pytest.approx(1.414213624540733e-25, rel=1e-6)
+    assert out[0] == pytest.approx(1.414213581995256e+20, rel=1e-6)
+    assert out[1] == pytest.approx(1.414213624540733e-25, rel=1e-6)
     assert out[2:] == [inf, inf, 0.0, 5.0]
-    if device != "cpu" and pt.float16 not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
-        return
-    h = pt.tensor([-2.5, 4.0, 0.5, 300.0], dtype=pt.float16, device=device)
-    _same(pt.hypot(u, h), [2.5, 5.0, 200.0, 393.75])
-    h2 = pt.tensor([300.0, 40000.0, 1e-4, 0.0], dtype=pt.float16, device=device)
-    _same(pt.hypot(h2, h2), [424.25, 56576.0, 0.00014150142669677734, 0.0])
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_xlogy_and_logaddexp_compute_in_the_promoted_dtype(device):
-    # torch 2.13: xlogy(float16, bool) is float16 (was float32: log(bool) took the default dtype),
-    # a Python number as other; logaddexp with a bool tensor (was sub's bool error)
+def test_half_precision_hypot_promotes_first(device):
+    # torch 2.13: the operands in the result dtype first (uint8 200 * 200 wrapped to 64 before), and
+    # no float16 overflow in between (300 * 300)
+    _skip_unless_supported(device, pt.float16)
+    u = pt.tensor([0, 3, 200, 255], dtype=pt.uint8, device=device)
+    _same(pt.hypot(u, pt.tensor([-2.5, 4.0, 0.5, 300.0], dtype=pt.float16, device=device)), [2.5, 5.0, 200.0, 393.75])
+    h = pt.tensor([300.0, 40000.0, 1e-4, 0.0], dtype=pt.float16, device=device)
+    _same(pt.hypot(h, h), [424.25, 56576.0, 0.00014150142669677734, 0.0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_xlogy_and_logaddexp_take_bool_operands(device):
+    # torch 2.13: logaddexp with a bool tensor (was sub's bool error); xlogy with a Python number
     b = pt.tensor([True, False, True], device=device)
     x = pt.tensor([0.5, 1.5, -2.0], device=device)
     want = [1.4740769863128662, 1.7014132738113403, 1.0485873222351074]
     assert pt.logaddexp(b, x).tolist() == pytest.approx(want, rel=1e-6)
     assert pt.logaddexp(x, b).tolist() == pytest.approx(want, rel=1e-6)
     assert pt.xlogy(pt.tensor([True, False], device=device), 3).tolist() == pytest.approx([1.0986123085021973, 0.0])
-    if device != "cpu" and pt.float16 not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
-        return
-    r = pt.xlogy(pt.tensor([-2.5, 0.0, 1.5], dtype=pt.float16, device=device), pt.tensor([True, False, False], device=device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_half_precision_xlogy_keeps_the_promoted_dtype(device):
+    # torch 2.13: xlogy(float16, bool) is float16 (was float32: log(bool) took the default dtype);
+    # a 0-d bfloat16 other is converted to float16 first
+    _skip_unless_supported(device, pt.float16)
+    _skip_unless_supported(device, pt.bfloat16)
+    h = pt.tensor([-2.5, 0.0, 1.5], dtype=pt.float16, device=device)
+    r = pt.xlogy(h, pt.tensor([True, False, False], device=device))
     assert r.dtype is pt.float16
     _same(r, [-0.0, 0.0, -inf])
-    _same(pt.xlogy(pt.tensor([-2.5, -1.0, 1.5, 3.0], dtype=pt.float16, device=device), pt.tensor(0.5, dtype=pt.bfloat16, device=device)),
+    h = pt.tensor([-2.5, -1.0, 1.5, 3.0], dtype=pt.float16, device=device)
+    _same(pt.xlogy(h, pt.tensor(0.5, dtype=pt.bfloat16, device=device)),
           [1.7333984375, 0.693359375, -1.0400390625, -2.080078125])
 
 

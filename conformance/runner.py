@@ -27,6 +27,7 @@ import numpy as np
 import plugtorch as pt
 from plugtorch import _dtypes
 from plugtorch._device import canonical
+from plugtorch.backends.base import MissingCapabilityError
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, record_fallbacks
 from plugtorch.dispatch.checked import KernelResultError, checking_results
 from plugtorch.dispatch.registry import OPS
@@ -179,6 +180,8 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
                                    for j, ei in enumerate(error_inputs) if only is None or len(samples) + j == only),
                         functools.partial(record, backward=False))
     res.status = FAIL if res.failures else kernel_route(be, entry)
+    if res.failures and res.failures[0].check == UNSUPPORTED:
+        res.status = UNSUPPORTED   # (its failure says which capability the backend lacks)
     return res
 
 
@@ -206,6 +209,8 @@ def _guard(fn, sample):
     try:
         fn()
     except Mismatch as m:
+        if isinstance(m.__context__, MissingCapabilityError):   # declared by the backend: unsupported, not wrong
+            return Failure(UNSUPPORTED, sample.describe(), str(m.__context__))
         return Failure(m.check, sample.describe(), m.message, m.max_error)
     except _Skip as s:
         return Failure("skipped", sample.describe(), str(s))

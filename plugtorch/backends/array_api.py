@@ -5,6 +5,12 @@ device: the core ops are written once with the standard's functions. What the st
 (``erf``, scatters, assignment through integer arrays) is listed in ``fallback_ops`` and runs
 on cpu; composite ops decompose as on every backend.
 
+What a library may lack beyond the standard's minimum is probed when the backend is made and
+declared in ``capabilities`` (see ``CAPABILITIES``); ``capabilities=`` overrides a probe. Where
+one is missing the backend declares it instead of computing wrong numbers: ops that need it
+raise ``MissingCapabilityError`` (the conformance suite reports them as unsupported), or run
+on cpu when that gives the same result.
+
 >>> import array_api_strict, plugtorch
 >>> plugtorch.backends.register(plugtorch.backends.ArrayAPIBackend(array_api_strict), name="strict")  # doctest: +SKIP
 >>> (plugtorch.ones(3, device="strict") * 2).tolist()                                              # doctest: +SKIP
@@ -15,18 +21,31 @@ from __future__ import annotations
 
 import re
 import warnings
+import weakref
 
 import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.array_api_kernels import make_array_api_kernels
-from plugtorch.backends.base import Backend, contiguous_strides, host_generator
+from plugtorch.backends.base import Backend, MissingCapabilityError, contiguous_strides, host_generator
 
 # ops with no counterpart in the Array API standard: run on cpu and copy back
 FALLBACK_OPS = frozenset({"erf", "index_put", "scatter", "scatter_add"})
 # ops whose kernels need functions only recent revisions of the standard have (cumulative_sum,
 # take_along_axis ...): on older namespaces they fall back too
 RECENT_OPS = frozenset({"cumsum", "cumprod", "sort", "gather"})
+# What plugtorch's ops rely on beyond the standard's minimum (which allows both to be missing)
+CAPABILITIES = {
+    # a view's writes reach its base and the base's reach its views: in-place ops and assignment
+    # on views, and the composites and backward formulas that write into part of a buffer (pad,
+    # conv/unfold, the backward of select, slice, pooling ...). Lazy or immutable libraries
+    # (Dask, ndonnx, JAX) make views copies.
+    "writes through views": "views are copies: a write into a tensor that shares memory with "
+                            "a live view or base would not reach the others",
+    # nonzero's result has a known shape (boolean masks, masked_select): Dask's has nan sizes
+    "data-dependent shapes": "results whose shape depends on the values have unknown sizes",
+}
+DATA_DEPENDENT_OPS = frozenset({"nonzero"})   # run on cpu without the capability
 
 
 class ArrayAPIBackend(Backend):
@@ -34,10 +53,14 @@ class ArrayAPIBackend(Backend):
 
     ``namespace`` is the library module (``numpy``, ``cupy``, ``array_api_strict``) or its
     array-api-compat wrapper. ``name`` defaults to the library's name; the entry point's name
-    (or ``register(name=)``) overrides it.
+    (or ``register(name=)``) overrides it. ``capabilities`` maps names of ``CAPABILITIES`` to
+    True/False where the probe should not decide. ``to_numpy`` copies a native array to a NumPy
+    array, for libraries that neither export DLPack nor move to the "cpu" device (ndonnx:
+    ``to_numpy=lambda a: a.unwrap_numpy()``).
     """
 
-    def __init__(self, namespace, name: str | None = None):
+    def __init__(self, namespace, name: str | None = None, *, capabilities: dict | None = None,
+                 to_numpy=None):
         import array_api_compat
         self.xp = array_api_compat.array_namespace(namespace.asarray(0))
         self.library = getattr(namespace, "__name__", type(namespace).__name__)
@@ -50,8 +73,23 @@ class ArrayAPIBackend(Backend):
         self._dtypes = {d: getattr(self.xp, d.name) for d in _dtypes.all_dtypes
                         if hasattr(self.xp, d.name)}
         self._array_type = type(self.xp.asarray(0))
-        self.kernels = make_array_api_kernels(self.xp, self._dtypes, self._array_type)
+        self._to_numpy = to_numpy
+        self.capabilities = _probe(self.xp)
+        for cap, value in (capabilities or {}).items():
+            if cap not in CAPABILITIES:
+                raise ValueError(f"ArrayAPIBackend(): unknown capability {cap!r}; known: {', '.join(CAPABILITIES)}")
+            self.capabilities[cap] = bool(value)
+        aliases = None if self.capabilities["writes through views"] else AliasGroups(self)
+        self.kernels = make_array_api_kernels(self.xp, self._dtypes, self._array_type, aliases)
         self.fallback_ops = FALLBACK_OPS | (RECENT_OPS - set(self.kernels))
+        if not self.capabilities["data-dependent shapes"]:
+            self.fallback_ops |= DATA_DEPENDENT_OPS
+            for op in DATA_DEPENDENT_OPS:
+                self.kernels.pop(op, None)
+
+    def missing_capabilities(self) -> dict:
+        """The capabilities this library lacks, each with what follows for plugtorch's ops."""
+        return {c: why for c, why in CAPABILITIES.items() if not self.capabilities[c]}
 
     # --- devices -------------------------------------------------------------------------
     def device_name(self, index=0) -> str:
@@ -68,10 +106,17 @@ class ArrayAPIBackend(Backend):
         return self.xp.asarray(np.asarray(array, order="C"), dtype=d, copy=True)
 
     def to_numpy(self, native):
+        if self._to_numpy is not None:
+            return np.array(self._to_numpy(native), copy=True)
         host = self._host_view(native)
         if host is None:
             import array_api_compat
-            host = np.asarray(array_api_compat.to_device(native, "cpu"))
+            try:
+                host = np.asarray(array_api_compat.to_device(native, "cpu"))
+            except (ValueError, TypeError, NotImplementedError) as e:
+                raise TypeError(f"the '{self.name}' backend cannot copy a {type(native).__name__} to NumPy: "
+                                f"it exports no DLPack and to_device(x, 'cpu') raised {type(e).__name__}: {e}; "
+                                "give ArrayAPIBackend(..., to_numpy=f) a function that does") from None
         return np.array(host, copy=True)
 
     def _host_view(self, native):
@@ -95,4 +140,90 @@ class ArrayAPIBackend(Backend):
         return host_generator(seed)
 
 
-__all__ = ["ArrayAPIBackend", "FALLBACK_OPS"]
+class AliasGroups:
+    """Which native arrays stand for one tensor memory, on a library whose views are copies.
+
+    The view kernels link their input and result; a kernel that writes in place asks
+    ``check_write`` first, which refuses a write into an array while another of its group lives
+    (the write would reach neither the base nor the other views). Arrays are tracked by id and
+    forgotten when collected, so a view that is gone no longer blocks its base.
+    """
+
+    def __init__(self, backend):
+        self._backend = backend
+        self._groups: dict = {}   # id(array) -> the set of ids sharing its memory
+
+    def tracking(self, view_kernel):
+        def kernel(x, *args):
+            r = view_kernel(x, *args)
+            self.link(x, r)
+            return r
+        return kernel
+
+    def link(self, base, view) -> None:
+        if view is base:
+            return
+        group = self._groups.get(id(base)) or self._track(base, set())
+        other = self._groups.get(id(view))
+        if other is None:
+            self._track(view, group)
+        elif other is not group:
+            for i in other:
+                self._groups[i] = group
+            group |= other
+
+    def _track(self, x, group):
+        group.add(id(x))
+        self._groups[id(x)] = group
+        weakref.finalize(x, self._forget, id(x))
+        return group
+
+    def _forget(self, i):
+        group = self._groups.pop(i, None)
+        if group is not None:
+            group.discard(i)
+
+    def check_write(self, op: str, x) -> None:
+        group = self._groups.get(id(x))
+        if group is not None and len(group) > 1:
+            be = self._backend
+            raise MissingCapabilityError(
+                op, be.name, "writes through views",
+                f"a view on this backend ({be.library}) is a copy, so a write into a tensor that shares memory "
+                "with a live view or base would not reach the others; ops that write into part of a tensor (in-place ops "
+                "and assignment on views, pad, conv and unfold, the backward of indexing, slicing and pooling) "
+                "are refused on this backend: run them on cpu (.cpu()) or on a backend with real views")
+
+
+def _probe(xp) -> dict:
+    """Each capability of ``CAPABILITIES``: tried on small arrays of namespace ``xp``."""
+    return {"writes through views": _writes_through_views(xp), "data-dependent shapes": _known_shapes(xp)}
+
+
+def _writes_through_views(xp) -> bool:
+    try:
+        base = xp.zeros((2,))
+        view = base[0:1, ...]                # as the slice kernel takes it
+        view[...] = xp.ones((1,))            # as copy_ writes
+        if not bool(base[0] == 1):
+            return False
+        base[...] = xp.full((2,), 2.0)
+        return bool(view[0] == 2)
+    except Exception:   # immutable arrays (JAX) refuse the assignment
+        return False
+
+
+def _known_shapes(xp) -> bool:
+    try:
+        if not xp.__array_namespace_info__().capabilities().get("data-dependent shapes", True):
+            return False
+    except (AttributeError, TypeError):
+        pass
+    try:
+        n = xp.nonzero(xp.asarray([True, False]))[0].shape[0]
+        return isinstance(n, int) and n == 1   # (Dask declares the capability and answers nan)
+    except Exception:
+        return False
+
+
+__all__ = ["ArrayAPIBackend", "AliasGroups", "CAPABILITIES", "FALLBACK_OPS"]

@@ -16,8 +16,13 @@ from plugtorch import _dtypes
 from plugtorch._dtypes import _FLOAT, _INT
 
 
-def make_array_api_kernels(xp, D, array_type) -> dict:
-    """The kernel table for Array API namespace ``xp``; ``D`` maps plugtorch dtypes to xp's."""
+def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
+    """The kernel table for Array API namespace ``xp``; ``D`` maps plugtorch dtypes to xp's.
+
+    ``aliases`` (an ``AliasGroups``) is given for libraries whose views are copies: the view
+    kernels record which arrays stand for one memory, and the kernels that write in place
+    refuse to write into one of them while another lives (the write would be lost).
+    """
     K = {}
     i64 = D[_dtypes.int64]
 
@@ -53,8 +58,16 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
         return dt.category == _INT
 
     # ---- unary ---------------------------------------------------------------------------
+    half = {dt for dt in (_dtypes.float16, _dtypes.bfloat16) if dt in D}
+
     def _float_unary(f):
-        return lambda x, dtype: arr(f(cast(x, dtype)))
+        # float16/bfloat16 compute in float32 and round once, as PyTorch's kernels do (step by
+        # step in float16, sigmoid(-11.1) is 0: exp(11.1) overflows)
+        def k(x, dtype):
+            if dtype in half:
+                return arr(cast(f(cast(x, _dtypes.float32)), dtype))
+            return arr(f(cast(x, dtype)))
+        return k
 
     def _exp2(x):
         return xp.pow(xp.asarray(2, dtype=x.dtype), x)
@@ -183,14 +196,35 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
             return r
         return g
 
+    def opmath_scalar(kernel, f):
+        # PyTorch's float16/bfloat16 mul and div take a scalar operand (a Python number, or a 0-d
+        # tensor of another dtype as the second operand) as a float32 and round the result once
+        # (h * tensor(70000) is 35008 in float16; tensor(70000) * h is inf)
+        def k(a, b, dtype):
+            if dtype in half and (not isinstance(a, array_type) or not isinstance(b, array_type)
+                                  or (b.ndim == 0 and b.dtype != D[dtype])):
+                f32 = _dtypes.float32
+                return arr(cast(f(cast(a, f32), cast(b, f32)), dtype))
+            return kernel(a, b, dtype)
+        return k
+
     K["add"] = binary(_add)
     K["sub"] = binary(lambda a, b, dt: xp.subtract(a, b))
-    K["mul"] = binary(_mul)
-    K["div"] = binary(lambda a, b, dt: xp.divide(a, b))
+    K["mul"] = opmath_scalar(binary(_mul), xp.multiply)
+    K["div"] = opmath_scalar(binary(lambda a, b, dt: xp.divide(a, b)), xp.divide)
     K["floor_divide"] = binary(_floor_divide, check_zero="division")
     K["remainder"] = binary(_remainder, check_zero="remainder")
     K["fmod"] = binary(_fmod, check_zero="fmod")
-    K["pow"] = binary(_pow)
+    pow_ = binary(_pow)
+
+    def pow_kernel(a, b, dtype):
+        if b.__class__ is float and (b == 0.5 or b == -0.5) and dtype.category == _FLOAT:
+            # PyTorch's pow(tensor, 0.5) is sqrt and pow(tensor, -0.5) rsqrt: sqrt(-0.0) is -0.0
+            # and sqrt(-inf) nan, where C's pow gives +0.0 and inf (a 0-d exponent is a real pow)
+            r = xp.sqrt(cast(a, dtype))
+            return arr(r if b > 0 else xp.divide(xp.ones((), dtype=r.dtype), r))
+        return pow_(a, b, dtype)
+    K["pow"] = pow_kernel
     K["atan2"] = binary(lambda a, b, dt: xp.atan2(a, b))
     K["maximum"] = binary(_extremum(xp.maximum))
     K["minimum"] = binary(_extremum(xp.minimum))
@@ -256,6 +290,9 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
         def k(x, dims, keepdim, dtype):
             if not dims:
                 return copy(x)
+            if math.prod(x.shape) == 0:   # (meta refuses an empty reduced dim) some libraries refuse it all
+                shape = [1 if i in dims else n for i, n in enumerate(x.shape) if keepdim or i not in dims]
+                return xp.empty(tuple(shape), dtype=x.dtype)
             if x.dtype == xp.bool:
                 return arr(bool_f(x, axis=dims, keepdims=keepdim))
             return arr(f(x, axis=dims, keepdims=keepdim))
@@ -309,9 +346,12 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
         K["sort"] = sort
 
     # ---- linear algebra ------------------------------------------------------------------
+    # Native dtypes are looked up by the plugtorch dtype, never by comparing with D.get(...):
+    # NumPy's dtype == None is np.dtype(None) == float64, True, so a namespace without bfloat16
+    # once sent every float64 matmul through float32.
     def matmul(a, b):
         dt = a.dtype
-        if dt in (D.get(_dtypes.float16), D.get(_dtypes.bfloat16)):
+        if any(dt == D[h] for h in half):
             f32 = D[_dtypes.float32]
             return arr(xp.astype(xp.matmul(xp.astype(a, f32), xp.astype(b, f32)), dt))
         return arr(xp.matmul(a, b))
@@ -328,6 +368,10 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
     K["cat"] = lambda arrays, dim, dtype: xp.concat([cast(a, dtype) for a in arrays], axis=dim)
 
     def copy_(dst, src):
+        if aliases is not None:
+            aliases.check_write("copy_", dst)
+        if math.prod(dst.shape) == 0:   # nothing to write (Dask refuses x[...] = y on empty arrays)
+            return
         src = src if src.dtype == dst.dtype else xp.astype(src, dst.dtype)
         dst[...] = xp.broadcast_to(src, dst.shape) if src.shape != dst.shape else src
     K["copy_"] = copy_
@@ -394,19 +438,32 @@ def make_array_api_kernels(xp, D, array_type) -> dict:
 
     # The standard has no random numbers: draw on the host, exactly as the cpu backend does,
     # and copy in (so a seed gives the same numbers on both).
-    def _fill(x, host):
+    def _fill(x, host, op):
+        if aliases is not None:
+            aliases.check_write(op, x)
+        if math.prod(x.shape) == 0:
+            return
         x[...] = xp.asarray(host.astype(_np_dtype(x, D)), dtype=x.dtype)
 
     def _float_kind(x):
-        return np.float64 if x.dtype == D.get(_dtypes.float64) else np.float32
+        return np.float64 if _dtypes.float64 in D and x.dtype == D[_dtypes.float64] else np.float32
 
     def uniform_(x, low, high, gen):   # a float16 draw rounding up to `high` becomes `low`, as PyTorch's and cpu's
         v = np.asarray(gen.random(x.shape, dtype=_float_kind(x)) * (high - low) + low).astype(_np_dtype(x, D))
-        _fill(x, np.where(v == np.asarray(high).astype(v.dtype), np.asarray(low).astype(v.dtype), v))
+        _fill(x, np.where(v == np.asarray(high).astype(v.dtype), np.asarray(low).astype(v.dtype), v), "uniform_")
     K["uniform_"] = uniform_
-    K["normal_"] = lambda x, mean, std, gen: _fill(x, gen.standard_normal(x.shape, dtype=_float_kind(x)) * std + mean)
-    K["random_"] = lambda x, low, high, gen: _fill(x, gen.integers(low, high, size=x.shape))
+    K["normal_"] = lambda x, mean, std, gen: _fill(
+        x, gen.standard_normal(x.shape, dtype=_float_kind(x)) * std + mean, "normal_")
+    K["random_"] = lambda x, low, high, gen: _fill(x, gen.integers(low, high, size=x.shape), "random_")
+
+    if aliases is not None:
+        for name in VIEW_KERNELS:
+            K[name] = aliases.tracking(K[name])
     return K
+
+
+# the kernels whose results share their input's memory (the core ops tagged "view")
+VIEW_KERNELS = ("view", "permute", "expand", "slice", "select")
 
 
 def _fits(v, dt):

@@ -52,6 +52,21 @@ def host_generator(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(seed))
 
 
+class MissingCapabilityError(NotImplementedError):
+    """A backend refuses an op that needs a capability it declares missing (writes through views on
+    a library whose views are copies ...): never a wrong result. The conformance suite reports the
+    op as unsupported on that backend.
+
+    >>> str(MissingCapabilityError("copy_", "dask", "writes through views", "its views are copies"))
+    "copy_(): the 'dask' backend lacks the capability 'writes through views' (its views are copies)"
+    """
+
+    def __init__(self, op: str, backend: str, capability: str, detail: str = ""):
+        self.op, self.backend, self.capability = op, backend, capability
+        super().__init__(f"{op}(): the '{backend}' backend lacks the capability '{capability}'"
+                         + (f" ({detail})" if detail else ""))
+
+
 class Backend:
     """Base class for backends. Subclasses set ``name`` and fill ``kernels``."""
 

@@ -147,7 +147,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             d = dtype.numpy
             if check_zero and d.kind in "iu" and bool(xp.any(xp.asarray(b) == 0)):
                 raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
-            if opmath_scalar and dtype in _LOW_PRECISION and (_scalar_like(a, d) or _scalar_like(b, d)):
+            # (a 0-d tensor as the first operand is cast to the half type first: tensor(70000) * h is inf)
+            if opmath_scalar and dtype in _LOW_PRECISION and (not hasattr(a, "shape") or _scalar_like(b, d)):
                 return arr(_in_float32(f, a, b).astype(d))
             try:
                 return arr(f(a, b, dtype=d))

@@ -1,5 +1,6 @@
 """Pointwise kernel bugs the always-present samples catch: type promotion inside the kernel,
-integer division by zero, hard numerics at the dtype's edges, and signed zeros.
+integer division by zero (and the wrong exception for it), hard numerics at the dtype's edges,
+and signed zeros.
 
 Kernels receive the operands' own native arrays (an int8 and an int16 array for int8 + int16),
 Python numbers for scalars (and for a 0-d cpu tensor beside a device tensor), and the result's
@@ -121,6 +122,16 @@ def _scalar_zero_unchecked(cpu):
     return k
 
 
+def _python_zero_division(cpu):
+    # the right check, the wrong exception: Python's ZeroDivisionError where PyTorch raises a
+    # RuntimeError ("ZeroDivisionError"), so `except RuntimeError` in user code misses it
+    def k(a, b, dtype):
+        if dtype.numpy.kind in "iu" and bool(np.any(np.asarray(b) == 0)):
+            raise ZeroDivisionError("integer modulo by zero")
+        return cpu(a, b, dtype)
+    return k
+
+
 # ---- hard numerics ------------------------------------------------------------------------
 def _exp2_via_exp(cpu):
     # exp2(x) = exp(x * ln 2) in the input's precision: the product's rounding error grows with x
@@ -221,6 +232,8 @@ BUGS = [
         {"remainder": _array(_zero_divisor_gives("dividend"))}, dtypes=("int64", "int8"), check="error input"),
     Bug("integer fmod by a Python 0 gives zeros", "division by zero", "fmod",
         {"fmod": _array(_scalar_zero_unchecked)}, dtypes=("int16",), check="error input"),
+    Bug("remainder by zero raises Python's ZeroDivisionError", "error type", "remainder",
+        {"remainder": _array(_python_zero_division)}, dtypes=("int32",), check="error input"),
     Bug("exp2 as exp(x * ln 2)", "hard numerics", "exp2", {"exp2": _array(_exp2_via_exp)}, dtypes=("float32",)),
     Bug("sigmoid in float16 arithmetic", "hard numerics", "sigmoid", {"sigmoid": _array(_sigmoid_in_half)},
         dtypes=("float16",)),

@@ -98,6 +98,9 @@ class Sample:
     ``out_device`` is where the result must live: None for the device under test, or "cpu".
     ``reduction_length``: how many elements each output sums (loosens tolerances, see
     tolerances.py); None for ops that do not accumulate.
+    ``forward_tol``: ``{dtype: (rtol, atol)}`` replacing the forward values' tolerance of this
+    sample (not its gradients'): samples of tiny values compare them relatively, where the
+    default atol (1e-5 for float32) would accept any tiny result.
     """
 
     args: tuple = ()
@@ -105,13 +108,15 @@ class Sample:
     name: str = ""
     out_device: str | None = None
     reduction_length: int | None = None
+    forward_tol: dict | None = None
 
-    def __init__(self, *args, name="", out_device=None, reduction_length=None, **kwargs):
+    def __init__(self, *args, name="", out_device=None, reduction_length=None, forward_tol=None, **kwargs):
         self.args = args
         self.kwargs = kwargs
         self.name = name
         self.out_device = out_device
         self.reduction_length = reduction_length
+        self.forward_tol = forward_tol
 
     def inputs(self) -> list:
         return [a for a in _walk((self.args, self.kwargs)) if isinstance(a, Input)]

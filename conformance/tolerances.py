@@ -45,9 +45,12 @@ def for_reduction(dtype, n: int, magnitude: float, base: tuple[float, float] | N
     return rtol + n * u, atol + 2.0 * n * u * n * magnitude
 
 
-def for_sample(entry, dtype, sample, magnitude: float) -> tuple[float, float]:
-    """The tolerance a result of ``dtype`` from one sample of ``entry`` is checked with."""
+def for_sample(entry, dtype, sample, magnitude: float, forward: bool = False) -> tuple[float, float]:
+    """The tolerance a result of ``dtype`` from one sample of ``entry`` is checked with
+    (``forward``: the forward values, where the sample's ``forward_tol`` applies)."""
     base = entry.tol.get(dtype, default(dtype))
+    if forward and sample.forward_tol and dtype in sample.forward_tol:
+        base = sample.forward_tol[dtype]
     if sample.reduction_length:
         return for_reduction(dtype, sample.reduction_length, magnitude, base)
     return base

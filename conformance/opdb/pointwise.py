@@ -8,7 +8,7 @@ import plugtorch as pt
 from ..entry import ALL_DTYPES, FLOAT_DTYPES, INT_DTYPES, NUMERIC_DTYPES, Entry, ErrorInput, Input, Sample
 from .generators import nary_samples, unary_samples
 from .pointwise_samples import (clamp_mixed_samples, edge_pair_samples, edge_scalar_samples, edge_unary_samples,
-                                mixed_samples,
+                                mixed_samples, tiny_unary_samples,
                                 same_dtype_required, where_mixed_samples, zero_divisor_errors)
 
 _INF = float("inf")
@@ -29,12 +29,19 @@ _FLOAT_VALUED = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt"
                  "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid", "erf", "reciprocal"]
 # tan and the hyperbolic functions are evaluated where they are well conditioned in float16
 _DOMAIN = {"tan": (-1.4, 1.4)}
-def _unary(low=None, high=None, domain=None, **kw):
-    """unary_samples plus the dtype's edge values (always present)."""
-    return unary_samples(low=low, high=high, extra=edge_unary_samples(domain, kw.get("kwargs")), **kw)
+# f(x) ~ x (or a multiple) for tiny x: these get tiny arguments compared relatively
+_TINY_ACCURATE = {"expm1", "log1p", "sin", "tan", "asin", "atan", "sinh", "tanh", "erf"}
 
 
-ENTRIES = [Entry(n, samples=_unary(*_DOMAIN.get(n, (None, None)), domain=_DOMAIN.get(n)),
+def _unary(low=None, high=None, domain=None, tiny=False, **kw):
+    """unary_samples plus the dtype's edge values (always present), and with ``tiny`` tiny
+    arguments compared relatively."""
+    edge = edge_unary_samples(domain, kw.get("kwargs"))
+    extra = edge if not tiny else (lambda ctx: edge(ctx) + tiny_unary_samples(domain)(ctx))
+    return unary_samples(low=low, high=high, extra=extra, **kw)
+
+
+ENTRIES = [Entry(n, samples=_unary(*_DOMAIN.get(n, (None, None)), domain=_DOMAIN.get(n), tiny=n in _TINY_ACCURATE),
                  dtypes=ALL_DTYPES, error_inputs=_errors_not_tensor(n)) for n in _FLOAT_VALUED]
 
 ENTRIES += [

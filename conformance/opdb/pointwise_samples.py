@@ -18,6 +18,7 @@ import ml_dtypes
 import numpy as np
 
 import plugtorch as pt
+from plugtorch.testing import default_tolerances
 
 from ..entry import ErrorInput, Input, Sample
 
@@ -303,6 +304,27 @@ def edge_input(dtype, values=None, domain=None) -> Input:
         v = v[~np.isfinite(v) | (v == 0) | ((v >= lo) & (v <= hi))]
     with np.errstate(over="ignore"):
         return Input(v.astype(dtype.numpy), dtype, requires_grad=False)
+
+
+# Small arguments where f(x) is about x (or 2x/sqrt(pi)): expm1, log1p, sin, tanh ... exist to
+# keep these accurate. They are compared relatively (atol 0): with the default atol (1e-5 in
+# float32) an expm1 computed as exp(x) - 1, whose result for x = 1e-8 is 0, would pass.
+TINY = {pt.float16: [0.01, -3e-3, 1e-3, -2.5e-4, 1e-4, 7e-5],
+        pt.bfloat16: [0.01, -3e-3, 1e-4, -2.5e-6, 1e-10, -1e-30],
+        pt.float32: [0.01, -3e-3, 1e-4, -2.5e-6, 1e-8, -7e-12, 1e-20, -3e-30, 2e-37],
+        pt.float64: [0.01, -3e-3, 1e-4, -2.5e-6, 1e-8, -7e-12, 1e-20, -3e-30, 1e-100, -1e-300]}
+
+
+def tiny_unary_samples(domain=None):
+    """Tiny arguments, compared relatively (see ``TINY``); float dtypes only."""
+    def gen(ctx):
+        if ctx.dtype not in TINY:
+            return []
+        values = [v for v in TINY[ctx.dtype] if domain is None or domain[0] <= v <= domain[1]]
+        rtol = default_tolerances(ctx.dtype)[0]
+        return [Sample(edge_input(ctx.dtype, values), name="tiny values, compared relatively",
+                       forward_tol={ctx.dtype: (rtol, 0.0)})]
+    return gen
 
 
 def edge_unary_samples(domain=None, kwargs=None):

@@ -80,7 +80,8 @@ class ArrayAPIBackend(Backend):
                 raise ValueError(f"ArrayAPIBackend(): unknown capability {cap!r}; known: {', '.join(CAPABILITIES)}")
             self.capabilities[cap] = bool(value)
         aliases = None if self.capabilities["writes through views"] else AliasGroups(self)
-        self.kernels = make_array_api_kernels(self.xp, self._dtypes, self._array_type, aliases)
+        self.kernels = {op: _declaring(op, k, self)
+                        for op, k in make_array_api_kernels(self.xp, self._dtypes, self._array_type, aliases).items()}
         self.fallback_ops = FALLBACK_OPS | (RECENT_OPS - set(self.kernels))
         if not self.capabilities["data-dependent shapes"]:
             self.fallback_ops |= DATA_DEPENDENT_OPS
@@ -193,6 +194,23 @@ class AliasGroups:
                 "with a live view or base would not reach the others; ops that write into part of a tensor (in-place ops "
                 "and assignment on views, pad, conv and unfold, the backward of indexing, slicing and pooling) "
                 "are refused on this backend: run them on cpu (.cpu()) or on a backend with real views")
+
+
+def _declaring(op, kernel, backend):
+    """``kernel``, with the library's NotImplementedError (an op or dtype it lacks: ndonnx's
+    atan2, remainder of uint8 ...) turned into a MissingCapabilityError naming the op."""
+    def k(*args):
+        try:
+            return kernel(*args)
+        except MissingCapabilityError:
+            raise
+        except NotImplementedError as e:
+            dtypes = ", ".join(str(a.dtype) for a in args if hasattr(a, "dtype") and hasattr(a, "shape"))
+            raise MissingCapabilityError(
+                op, backend.name, f"{op} in {backend.library}",
+                f"{backend.library} raised NotImplementedError{': ' + str(e) if str(e) else ''}"
+                f"{f' for {dtypes} operands' if dtypes else ''}") from e
+    return k
 
 
 def _probe(xp) -> dict:

@@ -408,6 +408,7 @@ def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
             if x.ndim == 0:   # every index is 0 (meta checked): the one element, as often as indexed
                 return copy(xp.broadcast_to(x, tuple(index.shape)))
             n = x.shape[dim]
+            index = xp.astype(index, i64)   # int32 indices too (some libraries take int64 only)
             index = xp.where(xp.less(index, xp.zeros((), dtype=index.dtype)),
                              xp.add(index, xp.asarray(n, dtype=index.dtype)), index)
             # the index may be smaller than x along the other dims

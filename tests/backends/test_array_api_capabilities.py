@@ -14,6 +14,7 @@ import pytest
 import plugtorch as pt
 from plugtorch.backends import ArrayAPIBackend
 from plugtorch.backends.array_api import CAPABILITIES
+from plugtorch.backends.array_api import _declaring as declaring
 from plugtorch.backends.base import MissingCapabilityError
 from plugtorch.conformance import FAIL, PASS, UNSUPPORTED, VIA_FALLBACK, opdb, run
 
@@ -40,6 +41,18 @@ def test_probes_find_what_numpy_and_strict_have():
 def test_unknown_capability_is_refused():
     with pytest.raises(ValueError, match="unknown capability 'views'; known: writes through views, data-dependent"):
         ArrayAPIBackend(np, capabilities={"views": False})
+
+
+def test_an_op_the_library_lacks_is_a_missing_capability():
+    be = ArrayAPIBackend(np)
+
+    def lacking(a, b, dtype):
+        raise NotImplementedError("no atan2 loop")
+    k = declaring("atan2", lacking, be)
+    with pytest.raises(MissingCapabilityError, match="atan2\\(\\): the 'numpy' backend lacks the capability 'atan2 in "
+                       "numpy' \\(numpy raised NotImplementedError: no atan2 loop for bool, int8 operands\\)"):
+        k(np.zeros(2, bool), np.zeros(2, np.int8), pt.float32)
+    assert be.kernels["add"](np.ones(2), np.ones(2), pt.float64).tolist() == [2.0, 2.0]
 
 
 def test_declared_capabilities(copy_views):
@@ -134,5 +147,12 @@ def test_ndonnx_with_a_to_numpy_override():
         entries = [opdb.get(n) for n in ("add", "slice")]
         results = {r.op: r.status for r in run(["aandonnx"], entries, dtypes=[pt.float32], max_examples=0)}
         assert results == {"add": PASS, "slice": UNSUPPORTED}
+        x = pt.tensor([[1.0, 2.0], [3.0, 4.0]], device="aandonnx")
+        idx = pt.tensor([[1, 0], [0, 0]], dtype=pt.int32, device="aandonnx")
+        assert x.gather(1, idx).tolist() == [[2.0, 1.0], [3.0, 3.0]]   # ndonnx takes int64 indices only
+        b = pt.tensor([True, False], device="aandonnx")
+        with pytest.raises(MissingCapabilityError, match="atan2\\(\\): the 'aandonnx' backend lacks the capability "
+                           "'atan2 in ndonnx'"):
+            pt.atan2(b, b)
     finally:
         pt.backends.unregister("aandonnx")

@@ -100,6 +100,7 @@ SAMPLES["aminmax"] = lambda rng: Sample((distinct(rng, 3, 4),), {"dim": 1})
 SAMPLES["sort"] = lambda rng: Sample((distinct(rng, 3, 4), 1))
 SAMPLES["topk"] = lambda rng: Sample((distinct(rng, 3, 4), 2, 1))
 SAMPLES["kthvalue"] = lambda rng: Sample((distinct(rng, 3, 4), 2, 1))
+SAMPLES["mode"] = lambda rng: Sample((distinct(rng, 3, 4), 1))   # all distinct: the smallest value, no ties to break
 SAMPLES["vector_norm"] = lambda rng: Sample((pos(rng, 3, 4),))
 SAMPLES["norm"] = lambda rng: Sample((pos(rng, 3, 4), 3, 1))
 

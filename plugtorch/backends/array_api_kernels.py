@@ -310,14 +310,22 @@ def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
     K["any"] = _logical(xp.any)
 
     def _arg(f):
+        def nan_first(x, **kw):
+            r = f(x, **kw)
+            if xp.isdtype(x.dtype, "real floating"):
+                # the first NaN wins, as in PyTorch (the standard leaves NaN to the library: ndonnx skips it)
+                nan = xp.isnan(x)
+                r = xp.where(xp.any(nan, **kw), xp.argmax(xp.astype(nan, D[_dtypes.uint8]), **kw), r)
+            return r
+
         def k(x, dim, keepdim):
             if x.dtype == xp.bool:
                 x = xp.astype(x, D[_dtypes.uint8])
             if dim is None:
-                return arr(xp.astype(f(xp.reshape(x, (-1,))), i64))
+                return arr(xp.astype(nan_first(xp.reshape(x, (-1,))), i64))
             if x.ndim == 0:
                 return xp.zeros((), dtype=i64)
-            return arr(xp.astype(f(x, axis=dim[0], keepdims=keepdim), i64))
+            return arr(xp.astype(nan_first(x, axis=dim[0], keepdims=keepdim), i64))
         return k
 
     K["argmax"] = _arg(xp.argmax)

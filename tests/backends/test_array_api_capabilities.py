@@ -150,6 +150,10 @@ def test_ndonnx_with_a_to_numpy_override():
         x = pt.tensor([[1.0, 2.0], [3.0, 4.0]], device="aandonnx")
         idx = pt.tensor([[1, 0], [0, 0]], dtype=pt.int32, device="aandonnx")
         assert x.gather(1, idx).tolist() == [[2.0, 1.0], [3.0, 3.0]]   # ndonnx takes int64 indices only
+        nan = float("nan")
+        y = pt.tensor([[1.0, nan, 5.0, nan], [-1.0, 2.0, 0.0, 9.0]], device="aandonnx")
+        assert y.argmax(1).tolist() == [1, 3] and y.argmin(1).tolist() == [1, 0]   # the first NaN wins
+        assert y.argmax().tolist() == 1 and y.argmin(0, keepdim=True).tolist() == [[1, 0, 1, 0]]
         b = pt.tensor([True, False], device="aandonnx")
         with pytest.raises(MissingCapabilityError, match="atan2\\(\\): the 'aandonnx' backend lacks the capability "
                            "'atan2 in ndonnx'"):

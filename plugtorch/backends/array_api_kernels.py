@@ -341,7 +341,7 @@ def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
 
     if hasattr(xp, "cumulative_sum"):
         K["cumsum"] = _scan(xp.cumulative_sum)
-    if hasattr(xp, "cumulative_prod"):
+    if hasattr(xp, "cumulative_prod") and _exact_cumulative_prod(xp, i64):
         K["cumprod"] = _scan(xp.cumulative_prod)
 
     if hasattr(xp, "take_along_axis"):
@@ -473,6 +473,16 @@ def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
 
 # the kernels whose results share their input's memory (the core ops tagged "view")
 VIEW_KERNELS = ("view", "permute", "expand", "slice", "select")
+
+
+def _exact_cumulative_prod(xp, i64) -> bool:
+    """Whether ``xp.cumulative_prod`` multiplies (ndonnx's goes through exp(cumsum(log x)): NaN for
+    negative numbers, 6 for 7 in uint8); without it cumprod runs on cpu."""
+    try:
+        r = xp.cumulative_prod(xp.asarray([-2, 3, 7], dtype=i64))
+        return bool(xp.all(xp.equal(r, xp.asarray([-2, -6, -42], dtype=i64))))
+    except Exception:
+        return False
 
 
 def _fits(v, dt):

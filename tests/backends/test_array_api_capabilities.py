@@ -6,6 +6,7 @@ The mechanism is checked on NumPy with the capabilities declared missing (determ
 extra dependency); the real libraries run below when installed (dask is in the test extra;
 ndonnx is not, see docs/array_api_backends.md for its recorded full run)."""
 import gc
+import warnings
 
 import array_api_strict
 import numpy as np
@@ -17,6 +18,7 @@ from plugtorch.backends.array_api import CAPABILITIES
 from plugtorch.backends.array_api import _declaring as declaring
 from plugtorch.backends.base import MissingCapabilityError
 from plugtorch.conformance import FAIL, PASS, UNSUPPORTED, VIA_FALLBACK, opdb, run
+from plugtorch.dispatch.dispatcher import record_fallbacks
 
 REFUSED = "copy_\\(\\): the 'aacopy' backend lacks the capability 'writes through views'"
 
@@ -100,8 +102,10 @@ def test_composites_that_write_into_part_of_a_buffer_are_refused_not_wrong(copy_
 
 def test_data_dependent_shapes_run_on_cpu(copy_views):
     x = pt.tensor([[0.0, 1.5], [2.0, 0.0]], device=copy_views)
-    with pytest.warns(RuntimeWarning, match="'nonzero' is not implemented on 'aacopy'"):
+    with record_fallbacks() as ops, warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # (warned once per op and process)
         nz = x.nonzero()
+    assert ops == {"nonzero"}
     assert nz.device.type == copy_views and nz.tolist() == [[0, 1], [1, 0]]
     assert x[x > 1.7].tolist() == [2.0]
 
@@ -154,6 +158,12 @@ def test_ndonnx_with_a_to_numpy_override():
         y = pt.tensor([[1.0, nan, 5.0, nan], [-1.0, 2.0, 0.0, 9.0]], device="aandonnx")
         assert y.argmax(1).tolist() == [1, 3] and y.argmin(1).tolist() == [1, 0]   # the first NaN wins
         assert y.argmax().tolist() == 1 and y.argmin(0, keepdim=True).tolist() == [[1, 0, 1, 0]]
+        assert "cumprod" in be.fallback_ops and "cumprod" not in be.kernels   # ndonnx's is exp(cumsum(log x))
+        with record_fallbacks() as ops, warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            c = pt.tensor([-2.0, 3.0, 0.5], device="aandonnx").cumprod(0)
+        assert ops == {"cumprod"}
+        assert c.tolist() == [-2.0, -6.0, -3.0]
         b = pt.tensor([True, False], device="aandonnx")
         with pytest.raises(MissingCapabilityError, match="atan2\\(\\): the 'aandonnx' backend lacks the capability "
                            "'atan2 in ndonnx'"):

@@ -186,6 +186,7 @@ def _conversions_and_autograd():
     Tensor.backward = _backward
     Tensor.retain_grad = graph.retain_grad
     Tensor.register_hook = graph.register_tensor_hook
+    Tensor.register_post_accumulate_grad_hook = graph.register_post_accumulate_grad_hook
 
 
 def _install():

@@ -43,6 +43,7 @@ class Tensor:
     _untracked_view = False   # a view made under no_grad, absent from its base's _views
     _out_nr = 0
     _hooks = None
+    _post_acc_hooks = None   # register_post_accumulate_grad_hook's
     _acc = None
     _retains_grad = False
     _is_param = False
@@ -313,7 +314,8 @@ class Tensor:
                                "protocol at the moment; call .detach() first")
         if id(self) not in memo:
             out = _new(type(self))
-            skip = ("_data", "_vc", "_base", "_acc", "_hooks", "grad_fn", "_view_fn", "_grad", "_retains_grad")
+            skip = ("_data", "_vc", "_base", "_acc", "_hooks", "_post_acc_hooks", "grad_fn", "_view_fn", "_grad",
+                    "_retains_grad")
             out.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
             src = self.detach().clone()
             out._data, out._dtype, out._device = src._data, src._dtype, src._device

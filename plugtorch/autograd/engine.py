@@ -10,6 +10,7 @@ attribute stores at record time and one formula call plus a shape check at backw
 """
 from __future__ import annotations
 
+import threading
 from heapq import heapify, heappop, heappush
 
 from plugtorch._dtypes import _FLOAT
@@ -254,6 +255,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
     prev = _gs.enabled
     _gs.enabled = bool(create_graph)
+    final = []      # queue_callback's callbacks, run once the graph is done
+    tasks = _running.__dict__.setdefault("tasks", [])
+    tasks.append(final)
     try:
         while heap:
             node = heappop(heap)[1]
@@ -271,6 +275,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     t = node._var()
                     if t is not None:
                         _accumulate(t, grads[0], create_graph, handed)
+                        if t._post_acc_hooks:
+                            for h in list(t._post_acc_hooks):
+                                h(t)
                 continue
             if node.__class__ is OpNode:
                 outs = apply_node(node, grads)
@@ -296,7 +303,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     buf[nr] = g
                 else:
                     buf[nr] = buf[nr] + g
+        while final:    # a callback may queue another
+            final.pop(0)()
     finally:
+        tasks.pop()
         _gs.enabled = prev
     if inputs is None:
         return None
@@ -311,6 +321,25 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 f"One of the differentiated Tensors (input {k}) appears to not have been used in "
                 "the graph. Set allow_unused=True if this is the desired behavior.")
     return tuple(r if r is None or create_graph else r.detach() for r in results)
+
+
+_running = threading.local()   # .tasks: per running backward (nested ones too), its callbacks
+
+
+def queue_callback(callback) -> None:
+    """Run ``callback()`` when the backward pass now running has finished its graph (PyTorch's
+    ``Variable._execution_engine.queue_callback``; DDP waits for its all-reduces there).
+
+    >>> import plugtorch as pt
+    >>> x = pt.ones(1, requires_grad=True)
+    >>> h = x.register_hook(lambda g: queue_callback(lambda: print("done")))
+    >>> (x * 2).sum().backward()
+    done
+    """
+    tasks = getattr(_running, "tasks", None)
+    if not tasks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    tasks[-1].append(callback)
 
 
 def _send(buffers, heap, node, nr, g):

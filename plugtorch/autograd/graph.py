@@ -236,6 +236,19 @@ def register_tensor_hook(t, hook):
     return _Handle(t._hooks, hook)
 
 
+def register_post_accumulate_grad_hook(t, hook):
+    """Call ``hook(t)`` each time backward has accumulated a gradient into leaf ``t``'s .grad
+    (DDP starts a bucket's all-reduce from it)."""
+    if not t._rg:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if t._post_acc_hooks is None:
+        t._post_acc_hooks = []
+    t._post_acc_hooks.append(hook)
+    return _Handle(t._post_acc_hooks, hook)
+
+
 def retain_grad(t):
     if not t._rg:
         raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")

@@ -62,7 +62,7 @@ class DistributedDataParallel(Module):
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * _MB)
         self._dist = dist
         self._group = process_group
-        self._src = 0 if process_group is None else dist.get_global_rank(process_group, 0)
+        self._src = 0 if process_group is None else dist.get_process_group_ranks(process_group)[0]
         params = [p for _, p in named]
         if init_sync:
             _verify_same_model(dist, process_group, named)

@@ -1,0 +1,47 @@
+"""A failure on one rank ends the whole job.
+
+With MPICH a rank that dies leaves the others spinning in their next collective forever.
+While a process group is initialized, an uncaught exception (main thread or any other) prints
+its traceback, prefixed with the failing rank, and calls ``MPI_Abort``, which makes mpiexec
+kill every rank and exit non-zero. Collectives that wait too long raise (``work.Work.wait``).
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+
+_saved = None   # (sys.excepthook, threading.excepthook) to restore
+
+
+def _abort_after(pg, etype, value, tb) -> None:
+    rank = pg.ranks[pg.rank]
+    text = "".join(traceback.format_exception(etype, value, tb))
+    lines = "".join(f"[rank {rank}] {line}\n" for line in text.rstrip("\n").split("\n"))
+    try:
+        sys.stderr.write(f"[rank {rank}] uncaught exception; aborting all ranks (MPI Abort)\n" + lines)
+        sys.stderr.flush()
+        sys.stdout.flush()
+    finally:
+        pg.abort(1)
+
+
+def install_abort_on_exception(pg) -> None:
+    global _saved
+    if _saved is None:
+        _saved = (sys.excepthook, threading.excepthook)
+    sys.excepthook = lambda etype, value, tb: _abort_after(pg, etype, value, tb)
+
+    def thread_hook(args):
+        if args.exc_type is SystemExit:
+            return
+        _abort_after(pg, args.exc_type, args.exc_value, args.exc_traceback)
+
+    threading.excepthook = thread_hook
+
+
+def uninstall_abort_on_exception() -> None:
+    global _saved
+    if _saved is not None:
+        sys.excepthook, threading.excepthook = _saved
+        _saved = None

@@ -1,0 +1,13 @@
+"""Run under ``mpiexec -n 2``: rank 1 raises at step 3 of a training-like loop of
+all-reduces while rank 0 goes on; the job must end (MPI Abort) with rank 1's traceback."""
+import plugtorch as pt
+import plugtorch.distributed as dist
+
+dist.init_process_group("mpi")
+rank = dist.get_rank()
+grad = pt.ones(1000)
+for step in range(1000):
+    if rank == 1 and step == 3:
+        raise ValueError("rank 1 failed at step 3")
+    dist.all_reduce(grad, op=dist.ReduceOp.AVG)
+print("survivor finished: the job was not ended", flush=True)

@@ -1,0 +1,26 @@
+"""A failure on one rank ends the whole job: an uncaught exception aborts every rank (with the
+failing rank's traceback), and a collective another rank never joins times out with a
+RuntimeError instead of hanging."""
+import re
+import time
+
+from tests.distributed.test_collectives import run_ranks
+
+
+def test_a_rank_raising_mid_training_ends_the_job():
+    start = time.monotonic()
+    rc, out = run_ranks(2, "rank_raises.py", timeout=60)
+    elapsed = time.monotonic() - start
+    assert rc != 0 and elapsed < 60, (rc, elapsed, out[-3000:])
+    assert "[rank 1] uncaught exception; aborting all ranks (MPI Abort)" in out, out[-3000:]
+    assert "[rank 1] ValueError: rank 1 failed at step 3" in out, out[-3000:]
+    assert "survivor finished" not in out
+
+
+def test_a_collective_nobody_joins_times_out():
+    rc, out = run_ranks(2, "collective_timeout.py", timeout=60)
+    assert rc == 0, out[-3000:]
+    assert re.search(r"rank 0 raised DistBackendError after 1\.\d s: all_reduce: rank 0 timed out after "
+                     r"1 s waiting for the other ranks", out), out[-3000:]
+    assert "wait raised: all_reduce: rank 0 timed out after 0.2 s" in out, out[-3000:]
+    assert "rank 0 done" in out and "rank 1 done" in out

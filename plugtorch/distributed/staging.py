@@ -27,7 +27,7 @@ def to_host(tensor, reduce: bool = False, read: bool = True):
     not ``read``); ``in_place`` when it is the tensor's own memory (no write-back needed)."""
     data = tensor._data
     wire = wire_dtype(tensor._dtype, reduce)
-    if tensor._device.type == "cpu" and data.flags.c_contiguous and isinstance(data, np.ndarray):
+    if tensor._device.type == "cpu" and isinstance(data, np.ndarray) and data.flags.c_contiguous:
         if wire == data.dtype:
             return data, True
         if wire.itemsize == data.dtype.itemsize and not reduce:

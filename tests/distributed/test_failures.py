@@ -4,12 +4,15 @@ RuntimeError instead of hanging."""
 import re
 import time
 
+import pytest
+
 from tests.distributed.test_collectives import run_ranks
 
 
-def test_a_rank_raising_mid_training_ends_the_job():
+@pytest.mark.parametrize("where", ["main", "thread"])
+def test_a_rank_raising_mid_training_ends_the_job(where):
     start = time.monotonic()
-    rc, out = run_ranks(2, "rank_raises.py", timeout=60)
+    rc, out = run_ranks(2, "rank_raises.py", where, timeout=60)
     elapsed = time.monotonic() - start
     assert rc != 0 and elapsed < 60, (rc, elapsed, out[-3000:])
     assert "[rank 1] uncaught exception; aborting all ranks (MPI Abort)" in out, out[-3000:]

@@ -215,11 +215,16 @@ def list() -> builtins.list:
 
 
 def summary() -> str:
-    """``list()`` as a table, for printing."""
-    rows = [(e["name"], e["origin"], ", ".join(e["devices"]) or "-", e["status"]) for e in list()]
+    """``list()`` as a table, for printing; below it, what backends declare about their own ops
+    (``Backend.declarations()``: a capability they lack, a kernel repaired or run on cpu)."""
+    entries = list()
+    rows = [(e["name"], e["origin"], ", ".join(e["devices"]) or "-", e["status"]) for e in entries]
     head = ("device type", "origin", "devices", "status")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows])
+    table = "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [head, *rows])
+    notes = [f"{e['name']}: {line}" for e in entries if e["status"] == "ok"
+             for line in get_backend(e["name"]).declarations()]
+    return table + ("\n\n" + "\n".join(notes) if notes else "")
 
 
 def available() -> builtins.list:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 
 import re
+import types
 import warnings
 import weakref
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.array_api_kernels import make_array_api_kernels
+from plugtorch.backends.array_api_numerics import make_fixes, probe_numerics
 from plugtorch.backends.base import Backend, MissingCapabilityError, contiguous_strides, host_generator
 
 # ops with no counterpart in the Array API standard: run on cpu and copy back
@@ -51,10 +53,11 @@ DATA_DEPENDENT_OPS = frozenset({"nonzero"})   # run on cpu without the capabilit
 class ArrayAPIBackend(Backend):
     """A backend whose native arrays are those of an Array API namespace ``xp``.
 
-    ``namespace`` is the library module (``numpy``, ``cupy``, ``array_api_strict``) or its
-    array-api-compat wrapper. ``name`` defaults to the library's name; the entry point's name
+    ``namespace`` is the library module (``numpy``, ``cupy``, ``array_api_strict``), its
+    array-api-compat wrapper, or any other object holding the standard's functions. ``name`` defaults to the library's name; the entry point's name
     (or ``register(name=)``) overrides it. ``capabilities`` maps names of ``CAPABILITIES`` to
-    True/False where the probe should not decide. ``to_numpy`` copies a native array to a NumPy
+    True/False where the probe should not decide. ``numerics`` says what the probe of the
+    library's numerics found wrong and did (``array_api_numerics``). ``to_numpy`` copies a native array to a NumPy
     array, for libraries that neither export DLPack nor move to the "cpu" device (ndonnx:
     ``to_numpy=lambda a: a.unwrap_numpy()``).
     """
@@ -62,12 +65,16 @@ class ArrayAPIBackend(Backend):
     def __init__(self, namespace, name: str | None = None, *, capabilities: dict | None = None,
                  to_numpy=None):
         import array_api_compat
-        self.xp = array_api_compat.array_namespace(namespace.asarray(0))
+        # a module (numpy, cupy ...) is taken through array-api-compat; any other object holding
+        # the standard's functions (a wrapper adjusting a library) is the namespace itself
+        self.xp = (array_api_compat.array_namespace(namespace.asarray(0))
+                   if isinstance(namespace, types.ModuleType) else namespace)
         self.library = getattr(namespace, "__name__", type(namespace).__name__)
         self.name = name or self.library.rsplit(".", 1)[-1].replace("-", "_")
         # inf/nan results (log(0), 0/0) are silent in PyTorch; NumPy-based libraries warn (the
         # warnings of NumPy's own ufuncs point at their caller: this package or array_api_compat)
-        modules = {self.library, "array_api_compat", "plugtorch.backends.array_api_kernels"} - {"numpy"}
+        modules = {self.library, "array_api_compat", "plugtorch.backends.array_api_kernels",
+                   "plugtorch.backends.array_api_numerics"} - {"numpy"}
         for mod in sorted(modules):
             warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(mod) + r"(\.|$)")
         self._dtypes = {d: getattr(self.xp, d.name) for d in _dtypes.all_dtypes
@@ -87,10 +94,26 @@ class ArrayAPIBackend(Backend):
             self.fallback_ops |= DATA_DEPENDENT_OPS
             for op in DATA_DEPENDENT_OPS:
                 self.kernels.pop(op, None)
+        # what the library computes wrong on a few probe values: repaired, or run on cpu
+        from plugtorch.backends import get_backend
+        replace, self.numerics = probe_numerics(self, self.kernels, get_backend("cpu").kernels,
+                                                make_fixes(self.xp, self._dtypes, self._array_type))
+        for op, k in replace.items():
+            if k is None:
+                self.kernels.pop(op)
+                self.fallback_ops |= {op}
+            else:
+                self.kernels[op] = _declaring(op, k, self)
 
     def missing_capabilities(self) -> dict:
         """The capabilities this library lacks, each with what follows for plugtorch's ops."""
         return {c: why for c, why in CAPABILITIES.items() if not self.capabilities[c]}
+
+    def declarations(self) -> list:
+        """The capabilities this library lacks, then each op its numerics probe found wrong and
+        what the backend does about it (``numerics``): shown by ``plugtorch.backends.summary()``."""
+        return ([f"lacks '{c}' ({why})" for c, why in self.missing_capabilities().items()]
+                + [f"{op}: {what}" for op, what in self.numerics.items()])
 
     # --- devices -------------------------------------------------------------------------
     def device_name(self, index=0) -> str:

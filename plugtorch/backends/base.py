@@ -108,6 +108,12 @@ class Backend:
     def supported_dtypes(self, index: int = 0) -> list:
         return [d for d in _dtypes.all_dtypes if self.unsupported_dtype(d, index) is None]
 
+    def declarations(self) -> list:
+        """What the backend declares about its own ops: capabilities it lacks, kernels it repairs
+        or leaves to cpu because its library computes them wrong. ``plugtorch.backends.summary()``
+        lists them under the table, one line each."""
+        return []
+
     # --- data ----------------------------------------------------------------------------
     def from_numpy(self, array: np.ndarray, index: int):
         raise NotImplementedError

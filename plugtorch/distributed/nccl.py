@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugtorch.distributed.mpi import MPIProcessGroup, import_mpi
+from plugtorch.distributed.mpi import MPIProcessGroup
 from plugtorch.distributed.reduce_op import ReduceOp
 
 
@@ -32,8 +32,8 @@ _OPS = {ReduceOp.SUM: "NCCL_SUM", ReduceOp.AVG: "NCCL_SUM",   # collectives divi
 
 
 class NCCLProcessGroup(MPIProcessGroup):
-    """NCCL communicator over the ranks of an MPI communicator; every call on a cuda stream,
-    completion tested with a CUDA event."""
+    """NCCL communicator over the ranks of an MPI communicator; every call on the current cuda
+    stream, completion tested with a CUDA event; barrier is MPI's on the bootstrap communicator."""
 
     backend = "nccl"
 
@@ -77,9 +77,14 @@ class NCCLProcessGroup(MPIProcessGroup):
         import cupy
         return cupy.cuda.get_current_stream().ptr
 
+    def _op(self, array, op):
+        if array.dtype == np.bool_:   # bools travel as uint8: OR is MAX, AND is MIN
+            op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+        return getattr(self.nccl, _OPS[op])
+
     def allreduce(self, array, op):
         self.nccl_comm.allReduce(array.data.ptr, array.data.ptr, array.size, self._type(array),
-                                 getattr(self.nccl, _OPS[op]), self._stream())
+                                 self._op(array, op), self._stream())
         return self._launched()
 
     def broadcast(self, array, root):
@@ -93,12 +98,12 @@ class NCCLProcessGroup(MPIProcessGroup):
 
     def reduce_scatter(self, out, array, op):
         self.nccl_comm.reduceScatter(array.data.ptr, out.data.ptr, out.size, self._type(array),
-                                     getattr(self.nccl, _OPS[op]), self._stream())
+                                     self._op(array, op), self._stream())
         return self._launched()
 
     def reduce(self, array, op, root):
         self.nccl_comm.reduce(array.data.ptr, array.data.ptr, array.size, self._type(array),
-                              getattr(self.nccl, _OPS[op]), root, self._stream())
+                              self._op(array, op), root, self._stream())
         return self._launched()
 
     def send(self, array, dst, tag):
@@ -117,6 +122,3 @@ class NCCLProcessGroup(MPIProcessGroup):
     def scatter(self, out, array, root):
         raise RuntimeError("nccl process group: scatter is not implemented; use broadcast")
 
-    def barrier(self):
-        import_mpi()
-        return super().barrier()   # an MPI barrier on the bootstrap communicator

@@ -227,3 +227,10 @@ def test_nccl_without_cupy_is_reported(monkeypatch):
     with pytest.raises(RuntimeError, match=r"the nccl process-group backend needs CuPy with NCCL"):
         dist.init_process_group("nccl")
     assert not dist.is_initialized()
+
+
+def test_importing_plugtorch_distributed_does_not_import_mpi4py():
+    code = ("import sys, plugtorch, plugtorch.distributed as dist; "
+            "assert dist.is_available(); assert 'mpi4py' not in sys.modules, 'mpi4py imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -71,3 +71,13 @@ def test_feeds_a_dataloader():
 def test_invalid_rank(rank, replicas, bound):
     with pytest.raises(ValueError, match=rf"Invalid rank {rank}, rank should be in the interval \[0, {bound}\]"):
         DistributedSampler(range(4), replicas, rank)
+
+
+def test_defaults_need_a_process_group():
+    # world size and rank default to the default group's (checked under mpiexec in
+    # scripts/ddp_checks.py); without one, the process group's own error, as PyTorch
+    with pytest.raises(ValueError, match="Default process group has not been initialized, please make sure to "
+                                         "call init_process_group"):
+        DistributedSampler(range(4))
+    with pytest.raises(ValueError, match="Default process group has not been initialized"):
+        DistributedSampler(range(4), num_replicas=2)

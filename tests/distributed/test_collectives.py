@@ -234,3 +234,10 @@ def test_importing_plugtorch_distributed_does_not_import_mpi4py():
             "assert dist.is_available(); assert 'mpi4py' not in sys.modules, 'mpi4py imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_plugtorch_distributed_is_an_attribute_of_the_package_without_importing_mpi():
+    code = ("import sys, plugtorch as pt; d = pt.distributed; "
+            "print(d.is_initialized(), 'mpi4py' in sys.modules, d is sys.modules['plugtorch.distributed'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "False", "True"], out.stderr

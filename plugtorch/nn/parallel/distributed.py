@@ -95,11 +95,12 @@ class DistributedDataParallel(Module):
     @contextmanager
     def no_sync(self):
         """Accumulate gradients locally: backward passes of forwards run inside the context
-        communicate nothing; the first synchronised backward after it averages the sums.
+        communicate nothing; the first synchronised backward after it averages the sums (below:
+        of the gradients of x1 and x2).
 
         >>> with ddp.no_sync():                   # doctest: +SKIP
-        ...     ddp(x1).sum().backward()
-        >>> ddp(x2).sum().backward()              # averages the gradients of x1 and x2
+        ...     ddp(x1).sum().backward()          # gradients of x1, kept on this rank
+        >>> ddp(x2).sum().backward()              # doctest: +SKIP
         """
         old = self.require_backward_grad_sync
         self.require_backward_grad_sync = False

@@ -182,6 +182,10 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.steps, args.warmup, args.reps, args.ar_warmup = 1, 3, 1, 3, 1
+    for name in ("rounds", "steps", "mb", "reps", "warmup", "ar_warmup", "timeout"):
+        least = 0 if "warmup" in name else 1
+        if getattr(args, name) < least:
+            ap.error(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(args, name)}")
     torch_python = None
     if args.no_torch:
         why = "--no-torch"

@@ -81,3 +81,15 @@ def test_defaults_need_a_process_group():
         DistributedSampler(range(4))
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         DistributedSampler(range(4), num_replicas=2)
+
+
+def test_defaults_without_a_distributed_package(monkeypatch):
+    import plugtorch.distributed as dist
+    monkeypatch.setattr(dist, "is_available", lambda: False)     # as without mpi4py
+    with pytest.raises(RuntimeError, match="Requires distributed package to be available"):
+        DistributedSampler(range(4))
+    assert list(DistributedSampler(range(4), 2, 1, shuffle=False)) == [1, 3]   # explicit: no group needed
+
+
+def test_empty_dataset_shuffled():
+    assert [list(DistributedSampler([], 2, r)) for r in (0, 1)] == [[], []]

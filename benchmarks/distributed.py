@@ -96,7 +96,9 @@ def print_training(results: dict, args) -> None:
         ms = {n: statistics.median(r["ms_per_step"] for r in results[(name, n)]) for n in (1, 2)}
         scaling[name] = sps[2] / sps[1]
         label = name + (" (mpi)" if name == "plugtorch" else f" {results[(name, 1)][0]['torch']} (gloo)")
-        print(f"   {label:<28}{sps[1]:>10.0f}{sps[2]:>10.0f}{ms[1]:>9.1f}{ms[2]:>9.1f}{scaling[name]:>9.2f}x")
+        rounds = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(results[(name, 1)], results[(name, 2)])]
+        spread = f"   rounds {min(rounds):.2f}-{max(rounds):.2f}x" if len(rounds) > 1 else ""
+        print(f"   {label:<28}{sps[1]:>10.0f}{sps[2]:>10.0f}{ms[1]:>9.1f}{ms[2]:>9.1f}{scaling[name]:>9.2f}x{spread}")
         updates += [r["update"] for n in (1, 2) for r in results[(name, n)]]
     target = "target >= 1.20x"
     if "pytorch" in scaling:
@@ -138,31 +140,15 @@ def profile(args) -> None:
             "1 rank, batch 128": run_worker([mpiexec(), "-n", "1"] + worker + ["--share", "2"], args.timeout),
             "2 ranks DDP": run_worker([mpiexec(), "-n", "2"] + worker, args.timeout)}
     ddp = runs["2 ranks DDP"]["phases"]
-    print(f"\n3. Profile of a plugtorch training step (ms per step, {args.steps} steps, one run each)")
-    print(f"   {'phase':<56}{'1 rank':>8}{'1 rank':>8}{'DDP':>8}{'DDP':>8}")
-    print(f"   {'':<56}{'b 256':>8}{'b 128':>8}{'rank 0':>8}{'rank 1':>8}")
-    fixed = ("forward (+ zero_grad, loss)", "backward (all of it)", "optimizer step")
-    order = list(fixed[:2]) + _parents_first(sorted(k for k in ddp if k not in fixed)) + [fixed[2]]
-    for k in order:
-        single = [runs[r]["phases"].get(k) for r in ("1 rank, batch 256", "1 rank, batch 128")]
-        cells = [f"{v:8.2f}" if v is not None else f"{'':>8}" for v in single + list(ddp.get(k, [None, None]))]
-        print(f"   {k:<56}{''.join(cells)}")
-    total = [runs[r]["ms_per_step"] for r in runs]
-    print(f"   {'whole step (slowest rank)':<56}{total[0]:8.2f}{total[1]:8.2f}{total[2]:8.2f}")
-
-
-def _parents_first(names: list[str]) -> list[str]:
-    """DDP's phases with each '  of which ...' line right under the phase that contains it."""
-    children = {"ddp hooks: grad -> bucket copies + all-reduce starts": "  of which all-reduce starts",
-                "ddp final callback: waits + copy back": "  of which Work.wait"}
-    out = []
-    for n in names:
-        if n in children.values():
-            continue
-        out.append(n)
-        if children.get(n) in names:
-            out.append(children[n])
-    return out + [n for n in names if n not in out]
+    print(f"\n3. Profile of a plugtorch training step: ms per step, wall / cpu (this process's CPU time;\n"
+          f"   wall above cpu is waiting, or not running on a loaded machine); {args.steps} steps, one run each")
+    columns = ("1 rank", "1 rank", "DDP", "DDP"), ("batch 256", "batch 128", "rank 0", "rank 1")
+    for heading in columns:
+        print(f"   {'':<62}" + "".join(f"{h:>14}" for h in heading))
+    for k in ddp:
+        cells = [runs[r]["phases"].get(k, [None])[0] for r in ("1 rank, batch 256", "1 rank, batch 128")]
+        cells += ddp.get(k, [None, None])
+        print(f"   {k:<62}" + "".join(f"{c[0]:>7.2f} /{c[1]:>5.1f}" if c else f"{'':>14}" for c in cells))
 
 
 def main(argv=None):

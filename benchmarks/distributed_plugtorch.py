@@ -14,6 +14,7 @@ Rank 0 prints one RESULT line of JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 import statistics
@@ -42,15 +43,30 @@ def mlp(weights):
     return model
 
 
+# the phases of a step, as the profile lists them (indented: inside the one above)
+PHASES = ("forward (+ zero_grad, loss)", "backward", "  DDP hooks: grad -> bucket copies, all-reduce starts",
+          "    of which all-reduce starts (bucket /= world, Iallreduce)",
+          "  DDP final callback: wait for all-reduces, copy back", "    of which Work.wait",
+          "optimizer step", "whole step")
+
+
 class PhaseTimer:
-    """Wall time spent in named phases, in ms per step; wraps methods to time them."""
+    """Wall and CPU time (this process's) spent in named phases, in ms per step. CPU time tells
+    work from waiting: on a loaded machine a phase's wall time also counts the time its process
+    was not running."""
 
     def __init__(self):
         self.totals, self.on = {}, False
 
-    def add(self, name, seconds):
-        if self.on:
-            self.totals[name] = self.totals.get(name, 0.0) + seconds
+    @contextlib.contextmanager
+    def phase(self, name):
+        w0, c0 = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            if self.on:
+                wall, cpu = self.totals.get(name, (0.0, 0.0))
+                self.totals[name] = (wall + time.perf_counter() - w0, cpu + time.process_time() - c0)
 
     def wrap(self, owner, attr, name):
         fn = getattr(owner, attr, None)
@@ -59,15 +75,13 @@ class PhaseTimer:
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            t0 = time.perf_counter()
-            try:
+            with self.phase(name):
                 return fn(*args, **kwargs)
-            finally:
-                self.add(name, time.perf_counter() - t0)
         setattr(owner, attr, timed)
 
     def per_step_ms(self, steps):
-        return {k: v / steps * 1e3 for k, v in self.totals.items()}
+        """``{phase: [wall ms, cpu ms]}`` per step."""
+        return {k: [v * 1e3 / steps for v in wc] for k, wc in self.totals.items()}
 
 
 def train(args):
@@ -80,10 +94,10 @@ def train(args):
         if args.profile:
             from plugtorch.distributed import work
             from plugtorch.nn.parallel import reducer
-            timer.wrap(reducer.Reducer, "_mark_ready", "ddp hooks: grad -> bucket copies + all-reduce starts")
-            timer.wrap(reducer.Reducer, "_launch_ready_buckets", "  of which all-reduce starts")
-            timer.wrap(reducer.Reducer, "_finalize", "ddp final callback: waits + copy back")
-            timer.wrap(work.Work, "wait", "  of which Work.wait")
+            timer.wrap(reducer.Reducer, "_mark_ready", PHASES[2])
+            timer.wrap(reducer.Reducer, "_launch_ready_buckets", PHASES[3])
+            timer.wrap(reducer.Reducer, "_finalize", PHASES[4])
+            timer.wrap(work.Work, "wait", PHASES[5])
         model = DistributedDataParallel(model)
     params = list(model.parameters())
     opt = pt.optim.SGD(params, lr=LR)
@@ -93,17 +107,14 @@ def train(args):
 
     def step(i):
         x, y = data[i % len(data)]
-        t0 = time.perf_counter()
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        t1 = time.perf_counter()
-        loss.backward()
-        t2 = time.perf_counter()
-        opt.step()
-        t3 = time.perf_counter()
-        timer.add("forward (+ zero_grad, loss)", t1 - t0)
-        timer.add("backward (all of it)", t2 - t1)
-        timer.add("optimizer step", t3 - t2)
+        with timer.phase(PHASES[7]):
+            with timer.phase(PHASES[0]):
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+            with timer.phase(PHASES[1]):
+                loss.backward()
+            with timer.phase(PHASES[6]):
+                opt.step()
 
     for i in range(args.warmup):
         step(i)
@@ -119,12 +130,13 @@ def train(args):
         dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)   # the job is as fast as its slowest rank
     trained = [p.detach().numpy() for p in params]
     phases = timer.per_step_ms(args.steps)
-    if world > 1 and args.profile:
-        # each rank's own breakdown: the slower rank is the one the other waits for
-        mine = pt.tensor([phases.get(k, 0.0) for k in sorted(phases)], dtype=pt.float64)
-        both = [pt.zeros_like(mine) for _ in range(world)]
-        dist.all_gather(both, mine)
-        phases = {k: [b.tolist()[j] for b in both] for j, k in enumerate(sorted(phases))}
+    if args.profile:
+        # every rank's own breakdown: the slower rank is the one the others wait for
+        names = [k for k in PHASES if k in phases]
+        mine = pt.tensor([phases[k] for k in names], dtype=pt.float64)
+        every = [pt.zeros_like(mine) for _ in range(world)]
+        dist.all_gather(every, mine)
+        phases = {k: [e.tolist()[j] for e in every] for j, k in enumerate(names)}
     if rank == 0:
         seconds = elapsed.item()
         samples = GLOBAL_BATCH // share * world

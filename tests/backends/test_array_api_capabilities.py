@@ -164,6 +164,21 @@ def test_ndonnx_with_a_to_numpy_override():
             c = pt.tensor([-2.0, 3.0, 0.5], device="aandonnx").cumprod(0)
         assert ops == {"cumprod"}
         assert c.tolist() == [-2.0, -6.0, -3.0]
+        # ndonnx's numerics (docs/array_api_backends.md): float64 trigonometry in float32, -0.0 lost
+        # by where (and so expm1, log1p, trunc), int8 >> 7 as a division by 2 ** 7, saturating pow/prod
+        assert {op for op, what in be.numerics.items() if what.endswith(": runs on cpu")} == {
+            "expm1", "sinh", "cosh", "cos", "tan", "asin", "acos", "atan", "pow", "prod"}
+        assert {op for op, what in be.numerics.items() if "fixed in the kernel" in what} == {
+            "log1p", "trunc", "where", "bitwise_right_shift"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            v = pt.tensor([8.693051764634781, -0.0, -0.725], dtype=pt.float64)
+            assert v.to("aandonnx").cos().tolist() == v.cos().tolist()
+            assert str(v.to("aandonnx").trunc().tolist()) == "[8.0, -0.0, -0.0]"
+            assert str(v.to("aandonnx").log1p()[1:2].tolist()) == "[-0.0]"
+            assert (pt.tensor([9, -128], dtype=pt.int8, device="aandonnx") >> 7).tolist() == [0, -1]
+            big = pt.tensor([2**62 + 1, 3], device="aandonnx")
+            assert big.prod().item() == big.cpu().prod().item() and big.pow(3).tolist() == big.cpu().pow(3).tolist()
         b = pt.tensor([True, False], device="aandonnx")
         with pytest.raises(MissingCapabilityError, match="atan2\\(\\): the 'aandonnx' backend lacks the capability "
                            "'atan2 in ndonnx'"):

@@ -86,20 +86,23 @@ def print_training(results: dict, args) -> None:
     print(f"\n1. MLP {'-'.join(map(str, SIZES))} (ReLU), global batch {GLOBAL_BATCH}, SGD, 1 BLAS thread "
           f"per rank;\n   samples/s, median of {args.rounds} round(s) of {args.steps} steps after "
           f"{args.warmup} warm-up")
-    print(f"   {'':<28}{'1 rank':>10}{'2 ranks':>10}{'ms/step':>9}{'ms/step':>9}{'scaling':>10}")
-    print(f"   {'':<28}{'':>10}{'(DDP)':>10}{'1 rank':>9}{'2 ranks':>9}{'2 / 1':>10}")
+    print(f"   {'':<28}{'samples/s':^20}{'scaling':>9}{'CPU ms/step':^20}".rstrip())
+    print(f"   {'':<28}{'1 rank':>10}{'2 ranks':>10}{'2 / 1':>9}{'1 rank':>10}{'2 ranks':>10}   (2 ranks: DDP; CPU: the"
+          f" busiest rank's)")
     scaling, updates = {}, []
     for name in ("plugtorch", "pytorch"):
         if (name, 1) not in results:
             continue
-        sps = {n: statistics.median(r["samples_per_s"] for r in results[(name, n)]) for n in (1, 2)}
-        ms = {n: statistics.median(r["ms_per_step"] for r in results[(name, n)]) for n in (1, 2)}
-        scaling[name] = sps[2] / sps[1]
-        label = name + (" (mpi)" if name == "plugtorch" else f" {results[(name, 1)][0]['torch']} (gloo)")
-        rounds = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(results[(name, 1)], results[(name, 2)])]
+        runs = results[(name, 1)], results[(name, 2)]
+        sps = [statistics.median(r["samples_per_s"] for r in rs) for rs in runs]
+        cpu = [statistics.median(r["cpu_ms_per_step"] for r in rs) for rs in runs]
+        scaling[name] = sps[1] / sps[0]
+        label = name + (" (mpi)" if name == "plugtorch" else f" {runs[0][0]['torch']} (gloo)")
+        rounds = [b["samples_per_s"] / a["samples_per_s"] for a, b in zip(*runs)]
         spread = f"   rounds {min(rounds):.2f}-{max(rounds):.2f}x" if len(rounds) > 1 else ""
-        print(f"   {label:<28}{sps[1]:>10.0f}{sps[2]:>10.0f}{ms[1]:>9.1f}{ms[2]:>9.1f}{scaling[name]:>9.2f}x{spread}")
-        updates += [r["update"] for n in (1, 2) for r in results[(name, n)]]
+        print(f"   {label:<28}{sps[0]:>10.0f}{sps[1]:>10.0f}{scaling[name]:>8.2f}x{cpu[0]:>10.1f}{cpu[1]:>10.1f}"
+              f"{spread}")
+        updates += [r["update"] for rs in runs for r in rs]
     target = "target >= 1.20x"
     if "pytorch" in scaling:
         print(f"   plugtorch scaling / pytorch scaling: {scaling['plugtorch'] / scaling['pytorch']:.2f}x "

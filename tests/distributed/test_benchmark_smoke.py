@@ -27,11 +27,11 @@ def test_quick_run_without_torch(tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert f"PyTorch anchor skipped: {missing} not found; pass --torch-python PATH" in out
-    row = re.search(r"plugtorch \(mpi\)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x", out)
+    row = re.search(r"plugtorch \(mpi\)\s+(\d+)\s+(\d+)\s+([\d.]+)x\s+([\d.]+)\s+([\d.]+)", out)
     assert row, out
-    one, two, ms_one, ms_two, scaling = map(float, row.groups())
+    one, two, scaling, cpu_one, cpu_two = map(float, row.groups())
     assert one > 0 and two > 0 and scaling == pytest.approx(two / one, rel=0.01, abs=0.01)
-    assert ms_one == pytest.approx(256 / one * 1e3, rel=0.01)
+    assert cpu_one > 0 and cpu_two > 0
     # the plain run and the DDP run trained the same parameters the same way (DDP averaged)
     spread = re.search(r"sum \|w - w0\| = ([\d.]+) \(relative spread ([\d.e+-]+)\)", out)
     assert spread and float(spread.group(1)) > 0 and float(spread.group(2)) < 1e-5, out

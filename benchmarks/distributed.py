@@ -151,7 +151,10 @@ def profile(args) -> None:
     for k in ddp:
         cells = [runs[r]["phases"].get(k, [None])[0] for r in ("1 rank, batch 256", "1 rank, batch 128")]
         cells += ddp.get(k, [None, None])
-        print(f"   {k:<62}" + "".join(f"{c[0]:>7.2f} /{c[1]:>5.1f}" if c else f"{'':>14}" for c in cells))
+        if k == "minor page faults per step":
+            print(f"   {k:<62}" + "".join(f"{c[0]:>14.0f}" for c in cells))
+        else:
+            print(f"   {k:<62}" + "".join(f"{c[0]:>7.2f} /{c[1]:>5.1f}" if c else f"{'':>14}" for c in cells))
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import functools
 import os
+import resource
 import statistics
 import sys
 import time
@@ -121,11 +122,13 @@ def train(args):
     if world > 1:
         dist.barrier()
     timer.on = True
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(args.warmup, args.warmup + args.steps):
         step(i)
     elapsed = pt.tensor([time.perf_counter() - t0, time.process_time() - c0], dtype=pt.float64)
     timer.on = False
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / args.steps
     if world > 1:
         dist.all_reduce(elapsed, op=dist.ReduceOp.MAX)   # the slowest rank, the busiest rank
     trained = [p.detach().numpy() for p in params]
@@ -137,11 +140,16 @@ def train(args):
         every = [pt.zeros_like(mine) for _ in range(world)]
         dist.all_gather(every, mine)
         phases = {k: [e.tolist()[j] for e in every] for j, k in enumerate(names)}
+        # fresh pages the kernel had to fault in (and zero): memory malloc gave back and took again
+        every = [pt.zeros(1, dtype=pt.float64) for _ in range(world)]
+        dist.all_gather(every, pt.tensor([faults], dtype=pt.float64))
+        phases["minor page faults per step"] = [[e.item()] * 2 for e in every]
     if rank == 0:
         seconds, cpu_seconds = elapsed.tolist()
         samples = GLOBAL_BATCH // share * world
         report(samples_per_s=samples * args.steps / seconds, ms_per_step=seconds / args.steps * 1e3,
-               cpu_ms_per_step=cpu_seconds / args.steps * 1e3, update=update_size(trained, weights), phases=phases if args.profile else None)
+               cpu_ms_per_step=cpu_seconds / args.steps * 1e3, update=update_size(trained, weights),
+               phases=phases if args.profile else None)
 
 
 def allreduce(args):

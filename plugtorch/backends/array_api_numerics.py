@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 
+import warnings
+
 import numpy as np
 
 from plugtorch import _dtypes
@@ -167,6 +169,14 @@ def probe_numerics(backend, kernels, cpu_kernels, fixes) -> tuple[dict, dict]:
     its replacement is None). An op's probes stop at the first dtype that fails (cpu's fallback
     takes a whole op), and a repair must pass that probe (the repairs are the same arithmetic in
     every dtype; each probe costs a library like ndonnx milliseconds)."""
+    # the probe values include zeros, infinities and overflowing arguments: their floating-point
+    # warnings (log(0), exp(1000)) belong to the probe, not to the user who made the backend
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return _probe_all(backend, kernels, cpu_kernels, fixes)
+
+
+def _probe_all(backend, kernels, cpu_kernels, fixes):
     replace, report = {}, {}
     for op, cases in probes().items():
         if op not in kernels:

@@ -65,7 +65,8 @@ def compare_outputs(entry, sample, out, ref, expected_dev, tol, check):
         if entry.compare is None:
             n = sample.reduction_length or 0
             compare_values(check, which, host(a), host(b), *tol(b.dtype),
-                           overflow_order=may_overflow(n, magnitude(sample), b.dtype), signed_zeros=n <= 1)
+                           overflow_order=may_overflow(n, magnitude(sample), b.dtype),
+                           signed_zeros=n <= 1 and getattr(entry, "zero_sign", True))
     if entry.compare is not None:
         msg = entry.compare(hosts, ref_hosts, sample)
         if msg:

@@ -199,13 +199,17 @@ class Entry:
     tol           ``{dtype: (rtol, atol)}`` overrides of the default table
     random        the op draws random numbers: check that a seed repeats them on the backend
                   (seeding.py); default: the registry's "random" tag
+    zero_sign     compare the sign of zeros exactly (default); False for ops that pick one of
+                  equal values (maximum, amax, clamp ...: opdb.PICK_AMONG_EQUAL), where PyTorch
+                  picks -0.0 or +0.0 depending on the code path
     """
 
     def __init__(self, name: str, *, samples: Callable[[Any], Iterable[Sample]],
                  fn: Callable | None = None, dtypes: Iterable = ALL_DTYPES,
                  differentiable: bool | None = None, error_inputs: Callable | None = None,
                  compare: Callable | None = None, inplace: bool | None = None,
-                 tol: dict | None = None, op: str | None = None, doc: str = "", random: bool | None = None):
+                 tol: dict | None = None, op: str | None = None, doc: str = "", random: bool | None = None,
+                 zero_sign: bool = True):
         self.name = name
         self.op = op if op is not None else name
         self.samples = samples
@@ -223,6 +227,7 @@ class Entry:
         self.random = random if random is not None else opdef is not None and "random" in opdef.tags
         self.tol = tol or {}
         self.doc = doc
+        self.zero_sign = zero_sign
 
     @property
     def fn(self) -> Callable:

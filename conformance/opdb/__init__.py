@@ -15,11 +15,18 @@ from . import creation, indexing, linalg, modules, nn, optim, pointwise, reducti
 
 FAMILIES = (pointwise, reductions, shape, indexing, linalg, creation, nn, optim, modules)
 
+# Ops that pick one of several equal values: between -0.0 and +0.0 the choice is unspecified
+# (torch 2.13's amax keeps the first, NumPy's reduction +0.0, its maximum either by code path)
+PICK_AMONG_EQUAL = ("maximum", "minimum", "clamp", "clamp_min", "clamp_max", "amax", "amin", "max", "min",
+                    "aminmax", "max_pool2d")
+
 ENTRIES: dict = {}
 for _family in FAMILIES:
     for _e in _family.ENTRIES:
         if _e.name in ENTRIES:
             raise RuntimeError(f"conformance database: two entries named '{_e.name}'")
+        if _e.name in PICK_AMONG_EQUAL:
+            _e.zero_sign = False
         ENTRIES[_e.name] = _e
 
 

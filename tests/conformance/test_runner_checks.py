@@ -284,3 +284,16 @@ def test_planted_value_bugs_say_why(bug):
         pt.backends.unregister(name)
     why = "zeros must carry cpu's sign" if bug.bug_class == "signed zero" else "NaN must stand where cpu's does"
     assert fails and why in fails[0].message and fails[0].kernels[0] == bug.op
+
+
+def test_ops_that_pick_among_equal_values_may_pick_either_zero():
+    # amax of [-0.0, +0.0]: torch 2.13 keeps the first (-0.0), NumPy's reduction gives +0.0;
+    # a backend returning either passes, while neg's zeros are still compared exactly
+    from plugtorch.conformance.compare import compare_outputs
+    amax, neg = opdb.get("amax"), opdb.get("neg")
+    assert amax.zero_sign is False and neg.zero_sign is True
+    got, want = pt.tensor([-0.0]), pt.tensor([0.0])
+    tol = lambda dtype: (1.3e-6, 1e-5)  # noqa: E731
+    compare_outputs(amax, Sample(), got, want, got.device, tol, "forward")
+    with pytest.raises(Mismatch, match="zeros must carry cpu's sign"):
+        compare_outputs(neg, Sample(), got, want, got.device, tol, "forward")

@@ -82,6 +82,8 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
     _World.groups = []
     from plugtorch.distributed.failures import install_abort_on_exception
     install_abort_on_exception(pg)
+    from plugtorch.distributed.memory import keep_freed_memory
+    keep_freed_memory()      # (page faults of per-step buffers: see memory.py)
 
 
 def destroy_process_group(group=None) -> None:

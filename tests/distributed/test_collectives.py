@@ -241,3 +241,15 @@ def test_plugtorch_distributed_is_an_attribute_of_the_package_without_importing_
             "print(d.is_initialized(), 'mpi4py' in sys.modules, d is sys.modules['plugtorch.distributed'])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["False", "False", "True"], out.stderr
+
+
+def test_keep_freed_memory_asks_glibc_for_top_padding_unless_the_user_chose(monkeypatch):
+    from plugtorch.distributed import memory
+    monkeypatch.delenv("MALLOC_TOP_PAD_", raising=False)
+    monkeypatch.delenv("PLUGTORCH_KEEP_FREED_MEMORY", raising=False)
+    assert memory.keep_freed_memory() is True          # glibc (Linux, as CI)
+    monkeypatch.setenv("PLUGTORCH_KEEP_FREED_MEMORY", "0")
+    assert memory.keep_freed_memory() is False
+    monkeypatch.delenv("PLUGTORCH_KEEP_FREED_MEMORY")
+    monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
+    assert memory.keep_freed_memory() is False

@@ -84,6 +84,15 @@ def _int_div(np_fn):
     return f
 
 
+def _pow(input, exponent, **kw):
+    """PyTorch: a Python exponent of 0.5 / -0.5 is sqrt / rsqrt (sqrt(-0.0) is -0.0, sqrt(-inf)
+    nan, rsqrt(-0.0) -inf), any other exponent C's pow."""
+    if isinstance(exponent, float) and exponent in (0.5, -0.5) and not isinstance(input, (int, float)):
+        root = _binary(lambda x, y: np.sqrt(x) if y == 0.5 else 1 / np.sqrt(x))
+        return root(input, exponent, **kw)
+    return _binary(np.power, int_fn=_int_pow)(input, exponent, **kw)
+
+
 def _int_pow(x, y):
     if np.any(np.asarray(y) < 0):
         return None
@@ -119,7 +128,7 @@ REFERENCES.update({
     "remainder": _binary(np.remainder, int_fn=_int_div(np.remainder)),
     "fmod": _binary(np.fmod, int_fn=_int_div(np.fmod)),
     "atan2": _binary(np.arctan2, result_dtype=float_result, float_only_result=True),
-    "pow": _binary(np.power, int_fn=_int_pow),
+    "pow": _pow,
     "maximum": _binary(np.maximum), "minimum": _binary(np.minimum),
     "eq": _binary(np.equal, result_dtype=_bool_result), "ne": _binary(np.not_equal, result_dtype=_bool_result),
     "lt": _binary(np.less, result_dtype=_bool_result), "le": _binary(np.less_equal, result_dtype=_bool_result),

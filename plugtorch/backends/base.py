@@ -141,6 +141,14 @@ class Backend:
     def synchronize(self, index: int | None = None) -> None:
         pass
 
+    # --- graphs (optional; see plugtorch/backends/fusion.py) ------------------------------
+    def fuse_pointwise(self, group, index: int = 0):
+        """A callable running the chain of pointwise kernel calls ``group`` (a
+        ``fusion.PointwiseGroup``) as one kernel on device ``index``: ``fn(*native_inputs)`` returns
+        the list of the group's outputs as fresh contiguous native arrays. Return None (the
+        default) to decline; ``plugtorch.jit`` then runs the kernels one by one."""
+        return None
+
     # --- random --------------------------------------------------------------------------
     def new_generator(self, index: int, seed: int):
         raise NotImplementedError

@@ -54,6 +54,9 @@ from plugtorch import profiler  # noqa: E402,F401
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, set_cpu_fallback  # noqa: E402,F401
 from plugtorch._printing import set_printoptions  # noqa: E402,F401
 from plugtorch.serialization import load, save  # noqa: E402,F401
+from plugtorch import jit  # noqa: E402,F401
+from plugtorch import compiler  # noqa: E402,F401
+from plugtorch.compiler import compile  # noqa: E402,F401
 
 
 def is_tensor(obj) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch._device import device as _device_cls
+from plugtorch.dispatch import dispatcher as _dispatcher
 
 
 class Size(tuple):
@@ -169,6 +170,10 @@ class Tensor:
                           "accessed. Its .grad attribute won't be populated during "
                           "autograd.backward(); call .retain_grad() on it if you want it.",
                           UserWarning, stacklevel=2)
+        if _dispatcher._modes:
+            rec = _dispatcher._stack.recorder
+            if rec is not None:   # plugtorch.jit: Python code branches on the .grad it reads
+                rec.grad_event(self, "read")
         return self._grad
 
     @grad.setter
@@ -188,6 +193,10 @@ class Tensor:
             if value._device != self._device:
                 raise RuntimeError(f"assigned grad has data located on a different device: "
                                    f"expected {self._device}, got {value._device}")
+        if _dispatcher._modes:
+            rec = _dispatcher._stack.recorder
+            if rec is not None:
+                rec.grad_event(self, "set")
         self._grad = value
 
     @property
@@ -248,15 +257,19 @@ class Tensor:
             return self._backend().to_numpy(self._data)
         return self._data
 
-    def _host(self) -> np.ndarray:
+    def _host(self, why="item") -> np.ndarray:
+        if _dispatcher._modes:
+            rec = _dispatcher._stack.recorder
+            if rec is not None:   # plugtorch.jit: Python reads a traced value
+                rec.host_read(self, why)
         return self._backend().to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
-        a = self._host()
+        a = self._host("numpy")
         return a.astype(dtype) if dtype is not None else a
 
     def tolist(self):
-        return self._host().tolist()
+        return self._host("tolist").tolist()
 
     def item(self):
         if self.numel() != 1:
@@ -267,7 +280,7 @@ class Tensor:
     def __bool__(self):
         if self.numel() != 1:
             raise RuntimeError(f"Boolean value of Tensor with {'no values' if self.numel() == 0 else 'more than one value'} is ambiguous")
-        return bool(self.item())
+        return bool(self._host("bool").reshape(()).item())
 
     def _scalar(self, kind):
         # float(t), int(t), complex(t): ValueError for several elements, as PyTorch (item() and
@@ -276,7 +289,7 @@ class Tensor:
             raise ValueError(f"only one element tensors can be converted to Python scalars: {kind}() of a "
                              f"tensor with {self.numel()} elements (shape {list(self._data.shape)}); use "
                              ".tolist() for several values")
-        return self._host().reshape(()).item()
+        return self._host(kind).reshape(()).item()
 
     def __float__(self):
         return float(self._scalar("float"))

@@ -235,6 +235,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     heap = []
     buffers = {}
     handed = set()          # native arrays already stored as some leaf's .grad
+    if D._modes and D._stack.recorder is not None:
+        D._stack.recorder.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
     for k, (t, g) in enumerate(zip(roots, root_grads)):
         fn = t.grad_fn
         if fn is not None and fn.n_outputs == 1:
@@ -418,6 +420,8 @@ def _accumulate(t, g, create_graph, handed):
         g = F.sum_to(g, tuple(t.shape))
     if g._dtype is not t._dtype:
         g = g.to(t._dtype)
+    if D._modes and D._stack.recorder is not None:
+        D._stack.recorder.grad_event(t, "read")    # plugtorch.jit: accumulating depends on the old .grad
     with grad_lock:   # read, add and store as one step when threads share the leaf
         _accumulate_locked(t, g, create_graph, handed)
 

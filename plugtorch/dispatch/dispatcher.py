@@ -28,6 +28,7 @@ class _ModeStack(threading.local):
 
     def __init__(self):
         self.modes = []
+        self.recorder = None   # plugtorch.jit's tracer while it records this thread's kernels
 
 
 _stack = _ModeStack()
@@ -361,6 +362,10 @@ def run(op, args, kwargs):
     except MemoryError as e:   # NumPy's; PyTorch raises RuntimeError when an allocation fails
         raise RuntimeError(f"{op.name}(): out of memory on device '{dev}': {e}; free tensors or use smaller "
                            "sizes") from e
+    if _modes:
+        rec = _stack.recorder
+        if rec is not None:    # plugtorch.jit records the kernel call (a tracer is a mode)
+            rec.kernel_call(op, dev, kernel, kargs, out, res, args, kwargs)
     if op.out_kind == OUT_TENSOR:
         t = _new(Tensor)
         t._data = res
@@ -496,6 +501,21 @@ def pop_mode(mode) -> None:
             if _modes[i] is mode:
                 del _modes[i]
                 break
+
+
+def set_recorder(recorder):
+    """Install ``recorder`` (or None) to see the calling thread's kernel calls; returns the old one.
+
+    ``recorder.kernel_call(op, device, kernel, kernel_args, out_dtype, result, args, kwargs)``
+    runs after each kernel the dispatcher calls while a mode is active (plugtorch.jit's tracer,
+    which is itself a mode, so the check costs nothing when no mode is active)."""
+    old = _stack.recorder
+    _stack.recorder = recorder
+    return old
+
+
+def current_recorder():
+    return _stack.recorder
 
 
 def active_modes() -> list:

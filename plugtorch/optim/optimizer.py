@@ -12,6 +12,8 @@ plain function over lists of tensors, which the ``step`` method feeds from the g
 """
 from __future__ import annotations
 
+import weakref
+
 import copy
 from collections import defaultdict
 
@@ -25,6 +27,9 @@ class _RequiredParameter:
 
 
 required = _RequiredParameter()   # a default that every group must set (e.g. SGD's lr)
+# every optimizer alive: plugtorch.compile guards a compiled step on the options of those whose
+# parameters its graph uses (a new learning rate traces again instead of replaying the old one)
+LIVE = weakref.WeakSet()
 
 
 class Optimizer:
@@ -32,6 +37,7 @@ class Optimizer:
 
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
+        LIVE.add(self)
         self.state: dict = defaultdict(dict)
         self.param_groups: list = []
         if isinstance(params, Tensor):

@@ -65,6 +65,9 @@ def _addindent(s, n):
     return lines[0] + "\n" + "\n".join(" " * n + line for line in lines[1:])
 
 
+TRAIN_EPOCH = 0
+
+
 class Module:
     """Base class for all neural network modules; subclasses define ``forward``."""
 
@@ -340,8 +343,10 @@ class Module:
     def train(self, mode: bool = True):
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
+        global TRAIN_EPOCH
         for m in self.modules():
             m.training = mode
+        TRAIN_EPOCH += 1   # plugtorch.compile keys its graphs by it (training mode changes control flow)
         return self
 
     def eval(self):

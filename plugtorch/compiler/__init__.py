@@ -1,0 +1,283 @@
+"""plugtorch.compile: trace on the first call of each input signature, replay the graph after.
+
+A compiled function keeps a bounded cache of graphs keyed by guards: the structure of the call's
+arguments and, for each tensor, its device, dtype, shape, strides and requires_grad; grad mode;
+the training mode of modules; and the options of the optimizers whose parameters the graph
+updates. A call that matches no entry is traced (it runs eagerly while it is recorded) and its
+graph is used from the next matching call on.
+
+A call that reads tensor data into Python (``.item()``, ``bool(t)``, ``.tolist()``) cannot be
+captured — a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
+A trace that left a tensor it computed in Python state (an optimizer creating its state on the
+first step) is not replayable either; it is traced again on the next call, which normally finds
+the state in place.
+
+>>> import plugtorch as pt
+>>> f = pt.compile(lambda x: x * 2 + 1)
+>>> f(pt.ones(2)).tolist(), f(pt.ones(2)).tolist()
+([3.0, 3.0], [3.0, 3.0])
+>>> pt.compiler.stats()["graphs"] >= 1
+True
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+from dataclasses import dataclass, field
+
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import dispatcher as D
+
+CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.config.cache_size_limit)
+RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
+
+_COMPILED = weakref.WeakSet()
+_COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
+             "traced_calls": 0}
+_REASONS: list = []
+
+
+def stats() -> dict:
+    """Counters since the last ``reset()``: graphs built, graph breaks, recompiles, calls run compiled,
+    eagerly and while tracing; ``reasons`` lists why each break and recompile happened."""
+    out = dict(_COUNTERS)
+    out["reasons"] = list(_REASONS)
+    return out
+
+
+def reset() -> None:
+    """Forget every compiled graph (each compiled function traces again) and the counters."""
+    for c in list(_COMPILED):
+        c._cache.clear()
+    for k in _COUNTERS:
+        _COUNTERS[k] = 0
+    _REASONS.clear()
+
+
+def _note(kind, reason):
+    _REASONS.append(f"{kind}: {reason}")
+    if len(_REASONS) > 1000:
+        del _REASONS[:500]
+
+
+@dataclass
+class _Entry:
+    state: str                     # "compiled", "eager" or "retrace"
+    traced: object = None          # the TracedFunction
+    reason: str = ""
+    traces: int = 0
+    optimizers: list = field(default_factory=list)
+    fingerprint: tuple = ()
+
+
+def _tensor_key(t):
+    d = t._data
+    return (t._device, t._dtype, d.shape, getattr(d, "strides", None), t._rg)
+
+
+def _optimizer_fingerprint(opts) -> tuple:
+    out = []
+    for o in opts:
+        for g in o.param_groups:
+            out.append(tuple((k, _hashable(v)) for k, v in g.items() if k != "params"))
+    return tuple(out)
+
+
+def _hashable(v):
+    if isinstance(v, Tensor):
+        return ("tensor", id(v))
+    try:
+        hash(v)
+        return v
+    except TypeError:
+        return repr(v)
+
+
+class CompiledFunction:
+    """What ``plugtorch.compile`` returns for a function."""
+
+    def __init__(self, fn, fullgraph=False, dynamic=False, name=None):
+        self._fn = fn
+        self._fullgraph = fullgraph
+        self._dynamic = dynamic
+        self._cache: dict = {}
+        self._order: list = []
+        self.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
+        self.__wrapped__ = fn
+        functools.update_wrapper(self, fn, updated=()) if hasattr(fn, "__name__") else None
+        self.counters = {"graphs": 0, "graph_breaks": 0, "recompiles": 0}
+        _COMPILED.add(self)
+
+    def __call__(self, *args, **kwargs):
+        from plugtorch.nn.modules import module as _module
+        if not kwargs and all(a.__class__ is Tensor for a in args):
+            tensors = args
+            skey = len(args)
+        else:
+            from plugtorch.jit.tracer import flatten_tensors
+            from plugtorch.jit.api import _spec_shape
+            tensors, spec = flatten_tensors(args, kwargs)
+            skey = _spec_shape(spec)
+        key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module.TRAIN_EPOCH)
+        e = self._cache.get(key)
+        if e is not None:
+            if e.state == "compiled":
+                if e.optimizers and _optimizer_fingerprint(e.optimizers) != e.fingerprint:
+                    self._recompile(key, e, "an optimizer's options changed (e.g. the learning rate)")
+                    return self._trace(key, args, kwargs, e)
+                from plugtorch.jit.executor import GuardFailure
+                try:
+                    _COUNTERS["compiled_calls"] += 1
+                    return e.traced._call_tensors(tensors)
+                except GuardFailure as g:
+                    why = e.traced._exe.explain_mismatch(g.args[0], tensors)
+                    self._recompile(key, e, why)
+                    return self._trace(key, args, kwargs, e)
+            if e.state == "eager":
+                _COUNTERS["eager_calls"] += 1
+                return self._fn(*args, **kwargs)
+            return self._trace(key, args, kwargs, e)
+        if self._cache:
+            self._recompile(key, None, "a new input signature (" + _describe_key(key) + ")")
+        return self._trace(key, args, kwargs, None)
+
+    def _recompile(self, key, e, why):
+        _COUNTERS["recompiles"] += 1
+        self.counters["recompiles"] += 1
+        _note("recompile", f"{self.__name__}: {why}")
+
+    def _trace(self, key, args, kwargs, e):
+        from plugtorch.jit.api import TracedFunction, trace_call
+        from plugtorch.optim import optimizer as _optim
+        if e is None:
+            if len(self._cache) >= CACHE_SIZE_LIMIT:
+                old = self._order.pop(0)
+                self._cache.pop(old, None)
+                _note("cache", f"{self.__name__}: more than {CACHE_SIZE_LIMIT} signatures; the oldest graph "
+                               "was dropped")
+            e = _Entry("retrace")
+            self._cache[key] = e
+            self._order.append(key)
+        e.traces += 1
+        _COUNTERS["traced_calls"] += 1
+        graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
+        if graph.breaks:
+            what, site = graph.breaks[0]
+            reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}"
+            if self._fullgraph:
+                self._cache.pop(key, None)
+                raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; remove the data-"
+                                   "dependent Python (use tensor ops such as plugtorch.where), or compile with "
+                                   "fullgraph=False to run this call eagerly")
+            e.state, e.reason = "eager", reason
+            _COUNTERS["graph_breaks"] += 1
+            self.counters["graph_breaks"] += 1
+            _note("graph break", reason)
+            return res
+        if graph.escapes:
+            reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})"
+            if e.traces >= RETRACE_LIMIT:
+                e.state, e.reason = "eager", reason
+                _note("eager", reason + f"; still so after {e.traces} traces")
+            else:
+                e.state, e.reason = "retrace", reason
+                _note("retrace", reason)
+            return res
+        traced = TracedFunction(graph, name=self.__name__)
+        e.traced = traced
+        e.state = "compiled"
+        captured = {id(v.tensor) for v in graph.captures if v.tensor is not None}
+        e.optimizers = [o for o in list(_optim.LIVE) if any(id(p) in captured for g in o.param_groups
+                                                            for p in g["params"])]
+        e.fingerprint = _optimizer_fingerprint(e.optimizers)
+        _COUNTERS["graphs"] += 1
+        self.counters["graphs"] += 1
+        return res
+
+    def graphs(self) -> list:
+        """The graphs this function compiled (their SSA text)."""
+        return [str(e.traced.graph) for e in self._cache.values() if e.traced is not None]
+
+
+def _describe_key(key) -> str:
+    skey, tkeys, grad, _ = key
+    parts = [f"{str(dt).replace('plugtorch.', '')}{list(shape)} on {dev}{' requires_grad' if rg else ''}"
+             for dev, dt, shape, _st, rg in tkeys]
+    return ", ".join(parts) + ("" if grad else "; grad mode off")
+
+
+class OptimizedModule:
+    """What ``plugtorch.compile`` returns for a Module: calls run the compiled forward; attributes,
+    parameters and state_dict are the original module's (``_orig_mod``)."""
+
+    def __init__(self, module, compiled):
+        object.__setattr__(self, "_orig_mod", module)
+        object.__setattr__(self, "_compiled", compiled)
+
+    def __call__(self, *args, **kwargs):
+        return self._compiled(*args, **kwargs)
+
+    forward = __call__
+
+    def __getattr__(self, name):
+        return getattr(self._orig_mod, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._orig_mod, name, value)
+
+    def __repr__(self):
+        return f"OptimizedModule({self._orig_mod!r})"
+
+
+def compile(model=None, *, fullgraph=False, dynamic=False, backend=None, mode=None, options=None,
+            disable=False):
+    """Compile ``model`` (a function or a Module); usable as a decorator, with or without arguments."""
+    if model is None:
+        return lambda m: compile(m, fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode,
+                                 options=options, disable=disable)
+    if disable:
+        return model
+    if dynamic:
+        raise NotImplementedError("plugtorch.compile(dynamic=True): graphs are specialised to their shapes; "
+                                  "compile with dynamic=False (each new shape traces once)")
+    from plugtorch.nn.modules.module import Module
+    if isinstance(model, Module):
+        return OptimizedModule(model, CompiledFunction(model, fullgraph=fullgraph,
+                                                       name=type(model).__name__))
+    if not callable(model):
+        raise TypeError(f"plugtorch.compile(): expected a function or a Module, got {type(model).__name__}")
+    return CompiledFunction(model, fullgraph=fullgraph)
+
+
+@dataclass
+class ExplainOutput:
+    """What ``explain`` found: graphs built, graph breaks with their reasons, recompiles."""
+    graph_count: int
+    graph_break_count: int
+    recompile_count: int
+    break_reasons: list
+    graphs: list
+
+    def __str__(self):
+        lines = [f"Graph Count: {self.graph_count}", f"Graph Break Count: {self.graph_break_count}",
+                 f"Recompile Count: {self.recompile_count}"]
+        if self.break_reasons:
+            lines.append("Break Reasons:")
+            lines += [f"  {r}" for r in self.break_reasons]
+        return "\n".join(lines)
+
+
+def explain(fn, *args, **kwargs):
+    """Compile ``fn``, call it with ``args`` (twice: the trace, then the replay) and say what happened:
+    ``explain(f)(x)`` or ``explain(f, x)`` as ``torch._dynamo.explain``."""
+    def run(*a, **k):
+        c = CompiledFunction(fn)
+        before = len(_REASONS)
+        c(*a, **k)
+        c(*a, **k)
+        reasons = [r for r in _REASONS[before:] if not r.startswith("recompile")]
+        return ExplainOutput(c.counters["graphs"], c.counters["graph_breaks"], c.counters["recompiles"],
+                             reasons, c.graphs())
+    if args or kwargs:
+        return run(*args, **kwargs)
+    return run

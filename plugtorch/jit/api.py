@@ -1,0 +1,265 @@
+"""``plugtorch.jit.trace`` and the traced callables it returns."""
+from __future__ import annotations
+
+import warnings
+
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import dispatcher as D
+from plugtorch.jit import passes
+from plugtorch.jit.executor import Executable, GuardFailure, run_with_autograd
+from plugtorch.jit.ir import CAPTURE, INPUT, NODE, values_in
+from plugtorch.jit.tracer import Tracer, TracerWarning, flatten_tensors, rebuild
+
+
+def trace_call(fn, args, kwargs=None, warn=True):
+    """Run ``fn(*args, **kwargs)`` under the tracer: (graph, result, tensors, spec)."""
+    kwargs = kwargs or {}
+    tensors, spec = flatten_tensors(args, kwargs)
+    tr = Tracer(warn=warn)
+    for i, t in enumerate(tensors):
+        tr.add_input(t, i)
+    with tr:
+        res = fn(*args, **kwargs)
+    graph = tr.finish(res)
+    graph.input_spec = spec
+    return graph, res, tensors, spec
+
+
+def _spec_shape(spec):
+    """The spec with tensor positions only: two calls match if these are equal."""
+    kind, payload = spec
+    if kind == "T":
+        return ("T",)
+    if kind in ("L", "U"):
+        return (kind, tuple(_spec_shape(s) for s in payload))
+    if kind == "D":
+        return ("D", tuple((k, _spec_shape(s)) for k, s in payload.items()))
+    return ("C", _hashable(payload))
+
+
+def _hashable(x):
+    try:
+        hash(x)
+        return x
+    except TypeError:
+        return repr(x)
+
+
+def build(graph, name, optimize=True):
+    stats = passes.optimize(graph) if optimize else {}
+    exe = Executable(graph, name=name)
+    exe.stats = stats
+    return exe
+
+
+def _needs_autograd(graph, tensors, rg_captures) -> bool:
+    if graph.backward_ran or not D.grad_state.enabled:
+        return False
+    for t in tensors:
+        if t._rg:
+            return True
+    for t in rg_captures:
+        if t._rg:
+            return True
+    return False
+
+
+class TracedFunction:
+    """What ``jit.trace`` returns for a function: call it like the function."""
+
+    def __init__(self, graph, name="forward", example_outputs=None):
+        self.__name__ = name
+        self._graph = graph
+        self._spec_key = _spec_shape(graph.input_spec) if graph.input_spec is not None else None
+        self._exe = build(graph, name)
+        self._rg_captures = [v.tensor for v in graph.captures if v.kind == CAPTURE and v.tensor._rg]
+        self._plain = self._all_tensor_spec
+
+    @property
+    def graph(self):
+        """The graph in SSA form, each value with its shape, dtype and device (kernel level)."""
+        return self._graph
+
+    @property
+    def inlined_graph(self):
+        return self._graph
+
+    @property
+    def code(self) -> str:
+        return self._graph.code()
+
+    def graph_for(self, level="op") -> str:
+        return self._graph.format(level)
+
+    def __call__(self, *args, **kwargs):
+        g = self._graph
+        if not kwargs and self._plain and len(args) == len(g.inputs) and all(isinstance(a, Tensor) for a in args):
+            tensors = args
+        else:
+            tensors, spec = flatten_tensors(args, kwargs)
+            if _spec_shape(spec) != self._spec_key or len(tensors) != len(g.inputs):
+                raise RuntimeError(f"traced function '{self.__name__}' was traced with arguments structured as "
+                                   f"{_describe_spec(g.input_spec)} and is called with {_describe_spec(spec)}; "
+                                   "a trace fixes its non-tensor arguments: trace it again for these, or use "
+                                   "plugtorch.compile")
+        try:
+            return self._call_tensors(tensors)
+        except GuardFailure as e:
+            pos = e.args[0]
+            raise RuntimeError(f"traced function '{self.__name__}': {self._exe.explain_mismatch(pos, tensors)}. A "
+                               "traced graph runs only on inputs like its example inputs: trace it again with "
+                               "these, or use plugtorch.compile (which traces once per input signature)") from None
+
+    def _call_tensors(self, tensors):
+        g = self._graph
+        if _needs_autograd(g, tensors, self._rg_captures):
+            return run_with_autograd(g, tensors)
+        return self._exe(tensors)
+
+    @property
+    def _all_tensor_spec(self):
+        spec = self._graph.input_spec
+        if spec is None:
+            return False
+        (ka, pa), (kk, pk) = spec
+        return not pk and all(s[0] == "T" for s in pa)
+
+    def save(self, f):
+        from plugtorch.jit.serialize import save
+        save(self, f)
+
+
+def _describe_spec(spec) -> str:
+    kind, payload = spec
+    if kind == "T":
+        return "Tensor"
+    if kind in ("L", "U"):
+        inner = ", ".join(_describe_spec(s) for s in payload)
+        return f"[{inner}]" if kind == "L" else f"({inner})"
+    if kind == "D":
+        return "{" + ", ".join(f"{k}: {_describe_spec(s)}" for k, s in payload.items()) + "}"
+    return repr(payload)
+
+
+class TracedModule:
+    """What ``jit.trace`` returns for a Module: calls run the graph; the original module's
+    parameters and buffers are shared (``state_dict``, ``parameters()``, ``.to()``, ``.eval()``)."""
+
+    def __init__(self, module, fn: TracedFunction, example_inputs):
+        object.__setattr__(self, "_module", module)
+        object.__setattr__(self, "_fn", fn)
+        object.__setattr__(self, "_example", example_inputs)
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    forward = __call__
+
+    @property
+    def graph(self):
+        return self._fn.graph
+
+    @property
+    def code(self):
+        return self._fn.code
+
+    @property
+    def original_module(self):
+        return self._module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._module, name, value)
+
+    def to(self, *args, **kwargs):
+        """Move the parameters and buffers, then trace again on the example inputs moved alike."""
+        self._module.to(*args, **kwargs)
+        dev = next((p.device for p in self._module.parameters()), None)
+        ex = tuple(a.to(dev) if isinstance(a, Tensor) and dev is not None else a for a in self._example)
+        object.__setattr__(self, "_example", ex)
+        object.__setattr__(self, "_fn", _trace_fn(self._module, ex, check_trace=False))
+        return self
+
+    def train(self, mode=True):
+        self._module.train(mode)
+        object.__setattr__(self, "_fn", _trace_fn(self._module, self._example, check_trace=False))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def save(self, f):
+        from plugtorch.jit.serialize import save
+        save(self, f)
+
+    def __repr__(self):
+        return f"TracedModule({self._module.__class__.__name__})"
+
+
+def _trace_fn(fn, example_inputs, check_trace=True, check_tolerance=1e-5, kwargs=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", TracerWarning)
+        graph, res, tensors, spec = trace_call(fn, example_inputs, kwargs)
+    for site in graph.escapes:
+        warnings.warn(f"a value computed while tracing is kept by Python code outside the graph ({site}): "
+                      "replaying the graph will not update it", TracerWarning, stacklevel=3)
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    traced = TracedFunction(graph, name=name)
+    if check_trace and not graph.breaks:
+        _check(traced, tensors, res, graph, check_tolerance)
+    return traced
+
+
+def _check(traced, tensors, expected, graph, tol):
+    """Replay the graph on the example inputs and compare with the traced call's own results
+    (skipped for graphs that write their inputs or parameters, or draw random numbers)."""
+    if any(n.writes or "random" in n.op.tags for n in graph.nodes):
+        return
+    import plugtorch
+    with plugtorch.no_grad():
+        got = traced._exe(list(tensors))
+    exp = [t for t in _flat(expected)]
+    for k, (a, b) in enumerate(zip(_flat(got), exp)):
+        if not isinstance(a, Tensor) or not isinstance(b, Tensor):
+            continue
+        if a.shape != b.shape or a.dtype != b.dtype or not plugtorch.allclose(
+                a.detach().cpu().double(), b.detach().cpu().double(), rtol=tol, atol=tol, equal_nan=True):
+            warnings.warn(f"Output nr {k + 1}. of the traced function does not match the corresponding output "
+                          "of the Python function: the trace is not a faithful record of the function (it may "
+                          "depend on data or Python state)", TracerWarning, stacklevel=4)
+
+
+def _flat(r):
+    if isinstance(r, Tensor):
+        yield r
+    elif isinstance(r, (list, tuple)):
+        for x in r:
+            yield from _flat(x)
+    elif isinstance(r, dict):
+        for x in r.values():
+            yield from _flat(x)
+
+
+def trace(func, example_inputs=None, check_trace=True, check_tolerance=1e-5, *, example_kwarg_inputs=None,
+          strict=True):
+    """Trace ``func`` (a function or a Module) on ``example_inputs`` into a static graph.
+
+    Returns a callable (for a Module, a module-like object sharing its parameters) that replays
+    the recorded kernels without the dispatcher. Python control flow is fixed at its traced
+    path: data-dependent branches warn with TracerWarning. Calls with tensors of another shape,
+    dtype, device or layout raise RuntimeError.
+    """
+    from plugtorch.nn.modules.module import Module
+    if example_inputs is None:
+        example_inputs = ()
+    if isinstance(example_inputs, Tensor):
+        example_inputs = (example_inputs,)
+    example_inputs = tuple(example_inputs)
+    if isinstance(func, Module):
+        fn = _trace_fn(func, example_inputs, check_trace, check_tolerance, example_kwarg_inputs)
+        return TracedModule(func, fn, example_inputs)
+    if not callable(func):
+        raise TypeError(f"plugtorch.jit.trace(): expected a function or a Module, got {type(func).__name__}")
+    return _trace_fn(func, example_inputs, check_trace, check_tolerance, example_kwarg_inputs)

@@ -1,0 +1,302 @@
+"""The executor: a graph's kernel-level nodes as one generated Python function.
+
+Each node becomes one line calling its pre-resolved kernel on native arrays (no dispatcher,
+meta, promotion or autograd per op); values die after their last use (the memory plan); the
+guard check (inputs' and captured tensors' device, dtype, shape and strides) runs once per call.
+The source is generated from the validated IR only: op kernels and constants are bound as
+names, never written into the text, so nothing from a loaded file becomes code.
+"""
+from __future__ import annotations
+
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import dispatcher as D
+from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
+from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Value, substitute, values_in
+
+_new = object.__new__
+
+
+class GuardFailure(RuntimeError):
+    """A call's tensors differ from those the graph was traced with."""
+
+
+def _wrap(a, dt, dev):
+    t = _new(Tensor)
+    t._data = a
+    t._dtype = dt
+    t._device = dev
+    return t
+
+
+def describe(t) -> str:
+    if not isinstance(t, Tensor):
+        return f"a {type(t).__name__}"
+    return (f"{str(t._dtype).replace('plugtorch.', '')}{list(t._data.shape)} on {t._device} "
+            f"(strides {tuple(t.stride())})")
+
+
+def _describe_value(v, strides) -> str:
+    return f"{str(v.dtype).replace('plugtorch.', '')}{list(v.shape)} on {v.device} (strides {strides})"
+
+
+def _strides(t) -> tuple:
+    return tuple(t._device._backend.strides(t._data)) if t._device._backend is not None else tuple(t.stride())
+
+
+def last_uses(graph) -> dict:
+    """Value index -> index of the last node reading it."""
+    last = {}
+    for i, n in enumerate(graph.nodes):
+        for v in n.inputs():
+            last[v.index] = i
+    return last
+
+
+class Executable:
+    """A graph ready to run: ``run(tensors)`` replays it on the flattened input tensors."""
+
+    def __init__(self, graph, name="graph", guard_errors=True):
+        self.graph = graph
+        self.name = name
+        self.guard_errors = guard_errors
+        self.input_strides = {}
+        self.source = None
+        self._fn = None
+        self._build()
+
+    # --- code generation -------------------------------------------------------------------
+    def _build(self):
+        g = self.graph
+        ns = {"_W": _wrap, "_guard": self._guard_failed, "Tensor": Tensor}
+        lines = ["def replay(ts):"]
+        emit = lines.append
+        counter = [0]
+
+        def const(obj):
+            counter[0] += 1
+            name = f"K{counter[0]}"
+            ns[name] = obj
+            return name
+
+        for v in g.inputs:
+            t = f"t{v.pos}"
+            emit(f"    {t} = ts[{v.pos}]")
+            dev, dt = const(v.device), const(v.dtype)
+            st = const(v.strides) if getattr(v, "strides", None) is not None else None
+            cond = f"{t}._device is not {dev} or {t}._dtype is not {dt} or {t}._data.shape != {const(v.shape)}"
+            if st is not None:
+                cond += f" or {const(_strides)}({t}) != {st}"
+            emit(f"    if {cond}:")
+            emit(f"        _guard({v.pos})")
+            emit(f"    v{v.index} = {t}._data")
+        for v in g.captures:
+            if v.kind == CAPTURE:
+                c = const(v.tensor)
+                emit(f"    v{v.index} = {c}._data")
+                emit(f"    if {c}._device is not {const(v.device)} or {c}._dtype is not {const(v.dtype)} "
+                     f"or v{v.index}.shape != {const(v.shape)}:")
+                emit(f"        _guard(-1 - {v.index})")
+            elif v.kind == GRAD:
+                owner = self._tensor_expr(v.grad_of, const)
+                emit(f"    _g = {owner}._grad")
+                emit(f"    if _g is None or _g._data.shape != {const(v.shape)} or _g._dtype is not {const(v.dtype)}:")
+                emit(f"        _guard(-1 - {v.index})")
+                emit(f"    v{v.index} = _g._data")
+        for k, (t, none) in enumerate(g.grad_guards):
+            emit(f"    if ({self._tensor_expr(t, const)}._grad is None) is not {none}:")
+            emit(f"        _guard(('grad', {k}))")
+        for v in g.values:
+            if v.kind == CONST:
+                ns[f"v{v.index}"] = v.array
+
+        keep = {v.index for v in g.output_values()}
+        keep |= {v.root.index for v in g.output_values()}
+        last = last_uses(g)
+        dying = {}
+        for vi, ni in last.items():
+            v = g.values[vi]
+            if v.kind == NODE and vi not in keep:
+                dying.setdefault(ni, []).append(f"v{vi}")
+        produced_unused = []
+        for i, n in enumerate(g.nodes):
+            emit("    " + self._node_line(n, const))
+            for o in n.outs:
+                if o is not None and o.index not in last and o.index not in keep:
+                    produced_unused.append(f"v{o.index}")
+            if produced_unused:
+                emit(f"    del {', '.join(produced_unused)}")
+                produced_unused = []
+            if i in dying:
+                emit(f"    del {', '.join(dying[i])}")
+        for v, gv in g.grad_bindings:
+            target = self._tensor_expr(v, const)
+            if gv is None:
+                emit(f"    {target}._grad = None")
+            else:
+                emit(f"    {target}._grad = _W(v{gv.index}, {const(gv.dtype)}, {const(gv.device)})")
+        # outputs: each value wrapped once (the same tensor twice stays one tensor)
+        wrapped = {}
+
+        def out_expr(t):
+            c = t.__class__
+            if c is Value:
+                if t.index in wrapped:
+                    return wrapped[t.index]
+                if t.kind == INPUT:
+                    e = f"t{t.pos}"
+                elif t.kind == CAPTURE:
+                    e = const(t.tensor)
+                elif t.kind == GRAD:
+                    e = f"{self._tensor_expr(t.grad_of, const)}._grad"
+                else:
+                    name = f"o{t.index}"
+                    emit(f"    {name} = _W(v{t.index}, {const(t.dtype)}, {const(t.device)})")
+                    e = name
+                wrapped[t.index] = e
+                return e
+            if c is list:
+                return "[" + ", ".join(out_expr(x) for x in t) + "]"
+            if c is tuple:
+                return "(" + "".join(out_expr(x) + ", " for x in t) + ")"
+            if c is dict:
+                return "{" + ", ".join(f"{const(k)}: {out_expr(x)}" for k, x in t.items()) + "}"
+            return const(t)
+        ret = out_expr(g.outputs)
+        emit(f"    return {ret}")
+        self.source = "\n".join(lines)
+        exec(compile(self.source, f"<plugtorch.jit {self.name}>", "exec"), ns)
+        self._fn = ns["replay"]
+
+    def _tensor_expr(self, v, const):
+        if v.__class__ is not Value:
+            return const(v)       # a tensor the graph did not read, whose .grad it sets
+        if v.kind == INPUT:
+            return f"ts[{v.pos}]"
+        return const(v.tensor)
+
+    def _node_line(self, n, const) -> str:
+        outs = n.outs
+        if n.fused is not None:
+            lhs = ", ".join(f"v{o.index}" for o in outs)
+            return f"{lhs}, = {const(n.kernel)}({', '.join(f'v{v.index}' for v in n.kargs)})"
+        if n.kargs is not None:
+            call = f"{const(n.kernel)}({', '.join(self._arg(a, const) for a in n.kargs)})"
+        else:
+            call = f"{const(_op_runner(n))}({', '.join(f'v{v.index}' for v in _unique(n.inputs()))})"
+        kind = n.op.out_kind
+        if kind in (OUT_TENSOR, OUT_VIEW) and not (n.kargs is None and kind == OUT_INPLACE):
+            return f"v{outs[0].index} = {call}"
+        if kind == OUT_MULTI:
+            names = ", ".join(f"v{o.index}" if o is not None else "_" for o in outs)
+            return f"{names}, = {call}"
+        return call
+
+    def _arg(self, a, const) -> str:
+        c = a.__class__
+        if c is Value:
+            return f"v{a.index}"
+        if c is list:
+            return "[" + ", ".join(self._arg(x, const) for x in a) + "]"
+        if c is tuple:
+            if all(x.__class__ is not Value and x.__class__ not in (list, tuple) for x in a):
+                return const(a)
+            return "(" + "".join(self._arg(x, const) + ", " for x in a) + ")"
+        return const(a)
+
+    # --- running -----------------------------------------------------------------------------
+    def __call__(self, tensors):
+        return self._fn(tensors)
+
+    def _guard_failed(self, pos):
+        raise GuardFailure(pos)
+
+    def explain_mismatch(self, pos, tensors) -> str:
+        g = self.graph
+        if isinstance(pos, tuple):
+            t, none = g.grad_guards[pos[1]]
+            name = t.name if isinstance(t, Value) else f"a tensor of shape {list(t.shape)}"
+            return (f"the .grad of {name} was {'None' if none else 'set'} when traced and is "
+                    f"{'set' if none else 'None'} now")
+        if pos >= 0:
+            v = g.inputs[pos]
+            t = tensors[pos]
+            return (f"input {pos} is {describe(t)} but the graph was traced with "
+                    f"{_describe_value(v, getattr(v, 'strides', None))}")
+        v = g.values[-1 - pos]
+        if v.kind == GRAD:
+            return f"the .grad of captured tensor {v.grad_of.name} is not the {v.type_str()} it was when traced"
+        t = v.tensor
+        return f"captured tensor {v.name} is now {describe(t)}, traced as {v.type_str()}"
+
+
+def _unique(vals):
+    seen = set()
+    out = []
+    for v in vals:
+        if v.index not in seen:
+            seen.add(v.index)
+            out.append(v)
+    return out
+
+
+def _op_runner(n):
+    """A node run through the dispatcher's ``run`` (below autograd, above the kernel): for
+    kernels whose meta function builds arrays itself."""
+    op = n.op
+    ins = _unique(n.inputs())
+    pos = {v.index: k for k, v in enumerate(ins)}
+    args_t, kwargs_t = n.run_args, n.run_kwargs
+    kind = op.out_kind
+
+    def runner(*arrays):
+        def tensor(v):
+            return _wrap(arrays[pos[v.index]], v.dtype, v.device)
+        args = substitute(args_t, tensor)
+        kwargs = substitute(kwargs_t, tensor)
+        r = D.run(op, args, kwargs)
+        if kind in (OUT_TENSOR, OUT_VIEW):
+            return r._data
+        if kind == OUT_MULTI:
+            return tuple(None if x is None else x._data for x in r)
+        return None
+    return runner
+
+
+def run_with_autograd(graph, tensors):
+    """Replay the op-level calls through the dispatcher, so autograd records them (a call whose
+    inputs or parameters require grad, outside a graph that holds its own backward)."""
+    env = {}
+    for v in graph.inputs:
+        env[v.index] = tensors[v.pos]
+    for v in graph.captures:
+        env[v.index] = v.tensor if v.kind == CAPTURE else env_tensor(env, v.grad_of)._grad
+    for v in graph.values:
+        if v.kind == CONST:
+            env[v.index] = _wrap(v.array, v.dtype, v.device)
+
+    def get(v):
+        try:
+            return env[v.index]
+        except KeyError:
+            raise RuntimeError(f"plugtorch.jit: value {v!r} is not produced by an op of the graph; "
+                               "this graph cannot run with autograd") from None
+
+    for call in graph.ops:
+        args = substitute(call.args, get)
+        kwargs = substitute(call.kwargs, get)
+        res = D.dispatch(call.op, *args, **kwargs)
+        _bind_outputs(env, call.outs, res)
+    return substitute(graph.outputs, get)
+
+
+def env_tensor(env, v):
+    return env[v.index] if v.index in env else v.tensor
+
+
+def _bind_outputs(env, tpl, res):
+    if tpl.__class__ is Value:
+        if isinstance(res, Tensor):
+            env.setdefault(tpl.index, res) if tpl.kind != NODE else env.__setitem__(tpl.index, res)
+    elif tpl.__class__ in (list, tuple) and isinstance(res, (list, tuple)):
+        for t, r in zip(tpl, res):
+            _bind_outputs(env, t, r)

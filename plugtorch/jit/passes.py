@@ -1,0 +1,284 @@
+"""Passes over a graph's kernel-level nodes, each a small function ``pass(graph) -> int`` (the
+number of changes it made), run in order by ``optimize``.
+
+* ``functionalize``: a ``copy_`` into a value becomes that value's new SSA name (later reads read
+  the source); copies into inputs and captured tensors move to the end of the graph, the only
+  writes left.
+* ``eliminate_common_subexpressions``: two pure kernel calls with the same arguments become one.
+* ``fold_constants``: pure kernel calls on constants only (factories: ``full``, ``arange`` ...)
+  run once, when the graph is built.
+* ``eliminate_dead_code``: kernel calls whose results nothing reads go (writes and random ops stay:
+  they change state the program sees).
+* ``fuse_pointwise``: chains of pointwise kernel calls are offered to the device's backend as one
+  ``PointwiseGroup`` (backends/fusion.py); a backend that declines leaves them as they are.
+
+The executor's memory plan (each value freed after its last use) is in executor.py.
+"""
+from __future__ import annotations
+
+from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+from plugtorch.dispatch.registry import OUT_MULTI, OUT_TENSOR, OUT_VIEW
+from plugtorch.jit.ir import CAPTURE, CONST, INPUT, NODE, Node, Value, substitute, values_in
+
+
+def _written_roots(graph) -> set:
+    return {w.root.index for n in graph.nodes for w in n.writes}
+
+
+def _replace_reads(nodes, old, new):
+    """Nodes in ``nodes`` read ``new`` where they read ``old``."""
+    def swap(v):
+        return new if v is old else v
+    for n in nodes:
+        if n.kargs is not None:
+            n.kargs = substitute(n.kargs, swap)
+        n.run_args = substitute(n.run_args, swap)
+        n.run_kwargs = substitute(n.run_kwargs, swap)
+        n.writes = [new if w is old else w for w in n.writes]
+
+
+def _replace_everywhere(graph, old, new, start=0):
+    _replace_reads(graph.nodes[start:], old, new)
+    graph.outputs = substitute(graph.outputs, lambda v: new if v is old else v)
+    graph.grad_bindings = [(t, new if g is old else g) for t, g in graph.grad_bindings]
+
+
+def _has_views(graph, v) -> bool:
+    return any(u is not v and u.root is v for u in graph.values)
+
+
+# ---- functionalization ------------------------------------------------------------------------
+def functionalize(graph) -> int:
+    """Turn ``copy_(dst, src)`` (same shape, dtype and device, dst not a view and viewed by nothing)
+    into a rename: later reads of dst read src. A copy into an input or a captured tensor is kept,
+    moved to the end of the graph (only the last one into each)."""
+    nodes = graph.nodes
+    changed = 0
+    final_copies = {}     # dst index -> (dst, src, node)
+    renamed = {}          # value index -> the value later nodes read instead
+    i = 0
+    while i < len(nodes):
+        n = nodes[i]
+        if n.op.name != "copy_" or n.kargs is None or len(n.kargs) != 2:
+            i += 1
+            continue
+        dst, src = n.kargs
+        if not (isinstance(dst, Value) and isinstance(src, Value)) or dst.root is not dst \
+                or dst.shape != src.shape or dst.dtype is not src.dtype or dst.device != src.device \
+                or _has_views(graph, dst) or dst.kind == CONST:
+            i += 1
+            continue
+        later = nodes[i + 1:]
+        if any(w.root is src.root for m in later for w in m.writes) or src.root is not src and any(
+                w.root is src.root for m in nodes for w in m.writes):
+            i += 1
+            continue
+        del nodes[i]
+        _replace_reads(later, dst, src)
+        renamed[dst.index] = src
+        if dst.kind in (INPUT, CAPTURE):
+            final_copies[dst.index] = (dst, src, n)
+        else:
+            graph.outputs = substitute(graph.outputs, lambda v, d=dst, s=src: s if v is d else v)
+            graph.grad_bindings = [(t, src if g is dst else g) for t, g in graph.grad_bindings]
+        changed += 1
+    for dst, src, n in final_copies.values():
+        while src.index in renamed and renamed[src.index] is not src:
+            src = renamed[src.index]
+        n.kargs = (dst, src)
+        n.writes = [dst]
+        nodes.append(n)
+    # the graph's outputs that are an input or captured tensor written at the end stay that tensor
+    return changed
+
+
+# ---- common subexpressions -----------------------------------------------------------------
+def _key_of(t):
+    c = t.__class__
+    if c is Value:
+        return ("v", t.index)
+    if c in (list, tuple):
+        return (c.__name__,) + tuple(_key_of(x) for x in t)
+    if c in (int, float, bool, str, type(None)):
+        return (c.__name__, t if not (c is float and t != t) else "nan")
+    return ("id", id(t))
+
+
+def eliminate_common_subexpressions(graph) -> int:
+    written = _written_roots(graph)
+    seen = {}
+    changed = 0
+    keep = []
+    nodes = graph.nodes
+    for i, n in enumerate(nodes):
+        pure = (n.kargs is not None and not n.effectful and n.fused is None
+                and n.op.out_kind in (OUT_TENSOR, OUT_VIEW, OUT_MULTI)
+                and not any(v.root.index in written for v in n.inputs())
+                and not any(o is not None and o.root.index in written for o in n.outs))
+        if pure:
+            key = (n.op.name, id(n.kernel), _key_of(n.kargs))
+            prev = seen.get(key)
+            if prev is not None:
+                for old, new in zip(n.outs, prev.outs):
+                    if old is not None and new is not None:
+                        _replace_everywhere(graph, old, new, i + 1)
+                changed += 1
+                continue
+            seen[key] = n
+        keep.append(n)
+    graph.nodes[:] = keep
+    return changed
+
+
+# ---- constants ---------------------------------------------------------------------------------
+def fold_constants(graph) -> int:
+    written = _written_roots(graph)
+    outs = {v.index for v in graph.output_values()}
+    changed = 0
+    keep = []
+    for n in graph.nodes:
+        ins = n.inputs()
+        if (n.kargs is not None and not n.effectful and n.fused is None and n.op.out_kind == OUT_TENSOR
+                and "nondeterministic" not in n.op.tags
+                and all(v.kind == CONST for v in ins)
+                and all(o is not None and o.index not in outs and o.root.index not in written for o in n.outs)):
+            args = substitute(n.kargs, lambda v: v.array)
+            res = n.kernel(*args)
+            o = n.outs[0]
+            o.kind = CONST
+            o.array = res
+            o.producer = None
+            changed += 1
+            continue
+        keep.append(n)
+    graph.nodes[:] = keep
+    return changed
+
+
+# ---- dead code -----------------------------------------------------------------------------------
+def eliminate_dead_code(graph) -> int:
+    live = set()
+    for v in graph.output_values():
+        live.add(v.index)
+        live.add(v.root.index)
+    for t, _ in graph.grad_bindings:
+        if isinstance(t, Value):
+            live.add(t.index)
+    keep = []
+    for n in reversed(graph.nodes):
+        if n.effectful or any(o is not None and o.index in live for o in n.outs):
+            keep.append(n)
+            for v in n.inputs():
+                live.add(v.index)
+                live.add(v.root.index)
+    removed = len(graph.nodes) - len(keep)
+    keep.reverse()
+    graph.nodes[:] = keep
+    return removed
+
+
+# ---- fusion ------------------------------------------------------------------------------------------
+def _fusible(n) -> bool:
+    return (n.kargs is not None and n.fused is None and n.op.out_kind == OUT_TENSOR and not n.effectful
+            and "pointwise" in n.op.tags and n.outs and n.outs[0] is not None)
+
+
+def fuse_pointwise(graph) -> int:
+    """Offer each maximal chain of pointwise kernel calls of one shape and device (two or more) to
+    the backend; replace the chain by the fused call it returns."""
+    nodes = graph.nodes
+    needed_after = {}        # value index -> index of the last node reading it
+    for i, n in enumerate(nodes):
+        for v in n.inputs():
+            needed_after[v.index] = i
+    outs = {v.index for v in graph.output_values()} | {v.root.index for v in graph.output_values()}
+    result = []
+    group = []
+    members = set()
+    fused = 0
+
+    def flush():
+        nonlocal group, members, fused
+        if len(group) >= 2:
+            node = _make_fused(graph, group, members, needed_after, outs, position=len(result))
+            if node is not None:
+                result.append(node)
+                fused += 1
+                group, members = [], set()
+                return
+        result.extend(group)
+        group, members = [], set()
+
+    for i, n in enumerate(nodes):
+        if _fusible(n):
+            out = n.outs[0]
+            if group:
+                g0 = group[0]
+                reads_group = any(v.index in members for v in n.inputs())
+                if out.shape != g0.outs[0].shape or n.device != g0.device or not reads_group:
+                    flush()
+            group.append(n)
+            members.add(out.index)
+            continue
+        if group and (n.effectful or any(v.index in members for v in n.inputs())):
+            flush()
+        result.append(n)
+    flush()
+    graph.nodes[:] = result
+    return fused
+
+
+def _make_fused(graph, group, members, needed_after, outs, position):
+    shape = group[0].outs[0].shape
+    inputs, in_index = [], {}
+    steps = []
+    step_of = {}
+
+    def ref(v):
+        if v.index in step_of:
+            return Ref(STEP, step_of[v.index])
+        k = in_index.get(v.index)
+        if k is None:
+            k = in_index[v.index] = len(inputs)
+            inputs.append(v)
+        return Ref(IN, k)
+
+    for j, n in enumerate(group):
+        kargs = substitute(n.kargs, ref)
+        o = n.outs[0]
+        steps.append(Step(n.op.name, kargs, tuple(o.shape), o.dtype))
+        step_of[o.index] = j
+    last_member = max(graph.nodes.index(n) for n in group)
+    out_steps = []
+    for j, n in enumerate(group):
+        o = n.outs[0]
+        if o.index in outs or needed_after.get(o.index, -1) > last_member:
+            out_steps.append(j)
+    if not out_steps:
+        return None
+    pg = PointwiseGroup(tuple(Input(tuple(v.shape), v.dtype) for v in inputs), tuple(steps),
+                        tuple(out_steps), tuple(shape))
+    dev = group[0].device
+    be = dev._backend
+    if be is None:
+        return None
+    fn = be.fuse_pointwise(pg, dev.index or 0)
+    if fn is None:
+        return None
+    node = Node(group[-1].op, dev, fn, tuple(inputs), [group[j].outs[0] for j in out_steps], [], None, None,
+                None)
+    node.fused = pg
+    for o in node.outs:
+        o.producer = node
+    return node
+
+
+PASSES = [functionalize, eliminate_common_subexpressions, fold_constants, eliminate_dead_code, fuse_pointwise]
+
+
+def optimize(graph, passes=None) -> dict:
+    """Run ``passes`` (default: all, in order) over ``graph``; returns pass name -> changes."""
+    stats = {}
+    for p in (PASSES if passes is None else passes):
+        stats[p.__name__] = p(graph)
+    return stats

@@ -1,0 +1,371 @@
+"""The tracer: a dispatch mode that records a program's ops at both levels of the IR.
+
+As a mode it sees every call through the dispatcher before autograd (the op level); as the
+dispatcher's recorder it sees every kernel call below meta and decompositions (the kernel level).
+Native arrays identify values: a kernel's result is a new value, an array never seen before
+belongs to a tensor the program captured (a parameter, a buffer, optimizer state) or read as
+some captured tensor's ``.grad``.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import sys
+import warnings
+
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import dispatcher as D
+from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
+from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Value, substitute
+
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp"))
+_INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.py", "_ops_public.py",
+                                                         "_ops_compound.py", "_indexing.py"))
+_SCALARS = (int, float, bool, str, type(None), complex)
+# OUT_RAW ops that only read (their Python result is data the program then uses)
+_READ_ONLY_RAW = frozenset({"allclose", "equal"})
+
+
+class TracerWarning(Warning):
+    """A traced program did something a graph cannot repeat (as torch.jit.TracerWarning)."""
+
+
+def source_site(skip_internal=True) -> str:
+    """``file:line`` of the innermost frame outside plugtorch's own machinery."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not (fn.startswith(_INTERNAL) or fn in _INTERNAL_FILES or fn.startswith("<")):
+            return f"{os.path.relpath(fn) if not fn.startswith('/usr') else fn}:{f.f_lineno}"
+        f = f.f_back
+    return ""
+
+
+def _is_array_like(x) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
+
+
+class Tracer(D.DispatchMode):
+    """Records the calls of the block it is active in into ``self.graph``."""
+
+    def __init__(self, warn=True):
+        self.graph = Graph()
+        self.by_array: dict = {}      # id(native array) -> Value
+        self.keep: list = []          # the arrays, alive while tracing (ids stay unique)
+        self.tensors: dict = {}       # Value.index -> a Tensor holding it (captures, inputs)
+        self.depth = 0
+        self.current = None
+        self.warn = warn
+        self.backward_ran = False
+        self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
+        self._old_recorder = None
+
+    # --- entering ------------------------------------------------------------------------
+    def __enter__(self):
+        super().__enter__()
+        self._old_recorder = D.set_recorder(self)
+        return self
+
+    def __exit__(self, *exc):
+        D.set_recorder(self._old_recorder)
+        return super().__exit__(*exc)
+
+    def add_input(self, t: Tensor, pos: int) -> Value:
+        v = self.graph.new_value(INPUT, t._data.shape, t._dtype, t._device)
+        v.pos = pos
+        v.strides = tuple(t.stride())
+        v.grad0_none = t._grad is None
+        v.requires_grad = t._rg
+        self.graph.inputs.append(v)
+        self._bind(t._data, v)
+        self.tensors[v.index] = t
+        return v
+
+    def grad_event(self, t, what):
+        """Python reads (``read``) or assigns (``set``) ``t.grad``; the first event of each tensor
+        decides whether the graph depends on the .grad the call finds (then it is guarded)."""
+        k = id(t)
+        if k not in self.grad_first:
+            self.grad_first[k] = (t, what, t._grad is None)
+
+    def _bind(self, arr, v):
+        self.by_array[id(arr)] = v
+        self.keep.append(arr)
+
+    # --- values --------------------------------------------------------------------------
+    def value_of(self, t: Tensor) -> Value:
+        """The Value of tensor ``t``: known, or captured now."""
+        v = self.by_array.get(id(t._data))
+        if v is not None:
+            return v
+        g = self.graph
+        owner = None
+        for idx, tt in self.tensors.items():   # the .grad of a tensor the program uses?
+            if tt._grad is t:
+                owner = g.values[idx]
+                break
+        if owner is not None:
+            v = g.new_value(GRAD, t._data.shape, t._dtype, t._device)
+            v.grad_of = owner
+        else:
+            v = g.new_value(CAPTURE, t._data.shape, t._dtype, t._device)
+            v.tensor = t
+            v.grad0_none = t._grad is None
+            v.requires_grad = t._rg
+            self.tensors[v.index] = t
+        g.captures.append(v)
+        self._bind(t._data, v)
+        return v
+
+    def _template(self, t):
+        """Arguments with Tensors replaced by their Values."""
+        c = t.__class__
+        if c is Tensor or isinstance(t, Tensor):
+            return self.value_of(t)
+        if c is list:
+            return [self._template(x) for x in t]
+        if c is tuple:
+            return tuple(self._template(x) for x in t)
+        if c is dict:
+            return {k: self._template(x) for k, x in t.items()}
+        return t
+
+    def _out_template(self, r):
+        c = r.__class__
+        if c is Tensor or isinstance(r, Tensor):
+            v = self.by_array.get(id(r._data))
+            if v is None:    # a tensor made outside the dispatcher (captured as it is)
+                v = self.value_of(r)
+            return v
+        if c is list or c is tuple or (isinstance(r, tuple) and hasattr(r, "_fields")):
+            return type(r)(self._out_template(x) for x in r) if c in (list, tuple) else \
+                tuple(self._out_template(x) for x in r)
+        return r
+
+    # --- the op level (a mode) --------------------------------------------------------------
+    def __plugtorch_dispatch__(self, op, args, kwargs, call):
+        if self.depth:
+            self.depth += 1
+            try:
+                return call(args, kwargs)
+            finally:
+                self.depth -= 1
+        rec = OpCall(op, self._template(args), self._template(kwargs), source_site())
+        prev = self.current
+        self.current = rec
+        self.depth = 1
+        try:
+            res = call(args, kwargs)
+        finally:
+            self.depth = 0
+            self.current = prev
+        rec.outs = self._out_template(res)
+        self.graph.ops.append(rec)
+        return res
+
+    # --- the kernel level (the dispatcher's recorder) ---------------------------------------
+    def kernel_call(self, op, dev, kernel, kargs, out, res, args, kwargs):
+        g = self.graph
+        run_args = self._template(args)
+        run_kwargs = self._template(kwargs)
+        pre = True
+        writes = []
+
+        def karg(x):
+            nonlocal pre
+            c = x.__class__
+            if c in _SCALARS:
+                return x
+            if c is list or c is tuple:
+                return c(karg(y) for y in x)
+            v = self.by_array.get(id(x))
+            if v is not None:
+                return v
+            if _is_array_like(x) and not hasattr(x, "numpy_dtype") and not _is_dtype(x):
+                pre = False     # an array the meta function made: run this node at the op level
+                return None
+            return x            # dtypes, devices, generators ...: passed as they are
+
+        ktemplate = tuple(karg(x) for x in kargs)
+        kind = op.out_kind
+        if kind == OUT_INPLACE:
+            w = ktemplate[0] if pre else None
+            if w is None and run_args and isinstance(run_args[0], Value):
+                w = run_args[0]
+            if w is not None:
+                writes.append(w)
+        elif kind == OUT_RAW and op.name not in _READ_ONLY_RAW:
+            from plugtorch.jit.ir import values_in
+            writes.extend(values_in(ktemplate if pre else run_args))
+        outs = []
+        if kind in (OUT_TENSOR, OUT_VIEW):
+            known = self.by_array.get(id(res))
+            if known is not None and kind == OUT_TENSOR:
+                return      # the kernel returned its input: the same value, no node
+            outs.append(self._new_out(res, out, dev, kind == OUT_VIEW, ktemplate if pre else run_args))
+        elif kind == OUT_MULTI:
+            for r, d in zip(res, out):
+                outs.append(None if r is None else self._new_out(r, d, dev, False, None))
+        elif kind == OUT_RAW and op.name in _READ_ONLY_RAW:
+            self.host_read(None, op.name)
+        n = Node(op, dev, kernel, ktemplate if pre else None, outs, writes, run_args, run_kwargs, self.current)
+        for o in outs:
+            if o is not None:
+                o.producer = n
+        g.nodes.append(n)
+        if self.current is not None:
+            self.current.nodes.append(n)
+
+    def _new_out(self, arr, dtype, dev, view, src):
+        v = self.graph.new_value(NODE, arr.shape, dtype, dev)
+        if view:
+            base = src[0] if src and isinstance(src[0], Value) else None
+            if base is not None:
+                v.root = base.root
+        self._bind(arr, v)
+        return v
+
+    # --- Python reading data ---------------------------------------------------------------
+    def host_read(self, t, why):
+        """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
+        if t is not None and id(t._data) not in self.by_array and self.depth == 0:
+            return    # a tensor the program has not used in any op: data it brought along
+        site = source_site()
+        self.graph.breaks.append((why, site))
+        if self.warn:
+            what = {"item": "a Python number (item())", "bool": "a Python boolean",
+                    "tolist": "a Python list (tolist())", "numpy": "a NumPy array",
+                    "float": "a Python float", "int": "a Python integer", "complex": "a Python complex",
+                    "iter": "a Python iterator"}.get(why, why)
+            warnings.warn(f"Converting a tensor to {what} might cause the trace to be incorrect. We can't "
+                          f"record the data flow of Python values, so this value will be treated as a "
+                          f"constant in the future. This means that the trace might not generalize to "
+                          f"other inputs! ({why} at {site or 'unknown'})", TracerWarning, stacklevel=4)
+
+    # --- finishing -----------------------------------------------------------------------------
+    def finish(self, result):
+        """Record the outputs and what the program left in Python state (``.grad``)."""
+        g = self.graph
+        g.outputs = self._out_template(result)
+        g.backward_ran = self.backward_ran
+        # .grad left behind: every tensor the program used or whose .grad it touched
+        tensors = {id(t): t for t in self.tensors.values()}
+        for k, (t, what, was_none) in self.grad_first.items():
+            tensors.setdefault(k, t)
+        by_tensor = {id(t): g.values[i] for i, t in self.tensors.items()}
+        for k, t in tensors.items():
+            first = self.grad_first.get(k)
+            v = by_tensor.get(k)
+            initial_none = first[2] if first is not None else (v.grad0_none if v is not None else t._grad is None)
+            if first is not None and first[1] == "read":
+                g.grad_guards.append((t if v is None or v.kind != INPUT else v, initial_none))
+            new = t._grad
+            if new is None:
+                if not initial_none:
+                    g.grad_bindings.append((v if v is not None else t, None))
+                continue
+            gv = self.by_array.get(id(new._data))
+            if gv is not None and gv.kind == NODE:
+                g.grad_bindings.append((v if v is not None else t, gv))
+            elif first is not None and first[1] == "set" or initial_none:
+                g.escapes.append(f"the .grad of a tensor was set to a tensor computed outside the graph")
+        self._find_escapes(result)
+        return g
+
+    def _find_escapes(self, result):
+        """Values the graph computed that Python code still holds (stored on an object, say):
+        a replay would not update them, so the graph must not be trusted to stand in for the call."""
+        g = self.graph
+        legit = set()
+        for v in g.output_values():
+            legit.add(v.index)
+            legit.add(v.root.index)
+        # tensors saved by autograd for outputs that require grad (their graph keeps them alive)
+        saved = set()
+        stack = []
+        for t in _tensors_in(result):
+            if t.grad_fn is not None:
+                stack.append(t.grad_fn)
+        seen = set()
+        while stack:
+            fn = stack.pop()
+            if fn is None or id(fn) in seen:
+                continue
+            seen.add(id(fn))
+            for s in (getattr(fn, "saved", None) or ()):
+                tt = s[0] if isinstance(s, tuple) else s
+                if isinstance(tt, Tensor):
+                    saved.add(id(tt._data))
+            res = getattr(fn, "result", None)
+            for r in (res if isinstance(res, list) else [res]):
+                if isinstance(r, Tensor):
+                    saved.add(id(r._data))
+            for e in (getattr(fn, "next_functions", None) or ()):
+                if e is not None:
+                    stack.append(e[0])
+        cand = {}
+        for arr in self.keep:
+            v = self.by_array.get(id(arr))
+            if v is not None and v.kind == NODE and v.index not in legit and id(arr) not in saved:
+                cand[id(arr)] = v
+        arrays = [a for a in self.keep if id(a) in cand]
+        self.keep = None
+        self.by_array = None
+        if not arrays:
+            return
+        gc.collect()
+        for r in gc.get_referrers(*arrays):    # one scan of the heap for all of them
+            if isinstance(r, Tensor):
+                v = cand.get(id(r._data))
+                if v is not None:
+                    g.escapes.append(f"{v!r} (made by {v.producer.op.name if v.producer else '?'})")
+                    cand.pop(id(r._data))
+
+
+def _is_dtype(x) -> bool:
+    return x.__class__.__name__ == "dtype"
+
+
+def _tensors_in(r):
+    if isinstance(r, Tensor):
+        yield r
+    elif isinstance(r, (list, tuple)):
+        for x in r:
+            yield from _tensors_in(x)
+    elif isinstance(r, dict):
+        for x in r.values():
+            yield from _tensors_in(x)
+
+
+def flatten_tensors(args, kwargs=None):
+    """The tensors in ``args`` (and ``kwargs``) in order, and a spec rebuilding the structure."""
+    out = []
+
+    def walk(a):
+        if isinstance(a, Tensor):
+            out.append(a)
+            return ("T", len(out) - 1)
+        if isinstance(a, (list, tuple)):
+            return ("L" if isinstance(a, list) else "U", [walk(x) for x in a])
+        if isinstance(a, dict):
+            return ("D", {k: walk(x) for k, x in a.items()})
+        return ("C", a)
+    spec = (walk(list(args)), walk(dict(kwargs or {})))
+    return out, spec
+
+
+def rebuild(spec, tensors):
+    kind, payload = spec
+    if kind == "T":
+        return tensors[payload]
+    if kind == "L":
+        return [rebuild(s, tensors) for s in payload]
+    if kind == "U":
+        return tuple(rebuild(s, tensors) for s in payload)
+    if kind == "D":
+        return {k: rebuild(s, tensors) for k, s in payload.items()}
+    return payload
+
+
+__all__ = ["Tracer", "TracerWarning", "flatten_tensors", "rebuild", "substitute", "source_site"]

@@ -75,6 +75,10 @@ class Backend:
     origin: str = "built-in"
     # core ops this backend leaves to cpu by design (copied in and out, warning once per op)
     fallback_ops: frozenset = frozenset()
+    # plugtorch.autocast: which of PyTorch's op lists the device type follows ("cuda", as
+    # accelerators do, or "cpu"; see plugtorch/dispatch/autocast_policy.py) and its default dtype
+    autocast_list: str = "cuda"
+    autocast_dtype = _dtypes.float16
 
     # --- devices -------------------------------------------------------------------------
     def is_available(self) -> bool:

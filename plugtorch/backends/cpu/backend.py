@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
 from plugtorch.backends.cpu.array_kernels import make_kernels
 
 
 class CPUBackend(Backend):
     name = "cpu"
+    autocast_list = "cpu"              # PyTorch's CPU autocast lists, in bfloat16
+    autocast_dtype = _dtypes.bfloat16
 
     def __init__(self):
         self.kernels = make_kernels(np, rng_factory=host_generator)

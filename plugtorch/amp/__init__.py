@@ -1,0 +1,14 @@
+"""Automatic mixed precision: ``autocast``, a dispatch mode over one op policy table. See docs/amp.md.
+
+>>> import plugtorch as pt
+>>> with pt.amp.autocast("cpu"):
+...     y = pt.nn.functional.linear(pt.ones(2, 3), pt.ones(4, 3))
+>>> y.dtype
+plugtorch.bfloat16
+"""
+from plugtorch.amp.autocast_mode import (autocast, clear_autocast_cache, get_autocast_dtype,  # noqa: F401
+                                         is_autocast_available, is_autocast_cache_enabled, is_autocast_enabled,
+                                         set_autocast_dtype)
+
+__all__ = ["autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
+           "set_autocast_dtype", "is_autocast_cache_enabled", "clear_autocast_cache"]

@@ -1,0 +1,91 @@
+"""What autocast does to each op: one table beside the registry, keyed by op name.
+
+``plugtorch.autocast`` (plugtorch/amp/autocast_mode.py) is a dispatch mode that looks up each
+call here. An op has one policy per list: PyTorch keeps two, the CUDA list (which cuda, opencl
+and, by default, plug-in backends follow) and the CPU list; a backend names the one it follows
+in ``Backend.autocast_list``. The policies, as PyTorch's:
+
+- ``LOWER``: floating-point tensors run in the autocast dtype (float16 or bfloat16);
+- ``FP32``: floating-point tensors run in float32 (unless the call names a ``dtype``);
+- ``PROMOTE``: all floating-point tensors run in the widest of their dtypes.
+
+Ops not listed run in the dtypes of their inputs. Only float16, bfloat16 and float32 tensors on
+the autocast device type are cast (float64 never is). The lists follow PyTorch's documentation
+("Autocast Op Reference") and its autocast_mode.h, named by plugtorch's registry ops:
+
+>>> policy("linear", "cpu"), policy("softmax", "cuda"), policy("softmax", "cpu")
+('lower', 'fp32', None)
+"""
+from __future__ import annotations
+
+LOWER, FP32, PROMOTE = "lower", "fp32", "promote"
+LISTS = ("cuda", "cpu")
+
+_L, _F, _P, _N = LOWER, FP32, PROMOTE, None
+
+# op name: (policy in the CUDA list, policy in the CPU list)
+POLICIES: dict[str, tuple] = {
+    # matrix products and convolutions: the reason for mixed precision
+    "linear": (_L, _L),
+    "matmul": (_L, _L),
+    "_matmul": (_L, _L),        # the core op under matmul, mm and bmm (PyTorch's mm)
+    "mm": (_L, _L),
+    "bmm": (_L, _L),
+    "einsum": (_L, _L),         # CUDA: in the code's list; CPU: PyTorch's einsum is composite, its bmm autocasts
+    "conv1d": (_L, _L),
+    "conv2d": (_L, _L),
+    "conv_transpose2d": (_L, _L),
+    "scaled_dot_product_attention": (_L, _L),
+    # ops that need float32's range or precision
+    "acos": (_F, _N),
+    "asin": (_F, _N),
+    "cosh": (_F, _N),
+    "sinh": (_F, _N),
+    "tan": (_F, _N),
+    "exp": (_F, _N),
+    "expm1": (_F, _N),
+    "log": (_F, _N),
+    "log10": (_F, _N),
+    "log1p": (_F, _N),
+    "log2": (_F, _N),
+    "reciprocal": (_F, _N),     # and so Tensor.__rtruediv__, which is number * reciprocal(t)
+    "rsqrt": (_F, _N),
+    "pow": (_F, _N),
+    "softmax": (_F, _N),
+    "log_softmax": (_F, _N),
+    "logsumexp": (_F, _N),
+    "sum": (_F, _N),
+    "prod": (_F, _F),
+    "cumsum": (_F, _N),
+    "cumprod": (_F, _N),
+    "norm": (_F, _N),
+    "vector_norm": (_F, _N),
+    "layer_norm": (_F, _N),
+    "group_norm": (_F, _N),
+    "nll_loss": (_F, _F),
+    "cross_entropy": (_F, _F),
+    # ops whose floating-point inputs must share one dtype
+    "atan2": (_P, _N),
+    "dot": (_P, _N),
+    "bilinear": (_P, _N),
+    "index_put": (_P, _N),
+    "scatter_add": (_P, _N),
+    "cat": (_N, _P),
+    "stack": (_N, _P),
+}
+
+
+def policy(op_name: str, list_name: str) -> str | None:
+    """The policy of ``op_name`` under ``list_name`` ("cuda" or "cpu"); None if it is not listed."""
+    entry = POLICIES.get(op_name)
+    if entry is None:
+        return None
+    return entry[LISTS.index(list_name)]
+
+
+def table(list_name: str) -> dict:
+    """``{op name: policy}`` of the ops listed under ``list_name`` ("cuda" or "cpu")."""
+    if list_name not in LISTS:
+        raise ValueError(f"autocast policy list must be one of {LISTS}, got {list_name!r}")
+    k = LISTS.index(list_name)
+    return {name: p[k] for name, p in POLICIES.items() if p[k] is not None}

@@ -100,7 +100,8 @@ def __getattr__(name):
 # complete set whatever was imported (it costs a few milliseconds)
 from plugtorch import nn, optim  # noqa: E402,F401
 
-# mixed precision: autocast (a dispatch mode)
+# mixed precision: autocast (a dispatch mode) and GradScaler, whose ops join the registry here too
 from plugtorch import amp  # noqa: E402,F401
 from plugtorch.amp import (autocast, clear_autocast_cache, get_autocast_dtype,  # noqa: E402,F401
                            is_autocast_cache_enabled, is_autocast_enabled, set_autocast_dtype)
+from plugtorch.amp import GradScaler  # noqa: E402,F401

@@ -345,6 +345,34 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             add_(p, r if step_size == -1 else mul(r, -step_size, dt), dt)
     K["_fused_adam_"] = fused_adam_
 
+    def amp_non_finite_check_and_unscale_(gs, found_inf, inv_scale, dtypes):
+        # GradScaler's op (plugtorch/amp/ops.py): each gradient checked, then multiplied in place
+        # with this table's mul_ (so it rounds as the decomposition does); the flag is combined on
+        # the device, never read back (cupy runs this too)
+        mul_ = K["mul_"]
+        inv = inv_scale.reshape(())
+        finite = []
+        for g, dt in zip(gs, dtypes):
+            finite.append(xp.all(xp.isfinite(g)))
+            mul_(g, inv, dt)
+        if finite:
+            bad = xp.logical_not(xp.all(xp.stack(finite))).astype(found_inf.dtype)
+            found_inf[...] = xp.maximum(found_inf, bad)
+    K["_amp_foreach_non_finite_check_and_unscale_"] = amp_non_finite_check_and_unscale_
+
+    def amp_update_scale_(scale, tracker, found_inf, growth_factor, backoff_factor, growth_interval):
+        # GradScaler's update (plugtorch/amp/ops.py), in place on the device; the products in
+        # float64, rounded once, as PyTorch's cpu kernel
+        found = found_inf.reshape(scale.shape) > 0
+        successful = tracker + 1
+        grow = successful == growth_interval
+        wide = scale.astype(xp.float64)
+        grown = (wide * growth_factor).astype(scale.dtype)
+        kept = xp.where(xp.logical_and(grow, xp.isfinite(grown)), grown, scale)
+        scale[...] = xp.where(found, (wide * backoff_factor).astype(scale.dtype), kept)
+        tracker[...] = xp.where(xp.logical_or(found, grow), 0, successful).astype(tracker.dtype)
+    K["_amp_update_scale_"] = amp_update_scale_
+
     def _lerp_(m, g, w):
         # as the lerp op: PyTorch's formula, float16/bfloat16 computed in float32 and rounded once
         c = np.float32 if m.dtype.itemsize < 4 else m.dtype

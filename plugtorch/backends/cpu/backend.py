@@ -41,3 +41,8 @@ class CPUBackend(Backend):
 
     def new_generator(self, index, seed):
         return host_generator(seed)
+
+    def fuse_pointwise(self, group, index=0):
+        """None: NumPy runs each step as its own call (plugtorch.jit runs the group's kernels
+        one by one, into preallocated outputs), there is no kernel to generate."""
+        return None

@@ -90,6 +90,15 @@ class OpenCLBackend(Backend):
             if index is None or i == index:
                 s.queue.finish()
 
+    # --- graphs --------------------------------------------------------------------------
+    def fuse_pointwise(self, group, index=0):
+        """One generated kernel for the chain of pointwise kernel calls ``group``, or None
+        where a step has no fused form (see kernels/fused.py)."""
+        if not self._scan():
+            return None
+        from plugtorch.backends.opencl.kernels.fused import fuse
+        return fuse(runtime.state(index or 0), group, self.kernels)
+
     # --- random --------------------------------------------------------------------------
     def new_generator(self, index, seed):
         from plugtorch.backends.opencl.kernels.factory import PhiloxGenerator

@@ -120,19 +120,30 @@ def make_geo(shape, stride_lists):
     return g
 
 
-def _pack_geo(shape, stride_lists):
-    dims = [i for i, s in enumerate(shape) if s != 1]
+def collapse(shape, stride_lists):
+    """Drop size-1 dims and merge neighbours that every stride list walks as one dim.
+
+    >>> collapse((2, 1, 3), [[3, 3, 1], [0, 0, 1]])
+    ([2, 3], [[3, 1], [0, 1]])
+    """
     cs = []        # collapsed shape
     cst = [[] for _ in stride_lists]
-    for d in dims:
-        if cs and all(st[d] * shape[d] == cst[k][-1] for k, st in enumerate(stride_lists)):
-            cs[-1] *= shape[d]
+    for d, n in enumerate(shape):
+        if n == 1:
+            continue
+        if cs and all(st[d] * n == cst[k][-1] for k, st in enumerate(stride_lists)):
+            cs[-1] *= n
             for k, st in enumerate(stride_lists):
                 cst[k][-1] = st[d]
         else:
-            cs.append(shape[d])
+            cs.append(n)
             for k, st in enumerate(stride_lists):
                 cst[k].append(st[d])
+    return cs, cst
+
+
+def _pack_geo(shape, stride_lists):
+    cs, cst = collapse(shape, stride_lists)
     nd = len(cs)
     if nd > MAX_DIMS:
         raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "

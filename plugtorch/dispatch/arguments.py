@@ -149,3 +149,14 @@ def index_bounds(index) -> tuple | None:
     if not index.numel():
         return None
     return int(index.amin()), int(index.amax())
+
+
+def check_index_range(index, low: int, n: int, exc_type, message, eager_message) -> None:
+    """``exc_type`` unless every element of integer tensor ``index`` is in [low, n): one read-back,
+    through ``dispatcher.data_check`` so that a traced graph checks its own indices too.
+    ``eager_message(lo, hi)`` words the error from the index's bounds; a replay says ``message``."""
+    if not index.numel():
+        return
+    from plugtorch.dispatch.dispatcher import data_check
+    flag = ((index < low) | (index >= n)).any()
+    data_check(flag, exc_type, message, eager_message=lambda: eager_message(*index_bounds(index)))

@@ -514,6 +514,24 @@ def set_recorder(recorder):
     return old
 
 
+def data_check(flag, exc_type, message, detail=None, eager_message=None) -> None:
+    """Raise ``exc_type(message)`` if the 0-d bool tensor ``flag`` is true (argument checks that read
+    data: an index out of range, a probability outside [0, 1]).
+
+    Under plugtorch.jit's tracer the check becomes a node of the graph, so a replay checks its
+    own inputs, and the read is not a graph break. ``detail()`` (eager only) may add data to the
+    message; ``eager_message()`` (eager only) replaces it."""
+    rec = _stack.recorder if _modes else None
+    if rec is not None:
+        rec.check_node(flag, exc_type, message)
+    if flag._device._backend is None:
+        _resolve_backend(flag._device)
+    if flag._device._backend.to_numpy(flag._data).reshape(()).item():
+        if eager_message is not None:
+            raise exc_type(eager_message())
+        raise exc_type(message + (detail() if detail is not None else ""))
+
+
 def current_recorder():
     return _stack.recorder
 

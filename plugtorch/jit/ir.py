@@ -81,7 +81,8 @@ class Node:
 
     @property
     def effectful(self) -> bool:
-        return bool(self.writes) or "random" in self.op.tags
+        tags = self.op.tags
+        return bool(self.writes) or "random" in tags or "check" in tags
 
     def inputs(self):
         """The Values this node reads (a fused node's kargs are its input Values)."""

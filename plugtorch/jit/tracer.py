@@ -19,7 +19,8 @@ from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TEN
 from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Value, substitute
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp"))
+_INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp",
+                                                  os.path.join("nn", "functional"), os.path.join("nn", "ops.py")))
 _INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.py", "_ops_public.py",
                                                          "_ops_compound.py", "_indexing.py"))
 _SCALARS = (int, float, bool, str, type(None), complex)
@@ -217,6 +218,14 @@ class Tracer(D.DispatchMode):
         if self.current is not None:
             self.current.nodes.append(n)
 
+    def check_node(self, flag, exc_type, message):
+        """An argument check on data (dispatcher.data_check): the replay runs it too."""
+        v = self.value_of(flag)
+        dev = flag._device
+        node = Node(CHECK_OP, dev, _check_kernel(dev, exc_type, message), (v,), [], [], (v,), {},
+                    self.current)
+        self.graph.nodes.append(node)
+
     def _new_out(self, arr, dtype, dev, view, src):
         v = self.graph.new_value(NODE, arr.shape, dtype, dev)
         if view:
@@ -283,24 +292,24 @@ class Tracer(D.DispatchMode):
             legit.add(v.root.index)
         # tensors saved by autograd for outputs that require grad (their graph keeps them alive)
         saved = set()
+        legit_arrays = saved
         stack = []
         for t in _tensors_in(result):
             if t.grad_fn is not None:
                 stack.append(t.grad_fn)
+            if t._base is not None:
+                legit_arrays.add(id(t._base._data))
         seen = set()
         while stack:
             fn = stack.pop()
             if fn is None or id(fn) in seen:
                 continue
             seen.add(id(fn))
-            for s in (getattr(fn, "saved", None) or ()):
-                tt = s[0] if isinstance(s, tuple) else s
-                if isinstance(tt, Tensor):
-                    saved.add(id(tt._data))
-            res = getattr(fn, "result", None)
-            for r in (res if isinstance(res, list) else [res]):
-                if isinstance(r, Tensor):
-                    saved.add(id(r._data))
+            for tt in _saved_tensors((getattr(fn, "saved", None), getattr(fn, "result", None),
+                                      getattr(fn, "args", None))):
+                saved.add(id(tt._data))
+                if tt._base is not None:     # a view keeps its base tensor alive
+                    saved.add(id(tt._base._data))
             for e in (getattr(fn, "next_functions", None) or ()):
                 if e is not None:
                     stack.append(e[0])
@@ -321,6 +330,40 @@ class Tracer(D.DispatchMode):
                 if v is not None:
                     g.escapes.append(f"{v!r} (made by {v.producer.op.name if v.producer else '?'})")
                     cand.pop(id(r._data))
+
+
+class _CheckOp:
+    """The op of a check node (not a registry op: checks are not part of the op-level graph)."""
+    name = "_data_check"
+    tags = frozenset({"check"})
+    out_kind = OUT_RAW
+
+
+CHECK_OP = _CheckOp()
+
+
+def _check_kernel(dev, exc_type, message):
+    be = dev._backend
+
+    def check(flag):
+        if be.to_numpy(flag).reshape(()).item():
+            raise exc_type(message)
+    return check
+
+
+def _saved_tensors(x, depth=0):
+    """Tensors an autograd node keeps (saved arguments, SavedTensor results), at any nesting."""
+    if depth > 4 or x is None:
+        return
+    if isinstance(x, Tensor):
+        yield x
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            yield from _saved_tensors(y, depth + 1)
+    else:
+        d = getattr(x, "data", None)     # a SavedTensor
+        if isinstance(d, Tensor):
+            yield d
 
 
 def _is_dtype(x) -> bool:

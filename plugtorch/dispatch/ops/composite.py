@@ -411,11 +411,11 @@ def index_select(input, dim, index):
         raise IndexError(f"index_select(): Index is supposed to be a vector (got a {index.ndim}-D index of "
                          f"shape {tuple(index.shape)})")
     n = input.shape[d] if input.ndim else 1
-    bounds = A.index_bounds(index)   # PyTorch takes no negative indices here
-    if bounds is not None and (bounds[0] < 0 or bounds[1] >= n):
-        bad = bounds[0] if bounds[0] < 0 else bounds[1]
-        raise IndexError(f"index_select(): index {bad} is out of range for dimension {d} with size {n} (index out of "
-                         "range in self)")
+    A.check_index_range(index, 0, n, IndexError,    # PyTorch takes no negative indices here
+                        f"index_select(): an index is out of range for dimension {d} with size {n} (index out of "
+                        "range in self)",
+                        lambda lo, hi: f"index_select(): index {lo if lo < 0 else hi} is out of range for dimension {d} "
+                                       f"with size {n} (index out of range in self)")
     if input.ndim == 0:   # a 0-d input is one element: index 0 selects it
         if index.numel() != 1:
             raise RuntimeError(f"index_select(): Index to scalar can have only 1 value, got {index.numel()} "
@@ -1391,9 +1391,11 @@ def bernoulli(input, p=None, *, generator=None):
 
 def check_probabilities(op, probs):
     """RuntimeError unless every element of ``probs`` is in [0, 1] (one read-back)."""
-    if probs.numel() and bool(((probs < 0) | (probs > 1) | probs.isnan()).any()):
-        raise RuntimeError(f"{op}(): expects all probabilities p to be in [0, 1] (found one outside it, or nan): "
-                           "p_in >= 0 && p_in <= 1 is false")
+    if probs.numel():
+        from plugtorch.dispatch.dispatcher import data_check
+        data_check(((probs < 0) | (probs > 1) | probs.isnan()).any(), RuntimeError,
+                   f"{op}(): expects all probabilities p to be in [0, 1] (found one outside it, or nan): "
+                   "p_in >= 0 && p_in <= 1 is false")
 
 
 @composite("multinomial", tags=("random",), differentiable=False)

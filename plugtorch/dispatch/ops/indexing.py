@@ -43,11 +43,9 @@ def _check_indices(op, input, indices):
         if idx._device is not input._device:
             idx = idx.to(input._device)
         n = input.shape[i]
-        if idx.numel():
-            lo, hi = int(idx.amin()), int(idx.amax())
-            if lo < -n or hi >= n:
-                bad = lo if lo < -n else hi
-                raise IndexError(f"{op}(): index {bad} is out of bounds for dimension {i} with size {n}")
+        A.check_index_range(idx, -n, n, IndexError, f"{op}(): an index is out of bounds for dimension {i} with size {n}",
+                            lambda lo, hi, n=n, i=i: f"{op}(): index {lo if lo < -n else hi} is out of bounds for "
+                                                     f"dimension {i} with size {n}")
         shapes.append(tuple(idx.shape))
         out.append(idx._data)
     M.broadcast_shapes(*shapes, op=op)
@@ -126,12 +124,9 @@ def _check_gather_index(op, input, dim, index, src=None):
                                f"{tuple(index.shape)} to be smaller than self {tuple(input.shape)} apart from dimension {d}")
     if index._device is not input._device:
         raise M.device_mismatch(op, input._device, index._device)
-    bounds = A.index_bounds(index)
-    if bounds is not None:   # PyTorch's gather and scatter take no negative indices
-        n = input.shape[d] if input.ndim else 1
-        lo, hi = bounds
-        if lo < 0 or hi >= n:
-            raise A.index_range_error(op, lo if lo < 0 else hi, d, n)
+    n = input.shape[d] if input.ndim else 1   # PyTorch's gather and scatter take no negative indices
+    A.check_index_range(index, 0, n, RuntimeError, f"{op}(): an index is out of bounds for dimension {d} with size {n}",
+                        lambda lo, hi: str(A.index_range_error(op, lo if lo < 0 else hi, d, n)))
     return d
 
 
@@ -236,13 +231,10 @@ def check_index_along(op, input, dim, index, source=None):
             raise RuntimeError(f"{op}(): source tensor shape must match self tensor shape, excluding the "
                                f"specified dimension {d}. Got self.shape = {list(ishape)} source.shape = "
                                f"{list(sshape)}")
-    bounds = A.index_bounds(index)
-    if bounds is not None:
-        lo, hi = bounds
-        low = -n if op == "index_fill" else 0
-        if lo < low or hi >= n:
-            bad = lo if lo < low else hi
-            # PyTorch: IndexError, but RuntimeError from index_add's kernel for more than one dim
-            raise (RuntimeError if op == "index_add" and input.ndim > 1 else IndexError)(
-                f"{op}(): index {bad} is out of bounds for dimension {d} with size {n} (index out of range in self)")
+    low = -n if op == "index_fill" else 0
+    # PyTorch: IndexError, but RuntimeError from index_add's kernel for more than one dim
+    A.check_index_range(index, low, n, RuntimeError if op == "index_add" and input.ndim > 1 else IndexError,
+                        f"{op}(): an index is out of bounds for dimension {d} with size {n} (index out of range in self)",
+                        lambda lo, hi: f"{op}(): index {lo if lo < low else hi} is out of bounds for dimension {d} with "
+                                       f"size {n} (index out of range in self)")
     return d

@@ -9,6 +9,7 @@ from __future__ import annotations
 import warnings
 
 import plugtorch as pt
+from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
 from plugtorch.nn.functional._utils import check_reduction, legacy_reduction
 from plugtorch.nn.functional._utils import reduce as _reduce
@@ -75,9 +76,9 @@ def check_ignore_index(op, ignore_index):
 def _check_targets(op, input, target, ignore_index):
     n_classes = check_target_shape(op, input, target)
     bad = ((target < 0) | (target >= n_classes)) & (target != ignore_index)
-    if target.numel() and bool(bad.any()):
-        first = int(target[bad].reshape(-1)[0])
-        raise IndexError(f"Target {first} is out of bounds.")
+    if target.numel():
+        data_check(bad.any(), IndexError, "Target out of bounds.",
+                   lambda: f" (target {int(target[bad].reshape(-1)[0])}; classes are 0 to {n_classes - 1})")
     return n_classes
 
 
@@ -188,10 +189,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
                          f"({pt.Size(input.shape)}) is deprecated. Please ensure they have the same size.")
-    if input.numel() and bool(((input < 0) | (input > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
-    if target.numel() and bool(((target < 0) | (target > 1)).any()):
-        raise RuntimeError("binary_cross_entropy(): all elements of target should be between 0 and 1")
+    if input.numel():
+        data_check(((input < 0) | (input > 1)).any(), RuntimeError, "all elements of input should be between 0 and 1")
+    if target.numel():
+        data_check(((target < 0) | (target > 1)).any(), RuntimeError,
+                   "binary_cross_entropy(): all elements of target should be between 0 and 1")
     log_x = _clamped_log(input)
     log_1x = _clamped_log(1 - input)
     loss = -(target * log_x + (1 - target) * log_1x)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
 from plugtorch.nn.functional._utils import check_tensors
 
@@ -23,8 +24,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         padding_idx = as_int("embedding", "padding_idx", padding_idx)
         if not -n <= padding_idx < n:
             raise AssertionError(f"Padding_idx must be within num_embeddings (got {padding_idx} for {n} rows)")
-    if input.numel() and bool(((input < 0) | (input >= n)).any()):
-        raise IndexError(f"index out of range in self (embedding has {n} rows, indices must be in [0, {n}))")
+    if input.numel():
+        data_check(((input < 0) | (input >= n)).any(), IndexError,
+                   f"index out of range in self (embedding has {n} rows, indices must be in [0, {n}))")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
     if max_norm is not None:
@@ -51,12 +53,12 @@ def one_hot(tensor, num_classes: int = -1):
     if tensor.dtype is not pt.int64:
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     num_classes = as_int("one_hot", "num_classes", num_classes)
-    if tensor.numel() and bool((tensor < 0).any()):
-        raise RuntimeError("Class values must be non-negative.")
+    if tensor.numel():
+        data_check((tensor < 0).any(), RuntimeError, "Class values must be non-negative.")
     if num_classes == -1:
         if tensor.numel() == 0:
             raise RuntimeError("Can not infer total number of classes from empty tensor.")
         num_classes = int(tensor.amax()) + 1
-    elif tensor.numel() and bool((tensor >= num_classes).any()):
-        raise RuntimeError("Class values must be smaller than num_classes.")
+    elif tensor.numel():
+        data_check((tensor >= num_classes).any(), RuntimeError, "Class values must be smaller than num_classes.")
     return (tensor.unsqueeze(-1) == pt.arange(num_classes, device=tensor.device)).to(pt.int64)

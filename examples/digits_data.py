@@ -21,6 +21,10 @@ def parse_args(description, argv=None, *, epochs, lr):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: plugtorch.autocast for the forward pass and loss, GradScaler for the step")
+    p.add_argument("--amp-dtype", choices=("float16", "bfloat16"), default=None,
+                   help="autocast's dtype (default: the device's, bfloat16 on cpu, float16 on opencl and cuda)")
     return p.parse_args(argv)
 
 
@@ -52,10 +56,10 @@ def digits(device, *, images: bool, batch_size: int, seed: int):
     return train, test
 
 
-def accuracy(model, loader) -> float:
+def accuracy(model, loader, autocast=None) -> float:
     model.eval()
     correct = total = 0
-    with pt.no_grad():
+    with pt.no_grad(), autocast or pt.autocast("cpu", enabled=False):
         for x, y in loader:
             correct += (model(x).argmax(1) == y).sum().item()
             total += len(y)
@@ -63,10 +67,15 @@ def accuracy(model, loader) -> float:
     return correct / total
 
 
-def fit(model, optimizer, train, test, *, epochs, progress=True, scheduler=None):
-    """Train for ``epochs``, printing the mean loss and the test accuracy after each."""
+def fit(model, optimizer, train, test, *, epochs, progress=True, scheduler=None, amp=False, amp_dtype=None):
+    """Train for ``epochs``, printing the mean loss and the test accuracy after each. With ``amp``
+    the forward pass and the loss run under ``plugtorch.autocast`` (in ``amp_dtype``, default the
+    device's) and a ``GradScaler`` scales the loss and skips steps with inf/NaN gradients."""
     from tqdm import tqdm
     loss_fn = pt.nn.CrossEntropyLoss()
+    device_type = next(iter(model.parameters())).device.type
+    autocast = pt.autocast(device_type, dtype=amp_dtype, enabled=amp)
+    scaler = pt.amp.GradScaler(device_type, enabled=amp)
     acc = 0.0
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
@@ -74,14 +83,16 @@ def fit(model, optimizer, train, test, *, epochs, progress=True, scheduler=None)
         bar = tqdm(train, desc=f"epoch {epoch:2d}/{epochs}", leave=False, disable=not progress, unit="batch")
         for x, y in bar:
             optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            optimizer.step()
+            with autocast:
+                loss = loss_fn(model(x), y)
+            scaler.scale(loss).backward()     # without amp: loss.backward(), optimizer.step()
+            scaler.step(optimizer)
+            scaler.update()
             total += loss.detach() * len(y)    # summed on the device: no host sync per batch
             n += len(y)
         if scheduler is not None:
             scheduler.step()
-        acc = accuracy(model, test)
+        acc = accuracy(model, test, autocast)
         print(f"epoch {epoch:2d}/{epochs}  loss {total.item() / n:.4f}  test accuracy {acc:.4f}  "
               f"({time.perf_counter() - start:.2f} s)", flush=True)
     return acc
@@ -94,11 +105,14 @@ def main(name: str, description: str, make_model, make_optimizer, *, images: boo
     args = parse_args(description, argv, epochs=epochs, lr=lr)
     device = pick_device(args.device)
     pt.manual_seed(args.seed)
-    print(f"digits {name} on {device}")
+    amp_dtype = getattr(pt, args.amp_dtype) if args.amp_dtype else None
+    amp_note = f" (autocast {(amp_dtype or pt.get_autocast_dtype(device.type)).name} + GradScaler)" if args.amp else ""
+    print(f"digits {name} on {device}{amp_note}")
     train, test = digits(device, images=images, batch_size=args.batch_size, seed=args.seed)
     model = make_model().to(device)
     opt = make_optimizer(model.parameters(), args.lr)
     sched = pt.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
-    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched)
+    acc = fit(model, opt, train, test, epochs=args.epochs, progress=not args.no_progress, scheduler=sched,
+              amp=args.amp, amp_dtype=amp_dtype)
     print(f"final test accuracy {acc:.4f}")
     return acc

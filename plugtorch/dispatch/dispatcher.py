@@ -347,7 +347,12 @@ def run(op, args, kwargs):
     """Below autograd: meta, then the backend's kernel (or decomposition / fallback)."""
     meta = op.meta
     if meta is None:
-        return op.decomposition(*args, **kwargs)
+        res = op.decomposition(*args, **kwargs)
+        if _modes:
+            rec = _stack.recorder
+            if rec is not None:   # plugtorch.jit: results the decomposition made without an op
+                rec.composite_call(op, args, kwargs, res)
+        return res
     dev, kargs, out = meta(*args, **kwargs)
     kernels = dev._kernels
     if kernels is None:

@@ -184,6 +184,8 @@ class Executable:
         else:
             call = f"{const(_op_runner(n))}({', '.join(f'v{v.index}' for v in _unique(n.inputs()))})"
         kind = n.op.out_kind
+        if n.out_dtypes == "tuple":
+            kind = OUT_MULTI
         if kind in (OUT_TENSOR, OUT_VIEW) and not (n.kargs is None and kind == OUT_INPLACE):
             return f"v{outs[0].index} = {call}"
         if kind == OUT_MULTI:
@@ -246,7 +248,7 @@ def _op_runner(n):
     ins = _unique(n.inputs())
     pos = {v.index: k for k, v in enumerate(ins)}
     args_t, kwargs_t = n.run_args, n.run_kwargs
-    kind = op.out_kind
+    kind = OUT_MULTI if n.out_dtypes == "tuple" else op.out_kind
 
     def runner(*arrays):
         def tensor(v):

@@ -218,6 +218,34 @@ class Tracer(D.DispatchMode):
         if self.current is not None:
             self.current.nodes.append(n)
 
+    def composite_call(self, op, args, kwargs, res):
+        """A composite op returned tensors no kernel call produced (a transfer through host
+        memory, say): the graph runs the op itself there."""
+        outs = list(_tensors_in(res)) if not isinstance(res, Tensor) else [res]
+        if not outs or all(id(t._data) in self.by_array for t in outs):
+            return
+        if not isinstance(res, Tensor) and not (isinstance(res, tuple) and all(
+                isinstance(t, Tensor) or t is None for t in res)):
+            return
+        vals = []
+        for t in ([res] if isinstance(res, Tensor) else list(res)):
+            if t is None:
+                vals.append(None)
+                continue
+            v = self.by_array.get(id(t._data))
+            if v is None:
+                v = self._new_out(t._data, t._dtype, t._device, False, None)
+            vals.append(v)
+        n = Node(op, outs[0]._device, None, None, vals, [], self._template(args), self._template(kwargs),
+                 self.current)
+        n.out_dtypes = "tensor" if isinstance(res, Tensor) else "tuple"
+        for v in vals:
+            if v is not None and v.producer is None:
+                v.producer = n
+        self.graph.nodes.append(n)
+        if self.current is not None:
+            self.current.nodes.append(n)
+
     def check_node(self, flag, exc_type, message):
         """An argument check on data (dispatcher.data_check): the replay runs it too."""
         v = self.value_of(flag)

@@ -10,8 +10,10 @@ The update, for each parameter at step t (as ``torch.optim.Adagrad`` computes it
 """
 from __future__ import annotations
 
+from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
+from plugtorch.optim.ops import scalar_op
 from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative, new_step
 
 
@@ -25,13 +27,14 @@ def adagrad(params, grads, state_sums, state_steps, *, lr=1e-2, weight_decay=0.0
             g = -g
         step_t = state_steps[i]
         step_t.add_(1)
-        t = step_t.item()
         if weight_decay != 0:
             g = g.add(p, alpha=weight_decay)
-        clr = lr / (1 + (t - 1) * lr_decay)
+        # the decayed rate from the step counter with tensor ops (float64, as Python floats would),
+        # so a traced step reads the counter instead of baking its value in
+        t = step_t.to(_dtypes.float64)
         s = state_sums[i]
         s.add_(g * g)
-        p.add_(g / s.sqrt().add_(eps), alpha=-clr)
+        p.add_(scalar_op(g / s.sqrt().add_(eps), "mul", -(lr / (1 + (t - 1) * lr_decay))))
 
 
 class Adagrad(Optimizer):

@@ -16,9 +16,7 @@ round as the decomposition does; the conformance entries ``optim.*``, ``_fused_s
 """
 from __future__ import annotations
 
-import math
-
-from plugtorch import _ops_public
+from plugtorch import _dtypes, _ops_public
 from plugtorch._dtypes import _FLOAT
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch.dispatcher import dispatch
@@ -125,7 +123,6 @@ def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, 
     if maximize:
         g = -g
     step_t.add_(1)
-    t = step_t.item()
     if weight_decay != 0:
         if decoupled:
             p.mul_(1 - lr * weight_decay)
@@ -136,9 +133,25 @@ def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, 
     if amsgrad:
         vmax.copy_(vmax.maximum(v))
         v = vmax
-    step_size = lr / (1 - beta1 ** t)
-    denom = (v.sqrt() / math.sqrt(1 - beta2 ** t)).add_(eps)
-    p.add_(m / denom, alpha=-step_size)
+    # the bias corrections from the step counter with tensor ops (in float64 on its device, as
+    # Python's floats would compute them; rounded to the parameter's dtype where a Python float
+    # would be), so a traced step reads the counter instead of baking its value in
+    t = step_t.to(_dtypes.float64)
+    denom = scalar_op(v.sqrt(), "div", (1 - beta2 ** t).sqrt()).add_(eps)
+    p.add_(scalar_op(m / denom, "mul", -(lr / (1 - beta1 ** t))))
+
+
+def scalar_op(x, op, s):
+    """``x * s`` or ``x / s`` for a 0-d float64 tensor ``s``, rounded as if ``s`` were a Python float:
+    float16/bfloat16 take it as a float32 and round only the result (PyTorch's opmath), the
+    others as their own dtype. A traced optimizer step then reads ``s`` from the graph."""
+    dt = x._dtype
+    wide = dt.is_floating_point and dt.itemsize == 2
+    s = s.to(_dtypes.float32 if wide else dt).to(x._device)
+    if wide:
+        x = x.to(_dtypes.float32)
+    r = x * s if op == "mul" else x / s
+    return r.to(dt) if wide else r
 
 
 def fused_adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, beta1, beta2,

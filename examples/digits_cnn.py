@@ -1,6 +1,7 @@
 """Train a small CNN on scikit-learn's digits (8x8 images), on any plugtorch device.
 
     .venv/bin/python examples/digits_cnn.py --device opencl
+    .venv/bin/python examples/digits_cnn.py --device cpu --amp    # autocast (bfloat16) + GradScaler
 
 Two 3x3 convolutions with max pooling, then a linear classifier; Adam with a cosine schedule.
 Reaches about 0.98 test accuracy in 15 epochs.

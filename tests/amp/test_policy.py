@@ -128,3 +128,12 @@ def test_backends_declare_their_list():
     assert pt.get_autocast_dtype("cpu") is pt.bfloat16
     for name in ("opencl", "cuda"):
         assert pt.get_autocast_dtype(name) is pt.float16
+
+
+def test_docs_amp_md_shows_the_table():
+    import pathlib
+    import re
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "amp.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (\w*) ?\| (\w*) ?\|$", doc.split("<!-- policy table", 1)[1], re.M)
+    shown = {op: (cuda or None, cpu or None) for op, cuda, cpu in rows}
+    assert shown == policy.POLICIES, "docs/amp.md's policy table differs from plugtorch/dispatch/autocast_policy.py"

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from plugtorch import _dtypes, _ops_public
 from plugtorch._tensor import Tensor
-from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.meta import device_mismatch
-from plugtorch.dispatch.registry import OPS, OUT_RAW, register_op
+from plugtorch.optim.ops import _register   # registers an in-place op on lists, as the fused optimizer updates
 
 _F32 = _dtypes.float32
 
@@ -102,24 +101,6 @@ def _update_scale_meta(scale, growth_tracker, found_inf, growth_factor, backoff_
             raise device_mismatch(op, dev, t._device)
     return dev, (scale._data, growth_tracker._data, found_inf._data, float(growth_factor), float(backoff_factor),
                  int(growth_interval)), None
-
-
-def _register(name, meta, decomposition, written):
-    """Register an in-place op; its public function bumps the versions of the tensors it writes
-    (``written(args)``), since a kernel writes their arrays directly."""
-    op = OPS.get(name)
-    if op is None:
-        op = register_op(name, meta, decomposition=decomposition, differentiable=False, out_kind=OUT_RAW)
-
-    def fn(*args):
-        dispatch(op, *args)
-        for t in written(args):
-            t._bump_version()
-    fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = decomposition.__doc__
-    fn._op = op
-    setattr(_ops_public.ops, name, fn)
-    return fn
 
 
 non_finite_check_and_unscale_ = _register("_amp_foreach_non_finite_check_and_unscale_", _non_finite_meta,

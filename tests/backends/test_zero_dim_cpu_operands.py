@@ -76,4 +76,4 @@ def test_registered_device_without_half_precision(nohalf):
 @pytest.mark.parametrize("device", _devices() or [pytest.param("none", marks=pytest.mark.skip(
     reason="every device here holds float16 and bfloat16"))])
 def test_available_devices_without_half_precision(device):
-    _check(device, _lacking(device))   # strict: float16 and bfloat16; PoCL without cl_khr_fp16: float16
+    _check(device, _lacking(device))   # e.g. array-api-strict: float16 and bfloat16

@@ -10,8 +10,8 @@ from plugtorch.backends.opencl.platforms import describe, enumerate_devices
 class OpenCLBackend(Backend):
     """The ``opencl`` device type (PyOpenCL; PoCL gives every machine a CPU device).
 
-    float64 needs cl_khr_fp64 and float16 cl_khr_fp16; bfloat16 is stored as 16-bit words and
-    computed in float, so every device supports it.
+    float64 needs cl_khr_fp64. float16 and bfloat16 are stored as 16-bit words and computed in
+    float, rounded on store as on cpu, so every device supports them (no cl_khr_fp16 needed).
     """
 
     name = "opencl"
@@ -61,8 +61,6 @@ class OpenCLBackend(Backend):
         ext = d.extensions.split()
         if dtype is _dtypes.float64 and "cl_khr_fp64" not in ext:
             return f"the OpenCL device '{d.name}' lacks the cl_khr_fp64 extension"
-        if dtype is _dtypes.float16 and "cl_khr_fp16" not in ext:
-            return f"the OpenCL device '{d.name}' lacks the cl_khr_fp16 extension"
         return None
 
     # --- data ----------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """How each plugtorch dtype is stored and computed in OpenCL C.
 
-bool is stored as uchar holding 0 or 1. bfloat16 is stored as ushort (its bit pattern) and
-computed in float: loads widen exactly, stores round to nearest even, as ml_dtypes does on cpu.
-float16 needs cl_khr_fp16 (PoCL's CPU device lacks it, so it is refused there).
+bool is stored as uchar holding 0 or 1. float16 and bfloat16 are stored as ushort (their bit
+patterns) and computed in float, so every device supports them (no cl_khr_fp16 needed): loads
+widen exactly, stores round to nearest even as NumPy (float16) and ml_dtypes (bfloat16) do on
+cpu, overflow to inf and subnormals included, and a float64 value is rounded to float16 once.
+
+float16 conversions are integer bit manipulation that needs no float denormals; where the
+compiler offers x86's F16C instructions (PoCL on x86-64) they do it in one instruction, and
+contiguous all-float16 pointwise kernels convert eight values at a time (``F16_VEC``). Only NaN
+payloads may differ between the two (F16C quiets a signalling NaN; NumPy keeps it).
 """
 from __future__ import annotations
 
@@ -13,10 +19,12 @@ from plugtorch import _dtypes
 STORAGE = {  # numpy dtype -> OpenCL storage type
     np.dtype(np.bool_): "uchar", np.dtype(np.uint8): "uchar", np.dtype(np.int8): "char",
     np.dtype(np.int16): "short", np.dtype(np.int32): "int", np.dtype(np.int64): "long",
-    np.dtype(np.float16): "half", _dtypes.bfloat16.numpy: "ushort",
+    np.dtype(np.float16): "ushort", _dtypes.bfloat16.numpy: "ushort",
     np.dtype(np.float32): "float", np.dtype(np.float64): "double",
 }
 BF16 = _dtypes.bfloat16.numpy
+F16 = np.dtype(np.float16)
+HALVES = (F16, BF16)   # 16-bit floats: ushort storage, float compute
 BOOL = np.dtype(np.bool_)
 FLOAT_KINDS = "f"
 
@@ -24,8 +32,51 @@ PRELUDE = r"""
 #ifdef USE_FP64
 #pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #endif
-#ifdef USE_FP16
-#pragma OPENCL EXTENSION cl_khr_fp16 : enable
+/* float16 <-> float by bit manipulation: exact widening (subnormals through an integer
+   conversion, so float denormals are never needed) and NumPy's rounding to nearest even */
+inline float f16_load_bits(ushort h) {
+    const uint a = (uint)h & 0x7fffu, s = ((uint)h & 0x8000u) << 16;
+    const uint sub = as_uint((float)a * 0x1p-24f), nrm = (a << 13) + 0x38000000u;
+    const uint r = a < 0x0400u ? sub : (a >= 0x7c00u ? ((a << 13) | 0x7f800000u) : nrm);
+    return as_float(r | s);
+}
+inline ushort f16_store_bits(float f) {
+    const uint u = as_uint(f), x = u & 0x7fffffffu, s = (u >> 16) & 0x8000u;
+    const uint nrm = (x + 0xc8000fffu + ((x >> 13) & 1u)) >> 13;    /* rebias; carry rounds up */
+    const uint sub = as_uint(as_float(x) + 0.5f) - 0x3f000000u;     /* below 2^-14: the FPU rounds */
+    const uint m = (x & 0x7fffffu) >> 13, nan = 0x7c00u + m + (m == 0u);
+    const uint h = x > 0x7f800000u ? nan : (x >= 0x47800000u ? 0x7c00u : (x < 0x38800000u ? sub : nrm));
+    return (ushort)(h | s);
+}
+#if defined(__F16C__) && defined(__has_builtin) && !defined(F16_BITS)
+#if __has_builtin(__builtin_ia32_vcvtph2ps256) && __has_builtin(__builtin_ia32_vcvtps2ph256)
+#define F16_VEC 8   /* x86's F16C (PoCL on x86-64): one instruction converts, 8 at a time */
+#endif
+#endif
+#ifdef F16_VEC      /* (rounding mode 0: to nearest even) */
+typedef short f16_v8 __attribute__((ext_vector_type(8)));
+typedef short f16_v8u __attribute__((ext_vector_type(8), aligned(2)));   /* unaligned access */
+inline float f16_load(ushort h) { return __builtin_ia32_vcvtph2ps((f16_v8)((short)h, 0, 0, 0, 0, 0, 0, 0))[0]; }
+inline ushort f16_store(float f) { return (ushort)__builtin_ia32_vcvtps2ph((float4)(f, 0.0f, 0.0f, 0.0f), 0)[0]; }
+inline float8 f16_load8(__global const ushort* p) { return __builtin_ia32_vcvtph2ps256(*(__global const f16_v8u*)p); }
+inline void f16_store8(float8 v, __global ushort* p) { *(__global f16_v8u*)p = __builtin_ia32_vcvtps2ph256(v, 0); }
+#else
+inline float f16_load(ushort h) { return f16_load_bits(h); }
+inline ushort f16_store(float f) { return f16_store_bits(f); }
+#endif
+inline float f16r(float f) { return f16_load(f16_store(f)); }   /* round to float16 */
+#ifdef USE_FP64
+/* double -> float16 rounded once: to float rounding to odd (truncate, then set the last bit if
+   inexact) keeps the tie information that a plain (float) cast would round away */
+inline ushort f16_store_d(double d) {
+    float f = (float)d;
+    if ((double)f != d && d == d) {
+        const uint m = as_uint(f) - ((d > 0 ? (double)f > d : (double)f < d) ? 1u : 0u);
+        f = as_float(m | 1u);   /* (the sign bit is untouched: |f| > |d| implies f != 0) */
+    }
+    return f16_store(f);
+}
+inline float f16r_d(double d) { return f16_load(f16_store_d(d)); }
 #endif
 inline float bf16_load(ushort x) { return as_float(((uint)x) << 16); }
 inline ushort bf16_store(float f) {
@@ -63,7 +114,7 @@ def storage(dt) -> str:
 
 def compute(dt) -> str:
     """The C type arithmetic on ``dt`` happens in."""
-    if dt == BF16:
+    if dt in HALVES:
         return "float"
     return STORAGE[dt]
 
@@ -74,7 +125,7 @@ def is_float(dt) -> bool:
 
 def load(dt, expr, to=None) -> str:
     """C expression reading storage ``expr`` of dtype ``dt`` as C type ``to`` (default compute)."""
-    v = f"bf16_load({expr})" if dt == BF16 else f"({expr})"
+    v = f"bf16_load({expr})" if dt == BF16 else f"f16_load({expr})" if dt == F16 else f"({expr})"
     return v if to is None else f"(({to}){v})"
 
 
@@ -87,6 +138,8 @@ def convert(src_dt, dst_dt, expr) -> str:
         return f"(({ct})(long)({expr}))"   # float -> small int wraps like NumPy (via int64)
     if dst_dt == BF16 and src_dt != BF16:   # an operand cast to bfloat16 is rounded to it first,
         return f"bfr((float)({expr}))"     # as on cpu, although bfloat16 computes in float
+    if dst_dt == F16 and src_dt != F16:     # the same for float16; a double is rounded once
+        return f"f16r_d({expr})" if src_dt == np.float64 else f"f16r((float)({expr}))"
     return f"(({ct})({expr}))"
 
 
@@ -94,6 +147,8 @@ def store(dt, expr) -> str:
     """C expression turning a compute-type value into storage of ``dt``."""
     if dt == BF16:
         return f"bf16_store((float)({expr}))"
+    if dt == F16:
+        return f"f16_store((float)({expr}))"
     if dt == BOOL:
         return f"((uchar)(({expr}) != 0))"
     return f"(({STORAGE[dt]})({expr}))"
@@ -102,11 +157,15 @@ def store(dt, expr) -> str:
 def scalar(dt, value, rounded=True):
     """A Python scalar as the NumPy scalar passed for a compute-type ``dt`` kernel argument.
 
-    A bfloat16 scalar is rounded to bfloat16 unless ``rounded`` is False (mul and div: PyTorch
-    takes their scalar as a float32 and rounds only the result)."""
-    if dt == BF16:
+    A float16 or bfloat16 scalar is passed as a float32 holding the value rounded to the dtype,
+    unless ``rounded`` is False (mul and div: PyTorch takes their scalar as a float32 and rounds
+    only the result)."""
+    if dt in HALVES:
         if not rounded:
             return np.float32(value)
+        if dt == F16:
+            with np.errstate(over="ignore"):
+                return np.float32(np.array(value).astype(np.float16))
         import ml_dtypes
         return np.float32(ml_dtypes.bfloat16(value))
     if dt == BOOL:
@@ -126,4 +185,4 @@ GEO = np.dtype([("v", np.int64, (42,))])
 
 def scalar_numpy(dt):
     """The NumPy dtype of a compute-type ``dt`` kernel argument."""
-    return np.dtype(np.float32) if dt == BF16 else np.dtype(np.uint8) if dt == BOOL else dt
+    return np.dtype(np.float32) if dt in HALVES else np.dtype(np.uint8) if dt == BOOL else dt

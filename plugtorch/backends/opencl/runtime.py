@@ -54,7 +54,7 @@ class DeviceState:
         self.peak = 0
         self._programs = Memo(1024, invalidate=False)   # key -> built cl.Program
         self.kernels = Memo(4096, invalidate=False)     # (key, name) -> cl.Kernel
-        self._options = (["-DUSE_FP64"] if self.fp64 else []) + (["-DUSE_FP16"] if self.fp16 else [])
+        self._options = ["-DUSE_FP64"] if self.fp64 else []
 
     # --- memory ----------------------------------------------------------------------------
     def alloc(self, nbytes):

@@ -8,8 +8,9 @@ if not pt.opencl.is_available():
     pytest.skip("no OpenCL device (pip install plugtorch[opencl])", allow_module_level=True)
 
 DEV = "opencl"
-DTYPES = [pt.bool, pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64, pt.bfloat16, pt.float32, pt.float64]
-FLOATS = [pt.bfloat16, pt.float32, pt.float64]
+DTYPES = [pt.bool, pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64, pt.float16, pt.bfloat16, pt.float32,
+          pt.float64]
+FLOATS = [pt.float16, pt.bfloat16, pt.float32, pt.float64]
 INTS = [pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64]
 
 
@@ -41,7 +42,7 @@ def assert_same(got, want, dtype=None, rtol=None, atol=None):
     g = got.cpu().numpy().astype(np.float64) if want.dtype is pt.bfloat16 else got.cpu().numpy()
     w = want.numpy().astype(np.float64) if want.dtype is pt.bfloat16 else want.numpy()
     if want.dtype.is_floating_point:
-        tol = {pt.bfloat16: 1e-2, pt.float32: 1e-5, pt.float64: 1e-10}[want.dtype]
+        tol = {pt.float16: 1e-3, pt.bfloat16: 1e-2, pt.float32: 1e-5, pt.float64: 1e-10}[want.dtype]
         np.testing.assert_allclose(g, w, rtol=rtol or tol, atol=atol or tol, equal_nan=True)
     else:
         np.testing.assert_array_equal(g, w)

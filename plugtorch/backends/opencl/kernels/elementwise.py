@@ -32,10 +32,6 @@ def _unary_expr(name, dt):
               "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
               "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
               "round": "rint(x0)" if f else "x0"}
-    if dt == np.float16 and name in ("rsqrt", "sigmoid"):
-        # in float and rounded once, as PyTorch (and cpu): in half, exp(11.1) overflows and
-        # sigmoid(-11.1) is 0 instead of 1.5e-5 (bfloat16 computes in float already)
-        return {"rsqrt": "(1 / sqrt((float)x0))", "sigmoid": "(1 / (1 + exp(-(float)x0)))"}[name]
     if name in simple:
         return simple[name]
     if name in ("floor", "ceil", "trunc") and not f:

@@ -134,6 +134,8 @@ def _acc(name, x_dt, out_dt):
         return T.BOOL
     if name in ("amax", "amin"):
         return x_dt
+    if out_dt in T.HALVES:   # sum/prod of float16/bfloat16 accumulate in float32, as on cpu:
+        return np.dtype(np.float32)   # partial results of a split reduction are not rounded
     return out_dt
 
 

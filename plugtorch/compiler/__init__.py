@@ -115,9 +115,9 @@ class CompiledFunction:
             skey = len(args)
         else:
             from plugtorch.jit.tracer import flatten_tensors
-            from plugtorch.jit.api import _spec_shape
+            from plugtorch.jit.api import spec_key
             tensors, spec = flatten_tensors(args, kwargs)
-            skey = _spec_shape(spec)
+            skey = spec_key(spec)
         key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module.TRAIN_EPOCH)
         e = self._cache.get(key)
         if e is not None:

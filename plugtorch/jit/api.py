@@ -25,8 +25,12 @@ def trace_call(fn, args, kwargs=None, warn=True):
     return graph, res, tensors, spec
 
 
+def spec_key(spec) -> tuple:
+    """A call's (args spec, kwargs spec) with tensor positions only: two calls match if equal."""
+    return tuple(_spec_shape(s) for s in spec)
+
+
 def _spec_shape(spec):
-    """The spec with tensor positions only: two calls match if these are equal."""
     kind, payload = spec
     if kind == "T":
         return ("T",)
@@ -70,7 +74,7 @@ class TracedFunction:
     def __init__(self, graph, name="forward", example_outputs=None):
         self.__name__ = name
         self._graph = graph
-        self._spec_key = _spec_shape(graph.input_spec) if graph.input_spec is not None else None
+        self._spec_key = spec_key(graph.input_spec) if graph.input_spec is not None else None
         self._exe = build(graph, name)
         self._rg_captures = [v.tensor for v in graph.captures if v.kind == CAPTURE and v.tensor._rg]
         self._plain = self._all_tensor_spec
@@ -97,9 +101,9 @@ class TracedFunction:
             tensors = args
         else:
             tensors, spec = flatten_tensors(args, kwargs)
-            if _spec_shape(spec) != self._spec_key or len(tensors) != len(g.inputs):
+            if spec_key(spec) != self._spec_key or len(tensors) != len(g.inputs):
                 raise RuntimeError(f"traced function '{self.__name__}' was traced with arguments structured as "
-                                   f"{_describe_spec(g.input_spec)} and is called with {_describe_spec(spec)}; "
+                                   f"{_describe_spec(g.input_spec[0])} and is called with {_describe_spec(spec[0])}; "
                                    "a trace fixes its non-tensor arguments: trace it again for these, or use "
                                    "plugtorch.compile")
         try:

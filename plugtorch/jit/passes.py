@@ -187,41 +187,55 @@ def fuse_pointwise(graph) -> int:
     """Offer each maximal chain of pointwise kernel calls of one shape and device (two or more) to
     the backend; replace the chain by the fused call it returns."""
     nodes = graph.nodes
-    needed_after = {}        # value index -> index of the last node reading it
-    for i, n in enumerate(nodes):
+    needed_after = {}        # value index -> the nodes reading it
+    for n in nodes:
         for v in n.inputs():
-            needed_after[v.index] = i
+            needed_after.setdefault(v.index, []).append(n)
     outs = {v.index for v in graph.output_values()} | {v.root.index for v in graph.output_values()}
     result = []
     group = []
     members = set()
+    pending = []          # pure nodes reading the open group's values: they run after it
+    pending_vals = set()
     fused = 0
 
     def flush():
-        nonlocal group, members, fused
+        nonlocal group, members, pending, pending_vals, fused
+        node = None
         if len(group) >= 2:
             node = _make_fused(graph, group, members, needed_after, outs, position=len(result))
-            if node is not None:
-                result.append(node)
-                fused += 1
-                group, members = [], set()
-                return
-        result.extend(group)
-        group, members = [], set()
+        if node is not None:
+            result.append(node)
+            fused += 1
+        else:
+            result.extend(group)
+        result.extend(pending)
+        group, members, pending, pending_vals = [], set(), [], set()
 
-    for i, n in enumerate(nodes):
-        if _fusible(n):
+    for n in nodes:
+        reads = {v.index for v in n.inputs()}
+        if _fusible(n) and not (reads & pending_vals):
             out = n.outs[0]
             if group:
                 g0 = group[0]
-                reads_group = any(v.index in members for v in n.inputs())
-                if out.shape != g0.outs[0].shape or n.device != g0.device or not reads_group:
+                if out.shape != g0.outs[0].shape or n.device != g0.device or not (reads & members):
                     flush()
             group.append(n)
             members.add(out.index)
             continue
-        if group and (n.effectful or any(v.index in members for v in n.inputs())):
+        if group and (reads & (members | pending_vals)):
+            if n.effectful:
+                flush()
+            else:
+                pending.append(n)
+                pending_vals.update(o.index for o in n.outs if o is not None)
+                continue
+        elif group and n.effectful:
             flush()
+        if group and pending:
+            pending.append(n)       # keep the order of the nodes after the group
+            pending_vals.update(o.index for o in n.outs if o is not None)
+            continue
         result.append(n)
     flush()
     graph.nodes[:] = result
@@ -248,11 +262,11 @@ def _make_fused(graph, group, members, needed_after, outs, position):
         o = n.outs[0]
         steps.append(Step(n.op.name, kargs, tuple(o.shape), o.dtype))
         step_of[o.index] = j
-    last_member = max(graph.nodes.index(n) for n in group)
+    ids = {id(n) for n in group}
     out_steps = []
     for j, n in enumerate(group):
         o = n.outs[0]
-        if o.index in outs or needed_after.get(o.index, -1) > last_member:
+        if o.index in outs or any(id(r) not in ids for r in needed_after.get(o.index, ())):
             out_steps.append(j)
     if not out_steps:
         return None

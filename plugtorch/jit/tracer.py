@@ -189,6 +189,8 @@ class Tracer(D.DispatchMode):
             return x            # dtypes, devices, generators ...: passed as they are
 
         ktemplate = tuple(karg(x) for x in kargs)
+        if "random" in op.tags:
+            pre = False     # the meta function picks the generator's current state: run it per call
         kind = op.out_kind
         if kind == OUT_INPLACE:
             w = ktemplate[0] if pre else None

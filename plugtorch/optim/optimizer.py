@@ -93,10 +93,11 @@ class Optimizer:
         """Reset the gradients of every parameter: to None (default) or to zeros in place."""
         for g in self.param_groups:
             for p in g["params"]:
+                if set_to_none:
+                    p.grad = None      # without reading it first: a compiled step then needs no guard on it
+                    continue
                 if p.grad is None:
                     continue
-                if set_to_none:
-                    p.grad = None
                 else:
                     with no_grad():
                         p.grad.detach_()

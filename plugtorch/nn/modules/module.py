@@ -359,11 +359,9 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is None:
-                continue
             if set_to_none:
-                p.grad = None
-            else:
+                p.grad = None      # without reading it first: a compiled step then needs no guard on it
+            elif p.grad is not None:
                 p.grad = plugtorch.zeros_like(p.grad)
 
     def apply(self, fn):

@@ -1,0 +1,151 @@
+"""plugtorch.compile: guards and recompiles, graph breaks, stats and explain, reset."""
+import pytest
+
+import plugtorch as pt
+
+
+def test_first_call_traces_then_replays():
+    calls = []
+
+    def f(x):
+        calls.append(1)              # Python runs only while tracing
+        return x * 2 + 1
+    c = pt.compile(f)
+    x = pt.ones(3)
+    assert c(x).tolist() == [3.0] * 3 and c(x).tolist() == [3.0] * 3 and c(pt.zeros(3)).tolist() == [1.0] * 3
+    assert len(calls) == 1
+    st = pt.compiler.stats()
+    assert st["graphs"] == 1 and st["compiled_calls"] == 2 and st["traced_calls"] == 1
+
+
+@pytest.mark.parametrize("change,why", [
+    (lambda: pt.ones(4), "new input signature"),
+    (lambda: pt.ones(3, dtype=pt.float64), "new input signature"),
+    (lambda: pt.ones(3, requires_grad=True), "requires_grad"),
+    (lambda: pt.ones(6)[::2], "new input signature"),
+])
+def test_a_new_signature_traces_again(change, why):
+    c = pt.compile(lambda x: x + 1)
+    c(pt.ones(3))
+    y = change()
+    assert c(y).tolist() == (y + 1).tolist()
+    assert c.counters == {"graphs": 2, "graph_breaks": 0, "recompiles": 1}
+    assert any(why in r for r in pt.compiler.stats()["reasons"])
+
+
+def test_grad_mode_is_part_of_the_key():
+    w = pt.ones(3, requires_grad=True)
+    c = pt.compile(lambda x: x * w)
+    c(pt.ones(3))
+    with pt.no_grad():
+        out = c(pt.ones(3))
+    assert not out.requires_grad and c.counters["graphs"] == 2
+
+
+def test_cache_is_bounded():
+    from plugtorch import compiler
+    c = pt.compile(lambda x: x + 1)
+    for n in range(1, compiler.CACHE_SIZE_LIMIT + 4):
+        c(pt.ones(n))
+    assert len(c._cache) <= compiler.CACHE_SIZE_LIMIT
+
+
+def test_graph_break_runs_eagerly_and_is_explained():
+    def f(x):
+        if x.sum().item() > 0:          # data-dependent Python
+            return x * 2
+        return x * 3
+    c = pt.compile(f)
+    assert c(pt.ones(2)).tolist() == [2.0, 2.0]
+    assert c(-pt.ones(2)).tolist() == [-3.0, -3.0]    # eager: the other branch
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 1 and st["eager_calls"] == 1
+    assert any("graph break" in r and "item" in r and "test_compile.py" in r for r in st["reasons"])
+    ex = pt.compiler.explain(f, pt.ones(2))
+    assert ex.graph_count == 0 and ex.graph_break_count == 1 and "item" in ex.break_reasons[0]
+    assert "Graph Break Count: 1" in str(ex)
+
+
+def test_fullgraph_makes_a_break_an_error():
+    c = pt.compile(lambda x: x * float(x.sum()), fullgraph=True)
+    with pytest.raises(RuntimeError, match=r"fullgraph=True\): graph break: .*float"):
+        c(pt.ones(2))
+
+
+def test_reset_forgets_graphs():
+    c = pt.compile(lambda x: x - 1)
+    c(pt.ones(2))
+    c(pt.ones(2))
+    pt.compiler.reset()
+    assert pt.compiler.stats()["graphs"] == 0
+    c(pt.ones(2))
+    assert pt.compiler.stats()["traced_calls"] == 1
+
+
+def test_training_mode_change_traces_again():
+    m = pt.nn.Dropout(0.5)
+    c = pt.compile(m)
+    x = pt.ones(100)
+    pt.manual_seed(0)
+    a = c(x)
+    assert (a == 0).any()
+    m.eval()
+    assert pt.equal(c(x), x) and pt.equal(c(x), x)
+
+
+def test_learning_rate_change_traces_again():
+    p = pt.ones(2, requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.5)
+
+    def step():
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    c = pt.compile(step)
+    c()
+    c()                                   # replay: p = 1 - .5*2 = 0 -> 0
+    assert p.tolist() == [0.0, 0.0]
+    with pt.no_grad():
+        p.fill_(1.0)
+    opt.param_groups[0]["lr"] = 0.25
+    c()
+    assert p.tolist() == [0.5, 0.5]
+    assert any("optimizer's options changed" in r for r in pt.compiler.stats()["reasons"])
+
+
+def test_state_created_on_the_first_call_is_traced_again():
+    p = pt.ones(3, requires_grad=True)
+    opt = pt.optim.SGD([p], lr=0.1, momentum=0.9)
+
+    def step():
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    c = pt.compile(step)
+    for _ in range(4):
+        c()
+    ref = pt.ones(3, requires_grad=True)
+    ropt = pt.optim.SGD([ref], lr=0.1, momentum=0.9)
+    for _ in range(4):
+        ropt.zero_grad()
+        (ref * ref).sum().backward()
+        ropt.step()
+    assert pt.equal(p, ref)
+    assert any("kept in Python state" in r for r in pt.compiler.stats()["reasons"])
+    assert c.counters["graphs"] == 1
+
+
+def test_compile_as_decorator_and_bad_input():
+    @pt.compile
+    def f(x):
+        return x * x
+    assert f(pt.full((2,), 3.0)).tolist() == [9.0, 9.0]
+
+    @pt.compile(fullgraph=True)
+    def g(x):
+        return x + x
+    assert g(pt.ones(1)).tolist() == [2.0]
+    with pytest.raises(TypeError, match="expected a function or a Module"):
+        pt.compile(5)
+    with pytest.raises(NotImplementedError, match="dynamic=True"):
+        pt.compile(lambda x: x, dynamic=True)

@@ -1,0 +1,136 @@
+"""Traced and compiled nn layers and training steps give eager's results, forward and backward."""
+import pytest
+
+import plugtorch as pt
+
+nn = pt.nn
+
+
+def _flat(r):
+    if isinstance(r, pt.Tensor):
+        return [r]
+    if isinstance(r, (tuple, list)):
+        return [x for y in r for x in _flat(y)]
+    return []
+
+
+LAYERS = {
+    "linear": (lambda: nn.Linear(5, 3), lambda: (pt.randn(4, 5),)),
+    "conv2d": (lambda: nn.Conv2d(2, 3, 3, padding=1), lambda: (pt.randn(2, 2, 5, 5),)),
+    "batchnorm_train": (lambda: nn.BatchNorm2d(3), lambda: (pt.randn(4, 3, 2, 2),)),
+    "batchnorm_eval": (lambda: nn.BatchNorm2d(3).eval(), lambda: (pt.randn(4, 3, 2, 2),)),
+    "layernorm": (lambda: nn.LayerNorm(5), lambda: (pt.randn(4, 5),)),
+    "embedding": (lambda: nn.Embedding(10, 4), lambda: (pt.randint(0, 10, (3, 5)),)),
+    "rnn": (lambda: nn.RNN(4, 6, batch_first=True), lambda: (pt.randn(2, 3, 4),)),
+    "lstm": (lambda: nn.LSTM(4, 6, num_layers=2), lambda: (pt.randn(3, 2, 4),)),
+    "gru": (lambda: nn.GRU(4, 6), lambda: (pt.randn(3, 2, 4),)),
+    "multihead_attention": (lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+                            lambda: (pt.randn(2, 3, 8), pt.randn(2, 3, 8), pt.randn(2, 3, 8))),
+    "transformer_encoder_layer": (lambda: nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True),
+                                  lambda: (pt.randn(2, 3, 8),)),
+    "dropout_eval": (lambda: nn.Dropout(0.5).eval(), lambda: (pt.randn(4, 5),)),
+    "dropout_train": (lambda: nn.Dropout(0.5), lambda: (pt.randn(4, 5),)),
+}
+
+
+def _pair(name, dev):
+    make, inputs = LAYERS[name]
+    pt.manual_seed(1)
+    a = make().to(dev)
+    pt.manual_seed(1)
+    b = make().to(dev)
+    pt.manual_seed(2)
+    args = tuple(x.to(dev) for x in inputs())
+    return a, b, args
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_traced_layer_equals_eager_forward_and_backward(name, dev):
+    eager, traced_src, args = _pair(name, dev)
+    pt.manual_seed(7)
+    tm = pt.jit.trace(traced_src, args, check_trace=False)
+    pt.manual_seed(7)
+    eager(*args)                       # the same number of forward calls on both (running stats)
+    for _ in range(2):
+        pt.manual_seed(5)
+        e = _flat(eager(*args))
+        pt.manual_seed(5)
+        t = _flat(tm(*args))
+        assert len(e) == len(t)
+        for a, b in zip(e, t):
+            assert a.dtype is b.dtype and a.shape == b.shape and pt.equal(a, b), name
+        fl = [x for x in e if x.dtype.is_floating_point]
+        if fl and any(p.requires_grad for p in eager.parameters()):
+            sum((x * x).sum() for x in fl).backward()
+            sum((x * x).sum() for x in t if x.dtype.is_floating_point).backward()
+    for p, q in zip(eager.parameters(), traced_src.parameters()):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            assert pt.allclose(p.grad, q.grad, rtol=1e-5, atol=1e-6), name
+    for a, b in zip(eager.buffers(), traced_src.buffers()):
+        assert pt.equal(a, b), name
+    with pt.no_grad():                 # the dispatch-free replay
+        pt.manual_seed(5)
+        e = _flat(eager(*args))
+        pt.manual_seed(5)
+        t = _flat(tm(*args))
+    assert all(pt.equal(a, b) for a, b in zip(e, t)), name
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_compiled_layer_equals_eager(name, dev):
+    eager, src, args = _pair(name, dev)
+    c = pt.compile(src)
+    for _ in range(3):
+        pt.manual_seed(5)
+        e = _flat(eager(*args))
+        pt.manual_seed(5)
+        t = _flat(c(*args))
+        assert all(pt.equal(a, b) for a, b in zip(e, t)), name
+    assert c._compiled.counters["graph_breaks"] == 0
+    assert c._compiled.counters["graphs"] >= 1
+
+
+OPTIMIZERS = {
+    "sgd": lambda p: pt.optim.SGD(p, lr=0.1),
+    "sgd_momentum": lambda p: pt.optim.SGD(p, lr=0.1, momentum=0.9),
+    "sgd_nesterov": lambda p: pt.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "adam": lambda p: pt.optim.Adam(p, lr=1e-2),
+    "adam_amsgrad": lambda p: pt.optim.Adam(p, lr=1e-2, amsgrad=True, weight_decay=1e-3),
+    "adamw": lambda p: pt.optim.AdamW(p, lr=1e-2),
+    "rmsprop": lambda p: pt.optim.RMSprop(p, lr=1e-2, momentum=0.5, centered=True),
+    "adagrad": lambda p: pt.optim.Adagrad(p, lr=1e-1, lr_decay=1e-2),
+}
+
+
+def _mlp(dev):
+    pt.manual_seed(0)
+    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)).to(dev)
+
+
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+def test_compiled_training_step_equals_eager(opt_name, dev):
+    pt.manual_seed(3)
+    xs = [pt.randn(8, 16).to(dev) for _ in range(6)]
+    ys = [pt.randint(0, 4, (8,)).to(dev) for _ in range(6)]
+    results = []
+    for compiled in (False, True):
+        model = _mlp(dev)
+        opt = OPTIMIZERS[opt_name](model.parameters())
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        f = pt.compile(step) if compiled else step
+        losses = [f(x, y) for x, y in zip(xs, ys)]
+        results.append((losses, [p.detach().clone() for p in model.parameters()], f))
+    (le, pe, _), (lc, pc, f) = results
+    for a, b in zip(le, lc):
+        assert pt.equal(a, b), opt_name
+    for a, b in zip(pe, pc):
+        assert pt.equal(a, b), opt_name
+    assert f.counters["graph_breaks"] == 0 and f.counters["graphs"] == 1, (f.counters, pt.compiler.stats()["reasons"])
+    assert pt.compiler.stats()["compiled_calls"] >= 3     # the step really ran as a graph

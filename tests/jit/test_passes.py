@@ -1,0 +1,168 @@
+"""Each pass on its own, on small traced graphs, and the executor's memory plan."""
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.backends.fusion import IN, STEP, PointwiseGroup
+from plugtorch.jit import passes
+from plugtorch.jit.api import trace_call
+from plugtorch.jit.executor import Executable
+from plugtorch.jit.ir import CONST
+
+
+def graph_of(fn, *args):
+    graph, res, tensors, _ = trace_call(fn, args, warn=False)
+    return graph, res, tensors
+
+
+def ops(graph):
+    return [n.name for n in graph.nodes]
+
+
+def run(graph, tensors):
+    return Executable(graph)(list(tensors))
+
+
+def test_dead_code_goes_writes_and_random_stay():
+    def g(x):
+        unused = x.exp()            # noqa: F841  (dead)
+        x.add_(1)                   # a write to an input: stays
+        pt.rand(3)                  # random: stays (the generator advances as in eager)
+        return x * 2
+    graph, _, tensors = graph_of(g, pt.ones(3))
+    assert "exp" in ops(graph)
+    removed = passes.eliminate_dead_code(graph)
+    assert removed == 1 and "exp" not in ops(graph)
+    assert "copy_" in ops(graph) and "uniform_" in ops(graph)
+
+
+def test_common_subexpressions_merge():
+    def g(x):
+        return x.sin() + x.sin()
+    graph, _, tensors = graph_of(g, pt.ones(3))
+    assert ops(graph).count("sin") == 2
+    assert passes.eliminate_common_subexpressions(graph) == 1
+    assert ops(graph).count("sin") == 1
+    x = pt.tensor([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(run(graph, [x]).numpy(), 2 * np.sin(x.numpy()), rtol=1e-6)
+
+
+def test_cse_leaves_reads_around_a_write_apart():
+    def g(x):
+        a = x * 2
+        x.add_(1)
+        b = x * 2
+        return a + b
+    graph, _, _ = graph_of(g, pt.ones(3))
+    assert passes.eliminate_common_subexpressions(graph) == 0
+    x = pt.ones(3)
+    assert run(graph, [x]).tolist() == [6.0, 6.0, 6.0]
+
+
+def test_constants_fold_once():
+    def g(x):
+        return x + pt.arange(3.0) * 2
+    graph, _, _ = graph_of(g, pt.ones(3))
+    assert "arange" in ops(graph)
+    assert passes.fold_constants(graph) == 2      # arange, then the mul on it
+    assert ops(graph) == ["add"]
+    assert any(v.kind == CONST for v in graph.values)
+    assert run(graph, [pt.zeros(3)]).tolist() == [0.0, 2.0, 4.0]
+
+
+def test_functionalize_turns_copies_into_names_and_keeps_copies_back_last():
+    def g(x, w):
+        t = x * 3
+        t.add_(1)            # add + copy_ into an intermediate: becomes a rename
+        w.mul_(2)            # a write to a captured/input tensor: one copy, at the end
+        return t + w
+    graph, _, _ = graph_of(g, pt.ones(2), pt.ones(2))
+    before = ops(graph).count("copy_")
+    assert before == 2
+    assert passes.functionalize(graph) == 2
+    names = ops(graph)
+    assert names.count("copy_") == 1 and names[-1] == "copy_"
+    x, w = pt.ones(2), pt.full((2,), 5.0)
+    out = run(graph, [x, w])
+    assert out.tolist() == [14.0, 14.0] and w.tolist() == [10.0, 10.0] and x.tolist() == [1.0, 1.0]
+
+
+def test_functionalize_keeps_writes_through_views():
+    def g(x):
+        v = x[1:]
+        v.mul_(10)
+        return x + 1
+    graph, _, _ = graph_of(g, pt.ones(3))
+    passes.optimize(graph)
+    x = pt.ones(3)
+    assert run(graph, [x]).tolist() == [2.0, 11.0, 11.0] and x.tolist() == [1.0, 10.0, 10.0]
+
+
+class _Recorder(pt.backends.cpu.CPUBackend if hasattr(pt.backends, "cpu") else object):
+    pass
+
+
+def test_fusion_offers_chains_to_the_backend_and_uses_its_kernel(monkeypatch):
+    from plugtorch.backends.cpu import CPUBackend
+    offered = []
+
+    def fuse(self, group, index=0):
+        offered.append(group)
+        kernels = self.kernels
+
+        def fn(*arrays):     # run the steps one by one: the contract's semantics
+            vals = []
+            for st in group.steps:
+                def sub(x):
+                    if hasattr(x, "kind") and x.kind == IN:
+                        return arrays[x.index]
+                    if hasattr(x, "kind") and x.kind == STEP:
+                        return vals[x.index]
+                    return x
+                vals.append(kernels[st.op](*[sub(a) for a in st.kargs]))
+            return [vals[i] for i in group.outputs]
+        return fn
+    monkeypatch.setattr(CPUBackend, "fuse_pointwise", fuse)
+
+    def g(x, y, z):
+        h = (x * y + z).relu()
+        return h.sum(), h * 2
+    x, y, z = pt.randn(4, 5), pt.randn(4, 5), pt.randn(5)
+    graph, (s_e, h_e), _ = graph_of(g, x, y, z)
+    passes.optimize(graph)
+    assert len(offered) == 1
+    grp = offered[0]
+    assert isinstance(grp, PointwiseGroup) and [s.op for s in grp.steps] == ["mul", "add", "relu", "mul"]
+    assert grp.shape == (4, 5) and [i.shape for i in grp.inputs] == [(4, 5), (4, 5), (5,)]
+    assert "fused_pointwise" in ops(graph)
+    s, h2 = run(graph, [x, y, z])
+    assert pt.equal(s, s_e) and pt.equal(h2, h_e)
+
+
+def test_backends_that_decline_fusion_keep_their_kernels():
+    def g(x):
+        return (x * 2 + 1).exp()
+    graph, _, _ = graph_of(g, pt.ones(3))
+    assert passes.fuse_pointwise(graph) == 0      # cpu declines
+    assert ops(graph) == ["mul", "add", "exp"]
+
+
+def test_memory_plan_frees_values_after_their_last_use():
+    def g(x):
+        for _ in range(8):
+            x = (x * 1.0001).exp().log()
+        return x.sum()
+    x = pt.ones(1 << 18)       # 1 MiB per value
+    graph, _, _ = graph_of(g, x)
+    exe = Executable(graph)
+    assert "del v" in exe.source
+    tracemalloc.start()
+    g(x)
+    _, eager_peak = tracemalloc.get_traced_memory()
+    tracemalloc.reset_peak()
+    exe([x])
+    _, replay_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert replay_peak <= eager_peak * 1.05, (replay_peak, eager_peak)

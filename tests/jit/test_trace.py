@@ -1,0 +1,194 @@
+"""jit.trace: the graph it records, replays equal to eager, guards, TracerWarning."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.jit import TracerWarning
+
+
+def f(x, y):
+    return (x * y + 1).relu().sum(0)
+
+
+def test_replay_equals_eager_on_new_data(dev):
+    pt.manual_seed(0)
+    x, y = pt.randn(4, 3, device=dev), pt.randn(4, 3, device=dev)
+    tf = pt.jit.trace(f, (x, y))
+    for _ in range(3):
+        a, b = pt.randn(4, 3, device=dev), pt.randn(4, 3, device=dev)
+        expected = np.maximum(a.cpu().numpy() * b.cpu().numpy() + 1, 0).sum(0)
+        got = tf(a, b)
+        assert got.device.type == dev and got.dtype is pt.float32 and tuple(got.shape) == (3,)
+        np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=1e-6)
+        assert pt.equal(got, f(a, b))
+
+
+def test_graph_prints_ssa_with_meta_and_code():
+    tf = pt.jit.trace(f, (pt.ones(4, 3), pt.ones(4, 3)))
+    text = str(tf.graph)
+    assert text.splitlines()[0] == "graph(%0 : float32[4, 3, device=cpu], %1 : float32[4, 3, device=cpu]):"
+    assert "= mul(%0, %1, plugtorch.float32)" in text
+    assert re.search(r"%\d+ : float32\[3, device=cpu\] = sum\(", text)
+    assert text.splitlines()[-1].startswith("  return (%")
+    code = tf.code
+    assert code.startswith("def forward(i0, i1):") and "plugtorch.ops.mul(" in code and "return (" in code
+    op_level = tf.graph_for("op")
+    assert "relu(" in op_level and "# " in op_level   # each call with its source line
+
+
+def test_guard_errors_name_the_input_and_the_fix(dev):
+    tf = pt.jit.trace(f, (pt.ones(4, 3, device=dev), pt.ones(4, 3, device=dev)))
+    with pytest.raises(RuntimeError, match=r"input 0 is float32\[5, 3\].*traced with float32\[4, 3\].*plugtorch.compile"):
+        tf(pt.ones(5, 3, device=dev), pt.ones(4, 3, device=dev))
+    with pytest.raises(RuntimeError, match=r"input 1 is float64\[4, 3\]"):
+        tf(pt.ones(4, 3, device=dev), pt.ones(4, 3, dtype=pt.float64, device=dev))
+    with pytest.raises(RuntimeError, match=r"input 0 is float32\[4, 3\] .*strides \(1, 4\)"):
+        tf(pt.ones(3, 4, device=dev).t(), pt.ones(4, 3, device=dev))
+    other = "cpu" if dev != "cpu" else None
+    if other is None and pt.opencl.is_available():
+        other = "opencl"
+    if other:
+        with pytest.raises(RuntimeError, match=r"input 0 is .* on " + other):
+            tf(pt.ones(4, 3, device=other), pt.ones(4, 3, device=dev))
+    with pytest.raises(RuntimeError, match="structured as"):
+        tf(pt.ones(4, 3, device=dev))
+
+
+def test_non_tensor_arguments_are_fixed_by_the_trace():
+    def g(x, k):
+        return x * k
+    tg = pt.jit.trace(g, (pt.ones(2), 3))
+    assert tg(pt.full((2,), 2.0), 3).tolist() == [6.0, 6.0]
+    with pytest.raises(RuntimeError, match="structured as"):
+        tg(pt.ones(2), 4)
+
+
+@pytest.mark.parametrize("read,word", [(lambda t: t.item(), "item"), (lambda t: bool(t), "bool"),
+                                       (lambda t: t.tolist(), "tolist"), (lambda t: float(t), "float")])
+def test_data_dependent_python_warns_with_the_source_line(read, word):
+    def g(x):
+        s = x.sum()
+        v = read(s)                      # the line the warning names
+        return x * 2 if v else x * 3
+    with pytest.warns(TracerWarning, match=rf"might cause the trace to be incorrect.*\({word} at .*test_trace.py:\d+\)"):
+        tg = pt.jit.trace(g, (pt.ones(3),), check_trace=False)
+    assert tg.graph.breaks and tg.graph.breaks[0][0] == word
+
+
+def test_check_trace_warns_when_replay_differs():
+    state = {"n": 0}
+    captured = pt.ones(2)
+
+    def g(x):
+        state["n"] += 1
+        return x + captured * state["n"]
+    # the traced constant is the tensor captured; a Python counter changes nothing in the graph,
+    # but a tensor read as data would: replace the captured tensor's data between trace and check
+    tg = pt.jit.trace(g, (pt.ones(2),))
+    assert tg(pt.ones(2)).tolist() == [2.0, 2.0]
+
+    def h(x):
+        return x * float(x.sum())
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        pt.jit.trace(h, (pt.ones(2),))
+    assert any(issubclass(x.category, TracerWarning) for x in w)
+
+
+def test_captured_parameters_are_read_live():
+    w = pt.ones(3)
+    tg = pt.jit.trace(lambda x: x * w, (pt.ones(3),))
+    w.mul_(5)
+    assert tg(pt.ones(3)).tolist() == [5.0, 5.0, 5.0]
+
+
+def test_outputs_support_backward_with_eager_gradients(dev):
+    pt.manual_seed(0)
+    lin = pt.nn.Linear(4, 2).to(dev)
+    x = pt.randn(3, 4, device=dev)
+    tl = pt.jit.trace(lin, (x,))
+    x2 = pt.randn(3, 4, device=dev, requires_grad=True)
+    out = tl(x2)
+    assert out.requires_grad
+    (out * out).sum().backward()
+    gw, gx = lin.weight.grad.clone(), x2.grad.clone()
+    lin.zero_grad()
+    x3 = x2.detach().clone().requires_grad_()
+    (lin(x3) ** 2).sum().backward()
+    np.testing.assert_allclose(gw.cpu().numpy(), lin.weight.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx.cpu().numpy(), x3.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
+    # finite differences of the traced function (float64 module)
+    lin64 = pt.nn.Linear(3, 2).double()
+    t64 = pt.jit.trace(lin64, (pt.randn(2, 3, dtype=pt.float64),))
+    assert pt.autograd.gradcheck(lambda a: t64(a), (pt.randn(2, 3, dtype=pt.float64, requires_grad=True),))
+
+
+def test_traced_module_shares_parameters_and_state_dict(dev):
+    pt.manual_seed(0)
+    m = pt.nn.Sequential(pt.nn.Linear(4, 8), pt.nn.ReLU(), pt.nn.Linear(8, 2)).to(dev)
+    x = pt.randn(5, 4, device=dev)
+    tm = pt.jit.trace(m, (x,))
+    assert list(tm.state_dict()) == list(m.state_dict())
+    assert all(a is b for a, b in zip(tm.parameters(), m.parameters()))
+    with pt.no_grad():
+        m[0].weight.mul_(2)
+        assert pt.equal(tm(x), m(x))
+    assert tm.eval() is tm and not m.training
+
+
+def test_traced_module_to_another_device_traces_again():
+    if not pt.opencl.is_available():
+        pytest.skip("no OpenCL device")
+    pt.manual_seed(0)
+    m = pt.nn.Linear(4, 2)
+    x = pt.randn(3, 4)
+    tm = pt.jit.trace(m, (x,))
+    tm.to("opencl")
+    with pt.no_grad():
+        got = tm(x.to("opencl"))
+        assert got.device.type == "opencl"
+        np.testing.assert_allclose(got.cpu().numpy(), m(x.to("opencl")).cpu().numpy(), rtol=1e-6)
+
+
+def test_inplace_writes_to_inputs_replay(dev):
+    def g(x, y):
+        x.add_(y)
+        x[0] = 7.0
+        return x * 2
+    a = pt.zeros(3, device=dev)
+    tg = pt.jit.trace(g, (a, pt.ones(3, device=dev)), check_trace=False)
+    b = pt.ones(3, device=dev)
+    out = tg(b, pt.full((3,), 2.0, device=dev))
+    assert b.tolist() == [7.0, 3.0, 3.0] and out.tolist() == [14.0, 6.0, 6.0]
+
+
+def test_random_ops_follow_the_generator(dev):
+    def g(x):
+        return pt.nn.functional.dropout(x, 0.5, training=True)
+    x = pt.ones(64, device=dev)
+    tg = pt.jit.trace(g, (x,), check_trace=False)
+    pt.manual_seed(3)
+    a = g(x)
+    pt.manual_seed(3)
+    b = tg(x)
+    assert pt.equal(a, b)
+    assert not pt.equal(tg(x), tg(x))   # a replay draws new numbers, as eager does
+
+
+def test_escaping_state_warns():
+    cache = {}
+
+    def g(x):
+        y = x * 2
+        cache["y"] = y          # kept by Python: a replay would not update it
+        return y + 1
+    with pytest.warns(TracerWarning, match="kept by Python code outside the graph"):
+        pt.jit.trace(g, (pt.ones(2),), check_trace=False)
+
+
+def test_trace_rejects_non_callables():
+    with pytest.raises(TypeError, match="expected a function or a Module"):
+        pt.jit.trace(3, (pt.ones(1),))

@@ -29,6 +29,16 @@ def main(argv=None):
     import digits_cnn
     acc = digits_cnn.main(["--device", "auto", "--epochs", str(args.epochs)])
 
+    print("\n== plugtorch.compile: the same CNN, its whole training step as one graph (eager epoch timed too)")
+    import jit_digits
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "digits_cnn.ptj")
+        jit_digits.main(["--device", "auto", "--epochs", "4", "--out", path])
+        print("\n== The saved graph run by a script with no model code, on every device")
+        import run_traced
+        run_traced.main([path])
+
     print("\n== Conformance against the cpu reference (one line per backend)")
     from plugtorch.conformance import opdb, report
     from plugtorch.conformance.runner import run

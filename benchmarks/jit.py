@@ -1,0 +1,196 @@
+"""plugtorch.jit / plugtorch.compile against eager plugtorch and hand-written references (issue 14).
+
+cpu, digits MLP (64 -> 128 -> 10, batch 64):
+  * one training step (forward, cross-entropy, backward, SGD with momentum): compiled vs the same
+    step by hand in NumPy (target <= 1.2x) and vs eager plugtorch;
+  * inference (forward only): traced vs NumPy by hand (target <= 1.2x) and eager.
+opencl (when a device exists):
+  * ``a * b + c`` on 2^24 float32: traced (one fused kernel) vs one hand-written PyOpenCL kernel,
+    as bandwidth (target >= 0.9x), and vs eager;
+  * the MLP training step compiled vs eager (target: at least 2x faster);
+  * a chain of 8 small ops (1 element): compiled replay vs the raw enqueues of its fused kernel.
+
+    python benchmarks/jit.py [--quick]
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from training import LR, MOMENTUM, NumpyMLP, initial_weights, plugtorch_mlp  # noqa: E402
+
+import plugtorch as pt  # noqa: E402
+from plugtorch import nn  # noqa: E402
+
+BATCH = 64
+
+
+def per_call_us(fn, sync=None, n=200, repeat=7) -> float:
+    """Median over ``repeat`` runs of the mean time of ``n`` calls, in microseconds."""
+    for _ in range(10):
+        fn()
+    if sync:
+        sync()
+    runs = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if sync:
+            sync()
+        runs.append((time.perf_counter() - t0) / n * 1e6)
+    return statistics.median(runs)
+
+
+def row(name, us, ref=None, ref_name="", target=""):
+    ratio = f"{us / ref:6.2f}x {ref_name}" if ref else ""
+    print(f"  {name:<44}{us:>10.1f} us  {ratio} {target}")
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((BATCH, 64), dtype=np.float32)
+    y = rng.integers(0, 10, BATCH).astype(np.int64)
+    return x, y
+
+
+def train_step_fn(model, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def cpu_section(n):
+    print("cpu: digits MLP 64-128-10, batch 64 (median of 7 runs of the mean per call)")
+    x, y = data()
+    w = initial_weights()
+    ref = NumpyMLP(w)
+    t_np = per_call_us(lambda: ref.step(x, y), n=n)
+
+    m_eager = plugtorch_mlp(w)
+    opt_e = pt.optim.SGD(m_eager.parameters(), lr=LR, momentum=MOMENTUM)
+    step_e = train_step_fn(m_eager, opt_e)
+    X, Y = pt.from_numpy(x), pt.from_numpy(y)
+    t_eager = per_call_us(lambda: step_e(X, Y), n=n)
+
+    m_c = plugtorch_mlp(w)
+    opt_c = pt.optim.SGD(m_c.parameters(), lr=LR, momentum=MOMENTUM)
+    step_c = pt.compile(train_step_fn(m_c, opt_c))
+    t_comp = per_call_us(lambda: step_c(X, Y), n=n)
+    assert step_c.counters["graph_breaks"] == 0 and step_c.counters["graphs"] == 1, step_c.counters
+    print(" training step")
+    row("numpy by hand", t_np)
+    row("plugtorch eager", t_eager, t_np, "numpy")
+    row("plugtorch.compile", t_comp, t_np, "numpy", "(target <= 1.2x)")
+    print(f"  {'compiled speed-up over eager':<44}{t_eager / t_comp:>10.2f}x")
+
+    t_np_i = per_call_us(lambda: ref.logits(x), n=n * 4)
+    with pt.no_grad():
+        t_eager_i = per_call_us(lambda: m_eager(X), n=n * 4)
+        traced = pt.jit.trace(m_eager, (X,))
+        t_tr_i = per_call_us(lambda: traced(X), n=n * 4)
+    print(" inference (forward)")
+    row("numpy by hand", t_np_i)
+    row("plugtorch eager", t_eager_i, t_np_i, "numpy")
+    row("plugtorch.jit.trace", t_tr_i, t_np_i, "numpy", "(target <= 1.2x)")
+    return {"train_numpy": t_np, "train_eager": t_eager, "train_compiled": t_comp,
+            "infer_numpy": t_np_i, "infer_eager": t_eager_i, "infer_traced": t_tr_i}
+
+
+def opencl_section(n):
+    if not pt.opencl.is_available():
+        print("opencl: no device, skipped")
+        return {}
+    import pyopencl as cl
+    from plugtorch.backends.opencl import runtime
+    print(f"\nopencl ({pt.opencl.get_device_name(0)})")
+    sync = pt.opencl.synchronize
+    size = 1 << 24
+    rng = np.random.default_rng(0)
+    ha, hb, hc = (rng.standard_normal(size, dtype=np.float32) for _ in range(3))
+    a, b, c = (pt.from_numpy(h).to("opencl") for h in (ha, hb, hc))
+    f = pt.jit.trace(lambda a, b, c: a * b + c, (a, b, c))
+    fused = any(nd.fused is not None for nd in f.graph.nodes)
+    st = runtime.state(0)
+    prg = cl.Program(st.ctx, """__kernel void fma3(__global const float* a, __global const float* b,
+        __global const float* c, __global float* o, const long n) {
+        long i = get_global_id(0); if (i < n) o[i] = a[i] * b[i] + c[i]; }""").build()
+    k = cl.Kernel(prg, "fma3")
+    out = cl.Buffer(st.ctx, cl.mem_flags.READ_WRITE, size * 4)
+    k.set_args(a._data.data, b._data.data, c._data.data, out, np.int64(size))
+
+    def hand():
+        cl.enqueue_nd_range_kernel(st.queue, k, ((size + 63) // 64 * 64,), (64,))
+    reps = max(3, n // 40)
+    t_hand = per_call_us(hand, sync=st.queue.finish, n=reps, repeat=5)
+    t_traced = per_call_us(lambda: f(a, b, c), sync=sync, n=reps, repeat=5)
+    t_eager = per_call_us(lambda: a * b + c, sync=sync, n=reps, repeat=5)
+    gb = 4 * 4 * size / 1e9     # bytes moved: three reads and one write
+
+    def bw(us):
+        return gb / (us * 1e-6)
+    print(f" a * b + c on 2^24 float32 (GB/s; traced graph {'fused' if fused else 'NOT fused'})")
+    print(f"  {'hand-written PyOpenCL kernel':<44}{bw(t_hand):>10.2f} GB/s")
+    print(f"  {'plugtorch eager':<44}{bw(t_eager):>10.2f} GB/s  {bw(t_eager) / bw(t_hand):6.2f}x hand")
+    print(f"  {'plugtorch.jit.trace':<44}{bw(t_traced):>10.2f} GB/s  {bw(t_traced) / bw(t_hand):6.2f}x hand "
+          "(target >= 0.9x)")
+
+    x, y = data()
+    w = initial_weights()
+    X, Y = pt.from_numpy(x).to("opencl"), pt.from_numpy(y).to("opencl")
+    m_e = plugtorch_mlp(w).to("opencl")
+    opt_e = pt.optim.SGD(m_e.parameters(), lr=LR, momentum=MOMENTUM)
+    step_e = train_step_fn(m_e, opt_e)
+    m_c = plugtorch_mlp(w).to("opencl")
+    opt_c = pt.optim.SGD(m_c.parameters(), lr=LR, momentum=MOMENTUM)
+    step_c = pt.compile(train_step_fn(m_c, opt_c))
+    t_e = per_call_us(lambda: step_e(X, Y), sync=sync, n=max(10, n // 4))
+    t_c = per_call_us(lambda: step_c(X, Y), sync=sync, n=max(10, n // 4))
+    print(" digits MLP training step (batch 64)")
+    row("plugtorch eager", t_e)
+    row("plugtorch.compile", t_c, t_e, "eager", "(target <= 0.5x)")
+
+    # a chain of small ops: the replay's overhead over the raw enqueues of its kernels
+    s = pt.ones(1, device="opencl")
+
+    def chain(s):
+        return ((((s * 2 + 1).relu() * 3 - 1).exp() + 2) * 0.5).sqrt()
+    g = pt.compile(chain)
+    g(s)
+    g(s)
+    kernels = [nd for nd in g._cache[next(iter(g._cache))].traced.graph.nodes]
+    t_chain_e = per_call_us(lambda: chain(s), sync=sync, n=n)
+    t_chain_c = per_call_us(lambda: g(s), sync=sync, n=n)
+    raw_k = cl.Kernel(prg, "fma3")
+    o1 = cl.Buffer(st.ctx, cl.mem_flags.READ_WRITE, 4)
+    raw_k.set_args(a._data.data, b._data.data, c._data.data, o1, np.int64(1))
+
+    def raw():
+        for _ in kernels:
+            cl.enqueue_nd_range_kernel(st.queue, raw_k, (64,), (64,))
+    t_raw = per_call_us(raw, sync=st.queue.finish, n=n)
+    print(f" a chain of 8 ops on 1 element ({len(kernels)} kernel call(s) after fusion)")
+    row("raw enqueues of those kernels", t_raw)
+    row("plugtorch eager", t_chain_e, t_raw, "raw")
+    row("plugtorch.compile", t_chain_c, t_raw, "raw", "(target <= 1.1x)")
+    return {"fma_hand_gbs": bw(t_hand), "fma_traced_gbs": bw(t_traced), "train_eager": t_e, "train_compiled": t_c}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    n = 50 if "--quick" in argv else 300
+    cpu_section(n)
+    opencl_section(n)
+
+
+if __name__ == "__main__":
+    main()

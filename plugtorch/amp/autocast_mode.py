@@ -26,7 +26,7 @@ import weakref
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import autocast_policy as policy
-from plugtorch.dispatch.dispatcher import DispatchMode, dispatch, grad_state, pop_mode, push_mode
+from plugtorch.dispatch.dispatcher import DispatchMode, grad_state, pop_mode, push_mode
 from plugtorch.dispatch.registry import OPS
 
 __all__ = ["autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
@@ -227,7 +227,7 @@ class _AutocastMode(DispatchMode):
         try:
             entry = policy.POLICIES.get(op.name)
             if entry is not None:
-                args, kwargs = _cast_arguments(op, entry, args, kwargs, st)
+                args, kwargs = _cast_arguments(op, entry, args, kwargs, st, call.redispatch)
             return call(args, kwargs)
         finally:
             st.inside = 0
@@ -246,7 +246,9 @@ def _first_device_type(args):
     return None
 
 
-def _cast_arguments(op, entry, args, kwargs, st):
+def _cast_arguments(op, entry, args, kwargs, st, dispatch):
+    """``(args, kwargs)`` with the eligible tensors cast as ``entry`` says; ``dispatch`` runs the
+    casts through the modes below autocast (a tracer there records them as ops)."""
     device_type = _first_device_type(args) or _first_device_type(kwargs.values())
     if device_type is None or not st.enabled.get(device_type):
         return args, kwargs
@@ -277,13 +279,13 @@ def _cast_arguments(op, entry, args, kwargs, st):
         if d is None or d is to or d not in _ELIGIBLE or a._device.type != device_type:
             return a
         if cache is not None and d is _dtypes.float32 and a._rg and a.grad_fn is None and a._base is None:
-            return _cached_cast(cache, a, to)
+            return _cached_cast(cache, a, to, dispatch)
         return dispatch(_TO_DTYPE, a, to)
 
     return tuple(cast(a) for a in args), {k: cast(v) for k, v in kwargs.items()} if kwargs else kwargs
 
 
-def _cached_cast(cache, w, to):
+def _cached_cast(cache, w, to, dispatch):
     """The cast of weight ``w`` (a float32 leaf that requires grad), made once per outermost
     context and reused while ``w`` is unchanged (an in-place update gives it a new version)."""
     key = id(w)

@@ -318,11 +318,13 @@ def _dispatch_with_modes(op, args, kwargs):
     stack = _stack.modes
     if not stack:    # the active modes belong to other threads (or are suspended, below)
         return _below_modes(op, args, kwargs)
-    # Modes are suspended while one handles a call, so ops it runs itself are not seen again.
+    # Modes are suspended while one handles a call, so ops it runs itself are not seen again;
+    # call.redispatch(other_op, *args) runs an op through the modes below the caller (autocast's
+    # casts, which a tracer below it must see).
     modes = list(stack)
     stack.clear()
     try:
-        def call_below(i):
+        def call_below(i, op):
             def nxt(a, k):
                 if i < 0:
                     stack.extend(modes)
@@ -330,9 +332,10 @@ def _dispatch_with_modes(op, args, kwargs):
                         return _below_modes(op, a, k)
                     finally:
                         stack.clear()
-                return modes[i].__plugtorch_dispatch__(op, a, k, call_below(i - 1))
+                return modes[i].__plugtorch_dispatch__(op, a, k, call_below(i - 1, op))
+            nxt.redispatch = lambda other, *a, **k: call_below(i, other)(a, k)
             return nxt
-        return call_below(len(modes) - 1)(args, kwargs)
+        return call_below(len(modes) - 1, op)(args, kwargs)
     finally:
         stack[:] = modes
 
@@ -550,7 +553,9 @@ class DispatchMode:
     """Base class for code that wants to see every op call.
 
     Override ``__plugtorch_dispatch__(self, op, args, kwargs, call)`` and return
-    ``call(args, kwargs)`` (possibly with changed arguments) to run the op.
+    ``call(args, kwargs)`` (possibly with changed arguments) to run the op. Ops the handler runs
+    itself are seen by no mode; ``call.redispatch(other_op, *args, **kwargs)`` runs one through
+    the modes below this one instead.
 
     >>> class Count(DispatchMode):
     ...     def __init__(self): self.n = 0

@@ -148,6 +148,26 @@ def test_disabled_inside_another_mode_and_profiler_inside():
     assert prof.counts()["matmul"] == 1
 
 
+def test_casts_are_seen_by_the_modes_below_autocast():
+    lin = pt.nn.Linear(4, 3)
+    x = rand(2, 4)
+    with pt.profiler.profile() as prof:      # entered first: below autocast
+        with pt.autocast("cpu"):
+            lin(x)
+    assert prof.counts()["_to_dtype"] == 3 and prof.counts()["linear"] == 1
+
+    def f(x):
+        with pt.autocast("cpu"):
+            return lin(x)
+    traced = pt.jit.trace(f, (x,))
+    assert [n.op.name for n in traced.graph.nodes if n.op.name in ("_to_dtype", "linear")] == \
+        ["_to_dtype"] * 3 + ["linear"]
+    y = traced(x)
+    assert y.dtype is pt.bfloat16 and pt.equal(y, f(x))
+    y.float().sum().backward()
+    assert lin.weight.grad.dtype is pt.float32
+
+
 def test_decorator_form():
     a = rand(3, 3)
 

@@ -82,10 +82,11 @@ class Executable:
             t = f"t{v.pos}"
             emit(f"    {t} = ts[{v.pos}]")
             dev, dt = const(v.device), const(v.dtype)
-            st = const(v.strides) if getattr(v, "strides", None) is not None else None
             cond = f"{t}._device is not {dev} or {t}._dtype is not {dt} or {t}._data.shape != {const(v.shape)}"
-            if st is not None:
-                cond += f" or {const(_strides)}({t}) != {st}"
+            if getattr(v, "native_strides", None) is not None:   # the array's own strides: one attribute read
+                cond += f" or {t}._data.strides != {const(v.native_strides)}"
+            elif getattr(v, "strides", None) is not None:
+                cond += f" or {const(_strides)}({t}) != {const(v.strides)}"
             emit(f"    if {cond}:")
             emit(f"        _guard({v.pos})")
             emit(f"    v{v.index} = {t}._data")

@@ -23,7 +23,7 @@ class Value:
     read live at each call), the ``.grad`` of a captured tensor, a node's result, or a constant."""
 
     __slots__ = ("index", "kind", "shape", "dtype", "device", "producer", "tensor", "grad_of",
-                 "array", "root", "pos", "grad0_none", "requires_grad", "strides")
+                 "array", "root", "pos", "grad0_none", "requires_grad", "strides", "native_strides")
 
     def __init__(self, index, kind, shape, dtype, device):
         self.index = index
@@ -40,6 +40,7 @@ class Value:
         self.grad0_none = True   # INPUT/CAPTURE: whether its .grad was None when traced
         self.requires_grad = False
         self.strides = None      # INPUT: strides (elements) when traced, part of the guard
+        self.native_strides = None   # INPUT: the native array's .strides, when it has them
 
     @property
     def name(self) -> str:

@@ -76,6 +76,8 @@ class Tracer(D.DispatchMode):
         v = self.graph.new_value(INPUT, t._data.shape, t._dtype, t._device)
         v.pos = pos
         v.strides = tuple(t.stride())
+        st = getattr(t._data, "strides", None)
+        v.native_strides = tuple(st) if isinstance(st, tuple) else None
         v.grad0_none = t._grad is None
         v.requires_grad = t._rg
         self.graph.inputs.append(v)

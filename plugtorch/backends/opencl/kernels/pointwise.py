@@ -90,7 +90,7 @@ class Pointwise:
                 scal += [None, np.int64]
                 scal0.append(None)
         self.dev = dev
-        self.last = [-1, 0, 0]   # k0's current (n, cl_mem of x0, cl_mem of x1)
+        self.last = [-1, None, None, None]   # k0's current (n, x0's cl_mem, x1's cl_mem or scalar, global size)
         self.kc = dev.kernel(key, src, name + "_c", [None, np.int64, np.int64] + scal)
         self.ks = dev.kernel(key, src, name + "_s", [None, np.int64] + scal + [T.GEO])
         self.k0 = dev.kernel(key, src, name + "_c0", [None, np.int64] + scal0)

@@ -1,0 +1,114 @@
+"""Eager per-op latency on opencl (issue 14): 1-element ``a + b`` against one raw PyOpenCL enqueue.
+
+    .venv/bin/python benchmarks/opencl_latency.py [--rounds 60] [--inner 400]
+
+Peers, all measured in this run, in alternating rounds (so load from other processes hits
+each alike), ``--inner`` calls per round and then one ``finish()``:
+
+- ``raw enqueue``: a kernel of the same form as plugtorch's (``out[i] = a[i] + b[i]`` behind a
+  bounds check, 64 work-items), its arguments set once, then ``cl.enqueue_nd_range_kernel``
+  per call: the floor for a launch from Python (target: eager ``a + b`` at most 1.3x it);
+- ``Kernel.__call__``: the same kernel through PyOpenCL's call, which processes its arguments
+  on every call (what issue 14 measured first);
+- ``plugtorch a + b``, ``a * 2.0`` and ``a.neg()``: the eager ops through the dispatcher;
+- ``backend add kernel``: the opencl ``add`` kernel called directly on the native arrays (the
+  dispatcher's share is the difference);
+- ``fused a * b + c call``: the callable ``fuse_pointwise`` returns for mul -> add, called as
+  plugtorch.jit's executor calls it (one launch: its floor is the raw enqueue).
+
+Printed: per-call microseconds (median over rounds) and the median of the per-round ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import plugtorch as pt
+
+SRC = """__kernel void add1(__global float* o, const long n, __global const float* a,
+    __global const float* b) { const long i = get_global_id(0); if (i >= n) return; o[i] = a[i] + b[i]; }"""
+
+
+def timed(fn, inner, sync):
+    t = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    sync()
+    return (time.perf_counter() - t) / inner
+
+
+def _fused_mul_add(x):
+    from plugtorch.backends import get_backend
+    be = get_backend("opencl")
+    if not hasattr(be, "fuse_pointwise"):
+        return None
+    from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+    f32, shape = x.dtype, tuple(x.shape)
+    group = PointwiseGroup((Input(shape, f32),) * 3,
+                           (Step("mul", (Ref(IN, 0), Ref(IN, 1), f32), shape, f32),
+                            Step("add", (Ref(STEP, 0), Ref(IN, 2), f32), shape, f32)), (1,), shape)
+    return be.fuse_pointwise(group)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=60)
+    p.add_argument("--inner", type=int, default=400)
+    args = p.parse_args(argv)
+    if args.rounds < 1 or args.inner < 1:
+        p.error("--rounds and --inner must be at least 1")
+
+    import pyopencl as cl
+
+    from plugtorch.backends import get_backend
+    from plugtorch.backends.opencl.runtime import state
+    from plugtorch.dispatch.registry import get
+    dev = state(0)
+    q = dev.queue
+    sync = q.finish
+    print(f"device: {pt.opencl.get_device_name(0)}")
+
+    x, y = pt.ones(1, device="opencl"), pt.ones(1, device="opencl")
+    k = cl.Kernel(cl.Program(dev.ctx, SRC).build(), "add1")
+    k.set_scalar_arg_dtypes([None, np.int64, None, None])
+    o = cl.Buffer(dev.ctx, cl.mem_flags.READ_WRITE, 4)
+    xb, yb = x._data.data, y._data.data
+    k.set_args(o, 1, xb, yb)
+    enqueue = cl.enqueue_nd_range_kernel
+    g, loc = (64,), (64,)
+    kc = cl.Kernel(cl.Program(dev.ctx, SRC).build(), "add1")
+    kc.set_scalar_arg_dtypes([None, np.int64, None, None])
+    kadd = get_backend("opencl").kernels["add"]
+    xd, yd, f32 = x._data, y._data, get("add").meta(x, y)[1][2]
+
+    peers = {
+        "raw enqueue": lambda: enqueue(q, k, g, loc),
+        "Kernel.__call__": lambda: kc(q, g, loc, o, np.int64(1), xb, yb),
+        "plugtorch a + b": lambda: x + y,
+        "plugtorch a * 2.0": lambda: x * 2.0,
+        "plugtorch a.neg()": lambda: x.neg(),
+        "backend add kernel": lambda: kadd(xd, yd, f32),
+    }
+    fused = _fused_mul_add(x)
+    if fused is not None:   # what plugtorch.jit's executor calls for a fused a * b + c
+        peers["fused a * b + c call"] = lambda: fused(xd, yd, xd)
+    for f in peers.values():   # warm: compile, fill the caches
+        timed(f, 50, sync)
+    per = {name: [] for name in peers}
+    for _ in range(args.rounds):
+        for name, f in peers.items():
+            per[name].append(timed(f, args.inner, sync))
+    raw = np.array(per["raw enqueue"])
+    print(f"{args.rounds} rounds of {args.inner} calls each (then finish); median per call, "
+          "and the median of the per-round ratios to the raw enqueue")
+    for name, ts in per.items():
+        ts = np.array(ts)
+        ratio = float(np.median(ts / raw))
+        target = "  (target <= 1.30x)" if name == "plugtorch a + b" else ""
+        print(f"  {name:<22}{np.median(ts) * 1e6:8.2f} us   {ratio:5.2f}x raw enqueue{target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,7 @@ from plugtorch.backends.fusion import IN, STEP, Ref
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.kernels import elementwise as E
 from plugtorch.backends.opencl.kernels import pointwise as P
+from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.runtime import LOCK
 
 BOOL = T.BOOL
@@ -41,6 +42,8 @@ _SCALARS = (bool, int, float)
 _HELPER_NAMES = re.compile(r"\b(CT|MINUS_ONE|" + "|".join(
     sorted(set(re.findall(r"inline CT (\w+)\(", E.INT_HELPERS + E.FLOAT_HELPERS)))) + r")\b")
 _PLANS = Memo(1024, invalidate=False)    # group key -> _Plan, or None where declined
+_acquire, _release = LOCK.acquire, LOCK.release
+_new = object.__new__
 
 
 class Decline(Exception):
@@ -288,6 +291,8 @@ class FusedKernel:
         self.dev, self.group, self.plan, self.kernels = dev, group, plan, kernels
         self.shape, self.n = plan.shape, plan.n
         self.out_dts = [plan.steps[j].out for j in plan.outputs]
+        self.out_specs = [(od, self.n * od.itemsize or 1) for od in self.out_dts]
+        self.strides = contiguous_strides(self.shape)
         self.full = [k for k, kind in enumerate(plan.kinds) if kind == "full"]
         self.geos = Memo(256, invalidate=False)   # the strided inputs' strides -> packed FGeo
         if self.n == 0:
@@ -319,13 +324,32 @@ class FusedKernel:
             [((rest,), (rest,), (bulk,))] if rest else [])
 
     def __call__(self, *xs):
-        with LOCK:   # set the arguments and enqueue, one thread at a time (runtime.LOCK)
+        _acquire()   # set the arguments and enqueue, one thread at a time (runtime.LOCK)
+        try:
             dev = self.dev
-            outs = [dev.empty(self.shape, dt) for dt in self.out_dts]
-            if self.n == 0:
+            pool = dev.pool
+            outs = []
+            for od, nbytes in self.out_specs:   # (DeviceState.empty, unrolled: this path is hot)
+                out = _new(CLArray)
+                out.dev = dev
+                out.shape = self.shape
+                out.strides = self.strides
+                out.offset = 0
+                out.size = self.n
+                out.contiguous = True
+                out.dtype = od
+                try:
+                    out.data = pool.allocate(nbytes)
+                except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
+                    out.data = dev.alloc(nbytes)
+                outs.append(out)
+            used = pool.active_bytes
+            if used > dev.peak:
+                dev.peak = used
+            if not self.n:
                 return outs
-            k = self.k0
-            if k is not None:
+            k = k0 = self.k0
+            if k0 is not None:
                 for x in xs:
                     if x.offset:
                         k = self.kc
@@ -334,12 +358,14 @@ class FusedKernel:
                     if not xs[i].contiguous:
                         k = None
                         break
-            if k is not None and k is self.k0:
-                nout = len(outs)
-                for r, o in enumerate(outs):
-                    k.set_arg(r, o.data)
-                for i, x in enumerate(xs):
-                    k.set_arg(nout + 1 + i, x.data)
+            if k is not None and k is k0:
+                i = 0
+                for o in outs:
+                    k.set_arg(i, o.data)
+                    i += 1
+                for x in xs:
+                    i += 1
+                    k.set_arg(i, x.data)
             else:
                 args = [o.data for o in outs]
                 args.append(self.n)
@@ -358,6 +384,8 @@ class FusedKernel:
             for g, loc, off in self.launches:
                 enqueue(q, k, g, loc, off)
             return outs
+        finally:
+            _release()
 
     def _geo(self, xs):
         """The packed FGeo of these inputs' strides (None: more than MAX_DIMS dims remain)."""

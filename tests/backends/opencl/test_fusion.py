@@ -94,7 +94,7 @@ def test_docstring_example_a_times_b_plus_c():
     np.testing.assert_array_equal(BE.to_numpy(out), (a * b + c).cpu().numpy())
 
 
-@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16])
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.bfloat16, pt.float16])
 def test_float_chain(dtype):
     x, y, z = (data((7, 13), dtype, s) for s in range(3))
     run_fused([x, y, z], [
@@ -107,9 +107,9 @@ def test_float_chain(dtype):
     ], outputs=(20, 3, 12))
 
 
-@pytest.mark.parametrize("dtype", [pt.float32, pt.bfloat16, pt.float64])
+@pytest.mark.parametrize("dtype", [pt.float32, pt.bfloat16, pt.float16, pt.float64])
 def test_python_scalars(dtype):
-    # bfloat16's mul and div take a scalar as float32 unrounded, the other ops rounded
+    # 16-bit floats' mul and div take a scalar as float32 unrounded, the other ops rounded
     x = data((33,), dtype, 4)
     run_fused([x], [("mul", In(0), 0.1), ("add", St(0), 1.3), ("div", St(1), 3.7),
                     ("sub", St(2), 2), ("pow", St(3), 2.0), ("maximum", St(4), True)])
@@ -154,6 +154,20 @@ def test_mixed_dtypes_and_casts():
         ("clone", St(8)), ("mul", St(9), In(1)), ("_to_dtype", St(10), pt.int8),
         ("isnan", In(1)), ("isinf", St(3)), ("isfinite", St(6)),
     ], outputs=(6, 11, 12, 13, 14))
+
+
+def test_float16_with_other_dtypes():
+    h = data((4, 9), pt.float16, 17)
+    d = data((9,), pt.float64, 18)
+    b = data((4, 9), pt.bfloat16, 19)
+    run_fused([h, d, b], [
+        ("mul", In(0), In(0)),                             # overflows to inf in float16
+        ("add", St(0), In(1)),                             # float16 + float64 -> float64
+        ("_to_dtype", St(1), pt.float16),                  # a float64 rounded to half once
+        ("add", St(2), In(2)),                             # float16 + bfloat16 -> float32
+        ("_to_dtype", St(3), pt.float16), ("mul", St(4), 1e-3), ("div", St(5), 3.0),
+        ("sigmoid", St(6)), ("_to_dtype", In(2), pt.float16), ("sub", St(7), St(8)),
+    ], outputs=(9, 3))
 
 
 def test_comparisons_feeding_where():
@@ -264,10 +278,7 @@ def test_declines():
                       ("copy_", (Ref(IN, 0), Ref(IN, 0)))]:
         g = PointwiseGroup((Input((5,), pt.float32),), (Step(op, kargs, (5,), pt.float32),), (0,), (5,))
         assert BE.fuse_pointwise(g) is None
-    # float16 is not written yet; a step whose dtype is not its kernel's
-    h = PointwiseGroup((Input((5,), pt.float16),),
-                       (Step("neg", (Ref(IN, 0), pt.float16), (5,), pt.float16),), (0,), (5,))
-    assert BE.fuse_pointwise(h) is None
+    # a step whose dtype is not its kernel's
     wrong = PointwiseGroup((Input((5,), pt.float32),),
                            (Step("lt", (Ref(IN, 0), 0.0, pt.float32), (5,), pt.float32),), (0,), (5,))
     assert BE.fuse_pointwise(wrong) is None

@@ -73,7 +73,7 @@ def _full_tile(dt):
         {stores}
         return;"""
     ld = lambda e: T.load(dt, e)  # noqa: E731
-    return f"""        for (long k = 0; k < K; k++) {{
+    return (_f16_vec_tile() if dt == T.F16 else "") + f"""        for (long k = 0; k < K; k++) {{
             CT bv[{TN}];
             for (int j = 0; j < {TN}; j++) bv[j] = {ld('b[bb + k * ldb + j0 + j]')};
             for (int i = 0; i < {TM}; i++) {{
@@ -83,6 +83,28 @@ def _full_tile(dt):
         }}
         for (int i = 0; i < {TM}; i++) for (int j = 0; j < {TN}; j++)
             cb[(i0 + i) * N + j0 + j] = {T.store(dt, 'acc[i][j]')};"""
+
+
+def _f16_vec_tile():
+    """float16 with F16C (PoCL on x86): B's rows converted eight at a time into 256-bit float
+    vectors (F16C implies AVX; no builtin calls), C's rounded eight at a time; the arithmetic is
+    the scalar loop's, in float."""
+    q = range(TN // 8)
+    accs = " ".join(f"float8 acc{i}_{j} = 0;" for i in range(TM) for j in q)
+    loads = " ".join(f"const float8 bv{j} = f16_load8(b + bb + k * ldb + j0 + {8 * j});" for j in q)
+    body = " ".join(f"const float a{i} = f16_load(a[ab + (i0 + {i}) * lda + k]);"
+                    + "".join(f" acc{i}_{j} += a{i} * bv{j};" for j in q) for i in range(TM))
+    stores = " ".join(f"f16_store8(acc{i}_{j}, cb + (i0 + {i}) * N + j0 + {8 * j});" for i in range(TM) for j in q)
+    return f"""#ifdef F16_VEC
+        {accs}
+        for (long k = 0; k < K; k++) {{
+            {loads}
+            {body}
+        }}
+        {stores}
+        return;
+#endif
+"""
 
 
 def _rows_contiguous(x):

@@ -32,7 +32,7 @@ def source(in_dts, targets, out_dt, exprs, helpers=""):
     One program holds every op of a family for one dtype signature; ``in_dts`` entries that
     are None are scalars passed by value.
     """
-    params_c, params_s, loads_c, loads_s, params_0, loads_0 = [], [], [], [], [], []
+    params_c, params_s, params_0, arrays = [], [], [], []
     for i, (dt, tg) in enumerate(zip(in_dts, targets)):
         ct = T.compute(tg)
         if dt is None:
@@ -43,27 +43,30 @@ def source(in_dts, targets, out_dt, exprs, helpers=""):
         params_c.append(f"__global const {st}* p{i}, const long o{i}")
         params_s.append(f"__global const {st}* p{i}, const long o{i}")
         params_0.append(f"__global const {st}* p{i}")
-        loads_0.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[i]')};")
-        loads_c.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + i]')};")
-        loads_s.append(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[o{i} + geo_off(&g, i, {i + 1})]')};")
+        arrays.append((i, dt, tg, ct))
+
+    def loads(at):   # the operands' declarations, element ``at(i)`` of each array
+        return " ".join(f"const {ct} x{i} = {_operand_expr(i, dt, tg, f'p{i}[{at(i)}]')};"
+                        for i, dt, tg, ct in arrays)
     so = T.storage(out_dt)
     pc, ps, p0 = ("".join(", " + p for p in ps_) for ps_ in (params_c, params_s, params_0))
-    lc, ls, l0 = (" ".join(ls_) for ls_ in (loads_c, loads_s, loads_0))
+    ls = loads(lambda i: f"o{i} + geo_off(&g, i, {i + 1})")
+    vec = out_dt == T.F16 and all(tg == T.F16 for tg in targets) and all(
+        dt is None or dt == T.F16 for dt in in_dts)   # (not `dt in (None, F16)`: np.dtype(None) is float64)
     out = [helpers]
     for name, expr in exprs.items():
         res = T.store(out_dt, expr)
+        body = _f16_vec_body if vec else _body
+        bc = body(arrays, expr, res, loads, lambda i, j="i": f"o{i} + {j}", "oo + ")
+        b0 = body(arrays, expr, res, loads, lambda i, j="i": j, "")
         out.append(f"""
 __kernel void {name}_c(__global {so}* out, const long oo, const long n{pc}) {{
     const long i = get_global_id(0);
-    if (i >= n) return;
-    {lc}
-    out[oo + i] = {res};
+{bc}
 }}
 __kernel void {name}_c0(__global {so}* out, const long n{p0}) {{
     const long i = get_global_id(0);
-    if (i >= n) return;
-    {l0}
-    out[i] = {res};
+{b0}
 }}
 __kernel void {name}_s(__global {so}* out, const long oo{ps}, const Geo g) {{
     const long i = get_global_id(0);
@@ -72,6 +75,36 @@ __kernel void {name}_s(__global {so}* out, const long oo{ps}, const Geo g) {{
     out[oo + geo_off(&g, i, 0)] = {res};
 }}""")
     return "\n".join(out)
+
+
+def _body(arrays, expr, res, loads, at, oo):
+    """A contiguous kernel's body: element i."""
+    return f"""    if (i >= n) return;
+    {loads(at)}
+    out[{oo}i] = {res};"""
+
+
+def _f16_vec_body(arrays, expr, res, loads, at, oo):
+    """A contiguous all-float16 kernel's body: with F16C (PoCL on x86), work-item 8k converts
+    elements 8k .. 8k+7 with one instruction per operand (the other seven return at once), so
+    the launch is the same; the lanes' float arithmetic is what element i computes. PoCL does not
+    vectorize the one-element form: its SLP pass pairs the operands' conversions first."""
+    vecs = "".join(f"const float8 v{i} = f16_load8(p{i} + {at(i)}); " for i, *_ in arrays)
+    lanes = "\n".join(f"        {{ {' '.join(f'const float x{i} = v{i}.s{k};' for i, *_ in arrays)} "
+                      f"r.s{k} = (float)({expr}); }}" for k in range(8))
+    tail = loads(lambda i: at(i, "j"))
+    return f"""#ifdef F16_VEC
+    if (i & 7) return;
+    if (i + 8 <= n) {{
+        {vecs}float8 r;
+{lanes}
+        f16_store8(r, out + {oo}i);
+        return;
+    }}
+    for (long j = i; j < n; j++) {{ {tail} out[{oo}j] = {res}; }}
+#else
+{_body(arrays, expr, res, loads, at, oo)}
+#endif"""
 
 
 class Pointwise:

@@ -183,6 +183,13 @@ def test_cumsum_and_matmul_round_once_per_element():
     b = np.array([[1, 2], [1, 1], [1, 1]], F16)
     want = (a.astype(np.float32) @ b.astype(np.float32)).astype(F16)   # exact in float32, rounded once
     assert_bits_equal(pt.tensor(a).to(DEV) @ pt.tensor(b).to(DEV), want)
+    # whole 4 x 16 tiles and partial ones: integer sums up to 52800, exact in float32, many of
+    # them ties in float16 (above 2048 its spacing is 2 or more)
+    rng = np.random.default_rng(5)
+    a, b = (rng.integers(-40, 41, shape).astype(F16) for shape in ((9, 33), (33, 40)))
+    want = (a.astype(np.float32) @ b.astype(np.float32)).astype(F16)
+    assert_bits_equal(pt.tensor(a).to(DEV) @ pt.tensor(b).to(DEV), want)
+    assert_bits_equal(pt.tensor(a).to(DEV) @ pt.tensor(b.T.copy()).to(DEV).t(), want)   # B a transposed view
 
 
 def test_arange_sort_and_indexing():

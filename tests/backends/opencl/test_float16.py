@@ -236,3 +236,23 @@ def test_portable_bit_conversions_match_numpy_bit_for_bit():
     with np.errstate(over="ignore", invalid="ignore"):
         np.testing.assert_array_equal(runtime.to_host(wide).view(np.uint32), h.view(F16).astype(np.float32).view(np.uint32))
         np.testing.assert_array_equal(runtime.to_host(narrow), f.astype(F16).view(np.uint16))
+
+
+def test_backward_in_float16_matches_cpu():
+    # a conv -> relu -> pool -> linear -> log_softmax step entirely in float16: the gradients
+    # are the cpu backend's (the same rounded kernels; log_softmax within an ulp or two)
+    import plugtorch.nn.functional as F
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s).astype(F16) * F16(0.5) for s in ((2, 3, 6, 6), (4, 3, 3, 3), (5, 36), (5,))]
+    target = pt.tensor([1, 4])
+
+    def step(dev):
+        x, w, v, b = (pt.tensor(a, device=dev, requires_grad=True) for a in arrays)
+        h = F.max_pool2d(F.relu(F.conv2d(x, w, padding=1)), 2).reshape(2, 36)
+        loss = F.nll_loss(F.log_softmax(F.linear(h, v, b), 1).float(), target.to(dev))
+        loss.backward()
+        return [loss.detach().cpu()] + [t.grad.cpu() for t in (x, w, v, b)]
+
+    for got, want in zip(step(DEV), step("cpu")):
+        assert got.dtype is want.dtype
+        np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1e-2, atol=1e-3)

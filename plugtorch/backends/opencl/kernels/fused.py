@@ -27,9 +27,9 @@ from plugtorch._caches import Memo
 from plugtorch.backends.base import contiguous_strides
 from plugtorch.backends.fusion import IN, STEP, Ref
 from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import elementwise as E
 from plugtorch.backends.opencl.kernels import pointwise as P
-from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.runtime import LOCK
 
 BOOL = T.BOOL
@@ -79,8 +79,8 @@ class _Step:
         self.operands, self.targets, self.expr, self.out, self.helper = operands, targets, expr, out, helper
 
     def key(self):
-        return (tuple((src, None if dt is None else dt.str) for src, dt in self.operands),
-                tuple(t.str for t in self.targets), self.expr, self.out.str)
+        return (tuple((src, None if dt is None else dt.name) for src, dt in self.operands),
+                tuple(t.name for t in self.targets), self.expr, self.out.name)
 
 
 class _Plan:
@@ -114,7 +114,7 @@ class _Plan:
         self.geo_len = 2 + P.MAX_DIMS * (1 + len(self.strided))
         self.geo_bytes = 8 * self.geo_len
         self.arg_bytes = 8 * (len(self.outputs) + 1 + 2 * len(self.in_dts) + len(self.scalars))
-        self.key = ("fused", tuple(d.str for d in self.in_dts), tuple(self.kinds),
+        self.key = ("fused", tuple(d.name for d in self.in_dts), tuple(self.kinds),
                     tuple(s.key() for s in self.steps), self.outputs)
 
     # --- steps: each op family as its eager kernel treats its arguments ----------------------
@@ -247,7 +247,7 @@ __kernel void fused_{variant}({outs}, const long n{ps}) {{
         lines = []
         for j, s in enumerate(self.steps):
             decls = []
-            for x, ((kind, idx), dt), tg in zip(range(len(s.operands)), s.operands, s.targets):
+            for x, (((kind, idx), dt), tg) in enumerate(zip(s.operands, s.targets)):
                 ct = T.compute(tg)
                 if kind == "scalar":
                     v = f"s{idx}"

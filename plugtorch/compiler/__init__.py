@@ -31,6 +31,8 @@ from plugtorch.dispatch import dispatcher as D
 CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.config.cache_size_limit)
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
 
+from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
+
 _COMPILED = weakref.WeakSet()
 _COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
              "traced_calls": 0}
@@ -60,6 +62,22 @@ def _note(kind, reason):
         del _REASONS[:500]
 
 
+_MODULE = None
+
+
+def _module():
+    global _MODULE
+    if _MODULE is None:
+        from plugtorch.nn.modules import module
+        _MODULE = module
+    return _MODULE
+
+
+def traced_inputs(graph, args, kwargs):
+    from plugtorch.jit.tracer import flatten_tensors
+    return flatten_tensors(args, kwargs)[0]
+
+
 @dataclass
 class _Entry:
     state: str                     # "compiled", "eager" or "retrace"
@@ -68,6 +86,7 @@ class _Entry:
     traces: int = 0
     optimizers: list = field(default_factory=list)
     fingerprint: tuple = ()
+    run: object = None
 
 
 def _tensor_key(t):
@@ -109,7 +128,6 @@ class CompiledFunction:
         _COMPILED.add(self)
 
     def __call__(self, *args, **kwargs):
-        from plugtorch.nn.modules import module as _module
         if not kwargs and all(a.__class__ is Tensor for a in args):
             tensors = args
             skey = len(args)
@@ -118,18 +136,17 @@ class CompiledFunction:
             from plugtorch.jit.api import spec_key
             tensors, spec = flatten_tensors(args, kwargs)
             skey = spec_key(spec)
-        key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module.TRAIN_EPOCH)
+        key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module().TRAIN_EPOCH)
         e = self._cache.get(key)
         if e is not None:
             if e.state == "compiled":
                 if e.optimizers and _optimizer_fingerprint(e.optimizers) != e.fingerprint:
                     self._recompile(key, e, "an optimizer's options changed (e.g. the learning rate)")
                     return self._trace(key, args, kwargs, e)
-                from plugtorch.jit.executor import GuardFailure
                 try:
                     _COUNTERS["compiled_calls"] += 1
-                    return e.traced._call_tensors(tensors)
-                except GuardFailure as g:
+                    return e.run(tensors)
+                except _GuardFailure as g:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
                     self._recompile(key, e, why)
                     return self._trace(key, args, kwargs, e)
@@ -186,6 +203,14 @@ class CompiledFunction:
         traced = TracedFunction(graph, name=self.__name__)
         e.traced = traced
         e.state = "compiled"
+        # the key holds grad mode and every input's requires_grad: decide the path once
+        if graph.backward_ran or not D.grad_state.enabled or not any(t._rg for t in traced_inputs(graph, args, kwargs)):
+            rg = traced._rg_captures
+            fast = traced._exe._fn
+            e.run = (lambda ts: traced._call_tensors(ts)) if rg and not graph.backward_ran and D.grad_state.enabled \
+                else fast
+        else:
+            e.run = traced._call_tensors
         captured = {id(v.tensor) for v in graph.captures if v.tensor is not None}
         e.optimizers = [o for o in list(_optim.LIVE) if any(id(p) in captured for g in o.param_groups
                                                             for p in g["params"])]

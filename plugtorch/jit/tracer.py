@@ -357,11 +357,15 @@ class Tracer(D.DispatchMode):
             return
         gc.collect()
         for r in gc.get_referrers(*arrays):    # one scan of the heap for all of them
-            if isinstance(r, Tensor):
-                v = cand.get(id(r._data))
+            # a Tensor refers to its array directly, or through its materialised __dict__
+            # (CPython keeps attributes inline until something makes the dict)
+            data = r._data if isinstance(r, Tensor) else (
+                r.get("_data") if r.__class__ is dict and "_dtype" in r and "_device" in r else None)
+            if data is not None:
+                v = cand.get(id(data))
                 if v is not None:
                     g.escapes.append(f"{v!r} (made by {v.producer.op.name if v.producer else '?'})")
-                    cand.pop(id(r._data))
+                    cand.pop(id(data))
 
 
 class _CheckOp:

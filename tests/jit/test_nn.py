@@ -129,7 +129,7 @@ def test_compiled_training_step_equals_eager(opt_name, dev):
         results.append((losses, [p.detach().clone() for p in model.parameters()], f))
     (le, pe, _), (lc, pc, f) = results
     for a, b in zip(le, lc):
-        assert pt.equal(a, b), opt_name
+        assert pt.equal(a, b), (opt_name, f.counters, pt.compiler.stats()["reasons"], [float(x) for x in le], [float(x) for x in lc])
     for a, b in zip(pe, pc):
         assert pt.equal(a, b), opt_name
     assert f.counters["graph_breaks"] == 0 and f.counters["graphs"] == 1, (f.counters, pt.compiler.stats()["reasons"])

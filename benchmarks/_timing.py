@@ -26,6 +26,16 @@ def best_ms(fn, repeat=10, sync=None) -> float:
     return best * 1e3
 
 
+def timed(fn, sync, inner=3) -> float:
+    """Mean seconds per call over ``inner`` calls, waiting for the device once at the end (one
+    round of an alternating comparison; take the median over rounds)."""
+    t = time.perf_counter()
+    for _ in range(inner):
+        fn()
+    sync()
+    return (time.perf_counter() - t) / inner
+
+
 def try_import_torch():
     try:
         import torch

@@ -10,20 +10,16 @@ elements per second of float32. Every figure is measured in this run on this dev
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import time
+import sys
 
 import numpy as np
 
-import plugtorch as pt
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import timed  # noqa: E402
 
-
-def timed(fn, sync, inner=3):
-    t = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / inner
+import plugtorch as pt  # noqa: E402
 
 
 def opencl_fma(rounds, log2n):

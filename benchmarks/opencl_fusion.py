@@ -15,24 +15,21 @@ Bandwidth counts the 4 arrays each version must move (3 read, 1 written).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numpy as np
 
-import plugtorch as pt
-from plugtorch.backends import get_backend
-from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import timed  # noqa: E402
+
+import plugtorch as pt  # noqa: E402
+from plugtorch.backends import get_backend  # noqa: E402
+from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step  # noqa: E402
 
 SRC = """__kernel void fma3(__global float* o, __global const float* a, __global const float* b,
     __global const float* c) { const size_t i = get_global_id(0); o[i] = a[i] * b[i] + c[i]; }"""
-
-
-def timed(fn, sync, inner=3):
-    t = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    sync()
-    return (time.perf_counter() - t) / inner
 
 
 def main(argv=None):

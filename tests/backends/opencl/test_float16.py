@@ -256,3 +256,16 @@ def test_backward_in_float16_matches_cpu():
     for got, want in zip(step(DEV), step("cpu")):
         assert got.dtype is want.dtype
         np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), rtol=1e-2, atol=1e-3)
+
+
+def test_amp_benchmark_smoke(capsys):
+    # benchmarks/amp.py checks its float16 result against NumPy bit for bit, then prints the table
+    import os
+    import runpy
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "benchmarks", "amp.py")
+    mod = runpy.run_path(path)
+    mod["main"](["--rounds", "1", "--log2n", "12"])
+    out = capsys.readouterr().out
+    assert "2^12 elements" in out and "float16" in out and "x  (target >= 1.30)" in out
+    with pytest.raises(SystemExit):
+        mod["main"](["--rounds", "0"])

@@ -95,11 +95,28 @@ def _tensor_key(t):
 
 
 def _optimizer_fingerprint(opts) -> tuple:
-    out = []
-    for o in opts:
-        for g in o.param_groups:
-            out.append(tuple((k, _hashable(v)) for k, v in g.items() if k != "params"))
-    return tuple(out)
+    """The optimizers' options as (group, key, value object) snapshots."""
+    return tuple((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g))
+                                                 for g in o.param_groups)) for o in opts)
+
+
+def _options_changed(snapshot) -> bool:
+    """Whether any option differs from the snapshot (by identity first: a float the program did
+    not touch is the same object; an equal new value counts as unchanged)."""
+    for o, ngroups, groups in snapshot:
+        if len(o.param_groups) != ngroups:
+            return True
+        for g, items, n in groups:
+            if len(g) != n:
+                return True
+            for k, v in items:
+                w = g.get(k, _MISSING)
+                if w is not v and not (type(w) is type(v) and _hashable(w) == _hashable(v)):
+                    return True
+    return False
+
+
+_MISSING = object()
 
 
 def _hashable(v):
@@ -140,7 +157,7 @@ class CompiledFunction:
         e = self._cache.get(key)
         if e is not None:
             if e.state == "compiled":
-                if e.optimizers and _optimizer_fingerprint(e.optimizers) != e.fingerprint:
+                if e.fingerprint and _options_changed(e.fingerprint):
                     self._recompile(key, e, "an optimizer's options changed (e.g. the learning rate)")
                     return self._trace(key, args, kwargs, e)
                 try:

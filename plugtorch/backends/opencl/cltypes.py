@@ -154,6 +154,9 @@ def store(dt, expr) -> str:
     return f"(({STORAGE[dt]})({expr}))"
 
 
+_F32_INF = 3.4028235677973366e38   # float32's largest finite value plus half an ulp: rounds to inf
+
+
 def scalar(dt, value, rounded=True):
     """A Python scalar as the NumPy scalar passed for a compute-type ``dt`` kernel argument.
 
@@ -161,11 +164,16 @@ def scalar(dt, value, rounded=True):
     unless ``rounded`` is False (mul and div: PyTorch takes their scalar as a float32 and rounds
     only the result)."""
     if dt in HALVES:
+        if not -_F32_INF < value < _F32_INF:   # rounds to float32's inf (or NaN): no NumPy warning
+            with np.errstate(over="ignore", invalid="ignore"):
+                return np.float32(value)
         if not rounded:
             return np.float32(value)
-        if dt == F16:
+        if dt == F16:   # (NumPy rounds a double to float16 directly; 65520 and up become inf)
+            if -65520.0 < value < 65520.0:
+                return np.float32(np.float16(value))
             with np.errstate(over="ignore"):
-                return np.float32(np.array(value).astype(np.float16))
+                return np.float32(np.float16(value))
         import ml_dtypes
         return np.float32(ml_dtypes.bfloat16(value))
     if dt == BOOL:

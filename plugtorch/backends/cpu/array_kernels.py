@@ -472,8 +472,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def _keep_where(c, x, it):
         # where(c, x, +0) as bits: x & (c ? all ones : 0); exact for every value, nan and inf
         # included, and branch-free (np.where costs 2-3x more on a mask like relu's)
-        m = c.view(np.int8).astype(it)
-        np.negative(m, out=m)
+        m = xp.negative(c.view(np.int8), dtype=it)     # widened and negated in one pass
+        np.bitwise_and(x.view(it), m, out=m)
+        return m.view(x.dtype)
+
+    def _zero_where(z, x, it):
+        # where(z, +0, x) as bits: x & (z ? 0 : all ones), with z - 1 computed while widening
+        m = xp.subtract(z.view(np.int8), np.int8(1), dtype=it)
         np.bitwise_and(x.view(it), m, out=m)
         return m.view(x.dtype)
 
@@ -488,7 +493,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             return arr(xp.maximum(x, x.dtype.type(0)))
         it = _bits.get(x.dtype)
         if it is not None and x.ndim:   # (0-d arrays are left to np.where: ~c gives a NumPy scalar)
-            return _keep_where(~(x < 0), x, it)
+            return _zero_where(x < 0, x, it)
         return arr(xp.where(x < 0, xp.zeros((), dtype=x.dtype), x))
     K["relu"] = relu
 
@@ -500,7 +505,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             if a.__class__ is ndarray and a.dtype is d and a.shape == c.shape and _zero(b):
                 return _keep_where(c, a, it)
             if b.__class__ is ndarray and b.dtype is d and b.shape == c.shape and _zero(a):
-                return _keep_where(~c, b, it)
+                return _zero_where(c, b, it)
         a, b = _cast_both(a, b, d)   # NumPy can't promote bfloat16 with ints or float16
         return arr(xp.where(c, a, b).astype(d, copy=False))
     K["where"] = where

@@ -51,6 +51,9 @@ def download_url_to_file(url: str, dst, hash_prefix: str | None = None, progress
         raise FileNotFoundError(f'plugtorch.hub: {ENV_OFFLINE} is set, so "{url}" was not downloaded '
                                 f"to {dst}; unset {ENV_OFFLINE} to download it, or copy the file there")
     directory, base = os.path.split(dst)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f'plugtorch.hub: cannot download "{url}" to {dst}: the directory '
+                                f"{directory} does not exist; create it first")
     remove_stale_partials(directory, base)
     tmp, fd = _create_partial(directory, base)
     try:

@@ -38,8 +38,10 @@ class Worker:
         self.replies: queue.Queue = queue.Queue()
         self.stderr: list[str] = []
         self._stderr_changed = threading.Condition()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for t in self._readers:
+            t.start()
 
     def _read_stdout(self):
         for line in self.proc.stdout:
@@ -76,13 +78,16 @@ class Worker:
                 self._stderr_changed.wait(min(left, 0.5))
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self._readers:     # they end at the pipes' EOF
+            t.join(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
 
 
 def main() -> None:

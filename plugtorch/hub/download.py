@@ -124,7 +124,7 @@ def _fetch(url: str, dst: str, f, progress: bool):
                 received += len(chunk)
                 bar.update(len(chunk))
     if expected is not None and received != expected:
-        raise _truncated(url, dst, received, expected)
+        raise _truncated(url, dst, received, expected) from http.client.IncompleteRead(b"", expected - received)
     return sha256.hexdigest()
 
 

@@ -1,6 +1,7 @@
 """plugtorch.hub in one process: cache directories, downloads from a local server, the cache,
 hashes, truncated bodies, redirects, offline mode, TLS, errors and map_location."""
 import hashlib
+import http.client
 import os
 import threading
 import time
@@ -165,6 +166,7 @@ def test_truncated_body_leaves_nothing(hub_env, origin, weights, kind):
     with pytest.raises(RuntimeError, match=r"ended after \d+ of") as info:
         pt.hub.load_state_dict_from_url(url, progress=False)
     assert url in str(info.value) and "nothing was saved" in str(info.value)
+    assert isinstance(info.value.__cause__, http.client.IncompleteRead)
     if kind == "truncated":
         assert f"after {len(data) // 2} of {len(data)} bytes" in str(info.value)
     assert os.listdir(_checkpoints(hub_env)) == []
@@ -241,14 +243,7 @@ def test_offline_uses_the_cache_only(hub_env, monkeypatch, origin, weights):
 
 
 # ---- devices ----------------------------------------------------------------------------------
-def _devices():
-    out = ["cpu"]
-    if pt.opencl.is_available():
-        out.append("opencl")
-    return out
-
-
-@pytest.mark.parametrize("device", _devices())
+@pytest.mark.parametrize("device", pt.backends.available())     # cpu, opencl, cuda, plug-ins
 def test_map_location_to_each_device(origin, weights, device):
     url = origin.url(f"/files/{weights[0]}")
     _assert_state(pt.hub.load_state_dict_from_url(url, map_location=device, progress=False), device)

@@ -1,0 +1,366 @@
+"""``plugtorch.onnx.export``: trace, lower through the table, check, write.
+
+Dynamic axes: the model is traced on the example inputs and once more per dynamic-axis name with
+that axis one longer (the inputs grown by repeating their last slice), and once with every
+dynamic axis two longer. The op-level graphs must match call for call; integer arguments that
+differ between them (the sizes in ``view``, ``expand``, ``full`` ...) are fitted as affine
+functions of the axes' sizes and emitted from the inputs' run-time shapes, the last trace
+checking the fit.
+"""
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import warnings
+
+import plugtorch as pt
+from plugtorch._tensor import Tensor
+from plugtorch.jit.api import trace_call
+from plugtorch.jit.ir import values_in
+from plugtorch.jit.tracer import flatten_tensors, rebuild
+from plugtorch.onnx.errors import OnnxExporterError
+from plugtorch.onnx.lowering import Lowering
+from plugtorch.onnx.values import SymInt, Val, onnx_dtype
+from plugtorch.onnx.table import MIN_OPSET
+
+DEFAULT_OPSET = 17
+
+
+def _import_onnx():
+    try:
+        import onnx
+        import onnx.numpy_helper  # noqa: F401
+        import onnx.shape_inference  # noqa: F401
+    except ImportError:
+        raise ImportError("plugtorch.onnx.export needs the 'onnx' package: pip install 'plugtorch[onnx]' "
+                          "(or pip install onnx)") from None
+    return onnx
+
+
+def _opset(onnx, opset_version):
+    latest = onnx.defs.onnx_opset_version()
+    if opset_version is None:
+        return DEFAULT_OPSET
+    if not isinstance(opset_version, int) or isinstance(opset_version, bool) or \
+            not MIN_OPSET <= opset_version <= latest:
+        raise ValueError(f"plugtorch.onnx.export: opset_version must be an int from {MIN_OPSET} to {latest} (the "
+                         f"newest this onnx {onnx.__version__} knows), got {opset_version!r}")
+    return opset_version
+
+
+def _split_args(args, kwargs):
+    """PyTorch's convention: a Tensor, or a tuple whose last element may be a dict of kwargs."""
+    if isinstance(args, Tensor):
+        args = (args,)
+    elif isinstance(args, list):
+        args = tuple(args)
+    elif not isinstance(args, tuple):
+        raise TypeError(f"plugtorch.onnx.export: args must be a Tensor or a tuple of arguments, got "
+                        f"{type(args).__name__}")
+    if kwargs is None and args and isinstance(args[-1], dict):
+        args, kwargs = args[:-1], args[-1]
+    return args, dict(kwargs or {})
+
+
+def _default_input_names(model, args, kwargs, n):
+    fn = model.forward if isinstance(model, pt.nn.Module) else model
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if not kwargs and len(args) == n and len(params) >= n and all(isinstance(a, Tensor) for a in args):
+        return [p.name for p in params[:n]]
+    return [f"input_{i}" for i in range(n)]
+
+
+def _names(given, default, what):
+    if given is None:
+        return list(default)
+    given = list(given)
+    if len(given) > len(default):
+        raise ValueError(f"plugtorch.onnx.export: {len(given)} {what} names given for {len(default)} {what}s")
+    if len(set(given)) != len(given):
+        raise ValueError(f"plugtorch.onnx.export: {what} names must be unique, got {given}")
+    return given + list(default[len(given):])
+
+
+def _dynamic_axes(dynamic_axes):
+    """{name: {axis: symbol}} from PyTorch's forms ({name: [axes]} or {name: {axis: symbol}})."""
+    if dynamic_axes is not None and not isinstance(dynamic_axes, dict):
+        raise TypeError(f"plugtorch.onnx.export: dynamic_axes must be a dict, got {type(dynamic_axes).__name__}")
+    out = {}
+    for name, axes in (dynamic_axes or {}).items():
+        if isinstance(axes, dict):
+            out[name] = {int(a): str(s) for a, s in axes.items()}
+        elif isinstance(axes, (list, tuple)):
+            out[name] = {int(a): f"{name}_dynamic_axes_{i + 1}" for i, a in enumerate(axes)}
+        else:
+            raise TypeError(f"plugtorch.onnx.export: dynamic_axes['{name}'] must be a list of axes or a dict "
+                            f"{{axis: name}}, got {type(axes).__name__}")
+    return out
+
+
+def _grow(t, axis, by):
+    """``t`` with dim ``axis`` longer by ``by``, repeating its last slice (valid indices stay valid)."""
+    n = t.shape[axis]
+    idx = pt.tensor(list(range(n)) + [n - 1] * by, dtype=pt.int64, device=t.device)
+    return t.index_select(axis, idx)
+
+
+class _KeepBuffers:
+    """Restores a module's buffers (running stats of a model exported in training mode)."""
+
+    def __init__(self, model):
+        self.saved = []
+        if isinstance(model, pt.nn.Module):
+            self.saved = [(b, b.detach().clone()) for _, b in model.named_buffers()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with pt.no_grad():
+            for b, v in self.saved:
+                if b.shape == v.shape:
+                    b.copy_(v)
+
+
+def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_names=None, dynamic_axes=None,
+           opset_version=None, do_constant_folding=True, verbose=False):
+    """Export ``model`` (a Module or a function) to ONNX, as ``torch.onnx.export``.
+
+    The model runs once on ``args`` under ``plugtorch.jit``'s tracer (in its current mode, under
+    no_grad); each op of the traced graph is mapped to ONNX operators through the export table
+    (composite ops without a mapping through their decomposition); constants are folded; the
+    model is checked with ``onnx.checker`` and written to ``f`` (a path or a binary file; None
+    writes nothing). Returns the ``onnx.ModelProto``.
+
+    ``dynamic_axes``: ``{"x": {0: "batch"}}`` or ``{"x": [0]}``; those dims become symbolic.
+    ``opset_version``: default 17 (recorded in the model).
+
+    >>> import plugtorch as pt
+    >>> m = pt.nn.Linear(4, 2)
+    >>> proto = pt.onnx.export(m, (pt.randn(3, 4),), "linear.onnx", input_names=["x"],
+    ...                        dynamic_axes={"x": {0: "batch"}})        # doctest: +SKIP
+    """
+    onnx = _import_onnx()
+    opset = _opset(onnx, opset_version)
+    args, kwargs = _split_args(args, kwargs)
+    tensors, spec = flatten_tensors(args, kwargs)
+    in_names = _names(input_names, _default_input_names(model, args, kwargs, len(tensors)), "input")
+    if len(in_names) != len(tensors):
+        raise ValueError(f"plugtorch.onnx.export: {len(in_names)} input names for {len(tensors)} input tensors")
+    dyn = _dynamic_axes(dynamic_axes)
+
+    # the symbols and their sizes in the example; one probe per symbol, one check
+    where = {}
+    for i, name in enumerate(in_names):
+        for axis, sym in dyn.get(name, {}).items():
+            t = tensors[i]
+            if not -t.ndim <= axis < t.ndim:
+                raise ValueError(f"plugtorch.onnx.export: dynamic axis {axis} of input '{name}' is out of range "
+                                 f"for its shape {list(t.shape)}")
+            axis %= t.ndim
+            where.setdefault(sym, []).append((i, axis))
+    base = {}
+    for sym, places in where.items():
+        sizes = {tensors[i].shape[a] for i, a in places}
+        if len(sizes) != 1:
+            raise ValueError(f"plugtorch.onnx.export: the dynamic axes named '{sym}' have different sizes in the "
+                             f"example inputs: {sorted(sizes)}")
+        base[sym] = sizes.pop()
+        if base[sym] == 0:
+            raise ValueError(f"plugtorch.onnx.export: dynamic axis '{sym}' has size 0 in the example; export "
+                             "with a non-empty example")
+    symbols = list(base)
+    probes = [dict(base)]
+    if symbols:
+        for s in symbols:
+            probes.append({**base, s: base[s] + 1})
+        probes.append({s: n + 2 for s, n in base.items()})
+
+    param_names = {}
+    if isinstance(model, pt.nn.Module):
+        try:
+            param_names = {id(t): n for n, t in model.state_dict(keep_vars=True).items()}
+        except TypeError:
+            param_names = {id(t): n for n, t in model.named_parameters()}
+
+    with _KeepBuffers(model):
+        graphs, probe_inputs = [], []
+        for sizes in probes:
+            ins = []
+            for i, t in enumerate(tensors):
+                t = t.detach().clone()
+                for axis_sym in dyn.get(in_names[i], {}).items():
+                    axis, sym = axis_sym
+                    axis %= t.ndim
+                    if sizes[sym] != t.shape[axis]:
+                        t = _grow(t, axis, sizes[sym] - t.shape[axis])
+                ins.append(t)
+            a, k = rebuild(spec[0], ins), rebuild(spec[1], ins)
+            with pt.no_grad():
+                graph, _, _, _ = trace_call(model, a, k)
+            if graph.backward_ran:
+                raise OnnxExporterError("plugtorch.onnx.export: the model runs backward(); export its forward pass")
+            graphs.append(graph)
+            probe_inputs.append(ins)
+        g = Lowering(onnx, opset, bool(do_constant_folding), probes if symbols else None, param_names)
+        envs = [dict() for _ in graphs]
+        for i, name in enumerate(in_names):
+            dims = list(tensors[i].shape)
+            for axis, sym in dyn.get(name, {}).items():
+                axis %= len(dims)
+                dims[axis] = SymInt(dims[axis], 0, ((sym, 1),))
+                g.sym_source.setdefault(sym, (name, axis))
+            val = Val([ins[i] for ins in probe_inputs], name, False, tensors[i].dtype, dims)
+            for k, graph in enumerate(graphs):
+                envs[k][graph.inputs[i]] = val
+        g.bind_captures([gr.captures for gr in graphs], envs, "the model")
+        g.lower([gr.ops for gr in graphs], envs)
+        outs = _outputs(g, graphs, envs)
+    out_names = _names(output_names, ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))],
+                       "output")
+    if len(out_names) != len(outs):
+        raise ValueError(f"plugtorch.onnx.export: {len(out_names)} output names for {len(outs)} outputs")
+    for name in dyn:
+        if name not in in_names and name not in out_names:
+            warnings.warn(f"Provided key {name} for dynamic axes is not a valid input/output name (inputs: "
+                          f"{in_names}, outputs: {out_names})", UserWarning, stacklevel=2)
+    clash = set(out_names) & set(in_names)
+    if clash:
+        raise ValueError(f"plugtorch.onnx.export: names {sorted(clash)} are used for both inputs and outputs")
+    model_proto = _build(onnx, g, model, in_names, probe_inputs[0],
+                         dyn, outs, out_names, opset)
+    if verbose:
+        print(onnx.helper.printable_graph(model_proto.graph))
+    if f is not None:
+        data = model_proto.SerializeToString()
+        if isinstance(f, (str, bytes, os.PathLike)):
+            with open(f, "wb") as fh:
+                fh.write(data)
+        elif isinstance(f, io.TextIOBase):
+            raise TypeError("plugtorch.onnx.export: f must be a path or a binary file (open it with 'wb')")
+        else:
+            f.write(data)
+    return model_proto
+
+
+def _outputs(g, graphs, envs):
+    per = [values_in(gr.outputs) for gr in graphs]
+    if any(len(p) != len(per[0]) for p in per):
+        raise OnnxExporterError("plugtorch.onnx.export: the model returns a different number of tensors at other "
+                                "sizes of the dynamic axes")
+    _check_output_kinds(graphs[0].outputs)
+    outs = []
+    for vs in zip(*per):
+        val = envs[0].get(vs[0])
+        if val is None or any(envs[k].get(v) is not val for k, v in enumerate(vs)):
+            raise OnnxExporterError("plugtorch.onnx.export: an output of the model is not computed by the traced "
+                                    "graph (or differs between the dynamic-axes probes)")
+        outs.append(val)
+    return outs
+
+
+def _check_output_kinds(t):
+    from plugtorch.jit.ir import Value
+    if t is None or isinstance(t, Value):
+        return
+    if isinstance(t, (list, tuple)):
+        for x in t:
+            _check_output_kinds(x)
+        return
+    if isinstance(t, dict):
+        for x in t.values():
+            _check_output_kinds(x)
+        return
+    raise OnnxExporterError(f"plugtorch.onnx.export: the model returns a {type(t).__name__} ({t!r:.40}); ONNX "
+                            "models return tensors only (None is left out)")
+
+
+def _dim_proto(d, name=None):
+    if isinstance(d, SymInt):
+        if name is None:
+            name = d.coef[0][0] if len(d.coef) == 1 and d.coef[0][1] == 1 and d.const == 0 else None
+        return name if name is not None else "?"
+    return int(d)
+
+
+def _value_info(onnx, name, dtype, dims, names=None):
+    shape = []
+    for i, d in enumerate(dims):
+        label = (names or {}).get(i)
+        shape.append(label if label is not None else _dim_proto(d))
+    shape = [None if s == "?" else s for s in shape]
+    return onnx.helper.make_tensor_value_info(name, onnx_dtype(onnx, dtype), shape)
+
+
+def _build(onnx, g, model, in_names, examples, dyn, outs, out_names, opset):
+    helper = onnx.helper
+    inputs = []
+    for name, t in zip(in_names, examples):
+        dims = list(t.shape)
+        for axis, sym in dyn.get(name, {}).items():
+            dims[axis % len(dims)] = SymInt(dims[axis % len(dims)], 0, ((sym, 1),))
+        inputs.append(_value_info(onnx, name, t.dtype, dims, {a % max(len(dims), 1): s
+                                                               for a, s in dyn.get(name, {}).items()}))
+    g.cur = ("output", "", [])
+    outputs = []
+    for val, name in zip(outs, out_names):
+        g.nodes.append(helper.make_node("Identity", [g.name(val)], [name], name=f"output/{name}"))
+        outputs.append(_value_info(onnx, name, val.dtype, val.dims, dyn.get(name)))
+    nodes, used = _live(g.nodes, out_names)
+    inits = [onnx.numpy_helper.from_array(arr, name) for name, arr in g.initializers.items() if name in used]
+    graph_name = type(model).__name__ if isinstance(model, pt.nn.Module) else getattr(model, "__name__", "main")
+    graph = helper.make_graph(nodes, graph_name, inputs, outputs, initializer=inits)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="plugtorch", producer_version=pt.__version__)
+    proto.ir_version = helper.find_min_ir_version_for(opsets)
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as e:      # onnx's ValidationError / InferenceError
+        raise OnnxExporterError(f"plugtorch.onnx.export: the exported model fails onnx.checker ({e}); this is a bug "
+                                "in plugtorch's export table, please report it with the model") from None
+    _verify(onnx, proto, g)
+    return proto
+
+
+def _live(nodes, out_names):
+    """Nodes the outputs need (dead code left by folding and view bookkeeping goes)."""
+    need = set(out_names)
+    keep = []
+    for n in reversed(nodes):
+        if any(o in need for o in n.output):
+            keep.append(n)
+            need.update(i for i in n.input if i)
+    keep.reverse()
+    return keep, need
+
+
+def _verify(onnx, proto, g):
+    """Compare ONNX's shape inference with the traced results' dtypes and shapes: a mapping that
+    emits the wrong dtype or shape is a bug of the table, caught here with the op's name."""
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+    except Exception as e:
+        raise OnnxExporterError(f"plugtorch.onnx.export: ONNX shape inference fails on the exported model ({e})") \
+            from None
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
+        exp = g.expect.get(vi.name)
+        if exp is None:
+            continue
+        dtype, dims, op, site = exp
+        tt = vi.type.tensor_type
+        if tt.elem_type and tt.elem_type != onnx_dtype(onnx, dtype):
+            raise OnnxExporterError(f"plugtorch.onnx.export: the mapping of '{op}' (traced at {site}) gives ONNX "
+                                    f"element type {tt.elem_type}, the traced result is {dtype}: a bug in "
+                                    "plugtorch/onnx's table")
+        if tt.HasField("shape"):
+            got = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            if len(got) != len(dims) or any(gd is not None and not isinstance(d, SymInt) and gd != d
+                                            for gd, d in zip(got, dims)):
+                raise OnnxExporterError(f"plugtorch.onnx.export: the mapping of '{op}' (traced at {site}) gives "
+                                        f"shape {got}, the traced result is {list(dims)}: a bug in plugtorch/onnx's "
+                                        "table")

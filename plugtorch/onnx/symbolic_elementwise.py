@@ -1,0 +1,271 @@
+"""Table entries for pointwise ops: arithmetic, comparisons, logic, unary math, casts, copies.
+
+Math runs in the dtype plugtorch's kernels use (``opmath``: float16/bfloat16 in float32, small
+integers in int32) and is cast to the result's dtype once, so results match eager bit for bit
+where ONNX Runtime's kernels are exact.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import plugtorch as pt
+from plugtorch.onnx.values import Val, opmath, result_type
+from plugtorch.onnx.table import onnx_op
+
+
+def _finish(g, name, ct):
+    out = g.out.dtype
+    return [name if ct is out else g.cast(name, out)]
+
+
+# ---- binary arithmetic -------------------------------------------------------------------------------
+_BOOL_FORMS = {"Add": "Or", "Mul": "And", "Max": "Or", "Min": "And"}
+
+
+def _binary(onnx_type):
+    def emit(g, input, other):
+        out = g.out.dtype
+        if out is pt.bool and onnx_type in _BOOL_FORMS:
+            return [g.node(_BOOL_FORMS[onnx_type], [g.input(input, pt.bool), g.input(other, pt.bool)])]
+        ct = opmath(out)
+        return _finish(g, g.node(onnx_type, [g.input(input, ct), g.input(other, ct)]), ct)
+    return emit
+
+
+for _name, _type in (("add", "Add"), ("sub", "Sub"), ("mul", "Mul"), ("div", "Div"),
+                     ("maximum", "Max"), ("minimum", "Min"), ("pow", "Pow")):
+    onnx_op(_name)(_binary(_type))
+
+
+@onnx_op("floor_divide")
+def floor_divide(g, input, other):
+    ct = opmath(g.out.dtype)
+    a, b = g.input(input, ct), g.input(other, ct)
+    if ct.is_floating_point:
+        return _finish(g, g.node("Floor", [g.node("Div", [a, b])]), ct)
+    # integers: ONNX Div truncates; (a - a mod b) / b is exact and rounds toward -inf
+    r = g.node("Mod", [a, b], fmod=0)
+    return _finish(g, g.node("Div", [g.node("Sub", [a, r]), b]), ct)
+
+
+@onnx_op("remainder")
+def remainder(g, input, other):
+    ct = opmath(g.out.dtype)
+    a, b = g.input(input, ct), g.input(other, ct)
+    if ct.is_floating_point:     # Python's modulo: the sign of the divisor
+        q = g.node("Floor", [g.node("Div", [a, b])])
+        return _finish(g, g.node("Sub", [a, g.node("Mul", [q, b])]), ct)
+    return _finish(g, g.node("Mod", [a, b], fmod=0), ct)
+
+
+@onnx_op("fmod")
+def fmod(g, input, other):
+    ct = opmath(g.out.dtype)
+    return _finish(g, g.node("Mod", [g.input(input, ct), g.input(other, ct)], fmod=1), ct)
+
+
+@onnx_op("atan2")
+def atan2(g, input, other):
+    ct = opmath(g.out.dtype)
+    y, x = g.input(input, ct), g.input(other, ct)
+    zero = g.scalar(0, ct)
+    base = g.node("Atan", [g.node("Div", [y, x])])
+    pi, half = g.scalar(math.pi, ct), g.scalar(math.pi / 2, ct)
+    y_neg = g.node("Less", [y, zero])
+    # x < 0: atan(y/x) +- pi by the sign of y; x == 0: +-pi/2 (0 where y is 0 too)
+    shift = g.node("Where", [y_neg, g.node("Neg", [pi]), pi])
+    left = g.node("Add", [base, shift])
+    sign_y = g.node("Sign", [y])
+    axis = g.node("Mul", [sign_y, half])
+    r = g.node("Where", [g.node("Less", [x, zero]), left, base])
+    r = g.node("Where", [g.node("Equal", [x, zero]), axis, r])
+    return _finish(g, r, ct)
+
+
+# ---- comparisons and logic -------------------------------------------------------------------------
+def _compare(onnx_type, negate=False):
+    def emit(g, input, other):
+        ct = opmath(result_type(input, other))
+        if ct is pt.bool and onnx_type != "Equal":
+            ct = pt.int32
+        r = g.node(onnx_type, [g.input(input, ct), g.input(other, ct)])
+        return [g.node("Not", [r]) if negate else r]
+    return emit
+
+
+for _name, _type, _neg in (("eq", "Equal", False), ("ne", "Equal", True), ("lt", "Less", False),
+                           ("le", "LessOrEqual", False), ("gt", "Greater", False),
+                           ("ge", "GreaterOrEqual", False)):
+    onnx_op(_name)(_compare(_type, _neg))
+
+
+def _logical(onnx_type):
+    def emit(g, input, other):
+        r = g.node(onnx_type, [g.input(input, pt.bool), g.input(other, pt.bool)])
+        return [r if g.out.dtype is pt.bool else g.cast(r, g.out.dtype)]
+    return emit
+
+
+for _name, _type in (("logical_and", "And"), ("logical_or", "Or"), ("logical_xor", "Xor")):
+    onnx_op(_name)(_logical(_type))
+
+
+@onnx_op("logical_not")
+def logical_not(g, input):
+    r = g.node("Not", [g.input(input, pt.bool)])
+    return [r if g.out.dtype is pt.bool else g.cast(r, g.out.dtype)]
+
+
+def _ints_need_18(opset, input, other=None):
+    if opset < 18 and g_dtype(input) is not pt.bool:
+        return "bitwise operators on integers are ONNX operators from opset 18 (pass opset_version=18)"
+    return None
+
+
+def g_dtype(x):
+    return x.dtype if isinstance(x, Val) else pt.bool if isinstance(x, bool) else pt.int64
+
+
+def _bitwise(onnx_type, bool_type):
+    def emit(g, input, other):
+        out = g.out.dtype
+        if out is pt.bool:
+            return [g.node(bool_type, [g.input(input, pt.bool), g.input(other, pt.bool)])]
+        return [g.node(onnx_type, [g.input(input, out), g.input(other, out)])]
+    return emit
+
+
+for _name, _type, _btype in (("bitwise_and", "BitwiseAnd", "And"), ("bitwise_or", "BitwiseOr", "Or"),
+                             ("bitwise_xor", "BitwiseXor", "Xor")):
+    onnx_op(_name, declines=_ints_need_18)(_bitwise(_type, _btype))
+
+
+@onnx_op("bitwise_not", declines=_ints_need_18)
+def bitwise_not(g, input):
+    if g.out.dtype is pt.bool:
+        return [g.node("Not", [g.input(input, pt.bool)])]
+    return [g.node("BitwiseNot", [g.input(input)])]
+
+
+@onnx_op("where")
+def where(g, condition, input, other):
+    out = g.out.dtype
+    return [g.node("Where", [g.input(condition, pt.bool), g.input(input, out), g.input(other, out)])]
+
+
+# ---- unary math ------------------------------------------------------------------------------------
+def _unary(onnx_type):
+    def emit(g, input):
+        ct = opmath(g.out.dtype)
+        return _finish(g, g.node(onnx_type, [g.input(input, ct)]), ct)
+    return emit
+
+
+for _name, _type in (("exp", "Exp"), ("log", "Log"), ("sin", "Sin"), ("cos", "Cos"), ("tan", "Tan"),
+                     ("asin", "Asin"), ("acos", "Acos"), ("atan", "Atan"), ("sinh", "Sinh"), ("cosh", "Cosh"),
+                     ("tanh", "Tanh"), ("sqrt", "Sqrt"), ("erf", "Erf"), ("sigmoid", "Sigmoid"),
+                     ("abs", "Abs"), ("neg", "Neg"), ("sign", "Sign"), ("relu", "Relu"),
+                     ("reciprocal", "Reciprocal")):
+    onnx_op(_name)(_unary(_type))
+
+
+def _rounding(onnx_type):
+    def emit(g, input):
+        if not input.dtype.is_floating_point:    # integers are already whole
+            return [g.node("Identity", [g.input(input)])]
+        ct = opmath(g.out.dtype)
+        return _finish(g, g.node(onnx_type, [g.input(input, ct)]), ct)
+    return emit
+
+
+for _name, _type in (("ceil", "Ceil"), ("floor", "Floor"), ("round", "Round")):
+    onnx_op(_name)(_rounding(_type))
+
+
+@onnx_op("trunc")
+def trunc(g, input):
+    if not input.dtype.is_floating_point:
+        return [g.node("Identity", [g.input(input)])]
+    ct = opmath(g.out.dtype)
+    x = g.input(input, ct)
+    neg = g.node("Less", [x, g.scalar(0, ct)])
+    return _finish(g, g.node("Where", [neg, g.node("Ceil", [x]), g.node("Floor", [x])]), ct)
+
+
+def _composed(fn):
+    """A unary op written with other ONNX operators: ``fn(g, x, ct) -> name``."""
+    def emit(g, input):
+        ct = opmath(g.out.dtype)
+        return _finish(g, fn(g, g.input(input, ct), ct), ct)
+    return emit
+
+
+onnx_op("rsqrt")(_composed(lambda g, x, ct: g.node("Reciprocal", [g.node("Sqrt", [x])])))
+onnx_op("exp2")(_composed(lambda g, x, ct: g.node("Pow", [g.scalar(2.0, ct), x])))
+onnx_op("expm1")(_composed(lambda g, x, ct: g.node("Sub", [g.node("Exp", [x]), g.scalar(1.0, ct)])))
+onnx_op("log1p")(_composed(lambda g, x, ct: g.node("Log", [g.node("Add", [x, g.scalar(1.0, ct)])])))
+onnx_op("log2")(_composed(lambda g, x, ct: g.node("Div", [g.node("Log", [x]), g.scalar(math.log(2.0), ct)])))
+onnx_op("log10")(_composed(lambda g, x, ct: g.node("Div", [g.node("Log", [x]), g.scalar(math.log(10.0), ct)])))
+
+
+def _float_test(kind):
+    def emit(g, input):
+        if not input.dtype.is_floating_point:
+            same = g.node("Equal", [g.input(input), g.input(input)])     # all true, in the input's shape
+            return [same if kind == "isfinite" else g.node("Not", [same])]
+        x = g.input(input, opmath(input.dtype))
+        if kind == "isnan":
+            return [g.node("IsNaN", [x])]
+        if kind == "isinf":
+            return [g.node("IsInf", [x])]
+        bad = g.node("Or", [g.node("IsNaN", [x]), g.node("IsInf", [x])])
+        return [g.node("Not", [bad])]
+    return emit
+
+
+for _name in ("isnan", "isinf", "isfinite"):
+    onnx_op(_name)(_float_test(_name))
+
+
+# ---- casts and copies ------------------------------------------------------------------------------
+@onnx_op("_to_dtype")
+def to_dtype(g, input, dtype):
+    return [g.input(input, dtype) if input.dtype is not dtype else g.node("Identity", [g.input(input)])]
+
+
+@onnx_op("clone", "_to_device")
+def clone(g, input, *args, **kwargs):
+    return [g.node("Identity", [g.input(input)])]
+
+
+@onnx_op("copy_")
+def copy_(g, input, src, non_blocking=False):
+    new = g.input(src, input.dtype)
+    src_dims = src.dims if isinstance(src, Val) else []
+    if list(src_dims) != list(input.dims):
+        new = g.node("Expand", [new, g.shape_of(input)])
+    const = isinstance(src, Val) and src.const or not isinstance(src, Val)
+    if g.fold and const and input.root.const:
+        root = input.root      # the write is known at export: the base's new value is a constant
+        g.assign(input, new, False)
+        root.name = g.tensor_const(root.tensors[0])
+        root.const = True
+        return []
+    g.assign(input, new, False)
+    return []
+
+
+@onnx_op("nan_to_num")
+def nan_to_num(g, input, nan=0.0, posinf=None, neginf=None):
+    if not input.dtype.is_floating_point:
+        return [g.node("Identity", [g.input(input)])]
+    ct = opmath(input.dtype)
+    info = np.finfo(input.dtype.numpy) if input.dtype is not pt.bfloat16 else None
+    big = float(info.max) if info is not None else float(pt.finfo(pt.bfloat16).max)
+    x = g.input(input, ct)
+    x = g.node("Where", [g.node("IsNaN", [x]), g.scalar(nan, ct), x])
+    x = g.node("Where", [g.node("IsInf", [x], detect_negative=0), g.scalar(big if posinf is None else posinf, ct), x])
+    x = g.node("Where", [g.node("IsInf", [x], detect_positive=0), g.scalar(-big if neginf is None else neginf, ct), x])
+    return _finish(g, x, ct)

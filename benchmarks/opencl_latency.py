@@ -16,7 +16,9 @@ each alike), ``--inner`` calls per round and then one ``finish()``:
 - ``fused a * b + c call``: the callable ``fuse_pointwise`` returns for mul -> add, called as
   plugtorch.jit's executor calls it (one launch: its floor is the raw enqueue).
 
-Printed: per-call microseconds (median over rounds) and the median of the per-round ratios.
+Printed: per-call microseconds (median over rounds) and the median of the per-round ratios, for
+wall time and for the calling thread's CPU time (on a busy machine the wall times swing with the
+other processes; the host CPU time of a call much less).
 """
 from __future__ import annotations
 
@@ -32,11 +34,13 @@ SRC = """__kernel void add1(__global float* o, const long n, __global const floa
 
 
 def timed(fn, inner, sync):
-    t = time.perf_counter()
+    """(wall, this thread's CPU) seconds per call: ``inner`` calls, then one wait for the queue."""
+    t, c = time.perf_counter(), time.thread_time()
     for _ in range(inner):
         fn()
+    c = time.thread_time() - c
     sync()
-    return (time.perf_counter() - t) / inner
+    return (time.perf_counter() - t) / inner, c / inner
 
 
 def _fused_mul_add(x):
@@ -101,14 +105,15 @@ def main(argv=None):
         for name, f in peers.items():
             per[name].append(timed(f, args.inner, sync))
     raw = np.array(per["raw enqueue"])
-    print(f"{args.rounds} rounds of {args.inner} calls each (then finish); median per call, "
-          "and the median of the per-round ratios to the raw enqueue")
+    print(f"{args.rounds} rounds of {args.inner} calls each (then finish): median wall time per call and "
+          "the median of the per-round ratios to the raw enqueue; the same for the calling thread's CPU "
+          "time (less disturbed by other processes on a busy machine)")
     for name, ts in per.items():
         ts = np.array(ts)
-        ratio = float(np.median(ts / raw))
+        wall, cpu = np.median(ts, axis=0) * 1e6
+        rw, rc = np.median(ts / raw, axis=0)
         target = "  (target <= 1.30x)" if name == "plugtorch a + b" else ""
-        print(f"  {name:<22}{np.median(ts) * 1e6:8.2f} us   {ratio:5.2f}x raw enqueue{target}")
-
+        print(f"  {name:<22} wall {wall:7.2f} us {rw:5.2f}x | cpu {cpu:7.2f} us {rc:5.2f}x raw enqueue{target}")
 
 if __name__ == "__main__":
     main()

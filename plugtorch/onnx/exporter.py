@@ -235,7 +235,8 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     model_proto = _build(onnx, g, model, in_names, probe_inputs[0],
                          dyn, outs, out_names, opset)
     if verbose:
-        print(onnx.helper.printable_graph(model_proto.graph))
+        import onnx.printer
+        print(onnx.printer.to_text(model_proto))
     if f is not None:
         data = model_proto.SerializeToString()
         if isinstance(f, (str, bytes, os.PathLike)):

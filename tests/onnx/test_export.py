@@ -1,0 +1,308 @@
+"""plugtorch.onnx.export's arguments and behaviour: dynamic axes, names, opsets, files, constant
+folding, the model left as it was, and errors that name the op, the line and the opsets tried."""
+import io
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+from plugtorch.dispatch import registry
+from plugtorch.onnx import OnnxExporterError, UnsupportedOperatorError
+from plugtorch.onnx.table import lookup
+from tests.onnx.conftest import assert_matches, check_export, flat, onnx, op_types, run, session
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    pt.manual_seed(0)
+
+
+def cnn():
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(4 * 4 * 4, 10)).eval()
+
+
+def dims(value_info):
+    return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
+
+
+# ---- dynamic axes ----------------------------------------------------------------------------------
+def test_dynamic_batch_exported_at_2_runs_at_7():
+    m = cnn()
+    proto = check_export(m, (pt.randn(2, 1, 8, 8),), runs=[(pt.randn(7, 1, 8, 8),), (pt.randn(1, 1, 8, 8),)],
+                         input_names=["x"], output_names=["logits"],
+                         dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+    assert dims(proto.graph.input[0]) == ["batch", 1, 8, 8]
+    assert dims(proto.graph.output[0]) == ["batch", 10]
+
+
+def test_dynamic_axes_list_form_names_the_axes():
+    proto = check_export(nn.Linear(3, 2), (pt.randn(2, 5, 3),), runs=[(pt.randn(4, 1, 3),)], input_names=["x"],
+                         dynamic_axes={"x": [0, 1]})
+    assert dims(proto.graph.input[0]) == ["x_dynamic_axes_1", "x_dynamic_axes_2", 3]
+    assert dims(proto.graph.output[0]) == ["x_dynamic_axes_1", "x_dynamic_axes_2", 2]
+
+
+def test_dynamic_sizes_in_view_expand_and_factories():
+    def f(x):
+        n = x.shape[0]
+        z = pt.zeros(n, 3)
+        z[:, 1] = x[:, 0, 0]
+        flat_ = x.view(n, -1) @ pt.ones(12, 2)
+        return z + pt.arange(n).float().unsqueeze(1), x[: n - 1], flat_, x.reshape(-1, 4).sum(0), \
+            x.sum(0).expand(n, 3, 4), x.view(n * 3, 4)
+    check_export(f, (pt.randn(2, 3, 4),), runs=[(pt.randn(7, 3, 4),), (pt.randn(1, 3, 4),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "n"}})
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_dynamic_batch_recurrent(kind):
+    m = getattr(nn, kind)(3, 4, num_layers=2, batch_first=True)
+    check_export(m, (pt.randn(2, 5, 3),), runs=[(pt.randn(7, 5, 3),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch"}})
+
+
+def test_dynamic_batch_and_sequence_transformer():
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    check_export(layer, (pt.randn(2, 3, 8),), runs=[(pt.randn(7, 5, 8),), (pt.randn(1, 1, 8),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch", 1: "seq"}})
+
+
+def test_dynamic_multihead_attention_shared_axis_names():
+    mha = nn.MultiheadAttention(8, 2)
+    q, kv = pt.randn(3, 2, 8), pt.randn(4, 2, 8)
+    check_export(mha, (q, kv, kv), runs=[(pt.randn(5, 7, 8), pt.randn(6, 7, 8), pt.randn(6, 7, 8))],
+                 input_names=["q", "k", "v"],
+                 dynamic_axes={"q": {0: "tq", 1: "batch"}, "k": {0: "tk", 1: "batch"}, "v": {0: "tk", 1: "batch"}})
+
+
+def test_a_loop_over_a_dynamic_axis_is_refused():
+    with pytest.raises(OnnxExporterError, match="makes .* calls on the example"):
+        pt.onnx.export(nn.LSTM(3, 4), (pt.randn(5, 2, 3),), None, input_names=["x"], dynamic_axes={"x": {0: "seq"}})
+
+
+def test_a_constant_built_from_a_dynamic_size_is_refused():
+    def f(x):
+        return x + pt.tensor([float(i) for i in range(x.shape[0])])[:, None]
+    with pytest.raises(OnnxExporterError, match="constant tensor .* depends on the dynamic axes"):
+        pt.onnx.export(f, (pt.randn(2, 3),), None, input_names=["x"], dynamic_axes={"x": [0]})
+
+
+def test_a_float_computed_from_a_dynamic_size_is_refused():
+    with pytest.raises(OnnxExporterError, match="float argument"):
+        pt.onnx.export(lambda x: x * (1.0 / x.shape[0]), (pt.randn(2, 3),), None, input_names=["x"],
+                       dynamic_axes={"x": [0]})
+
+
+def test_an_int_size_as_an_operand_follows_the_axis():
+    check_export(lambda x: (x / x.shape[0], x + x.shape[0] * 2), (pt.randn(2, 3),), runs=[(pt.randn(5, 3),)],
+                 input_names=["x"], dynamic_axes={"x": [0]})
+
+
+def test_a_size_not_affine_in_the_dynamic_sizes_is_refused():
+    with pytest.raises(OnnxExporterError, match="not affine"):
+        pt.onnx.export(lambda x: x[: x.shape[0] // 2], (pt.randn(4, 3),), None, input_names=["x"],
+                       dynamic_axes={"x": [0]})
+
+
+def test_dynamic_axes_errors():
+    with pytest.raises(ValueError, match="out of range"):
+        pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None, input_names=["x"], dynamic_axes={"x": [2]})
+    with pytest.raises(ValueError, match="different sizes"):
+        pt.onnx.export(lambda a, b: a + b.sum(), (pt.randn(2, 3), pt.randn(4)), None, input_names=["a", "b"],
+                       dynamic_axes={"a": {0: "n"}, "b": {0: "n"}})
+    with pytest.warns(UserWarning, match="Provided key y for dynamic axes is not a valid input/output name"):
+        pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None, input_names=["x"], dynamic_axes={"y": [0]})
+
+
+# ---- names, opsets, files ---------------------------------------------------------------------------
+def test_default_names_come_from_forward():
+    proto = pt.onnx.export(lambda image, mask: image * mask, (pt.randn(2), pt.randn(2)), None)
+    assert [i.name for i in proto.graph.input] == ["image", "mask"]
+    assert [o.name for o in proto.graph.output] == ["output"]
+    proto = pt.onnx.export(lambda x: (x, x * 2), (pt.randn(2),), None, output_names=["a"])
+    assert [o.name for o in proto.graph.output] == ["a", "output_1"]
+
+
+def test_name_errors():
+    with pytest.raises(ValueError, match="unique"):
+        pt.onnx.export(lambda a, b: a + b, (pt.randn(2), pt.randn(2)), None, input_names=["a", "a"])
+    with pytest.raises(ValueError, match="3 input names given for 2 inputs"):
+        pt.onnx.export(lambda a, b: a + b, (pt.randn(2), pt.randn(2)), None, input_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="both inputs and outputs"):
+        pt.onnx.export(lambda a: a * 2, (pt.randn(2),), None, input_names=["a"], output_names=["a"])
+
+
+def test_opset_default_17_and_recorded():
+    proto = pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None)
+    assert [(o.domain, o.version) for o in proto.opset_import] == [("", 17)]
+    assert proto.producer_name == "plugtorch"
+    proto = check_export(lambda x: (x.amax(1), x.mean(0), x.sum()), (pt.randn(3, 4),), opset_version=18)
+    assert [o.version for o in proto.opset_import] == [18]
+    for bad in (12, 10_000, "17", True):
+        with pytest.raises(ValueError, match="opset_version must be an int from 17"):
+            pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None, opset_version=bad)
+
+
+def test_files(tmp_path):
+    m = cnn()
+    x = pt.randn(3, 1, 8, 8)
+    path = tmp_path / "m.onnx"
+    pt.onnx.export(m, (x,), str(path))
+    pt.onnx.export(m, x, path)                      # a PathLike, and a bare tensor as args
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    with open(path, "rb") as fh:
+        assert_matches(run(session(fh.read()), (x,)), [m(x).detach()])
+    buf = io.BytesIO()
+    pt.onnx.export(m, (x,), buf)
+    assert buf.getvalue() == path.read_bytes()      # deterministic
+    with pytest.raises(TypeError, match="binary file"):
+        pt.onnx.export(m, (x,), io.StringIO())
+    with pytest.raises(TypeError, match="args must be a Tensor or a tuple"):
+        pt.onnx.export(m, 3, None)
+
+
+def test_kwargs_as_pytorch_passes_them():
+    def f(x, scale=1.0, bias=None):
+        return x * scale + bias
+    x, b = pt.randn(3), pt.randn(3)
+    proto = pt.onnx.export(f, (x, {"bias": b, "scale": 2.0}), None)
+    assert [i.name for i in proto.graph.input] == ["input_0", "input_1"]
+    assert_matches(run(session(proto.SerializeToString()), (x, b)), [f(x, 2.0, b)])
+
+
+def test_verbose_prints_the_graph(capsys):
+    pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None, verbose=True)
+    assert "Gemm" in capsys.readouterr().out
+
+
+# ---- constant folding, initializers ---------------------------------------------------------------------
+def test_initializers_are_named_after_the_state_dict():
+    m = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    proto = check_export(m, (pt.randn(2, 3),))
+    assert {i.name for i in proto.graph.initializer} == {"0.weight", "0.bias", "2.weight", "2.bias"}
+
+
+@pytest.mark.parametrize("fold", [True, False])
+def test_constant_folding_on_and_off(fold):
+    m = nn.LSTM(3, 4, batch_first=True)
+    x = pt.randn(2, 3, 3)
+    proto = check_export(m, (x,), runs=[(pt.randn(7, 3, 3),)], do_constant_folding=fold, input_names=["x"],
+                         dynamic_axes={"x": [0]})
+    names = {i.name for i in proto.graph.initializer}
+    if fold:      # weight.t() and b_ih + b_hh folded: new constants in place of the parameters
+        assert not {"weight_hh_l0", "bias_ih_l0", "bias_hh_l0"} & names
+    else:
+        assert "Transpose" in op_types(proto) and {"weight_hh_l0", "bias_ih_l0", "bias_hh_l0"} <= names
+
+
+def test_folding_evaluates_with_plugtorch():
+    w = pt.randn(4, 4)
+
+    def f(x):
+        return x @ (w.t() @ w + pt.eye(4)).cumprod(0)     # cumprod has no mapping, but runs at export
+    proto = check_export(f, (pt.randn(2, 4),))
+    assert op_types(proto) == {"MatMul", "Identity"}
+
+
+# ---- the model is left as it was ---------------------------------------------------------------------
+def test_training_mode_model_exports_as_it_runs_and_keeps_its_buffers():
+    m = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3)).train()
+    x = pt.randn(4, 1, 6, 6)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    buf = io.BytesIO()
+    pt.onnx.export(m, (x,), buf)
+    assert m.training
+    for k, v in m.state_dict().items():
+        assert pt.equal(v, before[k]), k
+    with pt.no_grad():
+        expected = m(x)           # batch statistics, as in training mode
+    assert_matches(run(session(buf.getvalue()), (x,)), [expected])
+
+
+def test_example_inputs_are_not_written():
+    def f(x):
+        x.add_(1)
+        return x * 2
+    x = pt.randn(3)
+    before = x.clone()
+    proto = pt.onnx.export(f, (x,), None)
+    assert pt.equal(x, before)
+    assert_matches(run(session(proto.SerializeToString()), (x,)), [(before + 1) * 2])
+
+
+def test_outputs_none_left_out_other_python_values_refused():
+    proto = pt.onnx.export(lambda x: (x * 2, None, [x + 1]), (pt.randn(2),), None)
+    assert len(proto.graph.output) == 2
+    with pytest.raises(OnnxExporterError, match="returns a int"):
+        pt.onnx.export(lambda x: (x * 2, 3), (pt.randn(2),), None)
+
+
+def test_output_that_is_an_input_or_a_constant():
+    check_export(lambda x: (x, pt.ones(2) * 3, x), (pt.randn(2),))
+    check_export(nn.Dropout(), (pt.randn(2, 3),))
+
+
+# ---- errors naming the op, the line and the opsets -----------------------------------------------------
+def _line_of(fn, text):
+    import inspect
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(i for i, ln in enumerate(lines) if text in ln)
+
+
+def test_unsupported_op_names_op_line_and_opsets():
+    def model(x):
+        y = x * 2
+        return y.cumprod(0)          # no ONNX mapping
+    with pytest.raises(UnsupportedOperatorError) as e:
+        pt.onnx.export(model, (pt.randn(3),), None)
+    msg = str(e.value)
+    here = os.path.relpath(__file__)
+    assert f"'cumprod' traced at {here}:{_line_of(model, 'cumprod(0)')}" in msg
+    assert "tried opset 17" in msg and "core op" in msg
+    assert isinstance(e.value, RuntimeError)
+
+
+def test_a_mapping_from_a_later_opset_says_which():
+    with pytest.raises(UnsupportedOperatorError, match=r"'bitwise_and' .* tried opset 17 .* opset 18"):
+        pt.onnx.export(lambda i: i & 6, (pt.tensor([1, 2]),), None)
+
+
+def test_random_ops_ask_for_eval_mode():
+    m = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5)).train()
+    with pytest.raises(UnsupportedOperatorError, match=r"random numbers: export the model in eval mode"):
+        pt.onnx.export(m, (pt.randn(2, 3),), None)
+    check_export(m.eval(), (pt.randn(2, 3),))
+
+
+def test_backward_is_refused():
+    w = pt.randn(3, requires_grad=True)
+
+    def step(x):
+        with pt.enable_grad():
+            (x * w).sum().backward()
+        return x
+    with pytest.raises(OnnxExporterError, match="runs backward"):
+        pt.onnx.export(step, (pt.randn(3),), None)
+
+
+def test_every_core_op_is_mapped_or_listed_as_not_exportable():
+    not_exportable = {"cumprod", "bitwise_left_shift", "bitwise_right_shift",        # no ONNX operator fits
+                      "normal_", "uniform_", "random_"}                               # random: eval mode
+    assert {n for n in registry.core_ops() if lookup(n) is None} == not_exportable
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+def test_model_on_opencl_exports_the_same():
+    m = cnn()
+    x = pt.randn(3, 1, 8, 8)
+    expected = m(x).detach()
+    m.to("opencl")
+    proto = pt.onnx.export(m, (x.to("opencl"),), None)
+    assert_matches(run(session(proto.SerializeToString()), (x,)), [expected])
+    np.testing.assert_allclose(flat(m(x.to("opencl")))[0].cpu().detach().numpy(), expected.numpy(), atol=1e-5)
+    assert sys.modules["onnx"] is onnx

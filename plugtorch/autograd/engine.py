@@ -188,7 +188,8 @@ def apply_node(node, grads):
     if formula.uses_result:
         r = node.result
         res = formula.fn(g, *node.args, **node.kwargs,
-                         result=[_unpack_output(x, node) for x in r] if node.n_outputs > 1 else _unpack_output(r, node))
+                         result=[_unpack_output(x, node, k) for k, x in enumerate(r)] if node.n_outputs > 1
+                         else _unpack_output(r, node))
     elif node.kwargs:
         res = formula.fn(g, *node.args, **node.kwargs)
     else:
@@ -212,13 +213,15 @@ def apply_node(node, grads):
     return out
 
 
-def _unpack_output(saved, node):
+def _unpack_output(saved, node, k=0):
     t, version = saved
     if t._version != version:
         raise modified_error(t, version, node)
     r = t.detach()
-    r._rg = True
-    r.grad_fn = node   # so create_graph differentiates through the output too
+    if r._dtype.is_floating_point:
+        r._rg = True
+        r.grad_fn = node   # so create_graph differentiates through the output too
+        r._out_nr = k      # (which output of a multi-output op: eigh's vectors are its output 1)
     return r
 
 

@@ -388,3 +388,6 @@ derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, g.gather
 
 # ---- transfer -----------------------------------------------------------------------------
 derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())
+
+# the factorisations of plugtorch.linalg have their own file
+from plugtorch.autograd import linalg_formulas  # noqa: E402,F401

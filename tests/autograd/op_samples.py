@@ -228,3 +228,47 @@ SAMPLES["_cross_entropy_backward"] = lambda rng: Sample(
      -100, "none", 0.2))
 SAMPLES["scaled_dot_product_attention"] = lambda rng: Sample((randn(rng, 1, 2, 3), randn(rng, 1, 3, 3),
                                                              randn(rng, 1, 3, 2)))
+
+# ---- plugtorch.linalg: symmetric inputs are built inside ``call`` (the kernels read one triangle),
+# and eigen/singular vectors enter squared (their signs are arbitrary) -----------------------------
+_eye3 = pt.eye(3, dtype=pt.float64)
+
+
+def _spd(x):
+    return x @ x.mT + 3 * _eye3
+
+
+def _lin(rng, *shape):
+    return T(rng.standard_normal(shape) + 3 * np.eye(shape[-1]) if shape[-1] == shape[-2] else rng.standard_normal(shape))
+
+
+def _call_sample(make, call):
+    def s(rng):
+        args = make(rng)
+        return Sample(args, {}, call)
+    return s
+
+
+SAMPLES["linalg_cholesky_ex"] = _call_sample(lambda rng: (randn(rng, 2, 3, 3),),
+                                             lambda x: pt.ops.linalg_cholesky_ex(_spd(x))[0])
+SAMPLES["linalg_cholesky"] = _call_sample(lambda rng: (randn(rng, 3, 3),), lambda x: pt.ops.linalg_cholesky(_spd(x), upper=True))
+SAMPLES["linalg_inv_ex"] = lambda rng: Sample((_lin(rng, 2, 3, 3),))
+SAMPLES["linalg_inv"] = lambda rng: Sample((_lin(rng, 3, 3),))
+SAMPLES["linalg_solve_ex"] = lambda rng: Sample((_lin(rng, 2, 3, 3), randn(rng, 3)))
+SAMPLES["linalg_solve"] = lambda rng: Sample((_lin(rng, 3, 3), randn(rng, 2, 3)), {"left": False})
+SAMPLES["linalg_det"] = lambda rng: Sample((randn(rng, 2, 3, 3),))
+SAMPLES["linalg_slogdet"] = lambda rng: Sample((randn(rng, 3, 3),))
+SAMPLES["linalg_solve_triangular"] = lambda rng: Sample((_lin(rng, 3, 3), randn(rng, 3, 2)), {"upper": True})
+SAMPLES["linalg_qr"] = lambda rng: Sample((randn(rng, 4, 3),))
+SAMPLES["linalg_eigh"] = _call_sample(lambda rng: (randn(rng, 3, 3),),
+                                      lambda x: (lambda r: (r[0], r[1] * r[1]))(pt.ops.linalg_eigh(x + x.mT)))
+SAMPLES["linalg_eigvalsh"] = _call_sample(lambda rng: (randn(rng, 3, 3),), lambda x: pt.ops.linalg_eigvalsh(x + x.mT))
+SAMPLES["linalg_svd"] = _call_sample(lambda rng: (randn(rng, 4, 3),),
+                                     lambda x: (lambda r: (r[0].abs(), r[1], r[2].abs()))(pt.ops.linalg_svd(x, False)))
+SAMPLES["linalg_svdvals"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["linalg_lstsq"] = lambda rng: Sample((randn(rng, 5, 3), randn(rng, 5, 2)))
+SAMPLES["linalg_pinv"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["linalg_matrix_norm"] = lambda rng: Sample((randn(rng, 3, 4), "nuc"))
+SAMPLES["linalg_norm"] = lambda rng: Sample((randn(rng, 3, 4), 2))
+SAMPLES["linalg_cross"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3)))
+SAMPLES["linalg_vecdot"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3)))

@@ -1,10 +1,12 @@
-"""CPUBackend: NumPy arrays as native arrays; kernels from ``array_kernels.make_kernels(numpy)``."""
+"""CPUBackend: NumPy arrays as native arrays; kernels from ``array_kernels.make_kernels(numpy)``
+and the factorisations of ``linalg_kernels`` (NumPy's and SciPy's LAPACK)."""
 from __future__ import annotations
 
 import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
+from plugtorch.backends.cpu import linalg_kernels
 from plugtorch.backends.cpu.array_kernels import make_kernels
 
 
@@ -15,6 +17,7 @@ class CPUBackend(Backend):
 
     def __init__(self):
         self.kernels = make_kernels(np, rng_factory=host_generator)
+        self.kernels.update(linalg_kernels.KERNELS)
 
     def device_name(self, index=0) -> str:
         import platform

@@ -109,6 +109,28 @@ def _grow(t, axis, by):
     return t.index_select(axis, idx)
 
 
+def _unwrap(model, dynamic):
+    """What to trace: the original model behind what jit.trace, jit.load and compile return (their
+    replays bypass the dispatcher, so tracing them would record nothing); a traced or loaded
+    graph runs its op-level calls through the dispatcher, at its traced shapes only."""
+    from plugtorch.compiler import CompiledFunction, OptimizedModule
+    from plugtorch.jit.api import TracedFunction, TracedModule
+    from plugtorch.jit.serialize import LoadedGraph
+    if isinstance(model, TracedModule):
+        return model.original_module, None
+    if isinstance(model, OptimizedModule):
+        return model._orig_mod, None
+    if isinstance(model, CompiledFunction):
+        return model.__wrapped__, None
+    if isinstance(model, (TracedFunction, LoadedGraph)):
+        if dynamic:
+            raise OnnxExporterError("plugtorch.onnx.export: a traced or loaded graph has the shapes it was traced "
+                                    "with, so it cannot export dynamic axes; export the original model")
+        loaded = model if isinstance(model, LoadedGraph) else LoadedGraph(model.graph, {}, model.__name__)
+        return loaded._interpret, {id(t): n for n, t in loaded._names.items()}
+    return model, None
+
+
 class _KeepBuffers:
     """Restores a module's buffers (running stats of a model exported in training mode)."""
 
@@ -147,6 +169,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     """
     onnx = _import_onnx()
     opset = _opset(onnx, opset_version)
+    model, graph_names = _unwrap(model, bool(dynamic_axes))
     args, kwargs = _split_args(args, kwargs)
     tensors, spec = flatten_tensors(args, kwargs)
     in_names = _names(input_names, _default_input_names(model, args, kwargs, len(tensors)), "input")
@@ -181,7 +204,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
             probes.append({**base, s: base[s] + 1})
         probes.append({s: n + 2 for s, n in base.items()})
 
-    param_names = {}
+    param_names = graph_names or {}
     if isinstance(model, pt.nn.Module):
         try:
             param_names = {id(t): n for n, t in model.state_dict(keep_vars=True).items()}
@@ -313,6 +336,10 @@ def _build(onnx, g, model, in_names, examples, dyn, outs, out_names, opset):
         g.nodes.append(helper.make_node("Identity", [g.name(val)], [name], name=f"output/{name}"))
         outputs.append(_value_info(onnx, name, val.dtype, val.dims, dyn.get(name)))
     nodes, used = _live(g.nodes, out_names)
+    if in_names and not used & set(in_names):
+        warnings.warn("plugtorch.onnx.export: the exported model's outputs do not depend on its inputs (the traced "
+                      "program computed none of them from the inputs through plugtorch ops; does the model run "
+                      "its work outside the dispatcher?)", UserWarning, stacklevel=3)
     inits = [onnx.numpy_helper.from_array(arr, name) for name, arr in g.initializers.items() if name in used]
     graph_name = type(model).__name__ if isinstance(model, pt.nn.Module) else getattr(model, "__name__", "main")
     graph = helper.make_graph(nodes, graph_name, inputs, outputs, initializer=inits)

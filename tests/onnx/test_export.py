@@ -244,6 +244,8 @@ def test_outputs_none_left_out_other_python_values_refused():
 def test_output_that_is_an_input_or_a_constant():
     check_export(lambda x: (x, pt.ones(2) * 3, x), (pt.randn(2),))
     check_export(nn.Dropout(), (pt.randn(2, 3),))
+    with pytest.warns(UserWarning, match="outputs do not depend on its inputs"):
+        check_export(lambda x: pt.ones(2) * 3, (pt.randn(2),))
 
 
 # ---- errors naming the op, the line and the opsets -----------------------------------------------------
@@ -306,3 +308,24 @@ def test_model_on_opencl_exports_the_same():
     np.testing.assert_allclose(flat(m(x.to("opencl")))[0].cpu().detach().numpy(), expected.numpy(), atol=1e-5)
     # transfers between devices are identities in ONNX
     check_export(lambda x: (x.to("opencl") * 2).cpu() + 1, (pt.randn(3),))
+
+
+def test_traced_compiled_and_loaded_models_export_their_original(tmp_path):
+    m = cnn()
+    x = pt.randn(2, 1, 8, 8)
+    expected = [m(x).detach()]
+    traced = pt.jit.trace(m, (x,))
+    traced(x)
+    for model in (traced, pt.compile(m), pt.compile(lambda x: m(x) * 1)):
+        model(x)          # (their replays bypass the dispatcher: the exporter traces what is behind them)
+        proto = pt.onnx.export(model, (x,), None)
+        assert_matches(run(session(proto.SerializeToString()), (x,)), expected)
+    traced.save(tmp_path / "m.ptj")
+    loaded = pt.jit.load(tmp_path / "m.ptj")
+    loaded(x)
+    for model in (loaded, pt.jit.trace(lambda x: m(x) * 1, (x,))):
+        proto = pt.onnx.export(model, (x,), None)
+        assert_matches(run(session(proto.SerializeToString()), (x,)), expected)
+    assert "0.weight" in {i.name for i in pt.onnx.export(loaded, (x,), None).graph.initializer}
+    with pytest.raises(OnnxExporterError, match="cannot export dynamic axes; export the original model"):
+        pt.onnx.export(loaded, (x,), None, input_names=["x"], dynamic_axes={"x": [0]})

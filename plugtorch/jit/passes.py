@@ -106,6 +106,10 @@ def _key_of(t):
 
 def eliminate_common_subexpressions(graph) -> int:
     written = _written_roots(graph)
+    # a graph output stays its own value: eager returns distinct tensors for two equal calls
+    # (split of an empty tensor: two equal slices), and a replay returning one tensor twice
+    # differs (autograd.grad over both of them, an in-place write into one)
+    returned = {v.index for v in values_in(graph.outputs)}
     seen = {}
     changed = 0
     keep = []
@@ -118,7 +122,7 @@ def eliminate_common_subexpressions(graph) -> int:
         if pure:
             key = (n.op.name, id(n.kernel), _key_of(n.kargs))
             prev = seen.get(key)
-            if prev is not None:
+            if prev is not None and not any(o is not None and o.index in returned for o in n.outs):
                 for old, new in zip(n.outs, prev.outs):
                     if old is not None and new is not None:
                         _replace_everywhere(graph, old, new, i + 1)

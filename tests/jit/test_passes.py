@@ -61,6 +61,21 @@ def test_cse_leaves_reads_around_a_write_apart():
     assert run(graph, [x]).tolist() == [6.0, 6.0, 6.0]
 
 
+def test_cse_keeps_returned_values_apart():
+    # split of an empty tensor makes two equal slices: eager returns two tensors, so must a replay
+    def g(x):
+        return pt.ops.split(x, [0, 0], 0)
+    graph, _, _ = graph_of(g, pt.zeros(0))
+    assert passes.eliminate_common_subexpressions(graph) == 0
+    a, b = run(graph, [pt.zeros(0)])
+    assert a is not b
+    x = pt.zeros(0, requires_grad=True)
+    outs = pt.jit.trace(g, (pt.zeros(0),), check_trace=False)(x)
+    assert outs[0] is not outs[1]
+    (gx,) = pt.autograd.grad(list(outs), [x], [pt.zeros(0), pt.zeros(0)])
+    assert gx.shape == (0,)
+
+
 def test_constants_fold_once():
     def g(x):
         return x + pt.arange(3.0) * 2

@@ -329,3 +329,27 @@ def test_traced_compiled_and_loaded_models_export_their_original(tmp_path):
     assert "0.weight" in {i.name for i in pt.onnx.export(loaded, (x,), None).graph.initializer}
     with pytest.raises(OnnxExporterError, match="cannot export dynamic axes; export the original model"):
         pt.onnx.export(loaded, (x,), None, input_names=["x"], dynamic_axes={"x": [0]})
+
+
+@pytest.mark.parametrize("opset", [18, 21])
+def test_later_opsets(opset):
+    """Mappings whose ONNX operators changed (reductions take axes as an input from 18)."""
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    check_export(layer, (pt.randn(2, 3, 8),), runs=[(pt.randn(5, 3, 8),)], input_names=["x"],
+                 dynamic_axes={"x": [0]}, opset_version=opset)
+    check_export(lambda x: (x.amax(1), x.amin(0, True), x.mean(), x.prod(1), (x > 0).any(1), x.var(1)),
+                 (pt.randn(3, 4),), opset_version=opset)
+
+
+def test_a_wrong_mapping_is_caught_before_writing(monkeypatch):
+    from plugtorch.onnx import table
+    entry = table.lookup("neg")
+    monkeypatch.setattr(entry, "fn", lambda g, input: [g.node("ReduceSum", [g.input(input)], keepdims=1)])
+    buf = io.BytesIO()
+    with pytest.raises(OnnxExporterError, match=r"the mapping of 'neg' .* gives shape \[1, 1\], the traced result "
+                                                r"is \[2, 3\]: a bug in plugtorch/onnx's table"):
+        pt.onnx.export(lambda x: -x, (pt.randn(2, 3),), buf)
+    assert buf.getvalue() == b""
+    monkeypatch.setattr(entry, "fn", lambda g, input: [g.node("Cast", [g.input(input)], to=7)])
+    with pytest.raises(OnnxExporterError, match="the mapping of 'neg' .* element type 7"):
+        pt.onnx.export(lambda x: -x, (pt.randn(2, 3),), None)

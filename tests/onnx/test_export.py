@@ -57,6 +57,15 @@ def test_dynamic_sizes_in_view_expand_and_factories():
                  dynamic_axes={"x": {0: "n"}})
 
 
+def test_dynamic_writes():
+    def f(x):
+        y = x.clone()
+        y[:, 0] = 0
+        y[1] = y[0] * 2
+        return y, y.sum(1)
+    check_export(f, (pt.randn(2, 3),), runs=[(pt.randn(5, 3),)], input_names=["x"], dynamic_axes={"x": [0]})
+
+
 @pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
 def test_dynamic_batch_recurrent(kind):
     m = getattr(nn, kind)(3, 4, num_layers=2, batch_first=True)

@@ -157,6 +157,31 @@ def test_inplace_writes():
     check_export(f, (r(3, 4), pt.tensor([0, 2]), r(4)))
 
 
+def test_writes_through_views_of_views():
+    def f(x):
+        a = x.clone()
+        a.diagonal().zero_()
+        b = x.clone()
+        b.t()[0] = 1.0
+        c = x.clone()
+        c.view(-1)[::2] = 0.0
+        d = x.clone()
+        d[:, 1:].transpose(0, 1)[0] = 5.0
+        e = x.clone()
+        e.chunk(2, 1)[1].mul_(2)            # a view made inside chunk's decomposition
+        h = x.clone()
+        h.unbind(0)[1].add_(1)
+        k = x.clone()
+        v = k[1:]
+        k.mul_(3)                            # the base written: v reads the new values
+        m = x.clone()
+        m.masked_fill_(m > 0, 0.0)
+        n = x.clone()
+        n.clamp_(-0.1, 0.1)
+        return a, b, c, d, e, h, k, v * 1, m, n
+    check_export(f, (r(4, 4),), runs=[(r(4, 4),)])
+
+
 def test_scatter_gather():
     def f(x, idx, src):
         return (pt.zeros(3, 5).scatter(1, idx, src), pt.zeros(3, 5).scatter_add(1, idx, src),

@@ -32,6 +32,7 @@ class GraphBuilder:
         self.nodes = []
         self.initializers = {}        # name -> numpy array
         self.param_names = names or {}   # id(tensor) -> state_dict name
+        self._param_set = set(self.param_names.values())
         self.expect = {}              # output name -> (dtype, dims, op, site)
         self.sym_source = {}          # symbol -> (input name, axis)
         self._consts = {}
@@ -65,12 +66,22 @@ class GraphBuilder:
         return self.const(np.array(value, dtype=dtype.numpy), "scalar")
 
     def tensor_const(self, t: Tensor, hint="const") -> str:
+        """An initializer holding tensor ``t``'s values now."""
+        return self.const(t.detach().cpu().numpy(), hint)
+
+    def captured(self, t: Tensor) -> str:
+        """The initializer of a tensor the model captured: a parameter or buffer under its
+        ``state_dict`` name."""
         name = self.param_names.get(id(t))
-        arr = t.detach().cpu().numpy()
-        if name is not None and name not in self.initializers:
-            self.initializers[name] = np.array(arr, order="C")
-            return name
-        return self.const(arr, hint)
+        if name is None:
+            return self.tensor_const(t)
+        if name not in self.initializers:
+            self.initializers[name] = np.array(t.detach().cpu().numpy(), order="C")
+        return name
+
+    def is_parameter(self, v: Val) -> bool:
+        """Whether ``v`` is a parameter or buffer of the model, stored under its own name."""
+        return self.name(v) in self._param_set and v.name in self.initializers
 
     # ---- emitting ------------------------------------------------------------------------------------
     def node(self, op_type, inputs, n_out=1, **attrs):
@@ -111,10 +122,6 @@ class GraphBuilder:
         """The (first) result of the call being emitted."""
         return self.cur[2][0]
 
-    @property
-    def outs(self) -> list:
-        return self.cur[2]
-
     def fail(self, why, exc=OnnxExporterError):
         op, site, _ = self.cur
         raise exc(f"plugtorch.onnx.export: op '{op}'{_at(site)}: {why}")
@@ -132,9 +139,6 @@ class GraphBuilder:
             self.fail(f"dim {d} of its input follows a dynamic axis and this mapping needs it fixed; export with "
                       "that axis static")
         return x
-
-    def static_shape(self, v: Val):
-        return tuple(self.static_dim(v, d) for d in range(v.ndim))
 
     def ints(self, seq) -> str:
         """A 1-D int64 tensor of ``seq`` (ints and SymInts): a constant when all are ints."""

@@ -262,7 +262,7 @@ class Lowering(GraphBuilder):
                                             "NumPy?); build it with plugtorch ops from the input's shape, or keep "
                                             "that axis static")
             val = Val([v.tensor for v in vs], None, True, t0.dtype, list(t0.shape))
-            val.name = self.tensor_const(t0)
+            val.name = self.captured(t0)
             for k, v in enumerate(vs):
                 envs[k][v] = val
 

@@ -39,10 +39,14 @@ def linear(g, input, weight, bias=None):
         ins = [x, g.input(weight, out)] + ([g.input(bias, out)] if bias is not None else [])
         return [g.node("Gemm", ins, transB=1)]
     w = g.value(weight)
-    if w is not None and weight.ndim == 2:     # a weight known at export: store it transposed
-        wt = g.const(np.ascontiguousarray(w.T), "weight_t")
+    if w is not None and weight.ndim == 2 and not g.is_parameter(weight):
+        wt = g.const(np.ascontiguousarray(w.T), "weight_t")      # a constant: store it transposed
+    elif weight.ndim == 2:
+        # a parameter stays one initializer (tied weights are not stored twice); runtimes fold
+        # the Transpose when they load the model
+        wt = g.node("Transpose", [g.input(weight, out)], perm=[1, 0])
     else:
-        wt = g.node("Transpose", [g.input(weight, out)], perm=[1, 0]) if weight.ndim == 2 else g.input(weight, out)
+        wt = g.input(weight, out)
     r = g.node("MatMul", [x, wt])
     if bias is not None:
         r = g.node("Add", [r, g.input(bias, out)])
@@ -110,7 +114,7 @@ def _bn_declines(opset, input, running_mean, running_var, weight=None, bias=None
 def batch_norm(g, input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
     dt = input.dtype
-    c = input.shape[1]
+    c = g.static_dim(input, 1)
     scale = g.input(weight, dt) if weight is not None else g.const(np.ones(c, dt.numpy))
     shift = g.input(bias, dt) if bias is not None else g.const(np.zeros(c, dt.numpy))
     return [g.node("BatchNormalization", [g.input(input), scale, shift, g.input(running_mean, dt),

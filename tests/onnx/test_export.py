@@ -195,6 +195,18 @@ def test_initializers_are_named_after_the_state_dict():
     assert {i.name for i in proto.graph.initializer} == {"0.weight", "0.bias", "2.weight", "2.bias"}
 
 
+def test_tied_weights_are_one_initializer():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(7, 4)
+
+        def forward(self, idx):
+            return pt.nn.functional.linear(self.emb(idx), self.emb.weight)
+    proto = check_export(Tied(), (pt.tensor([[1, 2], [6, 0]]),))
+    assert [i.name for i in proto.graph.initializer] == ["emb.weight"]
+
+
 @pytest.mark.parametrize("fold", [True, False])
 def test_constant_folding_on_and_off(fold):
     m = nn.LSTM(3, 4, batch_first=True)

@@ -169,6 +169,8 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     """
     onnx = _import_onnx()
     opset = _opset(onnx, opset_version)
+    if isinstance(f, io.TextIOBase):
+        raise TypeError("plugtorch.onnx.export: f must be a path or a binary file (open it with 'wb')")
     model, graph_names = _unwrap(model, bool(dynamic_axes))
     args, kwargs = _split_args(args, kwargs)
     tensors, spec = flatten_tensors(args, kwargs)
@@ -176,66 +178,18 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     if len(in_names) != len(tensors):
         raise ValueError(f"plugtorch.onnx.export: {len(in_names)} input names for {len(tensors)} input tensors")
     dyn = _dynamic_axes(dynamic_axes)
-
-    # the symbols and their sizes in the example; one probe per symbol, one check
-    where = {}
-    for i, name in enumerate(in_names):
-        for axis, sym in dyn.get(name, {}).items():
-            t = tensors[i]
-            if not -t.ndim <= axis < t.ndim:
-                raise ValueError(f"plugtorch.onnx.export: dynamic axis {axis} of input '{name}' is out of range "
-                                 f"for its shape {list(t.shape)}")
-            axis %= t.ndim
-            where.setdefault(sym, []).append((i, axis))
-    base = {}
-    for sym, places in where.items():
-        sizes = {tensors[i].shape[a] for i, a in places}
-        if len(sizes) != 1:
-            raise ValueError(f"plugtorch.onnx.export: the dynamic axes named '{sym}' have different sizes in the "
-                             f"example inputs: {sorted(sizes)}")
-        base[sym] = sizes.pop()
-        if base[sym] == 0:
-            raise ValueError(f"plugtorch.onnx.export: dynamic axis '{sym}' has size 0 in the example; export "
-                             "with a non-empty example")
-    symbols = list(base)
-    probes = [dict(base)]
-    if symbols:
-        for s in symbols:
-            probes.append({**base, s: base[s] + 1})
-        probes.append({s: n + 2 for s, n in base.items()})
-
-    param_names = graph_names or {}
-    if isinstance(model, pt.nn.Module):
-        try:
-            param_names = {id(t): n for n, t in model.state_dict(keep_vars=True).items()}
-        except TypeError:
-            param_names = {id(t): n for n, t in model.named_parameters()}
+    axes = {in_names[i]: {a % max(t.ndim, 1): s for a, s in dyn.get(in_names[i], {}).items()}
+            for i, t in enumerate(tensors)}
+    probes = _probes(tensors, in_names, dyn)
 
     with _KeepBuffers(model):
-        graphs, probe_inputs = [], []
-        for sizes in probes:
-            ins = []
-            for i, t in enumerate(tensors):
-                t = t.detach().clone()
-                for axis_sym in dyn.get(in_names[i], {}).items():
-                    axis, sym = axis_sym
-                    axis %= t.ndim
-                    if sizes[sym] != t.shape[axis]:
-                        t = _grow(t, axis, sizes[sym] - t.shape[axis])
-                ins.append(t)
-            a, k = rebuild(spec[0], ins), rebuild(spec[1], ins)
-            with pt.no_grad():
-                graph, _, _, _ = trace_call(model, a, k)
-            if graph.backward_ran:
-                raise OnnxExporterError("plugtorch.onnx.export: the model runs backward(); export its forward pass")
-            graphs.append(graph)
-            probe_inputs.append(ins)
-        g = Lowering(onnx, opset, bool(do_constant_folding), probes if symbols else None, param_names)
+        graphs, probe_inputs = _trace_probes(model, tensors, spec, in_names, axes, probes)
+        g = Lowering(onnx, opset, bool(do_constant_folding), probes if len(probes) > 1 else None,
+                     _param_names(model, graph_names))
         envs = [dict() for _ in graphs]
         for i, name in enumerate(in_names):
             dims = list(tensors[i].shape)
-            for axis, sym in dyn.get(name, {}).items():
-                axis %= len(dims)
+            for axis, sym in axes[name].items():
                 dims[axis] = SymInt(dims[axis], 0, ((sym, 1),))
                 g.sym_source.setdefault(sym, (name, axis))
             val = Val([ins[i] for ins in probe_inputs], name, False, tensors[i].dtype, dims)
@@ -255,8 +209,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     clash = set(out_names) & set(in_names)
     if clash:
         raise ValueError(f"plugtorch.onnx.export: names {sorted(clash)} are used for both inputs and outputs")
-    model_proto = _build(onnx, g, model, in_names, probe_inputs[0],
-                         dyn, outs, out_names, opset)
+    model_proto = _build(onnx, g, model, in_names, tensors, axes, dyn, outs, out_names, opset)
     if verbose:
         import onnx.printer
         print(onnx.printer.to_text(model_proto))
@@ -265,11 +218,65 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
         if isinstance(f, (str, bytes, os.PathLike)):
             with open(f, "wb") as fh:
                 fh.write(data)
-        elif isinstance(f, io.TextIOBase):
-            raise TypeError("plugtorch.onnx.export: f must be a path or a binary file (open it with 'wb')")
         else:
             f.write(data)
     return model_proto
+
+
+def _probes(tensors, in_names, dyn):
+    """Each dynamic axis name's size in every trace: the example, one per name grown by 1, and
+    one with all grown by 2 (checks the affine fits)."""
+    where = {}
+    for i, name in enumerate(in_names):
+        t = tensors[i]
+        for axis, sym in dyn.get(name, {}).items():
+            if not -t.ndim <= axis < t.ndim:
+                raise ValueError(f"plugtorch.onnx.export: dynamic axis {axis} of input '{name}' is out of range "
+                                 f"for its shape {list(t.shape)}")
+            where.setdefault(sym, set()).add(t.shape[axis])
+    base = {}
+    for sym, sizes in where.items():
+        if len(sizes) != 1:
+            raise ValueError(f"plugtorch.onnx.export: the dynamic axes named '{sym}' have different sizes in the "
+                             f"example inputs: {sorted(sizes)}")
+        base[sym] = sizes.pop()
+        if base[sym] == 0:
+            raise ValueError(f"plugtorch.onnx.export: dynamic axis '{sym}' has size 0 in the example; export "
+                             "with a non-empty example")
+    if not base:
+        return [base]
+    return [dict(base)] + [{**base, s: base[s] + 1} for s in base] + [{s: n + 2 for s, n in base.items()}]
+
+
+def _trace_probes(model, tensors, spec, in_names, axes, probes):
+    """Trace the model on the inputs of each probe (copies: a program writing its inputs leaves
+    the caller's alone)."""
+    graphs, probe_inputs = [], []
+    for sizes in probes:
+        ins = []
+        for i, t in enumerate(tensors):
+            t = t.detach().clone()
+            for axis, sym in axes[in_names[i]].items():
+                if sizes[sym] != t.shape[axis]:
+                    t = _grow(t, axis, sizes[sym] - t.shape[axis])
+            ins.append(t)
+        with pt.no_grad():
+            graph, _, _, _ = trace_call(model, rebuild(spec[0], ins), rebuild(spec[1], ins))
+        if graph.backward_ran:
+            raise OnnxExporterError("plugtorch.onnx.export: the model runs backward(); export its forward pass")
+        graphs.append(graph)
+        probe_inputs.append(ins)
+    return graphs, probe_inputs
+
+
+def _param_names(model, graph_names):
+    """id(tensor) -> state_dict name, for the initializers' names."""
+    if isinstance(model, pt.nn.Module):
+        try:
+            return {id(t): n for n, t in model.state_dict(keep_vars=True).items()}
+        except TypeError:
+            return {id(t): n for n, t in model.named_parameters()}
+    return graph_names or {}
 
 
 def _outputs(g, graphs, envs):
@@ -304,32 +311,30 @@ def _check_output_kinds(t):
                             "models return tensors only (None is left out)")
 
 
-def _dim_proto(d, name=None):
-    if isinstance(d, SymInt):
-        if name is None:
-            name = d.coef[0][0] if len(d.coef) == 1 and d.coef[0][1] == 1 and d.const == 0 else None
-        return name if name is not None else "?"
-    return int(d)
-
-
-def _value_info(onnx, name, dtype, dims, names=None):
+def _value_info(onnx, name, dtype, dims, labels=None):
+    """A graph input's or output's type: a dim named in ``labels`` (dynamic_axes) gets that name,
+    a dim equal to one dynamic size the size's name, another dynamic dim no name."""
+    labels = {a % max(len(dims), 1): s for a, s in (labels or {}).items()}
     shape = []
     for i, d in enumerate(dims):
-        label = (names or {}).get(i)
-        shape.append(label if label is not None else _dim_proto(d))
-    shape = [None if s == "?" else s for s in shape]
+        if i in labels:
+            shape.append(labels[i])
+        elif isinstance(d, SymInt):
+            plain = len(d.coef) == 1 and d.coef[0][1] == 1 and d.const == 0
+            shape.append(d.coef[0][0] if plain else None)
+        else:
+            shape.append(int(d))
     return onnx.helper.make_tensor_value_info(name, onnx_dtype(onnx, dtype), shape)
 
 
-def _build(onnx, g, model, in_names, examples, dyn, outs, out_names, opset):
+def _build(onnx, g, model, in_names, examples, axes, dyn, outs, out_names, opset):
     helper = onnx.helper
     inputs = []
     for name, t in zip(in_names, examples):
         dims = list(t.shape)
-        for axis, sym in dyn.get(name, {}).items():
-            dims[axis % len(dims)] = SymInt(dims[axis % len(dims)], 0, ((sym, 1),))
-        inputs.append(_value_info(onnx, name, t.dtype, dims, {a % max(len(dims), 1): s
-                                                               for a, s in dyn.get(name, {}).items()}))
+        for axis, sym in axes[name].items():
+            dims[axis] = SymInt(dims[axis], 0, ((sym, 1),))
+        inputs.append(_value_info(onnx, name, t.dtype, dims))
     g.cur = ("output", "", [])
     outputs = []
     for val, name in zip(outs, out_names):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import numpy as np
 
 import plugtorch as pt
-from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE
 from plugtorch.jit.ir import substitute, values_in
@@ -169,7 +168,7 @@ class Lowering(GraphBuilder):
                 results.append(D.dispatch(op, *a, **kw))
         outs = []          # (per-trace jit Values, Val) for the call's tensor results
         jouts = [values_in(c.outs) for c in calls]
-        touts = [list(_tensors(r)) for r in results]
+        touts = [flatten_tensors((r,))[0] for r in results]
         for i in range(len(jouts[0])):
             jv = [jo[i] for jo in jouts]
             known = envs[0].get(jv[0])
@@ -265,17 +264,6 @@ class Lowering(GraphBuilder):
             val.name = self.captured(t0)
             for k, v in enumerate(vs):
                 envs[k][v] = val
-
-
-def _tensors(r):
-    if isinstance(r, Tensor):
-        yield r
-    elif isinstance(r, (list, tuple)):
-        for x in r:
-            yield from _tensors(x)
-    elif isinstance(r, dict):
-        for x in r.values():
-            yield from _tensors(x)
 
 
 def _where(parent, op, site) -> str:

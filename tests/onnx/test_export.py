@@ -374,3 +374,13 @@ def test_a_wrong_mapping_is_caught_before_writing(monkeypatch):
     monkeypatch.setattr(entry, "fn", lambda g, input: [g.node("Cast", [g.input(input)], to=7)])
     with pytest.raises(OnnxExporterError, match="the mapping of 'neg' .* element type 7"):
         pt.onnx.export(lambda x: -x, (pt.randn(2, 3),), None)
+
+
+def test_onnx_is_needed_only_to_export(monkeypatch):
+    import subprocess
+    import sys
+    code = "import sys, plugtorch; plugtorch.onnx.DEFAULT_OPSET; print('onnx' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "onnx", None)       # as if it were not installed
+    with pytest.raises(ImportError, match=r"needs the 'onnx' package: pip install 'plugtorch\[onnx\]'"):
+        pt.onnx.export(nn.Linear(2, 2), (pt.randn(1, 2),), None)

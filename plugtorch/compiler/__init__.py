@@ -145,6 +145,11 @@ class CompiledFunction:
         _COMPILED.add(self)
 
     def __call__(self, *args, **kwargs):
+        if D._modes and D._stack.modes:
+            # under a dispatch mode (a tracer, autocast, the profiler) the mode must see each op:
+            # run the function itself (its graphs replay kernels behind the dispatcher)
+            _COUNTERS["eager_calls"] += 1
+            return self._fn(*args, **kwargs)
         if not kwargs and all(a.__class__ is Tensor for a in args):
             tensors = args
             skey = len(args)

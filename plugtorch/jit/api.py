@@ -116,6 +116,10 @@ class TracedFunction:
 
     def _call_tensors(self, tensors):
         g = self._graph
+        if D._modes and D._stack.modes:
+            # a dispatch mode (a tracer, autocast, the profiler) must see the ops: run them
+            # through the dispatcher instead of replaying kernels behind its back
+            return run_with_autograd(g, tensors)
         if _needs_autograd(g, tensors, self._rg_captures):
             return run_with_autograd(g, tensors)
         return self._exe(tensors)

@@ -192,3 +192,28 @@ def test_escaping_state_warns():
 def test_trace_rejects_non_callables():
     with pytest.raises(TypeError, match="expected a function or a Module"):
         pt.jit.trace(3, (pt.ones(1),))
+
+
+def test_a_traced_function_inside_a_trace_is_recorded_op_by_op():
+    pt.manual_seed(0)
+    m = pt.nn.Linear(3, 2)
+    x = pt.randn(4, 3)
+    inner = pt.jit.trace(m, (x,))
+    outer = pt.jit.trace(inner, (x,))
+    y = pt.randn(4, 3)
+    with pt.no_grad():
+        assert pt.equal(outer(y), m(y))
+    assert "linear(" in outer.graph_for("op")
+
+
+def test_modes_see_the_ops_of_traced_and_compiled_calls():
+    f = pt.jit.trace(lambda a: a * 2 + 1, (pt.ones(3),))
+    c = pt.compile(lambda a: a * 2 + 1)
+    c(pt.ones(3))
+    c(pt.ones(3))
+    with pt.profiler.profile() as prof:
+        f(pt.ones(3))
+        c(pt.ones(3))
+    counts = {str(k): v for k, v in prof.counts().items()}
+    assert sum(v for k, v in counts.items() if "mul" in k) == 2, counts
+    assert sum(v for k, v in counts.items() if "add" in k) == 2, counts

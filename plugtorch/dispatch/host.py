@@ -67,3 +67,10 @@ def _flat(args):
 def is_host_decomposition(op) -> bool:
     """Whether ``op`` (an OpDef) decomposes into a host round trip."""
     return getattr(op.decomposition, "host_round_trip", False)
+
+
+def host_ops(kernels) -> list:
+    """The ops with a host round trip that a kernel table lacks: what that backend runs through
+    host memory (for its ``declarations()``)."""
+    from plugtorch.dispatch.registry import OPS
+    return sorted(n for n, op in OPS.items() if is_host_decomposition(op) and n not in kernels)

@@ -89,11 +89,13 @@ def solve(A, B, left, vector):
 
 
 def det(A):
-    return np.asarray(np.linalg.det(A), A.dtype)
+    with np.errstate(all="ignore"):     # (an overflow to inf is silent, as in PyTorch)
+        return np.asarray(np.linalg.det(A), A.dtype)
 
 
 def slogdet(A):
-    sign, logabs = np.linalg.slogdet(A)
+    with np.errstate(all="ignore"):
+        sign, logabs = np.linalg.slogdet(A)
     return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
 
 

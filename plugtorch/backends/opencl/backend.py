@@ -63,6 +63,14 @@ class OpenCLBackend(Backend):
             return f"the OpenCL device '{d.name}' lacks the cl_khr_fp64 extension"
         return None
 
+    def declarations(self):
+        """The factorisations without an OpenCL kernel (SVD, eigh, least squares): they run through
+        host memory, which the conformance suite reports as "via host"."""
+        from plugtorch.dispatch.host import host_ops
+        ops = host_ops(self.kernels) if self._scan() else []
+        return [f"via host: {', '.join(ops)} (no OpenCL kernel: copied to the host, run by NumPy's LAPACK, "
+                "copied back)"] if ops else []
+
     # --- data ----------------------------------------------------------------------------
     def from_numpy(self, array, index):
         self._scan()

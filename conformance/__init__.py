@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from . import cli, opdb, report, tolerances  # noqa: F401
 from .entry import DEVICE, Entry, ErrorInput, Input, Sample  # noqa: F401
-from .runner import FAIL, PASS, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, Failure, Result, check_entry, run  # noqa: F401
+from .runner import (FAIL, PASS, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, VIA_HOST, Failure, Result,  # noqa: F401
+                     check_entry, run)
 
 __all__ = ["opdb", "report", "tolerances", "cli", "Entry", "Sample", "Input", "ErrorInput", "DEVICE", "run", "check_entry", "Result", "Failure",
-           "PASS", "FAIL", "UNSUPPORTED", "VIA_FALLBACK", "VIA_DECOMPOSITION"]
+           "PASS", "FAIL", "UNSUPPORTED", "VIA_FALLBACK", "VIA_DECOMPOSITION", "VIA_HOST"]

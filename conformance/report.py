@@ -11,14 +11,16 @@ import json
 from plugtorch import _dtypes
 
 from . import suspects as _suspects
-from .runner import FAIL, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, Result  # noqa: F401
+from .runner import FAIL, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, VIA_HOST, Result  # noqa: F401
 
 DTYPE_ORDER = [d.name for d in _dtypes.all_dtypes]
 SHORT = {"bool": "b8", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
          "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
-CELL = {PASS: "ok", FAIL: "FAIL", UNSUPPORTED: "unsup", VIA_FALLBACK: "fallbk", VIA_DECOMPOSITION: "decomp"}
+CELL = {PASS: "ok", FAIL: "FAIL", UNSUPPORTED: "unsup", VIA_FALLBACK: "fallbk", VIA_DECOMPOSITION: "decomp",
+        VIA_HOST: "host"}
 LEGEND = "ok = pass, FAIL, unsup = unsupported dtype (raises TypeError), fallbk = via cpu fallback, " \
-         "decomp = via decomposition, . = dtype not in the entry"
+         "decomp = via decomposition, host = via host (no device kernel: declared by the backend, run through " \
+         "host memory), . = dtype not in the entry"
 
 
 def _grid(results):
@@ -109,7 +111,7 @@ def to_json(results, meta=None) -> str:
                         for s in _suspects.suspects(results)],
            "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
                         "samples": r.samples, "skipped": r.skipped, "seconds": round(r.seconds, 4),
-                        "fallbacks": list(getattr(r, "fallbacks", [])),
+                        "fallbacks": list(getattr(r, "fallbacks", [])), "host": list(getattr(r, "host_ops", [])),
                         "failures": [{"check": f.check, "sample": f.sample, "index": f.index, "message": f.message,
                                       "max_error": f.max_error, "kernels": list(f.kernels), "rerun": f.rerun}
                                      for f in r.failures]} for r in results]}

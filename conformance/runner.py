@@ -29,6 +29,7 @@ from plugtorch import _dtypes
 from plugtorch._device import canonical
 from plugtorch.backends.base import MissingCapabilityError
 from plugtorch.dispatch.dispatcher import cpu_fallback_enabled, record_fallbacks
+from plugtorch.dispatch.host import is_host_decomposition, record_host_round_trips
 from plugtorch.dispatch.checked import KernelResultError, checking_results
 from plugtorch.dispatch.registry import OPS
 
@@ -41,7 +42,8 @@ from .seeding import check_seeding
 
 PASS, FAIL, UNSUPPORTED = "pass", "FAIL", "unsupported"
 VIA_FALLBACK, VIA_DECOMPOSITION = "via fallback", "via decomposition"
-STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION)
+VIA_HOST = "via host"   # an op without a device kernel ran through host memory (dispatch/host.py)
+STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION, VIA_HOST)
 
 # Gradients are compared in float32 and float64. In float16/bfloat16 a backward formula chains
 # several rounded ops, and where it subtracts nearly equal numbers (1 - sigmoid(x), rsqrt's
@@ -83,6 +85,7 @@ class Result:
     skipped: int = 0    # samples the cpu reference could not run (reported by the cpu run)
     seconds: float = 0.0
     fallbacks: list = field(default_factory=list)   # ops that ran on cpu through the fallback meanwhile
+    host_ops: list = field(default_factory=list)    # ops that ran through host memory (via host)
 
 
 class _Skip(Exception):
@@ -90,7 +93,8 @@ class _Skip(Exception):
 
 
 def kernel_route(backend, entry) -> str:
-    """How the backend runs the op: PASS (its own kernel), via decomposition or via cpu fallback."""
+    """How the backend runs the op: PASS (its own kernel), via decomposition, via host (a composite whose
+    decomposition is the host round trip) or via cpu fallback."""
     op = OPS.get(entry.op)
     if op is None:
         return PASS
@@ -98,7 +102,9 @@ def kernel_route(backend, entry) -> str:
     if op.is_core:
         fallback = cpu_fallback_enabled() or entry.op in backend.fallback_ops   # declared by the backend
         return PASS if has_kernel or not fallback or backend.name == "cpu" else VIA_FALLBACK
-    return PASS if has_kernel else VIA_DECOMPOSITION
+    if has_kernel:
+        return PASS
+    return VIA_HOST if is_host_decomposition(op) and backend.name != "cpu" else VIA_DECOMPOSITION
 
 
 def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6, progress=None,
@@ -122,13 +128,16 @@ def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples:
                 sample: int | None = None) -> Result:
     """All checks of one entry and dtype on one backend (only the ``sample``-th when given)."""
     start = time.perf_counter()
-    with record_fallbacks() as fell_back:
+    with record_fallbacks() as fell_back, record_host_round_trips() as via_host:
         with checking_results(canonical(backend_name).type):
             res = _check_entry(entry, dtype, backend_name, seed, max_examples, sample)
     res.seconds = time.perf_counter() - start
     res.fallbacks = sorted(fell_back)
+    res.host_ops = sorted(via_host)
     if fell_back and res.status == PASS:   # a module or a backward that needed an op through the fallback
         res.status = VIA_FALLBACK
+    if via_host and res.status in (PASS, VIA_DECOMPOSITION):   # (pinv's svd, an svd in a backward ...)
+        res.status = VIA_HOST
     for f in res.failures:
         if f.index is not None:
             f.rerun = rerun_command(backend_name, entry.name, dtype.name, f.index, seed, max_examples)

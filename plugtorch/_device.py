@@ -6,6 +6,9 @@ device(type='opencl', index=1)
 """
 from __future__ import annotations
 
+import os
+import threading
+
 from plugtorch import _caches
 
 _INTERNED: dict = {}
@@ -77,16 +80,71 @@ def _parse(s: str, index):
     return typ, index
 
 
+_CPU = device("cpu")
+
+
 def canonical(d) -> device:
-    """The concrete device ("opencl" -> opencl:<current>, "cpu" -> cpu) a tensor lives on."""
+    """The concrete device ("opencl" -> opencl:<current>, "cpu" -> cpu) a tensor lives on;
+    None is the default device (``set_default_device``)."""
     if d is None:
-        return device("cpu")
+        d = _default.device if hasattr(_default, "device") else _process_default()
+        if d is _CPU:
+            return d
     d = device(d)
     if d.index is None:
         if d.type == "cpu":
             return d
         return device(d.type, backend_for(d.type).current_device())
     return d
+
+
+# ---- the default device: where factories put tensors when no device= is given ------------
+# Per thread, as PyTorch's set_default_device; a thread that never set one starts from the
+# PLUGTORCH_DEFAULT_DEVICE environment variable (read once), else cpu. The device is kept as
+# given ("opencl", not "opencl:0"), so it follows the backend's current device, as PyTorch's.
+ENV_VAR = "PLUGTORCH_DEFAULT_DEVICE"
+_default = threading.local()
+_env_device = []     # [device] once the environment variable was read
+
+
+def _process_default() -> device:
+    if not _env_device:
+        value = os.environ.get(ENV_VAR, "").strip()
+        try:
+            d = device(value) if value else _CPU
+            canonical(d)          # an unknown device type fails here, not at the first factory
+        except Exception as e:
+            raise RuntimeError(f"{ENV_VAR}={value!r} is not a usable device ({type(e).__name__}: {e}); "
+                               "set it to a device such as 'cpu', 'opencl' or 'opencl:1', or unset it") from None
+        _env_device.append(d)
+    return _env_device[0]
+
+
+def set_default_device(d) -> None:
+    """Make ``d`` the device that factories (``zeros``, ``tensor``, ``arange`` ...) use when no
+    ``device=`` is given, in this thread; ``None`` restores cpu.
+
+    >>> import plugtorch as pt
+    >>> pt.set_default_device("cpu")
+    >>> pt.zeros(2).device
+    device(type='cpu')
+    """
+    new = _CPU if d is None else device(d)
+    canonical(new)            # the device must exist: fail now, not at the next factory
+    old = getattr(_default, "device", None)
+    _default.device = new
+    if old is not new:
+        _caches.invalidate()
+
+
+def get_default_device() -> device:
+    """The device factories use when no ``device=`` is given (with its index).
+
+    >>> import plugtorch as pt
+    >>> pt.get_default_device()
+    device(type='cpu')
+    """
+    return canonical(None)
 
 
 # ---- the device type table: device type -> its backend ------------------------------------

@@ -270,7 +270,7 @@ def _from_host(arr, dtype, device):
 def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         return data.to(device=device, dtype=dtype)
-    if isinstance(data, np.ndarray) and (device is None or canonical(device).type == "cpu"):
+    if isinstance(data, np.ndarray) and canonical(device).type == "cpu":
         try:
             t = from_numpy(data)
             return t if dtype is None else t.to(dtype=dtype)

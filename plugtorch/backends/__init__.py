@@ -237,14 +237,13 @@ def available() -> builtins.list:
 
 
 def default_device():
-    """The device tensors are made on when no ``device=`` is given: always cpu, as in PyTorch
-    without ``set_default_device``.
+    """The device tensors are made on when no ``device=`` is given: cpu unless
+    ``plugtorch.set_default_device`` or ``PLUGTORCH_DEFAULT_DEVICE`` chose another.
 
     >>> plugtorch.backends.default_device()
     device(type='cpu')
     """
-    from plugtorch._device import device
-    return device("cpu")
+    return _device.get_default_device()
 
 
 def _register_cpu():

@@ -295,17 +295,49 @@ def from_numpy(ndarray):
 
 
 @public("_to_device")
-def from_dlpack(ext):
-    """Zero-copy import of any DLPack producer (NumPy, CuPy, ...)."""
+def from_dlpack(ext, *, device=None, copy=None):
+    """A tensor from any DLPack producer (NumPy, CuPy, plugtorch ...), sharing its memory where
+    it can. ``device=`` asks for another device (through the host where needed), ``copy=True``
+    for a copy, ``copy=False`` refuses to copy (BufferError when one is needed).
+
+    >>> import numpy as np
+    >>> plugtorch.from_dlpack(np.arange(3)).tolist()
+    [0, 1, 2]
+    """
+    target = None if device is None else canonical(device)
+    if isinstance(ext, Tensor):   # our own tensors need no capsule
+        src = ext.detach()
+        if target is None or target is src.device:
+            return src.clone() if copy else src
+        if copy is False:
+            raise BufferError(f"from_dlpack(): moving a tensor from {src.device} to {target} needs a copy, "
+                              "but copy=False was given")
+        return src.to(target)
     dev_type, dev_id = ext.__dlpack_device__()
-    if dev_type == 1:  # kDLCPU
-        return from_numpy(np.from_dlpack(ext))
-    if dev_type == 2:  # kDLCUDA
+    if dev_type == 2 and (target is None or target.type == "cuda"):  # kDLCUDA
         from plugtorch.backends import get_backend
-        be = get_backend("cuda")
-        native = be.from_dlpack(ext)
-        return Tensor._wrap(native, _dtypes.from_numpy_dtype(native.dtype), canonical(f"cuda:{dev_id}"))
-    raise RuntimeError(f"from_dlpack(): unsupported DLPack device type {dev_type}")
+        native = get_backend("cuda").from_dlpack(ext)
+        t = Tensor._wrap(native, _dtypes.from_numpy_dtype(native.dtype), canonical(f"cuda:{dev_id}"))
+        if copy and (target is None or target is t.device):
+            t = t.clone()
+        return _moved(t, target, copy)
+    if dev_type != 1 and target is None:   # kDLCPU
+        raise RuntimeError(f"from_dlpack(): unsupported DLPack device type {dev_type}: plugtorch imports host "
+                           "(1) and CUDA (2) memory; pass device='cpu' to ask the producer for a host copy")
+    if dev_type == 1 and copy is None:
+        arr = np.from_dlpack(ext)
+    else:   # NumPy negotiates the host copy (dl_device=) or the copy= request with the producer
+        arr = np.from_dlpack(ext, device="cpu", copy=copy)
+    return _moved(from_numpy(arr), target, copy)
+
+
+def _moved(t, target, copy):
+    if target is None or target is t.device:
+        return t
+    if copy is False:
+        raise BufferError(f"from_dlpack(): moving a tensor from {t.device} to {target} needs a copy, "
+                          "but copy=False was given")
+    return t.to(target)
 
 
 def _size_arg(op, size, kw=None):

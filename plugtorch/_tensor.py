@@ -348,13 +348,49 @@ class Tensor:
             return self.item().__format__(spec)
         return repr(self)
 
-    def __dlpack__(self, stream=None, **kwargs):
+    # --- the Python Array API standard and DLPack ------------------------------------------
+    def __array_namespace__(self, *, api_version=None):
+        """The Array API namespace of tensors: ``plugtorch.array_api``.
+
+        >>> xp = plugtorch.ones(2).__array_namespace__()
+        >>> xp.sum(xp.ones(3)).item()
+        3.0
+        """
+        from plugtorch import array_api
+        return array_api.namespace(api_version)
+
+    def to_device(self, device, /, *, stream=None) -> "Tensor":
+        """A copy of this tensor on ``device`` (itself if it is there): the Array API's ``.to(device)``."""
+        if stream is not None:
+            raise ValueError(f"to_device(): stream={stream!r} is not supported: plugtorch orders each "
+                             "device's work itself; pass stream=None")
+        return self.to(device)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule of this tensor (the current protocol: ``max_version``, ``dl_device``,
+        ``copy``). Tensors on cpu and cuda are exported as they are; ``dl_device=(1, 0)`` asks
+        for a host copy from any device (opencl's buffers have no DLPack consumer)."""
         if self._rg:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        here = self.__dlpack_device__()
+        if dl_device is not None and tuple(dl_device) != tuple(here):
+            if tuple(dl_device) != (_KDLCPU, 0):
+                raise BufferError(f"__dlpack__(): cannot export a tensor on {self._device} to DLPack device "
+                                  f"{tuple(dl_device)}: only its own device {here} or the host (1, 0) can be asked for")
+            if copy is False:
+                raise BufferError(f"__dlpack__(): exporting a tensor on {self._device} to the host needs a copy, "
+                                  "but copy=False was given; pass copy=None or copy=True")
+            return self._host("dlpack").__dlpack__(max_version=max_version)
+        kwargs = {k: v for k, v in (("max_version", max_version), ("dl_device", dl_device), ("copy", copy))
+                  if v is not None}
         return self._backend().to_dlpack(self._data, stream=stream, **kwargs)
 
-    def __dlpack_device__(self):
-        return self._backend().dlpack_device(self._data)
+    def __dlpack_device__(self) -> tuple:
+        """``(DLPack device type, index)``: ``(1, 0)`` on cpu, ``(2, i)`` on cuda, ``(4, i)`` on opencl."""
+        be = self._backend()
+        if be.dlpack_device_type is not None:
+            return (be.dlpack_device_type, self._device.index or 0)
+        return be.dlpack_device(self._data)
 
     # --- conversions ------------------------------------------------------------------
     def cpu(self) -> "Tensor":
@@ -407,6 +443,7 @@ class Tensor:
 
 
 _new = object.__new__
+_KDLCPU = 1   # DLPack's device type of host memory
 
 
 def parse_to_args(args, kwargs):

@@ -169,7 +169,10 @@ class Backend:
 
     # --- DLPack --------------------------------------------------------------------------
     # native arrays that speak DLPack themselves (NumPy, CuPy, most Array API libraries) export as
-    # they are; a backend with its own buffer type overrides these two or stays non-exporting
+    # they are; a backend with its own buffer type overrides these two or stays non-exporting,
+    # naming its DLPack device type (kDLOpenCL = 4 ...) so __dlpack_device__ still answers
+    dlpack_device_type = None
+
     def to_dlpack(self, native, stream=None, **kwargs):
         self._check_dlpack(native)
         return native.__dlpack__(stream=stream, **kwargs)

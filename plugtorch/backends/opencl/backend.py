@@ -15,6 +15,7 @@ class OpenCLBackend(Backend):
     """
 
     name = "opencl"
+    dlpack_device_type = 4   # kDLOpenCL: __dlpack_device__ answers; export only as a host copy
 
     def __init__(self):
         self._devices = None

@@ -87,7 +87,7 @@ def __getattr__(name):
         mod = importlib.import_module(f"plugtorch.{name}_api")
         globals()[name] = mod
         return mod
-    if name in ("nn", "optim", "linalg", "testing", "utils", "library", "distributed", "hub", "onnx"):
+    if name in ("nn", "optim", "linalg", "fft", "testing", "utils", "library", "distributed", "hub", "onnx"):
         import importlib
         mod = importlib.import_module(f"plugtorch.{name}")
         globals()[name] = mod

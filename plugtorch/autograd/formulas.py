@@ -389,5 +389,6 @@ derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, g.gather
 # ---- transfer -----------------------------------------------------------------------------
 derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())
 
-# the factorisations of plugtorch.linalg have their own file
+# plugtorch.linalg's factorisations and plugtorch.fft's transforms have their own files
 from plugtorch.autograd import linalg_formulas  # noqa: E402,F401
+from plugtorch.autograd import fft_formulas  # noqa: E402,F401

@@ -1,12 +1,13 @@
 """CPUBackend: NumPy arrays as native arrays; kernels from ``array_kernels.make_kernels(numpy)``
-and the factorisations of ``linalg_kernels`` (NumPy's and SciPy's LAPACK)."""
+and the factorisations and FFTs of ``linalg_kernels`` and ``fft_kernels`` (NumPy's and SciPy's
+LAPACK, pocketfft)."""
 from __future__ import annotations
 
 import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
-from plugtorch.backends.cpu import linalg_kernels
+from plugtorch.backends.cpu import fft_kernels, linalg_kernels
 from plugtorch.backends.cpu.array_kernels import make_kernels
 
 
@@ -18,6 +19,7 @@ class CPUBackend(Backend):
     def __init__(self):
         self.kernels = make_kernels(np, rng_factory=host_generator)
         self.kernels.update(linalg_kernels.KERNELS)
+        self.kernels.update(fft_kernels.KERNELS)
 
     def device_name(self, index=0) -> str:
         import platform

@@ -1,4 +1,4 @@
 """Op declarations, one module per family; importing this package fills the registry."""
-from plugtorch.dispatch.ops import pointwise, reductions, shape, indexing, linalg, creation  # noqa: F401
+from plugtorch.dispatch.ops import pointwise, reductions, shape, indexing, linalg, creation, fft  # noqa: F401
 from plugtorch.dispatch.ops import composite  # noqa: F401
 from plugtorch.dispatch.ops import linalg_composite  # noqa: F401

@@ -1,0 +1,93 @@
+"""FFT ops: the real-valued transforms of ``plugtorch.fft`` (plugtorch has no complex dtypes yet).
+
+``fft_irfftn`` is PyTorch's ``irfftn`` of a real input (a half spectrum with zero imaginary
+parts): the result is real, as PyTorch's. ``_fft_rfftn_real`` is the real part of the
+unnormalised one-sided ``rfftn``, which the backward formulas need. Both have a meta, a cpu
+kernel (NumPy's pocketfft) and a host round trip as decomposition, like the factorisations.
+"""
+from __future__ import annotations
+
+from plugtorch import _dtypes
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.host import host_decomposition
+from plugtorch.dispatch.registry import register_op
+
+NORMS = (None, "backward", "forward", "ortho")
+
+
+def check_norm(norm):
+    if norm not in NORMS:
+        raise RuntimeError(f'Invalid normalization mode: "{norm}" (use "backward", "forward" or "ortho")')
+    return norm or "backward"
+
+
+def _real_dtype(op, x):
+    """The dtype a real transform computes in: integers and bool become the default float, as
+    PyTorch promotes them; float16/bfloat16 have no cpu FFT in PyTorch either."""
+    d = x._dtype
+    if d in (_dtypes.float16, _dtypes.bfloat16):
+        raise RuntimeError(f"{op}: Unsupported dtype {M.LEGACY_NAMES[d.name]} (PyTorch's cpu FFTs take float32 "
+                           "and float64); convert with .float()")
+    return d if d.category == _dtypes._FLOAT else _dtypes.get_default_dtype()
+
+
+def _check_tensor(op, x):
+    if not isinstance(x, M.Tensor):
+        raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
+
+
+def fft_plan(op, x, s, dim):
+    """(sizes, dims) of an n-dim transform as PyTorch resolves ``s`` and ``dim``: the dims default
+    to the last len(s) dims (all dims without ``s``), and must be unique; sizes default to the
+    input's (the last one, for irfftn, to 2 * (m - 1)). ``x``: a tensor or its shape stand-in."""
+    if x.ndim == 0:
+        raise IndexError(f"{op}: Dimension specified as -1 but tensor has no dimensions (got a 0-d tensor)")
+    if s is not None:
+        s = (s,) if isinstance(s, int) else tuple(s)
+    if dim is not None:
+        dim = (dim,) if isinstance(dim, int) else tuple(dim)
+    if s is not None and dim is not None and len(s) != len(dim):
+        raise RuntimeError(f"{op}: When given, dim and shape arguments must have the same length "
+                           f"(got s={s} and dim={dim})")
+    if dim is None:
+        if s is not None and len(s) > x.ndim:
+            raise RuntimeError(f"{op}: Got shape with {len(s)} values but input tensor only has {x.ndim} dimensions.")
+        dim = tuple(range(x.ndim - len(s), x.ndim)) if s is not None else tuple(range(x.ndim))
+    dims = tuple(M.wrap_dim(op, d, x.ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"{op}: FFT dims must be unique (got dim={dim})")
+    return s, dims
+
+
+def _irfftn_meta(input, s=None, dim=None, norm=None):
+    """The real n-dim inverse FFT of a real half spectrum: the last of ``dim`` is the halved one
+    (output length ``s[-1]``, default 2 * (m - 1)); the input is cut or zero-padded to
+    ``s[:-1]`` and ``s[-1] // 2 + 1`` along ``dim`` first."""
+    op = "fft_irfftn"
+    _check_tensor(op, input)
+    s, dims = fft_plan(op, input, s, dim)
+    if s is None:
+        s = tuple(input.shape[d] for d in dims[:-1]) + (2 * (input.shape[dims[-1]] - 1),)
+    for n in s:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"{op}(): the sizes in s must be ints, got {s}")
+        if n < 1:
+            raise RuntimeError(f"{op}: Invalid number of data points ({n}) specified")
+    out = _real_dtype(op, input)
+    return input._device, (input._data, tuple(s), dims, check_norm(norm), out), out
+
+
+def _rfftn_real_meta(input, dim):
+    """Re(rfftn(input)) over ``dim``, unnormalised: the last of ``dim`` shrinks to n // 2 + 1."""
+    op = "_fft_rfftn_real"
+    _check_tensor(op, input)
+    _, dims = fft_plan(op, input, None, dim)
+    for d in dims:
+        if input.shape[d] < 1:
+            raise RuntimeError(f"{op}: Invalid number of data points ({input.shape[d]}) specified")
+    out = _real_dtype(op, input)
+    return input._device, (input._data, dims, out), out
+
+
+for _name, _meta in (("fft_irfftn", _irfftn_meta), ("_fft_rfftn_real", _rfftn_real_meta)):
+    register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",))

@@ -12,6 +12,8 @@ What is overridden here, and why:
   also builds its constant 1 with ``asarray``, a host-to-device copy per call on CuPy).
 * with several GPUs, each kernel runs with its inputs' device current (CuPy launches on the
   current device); factories use the device index they are given.
+* plugtorch.linalg's factorisations and plugtorch.fft's transforms: ``linalg_kernels.py``
+  (cupy.linalg and cupy.fft, with LAPACK's per-matrix info taken from the host on a failure).
 
 Everything else (``argsort(kind='stable')``, ``take_along_axis``, reductions with ``dtype=``,
 0-d results, views through ``reshape``/``broadcast_to``) behaves the same on CuPy as on NumPy.
@@ -58,6 +60,9 @@ def make_cuda_kernels(cp, *, multi_device: bool = False) -> dict:
             return sigmoid_f32(x) if d == np.float32 else sigmoid_f64(x)
         return shared_sigmoid(x, dtype)   # float16: computed through float32 by the ufuncs
     K["sigmoid"] = sigmoid
+
+    from plugtorch.backends.cuda.linalg_kernels import make_cuda_linalg_kernels
+    K.update(make_cuda_linalg_kernels(cp))     # (lstsq keeps the host round trip)
 
     if multi_device:
         K = {name: _on_device(cp, name, k) for name, k in K.items()}

@@ -255,3 +255,11 @@ def test_empty_and_one_by_one(n):
     assert tuple(L.svd(T(a)).U.shape) == (2, n, n)
     assert L.matrix_rank(T(a)).tolist() == [n, n]
     assert tuple(L.pinv(T(np.ones((0, 3)))).shape) == (3, 0)
+
+
+def test_torch_norm_nuc_is_the_matrix_norm():
+    a = rnd(2, 3, 4)
+    close(pt.norm(T(a[0]), "nuc"), np.linalg.norm(a[0], "nuc"), 1e-12)
+    close(T(a).norm("nuc", dim=(1, 2)), np.linalg.norm(a, "nuc", axis=(1, 2)), 1e-12)
+    with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
+        pt.norm(T(a), "nuc")

@@ -823,9 +823,9 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == "fro" or p is None:
         p = 2
-    elif p == "nuc":
-        raise NotImplementedError("norm(p='nuc'): the nuclear norm needs singular values, which plugtorch does "
-                                  "not compute; use p='fro' or a vector norm")
+    elif p == "nuc":   # the sum of the singular values over two dims (all of a 2-d input), as PyTorch's
+        return _pt().ops.linalg_matrix_norm(input, "nuc", tuple(range(input.ndim)) if dim is None else dim, keepdim,
+                                            dtype=dtype)
     elif isinstance(p, str):
         raise RuntimeError(f"norm(): Order {p} not supported (use a number, 'fro' or 'nuc')")
     return vector_norm(input, p, dim, keepdim, dtype=dtype)

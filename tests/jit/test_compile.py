@@ -149,3 +149,32 @@ def test_compile_as_decorator_and_bad_input():
         pt.compile(5)
     with pytest.raises(NotImplementedError, match="dynamic=True"):
         pt.compile(lambda x: x, dynamic=True)
+
+
+def test_autocast_inside_a_compiled_function_puts_the_casts_in_the_graph():
+    pt.manual_seed(0)
+    m = pt.nn.Linear(8, 4)
+
+    def f(x):
+        with pt.autocast("cpu"):
+            return m(x).float().softmax(-1)
+    c = pt.compile(f)
+    x = pt.randn(3, 8)
+    with pt.no_grad():
+        expected = f(x)
+        c(x)
+        got = c(x)
+    assert pt.equal(got, expected) and c.counters["graphs"] == 1
+    text = str(next(iter(c._cache.values())).traced.graph)
+    assert "_to_dtype(%0, plugtorch.bfloat16)" in text and "bfloat16[3, 4, device=cpu] = linear(" in text
+
+
+def test_under_an_outer_mode_a_compiled_call_runs_eagerly_so_the_mode_sees_it():
+    m = pt.nn.Linear(8, 4)
+    c = pt.compile(lambda x: m(x))
+    x = pt.randn(3, 8)
+    c(x)
+    c(x)
+    with pt.autocast("cpu"):
+        out = c(x)
+    assert out.dtype is pt.bfloat16

@@ -9,6 +9,7 @@ from plugtorch.jit import passes
 from plugtorch.jit.executor import Executable, GuardFailure, run_with_autograd
 from plugtorch.jit.ir import CAPTURE, INPUT, NODE, values_in
 from plugtorch.jit.tracer import Tracer, TracerWarning, flatten_tensors, rebuild
+from plugtorch.jit.tracer import _tensors_in as _flat
 
 
 def trace_call(fn, args, kwargs=None, warn=True):
@@ -237,17 +238,6 @@ def _check(traced, tensors, expected, graph, tol):
             warnings.warn(f"Output nr {k + 1}. of the traced function does not match the corresponding output "
                           "of the Python function: the trace is not a faithful record of the function (it may "
                           "depend on data or Python state)", TracerWarning, stacklevel=4)
-
-
-def _flat(r):
-    if isinstance(r, Tensor):
-        yield r
-    elif isinstance(r, (list, tuple)):
-        for x in r:
-            yield from _flat(x)
-    elif isinstance(r, dict):
-        for x in r.values():
-            yield from _flat(x)
 
 
 def trace(func, example_inputs=None, check_trace=True, check_tolerance=1e-5, *, example_kwarg_inputs=None,

@@ -13,19 +13,11 @@ from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Value, substitute, values_in
 
-_new = object.__new__
+_wrap = Tensor._wrap
 
 
 class GuardFailure(RuntimeError):
     """A call's tensors differ from those the graph was traced with."""
-
-
-def _wrap(a, dt, dev):
-    t = _new(Tensor)
-    t._data = a
-    t._dtype = dt
-    t._device = dev
-    return t
 
 
 def describe(t) -> str:

@@ -60,6 +60,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None) -> Tensor:
     dtype = _dtype(dtype)
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy)
+    if isinstance(obj, np.generic):   # a NumPy scalar keeps its dtype (np.float64 is also a float)
+        obj = np.asarray(obj)
     if isinstance(obj, np.ndarray) or (hasattr(obj, "__dlpack__") and not isinstance(obj, (builtins.bool, int, float))):
         if not isinstance(obj, np.ndarray):
             try:

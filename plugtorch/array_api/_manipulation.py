@@ -88,6 +88,9 @@ def moveaxis(x: Tensor, source, destination, /) -> Tensor:
     dst = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(src) != len(dst):
         raise ValueError(f"moveaxis(): source {source!r} and destination {destination!r} must have the same length")
+    for a in src + dst:
+        if not -x.ndim <= a < x.ndim:
+            raise IndexError(f"moveaxis(): axis {a} is out of range for an array of {x.ndim} dimensions")
     return pt.movedim(x, src, dst)
 
 

@@ -179,6 +179,8 @@ def _truth(fname, op, x, axis, keepdims):
     axes = normalize_axis(fname, axis, x.ndim)
     if not axes:
         return x != 0 if x.dtype is not D.bool else x.clone()
+    if x.dtype is not D.bool:   # PyTorch's any/all of uint8 are uint8
+        x = x != 0
     return _keep(op(x, dim=axes), x, axes, keepdims)
 
 

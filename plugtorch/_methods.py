@@ -36,6 +36,7 @@ swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
 relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad rad2deg float_power
 nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take median nanmedian unique
 bincount fliplr flipud ravel msort tensor_split hsplit vsplit dsplit
+det inverse slogdet logdet pinverse svd qr cholesky cholesky_solve cholesky_inverse cross
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout

@@ -117,3 +117,11 @@ def test_argument_errors(fn, exc, msg):
 def test_device_mismatch(altcpu):
     with pytest.raises(RuntimeError, match="same device"):
         L.solve(pt.eye(2), pt.ones(2, device=altcpu).reshape(2, 1))
+
+
+def test_a_traced_graph_checks_its_own_inputs():
+    """The info check is a node of a plugtorch.jit graph: a replay with a singular input raises."""
+    traced = pt.jit.trace(lambda A, b: L.solve(A, b).sum() + L.cholesky(A).sum(), (2 * pt.eye(3), pt.ones(3)))
+    assert traced(4 * pt.eye(3), pt.ones(3)).item() == pytest.approx(0.75 + 6.0)
+    with pytest.raises(L.LinAlgError, match="torch.linalg.solve: The solver failed because the input matrix is singular"):
+        traced(pt.zeros(3, 3), pt.ones(3))

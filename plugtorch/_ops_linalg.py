@@ -1,0 +1,116 @@
+"""PyTorch's top-level linear-algebra functions (``torch.det``, ``torch.inverse``, ``torch.svd`` ...)
+and their Tensor methods: thin wrappers over the ``linalg_*`` ops, with the older signatures
+(``svd`` returns V, not Vh; ``qr(some=)``; ``cross`` without ``dim`` takes the first dim of size 3).
+
+>>> plugtorch.tensor([[2., 1.], [1., 3.]]).det().item()
+5.0
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+from plugtorch import _ops_public as P
+from plugtorch import return_types
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch.meta import broadcast_shapes
+
+__all__ = []
+
+
+def public(op_name):
+    def deco(fn):
+        P.PUBLIC_TO_OP[fn.__name__] = op_name
+        __all__.append(fn.__name__)
+        return fn
+    return deco
+
+
+@public("linalg_det")
+def det(input):
+    """The determinant of each square matrix (``linalg.det``)."""
+    return P.ops.linalg_det(input)
+
+
+@public("linalg_inv")
+def inverse(input):
+    """The inverse of each square matrix (``linalg.inv``; LinAlgError for a singular one)."""
+    return P.ops.linalg_inv(input)
+
+
+@public("linalg_slogdet")
+def slogdet(input):
+    """``(sign, logabsdet)`` as a ``return_types.slogdet``."""
+    return return_types.slogdet(*P.ops.linalg_slogdet(input))
+
+
+@public("linalg_slogdet")
+def logdet(input):
+    """log(det): nan for a negative determinant, -inf for a singular matrix (as PyTorch)."""
+    sign, logabs = P.ops.linalg_slogdet(input)
+    return P.where(sign < 0, math.nan, logabs)
+
+
+@public("linalg_pinv")
+def pinverse(input, rcond=1e-15):
+    """The pseudo-inverse, singular values below ``rcond`` times the largest counted as zero."""
+    return P.ops.linalg_pinv(input, rcond=rcond)
+
+
+@public("linalg_svd")
+def svd(input, some=True, compute_uv=True):
+    """``(U, S, V)`` with ``input = U diag(S) V^T`` (V, not linalg.svd's Vh); ``some=False`` gives
+    square U and V; ``compute_uv=False`` zero-filled U (m x m) and V (n x n), as PyTorch."""
+    if not compute_uv:
+        S = P.ops.linalg_svdvals(input)
+        m, n = input.shape[-2], input.shape[-1]
+        batch = tuple(input.shape[:-2])
+        zeros = (lambda k: P.zeros(batch + (k, k), dtype=input.dtype, device=input.device))
+        return return_types.svd(zeros(m), S, zeros(n))
+    U, S, Vh = P.ops.linalg_svd(input, not some)
+    return return_types.svd(U, S, Vh.mT)
+
+
+@public("linalg_qr")
+def qr(input, some=True):
+    """``(Q, R)``: ``linalg.qr`` with mode 'reduced' (``some``) or 'complete'."""
+    return return_types.qr(*P.ops.linalg_qr(input, "reduced" if some else "complete"))
+
+
+@public("linalg_cholesky")
+def cholesky(input, upper=False):
+    """The Cholesky factor (``linalg.cholesky``)."""
+    return P.ops.linalg_cholesky(input, upper=upper)
+
+
+@public("linalg_solve_triangular")
+def cholesky_solve(B, L, upper=False):
+    """X with A X = B, given A's Cholesky factor L (U with ``upper``): two triangular solves."""
+    if upper:
+        L = L.mT
+    y = P.ops.linalg_solve_triangular(L, B, upper=False)
+    return P.ops.linalg_solve_triangular(L.mT, y, upper=True)
+
+
+@public("linalg_solve_triangular")
+def cholesky_inverse(L, upper=False):
+    """A^-1 from A's Cholesky factor."""
+    n = L.shape[-1]
+    eye = P.eye(n, dtype=L.dtype, device=L.device).expand(tuple(L.shape[:-2]) + (n, n))
+    return cholesky_solve(eye, L, upper)
+
+
+@public("linalg_cross")
+def cross(input, other, dim=None):
+    """The cross product along ``dim``; without it, the first dim of size 3 (PyTorch's deprecated
+    default, with its warning: pass dim, or use linalg.cross)."""
+    if dim is None:
+        shape = broadcast_shapes(tuple(input.shape), tuple(other.shape), op="cross") \
+            if isinstance(input, Tensor) and isinstance(other, Tensor) else ()
+        dim = next((d for d, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError(f"no dimension of size 3 in input (shapes {tuple(input.shape)} and "
+                               f"{tuple(other.shape)}); pass dim=, or use plugtorch.linalg.cross")
+        warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please either pass the "
+                      "dim explicitly or simply use plugtorch.linalg.cross.", UserWarning, stacklevel=2)
+    return P.ops.linalg_cross(input, other, dim=dim)

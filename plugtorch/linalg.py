@@ -100,6 +100,82 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return _R.linalg_lstsq(*ops.linalg_lstsq(A, B, rcond, driver=driver))
 
 
-__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+def matrix_power(A, n):
+    """``A`` to the integer power ``n`` by repeated squaring (the inverse's power for n < 0, the
+    identity for n = 0), batched.
+
+    >>> plugtorch.linalg.matrix_power(plugtorch.tensor([[1., 1.], [0., 1.]]), 3).tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    """
+    from plugtorch.dispatch import arguments as A_
+    from plugtorch.dispatch.ops.linalg import check_square
+    n = A_.as_int("linalg_matrix_power", "n", n)
+    check_square("linalg.matrix_power", A)
+    if n == 0:
+        k = A.shape[-1]
+        return _pt().eye(k, dtype=A.dtype, device=A.device).expand(tuple(A.shape)).clone()
+    if n < 0:
+        A, n = inv(A), -n
+    result = None
+    while True:          # binary powering: log2(n) squarings
+        if n & 1:
+            result = A if result is None else result @ A
+        n >>= 1
+        if not n:
+            return result
+        A = A @ A
+
+
+def multi_dot(tensors):
+    """The product of a chain of matrices, multiplied in the cheapest order (matrix-chain dynamic
+    programming); the first may be a row vector and the last a column vector (1-d).
+
+    >>> plugtorch.linalg.multi_dot([plugtorch.ones(3), plugtorch.ones(3, 4), plugtorch.ones(4)]).item()
+    12.0
+    """
+    ts = list(tensors)
+    if len(ts) < 2:
+        raise RuntimeError(f"multi_dot(): expected at least 2 tensors but got {len(ts)}")
+    for i, t in enumerate(ts):
+        want = "1D or 2D" if i in (0, len(ts) - 1) else "2D"
+        if t.ndim not in ((1, 2) if i in (0, len(ts) - 1) else (2,)):
+            which = "first" if i == 0 else "last" if i == len(ts) - 1 else f"tensor {i}"
+            raise RuntimeError(f"multi_dot(): {'the ' if i in (0, len(ts) - 1) else ''}{which} tensor must be "
+                               f"{want} but got {t.ndim}D")
+        if t.dtype is not ts[0].dtype:
+            raise RuntimeError(f"multi_dot(): all tensors must have be the same dtype but tensor 0 is "
+                               f"{ts[0].dtype} and tensor {i} {t.dtype}")
+    row, col = ts[0].ndim == 1, ts[-1].ndim == 1
+    mats = [ts[0].unsqueeze(0) if row else ts[0]] + ts[1:-1] + [ts[-1].unsqueeze(1) if col else ts[-1]]
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise RuntimeError(f"multi_dot(): tensors {i} and {i + 1} with shapes {list(ts[i].shape)} and "
+                               f"{list(ts[i + 1].shape)} cannot be multiplied")
+    dims = [m.shape[0] for m in mats] + [mats[-1].shape[1]]
+    k = len(mats)
+    cost = [[0] * k for _ in range(k)]
+    split = [[0] * k for _ in range(k)]
+    for length in range(1, k):
+        for i in range(k - length):
+            j = i + length
+            cost[i][j], split[i][j] = min((cost[i][s] + cost[s + 1][j] + dims[i] * dims[s + 1] * dims[j + 1], s)
+                                          for s in range(i, j))
+
+    def product(i, j):
+        return mats[i] if i == j else product(i, split[i][j]) @ product(split[i][j] + 1, j)
+    out = product(0, k - 1)
+    if row:
+        out = out.squeeze(0)
+    if col:
+        out = out.squeeze(-1)
+    return out
+
+
+def _pt():
+    import plugtorch
+    return plugtorch
+
+
+__all__ = ["LinAlgError", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_ex", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]

@@ -263,3 +263,27 @@ def test_torch_norm_nuc_is_the_matrix_norm():
     close(T(a).norm("nuc", dim=(1, 2)), np.linalg.norm(a, "nuc", axis=(1, 2)), 1e-12)
     with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):
         pt.norm(T(a), "nuc")
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 5, -1, -3])
+def test_matrix_power(n):
+    a = rnd(2, 3, 3) + 2 * np.eye(3)
+    close(L.matrix_power(T(a), n), np.linalg.matrix_power(a, n), 1e-10)
+    assert L.matrix_power(pt.ones(2, 2, dtype=pt.int64), 3).tolist() == [[4, 4], [4, 4]]
+    x = T(a).requires_grad_()
+    assert pt.autograd.gradcheck(lambda t: L.matrix_power(t, n), (x,))
+
+
+def test_multi_dot_matches_numpy():
+    ms = [rnd(*s, seed=i) for i, s in enumerate([(3,), (3, 10), (10, 2), (2, 5), (5,)])]
+    close(L.multi_dot([T(m) for m in ms]), np.linalg.multi_dot(ms), 1e-12)
+    ms = [rnd(*s, seed=i) for i, s in enumerate([(4, 3), (3, 6), (6, 2)])]
+    close(L.multi_dot([T(m) for m in ms]), np.linalg.multi_dot(ms), 1e-12)
+    with pytest.raises(RuntimeError, match="expected at least 2 tensors but got 1"):
+        L.multi_dot([pt.ones(2, 3)])
+    with pytest.raises(RuntimeError, match=r"tensors 0 and 1 with shapes \[2, 3\] and \[4, 3\] cannot be multiplied"):
+        L.multi_dot([pt.ones(2, 3), pt.ones(4, 3)])
+    with pytest.raises(RuntimeError, match="A must be batches of square matrices"):
+        L.matrix_power(pt.ones(2, 3), 2)
+    with pytest.raises(TypeError, match="argument 'n' must be int"):
+        L.matrix_power(pt.eye(2), 2.0)

@@ -62,6 +62,17 @@ def check_matrix(op, A, name="A", square=False, int_error=RuntimeError):
     check_float(op, A._dtype, int_error)
 
 
+def check_square(op, A):
+    """``A`` is a tensor of square matrices (any dtype): matrix_power's check."""
+    if not isinstance(A, M.Tensor):
+        raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
+    if A.ndim < 2:
+        raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions (got shape {tuple(A.shape)})")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{op}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+
+
 def check_float(op, dtype, int_error=RuntimeError):
     if dtype in _LOW:
         raise M.not_implemented_for(op, dtype, "linear algebra runs in float32 or float64: use .float() and cast back")

@@ -19,7 +19,11 @@ import statistics
 import sys
 import time
 
-import numpy as np
+# one BLAS thread: on a small shared machine two OpenBLAS threads per process make every matmul's
+# time swing by 10x with the load; NumPy and plugtorch share the BLAS, so the ratio stays fair
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from training import LR, MOMENTUM, NumpyMLP, initial_weights, plugtorch_mlp  # noqa: E402
@@ -32,19 +36,27 @@ BATCH = 64
 
 def per_call_us(fn, sync=None, n=200, repeat=7) -> float:
     """Median over ``repeat`` runs of the mean time of ``n`` calls, in microseconds."""
-    for _ in range(10):
-        fn()
+    return interleaved({"x": fn}, sync, n, repeat)["x"]
+
+
+def interleaved(fns: dict, sync=None, n=200, repeat=7) -> dict:
+    """Median per-call time of each function, timed in alternating rounds (a load that comes and
+    goes on a shared machine then hits every contender alike)."""
+    for fn in fns.values():
+        for _ in range(5):
+            fn()
     if sync:
         sync()
-    runs = []
+    runs = {k: [] for k in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        if sync:
-            sync()
-        runs.append((time.perf_counter() - t0) / n * 1e6)
-    return statistics.median(runs)
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            if sync:
+                sync()
+            runs[k].append((time.perf_counter() - t0) / n * 1e6)
+    return {k: statistics.median(v) for k, v in runs.items()}
 
 
 def row(name, us, ref=None, ref_name="", target=""):
@@ -74,18 +86,16 @@ def cpu_section(n):
     x, y = data()
     w = initial_weights()
     ref = NumpyMLP(w)
-    t_np = per_call_us(lambda: ref.step(x, y), n=n)
-
     m_eager = plugtorch_mlp(w)
     opt_e = pt.optim.SGD(m_eager.parameters(), lr=LR, momentum=MOMENTUM)
     step_e = train_step_fn(m_eager, opt_e)
     X, Y = pt.from_numpy(x), pt.from_numpy(y)
-    t_eager = per_call_us(lambda: step_e(X, Y), n=n)
-
     m_c = plugtorch_mlp(w)
     opt_c = pt.optim.SGD(m_c.parameters(), lr=LR, momentum=MOMENTUM)
     step_c = pt.compile(train_step_fn(m_c, opt_c))
-    t_comp = per_call_us(lambda: step_c(X, Y), n=n)
+    t = interleaved({"numpy": lambda: ref.step(x, y), "eager": lambda: step_e(X, Y),
+                     "compiled": lambda: step_c(X, Y)}, n=n)
+    t_np, t_eager, t_comp = t["numpy"], t["eager"], t["compiled"]
     assert step_c.counters["graph_breaks"] == 0 and step_c.counters["graphs"] == 1, step_c.counters
     print(" training step")
     row("numpy by hand", t_np)
@@ -93,11 +103,11 @@ def cpu_section(n):
     row("plugtorch.compile", t_comp, t_np, "numpy", "(target <= 1.2x)")
     print(f"  {'compiled speed-up over eager':<44}{t_eager / t_comp:>10.2f}x")
 
-    t_np_i = per_call_us(lambda: ref.logits(x), n=n * 4)
     with pt.no_grad():
-        t_eager_i = per_call_us(lambda: m_eager(X), n=n * 4)
         traced = pt.jit.trace(m_eager, (X,))
-        t_tr_i = per_call_us(lambda: traced(X), n=n * 4)
+        t = interleaved({"numpy": lambda: ref.logits(x), "eager": lambda: m_eager(X),
+                         "traced": lambda: traced(X)}, n=n * 4)
+    t_np_i, t_eager_i, t_tr_i = t["numpy"], t["eager"], t["traced"]
     print(" inference (forward)")
     row("numpy by hand", t_np_i)
     row("plugtorch eager", t_eager_i, t_np_i, "numpy")
@@ -121,9 +131,10 @@ def opencl_section(n):
     f = pt.jit.trace(lambda a, b, c: a * b + c, (a, b, c))
     fused = any(nd.fused is not None for nd in f.graph.nodes)
     st = runtime.state(0)
+    # no bounds check: 2^24 is a whole number of work-groups (a per-item check halves PoCL's bandwidth)
     prg = cl.Program(st.ctx, """__kernel void fma3(__global const float* a, __global const float* b,
         __global const float* c, __global float* o, const long n) {
-        long i = get_global_id(0); if (i < n) o[i] = a[i] * b[i] + c[i]; }""").build()
+        long i = get_global_id(0); o[i] = a[i] * b[i] + c[i]; }""").build()
     k = cl.Kernel(prg, "fma3")
     out = cl.Buffer(st.ctx, cl.mem_flags.READ_WRITE, size * 4)
     k.set_args(a._data.data, b._data.data, c._data.data, out, np.int64(size))
@@ -131,9 +142,9 @@ def opencl_section(n):
     def hand():
         cl.enqueue_nd_range_kernel(st.queue, k, ((size + 63) // 64 * 64,), (64,))
     reps = max(3, n // 40)
-    t_hand = per_call_us(hand, sync=st.queue.finish, n=reps, repeat=5)
-    t_traced = per_call_us(lambda: f(a, b, c), sync=sync, n=reps, repeat=5)
-    t_eager = per_call_us(lambda: a * b + c, sync=sync, n=reps, repeat=5)
+    t = interleaved({"hand": hand, "traced": lambda: f(a, b, c), "eager": lambda: a * b + c}, sync=sync,
+                    n=reps, repeat=7)
+    t_hand, t_traced, t_eager = t["hand"], t["traced"], t["eager"]
     gb = 4 * 4 * size / 1e9     # bytes moved: three reads and one write
 
     def bw(us):
@@ -153,8 +164,8 @@ def opencl_section(n):
     m_c = plugtorch_mlp(w).to("opencl")
     opt_c = pt.optim.SGD(m_c.parameters(), lr=LR, momentum=MOMENTUM)
     step_c = pt.compile(train_step_fn(m_c, opt_c))
-    t_e = per_call_us(lambda: step_e(X, Y), sync=sync, n=max(10, n // 4))
-    t_c = per_call_us(lambda: step_c(X, Y), sync=sync, n=max(10, n // 4))
+    t = interleaved({"eager": lambda: step_e(X, Y), "compiled": lambda: step_c(X, Y)}, sync=sync, n=max(10, n // 4))
+    t_e, t_c = t["eager"], t["compiled"]
     print(" digits MLP training step (batch 64)")
     row("plugtorch eager", t_e)
     row("plugtorch.compile", t_c, t_e, "eager", "(target <= 0.5x)")
@@ -168,16 +179,15 @@ def opencl_section(n):
     g(s)
     g(s)
     kernels = [nd for nd in g._cache[next(iter(g._cache))].traced.graph.nodes]
-    t_chain_e = per_call_us(lambda: chain(s), sync=sync, n=n)
-    t_chain_c = per_call_us(lambda: g(s), sync=sync, n=n)
     raw_k = cl.Kernel(prg, "fma3")
     o1 = cl.Buffer(st.ctx, cl.mem_flags.READ_WRITE, 4)
     raw_k.set_args(a._data.data, b._data.data, c._data.data, o1, np.int64(1))
 
     def raw():
         for _ in kernels:
-            cl.enqueue_nd_range_kernel(st.queue, raw_k, (64,), (64,))
-    t_raw = per_call_us(raw, sync=st.queue.finish, n=n)
+            cl.enqueue_nd_range_kernel(st.queue, raw_k, (1,), (1,))
+    t = interleaved({"raw": raw, "eager": lambda: chain(s), "compiled": lambda: g(s)}, sync=sync, n=n)
+    t_raw, t_chain_e, t_chain_c = t["raw"], t["eager"], t["compiled"]
     print(f" a chain of 8 ops on 1 element ({len(kernels)} kernel call(s) after fusion)")
     row("raw enqueues of those kernels", t_raw)
     row("plugtorch eager", t_chain_e, t_raw, "raw")

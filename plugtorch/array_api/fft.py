@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 
-import plugtorch as pt
 from plugtorch._tensor import Tensor
 from plugtorch.array_api._dtypes import check_array
 
@@ -57,44 +56,23 @@ fft, ifft, rfft, irfft, hfft, ihfft = (_one_dim(n) for n in ("fft", "ifft", "rff
 fftn, ifftn, rfftn, irfftn = (_n_dim(n) for n in ("fftn", "ifftn", "rfftn", "irfftn"))
 
 
-def _freq(name, n, d, dtype, device):
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"fft.{name}(): n must be a positive int, got {n!r}")
-    dtype = dtype or pt.get_default_dtype()
-    try:
-        return _fft(name)(n, d, dtype=dtype, device=device)
-    except NotImplementedError:   # frequencies need no transform: arange and a scale
-        k = pt.arange(n // 2 + 1, dtype=dtype, device=device) if name == "rfftfreq" else \
-            pt.roll(pt.arange(n, dtype=dtype, device=device) - n // 2, -(n // 2))
-        return k / (n * d)
-
-
 def fftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """The sample frequencies of an ``n``-point FFT with sample spacing ``d``."""
-    return _freq("fftfreq", n, d, dtype, device)
+    return _fft("fftfreq")(n, d, dtype=dtype, device=device)
 
 
 def rfftfreq(n: int, /, *, d: float = 1.0, dtype=None, device=None) -> Tensor:
     """The sample frequencies of an ``n``-point real FFT (non-negative only)."""
-    return _freq("rfftfreq", n, d, dtype, device)
-
-
-def _shift(x, axes, sign):
-    check_array("fftshift" if sign > 0 else "ifftshift", x)
-    if axes is None:
-        axes = tuple(range(x.ndim))
-    elif isinstance(axes, int):
-        axes = (axes,)
-    axes = tuple(axes)
-    shifts = tuple(sign * (x.shape[a] // 2) for a in axes)
-    return pt.roll(x, shifts, axes) if axes else x.clone()
+    return _fft("rfftfreq")(n, d, dtype=dtype, device=device)
 
 
 def fftshift(x: Tensor, /, *, axes=None) -> Tensor:
     """The zero-frequency term moved to the middle of ``axes`` (all by default)."""
-    return _shift(x, axes, 1)
+    check_array("fftshift", x)
+    return _fft("fftshift")(x, dim=axes)
 
 
 def ifftshift(x: Tensor, /, *, axes=None) -> Tensor:
     """The inverse of ``fftshift``."""
-    return _shift(x, axes, -1)
+    check_array("ifftshift", x)
+    return _fft("ifftshift")(x, dim=axes)

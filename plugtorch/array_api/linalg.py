@@ -119,21 +119,7 @@ def matrix_norm(x: Tensor, /, *, keepdims: bool = False, ord="fro") -> Tensor:
 def matrix_power(x: Tensor, n: int, /) -> Tensor:
     """``x`` multiplied by itself ``n`` times (the inverse's powers for negative ``n``)."""
     _square("matrix_power", x)
-    if not isinstance(n, int) or isinstance(n, bool):
-        raise TypeError(f"linalg.matrix_power(): n must be an int, got {type(n).__name__}")
-    if n == 0:
-        eye = pt.eye(x.shape[-1], dtype=x.dtype, device=x.device)
-        return eye.expand(tuple(x.shape)).clone()
-    base = inv(x) if n < 0 else x
-    n = abs(n)
-    out = None
-    while n:   # repeated squaring
-        if n & 1:
-            out = base if out is None else pt.matmul(out, base)
-        n >>= 1
-        if n:
-            base = pt.matmul(base, base)
-    return out.clone() if out is x else out
+    return _la("matrix_power")(x, n)
 
 
 def matrix_rank(x: Tensor, /, *, rtol=None) -> Tensor:

@@ -1,0 +1,24 @@
+"""The README's Array API example runs as written and prints what its comment says."""
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+import plugtorch as pt
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+def test_readme_scikit_learn_example():
+    pytest.importorskip("sklearn", minversion="1.6")
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## The Array API: scikit-learn on an OpenCL device", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    device, score = r.stdout.split()
+    assert device == "opencl:0" and round(float(score), 2) == 0.99
+    assert "(docs/array_api.md)" in readme

@@ -218,6 +218,7 @@ def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None) -> Tensor:
     """Ones on the ``k``-th diagonal of an ``n_rows`` by ``n_cols`` array, zeros elsewhere."""
     n_cols = n_rows if n_cols is None else n_cols
+    k = max(-n_rows, min(k, n_cols))   # a diagonal outside the array: all zeros (and k fits int64)
     r = pt.arange(n_rows, device=device).unsqueeze(1)
     c = pt.arange(n_cols, device=r.device).unsqueeze(0)
     return (r + k == c).to(_dtype(dtype) or D.get_default_dtype())

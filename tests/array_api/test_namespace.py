@@ -177,6 +177,8 @@ def test_factories(device):
     assert xp.empty_like(x).shape == (2, 2)
     np.testing.assert_array_equal(host(xp.eye(3, 4, k=1, device=device)), np.eye(3, 4, k=1, dtype=np.float32))
     np.testing.assert_array_equal(host(xp.eye(2, k=-5, device=device)), np.zeros((2, 2), np.float32))
+    for k in (2 ** 64 - 1, -2 ** 63 - 1):                     # far beyond int64: still no diagonal
+        np.testing.assert_array_equal(host(xp.eye(2, k=k, dtype=xp.uint8, device=device)), np.zeros((2, 2)))
     np.testing.assert_allclose(host(xp.linspace(0, 1, 5, endpoint=False, device=device)), [0, .2, .4, .6, .8],
                                rtol=1e-6)
     a, b = xp.meshgrid(xp.arange(2, device=device), xp.arange(3, device=device))

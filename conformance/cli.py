@@ -40,6 +40,9 @@ def _parser():
     p.add_argument("--seed", type=int, default=0, metavar="N", help="seed of the drawn samples (default: 0)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="only the N-th sample of each entry and dtype (the number a failure prints)")
+    p.add_argument("--jit", action="store_true",
+                   help="also trace and compile every sample on the backend and compare the replays with the "
+                        "eager call there, forward and backward (rows marked 'jit'; graph breaks listed)")
     p.add_argument("--report", metavar="PATH", help="also write the results to PATH.json or PATH.md")
     p.add_argument("--list", action="store_true", help="list the entries and the available backends, and exit")
     return p
@@ -123,7 +126,7 @@ def main(argv=None) -> int:
     bar = _progress(len(backends) * len(entries))
     try:
         results = run(backends, entries, dtypes, seed=args.seed, max_examples=args.max_examples, sample=args.sample,
-                      progress=lambda b, e: (bar.set_postfix_str(f"{b} {e.name}", refresh=False), bar.update()))
+                      jit=args.jit, progress=lambda b, e: (bar.set_postfix_str(f"{b} {e.name}", refresh=False), bar.update()))
     finally:
         bar.close()
     elapsed = time.perf_counter() - start
@@ -134,8 +137,13 @@ def main(argv=None) -> int:
     text = report.failure_text(results)
     if text:
         print("\n" + text)
+    breaks = report.graph_breaks(results)
+    if breaks:
+        print("\n" + breaks)
     meta = {"backends": backends, "seed": args.seed, "max_examples": args.max_examples,
             "seconds": round(elapsed, 1), "plugtorch": pt.__version__}
+    if args.jit:
+        meta["jit"] = True
     if args.plugin:
         meta["plugins"] = args.plugin
     if args.report:
@@ -143,7 +151,9 @@ def main(argv=None) -> int:
         print(f"\nreport written to {args.report}")
     print("\n" + report.slowest(results))
     n_fail = sum(r.status == FAIL for r in results)
-    print(f"\n{len(results)} op x dtype checks on {', '.join(backends)} in {elapsed:.1f}s: "
+    n_jit = sum(r.mode != "eager" for r in results)
+    jit = f" (+ {n_jit} jit checks, {sum(len(r.breaks) for r in results)} graph breaks)" if args.jit else ""
+    print(f"\n{len(results) - n_jit} op x dtype checks{jit} on {', '.join(backends)} in {elapsed:.1f}s: "
           + (f"{n_fail} FAILED" if n_fail else "no failures"))
     return 1 if n_fail else 0
 

@@ -9,7 +9,9 @@ options, hence ``-p``)::
 
 From a plugtorch checkout, ``pytest conformance --backend mydev`` (the folder's conftest.py loads
 this plugin). One item per backend x entry x dtype, named like ``test_conformance[cpu-add-float32]``;
-a failing item shows the first mismatch and the command that reruns that sample.
+a failing item shows the first mismatch and the command that reruns that sample. ``--jit`` adds
+an item ``test_conformance[cpu-jit-add-float32]`` beside each (jit_mode.py: traced and compiled
+replays against eager on the backend); a graph break skips it, naming the reason.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import plugtorch as pt
 from plugtorch import _dtypes
 
 from . import opdb, plugin_spec, suspects
-from .runner import FAIL, check_entry
+from .runner import FAIL, GRAPH_BREAK, check_entry
 
 _CASES = pytest.StashKey[list]()         # (backend, entry, dtype) of every item
 _RESULTS = pytest.StashKey[list]()       # every item's Result, for the suspect kernels at the end
@@ -41,6 +43,8 @@ def pytest_addoption(parser):
                     help="seed of the drawn samples (plugtorch-conformance's --seed)")
     group.addoption("--sample", type=int, default=None, metavar="N",
                     help="only the N-th sample of each entry and dtype (the number a failure prints)")
+    group.addoption("--jit", action="store_true", default=False,
+                    help="also trace and compile every sample and compare the replays with eager on the backend")
 
 
 def _split(values):
@@ -74,8 +78,9 @@ def pytest_configure(config):
     if (_option(config, "--sample") or 0) < 0 or _option(config, "--max-examples", 6) < 0:
         raise pytest.UsageError("--sample and --max-examples must be >= 0")
     config.stash[_RESULTS] = []
-    config.stash[_CASES] = [(b, e, d) for b in _backends(_split(_option(config, "--backend")) or plugins or ["cpu"])
-                            for e in entries for d in e.dtypes if not dtypes or d in dtypes]
+    modes = ("eager", "jit") if _option(config, "--jit", False) else ("eager",)
+    config.stash[_CASES] = [(b, e, d, m) for b in _backends(_split(_option(config, "--backend")) or plugins or ["cpu"])
+                            for e in entries for d in e.dtypes if not dtypes or d in dtypes for m in modes]
 
 
 def _backends(names):
@@ -92,20 +97,26 @@ def _backends(names):
 def pytest_generate_tests(metafunc):
     if "conformance_case" in metafunc.fixturenames:
         cases = metafunc.config.stash[_CASES]
-        metafunc.parametrize("conformance_case", cases, ids=[f"{b}-{e.name}-{d.name}" for b, e, d in cases])
+        metafunc.parametrize("conformance_case", cases, ids=[f"{b}-{'' if m == 'eager' else m + '-'}{e.name}-{d.name}"
+                                                             for b, e, d, m in cases])
 
 
 def test_conformance(conformance_case, request):
-    backend, entry, dtype = conformance_case
+    backend, entry, dtype, mode = conformance_case
     cfg = request.config
-    res = check_entry(entry, dtype, backend, seed=_option(cfg, "--conformance-seed", 0),
-                      max_examples=_option(cfg, "--max-examples", 6), sample=_option(cfg, "--sample"))
+    check = check_entry
+    if mode == "jit":
+        from .jit_mode import check_entry_jit as check
+    res = check(entry, dtype, backend, seed=_option(cfg, "--conformance-seed", 0),
+                max_examples=_option(cfg, "--max-examples", 6), sample=_option(cfg, "--sample"))
     cfg.stash[_RESULTS].append(res)
     if res.status == FAIL:
         for f in res.failures:
             f.rerun = plugin_spec.rerun_command(f.rerun, backend) if f.rerun else f.rerun
         pytest.fail(f"{backend} {entry.name} {dtype.name}: " + "\n".join(str(f) for f in res.failures),
                     pytrace=False)
+    if res.status == GRAPH_BREAK:
+        pytest.skip(f"graph break in {len(res.breaks)} samples: {res.breaks[0][1]} (sample {res.breaks[0][0]})")
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -1,6 +1,7 @@
 """Reports: a text table of ops x dtypes per backend, the failing ops grouped by the kernel to
 suspect (suspects.py), the first mismatch of each with its rerun command, and the same as JSON
-or Markdown.
+or Markdown. The jit mode's results (``Result.mode == "jit"``) get their own table per backend,
+labelled "cpu (jit)", and the graph breaks are listed.
 
 >>> print(table([Result("cpu", "neg", "float32", "pass", 3)]))   # doctest: +SKIP
 """
@@ -11,23 +12,30 @@ import json
 from plugtorch import _dtypes
 
 from . import suspects as _suspects
-from .runner import FAIL, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK, VIA_HOST, Result  # noqa: F401
+from .runner import (FAIL, GRAPH_BREAK, PASS, STATUSES, UNSUPPORTED, VIA_DECOMPOSITION, VIA_FALLBACK,  # noqa: F401
+                     VIA_HOST, Result)
 
 DTYPE_ORDER = [d.name for d in _dtypes.all_dtypes]
 SHORT = {"bool": "b8", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
          "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
 CELL = {PASS: "ok", FAIL: "FAIL", UNSUPPORTED: "unsup", VIA_FALLBACK: "fallbk", VIA_DECOMPOSITION: "decomp",
-        VIA_HOST: "host"}
+        VIA_HOST: "host", GRAPH_BREAK: "break"}
 LEGEND = "ok = pass, FAIL, unsup = unsupported dtype (raises TypeError), fallbk = via cpu fallback, " \
          "decomp = via decomposition, host = via host (no device kernel: declared by the backend, run through " \
          "host memory), . = dtype not in the entry"
+JIT_LEGEND = "jit tables: ok = traced and compiled replays equal eager, break = a graph break (listed below)"
+
+
+def label(r) -> str:
+    """The table a result belongs to: its backend, "(jit)" added for the jit mode's results."""
+    return r.backend if r.mode == "eager" else f"{r.backend} ({r.mode})"
 
 
 def _grid(results):
-    """{backend: {op: {dtype: Result}}} in first-seen order."""
+    """{backend label: {op: {dtype: Result}}} in first-seen order."""
     grid = {}
     for r in results:
-        grid.setdefault(r.backend, {}).setdefault(r.op, {})[r.dtype] = r
+        grid.setdefault(label(r), {}).setdefault(r.op, {})[r.dtype] = r
     return grid
 
 
@@ -40,19 +48,19 @@ def summary(results) -> dict:
     """Counts per status, per backend."""
     out = {}
     for r in results:
-        c = out.setdefault(r.backend, {s: 0 for s in STATUSES})
+        c = out.setdefault(label(r), {s: 0 for s in STATUSES})
         c[r.status] = c.get(r.status, 0) + 1
     return out
 
 
 def failures(results) -> list:
-    """(backend, op, [dtypes], first Failure) for every failing op."""
+    """(backend label, op, [dtypes], first Failure) for every failing op."""
     seen = {}
     for r in results:
         if r.status == FAIL:
-            key = (r.backend, r.op)
+            key = (label(r), r.op)
             if key not in seen:
-                seen[key] = [r.backend, r.op, [], r.failures[0] if r.failures else None]
+                seen[key] = [label(r), r.op, [], r.failures[0] if r.failures else None]
             seen[key][2].append(r.dtype)
     return [tuple(v) for v in seen.values()]
 
@@ -71,6 +79,30 @@ def table(results) -> str:
         counts = summary(results)[backend]
         lines.append("  ".join(f"{k}: {v}" for k, v in counts.items() if v) + "\n")
     lines.append(LEGEND)
+    if any(r.mode != "eager" for r in results):
+        lines.append(JIT_LEGEND)
+    return "\n".join(lines)
+
+
+def graph_breaks(results) -> str:
+    """The jit mode's graph breaks: per backend, each op with its dtypes, how many samples broke
+    and the tracer's reason (the first sample's)."""
+    per = {}
+    for r in results:
+        for index, reason in r.breaks:
+            op = per.setdefault(label(r), {}).setdefault(r.op, {"dtypes": [], "samples": 0, "reasons": {}})
+            if r.dtype not in op["dtypes"]:
+                op["dtypes"].append(r.dtype)
+            op["samples"] += 1
+            op["reasons"].setdefault(reason, index)
+    lines = []
+    for backend, ops in per.items():
+        n = sum(o["samples"] for o in ops.values())
+        lines.append(f"graph breaks on {backend}: {len(ops)} entries, {n} samples (Python read tensor data while "
+                     "tracing; the replay was not compared, compile ran the call eagerly):")
+        for op, o in ops.items():
+            reasons = "; ".join(f"{why} (sample {i})" for why, i in list(o["reasons"].items())[:2])
+            lines.append(f"  {op} [{', '.join(o['dtypes'])}] {o['samples']} samples: {reasons}")
     return "\n".join(lines)
 
 
@@ -97,8 +129,8 @@ def slowest(results, n: int = 5) -> str:
     """The entries that took longest per backend (kernel compilation shows up here)."""
     per = {}
     for r in results:
-        per.setdefault(r.backend, {}).setdefault(r.op, 0.0)
-        per[r.backend][r.op] += r.seconds
+        per.setdefault(label(r), {}).setdefault(r.op, 0.0)
+        per[label(r)][r.op] += r.seconds
     return "\n".join(f"slowest on {b}: " + ", ".join(f"{op} {t:.1f}s" for op, t in
                                                       sorted(ops.items(), key=lambda kv: -kv[1])[:n])
                      for b, ops in per.items())
@@ -112,6 +144,8 @@ def to_json(results, meta=None) -> str:
            "results": [{"backend": r.backend, "op": r.op, "dtype": r.dtype, "status": r.status,
                         "samples": r.samples, "skipped": r.skipped, "seconds": round(r.seconds, 4),
                         "fallbacks": list(getattr(r, "fallbacks", [])), "host": list(getattr(r, "host_ops", [])),
+                        **({"mode": r.mode, "graph_breaks": [{"index": i, "reason": why} for i, why in r.breaks]}
+                           if r.mode != "eager" else {}),
                         "failures": [{"check": f.check, "sample": f.sample, "index": f.index, "message": f.message,
                                       "max_error": f.max_error, "kernels": list(f.kernels), "rerun": f.rerun}
                                      for f in r.failures]} for r in results]}
@@ -132,6 +166,9 @@ def to_markdown(results, meta=None) -> str:
             cells = [("**FAIL**" if row[c].status == FAIL else row[c].status) if c in row else "" for c in cols]
             out.append(f"| `{op}` | " + " | ".join(cells) + " |")
         out.append("")
+    breaks = graph_breaks(results)
+    if breaks:
+        out += ["## Graph breaks", "", "```", breaks, "```", ""]
     out += _markdown_suspects(results)
     return "\n".join(out)
 

@@ -43,7 +43,8 @@ from .seeding import check_seeding
 PASS, FAIL, UNSUPPORTED = "pass", "FAIL", "unsupported"
 VIA_FALLBACK, VIA_DECOMPOSITION = "via fallback", "via decomposition"
 VIA_HOST = "via host"   # an op without a device kernel ran through host memory (dispatch/host.py)
-STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION, VIA_HOST)
+GRAPH_BREAK = "graph break"     # jit mode: a sample's trace read tensor data (jit_mode.py)
+STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION, GRAPH_BREAK, VIA_HOST)
 
 # Gradients are compared in float32 and float64. In float16/bfloat16 a backward formula chains
 # several rounded ops, and where it subtracts nearly equal numbers (1 - sigmoid(x), rsqrt's
@@ -74,7 +75,8 @@ class Failure:
 
 @dataclass
 class Result:
-    """The outcome of one op and dtype on one backend: a status of ``STATUSES`` and its failures."""
+    """The outcome of one op and dtype on one backend: a status of ``STATUSES`` and its failures;
+    ``mode`` "jit" for the jit mode's checks of them (jit_mode.py)."""
 
     backend: str
     op: str
@@ -86,6 +88,8 @@ class Result:
     seconds: float = 0.0
     fallbacks: list = field(default_factory=list)   # ops that ran on cpu through the fallback meanwhile
     host_ops: list = field(default_factory=list)    # ops that ran through host memory (via host)
+    mode: str = "eager"
+    breaks: list = field(default_factory=list)      # jit mode: (sample index, reason) of each graph break
 
 
 class _Skip(Exception):
@@ -108,9 +112,12 @@ def kernel_route(backend, entry) -> str:
 
 
 def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6, progress=None,
-        sample: int | None = None) -> list:
+        sample: int | None = None, jit: bool = False) -> list:
     """Check ``entries`` on each backend; ``progress(backend, entry)`` is called after each entry;
-    ``sample`` N checks only the N-th sample of each entry and dtype (see ``Failure.index``)."""
+    ``sample`` N checks only the N-th sample of each entry and dtype (see ``Failure.index``);
+    ``jit`` adds, after each entry and dtype, the jit mode's Result (jit_mode.py)."""
+    if jit:
+        from .jit_mode import check_entry_jit
     results = []
     for name in backends:
         with checking_results(canonical(name).type):
@@ -119,6 +126,9 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
                     if dtypes is None or dt in dtypes:
                         results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples,
                                                    sample=sample))
+                        if jit:
+                            results.append(check_entry_jit(entry, dt, name, seed=seed, max_examples=max_examples,
+                                                           sample=sample))
                 if progress is not None:
                     progress(name, entry)
     return results
@@ -144,10 +154,11 @@ def check_entry(entry, dtype, backend_name: str, *, seed: int = 0, max_examples:
     return res
 
 
-def rerun_command(backend, op, dtype, index, seed=0, max_examples=6) -> str:
+def rerun_command(backend, op, dtype, index, seed=0, max_examples=6, jit=False) -> str:
     """The command line that checks exactly one sample again."""
     extra = (f" --seed {seed}" if seed != 0 else "") + (f" --max-examples {max_examples}" if max_examples != 6 else "")
-    return f"plugtorch-conformance --backend {backend} --op '{op}' --dtype {dtype} --sample {index}{extra}"
+    return (f"plugtorch-conformance --backend {backend} --op '{op}' --dtype {dtype} --sample {index}{extra}"
+            + (" --jit" if jit else ""))
 
 
 def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):

@@ -6,7 +6,8 @@ kernels that ran on the device for its sample (``Failure.kernels``); a kernel is
 every failing entry that ran it. Suspects are ranked: first the kernels whose own entry fails
 too (prime suspects), then those whose entry this run did not check, then those whose entry
 passes (they ran, but work on their own); within each, the one taking down the most failing
-entries first.
+entries first. The jit mode's failures (a replay differing from eager on the same backend) are
+about the graph, not a kernel: they are listed apart, under no suspect.
 
 >>> from plugtorch.conformance.runner import Failure, Result
 >>> rs = [Result("x", "mul", "float32", "FAIL", failures=[Failure("forward", "", "", kernels=["mul"])]),
@@ -59,7 +60,7 @@ def suspects(results) -> list:
     depended-on first (see the module docstring)."""
     out = []
     for backend in dict.fromkeys(r.backend for r in results):
-        rs = [r for r in results if r.backend == backend]
+        rs = [r for r in results if r.backend == backend and r.mode == "eager"]
         own = {}
         for r in rs:        # a kernel's own entries: those testing the op of that name
             k = _op_of(r.op)
@@ -86,7 +87,7 @@ def groups(results) -> list:
     for r in results:
         if r.status != FAIL:
             continue
-        mine = set(kernels_of(r))
+        mine = set(kernels_of(r)) if r.mode == "eager" else set()
         top = next((s for s in ranked if s.backend == r.backend and s.kernel in mine), None)
         (by_kernel[top.backend, top.kernel][1] if top is not None else unattributed).append(r)
     out = [(s, rs) for s, rs in by_kernel.values() if rs]

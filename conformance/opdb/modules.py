@@ -91,9 +91,9 @@ def _nudge(module):
             p.data = p.data + noise
 
 
-def run_module(*args, module: Build, **forward_kwargs):
-    """The entries' function: see the module docstring."""
-    device = next(_tensors(args)).device
+def build_module(module: Build, device, *args, **forward_kwargs):
+    """The module of a sample on ``device``, as ``run_module`` builds it (``args`` and
+    ``forward_kwargs``: the sample's inputs, for the warm-up forward)."""
     pt.manual_seed(INIT_SEED)
     m = module.make()
     _nudge(m)
@@ -103,6 +103,14 @@ def run_module(*args, module: Build, **forward_kwargs):
         with pt.no_grad():
             m(*args, **forward_kwargs)
     m.train(module.mode == "train")
+    return m
+
+
+def run_module(*args, module: Build, _instance=None, **forward_kwargs):
+    """The entries' function: see the module docstring. ``_instance``: run this module (one
+    ``build_module`` made, or its traced form: the jit mode) instead of building one."""
+    m = _instance if _instance is not None else build_module(module, next(_tensors(args)).device, *args,
+                                                             **forward_kwargs)
     out = m(*args, **forward_kwargs)
     outs = [o for o in _tensors(out) if o.requires_grad]
     params = [p for p in m.parameters() if p.requires_grad]

@@ -1,0 +1,431 @@
+"""The jit mode (``plugtorch-conformance --jit``): every sample is also traced and compiled on the
+backend under test, and each replay must equal the eager call on the same backend.
+
+For each sample of an entry and dtype whose eager call returns on the device (error inputs, and
+samples whose eager call raises, are not traced):
+
+* **jit**: ``plugtorch.jit.trace`` records the call on fresh inputs; the traced function replays
+  on fresh inputs (the executor: pre-resolved kernels, pointwise chains fused where the backend
+  fuses), and its results, and its inputs after the call, must equal the eager call's;
+* **jit gradient** (where the eager checks compare gradients: differentiable entries in float32
+  and float64): a trace of the call on inputs requiring grad replays, and backward through its
+  outputs must give the eager gradients;
+* **compile**: ``plugtorch.compile`` called twice on fresh inputs, the second call the replay.
+  Where gradients are checked, the compiled function is the whole step, forward and
+  ``autograd.grad``, so the backward formulas run inside the graph as in a compiled training
+  step.
+
+"Equal" is bitwise: the replay runs the backend's own kernels (a fused group must round every
+step as the unfused kernels do, backends/fusion.py), so only the suite's usual rules relax it:
+NaN matches NaN, and a zero's sign is not compared for sums, gradients and the ops that pick
+one of equal values. Random ops are compared under the same seed (``manual_seed`` before the
+eager call and before the replay), uninitialised memory (``empty``) by shape and dtype only.
+
+A trace in which Python read tensor data (``item()``, ``bool()``, ``tolist()``: the tracer
+records a graph break) cannot stand for the call: that sample is a **graph break**, counted
+and listed with the tracer's reason, not a failure; compile, which runs such a call eagerly,
+is still compared.
+
+>>> import plugtorch
+>>> from plugtorch.conformance import opdb
+>>> check_entry_jit(opdb.get("neg"), plugtorch.float32, "cpu", max_examples=1).status
+'pass'
+"""
+from __future__ import annotations
+
+import functools
+import gc
+import re
+import time
+import warnings
+
+import numpy as np
+
+import plugtorch as pt
+from plugtorch._device import canonical
+from plugtorch.dispatch.checked import checking_results
+
+from .compare import Mismatch, compare_values, describe_inputs, flatten, host, snapshot
+from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
+                     _mismatch, _Skip, flush_subnormals, rerun_command)
+from .samples import SampleContext
+
+JIT, COMPILE = "jit", "compile"
+UNINITIALISED = frozenset({"empty"})    # entries whose values are whatever memory held
+GRAPH_LINES = 40                        # lines of a failing sample's graph shown in its message
+
+
+def check_entry_jit(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6,
+                    sample: int | None = None) -> Result:
+    """The jit checks of one entry and dtype on one backend: a ``Result`` with ``mode="jit"``."""
+    start = time.perf_counter()
+    # Each trace collects garbage to find values Python code kept (tracer.py, escapes): a full
+    # collection scans the whole heap, 0.1 s in this process, 25x the checks of a small entry.
+    # Objects older than this entry are frozen meanwhile, so the collections scan only the new.
+    gc.freeze()
+    try:
+        with checking_results(canonical(backend_name).type):
+            res = _check_entry_jit(entry, dtype, backend_name, seed, max_examples, sample)
+    finally:
+        gc.unfreeze()
+    res.seconds = time.perf_counter() - start
+    for f in res.failures:
+        if f.index is not None:
+            f.rerun = rerun_command(backend_name, entry.name, dtype.name, f.index, seed, max_examples, jit=True)
+    return res
+
+
+def _check_entry_jit(entry, dtype, backend_name, seed, max_examples, only):
+    from plugtorch.backends import get_backend
+    be = get_backend(backend_name)
+    dev = canonical(backend_name)
+    res = Result(backend_name, entry.name, dtype.name, PASS, mode=JIT)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            samples = list(entry.samples(SampleContext(dtype, seed=seed, max_examples=max_examples, key=entry.name)))
+        except Exception as e:
+            res.status = FAIL
+            res.failures = [Failure("reference", "(building the samples)", f"the entry's sample generator "
+                                    f"raised {type(e).__name__}: {e}")]
+            return res
+        if getattr(be, "flushes_subnormals", False):
+            for s in samples:
+                flush_subnormals(s)
+        res.samples = len(samples)
+        if be.unsupported_dtype(dtype, dev.index):
+            res.status = UNSUPPORTED     # (the eager checks check the refusal)
+            return res
+        for i, s in enumerate(samples):
+            if only is not None and i != only:
+                continue
+            breaks = []
+            failure = _guard(functools.partial(_collect, breaks, entry, dtype, s, dev, seed), s)
+            if failure is None:
+                res.breaks += [(i, reason) for reason in dict.fromkeys(breaks)]
+                continue
+            failure.index = i
+            if failure.check in ("skipped", "reference"):
+                res.skipped += 1
+                continue
+            failure.message += describe_inputs(s)
+            res.failures.append(failure)
+            break
+    res.status = FAIL if res.failures else GRAPH_BREAK if res.breaks else PASS
+    return res
+
+
+def _collect(breaks, entry, dtype, sample, dev, seed):
+    breaks.extend(check_sample_jit(entry, dtype, sample, dev, seed))
+
+
+# ---- one sample ----------------------------------------------------------------------------
+def check_sample_jit(entry, dtype, sample, dev, seed=0) -> list:
+    """Trace, replay and compile one sample on ``dev`` against its eager call there; raises
+    ``Mismatch`` at the first difference, ``_Skip`` when the eager call raises. Returns the
+    graph breaks the tracer recorded (their reasons; empty when the call was captured)."""
+    ref = _eager(entry, sample, dev, seed)
+    breaks = []
+    form = _form(entry, sample, dev)
+    traced, graph = form.trace(seed, grad=False)
+    if graph.breaks:
+        breaks.append(_break_reason(graph))
+    else:
+        got = _replay(traced, sample, dev, seed, JIT)
+        _compare(JIT, entry, sample, got, ref, _graph_text(graph))
+    grads = None
+    if entry.differentiable and dtype in GRAD_DTYPES:
+        grads = _eager_grads(entry, sample, dev, seed)
+    if grads is not None and not breaks:
+        traced, graph = form.trace(seed, grad=True)
+        if graph.breaks:
+            breaks.append(_break_reason(graph))
+        else:
+            _compare_grads(JIT, *_replay_grads(traced, sample, dev, seed, grads.gos), grads,
+                           _graph_text(graph, "op"))
+    compiled, between = form.compile(None if grads is None else grads.gos)
+    if grads is None:
+        got = None
+        for call in range(2):     # the first call traces, the second replays
+            between(call)
+            got = _replay(compiled, sample, dev, seed, COMPILE)
+        _compare(COMPILE, entry, sample, got, ref, _compiled_text(compiled))
+    else:
+        for call in range(2):
+            between(call)
+            out, new_grads, leaves = _replay_step(compiled, sample, dev, seed)
+        _compare(COMPILE, entry, sample, out, grads.call, _compiled_text(compiled))
+        _compare_grads(COMPILE, new_grads, leaves, grads, _compiled_text(compiled))
+    states = {e.state: e.reason for e in compiled._cache.values()}
+    if "eager" in states:
+        if not breaks:
+            where = "the compiled call" if grads is None else "the compiled forward and backward"
+            reason = _site_free(states["eager"].split(": ", 1)[-1])     # "Python reads tensor data (bool) at ..."
+            breaks.append(re.sub(r"Python reads tensor data \((\w+)\)", r"\1()", reason) + f" in {where}")
+    elif "compiled" not in states:
+        raise Mismatch(COMPILE, "the second call did not replay a graph: the compiled function's cache holds "
+                                f"{states} (a retrace: {states.get('retrace', '')})")
+    return breaks
+
+
+def _form(entry, sample, dev):
+    from .opdb.modules import run_module
+    return _ModuleForm(sample, dev) if entry.fn is run_module else _FunctionForm(entry.fn, sample, dev)
+
+
+class _FunctionForm:
+    """An op's (or optimizer's) entry function, traced and compiled whole."""
+
+    def __init__(self, fn, sample, dev):
+        self.fn, self.sample, self.dev = fn, sample, dev
+
+    def trace(self, seed, grad):
+        """(a callable like the entry's function running the traced graph, the graph)."""
+        args, kwargs, _ = _materialize(self.sample, self.dev, grad=grad)
+        pt.manual_seed(seed)
+        traced = _traced(self.fn, args, kwargs)
+        return traced, traced.graph
+
+    def compile(self, gos):
+        """(the compiled entry function, or the whole step with ``gos``; a function to call
+        before each call)."""
+        return pt.compile(self.fn if gos is None else _step(self.fn, gos)), lambda call: None
+
+
+class _ModuleForm:
+    """A module entry: the module is built eagerly (as ``run_module`` builds it) and its forward
+    traced or compiled, as a user traces a model; ``run_module`` then runs that form."""
+
+    def __init__(self, sample, dev):
+        self.sample, self.dev = sample, dev
+
+    def _build(self):
+        from .opdb.modules import build_module
+        args, kwargs, _ = _materialize(self.sample, self.dev)
+        kwargs = dict(kwargs)
+        m = build_module(kwargs.pop("module"), self.dev, *args, **kwargs)
+        with pt.no_grad():
+            state = [b.clone() for b in m.buffers()]
+        return m, state
+
+    @staticmethod
+    def _restore(m, state):
+        """Buffers back to their values before the tracing call (which ran the forward once:
+        BatchNorm's running statistics), written in place: the graph captured these tensors."""
+        with pt.no_grad():
+            for b, v in zip(m.buffers(), state):
+                b.copy_(v)
+
+    def trace(self, seed, grad):
+        from .opdb.modules import run_module
+        m, state = self._build()
+        args, kwargs, _ = _materialize(self.sample, self.dev, grad=grad)
+        kwargs = {k: v for k, v in kwargs.items() if k != "module"}
+        traced = _traced(m, args, kwargs)
+        self._restore(m, state)
+        return functools.partial(run_module, _instance=traced), traced.graph
+
+    def compile(self, gos):
+        from .opdb.modules import run_module
+        m, state = self._build()
+        fn = functools.partial(run_module, _instance=m)
+        return pt.compile(fn if gos is None else _step(fn, gos)), lambda call: self._restore(m, state)
+
+
+def _traced(fn, args, kwargs):
+    try:
+        with warnings.catch_warnings(record=True):    # (trace turns TracerWarning on: its breaks are counted)
+            return pt.jit.trace(fn, args, check_trace=False, example_kwarg_inputs=kwargs)
+    except Exception as e:
+        raise _mismatch(e, JIT, f"tracing raised {type(e).__name__}: {e}\n(the eager call returns)") from None
+
+
+class _Call:
+    """What a call left: its result, its tensor arguments afterwards, and which results are inputs."""
+
+    def __init__(self, out, args, kwargs):
+        self.out = out
+        self.after = snapshot(args, kwargs)
+        tensors = [t for t in flatten(list(args) + list(kwargs.values())) if isinstance(t, pt.Tensor)]
+        self.aliases = [next((k for k, t in enumerate(tensors) if o is t), None) if isinstance(o, pt.Tensor) else None
+                        for o in flatten(out)]
+
+
+def _eager(entry, sample, dev, seed) -> _Call:
+    args, kwargs, _ = _materialize(sample, dev)
+    pt.manual_seed(seed)
+    try:
+        out = entry.fn(*args, **kwargs)
+    except Exception as e:    # an error input, or a failure the eager checks report
+        raise _Skip(f"the eager call raises {type(e).__name__}: {e}") from None
+    return _Call(out, args, kwargs)
+
+
+def _replay(fn, sample, dev, seed, check) -> _Call:
+    args, kwargs, _ = _materialize(sample, dev)
+    pt.manual_seed(seed)
+    try:
+        out = fn(*args, **kwargs)
+    except Exception as e:
+        what = "the replay" if check == JIT else "the compiled call"
+        raise _mismatch(e, check, f"{what} raised {type(e).__name__}: {e}\n(the eager call returns)") from None
+    return _Call(out, args, kwargs)
+
+
+def _break_reason(graph) -> str:
+    what, site = graph.breaks[0]
+    return _site_free(f"{what}() at {site or 'an unknown line'}")
+
+
+def _site_free(reason: str) -> str:
+    """``reason`` without a source line in this file (which calls the op: the op itself read data)."""
+    return re.sub(r" at (\S*/)?jit_mode\.py:\d+", "", reason)
+
+
+# ---- gradients -----------------------------------------------------------------------------
+class _Grads:
+    """The eager gradients of a sample: the call's result, the grad_outputs used, the gradients."""
+
+    def __init__(self, call, gos, grads):
+        self.call, self.gos, self.grads = call, gos, grads
+
+
+def _requiring_grad(out):
+    return [o for o in flatten(out) if isinstance(o, pt.Tensor) and o.requires_grad]
+
+
+def _eager_grads(entry, sample, dev, seed):
+    """The eager gradients (grad_outputs drawn as the eager checks draw them); None when the
+    sample has no float inputs or outputs requiring grad, or eager backward raises."""
+    args, kwargs, leaves = _materialize(sample, dev, grad=True)
+    if not leaves:
+        return None
+    pt.manual_seed(seed)
+    try:
+        out = entry.fn(*args, **kwargs)
+        outs = _requiring_grad(out)
+        if not outs:
+            return None
+        rng = np.random.default_rng(seed)
+        gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
+        grads = pt.autograd.grad(outs, leaves, gos, allow_unused=True)
+    except Exception:     # (the eager checks report it)
+        return None
+    return _Grads(_Call(out, args, kwargs), gos, grads)
+
+
+def _replay_grads(traced, sample, dev, seed, gos):
+    """Replay ``traced`` on fresh inputs requiring grad; backward through its outputs."""
+    args, kwargs, leaves = _materialize(sample, dev, grad=True)
+    pt.manual_seed(seed)
+    try:
+        outs = _requiring_grad(traced(*args, **kwargs))
+        if len(outs) != len(gos):
+            raise Mismatch("jit gradient", f"{len(outs)} outputs of the replay require grad, {len(gos)} of the "
+                                           "eager call's")
+        return pt.autograd.grad(outs, leaves, gos, allow_unused=True), leaves
+    except Mismatch:
+        raise
+    except Exception as e:
+        raise _mismatch(e, "jit gradient", f"backward through the replay raised {type(e).__name__}: {e}\n(eager "
+                                           "backward returns)") from None
+
+
+def _step(fn, gos):
+    """``fn`` and the gradients of its float inputs: the function ``compile`` compiles, whole."""
+    def step(*args, **kwargs):
+        leaves = [t for t in flatten(list(args) + list(kwargs.values())) if isinstance(t, pt.Tensor) and t.requires_grad]
+        out = fn(*args, **kwargs)
+        return out, pt.autograd.grad(_requiring_grad(out), leaves, gos, allow_unused=True)
+    step.__name__ = getattr(fn, "__name__", "step") + "_and_backward"
+    return step
+
+
+def _replay_step(compiled, sample, dev, seed):
+    args, kwargs, leaves = _materialize(sample, dev, grad=True)
+    pt.manual_seed(seed)
+    try:
+        out, grads = compiled(*args, **kwargs)
+    except Exception as e:
+        raise _mismatch(e, COMPILE, f"the compiled forward and backward raised {type(e).__name__}: {e}\n(eager "
+                                    "returns)") from None
+    return _Call(out, args, kwargs), grads, leaves
+
+
+def _compare_grads(check, grads, leaves, ref, graph_text):
+    kind = f"{check} gradient"
+    for i, (g, r) in enumerate(zip(grads, ref.grads)):
+        which = f"gradient of input {i}: "
+        if (g is None) != (r is None):
+            raise Mismatch(kind, f"{which}{'None' if g is None else 'a tensor'}, eager gives "
+                                 f"{'None' if r is None else 'a tensor'}{graph_text}")
+        if g is None:
+            continue
+        _same_tensor(kind, which, g, r, signed_zeros=False, graph_text=graph_text)
+
+
+# ---- comparing -----------------------------------------------------------------------------
+def _compare(check, entry, sample, got: _Call, ref: _Call, graph_text):
+    outs, refs = flatten(got.out), flatten(ref.out)
+    if len(outs) != len(refs) or any(isinstance(a, pt.Tensor) != isinstance(b, pt.Tensor) for a, b in zip(outs, refs)):
+        raise Mismatch(check, f"returned {len(outs)} values, eager returns {len(refs)} ({_kinds(outs)} against "
+                              f"{_kinds(refs)}){graph_text}")
+    signed = (sample.reduction_length or 0) <= 1 and getattr(entry, "zero_sign", True)
+    for i, (a, b) in enumerate(zip(outs, refs)):
+        which = "" if len(outs) == 1 else f"output {i}: "
+        if not isinstance(a, pt.Tensor):
+            if a != b and not (a != a and b != b):
+                raise Mismatch(check, f"{which}returned {a!r}, eager returns {b!r}{graph_text}")
+            continue
+        _same_tensor(check, which, a, b, signed_zeros=signed, graph_text=graph_text,
+                     values=entry.name not in UNINITIALISED)
+    for i, (a, k) in enumerate(zip(got.aliases, ref.aliases)):
+        if k is not None and a != k:    # (the other way round is allowed: x.to(x.device) may return x)
+            raise Mismatch(check, f"output {i} is a new tensor, but eager returns its tensor argument {k} itself (an "
+                                  f"in-place op returns its input){graph_text}")
+    for k, (x, y) in enumerate(zip(got.after, ref.after)):
+        if x.shape != y.shape or x.dtype != y.dtype or x.size and not _bitwise_or_nan(x, y):
+            raise Mismatch(check, f"tensor argument {k} after the call differs from eager's (an in-place write "
+                                  f"missing, or one too many){graph_text}")
+
+
+def _same_tensor(check, which, a, b, signed_zeros, graph_text, values=True):
+    if tuple(a.shape) != tuple(b.shape) or a.dtype is not b.dtype or a.device != b.device:
+        raise Mismatch(check, f"{which}{a.dtype}{list(a.shape)} on {a.device}, eager gives {b.dtype}{list(b.shape)} "
+                              f"on {b.device}{graph_text}")
+    x, y = host(a), host(b)
+    if type(a._data) is not type(b._data) or x.dtype != y.dtype:
+        raise Mismatch(check, f"{which}the result's array is a {type(a._data).__name__} of {x.dtype}, eager's a "
+                              f"{type(b._data).__name__} of {y.dtype}{graph_text}")
+    if values:
+        try:
+            compare_values(check, which, x, y, 0.0, 0.0, signed_zeros=signed_zeros)
+        except Mismatch as m:
+            m.message = m.message.replace("cpu", "eager") + graph_text
+            raise
+
+
+def _bitwise_or_nan(x, y) -> bool:
+    if x.dtype.kind == "f" or str(x.dtype) == "bfloat16":
+        a, b = x.astype(np.float64), y.astype(np.float64)
+        return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    return bool(np.array_equal(x, y))
+
+
+def _kinds(values) -> str:
+    return "[" + ", ".join("Tensor" if isinstance(v, pt.Tensor) else type(v).__name__ for v in values) + "]"
+
+
+def _graph_text(graph, level="kernel") -> str:
+    lines = graph.format(level).splitlines()
+    if len(lines) > GRAPH_LINES:
+        lines = lines[:GRAPH_LINES - 1] + [f"  ... ({len(lines) - GRAPH_LINES + 1} more lines)"]
+    return f"\nthe {'traced' if level == 'kernel' else 'op-level'} graph:\n  " + "\n  ".join(lines)
+
+
+def _compiled_text(compiled) -> str:
+    graphs = [e.traced.graph for e in compiled._cache.values() if e.traced is not None]
+    if not graphs:
+        states = ", ".join(f"{e.state}" + (f" ({e.reason})" if e.reason else "") for e in compiled._cache.values())
+        return f"\n(compile made no graph: {states or 'nothing cached'})"
+    return _graph_text(graphs[-1]).replace("the traced graph", "the compiled graph")

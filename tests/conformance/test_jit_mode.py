@@ -1,0 +1,236 @@
+"""The jit mode (``--jit``, conformance/jit_mode.py): traced and compiled replays compared with eager
+on the backend. Planted jit bugs (a backend's fused kernel that keeps intermediate steps in float64,
+ignores strides or loses -0.0; a pass that forgets a write into an input; a replay that forgets
+autograd) must fail as jit or compile rows while the eager rows pass; a graph break is listed, not
+failed, and only where the tracer recorded one."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.backends.fusion import IN, Ref
+from plugtorch.conformance import FAIL, PASS, Entry, Input, Sample, cli, opdb, report, run
+from plugtorch.conformance.jit_mode import check_entry_jit
+from plugtorch.conformance.runner import GRAPH_BREAK, UNSUPPORTED
+from plugtorch.jit import api as jit_api
+from plugtorch.jit import passes
+from plugtorch.jit.ir import INPUT
+
+from .planted import CopyOfCPU
+
+
+class FusingCPU(CopyOfCPU):
+    """cpu's kernels with the fusion capability: a fused group runs its steps' kernels in one call
+    (honest), or as a backend author might get it wrong (``flavour``)."""
+
+    def __init__(self, flavour="honest"):
+        super().__init__()
+        self.flavour = flavour
+        self.groups = 0
+
+    def fuse_pointwise(self, group, index=0):
+        kernels, flavour = self.kernels, self.flavour
+        self.groups += 1
+        last = len(group.steps) - 1
+
+        def arg(r, arrays, vals, j):
+            if isinstance(r, Ref):
+                a = arrays[r.index] if r.kind == IN else vals[r.index]
+                if flavour == "ignores strides" and r.kind == IN and a.ndim >= 2:
+                    a = np.ravel(a, order="K").reshape(a.shape)    # memory order taken as logical order
+                return a
+            if flavour == "float64 in registers" and j != last and isinstance(r, pt.dtype) and r.is_floating_point:
+                return pt.float64                                  # intermediates never rounded to their dtype
+            return r
+
+        def fused(*arrays):
+            vals = []
+            for j, st in enumerate(group.steps):
+                vals.append(kernels[st.op](*[arg(r, arrays, vals, j) for r in st.kargs]))
+            outs = [np.array(vals[i], copy=True, dtype=group.steps[i].dtype.numpy) for i in group.outputs]
+            if flavour == "loses -0.0":
+                for o in outs:
+                    if o.dtype.kind == "f":
+                        np.add(o, o.dtype.type(0), out=o)          # -0.0 + 0.0 is +0.0
+            return tuple(outs)
+        return fused
+
+
+@pytest.fixture
+def fusing():
+    names = []
+
+    def make(flavour="honest"):
+        name = f"fusing{len(names)}"
+        pt.backends.register(FusingCPU(flavour), name=name)
+        names.append(name)
+        return name
+    yield make
+    for n in names:
+        pt.backends.unregister(n)
+
+
+def _rows(name, ops, dtypes, max_examples=2):
+    results = run([name], opdb.select(ops), dtypes, max_examples=max_examples, jit=True)
+    eager = [r for r in results if r.mode == "eager"]
+    jit = [r for r in results if r.mode == "jit"]
+    assert len(eager) == len(jit) > 0
+    return eager, jit
+
+
+def test_an_honest_fusing_backend_passes_and_fuses(fusing):
+    name = fusing()
+    eager, jit = _rows(name, ["lerp", "nn.GELU", "nan_to_num"], [pt.float16, pt.float32])
+    assert FAIL not in {r.status for r in eager} and {r.status for r in jit} <= {PASS, GRAPH_BREAK}, [
+        str(f) for r in jit for f in r.failures]
+    assert pt.backends.get_backend(name).groups > 0       # the graphs offered fused groups
+
+
+@pytest.mark.parametrize("flavour, op, dtype", [("float64 in registers", "nn.GELU", pt.float32),
+                                                ("ignores strides", "lerp", pt.float32),
+                                                ("loses -0.0", "nan_to_num", pt.float32)])
+def test_a_broken_fused_kernel_fails_the_jit_rows_only(fusing, flavour, op, dtype):
+    name = fusing(flavour)
+    eager, jit = _rows(name, [op], [dtype])
+    assert [r.status for r in eager] != [FAIL], "the eager kernels are cpu's: they pass"
+    (r,) = jit
+    assert r.status == FAIL and r.mode == "jit"
+    f = r.failures[0]
+    assert f.check in ("jit", "compile", "jit gradient", "compile gradient")
+    assert "(exact)" in f.message and "fused_pointwise[" in f.message      # the graph is shown
+    assert f.rerun.startswith(f"plugtorch-conformance --backend {name} --op '{op}'") and f.rerun.endswith(" --jit")
+    assert f"--sample {f.index}" in f.rerun
+
+
+def test_a_pass_that_forgets_a_write_into_an_input_fails(monkeypatch):
+    def forgets_copies_back(graph):
+        changed = passes.functionalize(graph)
+        graph.nodes[:] = [n for n in graph.nodes if not (n.op.name == "copy_" and n.writes[0].kind == INPUT)]
+        return changed
+    monkeypatch.setattr(passes, "PASSES", [forgets_copies_back if p is passes.functionalize else p
+                                           for p in passes.PASSES])
+    r = check_entry_jit(opdb.get("copy_"), pt.float32, "cpu", max_examples=0)
+    assert r.status == FAIL and r.failures[0].check == "jit"     # copy_ returns its destination: unchanged
+
+    def fills(x, y):             # the destination is not returned: only the input's state tells
+        x.copy_(y)
+        return y * 2
+    e = Entry("fills", fn=fills, dtypes=(pt.float32,), differentiable=False, inplace=True,
+              samples=lambda ctx: [Sample(ctx.input((3,), requires_grad=False), ctx.input((3,), requires_grad=False))])
+    r = check_entry_jit(e, pt.float32, "cpu")
+    assert r.status == FAIL and "tensor argument 0 after the call differs from eager's" in r.failures[0].message
+
+
+def test_a_replay_that_forgets_autograd_fails_as_jit_gradient(monkeypatch):
+    honest = jit_api.run_with_autograd
+
+    def forgets_autograd(graph, tensors):
+        with pt.no_grad():
+            return honest(graph, tensors)
+    monkeypatch.setattr(jit_api, "run_with_autograd", forgets_autograd)
+    r = check_entry_jit(opdb.get("mul"), pt.float32, "cpu", max_examples=0)
+    assert r.status == FAIL and r.failures[0].check == "jit gradient"
+    assert "outputs of the replay require grad" in r.failures[0].message
+
+
+# ---- graph breaks -------------------------------------------------------------------------
+def _entry(name, fn, **kw):
+    return Entry(name, samples=lambda ctx: [Sample(Input(np.array([1.0, -2.0, 3.0], np.float32)))], fn=fn,
+                 dtypes=(pt.float32,), differentiable=False, **kw)
+
+
+def test_data_read_while_tracing_is_a_listed_graph_break_not_a_failure():
+    def scaled_by_max(x):
+        return x * float(x.abs().max().item())      # the scale is read into Python: a graph break
+    r = check_entry_jit(_entry("scaled_by_max", scaled_by_max), pt.float32, "cpu")
+    assert r.status == GRAPH_BREAK and not r.failures
+    assert r.breaks == [(0, r.breaks[0][1])] and r.breaks[0][1].startswith("item() at ")
+    text = report.graph_breaks([r])
+    assert "graph breaks on cpu (jit): 1 entries, 1 samples" in text and "scaled_by_max [float32]" in text
+    assert "graph break: 1" in report.table([r])
+
+
+def test_a_replay_that_differs_without_a_recorded_break_fails():
+    calls = []
+
+    def counts_calls(x):       # Python state the trace cannot see, and no tensor data read
+        calls.append(1)
+        return x * len(calls)
+    r = check_entry_jit(_entry("counts_calls", counts_calls), pt.float32, "cpu")
+    assert r.status == FAIL and r.failures[0].check == "jit" and not r.breaks
+
+
+def test_samples_whose_eager_call_raises_are_skipped():
+    def raises_on_negative(x):
+        if (x.detach().numpy() < 0).any():
+            raise ValueError("negative")
+        return x + 1
+    e = Entry("raises_on_negative", fn=raises_on_negative, dtypes=(pt.float32,), differentiable=False,
+              samples=lambda ctx: [Sample(Input(np.array([1.0], np.float32))), Sample(Input(np.array([-1.0], np.float32)))])
+    r = check_entry_jit(e, pt.float32, "cpu")
+    assert r.status == PASS and r.samples == 2 and r.skipped == 1
+
+
+def test_an_unsupported_dtype_is_not_traced():
+    pt.backends.register(CopyOfCPU(unsupported=(pt.float16,)), name="nohalf")
+    try:
+        r = check_entry_jit(opdb.get("neg"), pt.float16, "nohalf")
+    finally:
+        pt.backends.unregister("nohalf")
+    assert r.status == UNSUPPORTED and not r.failures
+
+
+def test_module_entries_trace_the_module_and_restore_its_buffers():
+    # BatchNorm in training mode: the tracing call updates the running statistics once more
+    for op in ("nn.BatchNorm1d", "nn.Linear"):
+        r = check_entry_jit(opdb.get(op), pt.float32, "cpu")
+        assert r.status == PASS, [str(f) for f in r.failures]
+
+
+# ---- the command and the pytest plugin ------------------------------------------------------
+def test_cli_jit_flag(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert cli.main(["--backend", "cpu", "--op", "neg,equal", "--dtype", "float32", "--max-examples", "1", "--jit",
+                     "--report", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "backend cpu (jit)" in out and "graph breaks on cpu (jit)" in out and "equal [float32]" in out
+    assert "2 op x dtype checks (+ 2 jit checks," in out
+    doc = json.loads(path.read_text())
+    assert doc["meta"]["jit"] is True
+    jit = {r["op"]: r for r in doc["results"] if r.get("mode") == "jit"}
+    assert jit["neg"]["status"] == "pass" and jit["equal"]["status"] == "graph break"
+    assert jit["equal"]["graph_breaks"][0]["reason"].startswith("bool()")
+    assert doc["summary"]["cpu (jit)"]["graph break"] == 1
+
+
+def test_cli_jit_failure_exits_1_with_the_rerun_command(fusing, capsys):
+    name = fusing("loses -0.0")
+    assert cli.main(["--backend", name, "--op", "nan_to_num", "--dtype", "float32", "--max-examples", "0", "--jit"]) == 1
+    out = capsys.readouterr().out
+    assert f"FAIL {name} (jit) nan_to_num [float32]" in out and "1 FAILED" in out
+    assert f"rerun: plugtorch-conformance --backend {name} --op 'nan_to_num' --dtype float32 --sample" in out
+    assert "--jit" in out.split("rerun:")[1].splitlines()[0]
+
+
+def test_without_jit_nothing_is_traced(monkeypatch):
+    def no_tracing(*a, **k):
+        raise AssertionError("traced without --jit")
+    monkeypatch.setattr(pt.jit, "trace", no_tracing)
+    results = run(["cpu"], opdb.select(["neg"]), [pt.float32], max_examples=1)
+    assert [r.mode for r in results] == ["eager"] and results[0].status == PASS
+
+
+def test_pytest_plugin_jit_items():
+    import subprocess
+    import sys
+    from .test_conformance_cli import ROOT
+    p = subprocess.run([sys.executable, "-m", "pytest", "conformance", "--backend", "cpu", "--op", "neg,equal",
+                        "--dtype", "float32", "--max-examples", "1", "--jit", "-p", "no:cacheprovider", "-rA"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "PASSED conformance/test_backends.py::test_conformance[cpu-jit-neg-float32]" in p.stdout
+    assert "PASSED conformance/test_backends.py::test_conformance[cpu-equal-float32]" in p.stdout
+    assert "3 passed, 1 skipped" in p.stdout and "graph break in 4 samples: bool()" in p.stdout

@@ -1,5 +1,9 @@
-"""The README's Array API example runs as written and prints what its comment says."""
+"""The README's Array API example runs as written and prints what its comment says; the
+examples in plugtorch.array_api's docstrings (and the default device's) run as shown."""
+import doctest
+import importlib
 import pathlib
+import pkgutil
 import re
 import subprocess
 import sys
@@ -9,6 +13,15 @@ import pytest
 import plugtorch as pt
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+MODULES = ["plugtorch.array_api", "plugtorch._device"] + sorted(
+    m.name for m in pkgutil.walk_packages(importlib.import_module("plugtorch.array_api").__path__,
+                                          "plugtorch.array_api."))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name), extraglobs={"pt": pt, "plugtorch": pt})
+    assert result.failed == 0
 
 
 @pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")

@@ -287,3 +287,17 @@ def test_multi_dot_matches_numpy():
         L.matrix_power(pt.ones(2, 3), 2)
     with pytest.raises(TypeError, match="argument 'n' must be int"):
         L.matrix_power(pt.eye(2), 2.0)
+
+
+def test_pinv_with_a_tolerance_per_matrix_of_the_batch():
+    import numpy as np
+    import plugtorch as pt
+    pt.manual_seed(0)
+    A = pt.randn(3, 4, 4, dtype=pt.float64)
+    rtol = pt.tensor([0.0, 0.5, 2.0], dtype=pt.float64)
+    got = pt.linalg.pinv(A, rtol=rtol).numpy()
+    for k in range(3):
+        want = np.linalg.pinv(A[k].numpy(), rcond=float(rtol[k]))
+        np.testing.assert_allclose(got[k], want, rtol=1e-10, atol=1e-12)
+    flat = pt.linalg.pinv(pt.randn(2, 1, 2, dtype=pt.float64), rtol=pt.zeros(2, dtype=pt.float64))
+    assert tuple(flat.shape) == (2, 2, 1)

@@ -118,7 +118,7 @@ def _tolerances(op, A, atol, rtol, rcond=None, tol=None):
 def _threshold(atol, rtol, largest):
     """max(atol, rtol * largest) with largest of shape (..., 1); tensors broadcast."""
     pt = _pt()
-    r = largest * rtol
+    r = largest * (rtol.unsqueeze(-1) if isinstance(rtol, M.Tensor) and rtol.ndim else rtol)
     if isinstance(atol, M.Tensor):
         return pt.maximum(atol.unsqueeze(-1) if atol.ndim else atol, r)
     return r.clamp_min(atol) if atol else r

@@ -27,20 +27,20 @@ def _written_roots(graph) -> set:
 
 def _replace_reads(nodes, old, new):
     """Nodes in ``nodes`` read ``new`` where they read ``old``."""
-    def swap(v):
-        return new if v is old else v
+    renames = {old.index: new}
     for n in nodes:
-        if n.kargs is not None:
-            n.kargs = substitute(n.kargs, swap)
-        n.run_args = substitute(n.run_args, swap)
-        n.run_kwargs = substitute(n.run_kwargs, swap)
-        n.writes = [new if w is old else w for w in n.writes]
+        _rename_reads(n, renames)
 
 
-def _replace_everywhere(graph, old, new, start=0):
-    _replace_reads(graph.nodes[start:], old, new)
-    graph.outputs = substitute(graph.outputs, lambda v: new if v is old else v)
-    graph.grad_bindings = [(t, new if g is old else g) for t, g in graph.grad_bindings]
+def _rename_reads(n, renames):
+    """Node ``n`` reads ``renames[v.index]`` where it reads a value ``v`` renamed."""
+    def swap(v):
+        return renames.get(v.index, v)
+    if n.kargs is not None:
+        n.kargs = substitute(n.kargs, swap)
+    n.run_args = substitute(n.run_args, swap)
+    n.run_kwargs = substitute(n.run_kwargs, swap)
+    n.writes = [renames.get(w.index, w) for w in n.writes]
 
 
 def _has_views(graph, v) -> bool:
@@ -113,8 +113,12 @@ def eliminate_common_subexpressions(graph) -> int:
     seen = {}
     changed = 0
     keep = []
-    nodes = graph.nodes
-    for i, n in enumerate(nodes):
+    # merged values, renamed in each later node as it is reached (one pass: renaming all the
+    # later nodes at each merge made the pass quadratic: most of an LSTM's tracing time)
+    renames = {}
+    for n in graph.nodes:
+        if renames:
+            _rename_reads(n, renames)
         pure = (n.kargs is not None and not n.effectful and n.fused is None
                 and n.op.out_kind in (OUT_TENSOR, OUT_VIEW, OUT_MULTI)
                 and not any(v.root.index in written for v in n.inputs())
@@ -125,12 +129,14 @@ def eliminate_common_subexpressions(graph) -> int:
             if prev is not None and not any(o is not None and o.index in returned for o in n.outs):
                 for old, new in zip(n.outs, prev.outs):
                     if old is not None and new is not None:
-                        _replace_everywhere(graph, old, new, i + 1)
+                        renames[old.index] = new
                 changed += 1
                 continue
             seen[key] = n
         keep.append(n)
     graph.nodes[:] = keep
+    if renames:
+        graph.grad_bindings = [(t, renames.get(g.index, g) if g is not None else None) for t, g in graph.grad_bindings]
     return changed
 
 

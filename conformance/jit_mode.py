@@ -46,8 +46,8 @@ from plugtorch._device import canonical
 from plugtorch.dispatch.checked import checking_results
 
 from .compare import Mismatch, compare_values, describe_inputs, flatten, host, snapshot
-from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
-                     _mismatch, _Skip, flush_subnormals, rerun_command)
+from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Result, _guard, _materialize, _mismatch,
+                     _Skip, build_samples, rerun_command)
 from .samples import SampleContext
 
 JIT, COMPILE = "jit", "compile"
@@ -82,16 +82,11 @@ def _check_entry_jit(entry, dtype, backend_name, seed, max_examples, only):
     res = Result(backend_name, entry.name, dtype.name, PASS, mode=JIT)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        try:
-            samples = list(entry.samples(SampleContext(dtype, seed=seed, max_examples=max_examples, key=entry.name)))
-        except Exception as e:
-            res.status = FAIL
-            res.failures = [Failure("reference", "(building the samples)", f"the entry's sample generator "
-                                    f"raised {type(e).__name__}: {e}")]
+        samples, failure = build_samples(entry, SampleContext(dtype, seed=seed, max_examples=max_examples,
+                                                              key=entry.name), be)
+        if failure is not None:
+            res.status, res.failures = FAIL, [failure]
             return res
-        if getattr(be, "flushes_subnormals", False):
-            for s in samples:
-                flush_subnormals(s)
         res.samples = len(samples)
         if be.unsupported_dtype(dtype, dev.index):
             res.status = UNSUPPORTED     # (the eager checks check the refusal)
@@ -416,16 +411,35 @@ def _kinds(values) -> str:
     return "[" + ", ".join("Tensor" if isinstance(v, pt.Tensor) else type(v).__name__ for v in values) + "]"
 
 
-def _graph_text(graph, level="kernel") -> str:
-    lines = graph.format(level).splitlines()
-    if len(lines) > GRAPH_LINES:
-        lines = lines[:GRAPH_LINES - 1] + [f"  ... ({len(lines) - GRAPH_LINES + 1} more lines)"]
-    return f"\nthe {'traced' if level == 'kernel' else 'op-level'} graph:\n  " + "\n  ".join(lines)
+class _Later:
+    """Text made only when a failure message shows it (formatting a graph costs more than a
+    small sample's checks)."""
+
+    def __init__(self, make):
+        self._make = make
+
+    def __str__(self):
+        return self._make()
+
+    def __format__(self, spec):
+        return format(self._make(), spec)
+
+    def __radd__(self, other):
+        return other + self._make()
 
 
-def _compiled_text(compiled) -> str:
+def _graph_text(graph, level="kernel", what=None):
+    def make():
+        lines = graph.format(level).splitlines()
+        if len(lines) > GRAPH_LINES:
+            lines = lines[:GRAPH_LINES - 1] + [f"  ... ({len(lines) - GRAPH_LINES + 1} more lines)"]
+        return f"\nthe {what or ('traced' if level == 'kernel' else 'op-level')} graph:\n  " + "\n  ".join(lines)
+    return _Later(make)
+
+
+def _compiled_text(compiled):
     graphs = [e.traced.graph for e in compiled._cache.values() if e.traced is not None]
-    if not graphs:
-        states = ", ".join(f"{e.state}" + (f" ({e.reason})" if e.reason else "") for e in compiled._cache.values())
-        return f"\n(compile made no graph: {states or 'nothing cached'})"
-    return _graph_text(graphs[-1]).replace("the traced graph", "the compiled graph")
+    if graphs:
+        return _graph_text(graphs[-1], what="compiled")
+    states = ", ".join(f"{e.state}" + (f" ({e.reason})" if e.reason else "") for e in compiled._cache.values())
+    return f"\n(compile made no graph: {states or 'nothing cached'})"

@@ -169,16 +169,10 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
     res = Result(backend_name, entry.name, dtype.name, PASS)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        try:
-            samples = list(entry.samples(ctx))
-        except Exception as e:
-            res.status = FAIL
-            res.failures = [Failure("reference", "(building the samples)", f"the entry's sample generator "
-                                    f"raised {type(e).__name__}: {e}")]
+        samples, failure = build_samples(entry, ctx, be)
+        if failure is not None:
+            res.status, res.failures = FAIL, [failure]
             return res
-        if getattr(be, "flushes_subnormals", False):
-            for s in samples:
-                flush_subnormals(s)
         res.samples = len(samples)
         reason = be.unsupported_dtype(dtype, dev.index)
         if reason:
@@ -203,6 +197,20 @@ def _check_entry(entry, dtype, backend_name, seed, max_examples, only=None):
     if res.failures and res.failures[0].check == UNSUPPORTED:
         res.status = UNSUPPORTED   # (its failure says which capability the backend lacks)
     return res
+
+
+def build_samples(entry, ctx, be):
+    """(the entry's samples from ``ctx``, None), their subnormals flushed for a backend that
+    flushes them; or (None, a "reference" Failure) when the entry's generator raises."""
+    try:
+        samples = list(entry.samples(ctx))
+    except Exception as e:
+        return None, Failure("reference", "(building the samples)", f"the entry's sample generator raised "
+                             f"{type(e).__name__}: {e}")
+    if getattr(be, "flushes_subnormals", False):
+        for s in samples:
+            flush_subnormals(s)
+    return samples, None
 
 
 def _run_checks(res, dev, checks, record) -> None:

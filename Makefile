@@ -1,6 +1,6 @@
 # make demo : set up .venv and run the tour (devices, a few computations, the profiler table)
 # make test : set up .venv and run the whole test suite (and the conformance suite on every
-#             available backend)
+#             available backend, eager and jit: traced and compiled replays against eager)
 # make fuzz : fuzz every op on every available backend for FUZZ_MINUTES minutes (default 20)
 #             from FUZZ_SEED (default: the time); each failure prints its replay command
 PY ?= python3
@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
-	$(BIN)/plugtorch-conformance --backend all
+	$(BIN)/plugtorch-conformance --jit --backend all
 
 FUZZ_MINUTES ?= 20
 FUZZ_SEED ?= $(shell date +%s)

@@ -8,6 +8,8 @@ names, never written into the text, so nothing from a loaded file becomes code.
 """
 from __future__ import annotations
 
+import functools
+
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
@@ -157,7 +159,7 @@ class Executable:
         ret = out_expr(g.outputs)
         emit(f"    return {ret}")
         self.source = "\n".join(lines)
-        exec(compile(self.source, f"<plugtorch.jit {self.name}>", "exec"), ns)
+        exec(_compiled(self.source, f"<plugtorch.jit {self.name}>"), ns)
         self._fn = ns["replay"]
 
     def _tensor_expr(self, v, const):
@@ -222,6 +224,13 @@ class Executable:
             return f"the .grad of captured tensor {v.grad_of.name} is not the {v.type_str()} it was when traced"
         t = v.tensor
         return f"captured tensor {v.name} is now {describe(t)}, traced as {v.type_str()}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(source, filename):
+    """The code object of a generated source: graphs of one structure (an op traced on other
+    shapes, a step traced again) share their text, since kernels and constants are names."""
+    return compile(source, filename, "exec")
 
 
 def _unique(vals):

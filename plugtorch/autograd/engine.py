@@ -242,7 +242,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         D._stack.recorder.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
     for k, (t, g) in enumerate(zip(roots, root_grads)):
         fn = t.grad_fn
-        if fn is not None and fn.n_outputs == 1:
+        if fn is not None and fn.n_outputs == 1 and fn not in buffers:
             buffers[fn] = [g]
             heap.append((fn.seq, fn))
         else:

@@ -475,3 +475,17 @@ def test_leaf_gradients_arriving_from_several_nodes_add_up_and_hooks_see_the_tot
     (a + b).sum().backward()                      # add hands the same gradient to both leaves
     a.grad.add_(1.0)
     assert b.grad.tolist() == [1.0, 1.0] and a.grad.tolist() == [2.0, 2.0]   # no aliasing
+
+
+def test_the_same_output_twice_sums_its_gradients():
+    # PyTorch sums the gradients of a root given twice (grad([y, y], [x]) is 2 * dy/dx);
+    # the engine used to queue the node twice and raise KeyError.
+    x = pt.tensor([1.0, 2.0, -3.0], requires_grad=True)
+    y = (x * x).sum()
+    (g,) = pt.autograd.grad([y, y], [x])
+    np.testing.assert_array_equal(g.numpy(), 4 * np.array([1.0, 2.0, -3.0], dtype=np.float32))
+    (g,) = pt.autograd.grad([x, x], [x], [pt.ones(3), pt.full((3,), 3.0)])
+    np.testing.assert_array_equal(g.numpy(), np.full(3, 4.0, dtype=np.float32))
+    y = (x * x).sum()
+    pt.autograd.backward([y, y], [pt.tensor(1.0), pt.tensor(0.5)])
+    np.testing.assert_array_equal(x.grad.numpy(), 3 * np.array([1.0, 2.0, -3.0], dtype=np.float32))

@@ -177,7 +177,8 @@ class ErrorInput:
     match: str | None = None     # a regex the cpu message must contain (keeps the database honest)
 
 
-ALL_DTYPES = tuple(_dtypes.all_dtypes)
+ALL_DTYPES = tuple(_dtypes.real_dtypes)   # entries opt in to complex64/complex128 (COMPLEX_DTYPES)
+COMPLEX_DTYPES = tuple(_dtypes.complex_dtypes)
 FLOAT_DTYPES = tuple(_dtypes.float_dtypes)
 INT_DTYPES = tuple(_dtypes.int_dtypes)
 NUMERIC_DTYPES = INT_DTYPES + FLOAT_DTYPES

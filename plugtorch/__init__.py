@@ -13,7 +13,7 @@ import builtins as _builtins
 __version__ = "0.1.0"
 
 from plugtorch import _dtypes
-from plugtorch._dtypes import (bfloat16, bool, dtype, finfo, float16, float32, float64,  # noqa: F401
+from plugtorch._dtypes import (bfloat16, bool, complex64, complex128, dtype, finfo, float16, float32, float64,  # noqa: F401
                                get_default_dtype, iinfo, int8, int16, int32, int64, promote_types,
                                result_type, set_default_dtype, uint8)
 from plugtorch._device import device, get_default_device, set_default_device  # noqa: F401
@@ -21,6 +21,7 @@ from plugtorch._tensor import Size, Tensor  # noqa: F401
 
 half, float, double = float16, float32, float64
 short, int, long = int16, int32, int64
+cfloat, cdouble = complex64, complex128
 
 # wire the layers together (each module refers to Tensor without importing the package)
 from plugtorch.dispatch import dispatcher as _dispatcher  # noqa: E402

@@ -15,11 +15,11 @@ from plugtorch import _caches
 
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
-    "float32", "float64", "promote_types", "result_type", "set_default_dtype",
+    "float32", "float64", "complex64", "complex128", "promote_types", "result_type", "set_default_dtype",
     "get_default_dtype", "finfo", "iinfo", "from_numpy_dtype",
 ]
 
-_BOOL, _INT, _FLOAT = 0, 1, 2  # promotion categories, ordered
+_BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3  # promotion categories, ordered
 
 
 class dtype:
@@ -41,10 +41,31 @@ class dtype:
 
     @property
     def is_complex(self) -> builtins_bool:
-        return False
+        return self.category == _COMPLEX
 
     def to_real(self):
-        return self
+        """The real dtype of a complex one's parts (complex64 -> float32); others are their own.
+
+        >>> import plugtorch as pt
+        >>> pt.complex128.to_real()
+        plugtorch.float64
+        """
+        return _TO_REAL.get(self, self)
+
+    def to_complex(self):
+        """The complex dtype whose parts are this float dtype (float64 -> complex128; float16 and
+        bfloat16 -> complex64, as plugtorch has no complex32); complex dtypes are their own.
+
+        >>> import plugtorch as pt
+        >>> pt.float32.to_complex()
+        plugtorch.complex64
+        """
+        if self.category == _COMPLEX:
+            return self
+        if self.category != _FLOAT:
+            raise RuntimeError(f"to_complex(): {self} has no complex counterpart (only floating-point "
+                               "dtypes have one)")
+        return complex128 if self is float64 else complex64
 
     def __repr__(self):
         return f"plugtorch.{self.name}"
@@ -66,14 +87,21 @@ float16 = dtype("float16", np.float16, _FLOAT, True, 6)
 bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, _FLOAT, True, 7)
 float32 = dtype("float32", np.float32, _FLOAT, True, 8)
 float64 = dtype("float64", np.float64, _FLOAT, True, 9)
+complex64 = dtype("complex64", np.complex64, _COMPLEX, True, 10)
+complex128 = dtype("complex128", np.complex128, _COMPLEX, True, 11)
+cfloat, cdouble = complex64, complex128
 
-all_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+real_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+all_dtypes = real_dtypes + (complex64, complex128)
 float_dtypes = (float16, bfloat16, float32, float64)
 int_dtypes = (uint8, int8, int16, int32, int64)
+complex_dtypes = (complex64, complex128)
+_TO_REAL = {complex64: float32, complex128: float64}
 
 _BY_NUMPY = {d.numpy: d for d in all_dtypes}
 _BY_NAME = {d.name: d for d in all_dtypes}
-_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16)
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16,
+                cfloat=complex64, cdouble=complex128)
 
 
 def from_numpy_dtype(np_dtype) -> dtype:
@@ -90,7 +118,11 @@ def _promote_pair(a: dtype, b: dtype) -> dtype:
     if a is b:
         return a
     if a.category != b.category:
-        return a if a.category > b.category else b
+        hi, lo = (a, b) if a.category > b.category else (b, a)
+        if hi.category == _COMPLEX and lo.category == _FLOAT:
+            # a complex type wide enough for both: complex64 with float64 is complex128
+            return complex128 if lo is float64 else hi
+        return hi
     if a.category == _INT:
         # uint8 with a signed type: the smallest signed type holding both (PyTorch).
         if a is uint8 or b is uint8:
@@ -135,6 +167,12 @@ def get_default_dtype() -> dtype:
     return _default.value
 
 
+def default_complex_dtype() -> dtype:
+    """The dtype of Python complex numbers: complex128 when the default dtype is float64, else
+    complex64 (PyTorch's complex32 for a float16 default does not exist in plugtorch)."""
+    return complex128 if _default.value is float64 else complex64
+
+
 def scalar_dtype(value) -> dtype:
     """dtype a Python scalar gets when it becomes a tensor on its own."""
     t = type(value)
@@ -144,8 +182,8 @@ def scalar_dtype(value) -> dtype:
         return int64
     if isinstance(value, (float, np.floating)):
         return _default.value
-    if isinstance(value, complex):
-        raise TypeError("plugtorch has no complex dtypes")
+    if isinstance(value, (complex, np.complexfloating)):
+        return default_complex_dtype()
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
 
@@ -157,6 +195,8 @@ def _scalar_category(value) -> int:
         return _INT
     if t is builtins_bool:
         return _BOOL
+    if t is complex:
+        return _COMPLEX
     return scalar_dtype(value).category
 
 
@@ -193,23 +233,29 @@ def combine_weak(dim_t, zero_t, scalar_cat: int) -> dtype:
         if res is None:
             res = zero_t
         elif zero_t.category > res.category:
-            res = zero_t if zero_t.category != _FLOAT else zero_t
+            # a complex 0-d tensor keeps a float tensor's precision (float64 -> complex128)
+            res = res.to_complex() if zero_t.category == _COMPLEX and res.category == _FLOAT else zero_t
         # same or lower category: the dimensioned type wins
     if scalar_cat >= 0:
         if res is None:
-            res = (bool, int64, _default.value)[scalar_cat]
+            res = (bool, int64, _default.value, None)[scalar_cat] or default_complex_dtype()
         elif scalar_cat > res.category:
-            res = int64 if scalar_cat == _INT else _default.value
+            if scalar_cat == _COMPLEX:
+                res = res.to_complex() if res.category == _FLOAT else default_complex_dtype()
+            else:
+                res = int64 if scalar_cat == _INT else _default.value
     return res
 
 
 class finfo:
-    """Machine limits of a floating-point dtype (``plugtorch.finfo(plugtorch.float16).max``)."""
+    """Machine limits of a floating-point dtype (``plugtorch.finfo(plugtorch.float16).max``); of a
+    complex dtype, those of its parts (``finfo(complex64).dtype == "float32"``, as PyTorch's)."""
 
     def __init__(self, type: dtype = None):
         type = type or _default.value
-        if not isinstance(type, dtype) or not type.is_floating_point:
-            raise TypeError(f"finfo: expected a floating-point dtype, got {type}")
+        if not isinstance(type, dtype) or not (type.is_floating_point or type.is_complex):
+            raise TypeError(f"finfo: expected a floating-point or complex dtype, got {type}")
+        type = type.to_real()
         fi = ml_dtypes.finfo(type.numpy)
         self.dtype = type.name
         self.bits = type.itemsize * 8
@@ -227,7 +273,7 @@ class iinfo:
     """Machine limits of an integer dtype (``plugtorch.iinfo(plugtorch.int8).min == -128``)."""
 
     def __init__(self, type: dtype):
-        if not isinstance(type, dtype) or type.category == _FLOAT:
+        if not isinstance(type, dtype) or type.category >= _FLOAT:
             raise TypeError(f"iinfo: expected an integer or bool dtype, got {type}")
         ii = np.iinfo(type.numpy) if type is not bool else None
         self.dtype = type.name
@@ -251,6 +297,8 @@ def to_dtype(value) -> dtype:
         return int64
     if value is builtins_bool:
         return bool
+    if value is complex:
+        return complex128
     try:
         return from_numpy_dtype(value)
     except TypeError:

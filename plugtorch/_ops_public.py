@@ -181,8 +181,8 @@ def _infer_dtype(obj):
         return _dtypes.get_default_dtype(), a
     if a.dtype.kind in "U S O".split():
         raise TypeError(f"tensor(): could not infer dtype of {type(obj).__name__}")
-    if a.dtype.kind == "c":
-        raise TypeError("tensor(): complex values are not supported by plugtorch")
+    if a.dtype.kind == "c" and not isinstance(obj, (np.ndarray, np.generic)):
+        return _dtypes.default_complex_dtype(), a   # Python complex numbers, as PyTorch's
     return _dtypes.from_numpy_dtype(a.dtype) if a.dtype != np.float64 else _dtypes.float64, a
 
 

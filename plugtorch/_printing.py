@@ -92,6 +92,22 @@ class _Formatter:
         return " " * (self.max_width - len(s)) + s
 
 
+class _ComplexFormatter:
+    """Formats complex elements as PyTorch does: the real parts to one width, then the imaginary
+    parts (each with its own formatter) signed and followed by ``j``: ``1.0000+2.j``."""
+
+    def __init__(self, a: np.ndarray):
+        self.real, self.imag = _Formatter(a.real), _Formatter(a.imag)
+
+    def width(self) -> int:
+        return self.real.width() + self.imag.width() + 2
+
+    def format(self, v) -> str:
+        v = complex(v)
+        im = self.imag.format(v.imag).lstrip() + "j"
+        return self.real.format(v.real) + (im if im[0] in "+-" else "+" + im)
+
+
 def _summarized(a: np.ndarray) -> np.ndarray:
     """Only the edge items of every dim (what the formatter sees when summarising)."""
     e = options.edgeitems
@@ -133,7 +149,8 @@ def _format_array(a, indent):
     if a.size == 0:
         return "[]"
     summarize = a.size > options.threshold
-    fmt = _Formatter(_summarized(a) if summarize else a)
+    shown = _summarized(a) if summarize else a
+    fmt = _ComplexFormatter(shown) if a.dtype.kind == "c" else _Formatter(shown)
     return _tensor_str(a, indent, summarize, fmt)
 
 
@@ -146,7 +163,8 @@ def tensor_repr(t):
         extras.append(f"device='{t.device}'")
     if t.numel() == 0 and t.ndim != 1:
         extras.append(f"size={tuple(t.shape)}")
-    shown_default = t.dtype.name in _DEFAULT_SHOWN or t.dtype is _dtypes.get_default_dtype()
+    shown_default = (t.dtype.name in _DEFAULT_SHOWN or t.dtype is _dtypes.get_default_dtype()
+                     or t.dtype is _dtypes.default_complex_dtype())
     if not shown_default:
         extras.append(f"dtype=plugtorch.{t.dtype.name}")
     if t.grad_fn is not None:

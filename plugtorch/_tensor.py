@@ -129,7 +129,7 @@ class Tensor:
         return self._dtype.is_floating_point
 
     def is_complex(self) -> bool:
-        return False
+        return self._dtype.category == _dtypes._COMPLEX
 
     def get_device(self) -> int:
         return -1 if self._device.type == "cpu" else self._device.index
@@ -149,6 +149,10 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
+        if value and self._dtype.is_complex:
+            raise RuntimeError(f"autograd is not supported for complex tensors in plugtorch yet ({self._dtype} "
+                               "cannot require gradients); differentiate through real tensors, e.g. the "
+                               "real and imaginary parts")
         if value and not self._dtype.is_floating_point:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
                                f"(got {self._dtype}); convert first, e.g. x.float().requires_grad_()")

@@ -52,6 +52,11 @@ def save(obj, f) -> None:
     """
     tensors: list = []
     structure = _encode(obj, tensors, {}, 0)
+    for t in tensors:
+        if t.dtype.name not in _CODES:   # safetensors has no complex dtype code
+            raise TypeError(f"plugtorch.save: a {t.dtype} tensor of shape {tuple(t.shape)} has no safetensors "
+                            f"dtype code; save plugtorch.view_as_real(t) (its {t.dtype.to_real()} parts) and "
+                            "restore it with plugtorch.view_as_complex")
     header = st.encode_header([(_CODES[t.dtype.name], tuple(t.shape)) for t in tensors],
                               {"format": FORMAT, "version": VERSION,
                                "structure": json.dumps(structure, allow_nan=False)})

@@ -110,7 +110,7 @@ def test_iinfo(d):
 
 
 def test_info_errors():
-    with pytest.raises(TypeError, match="floating-point dtype"):
+    with pytest.raises(TypeError, match="floating-point or complex dtype"):
         pt.finfo(pt.int32)
     with pytest.raises(TypeError, match="integer or bool dtype"):
         pt.iinfo(pt.float32)
@@ -122,8 +122,9 @@ def test_dtype_from_numpy_and_names():
         assert from_numpy_dtype(d.numpy) is d
     assert to_dtype("float64") is pt.float64 and to_dtype(float) is pt.float64
     assert to_dtype(int) is pt.int64 and to_dtype(bool) is pt.bool
+    assert from_numpy_dtype(np.complex64) is pt.complex64 and to_dtype(complex) is pt.complex128
     with pytest.raises(TypeError, match="complex64"):
-        from_numpy_dtype(np.complex64)
+        from_numpy_dtype(np.clongdouble)
     with pytest.raises(TypeError, match="expected a plugtorch dtype"):
         pt.zeros(2, dtype="cheese")
 
@@ -134,3 +135,132 @@ def test_tensor_roundtrip_every_dtype(d):
     assert x.dtype is d
     assert x.numpy().dtype == d.numpy
     assert x.tolist() == ([False, True, True] if d is pt.bool else [0, 1, 1])
+
+
+# ---- complex64 / complex128 ------------------------------------------------------------------
+C64, C128 = pt.complex64, pt.complex128
+
+
+def test_complex_dtypes():
+    assert pt.cfloat is C64 and pt.cdouble is C128 and repr(C64) == "plugtorch.complex64"
+    assert (C64.itemsize, C128.itemsize) == (8, 16) and C64.numpy == np.complex64
+    assert C64.is_complex and not C64.is_floating_point and C64.is_signed and not pt.float64.is_complex
+    assert C64.to_real() is pt.float32 and C128.to_real() is pt.float64 and pt.int8.to_real() is pt.int8
+    assert pt.float64.to_complex() is C128 and pt.float32.to_complex() is C64 and C128.to_complex() is C128
+    assert pt.float16.to_complex() is C64   # no complex32 in plugtorch
+    with pytest.raises(RuntimeError, match="int32 has no complex counterpart"):
+        pt.int32.to_complex()
+    fi = pt.finfo(C64)   # PyTorch: the limits of the parts
+    assert fi.dtype == "float32" and fi.bits == 32 and fi.eps == float(np.finfo(np.float32).eps)
+    assert pt.finfo(C128).max == float(np.finfo(np.float64).max)
+    with pytest.raises(TypeError, match="integer or bool dtype"):
+        pt.iinfo(C64)
+
+
+# PyTorch 2.x's promote_types with a complex operand
+COMPLEX_PROMOTE = {
+    C64: {pt.bool: C64, pt.uint8: C64, pt.int64: C64, pt.float16: C64, pt.bfloat16: C64, pt.float32: C64,
+          pt.float64: C128, C64: C64, C128: C128},
+    C128: {pt.bool: C128, pt.int8: C128, pt.float32: C128, pt.float64: C128, C64: C128},
+}
+
+
+@pytest.mark.parametrize("a", [C64, C128])
+def test_complex_promote_types(a):
+    for b, want in COMPLEX_PROMOTE[a].items():
+        assert pt.promote_types(a, b) is want and pt.promote_types(b, a) is want, (a, b)
+
+
+def test_complex_weak_promotion():
+    # a Python complex: a float tensor keeps its precision, others take the default complex dtype
+    for d, want in [(pt.float64, C128), (pt.float32, C64), (pt.int64, C64), (pt.bool, C64), (C128, C128)]:
+        assert pt.result_type(pt.ones(2, dtype=d), 1j) is want, d
+        assert pt.result_type(pt.tensor(1, dtype=d), 1j) is want, d
+    # a complex tensor and a Python float or a 0-d float64 tensor: the complex tensor's dtype
+    assert pt.result_type(pt.ones(2, dtype=C64), 2.5) is C64
+    assert pt.result_type(pt.ones(2, dtype=C64), pt.tensor(2.5, dtype=pt.float64)) is C64
+    # a 0-d complex tensor beside a dimensioned float tensor: complex of the float's precision
+    assert pt.result_type(pt.ones(2), pt.tensor(1j, dtype=C128)) is C64
+    assert pt.result_type(pt.ones(2, dtype=pt.float64), pt.tensor(1j, dtype=C64)) is C128
+    assert pt.result_type(pt.ones(2, dtype=pt.int32), pt.tensor(1j, dtype=C128)) is C128
+    assert pt.result_type(pt.tensor(1.0, dtype=pt.float64), pt.ones(2, dtype=C64)) is C64
+    assert (pt.ones(2, dtype=pt.float64) * 1j).dtype is C128
+
+
+def test_python_complex_scalars_take_the_default_complex_dtype():
+    assert pt.tensor([1 + 2j, 3]).dtype is C64 and pt.tensor(1j).dtype is C64
+    assert pt.tensor(np.array([1j])).dtype is C128 and pt.tensor(1j, dtype=complex).dtype is C128
+    assert pt.full((2,), 1j).dtype is C64
+    pt.set_default_dtype(pt.float64)
+    try:
+        assert pt.tensor([1j]).dtype is C128 and (pt.arange(3) * 1j).dtype is C128
+    finally:
+        pt.set_default_dtype(pt.float32)
+    assert (pt.arange(3) * 1j).dtype is C64   # memoised decisions follow the default
+
+
+@pytest.mark.parametrize("d", [C64, C128])
+def test_complex_numpy_round_trip(d):
+    a = np.array([[1 + 2j, -3.5j], [np.inf - 1j, np.nan]], dtype=d.numpy)
+    t = pt.from_numpy(a)
+    assert t.dtype is d and np.shares_memory(t.numpy(), a)
+    np.testing.assert_array_equal(pt.tensor(a).numpy(), a)
+    assert t[0, 0].item() == 1 + 2j and complex(t[0, 1]) == -3.5j and t.tolist()[0] == [1 + 2j, -3.5j]
+    assert t.is_complex() and not t.is_floating_point()
+
+
+def test_complex_scalar_into_real_dtype_is_refused():
+    with pytest.raises(RuntimeError, match="value 1j cannot be converted to type float32"):
+        pt.zeros(2).fill_(1j)
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64"):
+        pt.full((2,), 1j, dtype=pt.int64)
+
+
+def test_complex_autograd_is_refused():
+    with pytest.raises(RuntimeError, match="not supported for complex tensors"):
+        pt.ones(2, dtype=C64).requires_grad_()
+    x = pt.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"mul\(\): autograd is not supported for complex results"):
+        x * 1j
+    with pt.no_grad():
+        assert (x * 1j).dtype is C64
+
+
+def test_complex_save_is_refused_with_a_way_out():
+    import io
+    with pytest.raises(TypeError, match="complex64 tensor of shape \\(2,\\) has no safetensors dtype code; save "
+                       "plugtorch.view_as_real"):
+        pt.save({"z": pt.tensor([1j, 2])}, io.BytesIO())
+
+
+@pytest.fixture(params=["opencl", "strict"])
+def no_complex_device(request):
+    """A device whose backend has no complex kernels: opencl (until its kernels land) and a
+    plug-in over array_api_strict."""
+    if request.param == "opencl":
+        if not pt.opencl.is_available():
+            pytest.skip("no OpenCL device")
+        yield "opencl"
+        return
+    import array_api_strict
+    from plugtorch.backends import ArrayAPIBackend
+    pt.backends.register(ArrayAPIBackend(array_api_strict), name="nocomplex")
+    try:
+        yield "nocomplex"
+    finally:
+        pt.backends.unregister("nocomplex")
+
+
+def test_backends_without_complex_refuse_it(no_complex_device):
+    dev = no_complex_device
+    be = pt.backends.get_backend(pt.device(dev).type)
+    assert C64 not in be.supported_dtypes(0) and pt.float32 in be.supported_dtypes(0)
+    x = pt.ones(3, device=dev)
+    calls = {"to": lambda: pt.tensor([1j]).to(dev), "full": lambda: pt.zeros(2, dtype=C128, device=dev),
+             "mul": lambda: x * 1j, "add": lambda: 1j + x, "where": lambda: pt.where(x > 0, x, 1j),
+             "to ": lambda: x.to(C64)}
+    for op, call in calls.items():
+        for _ in range(2):   # the second call meets the memoised dispatch decisions
+            with pytest.raises(TypeError, match=rf"{op.strip()}\(\): dtype plugtorch.complex(64|128) is not "
+                                                f"supported on device '{dev}(:0)?': .*complex"):
+                call()

@@ -59,3 +59,13 @@ def test_set_printoptions():
     finally:
         pt.set_printoptions(precision=4)
     assert format(pt.tensor(2.5), ".1f") == "2.5"
+
+
+def test_complex_repr_matches_pytorch():
+    # PyTorch 2.x's output for the same tensors
+    assert repr(pt.tensor([1 + 2j, 3.5 - 1j])) == "tensor([1.0000+2.j, 3.5000-1.j])"
+    assert repr(pt.tensor([1 + 2j], dtype=pt.complex128)) == "tensor([1.+2.j], dtype=plugtorch.complex128)"
+    assert repr(pt.tensor(-0.5j)) == "tensor(-0.-0.5000j)"
+    assert repr(pt.tensor([1e-5 + 2j, 3.5 - 1e6j])) == "tensor([1.0000e-05+2.0000e+00j, 3.5000e+00-1.0000e+06j])"
+    assert repr(pt.tensor([[1 + 2j, 3.5 - 1j], [float("nan") + 1j, 0]])) == (
+        "tensor([[1.0000+2.j, 3.5000-1.j],\n        [   nan+1.j, 0.0000+0.j]])")

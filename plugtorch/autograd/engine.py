@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from heapq import heapify, heappop, heappush
 
-from plugtorch._dtypes import _FLOAT
+from plugtorch._dtypes import _COMPLEX, _FLOAT
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
                                       grad_lock, modified_error, next_seq)
@@ -119,12 +119,16 @@ def record(op, args, kwargs):
         node.out_meta = [(o._data.shape, o._dtype, o._device) for o in out]
         node.result = [_saved_output(o) for o in out] if formula.uses_result else None
         for k, o in enumerate(out):
+            if o._dtype.category == _COMPLEX:
+                raise _complex_result(op, o._dtype)
             if o._dtype.is_floating_point:
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k
         return out
     node.n_outputs = 1
+    if out._dtype.category == _COMPLEX:
+        raise _complex_result(op, out._dtype)
     if out._dtype.category == _FLOAT:
         if formula.uses_result:
             node.result = _saved_output(out)
@@ -133,6 +137,13 @@ def record(op, args, kwargs):
     else:
         node.result = None
     return out
+
+
+def _complex_result(op, dtype):
+    # a complex result would end the graph silently (it cannot require grad): refuse instead
+    return RuntimeError(f"{op.name}(): autograd is not supported for complex results in plugtorch yet "
+                        f"(an input requires grad and the result is {dtype}); compute it under "
+                        "plugtorch.no_grad() or on detached inputs")
 
 
 def _tensors_positional(op, args, kwargs):

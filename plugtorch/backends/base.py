@@ -105,8 +105,15 @@ class Backend:
             raise RuntimeError(f"device '{dev}' does not exist: the {self.name} backend has {n} "
                                f"device(s) ({self.name}:0 to {self.name}:{n - 1})")
 
+    # complex64/complex128: a backend opts in once its kernels handle them (cpu does); the others
+    # refuse complex tensors with a TypeError rather than compute them wrong
+    supports_complex: bool = False
+
     def unsupported_dtype(self, dtype, index) -> str | None:
         """None if the device supports ``dtype``, else the reason (shown in the TypeError)."""
+        if dtype.is_complex and not self.supports_complex:
+            return (f"the {self.name} backend has no complex kernels (it does not set "
+                    "supports_complex); compute complex tensors on cpu")
         return None
 
     def supported_dtypes(self, index: int = 0) -> list:

@@ -91,6 +91,11 @@ def fit_scalar(op: str, value, dtype):
     cls = value.__class__
     if cls is bool or dtype is _dtypes.bool:
         return value
+    if dtype.category == _dtypes._COMPLEX:
+        return value   # holds every real and complex number (out-of-range ones become inf)
+    if cls is complex:
+        raise RuntimeError(f"{op}(): value {value!r} cannot be converted to type {dtype.name} without overflow "
+                           "(a complex value needs a complex dtype: pass dtype=plugtorch.complex64)")
     if cls is not int and cls is not float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value   # not a real number: check_scalar reports it

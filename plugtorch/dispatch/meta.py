@@ -98,7 +98,7 @@ def check_joined_dtype(op, dtype, dev):
 # PyTorch's messages name dtypes by their legacy type names ("not implemented for 'Bool'")
 LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
                 "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-                "float64": "Double"}
+                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
 
 
 def not_implemented_for(op, dtype, hint=""):
@@ -133,10 +133,8 @@ def check_storage_size(op, shape, itemsize):
 def check_scalar(op, value):
     if value.__class__ in (int, float, bool):
         return
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, complex)):
         return
-    if isinstance(value, complex):
-        raise TypeError(f"{op}(): complex numbers are not supported by plugtorch")
     raise TypeError(f"{op}(): expected a Tensor or a number, got {type(value).__name__}")
 
 
@@ -200,7 +198,7 @@ def check_nonneg_shape(op, shape):
 
 def float_result(dtype):
     """Result dtype of float-valued ops (sqrt, exp, true division): ints become the default float."""
-    return dtype if dtype.category == _FLOAT else _dtypes.get_default_dtype()
+    return dtype if dtype.category >= _FLOAT else _dtypes.get_default_dtype()
 
 
 def is_int_or_bool(dtype):

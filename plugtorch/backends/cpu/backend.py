@@ -15,6 +15,7 @@ class CPUBackend(Backend):
     name = "cpu"
     autocast_list = "cpu"              # PyTorch's CPU autocast lists, in bfloat16
     autocast_dtype = _dtypes.bfloat16
+    supports_complex = True            # NumPy's complex64/complex128
 
     def __init__(self):
         self.kernels = make_kernels(np, rng_factory=host_generator)

@@ -101,6 +101,9 @@ class CUDABackend(Backend):
         if dtype is _dtypes.bfloat16:
             return ("CuPy has no bfloat16 arrays; use float16 or float32 on cuda, or keep "
                     "bfloat16 tensors on cpu")
+        if dtype.is_complex:
+            return ("the cuda backend's kernels are not checked on complex dtypes yet; compute "
+                    "complex tensors on cpu")
         return None
 
     # --- data ----------------------------------------------------------------------------

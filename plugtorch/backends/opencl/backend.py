@@ -60,6 +60,8 @@ class OpenCLBackend(Backend):
             return self._problem
         d = devs[index or 0]
         ext = d.extensions.split()
+        if dtype.is_complex:
+            return "the opencl backend has no complex kernels yet; compute complex tensors on cpu"
         if dtype is _dtypes.float64 and "cl_khr_fp64" not in ext:
             return f"the OpenCL device '{d.name}' lacks the cl_khr_fp64 extension"
         return None

@@ -129,6 +129,8 @@ def _binary_meta(name, result):
         r = cache.get(key)
         if r is None:
             r = dtypes(input, other, key)
+        if oc is complex:   # a complex scalar makes a real tensor complex: may the device?
+            M.check_joined_dtype(name, r[0], dev)
         return dev, (a, b, r[0]), r[1]
 
     def _scalar_first(x, t):
@@ -136,6 +138,8 @@ def _binary_meta(name, result):
         if name == "sub":
             _check_sub_operands(x, t)
         dt = M.binary_dtype(t, x)
+        if x.__class__ is complex:
+            M.check_joined_dtype(name, dt, t._device)
         return t._device, (x, t._data, _compute_dtype(dt)), _out_dtype(dt)
 
     if result == "promote":
@@ -238,7 +242,7 @@ def _where_meta(condition, input, other):
         if not isinstance(v, T):
             M.check_scalar("where", v)
     dt = _dtypes.result_type(*(v for v in (input, other)))
-    if any(t._device is not dev for t in tensors):
+    if dt.is_complex or any(t._device is not dev for t in tensors):
         M.check_joined_dtype("where", dt, dev)
     a = M.native(input, dev) if isinstance(input, T) else A.fit_scalar("where", input, dt)
     b = M.native(other, dev) if isinstance(other, T) else A.fit_scalar("where", other, dt)

@@ -218,7 +218,7 @@ def change_dtype_arg(gen):
     a = gen.pick([a for a in gen.args() if a.name == "dtype" and isinstance(a.value, pt.dtype)])
     if a is None:
         return None
-    new = gen.pick(pt._dtypes.all_dtypes)
+    new = gen.pick(pt._dtypes.real_dtypes)
     gen.set(a.key, new)
     if gen.call.op != "_to_dtype" and gen.call.expect is VALID:
         gen.call.expect = UNKNOWN

@@ -25,6 +25,7 @@ from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, OUT_MULTI, OUT_TENSOR, register_op
 from plugtorch.nn.functional import attention as _attention
 from plugtorch.nn.functional import conv as _conv
+from plugtorch.nn.functional import distance as _distance
 from plugtorch.nn.functional import affine as _affine
 from plugtorch.nn.functional import loss as _loss
 from plugtorch.nn.functional import normalization as _norm
@@ -47,6 +48,18 @@ NN_OPS = {
     "embedding": (_sparse.embedding, ("indexing",)),
     "nll_loss": (_loss.nll_loss, ("reduction",)),
     "cross_entropy": (_loss.cross_entropy, ("reduction",)),
+    # losses PyTorch's autocast lists run in float32 (or refuse): registry ops so the policy table
+    # can name them (plugtorch/dispatch/autocast_policy.py); plain decompositions, no kernels
+    "mse_loss": (_loss.mse_loss, ("reduction",)),
+    "l1_loss": (_loss.l1_loss, ("reduction",)),
+    "smooth_l1_loss": (_loss.smooth_l1_loss, ("reduction",)),
+    "huber_loss": (_loss.huber_loss, ("reduction",)),
+    "kl_div": (_loss.kl_div, ("reduction",)),
+    "binary_cross_entropy": (_loss.binary_cross_entropy, ("reduction",)),
+    "binary_cross_entropy_with_logits": (_loss.binary_cross_entropy_with_logits, ("reduction",)),
+    "cosine_embedding_loss": (_loss.cosine_embedding_loss, ("reduction",)),
+    "margin_ranking_loss": (_loss.margin_ranking_loss, ("reduction",)),
+    "cosine_similarity": (_distance.cosine_similarity, ("reduction",)),
     "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
 }
 

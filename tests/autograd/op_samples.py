@@ -228,6 +228,22 @@ SAMPLES["_cross_entropy_backward"] = lambda rng: Sample(
      -100, "none", 0.2))
 SAMPLES["scaled_dot_product_attention"] = lambda rng: Sample((randn(rng, 1, 2, 3), randn(rng, 1, 3, 3),
                                                              randn(rng, 1, 3, 2)))
+# the losses autocast runs in float32; |input - target| kept off each formula's kinks (0, beta, delta)
+_zeros34 = lambda: T(np.zeros((3, 4)))   # noqa: E731
+SAMPLES["mse_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4)), {"weight": pos(rng, 3, 4)})
+SAMPLES["l1_loss"] = lambda rng: Sample((distinct(rng, 3, 4), _zeros34()))
+SAMPLES["smooth_l1_loss"] = lambda rng: Sample((distinct(rng, 3, 4), _zeros34()), {"beta": 0.7})
+SAMPLES["huber_loss"] = lambda rng: Sample((distinct(rng, 3, 4), _zeros34()), {"delta": 0.7, "reduction": "sum"})
+SAMPLES["kl_div"] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 3, 4)), {"reduction": "batchmean"})
+SAMPLES["binary_cross_entropy"] = lambda rng: Sample((pos(rng, 3, 4, lo=0.1, hi=0.9), pos(rng, 3, 4, lo=0.0, hi=1.0),
+                                                     pos(rng, 3, 4)))
+SAMPLES["binary_cross_entropy_with_logits"] = lambda rng: Sample(
+    (randn(rng, 3, 4), pos(rng, 3, 4, lo=0.0, hi=1.0)), {"pos_weight": pos(rng, 4)})
+SAMPLES["cosine_embedding_loss"] = lambda rng: Sample(
+    (randn(rng, 3, 4), randn(rng, 3, 4), T([1.0, -1.0, -1.0], grad=False)), {"margin": -2.0})   # off the hinge
+SAMPLES["margin_ranking_loss"] = lambda rng: Sample(
+    (distinct(rng, 4), T(np.zeros(4)), T([1.0, -1.0, 1.0, -1.0], grad=False)))
+SAMPLES["cosine_similarity"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4)))
 
 # ---- plugtorch.linalg: symmetric inputs are built inside ``call`` (the kernels read one triangle),
 # and eigen/singular vectors enter squared (their signs are arbitrary) -----------------------------

@@ -125,6 +125,10 @@ def test_distances():
     a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
     np.testing.assert_allclose(F.cosine_similarity(t64(a), t64(b)).numpy(), cos, rtol=1e-12)
+    # broadcast first: dim counts the dims of the broadcast shape (as PyTorch's)
+    a3 = rng.standard_normal((2, 4, 3))
+    cos3 = (a3 * b).sum(2) / (np.linalg.norm(a3, axis=2) * np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(F.cosine_similarity(t64(a3), t64(b), dim=2).numpy(), cos3, rtol=1e-12)
     np.testing.assert_allclose(F.pairwise_distance(t64(a), t64(b)).numpy(), np.linalg.norm(a - b + 1e-6, axis=1),
                                rtol=1e-12)
     np.testing.assert_allclose(F.normalize(t64(a)).numpy(), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)

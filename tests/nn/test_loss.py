@@ -1,4 +1,6 @@
 """Losses vs NumPy formulas for every reduction, gradcheck on each, and bad-input errors."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -328,3 +330,65 @@ def test_cross_entropy_and_its_gradient_op_reject_bad_arguments():
     with pytest.raises(RuntimeError, match=r"weight tensor should be defined either for all 3 classes or no "
                                            r"classes but got weight tensor of shape: \[4\]"):
         pt.ops._cross_entropy_backward(pt.ones(()), pt.randn(2, 3), pt.tensor([0, 1]), pt.ones(4), -100, "mean", 0.0)
+
+
+# ---- the losses autocast lists are registry ops -------------------------------------------------
+AUTOCAST_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
+                   "binary_cross_entropy_with_logits", "cosine_embedding_loss", "margin_ranking_loss")
+
+
+@pytest.mark.parametrize("name", AUTOCAST_LOSSES + ("cosine_similarity",))
+def test_losses_are_composite_registry_ops_the_modes_see(name):
+    from plugtorch.dispatch import registry
+    from plugtorch.dispatch.dispatcher import DispatchMode
+    op = registry.get(name)
+    assert op.decomposition is not None and op.meta is None     # no kernel: every backend decomposes it
+    assert getattr(F, name)._op is op and getattr(pt.ops, name)._op is op
+
+    class Seen(DispatchMode):
+        names = []
+
+        def __plugtorch_dispatch__(self, op, args, kwargs, call):
+            self.names.append(op.name)
+            return call(args, kwargs)
+    x = pt.tensor([[0.2, 0.7], [0.4, 0.9]])
+    args = {"cosine_embedding_loss": (x, x.flip(0), pt.tensor([1.0, -1.0])),
+            "margin_ranking_loss": (x, x.flip(0), pt.ones(2, 2)),
+            "cosine_similarity": (x, x.flip(0))}.get(name, (x, x.flip(0)))
+    kwargs = {"reduction": "batchmean"} if name == "kl_div" else {}
+    with Seen() as seen:
+        getattr(F, name)(*args, **kwargs)
+    assert seen.names[0] == name
+
+
+@pytest.mark.parametrize("name", AUTOCAST_LOSSES)
+def test_losses_refuse_what_is_not_a_tensor(name):
+    x = pt.tensor([0.5, 0.25])
+    first, second = ("input1", "input2") if name in ("cosine_embedding_loss", "margin_ranking_loss") else \
+        ("input", "target")
+    extra = (pt.ones(2),) if first == "input1" else ()
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{first}' must be Tensor, not list"):
+        getattr(F, name)([0.5, 0.25], x, *extra)
+    with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{second}' must be Tensor, not NoneType"):
+        getattr(F, name)(x, None, *extra)
+
+
+def test_loss_weights_must_be_tensors():
+    x = pt.tensor([0.5, 0.25])
+    with pytest.raises(TypeError, match=r"^mse_loss\(\): argument 'weight' must be Tensor, not list"):
+        F.mse_loss(x, x, weight=[1.0, 2.0])
+    with pytest.raises(TypeError, match=r"binary_cross_entropy_with_logits\(\): argument 'pos_weight' must be Tensor"):
+        F.binary_cross_entropy_with_logits(x, x, pos_weight=2.0)
+
+
+def test_loss_warnings_point_at_the_callers_line():
+    # the op runs below the dispatcher (and autograd): the warning still names this file and line
+    x = pt.ones(3, requires_grad=True)
+    with pytest.warns(UserWarning, match="different to the input size") as w:
+        line = sys._getframe().f_lineno + 1
+        F.mse_loss(x, pt.ones(3, 1))
+    assert (w[0].filename, w[0].lineno) == (__file__, line)
+    with pytest.warns(UserWarning, match="'mean' divides the total loss") as w:
+        line = sys._getframe().f_lineno + 1
+        F.kl_div(x, x.detach())
+    assert (w[0].filename, w[0].lineno) == (__file__, line)

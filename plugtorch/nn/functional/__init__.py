@@ -2,6 +2,7 @@
 
 Files group them by family (activation, conv, pooling, normalization, loss, attention ...);
 the heavy ones (conv2d, linear, layer_norm, cross_entropy, scaled_dot_product_attention ...)
+and the losses autocast runs in float32 (mse_loss, kl_div, binary_cross_entropy ...)
 run as composite ops of the registry (``plugtorch/nn/ops.py``), so backends may override them.
 
 >>> import plugtorch as pt
@@ -17,10 +18,7 @@ from plugtorch.nn.functional.activation import (celu, elu, gelu, glu, hardsigmoi
                                                 softplus, softsign, tanh, tanhshrink, threshold)
 from plugtorch.nn.functional.attention import multi_head_attention_forward  # noqa: F401
 from plugtorch.nn.functional.conv import fold, unfold  # noqa: F401
-from plugtorch.nn.functional.distance import cosine_similarity, pairwise_distance  # noqa: F401
-from plugtorch.nn.functional.loss import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                                          cosine_embedding_loss, huber_loss, kl_div, l1_loss,
-                                          margin_ranking_loss, mse_loss, smooth_l1_loss)
+from plugtorch.nn.functional.distance import pairwise_distance  # noqa: F401
 from plugtorch.nn.functional.normalization import instance_norm  # noqa: F401
 from plugtorch.nn.functional.padding import pad  # noqa: F401
 from plugtorch.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
@@ -43,4 +41,14 @@ group_norm = _W["group_norm"]
 embedding = _W["embedding"]
 nll_loss = _W["nll_loss"]
 cross_entropy = _W["cross_entropy"]
+mse_loss = _W["mse_loss"]
+l1_loss = _W["l1_loss"]
+smooth_l1_loss = _W["smooth_l1_loss"]
+huber_loss = _W["huber_loss"]
+kl_div = _W["kl_div"]
+binary_cross_entropy = _W["binary_cross_entropy"]
+binary_cross_entropy_with_logits = _W["binary_cross_entropy_with_logits"]
+cosine_embedding_loss = _W["cosine_embedding_loss"]
+margin_ranking_loss = _W["margin_ranking_loss"]
+cosine_similarity = _W["cosine_similarity"]
 scaled_dot_product_attention = _W["scaled_dot_product_attention"]

@@ -1,7 +1,21 @@
 """Argument helpers shared by the functional files: tuples for sizes, reductions."""
 from __future__ import annotations
 
+import os
+import sys
 import warnings
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning, raised by the function calling this one, at the
+    first caller outside plugtorch: a functional reached through the dispatcher (``mse_loss``,
+    an op of the registry) sits a varying number of frames below the user's call."""
+    level, f = 2, sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE):
+        level, f = level + 1, f.f_back
+    return level
 
 
 def _ntuple(n, name="argument"):
@@ -74,7 +88,8 @@ def legacy_reduction(size_average, reduce, reduction):
         return reduction
     warnings.warn("size_average and reduce args will be deprecated, please use reduction='"
                   + ("mean" if (size_average is not False and reduce is not False) else
-                     "sum" if reduce is not False else "none") + "' instead.", UserWarning, stacklevel=3)
+                     "sum" if reduce is not False else "none") + "' instead.", UserWarning,
+                  stacklevel=user_stacklevel())
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
     if size_average and reduce:

@@ -7,10 +7,14 @@
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """x1 . x2 / max(||x1|| ||x2||, eps) along ``dim``."""
+    check_tensors("cosine_similarity", x1=x1, x2=x2)
+    if x1.shape != x2.shape:   # ``dim`` counts the dims of the broadcast shape, as PyTorch's
+        x1, x2 = pt.broadcast_tensors(x1, x2)
     n1 = (x1 * x1).sum(dim)
     n2 = (x2 * x2).sum(dim)
     denom = (n1 * n2).sqrt()

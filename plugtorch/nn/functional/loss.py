@@ -11,7 +11,8 @@ import warnings
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
-from plugtorch.nn.functional._utils import check_reduction, legacy_reduction
+from plugtorch.nn.functional._utils import (check_optional_tensors, check_reduction, check_tensors, legacy_reduction,
+                                            user_stacklevel)
 from plugtorch.nn.functional._utils import reduce as _reduce
 
 
@@ -19,10 +20,12 @@ def _check_same_size(input, target):
     if tuple(input.shape) != tuple(target.shape):
         warnings.warn(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
                       f"({pt.Size(input.shape)}). This will likely lead to incorrect results due to broadcasting. "
-                      "Please ensure they have the same size.", UserWarning, stacklevel=3)
+                      "Please ensure they have the same size.", UserWarning, stacklevel=user_stacklevel())
 
 
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    check_tensors("mse_loss", input=input, target=target)
+    check_optional_tensors("mse_loss", weight=weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target)
     d = input - target
@@ -31,6 +34,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
 
 
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    check_tensors("l1_loss", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target)
     return _reduce((input - target).abs(), reduction)
@@ -38,6 +42,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta."""
+    check_tensors("smooth_l1_loss", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -50,6 +55,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta)."""
+    check_tensors("huber_loss", input=input, target=target)
+    check_optional_tensors("huber_loss", weight=weight)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_same_size(input, target)
@@ -185,6 +192,8 @@ def _clamped_log(x):
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(y log x + (1 - y) log(1 - x)), each log clamped at -100 as in PyTorch."""
+    check_tensors("binary_cross_entropy", input=input, target=target)
+    check_optional_tensors("binary_cross_entropy", weight=weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
@@ -205,6 +214,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """Sigmoid + BCE in one stable formula: (1 - y) x + (1 + (pw - 1) y) * softplus(-x)."""
+    check_tensors("binary_cross_entropy_with_logits", input=input, target=target)
+    check_optional_tensors("binary_cross_entropy_with_logits", weight=weight, pos_weight=pos_weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({pt.Size(target.shape)}) must be the same as input size "
@@ -222,13 +233,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """target * (log target - input) pointwise (``input`` holds log-probabilities)."""
+    check_tensors("kl_div", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
                       "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
-                      UserWarning, stacklevel=2)
+                      UserWarning, stacklevel=user_stacklevel())
     if log_target:
         loss = target.exp() * (target - input)
     else:
@@ -243,6 +255,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
 
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(x1, x2) for target 1, max(0, cos - margin) for target -1."""
+    check_tensors("cosine_embedding_loss", input1=input1, input2=input2, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     if input1.ndim not in (1, 2) or tuple(input1.shape) != tuple(input2.shape):
         raise RuntimeError(f"cosine_embedding_loss: expected 1D or 2D inputs of equal size, got "
@@ -258,6 +271,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
 
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (x1 - x2) + margin)."""
+    check_tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "

@@ -1,0 +1,180 @@
+"""The losses nn.functional registers as composite ops (mse_loss, kl_div, binary_cross_entropy ...)
+and cosine_similarity: PyTorch's autocast lists run them in float32, so they are registry ops.
+
+Each sees every reduction, a weight where it takes one, non-contiguous and 0-d or empty inputs,
+and the edge values its formula treats apart (|d| at beta or delta, probabilities of exactly 0
+and 1, zero targets of kl_div, logits whose exp overflows). Checked in float32 and float64, as
+the other nn ops (opdb/nn.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import plugtorch as pt
+import plugtorch.nn.functional  # noqa: F401  (registers the ops)
+
+from ..entry import Entry, ErrorInput, Input, Sample
+
+LOSS_DTYPES = (pt.float32, pt.float64)
+
+
+def _x(ctx, shape, layout="contiguous", **kw):
+    return ctx.input(shape, layout=layout, **kw)
+
+
+def _const(ctx, values, requires_grad=False):
+    return Input(np.asarray(values, dtype=np.float64), ctx.dtype, requires_grad=requires_grad)
+
+
+def _signs(ctx, shape):
+    """Targets of -1 and 1 (margin_ranking_loss, cosine_embedding_loss)."""
+    return _const(ctx, ctx.rng.choice([-1.0, 1.0], size=shape))
+
+
+def _pointwise_pair(ctx, **kw):
+    """(input, target) pairs of one shape under each reduction: contiguous, non-contiguous, 0-d, empty."""
+    return [Sample(_x(ctx, (4, 5)), _x(ctx, (4, 5)), reduction_length=20, **kw),
+            Sample(_x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5), "stepped"), reduction="sum",
+                   reduction_length=20, **kw),
+            Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), "transposed"), reduction="none", **kw),
+            Sample(_x(ctx, ()), _x(ctx, ()), **kw),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), **kw),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), reduction="sum", **kw)]
+
+
+def _mse(ctx):
+    return _pointwise_pair(ctx) + [
+        Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), weight=_x(ctx, (3, 4), low=0.5, high=2, requires_grad=False),
+               reduction_length=12, name="weight")]
+
+
+def _near(ctx, at):
+    """(input, target) with |input - target| at, just below and just above ``at`` (the formula's kink)."""
+    d = np.array([at, -at, at * 0.5, -at * 1.5, 0.0, 3.0 * at + 1.0], np.float64)
+    t = ctx.values((6,))
+    return _const(ctx, t + d, requires_grad=True), _const(ctx, t, requires_grad=True)
+
+
+def _smooth_l1(ctx):
+    return _pointwise_pair(ctx) + _pointwise_pair(ctx, beta=0.5) + [
+        Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), beta=0.0, reduction="none", name="beta 0: l1"),
+        Sample(*_near(ctx, 0.25), beta=0.25, reduction="none", name="|d| at beta")]
+
+
+def _huber(ctx):
+    return _pointwise_pair(ctx) + _pointwise_pair(ctx, delta=0.5) + [
+        Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), weight=_x(ctx, (3, 4), low=0.5, high=2, requires_grad=False),
+               delta=2.0, reduction_length=12, name="weight"),
+        Sample(*_near(ctx, 0.25), delta=0.25, reduction="none", name="|d| at delta")]
+
+
+def _kl_div(ctx):
+    logp = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=-3, high=0)   # noqa: E731
+    probs = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=0.05, high=1)   # noqa: E731
+    zeros = _const(ctx, [[0.0, 0.5, 0.0], [0.25, 0.0, 0.75]])
+    return [Sample(logp((4, 5)), probs((4, 5)), reduction="batchmean", reduction_length=20),
+            Sample(logp((4, 5), "transposed"), probs((4, 5), "stepped"), reduction="sum", reduction_length=20),
+            Sample(logp((3, 4)), probs((3, 4)), reduction="none"),
+            Sample(logp((3, 4)), _x(ctx, (3, 4), low=-3, high=0), reduction="batchmean", log_target=True,
+                   reduction_length=12, name="log_target"),
+            Sample(logp((2, 3)), zeros, reduction="none", name="zero targets"),
+            Sample(logp(()), probs(()), reduction="batchmean"),
+            Sample(logp((0, 3)), probs((0, 3)), reduction="sum")]
+
+
+def _bce(ctx):
+    p = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=0.05, high=0.95)   # noqa: E731
+    t = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=0, high=1)   # noqa: E731
+    edge = _const(ctx, [0.0, 1.0, 0.0, 1.0, 0.5, 1e-30])
+    return [Sample(p((4, 5)), t((4, 5)), reduction_length=20),
+            Sample(p((4, 5), "transposed"), t((4, 5), "stepped"), reduction="sum", reduction_length=20),
+            Sample(p((3, 4)), t((3, 4)), _x(ctx, (3, 4), low=0.5, high=2, requires_grad=False), reduction="none",
+                   name="weight"),
+            Sample(p(()), t(())),
+            Sample(p((0, 3)), t((0, 3)), reduction="sum"),
+            # log clamped at -100 where the input is 0 or 1 (the gradient stays finite there)
+            Sample(edge, _const(ctx, [0.0, 1.0, 1.0, 0.0, 0.5, 1.0]), reduction="none", name="inputs 0 and 1")]
+
+
+def _bce_logits(ctx):
+    t = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=0, high=1)   # noqa: E731
+    big = _const(ctx, [-200.0, -30.0, 0.0, 30.0, 200.0, 1e-3], requires_grad=True)
+    return [Sample(_x(ctx, (4, 5)), t((4, 5)), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), t((4, 5), "stepped"), reduction="sum", reduction_length=20),
+            Sample(_x(ctx, (3, 4)), t((3, 4)), _x(ctx, (3, 4), low=0.5, high=2, requires_grad=False),
+                   reduction="none", pos_weight=_x(ctx, (4,), low=0.5, high=3, requires_grad=False),
+                   name="weight, pos_weight"),
+            Sample(_x(ctx, ()), t(())),
+            Sample(_x(ctx, (0, 3)), t((0, 3)), reduction="sum"),
+            Sample(big, t((6,)), reduction="none", name="logits whose exp overflows")]
+
+
+def _cosine_embedding(ctx):
+    return [Sample(_x(ctx, (4, 5)), _x(ctx, (4, 5)), _signs(ctx, (4,)), reduction_length=5),
+            Sample(_x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5), "stepped"), _signs(ctx, (4,)), margin=0.2,
+                   reduction="sum", reduction_length=5),
+            Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), _signs(ctx, (3,)), margin=-0.3, reduction="none",
+                   reduction_length=4),
+            Sample(_x(ctx, (5,)), _x(ctx, (5,)), _signs(ctx, ()), reduction_length=5, name="unbatched")]
+
+
+def _margin_ranking(ctx):
+    return [Sample(_x(ctx, (6,)), _x(ctx, (6,)), _signs(ctx, (6,)), reduction_length=6),
+            Sample(_x(ctx, (6,), "stepped"), _x(ctx, (6,)), _signs(ctx, (6,)), margin=0.5, reduction="sum",
+                   reduction_length=6),
+            Sample(_x(ctx, (3, 4), "transposed"), _x(ctx, (3, 4)), _signs(ctx, (3, 4)), margin=0.1,
+                   reduction="none"),
+            Sample(_x(ctx, ()), _x(ctx, ()), _signs(ctx, ())),
+            Sample(_x(ctx, (0,)), _x(ctx, (0,)), _const(ctx, np.zeros(0)), reduction="sum")]
+
+
+def _cosine_similarity(ctx):
+    return [Sample(_x(ctx, (4, 5)), _x(ctx, (4, 5)), reduction_length=5),
+            Sample(_x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5), "stepped"), dim=0, reduction_length=4),
+            Sample(_x(ctx, (2, 3, 4)), _x(ctx, (3, 4)), dim=-1, reduction_length=4, name="broadcast"),
+            Sample(_x(ctx, (3, 4)), _const(ctx, np.zeros((3, 4))), reduction_length=4, name="zero vectors: eps"),
+            Sample(_x(ctx, (0, 4)), _x(ctx, (0, 4)), reduction_length=4)]
+
+
+def _error(make, err, match):
+    def f(ctx):
+        args, kwargs = make(ctx)
+        return [ErrorInput(Sample(*args, **kwargs), err, match)]
+    return f
+
+
+def _errors(*fns):
+    return lambda ctx: [e for f in fns for e in f(ctx)]
+
+
+def _bad_reduction(ctx):
+    return [ErrorInput(Sample(_x(ctx, (3,)), _x(ctx, (3,)), reduction="avg"), ValueError,
+                       "avg is not a valid value for reduction")]
+
+
+ENTRIES = [
+    Entry("mse_loss", samples=_mse, dtypes=LOSS_DTYPES, error_inputs=_bad_reduction),
+    Entry("l1_loss", samples=_pointwise_pair, dtypes=LOSS_DTYPES, error_inputs=_bad_reduction),
+    Entry("smooth_l1_loss", samples=_smooth_l1, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3,)), _x(c, (3,))], {"beta": -1.0}), RuntimeError, "negative values for beta"))),
+    Entry("huber_loss", samples=_huber, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3,)), _x(c, (3,))], {"delta": 0.0}), RuntimeError,
+               "non-positive values for delta"))),
+    Entry("kl_div", samples=_kl_div, dtypes=LOSS_DTYPES, error_inputs=_bad_reduction),
+    Entry("binary_cross_entropy", samples=_bce, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_const(c, [0.5, 1.5]), _const(c, [0.0, 1.0])], {}), RuntimeError,
+               "all elements of input should be between 0 and 1"),
+        _error(lambda c: ([_const(c, [0.5, 0.5]), _const(c, [0.0, -1.0])], {}), RuntimeError,
+               "all elements of target should be between 0 and 1"),
+        _error(lambda c: ([_x(c, (3,), low=0, high=1), _x(c, (3, 1), low=0, high=1)], {}), ValueError,
+               "different to the input size"))),
+    Entry("binary_cross_entropy_with_logits", samples=_bce_logits, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3,)), _x(c, (3, 1))], {}), ValueError, r"must be the same as input size"))),
+    Entry("cosine_embedding_loss", samples=_cosine_embedding, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (2, 3, 4)), _x(c, (2, 3, 4)), _signs(c, (2,))], {}), RuntimeError,
+               "expected 1D or 2D inputs"))),
+    Entry("margin_ranking_loss", samples=_margin_ranking, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3,)), _x(c, (3, 1)), _signs(c, (3,))], {}), RuntimeError,
+               "All input tensors should have same dimension"))),
+    Entry("cosine_similarity", samples=_cosine_similarity, dtypes=LOSS_DTYPES),
+]

@@ -160,6 +160,14 @@ class Backend:
         default) to decline; ``plugtorch.jit`` then runs the kernels one by one."""
         return None
 
+    def fuse_pair(self, first: str, second: str, index: int = 0):
+        """A kernel running a call of op ``first`` and a call of op ``second`` together, where a
+        graph makes both on the same arrays (``cross_entropy`` and its backward in a training
+        step): ``fn(*first_kargs, *second_kargs)`` returns ``(first_result, second_result)``,
+        equal to the two kernels' results. Return None (the default) to decline; ``plugtorch.jit``
+        then runs the two kernels."""
+        return None
+
     # --- random --------------------------------------------------------------------------
     def new_generator(self, index: int, seed: int):
         raise NotImplementedError

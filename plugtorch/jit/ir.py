@@ -61,7 +61,7 @@ class Node:
     the executor cannot pre-resolve (a meta function that built an array itself)."""
 
     __slots__ = ("op", "device", "kernel", "kargs", "outs", "writes", "run_args", "run_kwargs",
-                 "parent", "fused", "out_dtypes")
+                 "parent", "fused", "out_dtypes", "paired")
 
     def __init__(self, op, device, kernel, kargs, outs, writes, run_args, run_kwargs, parent):
         self.op = op
@@ -75,9 +75,12 @@ class Node:
         self.parent = parent          # the OpCall it belongs to
         self.fused = None             # a fusion.PointwiseGroup when this node stands for several
         self.out_dtypes = None
+        self.paired = None            # the second op when this node runs two calls (passes.pair_kernels)
 
     @property
     def name(self) -> str:
+        if self.paired is not None:
+            return f"{self.op.name}+{self.paired.name}"
         return self.op.name if self.fused is None else "fused_pointwise"
 
     @property
@@ -187,7 +190,7 @@ class Graph:
                 if n.fused is not None:
                     body = _fmt_fused(n)
                 else:
-                    body = f"{n.op.name}({_fmt_args(n.kargs if n.kargs is not None else n.run_args, None if n.kargs is not None else n.run_kwargs)})"
+                    body = f"{n.name}({_fmt_args(n.kargs if n.kargs is not None else n.run_args, None if n.kargs is not None else n.run_kwargs)})"
                 w = f"  # writes {', '.join(v.name for v in n.writes)}" if n.writes else ""
                 lines.append(f"  {lhs} = {body}{w}")
         for t, g in self.grad_bindings:

@@ -11,6 +11,8 @@ number of changes it made), run in order by ``optimize``.
   they change state the program sees).
 * ``fuse_pointwise``: chains of pointwise kernel calls are offered to the device's backend as one
   ``PointwiseGroup`` (backends/fusion.py); a backend that declines leaves them as they are.
+* ``pair_kernels``: two calls that would repeat each other's work on the same arrays (the loss
+  and its backward in a training step) are offered to the backend as one (``fuse_pair``).
 
 The executor's memory plan (each value freed after its last use) is in executor.py.
 """
@@ -297,7 +299,59 @@ def _make_fused(graph, group, members, needed_after, outs, position):
     return node
 
 
-PASSES = [functionalize, eliminate_common_subexpressions, fold_constants, eliminate_dead_code, fuse_pointwise]
+# ---- pairs ------------------------------------------------------------------------------------------
+def _ce_backward_matches(first, second) -> bool:
+    # _cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls) of
+    # cross_entropy(x, t, w, ignore_index, reduction, ls, dtype)
+    a, b = first.kargs[:6], second.kargs[1:7]
+    return len(second.kargs) == 7 and all(x is y if x.__class__ is Value or y.__class__ is Value
+                                          else (x.__class__ is y.__class__ and x == y) for x, y in zip(a, b))
+
+
+# first op -> (second op, whether a call of the second repeats the first's arrays and options)
+PAIRS = {"cross_entropy": ("_cross_entropy_backward", _ce_backward_matches)}
+
+
+def pair_kernels(graph) -> int:
+    """Offer each call of a ``PAIRS`` op with a later call of its partner on the same arrays to
+    the backend (``Backend.fuse_pair``); the kernel it returns runs both where the first ran. The
+    second call's arrays must all exist there and nothing in between may write them."""
+    nodes = graph.nodes
+    pos = {id(n): i for i, n in enumerate(nodes)}
+    done = 0
+    for i, first in enumerate(nodes):
+        if first is None or first.kargs is None or first.fused is not None or first.op.name not in PAIRS:
+            continue
+        name2, matches = PAIRS[first.op.name]
+        for j in range(i + 1, len(nodes)):
+            second = nodes[j]
+            if second is None or second.writes:
+                break
+            if second.op.name != name2 or second.kargs is None or second.device is not first.device \
+                    or not matches(first, second):
+                continue
+            if any(v.kind == NODE and pos.get(id(v.producer), len(nodes)) >= i for v in second.inputs()):
+                break
+            be = first.device._backend
+            fn = be.fuse_pair(first.op.name, name2, first.device.index or 0) if be is not None else None
+            if fn is None or first.kernel is not be.kernels.get(first.op.name) \
+                    or second.kernel is not be.kernels.get(name2):
+                break
+            node = Node(first.op, first.device, fn, tuple(first.kargs) + tuple(second.kargs),
+                        [first.outs[0], second.outs[0]], [], first.run_args, first.run_kwargs, first.parent)
+            node.out_dtypes = "tuple"
+            node.paired = second.op
+            for o in node.outs:
+                o.producer = node
+            nodes[i], nodes[j] = node, None
+            done += 1
+            break
+    graph.nodes[:] = [n for n in nodes if n is not None]
+    return done
+
+
+PASSES = [functionalize, eliminate_common_subexpressions, fold_constants, eliminate_dead_code, fuse_pointwise,
+          pair_kernels]
 
 
 def optimize(graph, passes=None) -> dict:

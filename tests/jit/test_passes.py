@@ -181,3 +181,65 @@ def test_memory_plan_frees_values_after_their_last_use():
     _, replay_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert replay_peak <= eager_peak * 1.05, (replay_peak, eager_peak)
+
+
+def _ce_step_graph(**ce_kwargs):
+    pt.manual_seed(0)
+    x = pt.randn(6, 4, requires_grad=True)
+    t = pt.tensor([0, 3, 1, 1, 2, 3])
+
+    def step(x, t):
+        loss = pt.nn.functional.cross_entropy(x * 2, t, **ce_kwargs)
+        loss.backward()
+        return loss.detach()
+    graph, res, tensors = graph_of(step, x, t)
+    return graph, res, x, t
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"label_smoothing": 0.1}, {"ignore_index": 1}, {"reduction": "sum"}])
+def test_cross_entropy_and_its_backward_run_as_one_kernel_with_eager_bits(kwargs):
+    graph, loss_e, x, t = _ce_step_graph(**kwargs)
+    grad_e = x.grad.clone()
+    assert passes.optimize(graph)["pair_kernels"] == 1     # (after the seed's full() is folded)
+    assert "cross_entropy+_cross_entropy_backward" in ops(graph) and "_cross_entropy_backward" not in ops(graph)
+    assert "cross_entropy+_cross_entropy_backward(" in str(graph)
+    x.grad = None
+    loss = run(graph, [x, t])
+    assert pt.equal(loss, loss_e) and pt.equal(x.grad, grad_e)
+
+
+def test_the_pair_kernel_equals_the_two_kernels_bit_for_bit():
+    from plugtorch.backends.cpu import CPUBackend
+    be = CPUBackend()
+    pair = be.fuse_pair("cross_entropy", "_cross_entropy_backward")
+    ce, ce_b = be.kernels["cross_entropy"], be.kernels["_cross_entropy_backward"]
+    rng = np.random.default_rng(0)
+    for n, c, dt in [(64, 10, np.float32), (5, 40, np.float64), (3, 7, np.float32)]:
+        x = (rng.standard_normal((n, c)) * 4).astype(dt)
+        t = rng.integers(0, c, n)
+        g = np.asarray(0.7, dtype=dt)
+        args = (None, -100, "mean", 0.0)
+        loss, grad = pair(x, t, *args, pt.float32 if dt == np.float32 else pt.float64, g, x, t, *args)
+        assert loss.tobytes() == ce(x, t, *args, pt.float32 if dt == np.float32 else pt.float64).tobytes()
+        assert grad.tobytes() == ce_b(g, x, t, *args).tobytes() and grad.flags.c_contiguous
+
+
+def test_pairs_need_the_backends_own_kernels_and_nothing_written_between(monkeypatch):
+    from plugtorch.backends.base import Backend
+    from plugtorch.backends.cpu import CPUBackend
+    graph, _, _, _ = _ce_step_graph()
+    monkeypatch.setattr(CPUBackend, "fuse_pair", Backend.fuse_pair)     # a backend without the capability
+    assert passes.optimize(graph)["pair_kernels"] == 0 and "_cross_entropy_backward" in ops(graph)
+    monkeypatch.undo()
+    be = pt.device("cpu")._backend
+    monkeypatch.setitem(be.kernels, "_cross_entropy_backward", lambda *a: None)   # a replaced kernel
+    assert be.fuse_pair("cross_entropy", "_cross_entropy_backward") is None
+    monkeypatch.undo()
+
+    def step(x, t):   # the logits change (through a view) between the loss and its backward
+        loss = pt.nn.functional.cross_entropy(x, t)
+        x.view(-1)[:2].zero_()
+        return loss, pt.ops._cross_entropy_backward(pt.ones(()), x, t)
+    graph, _, _ = graph_of(step, pt.randn(3, 4), pt.tensor([0, 1, 2]))
+    assert any(n.writes for n in graph.nodes)
+    assert passes.optimize(graph)["pair_kernels"] == 0

@@ -27,11 +27,13 @@ def _scalar_like(v, d) -> bool:
     return shape is None or (shape == () and v.dtype != d)
 
 
-def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None) -> dict:
+def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, pairs=None) -> dict:
     """The kernel table for array namespace ``xp`` (NumPy or CuPy).
 
     ``add_at(r, key, values)`` / ``multiply_at(r, key, values)`` do unbuffered in-place
-    accumulation (``np.add.at``); namespaces other than NumPy pass their own.
+    accumulation (``np.add.at``); namespaces other than NumPy pass their own. ``pairs``, a dict,
+    receives the kernels that run two ops' calls at once ((first op, second op) -> kernel; see
+    ``Backend.fuse_pair``).
     """
     ndarray = xp.ndarray
     asarray = xp.asarray
@@ -600,6 +602,27 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             s = s - m
         return s, ax
 
+    # the plain path's steps, shared by the loss, its gradient and the two together: from
+    # _plain_ce's shifted logits s, the targets' entries; then, after s = exp(s) and its class
+    # sums, the mean loss and (s / sums - onehot) * g / N
+    def _ce_picked(s, ax, t):
+        rows = xp.arange(t.shape[0])
+        return s[t, rows] if ax == 0 else s[rows, t]
+
+    def _ce_mean(x, t, picked, sums):
+        lse = xp.log(sums.reshape(-1))
+        return arr(xp.asarray((x_sum(lse) - x_sum(picked)) / x.dtype.type(t.shape[0]), dtype=x.dtype))
+
+    def _ce_grad(g, x, t, p, ax, sums):
+        p /= sums
+        rows = xp.arange(t.shape[0])
+        if ax == 0:
+            p[t, rows] -= 1
+        else:
+            p[rows, t] -= 1
+        p *= g / x.dtype.type(t.shape[0])
+        return xp.ascontiguousarray(p.T) if ax == 0 else p
+
     def cross_entropy(x, t, w, ignore_index, reduction, ls, dtype):   # the nn op
         # log_softmax, then the NLL of class indices (with smoothing) or the class probabilities'
         # cross-entropy: the decomposition in plugtorch/nn/functional/loss.py, in one kernel
@@ -608,10 +631,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         plain = _plain_ce(x, t, w, ignore_index, reduction, ls)
         if plain is not None:   # mean over samples of logsumexp(x) - x[target]
             s, ax = plain
-            rows = xp.arange(t.shape[0])
-            picked = s[t, rows] if ax == 0 else s[rows, t]
-            lse = xp.log(x_sum(xp.exp(s, out=s), axis=ax))
-            return arr(xp.asarray((x_sum(lse) - x_sum(picked)) / x.dtype.type(t.shape[0]), dtype=x.dtype))
+            picked = _ce_picked(s, ax, t)
+            return _ce_mean(x, t, picked, x_sum(xp.exp(s, out=s), axis=ax, keepdims=True))
         logp = log_softmax(x, cdim, dtype)
         prob = t.dtype.kind == "f" or t.dtype == _dtypes.bfloat16.numpy
         if not prob and not ls:
@@ -661,14 +682,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         if plain is not None:   # (softmax(x) - onehot(t)) * g / N, in the fewest NumPy calls
             p, ax = plain
             xp.exp(p, out=p)
-            p /= x_sum(p, axis=ax, keepdims=True)
-            rows = xp.arange(t.shape[0])
-            if ax == 0:
-                p[t, rows] -= 1
-            else:
-                p[rows, t] -= 1
-            p *= g / x.dtype.type(t.shape[0])
-            return xp.ascontiguousarray(p.T) if ax == 0 else p
+            return _ce_grad(g, x, t, p, ax, x_sum(p, axis=ax, keepdims=True))
         acc = _acc_dtype(x.dtype.type)
         xs = x.astype(acc, copy=False)
         if x.size == 0:
@@ -696,6 +710,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             a = a * (1 - ls) + keep * (wc * (ls / c))
         return arr(((p * a.sum(axis=cdim, keepdims=True) - a) * scale).astype(x.dtype, copy=False))
     K["_cross_entropy_backward"] = cross_entropy_backward
+
+    def cross_entropy_and_backward(x, t, w, ignore_index, reduction, ls, dtype, g, *_same):
+        # cross_entropy and _cross_entropy_backward on the same logits and targets (a traced
+        # training step; the backward's own arguments repeat the forward's): the softmax once,
+        # the same NumPy calls in the same order as the two kernels, so the same bits
+        plain = _plain_ce(x, t, w, ignore_index, reduction, ls)
+        if plain is None:
+            return (cross_entropy(x, t, w, ignore_index, reduction, ls, dtype),
+                    cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls))
+        s, ax = plain
+        picked = _ce_picked(s, ax, t)
+        sums = x_sum(xp.exp(s, out=s), axis=ax, keepdims=True)
+        return _ce_mean(x, t, picked, sums), _ce_grad(g, x, t, s, ax, sums)
+    if pairs is not None:
+        pairs[("cross_entropy", "_cross_entropy_backward")] = cross_entropy_and_backward
 
     K["prod"] = reduction(np.multiply.reduce if fast else xp.prod, True)
     K["amax"] = reduction(np.maximum.reduce if fast else xp.max, False)

@@ -18,7 +18,9 @@ class CPUBackend(Backend):
     supports_complex = True            # NumPy's complex64/complex128
 
     def __init__(self):
-        self.kernels = make_kernels(np, rng_factory=host_generator)
+        self._pairs = {}
+        self.kernels = make_kernels(np, rng_factory=host_generator, pairs=self._pairs)
+        self._own = dict(self.kernels)
         self.kernels.update(linalg_kernels.KERNELS)
         self.kernels.update(fft_kernels.KERNELS)
 
@@ -47,6 +49,15 @@ class CPUBackend(Backend):
 
     def new_generator(self, index, seed):
         return host_generator(seed)
+
+    def fuse_pair(self, first, second, index=0):
+        """The kernels that share their work (cross_entropy and its backward compute the softmax
+        once), where both ops still run this backend's own kernels (a subclass may replace one)."""
+        fn = self._pairs.get((first, second))
+        if fn is None or self.kernels.get(first) is not self._own[first] or \
+                self.kernels.get(second) is not self._own[second]:
+            return None
+        return fn
 
     def fuse_pointwise(self, group, index=0):
         """None: NumPy runs each step as its own call (plugtorch.jit runs the group's kernels

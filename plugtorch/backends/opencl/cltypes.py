@@ -9,6 +9,11 @@ float16 conversions are integer bit manipulation that needs no float denormals; 
 compiler offers x86's F16C instructions (PoCL on x86-64) they do it in one instruction, and
 contiguous all-float16 pointwise kernels convert eight values at a time (``F16_VEC``). Only NaN
 payloads may differ between the two (F16C quiets a signalling NaN; NumPy keeps it).
+
+complex64 and complex128 are stored and computed as float2 and double2 (real part ``.x``,
+imaginary ``.y``: NumPy's memory layout); their math is in kernels/complex.py. A real value
+becomes complex with a zero imaginary part; a complex one becomes real by its real part (bool:
+whether either part is non-zero), as NumPy's casts on cpu.
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ STORAGE = {  # numpy dtype -> OpenCL storage type
     np.dtype(np.int16): "short", np.dtype(np.int32): "int", np.dtype(np.int64): "long",
     np.dtype(np.float16): "ushort", _dtypes.bfloat16.numpy: "ushort",
     np.dtype(np.float32): "float", np.dtype(np.float64): "double",
+    np.dtype(np.complex64): "float2", np.dtype(np.complex128): "double2",
 }
 BF16 = _dtypes.bfloat16.numpy
 F16 = np.dtype(np.float16)
 HALVES = (F16, BF16)   # 16-bit floats: ushort storage, float compute
 BOOL = np.dtype(np.bool_)
 FLOAT_KINDS = "f"
+C64, C128 = np.dtype(np.complex64), np.dtype(np.complex128)
 
 PRELUDE = r"""
 #ifdef USE_FP64
@@ -123,6 +130,15 @@ def is_float(dt) -> bool:
     return dt.kind == "f" or dt == BF16
 
 
+def is_complex(dt) -> bool:
+    return dt.kind == "c"
+
+
+def real_of(dt):
+    """The NumPy dtype of a complex ``dt``'s parts."""
+    return np.dtype(np.float64) if dt == C128 else np.dtype(np.float32)
+
+
 def load(dt, expr, to=None) -> str:
     """C expression reading storage ``expr`` of dtype ``dt`` as C type ``to`` (default compute)."""
     v = f"bf16_load({expr})" if dt == BF16 else f"f16_load({expr})" if dt == F16 else f"({expr})"
@@ -132,6 +148,8 @@ def load(dt, expr, to=None) -> str:
 def convert(src_dt, dst_dt, expr) -> str:
     """C expression converting a computed value of ``src_dt`` to the compute type of ``dst_dt``."""
     ct = compute(dst_dt)
+    if src_dt.kind == "c" or dst_dt.kind == "c":
+        return _convert_complex(src_dt, dst_dt, expr)
     if dst_dt == BOOL:
         return f"((uchar)(({expr}) != 0))"
     if is_float(src_dt) and not is_float(dst_dt) and ct != "long":
@@ -141,6 +159,17 @@ def convert(src_dt, dst_dt, expr) -> str:
     if dst_dt == F16 and src_dt != F16:     # the same for float16; a double is rounded once
         return f"f16r_d({expr})" if src_dt == np.float64 else f"f16r((float)({expr}))"
     return f"(({ct})({expr}))"
+
+
+def _convert_complex(src_dt, dst_dt, expr) -> str:
+    if dst_dt.kind == "c":
+        rt = STORAGE[real_of(dst_dt)]
+        if src_dt.kind == "c":
+            return f"convert_{rt}2({expr})"
+        return f"(({rt}2)(({rt})({expr}), ({rt})0))"
+    if dst_dt == BOOL:
+        return f"((uchar)((({expr}).x != 0) || (({expr}).y != 0)))"
+    return convert(real_of(src_dt), dst_dt, f"(({expr}).x)")
 
 
 def store(dt, expr) -> str:

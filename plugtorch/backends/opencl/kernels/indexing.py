@@ -86,6 +86,10 @@ def scatter(x, dim, index, src, reduce):
         sv = "sval"
         sparam = f"const {ct} sval"
     cur = T.load(dt, "r[p]")
+    if reduce not in (None, "add", "sum") and T.is_complex(dt):
+        from plugtorch import _dtypes
+        from plugtorch.backends.opencl.kernels.complex import unsupported
+        raise unsupported(f"scatter(reduce={reduce!r})", _dtypes.from_numpy_dtype(dt), dev)
     if reduce is None:
         new = sv
     elif reduce in ("add", "sum"):
@@ -230,7 +234,7 @@ def nonzero(x):
     strides = x.strides if nd else (1,)
     g = raw_geo(shape, [strides])
     st = T.storage(x.dtype)
-    nz = f"({T.load(x.dtype, 'x[xo + geo_off(&g, i, 0)]')} != 0)"
+    nz = T.convert(x.dtype, T.BOOL, T.load(x.dtype, 'x[xo + geo_off(&g, i, 0)]'))
     src = f"""__kernel void k_count(__global long* cnt, __global const {st}* x, const long xo, const Geo g) {{
     long c = 0;
     for (long i = 0; i < g.n; i++) c += {nz};

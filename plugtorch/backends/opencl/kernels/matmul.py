@@ -15,7 +15,26 @@ from plugtorch.dispatch.meta import broadcast_shapes
 TM, TN, LX = 4, 16, 16
 
 
+def _complex_source(dt):
+    """complex: one work-item per element of C, a plain loop over k (complex products)."""
+    from plugtorch.backends.opencl.kernels.complex import helpers
+    return helpers(T.STORAGE[T.real_of(dt)]) + f"""
+__kernel void k(__global CT* c, __global const CT* a, const long ao, __global const CT* b,
+                const long bo, const long M, const long N, const long K, const long lda,
+                const long ldb, const Geo g) {{
+    const long j = get_global_id(0), i = get_global_id(1), bt = get_global_id(2);
+    if (j >= N || i >= M) return;
+    const long ab = ao + geo_off(&g, bt, 0) + i * lda, bb = bo + geo_off(&g, bt, 1) + j;
+    CT acc = 0;
+    for (long k = 0; k < K; k++) acc += cmul(a[ab + k], b[bb + k * ldb]);
+    c[bt * M * N + i * N + j] = acc;
+}}
+"""
+
+
 def _source(dt):
+    if T.is_complex(dt):
+        return _complex_source(dt)
     ct, st = T.compute(dt), T.storage(dt)
     ld = lambda e: T.load(dt, e)  # noqa: E731
     return f"""
@@ -139,9 +158,10 @@ def matmul(a, b):
     k = dev.kernel(("matmul", dt), lambda: _source(dt), "k", [None, None, np.int64, None, np.int64, np.int64,
                                                       np.int64, np.int64, np.int64, np.int64, T.GEO])
     k.set_args(out.data, a.data, a.offset, b.data, b.offset, M, N, K, lda, ldb, g)
-    gx = (N + TN - 1) // TN
+    tn, tm = (1, 1) if T.is_complex(dt) else (TN, TM)
+    gx = (N + tn - 1) // tn
     gx = (gx + LX - 1) // LX * LX
-    gy = (M + TM - 1) // TM
+    gy = (M + tm - 1) // tm
     dev.cl.enqueue_nd_range_kernel(dev.queue, k, (gx, gy, nb), (LX, 1, 1))
     return out
 

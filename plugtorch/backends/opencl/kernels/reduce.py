@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.kernels import complex as C
 from plugtorch.backends.opencl.kernels.elementwise import FLOAT_HELPERS
 from plugtorch.backends.opencl.kernels.pointwise import make_geo
 
@@ -23,8 +24,10 @@ def _ops(name, acc_dt, x_dt):
     load = T.load(x_dt, "x[i]")
     conv = load if x_dt == acc_dt else T.convert(x_dt, acc_dt, load)
     if name in ("all", "any"):
-        return ("1" if name == "all" else "0", "(a && b)" if name == "all" else "(a || b)",
-                f"(({load}) != 0)")
+        nz = f"(({load}).x != 0 || ({load}).y != 0)" if T.is_complex(x_dt) else f"(({load}) != 0)"
+        return "1" if name == "all" else "0", "(a && b)" if name == "all" else "(a || b)", nz
+    if T.is_complex(acc_dt):   # (sum and prod: _reduce refuses the others)
+        return ("0", "(a + b)", conv) if name == "sum" else ("cx(1, 0)", "cmul(a, b)", conv)
     if name == "sum":
         return "0", "(a + b)", conv
     if name == "prod":
@@ -47,7 +50,8 @@ def _source(name, x_dt, acc_dt, out_dt):
     ident, comb, val = _ops(name, acc_dt, x_dt)
     ct = T.compute(acc_dt)
     st_in, st_out = T.storage(x_dt), T.storage(out_dt)
-    helpers = f"typedef {ct} CT;\n" + (FLOAT_HELPERS if T.is_float(acc_dt) else "")
+    helpers = (C.helpers(T.STORAGE[T.real_of(acc_dt)]) if T.is_complex(acc_dt) else
+               f"typedef {ct} CT;\n" + (FLOAT_HELPERS if T.is_float(acc_dt) else ""))
     store = T.store(out_dt, "acc")
     return f"""{helpers}
 inline CT comb(CT a, CT b) {{ return {comb}; }}
@@ -99,6 +103,9 @@ def _geos(x, dims):
 
 def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     dev = x.dev
+    if T.is_complex(acc_dt) and name not in ("sum", "prod"):
+        from plugtorch import _dtypes
+        raise C.unsupported(name, _dtypes.from_numpy_dtype(acc_dt), dev)
     kept, gk, gr = _geos(x, dims)
     shape = tuple(1 if d in dims else x.shape[d] for d in range(x.ndim)) if keepdim else \
         tuple(x.shape[d] for d in kept)

@@ -32,6 +32,9 @@ def make_scan(name):
     def k(x, dim, dtype):
         d = dtype.numpy
         dev = x.dev
+        if name == "cumprod" and T.is_complex(d):   # (cumsum's + is complex addition)
+            from plugtorch.backends.opencl.kernels.complex import unsupported
+            raise unsupported(name, dtype, dev)
         out = dev.empty(x.shape, d)
         if x.size == 0:
             return out

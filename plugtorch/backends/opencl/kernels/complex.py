@@ -1,0 +1,177 @@
+"""complex64 and complex128 on OpenCL: float2 / double2 values (real part .x, imaginary .y).
+
+The C helpers follow what NumPy computes on cpu: its complex loops (Smith's scaled division and
+reciprocal, hypot for abs, the product with one fused multiply-add as its SIMD loop has it) and C99 Annex G's special values, as glibc's cexp, clog, csqrt,
+ctanh ... give them (infinities and NaNs in either part, signed zeros). They are written once
+over ``CT`` (the vector type) and ``RT`` (its real type), with FP_CONTRACT off so that no fused
+multiply-add changes a product's rounding.
+
+Ops a complex dtype has no kernel for raise ``MissingCapabilityError`` naming op, dtype and device.
+"""
+from __future__ import annotations
+
+from plugtorch.backends.base import MissingCapabilityError
+
+HELPERS = r"""
+#pragma OPENCL FP_CONTRACT OFF
+inline CT cx(RT re, RT im) { CT r; r.x = re; r.y = im; return r; }
+/* NumPy's SIMD loop (contiguous arrays, the usual case): one product fused, fmaddsub's order */
+inline CT cmul(CT a, CT b) { return cx(fma(a.x, b.x, -(a.y * b.y)), fma(a.x, b.y, a.y * b.x)); }
+inline CT cdiv(CT a, CT b) {   /* NumPy's: Smith's algorithm, the larger part of b scaled out */
+    const RT ar = fabs(b.x), ai = fabs(b.y);
+    if (ar >= ai) {
+        if (ar == 0 && ai == 0) return cx(a.x / ar, a.y / ai);
+        const RT rat = b.y / b.x, scl = (RT)1 / (b.x + b.y * rat);
+        return cx((a.x + a.y * rat) * scl, (a.y - a.x * rat) * scl);
+    }
+    const RT rat = b.x / b.y, scl = (RT)1 / (b.y + b.x * rat);
+    return cx((a.x * rat + a.y) * scl, (a.y * rat - a.x) * scl);
+}
+inline CT crecip(CT a) {       /* NumPy's reciprocal */
+    if (fabs(a.y) <= fabs(a.x)) {
+        const RT r = a.y / a.x, d = a.x + a.y * r;
+        return cx((RT)1 / d, -r / d);
+    }
+    const RT r = a.x / a.y, d = a.x * r + a.y;
+    return cx(r / d, (RT)-1 / d);
+}
+inline RT cabs_(CT a) { return hypot(a.x, a.y); }
+inline RT carg(CT a) { return atan2(a.y, a.x); }
+inline int cnan(CT a) { return isnan(a.x) || isnan(a.y); }
+inline int cinf(CT a) { return isinf(a.x) || isinf(a.y); }
+inline int cfinite(CT a) { return isfinite(a.x) && isfinite(a.y); }
+inline int cnonzero(CT a) { return a.x != 0 || a.y != 0; }
+inline CT cexp_(CT a) {
+    const RT x = a.x, y = a.y;
+    if (y == 0) return cx(exp(x), y);
+    if (isinf(x)) {
+        if (x < 0) return isfinite(y) ? cx((RT)0 * cos(y), (RT)0 * sin(y)) : cx(0, copysign((RT)0, y));
+        if (!isfinite(y)) return cx(x, y - y);
+        return cx(x * cos(y), x * sin(y));
+    }
+    if (isnan(x) || !isfinite(y)) return cx(NAN, NAN);
+    if (x > EXP_BIG) { const RT e = exp(x * (RT)0.5); return cx(e * cos(y) * e, e * sin(y) * e); }
+    const RT e = exp(x);
+    return cx(e * cos(y), e * sin(y));
+}
+inline CT clog_(CT a) {
+    const RT x = a.x, y = a.y;
+    if (isinf(x) || isinf(y)) return cx(INFINITY, atan2(y, x));
+    if (isnan(x) || isnan(y)) return cx(NAN, NAN);
+    const RT ax = fabs(x), ay = fabs(y), big = fmax(ax, ay), small = fmin(ax, ay);
+    RT re;
+    if (big == 0) re = -INFINITY;
+    else if (big > (RT)0.5 && big < (RT)2)   /* |a| near 1: log1p keeps the small result's digits */
+        re = (RT)0.5 * log1p((big - 1) * (big + 1) + small * small);
+    else { const RT r = small / big; re = log(big) + (RT)0.5 * log1p(r * r); }   /* no overflow */
+    return cx(re, atan2(y, x));
+}
+inline CT csqrt_(CT a) {       /* Kahan's, scaled where |a| may overflow (FreeBSD's csqrt) */
+    const RT x = a.x, y = a.y;
+    if (x == 0 && y == 0) return cx(0, y);
+    if (isinf(y)) return cx(INFINITY, y);
+    if (isnan(x)) return cx(x, (y - y) / (y - y));
+    if (isinf(x)) {
+        if (x < 0) return cx(fabs(y - y), copysign((RT)INFINITY, y));
+        return cx(x, copysign(y - y, y));
+    }
+    if (isnan(y)) return cx(y, y);
+    RT sx = x, sy = y, up = 1;
+    if (fabs(x) >= SQRT_BIG || fabs(y) >= SQRT_BIG) { sx *= (RT)0.25; sy *= (RT)0.25; up = 2; }
+    else if (fabs(x) <= SQRT_TINY && fabs(y) <= SQRT_TINY) { sx *= SQRT_UP; sy *= SQRT_UP; up = SQRT_DOWN; }
+    if (sx >= 0) {
+        const RT t = sqrt((sx + hypot(sx, sy)) * (RT)0.5);
+        return cx(t * up, sy / (2 * t) * up);
+    }
+    const RT t = sqrt((-sx + hypot(sx, sy)) * (RT)0.5);
+    return cx(fabs(sy) / (2 * t) * up, copysign(t, sy) * up);
+}
+inline CT ctanh_(CT a) {       /* FreeBSD's ctanh (Kahan) */
+    const RT x = a.x, y = a.y;
+    if (isnan(x)) return cx(x, y == 0 ? y : x);
+    if (x == 0 && !isfinite(y)) return cx(x, y - y);
+    if (isinf(x)) return cx(copysign((RT)1, x), isfinite(y) ? copysign((RT)0, sin(y) * cos(y)) : copysign((RT)0, y));
+    if (!isfinite(y)) return cx(y - y, y - y);
+    if (fabs(x) >= TANH_BIG) {
+        const RT e = exp(-fabs(x));
+        return cx(copysign((RT)1, x), (RT)4 * sin(y) * cos(y) * e * e);
+    }
+    const RT t = tan(y), beta = 1 + t * t, s = sinh(x), rho = sqrt(1 + s * s), den = 1 + beta * s * s;
+    return cx(beta * rho * s / den, t / den);
+}
+inline RT cosh_half(RT ax) { const RT h = exp(ax * (RT)0.5); return (RT)0.5 * h * h; }
+inline CT csinh_(CT a) {
+    const RT x = a.x, y = a.y;
+    if (y == 0) return cx(sinh(x), y);
+    if (x == 0 && !isfinite(y)) return cx(x, y - y);
+    if (isinf(x) && isfinite(y)) return cx(x * cos(y), INFINITY * sin(y));
+    if (isinf(x)) return cx(x * x, y - y);
+    if (fabs(x) > EXP_BIG) {   /* cosh(x) overflows where cosh(x) sin(y) need not */
+        const RT h = exp(fabs(x) * (RT)0.5), c = (RT)0.5 * cos(y) * h, s = (RT)0.5 * sin(y) * h;
+        return cx(copysign((RT)1, x) * c * h, s * h);
+    }
+    return cx(sinh(x) * cos(y), cosh(x) * sin(y));
+}
+inline CT ccosh_(CT a) {
+    const RT x = a.x, y = a.y;
+    if (y == 0) return cx(cosh(x), isnan(x) ? y : copysign((RT)0, x) * y);
+    if (x == 0 && !isfinite(y)) return cx(y - y, (RT)0);
+    if (isinf(x) && isfinite(y)) return cx(INFINITY * cos(y), x * sin(y));
+    if (isinf(x)) return cx(x * x, x * (y - y));
+    if (fabs(x) > EXP_BIG) {
+        const RT h = exp(fabs(x) * (RT)0.5), c = (RT)0.5 * cos(y) * h, s = (RT)0.5 * sin(y) * h;
+        return cx(c * h, copysign((RT)1, x) * s * h);
+    }
+    return cx(cosh(x) * cos(y), sinh(x) * sin(y));
+}
+/* sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz) */
+inline CT csin_(CT a) {
+    if (isinf(a.y) && !isfinite(a.x)) return cx(a.x - a.x, fabs(a.y));   /* glibc's signs */
+    const CT r = csinh_(cx(-a.y, a.x));
+    return cx(r.y, -r.x);
+}
+inline CT ccos_(CT a) { return ccosh_(cx(-a.y, a.x)); }
+inline CT ctan_(CT a) { const CT r = ctanh_(cx(-a.y, a.x)); return cx(r.y, -r.x); }
+"""
+
+# per precision: overflow thresholds of exp, sqrt's scaling, tanh's saturation
+_CONSTS = {
+    "float": dict(EXP_BIG="88.7f", SQRT_BIG="0x1p126f", SQRT_TINY="0x1p-100f", SQRT_UP="0x1p50f",
+                  SQRT_DOWN="0x1p-25f", TANH_BIG="9.0f"),
+    "double": dict(EXP_BIG="709.7", SQRT_BIG="0x1p1022", SQRT_TINY="0x1p-900", SQRT_UP="0x1p450",
+                   SQRT_DOWN="0x1p-225", TANH_BIG="22.0"),
+}
+
+
+def helpers(real: str) -> str:
+    """The helpers for ``real`` ("float" or "double") parts."""
+    defs = "".join(f"#define {k} {v}\n" for k, v in _CONSTS[real].items())
+    undef = "".join(f"#undef {k}\n" for k in _CONSTS[real])
+    return f"typedef {real}2 CT;\ntypedef {real} RT;\n{defs}{HELPERS}{undef}"
+
+
+# unary ops: a complex result, a real one (abs, angle, real, imag) and a bool one
+UNARY_COMPLEX = {
+    "neg": "(-x0)", "conj": "cx(x0.x, -x0.y)", "exp": "cexp_(x0)", "log": "clog_(x0)",
+    "sqrt": "csqrt_(x0)", "rsqrt": "crecip(csqrt_(x0))", "reciprocal": "crecip(x0)",
+    "sin": "csin_(x0)", "cos": "ccos_(x0)", "tan": "ctan_(x0)", "sinh": "csinh_(x0)",
+    "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "crecip(cx(1, 0) + cexp_(-x0))",
+    "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)",
+}
+UNARY_REAL = {"abs": "cabs_(x0)", "angle": "carg(x0)", "real": "x0.x", "imag": "x0.y"}
+UNARY_BOOL = {"isnan": "cnan(x0)", "isinf": "cinf(x0)", "isfinite": "cfinite(x0)",
+              "logical_not": "(!cnonzero(x0))"}
+BINARY = {"add": "(x0 + x1)", "sub": "(x0 - x1)", "mul": "cmul(x0, x1)", "div": "cdiv(x0, x1)"}
+COMPARE = {"eq": "(x0.x == x1.x && x0.y == x1.y)", "ne": "(x0.x != x1.x || x0.y != x1.y)",
+           "logical_and": "(cnonzero(x0) && cnonzero(x1))", "logical_or": "(cnonzero(x0) || cnonzero(x1))",
+           "logical_xor": "(cnonzero(x0) != cnonzero(x1))"}
+UNARY = {**UNARY_COMPLEX, **UNARY_REAL, **UNARY_BOOL}
+
+
+def unsupported(op: str, dtype, dev) -> MissingCapabilityError:
+    """The error of an op the opencl backend has no kernel for in a complex ``dtype``."""
+    name = getattr(dtype, "name", str(dtype))
+    where = f"the OpenCL device '{dev.name}'" if dev is not None else "OpenCL devices"
+    return MissingCapabilityError(op, "opencl", f"{name} kernels",
+                                  f"{op} has no {name} kernel on {where}; "
+                                  f"run it on cpu (x.cpu()) or in a real dtype")

@@ -3,8 +3,10 @@ since the last call: results stay right when operands, sizes and scalars change 
 import threading
 
 import numpy as np
+import pytest
 
 import plugtorch as pt
+from plugtorch.backends.opencl.kernels.pointwise import SPLIT
 
 from .conftest import DEV
 
@@ -78,3 +80,25 @@ def test_threads_share_the_cached_kernels():
     for t in threads:
         t.join()
     assert not errors
+
+
+@pytest.mark.parametrize("n", [SPLIT - 1, SPLIT, SPLIT + 1, SPLIT + 63, 3 * SPLIT + 64])
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float16, pt.int32])
+def test_large_launches_split_at_the_last_block(n, dtype):
+    # From SPLIT elements on, a contiguous pointwise op runs an unchecked kernel over the whole
+    # work-groups and the checked one over the last partial block: every element is written
+    # once, none past the end (the neighbours of a view stay as they were).
+    rng = np.random.default_rng(n)
+    a = rng.uniform(-4, 4, n + 5).astype(dtype.numpy)
+    b = rng.uniform(-4, 4, n).astype(dtype.numpy)
+    x, y = pt.tensor(a, device=DEV), pt.tensor(b, device=DEV)
+    xv = x[5:]                                    # at an offset: the general contiguous kernel
+    xc, yc = pt.tensor(a), pt.tensor(b)
+    for got, want in [(xv + y, xc[5:] + yc), (x[:n] * y, xc[:n] * yc), (xv * 3, xc[5:] * 3),
+                      (x[:n].neg(), xc[:n].neg()), (xv.abs(), xc[5:].abs())]:
+        np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())
+    out = pt.zeros(n + 128, dtype=dtype, device=DEV)
+    out[64:64 + n].copy_(y)                       # a copy into the middle of a buffer
+    ref = np.zeros(n + 128, dtype.numpy)
+    ref[64:64 + n] = b
+    np.testing.assert_array_equal(out.cpu().numpy(), ref)

@@ -13,6 +13,7 @@ from plugtorch.dispatch.meta import broadcast_shapes
 BOOL = T.BOOL
 _new = object.__new__
 _L64 = (64,)
+_SPLIT, _launch_split = P.SPLIT, P.launch_split
 _enqueue = None   # pyopencl.enqueue_nd_range_kernel, bound once pyopencl is loaded
 _acquire, _release = LOCK.acquire, LOCK.release
 
@@ -233,7 +234,11 @@ def make_unary(name):
                         if last[1] != p:
                             kc.set_arg(2, x.data)
                             last[1] = p
-                        _enqueue(e[6], kc, last[3], _L64)
+                        if n >= _SPLIT:   # big: the unchecked kernel, then the last block
+                            pw.ku0.set_args(data, _I64(n), x.data)
+                            _launch_split(dev, e[6], pw.ku0, kc, n)
+                        else:
+                            _enqueue(e[6], kc, last[3], _L64)
                     return out
             od = dtype.numpy
             target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
@@ -313,7 +318,12 @@ def make_binary(name):
                         elif last[2] is not b:   # (the same Python scalar object: the same value)
                             kc.set_arg(3, T.scalar(e[5], b, rounded))
                             last[2] = b
-                        _enqueue(e[8], kc, last[3], _L64)
+                        if n >= _SPLIT:   # big: the unchecked kernel, then the last block
+                            pw.ku0.set_args(data, _I64(n), a.data,
+                                            b.data if bc is CLArray else T.scalar(e[5], b, rounded))
+                            _launch_split(dev, e[8], pw.ku0, kc, n)
+                        else:
+                            _enqueue(e[8], kc, last[3], _L64)
                     return out
             d = dtype.numpy
             dev = _dev_of(a, b)

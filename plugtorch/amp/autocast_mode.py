@@ -255,6 +255,8 @@ def _cast_arguments(op, entry, args, kwargs, st, dispatch):
     how = entry[_list_index(device_type)]
     if how is None:
         return args, kwargs
+    if how == policy.BANNED:
+        raise RuntimeError(policy.BANNED_MESSAGES[op.name])
     fast = get_autocast_dtype(device_type)
     if how == policy.LOWER:
         to = fast

@@ -7,7 +7,9 @@ in ``Backend.autocast_list``. The policies, as PyTorch's:
 
 - ``LOWER``: floating-point tensors run in the autocast dtype (float16 or bfloat16);
 - ``FP32``: floating-point tensors run in float32 (unless the call names a ``dtype``);
-- ``PROMOTE``: all floating-point tensors run in the widest of their dtypes.
+- ``PROMOTE``: all floating-point tensors run in the widest of their dtypes;
+- ``BANNED``: the op raises (``BANNED_MESSAGES`` says why and what to use instead), whatever the
+  dtypes: ``binary_cross_entropy`` on the CUDA list.
 
 Ops not listed run in the dtypes of their inputs. Only float16, bfloat16 and float32 tensors on
 the autocast device type are cast (float64 never is). The lists follow PyTorch's documentation
@@ -18,10 +20,10 @@ the autocast device type are cast (float64 never is). The lists follow PyTorch's
 """
 from __future__ import annotations
 
-LOWER, FP32, PROMOTE = "lower", "fp32", "promote"
+LOWER, FP32, PROMOTE, BANNED = "lower", "fp32", "promote", "banned"
 LISTS = ("cuda", "cpu")
 
-_L, _F, _P, _N = LOWER, FP32, PROMOTE, None
+_L, _F, _P, _B, _N = LOWER, FP32, PROMOTE, BANNED, None
 
 # op name: (policy in the CUDA list, policy in the CPU list)
 POLICIES: dict[str, tuple] = {
@@ -79,6 +81,16 @@ POLICIES: dict[str, tuple] = {
     "group_norm": (_F, _N),
     "nll_loss": (_F, _F),
     "cross_entropy": (_F, _F),
+    "mse_loss": (_F, _F),
+    "l1_loss": (_F, _F),
+    "smooth_l1_loss": (_F, _F),
+    "huber_loss": (_F, _F),     # CUDA: in autocast_mode.h's AT_FORALL_FP32, not on the documented page
+    "kl_div": (_F, _F),
+    "binary_cross_entropy": (_B, _F),
+    "binary_cross_entropy_with_logits": (_F, _F),
+    "cosine_embedding_loss": (_F, _F),
+    "margin_ranking_loss": (_F, _F),
+    "cosine_similarity": (_F, _N),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),
     "dot": (_P, _N),
@@ -87,6 +99,17 @@ POLICIES: dict[str, tuple] = {
     "scatter_add": (_P, _N),
     "cat": (_N, _P),
     "stack": (_N, _P),
+}
+
+
+# why a BANNED op raises: PyTorch's message, with plugtorch's names
+BANNED_MESSAGES = {
+    "binary_cross_entropy": (
+        "plugtorch.nn.functional.binary_cross_entropy and plugtorch.nn.BCELoss are unsafe to autocast.\n"
+        "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+        "In this case, combine the two layers using plugtorch.nn.functional.binary_cross_entropy_with_logits\n"
+        "or plugtorch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and BCEWithLogits are\n"
+        "safe to autocast."),
 }
 
 

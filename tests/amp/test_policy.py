@@ -27,6 +27,9 @@ DOCUMENTED = {
                    pdist poisson_nll_loss pow prod reciprocal rsqrt sinh smooth_l1_loss soft_margin_loss softmax
                    softmin softplus sum renorm tan triplet_margin_loss""",
         "promote": "addcdiv addcmul atan2 bilinear cross dot grid_sample index_put scatter_add tensordot",
+        # the page's "CUDA Ops that can autocast to float32" ends: "binary_cross_entropy ... raise[s] an
+        # error in autocast-enabled regions" (autocast_mode.cpp's binary_cross_entropy_banned)
+        "banned": "binary_cross_entropy",
     },
     "cpu": {
         "lower": """conv1d conv2d conv3d bmm mm linalg_vecdot baddbmm addmm addbmm linear matmul _convolution
@@ -66,6 +69,8 @@ UNDOCUMENTED = {
     ("cuda", "scaled_dot_product_attention", "lower"): "in autocast_mode.h's AT_FORALL_LOWER_PRECISION_FP",
     ("cuda", "logsumexp", "fp32"): "in autocast_mode.h's AT_FORALL_FP32",
     ("cuda", "vector_norm", "fp32"): "linalg_vector_norm, in autocast_mode.h's AT_FORALL_FP32_SET_OPT_DTYPE",
+    ("cuda", "huber_loss", "fp32"): "in autocast_mode.h's AT_FORALL_FP32",
+    ("cpu", "smooth_l1_loss", "fp32"): "in autocast_mode.cpp's CPU float32 list (torch 2.13 on cpu: float32)",
 }
 
 
@@ -98,7 +103,9 @@ def test_every_table_entry_is_documented_or_explained(list_name):
 def test_the_table_names_registry_ops_and_known_policies():
     assert sorted(set(policy.POLICIES) - set(OPS)) == []
     for name, entry in policy.POLICIES.items():
-        assert len(entry) == len(policy.LISTS) and set(entry) <= {policy.LOWER, policy.FP32, policy.PROMOTE, None}
+        assert len(entry) == len(policy.LISTS)
+        assert set(entry) <= {policy.LOWER, policy.FP32, policy.PROMOTE, policy.BANNED, None}
+        assert (policy.BANNED in entry) == (name in policy.BANNED_MESSAGES)
         assert not name.endswith("_") and "inplace" not in OPS[name].tags   # in-place ops are not autocast
 
 
@@ -111,6 +118,18 @@ def test_the_lists_the_two_examples_in_the_issue_name():
         assert policy.policy(op, "cuda") == policy.FP32
     assert policy.policy("softmax", "cpu") is None and policy.policy("cross_entropy", "cpu") == policy.FP32
     assert policy.policy("cat", "cpu") == policy.policy("index_put", "cuda") == policy.PROMOTE
+
+
+def test_the_losses_pytorch_lists_are_in_the_table():
+    # every loss nn.functional has that PyTorch's lists name: float32 on both lists, but
+    # binary_cross_entropy, refused on the CUDA list; cosine_similarity is float32 on CUDA only
+    losses = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
+              "cosine_embedding_loss", "margin_ranking_loss", "nll_loss", "cross_entropy")
+    for op in losses:
+        assert policy.POLICIES[op] == (policy.FP32, policy.FP32), op
+    assert policy.POLICIES["binary_cross_entropy"] == (policy.BANNED, policy.FP32)
+    assert policy.POLICIES["cosine_similarity"] == (policy.FP32, None)
+    assert "unsafe to autocast" in policy.BANNED_MESSAGES["binary_cross_entropy"]
 
 
 def test_policy_lookups_and_errors():

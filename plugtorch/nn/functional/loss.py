@@ -245,9 +245,10 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         loss = target.exp() * (target - input)
     else:
         # xlogy(target, target) - target * input, as PyTorch: 0 where target is 0, nan where it is negative
+        # (zeros_like: in target's dtype, so bfloat16 stays bfloat16)
         pos = target > 0
-        loss = pt.where(pos, target * pt.where(pos, target, 1.0).log(), pt.where(target == 0, 0.0, float("nan"))) \
-            - target * input
+        zero_or_nan = pt.where(target == 0, pt.zeros_like(target), float("nan"))
+        loss = pt.where(pos, target * pt.where(pos, target, 1.0).log(), zero_or_nan) - target * input
     if reduction == "batchmean":
         return loss.sum() / input.shape[0] if input.ndim else loss.sum()
     return _reduce(loss, reduction)

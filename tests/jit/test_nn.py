@@ -134,3 +134,51 @@ def test_compiled_training_step_equals_eager(opt_name, dev):
         assert pt.equal(a, b), opt_name
     assert f.counters["graph_breaks"] == 0 and f.counters["graphs"] == 1, (f.counters, pt.compiler.stats()["reasons"])
     assert pt.compiler.stats()["compiled_calls"] >= 3     # the step really ran as a graph
+
+
+# the losses autocast runs in float32 are composite ops: the graph holds their pieces
+LOSSES = {
+    "mse_loss": lambda out, y: nn.functional.mse_loss(out, y),
+    "l1_loss": lambda out, y: nn.functional.l1_loss(out, y, reduction="sum"),
+    "smooth_l1_loss": lambda out, y: nn.functional.smooth_l1_loss(out, y, beta=0.5),
+    "huber_loss": lambda out, y: nn.functional.huber_loss(out, y, delta=0.5),
+    "kl_div": lambda out, y: nn.functional.kl_div(out.log_softmax(1), y.softmax(1), reduction="batchmean"),
+    "binary_cross_entropy": lambda out, y: nn.functional.binary_cross_entropy(out.sigmoid(), y.sigmoid()),
+    "binary_cross_entropy_with_logits": lambda out, y: nn.functional.binary_cross_entropy_with_logits(
+        out, y.sigmoid(), pos_weight=pt.full((4,), 2.0, device=out.device)),
+    "cosine_embedding_loss": lambda out, y: nn.functional.cosine_embedding_loss(
+        out, y, pt.tensor([1.0, -1.0] * 4, device=out.device)),
+    "margin_ranking_loss": lambda out, y: nn.functional.margin_ranking_loss(out[:, 0], y[:, 0], y[:, 1].sign()),
+    "cosine_similarity": lambda out, y: nn.functional.cosine_similarity(out, y).sum(),
+}
+
+
+@pytest.mark.parametrize("amp", [False, True], ids=["float32", "autocast"])
+@pytest.mark.parametrize("loss_name", sorted(LOSSES))
+def test_compiled_training_step_with_a_loss_equals_eager(loss_name, amp):
+    pt.manual_seed(4)
+    xs = [pt.randn(8, 16) for _ in range(4)]
+    ys = [pt.randn(8, 4) for _ in range(4)]
+    results = []
+    for compiled in (False, True):
+        model = _mlp("cpu")
+        opt = pt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            with pt.autocast("cpu", enabled=amp):
+                loss = LOSSES[loss_name](model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        f = pt.compile(step) if compiled else step
+        losses = [f(x, y) for x, y in zip(xs, ys)]
+        results.append((losses, [p.detach().clone() for p in model.parameters()], f))
+    (le, pe, _), (lc, pc, f) = results
+    assert all(x.dtype is pt.float32 for x in le + lc)      # the CPU list: float32 losses of bfloat16 outputs
+    for a, b in zip(le + pe, lc + pc):
+        assert pt.equal(a, b), (loss_name, [float(x) for x in le], [float(x) for x in lc])
+    assert f.counters["graph_breaks"] == 0 and f.counters["graphs"] == 1, (f.counters, pt.compiler.stats()["reasons"])
+    if amp and loss_name != "cosine_similarity":
+        text = str(next(iter(f._cache.values())).traced.graph)
+        assert "_to_dtype(" in text and "plugtorch.float32" in text   # the loss's casts are in the graph

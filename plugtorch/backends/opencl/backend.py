@@ -12,9 +12,12 @@ class OpenCLBackend(Backend):
 
     float64 needs cl_khr_fp64. float16 and bfloat16 are stored as 16-bit words and computed in
     float, rounded on store as on cpu, so every device supports them (no cl_khr_fp16 needed).
+    complex64 and complex128 are float2 and double2 (complex128 needs cl_khr_fp64 too); the ops
+    without a complex kernel raise MissingCapabilityError (see ``declarations()``).
     """
 
     name = "opencl"
+    supports_complex = True
     dlpack_device_type = 4   # kDLOpenCL: __dlpack_device__ answers; export only as a host copy
 
     def __init__(self):
@@ -60,9 +63,7 @@ class OpenCLBackend(Backend):
             return self._problem
         d = devs[index or 0]
         ext = d.extensions.split()
-        if dtype.is_complex:
-            return "the opencl backend has no complex kernels yet; compute complex tensors on cpu"
-        if dtype is _dtypes.float64 and "cl_khr_fp64" not in ext:
+        if (dtype is _dtypes.float64 or dtype is _dtypes.complex128) and "cl_khr_fp64" not in ext:
             return f"the OpenCL device '{d.name}' lacks the cl_khr_fp64 extension"
         return None
 
@@ -70,9 +71,14 @@ class OpenCLBackend(Backend):
         """The factorisations without an OpenCL kernel (SVD, eigh, least squares): they run through
         host memory, which the conformance suite reports as "via host"."""
         from plugtorch.dispatch.host import host_ops
-        ops = host_ops(self.kernels) if self._scan() else []
-        return [f"via host: {', '.join(ops)} (no OpenCL kernel: copied to the host, run by NumPy's LAPACK, "
-                "copied back)"] if ops else []
+        if not self._scan():
+            return []
+        ops = host_ops(self.kernels)
+        lines = [f"via host: {', '.join(ops)} (no OpenCL kernel: copied to the host, run by NumPy's LAPACK, "
+                 "copied back)"] if ops else []
+        from plugtorch.backends.opencl.kernels import without_complex
+        return lines + [f"complex64/complex128: no kernel for {', '.join(without_complex(self.kernels))} "
+                        "(MissingCapabilityError naming op, dtype and device)"]
 
     # --- data ----------------------------------------------------------------------------
     def from_numpy(self, array, index):

@@ -4,7 +4,7 @@ from __future__ import annotations
 # kernels that take complex64/complex128 (or refuse the ops they lack themselves, as the
 # elementwise and reduction families do); every other kernel refuses complex arrays (complex_guard)
 COMPLEX_AWARE = frozenset({
-    "view", "permute", "expand", "slice", "select", "clone", "_to_dtype", "copy_", "flip", "cat",
+    "view", "permute", "expand", "slice", "select", "view_as_real", "view_as_complex", "conj_physical", "clone", "_to_dtype", "copy_", "flip", "cat",
     "sum", "prod", "amax", "amin", "all", "any", "cumsum", "cumprod", "gather", "scatter",
     "scatter_add", "index", "index_put", "nonzero", "_matmul", "full", "empty", "where"})
 
@@ -51,3 +51,12 @@ def complex_guard(name, fn):
     k.__name__ = getattr(fn, "__name__", name)
     k.locks_itself = getattr(fn, "locks_itself", False)
     return k
+
+
+def without_complex(kernels) -> list:
+    """The ops of ``kernels`` that refuse complex arrays (their whole kernel, or every complex
+    form of an elementwise family: floor, lt, pow, ...)."""
+    from plugtorch.backends.opencl.kernels import complex as C
+    from plugtorch.backends.opencl.kernels import elementwise as E
+    done = set(C.UNARY) | set(C.BINARY) | set(C.COMPARE) | (COMPLEX_AWARE - set(E.UNARY) - set(E.BINARY))
+    return sorted(n for n in kernels if n not in done)

@@ -6,6 +6,7 @@ from numpy import int64 as _I64
 from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.buffer import CLArray
+from plugtorch.backends.opencl.kernels import complex as C
 from plugtorch.backends.opencl.kernels import pointwise as P
 from plugtorch.backends.opencl.runtime import LOCK
 from plugtorch.dispatch.meta import broadcast_shapes
@@ -115,6 +116,8 @@ _ZERO_CHECK = {"floor_divide": "division", "remainder": "remainder", "fmod": "fm
 
 
 def helpers(dt):
+    if dt.kind == "c":
+        return C.helpers(T.STORAGE[T.real_of(dt)])
     h = f"typedef {T.compute(dt)} CT;\n"
     if T.is_float(dt):
         return h + FLOAT_HELPERS
@@ -132,8 +135,11 @@ _INT_ONLY_BINARY = {"bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_sh
                     "bitwise_right_shift"}
 
 
-def family_exprs(family, ct):
-    """name -> C expression for every op of ``family`` that compiles for compute dtype ``ct``."""
+def family_exprs(family, ct, out_dt=None):
+    """name -> C expression for every op of ``family`` that compiles for compute dtype ``ct``
+    (and, for complex ``ct``, results of ``out_dt``'s kind: complex, real or bool)."""
+    if ct.kind == "c" and family in ("unary", "binary"):
+        return _complex_exprs(family, out_dt)
     f = T.is_float(ct)
     if family == "unary":
         return {n: _unary_expr(n, ct) for n in UNARY
@@ -146,14 +152,29 @@ def family_exprs(family, ct):
     return {"cast": "x0"}
 
 
+def _complex_exprs(family, out_dt):
+    if family == "binary":
+        return C.COMPARE if out_dt == BOOL else C.BINARY
+    return (C.UNARY_BOOL if out_dt == BOOL else C.UNARY_COMPLEX if out_dt.kind == "c" else C.UNARY_REAL)
+
+
+def _check_complex(name, family, ct, out_dt, dev):
+    """MissingCapabilityError for an op with no complex kernel (never a wrong result)."""
+    if name not in _complex_exprs(family, out_dt):
+        from plugtorch import _dtypes
+        raise C.unsupported(name, _dtypes.from_numpy_dtype(ct), dev)
+
+
 def pointwise(dev, family, name, in_dts, targets, out_dt):
     """The compiled Pointwise of op ``name`` on these operand dtypes (None = scalar)."""
     key = (name, in_dts, targets, out_dt, dev)
     pw = _CACHE.get(key)
     if pw is None:
         ct = targets[1] if family == "where" else targets[-1]
+        if ct.kind == "c" and family in ("unary", "binary"):
+            _check_complex(name, family, ct, out_dt, dev)
         pkey = ("pw", family, in_dts, targets, out_dt)
-        src = P.source(in_dts, targets, out_dt, family_exprs(family, ct), helpers(ct))
+        src = P.source(in_dts, targets, out_dt, family_exprs(family, ct, out_dt), helpers(ct))
         pw = _CACHE[key] = P.Pointwise(dev, pkey, src, in_dts, targets, name)
     return pw
 
@@ -242,8 +263,8 @@ def make_unary(name):
                     return out
             od = dtype.numpy
             target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
-            if name in ("logical_not", "isnan", "isinf", "isfinite"):
-                target = x.dtype
+            if name in ("logical_not", "isnan", "isinf", "isfinite") or x.dtype.kind == "c":
+                target = x.dtype   # (complex abs, angle, real, imag: a real result of complex math)
             dev = x.dev
             out = _elementwise(dev, "unary", name, (x,), (target,), od)
             fast[dtype] = (x.dtype, dev, pointwise(dev, "unary", name, (x.dtype,), (target,), od), od,
@@ -337,7 +358,7 @@ def make_binary(name):
                 if b.__class__ is CLArray:
                     pw = pointwise(dev, "binary", name, (a.dtype, b.dtype), (d, d), od)
                     fast[dtype] = (a.dtype, b.dtype, dev, pw, od, None, od.itemsize, dev.pool, dev.queue)
-                elif b.__class__ in (int, float, bool):
+                elif b.__class__ in (int, float, bool, complex):
                     pw = pointwise(dev, "binary", name, (a.dtype, None), (d, d), od)
                     fast_s[dtype] = (a.dtype, b.__class__, dev, pw, od, d, od.itemsize, dev.pool, dev.queue)
             return out
@@ -382,7 +403,17 @@ def _pow_with_roots(pow_kernel, sqrt, rsqrt):
     return k
 
 
+def _conj_physical(conj):
+    def k(x, dtype):
+        if x.dtype.kind == "c":
+            return conj(x, dtype)
+        from plugtorch.backends.opencl.kernels.copy import clone
+        return clone(x)   # (a real tensor is its own conjugate; PyTorch copies it too)
+    return k
+
+
 KERNELS = {name: make_unary(name) for name in UNARY}
+KERNELS["conj_physical"] = _conj_physical(make_unary("conj"))
 KERNELS.update({name: make_binary(name) for name in BINARY})
 KERNELS["pow"] = _pow_with_roots(KERNELS["pow"], KERNELS["sqrt"], KERNELS["rsqrt"])
 KERNELS["where"] = where

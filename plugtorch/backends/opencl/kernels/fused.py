@@ -98,6 +98,9 @@ class _Plan:
             self.kinds.append("full" if m == self.n else "one" if m == 1 else "bcast")
         self.scalars = []         # (value as the kernel argument, the compute dtype it is for)
         self.steps = []
+        if any(d.kind == "c" for d in self.in_dts) or any(
+                st.dtype is not None and st.dtype.is_complex for st in group.steps):
+            raise Decline("complex dtypes run unfused (their kernels are in kernels/complex.py)")
         for st in group.steps:
             s = self._step(st)
             if st.dtype is None or _np(st.dtype) != s.out:

@@ -108,26 +108,33 @@ def _mlp(dev):
     return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4)).to(dev)
 
 
-@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
-def test_compiled_training_step_equals_eager(opt_name, dev):
-    pt.manual_seed(3)
-    xs = [pt.randn(8, 16).to(dev) for _ in range(6)]
-    ys = [pt.randint(0, 4, (8,)).to(dev) for _ in range(6)]
+def _eager_and_compiled(dev, make_opt, loss_fn, xs, ys, amp=False):
+    """Train ``_mlp(dev)`` over the batches eagerly and with the step compiled; returns
+    ``(eager losses, eager parameters), (compiled losses, compiled parameters, the compiled step)``."""
     results = []
     for compiled in (False, True):
         model = _mlp(dev)
-        opt = OPTIMIZERS[opt_name](model.parameters())
+        opt = make_opt(model.parameters())
 
         def step(x, y):
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
+            with pt.autocast("cpu", enabled=amp):
+                loss = loss_fn(model(x), y)
             loss.backward()
             opt.step()
             return loss.detach()
         f = pt.compile(step) if compiled else step
         losses = [f(x, y) for x, y in zip(xs, ys)]
         results.append((losses, [p.detach().clone() for p in model.parameters()], f))
-    (le, pe, _), (lc, pc, f) = results
+    return results[0][:2], results[1]
+
+
+@pytest.mark.parametrize("opt_name", sorted(OPTIMIZERS))
+def test_compiled_training_step_equals_eager(opt_name, dev):
+    pt.manual_seed(3)
+    xs = [pt.randn(8, 16).to(dev) for _ in range(6)]
+    ys = [pt.randint(0, 4, (8,)).to(dev) for _ in range(6)]
+    (le, pe), (lc, pc, f) = _eager_and_compiled(dev, OPTIMIZERS[opt_name], nn.functional.cross_entropy, xs, ys)
     for a, b in zip(le, lc):
         assert pt.equal(a, b), (opt_name, f.counters, pt.compiler.stats()["reasons"], [float(x) for x in le], [float(x) for x in lc])
     for a, b in zip(pe, pc):
@@ -159,22 +166,8 @@ def test_compiled_training_step_with_a_loss_equals_eager(loss_name, amp):
     pt.manual_seed(4)
     xs = [pt.randn(8, 16) for _ in range(4)]
     ys = [pt.randn(8, 4) for _ in range(4)]
-    results = []
-    for compiled in (False, True):
-        model = _mlp("cpu")
-        opt = pt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-        def step(x, y):
-            opt.zero_grad()
-            with pt.autocast("cpu", enabled=amp):
-                loss = LOSSES[loss_name](model(x), y)
-            loss.backward()
-            opt.step()
-            return loss.detach()
-        f = pt.compile(step) if compiled else step
-        losses = [f(x, y) for x, y in zip(xs, ys)]
-        results.append((losses, [p.detach().clone() for p in model.parameters()], f))
-    (le, pe, _), (lc, pc, f) = results
+    sgd = lambda p: pt.optim.SGD(p, lr=0.1, momentum=0.9)   # noqa: E731
+    (le, pe), (lc, pc, f) = _eager_and_compiled("cpu", sgd, LOSSES[loss_name], xs, ys, amp=amp)
     assert all(x.dtype is pt.float32 for x in le + lc)      # the CPU list: float32 losses of bfloat16 outputs
     for a, b in zip(le + pe, lc + pc):
         assert pt.equal(a, b), (loss_name, [float(x) for x in le], [float(x) for x in lc])

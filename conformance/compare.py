@@ -77,7 +77,9 @@ def compare_values(check, which, x, y, rtol, atol, overflow_order=False, signed_
     """Host arrays ``x`` (the backend's) and ``y`` (cpu's) within rtol/atol; NaN must match NaN
     and (``signed_zeros``) a zero the sign of cpu's zero. ``overflow_order``: a result of
     several terms that may overflow (``may_overflow``), where any non-finite value matches a
-    non-finite reference."""
+    non-finite reference. Complex results compare part by part (a trailing dim of (real, imag))."""
+    if x.dtype.kind == "c" or y.dtype.kind == "c":
+        x, y = (np.stack([np.real(v), np.imag(v)], -1) for v in (x, y))
     if overflow_order and x.dtype.kind not in "biu" and y.dtype.kind not in "biu":
         # a sum whose terms overflow has no defined result: inf + -inf is nan in one order and
         # +-inf in another, so any non-finite value matches a non-finite reference
@@ -267,6 +269,8 @@ def snapshot(args, kwargs):
 
 
 def same_values(x, y):
+    if x.dtype.kind == "c":   # part by part, nan matching nan
+        return same_values(x.real, y.real) and same_values(x.imag, y.imag)
     if x.dtype.kind == "f" or str(x.dtype) == "bfloat16":
         a, b = x.astype(np.float64), y.astype(np.float64)
         return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))) and

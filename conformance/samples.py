@@ -127,6 +127,11 @@ class SampleContext:
             return _cast(v.reshape(shape), dtype)
         if dtype is _dtypes.bool:
             return rng.integers(0, 2, size=shape).astype(bool)
+        if dtype.is_complex:   # real and imaginary parts drawn as the parts' dtype
+            kw = dict(profile=profile, low=low, high=high, unique=unique)
+            re = self.values(shape, dtype=dtype.to_real(), seed=seed, **kw)
+            im = self.values(shape, dtype=dtype.to_real(), seed=None if seed is None else seed + 1, **kw)
+            return (re + 1j * im).astype(dtype.numpy)
         if not dtype.is_floating_point:
             info = _dtypes.iinfo(dtype)
             lo = (0 if dtype is _dtypes.uint8 else -9) if low is None else max(int(low), int(info.min))

@@ -37,6 +37,7 @@ relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad r
 nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take median nanmedian unique
 bincount fliplr flipud ravel msort tensor_split hsplit vsplit dsplit
 det inverse slogdet logdet pinverse svd qr cholesky cholesky_solve cholesky_inverse cross
+conj conj_physical angle
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
@@ -185,9 +186,26 @@ def _conversions_and_autograd():
     for name in ("zeros", "ones", "empty", "full"):
         setattr(Tensor, "new_" + name, _new_factory(name))
     Tensor.backward = _backward
+    _complex_parts()
     Tensor.retain_grad = graph.retain_grad
     Tensor.register_hook = graph.register_tensor_hook
     Tensor.register_post_accumulate_grad_hook = graph.register_post_accumulate_grad_hook
+
+
+def _complex_parts():
+    # x.real / x.imag are views (x.real = v writes through them), as PyTorch's attributes
+    def part(name):
+        fn = getattr(P, name)
+
+        def set_part(self, value):
+            fn(self).copy_(value)
+        return property(fn, set_part, doc=f"The {name} parts of a complex tensor, as a view (see plugtorch.{name}).")
+    Tensor.real = part("real")
+    Tensor.imag = part("imag")
+    Tensor.is_conj = lambda self: False          # conj() computes at once: no lazy conjugate bit
+    Tensor.resolve_conj = lambda self: self
+    Tensor.resolve_neg = lambda self: self
+    Tensor.is_neg = lambda self: False
 
 
 def _install():

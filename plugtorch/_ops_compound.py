@@ -34,6 +34,14 @@ def _check_tensor(op, x, name="input"):
 # ---- pointwise ----------------------------------------------------------------------------
 @public("sign")
 def sgn(input):
+    """sign for real tensors; z / |z| (0 where z is 0) for complex ones.
+
+    >>> plugtorch.sgn(plugtorch.tensor([3 + 4j, 0j])).tolist()
+    [(0.6000000238418579+0.800000011920929j), 0j]
+    """
+    if isinstance(input, Tensor) and input._dtype.is_complex:
+        a = P.abs(input)
+        return P.where(a == 0, 0, input / a)
     return P.sign(input)
 
 

@@ -1,18 +1,21 @@
-"""``plugtorch.fft``: PyTorch's ``torch.fft``, as far as it stays real-valued.
+"""``plugtorch.fft``: PyTorch's ``torch.fft``.
 
-plugtorch has no complex dtypes yet, so only the functions whose inputs and results are real
-behave as PyTorch's: ``fftfreq``, ``rfftfreq``, ``fftshift``, ``ifftshift`` (every backend: they are
-arange and roll), and ``irfft``/``irfft2``/``irfftn``/``hfft``/``hfft2``/``hfftn`` of a real input
-(a spectrum whose imaginary parts are zero; PyTorch promotes a real input the same way), with
-autograd. They run NumPy's pocketfft on cpu and go through the host on other devices. The
-transforms with a complex result (``fft``, ``ifft``, ``rfft``, ``ihfft`` and their 2-d and n-d
-forms) raise NotImplementedError until plugtorch has complex64/complex128.
+``fft``/``ifft``/``rfft``/``irfft``/``hfft``/``ihfft`` and their 2-d and n-d forms take ``n``/``s``,
+``dim`` and ``norm`` ("backward", "forward", "ortho") as PyTorch's; real inputs of the complex
+transforms are promoted (float32 -> complex64, float64 -> complex128, integers -> the default
+complex dtype). They run NumPy's pocketfft on cpu and go through the host on other devices that
+hold complex tensors; a device without complex dtypes refuses a complex result with a TypeError.
+``fftfreq``, ``rfftfreq``, ``fftshift``, ``ifftshift`` run on every backend (arange and roll).
+Autograd covers ``irfft``/``irfftn``/``hfft``/... of a real input; a transform with a complex result
+refuses an input that requires grad (complex autograd is not implemented).
 
 >>> import plugtorch as pt
 >>> pt.fft.fftfreq(4).tolist()
 [0.0, 0.25, -0.5, -0.25]
 >>> pt.fft.irfft(pt.tensor([1., 2., 3.]), n=4).tolist()
 [2.0, -0.5, 0.0, -0.5]
+>>> pt.fft.fft(pt.tensor([1., 0., 0., 0.])).tolist()
+[(1+0j), (1+0j), (1+0j), (1+0j)]
 """
 from __future__ import annotations
 
@@ -24,9 +27,89 @@ from plugtorch.dispatch.ops.fft import check_norm
 _SWAP = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
+def _n(n):
+    return None if n is None else (n,)
+
+
+def fftn(input, s=None, dim=None, norm=None):
+    """The n-dim discrete Fourier transform over ``dim`` (all dims, or the last len(s)), the input
+    cut or zero-padded to sizes ``s``.
+
+    >>> plugtorch.fft.fftn(plugtorch.ones(2, 2)).tolist()
+    [[(4+0j), 0j], [0j, 0j]]
+    """
+    return ops.fft_fftn(input, s, dim, norm)
+
+
+def fft(input, n=None, dim=-1, norm=None):
+    """The 1-d discrete Fourier transform along ``dim`` of ``n`` points.
+
+    >>> plugtorch.fft.fft(plugtorch.tensor([0., 1., 0., 0.])).tolist()
+    [(1+0j), -1j, (-1+0j), 1j]
+    """
+    return ops.fft_fftn(input, _n(n), (dim,), norm)
+
+
+def fft2(input, s=None, dim=(-2, -1), norm=None):
+    return ops.fft_fftn(input, s, dim, norm)
+
+
+def ifftn(input, s=None, dim=None, norm=None):
+    """The inverse of ``fftn``."""
+    return ops.fft_ifftn(input, s, dim, norm)
+
+
+def ifft(input, n=None, dim=-1, norm=None):
+    """The inverse of ``fft``: ``ifft(fft(x))`` is ``x``."""
+    return ops.fft_ifftn(input, _n(n), (dim,), norm)
+
+
+def ifft2(input, s=None, dim=(-2, -1), norm=None):
+    return ops.fft_ifftn(input, s, dim, norm)
+
+
+def rfftn(input, s=None, dim=None, norm=None):
+    """The n-dim FFT of a real input, one-sided: the last of ``dim`` keeps s[-1] // 2 + 1 bins."""
+    return ops.fft_rfftn(input, s, dim, norm)
+
+
+def rfft(input, n=None, dim=-1, norm=None):
+    """The FFT of a real input along ``dim``: the n // 2 + 1 non-negative frequencies.
+
+    >>> plugtorch.fft.rfft(plugtorch.tensor([1., 2., 3., 4.])).tolist()
+    [(10+0j), (-2+2j), (-2+0j)]
+    """
+    return ops.fft_rfftn(input, _n(n), (dim,), norm)
+
+
+def rfft2(input, s=None, dim=(-2, -1), norm=None):
+    return ops.fft_rfftn(input, s, dim, norm)
+
+
+def _conj(x):
+    return _pt.conj(x) if isinstance(x, _pt.Tensor) and x.is_complex() else x
+
+
+def ihfftn(input, s=None, dim=None, norm=None):
+    """The inverse of ``hfftn``: the conjugate of ``rfftn`` of a real input, normalisation mirrored."""
+    check_norm(norm)
+    return _pt.conj(ops.fft_rfftn(input, s, dim, _SWAP[norm]))
+
+
+def ihfft(input, n=None, dim=-1, norm=None):
+    """The inverse of ``hfft``: the n // 2 + 1 bins of the conjugate of ``rfft`` of a real input, over n."""
+    check_norm(norm)
+    return _pt.conj(ops.fft_rfftn(input, _n(n), (dim,), _SWAP[norm]))
+
+
+def ihfft2(input, s=None, dim=(-2, -1), norm=None):
+    check_norm(norm)
+    return _pt.conj(ops.fft_rfftn(input, s, dim, _SWAP[norm]))
+
+
 def irfftn(input, s=None, dim=None, norm=None):
     """The inverse of ``rfftn``: a real signal of sizes ``s`` from its half spectrum (the last of
-    ``dim`` halved) of a real ``input``."""
+    ``dim`` halved), complex or real."""
     return ops.fft_irfftn(input, s, dim, norm)
 
 
@@ -44,20 +127,20 @@ def irfft2(input, s=None, dim=(-2, -1), norm=None):
 
 
 def hfftn(input, s=None, dim=None, norm=None):
-    """The n-dim FFT of a Hermitian-symmetric signal given by its half (a real ``input``): real,
-    ``irfftn`` with the normalisation mirrored, as PyTorch's."""
+    """The n-dim FFT of a Hermitian-symmetric signal given by its half: real, ``irfftn`` of the
+    conjugate with the normalisation mirrored, as PyTorch's."""
     check_norm(norm)
-    return ops.fft_irfftn(input, s, dim, _SWAP[norm])
+    return ops.fft_irfftn(_conj(input), s, dim, _SWAP[norm])
 
 
 def hfft(input, n=None, dim=-1, norm=None):
     check_norm(norm)
-    return ops.fft_irfftn(input, None if n is None else (n,), (dim,), _SWAP[norm])
+    return ops.fft_irfftn(_conj(input), _n(n), (dim,), _SWAP[norm])
 
 
 def hfft2(input, s=None, dim=(-2, -1), norm=None):
     check_norm(norm)
-    return ops.fft_irfftn(input, s, dim, _SWAP[norm])
+    return ops.fft_irfftn(_conj(input), s, dim, _SWAP[norm])
 
 
 def _freq_args(name, n, d, dtype):
@@ -65,7 +148,7 @@ def _freq_args(name, n, d, dtype):
     if n < 0:
         raise RuntimeError(f"fft_{name}(): Trying to create tensor with negative dimension {n}: [{n}]")
     dtype = _pt.get_default_dtype() if dtype is None else _pt._dtypes.to_dtype(dtype)
-    if not dtype.is_floating_point:
+    if not (dtype.is_floating_point or dtype.is_complex):
         raise RuntimeError(f"fft_{name}(): {name} requires a floating point or complex dtype (got {dtype})")
     return n, dtype
 
@@ -117,21 +200,6 @@ def ifftshift(input, dim=None):
     """The inverse of ``fftshift``: roll by -(n // 2)."""
     return _shift("ifftshift", input, dim, -1)
 
-
-def _complex_result(name):
-    def f(input, *args, **kwargs):
-        raise NotImplementedError(
-            f"fft.{name}(): its result is complex, and plugtorch has no complex dtypes (complex64, complex128) "
-            "yet; of torch.fft it has fftfreq, rfftfreq, fftshift, ifftshift and the real-result transforms "
-            "irfft, irfft2, irfftn, hfft, hfft2, hfftn (of a real input)")
-    f.__name__ = f.__qualname__ = name
-    f.__doc__ = f"PyTorch's ``torch.fft.{name}``: not available (its result is complex)."
-    return f
-
-
-fft, ifft, rfft, ihfft = (_complex_result(n) for n in ("fft", "ifft", "rfft", "ihfft"))
-fft2, ifft2, rfft2, ihfft2 = (_complex_result(n) for n in ("fft2", "ifft2", "rfft2", "ihfft2"))
-fftn, ifftn, rfftn, ihfftn = (_complex_result(n) for n in ("fftn", "ifftn", "rfftn", "ihfftn"))
 
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft", "ifft2", "ifftn",
            "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2", "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]

@@ -24,6 +24,8 @@ _DEFAULT_TOLERANCES = {
     _dtypes.bfloat16: (1.6e-2, 1e-5),
     _dtypes.float32: (1.3e-6, 1e-5),
     _dtypes.float64: (1e-7, 1e-7),
+    _dtypes.complex64: (1.3e-6, 1e-5),
+    _dtypes.complex128: (1e-7, 1e-7),
 }
 
 
@@ -148,7 +150,13 @@ def _argmax_bad(err, ok):
 
 
 def _closeness(x, y, rtol, atol, equal_nan):
-    """Element-wise ``ok`` mask, absolute and relative errors (float64; ints exactly)."""
+    """Element-wise ``ok`` mask, absolute and relative errors (float64; ints exactly; complex
+    numbers part by part, as PyTorch's assert_close: a trailing dim of (real, imag))."""
+    if x.dtype.kind == "c" or y.dtype.kind == "c":
+        def parts(a):
+            a = np.asarray(a)
+            return np.stack([a.real, a.imag], -1) if a.dtype.kind == "c" else np.stack([a, np.zeros_like(a)], -1)
+        return _closeness(parts(x), parts(y), rtol, atol, equal_nan)
     if x.dtype.kind in "biu" and y.dtype.kind in "biu":
         xi, yi = x.astype(np.int64), y.astype(np.int64)
         if x.dtype == np.uint64 or y.dtype == np.uint64:

@@ -508,3 +508,6 @@ def _register():
 
 
 WRAPPERS = _register()
+
+from plugtorch.dispatch.ops.complex import REAL_ONLY_OPS, refuse_complex  # noqa: E402
+refuse_complex(REAL_ONLY_OPS)   # the ones registered just now (batch_norm, cross_entropy ...)

@@ -12,7 +12,9 @@ from plugtorch.dispatch import dispatcher
 from plugtorch.dispatch.dispatcher import record_fallbacks
 from plugtorch.dispatch.registry import OPS, OUT_VIEW
 
-VIEW_OPS = sorted(n for n, op in OPS.items() if op.out_kind == OUT_VIEW and op.meta is not None)
+# the core view ops (the complex views view_as_real/view_as_complex are composite: their
+# decomposition refuses a backend without their kernel, tested below)
+VIEW_OPS = sorted(n for n, op in OPS.items() if op.out_kind == OUT_VIEW and op.meta is not None and op.is_core)
 
 
 class NoViews(CPUBackend):
@@ -85,3 +87,16 @@ def test_other_ops_still_fall_back_and_are_recorded(noviews):
     with record_fallbacks() as after:
         x.exp()
     assert after == set()
+
+
+@pytest.mark.parametrize("fallback", [True, False])
+def test_a_missing_complex_view_kernel_is_refused(noviews, fallback):
+    dev = noviews()
+    pt.set_cpu_fallback(fallback)
+    be = pt.backends.get_backend(dev)
+    be.kernels = {k: v for k, v in be.kernels.items() if k not in ("view_as_real", "view_as_complex")}
+    dispatcher.invalidate_caches()
+    with pytest.raises(NotImplementedError, match="view_as_real\\(\\): the 'noviews' backend has no kernel for this view"):
+        pt.view_as_real(pt.tensor([1j], device=dev))
+    with pytest.raises(NotImplementedError, match="view_as_complex\\(\\): the 'noviews' backend has no kernel"):
+        pt.view_as_complex(pt.tensor([[1.0, 2.0]], device=dev))

@@ -1,6 +1,6 @@
-"""plugtorch.fft: the real-valued part of torch.fft against NumPy's FFT, known answers, every
-backend for the frequency and shift helpers, autograd, errors, and the transforms whose result
-would be complex (missing with the complex dtypes) refused clearly."""
+"""plugtorch.fft against NumPy's FFT, known answers, every backend for the frequency and shift
+helpers, autograd of the real transforms, errors, and complex results refused where a device
+has no complex dtypes or a gradient is asked for."""
 import numpy as np
 import pytest
 
@@ -111,9 +111,83 @@ def test_errors(fn, exc, msg):
         fn()
 
 
-@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "ihfft", "fft2", "ifft2", "rfft2", "ihfft2", "fftn", "ifftn",
-                                  "rfftn", "ihfftn"])
-def test_complex_results_are_refused_with_the_reason(name):
-    with pytest.raises(NotImplementedError, match=f"fft.{name}\\(\\): its result is complex, and plugtorch has no "
-                                                  "complex dtypes"):
-        getattr(F, name)(pt.ones(4))
+def crnd(*shape, seed=0):
+    g = np.random.default_rng(seed)
+    return g.standard_normal(shape) + 1j * g.standard_normal(shape)
+
+
+def _swap(norm):
+    return {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}[norm]
+
+
+@pytest.mark.parametrize("dtype", [pt.complex64, pt.complex128])
+@pytest.mark.parametrize("norm", [None, "backward", "forward", "ortho"])
+def test_complex_transforms_match_numpy(dtype, norm):
+    z, x = crnd(3, 4, 5).astype(dtype.numpy), rnd(3, 4, 5).astype(dtype.to_real().numpy)
+    tz, tx = pt.tensor(z), pt.tensor(x)
+    cases = [(F.fft(tz, norm=norm), np.fft.fft(z, norm=norm)),
+             (F.fft(tz, n=7, dim=1, norm=norm), np.fft.fft(z, n=7, axis=1, norm=norm)),
+             (F.fft(tx, n=3, dim=0, norm=norm), np.fft.fft(x, n=3, axis=0, norm=norm)),        # real input, cut
+             (F.ifft(tz, norm=norm), np.fft.ifft(z, norm=norm)),
+             (F.fft2(tz, norm=norm), np.fft.fft2(z, norm=norm)),
+             (F.ifft2(tz, s=(2, 6), norm=norm), np.fft.ifft2(z, s=(2, 6), norm=norm)),
+             (F.fftn(tz, norm=norm), np.fft.fftn(z, norm=norm)),
+             (F.ifftn(tz, s=(4, 3), dim=(0, 2), norm=norm), np.fft.ifftn(z, s=(4, 3), axes=(0, 2), norm=norm)),
+             (F.rfft(tx, norm=norm), np.fft.rfft(x, norm=norm)),
+             (F.rfft2(tx, norm=norm), np.fft.rfft2(x, norm=norm)),
+             (F.rfftn(tx, s=(2, 3, 8), norm=norm), np.fft.rfftn(x, s=(2, 3, 8), axes=(0, 1, 2), norm=norm)),
+             (F.irfft(tz, norm=norm), np.fft.irfft(z, norm=norm)),
+             (F.irfftn(tz, s=(3, 4, 9), norm=norm), np.fft.irfftn(z, s=(3, 4, 9), axes=(0, 1, 2), norm=norm)),
+             (F.hfft(tz, n=7, norm=norm), np.fft.hfft(z, n=7, norm=norm)),
+             (F.hfftn(tz, norm=norm), np.fft.irfftn(z.conj(), norm=_swap(norm))),
+             (F.ihfft(tx, norm=norm), np.fft.ihfft(x, norm=norm)),
+             (F.ihfft2(tx, norm=norm), np.fft.rfft2(x, norm=_swap(norm)).conj()),
+             (F.ihfftn(tx, norm=norm), np.fft.rfftn(x, norm=_swap(norm)).conj())]
+    tol = 1e-5 if dtype is pt.complex64 else 1e-12
+    for i, (got, want) in enumerate(cases):
+        complex_out = want.dtype.kind == "c"
+        assert got.dtype is (dtype if complex_out else dtype.to_real()), i
+        np.testing.assert_allclose(got.numpy(), want, rtol=tol, atol=tol * 10, err_msg=str(i))
+
+
+def test_complex_transform_known_answers_and_promotion():
+    assert F.fft(pt.tensor([1., 0., 0., 0.])).tolist() == [1, 1, 1, 1]
+    assert F.fft(pt.tensor([0., 1., 0., 0.])).tolist() == [1, -1j, -1, 1j]
+    assert F.ifft(F.fft(pt.tensor([1 + 2j, 3, -1j]))).numpy() == pytest.approx(np.array([1 + 2j, 3, -1j]), abs=1e-6)
+    assert F.fft(pt.tensor([1, 2])).dtype is pt.complex64            # integers: the default complex dtype
+    assert F.fft(pt.tensor([1., 2.], dtype=pt.float64)).dtype is pt.complex128
+    assert F.rfft(pt.arange(4.)).tolist() == [6, -2 + 2j, -2]
+    assert F.fftfreq(4, dtype=pt.complex64).dtype is pt.complex64
+
+
+@pytest.mark.parametrize("fn, exc, msg", [
+    (lambda: F.fft(pt.ones(4), norm="bad"), RuntimeError, "Invalid normalization mode"),
+    (lambda: F.rfft(pt.ones(4, dtype=pt.complex64)), RuntimeError, "expects a real input tensor, but got "
+                                                                   "plugtorch.complex64"),
+    (lambda: F.ihfft(pt.ones(4, dtype=pt.complex64)), RuntimeError, "expects a real input tensor"),
+    (lambda: F.fft(pt.ones(4), n=0), RuntimeError, r"Invalid number of data points \(0\)"),
+    (lambda: F.fft(pt.tensor(1.)), IndexError, "no dimensions"),
+    (lambda: F.fft(pt.ones(4, dtype=pt.float16)), RuntimeError, "Unsupported dtype Half"),
+    (lambda: F.fftn(pt.ones(2, 2), dim=(0, 0)), RuntimeError, "FFT dims must be unique"),
+    (lambda: F.fft(pt.ones(4, requires_grad=True)), RuntimeError, "autograd is not supported for complex results"),
+    (lambda: F.rfft(pt.ones(4, requires_grad=True)), RuntimeError, "autograd is not supported for complex results"),
+])
+def test_complex_transform_errors(fn, exc, msg):
+    with pytest.raises(exc, match=msg):
+        fn()
+
+
+@pytest.fixture(scope="module")
+def no_complex_device():
+    """A plug-in over array_api_strict: a backend without complex dtypes."""
+    import array_api_strict
+    from plugtorch.backends import ArrayAPIBackend
+    pt.backends.register(ArrayAPIBackend(array_api_strict), name="nocomplexfft")
+    yield "nocomplexfft"
+    pt.backends.unregister("nocomplexfft")
+
+
+@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "ihfft", "fft2", "rfftn"])
+def test_complex_results_are_refused_on_a_device_without_complex(name, no_complex_device):
+    with pytest.raises(TypeError, match=r"dtype plugtorch.complex64 is not supported on device 'nocomplexfft(:0)?'"):
+        getattr(F, name)(pt.ones(4, 4, device=no_complex_device))

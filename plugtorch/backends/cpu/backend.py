@@ -7,7 +7,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
-from plugtorch.backends.cpu import fft_kernels, linalg_kernels
+from plugtorch.backends.cpu import complex_kernels, fft_kernels, linalg_kernels
 from plugtorch.backends.cpu.array_kernels import make_kernels
 
 
@@ -23,6 +23,7 @@ class CPUBackend(Backend):
         self._own = dict(self.kernels)
         self.kernels.update(linalg_kernels.KERNELS)
         self.kernels.update(fft_kernels.KERNELS)
+        self.kernels.update(complex_kernels.KERNELS)
 
     def device_name(self, index=0) -> str:
         import platform

@@ -447,6 +447,8 @@ def masked_fill(input, mask, value):
 
 
 def _cast_scalar(v, dtype):
+    if dtype.category == _dtypes._COMPLEX:
+        return complex(v)
     if dtype.category == _dtypes._FLOAT:
         return float(v)
     if dtype is _dtypes.bool:
@@ -580,7 +582,7 @@ register_op("mode", _mode_meta, decomposition=mode, tags=("reduction",), out_kin
 # ---- reductions ---------------------------------------------------------------------------
 def _check_float(op, x, dtype=None):
     d = dtype or x._dtype
-    if d.category != _dtypes._FLOAT:
+    if d.category < _dtypes._FLOAT:
         raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating "
                            f"point or complex dtype. Got: {_LEGACY_NAMES.get(x._dtype.name, x._dtype.name)}")
 
@@ -632,8 +634,10 @@ def _var(input, dim, keepdim, correction, root=False):
     x, = _in_float32_if_half(dt, input)
     n = _count(x, dim)
     d = x - x.mean(dim, keepdim=True)
+    if d._dtype.is_complex:   # |z - mean|^2: the variance of complex numbers is real (PyTorch)
+        d = d.abs()
     v = (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
-    return (v.sqrt() if root else v).to(dt)
+    return (v.sqrt() if root else v).to(dt.to_real())
 
 
 def _var_args(op, dim, unbiased, keepdim, correction):

@@ -1,9 +1,12 @@
-"""FFT ops: the real-valued transforms of ``plugtorch.fft`` (plugtorch has no complex dtypes yet).
+"""FFT ops of ``plugtorch.fft``: ``fft_fftn``/``fft_ifftn`` (complex to complex; a real input is
+promoted to complex first), ``fft_rfftn`` (real to one-sided complex) and ``fft_irfftn`` (a one-sided
+spectrum, complex or real, to a real signal); ``fft``, ``fft2``, ``hfft``, ``ihfft`` ... are these
+with other arguments. ``_fft_rfftn_real`` is the real part of the unnormalised one-sided
+``rfftn``, which irfftn's backward formula needs. Each has a meta, a cpu kernel (NumPy's
+pocketfft) and a host round trip as decomposition, like the factorisations.
 
-``fft_irfftn`` is PyTorch's ``irfftn`` of a real input (a half spectrum with zero imaginary
-parts): the result is real, as PyTorch's. ``_fft_rfftn_real`` is the real part of the
-unnormalised one-sided ``rfftn``, which the backward formulas need. Both have a meta, a cpu
-kernel (NumPy's pocketfft) and a host round trip as decomposition, like the factorisations.
+Autograd covers ``fft_irfftn`` of a real input; transforms with a complex result refuse an input
+that requires grad (complex autograd is not implemented) rather than cut the graph silently.
 """
 from __future__ import annotations
 
@@ -22,13 +25,25 @@ def check_norm(norm):
 
 
 def _real_dtype(op, x):
-    """The dtype a real transform computes in: integers and bool become the default float, as
-    PyTorch promotes them; float16/bfloat16 have no cpu FFT in PyTorch either."""
+    """The real dtype a transform computes in: integers and bool become the default float, as
+    PyTorch promotes them, complex ones their parts' dtype; float16/bfloat16 have no cpu FFT in
+    PyTorch either."""
     d = x._dtype
     if d in (_dtypes.float16, _dtypes.bfloat16):
         raise RuntimeError(f"{op}: Unsupported dtype {M.LEGACY_NAMES[d.name]} (PyTorch's cpu FFTs take float32 "
                            "and float64); convert with .float()")
-    return d if d.category == _dtypes._FLOAT else _dtypes.get_default_dtype()
+    return d.to_real() if d.category >= _dtypes._FLOAT else _dtypes.get_default_dtype()
+
+
+def _complex_result(op, x, out):
+    """Checks for a transform whose result is complex: the device must hold it, and no gradient
+    may be expected (complex autograd is not implemented: an error, not a silently cut graph)."""
+    M.check_joined_dtype(op, out, x._device)
+    if x._rg:
+        from plugtorch.dispatch.dispatcher import grad_state
+        if grad_state.enabled:
+            raise RuntimeError(f"{op}(): autograd is not supported for complex results in plugtorch yet (the input "
+                               "requires grad); compute it under plugtorch.no_grad() or on a detached input")
 
 
 def _check_tensor(op, x):
@@ -89,5 +104,45 @@ def _rfftn_real_meta(input, dim):
     return input._device, (input._data, dims, out), out
 
 
+def _sizes(op, input, s, dims):
+    s = tuple(input.shape[d] for d in dims) if s is None else tuple(s)
+    for n in s:
+        if not isinstance(n, int) or isinstance(n, bool):
+            raise TypeError(f"{op}(): the sizes in s must be ints, got {s}")
+        if n < 1:
+            raise RuntimeError(f"{op}: Invalid number of data points ({n}) specified")
+    return s
+
+
+def _c2c_meta(op):
+    def meta(input, s=None, dim=None, norm=None):
+        """The n-dim discrete Fourier transform (or its inverse) over ``dim`` of sizes ``s``: the input,
+        promoted to complex, is cut or zero-padded to ``s`` first."""
+        _check_tensor(op, input)
+        s, dims = fft_plan(op, input, s, dim)
+        s = _sizes(op, input, s, dims)
+        out = input._dtype if input._dtype.is_complex else _real_dtype(op, input).to_complex()
+        _complex_result(op, input, out)
+        return input._device, (input._data, s, dims, check_norm(norm), out), out
+    meta.__name__ = op
+    return meta
+
+
+def _rfftn_meta(input, s=None, dim=None, norm=None):
+    """The n-dim FFT of a real input, one-sided: the last of ``dim`` keeps s[-1] // 2 + 1 bins."""
+    op = "fft_rfftn"
+    _check_tensor(op, input)
+    if input._dtype.is_complex:
+        raise RuntimeError(f"{op}: expects a real input tensor, but got {input._dtype}; use fftn for complex input")
+    s, dims = fft_plan(op, input, s, dim)
+    s = _sizes(op, input, s, dims)
+    out = _real_dtype(op, input).to_complex()
+    _complex_result(op, input, out)
+    return input._device, (input._data, s, dims, check_norm(norm), out), out
+
+
 for _name, _meta in (("fft_irfftn", _irfftn_meta), ("_fft_rfftn_real", _rfftn_real_meta)):
     register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",))
+for _name, _meta in (("fft_fftn", _c2c_meta("fft_fftn")), ("fft_ifftn", _c2c_meta("fft_ifftn")),
+                     ("fft_rfftn", _rfftn_meta)):
+    register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",), differentiable=False)

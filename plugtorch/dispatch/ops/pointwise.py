@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch._caches import Memo
-from plugtorch._dtypes import _BOOL, _FLOAT, _INT
+from plugtorch._dtypes import _BOOL, _COMPLEX, _FLOAT, _INT
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.arguments import fit_scalar
@@ -16,11 +16,11 @@ from plugtorch.dispatch.registry import register_op
 
 # ---- unary --------------------------------------------------------------------------------
 # result: "same" keeps the dtype, "float" turns ints into the default float dtype,
-# "bool" gives bool. allow: which categories are accepted.
+# "bool" gives bool, "real" a complex input's real dtype (abs). allow: which categories are accepted.
 _UNARY = {
     # name: (result, allowed categories, differentiable)
-    "neg": ("same", (_INT, _FLOAT), True),
-    "abs": ("same", (_INT, _FLOAT), True),
+    "neg": ("same", (_INT, _FLOAT, _COMPLEX), True),
+    "abs": ("real", (_INT, _FLOAT, _COMPLEX), True),
     "sign": ("same", (_BOOL, _INT, _FLOAT), True),
     "exp": ("float", None, True), "exp2": ("float", None, True), "expm1": ("float", None, True),
     "log": ("float", None, True), "log2": ("float", None, True), "log10": ("float", None, True),
@@ -28,7 +28,7 @@ _UNARY = {
     "sin": ("float", None, True), "cos": ("float", None, True), "tan": ("float", None, True),
     "asin": ("float", None, True), "acos": ("float", None, True), "atan": ("float", None, True),
     "sinh": ("float", None, True), "cosh": ("float", None, True), "tanh": ("float", None, True),
-    "sigmoid": ("float", None, True), "erf": ("float", None, True),
+    "sigmoid": ("float", None, True), "erf": ("float", (_BOOL, _INT, _FLOAT), True),
     "reciprocal": ("float", None, True),
     "floor": ("same", (_INT, _FLOAT), True), "ceil": ("same", (_INT, _FLOAT), True),
     "trunc": ("same", (_INT, _FLOAT), True), "round": ("same", (_INT, _FLOAT), True),
@@ -45,7 +45,8 @@ def _unary_meta(name, result, allowed):
         d = input._dtype
         if allowed is not None and d.category not in allowed:
             raise _unsupported(name, d)
-        out = d if result == "same" else _dtypes.bool if result == "bool" else M.float_result(d)
+        out = (d if result == "same" else _dtypes.bool if result == "bool" else d.to_real() if result == "real"
+               else M.float_result(d))
         return input._device, (input._data, out), out
     meta.__name__ = name
     meta.__doc__ = f"Elementwise {name}.\n\n>>> plugtorch.{name}(plugtorch.tensor([0.5]))  # doctest: +SKIP\n"
@@ -200,7 +201,7 @@ def _int_only(name):
     shift = "shift" in name   # shifts take integers only; and, or, xor take bool too
 
     def f(d):
-        if d.category == _FLOAT or (shift and d is _dtypes.bool):
+        if d.category >= _FLOAT or (shift and d is _dtypes.bool):
             raise M.not_implemented_for(name, d, "use integer tensors")
         return d
     return f

@@ -1,0 +1,74 @@
+"""complex64/complex128: the views between complex and real tensors, conj, angle, complex, polar,
+and the complex FFTs. An entry's dtypes are the complex dtype each op computes in: where the
+op's inputs are real (view_as_complex, complex, polar, rfftn), they are that dtype's parts, so
+a device without complex dtypes reports the entry unsupported (a TypeError naming the dtype)."""
+from __future__ import annotations
+
+import plugtorch as pt
+
+from ..entry import COMPLEX_DTYPES, Entry, ErrorInput, Sample
+
+
+def _z(ctx, shape=(3, 4), **kw):
+    return ctx.input(shape, requires_grad=False, **kw)
+
+
+def _parts(ctx, shape=(3, 4), **kw):
+    return ctx.input(shape, dtype=ctx.dtype.to_real(), requires_grad=False, **kw)
+
+
+def _complex_samples(ctx):
+    return [Sample(_z(ctx)), Sample(_z(ctx, (2, 5), layout="transposed")), Sample(_z(ctx, (4,), layout="stepped")),
+            Sample(_z(ctx, ())), Sample(_z(ctx, (0, 3))), Sample(_z(ctx, (3, 4), layout="expanded")),
+            Sample(_z(ctx, (2, 3), profile="special"))]
+
+
+def _real_pair_samples(ctx):
+    return [Sample(_parts(ctx), _parts(ctx)), Sample(_parts(ctx, (2, 5), layout="transposed"), _parts(ctx, (5,))),
+            Sample(_parts(ctx, ()), _parts(ctx, (2,))), Sample(_parts(ctx, (0, 3)), _parts(ctx, (0, 3))),
+            Sample(_parts(ctx, (2, 3), profile="special"), _parts(ctx, (2, 3)))]
+
+
+def _pairs_samples(ctx):
+    return [Sample(_parts(ctx, (3, 2))), Sample(_parts(ctx, (2, 4, 2))), Sample(_parts(ctx, (0, 2))),
+            Sample(_parts(ctx, (2,)))]
+
+
+def _not_complex(op):
+    return lambda ctx: [ErrorInput(Sample(ctx.input((2,), dtype=pt.float32, requires_grad=False)), RuntimeError, op)]
+
+
+def _fft_samples(real_input=False):
+    def samples(ctx):
+        x = _parts if real_input else _z
+        return [Sample(x(ctx, (8,)), reduction_length=8),
+                Sample(x(ctx, (3, 5), layout="transposed"), (7,), (0,), "ortho", reduction_length=7),
+                Sample(x(ctx, (2, 4, 3), layout="stepped"), None, (1, 2), "forward", reduction_length=12),
+                Sample(x(ctx, (4, 3)), (5, 6), None, None, reduction_length=30),
+                Sample(x(ctx, (0, 3)), None, (1,), reduction_length=3),
+                Sample(x(ctx, (3, 5), layout="expanded"), (2, 9), (1, 0), "backward", reduction_length=18)]
+    return samples
+
+
+def _fft_errors(ctx):
+    return [ErrorInput(Sample(_z(ctx, ())), IndexError, "no dimensions"),
+            ErrorInput(Sample(_z(ctx, (4,)), None, None, "bad"), RuntimeError, "Invalid normalization mode"),
+            ErrorInput(Sample(_z(ctx, (3, 4)), None, (1, 1)), RuntimeError, "unique")]
+
+
+ENTRIES = [
+    Entry("view_as_real", samples=_complex_samples, dtypes=COMPLEX_DTYPES, error_inputs=_not_complex("view_as_real")),
+    Entry("view_as_complex", samples=_pairs_samples, dtypes=COMPLEX_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_parts(ctx, (2, 3))), RuntimeError, "last dimension of size 2")]),
+    Entry("conj_physical", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
+    Entry("conj", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
+    Entry("real", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
+    Entry("imag", samples=_complex_samples, dtypes=COMPLEX_DTYPES, error_inputs=_not_complex("imag")),
+    Entry("angle", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
+    Entry("complex", samples=_real_pair_samples, dtypes=COMPLEX_DTYPES),
+    Entry("polar", samples=_real_pair_samples, dtypes=COMPLEX_DTYPES),
+    Entry("fft_fftn", samples=_fft_samples(), dtypes=COMPLEX_DTYPES, error_inputs=_fft_errors),
+    Entry("fft_ifftn", samples=_fft_samples(), dtypes=COMPLEX_DTYPES, error_inputs=_fft_errors),
+    Entry("fft_rfftn", samples=_fft_samples(real_input=True), dtypes=COMPLEX_DTYPES, error_inputs=lambda ctx: [
+        ErrorInput(Sample(_z(ctx, (4,))), RuntimeError, "expects a real input tensor")]),
+]

@@ -132,7 +132,12 @@ def _cosine_similarity(ctx):
     return [Sample(_x(ctx, (4, 5)), _x(ctx, (4, 5)), reduction_length=5),
             Sample(_x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5), "stepped"), dim=0, reduction_length=4),
             Sample(_x(ctx, (2, 3, 4)), _x(ctx, (3, 4)), dim=-1, reduction_length=4, name="broadcast"),
-            Sample(_x(ctx, (3, 4)), _const(ctx, np.zeros((3, 4))), reduction_length=4, name="zero vectors: eps"),
+            Sample(_x(ctx, (3, 4)), _const(ctx, np.zeros((3, 4)), requires_grad=True), reduction_length=4,
+                   name="zero vectors: eps"),
+            Sample(_const(ctx, [[1e-9, -2e-9, 0.0], [3e-5, 1e-5, -2e-5]], requires_grad=True), _x(ctx, (2, 3)),
+                   reduction_length=3, name="norms at and below eps"),
+            Sample(_x(ctx, (3, 4), dtype=pt.int64, low=-5, high=5, requires_grad=False), _x(ctx, (3, 4)),
+                   reduction_length=4, name="int64 beside a float"),
             Sample(_x(ctx, (0, 4)), _x(ctx, (0, 4)), reduction_length=4)]
 
 

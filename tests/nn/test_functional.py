@@ -134,5 +134,34 @@ def test_distances():
     np.testing.assert_allclose(F.normalize(t64(a)).numpy(), a / np.linalg.norm(a, axis=1, keepdims=True), rtol=1e-12)
 
 
+def test_cosine_similarity_raises_each_norm_to_eps_and_keeps_the_norms_gradient():
+    # PyTorch's formula: each norm raised to eps on its own, the gradient the unraised norm's
+    # (torch 2.13: cos([1e-5, 0], itself) = 1, cos([1e-9, 0], [1, 0]) = 0.1, finite gradients at 0)
+    assert F.cosine_similarity(pt.tensor([[1e-5, 0.0]]), pt.tensor([[1e-5, 0.0]])).tolist() == [1.0]
+    np.testing.assert_allclose(F.cosine_similarity(t64([[1e-9, 0.0]]), t64([[1.0, 0.0]])).numpy(), [0.1], rtol=1e-12)
+    eps = 1e-8
+    x, y = np.array([[1e-9, 2e-9]]), np.array([[1.0, 3.0]])
+    xt, yt = t64(x, True), t64(y, True)
+    F.cosine_similarity(xt, yt).sum().backward()
+    yhat = y / np.linalg.norm(y)
+    want_x = yhat / eps - (x @ yhat.T) / eps ** 2 * x / np.linalg.norm(x)     # d(x / eps . yhat), d eps = d||x||
+    want_y = (x / eps) / np.linalg.norm(y) - ((x / eps) @ y.T) * y / np.linalg.norm(y) ** 3
+    np.testing.assert_allclose(xt.grad.numpy(), want_x, rtol=1e-9)
+    np.testing.assert_allclose(yt.grad.numpy(), want_y, rtol=1e-9)
+    z, o = t64(np.zeros((2, 3)), True), t64(np.ones((2, 3)), True)
+    F.cosine_similarity(z, o).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), np.full((2, 3), 1 / (eps * np.sqrt(3))), rtol=1e-12)
+    assert o.grad.tolist() == [[0.0] * 3] * 2
+
+
+def test_cosine_similarity_dtypes():
+    ints, floats = pt.tensor([[1, 2, 3]]), pt.tensor([[1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(F.cosine_similarity(ints, floats).numpy(), [4 / np.sqrt(28)], rtol=1e-6)
+    assert F.cosine_similarity(ints.bfloat16(), floats).dtype is pt.float32
+    with pytest.raises(RuntimeError, match=r"cosine_similarity\(\): expected common dtype to be floating point, yet "
+                                           r"common dtype is plugtorch.int64"):
+        F.cosine_similarity(ints, ints)
+
+
 def test_interpolate_nearest_gradcheck():
     scalar_gradcheck(lambda x: F.interpolate(x, size=(5, 3)), t64(rng.standard_normal((1, 1, 3, 4)), True))

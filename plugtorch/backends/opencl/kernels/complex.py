@@ -124,6 +124,63 @@ inline CT ccosh_(CT a) {
     }
     return cx(cosh(x) * cos(y), sinh(x) * sin(y));
 }
+/* NumPy's nc_log2/log10 (clog's parts scaled), nc_exp2, nc_expm1 and nc_log1p */
+inline CT clog2_(CT a) { const CT l = clog_(a); return cx(l.x * LOG2E, l.y * LOG2E); }
+inline CT clog10_(CT a) { const CT l = clog_(a); return cx(l.x * LOG10E, l.y * LOG10E); }
+inline CT cexp2_(CT a) { return cexp_(cx(a.x * LN2, a.y * LN2)); }
+inline CT cexpm1_(CT a) {
+    const RT h = sin(a.y / 2);
+    return cx(expm1(a.x) * cos(a.y) - 2 * h * h, exp(a.x) * sin(a.y));
+}
+inline CT clog1p_(CT a) { return cx(log(hypot(a.x + 1, a.y)), atan2(a.y, a.x + 1)); }
+/* NumPy's nc_pow: small integer exponents by repeated (plain) products, others cexp(b log a) */
+inline CT cmul_plain(CT a, CT b) { return cx(a.x * b.x - a.y * b.y, a.x * b.y + a.y * b.x); }
+inline CT cmul_c99(CT z, CT w) {   /* C's z * w (libgcc's __mulsc3: infinities recovered from NaNs) */
+    RT a = z.x, b = z.y, c = w.x, d = w.y;
+    const RT ac = a * c, bd = b * d, ad = a * d, bc = b * c, x = ac - bd, y = ad + bc;
+    if (!(isnan(x) && isnan(y))) return cx(x, y);
+    int recalc = 0;
+    if (isinf(a) || isinf(b)) {
+        a = copysign(isinf(a) ? (RT)1 : (RT)0, a); b = copysign(isinf(b) ? (RT)1 : (RT)0, b);
+        if (isnan(c)) c = copysign((RT)0, c);
+        if (isnan(d)) d = copysign((RT)0, d);
+        recalc = 1;
+    }
+    if (isinf(c) || isinf(d)) {
+        c = copysign(isinf(c) ? (RT)1 : (RT)0, c); d = copysign(isinf(d) ? (RT)1 : (RT)0, d);
+        if (isnan(a)) a = copysign((RT)0, a);
+        if (isnan(b)) b = copysign((RT)0, b);
+        recalc = 1;
+    }
+    if (!recalc && (isinf(ac) || isinf(bd) || isinf(ad) || isinf(bc))) {
+        if (isnan(a)) a = copysign((RT)0, a);
+        if (isnan(b)) b = copysign((RT)0, b);
+        if (isnan(c)) c = copysign((RT)0, c);
+        if (isnan(d)) d = copysign((RT)0, d);
+        recalc = 1;
+    }
+    return recalc ? cx(INFINITY * (a * c - b * d), INFINITY * (a * d + b * c)) : cx(x, y);
+}
+inline CT cpow_(CT a, CT b) {
+    const RT br = b.x, bi = b.y;
+    if (br == 0 && bi == 0) return cx(1, 0);
+    if (a.x == 0 && a.y == 0) return br > 0 ? cx(0, 0) : cx(NAN, NAN);
+    if (bi == 0 && br == trunc(br) && fabs(br) < 100) {
+        int n = (int)br;
+        if (n == 1) return a;
+        if (n == 2) return cmul_plain(a, a);
+        if (n == 3) return cmul_plain(cmul_plain(a, a), a);
+        if (n < 0) n = -n;
+        CT r = cx(1, 0), p = a;
+        for (int mask = 1;; mask <<= 1) {
+            if (n & mask) r = cmul_plain(r, p);
+            if (n < (mask << 1)) break;
+            p = cmul_plain(p, p);
+        }
+        return br < 0 ? cdiv(cx(1, 0), r) : r;
+    }
+    return cexp_(cmul_c99(b, clog_(a)));   /* glibc's cpow: C's complex product */
+}
 /* sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz) */
 inline CT csin_(CT a) {
     if (isinf(a.y) && !isfinite(a.x)) return cx(a.x - a.x, fabs(a.y));   /* glibc's signs */
@@ -137,9 +194,11 @@ inline CT ctan_(CT a) { const CT r = ctanh_(cx(-a.y, a.x)); return cx(r.y, -r.x)
 # per precision: overflow thresholds of exp, sqrt's scaling, tanh's saturation
 _CONSTS = {
     "float": dict(EXP_BIG="88.7f", SQRT_BIG="0x1p126f", SQRT_TINY="0x1p-100f", SQRT_UP="0x1p50f",
-                  SQRT_DOWN="0x1p-25f", TANH_BIG="9.0f"),
+                  SQRT_DOWN="0x1p-25f", TANH_BIG="9.0f", LOG2E="1.44269504f", LOG10E="0.434294482f",
+                  LN2="0.693147181f"),
     "double": dict(EXP_BIG="709.7", SQRT_BIG="0x1p1022", SQRT_TINY="0x1p-900", SQRT_UP="0x1p450",
-                   SQRT_DOWN="0x1p-225", TANH_BIG="22.0"),
+                   SQRT_DOWN="0x1p-225", TANH_BIG="22.0", LOG2E="1.4426950408889634",
+                   LOG10E="0.4342944819032518", LN2="0.6931471805599453"),
 }
 
 
@@ -156,12 +215,14 @@ UNARY_COMPLEX = {
     "sqrt": "csqrt_(x0)", "rsqrt": "crecip(csqrt_(x0))", "reciprocal": "crecip(x0)",
     "sin": "csin_(x0)", "cos": "ccos_(x0)", "tan": "ctan_(x0)", "sinh": "csinh_(x0)",
     "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "crecip(cx(1, 0) + cexp_(-x0))",
-    "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)",
+    "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)", "log2": "clog2_(x0)", "log10": "clog10_(x0)",
+    "exp2": "cexp2_(x0)", "expm1": "cexpm1_(x0)", "log1p": "clog1p_(x0)",
 }
 UNARY_REAL = {"abs": "cabs_(x0)", "angle": "carg(x0)", "real": "x0.x", "imag": "x0.y"}
 UNARY_BOOL = {"isnan": "cnan(x0)", "isinf": "cinf(x0)", "isfinite": "cfinite(x0)",
               "logical_not": "(!cnonzero(x0))"}
-BINARY = {"add": "(x0 + x1)", "sub": "(x0 - x1)", "mul": "cmul(x0, x1)", "div": "cdiv(x0, x1)"}
+BINARY = {"add": "(x0 + x1)", "sub": "(x0 - x1)", "mul": "cmul(x0, x1)", "div": "cdiv(x0, x1)",
+          "pow": "cpow_(x0, x1)"}
 COMPARE = {"eq": "(x0.x == x1.x && x0.y == x1.y)", "ne": "(x0.x != x1.x || x0.y != x1.y)",
            "logical_and": "(cnonzero(x0) && cnonzero(x1))", "logical_or": "(cnonzero(x0) || cnonzero(x1))",
            "logical_xor": "(cnonzero(x0) != cnonzero(x1))"}

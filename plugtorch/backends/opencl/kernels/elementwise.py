@@ -396,7 +396,7 @@ def _pow_with_roots(pow_kernel, sqrt, rsqrt):
     """PyTorch's pow(tensor, 0.5) is sqrt and pow(tensor, -0.5) rsqrt: sqrt(-0.0) is -0.0 and
     sqrt(-inf) nan, where C's pow gives +0.0 and inf (as the cpu kernel)."""
     def k(a, b, dtype):
-        if b.__class__ is float and (b == 0.5 or b == -0.5) and dtype.is_floating_point:
+        if b.__class__ is float and (b == 0.5 or b == -0.5) and (dtype.is_floating_point or dtype.is_complex):
             return (sqrt if b > 0 else rsqrt)(a, dtype)
         return pow_kernel(a, b, dtype)
     k.locks_itself = True

@@ -25,8 +25,9 @@ import sys
 
 from plugtorch.array_api._creation import *  # noqa: F401,F403
 from plugtorch.array_api._creation import __all__ as _creation_all
-from plugtorch.array_api._dtypes import (astype, bool, can_cast, e, finfo, float32, float64, iinfo, inf,  # noqa: F401
-                                         int8, int16, int32, int64, isdtype, nan, newaxis, pi, result_type, uint8)
+from plugtorch.array_api._dtypes import (astype, bool, can_cast, complex64, complex128, e, finfo,  # noqa: F401
+                                         float32, float64, iinfo, inf, int8, int16, int32, int64, isdtype, nan,
+                                         newaxis, pi, result_type, uint8)
 from plugtorch.array_api._elementwise import *  # noqa: F401,F403
 from plugtorch.array_api._elementwise import __all__ as _elementwise_all
 from plugtorch.array_api._info import __array_namespace_info__  # noqa: F401
@@ -44,7 +45,8 @@ __array_api_version__ = "2024.12"
 # the versions __array_namespace__(api_version=) accepts: each later one is a superset here
 SUPPORTED_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
 
-__all__ = (["__array_api_version__", "__array_namespace_info__", "astype", "bool", "can_cast", "e", "fft",
+__all__ = (["__array_api_version__", "__array_namespace_info__", "astype", "bool", "can_cast", "complex64",
+            "complex128", "e", "fft",
             "finfo", "float32", "float64", "iinfo", "inf", "int8", "int16", "int32", "int64", "isdtype", "linalg",
             "nan", "newaxis", "pi", "result_type", "uint8"]
            + _creation_all + _elementwise_all + _linear_algebra_all + _manipulation_all + _searching_all

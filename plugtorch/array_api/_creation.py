@@ -139,8 +139,8 @@ def _from_sequence(seq, dtype, device):
             dtype = int64
         elif kinds <= {int, float}:
             dtype = D.get_default_dtype()
-        elif complex in kinds:
-            raise TypeError("asarray(): complex numbers are not supported by plugtorch")
+        elif kinds <= {int, float, complex}:
+            dtype = D.default_complex_dtype()
         else:   # NumPy scalars and mixtures: as NumPy sees them
             return pt.tensor(np.asarray(seq), device=device)
     for v in leaves:
@@ -226,9 +226,13 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None) -> Tensor:
 
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (included unless ``endpoint=False``)."""
-    if isinstance(start, complex) or isinstance(stop, complex):
-        raise TypeError("linspace(): complex numbers are not supported by plugtorch")
-    dt = _dtype(dtype) or D.get_default_dtype()
+    is_complex = isinstance(start, complex) or isinstance(stop, complex)
+    dt = _dtype(dtype) or (D.default_complex_dtype() if is_complex else D.get_default_dtype())
+    if dt.is_complex:   # the real and the imaginary parts spaced alike
+        start, stop = complex(start), complex(stop)
+        parts = [linspace(a, b, num, dtype=dt.to_real(), device=device, endpoint=endpoint)
+                 for a, b in ((start.real, stop.real), (start.imag, stop.imag))]
+        return pt.complex(*parts)
     if not endpoint:
         if num == 0:
             return pt.empty((0,), dtype=dt, device=device)

@@ -25,23 +25,25 @@ bool = D.bool
 int8, int16, int32, int64 = D.int8, D.int16, D.int32, D.int64
 uint8 = D.uint8
 float32, float64 = D.float32, D.float64
+complex64, complex128 = D.complex64, D.complex128
 
-# the standard's dtypes plugtorch has (no uint16/32/64, no complex: see docs/array_api.md)
-DTYPES = (bool, int8, int16, int32, int64, uint8, float32, float64)
+# the standard's dtypes plugtorch has (no uint16/32/64: see docs/array_api.md)
+DTYPES = (bool, int8, int16, int32, int64, uint8, float32, float64, complex64, complex128)
 _NAMES = {d: d.name for d in DTYPES}
 
 _FLOATS = frozenset(D.float_dtypes)        # float16 and bfloat16 pass through where given
 _INTS = frozenset(D.int_dtypes)
+_COMPLEX = frozenset(D.complex_dtypes)
 CATEGORIES = {
     "all": None,                            # None: any dtype
-    "numeric": _INTS | _FLOATS,
+    "numeric": _INTS | _FLOATS | _COMPLEX,
     "real numeric": _INTS | _FLOATS,
     "integer": _INTS,
     "integer or boolean": _INTS | {bool},
     "boolean": frozenset({bool}),
-    "floating-point": _FLOATS,
+    "floating-point": _FLOATS | _COMPLEX,
     "real floating-point": _FLOATS,
-    "complex floating-point": frozenset(),
+    "complex floating-point": _COMPLEX,
 }
 _PY_SCALARS = (builtins.bool, int, float, complex)
 
@@ -62,9 +64,10 @@ def promote(d1, d2, fname: str = "result_type"):
     """The standard's promotion of two dtypes (TypeError across kinds)."""
     if d1 is d2:
         return d1
-    if d1.category != d2.category:
+    if d1.category != d2.category and {d1.category, d2.category} != {D._FLOAT, D._COMPLEX}:
         raise TypeError(f"{fname}(): {d1.name} and {d2.name} do not promote: the Array API standard "
-                        "does not mix booleans, integers and floating-point; convert one with astype()")
+                        "does not mix booleans, integers and floating-point (real or complex); convert one "
+                        "with astype()")
     return D.promote_types(d1, d2)
 
 
@@ -82,11 +85,13 @@ def check_scalar(fname: str, value, dtype) -> None:
                 raise OverflowError(f"{fname}(): the Python int {value} does not fit {dtype.name} "
                                     f"[{info.min}, {info.max}]")
     elif isinstance(value, float):
-        if dtype not in _FLOATS:
+        if dtype not in _FLOATS and dtype not in _COMPLEX:
             raise TypeError(f"{fname}(): a Python float can only be combined with a floating-point array, "
                             f"got {dtype.name}")
     elif isinstance(value, complex):
-        raise TypeError(f"{fname}(): complex numbers are not supported by plugtorch")
+        if dtype not in _FLOATS and dtype not in _COMPLEX:
+            raise TypeError(f"{fname}(): a Python complex can only be combined with a floating-point array, "
+                            f"got {dtype.name}")
     else:
         raise TypeError(f"{fname}(): expected an array or a Python scalar, got {type(value).__name__}")
 
@@ -103,6 +108,8 @@ def operands(fname: str, x1, x2, category: str = "all"):
         check_array(fname, arr, "x2" if s1 else "x1")
         check_category(fname, arr, category)
         check_scalar(fname, scalar, arr.dtype)
+        if isinstance(scalar, complex) and arr.dtype in _FLOATS:   # float32 array + 1j: complex64
+            return x1, x2, arr.dtype.to_complex()
         return x1, x2, arr.dtype
     check_array(fname, x1, "x1")
     check_array(fname, x2, "x2")
@@ -176,8 +183,9 @@ def finfo(type, /) -> finfo_object:
     """Machine limits of a floating-point dtype (or an array's)."""
     d = type.dtype if isinstance(type, Tensor) else type
     _check_dtype("finfo", d)
-    if d not in _FLOATS:
+    if d not in _FLOATS and d not in _COMPLEX:
         raise ValueError(f"finfo(): {d.name} is not a floating-point dtype; use iinfo() for integers")
+    d = d.to_real()   # a complex dtype's: those of its parts (bits and dtype too), as the standard says
     f = D.finfo(d)
     return finfo_object(8 * d.itemsize, float(f.eps), float(f.max), float(f.min), float(f.tiny), d)
 
@@ -198,8 +206,8 @@ _KINDS = {
     "unsigned integer": lambda d: d in _INTS and not d.is_signed,
     "integral": lambda d: d in _INTS,
     "real floating": lambda d: d in _FLOATS,
-    "complex floating": lambda d: False,
-    "numeric": lambda d: d in _INTS or d in _FLOATS,
+    "complex floating": lambda d: d in _COMPLEX,
+    "numeric": lambda d: d in _INTS or d in _FLOATS or d in _COMPLEX,
 }
 
 
@@ -241,6 +249,8 @@ def result_type(*arrays_and_dtypes):
         out = promote(out, d)
     for s in scalars:
         check_scalar("result_type", s, out)
+        if isinstance(s, complex) and out in _FLOATS:
+            out = out.to_complex()
     return out
 
 
@@ -257,7 +267,7 @@ def scalar_dtype(value):
     if isinstance(value, float):
         return D.get_default_dtype()
     if isinstance(value, complex):
-        raise TypeError("complex numbers are not supported by plugtorch")
+        return D.default_complex_dtype()
     raise TypeError(f"expected a Python scalar, got {type(value).__name__}")
 
 

@@ -81,6 +81,8 @@ def _copysign(x1, x2):
 
 
 def _acosh(x):
+    if x.dtype.is_complex:   # the principal branch, as NumPy's arccosh
+        return pt.log(x + pt.sqrt(x + 1) * pt.sqrt(x - 1))
     t = x - 1
     small = pt.log1p(t + pt.sqrt(2 * t + t * t))                      # accurate near 1
     large = pt.log(x) + pt.log1p(pt.sqrt(1 - 1 / (x * x)))            # no overflow of x * x
@@ -88,6 +90,8 @@ def _acosh(x):
 
 
 def _asinh(x):
+    if x.dtype.is_complex:
+        return pt.log(x + pt.sqrt(x * x + 1))
     a = pt.abs(x)
     small = pt.log1p(a + a * a / (1 + pt.sqrt(1 + a * a)))
     large = pt.log(a) + math.log(2.0)                                  # a * a would overflow
@@ -96,6 +100,8 @@ def _asinh(x):
 
 
 def _atanh(x):
+    if x.dtype.is_complex:
+        return 0.5 * (pt.log1p(x) - pt.log1p(-x))
     return 0.5 * pt.log1p(2 * x / (1 - x))
 
 
@@ -120,6 +126,8 @@ def _nextafter(x1, x2):
 
 
 def _sign(x):
+    if x.dtype.is_complex:
+        return pt.sgn(x)    # z / |z|, 0 for 0
     s = pt.sign(x)
     return pt.where(pt.isnan(x), x, s) if x.dtype.is_floating_point else s   # sign(nan) is nan
 
@@ -154,9 +162,17 @@ def _copy(x):
     return x.clone()
 
 
-def _not_complex(name):
+def _round(x):
+    if x.dtype.is_complex:   # each part to the nearest integer, as NumPy's
+        return pt.complex(pt.round(pt.real(x)), pt.round(pt.imag(x)))
+    return _float_only(pt.round)(x)
+
+
+def _part(fn):
+    """real/imag/conj: a copy for real input (real, conj) and complex ones' parts (a new array,
+    as the standard asks of every function)."""
     def f(x):
-        raise TypeError(f"{name}(): plugtorch has no complex dtypes")
+        return fn(x).clone() if x.dtype.is_complex else x.clone()
     return f
 
 
@@ -170,13 +186,13 @@ _UNARY = {
     "atanh": ("floating-point", _atanh),
     "bitwise_invert": ("integer or boolean", pt.bitwise_not),
     "ceil": ("real numeric", _float_only(pt.ceil)),
-    "conj": ("numeric", _copy),
+    "conj": ("numeric", _part(pt.conj)),
     "cos": ("floating-point", pt.cos),
     "cosh": ("floating-point", pt.cosh),
     "exp": ("floating-point", pt.exp),
     "expm1": ("floating-point", pt.expm1),
     "floor": ("real numeric", _float_only(pt.floor)),
-    "imag": ("complex floating-point", _not_complex("imag")),
+    "imag": ("complex floating-point", _part(pt.imag)),
     "isfinite": ("numeric", pt.isfinite),
     "isinf": ("numeric", pt.isinf),
     "isnan": ("numeric", pt.isnan),
@@ -187,9 +203,9 @@ _UNARY = {
     "logical_not": ("boolean", pt.logical_not),
     "negative": ("numeric", pt.neg),
     "positive": ("numeric", _copy),
-    "real": ("numeric", _copy),
+    "real": ("numeric", _part(pt.real)),
     "reciprocal": ("floating-point", pt.reciprocal),
-    "round": ("numeric", _float_only(pt.round)),
+    "round": ("numeric", _round),
     "sign": ("numeric", _sign),
     "signbit": ("real floating-point", _signbit),
     "sin": ("floating-point", pt.sin),

@@ -22,8 +22,8 @@ _KIND_DTYPES = {
     "unsigned integer": (X.uint8,),
     "integral": (X.int8, X.int16, X.int32, X.int64, X.uint8),
     "real floating": (X.float32, X.float64),
-    "complex floating": (),
-    "numeric": (X.int8, X.int16, X.int32, X.int64, X.uint8, X.float32, X.float64),
+    "complex floating": (X.complex64, X.complex128),
+    "numeric": (X.int8, X.int16, X.int32, X.int64, X.uint8, X.float32, X.float64, X.complex64, X.complex128),
 }
 
 
@@ -47,9 +47,13 @@ class Info:
         return out
 
     def default_dtypes(self, *, device=None) -> dict:
-        """The dtypes Python floats and ints become, and that of indices (no complex dtypes)."""
-        _supported(device)
-        return {"real floating": D.get_default_dtype(), "integral": X.int64, "indexing": X.int64}
+        """The dtypes Python floats, complex numbers and ints become, and that of indices ("complex
+        floating" only where the device has complex dtypes)."""
+        ok = _supported(device)
+        out = {"real floating": D.get_default_dtype()}
+        if ok(D.default_complex_dtype()):
+            out["complex floating"] = D.default_complex_dtype()
+        return {**out, "integral": X.int64, "indexing": X.int64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
         """The standard's dtypes ``device`` supports, by name, of ``kind`` (a kind name, a tuple

@@ -85,4 +85,6 @@ def vecdot(x1: Tensor, x2: Tensor, /, *, axis: int = -1) -> Tensor:
     if x1.shape[axis] != x2.shape[axis]:
         raise ValueError(f"vecdot(): the vectors along axis {axis} differ in size: {tuple(x1.shape)} and "
                          f"{tuple(x2.shape)}")
+    if dt.is_complex:   # the standard's (and PyTorch's) vecdot conjugates x1
+        x1 = pt.conj(x1)
     return pt.sum(x1 * x2, dim=axis if axis < 0 else axis - x1.ndim, dtype=dt)

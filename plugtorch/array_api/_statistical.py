@@ -104,9 +104,9 @@ def min(x: Tensor, /, *, axis=None, keepdims: bool = False) -> Tensor:
     return _extreme("min", pt.amin, x, axis, keepdims)
 
 
-def _float_reduction(fname, x, axis, keepdims, fn):
+def _float_reduction(fname, x, axis, keepdims, fn, category="real floating-point"):
     check_array(fname, x)
-    check_category(fname, x, "real floating-point")
+    check_category(fname, x, category)
     axes = normalize_axis(fname, axis, x.ndim)
     if not axes:
         return None
@@ -115,7 +115,7 @@ def _float_reduction(fname, x, axis, keepdims, fn):
 
 def mean(x: Tensor, /, *, axis=None, keepdims: bool = False) -> Tensor:
     """The arithmetic mean over ``axis`` (nan for no values)."""
-    out = _float_reduction("mean", x, axis, keepdims, lambda axes: pt.mean(x, dim=axes))
+    out = _float_reduction("mean", x, axis, keepdims, lambda axes: pt.mean(x, dim=axes), "floating-point")
     return x.clone() if out is None else out
 
 

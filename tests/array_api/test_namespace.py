@@ -30,11 +30,11 @@ def test_info(device):
     devices = info.devices()
     assert pt.device("cpu") in devices and device in devices
     assert info.default_device() == pt.get_default_device()
-    assert info.default_dtypes(device=device) == {"real floating": pt.float32, "integral": pt.int64,
-                                                   "indexing": pt.int64}
+    assert info.default_dtypes(device=device) == {"real floating": pt.float32, "complex floating": pt.complex64,
+                                                   "integral": pt.int64, "indexing": pt.int64}
     assert list(info.dtypes(device=device, kind="signed integer")) == ["int8", "int16", "int32", "int64"]
     assert list(info.dtypes(kind=("bool", "unsigned integer"))) == ["bool", "uint8"]
-    assert info.dtypes(kind="complex floating") == {}
+    assert info.dtypes(kind="complex floating") == {"complex64": pt.complex64, "complex128": pt.complex128}
     with pytest.raises(ValueError, match="unknown kind 'float'"):
         info.dtypes(kind="float")
 
@@ -94,7 +94,10 @@ def test_can_cast_isdtype_finfo_iinfo():
     assert xp.can_cast(xp.zeros(1, dtype=xp.float32), xp.float64)
     assert xp.isdtype(xp.int8, "signed integer") and not xp.isdtype(xp.uint8, "signed integer")
     assert xp.isdtype(xp.float32, ("bool", "real floating")) and xp.isdtype(xp.float64, xp.float64)
-    assert not xp.isdtype(xp.float32, "complex floating")
+    assert not xp.isdtype(xp.float32, "complex floating") and xp.isdtype(xp.complex64, ("complex floating", "numeric"))
+    assert xp.can_cast(xp.float32, xp.complex64) and not xp.can_cast(xp.float64, xp.complex64)
+    assert xp.result_type(xp.float64, xp.complex64) is xp.complex128 and xp.result_type(xp.float32, 1j) is xp.complex64
+    assert xp.finfo(xp.complex128).dtype is xp.float64 and xp.finfo(xp.complex64).bits == 32
     with pytest.raises(ValueError, match="unknown kind 'real'"):
         xp.isdtype(xp.float32, "real")
     f = xp.finfo(xp.float32)
@@ -314,7 +317,7 @@ def test_reduction_dtypes(device):
     assert xp.sum(i8, dtype=xp.int8).dtype is xp.int8
     assert xp.prod(xp.asarray([3], dtype=xp.uint8, device=device)).dtype is xp.int64
     assert xp.sum(xp.ones(2, dtype=xp.float32, device=device)).dtype is xp.float32
-    with pytest.raises(TypeError, match=r"mean\(\): only real floating-point dtypes"):
+    with pytest.raises(TypeError, match=r"mean\(\): only floating-point dtypes"):
         xp.mean(i8)
     with pytest.raises(ValueError, match="cannot reduce an empty axis"):
         xp.max(xp.zeros((0, 2)), axis=0)
@@ -474,8 +477,11 @@ def test_fft_shifts_and_frequencies(device):
     np.testing.assert_allclose(host(xp.fft.rfftfreq(8, device=device)), np.fft.rfftfreq(8), rtol=1e-6)
     np.testing.assert_allclose(host(xp.fft.irfft(xp.asarray([1.0, 2.0, 3.0], device=device), n=5)),
                                np.fft.irfft([1.0, 2.0, 3.0], n=5), rtol=1e-6, atol=1e-7)
-    with pytest.raises(NotImplementedError, match="plugtorch has no complex dtypes"):
-        xp.fft.fft(xp.ones(4, device=device))
+    z = np.array([1 + 2j, -1j, 0.5, 3 - 1j], np.complex64)
+    np.testing.assert_allclose(host(xp.fft.fft(xp.asarray(z, device=device), norm="ortho")), np.fft.fft(z, norm="ortho"),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(host(xp.fft.rfftn(xp.asarray(z.real, device=device))), np.fft.rfftn(z.real),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_linalg_without_decompositions(device):
@@ -526,3 +532,28 @@ def test_linalg_extension_over_plugtorch_linalg(device):
                                np.linalg.norm(a, ord=3, axis=-1), **tol)
     with pytest.raises(TypeError, match=r"solve\(\): only floating-point dtypes are allowed, got int64"):
         xp.linalg.solve(A, xp.asarray([1, 2, 3], device=device))
+
+
+def test_complex_functions(device):
+    z = np.array([1 + 2j, -0.5 - 1j, 3j, 0j], np.complex64)
+    w = np.array([2 - 1j, 1 + 1j, -1, 0.5j], np.complex64)
+    x, y = xp.asarray(z, device=device), xp.asarray(w, device=device)
+    np.testing.assert_array_equal(host(xp.real(x)), z.real)
+    np.testing.assert_array_equal(host(xp.imag(x)), z.imag)
+    np.testing.assert_array_equal(host(xp.conj(x)), z.conj())
+    assert xp.abs(x).dtype is xp.float32 and xp.real(xp.ones(2, device=device)).dtype is xp.float32
+    np.testing.assert_allclose(host(xp.abs(x)), np.abs(z), rtol=1e-6)
+    np.testing.assert_allclose(host(xp.sign(x)), np.where(z == 0, 0, z / np.abs(z)), rtol=1e-6)
+    np.testing.assert_allclose(host(xp.multiply(x, y)), z * w, rtol=1e-6)
+    np.testing.assert_allclose(host(xp.divide(x, 2.0)), z / 2, rtol=1e-6)
+    np.testing.assert_allclose(host(xp.vecdot(x, y)), np.vdot(z, w), rtol=1e-6)       # x1 conjugated
+    np.testing.assert_allclose(host(xp.linalg.vecdot(x, y)), np.vdot(z, w), rtol=1e-6)
+    np.testing.assert_allclose(host(xp.mean(x)), z.mean(), rtol=1e-6)
+    np.testing.assert_allclose(host(xp.round(xp.multiply(x, 1.7))), np.round(z * 1.7), rtol=1e-6)
+    assert xp.add(xp.ones(2, device=device), 1j).dtype is xp.complex64
+    assert xp.asarray([1, 2j], device=device).dtype is xp.complex64
+    np.testing.assert_allclose(host(xp.linspace(0, 1 + 2j, 3, device=device)), np.linspace(0, 1 + 2j, 3), rtol=1e-6)
+    with pytest.raises(TypeError, match="a Python complex can only be combined with a floating-point array"):
+        xp.add(xp.asarray([1], device=device), 1j)
+    with pytest.raises(TypeError, match="only real numeric dtypes"):
+        xp.less(x, y)

@@ -76,6 +76,9 @@ def check_square(op, A):
 def check_float(op, dtype, int_error=RuntimeError):
     if dtype in _LOW:
         raise M.not_implemented_for(op, dtype, "linear algebra runs in float32 or float64: use .float() and cast back")
+    if dtype.category == _dtypes._COMPLEX:   # LAPACK has them, the metas and formulas are real-only so far
+        raise M.not_implemented_for(op, dtype, "plugtorch's linear algebra of complex matrices is not implemented "
+                                    "yet; factor the real and imaginary parts, or use NumPy")
     if dtype.category != _dtypes._FLOAT:
         legacy = M.LEGACY_NAMES.get(dtype.name, dtype.name)
         if int_error is NotImplementedError:

@@ -208,6 +208,7 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None)
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions (got shape {tuple(A.shape)})")
     M.check_bool(op, "keepdim", keepdim)
     d = A._dtype if dtype is None else _dtypes.to_dtype(dtype)
+    check_float(op, d) if d.is_complex else None
     if d.category != _dtypes._FLOAT:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{M.LEGACY_NAMES.get(d.name, d.name)}; convert with .float() first")
@@ -305,7 +306,7 @@ def linalg_vecdot(x, y, *, dim=-1):
         if not isinstance(t, M.Tensor):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
     for t in (x, y):
-        if t._dtype.category != _dtypes._FLOAT:
+        if t._dtype.category < _dtypes._FLOAT:
             raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                                f"{M.LEGACY_NAMES[t._dtype.name]}; convert with .float() first")
     if x._dtype is not y._dtype:
@@ -314,4 +315,6 @@ def linalg_vecdot(x, y, *, dim=-1):
                            f"and y of type {ln[y._dtype.name]} instead; cast one with .to(dtype)")
     shape = M.broadcast_shapes(tuple(x.shape), tuple(y.shape), op=op)
     M.wrap_dim(op, dim, len(shape))
+    if x._dtype.is_complex:   # PyTorch's vecdot conjugates x: sum(conj(x) * y)
+        x = _pt().conj(x)
     return (x * y).sum(dim)

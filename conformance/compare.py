@@ -283,8 +283,8 @@ def magnitude(sample) -> float:
     m = 0.0
     for inp in sample.inputs():
         v = inp.values
-        if v.size and (v.dtype.kind == "f" or str(v.dtype) == "bfloat16"):
-            f = np.abs(v.astype(np.float64))
+        if v.size and (v.dtype.kind in "fc" or str(v.dtype) == "bfloat16"):   # (complex: the modulus)
+            f = np.abs(v.astype(np.complex128 if v.dtype.kind == "c" else np.float64))
             f = f[np.isfinite(f)]
             if f.size:
                 m = max(m, float(f.max()))

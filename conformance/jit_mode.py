@@ -401,6 +401,8 @@ def _same_tensor(check, which, a, b, signed_zeros, graph_text, values=True):
 
 
 def _bitwise_or_nan(x, y) -> bool:
+    if x.dtype.kind == "c":   # part by part
+        return _bitwise_or_nan(x.real, y.real) and _bitwise_or_nan(x.imag, y.imag)
     if x.dtype.kind == "f" or str(x.dtype) == "bfloat16":
         a, b = x.astype(np.float64), y.astype(np.float64)
         return bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))

@@ -26,7 +26,8 @@ from plugtorch.testing import default_tolerances
 
 # unit roundoff: half the distance from 1.0 to the next float
 UNIT_ROUNDOFF = {_dtypes.float16: 2.0 ** -11, _dtypes.bfloat16: 2.0 ** -8,
-                 _dtypes.float32: 2.0 ** -24, _dtypes.float64: 2.0 ** -53}
+                 _dtypes.float32: 2.0 ** -24, _dtypes.float64: 2.0 ** -53,
+                 _dtypes.complex64: 2.0 ** -24, _dtypes.complex128: 2.0 ** -53}   # (complex: their parts')
 
 
 def default(dtype) -> tuple[float, float]:

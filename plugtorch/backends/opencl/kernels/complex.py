@@ -1,6 +1,7 @@
 """complex64 and complex128 on OpenCL: float2 / double2 values (real part .x, imaginary .y).
 
-The C helpers follow what NumPy computes on cpu: its complex loops (Smith's scaled division and
+The C helpers follow what the cpu kernels compute with NumPy (reciprocal and sigmoid divide,
+rsqrt is NumPy's reciprocal of sqrt): its complex loops (Smith's scaled division and
 reciprocal, hypot for abs, the product with one fused multiply-add as its SIMD loop has it) and C99 Annex G's special values, as glibc's cexp, clog, csqrt,
 ctanh ... give them (infinities and NaNs in either part, signed zeros). They are written once
 over ``CT`` (the vector type) and ``RT`` (its real type), with FP_CONTRACT off so that no fused
@@ -212,9 +213,9 @@ def helpers(real: str) -> str:
 # unary ops: a complex result, a real one (abs, angle, real, imag) and a bool one
 UNARY_COMPLEX = {
     "neg": "(-x0)", "conj": "cx(x0.x, -x0.y)", "exp": "cexp_(x0)", "log": "clog_(x0)",
-    "sqrt": "csqrt_(x0)", "rsqrt": "crecip(csqrt_(x0))", "reciprocal": "crecip(x0)",
+    "sqrt": "csqrt_(x0)", "rsqrt": "crecip(csqrt_(x0))", "reciprocal": "cdiv(cx(1, 0), x0)",
     "sin": "csin_(x0)", "cos": "ccos_(x0)", "tan": "ctan_(x0)", "sinh": "csinh_(x0)",
-    "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "crecip(cx(1, 0) + cexp_(-x0))",
+    "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "cdiv(cx(1, 0), cx(1, 0) + cexp_(-x0))",
     "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)", "log2": "clog2_(x0)", "log10": "clog10_(x0)",
     "exp2": "cexp2_(x0)", "expm1": "cexpm1_(x0)", "log1p": "clog1p_(x0)",
 }

@@ -372,7 +372,7 @@ def _operators():
     T.__invert__ = _invert
     for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, (Tensor, int, float, bool)) else NotImplemented)(o))
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, (Tensor, int, float, bool, complex)) else NotImplemented)(o))
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]

@@ -81,17 +81,24 @@ def _copysign(x1, x2):
 
 
 def _acosh(x):
-    if x.dtype.is_complex:   # the principal branch, as NumPy's arccosh
-        return pt.log(x + pt.sqrt(x + 1) * pt.sqrt(x - 1))
+    if x.dtype.is_complex:   # C99: cacosh(z) = +-i cacos(z), the sign giving a real part >= 0
+        w = pt.acos(x)
+        return pt.where(_signbit(pt.imag(w)), _times_i(w), _times_i(w, -1))
     t = x - 1
     small = pt.log1p(t + pt.sqrt(2 * t + t * t))                      # accurate near 1
     large = pt.log(x) + pt.log1p(pt.sqrt(1 - 1 / (x * x)))            # no overflow of x * x
     return pt.where(x < 1, math.nan, pt.where(x < 2, small, large))   # no cancellation to 0 far below 1
 
 
+def _times_i(z, sign=1):
+    """i * z (sign -1: -i * z) exactly: the parts swapped and one negated (no 0 * inf)."""
+    re, im = pt.real(z), pt.imag(z)
+    return pt.complex(-im, re) if sign > 0 else pt.complex(im, -re)
+
+
 def _asinh(x):
-    if x.dtype.is_complex:
-        return pt.log(x + pt.sqrt(x * x + 1))
+    if x.dtype.is_complex:   # C99: casinh(z) = -i casin(iz), keeping casin's accuracy and special values
+        return _times_i(pt.asin(_times_i(x)), -1)
     a = pt.abs(x)
     small = pt.log1p(a + a * a / (1 + pt.sqrt(1 + a * a)))
     large = pt.log(a) + math.log(2.0)                                  # a * a would overflow
@@ -99,9 +106,15 @@ def _asinh(x):
     return pt.where(_signbit(x), -r, r)                                 # asinh(-0.0) is -0.0
 
 
+def _expm1(x):
+    if x.dtype.is_complex:   # NumPy's complex expm1 misses the standard's special cases: exp(z) - 1 there
+        return pt.where(pt.isfinite(x), pt.expm1(x), pt.exp(x) - 1)
+    return pt.expm1(x)
+
+
 def _atanh(x):
-    if x.dtype.is_complex:
-        return 0.5 * (pt.log1p(x) - pt.log1p(-x))
+    if x.dtype.is_complex:   # C99: catanh(z) = -i catan(iz)
+        return _times_i(pt.atan(_times_i(x)), -1)
     return 0.5 * pt.log1p(2 * x / (1 - x))
 
 
@@ -190,7 +203,7 @@ _UNARY = {
     "cos": ("floating-point", pt.cos),
     "cosh": ("floating-point", pt.cosh),
     "exp": ("floating-point", pt.exp),
-    "expm1": ("floating-point", pt.expm1),
+    "expm1": ("floating-point", _expm1),
     "floor": ("real numeric", _float_only(pt.floor)),
     "imag": ("complex floating-point", _part(pt.imag)),
     "isfinite": ("numeric", pt.isfinite),

@@ -47,13 +47,12 @@ class Info:
         return out
 
     def default_dtypes(self, *, device=None) -> dict:
-        """The dtypes Python floats, complex numbers and ints become, and that of indices ("complex
-        floating" only where the device has complex dtypes)."""
-        ok = _supported(device)
-        out = {"real floating": D.get_default_dtype()}
-        if ok(D.default_complex_dtype()):
-            out["complex floating"] = D.default_complex_dtype()
-        return {**out, "integral": X.int64, "indexing": X.int64}
+        """The dtypes Python floats, complex numbers and ints become, and that of indices (the
+        standard asks for all four keys: on a device without complex dtypes, dtypes() leaves them
+        out and creating one there raises TypeError)."""
+        _supported(device)
+        return {"real floating": D.get_default_dtype(), "complex floating": D.default_complex_dtype(),
+                "integral": X.int64, "indexing": X.int64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
         """The standard's dtypes ``device`` supports, by name, of ``kind`` (a kind name, a tuple

@@ -184,3 +184,8 @@ def test_autograd_through_complex_views_is_refused():
         pt.complex(re, re)
     with pytest.raises(RuntimeError, match="autograd is not supported for complex results"):
         re.to(pt.complex64)
+
+
+def test_comparison_operators_take_complex_scalars():
+    z = pt.tensor([1j, 2 + 0j])
+    assert (z == 1j).tolist() == [True, False] and (z != 2).tolist() == [True, False]

@@ -73,9 +73,15 @@ def _zero_dim_cpu_only(tensors, cpu):
 
 
 def native(t, dev):
-    """A tensor's native array on ``dev``; a 0-d cpu tensor on another device becomes a scalar."""
+    """A tensor's native array on ``dev``; a 0-d cpu tensor on another device becomes a scalar
+    (while plugtorch.jit traces, a number the graph reads from the tensor at each call)."""
     if t._device is dev:
         return t._data
+    from plugtorch.dispatch import dispatcher as _dispatcher   # (it imports this module)
+    if _dispatcher._modes:
+        rec = _dispatcher._stack.recorder
+        if rec is not None:
+            return rec.scalar_read(t)
     return t.item()
 
 

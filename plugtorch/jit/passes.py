@@ -191,8 +191,11 @@ def eliminate_dead_code(graph) -> int:
 
 # ---- fusion ------------------------------------------------------------------------------------------
 def _fusible(n) -> bool:
+    # (a value on another device: a number read from a 0-d cpu tensor at each call, which the
+    # kernel takes as a scalar argument)
     return (n.kargs is not None and n.fused is None and n.op.out_kind == OUT_TENSOR and not n.effectful
-            and "pointwise" in n.op.tags and n.outs and n.outs[0] is not None)
+            and "pointwise" in n.op.tags and n.outs and n.outs[0] is not None
+            and all(v.device == n.device for v in n.inputs()))
 
 
 def fuse_pointwise(graph) -> int:

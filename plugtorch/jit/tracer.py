@@ -67,6 +67,7 @@ class Tracer(D.DispatchMode):
         self.warn = warn
         self.backward_ran = False
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
+        self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self._old_recorder = None
 
     # --- entering ------------------------------------------------------------------------
@@ -170,6 +171,8 @@ class Tracer(D.DispatchMode):
         finally:
             self.depth = 0
             self.current = prev
+            if self.scalar_reads:     # numbers read that no kernel call took as they were
+                self._scalar_breaks(self.scalar_reads)
         rec.outs = self._out_template(res)
         self.graph.ops.append(rec)
         return res
@@ -197,7 +200,9 @@ class Tracer(D.DispatchMode):
                 return None
             return x            # dtypes, devices, generators ...: passed as they are
 
-        ktemplate = tuple(karg(x) for x in kargs)
+        scalars = self._take_scalar_reads(op, dev, kargs) if self.scalar_reads else None
+        ktemplate = tuple(karg(x) if scalars is None or k not in scalars else scalars[k]
+                          for k, x in enumerate(kargs))
         if "random" in op.tags:
             pre = False     # the meta function picks the generator's current state: run it per call
         kind = op.out_kind
@@ -228,6 +233,43 @@ class Tracer(D.DispatchMode):
         g.nodes.append(n)
         if self.current is not None:
             self.current.nodes.append(n)
+
+    # --- 0-d cpu tensors beside a device: numbers read by meta functions, per call ---------------
+    def scalar_read(self, t):
+        """A meta function reads the 0-d cpu tensor ``t`` as a number, a kernel argument on another
+        device (``meta.native``). The kernel call that receives the number as it is reads it
+        through an ``_item`` node at each replay, so the graph holds no constant in its place;
+        a number that no pointwise kernel receives unchanged is a graph break, as ``item()`` is."""
+        x = t._backend().to_numpy(t._data).reshape(()).item()
+        self.scalar_reads.append((t, x, source_site()))
+        return x
+
+    def _take_scalar_reads(self, op, dev, kargs) -> dict:
+        """Argument position -> the ``_item`` node's Value, for each pending read that this
+        pointwise kernel call receives at exactly one position (the same object)."""
+        reads, self.scalar_reads = self.scalar_reads, []
+        found, rest = {}, []
+        for t, x, site in reads:
+            pos = [k for k, a in enumerate(kargs) if a is x]
+            if "pointwise" not in op.tags or len(pos) != 1 or pos[0] in found:
+                rest.append((t, x, site))
+                continue
+            src = self.value_of(t)
+            v = self.graph.new_value(NODE, (), t._dtype, t._device)
+            n = Node(ITEM_OP, t._device, _item_kernel(t._device), (src,), [v], [], (src,), {}, self.current)
+            v.producer = n
+            self.graph.nodes.append(n)
+            if self.current is not None:
+                self.current.nodes.append(n)
+            found[pos[0]] = v
+        if rest:
+            self._scalar_breaks(rest)
+        return found
+
+    def _scalar_breaks(self, reads):
+        self.scalar_reads = []
+        for t, x, site in reads:
+            self._break("item", site)
 
     def composite_call(self, op, args, kwargs, res):
         """A composite op returned tensors no kernel call produced (a transfer through host
@@ -279,7 +321,9 @@ class Tracer(D.DispatchMode):
         """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
         if t is not None and id(t._data) not in self.by_array and self.depth == 0:
             return    # a tensor the program has not used in any op: data it brought along
-        site = source_site()
+        self._break(why, source_site(), stacklevel=5)   # (the caller of item() and the like)
+
+    def _break(self, why, site, stacklevel=2):
         self.graph.breaks.append((why, site))
         if self.warn:
             what = {"item": "a Python number (item())", "bool": "a Python boolean",
@@ -289,7 +333,7 @@ class Tracer(D.DispatchMode):
             warnings.warn(f"Converting a tensor to {what} might cause the trace to be incorrect. We can't "
                           f"record the data flow of Python values, so this value will be treated as a "
                           f"constant in the future. This means that the trace might not generalize to "
-                          f"other inputs! ({why} at {site or 'unknown'})", TracerWarning, stacklevel=4)
+                          f"other inputs! ({why} at {site or 'unknown'})", TracerWarning, stacklevel=stacklevel)
 
     # --- finishing -----------------------------------------------------------------------------
     def finish(self, result):
@@ -392,6 +436,32 @@ class _CheckOp:
 
 
 CHECK_OP = _CheckOp()
+
+
+class _ItemOp:
+    """The op of a node reading a 0-d cpu tensor as a number for a kernel on another device (not
+    a registry op: the op-level graph passes the tensor, whose meta reads it)."""
+    name = "_item"
+    tags = frozenset({"item"})
+    out_kind = OUT_TENSOR
+
+
+ITEM_OP = _ItemOp()
+
+
+_ITEM_KERNELS: dict = {}
+
+
+def _item_kernel(dev):
+    """``item(x)``: the number in the 0-d native array ``x`` of ``dev``'s backend, as ``Tensor.item``
+    gives it (one function per backend, so common-subexpression elimination merges equal reads)."""
+    be = dev._backend
+    k = _ITEM_KERNELS.get(id(be))
+    if k is None:
+        def item(x):
+            return be.to_numpy(x).reshape(()).item()
+        k = _ITEM_KERNELS[id(be)] = item
+    return k
 
 
 def _check_kernel(dev, exc_type, message):

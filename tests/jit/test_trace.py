@@ -217,3 +217,40 @@ def test_modes_see_the_ops_of_traced_and_compiled_calls():
     counts = {str(k): v for k, v in prof.counts().items()}
     assert sum(v for k, v in counts.items() if "mul" in k) == 2, counts
     assert sum(v for k, v in counts.items() if "add" in k) == 2, counts
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="needs a device beside cpu")
+def test_a_zero_dim_cpu_tensor_beside_the_device_is_read_at_each_call():
+    # the kernel on opencl takes the 0-d cpu tensor as a number: the graph reads it per call
+    # (an _item node) instead of breaking or baking the traced value in
+    def g(x, s):
+        return (x * s + 1.0) * s - x
+    x = pt.tensor([1.0, -2.0, 3.5], device="opencl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TracerWarning)
+        tg = pt.jit.trace(g, (x, pt.tensor(2.5)))
+    assert not tg.graph.breaks and "_item(" in str(tg.graph)
+    for v in (2.5, -1.0, 7.25, 0.1):
+        s = pt.tensor(v)
+        want = (x.cpu().numpy() * np.float32(v) + np.float32(1.0)) * np.float32(v) - x.cpu().numpy()
+        got = tg(x, s)
+        assert got.device.type == "opencl" and got.cpu().numpy().tobytes() == want.tobytes()
+    # integers (the kernel's own conversion of the number), and a captured 0-d tensor read live
+    k = pt.tensor(3)
+    ti = pt.jit.trace(lambda a: a * k + 1, (pt.tensor([1, 2, -4], device="opencl"),))
+    k.fill_(-5)
+    assert ti(pt.tensor([1, 2, -4], device="opencl")).tolist() == [-4, -9, 21]
+    c = pt.compile(g)
+    for v in (2.0, 0.5, -3.0):
+        assert pt.equal(c(x, pt.tensor(v)), g(x, pt.tensor(v)))
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 0 and st["compiled_calls"] == 2, st
+
+
+def test_a_number_read_otherwise_is_still_a_graph_break(dev):
+    # masked_fill reads its 0-d value tensor into Python (checked against the input's dtype)
+    def g(x, v):
+        return x.masked_fill(x > 0, v)
+    with pytest.warns(TracerWarning, match=r"\(item at "):
+        tg = pt.jit.trace(g, (pt.ones(3, device=dev), pt.tensor(2.0)), check_trace=False)
+    assert tg.graph.breaks and tg.graph.breaks[0][0] == "item"

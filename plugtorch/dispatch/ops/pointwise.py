@@ -113,8 +113,8 @@ def _binary_meta(name, result):
             sa, sb = a.shape, b.shape
             if other._device is not dev:
                 dev = M.common_device(name, (input, other))
-                b = other._data if other._device is dev else other.item()
-                a = input._data if input._device is dev else input.item()
+                b = M.native(other, dev)
+                a = M.native(input, dev)
                 r = cache.get((input._dtype, other._dtype, not sa, not sb)) or dtypes(
                     input, other, (input._dtype, other._dtype, not sa, not sb))
                 M.check_joined_dtype(name, r[0], dev)   # a 0-d cpu float16 joining a device without it

@@ -24,6 +24,15 @@ def _mT(a):
     return np.swapaxes(a, -1, -2)
 
 
+def _mH(a):
+    """The conjugate transpose (the transpose of real matrices)."""
+    return np.conj(_mT(a)) if a.dtype.kind == "c" else _mT(a)
+
+
+def _real(a):
+    return np.empty(0, a.dtype).real.dtype   # float32 for complex64 ...
+
+
 def _batches(shape):
     return np.ndindex(*shape) if shape else [()]
 
@@ -31,7 +40,7 @@ def _batches(shape):
 def cholesky(A, upper):
     """(L, info): upper reads A's upper triangle, as LAPACK's potrf('U') does."""
     info = np.zeros(A.shape[:-2], np.int32)
-    src = _mT(A) if upper else A      # U = chol(A^T)^T reads A's upper triangle
+    src = _mH(A) if upper else A      # U = chol(A^H)^H reads A's upper triangle
     try:
         L = np.linalg.cholesky(src)
     except _LinAlgError:
@@ -40,7 +49,7 @@ def cholesky(A, upper):
         for i in _batches(A.shape[:-2]):
             c, info[i] = potrf(src[i], lower=True, clean=True)
             L[i] = np.tril(c) if info[i] == 0 else np.nan
-    return (np.ascontiguousarray(_mT(L)) if upper else L), info
+    return (np.ascontiguousarray(_mH(L)) if upper else L), info
 
 
 def _getrf_info(A):
@@ -96,7 +105,7 @@ def det(A):
 def slogdet(A):
     with np.errstate(all="ignore"):
         sign, logabs = np.linalg.slogdet(A)
-    return np.asarray(sign, A.dtype), np.asarray(logabs, A.dtype)
+    return np.asarray(sign, A.dtype), np.asarray(logabs, _real(A))
 
 
 def solve_triangular(A, B, upper, left, unitriangular):
@@ -124,20 +133,20 @@ def qr(A, mode):
 
 def eigh(A, upper):
     w, V = np.linalg.eigh(A, UPLO="U" if upper else "L")
-    return w.astype(A.dtype, copy=False), V.astype(A.dtype, copy=False)
+    return w.astype(_real(A), copy=False), V.astype(A.dtype, copy=False)
 
 
 def eigvalsh(A, upper):
-    return np.linalg.eigvalsh(A, UPLO="U" if upper else "L").astype(A.dtype, copy=False)
+    return np.linalg.eigvalsh(A, UPLO="U" if upper else "L").astype(_real(A), copy=False)
 
 
 def svd(A, full_matrices):
     U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
-    return U.astype(A.dtype, copy=False), S.astype(A.dtype, copy=False), Vh.astype(A.dtype, copy=False)
+    return U.astype(A.dtype, copy=False), S.astype(_real(A), copy=False), Vh.astype(A.dtype, copy=False)
 
 
 def svdvals(A):
-    return np.linalg.svd(A, compute_uv=False).astype(A.dtype, copy=False)
+    return np.linalg.svd(A, compute_uv=False).astype(_real(A), copy=False)
 
 
 def lstsq(A, B, rcond, driver, vector):

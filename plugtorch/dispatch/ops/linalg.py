@@ -73,12 +73,21 @@ def check_square(op, A):
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
 
 
+# the ops that take complex matrices (LAPACK's complex drivers through NumPy on cpu; no autograd:
+# complex tensors cannot require grad)
+COMPLEX_OPS = frozenset({"linalg.cholesky", "linalg.inv", "linalg.solve", "linalg.det", "linalg.slogdet", "linalg.qr",
+                         "linalg.eigh", "linalg.eigvalsh", "linalg.svd", "linalg.pinv", "linalg.matrix_rank",
+                         "linalg.matrix_norm"})
+
+
 def check_float(op, dtype, int_error=RuntimeError):
     if dtype in _LOW:
         raise M.not_implemented_for(op, dtype, "linear algebra runs in float32 or float64: use .float() and cast back")
-    if dtype.category == _dtypes._COMPLEX:   # LAPACK has them, the metas and formulas are real-only so far
-        raise M.not_implemented_for(op, dtype, "plugtorch's linear algebra of complex matrices is not implemented "
-                                    "yet; factor the real and imaginary parts, or use NumPy")
+    if dtype.category == _dtypes._COMPLEX:
+        if op in COMPLEX_OPS:
+            return
+        raise M.not_implemented_for(op, dtype, "plugtorch's linear algebra of complex matrices covers "
+                                    f"{', '.join(sorted(COMPLEX_OPS))} so far")
     if dtype.category != _dtypes._FLOAT:
         legacy = M.LEGACY_NAMES.get(dtype.name, dtype.name)
         if int_error is NotImplementedError:
@@ -161,7 +170,7 @@ def _det_meta(A):
 def _slogdet_meta(A):
     """``(sign, logabsdet)`` of each matrix: sign 0 and logabsdet -inf for a singular one."""
     check_matrix("linalg.slogdet", A, square=True)
-    return A._device, (A._data,), (A._dtype, A._dtype)
+    return A._device, (A._data,), (A._dtype, A._dtype.to_real())   # a complex A's sign is complex
 
 
 def _solve_triangular_meta(A, B, *, upper, left=True, unitriangular=False):
@@ -216,12 +225,12 @@ def _eigh_meta(A, UPLO="L"):
     """``(eigenvalues, eigenvectors)`` of symmetric A (its lower triangle, or upper with UPLO='U'),
     eigenvalues ascending; each eigenvector's sign is LAPACK's (syevd), as on PyTorch's cpu."""
     check_matrix("linalg.eigh", A, square=True, int_error=NotImplementedError)
-    return A._device, (A._data, _uplo("linalg.eigh", UPLO)), (A._dtype, A._dtype)
+    return A._device, (A._data, _uplo("linalg.eigh", UPLO)), (A._dtype.to_real(), A._dtype)
 
 
 def _eigvalsh_meta(A, UPLO="L"):
     check_matrix("linalg.eigvalsh", A, square=True, int_error=NotImplementedError)
-    return A._device, (A._data, _uplo("linalg.eigvalsh", UPLO)), A._dtype
+    return A._device, (A._data, _uplo("linalg.eigvalsh", UPLO)), A._dtype.to_real()
 
 
 def _check_driver(op, driver):
@@ -235,13 +244,13 @@ def _svd_meta(A, full_matrices=True, *, driver=None):
     check_matrix("linalg.svd", A)
     M.check_bool("linalg.svd", "full_matrices", full_matrices)
     _check_driver("linalg.svd", driver)
-    return A._device, (A._data, full_matrices), (A._dtype, A._dtype, A._dtype)
+    return A._device, (A._data, full_matrices), (A._dtype, A._dtype.to_real(), A._dtype)
 
 
 def _svdvals_meta(A, *, driver=None):
     check_matrix("linalg.svd", A)
     _check_driver("linalg.svdvals", driver)
-    return A._device, (A._data,), A._dtype
+    return A._device, (A._data,), A._dtype.to_real()
 
 
 LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")

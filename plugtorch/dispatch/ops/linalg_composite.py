@@ -136,7 +136,7 @@ def linalg_pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
     pt = _pt()
     if not isinstance(A, M.Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(A).__name__}")
-    if A.ndim < 2 or A._dtype not in (_dtypes.float32, _dtypes.float64):
+    if A.ndim < 2 or A._dtype not in (_dtypes.float32, _dtypes.float64, _dtypes.complex64, _dtypes.complex128):
         raise RuntimeError(f"{op}({M.LEGACY_NAMES.get(A._dtype.name, A._dtype.name)}{{{list(A.shape)}}}): expected a "
                            "tensor with 2 or more dimensions of float, double, cfloat or cdouble types")
     M.check_bool(op, "hermitian", hermitian)
@@ -148,11 +148,16 @@ def linalg_pinv(A, *, atol=None, rtol=None, hermitian=False, rcond=None):
         Sabs = S.abs()
         keep = Sabs > _threshold(atol, rtol, Sabs.amax(-1, keepdim=True))
         Sinv = pt.where(keep, 1 / pt.where(keep, S, 1.0), 0.0)
-        return (U * Sinv.unsqueeze(-2)) @ U.mT
+        return (U * Sinv.unsqueeze(-2)) @ _mH(U)
     U, S, Vh = pt.ops.linalg_svd(A, False)
     keep = S > _threshold(atol, rtol, S.narrow(-1, 0, 1))
     Sinv = pt.where(keep, 1 / pt.where(keep, S, 1.0), 0.0)
-    return (Vh.mT * Sinv.unsqueeze(-2)) @ U.mT
+    return (_mH(Vh) * Sinv.unsqueeze(-2)) @ _mH(U)
+
+
+def _mH(x):
+    """The conjugate transpose of a batch of matrices (the transpose of real ones)."""
+    return _pt().conj(x.mT) if x._dtype.is_complex else x.mT
 
 
 @composite("linalg_matrix_rank", tags=("linalg",), differentiable=False)
@@ -167,7 +172,7 @@ def linalg_matrix_rank(A, *, atol=None, rtol=None, hermitian=False, tol=None):
     pt = _pt()
     if not isinstance(A, M.Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(A).__name__}")
-    if A._dtype not in (_dtypes.float32, _dtypes.float64):
+    if A._dtype not in (_dtypes.float32, _dtypes.float64, _dtypes.complex64, _dtypes.complex128):
         raise RuntimeError(f"{op}: This function doesn't handle types other than float and double (got "
                            f"{A._dtype}); convert with .float() or .double() first")
     check_matrix(op, A)
@@ -208,8 +213,7 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None)
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions (got shape {tuple(A.shape)})")
     M.check_bool(op, "keepdim", keepdim)
     d = A._dtype if dtype is None else _dtypes.to_dtype(dtype)
-    check_float(op, d) if d.is_complex else None
-    if d.category != _dtypes._FLOAT:
+    if d.category < _dtypes._FLOAT:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{M.LEGACY_NAMES.get(d.name, d.name)}; convert with .float() first")
     d0, d1 = _matrix_dims(op, A, dim)

@@ -2,7 +2,7 @@
 
 The C helpers follow what the cpu kernels compute with NumPy (reciprocal and sigmoid divide,
 rsqrt is NumPy's reciprocal of sqrt): its complex loops (Smith's scaled division and
-reciprocal, hypot for abs, the product with one fused multiply-add as its SIMD loop has it) and C99 Annex G's special values, as glibc's cexp, clog, csqrt,
+reciprocal, abs scaled by its larger part, the product with one fused multiply-add as its SIMD loop has it) and C99 Annex G's special values, as glibc's cexp, clog, csqrt,
 ctanh ... give them (infinities and NaNs in either part, signed zeros). They are written once
 over ``CT`` (the vector type) and ``RT`` (its real type), with FP_CONTRACT off so that no fused
 multiply-add changes a product's rounding.
@@ -36,7 +36,13 @@ inline CT crecip(CT a) {       /* NumPy's reciprocal */
     const RT r = a.x / a.y, d = a.x * r + a.y;
     return cx(r / d, (RT)-1 / d);
 }
-inline RT cabs_(CT a) { return hypot(a.x, a.y); }
+inline RT cabs_(CT a) {   /* NumPy's loop: the larger part times sqrt(1 + r^2), r = smaller / larger */
+    const RT x = fabs(a.x), y = fabs(a.y);
+    if (isinf(x) || isinf(y)) return INFINITY;
+    if (isnan(x) || isnan(y)) return NAN;
+    const RT m = fmax(x, y), r = fmin(x, y) / m;
+    return m == 0 ? (RT)0 : m * sqrt(fma(r, r, (RT)1));
+}
 inline RT carg(CT a) { return atan2(a.y, a.x); }
 inline int cnan(CT a) { return isnan(a.x) || isnan(a.y); }
 inline int cinf(CT a) { return isinf(a.x) || isinf(a.y); }

@@ -1,5 +1,6 @@
-"""The losses nn.functional registers as composite ops (mse_loss, kl_div, binary_cross_entropy ...)
-and cosine_similarity: PyTorch's autocast lists run them in float32, so they are registry ops.
+"""The losses nn.functional registers as composite ops (mse_loss, kl_div, binary_cross_entropy,
+triplet_margin_loss ...) and cosine_similarity: PyTorch's autocast lists run them in float32, so
+they are registry ops.
 
 Each sees every reduction, a weight where it takes one, non-contiguous and 0-d or empty inputs,
 and the edge values its formula treats apart (|d| at beta or delta, probabilities of exactly 0
@@ -141,6 +142,48 @@ def _cosine_similarity(ctx):
             Sample(_x(ctx, (0, 4)), _x(ctx, (0, 4)), reduction_length=4)]
 
 
+def _soft_margin(ctx):
+    return [Sample(_x(ctx, (4, 5)), _signs(ctx, (4, 5)), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), _signs(ctx, (4, 5)), reduction="sum", reduction_length=20),
+            Sample(_x(ctx, (3, 4), "stepped"), _signs(ctx, (4,)), reduction="none", name="target broadcast"),
+            Sample(_const(ctx, [-200.0, -30.0, 0.0, 30.0, 200.0], requires_grad=True), _signs(ctx, (5,)),
+                   reduction="none", name="exp overflows"),
+            Sample(_x(ctx, ()), _signs(ctx, ())),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), reduction="sum")]
+
+
+def _hinge_embedding(ctx):
+    odd = _const(ctx, [[1.0, -1.0, 0.5], [0.0, 1.0, -1.0]])   # neither 1 nor -1: both terms, as PyTorch's
+    return [Sample(_x(ctx, (4, 5)), _signs(ctx, (4, 5)), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), _signs(ctx, (4, 5)), margin=0.3, reduction="sum",
+                   reduction_length=20),
+            Sample(_x(ctx, (2, 3), "stepped"), odd, margin=2.0, reduction="none", name="targets not +-1"),
+            Sample(_x(ctx, (3, 1)), _signs(ctx, (4,)), reduction="none", name="broadcast"),
+            Sample(_x(ctx, ()), _signs(ctx, ())),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), reduction="sum")]
+
+
+def _poisson_nll(ctx):
+    counts = lambda shape: _const(ctx, ctx.rng.poisson(2.0, size=shape))   # noqa: E731  (0, 1 and above)
+    return [Sample(_x(ctx, (4, 5)), counts((4, 5)), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), counts((4, 5)), full=True, reduction="sum", reduction_length=20),
+            Sample(_x(ctx, (3, 4), low=0.1, high=4), counts((3, 4)), log_input=False, full=True, reduction="none",
+                   name="rates, full"),
+            Sample(_const(ctx, [0.0, 1e-12, 2.0], requires_grad=True), counts((3,)), log_input=False,
+                   reduction="none", name="rate 0: eps"),
+            Sample(_x(ctx, ()), counts(())),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), reduction="sum")]
+
+
+def _triplet(ctx):
+    t = lambda shape, layout="contiguous": _x(ctx, shape, layout)   # noqa: E731
+    return [Sample(t((4, 5)), t((4, 5)), t((4, 5)), reduction_length=5),
+            Sample(t((4, 5), "transposed"), t((4, 5), "stepped"), t((4, 5)), margin=2.0, p=1.0, swap=True,
+                   reduction="sum", reduction_length=5),
+            Sample(t((2, 3, 4)), t((2, 3, 4)), t((2, 3, 4)), p=3.0, reduction="none", reduction_length=4),
+            Sample(t((5,)), t((5,)), t((5,)), swap=True, reduction_length=5, name="unbatched")]
+
+
 def _error(make, err, match):
     def f(ctx):
         args, kwargs = make(ctx)
@@ -172,7 +215,9 @@ ENTRIES = [
         _error(lambda c: ([_const(c, [0.5, 0.5]), _const(c, [0.0, -1.0])], {}), RuntimeError,
                "all elements of target should be between 0 and 1"),
         _error(lambda c: ([_x(c, (3,), low=0, high=1), _x(c, (3, 1), low=0, high=1)], {}), ValueError,
-               "different to the input size"))),
+               "different to the input size"),
+        _error(lambda c: ([_x(c, (3,), dtype=pt.int16, low=0, high=2), _x(c, (3,), dtype=pt.int16, low=0, high=2)],
+                          {}), NotImplementedError, "not implemented for dtype plugtorch.int16"))),
     Entry("binary_cross_entropy_with_logits", samples=_bce_logits, dtypes=LOSS_DTYPES, error_inputs=_errors(
         _error(lambda c: ([_x(c, (3,)), _x(c, (3, 1))], {}), ValueError, r"must be the same as input size"))),
     Entry("cosine_embedding_loss", samples=_cosine_embedding, dtypes=LOSS_DTYPES, error_inputs=_errors(
@@ -182,4 +227,14 @@ ENTRIES = [
         _error(lambda c: ([_x(c, (3,)), _x(c, (3, 1)), _signs(c, (3,))], {}), RuntimeError,
                "All input tensors should have same dimension"))),
     Entry("cosine_similarity", samples=_cosine_similarity, dtypes=LOSS_DTYPES),
+    Entry("soft_margin_loss", samples=_soft_margin, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _bad_reduction,
+        _error(lambda c: ([_x(c, (3,)), _x(c, (2, 3))], {}), RuntimeError, "doesn't match the broadcast shape"))),
+    Entry("hinge_embedding_loss", samples=_hinge_embedding, dtypes=LOSS_DTYPES, error_inputs=_bad_reduction),
+    Entry("poisson_nll_loss", samples=_poisson_nll, dtypes=LOSS_DTYPES, error_inputs=_bad_reduction),
+    Entry("triplet_margin_loss", samples=_triplet, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (4, 3)), _x(c, (3,)), _x(c, (4, 3))], {}), RuntimeError,
+               "expected to have the same number of dimensions"),
+        _error(lambda c: ([_x(c, (4, 3)), _x(c, (4, 3)), _x(c, (4, 3))], {"margin": 0.0}), ValueError,
+               "margin must be greater than 0"))),
 ]

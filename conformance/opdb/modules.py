@@ -363,6 +363,17 @@ LOSSES = {
            margin=0.2, n=20)],
     nn.MarginRankingLoss: lambda ctx: [
         _s(ctx, nn.MarginRankingLoss, [_x(ctx, (6,)), _x(ctx, (6,)), _fixed(ctx, (6,), -1.0, 1.0)], margin=0.5, n=6)],
+    nn.SoftMarginLoss: lambda ctx: [
+        _s(ctx, nn.SoftMarginLoss, [_x(ctx, (3, 4), "transposed"), _ints(ctx, (3, 4), 0, [1, -1])], n=12)],
+    nn.HingeEmbeddingLoss: lambda ctx: [
+        _s(ctx, nn.HingeEmbeddingLoss, [_x(ctx, (3, 4)), _ints(ctx, (3, 4), 0, [1, -1])], margin=0.5, n=12)],
+    nn.PoissonNLLLoss: lambda ctx: [
+        _s(ctx, nn.PoissonNLLLoss, [_x(ctx, (3, 4), "stepped"), _fixed(ctx, (3, 4), 0.0, 5.0)], full=True, n=12),
+        _s(ctx, nn.PoissonNLLLoss, [_x(ctx, (3, 4), low=0.1, high=3.0), _fixed(ctx, (3, 4), 0.0, 5.0)],
+           log_input=False, reduction="sum", n=12)],
+    nn.TripletMarginLoss: lambda ctx: [
+        _s(ctx, nn.TripletMarginLoss, [_x(ctx, (4, 5)), _x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5))],
+           margin=2.0, swap=True, n=5)],
 }
 
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):

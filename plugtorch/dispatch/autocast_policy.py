@@ -90,6 +90,10 @@ POLICIES: dict[str, tuple] = {
     "binary_cross_entropy_with_logits": (_F, _F),
     "cosine_embedding_loss": (_F, _F),
     "margin_ranking_loss": (_F, _F),
+    "soft_margin_loss": (_F, _F),
+    "hinge_embedding_loss": (_F, _F),
+    "poisson_nll_loss": (_F, _F),
+    "triplet_margin_loss": (_F, _F),
     "cosine_similarity": (_F, _N),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),

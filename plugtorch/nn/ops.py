@@ -59,6 +59,10 @@ NN_OPS = {
     "binary_cross_entropy_with_logits": (_loss.binary_cross_entropy_with_logits, ("reduction",)),
     "cosine_embedding_loss": (_loss.cosine_embedding_loss, ("reduction",)),
     "margin_ranking_loss": (_loss.margin_ranking_loss, ("reduction",)),
+    "soft_margin_loss": (_loss.soft_margin_loss, ("reduction",)),
+    "hinge_embedding_loss": (_loss.hinge_embedding_loss, ("reduction",)),
+    "poisson_nll_loss": (_loss.poisson_nll_loss, ("reduction",)),
+    "triplet_margin_loss": (_loss.triplet_margin_loss, ("reduction",)),
     "cosine_similarity": (_distance.cosine_similarity, ("reduction",)),
     "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
 }

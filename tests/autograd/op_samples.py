@@ -244,6 +244,13 @@ SAMPLES["cosine_embedding_loss"] = lambda rng: Sample(
 SAMPLES["margin_ranking_loss"] = lambda rng: Sample(
     (distinct(rng, 4), T(np.zeros(4)), T([1.0, -1.0, 1.0, -1.0], grad=False)))
 SAMPLES["cosine_similarity"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4)))
+SAMPLES["soft_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4)))
+SAMPLES["hinge_embedding_loss"] = lambda rng: Sample((distinct(rng, 3, 4), T([[1.0, -1.0, -1.0, 1.0]] * 3, grad=False)),
+                                                     {"margin": 0.2})   # 0.2 - x stays off 0
+SAMPLES["poisson_nll_loss"] = lambda rng: Sample((pos(rng, 3, 4), pos(rng, 3, 4, lo=1.5, hi=4.0)),
+                                                 {"log_input": False, "full": True})
+SAMPLES["triplet_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), randn(rng, 3, 4)),
+                                                    {"margin": 5.0, "swap": True})   # margin: off the hinge
 
 # ---- plugtorch.linalg: symmetric inputs are built inside ``call`` (the kernels read one triangle),
 # and eigen/singular vectors enter squared (their signs are arbitrary) -----------------------------

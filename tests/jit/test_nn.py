@@ -157,6 +157,10 @@ LOSSES = {
         out, y, pt.tensor([1.0, -1.0] * 4, device=out.device)),
     "margin_ranking_loss": lambda out, y: nn.functional.margin_ranking_loss(out[:, 0], y[:, 0], y[:, 1].sign()),
     "cosine_similarity": lambda out, y: nn.functional.cosine_similarity(out, y).sum(),
+    "soft_margin_loss": lambda out, y: nn.functional.soft_margin_loss(out, y.sign()),
+    "hinge_embedding_loss": lambda out, y: nn.functional.hinge_embedding_loss(out, y.sign(), margin=0.5),
+    "poisson_nll_loss": lambda out, y: nn.functional.poisson_nll_loss(out, y.abs().round(), full=True),
+    "triplet_margin_loss": lambda out, y: nn.functional.triplet_margin_loss(out, y, y.flip(0), swap=True),
 }
 
 

@@ -146,6 +146,13 @@ def test_bce_extremes_and_errors():
         F.binary_cross_entropy(t64([1.5]), t64([1.0]))
     with pytest.raises(ValueError, match="that is different to the input size"):
         F.binary_cross_entropy(t64([[0.5]]), t64([1.0]))
+    # as PyTorch: the target in the input's dtype, and a floating-point input
+    with pytest.raises(RuntimeError, match=r"^binary_cross_entropy\(\): Found dtype plugtorch.float32 but expected "
+                                           r"plugtorch.float64"):
+        F.binary_cross_entropy(t64([0.5]), pt.tensor([1.0]))
+    with pytest.raises(NotImplementedError, match=r"^binary_cross_entropy\(\): not implemented for dtype "
+                                                  r"plugtorch.int16 \('Short'\)"):
+        F.binary_cross_entropy(pt.tensor([1], dtype=pt.int16), pt.tensor([0], dtype=pt.int16))
 
 
 @pytest.mark.parametrize("reduction", ("none", "mean", "sum", "batchmean"))
@@ -332,9 +339,59 @@ def test_cross_entropy_and_its_gradient_op_reject_bad_arguments():
         pt.ops._cross_entropy_backward(pt.ones(()), pt.randn(2, 3), pt.tensor([0, 1]), pt.ones(4), -100, "mean", 0.0)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_margin_and_poisson_losses(reduction):
+    # PyTorch's formulas (torch 2.13 gives the same values and gradients to 1e-12 on these kinds of inputs)
+    x, y = rng.standard_normal((4, 3)) * 2, rng.choice([-1.0, 1.0], (4, 3))
+    np.testing.assert_allclose(nn.SoftMarginLoss(reduction=reduction)(t64(x), t64(y)).numpy(),
+                               reduce(np.log1p(np.exp(-y * x)), reduction), rtol=1e-12)
+    y3 = np.where(rng.random((4, 3)) < 0.2, 0.5, y)     # a target neither 1 nor -1 takes both terms
+    ref = np.where(y3 != 1, np.maximum(0.4 - x, 0), 0) + np.where(y3 != -1, x, 0)
+    np.testing.assert_allclose(nn.HingeEmbeddingLoss(margin=0.4, reduction=reduction)(t64(x), t64(y3)).numpy(),
+                               reduce(ref, reduction), rtol=1e-12)
+    k = rng.poisson(2.0, (4, 3)).astype(float)
+    stirling = np.where(k > 1, k * np.log(np.maximum(k, 1)) - k + 0.5 * np.log(2 * np.pi * np.maximum(k, 1)), 0)
+    for log_input, full in ((True, False), (False, True)):
+        rate = x if log_input else np.abs(x)
+        ref = (np.exp(rate) - k * rate) if log_input else rate - k * np.log(rate + 1e-8)
+        mod = nn.PoissonNLLLoss(log_input=log_input, full=full, reduction=reduction)
+        np.testing.assert_allclose(mod(t64(rate), t64(k)).numpy(), reduce(ref + full * stirling, reduction),
+                                   rtol=1e-12)
+    a, p, n = (rng.standard_normal((5, 3)) for _ in range(3))
+    dist = lambda u, v, q: (np.abs(u - v + 1e-6) ** q).sum(-1) ** (1 / q)   # noqa: E731
+    for q, swap in ((2.0, False), (1.0, True)):
+        d_neg = np.minimum(dist(a, n, q), dist(p, n, q)) if swap else dist(a, n, q)
+        ref = np.maximum(1.5 + dist(a, p, q) - d_neg, 0)
+        mod = nn.TripletMarginLoss(margin=1.5, p=q, swap=swap, reduction=reduction)
+        np.testing.assert_allclose(mod(t64(a), t64(p), t64(n)).numpy(), reduce(ref, reduction), rtol=1e-12)
+        scalar_gradcheck(lambda a, p, n: mod(a, p, n), t64(a, True), t64(p, True), t64(n, True))
+    scalar_gradcheck(lambda x: F.soft_margin_loss(x, t64(y), reduction=reduction), t64(x, True))
+    scalar_gradcheck(lambda r, k_: F.poisson_nll_loss(r, k_, log_input=False, full=True, reduction=reduction),
+                     t64(np.abs(x) + 0.1, True), t64(k + 1.5, True))
+
+
+def test_margin_and_poisson_loss_errors():
+    x = t64(rng.standard_normal((4, 3)))
+    with pytest.raises(ValueError, match="^margin must be greater than 0, got 0"):
+        F.triplet_margin_loss(x, x, x, margin=0)
+    with pytest.raises(RuntimeError, match="expected to have the same number of dimensions, but got: anchor 2D, "
+                                           "positive 1D, and negative 2D inputs"):
+        F.triplet_margin_loss(x, x[0], x)
+    with pytest.raises(RuntimeError, match=r"soft_margin_loss\(\): output with shape \[3\] doesn't match the "
+                                           r"broadcast shape \[4, 3\]"):
+        F.soft_margin_loss(x[0], x)
+    for fn in (F.soft_margin_loss, F.hinge_embedding_loss, F.poisson_nll_loss):
+        with pytest.raises(ValueError, match="avg is not a valid value for reduction"):
+            fn(x, x, reduction="avg")
+    assert F.soft_margin_loss(t64(np.zeros(0)), t64(np.zeros(0))).isnan().item()    # mean of nothing, as PyTorch
+
+
 # ---- the losses autocast lists are registry ops -------------------------------------------------
 AUTOCAST_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
-                   "binary_cross_entropy_with_logits", "cosine_embedding_loss", "margin_ranking_loss")
+                   "binary_cross_entropy_with_logits", "cosine_embedding_loss", "margin_ranking_loss",
+                   "soft_margin_loss", "hinge_embedding_loss", "poisson_nll_loss", "triplet_margin_loss")
+THREE_INPUTS = {"cosine_embedding_loss": ("input1", "input2"), "margin_ranking_loss": ("input1", "input2"),
+                "triplet_margin_loss": ("anchor", "positive")}
 
 
 @pytest.mark.parametrize("name", AUTOCAST_LOSSES + ("cosine_similarity",))
@@ -354,6 +411,7 @@ def test_losses_are_composite_registry_ops_the_modes_see(name):
     x = pt.tensor([[0.2, 0.7], [0.4, 0.9]])
     args = {"cosine_embedding_loss": (x, x.flip(0), pt.tensor([1.0, -1.0])),
             "margin_ranking_loss": (x, x.flip(0), pt.ones(2, 2)),
+            "triplet_margin_loss": (x, x.flip(0), x * 2),
             "cosine_similarity": (x, x.flip(0))}.get(name, (x, x.flip(0)))
     kwargs = {"reduction": "batchmean"} if name == "kl_div" else {}
     with Seen() as seen:
@@ -364,9 +422,8 @@ def test_losses_are_composite_registry_ops_the_modes_see(name):
 @pytest.mark.parametrize("name", AUTOCAST_LOSSES)
 def test_losses_refuse_what_is_not_a_tensor(name):
     x = pt.tensor([0.5, 0.25])
-    first, second = ("input1", "input2") if name in ("cosine_embedding_loss", "margin_ranking_loss") else \
-        ("input", "target")
-    extra = (pt.ones(2),) if first == "input1" else ()
+    first, second = THREE_INPUTS.get(name, ("input", "target"))
+    extra = (pt.ones(2),) if name in THREE_INPUTS else ()
     with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{first}' must be Tensor, not list"):
         getattr(F, name)([0.5, 0.25], x, *extra)
     with pytest.raises(TypeError, match=rf"^{name}\(\): argument '{second}' must be Tensor, not NoneType"):

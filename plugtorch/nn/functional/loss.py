@@ -6,11 +6,13 @@
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import (check_optional_tensors, check_reduction, check_tensors, legacy_reduction,
                                             user_stacklevel)
 from plugtorch.nn.functional._utils import reduce as _reduce
@@ -198,6 +200,11 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Using a target size ({pt.Size(target.shape)}) that is different to the input size "
                          f"({pt.Size(input.shape)}) is deprecated. Please ensure they have the same size.")
+    if target.dtype is not input.dtype:
+        raise RuntimeError(f"binary_cross_entropy(): Found dtype {target.dtype} but expected {input.dtype} (the "
+                           "target's dtype must be the input's: convert it with .to(input.dtype))")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("binary_cross_entropy", input.dtype, "probabilities are floats: use .float()")
     if input.numel():
         data_check(((input < 0) | (input > 1)).any(), RuntimeError, "all elements of input should be between 0 and 1")
     if target.numel():
@@ -279,4 +286,67 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                            f"input1: {pt.Size(input1.shape)}, input2: {pt.Size(input2.shape)}, "
                            f"target: {pt.Size(target.shape)} ")
     v = -target * (input1 - input2) + margin
+    return _reduce(pt.where(v > 0, v, 0.0), reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input)): a smooth hinge for targets of -1 and 1."""
+    check_tensors("soft_margin_loss", input=input, target=target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    shape = pt.broadcast_shapes(tuple(input.shape), tuple(target.shape))
+    if shape != tuple(input.shape):   # the result has the input's shape, as PyTorch's
+        raise RuntimeError(f"soft_margin_loss(): output with shape {list(input.shape)} doesn't match the broadcast "
+                           f"shape {list(shape)} (target {list(target.shape)}); give the target the input's shape")
+    return _reduce((-target * input).exp().log1p(), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """``input`` where target is 1, max(0, margin - input) where it is -1 (both elsewhere)."""
+    check_tensors("hinge_embedding_loss", input=input, target=target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    over = margin - input
+    return _reduce(pt.where(target != 1, pt.where(over > 0, over, 0.0), 0.0)
+                   + pt.where(target != -1, input, 0.0), reduction)
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (``log_input``), else input - target * log(input + eps); ``full``
+    adds Stirling's term target log target - target + log(2 pi target) / 2 where target > 1 (0 where
+    target <= 1)."""
+    check_tensors("poisson_nll_loss", input=input, target=target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        small = target <= 1
+        t = pt.where(small, 2.0, target)   # finite where masked, so the mask passes no NaN gradient
+        loss = loss + pt.where(small, 0.0, t * t.log() - t + 0.5 * (2 * math.pi * t).log())
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-norm distance
+    (``swap``: the smaller of d(anchor, negative) and d(positive, negative))."""
+    check_tensors("triplet_margin_loss", anchor=anchor, positive=positive, negative=negative)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    dist = pt.nn.functional.pairwise_distance
+    d_pos = dist(anchor, positive, p, eps)
+    d_neg = dist(anchor, negative, p, eps)
+    if swap:
+        d_neg = pt.minimum(d_neg, dist(positive, negative, p, eps))
+    v = margin + d_pos - d_neg
     return _reduce(pt.where(v > 0, v, 0.0), reduction)

@@ -18,7 +18,7 @@ UNARY = ["neg", "abs", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", 
          "square"]
 BINARY = ["add", "sub", "mul", "div", "true_divide", "rsub", "pow", "eq", "ne", "logical_and", "logical_or",
           "logical_xor", "where", "isclose", "equal"]
-REDUCTIONS = ["sum", "prod", "mean", "all", "any", "count_nonzero"]
+REDUCTIONS = ["sum", "prod", "mean", "all", "any", "count_nonzero", "cumsum", "cumprod"]
 MOVEMENT = ["view", "permute", "expand", "slice", "select", "clone", "contiguous", "flip", "cat", "copy_", "_to_dtype",
             "reshape", "transpose", "stack", "roll", "diagonal", "tril", "index", "index_put", "gather",
             "index_select", "masked_fill", "scatter_add", "nonzero", "_matmul", "matmul", "mm", "bmm", "dot", "outer"]
@@ -69,6 +69,7 @@ _SAMPLES.update(sub=_binary_samples((2, 1.5, -1 + 0.5j), bool_ok=False),        
 # where the sums' bound that reductions get assumes n u
 _TOL = {"pow": {pt.complex64: (3e-5, 1e-5), pt.complex128: (1e-12, 1e-12)},
         "prod": {pt.complex64: (1e-5, 1e-5), pt.complex128: (2e-14, 1e-13)}}
+_TOL["cumprod"] = _TOL["prod"]
 
 
 def _entry(name):

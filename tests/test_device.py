@@ -103,8 +103,8 @@ def test_from_numpy_shares_memory():
     assert x.tolist() == [0, 10, 20, 3]
     with pytest.raises(TypeError, match="expected np.ndarray"):
         pt.from_numpy([1, 2])
-    with pytest.raises(TypeError, match="can't convert NumPy dtype complex128"):
-        pt.from_numpy(np.zeros(2, dtype=np.complex128))
+    with pytest.raises(TypeError, match="can't convert NumPy dtype complex"):
+        pt.from_numpy(np.zeros(2, dtype=np.clongdouble))
 
 
 def test_tolist_item_array():

@@ -9,8 +9,8 @@ plug-ins) and records autograd like any other plugtorch code.
 The functions follow the standard where it differs from PyTorch's functions: ``axis=`` and
 ``keepdims=``, type promotion (no mixing of kinds, 0-d arrays promote like others, Python
 scalars take the array's dtype), ``unique_*``, stable sorts, ``copy=`` of ``asarray`` and
-``reshape``. Operators on tensors (``x + y``, ``x[i]``) stay PyTorch's. plugtorch has no
-complex dtypes and no uint16/uint32/uint64; see docs/array_api.md for the full list.
+``reshape``. Operators on tensors (``x + y``, ``x[i]``) stay PyTorch's. complex64 and complex128
+are in (docs/complex.md); uint16/uint32/uint64 are not; see docs/array_api.md for the full list.
 
 >>> import plugtorch.array_api as xp
 >>> x = xp.asarray([[1., 2.], [3., 4.]])

@@ -108,7 +108,9 @@ def _asinh(x):
 
 def _expm1(x):
     if x.dtype.is_complex:   # NumPy's complex expm1 misses the standard's special cases: exp(z) - 1 there
-        return pt.where(pt.isfinite(x), pt.expm1(x), pt.exp(x) - 1)
+        out = pt.where(pt.isfinite(x), pt.expm1(x), pt.exp(x) - 1)
+        im = pt.imag(x)
+        return pt.where(x == 0, pt.complex(pt.zeros_like(im), im), out)   # +-0 + 0j: +0 + 0j (NumPy: -0)
     return pt.expm1(x)
 
 

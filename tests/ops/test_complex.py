@@ -189,3 +189,10 @@ def test_autograd_through_complex_views_is_refused():
 def test_comparison_operators_take_complex_scalars():
     z = pt.tensor([1j, 2 + 0j])
     assert (z == 1j).tolist() == [True, False] and (z != 2).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("call", [lambda x: x < 1j, lambda x: 1j <= x, lambda x: x % 1j, lambda x: x // 1j,
+                                  lambda x: pt.atan2(x, 1j)])
+def test_a_complex_scalar_makes_real_only_ops_refuse(call):
+    with pytest.raises(NotImplementedError, match="not supported for complex"):
+        call(pt.ones(2))

@@ -431,7 +431,7 @@ def test_low_precision_rounding():
     assert (pt.tensor([65504.0], dtype=pt.float16) * 2).item() == float("inf")
 
 
-@pytest.mark.parametrize("bad", ["a", [1, 2], None, 1j])
+@pytest.mark.parametrize("bad", ["a", [1, 2], None])   # (a Python complex is a number: complex64 result)
 def test_wrong_argument_types(bad):
     exc = TypeError
     with pytest.raises(exc, match="add"):

@@ -16,6 +16,7 @@ would not share memory), and one without complex dtypes refuses them before any 
 """
 from __future__ import annotations
 
+import builtins
 import math
 
 from plugtorch import _dtypes
@@ -31,6 +32,16 @@ def _pt():
 def _t(op, x, name="input"):
     if not isinstance(x, M.Tensor):
         raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
+def refuse_complex_grad(op, x):
+    """For an op turning real ``x`` into a complex result: RuntimeError if ``x`` requires grad (and
+    grad mode is on), since complex autograd is not implemented and the graph would end silently."""
+    if x._rg:
+        from plugtorch.dispatch.dispatcher import grad_state
+        if grad_state.enabled:
+            raise RuntimeError(f"{op}(): autograd is not supported for complex results in plugtorch yet (the input "
+                               "requires grad); compute it under plugtorch.no_grad() or on detached inputs")
 
 
 def _no_view_kernel(name):
@@ -78,11 +89,7 @@ def _view_as_complex_meta(input):
                            "call .contiguous() first")
     out = d.to_complex()
     M.check_joined_dtype(op, out, input._device)
-    if input._rg:
-        from plugtorch.dispatch.dispatcher import grad_state
-        if grad_state.enabled:   # a complex result would end the graph silently: refuse instead
-            raise RuntimeError(f"{op}(): autograd is not supported for complex results in plugtorch yet (the input "
-                               "requires grad); compute it under plugtorch.no_grad() or on detached inputs")
+    refuse_complex_grad(op, input)
     return input._device, (input._data, out), out
 
 
@@ -234,6 +241,8 @@ REAL_ONLY_OPS = {
 
 def _complex_argument(args, kwargs):
     for a in args:
+        if a.__class__ is builtins.complex:   # a Python complex makes the op compute in complex (x < 1j)
+            return _dtypes.default_complex_dtype()
         if isinstance(a, M.Tensor):
             if a._dtype.category == _dtypes._COMPLEX:
                 return a._dtype

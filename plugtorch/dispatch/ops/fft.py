@@ -13,6 +13,7 @@ from __future__ import annotations
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.host import host_decomposition
+from plugtorch.dispatch.ops.complex import refuse_complex_grad
 from plugtorch.dispatch.registry import register_op
 
 NORMS = (None, "backward", "forward", "ortho")
@@ -39,11 +40,7 @@ def _complex_result(op, x, out):
     """Checks for a transform whose result is complex: the device must hold it, and no gradient
     may be expected (complex autograd is not implemented: an error, not a silently cut graph)."""
     M.check_joined_dtype(op, out, x._device)
-    if x._rg:
-        from plugtorch.dispatch.dispatcher import grad_state
-        if grad_state.enabled:
-            raise RuntimeError(f"{op}(): autograd is not supported for complex results in plugtorch yet (the input "
-                               "requires grad); compute it under plugtorch.no_grad() or on a detached input")
+    refuse_complex_grad(op, x)
 
 
 def _check_tensor(op, x):

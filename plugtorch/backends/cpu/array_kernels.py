@@ -801,8 +801,11 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(xp.matmul(a, b))
     K["_matmul"] = matmul
 
+    def mm(a, b):   # matmul of operands that are not both 1-d: float32/64 straight to NumPy's
+        return xp.matmul(a, b) if a.dtype in _bits else matmul(a, b)
+
     def linear_backward(g, x, w, mask, dtype):   # the nn op: linear's three gradients in one call
-        gi = matmul(g, w) if mask[0] else None
+        gi = mm(g, w) if mask[0] else None
         gw = gb = None
         if x.ndim == 1:
             if mask[1]:
@@ -812,14 +815,14 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             return gi, gw, gb
         g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
         if mask[1]:
-            gw = matmul(g2.T, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
+            gw = mm(g2.T, x if x.ndim == 2 else x.reshape(-1, x.shape[-1]))
         if mask[2]:
             gb = K["sum"](g2, (0,), False, dtype)
         return gi, gw, gb
     K["_linear_backward"] = linear_backward
 
     def linear(x, w, b):   # the nn op: x @ w^T + b, one dtype (checked by its meta)
-        out = matmul(x, w.T if w.ndim == 2 else w)
+        out = mm(x, w.T) if w.ndim == 2 else matmul(x, w)
         if b is None:
             return out
         if out.ndim and b.shape == out.shape[-1:]:   # the usual bias: add in place

@@ -41,28 +41,37 @@ def per_call_us(fn, sync=None, n=200, repeat=7) -> float:
     return interleaved({"x": fn}, sync, n, repeat)["x"]
 
 
-def interleaved(fns: dict, sync=None, n=200, repeat=7) -> dict:
+def interleaved(fns: dict, sync=None, n=200, repeat=7, cpu=None) -> dict:
     """Median per-call time of each function, timed in alternating rounds (a load that comes and
-    goes on a shared machine then hits every contender alike)."""
+    goes on a shared machine then hits every contender alike). ``cpu``, a dict, also receives the
+    median CPU time of this thread per call: on a loaded machine it leaves out the time the
+    thread waited for a core (not for a device: use it for cpu work only)."""
     for fn in fns.values():
         for _ in range(5):
             fn()
     if sync:
         sync()
     runs = {k: [] for k in fns}
+    cpu_runs = {k: [] for k in fns}
     for _ in range(repeat):
         for k, fn in fns.items():
+            c0 = time.thread_time()
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
             if sync:
                 sync()
             runs[k].append((time.perf_counter() - t0) / n * 1e6)
+            cpu_runs[k].append((time.thread_time() - c0) / n * 1e6)
+    if cpu is not None:
+        cpu.update({k: statistics.median(v) for k, v in cpu_runs.items()})
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
-def row(name, us, ref=None, ref_name="", target=""):
+def row(name, us, ref=None, ref_name="", target="", cpu=None, cpu_ref=None):
     ratio = f"{us / ref:6.2f}x {ref_name}" if ref else ""
+    if cpu is not None:   # CPU time of the thread, and its ratio
+        ratio += f"  | cpu {cpu:7.1f} us" + (f" {cpu / cpu_ref:5.2f}x" if cpu_ref else "")
     print(f"  {name:<44}{us:>10.1f} us  {ratio} {target}")
 
 
@@ -95,27 +104,30 @@ def cpu_section(n):
     m_c = plugtorch_mlp(w)
     opt_c = pt.optim.SGD(m_c.parameters(), lr=LR, momentum=MOMENTUM)
     step_c = pt.compile(train_step_fn(m_c, opt_c))
+    c = {}
     t = interleaved({"numpy": lambda: ref.step(x, y), "eager": lambda: step_e(X, Y),
-                     "compiled": lambda: step_c(X, Y)}, n=n)
+                     "compiled": lambda: step_c(X, Y)}, n=n, cpu=c)
     t_np, t_eager, t_comp = t["numpy"], t["eager"], t["compiled"]
     assert step_c.counters["graph_breaks"] == 0 and step_c.counters["graphs"] == 1, step_c.counters
-    print(" training step")
-    row("numpy by hand", t_np)
-    row("plugtorch eager", t_eager, t_np, "numpy")
-    row("plugtorch.compile", t_comp, t_np, "numpy", "(target <= 1.2x)")
+    print(f" training step (wall time, then CPU time; load average {os.getloadavg()[0]:.1f})")
+    row("numpy by hand", t_np, cpu=c["numpy"])
+    row("plugtorch eager", t_eager, t_np, "numpy", cpu=c["eager"], cpu_ref=c["numpy"])
+    row("plugtorch.compile", t_comp, t_np, "numpy", "(target <= 1.2x)", cpu=c["compiled"], cpu_ref=c["numpy"])
     print(f"  {'compiled speed-up over eager':<44}{t_eager / t_comp:>10.2f}x")
 
+    ci = {}
     with pt.no_grad():
         traced = pt.jit.trace(m_eager, (X,))
         t = interleaved({"numpy": lambda: ref.logits(x), "eager": lambda: m_eager(X),
-                         "traced": lambda: traced(X)}, n=n * 4)
+                         "traced": lambda: traced(X)}, n=n * 4, cpu=ci)
     t_np_i, t_eager_i, t_tr_i = t["numpy"], t["eager"], t["traced"]
-    print(" inference (forward)")
-    row("numpy by hand", t_np_i)
-    row("plugtorch eager", t_eager_i, t_np_i, "numpy")
-    row("plugtorch.jit.trace", t_tr_i, t_np_i, "numpy", "(target <= 1.2x)")
+    print(f" inference (forward; load average {os.getloadavg()[0]:.1f})")
+    row("numpy by hand", t_np_i, cpu=ci["numpy"])
+    row("plugtorch eager", t_eager_i, t_np_i, "numpy", cpu=ci["eager"], cpu_ref=ci["numpy"])
+    row("plugtorch.jit.trace", t_tr_i, t_np_i, "numpy", "(target <= 1.2x)", cpu=ci["traced"], cpu_ref=ci["numpy"])
     return {"train_numpy": t_np, "train_eager": t_eager, "train_compiled": t_comp,
-            "infer_numpy": t_np_i, "infer_eager": t_eager_i, "infer_traced": t_tr_i}
+            "infer_numpy": t_np_i, "infer_eager": t_eager_i, "infer_traced": t_tr_i,
+            "cpu": {"train": c, "infer": ci}}
 
 
 def cnn_compile_section():

@@ -54,7 +54,7 @@ class CPUBackend(Backend):
     def fuse_pair(self, first, second, index=0):
         """The kernels that share their work (cross_entropy and its backward compute the softmax
         once), where both ops still run this backend's own kernels (a subclass may replace one)."""
-        fn = self._pairs.get((first, second))
+        fn = getattr(self, "_pairs", {}).get((first, second))   # (a subclass may skip __init__)
         if fn is None or self.kernels.get(first) is not self._own[first] or \
                 self.kernels.get(second) is not self._own[second]:
             return None

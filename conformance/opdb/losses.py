@@ -184,6 +184,33 @@ def _triplet(ctx):
             Sample(t((5,)), t((5,)), t((5,)), swap=True, reduction_length=5, name="unbatched")]
 
 
+def _classes(ctx, shape, c):
+    return Input(ctx.rng.integers(0, c, size=shape).astype(np.int64), pt.int64, requires_grad=False)
+
+
+def _multi_margin(ctx):
+    w = lambda: _x(ctx, (5,), low=0.5, high=2, requires_grad=False)   # noqa: E731
+    return [Sample(_x(ctx, (4, 5)), _classes(ctx, (4,), 5), reduction_length=5),
+            Sample(_x(ctx, (4, 5), "transposed"), _classes(ctx, (4,), 5), p=2, margin=0.5, weight=w(),
+                   reduction="sum", reduction_length=5),
+            Sample(_x(ctx, (3, 5), "stepped"), _classes(ctx, (3,), 5), weight=w(), reduction="none",
+                   reduction_length=5),
+            Sample(_x(ctx, (5,)), _classes(ctx, (), 5), reduction_length=5, name="unbatched"),
+            Sample(_x(ctx, ()), _classes(ctx, (), 1), name="0-d: one class"),
+            Sample(_x(ctx, (0, 5)), _classes(ctx, (0,), 5), reduction="sum")]
+
+
+def _multilabel_margin(ctx):
+    t = Input(np.array([[3, 0, -1, 1, 2], [0, 1, 2, 3, 4], [-1, 1, 2, 0, 0], [2, 2, -1, -1, 4]], np.int64),
+              pt.int64, requires_grad=False)   # up to the first -1; all classes; none; a repeated class
+    return [Sample(_x(ctx, (4, 5)), t, reduction_length=25),
+            Sample(_x(ctx, (4, 5), "transposed"), t, reduction="sum", reduction_length=25),
+            Sample(_x(ctx, (4, 5), "stepped"), t, reduction="none", reduction_length=25),
+            Sample(_x(ctx, (5,)), Input(np.array([4, 1, -1, 0, 0], np.int64), pt.int64, requires_grad=False),
+                   reduction_length=25, name="unbatched"),
+            Sample(_x(ctx, (0, 5)), Input(np.zeros((0, 5), np.int64), pt.int64, requires_grad=False), reduction="sum")]
+
+
 def _error(make, err, match):
     def f(ctx):
         args, kwargs = make(ctx)
@@ -237,4 +264,13 @@ ENTRIES = [
                "expected to have the same number of dimensions"),
         _error(lambda c: ([_x(c, (4, 3)), _x(c, (4, 3)), _x(c, (4, 3))], {"margin": 0.0}), ValueError,
                "margin must be greater than 0"))),
+    Entry("multi_margin_loss", samples=_multi_margin, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3, 4)), Input(np.array([0, 4, 1]), pt.int64, requires_grad=False)], {}),
+               RuntimeError, "target out of range"),
+        _error(lambda c: ([_x(c, (3, 4)), _classes(c, (2,), 4)], {}), RuntimeError, "target tensor should be 1-D"),
+        _error(lambda c: ([_x(c, (3, 4)), _classes(c, (3,), 4)], {"p": 3}), ValueError, "only p == 1 and p == 2"))),
+    Entry("multilabel_margin_loss", samples=_multilabel_margin, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (4,)), Input(np.array([4, 0, -1, 1]), pt.int64, requires_grad=False)], {}),
+               RuntimeError, "'target' is out of range"),
+        _error(lambda c: ([_x(c, (3, 4)), _classes(c, (4,), 4)], {}), RuntimeError, "inconsistent target size"))),
 ]

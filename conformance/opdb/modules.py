@@ -371,6 +371,13 @@ LOSSES = {
         _s(ctx, nn.PoissonNLLLoss, [_x(ctx, (3, 4), "stepped"), _fixed(ctx, (3, 4), 0.0, 5.0)], full=True, n=12),
         _s(ctx, nn.PoissonNLLLoss, [_x(ctx, (3, 4), low=0.1, high=3.0), _fixed(ctx, (3, 4), 0.0, 5.0)],
            log_input=False, reduction="sum", n=12)],
+    nn.MultiMarginLoss: lambda ctx: [
+        _s(ctx, nn.MultiMarginLoss, [_x(ctx, (4, 5), "transposed"), _ints(ctx, (4,), 5)], p=2, margin=0.5, n=5),
+        _s(ctx, nn.MultiMarginLoss, [_x(ctx, (4, 5)), _ints(ctx, (4,), 5)], weight=ctx.values((5,), low=0.5, high=2.0),
+           reduction="none", n=5)],
+    nn.MultiLabelMarginLoss: lambda ctx: [
+        _s(ctx, nn.MultiLabelMarginLoss, [_x(ctx, (2, 4)), Input(np.array([[3, 0, -1, 1], [1, 2, 3, 0]]), pt.int64,
+                                                                 requires_grad=False)], n=16)],
     nn.TripletMarginLoss: lambda ctx: [
         _s(ctx, nn.TripletMarginLoss, [_x(ctx, (4, 5)), _x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5))],
            margin=2.0, swap=True, n=5)],

@@ -99,6 +99,8 @@ POLICIES: dict[str, tuple] = {
     "hinge_embedding_loss": (_F, _F),
     "poisson_nll_loss": (_F, _F),
     "triplet_margin_loss": (_F, _F),
+    "multi_margin_loss": (_F, _F),
+    "multilabel_margin_loss": (_F, _F),
     "cosine_similarity": (_F, _N),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),

@@ -63,6 +63,8 @@ NN_OPS = {
     "hinge_embedding_loss": (_loss.hinge_embedding_loss, ("reduction",)),
     "poisson_nll_loss": (_loss.poisson_nll_loss, ("reduction",)),
     "triplet_margin_loss": (_loss.triplet_margin_loss, ("reduction",)),
+    "multi_margin_loss": (_loss.multi_margin_loss, ("reduction",)),
+    "multilabel_margin_loss": (_loss.multilabel_margin_loss, ("reduction",)),
     "cosine_similarity": (_distance.cosine_similarity, ("reduction",)),
     "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
 }

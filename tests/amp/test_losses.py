@@ -49,6 +49,9 @@ LOSSES = {
     "poisson_nll_loss": (lambda d, t: (_randn((4, 5), 0, d, t), _probs((4, 5), 1, d, t) * 4), {"full": True}),
     "triplet_margin_loss": (lambda d, t: (_randn((4, 5), 0, d, t), _randn((4, 5), 1, d, t), _randn((4, 5), 2, d, t)),
                             {"swap": True}),
+    "multi_margin_loss": (lambda d, t: (_randn((4, 5), 0, d, t), pt.tensor([0, 4, 2, 1], device=d)), {"p": 2}),
+    "multilabel_margin_loss": (lambda d, t: (_randn((2, 5), 0, d, t), pt.tensor([[4, 0, -1, 1, 1], [2, 3, 1, 0, 4]],
+                                                                               device=d)), {}),
 }
 CPU_FP32 = dict(LOSSES, binary_cross_entropy=(
     lambda d, t: (_probs((4, 5), 0, d, t), _probs((4, 5), 1, d, t), _probs((4, 5), 2, d, t)), {}))   # with a weight
@@ -63,7 +66,7 @@ def _check_float32(name, inputs, kwargs, autocast):
     with autocast:
         out = getattr(F, name)(*leaves, **kwargs)
     assert out.dtype is pt.float32, (name, out.dtype)
-    want = getattr(F, name)(*[x.detach().float() for x in inputs], **kwargs)
+    want = getattr(F, name)(*[x.detach().float() if x.dtype.is_floating_point else x for x in inputs], **kwargs)
     np.testing.assert_array_equal(out.detach().cpu().numpy(), want.cpu().numpy())
     out.sum().backward()
     assert leaves[0].grad is not None, name

@@ -125,7 +125,8 @@ def test_the_losses_pytorch_lists_are_in_the_table():
     # binary_cross_entropy, refused on the CUDA list; cosine_similarity is float32 on CUDA only
     losses = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
               "cosine_embedding_loss", "margin_ranking_loss", "soft_margin_loss", "hinge_embedding_loss",
-              "poisson_nll_loss", "triplet_margin_loss", "nll_loss", "cross_entropy")
+              "poisson_nll_loss", "triplet_margin_loss", "multi_margin_loss", "multilabel_margin_loss", "nll_loss",
+              "cross_entropy")
     for op in losses:
         assert policy.POLICIES[op] == (policy.FP32, policy.FP32), op
     assert policy.POLICIES["binary_cross_entropy"] == (policy.BANNED, policy.FP32)

@@ -249,6 +249,10 @@ SAMPLES["hinge_embedding_loss"] = lambda rng: Sample((distinct(rng, 3, 4), T([[1
                                                      {"margin": 0.2})   # 0.2 - x stays off 0
 SAMPLES["poisson_nll_loss"] = lambda rng: Sample((pos(rng, 3, 4), pos(rng, 3, 4, lo=1.5, hi=4.0)),
                                                  {"log_input": False, "full": True})
+SAMPLES["multi_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([0, 3, 1])),
+                                                  {"p": 2, "margin": 0.2, "weight": pos(rng, 4)})
+SAMPLES["multilabel_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([[3, 0, -1, 1], [1, 2, 3, 0],
+                                                                                [2, -1, 0, 0]])))
 SAMPLES["triplet_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), randn(rng, 3, 4)),
                                                     {"margin": 5.0, "swap": True})   # margin: off the hinge
 

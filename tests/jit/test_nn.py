@@ -161,6 +161,8 @@ LOSSES = {
     "hinge_embedding_loss": lambda out, y: nn.functional.hinge_embedding_loss(out, y.sign(), margin=0.5),
     "poisson_nll_loss": lambda out, y: nn.functional.poisson_nll_loss(out, y.abs().round(), full=True),
     "triplet_margin_loss": lambda out, y: nn.functional.triplet_margin_loss(out, y, y.flip(0), swap=True),
+    "multi_margin_loss": lambda out, y: nn.functional.multi_margin_loss(out, y.argmax(1), p=2),
+    "multilabel_margin_loss": lambda out, y: nn.functional.multilabel_margin_loss(out, pt.where(y > 0, y.argsort(1), -1)),
 }
 
 

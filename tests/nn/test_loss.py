@@ -370,6 +370,52 @@ def test_margin_and_poisson_losses(reduction):
                      t64(np.abs(x) + 0.1, True), t64(k + 1.5, True))
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multi_class_margin_losses(reduction):
+    x, y = rng.standard_normal((5, 4)), np.array([0, 3, 1, 2, 3])
+    w = rng.uniform(0.5, 2, 4)
+    for p, margin, weight in ((1, 1.0, None), (2, 0.6, w)):
+        z = np.maximum(margin - x[np.arange(5), y][:, None] + x, 0) ** p
+        z = z * (w[y][:, None] if weight is not None else 1)
+        z[np.arange(5), y] = 0
+        mod = nn.MultiMarginLoss(p=p, margin=margin, weight=None if weight is None else t64(w), reduction=reduction)
+        np.testing.assert_allclose(mod(t64(x), pt.tensor(y)).numpy(), reduce(z.sum(1) / 4, reduction), rtol=1e-12)
+    t = np.array([[3, 0, -1, 1], [0, 1, 2, 3], [-1, 1, 2, 0], [2, 2, -1, -1], [1, -1, 3, 3]])
+    ref = []
+    for row, targets in zip(x, t):
+        js = list(targets[:list(targets).index(-1)] if -1 in targets else targets)
+        ref.append(sum(max(0.0, 1 - (row[j] - row[i])) for j in js for i in range(4) if i not in js) / 4)
+    got = nn.MultiLabelMarginLoss(reduction=reduction)(t64(x), pt.tensor(t))
+    np.testing.assert_allclose(got.numpy(), reduce(np.array(ref), reduction), rtol=1e-12)
+    scalar_gradcheck(lambda x: F.multi_margin_loss(x, pt.tensor(y), p=2, reduction=reduction), t64(x, True))
+    scalar_gradcheck(lambda x: F.multilabel_margin_loss(x, pt.tensor(t), reduction=reduction), t64(x, True))
+
+
+def test_multi_class_margin_loss_errors():
+    x = t64(rng.standard_normal((3, 4)))
+    with pytest.raises(RuntimeError, match="^target out of range"):
+        F.multi_margin_loss(x, pt.tensor([0, 4, 1]))
+    with pytest.raises(RuntimeError, match=r"target tensor should be 1-D with size equal to the number of input "
+                                           r"samples \(batch size\). Expected target size \[3\], but got \[2\]"):
+        F.multi_margin_loss(x, pt.tensor([0, 1]))
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        F.multi_margin_loss(x, pt.tensor([0, 1, 2]), p=3)
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(RuntimeError, match=r"inconsistent weight size, expected 4 but got \[3\]"):
+        F.multi_margin_loss(x, pt.tensor([0, 1, 2]), weight=t64([1.0, 2.0, 3.0]))
+    with pytest.raises(RuntimeError, match="expected scalar type Long but found plugtorch.float64"):
+        F.multi_margin_loss(x, t64([0.0, 1.0, 2.0]))
+    with pytest.raises(RuntimeError, match=r"Expected non-empty vector or matrix with optional 0-dim batch size, "
+                                           r"but got: \[2, 3, 4\]"):
+        F.multi_margin_loss(t64(np.zeros((2, 3, 4))), pt.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match="argument #2 'target' is out of range"):
+        F.multilabel_margin_loss(x[0], pt.tensor([3, 0, -1, 5]))    # checked after a -1 too, as PyTorch
+    with pytest.raises(RuntimeError, match=r"inconsistent target size: \[4\] for input of size: \[3, 4\]"):
+        F.multilabel_margin_loss(x, pt.tensor([3, 0, -1, 1]))
+    assert F.multi_margin_loss(t64(1.5), pt.tensor(0)).item() == 0.0           # one class: nothing to rank
+
+
 def test_margin_and_poisson_loss_errors():
     x = t64(rng.standard_normal((4, 3)))
     with pytest.raises(ValueError, match="^margin must be greater than 0, got 0"):
@@ -389,7 +435,8 @@ def test_margin_and_poisson_loss_errors():
 # ---- the losses autocast lists are registry ops -------------------------------------------------
 AUTOCAST_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy",
                    "binary_cross_entropy_with_logits", "cosine_embedding_loss", "margin_ranking_loss",
-                   "soft_margin_loss", "hinge_embedding_loss", "poisson_nll_loss", "triplet_margin_loss")
+                   "soft_margin_loss", "hinge_embedding_loss", "poisson_nll_loss", "triplet_margin_loss",
+                   "multi_margin_loss", "multilabel_margin_loss")
 THREE_INPUTS = {"cosine_embedding_loss": ("input1", "input2"), "margin_ranking_loss": ("input1", "input2"),
                 "triplet_margin_loss": ("anchor", "positive")}
 
@@ -412,6 +459,8 @@ def test_losses_are_composite_registry_ops_the_modes_see(name):
     args = {"cosine_embedding_loss": (x, x.flip(0), pt.tensor([1.0, -1.0])),
             "margin_ranking_loss": (x, x.flip(0), pt.ones(2, 2)),
             "triplet_margin_loss": (x, x.flip(0), x * 2),
+            "multi_margin_loss": (x, pt.tensor([1, 0])),
+            "multilabel_margin_loss": (x, pt.tensor([[1, -1], [0, 1]])),
             "cosine_similarity": (x, x.flip(0))}.get(name, (x, x.flip(0)))
     kwargs = {"reduction": "batchmean"} if name == "kl_div" else {}
     with Seen() as seen:

@@ -350,3 +350,74 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
         d_neg = pt.minimum(d_neg, dist(positive, negative, p, eps))
     v = margin + d_pos - d_neg
     return _reduce(pt.where(v > 0, v, 0.0), reduction)
+
+
+def _check_class_scores(op, input, target):
+    """The multi-class margin losses' checks, as PyTorch's: the input a non-empty vector or matrix
+    (of class scores), the target int64 (class indices)."""
+    if input.ndim > 2 or (input.ndim > 0 and input.shape[-1] == 0):
+        raise RuntimeError(f"{op}(): Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{list(input.shape)}")
+    if target.dtype is not pt.int64:
+        raise RuntimeError(f"{op}(): expected scalar type Long but found {target.dtype} (the target holds class "
+                           "indices: convert it with .long())")
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over the classes i != y of max(0, margin - x[y] + x[i])^p (times weight[y]), over C."""
+    check_tensors("multi_margin_loss", input=input, target=target)
+    check_optional_tensors("multi_margin_loss", weight=weight)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError("weight must be one-dimensional")
+    _check_class_scores("multi_margin_loss", input, target)
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    n, c = x.shape
+    if target.ndim > 1 or target.numel() != n:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{n}], but got {list(target.shape)}. Input "
+                           f"has shape {list(input.shape)}.")
+    t = target.reshape(n, 1)
+    if weight is not None and weight.numel() != c:
+        raise RuntimeError(f"inconsistent weight size, expected {c} but got {list(weight.shape)}")
+    if t.numel():
+        data_check(((t < 0) | (t >= c)).any(), RuntimeError, "target out of range",
+                   lambda: f" (target {int(t[(t < 0) | (t >= c)][0])}; classes are 0 to {c - 1})")
+    z = margin - x.gather(1, t) + x
+    h = pt.where(z > 0, z, 0.0)
+    if p == 2:
+        h = h * h
+    if weight is not None:
+        h = h * weight[t]
+    h = pt.where(pt.arange(c, device=x.device) == t, 0.0, h)   # not the target's own class
+    loss = h.sum(1) / c
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j (``target``'s entries up to its first -1) and the other classes i
+    of max(0, 1 - (x[j] - x[i])), over C."""
+    check_tensors("multilabel_margin_loss", input=input, target=target)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    _check_class_scores("multilabel_margin_loss", input, target)
+    if tuple(target.shape) != tuple(input.shape):
+        raise RuntimeError(f"multilabel_margin_loss(): inconsistent target size: {list(target.shape)} for input of "
+                           f"size: {list(input.shape)}")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    t = target.reshape(x.shape)
+    c = x.shape[1]
+    if t.numel():
+        data_check(((t < -1) | (t >= c)).any(), RuntimeError, "argument #2 'target' is out of range")
+    listed = (t != -1).to(pt.int64).cumprod(1) > 0                 # (n, j): before the first -1
+    safe = pt.where(listed, t, 0)
+    classes = pt.arange(c, device=x.device)
+    is_target = ((safe.unsqueeze(2) == classes) & listed.unsqueeze(2)).any(1)   # (n, i)
+    z = 1 - x.gather(1, safe).unsqueeze(2) + x.unsqueeze(1)        # (n, j, i)
+    keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1)
+    loss = pt.where(keep & (z > 0), z, 0.0).sum((1, 2)) / c
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)

@@ -12,8 +12,9 @@ from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
 from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
                                        CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
-                                       MarginRankingLoss, MSELoss, NLLLoss, PoissonNLLLoss, SmoothL1Loss,
-                                       SoftMarginLoss, TripletMarginLoss)
+                                       MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiMarginLoss,
+                                       NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
+                                       TripletMarginLoss)
 from plugtorch.nn.modules.module import Module  # noqa: F401
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                                                 LayerNorm)

@@ -361,3 +361,17 @@ def test_public_refusals_name_op_dtype_and_device():
     x = pt.tensor(rand((5,), C64, 16), device="opencl")
     with pytest.raises(NotImplementedError, match=r"asin.*complex64.*OpenCL device"):
         x.asin()
+
+
+def test_fusion_declines_complex_and_traced_replays_equal_eager():
+    from plugtorch.backends.fusion import IN, Input, PointwiseGroup, Ref, Step
+    z = pt.tensor(rand((4, 5), C64, 18), device="opencl")
+    step = Step("exp", (Ref(IN, 0), pt.complex64), (4, 5), pt.complex64)
+    assert BE.fuse_pointwise(PointwiseGroup((Input((4, 5), pt.complex64),), (step,), (0,), (4, 5))) is None
+
+    def f(x, y):
+        return ((x * y + 1j).exp() / (y.abs() + 1)).sum(0)
+    w = pt.tensor(rand((4, 5), C64, 19), device="opencl")
+    traced = pt.jit.trace(f, (z, w))
+    z2, w2 = pt.tensor(rand((4, 5), C64, 20), device="opencl"), pt.tensor(rand((4, 5), C64, 21), device="opencl")
+    np.testing.assert_array_equal(traced(z2, w2).cpu().numpy(), f(z2, w2).cpu().numpy())

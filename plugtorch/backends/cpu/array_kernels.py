@@ -583,6 +583,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return arr(total / xp.sum(ww, dtype=acc).astype(x.dtype))
     K["nll_loss"] = nll_loss
 
+    as_unsigned = {np.dtype(f"i{n}"): np.dtype(f"u{n}") for n in (1, 2, 4, 8)}
+
     def _plain_ce(x, t, w, ignore_index, reduction, ls):
         # The usual cross-entropy call: float32/64 logits (N, C), class indices all in range and
         # counted, no weights, no smoothing, the mean. Returns the logits minus their row max,
@@ -592,7 +594,10 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         if not (x.ndim == 2 and w is None and not ls and reduction == "mean" and t.size and x.dtype.kind == "f"
                 and x.dtype.itemsize >= 4 and ignore_index < 0 and t.dtype.kind in "iu"):
             return None
-        if int(t_min(t)) < 0 or int(t_max(t)) >= x.shape[1]:
+        if fast:   # 0 <= t < C in one reduction: a negative target is a huge unsigned one
+            if int(t_max(t.view(as_unsigned.get(t.dtype, t.dtype)))) >= x.shape[1]:
+                return None
+        elif int(t_min(t)) < 0 or int(t_max(t)) >= x.shape[1]:
             return None
         if fast and x.shape[1] <= 32 and x.shape[0] >= 8:
             s, ax = x.T.copy(), 0   # (a fresh C-order copy, even when x.T is already contiguous)

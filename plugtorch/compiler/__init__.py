@@ -89,14 +89,23 @@ class _Entry:
     run: object = None
 
 
+def _all_tensors(args) -> bool:
+    for a in args:   # (a loop: cheaper than all() over a generator, for a call's few arguments)
+        if a.__class__ is not Tensor:
+            return False
+    return True
+
+
 def _tensor_key(t):
     d = t._data
     return (t._device, t._dtype, d.shape, getattr(d, "strides", None), t._rg)
 
 
 def _optimizer_fingerprint(opts) -> tuple:
-    """The optimizers' options as (group, key, value object) snapshots."""
-    return tuple((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g))
+    """The optimizers' options as (group, key, value object) snapshots, and the ids of each
+    group's values (with the values, kept alive so the ids stay theirs)."""
+    return tuple((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
+                                                  (tuple(g.values()), list(map(id, g.values()))))
                                                  for g in o.param_groups)) for o in opts)
 
 
@@ -106,9 +115,11 @@ def _options_changed(snapshot) -> bool:
     for o, ngroups, groups in snapshot:
         if len(o.param_groups) != ngroups:
             return True
-        for g, items, n in groups:
+        for g, items, n, (_, ids) in groups:
             if len(g) != n:
                 return True
+            if list(map(id, g.values())) == ids:   # every value the same object: unchanged (fast)
+                continue
             for k, v in items:
                 w = g.get(k, _MISSING)
                 if w is not v and not (type(w) is type(v) and _hashable(w) == _hashable(v)):
@@ -150,7 +161,7 @@ class CompiledFunction:
             # run the function itself (its graphs replay kernels behind the dispatcher)
             _COUNTERS["eager_calls"] += 1
             return self._fn(*args, **kwargs)
-        if not kwargs and all(a.__class__ is Tensor for a in args):
+        if not kwargs and _all_tensors(args):
             tensors = args
             skey = len(args)
         else:

@@ -188,6 +188,42 @@ inline CT cpow_(CT a, CT b) {
     }
     return cexp_(cmul_c99(b, clog_(a)));   /* glibc's cpow: C's complex product */
 }
+inline RT x2y2m1(RT x, RT y) {   /* x^2 + y^2 - 1 with the squares' rounding errors kept (fma) */
+    const RT xx = x * x, yy = y * y, ex = fma(x, x, -xx), ey = fma(y, y, -yy);
+    return ((xx - 1) + yy) + (ex + ey);
+}
+inline CT catan_(CT a) {        /* glibc's catan */
+    const RT x = a.x, y = a.y;
+    if (!isfinite(x) || !isfinite(y)) {
+        if (isinf(x)) return cx(copysign(PI_2, x), copysign((RT)0, y));
+        if (isinf(y)) return cx(isnan(x) ? (RT)NAN : copysign(PI_2, x), copysign((RT)0, y));
+        if (y == 0) return cx(NAN, copysign((RT)0, y));
+        return cx(NAN, NAN);
+    }
+    if (x == 0 && y == 0) return a;
+    if (fabs(x) >= 16 / EPS || fabs(y) >= 16 / EPS) {
+        RT im;
+        if (fabs(x) <= 1) im = 1 / y;
+        else if (fabs(y) <= 1) im = y / x / x;
+        else { const RT h = hypot(x / 2, y / 2); im = y / h / h / 4; }
+        return cx(copysign(PI_2, x), im);
+    }
+    RT ax = fabs(x), ay = fabs(y), den;
+    if (ax < ay) { const RT t = ax; ax = ay; ay = t; }
+    if (ay < EPS / 2) { den = (1 - ax) * (1 + ax); if (den == 0) den = 0; }
+    else if (ax >= 1) den = (1 - ax) * (1 + ax) - ay * ay;
+    else if (ax >= (RT)0.75 || ay >= (RT)0.5) den = -x2y2m1(ax, ay);
+    else den = (1 - ax) * (1 + ax) - ay * ay;
+    const RT re = (RT)0.5 * atan2(2 * x, den);
+    if (fabs(y) == 1 && fabs(x) < EPS * EPS)
+        return cx(re, copysign((RT)0.5, y) * (LN2 - log(fabs(x))));
+    const RT r2 = fabs(x) >= EPS * EPS ? x * x : (RT)0;
+    RT num = y + 1, den2 = y - 1;
+    num = r2 + num * num;
+    den2 = r2 + den2 * den2;
+    const RT f = num / den2;
+    return cx(re, f < (RT)0.5 ? (RT)0.25 * log(f) : (RT)0.25 * log1p(4 * y / den2));
+}
 /* sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz) */
 inline CT csin_(CT a) {
     if (isinf(a.y) && !isfinite(a.x)) return cx(a.x - a.x, fabs(a.y));   /* glibc's signs */
@@ -202,10 +238,11 @@ inline CT ctan_(CT a) { const CT r = ctanh_(cx(-a.y, a.x)); return cx(r.y, -r.x)
 _CONSTS = {
     "float": dict(EXP_BIG="88.7f", SQRT_BIG="0x1p126f", SQRT_TINY="0x1p-100f", SQRT_UP="0x1p50f",
                   SQRT_DOWN="0x1p-25f", TANH_BIG="9.0f", LOG2E="1.44269504f", LOG10E="0.434294482f",
-                  LN2="0.693147181f"),
+                  LN2="0.693147181f", EPS="0x1p-23f", PI_2="1.57079633f"),
     "double": dict(EXP_BIG="709.7", SQRT_BIG="0x1p1022", SQRT_TINY="0x1p-900", SQRT_UP="0x1p450",
                    SQRT_DOWN="0x1p-225", TANH_BIG="22.0", LOG2E="1.4426950408889634",
-                   LOG10E="0.4342944819032518", LN2="0.6931471805599453"),
+                   LOG10E="0.4342944819032518", LN2="0.6931471805599453", EPS="0x1p-52",
+                   PI_2="1.5707963267948966"),
 }
 
 
@@ -223,7 +260,7 @@ UNARY_COMPLEX = {
     "sin": "csin_(x0)", "cos": "ccos_(x0)", "tan": "ctan_(x0)", "sinh": "csinh_(x0)",
     "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "cdiv(cx(1, 0), cx(1, 0) + cexp_(-x0))",
     "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)", "log2": "clog2_(x0)", "log10": "clog10_(x0)",
-    "exp2": "cexp2_(x0)", "expm1": "cexpm1_(x0)", "log1p": "clog1p_(x0)",
+    "exp2": "cexp2_(x0)", "expm1": "cexpm1_(x0)", "log1p": "clog1p_(x0)", "atan": "catan_(x0)",
 }
 UNARY_REAL = {"abs": "cabs_(x0)", "angle": "carg(x0)", "real": "x0.x", "imag": "x0.y"}
 UNARY_BOOL = {"isnan": "cnan(x0)", "isinf": "cinf(x0)", "isfinite": "cfinite(x0)",

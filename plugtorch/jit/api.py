@@ -57,6 +57,13 @@ def build(graph, name, optimize=True):
     return exe
 
 
+def _all_tensors(args) -> bool:
+    for a in args:   # (a loop: cheaper than all() over a generator, for a call's few arguments)
+        if not isinstance(a, Tensor):
+            return False
+    return True
+
+
 def _needs_autograd(graph, tensors, rg_captures) -> bool:
     if graph.backward_ran or not D.grad_state.enabled:
         return False
@@ -99,7 +106,7 @@ class TracedFunction:
 
     def __call__(self, *args, **kwargs):
         g = self._graph
-        if not kwargs and self._plain and len(args) == len(g.inputs) and all(isinstance(a, Tensor) for a in args):
+        if not kwargs and self._plain and len(args) == len(g.inputs) and _all_tensors(args):
             tensors = args
         else:
             tensors, spec = flatten_tensors(args, kwargs)

@@ -224,6 +224,84 @@ inline CT catan_(CT a) {        /* glibc's catan */
     const RT f = num / den2;
     return cx(re, f < (RT)0.5 ? (RT)0.25 * log(f) : (RT)0.25 * log1p(4 * y / den2));
 }
+/* casinh and cacos by Hull, Fairgrieve and Tang's algorithm (FreeBSD's catrig.c) */
+inline RT cat_f(RT a, RT b, RT h) { return b < 0 ? (h - b) / 2 : (b == 0 ? a / 2 : a * a / (h + b) / 2); }
+inline void cat_hard(RT x, RT y, RT* rx, int* B_ok, RT* B, RT* sq, RT* ny) {
+    const RT R = hypot(x, y + 1), S = hypot(x, y - 1);
+    RT A = (R + S) / 2;
+    if (A < 1) A = 1;
+    if (A < 10) {
+        if (y == 1 && x < EPS * EPS / 128) *rx = sqrt(x);
+        else if (x >= EPS * fabs(y - 1)) { const RT Am1 = cat_f(x, 1 + y, R) + cat_f(x, 1 - y, S); *rx = log1p(Am1 + sqrt(Am1 * (A + 1))); }
+        else if (y < 1) *rx = x / sqrt((1 - y) * (1 + y));
+        else *rx = log1p((y - 1) + sqrt((y - 1) * (y + 1)));
+    } else *rx = log(A + sqrt(A * A - 1));
+    *ny = y;
+    if (y < FOUR_SQRT_MIN) { *B_ok = 0; *sq = A * (2 / EPS); *ny = y * (2 / EPS); return; }
+    *B = y / A;
+    *B_ok = 1;
+    if (*B > (RT)0.6417) {
+        *B_ok = 0;
+        if (y == 1 && x < EPS / 128) *sq = sqrt(x) * sqrt((A + y) / 2);
+        else if (x >= EPS * fabs(y - 1)) { const RT Amy = cat_f(x, y + 1, R) + cat_f(x, y - 1, S); *sq = sqrt(Amy * (A + y)); }
+        else if (y > 1) { *sq = x * (4 / EPS / EPS) * y / sqrt((y + 1) * (y - 1)); *ny = y * (4 / EPS / EPS); }
+        else *sq = sqrt((1 - y) * (1 + y));
+    }
+}
+inline CT clog_large(RT x, RT y) {
+    RT ax = fabs(x), ay = fabs(y);
+    if (ax < ay) { const RT t = ax; ax = ay; ay = t; }
+    if (ax > HALF_MAX) return cx(log(hypot(x / EULER, y / EULER)) + 1, atan2(y, x));
+    if (ax > QUARTER_SQRT_MAX || ay < SQRT_MIN) return cx(log(hypot(x, y)), atan2(y, x));
+    return cx(log(ax * ax + ay * ay) / 2, atan2(y, x));
+}
+inline CT casinh_(CT z) {
+    const RT x = z.x, y = z.y, ax = fabs(x), ay = fabs(y);
+    if (isnan(x) || isnan(y)) {
+        if (isinf(x)) return cx(x, y + y);
+        if (isinf(y)) return cx(y, x + x);
+        if (y == 0) return cx(x + x, y);
+        return cx(NAN, NAN);
+    }
+    if (ax > 1 / EPS || ay > 1 / EPS) {
+        const CT w = signbit(x) ? clog_large(-x, -y) : clog_large(x, y);
+        return cx(copysign(w.x + LN2, x), copysign(w.y, y));
+    }
+    if (x == 0 && y == 0) return z;
+    if (ax < SQRT_6_EPS / 4 && ay < SQRT_6_EPS / 4) return z;
+    RT rx, B, sq, ny;
+    int B_ok;
+    cat_hard(ax, ay, &rx, &B_ok, &B, &sq, &ny);
+    return cx(copysign(rx, x), copysign(B_ok ? asin(B) : atan2(ny, sq), y));
+}
+inline CT casin_(CT z) {
+    if ((isnan(z.x) || isnan(z.y)) && (isinf(z.x) || isinf(z.y)))   /* glibc's sign of the infinity */
+        return cx(NAN, copysign((RT)INFINITY, z.y));
+    const CT w = casinh_(cx(z.y, z.x));
+    return cx(w.y, w.x);
+}
+inline CT cacos_(CT z) {
+    const RT x = z.x, y = z.y, ax = fabs(x), ay = fabs(y);
+    const int sx = signbit(x), sy = signbit(y);
+    if (isnan(x) || isnan(y)) {
+        if (isinf(x)) return cx(y + y, -INFINITY);
+        if (isinf(y)) return cx(x + x, -y);
+        if (x == 0) return cx(PI_2, y + y);
+        return cx(NAN, NAN);
+    }
+    if (ax > 1 / EPS || ay > 1 / EPS) {
+        const CT w = clog_large(x, y);
+        const RT ry = w.x + LN2;
+        return cx(fabs(w.y), sy ? ry : -ry);
+    }
+    if (x == 1 && y == 0) return cx(0, -y);
+    if (ax < SQRT_6_EPS / 4 && ay < SQRT_6_EPS / 4) return cx(PI_2 - x, -y);
+    RT ry, B, sq, nx;
+    int B_ok;
+    cat_hard(ay, ax, &ry, &B_ok, &B, &sq, &nx);
+    const RT rx = B_ok ? acos(sx ? -B : B) : atan2(sq, sx ? -nx : nx);
+    return cx(rx, sy ? ry : -ry);
+}
 /* sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz) */
 inline CT csin_(CT a) {
     if (isinf(a.y) && !isfinite(a.x)) return cx(a.x - a.x, fabs(a.y));   /* glibc's signs */
@@ -238,11 +316,15 @@ inline CT ctan_(CT a) { const CT r = ctanh_(cx(-a.y, a.x)); return cx(r.y, -r.x)
 _CONSTS = {
     "float": dict(EXP_BIG="88.7f", SQRT_BIG="0x1p126f", SQRT_TINY="0x1p-100f", SQRT_UP="0x1p50f",
                   SQRT_DOWN="0x1p-25f", TANH_BIG="9.0f", LOG2E="1.44269504f", LOG10E="0.434294482f",
-                  LN2="0.693147181f", EPS="0x1p-23f", PI_2="1.57079633f"),
+                  LN2="0.693147181f", EPS="0x1p-23f", PI_2="1.57079633f",
+                  FOUR_SQRT_MIN="0x1p-61f", QUARTER_SQRT_MAX="0x1p61f", SQRT_MIN="0x1p-63f",
+                  SQRT_6_EPS="8.4572793338e-4f", HALF_MAX="0x1.fffffep126f", EULER="2.71828183f"),
     "double": dict(EXP_BIG="709.7", SQRT_BIG="0x1p1022", SQRT_TINY="0x1p-900", SQRT_UP="0x1p450",
                    SQRT_DOWN="0x1p-225", TANH_BIG="22.0", LOG2E="1.4426950408889634",
                    LOG10E="0.4342944819032518", LN2="0.6931471805599453", EPS="0x1p-52",
-                   PI_2="1.5707963267948966"),
+                   PI_2="1.5707963267948966", FOUR_SQRT_MIN="0x1p-509", QUARTER_SQRT_MAX="0x1p509",
+                   SQRT_MIN="0x1p-511", SQRT_6_EPS="3.6500241499888571e-8", HALF_MAX="0x1.fffffffffffffp1022",
+                   EULER="2.718281828459045"),
 }
 
 
@@ -261,6 +343,7 @@ UNARY_COMPLEX = {
     "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "cdiv(cx(1, 0), cx(1, 0) + cexp_(-x0))",
     "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)", "log2": "clog2_(x0)", "log10": "clog10_(x0)",
     "exp2": "cexp2_(x0)", "expm1": "cexpm1_(x0)", "log1p": "clog1p_(x0)", "atan": "catan_(x0)",
+    "asin": "casin_(x0)", "acos": "cacos_(x0)",
 }
 UNARY_REAL = {"abs": "cabs_(x0)", "angle": "carg(x0)", "real": "x0.x", "imag": "x0.y"}
 UNARY_BOOL = {"isnan": "cnan(x0)", "isinf": "cinf(x0)", "isfinite": "cfinite(x0)",
@@ -273,10 +356,11 @@ COMPARE = {"eq": "(x0.x == x1.x && x0.y == x1.y)", "ne": "(x0.x != x1.x || x0.y 
 UNARY = {**UNARY_COMPLEX, **UNARY_REAL, **UNARY_BOOL}
 
 
-def unsupported(op: str, dtype, dev) -> MissingCapabilityError:
-    """The error of an op the opencl backend has no kernel for in a complex ``dtype``."""
+def unsupported(op: str, dtype, dev, what: str = "") -> MissingCapabilityError:
+    """The error of an op the opencl backend has no kernel for in a complex ``dtype`` (``what``:
+    the form of the op that lacks one, when others have one)."""
     name = getattr(dtype, "name", str(dtype))
     where = f"the OpenCL device '{dev.name}'" if dev is not None else "OpenCL devices"
     return MissingCapabilityError(op, "opencl", f"{name} kernels",
-                                  f"{op} has no {name} kernel on {where}; "
+                                  f"{what or op} has no {name} kernel on {where}; "
                                   f"run it on cpu (x.cpu()) or in a real dtype")

@@ -89,7 +89,7 @@ def scatter(x, dim, index, src, reduce):
     if reduce not in (None, "add", "sum") and T.is_complex(dt):
         from plugtorch import _dtypes
         from plugtorch.backends.opencl.kernels.complex import unsupported
-        raise unsupported(f"scatter(reduce={reduce!r})", _dtypes.from_numpy_dtype(dt), dev)
+        raise unsupported("scatter", _dtypes.from_numpy_dtype(dt), dev, f"scatter with reduce={reduce!r}")
     if reduce is None:
         new = sv
     elif reduce in ("add", "sum"):

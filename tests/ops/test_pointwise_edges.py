@@ -207,3 +207,20 @@ def test_backward_leaves_inputs_that_need_no_gradient_alone():
         assert x.grad.dtype is pt.float32 and x.grad.tolist() == [2.5, 2.5, 2.5]
     finally:
         pt.backends.unregister("nodouble")
+
+
+@pytest.mark.parametrize("dtype, it", [(np.float32, np.int32), (np.float64, np.int64)])
+def test_relu_keeps_negative_zero_and_every_nan_bit_for_bit_on_cpu(dtype, it):
+    # torch.relu(-0.0) is -0.0 and a nan comes through unchanged: where(x < 0, +0, x). The cpu
+    # kernel may run np.maximum(+0, x) when it checked that NumPy gives those bits; either way
+    # the result must be the where's, on contiguous and strided inputs, at every lane
+    specials = np.array([-0.0, 0.0, nan, -nan, -inf, inf, -1.5, 2.5, -5e-324, 5e-324], dtype=dtype)
+    payload = np.array([0x7FC00123, 0xFFC00321] if it is np.int32 else
+                       [0x7FF8000000000123, 0xFFF8000000000321], dtype=np.uint64).astype(it).view(dtype)
+    x = np.resize(np.concatenate([specials, payload]), 300)
+    for v in (x, x[3:], x[:37], x[::3], x[:289].reshape(17, 17).T):
+        want = np.where(v < 0, dtype(0), v)
+        got = pt.relu(pt.from_numpy(np.array(v, copy=True) if not v.flags.c_contiguous else v)).numpy()
+        assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+        got_strided = pt.relu(pt.from_numpy(np.ascontiguousarray(x))[::3]).numpy()
+        assert got_strided.tobytes() == np.where(x[::3] < 0, dtype(0), x[::3]).tobytes()

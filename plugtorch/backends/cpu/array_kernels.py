@@ -493,11 +493,34 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return where(x <= threshold, 0, g, dtype)
     K["threshold_backward"] = threshold_backward
 
+    def _maximum_is_relu(it, zero):
+        # Whether np.maximum(+0, x) gives where(x < 0, +0, x) bit for bit: NumPy documents that
+        # a nan comes through, not which zero a tie returns or whether a nan keeps its sign and
+        # payload, so check it here once, on every loop a call can take (SIMD body at each
+        # offset, tails, strides, a transposed 2-d view), with -0.0 and signed nans with
+        # payloads at every lane
+        bits = {np.int32: [0x80000000, 0, 0x7FC00000, 0xFFC00000, 0x7FC00123, 0xFFC00321, 0xFF800000,
+                           0x7F800000, 0xBFC00000, 0x40200000, 0x80000001],
+                np.int64: [1 << 63, 0, 0x7FF8 << 48, 0xFFF8 << 48, (0x7FF8 << 48) | 0x123, (0xFFF8 << 48) | 0x321,
+                           0xFFF0 << 48, 0x7FF0 << 48, 0xBFF8 << 48, 0x4004 << 48, (1 << 63) | 1]}[it]
+        x = np.array((bits * 24)[:256], dtype=np.uint64).astype(np.dtype(it).str.replace("i", "u")).view(it)
+        x = x.view(zero.dtype)
+        cases = [x[k:] for k in range(17)] + [x[:n] for n in range(1, 40)]
+        cases += [x[::2], x[1::3], x[:225].reshape(15, 15).T]
+        return all(np.maximum(zero, v).tobytes() == _zero_where(v < 0, v, it).tobytes() for v in cases)
+
+    # relu by np.maximum (one pass) where it gives the bits of the masks (three passes)
+    relu_by_max = {d: z for d, z in ((np.dtype(np.float32), np.float32(0)), (np.dtype(np.float64), np.float64(0)))
+                   if xp is np and _maximum_is_relu(_bits[d], z)}
+
     def relu(x, dtype):   # where(x < 0, 0, x), as the decomposition: nan stays nan, -0.0 stays -0.0 (PyTorch)
         if x.dtype.kind in "iu":
             return arr(xp.maximum(x, x.dtype.type(0)))
         it = _bits.get(x.dtype)
         if it is not None and x.ndim:   # (0-d arrays are left to np.where: ~c gives a NumPy scalar)
+            zero = relu_by_max.get(x.dtype)
+            if zero is not None:
+                return xp.maximum(zero, x)
             return _zero_where(x < 0, x, it)
         return arr(xp.where(x < 0, xp.zeros((), dtype=x.dtype), x))
     K["relu"] = relu

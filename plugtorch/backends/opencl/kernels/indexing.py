@@ -86,14 +86,12 @@ def scatter(x, dim, index, src, reduce):
         sv = "sval"
         sparam = f"const {ct} sval"
     cur = T.load(dt, "r[p]")
-    if reduce not in (None, "add", "sum") and T.is_complex(dt):
-        from plugtorch import _dtypes
-        from plugtorch.backends.opencl.kernels.complex import unsupported
-        raise unsupported("scatter", _dtypes.from_numpy_dtype(dt), dev, f"scatter with reduce={reduce!r}")
     if reduce is None:
         new = sv
     elif reduce in ("add", "sum"):
         new = f"({cur} + {sv})" if dt != T.BOOL else f"({cur} | {sv})"
+    elif T.is_complex(dt):   # (the complex product, as NumPy's multiply.at)
+        new = f"(({ct})({cur}.x * ({sv}).x - {cur}.y * ({sv}).y, {cur}.x * ({sv}).y + {cur}.y * ({sv}).x))"
     else:
         new = f"({cur} * {sv})"
     code = f"""__kernel void k(__global {st}* r, __global const long* ix, const long io, const long ixd, {sparam},

@@ -102,3 +102,32 @@ def test_large_launches_split_at_the_last_block(n, dtype):
     ref = np.zeros(n + 128, dtype.numpy)
     ref[64:64 + n] = b
     np.testing.assert_array_equal(out.cpu().numpy(), ref)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (4096, 3), (3, 130), (70, 3, 65), (2, 3, 4, 5),
+                                   (2, 1, 3, 1, 4, 5), (2,) * 8, (129, 65)])
+def test_strided_and_broadcast_launches(shape):
+    # The strided kernels launch up to three dims (the innermost, or the largest when the
+    # innermost is short, as dim 0, whole work-groups unchecked and the last one checked);
+    # more than three dims unravel the outer ones. Each layout against the cpu reference.
+    rng = np.random.default_rng(len(shape))
+    a = rng.standard_normal(shape).astype(np.float32)
+    x, xc = pt.tensor(a, device=DEV), pt.tensor(a)
+    v = rng.standard_normal(shape[-1:]).astype(np.float32)
+    w = rng.standard_normal((shape[0],) + (1,) * (len(shape) - 1)).astype(np.float32)
+    perm = list(range(len(shape)))[::-1]
+    pairs = [(x + pt.tensor(v, device=DEV), xc + pt.tensor(v)),          # a bias along the last dim
+             (x * pt.tensor(w, device=DEV), xc * pt.tensor(w)),          # along the first
+             (x.permute(*perm).neg(), xc.permute(*perm).neg()),
+             (x.permute(*perm).contiguous(), xc.permute(*perm).contiguous()),
+             (x.permute(*perm) * x.permute(*perm), xc.permute(*perm) * xc.permute(*perm))]
+    if shape[-1] >= 2:
+        pairs.append((x[..., ::2] * 2, xc[..., ::2] * 2))
+        e, ec = x.unsqueeze(0).expand(3, *shape), xc.unsqueeze(0).expand(3, *shape)
+        pairs.append((e + e, ec + ec))
+        z, zc = pt.zeros(*shape, device=DEV), pt.zeros(*shape)
+        z[..., ::2] = x[..., ::2]
+        zc[..., ::2] = xc[..., ::2]
+        pairs.append((z, zc))
+    for got, want in pairs:
+        np.testing.assert_array_equal(got.cpu().numpy(), want.numpy())

@@ -17,6 +17,7 @@ from plugtorch.backends.opencl.buffer import CLArray
 MAX_DIMS = 8
 _ZEROS = [0] * 64
 LOCAL = 64
+_L3 = (LOCAL, 1, 1)
 
 
 def _operand_expr(i, dt, target, ptr):
@@ -50,7 +51,17 @@ def source(in_dts, targets, out_dt, exprs, helpers=""):
                         for i, dt, tg, ct in arrays)
     so = T.storage(out_dt)
     pc, ps, p0 = ("".join(", " + p for p in ps_) for ps_ in (params_c, params_s, params_0))
-    ls = loads(lambda i: f"o{i} + geo_off(&g, i, {i + 1})")
+    ls = loads(lambda i: f"o{i} + q{i + 1}")
+    nq = len(in_dts) + 1
+    # the strided kernels' element offsets: launch dims 0, 1, 2 (see make_launch); _sx unravels
+    # launch dim 2 over the outer dims 2 .. nd-1
+    q3 = " ".join(f"const long q{k} = i0 * g.st[{k}][0] + i1 * g.st[{k}][1] + i2 * g.st[{k}][2];"
+                  for k in range(nq))
+    qx = (" ".join(f"long q{k} = i0 * g.st[{k}][0] + i1 * g.st[{k}][1];" for k in range(nq))
+          + " { ulong r = (ulong)i2; for (int d = 2; d < (int)g.nd; ++d) {"
+            " const ulong s = (ulong)g.shape[d], c = r % s; r /= s; "
+          + " ".join(f"q{k} += (long)c * g.st[{k}][d];" for k in range(nq)) + " } }")
+    ids = "const long i0 = get_global_id(0), i1 = get_global_id(1), i2 = get_global_id(2);"
     vec = out_dt == T.F16 and all(tg == T.F16 for tg in targets) and all(
         dt is None or dt == T.F16 for dt in in_dts)   # (not `dt in (None, F16)`: np.dtype(None) is float64)
     out = [helpers]
@@ -80,10 +91,24 @@ __kernel void {name}_u0(__global {so}* out, const long n{p0}) {{
 {bu0}
 }}
 __kernel void {name}_s(__global {so}* out, const long oo{ps}, const Geo g) {{
-    const long i = get_global_id(0);
-    if (i >= g.n) return;
+    {ids}
+    {q3}
     {ls}
-    out[oo + geo_off(&g, i, 0)] = {res};
+    out[oo + q0] = {res};
+}}
+__kernel void {name}_sc(__global {so}* out, const long oo{ps}, const Geo g) {{
+    {ids}
+    if (i0 >= g.shape[0]) return;
+    {q3}
+    {ls}
+    out[oo + q0] = {res};
+}}
+__kernel void {name}_sx(__global {so}* out, const long oo{ps}, const Geo g) {{
+    {ids}
+    if (i0 >= g.shape[0]) return;
+    {qx}
+    {ls}
+    out[oo + q0] = {res};
 }}""")
     return "\n".join(out)
 
@@ -123,7 +148,7 @@ class Pointwise:
     """The compiled kernels of one op on one dtype signature, ready to launch: ``kc`` for
     contiguous operands, ``k0`` for contiguous ones at offset 0, ``ks`` for any strides."""
 
-    __slots__ = ("kc", "ks", "k0", "ku", "ku0", "dev", "last")
+    __slots__ = ("kc", "ks", "ksc", "ksx", "k0", "ku", "ku0", "dev", "last")
 
     def __init__(self, dev, key, src, in_dts, targets, name):
         scal, scal0 = [], []     # argument dtypes after the output's (None: a buffer)
@@ -138,6 +163,8 @@ class Pointwise:
         self.last = [-1, None, None, None]   # k0's current (n, x0's cl_mem, x1's cl_mem or scalar, global size)
         self.kc = dev.kernel(key, src, name + "_c", [None, np.int64, np.int64] + scal)
         self.ks = dev.kernel(key, src, name + "_s", [None, np.int64] + scal + [T.GEO])
+        self.ksc = dev.kernel(key, src, name + "_sc", [None, np.int64] + scal + [T.GEO])
+        self.ksx = dev.kernel(key, src, name + "_sx", [None, np.int64] + scal + [T.GEO])
         self.k0 = dev.kernel(key, src, name + "_c0", [None, np.int64] + scal0)
         self.ku = dev.kernel(key, src, name + "_u", [None, np.int64, np.int64] + scal)
         self.ku0 = dev.kernel(key, src, name + "_u0", [None, np.int64] + scal0)
@@ -226,6 +253,57 @@ def _pack_geo(shape, stride_lists):
     return g
 
 
+_LAUNCHES = Memo(4096, invalidate=False)   # (shape, strides...) -> (Geo, global size, extended)
+
+
+def make_launch(shape, stride_lists):
+    """The strided kernels' Geo and NDRange for ``shape`` and the operands' strides.
+
+    Dims are collapsed, then ordered as launch dims: dim 0 (the work-groups' dim, split as in
+    launch_split) is the innermost collapsed dim, or the largest when the innermost has fewer
+    than LOCAL elements (x of (n, 3) + b of (3,) would leave most work-items idle); dim 1 the
+    next; dim 2 the rest. With at most three dims, no work-item divides: on PoCL an integer
+    division per element (the old unravel of a linear index, per operand) made a broadcast
+    x + b of 4096 x 4096 40 times slower than the contiguous x + y, and vectorizes nothing.
+    More dims (``extended``) unravel launch dim 2 over the outer dims. The result is cached
+    and shared: callers must not change it.
+    """
+    key = (tuple(shape), *map(tuple, stride_lists))
+    r = _LAUNCHES.get(key)
+    if r is None:
+        r = _LAUNCHES[key] = _pack_launch(shape, stride_lists)
+    return r
+
+
+def _pack_launch(shape, stride_lists):
+    cs, cst = collapse(shape, stride_lists)
+    nd = len(cs)
+    if nd > MAX_DIMS:
+        raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "
+                           f"supported (shape {tuple(shape)}); make the input contiguous first")
+    order = list(range(nd - 1, -1, -1))   # innermost first
+    if nd > 1 and cs[order[0]] < LOCAL:
+        big = max(order, key=lambda d: cs[d])
+        if cs[big] > cs[order[0]]:
+            order.remove(big)
+            order.insert(0, big)
+    g = np.zeros(2 + MAX_DIMS * 5, np.int64)
+    g[0] = max(nd, 1)
+    n = 1
+    for x in shape:
+        n *= x
+    g[1] = n
+    sizes = [1, 1, 1]
+    for slot, d in enumerate(order):
+        g[2 + slot] = cs[d]
+        for k, st in enumerate(cst):
+            g[2 + MAX_DIMS * (k + 1) + slot] = st[d]
+        sizes[min(slot, 2)] *= cs[d]
+    if nd == 0:
+        g[2] = 1
+    return g, tuple(sizes), nd > 3
+
+
 def run(pw: Pointwise, out: CLArray, operands, shape, contiguous: bool):
     """Launch ``pw`` writing ``out`` (of ``shape``) from ``operands`` (CLArrays or scalars)."""
     n = out.size
@@ -256,8 +334,21 @@ def run(pw: Pointwise, out: CLArray, operands, shape, contiguous: bool):
             else:
                 args.append(x)
                 strides.append(_ZEROS[:len(shape)])   # keeps operand k at st[k + 1]
-        args.append(make_geo(shape, strides))
-        k = pw.ks
+        geo, (n0, n1, n2), extended = make_launch(shape, strides)
+        args.append(geo)
+        enqueue, q = pw.dev.cl.enqueue_nd_range_kernel, pw.dev.queue
+        if extended:
+            pw.ksx.set_args(*args)
+            enqueue(q, pw.ksx, ((n0 + LOCAL - 1) // LOCAL * LOCAL, n1, n2), _L3)
+            return out
+        m = n0 & -LOCAL    # whole work-groups unchecked, then the last partial one checked
+        if m:
+            pw.ks.set_args(*args)
+            enqueue(q, pw.ks, (m, n1, n2), _L3)
+        if m != n0:
+            pw.ksc.set_args(*args)
+            enqueue(q, pw.ksc, (LOCAL, n1, n2), _L3, (m, 0, 0))
+        return out
     k.set_args(*args)
     pw.dev.cl.enqueue_nd_range_kernel(pw.dev.queue, k, ((n + LOCAL - 1) // LOCAL * LOCAL,), (LOCAL,))
     return out

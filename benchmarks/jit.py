@@ -112,31 +112,32 @@ def cpu_section(n):
     c, b = {}, {}
     t = interleaved({"numpy": lambda: ref.step(x, y), "eager": lambda: step_e(X, Y),
                      "compiled": lambda: step_c(X, Y)}, n=n, repeat=15, cpu=c, best=b)
-    t_np, t_eager, t_comp = t["numpy"], t["eager"], t["compiled"]
     assert step_c.counters["graph_breaks"] == 0 and step_c.counters["graphs"] == 1, step_c.counters
-    print(f" training step (wall time; CPU time; least CPU time of a round; load average {os.getloadavg()[0]:.1f})")
-    row("numpy by hand", t_np, cpu=c["numpy"], best=b["numpy"])
-    row("plugtorch eager", t_eager, t_np, "numpy", cpu=c["eager"], cpu_ref=c["numpy"], best=b["eager"],
-        best_ref=b["numpy"])
-    row("plugtorch.compile", t_comp, t_np, "numpy", "(target <= 1.2x)", cpu=c["compiled"], cpu_ref=c["numpy"],
-        best=b["compiled"], best_ref=b["numpy"])
-    print(f"  {'compiled speed-up over eager':<44}{t_eager / t_comp:>10.2f}x")
+    print(" training step (wall time; CPU time; least CPU time of a round; "
+          f"load average {os.getloadavg()[0]:.1f})")
+    cpu_rows(t, c, b, ("numpy by hand", "plugtorch eager", "plugtorch.compile"))
+    print(f"  {'compiled speed-up over eager':<44}{t['eager'] / t['compiled']:>10.2f}x")
 
     ci, bi = {}, {}
     with pt.no_grad():
         traced = pt.jit.trace(m_eager, (X,))
-        t = interleaved({"numpy": lambda: ref.logits(x), "eager": lambda: m_eager(X),
-                         "traced": lambda: traced(X)}, n=n * 4, repeat=15, cpu=ci, best=bi)
-    t_np_i, t_eager_i, t_tr_i = t["numpy"], t["eager"], t["traced"]
+        ti = interleaved({"numpy": lambda: ref.logits(x), "eager": lambda: m_eager(X),
+                          "traced": lambda: traced(X)}, n=n * 4, repeat=15, cpu=ci, best=bi)
     print(f" inference (forward; load average {os.getloadavg()[0]:.1f})")
-    row("numpy by hand", t_np_i, cpu=ci["numpy"], best=bi["numpy"])
-    row("plugtorch eager", t_eager_i, t_np_i, "numpy", cpu=ci["eager"], cpu_ref=ci["numpy"], best=bi["eager"],
-        best_ref=bi["numpy"])
-    row("plugtorch.jit.trace", t_tr_i, t_np_i, "numpy", "(target <= 1.2x)", cpu=ci["traced"], cpu_ref=ci["numpy"],
-        best=bi["traced"], best_ref=bi["numpy"])
-    return {"train_numpy": t_np, "train_eager": t_eager, "train_compiled": t_comp,
-            "infer_numpy": t_np_i, "infer_eager": t_eager_i, "infer_traced": t_tr_i,
+    cpu_rows(ti, ci, bi, ("numpy by hand", "plugtorch eager", "plugtorch.jit.trace"))
+    return {"train_numpy": t["numpy"], "train_eager": t["eager"], "train_compiled": t["compiled"],
+            "infer_numpy": ti["numpy"], "infer_eager": ti["eager"], "infer_traced": ti["traced"],
             "cpu": {"train": c, "infer": ci}, "best": {"train": b, "infer": bi}}
+
+
+def cpu_rows(wall, cpu, best, names):
+    """One row per contender (NumPy first, the graph last, with the target), each as wall time,
+    CPU time and the least CPU time of a round, with its ratio to NumPy's."""
+    keys = list(wall)
+    for k, name in zip(keys, names):
+        ref = k != "numpy"
+        row(name, wall[k], wall["numpy"] if ref else None, "numpy", "(target <= 1.2x)" if k == keys[-1] else "",
+            cpu=cpu[k], cpu_ref=cpu["numpy"] if ref else None, best=best[k], best_ref=best["numpy"] if ref else None)
 
 
 def cnn_compile_section():

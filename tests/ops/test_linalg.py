@@ -100,3 +100,20 @@ def test_linalg_namespace():
     np.testing.assert_allclose(pt.linalg.vecdot(pt.tensor(a), pt.tensor(b)).numpy(), (a * b).sum(-1))
     np.testing.assert_allclose(pt.linalg.matmul(pt.tensor(a), pt.tensor(b).t()).numpy(), a @ b.T)
     np.testing.assert_allclose(pt.linalg.vector_norm(pt.tensor(a), dim=0).numpy(), np.linalg.norm(a, axis=0))
+
+
+@pytest.mark.parametrize("ord", [2, 3, 1.5, 0.5])
+def test_vector_norm_gradient_at_zero_is_zero(ord):
+    # PyTorch's norm backward gives 0 at a zero vector (and at a zero entry for ord < 1), where
+    # the decomposition's root (and |x|^p) have infinite slopes: it used to give NaN.
+    x = pt.zeros(3, dtype=pt.float64, requires_grad=True)
+    pt.linalg.vector_norm(x, ord).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros(3))
+    x = pt.tensor([[0.0, 0.0], [0.0, 2.0]], dtype=pt.float64, requires_grad=True)
+    pt.linalg.vector_norm(x, ord, dim=1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[0.0, 0.0], [0.0, 1.0]], rtol=1e-12, atol=0)
+    y = pt.tensor([1.0, -2.0, 0.5], dtype=pt.float64, requires_grad=True)   # away from 0: d/dx_i
+    pt.linalg.vector_norm(y, ord).backward()
+    a = np.array([1.0, -2.0, 0.5])
+    want = np.sign(a) * np.abs(a) ** (ord - 1) * np.sum(np.abs(a) ** ord) ** (1 / ord - 1)
+    np.testing.assert_allclose(y.grad.numpy(), want, rtol=1e-12)

@@ -811,7 +811,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         if out is not None:
             return out.to(dt)
     if ord == 2:
-        return (a * a).sum(dim, keepdim=keepdim).sqrt()
+        return _root_at_zero((a * a).sum(dim, keepdim=keepdim), None)
     if ord == 1:
         return a.sum(dim, keepdim=keepdim)
     if ord == float("inf"):
@@ -820,7 +820,21 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
         return (a != 0).to(x.dtype).sum(dim, keepdim=keepdim)
-    return a.pow(ord).sum(dim, keepdim=keepdim).pow(1.0 / ord)
+    powers = _root_at_zero(a, ord) if 0 < ord < 1 else a.pow(ord)   # (|x|^p: infinite slope at 0)
+    return _root_at_zero(powers.sum(dim, keepdim=keepdim), 1.0 / ord)
+
+
+def _root_at_zero(s, power):
+    """``s ** power`` (``sqrt`` for None) whose gradient is 0 where ``s`` is 0, as PyTorch's norm
+    backward gives at a zero vector (the root's own derivative is infinite there, and times the
+    powers' zero gradient made NaN). Only while a gradient is recorded: two ``where``s keep the
+    root away from the zeros."""
+    if not (s.requires_grad and _pt().is_grad_enabled()) or (power is not None and power >= 1):
+        return s.sqrt() if power is None else s.pow(power)
+    zero = s == 0
+    safe = _pt().where(zero, _pt().ones_like(s), s)
+    r = safe.sqrt() if power is None else safe.pow(power)
+    return _pt().where(zero, _pt().zeros_like(r), r)
 
 
 @composite("norm", tags=("reduction",))

@@ -336,7 +336,8 @@ def pair_kernels(graph) -> int:
             if any(v.kind == NODE and pos.get(id(v.producer), len(nodes)) >= i for v in second.inputs()):
                 break
             be = first.device._backend
-            fn = be.fuse_pair(first.op.name, name2, first.device.index or 0) if be is not None else None
+            offer = getattr(be, "fuse_pair", None)   # (a duck-typed plug-in may not have it)
+            fn = offer(first.op.name, name2, first.device.index or 0) if offer is not None else None
             if fn is None or first.kernel is not be.kernels.get(first.op.name) \
                     or second.kernel is not be.kernels.get(name2):
                 break

@@ -73,43 +73,15 @@ def source(in_dts, targets, out_dt, exprs, helpers=""):
         # the unchecked forms (the launch covers only elements below n): see launch_split
         bu = bc if vec else _body(arrays, expr, res, loads, lambda i, j="i": f"o{i} + {j}", "oo + ", False)
         bu0 = b0 if vec else _body(arrays, expr, res, loads, lambda i, j="i": j, "", False)
-        out.append(f"""
-__kernel void {name}_c(__global {so}* out, const long oo, const long n{pc}) {{
-    const long i = get_global_id(0);
-{bc}
-}}
-__kernel void {name}_c0(__global {so}* out, const long n{p0}) {{
-    const long i = get_global_id(0);
-{b0}
-}}
-__kernel void {name}_u(__global {so}* out, const long oo, const long n{pc}) {{
-    const long i = get_global_id(0);
-{bu}
-}}
-__kernel void {name}_u0(__global {so}* out, const long n{p0}) {{
-    const long i = get_global_id(0);
-{bu0}
-}}
-__kernel void {name}_s(__global {so}* out, const long oo{ps}, const Geo g) {{
-    {ids}
-    {q3}
-    {ls}
-    out[oo + q0] = {res};
-}}
-__kernel void {name}_sc(__global {so}* out, const long oo{ps}, const Geo g) {{
-    {ids}
-    if (i0 >= g.shape[0]) return;
-    {q3}
-    {ls}
-    out[oo + q0] = {res};
-}}
-__kernel void {name}_sx(__global {so}* out, const long oo{ps}, const Geo g) {{
-    {ids}
-    if (i0 >= g.shape[0]) return;
-    {qx}
-    {ls}
-    out[oo + q0] = {res};
-}}""")
+        contiguous = (("_c", f"const long oo, const long n{pc}", bc), ("_c0", f"const long n{p0}", b0),
+                      ("_u", f"const long oo, const long n{pc}", bu), ("_u0", f"const long n{p0}", bu0))
+        for suffix, params, b in contiguous:
+            out.append(f"__kernel void {name}{suffix}(__global {so}* out, {params}) {{\n"
+                       f"    const long i = get_global_id(0);\n{b}\n}}")
+        check = "if (i0 >= g.shape[0]) return;"
+        for suffix, pre, offsets in (("_s", "", q3), ("_sc", check, q3), ("_sx", check, qx)):
+            out.append(f"__kernel void {name}{suffix}(__global {so}* out, const long oo{ps}, const Geo g) {{\n"
+                       f"    {ids} {pre}\n    {offsets}\n    {ls}\n    out[oo + q0] = {res};\n}}")
     return "\n".join(out)
 
 

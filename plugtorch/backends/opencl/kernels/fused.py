@@ -320,9 +320,11 @@ class FusedKernel:
                                           + scal_types + [self.geo_dtype])
         # no bounds check in the kernels (on PoCL it halves the bandwidth: the work-group loop
         # no longer vectorises): the whole groups of LOCAL work-items, then the rest at an offset
+        # in groups of one. (PoCL compiles a kernel once per work-group size: a rest launched as
+        # one group of `rest` items compiled every kernel again for each n % LOCAL it met.)
         bulk, rest = self.n - self.n % P.LOCAL, self.n % P.LOCAL
         self.launches = ([((bulk,), (P.LOCAL,), None)] if bulk else []) + (
-            [((rest,), (rest,), (bulk,))] if rest else [])
+            [((rest,), (1,), (bulk,) if bulk else None)] if rest else [])
 
     def __call__(self, *xs):
         _acquire()   # set the arguments and enqueue, one thread at a time (runtime.LOCK)

@@ -146,6 +146,9 @@ def inplace(self, op, args, kwargs):
     out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
     if isinstance(out, tuple):
         out = out[0]
+    if self._dtype.is_complex and not out._dtype.is_complex:   # PyTorch: "In-place abs is not supported ..."
+        raise RuntimeError(f"{op.name}_(): in-place {op.name} is not supported for complex tensors: its result is "
+                           f"real ({out._dtype}); use the out-of-place x.{op.name}()")
     if not can_cast(out._dtype, self._dtype):
         raise RuntimeError(f"{op.name}_(): result type {out._dtype.name.capitalize()} can't be cast to "
                            f"the desired output type {self._dtype.name.capitalize()}")

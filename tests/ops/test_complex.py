@@ -196,3 +196,14 @@ def test_comparison_operators_take_complex_scalars():
 def test_a_complex_scalar_makes_real_only_ops_refuse(call):
     with pytest.raises(NotImplementedError, match="not supported for complex"):
         call(pt.ones(2))
+
+
+def test_in_place_ops_with_a_real_result_refuse_complex():
+    z = pt.tensor([3 + 4j])
+    with pytest.raises(RuntimeError, match=r"abs_\(\): in-place abs is not supported for complex tensors"):
+        z.abs_()
+    assert z.tolist() == [3 + 4j]
+    with pytest.raises(RuntimeError, match="result type Complex64 can't be cast to the desired output type Float32"):
+        pt.ones(2).mul_(1j)
+    z.mul_(1j)   # complex in place: fine
+    assert z.tolist() == [-4 + 3j]

@@ -1,5 +1,10 @@
-"""Reductions over any set of dims: a work-group per output element reduces in a local-memory
-tree (small reductions use one work-item per output); argmax/argmin keep the first extreme.
+"""Reductions over any set of dims; argmax/argmin keep the first extreme.
+
+Each work-item accumulates in V lanes that the compiler vectorizes: k_col owns V neighbouring
+outputs (sum(0): each lane walks one column), k_row one output (sum(1): lane j takes elements
+j, j + V, ...). Few long reductions are split into chunks over several work-items, whose partial
+results a second reduction combines. Every output is summed in an order fixed by the shapes
+alone, so results repeat bit for bit.
 
 The input is read in place through two Geo structs, one over the kept dims and one over the
 reduced dims, so permuted or broadcast inputs need no copy.
@@ -11,10 +16,8 @@ import numpy as np
 from plugtorch.backends.opencl import cltypes as T
 from plugtorch.backends.opencl.kernels import complex as C
 from plugtorch.backends.opencl.kernels.elementwise import FLOAT_HELPERS
-from plugtorch.backends.opencl.kernels.pointwise import make_geo
+from plugtorch.backends.opencl.kernels.pointwise import MAX_DIMS, make_geo
 
-L = 64
-TREE_MIN = 256   # reductions at least this long use the work-group tree
 
 
 def _ops(name, acc_dt, x_dt):
@@ -41,9 +44,12 @@ def _ops(name, acc_dt, x_dt):
             hi = "LONG_MAX"
     else:
         lo, hi = f"-{big}", big
+    # max/min: NaN wins (fmaxnan's rule: (a > b | isnan(a)) ? a : b is the same choice in every
+    # case), written as one select so the lanes vectorize (fmaxnan's nested isnan()s did not:
+    # amax(1) of 4096 x 4096 took 13x as long)
     if name == "amax":
-        return lo, "fmaxnan(a, b)" if f else "(a > b ? a : b)", conv
-    return hi, "fminnan(a, b)" if f else "(a < b ? a : b)", conv
+        return lo, "(((a > b) | (a != a)) ? a : b)" if f else "(a > b ? a : b)", conv
+    return hi, "(((a < b) | (a != a)) ? a : b)" if f else "(a < b ? a : b)", conv
 
 
 def _source(name, x_dt, acc_dt, out_dt):
@@ -53,52 +59,103 @@ def _source(name, x_dt, acc_dt, out_dt):
     helpers = (C.helpers(T.STORAGE[T.real_of(acc_dt)]) if T.is_complex(acc_dt) else
                f"typedef {ct} CT;\n" + (FLOAT_HELPERS if T.is_float(acc_dt) else ""))
     store = T.store(out_dt, "acc")
+    v = _lanes(acc_dt)
     return f"""{helpers}
+#define V {v}
 inline CT comb(CT a, CT b) {{ return {comb}; }}
 inline CT val(__global const {st_in}* x, long i) {{ return {val}; }}
-__kernel void k_serial(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk, const Geo gr) {{
-    const long o = get_global_id(0);
-    if (o >= gk.n) return;
-    const long base = xo + geo_off(&gk, o, 0);
-    CT acc = {ident};
-    for (long r = 0; r < gr.n; r++) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
-    out[o] = {store};
+/* offset of index i over dims 0 .. nd-2 of g (its last dim is walked by the caller's loop) */
+inline long outer_off(const Geo* g, long i) {{
+    long off = 0;
+    for (int d = (int)g->nd - 2; d >= 0; --d) {{ const long s = g->shape[d]; off += (i % s) * g->st[0][d]; i /= s; }}
+    return off;
 }}
-/* work-group g reduces chunk g % chunks of output g / chunks and writes out[g] */
-__kernel void k_tree(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk,
-                     const Geo gr, const long chunks, const int blocked) {{
-    const long grp = get_group_id(0), o = grp / chunks;
-    const int lid = get_local_id(0);
-    __local CT sh[{L}];
-    const long base = xo + geo_off(&gk, o, 0), nseg = chunks * {L}, seg = (grp % chunks) * {L} + lid;
-    CT acc = {ident};
-    if (blocked) {{   /* CPUs: each work-item reads one contiguous run (cache friendly) */
-        const long per = (gr.n + nseg - 1) / nseg, hi = min(gr.n, (seg + 1) * per);
-        if (gr.nd == 1) {{
-            const long s = gr.st[0][0];
-            for (long r = seg * per; r < hi; r++) acc = comb(acc, val(x, base + r * s));
-        }} else {{
-            for (long r = seg * per; r < hi; r++) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
+/* V independent accumulators, combined at the end in a fixed tree: the compiler turns the
+   unrolled lanes into vector instructions (a loop inside a kernel keeps PoCL from vectorizing
+   across work-items, so each work-item must vectorize itself) */
+#define COMBINE_LANES(acc) \\
+    _Pragma("unroll") for (int s = V / 2; s > 0; s >>= 1) {{ _Pragma("unroll") for (int j = 0; j < s; j++) acc[j] = comb(acc[j], acc[j + s]); }}
+
+/* work-item (i, i1, c) owns outputs i*V .. i*V+V-1 along the kept dim walked last (launch dim
+   0; neighbouring outputs read neighbouring elements for sum(0)), dim 1 the other kept dims,
+   dim 2 chunk c: [c * per, (c + 1) * per) of the last reduced dim. out is (chunks, outputs) */
+__kernel void k_col(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk,
+        const Geo gr, const long n0, const long s0, const long nin, const long sin, const long nro, const long per) {{
+    const long i = get_global_id(0) * V, i1 = get_global_id(1), c = get_global_id(2);
+    if (i >= n0) return;
+    const long base = xo + i * s0 + outer_off(&gk, i1), lo = c * per, hi = min(nin, lo + per);
+    const long ob = (c * get_global_size(1) + i1) * n0 + i;
+    if (i + V <= n0) {{
+        CT a[V];
+        _Pragma("unroll") for (int j = 0; j < V; j++) a[j] = {ident};
+        for (long ro = 0; ro < nro; ro++) {{
+            const long b = base + outer_off(&gr, ro);
+            for (long r = lo; r < hi; r++) {{
+                const long p = b + r * sin;
+                _Pragma("unroll") for (int j = 0; j < V; j++) a[j] = comb(a[j], val(x, p + j * s0));
+            }}
         }}
-    }} else {{        /* GPUs: neighbouring work-items read neighbouring elements */
-        for (long r = seg; r < gr.n; r += nseg) acc = comb(acc, val(x, base + geo_off(&gr, r, 0)));
+        _Pragma("unroll") for (int j = 0; j < V; j++) {{ const CT acc = a[j]; out[ob + j] = {store}; }}
+        return;
     }}
-    sh[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = {L // 2}; s > 0; s >>= 1) {{
-        if (lid < s) sh[lid] = comb(sh[lid], sh[lid + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
+    for (int j = 0; i + j < n0; j++) {{
+        CT acc = {ident};
+        for (long ro = 0; ro < nro; ro++) {{
+            const long b = base + outer_off(&gr, ro) + j * s0;
+            for (long r = lo; r < hi; r++) acc = comb(acc, val(x, b + r * sin));
+        }}
+        out[ob + j] = {store};
     }}
-    if (lid == 0) {{ acc = sh[0]; out[grp] = {store}; }}
+}}
+/* work-item (o, c) reduces chunk c ([c * per, (c + 1) * per) of the last reduced dim) of output
+   o in V lanes (lane j takes elements j, j + V, ...). out is (chunks, outputs) */
+__kernel void k_row(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk,
+        const Geo gr, const long nout, const long nin, const long sin, const long nro, const long per) {{
+    const long o = get_global_id(0), c = get_global_id(1);
+    if (o >= nout) return;
+    const long base = xo + geo_off(&gk, o, 0), lo = c * per, hi = min(nin, lo + per);
+    CT a[V];
+    _Pragma("unroll") for (int j = 0; j < V; j++) a[j] = {ident};
+    for (long ro = 0; ro < nro; ro++) {{
+        const long b = base + outer_off(&gr, ro);
+        long r = lo;
+        for (; r + V <= hi; r += V) {{
+            _Pragma("unroll") for (int j = 0; j < V; j++) a[j] = comb(a[j], val(x, b + (r + j) * sin));
+        }}
+        for (int j = 0; r + j < hi; j++) a[j] = comb(a[j], val(x, b + (r + j) * sin));
+    }}
+    COMBINE_LANES(a)
+    const CT acc = a[0];
+    out[c * nout + o] = {store};
 }}
 """
 
 
+def _lanes(acc_dt):
+    """Accumulators per work-item: 32 of 4 bytes or less (four AVX2 registers), else 16."""
+    return 32 if np.dtype(acc_dt).itemsize <= 4 else 16
+
+
 def _geos(x, dims):
+    """Kept dims in order (the output's layout) and reduced dims by decreasing stride, so the
+    one walked innermost is the one with the smallest stride; each collapsed into a Geo."""
     kept = [d for d in range(x.ndim) if d not in dims]
+    red = sorted(dims, key=lambda d: (-abs(x.strides[d]), d))
     gk = make_geo([x.shape[d] for d in kept], [[x.strides[d] for d in kept]])
-    gr = make_geo([x.shape[d] for d in dims], [[x.strides[d] for d in dims]])
+    gr = make_geo([x.shape[d] for d in red], [[x.strides[d] for d in red]])
     return kept, gk, gr
+
+
+def _last(g):
+    """(size, stride) of a Geo's last dim, and how many times its outer dims repeat it."""
+    nd, n = int(g[0]), int(g[1])
+    if nd == 0:
+        return 1, 0, n
+    m = int(g[2 + nd - 1])
+    return m, int(g[2 + MAX_DIMS + nd - 1]), (n // m if m else 0)
+
+
+G = 8   # work-group size (PoCL compiles a kernel once per size; one size keeps it to one build)
 
 
 def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
@@ -113,27 +170,39 @@ def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     nout = int(gk[1])
     if nout == 0:
         return out
-    tree = gr[1] >= TREE_MIN
-    # few long reductions: split each over several work-groups (every core gets work), then
+    n0, s0, n1 = _last(gk)
+    nin, sin, nro = _last(gr)
+    nred = nin * nro
+    v = _lanes(acc_dt)
+    # k_col when neighbouring outputs are nearer each other than the reduced elements (sum(0)
+    # of a contiguous matrix) or there are enough outputs to fill V lanes; else k_row (sum(1), sum())
+    col = nout > 1 and (abs(s0) < abs(sin) or (nred < v and n0 >= v))
+    items = (-(-n0 // v) * n1) if col else nout
+    # few outputs: split each reduction over several work-items (every core gets work), then
     # reduce the partial results
-    chunks = max(1, min(64, int(gr[1]) // 8192)) if tree and nout < 16 else 1
+    chunks = max(1, min(64 // items, nin // 2048)) if items < 32 else 1
+    per = -(-nin // chunks)
     stage_dt = acc_dt if chunks > 1 else out_dt
+    part = out if chunks == 1 else dev.empty((chunks, nout), acc_dt)
+    key = ("reduce", name, x.dtype, acc_dt, stage_dt)
     src = lambda: _source(name, x.dtype, acc_dt, stage_dt)  # noqa: E731  (built only once)
-    if not tree:
-        k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_serial",
-                       [None, None, np.int64, T.GEO, T.GEO])
-        k.set_args(out.data, x.data, x.offset, gk, gr)
-        dev.launch(k, nout)
-        return out
-    k = dev.kernel(("reduce", name, x.dtype, acc_dt, stage_dt), src, "k_tree",
-                   [None, None, np.int64, T.GEO, T.GEO, np.int64, np.int32])
-    part = out if chunks == 1 else dev.empty((nout, chunks), acc_dt)
-    k.set_args(part.data, x.data, x.offset, gk, gr, chunks, dev.is_cpu)
-    dev.cl.enqueue_nd_range_kernel(dev.queue, k, (nout * chunks * L,), (L,))
+    if col:
+        k = dev.kernel(key, src, "k_col", _COL_ARGS)
+        k.set_args(part.data, x.data, x.offset, gk, gr, n0, s0, nin, sin, nro, per)
+        glob = (-(-n0 // (v * G)) * G, n1, chunks)
+        dev.cl.enqueue_nd_range_kernel(dev.queue, k, glob, (G, 1, 1))
+    else:
+        k = dev.kernel(key, src, "k_row", _ROW_ARGS)
+        k.set_args(part.data, x.data, x.offset, gk, gr, nout, nin, sin, nro, per)
+        dev.cl.enqueue_nd_range_kernel(dev.queue, k, (-(-nout // G) * G, chunks), (G, 1))
     if chunks == 1:
         return out
-    r = _reduce(name, part, (1,), False, out_dt, acc_dt)
+    r = _reduce(name, part, (0,), False, out_dt, acc_dt)
     return r.view_as(shape, out.strides, r.offset)
+
+
+_COL_ARGS = [None, None, np.int64, T.GEO, T.GEO] + [np.int64] * 6
+_ROW_ARGS = [None, None, np.int64, T.GEO, T.GEO] + [np.int64] * 5
 
 
 def _acc(name, x_dt, out_dt):

@@ -132,15 +132,19 @@ __kernel void k_row(__global {st_out}* out, __global const {st_in}* x, const lon
 
 
 def _lanes(acc_dt):
-    """Accumulators per work-item: 32 of 4 bytes or less (four AVX2 registers), else 16."""
+    """Accumulators per work-item: 32 of 4 bytes or less (four AVX2 registers), else 16; complex
+    ones 1 (cpu's order: once a complex product overflows, the order decides between inf and nan)."""
+    if T.is_complex(acc_dt):
+        return 1
     return 32 if np.dtype(acc_dt).itemsize <= 4 else 16
 
 
-def _geos(x, dims):
-    """Kept dims in order (the output's layout) and reduced dims by decreasing stride, so the
-    one walked innermost is the one with the smallest stride; each collapsed into a Geo."""
+def _geos(x, dims, by_stride=True):
+    """Kept dims in order (the output's layout) and reduced dims (``by_stride``: by decreasing
+    stride, so the one walked innermost is the one with the smallest stride), each collapsed
+    into a Geo."""
     kept = [d for d in range(x.ndim) if d not in dims]
-    red = sorted(dims, key=lambda d: (-abs(x.strides[d]), d))
+    red = sorted(dims, key=lambda d: (-abs(x.strides[d]), d)) if by_stride else list(dims)
     gk = make_geo([x.shape[d] for d in kept], [[x.strides[d] for d in kept]])
     gr = make_geo([x.shape[d] for d in red], [[x.strides[d] for d in red]])
     return kept, gk, gr
@@ -229,23 +233,89 @@ def reduce_bool(mask, name) -> bool:
     return bool(to_host(r))
 
 
-def _arg_source(name, x_dt):
+def _arg_source(name, x_dt, it):
     ct = T.compute(x_dt)
     f = T.is_float(x_dt)
     cmp = ">" if name == "argmax" else "<"
-    better = f"((isnan(v) && !isnan(best)) || v {cmp} best)" if f else f"(v {cmp} best)"
-    return f"""
-__kernel void k(__global long* out, __global const {T.storage(x_dt)}* x, const long xo, const Geo gk, const Geo gr) {{
-    const long o = get_global_id(0);
-    if (o >= gk.n) return;
-    const long base = xo + geo_off(&gk, o, 0);
-    {ct} best = {T.load(x_dt, 'x[base + geo_off(&gr, 0, 0)]')};
-    long bi = 0;
-    for (long r = 1; r < gr.n; r++) {{
-        const {ct} v = {T.load(x_dt, 'x[base + geo_off(&gr, r, 0)]')};
-        if ({better}) {{ best = v; bi = r; }}
+    # NaN is the extreme (the first NaN wins); one select so the lanes vectorize
+    better = f"((v {cmp} b) | ((v != v) & (b == b)))" if f else f"(v {cmp} b)"
+    v = _lanes(x_dt)
+    ld = lambda at: T.load(x_dt, f"x[{at}]")  # noqa: E731
+    return f"""#define V {v}
+typedef {ct} CT;
+typedef {it} IT;   /* indices: int when they fit (the lanes' selects vectorize with the values) */
+inline int better(CT v, CT b) {{ return {better}; }}
+inline long outer_off(const Geo* g, long i) {{
+    long off = 0;
+    for (int d = (int)g->nd - 2; d >= 0; --d) {{ const long s = g->shape[d]; off += (i % s) * g->st[0][d]; i /= s; }}
+    return off;
+}}
+/* as k_col of the reductions: V neighbouring outputs per work-item, each keeping its first extreme */
+__kernel void k_col(__global long* out, __global const {T.storage(x_dt)}* x, const long xo, const Geo gk,
+        const Geo gr, const long n0, const long s0, const long nin, const long sin, const long nro) {{
+    const long i = get_global_id(0) * V, i1 = get_global_id(1);
+    if (i >= n0) return;
+    const long base = xo + i * s0 + outer_off(&gk, i1), ob = i1 * n0 + i;
+    if (i + V <= n0) {{
+        CT b[V]; IT bi[V];
+        _Pragma("unroll") for (int j = 0; j < V; j++) {{ b[j] = {ld("base + j * s0")}; bi[j] = 0; }}
+        for (long ro = 0; ro < nro; ro++) {{
+            const long p = base + outer_off(&gr, ro);
+            for (long r = 0; r < nin; r++) {{
+                _Pragma("unroll") for (int j = 0; j < V; j++) {{
+                    const CT v = {ld("p + r * sin + j * s0")};
+                    const int w = better(v, b[j]);
+                    b[j] = w ? v : b[j]; bi[j] = w ? (IT)(ro * nin + r) : bi[j];
+                }}
+            }}
+        }}
+        _Pragma("unroll") for (int j = 0; j < V; j++) out[ob + j] = bi[j];
+        return;
     }}
-    out[o] = bi;
+    for (int j = 0; i + j < n0; j++) {{
+        CT b = {ld("base + j * s0")}; IT bi = 0;
+        for (long ro = 0; ro < nro; ro++) {{
+            const long p = base + outer_off(&gr, ro) + j * s0;
+            for (long r = 0; r < nin; r++) {{
+                const CT v = {ld("p + r * sin")};
+                if (better(v, b)) {{ b = v; bi = (IT)(ro * nin + r); }}
+            }}
+        }}
+        out[ob + j] = bi;
+    }}
+}}
+/* as k_row: lane j takes elements j, j + V, ... keeping its first extreme; lanes combine
+   preferring the more extreme, then the earlier */
+__kernel void k_row(__global long* out, __global const {T.storage(x_dt)}* x, const long xo, const Geo gk,
+        const Geo gr, const long nout, const long nin, const long sin, const long nro) {{
+    const long o = get_global_id(0);
+    if (o >= nout) return;
+    const long base = xo + geo_off(&gk, o, 0);
+    CT b[V]; IT bi[V];
+    const CT first = {ld("base")};
+    _Pragma("unroll") for (int j = 0; j < V; j++) {{ b[j] = first; bi[j] = 0; }}
+    for (long ro = 0; ro < nro; ro++) {{
+        const long p = base + outer_off(&gr, ro);
+        long r = 0;
+        for (; r + V <= nin; r += V) {{
+            _Pragma("unroll") for (int j = 0; j < V; j++) {{
+                const CT v = {ld("p + (r + j) * sin")};
+                const int w = better(v, b[j]);
+                b[j] = w ? v : b[j]; bi[j] = w ? (IT)(ro * nin + r + j) : bi[j];
+            }}
+        }}
+        for (int j = 0; r + j < nin; j++) {{
+            const CT v = {ld("p + (r + j) * sin")};
+            if (better(v, b[j])) {{ b[j] = v; bi[j] = (IT)(ro * nin + r + j); }}
+        }}
+    }}
+    _Pragma("unroll") for (int s = V / 2; s > 0; s >>= 1) {{
+        _Pragma("unroll") for (int j = 0; j < s; j++) {{
+            const int w = better(b[j + s], b[j]) || (!better(b[j], b[j + s]) && bi[j + s] < bi[j]);
+            b[j] = w ? b[j + s] : b[j]; bi[j] = w ? bi[j + s] : bi[j];
+        }}
+    }}
+    out[o] = bi[0];
 }}
 """
 
@@ -254,15 +324,26 @@ def make_arg(name):
     def k(x, dim, keepdim):
         dev = x.dev
         dims = tuple(range(x.ndim)) if dim is None else tuple(dim)
-        kept, gk, gr = _geos(x, dims)
+        kept, gk, gr = _geos(x, dims, by_stride=False)   # (indices count in the dims' order)
         shape = tuple(1 if d in dims else x.shape[d] for d in range(x.ndim)) if keepdim else \
             tuple(x.shape[d] for d in kept)
         out = dev.empty(shape, np.dtype(np.int64))
         if out.size == 0:
             return out
-        kern = dev.kernel(("arg", name, x.dtype), lambda: _arg_source(name, x.dtype), "k", [None, None, np.int64, T.GEO, T.GEO])
-        kern.set_args(out.data, x.data, x.offset, gk, gr)
-        dev.launch(kern, int(gk[1]))
+        nout = int(gk[1])
+        n0, s0, n1 = _last(gk)
+        nin, sin, nro = _last(gr)
+        v = _lanes(x.dtype)
+        it = "int" if nin * nro < 2 ** 31 else "long"
+        src = lambda: _arg_source(name, x.dtype, it)  # noqa: E731
+        if nout > 1 and (abs(s0) < abs(sin) or (nin * nro < v and n0 >= v)):
+            kern = dev.kernel(("arg", name, x.dtype, it), src, "k_col", _COL_ARGS[:-1])
+            kern.set_args(out.data, x.data, x.offset, gk, gr, n0, s0, nin, sin, nro)
+            dev.cl.enqueue_nd_range_kernel(dev.queue, kern, (-(-n0 // (v * G)) * G, n1), (G, 1))
+        else:
+            kern = dev.kernel(("arg", name, x.dtype, it), src, "k_row", _ROW_ARGS[:-1])
+            kern.set_args(out.data, x.data, x.offset, gk, gr, nout, nin, sin, nro)
+            dev.cl.enqueue_nd_range_kernel(dev.queue, kern, (-(-nout // G) * G,), (G,))
         return out
     return k
 

@@ -1,8 +1,9 @@
 """One OpenCL device in use: context, in-order queue, memory pool, compiled-program cache.
 
 Programs are built from generated source once per device and source: in memory here, and on
-disk through PyOpenCL's binary cache (under ``~/.cache/plugtorch/opencl``) plus PoCL's own
-kernel cache, so a second process does not recompile.
+disk by the driver, so a second process does not recompile: PoCL keeps its own kernel cache
+(``~/.cache/pocl``, or ``POCL_CACHE_DIR``), and PyOpenCL then stands its binary cache aside;
+drivers without one get PyOpenCL's (under ``~/.cache/plugtorch/opencl``).
 """
 from __future__ import annotations
 

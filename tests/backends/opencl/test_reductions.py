@@ -1,8 +1,9 @@
 """Reductions, arg-reductions, scans, sort and matmul against cpu."""
+import numpy as np
 import pytest
 
 import plugtorch as pt
-from .conftest import FLOATS, check, sample
+from .conftest import FLOATS, check, sample, to_cl
 
 
 @pytest.mark.parametrize("name", ["sum", "prod", "amax", "amin", "all", "any"])
@@ -102,3 +103,32 @@ def test_few_very_long_reductions_split_over_work_groups(name):
     check(lambda t: f(t), x)
     check(lambda t: f(t.t().contiguous().t(), dim=1, keepdim=True), x)   # strided rows
     check(lambda t: f(t.view(2, 7, 10000), dim=(1, 2)), x)                # several dims
+
+
+@pytest.mark.parametrize("name", ["sum", "amax", "amin"])
+@pytest.mark.parametrize("shape", [(300, 133), (2000, 40), (50, 70), (5, 3000)])
+def test_lane_reductions_whole_lanes_and_the_rest(name, shape):
+    """k_col's whole strips of lanes and its rest (133 = 2 * 64 + 5 columns, 40 < one strip),
+    k_row's lanes and their tail (3000 = 93 * 32 + 24), on views too; results repeat bit for bit."""
+    x = sample(shape, pt.float32, 17)
+    f = getattr(pt, name)
+    for dim in (0, 1, None):
+        got = check(lambda t: f(t, dim=dim) if dim is not None else f(t), x, rtol=1e-5)
+        again = f(to_cl(x), dim=dim) if dim is not None else f(to_cl(x))
+        assert np.array_equal(got.cpu().numpy().view(np.uint32), again.cpu().numpy().view(np.uint32))
+    check(lambda t: f(t.t(), dim=0), x, rtol=1e-5)
+    check(lambda t: f(t[1:, 3:], dim=0), x, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_lanes_keep_the_first_extreme(name):
+    """Ties and NaNs spread over the lanes: the earliest index still wins, along rows and columns."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(-2, 3, (70, 300)).astype(np.float32)
+    a[3, [40, 7, 299]] = np.nan
+    a[[60, 9], 11] = np.nan
+    f = getattr(pt, name)
+    x = pt.tensor(a)
+    for dim in (0, 1, None):
+        check(lambda t: f(t, dim) if dim is not None else f(t), x)
+    check(lambda t: f(t.t(), 0), x)

@@ -74,9 +74,10 @@ inline long outer_off(const Geo* g, long i) {{
    unrolled lanes into vector instructions (a loop inside a kernel keeps PoCL from vectorizing
    across work-items, so each work-item must vectorize itself) */
 #define COMBINE_LANES(acc) \\
-    _Pragma("unroll") for (int s = V / 2; s > 0; s >>= 1) {{ _Pragma("unroll") for (int j = 0; j < s; j++) acc[j] = comb(acc[j], acc[j + s]); }}
+    _Pragma("unroll") for (int s = V / 2; s > 0; s >>= 1) {{ \\
+        _Pragma("unroll") for (int j = 0; j < s; j++) acc[j] = comb(acc[j], acc[j + s]); }}
 
-/* work-item (i, i1, c) owns outputs i*V .. i*V+V-1 along the kept dim walked last (launch dim
+/* work-item (i, i1, c) owns outputs i*VC .. i*VC+VC-1 along the kept dim walked last (launch dim
    0; neighbouring outputs read neighbouring elements for sum(0)), dim 1 the other kept dims,
    dim 2 chunk c: [c * per, (c + 1) * per) of the last reduced dim. out is (chunks, outputs) */
 __kernel void k_col(__global {st_out}* out, __global const {st_in}* x, const long xo, const Geo gk,
@@ -196,7 +197,7 @@ def _reduce(name, x, dims, keepdim, out_dt, acc_dt):
     per = -(-nin // chunks)
     stage_dt = acc_dt if chunks > 1 else out_dt
     part = out if chunks == 1 else dev.empty((chunks, nout), acc_dt)
-    key = ("reduce", name, x.dtype, acc_dt, stage_dt, vc)
+    key = ("reduce", name, x.dtype, acc_dt, stage_dt)
     src = lambda: _source(name, x.dtype, acc_dt, stage_dt)  # noqa: E731  (built only once)
     if col:
         k = dev.kernel(key, src, "k_col", _COL_ARGS)

@@ -100,11 +100,21 @@ def run_on(call, backend) -> Outcome:
             out.result = call.fn(*args, **kwargs)
     except Exception as e:
         out.error = e
+        # a call computing in a dtype the device declares unsupported (a complex result of real inputs:
+        # x * 1j, fft.fft(x) on a device without complex dtypes) is refused as documented
+        m = _UNSUPPORTED_RESULT.search(str(e)) if isinstance(e, TypeError) else None
+        d = getattr(pt, m.group(1), None) if m is not None else None
+        reason = be.unsupported_dtype(d, dev.index) if isinstance(d, pt.dtype) else None
+        if reason:
+            out.unsupported = reason
     if out.error is None and not call.entry.inplace:
         after = snapshot(args, kwargs)
         out.modified = tuple(k for k, (x0, x1) in enumerate(zip(before, after))
                              if x0.shape != x1.shape or not same_values(x0, x1))
     return out
+
+
+_UNSUPPORTED_RESULT = re.compile(r"dtype plugtorch\.(\w+) is not supported on device")
 
 
 def _dtypes_of(call):

@@ -41,8 +41,8 @@ def relayout(gen):
     if not found:
         return None
     arg, path, inp = gen.pick(found)
-    if gen.call.op == "view" and arg.key == 0:
-        return None     # view needs strides it can reinterpret
+    if gen.call.op in ("view", "view_as_complex") and arg.key == 0:
+        return None     # view needs strides it can reinterpret (view_as_complex: a last dim of stride 1)
     op = OPS.get(gen.call.op)
     agnostic = op is not None and (op.tags & VALUE_AGNOSTIC_TAGS or gen.call.op in VALUE_AGNOSTIC) \
         and gen.call.op not in VALUE_SENSITIVE and arg.kind == "tensor"
@@ -144,7 +144,8 @@ def retarget(gen):
             options.append("public")
         except TypeError:
             pass
-    if c.sample.args and isinstance(c.sample.args[0], Input) and hasattr(pt.Tensor, c.op) and c.op != "where":
+    if c.sample.args and isinstance(c.sample.args[0], Input) and callable(getattr(pt.Tensor, c.op, None)) \
+            and c.op != "where":   # (x.real, x.imag are attributes)
         options.append("method")
     how = gen.pick(options)
     if how is None:

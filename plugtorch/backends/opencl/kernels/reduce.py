@@ -293,38 +293,45 @@ __kernel void k_col(__global long* out, __global const {T.storage(x_dt)}* x, con
         out[ob + j] = bi;
     }}
 }}
-/* as k_row: lane j takes elements j, j + V, ... keeping its first extreme; lanes combine
-   preferring the more extreme, then the earlier */
+/* as k_row: first the extreme itself in V lanes (lane j takes elements j, j + V, ...: the
+   extreme of a set does not depend on the order, and values alone vectorize as amax does), then
+   the first element equal to it (the first NaN when it is NaN); tracking indices in the lanes
+   took 3-4x as long */
 __kernel void k_row(__global long* out, __global const {T.storage(x_dt)}* x, const long xo, const Geo gk,
         const Geo gr, const long nout, const long nin, const long sin, const long nro) {{
     const long o = get_global_id(0);
     if (o >= nout) return;
     const long base = xo + geo_off(&gk, o, 0);
-    CT b[V]; IT bi[V];
+    CT b[V];
     const CT first = {ld("base")};
-    _Pragma("unroll") for (int j = 0; j < V; j++) {{ b[j] = first; bi[j] = 0; }}
+    _Pragma("unroll") for (int j = 0; j < V; j++) b[j] = first;
     for (long ro = 0; ro < nro; ro++) {{
         const long p = base + outer_off(&gr, ro);
         long r = 0;
         for (; r + V <= nin; r += V) {{
             _Pragma("unroll") for (int j = 0; j < V; j++) {{
                 const CT v = {ld("p + (r + j) * sin")};
-                const int w = better(v, b[j]);
-                b[j] = w ? v : b[j]; bi[j] = w ? (IT)(ro * nin + r + j) : bi[j];
+                b[j] = better(v, b[j]) ? v : b[j];
             }}
         }}
         for (int j = 0; r + j < nin; j++) {{
             const CT v = {ld("p + (r + j) * sin")};
-            if (better(v, b[j])) {{ b[j] = v; bi[j] = (IT)(ro * nin + r + j); }}
+            b[j] = better(v, b[j]) ? v : b[j];
         }}
     }}
     _Pragma("unroll") for (int s = V / 2; s > 0; s >>= 1) {{
-        _Pragma("unroll") for (int j = 0; j < s; j++) {{
-            const int w = better(b[j + s], b[j]) || (!better(b[j], b[j + s]) && bi[j + s] < bi[j]);
-            b[j] = w ? b[j + s] : b[j]; bi[j] = w ? bi[j + s] : bi[j];
+        _Pragma("unroll") for (int j = 0; j < s; j++) b[j] = better(b[j + s], b[j]) ? b[j + s] : b[j];
+    }}
+    const CT m = b[0];
+    {"const int mnan = m != m;" if f else ""}
+    for (long ro = 0; ro < nro; ro++) {{
+        const long p = base + outer_off(&gr, ro);
+        for (long r = 0; r < nin; r++) {{
+            const CT v = {ld("p + r * sin")};
+            if ({"(mnan ? v != v : v == m)" if f else "v == m"}) {{ out[o] = ro * nin + r; return; }}
         }}
     }}
-    out[o] = bi[0];
+    out[o] = 0;
 }}
 """
 

@@ -203,11 +203,24 @@ def make_geo(shape, stride_lists):
 
     The result is cached and shared: callers must copy it before changing it.
     """
+    return _cached(_GEOS, _pack_geo, shape, stride_lists)
+
+
+def _cached(memo, pack, shape, stride_lists):
     key = (tuple(shape), *map(tuple, stride_lists))
-    g = _GEOS.get(key)
-    if g is None:
-        g = _GEOS[key] = _pack_geo(shape, stride_lists)
-    return g
+    r = memo.get(key)
+    if r is None:
+        r = memo[key] = pack(shape, stride_lists)
+    return r
+
+
+def _collapsed(shape, stride_lists):
+    """collapse(), refusing more dims than the kernels' structs hold."""
+    cs, cst = collapse(shape, stride_lists)
+    if len(cs) > MAX_DIMS:
+        raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "
+                           f"supported (shape {tuple(shape)}); make the input contiguous first")
+    return cs, cst, len(cs)
 
 
 def collapse(shape, stride_lists):
@@ -233,11 +246,7 @@ def collapse(shape, stride_lists):
 
 
 def _pack_geo(shape, stride_lists):
-    cs, cst = collapse(shape, stride_lists)
-    nd = len(cs)
-    if nd > MAX_DIMS:
-        raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "
-                           f"supported (shape {tuple(shape)}); make the input contiguous first")
+    cs, cst, nd = _collapsed(shape, stride_lists)
     g = np.zeros(2 + MAX_DIMS * 5, np.int64)
     g[0] = nd
     n = 1
@@ -266,19 +275,11 @@ def make_launch(shape, stride_lists):
     More dims (``extended``) unravel launch dim 2 over the outer dims. The result is cached
     and shared: callers must not change it.
     """
-    key = (tuple(shape), *map(tuple, stride_lists))
-    r = _LAUNCHES.get(key)
-    if r is None:
-        r = _LAUNCHES[key] = _pack_launch(shape, stride_lists)
-    return r
+    return _cached(_LAUNCHES, _pack_launch, shape, stride_lists)
 
 
 def _pack_launch(shape, stride_lists):
-    cs, cst = collapse(shape, stride_lists)
-    nd = len(cs)
-    if nd > MAX_DIMS:
-        raise RuntimeError(f"opencl: tensors with more than {MAX_DIMS} non-mergeable dims are not "
-                           f"supported (shape {tuple(shape)}); make the input contiguous first")
+    cs, cst, nd = _collapsed(shape, stride_lists)
     order = list(range(nd - 1, -1, -1))   # innermost first
     if nd > 1 and cs[order[0]] < LOCAL:
         big = max(order, key=lambda d: cs[d])

@@ -10,12 +10,16 @@ call computing the same thing, in alternating rounds; the medians and their rati
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
-import time
+import sys
 
 import numpy as np
 
-import plugtorch as pt
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import timed  # noqa: E402
+
+import plugtorch as pt  # noqa: E402
 
 
 def _np_softmax(a):
@@ -44,14 +48,6 @@ def cases(x, a):
         ("log_softmax(1)", lambda: x.log_softmax(1), lambda: _np_log_softmax(a)),
         ("sum(0) of x.T", lambda: x.t().sum(0), lambda: a.T.sum(0)),
     ]
-
-
-def timed(f, sync, inner):
-    t = time.perf_counter()
-    for _ in range(inner):
-        f()
-    sync()
-    return (time.perf_counter() - t) / inner
 
 
 def main():

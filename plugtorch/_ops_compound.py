@@ -19,11 +19,7 @@ __all__ = []
 
 
 def public(op_name):
-    def deco(fn):
-        P.PUBLIC_TO_OP[fn.__name__] = op_name
-        __all__.append(fn.__name__)
-        return fn
-    return deco
+    return P.public(op_name, __all__)
 
 
 def _check_tensor(op, x, name="input"):

@@ -63,9 +63,13 @@ refresh_ops()
 PUBLIC_TO_OP: dict = {}
 
 
-def public(op_name):
+def public(op_name, exported=None):
+    """Record that the decorated public function runs registry op ``op_name`` (and append its
+    name to ``exported``, a module's ``__all__``, when given)."""
     def deco(fn):
         PUBLIC_TO_OP[fn.__name__] = op_name
+        if exported is not None:
+            exported.append(fn.__name__)
         return fn
     return deco
 

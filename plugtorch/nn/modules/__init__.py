@@ -16,11 +16,16 @@ from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddi
                                        NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                                        TripletMarginLoss)
 from plugtorch.nn.modules.module import Module  # noqa: F401
+from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
+                                          ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+                                          ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
+                                          ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                                                 LayerNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
-from plugtorch.nn.modules.rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401
+from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
+                                      RNNCellBase)
 from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
 from plugtorch.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401
 from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401

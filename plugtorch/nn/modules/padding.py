@@ -1,0 +1,136 @@
+"""Padding layers: constant (and zero), reflection, replication and circular, in 1, 2 and 3 dims.
+
+Each pads the trailing 1, 2 or 3 dims through ``F.pad``; ``padding`` is an int (every side) or
+a tuple (left, right[, top, bottom[, front, back]]), as PyTorch's.
+
+>>> import plugtorch as pt
+>>> pt.nn.ReflectionPad1d(2)(pt.arange(3.).reshape(1, 3)).tolist()
+[[2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0]]
+"""
+from __future__ import annotations
+
+from plugtorch.nn import functional as F
+from plugtorch.nn.modules.module import Module
+
+
+def _sides(padding, nd):
+    """An int pads every side; a tuple is taken as it is (as PyTorch's ``_ntuple``)."""
+    return tuple(padding) if isinstance(padding, (tuple, list)) else (padding,) * (2 * nd)
+
+
+class _PadNd(Module):
+    _nd = 1
+    _mode = "constant"
+
+    def __init__(self, padding):
+        super().__init__()
+        self.padding = _sides(padding, self._nd)
+
+    def _check_input_dim(self, input):
+        """PyTorch's error for an input with too few or too many dims for a non-constant mode
+        (F.pad itself pads any trailing dims)."""
+        nd = self._nd
+        if input.ndim not in (nd + 1, nd + 2):
+            if self._mode == "circular":
+                raise ValueError(f"expected {nd + 1}D or {nd + 2}D input (got {input.ndim}D input)")
+            raise NotImplementedError(
+                f"Padding size {2 * nd} is not supported for {input.ndim}D input tensor.\n"
+                "Supported combinations for non-constant padding:\n"
+                "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+                "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        return F.pad(input, self.padding, self._mode)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class _ConstantPadNd(Module):
+    _nd = 1
+
+    def __init__(self, padding, value):
+        super().__init__()
+        self.padding = _sides(padding, self._nd)
+        self.value = value
+
+    def forward(self, input):
+        return F.pad(input, self.padding, "constant", self.value)
+
+    def extra_repr(self) -> str:
+        return f"padding={self.padding}, value={self.value}"
+
+
+class ConstantPad1d(_ConstantPadNd):
+    """Pad the last dim with ``value``: (N, C, W) -> (N, C, W + left + right)."""
+
+
+class ConstantPad2d(_ConstantPadNd):
+    """Pad the last 2 dims with ``value``."""
+    _nd = 2
+
+
+class ConstantPad3d(_ConstantPadNd):
+    """Pad the last 3 dims with ``value``."""
+    _nd = 3
+
+
+class _ZeroPad:
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+    def extra_repr(self) -> str:
+        return f"{self.padding}"
+
+
+class ZeroPad1d(_ZeroPad, ConstantPad1d):
+    """Pad the last dim with zeros."""
+
+
+class ZeroPad2d(_ZeroPad, ConstantPad2d):
+    """Pad the last 2 dims with zeros."""
+
+
+class ZeroPad3d(_ZeroPad, ConstantPad3d):
+    """Pad the last 3 dims with zeros."""
+
+
+class ReflectionPad1d(_PadNd):
+    """Mirror the last dim without repeating the edge: [0, 1, 2] padded by 2 -> [2, 1, 0, 1, 2, 1, 0]."""
+    _mode = "reflect"
+
+
+class ReflectionPad2d(ReflectionPad1d):
+    _nd = 2
+
+
+class ReflectionPad3d(ReflectionPad1d):
+    _nd = 3
+
+
+class ReplicationPad1d(_PadNd):
+    """Repeat the edge values of the last dim."""
+    _mode = "replicate"
+
+
+class ReplicationPad2d(ReplicationPad1d):
+    _nd = 2
+
+
+class ReplicationPad3d(ReplicationPad1d):
+    _nd = 3
+
+
+class CircularPad1d(_PadNd):
+    """Wrap the last dim around: [0, 1, 2] padded by 1 -> [2, 0, 1, 2, 0]."""
+    _mode = "circular"
+
+
+class CircularPad2d(CircularPad1d):
+    _nd = 2
+
+
+class CircularPad3d(CircularPad1d):
+    _nd = 3

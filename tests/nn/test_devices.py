@@ -38,6 +38,8 @@ def cases():
         "lstm": (lambda: nn.LSTM(8, 6, num_layers=2, bidirectional=True), lambda: (seq(),)),
         "gru": (lambda: nn.GRU(8, 6, batch_first=True), lambda: (seq(),)),
         "rnn": (lambda: nn.RNN(8, 6), lambda: (seq(),)),
+        "lstm_cell": (lambda: nn.LSTMCell(8, 6), lambda: (pt.randn(4, 8),)),
+        "gru_cell": (lambda: nn.GRUCell(8, 6), lambda: (pt.randn(4, 8),)),
         "attention": (lambda: nn.MultiheadAttention(8, 2), lambda: (seq(), seq(), seq())),
         "transformer": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0), 2),
                         lambda: (seq(),)),

@@ -173,3 +173,73 @@ def test_rnn_errors():
     with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
     assert repr(nn.GRU(3, 4, num_layers=2, batch_first=True)) == "GRU(3, 4, num_layers=2, batch_first=True)"
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell_tanh", "RNNCell_relu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_cells_match_one_numpy_step(kind, bias):
+    cls, _, nl = kind.partition("_")
+    mod = (nn.RNNCell(3, 4, bias=bias, nonlinearity=nl) if nl else getattr(nn, cls)(3, 4, bias=bias)).double()
+    chunks = {"LSTMCell": 4, "GRUCell": 3, "RNNCell": 1}[cls]
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if bias else [])
+    assert [(n, tuple(p.shape)) for n, p in mod.named_parameters()] == \
+        [(n, (chunks * 4, 3) if n == "weight_ih" else (chunks * 4, 4) if n == "weight_hh" else (chunks * 4,))
+         for n in names]
+    bound = 1 / math.sqrt(4)
+    assert all(np.abs(p.detach().numpy()).max() <= bound for p in mod.parameters())
+    p = {k: v.detach().numpy() for k, v in mod.named_parameters()}
+    wi, wh, bi, bh = p["weight_ih"], p["weight_hh"], p.get("bias_ih", 0.0), p.get("bias_hh", 0.0)
+    x, h, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 4))
+
+    def ref(x, h, c):
+        if cls == "LSTMCell":
+            return lstm_step(x, h, c, wi, wh, bi, bh)
+        if cls == "GRUCell":
+            return gru_step(x, h, wi, wh, bi, bh)
+        pre = x @ wi.T + bi + h @ wh.T + bh
+        return np.tanh(pre) if nl == "tanh" else np.maximum(pre, 0)
+
+    def run(x, h, c):
+        out = mod(t64(x), None if h is None else ((t64(h), t64(c)) if cls == "LSTMCell" else t64(h)))
+        return tuple(o.detach().numpy() for o in out) if cls == "LSTMCell" else out.detach().numpy()
+
+    for args in ((x, h, c), (x, None, None), (x[0], h[0], c[0])):   # batched, default zeros, unbatched
+        want = ref(args[0], *(np.zeros_like(h[..., :4]) if a is None else a for a in args[1:]))
+        got = run(*args)
+        for g, w in zip(got, want) if cls == "LSTMCell" else ((got, want),):
+            assert g.shape == w.shape
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
+
+
+def test_cells_gradcheck_state_dict_and_repr():
+    xs = t64(rng.standard_normal((2, 2)), True)
+    hs, cs = t64(rng.standard_normal((2, 3)), True), t64(rng.standard_normal((2, 3)), True)
+    lstm, gru, rnn = nn.LSTMCell(2, 3).double(), nn.GRUCell(2, 3).double(), nn.RNNCell(2, 3).double()
+    scalar_gradcheck(lambda x, h, c: lstm(x, (h, c)), xs, hs, cs)
+    scalar_gradcheck(lambda x, h: gru(x, h), xs, hs)
+    scalar_gradcheck(lambda x, h: rnn(x, h), xs, hs)
+    # a PyTorch-shaped state dict (the same keys and shapes) loads into the cell
+    sd = {"weight_ih": t64(rng.standard_normal((12, 2))), "weight_hh": t64(rng.standard_normal((12, 3))),
+          "bias_ih": t64(rng.standard_normal(12)), "bias_hh": t64(rng.standard_normal(12))}
+    lstm.load_state_dict(sd)
+    np.testing.assert_array_equal(lstm.weight_hh.detach().numpy(), sd["weight_hh"].numpy())
+    assert repr(nn.RNNCell(3, 4, bias=False, nonlinearity="relu")) == "RNNCell(3, 4, bias=False, nonlinearity=relu)"
+    assert repr(nn.LSTMCell(3, 4)) == "LSTMCell(3, 4)" and repr(nn.GRUCell(3, 4)) == "GRUCell(3, 4)"
+    assert isinstance(gru, nn.RNNCellBase)
+
+
+def test_cell_errors():
+    with pytest.raises(ValueError, match="RNNCell: Expected input to be 1D or 2D, got 3D instead"):
+        nn.RNNCell(3, 4)(pt.randn(2, 2, 3))
+    with pytest.raises(RuntimeError, match="input has inconsistent input_size: got 5 expected 3"):
+        nn.GRUCell(3, 4)(pt.randn(2, 5))
+    with pytest.raises(RuntimeError, match="Input batch size 2 doesn't match hidden0 batch size 3"):
+        nn.RNNCell(3, 4)(pt.randn(2, 3), pt.randn(3, 4))
+    with pytest.raises(RuntimeError, match="hidden1 has inconsistent hidden_size: got 5, expected 4"):
+        nn.LSTMCell(3, 4)(pt.randn(2, 3), (pt.randn(2, 4), pt.randn(2, 5)))
+    with pytest.raises(ValueError, match=r"LSTMCell: Expected hx\[0\] to be 1D like the input"):
+        nn.LSTMCell(3, 4)(pt.randn(3), (pt.randn(1, 4), pt.randn(4)))
+    with pytest.raises(TypeError, match=r"LSTMCell: expected hx to be a tuple \(h_0, c_0\)"):
+        nn.LSTMCell(3, 4)(pt.randn(2, 3), pt.randn(2, 4))
+    with pytest.raises(ValueError, match="Unknown nonlinearity: sigmoid. Select from 'tanh' or 'relu'."):
+        nn.RNNCell(3, 4, nonlinearity="sigmoid")

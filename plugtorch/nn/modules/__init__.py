@@ -24,7 +24,8 @@ from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupN
                                                 LayerNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
-from plugtorch.nn.modules.rnn import GRU, LSTM, RNN, RNNBase  # noqa: F401
+from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
+                                      RNNCellBase)
 from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
 from plugtorch.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401
 from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401

@@ -221,3 +221,132 @@ class GRU(RNNBase):
                  bidirectional=False, device=None, dtype=None, *, proj_size=0):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          proj_size, device, dtype)
+
+
+class RNNCellBase(Module):
+    """One time step of a recurrence: ``weight_ih`` (num_chunks * hidden_size, input_size),
+    ``weight_hh`` (num_chunks * hidden_size, hidden_size), ``bias_ih`` and ``bias_hh``, all
+    uniform(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as PyTorch's. The step itself is the
+    same function the sequence layers above loop over."""
+
+    _mode = None
+
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        fk = {"device": device, "dtype": dtype}
+        self.weight_ih = Parameter(pt.empty((num_chunks * hidden_size, input_size), **fk))
+        self.weight_hh = Parameter(pt.empty((num_chunks * hidden_size, hidden_size), **fk))
+        if bias:
+            self.bias_ih = Parameter(pt.empty((num_chunks * hidden_size,), **fk))
+            self.bias_hh = Parameter(pt.empty((num_chunks * hidden_size,), **fk))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        stdv = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for w in self.parameters():
+            init.uniform_(w, -stdv, stdv)
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.bias is not True:
+            s += f", bias={self.bias}"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            s += f", nonlinearity={self.nonlinearity}"
+        return s
+
+    def _check(self, input, states):
+        """Shapes as PyTorch checks them; returns whether the input is batched."""
+        name = type(self).__name__
+        if input.ndim not in (1, 2):
+            raise ValueError(f"{name}: Expected input to be 1D or 2D, got {input.ndim}D instead")
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError(f"input has inconsistent input_size: got {input.shape[-1]} expected {self.input_size}")
+        for k, h in enumerate(states):
+            if h is None:
+                continue
+            if h.ndim != input.ndim:
+                what = "hx" if len(states) == 1 else f"hx[{k}]"
+                raise ValueError(f"{name}: Expected {what} to be {input.ndim}D like the input (shape "
+                                 f"{list(input.shape)}), got {h.ndim}D of shape {list(h.shape)}")
+            if h.shape[-1] != self.hidden_size:
+                raise RuntimeError(f"hidden{k} has inconsistent hidden_size: got {h.shape[-1]}, expected "
+                                   f"{self.hidden_size}")
+            if input.ndim == 2 and h.shape[0] != input.shape[0]:
+                raise RuntimeError(f"Input batch size {input.shape[0]} doesn't match hidden{k} batch size "
+                                   f"{h.shape[0]}")
+        return input.ndim == 2
+
+    def _step(self, input, state):
+        b_ih = self.bias_ih
+        if b_ih is not None and self._mode != "GRU":
+            b_ih = b_ih + self.bias_hh
+        return _CELLS[self._mode](F.linear(input, self.weight_ih, b_ih), state, self.weight_hh.t(), self.bias_hh)
+
+    def _zeros(self, input):
+        return pt.zeros(tuple(input.shape[:-1]) + (self.hidden_size,), dtype=input.dtype, device=input.device)
+
+
+class RNNCell(RNNCellBase):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu); input (N, input_size) or (input_size,).
+
+    >>> import plugtorch as pt
+    >>> pt.nn.RNNCell(3, 4)(pt.randn(2, 3)).shape
+    plugtorch.Size([2, 4])
+    """
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity: {nonlinearity}. Select from 'tanh' or 'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, bias, num_chunks=1, device=device, dtype=dtype)
+        self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
+
+    def forward(self, input, hx=None):
+        self._check(input, (hx,))
+        return self._step(input, self._zeros(input) if hx is None else hx)
+
+
+class LSTMCell(RNNCellBase):
+    """Gates i, f, g, o as nn.LSTM's; returns ``(h', c')``.
+
+    >>> import plugtorch as pt
+    >>> h, c = pt.nn.LSTMCell(3, 4)(pt.randn(2, 3))
+    >>> h.shape, c.shape
+    (plugtorch.Size([2, 4]), plugtorch.Size([2, 4]))
+    """
+
+    _mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=4, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTMCell: expected hx to be a tuple (h_0, c_0) of two tensors, got "
+                            f"{type(hx).__name__}")
+        self._check(input, (None, None) if hx is None else tuple(hx))
+        if hx is None:
+            hx = (self._zeros(input),) * 2
+        return self._step(input, tuple(hx))
+
+
+class GRUCell(RNNCellBase):
+    """Gates r, z, n as nn.GRU's; returns h'.
+
+    >>> import plugtorch as pt
+    >>> pt.nn.GRUCell(3, 4)(pt.randn(3)).shape
+    plugtorch.Size([4])
+    """
+
+    _mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, num_chunks=3, device=device, dtype=dtype)
+
+    def forward(self, input, hx=None):
+        self._check(input, (hx,))
+        return self._step(input, self._zeros(input) if hx is None else hx)

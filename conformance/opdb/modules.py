@@ -383,6 +383,27 @@ LOSSES = {
            margin=2.0, swap=True, n=5)],
 }
 
+PADDING = {
+    **{cls: (lambda cls: lambda ctx: [_s(ctx, cls, [_x(ctx, (2, 3, 4, 3, 4)[:2 + cls._nd])], (2, 1, 0, 2, 1, 0)[:2 * cls._nd]),
+                                      _s(ctx, cls, [_x(ctx, (3, 4, 3, 4)[:1 + cls._nd], "transposed")], 1)])(cls)
+       for cls in (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d, nn.ReplicationPad1d,
+                   nn.ReplicationPad2d, nn.ReplicationPad3d, nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
+                   nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)},
+    **{cls: (lambda cls: lambda ctx: [_s(ctx, cls, [_x(ctx, (2, 3, 4, 3, 4)[:2 + cls._nd])], (2, -1, 0, 2, 1, 0)[:2 * cls._nd], 1.5)])(cls)
+       for cls in (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)},
+}
+
+CONV_3D = {
+    nn.Conv3d: lambda ctx: [_s(ctx, nn.Conv3d, [_x(ctx, (2, 2, 3, 4, 4))], 2, 3, 2, padding="same", n=32),
+                            _s(ctx, nn.Conv3d, [_x(ctx, (1, 4, 4, 3, 5), "transposed")], 4, 2, (2, 1, 3), stride=2,
+                               padding=1, groups=2, padding_mode="reflect", n=12)],
+    nn.ConvTranspose1d: lambda ctx: [_s(ctx, nn.ConvTranspose1d, [_x(ctx, (2, 4, 5))], 4, 2, 3, stride=2, padding=1,
+                                        output_padding=1, groups=2, n=10)],
+    nn.ConvTranspose3d: lambda ctx: [_s(ctx, nn.ConvTranspose3d, [_x(ctx, (1, 2, 2, 3, 2), "stepped")], 2, 4, 2,
+                                        stride=(2, 1, 1), padding=(1, 0, 0), output_padding=(1, 0, 0), n=24)],
+}
+
+
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
     def make(ctx):
@@ -410,7 +431,8 @@ ERRORS = {
     nn.NLLLoss: _err(nn.NLLLoss, [(2, 3)], ints=[[0, -1]], error=IndexError, match="out of bounds"),
 }
 
-SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES}
+SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
+           **CONV_3D}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

@@ -17,7 +17,7 @@ from plugtorch.nn.functional.activation import (celu, elu, gelu, glu, hardsigmoi
                                                 relu, relu6, relu_, selu, sigmoid, silu, softmax, softmin,
                                                 softplus, softsign, tanh, tanhshrink, threshold)
 from plugtorch.nn.functional.attention import multi_head_attention_forward  # noqa: F401
-from plugtorch.nn.functional.conv import fold, unfold  # noqa: F401
+from plugtorch.nn.functional.conv import conv3d, conv_transpose1d, conv_transpose3d, fold, unfold  # noqa: F401
 from plugtorch.nn.functional.distance import pairwise_distance  # noqa: F401
 from plugtorch.nn.functional.normalization import instance_norm  # noqa: F401
 from plugtorch.nn.functional.padding import pad  # noqa: F401

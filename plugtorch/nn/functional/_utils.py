@@ -32,6 +32,7 @@ def _ntuple(n, name="argument"):
 
 _single = _ntuple(1)
 _pair = _ntuple(2)
+_triple = _ntuple(3)
 
 
 def check_ints(op, name, values):

@@ -12,7 +12,7 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import (_pair, _single, check_ints, check_nonnegative, check_positive,
+from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative, check_positive,
                                             check_tensors)
 from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional.padding import pad as _pad
@@ -121,7 +121,7 @@ def _check_window(op, kernel, dilation, padding, stride):
 
 def _conv_params(op, stride, padding, dilation, nd):
     """A convolution's stride, dilation and (numeric) padding, checked as PyTorch checks them."""
-    n = _pair if nd == 2 else _single
+    n = _ntuple(nd)
     check_positive(op, "stride", n(stride))
     check_positive(op, "dilation", n(dilation))
     if not isinstance(padding, str):
@@ -263,26 +263,42 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(-2)
 
 
+def _transpose_geometry(op, input, weight, stride, padding, output_padding, groups, dilation, nd):
+    """A transposed convolution's checks (PyTorch's errors, named for ``op``) and its stride,
+    padding, output_padding and dilation as nd-tuples."""
+    check_tensors(op, input=input, weight=weight)
+    groups = _check_groups(op, groups)
+    _check_not_bool(op, input, weight)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got input "
+                           f"of size: {list(input.shape)}")
+    if weight.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size "
+                           f"{list(weight.shape)}")
+    c = input.shape[-nd - 1]
+    if weight.shape[0] != c:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
+                           f"{list(input.shape)} to have {weight.shape[0]} channels, but got {c} channels instead")
+    if c % groups:
+        raise RuntimeError(f"Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, "
+                           f"but got weight of size {list(weight.shape)} instead")
+    t = _ntuple(nd)
+    s, p, opad, d = t(stride), t(padding), t(output_padding), t(dilation)
+    _conv_params(op, s, p, d, nd)
+    check_nonnegative(op, "output_padding", opad)
+    if any(o >= max(si, di) for o, si, di in zip(opad, s, d)):
+        raise RuntimeError(f"{op}(): output padding must be smaller than either stride or dilation, "
+                           f"but got output_padding={opad}, stride={s}, dilation={d}")
+    return groups, s, p, opad, d
+
+
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution: matmul with the weight's transpose, then ``fold`` the columns."""
-    check_tensors("conv_transpose2d", input=input, weight=weight)
-    groups = _check_groups("conv_transpose2d", groups)
-    _check_not_bool("conv_transpose2d", input, weight)
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input "
-                           f"of size: {list(input.shape)}")
+    groups, s, p, op, d = _transpose_geometry("conv_transpose2d", input, weight, stride, padding, output_padding,
+                                              groups, dilation, 2)
     batched = input.ndim == 4
     x = input if batched else input.unsqueeze(0)
     n, c, h, w = x.shape
-    if weight.shape[0] != c:
-        raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input{list(x.shape)} "
-                           f"to have {weight.shape[0]} channels, but got {c} channels instead")
-    s, p, op, d = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
-    _conv_params("conv_transpose2d", s, p, d, 2)
-    check_nonnegative("conv_transpose2d", "output_padding", op)
-    if any(o >= max(si, di) for o, si, di in zip(op, s, d)):
-        raise RuntimeError(f"conv_transpose2d(): output padding must be smaller than either stride or dilation, "
-                           f"but got output_padding={op}, stride={s}, dilation={d}")
     k = (weight.shape[2], weight.shape[3])
     og = weight.shape[1]
     o = og * groups
@@ -293,4 +309,95 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     out = fold(cols.reshape(n, o * k[0] * k[1], h * w), (ho, wo), k, d, p, s)
     if bias is not None:
         out = out + bias.reshape(o, 1, 1)
+    return out if batched else out.squeeze(0)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-d convolution over (N, C_in, L): a transposed 2-d one of height 1.
+
+    >>> pt.nn.functional.conv_transpose1d(pt.ones(1, 1, 3), pt.ones(1, 1, 2)).tolist()
+    [[[1.0, 2.0, 2.0, 1.0]]]
+    """
+    groups, s, p, op, d = _transpose_geometry("conv_transpose1d", input, weight, stride, padding, output_padding,
+                                              groups, dilation, 1)
+    return conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s[0]), (0, p[0]), (0, op[0]),
+                            groups, (1, d[0])).squeeze(-2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-d convolution over (N, C, D, H, W) as one conv2d: the kd depth-shifted (and depth-strided)
+    slices of the input are stacked into the channels of a batch of N*D_out images, the weight's
+    depth taps into its input channels (kept within each group).
+
+    >>> pt.nn.functional.conv3d(pt.ones(1, 1, 3, 3, 3), pt.ones(1, 1, 2, 2, 2)).shape
+    plugtorch.Size([1, 1, 2, 2, 2])
+    """
+    _conv_checks("conv3d", input, weight, groups, 3)
+    _conv_params("conv3d", stride, padding, dilation, 3)
+    groups = groups.__index__()
+    s, d = _triple(stride), _triple(dilation)
+    k = tuple(weight.shape[2:])
+    check_positive("conv3d", "kernel_size", k)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string '{padding}'; expected 'same' or 'valid'")
+        if padding == "same" and s != (1, 1, 1):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        depth_pad = _same_padding(k[0], d[0]) if padding == "same" else (0, 0)
+        plane_pad = padding
+    else:
+        p = _triple(padding)
+        depth_pad, plane_pad = (p[0], p[0]), p[1:]
+    batched = input.ndim == 5
+    x = input if batched else input.unsqueeze(0)
+    n, c, depth, h, w = x.shape
+    do = _out_size("conv3d", depth, k[0], s[0], sum(depth_pad), d[0])
+    if any(depth_pad):
+        x = _pad(x, (0, 0, 0, 0) + depth_pad)
+    o, cg = weight.shape[0], c // groups
+    taps = [pt.ops.slice(x, 2, a * d[0], a * d[0] + (do - 1) * s[0] + 1, s[0]) for a in range(k[0])]
+    xs = pt.stack(taps, 2) if len(taps) > 1 else taps[0].unsqueeze(2)               # (N, C, kd, Do, H, W)
+    xs = xs.reshape(n, groups, cg, k[0], do, h, w).permute(0, 4, 1, 3, 2, 5, 6)
+    xs = xs.reshape(n * do, groups * k[0] * cg, h, w)
+    w2 = weight.transpose(1, 2).reshape(o, k[0] * cg, k[1], k[2])                    # taps, then channels
+    out = conv2d(xs, w2, None, s[1:], plane_pad, d[1:], groups)                      # (N*Do, O, Ho, Wo)
+    out = out.reshape(n, do, o, out.shape[-2], out.shape[-1]).transpose(1, 2)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1, 1)
+    return out if batched else out.squeeze(0)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-d convolution over (N, C_in, D, H, W): one conv_transpose2d over the N*D planes
+    with the kd depth taps as extra output channels, then each tap's planes added into the output
+    depths it reaches (one strided-view add per tap).
+
+    >>> pt.nn.functional.conv_transpose3d(pt.ones(1, 1, 2, 2, 2), pt.ones(1, 1, 2, 2, 2)).shape
+    plugtorch.Size([1, 1, 3, 3, 3])
+    """
+    groups, s, p, op, d = _transpose_geometry("conv_transpose3d", input, weight, stride, padding, output_padding,
+                                              groups, dilation, 3)
+    batched = input.ndim == 5
+    x = input if batched else input.unsqueeze(0)
+    n, c, depth, h, w = x.shape
+    og, kd = weight.shape[1], weight.shape[2]
+    o = og * groups
+    do = (depth - 1) * s[0] - 2 * p[0] + d[0] * (kd - 1) + op[0] + 1
+    if do <= 0:
+        raise RuntimeError(f"conv_transpose3d: calculated output depth ({do}) is too small for input depth {depth}, "
+                           f"kernel {kd}, stride {s[0]}, padding {p[0]} and dilation {d[0]}")
+    # (Cin, Og, kd, kh, kw) -> (Cin, kd*Og, kh, kw): within each group the taps lead the channels
+    w2 = weight.transpose(1, 2).reshape(c, kd * og, weight.shape[3], weight.shape[4])
+    planes = x.transpose(1, 2).reshape(n * depth, c, h, w)
+    y = conv_transpose2d(planes, w2, None, s[1:], p[1:], op[1:], groups, d[1:])     # (N*D, G*kd*Og, Ho, Wo)
+    ho, wo = y.shape[-2], y.shape[-1]
+    y = y.reshape(n, depth, groups, kd, og, ho, wo)
+    full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1 + op[0]
+    out = pt.zeros((n, groups, og, full, ho, wo), dtype=y.dtype, device=y.device)
+    for a in range(kd):
+        tap = y[:, :, :, a].permute(0, 2, 3, 1, 4, 5)                               # (N, G, Og, D, Ho, Wo)
+        pt.ops.slice(out, 3, a * d[0], a * d[0] + (depth - 1) * s[0] + 1, s[0]).add_(tap)
+    out = pt.ops.slice(out, 3, p[0], p[0] + do, 1).reshape(n, o, do, ho, wo)
+    if bias is not None:
+        out = out + bias.reshape(o, 1, 1, 1)
     return out if batched else out.squeeze(0)

@@ -6,7 +6,8 @@ from plugtorch.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardsig
 from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
 from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
                                             Sequential)
-from plugtorch.nn.modules.conv import Conv1d, Conv2d, ConvTranspose2d  # noqa: F401
+from plugtorch.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
+                                        ConvTranspose3d)
 from plugtorch.nn.modules.dropout import AlphaDropout, Dropout, Dropout2d  # noqa: F401
 from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401

@@ -1,4 +1,4 @@
-"""Conv1d, Conv2d and ConvTranspose2d.
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d.
 
 Weights are (out, in/groups, *kernel) (transposed: (in, out/groups, *kernel)) and start as
 PyTorch's: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise.
@@ -120,9 +120,20 @@ class Conv2d(_ConvNd):
     _conv = staticmethod(F.conv2d)
 
 
-class ConvTranspose2d(_ConvNd):
-    """The gradient of Conv2d with respect to its input, as a layer (a.k.a. deconvolution)."""
+class Conv3d(_ConvNd):
+    """3-d convolution over (N, C_in, D, H, W): stride, padding (ints, 'same', 'valid'), dilation, groups."""
 
+    _nd = 3
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+                         padding_mode, device, dtype)
+
+    _conv = staticmethod(F.conv3d)
+
+
+class _ConvTransposeNd(_ConvNd):
     _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
@@ -134,10 +145,30 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input, output_size=None):
         self._check_input(input)
-        op = self.output_padding
+        nd, op = self._nd, self.output_padding
         if output_size is not None:
-            size = tuple(output_size)[-2:]
-            op = tuple(size[i] - ((input.shape[-2 + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                                  + self.dilation[i] * (self.kernel_size[i] - 1) + 1) for i in range(2))
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
-                                  self.dilation)
+            size = tuple(output_size)[-nd:]
+            op = tuple(size[i] - ((input.shape[-nd + i] - 1) * self.stride[i] - 2 * self.padding[i]
+                                  + self.dilation[i] * (self.kernel_size[i] - 1) + 1) for i in range(nd))
+        return type(self)._conv(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """The gradient of Conv1d with respect to its input, as a layer."""
+
+    _nd = 1
+    _conv = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """The gradient of Conv2d with respect to its input, as a layer (a.k.a. deconvolution)."""
+
+    _conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """The gradient of Conv3d with respect to its input, as a layer."""
+
+    _nd = 3
+    _conv = staticmethod(F.conv_transpose3d)

@@ -34,7 +34,9 @@ def _unary_expr(name, dt):
               "sign": "x0" if dt == BOOL else "(x0 > 0 ? 1 : (x0 < 0 ? -1 : 0))",  # PyTorch: nan, -0.0 -> 0
               "abs": "fabs(x0)" if f else "(x0 < 0 ? -x0 : x0)",
               "rsqrt": "(1 / sqrt(x0))", "sigmoid": "(1 / (1 + exp(-x0)))", "reciprocal": "(1 / x0)",
-              "round": "rint(x0)" if f else "x0"}
+              "round": "rint(x0)" if f else "x0",
+              # relu as the composite where(x < 0, 0, x): nan and -0.0 stay as they are
+              "relu": "(x0 < 0 ? 0 : x0)"}
     if name in simple:
         return simple[name]
     if name in ("floor", "ceil", "trunc") and not f:
@@ -45,7 +47,7 @@ def _unary_expr(name, dt):
 UNARY = ["neg", "abs", "sign", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
          "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "sigmoid",
          "erf", "reciprocal", "floor", "ceil", "trunc", "round", "isnan", "isinf", "isfinite",
-         "logical_not", "bitwise_not"]
+         "logical_not", "bitwise_not", "relu"]
 
 # MINUS_ONE(b): for signed types, b == -1 is taken apart: the minimum divided by -1 overflows (C
 # leaves INT_MIN / -1 and INT_MIN % -1 undefined; PoCL's % gave -1); PyTorch wraps the quotient

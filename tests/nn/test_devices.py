@@ -43,6 +43,8 @@ def cases():
         "attention": (lambda: nn.MultiheadAttention(8, 2), lambda: (seq(), seq(), seq())),
         "transformer": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0), 2),
                         lambda: (seq(),)),
+        "transformer_decoder": (lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0), 1),
+                                lambda: (seq(), seq())),
         "embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (pt.tensor([[0, 3, 9]]),)),
         "cross_entropy": (lambda: CrossEntropyHead(), lambda: (pt.randn(4, 8), pt.tensor([0, 1, 4, 2]))),
         "bilinear": (lambda: nn.Bilinear(8, 8, 3), lambda: (pt.randn(4, 8), pt.randn(4, 8))),

@@ -168,3 +168,92 @@ def test_mha_bias_kv_and_zero_attn():
     s = np.einsum("lnd,snd->nls", Q[:, :, :2], K[:, :, :2]) / np.sqrt(2)
     e = np.exp(s)
     np.testing.assert_allclose(w.detach().numpy()[:, 0, :, 5], 1 / (e.sum(-1) + 1), rtol=1e-10)
+
+
+def decoder_layer_ref(layer, x, mem, tgt_mask=None, mem_kpm=None, norm_first=False):
+    """Decoder layer in eval mode, sequence-first: self-attention, cross-attention, feed-forward."""
+    p = {n: t.detach().numpy() for n, t in layer.named_parameters()}
+
+    def ln(z, k):
+        return ((z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5) * p[f"norm{k}.weight"]
+                + p[f"norm{k}.bias"])
+
+    def sa(z):
+        return mha_ref(layer.self_attn, z, z, z, tgt_mask)[0]
+
+    def ca(z):
+        return mha_ref(layer.multihead_attn, z, mem, mem, None, mem_kpm)[0]
+
+    def ff(z):
+        return np.maximum(z @ p["linear1.weight"].T + p["linear1.bias"], 0) @ p["linear2.weight"].T + p["linear2.bias"]
+    if norm_first:
+        x = x + sa(ln(x, 1))
+        x = x + ca(ln(x, 2))
+        return x + ff(ln(x, 3))
+    x = ln(x + sa(x), 1)
+    x = ln(x + ca(x), 2)
+    return ln(x + ff(x), 3)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_decoder_layer_matches_formula_with_masks(norm_first):
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=12, norm_first=norm_first).double().eval()
+    x, mem = rng.standard_normal((4, 2, 8)), rng.standard_normal((5, 2, 8))
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=pt.float64)
+    kpm = np.zeros((2, 5), dtype=bool)
+    kpm[1, 3:] = True
+    out = layer(t64(x), t64(mem), tgt_mask=causal, memory_key_padding_mask=pt.tensor(kpm))
+    ref = decoder_layer_ref(layer, x, mem, causal.numpy(), kpm, norm_first)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-9, atol=1e-10)
+    # is_causal without a mask is the same causal self-attention
+    np.testing.assert_allclose(layer(t64(x), t64(mem), tgt_is_causal=True, memory_key_padding_mask=pt.tensor(kpm))
+                               .detach().numpy(), ref, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(layer(t64(x[:, 0]), t64(mem[:, 0])).detach().numpy(),      # unbatched
+                               decoder_layer_ref(layer, x[:, :1], mem[:, :1], norm_first=norm_first)[:, 0],
+                               rtol=1e-9, atol=1e-10)
+
+
+def test_transformer_stack_state_dict_and_mask():
+    model = nn.Transformer(8, 2, num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=12,
+                           batch_first=True).double().eval()
+    keys = list(model.state_dict())
+    assert keys[:4] == ["encoder.layers.0.self_attn.in_proj_weight", "encoder.layers.0.self_attn.in_proj_bias",
+                        "encoder.layers.0.self_attn.out_proj.weight", "encoder.layers.0.self_attn.out_proj.bias"]
+    assert "decoder.layers.0.multihead_attn.in_proj_weight" in keys and "decoder.layers.0.norm3.bias" in keys
+    assert keys[-2:] == ["decoder.norm.weight", "decoder.norm.bias"] and len(keys) == 2 * 12 + 2 + 18 + 2
+    w = model.decoder.layers[0].linear1.weight.detach().numpy()          # xavier_uniform on the matrices
+    assert np.abs(w).max() <= math.sqrt(6 / (8 + 12)) and model.encoder.layers[0].linear1.bias is not None
+    src, tgt = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 3, 8))
+    mask = nn.Transformer.generate_square_subsequent_mask(3, dtype=pt.float64)
+    np.testing.assert_array_equal(mask.numpy(), np.triu(np.full((3, 3), -np.inf), 1))
+    out = model(t64(src), t64(tgt), tgt_mask=mask)
+    assert tuple(out.shape) == (2, 3, 8)
+
+    def ln(z, m):
+        return (z - z.mean(-1, keepdims=True)) / np.sqrt(z.var(-1, keepdims=True) + 1e-5) * \
+            m.weight.detach().numpy() + m.bias.detach().numpy()
+    s, t = src.transpose(1, 0, 2), tgt.transpose(1, 0, 2)
+    mem = ln(layer_ref(model.encoder.layers[1], layer_ref(model.encoder.layers[0], s, False), False),
+             model.encoder.norm)
+    ref = ln(decoder_layer_ref(model.decoder.layers[0], t, mem, mask.numpy()), model.decoder.norm)
+    np.testing.assert_allclose(out.detach().numpy(), ref.transpose(1, 0, 2), rtol=1e-9, atol=1e-10)
+    # the causal mask is detected (tgt_is_causal=None): a later target position changes no earlier output
+    t2 = tgt.copy()
+    t2[:, 2] = 50.0
+    np.testing.assert_allclose(model(t64(src), t64(t2), tgt_mask=mask)[:, :2].detach().numpy(),
+                               out[:, :2].detach().numpy(), rtol=1e-9)
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, activation="gelu"), 2).double()
+    assert dec.layers[0].linear1.weight is not dec.layers[1].linear1.weight and dec.norm is None
+    scalar_gradcheck(lambda x, m: dec(x, m, tgt_is_causal=True), t64(rng.standard_normal((3, 1, 4)), True),
+                     t64(rng.standard_normal((2, 1, 4)), True))
+
+
+def test_transformer_errors():
+    model = nn.Transformer(8, 2, 1, 1, 16)
+    with pytest.raises(RuntimeError, match="the batch number of src and tgt must be equal"):
+        model(pt.randn(3, 2, 8), pt.randn(3, 4, 8))
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
+        model(pt.randn(3, 2, 8), pt.randn(3, 2, 6))
+    with pytest.raises(RuntimeError, match="activation should be relu/gelu, not tanh"):
+        nn.TransformerDecoderLayer(8, 2, activation="tanh")
+    assert tuple(model(pt.randn(3, 8), pt.randn(4, 8)).shape) == (4, 8)      # unbatched

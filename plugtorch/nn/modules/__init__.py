@@ -28,6 +28,7 @@ from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, 
 from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
                                       RNNCellBase)
 from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
-from plugtorch.nn.modules.transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: F401
+from plugtorch.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401
+                                              TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401
 from plugtorch.nn.modules.upsampling import Upsample  # noqa: F401

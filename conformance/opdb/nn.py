@@ -107,6 +107,12 @@ def _layer_norm(ctx):
             Sample(_x(ctx, (2, 3, 4), "transposed"), (3, 4), reduction_length=12)]
 
 
+def _rms_norm(ctx):
+    return [Sample(_x(ctx, (2, 3, 4)), (4,), _x(ctx, (4,)), reduction_length=4),
+            Sample(_x(ctx, (2, 3, 4), "transposed"), (3, 4), eps=1e-3, reduction_length=12),
+            Sample(_x(ctx, (0, 4)), (4,))]
+
+
 def _embedding(ctx):
     return [Sample(_targets(ctx, (2, 5), 10), _x(ctx, (10, 3))),
             Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 4), "transposed"), padding_idx=0)]
@@ -231,6 +237,10 @@ ENTRIES = [
     Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("layer_norm", (2,)),
         (lambda c: ([_x(c, (2, 4)), (4,), "w"], {}), TypeError, "argument 'weight' must be Tensor, not str"))),
+    Entry("rms_norm", samples=_rms_norm, dtypes=NN_DTYPES, error_inputs=_errors(
+        _not_a_tensor("rms_norm", (2,)),
+        (lambda c: ([_x(c, (2, 3)), (3,), _x(c, (4,))], {}), RuntimeError,
+         "Expected weight to be of same shape as normalized_shape"))),
     Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
     Entry("cross_entropy", samples=lambda ctx: _cross_entropy(ctx) + _cross_entropy_hard(ctx), dtypes=NN_DTYPES, error_inputs=_errors(
         (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": True}), TypeError,

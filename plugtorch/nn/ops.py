@@ -44,6 +44,7 @@ NN_OPS = {
     "avg_pool2d": (_pool.avg_pool2d, ("reduction",)),
     "batch_norm": (_norm.batch_norm, ()),
     "layer_norm": (_norm.layer_norm, ()),
+    "rms_norm": (_norm.rms_norm, ()),
     "group_norm": (_norm.group_norm, ()),
     "embedding": (_sparse.embedding, ("indexing",)),
     "nll_loss": (_loss.nll_loss, ("reduction",)),

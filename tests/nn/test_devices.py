@@ -32,7 +32,7 @@ def cases():
         "pools": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.MaxPool2d(2), nn.AvgPool2d(3, 1, 1),
                                         nn.AdaptiveMaxPool2d(3), nn.AdaptiveAvgPool2d(2)), lambda: (x4(),)),
         "norms": (lambda: nn.Sequential(nn.BatchNorm2d(3), nn.GroupNorm(1, 3), nn.InstanceNorm2d(3),
-                                        nn.LayerNorm(8)), lambda: (x4(),)),
+                                        nn.LayerNorm(8), nn.RMSNorm(8)), lambda: (x4(),)),
         "activations": (lambda: nn.Sequential(nn.Linear(8, 6), nn.GELU(), nn.Mish(), nn.PReLU(), nn.ELU(),
                                               nn.Hardswish(), nn.Softplus(), nn.LogSoftmax(-1)), lambda: (x4(),)),
         "lstm": (lambda: nn.LSTM(8, 6, num_layers=2, bidirectional=True), lambda: (seq(),)),

@@ -109,3 +109,40 @@ def test_layer_norm_second_derivative():
     x = t64(rng.standard_normal((2, 3)), True)
     w = t64(rng.standard_normal(3), True)
     assert pt.autograd.gradgradcheck(lambda x, w: F.layer_norm(x, (3,), w), (x, w))
+
+
+def test_rms_norm():
+    x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4))
+
+    def ref(x, w=None, eps=np.finfo(np.float64).eps, dims=(-2, -1)):
+        y = x / np.sqrt((x * x).mean(dims, keepdims=True) + eps)
+        return y if w is None else y * w
+    np.testing.assert_allclose(F.rms_norm(t64(x), (3, 4), t64(w)).numpy(), ref(x, w), rtol=1e-12)
+    np.testing.assert_allclose(F.rms_norm(t64(x), 4, eps=0.5).numpy(), ref(x, eps=0.5, dims=-1), rtol=1e-12)
+    # eps=None: finfo(float32).eps for float32, and for float16 too (computed in float32, cast back)
+    tiny = np.array([1e-5, 0.0])
+    for dt in (pt.float32, pt.float16):
+        y = F.rms_norm(pt.tensor(tiny, dtype=dt), (2,))
+        assert y.dtype is dt
+        np.testing.assert_allclose(y.float().numpy(), ref(tiny, eps=np.finfo(np.float32).eps, dims=-1),
+                                   rtol=2e-3 if dt is pt.float16 else 1e-5)
+    m = nn.RMSNorm([3, 4]).double()
+    assert [(n, tuple(p.shape)) for n, p in m.named_parameters()] == [("weight", (3, 4))]
+    np.testing.assert_array_equal(m.weight.detach().numpy(), np.ones((3, 4)))
+    m.load_state_dict({"weight": t64(w)})
+    np.testing.assert_allclose(m(t64(x)).detach().numpy(), ref(x, w), rtol=1e-12)
+    assert repr(m) == "RMSNorm((3, 4), eps=None, elementwise_affine=True)"
+    assert repr(nn.RMSNorm(4, eps=1e-3, elementwise_affine=False)) == "RMSNorm((4,), eps=0.001, elementwise_affine=False)"
+    assert nn.RMSNorm(4, elementwise_affine=False).weight is None
+    scalar_gradcheck(lambda x, w: F.rms_norm(x, (4,), w, eps=1e-3), t64(rng.standard_normal((3, 4)), True),
+                     t64(rng.standard_normal(4), True))
+    with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
+                                           r"but got input of size\[2, 3\]"):
+        F.rms_norm(pt.randn(2, 3), [4])
+    with pytest.raises(RuntimeError, match=r"Expected weight to be of same shape as normalized_shape, but got "
+                                           r"weight of shape \[4\] and normalized_shape = \[3\]"):
+        F.rms_norm(pt.randn(2, 3), [3], pt.ones(4))
+    with pytest.raises(NotImplementedError, match=r"rms_norm\(\): not implemented for dtype plugtorch.int64"):
+        F.rms_norm(pt.arange(3), [3])
+    with pytest.raises(RuntimeError, match="Expected normalized_shape to be at least 1-dimensional"):
+        F.rms_norm(pt.randn(2, 3), [])

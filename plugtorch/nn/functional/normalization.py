@@ -1,4 +1,4 @@
-"""Normalization: batch_norm, layer_norm, group_norm, instance_norm.
+"""Normalization: batch_norm, layer_norm, rms_norm, group_norm, instance_norm.
 
 >>> import plugtorch as pt
 >>> y = pt.nn.functional.layer_norm(pt.tensor([[1., 2., 3.]]), (3,))
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_int
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import check_optional_tensors, check_tensors
 
 
@@ -79,6 +80,42 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         y = y + bias
     return y
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the trailing ``normalized_shape`` dims, times ``weight``.
+
+    As PyTorch: float16 and bfloat16 inputs are computed in float32 and the result cast back, and
+    ``eps=None`` is the machine epsilon of that computation dtype (``finfo(float32).eps`` for them).
+
+    >>> import plugtorch as pt
+    >>> y = pt.nn.functional.rms_norm(pt.tensor([[3., 4.]]), (2,), eps=0.0)   # rms = sqrt(12.5)
+    >>> [round(v, 4) for v in y[0].tolist()]
+    [0.8485, 1.1314]
+    """
+    check_tensors("rms_norm", input=input)
+    check_optional_tensors("rms_norm", weight=weight)
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(ns)
+    if k == 0:
+        raise RuntimeError("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
+                           "element, but got normalized_shape = []")
+    if input.ndim < k or tuple(input.shape[-k:]) != ns:
+        raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape [*, "
+                           f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}")
+    if weight is not None and tuple(weight.shape) != ns:
+        raise RuntimeError(f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+                           f"{list(weight.shape)} and normalized_shape = {list(ns)}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("rms_norm", input.dtype, "normalise floating point tensors: use .float()")
+    x = input.float() if input.dtype in (pt.float16, pt.bfloat16) else input
+    if eps is None:
+        eps = pt.finfo(x.dtype).eps
+    dims = list(range(input.ndim - k, input.ndim))
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).rsqrt()
+    if weight is not None:
+        y = y * weight
+    return y if y.dtype is input.dtype else y.to(input.dtype)
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):

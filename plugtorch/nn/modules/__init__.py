@@ -22,7 +22,7 @@ from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, Circular
                                           ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d,
                                           ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
-                                                LayerNorm)
+                                                LayerNorm, RMSNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401

@@ -135,6 +135,32 @@ class LayerNorm(Module):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
+class RMSNorm(Module):
+    """Root mean square normalisation over the trailing ``normalized_shape`` (Zhang and Sennrich,
+    2019); weight ones. ``eps=None``: the dtype's machine epsilon, as ``F.rms_norm``.
+
+    >>> import plugtorch as pt
+    >>> pt.nn.RMSNorm(4)(pt.randn(2, 4)).shape
+    plugtorch.Size([2, 4])
+    """
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+        super().__init__()
+        ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = ns, eps, elementwise_affine
+        optional_parameter(self, "weight", ns, elementwise_affine, device=device, dtype=dtype, fill=pt.ones)
+
+    def reset_parameters(self) -> None:
+        if self.elementwise_affine:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
 class GroupNorm(Module):
     """Normalise groups of channels per sample; per-channel affine (ones, zeros)."""
 

@@ -404,6 +404,37 @@ CONV_3D = {
 }
 
 
+def _unpool_sample(ctx, cls, nd):
+    """Values of shape (1, 2, *spatial) with distinct indices into each channel's output of kernel 2."""
+    shape = (1, 2) + (2, 3, 2)[:nd]
+    m = int(np.prod(shape[2:]))
+    volume = int(np.prod([(v - 1) * 2 + 2 for v in shape[2:]]))
+    idx = np.broadcast_to((np.arange(m) * (volume // m)).reshape(shape[2:]), shape).copy()
+    return _s(ctx, cls, [_x(ctx, shape), Input(idx, pt.int64, requires_grad=False)], 2)
+
+
+POOLING_3D = {
+    nn.MaxPool3d: lambda ctx: [_s(ctx, nn.MaxPool3d, [_x(ctx, (1, 2, 4, 4, 5), unique=True)], 2),
+                               _s(ctx, nn.MaxPool3d, [_x(ctx, (1, 2, 5, 4, 5), "transposed", unique=True)], (3, 2, 3),
+                                  (2, 1, 2), 1, return_indices=True, ceil_mode=True)],
+    nn.AvgPool3d: lambda ctx: [_s(ctx, nn.AvgPool3d, [_x(ctx, (1, 2, 4, 4, 4))], 2, n=8),
+                               _s(ctx, nn.AvgPool3d, [_x(ctx, (1, 2, 5, 4, 5), "stepped")], 3, 2, 1, ceil_mode=True,
+                                  count_include_pad=False, n=27)],
+    nn.AdaptiveAvgPool3d: lambda ctx: [_s(ctx, nn.AdaptiveAvgPool3d, [_x(ctx, (1, 2, 5, 4, 7))], (2, None, 3), n=10)],
+    nn.AdaptiveMaxPool1d: lambda ctx: [_s(ctx, nn.AdaptiveMaxPool1d, [_x(ctx, (2, 3, 7), unique=True)], 3,
+                                          return_indices=True)],
+    nn.AdaptiveMaxPool3d: lambda ctx: [_s(ctx, nn.AdaptiveMaxPool3d, [_x(ctx, (1, 2, 5, 4, 7), unique=True)], (2, 3, 3),
+                                          return_indices=True)],
+    nn.MaxUnpool1d: lambda ctx: [_unpool_sample(ctx, nn.MaxUnpool1d, 1)],
+    nn.MaxUnpool2d: lambda ctx: [_unpool_sample(ctx, nn.MaxUnpool2d, 2)],
+    nn.MaxUnpool3d: lambda ctx: [_unpool_sample(ctx, nn.MaxUnpool3d, 3)],
+    nn.LPPool1d: lambda ctx: [_s(ctx, nn.LPPool1d, [_x(ctx, (2, 3, 8), low=0.5, high=2.0)], 2, 3, 2, n=3)],
+    nn.LPPool2d: lambda ctx: [_s(ctx, nn.LPPool2d, [_x(ctx, (1, 2, 5, 6), "transposed", low=0.5, high=2.0)], 1.5,
+                                 (2, 3), n=6)],
+    nn.LPPool3d: lambda ctx: [_s(ctx, nn.LPPool3d, [_x(ctx, (1, 2, 4, 4, 4), low=0.5, high=2.0)], 3, 2, n=8)],
+}
+
+
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
     def make(ctx):
@@ -432,7 +463,7 @@ ERRORS = {
 }
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
-           **CONV_3D}
+           **CONV_3D, **POOLING_3D}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

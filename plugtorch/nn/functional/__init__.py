@@ -23,6 +23,12 @@ from plugtorch.nn.functional.normalization import instance_norm  # noqa: F401
 from plugtorch.nn.functional.padding import pad  # noqa: F401
 from plugtorch.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
                                              adaptive_max_pool2d, avg_pool1d, max_pool1d)
+from plugtorch.nn.functional.pooling import (adaptive_avg_pool3d, adaptive_max_pool1d,  # noqa: F401
+                                             adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+                                             adaptive_max_pool3d, adaptive_max_pool3d_with_indices, avg_pool3d,
+                                             lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
+                                             max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
+                                             max_unpool1d, max_unpool2d, max_unpool3d)
 from plugtorch.nn.functional.regularization import alpha_dropout, dropout, dropout2d  # noqa: F401
 from plugtorch.nn.functional.sampling import interpolate, upsample  # noqa: F401
 from plugtorch.nn.functional.sparse import one_hot  # noqa: F401

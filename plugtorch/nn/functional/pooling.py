@@ -12,8 +12,10 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
+from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.meta import check_bool, not_implemented_for
-from plugtorch.nn.functional._utils import _pair, check_ints, check_nonnegative, check_positive, check_tensors
+from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative,
+                                            check_positive, check_tensors)
 from plugtorch.nn.functional.conv import _windows
 from plugtorch.nn.functional.padding import pad as _pad
 
@@ -224,3 +226,326 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     if input.ndim == 3:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return out, idx
+
+
+# ---- 3-d pooling, adaptive max pooling in 1 and 3 dims, unpooling and power-average pooling ----
+
+def _windows3d(x, kernel, dilation, stride, out):
+    """(N, C, kd*kh*kw, Do, Ho, Wo): each kernel offset's strided window of the (padded) 5-d ``x``."""
+    x = x.unsqueeze(2)
+    views = []
+    for a in range(kernel[0]):
+        planes = pt.ops.slice(x, 3, a * dilation[0], a * dilation[0] + (out[0] - 1) * stride[0] + 1, stride[0])
+        for i in range(kernel[1]):
+            rows = pt.ops.slice(planes, 4, i * dilation[1], i * dilation[1] + (out[1] - 1) * stride[1] + 1, stride[1])
+            for j in range(kernel[2]):
+                views.append(pt.ops.slice(rows, 5, j * dilation[2], j * dilation[2] + (out[2] - 1) * stride[2] + 1,
+                                          stride[2]))
+    return pt.cat(views, 2) if len(views) > 1 else views[0]
+
+
+def _pool3d_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    check_tensors(op, input=input)
+    check_bool(op, "ceil_mode", ceil_mode)
+    if input.ndim not in (4, 5) or input.numel() == 0:
+        raise RuntimeError(f"{op}: non-empty 4D or 5D (batch mode) tensor expected for input, but got input of "
+                           f"size: {list(input.shape)}")
+    k = _triple(kernel_size)
+    s = _triple(stride) if stride is not None and stride != [] and stride != () else k
+    p, d = _triple(padding), _triple(dilation)
+    check_positive(op, "kernel_size", k)
+    check_positive(op, "stride", s)
+    check_nonnegative(op, "padding", p)
+    check_positive(op, "dilation", d)
+    for kk, pp in zip(k, p):
+        if pp > kk // 2:
+            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={pp}, "
+                               f"kernel_size={kk}")
+    sizes = input.shape[-3:]
+    out = tuple(_pool_size(op, sizes[i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3))
+    extra = tuple(max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - sizes[i] - 2 * p[i]) for i in range(3))
+    return k, s, p, d, out, extra
+
+
+def _pads3d(p, extra=(0, 0, 0)):
+    """F.pad's list (last dim first) for per-dim (front, back) padding p + extra."""
+    return (p[2], p[2] + extra[2], p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+
+
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over each (kd, kh, kw) window of (N, C, D, H, W); ``return_indices`` gives flat d*H*W + h*W + w.
+
+    >>> pt.nn.functional.max_pool3d(pt.arange(8.).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
+    [7.0]
+    """
+    k, s, p, d, out, extra = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    x = input if input.ndim == 5 else input.unsqueeze(0)
+    sizes = x.shape[2:]
+    if any(p) or any(extra):
+        x = _pad(x, _pads3d(p, extra), value=-math.inf)
+    cols = _windows3d(x, k, d, s, out)                      # (N, C, K, Do, Ho, Wo)
+    arg = cols.argmax(2, keepdim=True)
+    res = cols.gather(2, arg).squeeze(2)
+    if not return_indices:
+        return res if input.ndim == 5 else res.squeeze(0)
+    dev, arg = x.device, arg.squeeze(2)
+    pos = []
+    for i, offset in enumerate((arg // (k[1] * k[2]), (arg // k[2]) % k[1], arg % k[2])):
+        start = (pt.arange(out[i], device=dev) * s[i] - p[i]).reshape((-1,) + (1,) * (2 - i))
+        pos.append(start + offset * d[i])
+    idx = (pos[0] * sizes[1] + pos[1]) * sizes[2] + pos[2]
+    if input.ndim == 4:
+        res, idx = res.squeeze(0), idx.squeeze(0)
+    return res, idx
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over each (kd, kh, kw) window of (N, C, D, H, W), counted as ``avg_pool2d`` counts.
+
+    >>> pt.nn.functional.avg_pool3d(pt.arange(8.).reshape(1, 1, 2, 2, 2), 2).flatten().tolist()
+    [3.5]
+    """
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("avg_pool3d(): divisor must be not zero (divisor_override=0)")
+    check_bool("avg_pool3d", "count_include_pad", count_include_pad)
+    k, s, p, d, out, extra = _pool3d_args("avg_pool3d", input, kernel_size, stride, padding, 1, ceil_mode)
+    if not input.dtype.is_floating_point and input.dtype is not pt.int64:
+        raise not_implemented_for("avg_pool3d", input.dtype, "convert the input with .float() first")
+    x = input if input.ndim == 5 else input.unsqueeze(0)
+    pads = _pads3d(p, extra)
+    total = _windows3d(_pad(x, pads) if any(pads) else x, k, d, s, out).sum(2)
+    if divisor_override:
+        res = _mean(total, divisor_override)
+    else:
+        inside = pt.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype, device=x.device)
+        if count_include_pad:
+            inside = _pad(_pad(inside, _pads3d(p), value=1), _pads3d((0, 0, 0), extra))
+        else:
+            inside = _pad(inside, pads)
+        res = _mean(total, _windows3d(inside, k, d, s, out).sum(2))
+    return res if input.ndim == 5 else res.squeeze(0)
+
+
+def _bin_means(n, out, dtype, device):
+    """(out, n) matrix whose rows average each adaptive bin."""
+    starts, ends, _ = _bins(n, out, None)
+    rows = [[1.0 / (e - s) if s <= j < e else 0.0 for j in range(n)] for s, e in zip(starts, ends)]
+    return pt.tensor(rows, dtype=dtype, device=device)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Mean over adaptive (depth, height, width) bins: each plane's bin means (A_h @ x @ A_w^T), then
+    the depth bins' means (the bins are products of intervals, so the means separate).
+
+    >>> pt.nn.functional.adaptive_avg_pool3d(pt.ones(1, 2, 5, 4, 3), (2, 1, None)).shape
+    plugtorch.Size([1, 2, 2, 1, 3])
+    """
+    check_tensors("adaptive_avg_pool3d", input=input)
+    if input.ndim not in (4, 5) or any(v == 0 for v in input.shape[-3:]):
+        raise RuntimeError(f"adaptive_avg_pool3d(): Expected 4D or 5D tensor with non-zero spatial sizes, but got "
+                           f"input of size: {list(input.shape)}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("adaptive_avg_pool3d", input.dtype, "convert the input with .float() first")
+    od, oh, ow = _adaptive3d_size("adaptive_avg_pool3d", output_size, input.shape[-3:])
+    if 0 in (od, oh, ow):
+        lead = tuple(input.shape[:-3])
+        return _empty_bins(input.reshape(lead + (input.shape[-3], -1)), od, oh * ow).reshape(lead + (od, oh, ow))
+    d, h, w = input.shape[-3:]
+    planes = _bin_means(h, oh, input.dtype, input.device) @ input @ _bin_means(w, ow, input.dtype, input.device).mT
+    lead = tuple(planes.shape[:-3])
+    a = _bin_means(d, od, input.dtype, input.device)
+    return (a @ planes.reshape(lead + (d, oh * ow))).reshape(lead + (od, oh, ow))
+
+
+def _adaptive3d_size(op, output_size, sizes):
+    out = _triple(output_size)
+    check_ints(op, "output_size", out)
+    out = tuple(sizes[i] if o is None else o for i, o in enumerate(out))
+    if any(o < 0 for o in out):
+        raise RuntimeError(f"{op}(): elements of output_size must be greater than or equal to 0 but received {out}")
+    return out
+
+
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max over adaptive (depth, height, width) bins; indices flat d*H*W + h*W + w, as ``max_pool3d``'s.
+
+    >>> pt.nn.functional.adaptive_max_pool3d(pt.arange(8.).reshape(1, 1, 2, 2, 2), 1).flatten().tolist()
+    [7.0]
+    """
+    check_tensors("adaptive_max_pool3d", input=input)
+    if input.ndim not in (4, 5) or any(v == 0 for v in input.shape[-3:]):
+        raise RuntimeError(f"adaptive_max_pool3d(): Expected 4D or 5D tensor with non-zero spatial sizes, but got "
+                           f"input of size: {list(input.shape)}")
+    x = input if input.ndim == 5 else input.unsqueeze(0)
+    n, c = x.shape[0], x.shape[1]
+    sizes = tuple(x.shape[2:])
+    out = _adaptive3d_size("adaptive_max_pool3d", output_size, sizes)
+    if 0 in out:
+        res = pt.zeros((n, c) + out, dtype=x.dtype, device=x.device) + x.sum() * 0
+        res = res if input.ndim == 5 else res.squeeze(0)
+        return (res, pt.zeros(tuple(res.shape), dtype=pt.int64, device=x.device)) if return_indices else res
+    tables = [_bins(sizes[i], out[i], x.device)[2] for i in range(3)]
+    kk = [t.shape[1] for t in tables]
+    g = x
+    for i, t in enumerate(tables):
+        g = g.index_select(2 + i, t.reshape(-1))
+    g = g.reshape(n, c, out[0], kk[0], out[1], kk[1], out[2], kk[2]).permute(0, 1, 2, 4, 6, 3, 5, 7)
+    g = g.reshape((n, c) + out + (kk[0] * kk[1] * kk[2],))
+    arg = g.argmax(-1, keepdim=True)
+    res = g.gather(-1, arg).squeeze(-1)
+    if not return_indices:
+        return res if input.ndim == 5 else res.squeeze(0)
+    arg = arg.squeeze(-1)
+    pos = []
+    for i, offset in enumerate((arg // (kk[1] * kk[2]), (arg // kk[2]) % kk[1], arg % kk[2])):
+        shape = [1, 1, 1, 1, 1]
+        shape[2 + i] = out[i]
+        table = tables[i].reshape(shape + [kk[i]]).expand((n, c) + out + (kk[i],))
+        pos.append(table.gather(-1, offset.unsqueeze(-1)).squeeze(-1))
+    idx = (pos[0] * sizes[1] + pos[1]) * sizes[2] + pos[2]
+    if input.ndim == 4:
+        res, idx = res.squeeze(0), idx.squeeze(0)
+    return res, idx
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over adaptive bins of the last dim of (N, C, L) or (C, L).
+
+    >>> pt.nn.functional.adaptive_max_pool1d(pt.tensor([[1., 3., 2., 0.]]), 2).tolist()
+    [[3.0, 2.0]]
+    """
+    check_tensors("adaptive_max_pool1d", input=input)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"adaptive_max_pool1d(): Expected 2 to 3 dimensions, but got {input.ndim}-dimensional "
+                           f"tensor of size {list(input.shape)}")
+    res = adaptive_max_pool2d(input.unsqueeze(-2), (1, _single(output_size)[0]), return_indices)
+    if return_indices:
+        return res[0].squeeze(-2), res[1].squeeze(-2)
+    return res.squeeze(-2)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    from plugtorch.nn.functional import max_pool2d as _max_pool2d   # (the registry op)
+    return _max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool3d(input, output_size, True)
+
+
+def _unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):
+    """Scatter each pooled value back to the flat position ``indices`` gives, in a zero output of
+    PyTorch's default size ((in - 1) * stride - 2 * padding + kernel) or ``output_size``."""
+    check_tensors(op, input=input, indices=indices)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D (batch mode) tensor for input, but got input "
+                           f"of size: {list(input.shape)}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise RuntimeError(f"{op}(): Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}")
+    if indices.dtype is not pt.int64:
+        raise RuntimeError(f"{op}(): elements in indices should be type int64 but got: {indices.dtype}")
+    t = _ntuple(nd)
+    k = t(kernel_size)
+    s = t(stride) if stride is not None and stride != [] and stride != () else k
+    p = t(padding)
+    check_positive(op, "kernel_size", k)
+    check_positive(op, "stride", s)
+    check_nonnegative(op, "padding", p)
+    default = [(input.shape[-nd + i] - 1) * s[i] + k[i] - 2 * p[i] for i in range(nd)]
+    if output_size is None:
+        size = default
+    else:
+        size = list(output_size)
+        if len(size) == nd + 2:
+            size = size[2:]
+        if len(size) != nd:
+            raise ValueError(f"output_size should be a sequence containing {nd} or {nd + 2} elements, but it has a "
+                             f"length of '{len(size)}'")
+        for i in range(nd):
+            if not default[i] - s[i] < size[i] < default[i] + s[i]:
+                raise ValueError(f'invalid output_size "{tuple(output_size)}" (dim {i} must be between '
+                                 f'{default[i] - s[i]} and {default[i] + s[i]})')
+    volume = math.prod(size)
+    lead = tuple(input.shape[:-nd])
+    flat_idx = indices.reshape(lead + (-1,))
+    if indices.numel():   # PyTorch's check; a graph node under jit, not a read into Python
+        bad = (flat_idx < 0) | (flat_idx >= volume)
+        data_check(bad.any(), RuntimeError, f"{op}(): Found an invalid max index (output volumes are of size "
+                   f"{'x'.join(str(v) for v in size)})",
+                   eager_message=lambda: f"{op}(): Found an invalid max index: "
+                                         f"{int(flat_idx[bad][0])} (output volumes are of size "
+                                         f"{'x'.join(str(v) for v in size)})")
+    out = pt.zeros(lead + (volume,), dtype=input.dtype, device=input.device)
+    return out.scatter(-1, flat_idx, input.reshape(lead + (-1,))).reshape(lead + tuple(size))
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of ``max_pool1d``: each max back at its index, zeros elsewhere.
+
+    >>> x = pt.tensor([[[1., 5., 2., 3.]]]); y, i = pt.nn.functional.max_pool1d(x, 2, return_indices=True)
+    >>> pt.nn.functional.max_unpool1d(y, i, 2).tolist()
+    [[[0.0, 5.0, 0.0, 3.0]]]
+    """
+    return _unpool("max_unpool1d", 1, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of ``max_pool2d``: each max back at its index, zeros elsewhere."""
+    return _unpool("max_unpool2d", 2, input, indices, kernel_size, stride, padding, output_size)
+
+
+def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """The partial inverse of ``max_pool3d``: each max back at its index, zeros elsewhere."""
+    return _unpool("max_unpool3d", 3, input, indices, kernel_size, stride, padding, output_size)
+
+
+def _lp(pooled, norm_type, kernel_volume):
+    """PyTorch's power-average: (sum over the window of x**p) ** (1/p), from the window's mean of x**p."""
+    return (pooled.sign() * pooled.abs().relu()).mul(kernel_volume).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, L): (sum of x**p over each window) ** (1/p).
+
+    >>> pt.nn.functional.lp_pool1d(pt.tensor([[3., 4.]]), 2, 2).tolist()
+    [[5.0]]
+    """
+    k = _single(kernel_size)[0]
+    pooled = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
+    return _lp(pooled, norm_type, k)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, H, W)."""
+    from plugtorch.nn.functional import avg_pool2d as _avg_pool2d   # (the registry op)
+    kh, kw = _pair(kernel_size)
+    pooled = _avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
+    return _lp(pooled, norm_type, kh * kw)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """Power-average pooling over (N, C, D, H, W)."""
+    k = _triple(kernel_size)
+    pooled = avg_pool3d(input.pow(norm_type), k, stride, 0, ceil_mode)
+    return _lp(pooled, norm_type, k[0] * k[1] * k[2])

@@ -25,6 +25,9 @@ from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupN
                                                 LayerNorm, RMSNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
+from plugtorch.nn.modules.pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool3d,  # noqa: F401
+                                          AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool3d, MaxUnpool1d,
+                                          MaxUnpool2d, MaxUnpool3d)
 from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
                                       RNNCellBase)
 from plugtorch.nn.modules.sparse import Embedding  # noqa: F401

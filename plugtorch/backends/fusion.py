@@ -19,9 +19,21 @@ it), so a fused kernel returns exactly what the unfused calls return.
 ...     outputs=(1,), shape=(4,))          # doctest: +SKIP
 >>> fn = backend.fuse_pointwise(g)      # doctest: +SKIP
 >>> (out,) = fn(a, b, c)                # native arrays in, fresh contiguous arrays out
+
+Code that offers many groups before it runs any (the conformance suite's jit mode traces a batch
+of entries, then replays them) may say so with ``deferred_builds()``: a backend for which
+building many kernels at once costs less than building them one by one (opencl: one program,
+one compiler run) may then return callables that build at their first call, all of those
+waiting together. Without it, or on a backend that ignores it, nothing changes.
+
+>>> with deferred_builds():             # doctest: +SKIP
+...     traced = [plugtorch.jit.trace(f, x) for f in fns]
+>>> [t(x) for t in traced]              # doctest: +SKIP
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass
 
 IN, STEP = "in", "step"
@@ -67,3 +79,23 @@ class PointwiseGroup:
     def key(self) -> tuple:
         """A hashable key: groups with equal keys can share one generated kernel."""
         return (self.inputs, self.steps, self.outputs, self.shape)
+
+
+_DEFERRED = threading.local()
+
+
+@contextlib.contextmanager
+def deferred_builds():
+    """Within it (in this thread), a backend may build the fused kernels it returns at their first
+    call instead of at once; see the module docstring."""
+    before = getattr(_DEFERRED, "on", False)
+    _DEFERRED.on = True
+    try:
+        yield
+    finally:
+        _DEFERRED.on = before
+
+
+def builds_deferred() -> bool:
+    """Whether the caller asked for ``deferred_builds()``."""
+    return getattr(_DEFERRED, "on", False)

@@ -5,7 +5,7 @@ import pytest
 
 import plugtorch as pt
 from plugtorch.backends import get_backend
-from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step, deferred_builds
 from plugtorch.backends.opencl.runtime import STATS
 from plugtorch.dispatch.registry import get
 
@@ -251,6 +251,32 @@ def test_programs_are_shared_across_scalar_values_and_strides():
     run_fused([x], [("mul", In(0), 3.25), ("add", St(0), 7.0)])
     run_fused([data((5, 20), pt.float32, 61).t()], [("mul", In(0), 0.5), ("add", St(0), 1.0)])
     assert STATS["programs_built"] == built
+
+
+def test_deferred_groups_build_in_one_program_at_the_first_call():
+    x, y, z = data((37,), pt.float32, 100), data((3, 1), pt.float32, 101), data((1, 4), pt.int16, 102)
+    cases = [([x], [("expm1", In(0)), ("mul", St(0), 0.375)]),
+             ([x, x], [("log1p", In(0)), ("sub", St(0), In(1)), ("mul", St(1), 1.5)]),
+             ([y, z], [("atan", In(0)), ("add", St(0), In(1))]),     # broadcast: only the strided kernel
+             ([y, data((4, 3), pt.int16, 103).t()], [("sinh", In(0)), ("mul", St(0), In(1))])]
+    made = [build(inputs, calls) for inputs, calls in cases]
+    built = STATS["programs_built"]
+    with deferred_builds():
+        fns = [BE.fuse_pointwise(group) for group, _ in made]
+    assert STATS["programs_built"] == built                 # nothing built before a call
+    for (inputs, _), (_, want), fn in zip(cases, made, fns):
+        (got,) = fn(*[t._data for t in inputs])
+        assert BE.to_numpy(got).tobytes() == BE.to_numpy(want[0]).tobytes()
+        assert STATS["programs_built"] == built + 1         # the first call built all four
+
+
+def test_without_deferred_builds_a_group_builds_at_once():
+    x = data((29,), pt.float32, 110)
+    group, want = build([x], [("cosh", In(0)), ("mul", St(0), 0.625)])
+    built = STATS["programs_built"]      # (after the unfused kernels build)
+    fn = BE.fuse_pointwise(group)
+    assert STATS["programs_built"] == built + 1
+    assert BE.to_numpy(fn(x._data)[0]).tobytes() == BE.to_numpy(want[0]).tobytes()
 
 
 def test_callable_reused_for_new_inputs():

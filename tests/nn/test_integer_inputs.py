@@ -59,3 +59,45 @@ def test_bilinear_keeps_integer_dtypes(device, dtype, scale, want):
     r = F.bilinear(x1, x2, pt.ones(2, 3, 5, dtype=dtype, device=device))
     assert r.dtype is dtype
     np.testing.assert_array_equal(r.cpu().numpy(), np.full((4, 2), want))
+
+
+INT_LOSS_REFUSALS = [   # (loss, call on integer/bool a and b, exception, message) as torch 2.13 refuses them
+    ("mse_loss", lambda a, b: F.mse_loss(a, b, reduction="none"), NotImplementedError, "mse_loss"),
+    ("smooth_l1_loss", lambda a, b: F.smooth_l1_loss(a, b), NotImplementedError, "smooth_l1_loss"),
+    ("huber_loss", lambda a, b: F.huber_loss(a, b, reduction="sum"), NotImplementedError, "huber_loss"),
+    ("bce_with_logits", lambda a, b: F.binary_cross_entropy_with_logits(a, b), NotImplementedError,
+     "binary_cross_entropy_with_logits"),
+    ("multi_margin_loss", lambda a, b: F.multi_margin_loss(a, pt.tensor([0, 1])), NotImplementedError,
+     "multi_margin_loss"),
+    ("multilabel_margin_loss", lambda a, b: F.multilabel_margin_loss(a, pt.tensor([[0, -1], [1, -1]])),
+     NotImplementedError, "multilabel_margin_loss"),
+    ("kl_div", lambda a, b: F.kl_div(a, b, reduction="sum"), RuntimeError, "kl_div: Integral inputs not supported"),
+    ("kl_div float input", lambda a, b: F.kl_div(a.float(), b, reduction="sum"), RuntimeError,
+     "kl_div: Integral inputs not supported"),
+    ("soft_margin_loss", lambda a, b: F.soft_margin_loss(a, b), RuntimeError,
+     r"soft_margin_loss\(\): expected a floating point input"),
+    ("hinge_embedding_loss", lambda a, b: F.hinge_embedding_loss(a, b.float(), reduction="none"), RuntimeError,
+     r"hinge_embedding_loss\(\): expected a floating point input"),
+    ("bce_with_logits int target", lambda a, b: F.binary_cross_entropy_with_logits(a.float(), b), RuntimeError,
+     r"binary_cross_entropy_with_logits\(\): expected a floating point target"),
+]
+
+
+@pytest.mark.parametrize("dtype", [pt.int64, pt.int32, pt.bool])
+@pytest.mark.parametrize("name,call,err,match", INT_LOSS_REFUSALS, ids=[c[0] for c in INT_LOSS_REFUSALS])
+def test_losses_refuse_integer_inputs(name, call, err, match, dtype):
+    a, b = pt.tensor([[1, 0], [0, 1]]).to(dtype), pt.tensor([[0, 1], [1, 1]]).to(dtype)
+    with pytest.raises(err, match=match):
+        call(a, b)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_losses_take_a_bool_target_beside_a_float_input(device):
+    x = pt.tensor([[1.0, 0.0], [0.0, 1.0]], device=device)
+    y = pt.tensor([[False, True], [True, True]], device=device)
+    assert F.mse_loss(x, y).item() == 0.75 and F.mse_loss(y, x).item() == 0.75         # as torch: in float32
+    assert F.smooth_l1_loss(x, y).item() == 0.375 and F.huber_loss(x, y).item() == 0.375
+    np.testing.assert_allclose(F.soft_margin_loss(x, y).item(), np.log1p(np.exp(-np.array([0, 0, 0, 1.0]))).mean(),
+                               rtol=1e-6)
+    r = F.mse_loss(x, pt.tensor([[0, 1], [1, 1]], device=device), reduction="none")   # an int target: promoted
+    assert r.dtype is pt.float32 and r.tolist() == [[1.0, 1.0], [1.0, 0.0]]

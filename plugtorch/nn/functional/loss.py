@@ -25,11 +25,35 @@ def _check_same_size(input, target):
                       "Please ensure they have the same size.", UserWarning, stacklevel=user_stacklevel())
 
 
+def _floating_pair(op, input, target):
+    """The regression losses' dtype rule, as PyTorch's kernels: computed in the promoted dtype of
+    input and target, which must be floating point (integers and bool raise NotImplementedError,
+    whatever the reduction); a bool operand beside a float one is taken as 0/1 in that dtype."""
+    dt = pt.result_type(input, target)
+    if not (dt.is_floating_point or dt.is_complex):
+        raise not_implemented_for(op, dt, f"got input {input.dtype} and target {target.dtype}; the loss is "
+                                          "computed in floating point: convert them with .float()")
+    if input.dtype is pt.bool:
+        input = input.to(dt)
+    if target.dtype is pt.bool:
+        target = target.to(dt)
+    return input, target
+
+
+def _check_floating_input(op, input, error=NotImplementedError):
+    """The losses whose PyTorch kernels take only floating point inputs (scores, logits)."""
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        if error is NotImplementedError:
+            raise not_implemented_for(op, input.dtype, "the input holds scores: convert it with .float()")
+        raise error(f"{op}(): expected a floating point input, got {input.dtype}; convert it with .float()")
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     check_tensors("mse_loss", input=input, target=target)
     check_optional_tensors("mse_loss", weight=weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target)
+    input, target = _floating_pair("mse_loss", input, target)
     d = input - target
     loss = d * d
     return _reduce(loss if weight is None else loss * weight, reduction)
@@ -49,6 +73,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     _check_same_size(input, target)
+    input, target = _floating_pair("smooth_l1_loss", input, target)
     d = (input - target).abs()
     if beta == 0:
         return _reduce(d, reduction)
@@ -62,6 +87,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_same_size(input, target)
+    input, target = _floating_pair("huber_loss", input, target)
     d = (input - target).abs()
     loss = pt.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
     return _reduce(loss if weight is None else loss * weight, reduction)
@@ -227,6 +253,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"Target size ({pt.Size(target.shape)}) must be the same as input size "
                          f"({pt.Size(input.shape)})")
+    _check_floating_input("binary_cross_entropy_with_logits", input)
+    if not (target.dtype.is_floating_point or target.dtype.is_complex):
+        raise RuntimeError(f"binary_cross_entropy_with_logits(): expected a floating point target (probabilities), "
+                           f"got {target.dtype}; convert it with .to(input.dtype)")
     neg_x = -input
     softplus_neg = pt.where(neg_x > 0, neg_x, 0.0) + (-input.abs()).exp().log1p()
     if pos_weight is not None:
@@ -243,6 +273,9 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     check_tensors("kl_div", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction, ("none", "mean", "sum", "batchmean"))
+    if not all(t.dtype.is_floating_point or t.dtype.is_complex for t in (input, target)):
+        raise RuntimeError(f"kl_div: Integral inputs not supported. (got input {input.dtype} and target "
+                           f"{target.dtype}: convert them with .float())")
     if reduction == "mean":
         warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
                       "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
@@ -298,6 +331,9 @@ def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="m
     if shape != tuple(input.shape):   # the result has the input's shape, as PyTorch's
         raise RuntimeError(f"soft_margin_loss(): output with shape {list(input.shape)} doesn't match the broadcast "
                            f"shape {list(shape)} (target {list(target.shape)}); give the target the input's shape")
+    _check_floating_input("soft_margin_loss", input, RuntimeError)
+    if target.dtype is pt.bool:
+        target = target.to(input.dtype)
     return _reduce((-target * input).exp().log1p(), reduction)
 
 
@@ -306,6 +342,8 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     check_tensors("hinge_embedding_loss", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
+    # integers refused whatever the reduction: PyTorch's 'none' and 'sum' truncate margin - input to them
+    _check_floating_input("hinge_embedding_loss", input, RuntimeError)
     over = margin - input
     return _reduce(pt.where(target != 1, pt.where(over > 0, over, 0.0), 0.0)
                    + pt.where(target != -1, input, 0.0), reduction)
@@ -375,6 +413,7 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
     _check_class_scores("multi_margin_loss", input, target)
+    _check_floating_input("multi_margin_loss", input)
     x = input.reshape(1, -1) if input.ndim < 2 else input
     n, c = x.shape
     if target.ndim > 1 or target.numel() != n:
@@ -405,6 +444,7 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     _check_class_scores("multilabel_margin_loss", input, target)
+    _check_floating_input("multilabel_margin_loss", input)
     if tuple(target.shape) != tuple(input.shape):
         raise RuntimeError(f"multilabel_margin_loss(): inconsistent target size: {list(target.shape)} for input of "
                            f"size: {list(input.shape)}")

@@ -435,6 +435,17 @@ POOLING_3D = {
 }
 
 
+RESAMPLING = {
+    nn.PixelShuffle: lambda ctx: [_s(ctx, nn.PixelShuffle, [_x(ctx, (2, 8, 2, 3))], 2),
+                                  _s(ctx, nn.PixelShuffle, [_x(ctx, (9, 2, 2), "transposed")], 3)],
+    nn.PixelUnshuffle: lambda ctx: [_s(ctx, nn.PixelUnshuffle, [_x(ctx, (2, 2, 4, 6))], 2)],
+    nn.ChannelShuffle: lambda ctx: [_s(ctx, nn.ChannelShuffle, [_x(ctx, (2, 6, 3), "stepped")], 3)],
+    nn.UpsamplingNearest2d: lambda ctx: [_s(ctx, nn.UpsamplingNearest2d, [_x(ctx, (1, 2, 3, 4))], scale_factor=2)],
+    nn.UpsamplingBilinear2d: lambda ctx: [_s(ctx, nn.UpsamplingBilinear2d, [_x(ctx, (1, 2, 3, 4), "transposed")],
+                                             size=(5, 7), n=4)],
+}
+
+
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
     def make(ctx):
@@ -463,7 +474,8 @@ ERRORS = {
 }
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
-           **CONV_3D, **POOLING_3D}
+           **CONV_3D, **POOLING_3D,
+           **RESAMPLING}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

@@ -30,7 +30,9 @@ from plugtorch.nn.functional.pooling import (adaptive_avg_pool3d, adaptive_max_p
                                              max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
                                              max_unpool1d, max_unpool2d, max_unpool3d)
 from plugtorch.nn.functional.regularization import alpha_dropout, dropout, dropout2d  # noqa: F401
-from plugtorch.nn.functional.sampling import interpolate, upsample  # noqa: F401
+from plugtorch.nn.functional.sampling import (affine_grid, grid_sample, interpolate, upsample,  # noqa: F401
+                                              upsample_bilinear, upsample_nearest)
+from plugtorch.nn.functional.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from plugtorch.nn.functional.sparse import one_hot  # noqa: F401
 from plugtorch.nn.ops import WRAPPERS as _W  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""interpolate: nearest and (bi)linear resizing, one spatial dim at a time with index_select.
+"""interpolate: nearest and (bi)linear resizing, one spatial dim at a time with index_select;
+affine_grid and grid_sample: sampling at arbitrary positions (gathers weighted by the fractions).
 
 >>> import plugtorch as pt
 >>> pt.nn.functional.interpolate(pt.tensor([[[1., 2.]]]), scale_factor=2).tolist()
@@ -7,8 +8,10 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import plugtorch as pt
+from plugtorch.nn.functional._utils import check_tensors
 
 
 def _sizes(input, size, scale_factor, nd):
@@ -86,3 +89,154 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Deprecated alias of ``interpolate(..., mode='nearest')`` (warns, as PyTorch's)."""
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input, size=None, scale_factor=None):
+    """Deprecated alias of ``interpolate(..., mode='bilinear', align_corners=True)`` (warns, as PyTorch's)."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use `nn.functional.interpolate` instead.",
+                  stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
+
+
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                  "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+
+def _base_coords(n, align_corners, dtype, device):
+    """The normalized [-1, 1] coordinate of each of ``n`` pixels (centres, or corners when aligned)."""
+    if n == 1:
+        return pt.zeros(1, dtype=dtype, device=device)
+    i = pt.arange(n, dtype=dtype, device=device)
+    return i * (2.0 / (n - 1)) - 1 if align_corners else (i * 2 + 1) / n - 1
+
+
+def affine_grid(theta, size, align_corners=None):
+    """The sampling grid of a batch of affine maps: theta (N, 2, 3) and size (N, C, H, W) give
+    (N, H, W, 2) (x, y) coordinates in [-1, 1] for ``grid_sample``; (N, 3, 4) and a 5-d size give
+    (N, D, H, W, 3).
+
+    >>> pt.nn.functional.affine_grid(pt.tensor([[[1., 0, 0], [0, 1, 0]]]), (1, 1, 1, 2), True).tolist()
+    [[[[-1.0, 0.0], [1.0, 0.0]]]]
+    """
+    check_tensors("affine_grid", theta=theta)
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    size = tuple(int(v) for v in size)
+    if not theta.dtype.is_floating_point:
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[1:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. "
+                             f"Got {list(theta.shape)}.")
+        spatial = size[2:]
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[1:]) != (3, 4):
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. "
+                             f"Got {list(theta.shape)}.")
+        spatial = size[2:]
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {size}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    if theta.shape[0] != size[0]:
+        raise RuntimeError(f"affine_grid(): theta has a batch of {theta.shape[0]} matrices but size {size} asks "
+                           f"for a batch of {size[0]}")
+    nd, dt, dev = len(spatial), theta.dtype, theta.device
+    # homogeneous base coordinates (x, y[, z], 1), x along the last dim
+    axes = [_base_coords(spatial[nd - 1 - i], align_corners, dt, dev) for i in range(nd)]
+    cols = []
+    for i, a in enumerate(axes):
+        shape = [1] * nd
+        shape[nd - 1 - i] = spatial[nd - 1 - i]
+        cols.append(a.reshape(shape).expand(spatial))
+    cols.append(pt.ones(spatial, dtype=dt, device=dev))
+    base = pt.stack(cols, -1).reshape(1, -1, nd + 1)                         # (1, prod, nd + 1)
+    return (base @ theta.transpose(1, 2)).reshape((size[0],) + tuple(spatial) + (nd,))
+
+
+def _unnormalize(coord, n, align_corners):
+    return (coord + 1) / 2 * (n - 1) if align_corners else ((coord + 1) * n - 1) / 2
+
+
+def _reflect(coord, low2, high2):
+    """PyTorch's reflect_coordinates: fold ``coord`` into [low2/2, high2/2] by reflecting at the ends."""
+    if low2 == high2:
+        return coord * 0
+    lo, span = low2 / 2, (high2 - low2) / 2
+    c = (coord - lo).abs()
+    extra = c.fmod(span)
+    flips = (c / span).floor()
+    return pt.where(flips.remainder(2) == 0, extra + lo, span - extra + lo)
+
+
+def _source_coord(coord, n, padding_mode, align_corners):
+    x = _unnormalize(coord, n, align_corners)
+    if padding_mode == "reflection":
+        x = _reflect(x, 0, 2 * (n - 1)) if align_corners else _reflect(x, -1, 2 * n - 1)
+    if padding_mode in ("border", "reflection"):
+        x = x.clamp(0, n - 1)
+    return x
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample (N, C, H, W) ``input`` at the (N, Ho, Wo, 2) (x, y) positions of ``grid`` in [-1, 1]:
+    bilinear or nearest, outside the image zeros, the border value, or the reflected image.
+
+    >>> img = pt.arange(4.).reshape(1, 1, 2, 2)
+    >>> pt.nn.functional.grid_sample(img, pt.tensor([[[[1., -1.]]]]), align_corners=True).tolist()
+    [[[[1.0]]]]
+    """
+    check_tensors("grid_sample", input=input, grid=grid)
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
+                         f"but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if mode == "bicubic":
+        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported; use 'bilinear' or 'nearest'")
+    if input.ndim != 4 or grid.ndim != 4:
+        raise NotImplementedError(f"grid_sample(): only 4-D input and grid (2-d sampling) are supported, but got "
+                                  f"input of size {list(input.shape)} and grid of size {list(grid.shape)}")
+    if grid.shape[-1] != 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes "
+                           f"{list(grid.shape)}")
+    if grid.shape[0] != input.shape[0]:
+        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with "
+                           f"sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if input.dtype is not grid.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, but input has "
+                           f"{input.dtype} and grid has {grid.dtype}")
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1], grid.shape[2]
+    x = _source_coord(grid[..., 0], w, padding_mode, align_corners)          # (N, Ho, Wo)
+    y = _source_coord(grid[..., 1], h, padding_mode, align_corners)
+    flat = input.reshape(n, c, h * w)
+
+    def tap(iy, ix):
+        """Input values at integer (iy, ix) (float tensors), 0 outside the image: (N, C, Ho, Wo)."""
+        inside = (ix >= 0) & (ix <= w - 1) & (iy >= 0) & (iy <= h - 1)
+        pos = (iy.clamp(0, h - 1) * w + ix.clamp(0, w - 1)).to(pt.int64).reshape(n, 1, ho * wo)
+        vals = flat.gather(2, pos.expand(n, c, ho * wo)).reshape(n, c, ho, wo)
+        return vals * inside.unsqueeze(1).to(vals.dtype)
+
+    if mode == "nearest":
+        return tap(y.detach().round(), x.detach().round())
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    wx, wy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
+    top = tap(y0, x0) * (1 - wx) + tap(y0, x0 + 1) * wx
+    bottom = tap(y0 + 1, x0) * (1 - wx) + tap(y0 + 1, x0 + 1) * wx
+    return top * (1 - wy) + bottom * wy

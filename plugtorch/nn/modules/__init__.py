@@ -34,4 +34,5 @@ from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
 from plugtorch.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401
                                               TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401
-from plugtorch.nn.modules.upsampling import Upsample  # noqa: F401
+from plugtorch.nn.modules.upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d  # noqa: F401
+from plugtorch.nn.modules.pixelshuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle  # noqa: F401

@@ -1,4 +1,4 @@
-"""Upsample: ``F.interpolate`` as a layer.
+"""Upsample (and UpsamplingNearest2d, UpsamplingBilinear2d): ``F.interpolate`` as a layer.
 
 >>> import plugtorch as pt
 >>> pt.nn.Upsample(scale_factor=2)(pt.ones(1, 1, 2, 2)).shape
@@ -25,3 +25,17 @@ class Upsample(Module):
     def extra_repr(self) -> str:
         what = f"scale_factor={self.scale_factor}" if self.scale_factor is not None else f"size={self.size}"
         return f"{what}, mode='{self.mode}'"
+
+
+class UpsamplingNearest2d(Upsample):
+    """2-d nearest-neighbour upsampling: ``Upsample(size, scale_factor, mode='nearest')``."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """2-d bilinear upsampling with ``align_corners=True`` (as PyTorch's)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

@@ -1,0 +1,168 @@
+"""pixel_shuffle/pixel_unshuffle/channel_shuffle, the UpsamplingNearest2d/Bilinear2d layers, and
+affine_grid + grid_sample against NumPy references (a per-point loop for grid_sample)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+DEVICES = ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))]
+rng = np.random.default_rng(0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_pixel_and_channel_shuffle(device):
+    x = rng.standard_normal((2, 3, 8, 2, 3)).astype(np.float32)        # extra leading dim
+    out = F.pixel_shuffle(pt.tensor(x, device=device), 2)
+    ref = np.zeros((2, 3, 2, 4, 6), np.float32)
+    for c, i, j in np.ndindex(2, 4, 6):
+        ref[:, :, c, i, j] = x[:, :, c * 4 + (i % 2) * 2 + j % 2, i // 2, j // 2]
+    np.testing.assert_array_equal(out.cpu().numpy(), ref)
+    back = nn.PixelUnshuffle(2)(out)
+    np.testing.assert_array_equal(back.cpu().numpy(), x)
+    y = rng.standard_normal((2, 6, 3)).astype(np.float32)
+    shuffled = nn.ChannelShuffle(3)(pt.tensor(y, device=device)).cpu().numpy()
+    np.testing.assert_array_equal(shuffled, y[:, [0, 2, 4, 1, 3, 5]])
+    assert nn.PixelShuffle(3)(pt.ones(18, 2, 2)).shape == (2, 6, 6)   # unbatched
+
+
+def test_shuffle_gradients_reprs_and_errors():
+    scalar_gradcheck(lambda x: F.pixel_shuffle(x, 2), t64(rng.standard_normal((1, 4, 2, 3)), True))
+    scalar_gradcheck(lambda x: F.channel_shuffle(x, 2), t64(rng.standard_normal((1, 4, 3)), True))
+    assert repr(nn.PixelShuffle(2)) == "PixelShuffle(upscale_factor=2)"
+    assert repr(nn.PixelUnshuffle(3)) == "PixelUnshuffle(downscale_factor=3)"
+    assert repr(nn.ChannelShuffle(2)) == "ChannelShuffle(groups=2)"
+    with pytest.raises(RuntimeError, match=r"pixel_shuffle expects input to have at least 3 dimensions, but got "
+                                           r"input with 2 dimension\(s\)"):
+        F.pixel_shuffle(pt.ones(4, 4), 2)
+    with pytest.raises(RuntimeError, match=r"input.size\(-3\)=5 is not divisible by 4"):
+        F.pixel_shuffle(pt.ones(1, 5, 2, 2), 2)
+    with pytest.raises(RuntimeError, match="pixel_shuffle expects a positive upscale_factor, but got 0"):
+        F.pixel_shuffle(pt.ones(1, 4, 2, 2), 0)
+    with pytest.raises(RuntimeError, match=r"expects height to be divisible by downscale_factor, but "
+                                           r"input.size\(-2\)=5 is not divisible by 2"):
+        F.pixel_unshuffle(pt.ones(1, 1, 5, 4), 2)
+    with pytest.raises(RuntimeError, match="Number of channels must be divisible by groups. Got 5 channels and 2"):
+        F.channel_shuffle(pt.ones(1, 5, 2, 2), 2)
+    with pytest.raises(RuntimeError, match=r"channel_shuffle expects input with > 2 dims, but got input with sizes"):
+        F.channel_shuffle(pt.ones(5), 1)
+
+
+def test_upsampling_layers():
+    x = pt.arange(4.).reshape(1, 1, 2, 2)
+    assert nn.UpsamplingNearest2d(scale_factor=2)(x).tolist() == [[[[0., 0., 1., 1.], [0., 0., 1., 1.],
+                                                                   [2., 2., 3., 3.], [2., 2., 3., 3.]]]]
+    # align_corners=True: the corners stay, the middle is the linear blend
+    out = nn.UpsamplingBilinear2d(size=(3, 3))(x).numpy()
+    np.testing.assert_allclose(out[0, 0], [[0, 0.5, 1], [1, 1.5, 2], [2, 2.5, 3]])
+    assert repr(nn.UpsamplingNearest2d(scale_factor=2)) == "UpsamplingNearest2d(scale_factor=2.0, mode='nearest')"
+    assert repr(nn.UpsamplingBilinear2d(size=(3, 4))) == "UpsamplingBilinear2d(size=(3, 4), mode='bilinear')"
+    with pytest.warns(UserWarning, match="upsample_bilinear` is deprecated"):
+        np.testing.assert_allclose(F.upsample_bilinear(x, size=(3, 3)).numpy(), out)
+    with pytest.warns(UserWarning, match="upsample_nearest` is deprecated"):
+        assert F.upsample_nearest(x, scale_factor=2).shape == (1, 1, 4, 4)
+
+
+def unnormalize(g, n, align):
+    return (g + 1) / 2 * (n - 1) if align else ((g + 1) * n - 1) / 2
+
+
+def reflect(v, lo2, hi2):
+    if lo2 == hi2:
+        return 0.0
+    lo, span = lo2 / 2, (hi2 - lo2) / 2
+    v = abs(v - lo)
+    extra, flips = np.fmod(v, span), np.floor(v / span)
+    return extra + lo if flips % 2 == 0 else span - extra + lo
+
+
+def grid_sample_ref(img, grid, mode, padding, align):
+    n, c, h, w = img.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+    for b, i, j in np.ndindex(n, *grid.shape[1:3]):
+        coords = []
+        for g, size in ((grid[b, i, j, 0], w), (grid[b, i, j, 1], h)):
+            v = unnormalize(g, size, align)
+            if padding == "reflection":
+                v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
+            if padding != "zeros":
+                v = min(max(v, 0), size - 1)
+            coords.append(v)
+        x, y = coords
+
+        def at(yy, xx):
+            return img[b, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+        if mode == "nearest":
+            out[b, :, i, j] = at(int(np.rint(y)), int(np.rint(x)))
+            continue
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        fx, fy = x - x0, y - y0
+        out[b, :, i, j] = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+                           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
+    return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align", [False, True])
+def test_grid_sample(mode, padding, align, device):
+    img = rng.standard_normal((2, 3, 4, 5))
+    grid = rng.uniform(-1.6, 1.6, size=(2, 3, 4, 2))
+    grid[0, 0, 0] = [1.0, -1.0]                       # exact corner
+    ref = grid_sample_ref(img, grid, mode, padding, align)
+    f32 = lambda a: pt.tensor(a.astype(np.float32), device=device)  # noqa: E731
+    out = F.grid_sample(f32(img), f32(grid), mode, padding, align)
+    np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_affine_grid_and_round_trip():
+    theta = np.array([[[0.8, -0.3, 0.1], [0.2, 1.1, -0.2]]])
+    grid = F.affine_grid(pt.tensor(theta), (1, 2, 3, 4), align_corners=False).numpy()
+    xs, ys = (np.arange(4) * 2 + 1) / 4 - 1, (np.arange(3) * 2 + 1) / 3 - 1
+    base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((3, 4))), -1)
+    np.testing.assert_allclose(grid[0], base @ theta[0].T, rtol=1e-12)
+    # the identity grid with align_corners=True reproduces the image
+    img = pt.tensor(rng.standard_normal((1, 2, 3, 4)))
+    ident = F.affine_grid(pt.tensor([[[1.0, 0, 0], [0, 1, 0]]], dtype=pt.float64), (1, 2, 3, 4), align_corners=True)
+    np.testing.assert_allclose(F.grid_sample(img, ident, align_corners=True).numpy(), img.numpy(), atol=1e-12)
+    theta3 = rng.standard_normal((2, 3, 4))
+    g3 = F.affine_grid(pt.tensor(theta3), (2, 1, 2, 3, 4), align_corners=True).numpy()
+    zs, ys, xs = np.linspace(-1, 1, 2), np.linspace(-1, 1, 3), np.linspace(-1, 1, 4)
+    base3 = np.stack(np.broadcast_arrays(xs[None, None], ys[None, :, None], zs[:, None, None], np.ones((2, 3, 4))), -1)
+    np.testing.assert_allclose(g3, base3 @ theta3.transpose(0, 2, 1)[:, None, None], rtol=1e-12)
+
+
+def test_grid_sample_gradients():
+    img = t64(rng.standard_normal((1, 2, 3, 4)), True)
+    grid = t64(rng.uniform(-0.9, 0.9, size=(1, 2, 3, 2)), True)      # away from pixel edges
+    for padding in ("zeros", "border", "reflection"):
+        scalar_gradcheck(lambda i, g: F.grid_sample(i, g, "bilinear", padding, False), img, grid)
+    theta = t64([[[0.9, 0.1, 0.0], [-0.2, 0.8, 0.1]]], True)
+    scalar_gradcheck(lambda t: F.affine_grid(t, (1, 1, 2, 3), align_corners=False), theta)
+
+
+def test_grid_errors_and_warning():
+    with pytest.warns(UserWarning, match="Default grid_sample and affine_grid behavior has changed"):
+        F.affine_grid(pt.ones(1, 2, 3), (1, 1, 2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match=r"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                                             r"\(1, 1, 2, 2\)"):
+            F.affine_grid(pt.ones(1, 2, 2), (1, 1, 2, 2))
+        with pytest.raises(NotImplementedError, match="affine_grid only supports 4D and 5D sizes"):
+            F.affine_grid(pt.ones(1, 2, 3), (1, 2, 2))
+        with pytest.raises(RuntimeError, match="grid_sampler\\(\\): expected grid to have size 2 in last dimension"):
+            F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 3, 3, 3))
+        with pytest.raises(RuntimeError, match="expected grid and input to have same batch size"):
+            F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(2, 3, 3, 2))
+        with pytest.raises(ValueError, match="expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: 'foo'"):
+            F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 3, 3, 2), mode="foo")
+        with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection'"):
+            F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 3, 3, 2), padding_mode="foo")

@@ -43,11 +43,12 @@ import numpy as np
 
 import plugtorch as pt
 from plugtorch._device import canonical
+from plugtorch.backends.fusion import deferred_builds
 from plugtorch.dispatch.checked import checking_results
 
 from .compare import Mismatch, compare_values, describe_inputs, flatten, host, snapshot
-from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Result, _guard, _materialize, _mismatch,
-                     _Skip, build_samples, rerun_command)
+from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
+                     _mismatch, _Skip, build_samples, rerun_command)
 from .samples import SampleContext
 
 JIT, COMPILE = "jit", "compile"
@@ -58,44 +59,88 @@ GRAPH_LINES = 40                        # lines of a failing sample's graph show
 def check_entry_jit(entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6,
                     sample: int | None = None) -> Result:
     """The jit checks of one entry and dtype on one backend: a ``Result`` with ``mode="jit"``."""
-    start = time.perf_counter()
-    # Each trace collects garbage to find values Python code kept (tracer.py, escapes): a full
-    # collection scans the whole heap, 0.1 s in this process, 25x the checks of a small entry.
-    # Objects older than this entry are frozen meanwhile, so the collections scan only the new.
-    gc.freeze()
-    try:
-        with checking_results(canonical(backend_name).type):
-            res = _check_entry_jit(entry, dtype, backend_name, seed, max_examples, sample)
-    finally:
-        gc.unfreeze()
-    res.seconds = time.perf_counter() - start
-    for f in res.failures:
-        if f.index is not None:
-            f.rerun = rerun_command(backend_name, entry.name, dtype.name, f.index, seed, max_examples, jit=True)
-    return res
+    return EntryJit(entry, dtype, backend_name, seed=seed, max_examples=max_examples, sample=sample).finish()
 
 
-def _check_entry_jit(entry, dtype, backend_name, seed, max_examples, only):
-    from plugtorch.backends import get_backend
-    be = get_backend(backend_name)
-    dev = canonical(backend_name)
-    res = Result(backend_name, entry.name, dtype.name, PASS, mode=JIT)
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        samples, failure = build_samples(entry, SampleContext(dtype, seed=seed, max_examples=max_examples,
+def replays_can_wait(entry) -> bool:
+    """Whether other entries may run between this entry's traces and its replays: not a module
+    entry, whose every build (``train()``) starts a new epoch of ``plugtorch.compile``'s keys."""
+    from .opdb.modules import run_module
+    return entry.fn is not run_module
+
+
+class EntryJit:
+    """The jit checks of one entry and dtype, in two halves: ``EntryJit(...)`` traces every sample
+    (the compiled function's first call included); ``finish()`` replays them, compares, and
+    returns the ``Result``. The runner traces several entries before replaying any, so a backend
+    that builds its fused kernels at their first call (opencl) builds all of them at once."""
+
+    def __init__(self, entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6,
+                 sample: int | None = None):
+        self.entry, self.dtype, self.backend_name = entry, dtype, backend_name
+        self.seed, self.max_examples = seed, max_examples
+        self.started = []      # (sample index, sample, its paused check or its Failure)
+        self.res = None
+        self.seconds = 0.0
+        self._timed(self._trace_all, sample)
+
+    def _timed(self, fn, *args):
+        start = time.perf_counter()
+        # Each trace collects garbage to find values Python code kept (tracer.py, escapes): a full
+        # collection scans the whole heap, 0.1 s in this process, 25x the checks of a small entry.
+        # Objects older than this entry are frozen meanwhile, so the collections scan only the new.
+        gc.freeze()
+        try:
+            with checking_results(canonical(self.backend_name).type), warnings.catch_warnings(), \
+                    np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                fn(*args)
+        finally:
+            gc.unfreeze()
+        self.seconds += time.perf_counter() - start
+
+    def _trace_all(self, only):
+        from plugtorch.backends import get_backend
+        entry, dtype, name = self.entry, self.dtype, self.backend_name
+        be = get_backend(name)
+        dev = canonical(name)
+        res = self.res = Result(name, entry.name, dtype.name, PASS, mode=JIT)
+        samples, failure = build_samples(entry, SampleContext(dtype, seed=self.seed, max_examples=self.max_examples,
                                                               key=entry.name), be)
         if failure is not None:
             res.status, res.failures = FAIL, [failure]
-            return res
+            return
         res.samples = len(samples)
         if be.unsupported_dtype(dtype, dev.index):
             res.status = UNSUPPORTED     # (the eager checks check the refusal)
-            return res
+            return
         for i, s in enumerate(samples):
             if only is not None and i != only:
                 continue
+            check = sample_jit(entry, dtype, s, dev, self.seed)
+            with deferred_builds():    # (the replays build the fused kernels of many traces at once)
+                failure = _guard(functools.partial(next, check), s)
+            self.started.append((i, s, check if failure is None else failure))
+            if failure is not None and failure.check not in ("skipped", "reference"):
+                break           # (the first failing sample is the one reported)
+
+    def finish(self) -> Result:
+        """Replay and compare the traced samples (once); the entry's ``Result``."""
+        if self.res.status == PASS:
+            self._timed(self._replay_all)
+        res = self.res
+        res.seconds = self.seconds
+        for f in res.failures:
+            if f.index is not None:
+                f.rerun = rerun_command(self.backend_name, self.entry.name, self.dtype.name, f.index, self.seed,
+                                        self.max_examples, jit=True)
+        return res
+
+    def _replay_all(self):
+        res, started, self.started = self.res, self.started, []
+        for i, s, check in started:
             breaks = []
-            failure = _guard(functools.partial(_collect, breaks, entry, dtype, s, dev, seed), s)
+            failure = check if isinstance(check, Failure) else _guard(functools.partial(_finish, check, breaks), s)
             if failure is None:
                 res.breaks += [(i, reason) for reason in dict.fromkeys(breaks)]
                 continue
@@ -106,12 +151,16 @@ def _check_entry_jit(entry, dtype, backend_name, seed, max_examples, only):
             failure.message += describe_inputs(s)
             res.failures.append(failure)
             break
-    res.status = FAIL if res.failures else GRAPH_BREAK if res.breaks else PASS
-    return res
+        res.status = FAIL if res.failures else GRAPH_BREAK if res.breaks else PASS
 
 
-def _collect(breaks, entry, dtype, sample, dev, seed):
-    breaks.extend(check_sample_jit(entry, dtype, sample, dev, seed))
+def _finish(check, breaks):
+    try:
+        next(check)
+    except StopIteration as done:
+        breaks.extend(done.value)
+        return
+    raise RuntimeError("a sample's jit check paused twice")
 
 
 # ---- one sample ----------------------------------------------------------------------------
@@ -119,36 +168,51 @@ def check_sample_jit(entry, dtype, sample, dev, seed=0) -> list:
     """Trace, replay and compile one sample on ``dev`` against its eager call there; raises
     ``Mismatch`` at the first difference, ``_Skip`` when the eager call raises. Returns the
     graph breaks the tracer recorded (their reasons; empty when the call was captured)."""
-    ref = _eager(entry, sample, dev, seed)
+    check = sample_jit(entry, dtype, sample, dev, seed)
+    next(check)
     breaks = []
+    _finish(check, breaks)
+    return breaks
+
+
+def sample_jit(entry, dtype, sample, dev, seed=0):
+    """``check_sample_jit`` as a generator paused between the traces and the replays: the first
+    ``next`` runs the eager calls, the traces and the compiled function's first (tracing) call;
+    the second replays and compares, and stops with the graph breaks."""
+    ref = _eager(entry, sample, dev, seed)
     form = _form(entry, sample, dev)
     traced, graph = form.trace(seed, grad=False)
+    grads = gtraced = None
+    if entry.differentiable and dtype in GRAD_DTYPES:
+        grads = _eager_grads(entry, sample, dev, seed)
+    if grads is not None and not graph.breaks:
+        gtraced, ggraph = form.trace(seed, grad=True)
+    compiled, between = form.compile(None if grads is None else grads.gos)
+    between(0)       # the first call traces
+    if grads is None:
+        _replay(compiled, sample, dev, seed, COMPILE)
+    else:
+        _replay_step(compiled, sample, dev, seed)
+    yield
+
+    breaks = []
     if graph.breaks:
         breaks.append(_break_reason(graph))
     else:
         got = _replay(traced, sample, dev, seed, JIT)
         _compare(JIT, entry, sample, got, ref, _graph_text(graph))
-    grads = None
-    if entry.differentiable and dtype in GRAD_DTYPES:
-        grads = _eager_grads(entry, sample, dev, seed)
-    if grads is not None and not breaks:
-        traced, graph = form.trace(seed, grad=True)
-        if graph.breaks:
-            breaks.append(_break_reason(graph))
+    if gtraced is not None:
+        if ggraph.breaks:
+            breaks.append(_break_reason(ggraph))
         else:
-            _compare_grads(JIT, *_replay_grads(traced, sample, dev, seed, grads.gos), grads,
-                           _graph_text(graph, "op"))
-    compiled, between = form.compile(None if grads is None else grads.gos)
+            _compare_grads(JIT, *_replay_grads(gtraced, sample, dev, seed, grads.gos), grads,
+                           _graph_text(ggraph, "op"))
+    between(1)       # the second replays
     if grads is None:
-        got = None
-        for call in range(2):     # the first call traces, the second replays
-            between(call)
-            got = _replay(compiled, sample, dev, seed, COMPILE)
+        got = _replay(compiled, sample, dev, seed, COMPILE)
         _compare(COMPILE, entry, sample, got, ref, _compiled_text(compiled))
     else:
-        for call in range(2):
-            between(call)
-            out, new_grads, leaves = _replay_step(compiled, sample, dev, seed)
+        out, new_grads, leaves = _replay_step(compiled, sample, dev, seed)
         _compare(COMPILE, entry, sample, out, grads.call, _compiled_text(compiled))
         _compare_grads(COMPILE, new_grads, leaves, grads, _compiled_text(compiled))
     states = {e.state: e.reason for e in compiled._cache.values()}

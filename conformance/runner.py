@@ -52,6 +52,9 @@ STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION, GRAPH_BREA
 # becomes an arbitrarily large relative difference; those ops' half-precision kernels are
 # checked by the forward checks of the ops the formulas are made of.
 GRAD_DTYPES = (pt.float32, pt.float64)
+# jit mode: entry x dtype checks traced before any of them replays, so that a backend building its
+# fused kernels at their first call (opencl: one program for all waiting) builds a batch at once
+JIT_BATCH = 64
 
 
 @dataclass
@@ -115,22 +118,37 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
         sample: int | None = None, jit: bool = False) -> list:
     """Check ``entries`` on each backend; ``progress(backend, entry)`` is called after each entry;
     ``sample`` N checks only the N-th sample of each entry and dtype (see ``Failure.index``);
-    ``jit`` adds, after each entry and dtype, the jit mode's Result (jit_mode.py)."""
+    ``jit`` adds, after each entry and dtype, the jit mode's Result (jit_mode.py): up to
+    ``JIT_BATCH`` entries and dtypes are traced before their replays run."""
     if jit:
-        from .jit_mode import check_entry_jit
+        from .jit_mode import EntryJit, replays_can_wait
     results = []
+    waiting = []    # (index in results, EntryJit): traced, replayed together (their fused kernels build at once)
+
+    def replay_waiting():
+        for k, job in waiting:
+            results[k] = job.finish()
+        waiting.clear()
+
     for name in backends:
         with checking_results(canonical(name).type):
             for entry in entries:
+                can_wait = jit and replays_can_wait(entry)
+                if jit and not can_wait:
+                    replay_waiting()
                 for dt in entry.dtypes:
                     if dtypes is None or dt in dtypes:
                         results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples,
                                                    sample=sample))
                         if jit:
-                            results.append(check_entry_jit(entry, dt, name, seed=seed, max_examples=max_examples,
-                                                           sample=sample))
+                            waiting.append((len(results), EntryJit(entry, dt, name, seed=seed,
+                                                                   max_examples=max_examples, sample=sample)))
+                            results.append(None)
+                            if not can_wait or len(waiting) >= JIT_BATCH:
+                                replay_waiting()
                 if progress is not None:
                     progress(name, entry)
+            replay_waiting()
     return results
 
 

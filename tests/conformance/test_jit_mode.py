@@ -89,6 +89,25 @@ def test_an_honest_fusing_backend_passes_and_fuses(fusing):
     assert pt.backends.get_backend(name).groups > 0       # the graphs offered fused groups
 
 
+def test_entries_are_traced_before_their_replays(fusing, monkeypatch):
+    # a backend that builds its fused kernels at their first call (opencl) then builds the
+    # groups of every traced entry at once: no fused call comes before the last offer
+    name = fusing()
+    be = pt.backends.get_backend(name)
+    log = []
+    offer = be.fuse_pointwise
+
+    def logged(group, index=0):
+        fn = offer(group, index)
+        log.append("offer")
+        return lambda *arrays: (log.append("call"), fn(*arrays))[1]
+    monkeypatch.setattr(be, "fuse_pointwise", logged)
+    eager, jit = _rows(name, ["lerp", "addcmul", "nan_to_num"], [pt.float32, pt.float64])
+    assert {r.status for r in jit} <= {PASS, GRAPH_BREAK}, [str(f) for r in jit for f in r.failures]
+    assert [(r.op, r.dtype) for r in jit] == [(r.op, r.dtype) for r in eager]    # in order, one each
+    assert log.count("offer") > 6 and "offer" not in log[log.index("call"):]
+
+
 @pytest.mark.parametrize("flavour, op, dtype", [("float64 in registers", "nn.GELU", pt.float32),
                                                 ("ignores strides", "lerp", pt.float32),
                                                 ("loses -0.0", "nan_to_num", pt.float32)])

@@ -211,6 +211,27 @@ def _multilabel_margin(ctx):
             Sample(_x(ctx, (0, 5)), Input(np.zeros((0, 5), np.int64), pt.int64, requires_grad=False), reduction="sum")]
 
 
+def _gaussian_nll(ctx):
+    var = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=0.2, high=2)   # noqa: E731
+    return [Sample(_x(ctx, (4, 5)), _x(ctx, (4, 5)), var((4, 5)), reduction_length=20),
+            Sample(_x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5)), var((4,)), full=True, reduction="sum",
+                   reduction_length=20, name="one variance per row"),
+            Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4), "stepped"), var((1, 4)), reduction="none", name="shared"),
+            Sample(_x(ctx, (3, 4)), _x(ctx, (3, 4)), 0.5, eps=0.1, reduction_length=12, name="float var"),
+            Sample(_x(ctx, (0, 3)), _x(ctx, (0, 3)), var((0, 3)), reduction="sum")]
+
+
+def _multilabel_soft_margin(ctx):
+    labels = lambda shape: _const(ctx, (ctx.rng.random(shape) > 0.5).astype(np.float64))   # noqa: E731
+    return [Sample(_x(ctx, (4, 5)), labels((4, 5)), reduction_length=5),
+            Sample(_x(ctx, (4, 5), "transposed"), labels((4, 5)), _x(ctx, (5,), low=0.5, high=2,
+                                                                     requires_grad=False),
+                   reduction="sum", reduction_length=5, name="weight"),
+            Sample(_x(ctx, (3, 5), "stepped"), labels((3, 5)), reduction="none", reduction_length=5),
+            Sample(_x(ctx, (5,)), labels((5,)), reduction_length=5, name="unbatched"),
+            Sample(_x(ctx, (0, 5)), labels((0, 5)), reduction="sum")]
+
+
 def _error(make, err, match):
     def f(ctx):
         args, kwargs = make(ctx)
@@ -269,6 +290,13 @@ ENTRIES = [
                RuntimeError, "target out of range"),
         _error(lambda c: ([_x(c, (3, 4)), _classes(c, (2,), 4)], {}), RuntimeError, "target tensor should be 1-D"),
         _error(lambda c: ([_x(c, (3, 4)), _classes(c, (3,), 4)], {"p": 3}), ValueError, "only p == 1 and p == 2"))),
+    Entry("gaussian_nll_loss", samples=_gaussian_nll, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (3, 4)), _x(c, (3, 4)), _const(c, -np.ones((3, 4)))], {}), ValueError,
+               "var has negative entry/entries"),
+        _error(lambda c: ([_x(c, (3, 4)), _x(c, (3, 4)), _x(c, (2, 4), low=0.5, high=1)], {}), ValueError,
+               "var is of incorrect size"))),
+    Entry("multilabel_soft_margin_loss", samples=_multilabel_soft_margin, dtypes=LOSS_DTYPES,
+          error_inputs=_bad_reduction),
     Entry("multilabel_margin_loss", samples=_multilabel_margin, dtypes=LOSS_DTYPES, error_inputs=_errors(
         _error(lambda c: ([_x(c, (4,)), Input(np.array([4, 0, -1, 1]), pt.int64, requires_grad=False)], {}),
                RuntimeError, "'target' is out of range"),

@@ -66,6 +66,10 @@ NN_OPS = {
     "triplet_margin_loss": (_loss.triplet_margin_loss, ("reduction",)),
     "multi_margin_loss": (_loss.multi_margin_loss, ("reduction",)),
     "multilabel_margin_loss": (_loss.multilabel_margin_loss, ("reduction",)),
+    # Python composites in PyTorch, in no autocast list (they run in their inputs' dtype); registry
+    # ops all the same, so profilers see one op and a backend may override them
+    "gaussian_nll_loss": (_loss.gaussian_nll_loss, ("reduction",)),
+    "multilabel_soft_margin_loss": (_loss.multilabel_soft_margin_loss, ("reduction",)),
     "cosine_similarity": (_distance.cosine_similarity, ("reduction",)),
     "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
 }

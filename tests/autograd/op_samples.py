@@ -216,6 +216,7 @@ SAMPLES["avg_pool2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), 3), {"stride
 SAMPLES["batch_norm"] = lambda rng: Sample((randn(rng, 4, 3), None, None, randn(rng, 3), randn(rng, 3)),
                                            {"training": True})
 SAMPLES["layer_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4), randn(rng, 4)))
+SAMPLES["rms_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4)), {"eps": 1e-3})
 SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4), randn(rng, 4)))
 SAMPLES["embedding"] = lambda rng: Sample((idx([[0, 2], [2, 1]]), randn(rng, 3, 4)))
 SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
@@ -251,6 +252,9 @@ SAMPLES["poisson_nll_loss"] = lambda rng: Sample((pos(rng, 3, 4), pos(rng, 3, 4,
                                                  {"log_input": False, "full": True})
 SAMPLES["multi_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([0, 3, 1])),
                                                   {"p": 2, "margin": 0.2, "weight": pos(rng, 4)})
+SAMPLES["gaussian_nll_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), pos(rng, 3)), {"full": True})
+SAMPLES["multilabel_soft_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), T([[1.0, 0.0, 1.0, 0.0]] * 3, grad=False),
+                                                             pos(rng, 4)))
 SAMPLES["multilabel_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([[3, 0, -1, 1], [1, 2, 3, 0],
                                                                                 [2, -1, 0, 0]])))
 SAMPLES["triplet_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), randn(rng, 3, 4)),

@@ -498,3 +498,108 @@ def test_loss_warnings_point_at_the_callers_line():
         line = sys._getframe().f_lineno + 1
         F.kl_div(x, x.detach())
     assert (w[0].filename, w[0].lineno) == (__file__, line)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_gaussian_nll_loss(reduction):
+    x, y = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    v = rng.uniform(0.2, 2.0, (3, 4))
+
+    def ref(v, full=False, eps=1e-6):
+        v = np.maximum(np.broadcast_to(v, x.shape), eps)
+        return reduce(0.5 * (np.log(v) + (x - y) ** 2 / v) + (0.5 * np.log(2 * np.pi) if full else 0), reduction)
+    loss = nn.GaussianNLLLoss(reduction=reduction)
+    np.testing.assert_allclose(loss(t64(x), t64(y), t64(v)).numpy(), ref(v), rtol=1e-12)
+    np.testing.assert_allclose(F.gaussian_nll_loss(t64(x), t64(y), t64(v[:, 0]), full=True, reduction=reduction)
+                               .numpy(), ref(v[:, :1], True), rtol=1e-12)          # one variance per row
+    np.testing.assert_allclose(F.gaussian_nll_loss(t64(x), t64(y), t64(v[:1]), reduction=reduction).numpy(),
+                               ref(v[:1]), rtol=1e-12)                              # a size-1 dim: shared
+    np.testing.assert_allclose(F.gaussian_nll_loss(t64(x), t64(y), 0.5, reduction=reduction).numpy(),
+                               ref(0.5), rtol=1e-12)
+    tiny = v.copy()
+    tiny[0, 0] = 1e-9
+    np.testing.assert_allclose(F.gaussian_nll_loss(t64(x), t64(y), t64(tiny), eps=1e-3, reduction=reduction)
+                               .numpy(), ref(tiny, eps=1e-3), rtol=1e-12)
+
+
+def test_gaussian_nll_loss_gradients_and_errors():
+    x, y, v = (t64(rng.standard_normal((3, 2)), True), t64(rng.standard_normal((3, 2))),
+               t64(rng.uniform(0.5, 2.0, (3, 2)), True))
+    scalar_gradcheck(lambda x, v: F.gaussian_nll_loss(x, y, v, reduction="none"), x, v)
+    # the clamp at eps passes var's gradient through, as PyTorch's (var clamped under no_grad)
+    v = t64([[1e-8, 2.0, 0.5]], True)
+    F.gaussian_nll_loss(t64([[0.5, -1.0, 2.0]]), pt.zeros(1, 3, dtype=pt.float64), v, reduction="sum").backward()
+    e = np.array([1e-6, 2.0, 0.5])
+    np.testing.assert_allclose(v.grad.numpy()[0], 0.5 / e - 0.5 * np.array([0.25, 1, 4]) / e ** 2, rtol=1e-12)
+    x = pt.randn(3, 4)
+    with pytest.raises(ValueError, match="var has negative entry/entries"):
+        F.gaussian_nll_loss(x, x, -pt.ones(3, 4))
+    with pytest.raises(ValueError, match="var has negative entry/entries"):
+        F.gaussian_nll_loss(x, x, -1.0)
+    with pytest.raises(ValueError, match=r"var is of incorrect size: \[2, 4\] for input \[3, 4\]"):
+        F.gaussian_nll_loss(x, x, pt.ones(2, 4))
+    with pytest.raises(ValueError, match="avg is not a valid value for reduction"):
+        F.gaussian_nll_loss(x, x, pt.ones(3, 4), reduction="avg")
+    assert repr(nn.GaussianNLLLoss(full=True)) == "GaussianNLLLoss()" and nn.GaussianNLLLoss(eps=0.1).eps == 0.1
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_soft_margin_loss(reduction):
+    x = rng.standard_normal((4, 3)) * 3
+    x[0, 0] = 40.0                                        # exp(-x) and exp(x) far apart: the stable form
+    y = (rng.random((4, 3)) > 0.5).astype(np.float64)
+    w = rng.uniform(0.5, 2.0, 3)
+    logsig = lambda z: -np.logaddexp(0, -z)  # noqa: E731
+    per = -(y * logsig(x) + (1 - y) * logsig(-x))
+    mod = nn.MultiLabelSoftMarginLoss(weight=t64(w), reduction=reduction)
+    assert "weight" in dict(mod.named_buffers())
+    np.testing.assert_allclose(mod(t64(x), t64(y)).numpy(), reduce((per * w).mean(1), reduction), rtol=1e-12)
+    np.testing.assert_allclose(F.multilabel_soft_margin_loss(t64(x[1]), t64(y[1]), reduction=reduction).numpy(),
+                               per[1].mean(), rtol=1e-12)          # unbatched: one loss
+    scalar_gradcheck(lambda x: F.multilabel_soft_margin_loss(x, t64(y), reduction=reduction),
+                     t64(rng.standard_normal((4, 3)), True))
+
+
+def test_multilabel_soft_margin_loss_errors():
+    with pytest.raises(NotImplementedError, match=r"multilabel_soft_margin_loss\(\): not implemented for dtype"):
+        F.multilabel_soft_margin_loss(pt.tensor([[1, 0]]), pt.tensor([[1, 0]]))
+    with pytest.raises(RuntimeError, match="expected an input of 1 or more dims"):
+        F.multilabel_soft_margin_loss(pt.tensor(0.5), pt.tensor(1.0))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_triplet_margin_with_distance_loss(reduction):
+    a, p, n = (rng.standard_normal((5, 3)) for _ in range(3))
+    l1 = lambda u, v: (u - v).abs().sum(-1)  # noqa: E731
+
+    def ref(dpos, dneg):
+        return reduce(np.maximum(2.0 + dpos - dneg, 0), reduction)
+    d = lambda u, v: np.abs(u - v).sum(-1)  # noqa: E731
+    mod = nn.TripletMarginWithDistanceLoss(distance_function=l1, margin=2.0, reduction=reduction)
+    np.testing.assert_allclose(mod(t64(a), t64(p), t64(n)).numpy(), ref(d(a, p), d(a, n)), rtol=1e-12)
+    got = F.triplet_margin_with_distance_loss(t64(a), t64(p), t64(n), distance_function=l1, margin=2.0, swap=True,
+                                              reduction=reduction)
+    np.testing.assert_allclose(got.numpy(), ref(d(a, p), np.minimum(d(a, n), d(p, n))), rtol=1e-12)
+    # the default distance is pairwise_distance: triplet_margin_loss's p=2 distance
+    np.testing.assert_allclose(nn.TripletMarginWithDistanceLoss(reduction=reduction)(t64(a), t64(p), t64(n)).numpy(),
+                               F.triplet_margin_loss(t64(a), t64(p), t64(n), reduction=reduction).numpy(), rtol=1e-12)
+    scalar_gradcheck(lambda a, n: F.triplet_margin_with_distance_loss(a, t64(p), n, distance_function=l1,
+                                                                      margin=20.0, reduction=reduction),
+                     t64(a, True), t64(n, True))
+
+
+def test_triplet_margin_with_distance_loss_errors_and_distance_modules():
+    x = pt.randn(4, 3)
+    with pytest.raises(ValueError, match="margin must be greater than 0, got 0"):
+        F.triplet_margin_with_distance_loss(x, x, x, margin=0)
+    with pytest.raises(ValueError, match="TripletMarginWithDistanceLoss: expected margin to be greater than 0"):
+        nn.TripletMarginWithDistanceLoss(margin=-1.0)
+    with pytest.raises(RuntimeError, match="anchor 2D, positive 1D, and negative 2D inputs"):
+        F.triplet_margin_with_distance_loss(x, x[0], x)
+    assert repr(nn.TripletMarginWithDistanceLoss()) == \
+        "TripletMarginWithDistanceLoss(\n  (distance_function): PairwiseDistance()\n)"
+    u, v = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    np.testing.assert_allclose(nn.PairwiseDistance(p=1.0, eps=0.0, keepdim=True)(t64(u), t64(v)).numpy(),
+                               np.abs(u - v).sum(-1, keepdims=True), rtol=1e-12)
+    cos = (u * v).sum(0) / np.sqrt((u * u).sum(0) * (v * v).sum(0))
+    np.testing.assert_allclose(nn.CosineSimilarity(dim=0)(t64(u), t64(v)).numpy(), cos, rtol=1e-12)

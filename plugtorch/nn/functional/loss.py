@@ -461,3 +461,83 @@ def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduct
     keep = listed.unsqueeze(2) & ~is_target.unsqueeze(1)
     loss = pt.where(keep & (z > 0), z, 0.0).sum((1, 2)) / c
     return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ 0.5 log(2 pi) with ``full``).
+
+    ``var`` has the input's shape, or one dim short of it, or one dim of size 1 where the input's
+    is not (one variance shared along that dim), or is a Python number. As PyTorch, the clamp at
+    ``eps`` passes var's gradient through unchanged.
+    """
+    check_tensors("gaussian_nll_loss", input=input, target=target)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = pt.full(tuple(input.shape), float(var), dtype=input.dtype, device=input.device)
+    else:
+        check_tensors("gaussian_nll_loss", var=var)
+        if var.numel():
+            data_check((var < 0).any(), ValueError, "var has negative entry/entries")
+    vs, xs = tuple(var.shape), tuple(input.shape)
+    if vs != xs:
+        if xs[:-1] == vs:                 # one variance per sample, shared by its last dim
+            var = var.unsqueeze(-1)
+        elif not (len(vs) == len(xs) and sum(v for x, v in zip(xs, vs) if x != v) == 1):
+            raise ValueError(f"var is of incorrect size: {list(vs)} for input {list(xs)} (give it the input's "
+                             "shape, the input's shape without its last dim, or a size-1 dim where the input's "
+                             "differs)")
+    check_reduction(reduction)
+    var = var + (var.clamp_min(eps) - var).detach()
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """-(y log sigmoid(x) + (1 - y) log sigmoid(-x)) (times ``weight``), averaged over the classes
+    (the last dim): one loss per sample, then reduced."""
+    check_tensors("multilabel_soft_margin_loss", input=input, target=target)
+    check_optional_tensors("multilabel_soft_margin_loss", weight=weight)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_reduction(reduction)
+    if input.ndim == 0:
+        raise RuntimeError("multilabel_soft_margin_loss(): expected an input of 1 or more dims (the last holds "
+                           "the classes), got a 0-d tensor")
+    _check_floating_input("multilabel_soft_margin_loss", input)
+    neg_x = -input
+    softplus_neg = pt.where(neg_x > 0, neg_x, 0.0) + (-input.abs()).exp().log1p()   # -log sigmoid(x), stable
+    loss = (1 - target) * input + softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    loss = loss.sum(-1) / input.shape[-1]
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)) for any ``distance_function``
+    (default ``pairwise_distance``); ``swap`` takes min(d(a, n), d(p, n)) for the negative.
+
+    >>> import plugtorch as pt
+    >>> F = pt.nn.functional
+    >>> a, p, n = pt.tensor([[0., 0.]]), pt.tensor([[0., 1.]]), pt.tensor([[3., 0.]])
+    >>> F.triplet_margin_with_distance_loss(a, p, n, distance_function=lambda x, y: (x - y).abs().sum(-1),
+    ...                                     margin=3.0).item()
+    1.0
+    """
+    check_reduction(reduction)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    check_tensors("triplet_margin_with_distance_loss", anchor=anchor, positive=positive, negative=negative)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.ndim}D, positive {positive.ndim}D, and negative "
+                           f"{negative.ndim}D inputs")
+    dist = distance_function if distance_function is not None else pt.nn.functional.pairwise_distance
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = pt.minimum(d_neg, dist(positive, negative))
+    return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)

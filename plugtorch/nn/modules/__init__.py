@@ -8,6 +8,7 @@ from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDic
                                             Sequential)
 from plugtorch.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
                                         ConvTranspose3d)
+from plugtorch.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from plugtorch.nn.modules.dropout import AlphaDropout, Dropout, Dropout2d  # noqa: F401
 from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
@@ -15,7 +16,8 @@ from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddi
                                        CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                                        MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiMarginLoss,
                                        NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
-                                       TripletMarginLoss)
+                                       TripletMarginLoss, GaussianNLLLoss, MultiLabelSoftMarginLoss,
+                                       TripletMarginWithDistanceLoss)
 from plugtorch.nn.modules.module import Module  # noqa: F401
 from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
                                           ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,

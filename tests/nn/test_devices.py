@@ -46,6 +46,8 @@ def cases():
         "transformer_decoder": (lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0), 1),
                                 lambda: (seq(), seq())),
         "embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (pt.tensor([[0, 3, 9]]),)),
+        "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="max", padding_idx=0),
+                          lambda: (pt.tensor([1, 0, 9, 3, 3, 0]), pt.tensor([0, 2, 2, 5]))),
         "cross_entropy": (lambda: CrossEntropyHead(), lambda: (pt.randn(4, 8), pt.tensor([0, 1, 4, 2]))),
         "bilinear": (lambda: nn.Bilinear(8, 8, 3), lambda: (pt.randn(4, 8), pt.randn(4, 8))),
         "upsample": (lambda: nn.Sequential(nn.Conv2d(3, 2, 1), nn.Upsample(scale_factor=2, mode="bilinear")),

@@ -1,4 +1,4 @@
-"""embedding and one_hot.
+"""embedding, embedding_bag and one_hot.
 
 >>> import plugtorch as pt
 >>> pt.nn.functional.one_hot(pt.tensor([0, 2]), 3).tolist()
@@ -9,7 +9,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
-from plugtorch.nn.functional._utils import check_tensors
+from plugtorch.nn.functional._utils import check_optional_tensors, check_tensors
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
@@ -45,6 +45,107 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         f = counts[input].unsqueeze(-1)
         out = out / f + (out.detach() - out.detach() / f)   # values unchanged, gradient scaled by 1/freq
     return out
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """The sum, mean or max of each bag of ``weight`` rows: bags are the rows of a 2-D ``input``, or
+    the slices ``input[offsets[b]:offsets[b + 1]]`` of a 1-D one. ``padding_idx`` entries are left
+    out (not counted by 'mean'); an empty bag gives zeros; ``per_sample_weights`` ('sum' only)
+    scales each entry.
+
+    The bags are gathered into a (bags, longest bag, dim) block (one host read of the longest
+    length for a 1-D input), then reduced: every backend and autograd get it from the ops.
+
+    >>> import plugtorch as pt
+    >>> w = pt.arange(8.).reshape(4, 2)
+    >>> pt.nn.functional.embedding_bag(pt.tensor([1, 2, 3]), w, pt.tensor([0, 2]), mode="sum").tolist()
+    [[6.0, 8.0], [6.0, 7.0]]
+    """
+    check_tensors("embedding_bag", input=input, weight=weight)
+    check_optional_tensors("embedding_bag", offsets=offsets, per_sample_weights=per_sample_weights)
+    if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
+        raise ValueError(f"embedding_bag: If per_sample_weights ({pt.Size(per_sample_weights.shape)}) is not None, "
+                         f"then it must have the same shape as the input ({pt.Size(input.shape)})")
+    if weight.ndim != 2:
+        raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.ndim}")
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
+                             f"fixed length sequences. However, found offsets of type {type(offsets)}")
+    elif input.ndim == 1:
+        if offsets is None:
+            raise ValueError("offsets has to be a 1D Tensor but got None")
+        if offsets.ndim != 1:
+            raise ValueError("offsets has to be a 1D Tensor")
+    else:
+        raise ValueError(f"input has to be 1D or 2D Tensor, but got Tensor of dimension {input.ndim}")
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError("mode has to be one of sum, mean or max")
+    if mode == "max" and scale_grad_by_freq:
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if per_sample_weights is not None and mode != "sum":
+        raise NotImplementedError(f"embedding_bag: per_sample_weights was not None. per_sample_weights is only "
+                                  f"supported for mode='sum' (got mode='{mode}'). Please open a feature request on "
+                                  "GitHub.")
+    for name, t in (("input", input), ("offsets", offsets)):
+        if t is not None and (t.dtype.is_floating_point or t.dtype.is_complex or t.dtype is pt.bool):
+            raise RuntimeError(f"Expected tensor for argument #1 '{'indices' if name == 'input' else name}' to have "
+                               f"one of the following scalar types: Long, Int; but got {t.dtype} instead (while "
+                               "checking arguments for embedding_bag)")
+    k = weight.shape[0]
+    if input.numel():
+        data_check(((input < 0) | (input >= k)).any(), RuntimeError,
+                   f"embedding_bag: index out of range (weight has {k} rows, indices must be in [0, {k}))")
+    # the rows, renormed and with their frequency scaling as embedding's (padding_idx: handled below)
+    rows = pt.nn.functional.embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    if input.ndim == 2:
+        idx, psw, emb = input, per_sample_weights, rows
+        valid = None
+    else:
+        n = input.shape[0]
+        nb = offsets.shape[0] - 1 if include_last_offset else offsets.shape[0]
+        if nb < 0:
+            raise RuntimeError("embedding_bag: include_last_offset=True needs at least one offset (the end)")
+        if offsets.numel():
+            data_check(offsets[0] != 0, RuntimeError, "offsets[0] has to be 0, i.e., the first sequence in the "
+                       "mini-batch has to start from position 0.", lambda: f" However, got {int(offsets[0])}")
+            data_check(offsets[-1] > n, RuntimeError, f"offsets[-1] can not be greater than input's length {n}",
+                       lambda: f" but got offsets[-1] of {int(offsets[-1])}")
+            data_check((offsets[1:] < offsets[:-1]).any(), RuntimeError,
+                       "embedding_bag: offsets must be non-decreasing (bag b is input[offsets[b]:offsets[b + 1]])")
+        off = offsets.to(pt.int64)
+        starts = off[:nb]
+        ends = off[1:] if include_last_offset else pt.cat([off[1:], pt.full((1,), n, dtype=pt.int64,
+                                                                              device=off.device)])[:nb]
+        lengths = ends - starts
+        longest = int(lengths.amax()) if nb else 0       # the block's width: a host read
+        steps = pt.arange(longest, device=input.device)
+        valid = steps < lengths.unsqueeze(1)                                # (bags, longest)
+        pos = pt.where(valid, starts.unsqueeze(1) + steps, 0)
+        idx = input[pos]
+        emb = rows[pos]
+        psw = per_sample_weights[pos] if per_sample_weights is not None else None
+    if padding_idx is not None:
+        padding_idx = as_int("embedding_bag", "padding_idx", padding_idx)
+        if not -k <= padding_idx < k:
+            raise AssertionError(f"padding_idx must be within num_embeddings (got {padding_idx} for {k} rows)")
+        keep = idx != (padding_idx + k if padding_idx < 0 else padding_idx)
+        valid = keep if valid is None else valid & keep
+    mask = valid.unsqueeze(-1) if valid is not None else None
+    if mode == "max":
+        if mask is None:
+            return emb.max(1).values if emb.shape[1] else emb.sum(1)
+        out = pt.where(mask, emb, float("-inf")).max(1).values if emb.shape[1] else emb.sum(1)
+        return pt.where(valid.any(1, keepdim=True), out, 0.0)
+    if psw is not None:
+        emb = emb * psw.unsqueeze(-1)
+    total = (emb if mask is None else pt.where(mask, emb, 0.0)).sum(1)
+    if mode == "sum":
+        return total
+    if mask is None:
+        return total / emb.shape[1] if emb.shape[1] else total
+    return total / valid.sum(1, keepdim=True).clamp_min(1).to(total.dtype)
 
 
 def one_hot(tensor, num_classes: int = -1):

@@ -32,7 +32,7 @@ from plugtorch.nn.modules.pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, 
                                           MaxUnpool2d, MaxUnpool3d)
 from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
                                       RNNCellBase)
-from plugtorch.nn.modules.sparse import Embedding  # noqa: F401
+from plugtorch.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401
 from plugtorch.nn.modules.transformer import (Transformer, TransformerDecoder,  # noqa: F401
                                               TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer)
 from plugtorch.nn.modules.fold import Fold, Unfold  # noqa: F401

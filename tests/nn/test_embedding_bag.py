@@ -1,0 +1,94 @@
+"""EmbeddingBag / F.embedding_bag vs a loop over the bags in NumPy."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import nn
+
+from .helpers import scalar_gradcheck, t64
+
+rng = np.random.default_rng(12)
+
+
+def bags_ref(idx, w, bounds, mode, psw=None, padding_idx=None):
+    """One row per bag: the loop the op avoids."""
+    out = np.zeros((len(bounds), w.shape[1]))
+    for b, (s, e) in enumerate(bounds):
+        keep = [j for j in range(s, e) if idx[j] != padding_idx]
+        if not keep:
+            continue
+        rows = w[idx[keep]] * (psw[keep][:, None] if psw is not None else 1.0)
+        out[b] = {"sum": rows.sum(0), "mean": rows.mean(0), "max": rows.max(0)}[mode]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 0])
+def test_embedding_bag_matches_loop(mode, padding_idx):
+    w = rng.standard_normal((7, 3))
+    idx = np.array([1, 0, 4, 6, 0, 2, 3, 5, 0])
+    offsets = np.array([0, 3, 3, 4, 8])                  # an empty bag, a one-element bag, a last bag of one
+    bounds = list(zip(offsets, list(offsets[1:]) + [len(idx)]))
+    got = F.embedding_bag(pt.tensor(idx), t64(w), pt.tensor(offsets), mode=mode, padding_idx=padding_idx)
+    np.testing.assert_allclose(got.numpy(), bags_ref(idx, w, bounds, mode, padding_idx=padding_idx), rtol=1e-12)
+    # include_last_offset: the last offset closes the last bag (input[4:9] is one bag, not [4:8] and [8:9])
+    got = F.embedding_bag(pt.tensor(idx), t64(w), pt.tensor(np.r_[offsets[:-1], 9]), mode=mode,
+                          include_last_offset=True, padding_idx=padding_idx)
+    np.testing.assert_allclose(got.numpy(), bags_ref(idx, w, bounds[:3] + [(4, 9)], mode, padding_idx=padding_idx),
+                               rtol=1e-12)
+    x2 = idx[:8].reshape(2, 4)                           # 2-D input: fixed-length bags
+    got = F.embedding_bag(pt.tensor(x2), t64(w), mode=mode, padding_idx=padding_idx)
+    np.testing.assert_allclose(got.numpy(), bags_ref(idx, w, [(0, 4), (4, 8)], mode, padding_idx=padding_idx),
+                               rtol=1e-12)
+    wt = t64(w, True)
+    scalar_gradcheck(lambda w: F.embedding_bag(pt.tensor(idx), w, pt.tensor(offsets), mode=mode,
+                                               padding_idx=padding_idx), wt)
+    if padding_idx is not None:                          # the padding row gets no gradient
+        F.embedding_bag(pt.tensor(idx), wt, pt.tensor(offsets), mode=mode, padding_idx=padding_idx).sum().backward()
+        assert np.all(wt.grad.numpy()[padding_idx] == 0)
+
+
+def test_embedding_bag_per_sample_weights_module_and_state_dict():
+    w, idx, offsets = rng.standard_normal((5, 2)), np.array([0, 4, 4, 2, 1]), np.array([0, 2])
+    psw = rng.standard_normal(5)
+    got = F.embedding_bag(pt.tensor(idx), t64(w), pt.tensor(offsets), mode="sum", per_sample_weights=t64(psw))
+    np.testing.assert_allclose(got.numpy(), bags_ref(idx, w, [(0, 2), (2, 5)], "sum", psw), rtol=1e-12)
+    scalar_gradcheck(lambda w, p: F.embedding_bag(pt.tensor(idx), w, pt.tensor(offsets), mode="sum",
+                                                  per_sample_weights=p), t64(w, True), t64(psw, True))
+    bag = nn.EmbeddingBag(5, 2, mode="max", padding_idx=-1).double()
+    assert bag.padding_idx == 4 and np.all(bag.weight.detach().numpy()[4] == 0)
+    assert [(n, tuple(p.shape)) for n, p in bag.named_parameters()] == [("weight", (5, 2))]
+    bag.load_state_dict({"weight": t64(w)})
+    np.testing.assert_allclose(bag(pt.tensor(idx), pt.tensor(offsets)).detach().numpy(),
+                               bags_ref(idx, w, [(0, 2), (2, 5)], "max", padding_idx=4), rtol=1e-12)
+    assert repr(bag) == "EmbeddingBag(5, 2, mode='max', padding_idx=4)"
+    assert repr(nn.EmbeddingBag(10, 3, max_norm=1.0)) == "EmbeddingBag(10, 3, max_norm=1.0, mode='mean')"
+    pre = nn.EmbeddingBag.from_pretrained(t64(w), mode="sum")
+    assert not pre.weight.requires_grad
+    np.testing.assert_allclose(pre(pt.tensor([[0, 1]])).numpy(), w[[0, 1]].sum(0, keepdims=True), rtol=1e-12)
+
+
+def test_embedding_bag_errors():
+    w, x, off = pt.randn(6, 2), pt.tensor([1, 2, 0, 4]), pt.tensor([0, 2])
+    cases = [
+        (lambda: F.embedding_bag(x, w, pt.tensor([1, 3])), RuntimeError, r"offsets\[0\] has to be 0.*got 1"),
+        (lambda: F.embedding_bag(x, w, pt.tensor([0, 9])), RuntimeError,
+         r"offsets\[-1\] can not be greater than input's length 4 but got offsets\[-1\] of 9"),
+        (lambda: F.embedding_bag(x, w, pt.tensor([0, 3, 2])), RuntimeError, "offsets must be non-decreasing"),
+        (lambda: F.embedding_bag(x, w), ValueError, "offsets has to be a 1D Tensor but got None"),
+        (lambda: F.embedding_bag(x.reshape(2, 2), w, off), ValueError, "if input is 2D, then offsets has to be None"),
+        (lambda: F.embedding_bag(x, w, off, per_sample_weights=pt.ones(4)), NotImplementedError,
+         "per_sample_weights is only supported for mode='sum' \\(got mode='mean'\\)"),
+        (lambda: F.embedding_bag(x, w, off, mode="sum", per_sample_weights=pt.ones(3)), ValueError,
+         r"must have the same shape as the input \(plugtorch.Size\(\[4\]\)\)"),
+        (lambda: F.embedding_bag(x, w, off, mode="avg"), ValueError, "mode has to be one of sum, mean or max"),
+        (lambda: F.embedding_bag(x, w, off.reshape(2, 1)), ValueError, "offsets has to be a 1D Tensor"),
+        (lambda: F.embedding_bag(x.float(), w, off), RuntimeError, "'indices' to have one of the following scalar"),
+        (lambda: F.embedding_bag(x + 6, w, off), RuntimeError, r"index out of range \(weight has 6 rows"),
+        (lambda: F.embedding_bag(x, w, off, mode="max", scale_grad_by_freq=True), ValueError,
+         "max mode does not support scaling the gradient by the frequency"),
+    ]
+    for call, err, match in cases:
+        with pytest.raises(err, match=match):
+            call()

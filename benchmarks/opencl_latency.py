@@ -10,11 +10,16 @@ each alike), ``--inner`` calls per round and then one ``finish()``:
   per call: the floor for a launch from Python (target: eager ``a + b`` at most 1.3x it);
 - ``Kernel.__call__``: the same kernel through PyOpenCL's call, which processes its arguments
   on every call (what issue 14 measured first);
+- ``C-extension enqueue``: the same launch through the backend's optional C extension
+  (``_fastlaunch.enqueue_ptr``, event=NULL): the floor for a launch from Python through C;
 - ``plugtorch a + b``, ``a * 2.0`` and ``a.neg()``: the eager ops through the dispatcher;
 - ``backend add kernel``: the opencl ``add`` kernel called directly on the native arrays (the
   dispatcher's share is the difference);
 - ``fused a * b + c call``: the callable ``fuse_pointwise`` returns for mul -> add, called as
   plugtorch.jit's executor calls it (one launch: its floor is the raw enqueue).
+
+The backend's launch paths are the C extension's when it is built (``PLUGTORCH_OPENCL_NO_EXT=1``
+runs the Python ones); the header says which ran.
 
 Printed: per-call microseconds (median over rounds) and the median of the per-round ratios, for
 wall time and for the calling thread's CPU time (on a busy machine the wall times swing with the
@@ -72,7 +77,10 @@ def main(argv=None):
     dev = state(0)
     q = dev.queue
     sync = q.finish
-    print(f"device: {pt.opencl.get_device_name(0)}")
+    from plugtorch.backends.opencl import fastlaunch
+    ext = fastlaunch.ext()
+    print(f"device: {pt.opencl.get_device_name(0)}; launch paths: "
+          f"{'C extension' if ext is not None else 'Python'}")
 
     x, y = pt.ones(1, device="opencl"), pt.ones(1, device="opencl")
     k = cl.Kernel(cl.Program(dev.ctx, SRC).build(), "add1")
@@ -95,6 +103,10 @@ def main(argv=None):
         "plugtorch a.neg()": lambda: x.neg(),
         "backend add kernel": lambda: kadd(xd, yd, f32),
     }
+    if ext is not None:
+        qp, kp = q.int_ptr, k.int_ptr
+        peers = {"raw enqueue": peers.pop("raw enqueue"),
+                 "C-extension enqueue": lambda: ext.enqueue_ptr("add1", qp, kp, 64, 64, 1), **peers}
     fused = _fused_mul_add(x)
     if fused is not None:   # what plugtorch.jit's executor calls for a fused a * b + c
         peers["fused a * b + c call"] = lambda: fused(xd, yd, xd)

@@ -11,10 +11,12 @@ from plugtorch.backends.base import contiguous_strides, is_contiguous  # noqa: F
 class CLArray:
     """``data`` (a cl.Buffer), ``offset``, ``shape``, ``strides``, ``dtype`` (a NumPy dtype).
 
-    ``dev`` is the DeviceState the buffer lives on.
+    ``dev`` is the DeviceState the buffer lives on. ``mem`` (unset until the C launch paths of
+    ``fastlaunch.py`` first need it) caches ``(data, data.int_ptr)``: they check that its first
+    item is still ``data`` before they use the handle.
     """
 
-    __slots__ = ("data", "offset", "shape", "strides", "dtype", "dev", "contiguous", "size")
+    __slots__ = ("data", "offset", "shape", "strides", "dtype", "dev", "contiguous", "size", "mem")
 
     def __init__(self, dev, data, shape, dtype, strides=None, offset=0):
         self.dev = dev

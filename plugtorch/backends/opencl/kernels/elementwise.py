@@ -1,10 +1,14 @@
 """Unary, binary and ternary pointwise ops (and their PyTorch edge cases) as C expressions."""
 from __future__ import annotations
 
+import functools
+
+from numpy import dtype as _dtype
 from numpy import int64 as _I64
 
 from plugtorch._caches import Memo
 from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl import fastlaunch as _fl
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import complex as C
 from plugtorch.backends.opencl.kernels import pointwise as P
@@ -17,6 +21,7 @@ _L64 = (64,)
 _SPLIT, _launch_split = P.SPLIT, P.launch_split
 _enqueue = None   # pyopencl.enqueue_nd_range_kernel, bound once pyopencl is loaded
 _acquire, _release = LOCK.acquire, LOCK.release
+_F32, _F64 = _dtype("float32"), _dtype("float64")
 
 
 def _bind_enqueue(dev):
@@ -209,13 +214,50 @@ def _dev_of(*xs):
 
 
 # The hot paths below skip _elementwise for contiguous operands at offset 0 once a call of the
-# same dtypes has compiled the kernel: they allocate, set the arguments that changed and enqueue.
-# Each op keeps ``fast``: result plugtorch dtype -> (input dtype(s) (a scalar's class), device,
-# Pointwise, out dtype, (a scalar's compute dtype,) its itemsize, the device's pool and queue). The Pointwise's ``last`` holds the k0 arguments
-# set last (n, then each operand's cl_mem, or the Python scalar object): each call sets the
-# output buffer and only the arguments that changed, one set_arg each (Kernel.set_args packs
-# every argument in generated Python, 0.6 us for four). LOCK is taken with acquire/release: a
-# ``with`` statement on an RLock costs twice as much, and these paths run for every small op.
+# same dtypes has compiled the kernel: they allocate, set the arguments and enqueue. Each op keeps
+# ``fast``: result plugtorch dtype -> its entry (``_entry``). With the C extension
+# (fastlaunch.py) the op's kernel is a ``_fastlaunch.Pointwise`` doing all of that in one C call
+# and going to ``slow`` for the rest; without it, ``k`` below does it in Python: an entry is
+# (input dtype(s) (a scalar's class), device, Pointwise, out dtype, (a scalar's compute dtype,)
+# its itemsize, the device's pool and queue), and the Pointwise's ``last`` holds the k0
+# arguments set last (n, then each operand's cl_mem, or the Python scalar object): each call
+# sets the output buffer and only the arguments that changed, one set_arg each (Kernel.set_args
+# packs every argument in generated Python, 0.6 us for four). LOCK is taken with
+# acquire/release: a ``with`` statement on an RLock costs twice as much, and these paths run for
+# every small op.
+
+def _entry(a_dtype, b_spec, dev, pw, od, ct=None, rounded=True):
+    """The fast path's entry for one dtype signature (``b_spec``: the second operand's dtype, a
+    scalar's class, or None for unary ops; ``ct``: a scalar's compute dtype)."""
+    fl = _fl.ext()
+    if fl is None:
+        if b_spec is None:
+            return (a_dtype, dev, pw, od, od.itemsize, dev.pool, dev.queue)
+        return (a_dtype, b_spec, dev, pw, od, ct, od.itemsize, dev.pool, dev.queue)
+    convert, code = None, 0
+    if ct is not None:
+        convert = functools.partial(T.scalar, ct, rounded=rounded)
+        code = 1 if ct == _F32 else 2 if ct == _F64 else 0   # Python floats converted in C
+    return fl.Entry(a_dtype, b_spec, dev, od, dev.pool, pw, pw.k0, pw.ku0, dev.queue, convert, code)
+
+
+def _launch_error(name, e):
+    return _fl.from_cl_error(name, e)
+
+
+def _fast_kernel(name, arity, fast, fast_s, slow, k):
+    """The op's kernel: the C extension's Pointwise when it loaded, else ``k`` (Python)."""
+    fl = _fl.ext()
+    k.fast, k.fast_s = fast, fast_s   # (tests reach the entries through these)
+    if fl is None:
+        return k
+
+    def locked_slow(*args):
+        with LOCK:
+            return slow(*args)
+    locked_slow.fast, locked_slow.fast_s = fast, fast_s
+    return fl.Pointwise(name, arity, fast, fast_s, locked_slow)
+
 
 def make_unary(name):
     fast: dict = {}
@@ -257,26 +299,31 @@ def make_unary(name):
                         if last[1] != p:
                             kc.set_arg(2, x.data)
                             last[1] = p
-                        if n >= _SPLIT:   # big: the unchecked kernel, then the last block
-                            pw.ku0.set_args(data, _I64(n), x.data)
-                            _launch_split(dev, e[6], pw.ku0, kc, n)
-                        else:
-                            _enqueue(e[6], kc, last[3], _L64)
+                        try:
+                            if n >= _SPLIT:   # big: the unchecked kernel, then the last block
+                                pw.ku0.set_args(data, _I64(n), x.data)
+                                _launch_split(dev, e[6], pw.ku0, kc, n)
+                            else:
+                                _enqueue(e[6], kc, last[3], _L64)
+                        except dev.cl.Error as err:
+                            raise _launch_error(name, err) from None
                     return out
-            od = dtype.numpy
-            target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
-            if name in ("logical_not", "isnan", "isinf", "isfinite") or x.dtype.kind == "c":
-                target = x.dtype   # (complex abs, angle, real, imag: a real result of complex math)
-            dev = x.dev
-            out = _elementwise(dev, "unary", name, (x,), (target,), od)
-            fast[dtype] = (x.dtype, dev, pointwise(dev, "unary", name, (x.dtype,), (target,), od), od,
-                           od.itemsize, dev.pool, dev.queue)
-            _bind_enqueue(dev)
-            return out
+            return slow(x, dtype)
         finally:
             _release()
+
+    def slow(x, dtype):
+        od = dtype.numpy
+        target = od if od != BOOL or name in ("bitwise_not", "sign") else x.dtype
+        if name in ("logical_not", "isnan", "isinf", "isfinite") or x.dtype.kind == "c":
+            target = x.dtype   # (complex abs, angle, real, imag: a real result of complex math)
+        dev = x.dev
+        out = _elementwise(dev, "unary", name, (x,), (target,), od)
+        fast[dtype] = _entry(x.dtype, None, dev, pointwise(dev, "unary", name, (x.dtype,), (target,), od), od)
+        _bind_enqueue(dev)
+        return out
     k.locks_itself = True
-    return k
+    return _fast_kernel(name, 1, fast, {}, slow, k)
 
 
 # ops whose float16/bfloat16 kernels take a scalar as a float32, unrounded (cpu's opmath_scalar)
@@ -341,33 +388,39 @@ def make_binary(name):
                         elif last[2] is not b:   # (the same Python scalar object: the same value)
                             kc.set_arg(3, T.scalar(e[5], b, rounded))
                             last[2] = b
-                        if n >= _SPLIT:   # big: the unchecked kernel, then the last block
-                            pw.ku0.set_args(data, _I64(n), a.data,
-                                            b.data if bc is CLArray else T.scalar(e[5], b, rounded))
-                            _launch_split(dev, e[8], pw.ku0, kc, n)
-                        else:
-                            _enqueue(e[8], kc, last[3], _L64)
+                        try:
+                            if n >= _SPLIT:   # big: the unchecked kernel, then the last block
+                                pw.ku0.set_args(data, _I64(n), a.data,
+                                                b.data if bc is CLArray else T.scalar(e[5], b, rounded))
+                                _launch_split(dev, e[8], pw.ku0, kc, n)
+                            else:
+                                _enqueue(e[8], kc, last[3], _L64)
+                        except dev.cl.Error as err:
+                            raise _launch_error(name, err) from None
                     return out
-            d = dtype.numpy
-            dev = _dev_of(a, b)
-            if d.kind in "iu" and checked:
-                if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
-                    raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
-            out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
-            if a.__class__ is CLArray and not (d.kind in "iu" and checked):
-                _bind_enqueue(dev)
-                od = out.dtype
-                if b.__class__ is CLArray:
-                    pw = pointwise(dev, "binary", name, (a.dtype, b.dtype), (d, d), od)
-                    fast[dtype] = (a.dtype, b.dtype, dev, pw, od, None, od.itemsize, dev.pool, dev.queue)
-                elif b.__class__ in (int, float, bool, complex):
-                    pw = pointwise(dev, "binary", name, (a.dtype, None), (d, d), od)
-                    fast_s[dtype] = (a.dtype, b.__class__, dev, pw, od, d, od.itemsize, dev.pool, dev.queue)
-            return out
+            return slow(a, b, dtype)
         finally:
             _release()
+
+    def slow(a, b, dtype):
+        d = dtype.numpy
+        dev = _dev_of(a, b)
+        if d.kind in "iu" and checked:
+            if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
+                raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
+        out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
+        if a.__class__ is CLArray and not (d.kind in "iu" and checked):
+            _bind_enqueue(dev)
+            od = out.dtype
+            if b.__class__ is CLArray:
+                pw = pointwise(dev, "binary", name, (a.dtype, b.dtype), (d, d), od)
+                fast[dtype] = _entry(a.dtype, b.dtype, dev, pw, od)
+            elif b.__class__ in (int, float, bool, complex):
+                pw = pointwise(dev, "binary", name, (a.dtype, None), (d, d), od)
+                fast_s[dtype] = _entry(a.dtype, b.__class__, dev, pw, od, d, rounded)
+        return out
     k.locks_itself = True
-    return k
+    return _fast_kernel(name, 2, fast, fast_s, slow, k)
 
 
 def _any_cmp(dev, b, op, value) -> bool:

@@ -33,6 +33,7 @@ from plugtorch._caches import Memo
 from plugtorch.backends.base import contiguous_strides
 from plugtorch.backends.fusion import IN, STEP, Ref, builds_deferred
 from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl import fastlaunch
 from plugtorch.backends.opencl.buffer import CLArray
 from plugtorch.backends.opencl.kernels import elementwise as E
 from plugtorch.backends.opencl.kernels import pointwise as P
@@ -74,7 +75,7 @@ def fuse(dev, group, kernels):
             return None
         if plan.strided and plan.geo_bytes + plan.arg_bytes > dev.device.max_parameter_size:
             return None
-        return FusedKernel(dev, group, plan, kernels)
+        return fastlaunch.fused(FusedKernel(dev, group, plan, kernels))   # (in C where it can)
 
 
 class _Step:

@@ -1,0 +1,247 @@
+"""The launch hot paths in C (fastlaunch.py, _fastlaunch.c) against the Python ones: the same
+results bit for bit and the same memory statistics (each path in its own process, the Python one
+forced by PLUGTORCH_OPENCL_NO_EXT=1), launch errors as RuntimeErrors naming op and error code,
+threads, split launches of big tensors, and fused kernels."""
+import json
+import os
+import subprocess
+import sys
+import threading
+import types
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.backends import get_backend
+from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+from plugtorch.backends.opencl import fastlaunch
+from plugtorch.backends.opencl.kernels import elementwise as E
+from plugtorch.backends.opencl.kernels.pointwise import SPLIT
+from plugtorch.backends.opencl.runtime import state
+
+from .conftest import DEV
+
+BE = get_backend("opencl")
+needs_ext = pytest.mark.skipif(fastlaunch.ext() is None,
+                               reason="the C extension is not built (pip install -e . builds it)")
+
+# the same calls in a process of each kind: results as bytes, memory statistics, the kernel's type
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import plugtorch as pt
+from plugtorch.backends import get_backend
+from plugtorch.backends.fusion import IN, STEP, Input, PointwiseGroup, Ref, Step
+SPLIT = 1 << 16
+rng = np.random.default_rng(0)
+out = {}
+def keep(name, t):
+    out[name] = (str(t.dtype), list(t.shape), t.cpu().numpy().tobytes().hex())
+for n in (1, 5, 64, 65, SPLIT + 5):
+    a, b = (rng.standard_normal(n) * 4).astype(np.float32), (rng.standard_normal(n) * 4).astype(np.float32)
+    x, y = pt.tensor(a, device="opencl"), pt.tensor(b, device="opencl")
+    for _ in range(2):   # (the second call runs the fast path)
+        keep(f"add{n}", x + y); keep(f"mul_s{n}", x * 2.5); keep(f"sub_i{n}", x - 3)
+        keep(f"neg{n}", x.neg()); keep(f"exp{n}", x.exp()); keep(f"lt{n}", x < y)
+        keep(f"div_h{n}", x.half() / 3.1); keep(f"xor{n}", x.int() ^ 6); keep(f"pow{n}", x.abs() ** 0.5)
+        keep(f"view{n}", x[1:] + y[1:])
+i = pt.tensor([3, -4, 5], dtype=pt.int16, device="opencl")
+for s in (0, 6, True, 2):
+    keep(f"int16_{s!r}", pt.bitwise_xor(i, s))
+d = pt.tensor([1e300, -2.0, 0.5], dtype=pt.float64, device="opencl")
+keep("f64", d * 1e10); keep("f32_big", d.float() * 1e300)
+f32 = pt.float32
+g = PointwiseGroup((Input((70,), f32),) * 3, (Step("mul", (Ref(IN, 0), Ref(IN, 1), f32), (70,), f32),
+                   Step("add", (Ref(STEP, 0), Ref(IN, 2), f32), (70,), f32)), (1,), (70,))
+fn = get_backend("opencl").fuse_pointwise(g)
+xs = [pt.tensor(rng.standard_normal(70).astype(np.float32), device="opencl") for _ in range(3)]
+for _ in range(2):
+    (r,) = fn(*[t._data for t in xs])
+    out["fused"] = get_backend("opencl").to_numpy(r).tobytes().hex()
+pt.opencl.synchronize()
+m0 = pt.opencl.memory_allocated()
+pt.opencl.reset_peak_memory_stats()
+big = pt.ones(1000, device="opencl")
+z = [big + big, big * 2.0, big.neg(), big + big]
+m1 = pt.opencl.memory_allocated()
+del z
+out["memory"] = [m1 - m0, pt.opencl.memory_allocated() - m0, pt.opencl.max_memory_allocated() - m0]
+out["kernel"] = type(get_backend("opencl").kernels["add"]).__name__
+out["fused_type"] = type(fn).__name__
+json.dump(out, sys.stdout)
+"""
+
+
+def _run(no_ext):
+    env = dict(os.environ)
+    env.pop("PLUGTORCH_OPENCL_NO_EXT", None)
+    if no_ext:
+        env["PLUGTORCH_OPENCL_NO_EXT"] = "1"
+    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout)
+
+
+@needs_ext
+def test_c_and_python_paths_give_the_same_results_and_memory_statistics():
+    c, py = _run(False), _run(True)
+    assert c.pop("kernel") == "Pointwise" and c.pop("fused_type") == "Fused"
+    assert py.pop("kernel") == "function" and py.pop("fused_type") == "FusedKernel"
+    assert c.keys() == py.keys()
+    for name in c:
+        assert c[name] == py[name], name
+    grown, left, peak = c["memory"]
+    assert grown >= 5 * 4000 and left == grown - 4 * 4000 and peak == grown
+
+
+def test_memory_statistics_on_the_fast_paths():
+    x = pt.ones(1000, device=DEV)
+    x + x, x.neg()   # (compile, fill the fast entries)
+    pt.opencl.synchronize()
+    m0 = pt.opencl.memory_allocated()
+    pt.opencl.reset_peak_memory_stats()
+    ys = [x + x for _ in range(3)] + [x * 3.0, x.neg()]
+    grown = pt.opencl.memory_allocated() - m0
+    assert grown >= 5 * 4000
+    assert pt.opencl.max_memory_allocated() == m0 + grown
+    del ys
+    assert pt.opencl.memory_allocated() == m0
+    assert pt.opencl.max_memory_allocated() == m0 + grown
+
+
+def _bad_kernel(dev):
+    """A kernel with one more argument than the fast paths set: enqueueing it fails with
+    CL_INVALID_KERNEL_ARGS (-52)."""
+    import pyopencl as cl
+    src = """__kernel void bad(__global float* o, const long n, __global const float* a,
+        __global const float* b, const int unset) { o[get_global_id(0)] = a[0] + b[0]; }"""
+    return cl.Kernel(cl.Program(dev.ctx, src).build(), "bad")
+
+
+def _python_add():
+    """A Python-path ``add`` kernel of its own (as without the extension)."""
+    real = fastlaunch.ext
+    fastlaunch.ext = lambda: None
+    try:
+        return E.make_binary("add")
+    finally:
+        fastlaunch.ext = real
+
+
+@pytest.mark.parametrize("path", ["c", "python"])
+def test_a_failed_launch_raises_runtime_error_naming_op_and_code(path):
+    if path == "c" and fastlaunch.ext() is None:
+        pytest.skip("the C extension is not built")
+    dev = state(0)
+    x = pt.ones(4, device=DEV)
+    f32 = pt.float32
+    bad = _bad_kernel(dev)
+    fake = types.SimpleNamespace(k0=bad, ku0=bad, last=[-1, None, None, None])
+    if path == "c":
+        kernel = E.make_binary("add")
+        real = fastlaunch.ext
+    else:
+        kernel = _python_add()
+        real = fastlaunch.ext
+        fastlaunch.ext = lambda: None
+    try:
+        kernel(x._data, x._data, f32)   # the slow path fills the entry ...
+        kernel.fast[f32] = E._entry(x._data.dtype, x._data.dtype, dev, fake, x._data.dtype)   # ... made bad
+        used = pt.opencl.memory_allocated()
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match=r"clEnqueueNDRangeKernel failed with error -52 "
+                                                   r"\(CL_INVALID_KERNEL_ARGS\) launching the kernel of 'add'"):
+                kernel(x._data, x._data, f32)
+    finally:
+        fastlaunch.ext = real
+    assert pt.opencl.memory_allocated() <= used   # the failed call's output went back to the pool
+    np.testing.assert_array_equal((x + x).cpu().numpy(), [2, 2, 2, 2])   # the device still works
+
+
+@needs_ext
+def test_a_failed_fused_launch_raises_runtime_error():
+    dev = state(0)
+    bad = _bad_kernel(dev)
+    m = fastlaunch.ext()
+    fn = m.Fused("fused mul -> add", None, dev, dev.pool, bad, dev.queue, (4,), (1,),
+                 [(np.dtype(np.float32), 16)], [0, 1], 2, [((64,), (64,), None)])
+    x = pt.ones(4, device=DEV)
+    with pytest.raises(RuntimeError, match=r"error -52 \(CL_INVALID_KERNEL_ARGS\) launching the kernel "
+                                           r"of 'fused mul -> add'"):
+        fn(x._data, x._data)
+
+
+def _mul_add(n):
+    f32 = pt.float32
+    g = PointwiseGroup((Input((n,), f32),) * 3, (Step("mul", (Ref(IN, 0), Ref(IN, 1), f32), (n,), f32),
+                       Step("add", (Ref(STEP, 0), Ref(IN, 2), f32), (n,), f32)), (1,), (n,))
+    return BE.fuse_pointwise(g)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, SPLIT + 3])
+def test_fused_calls_fast_and_views(n):
+    fn = _mul_add(n)
+    rng = np.random.default_rng(n)
+    hs = [rng.standard_normal(n + 1).astype(np.float32) for _ in range(3)]
+    ts = [pt.tensor(h, device=DEV) for h in hs]
+    want = hs[0][:n] * hs[1][:n] + hs[2][:n]
+    for _ in range(2):
+        (got,) = fn(*[t[:n]._data for t in ts])                 # contiguous at offset 0: C
+        np.testing.assert_array_equal(BE.to_numpy(got), want)
+        (got,) = fn(*[t[1:]._data for t in ts])                 # at an offset: the Python path
+        np.testing.assert_array_equal(BE.to_numpy(got), hs[0][1:] * hs[1][1:] + hs[2][1:])
+
+
+def test_fused_kernel_built_at_its_first_call():
+    from plugtorch.backends.fusion import deferred_builds
+    f32 = pt.float32
+    g = PointwiseGroup((Input((77,), f32),) * 2, (Step("sub", (Ref(IN, 0), Ref(IN, 1), f32), (77,), f32),
+                       Step("mul", (Ref(STEP, 0), 0.75, f32), (77,), f32)), (1,), (77,))
+    with deferred_builds():
+        fn = BE.fuse_pointwise(g)
+    rng = np.random.default_rng(5)
+    for _ in range(3):   # the first call builds (Python), the next ones launch in C
+        a, b = rng.standard_normal((2, 77)).astype(np.float32)
+        (got,) = fn(pt.tensor(a, device=DEV)._data, pt.tensor(b, device=DEV)._data)
+        np.testing.assert_array_equal(BE.to_numpy(got), (a - b) * np.float32(0.75))
+
+
+def test_threads_share_a_fused_kernel():
+    fn = _mul_add(33)
+    errors = []
+
+    def work(seed):
+        h = np.random.default_rng(seed).standard_normal((3, 33)).astype(np.float32)
+        xs = [pt.tensor(r, device=DEV)._data for r in h]
+        want = h[0] * h[1] + h[2]
+        for _ in range(200):
+            (got,) = fn(*xs)
+            if not np.array_equal(BE.to_numpy(got), want):
+                errors.append(seed)
+                return
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_icd_library_is_the_loaded_one():
+    path = fastlaunch.icd_library()
+    if path is None:
+        pytest.skip("no /proc/self/maps or no libOpenCL loaded by name")
+    assert os.path.basename(path).startswith("libOpenCL") and os.path.exists(path)
+
+
+def test_no_ext_variable_forces_the_python_paths():
+    r = subprocess.run([sys.executable, "-c",
+                        "import plugtorch as pt; from plugtorch.backends import get_backend; "
+                        "x = pt.ones(3, device='opencl'); print((x + x).tolist(), "
+                        "type(get_backend('opencl').kernels['add']).__name__)"],
+                       capture_output=True, text=True, env={**os.environ, "PLUGTORCH_OPENCL_NO_EXT": "1"},
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["[2.0,", "2.0,", "2.0]", "function"]

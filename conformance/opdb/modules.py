@@ -446,6 +446,27 @@ RESAMPLING = {
 }
 
 
+NORM_ACT_EXTRAS = {
+    nn.BatchNorm3d: lambda ctx: [_s(ctx, nn.BatchNorm3d, [_x(ctx, (2, 3, 2, 2, 3))], 3, n=24, name="train"),
+                                 _s(ctx, nn.BatchNorm3d, [_x(ctx, (2, 3, 2, 3, 2), "transposed")], 3, train=False,
+                                    warm=True, n=24, name="eval")],
+    nn.InstanceNorm1d: lambda ctx: [_s(ctx, nn.InstanceNorm1d, [_x(ctx, (2, 3, 5))], 3, affine=True, n=10)],
+    nn.InstanceNorm3d: lambda ctx: [_s(ctx, nn.InstanceNorm3d, [_x(ctx, (2, 3, 2, 2, 3), "transposed")], 3,
+                                       affine=True, track_running_stats=True, n=24)],
+    nn.LocalResponseNorm: lambda ctx: [_s(ctx, nn.LocalResponseNorm, [_x(ctx, (2, 5, 3))], 3, 0.5, 0.75, 1.0, n=3),
+                                       _s(ctx, nn.LocalResponseNorm, [_x(ctx, (1, 4, 2, 2, 2), "transposed")], 2,
+                                          n=2)],
+    nn.Hardshrink: _one(nn.Hardshrink, 0.7), nn.Softshrink: _one(nn.Softshrink, 0.6),
+    nn.RReLU: lambda ctx: [_s(ctx, nn.RReLU, [_x(ctx, (2, 3, 4))], 0.1, 0.3, train=False)],
+    nn.Softmax2d: lambda ctx: [_s(ctx, nn.Softmax2d, [_x(ctx, (2, 3, 2, 2))]),
+                               _s(ctx, nn.Softmax2d, [_x(ctx, (3, 2, 4), "transposed")])],
+    nn.Dropout1d: lambda ctx: [_s(ctx, nn.Dropout1d, [_x(ctx, (2, 3, 4))], 0.5, train=False),
+                               _s(ctx, nn.Dropout1d, [_x(ctx, (3, 4))], 0.0)],
+    nn.Dropout3d: lambda ctx: [_s(ctx, nn.Dropout3d, [_x(ctx, (2, 3, 2, 2, 2))], 0.5, train=False)],
+    nn.FeatureAlphaDropout: lambda ctx: [_s(ctx, nn.FeatureAlphaDropout, [_x(ctx, (2, 3, 4))], 0.5, train=False)],
+}
+
+
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
     def make(ctx):
@@ -475,7 +496,7 @@ ERRORS = {
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
            **CONV_3D, **POOLING_3D,
-           **RESAMPLING}
+           **RESAMPLING, **NORM_ACT_EXTRAS}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

@@ -16,10 +16,12 @@ from plugtorch.nn.functional.activation import (celu, elu, gelu, glu, hardsigmoi
                                                 leaky_relu, log_softmax, logsigmoid, mish, normalize, prelu,
                                                 relu, relu6, relu_, selu, sigmoid, silu, softmax, softmin,
                                                 softplus, softsign, tanh, tanhshrink, threshold)
+from plugtorch.nn.functional.activation import (celu_, elu_, gumbel_softmax, hardshrink, hardtanh_,  # noqa: F401
+                                                leaky_relu_, rrelu, rrelu_, selu_, softshrink, threshold_)
 from plugtorch.nn.functional.attention import multi_head_attention_forward  # noqa: F401
 from plugtorch.nn.functional.conv import conv3d, conv_transpose1d, conv_transpose3d, fold, unfold  # noqa: F401
-from plugtorch.nn.functional.distance import pairwise_distance  # noqa: F401
-from plugtorch.nn.functional.normalization import instance_norm  # noqa: F401
+from plugtorch.nn.functional.distance import pairwise_distance, pdist  # noqa: F401
+from plugtorch.nn.functional.normalization import instance_norm, local_response_norm  # noqa: F401
 from plugtorch.nn.functional.padding import pad  # noqa: F401
 from plugtorch.nn.functional.pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: F401
                                              adaptive_max_pool2d, avg_pool1d, max_pool1d)
@@ -29,7 +31,8 @@ from plugtorch.nn.functional.pooling import (adaptive_avg_pool3d, adaptive_max_p
                                              lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
                                              max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
                                              max_unpool1d, max_unpool2d, max_unpool3d)
-from plugtorch.nn.functional.regularization import alpha_dropout, dropout, dropout2d  # noqa: F401
+from plugtorch.nn.functional.regularization import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: F401
+                                                    dropout3d, feature_alpha_dropout)
 from plugtorch.nn.functional.sampling import (affine_grid, grid_sample, interpolate, upsample,  # noqa: F401
                                               upsample_bilinear, upsample_nearest)
 from plugtorch.nn.functional.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401

@@ -13,6 +13,7 @@ import math
 import warnings
 
 import plugtorch as pt
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import check_tensors
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -170,3 +171,98 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """input / max(||input||_p along dim, eps)."""
     n = input.norm(p, dim, keepdim=True)
     return input / pt.where(n > eps, n, eps)
+
+
+def _float_only(op, input):
+    check_tensors(op, input=input)
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for(op, input.dtype, "convert the input with .float() first")
+
+
+def hardshrink(input, lambd: float = 0.5):
+    """x where |x| > lambd, else 0.
+
+    >>> pt.nn.functional.hardshrink(pt.tensor([-1., 0.3, 0.6])).tolist()
+    [-1.0, 0.0, 0.6000000238418579]
+    """
+    _float_only("hardshrink", input)
+    return pt.where((input > lambd) | (input < -lambd), input, 0.0)
+
+
+def softshrink(input, lambd: float = 0.5):
+    """x - lambd above lambd, x + lambd below -lambd, else 0.
+
+    >>> pt.nn.functional.softshrink(pt.tensor([-1., 0.3, 1.5])).tolist()
+    [-0.5, 0.0, 1.0]
+    """
+    _float_only("softshrink", input)
+    if not lambd >= 0:
+        raise RuntimeError(f"softshrink(): lambda must be in range [0, inf) for input dtype {input.dtype}, but "
+                           f"found {lambd}")
+    return pt.where(input > lambd, input - lambd, pt.where(input < -lambd, input + lambd, 0.0))
+
+
+def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False):
+    """Randomized leaky ReLU: in training each negative element gets a slope drawn from U(lower, upper);
+    in eval the slope is their mean, (lower + upper) / 2.
+
+    >>> pt.nn.functional.rrelu(pt.tensor([-1., 2.]), 0.1, 0.3).tolist()
+    [-0.20000000298023224, 2.0]
+    """
+    _float_only("rrelu", input)
+    if lower > upper:
+        raise RuntimeError(f"rrelu(): Lower bound should be less than or equal to the upper bound, but got "
+                           f"lower={lower} and upper={upper}")
+    if training:
+        slope = pt.empty(tuple(input.shape), dtype=input.dtype, device=input.device).uniform_(lower, upper)
+        return _out(input, pt.where(input >= 0, input, input * slope), inplace)
+    return _out(input, pt.where(input >= 0, input, input * ((lower + upper) / 2)), inplace)
+
+
+def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):
+    return rrelu(input, lower, upper, training, inplace=True)
+
+
+def elu_(input, alpha: float = 1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def celu_(input, alpha: float = 1.0):
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input):
+    return selu(input, inplace=True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+_threshold = threshold    # (threshold_'s argument of that name hides the function)
+
+
+def threshold_(input, threshold: float, value: float):
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def gumbel_softmax(logits, tau: float = 1.0, hard: bool = False, eps: float = 1e-10, dim: int = -1):
+    """Softmax of (logits + Gumbel noise) / tau; ``hard``: the one-hot of its argmax in the forward
+    pass, with the soft sample's gradient (straight-through).
+
+    >>> y = pt.nn.functional.gumbel_softmax(pt.zeros(2, 3), hard=True)
+    >>> y.sum(-1).tolist()
+    [1.0, 1.0]
+    """
+    check_tensors("gumbel_softmax", logits=logits)
+    u = pt.empty(tuple(logits.shape), dtype=logits.dtype, device=logits.device).exponential_()
+    y = pt.softmax((logits - u.log()) / tau, dim)
+    if not hard:
+        return y
+    index = y.argmax(dim, keepdim=True)
+    y_hard = pt.zeros_like(y).scatter(dim, index, 1.0)
+    return y_hard - y.detach() + y

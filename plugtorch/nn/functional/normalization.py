@@ -164,3 +164,26 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         mean, var = running_mean.reshape(shape), running_var.reshape(shape)
     y = (input - mean) * (var + eps).rsqrt()
     return _affine(y, weight, bias, shape)
+
+
+def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """Divide each element by (k + alpha * mean of x**2 over ``size`` neighbouring channels) ** beta;
+    the window is centred (size // 2 before, (size - 1) // 2 after) and zero-padded, as PyTorch's.
+
+    >>> pt.nn.functional.local_response_norm(pt.ones(1, 2, 1), 2, alpha=1.0, beta=1.0, k=0.0).flatten().tolist()
+    [2.0, 1.0]
+    """
+    check_tensors("local_response_norm", input=input)
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {input.ndim} dimensions)")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = (input * input).transpose(1, -1)                    # channels last, for F.pad
+    from plugtorch.nn.functional.padding import pad
+    sq = pad(sq, (size // 2, (size - 1) // 2))
+    total = sq.narrow(-1, 0, c)
+    for i in range(1, size):
+        total = total + sq.narrow(-1, i, c)
+    div = (total.transpose(1, -1) * (alpha / size) + k).pow(beta)
+    return input / div

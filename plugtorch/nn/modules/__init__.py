@@ -3,13 +3,15 @@ from plugtorch.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardsig
                                              Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                                              Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
                                              Threshold)
+from plugtorch.nn.modules.activation import Hardshrink, RReLU, Softmax2d, Softshrink  # noqa: F401
 from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
 from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
                                             Sequential)
 from plugtorch.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
                                         ConvTranspose3d)
 from plugtorch.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
-from plugtorch.nn.modules.dropout import AlphaDropout, Dropout, Dropout2d  # noqa: F401
+from plugtorch.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401
+                                          FeatureAlphaDropout)
 from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
 from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
 from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
@@ -25,6 +27,8 @@ from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, Circular
                                           ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                                                 LayerNorm, RMSNorm)
+from plugtorch.nn.modules.normalization import (BatchNorm3d, InstanceNorm1d, InstanceNorm3d,  # noqa: F401
+                                                LocalResponseNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool3d,  # noqa: F401

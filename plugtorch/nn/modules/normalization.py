@@ -1,4 +1,4 @@
-"""BatchNorm1d/2d, LayerNorm, GroupNorm and InstanceNorm2d.
+"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d and LocalResponseNorm.
 
 >>> import plugtorch as pt
 >>> bn = pt.nn.BatchNorm2d(3)
@@ -85,8 +85,13 @@ class BatchNorm2d(_BatchNorm):
     _dims = (4,)
 
 
-class InstanceNorm2d(_NormBase):
-    """Per-sample, per-channel normalization over (H, W); no affine or running stats by default."""
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization over (N, C, D, H, W)."""
+    _dims = (5,)
+
+
+class _InstanceNorm(_NormBase):
+    """Per-sample, per-channel normalization over the spatial dims; no affine or running stats by default."""
 
     _dims = (3, 4)
 
@@ -96,20 +101,50 @@ class InstanceNorm2d(_NormBase):
 
     def _check_input_dim(self, input):
         if input.ndim not in self._dims:
-            raise ValueError(f"expected 3D or 4D input (got {input.ndim}D input)")
-        c = input.shape[-3]
+            raise ValueError(f"expected {self._dims[0]}D or {self._dims[1]}D input (got {input.ndim}D input)")
+        feature_dim = input.ndim - self._dims[0]
+        c = input.shape[feature_dim]
         if c != self.num_features and self.affine:
-            raise ValueError(f"expected input's size at dim=-3 to match num_features ({self.num_features}), "
-                             f"but got: {c}.")
+            raise ValueError(f"expected input's size at dim={feature_dim} to match num_features "
+                             f"({self.num_features}), but got: {c}.")
 
     def forward(self, input):
         self._check_input_dim(input)
-        batched = input.ndim == 4
+        batched = input.ndim == self._dims[1]
         x = input if batched else input.unsqueeze(0)
         use_stats = self.training or not self.track_running_stats
         out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_stats,
                               self.momentum if self.momentum is not None else 0.1, self.eps)
         return out if batched else out.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance normalization over (N, C, L) or (C, L)."""
+    _dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance normalization over (N, C, H, W) or (C, H, W)."""
+    _dims = (3, 4)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance normalization over (N, C, D, H, W) or (C, D, H, W)."""
+    _dims = (4, 5)
+
+
+class LocalResponseNorm(Module):
+    """Normalise each element by the mean square of ``size`` neighbouring channels (AlexNet's LRN)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class LayerNorm(Module):

@@ -96,6 +96,12 @@ def build_module(module: Build, device, *args, **forward_kwargs):
     ``forward_kwargs``: the sample's inputs, for the warm-up forward)."""
     pt.manual_seed(INIT_SEED)
     m = module.make()
+    if getattr(m, "has_uninitialized_params", None) and m.has_uninitialized_params():
+        # a lazy layer: its first call initialises the weights, on cpu from the seed as for the others
+        # (a device draws other random numbers); the call on the device then runs the eager layer
+        with pt.no_grad():
+            m(*[a.detach().cpu().float() if isinstance(a, pt.Tensor) and a.dtype.is_floating_point else a
+                for a in args])
     _nudge(m)
     m.to(device=device, dtype=module.dtype)
     if module.warm:
@@ -467,6 +473,19 @@ NORM_ACT_EXTRAS = {
 }
 
 
+LAZY = {
+    nn.LazyLinear: lambda ctx: [_s(ctx, nn.LazyLinear, [_x(ctx, (4, 3))], 2, n=3)],
+    nn.LazyConv1d: lambda ctx: [_s(ctx, nn.LazyConv1d, [_x(ctx, (2, 3, 6))], 4, 3, n=9)],
+    nn.LazyConv2d: lambda ctx: [_s(ctx, nn.LazyConv2d, [_x(ctx, (1, 2, 4, 4), "transposed")], 2, 3, padding=1,
+                                   n=18)],
+    nn.LazyConv3d: lambda ctx: [_s(ctx, nn.LazyConv3d, [_x(ctx, (1, 2, 3, 3, 3))], 2, 2, n=16)],
+    nn.LazyConvTranspose1d: lambda ctx: [_s(ctx, nn.LazyConvTranspose1d, [_x(ctx, (2, 2, 4))], 3, 3, stride=2,
+                                            n=8)],
+    nn.LazyConvTranspose2d: lambda ctx: [_s(ctx, nn.LazyConvTranspose2d, [_x(ctx, (1, 2, 3, 3))], 2, 2, n=9)],
+    nn.LazyConvTranspose3d: lambda ctx: [_s(ctx, nn.LazyConvTranspose3d, [_x(ctx, (1, 2, 2, 2, 2))], 2, 2, n=8)],
+}
+
+
 def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     """An ErrorInput: ``cls(*a, **kw)`` applied to inputs of ``shapes`` (``ints``: int64 values) raises ``error``."""
     def make(ctx):
@@ -496,7 +515,7 @@ ERRORS = {
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
            **CONV_3D, **POOLING_3D,
-           **RESAMPLING, **NORM_ACT_EXTRAS}
+           **RESAMPLING, **NORM_ACT_EXTRAS, **LAZY}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

@@ -56,3 +56,49 @@ class Buffer(Tensor):
 
     def __init__(self, data, *, persistent=True):
         pass
+
+
+class UninitializedParameter(Parameter):
+    """A parameter whose shape is not known yet (a lazy module's weight before its first call).
+
+    ``materialize(shape)`` gives it (uninitialized) storage of that shape and turns it into a
+    plain ``Parameter``, the same object, so optimizers and references keep seeing it.
+
+    >>> import plugtorch as pt
+    >>> p = UninitializedParameter()
+    >>> p.materialize((2, 3)); type(p).__name__, tuple(p.shape)
+    ('Parameter', (2, 3))
+    """
+
+    cls_to_become = Parameter
+
+    def __new__(cls, requires_grad=True, device=None, dtype=None):
+        import plugtorch
+        return Parameter.__new__(cls, plugtorch.empty(0, device=device, dtype=dtype), requires_grad)
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        pass
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        import plugtorch
+        data = plugtorch.empty(tuple(shape), device=device or self.device, dtype=dtype or self.dtype)
+        self._data, self._dtype, self._device = data._data, data._dtype, data._device
+        self.__class__ = self.cls_to_become
+
+    def __repr__(self):
+        return "<UninitializedParameter>"
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, proto):
+        return (UninitializedParameter, (self.requires_grad, None, self.dtype))
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = UninitializedParameter(self.requires_grad, self.device, self.dtype)
+        return memo[id(self)]
+
+
+def is_lazy(param) -> bool:
+    """Whether ``param`` is still an ``UninitializedParameter``."""
+    return isinstance(param, UninitializedParameter)

@@ -8,12 +8,14 @@ from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
 from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
                                             Sequential)
 from plugtorch.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
-                                        ConvTranspose3d)
+                                        ConvTranspose3d, LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d,
+                                        LazyConvTranspose2d, LazyConvTranspose3d)
 from plugtorch.nn.modules.distance import CosineSimilarity, PairwiseDistance  # noqa: F401
 from plugtorch.nn.modules.dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,  # noqa: F401
                                           FeatureAlphaDropout)
 from plugtorch.nn.modules.flatten import Flatten, Unflatten  # noqa: F401
-from plugtorch.nn.modules.linear import Bilinear, Identity, Linear  # noqa: F401
+from plugtorch.nn.modules.linear import Bilinear, Identity, LazyLinear, Linear  # noqa: F401
+from plugtorch.nn.modules.lazy import LazyModuleMixin  # noqa: F401
 from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss,  # noqa: F401
                                        CrossEntropyLoss, HingeEmbeddingLoss, HuberLoss, KLDivLoss, L1Loss,
                                        MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiMarginLoss,

@@ -1,4 +1,4 @@
-"""Conv1d/2d/3d and ConvTranspose1d/2d/3d.
+"""Conv1d/2d/3d and ConvTranspose1d/2d/3d, and their Lazy forms.
 
 Weights are (out, in/groups, *kernel) (transposed: (in, out/groups, *kernel)) and start as
 PyTorch's: kaiming_uniform(a=sqrt(5)), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise.
@@ -13,8 +13,9 @@ import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
 from plugtorch.nn.functional._utils import _ntuple
+from plugtorch.nn.modules.lazy import LazyModuleMixin
 from plugtorch.nn.modules.module import Module, optional_parameter
-from plugtorch.nn.parameter import Parameter
+from plugtorch.nn.parameter import Parameter, UninitializedParameter
 
 
 class _ConvNd(Module):
@@ -172,3 +173,86 @@ class ConvTranspose3d(_ConvTransposeNd):
 
     _nd = 3
     _conv = staticmethod(F.conv_transpose3d)
+
+
+class _LazyConvMixin(LazyModuleMixin):
+    """``in_channels`` is read from the first input (dim 1, or dim 0 unbatched)."""
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", device=None, dtype=None, output_padding=None):
+        extra = {} if output_padding is None else {"output_padding": output_padding}
+        super().__init__(0, 0, kernel_size, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                         bias=False, padding_mode=padding_mode, device=device, dtype=dtype, **extra)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():
+            return
+        nd = self._nd
+        if input.ndim not in (nd + 1, nd + 2):
+            raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to "
+                               f"{type(self).__name__}, but got input of size: {list(input.shape)}")
+        in_channels = input.shape[-nd - 1]
+        if in_channels % self.groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if self.out_channels % self.groups:
+            raise ValueError("out_channels must be divisible by groups")
+        self.in_channels = in_channels
+        shape = ((in_channels, self.out_channels // self.groups) if self._transposed
+                 else (self.out_channels, in_channels // self.groups)) + self.kernel_size
+        with pt.no_grad():
+            self.weight.materialize(shape)
+            if self.bias is not None:
+                self.bias.materialize((self.out_channels,))
+            self.reset_parameters()
+
+    def _sizes_from_weights(self) -> None:
+        w = self.weight.shape
+        if self._transposed:
+            self.in_channels, self.out_channels = w[0], w[1] * self.groups
+        else:
+            self.out_channels, self.in_channels = w[0], w[1] * self.groups
+
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """A Conv1d whose ``in_channels`` is read from its first input (then it becomes a Conv1d)."""
+    cls_to_become = Conv1d
+
+
+class LazyConv2d(_LazyConvMixin, Conv2d):
+    """A Conv2d whose ``in_channels`` is read from its first input (then it becomes a Conv2d)."""
+    cls_to_become = Conv2d
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """A Conv3d whose ``in_channels`` is read from its first input (then it becomes a Conv3d)."""
+    cls_to_become = Conv3d
+
+
+class _LazyConvTransposeMixin(_LazyConvMixin):
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1, bias=True,
+                 dilation=1, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(out_channels, kernel_size, stride, padding, dilation, groups, bias, padding_mode, device,
+                         dtype, output_padding=output_padding)
+
+
+class LazyConvTranspose1d(_LazyConvTransposeMixin, ConvTranspose1d):
+    """A ConvTranspose1d whose ``in_channels`` is read from its first input."""
+    cls_to_become = ConvTranspose1d
+
+
+class LazyConvTranspose2d(_LazyConvTransposeMixin, ConvTranspose2d):
+    """A ConvTranspose2d whose ``in_channels`` is read from its first input."""
+    cls_to_become = ConvTranspose2d
+
+
+class LazyConvTranspose3d(_LazyConvTransposeMixin, ConvTranspose3d):
+    """A ConvTranspose3d whose ``in_channels`` is read from its first input."""
+    cls_to_become = ConvTranspose3d

@@ -1,4 +1,4 @@
-"""Identity, Linear and Bilinear layers.
+"""Identity, Linear, LazyLinear and Bilinear layers.
 
 >>> import plugtorch as pt
 >>> pt.nn.Linear(4, 2)(pt.ones(3, 4)).shape
@@ -11,8 +11,9 @@ import math
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
+from plugtorch.nn.modules.lazy import LazyModuleMixin
 from plugtorch.nn.modules.module import Module, optional_parameter
-from plugtorch.nn.parameter import Parameter
+from plugtorch.nn.parameter import Parameter, UninitializedParameter
 
 
 class Identity(Module):
@@ -72,3 +73,36 @@ class Bilinear(Module):
     def extra_repr(self) -> str:
         return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
                 f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear layer whose ``in_features`` is the last dim of its first input (then it becomes a Linear).
+
+    >>> m = pt.nn.LazyLinear(2); m(pt.ones(4, 3)).shape
+    plugtorch.Size([4, 2])
+    """
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        super().__init__(0, 0, False)
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_features = out_features
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if self.has_uninitialized_params():
+            with pt.no_grad():
+                self.in_features = input.shape[-1]
+                self.weight.materialize((self.out_features, self.in_features))
+                if self.bias is not None:
+                    self.bias.materialize((self.out_features,))
+                self.reset_parameters()
+
+    def _sizes_from_weights(self) -> None:
+        self.out_features, self.in_features = self.weight.shape

@@ -298,6 +298,9 @@ class Module:
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        for mprefix, m in self.named_modules(remove_duplicate=False):
+            if hasattr(m, "_materialize_from_state_dict"):    # lazy layers take the saved shapes first
+                m._materialize_from_state_dict(state_dict, mprefix + "." if mprefix else "")
         own = {}
         for mprefix, m in self.named_modules(remove_duplicate=False):
             p = mprefix + "." if mprefix else ""

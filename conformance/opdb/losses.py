@@ -232,6 +232,17 @@ def _multilabel_soft_margin(ctx):
             Sample(_x(ctx, (0, 5)), labels((0, 5)), reduction="sum")]
 
 
+def _ctc(ctx):
+    ints = lambda v: Input(np.asarray(v, np.int64), pt.int64, requires_grad=False)   # noqa: E731
+    logp = lambda shape, layout="contiguous": _x(ctx, shape, layout, low=-3, high=-0.1)   # noqa: E731
+    return [Sample(logp((5, 2, 4)), ints([[1, 2], [3, 3]]), ints([5, 4]), ints([2, 2])),
+            Sample(logp((5, 2, 4), "transposed"), ints([1, 3, 3]), ints([5, 5]), ints([1, 2]), blank=2,
+                   reduction="sum", name="concatenated targets"),
+            Sample(logp((4, 3, 3)), ints([[1, 1], [2, 0], [1, 2]]), ints([4, 2, 1]), ints([2, 1, 2]),
+                   reduction="none", zero_infinity=True, name="impossible: zero_infinity"),
+            Sample(logp((5, 4)), ints([2, 1]), ints(5), ints(2), name="unbatched")]
+
+
 def _error(make, err, match):
     def f(ctx):
         args, kwargs = make(ctx)
@@ -297,6 +308,15 @@ ENTRIES = [
                "var is of incorrect size"))),
     Entry("multilabel_soft_margin_loss", samples=_multilabel_soft_margin, dtypes=LOSS_DTYPES,
           error_inputs=_bad_reduction),
+    Entry("ctc_loss", samples=_ctc, dtypes=LOSS_DTYPES, error_inputs=_errors(
+        _error(lambda c: ([_x(c, (4, 2, 3)), Input(np.array([[1, 2], [2, 2]]), pt.int64, requires_grad=False),
+                           Input(np.array([5, 4]), pt.int64, requires_grad=False),
+                           Input(np.array([2, 2]), pt.int64, requires_grad=False)], {}), RuntimeError,
+               "Expected input_lengths to have value at most 4"),
+        _error(lambda c: ([_x(c, (4, 2, 3)), Input(np.array([[1, 2], [2, 2]]), pt.int64, requires_grad=False),
+                           Input(np.array([4, 4]), pt.int64, requires_grad=False),
+                           Input(np.array([2, 2]), pt.int64, requires_grad=False)], {"blank": 3}), RuntimeError,
+               "blank must be in label range"))),
     Entry("multilabel_margin_loss", samples=_multilabel_margin, dtypes=LOSS_DTYPES, error_inputs=_errors(
         _error(lambda c: ([_x(c, (4,)), Input(np.array([4, 0, -1, 1]), pt.int64, requires_grad=False)], {}),
                RuntimeError, "'target' is out of range"),

@@ -101,6 +101,7 @@ POLICIES: dict[str, tuple] = {
     "triplet_margin_loss": (_F, _F),
     "multi_margin_loss": (_F, _F),
     "multilabel_margin_loss": (_F, _F),
+    "ctc_loss": (_N, _F),      # CPU list only
     "cosine_similarity": (_F, _N),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),

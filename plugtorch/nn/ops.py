@@ -70,6 +70,7 @@ NN_OPS = {
     # ops all the same, so profilers see one op and a backend may override them
     "gaussian_nll_loss": (_loss.gaussian_nll_loss, ("reduction",)),
     "multilabel_soft_margin_loss": (_loss.multilabel_soft_margin_loss, ("reduction",)),
+    "ctc_loss": (_loss.ctc_loss, ("reduction",)),
     "cosine_similarity": (_distance.cosine_similarity, ("reduction",)),
     "scaled_dot_product_attention": (_attention.scaled_dot_product_attention, ("linalg",)),
 }

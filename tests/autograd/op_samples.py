@@ -255,6 +255,8 @@ SAMPLES["multi_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([0, 
 SAMPLES["gaussian_nll_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), pos(rng, 3)), {"full": True})
 SAMPLES["multilabel_soft_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), T([[1.0, 0.0, 1.0, 0.0]] * 3, grad=False),
                                                              pos(rng, 4)))
+SAMPLES["ctc_loss"] = lambda rng: Sample((randn(rng, 4, 2, 3).log_softmax(2).detach().requires_grad_(),
+                                           idx([[1, 2], [2, 2]]), idx([4, 3]), idx([2, 2])), {"reduction": "sum"})
 SAMPLES["multilabel_margin_loss"] = lambda rng: Sample((distinct(rng, 3, 4), idx([[3, 0, -1, 1], [1, 2, 3, 0],
                                                                                 [2, -1, 0, 0]])))
 SAMPLES["triplet_margin_loss"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), randn(rng, 3, 4)),

@@ -23,6 +23,15 @@ class CrossEntropyHead(nn.Module):
         return F.cross_entropy(self.lin(x), y, label_smoothing=0.1)
 
 
+class CTCHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 5)
+
+    def forward(self, x, targets, input_lengths, target_lengths):
+        return F.ctc_loss(self.lin(x).log_softmax(2), targets, input_lengths, target_lengths)
+
+
 def cases():
     x4 = lambda: pt.randn(2, 3, 8, 8)  # noqa: E731
     seq = lambda: pt.randn(5, 2, 8)  # noqa: E731
@@ -48,6 +57,8 @@ def cases():
         "embedding": (lambda: nn.Embedding(10, 4, padding_idx=0), lambda: (pt.tensor([[0, 3, 9]]),)),
         "embedding_bag": (lambda: nn.EmbeddingBag(10, 4, mode="max", padding_idx=0),
                           lambda: (pt.tensor([1, 0, 9, 3, 3, 0]), pt.tensor([0, 2, 2, 5]))),
+        "ctc_loss": (lambda: CTCHead(), lambda: (pt.randn(6, 2, 8), pt.tensor([[1, 2, 2], [3, 3, 0]]),
+                                                 pt.tensor([6, 5]), pt.tensor([3, 2]))),
         "cross_entropy": (lambda: CrossEntropyHead(), lambda: (pt.randn(4, 8), pt.tensor([0, 1, 4, 2]))),
         "bilinear": (lambda: nn.Bilinear(8, 8, 3), lambda: (pt.randn(4, 8), pt.randn(4, 8))),
         "upsample": (lambda: nn.Sequential(nn.Conv2d(3, 2, 1), nn.Upsample(scale_factor=2, mode="bilinear")),

@@ -603,3 +603,72 @@ def test_triplet_margin_with_distance_loss_errors_and_distance_modules():
                                np.abs(u - v).sum(-1, keepdims=True), rtol=1e-12)
     cos = (u * v).sum(0) / np.sqrt((u * u).sum(0) * (v * v).sum(0))
     np.testing.assert_allclose(nn.CosineSimilarity(dim=0)(t64(u), t64(v)).numpy(), cos, rtol=1e-12)
+
+
+def ctc_brute_force(lp, target, blank):
+    """-log of the summed probability of every frame path that collapses to ``target`` (merge
+    repeats, drop blanks): all C^T paths enumerated, independent of the alpha recursion."""
+    import itertools
+    T, C = lp.shape
+    total = 0.0
+    for path in itertools.product(range(C), repeat=T):
+        merged = [k for i, k in enumerate(path) if i == 0 or k != path[i - 1]]
+        if [k for k in merged if k != blank] == list(target):
+            total += np.exp(sum(lp[t, k] for t, k in enumerate(path)))
+    return -np.log(total) if total > 0 else np.inf
+
+
+@pytest.mark.parametrize("blank", [0, 2])
+def test_ctc_loss_matches_brute_force(blank):
+    T, C = 5, 3
+    lp = np.log(rng.dirichlet(np.ones(C), size=(T, 3)))                # (T, N, C)
+    labels = [l for l in range(C) if l != blank]
+    targets = [[labels[0], labels[1], labels[1]], [labels[1], labels[1]], [labels[0]]]   # a repeat needs a blank
+    in_len, tg_len = [5, 4, 2], [len(t) for t in targets]
+    ref = np.array([ctc_brute_force(lp[:in_len[n], n], targets[n], blank) for n in range(3)])
+    padded = pt.tensor([t + [blank] * (3 - len(t)) for t in targets])
+    for red, want in (("none", ref), ("sum", ref.sum()), ("mean", (ref / np.array(tg_len)).mean())):
+        got = F.ctc_loss(t64(lp), padded, pt.tensor(in_len), pt.tensor(tg_len), blank=blank, reduction=red)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10)
+    flat = pt.tensor(sum(targets, []))                                  # the concatenated targets
+    np.testing.assert_allclose(F.ctc_loss(t64(lp), flat, in_len, tuple(tg_len), blank=blank, reduction="none")
+                               .numpy(), ref, rtol=1e-10)
+    one = F.ctc_loss(t64(lp[:, 0]), pt.tensor(targets[0]), pt.tensor(5), pt.tensor(3), blank=blank,
+                     reduction="none")                                  # unbatched
+    assert one.ndim == 0 and np.isclose(one.item(), ref[0], rtol=1e-10)
+    mod = nn.CTCLoss(blank=blank, reduction="sum")
+    np.testing.assert_allclose(mod(t64(lp), padded, in_len, tg_len).numpy(), ref.sum(), rtol=1e-10)
+
+
+def test_ctc_loss_gradients_impossible_and_errors():
+    lp = np.log(rng.dirichlet(np.ones(4), size=(4, 2)))
+    tg, il, tl = pt.tensor([[1, 2], [3, 3]]), pt.tensor([4, 3]), pt.tensor([2, 2])
+    scalar_gradcheck(lambda x: F.ctc_loss(x, tg, il, tl, reduction="none"), t64(lp, True))   # d/d log_probs
+    scalar_gradcheck(lambda z: F.ctc_loss(z.log_softmax(2), tg, il, tl), t64(rng.standard_normal((4, 2, 4)), True))
+    # [3, 3] needs 3 frames (3, blank, 3): in 2 it is impossible, inf, or 0 with zero_infinity (no NaN gradient)
+    x = t64(lp[:2], True)
+    loss = F.ctc_loss(x, tg, pt.tensor([2, 2]), tl, reduction="none")
+    assert np.isfinite(loss[0].item()) and loss[1].item() == np.inf
+    loss = F.ctc_loss(x, tg, pt.tensor([2, 2]), tl, reduction="sum", zero_infinity=True)
+    loss.backward()
+    assert np.isclose(loss.item(), ctc_brute_force(lp[:2, 0], [1, 2], 0)) and np.all(np.isfinite(x.grad.numpy()))
+    assert np.all(x.grad.numpy()[:, 1] == 0)
+    assert repr(nn.CTCLoss(blank=1, zero_infinity=True)) == "CTCLoss()"
+    lpt = t64(lp)
+    cases = [
+        (lambda: F.ctc_loss(lpt, tg, pt.tensor([5, 3]), tl), RuntimeError,
+         "Expected input_lengths to have value at most 4"),
+        (lambda: F.ctc_loss(lpt, tg, il, pt.tensor([3, 2])), RuntimeError,
+         "Expected tensor to have size at least the largest target length at dimension 1, but got size 2"),
+        (lambda: F.ctc_loss(lpt, tg, il, tl, blank=4), RuntimeError, "blank must be in label range"),
+        (lambda: F.ctc_loss(lpt, tg, il[:1], tl), RuntimeError, "input_lengths must be of size batch_size"),
+        (lambda: F.ctc_loss(lpt, tg, il, tl[:1]), RuntimeError, "target_lengths must be of size batch_size"),
+        (lambda: F.ctc_loss(lpt, pt.tensor([[1, 5], [1, 1]]), il, tl), RuntimeError,
+         r"target labels must be in \[0, 4\)"),
+        (lambda: F.ctc_loss(lpt, pt.tensor([1, 2, 3]), il, tl), RuntimeError, "target_lengths sum to 4, more than"),
+        (lambda: F.ctc_loss(lpt.reshape(4, 2, 2, 2), tg, il, tl), RuntimeError, "expected log_probs of shape"),
+        (lambda: F.ctc_loss(lpt, tg, il, tl, reduction="avg"), ValueError, "avg is not a valid value"),
+    ]
+    for call, err, match in cases:
+        with pytest.raises(err, match=match):
+            call()

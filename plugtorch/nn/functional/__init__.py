@@ -70,6 +70,7 @@ multi_margin_loss = _W["multi_margin_loss"]
 multilabel_margin_loss = _W["multilabel_margin_loss"]
 cosine_similarity = _W["cosine_similarity"]
 scaled_dot_product_attention = _W["scaled_dot_product_attention"]
+ctc_loss = _W["ctc_loss"]
 gaussian_nll_loss = _W["gaussian_nll_loss"]
 multilabel_soft_margin_loss = _W["multilabel_soft_margin_loss"]
 from plugtorch.nn.functional.loss import triplet_margin_with_distance_loss  # noqa: E402,F401

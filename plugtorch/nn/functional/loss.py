@@ -541,3 +541,129 @@ def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_fu
     if swap:
         d_neg = pt.minimum(d_neg, dist(positive, negative))
     return _reduce((margin + d_pos - d_neg).clamp_min(0), reduction)
+
+
+def _lse3(a, b, c):
+    """log(e^a + e^b + e^c) elementwise, -inf where all three are, with finite gradients there
+    (zeros), so the dead paths of the CTC lattice pass no NaN into the gradient."""
+    m = pt.maximum(pt.maximum(a, b), c)
+    live = m > float("-inf")
+    ms = pt.where(live, m, 0.0)
+    s = (a - ms).exp() + (b - ms).exp() + (c - ms).exp()
+    return pt.where(live, ms + pt.where(live, s, 1.0).log(), float("-inf"))
+
+
+def _as_lengths(op, name, lengths, device):
+    if isinstance(lengths, (int, list, tuple)):
+        lengths = pt.tensor(lengths, dtype=pt.int64, device=device)
+    check_tensors(op, **{name: lengths})
+    if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype is pt.bool:
+        raise RuntimeError(f"{op}(): {name} must hold integers, got {lengths.dtype}")
+    return lengths.to(pt.int64)
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification: -log of the summed probability of every alignment of
+    ``targets`` to the frames of ``log_probs`` (T, N, C) (or (T, C) unbatched), blanks between and
+    around the labels, repeated labels merged.
+
+    The forward (alpha) recursion over the extended label sequence (blank, l1, blank, l2, ...,
+    blank) runs in log space, one vectorised step per frame; autograd differentiates it. 'mean'
+    divides each loss by its target length, then averages over the batch, as PyTorch.
+
+    >>> import plugtorch as pt
+    >>> lp = pt.full((2, 1, 2), 0.5).log()                     # 2 frames, p(blank) = p(1) = 0.5
+    >>> loss = pt.nn.functional.ctc_loss(lp, pt.tensor([[1]]), [2], [1], reduction="sum")
+    >>> round(loss.exp().item(), 6)                           # alignments 1-1, blank-1, 1-blank: 3 / 4
+    1.333333
+    """
+    check_tensors("ctc_loss", log_probs=log_probs, targets=targets)
+    check_reduction(reduction)
+    if log_probs.ndim not in (2, 3):
+        raise RuntimeError(f"ctc_loss(): expected log_probs of shape (T, N, C) or (T, C), got {list(log_probs.shape)}")
+    if not log_probs.dtype.is_floating_point:
+        raise not_implemented_for("ctc_loss", log_probs.dtype, "log_probs are floats: use .log_softmax(-1)")
+    dev = log_probs.device
+    input_lengths = _as_lengths("ctc_loss", "input_lengths", input_lengths, dev)
+    target_lengths = _as_lengths("ctc_loss", "target_lengths", target_lengths, dev)
+    batched = log_probs.ndim == 3
+    if not batched:
+        log_probs, targets = log_probs.unsqueeze(1), targets.unsqueeze(0)
+        input_lengths, target_lengths = input_lengths.reshape(1), target_lengths.reshape(1)
+    t_max, n, c = log_probs.shape
+    if input_lengths.numel() != n or input_lengths.ndim > 1:
+        raise RuntimeError(f"input_lengths must be of size batch_size (expected {n}, got {list(input_lengths.shape)})")
+    if target_lengths.numel() != n or target_lengths.ndim > 1:
+        raise RuntimeError(f"target_lengths must be of size batch_size (expected {n}, got "
+                           f"{list(target_lengths.shape)})")
+    blank = as_int("ctc_loss", "blank", blank)
+    if not 0 <= blank < c:
+        raise RuntimeError(f"blank must be in label range (got blank={blank} for {c} classes)")
+    input_lengths, target_lengths = input_lengths.reshape(n), target_lengths.reshape(n)
+    if n:
+        data_check(((input_lengths > t_max) | (input_lengths < 0)).any(), RuntimeError,
+                   f"Expected input_lengths to have value at most {t_max} (and not negative)",
+                   lambda: f", but got value {int(input_lengths.amax())}")
+        data_check((target_lengths < 0).any(), RuntimeError, "ctc_loss: target_lengths must not be negative")
+    targets = targets.to(pt.int64)
+    if targets.ndim == 2 and batched or not batched and targets.ndim == 2:
+        s_max = targets.shape[1]
+        if n:
+            data_check((target_lengths > s_max).any(), RuntimeError,
+                       f"Expected tensor to have size at least the largest target length at dimension 1, but got "
+                       f"size {s_max} for argument #2 'targets'", lambda: f" (largest: {int(target_lengths.amax())})")
+        padded = targets
+    elif targets.ndim == 1 and batched:               # the targets of the batch one after another
+        total = int(target_lengths.sum()) if n else 0      # host reads: the layout of the concatenation
+        if total > targets.shape[0]:
+            raise RuntimeError(f"ctc_loss: target_lengths sum to {total}, more than the {targets.shape[0]} "
+                               "concatenated targets")
+        s_max = int(target_lengths.amax()) if n else 0
+        starts = target_lengths.cumsum(0) - target_lengths
+        steps = pt.arange(s_max, device=dev)
+        pos = pt.where(steps < target_lengths.unsqueeze(1), starts.unsqueeze(1) + steps, 0)
+        padded = targets[pos] if targets.numel() else pt.zeros((n, s_max), dtype=pt.int64, device=dev)
+    else:
+        raise RuntimeError(f"ctc_loss(): expected targets of shape (N, S) or the 1-D concatenation of the N "
+                           f"targets, got {list(targets.shape)} for log_probs {list(log_probs.shape)}")
+    if padded.numel():
+        live = pt.arange(s_max, device=dev) < target_lengths.unsqueeze(1)
+        data_check((((padded < 0) | (padded >= c)) & live).any(), RuntimeError,
+                   f"ctc_loss: target labels must be in [0, {c})")
+    # the extended labels: blank, l1, blank, l2, ..., blank (the padding past each target's end: blanks)
+    width = 2 * s_max + 1
+    ext = pt.full((n, width), blank, dtype=pt.int64, device=dev)
+    if s_max:
+        within = pt.arange(s_max, device=dev) < target_lengths.unsqueeze(1)
+        ext[:, 1::2] = pt.where(within, padded[:, :s_max].clamp(0, c - 1), blank)
+    same2 = pt.zeros((n, width), dtype=pt.bool, device=dev)
+    if width > 2:
+        same2[:, 2:] = ext[:, 2:] == ext[:, :-2]
+    # s may come from s - 2 where their labels differ (PyTorch's rule: at even s both are blanks; a
+    # target equal to blank at odd s may still skip from the label before it)
+    skip = ~same2
+    if width > 1:
+        skip[:, :2] = False
+    neg = pt.full((n, width), float("-inf"), dtype=log_probs.dtype, device=dev)
+    lp = log_probs.permute(1, 0, 2)                                      # (N, T, C)
+    emit = lp.gather(2, ext.unsqueeze(1).expand(n, t_max, width))        # (N, T, width)
+    first = pt.arange(width, device=dev) < 2
+    alpha = pt.where(first, emit[:, 0], neg) if t_max else neg
+    for t in range(1, t_max):
+        prev1 = pt.cat([neg[:, :1], alpha[:, :-1]], 1)
+        prev2 = pt.where(skip, pt.cat([neg[:, :2], alpha[:, :-2]], 1), neg) if width > 2 else neg
+        step = _lse3(alpha, prev1, prev2) + emit[:, t]
+        alpha = pt.where((t < input_lengths).unsqueeze(1), step, alpha)   # a sequence that has ended keeps its
+    end = (2 * target_lengths).unsqueeze(1)
+    last = alpha.gather(1, end).squeeze(1)
+    before = pt.where(target_lengths > 0, alpha.gather(1, (end - 1).clamp_min(0)).squeeze(1), float("-inf"))
+    loss = -_lse3(last, before, neg[:, 0])
+    if t_max:
+        loss = pt.where(input_lengths > 0, loss, pt.where(target_lengths > 0, float("inf"), 0.0))
+    if zero_infinity:
+        loss = pt.where(loss == float("inf"), 0.0, loss)
+    if reduction == "mean":
+        return (loss / target_lengths.clamp_min(1).to(loss.dtype)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss if batched else loss.reshape(())

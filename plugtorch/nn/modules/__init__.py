@@ -21,7 +21,7 @@ from plugtorch.nn.modules.loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddi
                                        MarginRankingLoss, MSELoss, MultiLabelMarginLoss, MultiMarginLoss,
                                        NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss,
                                        TripletMarginLoss, GaussianNLLLoss, MultiLabelSoftMarginLoss,
-                                       TripletMarginWithDistanceLoss)
+                                       TripletMarginWithDistanceLoss, CTCLoss)
 from plugtorch.nn.modules.module import Module  # noqa: F401
 from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d,  # noqa: F401
                                           ConstantPad2d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,

@@ -241,6 +241,25 @@ class TripletMarginWithDistanceLoss(_Loss):
                                                    swap=self.swap, reduction=self.reduction)
 
 
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss: ``forward(log_probs, targets, input_lengths,
+    target_lengths)`` with log_probs (T, N, C) from a log_softmax.
+
+    >>> import plugtorch as pt
+    >>> lp = pt.randn(6, 2, 4).log_softmax(2)
+    >>> pt.nn.CTCLoss()(lp, pt.tensor([[1, 2], [3, 3]]), [6, 5], [2, 2]).shape
+    plugtorch.Size([])
+    """
+
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False):
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
 class MultiLabelMarginLoss(_Loss):
     """Multi-label hinge between each target class (``target``'s indices up to the first -1) and
     each other class."""

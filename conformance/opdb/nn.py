@@ -200,6 +200,27 @@ def _not_a_tensor(op, *rest, **kwargs):
 
 _BOOL_CONV = "not implemented for dtype plugtorch.bool"
 
+def _grid(ctx, shape):
+    return Input(ctx.values(shape, low=-1.2, high=1.2), ctx.dtype)
+
+
+def _grid_sample(ctx):
+    return [Sample(_x(ctx, (2, 3, 4, 5)), _grid(ctx, (2, 3, 2, 2)), align_corners=False, reduction_length=4),
+            Sample(_x(ctx, (1, 2, 3, 4), "transposed"), _grid(ctx, (1, 2, 3, 2)), mode="nearest",
+                   padding_mode="border", align_corners=True),
+            Sample(_x(ctx, (1, 2, 2, 3, 4)), _grid(ctx, (1, 2, 2, 2, 3)), padding_mode="reflection",
+                   align_corners=False, reduction_length=8)]
+
+
+def _affine_grid(ctx):
+    return [Sample(_x(ctx, (2, 2, 3)), (2, 1, 3, 4), align_corners=False, reduction_length=3),
+            Sample(_x(ctx, (1, 3, 4)), (1, 1, 2, 3, 2), align_corners=True, reduction_length=4)]
+
+
+def _pdist(ctx):
+    return [Sample(_x(ctx, (5, 3)), reduction_length=3), Sample(_x(ctx, (4, 6), "transposed"), 1.0, reduction_length=6)]
+
+
 ENTRIES = [
     Entry("linear", samples=_linear, dtypes=NN_DTYPES, error_inputs=_shape_error((4, 3), (2, 5))),
     Entry("_linear_backward", samples=_linear_backward, dtypes=NN_DTYPES,
@@ -253,4 +274,11 @@ ENTRIES = [
     Entry("scaled_dot_product_attention", samples=_sdpa, dtypes=NN_DTYPES),
     Entry("dropout", fn=creation.dropout, samples=creation.dropout_samples, compare=creation.dropout_compare,
           dtypes=FLOAT_DTYPES, differentiable=False, random=True),
+    # functionals without a layer (composites of the registry ops, not ops themselves)
+    Entry("nn.functional.grid_sample", fn=plugtorch.nn.functional.grid_sample, samples=_grid_sample,
+          dtypes=NN_DTYPES, differentiable=True),
+    Entry("nn.functional.affine_grid", fn=plugtorch.nn.functional.affine_grid, samples=_affine_grid,
+          dtypes=NN_DTYPES, differentiable=True),
+    Entry("nn.functional.pdist", fn=plugtorch.nn.functional.pdist, samples=_pdist, dtypes=NN_DTYPES,
+          differentiable=True),
 ]

@@ -166,3 +166,56 @@ def test_grid_errors_and_warning():
             F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 3, 3, 2), mode="foo")
         with pytest.raises(ValueError, match="expected padding_mode to be 'zeros', 'border', or 'reflection'"):
             F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 3, 3, 2), padding_mode="foo")
+
+
+def grid_sample3d_ref(img, grid, mode, padding, align):
+    """Trilinear / nearest sampling of (N, C, D, H, W) at (x, y, z) grid points, by loops."""
+    n, c, d, h, w = img.shape
+    out = np.zeros((n, c) + grid.shape[1:4])
+    for b, i, j, k in np.ndindex(n, *grid.shape[1:4]):
+        coords = []
+        for g, size in zip(grid[b, i, j, k], (w, h, d)):
+            v = unnormalize(g, size, align)
+            if padding == "reflection":
+                v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
+            if padding != "zeros":
+                v = min(max(v, 0), size - 1)
+            coords.append(v)
+        x, y, z = coords
+
+        def at(zz, yy, xx):
+            return img[b, :, zz, yy, xx] if 0 <= zz < d and 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+        if mode == "nearest":
+            out[b, :, i, j, k] = at(int(np.rint(z)), int(np.rint(y)), int(np.rint(x)))
+            continue
+        x0, y0, z0 = int(np.floor(x)), int(np.floor(y)), int(np.floor(z))
+        acc = np.zeros(c)
+        for dz, dy, dx in np.ndindex(2, 2, 2):
+            wgt = (z - z0 if dz else 1 - (z - z0)) * (y - y0 if dy else 1 - (y - y0)) * (x - x0 if dx else 1 - (x - x0))
+            acc += wgt * at(z0 + dz, y0 + dy, x0 + dx)
+        out[b, :, i, j, k] = acc
+    return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_grid_sample_5d(device):
+    img = rng.standard_normal((2, 2, 3, 4, 5))
+    grid = rng.uniform(-1.4, 1.4, size=(2, 2, 3, 2, 3))
+    f32 = lambda a: pt.tensor(a.astype(np.float32), device=device)  # noqa: E731
+    for mode, padding, align in (("bilinear", "zeros", False), ("bilinear", "reflection", True),
+                                 ("nearest", "border", False)):
+        out = F.grid_sample(f32(img), f32(grid), mode, padding, align)
+        np.testing.assert_allclose(out.cpu().numpy(), grid_sample3d_ref(img, grid, mode, padding, align),
+                                   rtol=1e-4, atol=1e-5)
+    # the identity 3-d affine grid reproduces the volume
+    ident = F.affine_grid(pt.tensor([[[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]] * 2, dtype=pt.float64),
+                          (2, 2, 3, 4, 5), align_corners=False)
+    np.testing.assert_allclose(F.grid_sample(pt.tensor(img), ident, align_corners=False).numpy(), img, atol=1e-12)
+    scalar_gradcheck(lambda i, g: F.grid_sample(i, g, "bilinear", "border", True),
+                     t64(img[:1, :1, :2, :3, :3], True), t64(rng.uniform(-0.9, 0.9, size=(1, 2, 1, 2, 3)), True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError, match="expected grid to have size 3 in last dimension"):
+            F.grid_sample(pt.ones(1, 1, 2, 2, 2), pt.zeros(1, 3, 3, 3, 2))
+        with pytest.raises(RuntimeError, match="bicubic interpolation only supports 4D input"):
+            F.grid_sample(pt.ones(1, 1, 2, 2, 2), pt.zeros(1, 3, 3, 3, 3), mode="bicubic")

@@ -7,6 +7,7 @@ affine_grid and grid_sample: sampling at arbitrary positions (gathers weighted b
 """
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -189,8 +190,9 @@ def _source_coord(coord, n, padding_mode, align_corners):
 
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
-    """Sample (N, C, H, W) ``input`` at the (N, Ho, Wo, 2) (x, y) positions of ``grid`` in [-1, 1]:
-    bilinear or nearest, outside the image zeros, the border value, or the reflected image.
+    """Sample (N, C, H, W) ``input`` at the (N, Ho, Wo, 2) (x, y) positions of ``grid`` in [-1, 1]
+    (or (N, C, D, H, W) at (N, Do, Ho, Wo, 3) (x, y, z) positions): bilinear (trilinear) or nearest;
+    outside the image zeros, the border value, or the reflected image.
 
     >>> img = pt.arange(4.).reshape(1, 1, 2, 2)
     >>> pt.nn.functional.grid_sample(img, pt.tensor([[[[1., -1.]]]]), align_corners=True).tolist()
@@ -206,37 +208,52 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if align_corners is None:
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
-    if mode == "bicubic":
-        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported; use 'bilinear' or 'nearest'")
-    if input.ndim != 4 or grid.ndim != 4:
-        raise NotImplementedError(f"grid_sample(): only 4-D input and grid (2-d sampling) are supported, but got "
-                                  f"input of size {list(input.shape)} and grid of size {list(grid.shape)}")
-    if grid.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, but got grid with sizes "
-                           f"{list(grid.shape)}")
+    nd = input.ndim - 2
+    if nd in (2, 3) and grid.ndim and grid.shape[-1] != nd:    # (PyTorch checks this first)
+        raise RuntimeError(f"grid_sampler(): expected grid to have size {nd} in last dimension, but got grid with "
+                           f"sizes {list(grid.shape)}")
+    if nd not in (2, 3) or grid.ndim != input.ndim:
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same number of dimensions, but "
+                           f"got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
     if grid.shape[0] != input.shape[0]:
         raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, but got input with "
                            f"sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
     if input.dtype is not grid.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
-    n, c, h, w = input.shape
-    ho, wo = grid.shape[1], grid.shape[2]
-    x = _source_coord(grid[..., 0], w, padding_mode, align_corners)          # (N, Ho, Wo)
-    y = _source_coord(grid[..., 1], h, padding_mode, align_corners)
-    flat = input.reshape(n, c, h * w)
+    if mode == "bicubic":
+        if nd == 3:
+            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported; use 'bilinear' or 'nearest'")
+    n, c = input.shape[0], input.shape[1]
+    sizes = tuple(input.shape[2:])
+    out_sizes = tuple(grid.shape[1:-1])
+    m = math.prod(out_sizes)
+    # the grid's last dim lists (x, y[, z]): x indexes the last spatial dim
+    pos = [_source_coord(grid[..., nd - 1 - k], sizes[k], padding_mode, align_corners) for k in range(nd)]
+    flat = input.reshape(n, c, math.prod(sizes))
 
-    def tap(iy, ix):
-        """Input values at integer (iy, ix) (float tensors), 0 outside the image: (N, C, Ho, Wo)."""
-        inside = (ix >= 0) & (ix <= w - 1) & (iy >= 0) & (iy <= h - 1)
-        pos = (iy.clamp(0, h - 1) * w + ix.clamp(0, w - 1)).to(pt.int64).reshape(n, 1, ho * wo)
-        vals = flat.gather(2, pos.expand(n, c, ho * wo)).reshape(n, c, ho, wo)
-        return vals * inside.unsqueeze(1).to(vals.dtype)
+    def tap(index):
+        """Input values at the integer positions ``index`` (float tensors, one per spatial dim), 0 outside."""
+        inside, lin = None, None
+        for i, size in zip(index, sizes):
+            ok = (i >= 0) & (i <= size - 1)
+            inside = ok if inside is None else inside & ok
+            i = i.clamp(0, size - 1)
+            lin = i if lin is None else lin * size + i
+        gathered = flat.gather(2, lin.to(pt.int64).reshape(n, 1, m).expand(n, c, m)).reshape((n, c) + out_sizes)
+        return gathered * inside.unsqueeze(1).to(gathered.dtype)
 
     if mode == "nearest":
-        return tap(y.detach().round(), x.detach().round())
-    x0, y0 = x.detach().floor(), y.detach().floor()
-    wx, wy = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)
-    top = tap(y0, x0) * (1 - wx) + tap(y0, x0 + 1) * wx
-    bottom = tap(y0 + 1, x0) * (1 - wx) + tap(y0 + 1, x0 + 1) * wx
-    return top * (1 - wy) + bottom * wy
+        return tap([p.detach().round() for p in pos])
+    low = [p.detach().floor() for p in pos]
+    frac = [(p - f).unsqueeze(1) for p, f in zip(pos, low)]
+    out = None
+    for corner in itertools.product((0, 1), repeat=nd):
+        weight = None
+        for bit, fr in zip(corner, frac):
+            w = fr if bit else 1 - fr
+            weight = w if weight is None else weight * w
+        term = tap([f + bit for f, bit in zip(low, corner)]) * weight
+        out = term if out is None else out + term
+    return out

@@ -165,3 +165,26 @@ def test_transformer_encoder_with_mask():
     x = randn(5, 2, 8)
     mask = pt.zeros(5, 5).masked_fill(pt.ones(5, 5).triu(1).bool(), float("-inf"))
     check_export(enc, (x, mask))
+
+
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell"])
+def test_recurrent_cells(kind):
+    cell = getattr(nn, kind)(4, 3)
+    x, h, c = randn(2, 4), randn(2, 3), randn(2, 3)
+    if kind == "LSTMCell":
+        check_export(lambda x, h, c: cell(x, (h, c)), (x, h, c))
+    else:
+        check_export(cell, (x, h))
+
+
+def test_rms_norm_and_embedding_bag():
+    check_export(nn.RMSNorm(5), (randn(2, 3, 5),))
+    check_export(nn.EmbeddingBag(10, 3, mode="max", padding_idx=0), (pt.tensor([[1, 0, 3], [4, 5, 6]]),))
+
+
+def test_transformer_decoder_and_transformer():
+    dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, batch_first=True), 1, norm=nn.LayerNorm(8)).eval()
+    check_export(lambda t, m: dec(t, m, tgt_is_causal=True), (randn(2, 4, 8), randn(2, 5, 8)))
+    model = nn.Transformer(8, 2, 1, 1, 16, batch_first=True).eval()
+    mask = nn.Transformer.generate_square_subsequent_mask(4)
+    check_export(lambda s, t: model(s, t, tgt_mask=mask), (randn(2, 5, 8), randn(2, 4, 8)))

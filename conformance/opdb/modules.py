@@ -483,6 +483,14 @@ LAZY = {
                                             n=8)],
     nn.LazyConvTranspose2d: lambda ctx: [_s(ctx, nn.LazyConvTranspose2d, [_x(ctx, (1, 2, 3, 3))], 2, 2, n=9)],
     nn.LazyConvTranspose3d: lambda ctx: [_s(ctx, nn.LazyConvTranspose3d, [_x(ctx, (1, 2, 2, 2, 2))], 2, 2, n=8)],
+    nn.LazyBatchNorm1d: lambda ctx: [_s(ctx, nn.LazyBatchNorm1d, [_x(ctx, (4, 3))], n=4)],
+    nn.LazyBatchNorm2d: lambda ctx: [_s(ctx, nn.LazyBatchNorm2d, [_x(ctx, (2, 3, 2, 3))], n=12)],
+    nn.LazyBatchNorm3d: lambda ctx: [_s(ctx, nn.LazyBatchNorm3d, [_x(ctx, (2, 3, 2, 2, 2), "transposed")], n=16)],
+    nn.LazyInstanceNorm1d: lambda ctx: [_s(ctx, nn.LazyInstanceNorm1d, [_x(ctx, (2, 3, 5))], affine=True, n=5)],
+    nn.LazyInstanceNorm2d: lambda ctx: [_s(ctx, nn.LazyInstanceNorm2d, [_x(ctx, (2, 3, 3, 3))], affine=True,
+                                           track_running_stats=True, n=9)],
+    nn.LazyInstanceNorm3d: lambda ctx: [_s(ctx, nn.LazyInstanceNorm3d, [_x(ctx, (1, 2, 2, 2, 3))], affine=True,
+                                           n=12)],
 }
 
 

@@ -8,7 +8,7 @@ calls plugtorch ops (the heavy ones as composite ops a backend may override, see
 >>> net(pt.randn(3, 4)).shape
 plugtorch.Size([3, 2])
 """
-from plugtorch.nn.parameter import Buffer, Parameter, UninitializedParameter  # noqa: F401
+from plugtorch.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401
 from plugtorch.nn import functional  # noqa: F401
 from plugtorch.nn import init  # noqa: F401
 from plugtorch.nn.modules import *  # noqa: F401,F403

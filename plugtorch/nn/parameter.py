@@ -102,3 +102,39 @@ class UninitializedParameter(Parameter):
 def is_lazy(param) -> bool:
     """Whether ``param`` is still an ``UninitializedParameter``."""
     return isinstance(param, UninitializedParameter)
+
+
+class UninitializedBuffer(Tensor):
+    """A buffer whose shape is not known yet (a lazy norm layer's running statistics);
+    ``materialize(shape)`` gives it storage and makes it a plain tensor, the same object."""
+
+    def __new__(cls, requires_grad=False, device=None, dtype=None):
+        import plugtorch
+        data = plugtorch.empty(0, device=device, dtype=dtype)
+        b = object.__new__(cls)
+        b._data, b._dtype, b._device = data._data, data._dtype, data._device
+        return b
+
+    def __init__(self, requires_grad=False, device=None, dtype=None):
+        pass
+
+    def materialize(self, shape, device=None, dtype=None) -> None:
+        import plugtorch
+        data = plugtorch.empty(tuple(shape), device=device or self.device, dtype=dtype or self.dtype)
+        self._data, self._dtype, self._device = data._data, data._dtype, data._device
+        self.__class__ = Tensor
+
+    def to(self, *args, **kwargs):
+        """Moving or casting one (``module.to``) keeps it uninitialized, on that device or dtype."""
+        out = Tensor.to(self, *args, **kwargs)
+        return UninitializedBuffer(device=out.device, dtype=out.dtype)
+
+    def __repr__(self):
+        return "<UninitializedBuffer>"
+
+    __str__ = __repr__
+
+    def __deepcopy__(self, memo):
+        if id(self) not in memo:
+            memo[id(self)] = UninitializedBuffer(device=self.device, dtype=self.dtype)
+        return memo[id(self)]

@@ -93,3 +93,40 @@ def test_bad_first_inputs():
         nn.LazyConv2d(4, 3)(pt.ones(5, 5))
     with pytest.raises(ValueError, match="in_channels must be divisible by groups"):
         nn.LazyConv1d(4, 3, groups=2)(pt.ones(1, 3, 5))
+
+
+NORMS = [(nn.LazyBatchNorm1d, nn.BatchNorm1d, (4, 3, 5), {}),
+         (nn.LazyBatchNorm2d, nn.BatchNorm2d, (2, 3, 4, 4), dict(momentum=None)),
+         (nn.LazyBatchNorm3d, nn.BatchNorm3d, (2, 3, 2, 2, 3), dict(affine=False)),
+         (nn.LazyInstanceNorm1d, nn.InstanceNorm1d, (3, 6), dict(affine=True)),                  # unbatched
+         (nn.LazyInstanceNorm2d, nn.InstanceNorm2d, (2, 3, 4, 4), dict(track_running_stats=True)),
+         (nn.LazyInstanceNorm3d, nn.InstanceNorm3d, (2, 3, 2, 2, 3), dict(affine=True, track_running_stats=True))]
+
+
+@pytest.mark.parametrize("case", range(len(NORMS)))
+def test_lazy_norms(case):
+    lazy_cls, eager_cls, shape, kw = NORMS[case]
+    m = lazy_cls(**kw)
+    ref = eager_cls(3, **kw)
+    assert list(m.state_dict()) == list(ref.state_dict())
+    if m.running_mean is not None:
+        assert repr(m.running_mean) == "<UninitializedBuffer>"
+    x = pt.randn(*shape)
+    out = m(x)
+    assert type(m) is eager_cls and m.num_features == 3 and repr(m) == repr(ref)
+    np.testing.assert_allclose(out.detach().numpy(), ref(x).detach().numpy(), rtol=1e-5, atol=1e-6)
+    for (name, a), b in zip(m.state_dict().items(), ref.state_dict().values()):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_lazy_norm_dtype_and_state_dict():
+    m = nn.LazyBatchNorm2d().double()
+    assert repr(m.running_var) == "<UninitializedBuffer>"
+    m(pt.randn(2, 4, 3, 3, dtype=pt.float64))
+    assert m.running_var.dtype is pt.float64 and tuple(m.running_var.shape) == (4,)
+    src = nn.BatchNorm1d(5)
+    src(pt.randn(8, 5))
+    dst = nn.LazyBatchNorm1d()
+    dst.load_state_dict(src.state_dict())
+    assert dst.num_features == 5 and int(dst.num_batches_tracked) == 1
+    np.testing.assert_array_equal(dst.running_mean.numpy(), src.running_mean.numpy())

@@ -30,6 +30,8 @@ from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, Circular
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                                                 LayerNorm, RMSNorm)
 from plugtorch.nn.modules.normalization import (BatchNorm3d, InstanceNorm1d, InstanceNorm3d,  # noqa: F401
+                                                LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
+                                                LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d,
                                                 LocalResponseNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)

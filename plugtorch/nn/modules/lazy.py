@@ -1,6 +1,7 @@
 """``LazyModuleMixin``: layers whose input size is read from their first input.
 
-A lazy layer (``LazyLinear``, ``LazyConv2d`` ...) starts with ``UninitializedParameter`` weights.
+A lazy layer (``LazyLinear``, ``LazyConv2d``, ``LazyBatchNorm2d`` ...) starts with
+``UninitializedParameter`` weights (and ``UninitializedBuffer`` running statistics).
 A forward pre-hook calls ``initialize_parameters(*inputs)`` on the first call, which
 materializes them with the input's size and initialises them as the eager layer does; the
 layer then becomes that layer (``LazyLinear`` -> ``Linear``). Loading a state dict first
@@ -14,7 +15,7 @@ materializes the weights with the saved shapes.
 from __future__ import annotations
 
 from plugtorch._tensor import Tensor
-from plugtorch.nn.parameter import UninitializedParameter
+from plugtorch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 
 def _infer_parameters(module, args, kwargs):
@@ -38,7 +39,8 @@ class LazyModuleMixin:
         self._initialize_hook = self.register_forward_pre_hook(_infer_parameters, with_kwargs=True)
 
     def has_uninitialized_params(self) -> bool:
-        return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
+        return (any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
+                or any(isinstance(b, UninitializedBuffer) for b in self._buffers.values()))
 
     def initialize_parameters(self, *args, **kwargs) -> None:
         raise NotImplementedError(f"initialize_parameters is not implemented for {type(self).__name__}")
@@ -49,9 +51,9 @@ class LazyModuleMixin:
     def _materialize_from_state_dict(self, state_dict, prefix: str) -> None:
         """Called by ``Module.load_state_dict`` before it copies: saved shapes fix the sizes."""
         changed = False
-        for name, p in self._parameters.items():
+        for name, p in list(self._parameters.items()) + list(self._buffers.items()):
             value = state_dict.get(prefix + name)
-            if isinstance(p, UninitializedParameter) and isinstance(value, Tensor):
+            if isinstance(p, (UninitializedParameter, UninitializedBuffer)) and isinstance(value, Tensor):
                 p.materialize(tuple(value.shape))
                 changed = True
         if changed and not self.has_uninitialized_params():

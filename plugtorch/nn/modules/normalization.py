@@ -1,4 +1,5 @@
-"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d and LocalResponseNorm.
+"""BatchNorm1d/2d/3d, LayerNorm, GroupNorm, InstanceNorm1d/2d/3d, LocalResponseNorm, and the Lazy
+batch and instance norms.
 
 >>> import plugtorch as pt
 >>> bn = pt.nn.BatchNorm2d(3)
@@ -10,7 +11,9 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
+from plugtorch.nn.modules.lazy import LazyModuleMixin
 from plugtorch.nn.modules.module import Module, optional_parameter
+from plugtorch.nn.parameter import UninitializedBuffer, UninitializedParameter
 
 
 class _NormBase(Module):
@@ -217,3 +220,79 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class _LazyNormMixin(LazyModuleMixin):
+    """``num_features`` is read from the first input's channel dim."""
+
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+        super().__init__(0, eps, momentum, False, False, device, dtype)
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = UninitializedParameter(device=device, dtype=dtype)
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        if track_running_stats:
+            self.register_buffer("running_mean", UninitializedBuffer(device=device, dtype=dtype))
+            self.register_buffer("running_var", UninitializedBuffer(device=device, dtype=dtype))
+            self.register_buffer("num_batches_tracked", pt.tensor(0, dtype=pt.int64, device=device))
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.num_features != 0:
+            super().reset_parameters()
+
+    def _feature_dim(self, input) -> int:
+        return 1
+
+    def initialize_parameters(self, input, *args, **kwargs) -> None:
+        if not self.has_uninitialized_params():
+            return
+        if input.ndim < 2:
+            raise ValueError(f"{type(self).__name__}: expected an input with a channel dim, got input of size "
+                             f"{list(input.shape)}")
+        self.num_features = input.shape[self._feature_dim(input)]
+        with pt.no_grad():
+            for t in (self.weight, self.bias, self.running_mean, self.running_var):
+                if t is not None:
+                    t.materialize((self.num_features,))
+            self.reset_parameters()
+
+    def _sizes_from_weights(self) -> None:
+        self.num_features = (self.weight if self.weight is not None else self.running_mean).shape[0]
+
+
+class LazyBatchNorm1d(_LazyNormMixin, BatchNorm1d):
+    """A BatchNorm1d whose ``num_features`` is read from its first input."""
+    cls_to_become = BatchNorm1d
+
+
+class LazyBatchNorm2d(_LazyNormMixin, BatchNorm2d):
+    """A BatchNorm2d whose ``num_features`` is read from its first input."""
+    cls_to_become = BatchNorm2d
+
+
+class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
+    """A BatchNorm3d whose ``num_features`` is read from its first input."""
+    cls_to_become = BatchNorm3d
+
+
+class _LazyInstanceNormMixin(_LazyNormMixin):
+    def __init__(self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None):
+        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
+
+    def _feature_dim(self, input) -> int:
+        return max(input.ndim - self._dims[0], 0)
+
+
+class LazyInstanceNorm1d(_LazyInstanceNormMixin, InstanceNorm1d):
+    """An InstanceNorm1d whose ``num_features`` is read from its first input."""
+    cls_to_become = InstanceNorm1d
+
+
+class LazyInstanceNorm2d(_LazyInstanceNormMixin, InstanceNorm2d):
+    """An InstanceNorm2d whose ``num_features`` is read from its first input."""
+    cls_to_become = InstanceNorm2d
+
+
+class LazyInstanceNorm3d(_LazyInstanceNormMixin, InstanceNorm3d):
+    """An InstanceNorm3d whose ``num_features`` is read from its first input."""
+    cls_to_become = InstanceNorm3d

@@ -37,6 +37,7 @@ from ..entry import Entry, ErrorInput, Input, Sample
 MODULE_DTYPES = (pt.float32, pt.float64)
 INIT_SEED = 1234
 NO_FORWARD = {"Module": "the base class", "RNNBase": "the base of RNN, LSTM and GRU (checked through them)",
+              "RNNCellBase": "the base of RNNCell, LSTMCell and GRUCell (checked through them)",
               "ModuleList": "a container without forward", "ModuleDict": "a container without forward",
               "ParameterList": "a container without forward", "ParameterDict": "a container without forward"}
 
@@ -503,6 +504,61 @@ def _err(cls, shapes, *a, error=RuntimeError, match=None, ints=None, **kw):
     return make
 
 
+def _decoder_layer(**kw):
+    return Build(nn.TransformerDecoderLayer, (8, 2), dict(dim_feedforward=16, dropout=0.0, batch_first=True, **kw))
+
+
+def _lengths(v):
+    return Input(np.asarray(v, np.int64), pt.int64, requires_grad=False)
+
+
+# the sequence and attention side added with the cells and the decoder (few samples each)
+SEQUENCE = {
+    nn.RNNCell: lambda ctx: [_s(ctx, nn.RNNCell, [_small(ctx, (3, 4)), _small(ctx, (3, 5))], 4, 5, n=9),
+                             _s(ctx, nn.RNNCell, [_small(ctx, (4,))], 4, 5, nonlinearity="relu", bias=False,
+                                name="unbatched, relu")],
+    nn.LSTMCell: lambda ctx: [_s(ctx, nn.LSTMCell, [_small(ctx, (3, 4)), (_small(ctx, (3, 5)), _small(ctx, (3, 5)))],
+                                 4, 5, n=9)],
+    nn.GRUCell: lambda ctx: [_s(ctx, nn.GRUCell, [_small(ctx, (3, 4), "transposed"), _small(ctx, (3, 5))], 4, 5,
+                                n=9)],
+    nn.TransformerDecoderLayer: lambda ctx: [
+        _s(ctx, nn.TransformerDecoderLayer, [_small(ctx, (2, 3, 8)), _small(ctx, (2, 4, 8))], 8, 2,
+           dim_feedforward=16, dropout=0.0, batch_first=True, n=16, fwd=dict(tgt_mask=_causal(3))),
+        _s(ctx, nn.TransformerDecoderLayer, [_small(ctx, (3, 2, 8)), _small(ctx, (4, 2, 8))], 8, 2,
+           dim_feedforward=16, norm_first=True, activation="gelu", train=False, n=16, name="norm_first, eval",
+           fwd=dict(memory_key_padding_mask=Input(np.array([[0, 0, 1, 0], [0, 1, 1, 0]], bool), pt.bool,
+                                                  requires_grad=False)))],
+    nn.TransformerDecoder: lambda ctx: [
+        _s(ctx, nn.TransformerDecoder, [_small(ctx, (2, 3, 8)), _small(ctx, (2, 4, 8))], _decoder_layer(), 2,
+           norm=Build(nn.LayerNorm, (8,)), n=16, fwd=dict(tgt_is_causal=True))],
+    nn.Transformer: lambda ctx: [
+        _s(ctx, nn.Transformer, [_small(ctx, (2, 4, 8)), _small(ctx, (2, 3, 8))], 8, 2, 1, 1, 16, dropout=0.0,
+           batch_first=True, n=16, fwd=dict(tgt_mask=_causal(3)))],
+    nn.RMSNorm: lambda ctx: [_s(ctx, nn.RMSNorm, [_x(ctx, (2, 3, 4))], 4, n=4),
+                             _s(ctx, nn.RMSNorm, [_x(ctx, (2, 3, 4), "transposed")], (3, 4), eps=1e-3,
+                                elementwise_affine=False, n=12)],
+    nn.EmbeddingBag: lambda ctx: [
+        _s(ctx, nn.EmbeddingBag, [_ints(ctx, (7,), 10), _lengths([0, 2, 2, 5])], 10, 3, mode="max", padding_idx=0,
+           n=7),
+        _s(ctx, nn.EmbeddingBag, [_ints(ctx, (2, 4), 10)], 10, 3, mode="sum", n=8, name="2-D bags")],
+    nn.PairwiseDistance: lambda ctx: [_s(ctx, nn.PairwiseDistance, [_x(ctx, (3, 4)), _x(ctx, (3, 4), "stepped")],
+                                         p=1.0, n=4)],
+    nn.CosineSimilarity: lambda ctx: [_s(ctx, nn.CosineSimilarity, [_x(ctx, (3, 4)), _x(ctx, (3, 4), "transposed")],
+                                         n=4)],
+    nn.GaussianNLLLoss: lambda ctx: [
+        _s(ctx, nn.GaussianNLLLoss, [_x(ctx, (3, 4)), _x(ctx, (3, 4)), _x(ctx, (3,), low=0.2, high=2.0)], full=True,
+           n=12)],
+    nn.MultiLabelSoftMarginLoss: lambda ctx: [
+        _s(ctx, nn.MultiLabelSoftMarginLoss, [_x(ctx, (3, 4)), _fixed(ctx, (3, 4), 0.0, 1.0)],
+           weight=ctx.values((4,), low=0.5, high=2.0), n=12)],
+    nn.TripletMarginWithDistanceLoss: lambda ctx: [
+        _s(ctx, nn.TripletMarginWithDistanceLoss, [_x(ctx, (4, 5)), _x(ctx, (4, 5), "transposed"), _x(ctx, (4, 5))],
+           margin=2.0, swap=True, n=5)],
+    nn.CTCLoss: lambda ctx: [
+        _s(ctx, nn.CTCLoss, [_x(ctx, (5, 2, 4), low=-3.0, high=-0.1), _lengths([[1, 2], [3, 3]]), _lengths([5, 4]),
+                             _lengths([2, 2])], n=10)],
+}
+
 ERRORS = {
     nn.Linear: _err(nn.Linear, [(2, 5)], 3, 4, match="expected input with 3 features"),
     nn.Conv2d: _err(nn.Conv2d, [(1, 4, 5, 5)], 3, 4, 3, match="expected input with 3 channels, got 4"),
@@ -523,7 +579,8 @@ ERRORS = {
 
 SAMPLES = {**LAYERS, **POOLING, **NORMALIZATION, **DROPOUT, **ACTIVATIONS, **TRANSFORMER, **LOSSES, **PADDING,
            **CONV_3D, **POOLING_3D,
-           **RESAMPLING, **NORM_ACT_EXTRAS, **LAZY}
+           **RESAMPLING, **NORM_ACT_EXTRAS, **LAZY,
+           **SEQUENCE}
 
 ENTRY_BY_CLASS = {cls: Entry(f"nn.{cls.__name__}", samples=samples, fn=run_module, dtypes=MODULE_DTYPES,
                              differentiable=True, inplace=False, compare=compare, error_inputs=ERRORS.get(cls),

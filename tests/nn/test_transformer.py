@@ -237,7 +237,7 @@ def test_transformer_stack_state_dict_and_mask():
              model.encoder.norm)
     ref = ln(decoder_layer_ref(model.decoder.layers[0], t, mem, mask.numpy()), model.decoder.norm)
     np.testing.assert_allclose(out.detach().numpy(), ref.transpose(1, 0, 2), rtol=1e-9, atol=1e-10)
-    # the causal mask is detected (tgt_is_causal=None): a later target position changes no earlier output
+    # the causal mask applies (tgt_is_causal=None): a later target position changes no earlier output
     t2 = tgt.copy()
     t2[:, 2] = 50.0
     np.testing.assert_allclose(model(t64(src), t64(t2), tgt_mask=mask)[:, :2].detach().numpy(),

@@ -40,13 +40,10 @@ def _generate_square_subsequent_mask(sz, device=None, dtype=None):
     return pt.full((sz, sz), float("-inf"), dtype=dtype or pt.get_default_dtype(), device=device).triu(1)
 
 
-def _detect_is_causal_mask(mask, is_causal=None, size=None):
-    """PyTorch's rule: ``is_causal=None`` with a mask means "is it the causal mask?" (compared
-    with the generated one); True stays a hint the mask is causal; no mask and None is False."""
-    if is_causal is None and mask is not None:
-        sz = size if size is not None else mask.shape[-2]
-        causal = _generate_square_subsequent_mask(sz, device=mask.device, dtype=mask.dtype)
-        return tuple(mask.shape) == tuple(causal.shape) and bool((mask == causal).all())
+def _is_causal_hint(mask, is_causal):
+    """PyTorch's ``is_causal=None`` compares a given mask with the causal one, to choose a fast path;
+    attention here applies the mask whatever the hint, so that comparison (a host read, and a graph
+    break under jit) is skipped: True is a hint, None or False without a mask is no causal mask."""
     return is_causal is True
 
 
@@ -99,8 +96,7 @@ class TransformerEncoder(Module):
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         out = src
-        seq_dim = 1 if self.layers and self.layers[0].self_attn.batch_first and src.ndim == 3 else 0
-        is_causal = _detect_is_causal_mask(mask, is_causal, src.shape[seq_dim])
+        is_causal = _is_causal_hint(mask, is_causal)
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         if self.norm is not None:
@@ -170,8 +166,7 @@ class TransformerDecoder(Module):
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):
-        seq_dim = 1 if self.layers and self.layers[0].self_attn.batch_first and tgt.ndim == 3 else 0
-        tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, tgt.shape[seq_dim])
+        tgt_is_causal = _is_causal_hint(tgt_mask, tgt_is_causal)
         out = tgt
         for layer in self.layers:
             out = layer(out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,

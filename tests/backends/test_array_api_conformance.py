@@ -21,7 +21,9 @@ def dev(request):
 
 
 def test_full_conformance_run_has_no_failure(dev):
-    results = run([dev], opdb.select(None), max_examples=1)
+    # array_api_strict is the strict plug-in's namespace, whose whole conformance run (eager and
+    # --jit, more examples) make test does: here it runs the entries the status checks need
+    results = run([dev], opdb.select(None if dev == "aacompat" else ["matmul", "bmm", "add"]), max_examples=1)
     failed = [f"{r.op} {r.dtype}: {r.failures[0]}" for r in results if r.status == FAIL]
     assert not failed, "\n\n".join(failed[:5])
     statuses = {(r.op, r.dtype): r.status for r in results}

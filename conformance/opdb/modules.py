@@ -439,6 +439,12 @@ POOLING_3D = {
     nn.LPPool2d: lambda ctx: [_s(ctx, nn.LPPool2d, [_x(ctx, (1, 2, 5, 6), "transposed", low=0.5, high=2.0)], 1.5,
                                  (2, 3), n=6)],
     nn.LPPool3d: lambda ctx: [_s(ctx, nn.LPPool3d, [_x(ctx, (1, 2, 4, 4, 4), low=0.5, high=2.0)], 3, 2, n=8)],
+    nn.FractionalMaxPool2d: lambda ctx: [_s(ctx, nn.FractionalMaxPool2d, [_x(ctx, (2, 2, 7, 9), unique=True)], (2, 3),
+                                            output_size=(4, 5), return_indices=True,
+                                            _random_samples=np.array([[[0.1, 0.7], [0.5, 0.2]], [[0.9, 0.3], [0.0, 0.6]]]))],
+    nn.FractionalMaxPool3d: lambda ctx: [_s(ctx, nn.FractionalMaxPool3d, [_x(ctx, (1, 2, 5, 6, 5), unique=True)], 2,
+                                            output_size=(3, 4, 3),
+                                            _random_samples=np.array([[[0.2, 0.5, 0.8], [0.6, 0.1, 0.4]]]))],
 }
 
 
@@ -460,6 +466,7 @@ NORM_ACT_EXTRAS = {
     nn.InstanceNorm1d: lambda ctx: [_s(ctx, nn.InstanceNorm1d, [_x(ctx, (2, 3, 5))], 3, affine=True, n=10)],
     nn.InstanceNorm3d: lambda ctx: [_s(ctx, nn.InstanceNorm3d, [_x(ctx, (2, 3, 2, 2, 3), "transposed")], 3,
                                        affine=True, track_running_stats=True, n=24)],
+    nn.CrossMapLRN2d: lambda ctx: [_s(ctx, nn.CrossMapLRN2d, [_x(ctx, (2, 5, 2, 3))], 3, 0.5, 0.75, 1.0, n=4)],
     nn.LocalResponseNorm: lambda ctx: [_s(ctx, nn.LocalResponseNorm, [_x(ctx, (2, 5, 3))], 3, 0.5, 0.75, 1.0, n=3),
                                        _s(ctx, nn.LocalResponseNorm, [_x(ctx, (1, 4, 2, 2, 2), "transposed")], 2,
                                           n=2)],

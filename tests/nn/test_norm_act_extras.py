@@ -207,3 +207,27 @@ def test_gumbel_softmax():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert tuple(F.gumbel_softmax(pt.zeros(2, 3, 4), dim=1).shape) == (2, 3, 4)
+
+
+def cross_map_lrn_ref(x, size, alpha, beta, k):
+    """PyTorch's CrossMapLRN2d as its running window computes it: channel 0 never leaves the sum."""
+    c = x.shape[1]
+    p = int((size - 1) / 2 + 1)
+    out = np.empty_like(x)
+    for ci in range(c):
+        hi = min(ci + p - 1, c - 1)
+        chans = [j for j in range(hi + 1) if not 1 <= j <= ci - p]
+        out[:, ci] = x[:, ci] * (k + alpha / size * (x[:, chans] ** 2).sum(1)) ** -beta
+    return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cross_map_lrn2d(device):
+    x = rng.standard_normal((2, 7, 3, 3))
+    for size in (1, 2, 3, 5):
+        out = nn.CrossMapLRN2d(size, 0.5, 0.8, 1.5)(pt.tensor(x.astype(np.float32), device=device))
+        np.testing.assert_allclose(out.cpu().numpy(), cross_map_lrn_ref(x, size, 0.5, 0.8, 1.5), rtol=1e-5, atol=1e-6)
+    assert repr(nn.CrossMapLRN2d(3)) == "CrossMapLRN2d(3, alpha=0.0001, beta=0.75, k=1)"
+    scalar_gradcheck(nn.CrossMapLRN2d(3, 0.5, 0.7, 1.0), t64(rng.standard_normal((1, 6, 2, 2)), True))
+    with pytest.raises(ValueError, match="CrossMapLRN2d: Expected input to be 4D, got 3D instead."):
+        nn.CrossMapLRN2d(3)(pt.ones(2, 3, 4))

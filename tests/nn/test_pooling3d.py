@@ -213,3 +213,77 @@ def test_all_combinations_are_exported():
                  "max_unpool1d", "max_unpool2d", "max_unpool3d", "lp_pool1d", "lp_pool2d", "lp_pool3d"] + \
             [f"{a}max_pool{n}d_with_indices" for a, n in itertools.product(("", "adaptive_"), (1, 2, 3))]:
         assert callable(getattr(F, name)), name
+
+
+def intervals(u, n_in, n_out, k):
+    """PyTorch's generate_intervals, in float32 as its float kernels compute it."""
+    if n_out == 1:
+        return [n_in - k]
+    alpha = np.float32(n_in - k) / np.float32(n_out - 1)
+    return [int(np.float32(i + u) * alpha) - int(np.float32(u) * alpha) for i in range(n_out - 1)] + [n_in - k]
+
+
+def fractional_ref(x, k, out, samples, order):
+    """Max (value, flat index) over the windows PyTorch places; ``order[j]``: the sample of dim j."""
+    nd = len(k)
+    sizes = x.shape[2:]
+    vals = np.zeros(x.shape[:2] + tuple(out), np.float32)
+    idx = np.zeros(vals.shape, np.int64)
+    for n, c in np.ndindex(*x.shape[:2]):
+        starts = [intervals(samples[n, c, order[j]], sizes[j], out[j], k[j]) for j in range(nd)]
+        for o in np.ndindex(*out):
+            box = tuple(slice(starts[j][o[j]], starts[j][o[j]] + k[j]) for j in range(nd))
+            win = x[(n, c) + box]
+            a = np.unravel_index(win.argmax(), win.shape)
+            vals[(n, c) + o] = win[a]
+            idx[(n, c) + o] = np.ravel_multi_index([box[j].start + a[j] for j in range(nd)], sizes)
+    return vals, idx
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fractional_max_pool(device):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 11, 13)).astype(np.float32)
+    s = rng.uniform(size=(2, 3, 2)).astype(np.float32)
+    vals, idx = fractional_ref(x, (2, 3), (6, 5), s, order=(1, 0))          # 2-d: sample 0 places the width
+    out, ind = F.fractional_max_pool2d(pt.tensor(x, device=device), (2, 3), output_size=(6, 5), return_indices=True,
+                                       _random_samples=pt.tensor(s, device=device))
+    np.testing.assert_array_equal(out.cpu().numpy(), vals)
+    np.testing.assert_array_equal(ind.cpu().numpy(), idx)
+    x3 = rng.standard_normal((1, 2, 7, 8, 9)).astype(np.float32)
+    s3 = rng.uniform(size=(1, 2, 3)).astype(np.float32)
+    vals, idx = fractional_ref(x3, (2, 3, 2), (4, 5, 6), s3, order=(0, 1, 2))
+    m = nn.FractionalMaxPool3d((2, 3, 2), output_size=(4, 5, 6), return_indices=True,
+                               _random_samples=pt.tensor(s3)).to(device)
+    out, ind = m(pt.tensor(x3, device=device))
+    np.testing.assert_array_equal(out.cpu().numpy(), vals)
+    np.testing.assert_array_equal(ind.cpu().numpy(), idx)
+    assert list(m.state_dict()) == ["_random_samples"]
+    # without samples: windows drawn at random, each output still the max of some k-window
+    r = nn.FractionalMaxPool2d(3, output_ratio=0.5)(pt.tensor(x[0], device=device))
+    assert tuple(r.shape) == (3, 5, 6)
+
+
+def test_fractional_gradients_and_errors():
+    x = t64(unique((1, 2, 5, 6)), True)
+    s = pt.tensor([[[0.3, 0.6], [0.8, 0.1]]], dtype=pt.float64)
+    scalar_gradcheck(lambda x: F.fractional_max_pool2d(x, 2, output_size=(3, 4), _random_samples=s), x)
+    with pytest.raises(ValueError, match="fractional_max_pool2d requires specifying either an output_size or an "
+                                         "output_ratio"):
+        F.fractional_max_pool2d(pt.ones(1, 1, 4, 4), 2)
+    with pytest.raises(RuntimeError, match=r"fractional_max_pool2d\(\): pool height 2 too large relative to input "
+                                           r"height 7"):
+        F.fractional_max_pool2d(pt.ones(1, 1, 7, 9), 2, output_size=(7, 5))
+    with pytest.raises(RuntimeError, match=r"fractional_max_pool3d\(\): pool time 2 too large relative to input "
+                                           r"time 4"):
+        F.fractional_max_pool3d(pt.ones(1, 1, 4, 4, 4), 2, output_size=3)
+    with pytest.raises(ValueError, match="FractionalMaxPool2d requires specifying either an output size, or a "
+                                         "pooling ratio"):
+        nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match="only one of output_size and output_ratio may be specified"):
+        nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)
+    with pytest.raises(ValueError, match="output_ratio must be between 0 and 1"):
+        nn.FractionalMaxPool2d(2, output_ratio=(0.5, 1.5))
+    with pytest.raises(RuntimeError, match=r"expected _random_samples of size \[2, 3, 2\]"):
+        F.fractional_max_pool2d(pt.ones(2, 3, 7, 9), 2, output_size=3, _random_samples=pt.rand(2, 3, 3))
+    assert repr(nn.FractionalMaxPool2d(2, output_ratio=0.5)) == "FractionalMaxPool2d()"

@@ -31,6 +31,8 @@ from plugtorch.nn.functional.pooling import (adaptive_avg_pool3d, adaptive_max_p
                                              lp_pool1d, lp_pool2d, lp_pool3d, max_pool1d_with_indices,
                                              max_pool2d_with_indices, max_pool3d, max_pool3d_with_indices,
                                              max_unpool1d, max_unpool2d, max_unpool3d)
+from plugtorch.nn.functional.pooling import (fractional_max_pool2d, fractional_max_pool2d_with_indices,  # noqa: F401
+                                             fractional_max_pool3d, fractional_max_pool3d_with_indices)
 from plugtorch.nn.functional.regularization import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: F401
                                                     dropout3d, feature_alpha_dropout)
 from plugtorch.nn.functional.sampling import (affine_grid, grid_sample, interpolate, upsample,  # noqa: F401

@@ -187,3 +187,24 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
         total = total + sq.narrow(-1, i, c)
     div = (total.transpose(1, -1) * (alpha / size) + k).pow(beta)
     return input / div
+
+
+def _cross_map_lrn2d(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """``nn.CrossMapLRN2d``'s normalisation (Torch7's), which differs from ``local_response_norm``:
+    channel c divides by (k + alpha / size * s_c) ** beta, where s_c sums x**2 over channels
+    0..min(c + p - 1, C - 1), p = (size - 1) // 2 + 1, less channels 1..c - p: channel 0 stays in
+    every sum (PyTorch's running-window code never subtracts it), which this reproduces.
+    """
+    check_tensors("CrossMapLRN2d", input=input)
+    if input.ndim != 4:
+        raise ValueError(f"CrossMapLRN2d: Expected input to be 4D, got {input.ndim}D instead.")
+    c = input.shape[1]
+    p = int((size - 1) / 2 + 1)
+    total = (input * input).cumsum(1)                                    # sum over channels 0..j
+    hi = pt.tensor([min(j + p - 1, c - 1) for j in range(c)], device=input.device)
+    s = total.index_select(1, hi)
+    if c > p + 1:
+        # less channels 1..j - p: total[j - p] - total[0], for j > p
+        lo = pt.tensor([j - p if j > p else 0 for j in range(c)], device=input.device)
+        s = s - (total.index_select(1, lo) - total.narrow(1, 0, 1))
+    return input * (s * (alpha / size) + k).pow(-beta)

@@ -549,3 +549,111 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     k = _triple(kernel_size)
     pooled = avg_pool3d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp(pooled, norm_type, k[0] * k[1] * k[2])
+
+
+# ---- fractional max pooling (Graham, 2014) ------------------------------------------------
+
+def _fractional_starts(u, n_in, n_out, k):
+    """PyTorch's pseudo-random window starts along one dim, from one uniform sample per (N, C):
+    trunc((i + u) * alpha) - trunc(u * alpha), alpha = (n_in - k) / (n_out - 1), the last at n_in - k."""
+    if n_out == 1:
+        return pt.full(tuple(u.shape) + (1,), n_in - k, dtype=pt.int64, device=u.device)
+    alpha = (n_in - k) / (n_out - 1)
+    i = pt.arange(n_out - 1, dtype=u.dtype, device=u.device)
+    u = u.unsqueeze(-1)
+    starts = (((i + u) * alpha).trunc() - (u * alpha).trunc()).to(pt.int64)
+    last = pt.full(tuple(starts.shape[:-1]) + (1,), n_in - k, dtype=pt.int64, device=u.device)
+    return pt.cat([starts, last], -1)
+
+
+def _fractional_max_pool(op, nd, input, kernel_size, output_size, output_ratio, return_indices, samples):
+    check_tensors(op, input=input)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"{op}(): Expected {nd + 1}D or {nd + 2}D tensor, but got: {list(input.shape)}")
+    t = _ntuple(nd)
+    k = t(kernel_size)
+    check_positive(op, "kernel_size", k)
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    sizes = tuple(input.shape[-nd:])
+    if output_size is None:
+        ratio = t(output_ratio)
+        out = tuple(int(s * r) for s, r in zip(sizes, ratio))
+    else:
+        out = t(output_size)
+        check_ints(op, "output_size", out)
+    names = ("height", "width") if nd == 2 else ("time", "height", "width")
+    for name, n_in, n_out, kk in zip(names, sizes, out, k):
+        # (PyTorch's 3-d kernel also refuses windows that end exactly at the edge)
+        if n_out + kk - 1 > n_in or (nd == 3 and n_out + kk - 1 == n_in):
+            raise RuntimeError(f"{op}(): pool {name} {kk} too large relative to input {name} {n_in} (output "
+                               f"{name} {n_out})")
+    x = input if input.ndim == nd + 2 else input.unsqueeze(0)
+    n, c = x.shape[0], x.shape[1]
+    if samples is None:
+        samples = pt.rand((n, c, nd), dtype=x.dtype, device=x.device)
+    elif tuple(samples.shape) != (n, c, nd):
+        raise RuntimeError(f"{op}(): expected _random_samples of size {[n, c, nd]} (N, C, {nd}), but got "
+                           f"{list(samples.shape)}")
+    # which sample of each plane places the windows along each spatial dim, in PyTorch's order:
+    # 2-d (width, height), 3-d (time, height, width)
+    which = (1, 0) if nd == 2 else (0, 1, 2)
+    starts = [_fractional_starts(samples[:, :, which[j]], sizes[j], out[j], k[j]) for j in range(nd)]
+    g = x
+    for j in range(nd):
+        pos = (starts[j].unsqueeze(-1) + pt.arange(k[j], device=x.device)).reshape(n, c, out[j] * k[j])
+        shape = [n, c] + [1] * nd
+        shape[2 + j] = out[j] * k[j]
+        target = list(g.shape)
+        target[2 + j] = out[j] * k[j]
+        g = g.gather(2 + j, pos.reshape(shape).expand(target))
+    split = [n, c]
+    for j in range(nd):
+        split += [out[j], k[j]]
+    g = g.reshape(split).permute(0, 1, *range(2, 2 + 2 * nd, 2), *range(3, 3 + 2 * nd, 2))
+    g = g.reshape((n, c) + out + (math.prod(k),))
+    arg = g.argmax(-1, keepdim=True)
+    res = g.gather(-1, arg).squeeze(-1)
+    if not return_indices:
+        return res if input.ndim == nd + 2 else res.squeeze(0)
+    arg, idx, inner = arg.squeeze(-1), None, math.prod(k)
+    for j in range(nd):
+        inner //= k[j]
+        offset = (arg // inner) % k[j]
+        view = [n, c] + [1] * nd
+        view[2 + j] = out[j]
+        p = starts[j].reshape(view) + offset
+        idx = p if idx is None else idx * sizes[j] + p
+    if input.ndim == nd + 1:
+        res, idx = res.squeeze(0), idx.squeeze(0)
+    return res, idx
+
+
+def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """Max over pseudo-randomly placed (kh, kw) windows giving ``output_size`` (or input size times
+    ``output_ratio``); ``_random_samples`` (N, C, 2) in [0, 1) fixes the placement.
+
+    >>> x = pt.arange(16.).reshape(1, 1, 4, 4)
+    >>> pt.nn.functional.fractional_max_pool2d(x, 2, output_size=2, _random_samples=pt.zeros(1, 1, 2)).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    return _fractional_max_pool("fractional_max_pool2d", 2, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None, return_indices=False,
+                          _random_samples=None):
+    """``fractional_max_pool2d`` over (N, C, D, H, W); ``_random_samples`` is (N, C, 3)."""
+    return _fractional_max_pool("fractional_max_pool3d", 3, input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples)
+
+
+def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, output_ratio=None,
+                                       return_indices=True, _random_samples=None):
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)

@@ -29,7 +29,7 @@ from plugtorch.nn.modules.padding import (CircularPad1d, CircularPad2d, Circular
                                           ZeroPad1d, ZeroPad2d, ZeroPad3d)
 from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d,  # noqa: F401
                                                 LayerNorm, RMSNorm)
-from plugtorch.nn.modules.normalization import (BatchNorm3d, InstanceNorm1d, InstanceNorm3d,  # noqa: F401
+from plugtorch.nn.modules.normalization import (BatchNorm3d, CrossMapLRN2d, InstanceNorm1d, InstanceNorm3d,  # noqa: F401
                                                 LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
                                                 LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d,
                                                 LocalResponseNorm)
@@ -38,6 +38,7 @@ from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, 
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool3d,  # noqa: F401
                                           AvgPool3d, LPPool1d, LPPool2d, LPPool3d, MaxPool3d, MaxUnpool1d,
                                           MaxUnpool2d, MaxUnpool3d)
+from plugtorch.nn.modules.pooling import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: F401
 from plugtorch.nn.modules.rnn import (GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell,  # noqa: F401
                                       RNNCellBase)
 from plugtorch.nn.modules.sparse import Embedding, EmbeddingBag  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
+from plugtorch.nn.functional.normalization import _cross_map_lrn2d
 from plugtorch.nn.modules.lazy import LazyModuleMixin
 from plugtorch.nn.modules.module import Module, optional_parameter
 from plugtorch.nn.parameter import UninitializedBuffer, UninitializedParameter
@@ -220,6 +221,21 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class CrossMapLRN2d(Module):
+    """Torch7's cross-channel LRN over (N, C, H, W) (its window differs from
+    ``LocalResponseNorm``'s: see ``_cross_map_lrn2d``)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return _cross_map_lrn2d(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
 class _LazyNormMixin(LazyModuleMixin):

@@ -1,6 +1,6 @@
 /* The opencl backend's launch hot paths in C: one call allocates the output, sets the kernel's
  * arguments and enqueues it (docs/opencl.md, "Launch cost"). Optional: built by setup.py where a
- * compiler is present; kernels/launch.py falls back to the Python paths without it (or with
+ * compiler is present; fastlaunch.py loads it, and the Python paths run without it (or with
  * PLUGTORCH_OPENCL_NO_EXT=1).
  *
  * No OpenCL headers or link-time library: clSetKernelArg and clEnqueueNDRangeKernel are the
@@ -102,7 +102,7 @@ static int mem_of(PyObject *x, void **out)
     return 0;
 }
 
-/* A contiguous CLArray at offset 0 with its slots set, or NULL (not one). */
+/* 1 for a contiguous CLArray at offset 0 with its slots set, else 0. */
 static int plain(PyObject *x)
 {
     if (Py_TYPE(x) != clarray || SLOT(x, o_contiguous) != Py_True)
@@ -816,24 +816,6 @@ static PyObject *init(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *launch(PyObject *mod, PyObject *args)
-{
-    /* launch(name, queue, kernel, global, local): enqueue a 1-d range of a kernel whose
-     * arguments are set (the benchmark's C peer, and the error-path tests) */
-    PyObject *name, *q, *k;
-    Py_ssize_t g, l;
-    if (!PyArg_ParseTuple(args, "UOOnn", &name, &q, &k, &g, &l))
-        return NULL;
-    void *pq, *pk;
-    if (int_ptr(q, &pq) < 0 || int_ptr(k, &pk) < 0)
-        return NULL;
-    size_t gs = (size_t)g, ls = (size_t)l;
-    cl_int err = enqueue(pq, pk, 1, NULL, &gs, &ls, 0, NULL, NULL);
-    if (err)
-        return launch_failed(name, "clEnqueueNDRangeKernel", err);
-    Py_RETURN_NONE;
-}
-
 static PyObject *enqueue_ptr(PyObject *mod, PyObject *args)
 {
     /* enqueue_ptr(name, queue_ptr, kernel_ptr, global, local, count): ``count`` launches,
@@ -860,14 +842,13 @@ static PyMethodDef methods[] = {
     {"init", init, METH_VARARGS,
      "init(CLArray, LOCK, clSetKernelArg address, clEnqueueNDRangeKernel address, SPLIT, LOCAL, "
      "launch_error)"},
-    {"launch", launch, METH_VARARGS, "launch(name, queue, kernel, global, local): one 1-d launch."},
     {"enqueue_ptr", enqueue_ptr, METH_VARARGS, "enqueue_ptr(name, queue_ptr, kernel_ptr, global, local, count)"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastlaunch",
-    "The opencl backend's launch hot paths in C (see kernels/launch.py).", -1, methods,
+    "The opencl backend's launch hot paths in C (see fastlaunch.py).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__fastlaunch(void)

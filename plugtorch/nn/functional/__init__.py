@@ -37,7 +37,8 @@ from plugtorch.nn.functional.regularization import (alpha_dropout, dropout, drop
                                                     dropout3d, feature_alpha_dropout)
 from plugtorch.nn.functional.sampling import (affine_grid, grid_sample, interpolate, upsample,  # noqa: F401
                                               upsample_bilinear, upsample_nearest)
-from plugtorch.nn.functional.shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from plugtorch.nn.functional.shuffle import (channel_shuffle, native_channel_shuffle, pixel_shuffle,  # noqa: F401
+                                             pixel_unshuffle)
 from plugtorch.nn.functional.sparse import embedding_bag, one_hot  # noqa: F401
 from plugtorch.nn.ops import WRAPPERS as _W  # noqa: E402
 

@@ -75,3 +75,8 @@ def channel_shuffle(input, groups):
     if c % groups:
         raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups.")
     return input.reshape((n, groups, c // groups) + rest).transpose(1, 2).reshape((n, c) + rest)
+
+
+def native_channel_shuffle(input, groups):
+    """``channel_shuffle`` (PyTorch's name for its kernel without the autograd wrapper)."""
+    return channel_shuffle(input, groups)

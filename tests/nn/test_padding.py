@@ -77,3 +77,10 @@ def test_bad_inputs():
         nn.ReflectionPad1d(3)(pt.ones(1, 3))
     with pytest.raises(RuntimeError, match="wrapping around more than once"):
         nn.CircularPad1d(4)(pt.ones(1, 3))
+    # F.pad itself: the non-constant modes pad 1-3 trailing dims of an input with 1 or 2 more
+    for mode in ("reflect", "replicate", "circular"):
+        with pytest.raises(NotImplementedError, match="Padding size 2 is not supported for 1D input tensor"):
+            pt.nn.functional.pad(pt.ones(4), (1, 1), mode)
+        with pytest.raises(NotImplementedError, match="Padding size 8 is not supported for 6D input tensor"):
+            pt.nn.functional.pad(pt.ones(1, 1, 2, 2, 2, 2), (1,) * 8, mode)
+    assert tuple(pt.nn.functional.pad(pt.ones(1, 1, 2, 2, 2, 2), (1,) * 8).shape) == (1, 1, 4, 4, 4, 4)

@@ -60,6 +60,18 @@ def _source_index(mode, n, left, right):
     return pt.where(j >= n, period - j, j)
 
 
+def check_non_constant_dims(ndim, pad_len):
+    """PyTorch pads 1, 2 or 3 trailing dims in the non-constant modes, of an input with one or two
+    dims more (an optional batch dim and the channels): anything else is its NotImplementedError."""
+    if pad_len not in (2, 4, 6) or ndim not in (pad_len // 2 + 1, pad_len // 2 + 2):
+        raise NotImplementedError(
+            f"Padding size {pad_len} is not supported for {ndim}D input tensor.\n"
+            "Supported combinations for non-constant padding:\n"
+            "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+            "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+            "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+
+
 def pad(input, pad, mode: str = "constant", value=None):
     """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back."""
     check_tensors("pad", input=input)
@@ -73,6 +85,8 @@ def pad(input, pad, mode: str = "constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if mode != "constant" and value not in (None, 0):
         raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument")
+    if mode != "constant":
+        check_non_constant_dims(input.ndim, len(pad))
     if mode == "constant" and min(pad) >= 0:
         return _pad_constant(input, [int(v) for v in pad], 0 if value is None else value)
     out = input

@@ -27,18 +27,10 @@ class _PadNd(Module):
         self.padding = _sides(padding, self._nd)
 
     def _check_input_dim(self, input):
-        """PyTorch's error for an input with too few or too many dims for a non-constant mode
-        (F.pad itself pads any trailing dims)."""
+        """The circular layers' own error (F.pad refuses the other modes' bad dims itself)."""
         nd = self._nd
-        if input.ndim not in (nd + 1, nd + 2):
-            if self._mode == "circular":
-                raise ValueError(f"expected {nd + 1}D or {nd + 2}D input (got {input.ndim}D input)")
-            raise NotImplementedError(
-                f"Padding size {2 * nd} is not supported for {input.ndim}D input tensor.\n"
-                "Supported combinations for non-constant padding:\n"
-                "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
-                "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
-                "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+        if input.ndim not in (nd + 1, nd + 2) and self._mode == "circular":
+            raise ValueError(f"expected {nd + 1}D or {nd + 2}D input (got {input.ndim}D input)")
 
     def forward(self, input):
         self._check_input_dim(input)

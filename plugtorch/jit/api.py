@@ -116,7 +116,7 @@ class TracedFunction:
                                    "a trace fixes its non-tensor arguments: trace it again for these, or use "
                                    "plugtorch.compile")
         try:
-            if (g.backward_ran or not D.grad_state.enabled) and not (D._modes and D._stack.modes):
+            if not (D._modes and D._stack.modes) and not _needs_autograd(g, tensors, self._rg_captures):
                 return self._replay(tensors)    # _call_tensors' usual outcome, two calls shorter
             return self._call_tensors(tensors)
         except GuardFailure as e:

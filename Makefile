@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py
+$(STAMP): $(BIN)/python pyproject.toml setup.py plugtorch/backends/opencl/_fastlaunch.c
 	$(BIN)/python -m pip install -q -e '.[test,examples,mpi]'
 	$(BIN)/python -m pip install -q ./examples/plugtorch-strict
 	touch $(STAMP)

@@ -287,3 +287,27 @@ def test_fractional_gradients_and_errors():
     with pytest.raises(RuntimeError, match=r"expected _random_samples of size \[2, 3, 2\]"):
         F.fractional_max_pool2d(pt.ones(2, 3, 7, 9), 2, output_size=3, _random_samples=pt.rand(2, 3, 3))
     assert repr(nn.FractionalMaxPool2d(2, output_ratio=0.5)) == "FractionalMaxPool2d()"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_integer_inputs(device):
+    # max pooling of integers pads with the dtype's least value and never picks a padding cell
+    # (torch 2.13: all-zero uint8 with padding gives the inside zeros' indices)
+    z, zi = F.max_pool2d(pt.zeros(1, 1, 3, 3, dtype=pt.uint8, device=device), 2, 1, 1, return_indices=True)
+    assert z.dtype is pt.uint8 and z.cpu().numpy().max() == 0
+    assert zi.cpu().tolist() == [[[[0, 0, 1, 2], [0, 0, 1, 2], [3, 3, 4, 5], [6, 6, 7, 8]]]]
+    x = pt.tensor([[[[[1, 2], [3, 4]]]]], device=device)
+    out, idx = F.max_pool3d(x, (1, 2, 2), 1, (0, 1, 1), return_indices=True)
+    assert out.dtype is pt.int64 and out.cpu().tolist() == [[[[[1, 2, 2], [3, 4, 4], [3, 4, 4]]]]]
+    assert idx.cpu().tolist() == [[[[[0, 1, 1], [2, 3, 3], [2, 3, 3]]]]]
+    assert F.avg_pool3d(x, (1, 2, 2)).cpu().tolist() == [[[[[2]]]]]            # int64 mean, truncated
+    with pytest.raises(NotImplementedError, match="max_pool3d"):
+        F.max_pool3d(x.bool(), 1)
+    with pytest.raises(NotImplementedError, match="avg_pool3d"):
+        F.avg_pool3d(x.int(), 1)
+    with pytest.raises(NotImplementedError, match="adaptive_max_pool3d"):
+        F.adaptive_max_pool3d(x, 1)
+    with pytest.raises(RuntimeError, match="adaptive_avg_pool3d.*could not infer output dtype"):
+        F.adaptive_avg_pool3d(x, 1)
+    with pytest.raises(NotImplementedError, match="max_unpool2d"):
+        F.max_unpool2d(x[0], pt.zeros(1, 1, 2, 2, dtype=pt.int64, device=device), 1)

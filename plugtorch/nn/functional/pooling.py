@@ -61,15 +61,44 @@ def _batched(input):
     return input if input.ndim == 4 else input.unsqueeze(0)
 
 
+def _check_max_pool_dtype(op, input):
+    if input.dtype is pt.bool:   # PyTorch's kernels have no bool max pooling
+        raise not_implemented_for(op, input.dtype, "convert the input with .to(torch.uint8) or .float() first")
+
+
+def _window_max(cols, inside):
+    """Each window's maximum (dim 2 of ``cols``) and the position it came from, never a padding cell.
+
+    Floating inputs are padded with -inf, so argmax finds the first maximum (or nan) inside. Integer
+    inputs are padded with their dtype's least value, which a real element may equal: ``inside``
+    (1 inside the input, 0 in the padding, windowed as ``cols``; None without padding) picks the
+    first inside cell equal to the maximum."""
+    if inside is None or cols.dtype.is_floating_point:
+        arg = cols.argmax(2, keepdim=True)
+    else:
+        best = cols.amax(2, keepdim=True)
+        arg = ((cols == best).to(pt.int32) * inside.to(pt.int32)).argmax(2, keepdim=True)
+    return cols.gather(2, arg).squeeze(2), arg
+
+
+def _lowest(dtype):
+    return -math.inf if dtype.is_floating_point else pt.iinfo(dtype).min
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over each window; ``return_indices`` gives flat h*W+w positions (for ``max_unpool``)."""
     k, s, p, d, (ho, wo), extra = _pool_args("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    _check_max_pool_dtype("max_pool2d", input)
     x = _batched(input)
     h, w = x.shape[2], x.shape[3]
-    xp = _pad(x, (p[1], p[1] + extra[1], p[0], p[0] + extra[0]), value=-math.inf) if any(p) or any(extra) else x
+    pads = (p[1], p[1] + extra[1], p[0], p[0] + extra[0])
+    padded = any(p) or any(extra)
+    xp = _pad(x, pads, value=_lowest(x.dtype)) if padded else x
     cols = _windows(xp, k, d, s, (ho, wo))                    # (N, C, K, Ho, Wo)
-    arg = cols.argmax(2, keepdim=True)
-    out = cols.gather(2, arg).squeeze(2)
+    inside = None
+    if padded and not x.dtype.is_floating_point:
+        inside = _windows(_pad(pt.ones((1, 1, h, w), dtype=pt.int32, device=x.device), pads), k, d, s, (ho, wo))
+    out, arg = _window_max(cols, inside)
     if not return_indices:
         return out if input.ndim == 4 else out.squeeze(0)
     dev = x.device
@@ -279,13 +308,17 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     [7.0]
     """
     k, s, p, d, out, extra = _pool3d_args("max_pool3d", input, kernel_size, stride, padding, dilation, ceil_mode)
+    _check_max_pool_dtype("max_pool3d", input)
     x = input if input.ndim == 5 else input.unsqueeze(0)
     sizes = x.shape[2:]
+    inside = None
     if any(p) or any(extra):
-        x = _pad(x, _pads3d(p, extra), value=-math.inf)
+        if not x.dtype.is_floating_point:
+            ones = pt.ones((1, 1) + tuple(sizes), dtype=pt.int32, device=x.device)
+            inside = _windows3d(_pad(ones, _pads3d(p, extra)), k, d, s, out)
+        x = _pad(x, _pads3d(p, extra), value=_lowest(x.dtype))
     cols = _windows3d(x, k, d, s, out)                      # (N, C, K, Do, Ho, Wo)
-    arg = cols.argmax(2, keepdim=True)
-    res = cols.gather(2, arg).squeeze(2)
+    res, arg = _window_max(cols, inside)
     if not return_indices:
         return res if input.ndim == 5 else res.squeeze(0)
     dev, arg = x.device, arg.squeeze(2)
@@ -345,8 +378,9 @@ def adaptive_avg_pool3d(input, output_size):
     if input.ndim not in (4, 5) or any(v == 0 for v in input.shape[-3:]):
         raise RuntimeError(f"adaptive_avg_pool3d(): Expected 4D or 5D tensor with non-zero spatial sizes, but got "
                            f"input of size: {list(input.shape)}")
-    if not input.dtype.is_floating_point:
-        raise not_implemented_for("adaptive_avg_pool3d", input.dtype, "convert the input with .float() first")
+    if not input.dtype.is_floating_point:   # (PyTorch's mean() error, as its 3-d pooling reaches it)
+        raise RuntimeError(f"adaptive_avg_pool3d(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {input.dtype}; convert the input with .float()")
     od, oh, ow = _adaptive3d_size("adaptive_avg_pool3d", output_size, input.shape[-3:])
     if 0 in (od, oh, ow):
         lead = tuple(input.shape[:-3])
@@ -377,6 +411,8 @@ def adaptive_max_pool3d(input, output_size, return_indices=False):
     if input.ndim not in (4, 5) or any(v == 0 for v in input.shape[-3:]):
         raise RuntimeError(f"adaptive_max_pool3d(): Expected 4D or 5D tensor with non-zero spatial sizes, but got "
                            f"input of size: {list(input.shape)}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("adaptive_max_pool3d", input.dtype, "convert the input with .float() first")
     x = input if input.ndim == 5 else input.unsqueeze(0)
     n, c = x.shape[0], x.shape[1]
     sizes = tuple(x.shape[2:])
@@ -465,6 +501,8 @@ def _unpool(op, nd, input, indices, kernel_size, stride, padding, output_size):
                            f"({list(input.shape)}) but got indices tensor with shape: {list(indices.shape)}")
     if indices.dtype is not pt.int64:
         raise RuntimeError(f"{op}(): elements in indices should be type int64 but got: {indices.dtype}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for(op, input.dtype, "convert the input with .float() first")
     t = _ntuple(nd)
     k = t(kernel_size)
     s = t(stride) if stride is not None and stride != [] and stride != () else k

@@ -12,6 +12,7 @@ import math
 import warnings
 
 import plugtorch as pt
+from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import check_tensors
 
 
@@ -221,6 +222,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if input.dtype is not grid.dtype:
         raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, but input has "
                            f"{input.dtype} and grid has {grid.dtype}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("grid_sample", input.dtype, "convert the input and grid with .float() first")
     if mode == "bicubic":
         if nd == 3:
             raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")

@@ -846,6 +846,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* bump together with VERSION in fastlaunch.py whenever this file changes what it does */
+#define FASTLAUNCH_VERSION 1
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastlaunch",
     "The opencl backend's launch hot paths in C (see fastlaunch.py).", -1, methods,
@@ -866,7 +869,10 @@ PyMODINIT_FUNC PyInit__fastlaunch(void)
         return NULL;
     if (PyModule_AddObjectRef(m, "Entry", (PyObject *)&EntryType) < 0 ||
         PyModule_AddObjectRef(m, "Pointwise", (PyObject *)&PointwiseType) < 0 ||
-        PyModule_AddObjectRef(m, "Fused", (PyObject *)&FusedType) < 0) {
+        PyModule_AddObjectRef(m, "Fused", (PyObject *)&FusedType) < 0 ||
+        /* fastlaunch.py uses the extension only when this equals its own VERSION: a build left
+           from an older source falls back to the Python paths instead of running stale code */
+        PyModule_AddIntConstant(m, "VERSION", FASTLAUNCH_VERSION) < 0) {
         Py_DECREF(m);
         return NULL;
     }

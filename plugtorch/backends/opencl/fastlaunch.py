@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 
 _EXT = False   # not tried yet
+VERSION = 1    # _fastlaunch.c's FASTLAUNCH_VERSION: a build of another source is not used
 
 # the OpenCL error codes a launch can return (cl.h), for the messages
 CL_ERRORS = {
@@ -56,6 +57,8 @@ def _load():
     try:
         from plugtorch.backends.opencl import _fastlaunch as m
     except ImportError:
+        return None
+    if getattr(m, "VERSION", None) != VERSION:   # built from an older _fastlaunch.c: reinstall
         return None
     try:
         import pyopencl  # noqa: F401 (loads the ICD library whose entry points the extension calls)

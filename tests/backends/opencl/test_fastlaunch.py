@@ -245,3 +245,16 @@ def test_no_ext_variable_forces_the_python_paths():
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["[2.0,", "2.0,", "2.0]", "function"]
+
+
+def test_an_extension_built_from_another_source_is_not_used(monkeypatch):
+    # a build left over from an older _fastlaunch.c (an editable install does not rebuild it)
+    # must not run: the backend takes its Python paths and still gives the right values
+    m = fastlaunch.ext()
+    if m is None:
+        pytest.skip("the C extension is not built here")
+    assert m.VERSION == fastlaunch.VERSION
+    monkeypatch.setattr(fastlaunch, "VERSION", m.VERSION + 1)
+    monkeypatch.setattr(fastlaunch, "_EXT", False)
+    assert fastlaunch.ext() is None
+    monkeypatch.setattr(fastlaunch, "_EXT", False)   # (the next ext() loads it again)

@@ -1,0 +1,28 @@
+"""Probability distributions with PyTorch's ``torch.distributions`` API.
+
+Every distribution has ``batch_shape``/``event_shape``, ``sample(sample_shape)``, ``log_prob``,
+``entropy``, ``mean``/``mode``/``variance``/``stddev``, ``expand`` and argument validation; those
+with ``has_rsample`` give reparameterised samples that gradients flow through. All the math is
+plugtorch ops, so distributions work on every device and autograd flows through them.
+
+>>> import plugtorch as pt
+>>> from plugtorch.distributions import Normal, kl_divergence
+>>> p, q = Normal(pt.tensor(0.0), pt.tensor(1.0)), Normal(pt.tensor(1.0), pt.tensor(1.0))
+>>> kl_divergence(p, q).item()
+0.5
+"""
+from plugtorch.distributions import constraints
+from plugtorch.distributions.bernoulli import Bernoulli
+from plugtorch.distributions.categorical import Categorical
+from plugtorch.distributions.distribution import Distribution
+from plugtorch.distributions.independent import Independent
+from plugtorch.distributions.kl import kl_divergence, register_kl
+from plugtorch.distributions.normal import Normal
+from plugtorch.distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from plugtorch.distributions.uniform import Uniform
+from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
+
+__all__ = [
+    "Bernoulli", "Categorical", "Distribution", "Independent", "Normal", "OneHotCategorical",
+    "OneHotCategoricalStraightThrough", "Uniform", "constraints", "kl_divergence", "register_kl",
+]

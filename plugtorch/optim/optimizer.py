@@ -164,11 +164,17 @@ class Optimizer:
         self.param_groups = [{**g, **s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
 
 
+# 0-d scalars the updates read on cpu (NAdam's mu_product, ASGD's eta and mu, like every 'step'):
+# they stay float32 on cpu when loaded (PyTorch casts all but 'step' to the parameter's dtype and
+# device), so a loaded optimizer rounds as the saved one did and needs no float64 on the device
+_CPU_SCALARS = ("step", "mu_product", "eta", "mu")
+
+
 def _cast_state(param, key, value):
     # as PyTorch: floating state follows the parameter's dtype and device; 'step' stays as is
     if not isinstance(value, Tensor):
         return value
-    if key == "step":
+    if key == "step" or (key in _CPU_SCALARS and value.ndim == 0):
         return value.clone()
     if value.dtype.is_floating_point:
         return value.to(param.device, param.dtype, copy=True)

@@ -100,6 +100,17 @@ OPTIMIZERS = {
     "adamw": lambda p: pt.optim.AdamW(p, lr=1e-2),
     "rmsprop": lambda p: pt.optim.RMSprop(p, lr=1e-2, momentum=0.5, centered=True),
     "adagrad": lambda p: pt.optim.Adagrad(p, lr=1e-1, lr_decay=1e-2),
+    "nadam": lambda p: pt.optim.NAdam(p, lr=1e-2, weight_decay=1e-3),
+    "nadam_decoupled": lambda p: pt.optim.NAdam(p, lr=1e-2, weight_decay=1e-2, decoupled_weight_decay=True),
+    # betas[1] = 0.5 crosses rho_t = 5 at step 3: the switch to rectified steps is inside the graph
+    "radam": lambda p: pt.optim.RAdam(p, lr=1e-2, betas=(0.9, 0.5), weight_decay=1e-3),
+    "adamax": lambda p: pt.optim.Adamax(p, lr=1e-2, weight_decay=1e-3),
+    "adadelta": lambda p: pt.optim.Adadelta(p, lr=1.0, weight_decay=1e-3),
+    # t0 = 2: averaging starts mid-run, inside the graph
+    "asgd": lambda p: pt.optim.ASGD(p, lr=1e-2, t0=2, weight_decay=1e-3),
+    "rprop": lambda p: pt.optim.Rprop(p, lr=1e-2, maximize=False),
+    "adafactor": lambda p: pt.optim.Adafactor(p, lr=1e-2, weight_decay=1e-3),
+    "sparse_adam": lambda p: pt.optim.SparseAdam(p, lr=1e-2),
 }
 
 
@@ -141,6 +152,34 @@ def test_compiled_training_step_equals_eager(opt_name, dev):
         assert pt.equal(a, b), opt_name
     assert f.counters["graph_breaks"] == 0 and f.counters["graphs"] == 1, (f.counters, pt.compiler.stats()["reasons"])
     assert pt.compiler.stats()["compiled_calls"] >= 3     # the step really ran as a graph
+
+
+def test_compiled_lbfgs_step_breaks_the_graph_and_equals_eager(dev):
+    # LBFGS's iterations and line search branch on loss and gradient values read to the host: a
+    # documented graph break; the step runs eagerly inside the compiled function, with eager's results
+    pt.manual_seed(3)
+    x, y = pt.randn(8, 16).to(dev), pt.randint(0, 4, (8,)).to(dev)
+    results = []
+    for compiled in (False, True):
+        model = _mlp(dev)
+        opt = pt.optim.LBFGS(model.parameters(), lr=0.5, max_iter=4, history_size=3, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            return loss
+
+        def step():
+            return opt.step(closure).detach()
+        f = pt.compile(step) if compiled else step
+        losses = [f() for _ in range(3)]
+        results.append((losses, [p.detach().clone() for p in model.parameters()], f))
+    (le, pe, _), (lc, pc, f) = results
+    for a, b in zip(le + pe, lc + pc):
+        assert pt.equal(a, b)
+    assert float(le[-1]) < float(le[0])
+    assert f.counters["graph_breaks"] >= 1, f.counters
 
 
 # the losses autocast runs in float32 are composite ops: the graph holds their pieces

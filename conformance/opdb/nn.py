@@ -209,7 +209,17 @@ def _grid_sample(ctx):
             Sample(_x(ctx, (1, 2, 3, 4), "transposed"), _grid(ctx, (1, 2, 3, 2)), mode="nearest",
                    padding_mode="border", align_corners=True),
             Sample(_x(ctx, (1, 2, 2, 3, 4)), _grid(ctx, (1, 2, 2, 2, 3)), padding_mode="reflection",
-                   align_corners=False, reduction_length=8)]
+                   align_corners=False, reduction_length=8),
+            Sample(_x(ctx, (1, 2, 4, 5)), _grid(ctx, (1, 2, 3, 2)), mode="bicubic", padding_mode="reflection",
+                   align_corners=False, reduction_length=16)]
+
+
+def _interpolate(ctx):
+    return [Sample(_x(ctx, (1, 2, 4, 5)), (7, 3), mode="bicubic", reduction_length=16),
+            Sample(_x(ctx, (1, 2, 4, 5), "transposed"), scale_factor=1.5, mode="bicubic", align_corners=True,
+                   reduction_length=16),
+            Sample(_x(ctx, (2, 3, 6, 4)), (3, 2), mode="area", reduction_length=4),
+            Sample(_x(ctx, (1, 2, 3, 4, 5)), scale_factor=(1.5, 0.5, 2.0), mode="nearest-exact")]
 
 
 def _affine_grid(ctx):
@@ -278,6 +288,8 @@ ENTRIES = [
     Entry("nn.functional.grid_sample", fn=plugtorch.nn.functional.grid_sample, samples=_grid_sample,
           dtypes=NN_DTYPES, differentiable=True),
     Entry("nn.functional.affine_grid", fn=plugtorch.nn.functional.affine_grid, samples=_affine_grid,
+          dtypes=NN_DTYPES, differentiable=True),
+    Entry("nn.functional.interpolate", fn=plugtorch.nn.functional.interpolate, samples=_interpolate,
           dtypes=NN_DTYPES, differentiable=True),
     Entry("nn.functional.pdist", fn=plugtorch.nn.functional.pdist, samples=_pdist, dtypes=NN_DTYPES,
           differentiable=True),

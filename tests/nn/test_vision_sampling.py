@@ -219,3 +219,82 @@ def test_grid_sample_5d(device):
             F.grid_sample(pt.ones(1, 1, 2, 2, 2), pt.zeros(1, 3, 3, 3, 2))
         with pytest.raises(RuntimeError, match="bicubic interpolation only supports 4D input"):
             F.grid_sample(pt.ones(1, 1, 2, 2, 2), pt.zeros(1, 3, 3, 3, 3), mode="bicubic")
+
+
+def cubic_kernel(v, a=-0.75):
+    """Keys' cubic convolution kernel."""
+    v = abs(v)
+    if v <= 1:
+        return (a + 2) * v ** 3 - (a + 3) * v ** 2 + 1
+    if v < 2:
+        return a * v ** 3 - 5 * a * v ** 2 + 8 * a * v - 4 * a
+    return 0.0
+
+
+def bicubic_matrix(n_in, n_out, align):
+    """(n_out, n_in) resampling matrix: taps clamped to the edge, as PyTorch's upsample_bicubic2d."""
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        src = i * (n_in - 1) / (n_out - 1) if align else (i + 0.5) * n_in / n_out - 0.5
+        base = int(np.floor(src))
+        for k in range(base - 1, base + 3):
+            m[i, min(max(k, 0), n_in - 1)] += cubic_kernel(src - k)
+    return m
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_interpolate_bicubic_area_nearest_exact(device):
+    x = rng.standard_normal((2, 3, 5, 7))
+    f32 = lambda a: pt.tensor(a.astype(np.float32), device=device)  # noqa: E731
+    for size, align in (((9, 11), False), ((3, 4), False), ((8, 6), True)):
+        ref = np.einsum("ih,nchw,jw->ncij", bicubic_matrix(5, size[0], align), x, bicubic_matrix(7, size[1], align))
+        out = F.interpolate(f32(x), size=size, mode="bicubic", align_corners=align)
+        np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
+    rows, cols = np.minimum(np.floor((np.arange(8) + 0.5) * 5 / 8), 4), np.minimum(np.floor((np.arange(4) + 0.5) * 7 / 4), 6)
+    out = F.interpolate(f32(x), size=(8, 4), mode="nearest-exact")
+    np.testing.assert_array_equal(out.cpu().numpy(), x.astype(np.float32)[:, :, rows.astype(int)][:, :, :, cols.astype(int)])
+    y = rng.standard_normal((1, 2, 6, 8))
+    out = nn.Upsample(scale_factor=0.5, mode="area")(f32(y))
+    np.testing.assert_allclose(out.cpu().numpy(), y.reshape(1, 2, 3, 2, 4, 2).mean((3, 5)), rtol=1e-5)
+    scalar_gradcheck(lambda x: F.interpolate(x, scale_factor=1.5, mode="bicubic"), t64(x[:1, :1, :3, :4], True))
+    with pytest.raises(ValueError, match="align_corners option can only be set with the interpolating modes"):
+        F.interpolate(pt.ones(1, 1, 4, 4), size=2, mode="area", align_corners=True)
+    with pytest.raises(NotImplementedError, match="Got 3D input, but bicubic mode needs 4D input"):
+        F.interpolate(pt.ones(1, 1, 4), size=2, mode="bicubic")
+    with pytest.raises(NotImplementedError, match=r"for the modes: nearest \| linear .* \(got foo\)"):
+        F.interpolate(pt.ones(1, 1, 4, 4), size=2, mode="foo")
+
+
+def grid_sample_bicubic_ref(img, grid, padding, align):
+    n, c, h, w = img.shape
+    out = np.zeros((n, c) + grid.shape[1:3])
+
+    def fold(v, size):
+        if padding == "reflection":
+            v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
+        return min(max(v, 0), size - 1) if padding != "zeros" else v
+    for b, i, j in np.ndindex(n, *grid.shape[1:3]):
+        x, y = unnormalize(grid[b, i, j, 0], w, align), unnormalize(grid[b, i, j, 1], h, align)
+        x0, y0 = np.floor(x), np.floor(y)
+        acc = np.zeros(c)
+        for dy in range(-1, 3):
+            for dx in range(-1, 3):
+                yy, xx = int(fold(y0 + dy, h)), int(fold(x0 + dx, w))
+                if 0 <= yy < h and 0 <= xx < w:
+                    acc += cubic_kernel(x - (x0 + dx)) * cubic_kernel(y - (y0 + dy)) * img[b, :, yy, xx]
+        out[b, :, i, j] = acc
+    return out
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_grid_sample_bicubic(device):
+    img = rng.standard_normal((2, 2, 4, 5))
+    grid = rng.uniform(-1.5, 1.5, size=(2, 3, 3, 2))
+    f32 = lambda a: pt.tensor(a.astype(np.float32), device=device)  # noqa: E731
+    for padding in ("zeros", "border", "reflection"):
+        for align in (False, True):
+            out = F.grid_sample(f32(img), f32(grid), "bicubic", padding, align)
+            np.testing.assert_allclose(out.cpu().numpy(), grid_sample_bicubic_ref(img, grid, padding, align),
+                                       rtol=1e-4, atol=1e-5, err_msg=f"{padding} {align}")
+    scalar_gradcheck(lambda i, g: F.grid_sample(i, g, "bicubic", "border", False),
+                     t64(img[:1, :1], True), t64(rng.uniform(-0.9, 0.9, size=(1, 2, 2, 2)), True))

@@ -59,31 +59,88 @@ def _linear(x, d, n_in, n_out, scale, align_corners):
     return a + (b - a) * w
 
 
+def _nearest_exact(x, d, n_in, n_out, scale):
+    s = (1.0 / scale) if scale else n_in / n_out
+    idx = [min(int(math.floor((i + 0.5) * s)), n_in - 1) for i in range(n_out)]
+    return x.index_select(d, pt.tensor(idx, device=x.device))
+
+
+_CUBIC_A = -0.75    # PyTorch's (and OpenCV's) cubic convolution parameter
+
+
+def _cubic_weights(t):
+    """The four cubic-convolution weights of the taps at floor(src) - 1 .. floor(src) + 2."""
+    a = _CUBIC_A
+
+    def near(v):        # |v| <= 1
+        return ((a + 2) * v - (a + 3)) * v * v + 1
+
+    def far(v):         # 1 < |v| < 2
+        return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a
+    return far(t + 1), near(t), near(1 - t), far(2 - t)
+
+
+def _cubic(x, d, n_in, n_out, scale, align_corners):
+    """Bicubic resampling along dim ``d``: four taps (indices clamped to the edge) per output,
+    sources not clamped below 0 (unlike linear), as PyTorch's upsample_bicubic2d."""
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        src = [i * s for i in range(n_out)]
+    else:
+        s = (1.0 / scale) if scale else n_in / n_out
+        src = [(i + 0.5) * s - 0.5 for i in range(n_out)]
+    base = [int(math.floor(v)) for v in src]
+    weights = list(zip(*[_cubic_weights(v - b) for v, b in zip(src, base)]))
+    shape = [1] * x.ndim
+    shape[d] = n_out
+    out = None
+    for k in range(4):
+        idx = pt.tensor([min(max(b - 1 + k, 0), n_in - 1) for b in base], device=x.device)
+        w = pt.tensor(list(weights[k]), dtype=x.dtype, device=x.device).reshape(shape)
+        term = x.index_select(d, idx) * w
+        out = term if out is None else out + term
+    return out
+
+
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+
+
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resize the spatial dims of (N, C, *spatial); modes 'nearest', 'linear' (3-D), 'bilinear' (4-D)."""
+    """Resize the spatial dims of (N, C, *spatial): modes 'nearest', 'nearest-exact', 'area' (any
+    1-3 spatial dims), 'linear' (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D)."""
     nd = input.ndim - 2
     if nd < 1:
         raise ValueError(f"interpolate: expected an input of at least 3 dims (N, C, *spatial), got {list(input.shape)}")
-    if mode == "nearest" and align_corners is not None:
+    if mode in ("nearest", "area", "nearest-exact") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
-    expected = {"linear": 1, "bilinear": 2, "trilinear": 3}
+    expected = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
     if mode in expected and nd != expected[mode]:
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {expected[mode] + 2}D input")
-    if mode not in ("nearest", "linear", "bilinear", "trilinear"):
-        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported; use nearest, linear or bilinear")
+    if mode not in _MODES:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     out_size, scales = _sizes(input, size, scale_factor, nd)
     if recompute_scale_factor:
         scales = (None,) * nd
+    if mode == "area":
+        from plugtorch.nn.functional import pooling
+        pool = (pooling.adaptive_avg_pool1d, pooling.adaptive_avg_pool2d, pooling.adaptive_avg_pool3d)[nd - 1]
+        return pool(input, out_size)
     x = input
     for k in range(nd):
         d = 2 + k
         n_in, n_out = input.shape[d], out_size[k]
         if mode == "nearest":
             x = _nearest(x, d, n_in, n_out, scales[k])
+        elif mode == "nearest-exact":
+            x = _nearest_exact(x, d, n_in, n_out, scales[k])
+        elif mode == "bicubic":
+            x = _cubic(x, d, n_in, n_out, scales[k], bool(align_corners))
         else:
             x = _linear(x, d, n_in, n_out, scales[k], bool(align_corners))
     return x
@@ -192,8 +249,8 @@ def _source_coord(coord, n, padding_mode, align_corners):
 
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample (N, C, H, W) ``input`` at the (N, Ho, Wo, 2) (x, y) positions of ``grid`` in [-1, 1]
-    (or (N, C, D, H, W) at (N, Do, Ho, Wo, 3) (x, y, z) positions): bilinear (trilinear) or nearest;
-    outside the image zeros, the border value, or the reflected image.
+    (or (N, C, D, H, W) at (N, Do, Ho, Wo, 3) (x, y, z) positions): bilinear (trilinear), nearest
+    or bicubic (4-D only); outside the image zeros, the border value, or the reflected image.
 
     >>> img = pt.arange(4.).reshape(1, 1, 2, 2)
     >>> pt.nn.functional.grid_sample(img, pt.tensor([[[[1., -1.]]]]), align_corners=True).tolist()
@@ -224,10 +281,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
                            f"{input.dtype} and grid has {grid.dtype}")
     if not input.dtype.is_floating_point:
         raise not_implemented_for("grid_sample", input.dtype, "convert the input and grid with .float() first")
-    if mode == "bicubic":
-        if nd == 3:
-            raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-        raise NotImplementedError("grid_sample(): mode='bicubic' is not supported; use 'bilinear' or 'nearest'")
+    if mode == "bicubic" and nd == 3:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     n, c = input.shape[0], input.shape[1]
     sizes = tuple(input.shape[2:])
     out_sizes = tuple(grid.shape[1:-1])
@@ -249,6 +304,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
 
     if mode == "nearest":
         return tap([p.detach().round() for p in pos])
+    if mode == "bicubic":
+        return _bicubic_taps(tap, grid, sizes, padding_mode, align_corners)
     low = [p.detach().floor() for p in pos]
     frac = [(p - f).unsqueeze(1) for p, f in zip(pos, low)]
     out = None
@@ -259,4 +316,30 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
             weight = w if weight is None else weight * w
         term = tap([f + bit for f, bit in zip(low, corner)]) * weight
         out = term if out is None else out + term
+    return out
+
+
+def _bicubic_taps(tap, grid, sizes, padding_mode, align_corners):
+    """PyTorch's bicubic grid sampling: the 4 x 4 pixels around the unpadded source position, each
+    integer tap coordinate then folded by the padding mode (clipped for border, reflected then
+    clipped for reflection, zero outside for zeros), weighted by the cubic convolution of the fractions."""
+    h, w = sizes
+    x = _unnormalize(grid[..., 0], w, align_corners)
+    y = _unnormalize(grid[..., 1], h, align_corners)
+    x0, y0 = x.detach().floor(), y.detach().floor()
+    wx = [v.unsqueeze(1) for v in _cubic_weights(x - x0)]
+    wy = [v.unsqueeze(1) for v in _cubic_weights(y - y0)]
+
+    def fold(c, n):
+        if padding_mode == "reflection":
+            c = _reflect(c, 0, 2 * (n - 1)) if align_corners else _reflect(c, -1, 2 * n - 1)
+        return c.clamp(0, n - 1) if padding_mode != "zeros" else c
+    out = None
+    for i in range(4):
+        yi = fold(y0 + (i - 1), h)
+        row = None
+        for j in range(4):
+            term = tap([yi, fold(x0 + (j - 1), w)]) * wx[j]
+            row = term if row is None else row + term
+        out = row * wy[i] if out is None else out + row * wy[i]
     return out

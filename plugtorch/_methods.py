@@ -38,6 +38,8 @@ nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take med
 bincount fliplr flipud ravel msort tensor_split hsplit vsplit dsplit
 det inverse slogdet logdet pinverse svd qr cholesky cholesky_solve cholesky_inverse cross
 conj conj_physical angle
+acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
+heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
@@ -53,6 +55,8 @@ clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter sc
 index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
 fix absolute negative arcsin arccos arctan arctan2
 relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm addmv baddbmm
+acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc copysign nextafter heaviside
+gcd lcm ldexp mvlgamma
 """.split()
 
 
@@ -386,4 +390,12 @@ def _operators():
     T.__imatmul__ = lambda a, b: a.copy_(P.matmul(a, b))
 
 
+
+def _polygamma_methods():
+    """x.polygamma(n) and x.polygamma_(n): the tensor first, unlike plugtorch.polygamma(n, x)."""
+    Tensor.polygamma = lambda self, n: P.polygamma(n, self)
+    Tensor.polygamma_ = lambda self, n: inplace(self, _WrapperOp(lambda x, n: P.polygamma(n, x), "polygamma"), (n,), {})
+
+
 _install()
+_polygamma_methods()

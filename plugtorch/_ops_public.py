@@ -671,6 +671,7 @@ PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
 
 from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, addmm, diag ...)
 from plugtorch._ops_linalg import *  # noqa: E402,F401,F403  (det, inverse, slogdet, svd ...)
+from plugtorch._ops_special import *  # noqa: E402,F401,F403  (ldexp, frexp, mvlgamma ...)
 
 def _accepting_numpy_names(fn):
     """Wrap a hand-written public function that has a ``dim``/``keepdim`` argument so that it

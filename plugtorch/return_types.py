@@ -21,3 +21,4 @@ linalg_lstsq = namedtuple("linalg_lstsq", ["solution", "residuals", "rank", "sin
 slogdet = namedtuple("slogdet", ["sign", "logabsdet"])
 svd = namedtuple("svd", ["U", "S", "V"])
 qr = namedtuple("qr", ["Q", "R"])
+frexp = namedtuple("frexp", ["mantissa", "exponent"])

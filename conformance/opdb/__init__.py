@@ -12,10 +12,10 @@ import fnmatch
 from plugtorch.dispatch.registry import OPS
 
 from . import (amp, complex, complex_math, creation, factorizations, fft, indexing, linalg, losses, modules, nn,
-               optim, pointwise, reductions, shape)
+               optim, pointwise, reductions, shape, special)
 
 FAMILIES = (pointwise, reductions, shape, indexing, linalg, factorizations, fft, complex, complex_math, creation, nn,
-            losses, optim, amp, modules)
+            losses, optim, amp, modules, special)
 
 # Ops that pick one of several equal values: between -0.0 and +0.0 the choice is unspecified
 # (torch 2.13's amax keeps the first, NumPy's reduction +0.0, its maximum either by code path)

@@ -392,3 +392,4 @@ derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())
 # plugtorch.linalg's factorisations and plugtorch.fft's transforms have their own files
 from plugtorch.autograd import linalg_formulas  # noqa: E402,F401
 from plugtorch.autograd import fft_formulas  # noqa: E402,F401
+from plugtorch.autograd import special_formulas  # noqa: E402,F401

@@ -3,5 +3,6 @@ from plugtorch.dispatch.ops import pointwise, reductions, shape, indexing, linal
 from plugtorch.dispatch.ops import composite  # noqa: F401
 from plugtorch.dispatch.ops import linalg_composite  # noqa: F401
 from plugtorch.dispatch.ops import complex  # noqa: F401
+from plugtorch.dispatch.ops import special  # noqa: F401
 
 complex.refuse_complex(complex.REAL_ONLY_OPS)   # (nn's ops again when plugtorch.nn registers them)

@@ -1,0 +1,143 @@
+"""cpu kernels of the special functions (``dispatch/ops/special.py``): NumPy and scipy.special,
+with PyTorch's values where they differ (lgamma(-inf) is inf, heaviside(nan) is 0).
+
+float16 and bfloat16 compute in float32 and round once, as PyTorch's kernels do.
+scipy.special is imported on first use (it takes a quarter of a second).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from plugtorch import _dtypes
+
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
+
+_HALF = (_dtypes.float16.numpy, _dtypes.bfloat16.numpy)
+_SP = []
+
+
+def _sp():
+    if not _SP:
+        import scipy.special
+        _SP.append(scipy.special)
+    return _SP[0]
+
+
+def _work(d):
+    """The dtype a float result of dtype ``d`` is computed in."""
+    return np.dtype(np.float32) if d in _HALF else d
+
+
+def _as(x, w):
+    return np.asarray(x).astype(w, copy=False) if hasattr(x, "dtype") else np.asarray(x, dtype=w)
+
+
+def _sinc(x):
+    with np.errstate(all="ignore"):
+        return np.sinc(x)
+
+
+def _lgamma(x):
+    r = _sp().gammaln(x)
+    return np.where(x == -np.inf, np.inf, r).astype(r.dtype, copy=False)   # PyTorch: lgamma(-inf) = inf
+
+
+def _spherical_j0(x):
+    with np.errstate(all="ignore"):
+        r = np.sin(x) / x
+    return np.where(x == 0, 1, np.where(np.isinf(x), 0, r)).astype(x.dtype, copy=False)
+
+
+# name -> f(x) on an array of the compute dtype (float32 or float64)
+UNARY = {
+    "acosh": np.arccosh, "asinh": np.arcsinh, "atanh": np.arctanh,
+    "erfc": lambda x: _sp().erfc(x), "erfinv": lambda x: _sp().erfinv(x), "lgamma": _lgamma,
+    "digamma": lambda x: _sp().psi(x), "i0": lambda x: _sp().i0(x), "sinc": _sinc,
+    "special_erfcx": lambda x: _sp().erfcx(x), "special_ndtri": lambda x: _sp().ndtri(x),
+    "special_log_ndtr": lambda x: _sp().log_ndtr(x), "special_i0e": lambda x: _sp().i0e(x),
+    "special_i1": lambda x: _sp().i1(x), "special_i1e": lambda x: _sp().i1e(x),
+    "special_bessel_j0": lambda x: _sp().j0(x), "special_bessel_j1": lambda x: _sp().j1(x),
+    "special_bessel_y0": lambda x: _sp().y0(x), "special_bessel_y1": lambda x: _sp().y1(x),
+    "special_modified_bessel_i0": lambda x: _sp().i0(x), "special_modified_bessel_i1": lambda x: _sp().i1(x),
+    "special_modified_bessel_k0": lambda x: _sp().k0(x), "special_modified_bessel_k1": lambda x: _sp().k1(x),
+    "special_scaled_modified_bessel_k0": lambda x: _sp().k0e(x),
+    "special_scaled_modified_bessel_k1": lambda x: _sp().k1e(x),
+    "special_spherical_bessel_j0": _spherical_j0, "special_airy_ai": lambda x: _sp().airy(x)[0],
+}
+
+
+def _unary_kernel(f):
+    def k(x, dtype):
+        d = dtype.numpy
+        with np.errstate(all="ignore"):
+            r = f(_as(x, _work(d)))
+        return np.asarray(r).astype(d, copy=False)
+    return k
+
+
+def _signbit(x, dtype):
+    if x.dtype == np.bool_:
+        return np.zeros(x.shape, np.bool_)
+    return np.signbit(x.astype(np.float32) if x.dtype in _HALF else x)
+
+
+def _nextafter(a, b):
+    d = a.dtype
+    if d != _dtypes.bfloat16.numpy:
+        return np.nextafter(a, b)
+    # bfloat16 (ml_dtypes has no nextafter): step the 16-bit pattern towards b
+    a, b = np.broadcast_arrays(a, b)
+    bits = a.view(np.uint16).astype(np.int32)
+    away = (a < b) == (a > 0)          # the magnitude grows
+    step = np.where(away, bits + 1, bits - 1)
+    tiny = np.where(b > a, 1, 0x8001)  # from zero: the smallest subnormal towards b
+    out = np.where(a == 0, tiny, step).astype(np.uint16).view(d)
+    return np.where(np.isnan(a) | np.isnan(b), np.nan, np.where(a == b, b, out)).astype(d)
+
+
+def _heaviside(a, b):
+    # PyTorch: values where input == 0, else input > 0 (nan gives 0, NumPy's heaviside gives nan)
+    return np.where(a == 0, b, a > 0)
+
+
+def _gammainc(a, x):
+    return _sp().gammainc(a, x)
+
+
+def _gammaincc(a, x):
+    return _sp().gammaincc(a, x)
+
+
+# name -> (f(a, b), computes in a float dtype)
+BINARY = {
+    "copysign": (np.copysign, True), "nextafter": (_nextafter, False), "heaviside": (_heaviside, False),
+    "gcd": (np.gcd, False), "lcm": (np.lcm, False),
+    "special_xlog1py": (lambda a, b: _sp().xlog1py(a, b), True), "special_zeta": (lambda a, b: _sp().zeta(a, b), True),
+    "special_gammainc": (_gammainc, True), "special_gammaincc": (_gammaincc, True),
+}
+
+
+def _binary_kernel(f, floating):
+    def k(a, b, dtype):
+        d = dtype.numpy
+        w = _work(d) if floating else d
+        with np.errstate(all="ignore"):
+            r = f(_as(a, w), _as(b, w))
+        return np.asarray(r).astype(d, copy=False)
+    return k
+
+
+def _polygamma(n, x, dtype):
+    d = dtype.numpy
+    x = _as(x, _work(d))
+    with np.errstate(all="ignore"):
+        r = _sp().psi(x) if n == 0 else _sp().polygamma(n, x.astype(np.float64)).astype(x.dtype)
+    return np.asarray(r).astype(d, copy=False)
+
+
+KERNELS = {name: _unary_kernel(f) for name, f in UNARY.items()}
+KERNELS.update({name: _binary_kernel(f, fl) for name, (f, fl) in BINARY.items()})
+KERNELS["signbit"] = _signbit
+KERNELS["polygamma"] = _polygamma

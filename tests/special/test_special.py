@@ -1,0 +1,302 @@
+"""The special functions (torch's acosh, lgamma, gcd ... and plugtorch.special) against
+scipy.special / NumPy references, at edge values, on every backend; finite-difference gradients
+in float64; in-place variants; errors."""
+import math
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+import plugtorch as pt
+from plugtorch.autograd.gradcheck import gradcheck
+
+inf, nan = math.inf, math.nan
+DEVICES = pt.backends.available()
+EDGES = [0.0, -0.0, 0.5, -0.5, 1.0, -1.0, 2.5, -2.5, 7.0, 30.0, -30.0, 1e-8, inf, -inf, nan]
+
+
+def _lgamma(x):
+    return np.where(x == -inf, inf, sp.gammaln(x))
+
+
+def _spherical_j0(x):
+    with np.errstate(all="ignore"):
+        return np.where(x == 0, 1.0, np.where(np.isinf(x), 0.0, np.sin(x) / x))
+
+
+# public function -> reference on float64 arrays
+UNARY = {
+    pt.acosh: np.arccosh, pt.asinh: np.arcsinh, pt.atanh: np.arctanh, pt.erfc: sp.erfc, pt.erfinv: sp.erfinv,
+    pt.lgamma: _lgamma, pt.digamma: sp.psi, pt.i0: sp.i0, pt.sinc: np.sinc,
+    pt.arccosh: np.arccosh, pt.arcsinh: np.arcsinh, pt.arctanh: np.arctanh,
+    pt.special.erfcx: sp.erfcx, pt.special.ndtri: sp.ndtri, pt.special.log_ndtr: sp.log_ndtr,
+    pt.special.i0e: sp.i0e, pt.special.i1: sp.i1, pt.special.i1e: sp.i1e, pt.special.ndtr: sp.ndtr,
+    pt.special.entr: sp.entr, pt.special.bessel_j0: sp.j0, pt.special.bessel_j1: sp.j1,
+    pt.special.bessel_y0: sp.y0, pt.special.bessel_y1: sp.y1, pt.special.modified_bessel_i0: sp.i0,
+    pt.special.modified_bessel_i1: sp.i1, pt.special.modified_bessel_k0: sp.k0,
+    pt.special.modified_bessel_k1: sp.k1, pt.special.scaled_modified_bessel_k0: sp.k0e,
+    pt.special.scaled_modified_bessel_k1: sp.k1e, pt.special.spherical_bessel_j0: _spherical_j0,
+    pt.special.airy_ai: lambda x: sp.airy(x)[0], pt.special.gammaln: _lgamma, pt.special.psi: sp.psi,
+    pt.special.expit: sp.expit,
+}
+
+
+def _device_has(device, dtype):
+    be = pt.backends.get_backend(pt.device(device).type)
+    return pt.device(device).type == "cpu" or dtype in be.supported_dtypes(0)
+
+
+def _close(got, want, rtol, atol=0.0):
+    g = got.cpu().to(pt.float64).numpy()
+    w = np.asarray(want, dtype=np.float64)
+    assert g.shape == w.shape
+    np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64])
+@pytest.mark.parametrize("fn", list(UNARY), ids=lambda f: f.__name__)
+def test_unary_edges_against_scipy(fn, dtype, device):
+    if not _device_has(device, dtype):
+        pytest.skip(f"{device} has no {dtype}")
+    x = np.array(EDGES + [0.3, 0.999, -0.999, 1.5, 100.0], dtype=np.float64)
+    x = x.astype(dtype.numpy).astype(np.float64)   # the reference on the values the op sees
+    with np.errstate(all="ignore"):
+        want = UNARY[fn](x)
+    got = fn(pt.tensor(x, dtype=dtype, device=device))
+    assert got.dtype == dtype and got.device.type == pt.device(device).type
+    if dtype == pt.float32:   # results beyond float32's range round to inf / 0
+        want = want.astype(np.float32).astype(np.float64)
+    _close(got, want, rtol=1e-12 if dtype == pt.float64 else 2e-5, atol=1e-300 if dtype == pt.float64 else 1e-7)
+
+
+@pytest.mark.parametrize("fn", [pt.acosh, pt.erfc, pt.lgamma, pt.digamma, pt.sinc, pt.special.i1,
+                                pt.special.ndtr, pt.special.entr], ids=lambda f: f.__name__)
+def test_integer_and_bool_inputs_promote_to_the_default_float(fn):
+    got = fn(pt.tensor([1, 2, 3]))
+    assert got.dtype == pt.float32
+    _close(got, UNARY[fn](np.array([1.0, 2.0, 3.0])), rtol=1e-6, atol=1e-7)
+    assert fn(pt.tensor([True, False])).dtype == pt.float32
+    with pt.set_default_dtype_ctx(pt.float64) if hasattr(pt, "set_default_dtype_ctx") else _default(pt.float64):
+        assert fn(pt.tensor([1, 2])).dtype == pt.float64
+
+
+class _default:
+    def __init__(self, d):
+        self.d = d
+
+    def __enter__(self):
+        self.old = pt.get_default_dtype()
+        pt.set_default_dtype(self.d)
+
+    def __exit__(self, *exc):
+        pt.set_default_dtype(self.old)
+
+
+def test_half_precision_rounds_the_float32_result():
+    x = np.array([0.5, 1.5, 3.0, -0.7], dtype=np.float32)
+    for d in (pt.float16, pt.bfloat16):
+        got = pt.lgamma(pt.tensor(x).to(d))
+        assert got.dtype == d
+        _close(got, sp.gammaln(np.asarray(pt.tensor(x).to(d).float().numpy(), np.float64)), rtol=1e-2)
+
+
+def test_signbit():
+    x = pt.tensor([-0.0, 0.0, nan, -nan, -inf, 2.0, -1e-45])
+    assert pt.signbit(x).tolist() == np.signbit(x.numpy()).tolist()
+    assert pt.signbit(pt.tensor([-3, 0, 4])).tolist() == [True, False, False]
+    assert pt.signbit(pt.tensor([True])).tolist() == [False]
+    assert pt.tensor([-1.0]).signbit().dtype == pt.bool
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_binary_against_numpy_and_scipy(device):
+    a = np.array([0.0, -0.0, 1.5, -2.0, inf, -inf, nan, 3.0, 0.5], dtype=np.float64)
+    b = np.array([-1.0, 1.0, -0.0, 2.0, -3.0, 0.0, 1.0, nan, 0.25], dtype=np.float64)
+    A, B = (pt.tensor(v, dtype=pt.float32, device=device) for v in (a, b))
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    assert np.array_equal(pt.copysign(A, B).cpu().numpy(), np.copysign(a32, b32), equal_nan=True)
+    assert np.array_equal(np.signbit(pt.copysign(A, B).cpu().numpy()), np.signbit(np.copysign(a32, b32)))
+    assert np.array_equal(pt.nextafter(A, B).cpu().numpy(), np.nextafter(a32, b32), equal_nan=True)
+    # PyTorch's heaviside: values at 0 (either zero), input > 0 elsewhere, nan gives 0
+    assert pt.heaviside(A, B).cpu().tolist()[:7] == pytest.approx([-1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0], nan_ok=True)
+    pos = np.array([0.5, 1.0, 2.5, 7.0]), np.array([0.25, 3.0, 2.5, 0.1])
+    P, Q = (pt.tensor(v, dtype=pt.float64) for v in pos)
+    _close(pt.special.gammainc(P, Q), sp.gammainc(*pos), rtol=1e-12)
+    _close(pt.special.gammaincc(P, Q), sp.gammaincc(*pos), rtol=1e-12)
+    _close(pt.special.zeta(P + 1, Q), sp.zeta(pos[0] + 1, pos[1]), rtol=1e-12)
+    _close(pt.special.zeta(2.0, Q), sp.zeta(2.0, pos[1]), rtol=1e-12)   # a Python number first
+    _close(pt.special.xlog1py(P, Q), sp.xlog1py(*pos), rtol=1e-12)
+    _close(pt.special.xlog1py(pt.tensor([0.0, 0.0, 2.0]), pt.tensor([-1.0, nan, -1.0])), [0.0, nan, -inf], rtol=0)
+    _close(pt.logaddexp2(P, Q), np.logaddexp2(*pos), rtol=1e-12)
+    _close(pt.logaddexp2(pt.tensor([inf, -inf, 1.0]), pt.tensor([inf, -inf, 1e30])), [inf, -inf, 1e30], rtol=1e-6)
+
+
+def test_nextafter_half_types_step_one_ulp():
+    for d, eps in ((pt.float16, 2.0 ** -10), (pt.bfloat16, 2.0 ** -7)):
+        x = pt.tensor([1.0, 1.0, 0.0, -2.0], dtype=d)
+        y = pt.tensor([2.0, 0.0, -1.0, -2.0], dtype=d)
+        got = pt.nextafter(x, y).float().tolist()
+        assert got[0] == 1 + eps and got[1] == 1 - eps / 2 and got[2] < 0 and got[3] == -2.0
+
+
+def test_gcd_lcm():
+    a = np.array([0, -4, 12, 7, 0], dtype=np.int64)
+    b = np.array([0, 6, 18, -21, 5], dtype=np.int64)
+    assert pt.gcd(pt.tensor(a), pt.tensor(b)).tolist() == np.gcd(a, b).tolist()
+    assert pt.lcm(pt.tensor(a), pt.tensor(b)).tolist() == np.lcm(a, b).tolist()
+    assert pt.tensor([4], dtype=pt.int16).gcd(pt.tensor([6], dtype=pt.int16)).dtype == pt.int16
+
+
+def test_polygamma_mvlgamma_ldexp_frexp():
+    x = np.array([0.5, 1.5, 3.0, -0.7, 10.0])
+    X = pt.tensor(x, dtype=pt.float64)
+    for n in range(4):
+        _close(pt.polygamma(n, X), sp.polygamma(n, x), rtol=1e-10)
+        _close(X.polygamma(n), sp.polygamma(n, x), rtol=1e-10)
+    _close(pt.mvlgamma(X + 2, 3), [sp.multigammaln(v, 3) for v in x + 2], rtol=1e-12)
+    _close(pt.special.multigammaln(pt.tensor([3, 4]), 2), [sp.multigammaln(3.0, 2), sp.multigammaln(4.0, 2)], rtol=1e-6)
+    _close(pt.ldexp(pt.tensor([1.0, -3.0, 0.5]), pt.tensor([3, -1, 0])), np.ldexp([1.0, -3.0, 0.5], [3, -1, 0]), rtol=0)
+    v = np.array([3.0, -0.3, 1e-45, 3e38, 0.0, -0.0, inf, -inf, nan, 1.0, 0.5], dtype=np.float32)
+    m, e = pt.frexp(pt.tensor(v))
+    wm, we = np.frexp(v)
+    assert e.dtype == pt.int32
+    assert np.array_equal(m.numpy(), wm, equal_nan=True) and np.array_equal(np.signbit(m.numpy()), np.signbit(wm))
+    assert e.tolist()[6:9] == [0, 0, 0]   # (NumPy's exponent of inf and nan is unspecified)
+    assert e.tolist()[:6] + e.tolist()[9:] == we.tolist()[:6] + we.tolist()[9:]
+    v64 = np.array([5e-324, 1e308, -7.25])
+    m, e = pt.frexp(pt.tensor(v64))
+    assert np.array_equal(m.numpy(), np.frexp(v64)[0]) and e.tolist() == np.frexp(v64)[1].tolist()
+
+
+def test_positive_and_entr_values():
+    x = pt.tensor([1.0, -2.0])
+    assert pt.positive(x) is x
+    assert pt.special.entr(pt.tensor([0.0, 1.0, -1.0, nan, inf])).tolist()[:3] == [0.0, -0.0, -inf]
+
+
+# ---- gradients -------------------------------------------------------------------------------
+GRAD_UNARY = [(pt.acosh, (1.2, 3.0)), (pt.asinh, (-2.0, 2.0)), (pt.atanh, (-0.8, 0.8)), (pt.erfc, (-2.0, 2.0)),
+              (pt.erfinv, (-0.9, 0.9)), (pt.lgamma, (0.3, 4.0)), (pt.digamma, (0.3, 4.0)), (pt.i0, (-3.0, 3.0)),
+              (pt.sinc, (-2.0, 2.0)), (pt.special.erfcx, (-2.0, 3.0)), (pt.special.ndtri, (0.05, 0.95)),
+              (pt.special.log_ndtr, (-5.0, 3.0)), (pt.special.i0e, (-3.0, 3.0)), (pt.special.i1, (-3.0, 3.0)),
+              (pt.special.i1e, (-3.0, 3.0)), (pt.special.ndtr, (-3.0, 3.0)), (pt.special.entr, (0.1, 3.0)),
+              (lambda x: pt.polygamma(2, x), (0.5, 3.0)), (lambda x: pt.mvlgamma(x, 3), (1.5, 4.0))]
+
+
+@pytest.mark.parametrize("fn,interval", GRAD_UNARY, ids=lambda v: getattr(v, "__name__", ""))
+def test_unary_gradcheck(fn, interval):
+    g = np.random.default_rng(0)
+    x = pt.tensor(g.uniform(*interval, size=(2, 3)), dtype=pt.float64, requires_grad=True)
+    assert gradcheck(fn, (x,))
+
+
+def test_sinc_gradient_at_zero_is_zero():
+    x = pt.tensor([0.0], dtype=pt.float64, requires_grad=True)
+    pt.sinc(x).sum().backward()
+    assert x.grad.tolist() == [0.0]
+
+
+def test_binary_gradchecks():
+    g = np.random.default_rng(1)
+    a = pt.tensor(g.uniform(0.5, 3.0, (3,)), dtype=pt.float64, requires_grad=True)
+    b = pt.tensor(g.uniform(0.5, 3.0, (3,)), dtype=pt.float64, requires_grad=True)
+    assert gradcheck(lambda x, y: pt.copysign(x, y - 1.75), (a, b))
+    assert gradcheck(pt.special.xlog1py, (a, b))
+    assert gradcheck(pt.logaddexp2, (a, b))
+    assert gradcheck(lambda x: pt.ldexp(x, pt.tensor([1, -2, 3])), (a,))
+    assert gradcheck(lambda x: pt.frexp(x * 3).mantissa, (a,))
+    for f in (pt.special.gammainc, pt.special.gammaincc, lambda s, q: pt.special.zeta(s + 1, q)):
+        assert gradcheck(lambda y: f(a.detach(), y), (b,))
+
+
+def test_second_derivative_of_lgamma():
+    x = pt.tensor([1.5, 3.0], dtype=pt.float64, requires_grad=True)
+    (gx,) = pt.autograd.grad(pt.lgamma(x).sum(), x, create_graph=True)
+    (ggx,) = pt.autograd.grad(gx.sum(), x)
+    _close(ggx, sp.polygamma(1, [1.5, 3.0]), rtol=1e-12)
+
+
+def test_non_differentiable_ops_give_no_grad():
+    x = pt.tensor([1.0, -2.0], requires_grad=True)
+    for y in (pt.signbit(x), pt.heaviside(x, pt.tensor([0.5, 0.5])), pt.nextafter(x, pt.tensor([0.0, 0.0]))):
+        assert not y.requires_grad
+
+
+# ---- in place --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,args", [("acosh", ()), ("asinh", ()), ("atanh", ()), ("arccosh", ()),
+                                       ("arcsinh", ()), ("arctanh", ()), ("erfc", ()), ("erfinv", ()),
+                                       ("lgamma", ()), ("digamma", ()), ("i0", ()), ("sinc", ()),
+                                       ("polygamma", (1,)), ("mvlgamma", (2,)),
+                                       ("copysign", (-1.0,)), ("ldexp", ("t",)),
+                                       ("nextafter", ("t",)), ("heaviside", ("t",))])
+def test_in_place_variants(name, args):
+    x = pt.tensor([1.25, 2.5, 0.75])
+    args = tuple(pt.tensor([2.0, -1.0, 0.0]) if a == "t" else a for a in args)
+    want = getattr(x, name)(*args)
+    y = x.clone()
+    r = getattr(y, name + "_")(*args)
+    assert r is y
+    _close(y, want.numpy(), rtol=0)
+
+
+def test_in_place_integer_ops():
+    a = pt.tensor([4, 6])
+    a.gcd_(pt.tensor([6, 9]))
+    assert a.tolist() == [2, 3]
+    a.lcm_(pt.tensor([4, 4]))
+    assert a.tolist() == [4, 12]
+
+
+def test_in_place_refuses_integer_self_of_a_float_result():
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        pt.tensor([1, 2]).lgamma_()
+
+
+# ---- errors ----------------------------------------------------------------------------------
+def test_errors():
+    i, f = pt.tensor([1, 2]), pt.tensor([1.0, 2.0])
+    with pytest.raises(NotImplementedError, match="gcd"):
+        pt.gcd(f, f)
+    with pytest.raises(NotImplementedError, match="gcd"):
+        pt.gcd(pt.tensor([True]), pt.tensor([True]))
+    with pytest.raises(NotImplementedError, match="nextafter"):
+        pt.nextafter(i, i)
+    with pytest.raises(TypeError, match="nextafter.*must be Tensor"):
+        pt.nextafter(f, 1.0)
+    with pytest.raises(RuntimeError, match="heaviside is not yet implemented for tensors with different dtypes"):
+        pt.heaviside(i, f)
+    with pytest.raises(TypeError, match="heaviside.*values.*must be Tensor"):
+        pt.heaviside(f, 0.5)
+    with pytest.raises(RuntimeError, match="polygamma.*negative n"):
+        pt.polygamma(-1, f)
+    with pytest.raises(TypeError, match="polygamma.*'n'"):
+        pt.polygamma(1.5, f)
+    with pytest.raises(RuntimeError, match="p has to be greater than or equal to 1"):
+        pt.mvlgamma(f, 0)
+    with pytest.raises(RuntimeError, match="frexp.*floating-point"):
+        pt.frexp(i)
+    with pytest.raises(NotImplementedError, match="gammainc"):
+        pt.special.gammainc(i, i)
+    with pytest.raises(NotImplementedError, match="logaddexp2"):
+        pt.logaddexp2(i, i)
+    with pytest.raises(NotImplementedError, match="lgamma.*complex64"):
+        pt.lgamma(pt.tensor([1j]))
+    with pytest.raises(TypeError, match="erfinv.*must be Tensor"):
+        pt.erfinv(0.5)
+    with pytest.raises(RuntimeError, match="bool"):
+        pt.positive(pt.tensor([True]))
+    with pytest.raises(TypeError, match="ldexp.*must be Tensor"):
+        pt.ldexp(f, 2)
+
+
+def test_special_namespace_is_torchs():
+    names = {"expit", "erf", "erfc", "erfcx", "erfinv", "exp2", "expm1", "log1p", "logit", "logsumexp",
+             "log_softmax", "softmax", "round", "sinc", "xlogy", "xlog1py", "entr", "ndtr", "ndtri", "log_ndtr",
+             "i0", "i0e", "i1", "i1e", "gammaln", "gammainc", "gammaincc", "digamma", "psi", "polygamma",
+             "multigammaln", "zeta", "bessel_j0", "bessel_j1"}
+    assert names <= set(pt.special.__all__)
+    assert all(callable(getattr(pt.special, n)) for n in pt.special.__all__)
+    x = pt.tensor([[1.0, 2.0], [3.0, 0.5]])
+    _close(pt.special.softmax(x, 1), np.exp(x.numpy()) / np.exp(x.numpy()).sum(1, keepdims=True), rtol=1e-6)
+    _close(pt.special.logsumexp(x, 1), np.log(np.exp(x.numpy()).sum(1)), rtol=1e-6)

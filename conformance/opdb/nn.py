@@ -219,7 +219,9 @@ def _interpolate(ctx):
             Sample(_x(ctx, (1, 2, 4, 5), "transposed"), scale_factor=1.5, mode="bicubic", align_corners=True,
                    reduction_length=16),
             Sample(_x(ctx, (2, 3, 6, 4)), (3, 2), mode="area", reduction_length=4),
-            Sample(_x(ctx, (1, 2, 3, 4, 5)), scale_factor=(1.5, 0.5, 2.0), mode="nearest-exact")]
+            Sample(_x(ctx, (1, 2, 3, 4, 5)), scale_factor=(1.5, 0.5, 2.0), mode="nearest-exact"),
+            Sample(_x(ctx, (1, 2, 9, 7)), (4, 3), mode="bicubic", antialias=True, reduction_length=24),
+            Sample(_x(ctx, (1, 1, 8, 9), "transposed"), (3, 5), mode="lanczos", antialias=True, reduction_length=48)]
 
 
 def _affine_grid(ctx):

@@ -298,3 +298,45 @@ def test_grid_sample_bicubic(device):
                                        rtol=1e-4, atol=1e-5, err_msg=f"{padding} {align}")
     scalar_gradcheck(lambda i, g: F.grid_sample(i, g, "bicubic", "border", False),
                      t64(img[:1, :1], True), t64(rng.uniform(-0.9, 0.9, size=(1, 2, 2, 2)), True))
+
+
+def aa_matrix(n_in, n_out, kernel, radius, align=False):
+    """PIL's antialiased resampling: the kernel stretched by the downscale factor, rows normalized."""
+    s = (n_in - 1) / (n_out - 1) if align else n_in / n_out
+    stretch = max(s, 1.0)
+    m = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        center = s * (i + 0.5)
+        lo, hi = max(int(center - radius * stretch + 0.5), 0), min(int(center + radius * stretch + 0.5), n_in)
+        w = np.array([kernel((j + 0.5 - center) / stretch) for j in range(lo, hi)])
+        m[i, lo:hi] = w / w.sum()
+    return m
+
+
+def keys_a_half(v):
+    return cubic_kernel(v, a=-0.5)
+
+
+def lanczos3(v):
+    return np.sinc(v) * np.sinc(v / 3) if abs(v) < 3 else 0.0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_interpolate_antialias(device):
+    x = rng.standard_normal((1, 2, 17, 23))
+    f32 = lambda a: pt.tensor(a.astype(np.float32), device=device)  # noqa: E731
+    cases = (("bilinear", lambda v: max(0.0, 1 - abs(v)), 1, False), ("bicubic", keys_a_half, 2, True),
+             ("lanczos", lanczos3, 3, False))
+    for mode, kernel, radius, align in cases:
+        for size in ((5, 9), (30, 12)):
+            ref = np.einsum("ih,nchw,jw->ncij", aa_matrix(17, size[0], kernel, radius, align), x,
+                            aa_matrix(23, size[1], kernel, radius, align))
+            out = F.interpolate(f32(x), size=size, mode=mode, antialias=True, align_corners=align or None)
+            np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-4, atol=1e-5, err_msg=f"{mode} {size}")
+    flat = F.interpolate(pt.full((1, 1, 9, 9), 3.0), size=(4, 4), mode="bicubic", antialias=True)
+    np.testing.assert_allclose(flat.numpy(), 3.0, rtol=1e-6)                   # weights sum to one
+    scalar_gradcheck(lambda x: F.interpolate(x, size=(3, 2), mode="bilinear", antialias=True), t64(x[:, :1, :7, :5], True))
+    with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
+        F.interpolate(pt.ones(1, 1, 4, 4), size=2, mode="lanczos")
+    with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear, bicubic, and lanczos modes"):
+        F.interpolate(pt.ones(1, 1, 4), size=2, mode="linear", antialias=True)

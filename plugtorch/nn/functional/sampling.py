@@ -102,13 +102,52 @@ def _cubic(x, d, n_in, n_out, scale, align_corners):
     return out
 
 
-_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "area", "nearest-exact")
+def _antialias_matrix(n_in, n_out, scale, align_corners, mode, like):
+    """PyTorch's antialiased resampling weights along one dim (as PIL's): when downsampling by s
+    the filter (triangle for bilinear, Keys' cubic with a = -0.5 for bicubic, Lanczos-3) is widened s times,
+    and each output row's weights are normalized to sum to 1."""
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        s = (1.0 / scale) if scale else n_in / n_out
+    size = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[mode]
+    support = size * 0.5 * s if s >= 1.0 else size * 0.5
+    inv = 1.0 / s if s >= 1.0 else 1.0
+
+    def filt(v):
+        v = abs(v)
+        if mode == "bilinear":
+            return 1.0 - v if v < 1.0 else 0.0
+        if mode == "lanczos":    # Lanczos-3: sinc(v) * sinc(v / 3)
+            if v >= 3.0:
+                return 0.0
+            return 1.0 if v == 0.0 else 3.0 * math.sin(math.pi * v) * math.sin(math.pi * v / 3) / (math.pi * v) ** 2
+        a = -0.5
+        if v < 1.0:
+            return ((a + 2) * v - (a + 3)) * v * v + 1
+        return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a if v < 2.0 else 0.0
+    rows = []
+    for i in range(n_out):
+        center = s * (i + 0.5)
+        lo = max(int(center - support + 0.5), 0)
+        hi = min(int(center + support + 0.5), n_in)
+        w = [filt((j - center + 0.5) * inv) for j in range(lo, hi)]
+        total = sum(w)
+        row = [0.0] * n_in
+        for j, v in zip(range(lo, hi), w):
+            row[j] = v / total if total else 0.0
+        rows.append(row)
+    return pt.tensor(rows, dtype=like.dtype, device=like.device)
+
+
+_MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of (N, C, *spatial): modes 'nearest', 'nearest-exact', 'area' (any
-    1-3 spatial dims), 'linear' (3-D), 'bilinear' and 'bicubic' (4-D), 'trilinear' (5-D)."""
+    1-3 spatial dims), 'linear' (3-D), 'bilinear' and 'bicubic' (4-D, optionally ``antialias``ed),
+    'lanczos' (4-D, antialiased), 'trilinear' (5-D)."""
     nd = input.ndim - 2
     if nd < 1:
         raise ValueError(f"interpolate: expected an input of at least 3 dims (N, C, *spatial), got {list(input.shape)}")
@@ -120,13 +159,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise NotImplementedError(f"Got {input.ndim}D input, but {mode} mode needs {expected[mode] + 2}D input")
     if mode not in _MODES:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
-                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
                                   f"nearest-exact (got {mode})")
-    if antialias:
-        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if mode == "lanczos":
+        if nd != 2:
+            raise NotImplementedError(f"Got {input.ndim}D input, but lanczos mode needs 4D input")
+        if not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+        if align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
+                         "tensor as input")
     out_size, scales = _sizes(input, size, scale_factor, nd)
     if recompute_scale_factor:
         scales = (None,) * nd
+    if antialias:
+        # one (out, in) weight matrix per spatial dim: A_h @ x @ A_w^T
+        a_h = _antialias_matrix(input.shape[2], out_size[0], scales[0], bool(align_corners), mode, input)
+        a_w = _antialias_matrix(input.shape[3], out_size[1], scales[1], bool(align_corners), mode, input)
+        return a_h @ input @ a_w.mT
     if mode == "area":
         from plugtorch.nn.functional import pooling
         pool = (pooling.adaptive_avg_pool1d, pooling.adaptive_avg_pool2d, pooling.adaptive_avg_pool3d)[nd - 1]

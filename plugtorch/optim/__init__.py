@@ -8,7 +8,7 @@
 Each algorithm's update is also a plain function in its module (``plugtorch.optim.sgd.sgd``,
 ``plugtorch.optim.adam.adam`` ...), as in PyTorch.
 """
-from plugtorch.optim import lr_scheduler  # noqa: F401
+from plugtorch.optim import lr_scheduler, swa_utils  # noqa: F401
 from plugtorch.optim.adadelta import Adadelta  # noqa: F401
 from plugtorch.optim.adafactor import Adafactor  # noqa: F401
 from plugtorch.optim.adagrad import Adagrad  # noqa: F401

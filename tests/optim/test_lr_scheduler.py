@@ -176,3 +176,121 @@ def test_step_with_epoch_uses_the_closed_form():
     sched = S.StepLR(make_opt(), step_size=2, gamma=0.5)
     sched.step(5)
     assert sched.get_last_lr() == [0.25]
+
+
+# ---- ConstantLR, MultiplicativeLR, PolynomialLR, CosineAnnealingWarmRestarts, CyclicLR, ChainedScheduler ----
+def test_constant_lr():
+    close(lrs(S.ConstantLR(make_opt(), factor=0.25, total_iters=3), 6), [.25, .25, .25, 1, 1, 1])
+
+
+def test_multiplicative_lr_one_function_per_group():
+    opt = make_opt(groups=2)
+    sched = S.MultiplicativeLR(opt, [lambda e: 0.9, lambda e: 1 - 0.01 * e])
+    close(lrs(sched, 5), [0.9 ** e for e in range(5)])
+    want = 1.0
+    for e in range(1, 6):
+        want *= 1 - 0.01 * e
+    close(sched.get_last_lr()[1], want)
+    with pytest.raises(TypeError, match="lr_lambda should be a function, but got int"):
+        S.MultiplicativeLR(make_opt(), 3)
+
+
+def test_polynomial_lr():
+    close(lrs(S.PolynomialLR(make_opt(2.0), total_iters=4, power=2.0), 7),
+          [2.0 * (1 - min(e, 4) / 4) ** 2 for e in range(7)])
+
+
+@pytest.mark.parametrize("T_0, T_mult", [(4, 1), (2, 2), (3, 3)])
+def test_cosine_annealing_warm_restarts(T_0, T_mult):
+    want, T_i, T_cur = [], T_0, 0
+    for _ in range(20):
+        want.append(0.1 + 0.9 * (1 + math.cos(math.pi * T_cur / T_i)) / 2)
+        T_cur += 1
+        if T_cur >= T_i:
+            T_cur, T_i = 0, T_i * T_mult
+    close(lrs(S.CosineAnnealingWarmRestarts(make_opt(), T_0=T_0, T_mult=T_mult, eta_min=0.1), 20), want)
+
+
+def test_cosine_annealing_warm_restarts_with_fractional_epochs():
+    opt = make_opt()
+    sched = S.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    # periods [0, 2), [2, 6), [6, 14): epoch 7.5 is 1.5 into a period of 8
+    for epoch, T_cur, T_i in [(0.5, 0.5, 2), (3.0, 1.0, 4), (7.5, 1.5, 8), (1.0, 1.0, 2)]:
+        sched.step(epoch)
+        close(opt.param_groups[0]["lr"], (1 + math.cos(math.pi * T_cur / T_i)) / 2)
+    with pytest.raises(ValueError, match="Expected non-negative epoch, but got -1"):
+        sched.step(-1)
+    with pytest.raises(ValueError, match="Expected positive integer T_0, but got 0"):
+        S.CosineAnnealingWarmRestarts(make_opt(), T_0=0)
+    with pytest.raises(ValueError, match="Expected integer T_mult >= 1, but got 0"):
+        S.CosineAnnealingWarmRestarts(make_opt(), T_0=2, T_mult=0)
+
+
+def triangle(i, up, down):
+    """The triangular wave's height (0 .. 1) at iteration ``i`` and the cycle number (from 1)."""
+    cycle, pos = i // (up + down) + 1, i % (up + down)
+    return (pos / up if pos <= up else 1 - (pos - up) / down), cycle
+
+
+@pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
+def test_cyclic_lr_and_momentum(mode):
+    opt = make_opt(momentum=0.9)
+    sched = S.CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=3, step_size_down=2, mode=mode, gamma=0.9)
+    for i in range(14):
+        h, cycle = triangle(i, 3, 2)
+        scale = {"triangular": 1.0, "triangular2": 0.5 ** (cycle - 1), "exp_range": 0.9 ** i}[mode]
+        close(opt.param_groups[0]["lr"], 0.1 + 0.9 * h * scale)
+        close(opt.param_groups[0]["momentum"], 0.9 - 0.1 * h * scale)
+        opt.step()
+        sched.step()
+
+
+def test_cyclic_lr_cycles_adam_beta1_and_takes_a_scale_fn():
+    opt = make_opt(cls=pt.optim.Adam)
+    sched = S.CyclicLR(opt, 0.1, [1.0], step_size_up=2, scale_fn=lambda x: 0.5 ** x, scale_mode="iterations")
+    for i in range(8):
+        h, _ = triangle(i, 2, 2)
+        close(opt.param_groups[0]["lr"], 0.1 + 0.9 * h * 0.5 ** i)
+        close(opt.param_groups[0]["betas"][0], 0.9 - 0.1 * h * 0.5 ** i)
+        assert opt.param_groups[0]["betas"][1] == 0.999
+        opt.step()
+        sched.step()
+    with pytest.raises(ValueError, match="mode is invalid and scale_fn is None"):
+        S.CyclicLR(make_opt(), 0.1, 1.0, mode="zigzag")
+    with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):
+        S.CyclicLR(make_opt(cls=pt.optim.Adagrad), 0.1, 1.0)
+
+
+def test_chained_scheduler_multiplies_the_factors():
+    opt = make_opt()
+    sched = S.ChainedScheduler([S.ConstantLR(opt, factor=0.1, total_iters=2), S.ExponentialLR(opt, gamma=0.9)])
+    close(lrs(sched, 6), [(0.1 if e < 2 else 1.0) * 0.9 ** e for e in range(6)])
+    other = make_opt()
+    with pytest.raises(ValueError, match="expects all schedulers to belong to the same optimizer"):
+        S.ChainedScheduler([S.StepLR(opt, 2), S.StepLR(other, 2)])
+    with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
+        S.ChainedScheduler([S.ReduceLROnPlateau(opt)])
+
+
+def test_sequential_lr_of_constant_then_polynomial():
+    opt = make_opt()
+    sched = S.SequentialLR(opt, [S.ConstantLR(opt, factor=0.5, total_iters=2), S.PolynomialLR(opt, total_iters=4)],
+                           milestones=[3])
+    close(lrs(sched, 9), [0.5, 0.5, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda o: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2),
+    lambda o: S.CyclicLR(o, 0.1, 1.0, step_size_up=3),
+    lambda o: S.PolynomialLR(o, total_iters=8, power=0.5),
+    lambda o: S.ChainedScheduler([S.ConstantLR(o, factor=0.5, total_iters=4), S.ExponentialLR(o, gamma=0.8)]),
+])
+def test_new_schedulers_resume_from_their_state_dict(make):
+    a_opt = make_opt(momentum=0.9)
+    a = make(a_opt)
+    lrs(a, 5)
+    b_opt = make_opt(momentum=0.9)
+    b = make(b_opt)
+    b.load_state_dict(a.state_dict())
+    b_opt.load_state_dict(a_opt.state_dict())
+    close(lrs(b, 6), lrs(a, 6))

@@ -9,7 +9,7 @@ autograd (``to``, ``new_*``, ``Tensor(data)``, ``backward``, hooks) is attached 
 """
 from __future__ import annotations
 
-from plugtorch import _dtypes, _indexing, autograd
+from plugtorch import _dtypes, _indexing, _tensor_queries, autograd
 from plugtorch import _ops_public as P
 from plugtorch._device import canonical
 from plugtorch._tensor import Tensor, parse_to_args
@@ -38,6 +38,9 @@ nansum nanmean trace diff mv addmm addmv baddbmm diag repeat_interleave take med
 bincount fliplr flipud ravel msort tensor_split hsplit vsplit dsplit
 det inverse slogdet logdet pinverse svd qr cholesky cholesky_solve cholesky_inverse cross
 conj conj_physical angle
+unfold rot90 kron cummax cummin logcumsumexp unique_consecutive diag_embed diagflat split_with_sizes select_scatter
+slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_copy quantile nanquantile histc histogram
+cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()
@@ -55,6 +58,7 @@ clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter sc
 index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
 fix absolute negative arcsin arccos arctan arctan2
 relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm addmv baddbmm
+masked_scatter put index_reduce renorm scatter_reduce
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc copysign nextafter heaviside
 gcd lcm ldexp mvlgamma
 """.split()
@@ -398,4 +402,5 @@ def _polygamma_methods():
 
 
 _install()
+_tensor_queries.install()
 _polygamma_methods()

@@ -671,6 +671,8 @@ PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
 
 from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, addmm, diag ...)
 from plugtorch._ops_linalg import *  # noqa: E402,F401,F403  (det, inverse, slogdet, svd ...)
+from plugtorch._ops_products import *  # noqa: E402,F401,F403  (vdot, inner, block_diag, combinations ...)
+from plugtorch._ops_counting import *  # noqa: E402,F401,F403  (unique_consecutive, histogram, cummax ...)
 from plugtorch._ops_special import *  # noqa: E402,F401,F403  (ldexp, frexp, mvlgamma ...)
 
 def _accepting_numpy_names(fn):
@@ -686,7 +688,7 @@ def _accepting_numpy_names(fn):
 
 for _n, _f in list(globals().items()):
     if (isinstance(_f, types.FunctionType) and not _n.startswith("_") and not hasattr(_f, "_op")
-            and _f.__module__ in (__name__, "plugtorch._ops_compound")):
+            and _f.__module__ in (__name__, "plugtorch._ops_compound", "plugtorch._ops_counting")):
         _params = inspect.signature(_f).parameters
         if "dim" in _params or "keepdim" in _params:
             globals()[_n] = _accepting_numpy_names(_f)

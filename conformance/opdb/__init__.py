@@ -17,6 +17,9 @@ from . import (amp, complex, complex_math, creation, factorizations, fft, indexi
 FAMILIES = (pointwise, reductions, shape, indexing, linalg, factorizations, fft, complex, complex_math, creation, nn,
             losses, optim, amp, modules, special)
 
+from . import rearrangements, statistics  # noqa: E402  (unfold, scans, *_scatter; quantile, cov, stft ...)
+FAMILIES += (rearrangements, statistics)
+
 # Ops that pick one of several equal values: between -0.0 and +0.0 the choice is unspecified
 # (torch 2.13's amax keeps the first, NumPy's reduction +0.0, its maximum either by code path)
 PICK_AMONG_EQUAL = ("maximum", "minimum", "clamp", "clamp_min", "clamp_max", "amax", "amin", "max", "min",

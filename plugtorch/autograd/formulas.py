@@ -341,6 +341,15 @@ derivative("select", lambda g, x, dim, index:
            (_into_zeros(x, g, lambda z: z.select(dim, index)),), save=())
 
 
+def _unfold_grad(g, x, dimension, size, step):
+    from plugtorch.dispatch.ops.arrangements import unfold_backward
+    d = dimension % x.ndim if x.ndim else 0
+    return (unfold_backward(g, x.shape, d, size, step),)
+
+
+derivative("unfold", _unfold_grad, save=())
+
+
 def _cat_grad(g, tensors, dim=0):
     ref = next((t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)), tensors[0])
     d = dim % ref.ndim if ref.ndim else 0

@@ -139,6 +139,10 @@ class Backend:
     def storage_offset(self, native) -> int:
         return 0
 
+    def data_ptr(self, native) -> int:
+        """The address of ``native``'s first element (``Tensor.data_ptr()``)."""
+        raise NotImplementedError(f"data_ptr(): the '{self.name}' backend does not expose memory addresses")
+
     def storage_size(self, native) -> int | None:
         """Elements in the memory ``native`` views (None: the backend cannot tell). The
         conformance suite checks that a result's strides and storage offset stay inside it."""

@@ -908,6 +908,17 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.squeeze(x[(slice(None),) * dim + (slice(index, index + 1),)], axis=dim)
     K["select"] = select
 
+    def unfold(x, dim, size, step):   # windows as a strided view of x (overlapping when step < size)
+        if x.ndim == 0:
+            return x.reshape(1)
+        n = (x.shape[dim] - size) // step + 1
+        shape = x.shape[:dim] + (n,) + x.shape[dim + 1:] + (size,)
+        strides = x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (x.strides[dim],)
+        if xp is np:
+            return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=x.flags.writeable)
+        return xp.lib.stride_tricks.as_strided(x, shape, strides)
+    K["unfold"] = unfold
+
     K["clone"] = lambda x: x.copy()
     K["flip"] = lambda x, dims: xp.flip(x, dims).copy() if dims else x.copy()
 

@@ -43,6 +43,9 @@ class CPUBackend(Backend):
         isz = native.itemsize
         return tuple(s // isz for s in native.strides)
 
+    def data_ptr(self, native):
+        return native.__array_interface__["data"][0]
+
     def storage_offset(self, native):
         base = native
         while isinstance(base.base, np.ndarray):

@@ -123,6 +123,9 @@ class CUDABackend(Backend):
         isz = native.itemsize
         return tuple(s // isz for s in native.strides)
 
+    def data_ptr(self, native) -> int:
+        return native.data.ptr
+
     def storage_offset(self, native) -> int:
         data = native.data
         return (data.ptr - data.mem.ptr) // native.itemsize if data.mem is not None else 0

@@ -94,6 +94,9 @@ class OpenCLBackend(Backend):
     def storage_offset(self, native):
         return native.offset
 
+    def data_ptr(self, native):   # the cl_mem handle plus the byte offset: equal for the same element
+        return native.data.int_ptr + native.offset * native.itemsize
+
     def storage_size(self, native):
         return native.data.size // native.itemsize
 

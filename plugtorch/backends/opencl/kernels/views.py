@@ -38,6 +38,15 @@ def select(x, dim, index):
                      x.offset + index * x.strides[dim])
 
 
+def unfold(x, dim, size, step):
+    if not x.shape:
+        return x.view_as((1,), (1,), x.offset)
+    n = (x.shape[dim] - size) // step + 1
+    return x.view_as(tuple(x.shape[:dim]) + (n,) + tuple(x.shape[dim + 1:]) + (size,),
+                     tuple(x.strides[:dim]) + (x.strides[dim] * step,) + tuple(x.strides[dim + 1:]) + (x.strides[dim],),
+                     x.offset)
+
+
 def view_as_real(x, dtype):
     """A complex array's (real, imag) pairs as a last dim of 2 in its real dtype: float2 element
     k is float elements 2k and 2k + 1 of the same buffer."""
@@ -51,5 +60,5 @@ def view_as_complex(x, dtype):
                    x.offset // 2)
 
 
-KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select,
+KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select, "unfold": unfold,
            "view_as_real": view_as_real, "view_as_complex": view_as_complex}

@@ -1,0 +1,164 @@
+"""Public functions whose result's size depends on the data or on a list of sizes:
+``unique_consecutive``, ``histogram``, ``split_with_sizes``, ``narrow_copy``.
+
+Compositions of registered ops (no op of their own); ``PUBLIC_TO_OP`` records the main op.
+"""
+from __future__ import annotations
+
+import builtins as _b
+import math
+
+from plugtorch import _dtypes, return_types
+from plugtorch import _ops_public as P
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import as_int, as_ints
+
+__all__ = []
+
+
+def public(op_name):
+    return P.public(op_name, __all__)
+
+
+def _check_tensor(op, x, name="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
+
+
+@public("nonzero")
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """The input with each run of equal consecutive elements (or slices along ``dim``) kept once;
+    optionally the run of each element and the length of each run.
+
+    >>> plugtorch.unique_consecutive(plugtorch.tensor([1, 1, 2, 1]), return_counts=True)[1].tolist()
+    [2, 1, 1]
+    """
+    _check_tensor("unique_consecutive", input)
+    if dim is None:
+        x = input.reshape(-1)
+        d = 0
+        changed = x[1:] != x[:-1] if x.shape[0] > 1 else None
+    else:
+        if input.ndim == 0:
+            raise IndexError(f"unique_consecutive(): a 0-d tensor has no dim {dim}; call it without dim")
+        d = M.wrap_dim("unique_consecutive", dim, input.ndim)
+        x = input
+        n = x.shape[d]
+        changed = None
+        if n > 1:
+            diff = x.narrow(d, 1, n - 1) != x.narrow(d, 0, n - 1)
+            changed = diff.movedim(d, 0).reshape(n - 1, -1).any(1)
+    n = x.shape[d]
+    first = P.ones(n, dtype=_dtypes.bool, device=input.device)
+    if changed is not None:
+        first = P.cat([first[:1], changed])
+    starts = P.nonzero(first).reshape(-1)
+    out = [x.index_select(d, starts)]
+    if return_inverse:
+        inverse = P.cumsum(first, 0) - 1
+        out.append(inverse.reshape(tuple(input.shape)) if dim is None else inverse)
+    if return_counts:
+        ends = P.cat([starts[1:], P.full((1,), n, dtype=_dtypes.int64, device=input.device)])
+        out.append(ends - starts)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@public("index_put")
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    """Counts (or summed ``weight``) of ``input`` in ``bins`` equal bins over ``range`` (the data's
+    range by default), or between the edges of a 1-D ``bins`` tensor; ``(hist, bin_edges)``.
+    Each bin holds its left edge; the last holds its right edge too.
+
+    >>> plugtorch.histogram(plugtorch.tensor([1., 2., 1.]), bins=2).hist.tolist()
+    [2.0, 1.0]
+    """
+    _check_tensor("histogram", input)
+    if not input.dtype.is_floating_point:
+        raise M.not_implemented_for("histogram", input.dtype, "convert to a floating-point dtype first")
+    x = input.reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1:
+            raise RuntimeError(f"torch.histogram(): bins tensor should have one dimension, but got {bins.ndim} "
+                               "dimensions")
+        if bins.dtype is not input.dtype:
+            raise RuntimeError(f"torch.histogram(): input tensor and bins tensors should have the same dtype, but "
+                               f"got input {input.dtype} and bins {bins.dtype}")
+        edges = bins.to(input.device)
+        nb = edges.shape[0] - 1
+        if nb < 1:
+            raise RuntimeError("torch.histogram(): bins tensor should have at least 1 element (2 edges)")
+    else:
+        nb = as_int("histogram", "bins", bins)
+        if nb <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {nb} for dimension 0")
+        if range is not None:
+            lo, hi = (float(v) for v in range)
+        elif x.numel():
+            lo, hi = float(x.amin()), float(x.amax())
+        else:
+            lo, hi = 0.0, 0.0
+        if lo > hi:
+            raise ValueError(f"torch.histogram(): max must be larger than min (range ({lo}, {hi}))")
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histogram(): range of [{lo}, {hi}] is not finite")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = P.linspace(lo, hi, nb + 1, dtype=input.dtype, device=input.device)
+    # the bin of each element: the last edge <= it (the last bin also takes the last edge)
+    b = (x.unsqueeze(1) >= edges[:-1].unsqueeze(0)).sum(1) - 1
+    inside = (x >= edges[0]) & (x <= edges[-1])
+    b = P.where(inside, b.clamp(0, nb - 1), 0)
+    if weight is not None:
+        _check_tensor("histogram", weight, "weight")
+        if tuple(weight.shape) != tuple(input.shape):
+            raise RuntimeError(f"torch.histogram(): if weight tensor is provided it should have the same shape as "
+                               f"the input tensor excluding its innermost dimension, but got input with shape "
+                               f"{list(input.shape)} and weight with shape {list(weight.shape)}")
+        w = P.where(inside, weight.reshape(-1).to(input.dtype), 0)
+    else:
+        w = inside.to(input.dtype)
+    hist = P.zeros(nb, dtype=input.dtype, device=input.device).index_put([b], w, accumulate=True)
+    if density:
+        hist = hist / (hist.sum() * (edges[1:] - edges[:-1]))
+    return return_types.histogram(hist, edges)
+
+
+@public("split")
+def split_with_sizes(input, split_sizes, dim=0):
+    """``input`` split along ``dim`` into parts of the given sizes, which must add up to its size.
+
+    >>> [t.tolist() for t in plugtorch.split_with_sizes(plugtorch.arange(3), [1, 2])]
+    [[0], [1, 2]]
+    """
+    _check_tensor("split_with_sizes", input)
+    sizes = as_ints("split_with_sizes", "split_sizes", split_sizes)
+    d = M.wrap_dim("split_with_sizes", dim, input.ndim)
+    n = input.shape[d] if input.ndim else 1
+    if _b.sum(sizes) != n or _b.any(s < 0 for s in sizes):
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input tensor's size at "
+                           f"dimension {d}), but got split_sizes={list(sizes)}")
+    return P.split(input, list(sizes), d)
+
+
+@public("narrow")
+def narrow_copy(input, dim, start, length):
+    """``input.narrow(dim, start, length)`` as a new tensor (no memory shared)."""
+    return P.narrow(input, dim, start, length).clone()
+
+
+@public("cummax")
+def cummax(input, dim):
+    """``(values, indices)``: the running maximum along ``dim`` and where it was (the last among
+    equal values; a nan stays once met).
+
+    >>> plugtorch.cummax(plugtorch.tensor([1, 3, 2]), 0).values.tolist()
+    [1, 3, 3]
+    """
+    return return_types.cummax(*P.ops.cummax(input, dim))
+
+
+@public("cummin")
+def cummin(input, dim):
+    """``(values, indices)``: the running minimum along ``dim`` and where it was."""
+    return return_types.cummin(*P.ops.cummin(input, dim))

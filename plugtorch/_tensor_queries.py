@@ -1,0 +1,118 @@
+"""Tensor methods about a tensor's storage, size and sign: ``resize_``, ``resize_as_``,
+``data_ptr``, ``new_empty_strided``, ``sum_to_size``, ``is_signed``, ``is_nonzero``,
+``is_same_size``, ``retains_grad``. ``_methods`` installs them.
+"""
+from __future__ import annotations
+
+import math
+
+from plugtorch import _dtypes
+from plugtorch import _ops_public as P
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch.arguments import as_ints
+
+
+def _sizes(op, sizes):
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) or len(sizes) == 1 and type(sizes[0]).__name__ == "Size":
+        sizes = tuple(sizes[0])
+    return as_ints(op, "size", sizes)
+
+
+def resize_(self, *sizes, memory_format=None):
+    """Give the tensor the shape ``sizes`` in place: the first elements (in memory order) are
+    kept, new ones are uninitialised. Only a tensor owning its memory, with no views, may change
+    its number of elements (plugtorch cannot grow memory that views share).
+
+    >>> x = plugtorch.arange(6.)
+    >>> x.resize_(2, 2).tolist()
+    [[0.0, 1.0], [2.0, 3.0]]
+    """
+    shape = _sizes("resize_", sizes)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(shape)}")
+    if self.requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    n = math.prod(shape)
+    if tuple(self.shape) == shape:
+        return self
+    views = self._views
+    if self._base is not None or (views is not None and len(views)):
+        raise RuntimeError(f"resize_(): this tensor shares its memory with views (shape {tuple(self.shape)} -> "
+                           f"{shape}); plugtorch resizes only tensors that own their memory alone: resize a "
+                           ".clone() instead")
+    flat = self.reshape(-1)
+    if n <= flat.numel():
+        new = flat[:n].clone()
+    else:
+        new = P.cat([flat, P.empty(n - flat.numel(), dtype=self.dtype, device=self.device)])
+    self._data = new.reshape(shape)._data
+    self._bump_version()
+    return self
+
+
+def resize_as_(self, the_template, memory_format=None):
+    """``resize_`` to the shape of ``the_template``."""
+    return resize_(self, tuple(the_template.shape))
+
+
+def data_ptr(self) -> int:
+    """The address of the tensor's first element (on a device: the backend's handle plus the
+    byte offset), equal for tensors that start at the same element of the same memory."""
+    return self._backend().data_ptr(self._data)
+
+
+def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False, **kw):
+    """An uninitialised tensor of ``size`` (plugtorch allocates it contiguous whatever ``stride``,
+    which must give each element its own memory)."""
+    size, stride = as_ints("new_empty_strided", "size", size), as_ints("new_empty_strided", "stride", stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (size {list(size)}, stride {list(stride)})")
+    return P.empty(size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+def sum_to_size(self, *size):
+    """The sum of the tensor down to ``size``, to which it must be expandable.
+
+    >>> plugtorch.ones(2, 3).sum_to_size(1, 3).tolist()
+    [[2.0, 2.0, 2.0]]
+    """
+    shape = _sizes("sum_to_size", size)
+    mine = tuple(self.shape)
+    lead = len(mine) - len(shape)
+    if lead < 0 or any(s != 1 and s != m for s, m in zip(shape, mine[lead:])):
+        raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(mine)}}}.")
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape) if s == 1 and mine[lead + i] != 1)
+    out = self.sum(dims, keepdim=True) if dims else self
+    return out.reshape(shape) if lead else out
+
+
+def is_signed(self) -> bool:
+    """Whether the dtype holds negative values (False for bool and uint8)."""
+    return self.dtype not in (_dtypes.bool, _dtypes.uint8)
+
+
+def is_nonzero(self) -> bool:
+    """The truth of a one-element tensor (RuntimeError for any other number of elements)."""
+    n = self.numel()
+    if n == 0:
+        raise RuntimeError("Boolean value of Tensor with no values is ambiguous")
+    if n > 1:
+        raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
+    return bool(self.reshape(()).item() != 0)
+
+
+def is_same_size(self, other) -> bool:
+    return tuple(self.shape) == tuple(other.shape)
+
+
+def install():
+    Tensor.resize_ = resize_
+    Tensor.resize_as_ = resize_as_
+    Tensor.data_ptr = data_ptr
+    Tensor.new_empty_strided = new_empty_strided
+    Tensor.sum_to_size = sum_to_size
+    Tensor.is_signed = is_signed
+    Tensor.is_nonzero = is_nonzero
+    Tensor.is_same_size = is_same_size
+    Tensor.retains_grad = property(lambda self: bool(self._retains_grad),
+                                   doc="Whether .grad of this non-leaf tensor is kept (see retain_grad()).")

@@ -51,6 +51,47 @@ _CASES = {
     "RMSprop.centered": (pt.optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1)),
     "Adagrad": (pt.optim.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.1)),
 }
+# the later optimizers: one entry each, on fewer shapes (a 0-d, a strided vector, a transposed
+# matrix, a 3-d tensor: Adafactor factors the last two dims of the last two)
+_MORE_CASES = {
+    "NAdam": (pt.optim.NAdam, dict(lr=0.01, weight_decay=0.1, momentum_decay=0.05)),
+    "RAdam": (pt.optim.RAdam, dict(lr=0.01, betas=(0.9, 0.5), decoupled_weight_decay=True, weight_decay=0.1)),
+    "Adamax": (pt.optim.Adamax, dict(lr=0.01, weight_decay=0.1, maximize=True)),
+    "Adadelta": (pt.optim.Adadelta, dict(lr=0.5, weight_decay=0.1)),
+    "ASGD": (pt.optim.ASGD, dict(lr=0.01, t0=1, lambd=0.1, weight_decay=0.1)),
+    "Rprop": (pt.optim.Rprop, dict(lr=0.01, maximize=True)),
+    "Adafactor": (pt.optim.Adafactor, dict(lr=0.01, weight_decay=0.1)),
+    "SparseAdam": (pt.optim.SparseAdam, dict(lr=0.01)),
+}
+_FEW_SHAPES = _SHAPES[:4]
+
+
+def _few_samples(ctx):
+    return [Sample(ctx.input(shape, layout=lp, requires_grad=False), ctx.input(shape, layout=lg, requires_grad=False))
+            for shape, lp, lg in _FEW_SHAPES]
+
+
+def _lbfgs_errors(ctx):
+    return [ErrorInput(Sample(ctx.input((3,), requires_grad=False), ctx.input((4,), requires_grad=False)),
+                       RuntimeError, "not broadcastable")]
+
+
+def _lbfgs_steps(param, grad):
+    """Two LBFGS steps (strong-Wolfe line search) on the quadratic ``sum(w * (p - grad)^2)``, where
+    the weights ``w`` (1 to 2) make the curvature uneven: its branches read values, and a quartic's
+    decisions flip on float32 rounding between backends."""
+    p = param.detach().clone().requires_grad_()
+    w = pt.linspace(1.0, 2.0, max(p.numel(), 1), dtype=p.dtype, device=p.device)[:p.numel()].reshape(p.shape)
+    opt = pt.optim.LBFGS([p], lr=0.5, max_iter=3, history_size=2, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * (p - grad) ** 2).sum()
+        loss.backward()
+        return loss
+    for _ in range(2):
+        opt.step(closure)
+    return p.detach()
 
 def _fused_sgd(params, grads, bufs, *options):
     """``_fused_sgd_`` on copies of the parameters and buffers; returns them updated."""
@@ -120,3 +161,11 @@ ENTRIES += [Entry(f"optim.{name}", samples=_samples, fn=_steps(cls, opts), dtype
                  differentiable=False, inplace=False, error_inputs=_errors,
                  doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")
            for name, (cls, opts) in _CASES.items()]
+ENTRIES += [Entry(f"optim.{name}", samples=_few_samples, fn=_steps(cls, opts), dtypes=OPTIM_DTYPES,
+                  differentiable=False, inplace=False, error_inputs=_errors,
+                  doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")
+            for name, (cls, opts) in _MORE_CASES.items()]
+ENTRIES.append(Entry("optim.LBFGS", samples=_few_samples, fn=_lbfgs_steps, dtypes=OPTIM_DTYPES, differentiable=False,
+                     inplace=False, error_inputs=_lbfgs_errors,
+                     doc="LBFGS(lr=0.5, max_iter=3, history_size=2, line_search_fn='strong_wolfe'): two steps "
+                         "(a graph break under --jit: it reads losses and gradients)"))

@@ -4,7 +4,7 @@ plugtorch has no registry ops for these yet; as compositions of existing ops the
 backend and autograd differentiates them (the derivative of ``lgamma`` is ``digamma``'s series).
 ``lgamma``/``digamma`` take positive arguments (all the distributions need): the recurrence
 Gamma(x + 8) = x (x + 1) ... (x + 7) Gamma(x) moves x into the range where Stirling's series is
-accurate to ~1e-13; ``erfinv`` is Giles' approximation refined by a Newton step on ``erf``.
+accurate to ~1e-13; ``erfinv`` is Giles' approximation refined by Newton steps on ``erf``.
 """
 from __future__ import annotations
 
@@ -65,10 +65,12 @@ def erfinv(y):
     central = _horner(_CENTRAL, w - 2.5)
     tail = _horner(_TAIL, w.clamp(min=5).sqrt() - 3)
     x = _pt.where(w < 5, central, tail) * ys
-    # one Newton step where erf is well conditioned (|y| < 0.999); Giles' polynomial is within
-    # ~1e-7 relative in the tails, where erf(x) - y cancels
-    newton = x - (_pt.erf(x) - ys) / (2 / math.sqrt(math.pi) * (-x * x).exp())
-    x = _pt.where(ys.abs() < 0.999, newton, x)
-    x = _pt.where(ys.abs() < 0.999, x - (_pt.erf(x) - ys) / (2 / math.sqrt(math.pi) * (-x * x).exp()), x)
+    # two Newton steps where erf is well conditioned: erf(x) - y is exact to the dtype's absolute
+    # precision, so the step's error is about eps / erf'(x); in the far tails (and in float32 past
+    # 0.9) Giles' polynomial, within ~3e-7 relative, is the better answer
+    limit = 0.999999 if y.dtype == _pt.float64 else 0.9
+    near = ys.abs() < limit
+    for _ in range(2):
+        x = _pt.where(near, x - (_pt.erf(x) - ys) / (2 / math.sqrt(math.pi) * (-x * x).exp()), x)
     edge = _pt.where(y.abs() == 1, y * math.inf, y * math.nan)
     return _pt.where(inside, x, edge)

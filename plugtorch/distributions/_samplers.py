@@ -1,0 +1,108 @@
+"""Samplers for Gamma and Poisson variates written as rejection loops over whole tensors.
+
+Each round draws proposals for every element and keeps them where the element is still pending
+and the proposal is accepted, so the loop runs on any device; the only host read per round is
+"is anything still pending". Random numbers come from the default generator (``manual_seed``).
+"""
+from __future__ import annotations
+
+
+import plugtorch as _pt
+from plugtorch.distributions._special import lgamma
+
+_MAX_ROUNDS = 1000
+
+
+def _any(mask):
+    return bool(mask.any())
+
+
+def standard_gamma(alpha):
+    """Gamma(alpha, 1) variates, shape of ``alpha`` (Marsaglia and Tsang, 2000; boosted for alpha < 1)."""
+    alpha = alpha.detach()
+    shape, kw = tuple(alpha.shape), dict(dtype=alpha.dtype, device=alpha.device)
+    boost = alpha < 1
+    a = _pt.where(boost, alpha + 1, alpha)
+    d = a - 1.0 / 3.0
+    c = (9 * d).rsqrt()
+    result = _pt.zeros(shape, **kw)
+    pending = _pt.ones(shape, dtype=_pt.bool, device=alpha.device)
+    for _ in range(_MAX_ROUNDS):
+        z = _pt.randn(shape, **kw)
+        u = _pt.rand(shape, **kw)
+        v = (1 + c * z) ** 3
+        vpos = v > 0
+        vsafe = _pt.where(vpos, v, _pt.ones_like(v))
+        accept = vpos & (u.log() < 0.5 * z * z + d - d * vsafe + d * vsafe.log())
+        take = pending & accept
+        result = _pt.where(take, d * vsafe, result)
+        pending = pending & ~take
+        if not _any(pending):
+            break
+    # Gamma(a) = Gamma(a + 1) * U ** (1 / a)
+    u = _pt.rand(shape, **kw)
+    result = _pt.where(boost, result * u.pow(alpha.reciprocal()), result)
+    return result.clamp(min=_pt.finfo(alpha.dtype).tiny)
+
+
+def poisson(rate):
+    """Poisson variates (float, shape of ``rate``): multiplication method below 10, PTRS (Hormann 1993) above."""
+    rate = rate.detach()
+    shape, kw = tuple(rate.shape), dict(dtype=rate.dtype, device=rate.device)
+    small = rate < 10
+    result = _pt.zeros(shape, **kw)
+    if _any(small & (rate > 0)):
+        # count arrivals of a rate-lambda process in [0, 1]: exp(-lambda) against a running product
+        limit = (-rate).exp()
+        prod = _pt.rand(shape, **kw)
+        count = _pt.zeros(shape, **kw)
+        active = small & (prod > limit)
+        while _any(active):
+            count = count + active.to(rate.dtype)
+            prod = prod * _pt.rand(shape, **kw)
+            active = active & (prod > limit)
+        result = _pt.where(small, count, result)
+    big = ~small & ~rate.isnan()
+    if _any(big):
+        lam = _pt.where(big, rate, _pt.full_like(rate, 10.0))
+        slam, loglam = lam.sqrt(), lam.log()
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        pending = big.clone()
+        for _ in range(_MAX_ROUNDS):
+            u = _pt.rand(shape, **kw) - 0.5
+            v = _pt.rand(shape, **kw)
+            us = 0.5 - u.abs()
+            k = ((2 * a / us + b) * u + lam + 0.43).floor()
+            quick = (us >= 0.07) & (v <= vr)
+            reject = (k < 0) | ((us < 0.013) & (v > us))
+            ksafe = k.clamp(min=0)
+            slow = (v.log() + invalpha.log() - (a / (us * us) + b).log()) <= (-lam + ksafe * loglam - lgamma(ksafe + 1))
+            take = pending & (quick | (~reject & slow))
+            result = _pt.where(take, k, result)
+            pending = pending & ~take
+            if not _any(pending):
+                break
+    return _pt.where(rate.isnan(), rate, result)
+
+
+def binomial(count, probs):
+    """Binomial(count, probs) variates as a sum of Bernoulli trials, drawn in blocks of 64 trials.
+
+    Exact for any count; the cost grows with the largest count (a BTRS sampler would not).
+    """
+    count, probs = _pt.broadcast_tensors(count.detach(), probs.detach())
+    shape, kw = tuple(count.shape), dict(dtype=probs.dtype, device=probs.device)
+    n_max = int(count.max()) if count.numel() else 0
+    result = _pt.zeros(shape, **kw)
+    block = 64
+    for start in range(0, n_max, block):
+        n = min(block, n_max - start)
+        u = _pt.rand((n,) + shape, **kw)
+        trial = _pt.arange(start, start + n, dtype=probs.dtype, device=probs.device).reshape((n,) + (1,) * len(shape))
+        result = result + ((u < probs) & (trial < count)).to(probs.dtype).sum(0)
+    return result
+
+

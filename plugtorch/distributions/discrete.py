@@ -1,0 +1,207 @@
+"""Poisson, Binomial and Geometric: counting distributions."""
+from __future__ import annotations
+
+import numbers
+
+import plugtorch as _pt
+from plugtorch.distributions import constraints
+from plugtorch.distributions._location_scale import _Parameterised
+from plugtorch.distributions._samplers import binomial, poisson
+from plugtorch.distributions._special import lgamma
+from plugtorch.distributions.distribution import Distribution
+from plugtorch.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+
+__all__ = ["Poisson", "Binomial", "Geometric"]
+
+
+class Poisson(_Parameterised):
+    """Poisson distribution with ``rate``: P(k) = rate^k exp(-rate) / k!.
+
+    >>> import plugtorch as pt
+    >>> from plugtorch.distributions import Poisson
+    >>> round(Poisson(pt.tensor(2.0)).log_prob(pt.tensor(0.0)).item(), 4)
+    -2.0
+    """
+    arg_constraints = {"rate": constraints.nonnegative}
+    support = constraints.nonnegative_integer
+    _params = ("rate",)
+
+    def __init__(self, rate, validate_args=None):
+        self._init_params((rate,), validate_args)
+
+    @property
+    def mean(self):
+        return self.rate
+
+    @property
+    def mode(self):
+        return self.rate.floor()
+
+    @property
+    def variance(self):
+        return self.rate
+
+    def sample(self, sample_shape=()):
+        shape = tuple(self._extended_shape(sample_shape))
+        with _pt.no_grad():
+            return poisson(self.rate.expand(shape))
+
+    def log_prob(self, value):
+        self._check(value)
+        rate, value = broadcast_all(self.rate, value)
+        return _pt.xlogy(value, rate) - rate - lgamma(value + 1)
+
+
+class _ProbsOrLogits(Distribution):
+    """Stores ``probs`` or ``logits`` (binary); the other is a lazy property."""
+
+    def _init_probs_logits(self, probs, logits, extra=()):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        given = probs if probs is not None else logits
+        values = broadcast_all(*extra, given)
+        for name, value in zip(self._extra, values):
+            setattr(self, name, value)
+        setattr(self, "probs" if probs is not None else "logits", values[-1])
+        self._param = values[-1]
+        is_scalar = isinstance(given, numbers.Number) and all(isinstance(e, numbers.Number) for e in extra)
+        return _pt.Size() if is_scalar else self._param.size()
+
+    _extra: tuple = ()
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(type(self), _instance)
+        batch_shape = _pt.Size(batch_shape)
+        for name in self._extra:
+            setattr(new, name, getattr(self, name).expand(batch_shape))
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(batch_shape))
+                new._param = getattr(new, name)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @property
+    def param_shape(self):
+        return self._param.size()
+
+
+def _clamp_by_zero(x):
+    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
+
+
+class Binomial(_ProbsOrLogits):
+    """Number of successes in ``total_count`` Bernoulli trials with ``probs`` (or ``logits``)."""
+    arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
+                       "logits": constraints.real}
+    has_enumerate_support = True
+    _extra = ("total_count",)
+
+    def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
+        batch_shape = self._init_probs_logits(probs, logits, (total_count,))
+        self.total_count = self.total_count.type_as(self._param)
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    @property
+    def mean(self):
+        return self.total_count * self.probs
+
+    @property
+    def mode(self):
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    @property
+    def variance(self):
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def sample(self, sample_shape=()):
+        shape = tuple(self._extended_shape(sample_shape))
+        with _pt.no_grad():
+            return binomial(self.total_count.expand(shape), self.probs.expand(shape))
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        n, logits = self.total_count, self.logits
+        log_factorial_n = lgamma(n + 1)
+        normalize_term = n * _clamp_by_zero(logits) + n * (-logits.abs()).exp().log1p() - log_factorial_n
+        return value * logits - lgamma(value + 1) - lgamma(n - value + 1) - normalize_term
+
+    def _homogeneous_count(self, what):
+        total_count = int(self.total_count.max())
+        if not int(self.total_count.min()) == total_count:
+            raise NotImplementedError(f"Inhomogeneous total count not supported by `{what}`.")
+        return total_count
+
+    def entropy(self):
+        self._homogeneous_count("entropy")
+        log_prob = self.log_prob(self.enumerate_support(False))
+        return -(log_prob.exp() * log_prob).sum(0)
+
+    def enumerate_support(self, expand=True):
+        total_count = self._homogeneous_count("enumerate_support")
+        values = _pt.arange(1 + total_count, dtype=self._param.dtype, device=self._param.device)
+        values = values.view((-1,) + (1,) * len(self._batch_shape))
+        if expand:
+            values = values.expand((-1,) + tuple(self._batch_shape))
+        return values
+
+
+class Geometric(_ProbsOrLogits):
+    """Number of failures before the first success in Bernoulli(``probs``) trials (support 0, 1, 2 ...)."""
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        batch_shape = self._init_probs_logits(probs, logits)
+        super().__init__(batch_shape, validate_args=validate_args)
+        if self._validate_args and probs is not None:
+            value = self.probs
+            valid = value > 0
+            if not bool(valid.all()):
+                raise ValueError(f"Expected parameter probs ({type(value).__name__} of shape {tuple(value.shape)}) "
+                                 f"of distribution {self!r} to be positive but found invalid values:\n{value[~valid]}")
+
+    @property
+    def mean(self):
+        return 1.0 / self.probs - 1.0
+
+    @property
+    def mode(self):
+        return _pt.zeros_like(self.probs)
+
+    @property
+    def variance(self):
+        return (1.0 / self.probs - 1.0) / self.probs
+
+    def sample(self, sample_shape=()):
+        shape = tuple(self._extended_shape(sample_shape))
+        tiny = _pt.finfo(self.probs.dtype).tiny
+        with _pt.no_grad():
+            u = _pt.rand(shape, dtype=self.probs.dtype, device=self.probs.device).clamp(min=tiny)
+            return (u.log() / (-self.probs).log1p()).floor()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        value, probs = broadcast_all(value, self.probs)
+        probs = _pt.where((probs == 1) & (value == 0), _pt.zeros_like(probs), probs)
+        return value * (-probs).log1p() + self.probs.log()
+
+    def entropy(self):
+        logits, probs = self.logits, self.probs
+        bce = logits.clamp(min=0) - logits * probs + (-logits.abs()).exp().log1p()
+        return bce / probs

@@ -208,3 +208,49 @@ def _cross_map_lrn2d(input, size: int, alpha: float = 1e-4, beta: float = 0.75, 
         lo = pt.tensor([j - p if j > p else 0 for j in range(c)], device=input.device)
         s = s - (total.index_select(1, lo) - total.narrow(1, 0, 1))
     return input * (s * (alpha / size) + k).pow(-beta)
+
+
+def _all_reduce_sum(t, group):
+    """Sum ``t`` over the ranks of ``group``, differentiably: the gradient of a sum over ranks is
+    the sum over ranks of the gradients (each rank's loss depends on every rank's share)."""
+    from plugtorch.autograd.function import Function
+    import plugtorch.distributed as dist
+
+    class AllReduceSum(Function):
+        @staticmethod
+        def forward(ctx, x):
+            out = x.clone()
+            dist.all_reduce(out, group=group)
+            return out
+
+        @staticmethod
+        def backward(ctx, g):
+            g = g.clone()
+            dist.all_reduce(g, group=group)
+            return g
+    return AllReduceSum.apply(t)
+
+
+def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps, group):
+    """Training-mode batch_norm whose statistics cover the batches of every rank of ``group``:
+    the channel sums and counts, then the squared deviations from the global mean, are summed
+    over the ranks (two all-reduces, as stable as a two-pass variance); the running variance takes
+    the unbiased global variance."""
+    c = input.shape[1]
+    dims = [0] + list(range(2, input.ndim))
+    shape = _channel_shape(input)
+    count = pt.full((1,), input.numel() // c, dtype=input.dtype, device=input.device)
+    totals = _all_reduce_sum(pt.cat([input.sum(dims), count]), group)
+    n = int(totals[c].item())
+    if n <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got {n} values over the ranks "
+                         f"(input size {list(input.shape)} on this rank)")
+    mean = totals[:c] / n
+    xc = input - mean.reshape(shape)
+    var = _all_reduce_sum((xc * xc).sum(dims), group) / n
+    if running_mean is not None:
+        with pt.no_grad():
+            running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+            running_var.mul_(1 - momentum).add_(var.detach() * (n / (n - 1) * momentum))
+    y = xc * (var.reshape(shape) + eps).rsqrt()
+    return _affine(y, weight, bias, shape)

@@ -32,7 +32,7 @@ from plugtorch.nn.modules.normalization import (BatchNorm1d, BatchNorm2d, GroupN
 from plugtorch.nn.modules.normalization import (BatchNorm3d, CrossMapLRN2d, InstanceNorm1d, InstanceNorm3d,  # noqa: F401
                                                 LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d,
                                                 LazyInstanceNorm1d, LazyInstanceNorm2d, LazyInstanceNorm3d,
-                                                LocalResponseNorm)
+                                                LocalResponseNorm, SyncBatchNorm)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool2d,  # noqa: F401
                                           AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d)
 from plugtorch.nn.modules.pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool3d,  # noqa: F401

@@ -11,6 +11,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
+from plugtorch.nn.functional import normalization as F_norm
 from plugtorch.nn.functional.normalization import _cross_map_lrn2d
 from plugtorch.nn.modules.lazy import LazyModuleMixin
 from plugtorch.nn.modules.module import Module, optional_parameter
@@ -221,6 +222,69 @@ class GroupNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm over the batches of every rank of ``process_group`` (the default group if None) in
+    training, when ``plugtorch.distributed`` is initialized with more than one rank; otherwise
+    (eval, one process) plain batch norm. Any input of at least 2 dims (N, C, *)."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
+                 process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input):
+        if input.ndim < 2:
+            raise ValueError(f"expected at least 2D input (got {input.ndim}D input)")
+        if input.shape[1] == 0:
+            raise ValueError("SyncBatchNorm number of input channels should be non-zero")
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(f"SyncBatchNorm: expected input with {self.num_features} channels, got "
+                               f"{input.shape[1]} (input of size {list(input.shape)})")
+
+    def _group_size(self):
+        import plugtorch.distributed as dist
+        if not (dist.is_available() and dist.is_initialized()):
+            return 1
+        return dist.get_world_size(self.process_group)
+
+    def forward(self, input):
+        if not (self.training and self._group_size() > 1):
+            return super().forward(input)
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.track_running_stats and self.num_batches_tracked is not None:
+            with pt.no_grad():
+                self.num_batches_tracked.add_(1)
+            if self.momentum is None:
+                factor = 1.0 / float(self.num_batches_tracked.item())
+        import plugtorch.distributed as dist
+        group = self.process_group if self.process_group is not None else dist.group.WORLD
+        track = self.track_running_stats
+        return F_norm.sync_batch_norm(input, self.running_mean if track else None,
+                                      self.running_var if track else None, self.weight, self.bias, factor,
+                                      self.eps, group)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm*d replaced by a SyncBatchNorm holding the same parameters
+        and buffers (returned; the module itself if it is one)."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
+            out = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
+                                module.track_running_stats, process_group)
+            if module.affine:
+                with pt.no_grad():
+                    out.weight = module.weight
+                    out.bias = module.bias
+            out.running_mean = module.running_mean
+            out.running_var = module.running_var
+            out.num_batches_tracked = module.num_batches_tracked
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
 
 
 class CrossMapLRN2d(Module):

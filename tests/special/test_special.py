@@ -132,10 +132,13 @@ def test_binary_against_numpy_and_scipy(device):
     _close(pt.logaddexp2(pt.tensor([inf, -inf, 1.0]), pt.tensor([inf, -inf, 1e30])), [inf, -inf, 1e30], rtol=1e-6)
 
 
-def test_nextafter_half_types_step_one_ulp():
+@pytest.mark.parametrize("device", DEVICES)
+def test_nextafter_half_types_step_one_ulp(device):
     for d, eps in ((pt.float16, 2.0 ** -10), (pt.bfloat16, 2.0 ** -7)):
-        x = pt.tensor([1.0, 1.0, 0.0, -2.0], dtype=d)
-        y = pt.tensor([2.0, 0.0, -1.0, -2.0], dtype=d)
+        if not _device_has(device, d):
+            continue
+        x = pt.tensor([1.0, 1.0, 0.0, -2.0], dtype=d, device=device)
+        y = pt.tensor([2.0, 0.0, -1.0, -2.0], dtype=d, device=device)
         got = pt.nextafter(x, y).float().tolist()
         assert got[0] == 1 + eps and got[1] == 1 - eps / 2 and got[2] < 0 and got[3] == -2.0
 
@@ -300,3 +303,20 @@ def test_special_namespace_is_torchs():
     x = pt.tensor([[1.0, 2.0], [3.0, 0.5]])
     _close(pt.special.softmax(x, 1), np.exp(x.numpy()) / np.exp(x.numpy()).sum(1, keepdims=True), rtol=1e-6)
     _close(pt.special.logsumexp(x, 1), np.log(np.exp(x.numpy()).sum(1)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+def test_half_types_and_views_match_cpu(device):
+    x = pt.tensor([[0.0, -0.0, 0.5, 1.0, 2.5], [-3.0, inf, -inf, nan, 1e-3]])
+    y = pt.tensor([[1.0, -1.0, 2.0, 0.0, -0.0], [5.0, 1.0, -1.0, 0.0, 3.0]])
+    for d in (pt.float16, pt.bfloat16, pt.float32):
+        if not _device_has(device, d):
+            continue
+        xc, yc = x.to(d).t(), y.to(d).t()   # (transposed views)
+        xo, yo = xc.to(device), yc.to(device)
+        for f in (pt.acosh, pt.asinh, pt.atanh, pt.erfc, pt.lgamma, pt.sinc, pt.signbit, pt.erfinv):
+            assert np.array_equal(f(xo).cpu().to(pt.float64).numpy(), f(xc).to(pt.float64).numpy(), equal_nan=True) \
+                or d == pt.float32, (f.__name__, d)
+            _close(f(xo), f(xc).to(pt.float64).numpy(), rtol=2e-6, atol=1e-7)
+        for f in (pt.copysign, pt.heaviside):
+            assert np.array_equal(f(xo, yo).cpu().to(pt.float64).numpy(), f(xc, yc).to(pt.float64).numpy(), equal_nan=True)

@@ -16,6 +16,8 @@ def kernel_table() -> dict:
     K = {}
     for mod in (views, copy, elementwise, reduce, scan, sort, matmul, linalg, indexing, factory):
         K.update(mod.KERNELS)
+    from plugtorch.backends.opencl.kernels import special   # (the special functions OpenCL C gives)
+    K.update(special.KERNELS)
     aware = COMPLEX_AWARE | set(elementwise.UNARY) | set(elementwise.BINARY)
     K = {name: fn if name in aware else complex_guard(name, fn) for name, fn in K.items()}
     return {name: fn if getattr(fn, "locks_itself", False) else locked(fn) for name, fn in K.items()}

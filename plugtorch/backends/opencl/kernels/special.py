@@ -1,0 +1,99 @@
+"""The special functions OpenCL C gives (acosh, erfc, lgamma, copysign, nextafter ...) as
+pointwise kernels, one small program per op and dtype signature (they are rare: compiling them
+into every unary program would slow all of those). The others (erfinv, digamma, the Bessel
+functions ...) have no kernel here: they run through host memory (``dispatch.host``).
+
+Edge values follow the cpu kernels (PyTorch's): sinc(0) is 1, heaviside(nan) is 0, lgamma(-inf)
+is inf (C99's). float16 and bfloat16 compute in float and round on store, as on cpu; their
+nextafter steps the 16-bit pattern on the host, the one case C's nextafter in float cannot give.
+"""
+from __future__ import annotations
+
+from plugtorch._caches import Memo
+from plugtorch.backends.opencl import cltypes as T
+from plugtorch.backends.opencl.buffer import CLArray
+from plugtorch.backends.opencl.kernels import pointwise as P
+from plugtorch.backends.opencl.kernels.elementwise import helpers
+from plugtorch.dispatch.meta import broadcast_shapes
+
+_CACHE = Memo(256, invalidate=False)   # (op, dtypes, device) -> its compiled Pointwise
+
+GCD = r"""
+inline CT igcd(CT a, CT b) { a = a < 0 ? -a : a; b = b < 0 ? -b : b;
+    while (b != 0) { const CT t = a % b; a = b; b = t; } return a; }
+inline CT ilcm(CT a, CT b) { const CT g = igcd(a, b); if (g == 0) return 0;
+    const CT r = (a / g) * b; return r < 0 ? -r : r; }
+"""
+
+
+def _sinc(dt):
+    pi = "M_PI" if dt.itemsize == 8 else "M_PI_F"
+    return f"(x0 == 0 ? (CT)1 : sin({pi} * x0) / ({pi} * x0))"
+
+
+UNARY = {"acosh": "acosh(x0)", "asinh": "asinh(x0)", "atanh": "atanh(x0)", "erfc": "erfc(x0)",
+         "lgamma": "lgamma(x0)", "sinc": _sinc}
+BINARY = {"copysign": "copysign(x0, x1)", "nextafter": "nextafter(x0, x1)",
+          "heaviside": "(x0 == 0 ? x1 : (CT)(x0 > 0))", "gcd": "igcd(x0, x1)", "lcm": "ilcm(x0, x1)"}
+
+
+def _run(name, expr, operands, targets, out_dt, extra=""):
+    """Launch op ``name`` (C ``expr`` in x0, x1) over broadcast ``operands`` (CLArrays or scalars)."""
+    arrays = [x for x in operands if x.__class__ is CLArray]
+    dev = arrays[0].dev
+    shape = arrays[0].shape
+    contiguous = arrays[0].contiguous
+    for x in arrays[1:]:
+        if x.shape != shape or not x.contiguous:
+            contiguous = False
+        if x.shape != shape:
+            shape = broadcast_shapes(shape, x.shape)
+    if contiguous and any(x.shape != shape for x in arrays):
+        contiguous = False
+    in_dts = tuple(x.dtype if x.__class__ is CLArray else None for x in operands)
+    targets = tuple(targets)
+    key = (name, in_dts, targets, out_dt, dev)
+    pw = _CACHE.get(key)
+    if pw is None:
+        src = P.source(in_dts, targets, out_dt, {name: expr}, helpers(targets[-1]) + extra)
+        pw = _CACHE[key] = P.Pointwise(dev, ("special", name, in_dts, targets, out_dt), src, in_dts, targets, name)
+    vals = [x if x.__class__ is CLArray else T.scalar(tg, x) for x, tg in zip(operands, targets)]
+    return P.run(pw, dev.empty(shape, out_dt), vals, shape, contiguous)
+
+
+def _unary(name):
+    def k(x, dtype):
+        d = dtype.numpy
+        expr = UNARY[name]
+        return _run(name, expr(d) if callable(expr) else expr, (x,), (d,), d)
+    k.__name__ = name
+    return k
+
+
+def _signbit(x, dtype):
+    d = x.dtype
+    expr = "(signbit(x0) != 0)" if T.is_float(d) else "(x0 < 0)" if d.kind == "i" else "0"
+    return _run("signbit", expr, (x,), (d,), T.BOOL)
+
+
+def _binary(name):
+    def k(a, b, dtype):
+        d = dtype.numpy
+        if name == "nextafter" and d in T.HALVES:
+            return _nextafter_half(a, b, dtype)
+        return _run(name, BINARY[name], (a, b), (d, d), d, GCD if name in ("gcd", "lcm") else "")
+    k.__name__ = name
+    return k
+
+
+def _nextafter_half(a, b, dtype):
+    from plugtorch.backends.cpu.special_kernels import KERNELS as CPU
+    from plugtorch.backends.opencl import runtime
+    dev = a.dev
+    host = [runtime.to_host(v) if v.__class__ is CLArray else v for v in (a, b)]
+    return runtime.from_host(dev, CPU["nextafter"](*host, dtype))
+
+
+KERNELS = {name: _unary(name) for name in UNARY}
+KERNELS.update({name: _binary(name) for name in BINARY})
+KERNELS["signbit"] = _signbit

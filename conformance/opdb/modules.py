@@ -390,14 +390,20 @@ LOSSES = {
            margin=2.0, swap=True, n=5)],
 }
 
+def _pad_samples(cls, value=None):
+    """A batched sample with uneven (and, for constant padding, negative) sides, an unbatched one."""
+    nd, extra = cls._nd, () if value is None else (value,)
+    sides = (2, 1, 0, 2, 1, 0) if value is None else (2, -1, 0, 2, 1, 0)
+    return lambda ctx: [_s(ctx, cls, [_x(ctx, (2, 3, 4, 3, 4)[:2 + nd])], sides[:2 * nd], *extra),
+                        _s(ctx, cls, [_x(ctx, (3, 4, 3, 4)[:1 + nd], "transposed")], 1, *extra)]
+
+
 PADDING = {
-    **{cls: (lambda cls: lambda ctx: [_s(ctx, cls, [_x(ctx, (2, 3, 4, 3, 4)[:2 + cls._nd])], (2, 1, 0, 2, 1, 0)[:2 * cls._nd]),
-                                      _s(ctx, cls, [_x(ctx, (3, 4, 3, 4)[:1 + cls._nd], "transposed")], 1)])(cls)
-       for cls in (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d, nn.ReplicationPad1d,
-                   nn.ReplicationPad2d, nn.ReplicationPad3d, nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
-                   nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)},
-    **{cls: (lambda cls: lambda ctx: [_s(ctx, cls, [_x(ctx, (2, 3, 4, 3, 4)[:2 + cls._nd])], (2, -1, 0, 2, 1, 0)[:2 * cls._nd], 1.5)])(cls)
-       for cls in (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)},
+    **{cls: _pad_samples(cls) for cls in (nn.ReflectionPad1d, nn.ReflectionPad2d, nn.ReflectionPad3d,
+                                          nn.ReplicationPad1d, nn.ReplicationPad2d, nn.ReplicationPad3d,
+                                          nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d,
+                                          nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3d)},
+    **{cls: _pad_samples(cls, 1.5) for cls in (nn.ConstantPad1d, nn.ConstantPad2d, nn.ConstantPad3d)},
 }
 
 CONV_3D = {
@@ -441,7 +447,8 @@ POOLING_3D = {
     nn.LPPool3d: lambda ctx: [_s(ctx, nn.LPPool3d, [_x(ctx, (1, 2, 4, 4, 4), low=0.5, high=2.0)], 3, 2, n=8)],
     nn.FractionalMaxPool2d: lambda ctx: [_s(ctx, nn.FractionalMaxPool2d, [_x(ctx, (2, 2, 7, 9), unique=True)], (2, 3),
                                             output_size=(4, 5), return_indices=True,
-                                            _random_samples=np.array([[[0.1, 0.7], [0.5, 0.2]], [[0.9, 0.3], [0.0, 0.6]]]))],
+                                            _random_samples=np.array([[[0.1, 0.7], [0.5, 0.2]],
+                                                                      [[0.9, 0.3], [0.0, 0.6]]]))],
     nn.FractionalMaxPool3d: lambda ctx: [_s(ctx, nn.FractionalMaxPool3d, [_x(ctx, (1, 2, 5, 6, 5), unique=True)], 2,
                                             output_size=(3, 4, 3),
                                             _random_samples=np.array([[[0.2, 0.5, 0.8], [0.6, 0.1, 0.4]]]))],

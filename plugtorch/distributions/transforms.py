@@ -460,7 +460,10 @@ class AffineTransform(Transform):
         if isinstance(scale, numbers.Real):
             result = _pt.full_like(x, math.log(abs(scale)))
         else:
+            # broadcast before summing the event dims: PyTorch sums a 0-d scale once, not once per
+            # element of the event (log_prob off by (n - 1) log|scale|)
             result = scale.abs().log()
+            result = result.expand(tuple(_pt.broadcast_shapes(tuple(result.shape), shape)))
         if self.event_dim:
             result_size = tuple(result.shape[:result.dim() - self.event_dim]) + (-1,)
             result = result.reshape(result_size).sum(-1)

@@ -32,8 +32,9 @@ def conv3d_ref(x, w, b, stride, pad, dil, groups):
                     for a in range(k[0]):
                         for e in range(k[1]):
                             for f in range(k[2]):
-                                acc = acc + xp[:, g * cg:(g + 1) * cg, z * stride[0] + a * dil[0],
-                                               i * stride[1] + e * dil[1], j * stride[2] + f * dil[2]] @ w[oi, :, a, e, f]
+                                window = xp[:, g * cg:(g + 1) * cg, z * stride[0] + a * dil[0],
+                                            i * stride[1] + e * dil[1], j * stride[2] + f * dil[2]]
+                                acc = acc + window @ w[oi, :, a, e, f]
                     out[:, oi, z, i, j] = acc
     return out
 

@@ -250,9 +250,10 @@ def test_interpolate_bicubic_area_nearest_exact(device):
         ref = np.einsum("ih,nchw,jw->ncij", bicubic_matrix(5, size[0], align), x, bicubic_matrix(7, size[1], align))
         out = F.interpolate(f32(x), size=size, mode="bicubic", align_corners=align)
         np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
-    rows, cols = np.minimum(np.floor((np.arange(8) + 0.5) * 5 / 8), 4), np.minimum(np.floor((np.arange(4) + 0.5) * 7 / 4), 6)
+    rows = np.minimum(np.floor((np.arange(8) + 0.5) * 5 / 8), 4).astype(int)
+    cols = np.minimum(np.floor((np.arange(4) + 0.5) * 7 / 4), 6).astype(int)
     out = F.interpolate(f32(x), size=(8, 4), mode="nearest-exact")
-    np.testing.assert_array_equal(out.cpu().numpy(), x.astype(np.float32)[:, :, rows.astype(int)][:, :, :, cols.astype(int)])
+    np.testing.assert_array_equal(out.cpu().numpy(), x.astype(np.float32)[:, :, rows][:, :, :, cols])
     y = rng.standard_normal((1, 2, 6, 8))
     out = nn.Upsample(scale_factor=0.5, mode="area")(f32(y))
     np.testing.assert_allclose(out.cpu().numpy(), y.reshape(1, 2, 3, 2, 4, 2).mean((3, 5)), rtol=1e-5)
@@ -335,7 +336,8 @@ def test_interpolate_antialias(device):
             np.testing.assert_allclose(out.cpu().numpy(), ref, rtol=1e-4, atol=1e-5, err_msg=f"{mode} {size}")
     flat = F.interpolate(pt.full((1, 1, 9, 9), 3.0), size=(4, 4), mode="bicubic", antialias=True)
     np.testing.assert_allclose(flat.numpy(), 3.0, rtol=1e-6)                   # weights sum to one
-    scalar_gradcheck(lambda x: F.interpolate(x, size=(3, 2), mode="bilinear", antialias=True), t64(x[:, :1, :7, :5], True))
+    scalar_gradcheck(lambda x: F.interpolate(x, size=(3, 2), mode="bilinear", antialias=True),
+                     t64(x[:, :1, :7, :5], True))
     with pytest.raises(ValueError, match="Lanczos mode requires antialias=True"):
         F.interpolate(pt.ones(1, 1, 4, 4), size=2, mode="lanczos")
     with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear, bicubic, and lanczos modes"):

@@ -12,8 +12,8 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
-from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative, check_positive,
-                                            check_tensors)
+from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative,
+                                            check_positive, check_tensors)
 from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional.padding import pad as _pad
 

@@ -90,7 +90,8 @@ def __getattr__(name):
         mod = importlib.import_module(f"plugtorch.{name}_api")
         globals()[name] = mod
         return mod
-    if name in ("nn", "optim", "linalg", "fft", "testing", "utils", "library", "distributed", "hub", "onnx"):
+    if name in ("nn", "optim", "linalg", "fft", "testing", "utils", "library", "distributed", "hub", "onnx",
+                "distributions"):
         import importlib
         mod = importlib.import_module(f"plugtorch.{name}")
         globals()[name] = mod

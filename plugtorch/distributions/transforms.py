@@ -3,7 +3,7 @@
 >>> import plugtorch as pt
 >>> from plugtorch.distributions.transforms import ExpTransform
 >>> t = ExpTransform()
->>> t.inv(t(pt.tensor(0.5))).item()
+>>> round(t.inv(t(pt.tensor(0.5))).item(), 6)
 0.5
 """
 from __future__ import annotations

@@ -24,6 +24,10 @@ __all__ = [
     "modified_bessel_k0", "modified_bessel_k1", "multigammaln", "ndtr", "ndtri", "polygamma", "psi", "round",
     "scaled_modified_bessel_k0", "scaled_modified_bessel_k1", "sinc", "softmax", "spherical_bessel_j0",
     "xlog1py", "xlogy", "zeta",
+    "chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+    "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+    "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+    "legendre_polynomial_p",
 ]
 
 # ---- aliases of plugtorch functions ----------------------------------------------------------
@@ -69,6 +73,18 @@ scaled_modified_bessel_k0 = P.special_scaled_modified_bessel_k0
 scaled_modified_bessel_k1 = P.special_scaled_modified_bessel_k1
 spherical_bessel_j0 = P.special_spherical_bessel_j0
 airy_ai = P.special_airy_ai
+chebyshev_polynomial_t = P.special_chebyshev_polynomial_t
+chebyshev_polynomial_u = P.special_chebyshev_polynomial_u
+chebyshev_polynomial_v = P.special_chebyshev_polynomial_v
+chebyshev_polynomial_w = P.special_chebyshev_polynomial_w
+shifted_chebyshev_polynomial_t = P.special_shifted_chebyshev_polynomial_t
+shifted_chebyshev_polynomial_u = P.special_shifted_chebyshev_polynomial_u
+shifted_chebyshev_polynomial_v = P.special_shifted_chebyshev_polynomial_v
+shifted_chebyshev_polynomial_w = P.special_shifted_chebyshev_polynomial_w
+hermite_polynomial_h = P.special_hermite_polynomial_h
+hermite_polynomial_he = P.special_hermite_polynomial_he
+laguerre_polynomial_l = P.special_laguerre_polynomial_l
+legendre_polynomial_p = P.special_legendre_polynomial_p
 
 
 # ---- compositions ------------------------------------------------------------------------------

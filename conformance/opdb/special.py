@@ -104,3 +104,16 @@ ENTRIES += [
     Entry("polygamma", samples=_polygamma_samples, dtypes=FI,
           error_inputs=lambda ctx: [ErrorInput(Sample(-1, ctx.input((2,))), RuntimeError, "negative n")]),
 ]
+
+
+def _polynomial_samples(ctx):
+    return [Sample(ctx.input((3, 4), low=-1.5, high=1.5), 3),
+            Sample(ctx.input((2, 3), layout="transposed", low=-1.5, high=1.5), ctx.input((3,), low=-1.0, high=7.0)),
+            Sample(0.5, ctx.input((4,), low=0.0, high=6.0))]
+
+
+for _n in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+           "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u", "shifted_chebyshev_polynomial_v",
+           "shifted_chebyshev_polynomial_w", "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l",
+           "legendre_polynomial_p"):
+    ENTRIES.append(Entry("special_" + _n, samples=_polynomial_samples, dtypes=F))

@@ -172,6 +172,15 @@ def test_polygamma_mvlgamma_ldexp_frexp():
     assert np.array_equal(m.numpy(), np.frexp(v64)[0]) and e.tolist() == np.frexp(v64)[1].tolist()
 
 
+def test_torch_edge_values():
+    # torch 2.13: erfinv keeps -0.0; polygamma(n >= 1, -inf) is nan
+    assert np.signbit(pt.erfinv(pt.tensor([-0.0])).numpy()).tolist() == [True]
+    assert math.isnan(pt.polygamma(1, pt.tensor([-inf])).item())
+    assert pt.lgamma(pt.tensor([-inf, 0.0, -0.0, -2.0])).tolist() == [inf, inf, inf, inf]
+    assert pt.digamma(pt.tensor([0.0, -0.0])).tolist() == [-inf, inf]
+    assert pt.sinc(pt.tensor([0.0, 1e-20])).tolist() == [1.0, 1.0]
+
+
 def test_positive_and_entr_values():
     x = pt.tensor([1.0, -2.0])
     assert pt.positive(x) is x
@@ -320,3 +329,27 @@ def test_half_types_and_views_match_cpu(device):
             _close(f(xo), f(xc).to(pt.float64).numpy(), rtol=2e-6, atol=1e-7)
         for f in (pt.copysign, pt.heaviside):
             assert np.array_equal(f(xo, yo).cpu().to(pt.float64).numpy(), f(xc, yc).to(pt.float64).numpy(), equal_nan=True)
+
+
+# torch 2.13's torch.special polynomials at x = 0.5, -0.3, 2.0 for n = 3 (float64), and n = 2.7 (truncated)
+POLYNOMIALS = {
+    "chebyshev_polynomial_t": [-1.0, 0.792, 26.0], "chebyshev_polynomial_u": [-1.0, 0.984, 56.0],
+    "chebyshev_polynomial_v": [-1.0, 1.624, 41.0], "chebyshev_polynomial_w": [-1.0, 0.344, 71.0],
+    "shifted_chebyshev_polynomial_t": [0.0, -11.584, 99.0], "shifted_chebyshev_polynomial_u": [0.0, -26.368, 204.0],
+    "shifted_chebyshev_polynomial_v": [1.0, -35.608, 169.0], "shifted_chebyshev_polynomial_w": [-1.0, -17.128, 239.0],
+    "hermite_polynomial_h": [-5.0, 3.384, 40.0], "hermite_polynomial_he": [-1.375, 0.873, 2.0],
+    "laguerre_polynomial_l": [-0.14583333333333334, 2.0395, -0.3333333333333333],
+    "legendre_polynomial_p": [-0.4375, 0.3825, 17.0],
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLYNOMIALS))
+def test_orthogonal_polynomials(name):
+    f = getattr(pt.special, name)
+    x = pt.tensor([0.5, -0.3, 2.0], dtype=pt.float64)
+    _close(f(x, 3), POLYNOMIALS[name], rtol=1e-12, atol=1e-12)
+    _close(f(x, pt.tensor([3.9], dtype=pt.float64)), POLYNOMIALS[name], rtol=1e-12, atol=1e-12)   # n truncated
+    assert f(x, -1).tolist() == [0.0, 0.0, 0.0] and f(x, nan).tolist() == [0.0, 0.0, 0.0]
+    assert f(pt.tensor([1, 2]), pt.tensor([2, 3])).dtype == pt.float32
+    assert f(2.0, pt.tensor([3])).tolist() == pytest.approx([POLYNOMIALS[name][2]])
+    assert not f(x.requires_grad_(), 3).requires_grad

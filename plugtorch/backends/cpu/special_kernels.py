@@ -44,6 +44,11 @@ def _lgamma(x):
     return np.where(x == -np.inf, np.inf, r).astype(r.dtype, copy=False)   # PyTorch: lgamma(-inf) = inf
 
 
+def _erfinv(x):
+    r = _sp().erfinv(x)
+    return np.where(x == 0, x, r).astype(r.dtype, copy=False)   # erfinv(-0.0) is -0.0
+
+
 def _spherical_j0(x):
     with np.errstate(all="ignore"):
         r = np.sin(x) / x
@@ -53,7 +58,7 @@ def _spherical_j0(x):
 # name -> f(x) on an array of the compute dtype (float32 or float64)
 UNARY = {
     "acosh": np.arccosh, "asinh": np.arcsinh, "atanh": np.arctanh,
-    "erfc": lambda x: _sp().erfc(x), "erfinv": lambda x: _sp().erfinv(x), "lgamma": _lgamma,
+    "erfc": lambda x: _sp().erfc(x), "erfinv": lambda x: _erfinv(x), "lgamma": _lgamma,
     "digamma": lambda x: _sp().psi(x), "i0": lambda x: _sp().i0(x), "sinc": _sinc,
     "special_erfcx": lambda x: _sp().erfcx(x), "special_ndtri": lambda x: _sp().ndtri(x),
     "special_log_ndtr": lambda x: _sp().log_ndtr(x), "special_i0e": lambda x: _sp().i0e(x),
@@ -134,8 +139,43 @@ def _polygamma(n, x, dtype):
     x = _as(x, _work(d))
     with np.errstate(all="ignore"):
         r = _sp().psi(x) if n == 0 else _sp().polygamma(n, x.astype(np.float64)).astype(x.dtype)
+        if n:   # (SciPy's polygamma(n, -inf) is +-inf; PyTorch's, and the limit's, undefined: nan)
+            r = np.where(x == -np.inf, np.nan, r).astype(r.dtype, copy=False)
     return np.asarray(r).astype(d, copy=False)
 
+
+def _polynomial(name):
+    """p_n(x) of torch.special's orthogonal polynomial ``name``, n truncated to an integer
+    (SciPy's recurrences for integer n); negative or nan n give 0, as in PyTorch."""
+    shifted = name.startswith("shifted_")
+    kind = name.replace("shifted_", "")
+
+    def f(x, n):
+        x, n = np.broadcast_arrays(x, n)
+        ok = np.isfinite(n) & (n >= 0)
+        k = np.where(ok, np.trunc(np.where(ok, n, 0)), 0).astype(np.int64)
+        sp = _sp()
+        t = 2 * x - 1 if shifted else x
+        if kind == "chebyshev_polynomial_t":
+            r = sp.eval_chebyt(k, t)
+        elif kind == "chebyshev_polynomial_u":
+            r = sp.eval_chebyu(k, t)
+        elif kind in ("chebyshev_polynomial_v", "chebyshev_polynomial_w"):
+            # V_n = U_n - U_(n-1), W_n = U_n + U_(n-1) (U_(-1) = 0)
+            prev = np.where(k > 0, sp.eval_chebyu(np.maximum(k - 1, 0), t), 0)
+            r = sp.eval_chebyu(k, t) + (prev if kind.endswith("w") else -prev)
+        else:
+            r = {"hermite_polynomial_h": sp.eval_hermite, "hermite_polynomial_he": sp.eval_hermitenorm,
+                 "laguerre_polynomial_l": sp.eval_laguerre, "legendre_polynomial_p": sp.eval_legendre}[kind](k, t)
+        return np.where(ok, r, 0).astype(x.dtype, copy=False)
+    return f
+
+
+for _n in ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v", "chebyshev_polynomial_w",
+           "hermite_polynomial_h", "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p"):
+    BINARY["special_" + _n] = (_polynomial(_n), True)
+    if _n.startswith("chebyshev"):
+        BINARY["special_shifted_" + _n] = (_polynomial("shifted_" + _n), True)
 
 KERNELS = {name: _unary_kernel(f) for name, f in UNARY.items()}
 KERNELS.update({name: _binary_kernel(f, fl) for name, (f, fl) in BINARY.items()})

@@ -41,6 +41,13 @@ BINARY = {
     "special_zeta": ("float", None, True),
     "special_gammainc": ("float", "float", True), "special_gammaincc": ("float", "float", True),
 }
+# the orthogonal polynomials p_n(x) of torch.special, (input, n): n is truncated to an integer,
+# a negative (or nan) n gives 0; PyTorch differentiates none of them
+POLYNOMIALS = ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_polynomial_v",
+               "chebyshev_polynomial_w", "shifted_chebyshev_polynomial_t", "shifted_chebyshev_polynomial_u",
+               "shifted_chebyshev_polynomial_v", "shifted_chebyshev_polynomial_w", "hermite_polynomial_h",
+               "hermite_polynomial_he", "laguerre_polynomial_l", "legendre_polynomial_p")
+BINARY.update({"special_" + n: ("float", None, False) for n in POLYNOMIALS})
 
 
 def _unary(name):

@@ -12,9 +12,9 @@ plain function over lists of tensors, which the ``step`` method feeds from the g
 """
 from __future__ import annotations
 
-import weakref
-
 import copy
+import functools
+import weakref
 from collections import defaultdict
 
 from plugtorch._tensor import Tensor
@@ -32,11 +32,76 @@ required = _RequiredParameter()   # a default that every group must set (e.g. SG
 LIVE = weakref.WeakSet()
 
 
+# hooks every optimizer runs around step() (register_optimizer_step_pre_hook / _post_hook)
+_GLOBAL_STEP_PRE_HOOKS: dict = {}
+_GLOBAL_STEP_POST_HOOKS: dict = {}
+
+
+def register_optimizer_step_pre_hook(hook):
+    """Run ``hook(optimizer, args, kwargs)`` before every optimizer's ``step``; it may return new
+    ``(args, kwargs)``. Returns a handle whose ``remove()`` unregisters it."""
+    return _add_hook(_GLOBAL_STEP_PRE_HOOKS, hook)
+
+
+def register_optimizer_step_post_hook(hook):
+    """Run ``hook(optimizer, args, kwargs)`` after every optimizer's ``step``."""
+    return _add_hook(_GLOBAL_STEP_POST_HOOKS, hook)
+
+
+def _add_hook(hooks: dict, hook, prepend: bool = False):
+    from plugtorch.nn.modules.module import RemovableHandle
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = hook
+    if prepend:
+        hooks_in_order = {handle.id: hook, **{k: v for k, v in hooks.items() if k != handle.id}}
+        hooks.clear()
+        hooks.update(hooks_in_order)
+    return handle
+
+
+def _with_step_hooks(step):
+    """``step`` running the global and the optimizer's pre and post hooks around it (once: a
+    subclass's step calling ``super().step()`` runs them only for the outer call)."""
+    @functools.wraps(step)
+    def hooked(self, *args, **kwargs):
+        if self.__dict__.get("_in_step"):
+            return step(self, *args, **kwargs)
+        for hook in (*_GLOBAL_STEP_PRE_HOOKS.values(), *self.__dict__.get("_step_pre_hooks", {}).values()):
+            out = hook(self, args, kwargs)
+            if out is not None:
+                if not (isinstance(out, tuple) and len(out) == 2):
+                    raise RuntimeError(f"optimizer step pre hook must return None or a tuple of (new_args, "
+                                       f"new_kwargs), but got {out!r}")
+                args, kwargs = out
+        self._in_step = True
+        try:
+            result = step(self, *args, **kwargs)
+        finally:
+            self._in_step = False
+        for hook in (*self.__dict__.get("_step_post_hooks", {}).values(), *_GLOBAL_STEP_POST_HOOKS.values()):
+            hook(self, args, kwargs)
+        return result
+    hooked._with_hooks = True
+    return hooked
+
+
 class Optimizer:
     """Base class: ``Optimizer(params, defaults)`` where params are tensors or dicts of options."""
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is not None and not getattr(step, "_with_hooks", False):
+            cls.step = _with_step_hooks(step)
+
     def __init__(self, params, defaults: dict):
         self.defaults = defaults
+        self._step_pre_hooks: dict = {}
+        self._step_post_hooks: dict = {}
+        self._state_dict_pre_hooks: dict = {}
+        self._state_dict_post_hooks: dict = {}
+        self._load_state_dict_pre_hooks: dict = {}
+        self._load_state_dict_post_hooks: dict = {}
         LIVE.add(self)
         self.state: dict = defaultdict(dict)
         self.param_groups: list = []
@@ -114,6 +179,35 @@ class Optimizer:
                 self._update_group(group)
         return loss
 
+    # --- hooks (as torch.optim.Optimizer's) ---------------------------------------------------
+    def register_step_pre_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` before each ``step``; it may return new ``(args, kwargs)``.
+
+        Under ``plugtorch.compile`` a hook runs while the step is traced: its tensor ops join
+        the graph and replay, its other Python effects happen once per trace.
+        """
+        return _add_hook(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook):
+        """Run ``hook(optimizer, args, kwargs)`` after each ``step``."""
+        return _add_hook(self._step_post_hooks, hook)
+
+    def register_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """Run ``hook(optimizer)`` before ``state_dict`` builds the dict."""
+        return _add_hook(self._state_dict_pre_hooks, hook, prepend)
+
+    def register_state_dict_post_hook(self, hook, prepend: bool = False):
+        """Run ``hook(optimizer, state_dict)`` on the built dict; a returned dict replaces it."""
+        return _add_hook(self._state_dict_post_hooks, hook, prepend)
+
+    def register_load_state_dict_pre_hook(self, hook, prepend: bool = False):
+        """Run ``hook(optimizer, state_dict)`` before loading; a returned dict is loaded instead."""
+        return _add_hook(self._load_state_dict_pre_hooks, hook, prepend)
+
+    def register_load_state_dict_post_hook(self, hook, prepend: bool = False):
+        """Run ``hook(optimizer)`` after ``load_state_dict``."""
+        return _add_hook(self._load_state_dict_post_hooks, hook, prepend)
+
     def _update_group(self, group: dict) -> None:
         raise NotImplementedError(f"{self.__class__.__name__} does not implement its update")
 
@@ -127,6 +221,8 @@ class Optimizer:
         Parameters are numbered in group order, so the dict can be loaded into an optimizer
         built over another copy of the same model.
         """
+        for hook in self.__dict__.get("_state_dict_pre_hooks", {}).values():
+            hook(self)
         index, groups, n = {}, [], 0
         for g in self.param_groups:
             ids = []
@@ -137,11 +233,18 @@ class Optimizer:
                 ids.append(index[id(p)])
             groups.append({**{k: v for k, v in g.items() if k != "params"}, "params": ids})
         state = {index[id(p)]: dict(s) for p, s in self.state.items()}
-        return {"state": state, "param_groups": groups}
+        sd = {"state": state, "param_groups": groups}
+        for hook in self.__dict__.get("_state_dict_post_hooks", {}).values():
+            out = hook(self, sd)
+            sd = sd if out is None else out
+        return sd
 
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore options and state saved by ``state_dict`` (tensors move to the parameters)."""
         state_dict = copy.copy(state_dict)
+        for hook in self.__dict__.get("_load_state_dict_pre_hooks", {}).values():
+            out = hook(self, state_dict)
+            state_dict = state_dict if out is None else out
         saved = state_dict["param_groups"]
         if len(saved) != len(self.param_groups):
             raise ValueError(f"loaded state dict has a different number of parameter groups "
@@ -162,6 +265,11 @@ class Optimizer:
             self.state[p] = {k: _cast_state(p, k, v) for k, v in st.items()}
         # options missing from an older state dict keep this optimizer's values
         self.param_groups = [{**g, **s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
+        for hook in self.__dict__.get("_load_state_dict_post_hooks", {}).values():
+            hook(self)
+
+
+Optimizer.step = _with_step_hooks(Optimizer.step)
 
 
 # 0-d scalars the updates read on cpu (NAdam's mu_product, ASGD's eta and mu, like every 'step'):

@@ -86,7 +86,8 @@ class _IndependentConstraint(Constraint):
 
     def __init__(self, base_constraint, reinterpreted_batch_ndims):
         if not isinstance(base_constraint, Constraint):
-            raise TypeError(f"independent(): base_constraint must be a Constraint, got {type(base_constraint).__name__}")
+            raise TypeError("independent(): base_constraint must be a Constraint, got "
+                            f"{type(base_constraint).__name__}")
         if not isinstance(reinterpreted_batch_ndims, int) or reinterpreted_batch_ndims < 0:
             raise ValueError("independent(): reinterpreted_batch_ndims must be a non-negative int, got "
                              f"{reinterpreted_batch_ndims!r}")

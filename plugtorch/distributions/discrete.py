@@ -7,7 +7,6 @@ import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._location_scale import _Parameterised
 from plugtorch.distributions._samplers import binomial, poisson
-from plugtorch.distributions._special import lgamma
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
@@ -49,7 +48,7 @@ class Poisson(_Parameterised):
     def log_prob(self, value):
         self._check(value)
         rate, value = broadcast_all(self.rate, value)
-        return _pt.xlogy(value, rate) - rate - lgamma(value + 1)
+        return _pt.xlogy(value, rate) - rate - _pt.lgamma(value + 1)
 
 
 class _ProbsOrLogits(Distribution):
@@ -136,9 +135,9 @@ class Binomial(_ProbsOrLogits):
         if self._validate_args:
             self._validate_sample(value)
         n, logits = self.total_count, self.logits
-        log_factorial_n = lgamma(n + 1)
+        log_factorial_n = _pt.lgamma(n + 1)
         normalize_term = n * _clamp_by_zero(logits) + n * (-logits.abs()).exp().log1p() - log_factorial_n
-        return value * logits - lgamma(value + 1) - lgamma(n - value + 1) - normalize_term
+        return value * logits - _pt.lgamma(value + 1) - _pt.lgamma(n - value + 1) - normalize_term
 
     def _homogeneous_count(self, what):
         total_count = int(self.total_count.max())

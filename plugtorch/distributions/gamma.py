@@ -1,28 +1,26 @@
 """Gamma, Beta and Dirichlet: sampled through Marsaglia-Tsang gamma variates.
 
-PyTorch gives these ``rsample`` through implicit reparameterisation (the derivative of a gamma
-sample with respect to its concentration, from the incomplete gamma function); plugtorch has no
-incomplete gamma function yet, so they offer ``sample()`` only and ``rsample`` raises
-NotImplementedError saying so. Densities, entropies and KLs are differentiable.
+``rsample`` differentiates a gamma sample with respect to its concentration by implicit
+reparameterisation, as PyTorch does: the sample is held at its quantile, so d x / d alpha =
+-(dCDF/dalpha) / pdf(x) (see ``_samplers.standard_gamma_grad``). Beta and Dirichlet samples are
+normalised gamma samples, so their gradients follow.
 """
 from __future__ import annotations
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._location_scale import _Parameterised
-from plugtorch.distributions._samplers import standard_gamma
-from plugtorch.distributions._special import digamma, lgamma
+from plugtorch.distributions._samplers import standard_gamma_rsample
 from plugtorch.distributions.distribution import Distribution
 
 __all__ = ["Gamma", "Beta", "Dirichlet"]
 
 
-def _no_rsample(name):
-    raise NotImplementedError(
-        f"{name}.rsample: plugtorch cannot yet differentiate a gamma sample with respect to its concentration "
-        "(PyTorch's implicit reparameterisation needs the incomplete gamma function's derivative, which "
-        f"plugtorch lacks); use {name}.sample() with a score-function estimator, or a reparameterisable "
-        "distribution such as LogNormal")
+def _clamp_open(x, upper):
+    # into (tiny, 1 - eps) or (tiny, inf) without cutting the gradient: the clamp moves values only
+    finfo = _pt.finfo(x.dtype)
+    clamped = x.clamp(min=finfo.tiny, max=1 - finfo.eps) if upper else x.clamp(min=finfo.tiny)
+    return x + (clamped - x).detach()
 
 
 class Gamma(_Parameterised):
@@ -35,7 +33,7 @@ class Gamma(_Parameterised):
     """
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
-    has_rsample = False
+    has_rsample = True
     _params = ("concentration", "rate")
 
     def __init__(self, concentration, rate, validate_args=None):
@@ -53,31 +51,31 @@ class Gamma(_Parameterised):
     def variance(self):
         return self.concentration / self.rate.pow(2)
 
-    def sample(self, sample_shape=()):
-        shape = tuple(self._extended_shape(sample_shape))
-        with _pt.no_grad():
-            value = standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
-            return value.clamp(min=_pt.finfo(value.dtype).tiny)
-
     def rsample(self, sample_shape=()):
-        _no_rsample(type(self).__name__)
+        shape = tuple(self._extended_shape(sample_shape))
+        return _clamp_open(standard_gamma_rsample(self.concentration.expand(shape)) / self.rate.expand(shape), False)
 
     def log_prob(self, value):
         value = _pt.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
         self._check(value)
         return (_pt.xlogy(self.concentration, self.rate) + _pt.xlogy(self.concentration - 1, value)
-                - self.rate * value - lgamma(self.concentration))
+                - self.rate * value - _pt.lgamma(self.concentration))
+
+    def cdf(self, value):
+        value = _pt.as_tensor(value, dtype=self.rate.dtype, device=self.rate.device)
+        self._check(value)
+        return _pt.special.gammainc(self.concentration, self.rate * value)
 
     def entropy(self):
         c = self.concentration
-        return c - self.rate.log() + lgamma(c) + (1.0 - c) * digamma(c)
+        return c - self.rate.log() + _pt.lgamma(c) + (1.0 - c) * _pt.digamma(c)
 
 
 class Beta(_Parameterised):
     """Beta distribution on [0, 1] with ``concentration1`` (alpha) and ``concentration0`` (beta)."""
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
-    has_rsample = False
+    has_rsample = True
     _params = ("concentration1", "concentration0")
 
     def __init__(self, concentration1, concentration0, validate_args=None):
@@ -96,27 +94,23 @@ class Beta(_Parameterised):
         total = self.concentration1 + self.concentration0
         return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
 
-    def sample(self, sample_shape=()):
-        shape = tuple(self._extended_shape(sample_shape))
-        with _pt.no_grad():
-            x = standard_gamma(self.concentration1.expand(shape))
-            y = standard_gamma(self.concentration0.expand(shape))
-            finfo = _pt.finfo(x.dtype)
-            return (x / (x + y)).clamp(min=finfo.tiny, max=1 - finfo.eps)
-
     def rsample(self, sample_shape=()):
-        _no_rsample(type(self).__name__)
+        shape = tuple(self._extended_shape(sample_shape))
+        x = standard_gamma_rsample(self.concentration1.expand(shape))
+        y = standard_gamma_rsample(self.concentration0.expand(shape))
+        return _clamp_open(x / (x + y), True)
 
     def log_prob(self, value):
         self._check(value)
         a, b = self.concentration1, self.concentration0
-        return _pt.xlogy(a - 1, value) + _pt.xlogy(b - 1, 1 - value) - (lgamma(a) + lgamma(b) - lgamma(a + b))
+        lbeta = _pt.lgamma(a) + _pt.lgamma(b) - _pt.lgamma(a + b)
+        return _pt.xlogy(a - 1, value) + _pt.xlogy(b - 1, 1 - value) - lbeta
 
     def entropy(self):
         a, b = self.concentration1, self.concentration0
         total = a + b
-        return (lgamma(a) + lgamma(b) - lgamma(total) - (a - 1) * digamma(a) - (b - 1) * digamma(b)
-                + (total - 2) * digamma(total))
+        return (_pt.lgamma(a) + _pt.lgamma(b) - _pt.lgamma(total) - (a - 1) * _pt.digamma(a)
+                - (b - 1) * _pt.digamma(b) + (total - 2) * _pt.digamma(total))
 
     @property
     def concentration(self):
@@ -127,7 +121,7 @@ class Dirichlet(Distribution):
     """Dirichlet distribution over the simplex with ``concentration`` (event_shape is its last dim)."""
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
-    has_rsample = False
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.dim() < 1:
@@ -143,21 +137,16 @@ class Dirichlet(Distribution):
         new._validate_args = self._validate_args
         return new
 
-    def sample(self, sample_shape=()):
-        shape = tuple(self._extended_shape(sample_shape))
-        with _pt.no_grad():
-            g = standard_gamma(self.concentration.expand(shape))
-            finfo = _pt.finfo(g.dtype)
-            return (g / g.sum(-1, keepdim=True)).clamp(min=finfo.tiny, max=1 - finfo.eps)
-
     def rsample(self, sample_shape=()):
-        _no_rsample("Dirichlet")
+        shape = tuple(self._extended_shape(sample_shape))
+        g = standard_gamma_rsample(self.concentration.expand(shape))
+        return _clamp_open(g / g.sum(-1, keepdim=True), True)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         c = self.concentration
-        return _pt.xlogy(c - 1.0, value).sum(-1) + lgamma(c.sum(-1)) - lgamma(c).sum(-1)
+        return _pt.xlogy(c - 1.0, value).sum(-1) + _pt.lgamma(c.sum(-1)) - _pt.lgamma(c).sum(-1)
 
     @property
     def mean(self):
@@ -181,4 +170,5 @@ class Dirichlet(Distribution):
         c = self.concentration
         k = c.shape[-1]
         a0 = c.sum(-1)
-        return lgamma(c).sum(-1) - lgamma(a0) - (k - a0) * digamma(a0) - ((c - 1.0) * digamma(c)).sum(-1)
+        return (_pt.lgamma(c).sum(-1) - _pt.lgamma(a0) - (k - a0) * _pt.digamma(a0)
+                - ((c - 1.0) * _pt.digamma(c)).sum(-1))

@@ -76,7 +76,6 @@ def _kl_uniform_normal(p, q):
 
 
 # ---- the other families -------------------------------------------------------------------
-from plugtorch.distributions._special import digamma, lgamma  # noqa: E402
 from plugtorch.distributions.discrete import Binomial, Geometric, Poisson  # noqa: E402
 from plugtorch.distributions.exponential import _EULER_GAMMA, Cauchy, Exponential, Gumbel, Laplace  # noqa: E402
 from plugtorch.distributions.gamma import Beta, Dirichlet, Gamma  # noqa: E402
@@ -93,8 +92,8 @@ def _kl_exponential_exponential(p, q):
 @register_kl(Gamma, Gamma)
 def _kl_gamma_gamma(p, q):
     t1 = q.concentration * (p.rate / q.rate).log()
-    t2 = lgamma(q.concentration) - lgamma(p.concentration)
-    t3 = (p.concentration - q.concentration) * digamma(p.concentration)
+    t2 = _pt.lgamma(q.concentration) - _pt.lgamma(p.concentration)
+    t3 = (p.concentration - q.concentration) * _pt.digamma(p.concentration)
     t4 = (q.rate - p.rate) * (p.concentration / p.rate)
     return t1 + t2 + t3 + t4
 
@@ -103,11 +102,11 @@ def _kl_gamma_gamma(p, q):
 def _kl_beta_beta(p, q):
     sum_p = p.concentration1 + p.concentration0
     sum_q = q.concentration1 + q.concentration0
-    t1 = lgamma(q.concentration1) + lgamma(q.concentration0) + lgamma(sum_p)
-    t2 = lgamma(p.concentration1) + lgamma(p.concentration0) + lgamma(sum_q)
-    t3 = (p.concentration1 - q.concentration1) * digamma(p.concentration1)
-    t4 = (p.concentration0 - q.concentration0) * digamma(p.concentration0)
-    t5 = (sum_q - sum_p) * digamma(sum_p)
+    t1 = _pt.lgamma(q.concentration1) + _pt.lgamma(q.concentration0) + _pt.lgamma(sum_p)
+    t2 = _pt.lgamma(p.concentration1) + _pt.lgamma(p.concentration0) + _pt.lgamma(sum_q)
+    t3 = (p.concentration1 - q.concentration1) * _pt.digamma(p.concentration1)
+    t4 = (p.concentration0 - q.concentration0) * _pt.digamma(p.concentration0)
+    t5 = (sum_q - sum_p) * _pt.digamma(sum_p)
     return t1 - t2 + t3 + t4 + t5
 
 
@@ -115,10 +114,10 @@ def _kl_beta_beta(p, q):
 def _kl_dirichlet_dirichlet(p, q):
     sum_p = p.concentration.sum(-1)
     sum_q = q.concentration.sum(-1)
-    t1 = lgamma(sum_p) - lgamma(sum_q)
-    t2 = (lgamma(p.concentration) - lgamma(q.concentration)).sum(-1)
+    t1 = _pt.lgamma(sum_p) - _pt.lgamma(sum_q)
+    t2 = (_pt.lgamma(p.concentration) - _pt.lgamma(q.concentration)).sum(-1)
     t3 = p.concentration - q.concentration
-    t4 = digamma(p.concentration) - digamma(sum_p).unsqueeze(-1)
+    t4 = _pt.digamma(p.concentration) - _pt.digamma(sum_p).unsqueeze(-1)
     return t1 - t2 + (t3 * t4).sum(-1)
 
 
@@ -151,7 +150,7 @@ def _kl_gumbel_gumbel(p, q):
     ct3 = p.loc / q.scale
     t1 = -ct1.log() - ct2 + ct3
     t2 = ct1 * _EULER_GAMMA
-    t3 = (ct2 + lgamma(1 + ct1) - ct3).exp()
+    t3 = (ct2 + _pt.lgamma(1 + ct1) - ct3).exp()
     return t1 + t2 + t3 - (1 + _EULER_GAMMA)
 
 

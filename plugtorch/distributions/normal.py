@@ -6,7 +6,6 @@ import numbers
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions._special import erfinv
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.utils import _standard_normal, broadcast_all
 
@@ -81,7 +80,7 @@ class Normal(Distribution):
         return 0.5 * (1 + _pt.erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
 
     def icdf(self, value):
-        return self.loc + self.scale * erfinv(2 * value - 1) * math.sqrt(2)
+        return self.loc + self.scale * _pt.erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()

@@ -368,8 +368,8 @@ class TanhTransform(Transform):
         return x.tanh()
 
     def _inverse(self, y):
-        # atanh, without clamping (as PyTorch): the cache gives back x for saved y
-        return 0.5 * ((y).log1p() - (-y).log1p())
+        # without clamping (as PyTorch): the cache gives back x for a y that rounded to +-1
+        return y.atanh()
 
     def log_abs_det_jacobian(self, x, y):
         return 2.0 * (math.log(2.0) - x - _pt.nn.functional.softplus(-2.0 * x))

@@ -14,29 +14,33 @@ plugtorch ops, so distributions work on every device and autograd flows through 
 from plugtorch.distributions import constraints, transforms
 from plugtorch.distributions.bernoulli import Bernoulli
 from plugtorch.distributions.categorical import Categorical
-from plugtorch.distributions.discrete import Binomial, Geometric, Poisson
+from plugtorch.distributions.discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.exponential import Cauchy, Exponential, Gumbel, Laplace
-from plugtorch.distributions.gamma import Beta, Dirichlet, Gamma
+from plugtorch.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from plugtorch.distributions.independent import Independent
 from plugtorch.distributions.kl import kl_divergence, register_kl
 from plugtorch.distributions.log_normal import LogNormal
+from plugtorch.distributions.mixture_same_family import MixtureSameFamily
 from plugtorch.distributions.multivariate_normal import MultivariateNormal
 from plugtorch.distributions.normal import Normal
 from plugtorch.distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
 from plugtorch.distributions.relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                                              RelaxedOneHotCategorical)
 from plugtorch.distributions.transformed_distribution import TransformedDistribution
+from plugtorch.distributions.transformed_families import HalfCauchy, HalfNormal, Pareto, Weibull
 from plugtorch.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
                                                 SigmoidTransform, SoftmaxTransform, TanhTransform, Transform)
 from plugtorch.distributions.uniform import Uniform
 from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
 
 __all__ = [
-    "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "ComposeTransform", "Dirichlet",
-    "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gamma", "Geometric", "Gumbel",
-    "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli", "MultivariateNormal", "Normal",
-    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Poisson", "PowerTransform", "RelaxedBernoulli",
-    "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform",
-    "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl", "transforms",
+    "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ComposeTransform",
+    "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gamma", "Geometric",
+    "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli",
+    "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
+    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PowerTransform",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "StudentT",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "Weibull", "constraints",
+    "kl_divergence", "register_kl", "transforms",
 ]

@@ -7,13 +7,15 @@ normalised gamma samples, so their gradients follow.
 """
 from __future__ import annotations
 
+import math
+
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._location_scale import _Parameterised
 from plugtorch.distributions._samplers import standard_gamma_rsample
 from plugtorch.distributions.distribution import Distribution
 
-__all__ = ["Gamma", "Beta", "Dirichlet"]
+__all__ = ["Gamma", "Beta", "Dirichlet", "Chi2", "StudentT"]
 
 
 def _clamp_open(x, upper):
@@ -172,3 +174,84 @@ class Dirichlet(Distribution):
         a0 = c.sum(-1)
         return (_pt.lgamma(c).sum(-1) - _pt.lgamma(a0) - (k - a0) * _pt.digamma(a0)
                 - ((c - 1.0) * _pt.digamma(c)).sum(-1))
+
+
+class Chi2(Gamma):
+    """Chi-squared distribution with ``df`` degrees of freedom: Gamma(df / 2, 1 / 2)."""
+    arg_constraints = {"df": constraints.positive}
+
+    def __init__(self, df, validate_args=None):
+        df = df if isinstance(df, _pt.Tensor) else _pt.tensor(float(df))
+        super().__init__(0.5 * df, _pt.full_like(df, 0.5), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Chi2, _instance)
+        return super().expand(batch_shape, new)
+
+    @property
+    def df(self):
+        return self.concentration * 2
+
+
+class StudentT(Distribution):
+    """Student's t distribution with ``df`` degrees of freedom, ``loc`` and ``scale``.
+
+    >>> import plugtorch as pt
+    >>> from plugtorch.distributions import StudentT
+    >>> round(StudentT(pt.tensor(3.0)).log_prob(pt.tensor(0.0)).item(), 4)
+    -1.0017
+    """
+    arg_constraints = {"df": constraints.positive, "loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
+        from plugtorch.distributions.utils import broadcast_all
+        self.df, self.loc, self.scale = broadcast_all(df, loc, scale)
+        self._chi2 = Chi2(self.df)
+        super().__init__(self.df.size(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(StudentT, _instance)
+        batch_shape = _pt.Size(batch_shape)
+        new.df = self.df.expand(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        new._chi2 = self._chi2.expand(batch_shape)
+        super(StudentT, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        return _pt.where(self.df > 1, self.loc, _pt.full_like(self.loc, math.nan))
+
+    @property
+    def mode(self):
+        return self.loc
+
+    @property
+    def variance(self):
+        df = self.df
+        finite = self.scale.pow(2) * df / (df - 2)
+        return _pt.where(df > 2, finite, _pt.where(df > 1, _pt.full_like(df, math.inf), _pt.full_like(df, math.nan)))
+
+    def rsample(self, sample_shape=()):
+        shape = tuple(self._extended_shape(sample_shape))
+        X = _pt.randn(shape, dtype=self.df.dtype, device=self.df.device)
+        Z = self._chi2.rsample(sample_shape)
+        return self.loc + self.scale * X * (Z / self.df).rsqrt()
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        y = (value - self.loc) / self.scale
+        Z = (self.scale.log() + 0.5 * self.df.log() + 0.5 * math.log(math.pi) + _pt.lgamma(0.5 * self.df)
+             - _pt.lgamma(0.5 * (self.df + 1.0)))
+        return -0.5 * (self.df + 1.0) * (y ** 2.0 / self.df).log1p() - Z
+
+    def entropy(self):
+        df = self.df
+        lbeta = _pt.lgamma(0.5 * df) + math.lgamma(0.5) - _pt.lgamma(0.5 * (df + 1))
+        return (self.scale.log() + 0.5 * (df + 1) * (_pt.digamma(0.5 * (df + 1)) - _pt.digamma(0.5 * df))
+                + 0.5 * df.log() + lbeta)

@@ -1,0 +1,113 @@
+"""Chi2, StudentT, HalfNormal, HalfCauchy, Weibull, Pareto, NegativeBinomial, Multinomial and
+MixtureSameFamily: densities against scipy.stats, seeded sample moments, gradients, errors."""
+import math
+
+import numpy as np
+import pytest
+import scipy.stats as st
+
+import plugtorch as pt
+import plugtorch.distributions as D
+
+
+def t(x, **kw):
+    return pt.tensor(np.asarray(x, dtype=np.float64), **kw)
+
+
+def close(a, b, tol=1e-9):
+    np.testing.assert_allclose(a.detach().numpy() if isinstance(a, pt.Tensor) else a, b, rtol=tol, atol=tol)
+
+
+CONTINUOUS = [
+    (lambda: D.Chi2(t(3.0)), st.chi2(3.0), True),
+    (lambda: D.StudentT(t(5.0), t(0.5), t(2.0)), st.t(5.0, 0.5, 2.0), False),
+    (lambda: D.HalfNormal(t(1.5)), st.halfnorm(scale=1.5), True),
+    (lambda: D.HalfCauchy(t(1.5)), st.halfcauchy(scale=1.5), True),
+    (lambda: D.Weibull(t(2.0), t(1.5)), st.weibull_min(1.5, scale=2.0), True),
+    (lambda: D.Pareto(t(0.2), t(3.5)), st.pareto(3.5, scale=0.2), True),
+]
+
+
+@pytest.mark.parametrize("make,ref,has_cdf", CONTINUOUS, ids=["Chi2", "StudentT", "HalfNormal", "HalfCauchy",
+                                                               "Weibull", "Pareto"])
+def test_against_scipy(make, ref, has_cdf):
+    d = make()
+    x = np.array([0.3, 1.7, 4.0])
+    close(d.log_prob(t(x)), ref.logpdf(x))
+    close(d.entropy(), ref.entropy())
+    if has_cdf:
+        close(d.cdf(t(x)), ref.cdf(x))
+    pt.manual_seed(13)
+    s = d.sample((30000,)).numpy()
+    qs = [0.25, 0.5, 0.75]
+    assert np.allclose(np.quantile(s, qs), ref.ppf(qs), rtol=0.05, atol=0.02), (np.quantile(s, qs), ref.ppf(qs))
+    if np.isfinite(ref.var()):
+        close(d.mean, ref.mean()), close(d.variance, ref.var())
+
+
+def test_student_t_moments_and_rsample():
+    d = D.StudentT(t([0.8, 1.5, 3.0]))
+    m, v = d.mean.numpy(), d.variance.numpy()
+    assert np.isnan(m[0]) and m[1] == 0 and np.isnan(v[0]) and np.isinf(v[1]) and v[2] == 3.0
+    df = t(4.0, requires_grad=True)
+    loc = t(0.5, requires_grad=True)
+    pt.manual_seed(1)
+    D.StudentT(df, loc, t(1.0)).rsample((100,)).sum().backward()
+    close(loc.grad, 100.0)
+    assert df.grad is not None and math.isfinite(df.grad.item())
+
+
+def test_negative_binomial():
+    n, p = np.array([3.0, 5.5]), np.array([0.3, 0.6])
+    for d in (D.NegativeBinomial(t(n), probs=t(p)), D.NegativeBinomial(t(n), logits=t(np.log(p / (1 - p))))):
+        k = np.array([2.0, 7.0])
+        close(d.log_prob(t(k)), st.nbinom.logpmf(k, n, 1 - p))   # scipy counts failures with success prob 1-p
+        close(d.mean, st.nbinom.mean(n, 1 - p)), close(d.variance, st.nbinom.var(n, 1 - p))
+    pt.manual_seed(2)
+    s = D.NegativeBinomial(t(n), probs=t(p)).sample((30000,)).numpy()
+    mean, var = st.nbinom.mean(n, 1 - p), st.nbinom.var(n, 1 - p)
+    assert np.all(np.abs(s.mean(0) - mean) < 5 * np.sqrt(var / 30000)) and np.allclose(s.var(0), var, rtol=0.1)
+
+
+def test_multinomial():
+    probs = np.array([0.2, 0.3, 0.5])
+    d = D.Multinomial(10, t(probs))
+    assert tuple(d.event_shape) == (3,) and tuple(d.batch_shape) == ()
+    close(d.log_prob(t([2.0, 3.0, 5.0])), st.multinomial.logpmf([2, 3, 5], 10, probs))
+    close(d.entropy(), st.multinomial.entropy(10, probs))
+    pt.manual_seed(3)
+    s = d.sample((20000,)).numpy()
+    assert np.all(s.sum(-1) == 10)
+    assert np.all(np.abs(s.mean(0) - 10 * probs) < 5 * np.sqrt(10 * probs * (1 - probs) / 20000))
+    with pytest.raises(ValueError, match="to be within the support"):
+        d.log_prob(t([2.0, 3.0, 6.0]))
+    with pytest.raises(NotImplementedError, match="inhomogeneous total_count is not supported"):
+        D.Multinomial(t([3.0]), t(probs))
+
+
+def test_mixture_same_family():
+    w, mu, sd = np.array([0.3, 0.7]), np.array([-1.0, 2.0]), np.array([0.5, 1.5])
+    logits = t(np.log(w), requires_grad=True)
+    gmm = D.MixtureSameFamily(D.Categorical(logits=logits), D.Normal(t(mu), t(sd)))
+    x = np.array([-1.2, 0.4, 3.0])
+    ref = np.log((w * st.norm.pdf(x[:, None], mu, sd)).sum(-1))
+    close(gmm.log_prob(t(x)), ref)
+    close(gmm.cdf(t(x)), (w * st.norm.cdf(x[:, None], mu, sd)).sum(-1))
+    close(gmm.mean, (w * mu).sum())
+    close(gmm.variance, (w * (sd ** 2 + mu ** 2)).sum() - (w * mu).sum() ** 2)
+    gmm.log_prob(t(x)).sum().backward()
+    assert logits.grad is not None
+    pt.manual_seed(4)
+    s = gmm.sample((40000,)).numpy()
+    assert abs(s.mean() - (w * mu).sum()) < 0.05 and abs((s < 0.5).mean() - (w * st.norm.cdf(0.5, mu, sd)).sum()) < 0.01
+    # a batch of 2-d Gaussian mixtures
+    comp = D.Independent(D.Normal(pt.zeros(4, 3, 2, dtype=pt.float64), pt.ones(4, 3, 2, dtype=pt.float64)), 1)
+    mix = D.MixtureSameFamily(D.Categorical(logits=pt.zeros(4, 3, dtype=pt.float64)), comp)
+    assert tuple(mix.batch_shape) == (4,) and tuple(mix.event_shape) == (2,)
+    assert tuple(mix.sample((5,)).shape) == (5, 4, 2) and tuple(mix.log_prob(pt.zeros(4, 2)).shape) == (4,)
+    close(mix.log_prob(pt.zeros(4, 2, dtype=pt.float64)), np.full(4, 2 * st.norm.logpdf(0)))
+    with pytest.raises(ValueError, match=r"`mixture_distribution component` \(2\) does not equal "
+                                         r"`component_distribution.batch_shape\[-1\]` \(3\)"):
+        D.MixtureSameFamily(D.Categorical(logits=pt.zeros(2)), D.Normal(pt.zeros(3), pt.ones(3)))
+    with pytest.raises(ValueError, match="The Mixture distribution needs to be an  instance of"):
+        D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(pt.zeros(3), pt.ones(3)))

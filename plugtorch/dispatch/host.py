@@ -42,7 +42,7 @@ def host_decomposition(name: str):
     its results back to the device of its first tensor argument."""
     def via_host(*args, **kwargs):
         import plugtorch as pt
-        tensors = [a for a in _flat(args) if isinstance(a, pt.Tensor)]
+        tensors = [a for a in _flat(args + tuple(kwargs.values())) if isinstance(a, pt.Tensor)]
         dev = tensors[0].device
         if dev.type == "cpu":   # (cpu has every such kernel: this would recurse)
             raise NotImplementedError(f"{name}(): the cpu backend has no kernel for it; register one")

@@ -353,3 +353,11 @@ def test_orthogonal_polynomials(name):
     assert f(pt.tensor([1, 2]), pt.tensor([2, 3])).dtype == pt.float32
     assert f(2.0, pt.tensor([3])).tolist() == pytest.approx([POLYNOMIALS[name][2]])
     assert not f(x.requires_grad_(), 3).requires_grad
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+def test_tensor_by_keyword_through_the_host(device):
+    # the host round trip finds the tensor among keyword arguments too (the fuzzer's find)
+    x = pt.tensor([0.5, 2.0], device=device)
+    _close(pt.polygamma(0, input=x), sp.psi([0.5, 2.0]), rtol=1e-6)
+    _close(pt.special.hermite_polynomial_h(input=x, n=3), sp.eval_hermite(3, [0.5, 2.0]), rtol=1e-6)

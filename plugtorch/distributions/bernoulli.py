@@ -1,12 +1,10 @@
 """Bernoulli distribution, parameterised by ``probs`` or ``logits``."""
 from __future__ import annotations
 
-import numbers
-
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions.distribution import Distribution
-from plugtorch.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from plugtorch.distributions._parameterised import _ProbsOrLogits
+from plugtorch.distributions.utils import broadcast_all
 
 __all__ = ["Bernoulli"]
 
@@ -16,7 +14,7 @@ def _bce_with_logits(logits, value):
     return logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p()
 
 
-class Bernoulli(Distribution):
+class Bernoulli(_ProbsOrLogits):
     """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0.
 
     >>> import plugtorch as pt
@@ -30,30 +28,8 @@ class Bernoulli(Distribution):
     _mean_carrier_measure = 0
 
     def __init__(self, probs=None, logits=None, validate_args=None):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        if probs is not None:
-            is_scalar = isinstance(probs, numbers.Number)
-            (self.probs,) = broadcast_all(probs)
-        else:
-            is_scalar = isinstance(logits, numbers.Number)
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        batch_shape = _pt.Size() if is_scalar else self._param.size()
+        batch_shape = self._init_probs_logits(probs, logits)
         super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = _pt.Size(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
-        super(Bernoulli, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
 
     def _new(self, *args, **kwargs):
         return self._param.new_empty(*args, **kwargs)
@@ -70,18 +46,6 @@ class Bernoulli(Distribution):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -6,10 +6,10 @@ import numbers
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions._location_scale import _Parameterised
+from plugtorch.distributions._parameterised import _Parameterised, _ProbsOrLogits
 from plugtorch.distributions._samplers import binomial, poisson
 from plugtorch.distributions.distribution import Distribution
-from plugtorch.distributions.utils import broadcast_all, lazy_property, logits_to_probs, probs_to_logits
+from plugtorch.distributions.utils import broadcast_all
 
 __all__ = ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
 
@@ -50,49 +50,6 @@ class Poisson(_Parameterised):
         self._check(value)
         rate, value = broadcast_all(self.rate, value)
         return _pt.xlogy(value, rate) - rate - _pt.lgamma(value + 1)
-
-
-class _ProbsOrLogits(Distribution):
-    """Stores ``probs`` or ``logits`` (binary); the other is a lazy property."""
-
-    def _init_probs_logits(self, probs, logits, extra=()):
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        given = probs if probs is not None else logits
-        values = broadcast_all(*extra, given)
-        for name, value in zip(self._extra, values):
-            setattr(self, name, value)
-        setattr(self, "probs" if probs is not None else "logits", values[-1])
-        self._param = values[-1]
-        is_scalar = isinstance(given, numbers.Number) and all(isinstance(e, numbers.Number) for e in extra)
-        return _pt.Size() if is_scalar else self._param.size()
-
-    _extra: tuple = ()
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(type(self), _instance)
-        batch_shape = _pt.Size(batch_shape)
-        for name in self._extra:
-            setattr(new, name, getattr(self, name).expand(batch_shape))
-        for name in ("probs", "logits"):
-            if name in self.__dict__:
-                setattr(new, name, getattr(self, name).expand(batch_shape))
-                new._param = getattr(new, name)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.size()
 
 
 def _clamp_by_zero(x):

@@ -5,7 +5,7 @@ import math
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions._location_scale import _Parameterised
+from plugtorch.distributions._parameterised import _Parameterised
 
 __all__ = ["Exponential", "Laplace", "Cauchy", "Gumbel"]
 

@@ -11,7 +11,7 @@ import math
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions._location_scale import _Parameterised
+from plugtorch.distributions._parameterised import _Parameterised
 from plugtorch.distributions._samplers import standard_gamma_rsample
 from plugtorch.distributions.distribution import Distribution
 

@@ -6,7 +6,7 @@ import math
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions.categorical import Categorical
-from plugtorch.distributions.discrete import _ProbsOrLogits
+from plugtorch.distributions._parameterised import _ProbsOrLogits
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.transformed_distribution import TransformedDistribution
 from plugtorch.distributions.transforms import ExpTransform, SigmoidTransform
@@ -46,24 +46,12 @@ class LogitRelaxedBernoulli(_ProbsOrLogits):
         return log_t + diff - 2 * _pt.nn.functional.softplus(diff)
 
 
-class RelaxedBernoulli(TransformedDistribution):
-    """A continuous relaxation of Bernoulli on (0, 1): sigmoid of a LogitRelaxedBernoulli sample.
-
-    >>> import plugtorch as pt
-    >>> from plugtorch.distributions import RelaxedBernoulli
-    >>> tuple(RelaxedBernoulli(pt.tensor(0.5), probs=pt.tensor([0.1, 0.9])).rsample().shape)
-    (2,)
-    """
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.unit_interval
+class _RelaxedWrapper(TransformedDistribution):
+    """The relaxed distribution as a transform of its base; the base holds the parameters."""
     has_rsample = True
 
-    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        base_dist = LogitRelaxedBernoulli(temperature, probs, logits)
-        super().__init__(base_dist, SigmoidTransform(), validate_args=validate_args)
-
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedBernoulli, _instance)
+        new = self._get_checked_instance(type(self), _instance)
         return super().expand(batch_shape, _instance=new)
 
     @property
@@ -77,6 +65,22 @@ class RelaxedBernoulli(TransformedDistribution):
     @property
     def probs(self):
         return self.base_dist.probs
+
+
+class RelaxedBernoulli(_RelaxedWrapper):
+    """A continuous relaxation of Bernoulli on (0, 1): sigmoid of a LogitRelaxedBernoulli sample.
+
+    >>> import plugtorch as pt
+    >>> from plugtorch.distributions import RelaxedBernoulli
+    >>> tuple(RelaxedBernoulli(pt.tensor(0.5), probs=pt.tensor([0.1, 0.9])).rsample().shape)
+    (2,)
+    """
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        base_dist = LogitRelaxedBernoulli(temperature, probs, logits)
+        super().__init__(base_dist, SigmoidTransform(), validate_args=validate_args)
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -133,7 +137,7 @@ class ExpRelaxedCategorical(Distribution):
         return score + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_RelaxedWrapper):
     """A continuous relaxation of OneHotCategorical on the simplex (Gumbel-softmax / Concrete).
 
     >>> import plugtorch as pt
@@ -144,24 +148,7 @@ class RelaxedOneHotCategorical(TransformedDistribution):
     """
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     support = constraints.simplex
-    has_rsample = True
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
         base_dist = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
         super().__init__(base_dist, ExpTransform(), validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(RelaxedOneHotCategorical, _instance)
-        return super().expand(batch_shape, _instance=new)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs

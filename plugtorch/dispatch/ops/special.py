@@ -94,9 +94,17 @@ def _binary(name, result, kind):
             if isinstance(v, M.Tensor) and v._dtype.is_complex:
                 raise M.not_implemented_for(name, v._dtype, "complex tensors are not supported")
         return base(input, other)
-    meta.__name__ = name
-    meta.__doc__ = f"Elementwise {name} (see plugtorch.special)."
-    return meta
+    if name == "heaviside":   # (PyTorch's names of the second argument)
+        def named(input, values):
+            return meta(input, values)
+    elif name.endswith("_polynomial_" + name[-1]):
+        def named(input, n):
+            return meta(input, n)
+    else:
+        named = meta
+    named.__name__ = name
+    named.__doc__ = f"Elementwise {name} (see plugtorch.special)."
+    return named
 
 
 def _polygamma_meta(n, input):

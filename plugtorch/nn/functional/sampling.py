@@ -335,63 +335,67 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise not_implemented_for("grid_sample", input.dtype, "convert the input and grid with .float() first")
     if mode == "bicubic" and nd == 3:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
-    n, c = input.shape[0], input.shape[1]
     sizes = tuple(input.shape[2:])
-    out_sizes = tuple(grid.shape[1:-1])
-    m = math.prod(out_sizes)
+    if mode == "bicubic":
+        coords, weights = _bicubic_taps(grid, sizes, padding_mode, align_corners)
+        return _sample_taps(input, sizes, coords, weights)
     # the grid's last dim lists (x, y[, z]): x indexes the last spatial dim
     pos = [_source_coord(grid[..., nd - 1 - k], sizes[k], padding_mode, align_corners) for k in range(nd)]
-    flat = input.reshape(n, c, math.prod(sizes))
-
-    def tap(index):
-        """Input values at the integer positions ``index`` (float tensors, one per spatial dim), 0 outside."""
-        inside, lin = None, None
-        for i, size in zip(index, sizes):
-            ok = (i >= 0) & (i <= size - 1)
-            inside = ok if inside is None else inside & ok
-            i = i.clamp(0, size - 1)
-            lin = i if lin is None else lin * size + i
-        gathered = flat.gather(2, lin.to(pt.int64).reshape(n, 1, m).expand(n, c, m)).reshape((n, c) + out_sizes)
-        return gathered * inside.unsqueeze(1).to(gathered.dtype)
-
     if mode == "nearest":
-        return tap([p.detach().round() for p in pos])
-    if mode == "bicubic":
-        return _bicubic_taps(tap, grid, sizes, padding_mode, align_corners)
-    low = [p.detach().floor() for p in pos]
-    frac = [(p - f).unsqueeze(1) for p, f in zip(pos, low)]
-    out = None
-    for corner in itertools.product((0, 1), repeat=nd):
-        weight = None
-        for bit, fr in zip(corner, frac):
-            w = fr if bit else 1 - fr
-            weight = w if weight is None else weight * w
-        term = tap([f + bit for f, bit in zip(low, corner)]) * weight
-        out = term if out is None else out + term
-    return out
+        return _sample_taps(input, sizes, [p.detach().round().unsqueeze(-1) for p in pos], None)
+    # the 2**nd corners around each position, stacked on a new last dim, and their weights
+    corners = pt.tensor(list(itertools.product((0.0, 1.0), repeat=nd)), dtype=grid.dtype, device=grid.device)
+    coords, weights = [], None
+    for k, p in enumerate(pos):
+        low = p.detach().floor().unsqueeze(-1)
+        frac = p.unsqueeze(-1) - low
+        bit = corners[:, k]
+        coords.append(low + bit)
+        w = frac * bit + (1 - frac) * (1 - bit)
+        weights = w if weights is None else weights * w
+    return _sample_taps(input, sizes, coords, weights)
 
 
-def _bicubic_taps(tap, grid, sizes, padding_mode, align_corners):
+def _sample_taps(input, sizes, coords, weights):
+    """Sum over taps of weight * input value: ``coords`` holds one (N, *out, T) tensor of integer
+    positions per spatial dim, ``weights`` (N, *out, T) (None: 1); a position outside the input
+    reads the 0 appended after the input's last element. One gather for all T taps, then one sum
+    over the last dim."""
+    n, c = input.shape[0], input.shape[1]
+    out_sizes, taps = tuple(coords[0].shape[1:-1]), coords[0].shape[-1]
+    mt, volume = math.prod(out_sizes) * taps, math.prod(sizes)
+    inside, lin = None, None
+    for i, size in zip(coords, sizes):
+        ok = (i >= 0) & (i <= size - 1)
+        inside = ok if inside is None else inside & ok
+        i = i.clamp(0, size - 1)
+        lin = i if lin is None else lin * size + i
+    index = pt.where(inside, lin, float(volume)).to(pt.int64).reshape(n, 1, mt).expand(n, c, mt)
+    flat = pt.cat([input.reshape(n, c, volume), pt.zeros((n, c, 1), dtype=input.dtype, device=input.device)], 2)
+    values = flat.gather(2, index).reshape((n, c) + out_sizes + (taps,))
+    if taps == 1:
+        return values.squeeze(-1)
+    return (values * weights.unsqueeze(1)).sum(-1)
+
+
+def _bicubic_taps(grid, sizes, padding_mode, align_corners):
     """PyTorch's bicubic grid sampling: the 4 x 4 pixels around the unpadded source position, each
     integer tap coordinate then folded by the padding mode (clipped for border, reflected then
-    clipped for reflection, zero outside for zeros), weighted by the cubic convolution of the fractions."""
+    clipped for reflection, zero outside for zeros), weighted by the cubic convolution of the
+    fractions. Returns the (N, Ho, Wo, 16) coordinates (rows, columns) and weights."""
     h, w = sizes
-    x = _unnormalize(grid[..., 0], w, align_corners)
-    y = _unnormalize(grid[..., 1], h, align_corners)
+    x = _unnormalize(grid[..., 0], w, align_corners).unsqueeze(-1)
+    y = _unnormalize(grid[..., 1], h, align_corners).unsqueeze(-1)
     x0, y0 = x.detach().floor(), y.detach().floor()
-    wx = [v.unsqueeze(1) for v in _cubic_weights(x - x0)]
-    wy = [v.unsqueeze(1) for v in _cubic_weights(y - y0)]
+    step = pt.arange(-1, 3, dtype=grid.dtype, device=grid.device)
 
     def fold(c, n):
         if padding_mode == "reflection":
             c = _reflect(c, 0, 2 * (n - 1)) if align_corners else _reflect(c, -1, 2 * n - 1)
         return c.clamp(0, n - 1) if padding_mode != "zeros" else c
-    out = None
-    for i in range(4):
-        yi = fold(y0 + (i - 1), h)
-        row = None
-        for j in range(4):
-            term = tap([yi, fold(x0 + (j - 1), w)]) * wx[j]
-            row = term if row is None else row + term
-        out = row * wy[i] if out is None else out + row * wy[i]
-    return out
+    rows, cols = fold(y0 + step, h), fold(x0 + step, w)                  # (N, Ho, Wo, 4)
+    wy, wx = pt.cat(_cubic_weights(y - y0), -1), pt.cat(_cubic_weights(x - x0), -1)
+    shape = tuple(rows.shape[:-1]) + (16,)
+    coords = [rows.unsqueeze(-1).expand(shape[:-1] + (4, 4)).reshape(shape),
+              cols.unsqueeze(-2).expand(shape[:-1] + (4, 4)).reshape(shape)]
+    return coords, (wy.unsqueeze(-1) * wx.unsqueeze(-2)).reshape(shape)

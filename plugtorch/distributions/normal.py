@@ -6,13 +6,13 @@ import numbers
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions.distribution import Distribution
-from plugtorch.distributions.utils import _standard_normal, broadcast_all
+from plugtorch.distributions._parameterised import _Parameterised
+from plugtorch.distributions.utils import _standard_normal
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
+class Normal(_Parameterised):
     """Normal distribution with mean ``loc`` and standard deviation ``scale``.
 
     >>> import plugtorch as pt
@@ -23,6 +23,7 @@ class Normal(Distribution):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
+    _params = ('loc', 'scale')
     _mean_carrier_measure = 0
 
     @property
@@ -42,21 +43,7 @@ class Normal(Distribution):
         return self.stddev.pow(2)
 
     def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        if isinstance(loc, numbers.Number) and isinstance(scale, numbers.Number):
-            batch_shape = _pt.Size()
-        else:
-            batch_shape = self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Normal, _instance)
-        batch_shape = _pt.Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        super(Normal, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        self._init_params((loc, scale), validate_args)
 
     def sample(self, sample_shape=()):
         with _pt.no_grad():

@@ -1,17 +1,13 @@
 """Uniform distribution on the half-open interval [low, high)."""
 from __future__ import annotations
 
-import numbers
-
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions.distribution import Distribution
-from plugtorch.distributions.utils import broadcast_all
+from plugtorch.distributions._parameterised import _Parameterised
 
 __all__ = ["Uniform"]
 
-
-class Uniform(Distribution):
+class Uniform(_Parameterised):
     """Uniform distribution on ``[low, high)``; rsample is ``low + u * (high - low)``.
 
     >>> import plugtorch as pt
@@ -22,6 +18,7 @@ class Uniform(Distribution):
     arg_constraints = {"low": constraints.dependent(is_discrete=False, event_dim=0),
                        "high": constraints.dependent(is_discrete=False, event_dim=0)}
     has_rsample = True
+    _params = ('low', 'high')
 
     @property
     def mean(self):
@@ -40,21 +37,7 @@ class Uniform(Distribution):
         return (self.high - self.low).pow(2) / 12
 
     def __init__(self, low, high, validate_args=None):
-        self.low, self.high = broadcast_all(low, high)
-        if isinstance(low, numbers.Number) and isinstance(high, numbers.Number):
-            batch_shape = _pt.Size()
-        else:
-            batch_shape = self.low.size()
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Uniform, _instance)
-        batch_shape = _pt.Size(batch_shape)
-        new.low = self.low.expand(batch_shape)
-        new.high = self.high.expand(batch_shape)
-        super(Uniform, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        self._init_params((low, high), validate_args)
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self):

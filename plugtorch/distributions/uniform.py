@@ -7,6 +7,7 @@ from plugtorch.distributions._parameterised import _Parameterised
 
 __all__ = ["Uniform"]
 
+
 class Uniform(_Parameterised):
     """Uniform distribution on ``[low, high)``; rsample is ``low + u * (high - low)``.
 

@@ -71,6 +71,17 @@ def _few_samples(ctx):
             for shape, lp, lg in _FEW_SHAPES]
 
 
+def _matrix_samples(ctx):
+    # Muon takes 2-d parameters: a wide and a tall (transposed in its iteration) one
+    return [Sample(ctx.input((3, 5), requires_grad=False), ctx.input((3, 5), layout="transposed", requires_grad=False)),
+            Sample(ctx.input((6, 4), layout="transposed", requires_grad=False), ctx.input((6, 4), requires_grad=False))]
+
+
+def _muon_errors(ctx):
+    return [ErrorInput(Sample(ctx.input((3,), requires_grad=False), ctx.input((3,), requires_grad=False)),
+                       ValueError, "Muon only supports 2D parameters")]
+
+
 def _lbfgs_errors(ctx):
     return [ErrorInput(Sample(ctx.input((3,), requires_grad=False), ctx.input((4,), requires_grad=False)),
                        RuntimeError, "not broadcastable")]
@@ -165,6 +176,9 @@ ENTRIES += [Entry(f"optim.{name}", samples=_few_samples, fn=_steps(cls, opts), d
                   differentiable=False, inplace=False, error_inputs=_errors,
                   doc=f"{cls.__name__}({', '.join(f'{k}={v}' for k, v in opts.items())}): three steps")
             for name, (cls, opts) in _MORE_CASES.items()]
+ENTRIES.append(Entry("optim.Muon", samples=_matrix_samples, fn=_steps(pt.optim.Muon, dict(lr=0.02)),
+                     dtypes=OPTIM_DTYPES, differentiable=False, inplace=False, error_inputs=_muon_errors,
+                     doc="Muon(lr=0.02): three steps (its Newton-Schulz iteration runs in bfloat16)"))
 ENTRIES.append(Entry("optim.LBFGS", samples=_few_samples, fn=_lbfgs_steps, dtypes=OPTIM_DTYPES, differentiable=False,
                      inplace=False, error_inputs=_lbfgs_errors,
                      doc="LBFGS(lr=0.5, max_iter=3, history_size=2, line_search_fn='strong_wolfe'): two steps "

@@ -17,6 +17,7 @@ from plugtorch.optim.adamax import Adamax  # noqa: F401
 from plugtorch.optim.adamw import AdamW  # noqa: F401
 from plugtorch.optim.asgd import ASGD  # noqa: F401
 from plugtorch.optim.lbfgs import LBFGS  # noqa: F401
+from plugtorch.optim.muon import Muon  # noqa: F401
 from plugtorch.optim.nadam import NAdam  # noqa: F401
 from plugtorch.optim.optimizer import Optimizer  # noqa: F401
 from plugtorch.optim.radam import RAdam  # noqa: F401

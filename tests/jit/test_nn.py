@@ -111,6 +111,7 @@ OPTIMIZERS = {
     "rprop": lambda p: pt.optim.Rprop(p, lr=1e-2, maximize=False),
     "adafactor": lambda p: pt.optim.Adafactor(p, lr=1e-2, weight_decay=1e-3),
     "sparse_adam": lambda p: pt.optim.SparseAdam(p, lr=1e-2),
+    "muon": lambda p: pt.optim.Muon([q for q in p if q.ndim == 2], lr=2e-2),   # (2-d weights only)
 }
 
 

@@ -242,3 +242,36 @@ def sparse_adam(theta, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, maximize=Fa
         theta[rows] -= lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m[rows] / (np.sqrt(v[rows]) + eps)
         out.append(theta.copy())
     return out
+
+
+def bfloat16(x):
+    """Round to bfloat16 (nearest, ties to even) and back to float32."""
+    b = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    b = ((b + 0x7FFF + ((b >> 16) & 1)) >> 16) << 16
+    return b.astype(np.uint32).view(np.float32)
+
+
+def muon(theta, grads, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+         ns_coefficients=(3.4445, -4.7750, 2.0315), ns_steps=5, eps=1e-7, adjust_lr_fn=None):
+    """Muon with its Newton-Schulz iteration in bfloat16: every matrix product accumulates in
+    float32 and rounds to bfloat16 once (as PyTorch's bfloat16 mm/addmm)."""
+    a, b, c = ns_coefficients
+    A, B = theta.shape
+    ratio = {"match_rms_adamw": 0.2 * np.sqrt(max(A, B))}.get(adjust_lr_fn, np.sqrt(max(1, A / B)))
+    theta, out = theta.astype(np.float32), []
+    buf = np.zeros_like(theta)
+    for g in grads:
+        g = g.astype(np.float32)
+        buf = buf + (1 - momentum) * (g - buf)
+        u = g + momentum * (buf - g) if nesterov else buf
+        x = bfloat16(u)
+        x = x.T if A > B else x
+        x = bfloat16(x / max(bfloat16(np.sqrt(np.sum(x.astype(np.float64) ** 2))), eps))   # a bfloat16 norm
+        for _ in range(ns_steps):
+            gram = bfloat16(x @ x.T)
+            upd = bfloat16(b * gram + c * (gram @ gram))
+            x = bfloat16(a * x + upd @ x)
+        x = x.T if A > B else x
+        theta = theta * (1 - lr * weight_decay) - lr * ratio * x
+        out.append(theta.astype(np.float64))
+    return out

@@ -270,3 +270,32 @@ def test_float32_parameters_stay_float32_and_close_to_float64(name):
         assert p.dtype is dtype and all(t.dtype in (dtype, pt.float32) for t in opt.state[p].values())
         return p.detach().numpy().astype(np.float64)
     np.testing.assert_allclose(run(pt.float32), run(pt.float64), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, opts", [((3, 5), {}), ((6, 4), dict(nesterov=False, weight_decay=0.0)),
+                                         ((4, 4), dict(adjust_lr_fn="match_rms_adamw", momentum=0.5))], ids=str)
+def test_muon_matches_reference(shape, opts):
+    rng = np.random.default_rng(3)
+    theta = rng.standard_normal(shape)
+    grads = [rng.standard_normal(shape) for _ in range(4)]
+    p = pt.tensor(theta, dtype=pt.float32, requires_grad=True)
+    opt = O.Muon([p], lr=0.02, **opts)
+    for g, w in zip(grads, ref.muon(theta, grads, lr=0.02, **opts)):
+        p.grad = pt.tensor(g, dtype=pt.float32)
+        opt.step()
+        # (float32 sums in another order could round a product to the other bfloat16 neighbour)
+        np.testing.assert_allclose(p.detach().numpy(), w, atol=1e-6)
+
+
+def test_muon_orthogonalises_and_refuses_other_shapes():
+    from plugtorch.optim.muon import zeropower_via_newtonschulz
+    g = pt.randn(4, 9)
+    s = np.linalg.svd(zeropower_via_newtonschulz(g, (3.4445, -4.7750, 2.0315), 5, 1e-7).float().numpy(),
+                      compute_uv=False)
+    assert ((s > 0.5) & (s < 1.5)).all(), s
+    with pytest.raises(ValueError, match=r"Muon only supports 2D parameters whereas we found a parameter with size"):
+        O.Muon([pt.zeros(3, requires_grad=True)])
+    with pytest.raises(ValueError, match="Adjust learning rate function cubic is not supported"):
+        O.Muon([pt.zeros(3, 3, requires_grad=True)], adjust_lr_fn="cubic")
+    with pytest.raises(ValueError, match="Learning rate should be >= 0 but is: -1"):
+        O.Muon([pt.zeros(3, 3, requires_grad=True)], lr=-1)

@@ -84,3 +84,12 @@ def test_bad_inputs():
         with pytest.raises(NotImplementedError, match="Padding size 8 is not supported for 6D input tensor"):
             pt.nn.functional.pad(pt.ones(1, 1, 2, 2, 2, 2), (1,) * 8, mode)
     assert tuple(pt.nn.functional.pad(pt.ones(1, 1, 2, 2, 2, 2), (1,) * 8).shape) == (1, 1, 4, 4, 4, 4)
+
+
+def test_class_hierarchy_as_torch():
+    # each layer is its own class (isinstance(ReflectionPad2d(...), ReflectionPad1d) is False, as in torch);
+    # the zero pads are constant pads
+    assert not isinstance(nn.ReflectionPad2d(1), nn.ReflectionPad1d)
+    assert not isinstance(nn.CircularPad3d(1), nn.CircularPad2d)
+    assert isinstance(nn.ZeroPad2d(1), nn.ConstantPad2d) and not isinstance(nn.ZeroPad2d(1), nn.ConstantPad1d)
+    assert not isinstance(nn.AvgPool3d(2), nn.AvgPool2d)

@@ -89,40 +89,55 @@ class ZeroPad3d(_ZeroPad, ConstantPad3d):
     """Pad the last 3 dims with zeros."""
 
 
-class ReflectionPad1d(_PadNd):
-    """Mirror the last dim without repeating the edge: [0, 1, 2] padded by 2 -> [2, 1, 0, 1, 2, 1, 0]."""
+class _ReflectionPadNd(_PadNd):
     _mode = "reflect"
 
 
-class ReflectionPad2d(ReflectionPad1d):
+class ReflectionPad1d(_ReflectionPadNd):
+    """Mirror the last dim without repeating the edge: [0, 1, 2] padded by 2 -> [2, 1, 0, 1, 2, 1, 0]."""
+
+
+class ReflectionPad2d(_ReflectionPadNd):
+    """Mirror the last 2 dims without repeating the edges."""
     _nd = 2
 
 
-class ReflectionPad3d(ReflectionPad1d):
+class ReflectionPad3d(_ReflectionPadNd):
+    """Mirror the last 3 dims without repeating the edges."""
     _nd = 3
 
 
-class ReplicationPad1d(_PadNd):
-    """Repeat the edge values of the last dim."""
+class _ReplicationPadNd(_PadNd):
     _mode = "replicate"
 
 
-class ReplicationPad2d(ReplicationPad1d):
+class ReplicationPad1d(_ReplicationPadNd):
+    """Repeat the edge values of the last dim."""
+
+
+class ReplicationPad2d(_ReplicationPadNd):
+    """Repeat the edge values of the last 2 dims."""
     _nd = 2
 
 
-class ReplicationPad3d(ReplicationPad1d):
+class ReplicationPad3d(_ReplicationPadNd):
+    """Repeat the edge values of the last 3 dims."""
     _nd = 3
 
 
-class CircularPad1d(_PadNd):
-    """Wrap the last dim around: [0, 1, 2] padded by 1 -> [2, 0, 1, 2, 0]."""
+class _CircularPadNd(_PadNd):
     _mode = "circular"
 
 
-class CircularPad2d(CircularPad1d):
+class CircularPad1d(_CircularPadNd):
+    """Wrap the last dim around: [0, 1, 2] padded by 1 -> [2, 0, 1, 2, 0]."""
+
+
+class CircularPad2d(_CircularPadNd):
+    """Wrap the last 2 dims around."""
     _nd = 2
 
 
-class CircularPad3d(CircularPad1d):
+class CircularPad3d(_CircularPadNd):
+    """Wrap the last 3 dims around."""
     _nd = 3

@@ -24,14 +24,17 @@ def _q(ctx, values):
     return Input(np.asarray(values), ctx.dtype, requires_grad=False)
 
 
+def _hann(n, x):
+    return pt.hann_window(n, dtype=x.dtype, device=x.device) if isinstance(x, pt.Tensor) else None
+
+
 def _stft(x, n_fft, hop, win):
-    return pt.stft(x, n_fft, hop, window=pt.hann_window(win, dtype=x.dtype, device=x.device), win_length=win,
-                   return_complex=True)
+    return pt.stft(x, n_fft, hop, window=_hann(win, x), win_length=win, return_complex=True)
 
 
 def _istft(x, n_fft, hop):
-    spec = pt.view_as_complex(x)
-    return pt.istft(spec, n_fft, hop, window=pt.hann_window(n_fft, dtype=x.dtype, device=x.device))
+    spec = pt.view_as_complex(x.contiguous()) if isinstance(x, pt.Tensor) else x
+    return pt.istft(spec, n_fft, hop, window=_hann(n_fft, x))
 
 
 def _windows(name):
@@ -71,9 +74,9 @@ ENTRIES = [
     # the dtypes are the complex ones the transforms compute in; the signals are their real parts, so a
     # device without complex dtypes reports the entries unsupported (as conformance/opdb/complex.py)
     Entry("stft", samples=lambda ctx: [Sample(_real(ctx, (40,)), 16, 4, 16), Sample(_real(ctx, (2, 30)), 12, 5, 9)],
-          fn=_stft, dtypes=COMPLEX, differentiable=False, tol={pt.complex64: (1e-4, 1e-4)}),
+          fn=_stft, dtypes=COMPLEX, tol={pt.complex64: (1e-4, 1e-4)}),
     Entry("istft", samples=lambda ctx: [Sample(_real(ctx, (9, 11, 2)), 16, 4), Sample(_real(ctx, (2, 7, 5, 2)), 12, 3)],
-          fn=_istft, dtypes=COMPLEX, differentiable=False, tol={pt.complex64: (1e-4, 1e-4)}),
+          fn=_istft, dtypes=COMPLEX, tol={pt.complex64: (1e-4, 1e-4)}),
     Entry("matrix_exp", samples=lambda ctx: [Sample(_x(ctx, (3, 3))), Sample(_x(ctx, (2, 4, 4), layout="transposed"))],
           dtypes=FLOATS, tol={pt.float32: (1e-4, 1e-4)}, error_inputs=lambda ctx: [
               ErrorInput(Sample(_x(ctx, (3, 4))), RuntimeError, "square")]),

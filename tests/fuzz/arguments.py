@@ -40,7 +40,7 @@ NAME_KIND = {("tile", "dims"): "size", ("unflatten", "sizes"): "size", ("split",
              ("embedding", "input"): "index", ("take_along_dim", "dim"): "dim", ("diagonal", "offset"): "other",
              ("linspace", "steps"): "count", ("eye", "n"): "count", ("eye", "m"): "count", ("randperm", "n"): "count",
              ("select", "index"): "other", ("norm", "dim"): "dims", ("layer_norm", "normalized_shape"): "other",
-             ("group_norm", "num_groups"): "other", ("unflatten", "dim"): "dim"}
+             ("group_norm", "num_groups"): "other", ("unflatten", "dim"): "dim", ("rot90", "k"): "other"}
 # torch.special's orthogonal polynomials take any real n (truncated; a negative n gives 0)
 NAME_KIND.update({(op, "n"): "other" for op in OPS if op.startswith("special_") and "_polynomial_" in op})
 

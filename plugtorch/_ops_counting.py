@@ -10,6 +10,7 @@ import math
 
 from plugtorch import _dtypes, return_types
 from plugtorch import _ops_public as P
+from plugtorch._ops_compound import _check_tensor
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.arguments import as_int, as_ints
@@ -19,11 +20,6 @@ __all__ = []
 
 def public(op_name):
     return P.public(op_name, __all__)
-
-
-def _check_tensor(op, x, name="input"):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
 
 
 @public("nonzero")

@@ -11,18 +11,13 @@ import itertools
 
 from plugtorch import _dtypes
 from plugtorch import _ops_public as P
-from plugtorch._tensor import Tensor
+from plugtorch._ops_compound import _check_tensor
 
 __all__ = []
 
 
 def public(op_name):
     return P.public(op_name, __all__)
-
-
-def _check_tensor(op, x, name="input"):
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(x).__name__}")
 
 
 @public("dot")

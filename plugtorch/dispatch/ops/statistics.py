@@ -1,7 +1,6 @@
 """Statistics: ``quantile``/``nanquantile``, ``histc``, ``cov``/``corrcoef`` and ``cdist``."""
 from __future__ import annotations
 
-import builtins as _b
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M

@@ -323,7 +323,7 @@ def test_half_types_and_views_match_cpu(device):
             continue
         xc, yc = x.to(d).t(), y.to(d).t()   # (transposed views)
         xo, yo = xc.to(device), yc.to(device)
-        for f in (pt.acosh, pt.asinh, pt.atanh, pt.erfc, pt.lgamma, pt.sinc, pt.signbit, pt.erfinv):
+        for f in (pt.acosh, pt.asinh, pt.atanh, pt.erfc, pt.lgamma, pt.sinc, pt.signbit, pt.erfinv, pt.digamma):
             assert np.array_equal(f(xo).cpu().to(pt.float64).numpy(), f(xc).to(pt.float64).numpy(), equal_nan=True) \
                 or d == pt.float32, (f.__name__, d)
             _close(f(xo), f(xc).to(pt.float64).numpy(), rtol=2e-6, atol=1e-7)
@@ -361,3 +361,17 @@ def test_tensor_by_keyword_through_the_host(device):
     x = pt.tensor([0.5, 2.0], device=device)
     _close(pt.polygamma(0, input=x), sp.psi([0.5, 2.0]), rtol=1e-6)
     _close(pt.special.hermite_polynomial_h(input=x, n=3), sp.eval_hermite(3, [0.5, 2.0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+def test_digamma_and_erfinv_over_their_range(device):
+    # (opencl computes them natively: digamma's reflection for negative x, erfinv's Newton steps)
+    g = np.random.default_rng(3)
+    x = np.concatenate([g.uniform(-1000, 30, 3000), [-1e-7, -0.9999, 1e-30, 1e20, -5.5]]).astype(np.float32)
+    y = np.concatenate([g.uniform(-1, 1, 3000), [0.7, -0.7, 0.999999, 1e-30]]).astype(np.float32)
+    for d in (pt.float32, pt.float64):
+        if _device_has(device, d):
+            X, Y = pt.tensor(x, dtype=d), pt.tensor(y, dtype=d)
+            rtol, atol = (1.3e-6, 1e-5) if d == pt.float32 else (1e-7, 1e-7)
+            _close(pt.digamma(X.to(device)), pt.digamma(X).to(pt.float64).numpy(), rtol=rtol, atol=atol)
+            _close(pt.erfinv(Y.to(device)), pt.erfinv(Y).to(pt.float64).numpy(), rtol=rtol, atol=atol)

@@ -1,6 +1,7 @@
-"""The special functions OpenCL C gives (acosh, erfc, lgamma, copysign, nextafter ...) as
-pointwise kernels, one small program per op and dtype signature (they are rare: compiling them
-into every unary program would slow all of those). The others (erfinv, digamma, the Bessel
+"""The special functions OpenCL C gives (acosh, erfc, lgamma, copysign, nextafter ...), and
+digamma and erfinv written as PyTorch's kernels compute them, as pointwise kernels, one small
+program per op and dtype signature (they are rare: compiling them into every unary program would
+slow all of those). The others (polygamma, the Bessel
 functions ...) have no kernel here: they run through host memory (``dispatch.host``).
 
 Edge values follow the cpu kernels (PyTorch's): sinc(0) is 1, heaviside(nan) is 0, lgamma(-inf)
@@ -31,8 +32,80 @@ def _sinc(dt):
     return f"(x0 == 0 ? (CT)1 : sin({pi} * x0) / ({pi} * x0))"
 
 
+def _lit(v, dt):
+    """A C literal of ``v`` in the compute type (float literals: no double on devices without fp64)."""
+    return repr(float(v)) + ("" if dt.itemsize == 8 else "f")
+
+
+# digamma as PyTorch's calc_digamma (Cephes): the reflection for negative x, the recurrence up to
+# 10, then the asymptotic series
+_PSI_A = (8.33333333333333333333E-2, -2.10927960927960927961E-2, 7.57575757575757575758E-3,
+          -4.16666666666666666667E-3, 3.96825396825396825397E-3, -8.33333333333333333333E-3,
+          8.33333333333333333333E-2)
+
+
+def _digamma_helper(dt):
+    pi = "M_PI" if dt.itemsize == 8 else "M_PI_F"
+    poly = "0"
+    for a in _PSI_A:
+        poly = f"({poly}) * z + {_lit(a, dt)}"
+    return f"""
+inline CT fdigamma(CT x) {{
+    if (x == 0) return copysign((CT)INFINITY, -x);
+    CT refl = 0;
+    if (x < 0) {{
+        if (x == trunc(x)) return (CT)NAN;
+        /* digamma(x) = digamma(1 - x) - pi / tan(pi x); tan has period pi, and x - rint(x) is
+           exact, so the product pi x rounds no large argument (float32 near -10 lost 4 digits) */
+        refl = -{pi} / tan({pi} * (x - rint(x)));
+        x = 1 - x;
+    }}
+    CT r = 0;
+    while (x < 10) {{ r -= 1 / x; x += 1; }}
+    if (x == 10) return refl + r + {_lit(2.25175258906672110764, dt)};
+    CT y = 0;
+    if (x < {_lit(1e17, dt)}) {{ const CT z = 1 / (x * x); y = z * ({poly}); }}
+    return refl + r + log(x) - {_lit(0.5, dt)} / x - y;
+}}
+"""
+
+
+# erfinv as PyTorch's calc_erfinv: a rational first guess, then two Newton steps on erf
+def _erfinv_helper(dt):
+    def c(v):
+        return _lit(v, dt)
+    a = [c(v) for v in (0.886226899, -1.645349621, 0.914624893, -0.140543331)]
+    b = [c(v) for v in (-2.118377725, 1.442710462, -0.329097515, 0.012229801)]
+    cc = [c(v) for v in (-1.970840454, -1.624906493, 3.429567803, 1.641345311)]
+    d = [c(v) for v in (3.543889200, 1.637067800)]
+    k = c(1.1283791670955126)   # 2 / sqrt(pi)
+    return f"""
+inline CT ferfinv(CT y) {{
+    const CT ya = fabs(y);
+    if (ya > 1) return (CT)NAN;
+    if (ya == 1) return copysign((CT)INFINITY, y);
+    CT x;
+    if (ya <= {c(0.7)}) {{
+        const CT z = y * y;
+        const CT num = ((({a[3]} * z + {a[2]}) * z + {a[1]}) * z + {a[0]});
+        const CT dem = (((({b[3]} * z + {b[2]}) * z + {b[1]}) * z + {b[0]}) * z + 1);
+        x = y * num / dem;
+    }} else {{
+        const CT z = sqrt(-log((1 - ya) / 2));
+        const CT num = (({cc[3]} * z + {cc[2]}) * z + {cc[1]}) * z + {cc[0]};
+        const CT dem = ({d[1]} * z + {d[0]}) * z + 1;
+        x = copysign(num, y) / dem;
+    }}
+    x = x - (erf(x) - y) / ({k} * exp(-x * x));
+    x = x - (erf(x) - y) / ({k} * exp(-x * x));
+    return x;
+}}
+"""
+
+
 UNARY = {"acosh": "acosh(x0)", "asinh": "asinh(x0)", "atanh": "atanh(x0)", "erfc": "erfc(x0)",
-         "lgamma": "lgamma(x0)", "sinc": _sinc}
+         "lgamma": "lgamma(x0)", "sinc": _sinc, "digamma": "fdigamma(x0)", "erfinv": "ferfinv(x0)"}
+_UNARY_HELPERS = {"digamma": _digamma_helper, "erfinv": _erfinv_helper}
 BINARY = {"copysign": "copysign(x0, x1)", "nextafter": "nextafter(x0, x1)",
           "heaviside": "(x0 == 0 ? x1 : (CT)(x0 > 0))", "gcd": "igcd(x0, x1)", "lcm": "ilcm(x0, x1)"}
 
@@ -65,7 +138,8 @@ def _unary(name):
     def k(x, dtype):
         d = dtype.numpy
         expr = UNARY[name]
-        return _run(name, expr(d) if callable(expr) else expr, (x,), (d,), d)
+        helper = _UNARY_HELPERS.get(name)
+        return _run(name, expr(d) if callable(expr) else expr, (x,), (d,), d, helper(d) if helper else "")
     k.__name__ = name
     return k
 

@@ -44,6 +44,7 @@ POLICIES: dict[str, tuple] = {
     "cosh": (_F, _N),
     "sinh": (_F, _N),
     "tan": (_F, _N),
+    "erfinv": (_F, _N),
     "exp": (_F, _N),
     "expm1": (_F, _N),
     "log": (_F, _N),

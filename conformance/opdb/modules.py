@@ -476,6 +476,7 @@ NORM_ACT_EXTRAS = {
     nn.SyncBatchNorm: lambda ctx: [_s(ctx, nn.SyncBatchNorm, [_x(ctx, (2, 3, 2, 3))], 3, n=12, name="train"),
                                    _s(ctx, nn.SyncBatchNorm, [_x(ctx, (4, 3), "transposed")], 3, train=False, warm=True,
                                       n=4, name="eval")],
+    nn.DataParallel: lambda ctx: [_s(ctx, nn.DataParallel, [_x(ctx, (5, 3))], Build(nn.Linear, (3, 4)), n=3)],
     nn.CrossMapLRN2d: lambda ctx: [_s(ctx, nn.CrossMapLRN2d, [_x(ctx, (2, 5, 2, 3))], 3, 0.5, 0.75, 1.0, n=4)],
     nn.LocalResponseNorm: lambda ctx: [_s(ctx, nn.LocalResponseNorm, [_x(ctx, (2, 5, 3))], 3, 0.5, 0.75, 1.0, n=3),
                                        _s(ctx, nn.LocalResponseNorm, [_x(ctx, (1, 4, 2, 2, 2), "transposed")], 2,

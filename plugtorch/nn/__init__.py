@@ -15,3 +15,4 @@ from plugtorch.nn.modules import *  # noqa: F401,F403
 from plugtorch.nn.modules.module import Module  # noqa: F401
 from plugtorch.nn import utils  # noqa: F401
 from plugtorch.nn import parallel  # noqa: F401
+from plugtorch.nn.parallel import DataParallel  # noqa: F401

@@ -14,6 +14,7 @@ plugtorch ops, so distributions work on every device and autograd flows through 
 from plugtorch.distributions import constraints, transforms
 from plugtorch.distributions.bernoulli import Bernoulli
 from plugtorch.distributions.categorical import Categorical
+from plugtorch.distributions.constraint_registry import biject_to, transform_to
 from plugtorch.distributions.discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.exponential import Cauchy, Exponential, Gumbel, Laplace
@@ -29,18 +30,25 @@ from plugtorch.distributions.relaxed import (ExpRelaxedCategorical, LogitRelaxed
                                              RelaxedOneHotCategorical)
 from plugtorch.distributions.transformed_distribution import TransformedDistribution
 from plugtorch.distributions.transformed_families import HalfCauchy, HalfNormal, Pareto, Weibull
-from plugtorch.distributions.transforms import (AffineTransform, ComposeTransform, ExpTransform, PowerTransform,
-                                                SigmoidTransform, SoftmaxTransform, TanhTransform, Transform)
+from plugtorch.distributions.transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
+                                                CorrCholeskyTransform, CumulativeDistributionTransform, ExpTransform,
+                                                IndependentTransform, LowerCholeskyTransform,
+                                                PositiveDefiniteTransform, PowerTransform, ReshapeTransform,
+                                                SigmoidTransform, SoftmaxTransform, SoftplusTransform, StackTransform,
+                                                StickBreakingTransform, TanhTransform, Transform)
 from plugtorch.distributions.uniform import Uniform
 from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
 
 __all__ = [
-    "AffineTransform", "Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "ComposeTransform",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform", "Categorical",
+    "Cauchy", "Chi2", "ComposeTransform", "CorrCholeskyTransform", "CumulativeDistributionTransform",
     "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gamma", "Geometric",
-    "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli",
-    "MixtureSameFamily", "Multinomial", "MultivariateNormal", "NegativeBinomial", "Normal",
-    "OneHotCategorical", "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PowerTransform",
-    "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "StudentT",
-    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "Weibull", "constraints",
-    "kl_divergence", "register_kl", "transforms",
+    "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "Laplace", "LogNormal",
+    "LogitRelaxedBernoulli", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
+    "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
+    "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
+    "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "Weibull", "biject_to", "constraints",
+    "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

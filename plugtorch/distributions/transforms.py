@@ -16,7 +16,10 @@ from plugtorch.distributions import constraints
 from plugtorch.distributions.utils import _sum_rightmost, lazy_property
 
 __all__ = ["Transform", "ComposeTransform", "ExpTransform", "AffineTransform", "SigmoidTransform",
-           "TanhTransform", "SoftmaxTransform", "PowerTransform", "AbsTransform", "identity_transform"]
+           "TanhTransform", "SoftmaxTransform", "PowerTransform", "AbsTransform", "identity_transform",
+           "IndependentTransform", "ReshapeTransform", "SoftplusTransform", "StickBreakingTransform",
+           "LowerCholeskyTransform", "PositiveDefiniteTransform", "CorrCholeskyTransform", "CatTransform",
+           "StackTransform", "CumulativeDistributionTransform"]
 
 
 class Transform:
@@ -320,6 +323,18 @@ class PowerTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         return (self.exponent * y / x).abs().log()
 
+    def __eq__(self, other):
+        return isinstance(other, PowerTransform) and bool(self.exponent.eq(other.exponent).all())
+
+    def __hash__(self):
+        return id(self)
+
+    def forward_shape(self, shape):
+        return _pt.broadcast_shapes(shape, tuple(self.exponent.shape))
+
+    def inverse_shape(self, shape):
+        return _pt.broadcast_shapes(shape, tuple(self.exponent.shape))
+
 
 def _clipped_sigmoid(x):
     finfo = _pt.finfo(x.dtype)
@@ -505,3 +520,10 @@ class SoftmaxTransform(Transform):
         if len(shape) < 1:
             raise ValueError("Too few dimensions on input")
         return shape
+
+
+# the transforms between spaces of different structure live in their own file
+from plugtorch.distributions.structured_transforms import (  # noqa: E402,F401
+    CatTransform, CorrCholeskyTransform, CumulativeDistributionTransform, IndependentTransform,
+    LowerCholeskyTransform, PositiveDefiniteTransform, ReshapeTransform, SoftplusTransform, StackTransform,
+    StickBreakingTransform)

@@ -39,7 +39,8 @@ INIT_SEED = 1234
 NO_FORWARD = {"Module": "the base class", "RNNBase": "the base of RNN, LSTM and GRU (checked through them)",
               "RNNCellBase": "the base of RNNCell, LSTMCell and GRUCell (checked through them)",
               "ModuleList": "a container without forward", "ModuleDict": "a container without forward",
-              "ParameterList": "a container without forward", "ParameterDict": "a container without forward"}
+              "ParameterList": "a container without forward", "ParameterDict": "a container without forward",
+              "Container": "the deprecated container without forward"}
 
 
 @dataclass

@@ -75,3 +75,9 @@ def test_parameter_list_and_dict():
             self.ps = pl
             self.pd = pd
     assert sorted(Holder().state_dict()) == ["pd.b", "pd.w", "ps.0", "ps.1", "ps.2"]
+
+
+def test_deprecated_container():
+    with pytest.warns(FutureWarning, match="nn.Container` is deprecated"):
+        c = nn.Container(a=nn.ReLU(), b=nn.Linear(2, 3))
+    assert [n for n, _ in c.named_children()] == ["a", "b"] and list(c.state_dict()) == ["b.weight", "b.bias"]

@@ -174,3 +174,16 @@ def test_bad_inputs():
         nn.ConvTranspose3d(2, 2, 2, padding_mode="reflect")
     with pytest.raises(RuntimeError, match="Conv3d: expected input with 2 channels, got 3"):
         nn.Conv3d(2, 2, 2)(pt.ones(1, 3, 4, 4, 4))
+
+
+def test_conv_tbc():
+    x, w, b = rng.standard_normal((7, 2, 3)), rng.standard_normal((3, 3, 4)), rng.standard_normal(4)
+    xp = np.pad(x, ((1, 1), (0, 0), (0, 0)))
+    ref = np.stack([np.einsum("kbc,kco->bo", xp[t:t + 3], w) for t in range(7)]) + b
+    np.testing.assert_allclose(F.conv_tbc(t64(x), t64(w), t64(b), 1).numpy(), ref, rtol=1e-12)
+    scalar_gradcheck(lambda x, w, b: F.conv_tbc(x, w, b), t64(x[:4, :1], True), t64(w[:2], True), t64(b, True))
+    with pytest.raises(RuntimeError, match="Input must have 3 dims: time, batch, in_channel"):
+        F.conv_tbc(t64(x[0]), t64(w), t64(b))
+    with pytest.raises(RuntimeError, match=r"Input dim 2 \(input channels\) is not == dim 1 in the weight tensor"):
+        F.conv_tbc(t64(x), t64(rng.standard_normal((3, 5, 4))), t64(b))
+

@@ -342,3 +342,8 @@ def test_interpolate_antialias(device):
         F.interpolate(pt.ones(1, 1, 4, 4), size=2, mode="lanczos")
     with pytest.raises(ValueError, match="Anti-alias option is restricted to bilinear, bicubic, and lanczos modes"):
         F.interpolate(pt.ones(1, 1, 4), size=2, mode="linear", antialias=True)
+
+
+def test_grid_sample_mode_tables():
+    assert F.GRID_SAMPLE_INTERPOLATION_MODES == {"bilinear": 0, "nearest": 1, "bicubic": 2}
+    assert F.GRID_SAMPLE_PADDING_MODES == {"zeros": 0, "border": 1, "reflection": 2}

@@ -19,7 +19,8 @@ from plugtorch.nn.functional.activation import (celu, elu, gelu, glu, hardsigmoi
 from plugtorch.nn.functional.activation import (celu_, elu_, gumbel_softmax, hardshrink, hardtanh_,  # noqa: F401
                                                 leaky_relu_, rrelu, rrelu_, selu_, softshrink, threshold_)
 from plugtorch.nn.functional.attention import multi_head_attention_forward  # noqa: F401
-from plugtorch.nn.functional.conv import conv3d, conv_transpose1d, conv_transpose3d, fold, unfold  # noqa: F401
+from plugtorch.nn.functional.conv import (conv3d, conv_tbc, conv_transpose1d, conv_transpose3d, fold,  # noqa: F401
+                                          unfold)
 from plugtorch.nn.functional.distance import pairwise_distance, pdist  # noqa: F401
 from plugtorch.nn.functional.normalization import instance_norm, local_response_norm  # noqa: F401
 from plugtorch.nn.functional.padding import pad  # noqa: F401
@@ -35,8 +36,9 @@ from plugtorch.nn.functional.pooling import (fractional_max_pool2d, fractional_m
                                              fractional_max_pool3d, fractional_max_pool3d_with_indices)
 from plugtorch.nn.functional.regularization import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: F401
                                                     dropout3d, feature_alpha_dropout)
-from plugtorch.nn.functional.sampling import (affine_grid, grid_sample, interpolate, upsample,  # noqa: F401
-                                              upsample_bilinear, upsample_nearest)
+from plugtorch.nn.functional.sampling import (GRID_SAMPLE_INTERPOLATION_MODES, GRID_SAMPLE_PADDING_MODES,  # noqa: F401
+                                              affine_grid, grid_sample, interpolate, upsample, upsample_bilinear,
+                                              upsample_nearest)
 from plugtorch.nn.functional.shuffle import (channel_shuffle, native_channel_shuffle, pixel_shuffle,  # noqa: F401
                                              pixel_unshuffle)
 from plugtorch.nn.functional.sparse import embedding_bag, one_hot  # noqa: F401

@@ -401,3 +401,27 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if bias is not None:
         out = out + bias.reshape(o, 1, 1, 1)
     return out if batched else out.squeeze(0)
+
+
+def conv_tbc(input, weight, bias, pad=0):
+    """1-d convolution of a (time, batch, in_channels) input with a (kernel_width, in_channels,
+    out_channels) weight, zero-padded by ``pad`` steps at both ends: (time', batch, out_channels).
+
+    >>> pt.nn.functional.conv_tbc(pt.ones(4, 1, 2), pt.ones(3, 2, 1), pt.zeros(1), 1).flatten().tolist()
+    [4.0, 6.0, 6.0, 4.0]
+    """
+    check_tensors("conv_tbc", input=input, weight=weight, bias=bias)
+    if input.ndim != 3:
+        raise RuntimeError(f"conv_tbc: Input must have 3 dims: time, batch, in_channel (got input of size "
+                           f"{list(input.shape)})")
+    if weight.ndim != 3:
+        raise RuntimeError(f"conv_tbc: Weight tensor must have 3 dims: kernel_width, in_channels, out_channels "
+                           f"(got weight of size {list(weight.shape)})")
+    if bias.ndim != 1 or bias.shape[0] != weight.shape[2]:
+        raise RuntimeError(f"conv_tbc: Bias size must equal dim 2 in the weight tensor (output channels): bias of "
+                           f"size {list(bias.shape)}, weight of size {list(weight.shape)}")
+    if input.shape[2] != weight.shape[1]:
+        raise RuntimeError(f"conv_tbc: Input dim 2 (input channels) is not == dim 1 in the weight tensor: input of "
+                           f"size {list(input.shape)}, weight of size {list(weight.shape)}")
+    out = pt.nn.functional.conv1d(input.permute(1, 2, 0), weight.permute(2, 1, 0), bias, padding=pad)
+    return out.permute(2, 0, 1)

@@ -399,3 +399,7 @@ def _bicubic_taps(grid, sizes, padding_mode, align_corners):
     coords = [rows.unsqueeze(-1).expand(shape[:-1] + (4, 4)).reshape(shape),
               cols.unsqueeze(-2).expand(shape[:-1] + (4, 4)).reshape(shape)]
     return coords, (wy.unsqueeze(-1) * wx.unsqueeze(-2)).reshape(shape)
+
+
+GRID_SAMPLE_INTERPOLATION_MODES = {"bilinear": 0, "nearest": 1, "bicubic": 2}
+GRID_SAMPLE_PADDING_MODES = {"zeros": 0, "border": 1, "reflection": 2}

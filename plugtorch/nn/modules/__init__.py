@@ -5,8 +5,8 @@ from plugtorch.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardsig
                                              Threshold)
 from plugtorch.nn.modules.activation import Hardshrink, RReLU, Softmax2d, Softshrink  # noqa: F401
 from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
-from plugtorch.nn.modules.container import (ModuleDict, ModuleList, ParameterDict, ParameterList,  # noqa: F401
-                                            Sequential)
+from plugtorch.nn.modules.container import (Container, ModuleDict, ModuleList, ParameterDict,  # noqa: F401
+                                            ParameterList, Sequential)
 from plugtorch.nn.modules.conv import (Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d,  # noqa: F401
                                         ConvTranspose3d, LazyConv1d, LazyConv2d, LazyConv3d, LazyConvTranspose1d,
                                         LazyConvTranspose2d, LazyConvTranspose3d)

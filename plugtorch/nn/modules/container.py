@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 from collections import OrderedDict
 
 from plugtorch.nn.modules.module import Module
@@ -19,6 +20,17 @@ def _index(n, idx, cls):
     if not -n <= idx < n:
         raise IndexError(f"index {idx} is out of range for {cls} of length {n}")
     return idx % n
+
+
+class Container(Module):
+    """Deprecated (as in PyTorch): a Module holding the keyword arguments as submodules."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        warnings.warn("`nn.Container` is deprecated. All of its functionality is now implemented in `nn.Module`. "
+                      "Subclass that instead.", FutureWarning, stacklevel=2)
+        for key, value in kwargs.items():
+            self.add_module(key, value)
 
 
 class Sequential(Module):

@@ -307,3 +307,21 @@ SAMPLES["linalg_cross"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3)))
 SAMPLES["linalg_vecdot"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3)))
 SAMPLES["fft_irfftn"] = lambda rng: Sample((randn(rng, 3, 4), (5, 6), None, "ortho"))
 SAMPLES["_fft_rfftn_real"] = lambda rng: Sample((randn(rng, 3, 5), (0, 1)))
+
+
+# the special functions (dispatch/ops/special.py), inside their domains
+SAMPLES["acosh"] = lambda rng: Sample((pos(rng, 3, 4, lo=1.2, hi=3.0),))
+SAMPLES["atanh"] = SAMPLES["erfinv"] = lambda rng: Sample((unit(rng, 3, 4),))
+SAMPLES["special_ndtri"] = lambda rng: Sample((pos(rng, 3, 4, lo=0.1, hi=0.9),))
+for _n in ("asinh", "erfc", "i0", "sinc", "special_erfcx", "special_log_ndtr", "special_i0e", "special_i1",
+           "special_i1e"):
+    SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4),))
+for _n in ("lgamma", "digamma"):
+    SAMPLES[_n] = lambda rng: Sample((pos(rng, 3, 4, lo=0.3, hi=4.0),))
+SAMPLES["polygamma"] = lambda rng: Sample((2, pos(rng, 3, 4, lo=0.3, hi=4.0)))
+SAMPLES["copysign"] = lambda rng: Sample((distinct(rng, 3, 4), T(rng.uniform(-1, 1, (4,)), grad=False)))
+SAMPLES["special_xlog1py"] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 4)))
+# (PyTorch differentiates zeta and gammainc in their second argument only)
+SAMPLES["special_zeta"] = lambda rng: Sample((pos(rng, 3, 4, lo=1.5, hi=3.0).detach(), pos(rng, 4)))
+for _n in ("special_gammainc", "special_gammaincc"):
+    SAMPLES[_n] = lambda rng: Sample((pos(rng, 3, 4).detach(), pos(rng, 4)))

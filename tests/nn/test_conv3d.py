@@ -187,3 +187,16 @@ def test_conv_tbc():
     with pytest.raises(RuntimeError, match=r"Input dim 2 \(input channels\) is not == dim 1 in the weight tensor"):
         F.conv_tbc(t64(x), t64(rng.standard_normal((3, 5, 4))), t64(b))
 
+
+
+def test_autocast_and_bias_checks():
+    # the inner conv2d / conv_transpose2d are registry ops: autocast lowers them, as torch lowers conv3d
+    x, w, b = pt.randn(1, 2, 4, 4, 4), pt.randn(3, 2, 2, 2, 2), pt.randn(3)
+    with pt.autocast("cpu", dtype=pt.bfloat16):
+        assert F.conv3d(x, w, b).dtype is pt.bfloat16
+        assert F.conv_transpose3d(x, w.transpose(0, 1).contiguous(), b).dtype is pt.bfloat16
+        assert F.conv_transpose1d(x[:, :, 0, 0], w[:, :, 0, 0].transpose(0, 1).contiguous(), b).dtype is pt.bfloat16
+    with pytest.raises(RuntimeError, match=r"conv3d\(\): expected a bias of shape \(3,\)"):
+        F.conv3d(x, w, pt.randn(4))
+    with pytest.raises(RuntimeError, match=r"conv_transpose3d\(\): expected a bias of shape \(2,\) and dtype"):
+        F.conv_transpose3d(x, w.transpose(0, 1).contiguous()[:, :2], pt.randn(2, dtype=pt.float64))

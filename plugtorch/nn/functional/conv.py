@@ -292,6 +292,15 @@ def _transpose_geometry(op, input, weight, stride, padding, output_padding, grou
     return groups, s, p, opad, d
 
 
+def _check_bias(op, bias, channels, input):
+    if bias is None:
+        return
+    check_tensors(op, bias=bias)
+    if tuple(bias.shape) != (channels,) or bias.dtype is not input.dtype:
+        raise RuntimeError(f"{op}(): expected a bias of shape ({channels},) and dtype {input.dtype}, but got bias "
+                           f"of shape {list(bias.shape)} and dtype {bias.dtype}")
+
+
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed convolution: matmul with the weight's transpose, then ``fold`` the columns."""
     groups, s, p, op, d = _transpose_geometry("conv_transpose2d", input, weight, stride, padding, output_padding,
@@ -320,8 +329,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     groups, s, p, op, d = _transpose_geometry("conv_transpose1d", input, weight, stride, padding, output_padding,
                                               groups, dilation, 1)
-    return conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s[0]), (0, p[0]), (0, op[0]),
-                            groups, (1, d[0])).squeeze(-2)
+    _check_bias("conv_transpose1d", bias, weight.shape[1] * groups, input)
+    # through the registry op: autocast, a backend's kernel and the profiler see it
+    return pt.nn.functional.conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s[0]), (0, p[0]),
+                                             (0, op[0]), groups, (1, d[0])).squeeze(-2)
 
 
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -335,6 +346,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _conv_checks("conv3d", input, weight, groups, 3)
     _conv_params("conv3d", stride, padding, dilation, 3)
     groups = groups.__index__()
+    _check_bias("conv3d", bias, weight.shape[0], input)
     s, d = _triple(stride), _triple(dilation)
     k = tuple(weight.shape[2:])
     check_positive("conv3d", "kernel_size", k)
@@ -360,10 +372,9 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     xs = xs.reshape(n, groups, cg, k[0], do, h, w).permute(0, 4, 1, 3, 2, 5, 6)
     xs = xs.reshape(n * do, groups * k[0] * cg, h, w)
     w2 = weight.transpose(1, 2).reshape(o, k[0] * cg, k[1], k[2])                    # taps, then channels
-    out = conv2d(xs, w2, None, s[1:], plane_pad, d[1:], groups)                      # (N*Do, O, Ho, Wo)
+    # through the registry op (autocast, a backend's kernel, the profiler); bias per output channel
+    out = pt.nn.functional.conv2d(xs, w2, bias, s[1:], plane_pad, d[1:], groups)   # (N*Do, O, Ho, Wo)
     out = out.reshape(n, do, o, out.shape[-2], out.shape[-1]).transpose(1, 2)
-    if bias is not None:
-        out = out + bias.reshape(o, 1, 1, 1)
     return out if batched else out.squeeze(0)
 
 
@@ -377,6 +388,7 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     """
     groups, s, p, op, d = _transpose_geometry("conv_transpose3d", input, weight, stride, padding, output_padding,
                                               groups, dilation, 3)
+    _check_bias("conv_transpose3d", bias, weight.shape[1] * groups, input)
     batched = input.ndim == 5
     x = input if batched else input.unsqueeze(0)
     n, c, depth, h, w = x.shape
@@ -389,7 +401,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
     # (Cin, Og, kd, kh, kw) -> (Cin, kd*Og, kh, kw): within each group the taps lead the channels
     w2 = weight.transpose(1, 2).reshape(c, kd * og, weight.shape[3], weight.shape[4])
     planes = x.transpose(1, 2).reshape(n * depth, c, h, w)
-    y = conv_transpose2d(planes, w2, None, s[1:], p[1:], op[1:], groups, d[1:])     # (N*D, G*kd*Og, Ho, Wo)
+    y = pt.nn.functional.conv_transpose2d(planes, w2, None, s[1:], p[1:], op[1:], groups, d[1:])
+    # (N*D, G*kd*Og, Ho, Wo)
     ho, wo = y.shape[-2], y.shape[-1]
     y = y.reshape(n, depth, groups, kd, og, ho, wo)
     full = (depth - 1) * s[0] + d[0] * (kd - 1) + 1 + op[0]
@@ -398,8 +411,8 @@ def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_paddi
         tap = y[:, :, :, a].permute(0, 2, 3, 1, 4, 5)                               # (N, G, Og, D, Ho, Wo)
         pt.ops.slice(out, 3, a * d[0], a * d[0] + (depth - 1) * s[0] + 1, s[0]).add_(tap)
     out = pt.ops.slice(out, 3, p[0], p[0] + do, 1).reshape(n, o, do, ho, wo)
-    if bias is not None:
-        out = out + bias.reshape(o, 1, 1, 1)
+    if bias is not None:   # (in the transposed conv's dtype, which autocast may have lowered)
+        out = out + bias.reshape(o, 1, 1, 1).to(out.dtype)
     return out if batched else out.squeeze(0)
 
 

@@ -15,10 +15,11 @@ from plugtorch.distributions import constraints, transforms
 from plugtorch.distributions.bernoulli import Bernoulli
 from plugtorch.distributions.categorical import Categorical
 from plugtorch.distributions.constraint_registry import biject_to, transform_to
+from plugtorch.distributions.continuous_bernoulli import ContinuousBernoulli
 from plugtorch.distributions.discrete import Binomial, Geometric, Multinomial, NegativeBinomial, Poisson
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.exponential import Cauchy, Exponential, Gumbel, Laplace
-from plugtorch.distributions.gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
+from plugtorch.distributions.gamma import Beta, Chi2, Dirichlet, FisherSnedecor, Gamma, StudentT
 from plugtorch.distributions.independent import Independent
 from plugtorch.distributions.kl import kl_divergence, register_kl
 from plugtorch.distributions.log_normal import LogNormal
@@ -29,7 +30,8 @@ from plugtorch.distributions.one_hot_categorical import OneHotCategorical, OneHo
 from plugtorch.distributions.relaxed import (ExpRelaxedCategorical, LogitRelaxedBernoulli, RelaxedBernoulli,
                                              RelaxedOneHotCategorical)
 from plugtorch.distributions.transformed_distribution import TransformedDistribution
-from plugtorch.distributions.transformed_families import HalfCauchy, HalfNormal, Pareto, Weibull
+from plugtorch.distributions.transformed_families import (HalfCauchy, HalfNormal, InverseGamma, Kumaraswamy,
+                                                          LogisticNormal, Pareto, Weibull)
 from plugtorch.distributions.transforms import (AbsTransform, AffineTransform, CatTransform, ComposeTransform,
                                                 CorrCholeskyTransform, CumulativeDistributionTransform, ExpTransform,
                                                 IndependentTransform, LowerCholeskyTransform,
@@ -37,18 +39,20 @@ from plugtorch.distributions.transforms import (AbsTransform, AffineTransform, C
                                                 SigmoidTransform, SoftmaxTransform, SoftplusTransform, StackTransform,
                                                 StickBreakingTransform, TanhTransform, Transform)
 from plugtorch.distributions.uniform import Uniform
+from plugtorch.distributions.von_mises import VonMises
 from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform", "Categorical",
-    "Cauchy", "Chi2", "ComposeTransform", "CorrCholeskyTransform", "CumulativeDistributionTransform",
-    "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gamma", "Geometric",
-    "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "IndependentTransform", "Laplace", "LogNormal",
-    "LogitRelaxedBernoulli", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
+    "Cauchy", "Chi2", "ComposeTransform", "ContinuousBernoulli", "CorrCholeskyTransform",
+    "CumulativeDistributionTransform", "Dirichlet", "Distribution", "ExpRelaxedCategorical", "ExpTransform",
+    "Exponential", "FisherSnedecor", "Gamma", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
+    "Independent", "IndependentTransform", "InverseGamma", "Kumaraswamy", "Laplace", "LogNormal",
+    "LogisticNormal", "LogitRelaxedBernoulli", "LowerCholeskyTransform", "MixtureSameFamily", "Multinomial",
     "MultivariateNormal", "NegativeBinomial", "Normal", "OneHotCategorical",
     "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform",
     "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
     "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT",
-    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "Weibull", "biject_to", "constraints",
-    "kl_divergence", "register_kl", "transform_to", "transforms",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "biject_to",
+    "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

@@ -15,7 +15,7 @@ from plugtorch.distributions._parameterised import _Parameterised
 from plugtorch.distributions._samplers import standard_gamma_rsample
 from plugtorch.distributions.distribution import Distribution
 
-__all__ = ["Gamma", "Beta", "Dirichlet", "Chi2", "StudentT"]
+__all__ = ["Gamma", "Beta", "Dirichlet", "Chi2", "StudentT", "FisherSnedecor"]
 
 
 def _clamp_open(x, upper):
@@ -255,3 +255,60 @@ class StudentT(Distribution):
         lbeta = _pt.lgamma(0.5 * df) + math.lgamma(0.5) - _pt.lgamma(0.5 * (df + 1))
         return (self.scale.log() + 0.5 * (df + 1) * (_pt.digamma(0.5 * (df + 1)) - _pt.digamma(0.5 * df))
                 + 0.5 * df.log() + lbeta)
+
+
+class FisherSnedecor(Distribution):
+    """Fisher-Snedecor (F) distribution with ``df1`` and ``df2``: a ratio of scaled chi-squares."""
+    arg_constraints = {"df1": constraints.positive, "df2": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, df1, df2, validate_args=None):
+        import numbers
+        from plugtorch.distributions.utils import broadcast_all
+        self.df1, self.df2 = broadcast_all(df1, df2)
+        self._gamma1 = Gamma(self.df1 * 0.5, self.df1)
+        self._gamma2 = Gamma(self.df2 * 0.5, self.df2)
+        scalar = isinstance(df1, numbers.Number) and isinstance(df2, numbers.Number)
+        super().__init__(() if scalar else self.df1.size(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(FisherSnedecor, _instance)
+        batch_shape = _pt.Size(batch_shape)
+        new.df1 = self.df1.expand(batch_shape)
+        new.df2 = self.df2.expand(batch_shape)
+        new._gamma1 = self._gamma1.expand(batch_shape)
+        new._gamma2 = self._gamma2.expand(batch_shape)
+        super(FisherSnedecor, new).__init__(batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self):
+        df2 = _pt.where(self.df2 <= 2, _pt.full_like(self.df2, math.nan), self.df2)
+        return df2 / (df2 - 2)
+
+    @property
+    def mode(self):
+        mode = (self.df1 - 2) / self.df1 * self.df2 / (self.df2 + 2)
+        return _pt.where(self.df1 <= 2, _pt.full_like(mode, math.nan), mode)
+
+    @property
+    def variance(self):
+        df2 = _pt.where(self.df2 <= 4, _pt.full_like(self.df2, math.nan), self.df2)
+        return 2 * df2.pow(2) * (self.df1 + df2 - 2) / (self.df1 * (df2 - 2).pow(2) * (df2 - 4))
+
+    def rsample(self, sample_shape=()):
+        X1 = self._gamma1.rsample(sample_shape)
+        X2 = _clamp_open(self._gamma2.rsample(sample_shape), False)
+        return _clamp_open(X1 / X2, False)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        ct1, ct2 = self.df1 * 0.5, self.df2 * 0.5
+        ct3 = self.df1 / self.df2
+        t1 = _pt.lgamma(ct1 + ct2) - _pt.lgamma(ct1) - _pt.lgamma(ct2)
+        t2 = ct1 * ct3.log() + (ct1 - 1) * value.log()
+        t3 = (ct1 + ct2) * (ct3 * value).log1p()
+        return t1 + t2 - t3

@@ -1,4 +1,5 @@
-"""HalfNormal, HalfCauchy, Weibull and Pareto: distributions PyTorch builds as transformed ones."""
+"""HalfNormal, HalfCauchy, Weibull, Pareto, Kumaraswamy, InverseGamma and LogisticNormal: the
+distributions PyTorch builds as transformed ones."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from plugtorch.distributions.transformed_distribution import TransformedDistribu
 from plugtorch.distributions.transforms import AbsTransform, AffineTransform, ExpTransform, PowerTransform
 from plugtorch.distributions.utils import broadcast_all
 
-__all__ = ["HalfNormal", "HalfCauchy", "Weibull", "Pareto"]
+__all__ = ["HalfNormal", "HalfCauchy", "Weibull", "Pareto", "Kumaraswamy", "InverseGamma", "LogisticNormal"]
 
 
 class _Half(TransformedDistribution):
@@ -165,3 +166,122 @@ class Pareto(TransformedDistribution):
 
     def entropy(self):
         return (self.scale / self.alpha).log() + (1 + self.alpha.reciprocal())
+
+
+class Kumaraswamy(TransformedDistribution):
+    """Kumaraswamy distribution on (0, 1): ``(1 - U ** (1 / b)) ** (1 / a)`` for U ~ Uniform(0, 1)."""
+    arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        from plugtorch.distributions.uniform import Uniform
+        self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
+        base_dist = Uniform(_pt.full_like(self.concentration0, 0), _pt.full_like(self.concentration0, 1),
+                            validate_args=validate_args)
+        transforms = [PowerTransform(exponent=self.concentration0.reciprocal()), AffineTransform(loc=1.0, scale=-1.0),
+                      PowerTransform(exponent=self.concentration1.reciprocal())]
+        super().__init__(base_dist, transforms, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Kumaraswamy, _instance)
+        new.concentration1 = self.concentration1.expand(batch_shape)
+        new.concentration0 = self.concentration0.expand(batch_shape)
+        return super().expand(batch_shape, _instance=new)
+
+    def _moment(self, n):
+        a, b = self.concentration1, self.concentration0
+        arg1 = 1 + n / a
+        return b * (_pt.lgamma(arg1) + _pt.lgamma(b) - _pt.lgamma(arg1 + b)).exp()
+
+    @property
+    def mean(self):
+        return self._moment(1)
+
+    @property
+    def mode(self):
+        # ((a - 1) / (a b - 1)) ** (1 / a); PyTorch's formula takes log1p(-b), nan for every b > 1
+        a, b = self.concentration1, self.concentration0
+        log_mode = a.reciprocal() * ((a - 1).log() - (a * b - 1).log())
+        log_mode = _pt.where((b < 1) | (a < 1), _pt.full_like(log_mode, math.nan), log_mode)
+        return log_mode.exp()
+
+    @property
+    def variance(self):
+        return self._moment(2) - self.mean.pow(2)
+
+    def entropy(self):
+        t1 = 1 - self.concentration1.reciprocal()
+        t0 = 1 - self.concentration0.reciprocal()
+        H0 = _pt.digamma(self.concentration0 + 1) + _EULER_GAMMA
+        return t0 + t1 * H0 - self.concentration1.log() - self.concentration0.log()
+
+
+class InverseGamma(TransformedDistribution):
+    """1 / X for X ~ Gamma(concentration, rate)."""
+    arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    support = constraints.positive
+    has_rsample = True
+
+    def __init__(self, concentration, rate, validate_args=None):
+        from plugtorch.distributions.gamma import Gamma
+        base_dist = Gamma(concentration, rate, validate_args=validate_args)
+        neg_one = -base_dist.rate.new_ones(())
+        super().__init__(base_dist, PowerTransform(neg_one), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(InverseGamma, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def concentration(self):
+        return self.base_dist.concentration
+
+    @property
+    def rate(self):
+        return self.base_dist.rate
+
+    @property
+    def mean(self):
+        result = self.rate / (self.concentration - 1)
+        return _pt.where(self.concentration > 1, result, _pt.full_like(result, math.inf))
+
+    @property
+    def mode(self):
+        return self.rate / (self.concentration + 1)
+
+    @property
+    def variance(self):
+        c = self.concentration
+        result = self.rate.square() / ((c - 1).square() * (c - 2))
+        return _pt.where(c > 2, result, _pt.full_like(result, math.inf))
+
+    def entropy(self):
+        c = self.concentration
+        return c + self.rate.log() + _pt.lgamma(c) - (1 + c) * _pt.digamma(c)
+
+
+class LogisticNormal(TransformedDistribution):
+    """The stick-breaking image of Normal(loc, scale): a density on the simplex (event dim K + 1)."""
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        from plugtorch.distributions.structured_transforms import StickBreakingTransform
+        base_dist = Normal(loc, scale, validate_args=validate_args)
+        if not base_dist.batch_shape:
+            base_dist = base_dist.expand([1])
+        super().__init__(base_dist, StickBreakingTransform(), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(LogisticNormal, _instance)
+        return super().expand(batch_shape, _instance=new)
+
+    @property
+    def loc(self):
+        return self.base_dist.base_dist.loc
+
+    @property
+    def scale(self):
+        return self.base_dist.base_dist.scale

@@ -111,3 +111,80 @@ def test_mixture_same_family():
         D.MixtureSameFamily(D.Categorical(logits=pt.zeros(2)), D.Normal(pt.zeros(3), pt.ones(3)))
     with pytest.raises(ValueError, match="The Mixture distribution needs to be an  instance of"):
         D.MixtureSameFamily(D.Normal(0.0, 1.0), D.Normal(pt.zeros(3), pt.ones(3)))
+
+
+def test_inverse_gamma_fisher_snedecor_kumaraswamy():
+    ig = D.InverseGamma(t(3.0), t(2.0))
+    x = np.array([0.2, 0.5, 0.9])
+    close(ig.log_prob(t(x)), st.invgamma.logpdf(x, 3.0, scale=2.0))
+    close(ig.entropy(), st.invgamma.entropy(3.0, scale=2.0))
+    close(ig.mean, st.invgamma.mean(3.0, scale=2.0)), close(ig.variance, st.invgamma.var(3.0, scale=2.0))
+    f = D.FisherSnedecor(t(5.0), t(7.0))
+    close(f.log_prob(t(x)), st.f.logpdf(x, 5.0, 7.0))
+    close(f.mean, st.f.mean(5.0, 7.0)), close(f.variance, st.f.var(5.0, 7.0))
+    pt.manual_seed(5)
+    s = f.sample((20000,)).numpy()
+    assert np.allclose(np.quantile(s, [0.25, 0.5, 0.75]), st.f.ppf([0.25, 0.5, 0.75], 5.0, 7.0), rtol=0.04)
+    a, b = np.array([2.0, 5.0]), np.array([3.0, 1.5])
+    k = D.Kumaraswamy(t(a), t(b))
+    y = np.array([0.3, 0.8])
+    close(k.log_prob(t(y)), np.log(a * b * y ** (a - 1) * (1 - y ** a) ** (b - 1)))
+    close(k.cdf(t(y)), 1 - (1 - y ** a) ** b)
+    close(k.mode, ((a - 1) / (a * b - 1)) ** (1 / a))
+    grid = np.linspace(1e-6, 1 - 1e-6, 200001)
+    pdf = a * b * grid[:, None] ** (a - 1) * (1 - grid[:, None] ** a) ** (b - 1)
+    mean = np.trapezoid(grid[:, None] * pdf, grid, axis=0)
+    close(k.mean, mean, 1e-6), close(k.variance, np.trapezoid(grid[:, None] ** 2 * pdf, grid, axis=0) - mean ** 2, 1e-6)
+    close(k.entropy(), -np.trapezoid(pdf * np.log(pdf), grid, axis=0), 1e-4)
+
+
+def test_von_mises():
+    d = D.VonMises(t([0.5, -2.0]), t([2.0, 0.3]))
+    x = np.array([1.0, 3.0])
+    close(d.log_prob(t(x)), st.vonmises.logpdf(x, [2.0, 0.3], loc=[0.5, -2.0]))
+    close(d.variance, 1 - st.vonmises.mean(np.array([2.0, 0.3])) * 0 - np.array(
+        [np.trapezoid(np.cos(g) * st.vonmises.pdf(g, k), g) for k, g in
+         ((2.0, np.linspace(-np.pi, np.pi, 20001)), (0.3, np.linspace(-np.pi, np.pi, 20001)))]), 1e-8)
+    pt.manual_seed(6)
+    s = d.sample((20000,)).numpy()
+    assert s.min() >= -np.pi and s.max() < np.pi
+    assert abs(np.angle(np.exp(1j * s[:, 0]).mean()) - 0.5) < 0.03
+    assert np.allclose(np.quantile(s[:, 0], [0.25, 0.5, 0.75]), st.vonmises.ppf([0.25, 0.5, 0.75], 2.0, loc=0.5),
+                       atol=0.04)
+
+
+def test_continuous_bernoulli():
+    p = np.array([0.2, 0.5, 0.8, 0.4995])
+    d = D.ContinuousBernoulli(t(p))
+    # the density lam^x (1 - lam)^(1 - x) C(lam), C(lam) = 2 atanh(1 - 2 lam) / (1 - 2 lam) (2 at 1/2)
+    C = np.where(np.abs(p - 0.5) < 1e-12, 2.0, 2 * np.arctanh(1 - 2 * p) / np.where(p == 0.5, 1, 1 - 2 * p))
+    x = np.array([0.3, 0.3, 0.3, 0.7])
+    close(d.log_prob(t(x)), x * np.log(p) + (1 - x) * np.log1p(-p) + np.log(C), 1e-6)
+    grid = np.linspace(0, 1, 200001)
+    pdf = p * 0 + (p ** grid[:, None]) * ((1 - p) ** (1 - grid[:, None])) * C
+    close(d.mean, np.trapezoid(grid[:, None] * pdf, grid, axis=0), 1e-6)
+    ref_cdf = [np.trapezoid(pdf[grid <= xi, i], grid[grid <= xi]) for i, xi in enumerate(x)]
+    close(d.cdf(t(x))[:3], ref_cdf[:3], 1e-4)
+    close(d.cdf(t(x))[3], ref_cdf[3], 1e-3)   # inside lims the cdf is PyTorch's uniform approximation
+    close(d.cdf(d.icdf(t([0.1, 0.4, 0.6, 0.9]))), [0.1, 0.4, 0.6, 0.9], 1e-9)
+    probs = t(0.3, requires_grad=True)
+    pt.manual_seed(7)
+    D.ContinuousBernoulli(probs).rsample((1000,)).mean().backward()
+    assert probs.grad.item() > 0
+    with pytest.raises(ValueError, match="The parameter probs has invalid values"):
+        D.ContinuousBernoulli(t([1.5]), validate_args=True)
+
+
+def test_logistic_normal():
+    loc, scale = np.array([0.0, 1.0]), np.array([1.0, 2.0])
+    d = D.LogisticNormal(t(loc), t(scale))
+    assert tuple(d.event_shape) == (3,)
+    pt.manual_seed(8)
+    s = d.sample((5,))
+    close(s.sum(-1), np.ones(5), 1e-12)
+    y = np.array([0.2, 0.5, 0.3])
+    # stick breaking inverted by hand: x_i = logit(y_i / (1 - sum_{j<i} y_j)) + log(K - i) ... with PyTorch's offsets
+    xs = np.log(y[:-1]) - np.log(1 - np.cumsum(y[:-1])) + np.log([2.0, 1.0])
+    tr = D.StickBreakingTransform()
+    ref = st.norm.logpdf(xs, loc, scale).sum() - tr.log_abs_det_jacobian(t(xs), t(y)).item()
+    close(d.log_prob(t(y)), ref)

@@ -1,0 +1,115 @@
+"""ContinuousBernoulli (Loaiza-Ganem and Cunningham, 2019): a density on [0, 1] for VAE pixels."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import plugtorch as _pt
+from plugtorch.distributions import constraints
+from plugtorch.distributions._parameterised import _ProbsOrLogits
+from plugtorch.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs
+
+__all__ = ["ContinuousBernoulli"]
+
+
+class ContinuousBernoulli(_ProbsOrLogits):
+    """Density proportional to ``probs**x (1 - probs)**(1 - x)`` on [0, 1]; ``rsample`` inverts the CDF.
+
+    Near probs = 1/2 (inside ``lims``) the normaliser and moments use PyTorch's Taylor expansions.
+
+    >>> import plugtorch as pt
+    >>> from plugtorch.distributions import ContinuousBernoulli
+    >>> round(ContinuousBernoulli(pt.tensor(0.5)).mean.item(), 4)
+    0.5
+    """
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    _mean_carrier_measure = 0
+    has_rsample = True
+
+    def __init__(self, probs=None, logits=None, lims=(0.499, 0.501), validate_args=None):
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            (checked,) = broadcast_all(probs)
+            if validate_args is not None and not bool(self.arg_constraints["probs"].check(checked).all()):
+                raise ValueError("The parameter probs has invalid values")
+            probs = clamp_probs(checked) if not isinstance(probs, numbers.Number) else clamp_probs(checked).item()
+        batch_shape = self._init_probs_logits(probs, logits)
+        self._lims = lims
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = super().expand(batch_shape, _instance)
+        new._lims = self._lims
+        return new
+
+    @lazy_property
+    def probs(self):
+        return clamp_probs(logits_to_probs(self.logits, is_binary=True))
+
+    def _outside_unstable_region(self):
+        return (self.probs <= self._lims[0]) | (self.probs > self._lims[1])
+
+    def _cut_probs(self):
+        return _pt.where(self._outside_unstable_region(), self.probs, self._lims[0] * _pt.ones_like(self.probs))
+
+    def _cont_bern_log_norm(self):
+        cut = self._cut_probs()
+        below = _pt.where(cut <= 0.5, cut, _pt.zeros_like(cut))
+        above = _pt.where(cut >= 0.5, cut, _pt.ones_like(cut))
+        log_norm = ((-cut).log1p() - cut.log()).abs().log() - _pt.where(
+            cut <= 0.5, (-2.0 * below).log1p(), (2.0 * above - 1.0).log())
+        x = (self.probs - 0.5).pow(2)
+        taylor = math.log(2.0) + (4.0 / 3.0 + 104.0 / 45.0 * x) * x
+        return _pt.where(self._outside_unstable_region(), log_norm, taylor)
+
+    @property
+    def mean(self):
+        cut = self._cut_probs()
+        mus = cut / (2.0 * cut - 1.0) + 1.0 / ((-cut).log1p() - cut.log())
+        x = self.probs - 0.5
+        taylor = 0.5 + (1.0 / 3.0 + 16.0 / 45.0 * x.pow(2)) * x
+        return _pt.where(self._outside_unstable_region(), mus, taylor)
+
+    @property
+    def variance(self):
+        cut = self._cut_probs()
+        variances = cut * (cut - 1.0) / (1.0 - 2.0 * cut).pow(2) + 1.0 / ((-cut).log1p() - cut.log()).pow(2)
+        x = (self.probs - 0.5).pow(2)
+        taylor = 1.0 / 12.0 - (1.0 / 15.0 - 128.0 / 945.0 * x) * x
+        return _pt.where(self._outside_unstable_region(), variances, taylor)
+
+    def sample(self, sample_shape=()):
+        with _pt.no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        shape = tuple(self._extended_shape(sample_shape))
+        u = _pt.rand(shape, dtype=self.probs.dtype, device=self.probs.device)
+        return self.icdf(u)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        bce = logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p()
+        return -bce + self._cont_bern_log_norm()
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        cut = self._cut_probs()
+        cdfs = (cut.pow(value) * (1.0 - cut).pow(1.0 - value) + cut - 1.0) / (2.0 * cut - 1.0)
+        unbounded = _pt.where(self._outside_unstable_region(), cdfs, value)
+        return _pt.where(value <= 0.0, _pt.zeros_like(value), _pt.where(value >= 1.0, _pt.ones_like(value), unbounded))
+
+    def icdf(self, value):
+        cut = self._cut_probs()
+        inverted = ((-cut + value * (2.0 * cut - 1.0)).log1p() - (-cut).log1p()) / (cut.log() - (-cut).log1p())
+        return _pt.where(self._outside_unstable_region(), inverted, value)
+
+    def entropy(self):
+        log_probs0 = (-self.probs).log1p()
+        log_probs1 = self.probs.log()
+        return self.mean * (log_probs0 - log_probs1) - self._cont_bern_log_norm() - log_probs0

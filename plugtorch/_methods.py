@@ -41,6 +41,7 @@ conj conj_physical angle
 unfold rot90 kron cummax cummin logcumsumexp unique_consecutive diag_embed diagflat split_with_sizes select_scatter
 slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_copy quantile nanquantile histc histogram
 cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
+adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()
@@ -58,7 +59,7 @@ clamp_min clamp_max lerp frac nan_to_num square masked_fill index_put scatter sc
 index_add index_copy index_fill cumsum cumprod tril triu clip true_divide multiply divide subtract
 fix absolute negative arcsin arccos arctan arctan2
 relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm addmv baddbmm
-masked_scatter put index_reduce renorm scatter_reduce
+masked_scatter put index_reduce renorm scatter_reduce addr addbmm
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc copysign nextafter heaviside
 gcd lcm ldexp mvlgamma
 """.split()

@@ -12,6 +12,7 @@ import itertools
 from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch._ops_compound import _check_tensor
+from plugtorch._tensor import Tensor
 
 __all__ = []
 
@@ -161,3 +162,140 @@ def matrix_power(input, n):
     the same as ``plugtorch.linalg.matrix_power``."""
     from plugtorch import linalg
     return linalg.matrix_power(input, n)
+
+
+@public("matmul")
+def tensordot(a, b, dims=2, out=None):
+    """Sums of products over the last ``dims`` dims of ``a`` and the first of ``b``, or over the
+    dims the pair of lists ``dims`` names.
+
+    >>> plugtorch.tensordot(plugtorch.ones(2, 3), plugtorch.ones(3, 4), dims=1).shape
+    plugtorch.Size([2, 4])
+    """
+    from plugtorch.dispatch import meta as M
+    _check_tensor("tensordot", a, "a")
+    _check_tensor("tensordot", b, "b")
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        if dims > _b.min(a.ndim, b.ndim):
+            raise RuntimeError(f"tensordot expects dims < ndim_a or ndim_b, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(da) != len(db):
+            raise RuntimeError(f"both dimension lists should have same length (got {len(da)} and {len(db)})")
+    da = [M.wrap_dim("tensordot", d, a.ndim) for d in da]
+    db = [M.wrap_dim("tensordot", d, b.ndim) for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size {a.shape[i]} in dim {i} "
+                               f"and second has size {b.shape[j]} in dim {j}")
+    ka = [d for d in range(a.ndim) if d not in da]
+    kb = [d for d in range(b.ndim) if d not in db]
+    k = 1
+    for d in da:
+        k *= a.shape[d]
+    am = a.permute(ka + da).reshape(-1, k)
+    bm = b.permute(db + kb).reshape(k, -1)
+    return P.matmul(am, bm).reshape(tuple(a.shape[d] for d in ka) + tuple(b.shape[d] for d in kb))
+
+
+@public("outer")
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)`` (logical or/and for bool tensors)."""
+    o = P.outer(vec1, vec2)
+    if o.dtype is _dtypes.bool:
+        return (input.bool() & bool(beta)) | (o & bool(alpha))
+    return (input * beta if beta != 1 else input) + (o * alpha if alpha != 1 else o) if beta != 0 else \
+        (o * alpha if alpha != 1 else o).broadcast_to(tuple(input.shape)).clone()
+
+
+@public("outer")
+def ger(input, vec2):
+    """The old name of ``outer``."""
+    return P.outer(input, vec2)
+
+
+@public("matmul")
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    s = P.bmm(batch1, batch2).sum(0)
+    s = s * alpha if alpha != 1 else s
+    return s.broadcast_to(tuple(input.shape)).clone() if beta == 0 else (input * beta if beta != 1 else input) + s
+
+
+@public("matmul")
+def chain_matmul(*matrices):
+    """The product of 2-D matrices in the cheapest order (``linalg.multi_dot``)."""
+    import warnings
+    from plugtorch import linalg
+    warnings.warn("plugtorch.chain_matmul is deprecated and will be removed in a future PyTorch release. Use "
+                  "plugtorch.linalg.multi_dot instead, which accepts a list of two or more tensors rather than "
+                  "multiple arguments.", UserWarning, stacklevel=2)
+    if len(matrices) == 1:
+        return matrices[0].clone()
+    return linalg.multi_dot(list(matrices))
+
+
+@public("pow")
+def vander(x, N=None, increasing=False):
+    """The Vandermonde matrix of a 1-D ``x``: columns ``x ** (N - 1), ..., x, 1`` (ascending with
+    ``increasing``).
+
+    >>> plugtorch.vander(plugtorch.tensor([1, 2, 3]), N=2).tolist()
+    [[1, 1], [2, 1], [3, 1]]
+    """
+    _check_tensor("vander", x, "x")
+    if x.ndim != 1:
+        raise RuntimeError(f"x must be a one-dimensional tensor, got {x.ndim} dimensions")
+    n = x.shape[0] if N is None else N
+    if n < 0:
+        raise RuntimeError(f"N must be non-negative, got {n}")
+    xs = x if x.dtype.is_floating_point or x.dtype.is_complex else x.long()   # integers and bool: int64
+    if n == 0:
+        return P.empty((x.shape[0], 0), dtype=xs.dtype, device=x.device)
+    cols = P.cat([P.ones((x.shape[0], 1), dtype=xs.dtype, device=x.device),
+                  xs.unsqueeze(1).expand(x.shape[0], n - 1)], 1).cumprod(1)
+    return cols if increasing else cols.flip([1])
+
+
+@public("vector_norm")
+def frobenius_norm(input, dim=(-2, -1), keepdim=False):
+    """The square root of the sum of squares over ``dim``."""
+    return P.ops.vector_norm(input, 2.0, dim, keepdim)
+
+
+@public("vector_norm")
+def nuclear_norm(input, dim=None, keepdim=False):
+    """The sum of the singular values of the matrices in ``dim`` (the last two by default)."""
+    from plugtorch import linalg
+    return linalg.matrix_norm(input, "nuc", dim=(-2, -1) if dim is None else dim, keepdim=keepdim)
+
+
+@public("cdist")
+def pdist(input, p=2):
+    """The ``p``-norm distances between the rows of a 2-D ``input``, the upper triangle of
+    ``cdist(input, input)`` in row order."""
+    _check_tensor("pdist", input)
+    if input.ndim != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"pdist only supports floating-point dtypes (got {input.dtype})")
+    if not p >= 0:
+        raise RuntimeError("pdist only supports non-negative p values")
+    from plugtorch._ops_indices import triu_indices
+    i, j = triu_indices(input.shape[0], input.shape[0], 1, device=input.device)
+    return P.ops.vector_norm(input[i] - input[j], float(p), -1)
+
+
+@public("transpose")
+def adjoint(input):
+    """The conjugate transpose of the last two dims."""
+    if input.ndim < 2:
+        raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
+                           f"{input.ndim}-D tensor.")
+    t = input.transpose(-2, -1)
+    return t.conj() if input.dtype.is_complex else t

@@ -673,6 +673,8 @@ from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, ad
 from plugtorch._ops_linalg import *  # noqa: E402,F401,F403  (det, inverse, slogdet, svd ...)
 from plugtorch._ops_products import *  # noqa: E402,F401,F403  (vdot, inner, block_diag, combinations ...)
 from plugtorch._ops_counting import *  # noqa: E402,F401,F403  (unique_consecutive, histogram, cummax ...)
+from plugtorch._ops_indices import *  # noqa: E402,F401,F403  (tril_indices, isin, trapezoid, logspace ...)
+from plugtorch._ops_aliases import *  # noqa: E402,F401,F403  (view_copy, unsafe_split, detach, fill_ ...)
 from plugtorch._ops_special import *  # noqa: E402,F401,F403  (ldexp, frexp, mvlgamma ...)
 
 def _accepting_numpy_names(fn):
@@ -688,7 +690,8 @@ def _accepting_numpy_names(fn):
 
 for _n, _f in list(globals().items()):
     if (isinstance(_f, types.FunctionType) and not _n.startswith("_") and not hasattr(_f, "_op")
-            and _f.__module__ in (__name__, "plugtorch._ops_compound", "plugtorch._ops_counting")):
+            and _f.__module__ in (__name__, "plugtorch._ops_compound", "plugtorch._ops_counting",
+                                                    "plugtorch._ops_indices")):
         _params = inspect.signature(_f).parameters
         if "dim" in _params or "keepdim" in _params:
             globals()[_n] = _accepting_numpy_names(_f)

@@ -1,6 +1,7 @@
 """Tensor methods about a tensor's storage, size and sign: ``resize_``, ``resize_as_``,
 ``data_ptr``, ``new_empty_strided``, ``sum_to_size``, ``is_signed``, ``is_nonzero``,
-``is_same_size``, ``retains_grad``. ``_methods`` installs them.
+``is_same_size``, ``retains_grad``; and ``fill_diagonal_``, ``cfloat``, ``cdouble``.
+``_methods`` installs them.
 """
 from __future__ import annotations
 
@@ -62,12 +63,10 @@ def data_ptr(self) -> int:
 
 
 def new_empty_strided(self, size, stride, *, dtype=None, device=None, requires_grad=False, **kw):
-    """An uninitialised tensor of ``size`` (plugtorch allocates it contiguous whatever ``stride``,
-    which must give each element its own memory)."""
-    size, stride = as_ints("new_empty_strided", "size", size), as_ints("new_empty_strided", "stride", stride)
-    if len(size) != len(stride):
-        raise RuntimeError(f"mismatch in length of strides and shape (size {list(size)}, stride {list(stride)})")
-    return P.empty(size, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+    """An uninitialised tensor of ``size`` with this tensor's dtype and device (see ``empty_strided``)."""
+    from plugtorch._ops_indices import empty_strided
+    return empty_strided(size, stride, dtype=dtype or self.dtype, device=device or self.device,
+                         requires_grad=requires_grad)
 
 
 def sum_to_size(self, *size):
@@ -105,6 +104,29 @@ def is_same_size(self, other) -> bool:
     return tuple(self.shape) == tuple(other.shape)
 
 
+def fill_diagonal_(self, fill_value, wrap=False):
+    """Write ``fill_value`` on the main diagonal in place (every dim of equal length, or a matrix;
+    ``wrap``: a tall matrix's diagonal starts again after each block of ``cols + 1`` rows).
+
+    >>> plugtorch.zeros(2, 3).fill_diagonal_(1.0).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    if self.ndim < 2:
+        raise RuntimeError(f"fill_diagonal_(): dimensions must larger than 1 (got {self.ndim})")
+    shape = tuple(self.shape)
+    if self.ndim > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    step = sum(math.prod(shape[i + 1:]) for i in range(len(shape)))    # the contiguous strides, summed
+    n = min(shape)
+    count = n
+    if wrap and self.ndim == 2 and shape[0] > shape[1] + 1:
+        count = (self.numel() + step - 1) // step
+    flat_index = P.arange(count, device=self.device) * step
+    flat_index = flat_index[flat_index < self.numel()]
+    filled = self.reshape(-1).index_put([flat_index], P.full((), fill_value, dtype=self.dtype, device=self.device))
+    return self.copy_(filled.reshape(shape))
+
+
 def install():
     Tensor.resize_ = resize_
     Tensor.resize_as_ = resize_as_
@@ -114,5 +136,8 @@ def install():
     Tensor.is_signed = is_signed
     Tensor.is_nonzero = is_nonzero
     Tensor.is_same_size = is_same_size
+    Tensor.fill_diagonal_ = fill_diagonal_
+    Tensor.cfloat = lambda self: self.to(_dtypes.complex64)
+    Tensor.cdouble = lambda self: self.to(_dtypes.complex128)
     Tensor.retains_grad = property(lambda self: bool(self._retains_grad),
                                    doc="Whether .grad of this non-leaf tensor is kept (see retain_grad()).")

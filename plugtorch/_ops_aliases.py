@@ -1,0 +1,78 @@
+"""PyTorch's other names for existing functions: the ``*_copy`` variants of the views (the view,
+cloned), the ``unsafe_*`` splits (the safe ones), and top-level forms of Tensor methods
+(``detach``, ``fill_``, ``zero_``, ``index_put_``, ``is_complex`` ...).
+"""
+from __future__ import annotations
+
+from plugtorch import _ops_public as P
+
+__all__ = []
+
+
+def _copy_of(view_name):
+    view = getattr(P, view_name) if view_name != "view" else (lambda input, *size: input.view(*size))
+
+    def fn(input, *args, **kwargs):
+        out = view(input, *args, **kwargs)
+        return tuple(t.clone() for t in out) if isinstance(out, (tuple, list)) else out.clone()
+    fn.__name__ = fn.__qualname__ = f"{view_name}_copy"
+    fn.__doc__ = f"``{view_name}`` as a new tensor that shares no memory with ``input``."
+    P.PUBLIC_TO_OP[fn.__name__] = P.PUBLIC_TO_OP.get(view_name, view_name)
+    __all__.append(fn.__name__)
+    return fn
+
+
+def _same_as(name, target):
+    fn = getattr(P, target)
+    P.PUBLIC_TO_OP[name] = P.PUBLIC_TO_OP.get(target, target)
+    __all__.append(name)
+    return fn
+
+
+for _view in ("diagonal", "expand", "permute", "select", "split", "split_with_sizes", "squeeze", "t", "transpose",
+              "unbind", "unfold", "unsqueeze", "view"):
+    globals()[f"{_view}_copy"] = _copy_of(_view)
+
+unsafe_chunk = _same_as("unsafe_chunk", "chunk")
+unsafe_split = _same_as("unsafe_split", "split")
+unsafe_split_with_sizes = _same_as("unsafe_split_with_sizes", "split_with_sizes")
+
+
+def _method_as_function(name, op):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``input.{name}(...)``."
+    P.PUBLIC_TO_OP[name] = op
+    __all__.append(name)
+    return fn
+
+
+detach = _method_as_function("detach", "clone")
+detach_ = _method_as_function("detach_", "clone")
+fill_ = _method_as_function("fill_", "copy_")
+zero_ = _method_as_function("zero_", "copy_")
+index_put_ = _method_as_function("index_put_", "index_put")
+is_complex = _method_as_function("is_complex", "clone")
+is_nonzero = _method_as_function("is_nonzero", "clone")
+is_same_size = _method_as_function("is_same_size", "clone")
+is_signed = _method_as_function("is_signed", "clone")
+
+
+def alias_copy(input):
+    """A copy of ``input`` (PyTorch's alias, made a new tensor)."""
+    return input.clone()
+
+
+def detach_copy(input):
+    """``input.detach()`` as a new tensor."""
+    return input.detach().clone()
+
+
+def fill(input, value):
+    """A new tensor like ``input`` filled with ``value`` (a number or a 0-d tensor)."""
+    return input.clone().fill_(value)
+
+
+P.PUBLIC_TO_OP.update(alias_copy="clone", detach_copy="clone", fill="copy_")
+__all__ += ["alias_copy", "detach_copy", "fill"]

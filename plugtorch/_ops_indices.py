@@ -1,0 +1,233 @@
+"""Public index and grid helpers made of registered ops: ``tril_indices``, ``triu_indices``,
+``unravel_index``, ``isin``, ``nonzero_static``, ``trapezoid``/``trapz``,
+``cumulative_trapezoid``, ``logspace``, ``range``, ``scalar_tensor``, ``empty_strided``.
+
+Compositions (no op of their own); ``PUBLIC_TO_OP`` records the main op each runs.
+"""
+from __future__ import annotations
+
+import builtins as _b
+import math
+
+from plugtorch import _dtypes
+from plugtorch import _ops_public as P
+from plugtorch._ops_compound import _check_tensor
+from plugtorch._tensor import Tensor
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import as_int, as_ints
+
+__all__ = []
+
+
+def public(op_name):
+    return P.public(op_name, __all__)
+
+
+def _triangle(name, row, col, offset, dtype, device, lower):
+    row, col, offset = as_int(name, "row", row), as_int(name, "col", col), as_int(name, "offset", offset)
+    if row < 0:
+        raise RuntimeError(f"{name}(): row must be non-negative, got {row}")
+    if col < 0:
+        raise RuntimeError(f"{name}(): col must be non-negative, got {col}")
+    dtype = _dtypes.int64 if dtype is None else dtype
+    if dtype not in (_dtypes.int32, _dtypes.int64):
+        raise RuntimeError(f"{name}(): only int32 and int64 are supported as dtype, got {dtype}")
+    r = P.arange(row, device=device).unsqueeze(1)
+    c = P.arange(col, device=device).unsqueeze(0)
+    keep = (c - r <= offset) if lower else (c - r >= offset)
+    rr, cc = r.expand(row, col), c.expand(row, col)
+    return P.stack([rr[keep], cc[keep]]).to(dtype)
+
+
+@public("nonzero")
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (row, column) coordinates of the lower triangle of a ``row`` x ``col`` matrix, in
+    row-major order, as a 2 x N tensor.
+
+    >>> plugtorch.tril_indices(2, 2).tolist()
+    [[0, 1, 1], [0, 0, 1]]
+    """
+    return _triangle("tril_indices", row, col, offset, dtype, device, True)
+
+
+@public("nonzero")
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The coordinates of the upper triangle (``offset`` diagonals above the main one and up)."""
+    return _triangle("triu_indices", row, col, offset, dtype, device, False)
+
+
+@public("remainder")
+def unravel_index(indices, shape):
+    """Flat indices into ``shape`` as a tuple of coordinate tensors (negative indices count
+    from the end).
+
+    >>> [t.item() for t in plugtorch.unravel_index(plugtorch.tensor(4), (2, 3))]
+    [1, 1]
+    """
+    if not isinstance(indices, Tensor):
+        indices = P.tensor(indices)
+    if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype is _dtypes.bool:
+        raise TypeError(f"expected 'indices' to be integer dtype, but got {indices.dtype}")
+    shape = as_ints("unravel_index", "shape", (shape,) if isinstance(shape, int) else shape)
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"'shape' cannot have negative values, but got {tuple(shape)}")
+    n = math.prod(shape)
+    if indices.numel():
+        from plugtorch.dispatch.dispatcher import data_check
+        data_check(((indices < -n) | (indices >= n)).any(), RuntimeError,
+                   f"unravel_index(): 'indices' must be in range [-{n}, {n - 1}] for shape {tuple(shape)}")
+    flat = indices.long() % n if n else indices.long()
+    out = []
+    for s in reversed(shape):
+        out.append(flat % s)
+        flat = flat // s
+    return tuple(reversed(out))
+
+
+@public("sort")
+def isin(elements, test_elements, *, assume_unique=False, invert=False):
+    """Whether each element of ``elements`` is among ``test_elements`` (nan never is).
+
+    >>> plugtorch.isin(plugtorch.tensor([1, 2, 3]), plugtorch.tensor([2, 5])).tolist()
+    [False, True, False]
+    """
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin(): at least one of 'elements' and 'test_elements' must be a Tensor")
+    ref = elements if isinstance(elements, Tensor) else test_elements
+    dev = ref.device
+    e = elements if isinstance(elements, Tensor) else P.tensor(elements, device=dev)
+    t = test_elements if isinstance(test_elements, Tensor) else P.tensor(test_elements, device=dev)
+    dt = _dtypes.promote_types(e.dtype, t.dtype)
+    e, t = e.to(dt), t.reshape(-1).to(dt)
+    if t.numel() == 0:
+        hit = P.zeros(tuple(e.shape), dtype=_dtypes.bool, device=dev)
+    else:
+        s = P.sort(t)[0]
+        at = P.searchsorted(s, e.reshape(-1)).clamp(max=s.shape[0] - 1)
+        hit = (s[at] == e.reshape(-1)).reshape(tuple(e.shape))
+    return ~hit if invert else hit
+
+
+@public("nonzero")
+def nonzero_static(input, *, size, fill_value=-1):
+    """``nonzero(input)`` cut or padded (with ``fill_value``) to exactly ``size`` rows."""
+    _check_tensor("nonzero_static", input)
+    size = as_int("nonzero_static", "size", size)
+    if size < 0:
+        raise RuntimeError(f"nonzero_static: 'size' must be an non-negative integer, got {size}")
+    nz = P.nonzero(input)
+    rows = nz.shape[0]
+    if rows >= size:
+        return nz[:size]
+    pad = P.full((size - rows, nz.shape[1]), fill_value, dtype=nz.dtype, device=input.device)
+    return P.cat([nz, pad])
+
+
+# ---- integrals -----------------------------------------------------------------------------
+def _trapezoid_parts(name, y, x, dx, dim):
+    _check_tensor(name, y, "y")
+    d = M.wrap_dim(name, dim, y.ndim)
+    n = y.shape[d]
+    if y.dtype.is_floating_point or y.dtype.is_complex:
+        yf = y
+    else:
+        yf = y.to(_dtypes.get_default_dtype())
+    pairs = yf.narrow(d, 1, _b.max(n - 1, 0)) + yf.narrow(d, 0, _b.max(n - 1, 0))
+    if x is None:
+        return pairs * ((1.0 if dx is None else dx) / 2), d
+    _check_tensor(name, x, "x")
+    if x.ndim == 1:
+        if x.shape[0] != n:
+            raise RuntimeError(f"{name}: There must be one `x` value for each sample point (x has {x.shape[0]}, "
+                               f"y has {n} along dim {d})")
+        steps = (x[1:] - x[:-1]).reshape((-1,) + (1,) * (y.ndim - 1 - d))
+    else:
+        steps = x.narrow(d, 1, _b.max(n - 1, 0)) - x.narrow(d, 0, _b.max(n - 1, 0))
+    return pairs * steps / 2, d
+
+
+@public("sum")
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoidal rule along ``dim``: spacing ``x`` (sample points) or ``dx`` (default 1).
+
+    >>> plugtorch.trapezoid(plugtorch.tensor([1., 2., 4.])).item()
+    4.5
+    """
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid(): pass either x or dx, not both")
+    parts, d = _trapezoid_parts("trapezoid", y, x, dx, dim)
+    return parts.sum(d)
+
+
+@public("sum")
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """The old name of ``trapezoid``."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+@public("cumsum")
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal integral along ``dim`` (one element fewer than ``y``)."""
+    if x is not None and dx is not None:
+        raise TypeError("cumulative_trapezoid(): pass either x or dx, not both")
+    parts, d = _trapezoid_parts("cumulative_trapezoid", y, x, dx, dim)
+    return parts.cumsum(d)
+
+
+# ---- factories -----------------------------------------------------------------------------
+@public("linspace")
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``.
+
+    >>> plugtorch.logspace(0, 2, 3).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    dt = _dtypes.get_default_dtype() if dtype is None else dtype
+    work = _dtypes.float64 if not dt.is_floating_point or dt is _dtypes.float64 else dt
+    exps = P.linspace(start, end, steps, dtype=work, device=device)
+    out = P.pow(float(base), exps)
+    out = (out.round() if not dt.is_floating_point else out).to(dt)
+    return out.requires_grad_() if requires_grad else out
+
+
+# plugtorch.range (set in plugtorch/__init__): not in __all__, so that `from _ops_indices import *`
+# leaves the builtin range alone in _ops_public
+@P.public("arange")
+def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """The deprecated ``arange`` that includes ``end``: ``start, start + step, ..., end``
+    (default dtype float).
+
+    >>> plugtorch.range(0, 2, 0.5).tolist()
+    [0.0, 0.5, 1.0, 1.5, 2.0]
+    """
+    import warnings
+    warnings.warn("plugtorch.range is deprecated and will be removed in a future release because its behavior is "
+                  "inconsistent with Python's range builtin. Instead, use plugtorch.arange, which produces values in "
+                  "[start, end).", UserWarning, stacklevel=2)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("range(): step must be nonzero")
+    n = int(math.floor((end - start) / step)) + 1
+    if n < 0:
+        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (start {start}, end {end}, "
+                           f"step {step})")
+    dt = _dtypes.get_default_dtype() if dtype is None else dtype
+    out = (P.arange(n, dtype=_dtypes.float64, device=device) * step + start).to(dt)
+    return out.requires_grad_() if requires_grad else out
+
+
+@public("full")
+def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=False):
+    """A 0-d tensor holding ``s`` (the default float dtype unless ``dtype`` says otherwise)."""
+    return P.full((), s, dtype=dtype or _dtypes.get_default_dtype(), device=device, requires_grad=requires_grad)
+
+
+@public("empty")
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """An uninitialised tensor of ``size`` (allocated contiguous: plugtorch tensors own dense
+    memory; ``stride`` must have one entry per dim)."""
+    size, stride = as_ints("empty_strided", "size", size), as_ints("empty_strided", "stride", stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape (size {list(size)}, stride {list(stride)})")
+    return P.empty(size, dtype=dtype, device=device, requires_grad=requires_grad)

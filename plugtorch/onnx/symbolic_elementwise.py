@@ -167,7 +167,7 @@ for _name, _type in (("exp", "Exp"), ("log", "Log"), ("sin", "Sin"), ("cos", "Co
                      ("asin", "Asin"), ("acos", "Acos"), ("atan", "Atan"), ("sinh", "Sinh"), ("cosh", "Cosh"),
                      ("tanh", "Tanh"), ("sqrt", "Sqrt"), ("erf", "Erf"), ("sigmoid", "Sigmoid"),
                      ("abs", "Abs"), ("neg", "Neg"), ("sign", "Sign"), ("relu", "Relu"),
-                     ("reciprocal", "Reciprocal")):
+                     ("reciprocal", "Reciprocal"), ("acosh", "Acosh"), ("asinh", "Asinh"), ("atanh", "Atanh")):
     onnx_op(_name)(_unary(_type))
 
 

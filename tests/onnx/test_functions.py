@@ -51,6 +51,11 @@ def test_unary_math():
     check_export(f, (x, pos, unit))
 
 
+def test_inverse_hyperbolic_functions():
+    x = r(3, 5)
+    check_export(lambda x: (x.asinh(), (x.abs() + 1.1).acosh(), (x.tanh() * 0.9).atanh(), pt.arcsinh(x)), (x,))
+
+
 def test_rounding_half_to_even():
     x = pt.tensor([0.5, 1.5, 2.5, -0.5, -1.5, 2.4999, -2.6])
     check_export(lambda x: (x.round(), x.trunc(), x.floor(), x.ceil()), (x,))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _ProbsOrLogits
+from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all
 
 __all__ = ["Bernoulli"]
@@ -14,7 +15,7 @@ def _bce_with_logits(logits, value):
     return logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p()
 
 
-class Bernoulli(_ProbsOrLogits):
+class Bernoulli(_ProbsOrLogits, ExponentialFamily):
     """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0.
 
     >>> import plugtorch as pt
@@ -67,3 +68,10 @@ class Bernoulli(_ProbsOrLogits):
         if expand:
             values = values.expand((-1,) + tuple(self._batch_shape))
         return values
+
+    @property
+    def _natural_params(self):
+        return (_pt.logit(self.probs),)
+
+    def _log_normalizer(self, x):
+        return x.exp().log1p()

@@ -7,12 +7,13 @@ import numbers
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _ProbsOrLogits
+from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs
 
 __all__ = ["ContinuousBernoulli"]
 
 
-class ContinuousBernoulli(_ProbsOrLogits):
+class ContinuousBernoulli(_ProbsOrLogits, ExponentialFamily):
     """Density proportional to ``probs**x (1 - probs)**(1 - x)`` on [0, 1]; ``rsample`` inverts the CDF.
 
     Near probs = 1/2 (inside ``lims``) the normaliser and moments use PyTorch's Taylor expansions.
@@ -113,3 +114,14 @@ class ContinuousBernoulli(_ProbsOrLogits):
         log_probs0 = (-self.probs).log1p()
         log_probs1 = self.probs.log()
         return self.mean * (log_probs0 - log_probs1) - self._cont_bern_log_norm() - log_probs0
+
+    @property
+    def _natural_params(self):
+        return (self.logits,)
+
+    def _log_normalizer(self, x):
+        out = (x <= self._lims[0] - 0.5) | (x > self._lims[1] - 0.5)
+        cut = _pt.where(out, x, (self._lims[0] - 0.5) * _pt.ones_like(x))
+        log_norm = cut.expm1().abs().log() - cut.abs().log()
+        taylor = 0.5 * x + x.pow(2) / 24.0 - x.pow(4) / 2880.0
+        return _pt.where(out, log_norm, taylor)

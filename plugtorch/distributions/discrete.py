@@ -9,12 +9,13 @@ from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _Parameterised, _ProbsOrLogits
 from plugtorch.distributions._samplers import binomial, poisson
 from plugtorch.distributions.distribution import Distribution
+from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all
 
 __all__ = ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
 
 
-class Poisson(_Parameterised):
+class Poisson(_Parameterised, ExponentialFamily):
     """Poisson distribution with ``rate``: P(k) = rate^k exp(-rate) / k!.
 
     >>> import plugtorch as pt
@@ -50,6 +51,13 @@ class Poisson(_Parameterised):
         self._check(value)
         rate, value = broadcast_all(self.rate, value)
         return _pt.xlogy(value, rate) - rate - _pt.lgamma(value + 1)
+
+    @property
+    def _natural_params(self):
+        return (self.rate.log(),)
+
+    def _log_normalizer(self, x):
+        return x.exp()
 
 
 def _clamp_by_zero(x):

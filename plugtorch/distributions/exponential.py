@@ -6,13 +6,14 @@ import math
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _Parameterised
+from plugtorch.distributions.exp_family import ExponentialFamily
 
 __all__ = ["Exponential", "Laplace", "Cauchy", "Gumbel"]
 
 _EULER_GAMMA = 0.57721566490153286060
 
 
-class Exponential(_Parameterised):
+class Exponential(_Parameterised, ExponentialFamily):
     """Exponential distribution with ``rate`` (density rate * exp(-rate * x) on x >= 0).
 
     >>> import plugtorch as pt
@@ -60,6 +61,15 @@ class Exponential(_Parameterised):
 
     def entropy(self):
         return 1.0 - self.rate.log()
+
+    _mean_carrier_measure = 0
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -(-x).log()
 
 
 class Laplace(_Parameterised):

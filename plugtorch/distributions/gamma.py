@@ -14,6 +14,7 @@ from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _Parameterised
 from plugtorch.distributions._samplers import standard_gamma_rsample
 from plugtorch.distributions.distribution import Distribution
+from plugtorch.distributions.exp_family import ExponentialFamily
 
 __all__ = ["Gamma", "Beta", "Dirichlet", "Chi2", "StudentT", "FisherSnedecor"]
 
@@ -25,7 +26,7 @@ def _clamp_open(x, upper):
     return x + (clamped - x).detach()
 
 
-class Gamma(_Parameterised):
+class Gamma(_Parameterised, ExponentialFamily):
     """Gamma distribution with ``concentration`` (shape) and ``rate`` (inverse scale).
 
     >>> import plugtorch as pt
@@ -72,8 +73,17 @@ class Gamma(_Parameterised):
         c = self.concentration
         return c - self.rate.log() + _pt.lgamma(c) + (1.0 - c) * _pt.digamma(c)
 
+    _mean_carrier_measure = 0
 
-class Beta(_Parameterised):
+    @property
+    def _natural_params(self):
+        return (self.concentration - 1, -self.rate)
+
+    def _log_normalizer(self, x, y):
+        return _pt.lgamma(x + 1) + (x + 1) * (-y.reciprocal()).log()
+
+
+class Beta(_Parameterised, ExponentialFamily):
     """Beta distribution on [0, 1] with ``concentration1`` (alpha) and ``concentration0`` (beta)."""
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
@@ -118,8 +128,15 @@ class Beta(_Parameterised):
     def concentration(self):
         return _pt.stack([self.concentration1, self.concentration0], -1)
 
+    @property
+    def _natural_params(self):
+        return (self.concentration1, self.concentration0)
 
-class Dirichlet(Distribution):
+    def _log_normalizer(self, x, y):
+        return _pt.lgamma(x) + _pt.lgamma(y) - _pt.lgamma(x + y)
+
+
+class Dirichlet(ExponentialFamily):
     """Dirichlet distribution over the simplex with ``concentration`` (event_shape is its last dim)."""
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
@@ -174,6 +191,13 @@ class Dirichlet(Distribution):
         a0 = c.sum(-1)
         return (_pt.lgamma(c).sum(-1) - _pt.lgamma(a0) - (k - a0) * _pt.digamma(a0)
                 - ((c - 1.0) * _pt.digamma(c)).sum(-1))
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return _pt.lgamma(x).sum(-1) - _pt.lgamma(x.sum(-1))
 
 
 class Chi2(Gamma):

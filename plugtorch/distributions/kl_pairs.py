@@ -191,3 +191,23 @@ def _kl_transformed_transformed(p, q):
         raise NotImplementedError("kl_divergence(TransformedDistribution, TransformedDistribution) needs equal "
                                   f"event shapes, got {tuple(p.event_shape)} and {tuple(q.event_shape)}")
     return kl_divergence(p.base_dist, q.base_dist)
+
+
+from plugtorch.distributions.exp_family import ExponentialFamily  # noqa: E402
+
+
+@register_kl(ExponentialFamily, ExponentialFamily)
+def _kl_expfamily_expfamily(p, q):
+    """The Bregman divergence of the log-normaliser, for two members of one family."""
+    if type(p) is not type(q):
+        raise NotImplementedError("The cross KL-divergence between different exponential families cannot be computed "
+                                  "using Bregman divergences")
+    p_nparams = [nparam.detach().requires_grad_() for nparam in p._natural_params]
+    q_nparams = q._natural_params
+    with _pt.enable_grad():
+        lg_normal = p._log_normalizer(*p_nparams)
+        gradients = _pt.autograd.grad(lg_normal.sum(), p_nparams, create_graph=True)
+    result = q._log_normalizer(*q_nparams) - lg_normal
+    for pnp, qnp, g in zip(p_nparams, q_nparams, gradients):
+        result = result - _sum_rightmost((qnp - pnp) * g, len(q.event_shape))
+    return result

@@ -7,12 +7,13 @@ import numbers
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _Parameterised
+from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import _standard_normal
 
 __all__ = ["Normal"]
 
 
-class Normal(_Parameterised):
+class Normal(_Parameterised, ExponentialFamily):
     """Normal distribution with mean ``loc`` and standard deviation ``scale``.
 
     >>> import plugtorch as pt
@@ -71,3 +72,10 @@ class Normal(_Parameterised):
 
     def entropy(self):
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(2).reciprocal())
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * (-math.pi / y).log()

@@ -188,3 +188,19 @@ def test_logistic_normal():
     tr = D.StickBreakingTransform()
     ref = st.norm.logpdf(xs, loc, scale).sum() - tr.log_abs_det_jacobian(t(xs), t(y)).item()
     close(d.log_prob(t(y)), ref)
+
+
+def test_exponential_family_entropy_and_bregman_kl():
+    # the generic entropy (from the log-normaliser's gradient) equals each closed form
+    from plugtorch.distributions.exp_family import ExponentialFamily
+    for d in (D.Normal(t([0.0, 1.0]), t([1.0, 2.0])), D.Bernoulli(t([0.3, 0.6])), D.Exponential(t([2.0, 0.5])),
+              D.Gamma(t([2.0, 0.5]), t([1.0, 3.0])), D.ContinuousBernoulli(t([0.2, 0.7]))):
+        assert isinstance(d, ExponentialFamily)
+        close(ExponentialFamily.entropy(d), d.entropy().detach().numpy(), 1e-10)
+    p, q = D.ContinuousBernoulli(t([0.2, 0.7])), D.ContinuousBernoulli(t([0.4, 0.5]))
+    pt.manual_seed(9)
+    x = p.sample((100000,))
+    diff = (p.log_prob(x) - q.log_prob(x)).numpy()
+    assert np.all(np.abs(diff.mean(0) - D.kl_divergence(p, q).detach().numpy()) < 5 * diff.std(0) / np.sqrt(100000))
+    with pytest.raises(NotImplementedError, match="The cross KL-divergence between different exponential families"):
+        D.kl_divergence(D.Poisson(t(1.0)), D.Exponential(t(1.0)))

@@ -375,3 +375,18 @@ def test_digamma_and_erfinv_over_their_range(device):
             rtol, atol = (1.3e-6, 1e-5) if d == pt.float32 else (1e-7, 1e-7)
             _close(pt.digamma(X.to(device)), pt.digamma(X).to(pt.float64).numpy(), rtol=rtol, atol=atol)
             _close(pt.erfinv(Y.to(device)), pt.erfinv(Y).to(pt.float64).numpy(), rtol=rtol, atol=atol)
+
+
+def test_second_derivatives():
+    from plugtorch.autograd.gradcheck import gradgradcheck
+    g = np.random.default_rng(4)
+
+    def t(lo, hi):
+        return pt.tensor(g.uniform(lo, hi, (4,)), dtype=pt.float64, requires_grad=True)
+    for f, lo, hi in ((pt.erfinv, -0.8, 0.8), (pt.special.erfcx, -1, 2), (pt.special.ndtri, 0.1, 0.9),
+                      (pt.special.log_ndtr, -3, 2), (pt.special.i1e, 0.2, 2), (pt.digamma, 0.5, 3),
+                      (pt.sinc, 0.2, 1.5), (pt.acosh, 1.2, 3)):
+        assert gradgradcheck(f, (t(lo, hi),))
+    assert gradgradcheck(pt.special.xlog1py, (t(0.5, 2), t(0.5, 2)))
+    a = t(0.5, 2).detach()
+    assert gradgradcheck(lambda y: pt.special.gammainc(a, y), (t(0.5, 2),))

@@ -42,6 +42,7 @@ from plugtorch.distributions.transforms import (AbsTransform, AffineTransform, C
 from plugtorch.distributions.uniform import Uniform
 from plugtorch.distributions.von_mises import VonMises
 from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
+from plugtorch.distributions import kl_cross as _kl_cross  # noqa: F401  (and the cross-family ones)
 
 __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Beta", "Binomial", "CatTransform", "Categorical",

@@ -320,3 +320,70 @@ def _kl_uniform_pareto(p, q):
     t1 = (q.alpha * q.scale.pow(q.alpha) * support_uniform).log()
     t2 = (_x_log_x(p.high) - _x_log_x(p.low) - support_uniform) / support_uniform
     return _inf_where(p.low < q.scale, t2 * (q.alpha + 1) - t1)
+
+
+# ---- low-rank multivariate normals ----------------------------------------------------------
+from plugtorch.distributions.lowrank_multivariate_normal import (  # noqa: E402
+    LowRankMultivariateNormal, _batch_lowrank_logdet, _batch_lowrank_mahalanobis)
+from plugtorch.distributions.multivariate_normal import MultivariateNormal, _batch_mahalanobis  # noqa: E402
+
+
+def _batch_trace_XXT(bmat):
+    return bmat.pow(2).sum((-2, -1))
+
+
+def _check_event_shapes(p, q):
+    if tuple(p.event_shape) != tuple(q.event_shape):
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with different event shapes "
+                         f"cannot be computed: {tuple(p.event_shape)} and {tuple(q.event_shape)}")
+
+
+def _lowrank_q_terms(p, q):
+    """log det Sigma_q (less nothing) and the Mahalanobis term of q's mean difference, and q's A matrix."""
+    W, Dg = q._unbroadcasted_cov_factor, q._unbroadcasted_cov_diag
+    logdet_q = _batch_lowrank_logdet(W, Dg, q._capacitance_tril)
+    term3 = _batch_lowrank_mahalanobis(W, Dg, q.loc - p.loc, q._capacitance_tril)
+    A = _pt.linalg.solve_triangular(q._capacitance_tril, W.mT / Dg.unsqueeze(-2), upper=False)
+    return logdet_q, term3, A
+
+
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrankmultivariatenormal_lowrankmultivariatenormal(p, q):
+    _check_event_shapes(p, q)
+    logdet_q, term3, A = _lowrank_q_terms(p, q)
+    term1 = logdet_q - _batch_lowrank_logdet(p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag,
+                                             p._capacitance_tril)
+    pW, pD, qD = p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, q._unbroadcasted_cov_diag
+    term21 = (pD / qD).sum(-1)
+    term22 = _batch_trace_XXT(pW * qD.rsqrt().unsqueeze(-1))
+    term23 = _batch_trace_XXT(A * pD.sqrt().unsqueeze(-2))
+    term24 = _batch_trace_XXT(A.matmul(pW))
+    return 0.5 * (term1 + term21 + term22 - term23 - term24 + term3 - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_multivariatenormal_lowrankmultivariatenormal(p, q):
+    _check_event_shapes(p, q)
+    logdet_q, term3, A = _lowrank_q_terms(p, q)
+    pL = p._unbroadcasted_scale_tril
+    term1 = logdet_q - 2 * pL.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    term21 = _batch_trace_XXT(pL * q._unbroadcasted_cov_diag.rsqrt().unsqueeze(-1))
+    term22 = _batch_trace_XXT(A.matmul(pL))
+    return 0.5 * (term1 + term21 - term22 + term3 - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrankmultivariatenormal_multivariatenormal(p, q):
+    _check_event_shapes(p, q)
+    qL = q._unbroadcasted_scale_tril
+    term1 = 2 * qL.diagonal(dim1=-2, dim2=-1).log().sum(-1) - _batch_lowrank_logdet(
+        p._unbroadcasted_cov_factor, p._unbroadcasted_cov_diag, p._capacitance_tril)
+    term3 = _batch_mahalanobis(qL, q.loc - p.loc)
+    n, m = p.event_shape[0], p.cov_factor.shape[-1]
+    batch = tuple(_pt.broadcast_shapes(tuple(qL.shape[:-2]), tuple(p._unbroadcasted_cov_factor.shape[:-2])))
+    q_scale_tril = qL.expand(batch + (n, n))
+    p_cov_factor = p._unbroadcasted_cov_factor.expand(batch + (n, m))
+    p_cov_diag = p._unbroadcasted_cov_diag.sqrt().diag_embed().expand(batch + (n, n))
+    term21 = _batch_trace_XXT(_pt.linalg.solve_triangular(q_scale_tril, p_cov_factor, upper=False))
+    term22 = _batch_trace_XXT(_pt.linalg.solve_triangular(q_scale_tril, p_cov_diag, upper=False))
+    return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])

@@ -204,3 +204,29 @@ def test_exponential_family_entropy_and_bregman_kl():
     assert np.all(np.abs(diff.mean(0) - D.kl_divergence(p, q).detach().numpy()) < 5 * diff.std(0) / np.sqrt(100000))
     with pytest.raises(NotImplementedError, match="The cross KL-divergence between different exponential families"):
         D.kl_divergence(D.Poisson(t(1.0)), D.Exponential(t(1.0)))
+
+
+def test_lowrank_multivariate_normal():
+    r = np.random.default_rng(0)
+    W, Dg, m = r.standard_normal((4, 2)), r.uniform(0.5, 1.5, 4), r.standard_normal(4)
+    C = W @ W.T + np.diag(Dg)
+    d = D.LowRankMultivariateNormal(t(m), t(W), t(Dg))
+    x = r.standard_normal((3, 4))
+    close(d.log_prob(t(x)), st.multivariate_normal.logpdf(x, m, C))
+    close(d.entropy(), st.multivariate_normal.entropy(m, C))
+    close(d.covariance_matrix, C), close(d.precision_matrix, np.linalg.inv(C))
+    close(d.scale_tril, np.linalg.cholesky(C)), close(d.variance, np.diag(C))
+    pt.manual_seed(10)
+    s = d.sample((20000,)).numpy()
+    assert np.allclose(np.cov(s.T), C, atol=0.1)
+    W2, D2, m2 = r.standard_normal((4, 3)), r.uniform(0.5, 1.5, 4), r.standard_normal(4)
+    q = D.LowRankMultivariateNormal(t(m2), t(W2), t(D2))
+    full_p = D.MultivariateNormal(t(m), t(C))
+    full_q = D.MultivariateNormal(t(m2), t(W2 @ W2.T + np.diag(D2)))
+    ref = D.kl_divergence(full_p, full_q).item()
+    for a, b in ((d, q), (full_p, q), (d, full_q)):
+        close(D.kl_divergence(a, b), ref)
+    batched = D.LowRankMultivariateNormal(pt.zeros(5, 4, dtype=pt.float64), t(W), t(Dg))
+    assert tuple(batched.batch_shape) == (5,) and tuple(batched.rsample((2,)).shape) == (2, 5, 4)
+    with pytest.raises(ValueError, match="cov_factor must be a batch of matrices with shape 4 x m"):
+        D.LowRankMultivariateNormal(t(m), t(W.T), t(Dg))

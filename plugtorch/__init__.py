@@ -108,6 +108,11 @@ from plugtorch import nn, optim  # noqa: E402,F401
 from plugtorch import amp  # noqa: E402,F401
 from plugtorch.amp import (autocast, clear_autocast_cache, get_autocast_dtype,  # noqa: E402,F401
                            is_autocast_cache_enabled, is_autocast_enabled, set_autocast_dtype)
+from plugtorch.amp import GradScaler  # noqa: E402,F401
 
 from plugtorch._ops_indices import range  # noqa: E402,F401,A001  (torch.range; the builtin is _builtins.range here)
-from plugtorch.amp import GradScaler  # noqa: E402,F401
+
+# torch's top-level names for nn's ops whose signatures are the functional ones (nn registered them above)
+for _name in ("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "cosine_similarity", "bilinear", "layer_norm",
+              "group_norm", "rms_norm"):
+    globals()[_name] = getattr(ops, _name)

@@ -41,7 +41,7 @@ conj conj_physical angle
 unfold rot90 kron cummax cummin logcumsumexp unique_consecutive diag_embed diagflat split_with_sizes select_scatter
 slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_copy quantile nanquantile histc histogram
 cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
-adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger
+adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger nonzero_static lu lu_solve
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()

@@ -76,3 +76,27 @@ def fill(input, value):
 
 P.PUBLIC_TO_OP.update(alias_copy="clone", detach_copy="clone", fill="copy_")
 __all__ += ["alias_copy", "detach_copy", "fill"]
+
+
+def lu(A, pivot=True, get_infos=False):
+    """The old ``torch.lu``: ``(LU, pivots)`` (and ``infos`` with ``get_infos``), as
+    ``linalg.lu_factor_ex``; it raises on a singular matrix unless ``get_infos``."""
+    from plugtorch import _linalg_lu
+    LU, piv, info = _linalg_lu.lu_factor_ex(A, pivot=pivot, check_errors=not get_infos)
+    return (LU, piv, info) if get_infos else (LU, piv)
+
+
+def lu_solve(b, LU_data, LU_pivots):
+    """The old ``torch.lu_solve(b, LU, pivots)``: ``linalg.lu_solve(LU, pivots, b)``."""
+    from plugtorch import _linalg_lu
+    return _linalg_lu.lu_solve(LU_data, LU_pivots, b)
+
+
+def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
+    """``(P, L, U)`` from ``lu``'s packed result."""
+    from plugtorch import _linalg_lu
+    return _linalg_lu.lu_unpack(LU_data, LU_pivots, unpack_data, unpack_pivots)
+
+
+P.PUBLIC_TO_OP.update(lu="gather", lu_solve="gather", lu_unpack="gather")
+__all__ += ["lu", "lu_solve", "lu_unpack"]

@@ -171,11 +171,79 @@ def multi_dot(tensors):
     return out
 
 
+def vander(x, *, N=None):
+    """The Vandermonde matrices of the last dim of ``x``: columns ``x**0, x**1, ..., x**(N-1)``.
+
+    >>> plugtorch.linalg.vander(plugtorch.tensor([1, 2, 3])).tolist()
+    [[1, 1, 1], [1, 2, 4], [1, 3, 9]]
+    """
+    if x.ndim < 1:
+        raise RuntimeError("linalg.vander: x must have at least one dimension")
+    n = x.shape[-1] if N is None else N
+    if n <= 1:
+        if n < 1:
+            raise RuntimeError(f"N must be greater than 1 (got {n})")
+        return _pt().ones_like(x).unsqueeze(-1)
+    xs = x if x.dtype.is_floating_point or x.dtype.is_complex else x.long()
+    cols = _pt().cat([_pt().ones_like(xs).unsqueeze(-1), xs.unsqueeze(-1).expand(tuple(xs.shape) + (n - 1,))], -1)
+    return cols.cumprod(-1)
+
+
+def cond(A, p=None):
+    """The condition number of ``A`` in norm ``p`` (2 by default: the ratio of the extreme
+    singular values); other norms as ``norm(A, p) * norm(inv(A), p)``, for square matrices.
+
+    >>> plugtorch.linalg.cond(plugtorch.tensor([[1., 0.], [0., 4.]])).item()
+    4.0
+    """
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.cond: The input tensor A must have at least 2 dimensions.")
+    if p is None or p in (2, -2):
+        s = svdvals(A)
+        return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def tensorinv(A, ind=2):
+    """The tensor ``X`` with ``tensordot(X, A, ind)`` the identity: ``A`` reshaped to a square
+    matrix (its first ``ind`` dims against the rest), inverted and reshaped back."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    lead, rest = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    rows = cols = 1
+    for s in lead:
+        rows *= s
+    for s in rest:
+        cols *= s
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {cols} != {rows}")
+    return inv(A.reshape(rows, cols)).reshape(rest + lead)
+
+
+def tensorsolve(A, B, dims=None):
+    """``X`` with ``tensordot(A, X, X.ndim) == B``; ``dims`` of ``A`` are moved to its end first."""
+    if dims is not None:
+        dims = [d % A.ndim for d in dims]
+        A = A.permute([d for d in range(A.ndim) if d not in dims] + dims)
+    out_shape = tuple(A.shape[B.ndim:])
+    n = B.numel()
+    return solve(A.reshape(n, -1), B.reshape(n)).reshape(out_shape)
+
+
+matrix_exp = ops.matrix_exp
+from plugtorch._linalg_lu import lu, lu_factor, lu_factor_ex, lu_solve  # noqa: E402
+
+
 def _pt():
     import plugtorch
     return plugtorch
 
 
-__all__ = ["LinAlgError", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
+__all__ = ["LinAlgError", "cond", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "tensorinv", "tensorsolve",
+           "vander", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_ex", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]

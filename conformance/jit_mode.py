@@ -26,6 +26,10 @@ records a graph break) cannot stand for the call: that sample is a **graph break
 and listed with the tracer's reason, not a failure; compile, which runs such a call eagerly,
 is still compared.
 
+Every sample is traced (and compiled once) before any replays (``EntryJit``), and the runner
+traces a batch of entries before replaying them, under ``fusion.deferred_builds()``: a backend
+that builds its fused kernels at their first call then builds the whole batch's at once.
+
 >>> import plugtorch
 >>> from plugtorch.conformance import opdb
 >>> check_entry_jit(opdb.get("neg"), plugtorch.float32, "cpu", max_examples=1).status

@@ -100,3 +100,54 @@ def lu_unpack(LU_data, LU_pivots, unpack_data=True, unpack_pivots=True):
 
 P.PUBLIC_TO_OP.update(lu="gather", lu_solve="gather", lu_unpack="gather")
 __all__ += ["lu", "lu_solve", "lu_unpack"]
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow ``from_`` to ``to``: never to a lower kind
+    (complex > floating > integer > bool); within a kind, always.
+
+    >>> plugtorch.can_cast(plugtorch.float32, plugtorch.int32)
+    False
+    """
+    from plugtorch import _dtypes
+    return _dtypes.to_dtype(from_).category <= _dtypes.to_dtype(to).category
+
+
+def constant_pad_nd(input, pad, value=0):
+    """``input`` padded with ``value``: ``pad`` lists (left, right) amounts from the last dim back
+    (negative amounts crop), as ``nn.functional.pad(mode='constant')``."""
+    pad = [int(v) for v in pad]
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(f"Length of pad must be even but instead it equals {len(pad)}" if len(pad) % 2 else
+                           f"Length of pad should be no more than twice the number of dimensions of the input. Pad "
+                           f"length is {len(pad)} while the input has {input.ndim} dimensions.")
+    out = input
+    for i in range(len(pad) // 2):
+        d, left, right = input.ndim - 1 - i, pad[2 * i], pad[2 * i + 1]
+        n = out.shape[d]
+        out = out.narrow(d, max(-left, 0), max(n - max(-left, 0) - max(-right, 0), 0))
+        parts = []
+        for amount in (left, right):
+            shape = list(out.shape)
+            shape[d] = max(amount, 0)
+            parts.append(P.full(tuple(shape), value, dtype=input.dtype, device=input.device))
+        out = P.cat([parts[0], out, parts[1]], d)
+    return out
+
+
+get_device = _method_as_function("get_device", "clone")
+resolve_conj = _method_as_function("resolve_conj", "clone")
+resolve_neg = _method_as_function("resolve_neg", "clone")
+is_conj = _method_as_function("is_conj", "clone")
+is_neg = _method_as_function("is_neg", "clone")
+resize_as_ = _method_as_function("resize_as_", "clone")
+
+
+def slice_copy(input, dim=0, start=None, end=None, step=1):
+    """``input[start:end:step]`` along ``dim`` as a new tensor."""
+    return P.ops.slice(input, dim, start, end, step).clone()
+
+
+P.PUBLIC_TO_OP.update(can_cast="_to_dtype", constant_pad_nd="cat")
+__all__ += ["can_cast", "constant_pad_nd", "slice_copy"]
+P.PUBLIC_TO_OP["slice_copy"] = "slice"

@@ -60,6 +60,53 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def _bin_along(x, bins, rng, dtype):
+    """The edges of one dim's bins and each element's bin (``inside``: within the edges)."""
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1:
+            raise RuntimeError(f"torch.histogram(): bins tensor should have one dimension, but got {bins.ndim} "
+                               "dimensions")
+        if bins.dtype is not dtype:
+            raise RuntimeError(f"torch.histogram(): input tensor and bins tensors should have the same dtype, but "
+                               f"got input {dtype} and bins {bins.dtype}")
+        edges = bins.to(x.device)
+        nb = edges.shape[0] - 1
+        if nb < 1:
+            raise RuntimeError("torch.histogram(): bins tensor should have at least 1 element (2 edges)")
+    else:
+        nb = as_int("histogram", "bins", bins)
+        if nb <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {nb} for dimension 0")
+        if rng is not None:
+            lo, hi = (float(v) for v in rng)
+        elif x.numel():
+            lo, hi = float(x.amin()), float(x.amax())
+        else:
+            lo, hi = 0.0, 0.0
+        if lo > hi:
+            raise ValueError(f"torch.histogram(): max must be larger than min (range ({lo}, {hi}))")
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histogram(): range of [{lo}, {hi}] is not finite")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = P.linspace(lo, hi, nb + 1, dtype=dtype, device=x.device)
+    # the bin of each element: the last edge <= it (the last bin also takes the last edge)
+    b = (x.unsqueeze(1) >= edges[:-1].unsqueeze(0)).sum(1) - 1
+    inside = (x >= edges[0]) & (x <= edges[-1])
+    return edges, P.where(inside, b.clamp(0, nb - 1), 0), inside
+
+
+def _weights(op, weight, inside, shape, dtype):
+    if weight is None:
+        return inside.to(dtype)
+    _check_tensor(op, weight, "weight")
+    if tuple(weight.shape) != tuple(shape):
+        raise RuntimeError(f"torch.{op}(): if weight tensor is provided it should have the same shape as the input "
+                           f"tensor excluding its innermost dimension, but got input with shape {list(shape)} and "
+                           f"weight with shape {list(weight.shape)}")
+    return P.where(inside, weight.reshape(-1).to(dtype), 0)
+
+
 @public("index_put")
 def histogram(input, bins=100, *, range=None, weight=None, density=False):
     """Counts (or summed ``weight``) of ``input`` in ``bins`` equal bins over ``range`` (the data's
@@ -72,52 +119,50 @@ def histogram(input, bins=100, *, range=None, weight=None, density=False):
     _check_tensor("histogram", input)
     if not input.dtype.is_floating_point:
         raise M.not_implemented_for("histogram", input.dtype, "convert to a floating-point dtype first")
-    x = input.reshape(-1)
-    if isinstance(bins, Tensor):
-        if bins.ndim != 1:
-            raise RuntimeError(f"torch.histogram(): bins tensor should have one dimension, but got {bins.ndim} "
-                               "dimensions")
-        if bins.dtype is not input.dtype:
-            raise RuntimeError(f"torch.histogram(): input tensor and bins tensors should have the same dtype, but "
-                               f"got input {input.dtype} and bins {bins.dtype}")
-        edges = bins.to(input.device)
-        nb = edges.shape[0] - 1
-        if nb < 1:
-            raise RuntimeError("torch.histogram(): bins tensor should have at least 1 element (2 edges)")
-    else:
-        nb = as_int("histogram", "bins", bins)
-        if nb <= 0:
-            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {nb} for dimension 0")
-        if range is not None:
-            lo, hi = (float(v) for v in range)
-        elif x.numel():
-            lo, hi = float(x.amin()), float(x.amax())
-        else:
-            lo, hi = 0.0, 0.0
-        if lo > hi:
-            raise ValueError(f"torch.histogram(): max must be larger than min (range ({lo}, {hi}))")
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise RuntimeError(f"torch.histogram(): range of [{lo}, {hi}] is not finite")
-        if lo == hi:
-            lo, hi = lo - 0.5, hi + 0.5
-        edges = P.linspace(lo, hi, nb + 1, dtype=input.dtype, device=input.device)
-    # the bin of each element: the last edge <= it (the last bin also takes the last edge)
-    b = (x.unsqueeze(1) >= edges[:-1].unsqueeze(0)).sum(1) - 1
-    inside = (x >= edges[0]) & (x <= edges[-1])
-    b = P.where(inside, b.clamp(0, nb - 1), 0)
-    if weight is not None:
-        _check_tensor("histogram", weight, "weight")
-        if tuple(weight.shape) != tuple(input.shape):
-            raise RuntimeError(f"torch.histogram(): if weight tensor is provided it should have the same shape as "
-                               f"the input tensor excluding its innermost dimension, but got input with shape "
-                               f"{list(input.shape)} and weight with shape {list(weight.shape)}")
-        w = P.where(inside, weight.reshape(-1).to(input.dtype), 0)
-    else:
-        w = inside.to(input.dtype)
-    hist = P.zeros(nb, dtype=input.dtype, device=input.device).index_put([b], w, accumulate=True)
+    edges, b, inside = _bin_along(input.reshape(-1), bins, range, input.dtype)
+    w = _weights("histogram", weight, inside, input.shape, input.dtype)
+    hist = P.zeros(edges.shape[0] - 1, dtype=input.dtype, device=input.device).index_put([b], w, accumulate=True)
     if density:
         hist = hist / (hist.sum() * (edges[1:] - edges[:-1]))
     return return_types.histogram(hist, edges)
+
+
+@public("index_put")
+def histogramdd(input, bins=10, *, range=None, weight=None, density=False):
+    """The histogram of the points in the last dim of ``input`` (D coordinates each): ``bins`` a
+    count, one count per dim, or one edge tensor per dim; ``range`` (min, max) pairs flattened;
+    ``(hist, bin_edges)`` with ``hist`` D-dimensional.
+
+    >>> plugtorch.histogramdd(plugtorch.tensor([[0., 0.], [1., 1.]]), bins=2).hist.tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    _check_tensor("histogramdd", input)
+    if not input.dtype.is_floating_point:
+        raise M.not_implemented_for("histogramdd", input.dtype, "convert to a floating-point dtype first")
+    dims = input.shape[-1] if input.ndim else 1
+    pts = input.reshape(-1, dims)
+    per_dim = [bins] * dims if isinstance(bins, int) else list(bins)
+    if len(per_dim) != dims:
+        raise RuntimeError("histogramdd: The size of bins must be equal to the innermost dimension of the input.")
+    if range is not None and len(range) != 2 * dims:
+        raise RuntimeError("histogramdd: The size of range must be equal to 2 * the innermost dimension of the input.")
+    edges, flat, inside = [], None, None
+    for d in _b.range(dims):
+        e, b, ok = _bin_along(pts[:, d], per_dim[d], None if range is None else range[2 * d:2 * d + 2], input.dtype)
+        edges.append(e)
+        flat = b if flat is None else flat * (e.shape[0] - 1) + b
+        inside = ok if inside is None else inside & ok
+    counts = tuple(e.shape[0] - 1 for e in edges)
+    w = _weights("histogramdd", weight, inside, input.shape[:-1], input.dtype)
+    hist = P.zeros(math.prod(counts), dtype=input.dtype, device=input.device).index_put(
+        [P.where(inside, flat, 0)], w, accumulate=True).reshape(counts)
+    if density:
+        volume = None
+        for d, e in enumerate(edges):
+            width = (e[1:] - e[:-1]).reshape((-1,) + (1,) * (dims - 1 - d))
+            volume = width if volume is None else volume * width
+        hist = hist / (hist.sum() * volume)
+    return return_types.histogramdd(hist, tuple(edges))
 
 
 @public("split")

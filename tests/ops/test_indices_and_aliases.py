@@ -148,3 +148,17 @@ def test_alias_names():
     assert pt.is_complex(pt.ones(1, dtype=pt.complex64)) and not pt.is_signed(pt.ones(1, dtype=pt.uint8))
     assert pt.tensor([[0, 1], [1, 0]]).argwhere().tolist() == [[0, 1], [1, 0]]
     assert pt.ones(2).cfloat().dtype is pt.complex64 and pt.ones(2).cdouble().dtype is pt.complex128
+
+
+def test_casting_padding_and_device_names():
+    assert not pt.can_cast(pt.float32, pt.int32) and pt.can_cast(pt.int32, pt.float16)
+    assert pt.can_cast(pt.bool, pt.uint8) and not pt.can_cast(pt.complex64, pt.float64)
+    assert pt.can_cast(pt.float64, pt.float16) and not pt.can_cast(pt.int64, pt.bool)
+    a = np.arange(12.0).reshape(3, 4)
+    got = pt.constant_pad_nd(_t(a), [-1, 2, 1, -2], 7.0)
+    want = np.pad(a[:1, 1:], ((1, 0), (0, 2)), constant_values=7.0)
+    np.testing.assert_array_equal(_np(got), want)
+    with pytest.raises(RuntimeError, match="Length of pad must be even"):
+        pt.constant_pad_nd(pt.ones(2), [1])
+    assert pt.slice_copy(pt.arange(6), 0, 1, None, 2).tolist() == [1, 3, 5]
+    assert pt.get_device(pt.ones(1)) == -1

@@ -221,3 +221,21 @@ def test_stft_errors():
     spec = pt.stft(pt.ones(16), 4, 4, window=pt.hann_window(4, periodic=False), center=False, return_complex=True)
     with pytest.raises(RuntimeError, match="NOLA"):
         pt.istft(spec, 4, 4, window=pt.hann_window(4, periodic=False), center=False)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_histogramdd_matches_numpy(dev):
+    pts = RNG.standard_normal((50, 3))
+    w = RNG.random(50)
+    hist, edges = pt.histogramdd(_t(pts, dev), bins=[2, 3, 4], weight=_t(w, dev), density=True)
+    want, want_edges = np.histogramdd(pts, bins=[2, 3, 4], weights=w, density=True)
+    np.testing.assert_allclose(_np(hist), want, rtol=1e-12)
+    for e, we in zip(edges, want_edges):
+        np.testing.assert_allclose(_np(e), we, rtol=1e-12)
+    given = [np.array([-3.0, 0.0, 3.0]), np.array([-1.0, 1.0]), np.array([-2.0, -1.0, 0.5, 2.0])]
+    hist, _ = pt.histogramdd(_t(pts, dev), bins=[_t(e, dev) for e in given])
+    np.testing.assert_array_equal(_np(hist), np.histogramdd(pts, bins=given)[0])
+    hist, _ = pt.histogramdd(_t(pts[:, :2], dev), bins=3, range=[-1.0, 1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(_np(hist), np.histogramdd(pts[:, :2], bins=3, range=[(-1, 1), (0, 2)])[0])
+    with pytest.raises(RuntimeError, match="size of bins must be equal to the innermost dimension"):
+        pt.histogramdd(pt.ones(4, 2), bins=[2, 3, 4])

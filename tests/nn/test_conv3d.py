@@ -200,3 +200,18 @@ def test_autocast_and_bias_checks():
         F.conv3d(x, w, pt.randn(4))
     with pytest.raises(RuntimeError, match=r"conv_transpose3d\(\): expected a bias of shape \(2,\) and dtype"):
         F.conv_transpose3d(x, w.transpose(0, 1).contiguous()[:, :2], pt.randn(2, dtype=pt.float64))
+
+
+def test_output_padding_at_least_the_stride():
+    # allowed below the dilation; fold's block count used to refuse it (torch 2.13 gives these values)
+    x, w, b = rng.standard_normal((2, 4, 3, 5)), rng.standard_normal((4, 1, 2, 3)), rng.standard_normal(2)
+    ref = conv_transpose2d_ref(x, w, b, (1, 2), (1, 1), (1, 1), (2, 2), 2)
+    out = F.conv_transpose2d(t64(x), t64(w), t64(b), (1, 2), 1, 1, 2, 2)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
+    ref1 = conv_transpose2d_ref(x[:, :, :1], w[:, :, :1], None, (1, 1), (0, 0), (0, 1), (1, 2), 2)[:, :, 0]
+    np.testing.assert_allclose(F.conv_transpose1d(t64(x[:, :, 0]), t64(w[:, :, 0]), None, 1, 0, 1, 2, 2).numpy(), ref1,
+                               rtol=1e-12)
+    scalar_gradcheck(lambda x, w: F.conv_transpose2d(x, w, None, 1, 1, 1, 2, 2), t64(x[:1], True), t64(w, True))
+    with pytest.raises(RuntimeError, match=r"conv_transpose3d\(\): Given input size per channel: \(2 x 2 x 2\). "
+                                           r"Calculated output size per channel: \(4 x 0 x 2\). Output size is too small"):
+        F.conv_transpose3d(pt.ones(1, 2, 2, 2, 2), pt.ones(2, 1, 3, 1, 1), padding=(0, 1, 0))

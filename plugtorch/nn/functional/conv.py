@@ -289,6 +289,12 @@ def _transpose_geometry(op, input, weight, stride, padding, output_padding, grou
     if any(o >= max(si, di) for o, si, di in zip(opad, s, d)):
         raise RuntimeError(f"{op}(): output padding must be smaller than either stride or dilation, "
                            f"but got output_padding={opad}, stride={s}, dilation={d}")
+    sizes = tuple(input.shape[-nd:])
+    out = [(n - 1) * si - 2 * pi + di * (k - 1) + oi + 1
+           for n, si, pi, di, k, oi in zip(sizes, s, p, d, weight.shape[2:], opad)]
+    if min(out) <= 0:
+        raise RuntimeError(f"{op}(): Given input size per channel: ({' x '.join(map(str, sizes))}). Calculated "
+                           f"output size per channel: ({' x '.join(map(str, out))}). Output size is too small")
     return groups, s, p, opad, d
 
 
@@ -315,7 +321,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     wo = (w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1
     wt = weight.reshape(groups, c // groups, og * k[0] * k[1]).transpose(1, 2)   # (G, Og*K, Cg)
     cols = wt @ x.reshape(n, groups, c // groups, h * w)                          # (N, G, Og*K, HW)
-    out = fold(cols.reshape(n, o * k[0] * k[1], h * w), (ho, wo), k, d, p, s)
+    cols = cols.reshape(n, o * k[0] * k[1], h * w)
+    if op[0] < s[0] and op[1] < s[1]:
+        out = fold(cols, (ho, wo), k, d, p, s)
+    else:
+        # an output padding of at least the stride (allowed below the dilation) adds rows fold's
+        # block count cannot see: fold the uncropped output, extend it, then crop the padding
+        full = ((h - 1) * s[0] + d[0] * (k[0] - 1) + 1, (w - 1) * s[1] + d[1] * (k[1] - 1) + 1)
+        out = _pad(fold(cols, full, k, d, 0, s), (0, op[1], 0, op[0]))
+        out = pt.ops.slice(pt.ops.slice(out, 2, p[0], p[0] + ho, 1), 3, p[1], p[1] + wo, 1)
     if bias is not None:
         out = out + bias.reshape(o, 1, 1)
     return out if batched else out.squeeze(0)

@@ -230,3 +230,37 @@ def test_lowrank_multivariate_normal():
     assert tuple(batched.batch_shape) == (5,) and tuple(batched.rsample((2,)).shape) == (2, 5, 4)
     with pytest.raises(ValueError, match="cov_factor must be a batch of matrices with shape 4 x m"):
         D.LowRankMultivariateNormal(t(m), t(W.T), t(Dg))
+
+
+@pytest.mark.parametrize("xi", [0.0, 0.3, -0.2])
+def test_generalized_pareto(xi):
+    d = D.GeneralizedPareto(t(0.1), t(1.5), t(xi))
+    x = np.array([0.3, 1.2, 2.0])
+    ref = st.genpareto(xi, 0.1, 1.5)
+    close(d.log_prob(t(x)), ref.logpdf(x)), close(d.cdf(t(x)), ref.cdf(x))
+    close(d.icdf(t([0.1, 0.5, 0.9])), ref.ppf([0.1, 0.5, 0.9]))
+    close(d.entropy(), ref.entropy()), close(d.mean, ref.mean()), close(d.variance, ref.var())
+    pt.manual_seed(11)
+    s = d.sample((20000,)).numpy()
+    assert np.allclose(np.quantile(s, [0.25, 0.5, 0.75]), ref.ppf([0.25, 0.5, 0.75]), rtol=0.04)
+
+
+def test_lkj_cholesky():
+    # dim 2: L = [[1, 0], [r, sqrt(1 - r^2)]] and (r + 1) / 2 ~ Beta(eta, eta)
+    eta, r = 2.5, np.array([-0.6, 0.1, 0.8])
+    L = np.zeros((3, 2, 2))
+    L[:, 0, 0], L[:, 1, 0], L[:, 1, 1] = 1.0, r, np.sqrt(1 - r ** 2)
+    close(D.LKJCholesky(2, t(eta)).log_prob(t(L)), st.beta.logpdf((r + 1) / 2, eta, eta) - np.log(2))
+    # dim 4: samples are correlation Cholesky factors and every off-diagonal correlation r has
+    # (r + 1) / 2 ~ Beta(eta - 1 + d / 2, eta - 1 + d / 2) (LKJ 2009, sec. 3.2), variance 1 / (2 eta + d - 1)
+    d = D.LKJCholesky(4, t(2.0))
+    pt.manual_seed(12)
+    s = d.sample((20000,))
+    assert tuple(s.shape) == (20000, 4, 4) and bool(D.constraints.corr_cholesky.check(s).all())
+    C = (s @ s.mT).numpy()
+    rows, cols = np.tril_indices(4, -1)
+    r = C[:, rows, cols]
+    assert np.all(np.abs(r.var(0) - 1 / 7) < 0.01) and np.all(np.abs(r.mean(0)) < 0.015)
+    assert np.all(np.abs(np.quantile((r + 1) / 2, 0.8, axis=0) - st.beta.ppf(0.8, 3, 3)) < 0.01)
+    with pytest.raises(ValueError, match="Expected dim to be an integer greater than or equal to 2. Found dim=1."):
+        D.LKJCholesky(1)

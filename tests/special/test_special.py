@@ -390,3 +390,40 @@ def test_second_derivatives():
     assert gradgradcheck(pt.special.xlog1py, (t(0.5, 2), t(0.5, 2)))
     a = t(0.5, 2).detach()
     assert gradgradcheck(lambda y: pt.special.gammainc(a, y), (t(0.5, 2),))
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d != "cpu"])
+def test_zeta_polygamma_xlog1py_over_their_range(device):
+    # (opencl computes them natively: Cephes' zeta, polygamma from it)
+    g = np.random.default_rng(5)
+    s = np.concatenate([g.uniform(1, 8, 500), [1.0, 0.9, 2.0, inf, nan, 1.0001]])
+    q = np.concatenate([g.uniform(-5, 10, 500), [1.0, 1.0, -3.0, 1.0, 1.0, 0.5]])
+    for d in (pt.float32, pt.float64, pt.float16):
+        if not _device_has(device, d):
+            continue
+        S, Q = pt.tensor(s, dtype=d), pt.tensor(q, dtype=d)
+        rtol, atol = {pt.float32: (1.3e-6, 1e-5), pt.float64: (1e-7, 1e-7), pt.float16: (1e-3, 1e-5)}[d]
+        _close(pt.special.zeta(S.to(device), Q.to(device)), pt.special.zeta(S, Q).to(pt.float64).numpy(), rtol, atol)
+        for n in (0, 1, 3):
+            _close(pt.polygamma(n, Q.to(device)), pt.polygamma(n, Q).to(pt.float64).numpy(), rtol, atol)
+        _close(pt.special.xlog1py(S.to(device) - 4, Q.to(device)), pt.special.xlog1py(S - 4, Q).to(pt.float64).numpy(),
+               rtol, atol)
+
+
+def test_gcd_lcm_wrap_as_torch():
+    # torch 2.13 (its calc_gcd / calc_lcm): |MIN| stays MIN, lcm computed in C's int and cast back
+    i8 = pt.int8
+    assert pt.gcd(pt.tensor([-128, -127, -128], dtype=i8), pt.tensor([6, -128, 0], dtype=i8)).tolist() == [-2, -1, -128]
+    assert pt.lcm(pt.tensor([100, -128, -100], dtype=i8), pt.tensor([7, 3, 7], dtype=i8)).tolist() == [-68, -128, -68]
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d == "opencl"])
+def test_gcd_lcm_every_int8_pair_and_int_min(device):
+    v = np.arange(-128, 128)
+    a, b = (pt.tensor(m.ravel().astype(np.int8)) for m in np.meshgrid(v, v))
+    for f in (pt.gcd, pt.lcm):
+        assert np.array_equal(f(a.to(device), b.to(device)).cpu().numpy(), f(a, b).numpy())
+    m = -2 ** 31
+    a, b = pt.tensor([m, m, m + 1], dtype=pt.int32), pt.tensor([m + 1, 1, m], dtype=pt.int32)
+    for f in (pt.gcd, pt.lcm):   # (MIN / -1 inside lcm: no trap)
+        assert f(a.to(device), b.to(device)).cpu().tolist() == f(a, b).tolist()

@@ -107,6 +107,28 @@ def _heaviside(a, b):
     return np.where(a == 0, b, a > 0)
 
 
+def _gcd(a, b):
+    """PyTorch's calc_gcd: Euclid on |a|, |b| with C's remainder (|MIN| stays MIN, as its abs
+    cast back to the dtype: gcd(-128, 6) is -2 in int8, where NumPy's is 2)."""
+    a, b = (np.array(v) for v in np.broadcast_arrays(np.abs(a), np.abs(b)))
+    while True:
+        nz = a != 0
+        if not nz.any():
+            return b
+        c = a
+        a = np.where(nz, np.fmod(b, np.where(nz, a, 1)), 0).astype(b.dtype)
+        b = np.where(nz, c, b)
+
+
+def _lcm(a, b):
+    """PyTorch's calc_lcm: |a / gcd * b| computed in C's int (for 8- and 16-bit types) and cast back."""
+    g = _gcd(a, b)
+    wide = np.int64 if g.dtype.itemsize < 4 else g.dtype
+    with np.errstate(all="ignore"):
+        r = np.abs(np.asarray(a, wide) // np.where(g == 0, 1, g).astype(wide) * np.asarray(b, wide))
+    return np.where(g == 0, 0, r).astype(g.dtype)
+
+
 def _gammainc(a, x):
     return _sp().gammainc(a, x)
 
@@ -118,7 +140,7 @@ def _gammaincc(a, x):
 # name -> (f(a, b), computes in a float dtype)
 BINARY = {
     "copysign": (np.copysign, True), "nextafter": (_nextafter, False), "heaviside": (_heaviside, False),
-    "gcd": (np.gcd, False), "lcm": (np.lcm, False),
+    "gcd": (_gcd, False), "lcm": (_lcm, False),
     "special_xlog1py": (lambda a, b: _sp().xlog1py(a, b), True), "special_zeta": (lambda a, b: _sp().zeta(a, b), True),
     "special_gammainc": (_gammainc, True), "special_gammaincc": (_gammaincc, True),
 }

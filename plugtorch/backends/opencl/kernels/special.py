@@ -1,8 +1,8 @@
 """The special functions OpenCL C gives (acosh, erfc, lgamma, copysign, nextafter ...), and
-digamma and erfinv written as PyTorch's kernels compute them, as pointwise kernels, one small
-program per op and dtype signature (they are rare: compiling them into every unary program would
-slow all of those). The others (polygamma, the Bessel
-functions ...) have no kernel here: they run through host memory (``dispatch.host``).
+digamma, erfinv, zeta, polygamma and xlog1py written as PyTorch's kernels compute them, as
+pointwise kernels, one small program per op and dtype signature (they are rare: compiling them
+into every unary program would slow all of those). The others (the Bessel functions, erfcx, ndtri,
+gammainc ...) have no kernel here: they run through host memory (``dispatch.host``).
 
 Edge values follow the cpu kernels (PyTorch's): sinc(0) is 1, heaviside(nan) is 0, lgamma(-inf)
 is inf (C99's). float16 and bfloat16 compute in float and round on store, as on cpu; their
@@ -20,10 +20,15 @@ from plugtorch.dispatch.meta import broadcast_shapes
 _CACHE = Memo(256, invalidate=False)   # (op, dtypes, device) -> its compiled Pointwise
 
 GCD = r"""
-inline CT igcd(CT a, CT b) { a = a < 0 ? -a : a; b = b < 0 ? -b : b;
-    while (b != 0) { const CT t = a % b; a = b; b = t; } return a; }
-inline CT ilcm(CT a, CT b) { const CT g = igcd(a, b); if (g == 0) return 0;
-    const CT r = (a / g) * b; return r < 0 ? -r : r; }
+inline CT igcd(CT a, CT b) {   /* PyTorch's calc_gcd: |MIN| stays MIN, as its abs cast back */
+    a = a < 0 ? (CT)-a : a; b = b < 0 ? (CT)-b : b;
+    while (a != 0) { const CT c = a; a = b % a; b = c; }
+    return b; }
+inline CT ilcm(CT a, CT b) {   /* PyTorch's calc_lcm: |a / g * b| in C's int (long for 64 bits) */
+    const CT g = igcd(a, b); if (g == 0) return 0;
+    /* (MIN / -1 would trap on a CPU device, where PyTorch's cpu kernel dies of SIGFPE: negate) */
+    const WT q = g == (CT)-1 ? -(WT)a : (WT)(a / g);
+    const WT r = q * (WT)b; return (CT)(r < 0 ? -r : r); }
 """
 
 
@@ -103,15 +108,87 @@ inline CT ferfinv(CT y) {{
 """
 
 
+# the Hurwitz zeta function as PyTorch's (Cephes'): the sum up to a > 9, then the Euler-Maclaurin
+# tail with (2k)! / B_2k; float kernels accumulate in double where the device has it (as PyTorch's
+# cpu kernel does), since about 20 float terms would drift past float32's tolerance
+_ZETA_A = (12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1.8924375803183791606e9, 7.47242496e10,
+           -2.950130727918164224e12, 1.1646782814350067249e14, -4.5979787224074726105e15,
+           1.8152105401943546773e17, -7.1661652561756670113e18)
+
+
+def _zeta_helper(dt, dev):
+    wide = dt.itemsize == 8 or dev.fp64
+    zt = "double" if wide else "float"
+
+    def c(v):
+        return repr(float(v)) + ("" if wide else "f")
+    table = ", ".join(c(v) for v in _ZETA_A)
+    return f"""
+inline CT fzeta(CT xc, CT qc) {{
+    const {zt} x = xc, q = qc, MACHEP = {c(1.11022302462515654042E-16)};
+    const {zt} A[12] = {{{table}}};
+    if (x == 1) return (CT)INFINITY;
+    if (x < 1) return (CT)NAN;
+    if (q == INFINITY) return 0;   /* (SciPy's limit; the series would give inf * 0) */
+    if (q <= 0) {{
+        if (q == floor(q)) return (CT)INFINITY;
+        if (x != floor(x)) return (CT)NAN;
+    }}
+    {zt} s = pow(q, -x), a = q, b = 0;
+    int i = 0;
+    while (i < 9 || a <= 9) {{
+        i += 1; a += 1; b = pow(a, -x); s += b;
+        if (-MACHEP * s < b && b < MACHEP * s) return (CT)s;
+    }}
+    const {zt} w = a;
+    s += b * w / (x - 1);
+    s -= {c(0.5)} * b;
+    a = 1;
+    {zt} k = 0;
+    for (int j = 0; j < 12; j++) {{
+        a *= x + k; b /= w;
+        {zt} t = a * b / A[j];
+        s = s + t;
+        if (fabs(t / s) < MACHEP) return (CT)s;
+        k += 1; a *= x + k; b /= w; k += 1;
+    }}
+    return (CT)s;
+}}
+"""
+
+
+def _polygamma_helper(dt, dev):
+    # polygamma(n, x) = (-1)^(n+1) n! zeta(n + 1, x) for n >= 1 (n passed as x1), digamma for n = 0
+    return _digamma_helper(dt) + _zeta_helper(dt, dev) + """
+inline CT fpolygamma(CT x, CT n) {
+    if (n == 0) return fdigamma(x);
+    if (x == -INFINITY) return (CT)NAN;   /* (as on cpu: no limit there) */
+    const CT sign = fmod(n, (CT)2) == 1 ? (CT)1 : (CT)-1;
+    return sign * exp(lgamma(n + 1)) * fzeta(n + 1, x);
+}
+"""
+
+
 UNARY = {"acosh": "acosh(x0)", "asinh": "asinh(x0)", "atanh": "atanh(x0)", "erfc": "erfc(x0)",
          "lgamma": "lgamma(x0)", "sinc": _sinc, "digamma": "fdigamma(x0)", "erfinv": "ferfinv(x0)"}
-_UNARY_HELPERS = {"digamma": _digamma_helper, "erfinv": _erfinv_helper}
+_UNARY_HELPERS = {"digamma": lambda dt, dev: _digamma_helper(dt), "erfinv": lambda dt, dev: _erfinv_helper(dt)}
 BINARY = {"copysign": "copysign(x0, x1)", "nextafter": "nextafter(x0, x1)",
-          "heaviside": "(x0 == 0 ? x1 : (CT)(x0 > 0))", "gcd": "igcd(x0, x1)", "lcm": "ilcm(x0, x1)"}
+          "heaviside": "(x0 == 0 ? x1 : (CT)(x0 > 0))", "gcd": "igcd(x0, x1)", "lcm": "ilcm(x0, x1)",
+          # scipy's and PyTorch's xlog1py: 0 where x is 0, unless y is nan
+          "special_xlog1py": "(x0 == 0 && !isnan(x1) ? (CT)0 : x0 * log1p(x1))",
+          "special_zeta": "fzeta(x0, x1)"}
+def _gcd_helper(dt, dev):
+    wide = "long" if dt.itemsize == 8 else "ulong" if dt.kind == "u" and dt.itemsize == 4 else \
+        "uint" if dt.kind == "u" else "int"
+    return f"typedef {wide} WT;\n" + GCD
 
 
-def _run(name, expr, operands, targets, out_dt, extra=""):
-    """Launch op ``name`` (C ``expr`` in x0, x1) over broadcast ``operands`` (CLArrays or scalars)."""
+_BINARY_HELPERS = {"gcd": _gcd_helper, "lcm": _gcd_helper, "special_zeta": _zeta_helper}
+
+
+def _run(name, expr, operands, targets, out_dt, extra=None):
+    """Launch op ``name`` (C ``expr`` in x0, x1) over broadcast ``operands`` (CLArrays or scalars);
+    ``extra(dtype, dev)`` gives the helper functions ``expr`` calls (built on a cache miss only)."""
     arrays = [x for x in operands if x.__class__ is CLArray]
     dev = arrays[0].dev
     shape = arrays[0].shape
@@ -128,7 +205,8 @@ def _run(name, expr, operands, targets, out_dt, extra=""):
     key = (name, in_dts, targets, out_dt, dev)
     pw = _CACHE.get(key)
     if pw is None:
-        src = P.source(in_dts, targets, out_dt, {name: expr}, helpers(targets[-1]) + extra)
+        src = P.source(in_dts, targets, out_dt, {name: expr},
+                       helpers(targets[-1]) + (extra(targets[-1], dev) if extra else ""))
         pw = _CACHE[key] = P.Pointwise(dev, ("special", name, in_dts, targets, out_dt), src, in_dts, targets, name)
     vals = [x if x.__class__ is CLArray else T.scalar(tg, x) for x, tg in zip(operands, targets)]
     return P.run(pw, dev.empty(shape, out_dt), vals, shape, contiguous)
@@ -138,8 +216,7 @@ def _unary(name):
     def k(x, dtype):
         d = dtype.numpy
         expr = UNARY[name]
-        helper = _UNARY_HELPERS.get(name)
-        return _run(name, expr(d) if callable(expr) else expr, (x,), (d,), d, helper(d) if helper else "")
+        return _run(name, expr(d) if callable(expr) else expr, (x,), (d,), d, _UNARY_HELPERS.get(name))
     k.__name__ = name
     return k
 
@@ -155,7 +232,7 @@ def _binary(name):
         d = dtype.numpy
         if name == "nextafter" and d in T.HALVES:
             return _nextafter_half(a, b, dtype)
-        return _run(name, BINARY[name], (a, b), (d, d), d, GCD if name in ("gcd", "lcm") else "")
+        return _run(name, BINARY[name], (a, b), (d, d), d, _BINARY_HELPERS.get(name))
     k.__name__ = name
     return k
 
@@ -168,6 +245,12 @@ def _nextafter_half(a, b, dtype):
     return runtime.from_host(dev, CPU["nextafter"](*host, dtype))
 
 
+def _polygamma(n, x, dtype):
+    d = dtype.numpy
+    return _run("polygamma", "fpolygamma(x0, x1)", (x, n), (d, d), d, _polygamma_helper)
+
+
 KERNELS = {name: _unary(name) for name in UNARY}
 KERNELS.update({name: _binary(name) for name in BINARY})
 KERNELS["signbit"] = _signbit
+KERNELS["polygamma"] = _polygamma

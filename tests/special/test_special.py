@@ -242,14 +242,15 @@ def test_non_differentiable_ops_give_no_grad():
                                        ("polygamma", (1,)), ("mvlgamma", (2,)),
                                        ("copysign", (-1.0,)), ("ldexp", ("t",)),
                                        ("nextafter", ("t",)), ("heaviside", ("t",))])
-def test_in_place_variants(name, args):
-    x = pt.tensor([1.25, 2.5, 0.75])
-    args = tuple(pt.tensor([2.0, -1.0, 0.0]) if a == "t" else a for a in args)
+@pytest.mark.parametrize("device", DEVICES)
+def test_in_place_variants(name, args, device):
+    x = pt.tensor([1.25, 2.5, 0.75], device=device)
+    args = tuple(pt.tensor([2.0, -1.0, 0.0], device=device) if a == "t" else a for a in args)
     want = getattr(x, name)(*args)
     y = x.clone()
     r = getattr(y, name + "_")(*args)
-    assert r is y
-    _close(y, want.numpy(), rtol=0)
+    assert r is y and y.device == x.device
+    _close(y, want.cpu().numpy(), rtol=0)
 
 
 def test_in_place_integer_ops():
@@ -427,3 +428,16 @@ def test_gcd_lcm_every_int8_pair_and_int_min(device):
     a, b = pt.tensor([m, m, m + 1], dtype=pt.int32), pt.tensor([m + 1, 1, m], dtype=pt.int32)
     for f in (pt.gcd, pt.lcm):   # (MIN / -1 inside lcm: no trap)
         assert f(a.to(device), b.to(device)).cpu().tolist() == f(a, b).tolist()
+
+
+def test_in_place_is_differentiated():
+    a = pt.tensor([0.5, 1.5, 3.0], dtype=pt.float64, requires_grad=True)
+    b = a * 1
+    b.lgamma_()
+    b.sum().backward()
+    _close(a.grad, sp.psi([0.5, 1.5, 3.0]), rtol=1e-12)
+    a.grad = None
+    c = a * 1
+    c.polygamma_(1)
+    c.sum().backward()
+    _close(a.grad, sp.polygamma(2, [0.5, 1.5, 3.0]), rtol=1e-10)

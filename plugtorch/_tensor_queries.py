@@ -1,6 +1,7 @@
 """Tensor methods about a tensor's storage, size and sign: ``resize_``, ``resize_as_``,
 ``data_ptr``, ``new_empty_strided``, ``sum_to_size``, ``is_signed``, ``is_nonzero``,
-``is_same_size``, ``retains_grad``; and ``fill_diagonal_``, ``cfloat``, ``cdouble``.
+``is_same_size``, ``retains_grad``, ``dim_order``, ``pin_memory``/``share_memory_`` (no-ops), the
+``is_sparse``-style flags (all False); and ``fill_diagonal_``, ``cfloat``, ``cdouble``, ``apply_``/``map_``/``map2_``.
 ``_methods`` installs them.
 """
 from __future__ import annotations
@@ -127,6 +128,27 @@ def fill_diagonal_(self, fill_value, wrap=False):
     return self.copy_(filled.reshape(shape))
 
 
+def dim_order(self):
+    """The dims from the outermost (largest stride) to the innermost in memory.
+
+    >>> plugtorch.ones(2, 3).t().dim_order()
+    (1, 0)
+    """
+    st = self.stride()
+    return tuple(sorted(range(self.ndim), key=lambda d: -st[d]))
+
+
+def _host_elementwise(self, name, fn, *others):
+    """``self[i] = fn(self[i], others[i] ...)`` in Python, on a cpu tensor (as PyTorch's apply_/map_)."""
+    if self.device.type != "cpu":
+        raise TypeError(f"{name}() only works on cpu tensors (got a tensor on {self.device}); move it with .cpu()")
+    import numpy as np
+    arrays = [self.numpy()] + [P.broadcast_to(o, tuple(self.shape)).numpy() for o in others]
+    out = np.array([fn(*vals) for vals in zip(*(a.reshape(-1).tolist() for a in arrays))],
+                   dtype=arrays[0].dtype).reshape(arrays[0].shape)
+    return self.copy_(P.tensor(out, dtype=self.dtype))
+
+
 def install():
     Tensor.resize_ = resize_
     Tensor.resize_as_ = resize_as_
@@ -138,6 +160,18 @@ def install():
     Tensor.is_same_size = is_same_size
     Tensor.fill_diagonal_ = fill_diagonal_
     Tensor.cfloat = lambda self: self.to(_dtypes.complex64)
+    Tensor.dim_order = dim_order
+    Tensor.apply_ = lambda self, callable: _host_elementwise(self, "apply_", callable)
+    Tensor.map_ = lambda self, tensor, callable: _host_elementwise(self, "map_", callable, tensor)
+    Tensor.map2_ = lambda self, x, y, callable: _host_elementwise(self, "map2_", callable, x, y)
+    # memory that plugtorch never pins or shares between processes: the tensor stays as it is
+    Tensor.pin_memory = lambda self, device=None: self
+    Tensor.is_pinned = lambda self, device=None: False
+    Tensor.share_memory_ = lambda self: self
+    Tensor.is_shared = lambda self: False
+    for flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_mps",
+                 "is_xla", "is_xpu", "is_ipu", "is_maia", "is_mtia", "is_vulkan"):
+        setattr(Tensor, flag, property(lambda self: False, doc="False: plugtorch tensors are dense and strided."))
     Tensor.cdouble = lambda self: self.to(_dtypes.complex128)
     Tensor.retains_grad = property(lambda self: bool(self._retains_grad),
                                    doc="Whether .grad of this non-leaf tensor is kept (see retain_grad()).")

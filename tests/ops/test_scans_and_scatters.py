@@ -261,3 +261,15 @@ def test_multinomial_method_is_seeded():
     b = pt.multinomial(p, 20, replacement=True)
     assert a.tolist() == b.tolist() and 1 not in a.tolist()
     assert sorted(p.multinomial(3).tolist()) == [0, 2, 3]
+
+
+def test_layout_flags_and_host_callables():
+    x = pt.ones(2, 3)
+    assert x.is_sparse is False and x.is_quantized is False and x.is_mps is False
+    assert x.t().dim_order() == (1, 0) and pt.ones(2, 3, 4).permute(2, 0, 1).dim_order() == (1, 2, 0)
+    assert x.pin_memory() is x and not x.is_pinned() and x.share_memory_() is x
+    y = pt.arange(4.0)
+    y.apply_(lambda v: v * 2)
+    y.map_(pt.ones(4), lambda a, b: a + b)
+    y.map2_(pt.ones(4), pt.full((4,), 2.0), lambda a, b, c: a + b + c)
+    assert y.tolist() == [4.0, 6.0, 8.0, 10.0]

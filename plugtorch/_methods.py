@@ -399,7 +399,10 @@ def _operators():
 def _polygamma_methods():
     """x.polygamma(n) and x.polygamma_(n): the tensor first, unlike plugtorch.polygamma(n, x)."""
     Tensor.polygamma = lambda self, n: P.polygamma(n, self)
-    Tensor.polygamma_ = lambda self, n: inplace(self, _WrapperOp(lambda x, n: P.polygamma(n, x), "polygamma"), (n,), {})
+    # (the tensor is polygamma's second argument, which its formula keeps: inplace() clones only a
+    # first one, so the wrapper clones it when autograd records)
+    Tensor.polygamma_ = lambda self, n: inplace(
+        self, _WrapperOp(lambda x, n: P.polygamma(n, x.clone() if x.requires_grad else x), "polygamma"), (n,), {})
 
 
 _install()

@@ -44,6 +44,7 @@ from plugtorch.distributions.transforms import (AbsTransform, AffineTransform, C
                                                 StickBreakingTransform, TanhTransform, Transform)
 from plugtorch.distributions.uniform import Uniform
 from plugtorch.distributions.von_mises import VonMises
+from plugtorch.distributions.wishart import Wishart
 from plugtorch.distributions import kl_pairs as _kl_pairs  # noqa: F401  (registers the closed forms)
 from plugtorch.distributions import kl_cross as _kl_cross  # noqa: F401  (and the cross-family ones)
 
@@ -59,6 +60,6 @@ __all__ = [
     "OneHotCategoricalStraightThrough", "Pareto", "Poisson", "PositiveDefiniteTransform", "PowerTransform",
     "RelaxedBernoulli", "RelaxedOneHotCategorical", "ReshapeTransform", "SigmoidTransform",
     "SoftmaxTransform", "SoftplusTransform", "StackTransform", "StickBreakingTransform", "StudentT",
-    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "biject_to",
-    "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart",
+    "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]

@@ -17,6 +17,7 @@ from plugtorch.distributions.kl_pairs import _kl_normal_normal
 from plugtorch.distributions.normal import Normal
 from plugtorch.distributions.transformed_families import HalfNormal, Pareto
 from plugtorch.distributions.uniform import Uniform
+from plugtorch.distributions.utils import _diag_embed
 
 
 def _inf_where(mask, result):
@@ -383,7 +384,7 @@ def _kl_lowrankmultivariatenormal_multivariatenormal(p, q):
     batch = tuple(_pt.broadcast_shapes(tuple(qL.shape[:-2]), tuple(p._unbroadcasted_cov_factor.shape[:-2])))
     q_scale_tril = qL.expand(batch + (n, n))
     p_cov_factor = p._unbroadcasted_cov_factor.expand(batch + (n, m))
-    p_cov_diag = p._unbroadcasted_cov_diag.sqrt().diag_embed().expand(batch + (n, n))
+    p_cov_diag = _diag_embed(p._unbroadcasted_cov_diag.sqrt()).expand(batch + (n, n))
     term21 = _batch_trace_XXT(_pt.linalg.solve_triangular(q_scale_tril, p_cov_factor, upper=False))
     term22 = _batch_trace_XXT(_pt.linalg.solve_triangular(q_scale_tril, p_cov_diag, upper=False))
     return 0.5 * (term1 + term21 + term22 + term3 - p.event_shape[0])

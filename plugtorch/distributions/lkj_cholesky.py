@@ -7,7 +7,7 @@ import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.gamma import Beta
-from plugtorch.distributions.utils import broadcast_all
+from plugtorch.distributions.utils import _diag_embed, broadcast_all
 
 __all__ = ["LKJCholesky"]
 
@@ -60,7 +60,7 @@ class LKJCholesky(Distribution):
             u_hypersphere = u_normal / _pt.where(norm > 0, norm, _pt.ones_like(norm))   # row 0 is all zeros
             w = y.sqrt() * u_hypersphere
             diag_elems = (1 - (w ** 2).sum(-1)).clamp(min=_pt.finfo(w.dtype).tiny).sqrt()
-            return w + diag_elems.diag_embed()
+            return w + _diag_embed(diag_elems)
 
     def log_prob(self, value):
         if self._validate_args:

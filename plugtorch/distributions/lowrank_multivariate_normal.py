@@ -11,7 +11,7 @@ import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.multivariate_normal import _batch_mahalanobis, _batch_mv
-from plugtorch.distributions.utils import _standard_normal, lazy_property
+from plugtorch.distributions.utils import _diag_embed, _standard_normal, lazy_property
 
 __all__ = ["LowRankMultivariateNormal"]
 
@@ -113,13 +113,13 @@ class LowRankMultivariateNormal(Distribution):
     @lazy_property
     def covariance_matrix(self):
         W = self._unbroadcasted_cov_factor
-        return self._full(_pt.matmul(W, W.mT) + self._unbroadcasted_cov_diag.diag_embed(), 2)
+        return self._full(_pt.matmul(W, W.mT) + _diag_embed(self._unbroadcasted_cov_diag), 2)
 
     @lazy_property
     def precision_matrix(self):
         Wt_Dinv = self._unbroadcasted_cov_factor.mT / self._unbroadcasted_cov_diag.unsqueeze(-2)
         A = _pt.linalg.solve_triangular(self._capacitance_tril, Wt_Dinv, upper=False)
-        return self._full(self._unbroadcasted_cov_diag.reciprocal().diag_embed() - A.mT @ A, 2)
+        return self._full(_diag_embed(self._unbroadcasted_cov_diag.reciprocal()) - A.mT @ A, 2)
 
     def rsample(self, sample_shape=()):
         shape = tuple(self._extended_shape(sample_shape))

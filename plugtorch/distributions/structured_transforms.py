@@ -9,7 +9,8 @@ import math
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions.transforms import Transform, _clipped_sigmoid
-from plugtorch.distributions.utils import _sum_rightmost, lazy_property, tril_matrix_to_vec, vec_to_tril_matrix
+from plugtorch.distributions.utils import (_diag_embed, _sum_rightmost, lazy_property, tril_matrix_to_vec,
+                                           vec_to_tril_matrix)
 
 __all__ = ["IndependentTransform", "ReshapeTransform", "SoftplusTransform", "StickBreakingTransform",
            "LowerCholeskyTransform", "PositiveDefiniteTransform", "CorrCholeskyTransform", "CatTransform",
@@ -204,10 +205,10 @@ class LowerCholeskyTransform(Transform):
         return hash(LowerCholeskyTransform)
 
     def _call(self, x):
-        return x.tril(-1) + x.diagonal(dim1=-2, dim2=-1).exp().diag_embed()
+        return x.tril(-1) + _diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
 
     def _inverse(self, y):
-        return y.tril(-1) + y.diagonal(dim1=-2, dim2=-1).log().diag_embed()
+        return y.tril(-1) + _diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
 
 
 class PositiveDefiniteTransform(Transform):

@@ -110,3 +110,10 @@ def vec_to_tril_matrix(vec, diag=0):
     index = _pt.tensor(idx, device=vec.device).expand(tuple(vec.shape[:-1]) + (len(idx),))
     out = out.scatter(-1, index, vec)
     return out.reshape(tuple(vec.shape[:-1]) + (n, n))
+
+
+def _diag_embed(v):
+    """Matrices with ``v`` on the diagonal: a broadcast product with the identity, which every backend
+    has (``Tensor.diag_embed`` scatters, and a plug-in without ``index_put`` would fall back to cpu)."""
+    on_diagonal = _pt.eye(v.shape[-1], dtype=_pt.bool, device=v.device)
+    return _pt.where(on_diagonal, v.unsqueeze(-1), _pt.zeros((), dtype=v.dtype, device=v.device))

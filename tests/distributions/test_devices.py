@@ -38,6 +38,9 @@ CASES = {
     "ContinuousBernoulli": lambda T: D.ContinuousBernoulli(T([0.3, 0.6])),
     "MixtureSameFamily": lambda T: D.MixtureSameFamily(D.Categorical(T([0.5, 0.5])),
                                                        D.Normal(T([-1.0, 1.0]), T([1.0, 1.0]))),
+    "GeneralizedPareto": lambda T: D.GeneralizedPareto(T([0.0, 1.0]), T([1.0, 2.0]), T([0.2, -0.1])),
+    "LKJCholesky": lambda T: D.LKJCholesky(3, T([1.0, 2.0])),
+    "Wishart": lambda T: D.Wishart(T(5.0), covariance_matrix=T([[2.0, 0.3], [0.3, 1.0]])),
 }
 
 

@@ -264,3 +264,24 @@ def test_lkj_cholesky():
     assert np.all(np.abs(np.quantile((r + 1) / 2, 0.8, axis=0) - st.beta.ppf(0.8, 3, 3)) < 0.01)
     with pytest.raises(ValueError, match="Expected dim to be an integer greater than or equal to 2. Found dim=1."):
         D.LKJCholesky(1)
+
+
+def test_wishart():
+    r = np.random.default_rng(0)
+    A = r.standard_normal((3, 3))
+    S = A @ A.T + 3 * np.eye(3)
+    X = st.wishart.rvs(6.5, S, size=2, random_state=1)
+    for kw in (dict(covariance_matrix=t(S)), dict(precision_matrix=t(np.linalg.inv(S))),
+               dict(scale_tril=t(np.linalg.cholesky(S)))):
+        w = D.Wishart(t(6.5), **kw)
+        close(w.log_prob(t(X)), st.wishart.logpdf(np.moveaxis(X, 0, -1), 6.5, S))
+        close(w.entropy(), st.wishart.entropy(6.5, S))
+        close(w.mean, 6.5 * S), close(w.variance, st.wishart.var(6.5, S)), close(w.mode, (6.5 - 4) * S)
+    pt.manual_seed(13)
+    df = t(6.5, requires_grad=True)
+    s = D.Wishart(df, covariance_matrix=t(S)).rsample((4000,))
+    assert np.allclose(s.detach().numpy().mean(0), 6.5 * S, rtol=0.05, atol=0.3)
+    s.mean(0).sum().backward()   # d E[X] / d df = S
+    assert abs(df.grad.item() - S.sum()) < 0.1 * S.sum()
+    with pytest.raises(ValueError, match=r"Value of df=1.5 expected to be greater than ndim - 1 = 2."):
+        D.Wishart(1.5, covariance_matrix=t(S))

@@ -8,7 +8,7 @@ import math
 
 import plugtorch as _pt
 from plugtorch.distributions import constraints
-from plugtorch.distributions.transforms import Transform, _clipped_sigmoid
+from plugtorch.distributions.transforms import Transform, _clipped_sigmoid, _Parameterless
 from plugtorch.distributions.utils import (_diag_embed, _sum_rightmost, lazy_property, tril_matrix_to_vec,
                                            vec_to_tril_matrix)
 
@@ -128,18 +128,12 @@ class ReshapeTransform(Transform):
         return self._reshape_shape(shape, self.out_shape, self.in_shape)
 
 
-class SoftplusTransform(Transform):
+class SoftplusTransform(_Parameterless):
     """y = log(1 + exp(x)), onto the positive reals."""
     domain = constraints.real
     codomain = constraints.positive
     bijective = True
     sign = +1
-
-    def __eq__(self, other):
-        return isinstance(other, SoftplusTransform)
-
-    def __hash__(self):
-        return hash(SoftplusTransform)
 
     def _call(self, x):
         return _softplus(x)
@@ -151,17 +145,11 @@ class SoftplusTransform(Transform):
         return -_softplus(-x)
 
 
-class StickBreakingTransform(Transform):
+class StickBreakingTransform(_Parameterless):
     """Real vectors of length K - 1 onto the K-simplex by stick breaking (bijective, unlike Softmax)."""
     domain = constraints.real_vector
     codomain = constraints.simplex
     bijective = True
-
-    def __eq__(self, other):
-        return isinstance(other, StickBreakingTransform)
-
-    def __hash__(self):
-        return hash(StickBreakingTransform)
 
     def _offset(self, n, like):
         return n + 1 - like.new_ones(n).cumsum(-1)
@@ -193,16 +181,10 @@ class StickBreakingTransform(Transform):
         return tuple(shape[:-1]) + (shape[-1] - 1,)
 
 
-class LowerCholeskyTransform(Transform):
+class LowerCholeskyTransform(_Parameterless):
     """Unconstrained matrices onto lower-triangular ones with a positive (exponentiated) diagonal."""
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.lower_cholesky
-
-    def __eq__(self, other):
-        return isinstance(other, LowerCholeskyTransform)
-
-    def __hash__(self):
-        return hash(LowerCholeskyTransform)
 
     def _call(self, x):
         return x.tril(-1) + _diag_embed(x.diagonal(dim1=-2, dim2=-1).exp())
@@ -211,16 +193,10 @@ class LowerCholeskyTransform(Transform):
         return y.tril(-1) + _diag_embed(y.diagonal(dim1=-2, dim2=-1).log())
 
 
-class PositiveDefiniteTransform(Transform):
+class PositiveDefiniteTransform(_Parameterless):
     """Unconstrained matrices onto positive-definite ones: L L^T with L from LowerCholeskyTransform."""
     domain = constraints.independent(constraints.real, 2)
     codomain = constraints.positive_definite
-
-    def __eq__(self, other):
-        return isinstance(other, PositiveDefiniteTransform)
-
-    def __hash__(self):
-        return hash(PositiveDefiniteTransform)
 
     def _call(self, x):
         x = LowerCholeskyTransform()(x)
@@ -230,17 +206,11 @@ class PositiveDefiniteTransform(Transform):
         return LowerCholeskyTransform().inv(_pt.linalg.cholesky(y))
 
 
-class CorrCholeskyTransform(Transform):
+class CorrCholeskyTransform(_Parameterless):
     """Vectors of D(D-1)/2 reals onto Cholesky factors of D x D correlation matrices."""
     domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
-
-    def __eq__(self, other):
-        return isinstance(other, CorrCholeskyTransform)
-
-    def __hash__(self):
-        return hash(CorrCholeskyTransform)
 
     def _call(self, x):
         x = x.tanh()

@@ -68,14 +68,15 @@ class OpenCLBackend(Backend):
         return None
 
     def declarations(self):
-        """The factorisations without an OpenCL kernel (SVD, eigh, least squares): they run through
-        host memory, which the conformance suite reports as "via host"."""
+        """The factorisations and special functions without an OpenCL kernel (SVD, eigh, least
+        squares, the Bessel functions ...): they run through host memory, which the conformance
+        suite reports as "via host"."""
         from plugtorch.dispatch.host import host_ops
         if not self._scan():
             return []
         ops = host_ops(self.kernels)
-        lines = [f"via host: {', '.join(ops)} (no OpenCL kernel: copied to the host, run by NumPy's LAPACK, "
-                 "copied back)"] if ops else []
+        lines = [f"via host: {', '.join(ops)} (no OpenCL kernel: copied to the host, run by the cpu kernels "
+                 "(NumPy's LAPACK, pocketfft, scipy.special), copied back)"] if ops else []
         from plugtorch.backends.opencl.kernels import without_complex
         return lines + [f"complex64/complex128: no kernel for {', '.join(without_complex(self.kernels))} "
                         "(MissingCapabilityError naming op, dtype and device)"]

@@ -215,3 +215,16 @@ def test_output_padding_at_least_the_stride():
     with pytest.raises(RuntimeError, match=r"conv_transpose3d\(\): Given input size per channel: \(2 x 2 x 2\). "
                                            r"Calculated output size per channel: \(4 x 0 x 2\). Output size is too small"):
         F.conv_transpose3d(pt.ones(1, 2, 2, 2, 2), pt.ones(2, 1, 3, 1, 1), padding=(0, 1, 0))
+
+
+def test_same_padding_with_a_padding_mode():
+    # 'same' pads d * (k - 1) per dim, the smaller half first, in the layer's mode (was zero padding)
+    m = nn.Conv2d(1, 1, (3, 4), padding="same", padding_mode="reflect", dilation=(1, 2)).double()
+    x = t64(np.arange(30.0).reshape(1, 1, 5, 6))
+    ref = F.conv2d(F.pad(x, (3, 3, 1, 1), mode="reflect"), m.weight, m.bias, dilation=(1, 2))
+    np.testing.assert_allclose(m(x).detach().numpy(), ref.detach().numpy(), rtol=1e-12)
+    m3 = nn.Conv3d(1, 2, (2, 3, 2), padding="same", padding_mode="circular").double()
+    x3 = t64(np.arange(60.0).reshape(1, 1, 3, 4, 5))
+    ref3 = F.conv3d(F.pad(x3, (0, 1, 1, 1, 0, 1), mode="circular"), m3.weight, m3.bias)
+    np.testing.assert_allclose(m3(x3).detach().numpy(), ref3.detach().numpy(), rtol=1e-12)
+    assert tuple(m3(x3).shape) == (1, 2, 3, 4, 5)

@@ -67,12 +67,18 @@ class _ConvNd(Module):
                                f"(input of size {list(input.shape)})")
 
     def _padded(self, input):
-        """Non-zero padding modes pad explicitly, then convolve without padding."""
-        if self.padding_mode == "zeros" or isinstance(self.padding, str):
+        """Non-zero padding modes pad explicitly, then convolve without padding ('same' too: the
+        total d * (k - 1) per dim, the smaller half first, as PyTorch's)."""
+        if self.padding_mode == "zeros" or self.padding == "valid":
             return input, self.padding
         pads = []
-        for p in reversed(self.padding):
-            pads += [p, p]
+        if self.padding == "same":
+            for d, k in zip(reversed(self.dilation), reversed(self.kernel_size)):
+                total = d * (k - 1)
+                pads += [total // 2, total - total // 2]
+        else:
+            for p in reversed(self.padding):
+                pads += [p, p]
         return F.pad(input, pads, mode=self.padding_mode), 0
 
     def forward(self, input):

@@ -137,20 +137,59 @@ def poisson(rate):
 
 
 def binomial(count, probs):
-    """Binomial(count, probs) variates as a sum of Bernoulli trials, drawn in blocks of 64 trials.
-
-    Exact for any count; the cost grows with the largest count (a BTRS sampler would not).
-    """
+    """Binomial(count, probs) variates (float, broadcast shape), as PyTorch samples them: with
+    p = min(probs, 1 - probs), geometric waiting times ("inversion") where count * p < 10 and
+    Hormann's BTRS rejection (1993) above, both loops over whole tensors; p > 1/2 by symmetry."""
     count, probs = _pt.broadcast_tensors(count.detach(), probs.detach())
     shape, kw = tuple(count.shape), dict(dtype=probs.dtype, device=probs.device)
-    n_max = int(count.max()) if count.numel() else 0
+    flip = probs > 0.5
+    p = _pt.where(flip, 1 - probs, probs)
     result = _pt.zeros(shape, **kw)
-    block = 64
-    for start in range(0, n_max, block):
-        n = min(block, n_max - start)
-        u = _pt.rand((n,) + shape, **kw)
-        trial = _pt.arange(start, start + n, dtype=probs.dtype, device=probs.device).reshape((n,) + (1,) * len(shape))
-        result = result + ((u < probs) & (trial < count)).to(probs.dtype).sum(0)
-    return result
-
-
+    small = count * p < 10
+    live = (p > 0) & (count > 0)
+    if _any(small & live):
+        # successes = how many geometric gaps fit into count trials
+        log_q = (-p).log1p()
+        log_q = _pt.where(small & live, log_q, _pt.full_like(log_q, -1.0))
+        position = _pt.zeros(shape, **kw)
+        successes = _pt.zeros(shape, **kw)
+        active = small & live
+        for _ in range(_MAX_ROUNDS * 100):
+            u = _pt.rand(shape, **kw).clamp(min=_pt.finfo(probs.dtype).tiny)
+            position = position + (u.log() / log_q).floor() + 1
+            active = active & (position <= count)
+            if not _any(active):
+                break
+            successes = successes + active.to(probs.dtype)
+        result = _pt.where(small, successes, result)
+    big = ~small & live
+    if _any(big):
+        n = _pt.where(big, count, _pt.full_like(count, 100.0))
+        q_ = _pt.where(big, p, _pt.full_like(p, 0.5))
+        spq = (n * q_ * (1 - q_)).sqrt()
+        b = 1.15 + 2.53 * spq
+        a = -0.0873 + 0.0248 * b + 0.01 * q_
+        c = n * q_ + 0.5
+        v_r = 0.92 - 4.2 / b
+        alpha = (2.83 + 5.1 / b) * spq
+        m = ((n + 1) * q_).floor()
+        log_ratio = q_.log() - (-q_).log1p()
+        log_fm = _pt.lgamma(m + 1) + _pt.lgamma(n - m + 1)
+        pending = big.clone()
+        for _ in range(_MAX_ROUNDS):
+            u = _pt.rand(shape, **kw) - 0.5
+            v = _pt.rand(shape, **kw)
+            us = 0.5 - u.abs()
+            k = ((2 * a / us + b) * u + c).floor()
+            quick = (us >= 0.07) & (v <= v_r)
+            ok = (k >= 0) & (k <= n)
+            ks = k.clamp(min=0).minimum(n)
+            # accept when v * alpha / (a / us^2 + b) <= f(k) / f(m), f the binomial pmf
+            log_f_ratio = log_fm - _pt.lgamma(ks + 1) - _pt.lgamma(n - ks + 1) + (ks - m) * log_ratio
+            slow = ok & ((v * alpha / (a / (us * us) + b)).log() <= log_f_ratio)
+            take = pending & (quick | slow)
+            result = _pt.where(take, k, result)
+            pending = pending & ~take
+            if not _any(pending):
+                break
+    return _pt.where(flip, count - result, result)

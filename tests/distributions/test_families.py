@@ -143,6 +143,15 @@ def test_poisson_binomial_geometric():
         close(b.mean, n * pr), close(b.variance, n * pr * (1 - pr))
     pt.manual_seed(4)
     moments_ok(D.Binomial(t(n), probs=t(pr)).sample((20000,)), n * pr, n * pr * (1 - pr))
+    # both samplers (inversion where count * p < 10, BTRS above) against the pmf, and a huge count
+    for count, prob in ((60.0, 0.1), (100.0, 0.7)):
+        x = D.Binomial(t(count), t(prob)).sample((100000,)).numpy()
+        k = np.arange(int(count) + 1)
+        k = k[st.binom.pmf(k, count, prob) * 100000 >= 5]   # the cells a chi-square test can use
+        observed, expected = np.array([(x == v).sum() for v in k]), st.binom.pmf(k, count, prob) * 100000
+        assert st.chi2.sf(((observed - expected) ** 2 / expected).sum(), len(k)) > 1e-3
+    big = D.Binomial(t(1e6), t(0.4)).sample((2000,)).numpy()
+    assert abs(big.mean() - 4e5) < 5 * np.sqrt(2.4e5 / 2000)
     close(D.Binomial(10, t([0.2, 0.7])).entropy(), st.binom.entropy(10, [0.2, 0.7]))
     with pytest.raises(NotImplementedError, match="Inhomogeneous total count not supported by `entropy`."):
         D.Binomial(t([3.0, 4.0]), t([0.2, 0.7])).entropy()

@@ -42,12 +42,13 @@ unfold rot90 kron cummax cummin logcumsumexp unique_consecutive diag_embed diagf
 slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_copy quantile nanquantile histc histogram
 cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
 adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger nonzero_static lu lu_solve
+as_strided as_strided_scatter
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
-METADATA_INPLACE = "t transpose swapaxes swapdims squeeze unsqueeze".split()
+METADATA_INPLACE = "t transpose swapaxes swapdims squeeze unsqueeze as_strided".split()
 
 # in-place variants: x.op_(...) == x.copy_(op(x, ...))
 INPLACE = """

@@ -29,7 +29,7 @@ def _same_as(name, target):
     return fn
 
 
-for _view in ("diagonal", "expand", "permute", "select", "split", "split_with_sizes", "squeeze", "t", "transpose",
+for _view in ("as_strided", "diagonal", "expand", "permute", "select", "split", "split_with_sizes", "squeeze", "t", "transpose",
               "unbind", "unfold", "unsqueeze", "view"):
     globals()[f"{_view}_copy"] = _copy_of(_view)
 

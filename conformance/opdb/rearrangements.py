@@ -30,6 +30,15 @@ ENTRIES = [
                                          Sample(_x(ctx, ()), 0, 1, 1, name="0-d")], dtypes=SOME,
           error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (5,)), 0, 6, 1), RuntimeError, "maximum size"),
                                     ErrorInput(Sample(_x(ctx, (5,)), 0, 2, 0), RuntimeError, "step is 0")]),
+    # contiguous inputs only: a strided input's memory is its base array on cpu/opencl but its
+    # elements in order on a backend without strides (as_strided's documented difference there)
+    Entry("as_strided", samples=lambda ctx: [Sample(_x(ctx, (3, 4)), (3, 3), (4, 1), 1),
+                                             Sample(_x(ctx, (10,)), (4, 3), (2, 1)),
+                                             Sample(_x(ctx, (2, 5)), (2, 2), (1, 5), 3)], dtypes=SOME,
+          error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (10,)), (3, 3), (4, 1)), RuntimeError, "out of bounds"),
+                                    ErrorInput(Sample(_x(ctx, (10,)), (3,), (1, 2)), RuntimeError, "mismatch")]),
+    Entry("as_strided_scatter", samples=lambda ctx: [Sample(_x(ctx, (3, 4), layout="transposed"), _x(ctx, (2, 2)),
+                                                            (2, 2), (1, 4), 1)], dtypes=SOME),
     Entry("rot90", samples=lambda ctx: [Sample(_x(ctx, layout="transposed"), 1, [0, 1]),
                                         Sample(_x(ctx, (2, 3, 4)), -1, [2, 0]), Sample(_x(ctx), 2, [1, 0])],
           dtypes=SOME, error_inputs=lambda ctx: [

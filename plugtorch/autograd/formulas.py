@@ -350,6 +350,15 @@ def _unfold_grad(g, x, dimension, size, step):
 derivative("unfold", _unfold_grad, save=())
 
 
+def _as_strided_grad(g, x, size, stride, storage_offset=None):
+    # x is saved: its strides and storage offset say where its elements sit in the memory
+    from plugtorch.dispatch.ops.arrangements import as_strided_backward
+    return (as_strided_backward(g, (tuple(x.shape), x.stride(), x.storage_offset()), size, stride, storage_offset),)
+
+
+derivative("as_strided", _as_strided_grad)
+
+
 def _cat_grad(g, tensors, dim=0):
     ref = next((t for t in tensors if not (t.ndim == 1 and t.shape[0] == 0)), tensors[0])
     d = dim % ref.ndim if ref.ndim else 0

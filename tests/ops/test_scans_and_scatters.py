@@ -273,3 +273,41 @@ def test_layout_flags_and_host_callables():
     y.map_(pt.ones(4), lambda a, b: a + b)
     y.map2_(pt.ones(4), pt.full((4,), 2.0), lambda a, b, c: a + b + c)
     assert y.tolist() == [4.0, 6.0, 8.0, 10.0]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_as_strided_views_the_memory(dev):
+    a = np.arange(12.0)
+    x = _t(a, dev)
+    got = x.as_strided((3, 3), (2, 1), 1)
+    np.testing.assert_array_equal(_np_view(got), np.lib.stride_tricks.as_strided(a[1:], (3, 3), (16, 8)))
+    tail = x[2:]
+    assert tail.as_strided((2, 2), (1, 1)).tolist() == [[2.0, 3.0], [3.0, 4.0]]      # from its own offset
+    assert tail.as_strided((2, 2), (1, 1), 0).tolist() == [[0.0, 1.0], [1.0, 2.0]]   # from the memory's start
+    v = x.as_strided((2,), (3,))
+    x[3] = 99.0
+    assert v.tolist() == [0.0, 99.0]
+    with pytest.raises(RuntimeError, match="requiring a storage size of 112 are out of bounds for storage of size 96"):
+        x.as_strided((3, 4), (5, 1), 0)
+    with pytest.raises(RuntimeError, match="mismatch in length of strides and shape"):
+        x.as_strided((3,), (1, 2))
+    with pytest.raises(RuntimeError, match="Negative strides are not supported"):
+        x.as_strided((3,), (-1,))
+    s = pt.as_strided_scatter(pt.zeros(6, device=dev), pt.ones(2, 2, device=dev), (2, 2), (1, 2), 1)
+    assert s.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    z = pt.zeros(2, 3, device=dev)
+    z.as_strided_((3,), (2,))
+    assert z.shape == (3,) and z.stride() == (2,)
+
+
+def _np_view(t):
+    return t.cpu().numpy()
+
+
+def test_as_strided_gradient_adds_overlaps():
+    a = _r(4, 5)
+    assert gradcheck(lambda t: t.as_strided((3, 3), (5, 2), 1) * 1, (a,))
+    assert gradcheck(lambda t: t.t().as_strided((3, 2), (1, 4), 2) * 1, (a,))
+    y = pt.arange(4.0, requires_grad=True)
+    y.as_strided((3, 2), (1, 1)).sum().backward()
+    assert y.grad.tolist() == [1.0, 2.0, 2.0, 1.0]

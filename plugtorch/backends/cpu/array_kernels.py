@@ -919,6 +919,22 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.lib.stride_tricks.as_strided(x, shape, strides)
     K["unfold"] = unfold
 
+    def as_strided(x, size, stride, offset):   # a view of x's memory: from its base array's first element
+        base = x
+        while isinstance(base.base, xp.ndarray):
+            base = base.base
+        if not base.flags.c_contiguous:
+            raise RuntimeError("as_strided(): the tensor's memory is not one dense block here; call .contiguous() first")
+        from plugtorch.dispatch.ops.arrangements import _storage_error, storage_needed
+        if storage_needed(size, stride, offset) > base.size:
+            raise _storage_error(size, stride, offset, x.itemsize, base.size)
+        flat = base.reshape(-1)[offset:]
+        strides = tuple(s * x.itemsize for s in stride)
+        if xp is np:
+            return np.lib.stride_tricks.as_strided(flat, tuple(size), strides, writeable=x.flags.writeable)
+        return xp.lib.stride_tricks.as_strided(flat, tuple(size), strides)
+    K["as_strided"] = as_strided
+
     K["clone"] = lambda x: x.copy()
     K["flip"] = lambda x, dims: xp.flip(x, dims).copy() if dims else x.copy()
 

@@ -1,8 +1,9 @@
-"""Rearranging ops: sliding windows (``unfold``), ``rot90``, ``kron`` and ``renorm``.
+"""Rearranging ops: sliding windows (``unfold``), ``rot90``, ``kron``, ``renorm`` and
+``as_strided`` (with ``as_strided_scatter``).
 
-``unfold`` is a view like PyTorch's: backends with a strided array (cpu, opencl, cuda) give
-windows that share the input's memory; any other backend runs the decomposition (a gather),
-which has the same values but is a copy.
+``unfold`` and ``as_strided`` are views like PyTorch's: backends with a strided array (cpu,
+opencl, cuda) give results that share the input's memory; any other backend runs the
+decomposition (a gather), which has the same values but is a copy.
 """
 from __future__ import annotations
 
@@ -133,3 +134,104 @@ def renorm(input, p, dim, maxnorm):
     norm = _pt().linalg.vector_norm(input, p, dim=others, keepdim=True)
     factor = _pt().where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
     return input * factor.to(input.dtype)
+
+
+# ---- as_strided ---------------------------------------------------------------------------
+def _as_strided_args(input, size, stride, storage_offset):
+    _t("as_strided", input)
+    size = A.as_ints("as_strided", "size", size)
+    stride = A.as_ints("as_strided", "stride", stride)
+    if len(size) != len(stride):
+        raise RuntimeError("mismatch in length of strides and shape")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, got strides: {list(stride)}")
+    if any(n < 0 for n in size):
+        raise RuntimeError(f"Trying to create tensor with negative dimension: {list(size)}")
+    offset = input.storage_offset() if storage_offset is None else A.as_int("as_strided", "storage_offset",
+                                                                               storage_offset)
+    if offset < 0:
+        raise RuntimeError(f"Tensor: invalid storage offset {offset}")
+    return size, stride, offset
+
+
+def storage_needed(size, stride, offset):
+    """Elements of storage a (size, stride, offset) view reaches (0 for an empty view)."""
+    if any(n == 0 for n in size):
+        return 0
+    return offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1
+
+
+def _storage_error(size, stride, offset, itemsize, available):
+    return RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage offset {offset}, and "
+                        f"itemsize {itemsize} requiring a storage size of "
+                        f"{storage_needed(size, stride, offset) * itemsize} are out of bounds for storage of size "
+                        f"{available * itemsize}")
+
+
+def _as_strided_meta(input, size, stride, storage_offset=None):
+    size, stride, offset = _as_strided_args(input, size, stride, storage_offset)
+    available = input._backend().storage_size(input._data)
+    if available is not None and storage_needed(size, stride, offset) > available:
+        raise _storage_error(size, stride, offset, input._dtype.itemsize, available)
+    return input._device, (input._data, size, stride, offset), input._dtype
+
+
+def storage_positions(size, stride, offset, device):
+    """The storage index of every element of a (size, stride, offset) view, in its shape."""
+    pt = _pt()
+    pos = pt.full(tuple(size), offset, dtype=pt.int64, device=device)
+    for d, (n, s) in enumerate(zip(size, stride)):
+        pos = pos + (pt.arange(n, device=device) * s).reshape((n,) + (1,) * (len(size) - 1 - d))
+    return pos
+
+
+def as_strided(input, size, stride, storage_offset=None):
+    """A view of ``input``'s memory with the given sizes, strides (in elements) and storage offset.
+
+    On a backend without strided arrays the input's elements, in order, stand for its memory
+    (the result is then a copy).
+
+    >>> plugtorch.arange(6.).as_strided((2, 2), (1, 2)).tolist()
+    [[0.0, 2.0], [1.0, 3.0]]
+    """
+    size, stride, offset = _as_strided_args(input, size, stride, storage_offset)
+    flat = input.reshape(-1)
+    if storage_needed(size, stride, offset) > flat.numel():
+        raise _storage_error(size, stride, offset, input._dtype.itemsize, flat.numel())
+    pos = storage_positions(size, stride, offset, input.device)
+    return flat.index_select(0, pos.reshape(-1)).reshape(tuple(size))
+
+
+register_op("as_strided", _as_strided_meta, decomposition=as_strided, tags=("view",))
+
+
+def as_strided_backward(g, input_meta, size, stride, storage_offset):
+    """The gradient of ``as_strided``: ``g`` added into a zero storage at the view's positions,
+    then read back at the input's positions."""
+    pt = _pt()
+    size, stride = tuple(size), tuple(stride)
+    in_shape, in_stride, in_offset = input_meta
+    offset = in_offset if storage_offset is None else storage_offset
+    n = max(storage_needed(size, stride, offset), storage_needed(in_shape, in_stride, in_offset))
+    out_pos = storage_positions(size, stride, offset, g.device).reshape(-1)
+    storage = pt.zeros(n, dtype=g.dtype, device=g.device).index_add(0, out_pos, g.reshape(-1))
+    in_pos = storage_positions(in_shape, in_stride, in_offset, g.device)
+    return storage.index_select(0, in_pos.reshape(-1)).reshape(tuple(in_shape))
+
+
+@composite("as_strided_scatter", tags=("indexing",))
+def as_strided_scatter(input, src, size, stride, storage_offset=None):
+    """``input`` (as a new contiguous tensor) with ``src`` written where
+    ``as_strided(size, stride, storage_offset)`` of it would look."""
+    _t("as_strided_scatter", src, "src")
+    size, stride, offset = _as_strided_args(input, size, stride, 0 if storage_offset is None else storage_offset)
+    if tuple(src.shape) != tuple(size):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size = {list(src.shape)}, "
+                           f"slice size = {list(size)}")
+    flat = input.reshape(-1)
+    if storage_needed(size, stride, offset) > flat.numel():
+        raise _storage_error(size, stride, offset, input._dtype.itemsize, flat.numel())
+    if src.numel() == 0:
+        return input.clone()
+    pos = storage_positions(size, stride, offset, input.device).reshape(-1)
+    return flat.index_put([pos], src.reshape(-1).to(input.dtype)).reshape(tuple(input.shape))

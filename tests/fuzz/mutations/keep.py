@@ -41,8 +41,9 @@ def relayout(gen):
     if not found:
         return None
     arg, path, inp = gen.pick(found)
-    if gen.call.op in ("view", "view_as_complex") and arg.key == 0:
-        return None     # view needs strides it can reinterpret (view_as_complex: a last dim of stride 1)
+    if gen.call.op in ("view", "view_as_complex", "as_strided") and arg.key == 0:
+        return None     # view needs strides it can reinterpret (view_as_complex: a last dim of stride 1;
+                        # as_strided reads the memory, whose layout is the point)
     op = OPS.get(gen.call.op)
     agnostic = op is not None and (op.tags & VALUE_AGNOSTIC_TAGS or gen.call.op in VALUE_AGNOSTIC) \
         and gen.call.op not in VALUE_SENSITIVE and arg.kind == "tensor"

@@ -4,7 +4,7 @@ from __future__ import annotations
 # kernels that take complex64/complex128 (or refuse the ops they lack themselves, as the
 # elementwise and reduction families do); every other kernel refuses complex arrays (complex_guard)
 COMPLEX_AWARE = frozenset({
-    "view", "permute", "expand", "slice", "select", "unfold", "view_as_real", "view_as_complex", "conj_physical", "clone", "_to_dtype", "copy_", "flip", "cat",
+    "view", "permute", "expand", "slice", "select", "unfold", "as_strided", "view_as_real", "view_as_complex", "conj_physical", "clone", "_to_dtype", "copy_", "flip", "cat",
     "sum", "prod", "amax", "amin", "all", "any", "cumsum", "cumprod", "gather", "scatter",
     "scatter_add", "index", "index_put", "nonzero", "_matmul", "full", "empty", "where"})
 

@@ -47,6 +47,10 @@ def unfold(x, dim, size, step):
                      x.offset)
 
 
+def as_strided(x, size, stride, offset):   # the meta checked the buffer's size
+    return x.view_as(tuple(size), tuple(stride), offset)
+
+
 def view_as_real(x, dtype):
     """A complex array's (real, imag) pairs as a last dim of 2 in its real dtype: float2 element
     k is float elements 2k and 2k + 1 of the same buffer."""
@@ -60,5 +64,5 @@ def view_as_complex(x, dtype):
                    x.offset // 2)
 
 
-KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select, "unfold": unfold,
+KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select, "unfold": unfold, "as_strided": as_strided,
            "view_as_real": view_as_real, "view_as_complex": view_as_complex}

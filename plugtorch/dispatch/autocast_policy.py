@@ -104,6 +104,11 @@ POLICIES: dict[str, tuple] = {
     "multilabel_margin_loss": (_F, _F),
     "ctc_loss": (_N, _F),      # CPU list only
     "cosine_similarity": (_F, _N),
+    "cdist": (_F, _F),
+    "renorm": (_F, _N),
+    "quantile": (_N, _F),      # CPU list only
+    "nanquantile": (_N, _F),
+    "stft": (_N, _F),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),
     "dot": (_P, _N),

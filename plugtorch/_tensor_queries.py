@@ -149,6 +149,22 @@ def _host_elementwise(self, name, fn, *others):
     return self.copy_(P.tensor(out, dtype=self.dtype))
 
 
+def new(self, *args, **kwargs):
+    """The legacy constructor: ``x.new(2, 3)`` an uninitialised tensor of that size, ``x.new(data)``
+    a tensor of ``data``, ``x.new()`` an empty one; with ``x``'s dtype and device."""
+    kw = {"dtype": kwargs.pop("dtype", None) or self.dtype, "device": kwargs.pop("device", None) or self.device}
+    if len(args) == 1 and not isinstance(args[0], int) and type(args[0]).__name__ != "Size":
+        return P.tensor(args[0], **kw)
+    sizes = _sizes("new", args) if args else (0,)
+    return P.empty(sizes, **kw)
+
+
+def is_set_to(self, tensor) -> bool:
+    """Whether both tensors view the same memory with the same sizes, strides and offset."""
+    return (self.device == tensor.device and self.dtype == tensor.dtype and tuple(self.shape) == tuple(tensor.shape)
+            and self.stride() == tensor.stride() and self.data_ptr() == tensor.data_ptr())
+
+
 def install():
     Tensor.resize_ = resize_
     Tensor.resize_as_ = resize_as_
@@ -161,6 +177,11 @@ def install():
     Tensor.fill_diagonal_ = fill_diagonal_
     Tensor.cfloat = lambda self: self.to(_dtypes.complex64)
     Tensor.dim_order = dim_order
+    Tensor.new = new
+    Tensor.is_set_to = is_set_to
+    Tensor.const_data_ptr = data_ptr
+    Tensor.output_nr = property(lambda self: self._out_nr, doc="Which output of its grad_fn this tensor is.")
+    Tensor.is_inference = lambda self: False     # no inference tensors: inference_mode is no_grad here
     Tensor.apply_ = lambda self, callable: _host_elementwise(self, "apply_", callable)
     Tensor.map_ = lambda self, tensor, callable: _host_elementwise(self, "map_", callable, tensor)
     Tensor.map2_ = lambda self, x, y, callable: _host_elementwise(self, "map2_", callable, x, y)

@@ -311,3 +311,11 @@ def test_as_strided_gradient_adds_overlaps():
     y = pt.arange(4.0, requires_grad=True)
     y.as_strided((3, 2), (1, 1)).sum().backward()
     assert y.grad.tolist() == [1.0, 2.0, 2.0, 1.0]
+
+
+def test_legacy_constructor_and_identity_queries():
+    x = pt.ones(2, 3, dtype=pt.float64)
+    assert x.new(2, 3).shape == (2, 3) and x.new(2, 3).dtype is pt.float64
+    assert x.new([1, 2]).tolist() == [1.0, 2.0] and x.new().shape == (0,)
+    assert x.is_set_to(x) and not x.is_set_to(x.view(3, 2)) and not x.is_set_to(x.clone())
+    assert x.output_nr == 0 and not x.is_inference() and x.const_data_ptr() == x.data_ptr()

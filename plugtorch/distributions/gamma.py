@@ -99,7 +99,7 @@ class Beta(_Parameterised, ExponentialFamily):
 
     @property
     def mode(self):
-        return (self.concentration1 - 1) / (self.concentration1 + self.concentration0 - 2)
+        return Dirichlet(self.concentration, validate_args=False).mode[..., 0]   # as PyTorch's Beta
 
     @property
     def variance(self):

@@ -20,6 +20,10 @@ def close(a, b, tol=1e-9):
     np.testing.assert_allclose(a.detach().numpy() if isinstance(a, pt.Tensor) else a, b, rtol=tol, atol=tol)
 
 
+def assert_nan(x):
+    assert np.isnan(x), x
+
+
 def moments_ok(samples, mean, var, n_sigma=5):
     """Sample mean within n_sigma standard errors of ``mean``, sample variance within 10 % of ``var``."""
     s = samples.numpy()
@@ -87,6 +91,9 @@ def test_gamma_beta_dirichlet():
     close(be.entropy(), st.beta.entropy(a, b))
     pt.manual_seed(1)
     moments_ok(be.sample((40000,)), st.beta.mean(a, b), st.beta.var(a, b))
+    # (a - 1) / (a + b - 2) where both exceed 1; nan where the density is unbounded (PyTorch's answer)
+    modes = D.Beta(t([2.0, 0.5, 3.0]), t([3.0, 1.0, 1.0])).mode.numpy()
+    close(modes[[0, 2]], [1 / 3, 1.0]), assert_nan(modes[1])
     al = np.array([0.5, 2.0, 3.5])
     di = D.Dirichlet(t(al))
     v = np.array([0.2, 0.3, 0.5])

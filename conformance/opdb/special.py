@@ -48,10 +48,9 @@ def _not_tensor(name):
 
 def _binary(name, lows=(0.2, 0.2), highs=(4.0, 4.0), scalar=None, edges=None):
     def gen(ctx):
-        kw = {} if not ctx.dtype.is_floating_point else {}
         lo = lows if ctx.dtype.is_floating_point else (1, 1)
         hi = highs if ctx.dtype.is_floating_point else (30, 30)
-        out = [Sample(ctx.input((3, 4), low=lo[0], high=hi[0], **kw), ctx.input((3, 4), low=lo[1], high=hi[1], **kw)),
+        out = [Sample(ctx.input((3, 4), low=lo[0], high=hi[0]), ctx.input((3, 4), low=lo[1], high=hi[1])),
                Sample(ctx.input((2, 3), layout="transposed", low=lo[0], high=hi[0]), ctx.input((3,), low=lo[1], high=hi[1]))]
         if scalar is not None:
             out.append(Sample(ctx.input((4,), low=lo[0], high=hi[0]), scalar))

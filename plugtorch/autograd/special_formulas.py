@@ -61,8 +61,8 @@ derivative("special_zeta", lambda g, x, q: (None, g * -x * pt.special_zeta(x + 1
 def _gammainc_grad(sign):
     def f(g, a, x):
         # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)
-        return None, sign * g * ((a - 1) * x.log() - x - pt.lgamma(a if isinstance(a, pt.Tensor) else
-                                                                    pt.full((), float(a), dtype=x.dtype, device=x.device))).exp()
+        lgamma_a = pt.lgamma(a) if isinstance(a, pt.Tensor) else math.lgamma(a)
+        return None, sign * g * ((a - 1) * x.log() - x - lgamma_a).exp()
     return f
 
 

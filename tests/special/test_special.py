@@ -220,6 +220,7 @@ def test_binary_gradchecks():
     assert gradcheck(lambda x: pt.frexp(x * 3).mantissa, (a,))
     for f in (pt.special.gammainc, pt.special.gammaincc, lambda s, q: pt.special.zeta(s + 1, q)):
         assert gradcheck(lambda y: f(a.detach(), y), (b,))
+        assert gradcheck(lambda y: f(2.5, y), (b,))   # (a Python number first)
 
 
 def test_second_derivative_of_lgamma():

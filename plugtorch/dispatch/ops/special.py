@@ -50,16 +50,6 @@ POLYNOMIALS = ("chebyshev_polynomial_t", "chebyshev_polynomial_u", "chebyshev_po
 BINARY.update({"special_" + n: ("float", None, False) for n in POLYNOMIALS})
 
 
-def _unary(name):
-    base = _unary_meta(name, "float", _REAL)
-
-    def meta(input):
-        return base(input)
-    meta.__name__ = name
-    meta.__doc__ = f"Elementwise {name} (see plugtorch.special)."
-    return meta
-
-
 def _check_operands(name, kind, input, other, dt):
     T = M.Tensor
     if kind == "same":   # heaviside: two tensors of one dtype
@@ -124,8 +114,8 @@ def _polygamma_meta(n, input):
 
 
 for _name, _diff in UNARY_FLOAT.items():
-    register_op(_name, _unary(_name), decomposition=host_decomposition(_name), tags=("pointwise",),
-                differentiable=_diff)
+    register_op(_name, _unary_meta(_name, "float", _REAL), decomposition=host_decomposition(_name),
+                tags=("pointwise",), differentiable=_diff)
 register_op("signbit", _unary_meta("signbit", "bool", _REAL), decomposition=host_decomposition("signbit"),
             tags=("pointwise",), differentiable=False)
 for _name, (_res, _kind, _diff) in BINARY.items():

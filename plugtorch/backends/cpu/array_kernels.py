@@ -919,7 +919,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.lib.stride_tricks.as_strided(x, shape, strides)
     K["unfold"] = unfold
 
-    def as_strided(x, size, stride, offset):   # a view of x's memory: from its base array's first element
+    def as_strided_view(x, size, stride, offset):   # a view of x's memory: from its base array's first element
         base = x
         while isinstance(base.base, xp.ndarray):
             base = base.base
@@ -933,7 +933,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         if xp is np:
             return np.lib.stride_tricks.as_strided(flat, tuple(size), strides, writeable=x.flags.writeable)
         return xp.lib.stride_tricks.as_strided(flat, tuple(size), strides)
-    K["as_strided"] = as_strided
+    K["as_strided"] = as_strided_view
 
     K["clone"] = lambda x: x.copy()
     K["flip"] = lambda x, dims: xp.flip(x, dims).copy() if dims else x.copy()

@@ -21,7 +21,7 @@ def test_one_process_is_batch_norm_and_convert():
     np.testing.assert_allclose(sync(x).detach().numpy(), ref(x).detach().numpy(), rtol=1e-6)
     np.testing.assert_allclose(sync.running_var.numpy(), ref.running_var.numpy(), rtol=1e-6)
     assert list(sync.state_dict()) == list(ref.state_dict())
-    assert repr(sync) == "SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    assert repr(sync) == "SyncBatchNorm(3, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)"
     net = nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4), nn.Sequential(nn.ReLU(), nn.BatchNorm1d(4)))
     conv = nn.SyncBatchNorm.convert_sync_batchnorm(net)
     assert type(conv[1]) is nn.SyncBatchNorm and type(conv[2][1]) is nn.SyncBatchNorm

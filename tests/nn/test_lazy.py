@@ -98,8 +98,8 @@ def test_bad_first_inputs():
 NORMS = [(nn.LazyBatchNorm1d, nn.BatchNorm1d, (4, 3, 5), {}),
          (nn.LazyBatchNorm2d, nn.BatchNorm2d, (2, 3, 4, 4), dict(momentum=None)),
          (nn.LazyBatchNorm3d, nn.BatchNorm3d, (2, 3, 2, 2, 3), dict(affine=False)),
-         (nn.LazyInstanceNorm1d, nn.InstanceNorm1d, (3, 6), dict(affine=True)),                  # unbatched
-         (nn.LazyInstanceNorm2d, nn.InstanceNorm2d, (2, 3, 4, 4), dict(track_running_stats=True)),
+         (nn.LazyInstanceNorm1d, nn.InstanceNorm1d, (3, 6), dict(affine=True, track_running_stats=False)),  # unbatched
+         (nn.LazyInstanceNorm2d, nn.InstanceNorm2d, (2, 3, 4, 4), dict(affine=False, track_running_stats=True)),
          (nn.LazyInstanceNorm3d, nn.InstanceNorm3d, (2, 3, 2, 2, 3), dict(affine=True, track_running_stats=True))]
 
 

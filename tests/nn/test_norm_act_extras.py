@@ -41,7 +41,7 @@ def test_batch_norm3d_and_instance_norms(device):
     np.testing.assert_allclose(in1(pt.tensor(y.astype(np.float32), device=device)).cpu().numpy(),
                                normalize_np(y, (2,)), rtol=1e-4, atol=1e-4)
     assert list(in1.state_dict()) == ["running_mean", "running_var", "num_batches_tracked"]
-    assert repr(nn.InstanceNorm1d(3)) == ("InstanceNorm1d(3, eps=1e-05, momentum=0.1, affine=False, "
+    assert repr(nn.InstanceNorm1d(3)) == ("InstanceNorm1d(3, eps=1e-05, momentum=0.1, affine=False, bias=False, "
                                           "track_running_stats=False)")
 
 
@@ -231,3 +231,18 @@ def test_cross_map_lrn2d(device):
     scalar_gradcheck(nn.CrossMapLRN2d(3, 0.5, 0.7, 1.0), t64(rng.standard_normal((1, 6, 2, 2)), True))
     with pytest.raises(ValueError, match="CrossMapLRN2d: Expected input to be 4D, got 3D instead."):
         nn.CrossMapLRN2d(3)(pt.ones(2, 3, 4))
+
+
+def test_norm_bias_flag_as_torch_2_13():
+    # torch 2.13's norm layers take bias=False (a weight without a bias) and print it
+    bn = nn.BatchNorm2d(3, bias=False)
+    assert bn.bias is None and list(bn.state_dict()) == ["weight", "running_mean", "running_var",
+                                                         "num_batches_tracked"]
+    assert repr(bn) == "BatchNorm2d(3, eps=1e-05, momentum=0.1, affine=True, bias=False, track_running_stats=True)"
+    x = pt.randn(4, 3, 2, 2)
+    np.testing.assert_allclose(bn(x).detach().numpy(), nn.BatchNorm2d(3, affine=False)(x).numpy(), rtol=1e-6)
+    assert nn.InstanceNorm3d(2, affine=True, bias=False).bias is None
+    lazy = nn.LazyInstanceNorm2d()                     # PyTorch's lazy instance norms: affine, tracking
+    assert lazy.affine and lazy.track_running_stats
+    lazy(pt.randn(2, 3, 2, 2))
+    assert tuple(lazy.weight.shape) == (3,) and tuple(lazy.running_mean.shape) == (3,)

@@ -24,12 +24,12 @@ class _NormBase(Module):
     _dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         optional_parameter(self, "weight", (num_features,), affine, device=device, dtype=dtype)
-        optional_parameter(self, "bias", (num_features,), affine, device=device, dtype=dtype)
+        optional_parameter(self, "bias", (num_features,), affine and bias, device=device, dtype=dtype)
         if track_running_stats:
             self.register_buffer("running_mean", pt.zeros(num_features, device=device, dtype=dtype))
             self.register_buffer("running_var", pt.ones(num_features, device=device, dtype=dtype))
@@ -51,7 +51,8 @@ class _NormBase(Module):
         self.reset_running_stats()
         if self.affine:
             init.ones_(self.weight)
-            init.zeros_(self.bias)
+            if self.bias is not None:
+                init.zeros_(self.bias)
 
     def _check_input_dim(self, input):
         if input.ndim not in self._dims:
@@ -62,7 +63,7 @@ class _NormBase(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class _BatchNorm(_NormBase):
@@ -101,8 +102,8 @@ class _InstanceNorm(_NormBase):
     _dims = (3, 4)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
 
     def _check_input_dim(self, input):
         if input.ndim not in self._dims:
@@ -230,8 +231,8 @@ class SyncBatchNorm(_BatchNorm):
     (eval, one process) plain batch norm. Any input of at least 2 dims (N, C, *)."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 process_group=None, device=None, dtype=None):
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+                 process_group=None, device=None, dtype=None, *, bias=True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
         self.process_group = process_group
 
     def _check_input_dim(self, input):
@@ -273,11 +274,10 @@ class SyncBatchNorm(_BatchNorm):
         out = module
         if isinstance(module, _BatchNorm) and not isinstance(module, SyncBatchNorm):
             out = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                                module.track_running_stats, process_group)
+                                module.track_running_stats, process_group, bias=module.bias is not None)
             if module.affine:
-                with pt.no_grad():
-                    out.weight = module.weight
-                    out.bias = module.bias
+                out.weight = module.weight
+                out.bias = module.bias
             out.running_mean = module.running_mean
             out.running_var = module.running_var
             out.num_batches_tracked = module.num_batches_tracked
@@ -305,12 +305,14 @@ class CrossMapLRN2d(Module):
 class _LazyNormMixin(LazyModuleMixin):
     """``num_features`` is read from the first input's channel dim."""
 
-    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None):
+    def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None, dtype=None, *,
+                 bias=True):
         super().__init__(0, eps, momentum, False, False, device, dtype)
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = UninitializedParameter(device=device, dtype=dtype)
-            self.bias = UninitializedParameter(device=device, dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(device=device, dtype=dtype)
         if track_running_stats:
             self.register_buffer("running_mean", UninitializedBuffer(device=device, dtype=dtype))
             self.register_buffer("running_var", UninitializedBuffer(device=device, dtype=dtype))
@@ -356,8 +358,7 @@ class LazyBatchNorm3d(_LazyNormMixin, BatchNorm3d):
 
 
 class _LazyInstanceNormMixin(_LazyNormMixin):
-    def __init__(self, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, device=None, dtype=None):
-        super().__init__(eps, momentum, affine, track_running_stats, device, dtype)
+    # (PyTorch's lazy instance norms default to affine=True, track_running_stats=True, unlike the eager ones)
 
     def _feature_dim(self, input) -> int:
         return max(input.ndim - self._dims[0], 0)

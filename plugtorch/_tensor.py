@@ -348,7 +348,9 @@ class Tensor:
     __str__ = __repr__
 
     def __format__(self, spec):
-        if self.ndim == 0 and spec:
+        # a 0-d tensor formats as its Python number, with or without a spec (f"{t}" is "-1.0"), as in
+        # PyTorch; its error messages (the distributions' validation ones among them) read that way
+        if self.ndim == 0:
             return self.item().__format__(spec)
         return repr(self)
 

@@ -59,6 +59,7 @@ def test_set_printoptions():
     finally:
         pt.set_printoptions(precision=4)
     assert format(pt.tensor(2.5), ".1f") == "2.5"
+    assert f"{pt.tensor(-1.0)}" == "-1.0" and f"{pt.tensor(3)}" == "3" and f"{pt.tensor([1.0])}" == "tensor([1.])"
 
 
 def test_complex_repr_matches_pytorch():

@@ -174,6 +174,9 @@ def test_validation_switch():
     with pytest.raises(ValueError, match=r"Expected parameter scale \(Tensor of shape \(2,\)\) of distribution "
                                          r"Normal\(.*\) to satisfy the constraint GreaterThan\(lower_bound=0.0\)"):
         Normal(t([0.0, 0.0]), t([1.0, -1.0]))
+    with pytest.raises(ValueError, match=r"of distribution Normal\(loc: 0.0, scale: -1.0\) to satisfy the constraint "
+                                         r"GreaterThan\(lower_bound=0.0\), but found invalid values:\n-1.0$"):
+        Normal(t(0.0), t(-1.0))   # 0-d tensors print as numbers, as PyTorch's f-strings do
     Normal(t(0.0), t(-1.0), validate_args=False)
     try:
         Distribution.set_default_validate_args(False)

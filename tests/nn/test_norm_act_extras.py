@@ -246,3 +246,14 @@ def test_norm_bias_flag_as_torch_2_13():
     assert lazy.affine and lazy.track_running_stats
     lazy(pt.randn(2, 3, 2, 2))
     assert tuple(lazy.weight.shape) == (3,) and tuple(lazy.running_mean.shape) == (3,)
+
+
+def test_group_norm_bias_and_reprs_as_torch_2_13():
+    gn = nn.GroupNorm(2, 4, bias=False)
+    assert gn.bias is None and list(gn.state_dict()) == ["weight"]
+    assert repr(gn) == "GroupNorm(2, 4, eps=1e-05, affine=True, bias=False)"
+    x = pt.randn(2, 4, 3)
+    np.testing.assert_allclose(gn(x).detach().numpy(), nn.GroupNorm(2, 4, affine=False)(x).numpy(), rtol=1e-6)
+    assert repr(nn.LayerNorm(3, bias=False)) == "LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=False)"
+    assert repr(nn.AvgPool1d(3, 2, 1)) == "AvgPool1d(kernel_size=(3,), stride=(2,), padding=(1,))"
+    assert tuple(nn.AvgPool1d(3, 2, 1)(pt.ones(1, 2, 7)).shape) == (1, 2, 4)

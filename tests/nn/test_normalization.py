@@ -71,7 +71,7 @@ def test_layer_norm():
     np.testing.assert_allclose(F.layer_norm(t64(x), (4, 5), t64(w), t64(b)).numpy(), ref, atol=1e-10)
     ln = nn.LayerNorm(5)
     assert np.all(ln.weight.detach().numpy() == 1) and np.all(ln.bias.detach().numpy() == 0)
-    assert repr(ln) == "LayerNorm((5,), eps=1e-05, elementwise_affine=True)"
+    assert repr(ln) == "LayerNorm((5,), eps=1e-05, elementwise_affine=True, bias=True)"   # as torch 2.13
     assert nn.LayerNorm(5, bias=False).bias is None
     with pytest.raises(RuntimeError, match=r"Given normalized_shape=\[4\], expected input with shape \[\*, 4\], "
                                            r"but got input of size\[2, 3\]"):

@@ -42,23 +42,9 @@ def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool =
 
 def pdist(input, p: float = 2.0):
     """The p-norm distance between every pair of rows of (N, M) ``input``: the upper triangle of
-    ``cdist(input, input)`` row by row, N * (N - 1) / 2 values.
+    ``cdist(input, input)`` row by row, N * (N - 1) / 2 values (``plugtorch.pdist``, as in PyTorch).
 
     >>> pt.nn.functional.pdist(pt.tensor([[0., 0.], [3., 4.], [0., 1.]])).tolist()
     [5.0, 1.0, 4.242640495300293]
     """
-    check_tensors("pdist", input=input)
-    if input.ndim != 2:
-        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.ndim}D")
-    if not input.dtype.is_floating_point:
-        raise RuntimeError(f"pdist only supports floating-point dtypes, got: {input.dtype}")
-    if p < 0:
-        raise RuntimeError("pdist only supports non-negative p values")
-    n = input.shape[0]
-    rows = [i for i in range(n) for _ in range(i + 1, n)]
-    cols = [j for i in range(n) for j in range(i + 1, n)]
-    if not rows:
-        return (input.sum() * 0).reshape(1)[:0]
-    idx = pt.tensor([rows, cols], dtype=pt.int64, device=input.device)
-    diff = input.index_select(0, idx[0]) - input.index_select(0, idx[1])
-    return pt.linalg.vector_norm(diff, p, -1)
+    return pt.pdist(input, p)

@@ -116,3 +116,12 @@ from plugtorch._ops_indices import range  # noqa: E402,F401,A001  (torch.range; 
 for _name in ("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "cosine_similarity", "bilinear", "layer_norm",
               "group_norm", "rms_norm"):
     globals()[_name] = getattr(ops, _name)
+# ... and for the functionals whose top-level signatures are the functional ones (not batch_norm,
+# instance_norm, embedding: torch orders their arguments differently)
+for _name in ("conv3d", "conv_transpose1d", "conv_transpose3d", "conv_tbc", "max_pool1d", "max_pool3d",
+              "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "pixel_shuffle", "pixel_unshuffle",
+              "channel_shuffle", "native_channel_shuffle", "hardshrink", "rrelu", "rrelu_", "celu", "celu_", "selu",
+              "selu_", "threshold", "threshold_", "prelu", "pairwise_distance", "dropout", "alpha_dropout",
+              "feature_alpha_dropout"):
+    globals()[_name] = getattr(nn.functional, _name)
+adaptive_max_pool1d = nn.functional.adaptive_max_pool1d_with_indices   # (torch's returns values and indices)

@@ -10,18 +10,34 @@ from plugtorch.distributions.utils import lazy_property, logits_to_probs, probs_
 
 __all__ = ["Categorical"]
 
+_COMPARE_ALL_UP_TO = 32
+
 
 def _inverse_cdf_sample(probs, sample_shape):
     """Indices drawn from ``probs`` (normalised over the last dim) by inverting the CDF with one uniform each.
 
     Runs on the probabilities' device with the default generator (``plugtorch.manual_seed``), no host reads.
     """
+    k = probs.shape[-1]
     cdf = probs.cumsum(-1)
     cdf = cdf / cdf[..., -1:]   # the last entry exactly 1, so a draw in [0, 1) never runs past it
     batch = tuple(probs.shape[:-1])
     u = _pt.rand(tuple(sample_shape) + batch, dtype=probs.dtype, device=probs.device)
-    idx = (u.unsqueeze(-1) >= cdf).sum(-1)
-    return idx.clamp(max=probs.shape[-1] - 1)
+    if k <= _COMPARE_ALL_UP_TO:   # few categories: count the CDF entries <= u in one comparison
+        return (u.unsqueeze(-1) >= cdf).sum(-1).clamp(max=k - 1)
+    # many: a binary search, log2(k) gathers over (batch, samples) instead of a (samples, batch, k) mask
+    n_batch = math.prod(batch)
+    cdf_rows = cdf.reshape(n_batch, k)
+    u_rows = u.reshape(-1, n_batch).mT
+    lo = _pt.zeros(tuple(u_rows.shape), dtype=_pt.int64, device=probs.device)
+    hi = _pt.full(tuple(u_rows.shape), k, dtype=_pt.int64, device=probs.device)
+    for _ in range(k.bit_length()):
+        mid = (lo + hi) // 2
+        right = cdf_rows.gather(1, mid.clamp(max=k - 1)) <= u_rows   # u lies past cdf[mid]
+        right = right & (mid < hi)
+        lo = _pt.where(right, mid + 1, lo)
+        hi = _pt.where(right, hi, mid)
+    return lo.mT.reshape(tuple(sample_shape) + batch).clamp(max=k - 1)
 
 
 class Categorical(Distribution):

@@ -118,6 +118,14 @@ def test_categorical():
         assert np.all(np.abs(freq - probs[b]) < 5 * np.sqrt(probs[b] * (1 - probs[b]) / 30000))
     zero = Categorical(probs=t([0.0, 1.0, 0.0])).sample((1000,))
     assert zero.numpy().tolist() == [1] * 1000
+    # many categories take the binary search; zero-probability ones are never drawn
+    many = np.random.default_rng(0).dirichlet(np.ones(100), size=3)
+    many[:, ::7] = 0
+    many /= many.sum(-1, keepdims=True)
+    s = Categorical(probs=t(many)).sample((50000,)).numpy()
+    for b in range(3):
+        freq = np.bincount(s[:, b], minlength=100) / 50000
+        assert np.all(freq[::7] == 0) and np.all(np.abs(freq - many[b]) < 5 * np.sqrt(many[b] / 50000) + 1e-12)
     assert tuple(Categorical(probs=t(probs)).enumerate_support().shape) == (3, 2)
     with pytest.raises(ValueError, match="`probs` parameter must be at least one-dimensional."):
         Categorical(probs=t(0.5))
@@ -261,5 +269,9 @@ def test_on_opencl():
     assert cs.device.type == "opencl"
     freq = np.bincount(cs.cpu().numpy(), minlength=3) / 5000
     assert np.all(np.abs(freq - st.norm.pdf(0) * 0 - np.exp([0, 1, 2]) / np.exp([0, 1, 2]).sum()) < 0.03)
+    logits = np.linspace(-2, 2, 60).astype(np.float32)
+    big = Categorical(logits=pt.tensor(logits, device=dev)).sample((20000,))   # the binary-search path
+    freq = np.bincount(big.cpu().numpy(), minlength=60) / 20000
+    assert big.device.type == "opencl" and np.abs(freq - np.exp(logits) / np.exp(logits).sum()).max() < 0.01
     cp, cq = pt.tensor([0.2, 0.8], device=dev), pt.tensor([0.5, 0.5], device=dev)
     close(kl_divergence(Categorical(cp), Categorical(cq)).cpu(), st.entropy([0.2, 0.8], [0.5, 0.5]), 1e-5)

@@ -49,9 +49,14 @@ class Bernoulli(_ProbsOrLogits, ExponentialFamily):
         return self.probs * (1 - self.probs)
 
     def sample(self, sample_shape=()):
-        shape = self._extended_shape(sample_shape)
+        shape = tuple(self._extended_shape(sample_shape))
         with _pt.no_grad():
-            return _pt.bernoulli(self.probs.expand(shape))
+            # u < p directly: pt.bernoulli would first read back a range check of probs. Draws in
+            # float32 at least, as pt.bernoulli: a float16 draw can round up to 1 and miss p = 1
+            probs = self.probs
+            draw = _pt.float64 if probs.dtype == _pt.float64 else _pt.float32
+            u = _pt.rand(shape, dtype=draw, device=probs.device)
+            return (u < probs.to(draw)).to(probs.dtype)
 
     def log_prob(self, value):
         if self._validate_args:

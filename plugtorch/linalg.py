@@ -235,6 +235,17 @@ def tensorsolve(A, B, dims=None):
 
 
 matrix_exp = ops.matrix_exp
+eigvals = ops.linalg_eigvals
+
+
+def eig(A):
+    """``(eigenvalues, eigenvectors)`` of general square matrices, complex (LAPACK's geev: unit
+    eigenvectors in the columns).
+
+    >>> plugtorch.linalg.eig(plugtorch.tensor([[2., 0.], [0., 3.]])).eigenvalues.tolist()
+    [(2+0j), (3+0j)]
+    """
+    return _R.linalg_eig(*ops.linalg_eig(A))
 from plugtorch._linalg_lu import lu, lu_factor, lu_factor_ex, lu_solve  # noqa: E402
 
 
@@ -243,7 +254,7 @@ def _pt():
     return plugtorch
 
 
-__all__ = ["LinAlgError", "cond", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "tensorinv", "tensorsolve",
+__all__ = ["LinAlgError", "cond", "eig", "eigvals", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "tensorinv", "tensorsolve",
            "vander", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_ex", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]

@@ -30,3 +30,4 @@ linalg_lu_factor_ex = namedtuple("linalg_lu_factor_ex", ["LU", "pivots", "info"]
 linalg_lu = namedtuple("linalg_lu", ["P", "L", "U"])
 lu_unpack = namedtuple("lu_unpack", ["P", "L", "U"])
 histogramdd = namedtuple("histogramdd", ["hist", "bin_edges"])
+linalg_eig = namedtuple("linalg_eig", ["eigenvalues", "eigenvectors"])

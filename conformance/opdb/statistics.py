@@ -77,6 +77,12 @@ ENTRIES = [
           fn=_stft, dtypes=COMPLEX, tol={pt.complex64: (1e-4, 1e-4)}),
     Entry("istft", samples=lambda ctx: [Sample(_real(ctx, (9, 11, 2)), 16, 4), Sample(_real(ctx, (2, 7, 5, 2)), 12, 3)],
           fn=_istft, dtypes=COMPLEX, tol={pt.complex64: (1e-4, 1e-4)}),
+    # eig's dtypes are the complex ones it computes in (real inputs of their parts, as stft's)
+    Entry("linalg_eig", samples=lambda ctx: [Sample(_real(ctx, (3, 3))), Sample(_real(ctx, (2, 4, 4)))],
+          dtypes=COMPLEX, tol={pt.complex64: (1e-4, 1e-4)}, error_inputs=lambda ctx: [
+              ErrorInput(Sample(_real(ctx, (3, 4))), RuntimeError, "square")]),
+    Entry("linalg_eigvals", samples=lambda ctx: [Sample(_real(ctx, (4, 4)))], dtypes=COMPLEX,
+          tol={pt.complex64: (1e-4, 1e-4)}),
     Entry("matrix_exp", samples=lambda ctx: [Sample(_x(ctx, (3, 3))), Sample(_x(ctx, (2, 4, 4), layout="transposed"))],
           dtypes=FLOATS, tol={pt.float32: (1e-4, 1e-4)}, error_inputs=lambda ctx: [
               ErrorInput(Sample(_x(ctx, (3, 4))), RuntimeError, "square")]),

@@ -90,3 +90,22 @@ def test_cond_vander_tensor_solvers(dev):
                                np.linalg.tensorsolve(s2, r, axes=(0,)), rtol=1e-10)
     m = RNG.standard_normal((4, 4))
     np.testing.assert_allclose(_np(L.matrix_exp(_t(m, dev))), scipy.linalg.expm(m), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_eig_and_eigvals(dev):
+    a = RNG.standard_normal((2, 4, 4))
+    w, V = L.eig(_t(a, dev))
+    assert w.dtype is pt.complex128 and V.dtype is pt.complex128 and w.device.type == dev
+    w, V = _np(w), _np(V)
+    np.testing.assert_allclose(a @ V, V * w[..., None, :], atol=1e-10)            # A V = V diag(w)
+    np.testing.assert_allclose(np.linalg.norm(V, axis=-2), 1.0, rtol=1e-12)      # unit eigenvectors
+    want = np.linalg.eigvals(a)
+    got = _np(L.eigvals(_t(a, dev)))
+    for g, ww in zip(got, want):
+        np.testing.assert_allclose(np.sort_complex(g), np.sort_complex(ww), rtol=1e-10)
+    assert L.eigvals(pt.ones(2, 2)).dtype is pt.complex64
+    with pytest.raises(RuntimeError, match="must be batches of square matrices"):
+        L.eig(pt.ones(2, 3))
+    with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor"):
+        L.eig(pt.ones(2, 2, dtype=pt.int64))

@@ -192,7 +192,19 @@ def lstsq(A, B, rcond, driver, vector):
     return X, res, rank, sv
 
 
+def eig(A):
+    c = np.complex64 if A.dtype in (np.float32, np.complex64) else np.complex128
+    w, V = np.linalg.eig(A)
+    return w.astype(c, copy=False), V.astype(c, copy=False)
+
+
+def eigvals(A):
+    c = np.complex64 if A.dtype in (np.float32, np.complex64) else np.complex128
+    return np.linalg.eigvals(A).astype(c, copy=False)
+
+
 KERNELS = {
+    "linalg_eig": eig, "linalg_eigvals": eigvals,
     "linalg_cholesky_ex": cholesky, "linalg_inv_ex": inv, "linalg_solve_ex": solve, "linalg_det": det,
     "linalg_slogdet": slogdet, "linalg_solve_triangular": solve_triangular, "linalg_qr": qr,
     "linalg_eigh": eigh, "linalg_eigvalsh": eigvalsh, "linalg_svd": svd, "linalg_svdvals": svdvals,

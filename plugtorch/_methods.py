@@ -42,7 +42,7 @@ unfold rot90 kron cummax cummin logcumsumexp unique_consecutive diag_embed diagf
 slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_copy quantile nanquantile histc histogram
 cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
 adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger nonzero_static lu lu_solve
-as_strided as_strided_scatter
+as_strided as_strided_scatter triangular_solve solve lstsq symeig eig
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 """.split()

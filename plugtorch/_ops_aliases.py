@@ -151,3 +151,40 @@ def slice_copy(input, dim=0, start=None, end=None, step=1):
 P.PUBLIC_TO_OP.update(can_cast="_to_dtype", constant_pad_nd="cat")
 __all__ += ["can_cast", "constant_pad_nd", "slice_copy"]
 P.PUBLIC_TO_OP["slice_copy"] = "slice"
+
+
+def triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
+    """The old ``torch.triangular_solve(b, A)``: ``(solution, cloned_coefficient)`` with
+    ``A X = b`` (``A^T X = b`` when ``transpose``), as ``linalg.solve_triangular`` (arguments
+    the other way round)."""
+    import warnings
+    from plugtorch import linalg, return_types
+    warnings.warn("torch.triangular_solve is deprecated in favor of torch.linalg.solve_triangular and will be removed "
+                  "in a future PyTorch release. torch.linalg.solve_triangular has its arguments reversed and does not "
+                  "return a copy of one of the inputs.", UserWarning, stacklevel=2)
+    M = A.mT if transpose else A
+    X = linalg.solve_triangular(M, b, upper=upper != transpose, unitriangular=unitriangular)
+    return return_types.triangular_solve(X, A.clone())
+
+
+def _removed(name, advice):
+    def fn(*args, **kwargs):
+        raise RuntimeError(f"This function was deprecated since version 1.9 and is now removed. {advice}")
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Removed from PyTorch: {advice}"
+    P.PUBLIC_TO_OP[name] = "clone"
+    __all__.append(name)
+    return fn
+
+
+solve = _removed("solve", "`torch.solve` is deprecated in favor of `torch.linalg.solve`. `torch.linalg.solve` has its "
+                 "arguments reversed and does not return the LU factorization.")
+lstsq = _removed("lstsq", "`torch.lstsq` is deprecated in favor of `torch.linalg.lstsq`. `torch.linalg.lstsq` has "
+                 "reversed arguments and does not return the QR decomposition in the returned tuple.")
+symeig = _removed("symeig", "Use `torch.linalg.eigvalsh(A, UPLO='U' if upper else 'L')` or `torch.linalg.eigh(A)`.")
+eig = _removed("eig", "`torch.linalg.eig` returns complex tensors of dtype `cfloat` or `cdouble` rather than real "
+               "tensors mimicking complex tensors: use `torch.linalg.eigvals(A)` or `torch.linalg.eig(A)`.")
+matrix_rank = _removed("matrix_rank", "Please use the `torch.linalg.matrix_rank` function instead. The parameter "
+                       "'symmetric' was renamed in `torch.linalg.matrix_rank()` to 'hermitian'.")
+P.PUBLIC_TO_OP["triangular_solve"] = "linalg_solve_triangular"
+__all__.append("triangular_solve")

@@ -109,3 +109,18 @@ def test_eig_and_eigvals(dev):
         L.eig(pt.ones(2, 3))
     with pytest.raises(RuntimeError, match="Expected a floating point or complex tensor"):
         L.eig(pt.ones(2, 2, dtype=pt.int64))
+
+
+def test_old_triangular_solve_and_removed_names():
+    a = np.triu(RNG.standard_normal((3, 3))) + 3 * np.eye(3)
+    b = RNG.standard_normal((3, 2))
+    with pytest.warns(UserWarning, match="triangular_solve is deprecated"):
+        x, coefficient = pt.triangular_solve(_t(b), _t(a))
+    np.testing.assert_allclose(_np(x), scipy.linalg.solve_triangular(a, b), rtol=1e-12)
+    assert _np(coefficient).tolist() == a.tolist()
+    with pytest.warns(UserWarning):
+        x = _t(b).triangular_solve(_t(a.T), upper=False, transpose=True).solution
+    np.testing.assert_allclose(_np(x), scipy.linalg.solve_triangular(a, b), rtol=1e-12)
+    for name in ("solve", "lstsq", "symeig", "eig", "matrix_rank"):
+        with pytest.raises(RuntimeError, match="deprecated since version 1.9 and is now removed"):
+            getattr(pt, name)(pt.eye(2))

@@ -74,6 +74,8 @@ POLICIES: dict[str, tuple] = {
     "linalg_svdvals": (_N, _F),
     "linalg_eigh": (_N, _F),
     "linalg_eigvalsh": (_N, _F),
+    "linalg_eig": (_N, _F),
+    "linalg_eigvals": (_N, _F),
     "linalg_matrix_rank": (_N, _F),
     "fft_fftn": (_N, _F),
     "fft_ifftn": (_N, _F),

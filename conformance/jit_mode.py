@@ -67,8 +67,9 @@ def check_entry_jit(entry, dtype, backend_name: str, *, seed: int = 0, max_examp
 
 
 def replays_can_wait(entry) -> bool:
-    """Whether other entries may run between this entry's traces and its replays: not a module
-    entry, whose every build (``train()``) starts a new epoch of ``plugtorch.compile``'s keys."""
+    """Whether other entries, or its other samples, may run between a sample's traces and its
+    replays: not a module entry, whose every build (``train()``) starts a new epoch of
+    ``plugtorch.compile``'s keys (the compiled function's second call would trace again)."""
     from .opdb.modules import run_module
     return entry.fn is not run_module
 
@@ -118,6 +119,7 @@ class EntryJit:
         if be.unsupported_dtype(dtype, dev.index):
             res.status = UNSUPPORTED     # (the eager checks check the refusal)
             return
+        wait = replays_can_wait(entry)
         for i, s in enumerate(samples):
             if only is not None and i != only:
                 continue
@@ -127,10 +129,12 @@ class EntryJit:
             self.started.append((i, s, check if failure is None else failure))
             if failure is not None and failure.check not in ("skipped", "reference"):
                 break           # (the first failing sample is the one reported)
+            if not wait and self._replay_all():
+                break
 
     def finish(self) -> Result:
         """Replay and compare the traced samples (once); the entry's ``Result``."""
-        if self.res.status == PASS:
+        if self.started:
             self._timed(self._replay_all)
         res = self.res
         res.seconds = self.seconds
@@ -140,7 +144,8 @@ class EntryJit:
                                         self.max_examples, jit=True)
         return res
 
-    def _replay_all(self):
+    def _replay_all(self) -> bool:
+        """Replay the samples traced so far, up to the first failure; whether there was one."""
         res, started, self.started = self.res, self.started, []
         for i, s, check in started:
             breaks = []
@@ -156,6 +161,7 @@ class EntryJit:
             res.failures.append(failure)
             break
         res.status = FAIL if res.failures else GRAPH_BREAK if res.breaks else PASS
+        return bool(res.failures)
 
 
 def _finish(check, breaks):

@@ -209,6 +209,16 @@ def test_module_entries_trace_the_module_and_restore_its_buffers():
         assert r.status == PASS, [str(f) for f in r.failures]
 
 
+def test_each_module_sample_replays_its_compiled_call():
+    # building a module starts a new compile epoch: a sample's compiled second call must run
+    # before the next sample builds its module, or it would trace again and compare nothing
+    from plugtorch import compiler
+    before = compiler._COUNTERS["compiled_calls"]
+    r = check_entry_jit(opdb.get("nn.Linear"), pt.float32, "cpu")
+    assert r.status == PASS and r.samples >= 2, [str(f) for f in r.failures]
+    assert compiler._COUNTERS["compiled_calls"] - before == r.samples - r.skipped
+
+
 # ---- the command and the pytest plugin ------------------------------------------------------
 def test_cli_jit_flag(tmp_path, capsys):
     path = tmp_path / "r.json"

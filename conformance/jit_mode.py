@@ -203,6 +203,7 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
         _replay(compiled, sample, dev, seed, COMPILE)
     else:
         _replay_step(compiled, sample, dev, seed)
+    recompiles = compiled.counters["recompiles"]
     yield
 
     breaks = []
@@ -225,6 +226,8 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
         out, new_grads, leaves = _replay_step(compiled, sample, dev, seed)
         _compare(COMPILE, entry, sample, out, grads.call, _compiled_text(compiled))
         _compare_grads(COMPILE, new_grads, leaves, grads, _compiled_text(compiled))
+    if compiled.counters["recompiles"] != recompiles:    # (something between the calls changed its key)
+        raise Mismatch(COMPILE, "the second call compiled a new graph instead of replaying the first's")
     states = {e.state: e.reason for e in compiled._cache.values()}
     if "eager" in states:
         if not breaks:

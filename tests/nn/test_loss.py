@@ -668,6 +668,11 @@ def test_ctc_loss_gradients_impossible_and_errors():
         (lambda: F.ctc_loss(lpt, pt.tensor([1, 2, 3]), il, tl), RuntimeError, "target_lengths sum to 4, more than"),
         (lambda: F.ctc_loss(lpt.reshape(4, 2, 2, 2), tg, il, tl), RuntimeError, "expected log_probs of shape"),
         (lambda: F.ctc_loss(lpt, tg, il, tl, reduction="avg"), ValueError, "avg is not a valid value"),
+        # as torch's argument parser: lengths are two tensors or two sequences of ints
+        (lambda: F.ctc_loss(lpt, tg, [4, 3], tl), TypeError,
+         "input_lengths and target_lengths must both be tensors or both sequences of ints, got list and Tensor"),
+        (lambda: F.ctc_loss(lpt, tg, [4.0, 3.0], [2, 2]), TypeError,
+         "input_lengths must be a tensor or a sequence of ints, got a list holding a float"),
     ]
     for call, err, match in cases:
         with pytest.raises(err, match=match):

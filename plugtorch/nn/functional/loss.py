@@ -554,6 +554,11 @@ def _lse3(a, b, c):
 
 
 def _as_lengths(op, name, lengths, device):
+    if isinstance(lengths, (list, tuple)):
+        bad = next((x for x in lengths if not isinstance(x, int) or isinstance(x, bool)), None)
+        if bad is not None:   # (torch's argument parser takes tensors or sequences of ints only)
+            raise TypeError(f"{op}(): {name} must be a tensor or a sequence of ints, got a "
+                            f"{type(lengths).__name__} holding a {type(bad).__name__}")
     if isinstance(lengths, (int, list, tuple)):
         lengths = pt.tensor(lengths, dtype=pt.int64, device=device)
     check_tensors(op, **{name: lengths})
@@ -584,6 +589,9 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if not log_probs.dtype.is_floating_point:
         raise not_implemented_for("ctc_loss", log_probs.dtype, "log_probs are floats: use .log_softmax(-1)")
     dev = log_probs.device
+    if isinstance(input_lengths, pt.Tensor) != isinstance(target_lengths, pt.Tensor):
+        raise TypeError(f"ctc_loss(): input_lengths and target_lengths must both be tensors or both sequences "
+                        f"of ints, got {type(input_lengths).__name__} and {type(target_lengths).__name__}")
     input_lengths = _as_lengths("ctc_loss", "input_lengths", input_lengths, dev)
     target_lengths = _as_lengths("ctc_loss", "target_lengths", target_lengths, dev)
     batched = log_probs.ndim == 3

@@ -59,7 +59,6 @@ from plugtorch import jit  # noqa: E402,F401
 from plugtorch import compiler  # noqa: E402,F401
 from plugtorch.compiler import compile  # noqa: E402,F401
 from plugtorch import special  # noqa: E402,F401  (torch.special's functions)
-from plugtorch import special  # noqa: E402,F401  (torch.special's functions)
 
 
 def is_tensor(obj) -> bool:

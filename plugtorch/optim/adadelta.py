@@ -12,8 +12,7 @@ The update, for each parameter (as ``torch.optim.Adadelta`` computes it)::
 from __future__ import annotations
 
 from plugtorch.autograd.grad_mode import no_grad
-from plugtorch.optim.optimizer import (Optimizer, check_fused_flags, check_lr, check_nonnegative, new_step,
-                                       zeros_state)
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr, check_nonnegative
 
 
 @no_grad()
@@ -50,14 +49,7 @@ class Adadelta(Optimizer):
                                       capturable=capturable, maximize=maximize, differentiable=differentiable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["square_avg"] = zeros_state(p)
-                st["acc_delta"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, "square_avg", "acc_delta")
         adadelta.__wrapped__(params, [p.grad for p in params], [s["square_avg"] for s in states],
                              [s["acc_delta"] for s in states], [s["step"] for s in states], lr=group["lr"],
                              rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],

@@ -16,7 +16,7 @@ import math
 
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim import ops as _ops
-from plugtorch.optim.optimizer import (Optimizer, check_fused_flags, check_lr, check_nonnegative, new_step,
+from plugtorch.optim.optimizer import (Optimizer, check_fused_flags, check_lr, check_nonnegative,
                                        zeros_state)
 
 
@@ -82,16 +82,9 @@ class Adam(Optimizer):
                                       decoupled_weight_decay=decoupled_weight_decay))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["exp_avg"] = zeros_state(p)
-                st["exp_avg_sq"] = zeros_state(p)
-                if group["amsgrad"]:
-                    st["max_exp_avg_sq"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(
+            group, "exp_avg", "exp_avg_sq",
+            init=lambda p: {"max_exp_avg_sq": zeros_state(p)} if group["amsgrad"] else {})
         beta1, beta2 = group["betas"]
         _adam(params, [p.grad for p in params], [s["exp_avg"] for s in states],
              [s["exp_avg_sq"] for s in states], [s.get("max_exp_avg_sq") for s in states],

@@ -14,7 +14,7 @@ from plugtorch import _dtypes
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, check_fused_flags, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags
 
 
 @no_grad()
@@ -49,14 +49,7 @@ class Adamax(Optimizer):
                                       capturable=capturable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["exp_avg"] = zeros_state(p)
-                st["exp_inf"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, "exp_avg", "exp_inf")
         beta1, beta2 = group["betas"]
         adamax.__wrapped__(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                            [s["exp_inf"] for s in states], [s["step"] for s in states], lr=group["lr"],

@@ -16,7 +16,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import (Optimizer, check_fused_flags, check_lr, check_nonnegative, new_step,
+from plugtorch.optim.optimizer import (Optimizer, check_fused_flags, check_lr, check_nonnegative,
                                        zeros_state)
 
 
@@ -60,15 +60,9 @@ class ASGD(Optimizer):
                                       capturable=capturable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["eta"] = P.full((), float(group["lr"]), dtype=_dtypes.float32)
-                st["mu"] = P.ones((), dtype=_dtypes.float32)
-                st["ax"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, init=lambda p: {
+            "eta": P.full((), float(group["lr"]), dtype=_dtypes.float32),
+            "mu": P.ones((), dtype=_dtypes.float32), "ax": zeros_state(p)})
         asgd.__wrapped__(params, [p.grad for p in params], [s["ax"] for s in states], [s["mu"] for s in states],
                          [s["eta"] for s in states], [s["step"] for s in states], lambd=group["lambd"],
                          lr=group["lr"], t0=group["t0"], alpha=group["alpha"],

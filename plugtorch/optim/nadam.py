@@ -17,7 +17,7 @@ from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_nonnegative, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_nonnegative, zeros_state
 
 
 @no_grad()
@@ -68,15 +68,9 @@ class NAdam(Optimizer):
                                       differentiable=differentiable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["mu_product"] = P.ones((), dtype=_dtypes.float32)
-                st["exp_avg"] = zeros_state(p)
-                st["exp_avg_sq"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, init=lambda p: {
+            "mu_product": P.ones((), dtype=_dtypes.float32), "exp_avg": zeros_state(p),
+            "exp_avg_sq": zeros_state(p)})
         beta1, beta2 = group["betas"]
         nadam.__wrapped__(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                           [s["exp_avg_sq"] for s in states], [s["mu_product"] for s in states],

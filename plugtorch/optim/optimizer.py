@@ -214,6 +214,24 @@ class Optimizer:
     def _params_with_grad(self, group):
         return [p for p in group["params"] if p.grad is not None]
 
+    def _group_state(self, group, *zero_buffers, init=None):
+        """The group's parameters that have a gradient, and their state dicts.
+
+        A parameter's first step creates its state, in this order: ``"step"`` (``new_step()``), a
+        ``zeros_state(p)`` buffer for each name in ``zero_buffers``, then the entries of the dict
+        ``init(p)`` returns (buffers that depend on the group's options or are not zeros).
+        """
+        params = self._params_with_grad(group)
+        for p in params:
+            st = self.state[p]
+            if not st:
+                st["step"] = new_step()
+                for name in zero_buffers:
+                    st[name] = zeros_state(p)
+                if init is not None:
+                    st.update(init(p))
+        return params, [self.state[p] for p in params]
+
     # --- state dicts -----------------------------------------------------------------------
     def state_dict(self) -> dict:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``.

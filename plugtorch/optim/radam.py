@@ -18,7 +18,7 @@ from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, check_fused_flags, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags
 
 
 @no_grad()
@@ -70,14 +70,7 @@ class RAdam(Optimizer):
                                       foreach=foreach, capturable=capturable, differentiable=differentiable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["exp_avg"] = zeros_state(p)
-                st["exp_avg_sq"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, "exp_avg", "exp_avg_sq")
         beta1, beta2 = group["betas"]
         radam.__wrapped__(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                           [s["exp_avg_sq"] for s in states], [s["step"] for s in states], lr=group["lr"],

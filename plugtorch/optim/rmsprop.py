@@ -12,7 +12,7 @@ The update, for each parameter (as ``torch.optim.RMSprop`` computes it)::
 from __future__ import annotations
 
 from plugtorch.autograd.grad_mode import no_grad
-from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative
 
 
 @no_grad()
@@ -60,17 +60,9 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered, maximize=maximize))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["square_avg"] = zeros_state(p)
-                if group["momentum"] > 0:
-                    st["momentum_buffer"] = zeros_state(p)
-                if group["centered"]:
-                    st["grad_avg"] = zeros_state(p)
-        states = [self.state[p] for p in params]
+        optional = [name for name, on in (("momentum_buffer", group["momentum"] > 0),
+                                          ("grad_avg", group["centered"])) if on]
+        params, states = self._group_state(group, "square_avg", *optional)
         rmsprop(params, [p.grad for p in params], [s["square_avg"] for s in states],
                 [s.get("grad_avg") for s in states], [s.get("momentum_buffer") for s in states],
                 [s["step"] for s in states], lr=group["lr"], alpha=group["alpha"], eps=group["eps"],

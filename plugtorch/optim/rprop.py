@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
-from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr
 
 
 @no_grad()
@@ -51,14 +51,8 @@ class Rprop(Optimizer):
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["prev"] = zeros_state(p)
-                st["step_size"] = P.full_like(p, float(group["lr"]))
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(
+            group, "prev", init=lambda p: {"step_size": P.full_like(p, float(group["lr"]))})
         etaminus, etaplus = group["etas"]
         lo, hi = group["step_sizes"]
         rprop.__wrapped__(params, [p.grad for p in params], [s["prev"] for s in states],

@@ -31,15 +31,12 @@ def _pool_size(op, n, k, s, p, d, ceil_mode):
     return out
 
 
-def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
-    check_tensors(op, input=input)
-    check_bool(op, "ceil_mode", ceil_mode)   # PyTorch's TypeError: 'yes' or 1 is no flag
-    if input.ndim not in (3, 4):
-        raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, but got input of size: "
-                           f"{list(input.shape)}")
-    k = _pair(kernel_size)
-    s = _pair(stride) if stride is not None and stride != [] and stride != () else k
-    p, d = _pair(padding), _pair(dilation)
+def _window_args(op, kernel_size, stride, padding, dilation, per_dim):
+    """kernel, stride, padding and dilation as tuples (``per_dim`` is _pair or _triple), checked; the stride
+    defaults to the kernel, and padding may be at most half the kernel."""
+    k = per_dim(kernel_size)
+    s = per_dim(stride) if stride is not None and stride != [] and stride != () else k
+    p, d = per_dim(padding), per_dim(dilation)
     check_positive(op, "kernel_size", k)
     check_positive(op, "stride", s)
     check_nonnegative(op, "padding", p)
@@ -48,6 +45,16 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
         if pp > kk // 2:
             raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={pp}, "
                                f"kernel_size={kk}")
+    return k, s, p, d
+
+
+def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    check_tensors(op, input=input)
+    check_bool(op, "ceil_mode", ceil_mode)   # PyTorch's TypeError: 'yes' or 1 is no flag
+    if input.ndim not in (3, 4):
+        raise RuntimeError(f"{op}: Expected 3D or 4D (batch mode) tensor for input, but got input of size: "
+                           f"{list(input.shape)}")
+    k, s, p, d = _window_args(op, kernel_size, stride, padding, dilation, _pair)
     h, w = input.shape[-2], input.shape[-1]
     ho = _pool_size(op, h, k[0], s[0], p[0], d[0], ceil_mode)
     wo = _pool_size(op, w, k[1], s[1], p[1], d[1], ceil_mode)
@@ -279,17 +286,7 @@ def _pool3d_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     if input.ndim not in (4, 5) or input.numel() == 0:
         raise RuntimeError(f"{op}: non-empty 4D or 5D (batch mode) tensor expected for input, but got input of "
                            f"size: {list(input.shape)}")
-    k = _triple(kernel_size)
-    s = _triple(stride) if stride is not None and stride != [] and stride != () else k
-    p, d = _triple(padding), _triple(dilation)
-    check_positive(op, "kernel_size", k)
-    check_positive(op, "stride", s)
-    check_nonnegative(op, "padding", p)
-    check_positive(op, "dilation", d)
-    for kk, pp in zip(k, p):
-        if pp > kk // 2:
-            raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={pp}, "
-                               f"kernel_size={kk}")
+    k, s, p, d = _window_args(op, kernel_size, stride, padding, dilation, _triple)
     sizes = input.shape[-3:]
     out = tuple(_pool_size(op, sizes[i], k[i], s[i], p[i], d[i], ceil_mode) for i in range(3))
     extra = tuple(max(0, (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1 - sizes[i] - 2 * p[i]) for i in range(3))

@@ -209,7 +209,24 @@ class LinearLR(LRScheduler):
         return [b * (s + (e - s) * min(n, self.last_epoch) / n) for b in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
+class _SchedulersStateDict:
+    """state_dict / load_state_dict of a scheduler that drives others (``self._schedulers``): its own
+    attributes but the optimizer, and each inner scheduler's state dict in order."""
+
+    def state_dict(self):
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        subs = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, d in zip(self._schedulers, subs):
+            s.load_state_dict(d)
+
+
+class SequentialLR(_SchedulersStateDict, LRScheduler):
     """Run ``schedulers`` one after another, switching at each epoch in ``milestones``."""
 
     def __init__(self, optimizer, schedulers, milestones, last_epoch: int = -1):
@@ -243,18 +260,6 @@ class SequentialLR(LRScheduler):
         else:
             sched.step()
         self._last_lr = sched.get_last_lr()
-
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        subs = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, d in zip(self._schedulers, subs):
-            s.load_state_dict(d)
 
 
 class OneCycleLR(LRScheduler):
@@ -539,7 +544,7 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_SchedulersStateDict, LRScheduler):
     """Step several schedulers of one optimizer together: each ``step()`` steps every one in order,
     so their factors multiply (e.g. ``ConstantLR`` warm-up times ``ExponentialLR`` decay)."""
 
@@ -566,18 +571,6 @@ class ChainedScheduler(LRScheduler):
         for s in self._schedulers:
             s.step()
         self._last_lr = self._lrs()
-
-    def state_dict(self):
-        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return sd
-
-    def load_state_dict(self, state_dict):
-        state_dict = dict(state_dict)
-        subs = state_dict.pop("_schedulers")
-        self.__dict__.update(state_dict)
-        for s, d in zip(self._schedulers, subs):
-            s.load_state_dict(d)
 
 
 class ReduceLROnPlateau:

@@ -72,8 +72,8 @@ class Exponential(_Parameterised, ExponentialFamily):
         return -(-x).log()
 
 
-class Laplace(_Parameterised):
-    """Laplace distribution with ``loc`` and ``scale`` (density exp(-|x - loc| / scale) / (2 scale))."""
+class _LocScale(_Parameterised):
+    """A family on the real line with a real ``loc`` and a positive ``scale``, reparameterised sampling."""
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
@@ -81,6 +81,10 @@ class Laplace(_Parameterised):
 
     def __init__(self, loc, scale, validate_args=None):
         self._init_params((loc, scale), validate_args)
+
+
+class Laplace(_LocScale):
+    """Laplace distribution with ``loc`` and ``scale`` (density exp(-|x - loc| / scale) / (2 scale))."""
 
     @property
     def mean(self):
@@ -119,15 +123,8 @@ class Laplace(_Parameterised):
         return 1 + (2 * self.scale).log()
 
 
-class Cauchy(_Parameterised):
+class Cauchy(_LocScale):
     """Cauchy (Lorentz) distribution with median ``loc`` and half-width ``scale``; mean nan, variance inf."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-    _params = ("loc", "scale")
-
-    def __init__(self, loc, scale, validate_args=None):
-        self._init_params((loc, scale), validate_args)
 
     @property
     def mean(self):
@@ -160,15 +157,8 @@ class Cauchy(_Parameterised):
         return math.log(4 * math.pi) + self.scale.log()
 
 
-class Gumbel(_Parameterised):
+class Gumbel(_LocScale):
     """Gumbel (type-I extreme value) distribution with ``loc`` and ``scale``."""
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-    _params = ("loc", "scale")
-
-    def __init__(self, loc, scale, validate_args=None):
-        self._init_params((loc, scale), validate_args)
 
     @property
     def mean(self):

@@ -9,7 +9,7 @@ import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.gamma import Chi2
-from plugtorch.distributions.multivariate_normal import _precision_to_scale_tril
+from plugtorch.distributions.multivariate_normal import _scale_tril
 from plugtorch.distributions.utils import _diag_embed, lazy_property
 
 __all__ = ["Wishart"]
@@ -68,12 +68,7 @@ class Wishart(ExponentialFamily):
             warnings.warn("Low df values detected. Singular samples are highly likely to occur for "
                           "ndim - 1 < df < ndim.", stacklevel=2)
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
-        if scale_tril is not None:
-            self._unbroadcasted_scale_tril = scale_tril
-        elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = _pt.linalg.cholesky(covariance_matrix)
-        else:
-            self._unbroadcasted_scale_tril = _precision_to_scale_tril(precision_matrix)
+        self._unbroadcasted_scale_tril = _scale_tril(scale_tril, covariance_matrix, precision_matrix)
         self._dist_chi2 = self._chi2(self.df, batch_shape)
 
     def _chi2(self, df, batch_shape):

@@ -260,16 +260,20 @@ def _check_dim(name, t, dim, size, what):
         raise AssertionError(f"{name}.size({dim}) = {t.shape[dim]} must equal {what} {size}")
 
 
+def _cached_transforms(tseq, cache_size):
+    """``tseq`` as a list, each transform with ``cache_size`` (CatTransform's and StackTransform's parts)."""
+    if not all(isinstance(t, Transform) for t in tseq):
+        raise AssertionError("All elements of tseq must be Transform instances")
+    return [t.with_cache(cache_size) for t in tseq] if cache_size else list(tseq)
+
+
 class CatTransform(Transform):
     """Applies ``tseq[i]`` to the i-th slice (of length ``lengths[i]``) of dim ``dim``."""
 
     def __init__(self, tseq, dim=0, lengths=None, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        transforms = _cached_transforms(tseq, cache_size)   # checked before the cache size, as PyTorch
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = transforms
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.transforms)
         if len(self.lengths) != len(self.transforms):
             raise AssertionError(f"lengths ({len(self.lengths)}) must match transforms ({len(self.transforms)})")
@@ -339,12 +343,9 @@ class StackTransform(Transform):
     """Applies ``tseq[i]`` to the i-th index of dim ``dim``."""
 
     def __init__(self, tseq, dim=0, cache_size=0):
-        if not all(isinstance(t, Transform) for t in tseq):
-            raise AssertionError("All elements of tseq must be Transform instances")
-        if cache_size:
-            tseq = [t.with_cache(cache_size) for t in tseq]
+        transforms = _cached_transforms(tseq, cache_size)   # checked before the cache size, as PyTorch
         super().__init__(cache_size=cache_size)
-        self.transforms = list(tseq)
+        self.transforms = transforms
         self.dim = dim
 
     def with_cache(self, cache_size=1):

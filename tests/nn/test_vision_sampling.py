@@ -82,18 +82,23 @@ def reflect(v, lo2, hi2):
     return extra + lo if flips % 2 == 0 else span - extra + lo
 
 
+def source_coord(g, size, padding, align):
+    """The input coordinate grid value ``g`` samples along a dim of ``size``, after padding_mode."""
+    v = unnormalize(g, size, align)
+    if padding == "reflection":
+        v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
+    if padding != "zeros":
+        v = min(max(v, 0), size - 1)
+    return v
+
+
 def grid_sample_ref(img, grid, mode, padding, align):
     n, c, h, w = img.shape
     out = np.zeros((n, c) + grid.shape[1:3])
     for b, i, j in np.ndindex(n, *grid.shape[1:3]):
         coords = []
         for g, size in ((grid[b, i, j, 0], w), (grid[b, i, j, 1], h)):
-            v = unnormalize(g, size, align)
-            if padding == "reflection":
-                v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
-            if padding != "zeros":
-                v = min(max(v, 0), size - 1)
-            coords.append(v)
+            coords.append(source_coord(g, size, padding, align))
         x, y = coords
 
         def at(yy, xx):
@@ -175,12 +180,7 @@ def grid_sample3d_ref(img, grid, mode, padding, align):
     for b, i, j, k in np.ndindex(n, *grid.shape[1:4]):
         coords = []
         for g, size in zip(grid[b, i, j, k], (w, h, d)):
-            v = unnormalize(g, size, align)
-            if padding == "reflection":
-                v = reflect(v, 0, 2 * (size - 1)) if align else reflect(v, -1, 2 * size - 1)
-            if padding != "zeros":
-                v = min(max(v, 0), size - 1)
-            coords.append(v)
+            coords.append(source_coord(g, size, padding, align))
         x, y, z = coords
 
         def at(zz, yy, xx):

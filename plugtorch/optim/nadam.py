@@ -16,7 +16,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
-from plugtorch.optim.ops import scalar_op
+from plugtorch.optim.ops import scalar_op, weight_decay_
 from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_nonnegative, zeros_state
 
 
@@ -33,11 +33,7 @@ def nadam(params, grads, exp_avgs, exp_avg_sqs, mu_products, state_steps, *, lr=
         step_t, mu_product = state_steps[i], mu_products[i]
         step_t.add_(1)
         t = step_t.to(_dtypes.float64)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
+        g = weight_decay_(p, g, lr, weight_decay, decoupled_weight_decay)
         mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
         mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentum_decay))
         mu_product.mul_(mu.to(mu_product.dtype))   # (rounded as PyTorch multiplies its float32 product)

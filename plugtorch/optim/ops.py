@@ -117,17 +117,24 @@ def _explain(op, algorithm, params, lists):
     raise AssertionError(f"{op}(): unexplained refusal")   # pragma: no cover
 
 
+def weight_decay_(p, g, lr, weight_decay, decoupled):
+    """PyTorch's two weight decays: decoupled (AdamW's) shrinks ``p`` in place by ``1 - lr * weight_decay``,
+    else the gradient gains ``weight_decay * p``. Returns the gradient to use."""
+    if weight_decay != 0:
+        if decoupled:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            g = g.add(p, alpha=weight_decay)
+    return g
+
+
 # ---- Adam / AdamW ---------------------------------------------------------------------------
 def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize, decoupled):
     """One parameter's Adam step, in place (``step_t``: its 0-d step counter, incremented here)."""
     if maximize:
         g = -g
     step_t.add_(1)
-    if weight_decay != 0:
-        if decoupled:
-            p.mul_(1 - lr * weight_decay)
-        else:
-            g = g.add(p, alpha=weight_decay)
+    g = weight_decay_(p, g, lr, weight_decay, decoupled)
     m.lerp_(g, 1 - beta1)
     v.mul_(beta2).add_(g * g, alpha=1 - beta2)
     if amsgrad:

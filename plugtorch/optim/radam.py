@@ -17,7 +17,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
-from plugtorch.optim.ops import scalar_op
+from plugtorch.optim.ops import scalar_op, weight_decay_
 from plugtorch.optim.optimizer import Optimizer, check_fused_flags
 
 
@@ -35,11 +35,7 @@ def radam(params, grads, exp_avgs, exp_avg_sqs, state_steps, *, lr=1e-3, beta1=0
         step_t = state_steps[i]
         step_t.add_(1)
         t = step_t.to(_dtypes.float64)
-        if weight_decay != 0:
-            if decoupled_weight_decay:
-                p.mul_(1 - lr * weight_decay)
-            else:
-                g = g.add(p, alpha=weight_decay)
+        g = weight_decay_(p, g, lr, weight_decay, decoupled_weight_decay)
         m, v = exp_avgs[i], exp_avg_sqs[i]
         m.lerp_(g, 1 - beta1)
         v.mul_(beta2).addcmul_(g, g, value=1 - beta2)

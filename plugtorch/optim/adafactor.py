@@ -22,7 +22,7 @@ import math
 from plugtorch import _dtypes
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, zeros_state
 
 
 @no_grad()
@@ -55,6 +55,16 @@ def adafactor(params, grads, row_vars, col_vars, variances, state_steps, *, d=1.
         p.sub_(u * (alpha / denom))
 
 
+def _variance_state(grad):
+    """Adafactor's second-moment buffers: a row and a column factor for a matrix (or stack of them), else
+    a full buffer."""
+    if grad.ndim > 1:
+        row_shape, col_shape = list(grad.shape), list(grad.shape)
+        row_shape[-1] = col_shape[-2] = 1
+        return {"row_var": grad.new_zeros(row_shape), "col_var": grad.new_zeros(col_shape)}
+    return {"variance": zeros_state(grad)}
+
+
 class Adafactor(Optimizer):
     """Adafactor: Adam-like steps with row and column second-moment estimates for matrices.
 
@@ -79,19 +89,7 @@ class Adafactor(Optimizer):
                                       weight_decay=weight_decay, foreach=foreach, maximize=maximize))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                if p.grad.ndim > 1:
-                    row_shape, col_shape = list(p.grad.shape), list(p.grad.shape)
-                    row_shape[-1] = col_shape[-2] = 1
-                    st["row_var"] = p.grad.new_zeros(row_shape)
-                    st["col_var"] = p.grad.new_zeros(col_shape)
-                else:
-                    st["variance"] = zeros_state(p.grad)
-        states = [self.state[p] for p in params]
+        params, states = self._group_state(group, init=lambda p: _variance_state(p.grad))
         eps1, eps2 = group["eps"]
         adafactor.__wrapped__(params, [p.grad for p in params], [s.get("row_var") for s in states],
                               [s.get("col_var") for s in states], [s.get("variance") for s in states],

@@ -18,7 +18,7 @@ from plugtorch._tensor import Tensor
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.adam import check_adam_args
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, new_step, zeros_state
+from plugtorch.optim.optimizer import Optimizer, new_step
 
 
 def touched(g):
@@ -58,16 +58,10 @@ class SparseAdam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, maximize=maximize))
 
     def _update_group(self, group):
-        params = self._params_with_grad(group)
-        for p in params:
-            st = self.state[p]
-            if not st:
-                st["step"] = new_step()
-                st["exp_avg"] = zeros_state(p)
-                st["exp_avg_sq"] = zeros_state(p)
-            elif not isinstance(st["step"], Tensor):   # PyTorch's SparseAdam counts with a Python int
+        params, states = self._group_state(group, "exp_avg", "exp_avg_sq")
+        for st in states:
+            if not isinstance(st["step"], Tensor):   # PyTorch's SparseAdam counts with a Python int
                 st["step"] = new_step().add_(st["step"])
-        states = [self.state[p] for p in params]
         beta1, beta2 = group["betas"]
         sparse_adam.__wrapped__(params, [p.grad for p in params], [s["exp_avg"] for s in states],
                                 [s["exp_avg_sq"] for s in states], [s["step"] for s in states], eps=group["eps"],

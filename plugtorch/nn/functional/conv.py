@@ -152,15 +152,23 @@ def _check_not_bool(op, input, weight):
         raise not_implemented_for(op, pt.bool, "convert with .float() first")
 
 
-def _conv_checks(op, input, weight, groups, nd):
+def _input_weight_checks(op, input, weight, groups, nd):
+    """The checks every convolution, plain or transposed, starts with (tensors, groups, no bool, an input of
+    nd + 1 or nd + 2 dims, an (nd + 2)-dim weight); returns groups as an int."""
     check_tensors(op, input=input, weight=weight)
     groups = _check_groups(op, groups)
     _check_not_bool(op, input, weight)
     if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got "
-                           f"input of size: {list(input.shape)}")
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got input "
+                           f"of size: {list(input.shape)}")
     if weight.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size {list(weight.shape)}")
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size "
+                           f"{list(weight.shape)}")
+    return groups
+
+
+def _conv_checks(op, input, weight, groups, nd):
+    groups = _input_weight_checks(op, input, weight, groups, nd)
     c = input.shape[-nd - 1]
     if weight.shape[1] * groups != c:
         raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
@@ -266,15 +274,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _transpose_geometry(op, input, weight, stride, padding, output_padding, groups, dilation, nd):
     """A transposed convolution's checks (PyTorch's errors, named for ``op``) and its stride,
     padding, output_padding and dilation as nd-tuples."""
-    check_tensors(op, input=input, weight=weight)
-    groups = _check_groups(op, groups)
-    _check_not_bool(op, input, weight)
-    if input.ndim not in (nd + 1, nd + 2):
-        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got input "
-                           f"of size: {list(input.shape)}")
-    if weight.ndim != nd + 2:
-        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-dimensional, but got weight of size "
-                           f"{list(weight.shape)}")
+    groups = _input_weight_checks(op, input, weight, groups, nd)
     c = input.shape[-nd - 1]
     if weight.shape[0] != c:
         raise RuntimeError(f"Given transposed=1, weight of size {list(weight.shape)}, expected input"

@@ -66,25 +66,19 @@ def check_entry_jit(entry, dtype, backend_name: str, *, seed: int = 0, max_examp
     return EntryJit(entry, dtype, backend_name, seed=seed, max_examples=max_examples, sample=sample).finish()
 
 
-def replays_can_wait(entry) -> bool:
-    """Whether other entries, or its other samples, may run between a sample's traces and its
-    replays: not a module entry, whose every build (``train()``) starts a new epoch of
-    ``plugtorch.compile``'s keys (the compiled function's second call would trace again)."""
-    from .opdb.modules import run_module
-    return entry.fn is not run_module
-
-
 class EntryJit:
-    """The jit checks of one entry and dtype, in two halves: ``EntryJit(...)`` traces every sample
-    (the compiled function's first call included); ``finish()`` replays them, compares, and
-    returns the ``Result``. The runner traces several entries before replaying any, so a backend
-    that builds its fused kernels at their first call (opencl) builds all of them at once."""
+    """The jit checks of one entry and dtype, in three steps: ``EntryJit(...)`` runs the eager
+    calls and traces every sample; ``first_calls()`` makes the compiled functions' first (tracing)
+    calls; ``finish()`` replays, compares, and returns the ``Result``. The runner takes a batch
+    of entries through each step before the next, so a backend that builds its fused kernels at
+    their first call (opencl) builds all of the batch's at once."""
 
     def __init__(self, entry, dtype, backend_name: str, *, seed: int = 0, max_examples: int = 6,
                  sample: int | None = None):
         self.entry, self.dtype, self.backend_name = entry, dtype, backend_name
         self.seed, self.max_examples = seed, max_examples
         self.started = []      # (sample index, sample, its paused check or its Failure)
+        self._first_called = False
         self.res = None
         self.seconds = 0.0
         self._timed(self._trace_all, sample)
@@ -119,21 +113,38 @@ class EntryJit:
         if be.unsupported_dtype(dtype, dev.index):
             res.status = UNSUPPORTED     # (the eager checks check the refusal)
             return
-        wait = replays_can_wait(entry)
-        for i, s in enumerate(samples):
+        # (under deferred_builds: the replays build the fused kernels of many traces at once)
+        for i, s in enumerate(samples):     # the eager calls, the traces, the modules compile runs
             if only is not None and i != only:
                 continue
             check = sample_jit(entry, dtype, s, dev, self.seed)
-            with deferred_builds():    # (the replays build the fused kernels of many traces at once)
+            with deferred_builds():
                 failure = _guard(functools.partial(next, check), s)
             self.started.append((i, s, check if failure is None else failure))
-            if failure is not None and failure.check not in ("skipped", "reference"):
+            if failure is not None and failure.check not in _NOT_FAILED:
                 break           # (the first failing sample is the one reported)
-            if not wait and self._replay_all():
-                break
+
+    def first_calls(self):
+        """The compiled functions' first (tracing) calls, once: after every module of the batch is
+        built (building one starts a new epoch of ``plugtorch.compile``'s keys)."""
+        if not self._first_called:
+            self._first_called = True
+            self._timed(self._first_calls)
+
+    def _first_calls(self):
+        for k, (i, s, check) in enumerate(self.started):
+            if not isinstance(check, Failure):
+                with deferred_builds():
+                    failure = _guard(functools.partial(next, check), s)
+                if failure is not None:
+                    self.started[k] = (i, s, failure)
+                    if failure.check not in _NOT_FAILED:
+                        del self.started[k + 1:]
+                        break
 
     def finish(self) -> Result:
         """Replay and compare the traced samples (once); the entry's ``Result``."""
+        self.first_calls()
         if self.started:
             self._timed(self._replay_all)
         res = self.res
@@ -154,7 +165,7 @@ class EntryJit:
                 res.breaks += [(i, reason) for reason in dict.fromkeys(breaks)]
                 continue
             failure.index = i
-            if failure.check in ("skipped", "reference"):
+            if failure.check in _NOT_FAILED:
                 res.skipped += 1
                 continue
             failure.message += describe_inputs(s)
@@ -162,6 +173,9 @@ class EntryJit:
             break
         res.status = FAIL if res.failures else GRAPH_BREAK if res.breaks else PASS
         return bool(res.failures)
+
+
+_NOT_FAILED = ("skipped", "reference")     # a sample's check that stops it without a failure
 
 
 def _finish(check, breaks):
@@ -180,6 +194,7 @@ def check_sample_jit(entry, dtype, sample, dev, seed=0) -> list:
     graph breaks the tracer recorded (their reasons; empty when the call was captured)."""
     check = sample_jit(entry, dtype, sample, dev, seed)
     next(check)
+    next(check)
     breaks = []
     _finish(check, breaks)
     return breaks
@@ -187,8 +202,10 @@ def check_sample_jit(entry, dtype, sample, dev, seed=0) -> list:
 
 def sample_jit(entry, dtype, sample, dev, seed=0):
     """``check_sample_jit`` as a generator paused between the traces and the replays: the first
-    ``next`` runs the eager calls, the traces and the compiled function's first (tracing) call;
-    the second replays and compares, and stops with the graph breaks."""
+    ``next`` runs the eager calls and the traces and makes the compiled function, the second its
+    first (tracing) call; the third replays and compares, and stops with the graph breaks.
+    (Building a module starts a new epoch of ``plugtorch.compile``'s keys: between a compiled
+    function's first and second calls no module may be built.)"""
     ref = _eager(entry, sample, dev, seed)
     form = _form(entry, sample, dev)
     traced, graph = form.trace(seed, grad=False)
@@ -198,6 +215,7 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
     if grads is not None and not graph.breaks:
         gtraced, ggraph = form.trace(seed, grad=True)
     compiled, between = form.compile(None if grads is None else grads.gos)
+    yield            # (a module entry builds every sample's modules before any compiled call)
     between(0)       # the first call traces
     if grads is None:
         _replay(compiled, sample, dev, seed, COMPILE)

@@ -121,11 +121,13 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
     ``jit`` adds, after each entry and dtype, the jit mode's Result (jit_mode.py): up to
     ``JIT_BATCH`` entries and dtypes are traced before their replays run."""
     if jit:
-        from .jit_mode import EntryJit, replays_can_wait
+        from .jit_mode import EntryJit
     results = []
     waiting = []    # (index in results, EntryJit): traced, replayed together (their fused kernels build at once)
 
     def replay_waiting():
+        for _, job in waiting:     # (after every module of the batch is built: see EntryJit)
+            job.first_calls()
         for k, job in waiting:
             results[k] = job.finish()
         waiting.clear()
@@ -133,9 +135,6 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
     for name in backends:
         with checking_results(canonical(name).type):
             for entry in entries:
-                can_wait = jit and replays_can_wait(entry)
-                if jit and not can_wait:
-                    replay_waiting()
                 for dt in entry.dtypes:
                     if dtypes is None or dt in dtypes:
                         results.append(check_entry(entry, dt, name, seed=seed, max_examples=max_examples,
@@ -144,7 +143,7 @@ def run(backends, entries, dtypes=None, *, seed: int = 0, max_examples: int = 6,
                             waiting.append((len(results), EntryJit(entry, dt, name, seed=seed,
                                                                    max_examples=max_examples, sample=sample)))
                             results.append(None)
-                            if not can_wait or len(waiting) >= JIT_BATCH:
+                            if len(waiting) >= JIT_BATCH:
                                 replay_waiting()
                 if progress is not None:
                     progress(name, entry)

@@ -27,8 +27,10 @@ demo: $(STAMP)
 # the jit mode traces batches of 64 entries before replaying them, so PoCL builds each batch's fused
 # kernels as one program (a build costs a fixed 0.3-0.5 s): with the eager kernels in PoCL's cache,
 # a fresh-cache `--jit --backend opencl` took 5m32 (load ~1.3, CPU 335 s; 30 fused programs built in
-# 14 s, 1949 fused kernel binaries at first launch) against 5m12 warm (CPU 285 s). Before the
-# batching its 1209 fused builds took 291 s (a run with every cache cold, eager kernels too: 37.5 min)
+# 14 s, 1949 fused kernel binaries at first launch) against 5m12 warm (CPU 285 s). With every cache
+# empty, eager kernels too: 15m58 (load 0.4-2.1, CPU 936 s), mostly the eager kernels' 797 builds
+# (164 s) and first launches, which the eager-only run paid before. Before the batching the 1209
+# fused builds alone took 291 s (every cache empty: 37.5 min at load 3-6)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
 	$(BIN)/plugtorch-conformance --jit --backend all

@@ -45,7 +45,68 @@ def _parser():
                         "eager call there, forward and backward (rows marked 'jit'; graph breaks listed)")
     p.add_argument("--report", metavar="PATH", help="also write the results to PATH.json or PATH.md")
     p.add_argument("--list", action="store_true", help="list the entries and the available backends, and exit")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="check the backends in up to N processes at once (default: 1); each process prints its "
+                        "own table, in the order of the backends, when all are done")
     return p
+
+
+# a backend's share of a run, for grouping backends into processes: an accelerator backend spends
+# its time building and first-launching kernels (PoCL's programs on a fresh machine), so it gets a
+# process of its own before the others share theirs
+_WEIGHT = {"opencl": 8, "cuda": 8}
+
+
+def _groups(backends, jobs) -> list:
+    """``backends`` split into at most ``jobs`` groups, heaviest first into the lightest group."""
+    groups = [[] for _ in range(min(jobs, len(backends)))]
+    load = [0] * len(groups)
+    for b in sorted(backends, key=lambda b: -_WEIGHT.get(b, 1)):
+        k = load.index(min(load))
+        groups[k].append(b)
+        load[k] += _WEIGHT.get(b, 1)
+    return [g for g in groups if g]
+
+
+def _run_jobs(argv, groups) -> int:
+    """Run the suite once per group of backends in child processes (``argv`` without --backend and
+    --jobs); print their outputs in turn; the worst exit status."""
+    import subprocess
+    import tempfile
+    procs = []
+    for g in groups:
+        out = tempfile.TemporaryFile(mode="w+")
+        cmd = [sys.executable, "-m", "plugtorch.conformance", *argv, "--backend", *g]
+        procs.append((g, out, subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)))
+    worst = 0
+    for g, out, proc in procs:
+        rc = proc.wait()
+        out.seek(0)
+        print(f"==== plugtorch-conformance --backend {' '.join(g)} (exit status {rc}) ====")
+        sys.stdout.write(out.read())
+        sys.stdout.flush()
+        out.close()
+        worst = max(worst, rc)
+    return worst
+
+
+def _without(argv, option, nargs_plus=False) -> list:
+    """``argv`` without ``option`` and its value(s) (``--opt v``, ``--opt=v``, or ``--opt v1 v2 ...``)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            if nargs_plus and not a.startswith("-"):
+                continue
+            skip = False
+            if not nargs_plus:
+                continue
+        if a == option:
+            skip = True
+            continue
+        if a.startswith(option + "="):
+            continue
+        out.append(a)
+    return out
 
 
 def _backends(names, parser):
@@ -122,6 +183,14 @@ def main(argv=None) -> int:
         parser.error(f"--sample {args.sample}: sample numbers start at 0 (a failure prints its number)")
     backends = _backends(args.backend or plugins or ["all"], parser)
     dtypes = _dtype_list(args.dtype, parser)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.jobs > 1 and len(backends) > 1:
+        if args.report:
+            parser.error("--report writes one file: use it with --jobs 1")
+        argv = sys.argv[1:] if argv is None else list(argv)
+        rest = _without(_without(argv, "--jobs"), "--backend", nargs_plus=True)
+        return _run_jobs(rest, _groups(backends, args.jobs))
     start = time.perf_counter()
     bar = _progress(len(backends) * len(entries))
     try:

@@ -119,8 +119,31 @@ def test_cli_exits_1_on_failure_with_a_markdown_report(tmp_path, capsys):
     assert "| `exp` | **FAIL** |" in md and "## First mismatch of each failing op" in md
 
 
+def test_cli_jobs_check_backends_in_separate_processes(capsys):
+    assert cli.main(["--backend", "cpu", "strict", "--op", "neg", "--dtype", "float32", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    for b in ("cpu", "strict"):   # each child's table, in the order of the groups, with its status
+        assert f"==== plugtorch-conformance --backend {b} (exit status 0) ====" in out
+        assert f"1 op x dtype checks on {b} in" in out
+    # the worst status of the children is the run's: a usage error in each is 2
+    assert cli._run_jobs(["--op", "zzz*"], [["cpu"], ["strict"]]) == 2
+    assert "(exit status 2)" in capsys.readouterr().out
+
+
+def test_cli_jobs_group_accelerators_apart():
+    assert cli._groups(["cpu", "opencl", "strict"], 2) == [["opencl"], ["cpu", "strict"]]
+    assert cli._groups(["cpu", "opencl", "strict"], 8) == [["opencl"], ["cpu"], ["strict"]]
+    assert cli._groups(["cpu", "opencl", "cuda", "strict"], 2) == [["opencl", "cpu"], ["cuda", "strict"]]
+    argv = ["--jit", "--backend", "cpu", "strict", "--jobs", "2", "--op", "neg"]
+    assert cli._without(cli._without(argv, "--jobs"), "--backend", nargs_plus=True) == ["--jit", "--op", "neg"]
+    assert cli._without(["--jobs=2", "--jit"], "--jobs") == ["--jit"]
+
+
 def test_cli_usage_errors_exit_2(capsys):
-    for argv, msg in ((["--backend", "nosuchdev"], "no such backend"), (["--op", "zzz*"], "no entry matches"),
+    for argv, msg in ((["--jobs", "0", "--op", "neg"], "--jobs must be at least 1"),
+                      (["--jobs", "2", "--backend", "cpu", "strict", "--op", "neg", "--report", "r.md"],
+                       "--report writes one file"),
+                      (["--backend", "nosuchdev"], "no such backend"), (["--op", "zzz*"], "no entry matches"),
                       (["--dtype", "float8"], "unknown dtype"), (["--report", "out.txt", "--op", "neg"], ".json or .md"),
                       (["--sample", "-1", "--op", "neg"], "--sample -1: sample numbers start at 0"),
                       (["--plugin", "mypkg.MyBackend"], "--plugin mypkg.MyBackend: no colon")):

@@ -135,3 +135,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
 # below the public names: engine imports formulas, which import plugtorch's public API
 from plugtorch._tensor import Tensor  # noqa: E402
 from plugtorch.autograd.engine import run_backward  # noqa: E402
+from plugtorch.autograd import functional  # noqa: E402,F401

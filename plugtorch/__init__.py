@@ -65,6 +65,44 @@ def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 
 
+# PyTorch's constants (torch.pi ... torch.newaxis, which is None as NumPy's)
+import math as _math  # noqa: E402
+
+pi, e, inf, nan, newaxis = _math.pi, _math.e, _math.inf, _math.nan, None
+
+from plugtorch._settings import *  # noqa: E402,F401,F403  (use_deterministic_algorithms, set_num_threads ...)
+from plugtorch._legacy_types import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor ...: legacy constructors)
+
+
+def typename(obj) -> str:
+    """PyTorch's name for ``obj``'s type: 'torch.FloatTensor' for a float32 cpu tensor (its legacy
+    type, see ``Tensor.type()``), the qualified class name otherwise.
+
+    >>> plugtorch.typename(plugtorch.ones(2))
+    'torch.FloatTensor'
+    """
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(obj, "__module__", "") or ""
+    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    if not isinstance(obj, type):
+        module, name = type(obj).__module__, type(obj).__qualname__
+    return name if module in ("builtins", "__builtin__") else f"{module}.{name}"
+
+
+def is_storage(obj) -> bool:
+    """False: plugtorch has no storage objects (a tensor is not one)."""
+    return False
+
+
+def is_inference(input) -> bool:
+    """``input.is_inference()``: always False here, as ``inference_mode`` is ``no_grad`` in plugtorch
+    (it makes no separate kind of tensor)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.is_inference()
+
+
 def numel(input) -> int:
     return input.numel()
 

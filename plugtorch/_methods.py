@@ -45,6 +45,7 @@ adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm g
 as_strided as_strided_scatter triangular_solve solve lstsq symeig eig
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
+isreal
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout

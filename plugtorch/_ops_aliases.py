@@ -78,6 +78,24 @@ P.PUBLIC_TO_OP.update(alias_copy="clone", detach_copy="clone", fill="copy_")
 __all__ += ["alias_copy", "detach_copy", "fill"]
 
 
+def isreal(input):
+    """Where ``input`` is real: its imaginary part is 0 (every element of a real tensor is).
+
+    >>> plugtorch.isreal(plugtorch.tensor([1 + 0j, 1 + 1j])).tolist()
+    [True, False]
+    """
+    from plugtorch._tensor import Tensor
+    if not isinstance(input, Tensor):
+        raise TypeError(f"isreal(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    if input.dtype.is_complex:
+        return P.imag(input) == 0
+    return P.ones_like(input, dtype=P._dtypes.bool)
+
+
+P.PUBLIC_TO_OP["isreal"] = "eq"
+__all__.append("isreal")
+
+
 def lu(A, pivot=True, get_infos=False):
     """The old ``torch.lu``: ``(LU, pivots)`` (and ``infos`` with ``get_infos``), as
     ``linalg.lu_factor_ex``; it raises on a singular matrix unless ``get_infos``."""

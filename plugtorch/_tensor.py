@@ -408,10 +408,10 @@ class Tensor:
     def opencl(self, device=None) -> "Tensor":
         return self.to("opencl" if device is None else (device if isinstance(device, (str, _device_cls)) else f"opencl:{device}"))
 
-    def type(self, dtype=None):
-        if dtype is None:
-            return f"plugtorch.{self._dtype.name}"
-        return self.to(dtype=dtype)
+    def type(self, dtype=None, non_blocking=False, **kwargs):
+        """PyTorch's type string ('torch.FloatTensor'), or the tensor converted to ``dtype``."""
+        from plugtorch import _legacy_types
+        return _legacy_types.tensor_type(self, dtype, non_blocking, **kwargs)
 
     def float(self):
         return self.to(dtype=_dtypes.float32)

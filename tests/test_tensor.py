@@ -15,7 +15,7 @@ def test_metadata():
     assert x.numel() == 24 and x.nelement() == 24 and x.element_size() == 8 and x.itemsize == 8
     assert x.nbytes == 192 and x.is_floating_point() and not x.is_complex()
     assert pt.numel(x) == 24 and pt.is_tensor(x) and not pt.is_tensor(1) and pt.is_floating_point(x)
-    assert x.dtype is pt.float64 and x.type() == "plugtorch.float64"
+    assert x.dtype is pt.float64 and x.type() == "torch.DoubleTensor"
     with pytest.raises(IndexError, match="Dimension out of range"):
         x.size(3)
 

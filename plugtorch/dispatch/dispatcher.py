@@ -459,7 +459,8 @@ def _no_kernel(op, be, dev, args, kwargs):
 def _run_on_cpu(op, be, dev, args, kwargs):
     for ops in _fallback_records:
         ops.add(op.name)
-    if op.name not in _fallback_warned:
+    from plugtorch import _settings
+    if op.name not in _fallback_warned or _settings.warn_always:
         _fallback_warned.add(op.name)
         warnings.warn(f"plugtorch: '{op.name}' is not implemented on '{be.name}'; running it on "
                       "cpu and copying the result back (this warning is shown once per op)",

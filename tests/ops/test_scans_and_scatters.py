@@ -313,6 +313,43 @@ def test_as_strided_gradient_adds_overlaps():
     assert y.grad.tolist() == [1.0, 2.0, 2.0, 1.0]
 
 
+def _memory_grad(size, stride, offset, weights, n):
+    """d sum(weights * memory[positions]) / d memory, by NumPy: every read adds its weight."""
+    pos = np.lib.stride_tricks.as_strided(np.arange(n)[offset:], size, tuple(8 * s for s in stride))
+    out = np.zeros(n)
+    np.add.at(out, pos.ravel(), np.asarray(weights).ravel())
+    return out
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_as_strided_gradient_of_an_overlapping_input_counts_each_read_once(dev):
+    # x reads memory[1:4] four times each (expand); as_strided reads memory 1, 2, 2, 3: the
+    # gradient of memory[i] is the sum of the weights of the outputs that read it, not 4x that
+    w = np.arange(1.0, 5.0).reshape(2, 2)
+    base = pt.arange(8.0, dtype=pt.float32, device=dev).requires_grad_(True)
+    x = base[1:4].reshape(3, 1).expand(3, 4)
+    assert x.storage_offset() == 1
+    y = pt.as_strided(x, (2, 2), (1, 1))
+    assert y.tolist() == [[1.0, 2.0], [2.0, 3.0]]
+    (y * _t(w, dev, dtype=pt.float32)).sum().backward()
+    np.testing.assert_array_equal(base.grad.cpu().numpy(), _memory_grad((2, 2), (1, 1), 1, w, 8))
+    # the same through unfold's overlapping windows and a transposed input
+    base.grad = None
+    win = base[2:].unfold(0, 3, 2)                          # (2, 3) windows, memory 2..6
+    assert win.storage_offset() == 2
+    y = win.as_strided((3, 3), (1, 1))                      # memory 2..6, reading 4 three times
+    w = np.arange(1.0, 10.0).reshape(3, 3)
+    (y * _t(w, dev, dtype=pt.float32)).sum().backward()
+    np.testing.assert_array_equal(base.grad.cpu().numpy(), _memory_grad((3, 3), (1, 1), 2, w, 8))
+
+
+def test_as_strided_gradient_of_overlapping_inputs_matches_finite_differences():
+    a = _r(6)
+    assert gradcheck(lambda t: t[1:4].reshape(3, 1).expand(3, 4).as_strided((2, 2), (1, 1)) * 1, (a,))
+    assert gradcheck(lambda t: t.unfold(0, 3, 1).as_strided((3, 3), (1, 1), 1) * 1, (a,))
+    assert gradcheck(lambda t: t.reshape(2, 3).t().expand(2, 3, 2).as_strided((2, 2), (2, 1), 1) * 1, (a,))
+
+
 def test_legacy_constructor_and_identity_queries():
     x = pt.ones(2, 3, dtype=pt.float64)
     assert x.new(2, 3).shape == (2, 3) and x.new(2, 3).dtype is pt.float64

@@ -27,6 +27,22 @@ def _scalar_like(v, d) -> bool:
     return shape is None or (shape == () and v.dtype != d)
 
 
+def memory_root(a, ndarray=np.ndarray):
+    """The outermost array whose memory ``a`` views. NumPy's as_strided (behind expand, unfold
+    and as_strided views) leaves a plain object between a view and its array, so walk through it.
+
+    >>> x = np.arange(4.)
+    >>> memory_root(np.lib.stride_tricks.as_strided(x[1:], (2, 2), (8, 0))) is x
+    True
+    """
+    root, b = a, a.base
+    while b is not None:
+        if isinstance(b, ndarray):
+            root = b
+        b = getattr(b, "base", None)
+    return root
+
+
 def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, pairs=None) -> dict:
     """The kernel table for array namespace ``xp`` (NumPy or CuPy).
 
@@ -920,9 +936,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["unfold"] = unfold
 
     def as_strided_view(x, size, stride, offset):   # a view of x's memory: from its base array's first element
-        base = x
-        while isinstance(base.base, xp.ndarray):
-            base = base.base
+        base = memory_root(x, xp.ndarray)
         if not base.flags.c_contiguous:
             raise RuntimeError("as_strided(): the tensor's memory is not one dense block here; call .contiguous() first")
         from plugtorch.dispatch.ops.arrangements import _storage_error, storage_needed

@@ -8,7 +8,7 @@ import numpy as np
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
 from plugtorch.backends.cpu import complex_kernels, fft_kernels, linalg_kernels, special_kernels
-from plugtorch.backends.cpu.array_kernels import make_kernels
+from plugtorch.backends.cpu.array_kernels import make_kernels, memory_root
 
 
 class CPUBackend(Backend):
@@ -47,9 +47,7 @@ class CPUBackend(Backend):
         return native.__array_interface__["data"][0]
 
     def storage_offset(self, native):
-        base = native
-        while isinstance(base.base, np.ndarray):
-            base = base.base
+        base = memory_root(native)
         return (native.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // native.itemsize
 
     def new_generator(self, index, seed):

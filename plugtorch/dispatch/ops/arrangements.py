@@ -215,8 +215,29 @@ def as_strided_backward(g, input_meta, size, stride, storage_offset):
     n = max(storage_needed(size, stride, offset), storage_needed(in_shape, in_stride, in_offset))
     out_pos = storage_positions(size, stride, offset, g.device).reshape(-1)
     storage = pt.zeros(n, dtype=g.dtype, device=g.device).index_add(0, out_pos, g.reshape(-1))
-    in_pos = storage_positions(in_shape, in_stride, in_offset, g.device)
-    return storage.index_select(0, in_pos.reshape(-1)).reshape(tuple(in_shape))
+    in_pos = storage_positions(in_shape, in_stride, in_offset, g.device).reshape(-1)
+    grad = storage.index_select(0, in_pos)
+    if may_overlap(in_shape, in_stride):
+        # an element the input reads k times (expand, unfold...) gets k copies of its storage's
+        # gradient, and the input's own backward adds them up: hand each a k-th, as PyTorch does
+        count = pt.zeros(n, dtype=g.dtype, device=g.device).index_add(0, in_pos, pt.ones_like(grad))
+        grad = grad / count.index_select(0, in_pos)
+    return grad.reshape(tuple(in_shape))
+
+
+def may_overlap(size, stride) -> bool:
+    """Whether two elements of a (size, stride) view can share a storage element (False is sure).
+
+    >>> may_overlap((3, 3), (1, 1)), may_overlap((2, 3), (1, 2))
+    (True, False)
+    """
+    dims = sorted((s, n) for n, s in zip(size, stride) if n > 1)
+    reach = 0                      # the furthest storage element the dims so far reach from the first
+    for s, n in dims:
+        if s <= reach:
+            return True
+        reach += (n - 1) * s
+    return False
 
 
 @composite("as_strided_scatter", tags=("indexing",))

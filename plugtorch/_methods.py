@@ -43,6 +43,7 @@ slice_scatter diagonal_scatter masked_scatter put index_reduce renorm narrow_cop
 cov corrcoef vdot inner dist matrix_power matrix_exp stft istft multinomial
 adjoint argwhere unsafe_chunk unsafe_split unsafe_split_with_sizes addr addbmm ger nonzero_static lu lu_solve
 as_strided as_strided_scatter triangular_solve solve lstsq symeig eig
+geqrf orgqr ormqr
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
 isreal

@@ -110,3 +110,21 @@ def cross(input, other, dim=None):
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please either pass the "
                       "dim explicitly or simply use plugtorch.linalg.cross.", UserWarning, stacklevel=2)
     return P.ops.linalg_cross(input, other, dim=dim)
+
+
+@public("geqrf")
+def geqrf(input):
+    """``(a, tau)``: LAPACK's compact QR (R on and above the diagonal, the Householder vectors
+    below it); ``linalg.householder_product(a, tau)`` forms Q. Not differentiable, as PyTorch.
+
+    >>> a, tau = plugtorch.geqrf(plugtorch.tensor([[3., 1.], [4., 2.]]))
+    >>> [round(v, 4) for v in a.triu().flatten().tolist()]
+    [-5.0, -2.2, 0.0, 0.4]
+    """
+    return return_types.geqrf(*P.ops.geqrf(input))
+
+
+from plugtorch._linalg_householder import orgqr, ormqr  # noqa: E402
+
+P.PUBLIC_TO_OP.update(orgqr="_matmul", ormqr="_matmul")
+__all__ += ["orgqr", "ormqr"]

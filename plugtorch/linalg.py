@@ -247,6 +247,46 @@ def eig(A):
     """
     return _R.linalg_eig(*ops.linalg_eig(A))
 from plugtorch._linalg_lu import lu, lu_factor, lu_factor_ex, lu_solve  # noqa: E402
+from plugtorch._linalg_householder import householder_product  # noqa: E402
+
+
+def _ldl_singular(v):
+    at = "" if v is None else f" (D[{v - 1},{v - 1}] is exactly zero)"
+    return (f"The factorization was completed but D is singular{at}, so ldl_solve would divide by zero; "
+            "call linalg.ldl_factor_ex to get the factors anyway")
+
+
+def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
+    """``(LD, pivots, info)``: the Bunch-Kaufman factorisation ``A = P L D L^H P^T`` of symmetric
+    (``hermitian``: Hermitian) matrices in LAPACK's compact form (sytrf/hetrf on the lower
+    triangle, LD's strict upper triangle zero; pivots 1-based int32, negative for a 2x2 block of
+    D); ``info`` > 0 where D has an exact zero on its diagonal.
+
+    >>> LD, piv, info = plugtorch.linalg.ldl_factor_ex(plugtorch.tensor([[4., 2.], [2., 3.]]))
+    >>> LD.tolist(), piv.tolist(), info.item()
+    ([[4.0, 0.0], [0.5, 2.0]], [1, 2], 0)
+    """
+    LD, piv, info = ops.linalg_ldl_factor_ex(A, hermitian=hermitian)
+    if check_errors:
+        check_info("torch.linalg.ldl_factor_ex", info, A.ndim > 2, _ldl_singular)
+    return _R.linalg_ldl_factor_ex(LD, piv, info)
+
+
+def ldl_factor(A, *, hermitian=False):
+    """``(LD, pivots)`` of ``ldl_factor_ex``; LinAlgError where D is singular."""
+    LD, piv, info = ops.linalg_ldl_factor_ex(A, hermitian=hermitian)
+    check_info("torch.linalg.ldl_factor", info, A.ndim > 2, _ldl_singular)
+    return _R.linalg_ldl_factor(LD, piv)
+
+
+def ldl_solve(LD, pivots, B, *, hermitian=False):
+    """X with ``A X = B`` from ``ldl_factor``'s result (LAPACK's sytrs/hetrs); batch dims broadcast.
+
+    >>> A = plugtorch.tensor([[4., 2.], [2., 3.]])
+    >>> plugtorch.linalg.ldl_solve(*plugtorch.linalg.ldl_factor(A), plugtorch.tensor([[6.], [5.]])).tolist()
+    [[1.0], [1.0]]
+    """
+    return ops.linalg_ldl_solve(LD, pivots, B, hermitian=hermitian)
 
 
 def _pt():
@@ -254,7 +294,7 @@ def _pt():
     return plugtorch
 
 
-__all__ = ["LinAlgError", "cond", "eig", "eigvals", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "tensorinv", "tensorsolve",
+__all__ = ["LinAlgError", "householder_product", "ldl_factor", "ldl_factor_ex", "ldl_solve", "cond", "eig", "eigvals", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matrix_exp", "tensorinv", "tensorsolve",
            "vander", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_ex", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]

@@ -76,6 +76,7 @@ POLICIES: dict[str, tuple] = {
     "linalg_eigvalsh": (_N, _F),
     "linalg_eig": (_N, _F),
     "linalg_eigvals": (_N, _F),
+    "geqrf": (_N, _F),
     "linalg_matrix_rank": (_N, _F),
     "fft_fftn": (_N, _F),
     "fft_ifftn": (_N, _F),

@@ -203,10 +203,50 @@ def eigvals(A):
     return np.linalg.eigvals(A).astype(c, copy=False)
 
 
+def geqrf(A):
+    """LAPACK geqrf per matrix: (reflectors below R, tau)."""
+    m, n = A.shape[-2:]
+    a = np.array(A, copy=True)
+    tau = np.zeros(A.shape[:-2] + (min(m, n),), A.dtype)
+    if a.size:
+        f = _lapack("geqrf", A)
+        for i in _batches(A.shape[:-2]):
+            a[i], tau[i] = f(A[i])[:2]
+    return a, tau
+
+
+def ldl_factor(A, hermitian):
+    """sytrf (hetrf for Hermitian complex A) on the lower triangle: (tril(LD), pivots, info)."""
+    LD = np.zeros(A.shape, A.dtype)
+    piv = np.zeros(A.shape[:-1], np.int32)
+    info = np.zeros(A.shape[:-2], np.int32)
+    if A.shape[-1]:
+        f = _lapack("hetrf" if hermitian and A.dtype.kind == "c" else "sytrf", A)
+        for i in _batches(A.shape[:-2]):
+            ld, piv[i], info[i] = f(A[i], lower=1)
+            LD[i] = np.tril(ld)
+    return LD, piv, info
+
+
+def ldl_solve(LD, pivots, B, hermitian):
+    """sytrs / hetrs per matrix of the broadcast batch."""
+    batch = np.broadcast_shapes(LD.shape[:-2], B.shape[:-2])
+    out = np.zeros(batch + B.shape[-2:], LD.dtype)
+    if out.size:
+        f = _lapack("hetrs" if hermitian and LD.dtype.kind == "c" else "sytrs", LD)
+        LDb = np.broadcast_to(LD, batch + LD.shape[-2:])
+        Pb = np.broadcast_to(pivots.astype(np.int32, copy=False), batch + pivots.shape[-1:])
+        Bb = np.broadcast_to(B, batch + B.shape[-2:])
+        for i in _batches(batch):
+            out[i] = f(LDb[i], Pb[i], Bb[i], lower=1)[0]
+    return out
+
+
 KERNELS = {
     "linalg_eig": eig, "linalg_eigvals": eigvals,
     "linalg_cholesky_ex": cholesky, "linalg_inv_ex": inv, "linalg_solve_ex": solve, "linalg_det": det,
     "linalg_slogdet": slogdet, "linalg_solve_triangular": solve_triangular, "linalg_qr": qr,
     "linalg_eigh": eigh, "linalg_eigvalsh": eigvalsh, "linalg_svd": svd, "linalg_svdvals": svdvals,
     "linalg_lstsq": lstsq,
+    "geqrf": geqrf, "linalg_ldl_factor_ex": ldl_factor, "linalg_ldl_solve": ldl_solve,
 }

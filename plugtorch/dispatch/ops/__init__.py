@@ -3,6 +3,7 @@ from plugtorch.dispatch.ops import pointwise, reductions, shape, indexing, linal
 from plugtorch.dispatch.ops import composite  # noqa: F401
 from plugtorch.dispatch.ops import linalg_composite  # noqa: F401
 from plugtorch.dispatch.ops import complex  # noqa: F401
+from plugtorch.dispatch.ops import linalg_compact  # noqa: F401
 from plugtorch.dispatch.ops import special  # noqa: F401
 from plugtorch.dispatch.ops import arrangements, scans, scatters, statistics, spectral, matrix_functions, linalg_eig  # noqa: F401,E501
 

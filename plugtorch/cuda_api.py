@@ -17,7 +17,8 @@ from plugtorch.backends.cuda.streams import (Event, Stream, current_stream, defa
 __all__ = ["is_available", "unavailable_reason", "device_count", "current_device", "set_device",
            "get_device_name", "synchronize", "memory_allocated", "max_memory_allocated",
            "memory_reserved", "reset_peak_memory_stats", "empty_cache", "manual_seed",
-           "manual_seed_all", "seed", "seed_all", "initial_seed", "Stream", "Event",
+           "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state", "set_rng_state",
+           "get_rng_state_all", "set_rng_state_all", "Stream", "Event",
            "current_stream", "default_stream", "stream"]
 
 
@@ -127,6 +128,30 @@ def seed() -> None:
 def seed_all() -> None:
     import random as _pyrandom
     manual_seed_all(_pyrandom.getrandbits(63))
+
+
+def get_rng_state(device="cuda"):
+    """The cuda device's default generator state, a cpu uint8 tensor (CuPy's per-thread cuRAND
+    Philox states: a few MB)."""
+    from plugtorch import random as _random
+    be = _require()
+    return _random.device_rng_state(device if device != "cuda" else be.current_device(), "cuda")
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    """Restore a state ``get_rng_state`` gave."""
+    from plugtorch import random as _random
+    be = _require()
+    _random.set_device_rng_state(new_state, device if device != "cuda" else be.current_device(), "cuda")
+
+
+def get_rng_state_all() -> list:
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    for i, st in enumerate(new_states):
+        set_rng_state(st, i)
 
 
 def initial_seed() -> int:

@@ -66,3 +66,38 @@ def compile_stats() -> dict:
     """Programs built, seconds spent building, kernels created in this process."""
     from plugtorch.backends.opencl.runtime import STATS
     return dict(STATS)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed opencl:0's default generator (a no-op without OpenCL, as ``cuda.manual_seed``)."""
+    if is_available():
+        from plugtorch import random as _random
+        _random.default_generator_for("opencl:0").manual_seed(int(seed))
+
+
+def manual_seed_all(seed: int) -> None:
+    """Seed every opencl device's default generator."""
+    from plugtorch import random as _random
+    for i in range(device_count() if is_available() else 0):
+        _random.default_generator_for(f"opencl:{i}").manual_seed(int(seed))
+
+
+def get_rng_state(device="opencl"):
+    """The opencl device's default generator state, a cpu uint8 tensor (its seed and Philox counter)."""
+    from plugtorch import random as _random
+    return _random.device_rng_state(0 if device == "opencl" else device, "opencl")
+
+
+def set_rng_state(new_state, device="opencl") -> None:
+    """Restore a state ``get_rng_state`` gave."""
+    from plugtorch import random as _random
+    _random.set_device_rng_state(new_state, 0 if device == "opencl" else device, "opencl")
+
+
+def get_rng_state_all() -> list:
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    for i, st in enumerate(new_states):
+        set_rng_state(st, i)

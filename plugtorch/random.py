@@ -7,6 +7,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import random as _pyrandom
 
 _default_seed = 67280421310721
@@ -40,6 +41,32 @@ class Generator:
         if self._state is None:
             self.manual_seed(self._seed)
         return self._state
+
+    def get_state(self):
+        """The stream's state as a cpu uint8 tensor (the seed, then the backend's state): draws
+        after ``set_state`` of it repeat those after this call."""
+        import numpy as np
+        from plugtorch import _ops_public
+        raw = (self._seed & ((1 << 64) - 1)).to_bytes(8, "little") + _backend(self.device).generator_state(self._get())
+        return _ops_public.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())
+
+    def set_state(self, new_state) -> "Generator":
+        """Restore a state ``get_state`` gave (a uint8 tensor)."""
+        from plugtorch import _dtypes
+        from plugtorch._tensor import Tensor
+        if not isinstance(new_state, Tensor):
+            raise TypeError(f"expected a torch.ByteTensor, but got {type(new_state).__name__}")
+        if new_state.dtype is not _dtypes.uint8:
+            raise TypeError(f"RNG state must be a torch.ByteTensor (uint8), got {new_state.dtype}")
+        raw = bytes(new_state.detach().to("cpu").contiguous().numpy().tobytes())
+        if len(raw) < 8:
+            raise RuntimeError(f"Expected an RNG state of more than 8 bytes for a '{self.device.type}' generator but "
+                               f"found the input RNG state size to be {len(raw)}")
+        state = _backend(self.device).new_generator(self.device.index, 0) if self._state is None else self._state
+        _backend(self.device).set_generator_state(state, raw[8:])
+        self._seed = int.from_bytes(raw[:8], "little")
+        self._state = state
+        return self
 
 
 def _backend(dev):
@@ -85,3 +112,87 @@ def seed() -> int:
 
 def initial_seed() -> int:
     return _default_seed
+
+
+def default_generator_for(dev) -> Generator:
+    """The default generator of device ``dev`` (made on first use, seeded with ``initial_seed()``)."""
+    from plugtorch._device import canonical
+    dev = canonical(dev)
+    g = _defaults.get(dev)
+    if g is None:
+        g = _defaults[dev] = Generator(dev)
+    return g
+
+
+def _device_of(device, kind):
+    from plugtorch._device import canonical
+    from plugtorch._device import device as _dev
+    if isinstance(device, int):
+        return canonical(_dev(kind, device))
+    d = canonical(device)
+    if d.type != kind:
+        raise RuntimeError(f"expected a '{kind}' device, got '{d}'")
+    return d
+
+
+def device_rng_state(device, kind):
+    """``plugtorch.cuda.get_rng_state(device)`` and the opencl one: that device's default stream."""
+    return default_generator_for(_device_of(device, kind)).get_state()
+
+
+def set_device_rng_state(new_state, device, kind) -> None:
+    default_generator_for(_device_of(device, kind)).set_state(new_state)
+
+
+def get_rng_state():
+    """The default cpu generator's state, a uint8 tensor (``set_rng_state`` restores it)."""
+    return default_generator().get_state()
+
+
+def set_rng_state(new_state) -> None:
+    """Restore the default cpu generator to ``new_state`` (from ``get_rng_state``).
+
+    >>> import plugtorch as pt
+    >>> s = pt.get_rng_state(); a = pt.rand(2); pt.set_rng_state(s)
+    >>> bool((a == pt.rand(2)).all())
+    True
+    """
+    default_generator().set_state(new_state)
+
+
+@contextlib.contextmanager
+def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None):
+    """Within the block, draw from the default generators freely: on leaving, they are back where
+    they were (``manual_seed`` inside included). With ``devices`` (indices of ``device_type``,
+    'cuda' by default, as PyTorch's), the cpu generator and those devices' are forked; without it,
+    every device's."""
+    from plugtorch._device import device
+    global _default_seed
+    if not enabled:
+        yield
+        return
+    if devices is None:
+        targets = None
+    else:
+        kind = device_type or "cuda"
+        targets = {device("cpu")} | {device(d) if isinstance(d, (str, device)) and not str(d).isdigit()
+                                     else device(kind, int(d)) for d in devices}
+    saved_seed = _default_seed
+    saved = {}
+    for dev, g in list(_defaults.items()):
+        if targets is None or dev in targets:
+            saved[dev] = (g._seed, None if g._state is None else _backend(dev).generator_state(g._state))
+    try:
+        yield
+    finally:
+        _default_seed = saved_seed
+        for dev in list(_defaults):
+            if dev in saved:
+                g = _defaults[dev]
+                g._seed, raw = saved[dev]
+                if raw is None:
+                    g._state = None
+                else:
+                    _backend(dev).set_generator_state(g._get(), raw)
+            elif targets is None or dev in targets:
+                del _defaults[dev]   # first used inside: as if never used

@@ -52,6 +52,27 @@ def host_generator(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.Philox(seed))
 
 
+_HOST_STATE_BYTES = 8 * (4 + 2 + 4 + 3)   # Philox's counter, key, buffer; buffer_pos, has_uint32, uinteger
+
+
+def host_generator_state(gen: np.random.Generator) -> bytes:
+    """``gen``'s whole Philox state as bytes (``set_host_generator_state`` takes them back)."""
+    st = gen.bit_generator.state
+    words = np.concatenate([st["state"]["counter"], st["state"]["key"], st["buffer"],
+                            np.array([st["buffer_pos"], st["has_uint32"], st["uinteger"]], dtype=np.uint64)])
+    return words.astype("<u8").tobytes()
+
+
+def set_host_generator_state(gen: np.random.Generator, state: bytes) -> None:
+    if len(state) != _HOST_STATE_BYTES:
+        raise RuntimeError(f"Expected a cpu generator state of size {_HOST_STATE_BYTES} but found the input RNG "
+                           f"state size to be {len(state)}")
+    w = np.frombuffer(state, dtype="<u8").astype(np.uint64)
+    gen.bit_generator.state = {"bit_generator": "Philox", "state": {"counter": w[0:4].copy(), "key": w[4:6].copy()},
+                               "buffer": w[6:10].copy(), "buffer_pos": int(w[10]), "has_uint32": int(w[11]),
+                               "uinteger": int(w[12])}
+
+
 class MissingCapabilityError(NotImplementedError):
     """A backend refuses an op that needs a capability it declares missing (writes through views on
     a library whose views are copies ...): never a wrong result. The conformance suite reports the
@@ -175,6 +196,22 @@ class Backend:
     # --- random --------------------------------------------------------------------------
     def new_generator(self, index: int, seed: int):
         raise NotImplementedError
+
+    def generator_state(self, generator) -> bytes:
+        """The bytes that ``set_generator_state`` restores ``generator`` (a ``new_generator``
+        result) from, so that the draws after it repeat (``plugtorch.get_rng_state``). The default
+        handles the host Philox stream (``host_generator``); a backend with its own overrides both."""
+        if isinstance(generator, np.random.Generator):
+            return host_generator_state(generator)
+        raise NotImplementedError(f"backend '{self.name}' cannot save its random state: implement "
+                                  "generator_state and set_generator_state")
+
+    def set_generator_state(self, generator, state: bytes) -> None:
+        """Put ``generator`` back in the state ``generator_state`` gave."""
+        if isinstance(generator, np.random.Generator):
+            return set_host_generator_state(generator, state)
+        raise NotImplementedError(f"backend '{self.name}' cannot restore its random state: implement "
+                                  "generator_state and set_generator_state")
 
     # --- memory --------------------------------------------------------------------------
     def memory_allocated(self, index: int = 0) -> int:

@@ -147,6 +147,22 @@ class CUDABackend(Backend):
         with self._device(index):
             return cp.random.Generator(cp.random.Philox4x3210(seed))
 
+    def generator_state(self, generator) -> bytes:
+        # CuPy keeps one cuRAND Philox state per thread in device memory (BitGenerator._state,
+        # int8): its bytes are the whole state
+        bits = generator.bit_generator
+        with self._device(bits._current_device_id):
+            return self.cupy().asnumpy(bits._state).tobytes()
+
+    def set_generator_state(self, generator, state: bytes) -> None:
+        import numpy as np
+        bits = generator.bit_generator
+        if len(state) != bits._state.nbytes:
+            raise RuntimeError(f"Expected a cuda generator state of size {bits._state.nbytes} but found the input RNG "
+                               f"state size to be {len(state)}")
+        with self._device(bits._current_device_id):
+            bits._state[...] = self.cupy().asarray(np.frombuffer(state, dtype=np.int8))
+
     # --- memory --------------------------------------------------------------------------
     def _stats(self):
         if not self._ready:

@@ -123,6 +123,18 @@ class OpenCLBackend(Backend):
         from plugtorch.backends.opencl.kernels.factory import PhiloxGenerator
         return PhiloxGenerator(index, seed)
 
+    def generator_state(self, generator) -> bytes:
+        # the kernels' Philox keys on the seed and counts up: two words are the whole state
+        import struct
+        return struct.pack("<QQ", generator.seed & ((1 << 64) - 1), generator.counter)
+
+    def set_generator_state(self, generator, state: bytes) -> None:
+        import struct
+        if len(state) != 16:
+            raise RuntimeError(f"Expected an opencl generator state of size 16 but found the input RNG state size "
+                               f"to be {len(state)}")
+        generator.seed, generator.counter = struct.unpack("<QQ", state)
+
     # --- memory --------------------------------------------------------------------------
     def memory_allocated(self, index=0):
         s = runtime._STATES.get(index or 0)

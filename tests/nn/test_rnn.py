@@ -243,3 +243,109 @@ def test_cell_errors():
         nn.LSTMCell(3, 4)(pt.randn(2, 3), pt.randn(2, 4))
     with pytest.raises(ValueError, match="Unknown nonlinearity: sigmoid. Select from 'tanh' or 'relu'."):
         nn.RNNCell(3, 4, nonlinearity="sigmoid")
+
+
+def make_rnn(kind, **kw):
+    return (nn.RNN(3, 4, nonlinearity=kind[4:], **kw) if kind.startswith("RNN") else getattr(nn, kind)(3, 4, **kw))
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN_tanh"])
+@pytest.mark.parametrize("layers,bidir,batch_first", [(1, False, False), (2, True, True)])
+def test_packed_input_matches_each_sequence_alone(kind, layers, bidir, batch_first):
+    """Output rows and h_n/c_n of a packed, unsorted batch equal the NumPy recurrence run on each
+    sequence's own steps from its own h0 (given in the caller's order)."""
+    from plugtorch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+    mod = make_rnn(kind, num_layers=layers, bidirectional=bidir, batch_first=batch_first).double()
+    lengths, dirs = [3, 5, 1, 3], 2 if bidir else 1
+    x = rng.standard_normal((5, 4, 3))
+    h0, c0 = rng.standard_normal((layers * dirs, 4, 4)), rng.standard_normal((layers * dirs, 4, 4))
+    xin = t64(x.transpose(1, 0, 2) if batch_first else x)
+    packed = pack_padded_sequence(xin, lengths, batch_first=batch_first, enforce_sorted=False)
+    out, state = mod(packed, (t64(h0), t64(c0)) if kind == "LSTM" else t64(h0))
+    assert isinstance(out, PackedSequence) and out.batch_sizes is packed.batch_sizes
+    assert out.sorted_indices is packed.sorted_indices and tuple(out.data.shape) == (12, 4 * dirs)
+    padded, lens = pad_packed_sequence(out)
+    h, c = state if kind == "LSTM" else (state, None)
+    for b, n in enumerate(lengths):
+        ref_out, ref_h, ref_c = run_ref(mod, x[:n, b:b + 1], h0[:, b:b + 1], c0[:, b:b + 1] if c is not None else None)
+        np.testing.assert_allclose(padded.detach().numpy()[:n, b], ref_out[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(padded.detach().numpy()[n:, b], 0)
+        np.testing.assert_allclose(h.detach().numpy()[:, b], ref_h[:, 0], rtol=1e-10, atol=1e-12)
+        if c is not None:
+            np.testing.assert_allclose(c.detach().numpy()[:, b], ref_c[:, 0], rtol=1e-10, atol=1e-12)
+
+
+def test_packed_sorted_batch_default_state_and_projection():
+    from plugtorch.nn.utils.rnn import pack_sequence, pad_packed_sequence
+    lstm = nn.LSTM(3, 5, proj_size=2, bidirectional=True).double()
+    seqs = [rng.standard_normal((n, 3)) for n in (4, 2, 2)]
+    out, (h, c) = lstm(pack_sequence([t64(s) for s in seqs]))
+    assert out.sorted_indices is None and tuple(h.shape) == (2, 3, 2) and tuple(c.shape) == (2, 3, 5)
+    padded, _ = pad_packed_sequence(out, batch_first=True)
+    for b, s in enumerate(seqs):
+        ref_out, ref_h, ref_c = run_ref(lstm, s[:, None], np.zeros((2, 1, 2)), np.zeros((2, 1, 5)))
+        np.testing.assert_allclose(padded.detach().numpy()[b, :len(s)], ref_out[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(h.detach().numpy()[:, b], ref_h[:, 0], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(c.detach().numpy()[:, b], ref_c[:, 0], rtol=1e-10, atol=1e-12)
+
+
+def test_packed_gradients():
+    """Finite differences through pack -> LSTM -> pad (input and h0/c0), and weight gradients equal
+    to the sum of the dense layer's gradients over the sequences run one at a time."""
+    from plugtorch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    lstm = nn.LSTM(2, 2, bidirectional=True).double()
+    x = t64(rng.standard_normal((3, 3, 2)), True)
+    h0, c0 = t64(rng.standard_normal((2, 3, 2)), True), t64(rng.standard_normal((2, 3, 2)), True)
+
+    def run(x, h0, c0):
+        out, (h, c) = lstm(pack_padded_sequence(x, [2, 3, 1], enforce_sorted=False), (h0, c0))
+        return pad_packed_sequence(out)[0], h, c
+    scalar_gradcheck(run, x, h0, c0)
+    gru = nn.GRU(2, 3, num_layers=2).double()
+    lengths = [2, 3, 1]
+    out, h = gru(pack_padded_sequence(x, lengths, enforce_sorted=False))
+    (out.data.sum() + (h * h).sum()).backward()
+    want = {n: np.zeros(tuple(p.shape)) for n, p in gru.named_parameters()}
+    got = {n: p.grad.numpy().copy() for n, p in gru.named_parameters()}
+    for b, n in enumerate(lengths):
+        gru.zero_grad()
+        o, hb = gru(x.detach()[:n, b:b + 1])
+        (o.sum() + (hb * hb).sum()).backward()
+        for name, p in gru.named_parameters():
+            want[name] += p.grad.numpy()
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_packed_errors():
+    from plugtorch.nn.utils.rnn import PackedSequence, pack_sequence
+    packed = pack_sequence([pt.randn(3, 3), pt.randn(2, 3)])
+    with pytest.raises(RuntimeError, match="input must have 2 dimensions, got 3"):
+        nn.GRU(3, 4)(PackedSequence(pt.randn(5, 3, 1), packed.batch_sizes))
+    with pytest.raises(RuntimeError, match="input.size\\(-1\\) must be equal to input_size. Expected 2, got 3"):
+        nn.LSTM(2, 4)(packed)
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 2, 4\), got \[1, 3, 4\]"):
+        nn.RNN(3, 4)(packed, pt.zeros(1, 3, 4))
+    with pytest.raises(RuntimeError, match=r"Expected hidden\[1\] size \(2, 2, 4\), got \[2, 1, 4\]"):
+        nn.LSTM(3, 4, bidirectional=True)(packed, (pt.zeros(2, 2, 4), pt.zeros(2, 1, 4)))
+
+
+@pytest.mark.skipif("opencl" not in pt.backends.available(), reason="no opencl backend")
+def test_packed_on_opencl_matches_cpu():
+    import copy
+
+    from plugtorch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    dev = copy.deepcopy(lstm).to("opencl")
+    x = pt.randn(4, 3, 3)
+    h0 = pt.randn(4, 3, 4)
+    results = []
+    for mod, device in ((lstm, "cpu"), (dev, "opencl")):
+        xd = x.detach().to(device).requires_grad_()
+        out, (h, c) = mod(pack_padded_sequence(xd, [2, 4, 1], enforce_sorted=False), (h0.to(device), h0.to(device)))
+        assert out.data.device.type == h.device.type == device
+        padded = pad_packed_sequence(out)[0]
+        (padded.sum() + h.sum() + c.sum()).backward()
+        results.append([padded, h, c, xd.grad] + [p.grad for p in mod.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-4, atol=1e-5)

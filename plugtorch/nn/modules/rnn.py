@@ -1,4 +1,5 @@
-"""RNN, LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers, LSTM proj_size).
+"""RNN, LSTM and GRU (multi-layer, bidirectional, batch_first, dropout between layers, LSTM proj_size,
+PackedSequence inputs).
 
 The input projection of every time step is one matmul per layer and direction; only the
 recurrence itself loops over time. Gate order and parameter names follow PyTorch
@@ -18,6 +19,7 @@ from plugtorch.nn import functional as F
 from plugtorch.nn import init
 from plugtorch.nn.modules.module import Module
 from plugtorch.nn.parameter import Parameter
+from plugtorch.nn.utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -116,6 +118,8 @@ class RNNBase(Module):
                 get("weight_hr" + sfx))
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.ndim == 3
         x = input if batched else input.unsqueeze(1)
@@ -124,42 +128,22 @@ class RNNBase(Module):
         seq, n = x.shape[0], x.shape[1]
         dirs = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
-        out_size = self.proj_size or self.hidden_size
-        shape = (self.num_layers * dirs, n, out_size)
-        c_shape = (self.num_layers * dirs, n, self.hidden_size)
-        if hx is None:
-            h0 = pt.zeros(shape, dtype=x.dtype, device=x.device)
-            c0 = (h0 if out_size == self.hidden_size else pt.zeros(c_shape, dtype=x.dtype, device=x.device)) \
-                if lstm else None
-        else:
-            h0, c0 = hx if lstm else (hx, None)
-            if not batched:
-                h0 = h0.unsqueeze(1)
-                c0 = c0.unsqueeze(1) if c0 is not None else None
-            if tuple(h0.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(h0.shape)}")
-            if lstm and tuple(c0.shape) != c_shape:
-                raise RuntimeError(f"Expected hidden[1] size {tuple(c_shape)}, got {list(c0.shape)}")
-        cell = _CELLS[self.mode]
+        if hx is not None and not batched:
+            hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1)) if lstm else hx.unsqueeze(1)
+        h0, c0 = self._initial_state(n, x, hx)
         h_n, c_n = [], []
         layer_in = x
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
-                w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
-                if b_ih is not None and self.mode != "GRU":
-                    b_ih = b_ih + b_hh                              # one bias add for all steps
-                xw = F.linear(layer_in, w_ih, b_ih)                 # every time step at once
-                w_hh_t = w_hh.t()
-                w_hr_t = w_hr.t() if w_hr is not None else None
+                step, xw = self._layer_step(layer, d, layer_in)     # every time step's projection at once
                 k = layer * dirs + d
                 state = (h0[k], c0[k]) if lstm else h0[k]
                 steps = [None] * seq
                 for t in (range(seq - 1, -1, -1) if d else range(seq)):
-                    state = cell(xw[t], state, w_hh_t, b_hh) if w_hr_t is None else \
-                        lstm_cell(xw[t], state, w_hh_t, b_hh, w_hr_t)
+                    state = step(xw[t], state)
                     steps[t] = state[0] if lstm else state
-                outs.append(pt.stack(steps) if seq else xw[:, :, :out_size])
+                outs.append(pt.stack(steps) if seq else xw[:, :, :self.proj_size or self.hidden_size])
                 h_n.append(state[0] if lstm else state)
                 if lstm:
                     c_n.append(state[1])
@@ -175,6 +159,102 @@ class RNNBase(Module):
             out, h = out.squeeze(1), h.squeeze(1)
             c = c.squeeze(1) if c is not None else None
         return (out, (h, c)) if lstm else (out, h)
+
+    def _initial_state(self, batch, x, hx):
+        """(h0, c0) for ``batch`` sequences (c0 None but for LSTM), checked against the layer's sizes."""
+        lstm = self.mode == "LSTM"
+        dirs = 2 if self.bidirectional else 1
+        shape = (self.num_layers * dirs, batch, self.proj_size or self.hidden_size)
+        c_shape = (self.num_layers * dirs, batch, self.hidden_size)
+        if hx is None:
+            h0 = pt.zeros(shape, dtype=x.dtype, device=x.device)
+            return h0, ((h0 if shape == c_shape else pt.zeros(c_shape, dtype=x.dtype, device=x.device))
+                        if lstm else None)
+        h0, c0 = hx if lstm else (hx, None)
+        if tuple(h0.shape) != shape:
+            raise RuntimeError(f"Expected hidden size {tuple(shape)}, got {list(h0.shape)}")
+        if lstm and tuple(c0.shape) != c_shape:
+            raise RuntimeError(f"Expected hidden[1] size {tuple(c_shape)}, got {list(c0.shape)}")
+        return h0, c0
+
+    def _forward_packed(self, input, hx):
+        """The recurrence over a PackedSequence: step t runs the first ``batch_sizes[t]`` (still
+        running) sequences of the length-sorted batch, so each sequence's final state is taken at its
+        own last step. The forward direction sets finished rows aside as the batch shrinks; the
+        reverse one starts each sequence from h0 at its last step, as the batch grows. h0 comes and
+        h_n goes in the caller's batch order (``sorted_indices`` / ``unsorted_indices``)."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if data.ndim != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.ndim}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {data.shape[-1]}")
+        bs = batch_sizes.tolist()
+        offsets = [0]
+        for b in bs:
+            offsets.append(offsets[-1] + b)
+        lstm = self.mode == "LSTM"
+        dirs = 2 if self.bidirectional else 1
+        h0, c0 = self._initial_state(bs[0] if bs else 0, data, hx)
+        if sorted_indices is not None and hx is not None:
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if lstm else None
+        rows = lambda st, a, b: tuple(s[a:b] for s in st) if lstm else st[a:b]  # noqa: E731
+        join = lambda parts: tuple(pt.cat(p) for p in zip(*parts)) if lstm else pt.cat(parts)  # noqa: E731
+        h_n, c_n = [], []
+        layer_in = data
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(dirs):
+                step, xw = self._layer_step(layer, d, layer_in)
+                k = layer * dirs + d
+                init = (h0[k], c0[k]) if lstm else h0[k]
+                steps = [None] * len(bs)
+                if d == 0:
+                    state, done, n = init, [], bs[0] if bs else 0
+                    for t, b in enumerate(bs):
+                        if b < n:              # sequences n-1 .. b ended at step t-1
+                            done.append(rows(state, b, n))
+                            state, n = rows(state, 0, b), b
+                        state = step(xw[offsets[t]:offsets[t + 1]], state)
+                        steps[t] = state[0] if lstm else state
+                    state = join([state] + done[::-1]) if done else state
+                else:
+                    state, n = rows(init, 0, 0), 0
+                    for t in range(len(bs) - 1, -1, -1):
+                        if bs[t] > n:          # sequences n .. bs[t]-1 start (their last step) here
+                            state = join([state, rows(init, n, bs[t])]) if n else rows(init, 0, bs[t])
+                            n = bs[t]
+                        state = step(xw[offsets[t]:offsets[t + 1]], state)
+                        steps[t] = state[0] if lstm else state
+                outs.append(pt.cat(steps) if steps else xw[:, :self.proj_size or self.hidden_size])
+                h_n.append(state[0] if lstm else state)
+                if lstm:
+                    c_n.append(state[1])
+            layer_in = pt.cat(outs, -1) if dirs == 2 else outs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = F.dropout(layer_in, self.dropout, True)
+        h = pt.stack(h_n)
+        c = pt.stack(c_n) if lstm else None
+        if unsorted_indices is not None:
+            h = h.index_select(1, unsorted_indices)
+            c = c.index_select(1, unsorted_indices) if lstm else None
+        out = PackedSequence(layer_in, batch_sizes, sorted_indices, unsorted_indices)
+        return (out, (h, c)) if lstm else (out, h)
+
+    def _layer_step(self, layer, d, layer_in):
+        """(step, xw): the cell of one layer and direction as ``step(xw_t, state)``, and the input
+        projection of every time step at once."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
+        if b_ih is not None and self.mode != "GRU":
+            b_ih = b_ih + b_hh                              # one bias add for all steps
+        xw = F.linear(layer_in, w_ih, b_ih)
+        w_hh_t = w_hh.t()
+        if w_hr is not None:
+            w_hr_t = w_hr.t()
+            return (lambda x, state: lstm_cell(x, state, w_hh_t, b_hh, w_hr_t)), xw
+        cell = _CELLS[self.mode]
+        return (lambda x, state: cell(x, state, w_hh_t, b_hh)), xw
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -150,6 +150,10 @@ from plugtorch.amp import GradScaler  # noqa: E402,F401
 
 from plugtorch._ops_indices import range  # noqa: E402,F401,A001  (torch.range; the builtin is _builtins.range here)
 
+# function transforms (torch.func) and torch.vmap at the top level
+from plugtorch import func  # noqa: E402,F401
+from plugtorch.func import vmap  # noqa: E402,F401
+
 # torch's top-level names for nn's ops whose signatures are the functional ones (nn registered them above)
 for _name in ("conv1d", "conv2d", "conv_transpose2d", "max_pool2d", "cosine_similarity", "bilinear", "layer_norm",
               "group_norm", "rms_norm"):

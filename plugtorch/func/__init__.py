@@ -1,0 +1,47 @@
+"""``plugtorch.func``: composable function transforms, as ``torch.func``.
+
+grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian and linearize differentiate with the
+reverse-mode engine (forward mode by the double-vjp trick); vmap calls the function once per
+sample and stacks the results (see docs/func.md for what that means for speed); functional_call
+runs a module with the parameters and buffers given.
+
+>>> import plugtorch as pt
+>>> from plugtorch.func import grad, vmap
+>>> x = pt.tensor([[1.0, 2.0], [3.0, 4.0]])
+>>> vmap(grad(lambda r: (r ** 2).sum()))(x).tolist()     # per-row gradients
+[[2.0, 4.0], [6.0, 8.0]]
+"""
+from __future__ import annotations
+
+from plugtorch.func._transforms import (grad, grad_and_value, hessian, jacfwd, jacrev, jvp,  # noqa: F401
+                                        linearize, vjp)
+from plugtorch.func._vmap import vmap  # noqa: F401
+
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "vjp",
+           "vmap"]
+
+
+def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
+    """Call ``module`` with its parameters and buffers replaced by the given tensors
+    (``plugtorch.nn.utils.stateless.functional_call``; a tuple of dicts is merged first, as torch's).
+
+    >>> lin = pt.nn.Linear(2, 1)
+    >>> p = {"weight": pt.ones(1, 2), "bias": pt.zeros(1)}
+    >>> functional_call(lin, p, (pt.tensor([[1.0, 2.0]]),)).tolist()
+    [[3.0]]
+    """
+    from plugtorch.nn.utils.stateless import functional_call as call
+    if isinstance(parameter_and_buffer_dicts, dict):
+        merged = parameter_and_buffer_dicts
+    elif isinstance(parameter_and_buffer_dicts, (tuple, list)):
+        merged = {}
+        for d in parameter_and_buffer_dicts:
+            dup = set(d) & set(merged)
+            if dup:
+                raise ValueError(f"{sorted(dup)} appeared in multiple dictionaries; behavior of functional call is "
+                                 "ambiguous")
+            merged.update(d)
+    else:
+        raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
+                         f"{type(parameter_and_buffer_dicts)}")
+    return call(module, merged, args, kwargs, tie_weights=tie_weights, strict=strict)

@@ -3,6 +3,8 @@ from plugtorch.nn.modules.activation import (CELU, ELU, GELU, GLU, SELU, Hardsig
                                              Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish, PReLU, ReLU, ReLU6,
                                              Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh, Tanhshrink,
                                              Threshold)
+from plugtorch.nn.modules.adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: F401
+from plugtorch.nn.modules.loss import NLLLoss2d  # noqa: F401
 from plugtorch.nn.modules.activation import Hardshrink, RReLU, Softmax2d, Softshrink  # noqa: F401
 from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: F401
 from plugtorch.nn.modules.container import (Container, ModuleDict, ModuleList, ParameterDict,  # noqa: F401

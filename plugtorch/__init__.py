@@ -50,6 +50,7 @@ from plugtorch._ops_public import *  # noqa: E402,F401,F403
 from plugtorch._ops_public import ops  # noqa: E402,F401
 from plugtorch import _ops_public as _public  # noqa: E402
 from plugtorch import _methods  # noqa: E402,F401
+from plugtorch._ops_inplace import *  # noqa: E402,F401,F403  (abs_, exp_, relu_, clamp_ ...: x.<name>_())
 from plugtorch.random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed,  # noqa: E402,F401
                               set_rng_state)
 from plugtorch import profiler  # noqa: E402,F401

@@ -46,7 +46,7 @@ as_strided as_strided_scatter triangular_solve solve lstsq symeig eig
 geqrf orgqr ormqr
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc signbit copysign nextafter
 heaviside gcd lcm ldexp frexp logaddexp2 mvlgamma positive
-isreal
+isreal igamma igammac
 """.split()
 
 # in-place changes of the shape (x.t_() makes x its own transpose): x takes the view's layout
@@ -65,6 +65,7 @@ relu sgn addcmul addcdiv hypot xlogy logit deg2rad rad2deg float_power addmm add
 masked_scatter put index_reduce renorm scatter_reduce addr addbmm
 acosh asinh atanh arccosh arcsinh arctanh erfc erfinv lgamma digamma i0 sinc copysign nextafter heaviside
 gcd lcm ldexp mvlgamma
+conj_physical greater greater_equal less less_equal not_equal igamma igammac
 """.split()
 
 
@@ -257,6 +258,11 @@ def _install():
     Tensor.zero_ = lambda self: _fill_(self, 0)
     Tensor.bernoulli_ = _bernoulli_
     Tensor.exponential_ = _exponential_
+    Tensor.cauchy_ = _cauchy_
+    Tensor.log_normal_ = _log_normal_
+    Tensor.geometric_ = _geometric_
+    Tensor.hardshrink = lambda self, lambd=0.5: _functional().hardshrink(self, lambd)
+    Tensor.prelu = _prelu
 
     Tensor.__getitem__ = _indexing.getitem
     Tensor.__setitem__ = _indexing.setitem
@@ -331,6 +337,49 @@ def _exponential_(self, lambd=1.0, *, generator=None):
     return self.copy_(-(1 - P.rand_like(self, generator=generator)).log() / lambd)
 
 
+def _continuous_draws(self, op):
+    """Uniform draws in [0, 1) shaped like ``self``, at least float32 (float64 for float64)."""
+    import plugtorch as pt
+    if not self.dtype.is_floating_point:
+        raise NotImplementedError(f"{op}(): not implemented for dtype {self.dtype}; it draws from a continuous "
+                                  "distribution: use a floating-point tensor (x.float())")
+    return self.dtype if self.dtype is pt.float64 else pt.float32
+
+
+def _cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+    """Fill with Cauchy draws: ``median + sigma * tan(pi * (u - 1/2))``, u uniform."""
+    import math
+    if not sigma > 0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={sigma}")
+    if not self.dtype.is_floating_point:
+        raise RuntimeError("Cauchy distribution is a continuous probability distribution. dtype must be a floating "
+                           f"point but you specified {self.dtype}")
+    u = P.rand_like(self, dtype=_continuous_draws(self, "cauchy_"), generator=generator)
+    return self.copy_(((u - 0.5) * math.pi).tan() * sigma + median)
+
+
+def _log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+    """Fill with ``exp(N(mean, std))`` draws."""
+    if not std > 0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+    z = P.randn_like(self, dtype=_continuous_draws(self, "log_normal_"), generator=generator)
+    return self.copy_((z * std + mean).exp())
+
+
+def _geometric_(self, p, *, generator=None):
+    """Fill with the number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    import plugtorch as pt
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+    if self.dtype is pt.bool or self.dtype.is_complex:
+        raise NotImplementedError(f"geometric_(): not implemented for dtype {self.dtype}; use a real "
+                                  "floating-point or integer tensor")
+    import math
+    u = P.rand_like(self, dtype=pt.float64, generator=generator)
+    k = ((1 - u).log() / math.log1p(-p)).ceil().clamp_min(1)   # 1 - u in (0, 1]
+    return self.copy_(k)
+
+
 def _fill_(self, value):
     import plugtorch as pt
     if isinstance(value, Tensor):
@@ -347,6 +396,17 @@ def _bernoulli_(self, p=0.5, *, generator=None):
     probs = p if isinstance(p, Tensor) else pt.full_like(self, p, dtype=pt.float32 if not self.dtype.is_floating_point else self.dtype)
     with pt.no_grad():
         return self.copy_(pt.bernoulli(probs, generator=generator))
+
+
+def _functional():
+    from plugtorch.nn import functional   # nn sits above the methods: looked up when called
+    return functional
+
+
+def _prelu(self, weight):
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"prelu(): argument 'weight' (position 1) must be Tensor, not {type(weight).__name__}")
+    return _functional().prelu(self, weight)
 
 
 def _invert(a):

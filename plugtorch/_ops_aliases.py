@@ -96,6 +96,20 @@ P.PUBLIC_TO_OP["isreal"] = "eq"
 __all__.append("isreal")
 
 
+def igamma(input, other):
+    """The regularized lower incomplete gamma function: ``special.gammainc(input, other)``."""
+    return P.special_gammainc(input, other)
+
+
+def igammac(input, other):
+    """The regularized upper incomplete gamma function: ``special.gammaincc(input, other)``."""
+    return P.special_gammaincc(input, other)
+
+
+P.PUBLIC_TO_OP.update(igamma="special_gammainc", igammac="special_gammaincc")
+__all__ += ["igamma", "igammac"]
+
+
 def lu(A, pivot=True, get_infos=False):
     """The old ``torch.lu``: ``(LU, pivots)`` (and ``infos`` with ``get_infos``), as
     ``linalg.lu_factor_ex``; it raises on a singular matrix unless ``get_infos``."""

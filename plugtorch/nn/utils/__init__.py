@@ -2,6 +2,6 @@
 from plugtorch.nn.utils.clip_grad import clip_grad_norm_, clip_grad_value_, get_total_norm  # noqa: F401
 from plugtorch.nn.utils.convert_parameters import parameters_to_vector, vector_to_parameters  # noqa: F401
 from plugtorch.nn.utils import rnn  # noqa: F401
-from plugtorch.nn.utils import parametrize, parametrizations, prune  # noqa: F401,E402
+from plugtorch.nn.utils import parametrize, parametrizations, prune, stateless  # noqa: F401,E402
 from plugtorch.nn.utils.weight_norm import remove_weight_norm, weight_norm  # noqa: F401,E402
 from plugtorch.nn.utils.spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401,E402

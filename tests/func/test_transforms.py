@@ -1,0 +1,204 @@
+"""plugtorch.func's differentiating transforms: values against closed forms, finite differences
+(float64) and autograd.grad; trees of arguments and outputs; nesting; torch's errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.func import grad, grad_and_value, hessian, jacfwd, jacrev, jvp, linearize, vjp, vmap
+
+F64 = pt.float64
+
+
+def t(*v):
+    return pt.tensor(list(v), dtype=F64)
+
+
+def fd_jac(f, x, eps=1e-6):
+    cols = []
+    for i in range(x.size):
+        hi, lo = x.copy(), x.copy()
+        hi.flat[i] += eps
+        lo.flat[i] -= eps
+        cols.append((np.ravel(f(hi)) - np.ravel(f(lo))) / (2 * eps))
+    return np.stack(cols, 1)
+
+
+def _raises(exc, msg, fn):
+    with pytest.raises(exc) as info:
+        fn()
+    assert str(info.value) == msg, str(info.value)
+
+
+# ---- grad -------------------------------------------------------------------------------------
+def test_grad_closed_form_argnums_and_aux():
+    x, y = t(1.0, 2.0), t(3.0, -1.0)
+    f = lambda a, b: (a ** 2 * b).sum()                       # noqa: E731
+    assert grad(f)(x, y).tolist() == [6.0, -4.0]
+    gx, gy = grad(f, argnums=(0, 1))(x, y)
+    assert gx.tolist() == [6.0, -4.0] and gy.tolist() == [1.0, 4.0]
+    assert grad(f, argnums=-1)(x, y).tolist() == [1.0, 4.0]
+    g, aux = grad(lambda a: ((a ** 2).sum(), {"twice": a * 2}), has_aux=True)(x)
+    assert g.tolist() == [2.0, 4.0] and aux["twice"].tolist() == [2.0, 4.0] and not aux["twice"].requires_grad
+    g, (value, aux) = grad_and_value(lambda a: ((a ** 2).sum(), 7), has_aux=True)(x)
+    assert value.item() == 5.0 and aux == 7 and not value.requires_grad
+    # an unused argument gets zeros, a tree argument a tree of gradients
+    assert grad(lambda a, b: a.sum(), argnums=1)(x, y).tolist() == [0.0, 0.0]
+    g = grad(lambda p: (p["w"] * p["b"][0]).sum())({"w": x, "b": [t(2.0)]})
+    assert g["w"].tolist() == [2.0, 2.0] and g["b"][0].tolist() == [3.0]
+
+
+def test_grad_nests_and_connects_to_outer_autograd():
+    assert grad(grad(lambda a: a ** 3))(pt.tensor(2.0, dtype=F64)).item() == 12.0        # 6x
+    assert grad(grad(grad(lambda a: a ** 3)))(pt.tensor(2.0, dtype=F64)).item() == 6.0
+    # a closure over the outer argument: d/dx [d/dy (x*y)^2 at y=1] = d/dx 2x^2 = 4x
+    outer = grad(lambda a: grad(lambda b: (a * b) ** 2)(pt.tensor(1.0, dtype=F64)))
+    assert outer(pt.tensor(3.0, dtype=F64)).item() == 12.0
+    x = t(1.0, 2.0).requires_grad_()
+    g = grad(lambda a: (a ** 3).sum())(x)
+    assert g.requires_grad
+    assert pt.autograd.grad(g.sum(), x)[0].tolist() == [6.0, 12.0]
+    with pt.no_grad():                                        # torch's grad ignores an outer no_grad
+        assert grad(lambda a: (a * a).sum())(t(1.0, 2.0)).tolist() == [2.0, 4.0]
+
+
+def test_grad_errors_as_torch():
+    x = t(1.0, 2.0)
+    _raises(RuntimeError, "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor with 1 "
+                          "dims. Maybe you wanted to use the vjp or jacrev APIs instead?", lambda: grad(lambda a: a)(x))
+    _raises(RuntimeError, "grad_and_value(f)(*args): Expected f(*args) to return a Tensor, got <class 'int'>",
+            lambda: grad(lambda a: 3)(x))
+    _raises(RuntimeError, "Got argnum=1, but only 1 positional inputs", lambda: grad(lambda a: a.sum(), argnums=1)(x))
+    _raises(RuntimeError, "argnums must be int or Tuple[int, ...], got: <class 'list'>",
+            lambda: grad(lambda a: a.sum(), argnums=[0])(x))
+    _raises(RuntimeError, "argnums elements must be unique, got (0, 0)",
+            lambda: grad(lambda a, b: a.sum(), argnums=(0, 0))(x, x))
+    _raises(RuntimeError, "argnums must be non-empty", lambda: grad(lambda a, b: a.sum(), argnums=())(x, x))
+    _raises(RuntimeError, "grad_and_value(f)(*args): output of function f should be a tuple: (output, aux) if "
+                          "has_aux is True", lambda: grad(lambda a: a.sum(), has_aux=True)(x))
+    _raises(ValueError, "Thing passed to transform API must be Tensor, got <class 'float'>",
+            lambda: grad(lambda a: a)(3.0))
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+        grad(lambda a: a.sum())(pt.ones(2, dtype=pt.int64))
+
+
+# ---- vjp, jvp, linearize -------------------------------------------------------------------------
+def test_vjp_trees_repeated_calls_and_aux():
+    x, y = t(1.0, 2.0), t(3.0, 4.0)
+    out, fn = vjp(lambda a, b: {"p": a * b, "s": [a.sum()]}, x, y)
+    assert out["p"].tolist() == [3.0, 8.0] and not out["p"].requires_grad
+    for _ in range(2):                                         # the graph is kept between calls
+        gx, gy = fn({"p": t(1.0, 1.0), "s": [t(10.0).reshape(())]})
+        assert gx.tolist() == [13.0, 14.0] and gy.tolist() == [1.0, 2.0]
+    out, fn, aux = vjp(lambda a: (a.exp(), a.sum()), x, has_aux=True)
+    assert aux.item() == 3.0
+    np.testing.assert_allclose(fn(t(1.0, 1.0))[0].numpy(), np.exp([1.0, 2.0]))
+    _raises(RuntimeError, "Expected pytree structure of cotangents to be the same as pytree structure of outputs to "
+                          "the function. cotangents: (*,), primal output: *",
+            lambda: vjp(lambda a: a, x)[1]((x,)))
+    _raises(RuntimeError, "vjp(f, *primals): expected f(*primals) to return only tensors, got unsupported type "
+                          "<class 'int'>", lambda: vjp(lambda a: 3, x))
+
+
+def test_jvp_and_linearize_against_finite_differences():
+    x0 = np.array([0.2, -0.7, 1.1])
+    v0 = np.array([1.0, 0.5, -2.0])
+    f_np = lambda a: np.sin(a) * np.sum(a ** 2)                # noqa: E731
+    f = lambda a: a.sin() * (a ** 2).sum()                     # noqa: E731
+    ref = fd_jac(f_np, x0) @ v0
+    out, jv = jvp(f, (pt.tensor(x0),), (pt.tensor(v0),))
+    np.testing.assert_allclose(jv.numpy(), ref, rtol=1e-7)
+    np.testing.assert_allclose(out.numpy(), f_np(x0), rtol=1e-12)
+    out, fn = linearize(f, pt.tensor(x0))
+    np.testing.assert_allclose(fn(pt.tensor(v0)).numpy(), ref, rtol=1e-7)
+    np.testing.assert_allclose(fn(pt.tensor(2 * v0)).numpy(), 2 * ref, rtol=1e-7)
+    out, jv, aux = jvp(lambda a: (a * 2, a.sum()), (t(1.0),), (t(1.0),), has_aux=True)
+    assert jv.tolist() == [2.0] and aux.item() == 1.0
+    # an output that does not depend on the primals has a zero tangent
+    assert jvp(lambda a, b: a * 3, (t(1.0), t(2.0)), (t(1.0), t(1.0)))[1].tolist() == [3.0]
+
+
+def test_jvp_and_linearize_errors_as_torch():
+    x = t(1.0, 2.0)
+    _raises(RuntimeError, "jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it should be valid to call "
+                          "f(*primals).", lambda: jvp(lambda a: a, x, x))
+    _raises(RuntimeError, "jvp(f, primals, tangents): Expected primals and tangents to have the same python "
+                          "structure. For example, if primals is a tuple of 3 tensors, tangents also must be. Got "
+                          "primals with structure (*,) and tangents with structure (*, *)",
+            lambda: jvp(lambda a: a, (x,), (x, x)))
+    _raises(RuntimeError, "Trying to set a forward gradient that has a different size than that of the original "
+                          "Tensor, this is not supported. Tensor is of size [2] while the given forward gradient is of "
+                          "size [3].", lambda: jvp(lambda a: a, (x,), (t(1.0, 2.0, 3.0),)))
+    _raises(RuntimeError, "jvp(f, primals, tangents, strict=True): The output of f is independent of the inputs. "
+                          "This is not allowed with strict=True.",
+            lambda: jvp(lambda a: pt.ones(2, dtype=F64), (x,), (x,), strict=True))
+    fn = linearize(lambda a: a.sin(), x)[1]
+    _raises(RuntimeError, "tangent:0 with shape plugtorch.Size([3]) in flattened pytree doesn't match the shape "
+                          "plugtorch.Size([2]) of the corresponding primal.", lambda: fn(t(1.0, 2.0, 3.0)))
+
+
+# ---- jacobians, hessian -----------------------------------------------------------------------
+def test_jacrev_jacfwd_against_finite_differences():
+    x0 = np.array([[0.3, -0.5], [1.2, 0.4]])
+    f_np = lambda a: np.tanh(a @ a).ravel()                    # noqa: E731
+    ref = fd_jac(lambda a: f_np(a.reshape(2, 2)), x0.ravel()).reshape(4, 2, 2)
+    f = lambda a: (a @ a).tanh().reshape(-1)                  # noqa: E731
+    for jac in (jacrev(f), jacfwd(f), jacrev(f, chunk_size=1)):
+        j = jac(pt.tensor(x0))
+        assert tuple(j.shape) == (4, 2, 2)
+        np.testing.assert_allclose(j.numpy(), ref, rtol=1e-7, atol=1e-9)
+
+
+def test_jacrev_trees_argnums_and_aux():
+    x, y = t(1.0, 2.0), t(3.0)
+    j = jacrev(lambda a, b: {"prod": a * b, "sum": [a.sum()]}, argnums=(0, 1))(x, y)
+    np.testing.assert_array_equal(j["prod"][0].numpy(), 3 * np.eye(2))
+    np.testing.assert_array_equal(j["prod"][1].numpy(), [[1.0], [2.0]])
+    assert tuple(j["sum"][0][0].shape) == (2,) and j["sum"][0][1].tolist() == [0.0]
+    j, aux = jacrev(lambda a: (a * 2, a.sum()), has_aux=True)(x)
+    assert aux.item() == 3.0 and j.tolist() == [[2.0, 0.0], [0.0, 2.0]]
+    with pytest.raises(ValueError, match=r"jacrev: `chunk_size` should be greater than 0\."):
+        jacrev(lambda a: a, chunk_size=0)
+    _raises(RuntimeError, "Only allowed values for randomness are 'error', 'different', or 'same'. Got bad",
+            lambda: jacfwd(lambda a: a, randomness="bad"))
+    with pytest.raises(RuntimeError, match="vmap: called random operation while in randomness error mode"):
+        jacfwd(lambda a: a + pt.randn(2, dtype=F64))(x)
+
+
+def test_hessian_closed_form_and_nested_jacobians():
+    x = t(1.0, 2.0, 0.5)
+    f = lambda a: a[0] ** 2 * a[1] + a[2].sin() * a[0]        # noqa: E731
+    ref = [[2 * 2.0, 2 * 1.0, np.cos(0.5)], [2 * 1.0, 0.0, 0.0], [np.cos(0.5), 0.0, -np.sin(0.5) * 1.0]]
+    np.testing.assert_allclose(hessian(f)(x).numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(jacrev(jacrev(f))(x).numpy(), ref, rtol=1e-12)
+    np.testing.assert_allclose(jacfwd(jacrev(f))(x).numpy(), ref, rtol=1e-12)
+    h = hessian(lambda a, b: (a * b).sum() ** 2, argnums=(0, 1))(t(1.0), t(2.0))
+    assert h[0][0].tolist() == [[8.0]] and h[0][1].tolist() == [[8.0]] and h[1][1].tolist() == [[2.0]]
+
+
+# ---- composition with vmap: per-sample gradients -----------------------------------------------
+def test_per_sample_grads_match_a_loop_of_autograd_grad():
+    pt.manual_seed(0)
+    w, b = pt.randn(3, 4, dtype=F64), pt.randn(3, dtype=F64)
+    xs, ys = pt.randn(6, 4, dtype=F64), pt.randn(6, 3, dtype=F64)
+
+    def loss(params, x, y):
+        return ((x @ params["w"].T + params["b"] - y) ** 2).mean()
+
+    g = vmap(grad(loss), in_dims=(None, 0, 0))({"w": w, "b": b}, xs, ys)
+    assert tuple(g["w"].shape) == (6, 3, 4) and tuple(g["b"].shape) == (6, 3)
+    for i in range(6):
+        pw, pb = w.clone().requires_grad_(), b.clone().requires_grad_()
+        rw, rb = pt.autograd.grad(loss({"w": pw, "b": pb}, xs[i], ys[i]), (pw, pb))
+        np.testing.assert_allclose(g["w"][i].numpy(), rw.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(g["b"][i].numpy(), rb.numpy(), rtol=1e-12)
+    # per-sample jacobians, and the jacobian of a vmapped function (block diagonal)
+    x = pt.randn(4, 3, dtype=F64)
+    j = vmap(jacrev(lambda r: r.sin()))(x)
+    for i in range(4):
+        np.testing.assert_allclose(j[i].numpy(), np.diag(np.cos(x[i].numpy())), rtol=1e-12)
+    jb = jacrev(vmap(lambda r: r.sin()))(x[0])
+    np.testing.assert_allclose(jb.numpy(), np.diag(np.cos(x[0].numpy())), rtol=1e-12)
+    gv = grad(lambda m: vmap(lambda r: (r ** 2).sum())(m).sum())(x)
+    np.testing.assert_allclose(gv.numpy(), 2 * x.numpy(), rtol=1e-12)

@@ -125,34 +125,11 @@ class RNNBase(Module):
         x = input if batched else input.unsqueeze(1)
         if batched and self.batch_first:
             x = x.transpose(0, 1)
-        seq, n = x.shape[0], x.shape[1]
-        dirs = 2 if self.bidirectional else 1
         lstm = self.mode == "LSTM"
         if hx is not None and not batched:
             hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1)) if lstm else hx.unsqueeze(1)
-        h0, c0 = self._initial_state(n, x, hx)
-        h_n, c_n = [], []
-        layer_in = x
-        for layer in range(self.num_layers):
-            outs = []
-            for d in range(dirs):
-                step, xw = self._layer_step(layer, d, layer_in)     # every time step's projection at once
-                k = layer * dirs + d
-                state = (h0[k], c0[k]) if lstm else h0[k]
-                steps = [None] * seq
-                for t in (range(seq - 1, -1, -1) if d else range(seq)):
-                    state = step(xw[t], state)
-                    steps[t] = state[0] if lstm else state
-                outs.append(pt.stack(steps) if seq else xw[:, :, :self.proj_size or self.hidden_size])
-                h_n.append(state[0] if lstm else state)
-                if lstm:
-                    c_n.append(state[1])
-            layer_in = pt.cat(outs, -1) if dirs == 2 else outs[0]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_in = F.dropout(layer_in, self.dropout, True)
-        out = layer_in
-        h = pt.stack(h_n)
-        c = pt.stack(c_n) if lstm else None
+        h0, c0 = self._initial_state(x.shape[1], x, hx)
+        out, h, c = self._layers(x, h0, c0, self._dense_direction)
         if batched and self.batch_first:
             out = out.transpose(0, 1)
         if not batched:
@@ -177,74 +154,31 @@ class RNNBase(Module):
             raise RuntimeError(f"Expected hidden[1] size {tuple(c_shape)}, got {list(c0.shape)}")
         return h0, c0
 
-    def _forward_packed(self, input, hx):
-        """The recurrence over a PackedSequence: step t runs the first ``batch_sizes[t]`` (still
-        running) sequences of the length-sorted batch, so each sequence's final state is taken at its
-        own last step. The forward direction sets finished rows aside as the batch shrinks; the
-        reverse one starts each sequence from h0 at its last step, as the batch grows. h0 comes and
-        h_n goes in the caller's batch order (``sorted_indices`` / ``unsorted_indices``)."""
-        data, batch_sizes, sorted_indices, unsorted_indices = input
-        if data.ndim != 2:
-            raise RuntimeError(f"input must have 2 dimensions, got {data.ndim}")
-        if data.shape[-1] != self.input_size:
-            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                               f"got {data.shape[-1]}")
-        bs = batch_sizes.tolist()
-        offsets = [0]
-        for b in bs:
-            offsets.append(offsets[-1] + b)
+    def _layers(self, x, h0, c0, direction):
+        """Every layer and direction over ``x``: ``direction(step, xw, state, reverse)`` runs one
+        recurrence and returns its outputs and final state. Returns (output, h_n, c_n)."""
         lstm = self.mode == "LSTM"
         dirs = 2 if self.bidirectional else 1
-        h0, c0 = self._initial_state(bs[0] if bs else 0, data, hx)
-        if sorted_indices is not None and hx is not None:
-            h0 = h0.index_select(1, sorted_indices)
-            c0 = c0.index_select(1, sorted_indices) if lstm else None
-        rows = lambda st, a, b: tuple(s[a:b] for s in st) if lstm else st[a:b]  # noqa: E731
-        join = lambda parts: tuple(pt.cat(p) for p in zip(*parts)) if lstm else pt.cat(parts)  # noqa: E731
         h_n, c_n = [], []
-        layer_in = data
+        layer_in = x
         for layer in range(self.num_layers):
             outs = []
             for d in range(dirs):
                 step, xw = self._layer_step(layer, d, layer_in)
                 k = layer * dirs + d
-                init = (h0[k], c0[k]) if lstm else h0[k]
-                steps = [None] * len(bs)
-                if d == 0:
-                    state, done, n = init, [], bs[0] if bs else 0
-                    for t, b in enumerate(bs):
-                        if b < n:              # sequences n-1 .. b ended at step t-1
-                            done.append(rows(state, b, n))
-                            state, n = rows(state, 0, b), b
-                        state = step(xw[offsets[t]:offsets[t + 1]], state)
-                        steps[t] = state[0] if lstm else state
-                    state = join([state] + done[::-1]) if done else state
-                else:
-                    state, n = rows(init, 0, 0), 0
-                    for t in range(len(bs) - 1, -1, -1):
-                        if bs[t] > n:          # sequences n .. bs[t]-1 start (their last step) here
-                            state = join([state, rows(init, n, bs[t])]) if n else rows(init, 0, bs[t])
-                            n = bs[t]
-                        state = step(xw[offsets[t]:offsets[t + 1]], state)
-                        steps[t] = state[0] if lstm else state
-                outs.append(pt.cat(steps) if steps else xw[:, :self.proj_size or self.hidden_size])
+                out, state = direction(step, xw, (h0[k], c0[k]) if lstm else h0[k], d == 1)
+                outs.append(out)
                 h_n.append(state[0] if lstm else state)
                 if lstm:
                     c_n.append(state[1])
             layer_in = pt.cat(outs, -1) if dirs == 2 else outs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
-        h = pt.stack(h_n)
-        c = pt.stack(c_n) if lstm else None
-        if unsorted_indices is not None:
-            h = h.index_select(1, unsorted_indices)
-            c = c.index_select(1, unsorted_indices) if lstm else None
-        out = PackedSequence(layer_in, batch_sizes, sorted_indices, unsorted_indices)
-        return (out, (h, c)) if lstm else (out, h)
+        return layer_in, pt.stack(h_n), (pt.stack(c_n) if lstm else None)
 
     def _layer_step(self, layer, d, layer_in):
         """(step, xw): the cell of one layer and direction as ``step(xw_t, state)``, and the input
-        projection of every time step at once."""
+        projection of every time step at once (one matmul)."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
         if b_ih is not None and self.mode != "GRU":
             b_ih = b_ih + b_hh                              # one bias add for all steps
@@ -255,6 +189,69 @@ class RNNBase(Module):
             return (lambda x, state: lstm_cell(x, state, w_hh_t, b_hh, w_hr_t)), xw
         cell = _CELLS[self.mode]
         return (lambda x, state: cell(x, state, w_hh_t, b_hh)), xw
+
+    def _dense_direction(self, step, xw, state, reverse):
+        """One recurrence over a padded (seq, batch, gates) projection."""
+        lstm = self.mode == "LSTM"
+        seq = xw.shape[0]
+        steps = [None] * seq
+        for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+            state = step(xw[t], state)
+            steps[t] = state[0] if lstm else state
+        return (pt.stack(steps) if seq else xw[..., :self.proj_size or self.hidden_size]), state
+
+    def _forward_packed(self, input, hx):
+        """The layers over a PackedSequence; h0 comes and h_n goes in the caller's batch order
+        (``sorted_indices`` / ``unsorted_indices``), as PyTorch's."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        if data.ndim != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.ndim}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                               f"got {data.shape[-1]}")
+        lstm = self.mode == "LSTM"
+        bs = batch_sizes.tolist()
+        h0, c0 = self._initial_state(bs[0] if bs else 0, data, hx)
+        if sorted_indices is not None and hx is not None:
+            h0 = h0.index_select(1, sorted_indices)
+            c0 = c0.index_select(1, sorted_indices) if lstm else None
+        out, h, c = self._layers(data, h0, c0, lambda *a: self._packed_direction(bs, *a))
+        if unsorted_indices is not None:
+            h = h.index_select(1, unsorted_indices)
+            c = c.index_select(1, unsorted_indices) if lstm else None
+        out = PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices)
+        return (out, (h, c)) if lstm else (out, h)
+
+    def _packed_direction(self, bs, step, xw, init, reverse):
+        """One recurrence over packed rows: step t runs the first ``bs[t]`` (still running)
+        sequences of the length-sorted batch, so each one's final state is taken at its own last
+        step. Forward, finished rows are set aside as the batch shrinks; in reverse, each sequence
+        starts from its h0 at its last step as the batch grows."""
+        lstm = self.mode == "LSTM"
+        rows = lambda st, a, b: tuple(s[a:b] for s in st) if lstm else st[a:b]  # noqa: E731
+        join = lambda parts: tuple(pt.cat(p) for p in zip(*parts)) if lstm else pt.cat(parts)  # noqa: E731
+        offsets = [0]
+        for b in bs:
+            offsets.append(offsets[-1] + b)
+        steps = [None] * len(bs)
+        if not reverse:
+            state, done, n = init, [], bs[0] if bs else 0
+            for t, b in enumerate(bs):
+                if b < n:                      # sequences b .. n-1 ended at step t-1
+                    done.append(rows(state, b, n))
+                    state, n = rows(state, 0, b), b
+                state = step(xw[offsets[t]:offsets[t + 1]], state)
+                steps[t] = state[0] if lstm else state
+            state = join([state] + done[::-1]) if done else state
+        else:
+            state, n = None, 0
+            for t in range(len(bs) - 1, -1, -1):
+                if bs[t] > n:                  # sequences n .. bs[t]-1 start (at their last step) here
+                    state = join([state, rows(init, n, bs[t])]) if n else rows(init, 0, bs[t])
+                    n = bs[t]
+                state = step(xw[offsets[t]:offsets[t + 1]], state)
+                steps[t] = state[0] if lstm else state
+        return (pt.cat(steps) if steps else xw[:, :self.proj_size or self.hidden_size]), state
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -23,7 +23,7 @@ __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "ja
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):
     """Call ``module`` with its parameters and buffers replaced by the given tensors
-    (``plugtorch.nn.utils.stateless.functional_call``; a tuple of dicts is merged first, as torch's).
+    (``plugtorch.nn.utils.stateless.functional_call``; a tuple of dicts is merged, as torch's).
 
     >>> lin = pt.nn.Linear(2, 1)
     >>> p = {"weight": pt.ones(1, 2), "bias": pt.zeros(1)}
@@ -31,17 +31,4 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     [[3.0]]
     """
     from plugtorch.nn.utils.stateless import functional_call as call
-    if isinstance(parameter_and_buffer_dicts, dict):
-        merged = parameter_and_buffer_dicts
-    elif isinstance(parameter_and_buffer_dicts, (tuple, list)):
-        merged = {}
-        for d in parameter_and_buffer_dicts:
-            dup = set(d) & set(merged)
-            if dup:
-                raise ValueError(f"{sorted(dup)} appeared in multiple dictionaries; behavior of functional call is "
-                                 "ambiguous")
-            merged.update(d)
-    else:
-        raise ValueError(f"Expected parameter_and_buffer_dicts to be a dict, or a list/tuple of dicts, but got "
-                         f"{type(parameter_and_buffer_dicts)}")
-    return call(module, merged, args, kwargs, tie_weights=tie_weights, strict=strict)
+    return call(module, parameter_and_buffer_dicts, args, kwargs, tie_weights=tie_weights, strict=strict)

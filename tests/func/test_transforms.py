@@ -202,3 +202,24 @@ def test_per_sample_grads_match_a_loop_of_autograd_grad():
     np.testing.assert_allclose(jb.numpy(), np.diag(np.cos(x[0].numpy())), rtol=1e-12)
     gv = grad(lambda m: vmap(lambda r: (r ** 2).sum())(m).sum())(x)
     np.testing.assert_allclose(gv.numpy(), 2 * x.numpy(), rtol=1e-12)
+
+
+def test_per_sample_grads_of_a_module_through_functional_call():
+    """The torch.func tutorial's recipe: vmap(grad(loss of functional_call(model, (params, buffers), x)))."""
+    from plugtorch.func import functional_call
+    pt.manual_seed(0)
+    model = pt.nn.Sequential(pt.nn.Linear(4, 5), pt.nn.Tanh(), pt.nn.Linear(5, 2)).to(F64)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    xs, ys = pt.randn(3, 4, dtype=F64), pt.tensor([0, 1, 1])
+
+    def loss(p, b, x, y):
+        out = functional_call(model, (p, b), (x.unsqueeze(0),))
+        return pt.nn.functional.cross_entropy(out, y.unsqueeze(0))
+
+    g = vmap(grad(loss), in_dims=(None, None, 0, 0))(params, buffers, xs, ys)
+    for i in range(3):
+        model.zero_grad()
+        pt.nn.functional.cross_entropy(model(xs[i:i + 1]), ys[i:i + 1]).backward()
+        for name, p in model.named_parameters():
+            np.testing.assert_allclose(g[name][i].numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-14)

@@ -133,7 +133,11 @@ def bench_layers():
     lstm = pt.nn.LSTM(64, 128)
     xs = pt.randn(32, 16, 64)
     with pt.no_grad():
-        row("plugtorch nn.LSTM 32 steps, 16x64->128", best_ms(lambda: lstm(xs), repeat=5), "ms")
+        t_pad = best_ms(lambda: lstm(xs), repeat=5)
+        row("plugtorch nn.LSTM 32 steps, 16x64->128", t_pad, "ms")
+        lengths = sorted(np.random.default_rng(0).integers(1, 33, 16).tolist(), reverse=True)
+        packed = pt.nn.utils.rnn.pack_padded_sequence(xs, lengths)     # lengths 1..32, mean ~16
+        row("  the same, packed (lengths 1..32)", best_ms(lambda: lstm(packed), repeat=5), "ms", t_pad, "padded")
 
 
 def main():

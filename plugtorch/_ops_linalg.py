@@ -128,3 +128,8 @@ from plugtorch._linalg_householder import orgqr, ormqr  # noqa: E402
 
 P.PUBLIC_TO_OP.update(orgqr="_matmul", ormqr="_matmul")
 __all__ += ["orgqr", "ormqr"]
+
+from plugtorch._lowrank import lobpcg, pca_lowrank, svd_lowrank  # noqa: E402
+
+P.PUBLIC_TO_OP.update(svd_lowrank="linalg_qr", pca_lowrank="linalg_qr", lobpcg="linalg_eigh")
+__all__ += ["svd_lowrank", "pca_lowrank", "lobpcg"]

@@ -195,3 +195,15 @@ def test_ldl_singular_d():
 def test_ldl_errors(call, err, msg):
     with pytest.raises(err, match=msg):
         call()
+
+
+@pytest.mark.parametrize("hermitian", [False, True])
+def test_ldl_complex(hermitian):
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
+    A = X + (X.conj().T if hermitian else X.T)
+    LD, piv = L.ldl_factor(pt.tensor(A), hermitian=hermitian)
+    assert LD.dtype == pt.complex128 and piv.tolist() == [-4, -4, 3, 4]          # torch 2.13's pivots
+    B = rng.standard_normal((4, 2)) + 1j * rng.standard_normal((4, 2))
+    X_ = L.ldl_solve(LD, piv, pt.tensor(B), hermitian=hermitian).numpy()
+    np.testing.assert_allclose(A @ X_, B, atol=1e-12)

@@ -21,6 +21,7 @@ import functools
 
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import DispatchMode
+from plugtorch.dispatch.registry import OUT_TENSOR
 from plugtorch.func._pytree import broadcast_prefix, spec_str, tree_flatten, tree_unflatten
 
 _RANDOMNESS = ("error", "different", "same")
@@ -124,6 +125,8 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         flat_args, args_spec = tree_flatten(args)
         dims = _flat_in_dims(in_dims, args, name, where)
         batch = _batch_size(flat_args, dims, where)
+        if batch > 0 and _batchable(func, flat_args, len(args), kwargs, out_dims):
+            return _pointwise_batched(func, flat_args, dims, batch, kwargs, out_dims)
         snapshot = []
         samples = []
         trackers = []   # with out_dims None somewhere: which tensors each sample computed from its inputs
@@ -137,6 +140,32 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
                 samples.append(func(*tree_unflatten(sample, args_spec), **kwargs))
         return _stack_outputs(samples, out_dims, batch, name, trackers)
     return wrapped
+
+
+def _batchable(func, flat_args, n_args, kwargs, out_dims) -> bool:
+    """The one case batched without a loop: ``func`` is a pointwise op of the registry
+    (``plugtorch.sin``, ``plugtorch.mul`` ...) called on flat arguments whose tensors share a
+    dtype and device, so broadcasting the batch gives each sample's numbers and dtype exactly."""
+    op = getattr(func, "_op", None)
+    if op is None or "pointwise" not in op.tags or op.out_kind != OUT_TENSOR or len(flat_args) != n_args:
+        return False
+    if not isinstance(out_dims, int) or isinstance(out_dims, bool):
+        return False
+    tensors = [a for a in (*flat_args, *kwargs.values()) if isinstance(a, pt.Tensor)]
+    return len({(t.dtype, t.device) for t in tensors}) == 1
+
+
+def _pointwise_batched(func, flat_args, dims, batch, kwargs, out_dim):
+    """Batch first and padded to the samples' largest rank, so broadcasting lines up each sample's
+    dims as the per-sample call would; the result's batch dim then moves to ``out_dim``."""
+    rank = max(x.dim() - (d is not None) for x, d in zip(flat_args, dims) if isinstance(x, pt.Tensor))
+    moved = []
+    for x, d in zip(flat_args, dims):
+        if d is not None:
+            x = x.movedim(d, 0)
+            x = x.reshape((batch,) + (1,) * (rank - x.dim() + 1) + tuple(x.shape[1:]))
+        moved.append(x)
+    return func(*moved, **kwargs).movedim(0, out_dim)
 
 
 def _flat_in_dims(in_dims, args, name, where):

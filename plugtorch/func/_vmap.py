@@ -158,7 +158,8 @@ def _batchable(func, flat_args, n_args, kwargs, out_dims) -> bool:
 def _pointwise_batched(func, flat_args, dims, batch, kwargs, out_dim):
     """Batch first and padded to the samples' largest rank, so broadcasting lines up each sample's
     dims as the per-sample call would; the result's batch dim then moves to ``out_dim``."""
-    rank = max(x.dim() - (d is not None) for x, d in zip(flat_args, dims) if isinstance(x, pt.Tensor))
+    rank = max([x.dim() - (d is not None) for x, d in zip(flat_args, dims) if isinstance(x, pt.Tensor)] +
+               [v.dim() for v in kwargs.values() if isinstance(v, pt.Tensor)])
     moved = []
     for x, d in zip(flat_args, dims):
         if d is not None:

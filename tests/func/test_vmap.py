@@ -148,6 +148,10 @@ def test_pointwise_op_batched_path_equals_the_loop():
         slow = vmap(lambda *a: f(*a), in_dims=in_dims, out_dims=out_dims)(*args)
         assert fast.dtype == slow.dtype and fast.shape == slow.shape
         np.testing.assert_array_equal(fast.numpy(), slow.numpy())
+    lo = pt.tensor(np.array([[0.0] * 3, [-5.0] * 3]))     # an unmapped keyword tensor of higher rank
+    fast, slow = vmap(pt.clamp)(x[:2], min=lo), vmap(lambda u, min: pt.clamp(u, min=min))(x[:2], min=lo)
+    assert tuple(fast.shape) == (2, 2, 3)
+    np.testing.assert_array_equal(fast.numpy(), slow.numpy())
     xg = x.clone().requires_grad_()
     vmap(pt.mul, in_dims=(0, None), out_dims=1)(xg, w).sum().backward()
     np.testing.assert_allclose(xg.grad.numpy(), np.broadcast_to(w.numpy().sum(0), (4, 3)))

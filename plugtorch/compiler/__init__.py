@@ -51,6 +51,7 @@ def reset() -> None:
     """Forget every compiled graph (each compiled function traces again) and the counters."""
     for c in list(_COMPILED):
         c._cache.clear()
+        c._hot = None
     for k in _COUNTERS:
         _COUNTERS[k] = 0
     _REASONS.clear()
@@ -149,6 +150,7 @@ class CompiledFunction:
         self._dynamic = dynamic
         self._cache: dict = {}
         self._order: list = []
+        self._hot = None       # (entry, requires_grad of each argument, grad mode, TRAIN_EPOCH)
         self.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
         self.__wrapped__ = fn
         functools.update_wrapper(self, fn, updated=()) if hasattr(fn, "__name__") else None
@@ -161,6 +163,26 @@ class CompiledFunction:
             # run the function itself (its graphs replay kernels behind the dispatcher)
             _COUNTERS["eager_calls"] += 1
             return self._fn(*args, **kwargs)
+        hot = self._hot
+        if hot is not None and not kwargs:
+            # the graph that ran last, tried first: its replay guards every input's device, dtype,
+            # shape and strides itself (raising before any kernel runs), so only the rest of the
+            # cache key is checked here: all arguments tensors, each one's requires_grad, grad
+            # mode, the modules' training modes and the optimizers' options
+            e, rgs, grad, epoch = hot
+            if len(args) == len(rgs) and D.grad_state.enabled is grad and _MODULE.TRAIN_EPOCH == epoch:
+                for a, rg in zip(args, rgs):
+                    if a.__class__ is not Tensor or a._rg is not rg:
+                        break
+                else:
+                    if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)):
+                        try:
+                            r = e.run(args)
+                        except _GuardFailure:
+                            pass        # another signature: the keyed lookup below
+                        else:
+                            _COUNTERS["compiled_calls"] += 1
+                            return r
         if not kwargs and _all_tensors(args):
             tensors = args
             skey = len(args)
@@ -177,8 +199,11 @@ class CompiledFunction:
                     self._recompile(key, e, "an optimizer's options changed (e.g. the learning rate)")
                     return self._trace(key, args, kwargs, e)
                 try:
+                    r = e.run(tensors)
                     _COUNTERS["compiled_calls"] += 1
-                    return e.run(tensors)
+                    if skey.__class__ is int:
+                        self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH)
+                    return r
                 except _GuardFailure as g:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
                     self._recompile(key, e, why)
@@ -198,6 +223,7 @@ class CompiledFunction:
 
     def _trace(self, key, args, kwargs, e):
         from plugtorch.jit.api import TracedFunction, trace_call
+        self._hot = None
         from plugtorch.optim import optimizer as _optim
         if e is None:
             if len(self._cache) >= CACHE_SIZE_LIMIT:

@@ -178,3 +178,47 @@ def test_under_an_outer_mode_a_compiled_call_runs_eagerly_so_the_mode_sees_it():
     with pt.autocast("cpu"):
         out = c(x)
     assert out.dtype is pt.bfloat16
+
+
+def test_alternating_signatures_each_replay_their_own_graph():
+    # the graph that ran last is tried first (its replay guards the inputs): calls that alternate
+    # between shapes, strides, dtypes, requires_grad, grad mode and training mode must each find
+    # their own graph and give eager's values
+    c = pt.compile(lambda x: (x * 2 + 1).sum(0))
+    base = pt.arange(12, dtype=pt.float32).reshape(4, 3)
+    calls = [base, base.t(), base[:2], base.double(), base.t().contiguous(), base.clone().requires_grad_()]
+    for _ in range(3):
+        for x in calls:
+            got = c(x)
+            assert got.dtype == x.dtype and got.tolist() == (x.detach() * 2 + 1).sum(0).tolist()
+            assert got.requires_grad == x.requires_grad
+        with pt.no_grad():
+            assert not c(calls[-1]).requires_grad
+    assert c.counters["graphs"] == 7          # six signatures and one with grad mode off
+    x = calls[-1]
+    c(x).sum().backward()
+    assert x.grad.tolist() == [[2.0] * 3] * 4
+
+
+def test_the_last_graph_is_not_reused_after_reset_or_an_option_change():
+    w = pt.ones(2, requires_grad=True)
+    opt = pt.optim.SGD([w], lr=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        (w * x).sum().backward()
+        opt.step()
+    c = pt.compile(step)
+    x = pt.ones(2)
+    for _ in range(3):
+        c(x)
+    assert w.tolist() == [-0.5, -0.5]
+    opt.param_groups[0]["lr"] = 1.0       # the replayed graph must not keep the old rate
+    c(x)
+    assert w.tolist() == [-1.5, -1.5]
+    c(x)
+    assert w.tolist() == [-2.5, -2.5]
+    pt.compiler.reset()
+    c(x)
+    assert w.tolist() == [-3.5, -3.5]
+    assert c.counters["graphs"] >= 2

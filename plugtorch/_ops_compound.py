@@ -554,28 +554,31 @@ def _unique_dim(input, d, return_inverse, return_counts):
     return out[0] if len(out) == 1 else tuple(out)
 
 
-@public("sum")
+@public("searchsorted")
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):
-    """Indices where ``input`` would be inserted into the last dim of ``sorted_sequence``."""
-    if sorter is not None:
-        sorted_sequence = sorted_sequence.gather(-1, sorter)
-    if side is not None:
-        right = side == "right"
-    scalar = not isinstance(input, Tensor)
-    vals = P.tensor(input, device=sorted_sequence.device) if scalar else input
-    seq = sorted_sequence
-    if seq.ndim > 1:
-        cmp = seq.unsqueeze(-2) <= vals.unsqueeze(-1) if right else seq.unsqueeze(-2) < vals.unsqueeze(-1)
-    else:
-        cmp = seq <= vals.unsqueeze(-1) if right else seq < vals.unsqueeze(-1)
-    r = cmp.sum(-1)
-    r = r.int() if out_int32 else r
-    return r.reshape(()) if scalar else r
+    """Indices where ``input`` would be inserted into the last dim of ``sorted_sequence``
+    (a Python number ``input`` gives a 0-d result).
+
+    >>> plugtorch.searchsorted(plugtorch.tensor([1, 3, 3, 5]), 3, right=True)
+    tensor(3)
+    """
+    if not isinstance(input, Tensor) and isinstance(sorted_sequence, Tensor):
+        # a Python number is a weak scalar, as in PyTorch: it takes the sequence's dtype
+        # within its category (int into uint8 stays uint8, 2.5 into int64 is a float)
+        input = P.tensor(input, dtype=_dtypes.result_type(sorted_sequence, input), device=sorted_sequence.device)
+    return P.ops.searchsorted(sorted_sequence, input, out_int32=out_int32, right=right, side=side, sorter=sorter)
 
 
-@public("sum")
+@public("searchsorted")
 def bucketize(input, boundaries, *, out_int32=False, right=False):
-    """The bucket of each value: boundaries[i-1] < x <= boundaries[i] (right=False)."""
+    """The bucket of each value: boundaries[i-1] < x <= boundaries[i] (right=False).
+
+    >>> plugtorch.bucketize(plugtorch.tensor([0.5, 1.0, 9.0]), plugtorch.tensor([1.0, 2.0])).tolist()
+    [0, 0, 2]
+    """
+    _check_tensor("bucketize", boundaries, "boundaries")
+    if boundaries.ndim != 1:
+        raise RuntimeError(f"bucketize(): boundaries tensor must be 1 dimension, but got dim({boundaries.ndim})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
 

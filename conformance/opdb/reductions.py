@@ -354,3 +354,40 @@ def _log_softmax_infinities(ctx):
     inf = float("inf")
     v = np.array([[inf, 1.0, 2.0], [-inf, -inf, -inf], [-inf, 1.0, -inf]]).astype(ctx.dtype.numpy)
     return [Sample(Input(v, ctx.dtype, requires_grad=False), 1, name="rows with infinities")]
+
+
+# searchsorted: sorted lines with ties, values on, between and outside them; nan and -0.0 beside
+# 0.0 in float lines (PyTorch's bisection decides where nan goes: every backend must agree)
+def _searchsorted_samples(ctx):
+    c = lambda v, layout="contiguous": Input(np.asarray(v), ctx.dtype, layout, requires_grad=False)  # noqa: E731
+    line = [0, 1, 1, 3, 5, 5, 5, 9]
+    vals = [[-1, 0, 1, 2], [5, 9, 10, 3]]
+    rows = np.sort(np.asarray([[7, 2, 2, 0, 4], [1, 3, 8, 8, 6], [0, 0, 0, 5, 9]]), 1)
+    out = [Sample(c(line), c(vals)), Sample(c(line), c(vals), right=True), Sample(c(line), c(vals), side="right"),
+           Sample(c(line), c(vals, "transposed"), out_int32=True, name="transposed values"),
+           Sample(Input(np.repeat(line, 2), ctx.dtype, "stepped", requires_grad=False), c([2, 5, 9, 0]),
+                  name="stepped line"),
+           Sample(c(rows), c([[2, 0, 9], [8, 3, 1], [0, 5, 6]]), right=True, name="a line per row"),
+           Sample(c(rows.T.copy(), "transposed"), c([[4, 4], [8, 9], [0, 1]]), name="transposed lines"),
+           Sample(c([9, 0, 5, 1, 5]), c([5, 1, 6]), sorter=Input(np.array([1, 3, 2, 4, 0]), pt.int64,
+                                                                  requires_grad=False), name="sorter"),
+           Sample(c(line), c(np.array(3)), name="0-d value"),
+           Sample(c(line), c(np.zeros((2, 0))), name="no values"),
+           Sample(c(np.zeros((2, 0))), c(np.ones((2, 3))), name="empty lines")]
+    if ctx.dtype.is_floating_point:
+        nan, inf = float("nan"), float("inf")
+        out += [Sample(c([-inf, -0.0, 0.0, 1.5, inf, nan]), c([0.0, -0.0, nan, inf, -inf, 2.0]), name="specials"),
+                Sample(c([[1, nan, 3, 4], [-0.0, 0.0, 0.0, nan]]), c([[3, nan], [0.0, -0.0]]), right=True,
+                       name="nan inside the lines")]
+    return out
+
+
+ENTRIES += [
+    Entry("searchsorted", samples=_searchsorted_samples, dtypes=NUMERIC_DTYPES, fn=pt.searchsorted,
+          error_inputs=lambda ctx: [
+              ErrorInput(Sample(_x(ctx, (2, 3)), _x(ctx, (3, 3))), RuntimeError, "first N-1 dimensions"),
+              ErrorInput(Sample(_x(ctx, (3,)), _x(ctx, (2,)), right=True, side="left"), RuntimeError, "opposites"),
+              ErrorInput(Sample(_x(ctx, (3,)), _x(ctx, (2,)), sorter=Input(np.array([0, 1, 2]), pt.int32,
+                                                                            requires_grad=False)),
+                         RuntimeError, "long dtype")]),
+]

@@ -205,6 +205,84 @@ def test_searchsorted_bucketize(right):
     assert pt.searchsorted(pt.tensor(seq), pt.tensor([4]), out_int32=True).dtype is pt.int32
 
 
+SEARCH_DEVICES = ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))]
+
+
+def _bisect(line, v, right):
+    """PyTorch's binary search, written out: the reference where a line holds nan."""
+    lo, hi = 0, len(line)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if not (line[mid] > v if right else line[mid] >= v):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@pytest.mark.parametrize("dev", SEARCH_DEVICES)
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_kernels_agree_with_numpy_and_the_bisection(dev, right):
+    rng = np.random.default_rng(3)
+    side = "right" if right else "left"
+    line = np.sort(rng.integers(-20, 20, 50)).astype(np.float32)          # ties everywhere
+    vals = rng.integers(-22, 22, (6, 7)).astype(np.float32)
+    got = pt.searchsorted(pt.tensor(line, device=dev), pt.tensor(vals, device=dev), side=side)
+    np.testing.assert_array_equal(got.cpu().numpy(), np.searchsorted(line, vals, side))
+    rows = np.sort(rng.integers(-9, 9, (4, 30)), 1).astype(np.float64)    # a line per row, transposed values
+    vt = rng.integers(-10, 10, (9, 4)).astype(np.float64)
+    got = pt.searchsorted(pt.tensor(rows, device=dev), pt.tensor(vt, device=dev).t(), right=right, out_int32=True)
+    assert got.dtype is pt.int32
+    np.testing.assert_array_equal(got.cpu().numpy(), [np.searchsorted(r, v, side) for r, v in zip(rows, vt.T)])
+    # -0.0 equals 0.0, a nan value goes past the end, nan inside a line goes where the bisection sends it
+    nan, inf = float("nan"), float("inf")
+    specials = [nan, 3.0, 2.0, -inf, inf, 0.0, -0.0]
+    for seq in ([1.0, 2.0, 2.0, 3.0, nan], [1.0, nan, 2.0, 3.0], [-0.0, 0.0, inf]):
+        got = pt.searchsorted(pt.tensor(seq, device=dev), pt.tensor(specials, device=dev), right=right)
+        assert got.tolist() == [_bisect(seq, v, right) for v in specials], seq
+    # torch 2.13 gives these: 3 left of [1, 2, 2, 3, nan] is 5 (its bisection meets nan at 4)
+    assert pt.searchsorted(pt.tensor([1.0, 2.0, 2.0, 3.0, nan], device=dev), pt.tensor(specials, device=dev),
+                           right=right).tolist() == ([5, 5, 5, 0, 5, 0, 0] if right else [5, 5, 1, 0, 5, 0, 0])
+    # mixed dtypes compare in result_type: 2.5 into int64 is a float, 300 into int8 is past the end
+    assert pt.searchsorted(pt.tensor([1, 2, 3], device=dev), pt.tensor([2.5], device=dev)).tolist() == [2]
+    assert pt.searchsorted(pt.tensor([1, 2, 3], dtype=pt.int8, device=dev), pt.tensor([300], device=dev)).tolist() == [3]
+    assert pt.searchsorted(pt.tensor([1, 2, 3], device=dev), 2.5).tolist() == 2
+    half = pt.searchsorted(pt.tensor([1.0, 2.0, 3.0], dtype=pt.bfloat16, device=dev), pt.tensor([2.0], device=dev),
+                           right=right)
+    assert half.tolist() == [2 if right else 1]
+    # sorter orders each line; empty lines and no values
+    got = pt.searchsorted(pt.tensor([9.0, 0.0, 5.0, 1.0], device=dev), pt.tensor([5.0, 6.0], device=dev),
+                          sorter=pt.tensor([1, 3, 2, 0], device=dev), right=right)
+    assert got.tolist() == np.searchsorted([9.0, 0.0, 5.0, 1.0], [5.0, 6.0], side, sorter=[1, 3, 2, 0]).tolist()
+    assert pt.searchsorted(pt.zeros(2, 0, device=dev), pt.ones(2, 3, device=dev)).tolist() == [[0] * 3] * 2
+    assert pt.searchsorted(pt.ones(3, device=dev), pt.ones(0, 2, device=dev)).shape == (0, 2)
+    assert pt.bucketize(pt.tensor(1.5, device=dev), pt.tensor([1.0, 2.0], device=dev)).tolist() == 1
+
+
+def test_searchsorted_errors():
+    x = pt.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"first N-1 dimensions .* boundaries tensor \[2, 2\] and input value "
+                                           r"tensor \[1\]"):
+        pt.searchsorted(pt.ones(2, 2), pt.ones(1))
+    with pytest.raises(RuntimeError, match="side and right can't be set to opposites"):
+        pt.searchsorted(x, x, side="left", right=True)
+    with pytest.raises(RuntimeError, match="side can only be 'left' or 'right' but got up"):
+        pt.searchsorted(x, x, side="up")
+    with pytest.raises(RuntimeError, match="sorter must be a tensor of long dtype but got dtype Float"):
+        pt.searchsorted(x, x, sorter=x)
+    with pytest.raises(RuntimeError, match="sorter index out of range"):
+        pt.searchsorted(x, x, sorter=pt.tensor([0, 2]))
+    with pytest.raises(RuntimeError, match="boundary and sorter must have the same size"):
+        pt.searchsorted(x, x, sorter=pt.tensor([0]))
+    with pytest.raises(RuntimeError, match="positive dimension, but got 0 dimension"):
+        pt.searchsorted(pt.tensor(1.0), x)
+    with pytest.raises(NotImplementedError, match="'Bool'"):
+        pt.searchsorted(pt.tensor([False, True]), pt.tensor([True]))
+    with pytest.raises(RuntimeError, match=r"boundaries tensor must be 1 dimension, but got dim\(2\)"):
+        pt.bucketize(x, pt.ones(2, 2))
+
+
 def test_bincount():
     x = np.array([0, 2, 2, 5])
     assert pt.bincount(pt.tensor(x)).tolist() == np.bincount(x).tolist()

@@ -11,10 +11,10 @@ COMPLEX_AWARE = frozenset({
 
 def kernel_table() -> dict:
     from plugtorch.backends.opencl.kernels import (copy, elementwise, factory, indexing, linalg, matmul,
-                                                   reduce, scan, sort, views)
+                                                   reduce, scan, search, sort, views)
     from plugtorch.backends.opencl.runtime import locked
     K = {}
-    for mod in (views, copy, elementwise, reduce, scan, sort, matmul, linalg, indexing, factory):
+    for mod in (views, copy, elementwise, reduce, scan, search, sort, matmul, linalg, indexing, factory):
         K.update(mod.KERNELS)
     from plugtorch.backends.opencl.kernels import special   # (the special functions OpenCL C gives)
     K.update(special.KERNELS)

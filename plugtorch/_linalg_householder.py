@@ -26,6 +26,17 @@ def _check_tensors(op, input, tau, other=None):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
 
 
+def _same_device_and_real(op, kernel, input, **others):
+    """The other tensors on input's device, and input float32/float64 (else PyTorch's error naming
+    its cpu kernel)."""
+    for name, t in others.items():
+        if t.device != input.device:
+            raise RuntimeError(f"{op}: Expected input and {name} to be on the same device, but found input on "
+                               f"{input.device} and {name} on {t.device} instead.")
+    if input.dtype not in _REAL:
+        _refuse(kernel, input.dtype, op)
+
+
 def _refuse(kernel, dtype, op):
     name = LEGACY_NAMES.get(dtype.name, dtype.name)
     if dtype.is_complex:
@@ -86,11 +97,7 @@ def householder_product(A, tau):
     if tau.dtype is not A.dtype:
         raise RuntimeError(f"{op}: tau dtype {LEGACY_NAMES[tau.dtype.name]} does not match input dtype "
                            f"{LEGACY_NAMES[A.dtype.name]}; cast one with .to(dtype)")
-    if A.device != tau.device:
-        raise RuntimeError(f"{op}: Expected input and tau to be on the same device, but found input on {A.device} "
-                           f"and tau on {tau.device} instead.")
-    if A.dtype not in _REAL:
-        _refuse("orgqr_cpu", A.dtype, op)
+    _same_device_and_real(op, "orgqr_cpu", A, tau=tau)
     Q = P.eye(m, n, dtype=A.dtype, device=A.device).expand(tuple(A.shape[:-2]) + (m, n))
     for i in reversed(range(tau.shape[-1])):
         Q = _apply_left(Q, _reflector(A, i), tau[..., i])
@@ -138,11 +145,7 @@ def ormqr(input, tau, other, left=True, transpose=False):
         if t.dtype is not input.dtype:
             raise RuntimeError(f"{op}: Expected input and {name} to have the same dtype, but input has dtype "
                                f"{LEGACY_NAMES[input.dtype.name]} and {name} has dtype {LEGACY_NAMES[t.dtype.name]}")
-        if t.device != input.device:
-            raise RuntimeError(f"{op}: Expected input and {name} to be on the same device, but found input on "
-                               f"{input.device} and {name} on {t.device} instead.")
-    if input.dtype not in _REAL:
-        _refuse("ormqr_cpu", input.dtype, op)
+    _same_device_and_real(op, "ormqr_cpu", input, tau=tau, other=other)
     order = range(k) if left == transpose else reversed(range(k))     # Q C: H_k first; Q^T C: H_1 first
     apply = _apply_left if left else _apply_right
     X = other

@@ -51,6 +51,12 @@ _LOW = (_dtypes.float16, _dtypes.bfloat16)
 
 def check_matrix(op, A, name="A", square=False, int_error=RuntimeError):
     """``A`` is a float32/float64 tensor of at least 2 dims (square ones when ``square``)."""
+    check_matrix_shape(op, A, name, square)
+    check_float(op, A._dtype, int_error)
+
+
+def check_matrix_shape(op, A, name="A", square=False):
+    """``A`` is a tensor of at least 2 dims (square matrices when ``square``), of any dtype."""
     if not isinstance(A, M.Tensor):
         raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(A).__name__}")
     if A.ndim < 2:
@@ -59,7 +65,6 @@ def check_matrix(op, A, name="A", square=False, int_error=RuntimeError):
     if square and A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    check_float(op, A._dtype, int_error)
 
 
 def check_square(op, A):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.host import host_decomposition
-from plugtorch.dispatch.ops.linalg import INFO, _LOW
+from plugtorch.dispatch.ops.linalg import _LOW, INFO, check_matrix_shape
 from plugtorch.dispatch.registry import OUT_MULTI, register_op
 
 _FLOATS = (_dtypes.float32, _dtypes.float64, _dtypes.complex64, _dtypes.complex128)
@@ -20,14 +20,7 @@ _FLOATS = (_dtypes.float32, _dtypes.float64, _dtypes.complex64, _dtypes.complex1
 def _check(op, A, name="A", kernel=None, square=False):
     """``A`` a float or complex tensor of >= 2 dims; float16 etc. NotImplementedError naming the
     cpu kernel, as PyTorch's dispatch macro; integers as ``kernel`` says."""
-    if not isinstance(A, M.Tensor):
-        raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(A).__name__}")
-    if A.ndim < 2:
-        raise RuntimeError(f"{op}: The input tensor {name} must have at least 2 dimensions "
-                           f"(got shape {tuple(A.shape)})")
-    if square and A.shape[-1] != A.shape[-2]:
-        raise RuntimeError(f"{op}: {name} must be batches of square matrices, but they are "
-                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    check_matrix_shape(op, A, name, square)
     if A._dtype not in _FLOATS:
         legacy = M.LEGACY_NAMES.get(A._dtype.name, A._dtype.name)
         if kernel is None and A._dtype not in _LOW:

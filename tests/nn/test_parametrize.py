@@ -119,7 +119,8 @@ def test_cached():
 
 def test_errors():
     m = linear()
-    with pytest.raises(ValueError, match="does not have a parameter, a buffer, or a parametrized element with name 'nope'"):
+    with pytest.raises(ValueError, match="does not have a parameter, a buffer, or a parametrized element "
+                                         "with name 'nope'"):
         parametrize.register_parametrization(m, "nope", Double())
 
     class Shrink(nn.Module):
@@ -140,7 +141,8 @@ def test_orthogonal_maps():
                 W = m.weight.detach().numpy()
                 G = W.T @ W if shape[0] >= shape[1] else W @ W.T
                 np.testing.assert_allclose(G, np.eye(len(G)), atol=1e-12)
-                keys = ["bias", "parametrizations.weight.original"] + (["parametrizations.weight.0.base"] if triv else [])
+                keys = ["bias", "parametrizations.weight.original"]
+                keys += ["parametrizations.weight.0.base"] if triv else []
                 assert list(m.state_dict()) == keys
     m = linear(3, 3)
     P.orthogonal(m)                                 # assignment is exact with the trivialization
@@ -166,7 +168,8 @@ def test_orthogonal_known_values_and_errors():
         np.testing.assert_allclose(m.weight.detach().numpy()[0], row, atol=1e-6)
     with pytest.raises(ValueError, match="Expected a matrix or batch of matrices. Got a tensor of 1 dimensions."):
         P.orthogonal(linear(), "bias")
-    with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp", "cayley", "householder". Got: qr'):
+    with pytest.raises(ValueError, match='orthogonal_map has to be one of "matrix_exp", "cayley", '
+                                         '"householder". Got: qr'):
         P.orthogonal(linear(), orthogonal_map="qr")
     m = P.orthogonal(linear(), orthogonal_map="cayley", use_trivialization=False)
     with pytest.raises(NotImplementedError, match="not possible to assign to the matrix exponential or the Cayley"):

@@ -110,7 +110,8 @@ def test_global_unstructured_and_custom_mask():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"amount=1.5 should either be a float in the range \[0, 1\] or a non-negative integer"):
+    with pytest.raises(ValueError, match=r"amount=1.5 should either be a float in the range \[0, 1\] "
+                                         "or a non-negative integer"):
         prune.L1Unstructured(1.5)
     with pytest.raises(TypeError, match="Invalid type for amount: a. Must be int or float."):
         prune.RandomUnstructured("a")
@@ -122,5 +123,6 @@ def test_errors():
         prune.ln_structured(m, "bias", amount=1, n=2, dim=0)
     with pytest.raises(IndexError, match="Invalid index 2 for tensor of size"):
         prune.random_structured(m, "weight", amount=1, dim=2)
-    with pytest.raises(ValueError, match="Parameter 'weight' of module .* has to be pruned before pruning can be removed"):
+    with pytest.raises(ValueError, match="Parameter 'weight' of module .* has to be pruned before pruning "
+                                         "can be removed"):
         prune.remove(m, "weight")

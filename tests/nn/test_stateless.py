@@ -67,7 +67,8 @@ def test_tied_weights():
 
 def test_strict_and_errors():
     m = nn.Linear(2, 2)
-    with pytest.raises(RuntimeError, match="Error\\(s\\) in reparametrizing for Linear:\n\tMissing key\\(s\\): 'bias'."):
+    with pytest.raises(RuntimeError, match="Error\\(s\\) in reparametrizing for Linear:\n\t"
+                                           "Missing key\\(s\\): 'bias'."):
         functional_call(m, {"weight": pt.ones(2, 2)}, (pt.ones(1, 2),), strict=True)
     with pytest.raises(RuntimeError, match="Unexpected key\\(s\\): 'foo'."):
         functional_call(m, {"weight": pt.ones(2, 2), "bias": pt.ones(2), "foo": pt.ones(1)}, (pt.ones(1, 2),),

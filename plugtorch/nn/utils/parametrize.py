@@ -65,11 +65,8 @@ def _maybe_set(dest: Tensor, src: Tensor) -> None:
     dest.data = src
 
 
-def _as_sequence_error(what, i=None, t=None):
-    where = "" if i is None else f" Got element {i} of the sequence with type {type(t).__name__}."
-    return ValueError(f"'right_inverse' must return a Tensor or a Sequence of tensors (list, tuple...).{where}"
-                      if i is not None else f"'right_inverse' must return a Tensor or a Sequence of tensors "
-                      f"(list, tuple...). Got {what}")
+def _right_inverse_type_error(got: str) -> ValueError:
+    return ValueError(f"'right_inverse' must return a Tensor or a Sequence of tensors (list, tuple...). Got {got}")
 
 
 class ParametrizationList(ModuleList):
@@ -91,7 +88,7 @@ class ParametrizationList(ModuleList):
                     except NotImplementedError:
                         pass
         if not isinstance(new, (Tensor, Sequence)):
-            raise _as_sequence_error(type(new).__name__)
+            raise _right_inverse_type_error(type(new).__name__)
         self.is_tensor = isinstance(new, Tensor)
         self.ntensors = 1 if self.is_tensor else len(new)
         if self.is_tensor:
@@ -108,7 +105,8 @@ class ParametrizationList(ModuleList):
         else:
             for i, originali in enumerate(new):
                 if not isinstance(originali, Tensor):
-                    raise _as_sequence_error(None, i, originali)
+                    raise _right_inverse_type_error(f"element {i} of the sequence with type "
+                                                    f"{type(originali).__name__}.")
                 if isinstance(original, Parameter):
                     originali = Parameter(originali, original.requires_grad)
                 originali.requires_grad_(original.requires_grad)

@@ -15,6 +15,7 @@ import plugtorch.nn.functional as F
 from plugtorch._tensor import Tensor
 from plugtorch.nn.modules.module import Module
 from plugtorch.nn.utils import parametrize
+from plugtorch.nn.utils.spectral_norm import weight_matrix
 from plugtorch.nn.utils.weight_norm import _weight_norm, norm_except_dim
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
@@ -216,9 +217,7 @@ class _SpectralNorm(Module):
             self._power_method(weight_mat, 15)
 
     def _reshape_weight_to_matrix(self, weight):
-        if self.dim != 0:
-            weight = weight.permute(self.dim, *(d for d in range(weight.dim()) if d != self.dim))
-        return weight.flatten(1)
+        return weight_matrix(weight, self.dim)
 
     def _power_method(self, weight_mat, n_power_iterations: int) -> None:
         # u and v are updated in place: the buffers keep their identity (and their state dict entries)

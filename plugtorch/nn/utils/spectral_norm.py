@@ -16,6 +16,13 @@ from plugtorch.nn.parameter import Parameter, UninitializedParameter
 __all__ = ["SpectralNorm", "spectral_norm", "remove_spectral_norm"]
 
 
+def weight_matrix(weight, dim: int):
+    """``weight`` as a matrix whose rows run along ``dim`` (the output channels)."""
+    if dim != 0:
+        weight = weight.permute(dim, *[d for d in range(weight.dim()) if d != dim])
+    return weight.reshape(weight.size(0), -1)
+
+
 class SpectralNorm:
     """The forward pre-hook of ``spectral_norm``; sets ``module.<name>`` before each call."""
 
@@ -31,9 +38,7 @@ class SpectralNorm:
         self.eps = eps
 
     def reshape_weight_to_matrix(self, weight):
-        if self.dim != 0:
-            weight = weight.permute(self.dim, *[d for d in range(weight.dim()) if d != self.dim])
-        return weight.reshape(weight.size(0), -1)
+        return weight_matrix(weight, self.dim)
 
     def compute_weight(self, module, do_power_iteration: bool):
         weight = getattr(module, self.name + "_orig")

@@ -168,3 +168,7 @@ for _name in ("conv3d", "conv_transpose1d", "conv_transpose3d", "conv_tbc", "max
               "feature_alpha_dropout"):
     globals()[_name] = getattr(nn.functional, _name)
 adaptive_max_pool1d = nn.functional.adaptive_max_pool1d_with_indices   # (torch's returns values and indices)
+
+# torch's top-level forms with ATen's argument orders (batch_norm, embedding, the losses' integer
+# reductions, the functional RNN cells, convolution, grid_sampler ...), poisson, binomial, frombuffer
+from plugtorch._nn_toplevel import *  # noqa: E402,F401,F403

@@ -2,7 +2,8 @@
 
 Each round draws proposals for every element and keeps them where the element is still pending
 and the proposal is accepted, so the loop runs on any device; the only host read per round is
-"is anything still pending". Random numbers come from the default generator (``manual_seed``).
+"is anything still pending". Random numbers come from the default generator (``manual_seed``),
+or the ``generator`` that ``poisson`` and ``binomial`` are given.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def standard_gamma_rsample(alpha):
     return _ReparameterisedGamma.apply(alpha, x)
 
 
-def poisson(rate):
+def poisson(rate, generator=None):
     """Poisson variates (float, shape of ``rate``): multiplication method below 10, PTRS (Hormann 1993) above."""
     rate = rate.detach()
     shape, kw = tuple(rate.shape), dict(dtype=rate.dtype, device=rate.device)
@@ -101,12 +102,12 @@ def poisson(rate):
     if _any(small & (rate > 0)):
         # count arrivals of a rate-lambda process in [0, 1]: exp(-lambda) against a running product
         limit = (-rate).exp()
-        prod = _pt.rand(shape, **kw)
+        prod = _pt.rand(shape, **kw, generator=generator)
         count = _pt.zeros(shape, **kw)
         active = small & (prod > limit)
         while _any(active):
             count = count + active.to(rate.dtype)
-            prod = prod * _pt.rand(shape, **kw)
+            prod = prod * _pt.rand(shape, **kw, generator=generator)
             active = active & (prod > limit)
         result = _pt.where(small, count, result)
     big = ~small & ~rate.isnan()
@@ -119,8 +120,8 @@ def poisson(rate):
         vr = 0.9277 - 3.6224 / (b - 2)
         pending = big.clone()
         for _ in range(_MAX_ROUNDS):
-            u = _pt.rand(shape, **kw) - 0.5
-            v = _pt.rand(shape, **kw)
+            u = _pt.rand(shape, **kw, generator=generator) - 0.5
+            v = _pt.rand(shape, **kw, generator=generator)
             us = 0.5 - u.abs()
             k = ((2 * a / us + b) * u + lam + 0.43).floor()
             quick = (us >= 0.07) & (v <= vr)
@@ -136,7 +137,7 @@ def poisson(rate):
     return _pt.where(rate.isnan(), rate, result)
 
 
-def binomial(count, probs):
+def binomial(count, probs, generator=None):
     """Binomial(count, probs) variates (float, broadcast shape), as PyTorch samples them: with
     p = min(probs, 1 - probs), geometric waiting times ("inversion") where count * p < 10 and
     Hormann's BTRS rejection (1993) above, both loops over whole tensors; p > 1/2 by symmetry."""
@@ -155,7 +156,7 @@ def binomial(count, probs):
         successes = _pt.zeros(shape, **kw)
         active = small & live
         for _ in range(_MAX_ROUNDS * 100):
-            u = _pt.rand(shape, **kw).clamp(min=_pt.finfo(probs.dtype).tiny)
+            u = _pt.rand(shape, **kw, generator=generator).clamp(min=_pt.finfo(probs.dtype).tiny)
             position = position + (u.log() / log_q).floor() + 1
             active = active & (position <= count)
             if not _any(active):
@@ -177,8 +178,8 @@ def binomial(count, probs):
         log_fm = _pt.lgamma(m + 1) + _pt.lgamma(n - m + 1)
         pending = big.clone()
         for _ in range(_MAX_ROUNDS):
-            u = _pt.rand(shape, **kw) - 0.5
-            v = _pt.rand(shape, **kw)
+            u = _pt.rand(shape, **kw, generator=generator) - 0.5
+            v = _pt.rand(shape, **kw, generator=generator)
             us = 0.5 - u.abs()
             k = ((2 * a / us + b) * u + c).floor()
             quick = (us >= 0.07) & (v <= v_r)

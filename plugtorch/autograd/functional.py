@@ -165,6 +165,18 @@ def _single_output(outputs, is_outputs_tuple, fn_name):
         raise RuntimeError(f"The Tensor returned by the function given to {fn_name} should contain a single element")
 
 
+def _last_pass(outputs, inputs, v, refs, strict, create_graph, stage):
+    """The final backward pass (recorded only with create_graph), None gradients filled in."""
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
+        grads = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
+        return _fill_in_zeros(grads, refs, strict, create_graph, stage)
+
+
+def _results(outputs, is_outputs_tuple, res, is_res_tuple, create_graph):
+    return (_unpack(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+            _unpack(_grad_postprocess(res, create_graph), is_res_tuple))
+
+
 # ---- public API -----------------------------------------------------------------------------
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``.
@@ -181,11 +193,8 @@ def vjp(func, inputs, v=None, create_graph=False, strict=False):
         elif len(outputs) != 1 or outputs[0].nelement() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function returns a single "
                                "Tensor with a single element.")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grads = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grads, inputs, strict, create_graph, "back")
-    return (_unpack(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    res = _last_pass(outputs, inputs, v, inputs, strict, create_graph, "back")
+    return _results(outputs, is_outputs_tuple, res, is_inputs_tuple, create_graph)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -202,11 +211,8 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         grad_outputs = tuple(pt.zeros_like(out, requires_grad=True) for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grads = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grads, outputs, strict, create_graph, "back_trick")
-    return (_unpack(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_grad_postprocess(res, create_graph), is_outputs_tuple))
+    res = _last_pass(grad_inputs, grad_outputs, v, outputs, strict, create_graph, "back_trick")
+    return _results(outputs, is_outputs_tuple, res, is_outputs_tuple, create_graph)
 
 
 def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False, strategy="reverse-mode"):
@@ -322,11 +328,8 @@ def vhp(func, inputs, v=None, create_graph=False, strict=False):
     with enable_grad():
         is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _scalar_and_grad(
             func, inputs, v, create_graph, strict, "vhp")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grads = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back")
-    return (_unpack(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    res = _last_pass(jac, inputs, v, inputs, strict, create_graph, "double_back")
+    return _results(outputs, is_outputs_tuple, res, is_inputs_tuple, create_graph)
 
 
 def hvp(func, inputs, v=None, create_graph=False, strict=False):
@@ -341,8 +344,5 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
         grad_jac = tuple(pt.zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grads = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
-        res = _fill_in_zeros(grads, inputs, strict, create_graph, "double_back_trick")
-    return (_unpack(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
-            _unpack(_grad_postprocess(res, create_graph), is_inputs_tuple))
+    res = _last_pass(double_back, grad_jac, v, inputs, strict, create_graph, "double_back_trick")
+    return _results(outputs, is_outputs_tuple, res, is_inputs_tuple, create_graph)

@@ -103,14 +103,18 @@ class _nothing:
         return False
 
 
-def _call_on_fresh(func, args, kwargs, positions):
-    """Call ``func`` with the differentiated arguments replaced by fresh leaves:
-    (output, the fresh argument trees, their leaves)."""
+def _call(func, args, kwargs, positions, has_aux, api):
+    """Call ``func`` inside a transform with ``args[positions]`` replaced by fresh leaves:
+    (output, aux, the fresh argument trees, their leaves, whether to record the backward pass)."""
+    cg = _needs_graph([args[i] for i in positions])
     args = list(args)
-    diff = [tree_map(_fresh, args[i]) for i in positions]
-    for i, d in zip(positions, diff):
-        args[i] = d
-    return func(*args, **kwargs), diff, tree_flatten(diff)[0]
+    with _level(), enable_grad():
+        diff = [tree_map(_fresh, args[i]) for i in positions]
+        for i, d in zip(positions, diff):
+            args[i] = d
+        out = func(*args, **kwargs)
+    out, aux = _split_aux(out, has_aux, api)
+    return out, aux, diff, tree_flatten(diff)[0], cg
 
 
 def _tensor_outputs(out, api):
@@ -135,16 +139,13 @@ def grad_and_value(func, argnums=0, has_aux=False):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         positions, is_tuple = _argnums(argnums, len(args))
-        cg = _needs_graph([args[i] for i in positions])
-        with _level(), enable_grad():
-            out, diff, leaves = _call_on_fresh(func, args, kwargs, positions)
-            out, aux = _split_aux(out, has_aux, api)
-            if not isinstance(out, pt.Tensor):
-                raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(out)}")
-            if out.dim() != 0:
-                raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got tensor with "
-                                   f"{out.dim()} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
-            grads = _grads([out], leaves, [None], cg)
+        out, aux, diff, leaves, cg = _call(func, args, kwargs, positions, has_aux, api)
+        if not isinstance(out, pt.Tensor):
+            raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got {type(out)}")
+        if out.dim() != 0:
+            raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got tensor with "
+                               f"{out.dim()} dims. Maybe you wanted to use the vjp or jacrev APIs instead?")
+        grads = _grads([out], leaves, [None], cg)
         grads = tree_unflatten(grads, tree_flatten(diff)[1])
         grads = tuple(grads) if is_tuple else grads[0]
         if not cg:
@@ -178,11 +179,8 @@ def vjp(func, *primals, has_aux=False):
     (tensor([2., 6.]),)
     """
     api = "vjp(f, *primals)"
-    cg = _needs_graph(primals)
-    with _level(), enable_grad():
-        out, diff, leaves = _call_on_fresh(func, primals, {}, range(len(primals)))
-        out, aux = _split_aux(out, has_aux, api)
-        out_leaves, out_spec = _tensor_outputs(out, api)
+    out, aux, diff, leaves, cg = _call(func, primals, {}, range(len(primals)), has_aux, api)
+    out_leaves, out_spec = _tensor_outputs(out, api)
     in_spec = tree_flatten(diff)[1]
 
     def vjp_fn(cotangents, *, retain_graph=True, create_graph=None):
@@ -213,17 +211,13 @@ def jacrev(func, argnums=0, *, has_aux=False, chunk_size=None, _preallocate_and_
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         positions, is_tuple = _argnums(argnums, len(args))
-        cg = _needs_graph([args[i] for i in positions])
-        with _level(), enable_grad():
-            out, diff, leaves = _call_on_fresh(func, args, kwargs, positions)
-            out, aux = _split_aux(out, has_aux, "jacrev(f, ...)(*args)")
-            out_leaves, out_spec = _tensor_outputs(out, "vjp(f, *primals)")
-            in_spec = tree_flatten(diff)[1]
-            jacs = []
-            for o in out_leaves:
-                per_input = _jacobian_of(o, leaves, cg)
-                per_arg = tree_unflatten(per_input, in_spec)
-                jacs.append(tuple(per_arg) if is_tuple else per_arg[0])
+        out, aux, diff, leaves, cg = _call(func, args, kwargs, positions, has_aux, "jacrev(f, ...)(*args)")
+        out_leaves, out_spec = _tensor_outputs(out, "vjp(f, *primals)")
+        in_spec = tree_flatten(diff)[1]
+        jacs = []
+        for o in out_leaves:
+            per_arg = tree_unflatten(_jacobian_of(o, leaves, cg), in_spec)
+            jacs.append(tuple(per_arg) if is_tuple else per_arg[0])
         jac = tree_unflatten(jacs, out_spec)
         if not cg:
             jac, aux = tree_map(_detach, jac), tree_map(_detach, aux)
@@ -248,13 +242,10 @@ def _jacobian_of(o, leaves, create_graph):
 # ---- forward mode, by the double-vjp trick ----------------------------------------------------
 def _linearized(func, primals, api, has_aux):
     """Run ``func`` once and keep u -> J^T u: (out, aux, out leaves, zero cotangents u, J^T u, cg)."""
-    cg = _needs_graph(primals)
-    with _level(), enable_grad():
-        out, diff, leaves = _call_on_fresh(func, primals, {}, range(len(primals)))
-        out, aux = _split_aux(out, has_aux, api)
-        out_leaves, out_spec = _tensor_outputs(out, api)
-        us = [pt.zeros_like(o, requires_grad=o.is_floating_point()) for o in out_leaves]
-        jtu = _grads(out_leaves, leaves, us, create_graph=True)
+    out, aux, diff, leaves, cg = _call(func, primals, {}, range(len(primals)), has_aux, api)
+    out_leaves, out_spec = _tensor_outputs(out, api)
+    us = [pt.zeros_like(o, requires_grad=o.is_floating_point()) for o in out_leaves]
+    jtu = _grads(out_leaves, leaves, us, create_graph=True)
     return out, aux, out_leaves, out_spec, us, jtu, cg
 
 

@@ -1,4 +1,6 @@
 """nn.utils.parametrize and nn.utils.parametrizations (orthogonal, weight_norm, spectral_norm)."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -229,3 +231,17 @@ def test_spectral_norm_reproducible_with_seed():
     pt.manual_seed(3)
     b = P.spectral_norm(nn.Linear(3, 3, dtype=pt.float64)).parametrizations.weight[0]._u.numpy()
     np.testing.assert_array_equal(a, b)
+
+
+def test_weight_norm_loads_legacy_state_dict():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        legacy = nn.utils.weight_norm(linear(3, 2))
+    with pt.no_grad():
+        legacy.weight_g.mul_(3.0)
+    sd = legacy.state_dict()
+    m = P.weight_norm(nn.Linear(3, 2).double())
+    result = m.load_state_dict(sd)
+    assert result.missing_keys == [] and result.unexpected_keys == [] and "weight_g" in sd     # caller's dict kept
+    x = pt.randn(4, 3, dtype=pt.float64)
+    np.testing.assert_allclose(m(x).detach().numpy(), legacy(x).detach().numpy(), rtol=1e-12)

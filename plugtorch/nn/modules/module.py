@@ -15,6 +15,7 @@ a ``Module`` a submodule, and ``register_buffer`` declares state that is saved b
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import OrderedDict, namedtuple
 
@@ -298,6 +299,11 @@ class Module:
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        state_dict = OrderedDict(state_dict)     # pre-hooks may rename keys; the caller's dict stays as it is
+        hook_missing, hook_unexpected, errors = [], [], []
+        for mprefix, m in self.named_modules(remove_duplicate=False):
+            for hook in m.__dict__.get("_load_state_dict_pre_hooks", {}).values():
+                hook(state_dict, mprefix + "." if mprefix else "", {}, strict, hook_missing, hook_unexpected, errors)
         for mprefix, m in self.named_modules(remove_duplicate=False):
             if hasattr(m, "_materialize_from_state_dict"):    # lazy layers take the saved shapes first
                 m._materialize_from_state_dict(state_dict, mprefix + "." if mprefix else "")
@@ -310,9 +316,8 @@ class Module:
             for name, v in m._buffers.items():
                 if v is not None and name not in m._non_persistent_buffers_set:
                     own[p + name] = (m, "_buffers", name, v)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
+        missing = [k for k in own if k not in state_dict] + hook_missing
+        unexpected = [k for k in state_dict if k not in own] + hook_unexpected
         for key, (m, store, name, cur) in own.items():
             if key not in state_dict:
                 continue
@@ -341,6 +346,17 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         return _IncompatibleKeys(missing, unexpected)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)`` runs at the start of ``load_state_dict`` and may edit ``state_dict`` (a copy)."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        hooks = self.__dict__.setdefault("_load_state_dict_pre_hooks", OrderedDict())
+        h = RemovableHandle(hooks)
+        hooks[h.id] = functools.partial(hook, self) if with_module else hook   # a deepcopy binds its copy
+        return h
 
     # ---- mode, conversion, gradients ----------------------------------------------------
     def train(self, mode: bool = True):

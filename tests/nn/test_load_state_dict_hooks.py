@@ -1,4 +1,5 @@
-"""Module.register_load_state_dict_pre_hook: hooks edit a copy of the state dict before loading."""
+"""Module.register_load_state_dict_pre_hook (hooks edit a copy of the state dict before loading), and a
+replaced parameter keeping its place in the state dict."""
 import copy
 
 import numpy as np
@@ -26,3 +27,9 @@ def test_pre_hook_renames_keys_and_reports():
     handle.remove()
     result = net.load_state_dict(sd, strict=False)
     assert result.missing_keys == ["0.weight"] and result.unexpected_keys == ["0.w"]
+
+
+def test_replaced_parameter_keeps_its_place():
+    m = nn.Linear(2, 2)
+    m.weight = nn.Parameter(pt.ones(2, 2))                # torch: ['weight', 'bias'], unchanged order
+    assert list(m.state_dict()) == ["weight", "bias"]

@@ -145,7 +145,8 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            self._forget(name)
+            if name not in params:      # a replaced parameter keeps its place (state dict order), as in torch
+                self._forget(name)
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:

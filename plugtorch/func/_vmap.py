@@ -16,7 +16,6 @@ before each sample), with ``"different"`` each draws its own.
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 
 import plugtorch as pt
@@ -58,13 +57,13 @@ class _randomness:
         elif self.randomness == "same":
             from plugtorch import random as R
             if not self.snapshot:
-                self.snapshot.append({d: copy.deepcopy(g._state) for d, g in R._defaults.items()})
+                self.snapshot.append({d: g.get_state() for d, g in R._defaults.items()})
             else:
                 saved = self.snapshot[0]
                 for d in list(R._defaults):
                     if d in saved:
-                        R._defaults[d]._state = copy.deepcopy(saved[d])
-                    else:   # created during the first sample: recreated from the same seed
+                        R._defaults[d].set_state(saved[d])
+                    else:   # first used by the first sample: recreated from the same seed
                         del R._defaults[d]
 
     def __exit__(self, *exc):

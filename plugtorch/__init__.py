@@ -74,6 +74,10 @@ pi, e, inf, nan, newaxis = _math.pi, _math.e, _math.inf, _math.nan, None
 
 from plugtorch._settings import *  # noqa: E402,F401,F403  (use_deterministic_algorithms, set_num_threads ...)
 from plugtorch._legacy_types import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor ...: legacy constructors)
+from plugtorch._layout import layout, strided  # noqa: E402,F401
+from plugtorch import _layout  # noqa: E402
+
+_layout.install(Tensor)
 
 
 def typename(obj) -> str:

@@ -51,6 +51,26 @@ def tensor_type(self, dtype=None, non_blocking=False, **kwargs):
     return self.to(dtype=_dtypes.to_dtype(dtype))
 
 
+def set_default_tensor_type(t) -> None:
+    """Deprecated in PyTorch: the default dtype (and, for 'torch.cuda.FloatTensor' style names, the
+    default device) from a legacy type or its name; use ``set_default_dtype``/``set_default_device``."""
+    import warnings
+    from plugtorch import _device
+    warnings.warn("torch.set_default_tensor_type() is deprecated as of PyTorch 2.1, please use "
+                  "torch.set_default_dtype() and torch.set_default_device() as alternatives.", UserWarning,
+                  stacklevel=2)
+    if isinstance(t, _LegacyTensorType):
+        dtype, device_type = t.dtype, "cpu"
+    elif isinstance(t, str):
+        dtype, device_type = _parse_type_name(t)
+    else:
+        raise TypeError("invalid type object: only floating-point types are supported as the default type")
+    if not dtype.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _dtypes.set_default_dtype(dtype)
+    _device.set_default_device(None if device_type == "cpu" else device_type)
+
+
 class _LegacyTensorType(type):
     def __instancecheck__(cls, obj):
         from plugtorch._tensor import Tensor
@@ -101,5 +121,5 @@ def _make(legacy):
 
 
 LEGACY_TYPES = {legacy + "Tensor": _make(legacy) for legacy in _CONSTRUCTORS}
-__all__ = list(LEGACY_TYPES)
+__all__ = list(LEGACY_TYPES) + ["set_default_tensor_type"]
 globals().update(LEGACY_TYPES)

@@ -135,6 +135,13 @@ def is_warn_always_enabled() -> bool:
     return warn_always
 
 
+def set_flush_denormal(mode: bool) -> bool:
+    """False: the cpu backend cannot flush denormal floats to zero (NumPy leaves the FPU's mode
+    alone), which is what PyTorch answers on a CPU without the capability; nothing changes."""
+    _check_bool("set_flush_denormal", "mode", mode, 1)
+    return False
+
+
 def set_float32_matmul_precision(precision: str) -> None:
     """Record 'highest', 'high' or 'medium' (``get_float32_matmul_precision`` reports it). plugtorch's
     float32 matmuls always accumulate in float32 at least ('highest'); no backend trades precision
@@ -158,4 +165,4 @@ __all__ = ["use_deterministic_algorithms", "are_deterministic_algorithms_enabled
            "is_deterministic_algorithms_warn_only_enabled", "set_deterministic_debug_mode",
            "get_deterministic_debug_mode", "set_num_threads", "get_num_threads", "set_num_interop_threads",
            "get_num_interop_threads", "set_warn_always", "is_warn_always_enabled", "set_float32_matmul_precision",
-           "get_float32_matmul_precision"]
+           "get_float32_matmul_precision", "set_flush_denormal"]

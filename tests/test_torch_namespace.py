@@ -153,3 +153,37 @@ def test_tensor_type_conversions():
     assert x.type(pt.int64).dtype is pt.int64
     with pytest.raises(ValueError, match="invalid type: 'torch.Bad'"):
         x.type("torch.Bad")
+
+
+@pytest.mark.parametrize("name", ["plugtorch._settings", "plugtorch._legacy_types", "plugtorch._ops_inplace",
+                                  "plugtorch._nn_toplevel", "plugtorch.random", "plugtorch._layout"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+    pt.manual_seed(0)
+    result = doctest.testmod(importlib.import_module(name), extraglobs={"pt": pt, "plugtorch": pt},
+                             optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_layout_flush_denormal_default_tensor_type():
+    import pickle
+    assert pt.ones(2).layout is pt.strided and isinstance(pt.strided, pt.layout) and repr(pt.strided) == "plugtorch.strided"
+    assert pt.zeros(2, layout=pt.strided).tolist() == [0.0, 0.0]
+    assert pickle.loads(pickle.dumps(pt.strided)) is pt.strided
+    assert pt.set_flush_denormal(True) is False          # not supported: nothing changes
+    assert np.float32(1e-40) * pt.ones(1).item() != 0
+    with pytest.raises(TypeError, match="must be bool"):
+        pt.set_flush_denormal(1)
+    try:
+        with pytest.warns(UserWarning, match="set_default_tensor_type\\(\\) is deprecated"):
+            pt.set_default_tensor_type(pt.DoubleTensor)
+        assert pt.get_default_dtype() is pt.float64 and pt.tensor([1.0]).dtype is pt.float64
+        with pytest.warns(UserWarning):
+            pt.set_default_tensor_type("torch.FloatTensor")
+        assert pt.tensor([1.0]).dtype is pt.float32
+        with pytest.raises(TypeError, match="only floating-point types are supported as the default type"), \
+                pytest.warns(UserWarning):
+            pt.set_default_tensor_type(pt.LongTensor)
+    finally:
+        pt.set_default_dtype(pt.float32)

@@ -4,7 +4,8 @@ and ``ormqr``, the two uses of ``geqrf``'s compact result.
 Reflector i is ``H_i = I - tau_i v_i v_i^T`` with ``v_i`` zero above row i, one at row i and
 column i of ``input`` below it (LAPACK's convention). Each is applied to a matrix as a rank-1
 update, one per reflector and batched over leading dims, so every backend runs them and autograd
-differentiates them (float32/float64).
+differentiates them (float32/float64; complex64/complex128 forward only, as plugtorch has no complex
+autograd yet).
 
 >>> a, tau = plugtorch.geqrf(plugtorch.tensor([[3., 1.], [4., 2.]]))
 >>> Q = plugtorch.linalg.householder_product(a, tau)
@@ -17,7 +18,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.dispatch.meta import LEGACY_NAMES
 
-_REAL = (_dtypes.float32, _dtypes.float64)
+_KERNEL_DTYPES = (_dtypes.float32, _dtypes.float64, _dtypes.complex64, _dtypes.complex128)
 
 
 def _check_tensors(op, input, tau, other=None):
@@ -26,22 +27,19 @@ def _check_tensors(op, input, tau, other=None):
             raise TypeError(f"{op}(): argument '{name}' must be Tensor, not {type(t).__name__}")
 
 
-def _same_device_and_real(op, kernel, input, **others):
-    """The other tensors on input's device, and input float32/float64 (else PyTorch's error naming
-    its cpu kernel)."""
+def _same_device_and_kind(op, kernel, input, **others):
+    """The other tensors on input's device, and input of a float or complex dtype (else PyTorch's
+    error naming its cpu kernel)."""
     for name, t in others.items():
         if t.device != input.device:
             raise RuntimeError(f"{op}: Expected input and {name} to be on the same device, but found input on "
                                f"{input.device} and {name} on {t.device} instead.")
-    if input.dtype not in _REAL:
+    if input.dtype not in _KERNEL_DTYPES:
         _refuse(kernel, input.dtype, op)
 
 
 def _refuse(kernel, dtype, op):
     name = LEGACY_NAMES.get(dtype.name, dtype.name)
-    if dtype.is_complex:
-        raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\' in plugtorch yet ({op} covers float32 '
-                                  "and float64 matrices)")
     raise NotImplementedError(f'"{kernel}" not implemented for \'{name}\' ({op}: use float32 or float64, e.g. .float())')
 
 
@@ -61,13 +59,17 @@ def _reflector(A, i):
 
 
 def _apply_left(X, v, t):
-    """``(I - t v v^T) X`` for X (..., m, p), v (..., m), t (...)."""
-    return X - (t.unsqueeze(-1) * v).unsqueeze(-1) * (v.unsqueeze(-2) @ X)
+    """``(I - t v v^H) X`` for X (..., m, p), v (..., m), t (...)."""
+    return X - (t.unsqueeze(-1) * v).unsqueeze(-1) * (_conj(v).unsqueeze(-2) @ X)
 
 
 def _apply_right(X, v, t):
-    """``X (I - t v v^T)`` for X (..., p, m)."""
-    return X - (X @ v.unsqueeze(-1)) * (t.unsqueeze(-1) * v).unsqueeze(-2)
+    """``X (I - t v v^H)`` for X (..., p, m)."""
+    return X - (X @ v.unsqueeze(-1)) * (t.unsqueeze(-1) * _conj(v)).unsqueeze(-2)
+
+
+def _conj(x):
+    return x.conj() if x.dtype.is_complex else x
 
 
 def householder_product(A, tau):
@@ -97,7 +99,7 @@ def householder_product(A, tau):
     if tau.dtype is not A.dtype:
         raise RuntimeError(f"{op}: tau dtype {LEGACY_NAMES[tau.dtype.name]} does not match input dtype "
                            f"{LEGACY_NAMES[A.dtype.name]}; cast one with .to(dtype)")
-    _same_device_and_real(op, "orgqr_cpu", A, tau=tau)
+    _same_device_and_kind(op, "orgqr_cpu", A, tau=tau)
     Q = P.eye(m, n, dtype=A.dtype, device=A.device).expand(tuple(A.shape[:-2]) + (m, n))
     for i in reversed(range(tau.shape[-1])):
         Q = _apply_left(Q, _reflector(A, i), tau[..., i])
@@ -111,7 +113,8 @@ def orgqr(input, tau):
 
 def ormqr(input, tau, other, left=True, transpose=False):
     """``Q @ other`` (``other @ Q`` when not ``left``; Q^T with ``transpose``), Q = H_1 ... H_k the
-    full square product of ``input``'s reflectors (``geqrf``'s result), without forming Q.
+    full square product of ``input``'s reflectors (``geqrf``'s result), without forming Q;
+    ``transpose`` conjugates too for complex matrices (Q^H), as PyTorch's.
 
     >>> A = plugtorch.randn(4, 3, dtype=plugtorch.float64)
     >>> a, tau = plugtorch.geqrf(A)
@@ -145,10 +148,11 @@ def ormqr(input, tau, other, left=True, transpose=False):
         if t.dtype is not input.dtype:
             raise RuntimeError(f"{op}: Expected input and {name} to have the same dtype, but input has dtype "
                                f"{LEGACY_NAMES[input.dtype.name]} and {name} has dtype {LEGACY_NAMES[t.dtype.name]}")
-    _same_device_and_real(op, "ormqr_cpu", input, tau=tau, other=other)
+    _same_device_and_kind(op, "ormqr_cpu", input, tau=tau, other=other)
     order = range(k) if left == transpose else reversed(range(k))     # Q C: H_k first; Q^T C: H_1 first
     apply = _apply_left if left else _apply_right
     X = other
     for i in order:
-        X = apply(X, _reflector(input, i), tau[..., i])
+        t = tau[..., i]
+        X = apply(X, _reflector(input, i), _conj(t) if transpose else t)
     return X

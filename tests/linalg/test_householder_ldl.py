@@ -62,6 +62,19 @@ def test_ormqr_multiplies_by_the_full_q(left, transpose):
     np.testing.assert_allclose(a.ormqr(tau, pt.tensor(C), left, transpose).numpy(), want, atol=1e-12)
 
 
+def test_complex_reflectors():
+    rng = np.random.default_rng(15)
+    A = rng.standard_normal((2, 5, 3)) + 1j * rng.standard_normal((2, 5, 3))
+    C = rng.standard_normal((2, 5, 2)) + 1j * rng.standard_normal((2, 5, 2))
+    a, tau = pt.geqrf(pt.tensor(A))
+    assert a.dtype == tau.dtype == pt.complex128
+    Q = L.householder_product(a, tau).numpy()
+    np.testing.assert_allclose(Q, np.linalg.qr(A)[0], atol=1e-12)
+    Qc = np.linalg.qr(A, mode="complete")[0]
+    got = pt.ormqr(a, tau, pt.tensor(C), transpose=True).numpy()             # Q^H C, as PyTorch's
+    np.testing.assert_allclose(got, np.conj(np.swapaxes(Qc, -1, -2)) @ C, atol=1e-12)
+
+
 def test_householder_product_and_ormqr_gradients():
     A = pt.tensor(rnd(5, 3, seed=5), requires_grad=True)
     tau = pt.tensor(np.random.default_rng(6).uniform(0.5, 1.5, 3), requires_grad=True)

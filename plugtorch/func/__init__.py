@@ -3,7 +3,7 @@
 grad, grad_and_value, vjp, jvp, jacrev, jacfwd, hessian and linearize differentiate with the
 reverse-mode engine (forward mode by the double-vjp trick); vmap calls the function once per
 sample and stacks the results (see docs/func.md for what that means for speed); functional_call
-runs a module with the parameters and buffers given.
+runs a module with the parameters and buffers given, stack_module_state stacks an ensemble's.
 
 >>> import plugtorch as pt
 >>> from plugtorch.func import grad, vmap
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from plugtorch.func._transforms import (grad, grad_and_value, hessian, jacfwd, jacrev, jvp,  # noqa: F401
                                         linearize, vjp)
+from plugtorch.func._modules import replace_all_batch_norm_modules_, stack_module_state  # noqa: F401
 from plugtorch.func._vmap import vmap  # noqa: F401
 
-__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize", "vjp",
-           "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp", "linearize",
+           "replace_all_batch_norm_modules_", "stack_module_state", "vjp", "vmap"]
 
 
 def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, *, tie_weights=True, strict=False):

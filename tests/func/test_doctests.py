@@ -6,7 +6,7 @@ import pytest
 
 import plugtorch as pt
 
-MODULES = ["plugtorch.func", "plugtorch.func._pytree", "plugtorch.func._transforms", "plugtorch.func._vmap",
+MODULES = ["plugtorch.func", "plugtorch.func._pytree", "plugtorch.func._transforms", "plugtorch.func._vmap", "plugtorch.func._modules",
            "plugtorch.autograd.functional"]
 
 

@@ -223,3 +223,25 @@ def test_per_sample_grads_of_a_module_through_functional_call():
         pt.nn.functional.cross_entropy(model(xs[i:i + 1]), ys[i:i + 1]).backward()
         for name, p in model.named_parameters():
             np.testing.assert_allclose(g[name][i].numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_model_ensemble_through_stack_module_state_and_vmap():
+    """torch.func's ensembling recipe: the vmapped ensemble equals each model called alone."""
+    from plugtorch.func import functional_call, replace_all_batch_norm_modules_, stack_module_state
+    pt.manual_seed(0)
+    models = [pt.nn.Sequential(pt.nn.Linear(3, 4), pt.nn.BatchNorm1d(4), pt.nn.ReLU()).eval() for _ in range(3)]
+    params, buffers = stack_module_state(models)
+    assert sorted(params) == ["0.bias", "0.weight", "1.bias", "1.weight"]
+    assert tuple(params["0.weight"].shape) == (3, 4, 3) and params["0.weight"].is_leaf
+    assert params["0.weight"].requires_grad and not buffers["1.running_mean"].requires_grad
+    x = pt.randn(5, 3)
+    out = vmap(lambda p, b, d: functional_call(models[0], (p, b), (d,)), in_dims=(0, 0, None))(params, buffers, x)
+    for i, m in enumerate(models):
+        np.testing.assert_allclose(out[i].detach().numpy(), m(x).detach().numpy(), rtol=1e-6)
+    _raises(RuntimeError, "stack_module_state: Expected at least one model, got 0.", lambda: stack_module_state([]))
+    _raises(RuntimeError, "stack_module_state: Expected all models to be of the same class.",
+            lambda: stack_module_state([pt.nn.Linear(2, 2), pt.nn.Bilinear(2, 2, 2)]))
+    _raises(RuntimeError, "stack_module_state: Expected all models to have the same training/eval mode.",
+            lambda: stack_module_state([pt.nn.Linear(2, 2), pt.nn.Linear(2, 2).eval()]))
+    bn = replace_all_batch_norm_modules_(pt.nn.Sequential(pt.nn.BatchNorm1d(4)))
+    assert bn[0].running_mean is None and not bn[0].track_running_stats

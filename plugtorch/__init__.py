@@ -90,10 +90,13 @@ def typename(obj) -> str:
     if isinstance(obj, Tensor):
         return obj.type()
     module = getattr(obj, "__module__", "") or ""
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
-    if not isinstance(obj, type):
+    if hasattr(obj, "__qualname__"):          # classes and functions name themselves
+        name = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        name = obj.__name__
+    else:                                     # other objects by their class
         module, name = type(obj).__module__, type(obj).__qualname__
-    return name if module in ("builtins", "__builtin__") else f"{module}.{name}"
+    return name if module in ("", "builtins") else f"{module}.{name}"
 
 
 def is_storage(obj) -> bool:

@@ -19,6 +19,9 @@ def test_typename_is_storage_is_inference():
     assert pt.typename(pt.ones(2, dtype=pt.int64)) == "torch.LongTensor"
     assert pt.typename(3) == "int"
     assert pt.typename(pt.nn.Linear(1, 1)) == "plugtorch.nn.modules.linear.Linear"
+    assert pt.typename(pt.nn.Linear) == "plugtorch.nn.modules.linear.Linear"
+    assert pt.typename(np.sum) == "numpy.sum" and pt.typename(int) == "int"
+    assert pt.typename(pt.FloatTensor) == "plugtorch.FloatTensor"
     assert pt.is_storage(pt.ones(2)) is False
     with pt.inference_mode():
         x = pt.ones(1)

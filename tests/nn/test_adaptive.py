@@ -107,3 +107,19 @@ def test_nllloss2d_is_nllloss_with_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         assert nn.NLLLoss2d()(x, t).item() == nn.NLLLoss()(x, t).item()
+
+
+@pytest.mark.skipif("opencl" not in pt.backends.available(), reason="no opencl backend")
+def test_on_opencl_as_on_cpu():
+    asm = make()
+    x = pt.tensor(np.random.default_rng(5).standard_normal((10, 16)).astype(np.float32))
+    t = pt.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 11])
+    want = asm(x, t)
+    dev = asm.to("opencl")
+    got = dev(x.to("opencl"), t.to("opencl"))
+    assert got.output.device.type == "opencl"
+    np.testing.assert_allclose(got.output.detach().cpu().numpy(), want.output.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got.loss.item(), want.loss.item(), rtol=1e-5)
+    got.loss.backward()
+    assert dev.head.weight.grad.device.type == "opencl"
+    assert dev.predict(x.to("opencl")).cpu().tolist() == asm.to("cpu").predict(x).tolist()

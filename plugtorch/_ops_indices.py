@@ -103,7 +103,11 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
         hit = P.zeros(tuple(e.shape), dtype=_dtypes.bool, device=dev)
     else:
         s = P.sort(t)[0]
-        at = P.searchsorted(s, e.reshape(-1)).clamp(max=s.shape[0] - 1)
+        # nan sorts last but searchsorted's bisection (PyTorch's) treats it as neither above nor
+        # below, which would hide the values before it: search a key with nan read as inf (a nan
+        # element still matches nothing, as nan != nan)
+        key = P.where(P.isnan(s), float("inf"), s) if s.dtype.is_floating_point else s
+        at = P.searchsorted(key, e.reshape(-1)).clamp(max=s.shape[0] - 1)
         hit = (s[at] == e.reshape(-1)).reshape(tuple(e.shape))
     return ~hit if invert else hit
 

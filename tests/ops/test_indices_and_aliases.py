@@ -52,6 +52,12 @@ def test_isin_and_nonzero_static(dev):
     assert pt.isin(_t([1.0, 2.0, np.nan], dev), 2).tolist() == [False, True, False]
     assert pt.isin(2, _t([1, 2], dev)).item() is True
     assert pt.isin(_t([1, 2], dev), _t([], dev, pt.int64)).tolist() == [False, False]
+    # nan among the test elements sorts last, where searchsorted's bisection would skip the
+    # values before it (isin([3, nan], [nan, 3]) was [False, False]); nan never matches
+    v = np.array([3.0, np.nan, 1.0, 3.0, -0.0, 0.0, np.nan, -np.inf, 1.0, np.inf])
+    for test in ([np.nan, 3.0], [np.nan, np.inf, 0.0, np.nan], [np.nan], [-np.inf, np.nan, 1.0]):
+        np.testing.assert_array_equal(_np(pt.isin(_t(v, dev), _t(test, dev))), np.isin(v, test))
+        np.testing.assert_array_equal(_np(pt.isin(_t(v, dev), _t(test, dev), invert=True)), np.isin(v, test, invert=True))
     assert pt.nonzero_static(_t([0, 1, 1, 0, 1], dev), size=2).tolist() == [[1], [2]]
     assert pt.nonzero_static(_t([0, 1], dev), size=3, fill_value=-5).tolist() == [[1], [-5], [-5]]
 

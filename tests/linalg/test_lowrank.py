@@ -102,3 +102,14 @@ def test_lobpcg_generalized_and_initial_block():
     assert V.shape == (36, 2)
     E32 = pt.lobpcg(pt.tensor(A, dtype=pt.float32), k=1)[0]
     assert E32.dtype == pt.float32 and np.isclose(E32.item(), np.linalg.eigvalsh(A)[-1], rtol=1e-3)
+
+
+@pytest.mark.skipif("opencl" not in pt.backends.available(), reason="no opencl backend")
+def test_on_opencl():
+    A = low_rank(m=20, n=10, r=2, seed=8)
+    U, S, V = pt.svd_lowrank(pt.tensor(A, dtype=pt.float32, device="opencl"), q=3)
+    assert U.device.type == S.device.type == "opencl"
+    np.testing.assert_allclose(S.cpu().numpy()[:2], np.linalg.svd(A, compute_uv=False)[:2], rtol=1e-4)
+    X = np.random.default_rng(9).standard_normal((30, 30))
+    E = pt.lobpcg(pt.tensor(X @ X.T, dtype=pt.float32, device="opencl"), k=2)[0]
+    np.testing.assert_allclose(E.cpu().numpy(), np.linalg.eigvalsh(X @ X.T)[::-1][:2], rtol=1e-3)

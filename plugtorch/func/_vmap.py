@@ -243,7 +243,9 @@ def _stack_outputs(samples, out_dims, batch, name, trackers):
     for k, (first, d) in enumerate(zip(flat0, dims)):
         column = [f[k] for f in flats]
         if d is None:
-            if any(t.batched(c) for t, c in zip(trackers, column)):
+            # computed from the sample (seen by the tracker), or different per sample (made where the
+            # tracker cannot see: detach(), a host round trip): a batched output
+            if any(t.batched(c) for t, c in zip(trackers, column)) or not all(_same(first, c) for c in column[1:]):
                 raise ValueError(f"vmap({name}, ...): `{name}` can not return a BatchedTensor when out_dim is None")
             out.append(first)
             continue
@@ -255,3 +257,15 @@ def _stack_outputs(samples, out_dims, batch, name, trackers):
         else:
             out.append(pt.stack(column, d))
     return tree_unflatten(out, spec)
+
+
+def _same(a, b):
+    if a is b:
+        return True
+    if isinstance(a, pt.Tensor) or isinstance(b, pt.Tensor):
+        return (isinstance(a, pt.Tensor) and isinstance(b, pt.Tensor) and a.shape == b.shape and a.dtype == b.dtype
+                and a.device == b.device and bool(pt.equal(a, b)))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):   # (NumPy arrays and the like)
+        return False

@@ -122,6 +122,8 @@ def test_errors_as_torch():
             lambda: vmap(lambda a: (a, a), out_dims=(0, 0, 0))(x))
     _raises(ValueError, "vmap(<lambda>, ...): `<lambda>` can not return a BatchedTensor when out_dim is None",
             lambda: vmap(lambda a: a * 1, out_dims=None)(x))
+    _raises(ValueError, "vmap(<lambda>, ...): `<lambda>` can not return a BatchedTensor when out_dim is None",
+            lambda: vmap(lambda a: pt.tensor(a.numpy()), out_dims=None)(rand(2, 3)))   # unseen by the tracker
     _raises(ValueError, "vmap(<lambda>, ..., out_dims=0.5): `out_dims` must be an int, None or a python collection "
                         "of ints representing where in the outputs the vmapped dimension should appear.",
             lambda: vmap(lambda a: a, out_dims=0.5)(x))

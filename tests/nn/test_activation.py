@@ -86,6 +86,23 @@ def test_gradients_at_kinks_match_pytorch():
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
 
 
+def test_hardtanh_keeps_nan_and_integer_dtypes():
+    # nan was clamped to max_val (hardtanh(nan) == 1.0, relu6(nan) == 6.0); PyTorch keeps nan and
+    # passes its gradient through (its backward zeroes only x <= min or x >= max)
+    x = t64([-2.0, np.nan, 2.0, 0.5, -0.0], True)
+    y = F.hardtanh(x)
+    np.testing.assert_array_equal(y.detach().numpy(), [-1.0, np.nan, 1.0, 0.5, -0.0])
+    assert np.signbit(y.detach().numpy()[-1])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 1.0, 0.0, 1.0, 1.0])
+    np.testing.assert_array_equal(F.relu6(t64([np.nan, 7.0, -1.0])).numpy(), [np.nan, 6.0, 0.0])
+    z = pt.tensor([np.nan, 3.0])
+    F.hardtanh_(z)
+    np.testing.assert_array_equal(z.numpy(), [np.nan, 1.0])
+    got = F.hardtanh(pt.tensor([-3, 0, 3]))                 # an int tensor stays int
+    assert got.dtype is pt.int64 and got.tolist() == [-1, 0, 1]
+
+
 def test_prelu():
     x = np.random.default_rng(3).standard_normal((2, 3, 4))
     m = nn.PReLU(3).double()

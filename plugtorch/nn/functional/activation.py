@@ -40,7 +40,10 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     inside = (input > min_val) & (input < max_val)
-    return _out(input, pt.where(inside, input, pt.where(input <= min_val, min_val, max_val)), inplace)
+    if input.dtype.is_floating_point:
+        inside = inside | (input != input)    # nan stays nan (with its gradient), as in PyTorch
+    out = pt.where(inside, input, pt.where(input <= min_val, min_val, max_val))
+    return _out(input, out if out.dtype == input.dtype else out.to(input.dtype), inplace)
 
 
 def relu6(input, inplace: bool = False):

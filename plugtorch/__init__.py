@@ -45,6 +45,8 @@ from plugtorch import autograd  # noqa: E402,F401
 from plugtorch.autograd import inplace as _inplace  # noqa: E402,F401
 from plugtorch.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: E402,F401
                                           is_inference_mode_enabled, no_grad, set_grad_enabled)
+from plugtorch.autograd.anomaly_mode import (is_anomaly_check_nan_enabled, is_anomaly_enabled,  # noqa: E402,F401
+                                             set_anomaly_enabled)
 from plugtorch import return_types  # noqa: E402,F401
 from plugtorch._ops_public import *  # noqa: E402,F401,F403
 from plugtorch._ops_public import ops  # noqa: E402,F401

@@ -13,6 +13,8 @@ from plugtorch.autograd.function import Function, FunctionCtx  # noqa: F401
 from plugtorch.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                           is_inference_mode_enabled, no_grad, set_grad_enabled)
 from plugtorch.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from plugtorch.autograd.anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: F401
+                                             is_anomaly_enabled, set_detect_anomaly)
 
 
 def _as_list(x):
@@ -130,6 +132,34 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         import plugtorch as pt
         res = tuple(r if r is not None else pt.zeros_like(i) for r, i in zip(res, inputs))
     return res
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, other):
+        return isinstance(other, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The legacy wrapper: ``Variable(t, requires_grad=False)`` returns a tensor sharing ``t``'s data
+    (a new leaf), and every tensor is an instance of ``Variable``, as in PyTorch.
+
+    >>> import plugtorch as pt
+    >>> v = Variable(pt.ones(2), requires_grad=True)
+    >>> v.requires_grad, isinstance(pt.ones(1), Variable)
+    (True, True)
+    """
+
+    def __new__(cls, data=None, requires_grad=False, volatile=False):
+        import plugtorch as pt
+        if volatile:
+            import warnings
+            warnings.warn("volatile was removed and now has no effect. Use `with plugtorch.no_grad():` "
+                          "instead.", stacklevel=2)
+        if data is None:
+            data = pt.empty(0)
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(bool(requires_grad))
 
 
 # below the public names: engine imports formulas, which import plugtorch's public API

@@ -14,6 +14,7 @@ import threading
 from heapq import heapify, heappop, heappush
 
 from plugtorch._dtypes import _COMPLEX, _FLOAT
+from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
                                       grad_lock, modified_error, next_seq)
@@ -25,6 +26,11 @@ Tensor = None  # set by plugtorch/__init__
 _FORMULAS = F.FORMULAS
 _new = object.__new__
 _gs = D.grad_state
+_anomaly = anomaly_mode.state
+
+# Set while anomaly detection or a saved-tensors hook is on (update_extras): record() then hands
+# each new node to it. Otherwise None, so the common path pays one global read per recorded op.
+extras = None
 
 
 # ---- forward: recording -------------------------------------------------------------------
@@ -125,6 +131,8 @@ def record(op, args, kwargs):
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k
+        if extras is not None:
+            extras(node)
         return out
     node.n_outputs = 1
     if out._dtype.category == _COMPLEX:
@@ -136,7 +144,27 @@ def record(op, args, kwargs):
         out.grad_fn = node
     else:
         node.result = None
+    if extras is not None:
+        extras(node)
     return out
+
+
+def update_extras() -> None:
+    """Point ``extras`` at what record() must do beside recording (anomaly_mode, saved_hooks)."""
+    global extras
+    anomaly = _anomaly.enabled
+    hooked = bool(saved_hooks.active)
+    if not anomaly and not hooked:
+        extras = None
+    else:
+        extras = _extras
+
+
+def _extras(node):
+    if _anomaly.enabled:
+        node._anomaly_trace = anomaly_mode.forward_stack()
+    if saved_hooks.active:
+        saved_hooks.pack_node(node)
 
 
 def _complex_result(op, dtype):
@@ -274,6 +302,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     final = []      # queue_callback's callbacks, run once the graph is done
     tasks = _running.__dict__.setdefault("tasks", [])
     tasks.append(final)
+    anomaly = _anomaly.enabled
+    check_nan = anomaly and _anomaly.check_nan
+    node = None
     try:
         while heap:
             node = heappop(heap)[1]
@@ -299,6 +330,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 outs = apply_node(node, grads)
             else:
                 outs = node.apply(grads, create_graph)
+            if check_nan:
+                anomaly_mode.check_nan(node, outs)
             if node._post_hooks:
                 for h in node._post_hooks:
                     h(outs, grads)
@@ -319,8 +352,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     buf[nr] = g
                 else:
                     buf[nr] = buf[nr] + g
+        node = None
         while final:    # a callback may queue another
             final.pop(0)()
+    except Exception:
+        if anomaly and node is not None:
+            anomaly_mode.warn_forward_stack(node)
+        raise
     finally:
         tasks.pop()
         _gs.enabled = prev

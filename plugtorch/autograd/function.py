@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge, next_seq
+from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.dispatch import dispatcher as D
 
 
@@ -142,6 +143,10 @@ class Function:
         out_ids = {id(o) for o in outs}
         in_ids = {id(a) for a in args}
         ctx._saved = [None if t is None else SavedTensor(t, is_output=id(t) in out_ids) for t in to_save]
+        if saved_hooks.active or anomaly_mode.state.enabled:   # (rarely: both off is one check)
+            if anomaly_mode.state.enabled:
+                node._anomaly_trace = anomaly_mode.forward_stack()
+            ctx._saved = saved_hooks.pack_saved(ctx._saved)
         result = []
         for k, o in enumerate(outs):
             if isinstance(o, Tensor) and o.dtype.is_floating_point and id(o) not in ctx._non_diff:

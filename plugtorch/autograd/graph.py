@@ -271,3 +271,8 @@ def retain_grad(t):
     node._retained[t._out_nr] = hook
     if node._pre_hooks is None:
         node._pre_hooks = {}
+
+
+# torch.autograd.graph's hooks on saved tensors (they need the classes above)
+from plugtorch.autograd.saved_hooks import (disable_saved_tensors_hooks, save_on_cpu,  # noqa: E402,F401
+                                            saved_tensors_hooks)

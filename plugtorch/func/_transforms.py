@@ -107,14 +107,37 @@ def _call(func, args, kwargs, positions, has_aux, api):
     """Call ``func`` inside a transform with ``args[positions]`` replaced by fresh leaves:
     (output, aux, the fresh argument trees, their leaves, whether to record the backward pass)."""
     cg = _needs_graph([args[i] for i in positions])
+    track = not cg and is_grad_enabled()
     args = list(args)
     with _level(), enable_grad():
         diff = [tree_map(_fresh, args[i]) for i in positions]
         for i, d in zip(positions, diff):
             args[i] = d
         out = func(*args, **kwargs)
+    leaves = tree_flatten(diff)[0]
+    if track and _reaches_other_leaves(out, leaves):
+        cg = True   # func used a tensor from outside that requires grad: keep the results connected to it
     out, aux = _split_aux(out, has_aux, api)
-    return out, aux, diff, tree_flatten(diff)[0], cg
+    return out, aux, diff, leaves, cg
+
+
+def _reaches_other_leaves(out, leaves) -> bool:
+    """Whether the graph of ``out`` (a tree) reaches a leaf requiring grad besides ``leaves``."""
+    from plugtorch.autograd.graph import AccumulateGrad
+    ours = {id(x) for x in leaves}
+    todo = [o.grad_fn for o in tree_flatten(out)[0] if isinstance(o, pt.Tensor) and o.grad_fn is not None]
+    seen = set()
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            if id(node.variable) not in ours:
+                return True
+            continue
+        todo.extend(e[0] for e in node.next_functions if e is not None and e[0] is not None)
+    return False
 
 
 def _tensor_outputs(out, api):

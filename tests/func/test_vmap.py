@@ -157,3 +157,29 @@ def test_pointwise_op_batched_path_equals_the_loop():
     xg = x.clone().requires_grad_()
     vmap(pt.mul, in_dims=(0, None), out_dims=1)(xg, w).sum().backward()
     np.testing.assert_allclose(xg.grad.numpy(), np.broadcast_to(w.numpy().sum(0), (4, 3)))
+
+
+def test_batched_path_equals_the_loop_for_every_pointwise_op_sample():
+    """Every pointwise op with a gradcheck sample (tests/autograd/op_samples.py), batched by 3:
+    vmap(op) (batched path) and vmap(lambda: op) (loop) give the same bits, shapes and dtypes."""
+    from plugtorch.dispatch.registry import OPS
+    from plugtorch.func._vmap import _batchable
+    from tests.autograd.op_samples import SAMPLES
+    checked, bad = 0, []
+    for name in sorted(n for n in SAMPLES if "pointwise" in OPS[n].tags):
+        s = SAMPLES[name](np.random.default_rng(0))
+        if s.call is not None:
+            continue
+        f = getattr(pt.ops, name)
+        args = [pt.stack([a.detach() * (1 + 0.05 * k) if a.is_floating_point() else a for k in range(3)])
+                if isinstance(a, pt.Tensor) else a for a in s.args]
+        in_dims = tuple(0 if isinstance(a, pt.Tensor) else None for a in args)
+        if not _batchable(f, args, len(args), s.kwargs, 0):
+            continue
+        fast = vmap(f, in_dims=in_dims)(*args, **s.kwargs)
+        slow = vmap(lambda *a, **k: f(*a, **k), in_dims=in_dims)(*args, **s.kwargs)
+        if fast.shape != slow.shape or fast.dtype != slow.dtype or \
+                not np.array_equal(fast.detach().numpy(), slow.detach().numpy(), equal_nan=True):
+            bad.append(name)
+        checked += 1
+    assert checked > 60 and not bad, bad

@@ -178,6 +178,74 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
     return parts.cumsum(d)
 
 
+# ---- derivatives ---------------------------------------------------------------------------
+def _gradient_along(f, d, spacing, edge_order):
+    """The second-order accurate central differences of ``f`` along dim ``d`` (one-sided of order
+    ``edge_order`` at the ends), NumPy's ``gradient`` formulas; ``spacing`` a number or coordinates."""
+    n = f.shape[d]
+
+    def part(start, length=1):
+        return f.narrow(d, start, length)
+    if not isinstance(spacing, Tensor):
+        h = spacing
+        interior = (part(2, n - 2) - part(0, n - 2)) / (2 * h)
+        if edge_order == 1:
+            first, last = (part(1) - part(0)) / h, (part(n - 1) - part(n - 2)) / h
+        else:
+            first = (part(0) * -1.5 + part(1) * 2 - part(2) * 0.5) / h
+            last = (part(n - 3) * 0.5 - part(n - 2) * 2 + part(n - 1) * 1.5) / h
+        return P.cat([first, interior, last], d)
+    x = spacing.to(f.device, f.dtype.to_real() if f.dtype.is_complex else f.dtype)
+    along = (-1,) + (1,) * (f.ndim - 1 - d)            # broadcasts along dim d
+    dx = x[1:] - x[:-1]
+    dx1, dx2 = dx[:-1].reshape(along), dx[1:].reshape(along)
+    interior = (part(0, n - 2) * (-dx2 / (dx1 * (dx1 + dx2))) + part(1, n - 2) * ((dx2 - dx1) / (dx1 * dx2))
+                + part(2, n - 2) * (dx1 / (dx2 * (dx1 + dx2))))
+    if edge_order == 1:
+        first, last = (part(1) - part(0)) / dx[0], (part(n - 1) - part(n - 2)) / dx[-1]
+    else:
+        a1, a2 = dx[0], dx[1]
+        first = (part(0) * (-(2 * a1 + a2) / (a1 * (a1 + a2))) + part(1) * ((a1 + a2) / (a1 * a2))
+                 + part(2) * (-a1 / (a2 * (a1 + a2))))
+        b1, b2 = dx[-2], dx[-1]
+        last = (part(n - 3) * (b2 / (b1 * (b1 + b2))) + part(n - 2) * (-(b1 + b2) / (b1 * b2))
+                + part(n - 1) * ((2 * b2 + b1) / (b2 * (b1 + b2))))
+    return P.cat([first, interior, last], d)
+
+
+@public("cat")
+def gradient(input, *, spacing=1, dim=None, edge_order=1):
+    """The derivative of ``input`` estimated along each of ``dim`` (every dim by default) by
+    central differences, as ``numpy.gradient``: ``spacing`` a number, one number per dim, or one
+    1-D tensor of coordinates per dim; a tuple of tensors, one per dim.
+
+    >>> [t.tolist() for t in plugtorch.gradient(plugtorch.tensor([1., 4., 9., 16.]))]
+    [[3.0, 4.0, 6.0, 7.0]]
+    """
+    _check_tensor("gradient", input, "input")
+    if edge_order not in (1, 2):
+        raise RuntimeError("torch.gradient only supports edge_order=1 and edge_order=2.")
+    dims = [M.wrap_dim("gradient", dim, input.ndim)] if isinstance(dim, int) else (
+        list(_b.range(input.ndim)) if dim is None else [M.wrap_dim("gradient", d, input.ndim) for d in dim])
+    if isinstance(spacing, (list, tuple)):
+        if len(spacing) != len(dims):
+            raise RuntimeError(f"torch.gradient expected spacing to be unspecified, a scalar or it's spacing and dim "
+                               f"arguments to have the same length, but got a spacing argument of length "
+                               f"{len(spacing)} and a dim argument of length {len(dims)}.")
+        spacings = list(spacing)
+    else:
+        spacings = [spacing.item() if isinstance(spacing, Tensor) else spacing] * len(dims)
+    for d, sp in zip(dims, spacings):
+        if input.shape[d] < edge_order + 1:
+            raise RuntimeError("torch.gradient expected each dimension size to be at least edge_order+1")
+        if isinstance(sp, Tensor) and (sp.ndim != 1 or sp.shape[0] != input.shape[d]):
+            raise RuntimeError(f"torch.gradient expected each tensor to be on the same device and its coordinates "
+                               f"to be 1-D with one value per element of the dim: got shape {tuple(sp.shape)} for "
+                               f"dim {d} of size {input.shape[d]}")
+    f = input if input.dtype.is_floating_point or input.dtype.is_complex else input.to(_dtypes.get_default_dtype())
+    return tuple(_gradient_along(f, d, sp, edge_order) for d, sp in zip(dims, spacings))
+
+
 # ---- factories -----------------------------------------------------------------------------
 @public("linspace")
 def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None, requires_grad=False):

@@ -168,3 +168,20 @@ def test_geometric_moments(dtype):
         pt.empty(3).geometric_(1)
     with pytest.raises(NotImplementedError, match="geometric_"):
         pt.empty(3, dtype=pt.bool).geometric_(0.5)
+
+
+@pytest.mark.skipif("opencl" not in pt.backends.available(), reason="no OpenCL device")
+def test_on_opencl():
+    x = pt.tensor([0.5, 1.0], device="opencl")
+    assert pt.exp_(x) is x and x.device.type == "opencl"
+    np.testing.assert_allclose(x.cpu().numpy(), np.exp([0.5, 1.0]), rtol=1e-6)
+    a = pt.tensor([1.0, 2.0, 3.0], device="opencl")
+    assert a.less_equal_(2).cpu().tolist() == [1.0, 1.0, 0.0]
+    g = pt.Generator("opencl").manual_seed(0)
+    n = 20_000
+    c = pt.empty(n, device="opencl").cauchy_(1.0, 2.0, generator=g)
+    assert c.device.type == "opencl" and abs(np.median(c.cpu().numpy()) - 1.0) < 5 * 0.0111 * 2.0
+    v = pt.empty(n, device="opencl").geometric_(0.3, generator=g).cpu().numpy()
+    assert v.min() >= 1 and abs(v.mean() - 1 / 0.3) < 5 * math.sqrt(0.7 / 0.09 / n)
+    z = np.log(pt.empty(n, device="opencl").log_normal_(0.5, 0.75, generator=g).cpu().numpy())
+    assert abs(z.mean() - 0.5) < 5 * 0.75 / math.sqrt(n)

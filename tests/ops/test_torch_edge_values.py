@@ -244,3 +244,31 @@ def test_clamp_promotes_over_both_bounds_before_comparing(device):
     assert u.clamp(min=-2).tolist() == [254, 254, 254] and u.clamp(min=-2).dtype is pt.uint8
     with pytest.raises(RuntimeError, match="clamp.*300.*uint8"):
         u.clamp(min=300)
+
+
+_CAST_VALUES = [0.0, -1.0, 3.7, -3.7, 255.5, 300.0, 70000.5, -70000.5, 2.0 ** 31, -2.0 ** 31 - 1, 1e10, -1e10,
+                2.0 ** 63, 1e30, nan, inf, -inf, 65504.0, 3e38]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("src", [pt.float16, pt.bfloat16, pt.float32, pt.float64])
+def test_float_to_integer_out_of_range_as_numpy_and_torch(device, src):
+    # nan, inf and values outside int32 (int64) give its minimum, which narrower types truncate to 0;
+    # in range a narrower type wraps. bfloat16 gave 0 for nan/inf/2^31 and uint8(-1.0) == 0 on cpu
+    # (ml_dtypes' own conversion); opencl's went through int64 (1e10 -> int32 1410065408, nan -> 0)
+    if not _supports(device, src):
+        pytest.skip(f"{src} is not supported on {device}")
+    x = pt.tensor(_CAST_VALUES, dtype=pt.float64).to(src)
+    exact = x.to(pt.float64).numpy()                       # the values src holds
+    with np.errstate(invalid="ignore"):
+        want32 = exact.astype(np.float32) if src is not pt.float64 else exact
+        for dst in (pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64):
+            if src is pt.float64 and dst is pt.uint8:
+                continue                                   # (torch goes through int64 there; NumPy and plugtorch do not)
+            want = want32.astype(dst.numpy)
+            got = x.to(device).to(dst)
+            assert got.tolist() == want.tolist(), (src, dst)
+            z = pt.zeros(len(_CAST_VALUES), dtype=dst, device=device)
+            z.copy_(x.to(device))
+            assert z.tolist() == want.tolist(), (src, dst, "copy_")
+    assert pt.tensor([nan, 1e10], dtype=src, device=device).to(pt.int32).tolist() == [-2 ** 31, -2 ** 31]   # torch 2.13

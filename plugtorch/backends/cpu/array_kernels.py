@@ -43,6 +43,22 @@ def memory_root(a, ndarray=np.ndarray):
     return root
 
 
+_BF16 = np.dtype(_dtypes.bfloat16.numpy)
+
+
+def cast(x, d):
+    """``x.astype(d)``; bfloat16 to an integer goes through float32, as PyTorch's (and NumPy's for
+    float32) conversion: ml_dtypes' own gives 0 for nan, inf and out-of-range values, and -1 -> uint8 0.
+
+    >>> cast(np.array([-1.0, np.nan], _BF16), np.dtype(np.int32)).tolist()
+    [-1, -2147483648]
+    """
+    if x.dtype == _BF16 and d.kind in "iu":
+        with np.errstate(invalid="ignore"):
+            return x.astype(np.float32).astype(d)
+    return x.astype(d)
+
+
 def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, pairs=None) -> dict:
     """The kernel table for array namespace ``xp`` (NumPy or CuPy).
 
@@ -954,13 +970,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def cat(arrays, dim, dtype):
         d = dtype.numpy
-        return xp.concatenate([a if a.dtype == d else a.astype(d) for a in arrays], axis=dim)
+        return xp.concatenate([a if a.dtype == d else cast(a, d) for a in arrays], axis=dim)
     K["cat"] = cat
 
     def copy_(dst, src):
-        dst[...] = src
+        dst[...] = cast(src, dst.dtype) if getattr(src, "dtype", None) == _BF16 else src
     K["copy_"] = copy_
-    K["_to_dtype"] = lambda x, dtype: x.astype(dtype.numpy)
+    K["_to_dtype"] = lambda x, dtype: cast(x, dtype.numpy)
 
     # ---- indexing ------------------------------------------------------------------------
     def _key(indices):

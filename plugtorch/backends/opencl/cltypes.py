@@ -152,8 +152,12 @@ def convert(src_dt, dst_dt, expr) -> str:
         return _convert_complex(src_dt, dst_dt, expr)
     if dst_dt == BOOL:
         return f"((uchar)(({expr}) != 0))"
-    if is_float(src_dt) and not is_float(dst_dt) and ct != "long":
-        return f"(({ct})(long)({expr}))"   # float -> small int wraps like NumPy (via int64)
+    if is_float(src_dt) and not is_float(dst_dt):
+        # as NumPy (x86's cvtt): nan and values out of int32's (int64's) range give its minimum, which
+        # a narrower type truncates (to 0); in range, a narrower type wraps (300.0 -> uint8 44)
+        if ct == "long":
+            return f"((({expr}) >= -0x1p63f && ({expr}) < 0x1p63f) ? (long)({expr}) : LONG_MIN)"
+        return f"(({ct})((({expr}) >= -0x1p31f && ({expr}) < 0x1p31f) ? (int)({expr}) : INT_MIN))"
     if dst_dt == BF16 and src_dt != BF16:   # an operand cast to bfloat16 is rounded to it first,
         return f"bfr((float)({expr}))"     # as on cpu, although bfloat16 computes in float
     if dst_dt == F16 and src_dt != F16:     # the same for float16; a double is rounded once

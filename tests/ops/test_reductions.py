@@ -267,3 +267,19 @@ def test_all_and_any_keep_uint8(device):
     for r, want in ((x.all(), 0), (x.any(), 1), (x.all(1), [0, 1]), (pt.any(x, 0, keepdim=True), [[1, 1]])):
         assert r.dtype is pt.uint8 and r.tolist() == want
     assert x.to(pt.int8).all(1).dtype is pt.bool and x.float().any().dtype is pt.bool
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_arg_reductions_of_a_0d_tensor_along_its_dim(dev):
+    # dim 0 / -1 of a 0-d tensor is the tensor itself (torch 2.13: tensor(0)); opencl's kernel
+    # raised IndexError('tuple index out of range') for argmax/argmin/max/min with a dim
+    x = pt.tensor(2.5, device=dev)
+    for got in (x.argmax(0), x.argmin(-1), x.argmax(0, keepdim=True), pt.tensor(-3, device=dev).argmin(0)):
+        assert got.shape == () and got.dtype is pt.int64 and got.item() == 0
+    v, i = x.max(0)
+    assert (v.item(), i.item(), v.shape, i.shape) == (2.5, 0, (), ())
+    v, i = x.min(-1, keepdim=True)
+    assert (v.item(), i.item(), v.shape, i.shape) == (2.5, 0, (), ())
+    with pytest.raises(IndexError, match="out of range"):
+        x.argmax(1)

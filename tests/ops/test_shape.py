@@ -136,6 +136,11 @@ def test_cat_stack():
     same(pt.cat([x, y]), np.concatenate([a(2, 3), a(1, 3) + 10]))
     same(pt.cat((x, x), dim=-1), np.concatenate([a(2, 3)] * 2, -1))
     same(pt.concat([x, pt.zeros(0)]), a(2, 3))             # legacy: 1-d empty tensors are skipped
+    # ... but still promote, as in PyTorch (and np.concatenate): bool + an empty float64 is float64
+    got = pt.cat([pt.tensor([True, False]), pt.zeros(0, dtype=pt.float64)])
+    want = np.concatenate([np.array([True, False]), np.zeros(0)])
+    assert got.dtype is pt.float64 and want.dtype == np.float64 and got.tolist() == want.tolist()
+    assert pt.cat([x.to(pt.int8), pt.zeros(0, dtype=pt.float16)]).dtype is pt.float16
     assert pt.cat([x.int(), x.double()]).dtype is pt.float64
     same(pt.stack([x, x], 1), np.stack([a(2, 3)] * 2, 1))
     same(pt.stack([pt.tensor(1.0), pt.tensor(2.0)]), np.array([1.0, 2.0]))

@@ -272,7 +272,7 @@ def _cat_meta(tensors, dim=0):
                 raise RuntimeError(f"cat(): Sizes of tensors must match except in dimension {d}. Expected "
                                    f"size {ref.shape[j]} but got size {t.shape[j]} for tensor number {i} in the list.")
     from plugtorch import _dtypes
-    dt = _dtypes.result_type(*[p._dtype for p in parts])
+    dt = _dtypes.result_type(*[t._dtype for t in tensors])   # (the skipped empty tensors promote too, as in PyTorch)
     return dev, ([t._data for t in parts], d, dt), dt
 
 

@@ -77,6 +77,8 @@ pi, e, inf, nan, newaxis = _math.pi, _math.e, _math.inf, _math.nan, None
 from plugtorch._settings import *  # noqa: E402,F401,F403  (use_deterministic_algorithms, set_num_threads ...)
 from plugtorch._legacy_types import *  # noqa: E402,F401,F403  (FloatTensor, LongTensor ...: legacy constructors)
 from plugtorch._layout import layout, strided  # noqa: E402,F401
+from plugtorch._memory_format import (channels_last, channels_last_3d, contiguous_format,  # noqa: E402,F401
+                                      memory_format, preserve_format)
 from plugtorch import _layout  # noqa: E402
 
 _layout.install(Tensor)

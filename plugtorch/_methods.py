@@ -10,6 +10,7 @@ autograd (``to``, ``new_*``, ``Tensor(data)``, ``backward``, hooks) is attached 
 from __future__ import annotations
 
 from plugtorch import _dtypes, _indexing, _tensor_queries, autograd
+from plugtorch import _memory_format as MF
 from plugtorch import _ops_public as P
 from plugtorch._device import canonical
 from plugtorch._tensor import Tensor, parse_to_args
@@ -154,8 +155,16 @@ def _tensor_from_data(cls, *args, **kwargs):
 
 
 def _to(self, *args, **kwargs):
-    """``to(device=None, dtype=None, non_blocking=False, copy=False)``, or ``to(other)``."""
+    """``to(device=None, dtype=None, non_blocking=False, copy=False, *, memory_format=preserve_format)``,
+    or ``to(other)``."""
+    fmt = MF.check("to", kwargs.pop("memory_format", None)) if "memory_format" in kwargs else None
     dev, dtype, copy = parse_to_args(args, kwargs)
+    if fmt is not None or (self.ndim in (4, 5) and not self.is_contiguous()):
+        return _to_format(self, dev, dtype, copy, fmt)
+    return _move(self, dev, dtype, copy)
+
+
+def _move(self, dev, dtype, copy, fmt=None):
     out = self
     if dev is not None:
         dev = canonical(dev)
@@ -168,7 +177,19 @@ def _to(self, *args, **kwargs):
             out = P._to_dtype(out, dtype)
             copy = False
     if copy:
-        out = out.clone()
+        out = P.clone(out, memory_format=fmt)
+    return out
+
+
+def _to_format(self, dev, dtype, copy, fmt):
+    # PyTorch's rule: no copy when nothing changes and the layout asked for is the one the strides
+    # suggest; otherwise the result is laid out in fmt (preserve: as self is, see _memory_format.preserved)
+    want = MF.target(self, fmt)
+    if fmt is not None and fmt is not MF.preserve_format and MF.suggest(self) is not want:
+        copy = True
+    out = _move(self, dev, dtype, copy, want)
+    if out is not self and not out.is_contiguous(memory_format=want):
+        out = MF.copy_as(out, want, P.ops.clone)   # the backend's transfer or cast came back row-major
     return out
 
 

@@ -14,6 +14,7 @@ import types
 import numpy as np
 
 from plugtorch import _dtypes, return_types
+from plugtorch import _memory_format as MF
 from plugtorch._device import canonical
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import meta as M
@@ -385,8 +386,42 @@ ones = _factory("ones", 1)
 @public("empty")
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, **kw):
-    t = dispatch(OPS["empty"], _size_arg("empty", size, _size_kw("empty", kw)), dtype=dtype, device=device)
+    size = _size_arg("empty", size, _size_kw("empty", kw))
+    if memory_format is None or memory_format is MF.contiguous_format:
+        t = dispatch(OPS["empty"], size, dtype=dtype, device=device)
+    else:
+        t = _empty_in_format(size, memory_format, dtype, device)
     return t.requires_grad_() if requires_grad else t
+
+
+def _empty_in_format(size, memory_format, dtype, device):
+    # empty(..., memory_format=plugtorch.channels_last): a permuted view of an NHWC-shaped empty tensor
+    MF.check("empty", memory_format)
+    if memory_format is MF.preserve_format:
+        raise RuntimeError("empty(): unsupported memory format preserve_format (there is no tensor to "
+                           "preserve the layout of); pass contiguous_format or channels_last(_3d), or use empty_like")
+    shape = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    MF.check_rank(memory_format, len(shape))
+    return MF.make(lambda s: dispatch(OPS["empty"], s, dtype=dtype, device=device), shape, memory_format)
+
+
+@public("clone")
+def clone(input, *, memory_format=None):
+    """A copy of ``input``. ``memory_format`` (default ``preserve_format``: a channels_last input's copy
+    is channels_last too, as in PyTorch) asks for a layout.
+
+    >>> plugtorch.ones(1, 2, 2, 3).contiguous(memory_format=plugtorch.channels_last).clone().stride()
+    (12, 1, 6, 2)
+    """
+    if memory_format is not None or (isinstance(input, Tensor) and len(input._data.shape) in (4, 5)):
+        if isinstance(input, Tensor):
+            fmt = MF.target(input, MF.check("clone", memory_format))
+            if fmt is not MF.contiguous_format:
+                return MF.copy_as(input, fmt, ops.clone)
+    return dispatch(_CLONE, input)
+
+
+_CLONE = OPS["clone"]
 
 
 @public("full")
@@ -402,6 +437,14 @@ def _check_input(op, input):
         raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
 
 
+def _like_shape(op, input, memory_format, maker):
+    """``maker(shape)`` for ``input``'s shape in the layout ``memory_format`` asks for (default
+    ``preserve_format``: a channels_last input gives a channels_last result, as in PyTorch)."""
+    fmt = (MF.contiguous_format if memory_format is None and len(input._data.shape) not in (4, 5)
+           else MF.target(input, MF.check(op, memory_format)))
+    return MF.make(maker, tuple(input._data.shape), fmt)
+
+
 def _like(name, maker):
     def f(input, *args, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None, **kw):
         _check_input(name + "_like", input)
@@ -409,7 +452,8 @@ def _like(name, maker):
             args = (kw.pop("fill_value"),)
         if kw:
             raise TypeError(f"{name}_like() got an unexpected keyword argument '{next(iter(kw))}'")
-        t = maker(tuple(input.shape), *args, dtype=dtype or input.dtype, device=device or input.device)
+        t = _like_shape(name + "_like", input, memory_format,
+                        lambda s: maker(s, *args, dtype=dtype or input.dtype, device=device or input.device))
         return t.requires_grad_() if requires_grad else t
     f.__name__ = name + "_like"
     return f
@@ -479,21 +523,24 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
     return dispatch(OPS["random_"], t, low, high, generator=generator)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None, memory_format=None):
     _check_input("rand_like", input)
-    return rand(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
-                requires_grad=requires_grad, generator=generator)
+    t = _like_shape("rand_like", input, memory_format, lambda s: rand(
+        s, dtype=dtype or input.dtype, device=device or input.device, generator=generator))
+    return t.requires_grad_() if requires_grad else t
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None):
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator=None, memory_format=None):
     _check_input("randn_like", input)
-    return randn(tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device,
-                 requires_grad=requires_grad, generator=generator)
+    t = _like_shape("randn_like", input, memory_format, lambda s: randn(
+        s, dtype=dtype or input.dtype, device=device or input.device, generator=generator))
+    return t.requires_grad_() if requires_grad else t
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None, memory_format=None):
     _check_input("randint_like", input)
-    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, device=device or input.device, generator=generator)
+    return _like_shape("randint_like", input, memory_format, lambda s: randint(
+        low, high, s, dtype=dtype or input.dtype, device=device or input.device, generator=generator))
 
 
 PUBLIC_TO_OP.update(rand_like="uniform_", randn_like="normal_", randint_like="random_")
@@ -696,6 +743,6 @@ for _n, _f in list(globals().items()):
         if "dim" in _params or "keepdim" in _params:
             globals()[_n] = _accepting_numpy_names(_f)
 
-_PRIVATE = {"check_index_along", "check_int64", "check_values_fit", "fit_scalar", "annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
+_PRIVATE = {"MF", "check_index_along", "check_int64", "check_values_fit", "fit_scalar", "annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
             "public", "PUBLIC_TO_OP", "return_types", "ops"}
 __all__ = [n for n, v in list(globals().items()) if not n.startswith("_") and n not in _PRIVATE and callable(v)]

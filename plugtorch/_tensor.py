@@ -114,8 +114,14 @@ class Tensor:
         return self._backend().storage_offset(self._data)
 
     def is_contiguous(self, memory_format=None) -> bool:
-        from plugtorch.backends.base import is_contiguous
-        return is_contiguous(self.shape, self.stride())
+        """Whether the tensor is laid out densely row-major, or in ``memory_format``
+        (``plugtorch.channels_last``: NHWC strides)."""
+        if memory_format is None:
+            from plugtorch.backends.base import is_contiguous
+            return is_contiguous(self._data.shape, self.stride())
+        from plugtorch import _memory_format as MF
+        MF.check("is_contiguous", memory_format)
+        return MF.is_contiguous_as(self._data.shape, self.stride(), memory_format)
 
     @property
     def is_cuda(self) -> bool:

@@ -60,7 +60,7 @@ def reshape(input, *shape):
         raise _missing_sizes("reshape", "shape")
     shape = infer_size("reshape", M.as_shape("reshape", shape), input.numel())
     if view_strides(tuple(input.shape), input.stride(), shape) is None:
-        input = input.clone()
+        input = _pt().ops.clone(input)   # row-major (Tensor.clone keeps a channels_last layout)
     return _pt().ops.view(input, shape)
 
 
@@ -171,8 +171,18 @@ def broadcast_to(input, size):
 
 @composite("contiguous", tags=("shape",))
 def contiguous(input, memory_format=None):
+    """``input`` itself if it is laid out in ``memory_format`` (default ``contiguous_format``), else a
+    copy that is: ``x.contiguous(memory_format=plugtorch.channels_last)`` stores an NCHW tensor NHWC."""
+    from plugtorch import _memory_format as MF
     _t("contiguous", input)
-    return input if input.is_contiguous() else input.clone()
+    fmt = MF.check("contiguous", memory_format) or MF.contiguous_format
+    if fmt is MF.preserve_format:
+        raise RuntimeError("preserve memory format is unsupported by the contiguous operator; pass "
+                           "plugtorch.contiguous_format or plugtorch.channels_last(_3d)")
+    MF.check_rank(fmt, input.ndim)
+    if input.is_contiguous(memory_format=fmt):
+        return input
+    return MF.copy_as(input, fmt, _pt().ops.clone)
 
 
 @composite("movedim", tags=("shape",))

@@ -408,16 +408,21 @@ class Module:
         return self
 
     def to(self, *args, **kwargs):
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``; floating point
-        parameters and buffers take the dtype, all of them the device. Returns ``self``."""
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or
+        ``to(memory_format=...)``; floating point parameters and buffers take the dtype, all of them the
+        device, the 4-D and 5-D ones the memory format. Returns ``self``."""
         from plugtorch._tensor import parse_to_args
         if "copy" in kwargs:
             raise TypeError("to() got unexpected keyword arguments ['copy']")
+        fmt = kwargs.pop("memory_format", None)
         device, dtype, _ = parse_to_args(args, kwargs)
         if dtype is not None and not dtype.is_floating_point:
             raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
 
         def convert(t):
+            # memory_format=plugtorch.channels_last lays out the 4-D (and 5-D) parameters and buffers, as torch
+            if fmt is not None and t.dim() in (4, 5):
+                return t.to(device=device, dtype=dtype if t.dtype.is_floating_point else None, memory_format=fmt)
             return t.to(device=device, dtype=dtype if t.dtype.is_floating_point else None)
         return self._apply(convert)
 

@@ -1,0 +1,180 @@
+"""Memory formats: plugtorch.channels_last / channels_last_3d / contiguous_format / preserve_format.
+
+Strides and errors are PyTorch 2.13's (its answers written down here); values are checked against
+the same computation on a row-major tensor, on every available backend (cpu, opencl, the 'strict'
+plug-in).
+"""
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+
+DEVICES = pt.backends.available()
+CL = (60, 1, 15, 3)            # torch.empty(2, 3, 4, 5, memory_format=torch.channels_last).stride()
+CL3D = (360, 1, 90, 18, 3)     # torch.empty(2, 3, 4, 5, 6, memory_format=torch.channels_last_3d).stride()
+ROW = (60, 20, 5, 1)
+
+
+def _nchw(device="cpu", shape=(2, 3, 4, 5)):
+    return pt.arange(float(np.prod(shape)), device=device).reshape(*shape)
+
+
+def test_the_four_formats():
+    assert repr(pt.channels_last) == "plugtorch.channels_last" and str(pt.channels_last_3d) == "plugtorch.channels_last_3d"
+    assert [repr(f) for f in (pt.contiguous_format, pt.preserve_format)] == ["plugtorch.contiguous_format",
+                                                                              "plugtorch.preserve_format"]
+    assert all(isinstance(f, pt.memory_format) for f in (pt.channels_last, pt.contiguous_format))
+    assert pickle.loads(pickle.dumps(pt.channels_last)) is pt.channels_last
+    assert copy.deepcopy(pt.channels_last_3d) is pt.channels_last_3d
+    with pytest.raises(TypeError, match="cannot create 'plugtorch.memory_format' instances"):
+        pt.memory_format()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_contiguous_channels_last_strides_and_values(device):
+    x = _nchw(device)
+    c = x.contiguous(memory_format=pt.channels_last)
+    assert c.shape == (2, 3, 4, 5) and c.stride() == CL
+    assert not c.is_contiguous() and c.is_contiguous(memory_format=pt.channels_last)
+    assert not x.is_contiguous(memory_format=pt.channels_last)
+    np.testing.assert_array_equal(c.cpu().numpy(), x.cpu().numpy())
+    assert c.contiguous(memory_format=pt.channels_last) is c          # already laid out: itself
+    back = c.contiguous()
+    assert back.stride() == ROW and back.is_contiguous()
+    np.testing.assert_array_equal(back.cpu().numpy(), x.cpu().numpy())
+    y = _nchw(device, (2, 3, 4, 5, 6)).contiguous(memory_format=pt.channels_last_3d)
+    assert y.stride() == CL3D and y.is_contiguous(memory_format=pt.channels_last_3d)
+    np.testing.assert_array_equal(y.cpu().numpy(), np.arange(720.).reshape(2, 3, 4, 5, 6))
+
+
+def test_size_one_dims_are_both_layouts():
+    x = pt.ones(2, 1, 4, 5)   # torch: is_contiguous(channels_last) True; contiguous(...) keeps (20, 20, 5, 1)
+    assert x.is_contiguous(memory_format=pt.channels_last)
+    assert x.contiguous(memory_format=pt.channels_last).stride() == (20, 20, 5, 1)
+    assert pt.empty(2, 3, 1, 1, memory_format=pt.channels_last).stride() == (3, 1, 3, 3)
+    assert not pt.ones(2, 3, 4).is_contiguous(memory_format=pt.channels_last)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_copies_preserve_channels_last(device):
+    c = _nchw(device).contiguous(memory_format=pt.channels_last)
+    ref = np.arange(120.).reshape(2, 3, 4, 5)
+    for out in (c.clone(), pt.clone(c), c.to(pt.float64), c.to("cpu"), c.to(device, copy=True)):
+        assert out.stride() == CL
+        np.testing.assert_array_equal(out.cpu().numpy(), ref)
+    for like in (pt.empty_like(c), pt.zeros_like(c), pt.ones_like(c), pt.full_like(c, 2.5), pt.rand_like(c),
+                 pt.randn_like(c), pt.randint_like(c, 5)):
+        assert like.stride() == CL and like.device == c.device
+    assert pt.full_like(c, 2.5).cpu().numpy().tolist() == np.full((2, 3, 4, 5), 2.5).tolist()
+    assert pt.zeros_like(c, memory_format=pt.contiguous_format).stride() == ROW
+    assert c.clone(memory_format=pt.contiguous_format).stride() == ROW
+    assert c.to(pt.float64, memory_format=pt.contiguous_format).stride() == ROW
+    sliced = c[:, :, 1:3]   # not dense, but its strides suggest channels_last (torch: (30, 1, 15, 3))
+    assert sliced.stride() == CL and sliced.clone().stride() == (30, 1, 15, 3)
+    assert pt.empty_like(sliced).stride() == (30, 1, 15, 3) and sliced.to(pt.float64).stride() == (30, 1, 15, 3)
+    np.testing.assert_array_equal(sliced.clone().cpu().numpy(), ref[:, :, 1:3])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_to_and_factories_take_memory_format(device):
+    x = _nchw(device)
+    c = x.to(memory_format=pt.channels_last)
+    assert c.stride() == CL and c.to(memory_format=pt.channels_last) is c   # torch: no copy
+    np.testing.assert_array_equal(c.cpu().numpy(), x.cpu().numpy())
+    t = x.transpose(0, 1)   # suggests row-major already: to(contiguous_format) aliases it, as in torch
+    assert t.to(memory_format=pt.contiguous_format) is t
+    assert pt.empty(2, 3, 4, 5, memory_format=pt.channels_last, device=device).stride() == CL
+    assert pt.empty((2, 3, 4, 5, 6), memory_format=pt.channels_last_3d, device=device).stride() == CL3D
+    assert pt.empty_like(x, memory_format=pt.channels_last).stride() == CL
+    z = pt.zeros_like(c, requires_grad=True)
+    assert z.is_leaf and z.requires_grad and z.stride() == CL
+    (z * 2).sum().backward()
+    assert z.grad.cpu().numpy().tolist() == np.full((2, 3, 4, 5), 2.0).tolist()
+
+
+def test_wrong_rank_and_wrong_type_errors():
+    x3, x4 = pt.ones(2, 3, 4), pt.ones(2, 3, 4, 5)
+    rank4 = "required rank 4 tensor to use channels_last format"
+    for call in (lambda: x3.contiguous(memory_format=pt.channels_last), lambda: x3.to(memory_format=pt.channels_last),
+                 lambda: x3.clone(memory_format=pt.channels_last), lambda: pt.empty(2, 3, memory_format=pt.channels_last),
+                 lambda: pt.empty_like(x3, memory_format=pt.channels_last)):
+        with pytest.raises(RuntimeError, match=rank4):
+            call()
+    with pytest.raises(RuntimeError, match="required rank 5 tensor to use channels_last_3d format"):
+        x4.contiguous(memory_format=pt.channels_last_3d)
+    with pytest.raises(RuntimeError, match="preserve memory format is unsupported by the contiguous operator"):
+        x4.transpose(0, 1).contiguous(memory_format=pt.preserve_format)
+    with pytest.raises(RuntimeError, match="unsupported memory format preserve_format"):
+        pt.empty(2, 3, 4, 5, memory_format=pt.preserve_format)
+    with pytest.raises(TypeError, match="contiguous\\(\\): argument 'memory_format' must be plugtorch.memory_format, not int"):
+        x4.contiguous(memory_format=3)
+    with pytest.raises(TypeError, match="is_contiguous\\(\\): argument 'memory_format' must be plugtorch.memory_format, not str"):
+        x4.is_contiguous(memory_format="channels_last")
+
+
+def test_module_to_channels_last():
+    m = pt.nn.Sequential(pt.nn.Conv2d(3, 4, 3), pt.nn.BatchNorm2d(4))
+    w = m[0].weight.detach().clone()
+    assert m.to(memory_format=pt.channels_last) is m
+    # torch 2.13: 0.weight (27, 1, 9, 3); the 1-d parameters and buffers are left alone
+    assert m[0].weight.stride() == (27, 1, 9, 3) and isinstance(m[0].weight, pt.nn.Parameter)
+    assert m[0].bias.stride() == (1,) and m[1].running_mean.stride() == (1,)
+    np.testing.assert_array_equal(m[0].weight.detach().numpy(), w.numpy())
+    assert pt.nn.Conv3d(2, 2, 1).to(memory_format=pt.channels_last_3d).weight.stride() == (2, 1, 2, 2, 2)
+    with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last format"):
+        pt.nn.Conv3d(2, 2, 1).to(memory_format=pt.channels_last)
+
+
+def _op_cases(x_row):
+    rm, rv = pt.zeros(3, device=x_row.device), pt.ones(3, device=x_row.device)
+    w = pt.arange(81., device=x_row.device).reshape(3, 3, 3, 3).sin()
+    return {
+        "conv2d": lambda a: F.conv2d(a, w.contiguous(memory_format=pt.channels_last), padding=1),
+        "batch_norm": lambda a: F.batch_norm(a, rm.clone(), rv.clone(), training=True),
+        "relu": lambda a: pt.relu(a - 60.0),
+        "add": lambda a: a + a * 2,
+        "add_row_major": lambda a: a + x_row,
+        "max_pool2d": lambda a: F.max_pool2d(a, 2),
+        "interpolate_bilinear": lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"),
+        "interpolate_nearest": lambda a: F.interpolate(a, size=(7, 3)),
+        "cat": lambda a: pt.cat([a, x_row], 1),
+        "reshape": lambda a: a.reshape(2, -1),
+    }
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_ops_on_channels_last_inputs_equal_row_major(device):
+    x = (_nchw(device) / 7.0).sin()
+    c = x.contiguous(memory_format=pt.channels_last)
+    for name, op in _op_cases(x).items():
+        got, ref = op(c), op(x)
+        np.testing.assert_allclose(got.cpu().numpy(), ref.cpu().numpy(), rtol=1e-5, atol=1e-5, err_msg=name)
+    # gradients reach a channels_last leaf with the row-major leaf's values
+    a, b = c.detach().requires_grad_(), x.detach().requires_grad_()
+    for leaf in (a, b):
+        F.conv2d(leaf, pt.ones(2, 3, 3, 3, device=device), padding=1).relu().sum().backward()
+    np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_pointwise_ops_keep_channels_last_on_cpu():
+    c = _nchw().contiguous(memory_format=pt.channels_last)
+    assert (c + 1).stride() == CL and pt.relu(c).stride() == CL   # as torch's
+    assert F.batch_norm(c, None, None, training=True).stride() == CL
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_save_load_round_trips_channels_last_values(device):
+    c = _nchw(device).contiguous(memory_format=pt.channels_last)
+    buf = io.BytesIO()
+    pt.save({"x": c}, buf)
+    buf.seek(0)
+    r = pt.load(buf)["x"]
+    assert r.device == c.device and r.shape == c.shape
+    np.testing.assert_array_equal(r.cpu().numpy(), np.arange(120.).reshape(2, 3, 4, 5))

@@ -152,4 +152,35 @@ def copy_as(t, fmt, clone):
     return clone(t.permute(spec[1])).permute(spec[2])
 
 
+def _suggests_channels_last(a) -> bool:
+    return (getattr(a, "ndim", 0) == 4 and not a.is_contiguous()
+            and strides_like(tuple(a._data.shape), a.stride(), channels_last))
+
+
+def keep_channels_last(out, *inputs):
+    """``out`` (a tensor or a tuple of them) laid out channels_last when one of ``inputs`` suggests it,
+    as PyTorch's convolutions, poolings and normalizations lay out theirs; a copy only where the kernel
+    returned another layout."""
+    if not any(_suggests_channels_last(a) for a in inputs):
+        return out
+    if isinstance(out, tuple):
+        return type(out)(keep_channels_last(o, *inputs) for o in out) if not hasattr(out, "_fields") else \
+            type(out)(*(keep_channels_last(o, *inputs) for o in out))
+    if getattr(out, "ndim", 0) == 4 and not out.is_contiguous(memory_format=channels_last):
+        return out.contiguous(memory_format=channels_last)
+    return out
+
+
+def keeps_channels_last(fn):
+    """Decorate ``fn(input, ...)`` so a channels_last input (or second argument: a convolution's
+    weight) gives a channels_last result (see ``keep_channels_last``)."""
+    def wrapped(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        return keep_channels_last(out, *args[:2]) if args else out
+    for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
+        setattr(wrapped, attr, getattr(fn, attr, None))
+    wrapped.__wrapped__ = fn
+    return wrapped
+
+
 __all__ = ["memory_format", "contiguous_format", "channels_last", "channels_last_3d", "preserve_format"]

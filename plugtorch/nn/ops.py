@@ -17,6 +17,7 @@ import inspect
 import plugtorch as pt
 from plugtorch import _ops_public
 from plugtorch import _dtypes
+from plugtorch import _memory_format as _MF
 from plugtorch._caches import Memo
 from plugtorch._tensor import Tensor
 from plugtorch.autograd.formulas import derivative
@@ -492,9 +493,16 @@ _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
              "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered)}
 
 
+# ops whose result PyTorch lays out channels_last when the input (or conv's weight) is: the wrappers
+# convert a kernel's row-major result (plugtorch/_memory_format.py)
+_KEEP_CHANNELS_LAST = frozenset({"conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "batch_norm", "group_norm"})
+
+
 def _wrapper(op, impl):
     def fn(*args, **kwargs):
         return dispatch(op, *args, **kwargs)
+    if op.name in _KEEP_CHANNELS_LAST:
+        fn = _MF.keeps_channels_last(fn)
     fn.__name__ = fn.__qualname__ = op.name
     fn.__doc__ = impl.__doc__
     fn.__signature__ = op.signature

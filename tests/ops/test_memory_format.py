@@ -165,8 +165,31 @@ def test_ops_on_channels_last_inputs_equal_row_major(device):
 
 def test_pointwise_ops_keep_channels_last_on_cpu():
     c = _nchw().contiguous(memory_format=pt.channels_last)
-    assert (c + 1).stride() == CL and pt.relu(c).stride() == CL   # as torch's
-    assert F.batch_norm(c, None, None, training=True).stride() == CL
+    assert (c + 1).stride() == CL and pt.relu(c).stride() == CL   # as torch's (NumPy keeps the layout)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_conv_pool_norm_and_resize_results_are_channels_last(device):
+    # torch 2.13 lays out all of these channels_last for a channels_last input (conv2d also for a
+    # channels_last weight alone); the strides below are its answers
+    x = (_nchw(device, (2, 4, 6, 5)) / 9.0).cos()
+    c = x.contiguous(memory_format=pt.channels_last)
+    w = pt.ones(4, 4, 3, 3, device=device) / 9
+    cases = {"conv2d": (lambda a: F.conv2d(a, w), (48, 1, 12, 4)),
+             "conv2d_groups": (lambda a: F.conv2d(a, w[:, :1], groups=4), (48, 1, 12, 4)),
+             "conv_transpose2d": (lambda a: F.conv_transpose2d(a, w), (224, 1, 28, 4)),
+             "max_pool2d": (lambda a: F.max_pool2d(a, 2), (24, 1, 8, 4)),
+             "avg_pool2d": (lambda a: F.avg_pool2d(a, 2), (24, 1, 8, 4)),
+             "batch_norm": (lambda a: F.batch_norm(a, None, None, training=True), (120, 1, 20, 4)),
+             "group_norm": (lambda a: F.group_norm(a, 2), (120, 1, 20, 4)),
+             "interpolate": (lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"), (480, 1, 40, 4)),
+             "adaptive_avg_pool2d": (lambda a: F.adaptive_avg_pool2d(a, 2), (16, 1, 8, 4))}
+    for name, (op, strides) in cases.items():
+        got, ref = op(c), op(x)
+        assert got.stride() == strides, name
+        assert ref.is_contiguous() or name == "interpolate", name   # (cpu's comes in NumPy matmul's layout)
+        np.testing.assert_allclose(got.cpu().numpy(), ref.cpu().numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert F.conv2d(x, w.contiguous(memory_format=pt.channels_last)).stride() == (48, 1, 12, 4)
 
 
 @pytest.mark.parametrize("device", DEVICES)

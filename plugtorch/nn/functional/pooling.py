@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
+from plugtorch._memory_format import keeps_channels_last
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.meta import check_bool, not_implemented_for
 from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative,
@@ -216,6 +217,7 @@ def _check_adaptive(op, input, nd):
                            f"but got input of size: {list(input.shape)}")
 
 
+@keeps_channels_last   # a channels_last input gives a channels_last result, as in PyTorch
 def adaptive_avg_pool2d(input, output_size):
     """Mean over PyTorch's bins [floor(i*H/Ho), ceil((i+1)*H/Ho)); computed as A_h @ x @ A_w^T."""
     _check_adaptive("adaptive_avg_pool2d", input, 2)

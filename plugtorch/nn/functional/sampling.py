@@ -12,6 +12,7 @@ import math
 import warnings
 
 import plugtorch as pt
+from plugtorch._memory_format import keeps_channels_last
 from plugtorch.dispatch.meta import not_implemented_for
 from plugtorch.nn.functional._utils import check_tensors
 
@@ -143,6 +144,7 @@ def _antialias_matrix(n_in, n_out, scale, align_corners, mode, like):
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
 
 
+@keeps_channels_last   # a channels_last input gives a channels_last result, as in PyTorch
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
     """Resize the spatial dims of (N, C, *spatial): modes 'nearest', 'nearest-exact', 'area' (any

@@ -155,12 +155,9 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         value = bool(value)
-        if value and self._dtype.is_complex:
-            raise RuntimeError(f"autograd is not supported for complex tensors in plugtorch yet ({self._dtype} "
-                               "cannot require gradients); differentiate through real tensors, e.g. the "
-                               "real and imaginary parts")
-        if value and not self._dtype.is_floating_point:
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+        if value and not (self._dtype.is_floating_point or self._dtype.is_complex):
+            # (a complex leaf may require grad; ops without a verified complex formula refuse it)
+            raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self._dtype}); convert first, e.g. x.float().requires_grad_()")
         if self.grad_fn is not None and not value:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "

@@ -110,7 +110,7 @@ def test_fill_errors():
 def test_requires_grad_rules():
     x = pt.ones(2)
     assert x.requires_grad_() is x and x.requires_grad and x.is_leaf
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+    with pytest.raises(RuntimeError, match="only Tensors of floating point and complex dtype can require gradients"):
         pt.ones(2, dtype=pt.int64).requires_grad_()
     assert not x.detach().requires_grad
     assert x.data.tolist() == [1.0, 1.0] and not x.data.requires_grad

@@ -37,6 +37,9 @@ def _implicit_grad(o, k):
     if o._data.shape != () and o.numel() != 1:
         raise RuntimeError(f"grad can be implicitly created only for scalar outputs (output {k} has "
                            f"shape {list(o.shape)}); pass gradient= (or grad_outputs=) explicitly")
+    if o._dtype.is_complex:
+        raise RuntimeError(f"grad can be implicitly created only for real scalar outputs (output {k} is "
+                           f"{o._dtype}); reduce it to a real loss first, e.g. z.abs().sum() or z.real.sum()")
     key = (o._data.shape, o._dtype, id(o._device))
     one = _ONES.get(key)
     if one is None or one._device is not o._device:

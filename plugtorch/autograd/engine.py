@@ -16,6 +16,7 @@ from heapq import heapify, heappop, heappush
 from plugtorch._dtypes import _COMPLEX, _FLOAT
 from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.autograd import formulas as F
+from plugtorch.autograd.complex_formulas import COMPLEX_OPS
 from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
                                       grad_lock, modified_error, next_seq)
 from plugtorch.dispatch import dispatcher as D
@@ -39,7 +40,7 @@ def record(op, args, kwargs):
     info = _CACHE.get(op)
     if info is None:
         info = _CACHE[op] = _record_info(op)
-    formula, kind, fast, arity = info
+    formula, kind, fast, arity, complex_ok = info
     if formula is None:
         if not op.differentiable:
             return D.run(op, args, kwargs)
@@ -90,6 +91,8 @@ def record(op, args, kwargs):
                 edges.append(None)
             shape = a._data.shape
             slots.append((i, -1, shape, a._dtype))
+            if not complex_ok and a._dtype.category == _COMPLEX and edges[-1] is not None:
+                raise _complex_result(op, a._dtype, "a complex input requires grad")
             if saves is None or i in saves:
                 vc = a._vc
                 if saved is None:
@@ -108,6 +111,8 @@ def record(op, args, kwargs):
                 if isinstance(b, Tensor):
                     fn = b.grad_fn
                     edges.append((fn, b._out_nr) if fn is not None else (grad_accumulator(b), 0) if b._rg else None)
+                    if not complex_ok and b._dtype.category == _COMPLEX and edges[-1] is not None:
+                        raise _complex_result(op, b._dtype, "a complex input requires grad")
                     slots.append((i, j, b._data.shape, b._dtype))
                     if keep:
                         if saved is None:
@@ -125,9 +130,9 @@ def record(op, args, kwargs):
         node.out_meta = [(o._data.shape, o._dtype, o._device) for o in out]
         node.result = [_saved_output(o) for o in out] if formula.uses_result else None
         for k, o in enumerate(out):
-            if o._dtype.category == _COMPLEX:
+            if o._dtype.category == _COMPLEX and not complex_ok:
                 raise _complex_result(op, o._dtype)
-            if o._dtype.is_floating_point:
+            if o._dtype.category >= _FLOAT:
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k
@@ -135,9 +140,10 @@ def record(op, args, kwargs):
             extras(node)
         return out
     node.n_outputs = 1
-    if out._dtype.category == _COMPLEX:
+    cat = out._dtype.category
+    if cat == _COMPLEX and not complex_ok:
         raise _complex_result(op, out._dtype)
-    if out._dtype.category == _FLOAT:
+    if cat == _FLOAT or cat == _COMPLEX:
         if formula.uses_result:
             node.result = _saved_output(out)
         out._rg = True
@@ -163,15 +169,29 @@ def update_extras() -> None:
 def _extras(node):
     if _anomaly.enabled:
         node._anomaly_trace = anomaly_mode.forward_stack()
+        node._anomaly_parent = anomaly_mode.running_node()
     if saved_hooks.active:
         saved_hooks.pack_node(node)
 
 
-def _complex_result(op, dtype):
-    # a complex result would end the graph silently (it cannot require grad): refuse instead
+def _complex_result(op, dtype, why=None):
+    # ops outside complex_formulas.COMPLEX_OPS have no formula verified for complex numbers:
+    # refuse rather than record one that may be silently wrong (or end the graph)
+    why = why or f"an input requires grad and the result is {dtype}"
     return RuntimeError(f"{op.name}(): autograd is not supported for complex results in plugtorch yet "
-                        f"(an input requires grad and the result is {dtype}); compute it under "
-                        "plugtorch.no_grad() or on detached inputs")
+                        f"({why}; its backward formula is not verified for complex numbers, see "
+                        "docs/complex.md for the ops that are); compute it under plugtorch.no_grad() or on "
+                        "detached inputs")
+
+
+def cast_grad(g, dtype):
+    """A gradient cast to its input's dtype: a real input of a complex computation gets the real
+    part (as PyTorch: the imaginary part is the derivative along a direction the input cannot move)."""
+    if g._dtype.category == _COMPLEX and dtype.category != _COMPLEX:
+        g = g.real
+        if g._dtype is dtype:
+            return g
+    return g.to(dtype)
 
 
 def _tensors_positional(op, args, kwargs):
@@ -199,7 +219,7 @@ def _record_info(op):
     if "pointwise" in op.tags and op.meta is not None:
         arity = len(op.signature.parameters)
         fast = {1: D.unary, 2: D.binary}.get(arity)
-    return (_FORMULAS.get(op.name), op.out_kind, fast, arity)
+    return (_FORMULAS.get(op.name), op.out_kind, fast, arity, op.name in COMPLEX_OPS)
 
 
 def _saved_output(o):
@@ -247,7 +267,7 @@ def apply_node(node, grads):
             if gi._data.shape != shape:   # undo broadcasting
                 gi = F.sum_to(gi, shape)
             if gi._dtype is not dtype:
-                gi = gi.to(dtype)
+                gi = cast_grad(gi, dtype)
         out.append(gi)
     return out
 
@@ -257,7 +277,7 @@ def _unpack_output(saved, node, k=0):
     if t._version != version:
         raise modified_error(t, version, node)
     r = t.detach()
-    if r._dtype.is_floating_point:
+    if r._dtype.category >= _FLOAT:
         r._rg = True
         r.grad_fn = node   # so create_graph differentiates through the output too
         r._out_nr = k      # (which output of a multi-output op: eigh's vectors are its output 1)
@@ -304,6 +324,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     tasks.append(final)
     anomaly = _anomaly.enabled
     check_nan = anomaly and _anomaly.check_nan
+    if anomaly:
+        outer = anomaly_mode.running_node()   # (a backward run inside another node's backward)
     node = None
     try:
         while heap:
@@ -326,6 +348,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                             for h in list(t._post_acc_hooks):
                                 h(t)
                 continue
+            if anomaly:   # nodes recorded by this formula (create_graph) name it as their cause
+                anomaly_mode.set_running_node(node)
             if node.__class__ is OpNode:
                 outs = apply_node(node, grads)
             else:
@@ -362,6 +386,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     finally:
         tasks.pop()
         _gs.enabled = prev
+        if anomaly:
+            anomaly_mode.set_running_node(outer)
     if inputs is None:
         return None
     if accumulate:
@@ -471,7 +497,7 @@ def _accumulate(t, g, create_graph, handed):
     if g._data.shape != t._data.shape:
         g = F.sum_to(g, tuple(t.shape))
     if g._dtype is not t._dtype:
-        g = g.to(t._dtype)
+        g = cast_grad(g, t._dtype)
     if D._modes and D._stack.recorder is not None:
         D._stack.recorder.grad_event(t, "read")    # plugtorch.jit: accumulating depends on the old .grad
     with grad_lock:   # read, add and store as one step when threads share the leaf

@@ -100,15 +100,26 @@ def broadcast_grad(g, shape):
     return g * ones
 
 
+def conj_if_complex(v):
+    """``v``'s complex conjugate if it is complex (a tensor or a Python complex), else ``v`` itself:
+    formulas multiply by conj(f'(z)) (complex_formulas.py), which costs nothing for real tensors."""
+    if v.__class__ is complex:
+        return v.conjugate()
+    if isinstance(v, pt.Tensor) and v._dtype.is_complex:
+        return v.conj()
+    return v
+
+
+_c = conj_if_complex
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 _zero = lambda g, x: (g * 0,)  # noqa: E731  (piecewise-constant ops)
 
 # ---- unary --------------------------------------------------------------------------------
 derivative("neg", lambda g, x: (-g,), save=(), shapes=False)
-derivative("abs", lambda g, x: (g * x.sign(),))
+derivative("abs", lambda g, x: (g * (x.sgn() if x._dtype.is_complex else x.sign()),))
 for _n in ("sign", "floor", "ceil", "trunc", "round"):
     derivative(_n, _zero, save=())
-derivative("exp", lambda g, x, result: (g * result,), save=(), result=True)
+derivative("exp", lambda g, x, result: (g * _c(result),), save=(), result=True)
 derivative("exp2", lambda g, x, result: (g * result * _LN2,), save=(), result=True)
 derivative("expm1", lambda g, x, result: (g * (result + 1),), save=(), result=True)
 derivative("log", lambda g, x: (g / x,))
@@ -133,8 +144,8 @@ derivative("reciprocal", lambda g, x, result: (-g * result * result,), save=(), 
 # ---- binary -------------------------------------------------------------------------------
 derivative("add", lambda g, a, b: (g, g), save=(), shapes=False)
 derivative("sub", lambda g, a, b: (g, -g), save=(), shapes=False)
-derivative("mul", lambda g, a, b: (g * b, g * a))
-derivative("div", lambda g, a, b: (g / b, -g * a / (b * b)))
+derivative("mul", lambda g, a, b: (g * _c(b), g * _c(a)))
+derivative("div", lambda g, a, b: (g / _c(b), -g * _c(a) / _c(b * b)))
 derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
 derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
 
@@ -308,7 +319,7 @@ derivative("logsumexp", _logsumexp_grad, result=True)
 derivative("layer_norm", _layer_norm_grad, save=("x", "weight"))   # an nn op (plugtorch.nn.ops)
 
 # ---- linear algebra -----------------------------------------------------------------------
-derivative("_matmul", lambda g, a, b: (g @ b.mT, a.mT @ g))
+derivative("_matmul", lambda g, a, b: (g @ _c(b.mT), _c(a.mT) @ g))
 
 # ---- movement -----------------------------------------------------------------------------
 derivative("view", lambda g, x, *shape: (g.reshape(tuple(x.shape)),), save=())
@@ -411,3 +422,4 @@ derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())
 from plugtorch.autograd import linalg_formulas  # noqa: E402,F401
 from plugtorch.autograd import fft_formulas  # noqa: E402,F401
 from plugtorch.autograd import special_formulas  # noqa: E402,F401
+from plugtorch.autograd import complex_formulas  # noqa: E402,F401

@@ -1,8 +1,15 @@
 """gradcheck / gradgradcheck: analytical gradients against central finite differences.
 
-Defaults follow PyTorch (eps=1e-6, atol=1e-5, rtol=1e-3); inputs should be float64.
+Defaults follow PyTorch (eps=1e-6, atol=1e-5, rtol=1e-3); inputs should be float64 or complex128.
 On failure the report names, for each output and input, the worst mismatching Jacobian
 entries with both values.
+
+Complex tensors are checked as torch.autograd.gradcheck checks them: a complex input of n elements
+is 2n real variables (each element's real and imaginary part, perturbed in turn) and a complex
+output of m elements 2m real outputs. The analytical row of the real output Re(o_k) is the
+gradient for grad_output 1 at k, that of Im(o_k) the gradient for grad_output 1j at k (the
+conjugate Wirtinger convention: a real loss L gives z = x + iy the gradient dL/dx + i dL/dy),
+each gradient read as its (real, imag) pairs.
 
 >>> x = plugtorch.randn(3, dtype=plugtorch.float64, requires_grad=True)
 >>> gradcheck(lambda t: (t * t).sum(), (x,))
@@ -32,11 +39,20 @@ def _outputs(fn, inputs):
     out = fn(*inputs)
     if isinstance(out, Tensor):
         out = (out,)
-    return tuple(o for o in out if isinstance(o, Tensor) and o.dtype.is_floating_point)
+    return tuple(o for o in out if isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex))
 
 
 def _host(t):
-    return np.asarray(t.detach().cpu().numpy(force=True), dtype=np.float64).reshape(-1)
+    """The tensor's values as float64, a complex one as its (real, imag) pairs."""
+    a = t.detach().cpu().numpy(force=True)
+    if np.iscomplexobj(a):
+        return np.stack([a.real, a.imag], -1).astype(np.float64).reshape(-1)
+    return np.asarray(a, dtype=np.float64).reshape(-1)
+
+
+def _width(t):
+    """How many real numbers the tensor holds (two per complex element)."""
+    return t.numel() * (2 if t.dtype.is_complex else 1)
 
 
 def _numerical(fn, inputs, i, eps):
@@ -46,13 +62,15 @@ def _numerical(fn, inputs, i, eps):
     which differentiate internally (gradgradcheck's first derivative) still work."""
     import plugtorch as pt
     x = inputs[i]
-    base = _host(x)
+    base = x.detach().cpu().numpy(force=True).reshape(-1)
+    base = base.astype(np.complex128 if np.iscomplexobj(base) else np.float64)
+    steps = (1.0, 1j) if np.iscomplexobj(base) else (1.0,)   # real part, then imaginary part
     cols = []
-    for k in range(base.size):
+    for k, step in ((k, step) for k in range(base.size) for step in steps):
         vals = []
         for sgn in (1, -1):
             pert = base.copy()
-            pert[k] += sgn * eps
+            pert[k] += sgn * eps * step
             xi = pt.tensor(pert.reshape(tuple(x.shape)), dtype=x.dtype, device=x.device,
                            requires_grad=x.requires_grad)
             args = list(inputs)
@@ -62,21 +80,23 @@ def _numerical(fn, inputs, i, eps):
         cols.append((vals[0] - vals[1]) / (2 * eps))
     if cols:
         return np.stack(cols, axis=1)
-    n_out = sum(o.numel() for o in _outputs(fn, inputs))
+    n_out = sum(_width(o) for o in _outputs(fn, inputs))
     return np.zeros((n_out, 0))
 
 
 def _analytical(outs, inputs, diff_idx):
-    """Row ``r`` of each input's Jacobian is the gradient of flattened output element ``r``."""
+    """Row ``r`` of each input's Jacobian is the gradient of flattened (real) output ``r``: for a
+    complex output element, its real part (grad_output 1) and then its imaginary part (1j)."""
     import plugtorch as pt
-    n_out = sum(o.numel() for o in outs)
-    jac = {i: np.zeros((n_out, inputs[i].numel())) for i in diff_idx}
+    n_out = sum(_width(o) for o in outs)
+    jac = {i: np.zeros((n_out, _width(inputs[i]))) for i in diff_idx}
     row = 0
     for o in outs:
-        for k in range(o.numel()):
+        units = (1.0, 1j) if o.dtype.is_complex else (1.0,)
+        for k, unit in ((k, unit) for k in range(o.numel()) for unit in units):
             if o.requires_grad:
-                g = np.zeros(o.numel())
-                g[k] = 1.0
+                g = np.zeros(o.numel(), dtype=complex if o.dtype.is_complex else float)
+                g[k] = unit
                 go = pt.tensor(g.reshape(tuple(o.shape)), dtype=o.dtype, device=o.device)
                 grads = pt.autograd.grad([o], [inputs[i] for i in diff_idx], [go],
                                          retain_graph=True, allow_unused=True)
@@ -92,7 +112,7 @@ def _report(i, x, outs, a, num, bad):
     lines = []
     start = 0
     for j, o in enumerate(outs):
-        n = o.numel()
+        n = _width(o)
         blk = bad[start:start + n]
         if blk.any():
             rows, cols = np.nonzero(blk)
@@ -126,8 +146,8 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
         raise ValueError("gradcheck expects at least one input tensor to require gradient, "
                          "but none of the inputs have requires_grad=True")
     for i in diff_idx:
-        if inputs[i].dtype.name != "float64":
-            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; the check may fail "
+        if inputs[i].dtype.name not in ("float64", "complex128"):
+            warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64 or complex128; the check may fail "
                           "from rounding alone", UserWarning, stacklevel=2)
     outs = _outputs(func, inputs)
     ana = _analytical(outs, inputs, diff_idx)
@@ -163,8 +183,9 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=
     outs = _outputs(func, inputs)
     if grad_outputs is None:
         gen = np.random.default_rng(0)
-        grad_outputs = [pt.tensor(gen.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device,
-                                  requires_grad=True) for o in outs]
+        grad_outputs = [pt.tensor(gen.standard_normal(tuple(o.shape)) + 1j * gen.standard_normal(tuple(o.shape))
+                                  if o.dtype.is_complex else gen.standard_normal(tuple(o.shape)),
+                                  dtype=o.dtype, device=o.device, requires_grad=True) for o in outs]
     else:
         grad_outputs = list(_flat_inputs(grad_outputs))
     n_in = len(inputs)

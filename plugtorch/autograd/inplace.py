@@ -42,7 +42,7 @@ class CopyBackward(Node):
 
     def apply(self, grads, create_graph):
         g = grads[0]
-        return [F.sum_to(g, self.src_shape).to(self.src_dtype)]
+        return [_cast(F.sum_to(g, self.src_shape), self.src_dtype)]
 
 
 class CopySlices(Node):
@@ -65,10 +65,19 @@ class CopySlices(Node):
     def apply(self, grads, create_graph):
         import plugtorch as pt
         g = grads[0]
-        g_src = F.sum_to(self.view_fn(g), self.src_shape).to(self.src_dtype)
+        g_src = _cast(F.sum_to(self.view_fn(g), self.src_shape), self.src_dtype)
         z = g.clone()   # the overwritten region gets no gradient
         self.view_fn(z).copy_(pt.zeros((), dtype=g.dtype, device=g.device))
         return [z, g_src]
+
+
+def _cast(g, dtype):
+    from plugtorch.autograd.engine import cast_grad   # a complex gradient of a real source: its real part
+    return g if g._dtype is dtype else cast_grad(g, dtype)
+
+
+def _differentiable(dtype):
+    return dtype.is_floating_point or dtype.is_complex
 
 
 def record_copy(op, args, kwargs):
@@ -88,7 +97,7 @@ def record_copy(op, args, kwargs):
         D.grad_state.enabled = True
     if not (src._rg or dst._rg or (dst._base is not None and dst._base._rg)):
         return dst
-    if not dst._dtype.is_floating_point:
+    if not _differentiable(dst._dtype):
         return dst
     if dst._base is None:
         # dst keeps requiring grad even when src does not (h.zero_(): its grad is then zero)
@@ -113,7 +122,7 @@ def _rebase_views(base, skip):
     if not views:
         return
     for v in list(views):
-        if v is skip or v._view_fn is None or not v._dtype.is_floating_point:
+        if v is skip or v._view_fn is None or not _differentiable(v._dtype):
             continue
         fresh = v._view_fn(base)
         v.grad_fn = fresh.grad_fn
@@ -130,6 +139,12 @@ def can_cast(frm, to) -> bool:
 
 def inplace(self, op, args, kwargs):
     """``self.op_(*args)``: compute ``op(self, *args)`` and copy the result into ``self``."""
+    for a in args:
+        if a.__class__ is not self.__class__ and not isinstance(a, D.Tensor):
+            continue
+        if a._vc is not None and a._vc is self._vc:   # (PyTorch refuses an operand partly in self's memory)
+            from plugtorch.dispatch.meta import check_no_partial_overlap
+            check_no_partial_overlap(op.name + "_", self, a)
     recording = D.grad_state.enabled and (self._rg or D._requires_grad(args) or
                                           (self._base is not None and self._base._rg))
     src = self

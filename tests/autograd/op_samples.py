@@ -309,6 +309,18 @@ SAMPLES["fft_irfftn"] = lambda rng: Sample((randn(rng, 3, 4), (5, 6), None, "ort
 SAMPLES["_fft_rfftn_real"] = lambda rng: Sample((randn(rng, 3, 5), (0, 1)))
 
 
+# complex autograd (autograd/complex_formulas.py): complex128 inputs, or real ones with complex results
+def crandn(rng, *shape):
+    """A complex128 tensor that requires grad."""
+    return pt.tensor(rng.standard_normal(shape) + 1j * rng.standard_normal(shape), requires_grad=True)
+
+
+SAMPLES["conj_physical"] = SAMPLES["conj"] = SAMPLES["real"] = SAMPLES["imag"] = SAMPLES["angle"] = \
+    SAMPLES["view_as_real"] = lambda rng: Sample((crandn(rng, 2, 3),))
+SAMPLES["view_as_complex"] = lambda rng: Sample((randn(rng, 3, 2),))
+SAMPLES["complex"] = SAMPLES["polar"] = lambda rng: Sample((pos(rng, 2, 3), randn(rng, 3)))
+
+
 # the special functions (dispatch/ops/special.py), inside their domains
 SAMPLES["acosh"] = lambda rng: Sample((pos(rng, 3, 4, lo=1.2, hi=3.0),))
 SAMPLES["atanh"] = SAMPLES["erfinv"] = lambda rng: Sample((unit(rng, 3, 4),))

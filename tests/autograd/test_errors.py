@@ -27,12 +27,12 @@ def test_backward_of_non_scalar_without_gradient():
 
 
 def test_requires_grad_on_integer_tensor():
-    with pytest.raises(RuntimeError, match=r"only Tensors of floating point dtype can require gradients "
+    with pytest.raises(RuntimeError, match=r"only Tensors of floating point and complex dtype can require gradients "
                                            r"\(got plugtorch.int64\)"):
         pt.tensor([1, 2], requires_grad=True)
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require gradients"):
+    with pytest.raises(RuntimeError, match="only Tensors of floating point and complex dtype can require gradients"):
         pt.tensor([1, 2]).requires_grad_()
-    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype"):
+    with pytest.raises(RuntimeError, match="only Tensors of floating point and complex dtype"):
         pt.zeros(2, dtype=pt.int32, requires_grad=True)
 
 

@@ -4,7 +4,8 @@
 ``view_as_complex`` (the reverse) are views, as in PyTorch; ``real`` and ``imag`` are selects of
 ``view_as_real``, so they are views too and writes through them reach the complex tensor.
 ``conj`` is a copy here (``conj_physical``): PyTorch's lazy conjugate bit is not modelled, so
-``is_conj()`` is always False. ``complex``, ``polar`` and ``angle`` are compositions.
+``is_conj()`` is always False. ``complex``, ``polar`` and ``angle`` are compositions. All of them
+are differentiable (autograd/complex_formulas.py, docs/complex.md).
 
 Each op has a cpu kernel; a backend without a kernel for a view refuses it (a copy made elsewhere
 would not share memory), and one without complex dtypes refuses them before any kernel runs.
@@ -35,8 +36,9 @@ def _t(op, x, name="input"):
 
 
 def refuse_complex_grad(op, x):
-    """For an op turning real ``x`` into a complex result: RuntimeError if ``x`` requires grad (and
-    grad mode is on), since complex autograd is not implemented and the graph would end silently."""
+    """For an op without a derivative turning ``x`` into a complex result (linalg.eig): RuntimeError if
+    ``x`` requires grad (and grad mode is on), since the graph would end silently. Differentiable ops
+    need not call it: autograd refuses the ones off its complex allowlist itself."""
     if x._rg:
         from plugtorch.dispatch.dispatcher import grad_state
         if grad_state.enabled:
@@ -89,14 +91,13 @@ def _view_as_complex_meta(input):
                            "call .contiguous() first")
     out = d.to_complex()
     M.check_joined_dtype(op, out, input._device)
-    refuse_complex_grad(op, input)
     return input._device, (input._data, out), out
 
 
 register_op("view_as_real", _view_as_real_meta, decomposition=_no_view_kernel("view_as_real"),
-            tags=("view",), differentiable=False)
+            tags=("view",))
 register_op("view_as_complex", _view_as_complex_meta, decomposition=_no_view_kernel("view_as_complex"),
-            tags=("view",), differentiable=False)
+            tags=("view",))
 
 
 # ---- conj --------------------------------------------------------------------------------------
@@ -114,11 +115,10 @@ def _conj_physical(input):
     return pt.view_as_complex(pt.view_as_real(input) * sign)
 
 
-register_op("conj_physical", _conj_physical_meta, decomposition=_conj_physical, tags=("pointwise",),
-            differentiable=False)
+register_op("conj_physical", _conj_physical_meta, decomposition=_conj_physical, tags=("pointwise",))
 
 
-def _composite(name, differentiable=False, tags=()):
+def _composite(name, differentiable=True, tags=()):
     def deco(fn):
         register_op(name, decomposition=fn, tags=tags, differentiable=differentiable)
         return fn

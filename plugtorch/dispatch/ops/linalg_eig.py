@@ -1,14 +1,15 @@
 """The general (non-symmetric) eigendecomposition: ``linalg_eig`` and ``linalg_eigvals``.
 
 Complex results for real or complex square matrices, from LAPACK's geev (NumPy's on cpu);
-other devices take the host round trip, as for the other factorisations. No autograd: the
-results are complex (plugtorch has no complex autograd yet).
+other devices take the host round trip, as for the other factorisations. No autograd (no
+formula yet): an input that requires grad is refused rather than the graph cut silently.
 """
 from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.host import host_decomposition
+from plugtorch.dispatch.ops.complex import refuse_complex_grad
 from plugtorch.dispatch.ops.linalg import _LOW
 from plugtorch.dispatch.registry import OUT_MULTI, register_op
 
@@ -34,11 +35,13 @@ def _check(op, A):
 
 def _eig_meta(A):
     c = _check("linalg.eig", A)
+    refuse_complex_grad("linalg.eig", A)
     return A._device, (A._data,), (c, c)
 
 
 def _eigvals_meta(A):
     c = _check("linalg.eigvals", A)
+    refuse_complex_grad("linalg.eigvals", A)
     return A._device, (A._data,), c
 
 

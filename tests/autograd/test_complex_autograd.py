@@ -1,0 +1,202 @@
+"""Complex autograd (autograd/complex_formulas.py): a complex128 gradcheck of every op on the
+allowlist (real and imaginary parts of inputs and outputs, as torch.autograd.gradcheck), known
+gradients from torch 2.13 (the conjugate Wirtinger convention: z.grad = dL/dx + i dL/dy), real
+gradients for real inputs of complex ops, and the refusal of every other op."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.autograd import GradcheckError, gradcheck, gradgradcheck
+from plugtorch.autograd.complex_formulas import COMPLEX_OPS
+
+DEVICES = ["cpu"] + (["opencl"] if pt.opencl.is_available() else [])
+R = np.random.default_rng(0)
+
+
+def cz(*shape):
+    return pt.tensor(R.standard_normal(shape) + 1j * R.standard_normal(shape), requires_grad=True)
+
+
+def rx(*shape):
+    return pt.tensor(R.standard_normal(shape), requires_grad=True)
+
+
+A, B, Z, X, Y = cz(2, 3), cz(3, 2), cz(2, 3), rx(2, 3), rx(2, 3)
+MASK = pt.tensor([True, False, True])
+
+# name -> (function, inputs): each op of the allowlist, most in several forms
+CASES = {
+    "neg": (lambda a: -a, (A,)),
+    "add_sub_mixed": (lambda a, x: a + x - 2 * a, (A, X)),
+    "mul": (lambda a, b: a * b, (A, Z)),
+    "mul_real_by_complex": (lambda a, x: a * x, (A, X)),
+    "mul_complex_scalar": (lambda x: x * (2 - 1j), (X,)),
+    "div": (lambda a, b: a / b, (A, Z)),
+    "div_real_by_complex": (lambda x, a: x / a, (X, A)),
+    "exp": (lambda a: a.exp(), (A,)),
+    "abs": (lambda a: a.abs(), (A,)),
+    "matmul": (lambda a, b: a @ b, (A, B)),
+    "where": (lambda a, b: pt.where(MASK, a, b), (A, Z)),
+    "sum": (lambda a: a.sum(1), (A,)),
+    "mean": (lambda a: a.mean(), (A,)),
+    "reshape_view": (lambda a: a.reshape(3, 2).view(6), (A,)),
+    "transpose_permute": (lambda a: a.transpose(0, 1).permute(1, 0).mT, (A,)),
+    "expand_squeeze": (lambda a: a[:1].expand(4, 3).unsqueeze(0).squeeze(0), (A,)),
+    "slice_select": (lambda a: a[1, ::2], (A,)),
+    "index": (lambda a: a[pt.tensor([1, 0, 1])], (A,)),
+    "index_put": (lambda a, b: a.index_put((pt.tensor([0]),), b[:1]), (A, Z)),
+    "cat_stack": (lambda a, b: pt.cat([pt.stack([a, b]), a.unsqueeze(0)]), (A, Z)),
+    "flip_clone_unfold": (lambda a: a.flip(0).clone().unfold(1, 2, 1), (A,)),
+    "to_complex_and_back": (lambda x: (x.to(pt.complex128) * 1j).to(pt.float64), (X,)),
+    "conj": (lambda a: a.conj() * a, (A,)),
+    "real_imag": (lambda a: a.real * a.imag, (A,)),
+    "view_as_real": (lambda a: pt.view_as_real(a), (A,)),
+    "view_as_complex": (lambda x: pt.view_as_complex(x), (rx(3, 2),)),
+    "complex": (lambda x, y: pt.complex(x, y), (X, Y)),
+    "polar": (lambda x, y: pt.polar(x, y), (X, Y)),
+    "angle": (lambda a: a.angle(), (A,)),
+    "angle_real": (lambda x: x.angle(), (X,)),
+    # composites differentiated through their steps (docs/complex.md lists them)
+    "composites": (lambda a, b: (pt.linalg.vecdot(a, a).sum() + a.var() + pt.linalg.vector_norm(a) + a.sgn().square().sum()
+                                 + pt.einsum("ij,jk->ik", a, b).trace() + pt.outer(a[0], b[:, 0]).diagonal().sum()
+                                 + a.index_add(0, pt.tensor([1, 1]), b.mT).roll(1, 1).repeat(2, 1).sum()
+                                 + a.masked_fill(MASK, 0).split(1, 1)[1].sum() + pt.dot(a[0], b[:, 1])), (A, B)),
+    "householder_product": (lambda a, t: pt.linalg.householder_product(a.mT, t[:2]), (A, Z[0])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradcheck(name):
+    fn, inputs = CASES[name]
+    assert gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("name", ["mul", "div", "exp", "abs", "matmul", "conj", "view_as_real", "polar"])
+def test_gradgradcheck(name):
+    fn, inputs = CASES[name]
+    assert gradgradcheck(fn, inputs)
+
+
+def _recorded(out, seen):
+    """The op names of the nodes behind ``out`` (its graph, walked to the leaves)."""
+    stack = [out.grad_fn]
+    while stack:
+        n = stack.pop()
+        if n is None or n in seen:
+            continue
+        seen[n] = getattr(getattr(n, "op", None), "name", None)
+        stack.extend(e[0] for e in n.next_functions if e is not None)
+
+
+def test_every_allowlisted_op_is_gradchecked_here():
+    seen = {}
+    for fn, inputs in CASES.values():
+        out = fn(*inputs)
+        _recorded(out, seen)
+    missing = set(COMPLEX_OPS) - set(seen.values()) - {"_to_device"}   # (recorded on opencl only: test_devices)
+    assert not missing, f"allowlisted ops no case above records: {sorted(missing)}"
+
+
+def test_the_gradcheck_catches_a_missing_conj():
+    class NoConjMul(pt.autograd.Function):
+        @staticmethod
+        def forward(ctx, a, b):
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = ctx.saved_tensors
+            return g * b, g * a        # the real formula: wrong for complex numbers
+
+    with pytest.raises(GradcheckError, match="Jacobian mismatch for output 0 with respect to input 0"):
+        gradcheck(NoConjMul.apply, (A, Z))
+    assert gradcheck(NoConjMul.apply, (X, Y))   # right for real ones
+
+
+# ---- known values: torch 2.13, complex128 ------------------------------------------------
+def grad_of(loss, *inputs):
+    leaves = [pt.tensor(v, dtype=pt.complex128 if np.iscomplexobj(v) else pt.float64, requires_grad=True)
+              for v in inputs]
+    loss(*leaves).backward()
+    return [t.grad.numpy() for t in leaves]
+
+
+def test_known_values_from_torch():
+    z = np.array([3 + 4j, 1 - 2j, 0j])
+    np.testing.assert_allclose(grad_of(lambda t: t.abs().sum(), z)[0], [0.6 + 0.8j, 0.4472135955 - 0.894427191j, 0])
+    np.testing.assert_allclose(grad_of(lambda t: t.angle().sum(), z)[0], [-0.16 + 0.12j, 0.4 + 0.2j, 0])
+    np.testing.assert_allclose(grad_of(lambda t: t.exp().imag.sum(), z)[0],
+                               [-15.2007844631 - 13.1287830815j, -2.471726672 - 1.1312043838j, 1j], rtol=1e-9)
+    a, b = np.array([1 + 2j, -0.5 + 1j]), np.array([3 - 1j, 2 + 0.25j])
+    ga, gb = grad_of(lambda s, t: (s * t).abs().sum(), a, b)
+    np.testing.assert_allclose(ga, [1.4142135624 + 2.8284271247j, -0.9013878189 + 1.8027756377j], rtol=1e-9)
+    np.testing.assert_allclose(gb, [2.1213203436 - 0.7071067812j, 1.1094003925 + 0.1386750491j], rtol=1e-9)
+    ga, gb = grad_of(lambda s, t: (s / t).real.sum(), a, b)
+    np.testing.assert_allclose(ga, [0.3 - 0.1j, 0.4923076923 + 0.0615384615j], rtol=1e-9)
+    np.testing.assert_allclose(gb, [0.04 + 0.22j, 0.0586982249 + 0.2688757396j], rtol=1e-9)
+    m1 = np.array([[1 + 1j, 2 - 1j], [0.5j, -1 + 0j]])
+    m2 = np.array([[2 - 1j, 1j], [1 + 0j, 0.5 - 0.5j]])
+    g1, g2 = grad_of(lambda s, t: (s @ t).abs().sum(), m1, m2)
+    np.testing.assert_allclose(g1.reshape(-1), [1.2928932188 + 1.7071067812j, 1 - 0.7071067812j,
+                                                -1.3416407865 + 2.2360679775j, -1.1180339887 + 0.6708203932j], rtol=1e-9)
+    np.testing.assert_allclose(g2.reshape(-1), [1.4472135955 - 0.7763932023j, -1.1906067646 + 0.4472135955j,
+                                                2.4472135955 + 0.105572809j, 0.1873204098 - 2.5685339391j], rtol=1e-9)
+    w = pt.tensor([1 - 1j, 0.5 + 2j, -1j])
+    gx, gy = grad_of(lambda r, p: (pt.polar(r, p) * w).real.sum(), np.array([1., 2., 3.]), np.array([0.5, -1., 2.]))
+    np.testing.assert_allclose(gx, [1.3570081005, 1.9530931225, 0.9092974268], rtol=1e-9)   # real inputs: real grads
+    np.testing.assert_allclose(gy, [0.3981570233, -1.3197382387, -1.2484405096], rtol=1e-9)
+
+
+def test_real_inputs_get_real_gradients():
+    x = pt.tensor([1., -2.], requires_grad=True)
+    (x * (1 + 2j)).abs().sum().backward()
+    assert x.grad.dtype is pt.float32
+    np.testing.assert_allclose(x.grad.numpy(), [5 ** 0.5, -5 ** 0.5], rtol=1e-6)   # |x (1 + 2i)| = sqrt(5) |x|
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_devices_agree_with_cpu(device):
+    a = np.array([[1 + 2j, -0.5 + 1j, 0.25 - 1j]])
+
+    def loss(t):
+        u = t.to(device).clone()      # _to_device; the in-place op records copy_
+        u *= 2
+        u = u / 2
+        return ((u * u.conj().exp()) @ u.mT).abs().sum() + pt.view_as_real(u).sum()
+
+    t = pt.tensor(a, requires_grad=True)
+    loss(t).backward()
+    np.testing.assert_allclose(t.grad.numpy(), grad_of(loss if device == "cpu" else
+                                                       lambda s: ((s * s.conj().exp()) @ s.mT).abs().sum()
+                                                       + pt.view_as_real(s).sum(), a)[0], rtol=1e-9)
+
+
+# ---- what still refuses ------------------------------------------------------------------
+@pytest.mark.parametrize("name,fn", [
+    ("sqrt", lambda z: z.sqrt()), ("log", lambda z: z.log()), ("cumsum", lambda z: z.cumsum(0)),
+    ("pow", lambda z: z ** 3), ("sin", lambda z: z.sin()),
+])
+def test_ops_off_the_allowlist_refuse(name, fn):
+    z = pt.tensor([1 + 1j, 2 - 1j], requires_grad=True)
+    with pytest.raises(RuntimeError, match=rf"{name}\(\): autograd is not supported for complex results in plugtorch "
+                                           r"yet \(a complex input requires grad; its backward formula is not verified"):
+        fn(z)
+    with pt.no_grad():
+        fn(z)    # the forward itself works
+
+
+def test_a_complex_result_of_a_real_input_refuses_off_the_allowlist():
+    x = pt.ones(2, 2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"linalg.eigvals\(\): autograd is not supported for complex results"):
+        pt.linalg.eigvals(x).abs().sum().backward()
+
+
+def test_complex_backward_needs_a_real_loss():
+    z = pt.tensor([1 + 1j], requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for real scalar outputs"):
+        (z * 2).sum().backward()
+    (z * 2).sum().backward(pt.tensor(1 + 0j))     # an explicit gradient is fine (torch's too)
+    assert z.grad.tolist() == [(2 + 0j)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import traceback
 import warnings
 
@@ -127,8 +128,20 @@ def check_nan(node, outs) -> None:
             raise RuntimeError(f"Function '{node.name()}' returned nan values in its {k}th output.")
 
 
+_running = threading.local()   # .node: the node whose formula runs now, in this thread's backward
+
+
+def running_node():
+    return getattr(_running, "node", None)
+
+
+def set_running_node(node) -> None:
+    _running.node = node
+
+
 def warn_forward_stack(node) -> None:
-    """Show where ``node``'s forward op was called (before the backward error propagates)."""
+    """Show where ``node``'s forward op was called (before the backward error propagates), and for
+    a node recorded by a backward formula (create_graph) where that formula's node was called."""
     frames = getattr(node, "_anomaly_trace", None)
     if frames is None:
         warnings.warn(f"Error detected in {node.name()}. No forward pass information available. Enable "
@@ -136,3 +149,11 @@ def warn_forward_stack(node) -> None:
         return
     warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that caused the error:\n"
                   + "".join(traceback.format_list(frames)), stacklevel=3)
+    parent = getattr(node, "_anomaly_parent", None)
+    while parent is not None:
+        frames = getattr(parent, "_anomaly_trace", None)
+        if frames is None:
+            break
+        warnings.warn(f"\n\nPrevious calculation was induced by {parent.name()}. Traceback of forward call that "
+                      "induced the previous calculation:\n" + "".join(traceback.format_list(frames)), stacklevel=3)
+        parent = getattr(parent, "_anomaly_parent", None)

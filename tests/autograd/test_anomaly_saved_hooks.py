@@ -45,6 +45,22 @@ def test_nan_in_second_output_index():
                 z.sum().backward()
 
 
+def test_nan_in_double_backward_names_the_inducing_node():
+    # torch 2.13: DivBackward0's 1th output, "Previous calculation was induced by SqrtBackward0"
+    x = pt.tensor([0.0], requires_grad=True)
+    with pt.autograd.set_detect_anomaly(True):
+        y = pt.sqrt(x) * 1                                     # line A
+        (g,) = pt.autograd.grad(y.sum(), x, create_graph=True)  # line B: records DivBackward
+        with pytest.warns(UserWarning) as rec:
+            with pytest.raises(RuntimeError, match=r"^Function 'DivBackward' returned nan values in its 1th output\.$"):
+                (g * 0).sum().backward()
+    msgs = [str(w.message) for w in rec if "Error detected" in str(w.message) or "Previous" in str(w.message)]
+    assert len(msgs) == 2
+    assert msgs[0].startswith("Error detected in DivBackward.") and "# line B" in msgs[0]
+    assert msgs[1].startswith("\n\nPrevious calculation was induced by SqrtBackward. Traceback of forward call "
+                              "that induced the previous calculation:") and "# line A" in msgs[1]
+
+
 def test_check_nan_off_and_disabled_give_nan_gradients():
     with pytest.warns(UserWarning, match="Anomaly Detection"):
         quiet = pt.autograd.detect_anomaly(check_nan=False)

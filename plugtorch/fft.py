@@ -6,8 +6,8 @@ transforms are promoted (float32 -> complex64, float64 -> complex128, integers -
 complex dtype). They run NumPy's pocketfft on cpu and go through the host on other devices that
 hold complex tensors; a device without complex dtypes refuses a complex result with a TypeError.
 ``fftfreq``, ``rfftfreq``, ``fftshift``, ``ifftshift`` run on every backend (arange and roll).
-Autograd covers ``irfft``/``irfftn``/``hfft``/... of a real input; a transform with a complex result
-refuses an input that requires grad (complex autograd is not implemented).
+Every transform is differentiable, complex inputs and results included (PyTorch's convention:
+docs/complex.md; the formulas are in autograd/fft_formulas.py).
 
 >>> import plugtorch as pt
 >>> pt.fft.fftfreq(4).tolist()

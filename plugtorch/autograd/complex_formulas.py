@@ -32,7 +32,9 @@ COMPLEX_OPS = frozenset(
     # reductions and movement: linear, the same formula as for real tensors
     "sum view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "
     # the complex views and functions
-    "conj_physical view_as_real view_as_complex angle".split())
+    "conj_physical view_as_real view_as_complex angle "
+    # plugtorch.fft's transforms (fft_formulas.py)
+    "fft_fftn fft_ifftn fft_rfftn fft_irfftn".split())
 
 
 derivative("conj_physical", lambda g, x: (_c(g),), save=(), shapes=False)

@@ -315,6 +315,9 @@ def crandn(rng, *shape):
     return pt.tensor(rng.standard_normal(shape) + 1j * rng.standard_normal(shape), requires_grad=True)
 
 
+SAMPLES["fft_fftn"] = lambda rng: Sample((crandn(rng, 3, 4), (4, 3), None, "ortho"))
+SAMPLES["fft_ifftn"] = lambda rng: Sample((crandn(rng, 2, 5), None, (1,), "forward"))
+SAMPLES["fft_rfftn"] = lambda rng: Sample((randn(rng, 3, 5), (3, 6)))
 SAMPLES["conj_physical"] = SAMPLES["conj"] = SAMPLES["real"] = SAMPLES["imag"] = SAMPLES["angle"] = \
     SAMPLES["view_as_real"] = lambda rng: Sample((crandn(rng, 2, 3),))
 SAMPLES["view_as_complex"] = lambda rng: Sample((randn(rng, 3, 2),))

@@ -92,7 +92,7 @@ def _recorded(out, seen):
 
 def test_every_allowlisted_op_is_gradchecked_here():
     seen = {}
-    for fn, inputs in CASES.values():
+    for fn, inputs in [*CASES.values(), *FFT_CASES.values()]:
         out = fn(*inputs)
         _recorded(out, seen)
     missing = set(COMPLEX_OPS) - set(seen.values()) - {"_to_device"}   # (recorded on opencl only: test_devices)
@@ -114,6 +114,54 @@ def test_the_gradcheck_catches_a_missing_conj():
     with pytest.raises(GradcheckError, match="Jacobian mismatch for output 0 with respect to input 0"):
         gradcheck(NoConjMul.apply, (A, Z))
     assert gradcheck(NoConjMul.apply, (X, Y))   # right for real ones
+
+
+# ---- plugtorch.fft ------------------------------------------------------------------------
+F = pt.fft
+C4, C34, R6, R35 = cz(4), cz(3, 4), rx(6), rx(3, 5)
+FFT_CASES = {}
+for _norm in (None, "forward", "ortho"):
+    FFT_CASES.update({
+        f"fft_padded_{_norm}": (lambda z, n=_norm: F.fft(z, n=6, norm=n), (C4,)),
+        f"ifft_cut_{_norm}": (lambda z, n=_norm: F.ifft(z, n=3, norm=n), (C4,)),
+        f"fft_of_real_{_norm}": (lambda x, n=_norm: F.fft(x, norm=n), (R6,)),
+        f"rfft_{_norm}": (lambda x, n=_norm: F.rfft(x, n=7, norm=n), (R6,)),
+        f"irfft_{_norm}": (lambda z, n=_norm: F.irfft(z, n=5, norm=n), (C4,)),
+        f"hfft_{_norm}": (lambda z, n=_norm: F.hfft(z, norm=n), (C4,)),
+        f"ihfft_{_norm}": (lambda x, n=_norm: F.ihfft(x, norm=n), (R6,)),
+        f"fftn_{_norm}": (lambda z, n=_norm: F.fftn(z, s=(4, 3), norm=n), (C34,)),
+        f"ifftn_{_norm}": (lambda z, n=_norm: F.ifftn(z, dim=(0,), norm=n), (C34,)),
+        f"rfftn_{_norm}": (lambda x, n=_norm: F.rfftn(x, s=(2, 6), norm=n), (R35,)),
+        f"irfftn_{_norm}": (lambda z, n=_norm: F.irfftn(z, s=(3, 7), norm=n), (C34,)),
+    })
+
+
+@pytest.mark.parametrize("name", sorted(FFT_CASES))
+def test_fft_gradcheck(name):
+    fn, inputs = FFT_CASES[name]
+    assert gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("name", ["fft_padded_ortho", "rfft_None", "irfft_forward"])
+def test_fft_gradgradcheck(name):
+    fn, inputs = FFT_CASES[name]
+    assert gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fft_gradients_on_devices(device):
+    x = np.array([1., 2., 3., 4., 5.])
+    t = pt.tensor(x, device=device, requires_grad=True)
+    F.rfft(t).abs().sum().backward()     # torch 2.13's
+    np.testing.assert_allclose(t.grad.cpu().numpy(), [-0.5388417686, 0.636728736, 1.0, 1.363271264, 2.5388417686],
+                               rtol=1e-9)
+    z = pt.tensor([1 + 1j, 2 - 1j, -1 + 0.5j, 0.25j], device=device, dtype=pt.complex128, requires_grad=True)
+    w = pt.tensor([1 - 1j, 0.5 + 2j, -1j, 3 + 0j], device=device, dtype=pt.complex128)
+    (F.fft(z, norm="ortho") * w).real.sum().backward()
+    np.testing.assert_allclose(z.grad.cpu().numpy(), [2.25, 1.5 - 1.25j, -1.25 + 2j, -0.5 + 1.25j], rtol=1e-9)
+    z.grad = None
+    F.irfft(z, n=6).pow(2).sum().backward()
+    np.testing.assert_allclose(z.grad.cpu().numpy(), [1 / 3, 4 / 3 - 2j / 3, -2 / 3 + 1j / 3, 0], atol=1e-9)
 
 
 # ---- known values: torch 2.13, complex128 ------------------------------------------------

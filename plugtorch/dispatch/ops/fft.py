@@ -5,15 +5,13 @@ with other arguments. ``_fft_rfftn_real`` is the real part of the unnormalised o
 ``rfftn``, which irfftn's backward formula needs. Each has a meta, a cpu kernel (NumPy's
 pocketfft) and a host round trip as decomposition, like the factorisations.
 
-Autograd covers ``fft_irfftn`` of a real input; transforms with a complex result refuse an input
-that requires grad (complex autograd is not implemented) rather than cut the graph silently.
+Each is differentiable, complex inputs and results included (autograd/fft_formulas.py).
 """
 from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.host import host_decomposition
-from plugtorch.dispatch.ops.complex import refuse_complex_grad
 from plugtorch.dispatch.registry import register_op
 
 NORMS = (None, "backward", "forward", "ortho")
@@ -37,10 +35,8 @@ def _real_dtype(op, x):
 
 
 def _complex_result(op, x, out):
-    """Checks for a transform whose result is complex: the device must hold it, and no gradient
-    may be expected (complex autograd is not implemented: an error, not a silently cut graph)."""
+    """Checks for a transform whose result is complex: the device must hold it."""
     M.check_joined_dtype(op, out, x._device)
-    refuse_complex_grad(op, x)
 
 
 def _check_tensor(op, x):
@@ -142,4 +138,4 @@ for _name, _meta in (("fft_irfftn", _irfftn_meta), ("_fft_rfftn_real", _rfftn_re
     register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",))
 for _name, _meta in (("fft_fftn", _c2c_meta("fft_fftn")), ("fft_ifftn", _c2c_meta("fft_ifftn")),
                      ("fft_rfftn", _rfftn_meta)):
-    register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",), differentiable=False)
+    register_op(_name, _meta, decomposition=host_decomposition(_name), tags=("linalg",))

@@ -11,7 +11,7 @@ of a complex computation gets the real part of its gradient (engine.cast_grad), 
 outputs (tests/autograd/test_complex_autograd.py gradchecks each in complex128). Every other op
 refuses to record a node with a complex input that requires grad or a complex result, naming the
 op, rather than risk a silently wrong gradient. Composite ops without a formula of their own
-(mean, reshape, transpose, stack ...) are differentiated through their steps, so they work
+(mean, reshape, transpose, stack, stft ...) are differentiated through their steps, so they work
 exactly when every step is on the list. docs/complex.md lists what that covers.
 
 >>> import plugtorch as pt

@@ -322,6 +322,9 @@ SAMPLES["conj_physical"] = SAMPLES["conj"] = SAMPLES["real"] = SAMPLES["imag"] =
     SAMPLES["view_as_real"] = lambda rng: Sample((crandn(rng, 2, 3),))
 SAMPLES["view_as_complex"] = lambda rng: Sample((randn(rng, 3, 2),))
 SAMPLES["complex"] = SAMPLES["polar"] = lambda rng: Sample((pos(rng, 2, 3), randn(rng, 3)))
+SAMPLES["stft"] = lambda rng: Sample((randn(rng, 12), 4), {"hop_length": 2, "window": pt.hann_window(4, dtype=pt.float64),
+                                                          "return_complex": True})
+SAMPLES["istft"] = lambda rng: Sample((crandn(rng, 3, 5), 4), {"hop_length": 2, "window": pt.hann_window(4, dtype=pt.float64)})
 
 
 # the special functions (dispatch/ops/special.py), inside their domains

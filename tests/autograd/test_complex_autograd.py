@@ -92,7 +92,7 @@ def _recorded(out, seen):
 
 def test_every_allowlisted_op_is_gradchecked_here():
     seen = {}
-    for fn, inputs in [*CASES.values(), *FFT_CASES.values()]:
+    for fn, inputs in [*CASES.values(), *FFT_CASES.values(), *STFT_CASES.values()]:
         out = fn(*inputs)
         _recorded(out, seen)
     missing = set(COMPLEX_OPS) - set(seen.values()) - {"_to_device"}   # (recorded on opencl only: test_devices)
@@ -162,6 +162,48 @@ def test_fft_gradients_on_devices(device):
     z.grad = None
     F.irfft(z, n=6).pow(2).sum().backward()
     np.testing.assert_allclose(z.grad.cpu().numpy(), [1 / 3, 4 / 3 - 2j / 3, -2 / 3 + 1j / 3, 0], atol=1e-9)
+
+
+# ---- stft / istft (composites: differentiated through unfold, mul, the FFTs, index_put ...) ---
+WIN = pt.hann_window(8, dtype=pt.float64)
+SIG, CSIG, WR = rx(20), cz(20), rx(8)
+SPEC = pt.stft(SIG.detach(), 8, hop_length=2, window=WIN, return_complex=True).requires_grad_()
+CSPEC = pt.stft(CSIG.detach(), 8, hop_length=2, window=WIN, return_complex=True).requires_grad_()
+STFT_CASES = {
+    "stft": (lambda x: pt.stft(x, 8, hop_length=2, window=WIN, return_complex=True), (SIG,)),
+    "stft_real_pairs_uncentred": (lambda x: pt.stft(x, 8, hop_length=3, center=False, normalized=True,
+                                                    return_complex=False), (SIG,)),
+    "stft_complex_signal": (lambda x: pt.stft(x, 8, hop_length=2, window=WIN, return_complex=True), (CSIG,)),
+    "stft_window_grad": (lambda x, w: pt.stft(x, 8, hop_length=2, window=w, return_complex=True), (SIG, WR)),
+    "istft": (lambda s: pt.istft(s, 8, hop_length=2, window=WIN), (SPEC,)),
+    "istft_length_normalized": (lambda s: pt.istft(s, 8, hop_length=2, window=WIN, length=15, normalized=True), (SPEC,)),
+    "istft_two_sided_complex": (lambda s: pt.istft(s, 8, hop_length=2, window=WIN, onesided=False,
+                                                   return_complex=True), (CSPEC,)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STFT_CASES))
+def test_stft_gradcheck(name):
+    fn, inputs = STFT_CASES[name]
+    assert gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_stft_istft_known_gradients(device):
+    s = pt.arange(16, dtype=pt.float64, device=device).sin().requires_grad_()
+    win = pt.hann_window(8, dtype=pt.float64, device=device)
+    pt.stft(s, 8, hop_length=2, window=win, return_complex=True).abs().sum().backward()   # torch 2.13's
+    np.testing.assert_allclose(s.grad.cpu().numpy(), [
+        -1.5131072993, 8.5843155949, 4.0020929982, 0.2953447192, -2.5916282557, -6.1893481709, -0.9684571171,
+        1.7078838491, 3.4012633541, 0.8636210416, -1.881219482, -6.5496171148, -1.7384364511, 0.405488104,
+        11.3929528305, -0.2643035497], rtol=1e-8)
+    S = pt.stft(s.detach(), 8, hop_length=2, window=win, return_complex=True).requires_grad_()
+    pt.istft(S * (1 + 0.5j), 8, hop_length=2, window=win).pow(2).sum().backward()
+    np.testing.assert_allclose(S.grad[:, :2].cpu().numpy().reshape(-1), [
+        0.2181280799 - 0.1090640399j, 0.1212926422 - 0.0606463211j, -0.0992125958 + 0.4494961793j,
+        -0.6598660559 - 0.2972836386j, -0.2441349993 - 0.2814742613j, 0.5670306485 + 0.1634103839j,
+        0.2437336384 - 0.0059998148j, -0.104410961 - 0.0951788873j, -0.0736280732 + 0.0368140366j,
+        -0.0551164043 + 0.0275582022j], atol=1e-9)
 
 
 # ---- known values: torch 2.13, complex128 ------------------------------------------------

@@ -132,7 +132,7 @@ def _pad_signal(x, pad, mode):
     return x.index_select(-1, pt.tensor(idx, dtype=pt.int64, device=x.device))
 
 
-@composite("stft", differentiable=False)   # complex results: no complex autograd yet (as fft_rfftn)
+@composite("stft")
 def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None):
     """The short-time Fourier transform: (freq, frames), batched over a leading dim.
@@ -177,7 +177,7 @@ def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=Tru
     return spec
 
 
-@composite("istft", differentiable=False)  # a complex input (as fft_irfftn of one)
+@composite("istft")
 def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True, normalized=False,
           onesided=None, length=None, return_complex=False):
     """The inverse of ``stft``: inverse FFTs of the frames, overlap-added, divided by the

@@ -112,3 +112,14 @@ def test_activities_checked():
     assert profile(activities=[ProfilerActivity.CPU, ProfilerActivity.OPENCL]).sync
     with pytest.raises(TypeError, match="activities must be ProfilerActivity members .*got 'cpu'"):
         profile(activities=["cpu"])
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+def test_device_ops_are_recorded_with_their_device():
+    x = pt.ones(4, device="opencl")
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.OPENCL]) as prof:
+        with record_function("r"):
+            (x * 2).exp()
+    ev = {e.name: e for e in prof.events()}
+    assert [c.name for c in ev["r"].cpu_children] == ["mul", "exp"]
+    assert ev["mul"].device_type == "opencl" and ev["exp"].device_type == "opencl" and prof.sync

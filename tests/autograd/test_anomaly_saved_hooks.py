@@ -212,3 +212,33 @@ def test_variable_is_a_tensor():
     assert not pt.autograd.Variable(t).requires_grad
     with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
         pt.autograd.Variable([1.0])
+
+
+DEVICES = ["cpu"] + (["opencl"] if pt.opencl.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_save_on_cpu_and_nan_check_on_each_device(device):
+    packed_devices = []
+    inner = save_on_cpu()
+
+    def pack(t):
+        packed_devices.append(str(t.device))
+        p = inner.pack_hook(t)
+        assert str(p[1].device) == "cpu"        # what the node keeps lives on the host
+        return p
+
+    xv = np.array([1.0, 0.5])
+    x = pt.tensor(xv, dtype=pt.float32, device=device, requires_grad=True)
+    with saved_tensors_hooks(pack, inner.unpack_hook):
+        y = (pt.sin(x) * x).sum()
+    assert len(packed_devices) == 3 and all(d.startswith(device) for d in packed_devices)
+    y.backward()
+    assert str(x.grad.device).startswith(device)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), np.sin(xv) + xv * np.cos(xv), rtol=1e-6)
+    z = pt.zeros(1, device=device, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pt.autograd.set_detect_anomaly(True):
+            with pytest.raises(RuntimeError, match="Function 'SqrtBackward' returned nan values in its 0th output"):
+                (pt.sqrt(z) * 0).sum().backward()

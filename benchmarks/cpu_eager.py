@@ -1,0 +1,114 @@
+"""cpu eager kernels that used to trail PyTorch the most, against NumPy written out by hand and
+PyTorch when installed (one thread each), same run, same data; best of N with the contenders
+alternating, ratios printed.
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/cpu_eager.py [name ...]
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import row, try_import_torch  # noqa: E402
+
+import plugtorch as pt  # noqa: E402
+import plugtorch.nn.functional as F  # noqa: E402
+
+REPEAT = 7
+
+
+def alternate(fns, repeat=REPEAT):
+    """Best milliseconds of each function, the functions called in turn ``repeat`` times."""
+    for f in fns:
+        f()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, f in enumerate(fns):
+            t = time.perf_counter()
+            f()
+            best[i] = min(best[i], time.perf_counter() - t)
+    return [b * 1e3 for b in best]
+
+
+def report(title, contenders):
+    """contenders: (name, fn) with plugtorch first and NumPy second; prints each with its ratio to NumPy."""
+    times = alternate([f for _, f in contenders])
+    print(title)
+    ref = times[1]
+    for (name, _), t in zip(contenders, times):
+        row(name, t, "ms", ref if name != contenders[1][0] else None, "numpy")
+    torch_t = [t for (name, _), t in zip(contenders, times) if name.startswith("pytorch")]
+    if torch_t:
+        print(f"  {'plugtorch / pytorch':<34}{times[0] / torch_t[0]:>10.2f}x")
+
+
+def fold_numpy(cols, hw, k, pad):
+    n, ckk, _ = cols.shape
+    c, (kh, kw), (h, w) = ckk // (k[0] * k[1]), k, hw
+    ho, wo = h + 2 * pad - kh + 1, w + 2 * pad - kw + 1
+    cols = cols.reshape(n, c, kh, kw, ho, wo)
+    out = np.zeros((n, c, h + 2 * pad, w + 2 * pad), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i:i + ho, j:j + wo] += cols[:, :, i, j]
+    return out[:, :, pad:pad + h, pad:pad + w]
+
+
+def bench_fold(torch, rng):
+    cols = rng.standard_normal((8, 32 * 9, 32 * 32), dtype=np.float32)
+    C = pt.from_numpy(cols)
+    np.testing.assert_allclose(F.fold(C, (32, 32), 3, padding=1).numpy(), fold_numpy(cols, (32, 32), (3, 3), 1),
+                               rtol=1e-6, atol=1e-6)
+    cs = [("plugtorch F.fold", lambda: F.fold(C, (32, 32), 3, padding=1)),
+          ("numpy strided adds", lambda: fold_numpy(cols, (32, 32), (3, 3), 1))]
+    if torch is not None:
+        tc = torch.from_numpy(cols)
+        cs.append(("pytorch F.fold", lambda: torch.nn.functional.fold(tc, (32, 32), 3, padding=1)))
+    report("fold 3x3 pad 1, (8, 288, 1024) -> (8, 32, 32, 32), float32 ms", cs)
+
+    x = rng.standard_normal((8, 32, 16, 16), dtype=np.float32)
+    w = rng.standard_normal((32, 16, 4, 4), dtype=np.float32)
+    X, W = pt.from_numpy(x), pt.from_numpy(w)
+
+    def ct_numpy():   # matmul with the weight's transpose, then fold (stride 2, padding 1)
+        cols = np.matmul(w.reshape(32, -1).T, x.reshape(8, 32, -1))        # (N, Og*K, HW)
+        n, ho = 8, 32
+        out = np.zeros((n, 16, 34, 34), np.float32)
+        cols = cols.reshape(n, 16, 4, 4, 16, 16)
+        for i in range(4):
+            for j in range(4):
+                out[:, :, i:i + 31:2, j:j + 31:2] += cols[:, :, i, j]
+        return out[:, :, 1:1 + ho, 1:1 + ho]
+
+    with pt.no_grad():
+        np.testing.assert_allclose(F.conv_transpose2d(X, W, stride=2, padding=1).numpy(), ct_numpy(),
+                                   rtol=1e-4, atol=1e-4)
+    cs = [("plugtorch F.conv_transpose2d", lambda: F.conv_transpose2d(X, W, stride=2, padding=1)),
+          ("numpy matmul + strided adds", ct_numpy)]
+    if torch is not None:
+        tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+        cs.append(("pytorch F.conv_transpose2d", lambda: torch.nn.functional.conv_transpose2d(tx, tw, stride=2,
+                                                                                               padding=1)))
+    with pt.no_grad():
+        report("conv_transpose2d 4x4 stride 2, (8, 32, 16, 16) -> (8, 16, 32, 32), float32 ms", cs)
+
+
+BENCHES = {"fold": bench_fold}
+
+
+def main(names):
+    torch = try_import_torch()
+    if torch is not None:
+        torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    for name, fn in BENCHES.items():
+        if not names or name in names:
+            fn(torch, rng)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

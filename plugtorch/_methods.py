@@ -407,6 +407,8 @@ def _fill_(self, value):
         if value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
         v = value.to(self.device, self.dtype)
+        if v._vc is not None and v._vc is self._vc:
+            v = v.clone()        # x.fill_(x[1]): the value is read once (copy_ would refuse the overlap)
     else:
         v = pt.full((), value, dtype=self.dtype, device=self.device)
     return self.copy_(v)

@@ -137,14 +137,17 @@ def can_cast(frm, to) -> bool:
     return frm.category <= to.category
 
 
+_VALUE_OPS = frozenset({"masked_fill", "index_fill"})   # a 0-d tensor argument there is a number, read once
+
+
 def inplace(self, op, args, kwargs):
     """``self.op_(*args)``: compute ``op(self, *args)`` and copy the result into ``self``."""
-    for a in args:
-        if a.__class__ is not self.__class__ and not isinstance(a, D.Tensor):
-            continue
-        if a._vc is not None and a._vc is self._vc:   # (PyTorch refuses an operand partly in self's memory)
-            from plugtorch.dispatch.meta import check_no_partial_overlap
-            check_no_partial_overlap(op.name + "_", self, a)
+    vc = self._vc
+    if vc is not None:   # an operand partly in self's memory: refused, as PyTorch does
+        for a in args:
+            if getattr(a, "_vc", None) is vc and not (a.ndim == 0 and op.name in _VALUE_OPS):
+                from plugtorch.dispatch.meta import check_no_partial_overlap
+                check_no_partial_overlap(op.name + "_", self, a)
     recording = D.grad_state.enabled and (self._rg or D._requires_grad(args) or
                                           (self._base is not None and self._base._rg))
     src = self

@@ -202,6 +202,50 @@ def check_nonneg_shape(op, shape):
             raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(shape)}")
 
 
+def _dense(t) -> bool:
+    """Whether ``t``'s elements fill a block of memory once each, in some order of its dims."""
+    expected = 1
+    for st, n in sorted((st, n) for n, st in zip(t.shape, t.stride()) if n != 1):
+        if st != expected:
+            return False
+        expected *= n
+    return True
+
+
+def check_no_partial_overlap(op, dst, src):
+    """Refuse writing ``dst`` from ``src`` when they share some memory but not all of it in the same
+    layout, as PyTorch does (the result would depend on the order elements are written in:
+    a device kernel reads elements its neighbours already wrote). Layouts PyTorch finds too hard
+    to tell (not dense) pass, as there.
+
+    >>> import plugtorch as pt
+    >>> r = pt.arange(4.)
+    >>> check_no_partial_overlap("copy_", r[1:], r[:-1])
+    Traceback (most recent call last):
+    ...
+    RuntimeError: copy_(): unsupported operation: some elements of the input tensor and the written-to tensor refer to a single memory location. Please clone() the tensor before performing the operation.
+    """
+    vc = src._vc      # (views and detach() share the version counter: the same memory)
+    if src is dst or vc is None or vc is not dst._vc or src._dtype.itemsize != dst._dtype.itemsize:
+        return
+    if src.numel() == 0 or dst.numel() == 0 or not (_dense(src) and _dense(dst)):
+        return
+    from plugtorch.backends.base import Backend
+    if type(dst._backend()).storage_offset is Backend.storage_offset:
+        return            # a backend that cannot tell where an array sits in memory (its views are copies)
+    a0, b0 = dst.storage_offset(), src.storage_offset()
+    a1, b1 = a0 + dst.numel(), b0 + src.numel()
+    if (a0, a1) == (b0, b1):
+        partial = tuple(s for s, n in zip(dst.stride(), dst.shape) if n != 1) != \
+            tuple(s for s, n in zip(src.stride(), src.shape) if n != 1)
+    else:
+        partial = a0 < b1 and b0 < a1
+    if partial:
+        raise RuntimeError(f"{op}(): unsupported operation: some elements of the input tensor and the written-to "
+                           "tensor refer to a single memory location. Please clone() the tensor before performing "
+                           "the operation.")
+
+
 def float_result(dtype):
     """Result dtype of float-valued ops (sqrt, exp, true division): ints become the default float."""
     return dtype if dtype.category >= _FLOAT else _dtypes.get_default_dtype()

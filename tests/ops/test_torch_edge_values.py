@@ -2,6 +2,7 @@
 torch 2.13 gives them, on every backend. Each expected value below was computed with torch 2.13
 (the fuzzer's findings 3-10, 13 and 13a of issue 15); none is derived from plugtorch itself."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -272,3 +273,37 @@ def test_float_to_integer_out_of_range_as_numpy_and_torch(device, src):
             z.copy_(x.to(device))
             assert z.tolist() == want.tolist(), (src, dst, "copy_")
     assert pt.tensor([nan, 1e10], dtype=src, device=device).to(pt.int32).tolist() == [-2 ** 31, -2 ** 31]   # torch 2.13
+
+
+_OVERLAP_MESSAGE = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+                    "single memory location. Please clone() the tensor before performing the operation.")
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_writes_from_partly_overlapping_memory_are_refused_as_in_torch(device):
+    # opencl copied r[:-1] into r[1:] with work-items reading what others had written
+    # ([0, 0, 1, ..., 7, 7]), and r.copy_(r.t()) of a 3 x 3 gave [[0, 3, 6], [3, 4, 7], [6, 7, 8]];
+    # torch 2.13 refuses both, and in-place ops with such an operand
+    refused = [lambda r: r[1:].copy_(r[:-1]), lambda r: r[:-1].copy_(r[1:]),
+               lambda r: r.view(3, 3).copy_(r.view(3, 3).t()), lambda r: r.copy_(r[1]),
+               lambda r: r[1:].add_(r[:-1]), lambda r: r.view(3, 3).add_(r.view(3, 3).t()),
+               lambda r: r.add_(r[0]), lambda r: r.clamp_(r[0], r[8]), lambda r: r[1:].lerp_(r[:-1], 0.5),
+               lambda r: r.index_add_(0, pt.tensor([0, 1], device=device), r[2:4]),
+               lambda r: r.__setitem__(slice(1, None), r[:-1])]
+    strided = pt.arange(3.0, device=device)[1:].storage_offset() == 1   # (views share memory there)
+    for f in refused if strided else ():
+        r = pt.arange(9.0, device=device)
+        with pytest.raises(RuntimeError, match=re.escape(_OVERLAP_MESSAGE)):
+            f(r)
+        assert r.tolist() == list(range(9)), "a refused write changed nothing"
+    # what torch allows: the same memory in the same layout, disjoint parts, a 0-d value read once
+    allowed = [(lambda r: r.add_(r), np.arange(9.0) * 2), (lambda r: r.mul_(r.detach()), np.arange(9.0) ** 2),
+               (lambda r: r[:4].add_(r[5:]), [5, 7, 9, 11, 4, 5, 6, 7, 8]), (lambda r: r.fill_(r[1]), [1] * 9),
+               (lambda r: r[1:3].copy_(r[0]), [0, 0, 0, 3, 4, 5, 6, 7, 8]),
+               (lambda r: r.masked_fill_(r > 1, r[0]), [0, 1] + [0] * 7),
+               (lambda r: r.index_fill_(0, pt.tensor([1], device=device), r[0]), [0, 0, 2, 3, 4, 5, 6, 7, 8]),
+               (lambda r: r[1:].copy_(r[:-1].clone()), [0, 0, 1, 2, 3, 4, 5, 6, 7])]
+    for f, want in allowed:
+        r = pt.arange(9.0, device=device)
+        f(r)
+        assert r.tolist() == list(np.asarray(want, dtype=np.float64)), want

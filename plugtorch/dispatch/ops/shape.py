@@ -292,6 +292,7 @@ def _copy_meta(input, src, non_blocking=False):
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                            "refers to a single memory location. Please clone() the tensor before "
                            "performing the operation.")
+    M.check_no_partial_overlap("copy_", input, src)
     if src._device is not input._device:
         src = src.to(input._device)
     return input._device, (input._data, src._data), None

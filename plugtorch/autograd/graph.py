@@ -33,7 +33,7 @@ class Node:
     n_outputs = 1
     released = False
     seq = 1                 # creation order (subclasses set it from next_seq())
-    _pre_hooks = None       # {output_nr: [hook]} ({} when only _retained is set)
+    _pre_hooks = None       # {output_nr: [tensor hook], None: [node prehook]} ({} when only _retained is set)
     _post_hooks = None
     _retained = None        # {output_nr: retain_grad's hook}, run after the _pre_hooks
 
@@ -48,12 +48,20 @@ class Node:
         return id(self) < id(other)
 
     def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` after the node ran (tuples, as torch's
+        ``Node.register_hook``); a tuple it returns replaces ``grad_inputs``."""
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(hook)
         return _Handle(self._post_hooks, hook)
 
-    def register_prehook(self, hook, output_nr=0):
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before the node runs (a tuple, as torch's
+        ``Node.register_prehook``); a tuple it returns replaces ``grad_outputs``."""
+        return self._register_output_hook(hook, None)
+
+    def _register_output_hook(self, hook, output_nr):
+        """A tensor hook ``hook(grad)`` on output ``output_nr`` (None: a node prehook, above)."""
         if self._pre_hooks is None:
             self._pre_hooks = {}
         lst = self._pre_hooks.setdefault(output_nr, [])
@@ -219,7 +227,7 @@ def register_tensor_hook(t, hook):
     if not t._rg:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if t.grad_fn is not None:
-        return t.grad_fn.register_prehook(hook, t._out_nr)
+        return t.grad_fn._register_output_hook(hook, t._out_nr)
     if t._hooks is None:
         t._hooks = []
     t._hooks.append(hook)

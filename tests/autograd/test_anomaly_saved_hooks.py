@@ -242,3 +242,30 @@ def test_save_on_cpu_and_nan_check_on_each_device(device):
         with pt.autograd.set_detect_anomaly(True):
             with pytest.raises(RuntimeError, match="Function 'SqrtBackward' returned nan values in its 0th output"):
                 (pt.sqrt(z) * 0).sum().backward()
+
+
+def test_node_hooks_as_torch():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    w = pt.tensor([3.0, 4.0], requires_grad=True)
+    y = x * w
+    calls = []
+
+    def pre(go):
+        calls.append(("pre", [g.tolist() for g in go]))
+        return (go[0] * 10,)
+
+    def post(gi, go):
+        calls.append(("post", [g.tolist() for g in gi], [g.tolist() for g in go]))
+        return (gi[0] + 1, gi[1])
+
+    y.register_hook(lambda g: g * 1)            # a tensor hook runs before the node's prehook
+    y.grad_fn.register_prehook(pre)
+    h = y.grad_fn.register_hook(post)
+    y.sum().backward(retain_graph=True)
+    # torch 2.13: [('pre', [[1, 1]]), ('post', [[30, 40], [10, 20]], [[10, 10]])], x.grad [31, 41], w.grad [10, 20]
+    assert calls == [("pre", [[1.0, 1.0]]), ("post", [[30.0, 40.0], [10.0, 20.0]], [[10.0, 10.0]])]
+    assert x.grad.tolist() == [31.0, 41.0] and w.grad.tolist() == [10.0, 20.0]
+    h.remove()
+    y.grad_fn.register_prehook(lambda go: (go[0], go[0]))
+    with pytest.raises(RuntimeError, match=r"has returned an incorrect number of values \(got 2, but expected 1\)"):
+        y.sum().backward()

@@ -25,6 +25,7 @@ import numpy as np
 
 import plugtorch as pt
 from plugtorch.dispatch import dispatcher as D
+from plugtorch.dispatch.host import is_host_decomposition
 from plugtorch.dispatch.registry import OUT_INPLACE
 from plugtorch.jit.ir import substitute, values_in
 from plugtorch.jit.tracer import Tracer, flatten_tensors
@@ -158,7 +159,7 @@ class Lowering(GraphBuilder):
             why = entry.declines(self.opset, *args, **kwargs)
         usable = entry is not None and entry.since <= self.opset and not why
         if not foldable and not usable:
-            if op.decomposition is not None and not inplace:
+            if op.decomposition is not None and not inplace and not is_host_decomposition(op):
                 return self.decompose(op, temps, calls, envs, site, parent)
             raise UnsupportedOperatorError(_unsupported(op, entry, self.opset, site, parent, why))
         results = []
@@ -293,4 +294,7 @@ def _unsupported(op, entry, opset, site, parent, why) -> str:
         msg += "; it draws random numbers: export the model in eval mode (model.eval()) so dropout is off"
     elif op.decomposition is None:
         msg += "; it is a core op, so there is no decomposition to export instead"
+    elif is_host_decomposition(op):
+        msg += "; only a cpu kernel computes it (other devices copy to cpu), so there is no decomposition into " \
+               "other ops to export instead"
     return msg + ". Rewrite that line with ops the exporter maps, or add a mapping to plugtorch/onnx/table.py"

@@ -1,0 +1,59 @@
+"""Ops the conformance survey found failing at export (docs/onnx.md, "What exports"): each exports,
+runs in onnxruntime and equals plugtorch eager; ops ONNX cannot express are refused by name."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.onnx import UnsupportedOperatorError
+from tests.onnx.conftest import check_export, op_types, run, session
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    pt.manual_seed(0)
+
+
+def r(*shape):
+    return pt.randn(*shape)
+
+
+def test_cumprod_every_dim_and_dtype():
+    x = r(2, 3, 4)
+    x[0, 1, 2] = 0.0
+    proto = check_export(lambda x: (x.cumprod(0), x.cumprod(1), x.cumprod(-1), x[0, 0, 0].cumprod(0),
+                                    x.double().cumprod(2), x.half().cumprod(1)), (x,))
+    assert "ReduceProd" in op_types(proto)
+    check_export(lambda i: (i.cumprod(1), (i > 0).cumprod(0), i.cumprod(0, dtype=pt.float32)),
+                 (pt.tensor([[1, 2, -3], [4, 0, 2]]),))
+
+
+def test_cumprod_follows_a_dynamic_scan_axis():
+    check_export(lambda x: x.cumprod(1), (r(2, 5),), runs=[(r(3, 2),), (r(1, 7),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch", 1: "n"}})
+
+
+def test_cumprod_matches_numpy():
+    x = r(3, 6)
+    proto = pt.onnx.export(lambda x: x.cumprod(1), (x,), None)
+    got = run(session(proto.SerializeToString()), (x,))[0]
+    np.testing.assert_allclose(got, np.cumprod(x.numpy(), axis=1), rtol=1e-6, atol=1e-7)
+
+
+def test_zero_dim_scans_permute_and_nonzero():
+    check_export(lambda x: (x.cumsum(0), x.cumprod(0), x.permute(()), x.nonzero(), (x * 0).nonzero()),
+                 (pt.tensor(2.5),))
+
+
+def test_unsqueezed_vector_times_vector():
+    # onnx 1.23's shape inference with data propagation rejects Unsqueeze(1-D) * 1-D; ONNX Runtime runs it
+    check_export(lambda a, b: (pt.outer(a, b), a.unsqueeze(1) * b), (r(3), r(4)))
+    check_export(lambda a, b: pt.outer(a, b), (r(3), r(8)[::2]))
+
+
+def test_ops_with_only_a_cpu_kernel_are_refused_by_name():
+    with pytest.raises(UnsupportedOperatorError, match=r"the op 'erfc' traced at .* only a cpu kernel computes "
+                                                       r"it .* no decomposition into other ops"):
+        pt.onnx.export(lambda x: pt.special.erfc(x) + 1, (r(3),), None)
+    with pytest.raises(UnsupportedOperatorError, match=r"the op 'linalg_inv_ex' \(in the decomposition of "
+                                                       r"'linalg_inv'\) .* only a cpu kernel"):
+        pt.onnx.export(lambda x: pt.linalg.inv(x), (r(3, 3) + 3 * pt.eye(3),), None)

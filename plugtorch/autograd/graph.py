@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from typing import NamedTuple
 
 # Every node takes the next number when it is created: 0, -1, -2 ... A node is always created
 # after the nodes of its inputs, so running nodes in increasing ``seq`` (latest first) is a
@@ -279,6 +280,36 @@ def retain_grad(t):
     node._retained[t._out_nr] = hook
     if node._pre_hooks is None:
         node._pre_hooks = {}
+
+
+
+class GradientEdge(NamedTuple):
+    """Where a tensor's gradient enters the graph: ``(node, output_nr)``."""
+    node: Node
+    output_nr: int
+    ownership_token: object = None
+
+
+def get_gradient_edge(tensor) -> GradientEdge:
+    """The node (and which of its outputs) that receives ``tensor``'s gradient: its ``grad_fn``,
+    or a leaf's AccumulateGrad.
+
+    >>> import plugtorch as pt
+    >>> x = pt.ones(2, requires_grad=True)
+    >>> get_gradient_edge(x * 2).node.name(), get_gradient_edge(x).node.name()
+    ('MulBackward', 'AccumulateGrad')
+    """
+    e = edge(tensor)
+    if e is None:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
+    return GradientEdge(e[0], e[1])
+
+
+def increment_version(tensor) -> None:
+    """Bump the version counter of a tensor (or of each in a list) that was changed in place
+    behind autograd's back, so a backward that saved it refuses to use it."""
+    for t in ((tensor,) if hasattr(tensor, "_bump_version") else tensor):
+        t._bump_version()
 
 
 # torch.autograd.graph's hooks on saved tensors (they need the classes above)

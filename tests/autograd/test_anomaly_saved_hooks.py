@@ -269,3 +269,24 @@ def test_node_hooks_as_torch():
     y.grad_fn.register_prehook(lambda go: (go[0], go[0]))
     with pytest.raises(RuntimeError, match=r"has returned an incorrect number of values \(got 2, but expected 1\)"):
         y.sum().backward()
+
+
+def test_gradient_edge_and_increment_version():
+    from plugtorch.autograd.graph import GradientEdge, get_gradient_edge, increment_version
+    x = pt.ones(2, requires_grad=True)
+    y = x * 2
+    e = get_gradient_edge(y)
+    assert isinstance(e, GradientEdge) and e.node is y.grad_fn and e.output_nr == 0
+    assert get_gradient_edge(x).node.name() == "AccumulateGrad"
+    with pytest.raises(RuntimeError, match="^It is not possible to get the gradient edge for a Tensor that does not "
+                                           "require gradients$"):
+        get_gradient_edge(pt.ones(1))
+    t = pt.ones(1)
+    increment_version(t)
+    increment_version([t, t])
+    assert t._version == 3        # torch 2.13: 0 -> 1 -> 3
+    b = x * 1
+    c = b * b
+    increment_version(b)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()

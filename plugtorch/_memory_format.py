@@ -153,8 +153,9 @@ def copy_as(t, fmt, clone):
 
 
 def _suggests_channels_last(a) -> bool:
-    return (getattr(a, "ndim", 0) == 4 and not a.is_contiguous()
-            and strides_like(tuple(a._data.shape), a.stride(), channels_last))
+    # (on the path of every conv2d call: a row-major tensor is turned down at its second dim)
+    shape = getattr(getattr(a, "_data", None), "shape", ())
+    return len(shape) == 4 and strides_like(shape, a.stride(), channels_last)
 
 
 def keep_channels_last(out, *inputs):

@@ -10,6 +10,7 @@ import builtins as _b
 import math
 
 from plugtorch import _dtypes
+from plugtorch import _memory_format as MF
 from plugtorch._caches import Memo
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
@@ -173,9 +174,10 @@ def broadcast_to(input, size):
 def contiguous(input, memory_format=None):
     """``input`` itself if it is laid out in ``memory_format`` (default ``contiguous_format``), else a
     copy that is: ``x.contiguous(memory_format=plugtorch.channels_last)`` stores an NCHW tensor NHWC."""
-    from plugtorch import _memory_format as MF
     _t("contiguous", input)
-    fmt = MF.check("contiguous", memory_format) or MF.contiguous_format
+    if memory_format is None or memory_format is MF.contiguous_format:
+        return input if input.is_contiguous() else _pt().ops.clone(input)
+    fmt = MF.check("contiguous", memory_format)
     if fmt is MF.preserve_format:
         raise RuntimeError("preserve memory format is unsupported by the contiguous operator; pass "
                            "plugtorch.contiguous_format or plugtorch.channels_last(_3d)")

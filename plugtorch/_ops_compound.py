@@ -120,6 +120,14 @@ def xlogy(input, other):
 
 @public("log")
 def logit(input, eps=None):
+    """log(x / (1 - x)), with x clamped to [eps, 1 - eps] when eps is given; integer and bool
+    inputs are read as the default float first (1 - x would wrap in uint8).
+
+    >>> plugtorch.logit(plugtorch.tensor([255, 1, 0], dtype=plugtorch.uint8)).tolist()
+    [nan, inf, -inf]
+    """
+    if isinstance(input, Tensor) and not (input.dtype.is_floating_point or input.dtype.is_complex):
+        input = input.to(_dtypes.get_default_dtype())
     x = input if eps is None else P.clamp(input, eps, 1 - eps)
     return P.log(x / (1 - x))
 

@@ -38,7 +38,8 @@ def arctanh(input):
 
 @public("mul")
 def ldexp(input, other):
-    """input * 2 ** other (PyTorch computes it so: an integer ``other`` gives the default float).
+    """input * 2 ** other, in the floating-point type the two promote to (integers: the default
+    float; float16 input with integer exponents stays float16, as PyTorch's).
 
     >>> plugtorch.ldexp(plugtorch.tensor([1.0]), plugtorch.tensor([3])).tolist()
     [8.0]
@@ -46,7 +47,14 @@ def ldexp(input, other):
     _check_tensor("ldexp", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
-    return input * P.pow(2.0, other)
+    if other.dtype is _dtypes.bool:
+        raise NotImplementedError("ldexp(): not implemented for a bool exponent ('Bool'); convert it with .long() first")
+    dt = _dtypes.result_type(input, other)
+    if not (dt.is_floating_point or dt.is_complex):
+        dt = _dtypes.get_default_dtype()
+    # (float16/bfloat16 computed in float32 and rounded once: 2 ** other alone may not fit them)
+    wide = _dtypes.float32 if dt in (_dtypes.float16, _dtypes.bfloat16) else dt
+    return (input.to(wide) * P.pow(2.0, other.to(wide))).to(dt)
 
 
 @public("logaddexp")

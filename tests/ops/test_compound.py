@@ -44,6 +44,15 @@ def test_relu_keeps_int_dtype_and_logit():
     p = np.array([0.1, 0.5, 0.9])
     same(pt.logit(pt.tensor(p)), np.log(p / (1 - p)))
     assert math.isfinite(pt.logit(pt.tensor([0.0, 1.0]), eps=1e-6).sum().item())
+    # an integer input is read as float: uint8 1 - 255 wrapped to 2 and gave logit(255) = 4.85
+    u = np.array([255, 2, 1, 0], dtype=np.uint8)
+    with np.errstate(all="ignore"):
+        want = np.log(u.astype(np.float32) / (1 - u.astype(np.float32)))
+    got = pt.logit(pt.tensor(u))
+    assert got.dtype is pt.float32
+    np.testing.assert_array_equal(got.numpy(), want)                      # [nan, nan, inf, -inf]
+    assert pt.logit(pt.tensor([True, False])).tolist() == [math.inf, -math.inf]
+    np.testing.assert_allclose(pt.logit(pt.tensor([1, 0]), eps=0.25).numpy(), [math.log(3), -math.log(3)], rtol=1e-6)
 
 
 def test_addcmul_addcdiv_float_power():

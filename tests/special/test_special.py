@@ -160,6 +160,15 @@ def test_polygamma_mvlgamma_ldexp_frexp():
     _close(pt.mvlgamma(X + 2, 3), [sp.multigammaln(v, 3) for v in x + 2], rtol=1e-12)
     _close(pt.special.multigammaln(pt.tensor([3, 4]), 2), [sp.multigammaln(3.0, 2), sp.multigammaln(4.0, 2)], rtol=1e-6)
     _close(pt.ldexp(pt.tensor([1.0, -3.0, 0.5]), pt.tensor([3, -1, 0])), np.ldexp([1.0, -3.0, 0.5], [3, -1, 0]), rtol=0)
+    # the result is the promoted float type (float16 stays float16: 3 * 2^100 overflows to inf there,
+    # as np.ldexp in float16 and torch 2.13); float32 was returned, with 3.8e30
+    h = pt.ldexp(pt.tensor([3.0, 1.5], dtype=pt.float16), pt.tensor([100, -3], dtype=pt.int16))
+    wh = np.ldexp(np.array([3.0, 1.5], np.float16), np.array([100, -3]))
+    assert h.dtype is pt.float16 and wh.dtype == np.float16 and h.tolist() == wh.tolist()
+    assert pt.ldexp(pt.tensor([3], dtype=pt.int8), pt.tensor([2])).dtype is pt.float32
+    assert pt.ldexp(pt.tensor([3.0], dtype=pt.bfloat16), pt.tensor([2], dtype=pt.uint8)).tolist() == [12.0]
+    with pytest.raises(NotImplementedError, match="bool exponent"):
+        pt.ldexp(pt.tensor([3.0]), pt.tensor([True]))
     v = np.array([3.0, -0.3, 1e-45, 3e38, 0.0, -0.0, inf, -inf, nan, 1.0, 0.5], dtype=np.float32)
     m, e = pt.frexp(pt.tensor(v))
     wm, we = np.frexp(v)

@@ -57,3 +57,11 @@ def test_ops_with_only_a_cpu_kernel_are_refused_by_name():
     with pytest.raises(UnsupportedOperatorError, match=r"the op 'linalg_inv_ex' \(in the decomposition of "
                                                        r"'linalg_inv'\) .* only a cpu kernel"):
         pt.onnx.export(lambda x: pt.linalg.inv(x), (r(3, 3) + 3 * pt.eye(3),), None)
+
+
+def test_max_min_and_arg_reductions_propagate_nan():
+    nan, inf = float("nan"), float("inf")
+    x = pt.tensor([[1.0, nan, 3.0, nan], [-inf, -0.0, 0.0, 2.0], [2.0, 5.0, inf, 1.0]])
+    check_export(lambda x: (*x.max(1), *x.min(0, keepdim=True), x.amax(), x.amin((0, 1)), x.argmax(), x.argmin(1),
+                            x.argmax(0, keepdim=True), x.half().amax(1), x.double().argmin(0)), (x,))
+    check_export(lambda i: (*i.max(1), i.argmin(0), i.amax()), (pt.tensor([[3, 1, 3], [-2, 7, 7]]),))

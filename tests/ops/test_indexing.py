@@ -230,3 +230,15 @@ def test_setitem_advanced_matches_numpy(key):
     n[key] = 7                          # a scalar broadcast over the advanced result
     x[tuple(pt.tensor(k) if isinstance(k, np.ndarray) else k for k in key)] = 7
     assert x.tolist() == n.tolist()
+
+
+def test_index_tensors_that_do_not_broadcast_raise_index_error():
+    # PyTorch raises IndexError ("shape mismatch: indexing tensors could not be broadcast together
+    # with shapes [2], [3]"); plugtorch raised broadcast_shapes' RuntimeError
+    x = pt.arange(6.0).reshape(2, 3)
+    with pytest.raises(IndexError, match=r"shape mismatch: indexing tensors could not be broadcast together with "
+                                         r"shapes \[2\], \[3\]"):
+        x[[0, 0], [0, 1, 2]]
+    with pytest.raises(IndexError, match="shape mismatch"):
+        x.index_put_((pt.tensor([0, 1]), pt.tensor([0, 1, 2])), pt.tensor(1.0))
+    assert x[pt.tensor([[0], [1]]), pt.tensor([0, 1, 2])].tolist() == x.tolist()   # (2, 1) with (3,) broadcasts

@@ -48,7 +48,11 @@ def _check_indices(op, input, indices):
                                                      f"dimension {i} with size {n}")
         shapes.append(tuple(idx.shape))
         out.append(idx._data)
-    M.broadcast_shapes(*shapes, op=op)
+    try:
+        M.broadcast_shapes(*shapes, op=op)
+    except RuntimeError as e:   # IndexError, as PyTorch ("shape mismatch: indexing tensors could not be broadcast")
+        raise IndexError(f"{op}(): shape mismatch: indexing tensors could not be broadcast together with shapes "
+                         f"{', '.join(str(list(s)) for s in shapes)}") from e
     return out
 
 

@@ -134,6 +134,24 @@ def flatten(g, input, start_dim=0, end_dim=-1):
     return reshape(g, input, *g.out.dims)
 
 
+@onnx_op("diagonal")
+def diagonal(g, input, offset=0, dim1=0, dim2=1):
+    """Gather from the matrix dims flattened: element t is at (i0 + t) * cols + j0 + t. The two
+    matrix dims must be static; the others may follow dynamic axes (Reshape's 0 copies them)."""
+    n = input.ndim
+    d1, d2 = _dim(dim1, n), _dim(dim2, n)
+    rows, cols = g.static_dim(input, d1), g.static_dim(input, d2)
+    i0, j0 = max(0, -offset), max(0, offset)
+    length = max(0, min(rows - i0, cols - j0))
+    perm = [i for i in range(n) if i not in (d1, d2)] + [d1, d2]
+    x = g.input(input)
+    if perm != list(range(n)):
+        x = g.node("Transpose", [x], perm=perm)
+    flat = g.node("Reshape", [x, g.const(np.array([0] * (n - 2) + [rows * cols], np.int64))])
+    pos = (i0 + np.arange(length, dtype=np.int64)) * cols + j0 + np.arange(length, dtype=np.int64)
+    return [g.node("Gather", [flat, g.const(pos)], axis=n - 2)]
+
+
 @onnx_op("contiguous")
 def contiguous(g, input, memory_format=None):
     return [g.node("Identity", [g.input(input)])]

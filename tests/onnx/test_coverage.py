@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import plugtorch as pt
-from plugtorch.onnx import UnsupportedOperatorError
+from plugtorch.onnx import OnnxExporterError, UnsupportedOperatorError
 from tests.onnx.conftest import check_export, op_types, run, session
 
 
@@ -65,3 +65,26 @@ def test_max_min_and_arg_reductions_propagate_nan():
     check_export(lambda x: (*x.max(1), *x.min(0, keepdim=True), x.amax(), x.amin((0, 1)), x.argmax(), x.argmin(1),
                             x.argmax(0, keepdim=True), x.half().amax(1), x.double().argmin(0)), (x,))
     check_export(lambda i: (*i.max(1), i.argmin(0), i.amax()), (pt.tensor([[3, 1, 3], [-2, 7, 7]]),))
+
+
+def test_diagonal_offsets_dims_and_a_dynamic_batch():
+    x = r(2, 3, 4)
+    proto = check_export(lambda x: (x.diagonal(), x.diagonal(1, 1, 2), x.diagonal(-1, -1, 0), x.diagonal(5, 1, 2),
+                                    pt.diagonal(x[0], -2), x[0].diag(), x[0].trace(), x.diagonal(0, 2, 1) * 2),
+                         (x,))
+    assert "Gather" in op_types(proto)
+    check_export(lambda x: x.diagonal(0, 1, 2).sum(-1), (r(2, 3, 3),), runs=[(r(5, 3, 3),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch"}})
+
+
+def test_a_write_through_a_diagonal_reaches_its_base():
+    def f(x):
+        y = x.clone()
+        y.diagonal().mul_(0).add_(1)
+        return y
+    check_export(f, (r(3, 4),))
+
+
+def test_diagonal_of_a_dynamic_matrix_dim_is_refused():
+    with pytest.raises(OnnxExporterError, match=r"op 'diagonal' .* dim 1 of its input follows a dynamic axis"):
+        pt.onnx.export(lambda x: x.diagonal(), (r(3, 3),), None, input_names=["x"], dynamic_axes={"x": {1: "n"}})

@@ -200,6 +200,15 @@ def _errors(*cases):
     return lambda ctx: [ErrorInput(Sample(*make(ctx)), err, match) for make, err, match in cases]
 
 
+def _contiguous_samples(ctx):
+    out = per_shape(lambda ctx, x, s: [(x,)])(ctx)
+    # NCHW stored NHWC (and NCDHW stored NDHWC): a permuted row-major copy on every backend
+    for shape, layout, fmt in (((2, 3, 4, 5), "contiguous", pt.channels_last), ((2, 4, 3, 5), "transposed", pt.channels_last),
+                               ((2, 3, 2, 2, 3), "contiguous", pt.channels_last_3d)):
+        out.append(Sample(_x(ctx, shape, layout=layout), memory_format=fmt, name=f"{layout} {fmt.name}"))
+    return out
+
+
 ENTRIES = [
     Entry("view", samples=per_shape(_view_args, contiguous_only=True), dtypes=ALL_DTYPES, error_inputs=_errors(
         (lambda c: (_x(c, (3, 4), layout="transposed"), 12), RuntimeError, "reshape"),
@@ -220,7 +229,9 @@ ENTRIES = [
           error_inputs=_errors((lambda c: (_x(c, (3, 4)), 1, 4), IndexError, "out of range"),
                                (lambda c: (_x(c, ()), 0, 0), IndexError, "0-dim"))),
     Entry("clone", samples=per_shape(lambda ctx, x, s: [(x,)]), dtypes=ALL_DTYPES),
-    Entry("contiguous", samples=per_shape(lambda ctx, x, s: [(x,)]), dtypes=ALL_DTYPES),
+    Entry("contiguous", samples=_contiguous_samples, dtypes=ALL_DTYPES, error_inputs=_errors(
+        (lambda c: (_x(c, (2, 3, 4)), pt.channels_last), RuntimeError, "required rank 4 tensor"),
+        (lambda c: (_x(c, (2, 3, 4)), pt.preserve_format), RuntimeError, "preserve memory format"))),
     Entry("flip", samples=per_shape(lambda ctx, x, s: [(x, _perm(ctx, len(s))[: max(1, len(s) // 2)]), (x, [])] if s else [(x, [])]),
           dtypes=ALL_DTYPES, error_inputs=_errors((lambda c: (_x(c, (3, 4)), [0, 0]), RuntimeError, "duplicates"))),
     Entry("cat", samples=per_shape(_cat_args, min_dims=1), dtypes=ALL_DTYPES, error_inputs=_errors(

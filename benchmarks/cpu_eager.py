@@ -97,7 +97,56 @@ def bench_fold(torch, rng):
         report("conv_transpose2d 4x4 stride 2, (8, 32, 16, 16) -> (8, 16, 32, 32), float32 ms", cs)
 
 
-BENCHES = {"fold": bench_fold}
+def bench_index_add(torch, rng):
+    a = rng.standard_normal((10000, 128), dtype=np.float32)
+    s = rng.standard_normal((2000, 128), dtype=np.float32)
+    j = np.arange(2000) * 13 % 10000
+    A, S, J = pt.from_numpy(a), pt.from_numpy(s), pt.from_numpy(j)
+
+    def numpy_index_add():   # flat positions, one 1-d add.at (NumPy's fast path)
+        r = a.copy()
+        np.add.at(r.reshape(-1), (j[:, None] * 128 + np.arange(128)).reshape(-1), s.reshape(-1))
+        return r
+
+    np.testing.assert_array_equal(A.index_add(0, J, S).numpy(), numpy_index_add())
+    cs = [("plugtorch Tensor.index_add", lambda: A.index_add(0, J, S)), ("numpy flat add.at", numpy_index_add)]
+    if torch is not None:
+        ta, ts, tj = torch.from_numpy(a), torch.from_numpy(s), torch.from_numpy(j)
+        cs.append(("pytorch Tensor.index_add", lambda: ta.index_add(0, tj, ts)))
+    report("index_add dim 0, (10000, 128) += 2000 rows, float32 ms", cs)
+
+    x = rng.standard_normal((8, 32, 32, 32), dtype=np.float32)
+    X = pt.from_numpy(x).requires_grad_()
+
+    def pt_pad_backward():
+        F.pad(X, (2, 2, 2, 2), mode="reflect").sum().backward()
+        X.grad = None
+
+    def numpy_pad_backward():   # the adjoint of reflect padding: fold the borders back in, cols then rows
+        g = np.ones((8, 32, 36, 36), np.float32)     # d(sum)/d(padded)
+        gc = g[:, :, :, 2:34].copy()
+        gc[:, :, :, 1:3] += g[:, :, :, 1::-1]
+        gc[:, :, :, -3:-1] += g[:, :, :, :-3:-1]
+        gx = gc[:, :, 2:34].copy()
+        gx[:, :, 1:3] += gc[:, :, 1::-1]
+        gx[:, :, -3:-1] += gc[:, :, :-3:-1]
+        return gx
+
+    F.pad(X, (2, 2, 2, 2), mode="reflect").sum().backward()
+    np.testing.assert_array_equal(X.grad.numpy(), numpy_pad_backward())
+    X.grad = None
+    cs = [("plugtorch pad reflect fwd+bwd", pt_pad_backward), ("numpy adjoint by hand", numpy_pad_backward)]
+    if torch is not None:
+        tx = torch.from_numpy(x).requires_grad_()
+
+        def torch_pad_backward():
+            torch.nn.functional.pad(tx, (2, 2, 2, 2), mode="reflect").sum().backward()
+            tx.grad = None
+        cs.append(("pytorch pad reflect fwd+bwd", torch_pad_backward))
+    report("pad reflect 2, (8, 32, 32, 32), forward + backward, float32 ms", cs)
+
+
+BENCHES = {"fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

@@ -201,3 +201,11 @@ def test_save_load_round_trips_channels_last_values(device):
     r = pt.load(buf)["x"]
     assert r.device == c.device and r.shape == c.shape
     np.testing.assert_array_equal(r.cpu().numpy(), np.arange(120.).reshape(2, 3, 4, 5))
+
+
+def test_docstring_examples():
+    import doctest
+
+    from plugtorch import _memory_format
+    result = doctest.testmod(_memory_format, extraglobs={"pt": pt, "plugtorch": pt})
+    assert result.failed == 0 and result.attempted > 0

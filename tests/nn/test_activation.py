@@ -175,3 +175,25 @@ def test_threshold_backward_rejects_non_tensors_and_bad_thresholds():
         pt.ops.threshold_backward([1.0], pt.ones(1), 0)
     with pytest.raises(TypeError, match=r"threshold_backward\(\): expected a Tensor or a number, got str"):
         pt.ops.threshold_backward(pt.ones(1), pt.ones(1), "a")
+
+
+def test_float_activations_refuse_integer_inputs_as_pytorch():
+    # computed in the integer dtype these wrapped (uint8 hardsigmoid(3) was 0.0, logsigmoid(3)
+    # -253.0, hardswish(3) 0.0) or silently became float; torch 2.13 raises NotImplementedError
+    u = pt.tensor([3, 1], dtype=pt.uint8)
+    for name in ("leaky_relu", "elu", "celu", "selu", "gelu", "silu", "softplus", "mish", "hardswish",
+                 "hardsigmoid", "logsigmoid", "glu"):
+        for x in (u, pt.tensor([-2, 3]), pt.tensor([True, False])):
+            with pytest.raises(NotImplementedError, match=name):
+                getattr(F, name)(x)
+    with pytest.raises(RuntimeError, match="prelu"):
+        F.prelu(pt.tensor([1, -1]), pt.tensor([0.25]))
+    with pytest.raises(RuntimeError, match="Bool inputs not supported for hardtanh"):
+        F.relu6(pt.tensor([True]))
+    with pytest.raises(RuntimeError, match="unsigned type with negative limits"):
+        F.hardtanh(u)
+    with pytest.raises(NotImplementedError, match="threshold"):
+        F.threshold(pt.tensor([True]), 1, 5)
+    assert F.relu6(u).tolist() == [3, 1] and F.relu6(u).dtype is pt.uint8          # what PyTorch allows
+    assert F.hardtanh(pt.tensor([-3, 3])).tolist() == [-1, 1]
+    np.testing.assert_allclose(F.hardsigmoid(pt.tensor([3.0, 1.0])).numpy(), [1.0, 1.0 / 6 + 0.5], rtol=1e-6)

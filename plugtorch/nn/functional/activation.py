@@ -33,12 +33,18 @@ def relu_(input):
 
 
 def threshold(input, threshold: float, value: float, inplace: bool = False):
+    if input.dtype is pt.bool:
+        raise not_implemented_for("threshold", input.dtype, "convert the input with .float() first")
     return _out(input, pt.where(input > threshold, input, value), inplace)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    if input.dtype is pt.bool:
+        raise RuntimeError("hardtanh(): Bool inputs not supported for hardtanh; convert the input with .float() first")
+    if input.dtype is pt.uint8 and min_val < 0:
+        raise RuntimeError("hardtanh(): cannot do hardtanh on an unsigned type with negative limits")
     inside = (input > min_val) & (input < max_val)
     if input.dtype.is_floating_point:
         inside = inside | (input != input)    # nan stays nan (with its gradient), as in PyTorch
@@ -51,11 +57,15 @@ def relu6(input, inplace: bool = False):
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    _float_only("leaky_relu", input)
     return _out(input, pt.where(input > 0, input, input * negative_slope), inplace)
 
 
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), with one weight per channel (dim 1) or one in all."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype} and {weight.dtype}; convert the "
+                           "input with .float() first")
     if weight.numel() != 1:
         c = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
         if weight.numel() != c:
@@ -71,20 +81,24 @@ def _neg_part(input):
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
+    _float_only("elu", input)
     return _out(input, pt.where(input > 0, input, _neg_part(input).expm1() * alpha), inplace)
 
 
 def celu(input, alpha: float = 1.0, inplace: bool = False):
+    _float_only("celu", input)
     return _out(input, pt.where(input > 0, input, (_neg_part(input) / alpha).expm1() * alpha), inplace)
 
 
 def selu(input, inplace: bool = False):
+    _float_only("selu", input)
     neg = _neg_part(input).expm1() * (_SELU_ALPHA * _SELU_SCALE)
     return _out(input, pt.where(input > 0, input * _SELU_SCALE, neg), inplace)
 
 
 def gelu(input, approximate: str = "none"):
     """x * Phi(x); ``approximate='tanh'`` uses PyTorch's tanh formula."""
+    _float_only("gelu", input)
     if approximate == "none":
         return input * 0.5 * (1 + (input * (1 / math.sqrt(2))).erf())
     if approximate == "tanh":
@@ -94,27 +108,33 @@ def gelu(input, approximate: str = "none"):
 
 
 def silu(input, inplace: bool = False):
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise not_implemented_for("silu", input.dtype, "convert the input with .float() first")
     check_tensors("silu", input=input)
     return _out(input, input * input.sigmoid(), inplace)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """log(1 + exp(beta x)) / beta, linear above ``threshold`` (as PyTorch)."""
+    _float_only("softplus", input)
     big = input * beta > threshold
     safe = pt.where(big, 0.0, input)
     return pt.where(big, input, (safe * beta).exp().log1p() / beta)
 
 
 def mish(input, inplace: bool = False):
+    _float_only("mish", input)
     return _out(input, input * softplus(input).tanh(), inplace)
 
 
 def hardswish(input, inplace: bool = False):
+    _float_only("hardswish", input)
     mid = input * (input + 3) / 6
     return _out(input, pt.where(input < -3, 0.0, pt.where(input > 3, input, mid)), inplace)
 
 
 def hardsigmoid(input, inplace: bool = False):
+    _float_only("hardsigmoid", input)
     inside = (input > -3) & (input < 3)
     return _out(input, pt.where(inside, input / 6 + 0.5, pt.where(input <= -3, 0.0, 1.0)), inplace)
 
@@ -128,6 +148,7 @@ def sigmoid(input):
 
 
 def logsigmoid(input):
+    _float_only("logsigmoid", input)
     return -softplus(-input)
 
 
@@ -140,6 +161,7 @@ def tanhshrink(input):
 
 
 def glu(input, dim: int = -1):
+    _float_only("glu", input)
     if input.shape[dim] % 2:
         raise RuntimeError(f"glu(): halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
     a, b = input.chunk(2, dim)
@@ -177,6 +199,8 @@ def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
 
 
 def _float_only(op, input):
+    # PyTorch refuses integer and bool inputs here; computed in their dtype, x + 3 and -x wrap
+    # (uint8 hardsigmoid(3) was 0.0, logsigmoid(3) -253.0) and the others silently turn float
     check_tensors(op, input=input)
     if not input.dtype.is_floating_point:
         raise not_implemented_for(op, input.dtype, "convert the input with .float() first")

@@ -74,10 +74,11 @@ class Lowering(GraphBuilder):
                                         "computed from a tensor's size?); ONNX export can follow sizes only "
                                         "through integer arguments")
             return t0
-        if c in (list, tuple):
+        if c in (list, tuple) or c is pt.Size:
             if any(t.__class__ is not c or len(t) != len(t0) for t in temps):
                 raise _structure(where, "an argument list changes length with the dynamic axes")
-            return c(self.merge([t[i] for t in temps], where) for i in range(len(t0)))
+            merged = [self.merge([t[i] for t in temps], where) for i in range(len(t0))]
+            return c(merged) if c is not pt.Size or not has_symint(merged) else tuple(merged)
         if c is dict:
             if any(t.__class__ is not dict or t.keys() != t0.keys() for t in temps):
                 raise _structure(where, "keyword arguments change with the dynamic axes")
@@ -268,6 +269,10 @@ class Lowering(GraphBuilder):
 
 
 def _where(parent, op, site) -> str:
+    if parent and op is None:
+        return f"the decomposition of '{parent[0]}'{_at(parent[1])}"
+    if op is None:
+        return "the traced program"
     if parent:
         return f"op '{op}' in the decomposition of '{parent[0]}'{_at(parent[1])}"
     return f"op '{op}'{_at(site)}"

@@ -315,6 +315,8 @@ def index_select(g, input, dim, index):
 # ---- factories -----------------------------------------------------------------------------------------
 def _filled(g, size, value, dtype):
     size = _sizes(size) if isinstance(size, (list, tuple)) else [size]
+    if isinstance(value, SymInt):     # a fill that follows a dynamic axis (full((b,), n))
+        return [g.node("Expand", [g.input(value, dtype), g.ints(size)])]
     ct = pt.float32 if dtype is pt.bfloat16 else dtype
     fill = g.onnx.numpy_helper.from_array(np.array([value], dtype=ct.numpy), name="value")
     r = g.node("ConstantOfShape", [g.ints(size)], value=fill)

@@ -88,3 +88,17 @@ def test_a_write_through_a_diagonal_reaches_its_base():
 def test_diagonal_of_a_dynamic_matrix_dim_is_refused():
     with pytest.raises(OnnxExporterError, match=r"op 'diagonal' .* dim 1 of its input follows a dynamic axis"):
         pt.onnx.export(lambda x: x.diagonal(), (r(3, 3),), None, input_names=["x"], dynamic_axes={"x": {1: "n"}})
+
+
+def test_sizes_and_fills_that_follow_a_dynamic_axis():
+    # full((b,), n) and a reshape to a plugtorch.Size holding the batch size
+    check_export(lambda x: (pt.full((x.shape[0],), x.shape[0] * 2 + 1), x.reshape(x.shape) + 1,
+                            pt.nn.functional.multilabel_margin_loss(x, pt.zeros(x.shape, dtype=pt.int64),
+                                                                    reduction="none")),
+                 (r(2, 4),), runs=[(r(5, 4),)], input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+
+
+def test_a_loop_over_a_dynamic_axis_names_the_op_it_is_in():
+    with pytest.raises(OnnxExporterError, match=r"the decomposition of 'unbind' \(traced at .*\): the traced program "
+                                                r"makes 2 calls on the example and 3 on a probe"):
+        pt.onnx.export(lambda x: x.unbind(0), (r(2, 3),), None, input_names=["x"], dynamic_axes={"x": {0: "n"}})

@@ -146,7 +146,35 @@ def bench_index_add(torch, rng):
     report("pad reflect 2, (8, 32, 32, 32), forward + backward, float32 ms", cs)
 
 
-BENCHES = {"fold": bench_fold, "index_add": bench_index_add}
+def bench_antialias(torch, rng):
+    x = rng.standard_normal((1, 3, 256, 256), dtype=np.float32)
+    X = pt.from_numpy(x)
+
+    def numpy_bicubic_aa():   # PIL's widened Keys cubic (a = -0.5), one normalized matrix per dim
+        s, n_in, n_out = 256 / 96, 256, 96
+        center = s * (np.arange(n_out) + 0.5)
+        v = np.abs((np.arange(n_in)[None, :] - center[:, None] + 0.5) / s)
+        w = np.where(v < 1, (1.5 * v - 2.5) * v * v + 1, np.where(v < 2, ((-0.5 * v + 2.5) * v - 4) * v + 2, 0.0))
+        lo = np.maximum(np.trunc(center - 2 * s + 0.5), 0)[:, None]
+        hi = np.minimum(np.trunc(center + 2 * s + 0.5), n_in)[:, None]
+        j = np.arange(n_in)[None, :]
+        w = np.where((j >= lo) & (j < hi), w, 0.0)
+        a = (w / w.sum(1, keepdims=True)).astype(np.float32)
+        return a @ x @ a.T
+
+    np.testing.assert_allclose(F.interpolate(X, size=(96, 96), mode="bicubic", antialias=True).numpy(),
+                               numpy_bicubic_aa(), rtol=1e-4, atol=1e-5)
+    cs = [("plugtorch interpolate bicubic aa", lambda: F.interpolate(X, size=(96, 96), mode="bicubic",
+                                                                      antialias=True)),
+          ("numpy weight matrices", numpy_bicubic_aa)]
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        cs.append(("pytorch interpolate bicubic aa", lambda: torch.nn.functional.interpolate(
+            tx, size=(96, 96), mode="bicubic", antialias=True)))
+    report("interpolate bicubic antialias 256 -> 96, (1, 3), float32 ms", cs)
+
+
+BENCHES = {"antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

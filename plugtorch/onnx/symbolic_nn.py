@@ -53,6 +53,35 @@ def linear(g, input, weight, bias=None):
     return [r]
 
 
+@onnx_op("linalg_det", declines=lambda opset, A: None if A.dtype is pt.float32 else
+         f"a {A.dtype} matrix (ONNX Runtime's Det computes float32 only)")
+def linalg_det(g, A):
+    return [g.node("Det", [g.input(A)])]
+
+
+def _einsum_operands(operands):
+    return tuple(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands
+
+
+def _einsum_declines(opset, equation, *operands):
+    operands = _einsum_operands(operands)
+    if any(x.dtype is pt.bool for x in operands):
+        return "bool operands"
+    terms = equation.replace(" ", "").split("->")[0].split(",")
+    spans = {x.ndim - len(t.replace("...", "")) for t, x in zip(terms, operands) if "..." in t}
+    if len(spans) > 1:        # (ONNX's shape inference wants the same rank under every '...')
+        return "operands broadcast under '...' with different ranks"
+    return None
+
+
+@onnx_op("einsum", declines=_einsum_declines)
+def einsum(g, equation, *operands):
+    """ONNX's Einsum (the decomposition's broadcast products hold every index at once)."""
+    ct = opmath(g.out.dtype)
+    ins = [g.input(x, ct) for x in _einsum_operands(operands)]
+    return _finish(g, g.node("Einsum", ins, equation=equation.replace(" ", "")), ct)
+
+
 # ---- convolutions -----------------------------------------------------------------------------------
 def _conv_pads(padding, kernel, dilation):
     """ONNX pads (all begins, then all ends) for an int/tuple/'valid'/'same' padding."""

@@ -102,3 +102,33 @@ def test_a_loop_over_a_dynamic_axis_names_the_op_it_is_in():
     with pytest.raises(OnnxExporterError, match=r"the decomposition of 'unbind' \(traced at .*\): the traced program "
                                                 r"makes 2 calls on the example and 3 on a probe"):
         pt.onnx.export(lambda x: x.unbind(0), (r(2, 3),), None, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+
+
+EINSUMS = [("ij,jk->ik", (3, 4), (4, 5)), ("bij,bjk->bik", (2, 3, 4), (2, 4, 2)), ("ii->i", (4, 4)), ("ij->", (3, 5)),
+           ("i,j->ij", (3,), (4,)), ("ijk->kji", (2, 3, 4)), ("ij,k->k", (2, 3), (4,)), ("bii->bi", (2, 3, 3)),
+           ("b h i d, b h j d -> b h i j", (1, 2, 3, 4), (1, 2, 5, 4)), ("iJ,Jk", (2, 3), (3, 2)),
+           ("...ij,...jk->...ik", (2, 2, 3), (2, 3, 2)), ("i,i->", (3,), (3,))]
+
+
+@pytest.mark.parametrize("eq,shapes", [(e[0], e[1:]) for e in EINSUMS], ids=[e[0] for e in EINSUMS])
+def test_einsum_is_one_onnx_einsum(eq, shapes):
+    proto = check_export(lambda *ops: pt.einsum(eq, *ops), tuple(r(*s) for s in shapes))
+    assert "Einsum" in op_types(proto)
+
+
+def test_einsum_dtypes_and_the_decompositions_it_leaves():
+    a, b = (r(2, 3) * 5), (r(3, 2) * 5)
+    for dt in (pt.float64, pt.float16, pt.int64, pt.int32, pt.int8):
+        check_export(lambda a, b: (pt.einsum("ij,jk->ik", a, b), pt.einsum("ij->j", a), pt.einsum("ij,jk", [a, b])),
+                     (a.to(dt), b.to(dt)))
+    # '...' over operands of different ranks (ONNX's shape inference refuses it) decomposes
+    proto = check_export(lambda a, b: pt.einsum("...ij,...jk", a, b), (r(2, 2, 3), r(3, 2)))
+    assert "Einsum" not in op_types(proto)
+
+
+def test_det_is_onnx_det():
+    proto = check_export(lambda a, b: (pt.linalg.det(a), b.det(), pt.linalg.det(b[:0, :0])), (r(2, 3, 4, 4), r(3, 3)))
+    assert "Det" in op_types(proto)
+    with pytest.raises(UnsupportedOperatorError, match=r"'linalg_det' .* a plugtorch.float64 matrix \(ONNX Runtime's "
+                                                       r"Det computes float32 only\)"):
+        pt.onnx.export(lambda a: a.det(), (r(3, 3).double(),), None)

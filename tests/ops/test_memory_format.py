@@ -209,3 +209,25 @@ def test_docstring_examples():
     from plugtorch import _memory_format
     result = doctest.testmod(_memory_format, extraglobs={"pt": pt, "plugtorch": pt})
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_training_a_channels_last_model_equals_row_major(device):
+    # model.to(memory_format=channels_last) + channels_last inputs: the same losses and weights after Adam
+    # steps as the row-major model, and the conv weight stays channels_last through the in-place updates
+    x = pt.tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32), device=device)
+    runs = []
+    for fmt in (pt.contiguous_format, pt.channels_last):
+        pt.manual_seed(0)
+        m = pt.nn.Sequential(pt.nn.Conv2d(3, 4, 3, padding=1), pt.nn.BatchNorm2d(4), pt.nn.ReLU(), pt.nn.MaxPool2d(2),
+                             pt.nn.Flatten(), pt.nn.Linear(64, 2)).to(device).to(memory_format=fmt)
+        opt = pt.optim.Adam(m.parameters(), lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            loss = m(x.contiguous(memory_format=fmt)).square().mean()
+            loss.backward()
+            opt.step()
+        runs.append((loss.item(), m[0].weight.detach().cpu().numpy(), m[0].weight.stride()))
+    assert runs[1][2] == (27, 1, 9, 3) and runs[0][2] == (27, 9, 3, 1)
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-5)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-4, atol=1e-5)   # float32 sums in other orders

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 import plugtorch as pt
-from plugtorch.onnx.values import Val, opmath, result_type
+from plugtorch.onnx.values import Val, onnx_dtype, opmath, result_type
 from plugtorch.onnx.table import onnx_op
 
 
@@ -147,6 +147,37 @@ def bitwise_not(g, input):
     if g.out.dtype is pt.bool:
         return [g.node("Not", [g.input(input, pt.bool)])]
     return [g.node("BitwiseNot", [g.input(input)])]
+
+
+def _shift(left):
+    """ONNX's BitShift is unsigned only: shift the bits as uint64 (casts keep two's complement)
+    and an arithmetic right shift as ~((~x) >> s) for negative x. An amount outside [0, bits)
+    gives 0 (left) or the sign (right), as eager and torch."""
+    def emit(g, input, other):
+        out = g.out.dtype
+        ct = opmath(out)       # (onnxruntime's Where has no int8/int16 kernels)
+        u64 = g.onnx.TensorProto.UINT64
+
+        def unsigned_shift(v, direction):
+            r = g.node("Cast", [g.node("BitShift", [g.node("Cast", [v], to=u64), amount], direction=direction)],
+                       to=onnx_dtype(g.onnx, out))
+            return r if ct is out else g.cast(r, ct)      # (wrapped to the result's width first)
+        x, s = g.input(input, ct), g.input(other, pt.int64)
+        zero, minus_one = g.scalar(0, ct), g.scalar(-1, ct)
+        ok = g.node("And", [g.node("GreaterOrEqual", [s, g.const(np.array(0, np.int64))]),
+                            g.node("Less", [s, g.const(np.array(out.itemsize * 8, np.int64))])])
+        amount = g.node("Cast", [g.node("Where", [ok, s, g.const(np.array(0, np.int64))])], to=u64)
+        if left:
+            return _finish(g, g.node("Where", [ok, unsigned_shift(x, "LEFT"), zero]), ct)
+        neg = g.node("Less", [x, zero])
+        r = unsigned_shift(g.node("Where", [neg, g.node("Sub", [minus_one, x]), x]), "RIGHT")   # ~x >= 0
+        r = g.node("Where", [neg, g.node("Sub", [minus_one, r]), r])
+        return _finish(g, g.node("Where", [ok, r, g.node("Where", [neg, minus_one, zero])]), ct)
+    return emit
+
+
+onnx_op("bitwise_left_shift")(_shift(True))
+onnx_op("bitwise_right_shift")(_shift(False))
 
 
 @onnx_op("where")

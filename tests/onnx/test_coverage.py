@@ -132,3 +132,18 @@ def test_det_is_onnx_det():
     with pytest.raises(UnsupportedOperatorError, match=r"'linalg_det' .* a plugtorch.float64 matrix \(ONNX Runtime's "
                                                        r"Det computes float32 only\)"):
         pt.onnx.export(lambda a: a.det(), (r(3, 3).double(),), None)
+
+
+def test_bit_shifts_of_every_integer_dtype_and_amounts_out_of_range():
+    amounts = pt.tensor([0, 1, 3, 7, 8, 9, 63, 64, 70, -1, -5])
+    signed = pt.tensor([5, -5, 127, -128, 1, -1, 0, 100, 33, 2, -77])
+    for dt in (pt.int8, pt.uint8, pt.int16, pt.int32, pt.int64):
+        x = signed.to(dt) if dt is not pt.uint8 else pt.tensor([5, 200, 255, 0, 1, 128, 7, 64, 3, 9, 100], dtype=dt)
+        check_export(lambda x, s: (x << s.to(dt), x >> s.to(dt), x << 2, x >> 1, x.bitwise_left_shift(s),
+                                   pt.bitwise_right_shift(x, s)), (x, amounts))
+    check_export(lambda x, s: (x << s, x >> s, pt.tensor([True, False]) << 1), (pt.tensor([2 ** 62, -2 ** 63, -3]),
+                                                                               pt.tensor([1, 63, 62])))
+    # torch's values (2.13) where the bits leave the type
+    proto = pt.onnx.export(lambda x: (x << 1, x >> 7), (pt.tensor([127, -128, -1], dtype=pt.int8),), None)
+    got = run(session(proto.SerializeToString()), (pt.tensor([127, -128, -1], dtype=pt.int8),))
+    assert got[0].tolist() == [-2, 0, -2] and got[1].tolist() == [0, -1, -1]

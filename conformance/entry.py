@@ -141,7 +141,7 @@ class Sample:
         def build(v):
             if isinstance(v, Input):
                 t = v.make(device)
-                if grad and v.requires_grad and t.dtype.is_floating_point:
+                if grad and v.requires_grad and (t.dtype.is_floating_point or t.dtype.is_complex):
                     t = t.detach().requires_grad_()
                     leaves.append(t)
                 return t
@@ -203,6 +203,8 @@ class Entry:
     zero_sign     compare the sign of zeros exactly (default); False for ops that pick one of
                   equal values (maximum, amax, clamp ...: opdb.PICK_AMONG_EQUAL), where PyTorch
                   picks -0.0 or +0.0 depending on the code path
+    complex_grad  also compare gradients in the complex dtypes (ops on autograd's complex
+                  allowlist, autograd/complex_formulas.py); complex inputs then require grad
     """
 
     def __init__(self, name: str, *, samples: Callable[[Any], Iterable[Sample]],
@@ -210,7 +212,7 @@ class Entry:
                  differentiable: bool | None = None, error_inputs: Callable | None = None,
                  compare: Callable | None = None, inplace: bool | None = None,
                  tol: dict | None = None, op: str | None = None, doc: str = "", random: bool | None = None,
-                 zero_sign: bool = True):
+                 zero_sign: bool = True, complex_grad: bool = False):
         self.name = name
         self.op = op if op is not None else name
         self.samples = samples
@@ -229,6 +231,7 @@ class Entry:
         self.tol = tol or {}
         self.doc = doc
         self.zero_sign = zero_sign
+        self.complex_grad = complex_grad
 
     @property
     def fn(self) -> Callable:

@@ -51,8 +51,8 @@ from plugtorch.backends.fusion import deferred_builds
 from plugtorch.dispatch.checked import checking_results
 
 from .compare import Mismatch, compare_values, describe_inputs, flatten, host, snapshot
-from .runner import (FAIL, GRAD_DTYPES, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
-                     _mismatch, _Skip, build_samples, rerun_command)
+from .runner import (FAIL, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
+                     _mismatch, _Skip, build_samples, checks_gradients, draw_grad_outputs, rerun_command)
 from .samples import SampleContext
 
 JIT, COMPILE = "jit", "compile"
@@ -210,7 +210,7 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
     form = _form(entry, sample, dev)
     traced, graph = form.trace(seed, grad=False)
     grads = gtraced = None
-    if entry.differentiable and dtype in GRAD_DTYPES:
+    if checks_gradients(entry, dtype):
         grads = _eager_grads(entry, sample, dev, seed)
     if grads is not None and not graph.breaks:
         gtraced, ggraph = form.trace(seed, grad=True)
@@ -397,7 +397,7 @@ def _eager_grads(entry, sample, dev, seed):
         if not outs:
             return None
         rng = np.random.default_rng(seed)
-        gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
+        gos = draw_grad_outputs(rng, outs)
         grads = pt.autograd.grad(outs, leaves, gos, allow_unused=True)
     except Exception:     # (the eager checks report it)
         return None

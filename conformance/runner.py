@@ -52,6 +52,22 @@ STATUSES = (PASS, FAIL, UNSUPPORTED, VIA_FALLBACK, VIA_DECOMPOSITION, GRAPH_BREA
 # becomes an arbitrarily large relative difference; those ops' half-precision kernels are
 # checked by the forward checks of the ops the formulas are made of.
 GRAD_DTYPES = (pt.float32, pt.float64)
+
+
+def checks_gradients(entry, dtype) -> bool:
+    """Whether ``entry``'s gradients are compared in ``dtype``: the float dtypes, and the complex
+    ones for entries of ops on autograd's complex allowlist (``Entry(complex_grad=True)``)."""
+    return entry.differentiable and (dtype in GRAD_DTYPES or
+                                     (getattr(entry, "complex_grad", False) and dtype.is_complex))
+
+
+def draw_grad_outputs(rng, outs):
+    """Random gradients for ``outs`` (complex ones get random imaginary parts too)."""
+    def draw(o):
+        shape = tuple(o.shape)
+        v = rng.standard_normal(shape)
+        return v + 1j * rng.standard_normal(shape) if o.dtype.is_complex else v
+    return [pt.tensor(draw(o), dtype=o.dtype, device=o.device) for o in outs]
 # jit mode: entry x dtype checks traced before any of them replays, so that a backend building its
 # fused kernels at their first call (opencl: one program for all waiting) builds a batch at once
 JIT_BATCH = 64
@@ -281,7 +297,7 @@ def _record_kernels(entry, dtype, dev, seed, sample, backward=True):
     """The kernels that run on ``dev`` for ``sample``: (forward names, backward names), each
     deduplicated in order of first use. Whatever the sample raises is ignored here."""
     rec = KernelRecorder(dev)
-    grad = backward and entry.differentiable and dtype in GRAD_DTYPES
+    grad = backward and checks_gradients(entry, dtype)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
@@ -342,7 +358,7 @@ def check_sample(entry, dtype, sample, dev, seed=0) -> None:
         check_view_aliases(sample, out, args, ref_out, ref_args)
     if entry.random:   # the same seed repeats the draw on this backend, another seed changes it
         check_seeding(entry, sample, dev, seed, out, ref_out)
-    if entry.differentiable and dtype in GRAD_DTYPES:
+    if checks_gradients(entry, dtype):
         _check_gradients(entry, sample, dev, seed, tol)
 
 
@@ -405,7 +421,7 @@ def _grads(entry, sample, device, seed, grad_outputs):
         return None, None
     if grad_outputs is None:
         rng = np.random.default_rng(seed)
-        gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
+        gos = draw_grad_outputs(rng, outs)
     else:
         gos = [pt.tensor(g, dtype=o.dtype, device=o.device) for g, o in zip(grad_outputs, outs)]
     try:

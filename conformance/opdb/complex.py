@@ -1,7 +1,9 @@
 """complex64/complex128: the views between complex and real tensors, conj, angle, complex, polar,
 and the complex FFTs. An entry's dtypes are the complex dtype each op computes in: where the
 op's inputs are real (view_as_complex, complex, polar, rfftn), they are that dtype's parts, so
-a device without complex dtypes reports the entry unsupported (a TypeError naming the dtype)."""
+a device without complex dtypes reports the entry unsupported (a TypeError naming the dtype).
+Each op is on autograd's complex allowlist (or differentiates through ops that are), so the
+gradients of every sample are compared with cpu's too (``complex_grad``)."""
 from __future__ import annotations
 
 import plugtorch as pt
@@ -10,11 +12,11 @@ from ..entry import COMPLEX_DTYPES, Entry, ErrorInput, Sample
 
 
 def _z(ctx, shape=(3, 4), **kw):
-    return ctx.input(shape, requires_grad=False, **kw)
+    return ctx.input(shape, **kw)
 
 
 def _parts(ctx, shape=(3, 4), **kw):
-    return ctx.input(shape, dtype=ctx.dtype.to_real(), requires_grad=False, **kw)
+    return ctx.input(shape, dtype=ctx.dtype.to_real(), **kw)
 
 
 def _complex_samples(ctx):
@@ -56,19 +58,24 @@ def _fft_errors(ctx):
             ErrorInput(Sample(_z(ctx, (3, 4)), None, (1, 1)), RuntimeError, "unique")]
 
 
+def _entry(name, samples, **kw):
+    """An entry in the complex dtypes whose gradients are compared too (complex_grad)."""
+    return Entry(name, samples=samples, dtypes=COMPLEX_DTYPES, complex_grad=True, **kw)
+
+
 ENTRIES = [
-    Entry("view_as_real", samples=_complex_samples, dtypes=COMPLEX_DTYPES, error_inputs=_not_complex("view_as_real")),
-    Entry("view_as_complex", samples=_pairs_samples, dtypes=COMPLEX_DTYPES, error_inputs=lambda ctx: [
+    _entry("view_as_real", _complex_samples, error_inputs=_not_complex("view_as_real")),
+    _entry("view_as_complex", _pairs_samples, error_inputs=lambda ctx: [
         ErrorInput(Sample(_parts(ctx, (2, 3))), RuntimeError, "last dimension of size 2")]),
-    Entry("conj_physical", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
-    Entry("conj", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
-    Entry("real", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
-    Entry("imag", samples=_complex_samples, dtypes=COMPLEX_DTYPES, error_inputs=_not_complex("imag")),
-    Entry("angle", samples=_complex_samples, dtypes=COMPLEX_DTYPES),
-    Entry("complex", samples=_real_pair_samples, dtypes=COMPLEX_DTYPES),
-    Entry("polar", samples=_real_pair_samples, dtypes=COMPLEX_DTYPES),
-    Entry("fft_fftn", samples=_fft_samples(), dtypes=COMPLEX_DTYPES, error_inputs=_fft_errors),
-    Entry("fft_ifftn", samples=_fft_samples(), dtypes=COMPLEX_DTYPES, error_inputs=_fft_errors),
-    Entry("fft_rfftn", samples=_fft_samples(real_input=True), dtypes=COMPLEX_DTYPES, error_inputs=lambda ctx: [
+    _entry("conj_physical", _complex_samples),
+    _entry("conj", _complex_samples),
+    _entry("real", _complex_samples),
+    _entry("imag", _complex_samples, error_inputs=_not_complex("imag")),
+    _entry("angle", _complex_samples),
+    _entry("complex", _real_pair_samples),
+    _entry("polar", _real_pair_samples),
+    _entry("fft_fftn", _fft_samples(), error_inputs=_fft_errors),
+    _entry("fft_ifftn", _fft_samples(), error_inputs=_fft_errors),
+    _entry("fft_rfftn", _fft_samples(real_input=True), error_inputs=lambda ctx: [
         ErrorInput(Sample(_z(ctx, (4,))), RuntimeError, "expects a real input tensor")]),
 ]

@@ -1,8 +1,9 @@
 """The complex64/complex128 forms of ops that also take real dtypes: each entry reuses its real
 entry's samples (shapes, layouts, broadcasting, Python scalars, 0-d cpu tensors) with complex
-inputs, plus inf/nan/-0.0 in either part for the elementwise ops. Autograd refuses complex
-tensors, so these entries check forward values, shapes, dtypes and devices only; their names
-are the op's with " (complex)" (``--op 'add (complex)'``, or ``--op '* (complex)'`` for all)."""
+inputs, plus inf/nan/-0.0 in either part for the elementwise ops. The entries of ops on
+autograd's complex allowlist (GRAD) compare gradients with cpu's too; the others check forward
+values, shapes, dtypes and devices only (autograd refuses them). Their names are the op's with
+" (complex)" (``--op 'add (complex)'``, or ``--op '* (complex)'`` for all)."""
 from __future__ import annotations
 
 import plugtorch as pt
@@ -72,10 +73,17 @@ _TOL = {"pow": {pt.complex64: (3e-5, 1e-5), pt.complex128: (1e-12, 1e-12)},
 _TOL["cumprod"] = _TOL["prod"]
 
 
+# the allowlisted ops (autograd/complex_formulas.py) whose complex formulas differ from the real ones
+# (the conj()s); the linear ones share their real formulas, and tests/autograd gradchecks them all
+GRAD = {"abs", "exp", "mul", "div", "sum", "_matmul"}
+
+
 def _entry(name):
     e = _BASE[name]
+    grad = name in GRAD
     return Entry(f"{name} (complex)", op=e.op, fn=e._fn, samples=_SAMPLES.get(name, e.samples), dtypes=COMPLEX_DTYPES,
-                 differentiable=False, compare=e.compare, inplace=e.inplace, tol=_TOL.get(name, e.tol),
+                 differentiable=grad, complex_grad=grad, compare=e.compare, inplace=e.inplace,
+                 tol=_TOL.get(name, e.tol),
                  zero_sign=e.zero_sign and name != "pow", doc=f"{name} on complex inputs")
 
 

@@ -149,7 +149,8 @@ class Function:
             ctx._saved = saved_hooks.pack_saved(ctx._saved)
         result = []
         for k, o in enumerate(outs):
-            if isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex) and id(o) not in ctx._non_diff:
+            differentiable = isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex)
+            if differentiable and id(o) not in ctx._non_diff:
                 if id(o) in ctx._dirty:
                     _check_dirty(cls, o)
                 elif o.grad_fn is not None or o._base is not None or id(o) in in_ids or o._rg:

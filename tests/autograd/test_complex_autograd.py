@@ -59,7 +59,8 @@ CASES = {
     "angle": (lambda a: a.angle(), (A,)),
     "angle_real": (lambda x: x.angle(), (X,)),
     # composites differentiated through their steps (docs/complex.md lists them)
-    "composites": (lambda a, b: (pt.linalg.vecdot(a, a).sum() + a.var() + pt.linalg.vector_norm(a) + a.sgn().square().sum()
+    "composites": (lambda a, b: (pt.linalg.vecdot(a, a).sum() + a.var() + pt.linalg.vector_norm(a)
+                                 + a.sgn().square().sum()
                                  + pt.einsum("ij,jk->ik", a, b).trace() + pt.outer(a[0], b[:, 0]).diagonal().sum()
                                  + a.index_add(0, pt.tensor([1, 1]), b.mT).roll(1, 1).repeat(2, 1).sum()
                                  + a.masked_fill(MASK, 0).split(1, 1)[1].sum() + pt.dot(a[0], b[:, 1])), (A, B)),

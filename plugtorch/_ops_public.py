@@ -202,6 +202,9 @@ def _to_host_array(data, dtype):
         dtype = _dtypes.to_dtype(dtype)
         arr = np.asarray(data)
         if not isinstance(data, np.ndarray):   # Python numbers are checked one by one, as PyTorch
+            if arr.dtype.kind == "c" and not dtype.is_complex:   # (NumPy would drop the imaginary parts)
+                raise TypeError(f"tensor(): must be real number, not complex: the data holds complex numbers and "
+                                f"dtype is {dtype}; pass a complex dtype or take .real first")
             if arr.dtype.kind in "uO" and dtype.category == _dtypes._INT:
                 check_int64("tensor", _flat(data) if isinstance(data, (list, tuple)) else (data,))
             elif arr.dtype.kind == "O" and _b.all(isinstance(v, (int, float)) for v in _flat(data)):
@@ -646,7 +649,38 @@ arcsin, arccos, arctan, arctan2 = ops.asin, ops.acos, ops.atan, ops.atan2
 clip = ops.clamp
 greater, greater_equal, less, less_equal, not_equal = ops.gt, ops.ge, ops.lt, ops.le, ops.ne
 select = ops.select
-index_put = ops.index_put
+
+
+def _mask_indices(input, indices):
+    """``indices`` with each bool mask replaced by the index tensors of its true elements, one per
+    dim it covers (x.index_put_((mask,), v) writes where the mask is true, as PyTorch)."""
+    if not isinstance(indices, (list, tuple)) or not _b.any(
+            isinstance(i, Tensor) and i._dtype is _dtypes.bool and i.ndim for i in indices):
+        return indices
+    out, dim = [], 0
+    for i in indices:
+        if isinstance(i, Tensor) and i._dtype is _dtypes.bool and i.ndim:
+            for j, n in enumerate(i.shape):
+                if dim + j >= input.ndim or input.shape[dim + j] != n:
+                    raise IndexError(f"The shape of the mask {list(i.shape)} at index {j} does not match the shape "
+                                     f"of the indexed tensor {list(input.shape)} at index {dim + j}")
+            out.extend(i.nonzero().unbind(1))
+            dim += i.ndim
+        else:
+            out.append(i)
+            dim += 1
+    return tuple(out)
+
+
+@public("index_put")
+def index_put(input, indices, values, accumulate=False):
+    """``input`` with ``values`` written (or added, ``accumulate=True``) at ``indices``: a tuple
+    of index tensors (integer, or bool masks) or None, one per leading dim.
+
+    >>> plugtorch.index_put(plugtorch.zeros(3), (plugtorch.tensor([True, False, True]),), plugtorch.tensor(1.)).tolist()
+    [1.0, 0.0, 1.0]
+    """
+    return ops.index_put(input, _mask_indices(input, indices), values, accumulate)
 
 
 

@@ -38,6 +38,14 @@ def test_tensor_bad_data():
     with pytest.raises((TypeError, ValueError), match="ragged|inhomogeneous|could not convert"):
         pt.tensor([[1, 2], [3]])
     assert pt.tensor([1j]).dtype is pt.complex64     # Python complex numbers: the default complex dtype
+    # complex numbers with a real dtype: PyTorch's TypeError; the imaginary parts were dropped
+    # (tensor([1 + 2j, 1], dtype=float16) gave [1.0, 1.0])
+    for dt in (pt.float16, pt.float32, pt.int64, pt.bool):
+        with pytest.raises(TypeError, match="must be real number, not complex"):
+            pt.tensor([complex(1, 2), 1], dtype=dt)
+    with pytest.raises(TypeError, match="must be real number, not complex"):
+        pt.as_tensor([1j], dtype=pt.float32)
+    assert pt.tensor([1 + 2j], dtype=pt.complex128).tolist() == [1 + 2j]
 
 
 def test_as_tensor_shares_numpy_memory():

@@ -242,3 +242,27 @@ def test_index_tensors_that_do_not_broadcast_raise_index_error():
     with pytest.raises(IndexError, match="shape mismatch"):
         x.index_put_((pt.tensor([0, 1]), pt.tensor([0, 1, 2])), pt.tensor(1.0))
     assert x[pt.tensor([[0], [1]]), pt.tensor([0, 1, 2])].tolist() == x.tolist()   # (2, 1) with (3,) broadcasts
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_index_put_takes_bool_masks(dev):
+    # index_put/index_put_ refused a bool mask ('must be long, int, byte or bool tensors, got bool');
+    # PyTorch writes where it is true, as x[mask] = v does. NumPy reference: the same write
+    a = np.zeros((2, 3))
+    m2 = np.array([[True, False, True], [False, False, True]])
+    x = pt.zeros(2, 3, device=dev)
+    x.index_put_((pt.tensor(m2, device=dev),), pt.tensor(5.0, device=dev), accumulate=True)
+    want = a.copy()
+    want[m2] += 5.0
+    np.testing.assert_array_equal(x.cpu().numpy(), want)
+    got = pt.index_put(pt.zeros(2, 3, device=dev), (pt.tensor([True, False], device=dev), pt.tensor([0, 2], device=dev)),
+                       pt.tensor(1.0, device=dev))
+    want = a.copy()
+    want[np.array([True, False]), np.array([0, 2])] = 1.0
+    np.testing.assert_array_equal(got.cpu().numpy(), want)
+    y = pt.zeros(2, 3, device=dev)
+    y.index_put_((pt.tensor([True, False], device=dev),), pt.tensor([1.0, 2.0, 3.0], device=dev))
+    assert y.tolist() == [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
+    with pytest.raises(IndexError, match=r"The shape of the mask \[3\] at index 0 does not match"):
+        pt.index_put(pt.zeros(2, 3, device=dev), (pt.tensor([True, False, True], device=dev),), pt.tensor(1.0, device=dev))

@@ -300,3 +300,30 @@ def nan_to_num(g, input, nan=0.0, posinf=None, neginf=None):
     x = g.node("Where", [g.node("IsInf", [x], detect_negative=0), g.scalar(big if posinf is None else posinf, ct), x])
     x = g.node("Where", [g.node("IsInf", [x], detect_positive=0), g.scalar(-big if neginf is None else neginf, ct), x])
     return _finish(g, x, ct)
+
+
+# ---- special functions with only a cpu kernel that ONNX operators express exactly -------------------
+@onnx_op("heaviside")
+def heaviside(g, input, values):
+    ct = opmath(g.out.dtype)
+    x = g.input(input, ct)
+    step = g.cast(g.node("Greater", [x, g.scalar(0, ct)]), ct)      # (NaN: 0, as eager)
+    return _finish(g, g.node("Where", [g.node("Equal", [x, g.scalar(0, ct)]), g.input(values, ct), step]), ct)
+
+
+@onnx_op("sinc")
+def sinc(g, input):
+    ct = opmath(g.out.dtype)
+    x = g.input(input, ct)
+    px = g.node("Mul", [x, g.scalar(math.pi, ct)])
+    r = g.node("Div", [g.node("Sin", [px]), px])
+    return _finish(g, g.node("Where", [g.node("Equal", [x, g.scalar(0, ct)]), g.scalar(1, ct), r]), ct)
+
+
+@onnx_op("special_xlog1py")
+def xlog1py(g, input, other):
+    ct = opmath(g.out.dtype)
+    x, y = g.input(input, ct), g.input(other, ct)
+    r = g.node("Mul", [x, g.node("Log", [g.node("Add", [y, g.scalar(1.0, ct)])])])
+    zero = g.node("And", [g.node("Equal", [x, g.scalar(0, ct)]), g.node("Not", [g.node("IsNaN", [y])])])
+    return _finish(g, g.node("Where", [zero, g.scalar(0, ct), r]), ct)

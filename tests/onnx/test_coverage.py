@@ -147,3 +147,13 @@ def test_bit_shifts_of_every_integer_dtype_and_amounts_out_of_range():
     proto = pt.onnx.export(lambda x: (x << 1, x >> 7), (pt.tensor([127, -128, -1], dtype=pt.int8),), None)
     got = run(session(proto.SerializeToString()), (pt.tensor([127, -128, -1], dtype=pt.int8),))
     assert got[0].tolist() == [-2, 0, -2] and got[1].tolist() == [0, -1, -1]
+
+
+def test_heaviside_sinc_xlog1py_with_edge_values():
+    nan, inf = float("nan"), float("inf")
+    x = pt.tensor([nan, -1.0, 0.0, -0.0, 2.0, inf, 0.5, 1e-20])
+    y = pt.tensor([nan, -1.0, 1.0, -1.0, 3.0, 0.5, nan, 2.0])
+    check_export(lambda x, y: (pt.heaviside(x, pt.tensor(0.5)), pt.heaviside(x, y), pt.sinc(x), pt.sinc(x.double()),
+                               pt.special.xlog1py(x.abs(), y), pt.special.xlog1py(x * 0, y)), (x, y))
+    check_export(lambda i: (pt.heaviside(i, pt.tensor([7])), pt.sinc(i), pt.special.xlog1py(i, i)),
+                 (pt.tensor([0, -1, 2]),))

@@ -174,7 +174,40 @@ def bench_antialias(torch, rng):
     report("interpolate bicubic antialias 256 -> 96, (1, 3), float32 ms", cs)
 
 
-BENCHES = {"antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
+def bench_topk(torch, rng):
+    x = rng.standard_normal((256, 1000), dtype=np.float32)
+    X = pt.from_numpy(x)
+    XG = pt.from_numpy(x.copy()).requires_grad_()
+
+    def numpy_topk():   # argpartition, then sort the k picked
+        part = np.argpartition(-x, 10, axis=-1)[:, :10]
+        v = np.take_along_axis(x, part, -1)
+        order = np.argsort(-v, axis=-1, kind="stable")
+        return np.take_along_axis(v, order, -1), np.take_along_axis(part, order, -1)
+
+    np.testing.assert_array_equal(pt.topk(X, 10).values.numpy(), numpy_topk()[0])
+
+    def pt_topk_backward():
+        pt.topk(XG, 10).values.sum().backward()
+        XG.grad = None
+
+    cs = [("plugtorch topk", lambda: pt.topk(X, 10)), ("numpy argpartition + sort", numpy_topk)]
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        cs.append(("pytorch topk", lambda: torch.topk(tx, 10)))
+    report("topk k=10 along the last dim of (256, 1000), float32 ms", cs)
+    cs = [("plugtorch topk fwd+bwd", pt_topk_backward), ("numpy argpartition + sort", numpy_topk)]
+    if torch is not None:
+        tg = torch.from_numpy(x.copy()).requires_grad_()
+
+        def torch_topk_backward():
+            torch.topk(tg, 10).values.sum().backward()
+            tg.grad = None
+        cs.append(("pytorch topk fwd+bwd", torch_topk_backward))
+    report("topk k=10 (256, 1000), forward + backward, float32 ms", cs)
+
+
+BENCHES = {"topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

@@ -282,6 +282,16 @@ def _sort_grad(g, x, dim=-1, descending=False, stable=False, *, result):
 
 derivative("sort", _sort_grad, save=(), result=True)
 
+
+def _topk_grad(g, x, k, dim=-1, largest=True, sorted=True, *, result):
+    # the decomposition's gradient (sort's scatter of the narrowed values), in one node: the cpu
+    # kernel selects without sorting the whole row, so it has no sort to differentiate
+    gv = g[0]
+    return (pt.zeros(tuple(x.shape), dtype=gv.dtype, device=gv.device).scatter_add(dim, result[1], gv),)
+
+
+derivative("topk", _topk_grad, save=(), result=True)
+
 # ---- composite ops with their own formula (one node instead of their decomposition's,
 # and numerically stable) ---------------------------------------------------------------------
 def _softmax_grad(g, x, dim, dtype=None, *, result):

@@ -832,6 +832,46 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return xp.take_along_axis(x, idx, axis=dim), idx
     K["sort"] = sort
 
+    def topk(x, k, dim, largest):
+        """The first k of sort(x, dim, descending=largest) (stable: nan first when largest and
+        last otherwise, ties in index order), from a partition: the k-th value, everything
+        beyond it and the lowest-indexed of its ties, then a stable sort of those k only."""
+        n = x.shape[dim] if x.ndim else 1
+        if x.ndim == 0 or k == 0 or 4 * k > n or x.dtype.kind not in "fiu":
+            v, i = sort(x, dim, largest)
+            return (v, i) if x.ndim == 0 else (v[(slice(None),) * dim + (slice(0, k),)].copy(),
+                                                i[(slice(None),) * dim + (slice(0, k),)].copy())
+        keys = xp.moveaxis(x, dim, -1)
+        shape = keys.shape
+        keys = keys.reshape(-1, n)
+        j = n - k if largest else k - 1
+        part = xp.argpartition(keys, j, axis=-1)
+        kth = xp.take_along_axis(keys, part[:, j:j + 1], -1)
+        if x.dtype.kind == "f" and xp.isnan(kth).any() or (keys == kth).sum() > len(keys):
+            # the k-th value has ties (or is nan): the partition's pick among them is arbitrary,
+            # the sort's is the lowest-indexed; count them out per row
+            if x.dtype.kind == "f":   # nan sorts above everything (np.partition agrees)
+                nan = xp.isnan(keys)
+                kth_nan = xp.isnan(kth)
+                beyond = (keys > kth) | nan if largest else keys < kth
+                beyond = xp.where(kth_nan, False if largest else ~nan, beyond)
+                tie = xp.where(kth_nan, nan, keys == kth)
+            else:
+                beyond = keys > kth if largest else keys < kth
+                tie = keys == kth
+            need = k - beyond.sum(-1, keepdims=True)
+            sel = beyond | (tie & (xp.cumsum(tie, axis=-1) <= need))
+            idx = xp.nonzero(sel)[1].reshape(-1, k)                  # the k picked, in index order
+        else:   # a unique k-th value in every row: the partition picked the sort's k
+            idx = xp.sort(part[:, j:] if largest else part[:, :k], axis=-1)
+        v, order = sort(xp.take_along_axis(keys, idx, -1), 1, largest)
+        idx = xp.take_along_axis(idx, order, -1).astype(np.int64)
+        out_shape = shape[:-1] + (k,)
+        v = xp.moveaxis(v.reshape(out_shape), -1, dim)
+        return xp.ascontiguousarray(v), xp.ascontiguousarray(xp.moveaxis(idx.reshape(out_shape), -1, dim))
+    if xp is np:   # (CuPy runs the decomposition)
+        K["topk"] = topk
+
     def mode(x, dim, keepdim):   # the longest run of equal values in the stably sorted row
         if dim is None:
             return x.copy(), xp.zeros((), dtype=np.int64)

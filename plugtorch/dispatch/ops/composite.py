@@ -504,8 +504,7 @@ def take_along_dim(input, indices, dim=None):
     return x.gather(d, j)
 
 
-@composite("topk", tags=("reduction",), out_kind=OUT_MULTI)
-def topk(input, k, dim=-1, largest=True, sorted=True):
+def _topk_args(input, k, dim, largest, sorted):
     _t("topk", input)
     M.check_bool("topk", "largest", largest)
     M.check_bool("topk", "sorted", sorted)
@@ -516,10 +515,25 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     n = input.shape[d] if input.ndim else 1
     if k < 0 or k > n:
         raise RuntimeError(f"topk(): selected index k={k} out of range for dimension {d} of size {n}")
+    return k, d
+
+
+def _topk_meta(input, k, dim=-1, largest=True, sorted=True):
+    """A backend may give topk a kernel (cpu: a partition, not a full sort); it returns what the
+    decomposition returns: the first k of the stable sort, ties in index order."""
+    k, d = _topk_args(input, k, dim, largest, sorted)
+    return input._device, (input._data, k, d, bool(largest)), (input._dtype, _dtypes.int64)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    k, d = _topk_args(input, k, dim, largest, sorted)
     v, i = _pt().sort(input, d, descending=largest, stable=True)
     if input.ndim == 0:
         return v, i
     return v.narrow(d, 0, k), i.narrow(d, 0, k)
+
+
+register_op("topk", _topk_meta, decomposition=topk, tags=("reduction",), out_kind=OUT_MULTI)
 
 
 @composite("argsort", tags=("reduction",), differentiable=False)

@@ -357,8 +357,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if check_nan:
                 anomaly_mode.check_nan(node, outs)
             if node._post_hooks:
-                for h in node._post_hooks:
-                    h(outs, grads)
+                outs = _run_post_hooks(node, outs, grads)
             if not retain_graph:
                 node.release()
             for e, g in zip(node.next_functions, outs):
@@ -440,7 +439,11 @@ def _send(buffers, heap, node, nr, g):
 
 
 def _run_pre_hooks(node, grads):
+    node_hooks = None
     for nr, hooks in node._pre_hooks.items():
+        if nr is None:
+            node_hooks = hooks
+            continue
         for h in list(hooks):
             if nr < len(grads) and grads[nr] is not None:
                 r = h(grads[nr])
@@ -451,6 +454,27 @@ def _run_pre_hooks(node, grads):
         for nr, h in retained.items():
             if nr < len(grads) and grads[nr] is not None:
                 h(grads[nr])
+    if node_hooks:   # Node.register_prehook's, after the tensors' hooks (as in PyTorch)
+        for h in list(node_hooks):
+            r = h(tuple(grads))
+            if r is not None:
+                grads[:] = _hook_result(h, r, len(grads))
+
+
+def _run_post_hooks(node, outs, grads):
+    for h in list(node._post_hooks):
+        r = h(tuple(outs), tuple(grads))
+        if r is not None:
+            outs = _hook_result(h, r, len(outs))
+    return outs
+
+
+def _hook_result(h, r, n):
+    r = list(r) if isinstance(r, (tuple, list)) else [r]
+    if len(r) != n:
+        raise RuntimeError(f"hook '{getattr(h, '__name__', h)}' has returned an incorrect number of values "
+                           f"(got {len(r)}, but expected {n})")
+    return r
 
 
 def _plan(heap, inputs):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import weakref
+from typing import NamedTuple
 
 # Every node takes the next number when it is created: 0, -1, -2 ... A node is always created
 # after the nodes of its inputs, so running nodes in increasing ``seq`` (latest first) is a
@@ -33,7 +34,7 @@ class Node:
     n_outputs = 1
     released = False
     seq = 1                 # creation order (subclasses set it from next_seq())
-    _pre_hooks = None       # {output_nr: [hook]} ({} when only _retained is set)
+    _pre_hooks = None       # {output_nr: [tensor hook], None: [node prehook]} ({} when only _retained is set)
     _post_hooks = None
     _retained = None        # {output_nr: retain_grad's hook}, run after the _pre_hooks
 
@@ -48,12 +49,20 @@ class Node:
         return id(self) < id(other)
 
     def register_hook(self, hook):
+        """``hook(grad_inputs, grad_outputs)`` after the node ran (tuples, as torch's
+        ``Node.register_hook``); a tuple it returns replaces ``grad_inputs``."""
         if self._post_hooks is None:
             self._post_hooks = []
         self._post_hooks.append(hook)
         return _Handle(self._post_hooks, hook)
 
-    def register_prehook(self, hook, output_nr=0):
+    def register_prehook(self, hook):
+        """``hook(grad_outputs)`` before the node runs (a tuple, as torch's
+        ``Node.register_prehook``); a tuple it returns replaces ``grad_outputs``."""
+        return self._register_output_hook(hook, None)
+
+    def _register_output_hook(self, hook, output_nr):
+        """A tensor hook ``hook(grad)`` on output ``output_nr`` (None: a node prehook, above)."""
         if self._pre_hooks is None:
             self._pre_hooks = {}
         lst = self._pre_hooks.setdefault(output_nr, [])
@@ -219,7 +228,7 @@ def register_tensor_hook(t, hook):
     if not t._rg:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if t.grad_fn is not None:
-        return t.grad_fn.register_prehook(hook, t._out_nr)
+        return t.grad_fn._register_output_hook(hook, t._out_nr)
     if t._hooks is None:
         t._hooks = []
     t._hooks.append(hook)
@@ -271,6 +280,36 @@ def retain_grad(t):
     node._retained[t._out_nr] = hook
     if node._pre_hooks is None:
         node._pre_hooks = {}
+
+
+
+class GradientEdge(NamedTuple):
+    """Where a tensor's gradient enters the graph: ``(node, output_nr)``."""
+    node: Node
+    output_nr: int
+    ownership_token: object = None
+
+
+def get_gradient_edge(tensor) -> GradientEdge:
+    """The node (and which of its outputs) that receives ``tensor``'s gradient: its ``grad_fn``,
+    or a leaf's AccumulateGrad.
+
+    >>> import plugtorch as pt
+    >>> x = pt.ones(2, requires_grad=True)
+    >>> get_gradient_edge(x * 2).node.name(), get_gradient_edge(x).node.name()
+    ('MulBackward', 'AccumulateGrad')
+    """
+    e = edge(tensor)
+    if e is None:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
+    return GradientEdge(e[0], e[1])
+
+
+def increment_version(tensor) -> None:
+    """Bump the version counter of a tensor (or of each in a list) that was changed in place
+    behind autograd's back, so a backward that saved it refuses to use it."""
+    for t in ((tensor,) if hasattr(tensor, "_bump_version") else tensor):
+        t._bump_version()
 
 
 # torch.autograd.graph's hooks on saved tensors (they need the classes above)

@@ -111,6 +111,8 @@ def dirac_(tensor, groups: int = 1):
     """Identity-preserving convolution weights (3-, 4- or 5-D)."""
     if tensor.ndim not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    if tensor.shape[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
     out_per_group = tensor.shape[0] // groups
     w = np.zeros(tuple(tensor.shape))
     centre = tuple(s // 2 for s in tensor.shape[2:])
@@ -172,6 +174,28 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
                                       device=tensor.device))
 
 
+def sparse_(tensor, sparsity: float, std: float = 0.01, generator=None):
+    """A 2-D sparse matrix (Martens 2010): N(0, std^2) values with ``ceil(sparsity * rows)``
+    zeros in each column. ``generator`` draws both the values and the zero rows (torch draws the
+    rows from the global generator), so a seeded call is reproducible.
+
+    >>> import plugtorch as pt
+    >>> w = sparse_(pt.empty(4, 3), sparsity=0.5)
+    >>> (w == 0).sum(0).tolist()
+    [2, 2, 2]
+    """
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = math.ceil(sparsity * rows)
+    with pt.no_grad():
+        tensor.normal_(0, std, generator=generator)
+        for col in range(cols):
+            zero_rows = pt.randperm(rows, generator=generator)[:num_zeros]
+            tensor[zero_rows.to(tensor.device), col] = 0
+    return tensor
+
+
 def _default_weight_and_bias_(weight, bias):
     """Linear's and Conv's default: kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
     and the bias from the same range."""
@@ -182,7 +206,20 @@ def _default_weight_and_bias_(weight, bias):
         uniform_(bias, -bound, bound)
 
 
-# PyTorch's deprecated names without the trailing underscore
-uniform, normal, constant = uniform_, normal_, constant_
-xavier_uniform, xavier_normal = xavier_uniform_, xavier_normal_
-kaiming_uniform, kaiming_normal, orthogonal = kaiming_uniform_, kaiming_normal_, orthogonal_
+def _deprecated(new):
+    old = new.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new.__name__}`.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+    deprecated_init.__name__ = old
+    deprecated_init.__doc__ = new.__doc__
+    return deprecated_init
+
+
+# PyTorch's deprecated names without the trailing underscore (each warns, as torch's)
+uniform, normal, constant, eye, dirac = (_deprecated(f) for f in (uniform_, normal_, constant_, eye_, dirac_))
+xavier_uniform, xavier_normal = _deprecated(xavier_uniform_), _deprecated(xavier_normal_)
+kaiming_uniform, kaiming_normal = _deprecated(kaiming_uniform_), _deprecated(kaiming_normal_)
+orthogonal, sparse = _deprecated(orthogonal_), _deprecated(sparse_)

@@ -381,9 +381,14 @@ def _verify(onnx, proto, g):
         o.ClearField("type")
     try:
         inferred = onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=True)
-    except Exception as e:
-        raise OnnxExporterError(f"plugtorch.onnx.export: ONNX shape inference fails on the exported model ({e})") \
-            from None
+    except Exception:
+        # onnx 1.23's data propagation treats a 1-D Unsqueeze as a shape (x.unsqueeze(1) * y fails
+        # to infer, ONNX Runtime runs it): check the model without it before blaming the table
+        try:
+            inferred = onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=False)
+        except Exception as e:
+            raise OnnxExporterError(f"plugtorch.onnx.export: ONNX shape inference fails on the exported model ({e})") \
+                from None
     for vi in list(inferred.graph.value_info) + list(inferred.graph.output):
         exp = g.expect.get(vi.name)
         if exp is None:

@@ -25,6 +25,7 @@ import numpy as np
 
 import plugtorch as pt
 from plugtorch.dispatch import dispatcher as D
+from plugtorch.dispatch.host import is_host_decomposition
 from plugtorch.dispatch.registry import OUT_INPLACE
 from plugtorch.jit.ir import substitute, values_in
 from plugtorch.jit.tracer import Tracer, flatten_tensors
@@ -73,10 +74,11 @@ class Lowering(GraphBuilder):
                                         "computed from a tensor's size?); ONNX export can follow sizes only "
                                         "through integer arguments")
             return t0
-        if c in (list, tuple):
+        if c in (list, tuple) or c is pt.Size:
             if any(t.__class__ is not c or len(t) != len(t0) for t in temps):
                 raise _structure(where, "an argument list changes length with the dynamic axes")
-            return c(self.merge([t[i] for t in temps], where) for i in range(len(t0)))
+            merged = [self.merge([t[i] for t in temps], where) for i in range(len(t0))]
+            return c(merged) if c is not pt.Size or not has_symint(merged) else tuple(merged)
         if c is dict:
             if any(t.__class__ is not dict or t.keys() != t0.keys() for t in temps):
                 raise _structure(where, "keyword arguments change with the dynamic axes")
@@ -158,7 +160,7 @@ class Lowering(GraphBuilder):
             why = entry.declines(self.opset, *args, **kwargs)
         usable = entry is not None and entry.since <= self.opset and not why
         if not foldable and not usable:
-            if op.decomposition is not None and not inplace:
+            if op.decomposition is not None and not inplace and not is_host_decomposition(op):
                 return self.decompose(op, temps, calls, envs, site, parent)
             raise UnsupportedOperatorError(_unsupported(op, entry, self.opset, site, parent, why))
         results = []
@@ -267,6 +269,10 @@ class Lowering(GraphBuilder):
 
 
 def _where(parent, op, site) -> str:
+    if parent and op is None:
+        return f"the decomposition of '{parent[0]}'{_at(parent[1])}"
+    if op is None:
+        return "the traced program"
     if parent:
         return f"op '{op}' in the decomposition of '{parent[0]}'{_at(parent[1])}"
     return f"op '{op}'{_at(site)}"
@@ -293,4 +299,7 @@ def _unsupported(op, entry, opset, site, parent, why) -> str:
         msg += "; it draws random numbers: export the model in eval mode (model.eval()) so dropout is off"
     elif op.decomposition is None:
         msg += "; it is a core op, so there is no decomposition to export instead"
+    elif is_host_decomposition(op):
+        msg += "; only a cpu kernel computes it (other devices copy to cpu), so there is no decomposition into " \
+               "other ops to export instead"
     return msg + ". Rewrite that line with ops the exporter maps, or add a mapping to plugtorch/onnx/table.py"

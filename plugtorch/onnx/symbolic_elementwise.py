@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 import plugtorch as pt
-from plugtorch.onnx.values import Val, opmath, result_type
+from plugtorch.onnx.values import Val, onnx_dtype, opmath, result_type
 from plugtorch.onnx.table import onnx_op
 
 
@@ -149,6 +149,37 @@ def bitwise_not(g, input):
     return [g.node("BitwiseNot", [g.input(input)])]
 
 
+def _shift(left):
+    """ONNX's BitShift is unsigned only: shift the bits as uint64 (casts keep two's complement)
+    and an arithmetic right shift as ~((~x) >> s) for negative x. An amount outside [0, bits)
+    gives 0 (left) or the sign (right), as eager and torch."""
+    def emit(g, input, other):
+        out = g.out.dtype
+        ct = opmath(out)       # (onnxruntime's Where has no int8/int16 kernels)
+        u64 = g.onnx.TensorProto.UINT64
+
+        def unsigned_shift(v, direction):
+            r = g.node("Cast", [g.node("BitShift", [g.node("Cast", [v], to=u64), amount], direction=direction)],
+                       to=onnx_dtype(g.onnx, out))
+            return r if ct is out else g.cast(r, ct)      # (wrapped to the result's width first)
+        x, s = g.input(input, ct), g.input(other, pt.int64)
+        zero, minus_one = g.scalar(0, ct), g.scalar(-1, ct)
+        ok = g.node("And", [g.node("GreaterOrEqual", [s, g.const(np.array(0, np.int64))]),
+                            g.node("Less", [s, g.const(np.array(out.itemsize * 8, np.int64))])])
+        amount = g.node("Cast", [g.node("Where", [ok, s, g.const(np.array(0, np.int64))])], to=u64)
+        if left:
+            return _finish(g, g.node("Where", [ok, unsigned_shift(x, "LEFT"), zero]), ct)
+        neg = g.node("Less", [x, zero])
+        r = unsigned_shift(g.node("Where", [neg, g.node("Sub", [minus_one, x]), x]), "RIGHT")   # ~x >= 0
+        r = g.node("Where", [neg, g.node("Sub", [minus_one, r]), r])
+        return _finish(g, g.node("Where", [ok, r, g.node("Where", [neg, minus_one, zero])]), ct)
+    return emit
+
+
+onnx_op("bitwise_left_shift")(_shift(True))
+onnx_op("bitwise_right_shift")(_shift(False))
+
+
 @onnx_op("where")
 def where(g, condition, input, other):
     out = g.out.dtype
@@ -269,3 +300,30 @@ def nan_to_num(g, input, nan=0.0, posinf=None, neginf=None):
     x = g.node("Where", [g.node("IsInf", [x], detect_negative=0), g.scalar(big if posinf is None else posinf, ct), x])
     x = g.node("Where", [g.node("IsInf", [x], detect_positive=0), g.scalar(-big if neginf is None else neginf, ct), x])
     return _finish(g, x, ct)
+
+
+# ---- special functions with only a cpu kernel that ONNX operators express exactly -------------------
+@onnx_op("heaviside")
+def heaviside(g, input, values):
+    ct = opmath(g.out.dtype)
+    x = g.input(input, ct)
+    step = g.cast(g.node("Greater", [x, g.scalar(0, ct)]), ct)      # (NaN: 0, as eager)
+    return _finish(g, g.node("Where", [g.node("Equal", [x, g.scalar(0, ct)]), g.input(values, ct), step]), ct)
+
+
+@onnx_op("sinc")
+def sinc(g, input):
+    ct = opmath(g.out.dtype)
+    x = g.input(input, ct)
+    px = g.node("Mul", [x, g.scalar(math.pi, ct)])
+    r = g.node("Div", [g.node("Sin", [px]), px])
+    return _finish(g, g.node("Where", [g.node("Equal", [x, g.scalar(0, ct)]), g.scalar(1, ct), r]), ct)
+
+
+@onnx_op("special_xlog1py")
+def xlog1py(g, input, other):
+    ct = opmath(g.out.dtype)
+    x, y = g.input(input, ct), g.input(other, ct)
+    r = g.node("Mul", [x, g.node("Log", [g.node("Add", [y, g.scalar(1.0, ct)])])])
+    zero = g.node("And", [g.node("Equal", [x, g.scalar(0, ct)]), g.node("Not", [g.node("IsNaN", [y])])])
+    return _finish(g, g.node("Where", [zero, g.scalar(0, ct), r]), ct)

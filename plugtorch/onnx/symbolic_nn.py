@@ -53,6 +53,35 @@ def linear(g, input, weight, bias=None):
     return [r]
 
 
+@onnx_op("linalg_det", declines=lambda opset, A: None if A.dtype is pt.float32 else
+         f"a {A.dtype} matrix (ONNX Runtime's Det computes float32 only)")
+def linalg_det(g, A):
+    return [g.node("Det", [g.input(A)])]
+
+
+def _einsum_operands(operands):
+    return tuple(operands[0]) if len(operands) == 1 and isinstance(operands[0], (list, tuple)) else operands
+
+
+def _einsum_declines(opset, equation, *operands):
+    operands = _einsum_operands(operands)
+    if any(x.dtype is pt.bool for x in operands):
+        return "bool operands"
+    terms = equation.replace(" ", "").split("->")[0].split(",")
+    spans = {x.ndim - len(t.replace("...", "")) for t, x in zip(terms, operands) if "..." in t}
+    if len(spans) > 1:        # (ONNX's shape inference wants the same rank under every '...')
+        return "operands broadcast under '...' with different ranks"
+    return None
+
+
+@onnx_op("einsum", declines=_einsum_declines)
+def einsum(g, equation, *operands):
+    """ONNX's Einsum (the decomposition's broadcast products hold every index at once)."""
+    ct = opmath(g.out.dtype)
+    ins = [g.input(x, ct) for x in _einsum_operands(operands)]
+    return _finish(g, g.node("Einsum", ins, equation=equation.replace(" ", "")), ct)
+
+
 # ---- convolutions -----------------------------------------------------------------------------------
 def _conv_pads(padding, kernel, dilation):
     """ONNX pads (all begins, then all ends) for an int/tuple/'valid'/'same' padding."""
@@ -226,8 +255,27 @@ def _reduction(onnx_type, compute=None):
 onnx_op("sum")(_reduction("ReduceSum"))
 onnx_op("prod")(_reduction("ReduceProd"))
 onnx_op("mean")(_reduction("ReduceMean"))
-onnx_op("amax")(_reduction("ReduceMax", lambda out: pt.int32 if out is pt.bool else opmath(out)))
-onnx_op("amin")(_reduction("ReduceMin", lambda out: pt.int32 if out is pt.bool else opmath(out)))
+def _extremum(onnx_type):
+    """amax/amin: ONNX Runtime's ReduceMax/ReduceMin skip NaN; eager (as torch) returns NaN."""
+    plain = _reduction(onnx_type, lambda out: pt.int32 if out is pt.bool else opmath(out))
+
+    def emit(g, input, dim=None, keepdim=False):
+        if not input.dtype.is_floating_point:
+            return plain(g, input, dim, keepdim)
+        ct = opmath(input.dtype)
+        x = g.input(input, ct)
+        axes = _axes(dim, input.ndim)
+        r = g.reduce(onnx_type, x, axes, keepdim)
+        nan = g.reduce("ReduceMax", g.cast(g.node("IsNaN", [x]), pt.int32), axes, keepdim)
+        r = g.node("Where", [g.cast(nan, pt.bool), g.scalar(float("nan"), ct), r])
+        if input.ndim == 0:
+            r = g.reshape(r, [])
+        return _finish(g, r, ct)
+    return emit
+
+
+onnx_op("amax")(_extremum("ReduceMax"))
+onnx_op("amin")(_extremum("ReduceMin"))
 
 
 def _logic_reduction(onnx_type):
@@ -249,10 +297,21 @@ def _arg(onnx_type):
         ct = opmath(input.dtype) if input.dtype is not pt.bool else pt.int32
         x = g.input(input, ct)
         if dim is None or input.ndim == 0:
-            r = g.node(onnx_type, [g.reshape(x, [-1])], axis=0, keepdims=0)
-            return [g.reshape(r, g.out.dims)]
-        return [g.node(onnx_type, [x], axis=int(dim), keepdims=int(bool(keepdim)))]
+            x = g.reshape(x, [-1])
+            return [g.reshape(_nan_first(g, onnx_type, x, input, 0, 0), g.out.dims)]
+        return [_nan_first(g, onnx_type, x, input, int(dim), int(bool(keepdim)))]
     return emit
+
+
+def _nan_first(g, onnx_type, x, input, axis, keepdims):
+    """ArgMax/ArgMin, where (as eager and torch) the first NaN wins: ONNX Runtime skips NaN."""
+    r = g.node(onnx_type, [x], axis=axis, keepdims=keepdims)
+    if not input.dtype.is_floating_point:
+        return r
+    nan = g.cast(g.node("IsNaN", [x]), pt.int32)
+    first = g.node("ArgMax", [nan], axis=axis, keepdims=keepdims)
+    some = g.reduce("ReduceMax", nan, [axis], keepdims)
+    return g.node("Where", [g.cast(some, pt.bool), first, r])
 
 
 onnx_op("argmax")(_arg("ArgMax"))

@@ -49,6 +49,8 @@ def broadcast_to(g, input, size):
 
 @onnx_op("permute")
 def permute(g, input, *dims):
+    if input.ndim == 0:
+        return [g.node("Identity", [g.input(input)])]
     perm = [_dim(d, input.ndim) for d in _sizes(dims)]
     return [g.node("Transpose", [g.input(input)], perm=perm)]
 
@@ -130,6 +132,24 @@ def flatten(g, input, start_dim=0, end_dim=-1):
     if input.ndim == 0:
         return [g.reshape(g.input(input), [1])]
     return reshape(g, input, *g.out.dims)
+
+
+@onnx_op("diagonal")
+def diagonal(g, input, offset=0, dim1=0, dim2=1):
+    """Gather from the matrix dims flattened: element t is at (i0 + t) * cols + j0 + t. The two
+    matrix dims must be static; the others may follow dynamic axes (Reshape's 0 copies them)."""
+    n = input.ndim
+    d1, d2 = _dim(dim1, n), _dim(dim2, n)
+    rows, cols = g.static_dim(input, d1), g.static_dim(input, d2)
+    i0, j0 = max(0, -offset), max(0, offset)
+    length = max(0, min(rows - i0, cols - j0))
+    perm = [i for i in range(n) if i not in (d1, d2)] + [d1, d2]
+    x = g.input(input)
+    if perm != list(range(n)):
+        x = g.node("Transpose", [x], perm=perm)
+    flat = g.node("Reshape", [x, g.const(np.array([0] * (n - 2) + [rows * cols], np.int64))])
+    pos = (i0 + np.arange(length, dtype=np.int64)) * cols + j0 + np.arange(length, dtype=np.int64)
+    return [g.node("Gather", [flat, g.const(pos)], axis=n - 2)]
 
 
 @onnx_op("contiguous")
@@ -280,6 +300,10 @@ def scatter_add(g, input, dim, index, src):
 
 @onnx_op("nonzero", declines=lambda opset, input, as_tuple=False: "as_tuple=True" if as_tuple else None)
 def nonzero(g, input, *, as_tuple=False):
+    if input.ndim == 0:      # (ONNX's NonZero gives a 0-d input one index column; eager none)
+        found = g.node("NonZero", [g.reshape(g.input(input), [1])])
+        return [g.node("Slice", [g.node("Transpose", [found], perm=[1, 0]), g.const(np.array([0], np.int64)),
+                                 g.const(np.array([0], np.int64)), g.const(np.array([1], np.int64))])]
     return [g.node("Transpose", [g.node("NonZero", [g.input(input)])], perm=[1, 0])]
 
 
@@ -291,6 +315,8 @@ def index_select(g, input, dim, index):
 # ---- factories -----------------------------------------------------------------------------------------
 def _filled(g, size, value, dtype):
     size = _sizes(size) if isinstance(size, (list, tuple)) else [size]
+    if isinstance(value, SymInt):     # a fill that follows a dynamic axis (full((b,), n))
+        return [g.node("Expand", [g.input(value, dtype), g.ints(size)])]
     ct = pt.float32 if dtype is pt.bfloat16 else dtype
     fill = g.onnx.numpy_helper.from_array(np.array([value], dtype=ct.numpy), name="value")
     r = g.node("ConstantOfShape", [g.ints(size)], value=fill)
@@ -342,5 +368,32 @@ def topk(g, input, k, dim=-1, largest=True, sorted=True):
 def cumsum(g, input, dim, *, dtype=None):
     out = g.out.dtype
     ct = opmath(out)
-    r = g.node("CumSum", [g.input(input, ct), g.const(np.array(_dim(dim, max(input.ndim, 1)), np.int64))])
+    x = g.input(input, ct)
+    if input.ndim == 0:       # (CumSum refuses a scalar)
+        return [g.node("Identity", [x]) if ct is out else g.cast(x, out)]
+    r = g.node("CumSum", [x, g.const(np.array(_dim(dim, input.ndim), np.int64))])
+    return [r if ct is out else g.cast(r, out)]
+
+
+@onnx_op("cumprod")
+def cumprod(g, input, dim, *, dtype=None):
+    """ONNX has no CumProd: element i is the product of row i of a lower-triangular mask, ones
+    above the diagonal (an n x n intermediate for a scanned dim of n)."""
+    out = g.out.dtype
+    ct = opmath(out)
+    x = g.input(input, ct)
+    if input.ndim == 0:
+        return [g.node("Identity", [x]) if ct is out else g.cast(x, out)]
+    n, d = input.ndim, _dim(dim, input.ndim)
+    perm = [i for i in range(n) if i != d] + [d]      # the scanned dim last
+    if d != n - 1:
+        x = g.node("Transpose", [x], perm=perm)
+    size = g.node("Squeeze", [g.node("Gather", [g.shape_of(input), g.const(np.array([d], np.int64))], axis=0),
+                              g.const(np.array([0], np.int64))])
+    pos = g.node("Range", [g.const(np.array(0, np.int64)), size, g.const(np.array(1, np.int64))])
+    lower = g.node("LessOrEqual", [g.unsqueeze(pos, [0]), g.unsqueeze(pos, [1])])     # [i, j]: j <= i
+    rows = g.node("Where", [lower, g.unsqueeze(x, [n - 1]), g.scalar(1, ct)])
+    r = g.reduce("ReduceProd", rows, [n], False)
+    if d != n - 1:
+        r = g.node("Transpose", [r], perm=[int(i) for i in np.argsort(perm)])
     return [r if ct is out else g.cast(r, out)]

@@ -307,3 +307,18 @@ def test_writes_from_partly_overlapping_memory_are_refused_as_in_torch(device):
         r = pt.arange(9.0, device=device)
         f(r)
         assert r.tolist() == list(np.asarray(want, dtype=np.float64)), want
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_half_log_softmax_rounds_once(device, dtype):
+    # the decomposition (opencl, strict) rounded log(sum(exp)) to the half type first:
+    # bfloat16 log_softmax([0, -7])[0] was 0.0 (1 + e^-7 rounds to 1), torch 2.13: -0.000911712646484375
+    if not _supports(device, dtype):
+        pytest.skip(f"{dtype} is not supported on {device}")
+    v = np.array([[0.0, -7.0, 0.5], [3.0, 3.0, -1.0]], np.float32)
+    s = v - v.max(1, keepdims=True)
+    want = pt.tensor(s - np.log(np.exp(s).sum(1, keepdims=True))).to(dtype)   # float32, rounded once
+    got = pt.tensor(v, device=device).to(dtype).log_softmax(1)
+    assert got.dtype is dtype
+    assert got.cpu().float().tolist() == want.float().tolist()

@@ -758,8 +758,12 @@ def log_softmax(input, dim, dtype=None):
         return x - logsumexp(x, dim, keepdim=True)
     # (x - max) - log(sum(exp(x - max))), as PyTorch: x - logsumexp(x) loses the small terms when |x| is large.
     # An infinite max is kept (unlike logsumexp's): a row holding inf, or only -inf, is all nan, as in PyTorch.
+    dt = x._dtype
+    if dt is _dtypes.float16 or dt is _dtypes.bfloat16:   # in float32, rounded once, as PyTorch and the cpu kernel
+        x = x.float()
     s = x - x.detach().amax(dim, keepdim=True)
-    return s - s.exp().sum(dim, keepdim=True).log()
+    out = s - s.exp().sum(dim, keepdim=True).log()
+    return out if out._dtype is dt else out.to(dt)
 
 
 register_op("log_softmax", _log_softmax_meta, decomposition=log_softmax, tags=("reduction",))

@@ -7,9 +7,9 @@
 [[0, 1], [0]]
 """
 from plugtorch.utils.data.collate import default_collate, default_convert  # noqa: F401
-from plugtorch.utils.data.dataloader import DataLoader  # noqa: F401
-from plugtorch.utils.data.dataset import (ConcatDataset, Dataset, IterableDataset, Subset,  # noqa: F401
-                                          TensorDataset, random_split)
+from plugtorch.utils.data.dataloader import DataLoader, get_worker_info  # noqa: F401
+from plugtorch.utils.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset,  # noqa: F401
+                                          StackDataset, Subset, TensorDataset, random_split)
 from plugtorch.utils.data.distributed import DistributedSampler  # noqa: F401
 from plugtorch.utils.data.sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,  # noqa: F401
                                           SubsetRandomSampler, WeightedRandomSampler)

@@ -125,3 +125,11 @@ class DataLoader:
         for b in batches:
             yield [slice_(g, 0, start, start + len(b)) for g in gathered]
             start += len(b)
+
+
+def get_worker_info():
+    """The current DataLoader worker's information, or None in the main process. plugtorch's
+    DataLoader loads in the main process (``num_workers`` is accepted for compatibility), so
+    this is always None, as ``torch.utils.data.get_worker_info()`` outside a worker."""
+    return None
+

@@ -1,0 +1,159 @@
+"""Ops the conformance survey found failing at export (docs/onnx.md, "What exports"): each exports,
+runs in onnxruntime and equals plugtorch eager; ops ONNX cannot express are refused by name."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.onnx import OnnxExporterError, UnsupportedOperatorError
+from tests.onnx.conftest import check_export, op_types, run, session
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    pt.manual_seed(0)
+
+
+def r(*shape):
+    return pt.randn(*shape)
+
+
+def test_cumprod_every_dim_and_dtype():
+    x = r(2, 3, 4)
+    x[0, 1, 2] = 0.0
+    proto = check_export(lambda x: (x.cumprod(0), x.cumprod(1), x.cumprod(-1), x[0, 0, 0].cumprod(0),
+                                    x.double().cumprod(2), x.half().cumprod(1)), (x,))
+    assert "ReduceProd" in op_types(proto)
+    check_export(lambda i: (i.cumprod(1), (i > 0).cumprod(0), i.cumprod(0, dtype=pt.float32)),
+                 (pt.tensor([[1, 2, -3], [4, 0, 2]]),))
+
+
+def test_cumprod_follows_a_dynamic_scan_axis():
+    check_export(lambda x: x.cumprod(1), (r(2, 5),), runs=[(r(3, 2),), (r(1, 7),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch", 1: "n"}})
+
+
+def test_cumprod_matches_numpy():
+    x = r(3, 6)
+    proto = pt.onnx.export(lambda x: x.cumprod(1), (x,), None)
+    got = run(session(proto.SerializeToString()), (x,))[0]
+    np.testing.assert_allclose(got, np.cumprod(x.numpy(), axis=1), rtol=1e-6, atol=1e-7)
+
+
+def test_zero_dim_scans_permute_and_nonzero():
+    check_export(lambda x: (x.cumsum(0), x.cumprod(0), x.permute(()), x.nonzero(), (x * 0).nonzero()),
+                 (pt.tensor(2.5),))
+
+
+def test_unsqueezed_vector_times_vector():
+    # onnx 1.23's shape inference with data propagation rejects Unsqueeze(1-D) * 1-D; ONNX Runtime runs it
+    check_export(lambda a, b: (pt.outer(a, b), a.unsqueeze(1) * b), (r(3), r(4)))
+    check_export(lambda a, b: pt.outer(a, b), (r(3), r(8)[::2]))
+
+
+def test_ops_with_only_a_cpu_kernel_are_refused_by_name():
+    with pytest.raises(UnsupportedOperatorError, match=r"the op 'erfc' traced at .* only a cpu kernel computes "
+                                                       r"it .* no decomposition into other ops"):
+        pt.onnx.export(lambda x: pt.special.erfc(x) + 1, (r(3),), None)
+    with pytest.raises(UnsupportedOperatorError, match=r"the op 'linalg_inv_ex' \(in the decomposition of "
+                                                       r"'linalg_inv'\) .* only a cpu kernel"):
+        pt.onnx.export(lambda x: pt.linalg.inv(x), (r(3, 3) + 3 * pt.eye(3),), None)
+
+
+def test_max_min_and_arg_reductions_propagate_nan():
+    nan, inf = float("nan"), float("inf")
+    x = pt.tensor([[1.0, nan, 3.0, nan], [-inf, -0.0, 0.0, 2.0], [2.0, 5.0, inf, 1.0]])
+    check_export(lambda x: (*x.max(1), *x.min(0, keepdim=True), x.amax(), x.amin((0, 1)), x.argmax(), x.argmin(1),
+                            x.argmax(0, keepdim=True), x.half().amax(1), x.double().argmin(0)), (x,))
+    check_export(lambda i: (*i.max(1), i.argmin(0), i.amax()), (pt.tensor([[3, 1, 3], [-2, 7, 7]]),))
+
+
+def test_diagonal_offsets_dims_and_a_dynamic_batch():
+    x = r(2, 3, 4)
+    proto = check_export(lambda x: (x.diagonal(), x.diagonal(1, 1, 2), x.diagonal(-1, -1, 0), x.diagonal(5, 1, 2),
+                                    pt.diagonal(x[0], -2), x[0].diag(), x[0].trace(), x.diagonal(0, 2, 1) * 2),
+                         (x,))
+    assert "Gather" in op_types(proto)
+    check_export(lambda x: x.diagonal(0, 1, 2).sum(-1), (r(2, 3, 3),), runs=[(r(5, 3, 3),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "batch"}})
+
+
+def test_a_write_through_a_diagonal_reaches_its_base():
+    def f(x):
+        y = x.clone()
+        y.diagonal().mul_(0).add_(1)
+        return y
+    check_export(f, (r(3, 4),))
+
+
+def test_diagonal_of_a_dynamic_matrix_dim_is_refused():
+    with pytest.raises(OnnxExporterError, match=r"op 'diagonal' .* dim 1 of its input follows a dynamic axis"):
+        pt.onnx.export(lambda x: x.diagonal(), (r(3, 3),), None, input_names=["x"], dynamic_axes={"x": {1: "n"}})
+
+
+def test_sizes_and_fills_that_follow_a_dynamic_axis():
+    # full((b,), n) and a reshape to a plugtorch.Size holding the batch size
+    check_export(lambda x: (pt.full((x.shape[0],), x.shape[0] * 2 + 1), x.reshape(x.shape) + 1,
+                            pt.nn.functional.multilabel_margin_loss(x, pt.zeros(x.shape, dtype=pt.int64),
+                                                                    reduction="none")),
+                 (r(2, 4),), runs=[(r(5, 4),)], input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+
+
+def test_a_loop_over_a_dynamic_axis_names_the_op_it_is_in():
+    with pytest.raises(OnnxExporterError, match=r"the decomposition of 'unbind' \(traced at .*\): the traced program "
+                                                r"makes 2 calls on the example and 3 on a probe"):
+        pt.onnx.export(lambda x: x.unbind(0), (r(2, 3),), None, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+
+
+EINSUMS = [("ij,jk->ik", (3, 4), (4, 5)), ("bij,bjk->bik", (2, 3, 4), (2, 4, 2)), ("ii->i", (4, 4)), ("ij->", (3, 5)),
+           ("i,j->ij", (3,), (4,)), ("ijk->kji", (2, 3, 4)), ("ij,k->k", (2, 3), (4,)), ("bii->bi", (2, 3, 3)),
+           ("b h i d, b h j d -> b h i j", (1, 2, 3, 4), (1, 2, 5, 4)), ("iJ,Jk", (2, 3), (3, 2)),
+           ("...ij,...jk->...ik", (2, 2, 3), (2, 3, 2)), ("i,i->", (3,), (3,))]
+
+
+@pytest.mark.parametrize("eq,shapes", [(e[0], e[1:]) for e in EINSUMS], ids=[e[0] for e in EINSUMS])
+def test_einsum_is_one_onnx_einsum(eq, shapes):
+    proto = check_export(lambda *ops: pt.einsum(eq, *ops), tuple(r(*s) for s in shapes))
+    assert "Einsum" in op_types(proto)
+
+
+def test_einsum_dtypes_and_the_decompositions_it_leaves():
+    a, b = (r(2, 3) * 5), (r(3, 2) * 5)
+    for dt in (pt.float64, pt.float16, pt.int64, pt.int32, pt.int8):
+        check_export(lambda a, b: (pt.einsum("ij,jk->ik", a, b), pt.einsum("ij->j", a), pt.einsum("ij,jk", [a, b])),
+                     (a.to(dt), b.to(dt)))
+    # '...' over operands of different ranks (ONNX's shape inference refuses it) decomposes
+    proto = check_export(lambda a, b: pt.einsum("...ij,...jk", a, b), (r(2, 2, 3), r(3, 2)))
+    assert "Einsum" not in op_types(proto)
+
+
+def test_det_is_onnx_det():
+    proto = check_export(lambda a, b: (pt.linalg.det(a), b.det(), pt.linalg.det(b[:0, :0])), (r(2, 3, 4, 4), r(3, 3)))
+    assert "Det" in op_types(proto)
+    with pytest.raises(UnsupportedOperatorError, match=r"'linalg_det' .* a plugtorch.float64 matrix \(ONNX Runtime's "
+                                                       r"Det computes float32 only\)"):
+        pt.onnx.export(lambda a: a.det(), (r(3, 3).double(),), None)
+
+
+def test_bit_shifts_of_every_integer_dtype_and_amounts_out_of_range():
+    amounts = pt.tensor([0, 1, 3, 7, 8, 9, 63, 64, 70, -1, -5])
+    signed = pt.tensor([5, -5, 127, -128, 1, -1, 0, 100, 33, 2, -77])
+    for dt in (pt.int8, pt.uint8, pt.int16, pt.int32, pt.int64):
+        x = signed.to(dt) if dt is not pt.uint8 else pt.tensor([5, 200, 255, 0, 1, 128, 7, 64, 3, 9, 100], dtype=dt)
+        check_export(lambda x, s: (x << s.to(dt), x >> s.to(dt), x << 2, x >> 1, x.bitwise_left_shift(s),
+                                   pt.bitwise_right_shift(x, s)), (x, amounts))
+    check_export(lambda x, s: (x << s, x >> s, pt.tensor([True, False]) << 1), (pt.tensor([2 ** 62, -2 ** 63, -3]),
+                                                                               pt.tensor([1, 63, 62])))
+    # torch's values (2.13) where the bits leave the type
+    proto = pt.onnx.export(lambda x: (x << 1, x >> 7), (pt.tensor([127, -128, -1], dtype=pt.int8),), None)
+    got = run(session(proto.SerializeToString()), (pt.tensor([127, -128, -1], dtype=pt.int8),))
+    assert got[0].tolist() == [-2, 0, -2] and got[1].tolist() == [0, -1, -1]
+
+
+def test_heaviside_sinc_xlog1py_with_edge_values():
+    nan, inf = float("nan"), float("inf")
+    x = pt.tensor([nan, -1.0, 0.0, -0.0, 2.0, inf, 0.5, 1e-20])
+    y = pt.tensor([nan, -1.0, 1.0, -1.0, 3.0, 0.5, nan, 2.0])
+    check_export(lambda x, y: (pt.heaviside(x, pt.tensor(0.5)), pt.heaviside(x, y), pt.sinc(x), pt.sinc(x.double()),
+                               pt.special.xlog1py(x.abs(), y), pt.special.xlog1py(x * 0, y)), (x, y))
+    check_export(lambda i: (pt.heaviside(i, pt.tensor([7])), pt.sinc(i), pt.special.xlog1py(i, i)),
+                 (pt.tensor([0, -1, 2]),))

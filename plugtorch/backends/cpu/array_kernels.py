@@ -1041,6 +1041,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         if add_at is not None:
             add_at(r, key, values)
         elif xp is np:
+            if r.ndim > 1 and _add_at_rounds(r, key, values):
+                return
             if r.ndim > 1 and r.flags.c_contiguous:
                 # NumPy's ufunc.at is ~10x slower with a multi-dimensional key than on a flat array:
                 # index an arange of r's flat positions with the same key, then one 1-d add.at. Each
@@ -1061,6 +1063,46 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         else:
             import cupyx
             cupyx.scatter_add(r, key, values)
+
+    def _add_at_rounds(r, key, values, max_rounds=8):
+        """index_add's case of add.at (one integer index array, slices elsewhere) as a few plain
+        fancy-index adds: round j adds each target's j-th occurrence (targets unique within a
+        round), so every element sums its values in the key's order, as add.at does. False when
+        the key is another kind or some target occurs more than ``max_rounds`` times."""
+        pos = [i for i, k in enumerate(key) if k.__class__ is not slice]
+        if len(pos) != 1 or getattr(values, "dtype", None) != r.dtype:
+            return False
+        d = pos[0]
+        idx = key[d]
+        if idx.dtype.kind not in "iu":
+            return False
+        flat = idx.reshape(-1)
+        m = flat.size
+        v = np.broadcast_to(values, r.shape[:d] + idx.shape + r.shape[d + 1:])
+        v = v.reshape(r.shape[:d] + (m,) + r.shape[d + 1:])
+        pre = (slice(None),) * d
+        if m == 0:
+            return True
+        flat = np.where(flat < 0, flat + r.shape[d], flat)   # -1 and n-1 are one target
+        order = np.argsort(flat, kind="stable")
+        s = flat[order]
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        np.not_equal(s[1:], s[:-1], out=new[1:])
+        if new.all():
+            r[pre + (flat,)] += v
+            return True
+        pos_m = np.arange(m)
+        rank_sorted = pos_m - np.maximum.accumulate(np.where(new, pos_m, 0))
+        rounds = int(rank_sorted.max()) + 1
+        if rounds > max_rounds:
+            return False
+        rank = np.empty(m, dtype=rank_sorted.dtype)
+        rank[order] = rank_sorted
+        for j in range(rounds):
+            sel = np.flatnonzero(rank == j)
+            r[pre + (flat[sel],)] += v[pre + (sel,)]
+        return True
 
     def _along(index, dim):
         key = []

@@ -163,9 +163,20 @@ def test_ops_on_channels_last_inputs_equal_row_major(device):
     np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
-def test_pointwise_ops_keep_channels_last_on_cpu():
-    c = _nchw().contiguous(memory_format=pt.channels_last)
-    assert (c + 1).stride() == CL and pt.relu(c).stride() == CL   # as torch's (NumPy keeps the layout)
+@pytest.mark.parametrize("device", DEVICES)
+def test_pointwise_ops_keep_a_shared_dense_layout(device):
+    # as torch's: operands of one dense layout give a result of that layout (cpu: NumPy's order='K';
+    # opencl: the kernel runs in memory order)
+    x = _nchw(device)
+    c = x.contiguous(memory_format=pt.channels_last)
+    ref = np.arange(120.).reshape(2, 3, 4, 5)
+    for got, want in ((c + 1, ref + 1), (pt.relu(c - 60), np.maximum(ref - 60, 0)), (c * c, ref * ref),
+                      (pt.where(c > 50, c, -c), np.where(ref > 50, ref, -ref)), (c[1:] * 2, ref[1:] * 2)):
+        assert got.stride() == CL
+        np.testing.assert_array_equal(got.cpu().numpy(), want)
+    t = x[0, 0].t()   # a transposed matrix stays transposed, as in torch
+    assert (t * 2).stride() == (1, 5)
+    np.testing.assert_array_equal((t * 2).cpu().numpy(), ref[0, 0].T * 2)
 
 
 @pytest.mark.parametrize("device", DEVICES)

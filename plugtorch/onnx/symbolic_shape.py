@@ -137,7 +137,7 @@ def flatten(g, input, start_dim=0, end_dim=-1):
 @onnx_op("diagonal")
 def diagonal(g, input, offset=0, dim1=0, dim2=1):
     """Gather from the matrix dims flattened: element t is at (i0 + t) * cols + j0 + t. The two
-    matrix dims must be static; the others may follow dynamic axes (Reshape's 0 copies them)."""
+    matrix dims must be static; the others may follow dynamic axes."""
     n = input.ndim
     d1, d2 = _dim(dim1, n), _dim(dim2, n)
     rows, cols = g.static_dim(input, d1), g.static_dim(input, d2)
@@ -147,7 +147,7 @@ def diagonal(g, input, offset=0, dim1=0, dim2=1):
     x = g.input(input)
     if perm != list(range(n)):
         x = g.node("Transpose", [x], perm=perm)
-    flat = g.node("Reshape", [x, g.const(np.array([0] * (n - 2) + [rows * cols], np.int64))])
+    flat = g.reshape(x, [input.dims[i] for i in perm[:-2]] + [rows * cols])
     pos = (i0 + np.arange(length, dtype=np.int64)) * cols + j0 + np.arange(length, dtype=np.int64)
     return [g.node("Gather", [flat, g.const(pos)], axis=n - 2)]
 

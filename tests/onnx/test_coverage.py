@@ -73,6 +73,7 @@ def test_diagonal_offsets_dims_and_a_dynamic_batch():
                                     pt.diagonal(x[0], -2), x[0].diag(), x[0].trace(), x.diagonal(0, 2, 1) * 2),
                          (x,))
     assert "Gather" in op_types(proto)
+    check_export(lambda x: (x.diagonal(), x.diagonal(1, 0, 2), x.diagonal(-1, -1, -2)), (r(2, 0, 3),))
     check_export(lambda x: x.diagonal(0, 1, 2).sum(-1), (r(2, 3, 3),), runs=[(r(5, 3, 3),)], input_names=["x"],
                  dynamic_axes={"x": {0: "batch"}})
 

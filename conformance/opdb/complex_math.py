@@ -75,7 +75,7 @@ _TOL["cumprod"] = _TOL["prod"]
 
 # the allowlisted ops (autograd/complex_formulas.py) whose complex formulas differ from the real ones
 # (the conj()s); the linear ones share their real formulas, and tests/autograd gradchecks them all
-GRAD = {"abs", "exp", "mul", "div", "sum", "_matmul"}
+GRAD = {"abs", "exp", "log", "tanh", "mul", "div", "sum", "_matmul"}
 
 
 def _entry(name):

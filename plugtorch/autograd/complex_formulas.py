@@ -27,10 +27,11 @@ from plugtorch.autograd.formulas import conj_if_complex as _c
 from plugtorch.autograd.formulas import derivative
 
 COMPLEX_OPS = frozenset(
-    # arithmetic (conj()s in formulas.py)
-    "neg add sub mul div exp abs _matmul where "
+    # arithmetic and the holomorphic functions: grad * conj(f'(z)) (formulas.py)
+    "neg add sub mul div exp abs _matmul where exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal "
+    "sin cos tan sinh cosh tanh sigmoid asin acos atan "
     # reductions and movement: linear, the same formula as for real tensors
-    "sum view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "
+    "sum cumsum view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "
     # the complex views and functions
     "conj_physical view_as_real view_as_complex angle "
     # plugtorch.fft's transforms (fft_formulas.py)

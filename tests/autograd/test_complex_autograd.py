@@ -58,6 +58,7 @@ CASES = {
     "polar": (lambda x, y: pt.polar(x, y), (X, Y)),
     "angle": (lambda a: a.angle(), (A,)),
     "angle_real": (lambda x: x.angle(), (X,)),
+    "cumsum": (lambda a: a.cumsum(1), (A,)),
     # composites differentiated through their steps (docs/complex.md lists them)
     "composites": (lambda a, b: (pt.linalg.vecdot(a, a).sum() + a.var() + pt.linalg.vector_norm(a)
                                  + a.sgn().square().sum()
@@ -68,13 +69,20 @@ CASES = {
 }
 
 
+HOLOMORPHIC = "exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal sin cos tan sinh cosh tanh sigmoid asin acos atan"
+for _n in HOLOMORPHIC.split():   # away from the branch cuts (the negative real axis, |re| > 1 on the real axis)
+    CASES[_n] = (getattr(pt, _n), (pt.tensor([[0.5 + 0.7j, -0.3 + 0.4j], [0.2 - 0.6j, 0.8 + 0.1j]], dtype=pt.complex128,
+                                             requires_grad=True),))
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_gradcheck(name):
     fn, inputs = CASES[name]
     assert gradcheck(fn, inputs)
 
 
-@pytest.mark.parametrize("name", ["mul", "div", "exp", "abs", "matmul", "conj", "view_as_real", "polar"])
+@pytest.mark.parametrize("name", ["mul", "div", "exp", "abs", "matmul", "conj", "view_as_real", "polar", "log", "tanh",
+                                  "sqrt"])
 def test_gradgradcheck(name):
     fn, inputs = CASES[name]
     assert gradgradcheck(fn, inputs)
@@ -239,6 +247,13 @@ def test_known_values_from_torch():
     gx, gy = grad_of(lambda r, p: (pt.polar(r, p) * w).real.sum(), np.array([1., 2., 3.]), np.array([0.5, -1., 2.]))
     np.testing.assert_allclose(gx, [1.3570081005, 1.9530931225, 0.9092974268], rtol=1e-9)   # real inputs: real grads
     np.testing.assert_allclose(gy, [0.3981570233, -1.3197382387, -1.2484405096], rtol=1e-9)
+    z = np.array([0.5 + 0.7j, -1.2 + 0.3j])
+    for name, want in [("log", [-1.0399991267 + 0.5193776736j, -0.2529724443 - 0.7678539664j]),
+                       ("sqrt", [0.313340274 + 0.4386763836j, -0.4361467868 + 0.1090366967j]),
+                       ("tanh", [0.1520546699 + 1.1575657291j, -0.2572644722 + 0.1789250722j]),
+                       ("sigmoid", [0.2391339864 + 0.1123358567j, 0.1803366937 + 0.0124649088j]),
+                       ("sin", [0.4688466508 + 1.0610293133j, -0.3444395163 + 0.3246493046j])]:
+        np.testing.assert_allclose(grad_of(lambda t: getattr(t, name)().abs().sum(), z)[0], want, rtol=1e-9)
 
 
 def test_real_inputs_get_real_gradients():
@@ -256,19 +271,21 @@ def test_devices_agree_with_cpu(device):
         u = t.to(device).clone()      # _to_device; the in-place op records copy_
         u *= 2
         u = u / 2
-        return ((u * u.conj().exp()) @ u.mT).abs().sum() + pt.view_as_real(u).sum()
+        return (((u * u.conj().exp()) @ u.mT).abs().sum() + pt.view_as_real(u).sum()
+                + (u * 0.3).tanh().log().sqrt().abs().sum())
 
     t = pt.tensor(a, requires_grad=True)
     loss(t).backward()
     np.testing.assert_allclose(t.grad.numpy(), grad_of(loss if device == "cpu" else
                                                        lambda s: ((s * s.conj().exp()) @ s.mT).abs().sum()
-                                                       + pt.view_as_real(s).sum(), a)[0], rtol=1e-9)
+                                                       + pt.view_as_real(s).sum()
+                                                       + (s * 0.3).tanh().log().sqrt().abs().sum(), a)[0], rtol=1e-9)
 
 
 # ---- what still refuses ------------------------------------------------------------------
 @pytest.mark.parametrize("name,fn", [
-    ("sqrt", lambda z: z.sqrt()), ("log", lambda z: z.log()), ("cumsum", lambda z: z.cumsum(0)),
-    ("pow", lambda z: z ** 3), ("sin", lambda z: z.sin()),
+    ("pow", lambda z: z ** 3), ("prod", lambda z: z.prod()), ("cumprod", lambda z: z.cumprod(0)),
+    ("linalg_inv_ex", lambda z: pt.linalg.inv(pt.diag(z))),
 ])
 def test_ops_off_the_allowlist_refuse(name, fn):
     z = pt.tensor([1 + 1j, 2 - 1j], requires_grad=True)

@@ -158,6 +158,16 @@ def _suggests_channels_last(a) -> bool:
     return len(shape) == 4 and strides_like(shape, a.stride(), channels_last)
 
 
+def all_channels_last(tensors, dim) -> bool:
+    """Whether ``cat(tensors, dim)`` gets channels_last operands only, of sizes that agree outside
+    ``dim`` (a mismatch goes the usual way, to the usual error)."""
+    if tensors.__class__ is not list or not tensors or not _suggests_channels_last(tensors[0]):
+        return False
+    first = tensors[0]._data.shape
+    keep = [i for i in range(4) if i != dim % 4]
+    return all(_suggests_channels_last(t) and all(t._data.shape[i] == first[i] for i in keep) for t in tensors[1:])
+
+
 def keep_channels_last(out, *inputs):
     """``out`` (a tensor or a tuple of them) laid out channels_last when one of ``inputs`` suggests it,
     as PyTorch's convolutions, poolings and normalizations lay out theirs; a copy only where the kernel

@@ -572,9 +572,14 @@ def cat(tensors, dim=0, *, out=None):
     >>> plugtorch.cat([plugtorch.zeros(1), plugtorch.ones(2)]).tolist()
     [0.0, 1.0, 1.0]
     """
-    return dispatch(OPS["cat"], list(tensors) if isinstance(tensors, tuple) else tensors, dim)
+    tensors = list(tensors) if isinstance(tensors, tuple) else tensors
+    if dim.__class__ is int and -4 <= dim < 4 and MF.all_channels_last(tensors, dim):
+        # channels_last in, channels_last out (as torch): concatenate the NHWC views, then view back
+        return dispatch(OPS["cat"], [t.permute(0, 2, 3, 1) for t in tensors], _NHWC_DIM[dim]).permute(0, 3, 1, 2)
+    return dispatch(OPS["cat"], tensors, dim)
 
 
+_NHWC_DIM = {0: 0, 1: 3, 2: 1, 3: 2, -4: 0, -3: 3, -2: 1, -1: 2}   # an NCHW dim's place in the NHWC view
 concat = cat
 
 

@@ -194,7 +194,10 @@ def test_conv_pool_norm_and_resize_results_are_channels_last(device):
              "batch_norm": (lambda a: F.batch_norm(a, None, None, training=True), (120, 1, 20, 4)),
              "group_norm": (lambda a: F.group_norm(a, 2), (120, 1, 20, 4)),
              "interpolate": (lambda a: F.interpolate(a, scale_factor=2, mode="bilinear"), (480, 1, 40, 4)),
-             "adaptive_avg_pool2d": (lambda a: F.adaptive_avg_pool2d(a, 2), (16, 1, 8, 4))}
+             "adaptive_avg_pool2d": (lambda a: F.adaptive_avg_pool2d(a, 2), (16, 1, 8, 4)),
+             "cat_channels": (lambda a: pt.cat([a, a * 2], 1), (240, 1, 40, 8)),
+             "cat_batch": (lambda a: pt.cat((a, a), 0), (120, 1, 20, 4)),
+             "cat_width": (lambda a: pt.cat([a, a], -1), (240, 1, 40, 4))}
     for name, (op, strides) in cases.items():
         got, ref = op(c), op(x)
         assert got.stride() == strides, name

@@ -96,6 +96,31 @@ def bench_fold(torch, rng):
     with pt.no_grad():
         report("conv_transpose2d 4x4 stride 2, (8, 32, 16, 16) -> (8, 16, 32, 32), float32 ms", cs)
 
+    XG, WG = pt.from_numpy(x.copy()).requires_grad_(), pt.from_numpy(w.copy()).requires_grad_()
+
+    def pt_ct_backward():
+        F.conv_transpose2d(XG, WG, stride=2, padding=1).sum().backward()
+        XG.grad = WG.grad = None
+
+    def numpy_ct_backward():   # forward as above; the gradients: windows of the ones, two matmuls
+        ct_numpy()
+        gp = np.ones((8, 16, 34, 34), np.float32)
+        win = np.lib.stride_tricks.sliding_window_view(gp, (4, 4), axis=(2, 3))[:, :, ::2, ::2][:, :, :16, :16]
+        gcols = win.transpose(0, 1, 4, 5, 2, 3).reshape(8, 16 * 16, 256)       # (N, Og*K, HW)
+        gx = np.matmul(w.reshape(32, -1), gcols)
+        gw = np.einsum("nci,nki->ck", x.reshape(8, 32, -1), gcols)
+        return gx, gw
+
+    cs = [("plugtorch conv_transpose2d fwd+bwd", pt_ct_backward), ("numpy by hand fwd+bwd", numpy_ct_backward)]
+    if torch is not None:
+        tg, twg = torch.from_numpy(x.copy()).requires_grad_(), torch.from_numpy(w.copy()).requires_grad_()
+
+        def torch_ct_backward():
+            torch.nn.functional.conv_transpose2d(tg, twg, stride=2, padding=1).sum().backward()
+            tg.grad = twg.grad = None
+        cs.append(("pytorch conv_transpose2d fwd+bwd", torch_ct_backward))
+    report("conv_transpose2d 4x4 stride 2, forward + backward, float32 ms", cs)
+
 
 def bench_index_add(torch, rng):
     a = rng.standard_normal((10000, 128), dtype=np.float32)

@@ -12,6 +12,7 @@ over the batch or the pixels.
 from __future__ import annotations
 
 import plugtorch as pt
+from plugtorch.autograd.function import Function as _Function
 from plugtorch.nn.functional._utils import (_ntuple, _pair, _single, _triple, check_ints, check_nonnegative,
                                             check_positive, check_tensors)
 from plugtorch.dispatch.meta import not_implemented_for
@@ -96,15 +97,37 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
         raise RuntimeError(f"Given output_size={(h, w)}, kernel_size={k}, dilation={d}, padding={p}, stride={s}, "
                            f"expected size of input's dimension 2 to match the calculated number of sliding "
                            f"blocks {ho} * {wo} = {ho * wo}, but got input.size(2)={x.shape[2]}.")
+    if pt.is_grad_enabled() and x.requires_grad:
+        # autograd through the in-place window adds would rebuild the image once per offset:
+        # one node whose gradient is unfold's windows of the incoming gradient (the same copies)
+        out = _FoldFunction.apply(x, (h, w), k, d, p, s, (ho, wo))
+    else:
+        out = _fold_windows(x, (h, w), k, d, p, s, (ho, wo))
+    return out if batched else out.squeeze(0)
+
+
+def _fold_windows(x, hw, k, d, p, s, out_hw):
+    """fold of a batched (N, C*kh*kw, L) ``x``: one strided-view add per kernel offset into the
+    padded image (the adjoint of unfold's windows), each pixel summing its blocks in kernel-offset
+    order from zero, as the scatter_add it replaced (same bits, 25x faster on cpu); then the crop."""
+    (h, w), (ho, wo), kk = hw, out_hw, k[0] * k[1]
     n, c = x.shape[0], x.shape[1] // kk
-    hp, wp = h + 2 * p[0], w + 2 * p[1]
-    # one strided-view add per kernel offset into the padded image (the adjoint of unfold's
-    # windows): each pixel sums its blocks in kernel-offset order from zero, as the scatter_add this
-    # replaced did (same bits), without scatter's per-element accumulation (25x faster on cpu)
-    out = _sum_windows(x.reshape(n, c, kk, ho, wo), (hp, wp), k, d, s, (ho, wo))
+    out = _sum_windows(x.reshape(n, c, kk, ho, wo), (h + 2 * p[0], w + 2 * p[1]), k, d, s, (ho, wo))
     if p[0] or p[1]:
         out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
-    return out if batched else out.squeeze(0)
+    return out
+
+
+class _FoldFunction(_Function):
+    @staticmethod
+    def forward(ctx, x, hw, k, d, p, s, out_hw):
+        ctx.args = (k, d, p, s)
+        return _fold_windows(x, hw, k, d, p, s, out_hw).contiguous()
+
+    @staticmethod
+    def backward(ctx, g):
+        k, d, p, s = ctx.args
+        return unfold(g, k, d, p, s), None, None, None, None, None, None
 
 
 def _check_window(op, kernel, dilation, padding, stride):

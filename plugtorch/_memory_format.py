@@ -187,7 +187,7 @@ def keeps_channels_last(fn):
     weight) gives a channels_last result (see ``keep_channels_last``)."""
     def wrapped(*args, **kwargs):
         out = fn(*args, **kwargs)
-        return keep_channels_last(out, *args[:2]) if args else out
+        return keep_channels_last(out, *(args[:2] if args else (kwargs.get("input"), kwargs.get("weight"))))
     for attr in ("__name__", "__qualname__", "__doc__", "__module__"):
         setattr(wrapped, attr, getattr(fn, attr, None))
     wrapped.__wrapped__ = fn

@@ -204,6 +204,8 @@ def test_conv_pool_norm_and_resize_results_are_channels_last(device):
         assert ref.is_contiguous() or name == "interpolate", name   # (cpu's comes in NumPy matmul's layout)
         np.testing.assert_allclose(got.cpu().numpy(), ref.cpu().numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
     assert F.conv2d(x, w.contiguous(memory_format=pt.channels_last)).stride() == (48, 1, 12, 4)
+    assert F.conv2d(input=c, weight=w).stride() == (48, 1, 12, 4)   # keywords too
+    assert [t.stride() for t in F.max_pool2d(c, 2, return_indices=True)] == [(24, 1, 8, 4)] * 2
 
 
 @pytest.mark.parametrize("device", DEVICES)

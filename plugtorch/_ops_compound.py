@@ -483,7 +483,12 @@ def _median(name, input, dim, keepdim, skip_nan):
         k = P.where(nnan > 0, n - nnan, (n - 1) // 2)
     values, indices = v.gather(d, k), i.gather(d, k)
     if dim is None:
-        return values.reshape(())
+        values = values.reshape(())
+        if input.requires_grad:   # shared evenly by the elements equal to it, as PyTorch's median()
+            m = values.detach()
+            hit = (x == m) | ((x != x) & (m != m)) if x.dtype.is_floating_point else x == m
+            values = m + P.where(hit, x - x.detach(), 0.0).sum() / hit.sum()
+        return values
     if not keepdim or input.ndim == 0:
         values, indices = values.squeeze(d), indices.squeeze(d)
     return getattr(P.return_types, name)(values, indices)

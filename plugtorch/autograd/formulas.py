@@ -151,13 +151,19 @@ derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
 
 
 def _pow_grad(g, a, b, result):
-    ga = g * b * pt.pow(a, b - 1) if isinstance(a, pt.Tensor) else None
+    ga = None
+    if isinstance(a, pt.Tensor):
+        ga = g * b * pt.pow(a, b - 1)
+        # an exponent of 0 makes a^b constant: gradient 0, not 0 * 0^-1 = nan at a == 0 (PyTorch)
+        ga = pt.where(b == 0, 0.0, ga) if isinstance(b, pt.Tensor) else (pt.zeros_like(ga) if b == 0 else ga)
     gb = None
     if isinstance(b, pt.Tensor):
         if isinstance(a, pt.Tensor):
             # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)
             zero = (a == 0) & (b >= 0)
             gb = pt.where(zero, 0.0, g * result * pt.where(zero, 1.0, a).log())
+        elif a == 0:      # 0^b: 0 where b >= 0, else result * log 0 (PyTorch)
+            gb = pt.where(b >= 0, 0.0, g * result * -math.inf)
         else:
             gb = g * result * (math.log(a) if a > 0 else float("nan"))
     return ga, gb
@@ -179,7 +185,8 @@ def _minmax_grad(pick):
         win = pick(a, b)
         tie = a == b
         half = g * 0.5
-        ga = pt.where(tie, half, pt.where(win, g, 0.0))
+        # an operand gets nothing only where the other one wins: with a nan (the result) both get it, as PyTorch
+        ga = pt.where(tie, half, pt.where(pick(b, a), 0.0, g))
         gb = pt.where(tie, half, pt.where(win, 0.0, g))
         return ga, gb
     return f
@@ -215,7 +222,10 @@ derivative("sum", _sum_grad, save=())
 def _amax_grad(g, x, dim=None, keepdim=False, *, dtype=None, result):
     dims = _dims(x, dim)
     r = _expand_back(result, x, dims, keepdim)
-    mask = (x == r).to(g.dtype)
+    mask = x == r
+    if x._dtype.is_floating_point:   # a nan result: the gradient goes to the nan elements (was nan everywhere)
+        mask = mask | ((x != x) & (r != r))
+    mask = mask.to(g.dtype)
     return (_expand_back(g, x, dims, keepdim) * mask / mask.sum(dims, keepdim=True),)
 
 

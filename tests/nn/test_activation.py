@@ -80,7 +80,7 @@ def test_gradients_at_kinks_match_pytorch():
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 1.0])
     x = t64([-3.0, 3.0], True)
     F.hardswish(x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [-0.5, 1.5])
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 1.0])   # torch 2.13 (older releases gave -0.5 and 1.5)
     x = t64([-1.0, 1.0], True)
     F.hardtanh(x).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])

@@ -663,7 +663,10 @@ def _var(input, dim, keepdim, correction, root=False):
     if d._dtype.is_complex:   # |z - mean|^2: the variance of complex numbers is real (PyTorch)
         d = d.abs()
     v = (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
-    return (v.sqrt() if root else v).to(dt.to_real())
+    if root:   # sqrt's gradient at a zero variance is 0 (PyTorch's std backward), not 0 * inf = nan
+        pos = v > 0
+        v = _pt().where(pos, _pt().where(pos, v, 1.0).sqrt(), v * 0)
+    return v.to(dt.to_real())
 
 
 def _var_args(op, dim, unbiased, keepdim, correction):
@@ -792,8 +795,13 @@ def _max_min(name, input, dim, keepdim, other):
     d = M.wrap_dim(name, dim, input.ndim)
     check_nonempty(name, input, d, (d,), IndexError)
     keys = input if input._dtype is not _dtypes.bool else input.to(_dtypes.uint8)   # argmax refuses bool
-    values = input.amax(d, keepdim=keepdim) if name == "max" else input.amin(d, keepdim=keepdim)
-    indices = keys.argmax(d, keepdim=keepdim) if name == "max" else keys.argmin(d, keepdim=keepdim)
+    indices = keys.argmax(d, keepdim=True) if name == "max" else keys.argmin(d, keepdim=True)
+    if input.ndim:   # the value at the index picked, so the gradient goes there alone, as PyTorch's
+        values = input.gather(d, indices)
+        if not keepdim:
+            values, indices = values.squeeze(d), indices.squeeze(d)
+    else:
+        values = input.amax(d) if name == "max" else input.amin(d)
     return getattr(pt.return_types, name)(values, indices)
 
 
@@ -907,11 +915,22 @@ def clamp(input, min=None, max=None):
     for bound in bounds:       # a Python bound must fit the result's dtype (PyTorch's checked cast)
         if not isinstance(bound, M.Tensor):
             A.fit_scalar("clamp", bound, M.binary_dtype(out, bound))
-    if min is not None:
-        out = _pt().maximum(out, min)
-    if max is not None:
-        out = _pt().minimum(out, max)
-    return out
+    # where, not maximum/minimum: a value on a bound keeps its gradient (and -0.0 its sign) as in
+    # PyTorch; a nan bound gives nan
+    pt = _pt()
+    for bound, outside in ((min, lambda o, b: o < b), (max, lambda o, b: o > b)):
+        if bound is None:
+            continue
+        hit = outside(out, bound)
+        if isinstance(bound, M.Tensor):
+            if bound._dtype.is_floating_point:
+                hit = hit | (bound != bound)
+        elif isinstance(bound, float) and math.isnan(bound):
+            hit = pt.ones_like(hit)
+        out = pt.where(hit, bound, out)
+    if input.requires_grad and out._dtype.is_floating_point:   # nan gets no gradient (PyTorch's clamp backward)
+        out = pt.where(out != out, out.detach(), out)
+    return out if out._dtype is dt else out.to(dt)
 
 
 @composite("clamp_min", tags=("pointwise",))

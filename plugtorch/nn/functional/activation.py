@@ -129,8 +129,8 @@ def mish(input, inplace: bool = False):
 
 def hardswish(input, inplace: bool = False):
     _float_only("hardswish", input)
-    mid = input * (input + 3) / 6
-    return _out(input, pt.where(input < -3, 0.0, pt.where(input > 3, input, mid)), inplace)
+    mid = input * (input + 3) / 6   # (at -3 and 3 the outer pieces' gradients 0 and 1, as torch 2.13's)
+    return _out(input, pt.where(input <= -3, 0.0, pt.where(input >= 3, input, mid)), inplace)
 
 
 def hardsigmoid(input, inplace: bool = False):

@@ -308,3 +308,21 @@ def test_complex_backward_needs_a_real_loss():
         (z * 2).sum().backward()
     (z * 2).sum().backward(pt.tensor(1 + 0j))     # an explicit gradient is fine (torch's too)
     assert z.grad.tolist() == [(2 + 0j)]
+
+
+def test_gradient_descent_on_complex_numbers():
+    # the conjugate Wirtinger gradient is the steepest ascent direction: stepping against it finds 2 - 3j
+    z = pt.tensor([1 + 1j], dtype=pt.complex128, requires_grad=True)
+    for _ in range(60):
+        z.grad = None
+        (z - (2 - 3j)).abs().sum().backward()
+        with pt.no_grad():
+            z -= 0.1 * z.grad
+    assert abs(z.item() - (2 - 3j)) < 0.11
+    x = pt.nn.Parameter(pt.view_as_real(pt.tensor([1 + 1j], dtype=pt.complex128)).clone())   # optim: real views
+    opt = pt.optim.Adam([x], lr=0.1)
+    for _ in range(200):
+        opt.zero_grad()
+        (pt.view_as_complex(x) - (2 - 3j)).abs().sum().backward()
+        opt.step()
+    assert abs(pt.view_as_complex(x.detach()).item() - (2 - 3j)) < 0.05

@@ -232,7 +232,56 @@ def bench_topk(torch, rng):
     report("topk k=10 (256, 1000), forward + backward, float32 ms", cs)
 
 
-BENCHES = {"topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
+def bench_linear3d(torch, rng):
+    x = rng.standard_normal((8, 64, 256), dtype=np.float32)
+    w = rng.standard_normal((768, 256), dtype=np.float32)
+    b = rng.standard_normal(768, dtype=np.float32)
+    X, W, B = pt.from_numpy(x).transpose(0, 1), pt.from_numpy(w), pt.from_numpy(b)   # (L, N, E) as MHA's
+    xt = x.transpose(1, 0, 2)
+
+    def numpy_linear():   # one gemm over all rows
+        return (np.ascontiguousarray(xt).reshape(-1, 256) @ w.T + b).reshape(64, 8, 768)
+
+    with pt.no_grad():
+        np.testing.assert_allclose(F.linear(X, W, B).numpy(), numpy_linear(), rtol=1e-4, atol=1e-4)
+    cs = [("plugtorch F.linear", lambda: F.linear(X, W, B)), ("numpy reshape + one matmul", numpy_linear)]
+    if torch is not None:
+        tx, tw, tb = torch.from_numpy(x).transpose(0, 1), torch.from_numpy(w), torch.from_numpy(b)
+        cs.append(("pytorch F.linear", lambda: torch.nn.functional.linear(tx, tw, tb)))
+    with pt.no_grad():
+        report("linear of a (64, 8, 256) transposed view, 256 -> 768, float32 ms", cs)
+
+    mha = pt.nn.MultiheadAttention(256, 8, batch_first=True)
+    Xb = pt.from_numpy(x)
+    q_w, q_b = mha.in_proj_weight.detach().numpy(), mha.in_proj_bias.detach().numpy()
+    o_w, o_b = mha.out_proj.weight.detach().numpy(), mha.out_proj.bias.detach().numpy()
+
+    def numpy_mha():
+        qkv = (x.reshape(-1, 256) @ q_w.T + q_b).reshape(8, 64, 3, 8, 32).transpose(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        s = q @ k.transpose(0, 1, 3, 2) / np.sqrt(np.float32(32))
+        p = np.exp(s - s.max(-1, keepdims=True))
+        p /= p.sum(-1, keepdims=True)
+        o = (p @ v).transpose(0, 2, 1, 3).reshape(-1, 256)
+        return (o @ o_w.T + o_b).reshape(8, 64, 256)
+
+    with pt.no_grad():
+        np.testing.assert_allclose(mha(Xb, Xb, Xb, need_weights=False)[0].numpy(), numpy_mha(), rtol=1e-3, atol=1e-4)
+        cs = [("plugtorch nn.MultiheadAttention", lambda: mha(Xb, Xb, Xb, need_weights=False)),
+              ("numpy by hand", numpy_mha)]
+        if torch is not None:
+            tm = torch.nn.MultiheadAttention(256, 8, batch_first=True)
+            tm.load_state_dict({k: torch.from_numpy(v.detach().numpy()) for k, v in mha.state_dict().items()})
+            txb = torch.from_numpy(x)
+            tm.eval()
+            cs.append(("pytorch nn.MultiheadAttention", lambda: tm(txb, txb, txb, need_weights=False)))
+            with torch.no_grad():
+                report("MultiheadAttention 256, 8 heads, (8, 64, 256) self-attention, float32 ms", cs)
+        else:
+            report("MultiheadAttention 256, 8 heads, (8, 64, 256) self-attention, float32 ms", cs)
+
+
+BENCHES = {"linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

@@ -31,7 +31,7 @@ COMPLEX_OPS = frozenset(
     "neg add sub mul div exp abs _matmul where exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal "
     "sin cos tan sinh cosh tanh sigmoid asin acos atan "
     # reductions and movement: linear, the same formula as for real tensors
-    "sum cumsum view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "
+    "sum cumsum prod cumprod view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "
     # the complex views and functions
     "conj_physical view_as_real view_as_complex angle "
     # plugtorch.fft's transforms (fft_formulas.py)

@@ -250,14 +250,14 @@ def _prod_grad(g, x, dim=None, keepdim=False, *, dtype=None):
     if x.ndim == 0:
         return (g,)
     if len(dims) == 1:
-        return (_expand_back(g, x, dims, keepdim) * _prod_except_self(x, dims[0]),)
+        return (_expand_back(g, x, dims, keepdim) * _c(_prod_except_self(x, dims[0])),)
     # several dims: move them last and flatten them into one, then the one-dim rule applies
     kept = [d for d in range(x.ndim) if d not in dims]
     perm = kept + list(dims)
     xp = x.permute(perm)
     others = _prod_except_self(xp.reshape(tuple(xp.shape[:len(kept)]) + (-1,)), len(kept))
     others = others.reshape(tuple(xp.shape)).permute([perm.index(i) for i in range(x.ndim)])
-    return (_expand_back(g, x, dims, keepdim) * others,)
+    return (_expand_back(g, x, dims, keepdim) * _c(others),)
 
 
 derivative("prod", _prod_grad)
@@ -270,14 +270,14 @@ def _cumprod_grad(g, x, dim, *, dtype=None, result):
         return (g,)
     safe = bool((x != 0).all())
     if safe:
-        return ((g * result).flip([dim]).cumsum(dim).flip([dim]) / x,)
+        return ((g * _c(result)).flip([dim]).cumsum(dim).flip([dim]) / _c(x),)
     n = x.shape[dim]
     cols = []
     for i in range(n):   # O(n^2) but exact when x has zeros
         xi = x.clone()
         xi = pt.cat([x.narrow(dim, 0, i), pt.ones_like(x.narrow(dim, i, 1)), x.narrow(dim, i + 1, n - i - 1)], dim)
         partial = xi.cumprod(dim).narrow(dim, i, n - i)
-        cols.append((g.narrow(dim, i, n - i) * partial).sum(dim, keepdim=True))
+        cols.append((g.narrow(dim, i, n - i) * _c(partial)).sum(dim, keepdim=True))
     return (pt.cat(cols, dim),)
 
 

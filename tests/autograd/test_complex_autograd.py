@@ -25,6 +25,7 @@ def rx(*shape):
 
 A, B, Z, X, Y = cz(2, 3), cz(3, 2), cz(2, 3), rx(2, 3), rx(2, 3)
 MASK = pt.tensor([True, False, True])
+ZEROS = pt.tensor([[1 + 1j, 0j, 2 - 1j], [0.5j, 1.5, 0j]], dtype=pt.complex128, requires_grad=True)
 
 # name -> (function, inputs): each op of the allowlist, most in several forms
 CASES = {
@@ -59,6 +60,9 @@ CASES = {
     "angle": (lambda a: a.angle(), (A,)),
     "angle_real": (lambda x: x.angle(), (X,)),
     "cumsum": (lambda a: a.cumsum(1), (A,)),
+    "prod": (lambda a: a.prod() + a.prod(1).sum(), (A,)),
+    "cumprod": (lambda a: a.cumprod(1), (A,)),
+    "prod_cumprod_with_zeros": (lambda z: z.prod(1).sum() + z.cumprod(1), (ZEROS,)),
     # composites differentiated through their steps (docs/complex.md lists them)
     "composites": (lambda a, b: (pt.linalg.vecdot(a, a).sum() + a.var() + pt.linalg.vector_norm(a)
                                  + a.sgn().square().sum()
@@ -254,6 +258,11 @@ def test_known_values_from_torch():
                        ("sigmoid", [0.2391339864 + 0.1123358567j, 0.1803366937 + 0.0124649088j]),
                        ("sin", [0.4688466508 + 1.0610293133j, -0.3444395163 + 0.3246493046j])]:
         np.testing.assert_allclose(grad_of(lambda t: getattr(t, name)().abs().sum(), z)[0], want, rtol=1e-9)
+    m = np.array([[1 + 1j, 0j, 2 - 1j], [0.5j, 1.5, 0.3 - 0.2j]])
+    np.testing.assert_allclose(grad_of(lambda t: t.prod(1).abs().sum(), m)[0].reshape(-1),
+                               [0, 0, 0, 0.5408326913j, 0.1802775638, 0.6240377208 - 0.4160251472j], atol=1e-9)
+    np.testing.assert_allclose(grad_of(lambda t: t.cumprod(1).real.sum(), m)[0].reshape(-1),
+                               [1, 4 - 2j, 0, 2.95 + 0.3j, 0.1 - 0.65j, -0.75j], atol=1e-9)
 
 
 def test_real_inputs_get_real_gradients():
@@ -284,8 +293,8 @@ def test_devices_agree_with_cpu(device):
 
 # ---- what still refuses ------------------------------------------------------------------
 @pytest.mark.parametrize("name,fn", [
-    ("pow", lambda z: z ** 3), ("prod", lambda z: z.prod()), ("cumprod", lambda z: z.cumprod(0)),
-    ("linalg_inv_ex", lambda z: pt.linalg.inv(pt.diag(z))),
+    ("pow", lambda z: z ** 3), ("linalg_inv_ex", lambda z: pt.linalg.inv(pt.diag(z))),
+    ("linalg_det", lambda z: pt.linalg.det(pt.diag(z))), ("linalg_qr", lambda z: pt.linalg.qr(pt.diag(z))),
 ])
 def test_ops_off_the_allowlist_refuse(name, fn):
     z = pt.tensor([1 + 1j, 2 - 1j], requires_grad=True)

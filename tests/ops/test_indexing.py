@@ -266,3 +266,25 @@ def test_index_put_takes_bool_masks(dev):
     assert y.tolist() == [[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]
     with pytest.raises(IndexError, match=r"The shape of the mask \[3\] at index 0 does not match"):
         pt.index_put(pt.zeros(2, 3, device=dev), (pt.tensor([True, False, True], device=dev),), pt.tensor(1.0, device=dev))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_gathered_results_are_row_major_as_in_pytorch(device):
+    # torch 2.13 gives index_select and advanced indexing row-major results; cpu returned NumPy's
+    # advanced-indexing layout (the indexed dim kept in place logically but outermost in memory),
+    # so x.index_select(2, i).view(-1) and F.interpolate(x).view(...) failed on cpu only
+    x = pt.tensor(N, device=device)
+    keys = [(slice(None), slice(None), [1, 0, 3]), (slice(None), [2, 0]), (Ellipsis, [4, 0, 0]),
+            (slice(None), [[0], [2]], [1, 3]), (slice(None), [0, 1], slice(None), [2, 3]), (N > 60,)]
+    for key in keys:
+        tkey = tuple(pt.tensor(k, device=device) if isinstance(k, (list, np.ndarray)) else k for k in key)
+        got = x[tkey]
+        assert got.is_contiguous(), key
+        np.testing.assert_array_equal(got.view(-1).cpu().numpy(), N[key].reshape(-1))
+    for d in range(4):
+        got = x.index_select(d, pt.tensor([1, 0, 1], device=device))
+        assert got.is_contiguous() and got.stride() == pt.empty(got.shape).stride()
+        np.testing.assert_array_equal(got.cpu().numpy(), np.take(N, [1, 0, 1], axis=d))
+    up = pt.nn.functional.interpolate(x[:, :, :, :4].double(), scale_factor=2)
+    assert up.is_contiguous() and up.view(2, -1).shape == (2, 3 * 8 * 8)

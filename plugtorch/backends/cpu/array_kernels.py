@@ -1035,8 +1035,19 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return tuple(slice(None) if i is None else i for i in indices)
 
     def index(x, indices):
+        arrays = [k for k, i in enumerate(indices) if i is not None]
+        if not arrays:
+            return x[_key(indices)].copy()
+        if len(arrays) == 1 and indices[arrays[0]].dtype != bool:
+            # one integer index array: take() along its dim is row-major, as torch's result; x[key]
+            # leaves the indexed dim where NumPy's advanced indexing puts it in memory, so the
+            # result's strides were permuted (x.index_select(2, i).view(-1) failed on cpu only)
+            d = arrays[0]
+            idx = indices[d]
+            if idx.ndim == 1:
+                return xp.take(x, idx, axis=d)
         r = x[_key(indices)]
-        return r.copy() if all(i is None for i in indices) else r
+        return r if r.flags.c_contiguous else xp.ascontiguousarray(r)
     K["index"] = index
 
     def index_put(x, indices, values, accumulate):

@@ -322,3 +322,17 @@ def test_half_log_softmax_rounds_once(device, dtype):
     got = pt.tensor(v, device=device).to(dtype).log_softmax(1)
     assert got.dtype is dtype
     assert got.cpu().float().tolist() == want.float().tolist()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_half_softmax_rounds_once(device, dtype):
+    # softmax rounded exp and the sum to the half type before dividing: float16 softmax of
+    # [-0.0, 0.5] along dim 0 of [[-0.0, -7, 0.5], [-0.0, 0.5, inf]] gave 0.99902 where torch 2.13 gives 0.99951
+    if not _supports(device, dtype):
+        pytest.skip(f"{dtype} is not supported on {device}")
+    v = np.array([[0.0, -7.0, 0.5], [0.0, 0.5, 3.0], [-2.25, -1e-3, 0.0]], np.float32)
+    e = np.exp(v - v.max(0, keepdims=True))
+    want = pt.tensor(e / e.sum(0, keepdims=True)).to(dtype)                  # float32, rounded once
+    got = pt.tensor(v, device=device).to(dtype).softmax(0)
+    assert got.dtype is dtype and got.cpu().float().tolist() == want.float().tolist()

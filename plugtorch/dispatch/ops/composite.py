@@ -739,8 +739,12 @@ def softmax(input, dim, dtype=None):
         x = x.to(_dtypes.get_default_dtype())
     if x.numel() == 0:   # nothing to normalise (and amax over an empty dim has no identity)
         return x.exp()
+    dt = x._dtype
+    if dt is _dtypes.float16 or dt is _dtypes.bfloat16:   # in float32, rounded once, as PyTorch
+        x = x.float()
     e = (x - x.detach().amax(dim, keepdim=True)).exp()
-    return e / e.sum(dim, keepdim=True)
+    out = e / e.sum(dim, keepdim=True)
+    return out if out._dtype is dt else out.to(dt)
 
 
 def _log_softmax_meta(input, dim, dtype=None):

@@ -281,7 +281,42 @@ def bench_linear3d(torch, rng):
             report("MultiheadAttention 256, 8 heads, (8, 64, 256) self-attention, float32 ms", cs)
 
 
-BENCHES = {"linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
+def bench_depthwise(torch, rng):
+    x = rng.standard_normal((8, 64, 32, 32), dtype=np.float32)
+    w = rng.standard_normal((64, 1, 3, 3), dtype=np.float32)
+    g = rng.standard_normal((8, 64, 32, 32), dtype=np.float32)
+    X, W, G = pt.from_numpy(x).requires_grad_(), pt.from_numpy(w).requires_grad_(), pt.from_numpy(g)
+
+    def pt_dw():
+        F.conv2d(X, W, padding=1, groups=64).backward(G)
+        X.grad = W.grad = None
+
+    def numpy_dw():   # 9 shifted multiply-adds forward; backward: 9 products each way
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        out = np.zeros_like(x)
+        for i in range(3):
+            for j in range(3):
+                out += xp[:, :, i:i + 32, j:j + 32] * w[None, :, 0, i, j, None, None]
+        gp = np.zeros_like(xp)
+        gw = np.empty_like(w)
+        for i in range(3):
+            for j in range(3):
+                gp[:, :, i:i + 32, j:j + 32] += g * w[None, :, 0, i, j, None, None]
+                gw[:, 0, i, j] = np.einsum("nchw,nchw->c", g, xp[:, :, i:i + 32, j:j + 32])
+        return out, gp[:, :, 1:33, 1:33], gw
+
+    cs = [("plugtorch conv2d depthwise fwd+bwd", pt_dw), ("numpy shifted products", numpy_dw)]
+    if torch is not None:
+        tx, tw, tg = torch.from_numpy(x).requires_grad_(), torch.from_numpy(w).requires_grad_(), torch.from_numpy(g)
+
+        def torch_dw():
+            torch.nn.functional.conv2d(tx, tw, padding=1, groups=64).backward(tg)
+            tx.grad = tw.grad = None
+        cs.append(("pytorch conv2d depthwise fwd+bwd", torch_dw))
+    report("conv2d depthwise 3x3, (8, 64, 32, 32), forward + backward, float32 ms", cs)
+
+
+BENCHES = {"depthwise": bench_depthwise, "linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

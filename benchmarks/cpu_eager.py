@@ -316,7 +316,42 @@ def bench_depthwise(torch, rng):
     report("conv2d depthwise 3x3, (8, 64, 32, 32), forward + backward, float32 ms", cs)
 
 
-BENCHES = {"depthwise": bench_depthwise, "linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
+def bench_scatter(torch, rng):
+    x = rng.standard_normal((8, 32, 64, 64), dtype=np.float32)
+    X = pt.from_numpy(x).requires_grad_()
+
+    def pt_pool():
+        F.max_pool2d(X, 3, 2, 1).sum().backward()
+        X.grad = None
+
+    def numpy_pool():   # windows, argmax, the ones added back at the argmax positions (flat add.at)
+        xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))[:, :, ::2, ::2]
+        flat = win.reshape(8, 32, 32, 32, 9)
+        a = flat.argmax(-1)
+        out = np.take_along_axis(flat, a[..., None], -1)[..., 0]
+        rows = np.arange(32)[:, None] * 2 + a // 3
+        cols = np.arange(32)[None, :] * 2 + a % 3
+        lin = (np.arange(8 * 32)[:, None, None] * 66 * 66).reshape(8, 32, 1, 1) + rows * 66 + cols
+        g = np.zeros(8 * 32 * 66 * 66, np.float32)
+        np.add.at(g, lin.reshape(-1), np.ones(lin.size, np.float32))
+        return out, g.reshape(8, 32, 66, 66)[:, :, 1:65, 1:65]
+
+    F.max_pool2d(X, 3, 2, 1).sum().backward()
+    np.testing.assert_array_equal(X.grad.numpy(), numpy_pool()[1])
+    X.grad = None
+    cs = [("plugtorch max_pool2d fwd+bwd", pt_pool), ("numpy windows + flat add.at", numpy_pool)]
+    if torch is not None:
+        tx = torch.from_numpy(x).requires_grad_()
+
+        def torch_pool():
+            torch.nn.functional.max_pool2d(tx, 3, 2, 1).sum().backward()
+            tx.grad = None
+        cs.append(("pytorch max_pool2d fwd+bwd", torch_pool))
+    report("max_pool2d 3, stride 2, padding 1, (8, 32, 64, 64), forward + backward, float32 ms", cs)
+
+
+BENCHES = {"scatter": bench_scatter, "depthwise": bench_depthwise, "linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
 
 
 def main(names):

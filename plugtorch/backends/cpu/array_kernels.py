@@ -1077,7 +1077,14 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 # NumPy's ufunc.at is ~10x slower with a multi-dimensional key than on a flat array:
                 # index an arange of r's flat positions with the same key, then one 1-d add.at. Each
                 # element still receives its values in the key's order, so the sums are unchanged.
-                if r.ndim * np.size(values) < r.size:   # few values: sum each dim's indexed offsets
+                if len(key) == r.ndim and all(k.__class__ is not slice and k.dtype.kind in "iu" for k in key):
+                    # an integer array for every dim (scatter's key): the flat position is arithmetic
+                    lin = None
+                    for k, (i, n) in enumerate(zip(key, r.shape)):
+                        step = r.strides[k] // r.itemsize
+                        i = np.where(i < 0, i + n, i) * step
+                        lin = i if lin is None else lin + i
+                elif r.ndim * np.size(values) < r.size:   # few values: sum each dim's indexed offsets
                     lin = None
                     for k, n in enumerate(r.shape):
                         step = r.strides[k] // r.itemsize

@@ -113,9 +113,14 @@ def xlogy(input, other):
     x, y = (v.to(dt) if isinstance(v, Tensor) else v for v in (input, other))
     if not isinstance(y, Tensor):   # a Python number (PyTorch's xlogy(tensor, 3))
         y = P.full((), float(y), dtype=x.dtype, device=x.device)
-    out = x * P.log(y)
+    ly = P.log(y)
     zero = (x == 0) & ~P.isnan(y)
-    return P.where(zero, 0.0, out)
+    if isinstance(input, Tensor) and input.requires_grad:
+        # at input == 0 the value is 0 but d/dinput is log(other) (0 where other <= 0), as PyTorch's
+        # xlogy backward; the where alone would give 0 there
+        at_zero = (x - x.detach()) * P.where(P.isfinite(ly), ly, 0.0) + 0.0
+        return P.where(zero, at_zero, x * P.where(zero, 0.0, ly))   # (no 0 * inf in the other branch)
+    return P.where(zero, 0.0, x * ly)
 
 
 @public("log")

@@ -93,3 +93,17 @@ def test_std_of_a_constant_has_zero_gradient():
 
 def test_hardswish_gradient_at_its_kinks():
     _same(_grad(lambda x: pt.nn.functional.hardswish(x), [-3.0, 3.0, 0.0]), [0.0, 1.0, 0.5])
+
+
+def test_xlogy_gradient_at_zero_input_is_log_other():
+    # xlogy(0, y) is 0, but its derivative in x is log(y) (0 where y <= 0), as torch 2.13's backward;
+    # the where that makes the value 0 gave gradient 0 there
+    for f in (pt.xlogy, pt.special.xlogy):
+        _same(_grad(lambda x: f(x, 2.0), [0.0, -0.0, 1.0, -2.0]), [math.log(2)] * 4)
+        _same(_grad(lambda x: f(x, 0.0), [0.0, 1.0, -2.0]), [0.0, -inf, -inf])
+        y = pt.tensor([2.0, 0.0, 3.0], dtype=pt.float64)
+        _same(_grad(lambda x: f(x, y), [0.0, 0.0, 2.0]), [math.log(2), 0.0, math.log(3)])
+    x = pt.tensor([0.0, 1.0, 2.0], dtype=pt.float64, requires_grad=True)
+    y = pt.tensor([2.0, 0.5, 3.0], dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradcheck(lambda a, b: pt.xlogy(a, b), (x, y))
+    assert pt.xlogy(pt.tensor([0.0, 1.0], requires_grad=True), 0.0).tolist() == [0.0, -inf]

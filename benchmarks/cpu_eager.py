@@ -351,7 +351,8 @@ def bench_scatter(torch, rng):
     report("max_pool2d 3, stride 2, padding 1, (8, 32, 64, 64), forward + backward, float32 ms", cs)
 
 
-BENCHES = {"scatter": bench_scatter, "depthwise": bench_depthwise, "linear3d": bench_linear3d, "topk": bench_topk, "antialias": bench_antialias, "fold": bench_fold, "index_add": bench_index_add}
+BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
+           "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter}
 
 
 def main(names):

@@ -47,8 +47,6 @@ def ldexp(input, other):
     _check_tensor("ldexp", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"ldexp(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
-    if other.dtype is _dtypes.bool:
-        raise NotImplementedError("ldexp(): not implemented for a bool exponent ('Bool'); convert it with .long() first")
     dt = _dtypes.result_type(input, other)
     if not (dt.is_floating_point or dt.is_complex):
         dt = _dtypes.get_default_dtype()

@@ -28,7 +28,7 @@ from plugtorch.autograd.formulas import derivative
 
 COMPLEX_OPS = frozenset(
     # arithmetic and the holomorphic functions: grad * conj(f'(z)) (formulas.py)
-    "neg add sub mul div exp abs _matmul where exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal "
+    "neg add sub mul div pow exp abs _matmul where exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal "
     "sin cos tan sinh cosh tanh sigmoid asin acos atan "
     # reductions and movement: linear, the same formula as for real tensors
     "sum cumsum prod cumprod view permute expand clone flip slice select index index_put cat unfold _to_dtype _to_device "

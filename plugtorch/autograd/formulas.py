@@ -12,6 +12,7 @@ covers; autograd differentiates the others through the op's decomposition.
 """
 from __future__ import annotations
 
+import cmath
 import inspect
 import math
 
@@ -150,20 +151,32 @@ derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
 derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
 
 
+def _nonneg(b):
+    """b >= 0; for a complex b: real and >= 0 (PyTorch's pow_backward_exponent)."""
+    return (b.real >= 0) & (b.imag == 0) if b._dtype.is_complex else b >= 0
+
+
 def _pow_grad(g, a, b, result):
+    cplx = result._dtype.is_complex     # then grad * conj(derivative), logs taken in complex
     ga = None
     if isinstance(a, pt.Tensor):
-        ga = g * b * pt.pow(a, b - 1)
+        ga = g * _c(b * pt.pow(a, b - 1)) if cplx else g * b * pt.pow(a, b - 1)
         # an exponent of 0 makes a^b constant: gradient 0, not 0 * 0^-1 = nan at a == 0 (PyTorch)
         ga = pt.where(b == 0, 0.0, ga) if isinstance(b, pt.Tensor) else (pt.zeros_like(ga) if b == 0 else ga)
     gb = None
     if isinstance(b, pt.Tensor):
         if isinstance(a, pt.Tensor):
             # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)
-            zero = (a == 0) & (b >= 0)
-            gb = pt.where(zero, 0.0, g * result * pt.where(zero, 1.0, a).log())
+            zero = (a == 0) & _nonneg(b)
+            base = pt.where(zero, 1.0, a)
+            if cplx:
+                gb = pt.where(zero, 0.0, g * _c(result * base.to(result._dtype).log()))
+            else:
+                gb = pt.where(zero, 0.0, g * result * base.log())
         elif a == 0:      # 0^b: 0 where b >= 0, else result * log 0 (PyTorch)
-            gb = pt.where(b >= 0, 0.0, g * result * -math.inf)
+            gb = pt.where(_nonneg(b), 0.0, g * _c(result * -math.inf) if cplx else g * result * -math.inf)
+        elif cplx:
+            gb = g * _c(result * cmath.log(a))
         else:
             gb = g * result * (math.log(a) if a > 0 else float("nan"))
     return ga, gb

@@ -351,8 +351,28 @@ def bench_scatter(torch, rng):
     report("max_pool2d 3, stride 2, padding 1, (8, 32, 64, 64), forward + backward, float32 ms", cs)
 
 
+def bench_short_sum(torch, rng):
+    v = rng.standard_normal((65536, 3), dtype=np.float32)
+    V = pt.from_numpy(v)
+
+    def numpy_rows():   # the same adds, in order from 0.0, across the rows
+        r = v[:, 0] + 0.0
+        r += v[:, 1]
+        r += v[:, 2]
+        return r
+
+    np.testing.assert_array_equal(V.sum(-1).numpy(), numpy_rows())
+    cs = [("plugtorch Tensor.sum(-1)", lambda: V.sum(-1)), ("numpy adds across rows", numpy_rows),
+          ("numpy add.reduce(-1)", lambda: np.add.reduce(v, -1))]
+    if torch is not None:
+        tv = torch.from_numpy(v)
+        cs.append(("pytorch Tensor.sum(-1)", lambda: tv.sum(-1)))
+    report("sum over a last dim of 3, (65536, 3), float32 ms", cs)
+
+
 BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
-           "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter}
+           "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter,
+           "short_sum": bench_short_sum}
 
 
 def main(names):

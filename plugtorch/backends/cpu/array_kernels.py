@@ -592,6 +592,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     # NumPy's ufunc.reduce is what np.sum & co. call, without their Python wrapper (2-3 us a call)
     fast = xp is np
     K["sum"] = reduction(np.add.reduce if fast else xp.sum, True)
+    if fast:
+        _sum = K["sum"]
+
+        def sum_short_last(x, dims, keepdim, dtype):
+            # add.reduce over a contiguous last axis shorter than 8 adds each row in order from
+            # 0.0, but row by row: 16x slower for (196608, 4) than the same adds across the rows
+            n = x.shape[-1] if x.ndim else 0
+            if (1 < n < 8 and x.size >= 4096 and dims is not None and len(dims) == 1 and dims[0] % x.ndim == x.ndim - 1
+                    and x.dtype in _bits and x.dtype is dtype.numpy and x.flags.c_contiguous):
+                r = x[..., 0] + 0.0
+                for j in range(1, n):
+                    r += x[..., j]
+                return r[..., None] if keepdim else r
+            return _sum(x, dims, keepdim, dtype)
+        K["sum"] = sum_short_last
 
     def log_softmax(x, dim, dtype):   # (x - max) - log(sum(exp(x - max))), as the decomposition
         d = dtype.numpy

@@ -154,6 +154,7 @@ class Graph:
         self.grad_guards: list = []   # (Value or Tensor, whether its .grad must be None at the call)
         self.backward_ran = False
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
+        self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.escapes: list = []       # sites of values kept by Python code outside the graph
         self.input_spec = None        # structure of the call's arguments
 

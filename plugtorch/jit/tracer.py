@@ -321,7 +321,10 @@ class Tracer(D.DispatchMode):
         """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
         if t is not None and id(t._data) not in self.by_array and self.depth == 0:
             return    # a tensor the program has not used in any op: data it brought along
-        self._break(why, source_site(), stacklevel=5)   # (the caller of item() and the like)
+        site = source_site()
+        if self.depth == 0:      # (a composite op's own reads are its business: onnx export folds or refuses it)
+            self.graph.program_reads.append((why, site))
+        self._break(why, site, stacklevel=5)   # (the caller of item() and the like)
 
     def _break(self, why, site, stacklevel=2):
         self.graph.breaks.append((why, site))

@@ -264,9 +264,20 @@ def _trace_probes(model, tensors, spec, in_names, axes, probes):
             graph, _, _, _ = trace_call(model, rebuild(spec[0], ins), rebuild(spec[1], ins))
         if graph.backward_ran:
             raise OnnxExporterError("plugtorch.onnx.export: the model runs backward(); export its forward pass")
+        if graph.program_reads:
+            _refuse_host_read(graph.program_reads[0])
         graphs.append(graph)
         probe_inputs.append(ins)
     return graphs, probe_inputs
+
+
+def _refuse_host_read(brk):
+    """A value Python read from a tensor's data would be a constant of the file: wrong for other inputs."""
+    what, site = brk
+    raise OnnxExporterError(
+        f"plugtorch.onnx.export: the model reads tensor data into Python ({what}) at {site or 'an unknown line'}; "
+        "the exported file would hold the value this example gave, and compute something else for other inputs. "
+        "Keep the computation in tensor ops (torch.where instead of if, no item()/int()/tolist() on data)")
 
 
 def _param_names(model, graph_names):

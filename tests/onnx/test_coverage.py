@@ -158,3 +158,20 @@ def test_heaviside_sinc_xlog1py_with_edge_values():
                                pt.special.xlog1py(x.abs(), y), pt.special.xlog1py(x * 0, y)), (x, y))
     check_export(lambda i: (pt.heaviside(i, pt.tensor([7])), pt.sinc(i), pt.special.xlog1py(i, i)),
                  (pt.tensor([0, -1, 2]),))
+
+
+@pytest.mark.filterwarnings("ignore:Converting a tensor")
+def test_a_model_reading_tensor_data_into_python_is_refused():
+    def model(x):
+        if x.sum() > 0:          # the file would hold this example's branch
+            return x * 2
+        return x
+    with pytest.raises(OnnxExporterError, match=r"reads tensor data into Python \(bool\) at .*test_coverage.py:\d+; "
+                                                r"the exported file would hold the value this example gave"):
+        pt.onnx.export(model, (r(3),), None)
+    # EmbeddingBag with 1-D bags reads the longest bag's length: a longer bag at run time would be cut
+    with pytest.raises(OnnxExporterError, match=r"reads tensor data into Python \(int\)"):
+        pt.onnx.export(pt.nn.EmbeddingBag(10, 3).eval(), (pt.tensor([1, 2, 3, 4]), pt.tensor([0, 2])), None)
+    # a composite op reading its (constant) arguments is folded as before
+    w = r(4, 4)
+    check_export(lambda x: x @ pt.matrix_exp(w * 0.1), (r(2, 4),))

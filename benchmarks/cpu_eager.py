@@ -369,6 +369,23 @@ def bench_short_sum(torch, rng):
         cs.append(("pytorch Tensor.sum(-1)", lambda: tv.sum(-1)))
     report("sum over a last dim of 3, (65536, 3), float32 ms", cs)
 
+    w = rng.standard_normal((65536, 16), dtype=np.float32)
+    W = pt.from_numpy(w)
+
+    def numpy_pairwise():   # NumPy's pairwise sum of 16: eight running sums, a tree, then to 0.0
+        a = [w[:, j] + w[:, j + 8] for j in range(8)]
+        r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))
+        r += 0.0
+        return r
+
+    np.testing.assert_array_equal(W.sum(-1).numpy(), numpy_pairwise())
+    cs = [("plugtorch Tensor.sum(-1)", lambda: W.sum(-1)), ("numpy pairwise across rows", numpy_pairwise),
+          ("numpy add.reduce(-1)", lambda: np.add.reduce(w, -1))]
+    if torch is not None:
+        tw = torch.from_numpy(w)
+        cs.append(("pytorch Tensor.sum(-1)", lambda: tw.sum(-1)))
+    report("sum over a last dim of 16, (65536, 16), float32 ms", cs)
+
 
 BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
            "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter,

@@ -596,14 +596,23 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         _sum = K["sum"]
 
         def sum_short_last(x, dims, keepdim, dtype):
-            # add.reduce over a contiguous last axis shorter than 8 adds each row in order from
-            # 0.0, but row by row: 16x slower for (196608, 4) than the same adds across the rows
+            # add.reduce over a contiguous last axis of n < 24 runs NumPy's pairwise sum row by
+            # row (below 8: in order from 0.0; from 8: eight running sums combined as a tree, the
+            # tail added in order, then to 0.0): 4-16x slower than the same adds across the rows
             n = x.shape[-1] if x.ndim else 0
-            if (1 < n < 8 and x.size >= 4096 and dims is not None and len(dims) == 1 and dims[0] % x.ndim == x.ndim - 1
+            if (1 < n < 24 and x.size >= 4096 and dims is not None and len(dims) == 1 and dims[0] % x.ndim == x.ndim - 1
                     and x.dtype in _bits and x.dtype is dtype.numpy and x.flags.c_contiguous):
-                r = x[..., 0] + 0.0
-                for j in range(1, n):
-                    r += x[..., j]
+                if n < 8:
+                    r = x[..., 0] + 0.0
+                    for j in range(1, n):
+                        r += x[..., j]
+                else:
+                    acc = [x[..., j] + x[..., j + 8] if n >= 16 else x[..., j].copy() for j in range(8)]
+                    i = 16 if n >= 16 else 8
+                    r = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+                    for j in range(i, n):
+                        r += x[..., j]
+                    r += 0.0
                 return r[..., None] if keepdim else r
             return _sum(x, dims, keepdim, dtype)
         K["sum"] = sum_short_last

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import plugtorch as pt
-from plugtorch.onnx.values import opmath
+from plugtorch.onnx.values import has_symint, opmath
 from plugtorch.onnx.table import onnx_op
 
 
@@ -254,7 +254,24 @@ def _reduction(onnx_type, compute=None):
 
 onnx_op("sum")(_reduction("ReduceSum"))
 onnx_op("prod")(_reduction("ReduceProd"))
-onnx_op("mean")(_reduction("ReduceMean"))
+_mean = _reduction("ReduceMean")
+
+
+@onnx_op("mean")
+def mean(g, input, dim=None, keepdim=False, *, dtype=None):
+    """ReduceMean, but a mean over no elements is NaN as eager (onnxruntime's ReduceMean gives 0):
+    the sum divided by the count where the count is 0 or follows a dynamic axis."""
+    axes = _axes(dim, input.ndim)
+    counted = [input.dims[a] for a in (range(input.ndim) if axes is None else axes)]
+    if not has_symint(counted) and int(np.prod(counted, dtype=np.int64)) != 0:
+        return _mean(g, input, dim, keepdim, dtype=dtype)
+    ct = opmath(g.out.dtype)
+    total = g.reduce("ReduceSum", g.input(input, ct), axes, keepdim)
+    if has_symint(counted):
+        count = g.cast(g.node("ReduceProd", [g.ints(counted)], keepdims=0), ct)
+    else:
+        count = g.scalar(0, ct)
+    return _finish(g, g.node("Div", [total, count]), ct)
 def _extremum(onnx_type):
     """amax/amin: ONNX Runtime's ReduceMax/ReduceMin skip NaN; eager (as torch) returns NaN."""
     plain = _reduction(onnx_type, lambda out: pt.int32 if out is pt.bool else opmath(out))

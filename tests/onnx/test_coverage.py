@@ -175,3 +175,11 @@ def test_a_model_reading_tensor_data_into_python_is_refused():
     # a composite op reading its (constant) arguments is folded as before
     w = r(4, 4)
     check_export(lambda x: x @ pt.matrix_exp(w * 0.1), (r(2, 4),))
+
+
+def test_mean_over_no_elements_is_nan_as_eager():
+    # onnxruntime's ReduceMean gives 0 for an empty reduction
+    check_export(lambda x: (x.mean(), x.mean(0), x.mean(1), x.var(0), pt.nn.functional.mse_loss(x, x),
+                            pt.nn.functional.l1_loss(x, x * 2), pt.nn.functional.huber_loss(x, x)), (r(0, 3),))
+    check_export(lambda x: x.mean(0, keepdim=True), (r(2, 3),), runs=[(r(0, 3),), (r(4, 3),)], input_names=["x"],
+                 dynamic_axes={"x": {0: "n"}})

@@ -219,7 +219,21 @@ def _record_info(op):
     if "pointwise" in op.tags and op.meta is not None:
         arity = len(op.signature.parameters)
         fast = {1: D.unary, 2: D.binary}.get(arity)
-    return (_FORMULAS.get(op.name), op.out_kind, fast, arity, op.name in COMPLEX_OPS)
+    formula = _FORMULAS.get(op.name)
+    if formula is None and op.grad_nyi:
+        formula = _not_implemented(op.name)
+    return (formula, op.out_kind, fast, arity, op.name in COMPLEX_OPS)
+
+
+def _not_implemented(name):
+    """The node of an op whose derivative is not implemented (registered with
+    differentiable="not_implemented"): it saves nothing and raises if a backward reaches it,
+    as PyTorch's not_implemented derivatives do."""
+    from plugtorch.autograd.formulas import Formula
+
+    def backward(*args, **kwargs):
+        raise NotImplementedError(f"the derivative for '{name}' is not implemented.")
+    return Formula(backward, frozenset(), False, shapes=False)
 
 
 def _saved_output(o):

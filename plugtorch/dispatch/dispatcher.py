@@ -87,7 +87,7 @@ def dispatch(op, *args, **kwargs):
     """Run one op through modes, autograd and the device's backend."""
     if _modes:
         return _dispatch_with_modes(op, args, kwargs)
-    if op.differentiable and grad_state.enabled:
+    if (op.differentiable or op.grad_nyi) and grad_state.enabled:
         for a in args:
             if a.__class__ is Tensor:
                 if a._rg:
@@ -341,7 +341,7 @@ def _dispatch_with_modes(op, args, kwargs):
 
 
 def _below_modes(op, args, kwargs):
-    if op.differentiable and grad_state.enabled and _requires_grad(args):
+    if (op.differentiable or op.grad_nyi) and grad_state.enabled and _requires_grad(args):
         return autograd_record(op, args, kwargs)
     return run(op, args, kwargs)
 

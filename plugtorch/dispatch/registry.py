@@ -39,7 +39,7 @@ KNOWN_TAGS = frozenset({"pointwise", "reduction", "view", "inplace", "random", "
 class OpDef:
     """One op: name, meta function, tags and, for composite ops, a decomposition."""
 
-    __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "out_kind",
+    __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "grad_nyi", "out_kind",
                  "signature", "doc", "fast", "__weakref__")
 
     def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
@@ -47,7 +47,12 @@ class OpDef:
         self.meta = meta
         self.decomposition = decomposition
         self.tags = tags
-        self.differentiable = differentiable
+        # differentiable="not_implemented" (PyTorch's not_implemented derivatives: geqrf,
+        # heaviside ...): not differentiable, but a floating result of inputs that require grad
+        # requires grad too, and a backward that reaches it raises, instead of the gradient
+        # silently leaving out this path
+        self.grad_nyi = differentiable == "not_implemented"
+        self.differentiable = False if self.grad_nyi else differentiable
         self.out_kind = out_kind
         fn = meta or decomposition
         self.signature = inspect.signature(fn)
@@ -67,7 +72,7 @@ class OpDef:
 
 
 def register_op(name: str, meta: Callable | None = None, *, decomposition: Callable | None = None,
-                tags=(), differentiable: bool = True, out_kind: int = OUT_TENSOR,
+                tags=(), differentiable: bool | str = True, out_kind: int = OUT_TENSOR,
                 doc: str | None = None) -> OpDef:
     """Declare an op. ``meta(*args, **kwargs) -> (device, kernel_args, out_dtype)``."""
     if name in OPS:

@@ -94,3 +94,28 @@ def test_assigning_grad_of_wrong_shape():
     x = pt.ones(2, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"assigned grad has data of a different size: expected \[2\], got \[3\]"):
         x.grad = pt.ones(3)
+
+
+def test_ops_without_a_derivative_raise_when_backward_reaches_them():
+    # PyTorch's not_implemented derivatives (geqrf, heaviside, ldl_factor_ex, ldl_solve): the result
+    # of inputs that require grad requires grad, and a backward through it raises instead of the
+    # gradient silently leaving out that path (plugtorch returned a constant before)
+    x = pt.tensor([0.5, -1.0, 2.0], dtype=pt.float64, requires_grad=True)
+    a = pt.tensor([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 5.0]], dtype=pt.float64, requires_grad=True)
+    cases = {"geqrf": lambda: pt.geqrf(a)[0], "heaviside": lambda: pt.heaviside(x, x),
+             "linalg_ldl_factor_ex": lambda: pt.linalg.ldl_factor_ex(a)[0],
+             "linalg_ldl_solve": lambda: pt.linalg.ldl_solve(*pt.linalg.ldl_factor(a.detach()), a)}
+    for name, f in cases.items():
+        y = f()
+        assert y.requires_grad and y.grad_fn is not None, name
+        with pytest.raises(NotImplementedError, match=f"the derivative for '{name}' is not implemented"):
+            (y.sum() + x.sum() + a.sum()).backward()
+        with pt.no_grad():
+            assert not f().requires_grad
+    ld, piv, info = pt.linalg.ldl_factor_ex(a)
+    assert ld.requires_grad and not piv.requires_grad and not info.requires_grad
+    # a result the loss does not use is harmless: the other paths' gradients are exact
+    x.grad = None
+    _ = pt.heaviside(x, x)
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [1.0, -2.0, 4.0]

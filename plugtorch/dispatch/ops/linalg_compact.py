@@ -81,7 +81,7 @@ def _ldl_solve_meta(LD, pivots, B, *, hermitian=False):
 
 
 def _op(name, meta, **kw):
-    register_op(name, meta, decomposition=host_decomposition(name), tags=("linalg",), differentiable=False, **kw)
+    register_op(name, meta, decomposition=host_decomposition(name), tags=("linalg",), differentiable="not_implemented", **kw)
 
 
 _op("geqrf", _geqrf_meta, out_kind=OUT_MULTI)

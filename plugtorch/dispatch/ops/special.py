@@ -35,7 +35,7 @@ UNARY_FLOAT = {
 BINARY = {
     "copysign": ("float", None, True),
     "nextafter": ("promote", "float", False),
-    "heaviside": ("promote", "same", False),
+    "heaviside": ("promote", "same", "not_implemented"),
     "gcd": ("promote", "int", False), "lcm": ("promote", "int", False),
     "special_xlog1py": ("float", None, True),
     "special_zeta": ("float", None, True),

@@ -132,6 +132,13 @@ def _public_signature(op):
         return None
 
 
+def _same_leading_names(pub, op, n):
+    """Whether the public function's first ``n`` parameters are the registry op's, by name."""
+    from plugtorch.dispatch.registry import OPS
+    mine = list(OPS[op].signature.parameters)[:n]
+    return list(pub.parameters)[:n] == mine
+
+
 def retarget(gen):
     """Call ``plugtorch.<op>`` or the method ``x.<op>`` instead of the registry op."""
     c = gen.call
@@ -139,6 +146,8 @@ def retarget(gen):
         return None
     options = []
     pub = _public_signature(c.op)
+    if pub is not None and not _same_leading_names(pub, c.op, len(c.sample.args)):
+        pub = None     # plugtorch.<op> follows PyTorch's other order (torch.embedding(weight, indices))
     if pub is not None:
         try:
             pub.bind(*c.sample.args, **c.sample.kwargs)

@@ -159,6 +159,9 @@ class Backend:
 
     def storage_offset(self, native) -> int:
         return 0
+    # (marks this default: a backend that keeps it cannot tell where an array sits in memory, its
+    # views being copies, so the dispatcher's overlap checks pass its tensors)
+    storage_offset.unknown = True
 
     def data_ptr(self, native) -> int:
         """The address of ``native``'s first element (``Tensor.data_ptr()``)."""

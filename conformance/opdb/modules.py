@@ -576,6 +576,11 @@ SEQUENCE = {
     nn.CTCLoss: lambda ctx: [
         _s(ctx, nn.CTCLoss, [_x(ctx, (5, 2, 4), low=-3.0, high=-0.1), _lengths([[1, 2], [3, 3]]), _lengths([5, 4]),
                              _lengths([2, 2])], n=10)],
+    # head of 4 words + 2 clusters, tails of 4 and 2 words (the targets fall in all three)
+    nn.AdaptiveLogSoftmaxWithLoss: lambda ctx: [
+        _s(ctx, nn.AdaptiveLogSoftmaxWithLoss, [_x(ctx, (6, 8)), _ints(ctx, (6,), 10, [0, 3, 4, 7, 8, 9])], 8, 10,
+           [4, 8], div_value=2.0, n=8)],
+    nn.NLLLoss2d: lambda ctx: [_s(ctx, nn.NLLLoss2d, [_x(ctx, (2, 3, 2, 2)), _ints(ctx, (2, 2, 2), 3)], n=8)],
 }
 
 ERRORS = {

@@ -108,9 +108,9 @@ def gelu(input, approximate: str = "none"):
 
 
 def silu(input, inplace: bool = False):
+    check_tensors("silu", input=input)
     if not (input.dtype.is_floating_point or input.dtype.is_complex):
         raise not_implemented_for("silu", input.dtype, "convert the input with .float() first")
-    check_tensors("silu", input=input)
     return _out(input, input * input.sigmoid(), inplace)
 
 

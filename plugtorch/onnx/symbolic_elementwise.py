@@ -54,9 +54,12 @@ def floor_divide(g, input, other):
 def remainder(g, input, other):
     ct = opmath(g.out.dtype)
     a, b = g.input(input, ct), g.input(other, ct)
-    if ct.is_floating_point:     # Python's modulo: the sign of the divisor
-        q = g.node("Floor", [g.node("Div", [a, b])])
-        return _finish(g, g.node("Sub", [a, g.node("Mul", [q, b])]), ct)
+    if ct.is_floating_point:     # Python's modulo: fmod, moved by b where its sign differs from b's
+        r = g.node("Mod", [a, b], fmod=1)      # (as eager: -0.0 stays, 1 % -inf is -inf)
+        zero = g.scalar(0, ct)
+        moved = g.node("And", [g.node("Not", [g.node("Equal", [r, zero])]),
+                               g.node("Xor", [g.node("Less", [r, zero]), g.node("Less", [b, zero])])])
+        return _finish(g, g.node("Where", [moved, g.node("Add", [r, b]), r]), ct)
     return _finish(g, g.node("Mod", [a, b], fmod=0), ct)
 
 
@@ -66,22 +69,30 @@ def fmod(g, input, other):
     return _finish(g, g.node("Mod", [g.input(input, ct), g.input(other, ct)], fmod=1), ct)
 
 
+def _negative(g, x, ct):
+    """x < 0, counting -0.0 (1 / -0.0 is -inf)."""
+    zero = g.scalar(0, ct)
+    neg_zero = g.node("And", [g.node("Equal", [x, zero]),
+                              g.node("Less", [g.node("Div", [g.scalar(1, ct), x]), zero])])
+    return g.node("Or", [g.node("Less", [x, zero]), neg_zero])
+
+
 @onnx_op("atan2")
 def atan2(g, input, other):
+    """atan(|y| / |x|) in [0, pi/2] (0 for two zeros, pi/4 for two infinities), reflected into
+    the quadrant by the signs of x and y, -0.0 included, as eager and C's atan2."""
     ct = opmath(g.out.dtype)
     y, x = g.input(input, ct), g.input(other, ct)
+    ay, ax = g.node("Abs", [y]), g.node("Abs", [x])
+    t = g.node("Atan", [g.node("Div", [ay, ax])])
     zero = g.scalar(0, ct)
-    base = g.node("Atan", [g.node("Div", [y, x])])
-    pi, half = g.scalar(math.pi, ct), g.scalar(math.pi / 2, ct)
-    y_neg = g.node("Less", [y, zero])
-    # x < 0: atan(y/x) +- pi by the sign of y; x == 0: +-pi/2 (0 where y is 0 too)
-    shift = g.node("Where", [y_neg, g.node("Neg", [pi]), pi])
-    left = g.node("Add", [base, shift])
-    sign_y = g.node("Sign", [y])
-    axis = g.node("Mul", [sign_y, half])
-    r = g.node("Where", [g.node("Less", [x, zero]), left, base])
-    r = g.node("Where", [g.node("Equal", [x, zero]), axis, r])
-    return _finish(g, r, ct)
+    both_zero = g.node("And", [g.node("Equal", [ay, zero]), g.node("Equal", [ax, zero])])
+    both_inf = g.node("And", [g.node("IsInf", [ay]), g.node("IsInf", [ax])])
+    t = g.node("Where", [both_zero, zero, g.node("Where", [both_inf, g.scalar(math.pi / 4, ct), t])])
+    t = g.node("Where", [_negative(g, x, ct), g.node("Sub", [g.scalar(math.pi, ct), t]), t])
+    # (a factor, not Where: onnxruntime's Where and Neg give +0.0 for -0.0)
+    sign = g.node("Where", [_negative(g, y, ct), g.scalar(-1, ct), g.scalar(1, ct)])
+    return _finish(g, g.node("Mul", [t, sign]), ct)
 
 
 # ---- comparisons and logic -------------------------------------------------------------------------

@@ -272,6 +272,11 @@ def _idx_ndim(indices):
 
 @onnx_op("gather")
 def gather(g, input, dim, index, *, sparse_grad=False):
+    if input.ndim == 0 or index.ndim == 0:       # (GatherElements wants rank >= 1)
+        x = g.reshape(g.input(input), [-1]) if input.ndim == 0 else g.input(input)
+        idx = g.reshape(g.input(index, pt.int64), [-1] if input.ndim == 0 else [1] * input.ndim)
+        r = g.node("GatherElements", [x, idx], axis=_dim(dim, max(input.ndim, 1)))
+        return [g.reshape(r, g.out.dims)]
     return [g.node("GatherElements", [g.input(input), g.input(index, pt.int64)], axis=_dim(dim, input.ndim))]
 
 
@@ -309,7 +314,12 @@ def nonzero(g, input, *, as_tuple=False):
 
 @onnx_op("index_select")
 def index_select(g, input, dim, index):
-    return [g.node("Gather", [g.input(input), g.input(index, pt.int64)], axis=_dim(dim, input.ndim))]
+    idx = g.input(index, pt.int64)
+    if index.ndim == 0:          # (a 0-d index keeps the dim, as a 1-element one)
+        idx = g.reshape(idx, [1])
+    if input.ndim == 0:          # (Gather wants rank >= 1)
+        return [g.reshape(g.node("Gather", [g.reshape(g.input(input), [1]), idx], axis=0), g.out.dims)]
+    return [g.node("Gather", [g.input(input), idx], axis=_dim(dim, input.ndim))]
 
 
 # ---- factories -----------------------------------------------------------------------------------------

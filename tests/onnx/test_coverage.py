@@ -183,3 +183,22 @@ def test_mean_over_no_elements_is_nan_as_eager():
                             pt.nn.functional.l1_loss(x, x * 2), pt.nn.functional.huber_loss(x, x)), (r(0, 3),))
     check_export(lambda x: x.mean(0, keepdim=True), (r(2, 3),), runs=[(r(0, 3),), (r(4, 3),)], input_names=["x"],
                  dynamic_axes={"x": {0: "n"}})
+
+
+def test_atan2_and_remainder_at_zeros_infinities_and_nan():
+    v = [0.0, -0.0, 1.0, -1.0, float("inf"), float("-inf"), float("nan"), 2.5]
+    a, b = pt.tensor([x for x in v for _ in v]), pt.tensor([y for _ in v for y in v])
+    proto = pt.onnx.export(lambda a, b: (pt.atan2(a, b), pt.remainder(a, b)), (a, b), None)
+    got = run(session(proto.SerializeToString()), (a, b))
+    for g, e in zip(got, (pt.atan2(a, b), pt.remainder(a, b))):
+        e = e.numpy()
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=0)
+        assert (np.signbit(g) == np.signbit(e))[~np.isnan(e)].all()     # atan2(-0.0, -1) is -pi, not pi
+    check_export(lambda i, j: (pt.atan2(i, j), pt.remainder(i, j)), (pt.tensor([3, -3, 0, 7]), pt.tensor([2, 2, -5, -2])))
+
+
+def test_gather_and_index_select_of_0d_tensors():
+    x, i0, i1 = r(5), pt.tensor(2), pt.tensor([0])
+    check_export(lambda x, i0, i1: (x.index_select(0, i0), x[0].index_select(0, i1), x[0].index_select(-1, i0 * 0),
+                                    pt.gather(x[0], 0, i0 * 0), pt.gather(x[0], -1, pt.zeros(3, dtype=pt.int64))),
+                 (x, i0, i1))

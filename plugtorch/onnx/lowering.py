@@ -224,8 +224,13 @@ class Lowering(GraphBuilder):
             env = {}
             for i, t in enumerate(tensors):
                 env[tr.add_input(t, i)] = vals[i]
-            with tr, pt.no_grad():
-                res = op.decomposition(*a, **kw)
+            try:
+                with tr, pt.no_grad():
+                    res = op.decomposition(*a, **kw)
+            except NotImplementedError as e:      # (istft's complex views, say)
+                raise UnsupportedOperatorError(
+                    f"plugtorch.onnx.export: op '{op.name}'{_at(site)} has no ONNX mapping for opset {self.opset} "
+                    f"and its decomposition cannot be traced at export ({e})") from e
             if tr.graph.breaks:
                 what, _ = tr.graph.breaks[0]
                 raise UnsupportedOperatorError(

@@ -202,3 +202,9 @@ def test_gather_and_index_select_of_0d_tensors():
     check_export(lambda x, i0, i1: (x.index_select(0, i0), x[0].index_select(0, i1), x[0].index_select(-1, i0 * 0),
                                     pt.gather(x[0], 0, i0 * 0), pt.gather(x[0], -1, pt.zeros(3, dtype=pt.int64))),
                  (x, i0, i1))
+
+
+def test_a_decomposition_that_cannot_be_traced_is_refused_by_name():
+    with pytest.raises(UnsupportedOperatorError, match=r"op 'view_as_complex' .* its decomposition cannot be traced "
+                                                       r"at export \(view_as_complex\(\)"):
+        pt.onnx.export(lambda x: pt.view_as_complex(x.contiguous()).abs(), (r(3, 2),), None)

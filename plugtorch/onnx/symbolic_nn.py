@@ -239,13 +239,16 @@ def _axes(dim, ndim):
     return [d + ndim if d < 0 else d for d in dims] if ndim else None
 
 
-def _reduction(onnx_type, compute=None):
+def _reduction(onnx_type, compute=None, keep_nan=False):
     def emit(g, input, dim=None, keepdim=False, *, dtype=None):
         out = g.out.dtype
         ct = compute(out) if compute else opmath(out)
         x = g.input(input, ct)
         axes = _axes(dim, input.ndim)
         r = g.reduce(onnx_type, x, axes, keepdim)
+        if keep_nan and ct.is_floating_point:     # onnxruntime's ReduceMax/ReduceMin skip NaN; eager gives it
+            nan = g.reduce("ReduceMax", g.cast(g.node("IsNaN", [x]), pt.int32), axes, keepdim)
+            r = g.node("Where", [g.cast(nan, pt.bool), g.scalar(float("nan"), ct), r])
         if input.ndim == 0:
             r = g.reshape(r, [])
         return _finish(g, r, ct)
@@ -272,27 +275,10 @@ def mean(g, input, dim=None, keepdim=False, *, dtype=None):
     else:
         count = g.scalar(0, ct)
     return _finish(g, g.node("Div", [total, count]), ct)
-def _extremum(onnx_type):
-    """amax/amin: ONNX Runtime's ReduceMax/ReduceMin skip NaN; eager (as torch) returns NaN."""
-    plain = _reduction(onnx_type, lambda out: pt.int32 if out is pt.bool else opmath(out))
-
-    def emit(g, input, dim=None, keepdim=False):
-        if not input.dtype.is_floating_point:
-            return plain(g, input, dim, keepdim)
-        ct = opmath(input.dtype)
-        x = g.input(input, ct)
-        axes = _axes(dim, input.ndim)
-        r = g.reduce(onnx_type, x, axes, keepdim)
-        nan = g.reduce("ReduceMax", g.cast(g.node("IsNaN", [x]), pt.int32), axes, keepdim)
-        r = g.node("Where", [g.cast(nan, pt.bool), g.scalar(float("nan"), ct), r])
-        if input.ndim == 0:
-            r = g.reshape(r, [])
-        return _finish(g, r, ct)
-    return emit
 
 
-onnx_op("amax")(_extremum("ReduceMax"))
-onnx_op("amin")(_extremum("ReduceMin"))
+onnx_op("amax")(_reduction("ReduceMax", lambda out: pt.int32 if out is pt.bool else opmath(out), keep_nan=True))
+onnx_op("amin")(_reduction("ReduceMin", lambda out: pt.int32 if out is pt.bool else opmath(out), keep_nan=True))
 
 
 def _logic_reduction(onnx_type):

@@ -37,7 +37,8 @@ def sgn(input):
     """
     if isinstance(input, Tensor) and input._dtype.is_complex:
         a = P.abs(input)
-        return P.where(a == 0, 0, input / a)
+        zero = a == 0    # divide by 1 there: z / 0 would make the gradient nan, not torch's 0
+        return P.where(zero, 0, input / P.where(zero, 1, a))
     return P.sign(input)
 
 

@@ -343,3 +343,13 @@ def test_gradient_descent_on_complex_numbers():
         (pt.view_as_complex(x) - (2 - 3j)).abs().sum().backward()
         opt.step()
     assert abs(pt.view_as_complex(x.detach()).item() - (2 - 3j)) < 0.05
+
+
+def test_sgn_gradient_at_zero_is_zero():
+    # torch 2.13: z = [0, 1+1j], sgn(z).real.sum() gives [0, (1 - i) / (2 sqrt 2)] (it was nan at 0:
+    # the gradient flowed through z / |z| at |z| == 0 before the where dropped it)
+    z = pt.tensor([0j, 1 + 1j], dtype=pt.complex128, requires_grad=True)
+    z.sgn().real.sum().backward()
+    s = 1 / (2 * np.sqrt(2))
+    np.testing.assert_allclose(z.grad.numpy(), [0j, s - s * 1j], atol=1e-15)
+    np.testing.assert_allclose(pt.sgn(z).detach().numpy(), [0j, (1 + 1j) / np.sqrt(2)], atol=1e-15)

@@ -69,5 +69,5 @@ def test_get_worker_info_is_none_in_the_main_process():
             return iter([1, 2])
 
     assert get_worker_info() is None
-    assert [b.tolist() for b in DataLoader(Probe(), batch_size=2, num_workers=2)] == [[1, 2]]
-    assert seen == [None]       # plugtorch loads in the main process whatever num_workers says
+    assert [b.tolist() for b in DataLoader(Probe(), batch_size=2)] == [[1, 2]]
+    assert seen == [None]       # num_workers=0 loads in the main process (workers: tests/utils/test_dataloader_workers.py)

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+from plugtorch.utils.data._worker import WorkerInfo, get_worker_info  # noqa: F401
 from plugtorch.utils.data.collate import default_collate, default_convert
 from plugtorch.utils.data.dataset import IterableDataset, TensorDataset
 from plugtorch.utils.data.sampler import BatchSampler, RandomSampler, SequentialSampler
@@ -17,14 +18,44 @@ from plugtorch.utils.data.sampler import BatchSampler, RandomSampler, Sequential
 class DataLoader:
     """Iterate over ``dataset`` in batches of ``batch_size`` (``None``: one sample at a time).
 
-    Loading runs in the main process: ``num_workers`` is accepted for compatibility only.
+    ``num_workers=0`` loads in the main process. ``num_workers=N`` starts N worker processes
+    (``multiprocessing``; ``'fork'`` by default on Linux, ``multiprocessing_context='spawn'``
+    when the dataset and ``collate_fn`` pickle): each has its own index queue, all share one
+    result queue, up to ``prefetch_factor * N`` batches are in flight, and batches come out in
+    sampler order (``in_order=False``: as they arrive). Each worker seeds plugtorch and Python's
+    ``random`` with ``base_seed + worker_id`` (``base_seed`` drawn from ``generator``, or the
+    global RNG, when the iterator starts; NumPy as PyTorch seeds it), then calls
+    ``worker_init_fn(worker_id)``; ``get_worker_info()`` describes the worker inside it. An
+    ``IterableDataset`` is iterated by every worker in full: shard it with
+    ``get_worker_info()``. Batches cross processes as NumPy data, so datasets build cpu tensors
+    (move batches to a device in the main loop). A worker's exception is re-raised in the main
+    process with its type, worker id and traceback text. ``timeout`` (seconds, 0 = wait forever)
+    bounds each wait for a batch; ``persistent_workers`` keeps the processes between epochs;
+    ``pin_memory`` is accepted and does nothing (cpu memory needs no pinning here).
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
-                 worker_init_fn=None, generator=None, *, prefetch_factor=None, persistent_workers=False):
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers=False, pin_memory_device="", in_order=True):
         if num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        elif prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        self.timeout, self.worker_init_fn = timeout, worker_init_fn
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
+        self.multiprocessing_context = _mp_context(multiprocessing_context, num_workers)
+        self._iterator = None
         self.dataset = dataset
         self.num_workers = num_workers
         self.generator = generator
@@ -65,6 +96,18 @@ class DataLoader:
         return len(self.batch_sampler) if self._auto_batch else len(self.sampler)
 
     def __iter__(self):
+        if self.num_workers > 0:
+            from plugtorch.utils.data._multiprocess import MultiProcessIter
+            if not self.persistent_workers:
+                return MultiProcessIter(self)
+            if self._iterator is None:
+                self._iterator = MultiProcessIter(self)
+            else:
+                self._iterator.reset()
+            return self._iterator
+        # a worker seed is drawn each epoch, as PyTorch's iterators do with or without workers,
+        # so num_workers=0 and N see the same generator stream (and the same shuffles)
+        _base_seed(self.generator)
         if self._iterable:
             return self._iter_stream()
         if not self._auto_batch:
@@ -127,9 +170,27 @@ class DataLoader:
             start += len(b)
 
 
-def get_worker_info():
-    """The current DataLoader worker's information, or None in the main process. plugtorch's
-    DataLoader loads in the main process (``num_workers`` is accepted for compatibility), so
-    this is always None, as ``torch.utils.data.get_worker_info()`` outside a worker."""
-    return None
+def _base_seed(generator):
+    from plugtorch import _ops_public as P
+    from plugtorch._dtypes import int64
+    return int(P.empty((), dtype=int64).random_(generator=generator).item())
 
+
+def _mp_context(ctx, num_workers):
+    import multiprocessing
+    import multiprocessing.context
+    if ctx is None:
+        return None
+    if num_workers <= 0:
+        raise ValueError("multiprocessing_context can only be used with multi-process loading (num_workers > 0), "
+                         f"but got num_workers={num_workers}")
+    if isinstance(ctx, str):
+        methods = multiprocessing.get_all_start_methods()
+        if ctx not in methods:
+            raise ValueError(f"multiprocessing_context option should specify a valid start method in {methods!r}, "
+                             f"but got multiprocessing_context={ctx!r}")
+        ctx = multiprocessing.get_context(ctx)
+    if not isinstance(ctx, multiprocessing.context.BaseContext):
+        raise TypeError("multiprocessing_context option should be a valid context object or a string specifying "
+                        f"the start method, but got multiprocessing_context={ctx}")
+    return ctx

@@ -1,0 +1,245 @@
+"""What runs inside a DataLoader worker process, and how its results cross to the main process.
+
+A worker takes ``(task id, indices)`` from its own index queue, fetches and collates a batch
+and puts ``(task id, pickled batch)`` on the loader's one result queue. Tensors cross as NumPy
+arrays: plain ``pickle`` still refuses plugtorch tensors (``plugtorch.save`` is the file
+format), but the pickler multiprocessing uses (``ForkingPickler``) gets a reducer for cpu
+tensors here, as PyTorch registers its own in ``torch.multiprocessing``.
+
+>>> get_worker_info() is None       # in the main process
+True
+"""
+from __future__ import annotations
+
+import os
+import queue
+import random
+import sys
+import traceback
+from multiprocessing.reduction import ForkingPickler
+
+import numpy as np
+
+from plugtorch._tensor import Tensor
+
+_worker_info = None
+_POLL_S = 5.0    # how often a waiting worker checks that its parent is alive
+
+
+class WorkerInfo:
+    """``id``, ``num_workers``, ``seed`` and ``dataset`` (this worker's copy) of a DataLoader worker."""
+
+    __slots__ = ("id", "num_workers", "seed", "dataset", "_frozen")
+
+    def __init__(self, **kwargs):
+        for k, v in kwargs.items():
+            object.__setattr__(self, k, v)
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, key, val):
+        raise RuntimeError(f"Cannot assign attributes to {type(self).__name__} objects")
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers})"
+
+
+def get_worker_info():
+    """In a DataLoader worker process: its :class:`WorkerInfo` (``id``, ``num_workers``,
+    ``seed``, ``dataset``); ``None`` in the main process. An ``IterableDataset`` uses it to
+    shard itself: each worker iterates its own copy of the dataset, so without sharding every
+    worker yields every sample."""
+    return _worker_info
+
+
+# --- tensors across processes ----------------------------------------------------------------
+
+def _rebuild_tensor(array, requires_grad):
+    from plugtorch import _ops_public as P
+    t = P.from_numpy(array)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _reduce_tensor(t):
+    if t.device.type != "cpu":
+        raise RuntimeError(
+            f"DataLoader worker: a batch holds a tensor on {t.device}; tensors cross processes as cpu (NumPy) "
+            "data, and device contexts are not safe in worker processes. Build cpu tensors in the dataset and "
+            f"collate_fn and move each batch in the main process (batch.to('{t.device.type}')), or use num_workers=0")
+    if t.requires_grad and t.grad_fn is not None:
+        raise RuntimeError("Cowardly refusing to serialize non-leaf tensor which requires_grad, since autograd does "
+                           "not support crossing process boundaries. If you just want to transfer the data, call "
+                           "detach() on the tensor before serializing (e.g., putting it on the queue).")
+    return _rebuild_tensor, (t._data, t.requires_grad)
+
+
+def _register_reducers():
+    ForkingPickler.register(Tensor, _reduce_tensor)
+
+
+_register_reducers()
+
+
+# --- messages --------------------------------------------------------------------------------
+
+class ExceptionWrapper:
+    """An exception raised in a worker, carried to the main process as type + traceback text."""
+
+    def __init__(self, exc_info=None, where="in background"):
+        exc_info = exc_info or sys.exc_info()
+        self.exc_type = exc_info[0]
+        self.exc_msg = "".join(traceback.format_exception(*exc_info))
+        self.where = where
+
+    def reraise(self):
+        msg = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
+        if self.exc_type is KeyError:   # KeyError repr()s its argument; keep the text readable
+            msg = _KeyErrorMessage(msg)
+        try:
+            exc = self.exc_type(msg)
+        except Exception:
+            raise RuntimeError(msg) from None
+        raise exc
+
+
+class _KeyErrorMessage(str):
+    def __repr__(self):
+        return self
+
+
+class IterableStop:
+    """A worker's IterableDataset copy is exhausted."""
+
+    def __init__(self, worker_id):
+        self.worker_id = worker_id
+
+
+class ResumeIteration:
+    """Sent to persistent workers at the start of a new epoch (and echoed back)."""
+
+
+def generate_numpy_seed(base_seed, worker_id):
+    """Four 32-bit words seeding NumPy's global RNG in worker ``worker_id``: the same hash of
+    (worker_id, base_seed) PyTorch uses, so NumPy's stream differs from ``random``'s."""
+    mask = 0xFFFFFFFF
+    entropy = [worker_id, base_seed & mask, base_seed >> 32, 0]
+    const_a = [0x43B0D7E5]
+
+    def hash_(v):
+        v = (v ^ const_a[0]) & mask
+        const_a[0] = (const_a[0] * 0x931E8875) & mask
+        v = (v * const_a[0]) & mask
+        return (v ^ (v >> 16)) & mask
+
+    def mix(x, y):
+        r = ((0xCA01F9DD * x) - (0x4973F715 * y)) & mask
+        return (r ^ (r >> 16)) & mask
+
+    pool = [hash_(e) for e in entropy]
+    for src in range(4):
+        for dst in range(4):
+            if src != dst:
+                pool[dst] = mix(pool[dst], hash_(pool[src]))
+    const_b, state = 0x8B51F9DD, []
+    for v in pool:
+        v = (v ^ const_b) & mask
+        const_b = (const_b * 0x58F38DED) & mask
+        v = (v * const_b) & mask
+        state.append((v ^ (v >> 16)) & mask)
+    return state
+
+
+# --- the worker loop -------------------------------------------------------------------------
+
+def _fetch(dataset, iterable, it, auto_batch, collate_fn, drop_last, index):
+    if iterable:
+        if not auto_batch:
+            return collate_fn(next(it))
+        batch = []
+        for sample in it:
+            batch.append(sample)
+            if len(batch) == len(index):
+                break
+        if not batch or (drop_last and len(batch) < len(index)):
+            raise StopIteration
+        return collate_fn(batch)
+    if not auto_batch:
+        return collate_fn(dataset[index])
+    getitems = getattr(dataset, "__getitems__", None)
+    return collate_fn(getitems(index) if getitems is not None else [dataset[i] for i in index])
+
+
+def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_batch, collate_fn, drop_last,
+                base_seed, init_fn, worker_id, num_workers):
+    global _worker_info
+    parent = os.getppid()
+    try:
+        import plugtorch
+        seed = base_seed + worker_id
+        random.seed(seed)
+        plugtorch.manual_seed(seed)
+        np.random.seed(generate_numpy_seed(base_seed, worker_id))
+        _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
+        init_error = None
+        try:
+            if init_fn is not None:
+                init_fn(worker_id)
+        except Exception:
+            init_error = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+        it, ended = None, False
+
+        def start():
+            return iter(dataset) if iterable else None
+
+        if init_error is None:
+            try:
+                it = start()
+            except Exception:
+                init_error = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+        while True:
+            try:
+                r = index_queue.get(timeout=_POLL_S)
+            except queue.Empty:
+                if os.getppid() != parent:   # the main process died
+                    break
+                continue
+            if isinstance(r, ResumeIteration):
+                result_queue.put((r, None))
+                ended = False
+                try:
+                    it = start()
+                except Exception:
+                    init_error = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+                continue
+            if r is None:
+                break
+            if done_event.is_set() or ended:
+                continue
+            idx, index = r
+            if init_error is not None:
+                data, init_error = init_error, None
+            else:
+                try:
+                    data = _fetch(dataset, iterable, it, auto_batch, collate_fn, drop_last, index)
+                except StopIteration:
+                    if not iterable:
+                        data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+                    else:
+                        data, ended = IterableStop(worker_id), True
+                except Exception:
+                    data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+            try:
+                # pickle here, not in the queue's feeder thread, so a batch that can't cross
+                # processes becomes an error in the main process instead of a silent hang
+                payload = bytes(ForkingPickler.dumps(data))
+            except Exception:
+                payload = bytes(ForkingPickler.dumps(
+                    ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")))
+            result_queue.put((idx, payload))
+            del data, payload
+    except KeyboardInterrupt:
+        pass
+    if done_event.is_set():
+        result_queue.cancel_join_thread()
+        result_queue.close()

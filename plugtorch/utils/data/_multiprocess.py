@@ -13,6 +13,7 @@ import multiprocessing
 import pickle
 import queue
 import sys
+import weakref
 
 from plugtorch.utils.data import _worker
 from plugtorch.utils.data._worker import ExceptionWrapper, IterableStop, ResumeIteration
@@ -70,6 +71,11 @@ class MultiProcessIter:
             self._index_queues.append(iq)
             self._workers.append(w)
         self._shutdown = False
+        # a finalizer, not __del__: it holds the queues, so when the iterator dies in a reference
+        # cycle (a traceback's frames) the queues are not garbage too, with their feeder threads
+        # already closed and the workers never told to stop
+        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._index_queues,
+                                           self._result_queue, self._done_event)
         self._start_epoch(first=True)
 
     # --- epochs --------------------------------------------------------------------------------
@@ -180,29 +186,26 @@ class MultiProcessIter:
 
     # --- shutdown ------------------------------------------------------------------------------
     def _shutdown_workers(self):
-        if self._shutdown:
-            return
-        self._shutdown = True
-        self._done_event.set()
-        for q in self._index_queues:
-            try:
-                q.put(None)
-            except (OSError, ValueError):
-                pass
-        for w in self._workers:
-            w.join(timeout=_POLL_S)
-        for q in self._index_queues:
-            q.cancel_join_thread()
-            q.close()
-        for w in self._workers:
-            if w.is_alive():
-                w.terminate()
-                w.join()
-        self._result_queue.cancel_join_thread()
-        self._result_queue.close()
+        if not self._shutdown:
+            self._shutdown = True
+            self._finalizer()
 
-    def __del__(self):
+
+def _shutdown(workers, index_queues, result_queue, done_event):
+    done_event.set()
+    for q in index_queues:
         try:
-            self._shutdown_workers()
-        except Exception:   # interpreter shutdown: the modules may be half gone
+            q.put(None)
+        except (OSError, ValueError):
             pass
+    for w in workers:
+        w.join(timeout=_POLL_S)
+    for q in index_queues:
+        q.cancel_join_thread()
+        q.close()
+    for w in workers:
+        if w.is_alive():
+            w.terminate()
+            w.join()
+    result_queue.cancel_join_thread()
+    result_queue.close()

@@ -23,7 +23,7 @@ import numpy as np
 from plugtorch._tensor import Tensor
 
 _worker_info = None
-_POLL_S = 5.0    # how often a waiting worker checks that its parent is alive
+_POLL_S = 1.0    # how often a waiting worker checks for shutdown and that its parent is alive
 
 
 class WorkerInfo:
@@ -201,7 +201,7 @@ def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_b
             try:
                 r = index_queue.get(timeout=_POLL_S)
             except queue.Empty:
-                if os.getppid() != parent:   # the main process died
+                if done_event.is_set() or os.getppid() != parent:   # shut down, or the main process died
                     break
                 continue
             if isinstance(r, ResumeIteration):

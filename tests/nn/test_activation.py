@@ -170,6 +170,20 @@ def test_threshold_backward_passes_the_gradient_above_the_threshold_and_at_nan()
         pt.ops.threshold_backward(g, pt.ones(4), 0)
 
 
+def test_threshold_keeps_nan_and_its_gradient():
+    # PyTorch replaces x <= threshold by value, so nan stays nan and gets the gradient (torch 2.13:
+    # F.threshold([nan, 0.5, 2], 1, 5) == [nan, 5, 2], gradient [1, 0, 1]); it gave 5 and 0 at nan
+    x = pt.tensor([np.nan, 0.5, 2.0], requires_grad=True)
+    y = F.threshold(x, 1.0, 5.0)
+    np.testing.assert_array_equal(y.detach().numpy(), [np.nan, 5.0, 2.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(nn.Threshold(1.0, 5.0)(pt.tensor([np.nan, 1.0])).numpy(), [np.nan, 5.0])
+    z = pt.tensor([np.nan, 0.0, 3.0])
+    F.threshold_(z, 1.0, -1.0)
+    np.testing.assert_array_equal(z.numpy(), [np.nan, -1.0, 3.0])
+
+
 def test_threshold_backward_rejects_non_tensors_and_bad_thresholds():
     with pytest.raises(TypeError, match=r"threshold_backward\(\): argument 'grad_output' must be Tensor, not list"):
         pt.ops.threshold_backward([1.0], pt.ones(1), 0)

@@ -35,7 +35,8 @@ def relu_(input):
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     if input.dtype is pt.bool:
         raise not_implemented_for("threshold", input.dtype, "convert the input with .float() first")
-    return _out(input, pt.where(input > threshold, input, value), inplace)
+    # x <= threshold is replaced (PyTorch's rule): nan is not, so it stays nan with its gradient
+    return _out(input, pt.where(input <= threshold, value, input), inplace)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):

@@ -282,3 +282,12 @@ def test_defaults():
     assert DataLoader(xy(2)).prefetch_factor is None
     loader = DataLoader(xy(2), num_workers=2)
     assert loader.prefetch_factor == 2 and loader.timeout == 0 and not loader.persistent_workers
+
+
+def test_spawn_with_an_unpicklable_collate_fn_fails_at_start_and_leaves_no_workers():
+    import multiprocessing
+    before = set(multiprocessing.active_children())
+    with pytest.raises((AttributeError, TypeError, pickle.PicklingError), match="pickle"):
+        iter(DataLoader(xy(4), batch_size=2, num_workers=2, multiprocessing_context="spawn",
+                        collate_fn=lambda b: b))
+    assert set(multiprocessing.active_children()) <= before

@@ -60,22 +60,26 @@ class MultiProcessIter:
         self._result_queue = ctx.Queue()
         self._done_event = ctx.Event()
         self._index_queues, self._workers = [], []
-        for wid in range(self._n):
-            iq = ctx.Queue()
-            iq.cancel_join_thread()   # a worker that exits early must not block on our pending puts
-            w = ctx.Process(target=_worker.worker_loop, daemon=True,
-                            args=(loader.dataset, self._iterable, iq, self._result_queue, self._done_event,
-                                  loader._auto_batch, loader.collate_fn, loader.drop_last, self._base_seed,
-                                  loader.worker_init_fn, wid, self._n))
-            w.start()
-            self._index_queues.append(iq)
-            self._workers.append(w)
-        self._shutdown = False
         # a finalizer, not __del__: it holds the queues, so when the iterator dies in a reference
         # cycle (a traceback's frames) the queues are not garbage too, with their feeder threads
         # already closed and the workers never told to stop
         self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._index_queues,
                                            self._result_queue, self._done_event)
+        try:
+            for wid in range(self._n):
+                iq = ctx.Queue()
+                iq.cancel_join_thread()   # a worker that exits early must not block on our pending puts
+                w = ctx.Process(target=_worker.worker_loop, daemon=True,
+                                args=(loader.dataset, self._iterable, iq, self._result_queue, self._done_event,
+                                      loader._auto_batch, loader.collate_fn, loader.drop_last, self._base_seed,
+                                      loader.worker_init_fn, wid, self._n))
+                self._index_queues.append(iq)
+                w.start()               # spawn: pickles the dataset and collate_fn here
+                self._workers.append(w)
+        except BaseException:
+            self._finalizer()           # stop the workers already started
+            raise
+        self._shutdown = False
         self._start_epoch(first=True)
 
     # --- epochs --------------------------------------------------------------------------------

@@ -126,3 +126,26 @@ def test_pool_errors_and_modules():
     assert tuple(out.shape) == (3, 2, 2) and idx.dtype is pt.int64
     assert tuple(nn.AdaptiveAvgPool2d((None, 2))(pt.randn(1, 3, 5, 6)).shape) == (1, 3, 5, 2)
     assert tuple(nn.AdaptiveMaxPool2d(1)(pt.randn(2, 3, 5, 6)).shape) == (2, 3, 1, 1)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
+def test_max_pool_of_all_minus_inf_windows_with_padding_picks_the_first_cell_inside(device):
+    # torch 2.13: a window whose cells inside the input are all -inf takes the first of them (its
+    # index, and the gradient); argmax over the -inf padding picked a padding cell: indices
+    # [[-5, -3], [3, 5], [11, 13]] (outside the input or the wrong cell) and gradients dropped
+    x = pt.full((1, 1, 5, 4), -math.inf, device=device, requires_grad=True)
+    out, idx = F.max_pool2d(x, 2, 2, 1, 2, return_indices=True)
+    assert idx.tolist() == [[[[5, 5], [5, 5], [13, 13]]]]
+    out.sum().backward()
+    g = np.zeros(20)
+    g[5], g[13] = 4, 2
+    np.testing.assert_array_equal(x.grad.cpu().numpy().ravel(), g)
+    _, idx = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    assert idx.tolist() == [[[[0, 1], [4, 5], [12, 13]]]]
+    _, idx = F.max_pool1d(x[0, :, 0], 2, 1, 1, return_indices=True)
+    assert idx.tolist() == [[0, 0, 1, 2, 3]]
+    y = pt.full((1, 1, 2, 2, 3), -math.inf, device=device)
+    y[0, 0, 1, 1, 2] = 1.0
+    _, idx = F.max_pool3d(y, 2, 1, 1, return_indices=True)
+    assert idx.flatten().tolist() == [0, 0, 1, 2, 0, 0, 1, 2, 3, 3, 4, 5, 0, 0, 1, 2, 0, 0, 11, 11, 3, 3, 11, 11,
+                                      6, 6, 7, 8, 6, 6, 11, 11, 9, 9, 11, 11]   # torch 2.13's

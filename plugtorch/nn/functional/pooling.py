@@ -77,12 +77,17 @@ def _check_max_pool_dtype(op, input):
 def _window_max(cols, inside):
     """Each window's maximum (dim 2 of ``cols``) and the position it came from, never a padding cell.
 
-    Floating inputs are padded with -inf, so argmax finds the first maximum (or nan) inside. Integer
-    inputs are padded with their dtype's least value, which a real element may equal: ``inside``
-    (1 inside the input, 0 in the padding, windowed as ``cols``; None without padding) picks the
-    first inside cell equal to the maximum."""
-    if inside is None or cols.dtype.is_floating_point:
+    Floating inputs are padded with -inf, so argmax finds the first maximum (or nan) inside, unless
+    every cell inside is -inf too: then the first cell inside, as PyTorch (argmax chose the padding,
+    giving an index outside the input and dropping the gradient). Integer inputs are padded with
+    their dtype's least value, which a real element may equal: ``inside`` (1 inside the input, 0 in
+    the padding, windowed as ``cols``; None without padding) picks the first inside cell equal to
+    the maximum."""
+    if inside is None:
         arg = cols.argmax(2, keepdim=True)
+    elif cols.dtype.is_floating_point:
+        arg = cols.argmax(2, keepdim=True)
+        arg = pt.where(cols.gather(2, arg) == -math.inf, inside.argmax(2, keepdim=True), arg)
     else:
         best = cols.amax(2, keepdim=True)
         arg = ((cols == best).to(pt.int32) * inside.to(pt.int32)).argmax(2, keepdim=True)
@@ -104,7 +109,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     xp = _pad(x, pads, value=_lowest(x.dtype)) if padded else x
     cols = _windows(xp, k, d, s, (ho, wo))                    # (N, C, K, Ho, Wo)
     inside = None
-    if padded and not x.dtype.is_floating_point:
+    if padded:
         inside = _windows(_pad(pt.ones((1, 1, h, w), dtype=pt.int32, device=x.device), pads), k, d, s, (ho, wo))
     out, arg = _window_max(cols, inside)
     if not return_indices:
@@ -312,9 +317,8 @@ def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     sizes = x.shape[2:]
     inside = None
     if any(p) or any(extra):
-        if not x.dtype.is_floating_point:
-            ones = pt.ones((1, 1) + tuple(sizes), dtype=pt.int32, device=x.device)
-            inside = _windows3d(_pad(ones, _pads3d(p, extra)), k, d, s, out)
+        ones = pt.ones((1, 1) + tuple(sizes), dtype=pt.int32, device=x.device)
+        inside = _windows3d(_pad(ones, _pads3d(p, extra)), k, d, s, out)
         x = _pad(x, _pads3d(p, extra), value=_lowest(x.dtype))
     cols = _windows3d(x, k, d, s, out)                      # (N, C, K, Do, Ho, Wo)
     res, arg = _window_max(cols, inside)

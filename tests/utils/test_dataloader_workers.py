@@ -291,3 +291,20 @@ def test_spawn_with_an_unpicklable_collate_fn_fails_at_start_and_leaves_no_worke
         iter(DataLoader(xy(4), batch_size=2, num_workers=2, multiprocessing_context="spawn",
                         collate_fn=lambda b: b))
     assert set(multiprocessing.active_children()) <= before
+
+
+class Dies(Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        if i == 1:
+            os._exit(3)
+        return i
+
+
+def test_a_worker_that_dies_is_reported(monkeypatch):
+    from plugtorch.utils.data import _multiprocess
+    monkeypatch.setattr(_multiprocess, "_POLL_S", 0.1)
+    with pytest.raises(RuntimeError, match=r"^DataLoader worker \(pid\(s\) \d+\) exited unexpectedly$"):
+        list(DataLoader(Dies(), batch_size=None, num_workers=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import os
 import pickle
 import queue
 import sys
@@ -63,7 +64,7 @@ class MultiProcessIter:
         # a finalizer, not __del__: it holds the queues, so when the iterator dies in a reference
         # cycle (a traceback's frames) the queues are not garbage too, with their feeder threads
         # already closed and the workers never told to stop
-        self._finalizer = weakref.finalize(self, _shutdown, self._workers, self._index_queues,
+        self._finalizer = weakref.finalize(self, _shutdown, os.getpid(), self._workers, self._index_queues,
                                            self._result_queue, self._done_event)
         try:
             for wid in range(self._n):
@@ -195,7 +196,9 @@ class MultiProcessIter:
             self._finalizer()
 
 
-def _shutdown(workers, index_queues, result_queue, done_event):
+def _shutdown(owner_pid, workers, index_queues, result_queue, done_event):
+    if os.getpid() != owner_pid:   # a forked worker collecting its copy of another iterator
+        return
     done_event.set()
     for q in index_queues:
         try:

@@ -308,3 +308,26 @@ def test_a_worker_that_dies_is_reported(monkeypatch):
     monkeypatch.setattr(_multiprocess, "_POLL_S", 0.1)
     with pytest.raises(RuntimeError, match=r"^DataLoader worker \(pid\(s\) \d+\) exited unexpectedly$"):
         list(DataLoader(Dies(), batch_size=None, num_workers=2))
+
+
+class FakeCudaError(Exception):
+    pass
+
+
+FakeCudaError.__module__ = "cupy_backends.cuda.api.runtime"
+
+
+class UsesCuda(Dataset):
+    def __len__(self):
+        return 1
+
+    def __getitem__(self, i):
+        raise FakeCudaError("cudaErrorInitializationError: initialization error")
+
+
+def test_cuda_errors_in_forked_workers_name_the_fix():
+    # CuPy in a forked child fails with its runtime error: torch's message and the fix replace it
+    with pytest.raises(RuntimeError, match=r"(?s)Caught RuntimeError in DataLoader worker process 0.*"
+                                           r"Cannot re-initialize CUDA in forked subprocess.*"
+                                           r"multiprocessing_context='spawn'"):
+        list(DataLoader(UsesCuda(), num_workers=1))

@@ -73,7 +73,7 @@ class MultiProcessIter:
                 w = ctx.Process(target=_worker.worker_loop, daemon=True,
                                 args=(loader.dataset, self._iterable, iq, self._result_queue, self._done_event,
                                       loader._auto_batch, loader.collate_fn, loader.drop_last, self._base_seed,
-                                      loader.worker_init_fn, wid, self._n))
+                                      loader.worker_init_fn, wid, self._n, ctx.get_start_method() == "fork"))
                 self._index_queues.append(iq)
                 w.start()               # spawn: pickles the dataset and collate_fn here
                 self._workers.append(w)

@@ -150,6 +150,24 @@ def generate_numpy_seed(base_seed, worker_id):
     return state
 
 
+_CUDA_IN_FORK = ("Cannot re-initialize CUDA in forked subprocess: a DataLoader worker started with 'fork' "
+                 "used CUDA (CuPy) after the main process had. Build cpu tensors in the dataset and collate_fn "
+                 "and move each batch to 'cuda' in the main process; a dataset that needs CUDA internally (and "
+                 "returns cpu data) runs with multiprocessing_context='spawn'")
+
+
+def _wrap_error(exc, forked, worker_id):
+    # torch refuses CUDA in forked workers with the message above; CuPy fails there with its own
+    # CUDA runtime error, which gets that message and the fix
+    where = f"in DataLoader worker process {worker_id}"
+    if forked and type(exc).__module__.split(".")[0] in ("cupy", "cupy_backends"):
+        try:
+            raise RuntimeError(_CUDA_IN_FORK) from exc
+        except RuntimeError:
+            return ExceptionWrapper(where=where)
+    return ExceptionWrapper(where=where)
+
+
 # --- the worker loop -------------------------------------------------------------------------
 
 def _fetch(dataset, iterable, it, auto_batch, collate_fn, drop_last, index):
@@ -171,7 +189,7 @@ def _fetch(dataset, iterable, it, auto_batch, collate_fn, drop_last, index):
 
 
 def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_batch, collate_fn, drop_last,
-                base_seed, init_fn, worker_id, num_workers):
+                base_seed, init_fn, worker_id, num_workers, forked=False):
     global _worker_info
     parent = os.getppid()
     try:
@@ -227,8 +245,8 @@ def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_b
                         data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
                     else:
                         data, ended = IterableStop(worker_id), True
-                except Exception:
-                    data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+                except Exception as e:
+                    data = _wrap_error(e, forked, worker_id)
             try:
                 # pickle here, not in the queue's feeder thread, so a batch that can't cross
                 # processes becomes an error in the main process instead of a silent hang

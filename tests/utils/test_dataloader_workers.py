@@ -4,6 +4,7 @@ import os
 import pickle
 import random
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -120,7 +121,9 @@ def test_iterable_dataset_sharded_by_worker_id():
         [[0, 2], [1, 3], [4, 6], [5, 7], [8]]
     assert [b.tolist() for b in DataLoader(Shard(9), batch_size=2, num_workers=2, drop_last=True)] == \
         [[0, 2], [1, 3], [4, 6], [5, 7]]
-    assert list(DataLoader(Shard(5), batch_size=None, num_workers=3)) == [0, 1, 2, 3, 4]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # 3 workers may exceed the cpus: warned, as torch
+        assert list(DataLoader(Shard(5), batch_size=None, num_workers=3)) == [0, 1, 2, 3, 4]
     # without sharding every worker yields the whole stream (the user shards, as with torch)
     assert sorted(DataLoader(Shard(3, shard=False), batch_size=None, num_workers=2)) == \
         [0, 0, 1, 1, 2, 2]
@@ -331,3 +334,10 @@ def test_cuda_errors_in_forked_workers_name_the_fix():
                                            r"Cannot re-initialize CUDA in forked subprocess.*"
                                            r"multiprocessing_context='spawn'"):
         list(DataLoader(UsesCuda(), num_workers=1))
+
+
+def test_more_workers_than_cpus_warns(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    with pytest.warns(UserWarning, match="This DataLoader will create 2 worker processes in total. Our suggested "
+                                         "max number of worker in current system is 1"):
+        assert list(DataLoader(Pid(), batch_size=None, num_workers=2))[0] != os.getpid()

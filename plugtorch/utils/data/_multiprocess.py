@@ -14,6 +14,7 @@ import os
 import pickle
 import queue
 import sys
+import warnings
 import weakref
 
 from plugtorch.utils.data import _worker
@@ -27,6 +28,20 @@ def _default_context():
     if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
+
+
+def _warn_if_too_many(num_workers):
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count()
+    if cpus is None or num_workers > cpus:
+        suggest = (f"Our suggested max number of worker in current system is {cpus}, which is smaller than what this "
+                   "DataLoader is going to create." if cpus is not None else
+                   "DataLoader is not able to compute a suggested max number of worker in current system.")
+        warnings.warn(f"This DataLoader will create {num_workers} worker processes in total. {suggest} Please be "
+                      "aware that excessive worker creation might get DataLoader running slow or even freeze, lower "
+                      "the worker number to avoid potential slowness/freeze if necessary.", UserWarning, stacklevel=4)
 
 
 class _InfiniteNone:
@@ -56,6 +71,7 @@ class MultiProcessIter:
         self._shutdown = True    # until the workers exist
         if self._prefetch <= 0:
             raise ValueError(f"prefetch_factor must be positive with num_workers > 0, but got {self._prefetch}")
+        _warn_if_too_many(self._n)
         ctx = loader.multiprocessing_context or _default_context()
         self._base_seed = _base_seed(loader.generator)
         self._result_queue = ctx.Queue()

@@ -153,11 +153,16 @@ for _name, _type, _btype in (("bitwise_and", "BitwiseAnd", "And"), ("bitwise_or"
     onnx_op(_name, declines=_ints_need_18)(_bitwise(_type, _btype))
 
 
-@onnx_op("bitwise_not", declines=_ints_need_18)
+@onnx_op("bitwise_not")
 def bitwise_not(g, input):
-    if g.out.dtype is pt.bool:
+    out = g.out.dtype
+    if out is pt.bool:
         return [g.node("Not", [g.input(input, pt.bool)])]
-    return [g.node("BitwiseNot", [g.input(input)])]
+    if g.opset >= 18:
+        return [g.node("BitwiseNot", [g.input(input)])]
+    # before opset 18: ~x is -1 - x in two's complement (255 - x for uint8), exact
+    ct = opmath(out)
+    return _finish(g, g.node("Sub", [g.scalar(255 if out is pt.uint8 else -1, ct), g.input(input, ct)]), ct)
 
 
 def _shift(left):

@@ -208,3 +208,13 @@ def test_a_decomposition_that_cannot_be_traced_is_refused_by_name():
     with pytest.raises(UnsupportedOperatorError, match=r"op 'view_as_complex' .* its decomposition cannot be traced "
                                                        r"at export \(view_as_complex\(\)"):
         pt.onnx.export(lambda x: pt.view_as_complex(x.contiguous()).abs(), (r(3, 2),), None)
+
+
+def test_integer_bitwise_not_before_opset_18():
+    for dt in (pt.int8, pt.uint8, pt.int16, pt.int32, pt.int64):
+        x = pt.tensor([0, 1, 5, 127, 100]).to(dt) if dt is pt.uint8 else pt.tensor([0, -1, 5, 127, -128]).to(dt)
+        proto = check_export(lambda x: (~x, pt.bitwise_not(x), ~(x > 1)), (x,))
+        assert "BitwiseNot" not in op_types(proto)
+    x = pt.tensor([0, 255, 7], dtype=pt.uint8)
+    got = run(session(pt.onnx.export(lambda x: ~x, (x,), None).SerializeToString()), (x,))[0]
+    assert got.tolist() == [255, 0, 248]

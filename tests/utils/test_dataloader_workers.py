@@ -341,3 +341,33 @@ def test_more_workers_than_cpus_warns(monkeypatch):
     with pytest.warns(UserWarning, match="This DataLoader will create 2 worker processes in total. Our suggested "
                                          "max number of worker in current system is 1"):
         assert list(DataLoader(Pid(), batch_size=None, num_workers=2))[0] != os.getpid()
+
+
+def shm_files():
+    return {f for f in os.listdir("/dev/shm") if f.startswith(f"plugtorch_dl_{os.getpid()}_")} \
+        if os.path.isdir("/dev/shm") else set()
+
+
+class Big(Dataset):
+    # 64 x 64 x 16 float32 = 256 KiB a sample: above the size that crosses through tmpfs files
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        x = np.arange(64 * 64 * 16, dtype=np.float32).reshape(64, 64, 16) + i
+        return pt.from_numpy(x).transpose(0, 2)[::1, ::2], pt.from_numpy(x).to(pt.bfloat16)   # non-contiguous
+
+
+def test_large_tensors_cross_intact_and_leave_no_files():
+    expected = as_lists(DataLoader(Big(), batch_size=None))
+    assert as_lists(DataLoader(Big(), batch_size=None, num_workers=2)) == expected
+    batches = list(DataLoader(Big(), batch_size=3, num_workers=2))
+    assert batches[1][1].dtype == pt.bfloat16 and tuple(batches[1][0].shape) == (3, 16, 32, 64)
+    assert batches[1][0].tolist() == [expected[i][0] for i in (3, 4, 5)]
+    assert shm_files() == set()
+    it = iter(DataLoader(Big(), batch_size=1, num_workers=2))   # cut short: results never read
+    next(it)
+    time.sleep(0.2)
+    del it
+    gc.collect()
+    assert shm_files() == set()

@@ -8,12 +8,14 @@ so batches come out in sampler order. Workers are joined when the iterator is ex
 """
 from __future__ import annotations
 
+import glob
 import itertools
 import multiprocessing
 import os
 import pickle
 import queue
 import sys
+import uuid
 import warnings
 import weakref
 
@@ -80,8 +82,9 @@ class MultiProcessIter:
         # a finalizer, not __del__: it holds the queues, so when the iterator dies in a reference
         # cycle (a traceback's frames) the queues are not garbage too, with their feeder threads
         # already closed and the workers never told to stop
+        self._shm = _shm_location()
         self._finalizer = weakref.finalize(self, _shutdown, os.getpid(), self._workers, self._index_queues,
-                                           self._result_queue, self._done_event)
+                                           self._result_queue, self._done_event, self._shm)
         try:
             for wid in range(self._n):
                 iq = ctx.Queue()
@@ -89,7 +92,8 @@ class MultiProcessIter:
                 w = ctx.Process(target=_worker.worker_loop, daemon=True,
                                 args=(loader.dataset, self._iterable, iq, self._result_queue, self._done_event,
                                       loader._auto_batch, loader.collate_fn, loader.drop_last, self._base_seed,
-                                      loader.worker_init_fn, wid, self._n, ctx.get_start_method() == "fork"))
+                                      loader.worker_init_fn, wid, self._n, ctx.get_start_method() == "fork",
+                                      self._shm))
                 self._index_queues.append(iq)
                 w.start()               # spawn: pickles the dataset and collate_fn here
                 self._workers.append(w)
@@ -212,7 +216,15 @@ class MultiProcessIter:
             self._finalizer()
 
 
-def _shutdown(owner_pid, workers, index_queues, result_queue, done_event):
+def _shm_location():
+    # large arrays cross through files in tmpfs, named per iterator so shutdown can remove any
+    # that were never read (an epoch cut short)
+    if sys.platform.startswith("linux") and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm", f"plugtorch_dl_{os.getpid()}_{uuid.uuid4().hex[:12]}_"
+    return None
+
+
+def _shutdown(owner_pid, workers, index_queues, result_queue, done_event, shm):
     if os.getpid() != owner_pid:   # a forked worker collecting its copy of another iterator
         return
     done_event.set()
@@ -232,3 +244,9 @@ def _shutdown(owner_pid, workers, index_queues, result_queue, done_event):
             w.join()
     result_queue.cancel_join_thread()
     result_queue.close()
+    if shm is not None:
+        for path in glob.glob(os.path.join(shm[0], glob.escape(shm[1]) + "*")):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass

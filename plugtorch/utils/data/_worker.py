@@ -11,6 +11,7 @@ True
 """
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import random
@@ -61,6 +62,42 @@ def _rebuild_tensor(array, requires_grad):
     return t
 
 
+_SHM_MIN_BYTES = 1 << 17   # larger arrays from a worker travel through a tmpfs file, not the pipe
+_shm = None                # (directory, file name prefix, counter) inside a worker that may use one
+
+
+def _to_file(array):
+    # one copy into tmpfs here and one out in the main process, instead of pickling the bytes
+    # through the queue's pipe in 64 KiB chunks (several copies and context switches)
+    directory, prefix, counter = _shm
+    path = os.path.join(directory, f"{prefix}{next(counter)}")
+    array = np.ascontiguousarray(array)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    try:
+        view, done = memoryview(array.reshape(-1).view(np.uint8)), 0
+        while done < len(view):
+            done += os.write(fd, view[done:])
+    finally:
+        os.close(fd)
+    return path
+
+
+def _rebuild_from_file(path, shape, dtype, requires_grad):
+    out = np.empty(shape, dtype)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.unlink(path)
+        view, done = memoryview(out.reshape(-1).view(np.uint8)), 0
+        while done < len(view):
+            n = os.readv(fd, [view[done:]])
+            if n == 0:
+                raise RuntimeError(f"DataLoader: the batch file {path} from a worker is truncated")
+            done += n
+    finally:
+        os.close(fd)
+    return _rebuild_tensor(out, requires_grad)
+
+
 def _reduce_tensor(t):
     if t.device.type != "cpu":
         raise RuntimeError(
@@ -71,7 +108,10 @@ def _reduce_tensor(t):
         raise RuntimeError("Cowardly refusing to serialize non-leaf tensor which requires_grad, since autograd does "
                            "not support crossing process boundaries. If you just want to transfer the data, call "
                            "detach() on the tensor before serializing (e.g., putting it on the queue).")
-    return _rebuild_tensor, (t._data, t.requires_grad)
+    data = t._data
+    if _shm is not None and data.nbytes >= _SHM_MIN_BYTES:
+        return _rebuild_from_file, (_to_file(data), data.shape, data.dtype, t.requires_grad)
+    return _rebuild_tensor, (data, t.requires_grad)
 
 
 def _register_reducers():
@@ -189,8 +229,10 @@ def _fetch(dataset, iterable, it, auto_batch, collate_fn, drop_last, index):
 
 
 def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_batch, collate_fn, drop_last,
-                base_seed, init_fn, worker_id, num_workers, forked=False):
-    global _worker_info
+                base_seed, init_fn, worker_id, num_workers, forked=False, shm=None):
+    global _worker_info, _shm
+    if shm is not None:   # (directory, this iterator's file name prefix)
+        _shm = (shm[0], f"{shm[1]}{worker_id}_", itertools.count())
     parent = os.getppid()
     try:
         import plugtorch

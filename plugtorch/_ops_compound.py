@@ -44,17 +44,15 @@ def sgn(input):
 
 @public("maximum")
 def fmax(input, other):
-    """Elementwise maximum that ignores nan (nan only where both are nan)."""
-    m = P.maximum(input, other)
-    m = P.where(P.isnan(other), input, m)
-    return P.where(P.isnan(input), other, m)
+    """Elementwise maximum that ignores nan (nan only where both are nan). ``input`` where it is
+    >= ``other`` or ``other`` is nan, so a tie gives ``input`` its value and the whole gradient, as
+    PyTorch (maximum's tie rule split it)."""
+    return P.where((input >= other) | P.isnan(other), input, other)
 
 
 @public("minimum")
 def fmin(input, other):
-    m = P.minimum(input, other)
-    m = P.where(P.isnan(other), input, m)
-    return P.where(P.isnan(input), other, m)
+    return P.where((input <= other) | P.isnan(other), input, other)   # (fmax's rule)
 
 
 @public("add")

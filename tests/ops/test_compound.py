@@ -304,3 +304,17 @@ def test_bincount():
         pt.bincount(pt.tensor([1.0]))
     with pytest.raises(RuntimeError, match="1-d integer tensor"):
         pt.bincount(pt.tensor([[1]]))
+
+
+def test_fmax_fmin_ties_give_input_the_value_and_the_whole_gradient():
+    # torch 2.13: a tie (or other nan) gives input its value and all of the gradient; maximum's tie
+    # rule split it in halves. fmax([-0., 0., 2., nan, nan], [0., -0., 2., 1., nan]) == [-0., 0., 2., 1., nan]
+    for fn in (pt.fmax, pt.fmin):
+        a = pt.tensor([-0.0, 0.0, 2.0, np.nan, np.nan, 1.0], requires_grad=True)
+        b = pt.tensor([0.0, -0.0, 2.0, 1.0, np.nan, np.nan], requires_grad=True)
+        out = fn(a, b)
+        np.testing.assert_array_equal(out.detach().numpy(), [-0.0, 0.0, 2.0, 1.0, np.nan, 1.0])
+        assert np.signbit(out.detach().numpy()).tolist()[:2] == [True, False]
+        out.sum().backward()
+        np.testing.assert_array_equal(a.grad.numpy(), [1, 1, 1, 0, 1, 1])
+        np.testing.assert_array_equal(b.grad.numpy(), [0, 0, 0, 1, 0, 0])

@@ -4,7 +4,9 @@ A worker takes ``(task id, indices)`` from its own index queue, fetches and coll
 and puts ``(task id, pickled batch)`` on the loader's one result queue. Tensors cross as NumPy
 arrays: plain ``pickle`` still refuses plugtorch tensors (``plugtorch.save`` is the file
 format), but the pickler multiprocessing uses (``ForkingPickler``) gets a reducer for cpu
-tensors here, as PyTorch registers its own in ``torch.multiprocessing``.
+tensors here, as PyTorch registers its own in ``torch.multiprocessing``. On Linux, arrays of
+128 KiB or more go through a file in ``/dev/shm`` (written once here, read once and unlinked by
+the main process) rather than through the queue's pipe.
 
 >>> get_worker_info() is None       # in the main process
 True

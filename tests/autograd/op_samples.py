@@ -338,6 +338,7 @@ for _n in ("lgamma", "digamma"):
     SAMPLES[_n] = lambda rng: Sample((pos(rng, 3, 4, lo=0.3, hi=4.0),))
 SAMPLES["polygamma"] = lambda rng: Sample((2, pos(rng, 3, 4, lo=0.3, hi=4.0)))
 SAMPLES["copysign"] = lambda rng: Sample((distinct(rng, 3, 4), T(rng.uniform(-1, 1, (4,)), grad=False)))
+SAMPLES["nextafter"] = lambda rng: Sample((distinct(rng, 3, 4), T(rng.uniform(-1, 1, (4,)))))
 SAMPLES["special_xlog1py"] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 4)))
 # (PyTorch differentiates zeta and gammainc in their second argument only)
 SAMPLES["special_zeta"] = lambda rng: Sample((pos(rng, 3, 4, lo=1.5, hi=3.0).detach(), pos(rng, 4)))

@@ -34,7 +34,7 @@ UNARY_FLOAT = {
 # name: (result, operand dtypes, differentiable); result as in pointwise._BINARY
 BINARY = {
     "copysign": ("float", None, True),
-    "nextafter": ("promote", "float", False),
+    "nextafter": ("promote", "float", True),     # (PyTorch's gradient: grad for input, 0 for other)
     "heaviside": ("promote", "same", "not_implemented"),
     "gcd": ("promote", "int", False), "lcm": ("promote", "int", False),
     "special_xlog1py": ("float", None, True),

@@ -146,7 +146,8 @@ def _batchable(func, flat_args, n_args, kwargs, out_dims) -> bool:
     (``plugtorch.sin``, ``plugtorch.mul`` ...) called on flat arguments whose tensors share a
     dtype and device, so broadcasting the batch gives each sample's numbers and dtype exactly."""
     op = getattr(func, "_op", None)
-    if op is None or "pointwise" not in op.tags or op.out_kind != OUT_TENSOR or len(flat_args) != n_args:
+    # a wrapper of the op (grad(pt.sin), vmap(pt.mul)) is not the op: functools.wraps copies its _op
+    if op is None or hasattr(func, "__wrapped__") or "pointwise" not in op.tags or op.out_kind != OUT_TENSOR or len(flat_args) != n_args:
         return False
     if not isinstance(out_dims, int) or isinstance(out_dims, bool):
         return False

@@ -183,3 +183,17 @@ def test_batched_path_equals_the_loop_for_every_pointwise_op_sample():
             bad.append(name)
         checked += 1
     assert checked > 60 and not bad, bad
+
+
+def test_transforms_of_a_pointwise_op_are_not_batched_as_the_op():
+    # functools.wraps copies the op's _op onto grad(pt.sin) and vmap(pt.mul): the batched path
+    # took them for the op itself. vmap(grad(pt.sin)) raised (grad of a 1-d output), vmap(jacrev(pt.sin))
+    # gave the whole batch's 3x3 jacobian, and the nested vmap stacked (3, 4, 3, 2) for torch's (4, 3, 3, 2)
+    from plugtorch.func import grad, jacrev
+    x = np.array([0.1, 0.5, 1.0])
+    np.testing.assert_allclose(vmap(grad(pt.sin))(pt.tensor(x)).numpy(), np.cos(x), rtol=1e-15)
+    np.testing.assert_allclose(vmap(jacrev(pt.exp))(pt.tensor(x)).numpy(), np.exp(x), rtol=1e-15)
+    y, z = rand(3, 2), rand(4, 3, 2)
+    out = vmap(vmap(pt.mul, in_dims=(0, None)), in_dims=(None, 0))(y, z)
+    assert tuple(out.shape) == (4, 3, 3, 2)
+    np.testing.assert_array_equal(out.numpy(), y.numpy()[None, :, None, :] * z.numpy()[:, None, :, :])

@@ -184,6 +184,22 @@ def test_threshold_keeps_nan_and_its_gradient():
     np.testing.assert_array_equal(z.numpy(), [np.nan, -1.0, 3.0])
 
 
+def test_hardsigmoid_hardshrink_softshrink_keep_nan_as_torch():
+    # torch 2.13 on [nan, -0.3, -1, 3]: hardsigmoid [nan, 0.45, 1/3, 1] grad [0, 1/6, 1/6, 0];
+    # hardshrink [nan, 0, -1, 3] grad [1, 0, 1, 1]; softshrink [nan, -0.0, -0.5, 2.5] grad [1, 0, 1, 1]
+    # (they gave 1.0, 0.0 and 0.0 at nan)
+    want = {F.hardsigmoid: ([np.nan, 0.45, 1 / 3, 1.0], [0, 1 / 6, 1 / 6, 0]),
+            F.hardshrink: ([np.nan, 0.0, -1.0, 3.0], [1, 0, 1, 1]),
+            F.softshrink: ([np.nan, -0.0, -0.5, 2.5], [1, 0, 1, 1])}
+    for fn, (value, grad) in want.items():
+        x = pt.tensor([np.nan, -0.3, -1.0, 3.0], dtype=pt.float64, requires_grad=True)
+        y = fn(x)
+        np.testing.assert_allclose(y.detach().numpy(), value, rtol=1e-15)
+        y.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), grad, rtol=1e-15)
+    assert np.signbit(F.softshrink(pt.tensor([-0.3])).numpy()[0])   # torch's x * 0: -0.0
+
+
 def test_threshold_backward_rejects_non_tensors_and_bad_thresholds():
     with pytest.raises(TypeError, match=r"threshold_backward\(\): argument 'grad_output' must be Tensor, not list"):
         pt.ops.threshold_backward([1.0], pt.ones(1), 0)

@@ -137,7 +137,9 @@ def hardswish(input, inplace: bool = False):
 def hardsigmoid(input, inplace: bool = False):
     _float_only("hardsigmoid", input)
     inside = (input > -3) & (input < 3)
-    return _out(input, pt.where(inside, input / 6 + 0.5, pt.where(input <= -3, 0.0, 1.0)), inplace)
+    # nan stays nan with gradient 0, as PyTorch (neither inside nor at a bound)
+    edge = pt.where(input <= -3, 0.0, pt.where(input >= 3, 1.0, math.nan))
+    return _out(input, pt.where(inside, input / 6 + 0.5, edge), inplace)
 
 
 def tanh(input):
@@ -214,7 +216,8 @@ def hardshrink(input, lambd: float = 0.5):
     [-1.0, 0.0, 0.6000000238418579]
     """
     _float_only("hardshrink", input)
-    return pt.where((input > lambd) | (input < -lambd), input, 0.0)
+    # 0 on [-lambd, lambd] (PyTorch's test), so nan stays nan and gets the gradient
+    return pt.where((input >= -lambd) & (input <= lambd), 0.0, input)
 
 
 def softshrink(input, lambd: float = 0.5):
@@ -227,7 +230,10 @@ def softshrink(input, lambd: float = 0.5):
     if not lambd >= 0:
         raise RuntimeError(f"softshrink(): lambda must be in range [0, inf) for input dtype {input.dtype}, but "
                            f"found {lambd}")
-    return pt.where(input > lambd, input - lambd, pt.where(input < -lambd, input + lambd, 0.0))
+    # PyTorch's x * 0 in between: -0.0 for negative x, and nan (with the gradient) for nan
+    inside = (input >= -lambd) & (input <= lambd)
+    return pt.where(input > lambd, input - lambd, pt.where(input < -lambd, input + lambd,
+                                                           pt.where(inside, input * 0, input)))
 
 
 def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False, inplace: bool = False):

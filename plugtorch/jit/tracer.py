@@ -322,9 +322,37 @@ class Tracer(D.DispatchMode):
         if t is not None and id(t._data) not in self.by_array and self.depth == 0:
             return    # a tensor the program has not used in any op: data it brought along
         site = source_site()
-        if self.depth == 0:      # (a composite op's own reads are its business: onnx export folds or refuses it)
+        # (a composite op's own reads are its business: onnx export folds or refuses it; a value
+        # computed from parameters and constants alone is the same for every input)
+        if self.depth == 0 and (t is None or self._varies(self.by_array.get(id(t._data)))):
             self.graph.program_reads.append((why, site))
         self._break(why, site, stacklevel=5)   # (the caller of item() and the like)
+
+    def _varies(self, value):
+        """Whether ``value`` follows the inputs or a random draw: a walk back through the nodes
+        that produced or wrote into it (or into the memory it views)."""
+        if value is None:
+            return True
+        writers = {}
+        for n in self.graph.nodes:
+            for w in n.writes:
+                writers.setdefault(id(w.root), []).append(n)
+        seen, todo = set(), [value]
+        while todo:
+            v = todo.pop()
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            if v.kind == INPUT or v.kind == GRAD:
+                return True
+            nodes = ([v.producer] if v.producer is not None else []) + writers.get(id(v.root), [])
+            if v.root is not v:
+                todo.append(v.root)
+            for n in nodes:
+                if "random" in n.op.tags:
+                    return True
+                todo.extend(n.inputs())
+        return False
 
     def _break(self, why, site, stacklevel=2):
         self.graph.breaks.append((why, site))

@@ -177,6 +177,33 @@ def test_a_model_reading_tensor_data_into_python_is_refused():
     check_export(lambda x: x @ pt.matrix_exp(w * 0.1), (r(2, 4),))
 
 
+@pytest.mark.filterwarnings("ignore:Converting a tensor")
+def test_a_model_reading_a_value_of_its_parameters_alone_exports():
+    # the value is the same for every input (torch's exporters bake it in too): only reads that
+    # follow an input, or a random draw, or a buffer an input was written into are refused
+    class Scaled(pt.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.log_t = pt.nn.Parameter(pt.tensor(0.5))
+            self.register_buffer("buf", pt.zeros(2, 4))
+
+        def forward(self, x):
+            return x * self.log_t + self.log_t.exp().item()
+
+    m = Scaled()
+    check_export(m, (r(2, 4),), runs=[(r(2, 4),)])
+    assert abs(m.log_t.exp().item() - np.exp(0.5)) < 1e-6
+
+    class CopiesInput(Scaled):
+        def forward(self, x):
+            self.buf.copy_(x)
+            return x * self.buf.sum().item()
+
+    for model in (CopiesInput(), lambda x: x * x[0, 0].item(), lambda x: x * pt.rand(1).item()):
+        with pytest.raises(OnnxExporterError, match=r"reads tensor data into Python \(item\)"):
+            pt.onnx.export(model, (r(2, 4),), None)
+
+
 def test_mean_over_no_elements_is_nan_as_eager():
     # onnxruntime's ReduceMean gives 0 for an empty reduction
     check_export(lambda x: (x.mean(), x.mean(0), x.mean(1), x.var(0), pt.nn.functional.mse_loss(x, x),

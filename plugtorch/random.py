@@ -160,6 +160,17 @@ def set_rng_state(new_state) -> None:
     default_generator().set_state(new_state)
 
 
+def _current_index(dev):
+    # 'opencl' names the current device: its generator is keyed 'opencl:<index>'
+    if dev.index is not None or dev.type == "cpu":
+        return dev
+    from plugtorch._device import canonical
+    try:
+        return canonical(dev)
+    except Exception:   # a backend that is not available: no generator of it to fork
+        return dev
+
+
 @contextlib.contextmanager
 def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="devices", device_type=None):
     """Within the block, draw from the default generators freely: on leaving, they are back where
@@ -175,7 +186,7 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
         targets = None
     else:
         kind = device_type or "cuda"
-        targets = {device("cpu")} | {device(d) if isinstance(d, (str, device)) and not str(d).isdigit()
+        targets = {device("cpu")} | {_current_index(device(d)) if isinstance(d, (str, device)) and not str(d).isdigit()
                                      else device(kind, int(d)) for d in devices}
     saved_seed = _default_seed
     saved = {}

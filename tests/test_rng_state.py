@@ -88,6 +88,13 @@ def test_fork_rng_forks_device_streams():
     with pt.random.fork_rng(devices=[0], device_type="opencl"):
         pt.rand(50, device="opencl")
     assert pt.rand(3, device="opencl").tolist() == a
+    # a device named without its index is the current one (its generator is keyed opencl:0)
+    for devices in (["opencl"], [pt.device("opencl")], ["opencl:0"]):
+        pt.manual_seed(4)
+        pt.rand(1, device="opencl")
+        with pt.random.fork_rng(devices=devices, device_type="opencl"):
+            pt.rand(50, device="opencl")
+        assert pt.rand(3, device="opencl").tolist() == a, devices
 
 
 def test_bad_states():

@@ -71,6 +71,13 @@ def _einsum_declines(opset, equation, *operands):
     spans = {x.ndim - len(t.replace("...", "")) for t, x in zip(terms, operands) if "..." in t}
     if len(spans) > 1:        # (ONNX's shape inference wants the same rank under every '...')
         return "operands broadcast under '...' with different ranks"
+    sizes = {}                # a letter of size 1 in one operand and n in another: eager broadcasts it
+    for t, x in zip(terms, operands):
+        head, _, tail = t.partition("...")
+        dims = list(zip(head, x.shape)) + list(zip(tail, x.shape[x.ndim - len(tail):] if tail else ()))
+        for letter, n in dims:
+            if sizes.setdefault(letter, n) != n:
+                return f"index '{letter}' broadcast (sizes {sizes[letter]} and {n})"
     return None
 
 

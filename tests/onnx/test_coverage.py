@@ -125,6 +125,11 @@ def test_einsum_dtypes_and_the_decompositions_it_leaves():
     # '...' over operands of different ranks (ONNX's shape inference refuses it) decomposes
     proto = check_export(lambda a, b: pt.einsum("...ij,...jk", a, b), (r(2, 2, 3), r(3, 2)))
     assert "Einsum" not in op_types(proto)
+    # an index of size 1 in one operand and n in another broadcasts in eager; ONNX's Einsum gave the
+    # size-1 shape ([1, 2, 2] for a [4, 2, 2] result): it decomposes
+    proto = check_export(lambda a, b: (pt.einsum("bij,bjk->bik", a, b), pt.einsum("ij,jk->ik", a[0, :, :1], b[0])),
+                         (r(1, 2, 3), r(4, 3, 2)))
+    assert "Einsum" not in op_types(proto)
 
 
 def test_det_is_onnx_det():

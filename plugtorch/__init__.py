@@ -103,9 +103,10 @@ def typename(obj) -> str:
     return name if module in ("", "builtins") else f"{module}.{name}"
 
 
-def is_storage(obj) -> bool:
-    """False: plugtorch has no storage objects (a tensor is not one)."""
-    return False
+from plugtorch._storage import TypedStorage, UntypedStorage, is_storage  # noqa: E402
+from plugtorch import _storage as _storage_module  # noqa: E402
+
+globals().update(_storage_module._legacy_storages())   # FloatStorage, LongStorage ...: TypedStorage of a dtype
 
 
 def is_inference(input) -> bool:

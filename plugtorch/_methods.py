@@ -9,7 +9,7 @@ autograd (``to``, ``new_*``, ``Tensor(data)``, ``backward``, hooks) is attached 
 """
 from __future__ import annotations
 
-from plugtorch import _dtypes, _indexing, _tensor_queries, autograd
+from plugtorch import _dtypes, _indexing, _storage, _tensor_queries, autograd
 from plugtorch import _memory_format as MF
 from plugtorch import _ops_public as P
 from plugtorch._device import canonical
@@ -493,4 +493,5 @@ def _polygamma_methods():
 
 _install()
 _tensor_queries.install()
+_storage.install()
 _polygamma_methods()

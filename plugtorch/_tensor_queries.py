@@ -159,12 +159,6 @@ def new(self, *args, **kwargs):
     return P.empty(sizes, **kw)
 
 
-def is_set_to(self, tensor) -> bool:
-    """Whether both tensors view the same memory with the same sizes, strides and offset."""
-    return (self.device == tensor.device and self.dtype == tensor.dtype and tuple(self.shape) == tuple(tensor.shape)
-            and self.stride() == tensor.stride() and self.data_ptr() == tensor.data_ptr())
-
-
 def install():
     Tensor.resize_ = resize_
     Tensor.resize_as_ = resize_as_
@@ -178,7 +172,6 @@ def install():
     Tensor.cfloat = lambda self: self.to(_dtypes.complex64)
     Tensor.dim_order = dim_order
     Tensor.new = new
-    Tensor.is_set_to = is_set_to
     Tensor.const_data_ptr = data_ptr
     Tensor.output_nr = property(lambda self: self._out_nr, doc="Which output of its grad_fn this tensor is.")
     Tensor.is_inference = lambda self: False     # no inference tensors: inference_mode is no_grad here

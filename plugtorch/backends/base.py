@@ -165,7 +165,21 @@ class Backend:
 
     def data_ptr(self, native) -> int:
         """The address of ``native``'s first element (``Tensor.data_ptr()``)."""
-        raise NotImplementedError(f"data_ptr(): the '{self.name}' backend does not expose memory addresses")
+        raise RuntimeError(f"data_ptr(): the '{self.name}' backend does not expose memory addresses (its arrays "
+                           "are private copies); move the tensor to cpu or opencl first, or implement data_ptr() "
+                           "in the backend")
+
+    def storage_bytes(self, native):
+        """A 1-D uint8 native over the whole allocation ``native`` views, sharing its memory
+        (``Tensor.untyped_storage()``). A backend whose views are copies keeps this default: it
+        cannot give a storage that aliases its tensors, so plugtorch refuses to pretend it can."""
+        raise NotImplementedError
+
+    def view_storage(self, storage, dtype, size, stride, offset):
+        """A native of ``dtype`` (a plugtorch dtype) viewing the memory of ``storage`` (a native
+        from ``storage_bytes``) with ``size``, ``stride`` and ``offset`` in elements of ``dtype``,
+        inside it (``Tensor.set_``; the caller checked the bounds)."""
+        raise NotImplementedError
 
     def storage_size(self, native) -> int | None:
         """Elements in the memory ``native`` views (None: the backend cannot tell). The

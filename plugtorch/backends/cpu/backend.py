@@ -51,6 +51,20 @@ class CPUBackend(Backend):
         base = memory_root(native)
         return (native.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // native.itemsize
 
+    def storage_bytes(self, native):
+        root = memory_root(native)
+        if root.flags.c_contiguous or root.flags.f_contiguous:
+            return (root.T if not root.flags.c_contiguous else root).reshape(-1).view(np.uint8)
+        raise RuntimeError(f"untyped_storage(): the memory of this cpu tensor is a strided NumPy array "
+                           f"(strides {root.strides}), not one dense block; call .contiguous() first")
+
+    def view_storage(self, storage, dtype, size, stride, offset):
+        from plugtorch.dispatch.ops.arrangements import storage_needed
+        isz = dtype.itemsize
+        flat = storage[offset * isz:max(offset, storage_needed(size, stride, offset)) * isz].view(dtype.numpy)
+        return np.lib.stride_tricks.as_strided(flat, tuple(size), tuple(s * isz for s in stride),
+                                               writeable=storage.flags.writeable)
+
     def new_generator(self, index, seed):
         return host_generator(seed)
 

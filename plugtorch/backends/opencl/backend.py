@@ -6,6 +6,8 @@ from plugtorch.backends.base import Backend
 from plugtorch.backends.opencl import runtime
 from plugtorch.backends.opencl.platforms import describe, enumerate_devices
 
+_UINT8 = _dtypes.uint8.numpy
+
 
 class OpenCLBackend(Backend):
     """The ``opencl`` device type (PyOpenCL; PoCL gives every machine a CPU device).
@@ -97,6 +99,18 @@ class OpenCLBackend(Backend):
 
     def data_ptr(self, native):   # the cl_mem handle plus the byte offset: equal for the same element
         return native.data.int_ptr + native.offset * native.itemsize
+
+    def storage_bytes(self, native):   # (the pool rounds allocations up: nbytes is what was asked for)
+        buf = native.data
+        return runtime.CLArray(native.dev, buf, (getattr(buf, "plugtorch_nbytes", buf.size),), _UINT8)
+
+    def view_storage(self, storage, dtype, size, stride, offset):
+        start = storage.offset + offset * dtype.itemsize   # bytes
+        if start % dtype.itemsize:
+            raise RuntimeError(f"set_(): a {dtype} view must start at a multiple of {dtype.itemsize} bytes of its "
+                               f"opencl buffer, got byte {start}; use a storage that starts there")
+        return runtime.CLArray(storage.dev, storage.data, tuple(size), dtype.numpy, tuple(stride),
+                               start // dtype.itemsize)
 
     def storage_size(self, native):
         return native.data.size // native.itemsize

@@ -64,6 +64,7 @@ class DeviceState:
             buf = pool.allocate(nbytes or 1)
         except self.cl.Error:
             buf = self._alloc_after_emptying(nbytes or 1)
+        buf.plugtorch_nbytes = nbytes   # the pool rounds sizes up; a storage's nbytes() is this
         a = pool.active_bytes
         if a > self.peak:
             self.peak = a

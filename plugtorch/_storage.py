@@ -31,15 +31,17 @@ def _bytes_of(t) -> Tensor:
     try:
         native = be.storage_bytes(t._data)
     except NotImplementedError:
-        raise RuntimeError(_no_storage(be.name, "untyped_storage()")) from None
+        raise RuntimeError(_no_storage(be)) from None
     return Tensor._wrap(native, _dtypes.uint8, t._device)
 
 
-def _no_storage(backend, op) -> str:
-    return (f"{op}: the '{backend}' backend keeps its arrays as private copies (its views need not share "
-            "memory), so plugtorch cannot give a storage that aliases its tensors. Move the tensor to cpu "
-            "or opencl first (x.cpu()), or implement storage_bytes() and view_storage() in the backend "
-            "(docs/backends.md)")
+def _no_storage(be) -> str:
+    why = ("keeps its arrays as private copies (its views need not share memory)"
+           if getattr(type(be).storage_offset, "unknown", False) else
+           "does not implement storages (Backend.storage_bytes and view_storage) yet")
+    return (f"untyped_storage(): the '{be.name}' backend {why}, so plugtorch cannot give a storage that aliases "
+            "its tensors. Move the tensor to cpu or opencl first (x.cpu()), or implement storage_bytes() and "
+            "view_storage() in the backend (docs/backends.md)")
 
 
 class UntypedStorage:

@@ -165,9 +165,8 @@ class Backend:
 
     def data_ptr(self, native) -> int:
         """The address of ``native``'s first element (``Tensor.data_ptr()``)."""
-        raise RuntimeError(f"data_ptr(): the '{self.name}' backend does not expose memory addresses (its arrays "
-                           "are private copies); move the tensor to cpu or opencl first, or implement data_ptr() "
-                           "in the backend")
+        raise RuntimeError(f"data_ptr(): the '{self.name}' backend does not expose memory addresses; move the "
+                           "tensor to cpu or opencl first, or implement data_ptr() in the backend")
 
     def storage_bytes(self, native):
         """A 1-D uint8 native over the whole allocation ``native`` views, sharing its memory

@@ -125,7 +125,12 @@ class _Packed:
     def __init__(self, t, hooks):
         pack, self.unpack = hooks
         self.grad_fn, self.out_nr, self.acc, self.rg = t.grad_fn, t._out_nr, t._acc, t._rg
-        self.value = pack(t)
+        if self.rg and self.grad_fn is None:   # a leaf: its accumulator, so an unpacked copy reaches it
+            from plugtorch.autograd.graph import grad_accumulator
+            self.acc = grad_accumulator(t)
+        from plugtorch.autograd.grad_mode import no_grad
+        with no_grad():   # as torch: the hook's own ops record nothing (and are not packed in turn)
+            self.value = pack(t)
 
     def get(self):
         t = self.unpack(self.value)
@@ -133,7 +138,7 @@ class _Packed:
         if not isinstance(t, Tensor):
             raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got result "
                             f"of type {type(t).__name__}")
-        if self.rg and t.grad_fn is not self.grad_fn:
+        if self.rg and (t.grad_fn is not self.grad_fn or (self.grad_fn is None and t._acc is not self.acc)):
             # give the unpacked tensor the original's place in the graph (double backward)
             t = t.detach()
             t._rg = True

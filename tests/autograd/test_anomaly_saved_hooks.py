@@ -204,6 +204,29 @@ def test_hooked_saved_tensor_is_what_unpack_returns():
         assert x.grad.tolist() == [expected, expected]
 
 
+def test_pack_hook_runs_without_grad_and_detached_copies_keep_double_backward():
+    # torch 2.13: the pack hook runs under no_grad (it saw grad mode off, t.requires_grad True and
+    # (t * 1).requires_grad False); its ops used to be recorded and packed in turn (RecursionError)
+    seen = []
+
+    def pack(t):
+        seen.append((pt.is_grad_enabled(), t.requires_grad, (t * 1).requires_grad))
+        return t * 1
+    x = pt.tensor([0.5, 1.5], requires_grad=True)
+    with saved_tensors_hooks(pack, lambda t: t):
+        y = (x.sin() * x).sum()
+    y.backward()
+    assert seen and all(s == (False, True, False) for s in seen)
+    np.testing.assert_allclose(x.grad.numpy(), np.cos([0.5, 1.5]) * [0.5, 1.5] + np.sin([0.5, 1.5]), rtol=1e-6)
+    # a detached copy of a saved leaf still reaches it in double backward: d(x^3) = 3x^2, d2 = 6x
+    x = pt.tensor([0.5, 1.5, -2.0], dtype=pt.float64, requires_grad=True)
+    for pack in (lambda t: t.clone(), lambda t: t.detach(), lambda t: t):
+        with saved_tensors_hooks(pack, lambda t: t):
+            g, = pt.autograd.grad((x ** 3).sum(), x, create_graph=True)
+            g2, = pt.autograd.grad(g.sum(), x)
+        assert g.tolist() == [0.75, 6.75, 12.0] and g2.tolist() == [3.0, 9.0, -12.0]
+
+
 def test_variable_is_a_tensor():
     t = pt.ones(2)
     v = pt.autograd.Variable(t, requires_grad=True)

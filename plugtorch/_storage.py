@@ -511,6 +511,31 @@ def _rebind(self, native, vc):
     self._views = None
     self._data = native
     self._vc = vc
+    if len(vc) == 1:
+        vc.append(True)   # marks the counter as one of memory that set_ shares (Tensor.resize_ reads it)
+
+
+def shares_storage(t) -> bool:
+    """Whether other tensors were ``set_`` to ``t``'s memory (or ``t`` to theirs)."""
+    return t._vc is not None and len(t._vc) > 1
+
+
+def resize_within_storage(t, shape) -> bool:
+    """``t`` made contiguous of ``shape`` from its storage offset, on the same storage, where that fits
+    (``Tensor.resize_``: PyTorch keeps the storage then); False where it does not or there is none."""
+    from plugtorch.backends.base import contiguous_strides
+    be = t._backend()
+    try:
+        data = be.storage_bytes(t._data)
+    except (NotImplementedError, RuntimeError):
+        return False
+    isz, offset, n = t._dtype.itemsize, t.storage_offset(), 1
+    for s in shape:
+        n *= s
+    if (offset + n) * isz > data.shape[0]:
+        return False
+    t._data = be.view_storage(data, t._dtype, shape, contiguous_strides(shape), offset)
+    return True
 
 
 def is_set_to(self, tensor) -> bool:

@@ -22,8 +22,9 @@ def _sizes(op, sizes):
 
 def resize_(self, *sizes, memory_format=None):
     """Give the tensor the shape ``sizes`` in place: the first elements (in memory order) are
-    kept, new ones are uninitialised. Only a tensor owning its memory, with no views, may change
-    its number of elements (plugtorch cannot grow memory that views share).
+    kept, new ones are uninitialised. Where the new size fits in the tensor's storage it stays
+    there (tensors ``set_`` to it still alias it); only a tensor owning its memory, with no views,
+    may grow past it (plugtorch cannot grow memory that views share).
 
     >>> x = plugtorch.arange(6.)
     >>> x.resize_(2, 2).tolist()
@@ -42,11 +43,16 @@ def resize_(self, *sizes, memory_format=None):
         raise RuntimeError(f"resize_(): this tensor shares its memory with views (shape {tuple(self.shape)} -> "
                            f"{shape}); plugtorch resizes only tensors that own their memory alone: resize a "
                            ".clone() instead")
+    from plugtorch import _storage
+    if _storage.resize_within_storage(self, shape):   # as PyTorch: the storage stays, and its aliases with it
+        self._bump_version()
+        return self
+    if _storage.shares_storage(self):
+        raise RuntimeError(f"resize_(): shape {tuple(self.shape)} -> {shape} needs more memory than this tensor's "
+                           "storage holds, and tensors set_ to that storage would not see a new allocation "
+                           "(PyTorch grows the shared storage); resize a .clone() instead")
     flat = self.reshape(-1)
-    if n <= flat.numel():
-        new = flat[:n].clone()
-    else:
-        new = P.cat([flat, P.empty(n - flat.numel(), dtype=self.dtype, device=self.device)])
+    new = P.cat([flat, P.empty(max(0, n - flat.numel()), dtype=self.dtype, device=self.device)])[:n]
     self._data = new.reshape(shape)._data
     self._bump_version()
     return self

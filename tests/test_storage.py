@@ -280,3 +280,19 @@ def test_set_is_refused_inside_a_jit_trace():
         return pt.empty(0).set_(a) * 2
     with pytest.raises(RuntimeError, match="plugtorch.jit cannot trace set_"):
         pt.jit.trace(f, (pt.ones(3),))
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_resize_keeps_the_storage_it_fits_in(dev):
+    x = pt.arange(6.0, device=dev)
+    y = pt.empty(0, device=dev).set_(x)
+    y.resize_(2, 2)      # fits: the same memory, as PyTorch
+    assert y.tolist() == [[0.0, 1.0], [2.0, 3.0]] and y.data_ptr() == x.data_ptr() and y.is_contiguous()
+    y.fill_(9.0)
+    assert x.tolist() == [9.0, 9.0, 9.0, 9.0, 4.0, 5.0]
+    with pytest.raises(RuntimeError, match=r"resize_\(\): shape \(2, 2\) -> \(7,\) needs more memory than this "
+                                           r"tensor's storage holds, and tensors set_ to that storage"):
+        y.resize_(7)
+    z = pt.arange(4.0, device=dev)
+    z.resize_(6)         # no alias: grows into new memory, keeping the first elements
+    assert z.shape == (6,) and z[:4].tolist() == [0.0, 1.0, 2.0, 3.0]

@@ -332,9 +332,7 @@ def _view(self, *shape, **kwargs):
     if not shape:
         raise TypeError('view() missing 1 required positional argument: "size" (e.g. x.view(2, 3) or x.view(-1))')
     if len(shape) == 1 and isinstance(shape[0], _dtypes.dtype):
-        if shape[0].itemsize != self.dtype.itemsize:
-            raise RuntimeError("view(dtype) with a different element size is not supported")
-        return P.tensor(self._host().view(shape[0].numpy), device=self.device)
+        return _storage.view_dtype(self, shape[0])
     return dispatch(OPS["view"], self, *shape)
 
 

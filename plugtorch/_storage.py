@@ -11,7 +11,7 @@ are copies (the array-API plug-ins) cannot alias, so these methods refuse there 
 >>> import plugtorch as pt
 >>> x = pt.arange(4.)
 >>> y = pt.empty(0).set_(x.untyped_storage(), 1, (2,))
->>> y.fill_(7.); x.tolist()
+>>> _ = y.fill_(7.); x.tolist()
 [0.0, 7.0, 7.0, 3.0]
 """
 from __future__ import annotations
@@ -215,7 +215,7 @@ def _warn_typed_storage(stacklevel=3):
 class TypedStorage:
     """A storage seen as elements of ``dtype``: PyTorch's deprecated ``tensor.storage()``.
 
-    >>> s = plugtorch.tensor([1., 2.]).storage()   # doctest: +SKIP (warns: TypedStorage is deprecated)
+    >>> s = plugtorch.tensor([1., 2.]).storage()   # (warns once: TypedStorage is deprecated)
     >>> s.dtype, s.size(), s[1]
     (plugtorch.float32, 2, 2.0)
     """
@@ -409,7 +409,7 @@ def set_(self, source=_MISSING, storage_offset=_MISSING, size=_MISSING, stride=N
 
     >>> x = plugtorch.zeros(4)
     >>> y = plugtorch.empty(0).set_(x, 2, (2,))
-    >>> y.fill_(1.); x.tolist()
+    >>> _ = y.fill_(1.); x.tolist()
     [0.0, 0.0, 1.0, 1.0]
     """
     import plugtorch as pt
@@ -536,6 +536,56 @@ def resize_within_storage(t, shape) -> bool:
         return False
     t._data = be.view_storage(data, t._dtype, shape, contiguous_strides(shape), offset)
     return True
+
+
+def view_dtype(self, dtype):
+    """``x.view(dtype)``: the same memory read as ``dtype``, as PyTorch's: with a different element
+    size the last dim (stride 1) shrinks or grows by the ratio. The result shares the tensor's
+    memory and version counter, and is outside autograd (no grad, no ``_base``), as PyTorch's.
+
+    >>> plugtorch.tensor([1.0]).view(plugtorch.int32).tolist()
+    [1065353216]
+    """
+    old, new = self._dtype.itemsize, dtype.itemsize
+    be = self._backend()
+    try:
+        data = be.storage_bytes(self._data)
+    except NotImplementedError:   # a backend whose views are copies: a copy is all it could give
+        if new != old:
+            raise RuntimeError(f"view(dtype): viewing {self._dtype} as {dtype} (different element sizes) needs "
+                               f"the tensor's storage, and {_no_storage(be)}") from None
+        from plugtorch._ops_public import tensor
+        return tensor(self._host().view(dtype.numpy), device=self._device)
+    size, stride, offset = list(self.shape), list(self.stride()), self.storage_offset()
+    if new != old:
+        what = f"to view {self._dtype} as {dtype} (different element sizes)"
+        if not size:
+            raise RuntimeError(f"view(dtype): self.dim() cannot be 0 {what}")
+        if stride[-1] != 1:
+            raise RuntimeError(f"view(dtype): self.stride(-1) must be 1 {what}, but got {stride[-1]}")
+        if new > old:
+            k = new // old
+            if size[-1] % k:
+                raise RuntimeError(f"view(dtype): self.size(-1) must be divisible by {k} {what}, but got {size[-1]}")
+            for i, st in enumerate(stride[:-1]):
+                if st % k:
+                    raise RuntimeError(f"view(dtype): self.stride({i}) must be divisible by {k} {what}, but got {st}")
+            if offset % k:
+                raise RuntimeError(f"view(dtype): self.storage_offset() must be divisible by {k} {what}, but got "
+                                   f"{offset}")
+            size[-1] //= k
+            stride = [st // k for st in stride[:-1]] + [1]
+            offset //= k
+        else:
+            k = old // new
+            size[-1] *= k
+            stride = [st * k for st in stride[:-1]] + [1]
+            offset *= k
+    t = Tensor._wrap(be.view_storage(data, dtype, tuple(size), tuple(stride), offset), dtype, self._device)
+    t._vc = vc = self._version_counter()
+    if len(vc) == 1:
+        vc.append(True)   # (another tensor on this memory: see _rebind)
+    return t
 
 
 def is_set_to(self, tensor) -> bool:

@@ -296,3 +296,43 @@ def test_resize_keeps_the_storage_it_fits_in(dev):
     z = pt.arange(4.0, device=dev)
     z.resize_(6)         # no alias: grows into new memory, keeping the first elements
     assert z.shape == (6,) and z[:4].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_view_dtype_reads_the_same_memory(dev):
+    x = pt.arange(6.0, device=dev)
+    y = x.view(pt.int32)
+    assert y.tolist() == np.arange(6, dtype=np.float32).view(np.int32).tolist() and y.data_ptr() == x.data_ptr()
+    y[0] = 1065353216     # the bits of 1.0
+    assert x[0].item() == 1.0 and not y.requires_grad
+    d = x.view(pt.float64)
+    assert d.shape == (3,) and d.tolist() == np.array([1, 1, 2, 3, 4, 5], np.float32).view(np.float64).tolist()
+    assert x.view(pt.int16).shape == (12,) and x.view(2, 3).t().view(pt.int32).stride() == (1, 3)
+    assert pt.ones(2, 4, device=dev)[:, 2:].view(pt.float64).stride() == (2, 1)
+    assert pt.ones(3, dtype=pt.complex64, device=dev).view(pt.float32).tolist() == [1.0, 0.0] * 3
+    # a saved tensor changed through its dtype view fails backward
+    a = pt.ones(3, requires_grad=True, device=dev)
+    b = a * 2
+    c = b.sin()
+    b.detach().view(pt.int32).zero_()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        c.sum().backward()
+    what = "to view plugtorch.float32 as plugtorch.float64 \\(different element sizes\\)"
+    with pytest.raises(RuntimeError, match=f"self.dim\\(\\) cannot be 0 {what}"):
+        pt.tensor(1.0, device=dev).view(pt.float64)
+    with pytest.raises(RuntimeError, match=f"self.stride\\(-1\\) must be 1 {what}, but got 3"):
+        x.view(2, 3).t().view(pt.float64)
+    with pytest.raises(RuntimeError, match=f"self.size\\(-1\\) must be divisible by 2 {what}, but got 5"):
+        x[1:].view(pt.float64)
+    with pytest.raises(RuntimeError, match=f"self.stride\\(0\\) must be divisible by 2 {what}, but got 3"):
+        x.view(2, 3)[:, :2].view(pt.float64)
+    with pytest.raises(RuntimeError, match=f"self.storage_offset\\(\\) must be divisible by 2 {what}, but got 1"):
+        pt.ones(5, device=dev)[1:].view(pt.float64)
+
+
+def test_view_dtype_on_a_backend_without_storages(strict_device):
+    x = pt.ones(2, device=strict_device)
+    assert x.view(pt.int32).tolist() == [1065353216] * 2   # (a copy: its views are copies too)
+    with pytest.raises(RuntimeError, match="viewing plugtorch.float32 as plugtorch.float64 .* needs the tensor's "
+                                           "storage, and untyped_storage\\(\\): the 'strictstorage' backend"):
+        x.view(pt.float64)

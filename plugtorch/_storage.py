@@ -453,10 +453,14 @@ def set_(self, source=_MISSING, storage_offset=_MISSING, size=_MISSING, stride=N
     return _set_storage(self, storage, storage_offset, size, stride)
 
 
-def _check_settable(self, source):
+def _refuse_in_trace(op):
     if _dispatcher._modes and _dispatcher._stack.recorder is not None:
-        raise RuntimeError("set_(): plugtorch.jit cannot trace set_, which rebinds a tensor's memory outside the "
-                           "op registry; call it outside the traced function")
+        raise RuntimeError(f"{op}: plugtorch.jit cannot trace it, as it aliases a tensor's memory outside the op "
+                           "registry; call it outside the traced function")
+
+
+def _check_settable(self, source):
+    _refuse_in_trace("set_()")
     if _dispatcher.grad_state.enabled:
         if isinstance(source, Tensor) and source._rg:
             raise RuntimeError("set_(): the source requires grad, and autograd does not record set_; call it under "
@@ -546,6 +550,7 @@ def view_dtype(self, dtype):
     >>> plugtorch.tensor([1.0]).view(plugtorch.int32).tolist()
     [1065353216]
     """
+    _refuse_in_trace("view(dtype)")
     old, new = self._dtype.itemsize, dtype.itemsize
     be = self._backend()
     try:

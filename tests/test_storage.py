@@ -275,11 +275,13 @@ def test_a_backend_without_shared_memory_refuses_storages(strict_device):
     assert x.is_set_to(x) and not x.is_set_to(pt.ones(3, device=strict_device))
 
 
-def test_set_is_refused_inside_a_jit_trace():
+def test_set_and_view_dtype_are_refused_inside_a_jit_trace():
     def f(a):
         return pt.empty(0).set_(a) * 2
-    with pytest.raises(RuntimeError, match="plugtorch.jit cannot trace set_"):
+    with pytest.raises(RuntimeError, match="set_\\(\\): plugtorch.jit cannot trace it"):
         pt.jit.trace(f, (pt.ones(3),))
+    with pytest.raises(RuntimeError, match="view\\(dtype\\): plugtorch.jit cannot trace it"):
+        pt.jit.trace(lambda a: a.view(pt.int32) + 1, (pt.ones(3),))
 
 
 @pytest.mark.parametrize("dev", DEVICES)

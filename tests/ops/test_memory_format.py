@@ -247,3 +247,25 @@ def test_training_a_channels_last_model_equals_row_major(device):
     assert runs[1][2] == (27, 1, 9, 3) and runs[0][2] == (27, 9, 3, 1)
     np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-5)
     np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-4, atol=1e-5)   # float32 sums in other orders
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_normalising_and_scan_results_are_row_major_as_torchs(device):
+    # torch 2.13 returns these contiguous for transposed and channels_last inputs; cpu kept NumPy's
+    # layout of the input, so .view() on the result failed on cpu only
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    x = pt.tensor(base, device=device).contiguous(memory_format=pt.channels_last)
+    t = pt.tensor(base[0, 0], device=device).t()
+    ops = {"softmax": lambda a: a.softmax(1), "log_softmax": lambda a: a.log_softmax(-1),
+           "cumsum": lambda a: a.cumsum(1), "cumprod": lambda a: a.cumprod(0),
+           "logcumsumexp": lambda a: a.logcumsumexp(1), "cummax": lambda a: a.cummax(1)[0],
+           "layer_norm": lambda a: pt.nn.functional.layer_norm(a, a.shape[-1:])}
+    for name, f in ops.items():
+        for a in (x, t):
+            got = f(a)
+            assert got.is_contiguous(), (name, got.stride())
+            want = f(pt.tensor(a.cpu().numpy().copy()))   # the same op on a row-major copy
+            np.testing.assert_allclose(got.view(-1).cpu().numpy(), want.reshape(-1).numpy(), rtol=1e-6, atol=1e-6)
+    got = pt.nn.functional.instance_norm(x)
+    assert got.is_contiguous() and got.view(-1).shape == (120,)

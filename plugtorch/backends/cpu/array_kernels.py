@@ -619,7 +619,11 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def log_softmax(x, dim, dtype):   # (x - max) - log(sum(exp(x - max))), as the decomposition
         d = dtype.numpy
+        # (row-major in and out: NumPy keeps a transposed or channels_last input's layout, torch's
+        # result is contiguous, and .view() on it must work as there)
         x = x.astype(_acc_dtype(d), copy=False)
+        if not x.flags.c_contiguous:      # (ascontiguousarray would make a 0-d array 1-d)
+            x = xp.ascontiguousarray(x)
         if x.size == 0:
             return arr(x.astype(d))
         s = x - x.max(axis=dim, keepdims=True)   # an infinite max makes the row nan, as in PyTorch
@@ -836,7 +840,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             d = dtype.numpy
             if x.ndim == 0:
                 return x.astype(d)
-            acc = _acc_dtype(d)
+            acc = _acc_dtype(d)     # (row-major result, as torch's: see log_softmax)
+            if not x.flags.c_contiguous:
+                x = xp.ascontiguousarray(x)
             return arr(f(x, axis=dim, dtype=acc)).astype(d, copy=False)
         return k
     K["cumsum"] = scan(xp.cumsum)

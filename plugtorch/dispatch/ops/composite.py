@@ -742,6 +742,7 @@ def softmax(input, dim, dtype=None):
     dt = x._dtype
     if dt is _dtypes.float16 or dt is _dtypes.bfloat16:   # in float32, rounded once, as PyTorch
         x = x.float()
+    x = x.contiguous()   # a row-major result whatever the input's layout, as torch's (.view() works)
     e = (x - x.detach().amax(dim, keepdim=True)).exp()
     out = e / e.sum(dim, keepdim=True)
     return out if out._dtype is dt else out.to(dt)
@@ -768,6 +769,7 @@ def log_softmax(input, dim, dtype=None):
     dt = x._dtype
     if dt is _dtypes.float16 or dt is _dtypes.bfloat16:   # in float32, rounded once, as PyTorch and the cpu kernel
         x = x.float()
+    x = x.contiguous()   # a row-major result whatever the input's layout, as torch's (.view() works)
     s = x - x.detach().amax(dim, keepdim=True)
     out = s - s.exp().sum(dim, keepdim=True).log()
     return out if out._dtype is dt else out.to(dt)

@@ -33,6 +33,7 @@ def _cum_extreme(name, input, dim, later_wins):
     d = M.wrap_dim(name, dim, input.ndim)
     if input.ndim == 0:
         return input.clone(), pt.zeros((), dtype=pt.int64, device=input.device)
+    input = input.contiguous()   # row-major results whatever the input's layout, as torch's
     idx = pt.arange(input.shape[d], device=input.device).reshape(
         (-1,) + (1,) * (input.ndim - 1 - d)).expand(tuple(input.shape))
 
@@ -75,4 +76,5 @@ def logcumsumexp(input, dim):
     d = M.wrap_dim("logcumsumexp", dim, input.ndim)
     if input.ndim == 0:
         return input.clone()
+    input = input.contiguous()   # a row-major result whatever the input's layout, as torch's
     return scan((input,), d, lambda e, l: (_pt().logaddexp(e[0], l[0]),))[0]

@@ -72,6 +72,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape [*, "
                            f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}")
     dims = list(range(input.ndim - k, input.ndim))
+    input = input.contiguous()   # a row-major result whatever the input's layout, as torch's
     mean = input.mean(dims, keepdim=True)
     xc = input - mean
     y = xc * ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
@@ -148,6 +149,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
         raise ValueError(f"instance_norm: expected input with at least 3 dims (N, C, *), got {list(input.shape)}")
     shape = _channel_shape(input)
     dims = list(range(2, input.ndim))
+    input = input.contiguous()   # a row-major result whatever the input's layout, as torch's
     if use_input_stats:
         mean = input.mean(dims, keepdim=True)
         var = ((input - mean) ** 2).mean(dims, keepdim=True)

@@ -387,9 +387,81 @@ def bench_short_sum(torch, rng):
     report("sum over a last dim of 16, (65536, 16), float32 ms", cs)
 
 
+def _numpy_recurrence(mode, xw, w_hh_t, b_hh):
+    """The forward recurrence in NumPy, the input projection done beforehand (as plugtorch's and torch's)."""
+    T, B = xw.shape[:2]
+    n = w_hh_t.shape[0]
+    h = np.zeros((B, n), xw.dtype)
+    c = np.zeros((B, n), xw.dtype)
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    out = np.empty((T, B, n), xw.dtype)
+    for t in range(T):
+        if mode == "LSTM":
+            g = xw[t] + h @ w_hh_t
+            s = sig(g)
+            c = s[:, n:2 * n] * c + s[:, :n] * np.tanh(g[:, 2 * n:3 * n])
+            h = s[:, 3 * n:] * np.tanh(c)
+        elif mode == "GRU":
+            hh = h @ w_hh_t + b_hh
+            rz = sig(xw[t, :, :2 * n] + hh[:, :2 * n])
+            nn_ = np.tanh(xw[t, :, 2 * n:] + rz[:, :n] * hh[:, 2 * n:])
+            h = (1 - rz[:, n:]) * nn_ + rz[:, n:] * h
+        else:
+            h = np.tanh(xw[t] + h @ w_hh_t)
+        out[t] = h
+    return out
+
+
+def bench_rnn(torch, rng):
+    """nn.LSTM / GRU / RNN, seq 32, batch 16, 64 -> 128, float32: forward under no_grad, and forward +
+    backward of out.sum() with the input and the weights requiring grad (NumPy: the forward only)."""
+    T, B, I, H = 32, 16, 64, 128
+    x = rng.standard_normal((T, B, I), dtype=np.float32)
+    for mode in ("LSTM", "GRU", "RNN"):
+        pt.manual_seed(0)
+        m = getattr(pt.nn, mode)(I, H)
+        X = pt.from_numpy(x)
+        Xg = pt.from_numpy(x.copy()).requires_grad_()
+        w_ih, w_hh = m.weight_ih_l0.detach().numpy(), m.weight_hh_l0.detach().numpy()
+        b_ih, b_hh = m.bias_ih_l0.detach().numpy(), m.bias_hh_l0.detach().numpy()
+        w_hh_t = np.ascontiguousarray(w_hh.T)
+
+        def numpy_fwd():
+            b = b_ih if mode == "GRU" else b_ih + b_hh
+            return _numpy_recurrence(mode, x @ w_ih.T + b, w_hh_t, b_hh)
+
+        def pt_fwd():
+            with pt.no_grad():
+                return m(X)[0]
+
+        def pt_fwd_bwd():
+            m(Xg)[0].sum().backward()
+
+        np.testing.assert_allclose(pt_fwd().numpy(), numpy_fwd(), rtol=1e-4, atol=1e-5)
+        cs = [(f"plugtorch nn.{mode} forward", pt_fwd), ("numpy forward by hand", numpy_fwd)]
+        bw = [(f"plugtorch nn.{mode} forward+backward", pt_fwd_bwd)]
+        if torch is not None:
+            tm = getattr(torch.nn, mode)(I, H)
+            tx = torch.from_numpy(x)
+            txg = torch.from_numpy(x.copy()).requires_grad_()
+
+            def t_fwd():
+                with torch.no_grad():
+                    return tm(tx)[0]
+
+            def t_fwd_bwd():
+                tm(txg)[0].sum().backward()
+            cs.append((f"pytorch nn.{mode} forward", t_fwd))
+            bw.append((f"pytorch nn.{mode} forward+backward", t_fwd_bwd))
+        report(f"nn.{mode}, seq {T}, batch {B}, {I} -> {H}, float32 ms", cs)
+        times = alternate([f for _, f in bw], repeat=15)
+        for (name, _), t in zip(bw, times):
+            row(name, t, "ms", times[-1] if len(bw) > 1 and name.startswith("plugtorch") else None, "pytorch")
+
+
 BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
            "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter,
-           "short_sum": bench_short_sum}
+           "short_sum": bench_short_sum, "rnn": bench_rnn}
 
 
 def main(names):

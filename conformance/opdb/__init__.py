@@ -21,6 +21,8 @@ from . import rearrangements, statistics  # noqa: E402  (unfold, scans, *_scatte
 FAMILIES += (rearrangements, statistics)
 from . import lapack_compact  # noqa: E402  (geqrf, ldl_factor_ex, ldl_solve)
 FAMILIES += (lapack_compact,)
+from . import rnn  # noqa: E402  (_rnn_layer)
+FAMILIES += (rnn,)
 
 # Ops that pick one of several equal values: between -0.0 and +0.0 the choice is unspecified
 # (torch 2.13's amax keeps the first, NumPy's reduction +0.0, its maximum either by code path)

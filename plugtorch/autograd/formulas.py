@@ -455,4 +455,5 @@ derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())
 from plugtorch.autograd import linalg_formulas  # noqa: E402,F401
 from plugtorch.autograd import fft_formulas  # noqa: E402,F401
 from plugtorch.autograd import special_formulas  # noqa: E402,F401
+from plugtorch.autograd import rnn_formulas  # noqa: E402,F401
 from plugtorch.autograd import complex_formulas  # noqa: E402,F401

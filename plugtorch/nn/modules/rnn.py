@@ -2,7 +2,9 @@
 PackedSequence inputs).
 
 The input projection of every time step is one matmul per layer and direction; only the
-recurrence itself loops over time. Gate order and parameter names follow PyTorch
+recurrence itself loops over time, in the op ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py) for
+padded inputs: one autograd node per layer and direction, whose formula runs backpropagation
+through time with the hidden weight's gradient as one matmul over all steps. Gate order and parameter names follow PyTorch
 (LSTM: i, f, g, o; GRU: r, z, n; ``weight_ih_l0``, ``bias_hh_l1_reverse`` ...).
 
 >>> import plugtorch as pt
@@ -60,6 +62,35 @@ def gru_cell(xw, h, w_hh_t, b_hh):
 
 
 _CELLS = {"RNN_TANH": rnn_tanh_cell, "RNN_RELU": rnn_relu_cell, "LSTM": lstm_cell, "GRU": gru_cell}
+
+
+class _Step:
+    """One layer and direction's cell as ``step(xw_t, state)``, holding its weights for
+    ``_rnn_layer``."""
+
+    def __init__(self, mode, w_hh, b_hh, w_hr):
+        self.mode, self.w_hh, self.b_hh, self.w_hr = mode, w_hh, b_hh, w_hr
+        self.w_hh_t = w_hh.t()
+        self.w_hr_t = None if w_hr is None else w_hr.t()
+        self.cell = _CELLS[mode]
+
+    def __call__(self, x, state):
+        if self.w_hr_t is not None:
+            return lstm_cell(x, state, self.w_hh_t, self.b_hh, self.w_hr_t)
+        return self.cell(x, state, self.w_hh_t, self.b_hh)
+
+
+def _loop(step, xw, state, reverse):
+    """The recurrence over a padded (seq, batch, gates) projection, one cell call per step, recorded
+    by autograd op by op. Returns (output, final state)."""
+    lstm = step.mode == "LSTM"
+    seq = xw.shape[0]
+    steps = [None] * seq
+    xs = xw.unbind(0) if seq else ()
+    for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
+        state = step(xs[t], state)
+        steps[t] = state[0] if lstm else state
+    return pt.cat(steps).view((seq,) + tuple(steps[0].shape)), state    # (pt.stack, in two dispatches)
 
 
 class RNNBase(Module):
@@ -182,23 +213,20 @@ class RNNBase(Module):
         w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
         if b_ih is not None and self.mode != "GRU":
             b_ih = b_ih + b_hh                              # one bias add for all steps
-        xw = F.linear(layer_in, w_ih, b_ih)
-        w_hh_t = w_hh.t()
-        if w_hr is not None:
-            w_hr_t = w_hr.t()
-            return (lambda x, state: lstm_cell(x, state, w_hh_t, b_hh, w_hr_t)), xw
-        cell = _CELLS[self.mode]
-        return (lambda x, state: cell(x, state, w_hh_t, b_hh)), xw
+        return _Step(self.mode, w_hh, b_hh, w_hr), F.linear(layer_in, w_ih, b_ih)
 
     def _dense_direction(self, step, xw, state, reverse):
         """One recurrence over a padded (seq, batch, gates) projection."""
+        if not xw.shape[0]:
+            return xw[..., :self.proj_size or self.hidden_size], state
         lstm = self.mode == "LSTM"
-        seq = xw.shape[0]
-        steps = [None] * seq
-        for t in (range(seq - 1, -1, -1) if reverse else range(seq)):
-            state = step(xw[t], state)
-            steps[t] = state[0] if lstm else state
-        return (pt.stack(steps) if seq else xw[..., :self.proj_size or self.hidden_size]), state
+        h0, c0 = state if lstm else (state, None)
+        b_hh = step.b_hh if self.mode == "GRU" else None     # (LSTM's and RNN's is in xw)
+        tensors = (xw, h0, c0, step.w_hh, b_hh, step.w_hr)
+        if not pt.is_autocast_enabled(xw.device.type) and all(t is None or t.dtype is xw.dtype for t in tensors):
+            res = pt.ops._rnn_layer(*tensors, self.mode, reverse)    # one autograd node (dispatch/ops/rnn.py)
+            return res[0], (res[1:3] if lstm else res[1])
+        return _loop(step, xw, state, reverse)
 
     def _forward_packed(self, input, hx):
         """The layers over a PackedSequence; h0 comes and h_n goes in the caller's batch order

@@ -1,0 +1,35 @@
+"""``_rnn_layer``: one layer and direction of nn.RNN / LSTM / GRU (plugtorch/dispatch/ops/rnn.py).
+
+Samples: each mode forward and in reverse, LSTM with a projection (proj_size), GRU without its
+hidden bias, a transposed input projection. nn.RNN / LSTM / GRU themselves are checked through
+the module entries (conformance/opdb/modules.py), which call this op when gradients are recorded.
+"""
+from __future__ import annotations
+
+import plugtorch as pt
+
+from ..entry import Entry, Sample
+
+DTYPES = (pt.float32, pt.float64)
+
+
+def _samples(ctx):
+    x = ctx.input
+    t, b, h, p = 4, 2, 3, 2
+    return [
+        Sample(x((t, b, 4 * h)), x((b, h)), x((b, h)), x((4 * h, h)), None, None, "LSTM", False,
+               name="LSTM", reduction_length=h),
+        Sample(x((t, b, 4 * h), layout="transposed"), x((b, p)), x((b, h)), x((4 * h, p)), None, x((p, h)), "LSTM",
+               True, name="LSTM, proj_size, reverse", reduction_length=h),
+        Sample(x((t, b, 3 * h)), x((b, h)), None, x((3 * h, h)), x((3 * h,)), None, "GRU", False, name="GRU",
+               reduction_length=h),
+        Sample(x((t, b, 3 * h)), x((b, h)), None, x((3 * h, h)), None, None, "GRU", True,
+               name="GRU without b_hh, reverse", reduction_length=h),
+        Sample(x((t, b, h)), x((b, h)), None, x((h, h)), None, None, "RNN_TANH", False, name="RNN tanh",
+               reduction_length=h),
+        Sample(x((t, b, h)), x((b, h)), None, x((h, h)), None, None, "RNN_RELU", True, name="RNN relu, reverse",
+               reduction_length=h),
+    ]
+
+
+ENTRIES = [Entry("_rnn_layer", samples=_samples, dtypes=DTYPES)]

@@ -1,0 +1,93 @@
+"""``_rnn_layer``, the op nn.RNN / LSTM / GRU run per layer and direction: its outputs equal the
+cells stepped one by one bit for bit, its backward formula equals the recurrence differentiated op
+by op, second derivatives included, and finite differences."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.nn.modules.rnn import _GATES, _loop, _Step
+
+rng = np.random.default_rng(3)
+
+CASES = [("LSTM", False, False), ("LSTM", True, True), ("GRU", False, False), ("GRU", True, False),
+         ("RNN_TANH", False, False), ("RNN_RELU", True, False)]
+
+
+def _inputs(mode, proj, dtype=pt.float64, seq=5, batch=3, hidden=4, p=2):
+    def t(*shape):
+        return pt.tensor(rng.standard_normal(shape) * 0.7, dtype=dtype, requires_grad=True)
+    gates = _GATES[mode] * hidden
+    out = p if proj else hidden
+    return (t(seq, batch, gates), t(batch, out), t(batch, hidden) if mode == "LSTM" else None, t(gates, out),
+            t(gates) if mode == "GRU" else None, t(p, hidden) if proj else None)
+
+
+def _op(inputs, mode, reverse):
+    res = pt.ops._rnn_layer(*inputs, mode, reverse)
+    return res[:3] if mode == "LSTM" else res[:2]
+
+
+def _stepped(inputs, mode, reverse):
+    xw, h0, c0, w_hh, b_hh, w_hr = inputs
+    out, state = _loop(_Step(mode, w_hh, b_hh, w_hr), xw, (h0, c0) if mode == "LSTM" else h0, reverse)
+    return (out, *state) if mode == "LSTM" else (out, state)
+
+
+@pytest.mark.parametrize("mode, reverse, proj", CASES)
+def test_outputs_equal_the_cells_stepped_bit_for_bit(mode, reverse, proj):
+    inputs = _inputs(mode, proj, pt.float32)
+    for a, b in zip(_op(inputs, mode, reverse), _stepped(inputs, mode, reverse)):
+        assert pt.equal(a, b)
+
+
+@pytest.mark.parametrize("mode, reverse, proj", CASES)
+def test_gradients_equal_the_recurrence_differentiated_op_by_op(mode, reverse, proj):
+    inputs = _inputs(mode, proj)
+    leaves = [x for x in inputs if x is not None]
+    outs_a, outs_b = _op(inputs, mode, reverse), _stepped(inputs, mode, reverse)
+    weights = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=pt.float64) for o in outs_a]
+    ga = pt.autograd.grad(sum((o * w).sum() for o, w in zip(outs_a, weights)), leaves)
+    gb = pt.autograd.grad(sum((o * w).sum() for o, w in zip(outs_b, weights)), leaves)
+    for a, b in zip(ga, gb):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-12)
+    # create_graph: the second derivative through the formula equals the op-by-op one
+    ga = pt.autograd.grad((_op(inputs, mode, reverse)[0] ** 2).sum(), leaves[0], create_graph=True)[0]
+    gb = pt.autograd.grad((_stepped(inputs, mode, reverse)[0] ** 2).sum(), leaves[0], create_graph=True)[0]
+    da = pt.autograd.grad((ga * ga).sum(), leaves[1:])
+    db = pt.autograd.grad((gb * gb).sum(), leaves[1:])
+    for a, b in zip(da, db):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode, reverse, proj", [("LSTM", True, True), ("GRU", False, False)])
+def test_gradcheck(mode, reverse, proj):
+    inputs = _inputs(mode, proj, seq=3, batch=2, hidden=3)
+    present = [k for k, x in enumerate(inputs) if x is not None]
+
+    def f(*xs):
+        args = list(inputs)
+        for k, x in zip(present, xs):
+            args[k] = x
+        return _op(args, mode, reverse)
+    assert pt.autograd.gradcheck(f, [inputs[k] for k in present])
+
+
+def test_nn_modules_run_it_and_keep_their_results():
+    pt.manual_seed(0)
+    m = pt.nn.LSTM(4, 5, num_layers=2, bidirectional=True, proj_size=3)
+    x = pt.randn(6, 2, 4)
+    out, (h, c) = m(x)
+    assert [f.name() for f, _ in out.grad_fn.next_functions] == ["RnnLayerBackward"] * 2   # cat of 2 directions
+    with pt.no_grad():
+        ref = m(x)
+    assert pt.equal(out, ref[0]) and pt.equal(h, ref[1][0]) and pt.equal(c, ref[1][1])
+
+
+def test_errors():
+    xw, h0, c0, w_hh, _, _ = _inputs("LSTM", False)
+    with pytest.raises(ValueError, match="unknown mode 'CELL'"):
+        pt.ops._rnn_layer(xw, h0, c0, w_hh, None, None, "CELL", False)
+    with pytest.raises(ValueError, match="c0 is LSTM's cell state"):
+        pt.ops._rnn_layer(xw, h0, None, w_hh, None, None, "LSTM", False)
+    with pytest.raises(RuntimeError, match=r"expected xw .* got xw \[5, 3, 16\], h0 \[3, 4\], w_hh \[12, 4\]"):
+        pt.ops._rnn_layer(xw, h0, c0, w_hh[:12], None, None, "LSTM", False)

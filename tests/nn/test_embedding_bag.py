@@ -92,3 +92,47 @@ def test_embedding_bag_errors():
     for call, err, match in cases:
         with pytest.raises(err, match=match):
             call()
+
+
+@pytest.mark.parametrize("dev", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
+def test_embedding_bag_offsets_edges_on_device(dev):
+    """The 1-D path reduces on the device (bag ids from the offsets, no host read): empty bags,
+    positions past include_last_offset's end, nan/-inf/ties in max (gradient to the bag's first
+    maximum, as max(dim)), an empty input and no bags."""
+    w = np.array([[1.0, -np.inf], [3.0, 2.0], [3.0, np.nan], [-1.0, 2.0]])
+    idx = np.array([1, 2, 0, 1, 3, 3, 0, 2])
+    offsets = np.array([0, 0, 2, 2, 5, 7])                     # bags 0 and 2 empty; [7:] is past the end
+    bounds = list(zip(offsets[:-1], offsets[1:]))
+    for mode in ("sum", "mean", "max"):
+        wt = pt.tensor(w, device=dev, requires_grad=True)
+        got = F.embedding_bag(pt.tensor(idx, device=dev), wt, pt.tensor(offsets, device=dev), mode=mode,
+                              include_last_offset=True)
+        want = bags_ref(idx, w, bounds, mode)
+        np.testing.assert_allclose(got.detach().cpu().numpy(), want, rtol=1e-12)
+        got.backward(pt.ones_like(got))
+        grad = np.zeros_like(w)
+        for s, e in bounds:
+            if e == s:
+                continue
+            if mode == "max":                                   # the first maximum of each column
+                for c in range(w.shape[1]):
+                    col = w[idx[s:e], c]
+                    j = int(np.argmax(np.where(np.isnan(col), np.inf, col)))
+                    grad[idx[s + j], c] += 1
+            else:
+                np.add.at(grad, idx[s:e], 1.0 / (e - s if mode == "mean" else 1))
+        np.testing.assert_array_equal(wt.grad.cpu().numpy(), grad)
+    wt = pt.tensor(w, device=dev, requires_grad=True)
+    empty = F.embedding_bag(pt.tensor(np.zeros(0, np.int64), device=dev), wt, pt.tensor([0, 0], device=dev),
+                            mode="max")
+    assert empty.shape == (2, 2) and np.all(empty.detach().cpu().numpy() == 0)
+    none = F.embedding_bag(pt.tensor(idx, device=dev), wt, pt.tensor([0], device=dev), include_last_offset=True)
+    assert none.shape == (0, 2)
+
+
+def test_embedding_bag_finite_difference_gradients_with_ragged_bags():
+    w, idx = rng.standard_normal((6, 3)), rng.integers(0, 6, 11)
+    offsets = pt.tensor([0, 4, 4, 5, 9])
+    for mode in ("sum", "mean", "max"):
+        scalar_gradcheck(lambda w: F.embedding_bag(pt.tensor(idx), w, offsets, mode=mode, padding_idx=2,
+                                                   include_last_offset=True), t64(w, True))

@@ -54,8 +54,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     out (not counted by 'mean'); an empty bag gives zeros; ``per_sample_weights`` ('sum' only)
     scales each entry.
 
-    The bags are gathered into a (bags, longest bag, dim) block (one host read of the longest
-    length for a 1-D input), then reduced: every backend and autograd get it from the ops.
+    A 1-D input's bags are reduced on the device with no host read (see ``_bags_1d``), so
+    plugtorch.jit traces it without a graph break; every backend and autograd get it from the ops.
 
     >>> import plugtorch as pt
     >>> w = pt.arange(8.).reshape(4, 2)
@@ -99,39 +99,13 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                    f"embedding_bag: index out of range (weight has {k} rows, indices must be in [0, {k}))")
     # the rows, renormed and with their frequency scaling as embedding's (padding_idx: handled below)
     rows = pt.nn.functional.embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
-    if input.ndim == 2:
-        idx, psw, emb = input, per_sample_weights, rows
-        valid = None
-    else:
-        n = input.shape[0]
-        nb = offsets.shape[0] - 1 if include_last_offset else offsets.shape[0]
-        if nb < 0:
-            raise RuntimeError("embedding_bag: include_last_offset=True needs at least one offset (the end)")
-        if offsets.numel():
-            data_check(offsets[0] != 0, RuntimeError, "offsets[0] has to be 0, i.e., the first sequence in the "
-                       "mini-batch has to start from position 0.", lambda: f" However, got {int(offsets[0])}")
-            data_check(offsets[-1] > n, RuntimeError, f"offsets[-1] can not be greater than input's length {n}",
-                       lambda: f" but got offsets[-1] of {int(offsets[-1])}")
-            data_check((offsets[1:] < offsets[:-1]).any(), RuntimeError,
-                       "embedding_bag: offsets must be non-decreasing (bag b is input[offsets[b]:offsets[b + 1]])")
-        off = offsets.to(pt.int64)
-        starts = off[:nb]
-        ends = off[1:] if include_last_offset else pt.cat([off[1:], pt.full((1,), n, dtype=pt.int64,
-                                                                              device=off.device)])[:nb]
-        lengths = ends - starts
-        longest = int(lengths.amax()) if nb else 0       # the block's width: a host read
-        steps = pt.arange(longest, device=input.device)
-        valid = steps < lengths.unsqueeze(1)                                # (bags, longest)
-        pos = pt.where(valid, starts.unsqueeze(1) + steps, 0)
-        idx = input[pos]
-        emb = rows[pos]
-        psw = per_sample_weights[pos] if per_sample_weights is not None else None
+    if input.ndim == 1:
+        return _bags_1d(input, rows, offsets, mode, per_sample_weights, include_last_offset,
+                        _padding_row("embedding_bag", padding_idx, k))
+    idx, psw, emb = input, per_sample_weights, rows
+    valid = None
     if padding_idx is not None:
-        padding_idx = as_int("embedding_bag", "padding_idx", padding_idx)
-        if not -k <= padding_idx < k:
-            raise AssertionError(f"padding_idx must be within num_embeddings (got {padding_idx} for {k} rows)")
-        keep = idx != (padding_idx + k if padding_idx < 0 else padding_idx)
-        valid = keep if valid is None else valid & keep
+        valid = idx != _padding_row("embedding_bag", padding_idx, k)
     mask = valid.unsqueeze(-1) if valid is not None else None
     if mode == "max":
         if mask is None:
@@ -146,6 +120,97 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if mask is None:
         return total / emb.shape[1] if emb.shape[1] else total
     return total / valid.sum(1, keepdim=True).clamp_min(1).to(total.dtype)
+
+
+def _padding_row(op, padding_idx, k):
+    """``padding_idx`` checked and made non-negative (None stays None)."""
+    if padding_idx is None:
+        return None
+    padding_idx = as_int(op, "padding_idx", padding_idx)
+    if not -k <= padding_idx < k:
+        raise AssertionError(f"padding_idx must be within num_embeddings (got {padding_idx} for {k} rows)")
+    return padding_idx + k if padding_idx < 0 else padding_idx
+
+
+def _bags_1d(input, rows, offsets, mode, per_sample_weights, include_last_offset, padding_row):
+    """The bags ``input[offsets[b]:offsets[b + 1]]`` of the (n, dim) ``rows`` reduced on the device:
+    each position's bag id is a cumsum of ones scattered at the bag starts; sums and counts are
+    accumulating ``index_put``s into (bags, dim); max is ``_bag_max``. No host read, so
+    plugtorch.jit traces it without a graph break."""
+    n = input.shape[0]
+    nb = offsets.shape[0] - 1 if include_last_offset else offsets.shape[0]
+    if nb < 0:
+        raise RuntimeError("embedding_bag: include_last_offset=True needs at least one offset (the end)")
+    if offsets.numel():
+        data_check(offsets[0] != 0, RuntimeError, "offsets[0] has to be 0, i.e., the first sequence in the "
+                   "mini-batch has to start from position 0.", lambda: f" However, got {int(offsets[0])}")
+        data_check(offsets[-1] > n, RuntimeError, f"offsets[-1] can not be greater than input's length {n}",
+                   lambda: f" but got offsets[-1] of {int(offsets[-1])}")
+        data_check((offsets[1:] < offsets[:-1]).any(), RuntimeError,
+                   "embedding_bag: offsets must be non-decreasing (bag b is input[offsets[b]:offsets[b + 1]])")
+    dev = input.device
+    off = offsets.to(pt.int64)
+    bags = max(nb, 1)              # with no bags, every position goes to a bag 0 sliced off at the end
+    starts = off[:nb]
+    ends = off[1:] if include_last_offset else pt.cat([off[1:], pt.full((1,), n, dtype=pt.int64, device=dev)])[:nb]
+    marks = pt.zeros(n + 1, dtype=pt.int64, device=dev)
+    if nb > 1:
+        marks = marks.index_put([starts[1:]], pt.ones(nb - 1, dtype=pt.int64, device=dev), accumulate=True)
+    seg = marks.cumsum(0)[:n]                                            # the bag of each position
+    valid = None
+    if include_last_offset:                                              # positions past the last end
+        valid = pt.arange(n, device=dev) < (off[nb] if nb else 0)
+    if padding_row is not None:
+        keep = input != padding_row
+        valid = keep if valid is None else valid & keep
+    emb = rows
+    if mode == "max":
+        return _bag_max(emb, seg, valid, starts, ends, nb)
+    if per_sample_weights is not None:
+        emb = emb * per_sample_weights.unsqueeze(-1)
+    if valid is not None:
+        emb = pt.where(valid.unsqueeze(-1), emb, 0.0)
+    total = pt.zeros((bags,) + tuple(emb.shape[1:]), dtype=emb.dtype, device=dev).index_put(
+        [seg], emb, accumulate=True)[:nb]
+    if mode == "sum":
+        return total
+    count = (ends - starts) if valid is None else pt.zeros(bags, dtype=pt.int64, device=dev).index_put(
+        [seg], valid.to(pt.int64), accumulate=True)[:nb]
+    return total / count.unsqueeze(-1).clamp_min(1).to(total.dtype)
+
+
+_BLOCK_LIMIT = 1 << 16     # elements of the (bags, n, dim) block up to which max takes it (fewer kernels)
+
+
+def _bag_max(emb, seg, valid, starts, ends, nb):
+    """Each bag's maximum of the (n, dim) ``emb`` (``seg``: the bag of each position, ``valid``: the
+    positions that count, or None for all), 0 for a bag with none; nan wins, and the gradient goes
+    to the bag's first maximum, as ``max(dim)``'s."""
+    n, dev = emb.shape[0], emb.device
+    if n and nb * n * emb[0].numel() <= _BLOCK_LIMIT:
+        # small: each bag's rows gathered into a (bags, n, dim) block, its own first (so an all -inf
+        # bag gives its gradient to its first row), -inf after; one max
+        steps = pt.arange(n, device=dev)
+        member = steps < (ends - starts).unsqueeze(1)
+        pos = pt.where(member, starts.unsqueeze(1) + steps, 0)
+        if valid is not None:
+            member = member & valid[pos]
+        out = pt.where(member.unsqueeze(-1), emb[pos], float("-inf")).max(1).values
+        return pt.where(member.any(1, keepdim=True), out, 0.0)
+    # large: a segmented scan, log2(n) shifted steps; each keeps the earlier element on ties and nan
+    x = emb if valid is None else pt.where(valid.unsqueeze(-1), emb, float("-inf"))
+    step = 1
+    while step < n:
+        left, right = x[:-step], x[step:]
+        take = (seg[step:] == seg[:-step]).unsqueeze(-1) & ((left >= right) | left.isnan())
+        x = pt.cat([x[:step], pt.where(take, left, right)])
+        step *= 2
+    lengths = ends - starts
+    count = lengths if valid is None else pt.zeros(max(nb, 1), dtype=pt.int64, device=dev).index_put(
+        [seg], valid.to(pt.int64), accumulate=True)[:nb]
+    x = pt.cat([x, pt.zeros((1,) + tuple(x.shape[1:]), dtype=x.dtype, device=dev)])
+    out = x[pt.where(lengths > 0, ends - 1, n)]                   # a bag's last position; an empty bag, the zero row
+    return pt.where((count > 0).unsqueeze(-1), out, 0.0)
 
 
 def one_hot(tensor, num_classes: int = -1):

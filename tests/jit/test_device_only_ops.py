@@ -1,0 +1,31 @@
+"""Ops whose arguments used to be read back to the host (a sync in eager, a graph break under
+compile) and now compute on the device: compile builds one graph with no break, and its replays
+on new inputs equal eager."""
+import numpy as np
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+
+RNG = np.random.default_rng(3)
+
+
+def _one_graph(fn, first, *later):
+    c = pt.compile(fn, fullgraph=True)                  # fullgraph: a break would raise
+    for args in (first,) + later:
+        got, want = c(*args), fn(*args)
+        np.testing.assert_array_equal(got.detach().cpu().numpy(), want.detach().cpu().numpy())
+    assert c.counters == {"graphs": 1, "graph_breaks": 0, "recompiles": 0}
+    ex = pt.compiler.explain(fn, *first)
+    assert ex.graph_count == 1 and ex.graph_break_count == 0
+
+
+def test_embedding_bag_with_offsets_is_one_graph(dev):
+    w = pt.tensor(RNG.standard_normal((9, 4)), dtype=pt.float32, device=dev)
+
+    def args():                                          # new bags each call, same shapes
+        cuts = np.sort(RNG.integers(0, 12, 4))
+        cuts[0] = 0
+        return (pt.tensor(RNG.integers(0, 9, 12), device=dev), pt.tensor(cuts, device=dev))
+    for mode in ("sum", "mean", "max"):
+        _one_graph(lambda x, off: F.embedding_bag(x, w, off, mode=mode, padding_idx=1), args(), args(), args())
+

@@ -29,3 +29,8 @@ def test_embedding_bag_with_offsets_is_one_graph(dev):
     for mode in ("sum", "mean", "max"):
         _one_graph(lambda x, off: F.embedding_bag(x, w, off, mode=mode, padding_idx=1), args(), args(), args())
 
+
+def test_histc_of_the_data_range_is_one_graph(dev):
+    def args():
+        return (pt.tensor(RNG.standard_normal(50) * RNG.uniform(0.1, 10), dtype=pt.float32, device=dev),)
+    _one_graph(lambda x: pt.histc(x, bins=7), args(), args(), (pt.full((50,), 3.0, device=dev),))

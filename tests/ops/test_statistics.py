@@ -78,6 +78,15 @@ def test_histc_and_histogram_match_numpy(dev):
     np.testing.assert_array_equal(_np(hist), np.histogram(a, e)[0])
     with pytest.raises(RuntimeError, match="max must be larger than min"):
         pt.histc(pt.ones(3), 3, min=3, max=1)
+    # the data's range (min = max = 0) is found on the device: same bins as passing it explicitly
+    f = (RNG.standard_normal(300) * 1e3).astype(np.float32)
+    np.testing.assert_array_equal(_np(pt.histc(_t(f, dev), 9)),
+                                  _np(pt.histc(_t(f, dev), 9, min=float(f.min()), max=float(f.max()))))
+    np.testing.assert_array_equal(_np(pt.histc(_t([2.0, 2.0], dev), 4)), [0, 0, 2, 0])   # widened to [1, 3]
+    np.testing.assert_array_equal(_np(pt.histc(_t([1e30] * 3, dev), 5)), [0, 0, 3, 0, 0])  # +-1 is lost: middle bin
+    for bad, shown in ((np.nan, r"\[nan, nan\]"), (np.inf, r"\[0.0, inf\]")):
+        with pytest.raises(RuntimeError, match=f"torch.histc: range of {shown} is not finite"):
+            pt.histc(_t([0.0, bad], dev), 3)
     with pytest.raises(NotImplementedError, match="histc"):
         pt.histc(pt.tensor([1, 2]), 3)
 

@@ -118,20 +118,47 @@ def histc(input, bins=100, min=0, max=0):
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(min), float(max)
+    ct = _dtypes.float64 if input._dtype is _dtypes.float64 else _dtypes.float32
+    x = input.reshape(-1).to(ct)
     if lo == hi and input.numel():
-        lo, hi = float(input.amin()), float(input.amax())   # one read-back each, as PyTorch's
-    if lo == hi:
-        lo, hi = lo - 1, hi + 1
-    if lo > hi:
-        raise RuntimeError("torch.histc: max must be larger than min")
-    if not (abs(lo) < float("inf") and abs(hi) < float("inf")):
-        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
-    x = input.reshape(-1).to(_dtypes.float64 if input._dtype is _dtypes.float64 else _dtypes.float32)
+        lo, hi, scale, centre = _data_range(x, bins)
+    else:
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if lo > hi:
+            raise RuntimeError("torch.histc: max must be larger than min")
+        if not (abs(lo) < float("inf") and abs(hi) < float("inf")):
+            raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
+        scale, centre = bins / (hi - lo), None
     inside = (x >= lo) & (x <= hi)
-    b = ((x - lo) * (bins / (hi - lo))).floor().clamp(0, bins - 1)
+    pos = (x - lo) * scale
+    b = (pos if centre is None else pos + centre).floor().clamp(0, bins - 1)
     b = pt.where(inside, b, pt.zeros((), dtype=b.dtype, device=b.device)).long()
     counts = pt.zeros(bins, dtype=input.dtype, device=input.device)
     return counts.index_put([b], inside.to(input.dtype), accumulate=True)
+
+
+def _data_range(x, bins):
+    """histc's range when min == max == 0: ``x``'s own, widened by 1 each side when it is one value,
+    as 0-d device tensors (no host read, so no sync and no graph break; the finiteness check is a
+    ``data_check``). Computed in float64 where the device has it and then rounded to ``x``'s dtype,
+    as the Python floats of an explicit range are, so both paths give the same bins. A value so
+    large that +-1 leaves it unchanged goes to the middle bin, as PyTorch's."""
+    from plugtorch.dispatch.dispatcher import _resolve_backend, data_check
+    dev = x._device
+    if dev._backend is None:
+        _resolve_backend(dev)
+    wide = _dtypes.float64 if dev._backend.unsupported_dtype(_dtypes.float64, dev.index) is None else x._dtype
+    lo, hi = x.amin().to(wide), x.amax().to(wide)
+    same = lo == hi
+    lo, hi = _pt().where(same, lo - 1, lo), _pt().where(same, hi + 1, hi)
+    data_check(~(lo.isfinite() & hi.isfinite()), RuntimeError, "torch.histc: range of [min, max] of the input is "
+               "not finite (it holds inf or nan); pass a finite min and max",
+               eager_message=lambda: f"torch.histc: range of [{float(lo)}, {float(hi)}] is not finite")
+    width = hi - lo
+    collapsed = width == 0
+    scale = _pt().where(collapsed, 0.0, bins / width).to(x._dtype)
+    return lo.to(x._dtype), hi.to(x._dtype), scale, _pt().where(collapsed, float(bins // 2), 0.0).to(x._dtype)
 
 
 def _observations(op, input):

@@ -70,8 +70,8 @@ class _Step:
 
     def __init__(self, mode, w_hh, b_hh, w_hr):
         self.mode, self.w_hh, self.b_hh, self.w_hr = mode, w_hh, b_hh, w_hr
-        self.w_hh_t = w_hh.t()
-        self.w_hr_t = None if w_hr is None else w_hr.t()
+        self.w_hh_t = w_hh.t().contiguous()     # (a transposed view makes each step's matmul slower)
+        self.w_hr_t = None if w_hr is None else w_hr.t().contiguous()
         self.cell = _CELLS[mode]
 
     def __call__(self, x, state):

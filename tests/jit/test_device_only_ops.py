@@ -34,3 +34,16 @@ def test_histc_of_the_data_range_is_one_graph(dev):
     def args():
         return (pt.tensor(RNG.standard_normal(50) * RNG.uniform(0.1, 10), dtype=pt.float32, device=dev),)
     _one_graph(lambda x: pt.histc(x, bins=7), args(), args(), (pt.full((50,), 3.0, device=dev),))
+
+
+def test_matrix_exp_is_one_graph_with_the_squarings_eager_picks(dev):
+    """Traced, the number of squarings is found on the device and all 64 are recorded, each kept
+    only while needed: replays of inputs of other norms (0, 4 and 16 squarings) give eager's bits."""
+    import scipy.linalg
+
+    def x(scale):
+        return pt.tensor(RNG.standard_normal((2, 4, 4)) * scale, dtype=pt.float64, device=dev)
+    _one_graph(pt.matrix_exp, (x(0.05),), (x(1.0),), (x(3000.0),), (pt.zeros(2, 4, 4, dtype=pt.float64, device=dev),))
+    c = pt.compile(pt.matrix_exp, fullgraph=True)
+    a = x(2.0)
+    np.testing.assert_allclose(c(a).cpu().numpy(), scipy.linalg.expm(a.cpu().numpy()), rtol=1e-12)

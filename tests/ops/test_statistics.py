@@ -165,6 +165,25 @@ def test_matrix_exp_and_power(dev):
         pt.matrix_exp(pt.ones(2, 3))
 
 
+@pytest.mark.parametrize("dev", DEVICES)
+def test_matrix_exp_traced_formulation(dev, monkeypatch):
+    """The formulation jit/compile record (squarings picked on the device, all 64 recorded and
+    kept while needed): scipy's values, eager's bits, finite-difference gradients, no nan from an
+    inf in a skipped squaring."""
+    from plugtorch.dispatch.ops import matrix_functions as mf
+    m = RNG.standard_normal((3, 4, 4)) * np.array([0.01, 1.0, 40.0])[:, None, None]
+    eager = _np(pt.matrix_exp(_t(m, dev)))
+    monkeypatch.setattr(mf, "_tracing", lambda: True)
+    got = _np(pt.matrix_exp(_t(m, dev)))
+    np.testing.assert_array_equal(got, eager)
+    for i in range(3):
+        np.testing.assert_allclose(got[i], scipy.linalg.expm(m[i]), rtol=1e-10, atol=1e-12)
+    assert gradcheck(pt.matrix_exp, (_r(2, 3, 3),))
+    x = pt.tensor([[[300.0]]], dtype=pt.float32, device=dev, requires_grad=True)   # exp overflows float32
+    pt.matrix_exp(x).sum().backward()
+    assert _np(x.grad).tolist() == [[[float("inf")]]]
+
+
 # ---- windows and short-time transforms -----------------------------------------------------
 def _sym(kind, m):
     k = np.arange(m)

@@ -1,6 +1,6 @@
 """The backward formula of ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py): backpropagation through
-time written out. The gates of every step are recomputed at once from the outputs (one matmul),
-and every factor that does not depend on the incoming gradient is computed for all steps at once;
+time written out. The activations of every step are recomputed at once from the op's workspace
+outputs, and every factor that does not depend on the incoming gradient is computed for all steps;
 the loop over time then runs a few ops per step, and the hidden (and projection) weights'
 gradients are one matmul each over all steps. With create_graph the cells run again under
 autograd, so higher derivatives are exact."""
@@ -25,10 +25,9 @@ def _rnn_layer_grad(g, xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, result):
     steps = [None] * seq
     d_c0 = d_bhh = d_hr = None
     if mode == "LSTM":
-        c_all = result[3]
+        c_all, gates = result[3], result[4]
         c_first = c0.unsqueeze(0)
         c_prev = (pt.cat([c_all[1:], c_first]) if reverse else pt.cat([c_first, c_all[:-1]])) if seq > 1 else c_first
-        gates = xw + h_prev @ w_hh.t()
         s = gates.sigmoid()
         gg = _cols(gates, 2 * n, 3 * n).tanh()
         tc = c_all.tanh()
@@ -56,9 +55,7 @@ def _rnn_layer_grad(g, xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, result):
             d_hr = stack(dhs).flatten(0, -2).t() @ (o * tc).flatten(0, -2)
         d_c0 = dc
     elif mode == "GRU":
-        hh = h_prev @ w_hh.t()
-        if b_hh is not None:
-            hh = hh + b_hh
+        hh = result[2]
         rz = (_cols(xw, 0, 2 * n) + _cols(hh, 0, 2 * n)).sigmoid()
         hn = _cols(hh, 2 * n, 3 * n)
         nn_ = (_cols(xw, 2 * n, 3 * n) + _cols(rz, 0, n) * hn).tanh()

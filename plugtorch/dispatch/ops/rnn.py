@@ -8,11 +8,12 @@ The decomposition is the loop of plugtorch ops, so every backend and plug-in run
 
 ``_rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse)``, ``mode`` one of RNN_TANH, RNN_RELU,
 LSTM, GRU; ``c0`` LSTM's, ``b_hh`` GRU's only (the others' is folded into ``xw``), ``w_hr``
-LSTM's projection (``proj_size``) or None. Returns ``(out, h_n)``, for LSTM ``(out, h_n, c_n,
-c)`` with ``c`` the cell state after every step (seq, batch, hidden) in time order, which the
-backward reads (its gradient is not propagated: a workspace, as PyTorch's fused cells return).
-The backward recomputes the gates of all steps at once from the outputs (one matmul). The
-arithmetic of the loop is that of the cells in plugtorch/nn/modules/rnn.py, op for op, so the
+LSTM's projection (``proj_size``) or None. Returns ``(out, h_n)`` for RNN, ``(out, h_n, hh)`` for
+GRU with ``hh`` = h W_hh^T + b_hh of every step, ``(out, h_n, c_n, c, gates)`` for LSTM with the
+cell state after, and the gates (x W_ih^T + b + h W_hh^T) of, every step; the extra outputs are
+(seq, batch, size) in time order, read by the backward (workspaces, as PyTorch's fused cells
+return: their gradients are not propagated).
+The arithmetic of the loop is that of the cells in plugtorch/nn/modules/rnn.py, op for op, so the
 outputs are bit-identical to stepping them.
 """
 from __future__ import annotations
@@ -63,7 +64,7 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse):
     outs = [None] * seq
     h, c = h0, c0
     if mode == "LSTM":
-        cs = [None] * seq
+        cs, gs = [None] * seq, [None] * seq
         for t in order:
             gates = xs[t] + h @ w_hh_t
             s = gates.sigmoid()
@@ -71,9 +72,10 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse):
             h = _cols(s, 3 * n, 4 * n) * c.tanh()
             if w_hr_t is not None:
                 h = h @ w_hr_t
-            outs[t], cs[t] = h, c
-        return stack(outs), h, c, stack(cs)
+            outs[t], cs[t], gs[t] = h, c, gates
+        return stack(outs), h, c, stack(cs), stack(gs)
     if mode == "GRU":
+        hhs = [None] * seq
         for t in order:
             hh = h @ w_hh_t
             if b_hh is not None:
@@ -83,8 +85,8 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse):
             nn_ = (_cols(x, 2 * n, 3 * n) + _cols(rz, 0, n) * _cols(hh, 2 * n, 3 * n)).tanh()
             z = _cols(rz, n, 2 * n)
             h = (1 - z) * nn_ + z * h
-            outs[t] = h
-        return stack(outs), h
+            outs[t], hhs[t] = h, hh
+        return stack(outs), h, stack(hhs)
     for t in order:
         pre = xs[t] + h @ w_hh_t
         h = pre.tanh() if mode == "RNN_TANH" else pt.relu(pre)

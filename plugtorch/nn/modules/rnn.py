@@ -3,9 +3,10 @@ PackedSequence inputs).
 
 The input projection of every time step is one matmul per layer and direction; only the
 recurrence itself loops over time, in the op ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py) for
-padded inputs: one autograd node per layer and direction, whose formula runs backpropagation
-through time with the hidden weight's gradient as one matmul over all steps. Gate order and parameter names follow PyTorch
-(LSTM: i, f, g, o; GRU: r, z, n; ``weight_ih_l0``, ``bias_hh_l1_reverse`` ...).
+padded inputs that record gradients: one autograd node per layer and direction, whose formula
+runs backpropagation through time with the hidden weight's gradient as one matmul over all steps.
+Gate order and parameter names follow PyTorch (LSTM: i, f, g, o; GRU: r, z, n; ``weight_ih_l0``,
+``bias_hh_l1_reverse`` ...).
 
 >>> import plugtorch as pt
 >>> out, (h, c) = pt.nn.LSTM(4, 3, num_layers=2)(pt.randn(5, 2, 4))
@@ -223,8 +224,11 @@ class RNNBase(Module):
         h0, c0 = state if lstm else (state, None)
         b_hh = step.b_hh if self.mode == "GRU" else None     # (LSTM's and RNN's is in xw)
         tensors = (xw, h0, c0, step.w_hh, b_hh, step.w_hr)
-        if not pt.is_autocast_enabled(xw.device.type) and all(t is None or t.dtype is xw.dtype for t in tensors):
-            res = pt.ops._rnn_layer(*tensors, self.mode, reverse)    # one autograd node (dispatch/ops/rnn.py)
+        if (pt.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+                and not pt.is_autocast_enabled(xw.device.type)
+                and all(t is None or t.dtype is xw.dtype for t in tensors)):
+            # one autograd node (dispatch/ops/rnn.py); without gradients the same steps, minus its workspace
+            res = pt.ops._rnn_layer(*tensors, self.mode, reverse)
             return res[0], (res[1:3] if lstm else res[1])
         return _loop(step, xw, state, reverse)
 

@@ -47,3 +47,22 @@ def test_matrix_exp_is_one_graph_with_the_squarings_eager_picks(dev):
     c = pt.compile(pt.matrix_exp, fullgraph=True)
     a = x(2.0)
     np.testing.assert_allclose(c(a).cpu().numpy(), scipy.linalg.expm(a.cpu().numpy()), rtol=1e-12)
+
+
+def test_multinomial_checks_its_probabilities_in_the_graph(dev):
+    """Its argument checks are a data_check: one graph, the same draws as eager from the same seed,
+    and a replay on bad probabilities raises."""
+    import pytest
+
+    def draw(p):
+        return pt.multinomial(p, 3, replacement=True)
+    c = pt.compile(draw, fullgraph=True)
+    for _ in range(3):
+        p = pt.tensor(RNG.random((2, 5)), device=dev)
+        pt.manual_seed(7)
+        got = c(p)
+        pt.manual_seed(7)
+        assert got.tolist() == draw(p).tolist()
+    assert c.counters == {"graphs": 1, "graph_breaks": 0, "recompiles": 0}
+    with pytest.raises(RuntimeError, match="multinomial.*`nan`"):
+        c(pt.tensor([[0.5, float("nan"), 0.1, 0.1, 0.1], [1.0] * 5], dtype=pt.float64, device=dev))

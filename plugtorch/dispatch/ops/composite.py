@@ -1486,13 +1486,14 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples (got num_samples={num_samples})")
     if not replacement and num_samples > input.shape[-1]:
         raise RuntimeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    if input.numel():   # one read-back for both checks: any bad element, then the smallest row sum
+    if input.numel():   # one data_check (one read-back, none traced) for both: a bad element, a row sum <= 0
+        from plugtorch.dispatch.dispatcher import data_check
         bad = (~input.isfinite() | (input < 0)).any()
-        lowest = input.sum(-1).amin()
-        if bool(bad):
-            raise RuntimeError("multinomial(): probability tensor contains either `inf`, `nan` or element < 0")
-        if float(lowest) <= 0:
-            raise RuntimeError("multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
+        empty = input.sum(-1).amin() <= 0
+        data_check(bad | empty, RuntimeError, "multinomial(): probability tensor contains either `inf`, `nan` or "
+                   "element < 0, or a row whose probabilities sum to <= 0",
+                   eager_message=lambda: "multinomial(): probability tensor contains either `inf`, `nan` or element "
+                   "< 0" if bool(bad) else "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
     if input.ndim == 1:
         return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
     probs = input / input.sum(-1, keepdim=True)

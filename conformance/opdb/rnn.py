@@ -1,7 +1,7 @@
 """``_rnn_layer``: one layer and direction of nn.RNN / LSTM / GRU (plugtorch/dispatch/ops/rnn.py).
 
 Samples: each mode forward and in reverse, LSTM with a projection (proj_size), GRU without its
-hidden bias, a transposed input projection. nn.RNN / LSTM / GRU themselves are checked through
+hidden bias, a transposed input projection, packed rows (a PackedSequence's batch sizes). nn.RNN / LSTM / GRU themselves are checked through
 the module entries (conformance/opdb/modules.py), which call this op when gradients are recorded.
 """
 from __future__ import annotations
@@ -29,6 +29,11 @@ def _samples(ctx):
                reduction_length=h),
         Sample(x((t, b, h)), x((b, h)), None, x((h, h)), None, None, "RNN_RELU", True, name="RNN relu, reverse",
                reduction_length=h),
+        # packed rows: batch sizes 3, 2, 2, 1 (sequences of lengths 4, 3, 1)
+        Sample(x((8, 4 * h)), x((3, h)), x((3, h)), x((4 * h, h)), None, None, "LSTM", False, (3, 2, 2, 1),
+               name="LSTM, packed", reduction_length=h),
+        Sample(x((8, 3 * h)), x((3, h)), None, x((3 * h, h)), x((3 * h,)), None, "GRU", True, (3, 2, 2, 1),
+               name="GRU, packed, reverse", reduction_length=h),
     ]
 
 

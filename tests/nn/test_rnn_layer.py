@@ -91,3 +91,36 @@ def test_errors():
         pt.ops._rnn_layer(xw, h0, None, w_hh, None, None, "LSTM", False)
     with pytest.raises(RuntimeError, match=r"expected xw .* got xw \[5, 3, 16\], h0 \[3, 4\], w_hh \[12, 4\]"):
         pt.ops._rnn_layer(xw, h0, c0, w_hh[:12], None, None, "LSTM", False)
+    with pytest.raises(RuntimeError, match=r"non-increasing positive batch_sizes.* batch_sizes \[1, 3\]"):
+        pt.ops._rnn_layer(xw[0, :1].expand(4, 16), h0, c0, w_hh, None, None, "LSTM", False, (1, 3))
+
+
+@pytest.mark.parametrize("mode, reverse, proj", CASES)
+def test_packed_rows_equal_each_sequence_stepped_alone(mode, reverse, proj):
+    lengths = [5, 5, 3, 1]
+    xwp, h0, c0, w_hh, b_hh, w_hr = _inputs(mode, proj, batch=4)
+    packed = pt.nn.utils.rnn.pack_padded_sequence(xwp, lengths)
+    res = pt.ops._rnn_layer(packed.data, h0, c0, w_hh, b_hh, w_hr, mode, reverse, tuple(packed.batch_sizes.tolist()))
+    lstm = mode == "LSTM"
+    out = pt.nn.utils.rnn.pad_packed_sequence(pt.nn.utils.rnn.PackedSequence(res[0], packed.batch_sizes))[0]
+    wo = pt.tensor(rng.standard_normal(tuple(out.shape)))
+    wh = pt.tensor(rng.standard_normal(tuple(h0.shape)))
+    loss = (out * wo).sum() + (res[1] * wh).sum() + ((res[2] * res[2]).sum() if lstm else 0)
+    ref = 0
+    for k, n in enumerate(lengths):
+        step = _Step(mode, w_hh, b_hh, w_hr)
+        state = (h0[k:k + 1], c0[k:k + 1]) if lstm else h0[k:k + 1]
+        o, st = _loop(step, xwp[:n, k:k + 1], state, reverse)
+        close(o[:, 0], out[:n, k])      # (one row's matmul rounds apart from the batch's: not bit for bit)
+        close((st[0] if lstm else st)[0], res[1][k])
+        ref = ref + (o[:, 0] * wo[:n, k]).sum() + ((st[0] if lstm else st)[0] * wh[k]).sum()
+        if lstm:
+            close(st[1][0], res[2][k])
+            ref = ref + (st[1] * st[1]).sum()
+    leaves = [x for x in (xwp, h0, c0, w_hh, b_hh, w_hr) if x is not None]
+    for a, b in zip(pt.autograd.grad(loss, leaves), pt.autograd.grad(ref, leaves)):
+        close(a, b)
+
+
+def close(a, b):
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)

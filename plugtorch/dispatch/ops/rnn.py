@@ -1,4 +1,4 @@
-"""``_rnn_layer``: one layer and direction of nn.RNN / LSTM / GRU over a padded sequence, as one op.
+"""``_rnn_layer``: one layer and direction of nn.RNN / LSTM / GRU over a padded or packed sequence, as one op.
 
 The input projection ``xw`` (seq, batch, gates) is computed beforehand (one matmul for all steps);
 the op runs the recurrence and returns the outputs, the final state and what its backward formula
@@ -6,15 +6,18 @@ the op runs the recurrence and returns the outputs, the final state and what its
 instead of a dozen per time step, and the hidden weight's gradient is one matmul over all steps.
 The decomposition is the loop of plugtorch ops, so every backend and plug-in runs it unchanged.
 
-``_rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse)``, ``mode`` one of RNN_TANH, RNN_RELU,
-LSTM, GRU; ``c0`` LSTM's, ``b_hh`` GRU's only (the others' is folded into ``xw``), ``w_hr``
-LSTM's projection (``proj_size``) or None. Returns ``(out, h_n)`` for RNN, ``(out, h_n, hh)`` for
-GRU with ``hh`` = h W_hh^T + b_hh of every step, ``(out, h_n, c_n, c, gates)`` for LSTM with the
-cell state after, and the gates (x W_ih^T + b + h W_hh^T) of, every step; the extra outputs are
-(seq, batch, size) in time order, read by the backward (workspaces, as PyTorch's fused cells
-return: their gradients are not propagated).
-The arithmetic of the loop is that of the cells in plugtorch/nn/modules/rnn.py, op for op, so the
-outputs are bit-identical to stepping them.
+``_rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None)``, ``mode`` one of
+RNN_TANH, RNN_RELU, LSTM, GRU; ``c0`` LSTM's, ``b_hh`` GRU's only (the others' is folded into
+``xw``), ``w_hr`` LSTM's projection (``proj_size``) or None. ``xw`` is (seq, batch, gates), or with
+``batch_sizes`` (a PackedSequence's, as ints) its packed rows (sum(batch_sizes), gates): step t
+then runs the first batch_sizes[t] sequences, so each one's final state is taken at its own last
+step (in reverse, each starts from its h0 at its last step). Returns ``(out, h_n)`` (LSTM ``(out,
+h_n, c_n)``) then workspaces, packed rows (one per step and sequence) read by the backward, whose
+gradients are not propagated (as PyTorch's fused cells' workspace): the state each step started
+from (h, and LSTM's c), then LSTM's cell state after each step and its gates (x W_ih^T + b + h
+W_hh^T), GRU's h W_hh^T + b_hh. The arithmetic is that of the cells in
+plugtorch/nn/modules/rnn.py stepped over the padded or packed rows, op for op, so the outputs are
+bit-identical to stepping them.
 """
 from __future__ import annotations
 
@@ -33,14 +36,19 @@ def _cols(x, a, b):
     return _pt().ops.slice(x, -1, a, b)
 
 
-def stack(ts):
-    """pt.stack of equal-shaped contiguous tensors as one cat and a view (stack is a cat of
-    unsqueezed views: one dispatch per tensor)."""
-    return _pt().cat(ts).view((len(ts),) + tuple(ts[0].shape))
+def _rows(x, a, b):
+    return _pt().ops.slice(x, 0, a, b)
+
+
+def offsets(bs):
+    off = [0]
+    for b in bs:
+        off.append(off[-1] + b)
+    return off
 
 
 @composite("_rnn_layer", out_kind=OUT_MULTI)
-def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse):
+def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
     pt = _pt()
     _t("_rnn_layer", xw, "xw")
     _t("_rnn_layer", h0, "h0")
@@ -49,46 +57,76 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse):
         raise ValueError(f"_rnn_layer(): unknown mode '{mode}'; expected one of {sorted(GATES)}")
     if (c0 is None) != (mode != "LSTM"):
         raise ValueError(f"_rnn_layer(): c0 is LSTM's cell state: pass it for mode LSTM only (mode {mode})")
-    seq = xw.shape[0]
+    packed = batch_sizes is not None
+    bs = [int(b) for b in batch_sizes] if packed else [xw.shape[1]] * (xw.shape[0] if xw.ndim == 3 else 0)
     n = w_hh.shape[0] // GATES[mode]
-    if xw.ndim != 3 or h0.ndim != 2 or w_hh.ndim != 2 or xw.shape[-1] != w_hh.shape[0] or seq == 0 \
-            or h0.shape != (xw.shape[1], w_hh.shape[1]) or w_hh.shape[0] % GATES[mode]:
-        raise RuntimeError(f"_rnn_layer(): expected xw (seq > 0, batch, gates), h0 (batch, hidden) and w_hh "
-                           f"(gates, hidden) of {mode}; got xw {list(xw.shape)}, h0 {list(h0.shape)}, w_hh "
-                           f"{list(w_hh.shape)}")
+    if xw.ndim != (2 if packed else 3) or h0.ndim != 2 or w_hh.ndim != 2 or xw.shape[-1] != w_hh.shape[0] \
+            or not bs or h0.shape != (bs[0], w_hh.shape[1]) or w_hh.shape[0] % GATES[mode] \
+            or any(b1 < b2 for b1, b2 in zip(bs, bs[1:])) or bs[-1] <= 0 or (packed and sum(bs) != xw.shape[0]):
+        raise RuntimeError(f"_rnn_layer(): expected xw (seq > 0, batch, gates) (or packed rows (sum of "
+                           f"batch_sizes, gates) with non-increasing positive batch_sizes), h0 (batch, hidden) "
+                           f"and w_hh (gates, hidden) of {mode}; got xw {list(xw.shape)}, h0 {list(h0.shape)}, "
+                           f"w_hh {list(w_hh.shape)}" + (f", batch_sizes {bs}" if packed else ""))
     # contiguous copies: a transposed view makes every step's small matmul ~1.7x slower on cpu
     w_hh_t = w_hh.t().contiguous()
     w_hr_t = None if w_hr is None else w_hr.t().contiguous()
-    xs = xw.unbind(0)
-    order = range(seq - 1, -1, -1) if reverse else range(seq)
-    outs = [None] * seq
+    seq = len(bs)
+    off = offsets(bs)
+    x2 = xw if packed else xw.reshape(-1, xw.shape[-1])
+    lstm = mode == "LSTM"
+    outs, hps, cps, cs, ws = ([None] * seq for _ in range(5))
     h, c = h0, c0
-    if mode == "LSTM":
-        cs, gs = [None] * seq, [None] * seq
-        for t in order:
-            gates = xs[t] + h @ w_hh_t
+    if not reverse:    # sequences that end leave the batch (their final state set aside)
+        done_h, done_c, m = [], [], bs[0]
+        order = range(seq)
+    else:              # sequences start (from h0) at their last step as the batch grows
+        m = 0
+        order = range(seq - 1, -1, -1)
+    for t in order:
+        b = bs[t]
+        if not reverse and b < m:
+            done_h.append(_rows(h, b, m))
+            h = _rows(h, 0, b)
+            if lstm:
+                done_c.append(_rows(c, b, m))
+                c = _rows(c, 0, b)
+            m = b
+        elif reverse and b > m:
+            h = pt.cat([h, _rows(h0, m, b)]) if m else _rows(h0, 0, b)
+            if lstm:
+                c = pt.cat([c, _rows(c0, m, b)]) if m else _rows(c0, 0, b)
+            m = b
+        hps[t], cps[t] = h, c
+        x = _rows(x2, off[t], off[t + 1])
+        if lstm:
+            gates = x + h @ w_hh_t
             s = gates.sigmoid()
             c = _cols(s, n, 2 * n) * c + _cols(s, 0, n) * _cols(gates, 2 * n, 3 * n).tanh()
             h = _cols(s, 3 * n, 4 * n) * c.tanh()
             if w_hr_t is not None:
                 h = h @ w_hr_t
-            outs[t], cs[t], gs[t] = h, c, gates
-        return stack(outs), h, c, stack(cs), stack(gs)
-    if mode == "GRU":
-        hhs = [None] * seq
-        for t in order:
+            cs[t], ws[t] = c, gates
+        elif mode == "GRU":
             hh = h @ w_hh_t
             if b_hh is not None:
                 hh = hh + b_hh
-            x = xs[t]
             rz = (_cols(x, 0, 2 * n) + _cols(hh, 0, 2 * n)).sigmoid()
             nn_ = (_cols(x, 2 * n, 3 * n) + _cols(rz, 0, n) * _cols(hh, 2 * n, 3 * n)).tanh()
             z = _cols(rz, n, 2 * n)
             h = (1 - z) * nn_ + z * h
-            outs[t], hhs[t] = h, hh
-        return stack(outs), h, stack(hhs)
-    for t in order:
-        pre = xs[t] + h @ w_hh_t
-        h = pre.tanh() if mode == "RNN_TANH" else pt.relu(pre)
+            ws[t] = hh
+        else:
+            pre = x + h @ w_hh_t
+            h = pre.tanh() if mode == "RNN_TANH" else pt.relu(pre)
         outs[t] = h
-    return stack(outs), h
+    if not reverse and done_h:
+        h = pt.cat([h] + done_h[::-1])
+        c = pt.cat([c] + done_c[::-1]) if lstm else None
+    out = pt.cat(outs)
+    if not packed:
+        out = out.view((seq, bs[0], out.shape[-1]))
+    res = (out, h, c) if lstm else (out, h)
+    res += (pt.cat(hps),)
+    if lstm:
+        return res + (pt.cat(cps), pt.cat(cs), pt.cat(ws))
+    return res + (pt.cat(ws),) if mode == "GRU" else res

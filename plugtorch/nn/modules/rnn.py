@@ -220,17 +220,22 @@ class RNNBase(Module):
         """One recurrence over a padded (seq, batch, gates) projection."""
         if not xw.shape[0]:
             return xw[..., :self.proj_size or self.hidden_size], state
+        fused = self._fused(step, xw, state, reverse)
+        return fused if fused is not None else _loop(step, xw, state, reverse)
+
+    def _fused(self, step, xw, state, reverse, batch_sizes=None):
+        """The recurrence as one ``_rnn_layer`` call (dispatch/ops/rnn.py: one autograd node) when
+        it records gradients, else None (without gradients the cells step without its workspace)."""
         lstm = self.mode == "LSTM"
         h0, c0 = state if lstm else (state, None)
         b_hh = step.b_hh if self.mode == "GRU" else None     # (LSTM's and RNN's is in xw)
         tensors = (xw, h0, c0, step.w_hh, b_hh, step.w_hr)
-        if (pt.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+        if not (pt.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
                 and not pt.is_autocast_enabled(xw.device.type)
                 and all(t is None or t.dtype is xw.dtype for t in tensors)):
-            # one autograd node (dispatch/ops/rnn.py); without gradients the same steps, minus its workspace
-            res = pt.ops._rnn_layer(*tensors, self.mode, reverse)
-            return res[0], (res[1:3] if lstm else res[1])
-        return _loop(step, xw, state, reverse)
+            return None
+        res = pt.ops._rnn_layer(*tensors, self.mode, reverse, *(() if batch_sizes is None else (batch_sizes,)))
+        return res[0], (res[1:3] if lstm else res[1])
 
     def _forward_packed(self, input, hx):
         """The layers over a PackedSequence; h0 comes and h_n goes in the caller's batch order
@@ -259,6 +264,10 @@ class RNNBase(Module):
         sequences of the length-sorted batch, so each one's final state is taken at its own last
         step. Forward, finished rows are set aside as the batch shrinks; in reverse, each sequence
         starts from its h0 at its last step as the batch grows."""
+        if bs:
+            fused = self._fused(step, xw, init, reverse, tuple(bs))
+            if fused is not None:
+                return fused
         lstm = self.mode == "LSTM"
         rows = lambda st, a, b: tuple(s[a:b] for s in st) if lstm else st[a:b]  # noqa: E731
         join = lambda parts: tuple(pt.cat(p) for p in zip(*parts)) if lstm else pt.cat(parts)  # noqa: E731

@@ -414,7 +414,8 @@ def _numpy_recurrence(mode, xw, w_hh_t, b_hh):
 
 def bench_rnn(torch, rng):
     """nn.LSTM / GRU / RNN, seq 32, batch 16, 64 -> 128, float32: forward under no_grad, and forward +
-    backward of out.sum() with the input and the weights requiring grad (NumPy: the forward only)."""
+    backward of out.sum() with the input and the weights requiring grad, padded and packed (NumPy:
+    the forward only)."""
     T, B, I, H = 32, 16, 64, 128
     x = rng.standard_normal((T, B, I), dtype=np.float32)
     for mode in ("LSTM", "GRU", "RNN"):
@@ -438,8 +439,14 @@ def bench_rnn(torch, rng):
             m(Xg)[0].sum().backward()
 
         np.testing.assert_allclose(pt_fwd().numpy(), numpy_fwd(), rtol=1e-4, atol=1e-5)
+        lengths = sorted(rng.integers(1, T + 1, B).tolist(), reverse=True)
+        lengths[0] = T
+
+        def pt_packed():
+            m(pt.nn.utils.rnn.pack_padded_sequence(Xg, lengths))[0].data.sum().backward()
         cs = [(f"plugtorch nn.{mode} forward", pt_fwd), ("numpy forward by hand", numpy_fwd)]
-        bw = [(f"plugtorch nn.{mode} forward+backward", pt_fwd_bwd)]
+        bw = [(f"plugtorch nn.{mode} forward+backward", pt_fwd_bwd),
+              ("  the same, packed (lengths 1..32)", pt_packed)]
         if torch is not None:
             tm = getattr(torch.nn, mode)(I, H)
             tx = torch.from_numpy(x)
@@ -451,13 +458,16 @@ def bench_rnn(torch, rng):
 
             def t_fwd_bwd():
                 tm(txg)[0].sum().backward()
+
+            def t_packed():
+                tm(torch.nn.utils.rnn.pack_padded_sequence(txg, lengths))[0].data.sum().backward()
             cs.append((f"pytorch nn.{mode} forward", t_fwd))
-            bw.append((f"pytorch nn.{mode} forward+backward", t_fwd_bwd))
+            bw += [(f"pytorch nn.{mode} forward+backward", t_fwd_bwd), ("  the same, packed", t_packed)]
         report(f"nn.{mode}, seq {T}, batch {B}, {I} -> {H}, float32 ms", cs)
         times = alternate([f for _, f in bw], repeat=15)
-        for (name, _), t in zip(bw, times):
-            row(name, t, "ms", times[-1] if len(bw) > 1 and name.startswith("plugtorch") else None, "pytorch")
-
+        for k, ((name, _), t) in enumerate(zip(bw, times)):
+            ref = times[k + 2] if len(bw) == 4 and k < 2 else None     # plugtorch's against pytorch's
+            row(name, t, "ms", ref, "pytorch")
 
 BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
            "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter,

@@ -174,9 +174,14 @@ def test_a_model_reading_tensor_data_into_python_is_refused():
     with pytest.raises(OnnxExporterError, match=r"reads tensor data into Python \(bool\) at .*test_coverage.py:\d+; "
                                                 r"the exported file would hold the value this example gave"):
         pt.onnx.export(model, (r(3),), None)
-    # EmbeddingBag with 1-D bags reads the longest bag's length: a longer bag at run time would be cut
-    with pytest.raises(OnnxExporterError, match=r"reads tensor data into Python \(int\)"):
-        pt.onnx.export(pt.nn.EmbeddingBag(10, 3).eval(), (pt.tensor([1, 2, 3, 4]), pt.tensor([0, 2])), None)
+    # EmbeddingBag with 1-D bags, histc of the data's range and matrix_exp of an input compute on the
+    # device (no read): they export, and other bag layouts, ranges and norms run right
+    for mode in ("sum", "mean", "max"):
+        check_export(pt.nn.EmbeddingBag(10, 3, mode=mode, padding_idx=2),
+                     (pt.tensor([1, 2, 3, 4, 5, 2]), pt.tensor([0, 2, 2])),
+                     runs=[(pt.tensor([9, 2, 2, 4, 0, 1]), pt.tensor([0, 0, 5]))])
+    check_export(lambda x: pt.histc(x, 5), (r(20),), runs=[(r(20) * 5,), (pt.full((20,), 2.0),)])
+    check_export(pt.matrix_exp, (r(3, 3),), runs=[(r(3, 3) * 0.01,), (r(3, 3) * 30,)])
     # a composite op reading its (constant) arguments is folded as before
     w = r(4, 4)
     check_export(lambda x: x @ pt.matrix_exp(w * 0.1), (r(2, 4),))

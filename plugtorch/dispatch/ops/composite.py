@@ -1490,10 +1490,10 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         from plugtorch.dispatch.dispatcher import data_check
         bad = (~input.isfinite() | (input < 0)).any()
         empty = input.sum(-1).amin() <= 0
-        data_check(bad | empty, RuntimeError, "multinomial(): probability tensor contains either `inf`, `nan` or "
-                   "element < 0, or a row whose probabilities sum to <= 0",
-                   eager_message=lambda: "multinomial(): probability tensor contains either `inf`, `nan` or element "
-                   "< 0" if bool(bad) else "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
+        elements = "multinomial(): probability tensor contains either `inf`, `nan` or element < 0"
+        data_check(bad | empty, RuntimeError, elements + ", or a row whose probabilities sum to <= 0",
+                   eager_message=lambda: elements if bool(bad) else
+                   "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
     if input.ndim == 1:
         return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
     probs = input / input.sum(-1, keepdim=True)

@@ -46,7 +46,7 @@ def test_matrix_exp_is_one_graph_with_the_squarings_eager_picks(dev):
     _one_graph(pt.matrix_exp, (x(0.05),), (x(1.0),), (x(3000.0),), (pt.zeros(2, 4, 4, dtype=pt.float64, device=dev),))
     c = pt.compile(pt.matrix_exp, fullgraph=True)
     a = x(2.0)
-    np.testing.assert_allclose(c(a).cpu().numpy(), scipy.linalg.expm(a.cpu().numpy()), rtol=1e-12)
+    np.testing.assert_allclose(c(a).cpu().numpy(), scipy.linalg.expm(a.cpu().numpy()), rtol=1e-10, atol=1e-10)
 
 
 def test_multinomial_checks_its_probabilities_in_the_graph(dev):

@@ -203,37 +203,8 @@ def _elementwise(dev, family, name, operands, targets, out_dt):
     rounded = name not in OPMATH_SCALAR
     vals = [x if x.__class__ is CLArray else T.scalar(tg, x, rounded) for x, tg in zip(operands, targets)]
     pw = pointwise(dev, family, name, in_dts, tuple(targets), out_dt)
-    if not contiguous and len(shape) <= P.MAX_DIMS:
-        # (a result of more dims keeps row-major: two such layouts together could exceed MAX_DIMS)
-        order = _shared_dense_order(arrays, shape)
-        if order is not None:   # one dense layout (channels_last ...): run in memory order, keep it
-            out = dev.empty(tuple(shape[d] for d in order), out_dt)
-            P.run(pw, out, vals, out.shape, True)
-            strides = [0] * len(shape)
-            for d, st in zip(order, out.strides):
-                strides[d] = st
-            return out.view_as(shape, strides, 0)
     out = dev.empty(shape, out_dt)
     return P.run(pw, out, vals, shape, contiguous)
-
-
-def _shared_dense_order(arrays, shape):
-    """The dims, outermost first in memory, when every operand fills its memory densely in one
-    order (a channels_last tensor, a transposed one), else None. An op on such operands keeps
-    their layout, as NumPy's order='K' does on cpu and PyTorch's TensorIterator does."""
-    first = arrays[0]
-    strides = first.strides
-    for x in arrays:
-        if x.shape != shape or x.strides != strides:
-            return None
-    order = sorted(range(len(shape)), key=lambda d: -strides[d])
-    expected = 1
-    for d in reversed(order):
-        if shape[d] != 1:
-            if strides[d] != expected:
-                return None
-            expected *= shape[d]
-    return order
 
 
 def _dev_of(*xs):

@@ -369,3 +369,8 @@ SAMPLES["cov"] = lambda rng: Sample((randn(rng, 2, 4),), {"aweights": T([1.0, 2.
 SAMPLES["corrcoef"] = lambda rng: Sample((randn(rng, 3, 5),))
 SAMPLES["cdist"] = lambda rng: Sample((randn(rng, 3, 2), randn(rng, 4, 2), 1.5))
 SAMPLES["matrix_exp"] = lambda rng: Sample((randn(rng, 2, 3, 3),))
+# one LSTM layer over packed rows (batch sizes 2, 2, 1), in reverse, with a projection: its outputs
+# (out, h_n, c_n), not the workspace that follows them
+SAMPLES["_rnn_layer"] = _call_sample(
+    lambda rng: (randn(rng, 5, 12), randn(rng, 2, 2), randn(rng, 2, 3), randn(rng, 12, 2), randn(rng, 2, 3)),
+    lambda xw, h0, c0, w_hh, w_hr: pt.ops._rnn_layer(xw, h0, c0, w_hh, None, w_hr, "LSTM", True, (2, 2, 1))[:3])

@@ -157,18 +157,7 @@ def test_save_on_cpu_double_backward_and_retain():
 
 
 def test_hooks_on_custom_function_and_errors():
-    class Exp(pt.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            y = x.exp()
-            ctx.save_for_backward(y)
-            return y
-
-        @staticmethod
-        def backward(ctx, g):
-            (y,) = ctx.saved_tensors
-            return g * y
-
+    from .test_function import Exp      # (saves its result with ctx.save_for_backward)
     seen = []
     x = pt.tensor([0.0, 1.0], dtype=pt.float64, requires_grad=True)
     with saved_tensors_hooks(lambda t: seen.append(t.tolist()) or t, lambda t: t):

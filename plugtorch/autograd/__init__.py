@@ -44,7 +44,8 @@ def _implicit_grad(o, k):
     one = _ONES.get(key)
     if one is None or one._device is not o._device:
         import plugtorch as pt
-        with no_grad():
+        from plugtorch.dispatch.dispatcher import outside_modes
+        with no_grad(), outside_modes():    # (a cached constant: a tracer captures it)
             one = _ONES[key] = pt.ones(tuple(o.shape), dtype=o.dtype, device=o.device)
     return one
 

@@ -96,7 +96,8 @@ def broadcast_grad(g, shape):
     key = (shape, g._dtype, id(g._device))    # id: devices are interned, and hashing one is a call
     ones = _ONES.get(key)
     if ones is None or ones._device is not g._device:
-        with pt.no_grad():
+        from plugtorch.dispatch.dispatcher import outside_modes
+        with pt.no_grad(), outside_modes():    # (a cached constant: a tracer captures it)
             ones = _ONES[key] = pt.ones(shape, dtype=g._dtype, device=g._device)
     return g * ones
 

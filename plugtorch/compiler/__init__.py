@@ -8,6 +8,9 @@ graph is used from the next matching call on.
 
 A call that reads tensor data into Python (``.item()``, ``bool(t)``, ``.tolist()``) cannot be
 captured — a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
+An op whose result's shape depends on the data (``nonzero``, a boolean mask) is checked at each
+replay: a changed shape stops the replay before anything after it runs, and the call is traced
+again (eager after ``SHAPE_MISS_LIMIT`` such changes).
 A trace that left a tensor it computed in Python state (an optimizer creating its state on the
 first step) is not replayable either; it is traced again on the next call, which normally finds
 the state in place.
@@ -31,7 +34,9 @@ from plugtorch.dispatch import dispatcher as D
 CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.config.cache_size_limit)
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
 
+SHAPE_MISS_LIMIT = 2          # replays stopped by a changed data-dependent shape, before eager
 from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
+from plugtorch.jit.executor import ShapeMiss as _ShapeMiss  # noqa: E402
 
 _COMPILED = weakref.WeakSet()
 _COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
@@ -88,6 +93,8 @@ class _Entry:
     optimizers: list = field(default_factory=list)
     fingerprint: tuple = ()
     run: object = None
+    key: tuple = ()
+    shape_misses: int = 0
 
 
 def _all_tensors(args) -> bool:
@@ -180,6 +187,8 @@ class CompiledFunction:
                             r = e.run(args)
                         except _GuardFailure:
                             pass        # another signature: the keyed lookup below
+                        except _ShapeMiss as m:
+                            return self._shape_missed(e, m, args, kwargs)
                         else:
                             _COUNTERS["compiled_calls"] += 1
                             return r
@@ -208,6 +217,8 @@ class CompiledFunction:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
                     self._recompile(key, e, why)
                     return self._trace(key, args, kwargs, e)
+                except _ShapeMiss as m:
+                    return self._shape_missed(e, m, args, kwargs)
             if e.state == "eager":
                 _COUNTERS["eager_calls"] += 1
                 return self._fn(*args, **kwargs)
@@ -221,6 +232,20 @@ class CompiledFunction:
         self.counters["recompiles"] += 1
         _note("recompile", f"{self.__name__}: {why}")
 
+    def _shape_missed(self, e, miss, args, kwargs):
+        """A replay stopped at a data-dependent shape that changed (before writing anything it could
+        not undo): trace again, or once that has happened SHAPE_MISS_LIMIT times, run eagerly."""
+        self._hot = None
+        e.shape_misses += 1
+        why = f"{self.__name__}: {miss}"
+        if e.shape_misses >= SHAPE_MISS_LIMIT:
+            e.state, e.reason = "eager", why + f"; it changed {e.shape_misses} times, so this signature runs eagerly"
+            _note("eager", e.reason)
+            _COUNTERS["eager_calls"] += 1
+            return self._fn(*args, **kwargs)
+        self._recompile(e.key, e, str(miss))
+        return self._trace(e.key, args, kwargs, e)
+
     def _trace(self, key, args, kwargs, e):
         from plugtorch.jit.api import TracedFunction, trace_call
         self._hot = None
@@ -231,7 +256,7 @@ class CompiledFunction:
                 self._cache.pop(old, None)
                 _note("cache", f"{self.__name__}: more than {CACHE_SIZE_LIMIT} signatures; the oldest graph "
                                "was dropped")
-            e = _Entry("retrace")
+            e = _Entry("retrace", key=key)
             self._cache[key] = e
             self._order.append(key)
         e.traces += 1
@@ -260,6 +285,21 @@ class CompiledFunction:
                 _note("retrace", reason)
             return res
         traced = TracedFunction(graph, name=self.__name__)
+        hazard = traced._exe.hazard
+        if hazard is not None:
+            # a replay could not stop at the data-dependent shape without leaving this write done
+            reason = (f"{self.__name__}: a data-dependent shape follows an in-place write ({hazard}): a replay "
+                      "could not stop there if the shape changed")
+            if self._fullgraph:
+                self._cache.pop(key, None)
+                raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; make the write "
+                                   "after the data-dependent op, or compile with fullgraph=False to run this call "
+                                   "eagerly")
+            e.state, e.reason = "eager", reason
+            _COUNTERS["graph_breaks"] += 1
+            self.counters["graph_breaks"] += 1
+            _note("graph break", reason)
+            return res
         e.traced = traced
         e.state = "compiled"
         # the key holds grad mode and every input's requires_grad: decide the path once

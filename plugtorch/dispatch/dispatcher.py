@@ -541,6 +541,28 @@ def data_check(flag, exc_type, message, detail=None, eager_message=None) -> None
         raise exc_type(message + (detail() if detail is not None else ""))
 
 
+class outside_modes:
+    """Run a block with no dispatch mode or recorder of the calling thread active: for a constant
+    made once and kept in a cache (autograd's implicit gradient 1), which a tracer must capture as
+    a tensor brought along, not record as an op of the program it traces (nor report as a tensor
+    the program left in Python state)."""
+
+    __slots__ = ("saved", "recorder")
+
+    def __enter__(self):
+        st = _stack
+        self.saved, self.recorder = list(st.modes), st.recorder
+        st.modes.clear()       # (in place: a mode's handler holds this list)
+        st.recorder = None
+        return self
+
+    def __exit__(self, *exc):
+        st = _stack
+        st.modes[:] = self.saved
+        st.recorder = self.recorder
+        return False
+
+
 def current_recorder():
     return _stack.recorder
 

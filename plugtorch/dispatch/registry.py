@@ -30,10 +30,11 @@ _caches.on_invalidate(_forget_dispatch_memos)
 OUT_TENSOR, OUT_MULTI, OUT_VIEW, OUT_INPLACE, OUT_RAW = range(5)
 
 # scalar_checked: the meta checks a Python scalar operand's value (pow's integer exponent), so
-# the dispatcher does not memoise such calls by the scalar's type alone
+# the dispatcher does not memoise such calls by the scalar's type alone; dynamic_shape: the
+# result's shape depends on the data (nonzero), so a traced graph checks it at each replay
 KNOWN_TAGS = frozenset({"pointwise", "reduction", "view", "inplace", "random", "factory",
                         "linalg", "indexing", "shape", "transfer", "nondeterministic",
-                        "scalar_checked"})
+                        "scalar_checked", "dynamic_shape"})
 
 
 class OpDef:

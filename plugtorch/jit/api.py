@@ -6,7 +6,7 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.jit import passes
-from plugtorch.jit.executor import Executable, GuardFailure, run_with_autograd
+from plugtorch.jit.executor import Executable, GuardFailure, ShapeMiss, run_with_autograd
 from plugtorch.jit.ir import CAPTURE, INPUT, NODE, values_in
 from plugtorch.jit.tracer import Tracer, TracerWarning, flatten_tensors, rebuild
 from plugtorch.jit.tracer import _tensors_in as _flat
@@ -124,6 +124,10 @@ class TracedFunction:
             raise RuntimeError(f"traced function '{self.__name__}': {self._exe.explain_mismatch(pos, tensors)}. A "
                                "traced graph runs only on inputs like its example inputs: trace it again with "
                                "these, or use plugtorch.compile (which traces once per input signature)") from None
+        except ShapeMiss as e:
+            raise RuntimeError(f"traced function '{self.__name__}': {e}. Trace it again with inputs giving this "
+                               "shape, or use plugtorch.compile (which traces again when such a shape "
+                               "changes)") from None
 
     def _call_tensors(self, tensors):
         g = self._graph

@@ -22,6 +22,72 @@ class GuardFailure(RuntimeError):
     """A call's tensors differ from those the graph was traced with."""
 
 
+class ShapeMiss(RuntimeError):
+    """An op whose result's shape depends on the data (``nonzero``, the ``dynamic_shape`` tag) gave
+    another shape than when traced: the graph's later kernels, views and fused kernels are
+    specialised on the traced shape, so the replay stops there (``args[0]`` says where)."""
+
+
+def _is_dynamic(n) -> bool:
+    return "dynamic_shape" in n.op.tags or (n.paired is not None and "dynamic_shape" in n.paired.tags)
+
+
+def _site(n) -> str:
+    call = n.parent
+    site = getattr(call, "site", "") if call is not None else ""
+    return f" (at {site})" if site else ""
+
+
+def shape_miss_message(op_name, site, got, traced) -> str:
+    return (f"{op_name}{site} returned shape {list(got)} where the graph was traced with {list(traced)}: its "
+            f"result's shape depends on the data, and the ops after it are specialised on the traced shape")
+
+
+def abort_hazard(graph):
+    """Before the graph's first data-dependent shape: (the first node writing into a tensor the call
+    does not own (an input, a captured tensor, a .grad) -- a replay stopped at the shape could not
+    undo it -- or None, the random nodes (their generators are restored when a replay stops))."""
+    first = next((i for i, n in enumerate(graph.nodes) if _is_dynamic(n)), None)
+    if first is None:
+        return None, []
+    randoms = []
+    for n in graph.nodes[:first]:
+        for w in n.writes:
+            if w.root.kind in (INPUT, CAPTURE, GRAD):
+                return f"{n.name}{_site(n)} writes into {w.root.name}", []
+        if "random" in n.op.tags:
+            randoms.append(n)
+    return None, randoms
+
+
+def _generators(randoms):
+    """A function returning the (generator, state) of every generator the random nodes draw from."""
+    from plugtorch.random import Generator, default_generator_for
+    explicit, devices = [], []
+    for n in randoms:
+        found = []
+        _collect_generators((n.run_args, n.run_kwargs, n.kargs), found, Generator)
+        explicit += [g for g in found if all(g is not h for h in explicit)]
+        if not found and n.device not in devices:
+            devices.append(n.device)
+
+    def snapshot():
+        gens = explicit + [default_generator_for(d) for d in devices]
+        return [(g, g.get_state()) for g in gens]
+    return snapshot
+
+
+def _collect_generators(x, out, cls):
+    if isinstance(x, cls):
+        out.append(x)
+    elif isinstance(x, (list, tuple)):
+        for y in x:
+            _collect_generators(y, out, cls)
+    elif isinstance(x, dict):
+        for y in x.values():
+            _collect_generators(y, out, cls)
+
+
 def describe(t) -> str:
     if not isinstance(t, Tensor):
         return f"a {type(t).__name__}"
@@ -103,6 +169,15 @@ class Executable:
         for v in g.values:
             if v.kind == CONST:
                 ns[f"v{v.index}"] = v.array
+        # a data-dependent shape is checked where it appears; a replay stopped there has written
+        # nothing it cannot undo (abort_hazard), and puts back the generators it drew from
+        self.hazard, randoms = abort_hazard(g)
+        self.dynamic = any(_is_dynamic(n) for n in g.nodes)
+        snap = ""
+        if self.dynamic and randoms:
+            emit(f"    _rng = {const(_generators(randoms))}()")
+            snap = ", _rng"
+        ns["_shape_miss"] = self._shape_missed
 
         keep = {v.index for v in g.output_values()}
         keep |= {v.root.index for v in g.output_values()}
@@ -115,6 +190,11 @@ class Executable:
         produced_unused = []
         for i, n in enumerate(g.nodes):
             emit("    " + self._node_line(n, const))
+            if _is_dynamic(n):
+                for o in n.outs:
+                    if o is not None:
+                        emit(f"    if v{o.index}.shape != {const(o.shape)}:")
+                        emit(f"        _shape_miss({i}, v{o.index}.shape{snap})")
             for o in n.outs:
                 if o is not None and o.index not in last and o.index not in keep:
                     produced_unused.append(f"v{o.index}")
@@ -207,6 +287,13 @@ class Executable:
     def _guard_failed(self, pos):
         raise GuardFailure(pos)
 
+    def _shape_missed(self, i, shape, rng=None):
+        for gen, state in rng or ():
+            gen.set_state(state)
+        n = self.graph.nodes[i]
+        traced = next(o.shape for o in n.outs if o is not None)
+        raise ShapeMiss(shape_miss_message(n.name, _site(n), shape, traced))
+
     def explain_mismatch(self, pos, tensors) -> str:
         g = self.graph
         if isinstance(pos, tuple):
@@ -289,8 +376,20 @@ def run_with_autograd(graph, tensors):
         args = substitute(call.args, get)
         kwargs = substitute(call.kwargs, get)
         res = D.dispatch(call.op, *args, **kwargs)
+        if "dynamic_shape" in call.op.tags:
+            _check_shapes(call, call.outs, res)
         _bind_outputs(env, call.outs, res)
     return substitute(graph.outputs, get)
+
+
+def _check_shapes(call, tpl, res):
+    if tpl.__class__ is Value:
+        if isinstance(res, Tensor) and tuple(res.shape) != tuple(tpl.shape):
+            site = f" (at {call.site})" if call.site else ""
+            raise ShapeMiss(shape_miss_message(call.op.name, site, tuple(res.shape), tpl.shape))
+    elif tpl.__class__ in (list, tuple) and isinstance(res, (list, tuple)):
+        for t, r in zip(tpl, res):
+            _check_shapes(call, t, r)
 
 
 def env_tensor(env, v):

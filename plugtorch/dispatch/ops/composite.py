@@ -468,7 +468,7 @@ def _cast_scalar(v, dtype):
     return int(v)
 
 
-@composite("masked_select", tags=("indexing",))
+@composite("masked_select", tags=("indexing", "dynamic_shape"))
 def masked_select(input, mask):
     _t("masked_select", input)
     _t("masked_select", mask, "mask")

@@ -187,7 +187,8 @@ def _nonzero_meta(input, *, as_tuple=False):
     return input._device, (input._data,), _dtypes.int64
 
 
-register_op("nonzero", _nonzero_meta, tags=("indexing",), differentiable=False)
+# dynamic_shape: the result's shape depends on the data (a traced graph guards it at each replay)
+register_op("nonzero", _nonzero_meta, tags=("indexing", "dynamic_shape"), differentiable=False)
 
 
 # ---- index_add / index_copy / index_fill (public functions over index_put) ------------------

@@ -353,6 +353,16 @@ def _op_runner(n):
     return runner
 
 
+def _program_checks(graph) -> dict:
+    """The argument checks the program's own Python made between op-level calls (``data_check``
+    outside any op: embedding_bag's offsets), by the index in ``graph.ops`` of the call after
+    them: ``{index: [(flag Value, exception type, message)]}``."""
+    checks = {}
+    for pos, flag, exc_type, message in graph.checks:
+        checks.setdefault(pos, []).append((flag, exc_type, message))
+    return checks
+
+
 def run_with_autograd(graph, tensors):
     """Replay the op-level calls through the dispatcher, so autograd records them (a call whose
     inputs or parameters require grad, outside a graph that holds its own backward)."""
@@ -372,13 +382,18 @@ def run_with_autograd(graph, tensors):
             raise RuntimeError(f"plugtorch.jit: value {v!r} is not produced by an op of the graph; "
                                "this graph cannot run with autograd") from None
 
-    for call in graph.ops:
+    checks = _program_checks(graph)
+    for k, call in enumerate(graph.ops):
+        for flag, exc_type, message in checks.get(k, ()):   # (as eager checked, before the call)
+            D.data_check(get(flag), exc_type, message)
         args = substitute(call.args, get)
         kwargs = substitute(call.kwargs, get)
         res = D.dispatch(call.op, *args, **kwargs)
         if "dynamic_shape" in call.op.tags:
             _check_shapes(call, call.outs, res)
         _bind_outputs(env, call.outs, res)
+    for flag, exc_type, message in checks.get(len(graph.ops), ()):
+        D.data_check(get(flag), exc_type, message)
     return substitute(graph.outputs, get)
 
 

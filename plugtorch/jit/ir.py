@@ -157,6 +157,10 @@ class Graph:
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.escapes: list = []       # sites of values kept by Python code outside the graph
         self.input_spec = None        # structure of the call's arguments
+        # argument checks on data the program's own Python made between op-level calls
+        # (dispatcher.data_check outside any op): (index in ops of the next call, Value of the
+        # flag, exception type, message); the op-level replay runs them (executor.run_with_autograd)
+        self.checks: list = []
 
     def new_value(self, kind, shape, dtype, device) -> Value:
         v = Value(len(self.values), kind, shape, dtype, device)

@@ -306,6 +306,8 @@ class Tracer(D.DispatchMode):
         node = Node(CHECK_OP, dev, _check_kernel(dev, exc_type, message), (v,), [], [], (v,), {},
                     self.current)
         self.graph.nodes.append(node)
+        if self.depth == 0:    # (a check inside an op's code runs again with the op)
+            self.graph.checks.append((len(self.graph.ops), v, exc_type, message))
 
     def _new_out(self, arr, dtype, dev, view, src):
         v = self.graph.new_value(NODE, arr.shape, dtype, dev)

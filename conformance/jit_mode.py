@@ -21,10 +21,12 @@ NaN matches NaN, and a zero's sign is not compared for sums, gradients and the o
 one of equal values. Random ops are compared under the same seed (``manual_seed`` before the
 eager call and before the replay), uninitialised memory (``empty``) by shape and dtype only.
 
-A trace in which Python read tensor data (``item()``, ``bool()``, ``tolist()``: the tracer
-records a graph break) cannot stand for the call: that sample is a **graph break**, counted
-and listed with the tracer's reason, not a failure; compile, which runs such a call eagerly,
-is still compared.
+Where Python read tensor data while tracing (``item()``, ``bool()``, ``tolist()``), the graph
+repeats the read and stops unless the data is the traced data: replayed on the same inputs it
+must equal eager like any other. A trace that cannot stand for the call (a ``numpy()`` read, a
+read after an in-place write, or a read whose data differs between two calls on the same inputs)
+is a **graph break**, counted and listed with the tracer's reason, not a failure; compile,
+which runs such a call eagerly, is still compared.
 
 Every sample is traced (and compiled once) before any replays (``EntryJit``), and the runner
 traces a batch of entries before replaying them, under ``fusion.deferred_builds()``: a backend
@@ -228,14 +230,22 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
     if graph.breaks:
         breaks.append(_break_reason(graph))
     else:
-        got = _replay(traced, sample, dev, seed, JIT)
-        _compare(JIT, entry, sample, got, ref, _graph_text(graph))
+        try:
+            got = _replay(traced, sample, dev, seed, JIT)
+        except pt.jit.TracedDataChanged as e:
+            breaks.append(_data_changed(e))
+        else:
+            _compare(JIT, entry, sample, got, ref, _graph_text(graph))
     if gtraced is not None:
         if ggraph.breaks:
             breaks.append(_break_reason(ggraph))
         else:
-            _compare_grads(JIT, *_replay_grads(gtraced, sample, dev, seed, grads.gos), grads,
-                           _graph_text(ggraph, "op"))
+            try:
+                replayed = _replay_grads(gtraced, sample, dev, seed, grads.gos)
+            except pt.jit.TracedDataChanged as e:
+                breaks.append(_data_changed(e))
+            else:
+                _compare_grads(JIT, *replayed, grads, _graph_text(ggraph, "op"))
     between(1)       # the second replays
     if grads is None:
         got = _replay(compiled, sample, dev, seed, COMPILE)
@@ -245,7 +255,11 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
         _compare(COMPILE, entry, sample, out, grads.call, _compiled_text(compiled))
         _compare_grads(COMPILE, new_grads, leaves, grads, _compiled_text(compiled))
     if compiled.counters["recompiles"] != recompiles:    # (something between the calls changed its key)
-        raise Mismatch(COMPILE, "the second call compiled a new graph instead of replaying the first's")
+        if not any(e.variants for e in compiled._cache.values()):
+            raise Mismatch(COMPILE, "the second call compiled a new graph instead of replaying the first's")
+        # (the graph stopped at a read whose data differs between two calls on the same inputs)
+        breaks.append("a read of tensor data that differs between two calls on the same inputs, in the compiled "
+                      "call")
     states = {e.state: e.reason for e in compiled._cache.values()}
     if "eager" in states:
         if not breaks:
@@ -356,6 +370,8 @@ def _replay(fn, sample, dev, seed, check) -> _Call:
     pt.manual_seed(seed)
     try:
         out = fn(*args, **kwargs)
+    except pt.jit.TracedDataChanged:
+        raise
     except Exception as e:
         what = "the replay" if check == JIT else "the compiled call"
         raise _mismatch(e, check, f"{what} raised {type(e).__name__}: {e}\n(the eager call returns)") from None
@@ -365,6 +381,14 @@ def _replay(fn, sample, dev, seed, check) -> _Call:
 def _break_reason(graph) -> str:
     what, site = graph.breaks[0]
     return _site_free(f"{what}() at {site or 'an unknown line'}")
+
+
+def _data_changed(e) -> str:
+    """A replay on the same inputs found other data where the graph is specialised on the traced
+    data (the entry's function keeps state between calls: LBFGS's history): not replayable."""
+    m = re.search(r"\((\w+)\(\) at (\S+)\)", str(e))
+    where = f"{m.group(1)}() at {m.group(2)}" if m else "a data-dependent shape"
+    return _site_free(f"{where}, whose data differs between two calls on the same inputs")
 
 
 def _site_free(reason: str) -> str:
@@ -414,7 +438,7 @@ def _replay_grads(traced, sample, dev, seed, gos):
             raise Mismatch("jit gradient", f"{len(outs)} outputs of the replay require grad, {len(gos)} of the "
                                            "eager call's")
         return pt.autograd.grad(outs, leaves, gos, allow_unused=True), leaves
-    except Mismatch:
+    except (Mismatch, pt.jit.TracedDataChanged):
         raise
     except Exception as e:
         raise _mismatch(e, "jit gradient", f"backward through the replay raised {type(e).__name__}: {e}\n(eager "

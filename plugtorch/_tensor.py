@@ -262,6 +262,10 @@ class Tensor:
                 raise TypeError(f"can't convert {self._device.type} device type tensor to numpy. "
                                 "Use Tensor.cpu() to copy the tensor to host memory first.")
             return self._backend().to_numpy(self._data)
+        if _dispatcher._modes:
+            rec = _dispatcher._stack.recorder
+            if rec is not None:   # plugtorch.jit: Python reads a traced value (a graph break)
+                rec.host_read(self, "numpy")
         return self._data
 
     def _host(self, why="item") -> np.ndarray:

@@ -10,7 +10,8 @@ A call that reads tensor data into Python (``.item()``, ``bool(t)``, ``.tolist()
 captured — a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
 An op whose result's shape depends on the data (``nonzero``, a boolean mask) is checked at each
 replay: a changed shape stops the replay before anything after it runs, and the call is traced
-again (eager after ``SHAPE_MISS_LIMIT`` such changes).
+again; up to ``DATA_VARIANT_LIMIT`` graphs of a signature are kept, one per data seen there,
+and a call tries them in turn (eager once all are taken and none fits).
 A trace that left a tensor it computed in Python state (an optimizer creating its state on the
 first step) is not replayable either; it is traced again on the next call, which normally finds
 the state in place.
@@ -34,9 +35,9 @@ from plugtorch.dispatch import dispatcher as D
 CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.config.cache_size_limit)
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
 
-SHAPE_MISS_LIMIT = 2          # replays stopped by a changed data-dependent shape, before eager
+DATA_VARIANT_LIMIT = 4        # graphs of one signature differing in a data-dependent shape or read
 from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
-from plugtorch.jit.executor import ShapeMiss as _ShapeMiss  # noqa: E402
+from plugtorch.jit.executor import DataMiss as _DataMiss  # noqa: E402
 
 _COMPILED = weakref.WeakSet()
 _COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
@@ -94,7 +95,7 @@ class _Entry:
     fingerprint: tuple = ()
     run: object = None
     key: tuple = ()
-    shape_misses: int = 0
+    variants: list = field(default_factory=list)   # other (traced, run) of this key: other data seen
 
 
 def _all_tensors(args) -> bool:
@@ -187,7 +188,7 @@ class CompiledFunction:
                             r = e.run(args)
                         except _GuardFailure:
                             pass        # another signature: the keyed lookup below
-                        except _ShapeMiss as m:
+                        except _DataMiss as m:
                             return self._shape_missed(e, m, args, kwargs)
                         else:
                             _COUNTERS["compiled_calls"] += 1
@@ -217,7 +218,7 @@ class CompiledFunction:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
                     self._recompile(key, e, why)
                     return self._trace(key, args, kwargs, e)
-                except _ShapeMiss as m:
+                except _DataMiss as m:
                     return self._shape_missed(e, m, args, kwargs)
             if e.state == "eager":
                 _COUNTERS["eager_calls"] += 1
@@ -233,18 +234,34 @@ class CompiledFunction:
         _note("recompile", f"{self.__name__}: {why}")
 
     def _shape_missed(self, e, miss, args, kwargs):
-        """A replay stopped at a data-dependent shape that changed (before writing anything it could
-        not undo): trace again, or once that has happened SHAPE_MISS_LIMIT times, run eagerly."""
+        """A replay stopped at a data-dependent shape, or a read of tensor data, that differs from its
+        trace (before writing anything it could not undo). The signature's other graphs, traced on
+        other data, are tried in turn (the one that fits runs from then on first); none fitting,
+        the call is traced again into one more graph, up to DATA_VARIANT_LIMIT, then runs eagerly."""
         self._hot = None
-        e.shape_misses += 1
+        for k, (traced, run) in enumerate(e.variants):
+            try:
+                r = run(traced_inputs(None, args, kwargs) if kwargs or not _all_tensors(args) else args)
+            except _DataMiss:
+                continue
+            e.variants[k] = (e.traced, e.run)
+            e.traced, e.run = traced, run
+            _COUNTERS["compiled_calls"] += 1
+            return r
         why = f"{self.__name__}: {miss}"
-        if e.shape_misses >= SHAPE_MISS_LIMIT:
-            e.state, e.reason = "eager", why + f"; it changed {e.shape_misses} times, so this signature runs eagerly"
+        if len(e.variants) + 1 >= DATA_VARIANT_LIMIT:
+            e.state, e.reason = "eager", why + f"; {DATA_VARIANT_LIMIT} graphs traced on other data fit none, so " \
+                "this signature runs eagerly"
+            e.variants = []
             _note("eager", e.reason)
             _COUNTERS["eager_calls"] += 1
             return self._fn(*args, **kwargs)
         self._recompile(e.key, e, str(miss))
-        return self._trace(e.key, args, kwargs, e)
+        variants = e.variants + [(e.traced, e.run)]
+        r = self._trace(e.key, args, kwargs, e)
+        if e.state == "compiled":
+            e.variants = variants
+        return r
 
     def _trace(self, key, args, kwargs, e):
         from plugtorch.jit.api import TracedFunction, trace_call
@@ -288,8 +305,9 @@ class CompiledFunction:
         hazard = traced._exe.hazard
         if hazard is not None:
             # a replay could not stop at the data-dependent shape without leaving this write done
-            reason = (f"{self.__name__}: a data-dependent shape follows an in-place write ({hazard}): a replay "
-                      "could not stop there if the shape changed")
+            first = "a read of tensor data" if graph.guards else "a data-dependent shape"
+            reason = (f"{self.__name__}: {first} follows an in-place write ({hazard}): a replay could not stop "
+                      "there if it changed")
             if self._fullgraph:
                 self._cache.pop(key, None)
                 raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; make the write "

@@ -8,7 +8,7 @@
 See docs/jit.md: the tracer is a dispatch mode, the IR has an op level and a kernel level,
 passes are small functions over it, and the executor is one generated function per graph.
 """
-from plugtorch.jit.api import TracedFunction, TracedModule, trace  # noqa: F401
+from plugtorch.jit.api import TracedDataChanged, TracedFunction, TracedModule, trace  # noqa: F401
 from plugtorch.jit.tracer import TracerWarning  # noqa: F401
 
 ScriptModule = TracedModule

@@ -6,7 +6,7 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.jit import passes
-from plugtorch.jit.executor import Executable, GuardFailure, ShapeMiss, run_with_autograd
+from plugtorch.jit.executor import DataMiss, Executable, GuardFailure, ShapeMiss, run_with_autograd
 from plugtorch.jit.ir import CAPTURE, INPUT, NODE, values_in
 from plugtorch.jit.tracer import Tracer, TracerWarning, flatten_tensors, rebuild
 from plugtorch.jit.tracer import _tensors_in as _flat
@@ -124,10 +124,10 @@ class TracedFunction:
             raise RuntimeError(f"traced function '{self.__name__}': {self._exe.explain_mismatch(pos, tensors)}. A "
                                "traced graph runs only on inputs like its example inputs: trace it again with "
                                "these, or use plugtorch.compile (which traces once per input signature)") from None
-        except ShapeMiss as e:
-            raise RuntimeError(f"traced function '{self.__name__}': {e}. Trace it again with inputs giving this "
-                               "shape, or use plugtorch.compile (which traces again when such a shape "
-                               "changes)") from None
+        except DataMiss as e:
+            what = "shape" if isinstance(e, ShapeMiss) else "data"
+            raise TracedDataChanged(f"traced function '{self.__name__}': {e}. Trace it again with inputs giving this "
+                               f"{what}, or use plugtorch.compile (which traces again when it changes)") from None
 
     def _call_tensors(self, tensors):
         g = self._graph
@@ -150,6 +150,12 @@ class TracedFunction:
     def save(self, f):
         from plugtorch.jit.serialize import save
         save(self, f)
+
+
+class TracedDataChanged(RuntimeError):
+    """A traced function was called on data that differs, where its graph is specialised on the
+    traced data (a data-dependent shape, a tensor Python read): the replay stopped before any
+    write it could not undo."""
 
 
 def _describe_spec(spec) -> str:

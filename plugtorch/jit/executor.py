@@ -22,14 +22,42 @@ class GuardFailure(RuntimeError):
     """A call's tensors differ from those the graph was traced with."""
 
 
-class ShapeMiss(RuntimeError):
+class DataMiss(RuntimeError):
+    """A replay stopped where the data differs from the traced data in a way the graph is
+    specialised on (``args[0]`` says where and how); it has written nothing it cannot undo."""
+
+
+class ShapeMiss(DataMiss):
     """An op whose result's shape depends on the data (``nonzero``, the ``dynamic_shape`` tag) gave
     another shape than when traced: the graph's later kernels, views and fused kernels are
-    specialised on the traced shape, so the replay stops there (``args[0]`` says where)."""
+    specialised on the traced shape."""
+
+
+class ValueMiss(DataMiss):
+    """A tensor Python read while tracing (``item()``, ``bool()``, ``tolist()``) holds other data:
+    the Python after the read followed the traced data."""
 
 
 def _is_dynamic(n) -> bool:
     return "dynamic_shape" in n.op.tags or (n.paired is not None and "dynamic_shape" in n.paired.tags)
+
+
+def _is_guard(n) -> bool:
+    return "guard" in n.op.tags
+
+
+def _is_stop(n) -> bool:
+    return _is_guard(n) or _is_dynamic(n)
+
+
+def _shown(a) -> str:
+    return str(a.tolist()) if a.size <= 8 else f"an array of shape {list(a.shape)}"
+
+
+def value_miss_message(why, site, now, traced) -> str:
+    return (f"the tensor Python read while tracing ({why}() at {site or 'unknown'}) holds {_shown(now)} where "
+            f"the trace read {_shown(traced)}: the graph follows what the Python after that read did with "
+            f"the traced data")
 
 
 def _site(n) -> str:
@@ -44,10 +72,10 @@ def shape_miss_message(op_name, site, got, traced) -> str:
 
 
 def abort_hazard(graph):
-    """Before the graph's first data-dependent shape: (the first node writing into a tensor the call
+    """Before the graph's first data-dependent shape or guard: (the first node writing into a tensor the call
     does not own (an input, a captured tensor, a .grad) -- a replay stopped at the shape could not
     undo it -- or None, the random nodes (their generators are restored when a replay stops))."""
-    first = next((i for i, n in enumerate(graph.nodes) if _is_dynamic(n)), None)
+    first = next((i for i, n in enumerate(graph.nodes) if _is_stop(n)), None)
     if first is None:
         return None, []
     randoms = []
@@ -172,12 +200,13 @@ class Executable:
         # a data-dependent shape is checked where it appears; a replay stopped there has written
         # nothing it cannot undo (abort_hazard), and puts back the generators it drew from
         self.hazard, randoms = abort_hazard(g)
-        self.dynamic = any(_is_dynamic(n) for n in g.nodes)
+        self.dynamic = any(_is_stop(n) for n in g.nodes)
         snap = ""
         if self.dynamic and randoms:
             emit(f"    _rng = {const(_generators(randoms))}()")
             snap = ", _rng"
         ns["_shape_miss"] = self._shape_missed
+        ns["_value_miss"] = self._value_missed
 
         keep = {v.index for v in g.output_values()}
         keep |= {v.root.index for v in g.output_values()}
@@ -189,6 +218,10 @@ class Executable:
                 dying.setdefault(ni, []).append(f"v{vi}")
         produced_unused = []
         for i, n in enumerate(g.nodes):
+            if _is_guard(n):
+                emit(f"    if not {const(n.kernel)}(v{n.kargs[0].index}):")
+                emit(f"        _value_miss({i}, v{n.kargs[0].index}{snap})")
+                continue
             emit("    " + self._node_line(n, const))
             if _is_dynamic(n):
                 for o in n.outs:
@@ -294,6 +327,13 @@ class Executable:
         traced = next(o.shape for o in n.outs if o is not None)
         raise ShapeMiss(shape_miss_message(n.name, _site(n), shape, traced))
 
+    def _value_missed(self, i, x, rng=None):
+        for gen, state in rng or ():
+            gen.set_state(state)
+        n = self.graph.nodes[i]
+        why, site = n.kernel.read
+        raise ValueMiss(value_miss_message(why, site, n.device._backend.to_numpy(x), n.kernel.traced))
+
     def explain_mismatch(self, pos, tensors) -> str:
         g = self.graph
         if isinstance(pos, tuple):
@@ -382,8 +422,22 @@ def run_with_autograd(graph, tensors):
             raise RuntimeError(f"plugtorch.jit: value {v!r} is not produced by an op of the graph; "
                                "this graph cannot run with autograd") from None
 
+    guards = {}
+    for why, site, pos, v, traced in graph.guards:
+        if pos is not None:      # (a read inside an op's code: the op, run again, reads afresh)
+            guards.setdefault(pos, []).append((why, site, v, traced))
+
+    def check(pos):
+        for why, site, v, traced in guards[pos]:
+            t = get(v) if v.index in env else env_tensor(env, v)
+            now = t._device._backend.to_numpy(t._data)
+            if not (now.shape == traced.shape and now.dtype == traced.dtype and now.tobytes() == traced.tobytes()):
+                raise ValueMiss(value_miss_message(why, site, now, traced))
+
     checks = _program_checks(graph)
     for k, call in enumerate(graph.ops):
+        if k in guards:
+            check(k)
         for flag, exc_type, message in checks.get(k, ()):   # (as eager checked, before the call)
             D.data_check(get(flag), exc_type, message)
         args = substitute(call.args, get)
@@ -392,9 +446,12 @@ def run_with_autograd(graph, tensors):
         if "dynamic_shape" in call.op.tags:
             _check_shapes(call, call.outs, res)
         _bind_outputs(env, call.outs, res)
+    if len(graph.ops) in guards:
+        check(len(graph.ops))
     for flag, exc_type, message in checks.get(len(graph.ops), ()):
         D.data_check(get(flag), exc_type, message)
     return substitute(graph.outputs, get)
+
 
 
 def _check_shapes(call, tpl, res):

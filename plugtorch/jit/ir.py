@@ -155,6 +155,9 @@ class Graph:
         self.backward_ran = False
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
+        # reads a replay repeats and compares with the traced data (item, bool, tolist): (what, site,
+        # index in ops of the first op after the read (None: a read inside an op's code), Value, data)
+        self.guards: list = []
         self.escapes: list = []       # sites of values kept by Python code outside the graph
         self.input_spec = None        # structure of the call's arguments
         # argument checks on data the program's own Python made between op-level calls

@@ -66,8 +66,8 @@ def to_structure(graph: Graph, names: dict | None = None) -> dict:
     if graph.backward_ran or any(c.kind == GRAD for c in graph.captures):
         raise RuntimeError("plugtorch.jit.save: this graph runs a backward pass (or reads .grad); only "
                            "forward graphs (inference) are saved — trace the model's forward to save it")
-    if graph.breaks:
-        what, site = graph.breaks[0]
+    if graph.breaks or graph.guards:
+        what, site = (graph.breaks or graph.guards)[0][:2]
         raise RuntimeError(f"plugtorch.jit.save: the trace read tensor data into Python ({what} at {site}); "
                            "its graph is not a faithful record of the program and is not saved")
     defined = {v.index for v in graph.inputs} | {v.index for v in graph.captures}

@@ -328,7 +328,29 @@ class Tracer(D.DispatchMode):
         # computed from parameters and constants alone is the same for every input)
         if self.depth == 0 and (t is None or self._varies(self.by_array.get(id(t._data)))):
             self.graph.program_reads.append((why, site))
+        if t is not None and why in _GUARDED_READS and self._guard(t, why, site):
+            self._warn(why, site, stacklevel=5)
+            return
         self._break(why, site, stacklevel=5)   # (the caller of item() and the like)
+
+    def _guard(self, t, why, site) -> bool:
+        """Python reads ``t`` (a number or a list it can only read, not write): a replay reads it
+        again (a guard node) and stops unless the data equals what the trace read, since the
+        Python after the read -- a branch, a number passed to an op -- followed that data."""
+        dev = t._device
+        be = dev._backend
+        if be is None or not hasattr(be, "to_numpy"):
+            return False
+        import numpy as np
+        data = np.array(be.to_numpy(t._data), copy=True, order="C")
+        v = self.value_of(t)
+        node = Node(GUARD_OP, dev, _guard_kernel(be, data), (v,), [], [], (v,), {}, self.current)
+        self.graph.nodes.append(node)
+        if self.current is not None:
+            self.current.nodes.append(node)
+        self.graph.guards.append((why, site, len(self.graph.ops) if self.depth == 0 else None, v, data))
+        node.kernel.read = (why, site)
+        return True
 
     def _varies(self, value):
         """Whether ``value`` follows the inputs or a random draw: a walk back through the nodes
@@ -358,6 +380,9 @@ class Tracer(D.DispatchMode):
 
     def _break(self, why, site, stacklevel=2):
         self.graph.breaks.append((why, site))
+        self._warn(why, site, stacklevel + 1)
+
+    def _warn(self, why, site, stacklevel):
         if self.warn:
             what = {"item": "a Python number (item())", "bool": "a Python boolean",
                     "tolist": "a Python list (tolist())", "numpy": "a NumPy array",
@@ -480,6 +505,29 @@ class _ItemOp:
 
 
 ITEM_OP = _ItemOp()
+
+
+class _GuardOp:
+    """The op of a node repeating a read Python made while tracing (``item()``, ``bool()``,
+    ``tolist()``): the replay stops unless the data equals the traced data (not a registry op)."""
+    name = "_guard"
+    tags = frozenset({"check", "guard"})
+    out_kind = OUT_RAW
+
+
+GUARD_OP = _GuardOp()
+_GUARDED_READS = frozenset({"item", "bool", "tolist", "float", "int", "complex"})
+
+
+def _guard_kernel(be, traced):
+    """``guard(x)``: whether native array ``x`` holds exactly (bit for bit) the data ``traced``."""
+    shape, dtype, raw = traced.shape, traced.dtype, traced.tobytes()
+
+    def guard(x):
+        a = be.to_numpy(x)
+        return a.shape == shape and a.dtype == dtype and a.tobytes() == raw
+    guard.traced = traced
+    return guard
 
 
 _ITEM_KERNELS: dict = {}

@@ -231,8 +231,8 @@ class Lowering(GraphBuilder):
                 raise UnsupportedOperatorError(
                     f"plugtorch.onnx.export: op '{op.name}'{_at(site)} has no ONNX mapping for opset {self.opset} "
                     f"and its decomposition cannot be traced at export ({e})") from e
-            if tr.graph.breaks:
-                what, _ = tr.graph.breaks[0]
+            if tr.graph.breaks or tr.graph.guards:
+                what = (tr.graph.breaks or tr.graph.guards)[0][0]
                 raise UnsupportedOperatorError(
                     f"plugtorch.onnx.export: op '{op.name}'{_at(site)} has no ONNX mapping for opset {self.opset} "
                     f"and its decomposition reads tensor data into Python ({what}), so it cannot export through it")

@@ -52,7 +52,7 @@ def test_cache_is_bounded():
 
 def test_graph_break_runs_eagerly_and_is_explained():
     def f(x):
-        if x.sum().item() > 0:          # data-dependent Python
+        if x.numpy().sum() > 0:          # data-dependent Python on a NumPy view: not repeatable
             return x * 2
         return x * 3
     c = pt.compile(f)
@@ -60,15 +60,51 @@ def test_graph_break_runs_eagerly_and_is_explained():
     assert c(-pt.ones(2)).tolist() == [-3.0, -3.0]    # eager: the other branch
     st = pt.compiler.stats()
     assert st["graph_breaks"] == 1 and st["eager_calls"] == 1
-    assert any("graph break" in r and "item" in r and "test_compile.py" in r for r in st["reasons"])
+    assert any("graph break" in r and "numpy" in r and "test_compile.py" in r for r in st["reasons"])
     ex = pt.compiler.explain(f, pt.ones(2))
-    assert ex.graph_count == 0 and ex.graph_break_count == 1 and "item" in ex.break_reasons[0]
+    assert ex.graph_count == 0 and ex.graph_break_count == 1 and "numpy" in ex.break_reasons[0]
     assert "Graph Break Count: 1" in str(ex)
 
 
+def test_a_branch_on_tensor_data_compiles_a_graph_per_branch():
+    """item()/bool()/tolist() are repeated by the replay (a guard): a graph per value Python saw."""
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        if x.sum().item() > 0:
+            return x * 2
+        return x * 3
+    c = pt.compile(f)
+    for sign in (1, 1, -1, -1, 1, -1):
+        x = sign * pt.ones(2)
+        assert c(x).tolist() == ([2.0 * sign] * 2 if sign > 0 else [-3.0] * 2)
+    st = pt.compiler.stats()
+    assert st["graphs"] == 2 and st["graph_breaks"] == 0 and st["eager_calls"] == 0 and len(calls) == 2
+    assert st["compiled_calls"] == 4 and st["recompiles"] == 1
+    assert "item() at" in st["reasons"][0] and "holds -2.0 where the trace read 2.0" in st["reasons"][0]
+    ex = pt.compiler.explain(f, pt.ones(2))
+    assert ex.graph_count == 1 and ex.graph_break_count == 0
+
+
+def test_a_read_that_keeps_changing_ends_eager():
+    calls = []
+
+    def f(x, n):
+        calls.append(1)
+        return x * int(n.item())
+    c = pt.compile(f)
+    for k in range(8):
+        assert c(pt.ones(2), pt.tensor(k)).tolist() == [float(k)] * 2
+    st = pt.compiler.stats()
+    assert st["graphs"] == pt.compiler.DATA_VARIANT_LIMIT == 4
+    assert st["eager_calls"] == 4 and len(calls) == 8
+    assert any(r.startswith("eager:") and "4 graphs traced on other data fit none" in r for r in st["reasons"])
+
+
 def test_fullgraph_makes_a_break_an_error():
-    c = pt.compile(lambda x: x * float(x.sum()), fullgraph=True)
-    with pytest.raises(RuntimeError, match=r"fullgraph=True\): graph break: .*float"):
+    c = pt.compile(lambda x: x * float(x.numpy().sum()), fullgraph=True)
+    with pytest.raises(RuntimeError, match=r"fullgraph=True\): graph break: .*numpy"):
         c(pt.ones(2))
 
 

@@ -1,7 +1,7 @@
 """Ops whose result's shape depends on the data (nonzero, boolean masks, unique): a replay checks
 that shape where it appears, since every kernel, view and fused kernel after it is specialised
 on the traced one. A changed shape is never a wrong result: trace raises, compile traces again
-(then runs the signature eagerly once the shape has changed SHAPE_MISS_LIMIT times)."""
+into another graph of the signature, up to DATA_VARIANT_LIMIT, then runs it eagerly)."""
 import numpy as np
 import pytest
 
@@ -74,13 +74,28 @@ def test_a_shape_that_keeps_changing_makes_the_signature_eager(dev):
         calls.append(1)
         return x[x > 0].sum()
     c = pt.compile(f)
-    for k in range(5):
+    for k in range(6):
         d = [1.0] * (k + 1) + [-1.0] * (5 - k)
         assert c(pt.tensor(d, device=dev)).item() == k + 1
     st = pt.compiler.stats()
-    assert st["eager_calls"] >= 2 and pt.compiler.SHAPE_MISS_LIMIT == 2
-    assert any(r.startswith("eager:") and "changed 2 times" in r for r in st["reasons"])
-    assert len(calls) == 5      # every call ran the function: traced, traced again, then eager
+    assert st["graphs"] == pt.compiler.DATA_VARIANT_LIMIT == 4 and st["eager_calls"] == 2
+    assert any(r.startswith("eager:") and "4 graphs traced on other data fit none" in r for r in st["reasons"])
+    assert len(calls) == 6      # every call ran the function: traced four times, then eager
+
+
+def test_the_graphs_of_each_shape_seen_are_kept(dev):
+    """Two mask counts alternating: a graph for each, replayed from then on."""
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return (x[x > 0] * 2).sum()
+    c = pt.compile(f)
+    a, b = pt.tensor([1., -1., 2.], device=dev), pt.tensor([1., 1., 2.], device=dev)
+    for x, want in [(a, 6.0), (b, 8.0), (a, 6.0), (b, 8.0), (a, 6.0), (b, 8.0)]:
+        assert c(x).item() == want
+    st = pt.compiler.stats()
+    assert len(calls) == 2 and st["graphs"] == 2 and st["compiled_calls"] == 4 and st["eager_calls"] == 0
 
 
 def test_trace_raises_naming_the_op_and_shapes(dev):

@@ -75,7 +75,12 @@ def test_data_dependent_python_warns_with_the_source_line(read, word):
         return x * 2 if v else x * 3
     with pytest.warns(TracerWarning, match=rf"might cause the trace to be incorrect.*\({word} at .*test_trace.py:\d+\)"):
         tg = pt.jit.trace(g, (pt.ones(3),), check_trace=False)
-    assert tg.graph.breaks and tg.graph.breaks[0][0] == word
+    # the replay reads it again and stops unless the data is the traced data (no wrong result)
+    assert not tg.graph.breaks and tg.graph.guards and tg.graph.guards[0][0] == word
+    assert tg(pt.ones(3) * 2 / 2).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(RuntimeError, match=rf"the tensor Python read while tracing \({word}\(\) at .*test_trace.py:\d+\) "
+                                           r"holds -3.0 where the trace read 3.0"):
+        tg(-pt.ones(3))
 
 
 def test_check_trace_warns_when_replay_differs():
@@ -253,4 +258,12 @@ def test_a_number_read_otherwise_is_still_a_graph_break(dev):
         return x.masked_fill(x > 0, v)
     with pytest.warns(TracerWarning, match=r"\(item at "):
         tg = pt.jit.trace(g, (pt.ones(3, device=dev), pt.tensor(2.0)), check_trace=False)
-    assert tg.graph.breaks and tg.graph.breaks[0][0] == "item"
+    reads = tg.graph.breaks + [r[:2] for r in tg.graph.guards]
+    assert reads and reads[0][0] == "item"
+    if tg.graph.guards:      # a read the replay repeats: another value stops it, never a wrong result
+        assert tg(pt.ones(3, device=dev), pt.tensor(2.0)).cpu().tolist() == [2.0] * 3
+        with pytest.raises(RuntimeError, match=r"holds 5.0 where the trace read 2.0"):
+            tg(pt.ones(3, device=dev), pt.tensor(5.0))
+    c = pt.compile(g)
+    for v in (2.0, 2.0, 5.0, 5.0, 2.0):
+        assert c(pt.ones(3, device=dev), pt.tensor(v)).cpu().tolist() == [v] * 3

@@ -257,16 +257,15 @@ class Tensor:
         if self._rg and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
                                "tensor.detach().numpy() instead.")
-        if self._device.type != "cpu":
-            if not force:
-                raise TypeError(f"can't convert {self._device.type} device type tensor to numpy. "
-                                "Use Tensor.cpu() to copy the tensor to host memory first.")
-            return self._backend().to_numpy(self._data)
+        on_cpu = self._device.type == "cpu"
+        if not on_cpu and not force:
+            raise TypeError(f"can't convert {self._device.type} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
         if _dispatcher._modes:
             rec = _dispatcher._stack.recorder
-            if rec is not None:   # plugtorch.jit: Python reads a traced value (a graph break)
+            if rec is not None:   # plugtorch.jit: Python reads a traced value (a graph break), a device's too
                 rec.host_read(self, "numpy")
-        return self._data
+        return self._data if on_cpu else self._backend().to_numpy(self._data)
 
     def _host(self, why="item") -> np.ndarray:
         if _dispatcher._modes:

@@ -103,3 +103,19 @@ def test_a_check_after_the_last_op_runs_too(dev):
     assert traced(w, pt.tensor([2, 5, 0], device=dev)).detach().cpu().tolist() == [2.0, 5.0, 0.0]
     with pytest.raises(ValueError, match="f: idx must be non-negative"):
         traced(w, pt.tensor([2, -1, 0], device=dev))
+
+
+def test_numpy_force_on_a_device_is_a_graph_break(dev):
+    # numpy(force=True) copies a device's tensor to the host without telling the tracer: the trace
+    # had no break, and compile replayed the traced data on other inputs (opencl)
+    def f(x):
+        return pt.tensor(x.numpy(force=True), device=x.device) + 1
+
+    a, b = pt.tensor([1., 2., 3.], device=dev), pt.tensor([5., -1., 0.5], device=dev)
+    with pytest.warns(pt.jit.TracerWarning, match="NumPy array"):
+        traced = pt.jit.trace(f, (a,), check_trace=False)
+    assert [what for what, _ in traced.graph.breaks] == ["numpy"]
+    compiled = pt.compile(f)
+    assert compiled(a).cpu().tolist() == [2.0, 3.0, 4.0]
+    assert compiled(b).cpu().tolist() == [6.0, 0.0, 1.5]
+    assert pt.compiler.stats()["graph_breaks"] == 1

@@ -392,6 +392,10 @@ def untyped_storage(self) -> UntypedStorage:
     >>> x.untyped_storage().nbytes(), x[1:].untyped_storage().data_ptr() == x.data_ptr()
     (12, True)
     """
+    if _dispatcher._modes:
+        rec = _dispatcher._stack.recorder
+        if rec is not None:   # plugtorch.jit: Python reads (or writes) the memory outside the ops: a graph break
+            rec.host_read(self, "storage")
     return UntypedStorage._of(_bytes_of(self), self._version_counter())
 
 

@@ -387,7 +387,7 @@ class Tracer(D.DispatchMode):
             what = {"item": "a Python number (item())", "bool": "a Python boolean",
                     "tolist": "a Python list (tolist())", "numpy": "a NumPy array",
                     "float": "a Python float", "int": "a Python integer", "complex": "a Python complex",
-                    "iter": "a Python iterator"}.get(why, why)
+                    "iter": "a Python iterator", "storage": "its storage (untyped_storage())"}.get(why, why)
             warnings.warn(f"Converting a tensor to {what} might cause the trace to be incorrect. We can't "
                           f"record the data flow of Python values, so this value will be treated as a "
                           f"constant in the future. This means that the trace might not generalize to "

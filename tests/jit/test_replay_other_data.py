@@ -119,3 +119,20 @@ def test_numpy_force_on_a_device_is_a_graph_break(dev):
     assert compiled(a).cpu().tolist() == [2.0, 3.0, 4.0]
     assert compiled(b).cpu().tolist() == [6.0, 0.0, 1.5]
     assert pt.compiler.stats()["graph_breaks"] == 1
+
+
+@pytest.mark.parametrize("storage", ["untyped_storage", "storage"])
+def test_a_storage_of_a_traced_tensor_is_a_graph_break(dev, storage):
+    # the storage's bytes are an array the tracer never saw made, so reading them looked like
+    # reading data the program brought along: no break, and compile replayed the traced bytes
+    def f(x):
+        return x * getattr(x, storage)()[0]
+
+    a, b = pt.tensor([1, 2], dtype=pt.int16, device=dev), pt.tensor([7, 2], dtype=pt.int16, device=dev)
+    with pytest.warns(pt.jit.TracerWarning, match="untyped_storage"):
+        traced = pt.jit.trace(f, (a,), check_trace=False)
+    assert [what for what, _ in traced.graph.breaks] == ["storage"]
+    compiled = pt.compile(f)
+    assert compiled(a).cpu().tolist() == [1, 2]
+    assert compiled(b).cpu().tolist() == [49, 14]
+    assert pt.compiler.stats()["graph_breaks"] == 1

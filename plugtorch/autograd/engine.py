@@ -79,6 +79,10 @@ def record(op, args, kwargs):
     saved = None
     bargs = args
     saves = formula.saves
+    needs = formula.needs
+    if needs is not None:    # save an argument only for the gradients that read it (mul, div)
+        want = [a._rg if isinstance(a, Tensor) else False for a in args]
+        skip = frozenset(i for i, users in needs.items() if not any(want[j] for j in users if j < len(want)))
     for i, a in enumerate(args):
         if a.__class__ is Tensor or isinstance(a, Tensor):
             fn = a.grad_fn
@@ -93,7 +97,7 @@ def record(op, args, kwargs):
             slots.append((i, -1, shape, a._dtype))
             if not complex_ok and a._dtype.category == _COMPLEX and edges[-1] is not None:
                 raise _complex_result(op, a._dtype, "a complex input requires grad")
-            if saves is None or i in saves:
+            if (saves is None or i in saves) and (needs is None or i not in skip):
                 vc = a._vc
                 if saved is None:
                     saved = []

@@ -27,32 +27,38 @@ RECORD_CACHE: dict = {}   # op -> what engine.record needs to know about it; der
 class Formula:
     """One op's backward: the function and what the graph must keep for it."""
 
-    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes", "when")
+    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes", "when", "needs")
 
-    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True, when=None):
+    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True, when=None, needs=None):
         self.fn = fn
         self.when = when
+        self.needs = needs
         self.saves = saves
         self.uses_result = uses_result
         self.record_inplace = record_inplace
         self.shapes = shapes
 
 
-def derivative(name, fn, save=None, result=False, shapes=True, when=None):
+def derivative(name, fn, save=None, result=False, shapes=True, when=None, needs=None):
     """Register ``fn`` as the backward formula of op ``name``.
 
     ``save``: the names of the tensor arguments ``fn`` reads (default: all); ``result``: pass
     the op's output as ``result=``; ``shapes=False``: ``fn`` does not even read the unsaved
     arguments' shapes, so they reach it as None; ``when(args, kwargs)``: whether ``fn`` covers
     this call (tensor arguments positional) of a composite op; when it says no, the op's
-    decomposition is recorded instead.
+    decomposition is recorded instead. ``needs``: {argument: the arguments whose gradients read
+    it}; an argument is then saved only when one of those requires grad (as PyTorch: ``a * b``
+    with only ``a`` requiring grad keeps ``b``, so writing into ``a`` in place afterwards is
+    fine); ``fn`` gets it as a TensorMeta otherwise and must not read its data.
     """
+    params = list(inspect.signature(fn).parameters)[1:]
     if save is None:
         saves = None
     else:
-        params = list(inspect.signature(fn).parameters)[1:]
         saves = frozenset(params.index(s) for s in save)
-    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes, when=when)
+    if needs is not None:
+        needs = {params.index(k): tuple(params.index(u) for u in v) for k, v in needs.items()}
+    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes, when=when, needs=needs)
     RECORD_CACHE.clear()
 
 
@@ -146,8 +152,15 @@ derivative("reciprocal", lambda g, x, result: (-g * _c(result * result),), save=
 # ---- binary -------------------------------------------------------------------------------
 derivative("add", lambda g, a, b: (g, g), save=(), shapes=False)
 derivative("sub", lambda g, a, b: (g, -g), save=(), shapes=False)
-derivative("mul", lambda g, a, b: (g * _c(b), g * _c(a)))
-derivative("div", lambda g, a, b: (g / _c(b), -g * _c(a) / _c(b * b)))
+def _held(x) -> bool:
+    """Whether the formula got argument ``x`` itself (not a TensorMeta standing for it)."""
+    return x.__class__ is not TensorMeta
+
+
+derivative("mul", lambda g, a, b: (g * _c(b) if _held(b) else None, g * _c(a) if _held(a) else None),
+           needs={"a": ("b",), "b": ("a",)})
+derivative("div", lambda g, a, b: (g / _c(b), -g * _c(a) / _c(b * b) if _held(a) else None),
+           needs={"a": ("b",), "b": ("a", "b")})
 derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
 derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
 

@@ -1,0 +1,72 @@
+"""mul and div save an operand only for the gradients that read it (as PyTorch): writing in place
+into an operand no gradient needs is fine; writing into one a gradient needs raises."""
+import pytest
+
+import plugtorch as pt
+
+MODIFIED = "one of the variables needed for gradient computation has been modified by an inplace operation"
+
+
+def test_writing_into_the_operand_of_a_product_with_a_constant():
+    x = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    c = pt.tensor([4.0, 5.0, 6.0])
+    h = x * 2
+    y = h * c            # grad of h reads c; h itself is not kept
+    h.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [8.0, 10.0, 12.0]
+    assert y.tolist() == [8.0, 20.0, 36.0]
+
+
+def test_writing_into_the_dividend_when_the_divisor_needs_no_grad():
+    x = pt.tensor([1.0, 2.0, 4.0], requires_grad=True)
+    c = pt.tensor([2.0, 4.0, 8.0])
+    h = x * 1
+    y = h / c
+    h.mul_(3)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.25, 0.125]
+
+
+@pytest.mark.parametrize("build", [
+    lambda h, c: c * h,      # grad of h reads c: c is kept
+    lambda h, c: h * c,
+])
+def test_writing_into_the_operand_a_gradient_reads_raises(build):
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    c = pt.tensor([3.0, 4.0])
+    y = build(x * 1, c)
+    c.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_writing_into_the_divisor_raises():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = pt.tensor([3.0, 4.0]) / h       # grad of h reads h
+    h.mul_(3)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+
+
+def test_both_operands_requiring_grad_keep_both():
+    a = pt.tensor([1.0, 2.0], requires_grad=True)
+    b = pt.tensor([3.0, 5.0], requires_grad=True)
+    h = a * 1
+    y = h * b
+    h.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        y.sum().backward()
+    y = (a * 1) * (b * 1)
+    y.sum().backward()
+    assert a.grad.tolist() == [3.0, 5.0] and b.grad.tolist() == [1.0, 2.0]
+
+
+def test_a_scalar_operand_and_second_order_gradients():
+    x = pt.tensor([1.5, -2.0], requires_grad=True)
+    y = (x * 3.0) / 2.0 * x          # 1.5 x^2
+    g, = pt.autograd.grad(y.sum(), x, create_graph=True)
+    assert g.tolist() == [4.5, -6.0]
+    gg, = pt.autograd.grad(g.sum(), x)
+    assert gg.tolist() == [3.0, 3.0]

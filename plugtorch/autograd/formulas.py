@@ -161,6 +161,16 @@ derivative("mul", lambda g, a, b: (g * _c(b) if _held(b) else None, g * _c(a) if
            needs={"a": ("b",), "b": ("a",)})
 derivative("div", lambda g, a, b: (g / _c(b), -g * _c(a) / _c(b * b) if _held(a) else None),
            needs={"a": ("b",), "b": ("a", "b")})
+def _zero_grad(g, x):
+    """The gradient of a step function (zero almost everywhere) for input ``x``; None for a number."""
+    if isinstance(x, (int, float, bool, complex)):
+        return None
+    return pt.zeros(tuple(x.shape), dtype=g.dtype, device=g.device)
+
+
+# floor_divide, and so div(rounding_mode='floor'): zero gradients, as PyTorch's div with a rounding
+# mode (PyTorch's floor_divide itself raises at backward; the derivative is 0 almost everywhere)
+derivative("floor_divide", lambda g, a, b: (_zero_grad(g, a), _zero_grad(g, b)), save=())
 derivative("remainder", lambda g, a, b: (g, -g * pt.floor_divide(a, b)))
 derivative("fmod", lambda g, a, b: (g, -g * (a / b).trunc()))
 

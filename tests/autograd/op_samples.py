@@ -76,7 +76,7 @@ for _n in ("add", "sub", "mul", "atan2", "rsub", "logaddexp"):
 for _n in ("div", "true_divide"):
     SAMPLES[_n] = lambda rng: Sample((randn(rng, 3, 4), pos(rng, 4)))
 SAMPLES["pow"] = lambda rng: Sample((pos(rng, 3, 4), unit(rng, 4)))
-for _n in ("remainder", "fmod"):
+for _n in ("remainder", "fmod", "floor_divide"):   # (away from the quotient's jumps: floor_divide's is 0)
     SAMPLES[_n] = lambda rng: Sample((T(rng.uniform(0.1, 0.9, (3, 4)) + np.arange(4)), T([1.3, 1.7, 2.9, 0.7])))
 for _n in ("maximum", "minimum"):
     SAMPLES[_n] = lambda rng: Sample((distinct(rng, 3, 4), T([0.05, -0.2, 0.44, 10.0])))

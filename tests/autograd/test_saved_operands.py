@@ -70,3 +70,28 @@ def test_a_scalar_operand_and_second_order_gradients():
     assert g.tolist() == [4.5, -6.0]
     gg, = pt.autograd.grad(g.sum(), x)
     assert gg.tolist() == [3.0, 3.0]
+
+
+# ---- rounding divisions: zero gradients (PyTorch's div with a rounding mode) ------------------
+@pytest.mark.parametrize("f", [
+    lambda x: pt.div(x, 2.0, rounding_mode="floor"),
+    lambda x: pt.div(x, 2.0, rounding_mode="trunc"),
+    lambda x: x // pt.tensor([2.0, 3.0]),
+    lambda x: 7.0 // x,
+])
+def test_rounding_divisions_have_zero_gradients(f):
+    x = pt.tensor([3.5, -2.5], requires_grad=True)
+    y = f(x)
+    assert y.requires_grad
+    g, = pt.autograd.grad(y.sum(), x)
+    assert g.tolist() == [0.0, 0.0]
+
+
+def test_remainder_second_order_gradient_through_the_divisor():
+    # torch 2.13: d/db remainder(x, b) = -floor(x / b); its derivative in b is 0 (a step)
+    x = pt.tensor([3.5, -2.5], requires_grad=True)
+    b = pt.tensor([2.0, 3.0], requires_grad=True)
+    ga, gb = pt.autograd.grad(pt.remainder(x, b).sum(), (x, b), create_graph=True)
+    assert ga.tolist() == [1.0, 1.0] and gb.tolist() == [-1.0, 1.0]
+    gg, = pt.autograd.grad(gb.sum(), b)
+    assert gg.tolist() == [0.0, 0.0]

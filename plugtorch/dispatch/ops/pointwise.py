@@ -74,7 +74,7 @@ for _name, (_res, _allow, _diff) in _UNARY.items():
 # result: "promote", "float" (true division), "bool" (comparisons, logical), "int" (bitwise)
 _BINARY = {
     "add": ("promote", True), "sub": ("promote", True), "mul": ("promote", True),
-    "div": ("float", True), "floor_divide": ("promote", False), "remainder": ("promote", True),
+    "div": ("float", True), "floor_divide": ("promote", True), "remainder": ("promote", True),
     "fmod": ("promote", True), "pow": ("promote", True), "atan2": ("float", True),
     "maximum": ("promote", True), "minimum": ("promote", True),
     "eq": ("bool", False), "ne": ("bool", False), "lt": ("bool", False), "le": ("bool", False),

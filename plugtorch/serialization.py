@@ -52,11 +52,13 @@ def save(obj, f) -> None:
     """
     tensors: list = []
     structure = _encode(obj, tensors, {}, 0)
-    for t in tensors:
-        if t.dtype.name not in _CODES:   # safetensors has no complex dtype code
+    for i, t in enumerate(tensors):
+        if t.dtype.is_complex:   # safetensors has no complex dtype code: its (real, imag) pairs
+            from plugtorch import _ops_public as P
+            tensors[i] = P.view_as_real(t.detach().resolve_conj().contiguous())
+        if tensors[i].dtype.name not in _CODES:
             raise TypeError(f"plugtorch.save: a {t.dtype} tensor of shape {tuple(t.shape)} has no safetensors "
-                            f"dtype code; save plugtorch.view_as_real(t) (its {t.dtype.to_real()} parts) and "
-                            "restore it with plugtorch.view_as_complex")
+                            "dtype code")
     header = st.encode_header([(_CODES[t.dtype.name], tuple(t.shape)) for t in tensors],
                               {"format": FORMAT, "version": VERSION,
                                "structure": json.dumps(structure, allow_nan=False)})
@@ -134,8 +136,11 @@ def _encode(obj, tensors, seen, depth):
         if name is None:     # the same tensor twice is stored once and loads as one object
             name = seen[id(obj)] = str(len(tensors))
             tensors.append(obj)
-        return {"__tensor__": name, "device": str(obj.device), "requires_grad": obj.requires_grad,
-                "parameter": bool(obj._is_param)}
+        entry = {"__tensor__": name, "device": str(obj.device), "requires_grad": obj.requires_grad,
+                 "parameter": bool(obj._is_param)}
+        if obj.dtype.is_complex:    # stored as its real view, shape + (2,)
+            entry["complex"] = True
+        return entry
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
@@ -334,13 +339,20 @@ def _decode(s, r: _Reader, depth):
 
 def _decode_tensor(s, r: _Reader) -> Tensor:
     key, saved_device = s["__tensor__"], s.get("device", "cpu")
-    grad, param = s.get("requires_grad", False), s.get("parameter", False)
+    grad, param, cplx = s.get("requires_grad", False), s.get("parameter", False), s.get("complex", False)
     if not (isinstance(key, str) and isinstance(saved_device, str) and type(grad) is bool
-            and type(param) is bool) or set(s) - {"__tensor__", "device", "requires_grad", "parameter"}:
+            and type(param) is bool and type(cplx) is bool) \
+            or set(s) - {"__tensor__", "device", "requires_grad", "parameter", "complex"}:
         raise r.bad(f"its object structure has an invalid tensor entry {st._short(s)} (the file was modified)")
     if key in r.made:
         return r.made[key]
     t = r.tensor(key, saved_device)
+    if cplx:
+        if t.dtype not in (_dtypes.float32, _dtypes.float64) or t.ndim == 0 or t.shape[-1] != 2:
+            raise r.bad(f"tensor '{key}' is marked complex but holds {t.dtype} of shape {list(t.shape)}, not the "
+                        "(real, imaginary) pairs of a complex tensor (the file was modified)")
+        from plugtorch import _ops_public as P
+        t = P.view_as_complex(t)
     try:
         if param:
             from plugtorch.nn.parameter import Parameter

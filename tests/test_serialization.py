@@ -45,6 +45,30 @@ def test_every_dtype_round_trips_bit_exact(dtype):
     assert back.numpy().tobytes() == t.numpy().tobytes()
 
 
+@pytest.mark.parametrize("dtype", [pt.complex64, pt.complex128])
+def test_complex_round_trips_bit_exact_as_real_pairs(dtype):
+    z = pt.tensor([[1.5 - 2j, -0.0 + 1e-30j], [float("inf"), complex(float("nan"), 3)]], dtype=dtype)
+    for t in (z, z.t(), z[:, 1], pt.nn.Parameter(z.clone())):
+        back = round_trip({"t": t})["t"]
+        assert back.dtype == dtype and back.shape == t.shape and type(back) is type(t)
+        assert back.detach().numpy().tobytes() == t.detach().contiguous().numpy().tobytes()
+    # a plain safetensors reader sees the (real, imaginary) pairs
+    entries = safetensors.numpy.load(saved_bytes({"t": z}))
+    assert entries["0"].shape == (2, 2, 2) and entries["0"].dtype == dtype.to_real().numpy
+
+
+def test_a_complex_mark_on_a_tensor_that_is_not_pairs_is_refused():
+    data = saved_bytes({"t": pt.tensor([1j, 2j])})
+    meta_start = 8
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[meta_start:meta_start + n])
+    header["0"]["shape"] = [4]           # (the same bytes as 4 floats: no longer pairs)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    with pytest.raises(RuntimeError, match=r"tensor '0' is marked complex but holds plugtorch.float32 of shape \[4\]"):
+        load_bytes(struct.pack("<Q", len(raw)) + raw + data[meta_start + n:])
+
+
 def test_bfloat16_keeps_its_rounding():
     t = pt.tensor([1.0 + 2 ** -7, 3.14159, -65504.0]).bfloat16()
     assert round_trip(t).float().tolist() == t.float().tolist() == [1.0078125, 3.140625, -65536.0]

@@ -6,12 +6,13 @@ the training mode of modules; and the options of the optimizers whose parameters
 updates. A call that matches no entry is traced (it runs eagerly while it is recorded) and its
 graph is used from the next matching call on.
 
-A call that reads tensor data into Python (``.item()``, ``bool(t)``, ``.tolist()``) cannot be
-captured — a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
-An op whose result's shape depends on the data (``nonzero``, a boolean mask) is checked at each
-replay: a changed shape stops the replay before anything after it runs, and the call is traced
-again; up to ``DATA_VARIANT_LIMIT`` graphs of a signature are kept, one per data seen there,
-and a call tries them in turn (eager once all are taken and none fits).
+Where the call reads tensor data into Python (``.item()``, ``bool(t)``, ``.tolist()``) or an op's
+result's shape depends on the data (``nonzero``, a boolean mask), the graph holds a guard: the
+replay reads the data (or the shape) again and stops, before anything it cannot undo, unless it
+is what the trace saw; the call is then traced again. Up to ``DATA_VARIANT_LIMIT`` graphs of a
+signature are kept, one per data seen there, and a call tries them in turn (eager once all are
+taken and none fits). A read the replay cannot repeat (``numpy()``) or that follows an in-place
+write is a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
 A trace that left a tensor it computed in Python state (an optimizer creating its state on the
 first step) is not replayable either; it is traced again on the next call, which normally finds
 the state in place.
@@ -399,6 +400,7 @@ class ExplainOutput:
     recompile_count: int
     break_reasons: list
     graphs: list
+    guards: list = field(default_factory=list)   # "item() at file:line": reads the replays repeat
 
     def __str__(self):
         lines = [f"Graph Count: {self.graph_count}", f"Graph Break Count: {self.graph_break_count}",
@@ -406,6 +408,9 @@ class ExplainOutput:
         if self.break_reasons:
             lines.append("Break Reasons:")
             lines += [f"  {r}" for r in self.break_reasons]
+        if self.guards:
+            lines.append("Guarded Reads (the replay reads the data again and runs only if it is the traced data):")
+            lines += [f"  {g}" for g in self.guards]
         return "\n".join(lines)
 
 
@@ -418,8 +423,10 @@ def explain(fn, *args, **kwargs):
         c(*a, **k)
         c(*a, **k)
         reasons = [r for r in _REASONS[before:] if not r.startswith("recompile")]
+        guards = [f"{why}() at {site or 'unknown'}" for e in c._cache.values() if e.traced is not None
+                  for why, site, *_ in e.traced.graph.guards]
         return ExplainOutput(c.counters["graphs"], c.counters["graph_breaks"], c.counters["recompiles"],
-                             reasons, c.graphs())
+                             reasons, c.graphs(), list(dict.fromkeys(guards)))
     if args or kwargs:
         return run(*args, **kwargs)
     return run

@@ -85,6 +85,8 @@ def test_a_branch_on_tensor_data_compiles_a_graph_per_branch():
     assert "item() at" in st["reasons"][0] and "holds -2.0 where the trace read 2.0" in st["reasons"][0]
     ex = pt.compiler.explain(f, pt.ones(2))
     assert ex.graph_count == 1 and ex.graph_break_count == 0
+    assert len(ex.guards) == 1 and ex.guards[0].startswith("item() at ") and "test_compile.py" in ex.guards[0]
+    assert "Guarded Reads" in str(ex)
 
 
 def test_a_read_that_keeps_changing_ends_eager():

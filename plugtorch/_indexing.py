@@ -5,10 +5,36 @@ become one ``index`` call laid out by NumPy's advanced-indexing rules, as PyTorc
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch._tensor import Tensor
+
+
+def uint8_as_mask(k):
+    """A uint8 index tensor is a mask in PyTorch (deprecated there, with this warning), not indices."""
+    warnings.warn("indexing with dtype plugtorch.uint8 is now deprecated, please use a dtype plugtorch.bool "
+                  "instead.", UserWarning, stacklevel=3)
+    return k.bool() if isinstance(k, Tensor) else np.asarray(k).astype(np.bool_)
+
+
+def masked_put_value(op, x, value):
+    """The value that ``x[mask] = value`` or ``x.index_put_((mask,), value)`` (one bool mask, no
+    other index tensor, no accumulate) writes. PyTorch writes a one-element cpu value with
+    ``masked_fill_(mask, value.item())``: any dtype converts, checked against ``x``'s dtype as
+    masked_fill checks a scalar, and any shape of one element fits."""
+    if not isinstance(value, Tensor) or value._device.type != "cpu" or value.numel() != 1:
+        return value
+    if value.ndim:
+        value = value.reshape(())
+    if value._dtype is not x._dtype:
+        if not value.requires_grad:
+            from plugtorch.dispatch.arguments import fit_scalar
+            fit_scalar(op, value.item(), x._dtype)
+        value = value.to(x._dtype)
+    return value
 
 
 def _as_index_tensor(k, device):
@@ -37,16 +63,17 @@ def _bool_index(k, device):
 def _consumed(k):
     if k is None or k is Ellipsis or k is True or k is False:
         return 0
-    if isinstance(k, Tensor) and k._dtype is _dtypes.bool:
+    if isinstance(k, Tensor) and (k._dtype is _dtypes.bool or k._dtype is _dtypes.uint8):
         return max(k.ndim, 1) if k.ndim else 0
     if isinstance(k, (list, np.ndarray)):
         a = np.asarray(k)
-        return a.ndim if a.dtype == np.bool_ else 1
+        return a.ndim if a.dtype == np.bool_ or (isinstance(k, np.ndarray) and a.dtype == np.uint8) else 1
     return 1
 
 
-def _basic(x, key):
-    """Apply ints, slices, None and Ellipsis; return the view and the advanced indices."""
+def _basic(x, key, masks=None):
+    """Apply ints, slices, None and Ellipsis; return the view and the advanced indices (the dims
+    of each bool mask go to ``masks``, when given, as (first dim, mask))."""
     if not isinstance(key, tuple):
         key = (key,)
     n_ell = sum(1 for k in key if k is Ellipsis)
@@ -64,6 +91,8 @@ def _basic(x, key):
     dim = 0
     adv = {}
     for k in key:
+        if (isinstance(k, Tensor) and k._dtype is _dtypes.uint8) or (k.__class__ is np.ndarray and k.dtype == np.uint8):
+            k = uint8_as_mask(k)
         if isinstance(k, Tensor) and k._dtype is _dtypes.bool and k.ndim == 0:
             k = bool(k.item())   # a 0-d bool tensor indexes as a Python bool does
         if k is None:
@@ -100,6 +129,8 @@ def _basic(x, key):
                     if t.shape[j] != out.shape[dim + j]:
                         raise IndexError(f"The shape of the mask {list(t.shape)} at index {j} does not match "
                                          f"the shape of the indexed tensor {list(out.shape)} at index {dim + j}")
+                if masks is not None:
+                    masks.append((dim, t))
                 cols = t.nonzero().unbind(1)
                 for j, c in enumerate(cols):
                     adv[dim + j] = c
@@ -145,11 +176,17 @@ def setitem(x, key, value):
                 check_values_fit("__setitem__", np.asarray(value), x.dtype)
             value = pt.tensor(value, dtype=x.dtype, device=x.device)
     elif value._device is not x._device:
-        if value.ndim == 0:
-            value = value.to(x.device)
-        else:
+        if value.ndim and not (value.numel() == 1 and value._device.type == "cpu"):
             raise RuntimeError(f"__setitem__(): value is on {value.device} but the tensor is on {x.device}; move it first")
-    out, adv = _basic(x, key)
+    masks = []
+    out, adv = _basic(x, key, masks)
+    if len(masks) == 1 and len(adv) == masks[0][1].ndim:
+        value = masked_put_value("__setitem__", x, value)
+    if value.ndim and value.shape[0] == 1:   # PyTorch drops a value's leading 1s (x[:2] = ones(1, 1, 2))
+        n = next((i for i, m in enumerate(value.shape) if m != 1), value.ndim)
+        value = value.reshape(tuple(value.shape[n:]))
+    if value._device is not x._device and value.ndim == 0:
+        value = value.to(x.device)
     if not adv:
         out.copy_(value)
         return

@@ -270,7 +270,7 @@ def _install():
     Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, tuple(other.shape))
     Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, tuple(other.shape))
     Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(
-        self, OPS["index_put"], (P._mask_indices(self, indices), values, accumulate), {})
+        self, OPS["index_put"], (*P._index_put_args(self, indices, values, accumulate), accumulate), {})
     Tensor.copy_ = lambda self, src, non_blocking=False: dispatch(OPS["copy_"], self, src)
     Tensor.uniform_ = lambda self, from_=0.0, to=1.0, *, generator=None: _fill(self, "uniform_", from_, to, generator)
     Tensor.normal_ = lambda self, mean=0.0, std=1.0, *, generator=None: _fill(self, "normal_", mean, std, generator)

@@ -660,8 +660,11 @@ def _mask_indices(input, indices):
     """``indices`` with each bool mask replaced by the index tensors of its true elements, one per
     dim it covers (x.index_put_((mask,), v) writes where the mask is true, as PyTorch)."""
     if not isinstance(indices, (list, tuple)) or not _b.any(
-            isinstance(i, Tensor) and i._dtype is _dtypes.bool and i.ndim for i in indices):
+            isinstance(i, Tensor) and (i._dtype is _dtypes.bool or i._dtype is _dtypes.uint8) and i.ndim
+            for i in indices):
         return indices
+    from plugtorch._indexing import uint8_as_mask
+    indices = [uint8_as_mask(i) if isinstance(i, Tensor) and i._dtype is _dtypes.uint8 else i for i in indices]
     out, dim = [], 0
     for i in indices:
         if isinstance(i, Tensor) and i._dtype is _dtypes.bool and i.ndim:
@@ -677,6 +680,18 @@ def _mask_indices(input, indices):
     return tuple(out)
 
 
+def _index_put_args(input, indices, values, accumulate):
+    """index_put's indices with masks as index tensors, and its values: with one mask as the only
+    index tensor, a one-element value is written as masked_fill_ writes a scalar (as PyTorch)."""
+    if not accumulate and isinstance(indices, (list, tuple)) and isinstance(values, Tensor):
+        given = [i for i in indices if i is not None]
+        if len(given) == 1 and isinstance(given[0], Tensor) and given[0].ndim and (
+                given[0]._dtype is _dtypes.bool or given[0]._dtype is _dtypes.uint8):
+            from plugtorch._indexing import masked_put_value
+            values = masked_put_value("index_put", input, values)
+    return _mask_indices(input, indices), values
+
+
 @public("index_put")
 def index_put(input, indices, values, accumulate=False):
     """``input`` with ``values`` written (or added, ``accumulate=True``) at ``indices``: a tuple
@@ -685,7 +700,7 @@ def index_put(input, indices, values, accumulate=False):
     >>> plugtorch.index_put(plugtorch.zeros(3), (plugtorch.tensor([True, False, True]),), plugtorch.tensor(1.)).tolist()
     [1.0, 0.0, 1.0]
     """
-    return ops.index_put(input, _mask_indices(input, indices), values, accumulate)
+    return ops.index_put(input, *_index_put_args(input, indices, values, accumulate), accumulate)
 
 
 

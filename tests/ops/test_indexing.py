@@ -288,3 +288,46 @@ def test_gathered_results_are_row_major_as_in_pytorch(device):
         np.testing.assert_array_equal(got.cpu().numpy(), np.take(N, [1, 0, 1], axis=d))
     up = pt.nn.functional.interpolate(x[:, :, :, :4].double(), scale_factor=2)
     assert up.is_contiguous() and up.view(2, -1).shape == (2, 3 * 8 * 8)
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_setitem_one_mask_one_element_value_of_another_dtype(dev):
+    # x[mask] = v with v a one-element cpu tensor of another dtype raised 'Index put requires the
+    # source and destination dtypes match'; PyTorch writes it as masked_fill_(mask, v.item())
+    # (truncating 9.7 into int32, checking overflow as masked_fill does). NumPy reference: the same write
+    m = np.array([True, False, True, False])
+    a = np.arange(4, dtype=np.int32)
+    a[m] = 9
+    x = pt.arange(4, dtype=pt.int32, device=dev)
+    x[pt.tensor(m, device=dev)] = pt.tensor(9.7, dtype=pt.float64)
+    np.testing.assert_array_equal(x.cpu().numpy(), a)
+    y = pt.arange(4.0, device=dev)
+    y.index_put_((pt.tensor(m, device=dev),), pt.tensor([[7]]))          # any one-element shape
+    assert y.tolist() == [7.0, 1.0, 7.0, 3.0]
+    z = pt.zeros(2, 3, device=dev)
+    z[1:, pt.tensor([True, False, True], device=dev)] = pt.tensor([2], dtype=pt.int64)
+    assert z.tolist() == [[0.0, 0.0, 0.0], [2.0, 0.0, 2.0]]
+    u = pt.zeros(4, dtype=pt.uint8, device=dev)
+    with pytest.raises(RuntimeError, match=r"__setitem__\(\): value 300.5 cannot be converted to type uint8 without overflow"):
+        u[pt.tensor(m, device=dev)] = pt.tensor(300.5, dtype=pt.float64)
+    # with an integer index tensor the dtypes must still match, as in PyTorch
+    with pytest.raises(RuntimeError, match="Index put requires the source and destination dtypes match"):
+        y[pt.tensor([0, 2], device=dev)] = pt.tensor(1, dtype=pt.int64)
+
+
+def test_setitem_value_drops_leading_ones_and_uint8_indices_are_masks():
+    # PyTorch views a value without its leading 1s (x[1:3] = ones(1, 1, 2)); both raised
+    x = pt.zeros(4)
+    x[1:3] = pt.ones(1, 1, 2)
+    x[pt.tensor([0])] = pt.full((1, 1, 1), 5.0)
+    assert x.tolist() == [5.0, 1.0, 1.0, 0.0]
+    # a uint8 index tensor is a mask in PyTorch (deprecated, with a warning): it was read as indices
+    n = np.arange(4.0)
+    with pytest.warns(UserWarning, match="indexing with dtype plugtorch.uint8 is now deprecated"):
+        got = pt.tensor(n)[pt.tensor([1, 0, 1, 0], dtype=pt.uint8)]
+    np.testing.assert_array_equal(got.numpy(), n[np.array([True, False, True, False])])
+    y = pt.tensor(n)
+    with pytest.warns(UserWarning, match="uint8 is now deprecated"):
+        y.index_put_((pt.tensor([0, 1, 1, 0], dtype=pt.uint8),), pt.tensor(8.0))
+    assert y.tolist() == [0.0, 8.0, 8.0, 3.0]

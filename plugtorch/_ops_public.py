@@ -722,7 +722,10 @@ fix = ops.trunc
 def index_add(input, dim, index, source, *, alpha=1):
     d = check_index_along("index_add", input, dim, index, source)
     if alpha != 1:   # alpha is taken in the input's dtype (2.5 is 2 for an integer tensor), as PyTorch
-        source = source * (alpha if input.dtype.is_floating_point else int(alpha))
+        if input.dtype is _dtypes.bool:
+            source = source & bool(alpha)
+        else:
+            source = source * (alpha if input.dtype.is_floating_point or input.dtype.is_complex else int(alpha))
     return _index_along(input, d, index, source, True)
 
 
@@ -759,15 +762,6 @@ PUBLIC_TO_OP.update(index_add="index_put", index_copy="index_put", index_fill="i
                     subtract="sub", divide="div", multiply="mul", true_divide="true_divide",
                     concat="cat", concatenate="cat", argwhere="nonzero", asarray="_to_device",
                     normal="normal_", permute="permute")
-
-
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    if reduce == "sum":
-        return input.scatter_add(dim, index, src) if include_self else input.scatter(dim, index, 0).scatter_add(dim, index, src)
-    raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not implemented yet; 'sum' is")
-
-
-PUBLIC_TO_OP["scatter_reduce"] = "scatter_add"
 
 
 from plugtorch._ops_compound import *  # noqa: E402,F401,F403  (relu, hstack, addmm, diag ...)

@@ -82,4 +82,10 @@ ENTRIES = [
         for reduce, inc in (("prod", True), ("mean", False), ("amax", True), ("amin", False))], dtypes=SOME,
         error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3,)), 0, _const([0]), _x(ctx, (1,)), "sum"), RuntimeError,
                                              "prod, mean, amax or amin")]),
+    Entry("scatter_reduce", samples=lambda ctx: [
+        Sample(_x(ctx, (3, 2)), 0, _const([[0, 2], [0, 0]]), _x(ctx, (2, 2), layout="transposed"), reduce,
+               include_self=inc, name=f"{reduce} {inc}")
+        for reduce, inc in (("sum", False), ("prod", True), ("mean", False), ("amax", True), ("amin", False))],
+        dtypes=SOME, error_inputs=lambda ctx: [ErrorInput(Sample(_x(ctx, (3,)), 0, _const([0]), _x(ctx, (1,)), "max"),
+                                                          RuntimeError, "sum, prod, mean, amax or amin")]),
 ]

@@ -363,6 +363,8 @@ SAMPLES["diag_embed"] = lambda rng: Sample((randn(rng, 2, 3), 1, 0, 2))
 SAMPLES["masked_scatter"] = lambda rng: Sample((randn(rng, 2, 3), pt.tensor([True, False, True]), randn(rng, 5)))
 SAMPLES["put"] = lambda rng: Sample((randn(rng, 2, 3), idx([0, 5, -1]), randn(rng, 3), True))
 SAMPLES["index_reduce"] = lambda rng: Sample((pos(rng, 3, 2), 0, idx([0, 2, 0]), pos(rng, 3, 2), "prod"))
+SAMPLES["scatter_reduce"] = lambda rng: Sample((distinct(rng, 3, 2), 0, idx([[0, 2], [0, 0]]), distinct(rng, 2, 2),
+                                                 "amax"))
 SAMPLES["quantile"] = lambda rng: Sample((distinct(rng, 3, 5), T([0.2, 0.7], grad=False), 1))
 SAMPLES["nanquantile"] = lambda rng: Sample((distinct(rng, 3, 5), 0.4))
 SAMPLES["cov"] = lambda rng: Sample((randn(rng, 2, 4),), {"aweights": T([1.0, 2.0, 3.0, 1.0], grad=False)})

@@ -356,3 +356,58 @@ def test_legacy_constructor_and_identity_queries():
     assert x.new([1, 2]).tolist() == [1.0, 2.0] and x.new().shape == (0,)
     assert x.is_set_to(x) and not x.is_set_to(x.view(3, 2)) and not x.is_set_to(x.clone())
     assert x.output_nr == 0 and not x.is_inference() and x.const_data_ptr() == x.data_ptr()
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_scatter_reduce_against_a_loop(dev):
+    # scatter_reduce raised NotImplementedError for prod, mean, amax and amin (only sum ran);
+    # reference: a loop over index's elements, PyTorch's rules (NaN wins in amax/amin; an integer
+    # mean floors; include_self=False leaves the input out of the positions written)
+    x = RNG.standard_normal((3, 4))
+    src = RNG.standard_normal((4, 5))
+    src[1, 2] = nan
+    index = np.array([[0, 2, 0, 1], [2, 2, 0, 0], [1, 0, 0, 2]])     # (3, 4): a smaller index than src
+    ops = {"sum": np.add, "prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        for include_self in (True, False):
+            want = x.copy()
+            for col in range(4):
+                for row in range(3):
+                    picked = [src[i, col] for i in range(3) if index[i, col] == row]
+                    if not picked:
+                        continue
+                    vals = ([x[row, col]] if include_self else []) + picked
+                    want[row, col] = np.mean(vals) if reduce == "mean" else ops[reduce].reduce(np.array(vals))
+            got = _t(x, dev).scatter_reduce(0, _t(index, dev), _t(src, dev), reduce, include_self=include_self)
+            np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12, err_msg=f"{reduce} {include_self}")
+    ints = _t([10, 10, 10], dev).scatter_reduce(0, _t([0, 0, 1], dev), _t([-1, -2, -3], dev), "mean", include_self=False)
+    assert ints.tolist() == [-2, -3, 10]                            # floor(-1.5) = -2, as PyTorch
+    b = _t([True, False, True], dev).scatter_reduce(0, _t([0, 0, 1], dev), _t([False, True, True], dev), "amin",
+                                                    include_self=False)
+    assert b.tolist() == [False, True, True]
+    # the gradient of amax goes to every input equal to the result, shared among ties (PyTorch's)
+    h = pt.tensor([5.0, 2.0, 3.0], requires_grad=True)
+    s = pt.tensor([4.0, 5.0, 6.0], requires_grad=True)
+    h.scatter_reduce(0, pt.tensor([0, 0, 1]), s, "amax").sum().backward()
+    assert h.grad.tolist() == [0.5, 0.0, 1.0] and s.grad.tolist() == [0.0, 0.5, 1.0]
+    for reduce, inc in (("mean", False), ("prod", True), ("prod", False), ("amin", False)):
+        assert gradcheck(lambda a, b: a.scatter_reduce(0, pt.tensor([[1, 0], [1, 1], [0, 0]]), b, reduce, include_self=inc),
+                         (_r(3, 2), _r(3, 2))), (reduce, inc)
+    # prod with zeros: a lone zero factor gets the product of the others, two zeros give none (torch 2.13's values)
+    h = pt.tensor([0.0, 2.0, 3.0], requires_grad=True)
+    s = pt.tensor([0.0, 5.0, 6.0], requires_grad=True)
+    h.scatter_reduce(0, pt.tensor([0, 1, 1]), s, "prod").sum().backward()
+    assert h.grad.tolist() == [0.0, 30.0, 1.0] and s.grad.tolist() == [0.0, 12.0, 10.0]
+    with pytest.raises(RuntimeError, match="reduce argument must be either sum, prod, mean, amax or amin, got max"):
+        pt.zeros(3).scatter_reduce(0, pt.tensor([0]), pt.ones(1), "max")
+    with pytest.raises(NotImplementedError, match="scatter_reduce\\(reduce='mean'\\) is not implemented for plugtorch.bool"):
+        pt.zeros(3, dtype=pt.bool).scatter_reduce(0, pt.tensor([0]), pt.ones(1, dtype=pt.bool), "mean")
+
+
+def test_index_add_alpha_on_bool_and_complex_inputs():
+    # bool index_add with alpha=2 raised a dtype mismatch (source * 2 is int64) and complex alpha
+    # raised TypeError (int(1j)); PyTorch: source * alpha in the input's dtype
+    b = pt.zeros(3, dtype=pt.bool).index_add(0, pt.tensor([0, 0]), pt.tensor([True, True]), alpha=2)
+    assert b.tolist() == [True, False, False]
+    c = pt.zeros(2, dtype=pt.complex128).index_add(0, pt.tensor([0, 0]), pt.tensor([1 + 1j, 2 + 0j], dtype=pt.complex128), alpha=1j)
+    np.testing.assert_array_equal(c.numpy(), np.array([(1 + 1j) * 1j + 2j, 0]))

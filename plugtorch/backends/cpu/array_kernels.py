@@ -59,11 +59,12 @@ def cast(x, d):
     return x.astype(d)
 
 
-def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, pairs=None) -> dict:
+def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, maximum_at=None,
+                 minimum_at=None, pairs=None) -> dict:
     """The kernel table for array namespace ``xp`` (NumPy or CuPy).
 
-    ``add_at(r, key, values)`` / ``multiply_at(r, key, values)`` do unbuffered in-place
-    accumulation (``np.add.at``); namespaces other than NumPy pass their own. ``pairs``, a dict,
+    ``add_at(r, key, values)`` / ``multiply_at`` / ``maximum_at`` / ``minimum_at`` do unbuffered
+    in-place accumulation (``np.add.at``); namespaces other than NumPy pass their own. ``pairs``, a dict,
     receives the kernels that run two ops' calls at once ((first op, second op) -> kernel; see
     ``Backend.fuse_pair``).
     """
@@ -1200,6 +1201,14 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             r[key] = src
         elif reduce in ("add", "sum"):
             _add_at(r, key, xp.broadcast_to(xp.asarray(src, dtype=r.dtype), index.shape))
+        elif reduce in ("amax", "amin"):   # NaN wins, as in PyTorch's scatter_reduce
+            at = maximum_at if reduce == "amax" else minimum_at
+            if at is not None:
+                at(r, key, src)
+            elif xp is np:
+                (np.maximum if reduce == "amax" else np.minimum).at(r, key, src)
+            else:
+                raise NotImplementedError(f"scatter(reduce={reduce!r}) is not implemented for this array namespace")
         else:
             if multiply_at is not None:
                 multiply_at(r, key, src)

@@ -37,14 +37,17 @@ def make_cuda_kernels(cp, *, multi_device: bool = False) -> dict:
     import cupyx
     import cupyx.scipy.special
 
-    def multiply_at(r, key, values):
-        host = cp.asnumpy(r)
-        host_key = tuple(cp.asnumpy(k) if isinstance(k, cp.ndarray) else k for k in key)
-        np.multiply.at(host, host_key, cp.asnumpy(values) if isinstance(values, cp.ndarray) else values)
-        r[...] = cp.asarray(host)
+    def host_at(ufunc):
+        def at(r, key, values):
+            host = cp.asnumpy(r)
+            host_key = tuple(cp.asnumpy(k) if isinstance(k, cp.ndarray) else k for k in key)
+            ufunc.at(host, host_key, cp.asnumpy(values) if isinstance(values, cp.ndarray) else values)
+            r[...] = cp.asarray(host)
+        return at
 
     K = make_kernels(cp, erf=cupyx.scipy.special.erf, add_at=widened_add_at(cupyx.scatter_add, cp),
-                     multiply_at=multiply_at)
+                     multiply_at=host_at(np.multiply), maximum_at=host_at(np.maximum),
+                     minimum_at=host_at(np.minimum))
 
     sigmoid_f32 = cp.ElementwiseKernel("float32 x", "float32 y", "y = 1.0f / (1.0f + expf(-x))",
                                        "plugtorch_sigmoid_f32")

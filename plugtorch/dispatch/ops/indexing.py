@@ -163,7 +163,7 @@ def _scatter_meta_for(op):
         else:
             M.check_scalar(op, src)
             s = A.fit_scalar(op, src, input._dtype)
-        if reduce not in (None, "add", "multiply", "sum", "prod", "mean", "amax", "amin"):
+        if reduce not in (None, "add", "multiply", "sum", "prod", "amax", "amin"):   # (scatter_reduce's mean divides)
             raise RuntimeError(f"{op}(): reduce argument must be either add or multiply, got {reduce!r}")
         return input._device, (input._data, d, index._data, s, reduce), input._dtype
     meta.__name__ = op

@@ -1,5 +1,5 @@
 """Out-of-place writes into a copy of the input: the ``*_scatter`` family, ``masked_scatter``,
-``put``, ``index_reduce`` and ``diag_embed``.
+``put``, ``index_reduce``, ``scatter_reduce`` and ``diag_embed``.
 
 Each is a ``where`` or an ``index_put`` on the input, so every backend runs it and autograd
 sends the gradient of the written positions to the source and of the others to the input.
@@ -218,6 +218,81 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
         r = {"prod": lambda: r * x, "amax": lambda: pt.maximum(r, x), "amin": lambda: pt.minimum(r, x)}[reduce]()
     out = pt.where(got, r.to(x.dtype), x)
     return out.reshape(()) if input.ndim == 0 else out
+
+
+_SCATTER_REDUCE = {"sum": "add", "prod": "multiply", "mean": "add", "amax": "amax", "amin": "amin"}
+
+
+@composite("scatter_reduce", tags=("indexing",))
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """``input`` with each element of ``src`` reduced (sum, prod, mean, amax, amin) into the
+    position ``index`` names along ``dim`` (the others as in ``index``); ``include_self=False``
+    leaves the input's own values out of the positions written.
+
+    >>> plugtorch.ones(2).scatter_reduce(0, plugtorch.tensor([0, 0]), plugtorch.tensor([2., 3.]), "amax").tolist()
+    [3.0, 1.0]
+    """
+    pt = _pt()
+    _t("scatter_reduce", input)
+    _t("scatter_reduce", src, "src")
+    if reduce not in _SCATTER_REDUCE:
+        raise RuntimeError(f"scatter_reduce(): reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
+    M.check_bool("scatter_reduce", "include_self", include_self)
+    dt = input._dtype
+    if (reduce in ("amax", "amin") and dt.category == _dtypes._COMPLEX) or (reduce == "mean" and dt is _dtypes.bool):
+        raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not implemented for {dt} (as in PyTorch)")
+    if include_self:
+        base = input
+    else:   # the written positions start from the reduction's identity
+        ident = {"prod": 1, "amax": _extreme(dt, True), "amin": _extreme(dt, False)}.get(reduce, 0)
+        base = input.scatter(dim, index, ident)
+    out = pt.ops.scatter(base, dim, index, src, _SCATTER_REDUCE[reduce])
+    if reduce == "mean":
+        ones = pt.ones(tuple(index.shape), dtype=dt, device=input.device)
+        count = (pt.ones_like(input) if include_self else pt.zeros_like(input)).scatter_add(dim, index, ones)
+        count = count.masked_fill(count == 0, 1)
+        out = out / count if dt.category in (_dtypes._FLOAT, _dtypes._COMPLEX) else pt.div(out, count, rounding_mode="floor")
+    elif reduce != "sum" and pt.is_grad_enabled() and (input.requires_grad or src.requires_grad):
+        s = src[tuple(slice(0, n) for n in index.shape)] if src.ndim else src.expand(tuple(index.shape))
+        out = out.detach()
+        out = (_scatter_prod_grad if reduce == "prod" else _scatter_extreme_grad)(out, input, dim, index, s, include_self)
+    return out
+
+
+def _scatter_prod_grad(out, input, dim, index, s, include_self):
+    """``out`` (scatter_reduce's prod, detached) plus terms that are zero in value and carry the
+    gradient: each factor's is the product of the other factors at its position (PyTorch's,
+    zeros included: with one zero factor only that one gets a gradient, with two none)."""
+    pt = _pt()
+    xd, sd = input.detach(), s.detach()
+    dt = input._dtype
+    nz_self = pt.where(xd != 0, xd, 1) if include_self else pt.ones_like(xd)
+    zeros_self = (xd == 0).to(dt) if include_self else pt.zeros_like(xd)
+    nonzero_prod = pt.ops.scatter(nz_self, dim, index, pt.where(sd != 0, sd, 1), "multiply")
+    zero_count = zeros_self.scatter_add(dim, index, (sd == 0).to(dt))
+
+    def others(f, nzp, zc):   # the product of the other factors at f's position
+        return pt.where(f != 0, pt.where(zc == 0, nzp / pt.where(f != 0, f, 1), 0), pt.where(zc == 1, nzp, 0))
+    if include_self:
+        g_self = others(xd, nonzero_prod, zero_count)
+    else:   # written positions forget the input; the others keep it
+        g_self = (pt.zeros_like(xd).scatter(dim, index, 1) == 0).to(dt)
+    g_src = others(sd, nonzero_prod.gather(dim, index), zero_count.gather(dim, index))
+    return out + (input - xd) * g_self + pt.zeros_like(xd).scatter_add(dim, index, (s - sd) * g_src)
+
+
+def _scatter_extreme_grad(out, input, dim, index, s, include_self):
+    """``out`` (scatter_reduce's amax or amin, detached) written so that the gradient goes to every
+    input equal to the result, shared evenly among ties (PyTorch's formula)."""
+    pt = _pt()
+    dt = input._dtype
+    src_hit = s == out.gather(dim, index)
+    self_hit = input == out
+    if not include_self:
+        self_hit = self_hit & (pt.zeros_like(input).scatter(dim, index, 1) == 0)
+    count = self_hit.to(dt).scatter_add(dim, index, src_hit.to(dt))
+    total = pt.where(self_hit, input, 0).scatter_add(dim, index, pt.where(src_hit, s, 0))
+    return pt.where(count > 0, total / count.clamp(min=1), out)
 
 
 def _extreme(dtype, lowest):

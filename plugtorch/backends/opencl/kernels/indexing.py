@@ -90,6 +90,14 @@ def scatter(x, dim, index, src, reduce):
         new = sv
     elif reduce in ("add", "sum"):
         new = f"({cur} + {sv})" if dt != T.BOOL else f"({cur} | {sv})"
+    elif reduce in ("amax", "amin"):   # NaN wins, as in PyTorch's scatter_reduce
+        op = ">" if reduce == "amax" else "<"
+        if dt == T.BOOL:
+            new = f"({cur} {'|' if reduce == 'amax' else '&'} {sv})"
+        elif T.is_float(dt):
+            new = f"((isnan({sv}) || (!isnan({cur}) && {sv} {op} {cur})) ? {sv} : {cur})"
+        else:
+            new = f"(({sv} {op} {cur}) ? {sv} : {cur})"
     elif T.is_complex(dt):   # (the complex product, as NumPy's multiply.at)
         new = f"(({ct})({cur}.x * ({sv}).x - {cur}.y * ({sv}).y, {cur}.x * ({sv}).y + {cur}.y * ({sv}).x))"
     else:

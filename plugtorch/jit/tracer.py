@@ -321,12 +321,11 @@ class Tracer(D.DispatchMode):
     # --- Python reading data ---------------------------------------------------------------
     def host_read(self, t, why):
         """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
-        if t is not None and id(t._data) not in self.by_array and self.depth == 0:
-            return    # a tensor the program has not used in any op: data it brought along
         site = source_site()
         # (a composite op's own reads are its business: onnx export folds or refuses it; a value
         # computed from parameters and constants alone is the same for every input)
-        if self.depth == 0 and (t is None or self._varies(self.by_array.get(id(t._data)))):
+        known = t is None or id(t._data) in self.by_array    # (else data the program brought along)
+        if self.depth == 0 and known and (t is None or self._varies(self.by_array.get(id(t._data)))):
             self.graph.program_reads.append((why, site))
         if t is not None and why in _GUARDED_READS and self._guard(t, why, site):
             self._warn(why, site, stacklevel=5)

@@ -260,3 +260,21 @@ def test_the_last_graph_is_not_reused_after_reset_or_an_option_change():
     c(x)
     assert w.tolist() == [-3.5, -3.5]
     assert c.counters["graphs"] >= 2
+
+
+def test_a_read_of_a_tensor_the_call_did_not_compute_is_guarded_too():
+    """A global (or captured) tensor read into Python: the graph holds what it read, so the replay
+    checks it; a write into it between calls traces again instead of replaying the old number."""
+    g = pt.tensor(2.0)
+
+    def f(x):
+        return x * int(g.item())
+    c = pt.compile(f)
+    assert c(pt.ones(2)).tolist() == [2.0, 2.0] and c(pt.ones(2)).tolist() == [2.0, 2.0]
+    g.fill_(5.0)
+    assert c(pt.ones(2)).tolist() == [5.0, 5.0]
+    assert pt.compiler.stats()["recompiles"] == 1
+    t = pt.jit.trace(f, (pt.ones(2),))
+    g.fill_(7.0)
+    with pytest.raises(RuntimeError, match="holds 7.0 where the trace read 5.0"):
+        t(pt.ones(2))

@@ -254,6 +254,8 @@ def _install():
         setattr(Tensor, name + "_", _inplace_method(name))
     for name in METADATA_INPLACE:
         setattr(Tensor, name + "_", _metadata_inplace_method(name))
+    from plugtorch._ops_compound import float_power_
+    Tensor.float_power_ = float_power_   # the input must hold the result's dtype: no cast back
 
     # views with varargs shapes
     Tensor.view = _view

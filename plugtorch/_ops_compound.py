@@ -148,11 +148,26 @@ def rad2deg(input):
 
 @public("pow")
 def float_power(input, exponent):
-    """pow computed in float64 (PyTorch's float_power)."""
-    f64 = _dtypes.float64
-    a = input.to(f64) if isinstance(input, Tensor) else float(input)
-    b = exponent.to(f64) if isinstance(exponent, Tensor) else float(exponent)
+    """pow computed in float64, or complex128 when either operand is complex (PyTorch's float_power).
+
+    >>> plugtorch.float_power(plugtorch.tensor([1 + 2j]), 2)
+    tensor([-3.+4.j], dtype=plugtorch.complex128)
+    """
+    cplx = _b.any(v.dtype.is_complex if isinstance(v, Tensor) else isinstance(v, complex) for v in (input, exponent))
+    dt, scalar = (_dtypes.complex128, complex) if cplx else (_dtypes.float64, float)
+    a = input.to(dt) if isinstance(input, Tensor) else scalar(input)
+    b = exponent.to(dt) if isinstance(exponent, Tensor) else scalar(exponent)
     return P.pow(a, b)
+
+
+def float_power_(input, exponent):
+    """In-place float_power: the input must already have the result's dtype (float64 or complex128), as in PyTorch."""
+    cplx = input.dtype.is_complex or (exponent.dtype.is_complex if isinstance(exponent, Tensor) else isinstance(exponent, complex))
+    want = _dtypes.complex128 if cplx else _dtypes.float64
+    if input.dtype is not want:
+        raise RuntimeError(f"float_power_(): the base given to float_power_ has dtype {input.dtype} but the operation's "
+                           f"result requires dtype {want}; convert it first with x = x.to({want})")
+    return input.copy_(float_power(input, exponent))
 
 
 # ---- reductions ---------------------------------------------------------------------------

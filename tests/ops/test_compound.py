@@ -68,6 +68,29 @@ def test_addcmul_addcdiv_float_power():
     assert fp.dtype is pt.float64 and fp.tolist() == [4.0, 9.0]
 
 
+def test_float_power_of_complex_operands_is_complex128():
+    # float_power cast complex operands to float64, dropping the imaginary part: float_power(1+2j, 2)
+    # returned 1.0 and a complex Python exponent raised TypeError; PyTorch computes in complex128
+    z = np.array([1 + 2j, -0.5 + 0.25j])
+    got = pt.float_power(pt.tensor(z, dtype=pt.complex64), 2)
+    assert got.dtype is pt.complex128
+    np.testing.assert_allclose(got.numpy(), z.astype(np.complex64).astype(np.complex128) ** 2, rtol=1e-12)
+    got = pt.float_power(pt.tensor([1, 2]), 1 + 2j)
+    assert got.dtype is pt.complex128
+    np.testing.assert_allclose(got.numpy(), np.array([1, 2], dtype=np.complex128) ** (1 + 2j), rtol=1e-12)
+    got = pt.float_power(pt.tensor([1.0, 2.0]), pt.tensor(2j))
+    np.testing.assert_allclose(got.numpy(), np.array([1, 2], dtype=np.complex128) ** 2j, rtol=1e-12)
+    # in place, the input must already have the result's dtype (PyTorch does not cast back)
+    x = pt.tensor([1.0, 3.0], dtype=pt.float64)
+    x.float_power_(2)
+    assert x.tolist() == [1.0, 9.0]
+    with pytest.raises(RuntimeError, match="float_power_ has dtype plugtorch.float32 but the operation's result "
+                                           "requires dtype plugtorch.float64"):
+        pt.tensor([1.0]).float_power_(2)
+    with pytest.raises(RuntimeError, match="requires dtype plugtorch.complex128"):
+        pt.tensor([1.0], dtype=pt.float64).float_power_(2j)
+
+
 def test_nan_reductions_trace_diff():
     x = pt.tensor(A)
     same(pt.nansum(x), np.nansum(A))

@@ -304,6 +304,10 @@ class CompiledFunction:
             return res
         traced = TracedFunction(graph, name=self.__name__)
         hazard = traced._exe.hazard
+        if hazard is None and traced._exe.dynamic and not graph.backward_ran and D.grad_state.enabled and (
+                traced._rg_captures or any(t._rg for t in traced_inputs(graph, args, kwargs))):
+            from plugtorch.jit.executor import op_level_hazard   # (a replay through autograd, in program order)
+            hazard = op_level_hazard(graph)
         if hazard is not None:
             # a replay could not stop at the data-dependent shape without leaving this write done
             first = "a read of tensor data" if graph.guards else "a data-dependent shape"

@@ -88,6 +88,25 @@ def abort_hazard(graph):
     return None, randoms
 
 
+def op_level_hazard(graph):
+    """``abort_hazard`` for a replay through autograd (``run_with_autograd``), which runs the op-level
+    calls in program order (functionalization moved no write): the first call before the first
+    guard or data-dependent shape that writes into a tensor the call does not own, or None."""
+    first = len(graph.ops)
+    for why, site, pos, *_ in graph.guards:
+        if pos is not None:
+            first = min(first, pos)
+    for k, call in enumerate(graph.ops[:first]):
+        if "dynamic_shape" in call.op.tags:
+            break
+        for n in call.nodes:
+            for w in n.writes:
+                if w.root.kind in (INPUT, CAPTURE, GRAD):
+                    site = f" (at {call.site})" if call.site else ""
+                    return f"{call.op.name}{site} writes into {w.root.name}"
+    return None
+
+
 def _generators(randoms):
     """A function returning the (generator, state) of every generator the random nodes draw from."""
     from plugtorch.random import Generator, default_generator_for

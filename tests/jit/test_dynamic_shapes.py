@@ -187,3 +187,29 @@ def test_autograd_constants_are_captured_not_left_in_python_state(dev):
         assert w.grad.cpu().tolist() == [1.0, 1.0, 1.0]
     st = pt.compiler.stats()
     assert st["traced_calls"] == 1 and st["compiled_calls"] == 2, st
+
+
+def test_a_write_before_a_read_when_the_replay_goes_through_autograd(dev):
+    """With an input requiring grad (and no backward in the graph) the replay runs the op-level
+    calls in program order, the write first: that trace is a graph break; without grad the
+    functionalized write sits at the graph's end and the graph replays."""
+    def f(x, acc):
+        acc.add_(1)
+        if x.sum() > 0:
+            return (x * 2).sum()
+        return (x * 3).sum()
+    c = pt.compile(f)
+    acc = pt.zeros(1, device=dev)
+    for s in (1, 1, -1):
+        c((s * pt.ones(2, device=dev)).requires_grad_(), acc)
+    assert acc.item() == 3.0
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 1 and "follows an in-place write" in st["reasons"][0]
+    pt.compiler.reset()
+    c = pt.compile(f)
+    acc = pt.zeros(1, device=dev)
+    for s in (1, 1, -1, -1):
+        assert c(s * pt.ones(2, device=dev), acc).item() == (4.0 if s > 0 else -6.0)
+    assert acc.item() == 4.0
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 0 and st["compiled_calls"] == 2

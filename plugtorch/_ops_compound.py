@@ -173,6 +173,10 @@ def float_power_(input, exponent):
 # ---- reductions ---------------------------------------------------------------------------
 @public("sum")
 def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    _check_tensor("nansum", input)
+    if input.dtype.is_complex:   # PyTorch refuses them (a sum that kept NaNs, or dropped the imaginary part)
+        raise RuntimeError(f"nansum(): nansum does not support complex inputs (got {input.dtype}), as in PyTorch; "
+                           "sum .real and .imag with nansum separately")
     x = P.where(P.isnan(input), 0.0, input) if input.dtype.is_floating_point else input
     return P.sum(x, dim, keepdim, dtype=dtype)
 
@@ -181,9 +185,12 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
 def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if not isinstance(input, Tensor):
         raise TypeError(f"nanmean(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if not (dtype is not None and _dtypes.to_dtype(dtype).is_floating_point or input.dtype.is_floating_point):
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):   # whatever dtype= asks, as PyTorch
         raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype but got "
                            f"{M.LEGACY_NAMES.get(input.dtype.name)}")
+    if dtype is not None and not (_dtypes.to_dtype(dtype).is_floating_point or _dtypes.to_dtype(dtype).is_complex):
+        raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating point "
+                           f"or complex dtype. Got: {M.LEGACY_NAMES.get(_dtypes.to_dtype(dtype).name)}")
     keep = ~P.isnan(input)
     return nansum(input, dim, keepdim, dtype=dtype) / P.sum(keep, dim, keepdim)
 

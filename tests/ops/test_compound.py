@@ -106,6 +106,22 @@ def test_nan_reductions_trace_diff():
         pt.trace(pt.ones(3))
 
 
+def test_nansum_nanmean_refuse_what_pytorch_refuses():
+    # nansum of a complex tensor summed its NaNs (and with dtype=float64 dropped the imaginary part);
+    # nanmean took an integer input when dtype= was a float, and an integer dtype= for a float input
+    with pytest.raises(RuntimeError, match=r"nansum\(\): nansum does not support complex inputs"):
+        pt.nansum(pt.tensor([1 + 1j, complex("nan")]))
+    with pytest.raises(RuntimeError, match="does not support complex inputs"):
+        pt.nanmean(pt.tensor([1 + 1j]))
+    with pytest.raises(RuntimeError, match=r"nanmean\(\): expected input to have floating point or complex dtype but got Long"):
+        pt.nanmean(pt.tensor([1, 2]), dtype=pt.float32)
+    with pytest.raises(RuntimeError, match="Optional dtype must be either a floating point or complex dtype. Got: Long"):
+        pt.nanmean(pt.tensor([1.0, 2.0]), dtype=pt.int64)
+    got = pt.nanmean(pt.tensor(A, dtype=pt.float32), 1, dtype=pt.float64)
+    assert got.dtype is pt.float64
+    same(got, np.nanmean(A.astype(np.float32), 1))
+
+
 def test_addmm_mv_baddbmm():
     rng = np.random.default_rng(0)
     c, m1, m2, v = rng.random((2, 4)), rng.random((2, 3)), rng.random((3, 4)), rng.random(3)

@@ -446,11 +446,19 @@ def run_with_autograd(graph, tensors):
         if pos is not None:      # (a read inside an op's code: the op, run again, reads afresh)
             guards.setdefault(pos, []).append((why, site, v, traced))
 
+    snap = getattr(graph, "_rng_snapshot", False)
+    if snap is False:     # the generators the random calls before the first stop draw from
+        _, randoms = abort_hazard(graph)
+        snap = graph._rng_snapshot = _generators(randoms) if randoms else None
+    rng = snap() if snap is not None else ()
+
     def check(pos):
         for why, site, v, traced in guards[pos]:
             t = get(v) if v.index in env else env_tensor(env, v)
             now = t._device._backend.to_numpy(t._data)
             if not (now.shape == traced.shape and now.dtype == traced.dtype and now.tobytes() == traced.tobytes()):
+                for gen, state in rng:
+                    gen.set_state(state)
                 raise ValueMiss(value_miss_message(why, site, now, traced))
 
     checks = _program_checks(graph)
@@ -463,7 +471,12 @@ def run_with_autograd(graph, tensors):
         kwargs = substitute(call.kwargs, get)
         res = D.dispatch(call.op, *args, **kwargs)
         if "dynamic_shape" in call.op.tags:
-            _check_shapes(call, call.outs, res)
+            try:
+                _check_shapes(call, call.outs, res)
+            except ShapeMiss:
+                for gen, state in rng:
+                    gen.set_state(state)
+                raise
         _bind_outputs(env, call.outs, res)
     if len(graph.ops) in guards:
         check(len(graph.ops))

@@ -213,3 +213,24 @@ def test_a_write_before_a_read_when_the_replay_goes_through_autograd(dev):
     assert acc.item() == 4.0
     st = pt.compiler.stats()
     assert st["graph_breaks"] == 0 and st["compiled_calls"] == 2
+
+
+def test_a_stop_in_the_autograd_replay_puts_the_generator_back():
+    """Dropout, then a branch on its result, inputs requiring grad (the autograd replay): a changed
+    branch stops the replay, and the eager run after it draws eager's mask."""
+    def f(x):
+        y = pt.nn.functional.dropout(x, 0.5)
+        if y.sum() > 8:
+            return (y * 2).sum()
+        return (y * 3).sum()
+
+    def run(fn):
+        pt.manual_seed(0)
+        out = []
+        for _ in range(6):
+            x = pt.ones(8, requires_grad=True)
+            r = fn(x)
+            r.backward()
+            out.append((r.item(), x.grad.tolist()))
+        return out
+    assert run(pt.compile(f)) == run(f)

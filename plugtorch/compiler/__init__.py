@@ -39,6 +39,7 @@ RETRACE_LIMIT = 3             # traces of one signature whose graph was not repl
 DATA_VARIANT_LIMIT = 4        # graphs of one signature differing in a data-dependent shape or read
 from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
 from plugtorch.jit.executor import DataMiss as _DataMiss  # noqa: E402
+from plugtorch.jit.executor import InputsAlias as _InputsAlias  # noqa: E402
 
 _COMPILED = weakref.WeakSet()
 _COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
@@ -191,6 +192,8 @@ class CompiledFunction:
                             pass        # another signature: the keyed lookup below
                         except _DataMiss as m:
                             return self._shape_missed(e, m, args, kwargs)
+                        except _InputsAlias as a:
+                            return self._aliased(a, args, kwargs)
                         else:
                             _COUNTERS["compiled_calls"] += 1
                             return r
@@ -221,6 +224,8 @@ class CompiledFunction:
                     return self._trace(key, args, kwargs, e)
                 except _DataMiss as m:
                     return self._shape_missed(e, m, args, kwargs)
+                except _InputsAlias as a:
+                    return self._aliased(a, args, kwargs)
             if e.state == "eager":
                 _COUNTERS["eager_calls"] += 1
                 return self._fn(*args, **kwargs)
@@ -233,6 +238,14 @@ class CompiledFunction:
         _COUNTERS["recompiles"] += 1
         self.counters["recompiles"] += 1
         _note("recompile", f"{self.__name__}: {why}")
+
+    def _aliased(self, why, args, kwargs):
+        """Inputs that share memory where the graph writes into one: this call runs eagerly (the
+        graph stays for calls with separate tensors)."""
+        self._hot = None
+        _note("eager", f"{self.__name__}: {why}; the call ran eagerly")
+        _COUNTERS["eager_calls"] += 1
+        return self._fn(*args, **kwargs)
 
     def _shape_missed(self, e, miss, args, kwargs):
         """A replay stopped at a data-dependent shape, or a read of tensor data, that differs from its
@@ -303,6 +316,17 @@ class CompiledFunction:
                 _note("retrace", reason)
             return res
         traced = TracedFunction(graph, name=self.__name__)
+        exe = traced._exe
+        if exe.aliasing is not None and exe.aliasing(traced_inputs(graph, args, kwargs)) is not None:
+            reason = (f"{self.__name__}: the call's inputs share memory and it writes into one of them; a graph "
+                      "traced on them would not follow that aliasing")
+            if e.traces >= RETRACE_LIMIT:
+                e.state, e.reason = "eager", reason
+                _note("eager", reason + f"; still so after {e.traces} traces")
+            else:
+                e.state, e.reason = "retrace", reason
+                _note("retrace", reason)
+            return res
         hazard = traced._exe.hazard
         if hazard is None and traced._exe.dynamic and not graph.backward_ran and D.grad_state.enabled and (
                 traced._rg_captures or any(t._rg for t in traced_inputs(graph, args, kwargs))):

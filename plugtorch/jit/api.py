@@ -6,7 +6,7 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.jit import passes
-from plugtorch.jit.executor import DataMiss, Executable, GuardFailure, ShapeMiss, run_with_autograd
+from plugtorch.jit.executor import DataMiss, Executable, GuardFailure, InputsAlias, ShapeMiss, run_with_autograd
 from plugtorch.jit.ir import CAPTURE, INPUT, NODE, values_in
 from plugtorch.jit.tracer import Tracer, TracerWarning, flatten_tensors, rebuild
 from plugtorch.jit.tracer import _tensors_in as _flat
@@ -124,6 +124,9 @@ class TracedFunction:
             raise RuntimeError(f"traced function '{self.__name__}': {self._exe.explain_mismatch(pos, tensors)}. A "
                                "traced graph runs only on inputs like its example inputs: trace it again with "
                                "these, or use plugtorch.compile (which traces once per input signature)") from None
+        except InputsAlias as e:
+            raise RuntimeError(f"traced function '{self.__name__}': {e}. Pass separate tensors (clone one), or use "
+                               "plugtorch.compile, which runs such a call eagerly") from None
         except DataMiss as e:
             what = "shape" if isinstance(e, ShapeMiss) else "data"
             raise TracedDataChanged(f"traced function '{self.__name__}': {e}. Trace it again with inputs giving this "
@@ -236,6 +239,13 @@ def _trace_fn(fn, example_inputs, check_trace=True, check_tolerance=1e-5, kwargs
                       "replaying the graph will not update it", TracerWarning, stacklevel=3)
     name = getattr(fn, "__name__", None) or type(fn).__name__
     traced = TracedFunction(graph, name=name)
+    aliased = traced._exe.aliasing(tensors) if traced._exe.aliasing is not None else None
+    if aliased is not None:
+        i, j = aliased
+        other = f"input {j}" if j >= 0 else "a tensor the call writes into"
+        raise RuntimeError(f"plugtorch.jit.trace: example input {i} and {other} share memory and the traced call "
+                           f"writes into one of them; the graph cannot follow that aliasing: trace with separate "
+                           "tensors (clone one)")
     if check_trace and not graph.breaks:
         _check(traced, tensors, res, graph, check_tolerance)
     return traced

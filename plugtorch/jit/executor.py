@@ -22,6 +22,42 @@ class GuardFailure(RuntimeError):
     """A call's tensors differ from those the graph was traced with."""
 
 
+class InputsAlias(RuntimeError):
+    """Two inputs of a call share memory (or an input shares a captured tensor's the graph writes)
+    where the graph, traced on separate tensors, writes into one: its functionalized writes would
+    not reach the other's reads (``args[0]``: the positions, -1 for a captured tensor)."""
+
+
+def input_aliasing(graph):
+    """A function ``aliased(tensors) -> (i, j) or None`` for a graph that writes into an input or a
+    captured tensor, else None. Tensors share memory when one is the other or they share the
+    version counter (views, ``detach()``)."""
+    written = {id(w.root): w.root for n in graph.nodes for w in n.writes if w.root.kind in (INPUT, CAPTURE)}
+    if not written:
+        return None
+    caps = [v.tensor for v in written.values() if v.kind == CAPTURE]
+    if len(graph.inputs) < 2 and not (caps and graph.inputs):
+        return None
+    positions = [v.pos for v in graph.inputs]
+
+    def aliased(ts):
+        seen = {}
+        for pos in positions:
+            t = ts[pos]
+            vc = t._vc
+            k = id(vc) if vc is not None else id(t)
+            if k in seen:
+                return seen[k], pos
+            seen[k] = pos
+        for t in caps:
+            vc = t._vc
+            k = id(vc) if vc is not None else id(t)
+            if k in seen:
+                return seen[k], -1
+        return None
+    return aliased
+
+
 class DataMiss(RuntimeError):
     """A replay stopped where the data differs from the traced data in a way the graph is
     specialised on (``args[0]`` says where and how); it has written nothing it cannot undo."""
@@ -174,7 +210,7 @@ class Executable:
     # --- code generation -------------------------------------------------------------------
     def _build(self):
         g = self.graph
-        ns = {"_W": _wrap, "_guard": self._guard_failed, "Tensor": Tensor}
+        ns = {"_W": _wrap, "_guard": self._guard_failed, "Tensor": Tensor, "_alias": self._aliased}
         lines = ["def replay(ts):"]
         emit = lines.append
         counter = [0]
@@ -210,6 +246,11 @@ class Executable:
                 emit(f"    if _g is None or _g._data.shape != {const(v.shape)} or _g._dtype is not {const(v.dtype)}:")
                 emit(f"        _guard(-1 - {v.index})")
                 emit(f"    v{v.index} = _g._data")
+        self.aliasing = input_aliasing(g)
+        if self.aliasing is not None:
+            emit(f"    _al = {const(self.aliasing)}(ts)")
+            emit("    if _al is not None:")
+            emit("        _alias(_al)")
         for k, (t, none) in enumerate(g.grad_guards):
             emit(f"    if ({self._tensor_expr(t, const)}._grad is None) is not {none}:")
             emit(f"        _guard(('grad', {k}))")
@@ -338,6 +379,12 @@ class Executable:
 
     def _guard_failed(self, pos):
         raise GuardFailure(pos)
+
+    def _aliased(self, pair):
+        i, j = pair
+        other = f"input {j}" if j >= 0 else "a tensor the graph writes into (a parameter, say)"
+        raise InputsAlias(f"input {i} and {other} share memory, and the graph, traced on separate tensors, writes "
+                          "into one of them (its writes would not reach the other's reads)")
 
     def _shape_missed(self, i, shape, rng=None):
         for gen, state in rng or ():

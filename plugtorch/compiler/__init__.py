@@ -30,8 +30,12 @@ import functools
 import weakref
 from dataclasses import dataclass, field
 
+from plugtorch import _device, _dtypes
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
+
+_DTYPE_DEFAULT = _dtypes._default       # (thread-local: .value)
+_DEVICE_DEFAULT = _device._default      # (thread-local: .device once set)
 
 CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.config.cache_size_limit)
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
@@ -179,8 +183,9 @@ class CompiledFunction:
             # shape and strides itself (raising before any kernel runs), so only the rest of the
             # cache key is checked here: all arguments tensors, each one's requires_grad, grad
             # mode, the modules' training modes and the optimizers' options
-            e, rgs, grad, epoch = hot
-            if len(args) == len(rgs) and D.grad_state.enabled is grad and _MODULE.TRAIN_EPOCH == epoch:
+            e, rgs, grad, epoch, dt, dev = hot
+            if len(args) == len(rgs) and D.grad_state.enabled is grad and _MODULE.TRAIN_EPOCH == epoch \
+                    and _DTYPE_DEFAULT.value is dt and getattr(_DEVICE_DEFAULT, "device", None) is dev:
                 for a, rg in zip(args, rgs):
                     if a.__class__ is not Tensor or a._rg is not rg:
                         break
@@ -205,7 +210,9 @@ class CompiledFunction:
             from plugtorch.jit.api import spec_key
             tensors, spec = flatten_tensors(args, kwargs)
             skey = spec_key(spec)
-        key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module().TRAIN_EPOCH)
+        # (the default dtype and device: factories and Python floats in the graph followed them)
+        key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module().TRAIN_EPOCH,
+               _DTYPE_DEFAULT.value, getattr(_DEVICE_DEFAULT, "device", None))
         e = self._cache.get(key)
         if e is not None:
             if e.state == "compiled":
@@ -216,7 +223,8 @@ class CompiledFunction:
                     r = e.run(tensors)
                     _COUNTERS["compiled_calls"] += 1
                     if skey.__class__ is int:
-                        self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH)
+                        self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH,
+                                     key[4], key[5])
                     return r
                 except _GuardFailure as g:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
@@ -371,10 +379,12 @@ class CompiledFunction:
 
 
 def _describe_key(key) -> str:
-    skey, tkeys, grad, _ = key
+    skey, tkeys, grad, _, default_dtype, default_device = key
     parts = [f"{str(dt).replace('plugtorch.', '')}{list(shape)} on {dev}{' requires_grad' if rg else ''}"
              for dev, dt, shape, _st, rg in tkeys]
-    return ", ".join(parts) + ("" if grad else "; grad mode off")
+    return ", ".join(parts) + ("" if grad else "; grad mode off") + \
+        f"; default dtype {str(default_dtype).replace('plugtorch.', '')}" + \
+        (f", default device {default_device}" if default_device is not None else "")
 
 
 class OptimizedModule:

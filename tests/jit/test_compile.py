@@ -278,3 +278,19 @@ def test_a_read_of_a_tensor_the_call_did_not_compute_is_guarded_too():
     g.fill_(7.0)
     with pytest.raises(RuntimeError, match="holds 7.0 where the trace read 5.0"):
         t(pt.ones(2))
+
+
+def test_the_default_dtype_is_part_of_the_key():
+    """Factories and Python floats in the graph followed the default dtype of the traced call."""
+    g = pt.compile(lambda x: pt.arange(3) * 0.5 + x.sum())
+    x = pt.ones(2, dtype=pt.float64)
+    assert g(x).dtype is pt.float32 and g(x).dtype is pt.float32
+    try:
+        pt.set_default_dtype(pt.float64)
+        assert g(x).dtype is pt.float64 and g(x).dtype is pt.float64
+    finally:
+        pt.set_default_dtype(pt.float32)
+    assert g(x).dtype is pt.float32
+    st = pt.compiler.stats()
+    assert st["graphs"] == 2 and st["compiled_calls"] == 3
+    assert "default dtype float64" in st["reasons"][0]

@@ -209,3 +209,31 @@ def test_in_place_ops_with_a_real_result_refuse_complex():
         pt.ones(2).mul_(1j)
     z.mul_(1j)   # complex in place: fine
     assert z.tolist() == [-4 + 3j]
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_logaddexp_logsumexp_logcumsumexp_nan_to_num_take_complex(dev):
+    # these refused complex tensors ('defined for real numbers only (as in PyTorch)'); torch 2.13
+    # computes them. Reference: NumPy's log(exp(a) + exp(b)) (imaginary parts small enough that the
+    # principal logarithm is PyTorch's log1p(exp(min - max)) + max)
+    g = np.random.default_rng(3)
+    a = g.uniform(-3, 3, (3, 4)) + 0.4j * g.uniform(-1, 1, (3, 4))
+    b = g.uniform(-3, 3, (3, 4)) + 0.4j * g.uniform(-1, 1, (3, 4))
+    for dt in C:
+        ta, tb = pt.tensor(a, dtype=dt, device=dev), pt.tensor(b, dtype=dt, device=dev)
+        ref_a, ref_b = a.astype(dt.numpy), b.astype(dt.numpy)
+        tol = 1e-5 if dt is pt.complex64 else 1e-12
+        np.testing.assert_allclose(pt.logaddexp(ta, tb).cpu().numpy(), np.log(np.exp(ref_a) + np.exp(ref_b)), rtol=tol)
+        np.testing.assert_allclose(pt.logsumexp(ta, 1).cpu().numpy(), np.log(np.exp(ref_a).sum(1)), rtol=tol)
+        np.testing.assert_allclose(pt.logcumsumexp(ta, 1).cpu().numpy(), np.log(np.exp(ref_a).cumsum(1)), rtol=tol)
+    inf, nan = math.inf, math.nan
+    # edge values: torch 2.13's (equal infinite real parts, a NaN, an infinite maximum)
+    got = pt.logaddexp(pt.tensor([complex(-inf, 0), complex(inf, 1), complex(inf, 0), complex(nan, 0)], device=dev),
+                       pt.tensor([complex(-inf, 0), complex(1, 1), complex(inf, 0), 1j], device=dev)).cpu().numpy()
+    assert got[:3].tolist() == [complex(-inf, 0), complex(inf, 1), complex(inf, 0)]
+    assert np.isnan(got[3].real) and np.isnan(got[3].imag)
+    got = pt.logsumexp(pt.tensor([complex(inf, 1), 1 + 0j], device=dev), 0).item()
+    assert got.real == inf and got.imag == pytest.approx(math.pi / 4)
+    z = pt.tensor([1 + 1j, complex(nan, inf), complex(-inf, nan)], device=dev)
+    assert pt.nan_to_num(z, 0.5, 7.0, -7.0).cpu().tolist() == [1 + 1j, 0.5 + 7j, -7 + 0.5j]

@@ -229,8 +229,8 @@ _REAL_ONLY = "it is defined for real numbers only (as in PyTorch)"
 REAL_ONLY_OPS = {
     **dict.fromkeys("lt le gt ge maximum minimum max min amax amin aminmax argmax argmin sort argsort topk "
                     "kthvalue mode clamp clamp_min clamp_max relu threshold_backward max_pool2d".split(), _UNORDERED),
-    **dict.fromkeys("floor ceil trunc round frac floor_divide remainder fmod atan2 erf logaddexp logsumexp "
-                    "softmax log_softmax nan_to_num cross_entropy nll_loss batch_norm layer_norm "
+    **dict.fromkeys("floor ceil trunc round frac floor_divide remainder fmod atan2 erf "
+                    "softmax log_softmax cross_entropy nll_loss batch_norm layer_norm "
                     "group_norm".split(), _REAL_ONLY),
     "sign": "use plugtorch.sgn (z / |z|) for complex numbers; unlike NumPy, PyTorch's sign refuses them",
     **dict.fromkeys("normal_ uniform_ random_ bernoulli multinomial".split(),

@@ -714,10 +714,10 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def logsumexp(input, dim, keepdim=False):
     _t("logsumexp", input)
     M.check_bool("logsumexp", "keepdim", keepdim)
-    x = input if input._dtype.is_floating_point else input.to(_dtypes.get_default_dtype())
+    x = input if input._dtype.is_floating_point or input._dtype.is_complex else input.to(_dtypes.get_default_dtype())
     if x.numel() == 0:
         return x.exp().sum(dim, keepdim=keepdim).log()
-    m = x.detach().amax(dim, keepdim=True)
+    m = (x.real if x._dtype.is_complex else x).detach().amax(dim, keepdim=True)   # complex: the real parts' max
     m = _pt().where(m.isinf(), 0.0, m)
     out = (x - m).exp().sum(dim, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dim)
@@ -989,6 +989,8 @@ def frac(input):
 @composite("nan_to_num", tags=("pointwise",))
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     _t("nan_to_num", input)
+    if input._dtype.is_complex:   # each part on its own, as PyTorch
+        return _pt().complex(*(nan_to_num(p, nan, posinf, neginf) for p in (input.real, input.imag)))
     if not input._dtype.is_floating_point:
         return input.clone()
     fi = _dtypes.finfo(input._dtype)
@@ -1020,6 +1022,9 @@ def rsub(input, other, alpha=1):
 
 @composite("logaddexp", tags=("pointwise",))
 def logaddexp(input, other):
+    _t("logaddexp", input)
+    if M.binary_dtype(input, other).is_complex:
+        return _complex_logaddexp(input, other)
     dt = _float_operands("logaddexp", input, other)
     pt = _pt()
     # the operands in the result dtype first (a bool tensor takes no part in a - b)
@@ -1029,6 +1034,21 @@ def logaddexp(input, other):
     out = pt.maximum(a, b) + (a - b).abs().neg().exp().log1p()
     out = pt.where(a.isinf() & (a == b), a, out)
     return out.to(dt)
+
+
+def _complex_logaddexp(input, other):
+    """PyTorch's complex log(exp(a) + exp(b)): log1p(exp(min - max)) + max, the operands ordered by
+    their real parts; a NaN in the lesser one gives nan+nanj, equal infinite real parts give the
+    lesser one (-inf) or log(exp(a) + exp(b)) (+inf)."""
+    pt = _pt()
+    dt = M.binary_dtype(input, other)
+    a, b = (v.to(dt) if isinstance(v, M.Tensor) else pt.tensor(v, dtype=dt, device=input.device) for v in (input, other))
+    swap = b.real <= a.real   # (equal real parts: the first operand is the larger, as torch picks)
+    lo, hi = pt.where(swap, b, a), pt.where(swap, a, b)
+    out = (lo - hi).exp().log1p() + hi
+    both_inf = lo.real.isinf() & (lo.real == hi.real)
+    out = pt.where(both_inf, pt.where(lo.real < 0, lo, (lo.exp() + hi.exp()).log()), out)
+    return pt.where(lo.real.isnan() | lo.imag.isnan(), complex(math.nan, math.nan), out)
 
 
 def _float_operands(op, input, other):

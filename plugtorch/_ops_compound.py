@@ -109,6 +109,8 @@ def xlogy(input, other):
     """input * log(other), 0 where input == 0 (unless other is nan), in the operands' promoted
     float dtype (float32 for integers and bools; PyTorch rounds log(other) to a half type too)."""
     dt = M.float_result(_dtypes.result_type(input, other))
+    if dt.is_complex:   # PyTorch has no complex kernel ("xlogy_cpu" not implemented for 'ComplexFloat')
+        raise M.not_implemented_for("xlogy", dt, "xlogy takes real tensors; compute x * log(y) for complex ones")
     x, y = (v.to(dt) if isinstance(v, Tensor) else v for v in (input, other))
     if not isinstance(y, Tensor):   # a Python number (PyTorch's xlogy(tensor, 3))
         y = P.full((), float(y), dtype=x.dtype, device=x.device)

@@ -237,3 +237,13 @@ def test_logaddexp_logsumexp_logcumsumexp_nan_to_num_take_complex(dev):
     assert got.real == inf and got.imag == pytest.approx(math.pi / 4)
     z = pt.tensor([1 + 1j, complex(nan, inf), complex(-inf, nan)], device=dev)
     assert pt.nan_to_num(z, 0.5, 7.0, -7.0).cpu().tolist() == [1 + 1j, 0.5 + 7j, -7 + 0.5j]
+
+
+def test_lerp_takes_complex_and_xlogy_refuses_it():
+    # lerp refused complex tensors and xlogy computed them: torch 2.13 does the opposite
+    a, b = crnd(5, dtype=pt.complex128, seed=1), crnd(5, dtype=pt.complex128, seed=2)
+    w = crnd(5, dtype=pt.complex128, seed=3)
+    close(pt.lerp(pt.tensor(a), pt.tensor(b), 0.25), a + 0.25 * (b - a), pt.complex128)
+    close(pt.lerp(pt.tensor(a), pt.tensor(b), pt.tensor(w)), a + w * (b - a), pt.complex128)
+    with pytest.raises(NotImplementedError, match=r"xlogy\(\): not implemented for dtype plugtorch.complex64"):
+        pt.xlogy(pt.tensor([1 + 1j]), pt.tensor([2.0]))

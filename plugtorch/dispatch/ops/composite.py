@@ -955,8 +955,8 @@ def lerp(input, end, weight):
     for name, v in (("end", end), ("weight", weight)):
         if isinstance(v, M.Tensor) and v._dtype is not input._dtype:
             raise RuntimeError(f"lerp(): expected dtype {input._dtype} for `{name}` but got dtype {v._dtype}")
-    if not input._dtype.is_floating_point:
-        raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point tensors")
+    if not (input._dtype.is_floating_point or input._dtype.is_complex):
+        raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point or complex tensors")
     if not isinstance(weight, M.Tensor):
         M.check_scalar("lerp", weight)
     dt = input._dtype

@@ -224,3 +224,26 @@ def test_relu_keeps_negative_zero_and_every_nan_bit_for_bit_on_cpu(dtype, it):
         assert got.tobytes() == np.ascontiguousarray(want).tobytes()
         got_strided = pt.relu(pt.from_numpy(np.ascontiguousarray(x))[::3]).numpy()
         assert got_strided.tobytes() == np.where(x[::3] < 0, dtype(0), x[::3]).tobytes()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_uint8_with_a_0d_signed_operand_wraps_as_pytorch(device):
+    # a 0-d int8 tensor keeps a uint8 tensor's dtype (same category) and is cast to uint8 first:
+    # x.add_(tensor(-3, int8)) raised NumPy's same_kind UFuncTypeError on cpu; x ** tensor(-3, int8)
+    # gave 0 (a negative exponent) where torch 2.13 computes x ** 253 modulo 256
+    for op, want in (("add_", [253, 254, 0, 4, 197]), ("sub_", [3, 4, 6, 10, 203]), ("mul_", [0, 253, 247, 235, 168]),
+                     ("pow_", [0, 1, 19, 103, 0])):
+        x = pt.tensor([0, 1, 3, 7, 200], dtype=pt.uint8, device=device)
+        getattr(x, op)(pt.tensor(-3, dtype=pt.int8, device=device))
+        assert x.tolist() == want, op
+    got = pt.tensor([3, 5, 200], dtype=pt.uint8, device=device) ** pt.tensor(-3, dtype=pt.int8, device=device)
+    assert got.dtype is pt.uint8 and got.tolist() == [19, 213, 0]
+    with pytest.raises(RuntimeError, match="result type Float32 can't be cast to the desired output type Uint8"):
+        pt.tensor([1], dtype=pt.uint8, device=device).div_(pt.tensor(-3, dtype=pt.int8, device=device))
+
+
+def test_a_complex_scalar_is_refused_by_real_binary_ops():
+    # copysign(int tensor, 1j) raised NumPy's TypeError (no complex copysign loop); torch 2.13:
+    # NotImplementedError ("copysign_cpu" not implemented for 'ComplexFloat')
+    with pytest.raises(NotImplementedError, match=r"copysign\(\): not implemented for dtype plugtorch.complex64"):
+        pt.copysign(pt.tensor([1, 2]), 1j)

@@ -246,7 +246,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             # through int64 (exact modulo 2^bits, so small ints wrap as PyTorch's do; CuPy's
             # int8 power loop is wrong). A negative exponent (meta refuses a negative Python
             # int): PyTorch's integer pow gives 1 and -1 their powers and every other base 0
-            a, b = xp.asarray(a).astype(np.int64), xp.asarray(b).astype(np.int64)
+            # Both operands in the result dtype first, as PyTorch's: an int8 exponent -3 of a uint8
+            # base is 253 there
+            a, b = (xp.asarray(v).astype(dtype).astype(np.int64) for v in (a, b))
             neg = b < 0
             r = xp.power(a, xp.where(neg, 0, b))
             r = xp.where(neg & (a != 1), xp.where((a == -1) & (b % 2 != 0), -1, 0), r)
@@ -306,6 +308,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                     b = xp.asarray(b, dtype=d)
                 except OverflowError:   # a Python int outside the dtype's range wraps, as in PyTorch
                     b = xp.asarray(np.array(b).astype(d))
+            elif b.dtype != d:   # a 0-d int8 operand of a uint8 tensor: cast (wrapping) as PyTorch's, which
+                b = b.astype(d)  # NumPy's same_kind rule refuses inside the ufunc
             f(a, b, out=a, dtype=d)
         return k
 

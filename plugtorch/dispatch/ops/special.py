@@ -83,6 +83,8 @@ def _binary(name, result, kind):
         for v in (input, other):
             if isinstance(v, M.Tensor) and v._dtype.is_complex:
                 raise M.not_implemented_for(name, v._dtype, "complex tensors are not supported")
+            if v.__class__ is complex:   # a complex Python scalar makes the op compute in complex
+                raise M.not_implemented_for(name, _dtypes.default_complex_dtype(), "complex numbers are not supported")
         return base(input, other)
     if name == "heaviside":   # (PyTorch's names of the second argument)
         def named(input, values):

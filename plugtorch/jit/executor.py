@@ -40,8 +40,20 @@ def input_aliasing(graph):
         return None
     positions = [v.pos for v in graph.inputs]
 
+    cap_ids = frozenset(map(id, caps))
+    # the captured tensors' version counters (made once per tensor, then kept: a tensor without
+    # one has never been viewed or detached, so only the same tensor can share its memory)
+    state = {"vcs": frozenset(), "pending": list(caps)}
+
+    def cap_vcs():
+        if state["pending"]:
+            state["vcs"] = frozenset(id(c._vc) for c in caps if c._vc is not None)
+            state["pending"] = [c for c in caps if c._vc is None]
+        return state["vcs"]
+
     def aliased(ts):
         seen = {}
+        vcs = cap_vcs() if caps else ()
         for pos in positions:
             t = ts[pos]
             vc = t._vc
@@ -49,11 +61,8 @@ def input_aliasing(graph):
             if k in seen:
                 return seen[k], pos
             seen[k] = pos
-        for t in caps:
-            vc = t._vc
-            k = id(vc) if vc is not None else id(t)
-            if k in seen:
-                return seen[k], -1
+            if k in vcs or id(t) in cap_ids:
+                return pos, -1
         return None
     return aliased
 

@@ -323,7 +323,7 @@ class CompiledFunction:
                 e.state, e.reason = "retrace", reason
                 _note("retrace", reason)
             return res
-        traced = TracedFunction(graph, name=self.__name__)
+        traced = TracedFunction(graph, name=self.__name__, rg_guard=True)   # (a frozen parameter traces again)
         exe = traced._exe
         if exe.aliasing is not None and exe.aliasing(traced_inputs(graph, args, kwargs)) is not None:
             reason = (f"{self.__name__}: the call's inputs share memory and it writes into one of them; a graph "
@@ -359,7 +359,7 @@ class CompiledFunction:
         e.state = "compiled"
         # the key holds grad mode and every input's requires_grad: decide the path once
         if graph.backward_ran or not D.grad_state.enabled or not any(t._rg for t in traced_inputs(graph, args, kwargs)):
-            rg = traced._rg_captures
+            rg = [t for t in traced._rg_captures if t._rg]   # (their requires_grad is guarded: decided once)
             fast = traced._exe._fn
             e.run = (lambda ts: traced._call_tensors(ts)) if rg and not graph.backward_ran and D.grad_state.enabled \
                 else fast

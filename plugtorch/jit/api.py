@@ -50,9 +50,9 @@ def _hashable(x):
         return repr(x)
 
 
-def build(graph, name, optimize=True):
+def build(graph, name, optimize=True, rg_guard=None):
     stats = passes.optimize(graph) if optimize else {}
-    exe = Executable(graph, name=name)
+    exe = Executable(graph, name=name, rg_guard=rg_guard)
     exe.stats = stats
     return exe
 
@@ -79,12 +79,15 @@ def _needs_autograd(graph, tensors, rg_captures) -> bool:
 class TracedFunction:
     """What ``jit.trace`` returns for a function: call it like the function."""
 
-    def __init__(self, graph, name="forward", example_outputs=None):
+    def __init__(self, graph, name="forward", example_outputs=None, rg_guard=None):
         self.__name__ = name
         self._graph = graph
         self._spec_key = spec_key(graph.input_spec) if graph.input_spec is not None else None
-        self._exe = build(graph, name)
-        self._rg_captures = [v.tensor for v in graph.captures if v.kind == CAPTURE and v.tensor._rg]
+        self._exe = build(graph, name, rg_guard=rg_guard)
+        # the captured tensors that may require grad (checked at each call: one frozen or unfrozen
+        # after tracing decides whether the call replays through autograd)
+        self._rg_captures = [v.tensor for v in graph.captures if v.kind == CAPTURE and
+                             (v.tensor._rg or v.tensor._dtype.is_floating_point or v.tensor._dtype.is_complex)]
         self._plain = self._all_tensor_spec
         self._replay = self._exe._fn
 

@@ -207,9 +207,12 @@ def last_uses(graph) -> dict:
 class Executable:
     """A graph ready to run: ``run(tensors)`` replays it on the flattened input tensors."""
 
-    def __init__(self, graph, name="graph", guard_errors=True):
+    def __init__(self, graph, name="graph", guard_errors=True, rg_guard=None):
         self.graph = graph
         self.name = name
+        # whether a replay checks that each captured tensor still requires grad as when traced
+        # (a graph that ran backward computed and applied exactly those gradients)
+        self.rg_guard = graph.backward_ran if rg_guard is None else rg_guard
         self.guard_errors = guard_errors
         self.input_strides = {}
         self.source = None
@@ -246,8 +249,9 @@ class Executable:
             if v.kind == CAPTURE:
                 c = const(v.tensor)
                 emit(f"    v{v.index} = {c}._data")
+                rg = f" or {c}._rg is not {bool(v.requires_grad)}" if self.rg_guard else ""
                 emit(f"    if {c}._device is not {const(v.device)} or {c}._dtype is not {const(v.dtype)} "
-                     f"or v{v.index}.shape != {const(v.shape)}:")
+                     f"or v{v.index}.shape != {const(v.shape)}{rg}:")
                 emit(f"        _guard(-1 - {v.index})")
             elif v.kind == GRAD:
                 owner = self._tensor_expr(v.grad_of, const)
@@ -425,6 +429,9 @@ class Executable:
         if v.kind == GRAD:
             return f"the .grad of captured tensor {v.grad_of.name} is not the {v.type_str()} it was when traced"
         t = v.tensor
+        if t._rg is not bool(v.requires_grad):
+            return (f"captured tensor {v.name} ({v.type_str()}) has requires_grad={t._rg} now, traced with "
+                    f"requires_grad={bool(v.requires_grad)}")
         return f"captured tensor {v.name} is now {describe(t)}, traced as {v.type_str()}"
 
 

@@ -49,8 +49,11 @@ class RemovableHandle:
         self._dicts = dicts
 
     def remove(self):
+        removed = False
         for d in self._dicts:
-            d.pop(self.id, None)
+            removed = d.pop(self.id, None) is not None or removed
+        if removed:
+            _structure_changed()
 
     def __enter__(self):
         return self
@@ -67,6 +70,16 @@ def _addindent(s, n):
 
 
 TRAIN_EPOCH = 0
+_ABSENT = object()
+
+
+def _structure_changed():
+    """A module's parameters, submodules or hooks changed: plugtorch.compile's graphs, keyed by
+    TRAIN_EPOCH, captured the old ones (not while a trace records the program itself)."""
+    global TRAIN_EPOCH
+    from plugtorch.dispatch.dispatcher import current_recorder
+    if current_recorder() is None:
+        TRAIN_EPOCH += 1
 
 
 class Module:
@@ -104,6 +117,8 @@ class Module:
         if param is not None and param.grad_fn is not None:
             raise ValueError(f"Cannot assign non-leaf Tensor to parameter '{name}'. Model parameters "
                              "must be created explicitly; use .detach() or wrap it in nn.Parameter")
+        if self._parameters.get(name, _ABSENT) is not param:
+            _structure_changed()
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -124,6 +139,8 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_name("module", name)
+        if self._modules.get(name, _ABSENT) is not module:
+            _structure_changed()
         self._modules[name] = module
 
     register_module = add_module
@@ -152,16 +169,22 @@ class Module:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                                 "(plugtorch.nn.Parameter or None expected)")
+            if params[name] is not None:
+                _structure_changed()
             params[name] = None
         elif isinstance(value, Module):
             if params is None:
                 raise AttributeError("cannot assign module before Module.__init__() call")
+            if d["_modules"].get(name, _ABSENT) is not value:
+                _structure_changed()
             self._forget(name)
             self._modules[name] = value
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
                                 "(plugtorch.nn.Module or None expected)")
+            if d["_modules"][name] is not None:
+                _structure_changed()
             d["_modules"][name] = None
         elif isinstance(value, Buffer):
             self._forget(name)
@@ -193,6 +216,8 @@ class Module:
             if name in self.__dict__[key]:
                 del self.__dict__[key][name]
                 self._non_persistent_buffers_set.discard(name)
+                if key != "_buffers":
+                    _structure_changed()
                 return
         object.__delattr__(self, name)
 
@@ -456,6 +481,7 @@ class Module:
         """``hook(module, args) -> None or new args`` runs before ``forward``."""
         h = RemovableHandle(self._forward_pre_hooks, self._forward_pre_hooks_with_kwargs)
         self._forward_pre_hooks[h.id] = hook
+        _structure_changed()
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[h.id] = True
         if prepend:
@@ -468,6 +494,7 @@ class Module:
         h = RemovableHandle(self._forward_hooks, self._forward_hooks_with_kwargs,
                             self._forward_hooks_always_called)
         self._forward_hooks[h.id] = hook
+        _structure_changed()
         if with_kwargs:
             self._forward_hooks_with_kwargs[h.id] = True
         if always_call:

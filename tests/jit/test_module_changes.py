@@ -1,0 +1,124 @@
+"""Changes to a compiled model after its graphs were traced: freezing or unfreezing parameters,
+adding hooks, replacing parameters or submodules. Each must take effect as in eager (a graph
+traced before it captured the old state)."""
+import numpy as np
+
+import plugtorch as pt
+from plugtorch import nn
+
+
+def _mlp():
+    pt.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def _train(compiled, change):
+    m = _mlp()
+    opt = pt.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = pt.compile(step) if compiled else step
+    pt.manual_seed(1)
+    x, y = pt.randn(5, 4), pt.randint(0, 2, (5,))
+    losses = []
+    for i in range(6):
+        if i == 3:
+            change(m)
+        losses.append(f(x, y).item())
+    return losses, [p.detach().numpy().copy() for p in m.parameters()], [p.grad is None for p in m.parameters()]
+
+
+def test_freezing_a_parameter_after_compiling_the_step():
+    def freeze(m):
+        m[0].weight.requires_grad_(False)
+    (lc, pc, gc), (le, pe, ge) = _train(True, freeze), _train(False, freeze)
+    assert lc == le and gc == ge == [True, False, False, False]
+    assert all(np.array_equal(a, b) for a, b in zip(pc, pe))
+    assert any("requires_grad=False now, traced with requires_grad=True" in r
+               for r in pt.compiler.stats()["reasons"])
+
+
+def test_unfreezing_a_parameter_after_compiling_the_step():
+    def unfreeze(m):
+        m[2].bias.requires_grad_(True)
+
+    def run(compiled):
+        m = _mlp()
+        m[2].bias.requires_grad_(False)
+        return _train_with(m, compiled, unfreeze)
+    (lc, pc), (le, pe) = run(True), run(False)
+    assert lc == le and all(np.array_equal(a, b) for a, b in zip(pc, pe))
+
+
+def _train_with(m, compiled, change):
+    opt = pt.optim.SGD(m.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = pt.compile(step) if compiled else step
+    pt.manual_seed(1)
+    x, y = pt.randn(5, 4), pt.randint(0, 2, (5,))
+    losses = []
+    for i in range(6):
+        if i == 3:
+            change(m)
+        losses.append(f(x, y).item())
+    return losses, [p.detach().numpy().copy() for p in m.parameters()]
+
+
+def test_a_traced_forward_follows_a_parameter_unfrozen_after_tracing():
+    m = _mlp()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    x = pt.randn(3, 4)
+    t = pt.jit.trace(m, (x,))
+    m[0].weight.requires_grad_(True)
+    t(x).sum().backward()
+    m2 = _mlp()
+    for p in m2.parameters():
+        p.requires_grad_(False)
+    m2[0].weight.requires_grad_(True)
+    m2(x).sum().backward()
+    assert m[0].weight.grad is not None and np.array_equal(m[0].weight.grad.numpy(), m2[0].weight.grad.numpy())
+
+
+def test_a_hook_added_after_compiling_runs_and_its_removal_counts():
+    m = nn.Linear(2, 2)
+    c = pt.compile(m)
+    x = pt.ones(1, 2)
+    c(x)
+    c(x)
+    seen = []
+    h = m.register_forward_hook(lambda mod, inp, out: seen.append(out.sum().item()) or out * 2)
+    plain = m.forward(x).detach().numpy()        # (forward itself: no hooks)
+    out = c(x)
+    assert len(seen) == 1 and np.array_equal(out.detach().numpy(), 2 * plain)
+    h.remove()
+    assert np.array_equal(c(x).detach().numpy(), plain) and len(seen) == 1
+
+
+def test_replacing_a_parameter_or_a_submodule_after_compiling():
+    m = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+    c = pt.compile(m)
+    x = pt.ones(1, 2)
+    c(x)
+    c(x)
+    with pt.no_grad():
+        m[0].weight = nn.Parameter(pt.ones(2, 2))
+        m[0].bias = nn.Parameter(pt.zeros(2))
+    assert c(x).tolist() == [[2.0, 2.0]]
+    m[1] = nn.Identity()
+    m[0].bias = nn.Parameter(-pt.full((2,), 5.0))
+    assert c(x).tolist() == [[-3.0, -3.0]]
+    del m[0].bias
+    m[0].bias = None
+    assert c(x).tolist() == [[2.0, 2.0]]

@@ -121,17 +121,19 @@ def _optimizer_fingerprint(opts) -> tuple:
     group's values (with the values, kept alive so the ids stay theirs)."""
     return tuple((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
                                                   (tuple(g.values()), list(map(id, g.values()))))
-                                                 for g in o.param_groups)) for o in opts)
+                                                 for g in o.param_groups),
+                  o.__dict__.get("_state_epoch", 0)) for o in opts)
 
 
 def _options_changed(snapshot) -> bool:
     """Whether any option differs from the snapshot (by identity first: a float the program did
     not touch is the same object; an equal new value counts as unchanged)."""
-    for o, ngroups, groups in snapshot:
-        if len(o.param_groups) != ngroups:
+    for o, ngroups, groups, state_epoch in snapshot:
+        # (load_state_dict replaces the state tensors the graph captured, and the groups)
+        if len(o.param_groups) != ngroups or o.__dict__.get("_state_epoch", 0) != state_epoch:
             return True
-        for g, items, n, (_, ids) in groups:
-            if len(g) != n:
+        for (g, items, n, (_, ids)), now in zip(groups, o.param_groups):
+            if g is not now or len(g) != n:
                 return True
             if list(map(id, g.values())) == ids:   # every value the same object: unchanged (fast)
                 continue
@@ -217,7 +219,7 @@ class CompiledFunction:
         if e is not None:
             if e.state == "compiled":
                 if e.fingerprint and _options_changed(e.fingerprint):
-                    self._recompile(key, e, "an optimizer's options changed (e.g. the learning rate)")
+                    self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, load_state_dict)")
                     return self._trace(key, args, kwargs, e)
                 try:
                     r = e.run(tensors)

@@ -276,6 +276,8 @@ class Optimizer:
         for g, s in zip(self.param_groups, saved):
             by_index.update(zip(s["params"], g["params"]))
         self.state = defaultdict(dict)
+        # plugtorch.compile's graphs captured the old state tensors and groups: they trace again
+        self.__dict__["_state_epoch"] = self.__dict__.get("_state_epoch", 0) + 1
         for key, st in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is None:

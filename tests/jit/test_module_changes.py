@@ -122,3 +122,35 @@ def test_replacing_a_parameter_or_a_submodule_after_compiling():
     del m[0].bias
     m[0].bias = None
     assert c(x).tolist() == [[2.0, 2.0]]
+
+
+def test_resuming_optimizer_state_after_compiling_the_step():
+    """load_state_dict replaces the optimizer's state tensors (momentum, Adam's moments), which
+    the compiled step captured: it traces again and continues from the loaded state."""
+    import copy
+
+    def run(compiled, cls, **kw):
+        pt.manual_seed(0)
+        m = nn.Linear(4, 2)
+        opt = cls(m.parameters(), lr=0.1, **kw)
+
+        def step(x):
+            opt.zero_grad()
+            (m(x) ** 2).sum().backward()
+            opt.step()
+        f = pt.compile(step) if compiled else step
+        x = pt.randn(3, 4)
+        for _ in range(3):
+            f(x)
+        saved, wsaved = copy.deepcopy(opt.state_dict()), copy.deepcopy(m.state_dict())
+        for _ in range(3):
+            f(x)
+        opt.load_state_dict(saved)
+        m.load_state_dict(wsaved)
+        for _ in range(3):
+            f(x)
+        return [p.detach().numpy().copy() for p in m.parameters()]
+    for cls, kw in ((pt.optim.SGD, {"momentum": 0.9}), (pt.optim.Adam, {})):
+        a, b = run(True, cls, **kw), run(False, cls, **kw)
+        assert all(np.array_equal(u, v) for u, v in zip(a, b)), cls.__name__
+    assert any("options or state changed" in r for r in pt.compiler.stats()["reasons"])

@@ -154,3 +154,13 @@ def test_resuming_optimizer_state_after_compiling_the_step():
         a, b = run(True, cls, **kw), run(False, cls, **kw)
         assert all(np.array_equal(u, v) for u, v in zip(a, b)), cls.__name__
     assert any("options or state changed" in r for r in pt.compiler.stats()["reasons"])
+
+
+def test_replacing_a_buffer_after_compiling():
+    m = nn.BatchNorm1d(2).eval()
+    c = pt.compile(m)
+    x = pt.ones(3, 2)
+    c(x)
+    c(x)
+    m.running_mean = pt.full((2,), 1.0)
+    assert c(x).tolist() == m(x).tolist() == [[0.0, 0.0]] * 3

@@ -193,6 +193,8 @@ class Module:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(plugtorch.Tensor or None expected)")
+            if d["_buffers"][name] is not value:
+                _structure_changed()
             d["_buffers"][name] = value
         else:
             object.__setattr__(self, name, value)

@@ -76,9 +76,6 @@ def _basic(x, key, masks=None):
     of each bool mask go to ``masks``, when given, as (first dim, mask))."""
     if not isinstance(key, tuple):
         key = (key,)
-    n_ell = sum(1 for k in key if k is Ellipsis)
-    if n_ell > 1:
-        raise IndexError("an index can only have a single ellipsis ('...')")
     used = sum(_consumed(k) for k in key)
     if used > x.ndim:
         if x.ndim == 0 and len(key) == 1 and isinstance(key[0], (int, np.integer, slice)):
@@ -89,6 +86,7 @@ def _basic(x, key, masks=None):
         raise IndexError(f"too many indices for tensor of dimension {x.ndim} (got {used})")
     out = x
     dim = 0
+    real = 0   # the index's position counted in dims, as PyTorch's messages name it
     adv = {}
     for k in key:
         if (isinstance(k, Tensor) and k._dtype is _dtypes.uint8) or (k.__class__ is np.ndarray and k.dtype == np.uint8):
@@ -98,27 +96,32 @@ def _basic(x, key, masks=None):
         if k is None:
             out = out.unsqueeze(dim)
             dim += 1
-        elif k is Ellipsis:
+            real += 1   # (PyTorch counts a new dim too: x[None, 0, -5] names dimension 2)
+        elif k is Ellipsis:   # (PyTorch takes several, each as many dims as the first: x[..., 0, ...])
             dim += x.ndim - used
+            real += x.ndim - used
         elif isinstance(k, bool):
             # PyTorch: a new dim indexed by [0] (True) or by nothing (False), an advanced index that
             # broadcasts with the others (x[True, True] is x[None, None][[0], [0]]); the result is a copy
             out = out.unsqueeze(dim)
             adv[dim] = _bool_index(k, x.device)
             dim += 1
+            real += 1
         elif isinstance(k, (int, np.integer)) or (isinstance(k, Tensor) and k.ndim == 0
                                                   and k._dtype.category == _dtypes._INT):
             i = int(k)
-            n = out.shape[dim]
+            n = out.shape[dim] if dim < out.ndim else 0   # (past the end after two ellipses: as PyTorch)
             if i < -n or i >= n:
-                raise IndexError(f"index {i} is out of bounds for dimension {dim} with size {n}")
+                raise IndexError(f"index {i} is out of bounds for dimension {real} with size {n}")
             out = out.select(dim, i)
+            real += 1
         elif isinstance(k, slice):
             step = 1 if k.step is None else int(k.step)
             if step <= 0:
                 raise ValueError("step must be greater than zero (negative slice steps are not supported; use flip)")
             out = out.slice(dim, k.start, k.stop, step)
             dim += 1
+            real += 1
         elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
             t = _as_index_tensor(k, x.device)
             if t._dtype is _dtypes.bool:
@@ -135,9 +138,11 @@ def _basic(x, key, masks=None):
                 for j, c in enumerate(cols):
                     adv[dim + j] = c
                 dim += t.ndim
+                real += t.ndim
             else:
                 adv[dim] = t
                 dim += 1
+                real += 1
         elif isinstance(k, (str, bytes)):   # PyTorch tries a sequence as a tensor of indices: TypeError
             raise TypeError(f"invalid index {k!r}: a {type(k).__name__} is not a valid index (use integers, "
                             "slices, ellipsis, None or integer/bool tensors)")
@@ -147,8 +152,19 @@ def _basic(x, key, masks=None):
     return out, adv
 
 
+def _sequence_as_tuple(key):
+    """PyTorch's rule (NumPy's before 1.23): a list shorter than 32 holding a tensor, a sequence, a
+    slice, None or Ellipsis is a tuple of indices (x[[0, [1, 2]]] is x[0, [1, 2]]); other lists
+    are one index."""
+    if key.__class__ is list and len(key) < 32 and any(
+            isinstance(k, (Tensor, list, tuple, np.ndarray, slice, range)) or k is None or k is Ellipsis for k in key):
+        return tuple(key)
+    return key
+
+
 def getitem(x, key):
     import plugtorch as pt
+    key = _sequence_as_tuple(key)
     if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
         n = x.shape[0] if x.ndim else None
         if n is None:
@@ -166,6 +182,7 @@ def getitem(x, key):
 
 def setitem(x, key, value):
     import plugtorch as pt
+    key = _sequence_as_tuple(key)
     if not isinstance(value, Tensor):
         if isinstance(value, (list, tuple, np.ndarray)):
             value = pt.tensor(value, dtype=x.dtype, device=x.device)

@@ -126,17 +126,17 @@ def test_index_errors():
     x = pt.zeros(3, 4)
     with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
         x[3]
-    # as in PyTorch, the dimension is counted after the int before it was applied
-    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 0 with size 4"):
+    # as torch 2.13 counts it: the index's position among the dims (a None counts too)
+    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 1 with size 4"):
         x[0, -5]
+    with pytest.raises(IndexError, match="index -5 is out of bounds for dimension 2 with size 4"):
+        x[None, 0, -5]
     with pytest.raises(IndexError, match="index 7 is out of bounds for dimension 0 with size 3"):
         x[[0, 7]]
     with pytest.raises(IndexError, match="too many indices for tensor of dimension 2"):
         x[0, 0, 0]
     with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
         pt.tensor(1.0)[0]
-    with pytest.raises(IndexError, match="single ellipsis"):
-        x[..., ...]
     with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool"):
         x[pt.tensor([0.0])]
     with pytest.raises(IndexError, match="only integers, slices"):
@@ -331,3 +331,22 @@ def test_setitem_value_drops_leading_ones_and_uint8_indices_are_masks():
     with pytest.warns(UserWarning, match="uint8 is now deprecated"):
         y.index_put_((pt.tensor([0, 1, 1, 0], dtype=pt.uint8),), pt.tensor(8.0))
     assert y.tolist() == [0.0, 8.0, 8.0, 3.0]
+
+
+def test_lists_holding_sequences_are_tuples_and_ellipses_repeat_as_in_pytorch():
+    # torch 2.13 (and NumPy before 1.23) reads a short list holding a sequence, tensor, slice, None
+    # or Ellipsis as a tuple of indices; plugtorch read x[[[0, 1]]] as one (1, 2)-index (a (1, 2, 3, 4)
+    # result where torch gives (2, 3, 4)) and x[[pt.tensor(0), 1]] as the rows 0 and 1
+    x = pt.tensor(N[:, :, :, 0])                                      # (2, 3, 4)
+    assert x[[[0, 1]]].tolist() == N[:, :, :, 0][[0, 1]].tolist()
+    assert x[[pt.tensor(0), 1]].tolist() == N[0, 1, :, 0].tolist()
+    assert x[[0, [1, 2]]].tolist() == N[0][[1, 2], :, 0].tolist()
+    assert x[[slice(None), 1]].tolist() == N[:, 1, :, 0].tolist()
+    assert x[[[True, False]]].tolist() == N[:1, :, :, 0].tolist()
+    assert x[[0, 1, 1]].shape == (3, 3, 4)                           # ints only: one index
+    y = pt.zeros(2, 3)
+    y[[0, [0, 2]]] = 1.0
+    assert y.tolist() == [[1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+    # several ellipses: each stands for the dims the others leave (x[..., 0, ...] is x[..., 0])
+    assert x[..., 0, ...].tolist() == N[:, :, 0, 0].tolist()
+    assert x[..., ...].tolist() == x.tolist()

@@ -332,6 +332,12 @@ class Executable:
                 else:
                     name = f"o{t.index}"
                     emit(f"    {name} = _W(v{t.index}, {const(t.dtype)}, {const(t.device)})")
+                    root = t.root
+                    if root is not t and root.kind in (INPUT, CAPTURE):
+                        # a view of an input or captured tensor shares its version counter, as the
+                        # eager view does (a write through it invalidates what autograd saved)
+                        owner = f"t{root.pos}" if root.kind == INPUT else const(root.tensor)
+                        emit(f"    {name}._vc = {owner}._version_counter()")
                     e = name
                 wrapped[t.index] = e
                 return e

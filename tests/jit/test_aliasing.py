@@ -64,3 +64,19 @@ def test_graphs_that_write_no_input_do_not_check():
     c(z, z)
     assert c(z, z).tolist() == [10.0, 10.0]
     assert pt.compiler.stats()["compiled_calls"] == 1
+
+
+def test_a_returned_view_of_an_input_shares_its_version_counter(dev):
+    """Writing through a compiled call's view of its input moves the input's version, so autograd
+    refuses a backward that saved the old values, as for the eager view."""
+    w = pt.ones(2, device=dev, requires_grad=True)
+    c = pt.compile(lambda x: x[0])
+    x = pt.ones(2, 2, device=dev)
+    c(x)
+    c(x)
+    z = w * x              # saves x
+    c(x).add_(1)           # a replay's view of x
+    assert x.cpu().tolist() == [[2.0, 2.0], [1.0, 1.0]]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+    assert pt.compiler.stats()["compiled_calls"] == 2

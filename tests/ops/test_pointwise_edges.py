@@ -247,3 +247,12 @@ def test_a_complex_scalar_is_refused_by_real_binary_ops():
     # NotImplementedError ("copysign_cpu" not implemented for 'ComplexFloat')
     with pytest.raises(NotImplementedError, match=r"copysign\(\): not implemented for dtype plugtorch.complex64"):
         pt.copysign(pt.tensor([1, 2]), 1j)
+
+
+def test_bool_tensor_to_a_negative_int_power_raises():
+    # bool ** int computes in int64; torch 2.13 refuses a negative Python int exponent there as for
+    # integer tensors (plugtorch returned [1, 0])
+    b = pt.tensor([True, False])
+    assert (b ** 2).tolist() == [1, 0] and (b ** 2).dtype is pt.int64
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
+        b ** -1

@@ -158,7 +158,8 @@ def _binary_meta(name, result):
         binary_meta = meta
 
         def meta(input, exponent):
-            if exponent.__class__ is int and isinstance(input, M.Tensor) and input._dtype.category == _INT:
+            if exponent.__class__ is int and isinstance(input, M.Tensor) and (
+                    input._dtype.category == _INT or input._dtype is _dtypes.bool):   # (bool ** int is int64)
                 # PyTorch converts an integer tensor's Python int exponent to its dtype, checked
                 # (the dispatcher memoises no such call: the "scalar_checked" tag)
                 if exponent < 0:

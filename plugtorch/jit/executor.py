@@ -309,6 +309,16 @@ class Executable:
                 produced_unused = []
             if i in dying:
                 emit(f"    del {', '.join(dying[i])}")
+        # the tensors the graph wrote into move their version, as eager's in-place ops do (autograd
+        # refuses a backward through values saved before the write)
+        bumped = {}
+        for n in g.nodes:
+            for w in n.writes:
+                r = w.root
+                if r.kind in (INPUT, CAPTURE) and r.index not in bumped:
+                    bumped[r.index] = f"t{r.pos}" if r.kind == INPUT else const(r.tensor)
+        for owner in bumped.values():
+            emit(f"    {owner}._bump_version()")
         for v, gv in g.grad_bindings:
             target = self._tensor_expr(v, const)
             if gv is None:

@@ -80,3 +80,40 @@ def test_a_returned_view_of_an_input_shares_its_version_counter(dev):
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
     assert pt.compiler.stats()["compiled_calls"] == 2
+
+
+def test_a_replay_that_writes_an_input_moves_its_version(dev):
+    w = pt.ones(2, device=dev, requires_grad=True)
+
+    def f(x):
+        x.add_(1)
+        return x * 2
+    c = pt.compile(f)
+    x = pt.ones(2, device=dev)
+    c(x)
+    c(x)
+    z = w * x              # saves x
+    v = x._version
+    c(x)                   # a replay writes x
+    assert x._version > v and x.cpu().tolist() == [4.0, 4.0]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()
+
+
+def test_a_compiled_optimizer_step_moves_the_parameters_versions():
+    p = pt.nn.Parameter(pt.ones(2))
+    opt = pt.optim.SGD([p], lr=0.5)
+
+    def step():
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+    c = pt.compile(step)
+    c()
+    c()
+    y = p * p              # saves p
+    v = p._version
+    c()
+    assert p._version > v
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

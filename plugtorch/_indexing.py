@@ -191,6 +191,9 @@ def setitem(x, key, value):
                 from plugtorch.dispatch.arguments import check_int64, check_values_fit
                 check_int64("__setitem__", (value,))
                 check_values_fit("__setitem__", np.asarray(value), x.dtype)
+            elif isinstance(value, complex):   # a real dtype cannot hold it: RuntimeError, as PyTorch
+                from plugtorch.dispatch.arguments import fit_scalar
+                fit_scalar("__setitem__", value, x.dtype)
             value = pt.tensor(value, dtype=x.dtype, device=x.device)
     elif value._device is not x._device:
         if value.ndim and not (value.numel() == 1 and value._device.type == "cpu"):

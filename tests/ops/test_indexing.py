@@ -350,3 +350,14 @@ def test_lists_holding_sequences_are_tuples_and_ellipses_repeat_as_in_pytorch():
     # several ellipses: each stands for the dims the others leave (x[..., 0, ...] is x[..., 0])
     assert x[..., 0, ...].tolist() == N[:, :, 0, 0].tolist()
     assert x[..., ...].tolist() == x.tolist()
+
+
+def test_setitem_a_complex_scalar_into_a_real_tensor_is_a_runtime_error():
+    # torch 2.13: RuntimeError ("value cannot be converted to type float without overflow"); it was
+    # the TypeError of plugtorch.tensor()
+    x = pt.zeros(3)
+    with pytest.raises(RuntimeError, match=r"__setitem__\(\): value 1j cannot be converted to type float32"):
+        x[0] = 1j
+    z = pt.zeros(2, dtype=pt.complex64)
+    z[0] = 1j
+    assert z.tolist() == [1j, 0j]

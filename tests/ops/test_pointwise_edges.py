@@ -256,3 +256,19 @@ def test_bool_tensor_to_a_negative_int_power_raises():
     assert (b ** 2).tolist() == [1, 0] and (b ** 2).dtype is pt.int64
     with pytest.raises(RuntimeError, match="Integers to negative integer powers are not allowed"):
         b ** -1
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_where_scalar_beyond_half_range_is_inf(device):
+    # torch 2.13 converts where's Python float to float16/bfloat16 unchecked (inf), but checks it
+    # for float32 and the integer dtypes; plugtorch refused 1e6 for float16
+    c = pt.tensor([True, False], device=device)
+    for dt, v in ((pt.float16, 1e6), (pt.bfloat16, -1e39)):
+        _skip_unless_supported(device, dt)
+        got = pt.where(c, pt.zeros(2, dtype=dt, device=device), v)
+        assert got.dtype is dt
+        _same(got, [0.0, math.copysign(inf, v)])
+    with pytest.raises(RuntimeError, match="cannot be converted to type float32 without overflow"):
+        pt.where(c, pt.zeros(2, device=device), 1e39)
+    with pytest.raises(RuntimeError, match="cannot be converted to type int8 without overflow"):
+        pt.where(c, pt.zeros(2, dtype=pt.int8, device=device), 300)

@@ -221,14 +221,22 @@ def _where_key(v):
     return (v._device, v._dtype, v._data.shape) if v.__class__ is M.Tensor else v.__class__
 
 
+def _where_scalar(v, dt):
+    """A Python scalar of where in the result dtype: checked as PyTorch checks it, except that a
+    float beyond float16's or bfloat16's range becomes inf there (PyTorch converts unchecked)."""
+    if (dt is _dtypes.float16 or dt is _dtypes.bfloat16) and v.__class__ is float:
+        return v
+    return A.fit_scalar("where", v, dt)
+
+
 def _where_meta(condition, input, other):
     T = M.Tensor
     if condition.__class__ is T:
         key = (condition._device, condition._dtype, condition._data.shape, _where_key(input), _where_key(other))
         hit = _WHERE.get(key)
         if hit is not None:   # every tensor on hit's device: their native arrays are their data
-            a = input._data if input.__class__ is T else A.fit_scalar("where", input, hit[1])
-            b = other._data if other.__class__ is T else A.fit_scalar("where", other, hit[1])
+            a = input._data if input.__class__ is T else _where_scalar(input, hit[1])
+            b = other._data if other.__class__ is T else _where_scalar(other, hit[1])
             return hit[0], (condition._data, a, b, hit[1]), hit[1]
     else:
         key = None
@@ -246,8 +254,8 @@ def _where_meta(condition, input, other):
     dt = _dtypes.result_type(*(v for v in (input, other)))
     if dt.is_complex or any(t._device is not dev for t in tensors):
         M.check_joined_dtype("where", dt, dev)
-    a = M.native(input, dev) if isinstance(input, T) else A.fit_scalar("where", input, dt)
-    b = M.native(other, dev) if isinstance(other, T) else A.fit_scalar("where", other, dt)
+    a = M.native(input, dev) if isinstance(input, T) else _where_scalar(input, dt)
+    b = M.native(other, dev) if isinstance(other, T) else _where_scalar(other, dt)
     if key is not None and all(t.__class__ is T and t._device is dev for t in tensors):
         _WHERE[key] = (dev, dt)
     return dev, (M.native(condition, dev), a, b, dt), dt

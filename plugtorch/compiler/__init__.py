@@ -101,7 +101,84 @@ class _Entry:
     fingerprint: tuple = ()
     run: object = None
     key: tuple = ()
+    pystate: list = field(default_factory=list)    # python_state of the traced call
     variants: list = field(default_factory=list)   # other (traced, run) of this key: other data seen
+
+
+_SIMPLE = (int, float, bool, str, complex, type(None))
+_DICT, _CELL = 0, 1
+
+
+def _simple(v) -> bool:
+    return type(v) in _SIMPLE or (type(v) is tuple and len(v) <= 8 and all(type(x) in _SIMPLE for x in v))
+
+
+def _code_names(code, out):
+    out.update(code.co_names)
+    for c in code.co_consts:
+        if hasattr(c, "co_names"):
+            _code_names(c, out)
+    return out
+
+
+def python_state(fn) -> list:
+    """The Python values a traced call followed that no tensor guard sees: the numbers, strings
+    and tuples of them that ``fn``'s own code reads from its globals and closure, and the plain
+    attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
+    Entries ``(kind, dict or cell, key, value)``; only ``fn``'s own code is read, not what it calls."""
+    Module = _module().Module
+    entries, modules = [], []
+    if isinstance(fn, Module):
+        modules.append(fn)
+    func = getattr(fn, "__func__", fn)
+    if isinstance(getattr(fn, "__self__", None), Module):
+        modules.append(fn.__self__)
+    code = getattr(func, "__code__", None)
+    if code is not None:
+        glb = getattr(func, "__globals__", {})
+        for name in sorted(_code_names(code, set())):
+            if name in glb:
+                v = glb[name]
+                if _simple(v):
+                    entries.append((_DICT, glb, name, v))
+                elif isinstance(v, Module):
+                    modules.append(v)
+        for cell in func.__closure__ or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:      # (not yet bound)
+                continue
+            if _simple(v):
+                entries.append((_CELL, cell, None, v))
+            elif isinstance(v, Module):
+                modules.append(v)
+    seen = set()
+    for m in modules:
+        for sub in m.modules():
+            if id(sub) in seen:
+                continue
+            seen.add(id(sub))
+            d = sub.__dict__
+            for k, v in d.items():
+                if k[0] != "_" and k != "training" and _simple(v):
+                    entries.append((_DICT, d, k, v))
+    return entries
+
+
+def python_state_changed(entries):
+    """The first entry whose value is no longer the one traced, as text, or None."""
+    for kind, c, k, v in entries:
+        if kind == _DICT:
+            now = c.get(k, _MISSING)
+        else:
+            try:
+                now = c.cell_contents
+            except ValueError:
+                now = _MISSING
+        if now is not v and not (type(now) is type(v) and now == v):
+            what = f"'{k}'" if kind == _DICT else "a closure variable"
+            return f"the Python value {what} is {now!r} now, traced as {v!r}"
+    return None
 
 
 def _all_tensors(args) -> bool:
@@ -192,7 +269,8 @@ class CompiledFunction:
                     if a.__class__ is not Tensor or a._rg is not rg:
                         break
                 else:
-                    if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)):
+                    if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)) \
+                            and not (e.pystate and python_state_changed(e.pystate)):
                         try:
                             r = e.run(args)
                         except _GuardFailure:
@@ -220,6 +298,11 @@ class CompiledFunction:
             if e.state == "compiled":
                 if e.fingerprint and _options_changed(e.fingerprint):
                     self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, load_state_dict)")
+                    return self._trace(key, args, kwargs, e)
+                changed = e.pystate and python_state_changed(e.pystate)
+                if changed:
+                    self._recompile(key, e, changed)
+                    e.variants = []
                     return self._trace(key, args, kwargs, e)
                 try:
                     r = e.run(tensors)
@@ -371,6 +454,7 @@ class CompiledFunction:
         e.optimizers = [o for o in list(_optim.LIVE) if any(id(p) in captured for g in o.param_groups
                                                             for p in g["params"])]
         e.fingerprint = _optimizer_fingerprint(e.optimizers)
+        e.pystate = python_state(self._fn)
         _COUNTERS["graphs"] += 1
         self.counters["graphs"] += 1
         return res

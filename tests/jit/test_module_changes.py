@@ -164,3 +164,49 @@ def test_replacing_a_buffer_after_compiling():
     c(x)
     m.running_mean = pt.full((2,), 1.0)
     assert c(x).tolist() == m(x).tolist() == [[0.0, 0.0]] * 3
+
+
+SCALE = 2.0
+
+
+def _scaled(x):
+    return x * SCALE
+
+
+def test_python_values_the_function_and_its_modules_read_are_guarded():
+    global SCALE
+    c = pt.compile(_scaled)
+    assert c(pt.ones(2)).tolist() == [2.0, 2.0] and c(pt.ones(2)).tolist() == [2.0, 2.0]
+    try:
+        SCALE = 3.0                                  # a global the function reads
+        assert c(pt.ones(2)).tolist() == [3.0, 3.0]
+    finally:
+        SCALE = 2.0
+
+    def make(k):
+        return lambda x: x + k
+    k_fn = make(1.0)
+    ck = pt.compile(k_fn)
+    assert ck(pt.ones(1)).tolist() == [2.0]
+
+    drop = nn.Dropout(0.5)
+    cd = pt.compile(drop)
+    x = pt.ones(1000)
+    pt.manual_seed(0)
+    assert 0.4 < (cd(x) == 0).float().mean().item() < 0.6
+    cd(x)
+    drop.p = 0.0                                     # a module attribute
+    assert (cd(x) == 0).sum().item() == 0
+
+    act = nn.LeakyReLU(0.1)
+    net = nn.Sequential(nn.Linear(2, 2), act)
+    step = pt.compile(lambda x: net(x))              # a module reached through the closure
+    xx = -100 * pt.ones(1, 2)
+    step(xx)
+    step(xx)
+    act.negative_slope = 0.5
+    assert step(xx).tolist() == net(xx).tolist()
+    reasons = pt.compiler.stats()["reasons"]
+    assert any("'SCALE' is 3.0 now, traced as 2.0" in r for r in reasons)
+    assert any("'p' is 0.0 now, traced as 0.5" in r for r in reasons)
+    assert any("'negative_slope' is 0.5 now, traced as 0.1" in r for r in reasons)

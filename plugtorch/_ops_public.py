@@ -742,6 +742,9 @@ def index_fill(input, dim, index, value):
                                f"{value.ndim} dimension(s).")
         value = value.item()
     M.check_scalar("index_fill", value)
+    if isinstance(value, _b.complex) and not input.dtype.is_complex:   # (even for bool, unlike fill_)
+        raise RuntimeError(f"index_fill_(): Converting complex Scalar to non-complex type is not supported "
+                           f"(value {value!r}, input {input.dtype})")
     return _index_along(input, d, index, fit_scalar("index_fill", value, input.dtype), False)
 
 

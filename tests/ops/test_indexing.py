@@ -361,3 +361,17 @@ def test_setitem_a_complex_scalar_into_a_real_tensor_is_a_runtime_error():
     z = pt.zeros(2, dtype=pt.complex64)
     z[0] = 1j
     assert z.tolist() == [1j, 0j]
+
+
+def test_scatter_0d_src_and_index_fill_complex_follow_pytorch():
+    # a 0-d src of another dtype is refused as a tensor src is (plugtorch took its value);
+    # index_fill refuses a complex value even for bool (fill_ and masked_fill take it)
+    x = pt.zeros(3)
+    with pytest.raises(RuntimeError, match=r"scatter\(\): Expected self.dtype to be equal to src.dtype"):
+        x.scatter(0, pt.tensor([1]), pt.tensor(0.5, dtype=pt.float64))
+    assert x.scatter(0, pt.tensor([1]), pt.tensor(2.0)).tolist() == [0.0, 2.0, 0.0]
+    b = pt.zeros(3, dtype=pt.bool)
+    with pytest.raises(RuntimeError, match="Converting complex Scalar to non-complex type is not supported"):
+        b.index_fill(0, pt.tensor([1]), pt.tensor(1 + 2j))
+    assert b.index_fill(0, pt.tensor([1]), pt.tensor(2.5)).tolist() == [False, True, False]
+    assert b.masked_fill(pt.tensor([True, False, False]), 1 + 2j).tolist() == [True, False, False]

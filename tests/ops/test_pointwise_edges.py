@@ -272,3 +272,18 @@ def test_where_scalar_beyond_half_range_is_inf(device):
         pt.where(c, pt.zeros(2, device=device), 1e39)
     with pytest.raises(RuntimeError, match="cannot be converted to type int8 without overflow"):
         pt.where(c, pt.zeros(2, dtype=pt.int8, device=device), 300)
+
+
+def test_lerp_promotes_with_a_0d_weight_of_another_dtype():
+    # torch 2.13 takes a 0-d weight of any dtype and promotes with it (a 1-d one must match);
+    # plugtorch raised 'expected dtype float32 for `weight`'
+    x, end = pt.tensor([0.0, 2.0]), pt.tensor([4.0, 6.0])
+    got = pt.lerp(x, end, pt.tensor(0.25, dtype=pt.float64))
+    assert got.dtype is pt.float32 and got.tolist() == [1.0, 3.0]
+    got = pt.lerp(pt.tensor([False, True]), pt.tensor([True, True]), pt.tensor(0.5, dtype=pt.float16))
+    assert got.dtype is pt.float16 and got.tolist() == [0.5, 1.0]
+    got = pt.lerp(x, end, pt.tensor(0.5j))
+    assert got.dtype is pt.complex64
+    np.testing.assert_allclose(got.numpy(), np.array([0, 2]) + 0.5j * np.array([4, 4]))
+    with pytest.raises(RuntimeError, match="expected dtype plugtorch.float32 for `weight` but got dtype plugtorch.float64"):
+        pt.lerp(x, end, pt.tensor([0.5, 0.5], dtype=pt.float64))

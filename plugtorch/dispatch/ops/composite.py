@@ -952,6 +952,11 @@ def clamp_max(input, max):
 @composite("lerp", tags=("pointwise",))
 def lerp(input, end, weight):
     _t("lerp", input)
+    if (isinstance(weight, M.Tensor) and weight.ndim == 0 and weight._dtype is not input._dtype
+            and isinstance(end, M.Tensor) and end._dtype is input._dtype):
+        # PyTorch promotes with a 0-d weight of another dtype (a bool lerp by a float16 weight is float16)
+        dt = _dtypes.result_type(input, weight)
+        input, end, weight = input.to(dt), end.to(dt), weight.to(dt)
     for name, v in (("end", end), ("weight", weight)):
         if isinstance(v, M.Tensor) and v._dtype is not input._dtype:
             raise RuntimeError(f"lerp(): expected dtype {input._dtype} for `{name}` but got dtype {v._dtype}")

@@ -145,8 +145,8 @@ register_op("gather", _gather_meta, tags=("indexing",))
 def _scatter_meta_for(op):
     def meta(input, dim, index, src, reduce=None):
         d = _check_gather_index(op, input, dim, index)
-        if isinstance(src, M.Tensor) and src.ndim == 0 and index.ndim:   # a 0-d src is a value, as in PyTorch
-            src = src.item()
+        if isinstance(src, M.Tensor) and src.ndim == 0 and index.ndim and src._dtype is input._dtype:
+            src = src.item()   # a 0-d src of the input's dtype is a value, as in PyTorch (another dtype: refused below)
         if isinstance(src, M.Tensor):
             if src._device is not input._device:
                 raise M.device_mismatch(op, input._device, src._device)

@@ -132,7 +132,9 @@ def logit(input, eps=None):
     >>> plugtorch.logit(plugtorch.tensor([255, 1, 0], dtype=plugtorch.uint8)).tolist()
     [nan, inf, -inf]
     """
-    if isinstance(input, Tensor) and not (input.dtype.is_floating_point or input.dtype.is_complex):
+    if isinstance(input, Tensor) and input.dtype.is_complex:   # PyTorch has no complex kernel
+        raise M.not_implemented_for("logit", input.dtype, "logit takes real tensors")
+    if isinstance(input, Tensor) and not input.dtype.is_floating_point:
         input = input.to(_dtypes.get_default_dtype())
     x = input if eps is None else P.clamp(input, eps, 1 - eps)
     return P.log(x / (1 - x))
@@ -140,12 +142,19 @@ def logit(input, eps=None):
 
 @public("mul")
 def deg2rad(input):
+    _refuse_complex_angle("deg2rad", input)
     return input * (math.pi / 180)
 
 
 @public("mul")
 def rad2deg(input):
+    _refuse_complex_angle("rad2deg", input)
     return input * (180 / math.pi)
+
+
+def _refuse_complex_angle(op, input):
+    if isinstance(input, Tensor) and input.dtype.is_complex:   # PyTorch's refusal (an angle is real)
+        raise RuntimeError(f"{op} is not supported for complex tensors (got {input.dtype}); convert .real or .angle()")
 
 
 @public("pow")

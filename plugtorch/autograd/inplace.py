@@ -164,7 +164,8 @@ def inplace(self, op, args, kwargs):
     out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
     if isinstance(out, tuple):
         out = out[0]
-    if self._dtype.is_complex and not out._dtype.is_complex:   # PyTorch: "In-place abs is not supported ..."
+    if self._dtype.is_complex and out._dtype.is_floating_point:   # PyTorch: "In-place abs is not supported ..."
+        # (a bool result, z.eq_(w) or z.logical_not_(), is written back as 0 and 1, as PyTorch's)
         raise RuntimeError(f"{op.name}_(): in-place {op.name} is not supported for complex tensors: its result is "
                            f"real ({out._dtype}); use the out-of-place x.{op.name}()")
     if not can_cast(out._dtype, self._dtype):

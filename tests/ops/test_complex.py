@@ -247,3 +247,20 @@ def test_lerp_takes_complex_and_xlogy_refuses_it():
     close(pt.lerp(pt.tensor(a), pt.tensor(b), pt.tensor(w)), a + w * (b - a), pt.complex128)
     with pytest.raises(NotImplementedError, match=r"xlogy\(\): not implemented for dtype plugtorch.complex64"):
         pt.xlogy(pt.tensor([1 + 1j]), pt.tensor([2.0]))
+
+
+def test_in_place_bool_results_write_back_into_complex_and_angle_ops_refuse():
+    # torch 2.13 refuses only abs_ among complex in-place ops with a real result: a bool result
+    # (z.eq_(w), z.logical_not_()) is written back as 0 and 1; plugtorch refused them all.
+    # deg2rad, rad2deg and logit refuse complex tensors there (plugtorch computed them)
+    z = pt.tensor([1 + 1j, 0j])
+    assert z.clone().logical_not_().tolist() == [0j, 1 + 0j]
+    assert z.clone().eq_(pt.tensor([1 + 1j, 1j])).tolist() == [1 + 0j, 0j]
+    assert z.clone().logical_or_(z).tolist() == [1 + 0j, 0j]
+    with pytest.raises(RuntimeError, match=r"abs_\(\): in-place abs is not supported for complex tensors"):
+        z.clone().abs_()
+    for op in ("deg2rad", "rad2deg"):
+        with pytest.raises(RuntimeError, match=f"{op} is not supported for complex tensors"):
+            getattr(pt, op)(z)
+    with pytest.raises(NotImplementedError, match=r"logit\(\): not implemented for dtype plugtorch.complex64"):
+        pt.logit(z)

@@ -384,8 +384,23 @@ class LoadedGraph:
             a = substitute(list(call.args), lambda v: env[v.index])
             k = substitute(call.kwargs, lambda v: env[v.index])
             res = D.dispatch(call.op, *a, **k)
+            if "dynamic_shape" in call.op.tags:
+                self._check_dynamic(call, call.outs, res)
             _bind(env, call.outs, res)
         return substitute(g.outputs, lambda v: env[v.index])
+
+    def _check_dynamic(self, call, tpl, res):
+        """An op whose result's shape depends on the data: the saved ops after it were recorded for
+        the traced shape (sizes Python computed from it are constants in the file)."""
+        if tpl.__class__ is Value:
+            if isinstance(res, Tensor) and tuple(res.shape) != tuple(tpl.shape):
+                raise RuntimeError(f"loaded graph '{self._file}': {call.op.name} returned shape {list(res.shape)} where "
+                                   f"the saved graph was traced with {list(tpl.shape)}; its result's shape depends on "
+                                   "the data, and the saved ops after it were recorded for the traced shape: trace "
+                                   "and save the model on inputs giving this shape, or run the model's code")
+        elif isinstance(tpl, (list, tuple)) and isinstance(res, (list, tuple)):
+            for t, r in zip(tpl, res):
+                self._check_dynamic(call, t, r)
 
     def __call__(self, *args, **kwargs):
         from plugtorch.compiler import CompiledFunction

@@ -168,3 +168,19 @@ def test_training_graphs_and_untraced_objects_are_not_saved(tmp_path):
         pt.jit.save(t, tmp_path / "s.ptj")
     with pytest.raises(TypeError, match="trace the model first"):
         pt.jit.save(pt.nn.Linear(2, 2), tmp_path / "m.ptj")
+
+
+def test_a_loaded_graph_refuses_a_changed_data_dependent_shape(tmp_path):
+    """Sizes Python computed from a data-dependent shape are constants in the file: a loaded graph
+    raises where that shape differs, instead of running its saved ops on another shape."""
+    def f(x):
+        return (x[x > 0] * 2 + 1).sum()
+    t = pt.jit.trace(f, (pt.tensor([1., -1., 2.]),))
+    path = tmp_path / "masked.pt"
+    pt.jit.save(t, path)
+    g = pt.jit.load(path)
+    assert g(pt.tensor([1., -1., 2.])).item() == 8.0
+    assert g(pt.tensor([3., -5., 4.])).item() == 16.0          # the same mask count
+    with pytest.raises(RuntimeError, match=r"nonzero returned shape \[3, 1\] where the saved graph was traced with "
+                                           r"\[2, 1\]"):
+        g(pt.tensor([1., 1., 2.]))

@@ -287,3 +287,15 @@ def test_lerp_promotes_with_a_0d_weight_of_another_dtype():
     np.testing.assert_allclose(got.numpy(), np.array([0, 2]) + 0.5j * np.array([4, 4]))
     with pytest.raises(RuntimeError, match="expected dtype plugtorch.float32 for `weight` but got dtype plugtorch.float64"):
         pt.lerp(x, end, pt.tensor([0.5, 0.5], dtype=pt.float64))
+
+
+def test_clamp_with_a_0d_tensor_beside_a_number_takes_both_as_numbers():
+    # torch 2.13 binds clamp(x, 0-d tensor, number) to its Scalar overload: the tensor bound takes no
+    # part in promotion (int32 clamped by a float64 0-d and True is float32, plugtorch gave float64)
+    # and must fit the input's dtype (2**40 into int32 raises; plugtorch returned wrapped values)
+    got = pt.clamp(pt.zeros(3, dtype=pt.int32), pt.tensor(0.5, dtype=pt.float64), True)
+    assert got.dtype is pt.float32 and got.tolist() == [0.5, 0.5, 0.5]
+    with pytest.raises(RuntimeError, match="cannot be converted to type int32 without overflow"):
+        pt.clamp(pt.zeros(2, dtype=pt.int32), pt.tensor(2 ** 40), 2)
+    both = pt.clamp(pt.zeros(2, dtype=pt.int32), pt.tensor(0.5, dtype=pt.float64), pt.tensor(2.0, dtype=pt.float64))
+    assert both.dtype is pt.float64   # two tensors: the Tensor overload, 0-d tensors promote

@@ -910,6 +910,10 @@ def clamp(input, min=None, max=None):
     _t("clamp", input)
     if min is None and max is None:
         raise RuntimeError("clamp(): At least one of 'min' or 'max' must not be None")
+    # a 0-d tensor beside a Python number binds to PyTorch's Scalar overload: a number too (it takes
+    # no part in type promotion as a tensor, and must fit the input's dtype)
+    if isinstance(min, M.Tensor) != isinstance(max, M.Tensor) and min is not None and max is not None:
+        min, max = (b.item() if isinstance(b, M.Tensor) and b.ndim == 0 else b for b in (min, max))
     bounds = [b for b in (min, max) if b is not None]
     for bound in bounds:
         if not isinstance(bound, M.Tensor):

@@ -27,6 +27,7 @@ class Generator:
         seed = int(seed)
         self._seed = seed
         self._state = _backend(self.device).new_generator(self.device.index, seed & ((1 << 64) - 1))
+        _traced_reset(self, "seed", seed)
         return self
 
     def seed(self) -> int:
@@ -48,7 +49,11 @@ class Generator:
         import numpy as np
         from plugtorch import _ops_public
         raw = (self._seed & ((1 << 64) - 1)).to_bytes(8, "little") + _backend(self.device).generator_state(self._get())
-        return _ops_public.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())
+        out = _ops_public.from_numpy(np.frombuffer(raw, dtype=np.uint8).copy())
+        rec = _recorder()
+        if rec is not None:     # plugtorch.jit: a state read while tracing differs at each replay
+            rec.rng_state_read(out)
+        return out
 
     def set_state(self, new_state) -> "Generator":
         """Restore a state ``get_state`` gave (a uint8 tensor)."""
@@ -66,7 +71,20 @@ class Generator:
         _backend(self.device).set_generator_state(state, raw[8:])
         self._seed = int.from_bytes(raw[:8], "little")
         self._state = state
+        _traced_reset(self, "state", new_state)
         return self
+
+
+def _recorder():
+    from plugtorch.dispatch import dispatcher as D
+    return D._stack.recorder if D._modes else None
+
+
+def _traced_reset(gen, kind, value):
+    """plugtorch.jit: the traced program seeds ``gen`` or sets its state; the graph does it too."""
+    rec = _recorder()
+    if rec is not None:
+        rec.generator_reset(gen, kind, value)
 
 
 def _backend(dev):

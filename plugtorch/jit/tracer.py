@@ -318,6 +318,28 @@ class Tracer(D.DispatchMode):
         self._bind(arr, v)
         return v
 
+    # --- generators the program seeds or restores ---------------------------------------------
+    def rng_state_read(self, t):
+        """The program reads a generator's state (``get_state``, ``get_rng_state``)."""
+        self._rng_reads = getattr(self, "_rng_reads", [])
+        self._rng_reads.append(t)
+
+    def generator_reset(self, gen, kind, value):
+        """The program seeds ``gen`` (``manual_seed``) or sets its state: a node does the same at
+        each replay, before the random nodes after it draw. Restoring a state the program read in
+        this same call (``fork_rng``, ``utils.checkpoint``) gives another state at each call: a
+        graph break."""
+        site = source_site()
+        if kind == "state":
+            if any(value is t for t in getattr(self, "_rng_reads", ())):
+                self._break("set_state", site, stacklevel=4)
+                return
+            value = value.detach().to("cpu").clone()
+        node = Node(SEED_OP, gen.device, _seed_kernel(gen, kind, value), (), [], [], (gen,), {}, self.current)
+        self.graph.nodes.append(node)
+        if self.current is not None:
+            self.current.nodes.append(node)
+
     # --- Python reading data ---------------------------------------------------------------
     def host_read(self, t, why):
         """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
@@ -504,6 +526,27 @@ class _ItemOp:
 
 
 ITEM_OP = _ItemOp()
+
+
+class _SeedOp:
+    """The op of a node seeding a generator or setting its state (not a registry op); tagged
+    random, so passes keep it in order with the draws around it."""
+    name = "_seed"
+    tags = frozenset({"random"})
+    out_kind = OUT_RAW
+
+
+SEED_OP = _SeedOp()
+
+
+def _seed_kernel(gen, kind, value):
+    if kind == "seed":
+        def seed():
+            gen.manual_seed(value)
+    else:
+        def seed():
+            gen.set_state(value)
+    return seed
 
 
 class _GuardOp:

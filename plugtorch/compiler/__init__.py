@@ -181,6 +181,24 @@ def python_state_changed(entries):
     return None
 
 
+def _host_rng_states():
+    """Python's and NumPy's global random states, to tell whether a traced call drew from them."""
+    import random as _pyrandom
+    import numpy as _np
+    st = _np.random.get_state()      # ('MT19937', keys, pos, has_gauss, cached_gaussian)
+    return _pyrandom.getstate(), (st[1].copy(), st[2], st[3], st[4])
+
+
+def _host_rng_drawn(before) -> str:
+    py, npst = _host_rng_states()
+    if py != before[0]:
+        return "draws from Python's random module (a replay would repeat the traced numbers)"
+    import numpy as _np
+    if npst[1:] != before[1][1:] or not _np.array_equal(npst[0], before[1][0]):
+        return "draws from NumPy's global random generator (a replay would repeat the traced numbers)"
+    return ""
+
+
 def _all_tensors(args) -> bool:
     for a in args:   # (a loop: cheaper than all() over a generator, for a call's few arguments)
         if a.__class__ is not Tensor:
@@ -385,10 +403,15 @@ class CompiledFunction:
             self._order.append(key)
         e.traces += 1
         _COUNTERS["traced_calls"] += 1
+        before = _host_rng_states()
         graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
+        drew = _host_rng_drawn(before)
+        if drew:    # (Python chose with numbers a replay would not draw again)
+            graph.breaks.append((drew, ""))
         if graph.breaks:
             what, site = graph.breaks[0]
-            reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}"
+            reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
+                what.startswith("draws from") else f"{self.__name__}: the call {what}"
             if self._fullgraph:
                 self._cache.pop(key, None)
                 raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; remove the data-"

@@ -294,3 +294,28 @@ def test_the_default_dtype_is_part_of_the_key():
     st = pt.compiler.stats()
     assert st["graphs"] == 2 and st["compiled_calls"] == 3
     assert "default dtype float64" in st["reasons"][0]
+
+
+def test_a_call_drawing_from_python_or_numpy_random_runs_eagerly():
+    """Python chose with numbers a replay would not draw again: a graph break."""
+    import random
+
+    import numpy as np
+
+    def flip_sometimes(x):
+        return x.flip(0) if random.random() < 0.5 else x * 1
+    c = pt.compile(flip_sometimes)
+    random.seed(0)
+    got = [c(pt.arange(3.0)).tolist() for _ in range(8)]
+    random.seed(0)
+    assert got == [flip_sometimes(pt.arange(3.0)).tolist() for _ in range(8)]
+    assert "draws from Python's random module" in pt.compiler.stats()["reasons"][0]
+
+    def jitter(x):
+        return x + float(np.random.rand())
+    c = pt.compile(jitter)
+    np.random.seed(0)
+    got = [c(pt.zeros(1)).tolist() for _ in range(3)]
+    np.random.seed(0)
+    assert got == [jitter(pt.zeros(1)).tolist() for _ in range(3)]
+    assert any("NumPy's global random generator" in r for r in pt.compiler.stats()["reasons"])

@@ -13,7 +13,19 @@ samples whose eager call raises, are not traced):
 * **compile**: ``plugtorch.compile`` called twice on fresh inputs, the second call the replay.
   Where gradients are checked, the compiled function is the whole step, forward and
   ``autograd.grad``, so the backward formulas run inside the graph as in a compiled training
-  step.
+  step;
+* **other data** ("jit, other data", "compile, other data"): the traced function and the
+  compiled one, made on the sample's inputs, are then called on inputs of the same shapes, dtypes
+  and layouts whose values are flipped (each tensor flattened, reversed and reshaped: index
+  values stay in range, a symmetric positive-definite matrix stays so; a sample whose values all
+  stay the same is not called again), and their results and inputs afterwards must equal the
+  eager call's on those. A graph that bakes in something computed from the traced data, or skips
+  a check on the data, fails here. A traced replay that stops because the data differs where the
+  graph is specialised on it (``TracedDataChanged``: a data-dependent shape, a guarded read)
+  passes; where eager raises on the flipped inputs, the replays must raise too. Gradients are
+  not compared on other data (the compiled step's forward results are), which keeps this under
+  a fifth of the jit mode's time; a module entry's eager call there uses a module built as the
+  traced one was (on the sample's own inputs).
 
 "Equal" is bitwise: the replay runs the backend's own kernels (a fused group must round every
 step as the unfused kernels do, backends/fusion.py), so only the suite's usual rules relax it:
@@ -39,6 +51,7 @@ that builds its fused kernels at their first call then builds the whole batch's 
 """
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import re
@@ -53,6 +66,7 @@ from plugtorch.backends.fusion import deferred_builds
 from plugtorch.dispatch.checked import checking_results
 
 from .compare import Mismatch, compare_values, describe_inputs, flatten, host, snapshot
+from .entry import Input
 from .runner import (FAIL, GRAPH_BREAK, PASS, UNSUPPORTED, Failure, Result, _guard, _materialize,
                      _mismatch, _Skip, build_samples, checks_gradients, draw_grad_outputs, rerun_command)
 from .samples import SampleContext
@@ -217,6 +231,8 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
     if grads is not None and not graph.breaks:
         gtraced, ggraph = form.trace(seed, grad=True)
     compiled, between = form.compile(None if grads is None else grads.gos)
+    other = flipped(sample) if OTHER_DATA else None
+    eager_other = None if other is None else form.eager_fn()
     yield            # (a module entry builds every sample's modules before any compiled call)
     between(0)       # the first call traces
     if grads is None:
@@ -269,6 +285,9 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
     elif "compiled" not in states:
         raise Mismatch(COMPILE, "the second call did not replay a graph: the compiled function's cache holds "
                                 f"{states} (a retrace: {states.get('retrace', '')})")
+    if other is not None:
+        _check_other_data(entry, other, dev, seed, form, eager_other, None if graph.breaks else traced, graph,
+                          compiled, grads is not None, between)
     return breaks
 
 
@@ -295,6 +314,13 @@ class _FunctionForm:
         before each call)."""
         return pt.compile(self.fn if gos is None else _step(self.fn, gos)), lambda call: None
 
+    def eager_fn(self):
+        """The function whose eager call the replays on other data must equal."""
+        return self.fn
+
+    def reset(self):
+        """The traced functions' state back to before their first replay (none here)."""
+
 
 class _ModuleForm:
     """A module entry: the module is built eagerly (as ``run_module`` builds it) and its forward
@@ -302,6 +328,7 @@ class _ModuleForm:
 
     def __init__(self, sample, dev):
         self.sample, self.dev = sample, dev
+        self._traced_modules = []     # (module, its buffers when traced): for reset()
 
     def _build(self):
         from .opdb.modules import build_module
@@ -327,6 +354,7 @@ class _ModuleForm:
         kwargs = {k: v for k, v in kwargs.items() if k != "module"}
         traced = _traced(m, args, kwargs)
         self._restore(m, state)
+        self._traced_modules.append((m, state))
         return functools.partial(run_module, _instance=traced), traced.graph
 
     def compile(self, gos):
@@ -334,6 +362,18 @@ class _ModuleForm:
         m, state = self._build()
         fn = functools.partial(run_module, _instance=m)
         return pt.compile(fn if gos is None else _step(fn, gos)), lambda call: self._restore(m, state)
+
+    def eager_fn(self):
+        """``run_module`` on a module built as the traced ones were, on the sample's own inputs
+        (a warmed-up module's buffers follow them), so that only the call's inputs differ."""
+        from .opdb.modules import run_module
+        return functools.partial(run_module, _instance=self._build()[0])
+
+    def reset(self):
+        """The traced modules' buffers back to their values when traced (the replays since ran
+        the forward: BatchNorm's running statistics)."""
+        for m, state in self._traced_modules:
+            self._restore(m, state)
 
 
 def _traced(fn, args, kwargs):
@@ -394,6 +434,76 @@ def _data_changed(e) -> str:
 def _site_free(reason: str) -> str:
     """``reason`` without a source line in this file (which calls the op: the op itself read data)."""
     return re.sub(r" at (\S*/)?jit_mode\.py:\d+", "", reason)
+
+
+# ---- other data ----------------------------------------------------------------------------
+# Whether each sample is also called on flipped data (the docstring). Measured on cpu under load,
+# inside one run: 13-14% of the jit mode's checks' time (about 9 s of 66).
+OTHER_DATA = True
+OTHER = ", other data"      # appended to the check's name
+FLIPPED = ("\n(on the sample's inputs with their values flipped: each tensor flattened, reversed and "
+           "reshaped; the inputs below are the sample's own)")
+
+
+def flipped(sample):
+    """``sample`` with each input's values flattened, reversed and reshaped: the same shapes,
+    dtypes and layouts, index values still in range, a symmetric positive-definite matrix still
+    one. None when no value changes (0-d and constant inputs)."""
+    changed = False
+
+    def flip(v):
+        nonlocal changed
+        if isinstance(v, Input):
+            w = copy.copy(v)
+            w.values = v.values.reshape(-1)[::-1].reshape(v.values.shape).copy()
+            changed = changed or w.values.tobytes() != v.values.tobytes()     # (bits: NaN, -0.0 and all)
+            return w
+        if isinstance(v, (list, tuple)):
+            return type(v)(flip(x) for x in v)
+        if isinstance(v, dict):
+            return {k: flip(x) for k, x in v.items()}
+        return v
+    other = copy.copy(sample)
+    other.args, other.kwargs = flip(sample.args), flip(sample.kwargs)
+    return other if changed else None
+
+
+def _check_other_data(entry, other, dev, seed, form, eager_fn, traced, graph, compiled, step, between):
+    """The traced function (None: a graph break; ``graph`` its graph) and the compiled one (``step``: the compiled
+    forward and backward) called on ``other`` (``flipped``), against the eager call of
+    ``eager_fn`` (``form.eager_fn()``, made before the compiled function's first call) on it:
+    forward results and inputs afterwards; raises ``Mismatch`` at the first difference."""
+    args, kwargs, _ = _materialize(other, dev)
+    pt.manual_seed(seed)
+    try:
+        ref, raised = _Call(eager_fn(*args, **kwargs), args, kwargs), None
+    except Exception as e:
+        ref, raised = None, e
+    form.reset()
+    if raised is not None:    # the replays must raise too (a check on the data, as eager's)
+        for check, call in ((JIT, traced), (COMPILE, None if step else compiled)):
+            if call is not None:
+                _must_raise(check, raised, call, other, dev)
+        return
+    if traced is not None:
+        try:
+            got = _replay(traced, other, dev, seed, JIT + OTHER)
+        except pt.jit.TracedDataChanged:
+            pass     # the replay stopped where the graph follows the traced data: a refusal, not a wrong value
+        else:
+            _compare(JIT + OTHER, entry, other, got, ref, _Later(lambda: FLIPPED + str(_graph_text(graph))))
+    between(2)
+    got = _replay_step(compiled, other, dev, seed)[0] if step else _replay(compiled, other, dev, seed, COMPILE + OTHER)
+    _compare(COMPILE + OTHER, entry, other, got, ref, _Later(lambda: FLIPPED + str(_compiled_text(compiled))))
+
+
+def _must_raise(check, raised, call, other, dev):
+    args, kwargs, _ = _materialize(other, dev)
+    try:
+        call(*args, **kwargs)
+    except Exception:     # (TracedDataChanged included: the replay stopped)
+        return
+    raise Mismatch(check + OTHER, f"returned, where eager raises {type(raised).__name__}: {raised}{FLIPPED}")
 
 
 # ---- gradients -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import plugtorch as pt
 from plugtorch.backends.fusion import IN, Ref
 from plugtorch.conformance import FAIL, PASS, Entry, Input, Sample, cli, opdb, report, run
+from plugtorch.conformance import jit_mode
 from plugtorch.conformance.jit_mode import check_entry_jit
 from plugtorch.conformance.runner import GRAPH_BREAK, UNSUPPORTED
 from plugtorch.jit import api as jit_api
@@ -189,6 +190,51 @@ def test_a_replay_that_differs_without_a_recorded_break_fails():
     assert r.status == FAIL and r.failures[0].check == "jit" and not r.breaks
 
 
+# ---- other data ------------------------------------------------------------------------------
+def _first(x):
+    """x's first value, read behind the tracer's back (as a bug in an op's Python would)."""
+    return float(x._backend().to_numpy(x._data).reshape(-1)[0])
+
+
+def test_a_value_baked_from_the_traced_data_fails_on_other_data(monkeypatch):
+    r = check_entry_jit(_entry("times_first", lambda x: x * _first(x)), pt.float32, "cpu")
+    assert r.status == FAIL and r.failures[0].check == "jit, other data", [str(f) for f in r.failures]
+    assert "values flipped" in r.failures[0].message and "expected 9.0, got 3.0" in r.failures[0].message
+    monkeypatch.setattr(jit_mode, "OTHER_DATA", False)      # on the traced data itself the replay is right
+    assert check_entry_jit(_entry("times_first", lambda x: x * _first(x)), pt.float32, "cpu").status == PASS
+
+
+def test_a_replay_that_returns_where_eager_raises_on_other_data_fails():
+    def checks_first(x):
+        if _first(x) < 0:
+            raise ValueError("checks_first: the first value must be non-negative")
+        return x + 1
+    e = Entry("checks_first", fn=checks_first, dtypes=(pt.float32,), differentiable=False,
+              samples=lambda ctx: [Sample(Input(np.array([1.0, 2.0, -3.0], np.float32)))])
+    r = check_entry_jit(e, pt.float32, "cpu")
+    assert r.status == FAIL and r.failures[0].check == "jit, other data"
+    assert "returned, where eager raises ValueError: checks_first" in r.failures[0].message
+
+
+def test_a_replay_stopped_by_a_guard_on_other_data_passes():
+    # item() is a guard: on the flipped data the traced replay stops, compile traces again
+    r = check_entry_jit(_entry("times_first_item", lambda x: x * x.reshape(-1)[0].item()), pt.float32, "cpu")
+    assert r.status == PASS and not r.failures and not r.breaks
+
+
+def test_flipped_keeps_shapes_dtypes_and_layouts_and_skips_constant_data():
+    s = Sample(Input(np.arange(6.0, dtype=np.float32).reshape(3, 2), layout="transposed"), Input(np.int64(4)), dim=1)
+    o = jit_mode.flipped(s)
+    a, b = o.args
+    assert a.values.tolist() == [[5.0, 4.0], [3.0, 2.0], [1.0, 0.0]] and a.shape == (2, 3) and a.layout == "transposed"
+    assert b.values.shape == () and o.kwargs == {"dim": 1}
+    assert s.args[0].values[0, 0] == 0.0                      # the sample itself unchanged
+    spd = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+    flipped_spd = jit_mode.flipped(Sample(Input(spd))).args[0].values
+    assert np.array_equal(flipped_spd, flipped_spd.T) and np.linalg.eigvalsh(flipped_spd).min() > 0
+    assert jit_mode.flipped(Sample(Input(np.ones((2, 2), np.float32)), Input(np.float32(1.0)))) is None
+
+
 def test_samples_whose_eager_call_raises_are_skipped():
     def raises_on_negative(x):
         if bool((x < 0).any()):
@@ -216,10 +262,11 @@ def test_module_entries_trace_the_module_and_restore_its_buffers():
         assert r.status == PASS, [str(f) for f in r.failures]
 
 
-def test_each_module_sample_replays_its_compiled_call():
+def test_each_module_sample_replays_its_compiled_call(monkeypatch):
     # building a module starts a new compile epoch: a sample's compiled second call must run
     # before the next sample builds its module, or it would trace again and compare nothing
     from plugtorch import compiler
+    monkeypatch.setattr(jit_mode, "OTHER_DATA", False)     # (its calls on other data count too)
     before = compiler._COUNTERS["compiled_calls"]
     r = check_entry_jit(opdb.get("nn.Linear"), pt.float32, "cpu")
     assert r.status == PASS and r.samples >= 2, [str(f) for f in r.failures]

@@ -264,3 +264,15 @@ def test_in_place_bool_results_write_back_into_complex_and_angle_ops_refuse():
             getattr(pt, op)(z)
     with pytest.raises(NotImplementedError, match=r"logit\(\): not implemented for dtype plugtorch.complex64"):
         pt.logit(z)
+
+
+def test_acosh_asinh_atanh_sinc_take_complex():
+    # torch 2.13 computes them for complex tensors (principal branches); plugtorch refused them.
+    # Reference: NumPy's arccosh, arcsinh, arctanh and sinc (sin(pi z) / (pi z), 1 at 0)
+    z = crnd(6, dtype=pt.complex128, seed=4)
+    z[0] = 0
+    for name, ref in (("acosh", np.arccosh), ("asinh", np.arcsinh), ("atanh", np.arctanh), ("sinc", np.sinc)):
+        for dt in C:
+            close(getattr(pt, name)(pt.tensor(z, dtype=dt)), ref(z.astype(dt.numpy)), dt)
+    with pytest.raises(NotImplementedError, match=r"lgamma\(\): not implemented for dtype plugtorch.complex64"):
+        pt.lgamma(pt.tensor([1j]))

@@ -4,12 +4,13 @@
 They are core ops with cpu kernels (NumPy and scipy.special) whose decomposition is the host
 round trip (``dispatch.host``): a backend that has no kernel of its own runs them through host
 memory, and says so in ``declarations()``; the opencl backend has native kernels for the ones
-OpenCL C gives. Real dtypes only: a complex input gets NotImplementedError, as in PyTorch.
+OpenCL C gives. Real dtypes only (a complex input gets NotImplementedError, as in PyTorch), but
+acosh, asinh, atanh and sinc, which PyTorch computes for complex tensors too.
 """
 from __future__ import annotations
 
 from plugtorch import _dtypes
-from plugtorch._dtypes import _BOOL, _FLOAT, _INT
+from plugtorch._dtypes import _BOOL, _COMPLEX, _FLOAT, _INT
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.host import host_decomposition
 from plugtorch.dispatch.ops.pointwise import _binary_meta, _unary_meta
@@ -115,9 +116,11 @@ def _polygamma_meta(n, input):
     return input._device, (n, input._data, out), out
 
 
+# these take complex tensors too in PyTorch (principal branches, as NumPy's)
+_COMPLEX_TOO = ("acosh", "asinh", "atanh", "sinc")
 for _name, _diff in UNARY_FLOAT.items():
-    register_op(_name, _unary_meta(_name, "float", _REAL), decomposition=host_decomposition(_name),
-                tags=("pointwise",), differentiable=_diff)
+    register_op(_name, _unary_meta(_name, "float", _REAL + ((_COMPLEX,) if _name in _COMPLEX_TOO else ())),
+                decomposition=host_decomposition(_name), tags=("pointwise",), differentiable=_diff)
 register_op("signbit", _unary_meta("signbit", "bool", _REAL), decomposition=host_decomposition("signbit"),
             tags=("pointwise",), differentiable=False)
 for _name, (_res, _kind, _diff) in BINARY.items():

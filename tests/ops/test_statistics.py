@@ -110,6 +110,20 @@ def test_cov_corrcoef_match_numpy(dev):
 
 
 @pytest.mark.parametrize("dev", DEVICES)
+def test_cov_corrcoef_of_complex_rows(dev):
+    # cov raised ('le(): not supported for complex tensors': its normaliser was complex); torch 2.13
+    # gives NumPy's conjugated covariance, weights real, and corrcoef clips each part to [-1, 1]
+    z = RNG.standard_normal((3, 6)) + 1j * RNG.standard_normal((3, 6))
+    fw, aw = RNG.integers(1, 4, 6), RNG.random(6)
+    np.testing.assert_allclose(_np(pt.cov(_t(z, dev))), np.cov(z), rtol=1e-12)
+    got = pt.cov(_t(z, dev), correction=0, fweights=_t(fw, dev), aweights=_t(aw, dev))
+    np.testing.assert_allclose(_np(got), np.cov(z, ddof=0, fweights=fw, aweights=aw), rtol=1e-12)
+    c = _np(pt.corrcoef(_t(z, dev)))
+    want = np.corrcoef(z)
+    np.testing.assert_allclose(c, np.clip(want.real, -1, 1) + 1j * np.clip(want.imag, -1, 1), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
 def test_cdist_matches_scipy(dev):
     x1, x2 = RNG.standard_normal((30, 3)), RNG.standard_normal((4, 3))
     for p, metric in ((1, "cityblock"), (2, "euclidean"), (3.5, "minkowski"), (math.inf, "chebyshev")):

@@ -181,6 +181,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     n = x.shape[1]
     dt = input.dtype if input._dtype.is_floating_point or input._dtype.is_complex else _dtypes.get_default_dtype()
     x = x.to(dt)
+    rdt = dt.to_real() if dt.is_complex else dt   # weights and normaliser are real for complex data too
     w = None
     for name, wt in (("fweights", fweights), ("aweights", aweights)):
         if wt is None:
@@ -201,11 +202,11 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         from plugtorch.dispatch.dispatcher import data_check
         if wt.numel():
             data_check((wt < 0).any(), RuntimeError, f"cov(): expected {name} to be non-negative")
-        wt = wt.reshape(-1).to(dt)
+        wt = wt.reshape(-1).to(rdt)
         w = wt if w is None else w * wt
     if w is None:
         avg = x.mean(1, keepdim=True)
-        wsum = pt.tensor(float(n), dtype=dt, device=x.device)
+        wsum = pt.tensor(float(n), dtype=rdt, device=x.device)
         norm = wsum - correction
     else:
         wsum = w.sum()
@@ -213,7 +214,7 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         if aweights is None or correction == 0:
             norm = wsum - correction
         else:
-            aw = aweights.reshape(-1).to(dt)
+            aw = aweights.reshape(-1).to(rdt)
             norm = wsum - correction * (w * aw).sum() / wsum
     norm = pt.where(norm <= 0, pt.zeros((), dtype=norm.dtype, device=norm.device), norm)
     xc = x - avg
@@ -238,7 +239,9 @@ def corrcoef(input):
     s = d.sqrt()
     c = c / s.unsqueeze(1)
     c = c / s.unsqueeze(0)
-    return c.clamp(-1, 1) if not c._dtype.is_complex else c
+    if c._dtype.is_complex:   # each part clipped, as PyTorch's
+        return pt.complex(c.real.clamp(-1, 1), c.imag.clamp(-1, 1))
+    return c.clamp(-1, 1)
 
 
 _CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist")

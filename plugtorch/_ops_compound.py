@@ -72,12 +72,20 @@ def addcdiv(input, tensor1, tensor2, *, value=1):
 
 @public("eq")
 def isposinf(input):
+    _refuse_complex_inf("isposinf", input)
     return P.eq(input, math.inf)
 
 
 @public("eq")
 def isneginf(input):
+    _refuse_complex_inf("isneginf", input)
     return P.eq(input, -math.inf)
+
+
+def _refuse_complex_inf(op, input):
+    if isinstance(input, Tensor) and input.dtype.is_complex:   # (a complex number has no sign of infinity)
+        raise RuntimeError(f"{op} does not support complex inputs (got {input.dtype}), as in PyTorch; "
+                           "test .real and .imag, or use isinf")
 
 
 def _promoted_float(dt, *operands):

@@ -276,3 +276,11 @@ def test_acosh_asinh_atanh_sinc_take_complex():
             close(getattr(pt, name)(pt.tensor(z, dtype=dt)), ref(z.astype(dt.numpy)), dt)
     with pytest.raises(NotImplementedError, match=r"lgamma\(\): not implemented for dtype plugtorch.complex64"):
         pt.lgamma(pt.tensor([1j]))
+
+
+def test_isposinf_isneginf_refuse_complex():
+    # torch 2.13: "isposinf does not support complex inputs."; plugtorch compared with inf
+    for op in ("isposinf", "isneginf"):
+        with pytest.raises(RuntimeError, match=f"{op} does not support complex inputs"):
+            getattr(pt, op)(pt.tensor([complex(math.inf, 0)]))
+    assert pt.isposinf(pt.tensor([math.inf, 1.0])).tolist() == [True, False]

@@ -650,7 +650,10 @@ def bincount(input, weights=None, minlength=0):
     if input.numel() and int(input.amin()) < 0:
         raise RuntimeError("bincount(): input must contain only non-negative integers")
     n = _b.max(int(input.amax()) + 1 if input.numel() else 0, minlength)
-    dtype = weights.dtype if weights is not None else _dtypes.int64
+    if weights is None:
+        dtype = _dtypes.int64
+    else:   # PyTorch sums float32 and float64 weights in their dtype, any other in float64
+        dtype = weights.dtype if weights.dtype in (_dtypes.float32, _dtypes.float64) else _dtypes.float64
     out = P.zeros(n, dtype=dtype, device=input.device)
-    vals = weights if weights is not None else P.ones(input.shape[0], dtype=dtype, device=input.device)
+    vals = weights.to(dtype) if weights is not None else P.ones(input.shape[0], dtype=dtype, device=input.device)
     return out.index_put((input.long(),), vals, accumulate=True)

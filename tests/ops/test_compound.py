@@ -343,6 +343,14 @@ def test_bincount():
         pt.bincount(pt.tensor([1.0]))
     with pytest.raises(RuntimeError, match="1-d integer tensor"):
         pt.bincount(pt.tensor([[1]]))
+    # weights other than float32/float64 are summed in float64, as torch 2.13 (int8 weights wrapped
+    # in int8 and bool weights were or-ed: a dtype PyTorch never returns)
+    for wdt in (pt.int8, pt.uint8, pt.bool, pt.float16, pt.int64):
+        ww = pt.tensor([100, 100, 100, 1]).to(wdt)
+        got = pt.bincount(pt.tensor(x), ww)
+        assert got.dtype is pt.float64, wdt
+        np.testing.assert_array_equal(got.numpy(), np.bincount(x, ww.to(pt.float64).numpy()))
+    assert pt.bincount(pt.tensor(x), pt.tensor(w, dtype=pt.float32)).dtype is pt.float32
 
 
 def test_fmax_fmin_ties_give_input_the_value_and_the_whole_gradient():

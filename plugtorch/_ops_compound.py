@@ -500,6 +500,9 @@ def repeat_interleave(input, repeats, dim=None):
 def take(input, index):
     _check_tensor("take", input)
     _check_tensor("take", index, "index")
+    if index.dtype is not _dtypes.int64:   # (a bool or uint8 index would be a mask)
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {M.LEGACY_NAMES.get(index.dtype.name)}; "
+                           "use index.long()")
     return input.reshape(-1)[index]
 
 

@@ -375,3 +375,15 @@ def test_scatter_0d_src_and_index_fill_complex_follow_pytorch():
         b.index_fill(0, pt.tensor([1]), pt.tensor(1 + 2j))
     assert b.index_fill(0, pt.tensor([1]), pt.tensor(2.5)).tolist() == [False, True, False]
     assert b.masked_fill(pt.tensor([True, False, False]), 1 + 2j).tolist() == [True, False, False]
+
+
+def test_masked_select_and_take_refuse_other_index_dtypes():
+    # masked_select with an int64 mask indexed with it (x[[1, 0, 1, 0]] gave [1., 0., 1., 0.]) and
+    # take took int32 indices (a bool or uint8 one would be a mask); torch 2.13 refuses both
+    x = pt.arange(4.0)
+    with pytest.raises(RuntimeError, match="masked_select: expected BoolTensor for mask"):
+        pt.masked_select(x, pt.tensor([1, 0, 1, 0]))
+    with pytest.raises(RuntimeError, match=r"take\(\): Expected a long tensor for index, but got Int"):
+        pt.take(x, pt.tensor([1], dtype=pt.int32))
+    assert pt.masked_select(x, x > 1).tolist() == [2.0, 3.0]
+    assert pt.take(x, pt.tensor([[1, -1]])).tolist() == [[1.0, 3.0]]

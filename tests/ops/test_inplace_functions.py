@@ -185,3 +185,16 @@ def test_on_opencl():
     assert v.min() >= 1 and abs(v.mean() - 1 / 0.3) < 5 * math.sqrt(0.7 / 0.09 / n)
     z = np.log(pt.empty(n, device="opencl").log_normal_(0.5, 0.75, generator=g).cpu().numpy())
     assert abs(z.mean() - 0.5) < 5 * 0.75 / math.sqrt(n)
+
+
+def test_prelu_channels_are_dim_1_and_a_1d_input_is_one_channel():
+    # a 1-d input took one weight per element (plugtorch read dim 0 as its channels); torch 2.13
+    # counts one channel there and refuses a weight of more than one dim
+    x = np.array([-2.0, 3.0, -1.0])
+    with pytest.raises(RuntimeError, match="parameter numbers = 3 and channel size = 1"):
+        pt.prelu(pt.tensor(x), pt.tensor([0.1, 0.2, 0.3]))
+    with pytest.raises(RuntimeError, match="Expected `weight` to be a scalar or 1D tensor, but got: ndim = 2"):
+        pt.prelu(pt.zeros(2, 3), pt.ones(1, 3))
+    got = pt.prelu(pt.tensor(np.stack([x, -x])), pt.tensor([0.5, 0.25, 2.0]))   # (2, 3): channels are dim 1
+    np.testing.assert_allclose(got.numpy(), np.where(np.stack([x, -x]) > 0, np.stack([x, -x]),
+                                                     np.array([0.5, 0.25, 2.0]) * np.stack([x, -x])))

@@ -67,8 +67,10 @@ def prelu(input, weight):
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype} and {weight.dtype}; convert the "
                            "input with .float() first")
+    if weight.ndim > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim}")
     if weight.numel() != 1:
-        c = input.shape[1] if input.ndim >= 2 else input.shape[0] if input.ndim == 1 else 1
+        c = input.shape[1] if input.ndim >= 2 else 1   # (a 1-d input is one channel, as in PyTorch)
         if weight.numel() != c:
             raise RuntimeError(f"prelu: mismatch of parameter numbers and input channel size. Found parameter "
                                f"numbers = {weight.numel()} and channel size = {c}.")

@@ -121,13 +121,23 @@ def _code_names(code, out):
     return out
 
 
-def python_state(fn) -> list:
+def _plain_object(v) -> bool:
+    """An instance of a user-level class holding its state in ``__dict__`` (a scheduler, a config):
+    not a module of code, class, function or tensor."""
+    import types
+    return hasattr(v, "__dict__") and not isinstance(v, (type, types.ModuleType, types.FunctionType,
+                                                         types.MethodType, types.BuiltinFunctionType, Tensor))
+
+
+def python_state(fn, deep=False) -> list:
     """The Python values a traced call followed that no tensor guard sees: the numbers, strings
     and tuples of them that ``fn``'s own code reads from its globals and closure, and the plain
     attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
-    Entries ``(kind, dict or cell, key, value)``; only ``fn``'s own code is read, not what it calls."""
+    Entries ``(kind, dict or cell, key, value)``; only ``fn``'s own code is read, not what it calls.
+    ``deep``: also the plain attributes of the other objects it reads so (an LR scheduler's
+    ``last_epoch``), to tell whether a traced call changed them."""
     Module = _module().Module
-    entries, modules = [], []
+    entries, modules, objects = [], [], []
     if isinstance(fn, Module):
         modules.append(fn)
     func = getattr(fn, "__func__", fn)
@@ -143,6 +153,8 @@ def python_state(fn) -> list:
                     entries.append((_DICT, glb, name, v))
                 elif isinstance(v, Module):
                     modules.append(v)
+                elif deep and _plain_object(v):
+                    objects.append(v)
         for cell in func.__closure__ or ():
             try:
                 v = cell.cell_contents
@@ -152,6 +164,8 @@ def python_state(fn) -> list:
                 entries.append((_CELL, cell, None, v))
             elif isinstance(v, Module):
                 modules.append(v)
+            elif deep and _plain_object(v):
+                objects.append(v)
     seen = set()
     for m in modules:
         for sub in m.modules():
@@ -162,11 +176,24 @@ def python_state(fn) -> list:
             for k, v in d.items():
                 if k[0] != "_" and k != "training" and _simple(v):
                     entries.append((_DICT, d, k, v))
+    for o in objects:
+        d = o.__dict__
+        for k, v in d.items():
+            if _simple(v):
+                entries.append((_DICT, d, k, v))
     return entries
 
 
 def python_state_changed(entries):
     """The first entry whose value is no longer the one traced, as text, or None."""
+    change = _first_change(entries)
+    if change is None:
+        return None
+    what, now, v = change
+    return f"the Python value {what} is {now!r} now, traced as {v!r}"
+
+
+def _first_change(entries):
     for kind, c, k, v in entries:
         if kind == _DICT:
             now = c.get(k, _MISSING)
@@ -176,8 +203,7 @@ def python_state_changed(entries):
             except ValueError:
                 now = _MISSING
         if now is not v and not (type(now) is type(v) and now == v):
-            what = f"'{k}'" if kind == _DICT else "a closure variable"
-            return f"the Python value {what} is {now!r} now, traced as {v!r}"
+            return (f"'{k}'" if kind == _DICT else "a closure variable"), now, v
     return None
 
 
@@ -404,6 +430,8 @@ class CompiledFunction:
         e.traces += 1
         _COUNTERS["traced_calls"] += 1
         before = _host_rng_states()
+        py_before = python_state(self._fn, deep=True)
+        opt_before = _optimizer_fingerprint(list(_optim.LIVE))
         graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
         drew = _host_rng_drawn(before)
         if drew:    # (Python chose with numbers a replay would not draw again)
@@ -422,8 +450,18 @@ class CompiledFunction:
             self.counters["graph_breaks"] += 1
             _note("graph break", reason)
             return res
+        # Python state the call itself changed (an LR scheduler stepped inside it, a counter): a
+        # replay runs no Python, so it would not change it again
+        change = _first_change(py_before)
+        mutated = None if change is None else f"the Python value {change[0]} ({change[2]!r} before, {change[1]!r} after)"
+        if mutated is None and _options_changed(opt_before):
+            mutated = "an optimizer's options or state (an LR scheduler's step() inside the call?)"
+        if mutated is not None and not graph.escapes:
+            graph.escapes.append(f"the call changes {mutated}; a replay would not (move that out of the compiled "
+                                 "function)")
         if graph.escapes:
-            reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})"
+            reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
+                if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
             if e.traces >= RETRACE_LIMIT:
                 e.state, e.reason = "eager", reason
                 _note("eager", reason + f"; still so after {e.traces} traces")

@@ -210,3 +210,42 @@ def test_python_values_the_function_and_its_modules_read_are_guarded():
     assert any("'SCALE' is 3.0 now, traced as 2.0" in r for r in reasons)
     assert any("'p' is 0.0 now, traced as 0.5" in r for r in reasons)
     assert any("'negative_slope' is 0.5 now, traced as 0.1" in r for r in reasons)
+
+
+def _sched_run(compiled, inside):
+    pt.manual_seed(0)
+    m = nn.Linear(4, 2)
+    opt = pt.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    sched = pt.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        (m(x) ** 2).sum().backward()
+        opt.step()
+        if inside:
+            sched.step()
+    f = pt.compile(step) if compiled else step
+    x = pt.randn(3, 4)
+    lrs = []
+    for _ in range(7):
+        f(x)
+        if not inside:
+            sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs, m.weight.detach().numpy().copy()
+
+
+def test_a_scheduler_stepped_inside_the_compiled_step_is_not_frozen():
+    """The call changes Python state (the scheduler's last_epoch, then the learning rate) that a
+    replay, which runs no Python, would not: it is traced again, then runs eagerly."""
+    (lc, wc), (le, we) = _sched_run(True, True), _sched_run(False, True)
+    assert lc == le == [0.1, 0.05, 0.05, 0.025, 0.025, 0.0125, 0.0125]
+    assert np.array_equal(wc, we)
+    reasons = pt.compiler.stats()["reasons"]
+    assert any("the call changes the Python value 'last_epoch' (1 before, 2 after)" in r for r in reasons)
+
+
+def test_a_scheduler_stepped_outside_keeps_the_step_compiled():
+    (lc, wc), (le, we) = _sched_run(True, False), _sched_run(False, False)
+    assert lc == le and np.array_equal(wc, we)
+    assert pt.compiler.stats()["compiled_calls"] >= 2 and pt.compiler.stats()["eager_calls"] == 0

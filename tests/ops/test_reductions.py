@@ -283,3 +283,12 @@ def test_arg_reductions_of_a_0d_tensor_along_its_dim(dev):
     assert (v.item(), i.item(), v.shape, i.shape) == (2.5, 0, (), ())
     with pytest.raises(IndexError, match="out of range"):
         x.argmax(1)
+
+
+def test_bfloat16_reduced_into_a_small_integer_dtype_wraps_as_pytorch():
+    # sum/cumsum(bfloat16, dtype=int8) let NumPy cast implicitly, and ml_dtypes turns 200.0 into 0;
+    # torch 2.13 converts as .to(int8) does (through float32: 200 -> -56)
+    x = pt.tensor([[3.0, 0.0, 200.0, 1.0]], dtype=pt.bfloat16)
+    assert x.sum(1, dtype=pt.int8).tolist() == [-52]
+    assert x.cumsum(1, dtype=pt.int8).tolist() == [[3, 3, -53, -52]]
+    assert x.sum(1, dtype=pt.int8).tolist() == x.to(pt.int8).sum(1, dtype=pt.int8).tolist()

@@ -584,6 +584,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             d = dtype.numpy
             if accumulate:
                 acc = _acc_dtype(d)
+                if x.dtype == _BF16 and np.dtype(acc).kind in "iu":   # (NumPy's implicit cast gives 0 past the range)
+                    x = cast(x, np.dtype(acc))
                 if x.dtype is acc:   # (the dtype argument costs ~0.3 us a call)
                     r = f(x, axis=dims, keepdims=keepdim)
                 else:
@@ -846,6 +848,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             if x.ndim == 0:
                 return x.astype(d)
             acc = _acc_dtype(d)     # (row-major result, as torch's: see log_softmax)
+            if x.dtype == _BF16 and np.dtype(acc).kind in "iu":   # (as in reduction())
+                x = cast(x, np.dtype(acc))
             if not x.flags.c_contiguous:
                 x = xp.ascontiguousarray(x)
             return arr(f(x, axis=dim, dtype=acc)).astype(d, copy=False)

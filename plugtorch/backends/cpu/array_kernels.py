@@ -584,7 +584,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             d = dtype.numpy
             if accumulate:
                 acc = _acc_dtype(d)
-                if x.dtype == _BF16 and np.dtype(acc).kind in "iu":   # (NumPy's implicit cast gives 0 past the range)
+XX
                     x = cast(x, np.dtype(acc))
                 if x.dtype is acc:   # (the dtype argument costs ~0.3 us a call)
                     r = f(x, axis=dims, keepdims=keepdim)

@@ -584,7 +584,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             d = dtype.numpy
             if accumulate:
                 acc = _acc_dtype(d)
-XX
+                if x.dtype is _BF16 and np.dtype(acc).kind in "iu":   # (NumPy's implicit cast gives 0 past the range)
                     x = cast(x, np.dtype(acc))
                 if x.dtype is acc:   # (the dtype argument costs ~0.3 us a call)
                     r = f(x, axis=dims, keepdims=keepdim)
@@ -848,7 +848,7 @@ XX
             if x.ndim == 0:
                 return x.astype(d)
             acc = _acc_dtype(d)     # (row-major result, as torch's: see log_softmax)
-            if x.dtype == _BF16 and np.dtype(acc).kind in "iu":   # (as in reduction())
+            if x.dtype is _BF16 and np.dtype(acc).kind in "iu":   # (as in reduction())
                 x = cast(x, np.dtype(acc))
             if not x.flags.c_contiguous:
                 x = xp.ascontiguousarray(x)

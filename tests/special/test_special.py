@@ -461,3 +461,18 @@ def test_in_place_is_differentiated():
     c.polygamma_(1)
     c.sum().backward()
     _close(a.grad, sp.polygamma(2, [0.5, 1.5, 3.0]), rtol=1e-10)
+
+
+@pytest.mark.parametrize("device", [d for d in DEVICES if d == "opencl"])
+@pytest.mark.parametrize("dtype", [pt.int32, pt.int64, pt.uint8])
+def test_gcd_lcm_at_the_integer_limits_in_a_vectorised_launch(device, dtype):
+    """MIN % -1 and MIN / -1 trap on a CPU OpenCL device (a SIGFPE kills the process) even where
+    the kernel selects another result for those lanes, once the work-group loop is vectorised:
+    the kernels divide by 1 there instead. 100 pairs per launch, every one against cpu."""
+    info = np.iinfo(dtype.numpy)
+    vals = [info.min, info.min + 1, -1, 1, 0, 6, -4, 255, info.max] if dtype is not pt.uint8 else \
+        [0, 1, 2, 4, 6, 128, 254, 255, 17]
+    vals = [v for v in vals if info.min <= v <= info.max]
+    a, b = (pt.tensor(m.ravel(), dtype=dtype) for m in np.meshgrid(vals, vals))
+    for f in (pt.gcd, pt.lcm):
+        assert f(a.to(device), b.to(device)).cpu().tolist() == f(a, b).tolist()

@@ -22,13 +22,19 @@ _CACHE = Memo(256, invalidate=False)   # (op, dtypes, device) -> its compiled Po
 GCD = r"""
 inline CT igcd(CT a, CT b) {   /* PyTorch's calc_gcd: |MIN| stays MIN, as its abs cast back */
     a = a < 0 ? (CT)-a : a; b = b < 0 ? (CT)-b : b;
-    while (a != 0) { const CT c = a; a = b % a; b = c; }
+    /* b % -1 is b % 1 (0), and MIN % -1 traps on a CPU device (SIGFPE kills the process): the
+       divisor is made 1 there by arithmetic, not by a select, which the compiler may turn into
+       a division by a lane's -1 once the work-group loop is vectorized */
+    while (a != 0) { const CT c = a; a = (CT)(b % NOT_MINUS_1(a)); b = c; }
     return b; }
 inline CT ilcm(CT a, CT b) {   /* PyTorch's calc_lcm: |a / g * b| in C's int (long for 64 bits) */
-    const CT g = igcd(a, b); if (g == 0) return 0;
-    /* (MIN / -1 would trap on a CPU device, where PyTorch's cpu kernel dies of SIGFPE: negate) */
-    const WT q = g == (CT)-1 ? -(WT)a : (WT)(a / g);
-    const WT r = q * (WT)b; return (CT)(r < 0 ? -r : r); }
+    /* = |a| / |g| * |b| (wrapping as the signed product does), in unsigned arithmetic: no division
+       by -1 or 0 in any lane (g is 0 only where a is) */
+    const CT g = igcd(a, b);
+    const UT ua = a < 0 ? (UT)0 - (UT)(WT)a : (UT)(WT)a;
+    const UT ug = max(g < 0 ? (UT)0 - (UT)(WT)g : (UT)(WT)g, (UT)1);
+    const UT ub = b < 0 ? (UT)0 - (UT)(WT)b : (UT)(WT)b;
+    const WT r = (WT)((ua / ug) * ub); return (CT)(r < 0 ? -r : r); }
 """
 
 
@@ -180,7 +186,11 @@ BINARY = {"copysign": "copysign(x0, x1)", "nextafter": "nextafter(x0, x1)",
 def _gcd_helper(dt, dev):
     wide = "long" if dt.itemsize == 8 else "ulong" if dt.kind == "u" and dt.itemsize == 4 else \
         "uint" if dt.kind == "u" else "int"
-    return f"typedef {wide} WT;\n" + GCD
+    unsigned = wide if wide.startswith("u") else "u" + wide
+    # a signed divisor of -1 becomes 1 (same remainder, 0); an unsigned one is never -1
+    fix = "#define NOT_MINUS_1(a) (a)" if dt.kind == "u" else \
+        "#define NOT_MINUS_1(a) ((CT)((a) + (CT)(((a) == (CT)-1) << 1)))"
+    return f"typedef {wide} WT;\ntypedef {unsigned} UT;\n{fix}\n" + GCD
 
 
 _BINARY_HELPERS = {"gcd": _gcd_helper, "lcm": _gcd_helper, "special_zeta": _zeta_helper}

@@ -440,16 +440,8 @@ class CompiledFunction:
             what, site = graph.breaks[0]
             reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
                 what.startswith("draws from") else f"{self.__name__}: the call {what}"
-            if self._fullgraph:
-                self._cache.pop(key, None)
-                raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; remove the data-"
-                                   "dependent Python (use tensor ops such as plugtorch.where), or compile with "
-                                   "fullgraph=False to run this call eagerly")
-            e.state, e.reason = "eager", reason
-            _COUNTERS["graph_breaks"] += 1
-            self.counters["graph_breaks"] += 1
-            _note("graph break", reason)
-            return res
+            return self._graph_break(key, e, res, reason, "remove the data-dependent Python (use tensor ops "
+                                                          "such as plugtorch.where)")
         # Python state the call itself changed (an LR scheduler stepped inside it, a counter): a
         # replay runs no Python, so it would not change it again
         change = _first_change(py_before)
@@ -462,25 +454,13 @@ class CompiledFunction:
         if graph.escapes:
             reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
                 if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
-            if e.traces >= RETRACE_LIMIT:
-                e.state, e.reason = "eager", reason
-                _note("eager", reason + f"; still so after {e.traces} traces")
-            else:
-                e.state, e.reason = "retrace", reason
-                _note("retrace", reason)
-            return res
+            return self._not_replayable(e, res, reason)
         traced = TracedFunction(graph, name=self.__name__, rg_guard=True)   # (a frozen parameter traces again)
         exe = traced._exe
         if exe.aliasing is not None and exe.aliasing(traced_inputs(graph, args, kwargs)) is not None:
             reason = (f"{self.__name__}: the call's inputs share memory and it writes into one of them; a graph "
                       "traced on them would not follow that aliasing")
-            if e.traces >= RETRACE_LIMIT:
-                e.state, e.reason = "eager", reason
-                _note("eager", reason + f"; still so after {e.traces} traces")
-            else:
-                e.state, e.reason = "retrace", reason
-                _note("retrace", reason)
-            return res
+            return self._not_replayable(e, res, reason)
         hazard = traced._exe.hazard
         if hazard is None and traced._exe.dynamic and not graph.backward_ran and D.grad_state.enabled and (
                 traced._rg_captures or any(t._rg for t in traced_inputs(graph, args, kwargs))):
@@ -491,16 +471,7 @@ class CompiledFunction:
             first = "a read of tensor data" if graph.guards else "a data-dependent shape"
             reason = (f"{self.__name__}: {first} follows an in-place write ({hazard}): a replay could not stop "
                       "there if it changed")
-            if self._fullgraph:
-                self._cache.pop(key, None)
-                raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; make the write "
-                                   "after the data-dependent op, or compile with fullgraph=False to run this call "
-                                   "eagerly")
-            e.state, e.reason = "eager", reason
-            _COUNTERS["graph_breaks"] += 1
-            self.counters["graph_breaks"] += 1
-            _note("graph break", reason)
-            return res
+            return self._graph_break(key, e, res, reason, "make the write after the data-dependent op")
         e.traced = traced
         e.state = "compiled"
         # the key holds grad mode and every input's requires_grad: decide the path once
@@ -518,6 +489,29 @@ class CompiledFunction:
         e.pystate = python_state(self._fn)
         _COUNTERS["graphs"] += 1
         self.counters["graphs"] += 1
+        return res
+
+    def _not_replayable(self, e, res, reason):
+        """This trace cannot stand for its signature (state it left behind, aliased inputs): the
+        next call traces again; after RETRACE_LIMIT traces the signature runs eagerly."""
+        if e.traces >= RETRACE_LIMIT:
+            e.state, e.reason = "eager", reason
+            _note("eager", reason + f"; still so after {e.traces} traces")
+        else:
+            e.state, e.reason = "retrace", reason
+            _note("retrace", reason)
+        return res
+
+    def _graph_break(self, key, e, res, reason, fix):
+        """The traced call cannot be replayed: its signature runs eagerly (fullgraph=True raises)."""
+        if self._fullgraph:
+            self._cache.pop(key, None)
+            raise RuntimeError(f"plugtorch.compile(fullgraph=True): graph break: {reason}; {fix}, or compile with "
+                               "fullgraph=False to run this call eagerly")
+        e.state, e.reason = "eager", reason
+        _COUNTERS["graph_breaks"] += 1
+        self.counters["graph_breaks"] += 1
+        _note("graph break", reason)
         return res
 
     def graphs(self) -> list:

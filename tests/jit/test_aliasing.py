@@ -103,12 +103,7 @@ def test_a_replay_that_writes_an_input_moves_its_version(dev):
 def test_a_compiled_optimizer_step_moves_the_parameters_versions():
     p = pt.nn.Parameter(pt.ones(2))
     opt = pt.optim.SGD([p], lr=0.5)
-
-    def step():
-        opt.zero_grad()
-        (p * p).sum().backward()
-        opt.step()
-    c = pt.compile(step)
+    c = pt.compile(lambda: (opt.zero_grad(), (p * p).sum().backward(), opt.step()))
     c()
     c()
     y = p * p              # saves p

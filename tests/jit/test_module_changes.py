@@ -12,8 +12,10 @@ def _mlp():
     return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
 
 
-def _train(compiled, change):
-    m = _mlp()
+def _train(compiled, change, m=None):
+    """Six SGD steps on one batch, ``change(m)`` before the fourth: (losses, parameters, which
+    parameters have no .grad)."""
+    m = _mlp() if m is None else m
     opt = pt.optim.SGD(m.parameters(), lr=0.1)
 
     def step(x, y):
@@ -50,29 +52,9 @@ def test_unfreezing_a_parameter_after_compiling_the_step():
     def run(compiled):
         m = _mlp()
         m[2].bias.requires_grad_(False)
-        return _train_with(m, compiled, unfreeze)
-    (lc, pc), (le, pe) = run(True), run(False)
-    assert lc == le and all(np.array_equal(a, b) for a, b in zip(pc, pe))
-
-
-def _train_with(m, compiled, change):
-    opt = pt.optim.SGD(m.parameters(), lr=0.1)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(m(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    f = pt.compile(step) if compiled else step
-    pt.manual_seed(1)
-    x, y = pt.randn(5, 4), pt.randint(0, 2, (5,))
-    losses = []
-    for i in range(6):
-        if i == 3:
-            change(m)
-        losses.append(f(x, y).item())
-    return losses, [p.detach().numpy().copy() for p in m.parameters()]
+        return _train(compiled, unfreeze, m)
+    (lc, pc, gc), (le, pe, ge) = run(True), run(False)
+    assert lc == le and gc == ge and all(np.array_equal(a, b) for a, b in zip(pc, pe))
 
 
 def test_a_traced_forward_follows_a_parameter_unfrozen_after_tracing():

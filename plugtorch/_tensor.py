@@ -285,7 +285,12 @@ class Tensor:
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
                                "Scalar; use .tolist() for several values")
-        return self._host().reshape(()).item()
+        n = self._host().reshape(()).item()
+        if _dispatcher._modes:
+            rec = _dispatcher._stack.recorder
+            if rec is not None and hasattr(rec, "read_result"):   # plugtorch.jit: a number it may read again
+                n = rec.read_result(self, n)
+        return n
 
     def __bool__(self):
         if self.numel() != 1:

@@ -106,7 +106,8 @@ class _Entry:
 
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
-_DICT, _CELL = 0, 1
+_DICT, _CELL, _LEN = 0, 1, 2
+_CONTAINERS = (list, dict, set)
 
 
 def _simple(v) -> bool:
@@ -135,7 +136,8 @@ def python_state(fn, deep=False) -> list:
     attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
     Entries ``(kind, dict or cell, key, value)``; only ``fn``'s own code is read, not what it calls.
     ``deep``: also the plain attributes of the other objects it reads so (an LR scheduler's
-    ``last_epoch``), to tell whether a traced call changed them."""
+    ``last_epoch``), and the lengths of the lists, dicts and sets among all those values (a list
+    of losses appended to), to tell whether a traced call changed them."""
     Module = _module().Module
     entries, modules, objects = [], [], []
     if isinstance(fn, Module):
@@ -151,17 +153,21 @@ def python_state(fn, deep=False) -> list:
                 v = glb[name]
                 if _simple(v):
                     entries.append((_DICT, glb, name, v))
+                elif deep and type(v) in _CONTAINERS:
+                    entries.append((_LEN, v, name, len(v)))
                 elif isinstance(v, Module):
                     modules.append(v)
                 elif deep and _plain_object(v):
                     objects.append(v)
-        for cell in func.__closure__ or ():
+        for name, cell in zip(code.co_freevars, func.__closure__ or ()):
             try:
                 v = cell.cell_contents
             except ValueError:      # (not yet bound)
                 continue
             if _simple(v):
-                entries.append((_CELL, cell, None, v))
+                entries.append((_CELL, cell, name, v))
+            elif deep and type(v) in _CONTAINERS:
+                entries.append((_LEN, v, name, len(v)))
             elif isinstance(v, Module):
                 modules.append(v)
             elif deep and _plain_object(v):
@@ -176,11 +182,15 @@ def python_state(fn, deep=False) -> list:
             for k, v in d.items():
                 if k[0] != "_" and k != "training" and _simple(v):
                     entries.append((_DICT, d, k, v))
+                elif deep and k[0] != "_" and type(v) in _CONTAINERS:
+                    entries.append((_LEN, v, k, len(v)))
     for o in objects:
         d = o.__dict__
         for k, v in d.items():
             if _simple(v):
                 entries.append((_DICT, d, k, v))
+            elif type(v) in _CONTAINERS:
+                entries.append((_LEN, v, k, len(v)))
     return entries
 
 
@@ -193,8 +203,20 @@ def python_state_changed(entries):
     return f"the Python value {what} is {now!r} now, traced as {v!r}"
 
 
+class _Sized:
+    def __init__(self, c, n):
+        self.text = f"a {type(c).__name__} of {n} items"
+
+    def __repr__(self):
+        return self.text
+
+
 def _first_change(entries):
     for kind, c, k, v in entries:
+        if kind == _LEN:
+            if len(c) != v:
+                return (f"'{k}'" if k else "a closure variable"), _Sized(c, len(c)), _Sized(c, v)
+            continue
         if kind == _DICT:
             now = c.get(k, _MISSING)
         else:
@@ -203,7 +225,7 @@ def _first_change(entries):
             except ValueError:
                 now = _MISSING
         if now is not v and not (type(now) is type(v) and now == v):
-            return (f"'{k}'" if kind == _DICT else "a closure variable"), now, v
+            return (f"'{k}'" if kind == _DICT else f"'{k}' (a closure variable)"), now, v
     return None
 
 
@@ -580,6 +602,7 @@ class ExplainOutput:
     break_reasons: list
     graphs: list
     guards: list = field(default_factory=list)   # "item() at file:line": reads the replays repeat
+    returned_reads: list = field(default_factory=list)   # "item() at file:line": numbers returned, read afresh
 
     def __str__(self):
         lines = [f"Graph Count: {self.graph_count}", f"Graph Break Count: {self.graph_break_count}",
@@ -590,6 +613,9 @@ class ExplainOutput:
         if self.guards:
             lines.append("Guarded Reads (the replay reads the data again and runs only if it is the traced data):")
             lines += [f"  {g}" for g in self.guards]
+        if self.returned_reads:
+            lines.append("Returned Reads (numbers the call returns after its last op: each replay reads them again):")
+            lines += [f"  {g}" for g in self.returned_reads]
         return "\n".join(lines)
 
 
@@ -604,8 +630,10 @@ def explain(fn, *args, **kwargs):
         reasons = [r for r in _REASONS[before:] if not r.startswith("recompile")]
         guards = [f"{why}() at {site or 'unknown'}" for e in c._cache.values() if e.traced is not None
                   for why, site, *_ in e.traced.graph.guards]
+        late = [f"{why}() at {site or 'unknown'}" for e in c._cache.values() if e.traced is not None
+                for why, site in e.traced.graph.late_reads]
         return ExplainOutput(c.counters["graphs"], c.counters["graph_breaks"], c.counters["recompiles"],
-                             reasons, c.graphs(), list(dict.fromkeys(guards)))
+                             reasons, c.graphs(), list(dict.fromkeys(guards)), list(dict.fromkeys(late)))
     if args or kwargs:
         return run(*args, **kwargs)
     return run

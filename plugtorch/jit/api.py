@@ -23,6 +23,9 @@ def trace_call(fn, args, kwargs=None, warn=True):
         res = fn(*args, **kwargs)
     graph = tr.finish(res)
     graph.input_spec = spec
+    if tr.read_numbers:
+        from plugtorch.jit.tracer import plain_numbers
+        res = plain_numbers(res)
     return graph, res, tensors, spec
 
 

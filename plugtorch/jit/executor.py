@@ -13,7 +13,7 @@ import functools
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Value, substitute, values_in
+from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Read, Value, substitute, values_in
 
 _wrap = Tensor._wrap
 
@@ -351,6 +351,8 @@ class Executable:
                     e = name
                 wrapped[t.index] = e
                 return e
+            if c is Read:     # (a number the call returned, read again)
+                return f"{out_expr(t.value)}.{t.why}()"
             if c is list:
                 return "[" + ", ".join(out_expr(x) for x in t) + "]"
             if c is tuple:
@@ -561,7 +563,19 @@ def run_with_autograd(graph, tensors):
         check(len(graph.ops))
     for flag, exc_type, message in checks.get(len(graph.ops), ()):
         D.data_check(get(flag), exc_type, message)
-    return substitute(graph.outputs, get)
+    return _read_numbers(substitute(graph.outputs, get))
+
+
+def _read_numbers(t):
+    """Outputs with each ``Read`` of a tensor replaced by the number it reads."""
+    c = t.__class__
+    if c is Read:
+        return getattr(t.value, t.why)()
+    if c is list or c is tuple:
+        return c(_read_numbers(x) for x in t)
+    if c is dict:
+        return {k: _read_numbers(x) for k, x in t.items()}
+    return t
 
 
 

@@ -109,9 +109,26 @@ class OpCall:
         self.nodes = []
 
 
+class Read:
+    """An output leaf: the Python number that ``value.item()`` gives at each replay. The traced call
+    returned the number of a read after its last op, which nothing else in the call used
+    (``Tracer.finish``), so the replay reads the tensor again instead of guarding its data."""
+
+    __slots__ = ("value", "why")
+
+    def __init__(self, value, why="item"):
+        self.value = value
+        self.why = why
+
+    def __repr__(self):
+        return f"{self.why}({self.value!r})"
+
+
 def _collect(t, out):
     if t.__class__ is Value:
         out.append(t)
+    elif t.__class__ is Read:
+        _collect(t.value, out)
     elif t.__class__ in (list, tuple):
         for x in t:
             _collect(x, out)
@@ -131,6 +148,8 @@ def substitute(t, fn):
     c = t.__class__
     if c is Value:
         return fn(t)
+    if c is Read:
+        return Read(fn(t.value), t.why)
     if c is list:
         return [substitute(x, fn) for x in t]
     if c is tuple:
@@ -158,6 +177,9 @@ class Graph:
         # reads a replay repeats and compares with the traced data (item, bool, tolist): (what, site,
         # index in ops of the first op after the read (None: a read inside an op's code), Value, data)
         self.guards: list = []
+        # reads whose numbers the call only returned, after its last op (Read leaves of outputs):
+        # (what, site); a replay reads them again, with no guard
+        self.late_reads: list = []
         self.escapes: list = []       # sites of values kept by Python code outside the graph
         self.input_spec = None        # structure of the call's arguments
         # argument checks on data the program's own Python made between op-level calls
@@ -203,8 +225,9 @@ class Graph:
                 lines.append(f"  {lhs} = {body}{w}")
         for t, g in self.grad_bindings:
             lines.append(f"  {_tname(t)}.grad = {g.name if g is not None else 'None'}")
-        outs = values_in(self.outputs)
-        lines.append("  return (" + ", ".join(v.name for v in outs) + ")")
+        outs = _out_leaves(self.outputs)
+        lines.append("  return (" + ", ".join(f"{v.value.name}.{v.why}()" if v.__class__ is Read else v.name
+                                              for v in outs) + ")")
         return "\n".join(lines)
 
     def code(self) -> str:
@@ -226,9 +249,24 @@ class Graph:
             lines.append(f"    {lhs + ' = ' if lhs else ''}{call}")
         for t, g in self.grad_bindings:
             lines.append(f"    {_py(t) if isinstance(t, Value) else _tname(t)}.grad = {_py(g) if g is not None else 'None'}")
-        outs = values_in(self.outputs)
-        lines.append("    return (" + ", ".join(_py(v) for v in outs) + ("," if len(outs) == 1 else "") + ")")
+        outs = _out_leaves(self.outputs)
+        lines.append("    return (" + ", ".join(f"{_py(v.value)}.{v.why}()" if v.__class__ is Read else _py(v)
+                                                for v in outs) + ("," if len(outs) == 1 else "") + ")")
         return "\n".join(lines)
+
+
+def _out_leaves(t, out=None) -> list:
+    """The Values and Reads of an output template, in order."""
+    out = [] if out is None else out
+    if t.__class__ is Value or t.__class__ is Read:
+        out.append(t)
+    elif t.__class__ in (list, tuple):
+        for x in t:
+            _out_leaves(x, out)
+    elif t.__class__ is dict:
+        for x in t.values():
+            _out_leaves(x, out)
+    return out
 
 
 def _tname(t) -> str:

@@ -70,6 +70,11 @@ def to_structure(graph: Graph, names: dict | None = None) -> dict:
         what, site = (graph.breaks or graph.guards)[0][:2]
         raise RuntimeError(f"plugtorch.jit.save: the trace read tensor data into Python ({what} at {site}); "
                            "its graph is not a faithful record of the program and is not saved")
+    if graph.late_reads:
+        what, site = graph.late_reads[0]
+        raise RuntimeError(f"plugtorch.jit.save: the traced call returns a Python number read from a tensor "
+                           f"({what}() at {site}); a saved graph returns tensors only: return the tensor and "
+                           "call .item() on the result")
     defined = {v.index for v in graph.inputs} | {v.index for v in graph.captures}
     ops = []
     try:

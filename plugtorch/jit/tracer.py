@@ -16,7 +16,7 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Value, substitute
+from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Value, substitute
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp",
@@ -68,6 +68,11 @@ class Tracer(D.DispatchMode):
         self.backward_ran = False
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
+        self.grad_events = 0          # .grad reads and assignments so far
+        self.read_numbers: list = []  # _ReadNumber records of the program's item() calls
+        self._pending_read = None     # (tensor, guard node, guard entry) of the item() under way
+        self.calls_seen = 0           # calls the program made after its first read number (_watch)
+        self._watching = False
         self._old_recorder = None
 
     # --- entering ------------------------------------------------------------------------
@@ -77,6 +82,9 @@ class Tracer(D.DispatchMode):
         return self
 
     def __exit__(self, *exc):
+        if self._watching:
+            sys.setprofile(None)
+            self._watching = False
         D.set_recorder(self._old_recorder)
         return super().__exit__(*exc)
 
@@ -96,6 +104,7 @@ class Tracer(D.DispatchMode):
     def grad_event(self, t, what):
         """Python reads (``read``) or assigns (``set``) ``t.grad``; the first event of each tensor
         decides whether the graph depends on the .grad the call finds (then it is guarded)."""
+        self.grad_events += 1
         k = id(t)
         if k not in self.grad_first:
             self.grad_first[k] = (t, what, t._grad is None)
@@ -152,6 +161,8 @@ class Tracer(D.DispatchMode):
         if c is list or c is tuple or (isinstance(r, tuple) and hasattr(r, "_fields")):
             return type(r)(self._out_template(x) for x in r) if c in (list, tuple) else \
                 tuple(self._out_template(x) for x in r)
+        if c is dict:
+            return {k: self._out_template(x) for k, x in r.items()}
         return r
 
     # --- the op level (a mode) --------------------------------------------------------------
@@ -350,6 +361,8 @@ class Tracer(D.DispatchMode):
         if self.depth == 0 and known and (t is None or self._varies(self.by_array.get(id(t._data)))):
             self.graph.program_reads.append((why, site))
         if t is not None and why in _GUARDED_READS and self._guard(t, why, site):
+            if why == "item" and self.depth == 0:     # (read_result may make it a late read)
+                self._pending_read = (t, self.graph.nodes[-1], self.graph.guards[-1])
             self._warn(why, site, stacklevel=5)
             return
         self._break(why, site, stacklevel=5)   # (the caller of item() and the like)
@@ -371,6 +384,116 @@ class Tracer(D.DispatchMode):
             self.current.nodes.append(node)
         self.graph.guards.append((why, site, len(self.graph.ops) if self.depth == 0 else None, v, data))
         node.kernel.read = (why, site)
+        return True
+
+    def read_result(self, t, number):
+        """``t.item()`` gave ``number`` to the program: hand it a number that notes its own use
+        (arithmetic, comparisons, conversions, formatting). One the call only returns, after its
+        last op, becomes a late read (``_late_reads``): the replay reads it again, unguarded."""
+        pending, self._pending_read = self._pending_read, None
+        if pending is None or pending[0] is not t or number.__class__ not in _READ_NUMBER:
+            return number
+        wrapped = _READ_NUMBER[number.__class__](number)
+        wrapped._used = False
+        g = self.graph
+        if not self.read_numbers:
+            self._watch()
+        self.read_numbers.append((wrapped, pending[1], pending[2], len(g.nodes), len(g.ops), len(g.values),
+                                  self.grad_events, self.calls_seen))
+        return wrapped
+
+    def _watch(self):
+        """Count the calls the program makes from now on (``sys.setprofile``): a function or a
+        builtin it calls after a read (``print``, ``list.append``, ``math.exp``, a logger) may use
+        the number in a way no dunder sees; ``item()`` and plugtorch's own code do not count."""
+        if sys.getprofile() is not None:      # (a profiler runs: do not replace it; nothing is relaxed)
+            self.calls_seen = -1
+            return
+        item_code = Tensor.item.__code__
+
+        def hook(frame, event, arg):
+            if event == "call":
+                code = frame.f_code
+                if code is item_code or code.co_filename.startswith(_PKG):
+                    return
+            elif event == "c_call":
+                if frame.f_code.co_filename.startswith(_PKG):
+                    return
+            else:
+                return
+            if self.calls_seen >= 0:
+                self.calls_seen += 1
+        self._watching = True
+        sys.setprofile(hook)
+
+    def _late_reads(self, result):
+        """Turn the guards of the program's trailing reads into ``Read`` outputs where that is
+        sound: nothing was traced after them (no op, kernel, check or .grad event), their numbers
+        were not used but returned as they were, and the return value holds no other Python
+        number or string (one could have been computed from a read number) and no tensor made
+        after them. Then the graph cannot depend on their data, and the replay reads them afresh."""
+        g = self.graph
+        reads = self.read_numbers
+        if not reads:
+            return
+        guard_nodes = {id(r[1]): r for r in reads}
+        tail = []
+        for n in reversed(g.nodes):
+            r = guard_nodes.get(id(n))
+            if r is None or r[0]._used:
+                break
+            tail.append(r)
+        if not tail:
+            return
+        first = tail[-1]
+        # (the read's own guard node is the last node when it finished; nodes after it are reads too)
+        if len(g.ops) != first[4] or self.grad_events != first[6] or self.calls_seen != first[7]:
+            return
+        by_id = {id(r[0]): r for r in tail}
+        ok = [True]
+
+        def leaf(x):
+            c = x.__class__
+            if c is Value:
+                if x.index >= first[5]:
+                    ok[0] = False
+                return x
+            if c is list or c is tuple:
+                return c(leaf(y) for y in x)
+            if c is dict:
+                return {k: leaf(y) for k, y in x.items()}
+            r = by_id.get(id(x))
+            if r is not None and r[0] is x:
+                return Read(r[1].kargs[0], "item")
+            if x is not None:
+                ok[0] = False
+            return x
+        outputs = leaf(g.outputs)
+        if not ok[0] or not self._held_only_by(tail, result):
+            return
+        g.outputs = outputs
+        drop = {id(r[1]) for r in tail}
+        entries = {id(r[2]) for r in tail}
+        g.nodes = [n for n in g.nodes if id(n) not in drop]
+        g.late_reads = [(e[0], e[1]) for e in g.guards if id(e) in entries]
+        g.guards = [e for e in g.guards if id(e) not in entries]
+
+    def _held_only_by(self, tail, result) -> bool:
+        """Whether nothing but the return value (and the tracer's frames) holds the read numbers:
+        one stored elsewhere (a list, an attribute, a closure cell) is Python state a replay would
+        not update."""
+        allowed = {id(self.read_numbers), id(self.graph)} | {id(r) for r in self.read_numbers}
+        todo = [result, self.graph.outputs]
+        while todo:
+            x = todo.pop()
+            if x.__class__ in (list, tuple, dict):
+                allowed.add(id(x))
+                todo.extend(x.values() if x.__class__ is dict else x)
+        import types
+        for r in tail:
+            for ref in gc.get_referrers(r[0]):
+                if id(ref) not in allowed and not isinstance(ref, types.FrameType):
+                    return False
         return True
 
     def _varies(self, value):
@@ -419,6 +542,7 @@ class Tracer(D.DispatchMode):
         """Record the outputs and what the program left in Python state (``.grad``)."""
         g = self.graph
         g.outputs = self._out_template(result)
+        self._late_reads(result)
         g.backward_ran = self.backward_ran
         # .grad left behind: every tensor the program used or whose .grad it touched
         tensors = {id(t): t for t in self.tensors.values()}
@@ -558,6 +682,48 @@ class _GuardOp:
 
 
 GUARD_OP = _GuardOp()
+
+# dunders through which Python uses a number: a read number used so stays guarded
+_USES = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+         "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__divmod__", "__rdivmod__", "__pow__",
+         "__rpow__", "__neg__", "__pos__", "__abs__", "__invert__", "__and__", "__rand__", "__or__", "__ror__",
+         "__xor__", "__rxor__", "__lshift__", "__rlshift__", "__rshift__", "__rrshift__", "__bool__",
+         "__int__", "__float__", "__index__", "__complex__", "__round__", "__trunc__", "__floor__", "__ceil__",
+         "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__format__", "__str__", "__repr__",
+         "as_integer_ratio", "is_integer", "hex", "conjugate", "bit_length", "bit_count", "to_bytes",
+         "__getnewargs__", "__reduce__", "__reduce_ex__", "__deepcopy__", "__copy__")
+
+
+def _read_number_class(base):
+    """A subclass of ``base`` (float, int) whose instances note any use (``_used``)."""
+    ns = {"__hash__": base.__hash__, "__doc__": f"A {base.__name__} a traced item() returned."}
+    for name in _USES:
+        f = getattr(base, name, None)
+        if f is None:
+            continue
+
+        def use(self, *a, _f=f):
+            self._used = True
+            return _f(self, *a)
+        use.__name__ = name
+        ns[name] = use
+    return type(f"_Read{base.__name__.capitalize()}", (base,), ns)
+
+
+_READ_NUMBER = {float: _read_number_class(float), int: _read_number_class(int)}
+
+
+def plain_numbers(x):
+    """``x`` with the read numbers of a trace (``Tracer.read_result``) made plain float/int again."""
+    c = x.__class__
+    if c is list or c is tuple:
+        return c(plain_numbers(y) for y in x)
+    if c is dict:
+        return {k: plain_numbers(y) for k, y in x.items()}
+    for base, sub in _READ_NUMBER.items():
+        if c is sub:
+            return base(x)
+    return x
 _GUARDED_READS = frozenset({"item", "bool", "tolist", "float", "int", "complex"})
 
 

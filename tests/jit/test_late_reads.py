@@ -1,0 +1,199 @@
+"""A number the call reads after its last op and only returns (``return loss.item()`` at the end
+of a training step) is read again by each replay: the step stays one graph instead of a guard
+whose data changes every call (a graph per call, then eager). Anything else done with such a
+number, or an op after it, keeps the read a guard, since the Python after it may follow the data."""
+import contextlib
+import io
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+
+N = 6
+
+
+def _data(dev):
+    g = np.random.default_rng(3)
+    xs = [pt.tensor(g.standard_normal((8, 4)).astype(np.float32), device=dev) for _ in range(N)]
+    ys = [pt.tensor(g.standard_normal((8, 2)).astype(np.float32), device=dev) for _ in range(N)]
+    return xs, ys
+
+
+def _model(dev):
+    pt.manual_seed(0)
+    m = pt.nn.Linear(4, 2).to(dev)
+    return m, pt.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+
+def _step(m, opt):
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.mse_loss(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
+def _eager_losses(dev):
+    m, opt = _model(dev)
+    step = _step(m, opt)
+    xs, ys = _data(dev)
+    return [step(x, y).item() for x, y in zip(xs, ys)], m
+
+
+@pytest.mark.parametrize("shape", ["number", "tuple", "dict"])
+def test_a_training_step_returning_its_loss_number_is_one_graph(dev, shape):
+    want, m_eager = _eager_losses(dev)
+    m, opt = _model(dev)
+    step = _step(m, opt)
+    wrap = {"number": lambda l: l.item(), "tuple": lambda l: (l.item(), l),
+            "dict": lambda l: {"loss": l.item(), "t": l}}[shape]
+    c = pt.compile(lambda x, y: wrap(step(x, y)))
+    xs, ys = _data(dev)
+    got = [c(x, y) for x, y in zip(xs, ys)]
+    nums = {"number": lambda r: r, "tuple": lambda r: r[0], "dict": lambda r: r["loss"]}[shape]
+    assert [nums(r) for r in got] == want      # a fresh number each call, bit for bit eager's
+    assert all(type(nums(r)) is float for r in got)
+    if shape != "number":
+        ts = [r[1] if shape == "tuple" else r["t"] for r in got]
+        assert [t.item() for t in ts] == want
+    np.testing.assert_array_equal(m.weight.detach().cpu().numpy(), m_eager.weight.detach().cpu().numpy())
+    st = pt.compiler.stats()
+    # (momentum buffers made by the first step: traced again once)
+    assert (st["graphs"], st["traced_calls"], st["compiled_calls"], st["graph_breaks"]) == (1, 2, N - 2, 0)
+    assert "item()" in c.graphs()[0].splitlines()[-1]        # return (%k.item())
+
+
+def _run(fn, dev):
+    """(results, printed text, stats) of a compiled ``fn`` over the data."""
+    m, opt = _model(dev)
+    step = _step(m, opt)
+    c = pt.compile(lambda x, y: fn(step(x, y)))
+    xs, ys = _data(dev)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        res = [c(x, y) for x, y in zip(xs, ys)]
+    return res, out.getvalue(), pt.compiler.stats()
+
+
+USED = {
+    "printed": lambda l: (print("loss", l.item()), l)[1],
+    "arithmetic": lambda l: l.item() * 2,
+    "math_exp": lambda l: math.exp(l.item()),          # (C reads the double: no dunder sees it)
+    "another_number": lambda l: (l.item(), 0.5),
+    "formatted": lambda l: f"{l.item():.6f}",
+    "compared": lambda l: l.item() > 1.0,
+    "to_a_tensor": lambda l: pt.tensor(l.item()),
+    "op_after": lambda l: (l.item(), l * 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(USED))
+def test_a_number_used_otherwise_stays_guarded(dev, name):
+    """The same step, but the number is used (or an op follows): each call must still give eager's
+    result (here the read follows the optimizer's write, so the signature runs eagerly)."""
+    want, _ = _eager_losses(dev)
+    res, printed, st = _run(USED[name], dev)
+    assert st["compiled_calls"] == 0
+    if name == "printed":
+        assert printed.count("loss") == N        # Python ran at every call
+        assert [r.item() for r in res] == want
+    elif name == "arithmetic":
+        assert res == [w * 2 for w in want]
+    elif name == "math_exp":
+        assert res == [math.exp(w) for w in want]
+    elif name == "formatted":
+        assert res == [f"{w:.6f}" for w in want]
+    elif name == "compared":
+        assert res == [w > 1.0 for w in want]
+
+
+def test_a_list_the_call_appends_to_keeps_the_python_running(dev):
+    """``losses.append(loss.item())``: a replay would not append. In a function the compiled one
+    calls, the call after the read keeps the read a guard; in the compiled function's own code,
+    compile also sees the list grow while tracing. Either way every loss is appended."""
+    want, _ = _eager_losses(dev)
+    losses = []
+    res, _, st = _run(lambda l: losses.append(l.item()), dev)
+    assert losses == want and st["compiled_calls"] == 0
+    pt.compiler.reset()
+    m, opt = _model(dev)
+    step = _step(m, opt)
+    own = []
+
+    def f(x, y):
+        own.append(step(x, y).item())
+    c = pt.compile(f)
+    for x, y in zip(*_data(dev)):
+        c(x, y)
+    assert own == want
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 0
+
+
+def test_a_list_the_compiled_code_appends_to_is_python_state():
+    seen = []
+
+    def f(x):
+        seen.append(1)          # (no read: before, a replay silently skipped the append)
+        return x * 2
+    c = pt.compile(f)
+    for k in range(5):
+        assert c(pt.full((2,), float(k))).tolist() == [2.0 * k] * 2
+    assert seen == [1] * 5
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 0 and st["eager_calls"] == 2 and st["traced_calls"] == 3
+    assert any("the Python value 'seen' (a list of 0 items before, a list of 1 items after)" in r
+               for r in st["reasons"])
+
+
+def test_inference_returning_a_number_and_trace_too(dev):
+    w = pt.tensor([[1.0, -2.0], [0.5, 3.0]], device=dev)
+    f = lambda x: (x @ w).relu().sum().item()    # noqa: E731
+    xs = [pt.tensor(np.full((3, 2), v, np.float32), device=dev) for v in (1.0, 2.0, -1.0, 0.25)]
+    want = [float((np.maximum(np.full((3, 2), v, np.float32) @ w.cpu().numpy(), 0)).sum())
+            for v in (1.0, 2.0, -1.0, 0.25)]
+    c = pt.compile(f)
+    assert [c(x) for x in xs] == want
+    assert pt.compiler.stats()["graphs"] == 1
+    traced = pt.jit.trace(f, (xs[0],))
+    assert [traced(x) for x in xs] == want        # (it used to raise TracedDataChanged)
+
+
+def test_the_autograd_replay_reads_the_number_too(dev):
+    """Inputs that require grad and a graph without backward: the op-level replay returns the
+    tensor with its history and the number read afresh."""
+    traced = pt.jit.trace(lambda x: ((x * 3).sum(), (x * 3).sum().item()), (pt.ones(2, device=dev),))
+    for v in (1.0, 2.5):
+        x = pt.full((2,), v, device=dev, requires_grad=True)
+        s, n = traced(x)
+        assert n == 6 * v and s.item() == 6 * v
+        s.backward()
+        assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_a_saved_graph_refuses_a_returned_number(tmp_path):
+    traced = pt.jit.trace(lambda x: (x * 2).sum().item(), (pt.ones(2),))
+    assert traced(pt.full((2,), 3.0)) == 12.0
+    with pytest.raises(RuntimeError, match=r"returns a Python number read from a tensor \(item\(\) at .*"
+                                           r"test_late_reads.py.*return the tensor"):
+        traced.save(tmp_path / "g.ptj")
+
+
+def test_a_trace_returning_a_dict_of_tensors_replays_them(dev):
+    """(A dict in the return value was kept as the traced object: a replay returned stale tensors.)"""
+    traced = pt.jit.trace(lambda x: {"y": x * 2, "z": [x + 1]}, (pt.ones(1, device=dev),))
+    r = traced(pt.full((1,), 5.0, device=dev))
+    assert r["y"].item() == 10.0 and r["z"][0].item() == 6.0
+
+
+def test_explain_lists_the_returned_reads():
+    w = pt.tensor([1.0, 2.0])
+    ex = pt.compiler.explain(lambda x: (x * w).sum().item(), pt.ones(2))
+    assert ex.graph_count == 1 and ex.graph_break_count == 0 and ex.guards == []
+    assert len(ex.returned_reads) == 1 and ex.returned_reads[0].startswith("item() at ")
+    assert "test_late_reads.py" in ex.returned_reads[0] and "Returned Reads" in str(ex)

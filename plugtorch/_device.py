@@ -87,7 +87,9 @@ def canonical(d) -> device:
     """The concrete device ("opencl" -> opencl:<current>, "cpu" -> cpu) a tensor lives on;
     None is the default device (``set_default_device``)."""
     if d is None:
-        d = _default.device if hasattr(_default, "device") else _process_default()
+        d = _default.device
+        if d is None:
+            d = _process_default()
         if d is _CPU:
             return d
     d = device(d)
@@ -103,7 +105,11 @@ def canonical(d) -> device:
 # PLUGTORCH_DEFAULT_DEVICE environment variable (read once), else cpu. The device is kept as
 # given ("opencl", not "opencl:0"), so it follows the backend's current device, as PyTorch's.
 ENV_VAR = "PLUGTORCH_DEFAULT_DEVICE"
-_default = threading.local()
+class _DefaultDevice(threading.local):
+    device = None      # (a class attribute: reading it where no thread set one costs no AttributeError)
+
+
+_default = _DefaultDevice()
 _env_device = []     # [device] once the environment variable was read
 
 
@@ -131,7 +137,7 @@ def set_default_device(d) -> None:
     """
     new = _CPU if d is None else device(d)
     canonical(new)            # the device must exist: fail now, not at the next factory
-    old = getattr(_default, "device", None)
+    old = _default.device
     _default.device = new
     if old is not new:
         _caches.invalidate()

@@ -330,10 +330,12 @@ class CompiledFunction:
             # mode, the modules' training modes and the optimizers' options
             e, rgs, grad, epoch, dt, dev = hot
             if len(args) == len(rgs) and D.grad_state.enabled is grad and _MODULE.TRAIN_EPOCH == epoch \
-                    and _DTYPE_DEFAULT.value is dt and getattr(_DEVICE_DEFAULT, "device", None) is dev:
-                for a, rg in zip(args, rgs):
-                    if a.__class__ is not Tensor or a._rg is not rg:
+                    and _DTYPE_DEFAULT.value is dt and _DEVICE_DEFAULT.device is dev:
+                i = 0
+                for a in args:
+                    if a.__class__ is not Tensor or a._rg is not rgs[i]:
                         break
+                    i += 1
                 else:
                     if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)) \
                             and not (e.pystate and python_state_changed(e.pystate)):
@@ -358,7 +360,7 @@ class CompiledFunction:
             skey = spec_key(spec)
         # (the default dtype and device: factories and Python floats in the graph followed them)
         key = (skey, tuple(map(_tensor_key, tensors)), D.grad_state.enabled, _module().TRAIN_EPOCH,
-               _DTYPE_DEFAULT.value, getattr(_DEVICE_DEFAULT, "device", None))
+               _DTYPE_DEFAULT.value, _DEVICE_DEFAULT.device)
         e = self._cache.get(key)
         if e is not None:
             if e.state == "compiled":

@@ -41,6 +41,12 @@ CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.c
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
 
 DATA_VARIANT_LIMIT = 4        # graphs of one signature differing in a data-dependent shape or read
+# an optimizer option (a learning rate) that changes this many times in a row with fewer than
+# CHURN_REPLAYS replays between changes (a scheduler stepped every call) makes the signature
+# eager; it compiles again once the options stay the same for CHURN_SETTLE calls
+CHURN_LIMIT = 3
+CHURN_REPLAYS = 8
+CHURN_SETTLE = 32
 from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
 from plugtorch.jit.executor import DataMiss as _DataMiss  # noqa: E402
 from plugtorch.jit.executor import InputsAlias as _InputsAlias  # noqa: E402
@@ -103,6 +109,9 @@ class _Entry:
     key: tuple = ()
     pystate: list = field(default_factory=list)    # python_state of the traced call
     variants: list = field(default_factory=list)   # other (traced, run) of this key: other data seen
+    churn: int = 0                 # option changes in a row, each after few replays
+    calls_at_trace: int = 0        # compiled calls counted when this entry was last traced
+    settle: object = None          # (fingerprint, calls with those options) while eager for churn
 
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
@@ -365,6 +374,9 @@ class CompiledFunction:
         if e is not None:
             if e.state == "compiled":
                 if e.fingerprint and _options_changed(e.fingerprint):
+                    if self._churned(e):
+                        _COUNTERS["eager_calls"] += 1
+                        return self._fn(*args, **kwargs)
                     self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, load_state_dict)")
                     return self._trace(key, args, kwargs, e)
                 changed = e.pystate and python_state_changed(e.pystate)
@@ -388,12 +400,43 @@ class CompiledFunction:
                 except _InputsAlias as a:
                     return self._aliased(a, args, kwargs)
             if e.state == "eager":
+                if e.settle is not None and self._settled(e):
+                    return self._trace(key, args, kwargs, e)
                 _COUNTERS["eager_calls"] += 1
                 return self._fn(*args, **kwargs)
             return self._trace(key, args, kwargs, e)
         if self._cache:
             self._recompile(key, None, "a new input signature (" + _describe_key(key) + ")")
         return self._trace(key, args, kwargs, None)
+
+    def _churned(self, e) -> bool:
+        """The optimizers' options changed again: whether they change so often (a learning-rate
+        scheduler stepped at every call) that tracing each time costs more than eager. Then the
+        signature runs eagerly until the options stay the same for CHURN_SETTLE calls."""
+        replays = _COUNTERS["compiled_calls"] - e.calls_at_trace
+        e.churn = e.churn + 1 if replays < CHURN_REPLAYS else 0
+        if e.churn < CHURN_LIMIT:
+            return False
+        e.state, e.churn, e.variants = "eager", 0, []
+        e.reason = (f"{self.__name__}: an optimizer's options changed {CHURN_LIMIT} times in a row, fewer than "
+                    f"{CHURN_REPLAYS} calls apart (a learning-rate scheduler stepped at every call?): each change "
+                    f"traces the step again, so it runs eagerly until they stay the same for {CHURN_SETTLE} calls")
+        e.settle = [_optimizer_fingerprint(e.optimizers), 0]
+        _note("eager", e.reason)
+        return True
+
+    def _settled(self, e) -> bool:
+        """While eager for churning options: whether they stayed the same for CHURN_SETTLE calls."""
+        fp, n = e.settle
+        if _options_changed(fp):
+            e.settle = [_optimizer_fingerprint(e.optimizers), 0]
+            return False
+        e.settle[1] = n + 1
+        if n + 1 < CHURN_SETTLE:
+            return False
+        e.settle = None
+        self._recompile(e.key, e, f"an optimizer's options stayed the same for {CHURN_SETTLE} calls")
+        return True
 
     def _recompile(self, key, e, why):
         _COUNTERS["recompiles"] += 1
@@ -510,6 +553,7 @@ class CompiledFunction:
         e.optimizers = [o for o in list(_optim.LIVE) if any(id(p) in captured for g in o.param_groups
                                                             for p in g["params"])]
         e.fingerprint = _optimizer_fingerprint(e.optimizers)
+        e.calls_at_trace = _COUNTERS["compiled_calls"]
         e.pystate = python_state(self._fn)
         _COUNTERS["graphs"] += 1
         self.counters["graphs"] += 1

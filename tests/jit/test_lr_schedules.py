@@ -1,0 +1,80 @@
+"""A compiled training step with a learning-rate scheduler: a new learning rate traces the step
+again (the rate is part of the graph), so a scheduler stepped at every call would trace at every
+call (a 5x slowdown on the digits MLP). After CHURN_LIMIT changes in a row, each fewer than
+CHURN_REPLAYS calls apart, the signature runs eagerly; once the options stay the same for
+CHURN_SETTLE calls it compiles again. Results equal eager's throughout."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+from plugtorch import compiler
+
+
+def _setup(opt_cls, schedule, **kw):
+    pt.manual_seed(0)
+    m = pt.nn.Sequential(pt.nn.Linear(6, 8), pt.nn.ReLU(), pt.nn.Linear(8, 3))
+    opt = opt_cls(m.parameters(), lr=0.05, **kw)
+    sched = pt.optim.lr_scheduler.LambdaLR(opt, schedule)
+    return m, opt, sched
+
+
+def _batches(n):
+    g = np.random.default_rng(1)
+    return [(pt.tensor(g.standard_normal((5, 6)).astype(np.float32)), pt.tensor(g.integers(0, 3, 5)))
+            for _ in range(n)]
+
+
+def _train(compiled, opt_cls, schedule, every, n, **kw):
+    m, opt, sched = _setup(opt_cls, schedule, **kw)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = pt.compile(step) if compiled else step
+    losses = []
+    for i, (x, y) in enumerate(_batches(n)):
+        losses.append(f(x, y).item())
+        if (i + 1) % every == 0:
+            sched.step()
+    return losses, [p.detach().numpy().copy() for p in m.parameters()]
+
+
+def _warmup_then_flat(s):     # a new rate at each of the first 12 steps, then constant
+    return min(1.0, (s + 1) / 12)
+
+
+@pytest.mark.parametrize("opt_cls,kw", [(pt.optim.SGD, {"momentum": 0.9}), (pt.optim.Adam, {}),
+                                        (pt.optim.AdamW, {"weight_decay": 0.1})], ids=["sgd", "adam", "adamw"])
+def test_a_scheduler_stepped_every_call_runs_eagerly_then_compiles_again(opt_cls, kw):
+    n = 12 + compiler.CHURN_SETTLE + 10
+    want, wparams = _train(False, opt_cls, _warmup_then_flat, 1, n, **kw)
+    compiler.reset()
+    got, gparams = _train(True, opt_cls, _warmup_then_flat, 1, n, **kw)
+    assert got == want
+    for a, b in zip(gparams, wparams):
+        np.testing.assert_array_equal(a, b)
+    st = compiler.stats()
+    # traced: the first calls (optimizer state made by the first step), one per rate until churn
+    # was seen, then once more after the rates settled; the last calls replay
+    assert st["traced_calls"] <= compiler.CHURN_LIMIT + 3
+    assert st["eager_calls"] >= 12 + compiler.CHURN_SETTLE - compiler.CHURN_LIMIT - 3
+    assert st["compiled_calls"] >= 9
+    assert any("changed 3 times in a row, fewer than 8 calls apart" in r for r in st["reasons"])
+    assert any("stayed the same for 32 calls" in r for r in st["reasons"])
+
+
+def test_a_scheduler_stepped_every_few_calls_keeps_compiling():
+    """A new rate every 10 calls (an epoch, say): each change traces once, and the calls between
+    replay; the signature never turns eager."""
+    want, wparams = _train(False, pt.optim.SGD, lambda s: 0.5 ** s, 10, 40, momentum=0.9)
+    compiler.reset()
+    got, gparams = _train(True, pt.optim.SGD, lambda s: 0.5 ** s, 10, 40, momentum=0.9)
+    assert got == want
+    for a, b in zip(gparams, wparams):
+        np.testing.assert_array_equal(a, b)
+    st = compiler.stats()
+    assert st["eager_calls"] == 0 and st["traced_calls"] == 5 and st["compiled_calls"] == 35

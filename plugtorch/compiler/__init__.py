@@ -41,9 +41,10 @@ CACHE_SIZE_LIMIT = 8          # graphs per compiled function (as torch._dynamo.c
 RETRACE_LIMIT = 3             # traces of one signature whose graph was not replayable, before eager
 
 DATA_VARIANT_LIMIT = 4        # graphs of one signature differing in a data-dependent shape or read
-# an optimizer option (a learning rate) that changes this many times in a row with fewer than
-# CHURN_REPLAYS replays between changes (a scheduler stepped every call) makes the signature
-# eager; it compiles again once the options stay the same for CHURN_SETTLE calls
+# a guarded value (an optimizer's learning rate, a Python number the function reads) that
+# changes this many times in a row with fewer than CHURN_REPLAYS replays between changes (a
+# scheduler or a counter moved at every call) makes the signature eager; it compiles again once
+# those values stay the same for CHURN_SETTLE calls
 CHURN_LIMIT = 3
 CHURN_REPLAYS = 8
 CHURN_SETTLE = 32
@@ -69,7 +70,9 @@ def reset() -> None:
     """Forget every compiled graph (each compiled function traces again) and the counters."""
     for c in list(_COMPILED):
         c._cache.clear()
+        c._order.clear()
         c._hot = None
+        c._dropped = 0
     for k in _COUNTERS:
         _COUNTERS[k] = 0
     _REASONS.clear()
@@ -319,6 +322,7 @@ class CompiledFunction:
         self._cache: dict = {}
         self._order: list = []
         self._hot = None       # (entry, requires_grad of each argument, grad mode, TRAIN_EPOCH)
+        self._dropped = 0      # graphs dropped for new signatures (a full cache)
         self.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
         self.__wrapped__ = fn
         functools.update_wrapper(self, fn, updated=()) if hasattr(fn, "__name__") else None
@@ -374,13 +378,17 @@ class CompiledFunction:
         if e is not None:
             if e.state == "compiled":
                 if e.fingerprint and _options_changed(e.fingerprint):
-                    if self._churned(e):
+                    if self._churned(e, "an optimizer's options changed (a learning-rate scheduler stepped at every "
+                                        "call?)"):
                         _COUNTERS["eager_calls"] += 1
                         return self._fn(*args, **kwargs)
                     self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, load_state_dict)")
                     return self._trace(key, args, kwargs, e)
                 changed = e.pystate and python_state_changed(e.pystate)
                 if changed:
+                    if self._churned(e, changed):
+                        _COUNTERS["eager_calls"] += 1
+                        return self._fn(*args, **kwargs)
                     self._recompile(key, e, changed)
                     e.variants = []
                     return self._trace(key, args, kwargs, e)
@@ -409,33 +417,34 @@ class CompiledFunction:
             self._recompile(key, None, "a new input signature (" + _describe_key(key) + ")")
         return self._trace(key, args, kwargs, None)
 
-    def _churned(self, e) -> bool:
-        """The optimizers' options changed again: whether they change so often (a learning-rate
-        scheduler stepped at every call) that tracing each time costs more than eager. Then the
-        signature runs eagerly until the options stay the same for CHURN_SETTLE calls."""
+    def _churned(self, e, what) -> bool:
+        """A guarded value changed again (an optimizer's options, a Python value): whether it
+        changes so often (a learning-rate scheduler or a step counter moved at every call) that
+        tracing each time costs more than eager. Then the signature runs eagerly until those
+        values stay the same for CHURN_SETTLE calls."""
         replays = _COUNTERS["compiled_calls"] - e.calls_at_trace
         e.churn = e.churn + 1 if replays < CHURN_REPLAYS else 0
         if e.churn < CHURN_LIMIT:
             return False
         e.state, e.churn, e.variants = "eager", 0, []
-        e.reason = (f"{self.__name__}: an optimizer's options changed {CHURN_LIMIT} times in a row, fewer than "
-                    f"{CHURN_REPLAYS} calls apart (a learning-rate scheduler stepped at every call?): each change "
-                    f"traces the step again, so it runs eagerly until they stay the same for {CHURN_SETTLE} calls")
-        e.settle = [_optimizer_fingerprint(e.optimizers), 0]
+        e.reason = (f"{self.__name__}: {what}; {CHURN_LIMIT} such changes in a row, fewer than {CHURN_REPLAYS} "
+                    f"calls apart: each traces the call again, so it runs eagerly until the values it depends on "
+                    f"stay the same for {CHURN_SETTLE} calls")
+        e.settle = [_optimizer_fingerprint(e.optimizers), python_state(self._fn), 0]
         _note("eager", e.reason)
         return True
 
     def _settled(self, e) -> bool:
-        """While eager for churning options: whether they stayed the same for CHURN_SETTLE calls."""
-        fp, n = e.settle
-        if _options_changed(fp):
-            e.settle = [_optimizer_fingerprint(e.optimizers), 0]
+        """While eager for churning values: whether they stayed the same for CHURN_SETTLE calls."""
+        fp, ps, n = e.settle
+        if _options_changed(fp) or python_state_changed(ps):
+            e.settle = [_optimizer_fingerprint(e.optimizers), python_state(self._fn), 0]
             return False
-        e.settle[1] = n + 1
+        e.settle[2] = n + 1
         if n + 1 < CHURN_SETTLE:
             return False
         e.settle = None
-        self._recompile(e.key, e, f"an optimizer's options stayed the same for {CHURN_SETTLE} calls")
+        self._recompile(e.key, e, f"the values it depends on stayed the same for {CHURN_SETTLE} calls")
         return True
 
     def _recompile(self, key, e, why):
@@ -487,8 +496,19 @@ class CompiledFunction:
         from plugtorch.optim import optimizer as _optim
         if e is None:
             if len(self._cache) >= CACHE_SIZE_LIMIT:
+                if self._dropped >= CACHE_SIZE_LIMIT:
+                    # (signatures keep coming, each dropping another: tracing every call costs more
+                    # than eager, as torch.compile's cache_size_limit)
+                    if self._dropped == CACHE_SIZE_LIMIT:
+                        self._dropped += 1
+                        _note("eager", f"{self.__name__}: more than {2 * CACHE_SIZE_LIMIT} signatures (shapes, "
+                                       "dtypes, devices ...): new ones run eagerly; the graphs of the last "
+                                       f"{CACHE_SIZE_LIMIT} still replay (plugtorch.compiler.reset() starts over)")
+                    _COUNTERS["eager_calls"] += 1
+                    return self._fn(*args, **kwargs)
                 old = self._order.pop(0)
                 self._cache.pop(old, None)
+                self._dropped += 1
                 _note("cache", f"{self.__name__}: more than {CACHE_SIZE_LIMIT} signatures; the oldest graph "
                                "was dropped")
             e = _Entry("retrace", key=key)

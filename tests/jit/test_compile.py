@@ -51,6 +51,24 @@ def test_cache_is_bounded():
     assert len(c._cache) <= compiler.CACHE_SIZE_LIMIT
 
 
+def test_signatures_that_keep_coming_run_eagerly():
+    """Every call a new shape (variable lengths): after the cache has dropped CACHE_SIZE_LIMIT
+    graphs, new signatures run eagerly instead of tracing at every call; the last graphs replay."""
+    from plugtorch import compiler
+    c = pt.compile(lambda x: x * 2 + 1)
+    limit = compiler.CACHE_SIZE_LIMIT
+    for n in range(1, 3 * limit + 1):
+        assert c(pt.ones(n)).tolist() == [3.0] * n
+    st = compiler.stats()
+    assert st["traced_calls"] == 2 * limit and st["eager_calls"] == limit
+    assert any(r.startswith("eager:") and "more than 16 signatures" in r for r in st["reasons"])
+    last = 2 * limit                       # (kept: the graphs of sizes limit+1 .. 2*limit)
+    assert c(pt.ones(last)).tolist() == [3.0] * last and compiler.stats()["compiled_calls"] == 1
+    compiler.reset()
+    c(pt.ones(3 * limit + 1))
+    assert compiler.stats()["traced_calls"] == 1
+
+
 def test_graph_break_runs_eagerly_and_is_explained():
     def f(x):
         if x.numpy().sum() > 0:          # data-dependent Python on a NumPy view: not repeatable

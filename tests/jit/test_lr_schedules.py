@@ -63,7 +63,8 @@ def test_a_scheduler_stepped_every_call_runs_eagerly_then_compiles_again(opt_cls
     assert st["traced_calls"] <= compiler.CHURN_LIMIT + 3
     assert st["eager_calls"] >= 12 + compiler.CHURN_SETTLE - compiler.CHURN_LIMIT - 3
     assert st["compiled_calls"] >= 9
-    assert any("changed 3 times in a row, fewer than 8 calls apart" in r for r in st["reasons"])
+    assert any("options changed (a learning-rate scheduler stepped at every call?); 3 such changes in a row, "
+               "fewer than 8 calls apart" in r for r in st["reasons"])
     assert any("stayed the same for 32 calls" in r for r in st["reasons"])
 
 
@@ -78,3 +79,22 @@ def test_a_scheduler_stepped_every_few_calls_keeps_compiling():
         np.testing.assert_array_equal(a, b)
     st = compiler.stats()
     assert st["eager_calls"] == 0 and st["traced_calls"] == 5 and st["compiled_calls"] == 35
+
+
+K = 0
+
+
+def test_a_python_number_changed_at_every_call_runs_eagerly_then_compiles_again():
+    """The same for a global the function reads (a step counter): guarded, so each new value
+    traces again, until it changes too often."""
+    global K
+    w = pt.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    f = pt.compile(lambda x: (x @ w) * K)
+    x = pt.ones(2, 3)
+    base = np.ones((2, 3), np.float32) @ w.numpy()
+    for i in range(60):
+        K = min(i, 20)          # changes at each of the first 21 calls, then stays
+        np.testing.assert_array_equal(f(x).numpy(), base * K)
+    st = compiler.stats()
+    assert any("the Python value 'K' is 3 now, traced as 2; 3 such changes in a row" in r for r in st["reasons"])
+    assert st["traced_calls"] <= compiler.CHURN_LIMIT + 2 and st["compiled_calls"] >= 60 - 21 - compiler.CHURN_SETTLE - 1

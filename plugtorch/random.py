@@ -25,10 +25,13 @@ class Generator:
 
     def manual_seed(self, seed: int) -> "Generator":
         seed = int(seed)
-        self._seed = seed
-        self._state = _backend(self.device).new_generator(self.device.index, seed & ((1 << 64) - 1))
+        self._reseed(seed)
         _traced_reset(self, "seed", seed)
         return self
+
+    def _reseed(self, seed: int) -> None:
+        self._seed = seed
+        self._state = _backend(self.device).new_generator(self.device.index, seed & ((1 << 64) - 1))
 
     def seed(self) -> int:
         s = _pyrandom.getrandbits(63)
@@ -39,8 +42,8 @@ class Generator:
         return self._seed
 
     def _get(self):
-        if self._state is None:
-            self.manual_seed(self._seed)
+        if self._state is None:   # (made on first use: not a seeding the program did, so not recorded)
+            self._state = _backend(self.device).new_generator(self.device.index, self._seed & ((1 << 64) - 1))
         return self._state
 
     def get_state(self):
@@ -108,8 +111,9 @@ def manual_seed(seed: int) -> Generator:
     global _default_seed
     _default_seed = int(seed)
     for g in _defaults.values():
-        g.manual_seed(seed)
-    from plugtorch._device import device
+        g._reseed(_default_seed)
+    # (one node for the program's call: it also seeds the generators made after it, on first use)
+    _traced_reset(None, "global", _default_seed)
     return default_generator()
 
 

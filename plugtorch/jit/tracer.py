@@ -346,7 +346,12 @@ class Tracer(D.DispatchMode):
                 self._break("set_state", site, stacklevel=4)
                 return
             value = value.detach().to("cpu").clone()
-        node = Node(SEED_OP, gen.device, _seed_kernel(gen, kind, value), (), [], [], (gen,), {}, self.current)
+        if gen is None:     # plugtorch.manual_seed: every default generator, made later ones too
+            from plugtorch._device import canonical
+            dev = canonical("cpu")
+        else:
+            dev = gen.device
+        node = Node(SEED_OP, dev, _seed_kernel(gen, kind, value), (), [], [], (gen,), {}, self.current)
         self.graph.nodes.append(node)
         if self.current is not None:
             self.current.nodes.append(node)
@@ -664,6 +669,12 @@ SEED_OP = _SeedOp()
 
 
 def _seed_kernel(gen, kind, value):
+    if kind == "global":
+        from plugtorch import random as _random
+
+        def seed():
+            _random.manual_seed(value)
+        return seed
     if kind == "seed":
         def seed():
             gen.manual_seed(value)

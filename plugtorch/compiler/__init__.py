@@ -27,6 +27,9 @@ True
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import sysconfig
 import weakref
 from dataclasses import dataclass, field
 
@@ -142,67 +145,123 @@ def _plain_object(v) -> bool:
                                                          types.MethodType, types.BuiltinFunctionType, Tensor))
 
 
+_CALLED_LIMIT = 32     # user functions python_state reads besides the compiled one
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_LIB_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
+                          for p in [sysconfig.get_paths().get(key)] if p}
+                         | {os.path.abspath(p) + os.sep for p in (sys.base_prefix, sys.prefix)
+                            if os.path.abspath(p) != "/"}))
+
+
+def _user_code(f) -> bool:
+    """Whether function ``f`` is the program's own code: not plugtorch's, the standard library's
+    or an installed package's (their module-level values are not the program's settings)."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return False
+    fn = code.co_filename
+    return not (fn.startswith(_PKG_DIR) or fn.startswith(_LIB_DIRS) or fn.startswith("<frozen"))
+
+
 def python_state(fn, deep=False) -> list:
     """The Python values a traced call followed that no tensor guard sees: the numbers, strings
-    and tuples of them that ``fn``'s own code reads from its globals and closure, and the plain
+    and tuples of them that ``fn``'s code reads from its globals and closure, and the plain
     attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
-    Entries ``(kind, dict or cell, key, value)``; only ``fn``'s own code is read, not what it calls.
+    The code read is ``fn``'s and that of the program's own functions it reaches by name (a
+    helper it calls, the ``forward`` of a module class the program defined), up to
+    _CALLED_LIMIT of them; plugtorch's and installed packages' code is not read.
+    Entries ``(kind, dict or cell, key, value)``.
     ``deep``: also the plain attributes of the other objects it reads so (an LR scheduler's
     ``last_epoch``), and the lengths of the lists, dicts and sets among all those values (a list
     of losses appended to), to tell whether a traced call changed them."""
+    import types
     Module = _module().Module
     entries, modules, objects = [], [], []
+    funcs, seen_funcs = [], set()
+
+    def add_func(f):
+        f = getattr(f, "__func__", f)
+        if isinstance(f, types.FunctionType) and id(f) not in seen_funcs and len(funcs) <= _CALLED_LIMIT:
+            seen_funcs.add(id(f))
+            funcs.append(f)
     if isinstance(fn, Module):
         modules.append(fn)
-    func = getattr(fn, "__func__", fn)
     if isinstance(getattr(fn, "__self__", None), Module):
         modules.append(fn.__self__)
-    code = getattr(func, "__code__", None)
-    if code is not None:
-        glb = getattr(func, "__globals__", {})
-        for name in sorted(_code_names(code, set())):
-            if name in glb:
+    add_func(fn)
+    seen_glb = set()
+    seen = set()
+    k = 0
+    while True:
+        while k < len(funcs):
+            func = funcs[k]
+            first = k == 0
+            k += 1
+            code = func.__code__
+            glb = func.__globals__
+            for name in sorted(_code_names(code, set())):
+                if name not in glb:
+                    continue
                 v = glb[name]
                 if _simple(v):
-                    entries.append((_DICT, glb, name, v))
+                    if (id(glb), name) not in seen_glb:
+                        seen_glb.add((id(glb), name))
+                        entries.append((_DICT, glb, name, v))
+                elif deep and type(v) in _CONTAINERS:
+                    if (id(glb), name) not in seen_glb:
+                        seen_glb.add((id(glb), name))
+                        entries.append((_LEN, v, name, len(v)))
+                elif isinstance(v, Module):
+                    modules.append(v)
+                elif isinstance(v, types.FunctionType):
+                    if _user_code(v):
+                        add_func(v)
+                elif deep and first and _plain_object(v):
+                    objects.append(v)
+            for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+                try:
+                    v = cell.cell_contents
+                except ValueError:      # (not yet bound)
+                    continue
+                if _simple(v):
+                    entries.append((_CELL, cell, name, v))
                 elif deep and type(v) in _CONTAINERS:
                     entries.append((_LEN, v, name, len(v)))
                 elif isinstance(v, Module):
                     modules.append(v)
-                elif deep and _plain_object(v):
+                elif isinstance(v, types.FunctionType):
+                    if _user_code(v):
+                        add_func(v)
+                elif deep and first and _plain_object(v):
                     objects.append(v)
-        for name, cell in zip(code.co_freevars, func.__closure__ or ()):
-            try:
-                v = cell.cell_contents
-            except ValueError:      # (not yet bound)
-                continue
-            if _simple(v):
-                entries.append((_CELL, cell, name, v))
-            elif deep and type(v) in _CONTAINERS:
-                entries.append((_LEN, v, name, len(v)))
-            elif isinstance(v, Module):
-                modules.append(v)
-            elif deep and _plain_object(v):
-                objects.append(v)
-    seen = set()
-    for m in modules:
-        for sub in m.modules():
-            if id(sub) in seen:
-                continue
-            seen.add(id(sub))
-            d = sub.__dict__
-            for k, v in d.items():
-                if k[0] != "_" and k != "training" and _simple(v):
-                    entries.append((_DICT, d, k, v))
-                elif deep and k[0] != "_" and type(v) in _CONTAINERS:
-                    entries.append((_LEN, v, k, len(v)))
+        grew = False
+        while modules:
+            m = modules.pop()
+            for sub in m.modules():
+                if id(sub) in seen:
+                    continue
+                seen.add(id(sub))
+                d = sub.__dict__
+                for key, v in d.items():
+                    if key[0] != "_" and key != "training" and _simple(v):
+                        entries.append((_DICT, d, key, v))
+                    elif deep and key[0] != "_" and type(v) in _CONTAINERS:
+                        entries.append((_LEN, v, key, len(v)))
+                # the module class's own forward (a class the program defined): its globals
+                fwd = getattr(type(sub), "forward", None)
+                if _user_code(fwd):
+                    n = len(funcs)
+                    add_func(fwd)
+                    grew = grew or len(funcs) > n
+        if not grew and k >= len(funcs):
+            break
     for o in objects:
         d = o.__dict__
-        for k, v in d.items():
+        for key, v in d.items():
             if _simple(v):
-                entries.append((_DICT, d, k, v))
+                entries.append((_DICT, d, key, v))
             elif type(v) in _CONTAINERS:
-                entries.append((_LEN, v, k, len(v)))
+                entries.append((_LEN, v, key, len(v)))
     return entries
 
 

@@ -234,3 +234,35 @@ def test_a_scheduler_stepped_outside_keeps_the_step_compiled():
     assert lc == le and np.array_equal(wc, we)
     st = pt.compiler.stats()
     assert st["compiled_calls"] == 35 - 5 and st["traced_calls"] == 5 and st["eager_calls"] == 0
+
+
+SCALE = 2.0
+
+
+def _scaled(x):
+    return x * SCALE
+
+
+class _ScaledModule(nn.Module):
+    def forward(self, x):
+        return _scaled(x) + 1
+
+
+def test_a_global_read_by_a_called_function_or_a_forward_is_guarded():
+    """SCALE is read by a helper the compiled function calls, and by a helper a module's forward
+    calls: changing it traces again (before, the graph kept the traced 2.0 silently)."""
+    global SCALE
+    f = pt.compile(lambda x: _scaled(x) - 1)
+    m = pt.compile(_ScaledModule())
+    x = pt.ones(2)
+    SCALE = 2.0
+    assert f(x).tolist() == [1.0, 1.0] and m(x).tolist() == [3.0, 3.0]
+    assert f(x).tolist() == [1.0, 1.0] and m(x).tolist() == [3.0, 3.0]
+    SCALE = 5.0
+    try:
+        assert f(x).tolist() == [4.0, 4.0] and m(x).tolist() == [6.0, 6.0]
+    finally:
+        SCALE = 2.0
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 2 and st["traced_calls"] == 4
+    assert sum("the Python value 'SCALE' is 5.0 now, traced as 2.0" in r for r in st["reasons"]) == 2

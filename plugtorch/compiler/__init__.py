@@ -247,12 +247,14 @@ def python_state(fn, deep=False) -> list:
                         entries.append((_DICT, d, key, v))
                     elif deep and key[0] != "_" and type(v) in _CONTAINERS:
                         entries.append((_LEN, v, key, len(v)))
-                # the module class's own forward (a class the program defined): its globals
-                fwd = getattr(type(sub), "forward", None)
-                if _user_code(fwd):
-                    n = len(funcs)
-                    add_func(fwd)
-                    grew = grew or len(funcs) > n
+                # the methods of a module class the program defined (forward, the helpers it
+                # calls on self): their globals
+                n = len(funcs)
+                for cls in type(sub).__mro__:
+                    for f in vars(cls).values():
+                        if isinstance(f, types.FunctionType) and _user_code(f):
+                            add_func(f)
+                grew = grew or len(funcs) > n
         if not grew and k >= len(funcs):
             break
     for o in objects:

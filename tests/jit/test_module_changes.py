@@ -245,12 +245,19 @@ def _scaled(x):
 
 class _ScaledModule(nn.Module):
     def forward(self, x):
-        return _scaled(x) + 1
+        return self._shift(_scaled(x))
+
+    def _shift(self, x):
+        return x + SHIFT
+
+
+SHIFT = 1.0
 
 
 def test_a_global_read_by_a_called_function_or_a_forward_is_guarded():
     """SCALE is read by a helper the compiled function calls, and by a helper a module's forward
-    calls: changing it traces again (before, the graph kept the traced 2.0 silently)."""
+    calls, SHIFT by a method forward calls on self: changing one traces again (before, the graph
+    kept the traced value silently)."""
     global SCALE
     f = pt.compile(lambda x: _scaled(x) - 1)
     m = pt.compile(_ScaledModule())
@@ -266,3 +273,9 @@ def test_a_global_read_by_a_called_function_or_a_forward_is_guarded():
     st = pt.compiler.stats()
     assert st["compiled_calls"] == 2 and st["traced_calls"] == 4
     assert sum("the Python value 'SCALE' is 5.0 now, traced as 2.0" in r for r in st["reasons"]) == 2
+    global SHIFT             # read by a method forward calls on self
+    SHIFT = -1.0
+    try:
+        assert m(x).tolist() == [1.0, 1.0]
+    finally:
+        SHIFT = 1.0

@@ -122,6 +122,7 @@ class _Entry:
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
 _DICT, _CELL, _LEN = 0, 1, 2
+_IDENT = 4             # (kind | _IDENT: the same object, by identity: a tensor, a module, a function)
 _CONTAINERS = (list, dict, set)
 
 
@@ -207,7 +208,11 @@ def python_state(fn, deep=False) -> list:
                     if (id(glb), name) not in seen_glb:
                         seen_glb.add((id(glb), name))
                         entries.append((_DICT, glb, name, v))
-                elif deep and type(v) in _CONTAINERS:
+                    continue
+                if _bound_object(v) and (id(glb), name) not in seen_glb:
+                    seen_glb.add((id(glb), name))
+                    entries.append((_DICT | _IDENT, glb, name, v))
+                if deep and type(v) in _CONTAINERS:
                     if (id(glb), name) not in seen_glb:
                         seen_glb.add((id(glb), name))
                         entries.append((_LEN, v, name, len(v)))
@@ -225,7 +230,10 @@ def python_state(fn, deep=False) -> list:
                     continue
                 if _simple(v):
                     entries.append((_CELL, cell, name, v))
-                elif deep and type(v) in _CONTAINERS:
+                    continue
+                if _bound_object(v):
+                    entries.append((_CELL | _IDENT, cell, name, v))
+                if deep and type(v) in _CONTAINERS:
                     entries.append((_LEN, v, name, len(v)))
                 elif isinstance(v, Module):
                     modules.append(v)
@@ -245,6 +253,8 @@ def python_state(fn, deep=False) -> list:
                 for key, v in d.items():
                     if key[0] != "_" and key != "training" and _simple(v):
                         entries.append((_DICT, d, key, v))
+                    elif key[0] != "_" and isinstance(v, Tensor):     # a plain tensor attribute
+                        entries.append((_DICT | _IDENT, d, key, v))
                     elif deep and key[0] != "_" and type(v) in _CONTAINERS:
                         entries.append((_LEN, v, key, len(v)))
                 # the methods of a module class the program defined (forward, the helpers it
@@ -284,22 +294,45 @@ class _Sized:
         return self.text
 
 
+class _Other:
+    def __init__(self, v, traced):
+        self.text = f"{'the traced' if traced else 'another'} {type(v).__name__} object"
+
+    def __repr__(self):
+        return self.text
+
+
 def _first_change(entries):
     for kind, c, k, v in entries:
         if kind == _LEN:
             if len(c) != v:
                 return (f"'{k}'" if k else "a closure variable"), _Sized(c, len(c)), _Sized(c, v)
             continue
-        if kind == _DICT:
+        if kind & 1 == _DICT:
             now = c.get(k, _MISSING)
         else:
             try:
                 now = c.cell_contents
             except ValueError:
                 now = _MISSING
+        if kind & _IDENT:
+            if now is not v:
+                return (f"'{k}'" if kind & 1 == _DICT else f"'{k}' (a closure variable)"), _Other(now, False), \
+                    _Other(v, True)
+            continue
         if now is not v and not (type(now) is type(v) and now == v):
             return (f"'{k}'" if kind == _DICT else f"'{k}' (a closure variable)"), now, v
     return None
+
+
+def _bound_object(v) -> bool:
+    """A value whose identity the graph depends on, guarded by identity where the program reads
+    it by name: a tensor (captured), a module or an optimizer (their tensors are captured), a
+    function (its code was traced). Not Python modules or classes."""
+    import types
+    from plugtorch.optim.optimizer import Optimizer
+    return isinstance(v, (Tensor, types.FunctionType, types.BuiltinFunctionType, functools.partial, Optimizer,
+                          _module().Module))
 
 
 def _host_rng_states():

@@ -279,3 +279,58 @@ def test_a_global_read_by_a_called_function_or_a_forward_is_guarded():
         assert m(x).tolist() == [1.0, 1.0]
     finally:
         SHIFT = 1.0
+
+
+W = pt.ones(3)
+ACT = pt.nn.functional.relu
+NET = None
+
+
+def test_rebinding_a_tensor_module_or_function_the_code_reads_traces_again():
+    """A graph captured the tensor, module or function a name held when traced; rebinding the name
+    (a global, a closure variable, a module's plain tensor attribute) traces again (before, the
+    replay kept using the old object silently)."""
+    global W, ACT, NET
+    x = pt.tensor([-1.0, 2.0, 3.0])
+    f = pt.compile(lambda t: ACT(t * W))
+    assert f(x).tolist() == [0.0, 2.0, 3.0] and f(x).tolist() == [0.0, 2.0, 3.0]
+    W = pt.full((3,), 2.0)
+    assert f(x).tolist() == [0.0, 4.0, 6.0]
+    ACT = pt.nn.functional.silu
+    assert pt.allclose(f(x), pt.nn.functional.silu(x * 2))
+
+    bias = pt.zeros(3)
+
+    def g(t):
+        return t + bias
+    cg = pt.compile(g)
+    assert cg(x).tolist() == [-1.0, 2.0, 3.0] and cg(x).tolist() == [-1.0, 2.0, 3.0]
+    bias = pt.ones(3)
+    assert cg(x).tolist() == [0.0, 3.0, 4.0]
+
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = pt.ones(3)       # a plain tensor attribute (not a buffer)
+
+        def forward(self, t):
+            return t * self.scale
+    m = Scale()
+    cm = pt.compile(m)
+    assert cm(x).tolist() == [-1.0, 2.0, 3.0] and cm(x).tolist() == [-1.0, 2.0, 3.0]
+    m.scale = pt.full((3,), 3.0)
+    assert cm(x).tolist() == [-3.0, 6.0, 9.0]
+
+    NET, other = nn.Linear(3, 1), nn.Linear(3, 1)
+    h = pt.compile(lambda t: NET(t))
+    with pt.no_grad():
+        h(x)
+        h(x)
+        NET = other                         # (made before: no module changed since the trace)
+        assert pt.equal(h(x), other(x))
+    st = pt.compiler.stats()
+    assert any("the Python value 'W' is another Tensor object now, traced as the traced Tensor object" in r
+               for r in st["reasons"])
+    assert any("'bias' (a closure variable) is another Tensor object" in r for r in st["reasons"])
+    assert any("'NET' is another Linear object" in r for r in st["reasons"])
+    W, ACT, NET = pt.ones(3), pt.nn.functional.relu, None

@@ -73,6 +73,8 @@ class Tracer(D.DispatchMode):
         self._pending_read = None     # (tensor, guard node, guard entry) of the item() under way
         self.calls_seen = 0           # calls the program made after its first read number (_watch)
         self._watching = False
+        self._hook = None
+        self._hook_lost = False
         self._old_recorder = None
 
     # --- entering ------------------------------------------------------------------------
@@ -83,7 +85,10 @@ class Tracer(D.DispatchMode):
 
     def __exit__(self, *exc):
         if self._watching:
-            sys.setprofile(None)
+            if sys.getprofile() is self._hook:
+                sys.setprofile(None)
+            else:                 # (a profiler the program started since: left alone; calls went unseen)
+                self._hook_lost = True
             self._watching = False
         D.set_recorder(self._old_recorder)
         return super().__exit__(*exc)
@@ -398,11 +403,15 @@ class Tracer(D.DispatchMode):
         pending, self._pending_read = self._pending_read, None
         if pending is None or pending[0] is not t or number.__class__ not in _READ_NUMBER:
             return number
+        # (a plain number stays a guard: where a profiler other than ours runs, calls go unseen;
+        # where the code after the read does more than return it, it may use the number where
+        # no dunder sees it: ys[k], arr[0] = n, "%f" % n)
+        if not (self._watching or self._watch()) or sys.getprofile() is not self._hook or \
+                not _only_returns(sys._getframe(2)):
+            return number
         wrapped = _READ_NUMBER[number.__class__](number)
         wrapped._used = False
         g = self.graph
-        if not self.read_numbers:
-            self._watch()
         self.read_numbers.append((wrapped, pending[1], pending[2], len(g.nodes), len(g.ops), len(g.values),
                                   self.grad_events, self.calls_seen))
         return wrapped
@@ -410,26 +419,33 @@ class Tracer(D.DispatchMode):
     def _watch(self):
         """Count the calls the program makes from now on (``sys.setprofile``): a function or a
         builtin it calls after a read (``print``, ``list.append``, ``math.exp``, a logger) may use
-        the number in a way no dunder sees; ``item()`` and plugtorch's own code do not count."""
+        the number in a way no dunder sees; ``item()`` (all it calls: the tracer's own checks, a
+        warning) and plugtorch's own code do not count. (Called from within an ``item()``.)"""
         if sys.getprofile() is not None:      # (a profiler runs: do not replace it; nothing is relaxed)
-            self.calls_seen = -1
-            return
+            return False
         item_code = Tensor.item.__code__
+        in_item = [1]
 
         def hook(frame, event, arg):
+            code = frame.f_code
             if event == "call":
-                code = frame.f_code
-                if code is item_code or code.co_filename.startswith(_PKG):
+                if code is item_code:
+                    in_item[0] += 1
+                    return
+                if in_item[0] or code.co_filename.startswith(_PKG):
                     return
             elif event == "c_call":
-                if frame.f_code.co_filename.startswith(_PKG):
+                if in_item[0] or code.co_filename.startswith(_PKG):
                     return
             else:
+                if event == "return" and code is item_code:
+                    in_item[0] -= 1
                 return
-            if self.calls_seen >= 0:
-                self.calls_seen += 1
+            self.calls_seen += 1
         self._watching = True
+        self._hook = hook
         sys.setprofile(hook)
+        return True
 
     def _late_reads(self, result):
         """Turn the guards of the program's trailing reads into ``Read`` outputs where that is
@@ -451,8 +467,10 @@ class Tracer(D.DispatchMode):
         if not tail:
             return
         first = tail[-1]
-        # (the read's own guard node is the last node when it finished; nodes after it are reads too)
-        if len(g.ops) != first[4] or self.grad_events != first[6] or self.calls_seen != first[7]:
+        # (the read's own guard node is the last node when it finished; nodes after it are reads too;
+        # a profiler that replaced ours since has hidden the calls made after it)
+        if len(g.ops) != first[4] or self.grad_events != first[6] or self.calls_seen != first[7] or \
+                self._hook_lost or (self._watching and sys.getprofile() is not self._hook):
             return
         by_id = {id(r[0]): r for r in tail}
         ok = [True]
@@ -466,6 +484,8 @@ class Tracer(D.DispatchMode):
             if c is list or c is tuple:
                 return c(leaf(y) for y in x)
             if c is dict:
+                if any(k.__class__ in _READ_CLASSES for k in x):    # (a read number as a key)
+                    ok[0] = False
                 return {k: leaf(y) for k, y in x.items()}
             r = by_id.get(id(x))
             if r is not None and r[0] is x:
@@ -494,10 +514,13 @@ class Tracer(D.DispatchMode):
             if x.__class__ in (list, tuple, dict):
                 allowed.add(id(x))
                 todo.extend(x.values() if x.__class__ is dict else x)
-        import types
+        f = sys._getframe()        # (the frames running now; a finished one kept alive is state)
+        while f is not None:
+            allowed.add(id(f))
+            f = f.f_back
         for r in tail:
             for ref in gc.get_referrers(r[0]):
-                if id(ref) not in allowed and not isinstance(ref, types.FrameType):
+                if id(ref) not in allowed:
                     return False
         return True
 
@@ -722,6 +745,255 @@ def _read_number_class(base):
 
 
 _READ_NUMBER = {float: _read_number_class(float), int: _read_number_class(int)}
+_READ_CLASSES = frozenset(_READ_NUMBER.values())
+
+# what the code between a read and the traced call's return may run (besides further ``.item()``
+# calls and returns) for the read to be returned unguarded: loads, local stores, tuples, lists and
+# dicts. Anything else may use the number where no dunder sees it: a subscript (``ys[k]`` takes an
+# int's value directly), a store into an array (``arr[0] = n``), ``"%f" % n``, a comparison with a
+# NumPy scalar, a branch on ``n.real``, a ``with`` block's exit, a yield.
+_PLAIN_OPS = frozenset({
+    "NOP", "CACHE", "RESUME", "EXTENDED_ARG", "PUSH_NULL", "POP_TOP", "COPY", "SWAP", "ROT_TWO",
+    "ROT_THREE", "DUP_TOP", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_LOAD_FAST", "LOAD_CONST",
+    "STORE_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "LOAD_DEREF", "LOAD_GLOBAL",
+    "LOAD_ATTR", "LOAD_METHOD", "BUILD_TUPLE", "BUILD_LIST", "BUILD_MAP", "BUILD_CONST_KEY_MAP",
+    "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_ABSOLUTE", "JUMP", "RETURN_VALUE", "RETURN_CONST"})
+_CALL_OPS = frozenset({"CALL", "CALL_METHOD", "CALL_FUNCTION"})
+_RETURNS: dict = {}      # (code, offset of the call that read) -> whether its rest only returns
+
+
+def _only_returns(f) -> bool:
+    """Whether ``f``, the frame that called ``item()``, and the frames of the program's code above
+    it, up to the traced call, run nothing after the read but ``_PLAIN_OPS``, further ``.item()``
+    calls and their returns, outside any ``try``/``with`` block. The read must be a direct
+    ``t.item()`` in the program's code, and each frame above must have called the one below it
+    directly (a C function between them, ``arr.extend(map(f, ts))``, may use the number it gets).
+    plugtorch's own frames between them (``Module.__call__``) are trusted."""
+    from plugtorch.jit.api import trace_call
+    stop = trace_call.__code__
+    if f is None or f.f_code.co_filename.startswith(_PKG):
+        return False
+    inner = None
+    while f is not None:
+        code = f.f_code
+        if code is stop:
+            return True
+        if not code.co_filename.startswith(_PKG):
+            key = (code, f.f_lasti)
+            ok = _RETURNS.get(key)
+            if ok is None:
+                if len(_RETURNS) > 4096:
+                    _RETURNS.clear()
+                ok = _RETURNS[key] = _rest_returns(code, f.f_lasti)
+            if not ok or not (_calls_item(code, f.f_lasti) if inner is None else _calls(f, inner)):
+                return False
+        inner = f
+        f = f.f_back
+    return False
+
+
+def _instructions(code, lasti):
+    import bisect
+    import dis
+    ins = list(dis.get_instructions(code))
+    k0 = bisect.bisect_right([i.offset for i in ins], lasti) - 1     # (3.11: lasti is in the call's caches)
+    return ins, k0
+
+
+def _calls_item(code, lasti) -> bool:
+    """Whether the call at ``lasti`` is ``<expression>.item()``."""
+    ins, k = _instructions(code, lasti)
+    if k < 1 or ins[k].opname not in _CALL_OPS or ins[k].arg != 0:
+        return False
+    j = k - 1
+    if ins[j].opname == "PRECALL" and ins[j].arg == 0 and not ins[j].is_jump_target:
+        j -= 1
+    return not ins[k].is_jump_target and ins[j].argval == "item" and ins[j].opname in ("LOAD_METHOD", "LOAD_ATTR")
+
+
+_LOADS = ("LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_DEREF")
+
+
+def _effect(i):
+    """(pops, pushes) of an instruction an argument list may hold (3.11, 3.12), or None."""
+    name, arg = i.opname, i.arg
+    if name in _LOADS or name in ("LOAD_CONST", "PUSH_NULL"):
+        return 0, 1
+    if name == "LOAD_GLOBAL":
+        return 0, 1 + (arg & 1)
+    if name == "LOAD_ATTR":
+        return 1, 1 + (arg & 1 if sys.version_info >= (3, 12) else 0)
+    if name == "LOAD_METHOD":
+        return 1, 2
+    if name in ("PRECALL", "KW_NAMES", "NOP", "CACHE", "EXTENDED_ARG"):
+        return 0, 0
+    if name == "CALL":
+        return arg + 2, 1
+    if name == "CALL_FUNCTION_EX":
+        return 3 + (arg & 1), 1
+    if name in ("BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP"):
+        return 2, 1
+    if name in ("BUILD_TUPLE", "BUILD_LIST"):
+        return arg, 1
+    if name == "BUILD_MAP":
+        return 2 * arg, 1
+    if name == "BUILD_CONST_KEY_MAP":
+        return arg + 1, 1
+    if name in ("UNARY_NEGATIVE", "UNARY_INVERT", "UNARY_NOT"):
+        return 1, 1
+    return None
+
+
+def _pusher(ins, k, pos):
+    """(index of the instruction that pushed the value ``pos`` from the top of the stack as
+    ``ins[k]`` finds it, its place among that instruction's pushes from the top), in straight-line
+    code; None where that is not plain."""
+    j = k - 1
+    while j >= 0:
+        if ins[j + 1].is_jump_target:
+            return None
+        e = _effect(ins[j])
+        if e is None:
+            return None
+        p, q = e
+        if pos < q:
+            return j, pos
+        pos += p - q
+        j -= 1
+    return None
+
+
+_MISSING = object()
+
+
+def _loaded(f, ins, at):
+    """The value the instruction ``at`` (from ``_pusher``) pushed, where a plain load: else _MISSING."""
+    if at is None or at[1] != 0:
+        return _MISSING
+    i = ins[at[0]]
+    if i.opname in _LOADS:
+        return f.f_locals.get(i.argval, _MISSING)
+    if i.opname == "LOAD_GLOBAL":
+        v = f.f_globals.get(i.argval, _MISSING)
+        if v is _MISSING:
+            b = f.f_builtins
+            v = b.get(i.argval, _MISSING) if isinstance(b, dict) else getattr(b, i.argval, _MISSING)
+        return v
+    if i.opname == "LOAD_CONST":
+        return i.argval
+    return _MISSING
+
+
+def _attribute(obj, name):
+    """``obj.name`` where no code runs to get it (a function of its class, a submodule), else _MISSING."""
+    import inspect
+    from plugtorch.nn.modules.module import Module
+    if isinstance(obj, Module):
+        mods = obj.__dict__.get("_modules")
+        if mods is not None and name in mods:
+            return mods[name]
+    try:
+        v = inspect.getattr_static(obj, name)
+    except AttributeError:
+        return _MISSING
+    if isinstance(v, (staticmethod, classmethod)):
+        v = v.__func__
+    return v
+
+
+def _calls(f, inner) -> bool:
+    """Whether the call running in frame ``f`` calls the function of frame ``inner`` directly (or,
+    ``inner`` being plugtorch's, calls a module or a plugtorch function): 3.11 and 3.12 only."""
+    import types
+    if not (3, 11) <= sys.version_info[:2] <= (3, 12):
+        return False
+    ins, k = _instructions(f.f_code, f.f_lasti)
+    if k < 0:
+        return False
+    i = ins[k]
+    if i.opname == "CALL":
+        pos = i.arg
+    elif i.opname == "CALL_FUNCTION_EX":
+        pos = 1 + (i.arg & 1)
+    else:
+        return False
+    b, a = _pusher(ins, k, pos), _pusher(ins, k, pos + 1)
+    if b is None or a is None:
+        return False
+    fn = _MISSING
+    if a[0] == b[0]:           # (one instruction pushed both: a global with its NULL, or a method)
+        j = a[0]
+        if ins[j].opname == "LOAD_GLOBAL":
+            fn = _loaded(f, ins, b)
+        elif ins[j].opname == "LOAD_METHOD" or (ins[j].opname == "LOAD_ATTR" and ins[j].arg & 1):
+            obj = _loaded(f, ins, _pusher(ins, j, 0))
+            if obj is not _MISSING:
+                fn = _attribute(obj, ins[j].argval)
+    elif ins[a[0]].opname == "PUSH_NULL" and a[1] == 0:
+        if ins[b[0]].opname == "LOAD_ATTR" and not (sys.version_info >= (3, 12) and ins[b[0]].arg & 1):
+            obj = _loaded(f, ins, _pusher(ins, b[0], 0))
+            if obj is not _MISSING and b[1] == 0:
+                fn = _attribute(obj, ins[b[0]].argval)
+        else:
+            fn = _loaded(f, ins, b)
+    if fn is _MISSING:
+        return False
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    if getattr(fn, "__code__", None) is inner.f_code:
+        return True
+    if inner.f_code.co_filename.startswith(_PKG):     # (into plugtorch: a module's __call__, say)
+        from plugtorch.nn.modules.module import Module
+        return isinstance(fn, Module) or getattr(getattr(fn, "__code__", None), "co_filename", "").startswith(_PKG)
+    return False
+
+
+def _rest_returns(code, lasti) -> bool:
+    import dis
+    ins, k0 = _instructions(code, lasti)
+    at = {i.offset: k for k, i in enumerate(ins)}
+    if k0 < 0 or ins[k0].opname not in _CALL_OPS and ins[k0].opname != "CALL_FUNCTION_EX":
+        return False
+    # (3.11+: a try or with block around the code; 3.10 shows one by a POP_BLOCK, not allowed)
+    blocks = [(e.start, e.end) for e in getattr(dis.Bytecode(code), "exception_entries", ())]
+    if any(a <= lasti <= b for a, b in blocks):
+        return False
+    seen, todo = {k0}, [k0 + 1]
+    while todo:
+        k = todo.pop()
+        if k in seen:
+            continue
+        seen.add(k)
+        if k >= len(ins):
+            return False
+        i = ins[k]
+        if any(a <= i.offset <= b for a, b in blocks):
+            return False
+        name = i.opname
+        if name in _CALL_OPS:      # only ``.item()``: LOAD_METHOD/LOAD_ATTR item, [PRECALL 0], CALL 0
+            j = k - 1
+            if j >= 0 and ins[j].opname == "PRECALL" and ins[j].arg == 0 and not ins[j].is_jump_target:
+                j -= 1
+            if i.arg != 0 or i.is_jump_target or j < 0 or ins[j].argval != "item" or \
+                    ins[j].opname not in ("LOAD_METHOD", "LOAD_ATTR"):
+                return False
+            todo.append(k + 1)
+            continue
+        if name == "PRECALL" and i.arg == 0:
+            todo.append(k + 1)
+            continue
+        if name not in _PLAIN_OPS:
+            return False
+        if name in ("RETURN_VALUE", "RETURN_CONST"):
+            continue
+        if name.startswith("JUMP"):
+            t = at.get(i.argval)
+            if t is None:
+                return False
+            todo.append(t)
+            continue
+        todo.append(k + 1)
+    return True
 
 
 def plain_numbers(x):

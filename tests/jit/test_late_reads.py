@@ -197,3 +197,224 @@ def test_explain_lists_the_returned_reads():
     assert ex.graph_count == 1 and ex.graph_break_count == 0 and ex.guards == []
     assert len(ex.returned_reads) == 1 and ex.returned_reads[0].startswith("item() at ")
     assert "test_late_reads.py" in ex.returned_reads[0] and "Returned Reads" in str(ex)
+
+
+# --- uses no dunder sees: the code after the read must only return the number -------------------
+
+_XS = [[1.0, 5.0, 2.0], [9.0, 1.0, 2.0], [0.0, 1.0, 8.0], [3.0, 1.0, 2.0], [1.0, 8.0, 2.0]]
+
+
+def _plain(r):
+    if isinstance(r, pt.Tensor):
+        return r.tolist()
+    if isinstance(r, (list, tuple)):
+        return [_plain(y) for y in r]
+    if isinstance(r, dict):
+        return {k: _plain(v) for k, v in r.items()}
+    return r
+
+
+def _index_list(x):
+    ys = [x * 1, x * 2, x * 3]
+    k = x.argmax().item()        # (list indexing takes an int subclass's value with no __index__)
+    return ys[k]
+
+
+def _index_list_and_k(x):
+    ys = [x * 1, x * 2, x * 3]
+    k = x.argmax().item()
+    return k, ys[k]
+
+
+_BUF = np.zeros(1)
+
+
+def _numpy_store(x):
+    n = (x * 2).sum().item()
+    _BUF[0] = n                  # (numpy reads a float subclass's value directly)
+    return n
+
+
+_LOG: dict = {}
+
+
+def _percent_format_stored(x):
+    n = (x * 2).sum().item()
+    _LOG["msg"] = "%.2f" % n     # (str % reads the float directly: no __format__)
+    return n
+
+
+def _branch_on_real(x):
+    a, b = x * 2, x * 3
+    n = x.argmax().item()
+    return a if n.real else b    # (.real is a plain int copy: its __bool__ is int's)
+
+
+NO_DUNDER = {
+    "index_list": (_index_list, lambda: None),
+    "index_list_and_k": (_index_list_and_k, lambda: None),
+    "numpy_store": (_numpy_store, lambda: float(_BUF[0])),
+    "percent_format_stored": (_percent_format_stored, lambda: _LOG.get("msg")),
+    "branch_on_real": (_branch_on_real, lambda: None),
+    "dict_key": (lambda x: {x.argmax().item(): x * 2}, lambda: None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NO_DUNDER))
+def test_a_number_used_where_no_dunder_sees_it_stays_guarded(name):
+    """Python uses a read number without any of its methods: a subscript, a store into a NumPy
+    array, str's % formatting, a branch on a copy. Each compiled call gives eager's result and
+    leaves eager's state; a traced function stops (TracedDataChanged) rather than replay stale."""
+    fn, state = NO_DUNDER[name]
+    xs = [pt.tensor(v) for v in _XS]
+    want = [(_plain(fn(x)), state()) for x in xs]
+    c = pt.compile(fn)
+    assert [(_plain(c(x)), state()) for x in xs] == want
+    assert pt.compiler.stats()["compiled_calls"] < len(xs) - 1      # (guards: only repeated data replays)
+    traced = pt.jit.trace(fn, (xs[0],), check_trace=False)
+    for x, (w, _) in zip(xs, want):
+        try:
+            assert _plain(traced(x)) == w
+        except pt.jit.TracedDataChanged:
+            pass
+
+
+def test_a_profiler_the_program_runs_under_keeps_the_read_guarded():
+    """Under cProfile the tracer cannot watch the calls after a read (a logger's "%f" % n sees
+    no dunder either): the read stays a guard and every call logs."""
+    import cProfile
+    import logging
+    out = io.StringIO()
+    log = logging.getLogger("plugtorch.tests.late_reads")
+    handler = logging.StreamHandler(out)
+    log.addHandler(handler)
+    log.propagate = False
+
+    def f(x):
+        n = (x * 2).sum().item()
+        log.warning("loss %.3f", n)
+        return n
+    xs = [pt.tensor(v) for v in _XS[:3]]
+    p = cProfile.Profile()
+    try:
+        p.enable()
+        c = pt.compile(f)
+        got = [c(x) for x in xs]
+        p.disable()
+    finally:
+        p.disable()
+        log.removeHandler(handler)
+    want = [float(np.float32(2) * np.asarray(v, np.float32).sum()) for v in _XS[:3]]
+    assert got == want
+    assert out.getvalue().split() == [w for v in want for w in ("loss", f"{v:.3f}")]
+
+
+def test_the_tracer_leaves_a_profiler_the_program_started_alone():
+    import sys
+    import cProfile
+    keep = []
+
+    def f(x):
+        n = (x * 2).sum().item()
+        p = cProfile.Profile()
+        keep.append(p)
+        p.enable()
+        return n
+    try:
+        pt.jit.trace(f, (pt.ones(2),), check_trace=False)
+        assert sys.getprofile() is not None       # (the program's profiler still runs)
+    finally:
+        sys.setprofile(None)
+    traced = pt.jit.trace(lambda x: (x * 2).sum().item(), (pt.ones(2),))
+    assert sys.getprofile() is None               # (the tracer's own watch is gone)
+    with pytest.raises(ValueError, match="boom"):
+        pt.jit.trace(lambda x: ((x * 2).sum().item(), (_ for _ in ()).throw(ValueError("boom"))),
+                     (pt.ones(2),))
+    assert sys.getprofile() is None
+    assert traced(pt.full((2,), 3.0)) == 12.0
+
+
+_ARR = __import__("array").array("d")
+
+
+def _extend_via_lambda(x):
+    y = (x * 2).sum()
+    _ARR.extend(map(lambda t: t.item(), [y]))     # (array reads each double directly)
+
+
+def _extend_via_item(x):
+    y = (x * 2).sum()
+    _ARR.extend(map(pt.Tensor.item, [y]))
+
+
+@pytest.mark.parametrize("fn", [_extend_via_lambda, _extend_via_item], ids=["lambda", "item"])
+def test_a_number_a_c_function_gets_from_a_callback_stays_guarded(fn):
+    """A read in a function that C code calls (``map`` inside ``array.extend``): the C code may
+    use the number, so the read is not returned unguarded; every call extends the array."""
+    xs = [pt.tensor(v) for v in _XS]
+    del _ARR[:]
+    for x in xs:
+        fn(x)
+    want = list(_ARR)
+    del _ARR[:]
+    c = pt.compile(fn)
+    for x in xs:
+        c(x)
+    assert list(_ARR) == want == [2 * sum(v) for v in _XS]
+
+
+def _helper(y):
+    return y.item()
+
+
+def _wrapped(fn):
+    def w(*a):
+        return fn(*a)
+    return w
+
+
+class _Net(pt.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = pt.nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.lin(x).sum().item()
+
+
+class _Outer(pt.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = _Net()
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def _two_reads(x):
+    a, m = (x * 2).sum(), x.max()
+    return a.item(), {"max": m.item()}
+
+
+RETURNED = {
+    "helper": lambda x: _helper((x * 2).sum()),
+    "decorated": _wrapped(lambda x: (x * 2).sum().item()),
+    "module": None,
+    "submodule": None,
+    "two_reads": _two_reads,
+    "sum": lambda x: x.sum().item(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RETURNED))
+def test_returned_reads_through_calls_modules_and_decorators(name):
+    """The number returned through a helper, a decorator's ``fn(*a)``, a module's ``__call__``,
+    or with another read: one graph, and each replay returns eager's numbers."""
+    pt.manual_seed(0)
+    fn = RETURNED[name] or {"module": _Net, "submodule": _Outer}[name]()
+    xs = [pt.tensor(v) for v in _XS]
+    want = [fn(x) for x in xs]
+    c = pt.compile(fn)
+    assert [c(x) for x in xs] == want
+    st = pt.compiler.stats()
+    assert (st["graphs"], st["compiled_calls"]) == (1, len(xs) - 1)

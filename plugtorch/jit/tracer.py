@@ -741,6 +741,11 @@ def _read_number_class(base):
             return _f(self, *a)
         use.__name__ = name
         ns[name] = use
+
+    def reduce(self, *a):       # (pickled and copied as the plain number: the class is not importable)
+        self._used = True
+        return base, (base(self),)
+    ns["__reduce__"] = ns["__reduce_ex__"] = reduce
     return type(f"_Read{base.__name__.capitalize()}", (base,), ns)
 
 

@@ -418,3 +418,22 @@ def test_returned_reads_through_calls_modules_and_decorators(name):
     assert [c(x) for x in xs] == want
     st = pt.compiler.stats()
     assert (st["graphs"], st["compiled_calls"]) == (1, len(xs) - 1)
+
+
+def test_a_read_number_a_forward_hook_keeps_pickles_as_a_plain_number():
+    """A forward hook gets the (traced) number forward returned; it keeps it in Python state,
+    which pickles and copies as eager's float would."""
+    import copy
+    import pickle
+
+    class Net(pt.nn.Module):
+        def forward(self, x):
+            return (x * 2).sum().item()
+    m, kept = Net(), []
+    m.register_forward_hook(lambda mod, i, o: kept.append(o))
+    c = pt.compile(m)
+    xs = [pt.tensor(v) for v in _XS]
+    assert [c(x) for x in xs] == [2 * sum(v) for v in _XS]
+    assert kept == [2 * sum(v) for v in _XS]
+    assert pickle.loads(pickle.dumps(kept)) == kept
+    assert all(type(v) is float for v in pickle.loads(pickle.dumps(kept)) + copy.deepcopy(kept))

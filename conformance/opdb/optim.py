@@ -120,7 +120,13 @@ def _fused_sgd_samples(ctx):
             Sample(tensors(lays), tensors(lays), tensors(lays), 0.05, 0.8, 0.1, 0.01, False, True,
                    name="dampening, weight decay, maximize"),
             Sample(tensors(lays), tensors(lays), tensors(lays), 0.1, 0.9, 0.0, 0.1, True, False, name="nesterov"),
-            Sample(tensors(lays), tensors(lays), [], 0.1, 0.0, 0.0, 0.0, False, False, name="no momentum")]
+            Sample(tensors(lays), tensors(lays), [], 0.1, 0.0, 0.0, 0.0, False, False, name="no momentum"),
+            Sample(tensors(lays), tensors(lays), tensors(lays), _cpu_scalar(0.05), 0.9, 0.0, 0.0, False, False,
+                   name="a 0-d cpu tensor learning rate")]
+
+
+def _cpu_scalar(v):
+    return Input(np.array(v, np.float32), pt.float32, on_cpu=True, requires_grad=False)
 
 
 def _fused_sgd_errors(ctx):
@@ -151,7 +157,10 @@ def _fused_adam_samples(ctx):
             Sample(tensors(lp), tensors(lp), tensors(lp), tensors(lp, low=0, high=1), tensors(lp, low=0, high=1),
                    steps(3), 0.01, 0.8, 0.99, 0.1, 1e-6, True, True, False, name="amsgrad, weight decay, maximize"),
             Sample(tensors(lp), tensors(lg), tensors(lp), tensors(lp, low=0, high=1), [], steps(5),
-                   0.01, 0.9, 0.999, 0.05, 1e-8, False, False, True, name="AdamW (decoupled weight decay)")]
+                   0.01, 0.9, 0.999, 0.05, 1e-8, False, False, True, name="AdamW (decoupled weight decay)"),
+            Sample(tensors(lp), tensors(lp), tensors(lp), tensors(lp, low=0, high=1), [], steps(2),
+                   _cpu_scalar(0.01), 0.9, 0.999, 0.0, 1e-8, False, False, False,
+                   name="a 0-d cpu tensor learning rate")]
 
 
 def _fused_adam_errors(ctx):

@@ -22,6 +22,26 @@ from collections import Counter
 from plugtorch.optim.optimizer import Optimizer
 
 
+def _set_lr(group, lr) -> None:
+    """Give ``group`` the learning rate ``lr``: a tensor rate is filled in place (as PyTorch's
+    schedulers do), so a compiled step, which reads that tensor at each call, follows it."""
+    cur = group["lr"]
+    if _is_tensor(cur):
+        cur.fill_(lr)
+    else:
+        group["lr"] = lr
+
+
+def _is_tensor(x) -> bool:
+    from plugtorch._tensor import Tensor
+    return isinstance(x, Tensor)
+
+
+def _lr_copy(x):
+    """A tensor rate cloned (a base rate must not follow the rate filled in place)."""
+    return x.detach().clone() if _is_tensor(x) else x
+
+
 class LRScheduler:
     """Base class: subclasses define ``get_lr`` (from the current lrs) and, where one exists,
     ``_closed_form`` (from the base lrs, used by ``step(epoch)``)."""
@@ -32,7 +52,7 @@ class LRScheduler:
         self.optimizer = optimizer
         if last_epoch == -1:
             for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
+                group.setdefault("initial_lr", _lr_copy(group["lr"]))
         else:
             for i, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
@@ -62,8 +82,8 @@ class LRScheduler:
             self.last_epoch = epoch
             values = self._closed_form() if hasattr(self, "_closed_form") else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+            _set_lr(group, lr)
+        self._last_lr = [_lr_copy(g["lr"]) for g in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
@@ -72,7 +92,7 @@ class LRScheduler:
         self.__dict__.update(state_dict)
 
     def _lrs(self):
-        return [g["lr"] for g in self.optimizer.param_groups]
+        return [_lr_copy(g["lr"]) for g in self.optimizer.param_groups]
 
 
 class StepLR(LRScheduler):
@@ -245,7 +265,7 @@ class SequentialLR(_SchedulersStateDict, LRScheduler):
         self._milestones = list(milestones)
         self.last_epoch = last_epoch + 1
         for group in optimizer.param_groups:     # undo the steps the schedulers took when built
-            group["lr"] = group["initial_lr"]
+            _set_lr(group, group["initial_lr"])
         for s in self._schedulers:
             s.last_epoch -= 1
         self._schedulers[0]._initial_step()
@@ -446,7 +466,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
             self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
+            _set_lr(group, lr)
         self._last_lr = self._lrs()
 
 
@@ -465,7 +485,7 @@ class CyclicLR(LRScheduler):
         base_lrs = _per_group(base_lr, groups, "base_lr")
         if last_epoch == -1:
             for lr, g in zip(base_lrs, groups):
-                g["lr"] = lr
+                _set_lr(g, lr)
         self.max_lrs = _per_group(max_lr, groups, "max_lr")
         up = float(step_size_up)
         down = float(step_size_down) if step_size_down is not None else up
@@ -624,7 +644,7 @@ class ReduceLROnPlateau:
                 old = float(g["lr"])
                 new = max(old * self.factor, lo)
                 if old - new > self.eps:
-                    g["lr"] = new
+                    _set_lr(g, new)
             self.cooldown_counter = self.cooldown
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]

@@ -59,8 +59,9 @@ def _fused_sgd_meta(params, grads, momentum_buffers, lr, momentum, dampening, we
     lists = (grads, bufs) if bufs else (grads,)
     if not _all_alike(params, lists):
         _explain("_fused_sgd_", "SGD", params, lists)
-    lr = _number(lr)
-    return _device(params), ([p._data for p in params], [g._data for g in grads], [b._data for b in bufs], lr,
+    dev = _device(params)
+    lr = _lr_arg(lr, dev)
+    return dev, ([p._data for p in params], [g._data for g in grads], [b._data for b in bufs], lr,
                              momentum, dampening, weight_decay, bool(nesterov), bool(maximize),
                              [p._dtype for p in params]), None
 
@@ -68,6 +69,22 @@ def _fused_sgd_meta(params, grads, momentum_buffers, lr, momentum, dampening, we
 def _number(v):
     """A learning rate given as a 0-d tensor (PyTorch allows it) as the number a kernel takes."""
     return v.item() if isinstance(v, Tensor) else v
+
+
+# the backends whose fused optimizer kernels take a learning rate given as a 0-d cpu float tensor
+# as its NumPy array, and read it themselves (float(lr)): a traced step then reads the rate at
+# each replay (a scheduler fills it in place) instead of guarding the number it read
+_LR_ARRAY_BACKENDS = frozenset({"cpu", "cuda"})
+
+
+def _lr_arg(v, dev):
+    """The learning rate as the kernel of device ``dev`` takes it."""
+    if isinstance(v, Tensor):
+        if dev.type in _LR_ARRAY_BACKENDS and v._device.type == "cpu" and v.ndim == 0 and \
+                v._dtype.is_floating_point and not v._dtype.is_complex:
+            return v._data
+        return v.item()
+    return v
 
 
 def _device(params):
@@ -190,7 +207,7 @@ def _fused_adam_meta(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, stat
                 or (s._device is not dev and s._device.type != "cpu")):
             raise RuntimeError(f"_fused_adam_(): step {i} must be a 0-d floating point tensor on cpu or on {dev}, "
                                f"got {s!r}")
-    lr = _number(lr)
+    lr = _lr_arg(lr, dev)
     return dev, ([p._data for p in params], [g._data for g in grads], [t._data for t in exp_avgs],
                  [t._data for t in exp_avg_sqs], [t._data for t in max_exp_avg_sqs] if amsgrad else [],
                  [s._data for s in state_steps], lr, beta1, beta2, weight_decay, eps, bool(amsgrad), bool(maximize),

@@ -98,3 +98,55 @@ def test_a_python_number_changed_at_every_call_runs_eagerly_then_compiles_again(
     st = compiler.stats()
     assert any("the Python value 'K' is 3 now, traced as 2; 3 such changes in a row" in r for r in st["reasons"])
     assert st["traced_calls"] <= compiler.CHURN_LIMIT + 2 and st["compiled_calls"] >= 60 - 21 - compiler.CHURN_SETTLE - 1
+
+
+def _train_tensor_lr(compiled, opt_cls, dev="cpu", n=20, **kw):
+    """A tensor learning rate (PyTorch's advice for compiled steps): the scheduler fills it in
+    place, and the fused optimizer kernel reads it at each replay."""
+    pt.manual_seed(0)
+    m = pt.nn.Sequential(pt.nn.Linear(6, 8), pt.nn.ReLU(), pt.nn.Linear(8, 3)).to(dev)
+    opt = opt_cls(m.parameters(), lr=pt.tensor(0.05), **kw)
+    sched = pt.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = pt.compile(step) if compiled else step
+    losses, lrs = [], []
+    for x, y in _batches(n):
+        losses.append(f(x.to(dev), y.to(dev)).item())
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"].item())
+    return losses, lrs, [p.detach().cpu().numpy().copy() for p in m.parameters()], sched
+
+
+@pytest.mark.parametrize("opt_cls,kw", [(pt.optim.SGD, {"momentum": 0.9}), (pt.optim.Adam, {}),
+                                        (pt.optim.AdamW, {"weight_decay": 0.1})], ids=["sgd", "adam", "adamw"])
+def test_a_tensor_learning_rate_stepped_every_call_stays_compiled(opt_cls, kw):
+    want, wlrs, wparams, _ = _train_tensor_lr(False, opt_cls, **kw)
+    compiler.reset()
+    got, glrs, gparams, sched = _train_tensor_lr(True, opt_cls, **kw)
+    assert got == want and glrs == wlrs
+    assert wlrs[:3] == [np.float32(0.05 / 2).item(), np.float32(0.05 / 3).item(), np.float32(0.05 / 4).item()]
+    for a, b in zip(gparams, wparams):
+        np.testing.assert_array_equal(a, b)
+    st = compiler.stats()
+    # (the first call traces, the optimizer makes its state, the second traces again; then replays)
+    assert (st["graphs"], st["traced_calls"], st["compiled_calls"], st["eager_calls"]) == (1, 2, 18, 0)
+    assert sched.base_lrs[0].item() == np.float32(0.05).item()    # (a clone: not filled with the rate)
+
+
+def test_a_tensor_learning_rate_on_a_backend_without_the_fused_kernel_is_still_right():
+    """opencl runs the update's decomposition, which reads the rate as a number: a guard, so the
+    step ends eager after DATA_VARIANT_LIMIT rates; results equal eager's."""
+    if not pt.opencl.is_available():
+        pytest.skip("no OpenCL device")
+    want, wlrs, wparams, _ = _train_tensor_lr(False, pt.optim.SGD, "opencl", 8, momentum=0.9)
+    compiler.reset()
+    got, glrs, gparams, _ = _train_tensor_lr(True, pt.optim.SGD, "opencl", 8, momentum=0.9)
+    assert got == want and glrs == wlrs
+    for a, b in zip(gparams, wparams):
+        np.testing.assert_array_equal(a, b)

@@ -323,6 +323,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # the optim op: SGD's per-parameter update (plugtorch/optim/ops.py) with this table's
         # own kernels, so it rounds exactly as the decomposition dispatching them does
         add, mul, add_, mul_, neg = K["add"], K["mul"], K["add_"], K["mul_"], K["neg"]
+        if hasattr(lr, "shape"):   # a tensor learning rate's 0-d array: its number now (optim/ops.py)
+            lr = float(lr)
         plain = momentum != 0 and not (maximize or weight_decay != 0 or nesterov) and dampening == 0
         for i, p in enumerate(ps):
             g, dt = gs[i], dtypes[i]
@@ -350,6 +352,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # the optim op: Adam's per-parameter update (plugtorch/optim/ops.py) with this table's own
         # kernels, in the order the decomposition dispatches them, so it rounds exactly as it does
         add, sub, mul, div, add_, mul_ = K["add"], K["sub"], K["mul"], K["div"], K["add_"], K["mul_"]
+        if hasattr(lr, "shape"):   # a tensor learning rate's 0-d array: its number now (optim/ops.py)
+            lr = float(lr)
         for i, p in enumerate(ps):
             g, dt = gs[i], dtypes[i]
             s = steps[i]

@@ -8,6 +8,8 @@ some captured tensor's ``.grad``.
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import gc
 import os
 import sys
@@ -797,12 +799,16 @@ def _only_returns(f) -> bool:
     return False
 
 
-def _instructions(code, lasti):
-    import bisect
+@functools.lru_cache(maxsize=256)
+def _code_instructions(code):
     import dis
-    ins = list(dis.get_instructions(code))
-    k0 = bisect.bisect_right([i.offset for i in ins], lasti) - 1     # (3.11: lasti is in the call's caches)
-    return ins, k0
+    ins = tuple(dis.get_instructions(code))
+    return ins, [i.offset for i in ins]
+
+
+def _instructions(code, lasti):
+    ins, offsets = _code_instructions(code)
+    return ins, bisect.bisect_right(offsets, lasti) - 1     # (3.11: lasti is in the call's caches)
 
 
 def _calls_item(code, lasti) -> bool:

@@ -486,7 +486,7 @@ class Tracer(D.DispatchMode):
             if c is list or c is tuple:
                 return c(leaf(y) for y in x)
             if c is dict:
-                if any(k.__class__ in _READ_CLASSES for k in x):    # (a read number as a key)
+                if any(k.__class__ not in _KEYS for k in x):    # (a read number as a key, or in one)
                     ok[0] = False
                 return {k: leaf(y) for k, y in x.items()}
             r = by_id.get(id(x))
@@ -752,7 +752,7 @@ def _read_number_class(base):
 
 
 _READ_NUMBER = {float: _read_number_class(float), int: _read_number_class(int)}
-_READ_CLASSES = frozenset(_READ_NUMBER.values())
+_KEYS = frozenset({str, int, float, bool, type(None)})
 
 # what the code between a read and the traced call's return may run (besides further ``.item()``
 # calls and returns) for the read to be returned unguarded: loads, local stores, tuples, lists and

@@ -257,6 +257,7 @@ NO_DUNDER = {
     "percent_format_stored": (_percent_format_stored, lambda: _LOG.get("msg")),
     "branch_on_real": (_branch_on_real, lambda: None),
     "dict_key": (lambda x: {x.argmax().item(): x * 2}, lambda: None),
+    "in_a_dict_key": (lambda x: {(x.argmax().item(),): x * 2}, lambda: None),
 }
 
 

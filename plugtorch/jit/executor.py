@@ -222,7 +222,8 @@ class Executable:
     # --- code generation -------------------------------------------------------------------
     def _build(self):
         g = self.graph
-        ns = {"_W": _wrap, "_guard": self._guard_failed, "Tensor": Tensor, "_alias": self._aliased}
+        ns = {"_W": _wrap, "_N": object.__new__, "_guard": self._guard_failed, "Tensor": Tensor,
+              "_alias": self._aliased}
         lines = ["def replay(ts):"]
         emit = lines.append
         counter = [0]
@@ -261,9 +262,24 @@ class Executable:
                 emit(f"    v{v.index} = _g._data")
         self.aliasing = input_aliasing(g)
         if self.aliasing is not None:
-            emit(f"    _al = {const(self.aliasing)}(ts)")
-            emit("    if _al is not None:")
-            emit("        _alias(_al)")
+            ind = "    "
+            pos = [v.pos for v in g.inputs]
+            if len(pos) <= 4:
+                # the usual case first, inline: no input ever viewed (no version counter), no two
+                # the same tensor, none a tensor the graph writes (then the function cannot find
+                # an alias either)
+                caps = frozenset(id(v.tensor) for n in g.nodes for w in n.writes
+                                 if w.root.kind == CAPTURE for v in (w.root,))
+                cond = [f"t{i}._vc is not None" for i in pos]
+                cond += [f"t{i} is t{j}" for a, i in enumerate(pos) for j in pos[a + 1:]]
+                if caps:
+                    c = const(caps)
+                    cond += [f"id(t{i}) in {c}" for i in pos]
+                emit(f"    if {' or '.join(cond)}:")
+                ind = "        "
+            emit(f"{ind}_al = {const(self.aliasing)}(ts)")
+            emit(f"{ind}if _al is not None:")
+            emit(f"{ind}    _alias(_al)")
         for k, (t, none) in enumerate(g.grad_guards):
             emit(f"    if ({self._tensor_expr(t, const)}._grad is None) is not {none}:")
             emit(f"        _guard(('grad', {k}))")
@@ -317,14 +333,22 @@ class Executable:
                 r = w.root
                 if r.kind in (INPUT, CAPTURE) and r.index not in bumped:
                     bumped[r.index] = f"t{r.pos}" if r.kind == INPUT else const(r.tensor)
-        for owner in bumped.values():
-            emit(f"    {owner}._bump_version()")
+        for owner in bumped.values():     # (Tensor._bump_version, inline)
+            emit(f"    _v = {owner}._vc")
+            emit("    if _v is None:")
+            emit(f"        {owner}._vc = [1]")
+            emit("    else:")
+            emit("        _v[0] += 1")
         for v, gv in g.grad_bindings:
             target = self._tensor_expr(v, const)
             if gv is None:
                 emit(f"    {target}._grad = None")
-            else:
-                emit(f"    {target}._grad = _W(v{gv.index}, {const(gv.dtype)}, {const(gv.device)})")
+            else:     # (Tensor._wrap, inline)
+                emit("    _o = _N(Tensor)")
+                emit(f"    _o._data = v{gv.index}")
+                emit(f"    _o._dtype = {const(gv.dtype)}")
+                emit(f"    _o._device = {const(gv.device)}")
+                emit(f"    {target}._grad = _o")
         # outputs: each value wrapped once (the same tensor twice stays one tensor)
         wrapped = {}
 
@@ -341,7 +365,10 @@ class Executable:
                     e = f"{self._tensor_expr(t.grad_of, const)}._grad"
                 else:
                     name = f"o{t.index}"
-                    emit(f"    {name} = _W(v{t.index}, {const(t.dtype)}, {const(t.device)})")
+                    emit(f"    {name} = _N(Tensor)")     # (Tensor._wrap, inline)
+                    emit(f"    {name}._data = v{t.index}")
+                    emit(f"    {name}._dtype = {const(t.dtype)}")
+                    emit(f"    {name}._device = {const(t.device)}")
                     root = t.root
                     if root is not t and root.kind in (INPUT, CAPTURE):
                         # a view of an input or captured tensor shares its version counter, as the

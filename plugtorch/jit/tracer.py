@@ -965,8 +965,10 @@ def _rest_returns(code, lasti) -> bool:
     at = {i.offset: k for k, i in enumerate(ins)}
     if k0 < 0 or ins[k0].opname not in _CALL_OPS and ins[k0].opname != "CALL_FUNCTION_EX":
         return False
-    # (3.11+: a try or with block around the code; 3.10 shows one by a POP_BLOCK, not allowed)
-    blocks = [(e.start, e.end) for e in getattr(dis.Bytecode(code), "exception_entries", ())]
+    # (3.11+: a try block around the code; 3.10 shows one by a POP_BLOCK, not allowed. A with
+    # block's cleanup, which only calls __exit__, is not one: the hook sees that call)
+    blocks = [(e.start, e.end) for e in getattr(dis.Bytecode(code), "exception_entries", ())
+              if not _with_cleanup(ins, at.get(e.target))]
     if any(a <= lasti <= b for a, b in blocks):
         return False
     seen, todo = {k0}, [k0 + 1]
@@ -981,6 +983,9 @@ def _rest_returns(code, lasti) -> bool:
         if any(a <= i.offset <= b for a, b in blocks):
             return False
         name = i.opname
+        if name in _CALL_OPS and _with_exit(ins, k):     # (__exit__(None, None, None): the hook sees it)
+            todo.append(k + 1)
+            continue
         if name in _CALL_OPS:      # only ``.item()``: LOAD_METHOD/LOAD_ATTR item, [PRECALL 0], CALL 0
             j = k - 1
             if j >= 0 and ins[j].opname == "PRECALL" and ins[j].arg == 0 and not ins[j].is_jump_target:
@@ -990,7 +995,7 @@ def _rest_returns(code, lasti) -> bool:
                 return False
             todo.append(k + 1)
             continue
-        if name == "PRECALL" and i.arg == 0:
+        if name == "PRECALL" and (i.arg == 0 or i.arg == 2 and _with_exit(ins, k + 1)):
             todo.append(k + 1)
             continue
         if name not in _PLAIN_OPS:
@@ -1005,6 +1010,27 @@ def _rest_returns(code, lasti) -> bool:
             continue
         todo.append(k + 1)
     return True
+
+
+def _with_cleanup(ins, k) -> bool:
+    """Whether ``ins[k]`` starts a with block's exception cleanup (3.11+)."""
+    return k is not None and k + 1 < len(ins) and ins[k].opname == "PUSH_EXC_INFO" and \
+        ins[k + 1].opname == "WITH_EXCEPT_START"
+
+
+def _with_exit(ins, k) -> bool:
+    """Whether ``ins[k]`` is a with block's normal exit: LOAD_CONST None x3, [PRECALL 2], CALL 2."""
+    if k >= len(ins) or ins[k].opname != "CALL" or ins[k].arg != 2 or ins[k].is_jump_target:
+        return False
+    j = k - 1
+    if j >= 0 and ins[j].opname == "PRECALL":
+        if ins[j].arg != 2 or ins[j].is_jump_target:
+            return False
+        j -= 1
+    if j < 2:
+        return False
+    return all(ins[m].opname == "LOAD_CONST" and ins[m].argval is None and (m == j - 2 or not ins[m].is_jump_target)
+               for m in (j, j - 1, j - 2))
 
 
 def plain_numbers(x):

@@ -438,3 +438,52 @@ def test_a_read_number_a_forward_hook_keeps_pickles_as_a_plain_number():
     assert kept == [2 * sum(v) for v in _XS]
     assert pickle.loads(pickle.dumps(kept)) == kept
     assert all(type(v) is float for v in pickle.loads(pickle.dumps(kept)) + copy.deepcopy(kept))
+
+
+class _LogsCallersN:
+    """A context manager whose __exit__ reads the number from its caller's frame."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        import sys
+        self.seen.append(sys._getframe(1).f_locals.get("n"))
+
+
+def test_a_read_inside_a_with_block():
+    """``with pt.no_grad(): return y.item()``: plugtorch's own __exit__ runs after the read and
+    leaves the number alone: one graph. A context manager of the program's own, or a C one, is a
+    call after the read: the read stays a guard, and its __exit__ sees each call's number."""
+    import threading
+    xs = [pt.tensor(v) for v in _XS]
+    want = [2 * sum(v) for v in _XS]
+
+    def no_grad(x):
+        with pt.no_grad():
+            n = (x * 2).sum().item()
+            return n
+    c = pt.compile(no_grad)
+    assert [c(x) for x in xs] == want
+    assert pt.compiler.stats()["compiled_calls"] == len(xs) - 1
+    pt.compiler.reset()
+    cm, lock = _LogsCallersN(), threading.Lock()
+
+    def own(x):
+        with cm:
+            n = (x * 2).sum().item()
+            return n
+
+    def c_lock(x):
+        with lock:
+            n = (x * 2).sum().item()
+            return n
+    for fn in (own, c_lock):
+        pt.compiler.reset()
+        c = pt.compile(fn)
+        assert [c(x) for x in xs] == want
+        assert pt.compiler.stats()["compiled_calls"] == 0
+    assert cm.seen == want

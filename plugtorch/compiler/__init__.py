@@ -190,6 +190,23 @@ def python_state(fn, deep=False) -> list:
     if isinstance(getattr(fn, "__self__", None), Module):
         modules.append(fn.__self__)
     add_func(fn)
+
+    def visit(kind, where, name, v, first):
+        """A value the code reads by ``name`` from ``where`` (a globals dict or a closure cell)."""
+        if _simple(v):
+            entries.append((kind, where, name, v))
+            return
+        if _bound_object(v):
+            entries.append((kind | _IDENT, where, name, v))
+        if deep and type(v) in _CONTAINERS:
+            entries.append((_LEN, v, name, len(v)))
+        elif isinstance(v, Module):
+            modules.append(v)
+        elif isinstance(v, types.FunctionType):
+            if _user_code(v):
+                add_func(v)
+        elif deep and first and _plain_object(v):
+            objects.append(v)
     seen_glb = set()
     seen = set()
     k = 0
@@ -201,47 +218,15 @@ def python_state(fn, deep=False) -> list:
             code = func.__code__
             glb = func.__globals__
             for name in sorted(_code_names(code, set())):
-                if name not in glb:
-                    continue
-                v = glb[name]
-                if _simple(v):
-                    if (id(glb), name) not in seen_glb:
-                        seen_glb.add((id(glb), name))
-                        entries.append((_DICT, glb, name, v))
-                    continue
-                if _bound_object(v) and (id(glb), name) not in seen_glb:
+                if name in glb and (id(glb), name) not in seen_glb:
                     seen_glb.add((id(glb), name))
-                    entries.append((_DICT | _IDENT, glb, name, v))
-                if deep and type(v) in _CONTAINERS:
-                    if (id(glb), name) not in seen_glb:
-                        seen_glb.add((id(glb), name))
-                        entries.append((_LEN, v, name, len(v)))
-                elif isinstance(v, Module):
-                    modules.append(v)
-                elif isinstance(v, types.FunctionType):
-                    if _user_code(v):
-                        add_func(v)
-                elif deep and first and _plain_object(v):
-                    objects.append(v)
+                    visit(_DICT, glb, name, glb[name], first)
             for name, cell in zip(code.co_freevars, func.__closure__ or ()):
                 try:
                     v = cell.cell_contents
                 except ValueError:      # (not yet bound)
                     continue
-                if _simple(v):
-                    entries.append((_CELL, cell, name, v))
-                    continue
-                if _bound_object(v):
-                    entries.append((_CELL | _IDENT, cell, name, v))
-                if deep and type(v) in _CONTAINERS:
-                    entries.append((_LEN, v, name, len(v)))
-                elif isinstance(v, Module):
-                    modules.append(v)
-                elif isinstance(v, types.FunctionType):
-                    if _user_code(v):
-                        add_func(v)
-                elif deep and first and _plain_object(v):
-                    objects.append(v)
+                visit(_CELL, cell, name, v, first)
         grew = False
         while modules:
             m = modules.pop()

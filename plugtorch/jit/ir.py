@@ -124,17 +124,21 @@ class Read:
         return f"{self.why}({self.value!r})"
 
 
-def _collect(t, out):
+def _collect(t, out, reads=False):
+    """The Values of a template in order (``reads``: a Read as itself, not its Value)."""
     if t.__class__ is Value:
         out.append(t)
     elif t.__class__ is Read:
-        _collect(t.value, out)
+        if reads:
+            out.append(t)
+        else:
+            _collect(t.value, out)
     elif t.__class__ in (list, tuple):
         for x in t:
-            _collect(x, out)
+            _collect(x, out, reads)
     elif t.__class__ is dict:
         for x in t.values():
-            _collect(x, out)
+            _collect(x, out, reads)
 
 
 def values_in(template) -> list:
@@ -255,17 +259,10 @@ class Graph:
         return "\n".join(lines)
 
 
-def _out_leaves(t, out=None) -> list:
+def _out_leaves(t) -> list:
     """The Values and Reads of an output template, in order."""
-    out = [] if out is None else out
-    if t.__class__ is Value or t.__class__ is Read:
-        out.append(t)
-    elif t.__class__ in (list, tuple):
-        for x in t:
-            _out_leaves(x, out)
-    elif t.__class__ is dict:
-        for x in t.values():
-            _out_leaves(x, out)
+    out = []
+    _collect(t, out, reads=True)
     return out
 
 

@@ -25,16 +25,19 @@ def _batches(n):
             for _ in range(n)]
 
 
-def _train(compiled, opt_cls, schedule, every, n, **kw):
-    m, opt, sched = _setup(opt_cls, schedule, **kw)
-
+def _step_fn(m, opt, compiled):
     def step(x, y):
         opt.zero_grad()
         loss = F.cross_entropy(m(x), y)
         loss.backward()
         opt.step()
         return loss
-    f = pt.compile(step) if compiled else step
+    return pt.compile(step) if compiled else step
+
+
+def _train(compiled, opt_cls, schedule, every, n, **kw):
+    m, opt, sched = _setup(opt_cls, schedule, **kw)
+    f = _step_fn(m, opt, compiled)
     losses = []
     for i, (x, y) in enumerate(_batches(n)):
         losses.append(f(x, y).item())
@@ -107,14 +110,7 @@ def _train_tensor_lr(compiled, opt_cls, dev="cpu", n=20, **kw):
     m = pt.nn.Sequential(pt.nn.Linear(6, 8), pt.nn.ReLU(), pt.nn.Linear(8, 3)).to(dev)
     opt = opt_cls(m.parameters(), lr=pt.tensor(0.05), **kw)
     sched = pt.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(m(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-    f = pt.compile(step) if compiled else step
+    f = _step_fn(m, opt, compiled)
     losses, lrs = [], []
     for x, y in _batches(n):
         losses.append(f(x.to(dev), y.to(dev)).item())

@@ -758,7 +758,8 @@ _KEYS = frozenset({str, int, float, bool, type(None)})
 # calls and returns) for the read to be returned unguarded: loads, local stores, tuples, lists and
 # dicts. Anything else may use the number where no dunder sees it: a subscript (``ys[k]`` takes an
 # int's value directly), a store into an array (``arr[0] = n``), ``"%f" % n``, a comparison with a
-# NumPy scalar, a branch on ``n.real``, a ``with`` block's exit, a yield.
+# NumPy scalar, a branch on ``n.real``, a yield. (A with block's exit call is let through: the
+# profile hook sees it.)
 _PLAIN_OPS = frozenset({
     "NOP", "CACHE", "RESUME", "EXTENDED_ARG", "PUSH_NULL", "POP_TOP", "COPY", "SWAP", "ROT_TWO",
     "ROT_THREE", "DUP_TOP", "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_LOAD_FAST", "LOAD_CONST",
@@ -772,7 +773,7 @@ _RETURNS: dict = {}      # (code, offset of the call that read) -> whether its r
 def _only_returns(f) -> bool:
     """Whether ``f``, the frame that called ``item()``, and the frames of the program's code above
     it, up to the traced call, run nothing after the read but ``_PLAIN_OPS``, further ``.item()``
-    calls and their returns, outside any ``try``/``with`` block. The read must be a direct
+    calls, with blocks' exits and returns, outside any ``try`` block. The read must be a direct
     ``t.item()`` in the program's code, and each frame above must have called the one below it
     directly (a C function between them, ``arr.extend(map(f, ts))``, may use the number it gets).
     plugtorch's own frames between them (``Module.__call__``) are trusted."""

@@ -21,6 +21,7 @@ from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TEN
 from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Value, substitute
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PKG_DIR = _PKG + os.sep      # (a file of plugtorch's own, not of a package beside it: plugtorch_extras/)
 _INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp",
                                                   os.path.join("nn", "functional"), os.path.join("nn", "ops.py")))
 _INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.py", "_ops_public.py",
@@ -434,10 +435,10 @@ class Tracer(D.DispatchMode):
                 if code is item_code:
                     in_item[0] += 1
                     return
-                if in_item[0] or code.co_filename.startswith(_PKG):
+                if in_item[0] or code.co_filename.startswith(_PKG_DIR):
                     return
             elif event == "c_call":
-                if in_item[0] or code.co_filename.startswith(_PKG):
+                if in_item[0] or code.co_filename.startswith(_PKG_DIR):
                     return
             else:
                 if event == "return" and code is item_code:
@@ -779,14 +780,14 @@ def _only_returns(f) -> bool:
     plugtorch's own frames between them (``Module.__call__``) are trusted."""
     from plugtorch.jit.api import trace_call
     stop = trace_call.__code__
-    if f is None or f.f_code.co_filename.startswith(_PKG):
+    if f is None or f.f_code.co_filename.startswith(_PKG_DIR):
         return False
     inner = None
     while f is not None:
         code = f.f_code
         if code is stop:
             return True
-        if not code.co_filename.startswith(_PKG):
+        if not code.co_filename.startswith(_PKG_DIR):
             key = (code, f.f_lasti)
             ok = _RETURNS.get(key)
             if ok is None:
@@ -954,9 +955,9 @@ def _calls(f, inner) -> bool:
         fn = fn.__func__
     if getattr(fn, "__code__", None) is inner.f_code:
         return True
-    if inner.f_code.co_filename.startswith(_PKG):     # (into plugtorch: a module's __call__, say)
+    if inner.f_code.co_filename.startswith(_PKG_DIR):     # (into plugtorch: a module's __call__, say)
         from plugtorch.nn.modules.module import Module
-        return isinstance(fn, Module) or getattr(getattr(fn, "__code__", None), "co_filename", "").startswith(_PKG)
+        return isinstance(fn, Module) or getattr(getattr(fn, "__code__", None), "co_filename", "").startswith(_PKG_DIR)
     return False
 
 

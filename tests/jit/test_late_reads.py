@@ -487,3 +487,23 @@ def test_a_read_inside_a_with_block():
         assert [c(x) for x in xs] == want
         assert pt.compiler.stats()["compiled_calls"] == 0
     assert cm.seen == want
+
+
+def test_a_package_beside_plugtorch_is_not_plugtorch():
+    """Code of a file whose path merely starts with plugtorch's (``.../plugtorch_extras/``) is the
+    program's: its C calls count, and a read it calls back stays a guard (array extended each call)."""
+    from plugtorch.jit import tracer
+    ns = {"_ARR": _ARR}
+    exec(compile("def apply(fn, y):\n    _ARR.extend(map(fn, [y]))\n",
+                 tracer._PKG + "_extras/helper.py", "exec"), ns)
+    apply = ns["apply"]
+
+    def f(x):
+        y = (x * 2).sum()
+        apply(_helper, y)
+    xs = [pt.tensor(v) for v in _XS]
+    del _ARR[:]
+    c = pt.compile(f)
+    for x in xs:
+        c(x)
+    assert list(_ARR) == [2 * sum(v) for v in _XS]

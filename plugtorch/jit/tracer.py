@@ -409,8 +409,12 @@ class Tracer(D.DispatchMode):
         # (a plain number stays a guard: where a profiler other than ours runs, calls go unseen;
         # where the code after the read does more than return it, it may use the number where
         # no dunder sees it: ys[k], arr[0] = n, "%f" % n)
-        if not (self._watching or self._watch()) or sys.getprofile() is not self._hook or \
-                not _only_returns(sys._getframe(2)):
+        if not (self._watching or self._watch()) or sys.getprofile() is not self._hook:
+            return number
+        try:
+            if not _only_returns(sys._getframe(2)):
+                return number
+        except Exception:        # (code this analysis does not know: the read stays a guard)
             return number
         wrapped = _READ_NUMBER[number.__class__](number)
         wrapped._used = False

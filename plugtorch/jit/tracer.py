@@ -409,12 +409,14 @@ class Tracer(D.DispatchMode):
         # (a plain number stays a guard: where a profiler other than ours runs, calls go unseen;
         # where the code after the read does more than return it, it may use the number where
         # no dunder sees it: ys[k], arr[0] = n, "%f" % n)
-        if not (self._watching or self._watch()) or sys.getprofile() is not self._hook:
+        if sys.getprofile() is not self._hook:     # (None before the first such read)
             return number
         try:
             if not _only_returns(sys._getframe(2)):
                 return number
         except Exception:        # (code this analysis does not know: the read stays a guard)
+            return number
+        if not (self._watching or self._watch()):
             return number
         wrapped = _READ_NUMBER[number.__class__](number)
         wrapped._used = False
@@ -431,23 +433,23 @@ class Tracer(D.DispatchMode):
         if sys.getprofile() is not None:      # (a profiler runs: do not replace it; nothing is relaxed)
             return False
         item_code = Tensor.item.__code__
-        in_item = [1]
 
         def hook(frame, event, arg):
-            code = frame.f_code
             if event == "call":
-                if code is item_code:
-                    in_item[0] += 1
+                code = frame.f_code
+                if code is item_code or code.co_filename.startswith(_PKG_DIR):
                     return
-                if in_item[0] or code.co_filename.startswith(_PKG_DIR):
-                    return
+                f = frame.f_back
             elif event == "c_call":
-                if in_item[0] or code.co_filename.startswith(_PKG_DIR):
+                if frame.f_code.co_filename.startswith(_PKG_DIR):
                     return
+                f = frame
             else:
-                if event == "return" and code is item_code:
-                    in_item[0] -= 1
                 return
+            while f is not None:      # (a call within an item(): the tracer's own analysis, a warning)
+                if f.f_code is item_code:
+                    return
+                f = f.f_back
             self.calls_seen += 1
         self._watching = True
         self._hook = hook

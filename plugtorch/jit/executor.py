@@ -13,7 +13,7 @@ import functools
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Read, Value, substitute, values_in
+from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Read, Struct, Value, substitute, values_in
 
 _wrap = Tensor._wrap
 
@@ -380,6 +380,8 @@ class Executable:
                 return e
             if c is Read:     # (a number the call returned, read again)
                 return f"{out_expr(t.value)}.{t.why}()"
+            if c is Struct:   # (a namedtuple, an OrderedDict)
+                return f"{const(t.build)}({out_expr(t.items)})"
             if c is list:
                 return "[" + ", ".join(out_expr(x) for x in t) + "]"
             if c is tuple:
@@ -598,6 +600,8 @@ def _read_numbers(t):
     c = t.__class__
     if c is Read:
         return getattr(t.value, t.why)()
+    if c is Struct:
+        return t.build(_read_numbers(t.items))
     if c is list or c is tuple:
         return c(_read_numbers(x) for x in t)
     if c is dict:
@@ -607,6 +611,9 @@ def _read_numbers(t):
 
 
 def _check_shapes(call, tpl, res):
+    if tpl.__class__ is Struct:
+        tpl = tpl.items
+        res = tuple(res) if isinstance(res, tuple) else res
     if tpl.__class__ is Value:
         if isinstance(res, Tensor) and tuple(res.shape) != tuple(tpl.shape):
             site = f" (at {call.site})" if call.site else ""
@@ -621,6 +628,11 @@ def env_tensor(env, v):
 
 
 def _bind_outputs(env, tpl, res):
+    if tpl.__class__ is Struct:    # (an op returning a namedtuple)
+        tpl = tpl.items
+        res = tuple(res) if isinstance(res, tuple) else list(res.values()) if isinstance(res, dict) else res
+        if tpl.__class__ is dict:
+            tpl = list(tpl.values())
     if tpl.__class__ is Value:
         if isinstance(res, Tensor):
             env.setdefault(tpl.index, res) if tpl.kind != NODE else env.__setitem__(tpl.index, res)

@@ -124,6 +124,30 @@ class Read:
         return f"{self.why}({self.value!r})"
 
 
+class Struct:
+    """An output of a type Python rebuilds from its items: a namedtuple (``items`` a tuple) or an
+    OrderedDict (``items`` a dict); ``build()`` gives the object of ``type`` again."""
+
+    __slots__ = ("type", "items")
+
+    def __init__(self, type_, items):
+        self.type = type_
+        self.items = items
+
+    def build(self, items):
+        return self.type._make(items) if isinstance(items, tuple) else self.type(items)
+
+
+def struct_of(r):
+    """The Struct kind of output ``r`` holds (a namedtuple, an OrderedDict), or None."""
+    import collections
+    if isinstance(r, tuple) and r.__class__ is not tuple and hasattr(r, "_fields") and hasattr(r, "_make"):
+        return tuple
+    if r.__class__ is collections.OrderedDict:
+        return dict
+    return None
+
+
 def _collect(t, out, reads=False):
     """The Values of a template in order (``reads``: a Read as itself, not its Value)."""
     if t.__class__ is Value:
@@ -133,6 +157,8 @@ def _collect(t, out, reads=False):
             out.append(t)
         else:
             _collect(t.value, out)
+    elif t.__class__ is Struct:
+        _collect(t.items, out, reads)
     elif t.__class__ in (list, tuple):
         for x in t:
             _collect(x, out, reads)
@@ -154,6 +180,8 @@ def substitute(t, fn):
         return fn(t)
     if c is Read:
         return Read(fn(t.value), t.why)
+    if c is Struct:
+        return Struct(t.type, substitute(t.items, fn))
     if c is list:
         return [substitute(x, fn) for x in t]
     if c is tuple:

@@ -22,7 +22,7 @@ from plugtorch._device import device as _device
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch import registry
-from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, Graph, OpCall, Value, substitute, values_in
+from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, Graph, OpCall, Struct, Value, substitute, values_in
 
 FORMAT = "plugtorch.jit"
 VERSION = 1
@@ -57,6 +57,8 @@ def _enc(t, op, depth=0):
         return t      # plugtorch.save encodes these
     if c is dict:
         return {"dict": [[k, _enc(v, op, depth + 1)] for k, v in t.items() if isinstance(k, str)]}
+    if c is Struct:      # (a namedtuple or OrderedDict output: a loaded graph returns its tuple or dict)
+        return _enc(t.items, op, depth)
     raise _Bad(f"op '{op}' takes an argument of type {type(t).__name__} ({t!r:.60}), which a saved graph "
                "cannot hold (it keeps numbers, strings, None, dtypes, devices, slices and lists of them)")
 

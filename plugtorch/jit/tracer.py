@@ -18,7 +18,7 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Value, substitute
+from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Struct, Value, struct_of, substitute
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PKG_DIR = _PKG + os.sep      # (a file of plugtorch's own, not of a package beside it: plugtorch_extras/)
@@ -166,11 +166,15 @@ class Tracer(D.DispatchMode):
             if v is None:    # a tensor made outside the dispatcher (captured as it is)
                 v = self.value_of(r)
             return v
-        if c is list or c is tuple or (isinstance(r, tuple) and hasattr(r, "_fields")):
-            return type(r)(self._out_template(x) for x in r) if c in (list, tuple) else \
-                tuple(self._out_template(x) for x in r)
+        if c is list or c is tuple:
+            return c(self._out_template(x) for x in r)
         if c is dict:
             return {k: self._out_template(x) for k, x in r.items()}
+        kind = struct_of(r)     # (a namedtuple, an OrderedDict: rebuilt as such by a replay)
+        if kind is tuple:
+            return Struct(c, tuple(self._out_template(x) for x in r))
+        if kind is dict:
+            return Struct(c, {k: self._out_template(x) for k, x in r.items()})
         return r
 
     # --- the op level (a mode) --------------------------------------------------------------
@@ -496,6 +500,8 @@ class Tracer(D.DispatchMode):
                 if any(k.__class__ not in _KEYS for k in x):    # (a read number as a key, or in one)
                     ok[0] = False
                 return {k: leaf(y) for k, y in x.items()}
+            if c is Struct:
+                return Struct(x.type, leaf(x.items))
             r = by_id.get(id(x))
             if r is not None and r[0] is x:
                 return Read(r[1].kargs[0], "item")

@@ -307,8 +307,11 @@ def _outputs(g, graphs, envs):
 
 
 def _check_output_kinds(t):
-    from plugtorch.jit.ir import Value
+    from plugtorch.jit.ir import Struct, Value
     if t is None or isinstance(t, Value):
+        return
+    if isinstance(t, Struct):     # (a namedtuple or OrderedDict: its tensors)
+        _check_output_kinds(t.items)
         return
     if isinstance(t, (list, tuple)):
         for x in t:

@@ -267,3 +267,26 @@ def test_a_number_read_otherwise_is_still_a_graph_break(dev):
     c = pt.compile(g)
     for v in (2.0, 2.0, 5.0, 5.0, 2.0):
         assert c(pt.ones(3, device=dev), pt.tensor(v)).cpu().tolist() == [v] * 3
+
+
+def test_namedtuple_and_ordereddict_outputs_keep_their_type_and_follow_the_inputs():
+    """A replay returned a namedtuple as a plain tuple (``out.a`` raised at the second call) and
+    an OrderedDict as the traced object (the traced tensors, with only a warning)."""
+    import collections
+    P = collections.namedtuple("P", "a b")
+    fns = {"namedtuple": lambda x: P(x * 2, x + 1),
+           "ordereddict": lambda x: collections.OrderedDict([("y", x * 2), ("z", x - 1)])}
+    for name, fn in fns.items():
+        traced = pt.jit.trace(fn, (pt.ones(2),))
+        compiled = pt.compile(fn)
+        for v in (1.0, 3.0):
+            x = pt.full((2,), v)
+            want = fn(x)
+            for got in (traced(x), compiled(x), traced(pt.full((2,), v, requires_grad=True))):
+                assert type(got) is type(want), name
+                pairs = zip(got.values(), want.values()) if name == "ordereddict" else zip(got, want)
+                assert all(a.tolist() == b.tolist() for a, b in pairs), name
+        if name == "namedtuple":
+            assert traced(pt.full((2,), 5.0)).a.tolist() == [10.0, 10.0]
+        else:
+            assert list(traced(pt.ones(2))) == ["y", "z"]

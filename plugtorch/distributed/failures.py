@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 import traceback
 
 _saved = None   # (sys.excepthook, threading.excepthook) to restore
+
+# MPI_Abort makes mpiexec kill every rank at once; hydra's proxy can handle the abort before
+# the output it has not yet forwarded from the rank's pipe, and then the traceback is lost
+# (CI saw an empty log, MPICH's own "Abort(1)" line included). A pause between the flush and
+# the abort lets the launcher forward what was written; it is paid only by a failing job.
+FORWARD_GRACE_S = 1.0
 
 
 def _abort_after(pg, etype, value, tb) -> None:
@@ -22,6 +29,7 @@ def _abort_after(pg, etype, value, tb) -> None:
         sys.stderr.write(f"[rank {rank}] uncaught exception; aborting all ranks (MPI Abort)\n" + lines)
         sys.stderr.flush()
         sys.stdout.flush()
+        time.sleep(FORWARD_GRACE_S)
     finally:
         pg.abort(1)
 

@@ -169,7 +169,7 @@ def python_state(fn, deep=False) -> list:
     and tuples of them that ``fn``'s code reads from its globals and closure, and the plain
     attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
     The code read is ``fn``'s and that of the program's own functions it reaches by name (a
-    helper it calls, the ``forward`` of a module class the program defined), up to
+    helper it calls, every method of a module class the program defined), up to
     _CALLED_LIMIT of them; plugtorch's and installed packages' code is not read.
     Entries ``(kind, dict or cell, key, value)``.
     ``deep``: also the plain attributes of the other objects it reads so (an LR scheduler's

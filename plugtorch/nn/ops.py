@@ -303,7 +303,9 @@ def _nll_loss_grad(g, input, target, weight=None, size_average=None, ignore_inde
     gi = None
     if input._rg:
         if reduction == "mean":
-            gi = w * (-g / w.sum())
+            # every target ignored: PyTorch's loss is 0/0 = nan but its gradient 0, not 0 * (1/0)
+            total = w.sum() + (mask.sum() == 0)
+            gi = w * (-g / total)
         else:
             gi = w * -(g.unsqueeze(cdim) if reduction == "none" else g)
     gw = None
@@ -396,7 +398,8 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
     wc = None if weight is None else weight.to(input.dtype).reshape(tuple(classes.shape))
     a = hit.to(input.dtype) if wc is None else hit * wc
     if reduction == "mean":
-        grad = grad / (keep.sum() if wc is None else a.sum())
+        # every target ignored: PyTorch's loss is 0/0 = nan but its gradient 0, not 0 * (1/0)
+        grad = grad / (keep.sum().clamp_min(1) if wc is None else a.sum() + (keep.sum() == 0))
     if label_smoothing:
         k = keep.to(input.dtype)
         a = a * (1 - label_smoothing) + (k * (label_smoothing / c) if wc is None else k * wc * (label_smoothing / c))

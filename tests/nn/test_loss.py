@@ -205,6 +205,29 @@ def test_nll_loss_gradcheck():
     scalar_gradcheck(lambda x: F.nll_loss(x, y, reduction="none"), t64(rng.standard_normal((4, 3)), True))
 
 
+@pytest.mark.parametrize("ignore_index", [-100, 1])
+@pytest.mark.parametrize("kw", [{}, {"weight": [0.5, 2.0, 1.0]}, {"label_smoothing": 0.2},
+                                {"weight": [0.5, 2.0, 1.0], "label_smoothing": 0.2}])
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy"])
+def test_mean_loss_with_every_target_ignored_is_nan_with_a_zero_gradient(loss, kw, ignore_index):
+    # the mean over no counted sample is 0/0 = nan (as PyTorch), but each sample's share of the
+    # gradient is 0: it used to be 0 * (1/0) = nan everywhere, poisoning the weights on a batch of padding
+    if loss == "nll_loss" and "label_smoothing" in kw:
+        return
+    kw = {k: (t64(v) if k == "weight" else v) for k, v in kw.items()}
+    x = t64(rng.standard_normal((3, 3)), True)
+    out = getattr(F, loss)(x, pt.tensor([ignore_index] * 3), ignore_index=ignore_index, **kw)
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((3, 3)))
+    # one counted sample: the ordinary gradient, -w[t] / w[t] at its target for nll_loss
+    x.grad = None
+    getattr(F, loss)(x, pt.tensor([ignore_index, 2, ignore_index]), ignore_index=ignore_index, **kw).backward()
+    if loss == "nll_loss":
+        np.testing.assert_allclose(x.grad.numpy(), [[0, 0, 0], [0, 0, -1], [0, 0, 0]])
+    assert np.isfinite(x.grad.numpy()).all() and not x.grad.numpy()[[0, 2]].any()
+
+
 def test_cross_entropy_second_derivative_and_weight_grad():
     y = pt.tensor([0, 2, 1])
     x = t64(rng.standard_normal((3, 4)), True)

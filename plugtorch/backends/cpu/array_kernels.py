@@ -804,8 +804,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         hit = keep.astype(acc) if w is None else keep * w.astype(acc)[safe]
         classes = xp.arange(c).reshape((c,) + (1,) * (x.ndim - 2)) if x.ndim > 1 else xp.arange(c)
         a = (safe == classes) * hit   # hit's weight at each sample's target class
-        if reduction == "mean":
-            scale = xp.asarray(g, dtype=acc) / hit.sum(dtype=acc)
+        if reduction == "mean":   # every target ignored: PyTorch's gradient is 0 (its loss 0/0), not 0 * (1/0)
+            scale = xp.asarray(g, dtype=acc) / (hit.sum(dtype=acc) + xp.logical_not(keep.any()))
         elif reduction == "sum":
             scale = xp.asarray(g, dtype=acc)
         else:

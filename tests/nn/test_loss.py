@@ -362,6 +362,16 @@ def test_cross_entropy_and_its_gradient_op_reject_bad_arguments():
         pt.ops._cross_entropy_backward(pt.ones(()), pt.randn(2, 3), pt.tensor([0, 1]), pt.ones(4), -100, "mean", 0.0)
 
 
+def test_cross_entropy_probability_targets_with_a_wrong_size_weight_raise_when_they_need_grad():
+    # probability targets that require grad take the decomposition, which broadcast a (2,) weight
+    # over 1 class and returned [-0., -0.]; the kernel path (and PyTorch) raise
+    x, t = pt.randn(2, 1, requires_grad=True), pt.rand(2, 1, requires_grad=True)
+    for kw in ({}, {"label_smoothing": 0.1}):
+        with pytest.raises(RuntimeError, match=r"weight tensor should be defined either for all 1 classes or no "
+                                               r"classes but got weight tensor of shape: \[2\]"):
+            F.cross_entropy(x, t, pt.rand(2), reduction="none", **kw)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_margin_and_poisson_losses(reduction):
     # PyTorch's formulas (torch 2.13 gives the same values and gradients to 1e-12 on these kinds of inputs)

@@ -186,6 +186,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "
                                f"probabilities, got input {list(input.shape)} and target {list(target.shape)}")
+        if weight is not None and weight.numel() != c:   # else _class_weight would broadcast it silently
+            raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {c} classes or no "
+                               f"classes but got weight tensor of shape: {list(weight.shape)}")
         if label_smoothing > 0:
             target = target * (1 - label_smoothing) + label_smoothing / c
         prod = logp * target

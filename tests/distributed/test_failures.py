@@ -23,7 +23,10 @@ def test_a_rank_raising_mid_training_ends_the_job(where):
 def test_a_collective_nobody_joins_times_out():
     rc, out = run_ranks(2, "collective_timeout.py", timeout=60)
     assert rc == 0, out[-3000:]
-    assert re.search(r"rank 0 raised DistBackendError after 1\.\d s: all_reduce: rank 0 timed out after "
-                     r"1 s waiting for the other ranks", out), out[-3000:]
+    m = re.search(r"rank 0 raised DistBackendError after (\d+\.\d) s: all_reduce: rank 0 timed out after "
+                  r"1 s waiting for the other ranks", out)
+    assert m, out[-3000:]
+    # about the 1 s limit: a loaded machine may add to it, but it ended before rank 1 joined at 2.5 s
+    assert 1.0 <= float(m.group(1)) < 2.5, out[-3000:]
     assert "wait raised: all_reduce: rank 0 timed out after 0.2 s" in out, out[-3000:]
     assert "rank 0 done" in out and "rank 1 done" in out

@@ -125,6 +125,18 @@ def test_rrelu_training_draws_slopes():
     assert m(pt.tensor([-1.0])).tolist() == [pytest.approx(-0.2)]
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_rrelu_gradient_at_zero_is_the_slope_as_leaky_relus(training):
+    # rrelu is leaky_relu with slope (lower + upper) / 2 in eval: x > 0 takes the identity, x <= 0 the
+    # slope, so d/dx at 0 is the slope (it used to be 1); in training the drawn slope, in [lower, upper]
+    x = pt.tensor([-1.0, 0.0, 1.0], dtype=pt.float64, requires_grad=True)
+    F.rrelu(x, 0.1, 0.3, training=training).sum().backward()
+    g = x.grad.numpy()
+    assert g[2] == 1.0 and 0.1 <= g[0] <= 0.3 and 0.1 <= g[1] <= 0.3
+    if not training:
+        np.testing.assert_allclose(g, [0.2, 0.2, 1.0])
+
+
 def test_inplace_functional_variants():
     x0 = np.array([-1.5, -0.2, 0.0, 0.3, 2.0])
     for name, args in (("elu", (0.7,)), ("celu", (1.3,)), ("selu", ()), ("leaky_relu", (0.2,)),

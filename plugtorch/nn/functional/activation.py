@@ -251,8 +251,9 @@ def rrelu(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool 
                            f"lower={lower} and upper={upper}")
     if training:
         slope = pt.empty(tuple(input.shape), dtype=input.dtype, device=input.device).uniform_(lower, upper)
-        return _out(input, pt.where(input >= 0, input, input * slope), inplace)
-    return _out(input, pt.where(input >= 0, input, input * ((lower + upper) / 2)), inplace)
+        return _out(input, pt.where(input > 0, input, input * slope), inplace)
+    # x > 0, not >= 0: at 0 the gradient is the slope, as leaky_relu's (and PyTorch's)
+    return _out(input, pt.where(input > 0, input, input * ((lower + upper) / 2)), inplace)
 
 
 def rrelu_(input, lower: float = 1.0 / 8, upper: float = 1.0 / 3, training: bool = False):

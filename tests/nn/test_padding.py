@@ -86,6 +86,36 @@ def test_bad_inputs():
     assert tuple(pt.nn.functional.pad(pt.ones(1, 1, 2, 2, 2, 2), (1,) * 8).shape) == (1, 1, 4, 4, 4, 4)
 
 
+def test_circular_negative_padding_crops_then_wraps_the_cropped_signal():
+    # PyTorch's rule: a negative side crops first, a positive side then wraps what is left
+    # (it used to wrap the uncropped input: (1, -2) gave [4, 1, 2])
+    F = pt.nn.functional
+    x = pt.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    for pads, want in (((1, -2), [2, 1, 2]), ((-2, 1), [3, 4, 3]), ((2, -1), [2, 3, 1, 2, 3]),
+                       ((3, -1), [1, 2, 3, 1, 2, 3]), ((-1, 3), [2, 3, 4, 2, 3, 4]), ((-1, -1), [2, 3])):
+        assert F.pad(x, pads, "circular").tolist() == [[want]], pads
+    x2 = np.arange(20.0).reshape(1, 1, 4, 5)
+    want = np.pad(x2[..., 1:, :3], [(0, 0), (0, 0), (0, 2), (1, 0)], mode="wrap")   # (1, -2, -1, 2)
+    np.testing.assert_array_equal(F.pad(t64(x2), (1, -2, -1, 2), "circular").numpy(), want)
+    xg = t64(np.random.default_rng(2).standard_normal((1, 2, 4, 5)), rg=True)
+    scalar_gradcheck(lambda t: F.pad(t, (2, -1, -1, 1), "circular"), xg)
+    with pytest.raises(RuntimeError, match="wrapping around more than once"):
+        F.pad(x, (3, -2), "circular")   # 3 > the 2 left after cropping
+
+
+@pytest.mark.parametrize("mode", sorted(LAYERS))
+def test_negative_padding_to_an_empty_or_negative_size_raises(mode):
+    F = pt.nn.functional
+    x = pt.ones(1, 1, 4)
+    with pytest.raises(RuntimeError, match=r"pad\(\): input \(W: 4\) is too small. Calculated output W: -1"):
+        F.pad(x, (-2, -3), mode)
+    if mode == "circular":   # as PyTorch: circular gives an empty dim, the others refuse it
+        assert tuple(F.pad(x, (-2, -2), mode).shape) == (1, 1, 0)
+    else:
+        with pytest.raises(RuntimeError, match=r"Calculated output W: 0"):
+            F.pad(x, (-2, -2), mode)
+
+
 def test_class_hierarchy_as_torch():
     # each layer is its own class (isinstance(ReflectionPad2d(...), ReflectionPad1d) is False, as in torch);
     # the zero pads are constant pads

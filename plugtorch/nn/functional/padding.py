@@ -97,6 +97,15 @@ def pad(input, pad, mode: str = "constant", value=None):
             out = _pad_constant_dim(out, d, left, right, 0 if value is None else value)
             continue
         n = out.shape[d]
+        size = n + left + right
+        if size < (0 if mode == "circular" else 1):
+            raise RuntimeError(f"pad(): input ({'WHD'[k]}: {n}) is too small. Calculated output {'WHD'[k]}: {size} "
+                               f"for {mode} padding ({left}, {right}) of input {list(input.shape)}")
+        if mode == "circular" and (left < 0 or right < 0):
+            # PyTorch crops first, then wraps the cropped signal: (1, -2) on [1, 2, 3, 4] is [2, 1, 2]
+            crop_l, crop_r = max(-left, 0), max(-right, 0)
+            out = out.narrow(d, crop_l, n - crop_l - crop_r)
+            n, left, right = n - crop_l - crop_r, max(left, 0), max(right, 0)
         if mode == "reflect" and (left >= n or right >= n):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({left}, {right}) at dimension {d} of input {list(input.shape)}")

@@ -372,6 +372,23 @@ def test_cross_entropy_probability_targets_with_a_wrong_size_weight_raise_when_t
             F.cross_entropy(x, t, pt.rand(2), reduction="none", **kw)
 
 
+def test_hinge_losses_pass_the_gradient_at_the_hinge_as_clamp_min():
+    # PyTorch writes these hinges as clamp_min(v, 0), whose gradient passes at v == 0; they used
+    # where(v > 0, v, 0), which gave 0 there
+    x = t64([1.0, 0.5], True)   # v = -1 * 1 + 1 = 0 and v = -0.5 + 0.5 = 0
+    F.margin_ranking_loss(x, pt.zeros(2, dtype=pt.float64), t64([1.0, 1.0]), margin=0.5, reduction="sum").backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, -1.0])
+    x = t64([1.0, 2.0], True)   # margin - x = 0 and -1
+    F.hinge_embedding_loss(x, t64([-1.0, -1.0]), margin=1.0, reduction="sum").backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [-1.0, 0.0])
+    a = t64([[0.0, 0.0]], True)   # margin + |a - p| - |a - n| = 1 + 1 - 2 = 0
+    F.triplet_margin_loss(a, t64([[1.0, 0.0]]), t64([[0.0, 2.0]]), margin=1.0, eps=0.0).backward()
+    np.testing.assert_allclose(a.grad.numpy(), [[-1.0, 1.0]])   # (a-p)/|a-p| - (a-n)/|a-n|
+    a = t64([[1.0, 0.0]], True)   # cos(a, b) = 0 = margin, target -1: d cos / d a = b/|a||b| - cos a/|a|^2
+    F.cosine_embedding_loss(a, t64([[0.0, 2.0]]), t64([-1.0]), margin=0.0, reduction="sum").backward()
+    np.testing.assert_allclose(a.grad.numpy(), [[0.0, 1.0]], atol=1e-12)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_margin_and_poisson_losses(reduction):
     # PyTorch's formulas (torch 2.13 gives the same values and gradients to 1e-12 on these kinds of inputs)

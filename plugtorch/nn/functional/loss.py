@@ -309,7 +309,8 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     mag = ((input1 * input1).sum(-1) + eps) * ((input2 * input2).sum(-1) + eps)
     cos = prod / mag.sqrt()
     over = cos - margin
-    loss = pt.where(target == 1, 1 - cos, 0.0) + pt.where((target == -1) & (over > 0), over, 0.0)
+    # clamp_min, not where(over > 0): at over == 0 the gradient passes, as PyTorch's
+    loss = pt.where(target == 1, 1 - cos, 0.0) + pt.where(target == -1, over.clamp_min(0.0), 0.0)
     return _reduce(loss, reduction)
 
 
@@ -322,7 +323,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
                            f"input1: {pt.Size(input1.shape)}, input2: {pt.Size(input2.shape)}, "
                            f"target: {pt.Size(target.shape)} ")
     v = -target * (input1 - input2) + margin
-    return _reduce(pt.where(v > 0, v, 0.0), reduction)
+    return _reduce(v.clamp_min(0.0), reduction)   # at v == 0 the gradient passes, as PyTorch's
 
 
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
@@ -348,7 +349,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     # integers refused whatever the reduction: PyTorch's 'none' and 'sum' truncate margin - input to them
     _check_floating_input("hinge_embedding_loss", input, RuntimeError)
     over = margin - input
-    return _reduce(pt.where(target != 1, pt.where(over > 0, over, 0.0), 0.0)
+    return _reduce(pt.where(target != 1, over.clamp_min(0.0), 0.0)   # at over == 0 the gradient passes, as PyTorch's
                    + pt.where(target != -1, input, 0.0), reduction)
 
 
@@ -390,7 +391,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6,
     if swap:
         d_neg = pt.minimum(d_neg, dist(positive, negative, p, eps))
     v = margin + d_pos - d_neg
-    return _reduce(pt.where(v > 0, v, 0.0), reduction)
+    return _reduce(v.clamp_min(0.0), reduction)   # at v == 0 the gradient passes, as PyTorch's
 
 
 def _check_class_scores(op, input, target):

@@ -109,11 +109,14 @@ def test_negative_padding_to_an_empty_or_negative_size_raises(mode):
     x = pt.ones(1, 1, 4)
     with pytest.raises(RuntimeError, match=r"pad\(\): input \(W: 4\) is too small. Calculated output W: -1"):
         F.pad(x, (-2, -3), mode)
-    if mode == "circular":   # as PyTorch: circular gives an empty dim, the others refuse it
+    if mode == "circular":   # as PyTorch: circular gives an empty dim, the others' 1-d forms refuse it
         assert tuple(F.pad(x, (-2, -2), mode).shape) == (1, 1, 0)
     else:
         with pytest.raises(RuntimeError, match=r"Calculated output W: 0"):
             F.pad(x, (-2, -2), mode)
+    assert tuple(F.pad(pt.ones(1, 1, 4, 4), (0, 0, -2, -2), mode).shape) == (1, 1, 0, 4)
+    with pytest.raises(RuntimeError, match=r"input \(H: 4\) is too small. Calculated output H: -1"):
+        F.pad(pt.ones(1, 1, 4, 4), (0, 0, -3, -2), mode)
 
 
 def test_class_hierarchy_as_torch():

@@ -98,7 +98,7 @@ def pad(input, pad, mode: str = "constant", value=None):
             continue
         n = out.shape[d]
         size = n + left + right
-        if size < (0 if mode == "circular" else 1):
+        if size < (1 if mode != "circular" and len(pad) == 2 else 0):   # PyTorch's 1-d kernels refuse 0 too
             raise RuntimeError(f"pad(): input ({'WHD'[k]}: {n}) is too small. Calculated output {'WHD'[k]}: {size} "
                                f"for {mode} padding ({left}, {right}) of input {list(input.shape)}")
         if mode == "circular" and (left < 0 or right < 0):

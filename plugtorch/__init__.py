@@ -184,3 +184,9 @@ adaptive_max_pool1d = nn.functional.adaptive_max_pool1d_with_indices   # (torch'
 # torch's top-level forms with ATen's argument orders (batch_norm, embedding, the losses' integer
 # reductions, the functional RNN cells, convolution, grid_sampler ...), poisson, binomial, frombuffer
 from plugtorch._nn_toplevel import *  # noqa: E402,F401,F403
+
+# out= for every function whose torch counterpart takes it (the table is in plugtorch/_out.py)
+from plugtorch import _out  # noqa: E402
+
+_out.install(globals(), "")
+_out.install(vars(nn.functional), "nn.functional")

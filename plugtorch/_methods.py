@@ -72,8 +72,12 @@ conj_physical greater greater_equal less less_equal not_equal igamma igammac
 
 def _method(fn):
     def m(self, *args, **kwargs):
-        if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
-            kwargs = P.numpy_names(fn.__name__, kwargs)
+        if kwargs:
+            if "axis" in kwargs or "keepdims" in kwargs:
+                kwargs = P.numpy_names(fn.__name__, kwargs)
+            if "out" in kwargs:   # the function takes out= (as torch's); the method does not (as torch's)
+                raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out' (Tensor methods take "
+                                f"no out=; call plugtorch.{fn.__name__}(..., out=...))")
         return fn(self, *args, **kwargs)
     m.__name__ = fn.__name__
     m.__doc__ = fn.__doc__

@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 
-from plugtorch import _dtypes, return_types
+from plugtorch import _dtypes, _out, return_types
 from plugtorch import _memory_format as MF
 from plugtorch._device import canonical
 from plugtorch._tensor import Tensor
@@ -40,14 +40,29 @@ def numpy_names(op, kwargs):
     return kwargs
 
 
-def _make_op_function(op):
+def _make_op_function(op, out_name=None):
+    """The public function of ``op``; with ``out_name``, one that takes ``out=`` too (named so in
+    its errors), checked only on the keyword path so calls without keywords cost the same."""
     def fn(*args, **kwargs):
         if kwargs and ("axis" in kwargs or "keepdims" in kwargs):
             kwargs = numpy_names(op.name, kwargs)
         return dispatch(op, *args, **kwargs)
+    if out_name is not None:
+        plain = fn
+
+        def fn(*args, **kwargs):
+            if kwargs:
+                if "out" in kwargs:
+                    out = kwargs.pop("out")
+                    if out is not None:
+                        return _out.call(out_name, plain, args, kwargs, out, out_name in _out.FACTORIES)
+                if "axis" in kwargs or "keepdims" in kwargs:
+                    kwargs = numpy_names(op.name, kwargs)
+            return dispatch(op, *args, **kwargs)
+        fn._takes_out = True
     fn.__name__ = op.name
     fn.__qualname__ = op.name
-    fn.__signature__ = op.signature
+    fn.__signature__ = op.signature if out_name is None else _out.signature_with_out(op.signature)
     fn.__doc__ = op.doc
     fn._op = op
     return fn
@@ -77,7 +92,7 @@ def public(op_name, exported=None):
 
 # ---- arithmetic with extra arguments ------------------------------------------------------
 @public("add")
-def add(input, other, *, alpha=1):
+def add(input, other, *, alpha=1, out=None):
     """input + alpha * other.
 
     >>> plugtorch.add(plugtorch.tensor([1, 2]), 3).tolist()
@@ -85,22 +100,28 @@ def add(input, other, *, alpha=1):
     """
     if alpha != 1:
         other = other * alpha
-    return dispatch(OPS["add"], input, other)
+    if out is None:
+        return dispatch(OPS["add"], input, other)
+    return _out.write("add", dispatch(OPS["add"], input, other), out)
 
 
 @public("sub")
-def sub(input, other, *, alpha=1):
+def sub(input, other, *, alpha=1, out=None):
     if alpha != 1:
         other = other * alpha
-    return dispatch(OPS["sub"], input, other)
+    if out is None:
+        return dispatch(OPS["sub"], input, other)
+    return _out.write("sub", dispatch(OPS["sub"], input, other), out)
 
 
 subtract = sub
 
 
 @public("div")
-def div(input, other, *, rounding_mode=None):
+def div(input, other, *, rounding_mode=None, out=None):
     """True division, or rounded with ``rounding_mode='trunc'|'floor'``."""
+    if out is not None:
+        return _out.write("div", div(input, other, rounding_mode=rounding_mode), out)
     if rounding_mode is None:
         return dispatch(OPS["div"], input, other)
     if rounding_mode == "floor":
@@ -362,6 +383,9 @@ def _size_arg(op, size, kw=None):
 def _factory(name, fill):
     def f(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           **kw):
+        if out is not None:
+            return _out.call(name, f, size, dict(kw, dtype=dtype, layout=layout, device=device,
+                                                  requires_grad=requires_grad), out, True)
         shape = _size_arg(name, size, _size_kw(name, kw))
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         M.check_storage_size(name, shape, dt.itemsize)
@@ -389,6 +413,9 @@ ones = _factory("ones", 1)
 @public("empty")
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None, **kw):
+    if out is not None:
+        return _out.call("empty", empty, size, dict(kw, dtype=dtype, layout=layout, device=device,
+                                                    requires_grad=requires_grad, memory_format=memory_format), out, True)
     size = _size_arg("empty", size, _size_kw("empty", kw))
     if memory_format is None or memory_format is MF.contiguous_format:
         t = dispatch(OPS["empty"], size, dtype=dtype, device=device)
@@ -429,6 +456,9 @@ _CLONE = OPS["clone"]
 
 @public("full")
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if out is not None:
+        return _out.call("full", full, (size, fill_value), dict(dtype=dtype, layout=layout, device=device,
+                                                                requires_grad=requires_grad), out, True)
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     t = dispatch(OPS["full"], size, fill_value, dtype=dtype, device=device)
@@ -473,6 +503,9 @@ for _n in ("zeros_like", "ones_like", "empty_like", "full_like"):
 @public("arange")
 def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
     """Values from ``start`` (default 0) up to but not including ``end``, ``step`` apart."""
+    if out is not None:
+        return _out.call("arange", arange, (start, end, step), dict(dtype=dtype, layout=layout, device=device,
+                                                                    requires_grad=requires_grad), out, True)
     if end is None:
         if start is None:
             raise TypeError("arange(): missing the required argument 'end' (e.g. arange(5) or arange(0, 5))")
@@ -486,11 +519,17 @@ def arange(start=None, end=None, step=1, *, out=None, dtype=None, layout=None, d
 
 @public("linspace")
 def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if out is not None:
+        return _out.call("linspace", linspace, (start, end, steps), dict(dtype=dtype, layout=layout, device=device,
+                                                                         requires_grad=requires_grad), out, True)
     return dispatch(OPS["linspace"], start, end, steps, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 @public("eye")
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if out is not None:
+        return _out.call("eye", eye, (n, m), dict(dtype=dtype, layout=layout, device=device,
+                                                  requires_grad=requires_grad), out, True)
     return dispatch(OPS["eye"], n, m, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -498,6 +537,9 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
 def _random_factory(name, fill):
     def f(*size, generator=None, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           **kw):
+        if out is not None:
+            return _out.call(name, f, size, dict(kw, generator=generator, dtype=dtype, layout=layout, device=device,
+                                                  requires_grad=requires_grad), out, True)
         shape = _size_arg(name, size, _size_kw(name, kw))
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
         if not dt.is_floating_point:
@@ -572,6 +614,8 @@ def cat(tensors, dim=0, *, out=None):
     >>> plugtorch.cat([plugtorch.zeros(1), plugtorch.ones(2)]).tolist()
     [0.0, 1.0, 1.0]
     """
+    if out is not None:
+        return _out.write("cat", cat(tensors, dim), out)
     tensors = list(tensors) if isinstance(tensors, tuple) else tensors
     if dim.__class__ is int and -4 <= dim < 4 and MF.all_channels_last(tensors, dim):
         # channels_last in, channels_last out (as torch): concatenate the NHWC views, then view back
@@ -586,7 +630,7 @@ concat = cat
 @public("cat")
 def concatenate(tensors, axis=0, out=None):
     """``cat`` with NumPy's argument name."""
-    return cat(tensors, axis)
+    return cat(tensors, axis) if out is None else _out.write("concatenate", cat(tensors, axis), out)
 
 
 @public("permute")
@@ -600,7 +644,7 @@ def reshape(input, *shape, **kwargs):
     if kwargs:
         if shape or list(kwargs) != ["shape"]:
             raise TypeError(f"reshape() got an unexpected keyword argument '{next(k for k in kwargs if k != 'shape')}'"
-                            if any(k != "shape" for k in kwargs) else "reshape() got 'shape' twice")
+                            if _b.any(k != "shape" for k in kwargs) else "reshape() got 'shape' twice")
         shape = (kwargs["shape"],)
     return dispatch(OPS["reshape"], input, *shape)
 
@@ -793,6 +837,8 @@ for _n, _f in list(globals().items()):
         _params = inspect.signature(_f).parameters
         if "dim" in _params or "keepdim" in _params:
             globals()[_n] = _accepting_numpy_names(_f)
+
+_out.install(globals(), "")   # out= where torch's function takes it (plugtorch/__init__ adds the later exports)
 
 _PRIVATE = {"MF", "check_index_along", "check_int64", "check_values_fit", "fit_scalar", "annotations", "functools", "inspect", "numpy_names", "types", "np", "canonical", "Tensor", "M", "dispatch", "OPS", "refresh_ops",
             "public", "PUBLIC_TO_OP", "return_types", "ops"}

@@ -203,3 +203,9 @@ def ifftshift(input, dim=None):
 
 __all__ = ["fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "hfft2", "hfftn", "ifft", "ifft2", "ifftn",
            "ifftshift", "ihfft", "ihfft2", "ihfftn", "irfft", "irfft2", "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn"]
+
+
+# out= for the functions whose torch.fft counterpart takes it (plugtorch/_out.py)
+from plugtorch import _out  # noqa: E402
+
+_out.install(globals(), "fft")

@@ -298,3 +298,9 @@ __all__ = ["LinAlgError", "householder_product", "ldl_factor", "ldl_factor_ex", 
            "vander", "matrix_power", "multi_dot", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv",
            "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve",
            "solve_ex", "solve_triangular", "svd", "svdvals", "vecdot", "vector_norm"]
+
+
+# out= for the functions whose torch.linalg counterpart takes it (plugtorch/_out.py)
+from plugtorch import _out  # noqa: E402
+
+_out.install(globals(), "linalg")

@@ -125,3 +125,9 @@ def softmax(input, dim, *, dtype=None):
 def log_softmax(input, dim, *, dtype=None):
     """Alias of plugtorch.log_softmax (``dim`` required, ``dtype`` keyword-only as in torch.special)."""
     return P.log_softmax(input, dim, dtype=dtype)
+
+
+# out= for the functions whose torch.special counterpart takes it (plugtorch/_out.py)
+from plugtorch import _out  # noqa: E402
+
+_out.install(globals(), "special")

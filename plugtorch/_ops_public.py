@@ -308,7 +308,69 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=device)
 
 
-asarray = as_tensor
+@public("_to_device")
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad=False):
+    """``obj`` as a tensor, sharing its memory where it can (a tensor of the same dtype and device,
+    a NumPy array, a DLPack producer or a buffer on cpu). ``copy=True`` always copies;
+    ``copy=False`` refuses to copy (ValueError where sharing is impossible).
+
+    >>> import numpy as np
+    >>> a = np.zeros(2)
+    >>> plugtorch.asarray(a, copy=False).add_(1) is not None, a.tolist()
+    (True, [1.0, 1.0])
+    """
+    dt = None if dtype is None else _dtypes.to_dtype(dtype)
+    t, why = (None, None) if copy else _alias(obj, dt, device)
+    if t is None:
+        if copy is False:
+            raise ValueError(f"asarray(): can't alias {why} (copy=False); pass copy=None to copy only where "
+                             "needed, or copy=True")
+        if isinstance(obj, Tensor):
+            t = obj.to(device=device, dtype=dt, copy=True)
+            if not requires_grad:
+                t = t.detach()
+        elif hasattr(obj, "__dlpack__") and not isinstance(obj, np.ndarray):
+            t = from_dlpack(obj, copy=True).to(device=device, dtype=dt)
+        else:
+            t = tensor(obj, dtype=dt, device=device)
+    if requires_grad and not t.requires_grad:
+        t = (t.detach() if t is obj else t).requires_grad_()
+    elif not requires_grad and t.requires_grad:
+        t = t.detach()
+    return t
+
+
+def _alias(obj, dt, device):
+    """``obj`` as a tensor sharing its memory, or (None, why not)."""
+    if isinstance(obj, Tensor):
+        if dt is not None and dt is not obj.dtype:
+            return None, f"tensor with dtype {obj.dtype} into dtype {dt}"
+        if device is not None and canonical(device) != obj.device:
+            return None, f"tensor from device {obj.device} to {canonical(device)}"
+        return obj, None
+    if device is not None and canonical(device).type != "cpu":
+        return None, f"{type(obj).__name__} (host memory) into a tensor on {canonical(device)}"
+    if isinstance(obj, np.ndarray):
+        try:
+            t = from_numpy(obj)   # (a negative stride raises, as PyTorch)
+        except TypeError:
+            return None, f"NumPy array of dtype {obj.dtype}, which plugtorch has no dtype for,"
+        if dt is not None and dt is not t.dtype:
+            return None, f"NumPy array with dtype {t.dtype} into dtype {dt}"
+        return t, None
+    if hasattr(obj, "__dlpack__"):
+        t = from_dlpack(obj)
+        if dt is not None and dt is not t.dtype:
+            return None, f"{type(obj).__name__} with dtype {t.dtype} into dtype {dt}"
+        return t, None
+    if isinstance(obj, (bytes, bytearray, memoryview)) or type(obj).__name__ == "array":
+        want = dt or _dtypes.get_default_dtype()
+        nbytes = memoryview(obj).nbytes
+        if nbytes % want.itemsize:
+            raise ValueError(f"asarray(): buffer length ({nbytes} bytes) must be a multiple of the element size "
+                             f"({want.itemsize}) of {want}")
+        return from_numpy(np.frombuffer(obj, dtype=want.numpy)), None
+    return None, f"arbitrary sequence ({type(obj).__name__}) into a tensor"
 
 
 @public("_to_device")

@@ -396,3 +396,79 @@ def test_every_listed_function_writes_its_result_into_out():
             break
     assert failed == []
     assert called >= 330, called
+
+
+# ---- asarray(copy=) ---------------------------------------------------------------------------
+def test_asarray_shares_memory_when_it_can():
+    x = pt.arange(3.0)
+    assert pt.asarray(x) is x
+    a = np.arange(3.0)
+    t = pt.asarray(a)
+    t.add_(1)
+    assert a.tolist() == [1.0, 2.0, 3.0] and t.dtype is pt.float64
+    t = pt.asarray(a, copy=False)
+    t.mul_(2)
+    assert a.tolist() == [2.0, 4.0, 6.0]
+    buf = bytearray(np.array([1, 2], dtype=np.int16).tobytes())
+    t = pt.asarray(buf, dtype=pt.int16)
+    t.add_(1)
+    assert np.frombuffer(buf, dtype=np.int16).tolist() == [2, 3]
+
+
+def test_asarray_copy_true_always_copies():
+    x = pt.arange(3.0)
+    c = pt.asarray(x, copy=True)
+    c.add_(1)
+    assert x.tolist() == [0.0, 1.0, 2.0]
+    a = np.arange(3.0)
+    pt.asarray(a, copy=True).add_(1)
+    assert a.tolist() == [0.0, 1.0, 2.0]
+    assert pt.asarray([1, 2.5], copy=True).tolist() == [1.0, 2.5]
+
+
+def test_asarray_copy_none_copies_only_when_needed():
+    x = pt.arange(3.0)
+    y = pt.asarray(x, dtype=pt.int64)
+    assert y.dtype is pt.int64 and y.tolist() == [0, 1, 2]
+    assert pt.asarray([1, 2]).dtype is pt.int64
+    assert pt.asarray(np.arange(2.0), dtype=pt.float32).dtype is pt.float32
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda: pt.asarray(pt.arange(3.0), dtype=pt.int64, copy=False),
+     "can't alias tensor with dtype plugtorch.float32 into dtype plugtorch.int64"),
+    (lambda: pt.asarray(np.arange(3.0), dtype=pt.float32, copy=False),
+     "can't alias NumPy array with dtype plugtorch.float64 into dtype plugtorch.float32"),
+    (lambda: pt.asarray([1, 2], copy=False), r"can't alias arbitrary sequence \(list\) into a tensor"),
+    (lambda: pt.asarray(3, copy=False), r"can't alias arbitrary sequence \(int\) into a tensor"),
+])
+def test_asarray_copy_false_refuses_to_copy(call, msg):
+    with pytest.raises(ValueError, match=r"asarray\(\): " + msg):
+        call()
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+def test_asarray_across_devices():
+    x = pt.arange(3.0)
+    with pytest.raises(ValueError, match=r"can't alias tensor from device cpu to opencl:0"):
+        pt.asarray(x, device="opencl", copy=False)
+    y = pt.asarray(x, device="opencl")
+    assert y.device == pt.device("opencl:0") and y.tolist() == [0.0, 1.0, 2.0]
+    assert pt.asarray(y) is y
+
+
+def test_asarray_requires_grad():
+    x = pt.arange(3.0)
+    r = pt.asarray(x, requires_grad=True)
+    assert r.requires_grad and not x.requires_grad
+    w = pt.ones(2, requires_grad=True)
+    assert not pt.asarray(w).requires_grad
+    c = pt.asarray(w, copy=True, requires_grad=True)
+    c.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_as_tensor_keeps_its_signature():
+    assert list(inspect.signature(pt.as_tensor).parameters) == ["data", "dtype", "device"]
+    with pytest.raises(TypeError):
+        pt.as_tensor([1], copy=True)

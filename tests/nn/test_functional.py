@@ -121,6 +121,36 @@ def test_scaled_dot_product_attention():
         F.scaled_dot_product_attention(t64(qc), t64(kc), t64(vc), t64(fmask[:4, :4]), is_causal=True)
 
 
+def test_sdpa_rows_masked_entirely_give_zero_output_and_gradient():
+    # PyTorch's attention (its _safe_softmax) returns 0 for a query row whose keys are all masked,
+    # not softmax's 0/0 = nan, and the row passes no gradient; the other rows are ordinary
+    q, k, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4)), rng.standard_normal((2, 5, 2))
+    bmask = rng.random((3, 5)) > 0.4
+    bmask[0] = False
+    bmask[1:, 0] = True
+    fmask = np.where(bmask, 0.0, -np.inf)
+    for mask in (pt.tensor(bmask), t64(fmask)):
+        qt, kt, vt = t64(q, True), t64(k, True), t64(v, True)
+        out = F.scaled_dot_product_attention(qt, kt, vt, mask)
+        want = sdpa_ref(q, k, v, bmask)
+        want[:, 0] = 0.0
+        np.testing.assert_allclose(out.detach().numpy(), want, rtol=1e-10)
+        out.sum().backward()
+        assert np.isfinite(qt.grad.numpy()).all() and not qt.grad.numpy()[:, 0].any()
+        assert np.isfinite(kt.grad.numpy()).all() and np.isfinite(vt.grad.numpy()).all()
+    scalar_gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, pt.tensor(bmask)),
+                     t64(q[:1], True), t64(k[:1], True), t64(v[:1], True))
+
+
+def test_sdpa_mask_that_would_grow_the_output_raises():
+    # a (2, 1, S) mask over (2, 1, L, S) scores broadcasts to (2, 2, L, S): PyTorch refuses it
+    # (it used to return a (2, 2, L, Ev) result)
+    q = k = v = pt.ones(2, 1, 3, 4)
+    with pytest.raises(RuntimeError, match=r"attn_mask of shape \[2, 1, 3\] does not broadcast to the attention "
+                                           r"weights' shape \[2, 1, 3, 3\]"):
+        F.scaled_dot_product_attention(q, k, v, pt.ones(2, 1, 3, dtype=pt.bool))
+
+
 def test_distances():
     a, b = rng.standard_normal((4, 3)), rng.standard_normal((4, 3))
     cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))

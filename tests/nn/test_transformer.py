@@ -152,6 +152,25 @@ def test_mha_input_errors():
         mha(pt.randn(8), pt.randn(8), pt.randn(8))
 
 
+def test_mha_sample_with_every_key_padded():
+    # as PyTorch: without weights the attention runs as scaled_dot_product_attention, whose fully
+    # masked rows are 0 (so the output is out_proj's bias); with weights a plain softmax gives nan
+    mha = nn.MultiheadAttention(4, 2).double()
+    q = t64(rng.standard_normal((3, 2, 4)), True)
+    kpm = pt.tensor([[True] * 3, [False, True, False]])
+    out, w = mha(q, q, q, key_padding_mask=kpm, need_weights=False)
+    assert w is None
+    bias = mha.out_proj.bias.detach().numpy()
+    np.testing.assert_allclose(out.detach().numpy()[:, 0], np.broadcast_to(bias, (3, 4)), rtol=1e-12)
+    ref, _ = mha_ref(mha, q.detach().numpy()[:, 1:], q.detach().numpy()[:, 1:], q.detach().numpy()[:, 1:],
+                     kpm=kpm.numpy()[1:])
+    np.testing.assert_allclose(out.detach().numpy()[:, 1:], ref, rtol=1e-10)
+    out.sum().backward()
+    assert np.isfinite(q.grad.numpy()).all()
+    out, w = mha(q, q, q, key_padding_mask=kpm, need_weights=True)
+    assert np.isnan(w.detach().numpy()[0]).all() and np.isfinite(w.detach().numpy()[1]).all()
+
+
 def test_mha_bias_kv_and_zero_attn():
     mha = nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True).double()
     assert tuple(mha.bias_k.shape) == (1, 1, 4) and "bias_v" in dict(mha.named_parameters())

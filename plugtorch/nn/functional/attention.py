@@ -51,11 +51,22 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         keep = pt.ones((L, S), dtype=pt.bool, device=query.device).tril()
         scores = scores + _as_additive_mask(keep, scores.dtype, True)
     elif attn_mask is not None:
+        shape = tuple(scores.shape)
+        if pt.broadcast_shapes(tuple(attn_mask.shape), shape) != shape:
+            raise RuntimeError(f"scaled_dot_product_attention: attn_mask of shape {list(attn_mask.shape)} does not "
+                               f"broadcast to the attention weights' shape {list(shape)} (..., L, S)")
         scores = scores + _as_additive_mask(attn_mask, scores.dtype, True)
-    attn = pt.softmax(scores, -1)
+    attn = pt.softmax(scores, -1) if attn_mask is None else _safe_softmax(scores)
     if dropout_p > 0.0:
         attn = dropout(attn, dropout_p, training=True)
     return attn @ value
+
+
+def _safe_softmax(scores):
+    """softmax over the last dim, with 0 (not 0/0 = nan) in the rows masked entirely to -inf, as
+    PyTorch's attention (its _safe_softmax); those rows get a zero gradient too."""
+    dead = (scores == -math.inf).all(-1, keepdim=True)
+    return pt.where(dead, 0.0, pt.softmax(pt.where(dead, 0.0, scores), -1))
 
 
 def _repeat_heads(x, heads):
@@ -128,7 +139,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         scores = scores + m
     if key_padding_mask is not None:
         scores = scores + _as_additive_mask(key_padding_mask, scores.dtype, False).reshape(N, 1, 1, S)
-    attn = pt.softmax(scores, -1)
+    # PyTorch runs scaled_dot_product_attention when no weights are asked for (fully masked rows
+    # give 0) and a plain softmax when they are (those rows give nan)
+    masked = attn_mask is not None or key_padding_mask is not None
+    attn = _safe_softmax(scores) if masked and not need_weights else pt.softmax(scores, -1)
     if dropout_p > 0.0 and training:
         attn_d = dropout(attn, dropout_p, training=True)
     else:

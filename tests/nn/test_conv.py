@@ -151,6 +151,21 @@ def test_conv_modules_shapes_init_and_errors():
     assert tuple(c1(pt.randn(4, 2, 7)).shape) == (4, 5, 7)
 
 
+def test_conv_transpose_output_size_out_of_range_raises_value_error():
+    # sizes 9 and 10 are reachable from 5 (stride 2, padding 1, kernel 3): min 9, max 9 + stride - 1
+    t = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1)
+    x = pt.randn(1, 4, 5, 5)
+    assert tuple(t(x, output_size=(10, 9)).shape) == (1, 6, 10, 9)
+    assert tuple(t(x, output_size=[1, 6, 10, 10]).shape) == (1, 6, 10, 10)   # with the batch and channel dims
+    for bad in ((8, 9), (11, 9)):   # used to reach conv_transpose2d as output_padding -1 / 2 (RuntimeError)
+        with pytest.raises(ValueError, match=r"requested an output size of \[\d+, 9\], but valid sizes range "
+                                             r"from \[9, 9\] to \[10, 10\] \(for an input of \[5, 5\]\)"):
+            t(x, output_size=bad)
+    with pytest.raises(ValueError, match=r"ConvTranspose2D: for 4D input, output_size must have 2 or 4 elements "
+                                         r"\(got 3\)"):
+        t(x, output_size=(6, 10, 10))   # (a 3-element size used to take its last 2 silently)
+
+
 def test_conv_padding_modes():
     x = rng.standard_normal((1, 1, 4, 5))
     conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect", bias=False).double()

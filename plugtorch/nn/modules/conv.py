@@ -154,11 +154,29 @@ class _ConvTransposeNd(_ConvNd):
         self._check_input(input)
         nd, op = self._nd, self.output_padding
         if output_size is not None:
-            size = tuple(output_size)[-nd:]
-            op = tuple(size[i] - ((input.shape[-nd + i] - 1) * self.stride[i] - 2 * self.padding[i]
-                                  + self.dilation[i] * (self.kernel_size[i] - 1) + 1) for i in range(nd))
+            op = self._output_padding(input, output_size)
         return type(self)._conv(input, self.weight, self.bias, self.stride, self.padding, op, self.groups,
                                 self.dilation)
+
+
+    def _output_padding(self, input, output_size):
+        """The output_padding that gives ``output_size`` (the spatial sizes, or with the batch and
+        channel dims in front); PyTorch's ValueError for a size no output_padding < stride reaches."""
+        nd = self._nd
+        lead = 2 if input.ndim == nd + 2 else 1
+        size = [int(v) for v in output_size]
+        if len(size) == lead + nd:
+            size = size[lead:]
+        if len(size) != nd:
+            raise ValueError(f"ConvTranspose{nd}D: for {input.ndim}D input, output_size must have {nd} or "
+                             f"{lead + nd} elements (got {len(size)})")
+        lo = [(input.shape[-nd + i] - 1) * self.stride[i] - 2 * self.padding[i]
+              + self.dilation[i] * (self.kernel_size[i] - 1) + 1 for i in range(nd)]
+        hi = [lo[i] + self.stride[i] - 1 for i in range(nd)]
+        if any(not lo[i] <= size[i] <= hi[i] for i in range(nd)):
+            raise ValueError(f"requested an output size of {size}, but valid sizes range from {lo} to {hi} (for an "
+                             f"input of {list(input.shape[-nd:])})")
+        return tuple(size[i] - lo[i] for i in range(nd))
 
 
 class ConvTranspose1d(_ConvTransposeNd):

@@ -128,7 +128,8 @@ def write(name, result, out):
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
         _check_grad(name, (result,), (out,))
-        _write_one(name, result, out, name in _INDEX_RESULTS)
+        _check_one(name, result, out, name in _INDEX_RESULTS)
+        _write_one(name, result, out)
         return out
     if not isinstance(out, (tuple, list)):
         raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not {type(out).__name__} "
@@ -137,8 +138,10 @@ def write(name, result, out):
         raise TypeError(f"{name}(): expected tuple of {len(result)} elements but got {len(out)} for argument 'out'")
     _check_grad(name, result, out)
     fields = getattr(result, "_fields", None)
-    for i, (r, o) in enumerate(zip(result, out)):
-        _write_one(name, r, o, fields is not None and fields[i] == "indices")
+    for i, (r, o) in enumerate(zip(result, out)):   # every out is checked before any is written
+        _check_one(name, r, o, fields is not None and fields[i] == "indices")
+    for r, o in zip(result, out):
+        _write_one(name, r, o)
     return type(result)(*out) if fields is not None else tuple(out)
 
 
@@ -149,7 +152,7 @@ def _check_grad(name, results, outs):
                            "and use the returned tensor")
 
 
-def _write_one(name, r, o, exact):
+def _check_one(name, r, o, exact):
     if o.device != r.device:
         raise RuntimeError(f"{name}(): Expected out tensor to have device {r.device}, but got {o.device} instead "
                            f"(the result is computed on {r.device}); create out there")
@@ -159,6 +162,9 @@ def _write_one(name, r, o, exact):
     if r.dtype.category > o.dtype.category:
         raise RuntimeError(f"{name}(): result type {_scalar_type(r.dtype)} can't be cast to the desired output type "
                            f"{_scalar_type(o.dtype)}; pass an out of dtype {r.dtype} (or of a kind that holds it)")
+
+
+def _write_one(name, r, o):
     shape = tuple(r.shape)
     if tuple(o.shape) != shape:
         if o.numel():

@@ -122,9 +122,11 @@ def test_tuple_out_errors():
         pt.sort(x, out=pt.empty(3))
     with pytest.raises(TypeError, match=r"sort\(\): expected tuple of 2 elements but got 1"):
         pt.sort(x, out=(pt.empty(3),))
+    v = pt.zeros(3)
     with pytest.raises(RuntimeError, match=r"sort\(\): Expected out tensor for the indices to have dtype "
                                            r"plugtorch.int64, but got plugtorch.float32"):
-        pt.sort(x, out=(pt.empty(3), pt.empty(3)))
+        pt.sort(x, out=(v, pt.empty(3)))
+    assert v.tolist() == [0.0, 0.0, 0.0]   # nothing is written unless every out is right
     with pytest.raises(TypeError, match=r"add\(\): argument 'out' must be Tensor, not tuple"):
         pt.add(x, x, out=(pt.empty(3),))
     with pytest.raises(RuntimeError, match=r"argmax\(\): Expected out tensor for the indices to have dtype"):

@@ -579,7 +579,14 @@ def run_with_autograd(graph, tensors):
             D.data_check(get(flag), exc_type, message)
         args = substitute(call.args, get)
         kwargs = substitute(call.kwargs, get)
-        res = D.dispatch(call.op, *args, **kwargs)
+        if call.grad:
+            res = D.dispatch(call.op, *args, **kwargs)
+        else:     # (made under no_grad: an update of a parameter, a running statistic)
+            prev, D.grad_state.enabled = D.grad_state.enabled, False
+            try:
+                res = D.dispatch(call.op, *args, **kwargs)
+            finally:
+                D.grad_state.enabled = prev
         if "dynamic_shape" in call.op.tags:
             try:
                 _check_shapes(call, call.outs, res)

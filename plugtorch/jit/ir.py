@@ -98,15 +98,19 @@ class Node:
 class OpCall:
     """One call through the dispatcher at the top level of the traced program."""
 
-    __slots__ = ("op", "args", "kwargs", "outs", "site", "nodes")
+    __slots__ = ("op", "args", "kwargs", "outs", "site", "nodes", "grad")
 
-    def __init__(self, op, args, kwargs, site):
+    def __init__(self, op, args, kwargs, site, grad=True):
         self.op = op
         self.args = args
         self.kwargs = kwargs
         self.outs = None
         self.site = site
         self.nodes = []
+        # the grad mode the program made the call in: a replay through autograd makes it in the
+        # same mode (an update of a parameter under no_grad must not be recorded, nor refused as
+        # an in-place write on a leaf that requires grad)
+        self.grad = grad
 
 
 class Read:

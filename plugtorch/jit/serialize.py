@@ -89,6 +89,8 @@ def to_structure(graph: Graph, names: dict | None = None) -> dict:
             ops.append({"op": call.op.name, "args": _enc(list(call.args), call.op.name),
                         "kwargs": _enc(dict(call.kwargs), call.op.name),
                         "outs": _enc(call.outs, call.op.name), "site": call.site or ""})
+            if not call.grad:
+                ops[-1]["grad"] = False
         for v in values_in(graph.outputs):
             if v.index not in defined:
                 raise _Bad(f"the output {v!r} is produced by no op of the graph")
@@ -282,9 +284,13 @@ def from_structure(obj):
             op.signature.bind(*args, **kwargs)
         except TypeError as e:
             raise _Bad(f"{where}: the arguments do not fit {name}{op.signature}: {e}") from None
-        outs = _dec_outs(rec.get("outs"), values, new_value, f"{where} ({name})", 0)
+        # (an in-place op returns the tensor it wrote: a value its arguments already name)
+        written = {v.index for v in values_in((args, kwargs))}
+        outs = _dec_outs(rec.get("outs"), values, new_value, f"{where} ({name})", 0, written)
         site = rec.get("site") if isinstance(rec.get("site"), str) else ""
-        call = OpCall(op, tuple(args), kwargs, site[:300])
+        grad = rec.get("grad", True)
+        _need(grad is True or grad is False, f"{where} ({name}): 'grad' must be true or false")
+        call = OpCall(op, tuple(args), kwargs, site[:300], grad)
         call.outs = outs
         g.ops.append(call)
     g.outputs = _dec(obj["outputs"], values, "outputs", 0)
@@ -329,15 +335,17 @@ def _dec(t, values, where, depth):
     raise _Bad(f"{where}: an argument of unknown form {t!r:.60}")
 
 
-def _dec_outs(t, values, new_value, where, depth):
+def _dec_outs(t, values, new_value, where, depth, written=frozenset()):
     _need(depth <= MAX_NEST, f"{where}: results nest too deeply")
     if isinstance(t, dict) and set(t) == {"v"}:
         from plugtorch.jit.ir import NODE
+        if t["v"] in written and isinstance(t["v"], int) and not isinstance(t["v"], bool):
+            return values[t["v"]]
         return new_value(t["v"], NODE, where)
     if isinstance(t, dict) and set(t) == {"tuple"} and isinstance(t["tuple"], list):
-        return tuple(_dec_outs(x, values, new_value, where, depth + 1) for x in t["tuple"])
+        return tuple(_dec_outs(x, values, new_value, where, depth + 1, written) for x in t["tuple"])
     if isinstance(t, list):
-        return [_dec_outs(x, values, new_value, where, depth + 1) for x in t]
+        return [_dec_outs(x, values, new_value, where, depth + 1, written) for x in t]
     _need(t is None or isinstance(t, _CONST), f"{where}: a result of unknown form {t!r:.60}")
     return t
 
@@ -390,7 +398,14 @@ class LoadedGraph:
         for call in g.ops:
             a = substitute(list(call.args), lambda v: env[v.index])
             k = substitute(call.kwargs, lambda v: env[v.index])
-            res = D.dispatch(call.op, *a, **k)
+            if call.grad:
+                res = D.dispatch(call.op, *a, **k)
+            else:     # (the program made it under no_grad: a parameter's update, a statistic)
+                prev, D.grad_state.enabled = D.grad_state.enabled, False
+                try:
+                    res = D.dispatch(call.op, *a, **k)
+                finally:
+                    D.grad_state.enabled = prev
             if "dynamic_shape" in call.op.tags:
                 self._check_dynamic(call, call.outs, res)
             _bind(env, call.outs, res)

@@ -122,6 +122,7 @@ def _set_field(structure, name, value):
     (lambda s: _set_field(s, "version", 99), r"version 99"),
     (lambda s: _set_field(s, "format", "pickle"), r"format is 'pickle'"),
     (lambda s: _set_field(_field(s, "ops")[0], "args", [{"__dict__": [["v", 12345]]}]), r"reads value 12345 before it is defined"),
+    (lambda s: _field(s, "ops")[0]["__dict__"].append(["grad", "yes"]), r"op 0 \(\w+\): 'grad' must be true or false"),
 ])
 def test_tampered_graphs_are_refused_naming_the_file(saved, edit, message):
     path, _ = saved
@@ -184,3 +185,39 @@ def test_a_loaded_graph_refuses_a_changed_data_dependent_shape(tmp_path):
     with pytest.raises(RuntimeError, match=r"nonzero returned shape \[3, 1\] where the saved graph was traced with "
                                            r"\[2, 1\]"):
         g(pt.tensor([1., 1., 2.]))
+
+
+def test_a_graph_that_writes_its_buffers_loads_and_updates_them(tmp_path):
+    # an in-place op's result is the tensor it wrote, a value its arguments already define: the
+    # loader refused every such file ("value 1 is defined twice"), a BatchNorm traced in
+    # training mode among them
+    bn = pt.nn.BatchNorm1d(3)
+    x = pt.tensor([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])
+    pt.jit.trace(bn, (x,)).save(tmp_path / "bn.ptj")      # the trace's call moved the statistics once
+    loaded = pt.jit.load(tmp_path / "bn.ptj")
+    y = loaded(x)
+    # batch mean (2, 4, 6), unbiased variance (2, 8, 18); momentum 0.1, applied twice from (0, 1)
+    mean = 0.1 * np.array([2.0, 4.0, 6.0]) * (1 + 0.9)
+    var = 0.9 * (0.9 + 0.1 * np.array([2.0, 8.0, 18.0])) + 0.1 * np.array([2.0, 8.0, 18.0])
+    state = loaded.state_dict()
+    np.testing.assert_allclose(state["running_mean"].numpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(state["running_var"].numpy(), var, rtol=1e-6)
+    assert state["num_batches_tracked"].item() == 2
+    np.testing.assert_allclose(y.detach().numpy(), [[-1.0, -1.0, -1.0], [1.0, 1.0, 1.0]], rtol=1e-4)
+
+
+def test_an_update_made_under_no_grad_runs_so_in_a_loaded_graph(tmp_path):
+    w = pt.ones(3, requires_grad=True)
+
+    def f(x):
+        with pt.no_grad():
+            w.add_(1.0)
+        return (w * x).sum()
+    pt.jit.trace(f, (pt.ones(3),)).save(tmp_path / "upd.ptj")     # w = 2 in the file
+    loaded = pt.jit.load(tmp_path / "upd.ptj")
+    x = pt.tensor([1.0, 2.0, -1.0], requires_grad=True)
+    for k in range(3):
+        out = loaded(x)
+        out.backward()
+        assert out.item() == 2 * (3.0 + k)
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 4.0 + 5.0] * 3)

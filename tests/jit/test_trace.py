@@ -290,3 +290,36 @@ def test_namedtuple_and_ordereddict_outputs_keep_their_type_and_follow_the_input
             assert traced(pt.full((2,), 5.0)).a.tolist() == [10.0, 10.0]
         else:
             assert list(traced(pt.ones(2))) == ["y", "z"]
+
+
+def _counter_update(w):
+    def f(x):
+        with pt.no_grad():      # an update the program keeps out of autograd (a parameter, a statistic)
+            w.add_(1.0)
+        return (w * x).sum()
+    return f
+
+
+def test_an_update_under_no_grad_replays_under_no_grad_through_autograd(dev):
+    # the replay that builds autograd's graph made the add_ with gradients on: a leaf that
+    # requires grad refused the in-place write at the second call
+    w = pt.ones(3, device=dev, requires_grad=True)
+    traced = pt.jit.trace(_counter_update(w), (pt.ones(3, device=dev),))
+    w_c = pt.ones(3, device=dev, requires_grad=True)
+    compiled = pt.compile(_counter_update(w_c))
+    for k in range(3):
+        x = pt.tensor([1.0, 2.0, -1.0], device=dev, requires_grad=True)
+        out = traced(x)
+        out.backward()
+        # w was 2 after the trace's own call, then k + 1 more updates; d/dx = w, d/dw = x summed
+        np.testing.assert_array_equal(w.detach().cpu().numpy(), [3.0 + k] * 3)
+        np.testing.assert_array_equal(x.grad.cpu().numpy(), [3.0 + k] * 3)
+        assert out.item() == 2 * (3.0 + k)
+        np.testing.assert_array_equal(w.grad.cpu().numpy(), [1.0 * (k + 1), 2.0 * (k + 1), -1.0 * (k + 1)])
+        out_c = compiled(pt.tensor([1.0, 2.0, -1.0], device=dev))
+        out_c.backward()
+        np.testing.assert_array_equal(w_c.detach().cpu().numpy(), [2.0 + k] * 3)
+        assert out_c.item() == 2 * (2.0 + k)
+        np.testing.assert_array_equal(w_c.grad.cpu().numpy(), [1.0 * (k + 1), 2.0 * (k + 1), -1.0 * (k + 1)])
+        assert not w.grad.requires_grad and w.grad_fn is None
+    assert compiled.counters["graph_breaks"] == 0

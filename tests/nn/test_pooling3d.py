@@ -163,6 +163,20 @@ def test_lp_pool(device):
     np.testing.assert_allclose(nn.LPPool1d(2, 2, stride=1)(xt[:, :, 0, 0]).cpu().numpy()[0], ref1, rtol=1e-5)
 
 
+def test_lp_pool_with_infinite_norm_is_max_pooling_of_the_magnitudes():
+    # the p -> inf limit of (sum |x|**p) ** (1/p), as PyTorch; the power-average formula gave 1
+    # everywhere (x**inf is 0 or inf, and either ** (1/inf) is 1)
+    x = np.random.default_rng(4).standard_normal((1, 2, 4, 6, 5)) * 2
+    xt = t64(x)
+    ref3 = np.abs(x[..., :4, :6, :4]).reshape(1, 2, 2, 2, 3, 2, 2, 2).max((3, 5, 7))
+    np.testing.assert_array_equal(F.lp_pool3d(xt, float("inf"), 2).numpy(), ref3)
+    ref2 = np.abs(x[:, :, 0, :6, :4]).reshape(1, 2, 2, 3, 2, 2).max((3, 5))
+    np.testing.assert_array_equal(nn.LPPool2d(float("inf"), (3, 2))(xt[:, :, 0]).numpy(), ref2)
+    ref1 = np.maximum(np.abs(x[0, :, 0, 0, 0:4]), np.abs(x[0, :, 0, 0, 1:5]))
+    np.testing.assert_array_equal(F.lp_pool1d(xt[:, :, 0, 0], float("inf"), 2, 1).numpy()[0], ref1)
+    scalar_gradcheck(lambda x: F.lp_pool2d(x, float("inf"), 2), t64(unique((1, 1, 4, 4)) - 8, True))
+
+
 def test_gradients():
     x = t64(unique((1, 2, 4, 4, 3)), True)
     scalar_gradcheck(lambda x: F.max_pool3d(x, 2, 1, 1), x)

@@ -573,6 +573,8 @@ def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     [[5.0]]
     """
     k = _single(kernel_size)[0]
+    if norm_type == math.inf:   # the limit, as PyTorch: the max of |x| (x**inf would give 0 or inf, then 1)
+        return max_pool1d(input.abs(), k, stride, 0, ceil_mode=ceil_mode)
     pooled = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp(pooled, norm_type, k)
 
@@ -581,6 +583,9 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average pooling over (N, C, H, W)."""
     from plugtorch.nn.functional import avg_pool2d as _avg_pool2d   # (the registry op)
     kh, kw = _pair(kernel_size)
+    if norm_type == math.inf:   # the limit, as PyTorch: the max of |x|
+        from plugtorch.nn.functional import max_pool2d as _max_pool2d
+        return _max_pool2d(input.abs(), (kh, kw), stride, 0, ceil_mode=ceil_mode)
     pooled = _avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
     return _lp(pooled, norm_type, kh * kw)
 
@@ -588,6 +593,8 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """Power-average pooling over (N, C, D, H, W)."""
     k = _triple(kernel_size)
+    if norm_type == math.inf:   # the limit, as PyTorch: the max of |x|
+        return max_pool3d(input.abs(), k, stride, 0, ceil_mode=ceil_mode)
     pooled = avg_pool3d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp(pooled, norm_type, k[0] * k[1] * k[2])
 

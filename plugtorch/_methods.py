@@ -110,7 +110,7 @@ def _sizes_method(name, keyword, pack=False):
 def _inplace_method(name):
     op = OPS.get(name)
     fn = getattr(P, name)
-    if op is not None and fn is getattr(P.ops, name, None):
+    if op is not None and getattr(fn, "_op", None) is op:   # the op's own function (with out= or not)
         def m(self, *args, **kwargs):
             return inplace(self, op, args, kwargs)
     elif name in ("add", "sub"):
@@ -252,7 +252,7 @@ def _install():
         setattr(Tensor, name, _method(getattr(P, name)))
     for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
         if ("pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1
-                and getattr(P, name, None) is getattr(P.ops, name)):  # not wrapped (round(decimals=))
+                and getattr(getattr(P, name, None), "_op", None) is op):  # not wrapped (round(decimals=))
             setattr(Tensor, name, (lambda o: lambda self: unary(o, self))(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))

@@ -193,6 +193,12 @@ def test_functions_without_out_in_torch_refuse_it():
     # and Tensor methods take no out= either (as torch's)
     with pytest.raises(TypeError, match=r"add\(\) got an unexpected keyword argument 'out'"):
         x.add(x, out=pt.empty(2, 2))
+    # nor in-place forms (whose function, with out=, must not take over the op's in-place path)
+    for call in (lambda: x.exp_(out=pt.empty(2, 2)), lambda: pt.exp_(x, out=pt.empty(2, 2)),
+                 lambda: x.clamp_(0, 1, out=pt.empty(2, 2))):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'out'"):
+            call()
+    assert x.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
 # ---- shape: resized, with torch's warning when out had elements ------------------------------

@@ -231,13 +231,13 @@ def accepting_out(fn, name):
 def install(namespace: dict, key: str) -> None:
     """Give the functions of ``namespace`` that ``OUT_FUNCTIONS[key]`` lists an ``out=`` keyword
     (those that take one already, hand-written with ``out=None``, handle it themselves)."""
-    from plugtorch._ops_public import _make_op_function
+    from plugtorch._ops_public import _make_op_function, ops
     prefix = key + "." if key and key != "nn.functional" else ""
     for n in OUT_FUNCTIONS[key]:
         f = namespace.get(n)
         if f is None or not callable(f) or getattr(f, "_takes_out", False):
             continue
-        if hasattr(f, "_op"):
+        if hasattr(f, "_op") and f is getattr(ops, f._op.name, None):   # an op's own function: rebuilt
             namespace[n] = _make_op_function(f._op, prefix + n)
         elif "out" in _params(f):
             f._takes_out = True

@@ -68,6 +68,28 @@ def test_interpolate_bilinear(align, size):
                      t64(x[:1, :1], True))
 
 
+def test_interpolate_uint8_images_resample_in_float_and_round_each_pass():
+    # uint8 bilinear used integer weights (0 and 1): [[0, 10, 20, 30], ...] * 10 to 3x3 gave
+    # [0, 10, 20, ...]; now width then height, each pass rounded half up and saturated to 0..255
+    # (PyTorch's separable uint8 kernels, which round their fixed-point weights: it may differ by 1)
+    x = (np.arange(16) * 10).reshape(1, 1, 4, 4).astype(np.uint8)
+    got = F.interpolate(pt.tensor(x), size=(3, 3), mode="bilinear")
+    assert got.dtype is pt.uint8
+    wide = np.floor(bilinear_ref(x.astype(np.float64), 4, 3, False) + 0.5)
+    want = np.floor(bilinear_ref(wide, 3, 3, False) + 0.5)
+    np.testing.assert_array_equal(got.numpy(), want)
+    assert want[0, 0].tolist() == [[9, 22, 35], [62, 75, 88], [115, 128, 141]]   # (PyTorch's too)
+    # bicubic overshoots: each pass saturates before the next reads it
+    edge = np.array([[[[0, 255, 255, 0]] * 4]], dtype=np.uint8)
+    got = F.interpolate(pt.tensor(edge), size=(4, 7), mode="bicubic").numpy()
+    assert got.dtype == np.uint8 and got.max() == 255 and got.min() == 0
+    np.testing.assert_array_equal(got[0, 0], np.broadcast_to(got[0, 0, :1], (4, 7)))
+    for mode in ("linear", "area"):
+        with pytest.raises(NotImplementedError, match=f"interpolate\\(\\): mode '{mode}' is not implemented for "
+                                                      f"plugtorch.int64 input"):
+            F.interpolate(pt.arange(8).reshape(1, 1, 8), size=3, mode=mode)
+
+
 def test_interpolate_errors():
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
         F.interpolate(pt.randn(1, 1, 4), size=3, scale_factor=2)

@@ -179,6 +179,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
                          "tensor as input")
+    if not input.dtype.is_floating_point and mode not in ("nearest", "nearest-exact"):
+        if input.dtype is pt.uint8 and mode in ("bilinear", "bicubic") and nd == 2:
+            return _resample_uint8(input, size, scale_factor, mode, bool(align_corners), recompute_scale_factor,
+                                   antialias)
+        raise NotImplementedError(f"interpolate(): mode '{mode}' is not implemented for {input.dtype} input "
+                                  f"(only 'nearest' and 'nearest-exact' take integers, and 'bilinear' and "
+                                  f"'bicubic' uint8); convert it with .float() first")
     out_size, scales = _sizes(input, size, scale_factor, nd)
     if recompute_scale_factor:
         scales = (None,) * nd
@@ -204,6 +211,27 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         else:
             x = _linear(x, d, n_in, n_out, scales[k], bool(align_corners))
     return x
+
+
+def _resample_uint8(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
+    """PyTorch's uint8 image resize: width first, then height, each pass rounded and saturated to
+    0..255 (its fixed-point kernels may still differ by 1); in integer arithmetic the weights
+    would truncate to 0 and 1."""
+    out_size, scales = _sizes(input, size, scale_factor, 2)
+    if recompute_scale_factor:
+        scales = (None, None)
+    x = input.to(pt.float32)
+    for d in (3, 2):
+        k, n_in = d - 2, input.shape[d]
+        if antialias:
+            a = _antialias_matrix(n_in, out_size[k], scales[k], align_corners, mode, x)
+            x = x @ a.mT if d == 3 else a @ x
+        elif mode == "bicubic":
+            x = _cubic(x, d, n_in, out_size[k], scales[k], align_corners)
+        else:
+            x = _linear(x, d, n_in, out_size[k], scales[k], align_corners)
+        x = (x + 0.5).floor().clamp(0, 255)
+    return x.to(pt.uint8)
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):

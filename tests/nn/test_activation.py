@@ -227,3 +227,16 @@ def test_float_activations_refuse_integer_inputs_as_pytorch():
     assert F.relu6(u).tolist() == [3, 1] and F.relu6(u).dtype is pt.uint8          # what PyTorch allows
     assert F.hardtanh(pt.tensor([-3, 3])).tolist() == [-1, 1]
     np.testing.assert_allclose(F.hardsigmoid(pt.tensor([3.0, 1.0])).numpy(), [1.0, 1.0 / 6 + 0.5], rtol=1e-6)
+
+
+def test_threshold_keeps_an_integer_dtype_and_edge_arguments_follow_pytorch():
+    # an integer input stays integer (value 2.5 -> 2), as PyTorch; it used to become float32 [2.5, ...]
+    got = F.threshold(pt.arange(-3, 3), 0.5, 2.5)
+    assert got.dtype is pt.int64 and got.tolist() == [2, 2, 2, 2, 1, 2]
+    # a 0-d input gives a 0-d prelu, not (1,)
+    out = F.prelu(t64(-2.0), t64([0.25]))
+    assert tuple(out.shape) == () and out.item() == -0.5
+    with pytest.raises(RuntimeError, match=r"celu\(\): alpha cannot be 0"):
+        F.celu(t64([1.0, -1.0]), 0.0)
+    with pytest.raises(TypeError, match=r"hardtanh\(\): argument 'input' must be Tensor, not float"):
+        F.relu6(np.float64(1.0))

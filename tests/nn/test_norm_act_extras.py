@@ -190,6 +190,17 @@ def test_feature_alpha_dropout():
         F.feature_alpha_dropout(pt.ones(2, 3), 1.5, True)
 
 
+def test_alpha_dropout_with_p_one_gives_zeros():
+    # everything dropped: input * 0, as PyTorch (the affine correction ((1-p)(1+p alpha^2))^-0.5
+    # raised ZeroDivisionError)
+    x = pt.tensor([-1.5, 0.5, 2.0])
+    for fn in (F.alpha_dropout, lambda x, p, training: F.feature_alpha_dropout(x.reshape(1, 3, 1), p, training)):
+        out = fn(x, 1.0, training=True)
+        assert out.flatten().tolist() == [0.0, 0.0, 0.0]
+    y = x.clone()
+    assert F.alpha_dropout(y, 1.0, training=True, inplace=True) is y and y.tolist() == [0.0, 0.0, 0.0]
+
+
 @pytest.mark.parametrize("device", DEVICES)
 def test_pdist(device):
     x = rng.standard_normal((5, 3))

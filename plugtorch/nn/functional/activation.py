@@ -36,10 +36,13 @@ def threshold(input, threshold: float, value: float, inplace: bool = False):
     if input.dtype is pt.bool:
         raise not_implemented_for("threshold", input.dtype, "convert the input with .float() first")
     # x <= threshold is replaced (PyTorch's rule): nan is not, so it stays nan with its gradient
-    return _out(input, pt.where(input <= threshold, value, input), inplace)
+    out = pt.where(input <= threshold, value, input)
+    # the input's dtype, as PyTorch: an integer input with value 2.5 gets 2, not a float result
+    return _out(input, out if out.dtype == input.dtype else out.to(input.dtype), inplace)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    check_tensors("hardtanh", input=input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     if input.dtype is pt.bool:
@@ -76,6 +79,8 @@ def prelu(input, weight):
                                f"numbers = {weight.numel()} and channel size = {c}.")
         if input.ndim >= 2:
             weight = weight.reshape((c,) + (1,) * (input.ndim - 2))
+    if input.ndim == 0:
+        weight = weight.reshape(())   # a 0-d input gives a 0-d result, not (1,)
     return pt.where(input > 0, input, weight * input)
 
 
@@ -90,6 +95,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
 
 def celu(input, alpha: float = 1.0, inplace: bool = False):
     _float_only("celu", input)
+    if alpha == 0:
+        raise RuntimeError("celu(): alpha cannot be 0 for CELU (it divides by alpha); pass a non-zero alpha")
     return _out(input, pt.where(input > 0, input, (_neg_part(input) / alpha).expm1() * alpha), inplace)
 
 

@@ -66,6 +66,9 @@ def alpha_dropout(input, p: float = 0.5, training: bool = False, inplace: bool =
     _check_p(p)
     if not training or p == 0.0:
         return input
+    if p == 1.0:   # everything dropped: zeros, as PyTorch (the affine correction divides by 1 - p)
+        out = input * 0
+        return input.copy_(out) if inplace else out
     alpha = -1.7580993408473766
     keep = pt.empty(tuple(input.shape), dtype=input.dtype, device=input.device).bernoulli_(1 - p)
     a = ((1 - p) * (1 + p * alpha * alpha)) ** -0.5

@@ -93,6 +93,14 @@ def test_interpolate_uint8_images_resample_in_float_and_round_each_pass():
 def test_interpolate_errors():
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
         F.interpolate(pt.randn(1, 1, 4), size=3, scale_factor=2)
+    # an empty output (or input) is PyTorch's RuntimeError; scale_factor=0.1 of 5 used to divide by zero
+    for kw in ({"scale_factor": 0.1}, {"size": (0, 3)}, {"size": (3, 3), "mode": "bilinear", "antialias": True,
+                                                          "scale_factor": None}):
+        x = pt.ones(1, 1, 5, 5) if "antialias" not in kw else pt.ones(1, 1, 0, 5)
+        with pytest.raises(RuntimeError, match=r"interpolate\(\): Input and output sizes should be greater than 0, "
+                                               r"but got input \(H: \d, W: 5\) output \(H: \d, W: \d\)"):
+            F.interpolate(x, **kw)
+    assert tuple(F.interpolate(pt.ones(1, 1, 5, 5), size=(0, 3), mode="area").shape) == (1, 1, 0, 3)   # as torch
     with pytest.raises(NotImplementedError, match="bilinear mode needs 4D input"):
         F.interpolate(pt.randn(1, 1, 4), size=3, mode="bilinear")
 

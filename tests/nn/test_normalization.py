@@ -94,6 +94,14 @@ def test_group_and_instance_norm():
     tracked = nn.InstanceNorm2d(6, track_running_stats=True).double()
     tracked(t64(x))
     np.testing.assert_allclose(tracked.running_mean.numpy(), 0.1 * x.mean((0, 2, 3)), atol=1e-12)
+    # one spatial element: its own statistics make it 0 (PyTorch raises; this returned zeros)
+    with pytest.raises(ValueError, match=r"instance_norm: Expected more than 1 spatial element when training, got "
+                                         r"input size \[2, 6, 1, 1\]"):
+        F.instance_norm(t64(x[..., :1, :1]))
+    rm, rv = t64(rng.standard_normal(6)), t64(rng.random(6) + 0.5)   # running stats: any size works
+    np.testing.assert_allclose(F.instance_norm(t64(x[..., :1, :1]), rm, rv, use_input_stats=False).numpy(),
+                               (x[..., :1, :1] - rm.numpy()[:, None, None]) / np.sqrt(rv.numpy()[:, None, None] + 1e-5),
+                               atol=1e-12)
 
 
 def test_norm_gradcheck():

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import math
+
 import plugtorch as pt
 from plugtorch.dispatch.arguments import as_int
 from plugtorch.dispatch.meta import not_implemented_for
@@ -147,6 +149,9 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                            bias=bias)
     if input.ndim < 3:
         raise ValueError(f"instance_norm: expected input with at least 3 dims (N, C, *), got {list(input.shape)}")
+    if use_input_stats and math.prod(input.shape[2:]) == 1:   # one value per instance: y would be 0
+        raise ValueError(f"instance_norm: Expected more than 1 spatial element when training, got input size "
+                         f"{list(input.shape)}")
     shape = _channel_shape(input)
     dims = list(range(2, input.ndim))
     input = input.contiguous()   # a row-major result whatever the input's layout, as torch's

@@ -38,6 +38,16 @@ def _sizes(input, size, scale_factor, nd):
     return tuple(int(math.floor(n * s)) for n, s in zip(spatial, sf)), sf
 
 
+def _check_sizes(spatial, size):
+    """PyTorch's error for an empty or negative input or output size (a size 0 divided by zero)."""
+    if min(spatial) <= 0 or min(size) <= 0:
+        names = "DHW"[3 - len(size):]
+        fmt = lambda sizes: ", ".join(f"{n}: {v}" for n, v in zip(names, sizes))
+        raise RuntimeError(f"interpolate(): Input and output sizes should be greater than 0, but got input "
+                           f"({fmt(spatial)}) output ({fmt(size)})")
+    return size
+
+
 def _nearest(x, d, n_in, n_out, scale):
     s = (1.0 / scale) if scale else n_in / n_out
     idx = [min(int(math.floor(i * s)), n_in - 1) for i in range(n_out)]
@@ -187,6 +197,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   f"(only 'nearest' and 'nearest-exact' take integers, and 'bilinear' and "
                                   f"'bicubic' uint8); convert it with .float() first")
     out_size, scales = _sizes(input, size, scale_factor, nd)
+    if mode != "area":   # (area is adaptive average pooling, which allows an empty output)
+        _check_sizes(tuple(input.shape[2:]), out_size)
     if recompute_scale_factor:
         scales = (None,) * nd
     if antialias:
@@ -218,6 +230,7 @@ def _resample_uint8(input, size, scale_factor, mode, align_corners, recompute_sc
     0..255 (its fixed-point kernels may still differ by 1); in integer arithmetic the weights
     would truncate to 0 and 1."""
     out_size, scales = _sizes(input, size, scale_factor, 2)
+    _check_sizes(tuple(input.shape[2:]), out_size)
     if recompute_scale_factor:
         scales = (None, None)
     x = input.to(pt.float32)

@@ -240,3 +240,11 @@ def test_threshold_keeps_an_integer_dtype_and_edge_arguments_follow_pytorch():
         F.celu(t64([1.0, -1.0]), 0.0)
     with pytest.raises(TypeError, match=r"hardtanh\(\): argument 'input' must be Tensor, not float"):
         F.relu6(np.float64(1.0))
+
+
+def test_glu_of_a_scalar_and_cross_entropy_of_a_non_tensor_raise_as_pytorch():
+    with pytest.raises(RuntimeError, match=r"glu\(\): glu does not support scalars"):
+        F.glu(t64(1.0))   # (it raised IndexError)
+    x = t64([0.5, 1.0, -1.0], True)   # a differentiable input takes the decomposition, which raised AttributeError
+    with pytest.raises(TypeError, match=r"cross_entropy\(\): argument 'target' must be Tensor, not int64"):
+        F.cross_entropy(x, np.int64(2))

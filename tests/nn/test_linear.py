@@ -96,6 +96,13 @@ def test_embedding():
     assert repr(emb) == "Embedding(10, 3, padding_idx=2)"
 
 
+
+def test_embedding_of_a_1d_weight_raises_as_pytorch():
+    with pytest.raises(RuntimeError, match=r"embedding\(\): 'weight' must be 2-D \(num_embeddings, embedding_dim\), "
+                                           r"got shape \[5\]"):
+        pt.nn.functional.embedding(pt.tensor([1]), pt.randn(5))   # (it raised IndexError)
+
+
 def test_dropout2d_on_3d_input_drops_per_sample_channel():
     with pytest.warns(UserWarning, match="interpreted as shape \\(N, C, L\\)"):
         y = F.dropout2d(pt.ones(40, 30, 5), 0.5).numpy()

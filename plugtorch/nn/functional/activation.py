@@ -174,6 +174,9 @@ def tanhshrink(input):
 
 def glu(input, dim: int = -1):
     _float_only("glu", input)
+    if input.ndim == 0:
+        raise RuntimeError("glu(): glu does not support scalars because halving size must be even; give it a "
+                           "tensor of at least 1 dim")
     if input.shape[dim] % 2:
         raise RuntimeError(f"glu(): halving dimension must be even, but dimension {dim} is size {input.shape[dim]}")
     a, b = input.chunk(2, dim)

@@ -174,6 +174,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
     ``target`` holds class indices (integer dtype) or class probabilities (same shape as input).
     """
+    check_tensors("cross_entropy", input=input, target=target)
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_reduction(reduction)
     ignore_index = check_ignore_index("cross_entropy", ignore_index)

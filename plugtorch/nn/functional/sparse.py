@@ -19,6 +19,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     if input.dtype.is_floating_point or input.dtype is pt.bool:
         raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding)")
+    if weight.ndim != 2:
+        raise RuntimeError(f"embedding(): 'weight' must be 2-D (num_embeddings, embedding_dim), got shape "
+                           f"{list(weight.shape)}")
     n = weight.shape[0]
     if padding_idx is not None:   # PyTorch asserts this in Python: AssertionError (raised, so -O keeps it)
         padding_idx = as_int("embedding", "padding_idx", padding_idx)

@@ -604,14 +604,29 @@ def _random_factory(name, fill):
                                                   requires_grad=requires_grad), out, True)
         shape = _size_arg(name, size, _size_kw(name, kw))
         dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
-        if not dt.is_floating_point:
-            raise M.not_implemented_for(name, dt, "expected a floating-point dtype")
+        if not (dt.is_floating_point or dt.is_complex):   # complex: both parts drawn, as PyTorch
+            raise M.not_implemented_for(name, dt, "expected a floating-point or complex dtype")
         t = empty(shape, dtype=dt, device=device)
         dispatch(OPS[fill], t, generator=generator)
         return t.requires_grad_() if requires_grad else t
     f.__name__ = name
+    f.__doc__ = _RANDOM_DOCS[name]
     PUBLIC_TO_OP[name] = fill
     return f
+
+
+_RANDOM_DOCS = {
+    "rand": """Uniform draws from [0, 1); for a complex dtype both parts are drawn from [0, 1).
+
+    >>> plugtorch.rand(2, 3, dtype=plugtorch.complex64).shape
+    plugtorch.Size([2, 3])
+    """,
+    "randn": """Standard normal draws; for a complex dtype each part has variance 1/2 (E|z|^2 = 1), as PyTorch.
+
+    >>> plugtorch.randn(2, 3).shape
+    plugtorch.Size([2, 3])
+    """,
+}
 
 
 rand = _random_factory("rand", "uniform_")

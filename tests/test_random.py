@@ -106,7 +106,8 @@ def test_normal_with_tensors_and_likes():
     assert s.shape == (5000, 2) and abs(s.mean(0)[1].item() - 100) < 0.1
     assert pt.rand_like(pt.zeros(2, 3, dtype=pt.float64)).dtype is pt.float64
     assert pt.randn_like(pt.zeros(4)).shape == (4,)
-    with pytest.raises(RuntimeError, match="floating-point dtype"):
+    with pytest.raises(RuntimeError, match=r"rand\(\): not implemented for dtype plugtorch.int64.*floating-point or "
+                                           "complex dtype"):
         pt.rand(2, dtype=pt.int64)
 
 
@@ -122,3 +123,74 @@ def test_bernoulli_of_probability_zero_and_one_is_exact(device, dtype):
     r = pt.bernoulli(p)
     assert r.dtype is dtype and bool((r == p).all())
     assert abs(pt.bernoulli(pt.full((40_000,), 0.25, dtype=dtype, device=device)).float().mean().item() - 0.25) < 0.01
+
+
+_DEVICES = [d for d in ("cpu", "opencl") if d in pt.backends.available()]
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+@pytest.mark.parametrize("dtype", [pt.complex64, pt.complex128])
+def test_complex_draws_are_pairs_of_real_draws(device, dtype):
+    # as PyTorch: a complex draw fills the (real, imag) pairs in turn; randn scales them by
+    # sqrt(1/2) so that E|z|^2 = 1, rand draws both parts from [0, 1)
+    real = dtype.to_real()
+    for seed_draw, pair_draw in ((lambda: pt.randn(3, 4, dtype=dtype, device=device),
+                                  lambda: pt.randn(3, 4, 2, dtype=real, device=device) * 0.5 ** 0.5),
+                                 (lambda: pt.rand(3, 4, dtype=dtype, device=device),
+                                  lambda: pt.rand(3, 4, 2, dtype=real, device=device))):
+        pt.manual_seed(5)
+        z = seed_draw()
+        assert z.dtype is dtype and z.shape == (3, 4) and z.device.type == device
+        pt.manual_seed(5)
+        np.testing.assert_allclose(z.cpu().numpy(), pt.view_as_complex(pair_draw()).cpu().numpy(), rtol=1e-6)
+        pt.manual_seed(5)
+        assert seed_draw().tolist() == z.tolist()
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+@pytest.mark.parametrize("dtype", [pt.complex64, pt.complex128])
+def test_complex_draw_statistics(device, dtype):
+    n = 200_000
+    # each statistic below is within 5 of its standard deviations over n draws: a part's mean
+    # sqrt(var / n), a sample variance s2 * sqrt(2 / n) (normal) or sqrt((mu4 - var**2) / n)
+    # (uniform: mu4 = 1/80), E[re im] sqrt(1/4 / n)
+    g = pt.Generator(device).manual_seed(11)
+    z = pt.randn(n, dtype=dtype, device=device, generator=g).cpu().numpy()
+    assert z.dtype == (np.complex64 if dtype is pt.complex64 else np.complex128)
+    for part in (z.real.astype(np.float64), z.imag.astype(np.float64)):
+        assert abs(part.mean()) < 5 * (0.5 / n) ** 0.5
+        assert abs(part.var() - 0.5) < 5 * 0.5 * (2 / n) ** 0.5
+    assert abs(np.mean(z.real.astype(np.float64) * z.imag)) < 5 * (0.25 / n) ** 0.5
+    u = pt.rand(n, dtype=dtype, device=device, generator=g).cpu().numpy()
+    for part in (u.real.astype(np.float64), u.imag.astype(np.float64)):
+        assert part.min() >= 0 and part.max() < 1
+        assert abs(part.mean() - 0.5) < 5 * (1 / 12 / n) ** 0.5
+        assert abs(part.var() - 1 / 12) < 5 * ((1 / 80 - 1 / 144) / n) ** 0.5
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_complex_in_place_draws_and_likes(device):
+    n = 100_000
+    x = pt.zeros(n, 2, dtype=pt.complex64, device=device)
+    view = x[:, 1]                                       # a strided view: column 0 stays zero
+    assert view.normal_(3.0, 2.0) is view
+    z = x.cpu().numpy()
+    assert not z[:, 0].any()
+    for part in (z[:, 1].real.astype(np.float64), z[:, 1].imag.astype(np.float64)):   # mean 3, var 2**2 / 2
+        assert abs(part.mean() - 3) < 5 * (2 / n) ** 0.5 and abs(part.var() - 2) < 5 * 2 * (2 / n) ** 0.5
+    v = x._version
+    x.uniform_(-1, 2)
+    z = x.cpu().numpy()
+    assert x._version > v
+    assert z.real.min() >= -1 and z.imag.max() < 2 and abs(z.imag.mean() - 0.5) < 0.01
+    w = pt.zeros(2, 3, dtype=pt.complex128, device=device)
+    for like in (pt.randn_like(w), pt.rand_like(w)):
+        assert like.dtype is pt.complex128 and like.shape == (2, 3) and like.device == w.device
+        assert bool((like.imag != 0).all())
+    assert pt.randn_like(w, dtype=pt.complex64).dtype is pt.complex64
+    with pytest.raises(RuntimeError, match="from <= to"):
+        x.uniform_(1, 0)
+    with pytest.raises(TypeError, match="uniform_\\(\\): argument 'from' must be float, not complex"):
+        x.uniform_(1j, 2)
+    with pytest.raises(RuntimeError, match="std >= 0.0"):
+        x.normal_(0, -1)

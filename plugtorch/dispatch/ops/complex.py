@@ -233,7 +233,7 @@ REAL_ONLY_OPS = {
                     "softmax log_softmax cross_entropy nll_loss batch_norm layer_norm "
                     "group_norm".split(), _REAL_ONLY),
     "sign": "use plugtorch.sgn (z / |z|) for complex numbers; unlike NumPy, PyTorch's sign refuses them",
-    **dict.fromkeys("normal_ uniform_ random_ bernoulli multinomial".split(),
+    **dict.fromkeys("random_ bernoulli multinomial".split(),
                     "random sampling into or from complex tensors is not implemented; draw the real and imaginary "
                     "parts and combine them with plugtorch.complex"),
 }

@@ -92,30 +92,49 @@ def _fill_meta_for(op, nparams):
     def meta(input, *params, generator=None):
         if not isinstance(input, M.Tensor):
             raise TypeError(f"{op}(): expected a Tensor, got {type(input).__name__}")
-        if op in ("uniform_", "normal_") and not input._dtype.is_floating_point:
-            raise M.not_implemented_for(op, input._dtype, "expected a floating-point tensor")
+        data = input._data
+        if op in ("uniform_", "normal_"):
+            if input._dtype.is_complex:   # the kernel fills the (real, imag) pairs, a float view
+                data = _real_pairs(input)
+            elif not input._dtype.is_floating_point:
+                raise M.not_implemented_for(op, input._dtype, "expected a floating-point or complex tensor")
         dev = input._device
         from plugtorch.random import _backend_generator
         gen = _backend_generator(dev, generator)
-        return dev, (input._data, *params, gen), None
+        return dev, (data, *params, gen), None
     meta.__name__ = op
     return meta
+
+
+def _real_pairs(input):
+    """The native array of ``view_as_real(input)``: the float kernels of ``uniform_`` and
+    ``normal_`` fill a complex tensor through it, drawing the real and imaginary parts of each
+    element in turn (as PyTorch does, so a seed gives interleaved pairs)."""
+    from plugtorch.dispatch.dispatcher import run
+    from plugtorch.dispatch.registry import OPS
+    return run(OPS["view_as_real"], (input,), {})._data
+
+
+def _float_dtype(dt):
+    return dt.to_real() if dt.is_complex else dt
 
 
 def _uniform_meta(input, from_=0.0, to=1.0, *, generator=None):
     for name, v in (("from", from_), ("to", to)):
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise TypeError(f"uniform_(): argument '{name}' must be float, not {type(v).__name__}")
-    if isinstance(input, M.Tensor) and input._dtype.is_floating_point:   # PyTorch's bounds (nan fails)
-        hi = _dtypes.finfo(input._dtype).max
+    if isinstance(input, M.Tensor) and (input._dtype.is_floating_point or input._dtype.is_complex):
+        # PyTorch's bounds (nan fails); a complex tensor's parts are each drawn from [from, to)
+        fd = _float_dtype(input._dtype)
+        hi = _dtypes.finfo(fd).max
         for name, v in (("from", from_), ("to", to)):
             if not -hi <= v <= hi:
-                raise RuntimeError(f"uniform_(): {name} is out of bounds for {input._dtype}: {v} (expected a finite "
+                raise RuntimeError(f"uniform_(): {name} is out of bounds for {fd}: {v} (expected a finite "
                                    f"value in [{-hi}, {hi}])")
         if from_ > to:
             raise RuntimeError(f"uniform_(): expects from <= to, but got from={from_} > to={to}")
         if to - from_ > hi:
-            raise RuntimeError(f"uniform_(): expects to-from <= the largest {input._dtype} ({hi}), but found to={to} "
+            raise RuntimeError(f"uniform_(): expects to-from <= the largest {fd} ({hi}), but found to={to} "
                                f"and from={from_} which result in to-from to exceed the limit")
     return _fill_meta_for("uniform_", 2)(input, float(from_), float(to), generator=generator)
 
@@ -123,6 +142,8 @@ def _uniform_meta(input, from_=0.0, to=1.0, *, generator=None):
 def _normal_meta(input, mean=0.0, std=1.0, *, generator=None):
     if not std >= 0:   # nan too
         raise RuntimeError(f"normal_(): expects std >= 0.0, but found std {std}")
+    if isinstance(input, M.Tensor) and input._dtype.is_complex:
+        std = std / math.sqrt(2)   # as PyTorch: each part has variance std**2 / 2, so E|z - mean|**2 = std**2
     return _fill_meta_for("normal_", 2)(input, float(mean), float(std), generator=generator)
 
 

@@ -149,7 +149,11 @@ def record(op, args, kwargs):
         raise _complex_result(op, out._dtype)
     if cat == _FLOAT or cat == _COMPLEX:
         if formula.uses_result:
-            node.result = _saved_output(out)
+            rf = formula.result_for
+            if rf is None or any(edges[k] is not None for k, slot in enumerate(slots) if slot[0] in rf):
+                node.result = _saved_output(out)
+            else:      # (only the gradients of arguments that need none read it)
+                node.result = None
         out._rg = True
         out.grad_fn = node
     else:
@@ -266,7 +270,7 @@ def apply_node(node, grads):
         r = node.result
         res = formula.fn(g, *node.args, **node.kwargs,
                          result=[_unpack_output(x, node, k) for k, x in enumerate(r)] if node.n_outputs > 1
-                         else _unpack_output(r, node))
+                         else None if r is None else _unpack_output(r, node))
     elif node.kwargs:
         res = formula.fn(g, *node.args, **node.kwargs)
     else:

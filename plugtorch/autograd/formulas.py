@@ -27,10 +27,12 @@ RECORD_CACHE: dict = {}   # op -> what engine.record needs to know about it; der
 class Formula:
     """One op's backward: the function and what the graph must keep for it."""
 
-    __slots__ = ("fn", "saves", "uses_result", "record_inplace", "shapes", "when", "needs")
+    __slots__ = ("fn", "saves", "uses_result", "result_for", "record_inplace", "shapes", "when", "needs")
 
-    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True, when=None, needs=None):
+    def __init__(self, fn, saves, uses_result, record_inplace=None, shapes=True, when=None, needs=None,
+                 result_for=None):
         self.fn = fn
+        self.result_for = result_for
         self.when = when
         self.needs = needs
         self.saves = saves
@@ -43,7 +45,10 @@ def derivative(name, fn, save=None, result=False, shapes=True, when=None, needs=
     """Register ``fn`` as the backward formula of op ``name``.
 
     ``save``: the names of the tensor arguments ``fn`` reads (default: all); ``result``: pass
-    the op's output as ``result=``; ``shapes=False``: ``fn`` does not even read the unsaved
+    the op's output as ``result=``, or ``result=(names)``: keep the output only when one of those
+    arguments requires grad (None reaches ``fn`` otherwise: pow's output serves only the
+    exponent's gradient, so ``y = x ** 2; y += 1`` stays differentiable, as in PyTorch);
+    ``shapes=False``: ``fn`` does not even read the unsaved
     arguments' shapes, so they reach it as None; ``when(args, kwargs)``: whether ``fn`` covers
     this call (tensor arguments positional) of a composite op; when it says no, the op's
     decomposition is recorded instead. ``needs``: {argument: the arguments whose gradients read
@@ -58,7 +63,11 @@ def derivative(name, fn, save=None, result=False, shapes=True, when=None, needs=
         saves = frozenset(params.index(s) for s in save)
     if needs is not None:
         needs = {params.index(k): tuple(params.index(u) for u in v) for k, v in needs.items()}
-    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes, when=when, needs=needs)
+    result_for = None
+    if isinstance(result, tuple):
+        result_for = frozenset(params.index(r) for r in result)
+        result = True
+    FORMULAS[name] = Formula(fn, saves, result, shapes=shapes, when=when, needs=needs, result_for=result_for)
     RECORD_CACHE.clear()
 
 
@@ -181,14 +190,15 @@ def _nonneg(b):
 
 
 def _pow_grad(g, a, b, result):
-    cplx = result._dtype.is_complex     # then grad * conj(derivative), logs taken in complex
+    # (result: the output, kept only when the exponent requires grad; g has its dtype)
+    cplx = g._dtype.is_complex     # then grad * conj(derivative), logs taken in complex
     ga = None
     if isinstance(a, pt.Tensor):
         ga = g * _c(b * pt.pow(a, b - 1)) if cplx else g * b * pt.pow(a, b - 1)
         # an exponent of 0 makes a^b constant: gradient 0, not 0 * 0^-1 = nan at a == 0 (PyTorch)
         ga = pt.where(b == 0, 0.0, ga) if isinstance(b, pt.Tensor) else (pt.zeros_like(ga) if b == 0 else ga)
     gb = None
-    if isinstance(b, pt.Tensor):
+    if isinstance(b, pt.Tensor) and result is not None:     # (None: b needs no gradient)
         if isinstance(a, pt.Tensor):
             # d/db a^b = a^b log a, taken as 0 where a == 0 and b >= 0 (PyTorch's convention)
             zero = (a == 0) & _nonneg(b)
@@ -206,7 +216,7 @@ def _pow_grad(g, a, b, result):
     return ga, gb
 
 
-derivative("pow", _pow_grad, result=True)
+derivative("pow", _pow_grad, result=("b",))
 
 
 def _atan2_grad(g, a, b):

@@ -95,3 +95,30 @@ def test_remainder_second_order_gradient_through_the_divisor():
     assert ga.tolist() == [1.0, 1.0] and gb.tolist() == [-1.0, 1.0]
     gg, = pt.autograd.grad(gb.sum(), b)
     assert gg.tolist() == [0.0, 0.0]
+
+
+def test_a_power_keeps_its_output_only_for_the_exponents_gradient():
+    # pow's output serves only d/db = a^b log a: with a number or a constant exponent, writing
+    # into the output afterwards is fine (h = x ** 2; h += 1), as in PyTorch
+    x = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x ** 2
+    h += 1
+    h.sum().backward()
+    assert x.grad.tolist() == [2.0, 4.0, 6.0]
+    assert h.tolist() == [2.0, 5.0, 10.0]
+    x.grad = None
+    h = pt.pow(x, pt.tensor([3.0, 2.0, 1.0]))
+    h.mul_(2)
+    h.sum().backward()
+    assert x.grad.tolist() == [6.0, 8.0, 2.0]      # 2 * b * x^(b-1)
+    # an exponent that requires grad reads the output: writing into it raises
+    b = pt.tensor([3.0, 2.0, 1.0], requires_grad=True)
+    h = pt.pow(x.detach() + 1, b)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match=MODIFIED):
+        h.sum().backward()
+    # second order through x ** 3 (the first gradient 3x^2, its gradient 6x)
+    x.grad = None
+    (g,) = pt.autograd.grad((x ** 3).sum(), x, create_graph=True)
+    g.sum().backward()
+    assert x.grad.tolist() == [6.0, 12.0, 18.0]

@@ -96,7 +96,6 @@ def test_embedding():
     assert repr(emb) == "Embedding(10, 3, padding_idx=2)"
 
 
-
 def test_embedding_of_a_1d_weight_raises_as_pytorch():
     with pytest.raises(RuntimeError, match=r"embedding\(\): 'weight' must be 2-D \(num_embeddings, embedding_dim\), "
                                            r"got shape \[5\]"):

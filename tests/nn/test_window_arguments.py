@@ -107,3 +107,19 @@ def test_adaptive_pooling_to_zero_bins_is_empty(device):
     assert tuple(values.shape) == tuple(indices.shape) == (1, 1, 0, 3) and indices.dtype is pt.int64
     out.sum().backward()   # still part of the graph: the input's gradient is zero
     np.testing.assert_array_equal(x.grad.cpu().numpy(), np.zeros((1, 1, 4, 4), np.float32))
+
+
+def test_window_arguments_of_the_wrong_length_raise_runtime_error_as_pytorch():
+    # max_pool1d(x, (2, 3)) took the kernel 2 silently (a 2-d helper read v[0]); the 2-d and 3-d
+    # functionals raised ValueError, PyTorch RuntimeError
+    x1, x2, x3 = pt.randn(1, 2, 6), pt.randn(1, 2, 5, 5), pt.randn(1, 2, 4, 4, 4)
+    for fn in (lambda: F.max_pool1d(x1, (2, 3)), lambda: F.avg_pool1d(x1, 2, (1, 1)),
+               lambda: F.max_pool1d(x1, 2, padding=(0, 1))):
+        with pytest.raises(RuntimeError, match=r"pool1d\(\): \w+ must be an int or a tuple of 1 int, got \(\d, \d\)"):
+            fn()
+    for fn in (lambda: F.max_pool2d(x2, (2, 2, 2)), lambda: F.avg_pool2d(x2, 2, (1, 1, 1)),
+               lambda: F.conv2d(x2, pt.randn(1, 2, 2, 2), stride=(1, 1, 1)), lambda: F.unfold(x2, (2, 2, 2)),
+               lambda: F.adaptive_avg_pool2d(x2, (2, 2, 2)), lambda: F.max_pool3d(x3, (2, 2))):
+        with pytest.raises(RuntimeError, match=r"must be an int or a tuple of [23] ints"):
+            fn()
+    assert F.max_pool1d(x1, (2,)).shape == F.max_pool1d(x1, 2).shape   # a 1-tuple is fine

@@ -23,8 +23,8 @@ def _ntuple(n, name="argument"):
         if isinstance(x, (list, tuple)):
             if len(x) == 1:
                 return tuple(x) * n
-            if len(x) != n:
-                raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {tuple(x)}")
+            if len(x) != n:   # RuntimeError, as PyTorch's pooling, conv and unfold argument checks
+                raise RuntimeError(f"{name} must be an int or a tuple of {n} ints, got {tuple(x)}")
             return tuple(x)
         return (x,) * n
     return parse

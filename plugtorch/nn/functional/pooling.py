@@ -140,6 +140,9 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _check_1d(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     check_tensors(op, input=input)
     check_bool(op, "ceil_mode", ceil_mode)
+    for name, v in (("kernel_size", kernel_size), ("stride", stride), ("padding", padding), ("dilation", dilation)):
+        if isinstance(v, (list, tuple)) and len(v) > 1:   # (the 2-d helpers below would take v[0] silently)
+            raise RuntimeError(f"{op}(): {name} must be an int or a tuple of 1 int, got {tuple(v)}")
     check_positive(op, "kernel_size", _pair(kernel_size)[:1])
     if stride is not None and stride != [] and stride != ():
         check_positive(op, "stride", _pair(stride)[:1])

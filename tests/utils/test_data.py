@@ -104,6 +104,20 @@ def test_default_collate_tuples_namedtuples_floats_numpy():
     assert isinstance(nt, P) and nt.a.tolist() == [1, 2] and nt.b.dtype == pt.bool
 
 
+def test_default_collate_infers_the_dtype_of_numbers_from_the_whole_batch():
+    # an int first, then a float: the batch is float (the default dtype), not truncated to [1, 2]
+    out = default_collate([1, 2.5])
+    assert out.dtype == pt.float32 and out.tolist() == [1.0, 2.5]
+    assert default_collate([2.5, 1]).dtype == pt.float64          # a float first: float64
+    mixed = default_collate([True, 2])
+    assert mixed.dtype == pt.int64 and mixed.tolist() == [1, 2]     # not [True, True]
+    assert default_collate([1, 2]).dtype == pt.int64 and default_collate([True, False]).dtype == pt.bool
+    # without batching a sample's tuple becomes a list, as PyTorch's default_convert does
+    x = pt.arange(4.0).reshape(2, 2)
+    first = next(iter(DataLoader(TensorDataset(x, pt.arange(2)), batch_size=None)))
+    assert isinstance(first, list) and first[0].tolist() == [0.0, 1.0] and first[1].item() == 0
+
+
 def test_default_collate_errors():
     with pytest.raises(RuntimeError, match="each element in list of batch should be of equal size"):
         default_collate([[1, 2], [3]])

@@ -1,7 +1,9 @@
 """How a DataLoader turns a list of samples into a batch.
 
 ``default_collate`` stacks tensors (and NumPy arrays) along a new first dimension, turns
-numbers into tensors (float64 for floats, int64 for ints), and recurses into dicts, tuples,
+numbers into tensors (float64 when the first is a float, else the dtype inferred from the whole
+batch: int64 for ints, bool for bools, the default float dtype where an int is followed by a
+float), and recurses into dicts, tuples,
 named tuples and lists, keeping their structure; strings stay lists of strings.
 
 >>> import plugtorch as pt
@@ -29,12 +31,10 @@ def default_collate(batch):
         return P.stack([P.as_tensor(b) for b in batch], 0)
     if isinstance(elem, np.generic) and elem.dtype.kind not in "USO":
         return P.as_tensor(np.array(batch))
-    if isinstance(elem, bool):
-        return P.tensor(batch, dtype=_dtypes.bool)
     if isinstance(elem, float):
         return P.tensor(batch, dtype=_dtypes.float64)
-    if isinstance(elem, int):
-        return P.tensor(batch, dtype=_dtypes.int64)
+    if isinstance(elem, int):      # (bools too) the dtype inferred from the whole batch, as PyTorch:
+        return P.tensor(batch)     # [1, 2.5] is float32, not [1, 2]; [True, 2] is int64
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, collections.abc.Mapping):
@@ -64,6 +64,8 @@ def default_convert(data):
         return {k: default_convert(v) for k, v in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
-    if isinstance(data, (list, tuple)):
-        return type(data)(default_convert(d) for d in data)
+    if isinstance(data, tuple):     # (a list, as PyTorch's)
+        return [default_convert(d) for d in data]
+    if isinstance(data, list):
+        return [default_convert(d) for d in data]
     return data

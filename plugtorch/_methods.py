@@ -79,8 +79,16 @@ def _method(fn):
                 raise TypeError(f"{fn.__name__}() got an unexpected keyword argument 'out' (Tensor methods take "
                                 f"no out=; call plugtorch.{fn.__name__}(..., out=...))")
         return fn(self, *args, **kwargs)
-    m.__name__ = fn.__name__
+    m.__name__ = m.__qualname__ = fn.__name__
     m.__doc__ = fn.__doc__
+    return m
+
+
+def _unary_method(op):
+    def m(self):
+        return unary(op, self)
+    m.__name__ = m.__qualname__ = op.name   # Python's argument errors name it: "sin() takes 1 positional ..."
+    m.__doc__ = op.doc
     return m
 
 
@@ -119,7 +127,7 @@ def _inplace_method(name):
     else:
         def m(self, *args, **kwargs):
             return inplace(self, _WrapperOp(fn, name), args, kwargs)
-    m.__name__ = name + "_"
+    m.__name__ = m.__qualname__ = name + "_"
     return m
 
 
@@ -253,7 +261,7 @@ def _install():
     for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
         if ("pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1
                 and getattr(getattr(P, name, None), "_op", None) is op):  # not wrapped (round(decimals=))
-            setattr(Tensor, name, (lambda o: lambda self: unary(o, self))(op))
+            setattr(Tensor, name, _unary_method(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))
     for name in METADATA_INPLACE:

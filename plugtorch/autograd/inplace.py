@@ -157,11 +157,17 @@ def inplace(self, op, args, kwargs):
         if f is None or f.saves is None or 0 in f.saves:
             src = self.clone()   # the formula reads self's old value: keep it intact
     fn = getattr(op, "fn", None)   # a public wrapper (add with alpha=) rather than an op
-    if not recording and fn is None:
-        done = D.inplace_kernel(op, self, args, kwargs)
-        if done is not None:
-            return done
-    out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
+    try:   # (free unless raised: a TypeError from binding the arguments names the method)
+        if not recording and fn is None:
+            done = D.inplace_kernel(op, self, args, kwargs)
+            if done is not None:
+                return done
+        out = fn(src, *args, **kwargs) if fn is not None else D.dispatch(op, src, *args, **kwargs)
+    except TypeError as e:
+        named = None if fn is not None else D.bad_arguments(op.name + "_", op, (self, *args), kwargs, e)
+        if named is None:
+            raise
+        raise named from None
     if isinstance(out, tuple):
         out = out[0]
     if self._dtype.is_complex and out._dtype.is_floating_point:   # PyTorch: "In-place abs is not supported ..."

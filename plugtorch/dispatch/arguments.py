@@ -11,6 +11,7 @@ raises, with a message naming the op and the argument.
 from __future__ import annotations
 
 import math
+import re
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
@@ -165,3 +166,29 @@ def check_index_range(index, low: int, n: int, exc_type, message, eager_message)
     from plugtorch.dispatch.dispatcher import data_check
     flag = ((index < low) | (index >= n)).any()
     data_check(flag, exc_type, message, eager_message=lambda: eager_message(*index_bounds(index)))
+
+
+_CALLEE_PREFIX = re.compile(r"^[\w.<>]+\(\) (?=takes |got |missing )")
+
+
+def binding_error(name: str, signature, args, kwargs, error: TypeError):
+    """The TypeError to raise for ``error``, raised while calling op ``name`` (whose arguments
+    have ``signature``), when the arguments do not bind to it: Python's message names whatever
+    function the op runs internally (``_unary_meta.<locals>.meta() got an unexpected keyword
+    argument 'out'``); this one names the op, as PyTorch's (``relu() got an unexpected keyword
+    argument 'out'``). None when the arguments bind: the TypeError came from inside the op and
+    stands as it is. Called only after a TypeError, so a normal call pays nothing.
+
+    >>> import inspect
+    >>> sig = inspect.signature(lambda input: None)
+    >>> str(binding_error("relu", sig, (1, 2), {}, TypeError("meta() takes 1 positional argument but 2 were given")))
+    'relu() takes 1 positional argument but 2 were given'
+    """
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as e:
+        why = str(error)
+        if _CALLEE_PREFIX.match(why):
+            return TypeError(_CALLEE_PREFIX.sub(f"{name}() ", why, count=1))
+        return TypeError(f"{name}(): {e} (expected {name}{signature})")
+    return None

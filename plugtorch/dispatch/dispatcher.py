@@ -85,20 +85,32 @@ class record_fallbacks:
 
 def dispatch(op, *args, **kwargs):
     """Run one op through modes, autograd and the device's backend."""
-    if _modes:
-        return _dispatch_with_modes(op, args, kwargs)
-    if (op.differentiable or op.grad_nyi) and grad_state.enabled:
-        for a in args:
-            if a.__class__ is Tensor:
-                if a._rg:
-                    return autograd_record(op, args, kwargs)
-            elif isinstance(a, Tensor):
-                if a._rg:
-                    return autograd_record(op, args, kwargs)
-            elif a.__class__ is list or a.__class__ is tuple:
-                if _requires_grad(a):
-                    return autograd_record(op, args, kwargs)
-    return run(op, args, kwargs)
+    try:   # (free unless raised: a TypeError from binding the arguments is renamed for the op)
+        if _modes:
+            return _dispatch_with_modes(op, args, kwargs)
+        if (op.differentiable or op.grad_nyi) and grad_state.enabled:
+            for a in args:
+                if a.__class__ is Tensor:
+                    if a._rg:
+                        return autograd_record(op, args, kwargs)
+                elif isinstance(a, Tensor):
+                    if a._rg:
+                        return autograd_record(op, args, kwargs)
+                elif a.__class__ is list or a.__class__ is tuple:
+                    if _requires_grad(a):
+                        return autograd_record(op, args, kwargs)
+        return run(op, args, kwargs)
+    except TypeError as e:
+        named = bad_arguments(op.name, op, args, kwargs, e)
+        if named is None:
+            raise
+        raise named from None
+
+
+def bad_arguments(name, op, args, kwargs, error):
+    """``error`` renamed for ``name`` when ``args`` do not bind to ``op``'s signature (else None)."""
+    from plugtorch.dispatch.arguments import binding_error
+    return binding_error(name, op.signature, args, kwargs, error)
 
 
 def binary(op, a, b):

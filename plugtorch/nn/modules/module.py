@@ -18,9 +18,11 @@ from __future__ import annotations
 import functools
 import itertools
 from collections import OrderedDict, namedtuple
+from types import MappingProxyType
 
 import plugtorch
 from plugtorch._tensor import Tensor
+from plugtorch.dispatch.dispatcher import grad_state as _grad_state
 from plugtorch.nn.parameter import Buffer, Parameter
 
 _IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
@@ -88,6 +90,8 @@ class Module:
     training: bool
     dump_patches = False
     _version = 1
+    # (read-only empty defaults for a module whose subclass skipped Module.__init__ and the like)
+    _backward_hooks = _backward_pre_hooks = MappingProxyType({})
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -104,6 +108,8 @@ class Module:
         d["_forward_hooks_always_called"] = {}
         d["_forward_pre_hooks"] = OrderedDict()
         d["_forward_pre_hooks_with_kwargs"] = {}
+        d["_backward_hooks"] = OrderedDict()
+        d["_backward_pre_hooks"] = OrderedDict()
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
@@ -505,8 +511,34 @@ class Module:
             self._forward_hooks.move_to_end(h.id, last=False)
         return h
 
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
+        """``hook(module, grad_output) -> None or new grad_output`` runs when the gradients of the
+        module's outputs are computed, before those of its inputs; what it returns replaces
+        ``grad_output`` (PyTorch's semantics: the outputs are the tensors ``forward`` returned,
+        itself or in a tuple, after the forward hooks)."""
+        return self._add_backward_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False):
+        """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the
+        gradients of the module's inputs are computed: ``grad_input`` holds one entry per
+        positional argument of ``forward`` (None for those that are not tensors requiring grad),
+        ``grad_output`` one per output. When no input requires grad it runs with the output's
+        gradients and ``grad_input`` all None (it must then return None)."""
+        return self._add_backward_hook("_backward_hooks", hook, prepend)
+
+    def _add_backward_hook(self, name, hook, prepend):
+        d = self.__dict__.get(name)
+        if d is None:       # (a module made without Module.__init__)
+            d = self.__dict__[name] = OrderedDict()
+        h = RemovableHandle(d)
+        d[h.id] = hook
+        if prepend:
+            d.move_to_end(h.id, last=False)
+        _structure_changed()
+        return h
+
     def __call__(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
@@ -517,6 +549,11 @@ class Module:
                 res = hook(self, args)
                 if res is not None:
                     args = res if isinstance(res, tuple) else (res,)
+        bw = None
+        if (self._backward_hooks or self._backward_pre_hooks) and _grad_state.enabled:
+            from plugtorch.nn.modules._backward_hooks import BackwardHooks
+            bw = BackwardHooks(self)
+            args = bw.setup_inputs(args)
         try:
             out = self.forward(*args, **kwargs)
         except Exception:
@@ -528,6 +565,8 @@ class Module:
             res = hook(self, args, kwargs, out) if hid in self._forward_hooks_with_kwargs else hook(self, args, out)
             if res is not None:
                 out = res
+        if bw is not None:
+            out = bw.setup_outputs(out)
         return out
 
     # ---- printing -------------------------------------------------------------------------

@@ -521,8 +521,8 @@ class Module:
     def register_full_backward_hook(self, hook, *, prepend: bool = False):
         """``hook(module, grad_input, grad_output) -> None or new grad_input`` runs when the
         gradients of the module's inputs are computed: ``grad_input`` holds one entry per
-        positional argument of ``forward`` (None for those that are not tensors requiring grad),
-        ``grad_output`` one per output. When no input requires grad it runs with the output's
+        positional argument of ``forward`` (None for non-tensors, zeros for tensors that need no
+        gradient), ``grad_output`` one per output (None for non-tensors). When no input requires grad it runs with the output's
         gradients and ``grad_input`` all None (it must then return None)."""
         return self._add_backward_hook("_backward_hooks", hook, prepend)
 

@@ -6,6 +6,14 @@ object around them (dicts, lists, tuples, numbers, strings, dtypes, devices) is 
 A plain safetensors file from elsewhere loads as a dict of tensors. Saving to a path replaces
 the file atomically, so a failure mid-write leaves the previous checkpoint whole.
 
+Saved tensors that overlap in one storage (a tensor and its views) load sharing memory again, as
+with PyTorch: the span of the storage they cover is stored once, as one 1-D entry, and each of
+them as a view of it (``"view": {"storage", "offset", "shape", "stride"}`` in its structure
+entry, in elements of the span). Unlike PyTorch, only that span is stored, never the whole
+storage: a slice saved alone stores just the slice. Views are matched per dtype: a view of
+another dtype (``a.view(pt.int32)``) is stored separately and loads as its own tensor.
+Tensors that share nothing are stored as before, so such a file is a plain safetensors file.
+
 >>> import io, plugtorch as pt
 >>> buf = io.BytesIO()
 >>> pt.save({"w": pt.ones(2), "step": 3}, buf)
@@ -51,7 +59,9 @@ def save(obj, f) -> None:
     >>> pt.save(model.state_dict(), "model.safetensors")   # doctest: +SKIP
     """
     tensors: list = []
-    structure = _encode(obj, tensors, {}, 0)
+    refs: dict = {}
+    structure = _encode(obj, tensors, {}, 0, refs)
+    tensors = _store_overlaps_once(tensors, refs)
     for i, t in enumerate(tensors):
         if t.dtype.is_complex:   # safetensors has no complex dtype code: its (real, imag) pairs
             from plugtorch import _ops_public as P
@@ -127,7 +137,79 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def _encode(obj, tensors, seen, depth):
+def _store_overlaps_once(tensors, refs) -> list:
+    """The tensors to write: ``tensors``, except that each cluster of two or more that overlap
+    in one storage (same device and dtype) is replaced by the 1-D span of the storage it
+    covers, and the structure entries of its members (``refs``: name -> entries) become views
+    of that span. Without overlaps, ``tensors`` itself: the file keeps the plain format."""
+    by_storage: dict = {}
+    for i, t in enumerate(tensors):
+        ext = _extent(t)
+        if ext is not None:
+            by_storage.setdefault(ext[0], []).append((ext[2], ext[3], i, ext[1]))
+    span_of: dict = {}   # tensor index -> its cluster
+    clusters = []        # (a member, first element, last element) per cluster
+    for members in by_storage.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda m: (m[0], m[2]))
+        group, hi = [members[0]], members[0][1]
+        for m in members[1:] + [None]:
+            if m is not None and m[0] <= hi:    # overlaps the cluster so far
+                group.append(m)
+                hi = max(hi, m[1])
+                continue
+            if len(group) > 1:
+                clusters.append((group[0][3], group[0][0], hi))
+                for g in group:
+                    span_of[g[2]] = len(clusters) - 1
+            if m is not None:
+                group, hi = [m], m[1]
+    if not clusters:
+        return tensors
+    from plugtorch import _ops_public as P
+    out, written = [], {}
+    for i, t in enumerate(tensors):
+        c = span_of.get(i)
+        if c is None:
+            for e in refs[str(i)]:
+                e["__tensor__"] = str(len(out))
+            out.append(t)
+            continue
+        first, lo, hi = clusters[c]
+        if c not in written:
+            written[c] = str(len(out))
+            span = P.as_strided(first, (hi - lo + 1,), (1,), lo)
+            out.append(P.view_as_real(span).reshape(-1) if span.dtype.is_complex else span)
+        # a complex tensor is a view of the span's (real, imaginary) pairs: in real elements
+        k, pair = (2, [2]) if t.dtype.is_complex else (1, [])
+        view = {"storage": written[c], "offset": k * (t.storage_offset() - lo), "shape": list(t.shape) + pair,
+                "stride": [k * x for x in t.stride()] + [1] * len(pair)}
+        for e in refs[str(i)]:
+            e["__tensor__"] = f"v{i}"
+            e["view"] = view
+    return out
+
+
+def _extent(t: Tensor):
+    """(storage key, the tensor, first element, last element): where ``t`` sits in its storage,
+    in elements of its dtype; None when that cannot be told (a backend without storages), it
+    has no elements or it runs backwards (negative strides)."""
+    t = t.detach()
+    if t.numel() == 0 or getattr(type(t._backend()).storage_offset, "unknown", False):
+        return None
+    try:
+        stride, offset = t.stride(), t.storage_offset()
+        ptr = t.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+    if any(s < 0 for s in stride):
+        return None
+    last = offset + sum((n - 1) * s for n, s in zip(t.shape, stride))
+    return (str(t.device), t.dtype, ptr), t, offset, last
+
+
+def _encode(obj, tensors, seen, depth, refs):
     if depth > MAX_DEPTH:
         raise ValueError(f"plugtorch.save: the object nests lists, tuples and dicts more than {MAX_DEPTH} "
                          "levels deep (or contains itself); plugtorch.load refuses such files, so flatten it")
@@ -140,17 +222,18 @@ def _encode(obj, tensors, seen, depth):
                  "parameter": bool(obj._is_param)}
         if obj.dtype.is_complex:    # stored as its real view, shape + (2,)
             entry["complex"] = True
+        refs.setdefault(name, []).append(entry)
         return entry
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else {"__float__": repr(obj)}
     if isinstance(obj, (list, tuple)):
-        items = [_encode(v, tensors, seen, depth + 1) for v in obj]
+        items = [_encode(v, tensors, seen, depth + 1, refs) for v in obj]
         return items if type(obj) is list else {"__tuple__": items}
     if isinstance(obj, dict):
         kind = "__odict__" if isinstance(obj, collections.OrderedDict) else "__dict__"
-        return {kind: [[_encode(k, tensors, seen, depth + 1), _encode(v, tensors, seen, depth + 1)]
+        return {kind: [[_encode(k, tensors, seen, depth + 1, refs), _encode(v, tensors, seen, depth + 1, refs)]
                        for k, v in obj.items()]}
     if isinstance(obj, _dtypes.dtype):
         return {"__dtype__": obj.name}
@@ -227,6 +310,7 @@ class _Reader:
         self.fileno = _fileno(fh)
         self.mapping = None     # the copy-on-write map of the file with mmap=True
         self.made: dict = {}
+        self.spans: dict = {}   # (entry, saved device) -> the 1-D span that view entries view
 
     def bad(self, why) -> RuntimeError:
         return st.bad(self.name, why)
@@ -342,17 +426,21 @@ def _decode_tensor(s, r: _Reader) -> Tensor:
     grad, param, cplx = s.get("requires_grad", False), s.get("parameter", False), s.get("complex", False)
     if not (isinstance(key, str) and isinstance(saved_device, str) and type(grad) is bool
             and type(param) is bool and type(cplx) is bool) \
-            or set(s) - {"__tensor__", "device", "requires_grad", "parameter", "complex"}:
+            or set(s) - {"__tensor__", "device", "requires_grad", "parameter", "complex", "view"}:
         raise r.bad(f"its object structure has an invalid tensor entry {st._short(s)} (the file was modified)")
     if key in r.made:
         return r.made[key]
-    t = r.tensor(key, saved_device)
+    t = _view_of_span(s["view"], key, saved_device, r) if "view" in s else r.tensor(key, saved_device)
     if cplx:
         if t.dtype not in (_dtypes.float32, _dtypes.float64) or t.ndim == 0 or t.shape[-1] != 2:
             raise r.bad(f"tensor '{key}' is marked complex but holds {t.dtype} of shape {list(t.shape)}, not the "
                         "(real, imaginary) pairs of a complex tensor (the file was modified)")
         from plugtorch import _ops_public as P
-        t = P.view_as_complex(t)
+        try:
+            t = P.view_as_complex(t)
+        except RuntimeError as e:   # a view entry whose strides do not pair up
+            raise r.bad(f"tensor '{key}' is marked complex but cannot be viewed as complex ({e}); the file "
+                        "was modified") from None
     try:
         if param:
             from plugtorch.nn.parameter import Parameter
@@ -363,6 +451,44 @@ def _decode_tensor(s, r: _Reader) -> Tensor:
         raise r.bad(f"tensor '{key}' cannot be restored as saved ({e}); the file was modified") from None
     r.made[key] = t
     return t
+
+
+_INT64_MAX = 2 ** 63 - 1
+
+
+def _view_of_span(v, key, saved_device, r: _Reader) -> Tensor:
+    """Tensor ``key``: a view (offset, shape, stride in elements) of the 1-D span stored as
+    entry ``v["storage"]``, loaded once per file and device (so its views share it)."""
+    def bad(why):
+        return r.bad(f"tensor '{key}' has an invalid view entry {st._short(v)}: {why} (the file was modified)")
+
+    def int_ok(x):
+        return type(x) is int and 0 <= x <= _INT64_MAX
+
+    if not (isinstance(v, dict) and set(v) == {"storage", "offset", "shape", "stride"}):
+        raise bad("expected the fields storage, offset, shape and stride")
+    span_key, offset, shape, stride = v["storage"], v["offset"], v["shape"], v["stride"]
+    if not isinstance(span_key, str):
+        raise bad("its storage is not a tensor name")
+    if not int_ok(offset):
+        raise bad("its offset is not a non-negative integer")
+    if not (isinstance(shape, list) and isinstance(stride, list) and len(shape) == len(stride) <= st.MAX_NDIM
+            and all(int_ok(n) for n in shape) and all(int_ok(x) for x in stride)):
+        raise bad("its shape and stride are not two lists of as many non-negative integers (at most "
+                  f"{st.MAX_NDIM})")
+    span = r.spans.get((span_key, saved_device))
+    if span is None:
+        span = r.spans[(span_key, saved_device)] = r.tensor(span_key, saved_device)
+    if span.ndim != 1:
+        raise bad(f"its storage '{span_key}' has shape {list(span.shape)}, not one dimension")
+    from plugtorch.dispatch.ops.arrangements import storage_needed
+    reach = max(storage_needed(shape, stride, offset), offset)
+    if reach > span.shape[0]:
+        raise bad(f"it reaches element {reach} of its storage '{span_key}', which holds {span.shape[0]}")
+    try:
+        return span.as_strided(tuple(shape), tuple(stride), span.storage_offset() + offset)
+    except (RuntimeError, ValueError, OverflowError, TypeError) as e:
+        raise bad(f"the view cannot be made ({e})") from None
 
 
 def _hashable(k):

@@ -717,3 +717,191 @@ def test_save_refuses_a_backend_host_array_that_disagrees_with_the_tensor(tmp_pa
                                            r"plugtorch.float32 tensor of shape \(3,\); the checkpoint was not"):
         pt.save({"w": pt.zeros(3)}, path)
     assert path.read_bytes() == old and sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+# ---- tensors sharing a storage: stored once, loaded as views of it ------------------------------
+_DEVICES = [d for d in ("cpu", "opencl") if d in pt.backends.available()]
+
+
+def header_of(data):
+    header, body = split(data)
+    return header, json.loads(header["__metadata__"]["structure"]), body
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_a_tensor_and_its_view_load_sharing_memory(device):
+    a = pt.arange(6.0, device=device)
+    data = saved_bytes({"a": a, "v": a[2:5]})
+    header, structure, body = header_of(data)
+    assert [k for k in header if k != "__metadata__"] == ["0"] and header["0"]["shape"] == [6]
+    assert len(body) == 6 * 4                                      # the data once
+    for kw in ({},) + tuple({"map_location": other} for other in _DEVICES if other != device):
+        d = load_bytes(data, **kw)
+        assert d["a"].device.type == kw.get("map_location", device) == d["v"].device.type
+        d["a"][3] = 100
+        assert d["v"].tolist() == [2.0, 100.0, 4.0]
+        d["v"][0] = -1
+        assert d["a"].tolist() == [0.0, 1.0, -1.0, 100.0, 4.0, 5.0]
+    seen = []
+    d = load_bytes(data, map_location=lambda t, loc: seen.append(loc) or t)
+    assert seen == [str(a.device)]                                 # the span, once
+    d["a"][4] = 7
+    assert d["v"].tolist() == [2.0, 3.0, 7.0]
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_a_transposed_view_and_its_base(device):
+    m = pt.arange(12.0, device=device).view(3, 4)
+    back = round_trip([m.t(), m])
+    assert back[0].stride() == (1, 4) and back[0].tolist() == m.t().tolist()
+    back[1][0, 1] = -1
+    assert back[0][1, 0].item() == -1
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+def test_overlapping_slices_store_the_span_they_cover(device):
+    a = pt.arange(100, device=device)
+    data = saved_bytes([a[10:14], a[12:16:2], a[50:52]])
+    header, structure, body = header_of(data)
+    # the two overlapping slices: one span, a[10:15] (a[12:16:2] ends at 14); a[50:52], which
+    # overlaps neither, alone
+    assert sorted(header[k]["shape"] for k in header if k != "__metadata__") == [[2], [5]]
+    assert len(body) == (5 + 2) * 8
+    back = load_bytes(data)
+    assert [t.tolist() for t in back] == [[10, 11, 12, 13], [12, 14], [50, 51]]
+    back[0][2] = -5
+    assert back[1].tolist() == [-5, 14] and back[2].tolist() == [50, 51]
+    assert "view" not in structure[2]
+
+
+def test_a_view_of_another_dtype_is_stored_separately():
+    a = pt.arange(4.0)
+    data = saved_bytes([a, a.view(pt.int32)])
+    header, structure, _ = header_of(data)
+    assert all("view" not in e for e in structure)
+    back = load_bytes(data)
+    assert back[1].tolist() == a.view(pt.int32).tolist() and back[1].dtype is pt.int32
+    back[0][0] = 5
+    assert back[1][0].item() == 0                                  # not shared, as the docstring says
+
+
+@pytest.mark.parametrize("device", _DEVICES)
+@pytest.mark.parametrize("dtype", [pt.complex64, pt.complex128])
+def test_complex_views_share_their_span(dtype, device):
+    from plugtorch.backends import get_backend
+    if get_backend(device).unsupported_dtype(dtype, 0):
+        pytest.skip(f"{dtype} is not supported on this {device} device")
+    z = pt.arange(4.0, dtype=dtype.to_real(), device=device).to(dtype) * (1 + 2j)
+    back = round_trip([z, z[1::2], z.view(2, 2).t()])
+    assert back[0].dtype is dtype and back[1].tolist() == z[1::2].tolist() and back[2].tolist() == z.view(2, 2).t().tolist()
+    back[0][1] = 5j
+    assert back[1][0].item() == 5j and back[2][1, 0].item() == 5j
+
+
+def test_a_single_slice_of_a_big_tensor_stores_only_the_slice():
+    big = pt.arange(100_000.0)
+    data = saved_bytes({"s": big[500:510]})
+    header, structure, body = header_of(data)
+    assert len(body) == 10 * 4 and len(data) < 1000               # PyTorch would write the 400 kB storage
+    assert "view" not in structure["__dict__"][0][1]
+    assert load_bytes(data)["s"].tolist() == list(range(500, 510))
+
+
+def test_a_state_dict_keeps_the_plain_format():
+    sd = pt.nn.Sequential(pt.nn.Linear(3, 2), pt.nn.Linear(2, 1)).state_dict()
+    data = saved_bytes(sd)
+    header, structure, _ = header_of(data)
+    assert [k for k in header if k != "__metadata__"] == ["0", "1", "2", "3"]
+    assert [e[1]["__tensor__"] for e in structure["__odict__"]] == ["0", "1", "2", "3"]
+    assert all("view" not in e[1] for e in structure["__odict__"])
+    plain = safetensors.numpy.load(data)
+    assert [plain[str(i)].tolist() for i in range(4)] == [t.tolist() for t in sd.values()]
+    back = load_bytes(data)
+    assert list(back) == list(sd) and all(back[k].tolist() == sd[k].tolist() for k in sd)
+
+
+def test_grad_and_parameter_flags_on_views():
+    w = pt.nn.Parameter(pt.arange(4.0))
+    back = round_trip([w, w.detach()[1:3]])
+    assert isinstance(back[0], pt.nn.Parameter) and back[0].requires_grad and not back[1].requires_grad
+    with pt.no_grad():
+        back[0][1] = 9
+    assert back[1].tolist() == [9.0, 2.0]
+
+
+def _with_view(**named):
+    a = pt.arange(6.0)
+    return saved_bytes({**named, "a": a, "v": a[2:5]})
+
+
+VIEWS = _with_view()
+
+
+def view_entry(**fields):
+    def edit(header, body):
+        s = json.loads(header["__metadata__"]["structure"])
+        s["__dict__"][1][1]["view"].update(fields)
+        for k in [k for k, v in fields.items() if v is _DROP]:
+            del s["__dict__"][1][1]["view"][k]
+        header["__metadata__"]["structure"] = json.dumps(s)
+    header, body = split(VIEWS)
+    edit(header, body)
+    return join(header, body)
+
+
+def views_structure(text):
+    header, body = split(VIEWS)
+    header["__metadata__"]["structure"] = text
+    return join(header, body)
+
+
+_DROP = object()
+_VIEWS_OF_A_2D_ENTRY = _with_view(m=pt.ones(2, 3))
+TAMPERED_VIEWS = {
+    "offset-negative": view_entry(offset=-1),
+    "offset-a-float": view_entry(offset=2.0),
+    "offset-a-bool": view_entry(offset=True),
+    "offset-past-the-end": view_entry(offset=4),
+    "offset-huge": view_entry(offset=2 ** 64),
+    "shape-reaching-outside": view_entry(shape=[5]),
+    "shape-negative": view_entry(shape=[-3]),
+    "shape-a-string": view_entry(shape="3"),
+    "stride-negative": view_entry(offset=4, stride=[-1]),
+    "stride-reaching-outside": view_entry(stride=[2]),
+    "stride-a-float": view_entry(stride=[1.0]),
+    "stride-longer-than-shape": view_entry(stride=[1, 1]),
+    "storage-missing": view_entry(storage="9"),
+    "storage-a-number": view_entry(storage=0),
+    "field-missing": view_entry(stride=_DROP),
+    "field-extra": view_entry(base="x"),
+    "view-a-list": views_structure('{"__tensor__": "v0", "view": [0, 0, [1], [1]]}'),
+    "complex-odd-strides": views_structure('{"__tensor__": "v0", "complex": true, "view": {"storage": "0", '
+                                           '"offset": 1, "shape": [2, 2], "stride": [3, 1]}}'),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERED_VIEWS))
+def test_tampered_view_entries_are_refused(name):
+    out = loads_or_refuses(TAMPERED_VIEWS[name])
+    assert isinstance(out, RuntimeError), f"{name} loaded as {out!r}"
+    assert "(the file was modified)" in str(out) or "the file was modified" in str(out)
+
+
+def test_tampered_view_entries_say_what_is_wrong():
+    why = {name: str(loads_or_refuses(data)) for name, data in TAMPERED_VIEWS.items()}
+    assert "tensor 'v1' has an invalid view entry" in why["offset-negative"]
+    assert "its offset is not a non-negative integer" in why["offset-a-float"]
+    assert "it reaches element 7 of its storage '0', which holds 6" in why["offset-past-the-end"]
+    assert "it reaches element 7 of its storage '0', which holds 6" in why["shape-reaching-outside"]
+    assert "it reaches element 7 of its storage '0', which holds 6" in why["stride-reaching-outside"]
+    assert "lists of as many non-negative integers" in why["stride-negative"]
+    assert "structure refers to tensor '9', which the file does not contain" in why["storage-missing"]
+    assert "its storage is not a tensor name" in why["storage-a-number"]
+    assert "expected the fields storage, offset, shape and stride" in why["field-extra"]
+    assert "cannot be viewed as complex" in why["complex-odd-strides"]
+    data = _VIEWS_OF_A_2D_ENTRY
+    header, body = split(data)
+    s = json.loads(header["__metadata__"]["structure"])
+    s["__dict__"][2][1]["view"]["storage"] = s["__dict__"][0][1]["__tensor__"]    # the 2-d tensor
+    header["__metadata__"]["structure"] = json.dumps(s)
+    assert "has shape [2, 3], not one dimension" in str(loads_or_refuses(join(header, body)))

@@ -248,3 +248,18 @@ def test_glu_of_a_scalar_and_cross_entropy_of_a_non_tensor_raise_as_pytorch():
     x = t64([0.5, 1.0, -1.0], True)   # a differentiable input takes the decomposition, which raised AttributeError
     with pytest.raises(TypeError, match=r"cross_entropy\(\): argument 'target' must be Tensor, not int64"):
         F.cross_entropy(x, np.int64(2))
+
+
+def test_normalize_keeps_a_nan_row_nan_and_hardswish_has_finite_gradients_at_infinity():
+    # normalize divided by where(norm > eps, norm, eps): a nan norm became eps, so a row holding a
+    # nan came out as x / 1e-12 (finite, huge); PyTorch's clamp_min keeps it nan
+    out = F.normalize(t64([[np.nan, 1.0, 2.0], [3.0, 0.0, 4.0]]), dim=1).numpy()
+    assert np.isnan(out[0]).all()
+    np.testing.assert_allclose(out[1], [0.6, 0.0, 0.8])
+    # hardswish is x above 3 and 0 below -3: gradients 1 and 0 at +-inf (the middle piece's 0 * inf
+    # gave nan), and nan takes the identity piece (gradient 1), as PyTorch
+    x = t64([np.inf, -np.inf, np.nan, 1.0], True)
+    y = F.hardswish(x)
+    y.sum().backward()
+    assert y.detach().numpy()[:2].tolist() == [np.inf, 0.0] and np.isnan(y.detach().numpy()[2])
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0, 1.0, (2 * 1.0 + 3) / 6])

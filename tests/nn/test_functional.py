@@ -68,6 +68,17 @@ def test_interpolate_bilinear(align, size):
                      t64(x[:1, :1], True))
 
 
+def test_interpolate_linear_keeps_an_infinity_beside_a_zero_weight():
+    # (1 - w) a + w b, as PyTorch: the lerp a + (b - a) w gave nan where w = 0 and a = -inf
+    x = t64([[[-np.inf, 1.0, 2.0]]])
+    got = F.interpolate(x, scale_factor=2, mode="linear").numpy()[0, 0]
+    # sources -0.25 (clamped to 0, w 0), 0.25, 0.75, 1.25, 1.75, 2.25 (clamped to the last)
+    np.testing.assert_array_equal(got, [-np.inf, -np.inf, -np.inf, 1.25, 1.75, 2.0])
+    # (where the formula reads inf * 0 itself, at the clamped edge of an all-inf image, it is nan, as PyTorch's)
+    got = F.interpolate(t64(np.ones((1, 1, 2, 2)) * np.inf), scale_factor=2, mode="bilinear").numpy()[0, 0]
+    assert np.isnan(got[0]).all() and np.isnan(got[:, 0]).all() and (got[1:, 1:] == np.inf).all()
+
+
 def test_interpolate_uint8_images_resample_in_float_and_round_each_pass():
     # uint8 bilinear used integer weights (0 and 1): [[0, 10, 20, 30], ...] * 10 to 3x3 gave
     # [0, 10, 20, ...]; now width then height, each pass rounded half up and saturated to 0..255

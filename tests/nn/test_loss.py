@@ -727,3 +727,14 @@ def test_ctc_loss_gradients_impossible_and_errors():
     for call, err, match in cases:
         with pytest.raises(err, match=match):
             call()
+
+
+def test_smooth_l1_and_huber_gradients_at_an_infinite_difference_are_finite():
+    # the quadratic piece's unchosen gradient was 0 * inf = nan at d = inf; the linear piece's is +-1
+    # (smooth_l1) and +-delta (huber)
+    x = t64([np.inf, -np.inf, 0.25, 3.0], True)
+    F.smooth_l1_loss(x, pt.zeros(4, dtype=pt.float64), beta=0.5, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, -1.0, 0.5, 1.0])   # 0.25 / beta inside
+    x.grad = None
+    F.huber_loss(x, pt.zeros(4, dtype=pt.float64), delta=2.0, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -2.0, 0.25, 2.0])

@@ -42,9 +42,9 @@ def threshold(input, threshold: float, value: float, inplace: bool = False):
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
-    check_tensors("hardtanh", input=input)
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
+    check_tensors("hardtanh", input=input)
     if input.dtype is pt.bool:
         raise RuntimeError("hardtanh(): Bool inputs not supported for hardtanh; convert the input with .float() first")
     if input.dtype is pt.uint8 and min_val < 0:
@@ -139,8 +139,11 @@ def mish(input, inplace: bool = False):
 
 def hardswish(input, inplace: bool = False):
     _float_only("hardswish", input)
-    mid = input * (input + 3) / 6   # (at -3 and 3 the outer pieces' gradients 0 and 1, as torch 2.13's)
-    return _out(input, pt.where(input <= -3, 0.0, pt.where(input >= 3, input, mid)), inplace)
+    # (at -3 and 3 the outer pieces' gradients 0 and 1, as torch 2.13's); the middle piece reads
+    # the clamped input, so at +-inf its unchosen gradient is 0, not 0 * inf; nan takes x (gradient 1)
+    xs = input.clamp(-3.0, 3.0)
+    mid = xs * (xs + 3) / 6
+    return _out(input, pt.where(input <= -3, 0.0, pt.where(input < 3, mid, input)), inplace)
 
 
 def hardsigmoid(input, inplace: bool = False):
@@ -210,7 +213,7 @@ def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
     """input / max(||input||_p along dim, eps)."""
     n = input.norm(p, dim, keepdim=True)
-    return input / pt.where(n > eps, n, eps)
+    return input / n.clamp_min(eps)   # clamp_min keeps a nan norm nan (where(n > eps) made it eps: x / 1e-12)
 
 
 def _float_only(op, input):

@@ -77,7 +77,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     d = (input - target).abs()
     if beta == 0:
         return _reduce(d, reduction)
-    return _reduce(pt.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+    q = d.clamp_max(beta)   # the quadratic piece on a clamped d: at d = inf its unchosen gradient is 0, not 0 * inf
+    return _reduce(pt.where(d < beta, q * q * (0.5 / beta), d - 0.5 * beta), reduction)
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
@@ -89,7 +90,8 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_same_size(input, target)
     input, target = _floating_pair("huber_loss", input, target)
     d = (input - target).abs()
-    loss = pt.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta)
+    q = d.clamp_max(delta)   # (at d = inf the quadratic piece's unchosen gradient is 0, not 0 * inf)
+    loss = pt.where(d < delta, q * q * 0.5, (d - 0.5 * delta) * delta)
     return _reduce(loss if weight is None else loss * weight, reduction)
 
 

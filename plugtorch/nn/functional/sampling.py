@@ -69,7 +69,8 @@ def _linear(x, d, n_in, n_out, scale, align_corners):
     w = pt.tensor(lam, dtype=x.dtype, device=x.device).reshape(shape)
     a = x.index_select(d, pt.tensor(i0, device=x.device))
     b = x.index_select(d, pt.tensor(i1, device=x.device))
-    return a + (b - a) * w
+    # (1 - w) a + w b, as PyTorch: the lerp a + (b - a) w turns an inf beside a weight of 0 into nan
+    return a * (1 - w) + b * w
 
 
 def _nearest_exact(x, d, n_in, n_out, scale):

@@ -212,11 +212,50 @@ def _infer_dtype(obj):
     return _dtypes.from_numpy_dtype(a.dtype) if a.dtype != np.float64 else _dtypes.float64, a
 
 
+def _leaf_dtypes(data):
+    """PyTorch's dtype for a nested sequence holding NumPy scalars or arrays (or tensors, made
+    0-d arrays): each leaf's own dtype, Python floats the default dtype, ints int64, complex
+    numbers the default complex dtype, promoted together (``[np.float64(1.5)]`` is float64;
+    NumPy's inference gave float64 for ``[np.float32(1), 2.0]``, so the default dtype was used
+    for both). None for a leaf of another kind (the general path reports it)."""
+    result = None
+    for leaf in _flat(data):
+        if isinstance(leaf, (np.ndarray, np.generic)):
+            if leaf.dtype.kind in "USOV":
+                return None
+            try:
+                d = _dtypes.from_numpy_dtype(leaf.dtype)
+            except TypeError:
+                return None
+        elif isinstance(leaf, bool):
+            d = _dtypes.bool
+        elif isinstance(leaf, int):
+            d = _dtypes.int64
+        elif isinstance(leaf, float):
+            d = _dtypes.get_default_dtype()
+        elif isinstance(leaf, complex):
+            d = _dtypes.default_complex_dtype()
+        else:
+            return None
+        result = d if result is None else _dtypes.promote_types(result, d)
+    return result
+
+
+def _first_leaf(data):
+    while isinstance(data, (list, tuple)) and data:
+        data = data[0]
+    return data
+
+
 def _to_host_array(data, dtype):
     if isinstance(data, Tensor):
         data = data.detach()._host()
     elif isinstance(data, (list, tuple)) and _holds_tensors(data):
         data = _nested_tensors_to_host(data)
+        if dtype is None:
+            dtype = _leaf_dtypes(data)
+    elif dtype is None and isinstance(data, (list, tuple)) and isinstance(_first_leaf(data), (np.generic, np.ndarray)):
+        dtype = _leaf_dtypes(data)
     if dtype is None:
         dtype, arr = _infer_dtype(data)
     else:
@@ -265,7 +304,13 @@ def _flat(x):
 
 def _nested_tensors_to_host(data):
     if isinstance(data, Tensor):
-        return data.detach()._host()
+        # a tensor inside a sequence is one number, as in PyTorch (tensor([t1, t2]) of
+        # one-element tensors has shape [2]); several values would be silently nested
+        if data.numel() != 1:
+            raise ValueError(f"tensor(): only one element tensors can be converted to Python scalars, but the "
+                             f"data holds a tensor of shape {list(data.shape)}; use plugtorch.stack(tensors) "
+                             "to put tensors together")
+        return data.detach()._host().reshape(())
     if isinstance(data, (list, tuple)):
         return [_nested_tensors_to_host(x) for x in data]
     return data

@@ -32,6 +32,34 @@ def test_tensor_copies_and_nested_tensors():
     assert pt.tensor([1.0], requires_grad=True).requires_grad
 
 
+@pytest.mark.parametrize("data,dtype", [
+    ([np.float64(1.5)], pt.float64), ([np.float32(1.5)], pt.float32), ([np.float32(1.0), 2.0], pt.float32),
+    ([[np.float64(1.0)]], pt.float64), ([np.int32(1)], pt.int32), ([np.int8(1), 2], pt.int64),
+    ([np.float16(1)], pt.float16), ([np.array([1.0, 2.0]), np.array([3.0, 4.0])], pt.float64),
+    ([np.complex64(1j)], pt.complex64), ([pt.tensor(1.0, dtype=pt.float64)], pt.float64),
+    ([pt.tensor(1, dtype=pt.int32), 2], pt.int64), ([pt.tensor(1.5), 2], pt.float32),
+])
+def test_tensor_infers_the_dtype_of_numpy_scalars_and_tensors_in_a_sequence(data, dtype):
+    # PyTorch's rule: each element's own dtype (a Python float the default dtype), promoted; the
+    # numbers of np.mean() results lost their float64 (they were stored as float32)
+    t = pt.tensor(data)
+    assert t.dtype is dtype
+    flat = [float(np.asarray(x.numpy() if isinstance(x, pt.Tensor) else x).real.ravel()[0])
+            for x in (data[0] if isinstance(data[0], list) else data)]
+    assert float(t.reshape(-1)[0].real.item()) == flat[0]
+
+
+def test_tensors_inside_a_sequence_are_numbers():
+    # as PyTorch: one-element tensors of any shape are scalars (a list of two shape-[1] losses is
+    # a shape-[2] tensor, not [2, 1]); a tensor with several elements is refused
+    assert pt.tensor([pt.tensor([1.0]), pt.tensor([2.0])]).shape == (2,)
+    assert pt.tensor([[pt.tensor([1.0])]]).shape == (1, 1)
+    assert pt.tensor([pt.tensor([[3.0]])]).tolist() == [3.0]
+    with pytest.raises(ValueError, match=r"only one element tensors can be converted to Python scalars, but the "
+                                         r"data holds a tensor of shape \[2\]; use plugtorch.stack"):
+        pt.tensor([pt.ones(2), pt.ones(2)])
+
+
 def test_tensor_bad_data():
     with pytest.raises(TypeError, match="could not infer dtype"):
         pt.tensor("abc")

@@ -149,3 +149,34 @@ def test_max_pool_of_all_minus_inf_windows_with_padding_picks_the_first_cell_ins
     _, idx = F.max_pool3d(y, 2, 1, 1, return_indices=True)
     assert idx.flatten().tolist() == [0, 0, 1, 2, 0, 0, 1, 2, 3, 3, 4, 5, 0, 0, 1, 2, 0, 0, 11, 11, 3, 3, 11, 11,
                                       6, 6, 7, 8, 6, 6, 11, 11, 9, 9, 11, 11]   # torch 2.13's
+
+
+def adaptive_avg_ref(x, out):
+    """PyTorch's bins [floor(i n / o), ceil((i + 1) n / o)) over the trailing dims, by loops."""
+    nd = len(out)
+    res = np.zeros(x.shape[:-nd] + tuple(out))
+    for idx in np.ndindex(*out):
+        sl = tuple(slice(i * n // o, -(-(i + 1) * n // o)) for i, n, o in zip(idx, x.shape[-nd:], out))
+        res[(Ellipsis,) + idx] = x[(Ellipsis,) + sl].mean(tuple(range(-nd, 0)))
+    return res
+
+
+@pytest.mark.parametrize("out", [(2, 2), (3, 3), (1, 1), (3, 2)])
+def test_adaptive_avg_pool_keeps_an_inf_or_nan_in_its_own_bins(out):
+    # the averaging-matrix form (A_h @ x @ A_w^T) multiplied an inf by the 0 weights of every other
+    # bin: adaptive_avg_pool2d(x with one inf, 2) gave [inf, nan, nan, nan]; PyTorch [inf, 4.5, 10.5, 12.5]
+    x = np.arange(20.0).reshape(1, 1, 4, 5)
+    x[0, 0, 0, 0] = np.inf
+    x[0, 0, 3, 4] = np.nan
+    with np.errstate(invalid="ignore"):
+        want = adaptive_avg_ref(x, out)
+    np.testing.assert_allclose(F.adaptive_avg_pool2d(t64(x), out).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(F.adaptive_avg_pool1d(t64(x[0]), out[1]).numpy(), adaptive_avg_ref(x[0], out[1:]),
+                               rtol=1e-12)
+    x3 = np.concatenate([x, x[..., ::-1, :]], 1)[:, None]   # (1, 1, 2, 4, 5)
+    np.testing.assert_allclose(F.adaptive_avg_pool3d(t64(x3), (1,) + out).numpy(),
+                               adaptive_avg_ref(x3, (1,) + out), rtol=1e-12)
+    np.testing.assert_allclose(F.interpolate(t64(x), size=out, mode="area").numpy(), want, rtol=1e-12)
+    assert np.isfinite(want).sum() >= want.size - 2   # (the check is not vacuous: other bins stay finite)
+    xf = t64(np.random.default_rng(3).standard_normal((1, 2, 5, 7)), True)
+    scalar_gradcheck(lambda t: F.adaptive_avg_pool2d(t, out), xf)

@@ -227,7 +227,7 @@ def _check_adaptive(op, input, nd):
 
 @keeps_channels_last   # a channels_last input gives a channels_last result, as in PyTorch
 def adaptive_avg_pool2d(input, output_size):
-    """Mean over PyTorch's bins [floor(i*H/Ho), ceil((i+1)*H/Ho)); computed as A_h @ x @ A_w^T."""
+    """Mean over PyTorch's bins [floor(i*H/Ho), ceil((i+1)*H/Ho)), one dim at a time."""
     _check_adaptive("adaptive_avg_pool2d", input, 2)
     if not input.dtype.is_floating_point:   # (the averaging matrices would be integer zeros)
         raise not_implemented_for("adaptive_avg_pool2d", input.dtype, "convert the input with .float() first")
@@ -235,12 +235,9 @@ def adaptive_avg_pool2d(input, output_size):
     oh, ow = _adaptive_size("adaptive_avg_pool2d", output_size, h, w)
     if oh == 0 or ow == 0:
         return _empty_bins(input, oh, ow)
-
-    def averaging(n, out):
-        starts, ends, _ = _bins(n, out, None)
-        rows = [[1.0 / (e - s) if s <= j < e else 0.0 for j in range(n)] for s, e in zip(starts, ends)]
-        return pt.tensor(rows, dtype=input.dtype, device=input.device)
-    return averaging(h, oh) @ input @ averaging(w, ow).mT
+    if oh == 1 and ow == 1:   # global pooling, the common case: one mean
+        return input.mean((-2, -1), keepdim=True)
+    return _bin_mean(_bin_mean(input, input.ndim - 2, oh), input.ndim - 1, ow)
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -366,16 +363,27 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return res if input.ndim == 5 else res.squeeze(0)
 
 
-def _bin_means(n, out, dtype, device):
-    """(out, n) matrix whose rows average each adaptive bin."""
-    starts, ends, _ = _bins(n, out, None)
-    rows = [[1.0 / (e - s) if s <= j < e else 0.0 for j in range(n)] for s, e in zip(starts, ends)]
-    return pt.tensor(rows, dtype=dtype, device=device)
+def _bin_mean(x, d, out):
+    """The means of PyTorch's adaptive bins along dim ``d`` of ``x``. Each bin reads only its own
+    elements (an averaging matrix would multiply an inf or nan elsewhere by 0 and spread nan to
+    every bin): equal bins are a reshape, others a gather of each bin's padded window."""
+    n = x.shape[d]
+    rest = tuple(x.shape[d + 1:])
+    if n % out == 0:
+        return x.reshape(tuple(x.shape[:d]) + (out, n // out) + rest).mean(d + 1)
+    starts, ends, table = _bins(n, out, x.device)
+    k = table.shape[1]
+    g = x.index_select(d, table.reshape(-1)).reshape(tuple(x.shape[:d]) + (out, k) + rest)
+    tail = (1,) * len(rest)
+    valid = pt.tensor([[j < e - s for j in range(k)] for s, e in zip(starts, ends)],
+                      device=x.device).reshape((out, k) + tail)
+    count = pt.tensor([e - s for s, e in zip(starts, ends)], dtype=x.dtype, device=x.device).reshape((out,) + tail)
+    return pt.where(valid, g, 0.0).sum(d + 1) / count
 
 
 def adaptive_avg_pool3d(input, output_size):
-    """Mean over adaptive (depth, height, width) bins: each plane's bin means (A_h @ x @ A_w^T), then
-    the depth bins' means (the bins are products of intervals, so the means separate).
+    """Mean over adaptive (depth, height, width) bins, one dim at a time (the bins are products of
+    intervals, so the means separate).
 
     >>> pt.nn.functional.adaptive_avg_pool3d(pt.ones(1, 2, 5, 4, 3), (2, 1, None)).shape
     plugtorch.Size([1, 2, 2, 1, 3])
@@ -391,11 +399,8 @@ def adaptive_avg_pool3d(input, output_size):
     if 0 in (od, oh, ow):
         lead = tuple(input.shape[:-3])
         return _empty_bins(input.reshape(lead + (input.shape[-3], -1)), od, oh * ow).reshape(lead + (od, oh, ow))
-    d, h, w = input.shape[-3:]
-    planes = _bin_means(h, oh, input.dtype, input.device) @ input @ _bin_means(w, ow, input.dtype, input.device).mT
-    lead = tuple(planes.shape[:-3])
-    a = _bin_means(d, od, input.dtype, input.device)
-    return (a @ planes.reshape(lead + (d, oh * ow))).reshape(lead + (od, oh, ow))
+    nd = input.ndim
+    return _bin_mean(_bin_mean(_bin_mean(input, nd - 3, od), nd - 2, oh), nd - 1, ow)
 
 
 def _adaptive3d_size(op, output_size, sizes):

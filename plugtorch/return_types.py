@@ -1,5 +1,17 @@
 """Named tuples returned by ops with several outputs, as ``torch.return_types``."""
-from collections import namedtuple
+from collections import namedtuple as _namedtuple
+
+
+def namedtuple(name, fields):
+    """A named tuple printed as PyTorch prints its return types:
+    ``plugtorch.return_types.max(\\nvalues=tensor([3]),\\nindices=tensor([0]))``."""
+    base = _namedtuple(name, fields)
+
+    def __repr__(self):
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"plugtorch.return_types.{name}(\n{body})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__module__": __name__})
+
 
 max = namedtuple("max", ["values", "indices"])
 min = namedtuple("min", ["values", "indices"])

@@ -292,3 +292,13 @@ def test_bfloat16_reduced_into_a_small_integer_dtype_wraps_as_pytorch():
     assert x.sum(1, dtype=pt.int8).tolist() == [-52]
     assert x.cumsum(1, dtype=pt.int8).tolist() == [[3, 3, -53, -52]]
     assert x.sum(1, dtype=pt.int8).tolist() == x.to(pt.int8).sum(1, dtype=pt.int8).tolist()
+
+
+def test_return_types_print_as_pytorchs():
+    r = pt.tensor([[1, 1, 0, 0]]).min(1)
+    assert repr(r) == "plugtorch.return_types.min(\nvalues=tensor([0]),\nindices=tensor([2]))"
+    assert r.values.tolist() == [0] and r[1].tolist() == [2] and type(r).__name__ == "min"
+    values, indices = pt.sort(pt.tensor([3, 1]))
+    assert values.tolist() == [1, 3] and indices.tolist() == [1, 0]
+    assert repr(pt.aminmax(pt.tensor([2.0, 5.0]))) == (
+        "plugtorch.return_types.aminmax(\nmin=tensor(2.),\nmax=tensor(5.))")

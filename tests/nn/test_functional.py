@@ -190,6 +190,8 @@ def test_sdpa_mask_that_would_grow_the_output_raises():
     with pytest.raises(RuntimeError, match=r"attn_mask of shape \[2, 1, 3\] does not broadcast to the attention "
                                            r"weights' shape \[2, 1, 3, 3\]"):
         F.scaled_dot_product_attention(q, k, v, pt.ones(2, 1, 3, dtype=pt.bool))
+    with pytest.raises(RuntimeError, match="dropout probability has to be between 0 and 1, but got 1.5"):
+        F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)   # (a ValueError from dropout before)
 
 
 def test_distances():

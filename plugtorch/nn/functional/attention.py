@@ -42,6 +42,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                            f"got {query.shape[-1]} and {key.shape[-1]}")
     if is_causal and attn_mask is not None:
         raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be set when is_causal=True")
+    if not 0.0 <= dropout_p <= 1.0:   # (F.dropout's own check is a ValueError; PyTorch's SDPA raises RuntimeError)
+        raise RuntimeError(f"scaled_dot_product_attention: dropout probability has to be between 0 and 1, but got "
+                           f"{dropout_p}")
     if enable_gqa and query.ndim >= 3 and key.shape[-3] != query.shape[-3]:
         key, value = _repeat_heads(key, query.shape[-3]), _repeat_heads(value, query.shape[-3])
     L, S = query.shape[-2], key.shape[-2]

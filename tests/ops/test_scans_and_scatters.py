@@ -411,3 +411,19 @@ def test_index_add_alpha_on_bool_and_complex_inputs():
     assert b.tolist() == [True, False, False]
     c = pt.zeros(2, dtype=pt.complex128).index_add(0, pt.tensor([0, 0]), pt.tensor([1 + 1j, 2 + 0j], dtype=pt.complex128), alpha=1j)
     np.testing.assert_array_equal(c.numpy(), np.array([(1 + 1j) * 1j + 2j, 0]))
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_as_strided_of_a_view_with_another_dtype_counts_in_its_own_elements(dev):
+    # the cpu kernel indexed the base array (int64, complex64) with an offset in the view's
+    # elements: as_strided(a.view(int32), (2,), (1,), 2) read int64 element 2 as two int32s
+    a = pt.arange(4, dtype=pt.int64, device=dev).view(pt.int32)
+    assert a.tolist() == [0, 0, 1, 0, 2, 0, 3, 0]
+    assert pt.as_strided(a, (2,), (1,), 2).tolist() == [1, 0]
+    assert pt.as_strided(a, (4,), (2,), 0).tolist() == [0, 1, 2, 3]
+    r = pt.view_as_real(pt.tensor([1 + 2j, 3 + 4j], dtype=pt.complex64, device=dev))
+    assert pt.as_strided(r, (4,), (1,), 0).tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert pt.as_strided(r, (2,), (2,), 1).tolist() == [2.0, 4.0]
+    with pytest.raises(RuntimeError, match=r"setStorage: sizes \[9\], strides \[1\], storage offset 0, and itemsize 4 "
+                                           r"requiring a storage size of 36 are out of bounds for storage of size 32"):
+        pt.as_strided(a, (9,), (1,), 0)

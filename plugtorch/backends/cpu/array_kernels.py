@@ -1058,10 +1058,14 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         if not base.flags.c_contiguous:
             raise RuntimeError("as_strided(): the tensor's memory is not one dense block here; call .contiguous() first")
         from plugtorch.dispatch.ops.arrangements import _storage_error, storage_needed
-        if storage_needed(size, stride, offset) > base.size:
-            raise _storage_error(size, stride, offset, x.itemsize, base.size)
-        flat = base.reshape(-1)[offset:]
-        strides = tuple(s * x.itemsize for s in stride)
+        # counted in x's elements, which may differ from the base's (view_as_real, view(dtype)):
+        # the base's bytes, from x's offset, read as x's dtype
+        isz = x.itemsize
+        available = base.nbytes // isz
+        if storage_needed(size, stride, offset) > available:
+            raise _storage_error(size, stride, offset, isz, available)
+        flat = base.reshape(-1).view(xp.uint8)[offset * isz:available * isz].view(x.dtype)
+        strides = tuple(s * isz for s in stride)
         if xp is np:
             return np.lib.stride_tricks.as_strided(flat, tuple(size), strides, writeable=x.flags.writeable)
         return xp.lib.stride_tricks.as_strided(flat, tuple(size), strides)

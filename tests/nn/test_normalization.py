@@ -94,6 +94,12 @@ def test_group_and_instance_norm():
     tracked = nn.InstanceNorm2d(6, track_running_stats=True).double()
     tracked(t64(x))
     np.testing.assert_allclose(tracked.running_mean.numpy(), 0.1 * x.mean((0, 2, 3)), atol=1e-12)
+    # momentum=None: PyTorch's instance norm passes momentum 0.0, so the running stats stay put (this
+    # used 0.1: with num_batches_tracked never counted, no cumulative average was possible either)
+    frozen = nn.InstanceNorm2d(6, track_running_stats=True, momentum=None).double()
+    frozen(t64(x))
+    np.testing.assert_array_equal(frozen.running_mean.numpy(), np.zeros(6))
+    np.testing.assert_array_equal(frozen.running_var.numpy(), np.ones(6))
     # one spatial element: its own statistics make it 0 (PyTorch raises; this returned zeros)
     with pytest.raises(ValueError, match=r"instance_norm: Expected more than 1 spatial element when training, got "
                                          r"input size \[2, 6, 1, 1\]"):

@@ -119,8 +119,10 @@ class _InstanceNorm(_NormBase):
         batched = input.ndim == self._dims[1]
         x = input if batched else input.unsqueeze(0)
         use_stats = self.training or not self.track_running_stats
+        # momentum=None leaves the running stats as they are (PyTorch passes 0.0; there is no
+        # cumulative average for instance norm, and num_batches_tracked stays 0)
         out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_stats,
-                              self.momentum if self.momentum is not None else 0.1, self.eps)
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
         return out if batched else out.squeeze(0)
 
 

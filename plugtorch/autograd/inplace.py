@@ -19,7 +19,9 @@ def check_inplace(t, opname="in-place operation"):
         raise RuntimeError(f"a leaf Variable that requires grad is being used in an in-place operation "
                            f"({opname}). Wrap it in plugtorch.no_grad() or work on a clone.")
     b = t._base
-    if b is not None and b.grad_fn is None and b._rg:
+    # PyTorch asks whether the view requires grad and its base is a leaf: the base itself may not
+    # require grad (x = b.reshape(3).requires_grad_(); x[0].mul_(2) would rebase x silently)
+    if b is not None and b.grad_fn is None and (b._rg or t._rg):
         raise RuntimeError(f"a view of a leaf Variable that requires grad is being used in an in-place "
                            f"operation ({opname}). Wrap it in plugtorch.no_grad() or work on a clone.")
 

@@ -132,6 +132,28 @@ def test_inplace_on_leaf_requiring_grad_raises():
         x[0] = 3.0
 
 
+def test_inplace_on_view_of_leaf_view_requiring_grad_raises():
+    # x is itself a view (of b, which needs no grad) made a leaf by requires_grad_(); writing into
+    # x[0] used to rebase x silently, and (x * x).sum().backward() then gave x.grad == [0, 0, 0]
+    b = pt.arange(3.0)
+    x = b.reshape(3).requires_grad_()
+    with pytest.raises(RuntimeError, match=r"a view of a leaf Variable that requires grad .*\(mul_\)"):
+        x[0].mul_(2)
+    with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+        x[1] = 5.0
+    assert x.is_leaf and x.tolist() == [0.0, 1.0, 2.0]
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [0.0, 2.0, 4.0]
+
+
+def test_write_into_view_of_plain_tensor_from_grad_source_is_allowed():
+    b = pt.zeros(3)
+    w = pt.tensor(2.0, requires_grad=True)
+    b[0] = w * 3
+    (b * pt.tensor([5.0, 1.0, 1.0])).sum().backward()
+    assert b.tolist() == [6.0, 0.0, 0.0] and w.grad.item() == 15.0
+
+
 def test_inplace_on_leaf_under_no_grad_is_allowed():
     x = leaf([1.0, 2.0])
     with pt.no_grad():

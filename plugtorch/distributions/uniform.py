@@ -16,8 +16,11 @@ class Uniform(_Parameterised):
     >>> Uniform(0.0, 4.0).log_prob(pt.tensor(1.0)).exp().item()
     0.25
     """
-    arg_constraints = {"low": constraints.dependent(is_discrete=False, event_dim=0),
-                       "high": constraints.dependent(is_discrete=False, event_dim=0)}
+    @property
+    def arg_constraints(self):
+        # low < high, checked both ways as PyTorch does, so Uniform(1., 0.) fails validation
+        return {"low": constraints.less_than(self.high), "high": constraints.greater_than(self.low)}
+
     has_rsample = True
     _params = ('low', 'high')
 

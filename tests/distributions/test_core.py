@@ -75,6 +75,12 @@ def test_uniform():
     close(d.entropy(), np.log([2.0, 4.0])), close(d.mean, [1.0, 1.0]), close(d.variance, [4 / 12, 16 / 12])
     with pytest.raises(ValueError, match="to be within the support"):
         d.log_prob(t(x))
+    # low < high is validated (PyTorch's arg_constraints less_than(high) / greater_than(low))
+    with pytest.raises(ValueError, match=r"parameter low .* LessThan\(upper_bound=0.0\)"):
+        Uniform(t(1.0), t(0.0))
+    with pytest.raises(ValueError, match="parameter low"):
+        Uniform(t([0.0, 2.0]), t([1.0, 2.0]))
+    assert math.isnan(Uniform(t(1.0), t(0.0), validate_args=False).entropy().item())
     low = t(1.0, requires_grad=True)
     pt.manual_seed(0)
     s = Uniform(low, t(3.0)).rsample((10000,))
@@ -250,7 +256,7 @@ def test_constraints():
     assert constraints.simplex.check(t([[0.2, 0.8], [0.5, 0.6]])).tolist() == [True, False]
     assert constraints.lower_cholesky.check(t([[1.0, 0.0], [2.0, 1.0]])).item()
     assert not constraints.positive_definite.check(t([[1.0, 2.0], [2.0, 1.0]])).item()
-    assert constraints.is_dependent(Uniform.arg_constraints["low"])
+    assert constraints.is_dependent(Uniform.support) and constraints.is_dependent(constraints.dependent)
     with pytest.raises(ValueError, match="Cannot determine validity of dependent constraint"):
         constraints.dependent.check(x)
 

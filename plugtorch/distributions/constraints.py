@@ -380,6 +380,9 @@ class MixtureSameFamilyConstraint(Constraint):
         self.base_constraint = base_constraint
         super().__init__()
 
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.base_constraint!r})"
+
     @property
     def is_discrete(self):
         return self.base_constraint.is_discrete

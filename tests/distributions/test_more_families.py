@@ -106,6 +106,7 @@ def test_mixture_same_family():
     assert tuple(mix.batch_shape) == (4,) and tuple(mix.event_shape) == (2,)
     assert tuple(mix.sample((5,)).shape) == (5, 4, 2) and tuple(mix.log_prob(pt.zeros(4, 2)).shape) == (4,)
     close(mix.log_prob(pt.zeros(4, 2, dtype=pt.float64)), np.full(4, 2 * st.norm.logpdf(0)))
+    assert repr(mix.support) == "MixtureSameFamilyConstraint(IndependentConstraint(Real(), 1))"
     with pytest.raises(ValueError, match=r"`mixture_distribution component` \(2\) does not equal "
                                          r"`component_distribution.batch_shape\[-1\]` \(3\)"):
         D.MixtureSameFamily(D.Categorical(logits=pt.zeros(2)), D.Normal(pt.zeros(3), pt.ones(3)))

@@ -212,7 +212,9 @@ class Tensor:
 
     @property
     def data(self) -> "Tensor":
-        return self.detach()
+        # PyTorch's .data: the same memory under a fresh version counter and no base, so writes
+        # through it are invisible to autograd's saved-tensor checks (unlike detach())
+        return Tensor._wrap(self._data, self._dtype, self._device)
 
     @data.setter
     def data(self, other: "Tensor"):

@@ -121,6 +121,21 @@ def test_version_counter_shared_with_views_and_detach():
     assert x._version == v._version == d._version == before + 1
 
 
+def test_data_shares_memory_under_its_own_version_counter():
+    # .data (unlike detach()) is invisible to the saved-tensor check, as in PyTorch: writing through
+    # it used to bump the owner's version, so y.data.zero_() made backward raise
+    x = leaf([0.0, 1.0, 2.0])
+    d = x.data
+    d.mul_(2)
+    assert x.tolist() == [0.0, 2.0, 4.0] and x._version == 0 and d._version == 1 and d._base is None
+    y = x.exp()
+    y.data.zero_()
+    y.sum().backward()                  # ExpBackward reads its (zeroed) output: grad 0
+    assert y.tolist() == [0.0, 0.0, 0.0] and x.grad.tolist() == [0.0, 0.0, 0.0]
+    x.detach().add_(1)                  # detach() still shares the counter
+    assert x._version == 1
+
+
 def test_inplace_on_leaf_requiring_grad_raises():
     x = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in an "

@@ -138,6 +138,7 @@ def _metadata_inplace_method(name):
                                f"is not supported; use the out-of-place {name}() instead")
         view = getattr(Tensor, name)(self, *args)
         self._data = view._data
+        self._bump_version()   # autograd may have saved self in its old shape (PyTorch bumps too)
         parent_fn = self._view_fn
         if parent_fn is not None:   # keep replaying this view from its base right
             self._view_fn = lambda b: getattr(Tensor, name)(parent_fn(b), *args)

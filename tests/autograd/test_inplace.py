@@ -252,3 +252,18 @@ def test_in_place_write_that_needs_recording_into_a_view_made_under_no_grad_is_r
     u = x[0:4]                         # a view made with grad mode on records the write
     u.mul_(w)
     assert u.requires_grad and x.requires_grad
+
+
+@pytest.mark.parametrize("name,args", [("t_", ()), ("transpose_", (0, 1)), ("swapdims_", (0, 1)),
+                                       ("unsqueeze_", (0,)), ("squeeze_", ()), ("as_strided_", ((2, 2), (1, 2)))])
+def test_inplace_shape_change_of_a_saved_tensor_is_caught(name, args):
+    # y * w saves y for w's gradient; y.t_() used to leave y's version at 0, so backward read the
+    # transposed y and gave w.grad == [[0, 2], [1, 3]] instead of y's old [[0, 1], [2, 3]]
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = pt.tensor([[0.0, 1.0], [2.0, 3.0]], dtype=pt.float64)
+    z = y * w
+    v = y[0]
+    getattr(y, name)(*args)
+    assert y._version == 1 and v._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        z.sum().backward()

@@ -246,34 +246,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
 
 
 # ---- linear algebra -----------------------------------------------------------------------
-@public("matmul")
-def mv(input, vec):
-    if input.ndim != 2 or vec.ndim != 1:
-        raise RuntimeError(f"mv(): expected a matrix and a vector, got shapes {tuple(input.shape)} and {tuple(vec.shape)}")
-    return P.matmul(input, vec)
-
-
-def _scaled_sum(input, prod, beta, alpha):
-    out = prod if alpha == 1 else alpha * prod
-    if beta == 0:
-        return out + P.zeros_like(input)
-    return (input if beta == 1 else beta * input) + out
-
-
-@public("matmul")
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """beta * input + alpha * (mat1 @ mat2)."""
-    return _scaled_sum(input, P.mm(mat1, mat2), beta, alpha)
-
-
-@public("matmul")
-def addmv(input, mat, vec, *, beta=1, alpha=1):
-    return _scaled_sum(input, mv(mat, vec), beta, alpha)
-
-
-@public("matmul")
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    return _scaled_sum(input, P.bmm(batch1, batch2), beta, alpha)
+# mv, addmm, addmv, baddbmm: registry ops (plugtorch/dispatch/ops/composite.py)
 
 
 @public("index_put")

@@ -207,27 +207,9 @@ def tensordot(a, b, dims=2, out=None):
 
 
 @public("outer")
-def addr(input, vec1, vec2, *, beta=1, alpha=1):
-    """``beta * input + alpha * outer(vec1, vec2)`` (logical or/and for bool tensors)."""
-    o = P.outer(vec1, vec2)
-    if o.dtype is _dtypes.bool:
-        return (input.bool() & bool(beta)) | (o & bool(alpha))
-    return (input * beta if beta != 1 else input) + (o * alpha if alpha != 1 else o) if beta != 0 else \
-        (o * alpha if alpha != 1 else o).broadcast_to(tuple(input.shape)).clone()
-
-
-@public("outer")
 def ger(input, vec2):
     """The old name of ``outer``."""
     return P.outer(input, vec2)
-
-
-@public("matmul")
-def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
-    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
-    s = P.bmm(batch1, batch2).sum(0)
-    s = s * alpha if alpha != 1 else s
-    return s.broadcast_to(tuple(input.shape)).clone() if beta == 0 else (input * beta if beta != 1 else input) + s
 
 
 @public("matmul")

@@ -81,6 +81,33 @@ ENTRIES = [
                                       Sample(ctx.input((64,)), ctx.input((64,)), reduction_length=64)],
           dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
               ErrorInput(Sample(ctx.input((2, 3)), ctx.input((3,))), RuntimeError, "1D")]),
+    Entry("mv", samples=lambda ctx: [Sample(ctx.input((3, 4), layout="transposed"), ctx.input((4,), layout="stepped"),
+                                            reduction_length=4),
+                                     Sample(ctx.input((2, 0)), ctx.input((0,)))],
+          dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(ctx.input((2, 3)), ctx.input((3, 1))), RuntimeError, "a matrix and a vector")]),
+    Entry("addmm", samples=lambda ctx: [
+        Sample(ctx.input((3, 5)), ctx.input((3, 4), layout="transposed"), ctx.input((4, 5)), reduction_length=4),
+        Sample(ctx.input((5,)), ctx.input((3, 4)), ctx.input((4, 5)), beta=2, alpha=0.5, reduction_length=4),
+        Sample(ctx.input((3, 5)), ctx.input((3, 4)), ctx.input((4, 5)), beta=0, reduction_length=4)],
+          dtypes=FLOAT_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(ctx.input((3, 5)), ctx.input((3, 4, 1)), ctx.input((4, 5))), RuntimeError, "2-D")]),
+    Entry("addmv", samples=lambda ctx: [
+        Sample(ctx.input((3,)), ctx.input((3, 4)), ctx.input((4,)), reduction_length=4),
+        Sample(ctx.input(()), ctx.input((3, 4)), ctx.input((4,)), beta=0.5, alpha=2, reduction_length=4)],
+          dtypes=FLOAT_DTYPES),
+    Entry("baddbmm", samples=lambda ctx: [
+        Sample(ctx.input((2, 3, 5)), ctx.input((2, 3, 4)), ctx.input((2, 4, 5), layout="stepped"), reduction_length=4),
+        Sample(ctx.input((3, 5)), ctx.input((2, 3, 4)), ctx.input((2, 4, 5)), beta=0.5, alpha=2, reduction_length=4)],
+          dtypes=FLOAT_DTYPES),
+    Entry("addbmm", samples=lambda ctx: [
+        Sample(ctx.input((3, 5)), ctx.input((2, 3, 4)), ctx.input((2, 4, 5)), reduction_length=8),
+        Sample(ctx.input((3, 5)), ctx.input((2, 3, 4)), ctx.input((2, 4, 5)), beta=0, alpha=2, reduction_length=8)],
+          dtypes=FLOAT_DTYPES),
+    Entry("addr", samples=lambda ctx: [
+        Sample(ctx.input((3, 4)), ctx.input((3,)), ctx.input((4,), layout="stepped")),
+        Sample(ctx.input((4,)), ctx.input((3,)), ctx.input((4,)), beta=2, alpha=0.5),
+        Sample(ctx.input((3, 4)), ctx.input((3,)), ctx.input((4,)), beta=0)], dtypes=FLOAT_DTYPES),
     Entry("outer", samples=lambda ctx: [Sample(ctx.input((3,)), ctx.input((4,), layout="stepped")),
                                         Sample(ctx.input((0,)), ctx.input((2,)))], dtypes=MATMUL_DTYPES),
     Entry("einsum", samples=_einsum_samples, dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [

@@ -33,6 +33,12 @@ POLICIES: dict[str, tuple] = {
     "_matmul": (_L, _L),        # the core op under matmul, mm and bmm (PyTorch's mm)
     "mm": (_L, _L),
     "bmm": (_L, _L),
+    "addmm": (_L, _L),
+    "baddbmm": (_L, _L),
+    "addbmm": (_L, _L),
+    "mv": (_L, _N),             # CPU: not listed, so mv keeps float32 (its _matmul runs inside it, uncast)
+    "addmv": (_L, _N),
+    "addr": (_L, _N),
     "einsum": (_L, _L),         # CUDA: in the code's list; CPU: PyTorch's einsum is composite, its bmm autocasts
     "conv1d": (_L, _L),
     "conv2d": (_L, _L),

@@ -117,6 +117,33 @@ def test_values_are_those_of_rounded_operands():
     np.testing.assert_array_equal(y.float().numpy(), expected)
 
 
+def test_products_with_an_added_term_follow_pytorchs_lists():
+    # cpu list: addmm, baddbmm, addbmm run in bfloat16 (every operand cast, the added term too);
+    # mv, addmv and addr are not listed and keep float32 (mv ran in bfloat16 through its matmul)
+    a, b, c, v = rand(3, 8), rand(8, 4, seed=1), rand(3, 4, seed=2), rand(8, seed=3)
+    b1, b2 = rand(2, 3, 8, seed=4), rand(2, 8, 4, seed=5)
+    with pt.autocast("cpu"):
+        y = pt.addmm(c, a, b)
+        assert y.dtype is pt.bfloat16
+        assert pt.baddbmm(c, b1, b2).dtype is pt.addbmm(c, b1, b2).dtype is pt.bfloat16
+        m = pt.mv(a, v)
+        assert m.dtype is pt.float32 and pt.addmv(c[:, 0], a, v).dtype is pt.float32
+        assert pt.addr(c, c[:, 0], v[:4]).dtype is pt.float32
+    np.testing.assert_array_equal(y.float().numpy(), bf16(bf16(c.numpy()) + bf16(bf16(a.numpy()) @ bf16(b.numpy()))))
+    exact = a.numpy().astype(np.float64) @ v.numpy().astype(np.float64)
+    np.testing.assert_allclose(m.numpy(), exact, rtol=1e-6, atol=1e-6)      # bfloat16 would be ~1e-2 off
+    assert np.abs(bf16(bf16(a.numpy()) @ bf16(v.numpy())) - exact).max() > 1e-3
+
+
+def test_products_with_an_added_term_on_the_cuda_list(accel):
+    a, b, c, v = (rand(3, 8, device=accel), rand(8, 4, seed=1, device=accel), rand(3, 4, seed=2, device=accel),
+                  rand(8, seed=3, device=accel))
+    with pt.autocast("accel"):
+        for r in (pt.addmm(c, a, b), pt.mv(a, v), pt.addmv(c[:, 0], a, v), pt.addr(c, c[:, 0], v[:4]),
+                  pt.baddbmm(c, a.expand(2, 3, 8), b.expand(2, 8, 4)), pt.addbmm(c, a.expand(2, 3, 8), b.expand(2, 8, 4))):
+            assert r.dtype is pt.float16
+
+
 # ---- nesting, disabling, the decorator, threads ------------------------------------------
 def test_nested_and_disabled_contexts():
     a = rand(2, 2)

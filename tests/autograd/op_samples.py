@@ -111,6 +111,12 @@ SAMPLES["mm"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 3, 4)))
 SAMPLES["bmm"] = lambda rng: Sample((randn(rng, 2, 2, 3), randn(rng, 2, 3, 2)))
 SAMPLES["dot"] = lambda rng: Sample((randn(rng, 4), randn(rng, 4)))
 SAMPLES["outer"] = lambda rng: Sample((randn(rng, 3), randn(rng, 4)))
+SAMPLES["mv"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 4)))
+SAMPLES["addmm"] = lambda rng: Sample((randn(rng, 4), randn(rng, 2, 3), randn(rng, 3, 4)), {"beta": 0.5, "alpha": 2})
+SAMPLES["addmv"] = lambda rng: Sample((randn(rng, 3), randn(rng, 3, 4), randn(rng, 4)), {"beta": 2})
+SAMPLES["baddbmm"] = lambda rng: Sample((randn(rng, 2, 2, 2), randn(rng, 2, 2, 3), randn(rng, 2, 3, 2)), {"alpha": 3})
+SAMPLES["addbmm"] = lambda rng: Sample((randn(rng, 2, 2), randn(rng, 2, 2, 3), randn(rng, 2, 3, 2)), {"beta": 0.5})
+SAMPLES["addr"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3), randn(rng, 4)), {"beta": 2, "alpha": 0.5})
 SAMPLES["einsum"] = lambda rng: Sample(("ij,jk->ik", randn(rng, 2, 3), randn(rng, 3, 4)))
 
 # ---- movement and views -------------------------------------------------------------------

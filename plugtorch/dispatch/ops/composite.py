@@ -1177,6 +1177,66 @@ def dot(input, tensor):
     return matmul(input, tensor)
 
 
+# matrix products with an added term: registry ops (not only Python composites) so autocast's
+# policy table can name them, as PyTorch's lists do (addmm runs in bfloat16 under cpu autocast,
+# mv in float32); their pieces then run as they come
+@composite("mv", tags=("linalg",))
+def mv(input, vec):
+    """The product of a matrix and a vector.
+
+    >>> plugtorch.mv(plugtorch.ones(2, 3), plugtorch.ones(3)).tolist()
+    [3.0, 3.0]
+    """
+    _t("mv", input)
+    _t("mv", vec, "vec")
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"mv(): expected a matrix and a vector, got shapes {tuple(input.shape)} and {tuple(vec.shape)}")
+    return matmul(input, vec)
+
+
+def _scaled_sum(input, prod, beta, alpha):
+    out = prod if alpha == 1 else alpha * prod
+    if beta == 0:
+        return out + _pt().zeros_like(input)
+    return (input if beta == 1 else beta * input) + out
+
+
+@composite("addmm", tags=("linalg",))
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat1 @ mat2)."""
+    return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
+
+
+@composite("addmv", tags=("linalg",))
+def addmv(input, mat, vec, *, beta=1, alpha=1):
+    """beta * input + alpha * (mat @ vec)."""
+    return _scaled_sum(input, mv(mat, vec), beta, alpha)
+
+
+@composite("baddbmm", tags=("linalg",))
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """beta * input + alpha * bmm(batch1, batch2)."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+@composite("addbmm", tags=("linalg",))
+def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    s = bmm(batch1, batch2).sum(0)
+    s = s * alpha if alpha != 1 else s
+    return s.broadcast_to(tuple(input.shape)).clone() if beta == 0 else (input * beta if beta != 1 else input) + s
+
+
+@composite("addr", tags=("linalg",))
+def addr(input, vec1, vec2, *, beta=1, alpha=1):
+    """``beta * input + alpha * outer(vec1, vec2)`` (logical or/and for bool tensors)."""
+    o = outer(vec1, vec2)
+    if o.dtype is _dtypes.bool:
+        return (input.bool() & bool(beta)) | (o & bool(alpha))
+    return (input * beta if beta != 1 else input) + (o * alpha if alpha != 1 else o) if beta != 0 else \
+        (o * alpha if alpha != 1 else o).broadcast_to(tuple(input.shape)).clone()
+
+
 @composite("outer", tags=("linalg",))
 def outer(input, vec2):
     _t("outer", input)

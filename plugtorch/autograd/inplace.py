@@ -6,6 +6,8 @@ rebases the base's history onto a CopySlices node, as PyTorch does.
 """
 from __future__ import annotations
 
+import threading
+
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import Node, edge, next_seq
 from plugtorch.dispatch import dispatcher as D
@@ -27,14 +29,16 @@ def check_inplace(t, opname="in-place operation"):
 
 
 class CopyBackward(Node):
-    """dst.copy_(src) on a tensor that is not a view: only src gets gradient."""
+    """dst.copy_(src) on a tensor that is not a view: src gets the gradient; dst's old history,
+    when given (its value was overwritten, not read), gets zeros, as PyTorch's (so after
+    y = x * 2; y.fill_(1), x.grad is zeros rather than None)."""
 
     __slots__ = ("seq", "next_functions", "src_shape", "src_dtype", "_pre_hooks", "_post_hooks")
     n_outputs = 1
 
-    def __init__(self, src):
+    def __init__(self, src, old=None):
         self._pre_hooks = self._post_hooks = None
-        self.next_functions = (edge(src),)
+        self.next_functions = (edge(src),) if old is None else (edge(src), old)
         self.seq = next_seq()
         self.src_shape = tuple(src.shape)
         self.src_dtype = src._dtype
@@ -44,7 +48,27 @@ class CopyBackward(Node):
 
     def apply(self, grads, create_graph):
         g = grads[0]
-        return [_cast(F.sum_to(g, self.src_shape), self.src_dtype)]
+        g_src = _cast(F.sum_to(g, self.src_shape), self.src_dtype)
+        return [g_src] if len(self.next_functions) == 1 else [g_src, g.new_zeros(g.shape)]
+
+
+class _State(threading.local):
+    src_from_dst = False   # set by inplace(): its src is computed from dst, which gets its gradient there
+
+
+_state = _State()
+
+
+def _reaches(src, old):
+    """Whether src's history reaches the edge ``old`` within two steps (x.mul_(w) computes src
+    from x or its clone: x's old history then gets its gradient through src already)."""
+    fn = src.grad_fn
+    if fn is None:
+        return False
+    for e in fn.next_functions:
+        if e is not None and (e == old or any(e2 == old for e2 in getattr(e[0], "next_functions", ()))):
+            return True
+    return False
 
 
 class CopySlices(Node):
@@ -103,7 +127,8 @@ def record_copy(op, args, kwargs):
         return dst
     if dst._base is None:
         # dst keeps requiring grad even when src does not (h.zero_(): its grad is then zero)
-        dst.grad_fn = CopyBackward(src)
+        old = edge(dst) if dst.grad_fn is not None and not _state.src_from_dst else None
+        dst.grad_fn = CopyBackward(src, None if old is None or _reaches(src, old) else old)
         dst._rg = True
         dst._out_nr = 0
         _rebase_views(dst, None)
@@ -182,7 +207,13 @@ def inplace(self, op, args, kwargs):
     if tuple(out.shape) != tuple(self.shape):
         raise RuntimeError(f"{op.name}_(): output with shape {list(self.shape)} doesn't match the "
                            f"broadcast shape {list(out.shape)}")
-    return D.dispatch(_COPY, self, out)
+    if not recording:
+        return D.dispatch(_COPY, self, out)
+    _state.src_from_dst = True
+    try:
+        return D.dispatch(_COPY, self, out)
+    finally:
+        _state.src_from_dst = False
 
 
 _COPY = registry.get("copy_")

@@ -220,7 +220,27 @@ def test_overwriting_a_non_leaf_with_a_constant_keeps_it_in_the_graph():
     k = y * 1
     k.fill_(3.0)
     k.sum().backward()
-    assert y.grad is None                    # the overwritten history gets no gradient
+    assert y.grad.tolist() == [0.0]          # the overwritten history gets zeros (PyTorch: not None)
+
+
+def test_overwritten_history_gets_zero_gradients_not_none():
+    # y = x * w; y.fill_(1) (or zero_, copy_ from something else, y[...] = c): x and w got no
+    # gradient at all (None); PyTorch's copy_/fill_ backward passes zeros to the overwritten value
+    x = leaf([0.0, 1.0, 2.0])
+    w = leaf(2.0)
+    y = x * w
+    y.fill_(1.0)
+    (y * 3).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0] and w.grad.item() == 0.0
+    x.grad = None
+    s = leaf([5.0, 6.0, 7.0])
+    y = x * 1
+    y.copy_(s)
+    (y * pt.tensor([1.0, 2.0, 3.0], dtype=pt.float64)).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0] and s.grad.tolist() == [1.0, 2.0, 3.0]
+    y = x * 1
+    y.mul_(x)                                # src comes from y: one gradient path, no extra zeros
+    assert len(y.grad_fn.next_functions) == 1
 
 
 def test_a_view_taken_before_an_in_place_write_to_its_base_sees_the_new_history():

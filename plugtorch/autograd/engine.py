@@ -106,6 +106,8 @@ def record(op, args, kwargs):
                 if bargs is args:
                     bargs = list(args)
                 bargs[i] = TensorMeta.make(shape, a._dtype, a._device) if formula.shapes else None
+                if formula.shapes == "geometry":   # as_strided: where x sits, not its (changeable) data
+                    bargs[i].geometry = (a.stride(), a.storage_offset())
         elif (a.__class__ is list or a.__class__ is tuple) and a and isinstance(a[0], Tensor):
             if bargs is args:
                 bargs = list(args)

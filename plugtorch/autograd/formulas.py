@@ -49,7 +49,8 @@ def derivative(name, fn, save=None, result=False, shapes=True, when=None, needs=
     arguments requires grad (None reaches ``fn`` otherwise: pow's output serves only the
     exponent's gradient, so ``y = x ** 2; y += 1`` stays differentiable, as in PyTorch);
     ``shapes=False``: ``fn`` does not even read the unsaved
-    arguments' shapes, so they reach it as None; ``when(args, kwargs)``: whether ``fn`` covers
+    arguments' shapes, so they reach it as None (``shapes="geometry"``: it reads their strides
+    and storage offsets too); ``when(args, kwargs)``: whether ``fn`` covers
     this call (tensor arguments positional) of a composite op; when it says no, the op's
     decomposition is recorded instead. ``needs``: {argument: the arguments whose gradients read
     it}; an argument is then saved only when one of those requires grad (as PyTorch: ``a * b``
@@ -429,12 +430,13 @@ derivative("unfold", _unfold_grad, save=())
 
 
 def _as_strided_grad(g, x, size, stride, storage_offset=None):
-    # x is saved: its strides and storage offset say where its elements sit in the memory
+    # x's strides and storage offset say where its elements sit in the memory; its data is not
+    # read, so writing into x (or the view) in place afterwards is fine, as in PyTorch
     from plugtorch.dispatch.ops.arrangements import as_strided_backward
     return (as_strided_backward(g, (tuple(x.shape), x.stride(), x.storage_offset()), size, stride, storage_offset),)
 
 
-derivative("as_strided", _as_strided_grad)
+derivative("as_strided", _as_strided_grad, save=(), shapes="geometry")
 
 
 def _cat_grad(g, tensors, dim=0):

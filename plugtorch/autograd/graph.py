@@ -87,9 +87,10 @@ class _Handle:
 
 
 class TensorMeta:
-    """What a formula may read of an input it did not save: shape, dtype, device."""
+    """What a formula may read of an input it did not save: shape, dtype, device (and, for a
+    formula registered with ``shapes="geometry"``, its strides and storage offset)."""
 
-    __slots__ = ("shape", "dtype", "device", "ndim")
+    __slots__ = ("shape", "dtype", "device", "ndim", "geometry")
 
     def __init__(self, t):
         self.shape = t.shape
@@ -117,6 +118,12 @@ class TensorMeta:
 
     def dim(self):
         return self.ndim
+
+    def stride(self):
+        return self.geometry[0]
+
+    def storage_offset(self):
+        return self.geometry[1]
 
 
 _new = object.__new__

@@ -287,3 +287,21 @@ def test_inplace_shape_change_of_a_saved_tensor_is_caught(name, args):
     assert y._version == 1 and v._version == 1
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_as_strided_view_written_in_place_keeps_its_gradient():
+    # as_strided's backward saved its input's data though it reads only the strides and offset:
+    # y = x * 1.5; v = y.as_strided((2,), (1,)); v.div_(2); (y.sum() + v.sum()).backward() raised
+    # "modified by an inplace operation"; the gradient is 1.5 everywhere (0.75 + 0.75 on v's cells)
+    x = leaf(np.arange(9.0).reshape(3, 3).tolist())
+    y = x * 1.5
+    v = y.as_strided((2,), (1,))
+    v.div_(2)
+    (y.sum() + v.sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((3, 3), 1.5))
+    x.grad = None
+    w = (x * 1.5)[1:].as_strided((2, 2), (1, 3), 4)     # storage cells 4, 7 / 5, 8
+    (w * pt.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=pt.float64)).sum().backward()
+    want = np.zeros(9)
+    want[[4, 7, 5, 8]] = [1.0, 2.0, 3.0, 4.0]
+    np.testing.assert_allclose(x.grad.numpy().ravel(), 1.5 * want)

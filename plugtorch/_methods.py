@@ -424,6 +424,13 @@ def _fill_(self, value):
             v = v.clone()        # x.fill_(x[1]): the value is read once (copy_ would refuse the overlap)
     else:
         v = pt.full((), value, dtype=self.dtype, device=self.device)
+    st = self.stride()
+    if any(s == 0 and n > 1 for s, n in zip(st, self.shape)):
+        # an expanded tensor: every element gets the same value, so PyTorch allows it (copy_
+        # refuses); write each memory location once, through the tensor without its repeats
+        once = tuple(1 if s == 0 else n for s, n in zip(st, self.shape))
+        self.as_strided(once, st, self.storage_offset()).copy_(v)
+        return self
     return self.copy_(v)
 
 

@@ -91,6 +91,17 @@ def test_write_through_expanded_view():
         e.add_(1)
 
 
+def test_fill_and_zero_of_an_expanded_view_write_each_location_once():
+    # every element gets the same value, so PyTorch allows fill_/zero_ here (add_ stays refused);
+    # they used to raise "more than one element of the written-to tensor ..."
+    a = pt.arange(6.0).reshape(3, 2)[:, :1]
+    a.expand(3, 4).fill_(2)
+    assert a.tolist() == [[2.0], [2.0], [2.0]] and a._version == 1
+    b = pt.arange(6.0)
+    b[1:4].expand(2, 3).zero_()
+    assert b.tolist() == [0.0, 0.0, 0.0, 0.0, 4.0, 5.0]
+
+
 def test_strides_and_contiguity():
     x = pt.zeros(2, 3, 4)
     assert x.stride() == (12, 4, 1) and x.is_contiguous()

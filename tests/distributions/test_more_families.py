@@ -176,6 +176,28 @@ def test_continuous_bernoulli():
         D.ContinuousBernoulli(t([1.5]), validate_args=True)
 
 
+
+def test_continuous_bernoulli_float32_near_one_half():
+    # just outside lims the closed forms are differences of ~1/(1 - 2p)**2 terms: in float32 the
+    # variance at p = 0.4985 came out -0.30 and the mean at 0.499 as 0.5; the same formulas in
+    # Python floats (float64) of the same float32 p are the reference
+    ps = np.array([0.499, 0.4985, 0.498, 0.45, 0.2], dtype=np.float32)
+    d = D.ContinuousBernoulli(pt.tensor(ps))
+    mean, var, cdf = [], [], []
+    for p in map(float, ps):
+        r = 1.0 / (math.log1p(-p) - math.log(p))
+        mean.append(p / (2 * p - 1) + r)
+        var.append(p * (p - 1) / (1 - 2 * p) ** 2 + r * r)
+        cdf.append((p ** 0.3 * (1 - p) ** 0.7 + p - 1) / (2 * p - 1))
+    assert d.mean.dtype is pt.float32 and d.variance.dtype is pt.float32
+    np.testing.assert_allclose(d.mean.numpy(), mean, rtol=1e-6)
+    np.testing.assert_allclose(d.variance.numpy(), var, rtol=1e-6)
+    np.testing.assert_allclose(d.stddev.numpy(), np.sqrt(var), rtol=1e-6)
+    np.testing.assert_allclose(d.cdf(pt.tensor(0.3)).numpy(), cdf, rtol=1e-6)
+    np.testing.assert_allclose(d.icdf(d.cdf(pt.tensor(0.3))).numpy(), 0.3, rtol=1e-5)
+    assert d.cdf(pt.tensor(0.3)).dtype is pt.float32
+
+
 def test_logistic_normal():
     loc, scale = np.array([0.0, 1.0]), np.array([1.0, 2.0])
     d = D.LogisticNormal(t(loc), t(scale))

@@ -1204,24 +1204,36 @@ def _scaled_sum(input, prod, beta, alpha):
 @composite("addmm", tags=("linalg",))
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2)."""
+    _t("addmm", input)
+    _t("addmm", mat1, "mat1")
+    _t("addmm", mat2, "mat2")
     return _scaled_sum(input, mm(mat1, mat2), beta, alpha)
 
 
 @composite("addmv", tags=("linalg",))
 def addmv(input, mat, vec, *, beta=1, alpha=1):
     """beta * input + alpha * (mat @ vec)."""
+    _t("addmv", input)
+    _t("addmv", mat, "mat")
+    _t("addmv", vec, "vec")
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
 @composite("baddbmm", tags=("linalg",))
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2)."""
+    _t("baddbmm", input)
+    _t("baddbmm", batch1, "batch1")
+    _t("baddbmm", batch2, "batch2")
     return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
 
 
 @composite("addbmm", tags=("linalg",))
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """``beta * input + alpha * sum_b batch1[b] @ batch2[b]``."""
+    _t("addbmm", input)
+    _t("addbmm", batch1, "batch1")
+    _t("addbmm", batch2, "batch2")
     s = bmm(batch1, batch2).sum(0)
     s = s * alpha if alpha != 1 else s
     return s.broadcast_to(tuple(input.shape)).clone() if beta == 0 else (input * beta if beta != 1 else input) + s
@@ -1230,6 +1242,9 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 @composite("addr", tags=("linalg",))
 def addr(input, vec1, vec2, *, beta=1, alpha=1):
     """``beta * input + alpha * outer(vec1, vec2)`` (logical or/and for bool tensors)."""
+    _t("addr", input)
+    _t("addr", vec1, "vec1")
+    _t("addr", vec2, "vec2")
     o = outer(vec1, vec2)
     if o.dtype is _dtypes.bool:
         return (input.bool() & bool(beta)) | (o & bool(alpha))

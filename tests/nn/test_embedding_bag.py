@@ -97,12 +97,12 @@ def test_embedding_bag_errors():
 @pytest.mark.parametrize("dev", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
 def test_embedding_bag_offsets_edges_on_device(dev):
     """The 1-D path reduces on the device (bag ids from the offsets, no host read): empty bags,
-    positions past include_last_offset's end, nan/-inf/ties in max (gradient to the bag's first
+    a last bag running past include_last_offset's final offset, nan/-inf/ties in max (gradient to the bag's first
     maximum, as max(dim)), an empty input and no bags."""
     w = np.array([[1.0, -np.inf], [3.0, 2.0], [3.0, np.nan], [-1.0, 2.0]])
     idx = np.array([1, 2, 0, 1, 3, 3, 0, 2])
-    offsets = np.array([0, 0, 2, 2, 5, 7])                     # bags 0 and 2 empty; [7:] is past the end
-    bounds = list(zip(offsets[:-1], offsets[1:]))
+    offsets = np.array([0, 0, 2, 2, 5, 7])                     # bags 0 and 2 empty; the last runs to the end
+    bounds = list(zip(offsets[:-1], list(offsets[1:-1]) + [len(idx)]))   # [5:8], as PyTorch's, not [5:7]
     for mode in ("sum", "mean", "max"):
         wt = pt.tensor(w, device=dev, requires_grad=True)
         got = F.embedding_bag(pt.tensor(idx, device=dev), wt, pt.tensor(offsets, device=dev), mode=mode,
@@ -128,6 +128,27 @@ def test_embedding_bag_offsets_edges_on_device(dev):
     assert empty.shape == (2, 2) and np.all(empty.detach().cpu().numpy() == 0)
     none = F.embedding_bag(pt.tensor(idx, device=dev), wt, pt.tensor([0], device=dev), include_last_offset=True)
     assert none.shape == (0, 2)
+
+
+@pytest.mark.parametrize("dev", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("padding_idx", [None, 6])
+def test_embedding_bag_include_last_offset_short_of_the_end_runs_the_last_bag_to_the_end(dev, mode, padding_idx):
+    """PyTorch (2.13) ends include_last_offset's last bag at the end of the input, not at a final
+    offset smaller than its length: offsets [0, 2, 4] over 7 indices are the bags [0:2] and [2:7]."""
+    w = rng.standard_normal((10, 3))
+    idx = np.array([1, 2, 3, 4, 5, 6, 7])
+    psw = rng.random(7) if mode == "sum" else None
+    got = F.embedding_bag(pt.tensor(idx, device=dev), pt.tensor(w, device=dev), pt.tensor([0, 2, 4], device=dev),
+                          mode=mode, include_last_offset=True, padding_idx=padding_idx,
+                          per_sample_weights=None if psw is None else pt.tensor(psw, device=dev))
+    want = bags_ref(idx, w, [(0, 2), (2, 7)], mode, psw=psw, padding_idx=padding_idx)
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12)
+    # a final offset of 0 (every offset equal): one bag, the whole input
+    got = F.embedding_bag(pt.tensor(idx, device=dev), pt.tensor(w, device=dev), pt.tensor([0, 0], device=dev),
+                          mode=mode, include_last_offset=True, padding_idx=padding_idx)
+    np.testing.assert_allclose(got.cpu().numpy(), bags_ref(idx, w, [(0, 7)], mode, padding_idx=padding_idx),
+                               rtol=1e-12)
 
 
 def test_embedding_bag_finite_difference_gradients_with_ragged_bags():

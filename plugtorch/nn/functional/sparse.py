@@ -152,20 +152,19 @@ def _bags_1d(input, rows, offsets, mode, per_sample_weights, include_last_offset
         data_check((offsets[1:] < offsets[:-1]).any(), RuntimeError,
                    "embedding_bag: offsets must be non-decreasing (bag b is input[offsets[b]:offsets[b + 1]])")
     dev = input.device
-    off = offsets.to(pt.int64)
+    # as PyTorch's, the last bag runs to the end of the input even when include_last_offset's final
+    # offset is smaller: that offset is checked, then the bags are those of offsets[:-1]
+    off = offsets.to(pt.int64)[:nb]
     bags = max(nb, 1)              # with no bags, every position goes to a bag 0 sliced off at the end
-    starts = off[:nb]
-    ends = off[1:] if include_last_offset else pt.cat([off[1:], pt.full((1,), n, dtype=pt.int64, device=dev)])[:nb]
+    starts = off
+    ends = pt.cat([off[1:], pt.full((1,), n, dtype=pt.int64, device=dev)])[:nb]
     marks = pt.zeros(n + 1, dtype=pt.int64, device=dev)
     if nb > 1:
         marks = marks.index_put([starts[1:]], pt.ones(nb - 1, dtype=pt.int64, device=dev), accumulate=True)
     seg = marks.cumsum(0)[:n]                                            # the bag of each position
     valid = None
-    if include_last_offset:                                              # positions past the last end
-        valid = pt.arange(n, device=dev) < (off[nb] if nb else 0)
     if padding_row is not None:
-        keep = input != padding_row
-        valid = keep if valid is None else valid & keep
+        valid = input != padding_row
     emb = rows
     if mode == "max":
         return _bag_max(emb, seg, valid, starts, ends, nb)

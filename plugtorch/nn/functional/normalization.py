@@ -19,6 +19,17 @@ def _channel_shape(input):
     return (input.shape[1],) + (1,) * (input.ndim - 2)
 
 
+def _opmath(input):
+    """float16 and bfloat16 inputs are normalised in float32 and the result cast back, as PyTorch's
+    kernels do: so float32 weight, bias and running statistics (a bf16 model's usual parameters)
+    leave the result in the input's dtype, not float32."""
+    return input.float() if input.dtype in (pt.float16, pt.bfloat16) else input
+
+
+def _back(y, input):
+    return y if y.dtype is input.dtype else y.to(input.dtype)
+
+
 def _affine(y, weight, bias, shape):
     if weight is not None:
         y = y * weight.reshape(shape)
@@ -45,12 +56,13 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise RuntimeError(f"{name} should contain {c} elements not {t.numel()}")
     shape = _channel_shape(input)
     dims = [0] + list(range(2, input.ndim))
+    x = _opmath(input)
     if training:
         count = input.numel() // c
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
-        mean = input.mean(dims, keepdim=True)
-        var = ((input - mean) ** 2).mean(dims, keepdim=True)
+        mean = x.mean(dims, keepdim=True)
+        var = ((x - mean) ** 2).mean(dims, keepdim=True)
         if running_mean is not None:
             with pt.no_grad():
                 running_mean.mul_(1 - momentum).add_(mean.detach().reshape(c) * momentum)
@@ -60,8 +72,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if running_mean is None or running_var is None:
             raise RuntimeError("batch_norm: running_mean and running_var must be given when training=False")
         mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    y = (input - mean) * (var + eps).rsqrt()
-    return _affine(y, weight, bias, shape)
+    y = (x - mean) * (var + eps).rsqrt()
+    return _back(_affine(y, weight, bias, shape), input)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -74,15 +86,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
         raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape [*, "
                            f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}")
     dims = list(range(input.ndim - k, input.ndim))
-    input = input.contiguous()   # a row-major result whatever the input's layout, as torch's
-    mean = input.mean(dims, keepdim=True)
-    xc = input - mean
+    x = _opmath(input.contiguous())   # a row-major result whatever the input's layout, as torch's
+    mean = x.mean(dims, keepdim=True)
+    xc = x - mean
     y = xc * ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
     if weight is not None:
         y = y * weight
     if bias is not None:
         y = y + bias
-    return y
+    return _back(y, input)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
@@ -134,11 +146,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
-    x = input.reshape(n, num_groups, -1)
+    x = _opmath(input).reshape(n, num_groups, -1)
     mean = x.mean(-1, keepdim=True)
     xc = x - mean
     y = (xc * ((xc * xc).mean(-1, keepdim=True) + eps).rsqrt()).reshape(tuple(input.shape))
-    return _affine(y, weight, bias, _channel_shape(input))
+    return _back(_affine(y, weight, bias, _channel_shape(input)), input)
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
@@ -154,10 +166,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                          f"{list(input.shape)}")
     shape = _channel_shape(input)
     dims = list(range(2, input.ndim))
-    input = input.contiguous()   # a row-major result whatever the input's layout, as torch's
+    x = _opmath(input.contiguous())   # a row-major result whatever the input's layout, as torch's
     if use_input_stats:
-        mean = input.mean(dims, keepdim=True)
-        var = ((input - mean) ** 2).mean(dims, keepdim=True)
+        mean = x.mean(dims, keepdim=True)
+        var = ((x - mean) ** 2).mean(dims, keepdim=True)
         if running_mean is not None:
             count = 1
             for d in dims:
@@ -169,8 +181,8 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                 running_var.mul_(1 - momentum).add_(unbiased * momentum)
     else:
         mean, var = running_mean.reshape(shape), running_var.reshape(shape)
-    y = (input - mean) * (var + eps).rsqrt()
-    return _affine(y, weight, bias, shape)
+    y = (x - mean) * (var + eps).rsqrt()
+    return _back(_affine(y, weight, bias, shape), input)
 
 
 def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):

@@ -124,6 +124,33 @@ def test_var_std(correction, dim):
     close(pt.std(x, dim, correction=correction, keepdim=True), np.std(a, axis=dim, ddof=correction, keepdims=True))
 
 
+@pytest.mark.parametrize("dev", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
+@pytest.mark.parametrize("dim", [None, 2, (0, 2), (1, 2)])
+def test_float32_var_std_at_a_large_offset_keep_pytorchs_accuracy(dev, dim):
+    """float32 data at 1e5 + noise: the float32 mean is off by up to half an ulp (~0.004), which a
+    plain two-pass adds squared to the variance (abs error ~1e-4 for a variance of 1e-4); the corrected
+    two-pass form takes it back out, as PyTorch's Welford (abs error ~1e-11 here)."""
+    rng = np.random.default_rng(5)
+    a = (1e5 + 0.01 * rng.standard_normal((8, 16, 64))).astype(np.float32)
+    x = pt.tensor(a, device=dev)
+    a64 = a.astype(np.float64)                  # the same float32 data, reduced in float64: the truth
+    want = np.var(a64, axis=dim, ddof=1)        # ~1e-4
+    args = () if dim is None else (dim,)
+    np.testing.assert_allclose(x.var(*args).cpu().numpy(), want, rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(x.std(*args).cpu().numpy(), np.sqrt(want), rtol=1e-5)
+    v, m = pt.var_mean(x, *args, correction=0)
+    np.testing.assert_allclose(v.cpu().numpy(), np.var(a64, axis=dim), rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(m.cpu().numpy(), a64.mean(axis=dim), rtol=1e-7)
+    s, _ = pt.std_mean(x, *args)
+    np.testing.assert_allclose(s.cpu().numpy(), np.sqrt(want), rtol=1e-5)
+    # constant slices: exactly 0 (never a rounding residue below 0, whose std would be nan)
+    c = pt.full((3, 1000), 1e5 + 0.3, dtype=pt.float32, device=dev, requires_grad=True)
+    sd = c.std(1)
+    assert np.all(sd.detach().cpu().numpy() == 0) and np.all(c.var(1).detach().cpu().numpy() == 0)
+    sd.sum().backward()
+    assert np.all(c.grad.cpu().numpy() == 0)
+
+
 def test_var_unbiased_flag_and_errors():
     x = pt.tensor([1.0, 2.0, 3.0, 4.0])
     assert x.var().item() == pytest.approx(np.var([1, 2, 3, 4], ddof=1))

@@ -662,9 +662,19 @@ def _var(input, dim, keepdim, correction, root=False):
     x, = _in_float32_if_half(dt, input)
     n = _count(x, dim)
     d = x - x.mean(dim, keepdim=True)
+    # the corrected two-pass form (Chan, Golub & LeVeque): the mean's rounding error e (its sum of
+    # many float32 terms is off by ~n*eps*|mean|) would add e^2 to every squared deviation; the sum
+    # of the deviations (n*e) takes it back out, so float32 data at 1e5 + noise keep PyTorch's
+    # (Welford's) accuracy. That term's gradient is zero (sum(x - mean) is constant), so it is detached.
+    s1 = d.detach().sum(dim, keepdim=keepdim) if n else None
     if d._dtype.is_complex:   # |z - mean|^2: the variance of complex numbers is real (PyTorch)
         d = d.abs()
-    v = (d * d).sum(dim, keepdim=keepdim) / _b.max(n - correction, 0)
+        if s1 is not None:
+            s1 = s1.abs()
+    ss = (d * d).sum(dim, keepdim=keepdim)
+    if s1 is not None:   # relu: rounding may leave a constant slice's (zero) sum a hair below 0
+        ss = (ss - s1 * s1 * (1.0 / n)).relu()
+    v = ss / _b.max(n - correction, 0)
     if root:   # sqrt's gradient at a zero variance is 0 (PyTorch's std backward), not 0 * inf = nan
         pos = v > 0
         v = _pt().where(pos, _pt().where(pos, v, 1.0).sqrt(), v * 0)

@@ -27,7 +27,7 @@ FAMILIES += (rnn,)
 # Ops that pick one of several equal values: between -0.0 and +0.0 the choice is unspecified
 # (torch 2.13's amax keeps the first, NumPy's reduction +0.0, its maximum either by code path)
 PICK_AMONG_EQUAL = ("maximum", "minimum", "clamp", "clamp_min", "clamp_max", "amax", "amin", "max", "min",
-                    "aminmax", "max_pool2d")
+                    "aminmax", "max_pool2d", "max_pool3d")
 
 ENTRIES: dict = {}
 for _family in FAMILIES:

@@ -84,6 +84,24 @@ def _max_pool(ctx):
             Sample(_x(ctx, (1, 2, 6, 6), unique=True), 2, return_indices=True, name="return_indices")]
 
 
+def _max_pool3d(ctx):
+    return [Sample(_x(ctx, (2, 2, 4, 4, 4), unique=True), 2),
+            Sample(_x(ctx, (2, 5, 4, 3), "transposed", unique=True), 3, 2, 1, ceil_mode=True),
+            Sample(_x(ctx, (1, 2, 4, 3, 5), unique=True), (2, 2, 3), return_indices=True, name="return_indices")]
+
+
+def _avg_pool3d(ctx):
+    return [Sample(_x(ctx, (2, 2, 4, 4, 4)), 2, reduction_length=8),
+            Sample(_x(ctx, (2, 5, 4, 3), "transposed"), 3, 2, 1, True, False, reduction_length=27),
+            Sample(_x(ctx, (1, 2, 4, 4, 5)), (2, 2, 3), divisor_override=5, reduction_length=12)]
+
+
+def _adaptive_avg_pool3d(ctx):
+    return [Sample(_x(ctx, (2, 2, 4, 4, 4)), 2, reduction_length=8),
+            Sample(_x(ctx, (2, 5, 4, 3), "transposed"), (3, None, 2), reduction_length=8),
+            Sample(_x(ctx, (1, 2, 7, 5, 3)), (3, 2, 1), reduction_length=27)]
+
+
 def _stats(ctx, c):
     mean = Input(ctx.values((c,)), ctx.dtype, requires_grad=False)
     var = Input(ctx.values((c,), low=0.5, high=2.0), ctx.dtype, requires_grad=False)
@@ -260,6 +278,9 @@ ENTRIES = [
          "'count_include_pad' must be bool, not int"))),
     Entry("max_pool2d", samples=_max_pool, dtypes=NN_DTYPES, error_inputs=_errors(
         (lambda c: ([_x(c, (1, 2, 6, 6)), 2], {"ceil_mode": "yes"}), TypeError, "'ceil_mode' must be bool, not str"))),
+    Entry("max_pool3d", samples=_max_pool3d, dtypes=NN_DTYPES),
+    Entry("avg_pool3d", samples=_avg_pool3d, dtypes=NN_DTYPES),
+    Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
     Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("batch_norm", None, None, training=True),
         (lambda c: ([_x(c, (4, 3)), "m", None], {"training": True}), TypeError,

@@ -118,6 +118,9 @@ POLICIES: dict[str, tuple] = {
     "quantile": (_N, _F),      # CPU list only
     "nanquantile": (_N, _F),
     "stft": (_N, _F),
+    "max_pool3d": (_N, _F),    # CPU list only
+    "avg_pool3d": (_N, _F),
+    "adaptive_avg_pool3d": (_N, _F),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),
     "dot": (_P, _N),

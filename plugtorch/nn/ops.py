@@ -43,6 +43,10 @@ NN_OPS = {
     "conv_transpose2d": (_conv.conv_transpose2d, ("linalg",)),
     "max_pool2d": (_pool.max_pool2d, ("reduction",)),
     "avg_pool2d": (_pool.avg_pool2d, ("reduction",)),
+    # on PyTorch's CPU autocast float32 list: registry ops so the policy table can name them
+    "max_pool3d": (_pool.max_pool3d, ("reduction",)),
+    "avg_pool3d": (_pool.avg_pool3d, ("reduction",)),
+    "adaptive_avg_pool3d": (_pool.adaptive_avg_pool3d, ("reduction",)),
     "batch_norm": (_norm.batch_norm, ()),
     "layer_norm": (_norm.layer_norm, ()),
     "rms_norm": (_norm.rms_norm, ()),

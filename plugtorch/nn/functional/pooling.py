@@ -485,7 +485,8 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
-    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+    from plugtorch.nn.functional import max_pool3d as _max_pool3d   # (the registry op)
+    return _max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):

@@ -102,6 +102,12 @@ def _adaptive_avg_pool3d(ctx):
             Sample(_x(ctx, (1, 2, 7, 5, 3)), (3, 2, 1), reduction_length=27)]
 
 
+def _prelu(ctx):
+    return [Sample(_x(ctx, (2, 3, 4)), _x(ctx, (3,))),
+            Sample(_x(ctx, (3, 5), "transposed"), _x(ctx, (1,)), name="one weight"),
+            Sample(_x(ctx, (4,)), _x(ctx, (1,)), name="1-d input")]
+
+
 def _stats(ctx, c):
     mean = Input(ctx.values((c,)), ctx.dtype, requires_grad=False)
     var = Input(ctx.values((c,), low=0.5, high=2.0), ctx.dtype, requires_grad=False)
@@ -281,6 +287,7 @@ ENTRIES = [
     Entry("max_pool3d", samples=_max_pool3d, dtypes=NN_DTYPES),
     Entry("avg_pool3d", samples=_avg_pool3d, dtypes=NN_DTYPES),
     Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
+    Entry("prelu", samples=_prelu, dtypes=NN_DTYPES),
     Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("batch_norm", None, None, training=True),
         (lambda c: ([_x(c, (4, 3)), "m", None], {"training": True}), TypeError,

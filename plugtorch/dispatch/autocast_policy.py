@@ -44,6 +44,7 @@ POLICIES: dict[str, tuple] = {
     "conv2d": (_L, _L),
     "conv_transpose2d": (_L, _L),
     "scaled_dot_product_attention": (_L, _L),
+    "prelu": (_L, _L),
     # ops that need float32's range or precision
     "acos": (_F, _N),
     "asin": (_F, _N),

@@ -24,6 +24,7 @@ from plugtorch.autograd.formulas import derivative
 from plugtorch.dispatch.meta import broadcast_shapes, common_device, not_implemented_for
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS, OUT_MULTI, OUT_TENSOR, register_op
+from plugtorch.nn.functional import activation as _activation
 from plugtorch.nn.functional import attention as _attention
 from plugtorch.nn.functional import conv as _conv
 from plugtorch.nn.functional import distance as _distance
@@ -47,6 +48,8 @@ NN_OPS = {
     "max_pool3d": (_pool.max_pool3d, ("reduction",)),
     "avg_pool3d": (_pool.avg_pool3d, ("reduction",)),
     "adaptive_avg_pool3d": (_pool.adaptive_avg_pool3d, ("reduction",)),
+    # on PyTorch's lower-precision autocast lists (a matrix-product-like op in its kernels)
+    "prelu": (_activation.prelu, ()),
     "batch_norm": (_norm.batch_norm, ()),
     "layer_norm": (_norm.layer_norm, ()),
     "rms_norm": (_norm.rms_norm, ()),

@@ -13,7 +13,8 @@ def test_top_level_names_are_the_functionals():
                  "prelu", "pairwise_distance", "dropout", "alpha_dropout", "feature_alpha_dropout"):
         # (hardshrink and threshold take out= at the top level, as torch's: a wrapper around the functional)
         top = getattr(pt, name)
-        assert getattr(top, "__wrapped__", top) is getattr(F, name), name
+        # (max_pool3d and prelu are registry ops: their functionals are dispatching wrappers)
+        assert top is getattr(F, name) or getattr(top, "__wrapped__", top) is getattr(F, name), name
     x = pt.tensor([[[1.0, 5.0, 2.0, 3.0]]])
     values, indices = pt.adaptive_max_pool1d(x, 2)
     assert values.tolist() == [[[5.0, 3.0]]] and indices.tolist() == [[[1, 3]]]

@@ -161,6 +161,34 @@ def adaptive_avg_ref(x, out):
     return res
 
 
+@pytest.mark.parametrize("dev", ["cpu"] + (["opencl"] if pt.opencl.is_available() else []))
+@pytest.mark.parametrize("slice_adds", [False, True])
+def test_adaptive_avg_pool_unequal_bins_both_sum_forms_keep_an_inf_or_nan_in_its_own_bins(dev, slice_adds,
+                                                                                           monkeypatch):
+    """Unequal bins are summed from a zero appended past the end (no where()): by one gather, or
+    (large slices along a non-last dim) by adding each bin's j-th elements; both keep an inf or nan
+    in its own bins, match the loop over PyTorch's bins, and give the same bits on every call."""
+    import plugtorch.nn.functional.pooling as pooling
+    monkeypatch.setattr(pooling, "_SLICE_ADDS", 0 if slice_adds else 1 << 62)
+    x = np.random.default_rng(8).standard_normal((2, 3, 11, 13))
+    x[0, 0, 0, 0], x[1, 2, 10, 12], x[0, 1, 5, 6] = np.inf, np.nan, -np.inf
+    for out in [(4, 5), (3, 13), (11, 6), (14, 17)]:                     # fewer, as many and more bins
+        with np.errstate(invalid="ignore"):
+            want = adaptive_avg_ref(x, out)
+        got = F.adaptive_avg_pool2d(pt.tensor(x, device=dev), out)
+        np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-12)
+        assert np.array_equal(got.cpu().numpy(), F.adaptive_avg_pool2d(pt.tensor(x, device=dev), out).cpu().numpy(),
+                              equal_nan=True)
+        assert np.isfinite(want).sum() > want.size // 2
+    x3 = x[:, :, None, :7, :9] + np.arange(3.0)[:, None, None]           # (2, 3, 3, 7, 9)
+    with np.errstate(invalid="ignore"):
+        want = adaptive_avg_ref(x3, (2, 4, 5))
+    np.testing.assert_allclose(F.adaptive_avg_pool3d(pt.tensor(x3, device=dev), (2, 4, 5)).cpu().numpy(), want,
+                               rtol=1e-12)
+    xf = t64(np.random.default_rng(4).standard_normal((1, 2, 5, 7)), True)
+    scalar_gradcheck(lambda t: F.adaptive_avg_pool2d(t, (3, 4)), xf)
+
+
 @pytest.mark.parametrize("out", [(2, 2), (3, 3), (1, 1), (3, 2)])
 def test_adaptive_avg_pool_keeps_an_inf_or_nan_in_its_own_bins(out):
     # the averaging-matrix form (A_h @ x @ A_w^T) multiplied an inf by the 0 weights of every other

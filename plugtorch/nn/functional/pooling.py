@@ -363,22 +363,35 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return res if input.ndim == 5 else res.squeeze(0)
 
 
+_SLICE_ADDS = 1 << 16   # elements per bin slice from which _bin_mean adds slices instead of one gather
+
+
 def _bin_mean(x, d, out):
     """The means of PyTorch's adaptive bins along dim ``d`` of ``x``. Each bin reads only its own
     elements (an averaging matrix would multiply an inf or nan elsewhere by 0 and spread nan to
-    every bin): equal bins are a reshape, others a gather of each bin's padded window."""
+    every bin): equal bins are a reshape; unequal ones sum, for j < the longest bin, every bin's j-th
+    element, a bin shorter than j reading a zero appended past the end (adding 0
+    is exact, and no other element is touched). For large slices along a non-last dim those k adds
+    are faster on cpu than one gather of the zero-padded windows summed over their short middle
+    axis; along the last dim, or for small slices (dispatch-bound), the gather is."""
     n = x.shape[d]
     rest = tuple(x.shape[d + 1:])
     if n % out == 0:
         return x.reshape(tuple(x.shape[:d]) + (out, n // out) + rest).mean(d + 1)
-    starts, ends, table = _bins(n, out, x.device)
-    k = table.shape[1]
-    g = x.index_select(d, table.reshape(-1)).reshape(tuple(x.shape[:d]) + (out, k) + rest)
-    tail = (1,) * len(rest)
-    valid = pt.tensor([[j < e - s for j in range(k)] for s, e in zip(starts, ends)],
-                      device=x.device).reshape((out, k) + tail)
-    count = pt.tensor([e - s for s, e in zip(starts, ends)], dtype=x.dtype, device=x.device).reshape((out,) + tail)
-    return pt.where(valid, g, 0.0).sum(d + 1) / count
+    starts = [(i * n) // out for i in range(out)]
+    ends = [-(-((i + 1) * n) // out) for i in range(out)]
+    k = max(e - s for s, e in zip(starts, ends))
+    xp = pt.cat([x, pt.zeros(tuple(x.shape[:d]) + (1,) + rest, dtype=x.dtype, device=x.device)], d)
+    cols = pt.tensor([[s + j if s + j < e else n for s, e in zip(starts, ends)] for j in range(k)],
+                     dtype=pt.int64, device=x.device)                     # (k, out): row j, each bin's j-th
+    if rest and x.numel() // n * out >= _SLICE_ADDS:
+        total = xp.index_select(d, cols[0])
+        for j in range(1, k):                                             # in order: the same bits every call
+            total = total + xp.index_select(d, cols[j])
+    else:   # one gather of every bin's zero-padded window, summed over its window axis
+        total = xp.index_select(d, cols.mT.reshape(-1)).reshape(tuple(x.shape[:d]) + (out, k) + rest).sum(d + 1)
+    count = pt.tensor([e - s for s, e in zip(starts, ends)], dtype=x.dtype, device=x.device)
+    return total / count.reshape((out,) + (1,) * len(rest))
 
 
 def adaptive_avg_pool3d(input, output_size):

@@ -214,12 +214,12 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     return nansum(input, dim, keepdim, dtype=dtype) / P.sum(keep, dim, keepdim)
 
 
-@public("sum")
+@public("trace")
 def trace(input):
-    _check_tensor("trace", input)
-    if input.ndim != 2:
-        raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim {input.ndim}")
-    return P.sum(input.diagonal())
+    """The sum of the main diagonal (the registry op ``trace``, on autocast's CPU float32 list)."""
+    from plugtorch.dispatch.dispatcher import dispatch
+    from plugtorch.dispatch.registry import OPS
+    return dispatch(OPS["trace"], input)
 
 
 @public("sub")

@@ -76,6 +76,11 @@ ENTRIES = [
     Entry("bmm", samples=_batched, dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
         ErrorInput(Sample(ctx.input((3, 4)), ctx.input((4, 2))), RuntimeError, "3D"),
         ErrorInput(Sample(ctx.input((2, 3, 4)), ctx.input((3, 4, 2))), RuntimeError, "batch")]),
+    Entry("trace", samples=lambda ctx: [Sample(ctx.input((4, 4)), reduction_length=4),
+                                        Sample(ctx.input((3, 5), layout="transposed"), reduction_length=3),
+                                        Sample(ctx.input((0, 2)), name="empty")],
+          dtypes=MATMUL_DTYPES, error_inputs=lambda ctx: [
+              ErrorInput(Sample(ctx.input((2, 2, 2))), RuntimeError, r"trace\(\): expected a matrix")]),
     Entry("dot", samples=lambda ctx: [Sample(ctx.input((5,)), ctx.input((5,), layout="stepped"), reduction_length=5),
                                       Sample(ctx.input((0,)), ctx.input((0,))),
                                       Sample(ctx.input((64,)), ctx.input((64,)), reduction_length=64)],

@@ -119,6 +119,7 @@ POLICIES: dict[str, tuple] = {
     "quantile": (_N, _F),      # CPU list only
     "nanquantile": (_N, _F),
     "stft": (_N, _F),
+    "trace": (_N, _F),
     "max_pool3d": (_N, _F),    # CPU list only
     "avg_pool3d": (_N, _F),
     "adaptive_avg_pool3d": (_N, _F),

@@ -298,6 +298,20 @@ def linalg_cross(input, other, *, dim=-1):
     return pt.cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
+@composite("trace", tags=("linalg", "reduction"))
+def trace(input):
+    """The sum of the main diagonal of a matrix (a registry op so autocast's CPU list can name it).
+
+    >>> plugtorch.trace(plugtorch.tensor([[1., 2.], [3., 4.]])).item()
+    5.0
+    """
+    if not isinstance(input, M.Tensor):
+        raise TypeError(f"trace(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if input.ndim != 2:
+        raise RuntimeError(f"trace(): expected a matrix, but got tensor with dim {input.ndim}")
+    return input.diagonal().sum()
+
+
 @composite("linalg_vecdot", tags=("linalg", "reduction"))
 def linalg_vecdot(x, y, *, dim=-1):
     """The dot product of ``x`` and ``y`` along ``dim``, the other dims broadcast.

@@ -288,6 +288,7 @@ ENTRIES = [
     Entry("avg_pool3d", samples=_avg_pool3d, dtypes=NN_DTYPES),
     Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
     Entry("prelu", samples=_prelu, dtypes=NN_DTYPES),
+    Entry("grid_sample", samples=_grid_sample, dtypes=NN_DTYPES),
     Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("batch_norm", None, None, training=True),
         (lambda c: ([_x(c, (4, 3)), "m", None], {"training": True}), TypeError,
@@ -315,8 +316,6 @@ ENTRIES = [
     Entry("dropout", fn=creation.dropout, samples=creation.dropout_samples, compare=creation.dropout_compare,
           dtypes=FLOAT_DTYPES, differentiable=False, random=True),
     # functionals without a layer (composites of the registry ops, not ops themselves)
-    Entry("nn.functional.grid_sample", fn=plugtorch.nn.functional.grid_sample, samples=_grid_sample,
-          dtypes=NN_DTYPES, differentiable=True),
     Entry("nn.functional.affine_grid", fn=plugtorch.nn.functional.affine_grid, samples=_affine_grid,
           dtypes=NN_DTYPES, differentiable=True),
     Entry("nn.functional.interpolate", fn=plugtorch.nn.functional.interpolate, samples=_interpolate,

@@ -123,6 +123,7 @@ POLICIES: dict[str, tuple] = {
     "max_pool3d": (_N, _F),    # CPU list only
     "avg_pool3d": (_N, _F),
     "adaptive_avg_pool3d": (_N, _F),
+    "grid_sample": (_P, _F),   # CPU: PyTorch's grid_sampler, the op under grid_sample
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),
     "dot": (_P, _N),

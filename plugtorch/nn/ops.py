@@ -32,6 +32,7 @@ from plugtorch.nn.functional import affine as _affine
 from plugtorch.nn.functional import loss as _loss
 from plugtorch.nn.functional import normalization as _norm
 from plugtorch.nn.functional import pooling as _pool
+from plugtorch.nn.functional import sampling as _sampling
 from plugtorch.nn.functional import sparse as _sparse
 
 # op name -> (implementation, tags). Ops listed in _OVERRIDABLE get a meta function, so the
@@ -48,6 +49,7 @@ NN_OPS = {
     "max_pool3d": (_pool.max_pool3d, ("reduction",)),
     "avg_pool3d": (_pool.avg_pool3d, ("reduction",)),
     "adaptive_avg_pool3d": (_pool.adaptive_avg_pool3d, ("reduction",)),
+    "grid_sample": (_sampling.grid_sample, ()),     # and on the CUDA list's promote list
     # on PyTorch's lower-precision autocast lists (a matrix-product-like op in its kernels)
     "prelu": (_activation.prelu, ()),
     "batch_norm": (_norm.batch_norm, ()),

@@ -58,6 +58,7 @@ PLUGTORCH_NAME = {
     "__matmul__": "matmul", "__pow__": "pow", "__rpow__": "pow",
     "__rdiv__": "reciprocal", "__rtruediv__": "reciprocal",   # number / t is number * reciprocal(t), as in PyTorch
     "cross_entropy_loss": "cross_entropy",
+    "grid_sampler": "grid_sample",     # (the op under F.grid_sample)
 }
 
 # table entries PyTorch's page does not list, and why

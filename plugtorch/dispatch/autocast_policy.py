@@ -134,6 +134,17 @@ POLICIES: dict[str, tuple] = {
     "stack": (_N, _P),
 }
 
+# nn.RNN / LSTM / GRU (by mode): their recurrence is a loop of ops, so the module casts its input
+# and initial state for the whole sequence (plugtorch/nn/modules/rnn.py), as PyTorch's fused RNN ops
+# run: _cudnn_rnn on the CUDA list, mkldnn_rnn_layer on the CPU list (LSTM only; CPU's GRU and RNN
+# run their cells' ops, which autocast one by one). Not yet GRU on the CUDA list: its separate
+# float32 b_hh would promote the state back to float32, so it is left to its ops (float32 result).
+RNN_MODES: dict[str, tuple] = {
+    "LSTM": (_L, _L),
+    "RNN_TANH": (_L, _N),
+    "RNN_RELU": (_L, _N),
+}
+
 
 # why a BANNED op raises: PyTorch's message, with plugtorch's names
 BANNED_MESSAGES = {

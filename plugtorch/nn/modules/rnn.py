@@ -149,7 +149,34 @@ class RNNBase(Module):
         return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx), get("bias_hh" + sfx),
                 get("weight_hr" + sfx))
 
+    def _autocast(self, input, hx):
+        """Under autocast, the input and initial state cast to the autocast dtype where the device
+        type's list runs this mode's fused op in lower precision (autocast_policy.RNN_MODES: LSTM
+        on cpu, LSTM and RNN on cuda, opencl and plug-ins); float64 and other devices' tensors stay."""
+        data = input.data if isinstance(input, PackedSequence) else input
+        dev = data.device.type if isinstance(data, pt.Tensor) else None
+        if dev is None or not pt.is_autocast_enabled(dev):
+            return input, hx
+        from plugtorch.backends import get_backend
+        from plugtorch.dispatch import autocast_policy
+        lst = getattr(get_backend(dev), "autocast_list", "cuda")
+        if autocast_policy.RNN_MODES.get(self.mode, (None,) * 2)[autocast_policy.LISTS.index(lst)] != autocast_policy.LOWER:
+            return input, hx
+        low = pt.get_autocast_dtype(dev)
+
+        def cast(t):
+            return t.to(low) if (isinstance(t, pt.Tensor) and t.device.type == dev
+                                 and t.dtype in (pt.float16, pt.bfloat16, pt.float32)) else t
+        if isinstance(input, PackedSequence):
+            input = PackedSequence(cast(input.data), input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+        else:
+            input = cast(input)
+        if hx is not None:
+            hx = tuple(cast(t) for t in hx) if isinstance(hx, (tuple, list)) else cast(hx)
+        return input, hx
+
     def forward(self, input, hx=None):
+        input, hx = self._autocast(input, hx)
         if isinstance(input, PackedSequence):
             return self._forward_packed(input, hx)
         self._check_input(input)

@@ -108,6 +108,15 @@ def _prelu(ctx):
             Sample(_x(ctx, (4,)), _x(ctx, (1,)), name="1-d input")]
 
 
+def _mode_pad(n):
+    """Samples of reflection_pad{n}d / replication_pad{n}d: batched and unbatched, asymmetric and
+    negative pads (a crop), a transposed input."""
+    shape = (2, 3) + (4, 5, 3)[:n]
+    pads = ((1, 2, 2, 0, 1, 1)[:2 * n], (2, -1, 0, 1, 1, 0)[:2 * n])
+    return lambda ctx: [Sample(_x(ctx, shape), list(pads[0])),
+                        Sample(_x(ctx, shape[1:], "transposed"), list(pads[1]), name="unbatched, a negative pad")]
+
+
 def _stats(ctx, c):
     mean = Input(ctx.values((c,)), ctx.dtype, requires_grad=False)
     var = Input(ctx.values((c,), low=0.5, high=2.0), ctx.dtype, requires_grad=False)
@@ -289,6 +298,8 @@ ENTRIES = [
     Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
     Entry("prelu", samples=_prelu, dtypes=NN_DTYPES),
     Entry("grid_sample", samples=_grid_sample, dtypes=NN_DTYPES),
+    *[Entry(f"{kind}_pad{n}d", samples=_mode_pad(n), dtypes=NN_DTYPES) for kind in ("reflection", "replication")
+      for n in (1, 2, 3)],
     Entry("batch_norm", samples=_batch_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("batch_norm", None, None, training=True),
         (lambda c: ([_x(c, (4, 3)), "m", None], {"training": True}), TypeError,

@@ -124,6 +124,11 @@ POLICIES: dict[str, tuple] = {
     "avg_pool3d": (_N, _F),
     "adaptive_avg_pool3d": (_N, _F),
     "grid_sample": (_P, _F),   # CPU: PyTorch's grid_sampler, the op under grid_sample
+    "reflection_pad1d": (_N, _F),   # F.pad(mode="reflect") of 1 or 2 dims (not 3: reflection_pad3d)
+    "reflection_pad2d": (_N, _F),
+    "replication_pad1d": (_N, _F),  # F.pad(mode="replicate")
+    "replication_pad2d": (_N, _F),
+    "replication_pad3d": (_N, _F),
     # ops whose floating-point inputs must share one dtype
     "atan2": (_P, _N),
     "dot": (_P, _N),

@@ -31,6 +31,7 @@ from plugtorch.nn.functional import distance as _distance
 from plugtorch.nn.functional import affine as _affine
 from plugtorch.nn.functional import loss as _loss
 from plugtorch.nn.functional import normalization as _norm
+from plugtorch.nn.functional import padding as _padding
 from plugtorch.nn.functional import pooling as _pool
 from plugtorch.nn.functional import sampling as _sampling
 from plugtorch.nn.functional import sparse as _sparse
@@ -50,6 +51,9 @@ NN_OPS = {
     "avg_pool3d": (_pool.avg_pool3d, ("reduction",)),
     "adaptive_avg_pool3d": (_pool.adaptive_avg_pool3d, ("reduction",)),
     "grid_sample": (_sampling.grid_sample, ()),     # and on the CUDA list's promote list
+    # F.pad's reflect and replicate modes (reflection_pad3d is not on the list: it runs as given)
+    **{f"{kind}_pad{n}d": (getattr(_padding, f"{kind}_pad{n}d"), ())
+       for kind in ("reflection", "replication") for n in (1, 2, 3)},
     # on PyTorch's lower-precision autocast lists (a matrix-product-like op in its kernels)
     "prelu": (_activation.prelu, ()),
     "batch_norm": (_norm.batch_norm, ()),

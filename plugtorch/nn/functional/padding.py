@@ -89,6 +89,17 @@ def pad(input, pad, mode: str = "constant", value=None):
         check_non_constant_dims(input.ndim, len(pad))
     if mode == "constant" and min(pad) >= 0:
         return _pad_constant(input, [int(v) for v in pad], 0 if value is None else value)
+    if mode in ("reflect", "replicate"):
+        # the registry ops (nn/ops.py) PyTorch's autocast CPU list names: reflection_pad1d ...
+        from plugtorch.nn.ops import WRAPPERS
+        name = f"{'reflection' if mode == 'reflect' else 'replication'}_pad{len(pad) // 2}d"
+        return WRAPPERS[name](input, pad)
+    return _pad_modes(input, pad, mode, value)
+
+
+def _pad_modes(input, pad, mode, value=None):
+    """The non-constant modes (and constant with negative pads): per dim, an index_select of the
+    mode's source positions."""
     out = input
     for k in range(len(pad) // 2):
         d = input.ndim - 1 - k
@@ -114,3 +125,26 @@ def pad(input, pad, mode: str = "constant", value=None):
         if left or right:
             out = out.index_select(d, _source_index(mode, n, left, right).to(out.device))
     return out
+
+
+def _mode_pad(name, mode, pad_len):
+    def fn(input, padding):
+        check_tensors(name, input=input)
+        padding = as_ints(name, "padding", padding)
+        if len(padding) != pad_len:
+            raise RuntimeError(f"{name}(): expected padding of length {pad_len} (left, right{', top, bottom' * (pad_len > 2)}"
+                               f"{', front, back' * (pad_len > 4)}), got {len(padding)}")
+        check_non_constant_dims(input.ndim, pad_len)
+        return _pad_modes(input, padding, mode)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = (f"``F.pad(input, padding, mode={mode!r})`` over the last {pad_len // 2} dims, as PyTorch's "
+                  f"``{name}`` (a registry op: autocast's CPU list names it).")
+    return fn
+
+
+reflection_pad1d = _mode_pad("reflection_pad1d", "reflect", 2)
+reflection_pad2d = _mode_pad("reflection_pad2d", "reflect", 4)
+reflection_pad3d = _mode_pad("reflection_pad3d", "reflect", 6)
+replication_pad1d = _mode_pad("replication_pad1d", "replicate", 2)
+replication_pad2d = _mode_pad("replication_pad2d", "replicate", 4)
+replication_pad3d = _mode_pad("replication_pad3d", "replicate", 6)

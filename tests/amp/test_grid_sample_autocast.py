@@ -40,3 +40,10 @@ def test_grid_sample_follows_the_device_types_list(dev, xdt, gdt, want):
                                atol=8 * np.finfo(np_want).eps * np.abs(ref).max())
     if dev == "cpu":
         assert F.grid_sample(x, g.to(xdt), align_corners=True).dtype is xdt   # outside autocast: as given
+
+
+def test_the_align_corners_warning_points_at_the_callers_line():
+    # grid_sample runs through the dispatcher now: the warning still names the user's file
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0") as rec:
+        F.grid_sample(pt.ones(1, 1, 2, 2), pt.zeros(1, 1, 1, 2))
+    assert rec[0].filename == __file__

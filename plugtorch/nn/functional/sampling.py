@@ -16,7 +16,7 @@ import numpy as np
 import plugtorch as pt
 from plugtorch._memory_format import keeps_channels_last
 from plugtorch.dispatch.meta import not_implemented_for
-from plugtorch.nn.functional._utils import check_tensors
+from plugtorch.nn.functional._utils import check_tensors, user_stacklevel
 
 
 def _sizes(input, size, scale_factor, nd):
@@ -366,7 +366,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
                          f"'reflection', but got: '{padding_mode}'")
     if align_corners is None:
-        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        warnings.warn(_ALIGN_WARNING, stacklevel=user_stacklevel())   # (a registry op: through the dispatcher)
         align_corners = False
     nd = input.ndim - 2
     if nd in (2, 3) and grid.ndim and grid.shape[-1] != nd:    # (PyTorch checks this first)

@@ -382,3 +382,17 @@ SAMPLES["matrix_exp"] = lambda rng: Sample((randn(rng, 2, 3, 3),))
 SAMPLES["_rnn_layer"] = _call_sample(
     lambda rng: (randn(rng, 5, 12), randn(rng, 2, 2), randn(rng, 2, 3), randn(rng, 12, 2), randn(rng, 2, 3)),
     lambda xw, h0, c0, w_hh, w_hr: pt.ops._rnn_layer(xw, h0, c0, w_hh, None, w_hr, "LSTM", True, (2, 2, 1))[:3])
+
+# nn ops registered for autocast's policy lists (max_pool3d ... the reflection/replication pads)
+SAMPLES["max_pool3d"] = lambda rng: Sample((distinct(rng, 1, 1, 4, 4, 4), 2))
+SAMPLES["avg_pool3d"] = lambda rng: Sample((randn(rng, 1, 1, 3, 4, 4), 2), {"stride": 1, "padding": 1})
+SAMPLES["adaptive_avg_pool3d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 5, 3), (2, 3, 2)))
+SAMPLES["grid_sample"] = lambda rng: Sample((randn(rng, 1, 1, 3, 4), T(rng.uniform(-0.9, 0.9, (1, 2, 3, 2)))),
+                                            {"align_corners": False})
+SAMPLES["prelu"] = lambda rng: Sample((T(rng.uniform(0.2, 1.0, (2, 3, 4)) * rng.choice([-1.0, 1.0], (2, 3, 4))),
+                                       pos(rng, 3)))
+SAMPLES["trace"] = lambda rng: Sample((randn(rng, 3, 4),))
+for _k in ("reflection", "replication"):
+    SAMPLES[f"{_k}_pad1d"] = lambda rng: Sample((randn(rng, 1, 2, 4), (2, 1)))
+    SAMPLES[f"{_k}_pad2d"] = lambda rng: Sample((randn(rng, 1, 2, 3, 4), (1, 2, 2, 1)))
+    SAMPLES[f"{_k}_pad3d"] = lambda rng: Sample((randn(rng, 1, 1, 3, 3, 4), (1, 1, 2, 0, 1, 2)))

@@ -56,6 +56,10 @@ avg_pool3d = _W["avg_pool3d"]
 adaptive_avg_pool3d = _W["adaptive_avg_pool3d"]
 grid_sample = _W["grid_sample"]
 prelu = _W["prelu"]
+# PyTorch's op names for pad's reflect and replicate modes (torch._C._nn.reflection_pad2d ...),
+# registry ops so that autocast's lists can name them; F.pad calls them
+reflection_pad1d, reflection_pad2d, reflection_pad3d = (_W[f"reflection_pad{n}d"] for n in (1, 2, 3))
+replication_pad1d, replication_pad2d, replication_pad3d = (_W[f"replication_pad{n}d"] for n in (1, 2, 3))
 batch_norm = _W["batch_norm"]
 layer_norm = _W["layer_norm"]
 rms_norm = _W["rms_norm"]

@@ -67,6 +67,7 @@ def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
 
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), with one weight per channel (dim 1) or one in all."""
+    check_tensors("prelu", input=input, weight=weight)
     if not input.dtype.is_floating_point:
         raise RuntimeError(f"prelu: Type promoting not supported. Got {input.dtype} and {weight.dtype}; convert the "
                            "input with .float() first")

@@ -307,7 +307,7 @@ def scalar_out_of_range(gen):
 
 
 # PyTorch implements these in Python and takes any truthy value for their flags
-TRUTHY_FLAGS = {"max_pool2d", "batch_norm", "embedding"}
+TRUTHY_FLAGS = {"max_pool2d", "max_pool3d", "batch_norm", "embedding"}   # (torch: F.max_pool3d(..., return_indices="yes") returns indices)
 
 
 # integer parameters other than dims, sizes and counts: a float there is a TypeError in PyTorch

@@ -121,12 +121,15 @@ class Function:
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         recording = D.grad_state.enabled and any(ctx.needs_input_grad)
-        prev = D.grad_state.enabled
-        D.grad_state.enabled = False
+        gs = D.grad_state
+        prev = gs.enabled
+        gs.enabled = False
+        gs.in_function += 1
         try:
             out = cls.forward(ctx, *args, **kwargs)
         finally:
-            D.grad_state.enabled = prev
+            gs.enabled = prev
+            gs.in_function -= 1
         if not recording:
             return out
         outs = out if isinstance(out, tuple) else (out,)

@@ -37,6 +37,9 @@ _stack = _ModeStack()
 class _GradState(threading.local):
     enabled = True
     inference = False
+    # custom autograd.Function forwards running (under no_grad): their ops are not the
+    # program's own no_grad block (plugtorch.jit replays them through autograd with gradients on)
+    in_function = 0
 
 
 grad_state = _GradState()

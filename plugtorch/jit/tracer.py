@@ -62,6 +62,11 @@ class Tracer(D.DispatchMode):
 
     def __init__(self, warn=True):
         self.graph = Graph()
+        # the grad mode the trace began in: a call made under no_grad only counts as the
+        # program's own no_grad block (replayed so) when the trace began with gradients on and
+        # no custom autograd.Function's forward made it; a whole trace taken under no_grad
+        # replays in the caller's mode, as torch.jit.trace's
+        self.entry_grad = D.grad_state.enabled
         self.by_array: dict = {}      # id(native array) -> Value
         self.keep: list = []          # the arrays, alive while tracing (ids stay unique)
         self.tensors: dict = {}       # Value.index -> a Tensor holding it (captures, inputs)
@@ -185,7 +190,9 @@ class Tracer(D.DispatchMode):
                 return call(args, kwargs)
             finally:
                 self.depth -= 1
-        rec = OpCall(op, self._template(args), self._template(kwargs), source_site(), D.grad_state.enabled)
+        gs = D.grad_state
+        rec = OpCall(op, self._template(args), self._template(kwargs), source_site(),
+                     gs.enabled or not self.entry_grad or gs.in_function > 0)
         prev = self.current
         self.current = rec
         self.depth = 1

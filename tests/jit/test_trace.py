@@ -323,3 +323,33 @@ def test_an_update_under_no_grad_replays_under_no_grad_through_autograd(dev):
         np.testing.assert_array_equal(w_c.grad.cpu().numpy(), [1.0 * (k + 1), 2.0 * (k + 1), -1.0 * (k + 1)])
         assert not w.grad.requires_grad and w.grad_fn is None
     assert compiled.counters["graph_breaks"] == 0
+
+
+class _Double(pt.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):       # runs under no_grad, as every custom Function's forward
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_a_custom_functions_forward_is_not_the_programs_no_grad_block():
+    # a custom Function's forward runs under no_grad; replayed through autograd it must still give
+    # an output that requires grad (nn.Fold's replay lost its gradient: "0 outputs of the replay
+    # require grad, 1 of the eager call's"), while the program's own no_grad block stays so
+    traced = pt.jit.trace(lambda x: (_Double.apply(x) * x).sum(), (pt.ones(3, requires_grad=True),))
+    x = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out = traced(x)
+    assert out.requires_grad and out.item() == 28.0
+    out.backward()
+    assert x.grad.tolist() == [4.0, 8.0, 12.0]      # d(2x * x)/dx = 4x
+    # a whole trace taken under no_grad replays in the caller's grad mode, as torch.jit.trace's
+    with pt.no_grad():
+        t2 = pt.jit.trace(lambda x: (x * x).sum(), (pt.ones(3),))
+    y = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    out2 = t2(y)
+    assert out2.requires_grad
+    out2.backward()
+    assert y.grad.tolist() == [2.0, 4.0, 6.0]

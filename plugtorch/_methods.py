@@ -31,7 +31,7 @@ broadcast_to contiguous movedim split chunk unbind roll repeat tile index_select
 masked_select take_along_dim mean var std logsumexp softmax log_softmax max min aminmax norm
 count_nonzero clamp clamp_min clamp_max lerp frac nan_to_num square true_divide logaddexp isclose
 allclose equal matmul mm bmm dot outer diagonal tril triu gather scatter scatter_add index_put
-nonzero where index_add index_copy index_fill scatter_reduce select multiply divide subtract
+nonzero index_add index_copy index_fill scatter_reduce select multiply divide subtract
 absolute negative arcsin arccos arctan arctan2 clip greater greater_equal less less_equal not_equal
 swapaxes swapdims moveaxis fix var_mean std_mean bernoulli
 relu sgn fmax fmin addcmul addcdiv isposinf isneginf hypot xlogy logit deg2rad rad2deg float_power
@@ -255,6 +255,12 @@ def _complex_parts():
     Tensor.is_neg = lambda self: False
 
 
+def where(self, condition, other):
+    """``x.where(condition, other)`` is ``where(condition, x, other)``, as PyTorch's method: the tensor
+    gives the values where the condition holds (not the condition, as the function's first argument)."""
+    return P.where(condition, self, other)
+
+
 def _install():
     _conversions_and_autograd()
     for name in METHODS:
@@ -282,6 +288,7 @@ def _install():
     Tensor.squeeze = _squeeze
     Tensor.split = _split
     Tensor.slice = lambda self, dim=0, start=None, end=None, step=1: dispatch(OPS["slice"], self, dim, start, end, step)
+    Tensor.where = where
     Tensor.view_as = lambda self, other: dispatch(OPS["view"], self, tuple(other.shape))
     Tensor.reshape_as = lambda self, other: dispatch(OPS["reshape"], self, tuple(other.shape))
     Tensor.index_put_ = lambda self, indices, values, accumulate=False: inplace(

@@ -392,6 +392,20 @@ def test_where():
         pt.where(pt.tensor([1, 0]), 1, 0)
 
 
+def test_where_method_takes_the_tensor_as_the_values():
+    # x.where(condition, other) is where(condition, x, other), as PyTorch's method; it was where(x, ...)
+    x, c = pt.tensor([1.0, 2.0, 3.0], requires_grad=True), pt.tensor([True, False, True])
+    y = x.where(c, 0.0)
+    assert y.tolist() == [1.0, 0.0, 3.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 1.0]
+    assert x.where(condition=c, other=pt.tensor(5.0)).tolist() == [1.0, 5.0, 3.0]
+    b = pt.tensor([False, True, True])   # a bool tensor: the old order took it as the condition
+    assert b.where(c, True).tolist() == [False, True, True]
+    with pytest.raises(TypeError, match="where"):
+        x.where(c)
+
+
 def test_lerp_nan_to_num_logaddexp_isclose():
     s, e = pt.tensor([0.0, 10.0]), pt.tensor([10.0, 20.0])
     assert pt.lerp(s, e, 0.25).tolist() == [2.5, 12.5]

@@ -414,7 +414,7 @@ def _split_along(name, dim, min_ndim):
             raise RuntimeError(f"{name} attempted to split along dimension {d}, but the size of the dimension "
                                f"{input.shape[d]} is not divisible by the split_size {sec}!")
         return tensor_split(input, sec, d)
-    f.__name__ = name
+    f.__name__ = f.__qualname__ = name   # Python's argument errors name it: "hsplit() takes 2 ..."
     f.__doc__ = f"``tensor_split`` along dim {dim}, into equal parts when given a count."
     return public("narrow")(f)
 

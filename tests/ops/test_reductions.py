@@ -104,6 +104,17 @@ def test_max_of_bool_and_ints():
     assert pt.tensor([-128, 127], dtype=pt.int8).amin().item() == -128
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_min_of_two_tensors_take_no_dim_or_keepdim(name):
+    x, y, z = pt.tensor([1.0, 5.0]), pt.tensor([3.0, 2.0]), pt.tensor([9.0, 9.0])
+    expect = [3.0, 5.0] if name == "max" else [1.0, 2.0]
+    assert getattr(x, name)(y).tolist() == expect and getattr(pt, name)(x, other=y).tolist() == expect
+    # x.max(0, t, z) returned maximum(x, z), ignoring the dim 0; x.max(y, z) took z as keepdim
+    for args in [(y, z), (0, pt.tensor([1]), z), (y, True)]:
+        with pytest.raises(TypeError, match=rf"^{name}\(\) received an invalid combination of arguments.*takes no dim or keepdim"):
+            getattr(x, name)(*args)
+
+
 def test_mean():
     a = arr(pt.float32)
     close(pt.tensor(a).mean(), a.astype(np.float64).mean())

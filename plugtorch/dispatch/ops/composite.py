@@ -802,6 +802,11 @@ from plugtorch.dispatch.ops.reductions import check_nonempty  # noqa: E402  (max
 def _max_min(name, input, dim, keepdim, other):
     pt = _pt()
     if other is not None or isinstance(dim, M.Tensor):   # max(a, b) is maximum(a, b)
+        if (other is not None and dim is not None) or (keepdim is not False and keepdim is not None):
+            given = [type(a).__name__ for a in (input, dim, keepdim, other) if a is not None and a is not False]
+            raise TypeError(f"{name}() received an invalid combination of arguments - got ({', '.join(given)}): "
+                            f"{name}(input, other) takes no dim or keepdim; call {name}(input, dim, keepdim) for a "
+                            f"reduction or maximum/minimum(input, other) for the elementwise {name}")
         return (pt.maximum if name == "max" else pt.minimum)(input, dim if other is None else other)
     _t(name, input)
     M.check_bool(name, "keepdim", keepdim)
@@ -1606,10 +1611,18 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         from plugtorch.dispatch.dispatcher import data_check
         bad = (~input.isfinite() | (input < 0)).any()
         empty = input.sum(-1).amin() <= 0
+        # without replacement, a row needs num_samples categories of nonzero probability (PyTorch's
+        # documented precondition; its CPU kernel would silently return zero-probability ones)
+        flag = bad | empty if replacement else bad | empty | ((input > 0).sum(-1).amin() < num_samples)
         elements = "multinomial(): probability tensor contains either `inf`, `nan` or element < 0"
-        data_check(bad | empty, RuntimeError, elements + ", or a row whose probabilities sum to <= 0",
+        too_few = (f"multinomial(): invalid multinomial distribution (with replacement=False, not enough "
+                   f"non-negative category to sample): a row has fewer than num_samples={num_samples} "
+                   "categories of nonzero probability")
+        data_check(flag, RuntimeError, elements + ", or a row whose probabilities sum to <= 0, or "
+                   f"(without replacement) a row with fewer than num_samples={num_samples} nonzero probabilities",
                    eager_message=lambda: elements if bool(bad) else
-                   "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
+                   "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)" if bool(empty)
+                   else too_few)
     if input.ndim == 1:
         return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
     probs = input / input.sum(-1, keepdim=True)

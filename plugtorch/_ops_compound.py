@@ -427,6 +427,20 @@ def meshgrid(*tensors, indexing="ij"):
     ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
     if indexing not in ("ij", "xy"):
         raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+    if not ts:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in ts:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"meshgrid(): expected tensors, got {type(t).__name__}")
+        if t.ndim > 1:   # it flattened them, where PyTorch refuses
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got a tensor of "
+                               f"shape {list(t.shape)}; flatten it first (t.flatten()) if that is meant")
+    if any(t._dtype is not ts[0]._dtype for t in ts):
+        raise RuntimeError("meshgrid expects all tensors to have the same dtype, got "
+                           f"{', '.join(str(t._dtype) for t in ts)}; cast them to one dtype first")
+    if any(t.device != ts[0].device for t in ts):
+        raise RuntimeError("meshgrid expects all tensors to have the same device, got "
+                           f"{', '.join(str(t.device) for t in ts)}")
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         ts[0], ts[1] = ts[1], ts[0]

@@ -163,6 +163,20 @@ def test_meshgrid(indexing):
     assert [g.tolist() for g in got] == [w.tolist() for w in want]
 
 
+def test_meshgrid_refuses_what_pytorch_refuses():
+    # a 2-D tensor was flattened (a (12,)-long axis from a 3x4 tensor) and mixed dtypes were kept
+    a = pt.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"Expected 0D or 1D tensor .* shape \[2, 2\]"):
+        pt.meshgrid(a, pt.ones(2, 2), indexing="ij")
+    with pytest.raises(RuntimeError, match="meshgrid expects all tensors to have the same dtype, got plugtorch.float32, "
+                                           "plugtorch.int64"):
+        pt.meshgrid(a, pt.tensor([1, 2, 3]), indexing="ij")
+    with pytest.raises(RuntimeError, match="non-empty TensorList"):
+        pt.meshgrid()
+    g = pt.meshgrid(pt.tensor(3.0), a, indexing="ij")   # a 0-d tensor is an axis of one
+    assert [t.shape for t in g] == [(1, 2), (1, 2)] and g[0].tolist() == [[3.0, 3.0]]
+
+
 def test_repeat_interleave_take_view_as():
     x = pt.tensor([[1, 2], [3, 4]])
     assert x.repeat_interleave(2).tolist() == np.repeat(x.numpy(), 2).tolist()

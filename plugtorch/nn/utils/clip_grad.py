@@ -7,6 +7,9 @@
 """
 from __future__ import annotations
 
+import types
+import warnings
+
 import plugtorch as pt
 
 
@@ -16,8 +19,9 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
+@pt.no_grad()
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False, foreach=None):
-    """The norm of all ``tensors`` together, as if concatenated."""
+    """The norm of all ``tensors`` together, as if concatenated (computed under ``no_grad``)."""
     if isinstance(tensors, pt.Tensor):
         tensors = [tensors]
     tensors = list(tensors)
@@ -39,15 +43,51 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
                     foreach=None):
     """Scale all gradients so their joint norm is at most ``max_norm``; returns the norm before clipping."""
     max_norm, norm_type = float(max_norm), float(norm_type)   # bad values fail even without gradients
+    if not isinstance(parameters, pt.Tensor):
+        is_generator = isinstance(parameters, types.GeneratorType)
+        parameters = list(parameters)
+        if is_generator and not parameters:
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", stacklevel=2)
     grads = _grads(parameters)
     if not grads:
         return pt.tensor(0.0)
-    with pt.no_grad():
-        total = get_total_norm(grads, norm_type, error_if_nonfinite)
-        coef = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.mul_(coef.to(g.device, g.dtype))
+    total = get_total_norm(grads, norm_type, error_if_nonfinite, foreach)
+    _scale(grads, max_norm, total)
     return total
+
+
+def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach=None):
+    """Deprecated alias of :func:`clip_grad_norm_`, kept for old code (warns ``FutureWarning``)."""
+    warnings.warn("`torch.nn.utils.clip_grad_norm` is now deprecated in favor of "
+                  "`torch.nn.utils.clip_grad_norm_`.", FutureWarning, stacklevel=2)
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+@pt.no_grad()
+def clip_grads_with_norm_(parameters, max_norm: float, total_norm, foreach=None) -> None:
+    """Scale every ``.grad`` by ``min(max_norm / (total_norm + 1e-6), 1)``, given a norm computed beforehand
+    (say by :func:`get_total_norm`, or all-reduced across ranks).
+
+    >>> import plugtorch as pt
+    >>> p = pt.nn.Parameter(pt.zeros(2)); p.grad = pt.tensor([3., 4.])
+    >>> pt.nn.utils.clip_grads_with_norm_([p], 1.0, pt.tensor(10.0)); [round(g, 4) for g in p.grad.tolist()]
+    [0.3, 0.4]
+    """
+    max_norm = float(max_norm)
+    grads = _grads(parameters)
+    if grads:
+        _scale(grads, max_norm, total_norm)
+
+
+@pt.no_grad()
+def _scale(grads, max_norm: float, total_norm) -> None:
+    if not isinstance(total_norm, pt.Tensor):
+        raise TypeError(f"clip_grads_with_norm_: total_norm must be a Tensor (say from get_total_norm), "
+                        f"got {type(total_norm).__name__}")
+    coef = (max_norm / (total_norm + 1e-6)).clamp(max=1.0)
+    for g in grads:
+        g.mul_(coef.to(g.device))
 
 
 def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:

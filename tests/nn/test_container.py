@@ -81,3 +81,50 @@ def test_deprecated_container():
     with pytest.warns(FutureWarning, match="nn.Container` is deprecated"):
         c = nn.Container(a=nn.ReLU(), b=nn.Linear(2, 3))
     assert [n for n, _ in c.named_children()] == ["a", "b"] and list(c.state_dict()) == ["b.weight", "b.bias"]
+
+
+def test_sequential_item_assignment_keeps_the_order():
+    # s[0] = m used to move the new module to the end, so forward ran it last
+    s = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Tanh())
+    lin = nn.Linear(1, 1)
+    with pt.no_grad():
+        lin.weight.fill_(-2.0)
+        lin.bias.fill_(0.0)
+    s[0] = lin
+    assert list(s._modules) == ["0", "1", "2"] and s[0] is lin
+    assert s(pt.tensor([[1.0]])).item() == 0.0          # relu(-2) = 0, then tanh(0) = 0
+    assert [k for k in s.state_dict()] == ["0.weight", "0.bias"]
+
+
+def test_sequential_insert_pop_add_mul():
+    a, b, c = nn.ReLU(), nn.Tanh(), nn.Sigmoid()
+    s = nn.Sequential(a, b)
+    s.insert(-1, c)                                      # before the last one, as list.insert
+    assert list(s) == [a, c, b] and list(s._modules) == ["0", "1", "2"]
+    with pytest.raises(IndexError, match="Index out of range: 5"):
+        s.insert(5, nn.ReLU())
+    with pytest.raises(AssertionError, match="module should be of type"):
+        s.insert(0, 3)
+    assert s.pop(1) is c and list(s) == [a, b]
+    assert list(s + nn.Sequential(c)) == [a, b, c]
+    assert list(s * 2) == [a, b, a, b] and list(2 * s) == [a, b, a, b]
+    with pytest.raises(ValueError, match="Non-positive multiplication factor 0"):
+        s * 0
+    with pytest.raises(ValueError, match="supports only objects of Sequential"):
+        s + nn.ModuleList([c])
+    named = nn.Sequential(OrderedDict([("x", a), ("y", b), ("z", c)]))
+    del named[0]
+    assert list(named._modules) == ["0", "1"]            # renumbered, as PyTorch does
+
+
+def test_module_list_pop_add_and_parameter_dict_order():
+    a, b, c = nn.ReLU(), nn.Tanh(), nn.Sigmoid()
+    ml = nn.ModuleList([a, b, c])
+    assert ml.pop(1) is b and list(ml) == [a, c] and list(ml._modules) == ["0", "1"]
+    assert list(ml + nn.ModuleList([b])) == [a, c, b]
+    pd = nn.ParameterDict({"b": pt.ones(1), "a": pt.zeros(2)})
+    assert list(pd.keys()) == ["a", "b"]                 # a plain dict is taken in sorted order
+    assert pd.get("zz", 5) == 5 and pd.get("a").shape == (2,)
+    assert pd.setdefault("c", pt.ones(3)).shape == (3,) and isinstance(pd["c"], nn.Parameter)
+    merged = pd | nn.ParameterDict(OrderedDict([("z", pt.ones(1))]))
+    assert list(merged.keys()) == ["a", "b", "c", "z"] and list(pd.keys()) == ["a", "b", "c"]

@@ -3,6 +3,7 @@ replaced parameter keeping its place in the state dict."""
 import copy
 
 import numpy as np
+import pytest
 
 import plugtorch as pt
 from plugtorch import nn
@@ -33,3 +34,68 @@ def test_replaced_parameter_keeps_its_place():
     m = nn.Linear(2, 2)
     m.weight = nn.Parameter(pt.ones(2, 2))                # torch: ['weight', 'bias'], unchanged order
     assert list(m.state_dict()) == ["weight", "bias"]
+
+
+def test_load_post_hook_sees_and_edits_incompatible_keys():
+    net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 1))
+    calls = []
+
+    def forgive(module, incompatible):
+        calls.append((module, list(incompatible.missing_keys)))
+        incompatible.missing_keys.clear()
+    net[1].register_load_state_dict_post_hook(lambda m, inc: calls.append((m, "child")))
+    handle = net.register_load_state_dict_post_hook(forgive)
+    sd = net.state_dict()
+    del sd["0.bias"]
+    result = net.load_state_dict(sd)                      # strict, but the hook forgave the missing key
+    assert calls == [(net[1], "child"), (net, ["0.bias"])]
+    assert result.missing_keys == [] and repr(result) == "<All keys matched successfully>"
+    net.register_load_state_dict_post_hook(lambda m, inc: 5)
+    with pytest.raises(AssertionError, match="not expected to return new values"):
+        net.load_state_dict(net.state_dict())
+    handle.remove()
+
+
+def test_state_dict_hooks_metadata_and_extra_state():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(1, 1)
+            self.steps = 0
+
+        def get_extra_state(self):
+            return {"steps": self.steps}
+
+        def set_extra_state(self, state):
+            self.steps = state["steps"]
+    m = Counter()
+    m.steps = 7
+    seen = []
+    m.lin.register_state_dict_pre_hook(lambda mod, prefix, keep_vars: seen.append((prefix, keep_vars)))
+    m.lin.register_state_dict_post_hook(lambda mod, sd, prefix, meta: sd.__setitem__(prefix + "tag", pt.ones(1)))
+    sd = m.state_dict(keep_vars=True)
+    assert list(sd) == ["_extra_state", "lin.weight", "lin.bias", "lin.tag"] and seen == [("lin.", True)]
+    assert sd["_extra_state"] == {"steps": 7} and sd._metadata["lin"] == {"version": 1}
+    m2 = Counter()
+    del sd["lin.tag"]
+    assert m2.load_state_dict(sd).missing_keys == [] and m2.steps == 7
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "_extra_state"'):
+        m2.load_state_dict({"lin.weight": pt.ones(1, 1), "lin.bias": pt.ones(1)})
+
+
+def test_load_one_element_into_a_scalar_and_set_submodule():
+    bn = nn.BatchNorm1d(2)
+    sd = bn.state_dict()
+    sd["num_batches_tracked"] = pt.tensor([5])          # old checkpoints saved scalars with shape [1]
+    bn.load_state_dict(sd)
+    assert bn.num_batches_tracked.shape == () and bn.num_batches_tracked.item() == 5
+    sd["num_batches_tracked"] = pt.tensor([5, 6])
+    with pytest.raises(RuntimeError, match="size mismatch for num_batches_tracked"):
+        bn.load_state_dict(sd)
+    net = nn.Sequential(nn.Linear(1, 1), nn.Sequential(nn.ReLU(), nn.Tanh()))
+    net.set_submodule("1.0", nn.Identity())
+    assert [type(x).__name__ for x in net[1]] == ["Identity", "Tanh"]
+    with pytest.raises(AttributeError):
+        net.set_submodule("1.9", nn.Identity(), strict=True)
+    with pytest.raises(ValueError, match="is not an nn.Module"):
+        net.set_submodule("0", 3)

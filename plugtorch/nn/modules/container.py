@@ -58,9 +58,40 @@ class Sequential(Module):
         keys = list(self._modules)
         for k in (keys[idx] if isinstance(idx, slice) else [keys[_index(len(self), idx, "Sequential")]]):
             del self._modules[k]
-        # keep integer names contiguous, as PyTorch does
-        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())} \
-            if all(k.isdigit() for k in self._modules) else self._modules
+        # renumber "0", "1", ... (named members too), as PyTorch does
+        self.__dict__["_modules"] = {str(i): m for i, m in enumerate(self._modules.values())}
+
+    def pop(self, key):
+        """Remove and return the module at index ``key``."""
+        v = self[key]
+        del self[key]
+        return v
+
+    def __add__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other):
+        if not isinstance(other, Sequential):
+            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+        return self.extend(list(other))
+
+    def __mul__(self, other):
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        return Sequential(*(list(self) * other))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, other):
+        if not isinstance(other, int) or isinstance(other, bool):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        return self.extend(list(self) * (other - 1))
 
     def __len__(self):
         return len(self._modules)
@@ -78,8 +109,14 @@ class Sequential(Module):
         return self
 
     def insert(self, index, module):
+        """Insert ``module`` before position ``index`` (negative counts from the end, as ``list.insert``)."""
+        if not isinstance(module, Module):
+            raise AssertionError(f"module should be of type: {Module}")
+        n = len(self)
+        if not -n <= index <= n:
+            raise IndexError(f"Index out of range: {index}")
         mods = list(self._modules.values())
-        mods.insert(index if index >= 0 else len(mods) + 1 + index, module)
+        mods.insert(index, module)
         self.__dict__["_modules"] = {str(i): m for i, m in enumerate(mods)}
         return self
 
@@ -129,6 +166,15 @@ class _ListOf(Module):
 
     def __iadd__(self, values):
         return self.extend(values)
+
+    def __add__(self, other):
+        return type(self)([*self, *other])
+
+    def pop(self, key):
+        """Remove and return the member at index ``key``."""
+        v = self[key]
+        del self[key]
+        return v
 
     def append(self, value):
         self._set(str(len(self)), value)
@@ -231,3 +277,34 @@ class ParameterDict(_DictOf):
 
     def __setitem__(self, key, value):
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
+
+    def update(self, values):
+        # a plain dict is taken in sorted key order, as PyTorch's ParameterDict does (its state_dict order)
+        if isinstance(values, dict) and not isinstance(values, OrderedDict):
+            values = sorted(values.items())
+        super().update(values)
+
+    def get(self, key, default=None):
+        return self._items().get(key, default)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def copy(self):
+        return ParameterDict(OrderedDict(self.items()))
+
+    def __or__(self, other):
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ror__(self, other):
+        out = ParameterDict(other)
+        out.update(self)
+        return out
+
+    def __ior__(self, other):
+        self.update(other)
+        return self

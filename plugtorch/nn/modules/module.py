@@ -25,7 +25,19 @@ from plugtorch._tensor import Tensor
 from plugtorch.dispatch.dispatcher import grad_state as _grad_state
 from plugtorch.nn.parameter import Buffer, Parameter
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys it found missing and unexpected (lists a post-hook may edit)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+    __str__ = __repr__
 _hook_ids = itertools.count()
 
 
@@ -73,6 +85,13 @@ def _addindent(s, n):
 
 TRAIN_EPOCH = 0
 _ABSENT = object()
+
+
+def _post_order(module):
+    for child in module._modules.values():
+        if child is not None:
+            yield from _post_order(child)
+    yield module
 
 
 def _structure_changed():
@@ -183,7 +202,8 @@ class Module:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             if d["_modules"].get(name, _ABSENT) is not value:
                 _structure_changed()
-            self._forget(name)
+            if name not in d["_modules"]:   # a replaced submodule keeps its place (Sequential order), as in torch
+                self._forget(name)
             self._modules[name] = value
         elif d.get("_modules") is not None and name in d["_modules"]:
             if value is not None:
@@ -231,6 +251,20 @@ class Module:
 
     def __dir__(self):
         return sorted(set(object.__dir__(self)) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def set_submodule(self, target: str, module: "Module", strict: bool = False) -> None:
+        """Replace (or, unless ``strict``, add) the submodule at dotted path ``target``."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self.get_submodule(parent_path)
+        if strict and name not in parent._modules:
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+        if name in parent.__dict__ or name in parent._parameters or name in parent._buffers:
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
 
     def get_submodule(self, target: str) -> "Module":
         mod = self
@@ -314,16 +348,66 @@ class Module:
             destination, prefix, keep_vars = (list(args) + [destination, prefix, keep_vars][len(args):])[:3]
         if destination is None:
             destination = OrderedDict()
+            destination._metadata = OrderedDict()
+        for hook in self.__dict__.get("_state_dict_pre_hooks", {}).values():
+            hook(self, prefix, keep_vars)
+        local_metadata = dict(version=self._version)
+        if hasattr(destination, "_metadata"):
+            destination._metadata[prefix[:-1]] = local_metadata
         for name, p in self._parameters.items():
             if p is not None:
                 destination[prefix + name] = p if keep_vars else p.detach()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
                 destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + "_extra_state"] = self.get_extra_state()
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
+        for hook, legacy in self.__dict__.get("_state_dict_hooks", {}).values():
+            result = hook(self, destination, prefix, local_metadata)
+            if not legacy and result is not None:
+                raise RuntimeError("state_dict post-hook must return None")
+            if legacy and result is not None:
+                destination = result
         return destination
+
+    def get_extra_state(self):
+        """Extra (non-tensor) state for ``state_dict`` under ``_extra_state``; override it together with
+        :meth:`set_extra_state`."""
+        raise RuntimeError("Reached a code path in Module.get_extra_state() that should never be called. "
+                           "Please file an issue.")
+
+    def set_extra_state(self, state) -> None:
+        """Restore what :meth:`get_extra_state` returned, from ``load_state_dict``."""
+        raise RuntimeError("Reached a code path in Module.set_extra_state() that should never be called. "
+                           "Please file an issue.")
+
+    def _add_state_hook(self, store, hook, legacy=None):
+        hooks = self.__dict__.setdefault(store, OrderedDict())
+        h = RemovableHandle(hooks)
+        hooks[h.id] = hook if legacy is None else (hook, legacy)
+        return h
+
+    def register_state_dict_pre_hook(self, hook):
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` collects this module's entries."""
+        return self._add_state_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict`` has collected this
+        module (and its children); it edits ``state_dict`` in place and returns None."""
+        return self._add_state_hook("_state_dict_hooks", hook, legacy=False)
+
+    def _register_state_dict_hook(self, hook):
+        # PyTorch's older private form: a hook that returns a dict replaces the state_dict.
+        return self._add_state_hook("_state_dict_hooks", hook, legacy=True)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """``hook(module, incompatible_keys)`` runs after ``load_state_dict`` has loaded this module; it may
+        edit ``incompatible_keys.missing_keys``/``unexpected_keys`` in place (before ``strict`` checks them)
+        and must return None."""
+        return self._add_state_hook("_load_state_dict_post_hooks", hook)
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy ``state_dict`` into this module's parameters and buffers.
@@ -333,11 +417,16 @@ class Module:
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
+        metadata = getattr(state_dict, "_metadata", None)
         state_dict = OrderedDict(state_dict)     # pre-hooks may rename keys; the caller's dict stays as it is
+        if metadata is not None:
+            state_dict._metadata = metadata
         hook_missing, hook_unexpected, errors = [], [], []
         for mprefix, m in self.named_modules(remove_duplicate=False):
+            local_metadata = {} if metadata is None else metadata.get(mprefix, {})
             for hook in m.__dict__.get("_load_state_dict_pre_hooks", {}).values():
-                hook(state_dict, mprefix + "." if mprefix else "", {}, strict, hook_missing, hook_unexpected, errors)
+                hook(state_dict, mprefix + "." if mprefix else "", local_metadata, strict, hook_missing,
+                     hook_unexpected, errors)
         for mprefix, m in self.named_modules(remove_duplicate=False):
             if hasattr(m, "_materialize_from_state_dict"):    # lazy layers take the saved shapes first
                 m._materialize_from_state_dict(state_dict, mprefix + "." if mprefix else "")
@@ -350,8 +439,14 @@ class Module:
             for name, v in m._buffers.items():
                 if v is not None and name not in m._non_persistent_buffers_set:
                     own[p + name] = (m, "_buffers", name, v)
-        missing = [k for k in own if k not in state_dict] + hook_missing
-        unexpected = [k for k in state_dict if k not in own] + hook_unexpected
+        extra = {mprefix + ("." if mprefix else "") + "_extra_state": m
+                 for mprefix, m in self.named_modules(remove_duplicate=False)
+                 if type(m).set_extra_state is not Module.set_extra_state}
+        missing = [k for k in list(own) + list(extra) if k not in state_dict] + hook_missing
+        unexpected = [k for k in state_dict if k not in own and k not in extra] + hook_unexpected
+        for key, m in extra.items():
+            if key in state_dict:
+                m.set_extra_state(state_dict[key])
         for key, (m, store, name, cur) in own.items():
             if key not in state_dict:
                 continue
@@ -360,6 +455,8 @@ class Module:
                 errors.append(f'While copying the parameter named "{key}", expected plugtorch.Tensor '
                               f"in state_dict, got {type(new).__name__}.")
                 continue
+            if cur.dim() == 0 and new.dim() == 1 and new.numel() == 1:
+                new = new[0]    # checkpoints from before 0-d tensors stored scalars with shape [1]
             if tuple(new.shape) != tuple(cur.shape):
                 errors.append(f"size mismatch for {key}: copying a param with shape "
                               f"{plugtorch.Size(new.shape)} from checkpoint, the shape in current model "
@@ -371,6 +468,13 @@ class Module:
                     getattr(m, store)[name] = val
                 else:
                     cur.copy_(new.to(cur.device))
+        result = _IncompatibleKeys(missing, unexpected)
+        for m in _post_order(self):          # children's hooks first, as PyTorch's recursive load runs them
+            for hook in m.__dict__.get("_load_state_dict_post_hooks", {}).values():
+                if hook(m, result) is not None:
+                    raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
+                                         "expected to return new values, if incompatible_keys need to be "
+                                         "modified, it should be done inplace.")
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
@@ -379,7 +483,7 @@ class Module:
         if errors:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
-        return _IncompatibleKeys(missing, unexpected)
+        return result
 
     def register_load_state_dict_pre_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

@@ -364,18 +364,31 @@ def _fill(self, op, a, b, generator):
     return dispatch(OPS[op], self, a, b, generator=generator)
 
 
-def _random_(self, from_=None, to=None, *, generator=None):
+_UNSET = object()
+
+
+def _random_(self, from_=None, to=_UNSET, *, generator=None):
+    """``random_()``: the integers the dtype holds exactly; ``random_(to)``: [0, to);
+    ``random_(from, to)``: [from, to); ``random_(from, None)``: [from, the dtype's top], as PyTorch."""
     from plugtorch.dispatch.arguments import MANTISSA_DIGITS
-    if to is None:   # random_(to) is [0, to); random_() the integers the dtype holds exactly, as PyTorch
-        from_, to = 0, from_ if from_ is not None else (
-            2 ** MANTISSA_DIGITS[self.dtype] + 1 if self.dtype.is_floating_point else _dtypes.iinfo(self.dtype).max + 1)
+    if to is _UNSET and from_ is not None:
+        from_, to = 0, from_
+    elif to is not _UNSET and to is not None:   # random_(from, to), random_(to=to)
+        from_ = 0 if from_ is None else from_
+    else:                                       # random_(), random_(from, None)
+        from_ = 0 if from_ is None else from_
+        to = 2 ** MANTISSA_DIGITS[self.dtype] + 1 if self.dtype.is_floating_point else _dtypes.iinfo(self.dtype).max + 1
     return _fill(self, "random_", from_, to, generator)
 
 
 def _exponential_(self, lambd=1.0, *, generator=None):
     if not lambd > 0:   # nan too
         raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
-    return self.copy_(-(1 - P.rand_like(self, generator=generator)).log() / lambd)
+    if not self.dtype.is_floating_point:
+        raise RuntimeError("Exponential distribution is a continuous probability distribution. dtype must be a "
+                           f"floating point but you specified {self.dtype}")
+    u = P.rand_like(self, dtype=_continuous_draws(self, "exponential_"), generator=generator)
+    return self.copy_(-(1 - u).log() / lambd)
 
 
 def _continuous_draws(self, op):
@@ -442,8 +455,18 @@ def _fill_(self, value):
 
 
 def _bernoulli_(self, p=0.5, *, generator=None):
+    """Fill with 0/1 draws, 1 with probability ``p`` (a float, or a tensor broadcastable to self)."""
     import plugtorch as pt
-    probs = p if isinstance(p, Tensor) else pt.full_like(self, p, dtype=pt.float32 if not self.dtype.is_floating_point else self.dtype)
+    from plugtorch.autograd.inplace import check_inplace
+    check_inplace(self, "bernoulli_")
+    if isinstance(p, Tensor):
+        # one draw per element of self: p is expanded first (copying a smaller draw would repeat it)
+        probs = p.to(self.device).expand(tuple(self.shape))
+    else:
+        if not 0 <= p <= 1:   # nan too
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        probs = pt.full(tuple(self.shape), p, dtype=pt.float64 if self.dtype is pt.float64 else pt.float32,
+                        device=self.device)
     with pt.no_grad():
         return self.copy_(pt.bernoulli(probs, generator=generator))
 

@@ -725,6 +725,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         shape = M.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())), op="normal")
         z = randn(shape, dtype=ref.dtype, device=ref.device, generator=generator)
         return z * std + mean
+    if size is None:
+        raise TypeError("normal(): with a float mean and a float std, pass the result's size "
+                        "(normal(0.0, 1.0, (2, 3))) or make mean or std a tensor")
     return randn(tuple(size), dtype=dtype, device=device, generator=generator) * std + mean
 
 

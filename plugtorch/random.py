@@ -10,8 +10,20 @@ from __future__ import annotations
 import contextlib
 import random as _pyrandom
 
-_default_seed = 67280421310721
+_DEFAULT_RNG_SEED = 67280421310721   # a fresh Generator's seed, as PyTorch's default_rng_seed_val
+_default_seed = _DEFAULT_RNG_SEED
 _defaults: dict = {}   # device -> backend generator state
+_MASK64 = (1 << 64) - 1
+
+
+def _seed_value(seed) -> int:
+    """A seed as PyTorch keeps it: an int in [-2**63, 2**64), stored as its uint64 bits."""
+    if seed.__class__ is bool or not hasattr(seed, "__index__"):
+        raise RuntimeError(f"manual_seed expected a long, but got {type(seed).__name__}")
+    seed = seed.__index__()
+    if not -(1 << 63) <= seed <= _MASK64:
+        raise ValueError(f"Overflow when unpacking long long: manual_seed takes a seed in [-2**63, 2**64), got {seed}")
+    return seed & _MASK64
 
 
 class Generator:
@@ -20,11 +32,11 @@ class Generator:
     def __init__(self, device="cpu"):
         from plugtorch._device import canonical
         self.device = canonical(device)
-        self._seed = _default_seed
+        self._seed = _DEFAULT_RNG_SEED
         self._state = None
 
     def manual_seed(self, seed: int) -> "Generator":
-        seed = int(seed)
+        seed = _seed_value(seed)
         self._reseed(seed)
         _traced_reset(self, "seed", seed)
         return self
@@ -97,19 +109,28 @@ def _backend(dev):
 
 def _backend_generator(dev, generator):
     if generator is not None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a plugtorch.Generator, not {type(generator).__name__}")
         if generator.device != dev:
             raise RuntimeError(f"Expected a '{dev.type}' device type for generator but found '{generator.device.type}'")
         return generator._get()
     g = _defaults.get(dev)
     if g is None:
-        g = _defaults[dev] = Generator(dev)
+        g = _defaults[dev] = _new_default(dev)
     return g._get()
+
+
+def _new_default(dev) -> Generator:
+    """A device's default generator, made on first use: seeded with ``initial_seed()``."""
+    g = Generator(dev)
+    g._seed = _default_seed
+    return g
 
 
 def manual_seed(seed: int) -> Generator:
     """Seed every device's default generator; runs after the same seed repeat exactly."""
     global _default_seed
-    _default_seed = int(seed)
+    _default_seed = _seed_value(int(seed))
     for g in _defaults.values():
         g._reseed(_default_seed)
     # (one node for the program's call: it also seeds the generators made after it, on first use)
@@ -122,7 +143,7 @@ def default_generator() -> Generator:
     dev = device("cpu")
     g = _defaults.get(dev)
     if g is None:
-        g = _defaults[dev] = Generator(dev)
+        g = _defaults[dev] = _new_default(dev)
     return g
 
 
@@ -142,7 +163,7 @@ def default_generator_for(dev) -> Generator:
     dev = canonical(dev)
     g = _defaults.get(dev)
     if g is None:
-        g = _defaults[dev] = Generator(dev)
+        g = _defaults[dev] = _new_default(dev)
     return g
 
 

@@ -194,3 +194,75 @@ def test_complex_in_place_draws_and_likes(device):
         x.uniform_(1j, 2)
     with pytest.raises(RuntimeError, match="std >= 0.0"):
         x.normal_(0, -1)
+
+
+def test_seeds_are_kept_as_uint64_and_a_fresh_generator_has_the_default_seed():
+    # PyTorch keeps a seed as its uint64 bits: -1 is 2**64 - 1; a new Generator starts from
+    # 67280421310721 whatever the global seed (it was the global seed of the moment)
+    pt.manual_seed(12345)
+    assert pt.Generator().initial_seed() == 67280421310721
+    assert pt.Generator().manual_seed(-1).initial_seed() == 2 ** 64 - 1
+    assert pt.Generator().manual_seed(2 ** 64 - 1).initial_seed() == 2 ** 64 - 1
+    pt.manual_seed(-5)
+    assert pt.initial_seed() == 2 ** 64 - 5
+    a = pt.rand(3).tolist()
+    pt.manual_seed(2 ** 64 - 5)                       # the same stream
+    assert pt.rand(3).tolist() == a
+    pt.manual_seed(7.9)                               # the global one takes int(seed), as PyTorch's
+    assert pt.initial_seed() == 7
+    with pytest.raises(ValueError, match="Overflow when unpacking long long"):
+        pt.Generator().manual_seed(2 ** 64)
+    with pytest.raises(ValueError, match="Overflow"):
+        pt.manual_seed(-2 ** 63 - 1)
+    with pytest.raises(RuntimeError, match="manual_seed expected a long, but got float"):
+        pt.Generator().manual_seed(1.5)
+    with pytest.raises(RuntimeError, match="manual_seed expected a long, but got bool"):
+        pt.Generator().manual_seed(True)
+    with pytest.raises(TypeError, match="generator must be a plugtorch.Generator, not int"):
+        pt.rand(3, generator=5)
+
+
+def test_bernoulli_in_place_with_a_broadcast_tensor_p_draws_every_element():
+    # x.bernoulli_(p) with p of shape (2,) on x of shape (n, 2): each element its own draw (the
+    # draw of p's shape used to be copied into every row: column 0 all 0 or all 1)
+    n = 50_000
+    x = pt.zeros(n, 2).bernoulli_(pt.tensor([0.2, 0.8]))
+    m = x.mean(0).tolist()
+    assert abs(m[0] - 0.2) < 5 * (0.16 / n) ** 0.5 and abs(m[1] - 0.8) < 5 * (0.16 / n) ** 0.5
+    y = pt.zeros(n, dtype=pt.int32).bernoulli_(pt.tensor(0.25))
+    assert y.dtype is pt.int32 and abs(y.double().mean().item() - 0.25) < 5 * (0.1875 / n) ** 0.5
+    with pytest.raises(RuntimeError):                          # p must broadcast to self
+        pt.zeros(4, 2).bernoulli_(pt.tensor([0.2, 0.8, 0.5]))
+    with pytest.raises(RuntimeError, match=r"bernoulli_ expects p to be in \[0, 1\], but got p=1.5"):
+        pt.zeros(3).bernoulli_(1.5)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        pt.zeros(3, requires_grad=True).bernoulli_(0.5)
+
+
+def test_random_from_with_to_none_reaches_the_dtype_top():
+    # random_(from, None): [from, the dtype's max] (random_(5) alone is [0, 5)); random_(to=3): [0, 3)
+    x = pt.zeros(20_000, dtype=pt.int8).random_(100, None)
+    assert x.min().item() >= 100 and x.max().item() == 127
+    assert set(pt.zeros(3000, dtype=pt.int64).random_(to=3).tolist()) == {0, 1, 2}
+    assert set(pt.zeros(3000, dtype=pt.int64).random_(3).tolist()) == {0, 1, 2}
+    f = pt.zeros(20_000).random_(2 ** 24 - 4, None)             # float32: integers up to 2**24
+    assert set(f.tolist()) == {float(v) for v in range(2 ** 24 - 4, 2 ** 24 + 1)}
+    u = pt.zeros(20_000, dtype=pt.int16).random_(0, None).double()
+    assert abs(u.mean().item() - (2 ** 15 - 1) / 2) < 5 * (2 ** 30 / 12 / 20_000) ** 0.5
+
+
+def test_exponential_draws_in_float32_for_half_tensors():
+    # float16 uniform draws have 11 bits: -log(1 - u) could never pass log(2048) ~ 7.6
+    n = 200_000
+    x = pt.zeros(n, dtype=pt.float16).exponential_().double()
+    assert abs(x.mean().item() - 1) < 5 * (1 / n) ** 0.5
+    assert x.max().item() > 8.5                                 # P(max < 8.5) = (1 - e^-8.5)^n ~ e^-40
+
+
+def test_multinomial_without_replacement_only_draws_nonzero_categories():
+    p = pt.tensor([0.5, 0.0, 0.5, 0.0])
+    for _ in range(50):
+        assert sorted(pt.multinomial(p, 2).tolist()) == [0, 2]
+    with pytest.raises(RuntimeError, match="not enough non-negative category to sample"):
+        pt.multinomial(p, 3)
+    assert pt.multinomial(p, 3, replacement=True).shape == (3,)   # with replacement: fine

@@ -206,6 +206,11 @@ PROBABILITIES = [
     ("multinomial int probabilities", lambda d: pt.multinomial(_t([1, 2], d), 1), RuntimeError,
      "only supports floating-point dtypes"),
     ("multinomial 3-D", lambda d: pt.multinomial(pt.ones(2, 2, 2, device=d), 1), RuntimeError, "1 or 2 dim"),
+    # without replacement, 3 samples need 3 categories of nonzero probability (a zero one was returned)
+    ("multinomial too few nonzero", lambda d: pt.multinomial(_t([0.5, 0.0, 0.5, 0.0], d), 3), RuntimeError,
+     r"with replacement=False, not enough non-negative category to sample\): a row has fewer than num_samples=3"),
+    ("multinomial too few nonzero, one row", lambda d: pt.multinomial(_t([[1.0, 1.0], [1.0, 0.0]], d), 2),
+     RuntimeError, "not enough non-negative category"),
     ("multinomial 0-D", lambda d: pt.multinomial(_t(0.5, d), 1), RuntimeError, "1 or 2 dim"),
     ("bernoulli tensor 1.5", lambda d: pt.bernoulli(_t([0.5, 1.5], d)), RuntimeError, r"p_in >= 0 && p_in <= 1"),
     ("bernoulli tensor nan", lambda d: pt.bernoulli(_t([nan], d)), RuntimeError, r"\[0, 1\]"),
@@ -229,6 +234,11 @@ PROBABILITIES = [
     ("exponential_ -1", lambda d: pt.zeros(3, device=d).exponential_(-1), RuntimeError,
      "exponential_ expects lambda > 0.0, but found lambda=-1"),
     ("exponential_ 0", lambda d: pt.zeros(3, device=d).exponential_(0), RuntimeError, "lambda > 0.0"),
+    ("exponential_ of ints", lambda d: pt.zeros(3, dtype=pt.int64, device=d).exponential_(), RuntimeError,
+     "Exponential distribution is a continuous probability distribution. dtype must be a floating point but you "
+     "specified plugtorch.int64"),
+    ("normal(float, float) without size", lambda d: pt.normal(0.0, 1.0), TypeError,
+     r"normal\(\): with a float mean and a float std, pass the result's size"),
     ("uniform_ to inf", lambda d: pt.zeros(3, device=d).uniform_(0, inf), RuntimeError, "to is out of bounds"),
     ("uniform_ from nan", lambda d: pt.zeros(3, device=d).uniform_(nan, 1), RuntimeError, "from is out of bounds"),
     ("uniform_ range overflows", lambda d: pt.zeros(3, device=d).uniform_(-3e38, 3e38), RuntimeError,

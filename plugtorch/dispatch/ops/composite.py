@@ -880,7 +880,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if ord == -float("inf"):
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
-        return (a != 0).to(x.dtype).sum(dim, keepdim=keepdim)
+        return (a != 0).to(a.dtype).sum(dim, keepdim=keepdim)   # real, for complex x too
     powers = _root_at_zero(a, ord) if 0 < ord < 1 else a.pow(ord)   # (|x|^p: infinite slope at 0)
     return _root_at_zero(powers.sum(dim, keepdim=keepdim), 1.0 / ord)
 
@@ -1611,10 +1611,18 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         from plugtorch.dispatch.dispatcher import data_check
         bad = (~input.isfinite() | (input < 0)).any()
         empty = input.sum(-1).amin() <= 0
+        # without replacement, a row needs num_samples categories of nonzero probability (PyTorch's
+        # documented precondition; its CPU kernel would silently return zero-probability ones)
+        flag = bad | empty if replacement else bad | empty | ((input > 0).sum(-1).amin() < num_samples)
         elements = "multinomial(): probability tensor contains either `inf`, `nan` or element < 0"
-        data_check(bad | empty, RuntimeError, elements + ", or a row whose probabilities sum to <= 0",
+        too_few = (f"multinomial(): invalid multinomial distribution (with replacement=False, not enough "
+                   f"non-negative category to sample): a row has fewer than num_samples={num_samples} "
+                   "categories of nonzero probability")
+        data_check(flag, RuntimeError, elements + ", or a row whose probabilities sum to <= 0, or "
+                   f"(without replacement) a row with fewer than num_samples={num_samples} nonzero probabilities",
                    eager_message=lambda: elements if bool(bad) else
-                   "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)")
+                   "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)" if bool(empty)
+                   else too_few)
     if input.ndim == 1:
         return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
     probs = input / input.sum(-1, keepdim=True)

@@ -70,20 +70,26 @@ def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
-    """Normal(mean, std) restricted to [a, b], by inverting the CDF of a uniform draw (as PyTorch)."""
-    from scipy.special import erfinv
-
+    """Normal(mean, std) restricted to [a, b], by inverting the CDF of a uniform draw (as PyTorch).
+    The draw is on the tensor's device, from ``generator`` (or that device's default stream)."""
     def cdf(x):
         return (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0
+    if not a <= b:
+        raise RuntimeError(f"trunc_normal_(): expects a <= b (the interval values are truncated to), "
+                           f"but got a={a} > b={b}")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
                       "may be incorrect.", stacklevel=2)
     lo, hi = cdf((a - mean) / std), cdf((b - mean) / std)
     with pt.no_grad():
-        u = pt.empty(tuple(tensor.shape), dtype=pt.float64, device="cpu").uniform_(2 * lo - 1, 2 * hi - 1,
-                                                                                  generator=generator)
-        vals = np.clip(erfinv(u.numpy()) * std * math.sqrt(2.0) + mean, a, b)
-        return tensor.copy_(pt.tensor(vals, dtype=tensor.dtype, device=tensor.device))
+        u = pt.empty(tuple(tensor.shape), dtype=_draw_dtype(tensor), device=tensor.device)
+        u.uniform_(2 * lo - 1, 2 * hi - 1, generator=generator)
+        return tensor.copy_((u.erfinv() * (std * math.sqrt(2.0)) + mean).clamp(a, b))
+
+
+def _draw_dtype(tensor):
+    """float64 for a float64 tensor, else float32: a float16 draw is too coarse for the tails."""
+    return pt.float64 if tensor.dtype is pt.float64 else pt.float32
 
 
 def constant_(tensor, val: float):
@@ -162,7 +168,9 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = pt.empty((rows, cols), dtype=pt.float64, device="cpu").normal_(0, 1, generator=generator).numpy()
+    # drawn on the tensor's device (from its generator), factored on the host
+    flat = pt.empty((rows, cols), dtype=_draw_dtype(tensor), device=tensor.device).normal_(0, 1, generator=generator)
+    flat = flat.cpu().double().numpy()
     if rows < cols:
         flat = flat.T
     q, r = np.linalg.qr(flat)

@@ -89,3 +89,34 @@ def test_seeded_init_is_reproducible():
     pt.manual_seed(123)
     b = arr(pt.nn.Linear(4, 3).weight)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("device", [d for d in ("cpu", "opencl") if d in pt.backends.available()])
+def test_trunc_normal_and_orthogonal_draw_on_the_tensors_device(device):
+    # both drew on the cpu: a generator of the tensor's device was refused ("Expected a 'cpu'
+    # device type for generator but found 'opencl'") and the device's default stream unused
+    def g():
+        return pt.Generator(device).manual_seed(4)
+    a = init.trunc_normal_(pt.empty(50_000, device=device), 0.5, 1.0, -1.0, 1.5, generator=g())
+    b = init.trunc_normal_(pt.empty(50_000, device=device), 0.5, 1.0, -1.0, 1.5, generator=g())
+    assert a.device.type == device
+    v = arr(a.cpu())
+    assert np.array_equal(v, arr(b.cpu())) and v.min() >= -1.0 and v.max() <= 1.5
+    phi = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    cdf = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    z = cdf(1.0) - cdf(-1.5)
+    mean = 0.5 + (phi(-1.5) - phi(1.0)) / z
+    var = 1 + (-1.5 * phi(-1.5) - 1.0 * phi(1.0)) / z - ((phi(-1.5) - phi(1.0)) / z) ** 2
+    assert abs(v.mean() - mean) < 5 * (var / v.size) ** 0.5
+    q = init.orthogonal_(pt.empty(4, 6, device=device), gain=2.0, generator=g())
+    q2 = init.orthogonal_(pt.empty(4, 6, device=device), gain=2.0, generator=g())
+    q, q2 = arr(q.cpu()), arr(q2.cpu())
+    assert np.array_equal(q, q2)
+    np.testing.assert_allclose(q @ q.T, 4 * np.eye(4), atol=1e-5)
+
+
+def test_trunc_normal_refuses_an_empty_interval():
+    with pytest.raises(RuntimeError, match=r"trunc_normal_\(\): expects a <= b .* but got a=2 > b=-2"):
+        init.trunc_normal_(pt.empty(3), 0.0, 1.0, 2, -2)
+    v = arr(init.trunc_normal_(pt.empty(20_000, dtype=pt.float16), 0.0, 1.0, -2.0, 2.0))
+    assert v.min() >= -2 and v.max() <= 2 and abs(v.mean()) < 5 * (0.774 / v.size) ** 0.5

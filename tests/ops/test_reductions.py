@@ -251,6 +251,16 @@ def test_vector_norm(p):
     close(pt.linalg.vector_norm(x, p, dim=1), np.linalg.norm(a, ord=p, axis=1) if p != 0 else np.count_nonzero(a, 1))
 
 
+@pytest.mark.parametrize("p", [0, 1, 2, INF])
+def test_vector_norm_of_complex_is_real(p):
+    # the 0-"norm" (count of nonzeros) of a complex tensor was complex (3+0j), the others real
+    z = np.array([[1 + 1j, 0j], [2j, 3]], dtype=np.complex64)
+    got = pt.linalg.vector_norm(pt.tensor(z), p, dim=1)
+    assert got.dtype is pt.float32
+    want = np.count_nonzero(z, 1) if p == 0 else np.linalg.norm(z, ord=p, axis=1)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+
+
 def test_norm_default_and_int_error():
     x = pt.tensor([3.0, 4.0])
     assert x.norm().item() == 5.0 and pt.norm(x, "fro").item() == 5.0

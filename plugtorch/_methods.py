@@ -9,6 +9,8 @@ autograd (``to``, ``new_*``, ``Tensor(data)``, ``backward``, hooks) is attached 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from plugtorch import _dtypes, _indexing, _storage, _tensor_queries, autograd
 from plugtorch import _memory_format as MF
 from plugtorch import _ops_public as P
@@ -488,6 +490,10 @@ def _invert(a):
     return dispatch(OPS["bitwise_not"], a)
 
 
+# what t == x, t < x ... compare with (a NumPy scalar as the number it holds; else NotImplemented)
+_COMPARABLE = (Tensor, int, float, bool, complex, np.number, np.bool_)
+
+
 def _operators():
     ADD, SUB, MUL, DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
     FDIV, REM, POW = OPS["floor_divide"], OPS["remainder"], OPS["pow"]
@@ -517,7 +523,7 @@ def _operators():
     T.__invert__ = _invert
     for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, (Tensor, int, float, bool, complex)) else NotImplemented)(o))
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, _COMPARABLE) else NotImplemented)(o))
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]

@@ -306,7 +306,15 @@ class Tensor:
             raise ValueError(f"only one element tensors can be converted to Python scalars: {kind}() of a "
                              f"tensor with {self.numel()} elements (shape {list(self._data.shape)}); use "
                              ".tolist() for several values")
-        return self._host(kind).reshape(()).item()
+        v = self._host(kind).reshape(()).item()
+        if kind != "complex" and v.__class__ is complex:
+            # PyTorch converts a complex value with no imaginary part, and refuses the others
+            if v.imag != 0:
+                raise RuntimeError(f"{kind}(): value {v} cannot be converted to type "
+                                   f"{'double' if kind == 'float' else 'int64_t'} without overflow (its "
+                                   "imaginary part is not 0); take .real or .abs() first")
+            v = v.real
+        return v
 
     def __float__(self):
         return float(self._scalar("float"))
@@ -315,7 +323,7 @@ class Tensor:
         return int(self._scalar("int"))
 
     def __index__(self):
-        if self._dtype.category != _dtypes._INT or self.numel() != 1:
+        if (self._dtype.category != _dtypes._INT and self._dtype is not _dtypes.bool) or self.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -332,10 +340,38 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
+    def __reversed__(self):
+        # PyTorch's: the tensor flipped along its first dim (a 0-d tensor is itself)
+        return self if not self._data.shape else self.flip(0)
+
+    def __contains__(self, element):
+        """``element in t``: whether some element of ``t`` equals ``element`` (a number, or a tensor
+        compared by broadcasting, as PyTorch's ``(element == t).any()``)."""
+        if isinstance(element, np.generic) and element.dtype.kind in "biufc":
+            element = element.item()
+        if not isinstance(element, (Tensor, int, float, complex)):
+            raise RuntimeError(f"Tensor.__contains__ only supports Tensor or scalar, but you passed in a "
+                               f"{type(element)}.")
+        return bool((self == element).any().item())
+
     __hash__ = object.__hash__   # by identity (as PyTorch), computed in C: tensors key optimizer state
 
     def __reduce__(self):
         raise TypeError("plugtorch tensors are not picklable; use plugtorch.save (safe format) instead")
+
+    def __copy__(self):
+        # copy.copy(t): a new tensor object on the same memory with no history (a leaf with t's
+        # requires_grad and attributes, no grad), as PyTorch's; tensors are not picklable, so the
+        # copy module's __reduce_ex__ route is closed
+        out = _new(type(self))
+        skip = ("_data", "_vc", "_base", "_acc", "_hooks", "_post_acc_hooks", "grad_fn", "_view_fn", "_grad",
+                "_retains_grad", "_views", "_untracked_view", "_out_nr")
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
+        out._data, out._dtype, out._device = self._data, self._dtype, self._device
+        out._vc = self._version_counter()   # in-place writes through either are seen by both
+        out._base = self._base
+        out._rg = self._rg
+        return out
 
     def __deepcopy__(self, memo):
         # copy.deepcopy(module) must work (nn.TransformerEncoder clones its layer); leaves only, as in PyTorch
@@ -345,8 +381,12 @@ class Tensor:
         if id(self) not in memo:
             out = _new(type(self))
             skip = ("_data", "_vc", "_base", "_acc", "_hooks", "_post_acc_hooks", "grad_fn", "_view_fn", "_grad",
-                    "_retains_grad")
-            out.__dict__.update({k: v for k, v in self.__dict__.items() if k not in skip})
+                    "_retains_grad", "_views", "_untracked_view")
+            memo[id(self)] = out
+            import copy
+            # the tensor's own fields as they are; attributes a user set, deep-copied (PyTorch's too)
+            out.__dict__.update({k: v if k in _OWN_FIELDS else copy.deepcopy(v, memo)
+                                 for k, v in self.__dict__.items() if k not in skip})
             src = self.detach().clone()
             out._data, out._dtype, out._device = src._data, src._dtype, src._device
             out._rg = self._rg
@@ -365,6 +405,8 @@ class Tensor:
         # PyTorch; its error messages (the distributions' validation ones among them) read that way
         if self.ndim == 0:
             return self.item().__format__(spec)
+        if spec:   # as object.__format__ (PyTorch's too): a spec is for a number
+            raise TypeError("unsupported format string passed to Tensor.__format__")
         return repr(self)
 
     # --- the Python Array API standard and DLPack ------------------------------------------
@@ -426,35 +468,35 @@ class Tensor:
         from plugtorch import _legacy_types
         return _legacy_types.tensor_type(self, dtype, non_blocking, **kwargs)
 
-    def float(self):
-        return self.to(dtype=_dtypes.float32)
+    def float(self, memory_format=None):
+        return self.to(dtype=_dtypes.float32, memory_format=memory_format)
 
-    def double(self):
-        return self.to(dtype=_dtypes.float64)
+    def double(self, memory_format=None):
+        return self.to(dtype=_dtypes.float64, memory_format=memory_format)
 
-    def half(self):
-        return self.to(dtype=_dtypes.float16)
+    def half(self, memory_format=None):
+        return self.to(dtype=_dtypes.float16, memory_format=memory_format)
 
-    def bfloat16(self):
-        return self.to(dtype=_dtypes.bfloat16)
+    def bfloat16(self, memory_format=None):
+        return self.to(dtype=_dtypes.bfloat16, memory_format=memory_format)
 
-    def int(self):
-        return self.to(dtype=_dtypes.int32)
+    def int(self, memory_format=None):
+        return self.to(dtype=_dtypes.int32, memory_format=memory_format)
 
-    def long(self):
-        return self.to(dtype=_dtypes.int64)
+    def long(self, memory_format=None):
+        return self.to(dtype=_dtypes.int64, memory_format=memory_format)
 
-    def short(self):
-        return self.to(dtype=_dtypes.int16)
+    def short(self, memory_format=None):
+        return self.to(dtype=_dtypes.int16, memory_format=memory_format)
 
-    def char(self):
-        return self.to(dtype=_dtypes.int8)
+    def char(self, memory_format=None):
+        return self.to(dtype=_dtypes.int8, memory_format=memory_format)
 
-    def byte(self):
-        return self.to(dtype=_dtypes.uint8)
+    def byte(self, memory_format=None):
+        return self.to(dtype=_dtypes.uint8, memory_format=memory_format)
 
-    def bool(self):
-        return self.to(dtype=_dtypes.bool)
+    def bool(self, memory_format=None):
+        return self.to(dtype=_dtypes.bool, memory_format=memory_format)
 
     def type_as(self, other):
         return self.to(dtype=other.dtype)
@@ -476,18 +518,35 @@ def parse_to_args(args, kwargs):
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    # PyTorch's forms: (device=None, dtype=None, non_blocking=False, copy=False),
+    # (dtype, non_blocking=False, copy=False), (tensor, non_blocking=False, copy=False)
+    got_dev = got_dtype = False
+    flags = []
     for a in args:
-        if isinstance(a, Tensor):
-            dev, dtype = a.device, a.dtype
-        elif isinstance(a, _dtypes.dtype):
-            dtype = a
-        elif isinstance(a, (str, _device_cls)):
-            dev = a
-        elif a is None:
-            continue
-        else:
-            raise TypeError(f"to() received an invalid combination of arguments: {a!r}; "
-                            "expected a device, a dtype or a tensor")
+        if a.__class__ is bool and (got_dev or got_dtype):
+            flags.append(a)
+            if len(flags) <= 2:
+                continue
+        elif not flags:
+            if isinstance(a, Tensor) and not (got_dev or got_dtype):
+                dev, dtype = a.device, a.dtype
+                got_dev = got_dtype = True
+                continue
+            if isinstance(a, _dtypes.dtype) and not got_dtype:
+                dtype, got_dtype = a, True
+                continue
+            if isinstance(a, (str, _device_cls)) and not (got_dev or got_dtype):
+                dev, got_dev = a, True
+                continue
+            if a is None and not got_dtype:
+                got_dev = got_dev or not got_dtype
+                continue
+        names = ", ".join(type(x).__name__ if not isinstance(x, _dtypes.dtype) else "dtype" for x in args)
+        raise TypeError(f"to() received an invalid combination of arguments - got ({names}), but expected one of "
+                        "(device=None, dtype=None, non_blocking=False, copy=False), (dtype, non_blocking=False, "
+                        "copy=False) or (tensor, non_blocking=False, copy=False)")
+    if len(flags) == 2:
+        copy = flags[1]
     return dev, dtype, copy
 
 
@@ -498,3 +557,6 @@ def _wrap_dim(dim, ndim, opname="op"):
     if dim < -n or dim >= n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
+
+# a tensor's own fields, which deepcopy takes as they are (dtype and device objects are singletons)
+_OWN_FIELDS = frozenset(("_dtype", "_device", "_rg", "_is_param", "_out_nr"))

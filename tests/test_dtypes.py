@@ -103,6 +103,21 @@ def test_finfo(d):
     assert fi.bits == d.itemsize * 8
 
 
+@pytest.mark.parametrize("d,resolution", [(pt.float16, 1e-3), (pt.bfloat16, 1e-2), (pt.float32, 1e-6),
+                                          (pt.float64, 1e-15), (pt.complex64, 1e-6)])
+def test_finfo_resolution_is_a_power_of_ten(d, resolution):
+    # 10 ** -precision exactly (NumPy's float32 resolution is rounded to 9.99999997e-07)
+    fi = pt.finfo(d)
+    assert fi.resolution == resolution and type(fi.resolution) is float
+    assert fi == pt.finfo(d) and hash(fi) == hash(pt.finfo(d)) and fi != pt.finfo(pt.float64 if d is not pt.float64 else pt.float32)
+    assert f"resolution={resolution:g}," in repr(fi) and "smallest_normal=" in repr(fi)
+
+
+def test_finfo_repr_reads_as_pytorchs():
+    assert repr(pt.finfo(pt.float16)) == ("finfo(resolution=0.001, min=-65504, max=65504, eps=0.000976562, "
+                                          "smallest_normal=6.10352e-05, tiny=6.10352e-05, dtype=float16)")
+
+
 @pytest.mark.parametrize("d", [pt.uint8, pt.int8, pt.int16, pt.int32, pt.int64])
 def test_iinfo(d):
     ref = np.iinfo(d.numpy)

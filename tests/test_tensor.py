@@ -121,3 +121,105 @@ def test_tensor_constructor_and_numpy_interop():
     a = np.ones(3) + pt.tensor([1.0, 2.0, 3.0]).numpy()
     assert a.tolist() == [2.0, 3.0, 4.0]
     assert copy.copy(pt.float32) is pt.float32
+
+
+def test_copy_copy_shares_memory_as_a_new_leaf():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    x.note = [1]
+    c = copy.copy(x)
+    assert c is not x and c.requires_grad and c.is_leaf and c.grad is None and c.note is x.note
+    with pt.no_grad():
+        c.add_(1)
+    assert x.tolist() == [2.0, 3.0]                      # one memory
+    y = copy.copy(pt.tensor([1.0], requires_grad=True) * 2)
+    assert y.grad_fn is None and y.requires_grad and y.tolist() == [2.0]
+
+
+def test_deepcopy_copies_user_attributes_deeply():
+    x = pt.tensor([1.0])
+    x.note = [1]
+    d = copy.deepcopy(x)
+    d.note.append(2)
+    assert x.note == [1] and d.note == [1, 2] and d.dtype is pt.float32
+
+
+def test_contains_compares_elementwise():
+    m = pt.tensor([[1.0, 2.0], [3.0, 4.0]])
+    assert 2.0 in m and 5 not in m and pt.tensor(4.0) in m
+    assert pt.tensor([1.0, 5.0]) in m and pt.tensor([5.0, 6.0]) not in m   # (element == m).any()
+    assert 2.0 in pt.tensor(2.0) and 1 not in pt.zeros(0) and np.float32(3) in m
+    with pytest.raises(RuntimeError, match="only supports Tensor or scalar, but you passed in a <class 'str'>"):
+        "a" in m
+
+
+def test_reversed_flips_the_first_dim():
+    assert reversed(pt.arange(4.0)).tolist() == [3.0, 2.0, 1.0, 0.0]
+    assert reversed(pt.arange(4.0).reshape(2, 2)).tolist() == [[2.0, 3.0], [0.0, 1.0]]
+    z = pt.tensor(4.0)
+    assert reversed(z) is z
+
+
+def test_format_spec_is_for_zero_d_tensors():
+    assert f"{pt.tensor(2.5):.2f}" == "2.50" and f"{pt.tensor(True)}" == "True"
+    assert "{}".format(pt.tensor([1.0, 2.0])) == repr(pt.tensor([1.0, 2.0]))
+    for t in (pt.tensor([1.0]), pt.tensor([1.0, 2.0]), pt.zeros(0)):
+        with pytest.raises(TypeError, match="unsupported format string passed to Tensor.__format__"):
+            f"{t:.2f}"
+
+
+def test_index_int_and_float_of_bool_and_complex():
+    import operator
+    assert operator.index(pt.tensor(True)) == 1 and [10, 20][pt.tensor(True)] == 20
+    assert float(pt.tensor(2 + 0j)) == 2.0 and int(pt.tensor(2.5 + 0j)) == 2
+    with pytest.raises(RuntimeError, match=r"float\(\): value \(1\+2j\) cannot be converted to type double"):
+        float(pt.tensor(1 + 2j))
+    with pytest.raises(RuntimeError, match="cannot be converted to type int64_t"):
+        int(pt.tensor(1 + 2j))
+
+
+@pytest.mark.parametrize("scalar", [np.float32(2), np.float16(2), np.int64(2), np.int32(2), np.uint8(2)])
+def test_numpy_scalars_are_python_numbers_to_operators(scalar):
+    # a NumPy scalar is a weak scalar, as a Python number is: the tensor's dtype wins
+    h = pt.tensor([1.5, 2.0], dtype=pt.float16)
+    for r in (scalar * h, h * scalar, scalar + h, h - scalar, scalar - h, h / scalar, scalar / h):
+        assert r.dtype is pt.float16
+    assert (scalar * h).tolist() == [3.0, 4.0] and (scalar - h).tolist() == [0.5, 0.0]
+    assert (scalar / h).tolist() == pytest.approx([4 / 3, 1.0], rel=1e-3)
+    b = pt.tensor([1, 3], dtype=pt.uint8)
+    assert (b + scalar).dtype is (pt.float32 if isinstance(scalar, np.floating) else pt.uint8)
+    assert (scalar < b).tolist() == [False, True] and (b == scalar).tolist() == [False, False]
+    assert (scalar == pt.tensor([2.0, 1.0])).tolist() == [True, False]
+
+
+def test_numpy_bool_scalar_is_a_python_bool():
+    t = pt.tensor([1, 2])
+    assert (t * np.bool_(True)).tolist() == [1, 2] and (t * np.bool_(True)).dtype is pt.int64
+    assert pt.tensor([True, False]).logical_and(pt.tensor(np.bool_(True))).tolist() == [True, False]
+
+
+def test_to_takes_non_blocking_and_copy_positionally():
+    x = pt.tensor([1.0, 2.0])
+    assert x.to(pt.float32, False) is x and x.to(pt.zeros(1), True) is x
+    y = x.to(pt.float32, False, True)
+    assert y is not x and y.tolist() == [1.0, 2.0] and y.data_ptr() != x.data_ptr()
+    assert x.to("cpu", pt.float64, False, True).dtype is pt.float64
+    with pytest.raises(TypeError, match=r"to\(\) received an invalid combination of arguments - got \(dtype, dtype\)"):
+        x.to(pt.float32, pt.float64)
+    with pytest.raises(TypeError, match="invalid combination"):
+        x.to(pt.float32, False, True, True)
+
+
+@pytest.mark.parametrize("meth", ["float", "double", "half", "bfloat16", "int", "long", "short", "char", "byte",
+                                  "bool", "cfloat", "cdouble"])
+def test_cast_methods_take_memory_format(meth):
+    x = pt.zeros(2, 3, 4, 5).contiguous(memory_format=pt.channels_last)
+    assert getattr(x, meth)(memory_format=pt.contiguous_format).stride() == (60, 20, 5, 1)
+    assert getattr(x, meth)().stride() == (60, 1, 15, 3)
+
+
+def test_empty_tensors_are_contiguous_with_row_major_strides():
+    for shape, strides in (((0,), (1,)), ((0, 3), (3, 1)), ((3, 0, 2), (2, 2, 1)), ((2, 0), (1, 1))):
+        t = pt.empty(shape)
+        assert t.is_contiguous() and t.stride() == strides
+    assert pt.tensor([]).stride() == (1,) and pt.zeros(0, 3).t().is_contiguous()

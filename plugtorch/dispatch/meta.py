@@ -4,6 +4,8 @@ Every error here names the op and the offending shapes, dtypes or devices.
 """
 from __future__ import annotations
 
+from numpy import generic as _np_generic
+
 from plugtorch import _dtypes
 from plugtorch._caches import Memo
 from plugtorch._dtypes import _FLOAT, _INT, _PROMOTE, combine_weak
@@ -134,6 +136,16 @@ def check_storage_size(op, shape, itemsize):
     if n > _MAX_BYTES:
         raise RuntimeError(f"{op}(): Storage size calculation overflowed with sizes={list(shape)} "
                            f"({n} bytes); no device can hold a tensor this large")
+
+
+def scalar_arg(op, value):
+    """``value`` as a Python number: a NumPy scalar (``np.float32(2)``, ``np.int64(3)``, ``np.bool_``)
+    becomes the Python number it holds, as PyTorch takes it (a weak scalar, like a Python one);
+    anything else that is not a number is a TypeError (``check_scalar``)."""
+    if isinstance(value, _np_generic) and value.dtype.kind in "biufc":
+        return value.item()
+    check_scalar(op, value)
+    return value
 
 
 def check_scalar(op, value):

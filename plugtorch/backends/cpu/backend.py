@@ -41,6 +41,14 @@ class CPUBackend(Backend):
         return native
 
     def strides(self, native):
+        if not native.size and native.ndim:
+            # NumPy zeroes an empty array's strides; PyTorch reports row-major ones (a size-0 dim
+            # counted as 1), and code that rebuilds a view from them (as_strided) expects those
+            out, n = [], 1
+            for s in reversed(native.shape):
+                out.append(n)
+                n *= max(s, 1)
+            return tuple(reversed(out))
         isz = native.itemsize
         return tuple(s // isz for s in native.strides)
 

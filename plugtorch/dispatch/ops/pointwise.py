@@ -123,7 +123,8 @@ def _binary_meta(name, result):
             key = (input._dtype, other._dtype, not sa, not sb)
         else:
             if oc is not float and oc is not int and oc is not bool:
-                M.check_scalar(name, other)
+                other = M.scalar_arg(name, other)   # (a NumPy scalar becomes a Python number)
+                oc = other.__class__
             dev = input._device
             b = other
             key = (input._dtype, oc, not a.shape, True)
@@ -135,7 +136,7 @@ def _binary_meta(name, result):
         return dev, (a, b, r[0]), r[1]
 
     def _scalar_first(x, t):
-        M.check_scalar(name, x)
+        x = M.scalar_arg(name, x)
         if name == "sub":
             _check_sub_operands(x, t)
         dt = M.binary_dtype(t, x)

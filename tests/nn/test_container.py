@@ -128,3 +128,8 @@ def test_module_list_pop_add_and_parameter_dict_order():
     assert pd.setdefault("c", pt.ones(3)).shape == (3,) and isinstance(pd["c"], nn.Parameter)
     merged = pd | nn.ParameterDict(OrderedDict([("z", pt.ones(1))]))
     assert list(merged.keys()) == ["a", "b", "c", "z"] and list(pd.keys()) == ["a", "b", "c"]
+
+
+def test_parameter_dict_repr_lists_its_parameters():
+    pd = nn.ParameterDict({"w": pt.ones(2, 3)})
+    assert repr(pd) == "ParameterDict((w): Parameter containing: [plugtorch.float32 of size 2x3])"

@@ -99,3 +99,28 @@ def test_load_one_element_into_a_scalar_and_set_submodule():
         net.set_submodule("1.9", nn.Identity(), strict=True)
     with pytest.raises(ValueError, match="is not an nn.Module"):
         net.set_submodule("0", 3)
+
+
+def test_batchnorm_checkpoint_without_num_batches_tracked_loads():
+    # version-1 checkpoints (and plain dicts, which carry no version) predate num_batches_tracked
+    from collections import OrderedDict
+    old = OrderedDict([("weight", pt.full((2,), 2.0)), ("bias", pt.zeros(2)),
+                       ("running_mean", pt.ones(2)), ("running_var", pt.ones(2))])
+    for sd in (dict(old), old):
+        bn = nn.BatchNorm1d(2)
+        assert bn.load_state_dict(sd).missing_keys == []
+        assert bn.num_batches_tracked.item() == 0 and bn.weight.tolist() == [2.0, 2.0]
+    assert nn.BatchNorm1d(2).state_dict()._metadata[""] == {"version": 2}
+    old._metadata = OrderedDict([("", {"version": 2})])          # a version-2 checkpoint must have it
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "num_batches_tracked"'):
+        nn.BatchNorm1d(2).load_state_dict(old)
+
+
+def test_consume_prefix_of_a_data_parallel_checkpoint():
+    from plugtorch.nn.modules.utils import consume_prefix_in_state_dict_if_present
+    wrapped = nn.Module()
+    wrapped.module = nn.Sequential(nn.Linear(1, 1))
+    sd = wrapped.state_dict()
+    consume_prefix_in_state_dict_if_present(sd, "module.")
+    assert list(sd) == ["0.weight", "0.bias"] and sorted(sd._metadata) == ["", "0"]
+    assert nn.Sequential(nn.Linear(1, 1)).load_state_dict(sd).missing_keys == []

@@ -22,6 +22,10 @@ def _index(n, idx, cls):
     return idx % n
 
 
+def _describe(p):
+    return f"Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
+
+
 class Container(Module):
     """Deprecated (as in PyTorch): a Module holding the keyword arguments as submodules."""
 
@@ -266,8 +270,7 @@ class ParameterList(_ListOf):
         self.register_parameter(key, value if isinstance(value, Parameter) else Parameter(value))
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {'x'.join(map(str, p.shape))}]"
-                         for i, p in enumerate(self))
+        return "\n".join(f"({i}): {_describe(p)}" for i, p in enumerate(self))
 
 
 class ParameterDict(_DictOf):
@@ -308,3 +311,6 @@ class ParameterDict(_DictOf):
     def __ior__(self, other):
         self.update(other)
         return self
+
+    def extra_repr(self):
+        return "\n".join(f"({k}): {_describe(p)}" for k, p in self.items())

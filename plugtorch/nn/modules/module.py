@@ -373,6 +373,10 @@ class Module:
                 destination = result
         return destination
 
+    def _upgrade_state_dict(self, state_dict, prefix: str, version) -> None:
+        """Bring an older checkpoint's entries (``version`` from its metadata, None without) up to this
+        class's ``_version``, in place, before loading; a layer whose saved form changed overrides it."""
+
     def get_extra_state(self):
         """Extra (non-tensor) state for ``state_dict`` under ``_extra_state``; override it together with
         :meth:`set_extra_state`."""
@@ -424,6 +428,7 @@ class Module:
         hook_missing, hook_unexpected, errors = [], [], []
         for mprefix, m in self.named_modules(remove_duplicate=False):
             local_metadata = {} if metadata is None else metadata.get(mprefix, {})
+            m._upgrade_state_dict(state_dict, mprefix + "." if mprefix else "", local_metadata.get("version"))
             for hook in m.__dict__.get("_load_state_dict_pre_hooks", {}).values():
                 hook(state_dict, mprefix + "." if mprefix else "", local_metadata, strict, hook_missing,
                      hook_unexpected, errors)

@@ -22,6 +22,14 @@ class _NormBase(Module):
     """Per-channel affine parameters and (optionally) running statistics."""
 
     _dims = ()
+    _version = 2    # version 2 added num_batches_tracked
+
+    def _upgrade_state_dict(self, state_dict, prefix, version):
+        # a checkpoint from before num_batches_tracked (version 1, or no metadata) loads without it
+        key = prefix + "num_batches_tracked"
+        if (version is None or version < 2) and self.track_running_stats and key not in state_dict:
+            state_dict[key] = self.num_batches_tracked if self.num_batches_tracked is not None \
+                else pt.tensor(0, dtype=pt.int64)
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True):

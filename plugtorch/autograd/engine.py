@@ -370,7 +370,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         _accumulate(t, grads[0], create_graph, handed)
                         if t._post_acc_hooks:
                             for h in list(t._post_acc_hooks):
-                                h(t)
+                                if h(t) is not None:
+                                    raise RuntimeError("Tensor post accumulate grad hooks should return None.")
+                    if node._post_hooks:   # Node.register_hook on a leaf's AccumulateGrad: (), (grad,)
+                        _run_post_hooks(node, [], grads)
                 continue
             if anomaly:   # nodes recorded by this formula (create_graph) name it as their cause
                 anomaly_mode.set_running_node(node)
@@ -472,7 +475,7 @@ def _run_pre_hooks(node, grads):
             if nr < len(grads) and grads[nr] is not None:
                 r = h(grads[nr])
                 if r is not None:
-                    grads[nr] = r
+                    grads[nr] = _checked_hook_value(h, grads[nr], r)
     retained = node._retained
     if retained:
         for nr, h in retained.items():
@@ -482,23 +485,41 @@ def _run_pre_hooks(node, grads):
         for h in list(node_hooks):
             r = h(tuple(grads))
             if r is not None:
-                grads[:] = _hook_result(h, r, len(grads))
+                grads[:] = _hook_result(h, r, grads)
 
 
 def _run_post_hooks(node, outs, grads):
     for h in list(node._post_hooks):
         r = h(tuple(outs), tuple(grads))
         if r is not None:
-            outs = _hook_result(h, r, len(outs))
+            outs = _hook_result(h, r, outs)
     return outs
 
 
-def _hook_result(h, r, n):
+def _hook_result(h, r, old):
     r = list(r) if isinstance(r, (tuple, list)) else [r]
-    if len(r) != n:
+    if len(r) != len(old):
         raise RuntimeError(f"hook '{getattr(h, '__name__', h)}' has returned an incorrect number of values "
-                           f"(got {len(r)}, but expected {n})")
-    return r
+                           f"(got {len(r)}, but expected {len(old)})")
+    return [v if v is None or v is o else _checked_hook_value(h, o, v) for o, v in zip(old, r)]
+
+
+def _checked_hook_value(h, old, new):
+    """A hook's replacement gradient: a tensor of the replaced one's shape, dtype and device (as
+    PyTorch checks), so a wrong one fails here rather than corrupting the gradients below it."""
+    name = getattr(h, "__name__", h)
+    if not isinstance(new, Tensor):
+        raise TypeError(f"hook '{name}' returned a {type(new).__name__}; a gradient hook must return "
+                        "a Tensor (the new gradient) or None")
+    if old is None:
+        raise RuntimeError(f"hook '{name}' can't replace a None gradient with a non-None value")
+    if new._dtype is not old._dtype or new.device != old.device:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {old._dtype.name} on {old.device}, "
+                           f"got {new._dtype.name} on {new.device}); return a gradient of the same dtype and device")
+    if new._data.shape != old._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(old.shape)}, got "
+                           f"{list(new.shape)}); return a gradient of the same shape")
+    return new
 
 
 def _plan(heap, inputs):

@@ -85,6 +85,12 @@ class _Handle:
         except ValueError:
             pass
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):   # ``with t.register_hook(h):`` removes h at the end of the block
+        self.remove()
+
 
 class TensorMeta:
     """What a formula may read of an input it did not save: shape, dtype, device (and, for a
@@ -281,13 +287,25 @@ def retain_grad(t):
                 x._grad = g.clone() if x._grad is None else x._grad + g
     # kept apart from the tensor's hooks: the engine runs it after all of them, whatever the
     # order of registration, so .grad holds the gradient the hooks made (as in PyTorch)
-    node = t.grad_fn
+    _retain_at(t.grad_fn, t._out_nr, hook)
+
+
+def _retain_at(node, output_nr, hook):
     if node._retained is None:
         node._retained = {}
-    node._retained[t._out_nr] = hook
+    node._retained[output_nr] = hook
     if node._pre_hooks is None:
         node._pre_hooks = {}
 
+
+def move_retained_grad(t, old_fn, old_nr) -> None:
+    """After an in-place op gave ``t`` a new ``grad_fn``, its retain_grad hook follows it (as
+    PyTorch's does), so ``t.grad`` is the gradient of t's new value; its other hooks stay behind."""
+    if not t._retains_grad or old_fn is None or old_fn is t.grad_fn or not old_fn._retained:
+        return
+    hook = old_fn._retained.pop(old_nr, None)
+    if hook is not None:
+        _retain_at(t.grad_fn, t._out_nr, hook)
 
 
 class GradientEdge(NamedTuple):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 from plugtorch.autograd import formulas as F
-from plugtorch.autograd.graph import Node, edge, next_seq
+from plugtorch.autograd.graph import Node, edge, move_retained_grad, next_seq
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch import registry
 
@@ -128,16 +128,20 @@ def record_copy(op, args, kwargs):
     if dst._base is None:
         # dst keeps requiring grad even when src does not (h.zero_(): its grad is then zero)
         old = edge(dst) if dst.grad_fn is not None and not _state.src_from_dst else None
+        old_fn, old_nr = dst.grad_fn, dst._out_nr
         dst.grad_fn = CopyBackward(src, None if old is None or _reaches(src, old) else old)
         dst._rg = True
         dst._out_nr = 0
+        move_retained_grad(dst, old_fn, old_nr)
         _rebase_views(dst, None)
         return dst
     base = dst._base
     node = CopySlices(edge(base), src, dst._view_fn)
+    old_fn, old_nr = base.grad_fn, base._out_nr
     base.grad_fn = node
     base._rg = True
     base._out_nr = 0
+    move_retained_grad(base, old_fn, old_nr)
     _rebase_views(base, None)           # every live view (dst too) now reads the new history
     return dst
 
@@ -152,9 +156,11 @@ def _rebase_views(base, skip):
         if v is skip or v._view_fn is None or not _differentiable(v._dtype):
             continue
         fresh = v._view_fn(base)
+        old_fn, old_nr = v.grad_fn, v._out_nr
         v.grad_fn = fresh.grad_fn
         v._rg = True
         v._out_nr = 0
+        move_retained_grad(v, old_fn, old_nr)
 
 
 F.FORMULAS["copy_"] = F.Formula(None, frozenset(), False, record_inplace=record_copy)

@@ -1,0 +1,108 @@
+"""Hooks on tensors and graph nodes: what they may return, where retain_grad's gradient goes
+after an in-place op, handles, post-accumulate hooks and a leaf's AccumulateGrad node."""
+from __future__ import annotations
+
+import pytest
+
+import plugtorch as pt
+
+
+def leaf(values):
+    return pt.tensor(values, dtype=pt.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    (lambda g: pt.ones(3, dtype=pt.float64), RuntimeError, r"hook 'bad' has changed the size of value \(was \[2\], got \[3\]\)"),
+    (lambda g: g.float(), RuntimeError, r"hook 'bad' has changed the type of value \(was float64 .*got float32"),
+    (lambda g: 3.0, TypeError, r"hook 'bad' returned a float; a gradient hook must return a Tensor"),
+])
+@pytest.mark.parametrize("on_leaf", [True, False])
+def test_a_tensor_hook_must_return_a_gradient_like_the_one_it_got(bad, exc, match, on_leaf):
+    # a wrong replacement used to flow on: x.grad of shape [3] for an x of shape [2]
+    bad.__name__ = "bad"
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    (x if on_leaf else y).register_hook(bad)
+    with pytest.raises(exc, match=match):
+        y.sum().backward()
+
+
+def test_a_node_hook_replacement_is_checked_like_a_tensor_hook():
+    x = leaf([1.0, 2.0])
+    y = x * 3
+
+    def wrong(grad_inputs, grad_outputs):
+        return (pt.ones(3, dtype=pt.float64),)
+    y.grad_fn.register_hook(wrong)
+    with pytest.raises(RuntimeError, match="hook 'wrong' has changed the size of value"):
+        y.sum().backward()
+
+
+def test_retain_grad_follows_the_tensor_through_an_in_place_op():
+    # y.grad is d(loss)/d(y's new value) = 2 * (3 * 2x) = [12, 24], not the gradient of
+    # the value y had before mul_ ([36, 72]); x.grad = 72x
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [12.0, 24.0]
+    assert x.grad.tolist() == [72.0, 144.0]
+
+
+def test_retain_grad_follows_a_view_and_a_base_written_through_a_view():
+    x = leaf([1.0, 2.0, 3.0])
+    y = x * 2                       # [2, 4, 6]
+    y.retain_grad()
+    y[:2].mul_(3)                   # y = [6, 12, 6]
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [12.0, 24.0, 12.0]      # 2 * y after the write
+    assert x.grad.tolist() == [72.0, 144.0, 24.0]     # 2y * 3 * 2 where written, 2y * 2 elsewhere
+
+    x = leaf([1.0, 2.0, 3.0])
+    v = (x * 2)[:2]
+    v.retain_grad()
+    v.mul_(3)                       # v = [6, 12]
+    (v * v).sum().backward()
+    assert v.grad.tolist() == [12.0, 24.0]
+    assert x.grad.tolist() == [72.0, 144.0, 0.0]
+
+
+def test_a_hook_registered_before_an_in_place_op_stays_on_the_old_value():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    seen = []
+    y.register_hook(lambda g: seen.append(g.tolist()))
+    y.retain_grad()
+    y.add_(1)                      # y = 2x + 1
+    (y * y).sum().backward()
+    assert seen == [[6.0, 10.0]]   # the old value's gradient: 2y (add's derivative is 1)
+    assert y.grad.tolist() == [6.0, 10.0]
+
+
+def test_a_hook_handle_is_a_context_manager():
+    x = leaf([1.0, 2.0])
+    with x.register_hook(lambda g: g * 100):
+        (x * 1).sum().backward()
+    assert x.grad.tolist() == [100.0, 100.0]
+    x.grad = None
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_a_post_accumulate_grad_hook_must_return_none():
+    x = leaf([1.0, 2.0])
+    x.register_post_accumulate_grad_hook(lambda t: t.grad * 2)
+    with pytest.raises(RuntimeError, match="post accumulate grad hooks should return None"):
+        (x * 3).sum().backward()
+
+
+def test_hooks_on_a_leafs_accumulate_grad_node_run_after_accumulation():
+    x = leaf([1.0, 2.0])
+    y = x * 3
+    acc = y.grad_fn.next_functions[0][0]
+    seen = []
+    acc.register_hook(lambda grad_inputs, grad_outputs: seen.append(
+        (grad_inputs, [g.tolist() for g in grad_outputs], x.grad.tolist())))
+    y.sum().backward()
+    assert seen == [((), [[3.0, 3.0]], [3.0, 3.0])]

@@ -11,21 +11,50 @@ False
 from __future__ import annotations
 
 import functools
+import inspect
 
 from plugtorch.dispatch.dispatcher import grad_state
 
 
 class _GradContext:
-    """Base: a context manager that is also a decorator (a fresh context per call)."""
+    """Base: a context manager that is also a decorator (a fresh context per call; a decorated
+    generator runs each of its steps inside the context, as PyTorch's)."""
 
     def _fresh(self):
         return self.__class__()
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with self._fresh():
                 return fn(*args, **kwargs)
+        return wrapper
+
+    def _wrap_generator(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with self._fresh():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with self._fresh():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with self._fresh():
+                            response = gen.throw(e)
+                    else:
+                        with self._fresh():
+                            response = gen.send(request)
+            except StopIteration as e:
+                return e.value
         return wrapper
 
     def __enter__(self):
@@ -37,7 +66,16 @@ class _GradContext:
         return False
 
 
-class no_grad(_GradContext):
+class _BareDecorator(_GradContext):
+    """``@no_grad`` works without parentheses too, as in PyTorch."""
+
+    def __new__(cls, orig_func=None):
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_BareDecorator):
     """Disable gradient recording (context manager or decorator).
 
     >>> with no_grad():
@@ -48,11 +86,12 @@ class no_grad(_GradContext):
         return False
 
 
-class enable_grad(_GradContext):
-    """Enable gradient recording, e.g. inside ``no_grad`` (context manager or decorator)."""
+class enable_grad(_BareDecorator):
+    """Enable gradient recording, e.g. inside ``no_grad`` (context manager or decorator).
+    Inside ``inference_mode`` nothing is recorded all the same, as in PyTorch."""
 
     def _mode(self):
-        return True
+        return not grad_state.inference
 
 
 class set_grad_enabled(_GradContext):
@@ -60,9 +99,12 @@ class set_grad_enabled(_GradContext):
     for a function's calls as a decorator (PyTorch's semantics)."""
 
     def __init__(self, mode: bool):
-        self.mode = bool(mode)
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+                            f"{type(mode).__name__}")
+        self.mode = mode
         self._prev = grad_state.enabled
-        grad_state.enabled = self.mode   # takes effect at once, as in PyTorch
+        grad_state.enabled = mode and not grad_state.inference   # at once, as in PyTorch
 
     def _fresh(self):
         return set_grad_enabled(self.mode)
@@ -77,10 +119,16 @@ class set_grad_enabled(_GradContext):
 
 class inference_mode(_GradContext):
     """Like no_grad, and ``is_inference_mode_enabled()`` reports it (plugtorch has no separate
-    inference tensors). ``inference_mode(False)`` is a no-op."""
+    inference tensors). ``inference_mode(False)`` leaves inference mode and turns gradients on,
+    as PyTorch's does; ``@inference_mode`` works without parentheses."""
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return super().__new__(cls)
+        return cls()(mode)
 
     def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
+        self.mode = mode
 
     def _fresh(self):
         return inference_mode(self.mode)
@@ -88,9 +136,8 @@ class inference_mode(_GradContext):
     def __enter__(self):
         self._prev = grad_state.enabled
         self._prev_inf = grad_state.inference
-        if self.mode:
-            grad_state.enabled = False
-            grad_state.inference = True
+        grad_state.enabled = not self.mode
+        grad_state.inference = self.mode
 
     def __exit__(self, *exc):
         grad_state.enabled = self._prev

@@ -122,3 +122,75 @@ def test_backward_under_no_grad_still_computes_grads():
     with pt.no_grad():
         y.backward()
     assert x.grad.tolist() == [2.0, 4.0]
+
+
+def test_a_decorated_generator_runs_each_step_in_the_mode():
+    # each resumption runs in the decorator's mode and the caller's mode is restored between
+    # steps (plugtorch used to run the generator's body with the caller's mode)
+    @pt.no_grad()
+    def steps(x):
+        for k in range(2):
+            yield (x * k).requires_grad, pt.is_grad_enabled()
+
+    out = [(rg, on, pt.is_grad_enabled()) for rg, on in steps(leaf())]
+    assert out == [(False, False, True)] * 2
+
+    @pt.enable_grad()
+    def tracked(x):
+        yield (x * 2).requires_grad
+
+    with pt.no_grad():
+        assert list(tracked(leaf())) == [True]
+        assert not pt.is_grad_enabled()
+
+
+def test_no_grad_enable_grad_and_inference_mode_decorate_without_parentheses():
+    @pt.no_grad
+    def f(x):
+        return x * 2
+
+    @pt.enable_grad
+    def g(x):
+        return x * 2
+
+    @pt.inference_mode
+    def h(x):
+        return x * 2, pt.is_inference_mode_enabled()
+
+    assert not f(leaf()).requires_grad
+    with pt.no_grad():
+        assert g(leaf()).requires_grad
+    y, inside = h(leaf())
+    assert not y.requires_grad and inside and not pt.is_inference_mode_enabled()
+
+
+def test_set_grad_enabled_takes_a_bool_only():
+    with pytest.raises(TypeError, match=r"set_grad_enabled\(\): argument 'enabled' \(position 1\) must be bool, not str"):
+        pt.set_grad_enabled("yes")
+    with pytest.raises(TypeError, match="must be bool, not int"):
+        pt.set_grad_enabled(0)
+    assert pt.is_grad_enabled()
+
+
+def test_inference_mode_false_leaves_inference_mode_and_enables_grad():
+    x = leaf()
+    with pt.no_grad():
+        with pt.inference_mode(False):
+            assert pt.is_grad_enabled() and not pt.is_inference_mode_enabled()
+    with pt.inference_mode():
+        with pt.inference_mode(False):
+            assert not pt.is_inference_mode_enabled()
+            assert (x * 2).requires_grad
+        assert pt.is_inference_mode_enabled()
+
+
+def test_enable_grad_inside_inference_mode_records_nothing():
+    x = leaf()
+    with pt.inference_mode():
+        with pt.enable_grad():
+            y = x * 2
+        with pt.set_grad_enabled(True):
+            z = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert not z.requires_grad
+    assert pt.is_grad_enabled()

@@ -25,6 +25,11 @@ class FunctionCtx:
         self.materialize_grads = True
 
     def save_for_backward(self, *tensors):
+        from plugtorch._tensor import Tensor
+        for k, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save tensors (or None), but argument {k} is "
+                                f"of type {type(t).__name__}; keep other values as attributes of ctx")
         self._to_save = tensors
 
     @property
@@ -58,6 +63,14 @@ class BackwardCFunction(Node):
     def name(self):
         return self.cls.__name__ + "Backward"
 
+    def __getattr__(self, name):
+        # PyTorch's grad_fn of a Function is its ctx: y.grad_fn.saved_tensors, .needs_input_grad
+        # and whatever forward stored on ctx read through
+        ctx = self.__dict__.get("ctx")
+        if ctx is None or name.startswith("__"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        return getattr(ctx, name)
+
     def release(self):
         self.ctx._saved = None
         self.released = True
@@ -78,13 +91,19 @@ class BackwardCFunction(Node):
             if len(res) < n_in or any(r is not None for r in res[n_in:]):
                 raise RuntimeError(f"function {self.name()} returned an incorrect number of gradients "
                                    f"(expected {n_in}, got {len(res)})")
+        tensor_positions = set(self._tensor_positions)
+        for pos, r in enumerate(res[:n_in]):
+            if r is not None and pos not in tensor_positions:
+                raise RuntimeError(f"function {self.name()} returned a gradient different than None at "
+                                   f"position {pos + 1}, but the corresponding forward input was not a "
+                                   f"Tensor ({type(r).__name__}); return None there")
         out = []
         for pos, (shape, dtype) in zip(self._tensor_positions, self.in_meta):
             g = res[pos] if pos < len(res) else None
             if g is not None:
                 if not isinstance(g, pt.Tensor):
-                    raise TypeError(f"function {self.name()} returned a gradient of type "
-                                    f"{type(g).__name__} at index {pos}; expected a Tensor or None")
+                    raise RuntimeError(f"function {self.name()} returned a gradient of type "
+                                       f"{type(g).__name__} at index {pos}; expected a Tensor or None")
                 if tuple(g.shape) != shape:
                     if not _expandable(shape, tuple(g.shape)):
                         raise RuntimeError(f"Function {self.name()} returned an invalid gradient at index "
@@ -115,6 +134,12 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError("Function subclasses must implement backward(ctx, *grads) to be differentiated")
 
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        """Optional: with it, ``forward(*args)`` takes no ctx and ``setup_context(ctx, inputs,
+        output)`` saves what backward needs (PyTorch's new-style Function)."""
+        raise NotImplementedError("setup_context is not implemented.")
+
     @classmethod
     def apply(cls, *args, **kwargs):
         from plugtorch._tensor import Tensor
@@ -126,7 +151,11 @@ class Function:
         gs.enabled = False
         gs.in_function += 1
         try:
-            out = cls.forward(ctx, *args, **kwargs)
+            if cls.setup_context is not Function.setup_context:
+                out = cls.forward(*args, **kwargs)
+                cls.setup_context(ctx, args, out)
+            else:
+                out = cls.forward(ctx, *args, **kwargs)
         finally:
             gs.enabled = prev
             gs.in_function -= 1
@@ -172,3 +201,59 @@ def _check_dirty(cls, t):
     if t._base is not None:
         raise RuntimeError(f"{cls.__name__}: mark_dirty on a view is not supported; pass a clone of the "
                            "view (or its base) instead")
+
+
+class _DelayedError(Node):
+    """The history of a once_differentiable backward's results: differentiating them raises."""
+
+    def __init__(self, message, n_outputs):
+        self.message = message
+        self.n_outputs = n_outputs
+        self.next_functions = ()
+        self.seq = next_seq()
+
+    def name(self):
+        return "DelayedError"
+
+    def apply(self, grads, create_graph):
+        raise RuntimeError(self.message)
+
+
+def once_differentiable(fn):
+    """Decorate a Function's ``backward`` that cannot itself be differentiated: it runs under
+    no_grad, and differentiating its results (``create_graph=True``, then backward) raises, as
+    PyTorch's.
+
+    >>> class Cube(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x); return x ** 3
+    ...     @staticmethod
+    ...     @once_differentiable
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors; return 3 * x * x * g
+    """
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *args):
+        from plugtorch._tensor import Tensor
+        from plugtorch.autograd.grad_mode import no_grad
+        with no_grad():
+            outputs = fn(ctx, *args)
+        if not D.grad_state.enabled or not any(isinstance(a, Tensor) and a.requires_grad for a in args):
+            return outputs
+        single = not isinstance(outputs, tuple)
+        outs = (outputs,) if single else outputs
+        node = _DelayedError(f"trying to differentiate twice a function that was marked with "
+                             f"@once_differentiable ({getattr(fn, '__qualname__', fn)})", len(outs))
+        wrapped = []
+        for k, v in enumerate(outs):
+            if isinstance(v, Tensor):
+                v = v.detach()
+                v._rg = True
+                v.grad_fn = node
+                v._out_nr = k
+            wrapped.append(v)
+        return wrapped[0] if single else tuple(wrapped)
+    return wrapper

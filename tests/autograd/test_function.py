@@ -241,3 +241,109 @@ def test_function_returning_non_tensor_outputs():
     assert n == 7
     y.sum().backward()
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+class ScaledMul(Function):
+    """The new style: forward without ctx, setup_context saves what backward needs."""
+
+    @staticmethod
+    def forward(x, y, scale):
+        return x * y * scale
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, y, scale = inputs
+        ctx.save_for_backward(x, y)
+        ctx.scale = scale
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        return g * y * ctx.scale, g * x * ctx.scale, None
+
+
+def test_setup_context_style_function():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = pt.tensor([3.0, 4.0], requires_grad=True)
+    out = ScaledMul.apply(x, y, 2.0)
+    assert out.tolist() == [6.0, 16.0]
+    out.sum().backward()
+    assert x.grad.tolist() == [6.0, 8.0] and y.grad.tolist() == [2.0, 4.0]
+    assert out.grad_fn.scale == 2.0              # grad_fn reads through to ctx, as PyTorch's
+    with pt.no_grad():
+        assert not ScaledMul.apply(x, y, 2.0).requires_grad
+
+
+def test_grad_fn_of_a_function_exposes_its_ctx():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = Exp.apply(x)
+    assert y.grad_fn.needs_input_grad == (True,)
+    assert np.allclose(y.grad_fn.saved_tensors[0].tolist(), np.exp([1.0, 2.0]))
+    y.sum().backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.grad_fn.saved_tensors
+    with pytest.raises(AttributeError, match="no attribute 'missing'"):
+        y.grad_fn.missing
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    @pt.autograd.function.once_differentiable
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return 3 * x * x * g
+
+
+def test_once_differentiable_runs_backward_once_and_refuses_a_second_derivative():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    Cube.apply(x).sum().backward()
+    assert x.grad.tolist() == [3.0, 12.0]
+    g, = pt.autograd.grad(Cube.apply(x).sum(), x, create_graph=True)
+    assert g.tolist() == [3.0, 12.0] and not g.requires_grad   # backward ran under no_grad
+    go = pt.ones(2, requires_grad=True)
+    g, = pt.autograd.grad(Cube.apply(x), x, grad_outputs=go, create_graph=True)
+    with pytest.raises(RuntimeError, match="differentiate twice a function that was marked with @once_differentiable"):
+        g.sum().backward()
+
+
+def test_save_for_backward_takes_tensors_only():
+    class SavesInt(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x, 3)
+            return x * 1
+
+    with pytest.raises(TypeError, match="save_for_backward can only save tensors .*argument 1 is of type int"):
+        SavesInt.apply(pt.ones(1, requires_grad=True))
+
+
+def test_backward_returning_a_gradient_for_a_non_tensor_input_or_a_non_tensor_raises():
+    class GradForNumber(Function):
+        @staticmethod
+        def forward(ctx, x, k):
+            return x * k
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2, g
+
+    class NumberGrad(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return 3.0
+
+    x = pt.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="gradient different than None at position 2, but the corresponding "
+                                           "forward input was not a Tensor"):
+        GradForNumber.apply(x, 2.0).sum().backward()
+    with pytest.raises(RuntimeError, match="returned a gradient of type float at index 0"):
+        NumberGrad.apply(x).sum().backward()

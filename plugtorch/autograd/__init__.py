@@ -122,6 +122,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     >>> grad((x * x).sum(), x)[0].tolist()
     [2.0, 2.0]
     """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
+                         "but got: allow_unused=False.")
     outputs = _as_list(outputs)
     inputs = _as_list(inputs)
     grad_outputs = _as_list(grad_outputs)
@@ -130,12 +133,49 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
     if retain_graph is None:
         retain_graph = create_graph
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                             bool(allow_unused or materialize_grads), materialize_grads)
     res = run_backward(outputs, _root_grads(outputs, grad_outputs, create_graph), retain_graph, create_graph,
                        inputs=inputs, accumulate=False, allow_unused=bool(allow_unused or materialize_grads))
     if materialize_grads:
         import plugtorch as pt
         res = tuple(r if r is not None else pt.zeros_like(i) for r, i in zip(res, inputs))
     return res
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused, materialize):
+    """grad(..., is_grads_batched=True): the first dimension of each grad_output is a batch of
+    vectors; one vector-Jacobian product per batch entry, stacked (PyTorch runs it under vmap)."""
+    import plugtorch as pt
+    if grad_outputs is None or len(grad_outputs) != len(outputs) or any(
+            not isinstance(g, Tensor) for g in grad_outputs):
+        raise RuntimeError("is_grads_batched=True needs grad_outputs: one tensor per output whose first "
+                           "dimension is the batch")
+    n = None
+    for k, (g, o) in enumerate(zip(grad_outputs, outputs)):
+        if g.ndim == 0 or tuple(g.shape[1:]) != tuple(o.shape) or (n is not None and g.shape[0] != n):
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each grad_output as the "
+                "batch dimension. The sizes of the remaining dimensions are expected to match the shape of "
+                f"corresponding output, but a mismatch was detected: grad_output[{k}] has a shape of "
+                f"{list(g.shape)} and output[{k}] has a shape of {list(o.shape)}.")
+        n = g.shape[0]
+    rows = []
+    for b in range(n):
+        rows.append(run_backward(outputs, _root_grads(outputs, [g[b] for g in grad_outputs], create_graph),
+                                 retain_graph or b < n - 1, create_graph, inputs=inputs, accumulate=False,
+                                 allow_unused=allow_unused))
+    res = []
+    for k, i in enumerate(inputs):
+        col = [r[k] for r in rows]
+        if n and all(c is not None for c in col):
+            res.append(pt.stack(col))
+        elif materialize or (n == 0 and not allow_unused):
+            res.append(pt.zeros((n, *i.shape), dtype=i.dtype, device=i.device))
+        else:
+            res.append(None)
+    return tuple(res)
 
 
 class _VariableMeta(type):

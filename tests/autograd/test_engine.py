@@ -218,6 +218,28 @@ def test_autograd_grad_allow_unused():
     assert ga.tolist() == [2.0] and gb is None
     ga, gb = pt.autograd.grad((a * 2).sum(), [a, b], allow_unused=True, materialize_grads=True)
     assert gb.tolist() == [0.0]
+    with pytest.raises(ValueError, match="allow_unused to be True or not passed when materialize_grads=True"):
+        pt.autograd.grad((a * 2).sum(), [a, b], allow_unused=False, materialize_grads=True)
+
+
+def test_autograd_grad_with_batched_grad_outputs():
+    # one vector-Jacobian product per row of grad_outputs: rows of the identity give the
+    # Jacobian of x**3, diag(3x^2) (is_grads_batched used to be ignored: a shape error)
+    x, unused = leaf([1.0, 2.0]), leaf([5.0])
+    y = x ** 3
+    jac, none = pt.autograd.grad(y, [x, unused], grad_outputs=pt.eye(2, dtype=pt.float64),
+                                 is_grads_batched=True, allow_unused=True, create_graph=True)
+    assert jac.tolist() == [[3.0, 0.0], [0.0, 12.0]] and none is None
+    (g2,) = pt.autograd.grad(jac.sum(), x)          # d/dx sum(3x^2) = 6x
+    assert g2.tolist() == [6.0, 12.0]
+    y = x.exp()
+    (rows,) = pt.autograd.grad(y, x, grad_outputs=pt.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], dtype=pt.float64),
+                               is_grads_batched=True)
+    assert np.allclose(rows.tolist(), [[np.e, 0.0], [0.0, 2 * np.e ** 2], [np.e, np.e ** 2]])
+    with pytest.raises(RuntimeError, match="second time"):      # the last row freed the graph
+        y.sum().backward()
+    with pytest.raises(RuntimeError, match=r"grad_output\[0\] has a shape of \[3, 3\] and output\[0\] has a shape of \[2\]"):
+        pt.autograd.grad(x * x, x, grad_outputs=pt.ones(3, 3, dtype=pt.float64), is_grads_batched=True)
 
 
 def test_autograd_grad_retain_graph():

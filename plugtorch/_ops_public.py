@@ -685,9 +685,13 @@ def randint(low=0, high=None, size=None, *, generator=None, dtype=None, device=N
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing its size argument: randint(high, size) or randint(low, high, size), "
+                        "e.g. randint(10, (3,))")
     check_int64("randint", (low, high))
     t = empty(tuple(size), dtype=dtype or _dtypes.int64, device=device)
-    return dispatch(OPS["random_"], t, low, high, generator=generator)
+    t = dispatch(OPS["random_"], t, low, high, generator=generator)
+    return t.requires_grad_() if requires_grad else t
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False, generator=None, memory_format=None):
@@ -704,10 +708,12 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False, generator
     return t.requires_grad_() if requires_grad else t
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None, memory_format=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False, generator=None,
+                 memory_format=None):
     _check_input("randint_like", input)
-    return _like_shape("randint_like", input, memory_format, lambda s: randint(
+    t = _like_shape("randint_like", input, memory_format, lambda s: randint(
         low, high, s, dtype=dtype or input.dtype, device=device or input.device, generator=generator))
+    return t.requires_grad_() if requires_grad else t
 
 
 PUBLIC_TO_OP.update(rand_like="uniform_", randn_like="normal_", randint_like="random_")
@@ -728,7 +734,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     if size is None:
         raise TypeError("normal(): with a float mean and a float std, pass the result's size "
                         "(normal(0.0, 1.0, (2, 3))) or make mean or std a tensor")
-    return randn(tuple(size), dtype=dtype, device=device, generator=generator) * std + mean
+    out = randn(tuple(size), dtype=dtype, device=device, generator=generator) * std + mean
+    return out.requires_grad_() if requires_grad else out
 
 
 # ---- shape helpers with PyTorch names -----------------------------------------------------

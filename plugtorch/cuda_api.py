@@ -104,7 +104,7 @@ def _default_generator(i):
     dev = device("cuda", i)
     g = _random._defaults.get(dev)
     if g is None:
-        g = _random._defaults[dev] = _random.Generator(dev)
+        g = _random._defaults[dev] = _random._new_default(dev)
     return g
 
 

@@ -135,16 +135,22 @@ def manual_seed(seed: int) -> Generator:
         g._reseed(_default_seed)
     # (one node for the program's call: it also seeds the generators made after it, on first use)
     _traced_reset(None, "global", _default_seed)
-    return default_generator()
+    return _cpu_generator()
 
 
-def default_generator() -> Generator:
+def _cpu_generator() -> Generator:
+    """The cpu default generator (``plugtorch.default_generator``)."""
     from plugtorch._device import device
     dev = device("cpu")
     g = _defaults.get(dev)
     if g is None:
         g = _defaults[dev] = _new_default(dev)
     return g
+
+
+# the cpu default generator, an object as PyTorch's (``plugtorch.default_generator.manual_seed(0)``);
+# made here, so fork_rng and the others never replace it
+default_generator = _cpu_generator()
 
 
 def seed() -> int:
@@ -154,7 +160,8 @@ def seed() -> int:
 
 
 def initial_seed() -> int:
-    return _default_seed
+    """The cpu default generator's seed (``default_generator.manual_seed(s)`` sets it too)."""
+    return default_generator.initial_seed()
 
 
 def default_generator_for(dev) -> Generator:
@@ -189,7 +196,7 @@ def set_device_rng_state(new_state, device, kind) -> None:
 
 def get_rng_state():
     """The default cpu generator's state, a uint8 tensor (``set_rng_state`` restores it)."""
-    return default_generator().get_state()
+    return _cpu_generator().get_state()
 
 
 def set_rng_state(new_state) -> None:
@@ -200,7 +207,7 @@ def set_rng_state(new_state) -> None:
     >>> bool((a == pt.rand(2)).all())
     True
     """
-    default_generator().set_state(new_state)
+    _cpu_generator().set_state(new_state)
 
 
 def _current_index(dev):

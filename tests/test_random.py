@@ -266,3 +266,32 @@ def test_multinomial_without_replacement_only_draws_nonzero_categories():
     with pytest.raises(RuntimeError, match="not enough non-negative category to sample"):
         pt.multinomial(p, 3)
     assert pt.multinomial(p, 3, replacement=True).shape == (3,)   # with replacement: fine
+
+
+def test_default_generator_is_the_cpu_generator_object():
+    # plugtorch.default_generator was a function; PyTorch's is the Generator itself
+    g = pt.default_generator
+    assert isinstance(g, pt.Generator) and g.device == pt.device("cpu")
+    assert pt.manual_seed(3) is g and g.initial_seed() == 3
+    g.manual_seed(9)
+    assert pt.initial_seed() == 9
+    a = pt.rand(4).tolist()
+    pt.manual_seed(9)
+    assert pt.rand(4).tolist() == a
+    with pt.random.fork_rng():
+        pt.rand(10)
+    assert pt.default_generator is g
+
+
+def test_factories_honour_requires_grad():
+    # randint, randperm and normal(float, float, size) ignored requires_grad=True
+    assert pt.normal(0.0, 1.0, (3,), requires_grad=True).requires_grad
+    assert pt.randint(0, 5, (2,), dtype=pt.float32, requires_grad=True).requires_grad
+    assert pt.randperm(3, dtype=pt.float64, requires_grad=True).requires_grad
+    assert pt.randint_like(pt.zeros(3), 5, requires_grad=True).requires_grad
+    for make in (lambda: pt.randint(0, 5, (2,), requires_grad=True), lambda: pt.randperm(3, requires_grad=True)):
+        with pytest.raises(RuntimeError, match="only Tensors of floating point and complex dtype can require "
+                                               "gradients"):
+            make()
+    with pytest.raises(TypeError, match=r"randint\(\) missing its size argument"):
+        pt.randint(5)

@@ -73,7 +73,7 @@ class _RngState:
                 for dev, state in self.states.items():
                     g = random._defaults.get(dev)
                     if g is None:
-                        g = random._defaults[dev] = random.Generator(dev)
+                        g = random._defaults[dev] = random._new_default(dev)
                     g.set_state(state)
             for dt, dtype in self.autocast:
                 stack.enter_context(plugtorch.amp.autocast(dt, dtype=dtype))

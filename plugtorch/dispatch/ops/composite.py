@@ -1546,7 +1546,8 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     keys = pt.empty(n, dtype=pt.float64 if _supports_f64(device) else pt.float32, device=device)
     keys.uniform_(generator=generator)
     out = keys.argsort(stable=True)
-    return out.to(_dtypes.to_dtype(dtype)) if dtype is not None else out
+    out = out.to(_dtypes.to_dtype(dtype)) if dtype is not None else out
+    return out.requires_grad_() if requires_grad else out
 
 
 def _supports_f64(device):

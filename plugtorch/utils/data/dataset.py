@@ -199,7 +199,7 @@ def random_split(dataset, lengths, generator=None):
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! "
                          f"(lengths sum to {sum(lengths)}, the dataset has {n} samples)")
-    perm = P.randperm(n, generator=generator or default_generator()).tolist()
+    perm = P.randperm(n, generator=generator or default_generator).tolist()
     out, start = [], 0
     for k in lengths:
         out.append(Subset(dataset, perm[start:start + k]))

@@ -282,7 +282,7 @@ def retain_grad(t):
     def hook(g):
         x = ref()
         if x is not None:
-            g = g.detach()
+            # (grad mode is on only under create_graph: then .grad stays differentiable, as PyTorch's)
             with grad_lock:
                 x._grad = g.clone() if x._grad is None else x._grad + g
     # kept apart from the tensor's hooks: the engine runs it after all of them, whatever the

@@ -106,3 +106,14 @@ def test_hooks_on_a_leafs_accumulate_grad_node_run_after_accumulation():
         (grad_inputs, [g.tolist() for g in grad_outputs], x.grad.tolist())))
     y.sum().backward()
     assert seen == [((), [[3.0, 3.0]], [3.0, 3.0])]
+
+
+def test_a_retained_grad_under_create_graph_is_differentiable():
+    # y = x^2, loss = sum(y^2): y.grad = 2y = 2x^2, and d(sum(y.grad))/dx = 4x
+    x = leaf([1.0, 2.0])
+    y = x * x
+    y.retain_grad()
+    (y * y).sum().backward(create_graph=True)
+    assert y.grad.tolist() == [2.0, 8.0] and y.grad.requires_grad
+    (g,) = pt.autograd.grad(y.grad.sum(), x)
+    assert g.tolist() == [4.0, 8.0]

@@ -373,6 +373,8 @@ def _random_(self, from_=None, to=_UNSET, *, generator=None):
     """``random_()``: the integers the dtype holds exactly; ``random_(to)``: [0, to);
     ``random_(from, to)``: [from, to); ``random_(from, None)``: [from, the dtype's top], as PyTorch."""
     from plugtorch.dispatch.arguments import MANTISSA_DIGITS
+    if self.dtype.is_complex:   # no bounds to compute: the op's meta refuses complex tensors, with its message
+        return _fill(self, "random_", 0, 1, generator)
     if to is _UNSET and from_ is not None:
         from_, to = 0, from_
     elif to is not _UNSET and to is not None:   # random_(from, to), random_(to=to)

@@ -727,6 +727,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     elif not std >= 0:   # nan too
         raise RuntimeError(f"normal(): expects std >= 0.0, but found std {std}")
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        if size is not None:   # the tensors' broadcast shape is the result's: a size would be ignored
+            raise TypeError(f"normal(): size={tuple(size)} is only taken with a float mean and a float std; "
+                            "with a tensor mean or std the result has their broadcast shape")
         ref = mean if isinstance(mean, Tensor) else std
         shape = M.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())), op="normal")
         z = randn(shape, dtype=ref.dtype, device=ref.device, generator=generator)

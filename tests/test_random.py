@@ -295,3 +295,11 @@ def test_factories_honour_requires_grad():
             make()
     with pytest.raises(TypeError, match=r"randint\(\) missing its size argument"):
         pt.randint(5)
+
+
+def test_random_and_normal_refuse_arguments_they_cannot_use():
+    # complex random_() raised iinfo's TypeError; normal(tensor, tensor, size) ignored the size
+    with pytest.raises(NotImplementedError, match=r"random_\(\): not supported for complex tensors"):
+        pt.zeros(2, dtype=pt.complex64).random_()
+    with pytest.raises(TypeError, match=r"normal\(\): size=\(3,\) is only taken with a float mean and a float std"):
+        pt.normal(pt.zeros(3), pt.ones(3), (3,))

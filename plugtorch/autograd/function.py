@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge, next_seq
+from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge, move_retained_grad, next_seq
 from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.dispatch import dispatcher as D
 
@@ -183,13 +183,16 @@ class Function:
         for k, o in enumerate(outs):
             differentiable = isinstance(o, Tensor) and (o.dtype.is_floating_point or o.dtype.is_complex)
             if differentiable and id(o) not in ctx._non_diff:
+                old_fn = old_nr = None
                 if id(o) in ctx._dirty:
                     _check_dirty(cls, o)
+                    old_fn, old_nr = o.grad_fn, o._out_nr
                 elif o.grad_fn is not None or o._base is not None or id(o) in in_ids or o._rg:
                     o = o.detach()   # never rewrite the history of a tensor the caller holds
                 o._rg = True
                 o.grad_fn = node
                 o._out_nr = k
+                move_retained_grad(o, old_fn, old_nr)    # (a dirty input's retain_grad follows it)
             result.append(o)
         return tuple(result) if isinstance(out, tuple) else result[0]
 

@@ -347,3 +347,24 @@ def test_backward_returning_a_gradient_for_a_non_tensor_input_or_a_non_tensor_ra
         GradForNumber.apply(x, 2.0).sum().backward()
     with pytest.raises(RuntimeError, match="returned a gradient of type float at index 0"):
         NumberGrad.apply(x).sum().backward()
+
+
+def test_retain_grad_follows_an_input_marked_dirty():
+    # y = x * 1, doubled in place by the Function: y.grad = d(sum(y^2))/dy = 2y = 4x, x.grad = 8x
+    class Double(Function):
+        @staticmethod
+        def forward(ctx, a):
+            a.mul_(2)
+            ctx.mark_dirty(a)
+            return a
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    Double.apply(y)
+    (y * y).sum().backward()
+    assert y.grad.tolist() == [4.0, 8.0] and x.grad.tolist() == [8.0, 16.0]

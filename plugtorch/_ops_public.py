@@ -733,7 +733,11 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         ref = mean if isinstance(mean, Tensor) else std
         shape = M.broadcast_shapes(tuple(getattr(mean, "shape", ())), tuple(getattr(std, "shape", ())), op="normal")
         z = randn(shape, dtype=ref.dtype, device=ref.device, generator=generator)
-        return z * std + mean
+        # a draw, not a reparameterisation: no gradient reaches mean or std through it, as in
+        # PyTorch (code that scores its own samples, REINFORCE's log_prob(normal(mu, s)), relies on
+        # it; distributions' rsample is the differentiable draw)
+        return z * (std.detach() if isinstance(std, Tensor) else std) + (
+            mean.detach() if isinstance(mean, Tensor) else mean)
     if size is None:
         raise TypeError("normal(): with a float mean and a float std, pass the result's size "
                         "(normal(0.0, 1.0, (2, 3))) or make mean or std a tensor")

@@ -303,3 +303,18 @@ def test_random_and_normal_refuse_arguments_they_cannot_use():
         pt.zeros(2, dtype=pt.complex64).random_()
     with pytest.raises(TypeError, match=r"normal\(\): size=\(3,\) is only taken with a float mean and a float std"):
         pt.normal(pt.zeros(3), pt.ones(3), (3,))
+
+
+def test_normal_passes_no_gradient_to_mean_and_std():
+    # PyTorch's normal(mean, std) is a draw, not a reparameterisation (its derivative is zero):
+    # plugtorch's was mean + std * z, so REINFORCE's log_prob(normal(mu, s)) lost its gradient
+    mu = pt.tensor([0.5, -1.0], requires_grad=True)
+    s = pt.tensor([1.0, 2.0], requires_grad=True)
+    a = pt.normal(mu, s)
+    logp = -((a - mu) / s) ** 2 / 2 - s.log()           # d/dmu = (a - mu) / s^2, d/ds = (a - mu)^2 / s^3 - 1 / s
+    logp.sum().backward()
+    an, m, sd = a.detach().numpy(), mu.detach().numpy(), s.detach().numpy()
+    np.testing.assert_allclose(mu.grad.numpy(), (an - m) / sd ** 2, rtol=1e-5)
+    np.testing.assert_allclose(s.grad.numpy(), (an - m) ** 2 / sd ** 3 - 1 / sd, rtol=1e-5)
+    for draw in (pt.normal(mu, 1.0), pt.normal(0.0, s)):
+        assert not draw.requires_grad

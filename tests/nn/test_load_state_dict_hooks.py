@@ -124,3 +124,35 @@ def test_consume_prefix_of_a_data_parallel_checkpoint():
     consume_prefix_in_state_dict_if_present(sd, "module.")
     assert list(sd) == ["0.weight", "0.bias"] and sorted(sd._metadata) == ["", "0"]
     assert nn.Sequential(nn.Linear(1, 1)).load_state_dict(sd).missing_keys == []
+
+
+def test_subclass_overrides_of_save_and_load_from_state_dict_are_used():
+    # quantization-style layers keep extra entries by overriding these two methods, as in PyTorch
+    class Scaled(nn.Linear):
+        def _save_to_state_dict(self, destination, prefix, keep_vars):
+            super()._save_to_state_dict(destination, prefix, keep_vars)
+            destination[prefix + "scale"] = pt.tensor(3.0)
+
+        def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                                  unexpected_keys, error_msgs):
+            self.scale = float(state_dict.pop(prefix + "scale"))
+            super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                          unexpected_keys, error_msgs)
+    sd = nn.Sequential(Scaled(2, 2), nn.ReLU()).state_dict()
+    assert list(sd) == ["0.weight", "0.bias", "0.scale"]
+    net = nn.Sequential(Scaled(2, 2), nn.ReLU())
+    result = net.load_state_dict(sd)                     # strict: "0.scale" was consumed, not unexpected
+    assert net[0].scale == 3.0 and result.missing_keys == [] and result.unexpected_keys == []
+    np.testing.assert_array_equal(net[0].weight.detach().numpy(), sd["0.weight"].numpy())
+
+
+def test_unexpected_keys_are_found_at_every_depth_and_post_hooks_run_children_first():
+    net = nn.Sequential(nn.Sequential(nn.Linear(1, 1)))
+    sd = {"0.0.weight": pt.ones(1, 1), "0.0.bias": pt.ones(1), "0.0.x": pt.ones(1), "0.y": pt.ones(1),
+          "z.w": pt.ones(1)}
+    assert sorted(net.load_state_dict(sd, strict=False).unexpected_keys) == ["0.0.x", "0.y", "z.w"]
+    order = []
+    for name, m in net.named_modules():
+        m.register_load_state_dict_post_hook(lambda mod, inc, name=name: order.append(name))
+    net.load_state_dict(net.state_dict())
+    assert order == ["0.0", "0", ""]

@@ -87,13 +87,6 @@ TRAIN_EPOCH = 0
 _ABSENT = object()
 
 
-def _post_order(module):
-    for child in module._modules.values():
-        if child is not None:
-            yield from _post_order(child)
-    yield module
-
-
 def _structure_changed():
     """A module's parameters, submodules or hooks changed: plugtorch.compile's graphs, keyed by
     TRAIN_EPOCH, captured the old ones (not while a trace records the program itself)."""
@@ -354,14 +347,7 @@ class Module:
         local_metadata = dict(version=self._version)
         if hasattr(destination, "_metadata"):
             destination._metadata[prefix[:-1]] = local_metadata
-        for name, p in self._parameters.items():
-            if p is not None:
-                destination[prefix + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars else b.detach()
-        if type(self).get_extra_state is not Module.get_extra_state:
-            destination[prefix + "_extra_state"] = self.get_extra_state()
+        self._save_to_state_dict(destination, prefix, keep_vars)
         for name, m in self._modules.items():
             if m is not None:
                 m.state_dict(destination=destination, prefix=prefix + name + ".", keep_vars=keep_vars)
@@ -417,7 +403,8 @@ class Module:
         """Copy ``state_dict`` into this module's parameters and buffers.
 
         Missing or unexpected keys raise ``RuntimeError`` when ``strict``; a shape mismatch always
-        does. Returns ``(missing_keys, unexpected_keys)``.
+        does. Returns ``(missing_keys, unexpected_keys)``. Each module loads its own entries with
+        ``_load_from_state_dict`` (which a subclass may override, as in PyTorch), then its children.
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")
@@ -425,61 +412,26 @@ class Module:
         state_dict = OrderedDict(state_dict)     # pre-hooks may rename keys; the caller's dict stays as it is
         if metadata is not None:
             state_dict._metadata = metadata
-        hook_missing, hook_unexpected, errors = [], [], []
-        for mprefix, m in self.named_modules(remove_duplicate=False):
-            local_metadata = {} if metadata is None else metadata.get(mprefix, {})
-            m._upgrade_state_dict(state_dict, mprefix + "." if mprefix else "", local_metadata.get("version"))
-            for hook in m.__dict__.get("_load_state_dict_pre_hooks", {}).values():
-                hook(state_dict, mprefix + "." if mprefix else "", local_metadata, strict, hook_missing,
-                     hook_unexpected, errors)
-        for mprefix, m in self.named_modules(remove_duplicate=False):
-            if hasattr(m, "_materialize_from_state_dict"):    # lazy layers take the saved shapes first
-                m._materialize_from_state_dict(state_dict, mprefix + "." if mprefix else "")
-        own = {}
-        for mprefix, m in self.named_modules(remove_duplicate=False):
-            p = mprefix + "." if mprefix else ""
-            for name, v in m._parameters.items():
-                if v is not None:
-                    own[p + name] = (m, "_parameters", name, v)
-            for name, v in m._buffers.items():
-                if v is not None and name not in m._non_persistent_buffers_set:
-                    own[p + name] = (m, "_buffers", name, v)
-        extra = {mprefix + ("." if mprefix else "") + "_extra_state": m
-                 for mprefix, m in self.named_modules(remove_duplicate=False)
-                 if type(m).set_extra_state is not Module.set_extra_state}
-        missing = [k for k in list(own) + list(extra) if k not in state_dict] + hook_missing
-        unexpected = [k for k in state_dict if k not in own and k not in extra] + hook_unexpected
-        for key, m in extra.items():
-            if key in state_dict:
-                m.set_extra_state(state_dict[key])
-        for key, (m, store, name, cur) in own.items():
-            if key not in state_dict:
-                continue
-            new = state_dict[key]
-            if not isinstance(new, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected plugtorch.Tensor '
-                              f"in state_dict, got {type(new).__name__}.")
-                continue
-            if cur.dim() == 0 and new.dim() == 1 and new.numel() == 1:
-                new = new[0]    # checkpoints from before 0-d tensors stored scalars with shape [1]
-            if tuple(new.shape) != tuple(cur.shape):
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{plugtorch.Size(new.shape)} from checkpoint, the shape in current model "
-                              f"is {plugtorch.Size(cur.shape)}.")
-                continue
-            with plugtorch.no_grad():
-                if assign:
-                    val = Parameter(new, cur.requires_grad) if store == "_parameters" else new
-                    getattr(m, store)[name] = val
-                else:
-                    cur.copy_(new.to(cur.device))
+        missing, unexpected, errors = [], [], []
         result = _IncompatibleKeys(missing, unexpected)
-        for m in _post_order(self):          # children's hooks first, as PyTorch's recursive load runs them
-            for hook in m.__dict__.get("_load_state_dict_post_hooks", {}).values():
-                if hook(m, result) is not None:
+
+        def load(module, local_state_dict, prefix=""):
+            local_metadata = {} if metadata is None else dict(metadata.get(prefix[:-1], {}))
+            if assign:
+                local_metadata["assign_to_params_buffers"] = assign
+            module._load_from_state_dict(local_state_dict, prefix, local_metadata, True, missing, unexpected, errors)
+            for name, child in module._modules.items():
+                if child is not None:
+                    child_prefix = prefix + name + "."
+                    load(child, {k: v for k, v in local_state_dict.items() if k.startswith(child_prefix)},
+                         child_prefix)
+            for hook in module.__dict__.get("_load_state_dict_post_hooks", {}).values():
+                if hook(module, result) is not None:
                     raise AssertionError("Hooks registered with ``register_load_state_dict_post_hook`` are not "
                                          "expected to return new values, if incompatible_keys need to be "
                                          "modified, it should be done inplace.")
+
+        load(self, state_dict)
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
@@ -489,6 +441,69 @@ class Module:
             raise RuntimeError("Error(s) in loading state_dict for {}:\n\t{}".format(
                 type(self).__name__, "\n\t".join(errors)))
         return result
+
+    def _save_to_state_dict(self, destination, prefix: str, keep_vars: bool) -> None:
+        """Put this module's own parameters, persistent buffers and extra state (not its children's) into
+        ``destination``; subclasses may override it, as in PyTorch."""
+        for name, p in self._parameters.items():
+            if p is not None:
+                destination[prefix + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers_set:
+                destination[prefix + name] = b if keep_vars else b.detach()
+        if type(self).get_extra_state is not Module.get_extra_state:
+            destination[prefix + "_extra_state"] = self.get_extra_state()
+
+    def _load_from_state_dict(self, state_dict, prefix: str, local_metadata, strict: bool, missing_keys,
+                              unexpected_keys, error_msgs) -> None:
+        """Load this module's own entries (``prefix`` + name) from ``state_dict``, appending to
+        ``missing_keys``, ``unexpected_keys`` and ``error_msgs``; subclasses may override it, as in PyTorch."""
+        self._upgrade_state_dict(state_dict, prefix, local_metadata.get("version"))
+        for hook in self.__dict__.get("_load_state_dict_pre_hooks", {}).values():
+            hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)
+        if hasattr(self, "_materialize_from_state_dict"):    # lazy layers take the saved shapes first
+            self._materialize_from_state_dict(state_dict, prefix)
+        assign = local_metadata.get("assign_to_params_buffers", False)
+        local = {name: ("_parameters", v) for name, v in self._parameters.items() if v is not None}
+        local.update((name, ("_buffers", v)) for name, v in self._buffers.items()
+                     if v is not None and name not in self._non_persistent_buffers_set)
+        for name, (store, cur) in local.items():
+            key = prefix + name
+            if key not in state_dict:
+                if strict:
+                    missing_keys.append(key)
+                continue
+            new = state_dict[key]
+            if not isinstance(new, Tensor):
+                error_msgs.append(f'While copying the parameter named "{key}", expected plugtorch.Tensor '
+                                  f"in state_dict, got {type(new).__name__}.")
+                continue
+            if cur.dim() == 0 and new.dim() == 1 and new.numel() == 1:
+                new = new[0]    # checkpoints from before 0-d tensors stored scalars with shape [1]
+            if tuple(new.shape) != tuple(cur.shape):
+                error_msgs.append(f"size mismatch for {key}: copying a param with shape "
+                                  f"{plugtorch.Size(new.shape)} from checkpoint, the shape in current model "
+                                  f"is {plugtorch.Size(cur.shape)}.")
+                continue
+            with plugtorch.no_grad():
+                if assign:
+                    getattr(self, store)[name] = Parameter(new, cur.requires_grad) if store == "_parameters" else new
+                else:
+                    cur.copy_(new.to(cur.device))
+        extra_key = prefix + "_extra_state"
+        if type(self).set_extra_state is not Module.set_extra_state:
+            if extra_key in state_dict:
+                self.set_extra_state(state_dict[extra_key])
+            elif strict:
+                missing_keys.append(extra_key)
+        elif strict and extra_key in state_dict:
+            unexpected_keys.append(extra_key)
+        if strict:
+            for key in state_dict:
+                if key.startswith(prefix) and key != extra_key:
+                    first = key[len(prefix):].split(".", 1)[0]
+                    if first not in self._modules and first not in local:
+                        unexpected_keys.append(key)
 
     def register_load_state_dict_pre_hook(self, hook):
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,

@@ -339,6 +339,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     capture = needed = None
     if inputs is not None:
         capture, needed = _plan(heap, inputs)
+        captured = {e[0] for e in capture}
         results = [None] * len(inputs)
 
     prev = _gs.enabled
@@ -355,14 +356,22 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         while heap:
             node = heappop(heap)[1]
             grads = buffers.pop(node)
-            if node._pre_hooks is not None:
-                _run_pre_hooks(node, grads)
+            pre = node._pre_hooks
             if capture is not None:
+                if node not in needed and node not in captured:
+                    continue     # (its hooks do not run either, as in PyTorch)
+                if pre is not None:
+                    _run_tensor_hooks(node, grads, handed)
+                # the captured gradient has the tensors' hooks applied, not the node's prehooks
                 for nr, g in enumerate(grads):
                     for k in capture.get((node, nr), ()):
                         results[k] = g
                 if node not in needed:
                     continue
+            elif pre is not None:
+                _run_tensor_hooks(node, grads, handed)
+            if pre is not None and None in pre:
+                _run_node_prehooks(node, grads, handed)
             if node.__class__ is AccumulateGrad:
                 if accumulate and grads[0] is not None:
                     t = node._var()
@@ -373,7 +382,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                                 if h(t) is not None:
                                     raise RuntimeError("Tensor post accumulate grad hooks should return None.")
                     if node._post_hooks:   # Node.register_hook on a leaf's AccumulateGrad: (), (grad,)
-                        _run_post_hooks(node, [], grads)
+                        _run_post_hooks(node, [], grads, handed)
                 continue
             if anomaly:   # nodes recorded by this formula (create_graph) name it as their cause
                 anomaly_mode.set_running_node(node)
@@ -384,7 +393,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if check_nan:
                 anomaly_mode.check_nan(node, outs)
             if node._post_hooks:
-                outs = _run_post_hooks(node, outs, grads)
+                outs = _run_post_hooks(node, outs, grads, handed)
             if not retain_graph:
                 node.release()
             for e, g in zip(node.next_functions, outs):
@@ -465,34 +474,52 @@ def _send(buffers, heap, node, nr, g):
         buf[nr] = buf[nr] + g
 
 
-def _run_pre_hooks(node, grads):
-    node_hooks = None
+def _shown(handed, values):
+    """Gradients a user's hook has seen (and may keep): never stored as a leaf's .grad without a
+    copy, so changing .grad in place later cannot change what the hook kept (PyTorch copies a
+    gradient that is referenced elsewhere)."""
+    for g in values:
+        if g is not None:
+            handed.add(id(g._data))
+
+
+def _run_tensor_hooks(node, grads, handed):
+    """The hooks of the tensors whose gradients ``node`` receives, then retain_grad's."""
     for nr, hooks in node._pre_hooks.items():
-        if nr is None:
-            node_hooks = hooks
+        if nr is None or nr >= len(grads):
             continue
         for h in list(hooks):
-            if nr < len(grads) and grads[nr] is not None:
-                r = h(grads[nr])
+            if grads[nr] is not None:
+                g = grads[nr]
+                handed.add(id(g._data))
+                r = h(g)
                 if r is not None:
-                    grads[nr] = _checked_hook_value(h, grads[nr], r)
+                    grads[nr] = _checked_hook_value(h, g, r)
+                    handed.add(id(r._data))
     retained = node._retained
     if retained:
         for nr, h in retained.items():
             if nr < len(grads) and grads[nr] is not None:
                 h(grads[nr])
-    if node_hooks:   # Node.register_prehook's, after the tensors' hooks (as in PyTorch)
-        for h in list(node_hooks):
-            r = h(tuple(grads))
-            if r is not None:
-                grads[:] = _hook_result(h, r, grads)
 
 
-def _run_post_hooks(node, outs, grads):
+def _run_node_prehooks(node, grads, handed):
+    """Node.register_prehook's, after the tensors' hooks (as in PyTorch)."""
+    for h in list(node._pre_hooks[None]):
+        _shown(handed, grads)
+        r = h(tuple(grads))
+        if r is not None:
+            grads[:] = _hook_result(h, r, grads)
+            _shown(handed, grads)
+
+
+def _run_post_hooks(node, outs, grads, handed):
     for h in list(node._post_hooks):
+        _shown(handed, outs)
         r = h(tuple(outs), tuple(grads))
         if r is not None:
             outs = _hook_result(h, r, outs)
+            _shown(handed, outs)
     return outs
 
 

@@ -117,3 +117,35 @@ def test_a_retained_grad_under_create_graph_is_differentiable():
     assert y.grad.tolist() == [2.0, 8.0] and y.grad.requires_grad
     (g,) = pt.autograd.grad(y.grad.sum(), x)
     assert g.tolist() == [4.0, 8.0]
+
+
+def test_a_gradient_a_hook_kept_is_not_the_leafs_grad():
+    # the hook's tensor used to become x.grad itself: x.grad.add_(100) (or an optimizer's
+    # zero_grad(set_to_none=False)) then changed what the hook kept
+    x = leaf([1.0, 2.0])
+    y = x + 1
+    kept = []
+    x.register_hook(lambda g: kept.append(g))
+    y.register_hook(lambda g: kept.append(g))          # add passes y's gradient on unchanged
+    (y * 2).sum().backward()
+    x.grad.add_(100)
+    assert [k.tolist() for k in kept] == [[2.0, 2.0], [2.0, 2.0]]
+    assert x.grad.tolist() == [102.0, 102.0]
+
+
+def test_backward_inputs_runs_only_the_hooks_on_the_way():
+    x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    seen = []
+    x.register_hook(lambda g: seen.append("x"))
+    w.register_hook(lambda g: seen.append("w"))
+    (x * w).sum().backward(inputs=[x])
+    assert seen == ["x"] and w.grad is None and x.grad.tolist() == [3.0, 4.0]
+
+
+def test_grad_captures_a_non_leaf_after_its_tensor_hooks_and_before_its_nodes_prehooks():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    y.register_hook(lambda g: g * 10)
+    y.grad_fn.register_prehook(lambda grad_outputs: (grad_outputs[0] * 1000,))
+    (gy,) = pt.autograd.grad((y * 3).sum(), y)
+    assert gy.tolist() == [30.0, 30.0]

@@ -89,6 +89,11 @@ class Generator:
         _traced_reset(self, "state", new_state)
         return self
 
+    def clone_state(self) -> "Generator":
+        """A new generator of the same device whose draws repeat this one's from here on."""
+        g = Generator(self.device)
+        return g.set_state(self.get_state())
+
 
 def _recorder():
     from plugtorch.dispatch import dispatcher as D

@@ -318,3 +318,11 @@ def test_normal_passes_no_gradient_to_mean_and_std():
     np.testing.assert_allclose(s.grad.numpy(), (an - m) ** 2 / sd ** 3 - 1 / sd, rtol=1e-5)
     for draw in (pt.normal(mu, 1.0), pt.normal(0.0, s)):
         assert not draw.requires_grad
+
+
+def test_generator_clone_state():
+    g = pt.Generator().manual_seed(3)
+    pt.rand(2, generator=g)
+    h = g.clone_state()
+    assert h is not g and h.initial_seed() == 3 and h.device == g.device
+    assert pt.rand(5, generator=g).tolist() == pt.rand(5, generator=h).tolist()

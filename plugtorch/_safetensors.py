@@ -78,8 +78,11 @@ def write_all(fh, data) -> None:
 
 
 # ---- reading -------------------------------------------------------------------------------
-_PICKLE = ("it looks like a pickle (or torch.save zip) file. plugtorch never unpickles, because "
-           "unpickling can run arbitrary code; re-save the tensors with safetensors or plugtorch.save")
+_PICKLE = ("it looks like a pickle file (or a torch.save file in the legacy format of PyTorch before 1.6, "
+           "or saved with _use_new_zipfile_serialization=False). plugtorch never unpickles, because "
+           "unpickling can run arbitrary code; it reads torch.save's zip format (the default since "
+           "PyTorch 1.6) without unpickling. Re-save the tensors with torch.save's default format, "
+           "safetensors or plugtorch.save")
 
 
 def _looks_pickled(prefix: bytes) -> bool:

@@ -36,6 +36,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch import _safetensors as st
+from plugtorch import _torch_format
 from plugtorch._device import device as _device
 from plugtorch._tensor import Tensor
 
@@ -254,7 +255,13 @@ def load(f, map_location=None, *, weights_only=True, mmap=None):
     ``mmap=True`` (``f`` must be a path) leaves cpu tensors in a copy-on-write map of the file
     instead of reading them into memory: writes to them never reach the file.
 
-    Loading never executes code, so ``weights_only`` is always in effect.
+    Loading never executes code, so ``weights_only`` is always in effect. PyTorch's ``torch.save``
+    files (its zip format, PyTorch 1.6 and later) load too, as ``torch.load(f, weights_only=True)``
+    loads them: tensors (sharing memory where they shared a storage), parameters, containers,
+    numbers, strings, dtypes and devices. Their pickle is read by a stack machine that builds only
+    those; a file that needs any other Python object (a whole pickled model) raises
+    ``pickle.UnpicklingError`` naming it, and nothing from the file runs (``mmap`` applies to
+    plugtorch and safetensors files; a torch.save file is read into memory).
 
     >>> sd = pt.load("model.safetensors", map_location="cpu")   # doctest: +SKIP
     """
@@ -265,6 +272,11 @@ def load(f, map_location=None, *, weights_only=True, mmap=None):
     with contextlib.ExitStack() as stack:
         fh = stack.enter_context(open(f, "rb")) if is_path else f
         fh, size = _sized(fh)
+        start = fh.tell()
+        if _torch_format.is_torch_zip(fh.read(4)):   # a torch.save file: read without unpickling
+            fh.seek(start)
+            return _torch_format.load(fh if start == 0 else io.BytesIO(fh.read()), name, map_location)
+        fh.seek(start)
         header = st.read_header(fh, size, name)
         reader = _Reader(fh, name, header, map_location)
         if mmap:    # not closed here: the tensors hold it, and the file can close under it

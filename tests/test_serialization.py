@@ -200,10 +200,11 @@ def test_tampered_structure_and_dtype():
         load_bytes(join(header, body))
 
 
-@pytest.mark.parametrize("data", [pickle.dumps({"w": [1.0, 2.0]}), b"PK\x03\x04" + b"\0" * 100]
+@pytest.mark.parametrize("data", [pickle.dumps({"w": [1.0, 2.0]})]
                          + [pickle.dumps(obj, protocol=p) for p in (2, 3, 4, 5) for obj in (1, [0.5] * 300, {})],
-                         ids=["pickle", "torch-zip"] + [f"protocol{p}-{k}" for p in (2, 3, 4, 5) for k in "ilD"])
+                         ids=["pickle"] + [f"protocol{p}-{k}" for p in (2, 3, 4, 5) for k in "ilD"])
 def test_pickle_files_are_refused(data):
+    # (torch.save's zip files load without unpickling: tests/test_torch_format.py)
     with pytest.raises(RuntimeError, match="looks like a pickle .* never unpickles"):
         load_bytes(data)
 

@@ -1,0 +1,437 @@
+"""Reading PyTorch's ``torch.save`` files (the zip format of PyTorch 1.6 and later) without
+unpickling them: what ``torch.load(f, weights_only=True)`` accepts, and nothing else.
+
+A ``torch.save`` file is a zip archive holding ``<name>/data.pkl`` (a pickle of the saved object
+whose tensors refer to storages by key), ``<name>/data/<key>`` (each storage's raw bytes) and
+``<name>/byteorder``. Python's ``pickle`` module would call whatever the pickle names, so it is
+never used here: ``pickletools.genops`` (the standard library's opcode parser, which runs nothing)
+reads the opcodes, and a small stack machine below builds the object from them. The only things
+it constructs are containers (list, tuple, dict, OrderedDict, set, frozenset), numbers, strings,
+bytes, dtypes, devices, sizes and tensors; any other global the pickle names (a model class,
+``os.system``, a NumPy array) is refused with ``pickle.UnpicklingError``, as
+``torch.load(weights_only=True)`` refuses it, before anything of the file has been used.
+
+Tensors that share a storage in the file share memory after loading (tied weights, views), and
+``map_location`` moves them as ``plugtorch.load`` does for its own files.
+"""
+from __future__ import annotations
+
+import codecs
+import collections
+import pickle
+import pickletools
+import sys
+import zipfile
+
+import numpy as np
+
+from plugtorch import _dtypes
+from plugtorch import _safetensors as st
+
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_MEMO = 1 << 24
+
+_STORAGES = {   # torch.<name>Storage -> dtype (UntypedStorage holds bytes)
+    "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
+    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32", "ShortStorage": "int16",
+    "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool", "ComplexFloatStorage": "complex64",
+    "ComplexDoubleStorage": "complex128", "UntypedStorage": "uint8",
+}
+_DTYPE_NAMES = {
+    "float32": "float32", "float": "float32", "float64": "float64", "double": "float64", "float16": "float16",
+    "half": "float16", "bfloat16": "bfloat16", "int8": "int8", "uint8": "uint8", "int16": "int16", "short": "int16",
+    "int32": "int32", "int": "int32", "int64": "int64", "long": "int64", "bool": "bool", "complex64": "complex64",
+    "cfloat": "complex64", "complex128": "complex128", "cdouble": "complex128",
+}
+
+
+class _StorageType:
+    __slots__ = ("dtype", "name")
+
+    def __init__(self, dtype, name):
+        self.dtype, self.name = dtype, name
+
+
+class _Storage:
+    """One storage of the file: a 1-D tensor of its elements, already on its target device."""
+    __slots__ = ("tensor", "key")
+
+    def __init__(self, tensor, key):
+        self.tensor, self.key = tensor, key
+
+
+class _TensorClass:   # torch.Tensor / torch.nn.Parameter as named by _rebuild_from_type_v2
+    __slots__ = ("parameter",)
+
+    def __init__(self, parameter):
+        self.parameter = parameter
+
+
+def is_torch_zip(prefix: bytes) -> bool:
+    return prefix[:4] == ZIP_MAGIC
+
+
+def load(fh, name, map_location):
+    """The object in the ``torch.save`` zip ``fh`` (positioned at its start)."""
+    try:
+        archive = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise st.bad(name, f"it starts like a torch.save zip archive but is not a valid zip file ({e}); "
+                           "the file is truncated or damaged") from None
+    with archive:
+        pkl = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1] \
+            or [n for n in archive.namelist() if n == "data.pkl"]
+        if len(pkl) != 1:
+            raise st.bad(name, "it is a zip archive but not a torch.save file: it holds "
+                               f"{len(pkl)} '<name>/data.pkl' records, not one")
+        prefix = pkl[0][:-len("data.pkl")]
+        order = "little"
+        if prefix + "byteorder" in archive.namelist():
+            order = _read(archive, prefix + "byteorder", name).decode("ascii", "replace").strip()
+            if order not in ("little", "big"):
+                raise st.bad(name, f"its byteorder record says {order!r}, not 'little' or 'big' (the file was "
+                                   "modified)")
+        reader = _Reader(archive, prefix, name, map_location, order)
+        return _Machine(name, reader).run(_read(archive, pkl[0], name))
+
+
+def _read(archive, member, name) -> bytes:
+    try:
+        return archive.read(member)
+    except KeyError:
+        raise st.bad(name, f"its pickle refers to the record '{member}', which the archive does not hold "
+                           "(the file is truncated or was modified)") from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise st.bad(name, f"its record '{member}' cannot be read ({e}); the file is truncated or "
+                           "damaged") from None
+
+
+class _Reader:
+    def __init__(self, archive, prefix, name, map_location, order):
+        self.archive, self.prefix, self.name = archive, prefix, name
+        self.map_location, self.order = map_location, order
+        self.storages: dict = {}
+
+    def storage(self, pid) -> _Storage:
+        from plugtorch import _ops_public as P
+        from plugtorch import serialization as S
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str)
+                and isinstance(pid[3], str) and type(pid[4]) is int and pid[4] >= 0):
+            raise st.bad(self.name, f"its pickle has the persistent id {st._short(repr(pid))}, not "
+                                    "('storage', <storage type>, key, location, numel)")
+        _, kind, key, location, numel = pid
+        made = self.storages.get(key)
+        if made is not None:
+            return made
+        dt = kind.dtype
+        raw = _read(self.archive, f"{self.prefix}data/{key}", self.name)
+        if len(raw) != numel * dt.itemsize:
+            raise st.bad(self.name, f"storage '{key}' holds {len(raw)} bytes, but its pickle says {numel} "
+                                    f"elements of {dt} ({numel * dt.itemsize} bytes); the file was modified")
+        arr = np.frombuffer(bytearray(raw), dtype=dt.numpy, count=numel)
+        if (self.order == "big") != (sys.byteorder == "big") and dt.itemsize > 1:
+            arr = arr.byteswap()
+        saved_device = _device_name(location)
+        target = S._target(saved_device, self.map_location)
+        t = P.from_numpy(arr)
+        if target is None:
+            t = self.map_location(t, saved_device)
+        elif not S._is_cpu(target):
+            try:
+                t = t.to(target)
+            except (RuntimeError, ValueError, TypeError) as e:
+                raise st.bad(self.name, f"a tensor was saved on '{saved_device}' and cannot be restored on "
+                                        f"'{target}' ({e}); pass map_location='cpu' (or another available "
+                                        "device) to plugtorch.load") from None
+        made = self.storages[key] = _Storage(t, key)
+        return made
+
+
+def _device_name(location: str) -> str:
+    # torch names cuda devices "cuda:0"; plugtorch's cpu, cuda and opencl take the same form
+    return "cpu" if location in ("cpu", "meta") else location
+
+
+def _rebuild_tensor(name, storage, offset, size, stride, requires_grad=False, hooks=None, metadata=None):
+    from plugtorch.dispatch.ops.arrangements import storage_needed
+
+    def int_ok(x):
+        return type(x) is int and 0 <= x < 2 ** 63
+
+    if not isinstance(storage, _Storage):
+        raise st.bad(name, f"its pickle rebuilds a tensor from {type(storage).__name__}, not a storage")
+    if not (int_ok(offset) and isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+            <= st.MAX_NDIM and all(int_ok(n) for n in size) and all(int_ok(s) for s in stride)
+            and type(requires_grad) is bool):
+        raise st.bad(name, f"its pickle rebuilds a tensor of storage '{storage.key}' with offset {offset!r}, "
+                           f"size {size!r} and stride {stride!r}, which are not valid (the file was modified)")
+    if hooks:
+        raise st.bad(name, "its pickle restores backward hooks on a tensor; hooks are Python code, which "
+                           "plugtorch.load does not restore")
+    base = storage.tensor
+    if storage_needed(size, stride, offset) > base.shape[0]:
+        raise st.bad(name, f"a tensor of size {list(size)}, stride {list(stride)} and offset {offset} reaches "
+                           f"past the {base.shape[0]} elements of storage '{storage.key}' (the file was modified)")
+    t = base.as_strided(size, stride, offset)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def _rebuild_parameter(name, data, requires_grad, hooks, state=None):
+    from plugtorch import _tensor
+    from plugtorch.nn.parameter import Parameter
+    if not isinstance(data, _tensor.Tensor) or type(requires_grad) is not bool:
+        raise st.bad(name, "its pickle rebuilds a parameter from something other than a tensor")
+    if hooks or state:
+        raise st.bad(name, "its pickle restores Python attributes or hooks on a parameter, which "
+                           "plugtorch.load does not restore")
+    return Parameter(data, requires_grad=requires_grad)
+
+
+def _rebuild_from_type(name, func, new_type, args, state):
+    if not (isinstance(new_type, _TensorClass) and isinstance(func, _Allowed) and isinstance(args, tuple)):
+        raise st.bad(name, "its pickle rebuilds a tensor subclass that plugtorch.load does not know")
+    t = func.call(args)
+    if state:
+        raise st.bad(name, "its pickle restores Python attributes on a tensor, which plugtorch.load does "
+                           "not restore")
+    if new_type.parameter:
+        return _rebuild_parameter(name, t, t.requires_grad, None)
+    return t
+
+
+class _Allowed:
+    """A callable the pickle may name: ours, never one the file picks."""
+    __slots__ = ("fn", "label")
+
+    def __init__(self, fn, label):
+        self.fn, self.label = fn, label
+
+    def call(self, args):
+        return self.fn(*args)
+
+
+def _odict(*args):
+    if args and not (len(args) == 1 and isinstance(args[0], (list, tuple))):
+        raise TypeError("OrderedDict takes one list of pairs")
+    return collections.OrderedDict(*args)
+
+
+def _encode(s, encoding="utf-8"):
+    if not isinstance(s, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
+        raise TypeError("_codecs.encode takes a string and a text encoding")
+    return codecs.encode(s, encoding)
+
+
+def _layout(text):
+    from plugtorch import _layout
+    if text != "torch.strided":
+        raise TypeError(f"layout {text!r}: plugtorch loads strided tensors only")
+    return _layout.strided
+
+
+def _globals(name):
+    from plugtorch import _device, _tensor
+    g = {
+        ("collections", "OrderedDict"): _Allowed(_odict, "collections.OrderedDict"),
+        ("_codecs", "encode"): _Allowed(_encode, "_codecs.encode"),
+        ("torch._utils", "_rebuild_tensor_v2"): _Allowed(lambda *a: _rebuild_tensor(name, *a), "_rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_tensor"): _Allowed(lambda s, o, size, stride: _rebuild_tensor(name, s, o, size, stride),
+                                                      "_rebuild_tensor"),
+        ("torch._utils", "_rebuild_parameter"): _Allowed(lambda *a: _rebuild_parameter(name, *a), "_rebuild_parameter"),
+        ("torch._utils", "_rebuild_parameter_with_state"): _Allowed(lambda *a: _rebuild_parameter(name, *a),
+                                                                    "_rebuild_parameter_with_state"),
+        ("torch._tensor", "_rebuild_from_type_v2"): _Allowed(lambda *a: _rebuild_from_type(name, *a),
+                                                             "_rebuild_from_type_v2"),
+        ("torch", "Tensor"): _TensorClass(False),
+        ("torch.nn.parameter", "Parameter"): _TensorClass(True),
+        ("torch", "device"): _Allowed(lambda *a: _device.device(*a), "torch.device"),
+        ("torch", "Size"): _Allowed(lambda dims=(): _tensor.Size(tuple(int(d) for d in dims)), "torch.Size"),
+        ("torch.serialization", "_get_layout"): _Allowed(_layout, "_get_layout"),
+    }
+    for mod in ("builtins", "__builtin__"):
+        g[(mod, "set")] = _Allowed(lambda items=(): set(items), "set")
+        g[(mod, "frozenset")] = _Allowed(lambda items=(): frozenset(items), "frozenset")
+        g[(mod, "complex")] = _Allowed(lambda re=0.0, im=0.0: complex(float(re), float(im)), "complex")
+        g[(mod, "slice")] = _Allowed(lambda *a: slice(*a), "slice")
+        g[(mod, "bytearray")] = _Allowed(lambda *a: bytearray(*(x for x in a if isinstance(x, (bytes, str, int)))),
+                                         "bytearray")
+    for storage, dt in _STORAGES.items():
+        g[("torch", storage)] = _StorageType(getattr(_dtypes, dt), storage)
+    for alias, dt in _DTYPE_NAMES.items():
+        g[("torch", alias)] = getattr(_dtypes, dt)
+    return g
+
+
+_SCALARS = {"BININT", "BININT1", "BININT2", "INT", "LONG", "LONG1", "LONG4", "BINFLOAT", "FLOAT",
+            "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8", "UNICODE", "BINBYTES", "SHORT_BINBYTES",
+            "BINBYTES8", "BINSTRING", "SHORT_BINSTRING", "STRING"}
+
+
+class _Machine:
+    """Runs a pickle's opcodes, building only what ``_globals`` allows."""
+
+    def __init__(self, name, reader):
+        self.name, self.reader = name, reader
+        self.allowed = _globals(name)
+
+    def bad(self, why):
+        return st.bad(self.name, f"its pickle {why} (the file is damaged or was modified)")
+
+    def refuse(self, module, qual):
+        return pickle.UnpicklingError(
+            f"plugtorch.load: cannot load {self.name}: it needs the Python object {module}.{qual}, which a "
+            "weights-only load does not create (torch.load(weights_only=True) refuses it too), because making it "
+            "would run code from the file. Save the model's state_dict (torch.save(model.state_dict(), f)) "
+            "instead of the whole object, and rebuild the model in code")
+
+    def run(self, data: bytes):
+        stack, marks, memo = [], [], {}
+
+        def pop_mark():
+            nonlocal stack
+            if not marks:
+                raise self.bad("pops a mark it never set")
+            items, stack = stack, marks.pop()
+            return items
+
+        def need(k):
+            if len(stack) < k:
+                raise self.bad("reads past the bottom of its stack")
+
+        try:
+            ops = pickletools.genops(data)
+            for op, arg, _pos in ops:
+                n = op.name
+                if n in _SCALARS:
+                    stack.append(arg)
+                elif n in ("PROTO", "FRAME"):
+                    pass
+                elif n == "STOP":
+                    need(1)
+                    return stack.pop()
+                elif n == "MARK":
+                    marks.append(stack)
+                    stack = []
+                elif n in ("BINPUT", "LONG_BINPUT", "PUT"):
+                    need(1)
+                    if len(memo) >= MAX_MEMO:
+                        raise self.bad("memoizes too many objects")
+                    memo[arg] = stack[-1]
+                elif n == "MEMOIZE":
+                    need(1)
+                    memo[len(memo)] = stack[-1]
+                elif n in ("BINGET", "LONG_BINGET", "GET"):
+                    if arg not in memo:
+                        raise self.bad(f"reads memo entry {arg!r}, which it never stored")
+                    stack.append(memo[arg])
+                elif n == "NONE":
+                    stack.append(None)
+                elif n in ("NEWTRUE", "NEWFALSE"):
+                    stack.append(n == "NEWTRUE")
+                elif n == "EMPTY_TUPLE":
+                    stack.append(())
+                elif n in ("TUPLE1", "TUPLE2", "TUPLE3"):
+                    k = int(n[-1])
+                    need(k)
+                    items = tuple(stack[-k:])
+                    del stack[-k:]
+                    stack.append(items)
+                elif n == "TUPLE":
+                    items = pop_mark()   # (first: it rebinds stack)
+                    stack.append(tuple(items))
+                elif n == "EMPTY_LIST":
+                    stack.append([])
+                elif n == "LIST":
+                    items = pop_mark()
+                    stack.append(list(items))
+                elif n == "EMPTY_DICT":
+                    stack.append({})
+                elif n == "DICT":
+                    items = pop_mark()
+                    stack.append(self._pairs({}, items))
+                elif n == "EMPTY_SET":
+                    stack.append(set())
+                elif n == "FROZENSET":
+                    items = pop_mark()
+                    stack.append(frozenset(items))
+                elif n == "APPEND":
+                    need(2)
+                    v = stack.pop()
+                    self._container(stack[-1], list).append(v)
+                elif n == "APPENDS":
+                    items = pop_mark()
+                    need(1)
+                    self._container(stack[-1], list).extend(items)
+                elif n == "SETITEM":
+                    need(3)
+                    v, k = stack.pop(), stack.pop()
+                    self._pairs(self._container(stack[-1], dict), [k, v])
+                elif n == "SETITEMS":
+                    items = pop_mark()
+                    need(1)
+                    self._pairs(self._container(stack[-1], dict), items)
+                elif n == "ADDITEMS":
+                    items = pop_mark()
+                    need(1)
+                    self._container(stack[-1], set).update(items)
+                elif n == "GLOBAL":
+                    module, _, qual = arg.partition(" ")
+                    stack.append(self._global(module, qual))
+                elif n == "STACK_GLOBAL":
+                    need(2)
+                    qual, module = stack.pop(), stack.pop()
+                    if not (isinstance(module, str) and isinstance(qual, str)):
+                        raise self.bad("names a global with something other than strings")
+                    stack.append(self._global(module, qual))
+                elif n in ("REDUCE", "NEWOBJ"):
+                    need(2)
+                    args, fn = stack.pop(), stack.pop()
+                    if not isinstance(fn, _Allowed) or not isinstance(args, tuple):
+                        raise self.bad(f"calls {type(fn).__name__}, which is not callable here")
+                    stack.append(fn.call(args))
+                elif n == "BUILD":
+                    need(2)
+                    state = stack.pop()
+                    self._build(stack[-1], state)
+                elif n == "BINPERSID":
+                    need(1)
+                    stack.append(self.reader.storage(stack.pop()))
+                else:
+                    raise self.bad(f"uses the opcode {n}, which a torch.save file does not contain")
+        except (ValueError, EOFError) as e:   # genops on a truncated or malformed pickle
+            raise self.bad(f"cannot be read ({e})") from None
+        except (TypeError, KeyError, IndexError, OverflowError, RecursionError) as e:
+            raise self.bad(f"builds an invalid object ({type(e).__name__}: {e})") from None
+        raise self.bad("ends without its STOP opcode")
+
+    def _global(self, module, qual):
+        v = self.allowed.get((module, qual))
+        if v is None:
+            raise self.refuse(module, qual)
+        return v
+
+    def _container(self, obj, kind):
+        if not isinstance(obj, kind) or type(obj) not in (list, dict, collections.OrderedDict, set):
+            raise self.bad(f"adds items to a {type(obj).__name__}, not a {kind.__name__}")
+        return obj
+
+    def _pairs(self, d, items):
+        if len(items) % 2:
+            raise self.bad("gives a dict an odd number of keys and values")
+        for i in range(0, len(items), 2):
+            d[items[i]] = items[i + 1]
+        return d
+
+    def _build(self, obj, state):
+        # OrderedDict's state is its __dict__: a state_dict's _metadata (versions of its modules)
+        if type(obj) is collections.OrderedDict and isinstance(state, dict) \
+                and all(isinstance(k, str) and k.isidentifier() and not k.startswith("__") for k in state):
+            for k, v in state.items():
+                setattr(obj, k, v)
+            return
+        if state in (None, {}) or (isinstance(state, tuple) and not any(state)):
+            return
+        raise self.bad(f"sets the state of a {type(obj).__name__}, which plugtorch.load does not restore")

@@ -1,0 +1,238 @@
+"""plugtorch.load of PyTorch's torch.save files (zip format), read without unpickling.
+
+The files under tests/data/torch_save were written once by PyTorch 2.13 from known values (the
+script is in that folder's README); the tests compare what loads with those values, computed
+here by hand or with NumPy. Crafted files check that nothing but weights is ever built.
+"""
+import collections
+import io
+import pickle
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+DATA = Path(__file__).parent / "data" / "torch_save"
+
+
+def test_a_state_dict_loads_into_the_model():
+    sd = pt.load(DATA / "state_dict.pt")
+    assert isinstance(sd, collections.OrderedDict)
+    assert list(sd) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                        "1.num_batches_tracked"]
+    assert sd._metadata == {"": {"version": 1}, "0": {"version": 1}, "1": {"version": 2}}
+    w = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    assert sd["0.weight"].dtype is pt.float32 and sd["0.weight"].tolist() == w.tolist()
+    assert sd["1.num_batches_tracked"].dtype is pt.int64 and sd["1.num_batches_tracked"].shape == ()
+    m = pt.nn.Sequential(pt.nn.Linear(3, 2), pt.nn.BatchNorm1d(2))
+    m.load_state_dict(sd)
+    m.eval()
+    x = np.ones((1, 3), np.float32)
+    want = ((x @ w.T + [-1.0, 0.5]) - 0.25) / np.sqrt(2.0 + 1e-5)   # BatchNorm weight 1, bias 0
+    np.testing.assert_allclose(m(pt.tensor(x)).detach().numpy(), want, rtol=1e-6)
+    assert m[1].num_batches_tracked.item() == 7
+
+
+def test_every_dtype_round_trips():
+    d = pt.load(DATA / "dtypes.pt")
+    for name in ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64"):
+        assert d[name].dtype is getattr(pt, name) and d[name].tolist() == [-9, -6, -3, 0, 3, 6], name
+    assert d["uint8"].dtype is pt.uint8 and d["uint8"].tolist() == [0, 50, 100, 150, 200]
+    assert d["bool"].tolist() == [True, False, True]
+    for name in ("complex64", "complex128"):
+        assert d[name].dtype is getattr(pt, name) and d[name].tolist() == [1 + 2j, -0.5j, 3 + 0j]
+    assert d["scalar"].shape == () and d["scalar"].item() == 2.5 and d["scalar"].dtype is pt.float64
+    assert d["empty"].shape == (0, 3)
+
+
+def test_views_share_memory_and_python_values_come_back():
+    o = pt.load(DATA / "objects.pt")
+    base = np.arange(12, dtype=np.float32)
+    assert o["rows"].tolist() == base.reshape(3, 4).tolist() and o["t"].tolist() == base.reshape(3, 4).T.tolist()
+    assert o["tail"].tolist() == base[5:].tolist() and o["step"].tolist() == base[::3].tolist()
+    o["base"][6] = -1.0     # one storage in the file: one memory after loading, as torch.load gives
+    assert o["rows"][1, 2].item() == -1.0 and o["t"][2, 1].item() == -1.0 and o["tail"][1].item() == -1.0
+    assert o["step"][2].item() == -1.0
+    assert isinstance(o["param"], pt.nn.Parameter) and o["param"].requires_grad and o["param"].tolist() == [1, -2]
+    assert isinstance(o["frozen"], pt.nn.Parameter) and not o["frozen"].requires_grad
+    assert o["leaf"].requires_grad and o["leaf"].is_leaf
+    assert o["list"] == [1, 2.5, "three", None, True] and o["tuple"] == (4, (5, 6)) and o["set"] == {7, 8}
+    assert o["bytes"] == b"\x00\xff" and o["dtype"] is pt.float16 and o["device"] == pt.device("cpu")
+    assert o["size"] == pt.Size([2, 3]) and o["big"] == 2 ** 70 and o["cplx"] == 1 - 2j
+    assert list(o["od"].items()) == [("b", 1), ("a", 2)] and isinstance(o["od"], collections.OrderedDict)
+    assert o["nested"]["deep"][0]["x"].tolist() == [9]
+
+
+def test_an_adam_state_dict_resumes_training():
+    ck = pt.load(DATA / "adam.pt")
+    state = ck["optimizer"]["state"][0]
+    # two steps from [1, 2] with gradients [0.5, -1] and [0.25, 0]
+    assert state["step"].item() == 2.0
+    np.testing.assert_allclose(state["exp_avg"].numpy(), [0.07, -0.09], rtol=1e-6)
+    np.testing.assert_allclose(state["exp_avg_sq"].numpy(), [0.999 * 0.00025 + 0.001 * 0.0625, 0.000999],
+                               rtol=1e-5)
+    p = pt.nn.Parameter(ck["param"].clone())
+    opt = pt.optim.Adam([p], lr=0.1)
+    opt.load_state_dict(ck["optimizer"])
+    g = np.array([0.1, 0.2], np.float32)
+    p.grad = pt.tensor(g)
+    opt.step()
+    m = 0.9 * state["exp_avg"].numpy().astype(np.float64) + 0.1 * g
+    v = 0.999 * state["exp_avg_sq"].numpy().astype(np.float64) + 0.001 * g * g
+    want = ck["param"].numpy() - 0.1 * (m / (1 - 0.9 ** 3)) / (np.sqrt(v / (1 - 0.999 ** 3)) + 1e-8)
+    np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-5)
+
+
+def test_pickle_protocol_4_and_a_file_object():
+    with open(DATA / "protocol4.pt", "rb") as f:
+        d = pt.load(io.BytesIO(f.read()))
+    assert d["x"].tolist() == [[2.0, 3.0, 4.0], [5.0, 6.0, 7.0]]
+
+
+@pytest.mark.parametrize("device", [d for d in pt.backends.available() if d in ("opencl", "cuda")])
+def test_map_location_moves_the_storages_and_keeps_them_shared(device):
+    o = pt.load(DATA / "objects.pt", map_location=device)
+    assert o["rows"].device.type == device and o["param"].device.type == device
+    o["base"][1] = 50.0
+    assert o["rows"][0, 1].item() == 50.0 and o["t"][1, 0].item() == 50.0
+
+
+def test_map_location_function_and_dict():
+    seen = []
+
+    def to_cpu(t, saved):
+        seen.append(saved)
+        return t
+
+    sd = pt.load(DATA / "state_dict.pt", map_location=to_cpu)
+    assert seen == ["cpu"] * 7 and sd["0.bias"].tolist() == [-1.0, 0.5]
+    assert pt.load(DATA / "state_dict.pt", map_location={"cpu": "cpu"})["0.bias"].tolist() == [-1.0, 0.5]
+
+
+def test_a_pickled_module_is_refused_naming_its_class():
+    with pytest.raises(pickle.UnpicklingError, match=r"module\.pt: it needs the Python object "
+                                                     r"torch\.nn\.modules\.linear\.Linear.*state_dict"):
+        pt.load(DATA / "module.pt")
+
+
+def test_the_legacy_format_is_refused_with_the_fix():
+    with pytest.raises(RuntimeError, match=r"legacy format of PyTorch before 1\.6.*never unpickles"):
+        pt.load(DATA / "legacy.pt")
+
+
+# ---- crafted files: what a weights-only load must refuse -------------------------------------------
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+class _System:
+    def __reduce__(self):
+        import os
+        return (os.system, ("exit 3",))
+
+
+def _zip(pkl: bytes, records=None) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "little")
+        for k, v in (records or {}).items():
+            z.writestr(f"archive/data/{k}", v)
+    buf.seek(0)
+    return buf
+
+
+def test_a_code_payload_is_never_run(tmp_path):
+    target = tmp_path / "created-by-unpickling"
+    for proto in (2, 4):
+        with pytest.raises(pickle.UnpicklingError, match=r"it needs the Python object io\.open"):
+            pt.load(_zip(pickle.dumps({"x": _Payload(str(target))}, protocol=proto)))
+        with pytest.raises(pickle.UnpicklingError, match=r"(posix|os)\.system"):
+            pt.load(_zip(pickle.dumps([_System()], protocol=proto)))
+    assert not target.exists()
+
+
+class _FakeStorage:
+    def __init__(self, key, numel):
+        self.key, self.numel = key, numel
+
+
+def _torch_pickle(obj, storage_kind="FloatStorage"):
+    """A pickle as torch.save writes it, made without torch: stand-in modules named torch and
+    torch._utils let the pickler name their functions."""
+    torch_mod, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*a):
+        raise AssertionError
+
+    kind = type(storage_kind, (), {})
+    kind.__module__ = "torch"
+    _rebuild_tensor_v2.__module__ = "torch._utils"
+    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    setattr(torch_mod, storage_kind, kind)
+    torch_mod._utils = utils
+
+    class P(pickle.Pickler):
+        def persistent_id(self, o):
+            return ("storage", kind, o.key, "cpu", o.numel) if isinstance(o, _FakeStorage) else None
+
+    class T:
+        def __init__(self, storage, offset, size, stride):
+            self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, self.args)
+
+    saved = {k: sys.modules.get(k) for k in ("torch", "torch._utils")}
+    sys.modules.update({"torch": torch_mod, "torch._utils": utils})
+    try:
+        buf = io.BytesIO()
+        P(buf, protocol=2).dump(obj(T))
+        return buf.getvalue()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+
+
+def test_a_crafted_file_loads_like_torch_writes_it():
+    pkl = _torch_pickle(lambda T: {"w": T(_FakeStorage("0", 6), 1, (2, 2), (2, 1))})
+    d = pt.load(_zip(pkl, {"0": np.arange(6, dtype=np.float32).tobytes()}))
+    assert d["w"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_tampered_files_are_refused_naming_the_problem():
+    good = np.arange(6, dtype=np.float32).tobytes()
+    past = _torch_pickle(lambda T: {"w": T(_FakeStorage("0", 6), 4, (2, 2), (2, 1))})
+    with pytest.raises(RuntimeError, match=r"reaches past the 6 elements of storage '0'"):
+        pt.load(_zip(past, {"0": good}))
+    short = _torch_pickle(lambda T: {"w": T(_FakeStorage("0", 6), 0, (6,), (1,))})
+    with pytest.raises(RuntimeError, match=r"storage '0' holds 20 bytes, but its pickle says 6 elements"):
+        pt.load(_zip(short, {"0": good[:20]}))
+    with pytest.raises(RuntimeError, match=r"refers to the record 'archive/data/0', which the archive does not hold"):
+        pt.load(_zip(short))
+    neg = _torch_pickle(lambda T: {"w": T(_FakeStorage("0", 6), 0, (-1,), (1,))})
+    with pytest.raises(RuntimeError, match=r"not valid \(the file was modified\)"):
+        pt.load(_zip(neg, {"0": good}))
+    with pytest.raises(RuntimeError, match=r"ends without its STOP opcode|cannot be read"):
+        pt.load(_zip(short[:-1], {"0": good}))
+    with pytest.raises(RuntimeError, match=r"not a valid zip file"):
+        pt.load(io.BytesIO(b"PK\x03\x04" + b"\0" * 100))
+    with pytest.raises(RuntimeError, match=r"not a torch\.save file"):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr("readme.txt", "hi")
+        pt.load(io.BytesIO(buf.getvalue()))

@@ -349,3 +349,18 @@ def test_packed_on_opencl_matches_cpu():
         results.append([padded, h, c, xd.grad] + [p.grad for p in mod.parameters()])
     for a, b in zip(*results):
         np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_flatten_parameters_and_all_weights():
+    # PyTorch code calls lstm.flatten_parameters() and reads all_weights; both must work here too
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2)
+    x = pt.ones(5, 1, 3)
+    before = m(x)[0].detach().numpy()
+    assert m.flatten_parameters() is None
+    np.testing.assert_array_equal(m(x)[0].detach().numpy(), before)
+    assert m._all_weights[1] == ["weight_ih_l0_reverse", "weight_hh_l0_reverse", "bias_ih_l0_reverse",
+                                 "bias_hh_l0_reverse", "weight_hr_l0_reverse"]
+    assert [tuple(w.shape) for w in m.all_weights[2]] == [(16, 4), (16, 2), (16,), (16,), (2, 4)]
+    assert m.all_weights[3][0] is m.weight_ih_l1_reverse and len(m._flat_weights) == 20
+    g = nn.GRU(3, 4, bias=False)
+    assert g._all_weights == [["weight_ih_l0", "weight_hh_l0"]] and g._flat_weights[1] is g.weight_hh_l0

@@ -135,6 +135,25 @@ class RNNBase(Module):
         for w in self.parameters():
             init.uniform_(w, -stdv, stdv)
 
+    def flatten_parameters(self) -> None:
+        """Does nothing: kept so PyTorch code that calls it runs (PyTorch packs the weights into one
+        buffer only for cuDNN; every backend here reads the separate parameters)."""
+
+    @property
+    def _flat_weights(self):
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def _all_weights(self):
+        """Parameter names per (layer, direction): [["weight_ih_l0", "weight_hh_l0", ...], ...]."""
+        names = self._flat_weights_names
+        per = len(names) // (self.num_layers * (2 if self.bidirectional else 1))
+        return [names[i:i + per] for i in range(0, len(names), per)]
+
+    @property
+    def all_weights(self):
+        return [[getattr(self, name) for name in group] for group in self._all_weights]
+
     def _check_input(self, input):
         name = "LSTM" if self.mode == "LSTM" else "GRU" if self.mode == "GRU" else "RNN"
         if input.ndim not in (2, 3):

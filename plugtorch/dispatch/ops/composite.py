@@ -1626,7 +1626,10 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
                    else too_few)
     if input.ndim == 1:
         return multinomial(input.unsqueeze(0), num_samples, replacement, generator=generator).squeeze(0)
-    probs = input / input.sum(-1, keepdim=True)
+    # draws and sums in float32 at least: a half-precision uniform has 8 or 11 bits, so a
+    # category of probability 1e-4 came up 4x (float16) or 21x (bfloat16) too often
+    x = input if input._dtype in (_dtypes.float32, _dtypes.float64) else input.to(_dtypes.float32)
+    probs = x / x.sum(-1, keepdim=True)
     if replacement:
         cdf = probs.cumsum(-1)
         u = pt.empty((input.shape[0], num_samples), dtype=probs.dtype, device=input.device).uniform_(generator=generator)

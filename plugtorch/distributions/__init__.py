@@ -63,3 +63,35 @@ __all__ = [
     "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "VonMises", "Weibull", "Wishart",
     "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
 ]
+
+identity_transform = ComposeTransform([])   # as torch.distributions.identity_transform
+
+
+def _torch_module_names():
+    """``from plugtorch.distributions.beta import Beta``: PyTorch has one module per distribution;
+    plugtorch groups several families per file, so each of PyTorch's module names is registered as
+    a module holding its classes (the same objects as ``plugtorch.distributions.Beta``)."""
+    import sys
+    import types
+    for mod, names in {
+            "beta": ("Beta",), "binomial": ("Binomial",), "cauchy": ("Cauchy",), "chi2": ("Chi2",),
+            "dirichlet": ("Dirichlet",), "fishersnedecor": ("FisherSnedecor",), "geometric": ("Geometric",),
+            "gumbel": ("Gumbel",), "half_cauchy": ("HalfCauchy",), "half_normal": ("HalfNormal",),
+            "inverse_gamma": ("InverseGamma",), "kumaraswamy": ("Kumaraswamy",), "laplace": ("Laplace",),
+            "logistic_normal": ("LogisticNormal",), "multinomial": ("Multinomial",),
+            "negative_binomial": ("NegativeBinomial",), "pareto": ("Pareto",), "poisson": ("Poisson",),
+            "relaxed_bernoulli": ("RelaxedBernoulli", "LogitRelaxedBernoulli"),
+            "relaxed_categorical": ("RelaxedOneHotCategorical", "ExpRelaxedCategorical"),
+            "studentT": ("StudentT",), "weibull": ("Weibull",)}.items():
+        full = f"{__name__}.{mod}"
+        if full in sys.modules:
+            continue
+        m = types.ModuleType(full, f"PyTorch's torch.distributions.{mod}: {', '.join(names)}.")
+        for n in names:
+            setattr(m, n, globals()[n])
+        m.__all__ = list(names)
+        sys.modules[full] = m
+        globals()[mod] = m
+
+
+_torch_module_names()

@@ -133,3 +133,14 @@ def test_module_list_pop_add_and_parameter_dict_order():
 def test_parameter_dict_repr_lists_its_parameters():
     pd = nn.ParameterDict({"w": pt.ones(2, 3)})
     assert repr(pd) == "ParameterDict((w): Parameter containing: [plugtorch.float32 of size 2x3])"
+
+
+def test_module_list_repr_folds_runs_of_equal_modules():
+    ml = nn.ModuleList([nn.Linear(1, 1) for _ in range(3)] + [nn.ReLU(), nn.Linear(1, 1)])
+    assert repr(ml) == ("ModuleList(\n"
+                        "  (0-2): 3 x Linear(in_features=1, out_features=1, bias=True)\n"
+                        "  (3): ReLU()\n"
+                        "  (4): Linear(in_features=1, out_features=1, bias=True)\n)")
+    assert repr(nn.ModuleList()) == "ModuleList()"
+    pd = nn.ParameterDict(OrderedDict([("a", pt.ones(1)), ("b", pt.ones(2))]))
+    assert list(reversed(pd)) == ["b", "a"] and pd.popitem()[0] == "b" and list(pd) == ["a"]

@@ -11,7 +11,7 @@ import operator
 import warnings
 from collections import OrderedDict
 
-from plugtorch.nn.modules.module import Module
+from plugtorch.nn.modules.module import Module, _addindent
 from plugtorch.nn.parameter import Parameter
 
 
@@ -205,6 +205,20 @@ class ModuleList(_ListOf):
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it and call its modules")
 
+    def __repr__(self):
+        # runs of equal members print once, "(0-11): 12 x Block(...)", as PyTorch prints them
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        runs = []                                   # [first index, last index, repr]
+        for i, r in enumerate(reprs):
+            if runs and runs[-1][2] == r:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, r])
+        lines = [_addindent(f"({a}): {r}" if a == b else f"({a}-{b}): {b - a + 1} x {r}", 2) for a, b, r in runs]
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class _DictOf(Module):
     """Dict behaviour over one of the module's stores (``_modules`` or ``_parameters``)."""
@@ -289,6 +303,15 @@ class ParameterDict(_DictOf):
 
     def get(self, key, default=None):
         return self._items().get(key, default)
+
+    def popitem(self):
+        return self._items().popitem()
+
+    def __reversed__(self):
+        return reversed(list(self._items()))
+
+    def fromkeys(self, keys, default=None):
+        return ParameterDict(OrderedDict((k, default) for k in keys))
 
     def setdefault(self, key, default=None):
         if key not in self:

@@ -234,3 +234,18 @@ def test_module_to_refuses_what_tensor_to_refuses():
         m.to("cpu", copy=True)
     with pytest.raises(TypeError, match="only accepts floating point dtypes"):
         m.to(pt.int32)
+
+
+def test_to_empty_and_share_memory_keep_the_parameter_objects():
+    net = pt.nn.Sequential(pt.nn.Linear(2, 3), pt.nn.BatchNorm1d(3))
+    w = net[0].weight
+    assert net.to_empty(device="cpu") is net and net[0].weight is w
+    assert w.shape == (3, 2) and w.requires_grad and net[1].running_mean.shape == (3,)
+    inner = pt.nn.Sequential(pt.nn.Sequential(pt.nn.Linear(1, 1)))
+    before = inner[0][0].weight.detach().numpy().copy()
+    inner.to_empty(device="cpu", recurse=False)          # no parameters of its own: nothing changes
+    assert inner[0][0].weight.detach().numpy().tolist() == before.tolist()
+    lin = pt.nn.Linear(2, 2)
+    values = lin.weight.detach().numpy().copy()
+    assert lin.share_memory() is lin
+    assert lin.weight.detach().numpy().tolist() == values.tolist()

@@ -547,9 +547,9 @@ class Module:
         fn(self)
         return self
 
-    def _apply(self, fn):
+    def _apply(self, fn, recurse: bool = True):
         """Replace each parameter's and buffer's data by ``fn(tensor)``, keeping the objects."""
-        for m in self.modules():
+        for m in (self.modules() if recurse else [self]):
             for name, p in m._parameters.items():
                 if p is None:
                     continue
@@ -563,6 +563,15 @@ class Module:
                 if b is not None:
                     m._buffers[name] = fn(b)
         return self
+
+    def to_empty(self, *, device, recurse: bool = True):
+        """Move the parameters and buffers to ``device`` without copying their values: each gets fresh,
+        uninitialized storage there (initialize it afterwards, e.g. with ``reset_parameters``)."""
+        return self._apply(lambda t: plugtorch.empty_like(t, device=device), recurse=recurse)
+
+    def share_memory(self):
+        """Move the parameters and buffers to shared memory (``Tensor.share_memory_``); returns self."""
+        return self._apply(lambda t: t.share_memory_())
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or

@@ -616,5 +616,15 @@ def _accumulate_locked(t, g, create_graph, handed):
             key = id(g._data)
         handed.add(key)
         t._grad = g
+    elif (old._base is None and old.grad_fn is None and old._data.shape == g._data.shape
+          and old._dtype is g._dtype and not (D._modes and D._stack.recorder is not None)):
+        # into the existing .grad, as PyTorch's AccumulateGrad: `g = x.grad` (an optimizer's
+        # or the user's) stays x's gradient. (A view, a tensor with history or a trace: a new one.)
+        prev = _gs.enabled
+        _gs.enabled = False
+        try:
+            old.add_(g.detach() if g._rg else g)
+        finally:
+            _gs.enabled = prev
     else:
         t._grad = old + g.detach() if g._rg else old + g

@@ -416,6 +416,24 @@ def test_float32_gradients_stay_float32():
     assert x.grad.dtype == pt.float32 and x.grad.tolist() == [2.0, 2.0]
 
 
+def test_backward_accumulates_into_the_existing_grad_tensor():
+    # as PyTorch's AccumulateGrad: a reference to x.grad (an optimizer's, a user's, one set by
+    # hand) stays x's gradient; a new tensor used to replace it, leaving g at its old value
+    x = leaf([1.0, 2.0])
+    (x * 2).sum().backward()
+    g = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is g and g.tolist() == [5.0, 5.0]
+    mine = pt.tensor([10.0, 20.0], dtype=pt.float64)
+    x.grad = mine
+    (x * x).sum().backward()                    # + 2x
+    assert x.grad is mine and mine.tolist() == [12.0, 24.0]
+    view = pt.ones(4, dtype=pt.float64)[::2]    # a view of another tensor: a new tensor is made
+    x.grad = view
+    (x * 1).sum().backward()
+    assert x.grad is not view and view.tolist() == [1.0, 1.0] and x.grad.tolist() == [2.0, 2.0]
+
+
 def test_leaf_grad_is_a_fresh_writable_tensor():
     x = leaf([1.0, 2.0, 3.0])
     x.sum().backward()

@@ -110,14 +110,73 @@ def suggest(t):
     return contiguous_format
 
 
+def dense_order(shape, strides):
+    """The dims of a (shape, strides) layout in memory order, outermost first: PyTorch's
+    ``infer_dense_strides`` (the same stable sort TensorIterator uses: by stride, the smaller
+    size first among equal strides, a 0-stride dim left where it is).
+
+    >>> dense_order((2, 3, 4), (1, 8, 2)), dense_order((2, 3), (0, 1))
+    ((1, 2, 0), (0, 1))
+    """
+    nd = len(shape)
+    perm = list(range(nd - 1, -1, -1))      # innermost first
+
+    def should_swap(d0, d1):
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    for i in range(1, nd):
+        d1 = i
+        for d0 in range(i - 1, -1, -1):
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    return tuple(reversed(perm))
+
+
 def preserved(t):
-    """The layout ``preserve_format`` gives a copy of ``t``: channels_last(_3d) for a tensor that
-    suggests it, else contiguous. (PyTorch also keeps any other dense permutation's strides; plugtorch's
-    copies of those come back row-major.)"""
+    """The layout ``preserve_format`` gives a copy of ``t``, as PyTorch's: a row-major tensor's is
+    row-major; any other keeps ``t``'s order of dims in memory (a transposed or permuted tensor's
+    copy is transposed or permuted the same way, a channels_last one's is channels_last), densely.
+    A layout is a memory_format or, for other permutations, the dims in memory order."""
+    if t.is_contiguous():
+        return contiguous_format
     nd = t.ndim
-    if (nd == 4 or nd == 5) and not t.is_contiguous():
-        return suggest(t)
-    return contiguous_format
+    order = dense_order(tuple(t.shape), t.stride())
+    if order == tuple(range(nd)):
+        return contiguous_format
+    for fmt, spec in _PERMUTED.items():
+        if order == spec[1]:
+            return fmt
+    return order
+
+
+def _spec(fmt):
+    # (rank, memory order, inverse) of a permuted layout; None for row-major
+    if fmt.__class__ is tuple:
+        inverse = [0] * len(fmt)
+        for i, d in enumerate(fmt):
+            inverse[d] = i
+        return len(fmt), fmt, tuple(inverse)
+    return _PERMUTED.get(fmt)
+
+
+def laid_out(t, fmt) -> bool:
+    """Whether ``t`` is laid out densely in ``fmt`` (a memory_format or a memory order of dims)."""
+    spec = _spec(fmt)
+    if spec is None or fmt.__class__ is not tuple:
+        return t.is_contiguous(memory_format=fmt)
+    from plugtorch.backends.base import is_contiguous
+    order = spec[1]
+    st = t.stride()
+    return is_contiguous(tuple(t.shape[d] for d in order), tuple(st[d] for d in order))
 
 
 def target(t, fmt):
@@ -131,7 +190,7 @@ def target(t, fmt):
 def in_memory_order(shape, fmt):
     """``(physical shape, inverse permutation)``: make a row-major tensor of the physical shape, then
     ``.permute(inverse)`` gives ``shape`` laid out in ``fmt`` (None for contiguous_format)."""
-    spec = _PERMUTED.get(fmt)
+    spec = _spec(fmt)
     if spec is None:
         return tuple(shape), None
     return tuple(shape[d] for d in spec[1]), spec[2]
@@ -146,7 +205,7 @@ def make(maker, shape, fmt):
 
 def copy_as(t, fmt, clone):
     """A copy of ``t`` laid out in ``fmt`` (``clone``: the registry's row-major copy)."""
-    spec = _PERMUTED.get(fmt)
+    spec = _spec(fmt)
     if spec is None:
         return clone(t)
     return clone(t.permute(spec[1])).permute(spec[2])

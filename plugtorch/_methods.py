@@ -174,7 +174,7 @@ def _to(self, *args, **kwargs):
     or ``to(other)``."""
     fmt = MF.check("to", kwargs.pop("memory_format", None)) if "memory_format" in kwargs else None
     dev, dtype, copy = parse_to_args(args, kwargs)
-    if fmt is not None or (self.ndim in (4, 5) and not self.is_contiguous()):
+    if fmt is not None or not self.is_contiguous():
         return _to_format(self, dev, dtype, copy, fmt)
     return _move(self, dev, dtype, copy)
 
@@ -192,7 +192,7 @@ def _move(self, dev, dtype, copy, fmt=None):
             out = P._to_dtype(out, dtype)
             copy = False
     if copy:
-        out = P.clone(out, memory_format=fmt)
+        out = P.clone(out, memory_format=fmt) if fmt.__class__ is not tuple else MF.copy_as(out, fmt, P.ops.clone)
     return out
 
 
@@ -203,7 +203,7 @@ def _to_format(self, dev, dtype, copy, fmt):
     if fmt is not None and fmt is not MF.preserve_format and MF.suggest(self) is not want:
         copy = True
     out = _move(self, dev, dtype, copy, want)
-    if out is not self and not out.is_contiguous(memory_format=want):
+    if out is not self and not MF.laid_out(out, want):
         out = MF.copy_as(out, want, P.ops.clone)   # the backend's transfer or cast came back row-major
     return out
 

@@ -294,9 +294,23 @@ def scalar_tensor(s, *, dtype=None, layout=None, device=None, requires_grad=Fals
 
 @public("empty")
 def empty_strided(size, stride, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    """An uninitialised tensor of ``size`` (allocated contiguous: plugtorch tensors own dense
-    memory; ``stride`` must have one entry per dim)."""
+    """An uninitialised tensor of ``size`` laid out with ``stride`` (in elements) over memory of just
+    the elements it reaches, as PyTorch's.
+
+    >>> plugtorch.empty_strided((2, 3), (1, 2)).stride()
+    (1, 2)
+    """
     size, stride = as_ints("empty_strided", "size", size), as_ints("empty_strided", "stride", stride)
     if len(size) != len(stride):
         raise RuntimeError(f"mismatch in length of strides and shape (size {list(size)}, stride {list(stride)})")
-    return P.empty(size, dtype=dtype, device=device, requires_grad=requires_grad)
+    from plugtorch.backends.base import is_contiguous
+    from plugtorch.dispatch.ops.arrangements import storage_needed
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"empty_strided(): negative strides are not supported (size {list(size)}, stride "
+                           f"{list(stride)}); allocate with positive strides and .flip() the dims")
+    if is_contiguous(size, stride) or any(n < 0 for n in size):
+        return P.empty(size, dtype=dtype, device=device, requires_grad=requires_grad)
+    memory = P.empty((storage_needed(size, stride, 0),), dtype=dtype, device=device)
+    view = memory.as_strided(size, stride, 0)
+    out = Tensor._wrap(view._data, view._dtype, view._device)   # a tensor of its own, not a view
+    return out.requires_grad_() if requires_grad else out

@@ -544,17 +544,19 @@ def _empty_in_format(size, memory_format, dtype, device):
 
 @public("clone")
 def clone(input, *, memory_format=None):
-    """A copy of ``input``. ``memory_format`` (default ``preserve_format``: a channels_last input's copy
-    is channels_last too, as in PyTorch) asks for a layout.
+    """A copy of ``input``. ``memory_format`` (default ``preserve_format``: the copy keeps the input's
+    order of dims in memory, densely: a channels_last or transposed input's copy is channels_last or
+    transposed too, as in PyTorch) asks for a layout.
 
     >>> plugtorch.ones(1, 2, 2, 3).contiguous(memory_format=plugtorch.channels_last).clone().stride()
     (12, 1, 6, 2)
+    >>> plugtorch.ones(2, 3).t().clone().stride()
+    (1, 3)
     """
-    if memory_format is not None or (isinstance(input, Tensor) and len(input._data.shape) in (4, 5)):
-        if isinstance(input, Tensor):
-            fmt = MF.target(input, MF.check("clone", memory_format))
-            if fmt is not MF.contiguous_format:
-                return MF.copy_as(input, fmt, ops.clone)
+    if isinstance(input, Tensor) and (memory_format is not None or not input.is_contiguous()):
+        fmt = MF.target(input, MF.check("clone", memory_format))
+        if fmt is not MF.contiguous_format:
+            return MF.copy_as(input, fmt, ops.clone)
     return dispatch(_CLONE, input)
 
 
@@ -580,7 +582,7 @@ def _check_input(op, input):
 def _like_shape(op, input, memory_format, maker):
     """``maker(shape)`` for ``input``'s shape in the layout ``memory_format`` asks for (default
     ``preserve_format``: a channels_last input gives a channels_last result, as in PyTorch)."""
-    fmt = (MF.contiguous_format if memory_format is None and len(input._data.shape) not in (4, 5)
+    fmt = (MF.contiguous_format if memory_format is None and input.is_contiguous()
            else MF.target(input, MF.check(op, memory_format)))
     return MF.make(maker, tuple(input._data.shape), fmt)
 

@@ -83,6 +83,52 @@ def test_copies_preserve_channels_last(device):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+def test_copies_preserve_any_dense_order_of_dims(device):
+    # preserve_format keeps the order of dims in memory, densely (PyTorch's empty_like: a dense
+    # input's strides, else infer_dense_strides); the strides below are torch 2.13's
+    x = _nchw(device)
+    ref = np.arange(120.).reshape(2, 3, 4, 5)
+    def ar(*shape):
+        return pt.arange(float(np.prod(shape)), device=device).reshape(*shape), np.arange(float(np.prod(shape))).reshape(*shape)
+
+    (a2, n2), (a3, n3), (a1, n1), (e, ne) = ar(3, 4), ar(2, 3, 4), ar(3, 1, 4), ar(1, 4, 3)
+    cases = [(x.permute(0, 2, 3, 1), (60, 5, 1, 20), ref.transpose(0, 2, 3, 1)),
+             (a2.t(), (1, 4), n2.T),
+             (a3.permute(2, 0, 1), (1, 12, 4), n3.transpose(2, 0, 1)),
+             (a1.permute(2, 1, 0), (1, 4, 4), n1.transpose(2, 1, 0)),
+             (e.expand(2, 4, 3).transpose(1, 2), (12, 1, 3), np.broadcast_to(ne, (2, 4, 3)).transpose(0, 2, 1))]
+    for t, strides, want in cases:
+        for out in (t.clone(), pt.clone(t, memory_format=pt.preserve_format), pt.empty_like(t), pt.zeros_like(t),
+                    pt.ones_like(t), pt.full_like(t, 2.0), pt.rand_like(t), pt.randn_like(t), t.to(pt.float64)):
+            assert out.stride() == strides and out.shape == t.shape
+        np.testing.assert_array_equal(t.clone().cpu().numpy(), want)
+        np.testing.assert_array_equal(t.to(pt.float64).cpu().numpy(), want)
+        assert pt.zeros_like(t).cpu().numpy().tolist() == np.zeros(want.shape).tolist()
+        assert t.clone(memory_format=pt.contiguous_format).is_contiguous()
+    g = x.permute(0, 2, 3, 1).clone().requires_grad_()
+    (g * 3).sum().backward()
+    assert g.grad.cpu().numpy().tolist() == np.full((2, 4, 5, 3), 3.0).tolist()
+
+
+def test_contiguous_preserve_format_returns_a_row_major_tensor_itself():
+    x = _nchw()
+    assert x.contiguous(memory_format=pt.preserve_format) is x
+
+
+def test_empty_strided_takes_the_strides():
+    for size, stride, n in (((2, 3), (1, 2), 6), ((2, 3), (0, 1), 3), ((2, 3, 4), (1, 8, 2), 24), ((2, 2), (4, 1), 6)):
+        t = pt.empty_strided(size, stride)
+        assert t.shape == size and t.stride() == stride and t.storage_offset() == 0 and t.is_leaf
+        assert t.untyped_storage().nbytes() == n * 4   # just the elements the strides reach, as PyTorch's
+        t.fill_(1.5)
+        assert t.tolist() == np.full(size, 1.5).tolist()
+    r = pt.ones(1, dtype=pt.float64).new_empty_strided((2, 3), (1, 2), requires_grad=True)
+    assert r.stride() == (1, 2) and r.dtype is pt.float64 and r.requires_grad and r.is_leaf and r._base is None
+    with pytest.raises(RuntimeError, match=r"empty_strided\(\): negative strides are not supported"):
+        pt.empty_strided((2, 3), (-1, 1))
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_to_and_factories_take_memory_format(device):
     x = _nchw(device)
     c = x.to(memory_format=pt.channels_last)

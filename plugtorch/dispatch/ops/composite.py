@@ -179,6 +179,8 @@ def contiguous(input, memory_format=None):
         return input if input.is_contiguous() else _pt().ops.clone(input)
     fmt = MF.check("contiguous", memory_format)
     if fmt is MF.preserve_format:
+        if input.is_contiguous():   # (PyTorch's returns a row-major input as it is, and refuses the rest)
+            return input
         raise RuntimeError("preserve memory format is unsupported by the contiguous operator; pass "
                            "plugtorch.contiguous_format or plugtorch.channels_last(_3d)")
     MF.check_rank(fmt, input.ndim)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import codecs
 import collections
+import lzma
 import pickle
 import pickletools
 import sys
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -30,6 +32,11 @@ from plugtorch import _safetensors as st
 
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_MEMO = 1 << 24
+MAX_TUPLE_DEPTH = 1000   # hashing a deeper tuple overflows the C stack (a crash, not an exception)
+# what reading a damaged record raises: zipfile's errors, the decompressors' errors, an unknown
+# compression method (NotImplementedError) and an encrypted record (RuntimeError)
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, NotImplementedError,
+               RuntimeError, OverflowError)
 
 _STORAGES = {   # torch.<name>Storage -> dtype (UntypedStorage holds bytes)
     "FloatStorage": "float32", "DoubleStorage": "float64", "HalfStorage": "float16",
@@ -75,7 +82,7 @@ def load(fh, name, map_location):
     """The object in the ``torch.save`` zip ``fh`` (positioned at its start)."""
     try:
         archive = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except _ZIP_ERRORS as e:
         raise st.bad(name, f"it starts like a torch.save zip archive but is not a valid zip file ({e}); "
                            "the file is truncated or damaged") from None
     with archive:
@@ -95,13 +102,20 @@ def load(fh, name, map_location):
         return _Machine(name, reader).run(_read(archive, pkl[0], name))
 
 
-def _read(archive, member, name) -> bytes:
+def _read(archive, member, name, size=None) -> bytes:
+    """The bytes of record ``member``. With ``size`` (the bytes the pickle says it holds), a record
+    whose zip entry declares another size is returned as its declared size, unread: a record is never
+    decompressed before its size is known to match (a few bytes of a file can declare terabytes)."""
     try:
+        if size is not None:
+            declared = archive.getinfo(member).file_size
+            if declared != size:
+                return declared
         return archive.read(member)
     except KeyError:
         raise st.bad(name, f"its pickle refers to the record '{member}', which the archive does not hold "
                            "(the file is truncated or was modified)") from None
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except _ZIP_ERRORS as e:
         raise st.bad(name, f"its record '{member}' cannot be read ({e}); the file is truncated or "
                            "damaged") from None
 
@@ -123,11 +137,16 @@ class _Reader:
         _, kind, key, location, numel = pid
         made = self.storages.get(key)
         if made is not None:
+            if made.tensor.dtype is not kind.dtype or made.tensor.shape[0] != numel:
+                raise st.bad(self.name, f"its pickle names storage '{key}' as {made.tensor.shape[0]} elements of "
+                                        f"{made.tensor.dtype} and as {numel} elements of {kind.dtype} (the file was "
+                                        "modified)")
             return made
         dt = kind.dtype
-        raw = _read(self.archive, f"{self.prefix}data/{key}", self.name)
-        if len(raw) != numel * dt.itemsize:
-            raise st.bad(self.name, f"storage '{key}' holds {len(raw)} bytes, but its pickle says {numel} "
+        raw = _read(self.archive, f"{self.prefix}data/{key}", self.name, numel * dt.itemsize)
+        if isinstance(raw, int) or len(raw) != numel * dt.itemsize:
+            held = raw if isinstance(raw, int) else len(raw)
+            raise st.bad(self.name, f"storage '{key}' holds {held} bytes, but its pickle says {numel} "
                                     f"elements of {dt} ({numel * dt.itemsize} bytes); the file was modified")
         arr = np.frombuffer(bytearray(raw), dtype=dt.numpy, count=numel)
         if (self.order == "big") != (sys.byteorder == "big") and dt.itemsize > 1:
@@ -194,6 +213,9 @@ def _rebuild_from_type(name, func, new_type, args, state):
     if not (isinstance(new_type, _TensorClass) and isinstance(func, _Allowed) and isinstance(args, tuple)):
         raise st.bad(name, "its pickle rebuilds a tensor subclass that plugtorch.load does not know")
     t = func.call(args)
+    from plugtorch import _tensor
+    if not isinstance(t, _tensor.Tensor):
+        raise st.bad(name, f"its pickle rebuilds a tensor subclass from {type(t).__name__}, not a tensor")
     if state:
         raise st.bad(name, "its pickle restores Python attributes on a tensor, which plugtorch.load does "
                            "not restore")
@@ -225,6 +247,40 @@ def _encode(s, encoding="utf-8"):
     return codecs.encode(s, encoding)
 
 
+def _size(dims=()):
+    if not (isinstance(dims, (list, tuple)) and all(type(d) is int and -2 ** 63 <= d < 2 ** 63 for d in dims)):
+        raise TypeError("torch.Size takes a list of integers")
+    from plugtorch import _tensor
+    return _tensor.Size(tuple(dims))
+
+
+def _bytearray(*args):
+    # what bytearray.__reduce_ex__ gives: (), (bytes,) with protocol 3 and later, (str, 'latin-1') before
+    if args == () or (len(args) == 1 and type(args[0]) is bytes) \
+            or (len(args) == 2 and type(args[0]) is str and args[1] in ("latin-1", "latin1")):
+        return bytearray(*args)
+    raise TypeError("bytearray takes bytes, or a string and 'latin-1' (not a size)")
+
+
+def _complex(re=0.0, im=0.0):
+    if not all(type(x) in (int, float) for x in (re, im)):
+        raise TypeError("complex takes two numbers")
+    return complex(re, im)
+
+
+def _slice(*args):
+    if not (1 <= len(args) <= 3 and all(a is None or type(a) is int for a in args)):
+        raise TypeError("slice takes integers or None")
+    return slice(*args)
+
+
+def _device_of(*args):
+    from plugtorch import _device
+    if not (1 <= len(args) <= 2 and type(args[0]) is str and (len(args) == 1 or type(args[1]) is int)):
+        raise TypeError("torch.device takes a string and an optional index")
+    return _device.device(*args)
+
+
 def _layout(text):
     from plugtorch import _layout
     if text != "torch.strided":
@@ -233,7 +289,6 @@ def _layout(text):
 
 
 def _globals(name):
-    from plugtorch import _device, _tensor
     g = {
         ("collections", "OrderedDict"): _Allowed(_odict, "collections.OrderedDict"),
         ("_codecs", "encode"): _Allowed(_encode, "_codecs.encode"),
@@ -247,17 +302,16 @@ def _globals(name):
                                                              "_rebuild_from_type_v2"),
         ("torch", "Tensor"): _TensorClass(False),
         ("torch.nn.parameter", "Parameter"): _TensorClass(True),
-        ("torch", "device"): _Allowed(lambda *a: _device.device(*a), "torch.device"),
-        ("torch", "Size"): _Allowed(lambda dims=(): _tensor.Size(tuple(int(d) for d in dims)), "torch.Size"),
+        ("torch", "device"): _Allowed(_device_of, "torch.device"),
+        ("torch", "Size"): _Allowed(_size, "torch.Size"),
         ("torch.serialization", "_get_layout"): _Allowed(_layout, "_get_layout"),
     }
     for mod in ("builtins", "__builtin__"):
         g[(mod, "set")] = _Allowed(lambda items=(): set(items), "set")
         g[(mod, "frozenset")] = _Allowed(lambda items=(): frozenset(items), "frozenset")
-        g[(mod, "complex")] = _Allowed(lambda re=0.0, im=0.0: complex(float(re), float(im)), "complex")
-        g[(mod, "slice")] = _Allowed(lambda *a: slice(*a), "slice")
-        g[(mod, "bytearray")] = _Allowed(lambda *a: bytearray(*(x for x in a if isinstance(x, (bytes, str, int)))),
-                                         "bytearray")
+        g[(mod, "complex")] = _Allowed(_complex, "complex")
+        g[(mod, "slice")] = _Allowed(_slice, "slice")
+        g[(mod, "bytearray")] = _Allowed(_bytearray, "bytearray")
     for storage, dt in _STORAGES.items():
         g[("torch", storage)] = _StorageType(getattr(_dtypes, dt), storage)
     for alias, dt in _DTYPE_NAMES.items():
@@ -276,6 +330,7 @@ class _Machine:
     def __init__(self, name, reader):
         self.name, self.reader = name, reader
         self.allowed = _globals(name)
+        self.depths = {}   # id(tuple) -> (the tuple, kept alive so that its id stays its own; its depth)
 
     def bad(self, why):
         return st.bad(self.name, f"its pickle {why} (the file is damaged or was modified)")
@@ -311,7 +366,7 @@ class _Machine:
                     pass
                 elif n == "STOP":
                     need(1)
-                    return stack.pop()
+                    return self._check_result(stack.pop())
                 elif n == "MARK":
                     marks.append(stack)
                     stack = []
@@ -336,12 +391,12 @@ class _Machine:
                 elif n in ("TUPLE1", "TUPLE2", "TUPLE3"):
                     k = int(n[-1])
                     need(k)
-                    items = tuple(stack[-k:])
+                    items = self._tuple(stack[-k:])
                     del stack[-k:]
                     stack.append(items)
                 elif n == "TUPLE":
                     items = pop_mark()   # (first: it rebinds stack)
-                    stack.append(tuple(items))
+                    stack.append(self._tuple(items))
                 elif n == "EMPTY_LIST":
                     stack.append([])
                 elif n == "LIST":
@@ -403,9 +458,45 @@ class _Machine:
                     raise self.bad(f"uses the opcode {n}, which a torch.save file does not contain")
         except (ValueError, EOFError) as e:   # genops on a truncated or malformed pickle
             raise self.bad(f"cannot be read ({e})") from None
-        except (TypeError, KeyError, IndexError, OverflowError, RecursionError) as e:
+        except (TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as e:
             raise self.bad(f"builds an invalid object ({type(e).__name__}: {e})") from None
         raise self.bad("ends without its STOP opcode")
+
+    def _tuple(self, items):
+        t = tuple(items)
+        if t:
+            depth = 1 + max((self.depths[id(x)][1] for x in t if type(x) is tuple and id(x) in self.depths), default=0)
+            if depth > MAX_TUPLE_DEPTH:
+                raise self.bad(f"nests tuples more than {MAX_TUPLE_DEPTH} deep")
+            self.depths[id(t)] = (t, depth)
+        return t
+
+    def _check_result(self, obj):
+        """``obj``, once nothing in it is one of the stand-ins above (a storage, a storage type, a
+        callable or a tensor class), which a torch.load would have given as a torch object."""
+        from plugtorch import _tensor
+        seen, todo = set(), [obj]
+        while todo:
+            x = todo.pop()
+            if isinstance(x, (_Storage, _StorageType, _Allowed, _TensorClass)):
+                what = {_Storage: f"a bare storage ('{getattr(x, 'key', '')}')", _StorageType: f"the class torch."
+                        f"{getattr(x, 'name', '')}", _Allowed: f"the function {getattr(x, 'label', '')}",
+                        _TensorClass: "a tensor class"}[type(x)]
+                raise self.bad(f"gives {what} as a value, which plugtorch has no object for (only tensors, "
+                               "containers, numbers, strings, dtypes and devices load)")
+            if isinstance(x, _tensor.Tensor) or type(x) in (int, float, str, bytes, bool, complex) or id(x) in seen:
+                continue
+            seen.add(id(x))
+            if isinstance(x, dict):
+                todo.extend(x.keys())
+                todo.extend(x.values())
+                if type(x) is collections.OrderedDict:
+                    todo.extend(vars(x).values())
+            elif isinstance(x, (list, tuple, set, frozenset)):
+                todo.extend(x)
+            elif type(x) is slice:
+                todo.extend((x.start, x.stop, x.step))
+        return obj
 
     def _global(self, module, qual):
         v = self.allowed.get((module, qual))
@@ -427,8 +518,9 @@ class _Machine:
 
     def _build(self, obj, state):
         # OrderedDict's state is its __dict__: a state_dict's _metadata (versions of its modules)
-        if type(obj) is collections.OrderedDict and isinstance(state, dict) \
-                and all(isinstance(k, str) and k.isidentifier() and not k.startswith("__") for k in state):
+        # (never a name of OrderedDict's own: an attribute "items" or "keys" would hide its method)
+        if type(obj) is collections.OrderedDict and isinstance(state, dict) and all(
+                isinstance(k, str) and k.isidentifier() and not hasattr(collections.OrderedDict, k) for k in state):
             for k, v in state.items():
                 setattr(obj, k, v)
             return

@@ -236,3 +236,136 @@ def test_tampered_files_are_refused_naming_the_problem():
         with zipfile.ZipFile(buf, "w") as z:
             z.writestr("readme.txt", "hi")
         pt.load(io.BytesIO(buf.getvalue()))
+
+
+# ---- hostile pickles and archives: only RuntimeError or UnpicklingError, never a crash ----------
+
+def _global(module, name):
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def _ustr(s):
+    s = s.encode()
+    return b"X" + len(s).to_bytes(4, "little") + s
+
+
+def _long(n):
+    return b"L" + str(n).encode() + b"L\n"
+
+
+def test_deeply_nested_tuples_are_refused_before_hashing_them():
+    # hashing a tuple nested 300000 deep (a dict key, a set item) overflows the C stack: a segfault
+    for tail in (b"}" + b")" + b"\x85" * 300000 + b"K\x01s.",                            # a dict key
+                 _global("builtins", "frozenset") + b")" + b"\x85" * 300000 + b"\x85\x85R.",  # a frozenset item
+                 b"(" * 300000 + b"t" * 300000 + b"."):                               # MARK ... TUPLE
+        with pytest.raises(RuntimeError, match=r"nests tuples more than 1000 deep"):
+            pt.load(_zip(b"\x80\x02" + tail))
+    nested = b"\x80\x02" + b")" + b"\x85" * 999 + b"."     # 1000 deep (the empty tuple counts as 0) loads
+    t = pt.load(_zip(nested))
+    for _ in range(999):
+        assert len(t) == 1
+        t = t[0]
+    assert t == ()
+
+
+def test_allowed_callables_take_only_the_arguments_torch_gives_them():
+    cases = {   # each would allocate a terabyte, accept junk or make a huge value
+        _global("builtins", "bytearray") + _long(10 ** 12) + b"\x85R.": r"bytearray takes bytes.*not a size",
+        _global("torch", "Size") + _long(10 ** 30) + b"\x85\x85R.": r"torch\.Size takes a list of integers",
+        _global("torch", "Size") + _ustr("9" * 50) + b"\x85\x85R.": r"torch\.Size takes a list of integers",
+        _global("builtins", "complex") + _ustr("1e999") + b"\x85R.": r"complex takes two numbers",
+        _global("builtins", "slice") + b"]\x85R.": r"slice takes integers or None",
+        _global("torch", "device") + _long(10 ** 30) + b"\x85R.": r"torch\.device takes a string",
+        _global("_codecs", "encode") + _ustr("abc") + _ustr("rot13") + b"\x86R.": r"takes a string and a text enc",
+    }
+    for tail, msg in cases.items():
+        with pytest.raises(RuntimeError, match=msg):
+            pt.load(_zip(b"\x80\x02" + tail))
+    ok = {_global("builtins", "bytearray") + b"C\x02ab\x85R.": bytearray(b"ab"),
+          _global("builtins", "bytearray") + _ustr("\xff") + _ustr("latin-1") + b"\x86R.": bytearray(b"\xff"),
+          _global("torch", "Size") + b"]K\x02aK\x03a\x85R.": (2, 3),
+          _global("builtins", "slice") + b"K\x01NK\x02\x87R.": slice(1, None, 2),
+          _global("builtins", "complex") + b"G?\xf0\x00\x00\x00\x00\x00\x00K\x02\x86R.": 1 + 2j}
+    for tail, want in ok.items():
+        assert pt.load(_zip(b"\x80\x02" + tail)) == want
+
+
+def test_a_parameter_rebuilt_from_a_non_tensor_is_refused():
+    # _rebuild_from_type_v2(OrderedDict, Parameter, (), {}): was AttributeError 'requires_grad'
+    pkl = (b"\x80\x02" + _global("torch._tensor", "_rebuild_from_type_v2") + b"(" + _global("collections", "OrderedDict")
+           + _global("torch.nn.parameter", "Parameter") + b")}tR.")
+    with pytest.raises(RuntimeError, match=r"rebuilds a tensor subclass from OrderedDict, not a tensor"):
+        pt.load(_zip(pkl))
+
+
+def test_stand_ins_never_come_back_as_values():
+    for tail, msg in ((_global("builtins", "set") + b".", r"gives the function set as a value"),
+                      (b"]" + _global("torch", "FloatStorage") + b"a.", r"gives the class torch\.FloatStorage"),
+                      (b"}" + _ustr("k") + _global("torch", "Tensor") + b"s.", r"gives a tensor class")):
+        with pytest.raises(RuntimeError, match=msg):
+            pt.load(_zip(b"\x80\x02" + tail))
+    # hidden in a state_dict's _metadata, or behind a cycle
+    od = b"\x80\x02" + _global("collections", "OrderedDict") + b")R}" + _ustr("_metadata") + _global("builtins", "set")
+    with pytest.raises(RuntimeError, match=r"gives the function set"):
+        pt.load(_zip(od + b"sb."))
+    with pytest.raises(RuntimeError, match=r"gives the function slice"):
+        pt.load(_zip(b"\x80\x02]\x94h\x00a" + _global("builtins", "slice") + b"a."))
+    cyc = pt.load(_zip(b"\x80\x02]\x94h\x00a."))    # a list holding itself still loads
+    assert cyc[0] is cyc
+
+
+def test_a_state_dicts_metadata_cannot_hide_ordereddict_methods():
+    pkl = b"\x80\x02" + _global("collections", "OrderedDict") + b")R}" + _ustr("items") + b"K\x01sb."
+    with pytest.raises(RuntimeError, match=r"sets the state of a OrderedDict"):
+        pt.load(_zip(pkl))
+
+
+def test_a_storage_named_twice_with_other_sizes_is_refused():
+    pkl = _torch_pickle(lambda T: [T(_FakeStorage("0", 6), 0, (6,), (1,)), T(_FakeStorage("0", 3), 0, (3,), (1,))])
+    with pytest.raises(RuntimeError, match=r"names storage '0' as 6 elements of \S*float32 and as 3 elements of \S*float32"):
+        pt.load(_zip(pkl, {"0": np.arange(6, dtype=np.float32).tobytes()}))
+
+
+def test_a_record_is_not_decompressed_before_its_size_matches(monkeypatch):
+    # 64 MiB of zeros compress to 64 KiB: the pickle says 6 floats, so the record must not be read
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", _torch_pickle(lambda T: T(_FakeStorage("0", 6), 0, (6,), (1,))))
+        z.writestr("archive/data/0", b"\0" * (64 << 20))
+    opened = []
+    real_open = zipfile.ZipFile.open
+
+    def spy(self, name, *a, **k):
+        opened.append(name if isinstance(name, str) else name.filename)
+        return real_open(self, name, *a, **k)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    with pytest.raises(RuntimeError, match=r"storage '0' holds 67108864 bytes, but its pickle says 6 elements"):
+        pt.load(io.BytesIO(buf.getvalue()))
+    assert "archive/data/0" not in opened and "archive/data.pkl" in opened
+
+
+def test_damaged_compressed_records_raise_runtime_error():
+    pkl = _torch_pickle(lambda T: T(_FakeStorage("0", 6), 0, (6,), (1,)))
+    payload = np.arange(6, dtype=np.float32).tobytes()
+    for method in (zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", method) as z:
+            z.writestr("archive/data.pkl", pkl)
+            z.writestr("archive/data/0", payload)
+        good = buf.getvalue()
+        assert pt.load(io.BytesIO(good)).tolist() == list(range(6))
+        with zipfile.ZipFile(io.BytesIO(good)) as z:
+            info = z.getinfo("archive/data/0")
+        start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+        bad = bytearray(good)
+        for i in range(start, start + info.compress_size):    # garble the compressed stream (was zlib.error,
+            bad[i] ^= 0x5A                                     # LZMAError or OSError)
+        with pytest.raises(RuntimeError, match=r"record 'archive/data/0' cannot be read"):
+            pt.load(io.BytesIO(bytes(bad)))
+        unknown = bytearray(good)     # compression method 99 in the local and central headers
+        unknown[info.header_offset + 8:info.header_offset + 10] = (99).to_bytes(2, "little")
+        cd = good.index(b"PK\x01\x02", good.index(b"PK\x01\x02") + 4)     # the second central entry: data/0
+        unknown[cd + 10:cd + 12] = (99).to_bytes(2, "little")
+        with pytest.raises(RuntimeError, match=r"record 'archive/data/0' cannot be read.*compression method"):
+            pt.load(io.BytesIO(bytes(unknown)))

@@ -134,6 +134,11 @@ class Function:
     def backward(ctx, *grads):
         raise NotImplementedError("Function subclasses must implement backward(ctx, *grads) to be differentiated")
 
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"{type(self).__name__}: legacy autograd functions (an instance called like a "
+                           "function) are not supported; give the subclass static forward/backward methods "
+                           f"and call {type(self).__name__}.apply(...)")
+
     @staticmethod
     def setup_context(ctx, inputs, output):
         """Optional: with it, ``forward(*args)`` takes no ctx and ``setup_context(ctx, inputs,

@@ -368,3 +368,8 @@ def test_retain_grad_follows_an_input_marked_dirty():
     Double.apply(y)
     (y * y).sum().backward()
     assert y.grad.tolist() == [4.0, 8.0] and x.grad.tolist() == [8.0, 16.0]
+
+
+def test_calling_an_instance_is_refused_with_the_way_to_apply():
+    with pytest.raises(RuntimeError, match=r"legacy autograd functions .* call Exp.apply\(...\)"):
+        Exp()(pt.ones(1, requires_grad=True))

@@ -16,6 +16,7 @@ from plugtorch import _dtypes
 from plugtorch._dtypes import (bfloat16, bool, complex64, complex128, dtype, finfo, float16, float32, float64,  # noqa: F401
                                get_default_dtype, iinfo, int8, int16, int32, int64, promote_types,
                                result_type, set_default_dtype, uint8)
+from plugtorch._dtypes import float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz  # noqa: F401
 from plugtorch._device import device, get_default_device, set_default_device  # noqa: F401
 from plugtorch._tensor import Size, Tensor  # noqa: F401
 

@@ -6,6 +6,7 @@ plugtorch.float16
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import ml_dtypes
@@ -15,7 +16,8 @@ from plugtorch import _caches
 
 __all__ = [
     "dtype", "bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
-    "float32", "float64", "complex64", "complex128", "promote_types", "result_type", "set_default_dtype",
+    "float32", "float64", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz",
+    "float8_e5m2fnuz", "promote_types", "result_type", "set_default_dtype",
     "get_default_dtype", "finfo", "iinfo", "from_numpy_dtype",
 ]
 
@@ -90,6 +92,32 @@ float64 = dtype("float64", np.float64, _FLOAT, True, 9)
 complex64 = dtype("complex64", np.complex64, _COMPLEX, True, 10)
 complex128 = dtype("complex128", np.complex128, _COMPLEX, True, 11)
 cfloat, cdouble = complex64, complex128
+# 8-bit floats (ml_dtypes' NumPy types), as PyTorch's: storage and conversion types. They take part
+# in no promotion, and most ops refuse them, as PyTorch's CPU kernels do; convert to a wider
+# float to compute (x.float()), and back with .to(plugtorch.float8_e4m3fn).
+float8_e4m3fn = dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, _FLOAT, True, 12)
+float8_e5m2 = dtype("float8_e5m2", ml_dtypes.float8_e5m2, _FLOAT, True, 13)
+float8_e4m3fnuz = dtype("float8_e4m3fnuz", ml_dtypes.float8_e4m3fnuz, _FLOAT, True, 14)
+float8_e5m2fnuz = dtype("float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz, _FLOAT, True, 15)
+float8_dtypes = (float8_e4m3fn, float8_e5m2, float8_e4m3fnuz, float8_e5m2fnuz)
+_F8_NUMPY = frozenset(d.numpy for d in float8_dtypes)
+_F8_SATURATES = {float8_e4m3fn.numpy: 448.0}
+
+
+def host_cast(x: np.ndarray, d) -> np.ndarray:
+    """``x.astype(d)`` for host arrays, with PyTorch's float8 conversions: to float8_e4m3fn (from
+    float32, as PyTorch converts) +-inf and values past 448 saturate to +-448, where ml_dtypes gives
+    nan; nan stays nan. From a float8 type to an integer, bool or bfloat16, through float32."""
+    d = np.dtype(d)
+    if d in _F8_SATURATES and x.dtype != d:
+        y = np.asarray(x.real if x.dtype.kind == "c" else x, dtype=np.float32)
+        lim = _F8_SATURATES[d]
+        with np.errstate(invalid="ignore"):
+            return np.clip(y, -lim, lim).astype(d)
+    if x.dtype in _F8_NUMPY and x.dtype != d and (d.kind in "iub" or d == bfloat16.numpy):
+        with np.errstate(invalid="ignore"):
+            return x.astype(np.float32).astype(d)
+    return x.astype(d, copy=False)
 
 real_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 all_dtypes = real_dtypes + (complex64, complex128)
@@ -98,8 +126,8 @@ int_dtypes = (uint8, int8, int16, int32, int64)
 complex_dtypes = (complex64, complex128)
 _TO_REAL = {complex64: float32, complex128: float64}
 
-_BY_NUMPY = {d.numpy: d for d in all_dtypes}
-_BY_NAME = {d.name: d for d in all_dtypes}
+_BY_NUMPY = {d.numpy: d for d in all_dtypes + float8_dtypes}
+_BY_NAME = {d.name: d for d in all_dtypes + float8_dtypes}
 _BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32, short=int16,
                 cfloat=complex64, cdouble=complex128)
 
@@ -134,7 +162,18 @@ def _promote_pair(a: dtype, b: dtype) -> dtype:
     return a if a._rank > b._rank else b
 
 
-_PROMOTE = {(a, b): _promote_pair(a, b) for a in all_dtypes for b in all_dtypes}
+class _PromotionTable(dict):
+    def __missing__(self, key):
+        a, b = key
+        if not (isinstance(a, dtype) and isinstance(b, dtype)):
+            raise KeyError(key)
+        if a is b:
+            return a
+        raise RuntimeError(f"Promotion for Float8 Types is not supported, attempted to promote {a} and {b}; "
+                           "convert the float8 tensor first (x.float() or x.to(other.dtype))")
+
+
+_PROMOTE = _PromotionTable({(a, b): _promote_pair(a, b) for a in all_dtypes for b in all_dtypes})
 
 
 def promote_types(type1: dtype, type2: dtype) -> dtype:
@@ -263,9 +302,9 @@ class finfo:
         self.max = float(fi.max)
         self.min = float(fi.min)
         self.tiny = self.smallest_normal = float(fi.tiny)
-        # 10 ** -precision as a Python float (1e-06 for float32), as PyTorch's; NumPy's is rounded
-        # to the dtype (9.99999997e-07)
-        self.resolution = 10.0 ** -int(fi.precision)
+        # 10 ** -digits10 as a Python float (1e-06 for float32), as PyTorch's (C++'s digits10:
+        # floor(mantissa bits * log10(2)); 1.0 for the float8 types); NumPy's is rounded to the dtype
+        self.resolution = 10.0 ** -int(math.floor(int(fi.nmant) * math.log10(2)))
 
     def __eq__(self, other):
         return isinstance(other, finfo) and other.dtype == self.dtype

@@ -181,6 +181,9 @@ def _to(self, *args, **kwargs):
 
 def _move(self, dev, dtype, copy, fmt=None):
     out = self
+    if dtype is not None and self._dtype in _dtypes.float8_dtypes and dev is not None:
+        out = _move(self, None, dtype, False)   # convert on cpu first: no other backend holds float8
+        return _move(out, dev, None, copy and out is self, fmt)
     if dev is not None:
         dev = canonical(dev)
         if dev is not self._device:

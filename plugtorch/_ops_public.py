@@ -273,7 +273,7 @@ def _to_host_array(data, dtype):
     if arr.dtype.kind == "O":
         raise TypeError(f"tensor(): could not convert {type(data).__name__} to a tensor "
                         "(ragged nested sequences are not supported)")
-    arr = arr.astype(dtype.numpy, copy=False)
+    arr = _dtypes.host_cast(arr, dtype.numpy)   # (astype, but float8_e4m3fn saturates, as PyTorch's)
     # np.ascontiguousarray would turn a 0-d array into a 1-d one
     return dtype, arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 

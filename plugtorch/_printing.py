@@ -37,11 +37,14 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     options.sci_mode = sci_mode
 
 
+_FLOAT8 = frozenset(d.numpy for d in _dtypes.float8_dtypes)   # ml_dtypes' types: NumPy kind "V"
+
+
 class _Formatter:
     """Formats every element of one tensor to the same width."""
 
     def __init__(self, a: np.ndarray):
-        self.floating = a.dtype.kind == "f" or a.dtype == _dtypes.bfloat16.numpy
+        self.floating = a.dtype.kind == "f" or a.dtype == _dtypes.bfloat16.numpy or a.dtype in _FLOAT8
         self.int_mode = True
         self.sci_mode = False
         self.max_width = 1

@@ -46,7 +46,8 @@ MAX_DEPTH = 100     # lists/tuples/dicts inside each other; keeps decoding far f
 
 # plugtorch dtype <-> safetensors dtype code
 _CODES = {"float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "int64": "I64",
-          "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+          "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
+          "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2"}
 _DTYPES = {code: getattr(_dtypes, name) for name, code in _CODES.items()}
 _FLOATS = ("inf", "-inf", "nan")    # the repr of the floats JSON cannot hold
 

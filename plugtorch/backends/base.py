@@ -88,6 +88,11 @@ class MissingCapabilityError(NotImplementedError):
                          + (f" ({detail})" if detail else ""))
 
 
+def float8_unsupported(name) -> str:
+    return (f"the {name} backend has no float8 arrays (it does not set supports_float8); keep float8 "
+            "tensors on cpu and convert them (x.to(device, plugtorch.float32)) to compute")
+
+
 class Backend:
     """Base class for backends. Subclasses set ``name`` and fill ``kernels``."""
 
@@ -129,12 +134,17 @@ class Backend:
     # complex64/complex128: a backend opts in once its kernels handle them (cpu does); the others
     # refuse complex tensors with a TypeError rather than compute them wrong
     supports_complex: bool = False
+    # the float8 types (storage and conversion types, as in PyTorch): a backend opts in once it
+    # holds and converts them (cpu does, through ml_dtypes)
+    supports_float8: bool = False
 
     def unsupported_dtype(self, dtype, index) -> str | None:
         """None if the device supports ``dtype``, else the reason (shown in the TypeError)."""
         if dtype.is_complex and not self.supports_complex:
             return (f"the {self.name} backend has no complex kernels (it does not set "
                     "supports_complex); compute complex tensors on cpu")
+        if dtype in _dtypes.float8_dtypes and not self.supports_float8:
+            return float8_unsupported(self.name)
         return None
 
     def supported_dtypes(self, index: int = 0) -> list:

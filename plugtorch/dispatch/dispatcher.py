@@ -11,7 +11,7 @@ import warnings
 from sys import getrefcount
 from weakref import WeakSet
 
-from plugtorch import _caches
+from plugtorch import _caches, _dtypes
 from plugtorch._device import backend_for, device
 from plugtorch.dispatch.checked import PluginKernels
 from plugtorch.dispatch.registry import FAST_MAX, OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
@@ -166,6 +166,8 @@ def binary(op, a, b):
 
 def _binary_entry(op, a, b, bd, key):
     dev, kargs, out = op.meta(a, b)
+    if out in _FLOAT8:
+        check_float8(op, out)
     kernels = dev._kernels or _resolve_kernels(dev)
     kernel = kernels.get(op.name) or _checked(kernels, op, out)
     if kernel is None or kargs[1] is not bd:
@@ -229,6 +231,8 @@ def unary(op, a):
     e = op.fast.get(key)
     if e is None:
         dev, kargs, out = op.meta(a)
+        if out in _FLOAT8:
+            check_float8(op, out)
         kernels = dev._kernels or _resolve_kernels(dev)
         kernel = kernels.get(op.name) or _checked(kernels, op, out)
         if kernel is None:
@@ -279,6 +283,8 @@ def inplace_kernel(op, self, args, kwargs):
     if k is None:
         return None
     _, kargs, out = op.meta(self, *args, **kwargs)
+    if out in _FLOAT8:
+        check_float8(op, out)
     ok = out is self._dtype and kargs[0] is a
     if ok and len(args) == 1:
         other = args[0]
@@ -372,6 +378,8 @@ def run(op, args, kwargs):
                 rec.composite_call(op, args, kwargs, res)
         return res
     dev, kargs, out = meta(*args, **kwargs)
+    if out.__class__ is _DTYPE and out in _FLOAT8:
+        check_float8(op, out)
     kernels = dev._kernels
     if kernels is None:
         kernels = _resolve_kernels(dev)
@@ -440,6 +448,23 @@ def _resolve_backend(dev):
     dev._backend = be
     dev._kernels = be.kernels if be.origin == "built-in" else PluginKernels(be, dev)
     return be
+
+
+_DTYPE = _dtypes.dtype
+_FLOAT8 = frozenset(_dtypes.float8_dtypes)
+# the ops that may give float8 results: moving, viewing, indexing and converting them, and the few
+# pointwise ops PyTorch's CPU kernels run on float8 (abs, mul, where). The rest (sums, exp, random
+# draws ...) would round at every step in 8 bits; as PyTorch's, they refuse float8 (convert first)
+FLOAT8_OPS = frozenset({
+    "_to_dtype", "as_strided", "cat", "clone", "copy_", "embedding", "empty", "expand", "flip", "full", "gather",
+    "index", "index_put", "permute", "scatter", "select", "slice", "unfold", "view", "where", "abs", "mul"})
+
+
+def check_float8(op, out):
+    if op.name not in FLOAT8_OPS:
+        from plugtorch.dispatch.meta import not_implemented_for
+        raise not_implemented_for(op.name, out, "float8 tensors are for storage and conversion, as in PyTorch; "
+                                  "convert to a wider float first (x.float() or x.to(plugtorch.bfloat16))")
 
 
 def _resolve_kernels(dev):

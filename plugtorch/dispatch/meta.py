@@ -106,7 +106,9 @@ def check_joined_dtype(op, dtype, dev):
 # PyTorch's messages name dtypes by their legacy type names ("not implemented for 'Bool'")
 LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
                 "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
-                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble"}
+                "float64": "Double", "complex64": "ComplexFloat", "complex128": "ComplexDouble",
+                "float8_e4m3fn": "Float8_e4m3fn", "float8_e5m2": "Float8_e5m2",
+                "float8_e4m3fnuz": "Float8_e4m3fnuz", "float8_e5m2fnuz": "Float8_e5m2fnuz"}
 
 
 def not_implemented_for(op, dtype, hint=""):

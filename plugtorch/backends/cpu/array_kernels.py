@@ -56,7 +56,12 @@ def cast(x, d):
     if x.dtype == _BF16 and d.kind in "iu":
         with np.errstate(invalid="ignore"):
             return x.astype(np.float32).astype(d)
+    if d in _F8 or x.dtype in _F8:
+        return _dtypes.host_cast(x, d)   # PyTorch's float8 conversions (e4m3fn saturates)
     return x.astype(d)
+
+
+_F8 = frozenset(np.dtype(t.numpy) for t in _dtypes.float8_dtypes)
 
 
 def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=None, maximum_at=None,
@@ -1080,7 +1085,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["cat"] = cat
 
     def copy_(dst, src):
-        dst[...] = cast(src, dst.dtype) if getattr(src, "dtype", None) == _BF16 else src
+        sd = getattr(src, "dtype", None)
+        dst[...] = cast(src, dst.dtype) if sd == _BF16 or (sd != dst.dtype and (dst.dtype in _F8 or sd in _F8)) \
+            else src
     K["copy_"] = copy_
     K["_to_dtype"] = lambda x, dtype: cast(x, dtype.numpy)
 

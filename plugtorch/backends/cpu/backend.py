@@ -16,6 +16,7 @@ class CPUBackend(Backend):
     autocast_list = "cpu"              # PyTorch's CPU autocast lists, in bfloat16
     autocast_dtype = _dtypes.bfloat16
     supports_complex = True            # NumPy's complex64/complex128
+    supports_float8 = True             # ml_dtypes' float8 types
 
     def __init__(self):
         self._pairs = {}

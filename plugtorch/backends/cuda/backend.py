@@ -11,7 +11,7 @@ True
 from __future__ import annotations
 
 from plugtorch import _dtypes
-from plugtorch.backends.base import Backend
+from plugtorch.backends.base import Backend, float8_unsupported
 
 INSTALL_HINT = "pip install plugtorch[cuda12] or plugtorch[cuda13], to match your CUDA version"
 
@@ -98,6 +98,8 @@ class CUDABackend(Backend):
         self._ready = True
 
     def unsupported_dtype(self, dtype, index) -> str | None:
+        if dtype in _dtypes.float8_dtypes:
+            return float8_unsupported(self.name)
         if dtype is _dtypes.bfloat16:
             return ("CuPy has no bfloat16 arrays; use float16 or float32 on cuda, or keep "
                     "bfloat16 tensors on cpu")

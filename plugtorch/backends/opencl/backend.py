@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from plugtorch import _dtypes
-from plugtorch.backends.base import Backend
+from plugtorch.backends.base import Backend, float8_unsupported
 from plugtorch.backends.opencl import runtime
 from plugtorch.backends.opencl.platforms import describe, enumerate_devices
 
@@ -63,6 +63,8 @@ class OpenCLBackend(Backend):
         devs = self._scan()
         if not devs:
             return self._problem
+        if dtype in _dtypes.float8_dtypes:
+            return float8_unsupported(self.name)
         d = devs[index or 0]
         ext = d.extensions.split()
         if (dtype is _dtypes.float64 or dtype is _dtypes.complex128) and "cl_khr_fp64" not in ext:

@@ -21,7 +21,7 @@ def _as_list(x):
     if x is None:
         return None
     from plugtorch._tensor import Tensor
-    return [x] if isinstance(x, Tensor) else list(x)
+    return [x] if isinstance(x, (Tensor, graph.GradientEdge)) else list(x)
 
 
 _ONES = Memo(64)   # (shape, dtype, device id) -> the implicit gradient 1 of scalar outputs

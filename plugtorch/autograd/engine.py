@@ -17,8 +17,8 @@ from plugtorch._dtypes import _COMPLEX, _FLOAT
 from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.complex_formulas import COMPLEX_OPS
-from plugtorch.autograd.graph import (_FREED, AccumulateGrad, OpNode, TensorMeta, edge, grad_accumulator,
-                                      grad_lock, modified_error, next_seq)
+from plugtorch.autograd.graph import (_FREED, AccumulateGrad, GradientEdge, OpNode, TensorMeta, edge,
+                                      grad_accumulator, grad_lock, modified_error, next_seq)
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
 
@@ -427,7 +427,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         return None
     if accumulate:
         for t, r in zip(inputs, results):   # backward(inputs=[non-leaf]) fills its .grad too
-            if r is not None and t.grad_fn is not None:
+            if r is not None and t.__class__ is not GradientEdge and t.grad_fn is not None:
                 _accumulate(t, r, create_graph, handed)
         return None
     for k, r in enumerate(results):
@@ -554,7 +554,7 @@ def _plan(heap, inputs):
     (those from which a captured edge is reachable; the others are skipped)."""
     capture = {}
     for k, t in enumerate(inputs):
-        e = edge(t)
+        e = (t.node, t.output_nr) if t.__class__ is GradientEdge else edge(t)
         if e is None:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
         capture.setdefault(e, []).append(k)

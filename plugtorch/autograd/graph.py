@@ -48,6 +48,14 @@ class Node:
         # heap entries are (seq, node): only nodes of subclasses that never set seq tie
         return id(self) < id(other)
 
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's own notes about this node (PyTorch's ``Node.metadata``)."""
+        m = self.__dict__.get("_metadata")
+        if m is None:
+            m = self.__dict__["_metadata"] = {}
+        return m
+
     def register_hook(self, hook):
         """``hook(grad_inputs, grad_outputs)`` after the node ran (tuples, as torch's
         ``Node.register_hook``); a tuple it returns replaces ``grad_inputs``."""
@@ -306,6 +314,74 @@ def move_retained_grad(t, old_fn, old_nr) -> None:
     hook = old_fn._retained.pop(old_nr, None)
     if hook is not None:
         _retain_at(t.grad_fn, t._out_nr, hook)
+
+
+def register_multi_grad_hook(tensors, fn, *, mode: str = "all"):
+    """One hook over several tensors' gradients in a backward pass (PyTorch's).
+
+    ``mode="all"``: ``fn(grads)`` once the pass is done, with a gradient (or None, for a tensor
+    the pass did not reach) per tensor. ``mode="any"``: ``fn(grad)`` with the first of those
+    gradients computed in the pass. Returns a handle whose ``remove()`` unregisters it.
+
+    >>> import plugtorch as pt
+    >>> a, b = pt.ones(2, requires_grad=True), pt.ones(2, requires_grad=True)
+    >>> h = register_multi_grad_hook((a, b), lambda gs: print([g is None for g in gs]))
+    >>> (a * 2).sum().backward()
+    [False, True]
+    """
+    from plugtorch.autograd.engine import _running, queue_callback
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    pending = {}      # id(the running pass's callback list) -> (that list, the gradients so far)
+
+    def current():
+        tasks = getattr(_running, "tasks", None)
+        if not tasks:
+            raise RuntimeError("register_multi_grad_hook: expected its hook to run inside a backward call")
+        return tasks[-1]
+
+    if mode == "all":
+        def hook_for(k):
+            def hook(grad):
+                task = current()
+                entry = pending.get(id(task))
+                if entry is None:
+                    entry = pending[id(task)] = (task, [None] * len(tensors))
+
+                    def done(key=id(task)):
+                        fn(pending.pop(key)[1])
+                    queue_callback(done)
+                entry[1][k] = grad
+            return hook
+        handles = [t.register_hook(hook_for(k)) for k, t in enumerate(tensors)]
+    else:
+        def first(grad):
+            task = current()
+            if id(task) in pending:
+                return
+            pending[id(task)] = (task, None)
+            queue_callback(lambda key=id(task): pending.pop(key, None))
+            fn(grad)
+        handles = [t.register_hook(first) for t in tensors if t.requires_grad]
+    return _Handles(handles)
+
+
+class _Handles:
+    """The handle of a hook registered as several: ``remove()`` removes them all."""
+
+    def __init__(self, handles):
+        self._handles = handles
+
+    def remove(self):
+        for h in self._handles:
+            h.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 class GradientEdge(NamedTuple):

@@ -149,3 +149,35 @@ def test_grad_captures_a_non_leaf_after_its_tensor_hooks_and_before_its_nodes_pr
     y.grad_fn.register_prehook(lambda grad_outputs: (grad_outputs[0] * 1000,))
     (gy,) = pt.autograd.grad((y * 3).sum(), y)
     assert gy.tolist() == [30.0, 30.0]
+
+
+def test_multi_grad_hook_all_and_any():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    c = a * b
+    seen = []
+    handle = pt.autograd.graph.register_multi_grad_hook(
+        (a, b, c), lambda grads: seen.append([None if g is None else g.tolist() for g in grads]))
+    c.sum().backward(retain_graph=True)            # dc/da = b, dc/db = a
+    (a * 2).sum().backward()                       # b and c not reached: None
+    assert seen == [[[3.0, 4.0], [1.0, 2.0], [1.0, 1.0]], [[2.0, 2.0], None, None]]
+    handle.remove()
+    (a * 2).sum().backward()
+    assert len(seen) == 2
+
+    first = []
+    pt.autograd.graph.register_multi_grad_hook((a, b), lambda g: first.append(g.tolist()), mode="any")
+    (a * b * 5).sum().backward()                   # one call per pass, whichever came first
+    (a * b * 5).sum().backward()
+    assert len(first) == 2 and all(f in ([15.0, 20.0], [5.0, 10.0]) for f in first)
+    with pytest.raises(ValueError, match="Expects mode to be one of"):
+        pt.autograd.graph.register_multi_grad_hook((a,), print, mode="some")
+
+
+def test_grad_with_respect_to_a_gradient_edge_and_node_metadata():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    e = pt.autograd.graph.get_gradient_edge(y)
+    (gy,) = pt.autograd.grad((y * y).sum(), e)      # 2y = 4x
+    assert gy.tolist() == [4.0, 8.0]
+    y.grad_fn.metadata["tag"] = 1
+    assert y.grad_fn.metadata == {"tag": 1}

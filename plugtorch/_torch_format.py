@@ -6,7 +6,7 @@ whose tensors refer to storages by key), ``<name>/data/<key>`` (each storage's r
 ``<name>/byteorder``. Python's ``pickle`` module would call whatever the pickle names, so it is
 never used here: ``pickletools.genops`` (the standard library's opcode parser, which runs nothing)
 reads the opcodes, and a small stack machine below builds the object from them. The only things
-it constructs are containers (list, tuple, dict, OrderedDict, set, frozenset), numbers, strings,
+it constructs are containers (list, tuple, dict, OrderedDict, Counter, set, frozenset), numbers, strings,
 bytes, dtypes, devices, sizes and tensors; any other global the pickle names (a model class,
 ``os.system``, a NumPy array) is refused with ``pickle.UnpicklingError``, as
 ``torch.load(weights_only=True)`` refuses it, before anything of the file has been used.
@@ -49,6 +49,34 @@ _DTYPE_NAMES = {
     "half": "float16", "bfloat16": "bfloat16", "int8": "int8", "uint8": "uint8", "int16": "int16", "short": "int16",
     "int32": "int32", "int": "int32", "int64": "int64", "long": "int64", "bool": "bool", "complex64": "complex64",
     "cfloat": "complex64", "complex128": "complex128", "cdouble": "complex128",
+}
+# dtypes of torch that only _rebuild_tensor_v3 (an UntypedStorage and a dtype) saves; those plugtorch has load
+_V3_DTYPES = ("float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu", "uint16",
+              "uint32", "uint64", "complex32", "chalf", "float4_e2m1fn_x2", "bits1x8", "bits2x4", "bits4x2", "bits8",
+              "bits16", *(f"int{i}" for i in range(1, 8)), *(f"uint{i}" for i in range(1, 8)))
+_QUANTIZED = ("qint8", "quint8", "qint32", "quint4x2", "quint2x4", "QInt8Storage", "QUInt8Storage", "QInt32Storage",
+              "QUInt4x2Storage", "QUInt2x4Storage", "per_tensor_affine", "per_channel_affine",
+              "per_channel_affine_float_qparams", "per_tensor_symmetric", "per_channel_symmetric")
+# what torch.load(weights_only=True) loads but plugtorch has no object for: refused naming the problem
+_UNSUPPORTED = {
+    ("torch._utils", "_rebuild_sparse_tensor"): "a sparse tensor; plugtorch has strided (dense) tensors only: save "
+                                               "t.to_dense() instead",
+    ("torch._utils", "_rebuild_sparse_csr_tensor"): "a sparse tensor; plugtorch has strided (dense) tensors only: "
+                                                   "save t.to_dense() instead",
+    ("torch._utils", "_rebuild_qtensor"): "a quantized tensor; plugtorch has no quantized tensors: save "
+                                         "t.dequantize() (and its scale and zero point) instead",
+    ("torch._utils", "_rebuild_meta_tensor_no_storage"): "a tensor on the 'meta' device, which has a shape and a "
+                                                        "dtype but no values; plugtorch has no meta device and does "
+                                                        "not make values up: save a tensor that holds its data",
+    ("torch._utils", "_rebuild_nested_tensor"): "a nested tensor; plugtorch has no nested tensors: save the list "
+                                               "t.unbind() instead",
+    ("torch._utils", "_rebuild_wrapper_subclass"): "a tensor subclass (rebuilt by "
+                                                  "_rebuild_wrapper_subclass); plugtorch loads plain tensors and "
+                                                  "parameters only",
+    **{("torch", q): f"a quantized tensor (torch.{q}); plugtorch has no quantized tensors: save t.dequantize() "
+                     "instead" for q in _QUANTIZED},
+    **{("torch", d): f"a tensor of dtype torch.{d}, which plugtorch does not have: convert it to one it "
+                     "has (t.float(), t.long(), t.to(torch.complex64)) before saving" for d in _V3_DTYPES},
 }
 
 
@@ -198,6 +226,25 @@ def _rebuild_tensor(name, storage, offset, size, stride, requires_grad=False, ho
     return t
 
 
+def _rebuild_tensor_v3(name, order, storage, offset, size, stride, requires_grad, hooks, dtype, metadata=None):
+    """A tensor of a dtype that has no typed storage class in torch (float8, uint16, ...): its
+    storage is untyped (bytes), and offset, size and stride count elements of ``dtype``."""
+    if not (isinstance(storage, _Storage) and storage.tensor.dtype is _dtypes.uint8
+            and isinstance(dtype, _dtypes.dtype)):
+        raise st.bad(name, "its pickle rebuilds a tensor (_rebuild_tensor_v3) from something other than an untyped "
+                           "storage and a dtype (the file was modified)")
+    nbytes = storage.tensor.shape[0]
+    if nbytes % dtype.itemsize:
+        raise st.bad(name, f"storage '{storage.key}' holds {nbytes} bytes, not a whole number of {dtype} elements "
+                           "(the file was modified)")
+    if dtype.itemsize > 1 and (order == "big") != (sys.byteorder == "big"):
+        raise st.bad(name, f"it holds a {dtype} tensor saved on a machine of the other byte order, which "
+                           "plugtorch.load does not convert; save it on a little-endian machine")
+    typed = _Storage(storage.tensor if dtype.itemsize == 1 and dtype is _dtypes.uint8 else storage.tensor.view(dtype),
+                     storage.key)
+    return _rebuild_tensor(name, typed, offset, size, stride, requires_grad, hooks, metadata)
+
+
 def _rebuild_parameter(name, data, requires_grad, hooks, state=None):
     from plugtorch import _tensor
     from plugtorch.nn.parameter import Parameter
@@ -239,6 +286,13 @@ def _odict(*args):
     if args and not (len(args) == 1 and isinstance(args[0], (list, tuple))):
         raise TypeError("OrderedDict takes one list of pairs")
     return collections.OrderedDict(*args)
+
+
+def _counter(*args):
+    # a Counter pickles as Counter({key: count}): an LR scheduler's milestones (MultiStepLR)
+    if args and not (len(args) == 1 and type(args[0]) is dict):
+        raise TypeError("Counter takes one dict")
+    return collections.Counter(*args)
 
 
 def _encode(s, encoding="utf-8"):
@@ -288,9 +342,10 @@ def _layout(text):
     return _layout.strided
 
 
-def _globals(name):
+def _globals(name, order):
     g = {
         ("collections", "OrderedDict"): _Allowed(_odict, "collections.OrderedDict"),
+        ("collections", "Counter"): _Allowed(_counter, "collections.Counter"),
         ("_codecs", "encode"): _Allowed(_encode, "_codecs.encode"),
         ("torch._utils", "_rebuild_tensor_v2"): _Allowed(lambda *a: _rebuild_tensor(name, *a), "_rebuild_tensor_v2"),
         ("torch._utils", "_rebuild_tensor"): _Allowed(lambda s, o, size, stride: _rebuild_tensor(name, s, o, size, stride),
@@ -313,9 +368,15 @@ def _globals(name):
         g[(mod, "slice")] = _Allowed(_slice, "slice")
         g[(mod, "bytearray")] = _Allowed(_bytearray, "bytearray")
     for storage, dt in _STORAGES.items():
-        g[("torch", storage)] = _StorageType(getattr(_dtypes, dt), storage)
+        g[("torch", storage)] = g[("torch.cuda", storage)] = _StorageType(getattr(_dtypes, dt), storage)
     for alias, dt in _DTYPE_NAMES.items():
         g[("torch", alias)] = getattr(_dtypes, dt)
+    for dt in _V3_DTYPES:
+        if isinstance(getattr(_dtypes, dt, None), _dtypes.dtype):
+            g[("torch", dt)] = getattr(_dtypes, dt)
+    g[("torch.storage", "UntypedStorage")] = g[("torch", "UntypedStorage")]
+    g[("torch._utils", "_rebuild_tensor_v3")] = _Allowed(lambda *a: _rebuild_tensor_v3(name, order, *a),
+                                                         "_rebuild_tensor_v3")
     return g
 
 
@@ -329,7 +390,7 @@ class _Machine:
 
     def __init__(self, name, reader):
         self.name, self.reader = name, reader
-        self.allowed = _globals(name)
+        self.allowed = _globals(name, reader.order)
         self.depths = {}   # id(tuple) -> (the tuple, kept alive so that its id stays its own; its depth)
 
     def bad(self, why):
@@ -478,8 +539,11 @@ class _Machine:
         seen, todo = set(), [obj]
         while todo:
             x = todo.pop()
-            if isinstance(x, (_Storage, _StorageType, _Allowed, _TensorClass)):
-                what = {_Storage: f"a bare storage ('{getattr(x, 'key', '')}')", _StorageType: f"the class torch."
+            if isinstance(x, _Storage):
+                raise st.bad(self.name, f"it holds a bare storage ('{x.key}', saved by torch.save(t.untyped_storage()) "
+                                        "or t.storage()), which plugtorch has no object for: save the tensor instead")
+            if isinstance(x, (_StorageType, _Allowed, _TensorClass)):
+                what = {_StorageType: f"the class torch."
                         f"{getattr(x, 'name', '')}", _Allowed: f"the function {getattr(x, 'label', '')}",
                         _TensorClass: "a tensor class"}[type(x)]
                 raise self.bad(f"gives {what} as a value, which plugtorch has no object for (only tensors, "
@@ -500,6 +564,8 @@ class _Machine:
 
     def _global(self, module, qual):
         v = self.allowed.get((module, qual))
+        if v is None and (module, qual) in _UNSUPPORTED:
+            raise st.bad(self.name, f"it holds {_UNSUPPORTED[module, qual]}")
         if v is None:
             raise self.refuse(module, qual)
         return v

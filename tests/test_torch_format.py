@@ -292,8 +292,8 @@ def test_allowed_callables_take_only_the_arguments_torch_gives_them():
 
 def test_a_parameter_rebuilt_from_a_non_tensor_is_refused():
     # _rebuild_from_type_v2(OrderedDict, Parameter, (), {}): was AttributeError 'requires_grad'
-    pkl = (b"\x80\x02" + _global("torch._tensor", "_rebuild_from_type_v2") + b"(" + _global("collections", "OrderedDict")
-           + _global("torch.nn.parameter", "Parameter") + b")}tR.")
+    pkl = (b"\x80\x02" + _global("torch._tensor", "_rebuild_from_type_v2") + b"("
+           + _global("collections", "OrderedDict") + _global("torch.nn.parameter", "Parameter") + b")}tR.")
     with pytest.raises(RuntimeError, match=r"rebuilds a tensor subclass from OrderedDict, not a tensor"):
         pt.load(_zip(pkl))
 
@@ -322,7 +322,8 @@ def test_a_state_dicts_metadata_cannot_hide_ordereddict_methods():
 
 def test_a_storage_named_twice_with_other_sizes_is_refused():
     pkl = _torch_pickle(lambda T: [T(_FakeStorage("0", 6), 0, (6,), (1,)), T(_FakeStorage("0", 3), 0, (3,), (1,))])
-    with pytest.raises(RuntimeError, match=r"names storage '0' as 6 elements of \S*float32 and as 3 elements of \S*float32"):
+    with pytest.raises(RuntimeError, match=r"names storage '0' as 6 elements of \S*float32 and as 3 elements of "
+                                           r"\S*float32"):
         pt.load(_zip(pkl, {"0": np.arange(6, dtype=np.float32).tobytes()}))
 
 
@@ -369,3 +370,50 @@ def test_damaged_compressed_records_raise_runtime_error():
         unknown[cd + 10:cd + 12] = (99).to_bytes(2, "little")
         with pytest.raises(RuntimeError, match=r"record 'archive/data/0' cannot be read.*compression method"):
             pt.load(io.BytesIO(bytes(unknown)))
+
+
+# ---- what torch.load(weights_only=True) loads beyond plain tensors -----------------------------------
+
+def test_rebuild_tensor_v3_views_an_untyped_storage_as_its_dtype():
+    # torch saves dtypes without a typed storage class (float8, uint16, ...) as
+    # _rebuild_tensor_v3(UntypedStorage bytes, offset, size, stride, requires_grad, hooks, dtype);
+    # two tensors of other dtypes on one storage share its bytes
+    def v3(dtype, n, memo):
+        storage = (b"(" + _ustr("storage") + _global("torch.storage", "UntypedStorage") + _ustr("0") + _ustr("cpu")
+                   + b"K\x08tQ") if memo is None else b"h" + bytes([memo])
+        return (_global("torch._utils", "_rebuild_tensor_v3") + b"(" + storage + (b"\x94" if memo is None else b"")
+                + b"K\x00K" + bytes([n]) + b"\x85K\x01\x85\x89" + _global("collections", "OrderedDict") + b")R"
+                + _global("torch", dtype) + b"tR")
+    pkl = b"\x80\x02(" + v3("int32", 2, None).replace(b"\x94", b"q\x00", 1) + v3("int16", 4, 0) + b"l."
+    out = pt.load(_zip(pkl, {"0": np.array([7, -3], "<i4").tobytes()}))
+    assert out[0].dtype is pt.int32 and out[0].tolist() == [7, -3]
+    assert out[1].dtype is pt.int16 and out[1].tolist() == [7, 0, -3, -1]   # the same 8 bytes, little-endian
+    out[1][0] = 9
+    assert out[0][0].item() == 9
+    with pytest.raises(RuntimeError, match=r"holds 7 bytes, not a whole number of \S*int32 elements"):
+        pt.load(_zip(pkl.replace(b"K\x08tQ", b"K\x07tQ"), {"0": b"\0" * 7}))
+
+
+def test_what_plugtorch_has_no_object_for_is_refused_naming_it():
+    cases = {("torch._utils", "_rebuild_sparse_tensor"): r"it holds a sparse tensor.*t\.to_dense\(\)",
+             ("torch._utils", "_rebuild_sparse_csr_tensor"): r"it holds a sparse tensor",
+             ("torch._utils", "_rebuild_qtensor"): r"it holds a quantized tensor.*t\.dequantize\(\)",
+             ("torch", "QInt8Storage"): r"quantized tensor \(torch\.QInt8Storage\)",
+             ("torch._utils", "_rebuild_meta_tensor_no_storage"): r"'meta' device.*no values.*does not make values up",
+             ("torch._utils", "_rebuild_nested_tensor"): r"a nested tensor.*t\.unbind\(\)",
+             ("torch", "uint16"): r"dtype torch\.uint16, which plugtorch does not have",
+             ("torch", "complex32"): r"dtype torch\.complex32, which plugtorch does not have"}
+    for (module, qual), msg in cases.items():
+        with pytest.raises(RuntimeError, match=msg):
+            pt.load(_zip(b"\x80\x02" + _global(module, qual) + b"."))
+    bare = _torch_pickle(lambda T: [_FakeStorage("0", 6)])    # torch.save(t.untyped_storage())
+    with pytest.raises(RuntimeError, match=r"it holds a bare storage \('0'.*save the tensor instead"):
+        pt.load(_zip(bare, {"0": np.zeros(6, np.float32).tobytes()}))
+
+
+def test_a_counter_loads_as_multisteplr_saves_its_milestones():
+    pkl = b"\x80\x02" + _global("collections", "Counter") + b"}(K\x02K\x01K\x04K\x01u\x85R."
+    c = pt.load(_zip(pkl))
+    assert type(c) is collections.Counter and c == {2: 1, 4: 1}
+    with pytest.raises(RuntimeError, match=r"Counter takes one dict"):
+        pt.load(_zip(b"\x80\x02" + _global("collections", "Counter") + _ustr("abc") + b"\x85R."))

@@ -223,3 +223,18 @@ def test_empty_tensors_are_contiguous_with_row_major_strides():
         t = pt.empty(shape)
         assert t.is_contiguous() and t.stride() == strides
     assert pt.tensor([]).stride() == (1,) and pt.zeros(0, 3).t().is_contiguous()
+
+
+def test_casting_complex_to_real_warns_as_pytorch():
+    import warnings
+    z = pt.tensor([1.5 + 2j, -3 - 1j])
+    for cast in (lambda: z.float(), lambda: z.to(pt.int64), lambda: pt.zeros(2).copy_(z)):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            out = cast()
+        assert [str(m.message)[:58] for m in w if m.category is UserWarning] == [
+            "Casting complex values to real discards the imaginary part"]
+        assert out.tolist() == [1.5, -3.0] if out.dtype.is_floating_point else out.tolist() == [1, -3]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert z.real.tolist() == [1.5, -3.0] and z.to(pt.complex128).dtype is pt.complex128

@@ -270,10 +270,16 @@ def _check(traced, tensors, expected, graph, tol):
         if not isinstance(a, Tensor) or not isinstance(b, Tensor):
             continue
         if a.shape != b.shape or a.dtype != b.dtype or not plugtorch.allclose(
-                a.detach().cpu().double(), b.detach().cpu().double(), rtol=tol, atol=tol, equal_nan=True):
+                _widened(a), _widened(b), rtol=tol, atol=tol, equal_nan=True):
             warnings.warn(f"Output nr {k + 1}. of the traced function does not match the corresponding output "
                           "of the Python function: the trace is not a faithful record of the function (it may "
                           "depend on data or Python state)", TracerWarning, stacklevel=4)
+
+
+def _widened(t):
+    # float64 (complex128 for a complex tensor: .double() would drop its imaginary part) on cpu
+    t = t.detach().cpu()
+    return t.cdouble() if t.is_complex() else t.double()
 
 
 def trace(func, example_inputs=None, check_trace=True, check_tolerance=1e-5, *, example_kwarg_inputs=None,

@@ -284,3 +284,14 @@ def test_isposinf_isneginf_refuse_complex():
         with pytest.raises(RuntimeError, match=f"{op} does not support complex inputs"):
             getattr(pt, op)(pt.tensor([complex(math.inf, 0)]))
     assert pt.isposinf(pt.tensor([math.inf, 1.0])).tolist() == [True, False]
+
+
+def test_isclose_and_allclose_compare_both_parts_of_complex_tensors():
+    # plugtorch cast complex operands to float32 (dropping the imaginary parts): 1+1j was close to 1+2j
+    a = pt.tensor([1 + 1j, 1 + 1j, 2 + 0j, complex(math.nan, 0)])
+    b = pt.tensor([1 + 2j, 1 + 1.000001j, 2 + 1e-9j, complex(math.nan, 0)])
+    # reference: |a - b| <= atol + rtol * |b|, NumPy's isclose for complex values
+    want = np.isclose(a.numpy(), b.numpy()).tolist()
+    assert want == [False, True, True, False] and pt.isclose(a, b).tolist() == want
+    assert pt.isclose(a, b, equal_nan=True).tolist() == [False, True, True, True]
+    assert not pt.allclose(pt.tensor([1 + 1j]), pt.tensor([1 + 5j])) and pt.allclose(a[:3], a[:3])

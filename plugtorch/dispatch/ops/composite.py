@@ -1099,11 +1099,12 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     # PyTorch's rule: equal values are close (infinities included); otherwise the error must be
     # finite and within tolerance, so inf - (-inf) is never close however large rtol or atol.
     close = input == other
-    if equal_nan and input._dtype.is_floating_point:
+    inexact = input._dtype.is_floating_point or input._dtype.is_complex
+    if equal_nan and inexact:
         close = close | (input.isnan() & other.isnan())
     if rtol == 0 and atol == 0:
         return close
-    if not input._dtype.is_floating_point:  # as PyTorch: integer differences in float32 never wrap
+    if not inexact:  # as PyTorch: integer differences in float32 never wrap (a complex one keeps its parts)
         input, other = input.float(), other.float()
     actual = (input - other).abs()
     return close | (actual.isfinite() & (actual <= atol + (rtol * other).abs()))

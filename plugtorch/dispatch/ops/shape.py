@@ -4,6 +4,8 @@ View kernels return a native array that shares memory with their input.
 """
 from __future__ import annotations
 
+import warnings
+
 from plugtorch._caches import Memo
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
@@ -293,6 +295,8 @@ def _copy_meta(input, src, non_blocking=False):
                            "refers to a single memory location. Please clone() the tensor before "
                            "performing the operation.")
     M.check_no_partial_overlap("copy_", input, src)
+    if src._dtype.is_complex and not input._dtype.is_complex:
+        _warn_complex_to_real()
     if src._device is not input._device:
         src = src.to(input._device)
     return input._device, (input._data, src._data), None
@@ -301,9 +305,17 @@ def _copy_meta(input, src, non_blocking=False):
 register_op("copy_", _copy_meta, tags=("inplace",))
 
 
+def _warn_complex_to_real():
+    # PyTorch's warning (once per process: the default filter shows a warning once per location)
+    warnings.warn("Casting complex values to real discards the imaginary part; take .real (or .abs()) "
+                  "first to say which part you want", UserWarning, stacklevel=2)
+
+
 def _to_dtype_meta(input, dtype):
     from plugtorch import _dtypes
     dtype = _dtypes.to_dtype(dtype)
+    if input._dtype.is_complex and not dtype.is_complex:
+        _warn_complex_to_real()
     dev = input._device
     if dev.type != "cpu":  # a cast must not create a dtype the device cannot hold
         from plugtorch.dispatch.dispatcher import _resolve_backend

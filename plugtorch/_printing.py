@@ -114,11 +114,12 @@ class _ComplexFormatter:
 def _summarized(a: np.ndarray) -> np.ndarray:
     """Only the edge items of every dim (what the formatter sees when summarising)."""
     e = options.edgeitems
-    for d in range(a.ndim):
-        if a.shape[d] > 2 * e:
-            idx = list(range(e)) + list(range(a.shape[d] - e, a.shape[d]))
-            a = np.take(a, idx, axis=d)
-    return a
+    if not any(n > 2 * e for n in a.shape):
+        return a
+    # one gather of the edge items: np.take would first copy a strided view whole (an expanded
+    # tensor of 2**40 elements over one stored element)
+    idx = [np.r_[0:e, n - e:n] if n > 2 * e else np.arange(n) for n in a.shape]
+    return a[np.ix_(*idx)]
 
 
 def _vector_str(a, indent, summarize, fmt):

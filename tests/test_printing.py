@@ -70,3 +70,14 @@ def test_complex_repr_matches_pytorch():
     assert repr(pt.tensor([1e-5 + 2j, 3.5 - 1e6j])) == "tensor([1.0000e-05+2.0000e+00j, 3.5000e+00-1.0000e+06j])"
     assert repr(pt.tensor([[1 + 2j, 3.5 - 1j], [float("nan") + 1j, 0]])) == (
         "tensor([[1.0000+2.j, 3.5000-1.j],\n        [   nan+1.j, 0.0000+0.j]])")
+
+
+def test_a_huge_expanded_tensor_prints_its_edges_without_copying_it():
+    # 3 x 2**40 elements over 3 stored ones: summarising used np.take, which copied the view whole
+    # (MemoryError: 12 TiB); the edge items are gathered alone now
+    x = pt.arange(3.0).reshape(3, 1).expand(3, 2 ** 40)
+    assert repr(x) == ("tensor([[0., 0., 0.,  ..., 0., 0., 0.],\n"
+                       "        [1., 1., 1.,  ..., 1., 1., 1.],\n"
+                       "        [2., 2., 2.,  ..., 2., 2., 2.]])")
+    y = pt.arange(2000.0).reshape(1000, 2).t()     # a strided view summarises as before
+    assert repr(y).startswith("tensor([[0.0000e+00, 2.0000e+00, 4.0000e+00,  ..., 1.9940e+03")

@@ -122,10 +122,12 @@ def load(fh, name, map_location):
         prefix = pkl[0][:-len("data.pkl")]
         order = "little"
         if prefix + "byteorder" in archive.namelist():
-            order = _read(archive, prefix + "byteorder", name).decode("ascii", "replace").strip()
+            raw = _read(archive, prefix + "byteorder", name, len("little"))    # (never a big record whole)
+            raw = raw if isinstance(raw, bytes) else _read(archive, prefix + "byteorder", name, len("big"))
+            order = raw.decode("ascii", "replace").strip() if isinstance(raw, bytes) else f"<{raw} bytes>"
             if order not in ("little", "big"):
-                raise st.bad(name, f"its byteorder record says {order!r}, not 'little' or 'big' (the file was "
-                                   "modified)")
+                raise st.bad(name, f"its byteorder record says {st._short(order)}, not 'little' or 'big' (the file "
+                                   "was modified)")
         reader = _Reader(archive, prefix, name, map_location, order)
         return _Machine(name, reader).run(_read(archive, pkl[0], name))
 
@@ -211,8 +213,8 @@ def _rebuild_tensor(name, storage, offset, size, stride, requires_grad=False, ho
     if not (int_ok(offset) and isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
             <= st.MAX_NDIM and all(int_ok(n) for n in size) and all(int_ok(s) for s in stride)
             and type(requires_grad) is bool):
-        raise st.bad(name, f"its pickle rebuilds a tensor of storage '{storage.key}' with offset {offset!r}, "
-                           f"size {size!r} and stride {stride!r}, which are not valid (the file was modified)")
+        raise st.bad(name, f"its pickle rebuilds a tensor of storage '{storage.key}' with offset {st._short(offset)}, "
+                           f"size {st._short(size)} and stride {st._short(stride)}, which are not valid (the file was modified)")
     if hooks:
         raise st.bad(name, "its pickle restores backward hooks on a tensor; hooks are Python code, which "
                            "plugtorch.load does not restore")

@@ -141,11 +141,11 @@ class _System:
         return (os.system, ("exit 3",))
 
 
-def _zip(pkl: bytes, records=None) -> io.BytesIO:
+def _zip(pkl: bytes, records=None, byteorder="little") -> io.BytesIO:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("archive/data.pkl", pkl)
-        z.writestr("archive/byteorder", "little")
+        z.writestr("archive/byteorder", byteorder)
         for k, v in (records or {}).items():
             z.writestr(f"archive/data/{k}", v)
     buf.seek(0)
@@ -417,3 +417,15 @@ def test_a_counter_loads_as_multisteplr_saves_its_milestones():
     assert type(c) is collections.Counter and c == {2: 1, 4: 1}
     with pytest.raises(RuntimeError, match=r"Counter takes one dict"):
         pt.load(_zip(b"\x80\x02" + _global("collections", "Counter") + _ustr("abc") + b"\x85R."))
+
+
+def test_a_huge_byteorder_record_is_refused_unread():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:     # 32 MiB of zeros in 32 KiB
+        z.writestr("archive/data.pkl", b"\x80\x02K\x05.")
+        z.writestr("archive/byteorder", b"\0" * (32 << 20))
+    with pytest.raises(RuntimeError, match=r"its byteorder record says '<33554432 bytes>', not 'little' or 'big'"):
+        pt.load(io.BytesIO(buf.getvalue()))
+    with pytest.raises(RuntimeError, match=r"its byteorder record says 'middle'"):
+        pt.load(_zip(b"\x80\x02K\x05.", byteorder="middle"))
+    assert pt.load(_zip(b"\x80\x02K\x05.", byteorder="big")) == 5

@@ -138,8 +138,8 @@ def broadcast_tensors(*tensors):
 def __getattr__(name):
     # device namespaces load on first use, so `import plugtorch` needs neither pyopencl nor cupy
     if name in ("opencl", "cuda"):
-        import importlib
-        mod = importlib.import_module(f"plugtorch.{name}_api")
+        import importlib    # (plugtorch.cuda: a package that is plugtorch/cuda_api.py, holding cuda.amp)
+        mod = importlib.import_module("plugtorch.cuda" if name == "cuda" else "plugtorch.opencl_api")
         globals()[name] = mod
         return mod
     if name in ("nn", "optim", "linalg", "fft", "testing", "utils", "library", "distributed", "hub", "onnx",

@@ -156,3 +156,10 @@ def set_rng_state_all(new_states) -> None:
 
 def initial_seed() -> int:
     return _default_generator(_require().current_device()).initial_seed()
+
+
+def __getattr__(name):
+    if name == "amp":      # (plugtorch.cuda.amp: the deprecated spellings, loaded on first use)
+        import importlib
+        return importlib.import_module("plugtorch.cuda.amp")
+    raise AttributeError(f"module 'plugtorch.cuda' has no attribute '{name}'")

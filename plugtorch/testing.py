@@ -16,7 +16,7 @@ import numpy as np
 import plugtorch as pt
 from plugtorch import _dtypes
 
-__all__ = ["assert_close", "make_tensor", "default_tolerances"]
+__all__ = ["assert_close", "assert_allclose", "make_tensor", "default_tolerances"]
 
 # PyTorch's assert_close defaults (rtol, atol); integers and bool compare exactly.
 _DEFAULT_TOLERANCES = {
@@ -63,6 +63,33 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
         raise ValueError(f"Both 'rtol' and 'atol' must be either specified or omitted, but got no "
                          f"{'rtol' if rtol is None else 'atol'}.")
     _compare(actual, expected, (), rtol, atol, equal_nan, check_device, check_dtype, check_stride, msg)
+
+
+# assert_allclose's own table (its tolerances predate assert_close's); other dtypes compare exactly
+_ALLCLOSE_TOLERANCES = {_dtypes.float16: (1e-3, 1e-3), _dtypes.float32: (1e-4, 1e-5), _dtypes.float64: (1e-5, 1e-8)}
+
+
+def assert_allclose(actual, expected, rtol=None, atol=None, equal_nan=True, msg="") -> None:
+    """Deprecated (FutureWarning): ``assert_close`` with the defaults PyTorch's ``assert_allclose``
+    had: NaNs equal, dtypes not checked, ``expected`` made a tensor of ``actual``'s dtype, and
+    tolerances float16 (1e-3, 1e-3), float32 (1e-4, 1e-5), float64 (1e-5, 1e-8), other dtypes exact.
+
+    >>> import warnings; warnings.simplefilter("ignore", FutureWarning)
+    >>> assert_allclose(plugtorch.tensor([1.0, float("nan")]), [1.00005, float("nan")])
+    """
+    import warnings
+    warnings.warn("`plugtorch.testing.assert_allclose()` is deprecated since 1.12 and will be removed in a future "
+                  "release. Please use `plugtorch.testing.assert_close()` instead. You can find detailed upgrade "
+                  "instructions in https://github.com/pytorch/pytorch/issues/61844.", FutureWarning, stacklevel=2)
+    if not isinstance(actual, pt.Tensor):
+        actual = pt.tensor(actual)
+    if not isinstance(expected, pt.Tensor):
+        expected = pt.tensor(expected, dtype=actual.dtype)
+    if rtol is None and atol is None:
+        rtols, atols = zip(*(_ALLCLOSE_TOLERANCES.get(t.dtype, (0.0, 0.0)) for t in (actual, expected)))
+        rtol, atol = max(rtols), max(atols)
+    assert_close(actual, expected, rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=True, check_dtype=False,
+                 check_stride=False, msg=msg or None)
 
 
 def _compare(actual, expected, path, rtol, atol, equal_nan, check_device, check_dtype, check_stride, msg):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -141,3 +142,34 @@ def test_make_tensor_noncontiguous_and_requires_grad():
         make_tensor(2, dtype=pt.int64, device="cpu", requires_grad=True)
     with pytest.raises(ValueError, match="low=3 must be less than or equal to high=1"):
         make_tensor(2, dtype=pt.float32, device="cpu", low=3, high=1)
+
+
+def test_assert_allclose_warns_and_uses_its_own_tolerances():
+    from plugtorch.testing import assert_allclose
+    with pytest.warns(FutureWarning, match=r"assert_allclose\(\)` is deprecated since 1.12.*use "
+                                           r"`plugtorch.testing.assert_close\(\)`"):
+        assert_allclose(pt.tensor([1.0]), pt.tensor([1.0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        # float32: rtol 1e-4, atol 1e-5 (assert_close's would be 1.3e-6, 1e-5)
+        assert_allclose(pt.tensor([1.0]), pt.tensor([1.00009]))
+        with pytest.raises(AssertionError, match="Tensor-likes are not close"):
+            assert_allclose(pt.tensor([1.0]), pt.tensor([1.000115]))
+        assert_allclose(pt.tensor([1.0], dtype=pt.float16), pt.tensor([1.0019], dtype=pt.float16))
+        assert_allclose(pt.tensor([1.0], dtype=pt.float64), pt.tensor([1.000009], dtype=pt.float64))
+        with pytest.raises(AssertionError):
+            assert_allclose(pt.tensor([1.0], dtype=pt.float64), pt.tensor([1.00002], dtype=pt.float64))
+        with pytest.raises(AssertionError):          # bfloat16 is not in its table: exact
+            assert_allclose(pt.tensor([1.0], dtype=pt.bfloat16), pt.tensor([1.0078], dtype=pt.bfloat16))
+        # NaNs equal by default, dtypes not checked, numbers and lists made tensors
+        assert_allclose(pt.tensor([math.nan, 1.0]), pt.tensor([math.nan, 1.0]))
+        with pytest.raises(AssertionError):
+            assert_allclose(pt.tensor([math.nan]), pt.tensor([math.nan]), equal_nan=False)
+        assert_allclose(pt.tensor([1, 2]), pt.tensor([1.0, 2.0]))
+        assert_allclose([1.0, 2.0], pt.tensor([1.0, 2.0]))
+        assert_allclose(pt.tensor([1.0, 2.0]), [1.00001, 2.0])
+        assert_allclose(pt.tensor([1.0]), pt.tensor([1.0009]), rtol=0, atol=1e-3)
+        with pytest.raises(AssertionError, match="^custom$"):
+            assert_allclose(pt.tensor([1.0]), pt.tensor([2.0]), msg="custom")
+        with pytest.raises(AssertionError, match="'shape' do not match"):
+            assert_allclose(pt.tensor([1.0, 2.0]), pt.tensor([1.0]))

@@ -54,6 +54,9 @@ CHURN_SETTLE = 32
 from plugtorch.jit.executor import GuardFailure as _GuardFailure  # noqa: E402
 from plugtorch.jit.executor import DataMiss as _DataMiss  # noqa: E402
 from plugtorch.jit.executor import InputsAlias as _InputsAlias  # noqa: E402
+from plugtorch.compiler import decorators as _decorators  # noqa: E402
+from plugtorch.compiler.decorators import (allow_in_graph, assume_constant_result, disable,  # noqa: E402,F401
+                                           is_compiling, is_dynamo_compiling, is_exporting)
 
 _COMPILED = weakref.WeakSet()
 _COUNTERS = {"graphs": 0, "graph_breaks": 0, "recompiles": 0, "eager_calls": 0, "compiled_calls": 0,
@@ -598,7 +601,12 @@ class CompiledFunction:
         before = _host_rng_states()
         py_before = python_state(self._fn, deep=True)
         opt_before = _optimizer_fingerprint(list(_optim.LIVE))
-        graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
+        with _decorators.compiling() as disabled:
+            graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
+        if disabled:
+            return self._graph_break(key, e, res, f"{self.__name__}: calls {disabled[0]}, which "
+                                     "plugtorch.compiler.disable marks to run eagerly",
+                                     "remove plugtorch.compiler.disable from it")
         drew = _host_rng_drawn(before)
         if drew:    # (Python chose with numbers a replay would not draw again)
             graph.breaks.append((drew, ""))

@@ -10,6 +10,10 @@ passes are small functions over it, and the executor is one generated function p
 """
 from plugtorch.jit.api import TracedDataChanged, TracedFunction, TracedModule, trace  # noqa: F401
 from plugtorch.jit.tracer import TracerWarning  # noqa: F401
+from plugtorch.jit.freezing import freeze, optimize_for_inference, trace_module  # noqa: F401
+from plugtorch.jit.futures import Future, fork, wait  # noqa: F401
+from plugtorch.jit.scripting import (Final, FunctionModifiers, annotate, export, ignore, interface,  # noqa: F401
+                                     is_scripting, script, unused)
 
 ScriptModule = TracedModule
 ScriptFunction = TracedFunction

@@ -187,8 +187,12 @@ class TracedModule:
         object.__setattr__(self, "_module", module)
         object.__setattr__(self, "_fn", fn)
         object.__setattr__(self, "_example", example_inputs)
+        object.__setattr__(self, "_methods", {})    # name -> (TracedFunction, example): trace_module's others
 
     def __call__(self, *args, **kwargs):
+        if self._fn is None:
+            raise RuntimeError(f"{self!r} has no traced forward: trace_module traced only "
+                               f"{', '.join(self._methods)}; call those, or trace 'forward' too")
         return self._fn(*args, **kwargs)
 
     forward = __call__
@@ -206,6 +210,9 @@ class TracedModule:
         return self._module
 
     def __getattr__(self, name):
+        traced = self._methods.get(name)
+        if traced is not None:
+            return traced[0]
         return getattr(self._module, name)
 
     def __setattr__(self, name, value):
@@ -217,13 +224,22 @@ class TracedModule:
         dev = next((p.device for p in self._module.parameters()), None)
         ex = tuple(a.to(dev) if isinstance(a, Tensor) and dev is not None else a for a in self._example)
         object.__setattr__(self, "_example", ex)
-        object.__setattr__(self, "_fn", _trace_fn(self._module, ex, check_trace=False))
+        self._methods.update({name: (traced, tuple(a.to(dev) if isinstance(a, Tensor) and dev is not None else a
+                                                   for a in example))
+                              for name, (traced, example) in self._methods.items()})
+        self._retrace()
         return self
 
     def train(self, mode=True):
         self._module.train(mode)
-        object.__setattr__(self, "_fn", _trace_fn(self._module, self._example, check_trace=False))
+        self._retrace()
         return self
+
+    def _retrace(self):
+        if self._fn is not None:
+            object.__setattr__(self, "_fn", _trace_fn(self._module, self._example, check_trace=False))
+        for name, (_, example) in self._methods.items():
+            self._methods[name] = (_trace_fn(getattr(self._module, name), example, check_trace=False), example)
 
     def eval(self):
         return self.train(False)

@@ -16,6 +16,7 @@ import warnings
 
 import plugtorch as pt
 from plugtorch._tensor import Tensor
+from plugtorch.compiler.decorators import exporting
 from plugtorch.jit.api import trace_call
 from plugtorch.jit.ir import values_in
 from plugtorch.jit.tracer import flatten_tensors, rebuild
@@ -261,7 +262,8 @@ def _trace_probes(model, tensors, spec, in_names, axes, probes):
                     t = _grow(t, axis, sizes[sym] - t.shape[axis])
             ins.append(t)
         with pt.no_grad():
-            graph, _, _, _ = trace_call(model, rebuild(spec[0], ins), rebuild(spec[1], ins))
+            with exporting():
+                graph, _, _, _ = trace_call(model, rebuild(spec[0], ins), rebuild(spec[1], ins))
         if graph.backward_ran:
             raise OnnxExporterError("plugtorch.onnx.export: the model runs backward(); export its forward pass")
         if graph.program_reads:

@@ -1,6 +1,8 @@
 """Utilities beside the core: ``plugtorch.utils.data`` (datasets and loaders), ``checkpoint``
-(activation checkpointing), ``dlpack`` (to_dlpack/from_dlpack) and ``swap_tensors``."""
+(activation checkpointing), ``dlpack`` (to_dlpack/from_dlpack), ``hooks`` (RemovableHandle) and
+``swap_tensors``."""
 from plugtorch.utils import data  # noqa: F401
 from plugtorch.utils import checkpoint  # noqa: F401,E402
 from plugtorch.utils import dlpack  # noqa: F401,E402
 from plugtorch.utils._swap import swap_tensors  # noqa: F401,E402
+from plugtorch.utils import hooks  # noqa: F401,E402

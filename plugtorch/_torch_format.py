@@ -213,8 +213,13 @@ def _rebuild_tensor(name, storage, offset, size, stride, requires_grad=False, ho
     if not (int_ok(offset) and isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
             <= st.MAX_NDIM and all(int_ok(n) for n in size) and all(int_ok(s) for s in stride)
             and type(requires_grad) is bool):
-        raise st.bad(name, f"its pickle rebuilds a tensor of storage '{storage.key}' with offset {st._short(offset)}, "
-                           f"size {st._short(size)} and stride {st._short(stride)}, which are not valid (the file was modified)")
+        raise st.bad(name, f"its pickle rebuilds a tensor of storage '{storage.key}' with offset "
+                           f"{st._short(offset)}, size {st._short(size)} and stride {st._short(stride)}, which are "
+                           "not valid (the file was modified)")
+    if metadata and not (isinstance(metadata, dict) and set(metadata) <= {"conj", "neg"}
+                         and all(type(v) is bool for v in metadata.values())):
+        raise st.bad(name, f"its pickle gives a tensor the metadata {st._short(metadata)}; plugtorch.load knows "
+                           "only the conj and neg bits of torch's lazy views (the file was modified or is newer)")
     if hooks:
         raise st.bad(name, "its pickle restores backward hooks on a tensor; hooks are Python code, which "
                            "plugtorch.load does not restore")
@@ -223,6 +228,13 @@ def _rebuild_tensor(name, storage, offset, size, stride, requires_grad=False, ho
         raise st.bad(name, f"a tensor of size {list(size)}, stride {list(stride)} and offset {offset} reaches "
                            f"past the {base.shape[0]} elements of storage '{storage.key}' (the file was modified)")
     t = base.as_strided(size, stride, offset)
+    # torch.save(x.conj()) and torch._neg_view(x) store x's elements and a bit saying that the tensor's
+    # values are their conjugate or negation; plugtorch has no such lazy views: the values are made
+    # (a copy, no longer sharing memory with other views of the storage)
+    if metadata and metadata.get("neg"):
+        t = t.neg()
+    if metadata and metadata.get("conj"):
+        t = t.conj()
     if requires_grad:
         t.requires_grad_(True)
     return t

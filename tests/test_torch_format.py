@@ -188,8 +188,9 @@ def _torch_pickle(obj, storage_kind="FloatStorage"):
             return ("storage", kind, o.key, "cpu", o.numel) if isinstance(o, _FakeStorage) else None
 
     class T:
-        def __init__(self, storage, offset, size, stride):
+        def __init__(self, storage, offset, size, stride, metadata=None):
             self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+            self.args += (metadata,) if metadata is not None else ()
 
         def __reduce__(self):
             return (_rebuild_tensor_v2, self.args)
@@ -429,3 +430,19 @@ def test_a_huge_byteorder_record_is_refused_unread():
     with pytest.raises(RuntimeError, match=r"its byteorder record says 'middle'"):
         pt.load(_zip(b"\x80\x02K\x05.", byteorder="middle"))
     assert pt.load(_zip(b"\x80\x02K\x05.", byteorder="big")) == 5
+
+
+def test_conj_and_neg_bits_give_the_values_torch_gives():
+    # torch.save(x.conj()) stores x's elements with metadata {'conj': True}; the values were
+    # loaded unconjugated ([1+2j, 3-1j] instead of [1-2j, 3+1j]), a negative view unnegated
+    x = np.array([1 + 2j, 3 - 1j], np.complex64)
+    for meta, want in (({"conj": True}, np.conj(x)), ({"neg": True}, -x), ({"conj": True, "neg": True}, -np.conj(x)),
+                       ({"conj": False}, x), ({}, x)):
+        pkl = _torch_pickle(lambda T: T(_FakeStorage("0", 2), 0, (2,), (1,), meta), "ComplexFloatStorage")
+        got = pt.load(_zip(pkl, {"0": x.tobytes()}))
+        assert got.dtype is pt.complex64 and got.tolist() == want.tolist(), meta
+    pkl = _torch_pickle(lambda T: T(_FakeStorage("0", 2), 0, (2,), (1,), {"neg": True}))
+    assert pt.load(_zip(pkl, {"0": np.array([1.5, -2], np.float32).tobytes()})).tolist() == [-1.5, 2.0]
+    pkl = _torch_pickle(lambda T: T(_FakeStorage("0", 2), 0, (2,), (1,), {"zero": True}))
+    with pytest.raises(RuntimeError, match=r"metadata \{'zero': True\}; plugtorch\.load knows only the conj and neg"):
+        pt.load(_zip(pkl, {"0": np.zeros(2, np.float32).tobytes()}))

@@ -277,6 +277,9 @@ class Tensor:
         return self._backend().to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
+        if self._rg:   # np.asarray(t) is t.numpy(), as PyTorch's: it would leave the graph in silence
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead (np.asarray(t) and np.array(t) call it).")
         a = self._host("numpy")
         return a.astype(dtype) if dtype is not None else a
 

@@ -238,3 +238,14 @@ def test_casting_complex_to_real_warns_as_pytorch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert z.real.tolist() == [1.5, -3.0] and z.to(pt.complex128).dtype is pt.complex128
+
+
+def test_numpy_array_protocol_refuses_a_tensor_that_requires_grad():
+    x = pt.tensor([1.5, 2.5], requires_grad=True)
+    for to_array in (np.asarray, np.array, lambda t: np.asarray(t, dtype=np.float64)):
+        with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad"):
+            to_array(x)
+    assert np.asarray(x.detach()).tolist() == [1.5, 2.5]
+    assert np.asarray(x.detach(), dtype=np.int32).tolist() == [1, 2]
+    with pt.no_grad():
+        assert np.asarray(x * 2).tolist() == [3.0, 5.0]   # (made under no_grad: requires no grad)

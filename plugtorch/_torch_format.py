@@ -33,6 +33,7 @@ from plugtorch import _safetensors as st
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_MEMO = 1 << 24
 MAX_TUPLE_DEPTH = 1000   # hashing a deeper tuple overflows the C stack (a crash, not an exception)
+MAX_SAME_HASH = 64       # distinct keys of one dict or set with one hash: more is a hash-flooding file
 # what reading a damaged record raises: zipfile's errors, the decompressors' errors, an unknown
 # compression method (NotImplementedError) and an encrypted record (RuntimeError)
 _ZIP_ERRORS = (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, NotImplementedError,
@@ -406,6 +407,7 @@ class _Machine:
         self.name, self.reader = name, reader
         self.allowed = _globals(name, reader.order)
         self.depths = {}   # id(tuple) -> (the tuple, kept alive so that its id stays its own; its depth)
+        self.hashes = {}   # id(dict or set) -> (it, Counter of its keys' hashes): see _hashed
 
     def bad(self, why):
         return st.bad(self.name, f"its pickle {why} (the file is damaged or was modified)")
@@ -486,6 +488,7 @@ class _Machine:
                     stack.append(set())
                 elif n == "FROZENSET":
                     items = pop_mark()
+                    self._hashed(None, items)
                     stack.append(frozenset(items))
                 elif n == "APPEND":
                     need(2)
@@ -506,7 +509,7 @@ class _Machine:
                 elif n == "ADDITEMS":
                     items = pop_mark()
                     need(1)
-                    self._container(stack[-1], set).update(items)
+                    self._hashed(self._container(stack[-1], set), items).update(items)
                 elif n == "GLOBAL":
                     module, _, qual = arg.partition(" ")
                     stack.append(self._global(module, qual))
@@ -521,6 +524,9 @@ class _Machine:
                     args, fn = stack.pop(), stack.pop()
                     if not isinstance(fn, _Allowed) or not isinstance(args, tuple):
                         raise self.bad(f"calls {type(fn).__name__}, which is not callable here")
+                    if fn.label in ("set", "frozenset", "collections.OrderedDict") and args:
+                        self._hashed(None, (p[0] if isinstance(p, (list, tuple)) and p else None for p in args[0])
+                                     if fn.label == "collections.OrderedDict" else args[0])
                     stack.append(fn.call(args))
                 elif n == "BUILD":
                     need(2)
@@ -545,6 +551,26 @@ class _Machine:
                 raise self.bad(f"nests tuples more than {MAX_TUPLE_DEPTH} deep")
             self.depths[id(t)] = (t, depth)
         return t
+
+    def _hashed(self, container, keys):
+        """``container``, once the ``keys`` about to go into it (with those it got before) are not a
+        hash flood: numbers and tuples hash the same in every process (strings do not), so a file
+        can hold thousands of distinct keys of one hash, and each insertion then probes all of
+        the earlier ones (a 300 kB pickle took 4 s, a 3 MB one minutes). ``container`` None: a new one."""
+        entry = self.hashes.get(id(container)) if container is not None else None
+        if entry is None:
+            entry = (container, collections.Counter())   # (the container kept alive: its id stays its own)
+            if container is not None:
+                self.hashes[id(container)] = entry
+        counts = entry[1]
+        for k in keys:
+            if type(k) not in (str, bytes):
+                h = hash(k)
+                counts[h] += 1
+                if counts[h] > MAX_SAME_HASH:
+                    raise self.bad(f"gives a dict or set more than {MAX_SAME_HASH} keys with the same hash "
+                                   f"({st._short(k)} ...), a hash-flooding file")
+        return container
 
     def _check_result(self, obj):
         """``obj``, once nothing in it is one of the stand-ins above (a storage, a storage type, a
@@ -592,6 +618,7 @@ class _Machine:
     def _pairs(self, d, items):
         if len(items) % 2:
             raise self.bad("gives a dict an odd number of keys and values")
+        self._hashed(d, items[0::2])
         for i in range(0, len(items), 2):
             d[items[i]] = items[i + 1]
         return d

@@ -446,3 +446,23 @@ def test_conj_and_neg_bits_give_the_values_torch_gives():
     pkl = _torch_pickle(lambda T: T(_FakeStorage("0", 2), 0, (2,), (1,), {"zero": True}))
     with pytest.raises(RuntimeError, match=r"metadata \{'zero': True\}; plugtorch\.load knows only the conj and neg"):
         pt.load(_zip(pkl, {"0": np.zeros(2, np.float32).tobytes()}))
+
+
+def test_a_hash_flooding_file_is_refused_before_it_takes_minutes():
+    # k * (2**61 - 1) all hash to 0 (ints hash modulo 2**61 - 1, the same in every process): each
+    # insertion probed all the earlier keys, so 20000 such keys (300 kB) took 4 s and 3 MB minutes
+    m = (1 << 61) - 1
+    keys = [pickle.dumps(k * m, protocol=2)[2:-1] for k in range(1, 66)]
+    assert len({hash(k * m) for k in range(1, 66)}) == 1
+    flood = {"dict": lambda ks: b"}(" + b"".join(k + b"N" for k in ks) + b"u.",          # SETITEMS
+             "set": lambda ks: b"\x8f(" + b"".join(ks) + b"\x90.",                        # ADDITEMS
+             "frozenset": lambda ks: b"(" + b"".join(ks) + b"\x91.",                       # FROZENSET
+             "set()": lambda ks: _global("builtins", "set") + b"(" + b"".join(ks) + b"l\x85R.",
+             "OrderedDict()": lambda ks: (_global("collections", "OrderedDict") + b"("
+                                          + b"".join(k + b"N\x86" for k in ks) + b"l\x85R.")}
+    for what, make in flood.items():
+        with pytest.raises(RuntimeError, match=r"more than 64 keys with the same hash \(149879795598890106815 "
+                                               r"\.\.\.\), a hash-flooding file"):
+            pt.load(_zip(b"\x80\x02" + make(keys)))
+        got = pt.load(_zip(b"\x80\x02" + make(keys[:64])))     # 64 keys of one hash load
+        assert len(got) == 64 and m in got and 64 * m in got, what

@@ -249,3 +249,16 @@ def test_numpy_array_protocol_refuses_a_tensor_that_requires_grad():
     assert np.asarray(x.detach(), dtype=np.int32).tolist() == [1, 2]
     with pt.no_grad():
         assert np.asarray(x * 2).tolist() == [3.0, 5.0]   # (made under no_grad: requires no grad)
+
+
+@pytest.mark.parametrize("scalar", [np.float32(2), np.float16(2), np.int64(2)])
+def test_numpy_scalars_are_python_numbers_to_scalar_arguments(scalar):
+    x = pt.tensor([1.5, -2.0, 3.0])
+    mask = pt.tensor([True, False, True])
+    assert pt.full((2,), scalar).tolist() == [2, 2] and x.clone().fill_(scalar).tolist() == [2.0, 2.0, 2.0]
+    assert pt.full((2,), scalar).dtype is (pt.int64 if isinstance(scalar, np.integer) else pt.float32)
+    assert x.masked_fill(mask, scalar).tolist() == [2.0, -2.0, 2.0]
+    assert x.clamp(min=scalar).tolist() == [2.0, 2.0, 3.0] and x.clamp(max=scalar).tolist() == [1.5, -2.0, 2.0]
+    assert pt.where(mask, x, scalar).tolist() == [1.5, 2.0, 3.0] and pt.where(mask, x, scalar).dtype is pt.float32
+    assert x.lerp(pt.zeros(3), scalar).tolist() == [-1.5, 2.0, -3.0]   # x + 2 * (0 - x)
+    assert pt.arange(scalar).tolist() == [0, 1]

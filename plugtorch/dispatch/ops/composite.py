@@ -453,7 +453,7 @@ def masked_fill(input, mask, value):
         else:   # PyTorch reads the value as a scalar: checked against the input's dtype
             value = value.item()
     if not isinstance(value, M.Tensor):
-        M.check_scalar("masked_fill", value)
+        value = M.scalar_arg("masked_fill", value)
         value = A.fit_scalar("masked_fill", value, input._dtype)
     M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_fill")
     out = _pt().where(mask, value if isinstance(value, M.Tensor) else _cast_scalar(value, input._dtype), input)
@@ -933,10 +933,8 @@ def clamp(input, min=None, max=None):
     # no part in type promotion as a tensor, and must fit the input's dtype)
     if isinstance(min, M.Tensor) != isinstance(max, M.Tensor) and min is not None and max is not None:
         min, max = (b.item() if isinstance(b, M.Tensor) and b.ndim == 0 else b for b in (min, max))
+    min, max = (b if b is None or isinstance(b, M.Tensor) else M.scalar_arg("clamp", b) for b in (min, max))
     bounds = [b for b in (min, max) if b is not None]
-    for bound in bounds:
-        if not isinstance(bound, M.Tensor):
-            M.check_scalar("clamp", bound)
     # the result's dtype comes from all three operands at once (PyTorch): a uint8 tensor clamped to
     # (-2, 2.5) computes in float32, so -2 is never first wrapped to uint8's 254
     dt = _dtypes.result_type(input, *bounds)
@@ -986,7 +984,7 @@ def lerp(input, end, weight):
     if not (input._dtype.is_floating_point or input._dtype.is_complex):
         raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point or complex tensors")
     if not isinstance(weight, M.Tensor):
-        M.check_scalar("lerp", weight)
+        weight = M.scalar_arg("lerp", weight)
     dt = input._dtype
     input, end, weight = _in_float32_if_half(dt, input, end, weight)
     d = end - input

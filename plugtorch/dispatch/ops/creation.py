@@ -21,7 +21,7 @@ def _factory_device(op, device, dtype):
 def _full_meta(size, fill_value, *, dtype=None, device=None):
     shape = M.as_shape("full", (size,) if not isinstance(size, (list, tuple)) else size)
     M.check_nonneg_shape("full", shape)
-    M.check_scalar("full", fill_value)
+    fill_value = M.scalar_arg("full", fill_value)   # (a NumPy scalar becomes a Python number)
     dt = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.scalar_dtype(fill_value)
     fill_value = A.fit_scalar("full", fill_value, dt)
     M.check_storage_size("full", shape, dt.itemsize)
@@ -45,8 +45,7 @@ register_op("empty", _empty_meta, tags=("factory",), differentiable=False)
 
 
 def _arange_meta(start, end, step, *, dtype=None, device=None):
-    for v in (start, end, step):
-        M.check_scalar("arange", v)
+    start, end, step = (M.scalar_arg("arange", v) for v in (start, end, step))
     for v in (start, end):
         if v != v or v in (math.inf, -math.inf):   # PyTorch: RuntimeError, not Python's OverflowError
             raise RuntimeError(f"arange(): unsupported range: {start} -> {end} (the bounds must be finite)")

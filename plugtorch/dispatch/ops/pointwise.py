@@ -249,9 +249,7 @@ def _where_meta(condition, input, other):
     dev = M.common_device("where", tensors)
     shapes = [t.shape for t in tensors]
     M.broadcast_shapes(*shapes, op="where")
-    for v in (input, other):
-        if not isinstance(v, T):
-            M.check_scalar("where", v)
+    input, other = (v if isinstance(v, T) else M.scalar_arg("where", v) for v in (input, other))
     dt = _dtypes.result_type(*(v for v in (input, other)))
     if dt.is_complex or any(t._device is not dev for t in tensors):
         M.check_joined_dtype("where", dt, dev)

@@ -17,7 +17,7 @@ from plugtorch._dtypes import _COMPLEX, _FLOAT
 from plugtorch.autograd import anomaly_mode, saved_hooks
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.complex_formulas import COMPLEX_OPS
-from plugtorch.autograd.graph import (_FREED, AccumulateGrad, GradientEdge, OpNode, TensorMeta, edge,
+from plugtorch.autograd.graph import (_FREED, NO_EDGE, AccumulateGrad, GradientEdge, OpNode, TensorMeta, edge,
                                       grad_accumulator, grad_lock, modified_error, next_seq)
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW
@@ -92,10 +92,10 @@ def record(op, args, kwargs):
                 acc = a._acc
                 edges.append((acc if acc is not None else grad_accumulator(a), 0))
             else:
-                edges.append(None)
+                edges.append(NO_EDGE)
             shape = a._data.shape
             slots.append((i, -1, shape, a._dtype))
-            if not complex_ok and a._dtype.category == _COMPLEX and edges[-1] is not None:
+            if not complex_ok and a._dtype.category == _COMPLEX and edges[-1] is not NO_EDGE:
                 raise _complex_result(op, a._dtype, "a complex input requires grad")
             if (saves is None or i in saves) and (needs is None or i not in skip):
                 vc = a._vc
@@ -116,8 +116,8 @@ def record(op, args, kwargs):
             for j, b in enumerate(a):
                 if isinstance(b, Tensor):
                     fn = b.grad_fn
-                    edges.append((fn, b._out_nr) if fn is not None else (grad_accumulator(b), 0) if b._rg else None)
-                    if not complex_ok and b._dtype.category == _COMPLEX and edges[-1] is not None:
+                    edges.append((fn, b._out_nr) if fn is not None else (grad_accumulator(b), 0) if b._rg else NO_EDGE)
+                    if not complex_ok and b._dtype.category == _COMPLEX and edges[-1] is not NO_EDGE:
                         raise _complex_result(op, b._dtype, "a complex input requires grad")
                     slots.append((i, j, b._data.shape, b._dtype))
                     if keep:
@@ -152,7 +152,7 @@ def record(op, args, kwargs):
     if cat == _FLOAT or cat == _COMPLEX:
         if formula.uses_result:
             rf = formula.result_for
-            if rf is None or any(edges[k] is not None for k, slot in enumerate(slots) if slot[0] in rf):
+            if rf is None or any(edges[k] is not NO_EDGE for k, slot in enumerate(slots) if slot[0] in rf):
                 node.result = _saved_output(out)
             else:      # (only the gradients of arguments that need none read it)
                 node.result = None
@@ -281,7 +281,7 @@ def apply_node(node, grads):
     n = len(res)
     edges = node.next_functions
     for k, (i, j, shape, dtype) in enumerate(node.slots):
-        gi = res[i] if i < n and edges[k] is not None else None   # (no gradient for an input that needs none:
+        gi = res[i] if i < n and edges[k] is not NO_EDGE else None   # (no gradient for an input that needs none:
         if gi is not None:                                        # a 0-d cpu float64 beside a device lacking it)
             if j >= 0:
                 gi = gi[j]
@@ -330,7 +330,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             heap.append((fn.seq, fn))
         else:
             e = edge(t)
-            if e is None:
+            if e is NO_EDGE:
                 raise RuntimeError(f"element {k} of tensors does not require grad and does not have a grad_fn")
             _send(buffers, heap, e[0], e[1], g)
         handed.add(id(g._data))    # never store a caller's gradient tensor as .grad
@@ -397,7 +397,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             if not retain_graph:
                 node.release()
             for e, g in zip(node.next_functions, outs):
-                if e is None or g is None:
+                if e is NO_EDGE or g is None:
                     continue
                 nxt, nr = e     # _send(), inlined: this loop runs once per graph edge
                 buf = buffers.get(nxt)
@@ -555,7 +555,7 @@ def _plan(heap, inputs):
     capture = {}
     for k, t in enumerate(inputs):
         e = (t.node, t.output_nr) if t.__class__ is GradientEdge else edge(t)
-        if e is None:
+        if e is NO_EDGE:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
         capture.setdefault(e, []).append(k)
     targets = {e[0] for e in capture}
@@ -567,7 +567,7 @@ def _plan(heap, inputs):
         while stack:
             n, it = stack[-1]
             for e in it:
-                if e is None:
+                if e is NO_EDGE:
                     continue
                 c = e[0]
                 if c not in state:
@@ -576,13 +576,13 @@ def _plan(heap, inputs):
                     break
             else:
                 stack.pop()
-                hit = n in targets or any(e is not None and state.get(e[0]) for e in n.next_functions)
+                hit = n in targets or any(e is not NO_EDGE and state.get(e[0]) for e in n.next_functions)
                 state[n] = hit
                 if hit:
                     needed.add(n)
     # captured non-leaf nodes need not run unless something below them is needed too
     for n in targets:
-        if n in needed and not any(e is not None and state.get(e[0]) for e in n.next_functions):
+        if n in needed and not any(e is not NO_EDGE and state.get(e[0]) for e in n.next_functions):
             if n.__class__ is not AccumulateGrad:
                 needed.discard(n)
     return capture, needed

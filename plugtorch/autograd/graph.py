@@ -236,13 +236,17 @@ def grad_accumulator(t) -> AccumulateGrad:
     return acc
 
 
+NO_EDGE = (None, 0)   # one object: the engine tests it with ``is``
+
+
 def edge(t):
-    """(node, output_nr) that receives the gradient of ``t``, or None if it needs none."""
+    """(node, output_nr) that receives the gradient of ``t``, or NO_EDGE, ``(None, 0)``, if it needs
+    none (PyTorch's ``next_functions`` entry for an input that needs no gradient)."""
     if t.grad_fn is not None:
         return (t.grad_fn, t._out_nr)
     if t._rg:
         return (grad_accumulator(t), 0)
-    return None
+    return NO_EDGE
 
 
 def register_tensor_hook(t, hook):
@@ -401,7 +405,7 @@ def get_gradient_edge(tensor) -> GradientEdge:
     ('MulBackward', 'AccumulateGrad')
     """
     e = edge(tensor)
-    if e is None:
+    if e is NO_EDGE:
         raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does not require gradients")
     return GradientEdge(e[0], e[1])
 

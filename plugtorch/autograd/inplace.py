@@ -66,7 +66,7 @@ def _reaches(src, old):
     if fn is None:
         return False
     for e in fn.next_functions:
-        if e is not None and (e == old or any(e2 == old for e2 in getattr(e[0], "next_functions", ()))):
+        if e[0] is not None and (e == old or any(e2 == old for e2 in getattr(e[0], "next_functions", ()))):
             return True
     return False
 

@@ -104,7 +104,7 @@ def _recorded(out, seen):
         if n is None or n in seen:
             continue
         seen[n] = getattr(getattr(n, "op", None), "name", None)
-        stack.extend(e[0] for e in n.next_functions if e is not None)
+        stack.extend(e[0] for e in n.next_functions if e[0] is not None)
 
 
 def test_every_allowlisted_op_is_gradchecked_here():

@@ -55,7 +55,23 @@ def test_grad_fn_names_and_next_functions():
 def test_constant_input_has_no_next_function():
     a = leaf([1.0, 2.0])
     c = a * pt.tensor([2.0, 2.0], dtype=pt.float64)
-    assert c.grad_fn.next_functions[1] is None
+    assert c.grad_fn.next_functions[1] == (None, 0)   # PyTorch's entry for an input needing no gradient
+
+
+def test_next_functions_can_be_walked_as_pytorch_code_walks_them():
+    # the pattern of graph printers (torchviz): every entry unpacks into (node, output_nr); an entry
+    # of None made `for fn, _ in next_functions` raise TypeError
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    out = ((a * pt.tensor([2.0, 2.0], dtype=pt.float64)) * b + 1).sum()
+    names, stack = [], [out.grad_fn]
+    while stack:
+        fn = stack.pop()
+        names.append(fn.name())
+        stack.extend(nxt for nxt, _ in fn.next_functions if nxt is not None)
+    assert sorted(names) == ["AccumulateGrad", "AccumulateGrad", "AddBackward", "MulBackward", "MulBackward",
+                             "SumBackward"]
+    out.backward()
+    assert a.grad.tolist() == [6.0, 8.0] and b.grad.tolist() == [2.0, 4.0]
 
 
 def test_results_of_integer_ops_do_not_require_grad():

@@ -153,7 +153,7 @@ class DistributedDataParallel(Module):
             if var is not None:
                 reached.add(id(var))
             for e in node.next_functions:
-                if e is not None and e[0] not in seen:
+                if e[0] is not None and e[0] not in seen:
                     stack.append(e[0])
         return [i for i, p in enumerate(self.reducer.params) if id(p) not in reached]
 

@@ -471,40 +471,27 @@ class Tensor:
         from plugtorch import _legacy_types
         return _legacy_types.tensor_type(self, dtype, non_blocking, **kwargs)
 
-    def float(self, memory_format=None):
-        return self.to(dtype=_dtypes.float32, memory_format=memory_format)
-
-    def double(self, memory_format=None):
-        return self.to(dtype=_dtypes.float64, memory_format=memory_format)
-
-    def half(self, memory_format=None):
-        return self.to(dtype=_dtypes.float16, memory_format=memory_format)
-
-    def bfloat16(self, memory_format=None):
-        return self.to(dtype=_dtypes.bfloat16, memory_format=memory_format)
-
-    def int(self, memory_format=None):
-        return self.to(dtype=_dtypes.int32, memory_format=memory_format)
-
-    def long(self, memory_format=None):
-        return self.to(dtype=_dtypes.int64, memory_format=memory_format)
-
-    def short(self, memory_format=None):
-        return self.to(dtype=_dtypes.int16, memory_format=memory_format)
-
-    def char(self, memory_format=None):
-        return self.to(dtype=_dtypes.int8, memory_format=memory_format)
-
-    def byte(self, memory_format=None):
-        return self.to(dtype=_dtypes.uint8, memory_format=memory_format)
-
-    def bool(self, memory_format=None):
-        return self.to(dtype=_dtypes.bool, memory_format=memory_format)
-
     def type_as(self, other):
         return self.to(dtype=other.dtype)
 
 
+
+
+
+def _cast_method(name, dtype):
+    def cast(self, memory_format=None):
+        return self.to(dtype=dtype, memory_format=memory_format)
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"``self.to({dtype.name})`` (``memory_format`` as ``to``'s; self itself if it is one already)."
+    return cast
+
+
+# x.float(), x.long() ...: PyTorch's casts by name
+for _name, _dt in (("float", _dtypes.float32), ("double", _dtypes.float64), ("half", _dtypes.float16),
+                   ("bfloat16", _dtypes.bfloat16), ("int", _dtypes.int32), ("long", _dtypes.int64),
+                   ("short", _dtypes.int16), ("char", _dtypes.int8), ("byte", _dtypes.uint8), ("bool", _dtypes.bool),
+                   ("cfloat", _dtypes.complex64), ("cdouble", _dtypes.complex128)):
+    setattr(Tensor, _name, _cast_method(_name, _dt))
 
 _new = object.__new__
 _KDLCPU = 1   # DLPack's device type of host memory

@@ -1,7 +1,7 @@
 """Tensor methods about a tensor's storage, size and sign: ``resize_``, ``resize_as_``,
 ``data_ptr``, ``new_empty_strided``, ``sum_to_size``, ``is_signed``, ``is_nonzero``,
 ``is_same_size``, ``retains_grad``, ``dim_order``, ``pin_memory``/``share_memory_`` (no-ops), the
-``is_sparse``-style flags (all False); and ``fill_diagonal_``, ``cfloat``, ``cdouble``, ``apply_``/``map_``/``map2_``.
+``is_sparse``-style flags (all False); and ``fill_diagonal_``, ``apply_``/``map_``/``map2_``.
 ``_methods`` installs them.
 """
 from __future__ import annotations
@@ -175,7 +175,6 @@ def install():
     Tensor.is_nonzero = is_nonzero
     Tensor.is_same_size = is_same_size
     Tensor.fill_diagonal_ = fill_diagonal_
-    Tensor.cfloat = lambda self, memory_format=None: self.to(_dtypes.complex64, memory_format=memory_format)
     Tensor.dim_order = dim_order
     Tensor.new = new
     Tensor.const_data_ptr = data_ptr
@@ -192,6 +191,5 @@ def install():
     for flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_mps",
                  "is_xla", "is_xpu", "is_ipu", "is_maia", "is_mtia", "is_vulkan"):
         setattr(Tensor, flag, property(lambda self: False, doc="False: plugtorch tensors are dense and strided."))
-    Tensor.cdouble = lambda self, memory_format=None: self.to(_dtypes.complex128, memory_format=memory_format)
     Tensor.retains_grad = property(lambda self: bool(self._retains_grad),
                                    doc="Whether .grad of this non-leaf tensor is kept (see retain_grad()).")

@@ -295,3 +295,13 @@ def test_isclose_and_allclose_compare_both_parts_of_complex_tensors():
     assert want == [False, True, True, False] and pt.isclose(a, b).tolist() == want
     assert pt.isclose(a, b, equal_nan=True).tolist() == [False, True, True, True]
     assert not pt.allclose(pt.tensor([1 + 1j]), pt.tensor([1 + 5j])) and pt.allclose(a[:3], a[:3])
+
+
+def test_ordering_a_real_tensor_by_a_numpy_complex_scalar_is_refused():
+    # np.complex128(2) is a complex number: plugtorch compared its real part ([False, True]), as if
+    # it were 2.0; a Python complex was refused already, as PyTorch refuses both
+    t = pt.tensor([1.5, 3.0])
+    for bad in (lambda: t > np.complex128(2), lambda: np.complex64(2) < t, lambda: pt.maximum(t, np.complex128(2))):
+        with pytest.raises(NotImplementedError, match="complex numbers have no ordering"):
+            bad()
+    assert (t > np.float32(2)).tolist() == [False, True] and (t == np.complex128(3)).tolist() == [False, True]

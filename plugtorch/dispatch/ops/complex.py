@@ -20,6 +20,8 @@ from __future__ import annotations
 import builtins
 import math
 
+import numpy as np
+
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.registry import register_op
@@ -239,13 +241,17 @@ REAL_ONLY_OPS = {
 }
 
 
+_COMPLEX_SCALARS = (builtins.complex, np.complexfloating)
+
+
 def _complex_argument(args, kwargs):
     for a in args:
-        if a.__class__ is builtins.complex:   # a Python complex makes the op compute in complex (x < 1j)
-            return _dtypes.default_complex_dtype()
         if isinstance(a, M.Tensor):
             if a._dtype.category == _dtypes._COMPLEX:
                 return a._dtype
+        elif a.__class__ is builtins.complex or isinstance(a, _COMPLEX_SCALARS):
+            # a Python complex (or NumPy's) makes the op compute in complex (x < 1j)
+            return _dtypes.default_complex_dtype()
         elif a.__class__ is list or a.__class__ is tuple:
             for b in a:
                 if isinstance(b, M.Tensor) and b._dtype.category == _dtypes._COMPLEX:

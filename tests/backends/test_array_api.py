@@ -107,8 +107,10 @@ def test_views_share_memory_and_inplace_reaches_the_base(dev):
 def test_clone_of_a_transposed_view_is_contiguous(dev):
     x = pt.arange(6.0, device=dev).reshape(2, 3).t()
     assert x.stride() == (1, 3) and not x.is_contiguous()
-    c = x.clone()
+    c = x.clone(memory_format=pt.contiguous_format)
     assert c.stride() == (2, 1) and c.view(6).cpu().tolist() == [0, 3, 1, 4, 2, 5]
+    p = x.clone()   # preserve_format keeps the transposed order, as on cpu and in PyTorch
+    assert p.stride() == (1, 3) and p.cpu().tolist() == [[0, 3], [1, 4], [2, 5]]
     with pytest.raises(RuntimeError, match="view size \\[6\\] is not compatible with input tensor's size"):
         x.view(6)
 

@@ -347,3 +347,11 @@ def test_multinomial_of_half_probabilities_draws_in_float32(device, dtype):
             draws = pt.multinomial(p.expand(n, 2).contiguous(), 1)[:, 0]
         count = int((draws == 0).sum().item())
         assert abs(count - n * q) < 5 * (n * q * (1 - q)) ** 0.5, (count, n * q)
+
+
+def test_multinomial_with_no_categories_raises_instead_of_index_minus_one():
+    # a distribution over zero categories has sum 0: there is nothing to draw (was: [-1, -1])
+    for probs in (pt.ones(0), pt.ones(2, 0)):
+        with pytest.raises(RuntimeError, match=r"invalid multinomial distribution \(sum of probabilities <= 0\)"):
+            pt.multinomial(probs, 2, replacement=True)
+    assert pt.multinomial(pt.ones(0, 3), 2, True).shape == (0, 2)   # no rows: an empty result

@@ -1609,6 +1609,10 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         raise RuntimeError(f"multinomial(): cannot sample n_sample <= 0 samples (got num_samples={num_samples})")
     if not replacement and num_samples > input.shape[-1]:
         raise RuntimeError("multinomial(): cannot sample n_sample > prob_dist.size(-1) samples without replacement")
+    if input.shape[-1] == 0 and (input.ndim == 1 or input.shape[0] > 0):
+        # no category to draw from (a topk/cdf over nothing would hand back index -1)
+        raise RuntimeError(f"multinomial(): invalid multinomial distribution (sum of probabilities <= 0): "
+                           f"prob_dist of shape {tuple(input.shape)} has no categories")
     if input.numel():   # one data_check (one read-back, none traced) for both: a bad element, a row sum <= 0
         from plugtorch.dispatch.dispatcher import data_check
         bad = (~input.isfinite() | (input < 0)).any()

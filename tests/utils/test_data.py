@@ -40,8 +40,10 @@ def test_tensor_dataset_rows_and_size_mismatch():
     ds = xy(4)
     x, y = ds[2]
     assert x.tolist() == [4.0, 5.0] and y.item() == 2 and len(ds) == 4
-    with pytest.raises(ValueError, match=r"Size mismatch between tensors: tensor 0 has 4 rows but tensor 1 has shape \[3\]"):
+    with pytest.raises(AssertionError, match=r"Size mismatch between tensors: tensor 0 has 4 rows but tensor 1 has shape \[3\]"):
         TensorDataset(pt.zeros(4, 2), pt.zeros(3))
+    with pytest.raises(IndexError, match="tensor 1 has no dimensions"):
+        TensorDataset(pt.zeros(4, 2), pt.tensor(3.0))
 
 
 def test_loader_batches_in_order_and_drop_last():
@@ -235,3 +237,78 @@ def test_tensor_dataset_batches_record_in_place_ops_with_tensors_that_need_grad(
     x.mul_(w)
     x.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), X[0:4].sum(0).numpy(), rtol=1e-6)
+
+
+def test_weighted_sampler_checks_replacement_and_empty_weights():
+    with pytest.raises(ValueError, match="replacement should be a boolean value, but got replacement=0"):
+        WeightedRandomSampler([1.0, 2.0], 2, replacement=0)
+    with pytest.raises(RuntimeError, match="sum of probabilities <= 0"):
+        list(WeightedRandomSampler([], 2))     # was [-1, -1]: indices into nothing
+
+
+def test_loader_iterator_has_the_loaders_length_even_after_a_partial_epoch():
+    loader = DataLoader(range(5), batch_size=2)
+    it = iter(loader)
+    assert len(it) == 3 and next(it).tolist() == [0, 1]
+    assert len(it) == 3 and [b.tolist() for b in it] == [[2, 3], [4]]
+    assert len(iter(DataLoader(Count(5), batch_size=2, drop_last=True))) == 2
+
+
+def test_tensor_dataset_loader_takes_negative_indices_from_the_end():
+    ds = TensorDataset(pt.arange(11) * 10)
+    out = [b[0].tolist() for b in DataLoader(ds, batch_size=2, sampler=[-1, 0, -11, 3])]
+    assert out == [[100, 0], [0, 30]]     # as ds[-1], ds[0], ds[-11], ds[3]
+    with pytest.raises(IndexError, match="index -12 is out of range"):
+        list(DataLoader(ds, batch_size=2, sampler=[-12]))
+
+
+def test_subset_getitems_goes_through_the_datasets_getitems():
+    class Batched(Dataset):
+        def __len__(self):
+            return 5
+
+        def __getitem__(self, i):
+            return -i
+
+        def __getitems__(self, idx):
+            return [i * 100 for i in idx]
+    sub = Subset(Batched(), [4, 1, 3])
+    assert sub.__getitems__([0, 2]) == [400, 300]
+    assert [b.tolist() for b in DataLoader(sub, batch_size=2)] == [[400, 100], [300]]
+    assert Subset(list("abcde"), [4, 1]).__getitems__([1, 0]) == ["b", "e"]
+
+
+def test_random_split_warns_of_an_empty_split():
+    with pytest.warns(UserWarning, match="Length of split at index 1 is 0"):
+        parts = random_split(range(3), [0.1, 0.1, 0.8], generator=pt.Generator().manual_seed(0))
+    assert [len(p) for p in parts] == [1, 0, 2]     # floor(0.3)=0, 0, floor(2.4)=2, remainder 1 to split 0
+
+
+def test_concat_dataset_errors_are_assertions_as_pytorchs():
+    with pytest.raises(AssertionError, match="datasets should not be an empty iterable"):
+        ConcatDataset([])
+    with pytest.raises(AssertionError, match="does not support IterableDataset .*use ChainDataset"):
+        ConcatDataset([range(2), Count(2)])
+
+
+def test_default_convert_turns_numpy_scalars_into_tensors_and_keeps_container_types():
+    from plugtorch.utils.data import default_convert
+    t = default_convert(np.float32(1.5))
+    assert isinstance(t, pt.Tensor) and t.dtype == pt.float32 and t.shape == () and t.item() == 1.5
+    out = default_convert([np.int32(3), 2, "s"])
+    assert out[0].dtype == pt.int32 and out[0].item() == 3 and out[1:] == [2, "s"]
+    od = default_convert(collections.OrderedDict(a=np.arange(2)))
+    assert type(od) is collections.OrderedDict and od["a"].tolist() == [0, 1]
+    dd = default_convert(collections.defaultdict(list, a=np.int64(1)))
+    assert type(dd) is collections.defaultdict and dd.default_factory is list and dd["a"].item() == 1
+    assert default_convert(range(2)) == [0, 1]      # a range can't be rebuilt from a list
+    # batch_size=None: each sample is converted
+    assert [x.dtype for x in DataLoader([np.float64(2.0), np.arange(2)], batch_size=None)] == [pt.float64, pt.int64]
+
+
+def test_default_collate_keeps_mapping_types_and_tuple_columns():
+    dd = default_collate([collections.defaultdict(int, a=1), collections.defaultdict(int, a=2)])
+    assert type(dd) is collections.defaultdict and dd.default_factory is int and dd["a"].tolist() == [1, 2]
+    # columns of strings inside lists come out as tuples, as PyTorch's (the transposed rows)
+    assert default_collate([["a", "b"], ["c", "d"]]) == [("a", "c"), ("b", "d")]
+    assert default_collate(["a", "c"]) == ["a", "c"]

@@ -109,12 +109,12 @@ class DataLoader:
         # so num_workers=0 and N see the same generator stream (and the same shuffles)
         _base_seed(self.generator)
         if self._iterable:
-            return self._iter_stream()
+            return _SingleProcessIter(self, self._iter_stream())
         if not self._auto_batch:
-            return (self.collate_fn(self.dataset[i]) for i in self.sampler)
+            return _SingleProcessIter(self, (self.collate_fn(self.dataset[i]) for i in self.sampler))
         if self.collate_fn is default_collate and isinstance(self.dataset, TensorDataset):
-            return self._iter_tensor_dataset()
-        return (self.collate_fn(self._fetch(b)) for b in self.batch_sampler)
+            return _SingleProcessIter(self, self._iter_tensor_dataset())
+        return _SingleProcessIter(self, (self.collate_fn(self._fetch(b)) for b in self.batch_sampler))
 
     def _fetch(self, indices):
         getitems = getattr(self.dataset, "__getitems__", None)
@@ -156,8 +156,9 @@ class DataLoader:
     def _gather_and_slice(self, batches):
         from plugtorch import _ops_public as P
         from plugtorch._dtypes import int64
-        order = [i for b in batches for i in b]
         tensors = self.dataset.tensors
+        n = len(self.dataset)   # a negative index counts from the end, as t[i] does
+        order = [i + n if -n <= i < 0 else i for b in batches for i in b]
         index = {}   # one index tensor per device
         for t in tensors:
             if t.device not in index:
@@ -168,6 +169,23 @@ class DataLoader:
         for b in batches:
             yield [slice_(g, 0, start, start + len(b)) for g in gathered]
             start += len(b)
+
+
+class _SingleProcessIter:
+    """The batches of one epoch in the main process; ``len()`` is the loader's, as PyTorch's
+    iterators (progress bars take ``len(iter(loader))``)."""
+
+    def __init__(self, loader, batches):
+        self._loader, self._batches = loader, batches
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._batches)
+
+    def __len__(self):
+        return len(self._loader)
 
 
 def _base_seed(generator):

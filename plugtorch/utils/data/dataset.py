@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 
 
 class Dataset:
@@ -42,11 +43,16 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        n = tensors[0].shape[0] if tensors[0].ndim else None
         for i, t in enumerate(tensors):
-            if not t.ndim or t.shape[0] != n:
-                raise ValueError(f"Size mismatch between tensors: tensor 0 has {n} rows but tensor {i} "
-                                 f"has shape {list(t.shape)}; every tensor needs the same first dimension")
+            if not t.ndim:
+                raise IndexError(f"TensorDataset: tensor {i} has no dimensions (a 0-d tensor has no rows); "
+                                 "every tensor needs a first dimension of samples")
+        # (AssertionError, PyTorch's type: its check is an assert)
+        n = tensors[0].shape[0]
+        for i, t in enumerate(tensors):
+            if t.shape[0] != n:
+                raise AssertionError(f"Size mismatch between tensors: tensor 0 has {n} rows but tensor {i} "
+                                     f"has shape {list(t.shape)}; every tensor needs the same first dimension")
         self.tensors = tensors
 
     def __getitem__(self, index):
@@ -68,6 +74,13 @@ class Subset(Dataset):
             return self.dataset[[self.indices[i] for i in idx]]
         return self.dataset[self.indices[idx]]
 
+    def __getitems__(self, indices: list) -> list:
+        """A batch's samples, through the dataset's own ``__getitems__`` where it has one."""
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if callable(getitems):
+            return getitems([self.indices[i] for i in indices])
+        return [self.dataset[self.indices[i]] for i in indices]
+
     def __len__(self):
         return len(self.indices)
 
@@ -77,11 +90,13 @@ class ConcatDataset(Dataset):
 
     def __init__(self, datasets):
         self.datasets = list(datasets)
+        # (AssertionError, PyTorch's type: its checks are asserts)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
-        for d in self.datasets:
+            raise AssertionError("datasets should not be an empty iterable")
+        for i, d in enumerate(self.datasets):
             if isinstance(d, IterableDataset):
-                raise ValueError("ConcatDataset does not support IterableDataset")
+                raise AssertionError(f"ConcatDataset does not support IterableDataset (dataset {i} is a "
+                                     f"{type(d).__name__}); use ChainDataset to chain iterable datasets")
         self.cumulative_sizes, total = [], 0
         for d in self.datasets:
             total += len(d)
@@ -196,6 +211,9 @@ def random_split(dataset, lengths, generator=None):
         for i in range(n - sum(sizes)):
             sizes[i % len(sizes)] += 1
         lengths = sizes
+        for i, k in enumerate(lengths):
+            if k == 0:
+                warnings.warn(f"Length of split at index {i} is 0. This might result in an empty dataset.")
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths does not equal the length of the input dataset! "
                          f"(lengths sum to {sum(lengths)}, the dataset has {n} samples)")

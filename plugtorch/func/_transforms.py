@@ -267,7 +267,7 @@ def _linearized(func, primals, api, has_aux):
     """Run ``func`` once and keep u -> J^T u: (out, aux, out leaves, zero cotangents u, J^T u, cg)."""
     out, aux, diff, leaves, cg = _call(func, primals, {}, range(len(primals)), has_aux, api)
     out_leaves, out_spec = _tensor_outputs(out, api)
-    us = [pt.zeros_like(o, requires_grad=o.is_floating_point()) for o in out_leaves]
+    us = [pt.zeros_like(o, requires_grad=o.is_floating_point() or o.is_complex()) for o in out_leaves]
     jtu = _grads(out_leaves, leaves, us, create_graph=True)
     return out, aux, out_leaves, out_spec, us, jtu, cg
 

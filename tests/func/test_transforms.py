@@ -258,3 +258,18 @@ def test_a_captured_tensor_that_requires_grad_stays_connected():
     assert not grad(lambda v: (v * v).sum())(pt.tensor([1.0, 1.0])).requires_grad
     per_sample = vmap(grad(lambda v: ((v * w) ** 2).sum()))(pt.ones(3, 2))
     assert per_sample.requires_grad
+
+
+def test_jvp_and_linearize_of_complex_functions_against_finite_differences():
+    # the double-vjp trick needs a complex cotangent that requires grad; it got none, and every
+    # complex output's tangent came out zero
+    a = pt.tensor([1.0 + 0.5j, 2.0 - 1.0j])
+    t = pt.tensor([0.3 + 1.0j, -0.7 + 0.2j])
+    an, tn = a.numpy().astype(np.complex128), t.numpy().astype(np.complex128)
+    for f, fn in ((lambda z: z * z, lambda z: z * z), (lambda z: z.exp(), np.exp),
+                  (lambda z: z.conj() * z, lambda z: np.conj(z) * z), (lambda z: z.abs(), np.abs)):
+        h = 1e-6
+        ref = (fn(an + h * tn) - fn(an - h * tn)) / (2 * h)
+        np.testing.assert_allclose(jvp(f, (a,), (t,))[1].numpy(), ref, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(linearize(f, a)[1](t).numpy(), ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jvp(lambda z: z * z, (a,), (t,))[1].numpy(), 2 * an * tn, rtol=1e-6)

@@ -4,8 +4,10 @@ plugtorch has no batched tensors: vmap calls the function once per sample (the i
 dimensions selected away) and stacks the outputs along ``out_dims``. That is correct for any
 function, including ones with data-dependent control flow, in-place ops on their own
 temporaries, and other transforms inside (``vmap(grad(f))`` gives per-sample gradients); it
-costs one call of the function per sample. ``chunk_size`` is checked and otherwise changes
-nothing. Random ops are watched by a dispatch mode: with ``randomness="error"`` the first one
+costs one call of the function per sample. In-place writes into tensors not mapped over and made
+outside the function (a module's buffer, an in_dim None input) raise, as the loop would repeat
+them per sample (torch's vmap writes them once, and refuses batched values there).
+``chunk_size`` is checked and otherwise changes nothing. Random ops are watched by a dispatch mode: with ``randomness="error"`` the first one
 raises, with ``"same"`` every sample draws the same numbers (the default generators are rewound
 before each sample), with ``"different"`` each draws its own.
 
@@ -15,7 +17,6 @@ before each sample), with ``"different"`` each draws its own.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 
 import plugtorch as pt
@@ -73,29 +74,72 @@ class _randomness:
 
 
 class _BatchedTracker(DispatchMode):
-    """Marks every tensor computed from a sample's mapped inputs, so an output under
-    ``out_dims=None`` can be refused when it depends on the sample (torch's BatchedTensor check)."""
+    """One sample's watch over the ops it runs. Marks every tensor computed from the sample's
+    mapped inputs (batched), so an output under ``out_dims=None`` can be refused when it depends
+    on the sample (torch's BatchedTensor check); and every tensor the sample made (views of a
+    tensor made before the call are not), so in-place writes into tensors from outside the call
+    are checked: torch's vmap writes into them once, with unbatched values only, while this
+    per-sample loop would write once per sample (a BatchNorm's running stats, a closure's
+    buffer), so a batched value written into one, or any write repeated in a later sample,
+    raises instead of leaving a silently wrong value.
 
-    def __init__(self, tensors):
+    ``written`` is shared by the samples of one call: the storages of outside tensors written
+    by the first sample (kept alive, so their ids stay theirs)."""
+
+    def __init__(self, tensors, index, written, name):
         self.keep = list(tensors)            # alive for the call, so their ids stay theirs
         self.ids = {id(t) for t in self.keep}
+        self.data_ids = {id(t._data) for t in self.keep}   # detach() shares the sample's data
+        self.made = set()
+        self.index = index
+        self.written = written
+        self.name = name
 
     def batched(self, t) -> bool:
-        return id(t) in self.ids
+        return id(t) in self.ids or (isinstance(t, pt.Tensor) and id(t._data) in self.data_ids)
 
     def __plugtorch_dispatch__(self, op, args, kwargs, call):
+        if "inplace" in op.tags and args and isinstance(args[0], pt.Tensor):
+            self._check_write(op, args, kwargs)
         res = call(args, kwargs)
-        if any(self._touches(a) for a in args) or any(self._touches(a) for a in kwargs.values()):
-            for r in (res if isinstance(res, (tuple, list)) else (res,)):
-                if isinstance(r, pt.Tensor) and id(r) not in self.ids:
+        touched = any(self._touches(a) for a in args) or any(self._touches(a) for a in kwargs.values())
+        # a view shares its input's memory: made here only when that input was
+        made = "view" not in op.tags or (bool(args) and isinstance(args[0], pt.Tensor) and id(args[0]) in self.made)
+        for r in (res if isinstance(res, (tuple, list)) else (res,)):
+            if isinstance(r, pt.Tensor):
+                if touched and not self.batched(r):
                     self.ids.add(id(r))
+                    self.data_ids.add(id(r._data))
+                    self.keep.append(r)
+                if made and "inplace" not in op.tags and id(r) not in self.made:
+                    self.made.add(id(r))
                     self.keep.append(r)
         return res
 
+    def _check_write(self, op, args, kwargs):
+        dst = args[0]
+        if id(dst) in self.made or self.batched(dst):
+            return
+        if any(self._touches(a) for a in args[1:]) or any(self._touches(a) for a in kwargs.values()):
+            raise RuntimeError(f"vmap({self.name}, ...): in-place {op.name} writes a value that depends on the mapped "
+                               "inputs into a tensor that is not mapped over (passed with in_dim None, or used from "
+                               "outside the function, such as a module's buffer); that is not possible because the "
+                               "tensor has no per-sample copy. Use out-of-place ops instead (a BatchNorm under vmap "
+                               "in training mode: set track_running_stats=False, see "
+                               "plugtorch.func.replace_all_batch_norm_modules_)")
+        root = dst._base if dst._base is not None else dst
+        if self.index == 0:
+            self.written.setdefault(id(root), root)
+        elif id(root) in self.written:
+            raise RuntimeError(f"vmap({self.name}, ...): in-place {op.name} writes into a tensor that is not mapped "
+                               "over (passed with in_dim None, or used from outside the function) in every sample: "
+                               "plugtorch's vmap calls the function once per sample, so the write would happen once "
+                               "per sample where torch's happens once. Do the write outside vmap, or out of place")
+
     def _touches(self, a):
         if isinstance(a, (tuple, list)):
-            return any(id(b) in self.ids for b in a)
-        return id(a) in self.ids
+            return any(self.batched(b) for b in a)
+        return self.batched(a)
 
 
 def _fn_name(func):
@@ -128,13 +172,12 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             return _pointwise_batched(func, flat_args, dims, batch, kwargs, out_dims)
         snapshot = []
         samples = []
-        trackers = []   # with out_dims None somewhere: which tensors each sample computed from its inputs
+        trackers = []   # which tensors each sample computed from its inputs, and made
+        written = {}    # outside tensors the first sample wrote into
         for i in range(max(batch, 1)):
             sample = [_select(x, d, i, batch) for x, d in zip(flat_args, dims)]
-            watch = contextlib.nullcontext()
-            if _has_none(out_dims):
-                watch = _BatchedTracker(t for t, d in zip(sample, dims) if d is not None)
-                trackers.append(watch)
+            watch = _BatchedTracker((t for t, d in zip(sample, dims) if d is not None), i, written, name)
+            trackers.append(watch)
             with _randomness(randomness, snapshot), watch:
                 samples.append(func(*tree_unflatten(sample, args_spec), **kwargs))
         return _stack_outputs(samples, out_dims, batch, name, trackers)
@@ -216,10 +259,6 @@ def _select(x, d, i, batch):
         del shape[d]
         return pt.zeros(shape, dtype=x.dtype, device=x.device)
     return x.select(d, i)
-
-
-def _has_none(out_dims):
-    return out_dims is None or (isinstance(out_dims, (tuple, list, dict)) and None in tree_flatten(out_dims)[0])
 
 
 def _stack_outputs(samples, out_dims, batch, name, trackers):

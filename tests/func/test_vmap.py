@@ -197,3 +197,57 @@ def test_transforms_of_a_pointwise_op_are_not_batched_as_the_op():
     out = vmap(vmap(pt.mul, in_dims=(0, None)), in_dims=(None, 0))(y, z)
     assert tuple(out.shape) == (4, 3, 3, 2)
     np.testing.assert_array_equal(out.numpy(), y.numpy()[None, :, None, :] * z.numpy()[:, None, :, :])
+
+
+def test_inplace_write_of_a_batched_value_into_an_unmapped_tensor_raises_and_leaves_it():
+    # the loop would add every row into u in turn (u ends as x.sum(0), every output row the same);
+    # torch's vmap refuses the write, as u has no per-sample copy
+    x = rand(3, 4)
+    for f in (lambda a, b: b.add_(a), lambda a, b: b.copy_(a), lambda a, b: b.__setitem__(0, a[0])):
+        u = pt.zeros(4)
+        with pytest.raises(RuntimeError, match=r"in-place copy_ writes a value that depends on the mapped inputs"):
+            vmap(f, in_dims=(0, None))(x, u)
+        assert u.tolist() == [0.0] * 4
+    buf = pt.zeros(4)   # a closure's tensor
+    with pytest.raises(RuntimeError, match="not mapped over"):
+        vmap(lambda a: buf.mul_(a))(x)
+
+
+def test_batchnorm_in_training_under_vmap_raises_instead_of_updating_running_stats_per_sample():
+    bn = pt.nn.BatchNorm1d(3)
+    params, buffers = dict(bn.named_parameters()), dict(bn.named_buffers())
+    with pytest.raises(RuntimeError, match="track_running_stats=False"):
+        vmap(lambda xx: pt.func.functional_call(bn, (params, buffers), (xx,)))(rand(2, 4, 3))
+    assert bn.running_mean.tolist() == [0.0, 0.0, 0.0]
+    # without running stats it is per-sample batch norm: (x - mean) / sqrt(var + eps) over each sample
+    pt.func.replace_all_batch_norm_modules_(bn)
+    x = rand(2, 4, 3)
+    out = vmap(lambda xx: pt.func.functional_call(bn, dict(bn.named_parameters()), (xx,)))(x)
+    xn = x.numpy()
+    ref = (xn - xn.mean(1, keepdims=True)) / np.sqrt(xn.var(1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(out.detach().numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_inplace_write_into_an_outside_tensor_repeated_per_sample_raises():
+    # torch's vmap adds 1 into u once (outputs x + 1, u == 1); the loop would add it batch-size
+    # times (outputs x + 1, x + 2, x + 3 and u == 3)
+    x, u = rand(3, 4), pt.zeros(4)
+    with pytest.raises(RuntimeError, match="once per sample"):
+        vmap(lambda a, b: a + b.add_(1.0), in_dims=(0, None))(x, u)
+
+
+def test_inplace_on_the_samples_own_tensors_still_works():
+    x = rand(3, 4)
+    # on the mapped input (a view of x), on a temporary of it, on a tensor made inside, through detach
+    np.testing.assert_allclose(vmap(lambda a: (a * 2).add_(1))(x).numpy(), x.numpy() * 2 + 1, rtol=1e-6)
+    np.testing.assert_allclose(vmap(lambda a: pt.zeros(4).add_(a))(x).numpy(), x.numpy())
+    np.testing.assert_allclose(vmap(lambda a: a.detach().clone().mul_(3))(x).numpy(), x.numpy() * 3, rtol=1e-6)
+
+    def write_made(a):
+        t = pt.tensor([0.0, 0.0])
+        t[0] = 5.0
+        return t + a[:2]
+    np.testing.assert_allclose(vmap(write_made)(x).numpy(), x.numpy()[:, :2] + [5.0, 0.0], rtol=1e-6)
+    c = x.clone()
+    vmap(lambda a: a.mul_(2))(c)
+    np.testing.assert_allclose(c.numpy(), x.numpy() * 2, rtol=1e-6)

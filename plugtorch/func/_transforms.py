@@ -263,8 +263,16 @@ def _jacobian_of(o, leaves, create_graph):
 
 
 # ---- forward mode, by the double-vjp trick ----------------------------------------------------
+def _check_forward_primals(primals):
+    """torch's forward-mode check: a primal that cannot carry a tangent is a ValueError."""
+    for p in tree_flatten(primals)[0]:
+        if isinstance(p, pt.Tensor) and not (p.is_floating_point() or p.is_complex()):
+            raise ValueError(f"Expected primal to be floating point or complex, but got: {p.dtype}")
+
+
 def _linearized(func, primals, api, has_aux):
     """Run ``func`` once and keep u -> J^T u: (out, aux, out leaves, zero cotangents u, J^T u, cg)."""
+    _check_forward_primals(primals)
     out, aux, diff, leaves, cg = _call(func, primals, {}, range(len(primals)), has_aux, api)
     out_leaves, out_spec = _tensor_outputs(out, api)
     us = [pt.zeros_like(o, requires_grad=o.is_floating_point() or o.is_complex()) for o in out_leaves]
@@ -366,6 +374,8 @@ def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        positions, _ = _argnums(argnums, len(args))
+        _check_forward_primals([args[i] for i in positions])
         with _randomness(randomness, []):
             return inner(*args, **kwargs)
     return wrapper

@@ -273,3 +273,15 @@ def test_jvp_and_linearize_of_complex_functions_against_finite_differences():
         np.testing.assert_allclose(jvp(f, (a,), (t,))[1].numpy(), ref, rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(linearize(f, a)[1](t).numpy(), ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(jvp(lambda z: z * z, (a,), (t,))[1].numpy(), 2 * an * tn, rtol=1e-6)
+
+
+def test_forward_mode_transforms_refuse_integer_primals_with_valueerror():
+    # torch's forward-mode check (jvp, linearize, jacfwd and hessian, which is jacfwd of jacrev)
+    n = pt.arange(3)
+    for call in (lambda: jvp(lambda a: a * 2, (n,), (n,)), lambda: linearize(lambda a: a * 2, n),
+                 lambda: jacfwd(lambda a: a * 2)(n), lambda: hessian(lambda a: (a * a).sum())(n),
+                 lambda: jacfwd(lambda a, b: a * b, argnums=1)(pt.ones(3), n)):
+        with pytest.raises(ValueError, match="Expected primal to be floating point or complex, but got: .*int64"):
+            call()
+    # an integer argument that is not differentiated is fine
+    np.testing.assert_allclose(jacfwd(lambda a, b: a * b, argnums=0)(pt.ones(3), n).numpy(), np.diag([0.0, 1.0, 2.0]))

@@ -75,7 +75,7 @@ def _raise_singular(op, info):
     if info.numel() and bool((info > 0).any()):
         flat = info.reshape(-1)
         b = int(P.nonzero(flat > 0)[0, 0])
-        at = int(flat[b]) - 1
+        at = int(flat[b])       # 1-based, as PyTorch's message
         where = f"(Batch element {b}): " if info.ndim else ""
         raise LinAlgError(f"{op}: {where}U[{at},{at}] is zero and using it on lu_solve would result in a division by "
                           "zero. If you still want to perform the factorization, consider calling linalg.lu(A, pivot) "
@@ -146,6 +146,9 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if B.shape[-2] != m:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation AX = B "
                            f"({m}x{m} and {B.shape[-2]}x{B.shape[-1]})")
+    import plugtorch
+    batch = plugtorch.broadcast_shapes(tuple(LU.shape[:-2]), tuple(B.shape[:-2]))   # batch dims broadcast
+    LU, pivots, B = LU.expand(batch + (m, m)), pivots.expand(batch + (m,)), B.expand(batch + tuple(B.shape[-2:]))
     perm = _permutation(pivots, m, LU.device)
     L = LU.tril(-1) + P.eye(m, dtype=LU.dtype, device=LU.device)
     U = LU.triu()

@@ -44,6 +44,8 @@ def slogdet(input):
 def logdet(input):
     """log(det): nan for a negative determinant, -inf for a singular matrix (as PyTorch)."""
     sign, logabs = P.ops.linalg_slogdet(input)
+    if input.dtype.is_complex:      # log(det) = log|det| + i angle(det), sign = det / |det|
+        return logabs + sign.log()
     return P.where(sign < 0, math.nan, logabs)
 
 

@@ -198,13 +198,22 @@ def cond(A, p=None):
     """
     if A.ndim < 2:
         raise RuntimeError(f"linalg.cond: The input tensor A must have at least 2 dimensions.")
+    empty = A.shape[-2] == 0 or A.shape[-1] == 0
     if p is None or p in (2, -2):
+        if empty:       # an empty matrix's condition number is 0, as PyTorch
+            return vector_norm(A, 2, (-2, -1))
         s = svdvals(A)
         return s[..., 0] / s[..., -1] if p != -2 else s[..., -1] / s[..., 0]
     if A.shape[-1] != A.shape[-2]:
         raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
                            f"{A.shape[-2]} by {A.shape[-1]} matrices")
-    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+    if empty:
+        return vector_norm(A, 2, (-2, -1))
+    # a singular matrix has condition number inf in these norms (PyTorch's documented result)
+    A_inv, info = ops.linalg_inv_ex(A)
+    singular = info > 0
+    A_inv = _pt().where(singular[..., None, None], 0, A_inv)      # no nan into the nuclear norm's SVD
+    return _pt().where(singular, float("inf"), matrix_norm(A, p) * matrix_norm(A_inv, p))
 
 
 def tensorinv(A, ind=2):

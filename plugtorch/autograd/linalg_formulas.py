@@ -209,8 +209,9 @@ def _lstsq_grad(g, A, B, rcond=None, *, driver=None, result):
     """X = pinv(A) B for the solution; the residuals |A X - B|^2 by the envelope theorem (X is
     the minimiser: d/dA = 2 r X^T, d/dB = -2 r with r = A X - B); the singular values as svdvals'."""
     gX, gRes, _, gS = g
+    from plugtorch.dispatch.ops.linalg import is_vector_rhs
     X = result[0]
-    vector = B.ndim == A.ndim - 1
+    vector = is_vector_rhs(A, B)
     if vector:
         gX, X, B = gX.unsqueeze(-1), X.unsqueeze(-1), B.unsqueeze(-1)
     pinvA = pt.ops.linalg_pinv(A)

@@ -282,7 +282,7 @@ def _lstsq_meta(A, B, rcond=None, *, driver=None):
     if A._dtype not in (_dtypes.float32, _dtypes.float64):
         raise RuntimeError(f"{op}: This function doesn't handle types other than float and double "
                            f"(got {A._dtype}); convert with .float() or .double() first")
-    vector = B.ndim == A.ndim - 1
+    vector = is_vector_rhs(A, B)
     bm = tuple(B.shape) + (1,) if vector else tuple(B.shape)
     if bm[-2] != A.shape[-2]:
         raise RuntimeError(f"{op}: input.size(-2) should match other.size(-2) (shapes {tuple(A.shape)} and "

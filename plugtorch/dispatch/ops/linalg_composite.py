@@ -226,7 +226,8 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None)
     if ord in ("nuc", 2, -2):
         check_float(op, A._dtype)
         S = pt.ops.linalg_svdvals(A.movedim((d0, d1), (-2, -1)))
-        out = S.sum(-1) if ord == "nuc" else S.amax(-1) if ord == 2 else S.amin(-1)
+        # the largest of no singular values is 0 (as PyTorch: an empty matrix has norm 0)
+        out = S.sum(-1) if ord == "nuc" or (ord == 2 and S.shape[-1] == 0) else S.amax(-1) if ord == 2 else S.amin(-1)
         if keepdim:
             for x in sorted((d0, d1)):
                 out = out.unsqueeze(x)
@@ -234,7 +235,10 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None)
     # 1 / -1: sum over the rows (dim[0]), then the max / min over the columns; inf / -inf: the other way
     sum_dim, pick_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
     s = A.abs().sum(sum_dim, keepdim=True)
-    out = s.amax(pick_dim, keepdim=True) if ord > 0 else s.amin(pick_dim, keepdim=True)
+    if ord > 0:     # the max over no columns / rows is 0, an empty matrix's norm (as PyTorch)
+        out = s.amax(pick_dim, keepdim=True) if s.shape[pick_dim] else s.sum(pick_dim, keepdim=True)
+    else:
+        out = s.amin(pick_dim, keepdim=True)
     return out if keepdim else out.squeeze((d0, d1) if d0 < d1 else (d1, d0))
 
 

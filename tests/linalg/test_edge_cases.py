@@ -1,0 +1,90 @@
+"""Edge cases of plugtorch.linalg found by a differential check against PyTorch: empty matrices'
+norms and condition numbers, singular matrices' condition numbers, batch broadcasting in
+lu_solve and lstsq, complex logdet, lu_factor's error message. References are NumPy or known
+answers."""
+import math
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+L = pt.linalg
+INF = float("inf")
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (2, 0, 0), (3, 0), (0, 3)])
+@pytest.mark.parametrize("ord", [1, 2, INF, "fro", "nuc"])
+def test_empty_matrix_norm_is_zero(shape, ord):
+    # the largest column/row sum or singular value of an empty matrix is 0 (no entries)
+    out = L.matrix_norm(pt.zeros(*shape, dtype=pt.float64), ord=ord)
+    assert out.shape == shape[:-2] and out.dtype == pt.float64
+    assert out.tolist() == ([0.0] * shape[0] if len(shape) == 3 else 0.0)
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, 1, -1, INF, -INF, "fro", "nuc"])
+def test_empty_cond_is_zero(p):
+    out = L.cond(pt.zeros(2, 0, 0, dtype=pt.complex128), p=p)
+    assert out.dtype == pt.float64 and out.tolist() == [0.0, 0.0]
+
+
+def test_empty_rectangular_cond_needs_square_for_other_norms():
+    assert L.cond(pt.zeros(3, 0)).item() == 0.0
+    with pytest.raises(RuntimeError, match=r"linalg.cond\(ord=fro\): A must be batches of square matrices"):
+        L.cond(pt.zeros(3, 0), p="fro")
+
+
+@pytest.mark.parametrize("p", [1, -1, INF, -INF, "fro", "nuc"])
+def test_cond_of_singular_matrix_is_inf(p):
+    # documented: inf where A is not invertible; the invertible batch element keeps its value
+    A = pt.tensor([[[2., 0.], [0., 1.]], [[1., 2.], [2., 4.]], [[0., 0.], [0., 0.]]], dtype=pt.float64)
+    out = L.cond(A, p=p).tolist()
+    ref = np.linalg.cond(np.array([[2., 0.], [0., 1.]]), p=p)
+    assert out[0] == pytest.approx(ref)
+    assert out[1:] == [INF, INF]
+
+
+def test_lu_solve_broadcasts_batch_dims():
+    rng = np.random.RandomState(0)
+    A = rng.randn(2, 4, 4) + 4 * np.eye(4)
+    B = rng.randn(3, 1, 4, 2)
+    LU, piv = L.lu_factor(pt.tensor(A))
+    X = L.lu_solve(LU, piv, pt.tensor(B))
+    assert X.shape == (3, 2, 4, 2)
+    np.testing.assert_allclose(X.numpy(), np.linalg.solve(A, B), atol=1e-12)
+    Xr = L.lu_solve(LU, piv, pt.tensor(rng.randn(3, 1, 2, 4)), left=False)
+    assert Xr.shape == (3, 2, 2, 4)
+
+
+def test_lstsq_matrix_rhs_with_fewer_batch_dims_broadcasts():
+    # B (3, 1) is not A's shape without its last dim, so it is a matrix broadcast over A's batch
+    A = np.stack([np.eye(3), np.diag([1., 2., 4.]), np.triu(np.ones((3, 3)))])
+    B = np.array([[1.], [2.], [3.]])
+    X = L.lstsq(pt.tensor(A), pt.tensor(B)).solution
+    assert X.shape == (3, 3, 1)
+    np.testing.assert_allclose(X.numpy(), np.linalg.solve(A, B), atol=1e-12)
+    # B with A's shape minus the last dim stays a batch of vectors
+    v = L.lstsq(pt.tensor(A), pt.tensor(np.ones((3, 3)))).solution
+    assert v.shape == (3, 3)
+
+
+def test_lstsq_broadcast_gradient_matches_finite_differences():
+    A = pt.tensor(np.stack([np.eye(3) * 2, np.diag([1., 2., 4.])]), requires_grad=True)
+    B = pt.tensor([[1.], [2.], [3.]], dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradcheck(lambda a, b: L.lstsq(a, b).solution, (A, B))
+
+
+def test_logdet_complex():
+    A = np.array([[1 + 1j, 2], [0.5j, 3 - 1j]])
+    out = pt.logdet(pt.tensor(A))
+    ref = np.log(np.linalg.det(A))
+    assert out.dtype == pt.complex128
+    assert out.item() == pytest.approx(ref)
+
+
+def test_lu_factor_error_names_one_based_position():
+    # PyTorch's message quotes LAPACK's 1-based info: U[2,2] is the second diagonal entry
+    with pytest.raises(RuntimeError, match=r"^torch.linalg.lu_factor: U\[2,2\] is zero and using it on lu_solve"):
+        L.lu_factor(pt.tensor([[1., 2.], [2., 4.]]))
+    with pytest.raises(RuntimeError, match=r"^torch.linalg.lu_factor_ex: \(Batch element 1\): U\[1,1\] is zero"):
+        L.lu_factor_ex(pt.stack([pt.eye(2), pt.zeros(2, 2)]), check_errors=True)

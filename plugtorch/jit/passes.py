@@ -75,8 +75,29 @@ def functionalize(graph) -> int:
                 w.root is src.root for m in nodes for w in m.writes):
             i += 1
             continue
+        # the rename holds up to the next write into dst: a later copy_ into dst is a write (it
+        # stays a copy into dst, its own rename), not a read of dst (renamed, it wrote into src:
+        # `a.copy_(b); a.copy_(b * 2)` wrote b * 2 into the input b); another in-place write
+        # into dst needs dst's array to hold the copy
+        end = next((j for j, m in enumerate(later) if any(w.root is dst for w in m.writes)), None)
+        if end is not None and not (later[end].op.name == "copy_" and later[end].kargs is not None
+                                    and later[end].kargs[0] is dst and later[end].writes == [dst]):
+            i += 1
+            continue
         del nodes[i]
-        _replace_reads(later, dst, src)
+        if end is None:
+            _replace_reads(later, dst, src)
+        else:
+            _replace_reads(later[:end], dst, src)
+            nxt = later[end]
+            nxt.kargs = (dst,) + tuple(substitute(nxt.kargs[1:], lambda v, d=dst, s=src: s if v is d else v))
+            nxt.run_args = substitute(nxt.run_args, lambda v, d=dst, s=src: s if v is d else v)
+            nxt.run_kwargs = substitute(nxt.run_kwargs, lambda v, d=dst, s=src: s if v is d else v)
+            if nxt.run_args and isinstance(nxt.run_args, tuple) and nxt.run_args[0] is src:
+                nxt.run_args = (dst,) + nxt.run_args[1:]
+            # the copy is overwritten whole before anything reads dst's array again
+            changed += 1
+            continue
         renamed[dst.index] = src
         if dst.kind in (INPUT, CAPTURE):
             final_copies[dst.index] = (dst, src, n)

@@ -115,6 +115,30 @@ def test_functionalize_keeps_writes_through_views():
     assert run(graph, [x]).tolist() == [2.0, 11.0, 11.0] and x.tolist() == [1.0, 10.0, 10.0]
 
 
+def test_functionalize_a_second_copy_into_the_same_tensor_writes_it_not_the_first_source():
+    """``a.copy_(b); a.copy_(b * 2)``: the second copy writes a (was renamed to a copy into b, the
+    source of the first: b ended as [2, 2] and the second output read it)."""
+    def g(a, b):
+        a.copy_(b)
+        a.copy_(b * 2)
+        return a + 0, b + 0
+    tr = pt.jit.trace(g, (pt.zeros(2), pt.ones(2)), check_trace=False)
+    for _ in range(2):
+        a, b = pt.zeros(2), pt.full((2,), 3.0)
+        o1, o2 = tr(a, b)
+        assert o1.tolist() == [6.0, 6.0] and o2.tolist() == [3.0, 3.0]
+        assert a.tolist() == [6.0, 6.0] and b.tolist() == [3.0, 3.0]
+
+    def h(x):
+        x[...] = 7           # a copy from a captured 7, then x * x copied into x
+        x.mul_(x)
+        return x
+    tr = pt.jit.trace(h, (pt.tensor(1.0),), check_trace=False)
+    for _ in range(3):       # the captured 7 was squared in place at each call: 49, 2401, ...
+        x = pt.tensor(2.0)
+        assert tr(x).item() == 49.0 and x.item() == 49.0
+
+
 class _Recorder(pt.backends.cpu.CPUBackend if hasattr(pt.backends, "cpu") else object):
     pass
 

@@ -316,8 +316,8 @@ def _install():
     Tensor.__setitem__ = _indexing.setitem
     Tensor.T = property(lambda self: self.permute(tuple(reversed(range(self.ndim)))))
     Tensor.mT = property(_matrix_transpose)
-    Tensor.H = Tensor.T
-    Tensor.mH = Tensor.mT
+    Tensor.H = property(_conj_transpose)
+    Tensor.mH = property(_matrix_adjoint)
     _operators()
 
 
@@ -349,6 +349,22 @@ def _matrix_transpose(self):
             return dispatch(OPS["view"], self, ())
         raise RuntimeError("tensor.mT is only supported on matrices or batches of matrices. Got 1-D tensor.")
     return self.transpose(-2, -1)
+
+
+def _matrix_adjoint(self):
+    """``x.mH``: ``x.mT`` conjugated (complex dtypes), as PyTorch's."""
+    if self.ndim == 1:
+        raise RuntimeError("tensor.mH is only supported on matrices or batches of matrices. Got 1-D tensor.")
+    t = _matrix_transpose(self)
+    return t.conj() if self.dtype.is_complex else t
+
+
+def _conj_transpose(self):
+    """``x.H``: the conjugate transpose of a matrix (or a 0-d tensor), as PyTorch's."""
+    if self.ndim not in (0, 2):
+        hint = " For batches of matrices, consider using tensor.mH" if self.ndim > 2 else ""
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.ndim}-D tensor.{hint}")
+    return _matrix_adjoint(self)
 
 
 def _view(self, *shape, **kwargs):

@@ -279,8 +279,8 @@ def pdist(input, p=2):
 @public("transpose")
 def adjoint(input):
     """The conjugate transpose of the last two dims."""
-    if input.ndim < 2:
+    if input.ndim == 1:
         raise RuntimeError(f"tensor.adjoint() is only supported on matrices or batches of matrices. Got "
                            f"{input.ndim}-D tensor.")
-    t = input.transpose(-2, -1)
+    t = input.transpose(-2, -1) if input.ndim else input.view(())     # a 0-d tensor: its conjugate
     return t.conj() if input.dtype.is_complex else t

@@ -88,3 +88,39 @@ def test_lu_factor_error_names_one_based_position():
         L.lu_factor(pt.tensor([[1., 2.], [2., 4.]]))
     with pytest.raises(RuntimeError, match=r"^torch.linalg.lu_factor_ex: \(Batch element 1\): U\[1,1\] is zero"):
         L.lu_factor_ex(pt.stack([pt.eye(2), pt.zeros(2, 2)]), check_errors=True)
+
+
+def test_mH_and_H_conjugate_complex_tensors():
+    a = np.array([[1 + 2j, 3j], [0.5, 1 - 1j]])
+    x = pt.tensor(a)
+    for y in (x.mH, x.H, x.adjoint()):
+        np.testing.assert_array_equal(y.numpy(), a.conj().T)
+    b = np.stack([a, 2 * a])
+    np.testing.assert_array_equal(pt.tensor(b).mH.numpy(), b.conj().transpose(0, 2, 1))
+    assert pt.tensor(2 + 1j).mH.item() == 2 - 1j and pt.tensor(2 + 1j).H.item() == 2 - 1j
+    assert pt.tensor(2 + 1j).adjoint().item() == 2 - 1j
+    r = pt.tensor([[1., 2.], [3., 4.]])
+    assert r.mH.tolist() == [[1., 3.], [2., 4.]] and r.mH.dtype == pt.float32
+    # x^H x is Hermitian positive definite, so its Cholesky factor exists
+    Lc = L.cholesky(x.mH @ x + pt.eye(2, dtype=pt.complex128))
+    np.testing.assert_allclose((Lc @ Lc.mH).numpy(), a.conj().T @ a + np.eye(2), atol=1e-12)
+
+
+def test_mH_and_H_reject_what_pytorch_rejects():
+    with pytest.raises(RuntimeError, match=r"^tensor.mH is only supported on matrices or batches of matrices. "
+                                           r"Got 1-D tensor.$"):
+        pt.ones(3).mH
+    with pytest.raises(RuntimeError, match=r"^tensor.H is only supported on matrices \(2-D tensors\). Got 3-D "
+                                           r"tensor. For batches of matrices, consider using tensor.mH$"):
+        pt.ones(2, 2, 2).H
+    with pytest.raises(RuntimeError, match=r"^tensor.H is only supported on matrices \(2-D tensors\). Got 1-D tensor.$"):
+        pt.ones(3).H
+
+
+def test_mH_gradient():
+    a = np.array([[1 + 2j, 3j], [0.5, 1 - 1j]])
+    x = pt.tensor(a, requires_grad=True)
+    w = np.array([[1 - 1j, 2j], [0.5, 3]])
+    (x.mH * pt.tensor(w)).real.sum().backward()
+    # d/dx Re sum(conj(x^T) w): grad (PyTorch's conjugate convention) = conj(d/d conj(x)) = w^T
+    np.testing.assert_allclose(x.grad.numpy(), w.T, atol=1e-12)

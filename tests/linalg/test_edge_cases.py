@@ -124,3 +124,22 @@ def test_mH_gradient():
     (x.mH * pt.tensor(w)).real.sum().backward()
     # d/dx Re sum(conj(x^T) w): grad (PyTorch's conjugate convention) = conj(d/d conj(x)) = w^T
     np.testing.assert_allclose(x.grad.numpy(), w.T, atol=1e-12)
+
+
+NAN_MATRIX = [[1., float("nan")], [0., 1.]]
+
+
+@pytest.mark.parametrize("fn", [L.svdvals, L.pinv, L.matrix_rank, L.cond, lambda a: L.svd(a),
+                                lambda a: L.matrix_norm(a, ord="nuc")])
+def test_svd_of_non_finite_input_raises_linalg_error(fn):
+    # NumPy's own LinAlgError (not a RuntimeError) used to escape from the kernel
+    with pytest.raises(L.LinAlgError, match=r"^linalg.svd: The algorithm failed to converge because the input "
+                                            r"matrix contained non-finite values\.$"):
+        fn(pt.tensor(NAN_MATRIX, dtype=pt.float64))
+
+
+@pytest.mark.parametrize("name", ["eig", "eigvals"])
+def test_eig_of_non_finite_input_raises(name):
+    for bad in (float("nan"), INF):
+        with pytest.raises(RuntimeError, match=rf"^torch.linalg.{name}: input tensor should not contain infs or NaNs\.$"):
+            getattr(L, name)(pt.tensor([[1., 2.], [bad, 1.]]))

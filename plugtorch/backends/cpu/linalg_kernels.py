@@ -140,13 +140,24 @@ def eigvalsh(A, upper):
     return np.linalg.eigvalsh(A, UPLO="U" if upper else "L").astype(_real(A), copy=False)
 
 
+def _svd(A, **kwargs):
+    """NumPy's SVD, its LinAlgError turned into plugtorch's with PyTorch's message."""
+    try:
+        return np.linalg.svd(A, **kwargs)
+    except _LinAlgError:
+        from plugtorch.dispatch.ops.linalg import LinAlgError
+        why = ("the input matrix contained non-finite values" if not np.isfinite(A).all()
+               else "the input matrix is ill-conditioned or has too many repeated singular values")
+        raise LinAlgError(f"linalg.svd: The algorithm failed to converge because {why}.") from None
+
+
 def svd(A, full_matrices):
-    U, S, Vh = np.linalg.svd(A, full_matrices=full_matrices)
+    U, S, Vh = _svd(A, full_matrices=full_matrices)
     return U.astype(A.dtype, copy=False), S.astype(_real(A), copy=False), Vh.astype(A.dtype, copy=False)
 
 
 def svdvals(A):
-    return np.linalg.svd(A, compute_uv=False).astype(_real(A), copy=False)
+    return _svd(A, compute_uv=False).astype(_real(A), copy=False)
 
 
 def lstsq(A, B, rcond, driver, vector):
@@ -192,13 +203,21 @@ def lstsq(A, B, rcond, driver, vector):
     return X, res, rank, sv
 
 
+def _check_finite(op, A):
+    """PyTorch's eig refuses inf and nan up front (NumPy would raise its own LinAlgError)."""
+    if not np.isfinite(A).all():
+        raise RuntimeError(f"torch.linalg.{op}: input tensor should not contain infs or NaNs.")
+
+
 def eig(A):
+    _check_finite("eig", A)
     c = np.complex64 if A.dtype in (np.float32, np.complex64) else np.complex128
     w, V = np.linalg.eig(A)
     return w.astype(c, copy=False), V.astype(c, copy=False)
 
 
 def eigvals(A):
+    _check_finite("eigvals", A)
     c = np.complex64 if A.dtype in (np.float32, np.complex64) else np.complex128
     return np.linalg.eigvals(A).astype(c, copy=False)
 

@@ -84,16 +84,22 @@ def cholesky(input, upper=False):
 @public("linalg_solve_triangular")
 def cholesky_solve(B, L, upper=False):
     """X with A X = B, given A's Cholesky factor L (U with ``upper``): two triangular solves."""
-    if upper:
-        L = L.mT
+    if upper:           # A = U^H U: L = U^H
+        L = L.mH
     y = P.ops.linalg_solve_triangular(L, B, upper=False)
-    return P.ops.linalg_solve_triangular(L.mT, y, upper=True)
+    return P.ops.linalg_solve_triangular(L.mH, y, upper=True)
 
 
 @public("linalg_solve_triangular")
 def cholesky_inverse(L, upper=False):
-    """A^-1 from A's Cholesky factor."""
+    """A^-1 from A's Cholesky factor; a zero on the factor's diagonal (A singular) raises
+    LinAlgError naming it (1-based), as PyTorch."""
+    from plugtorch.dispatch.ops.linalg_composite import _singular, check_info
     n = L.shape[-1]
+    if n and L.ndim >= 2:
+        zero = L.diagonal(dim1=-2, dim2=-1) == 0
+        info = P.where(zero.any(-1), zero.int().argmax(-1) + 1, 0)
+        check_info("cholesky_inverse", info, L.ndim > 2, _singular)
     eye = P.eye(n, dtype=L.dtype, device=L.device).expand(tuple(L.shape[:-2]) + (n, n))
     return cholesky_solve(eye, L, upper)
 

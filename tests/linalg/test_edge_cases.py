@@ -143,3 +143,15 @@ def test_eig_of_non_finite_input_raises(name):
     for bad in (float("nan"), INF):
         with pytest.raises(RuntimeError, match=rf"^torch.linalg.{name}: input tensor should not contain infs or NaNs\.$"):
             getattr(L, name)(pt.tensor([[1., 2.], [bad, 1.]]))
+
+
+def test_cholesky_inverse_of_singular_factor_raises():
+    with pytest.raises(L.LinAlgError, match=r"^cholesky_inverse: The diagonal element 2 is zero, the inversion "
+                                            r"could not be completed because the input matrix is singular\.$"):
+        pt.cholesky_inverse(pt.tensor([[1., 0., 0.], [2., 0., 0.], [1., 1., 1.]]))
+    with pytest.raises(L.LinAlgError, match=r"^cholesky_inverse: \(Batch element 1\): The diagonal element 1"):
+        pt.cholesky_inverse(pt.stack([pt.eye(2), pt.zeros(2, 2)]), upper=True)
+    Lf = np.array([[2., 0.], [1., 3.]])
+    np.testing.assert_allclose(pt.cholesky_inverse(pt.tensor(Lf)).numpy(), np.linalg.inv(Lf @ Lf.T), atol=1e-12)
+    np.testing.assert_allclose(pt.cholesky_inverse(pt.tensor(Lf.T), upper=True).numpy(), np.linalg.inv(Lf @ Lf.T),
+                               atol=1e-12)

@@ -114,6 +114,8 @@ def matrix_power(A, n):
     if n == 0:
         k = A.shape[-1]
         return _pt().eye(k, dtype=A.dtype, device=A.device).expand(tuple(A.shape)).clone()
+    if n == 1:          # a new tensor, as PyTorch (not A itself: writing to it must not change A)
+        return A.clone()
     if n < 0:
         A, n = inv(A), -n
     result = None

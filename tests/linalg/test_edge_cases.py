@@ -155,3 +155,24 @@ def test_cholesky_inverse_of_singular_factor_raises():
     np.testing.assert_allclose(pt.cholesky_inverse(pt.tensor(Lf)).numpy(), np.linalg.inv(Lf @ Lf.T), atol=1e-12)
     np.testing.assert_allclose(pt.cholesky_inverse(pt.tensor(Lf.T), upper=True).numpy(), np.linalg.inv(Lf @ Lf.T),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("ord", [-1, -0.5, -2, INF, -INF])
+def test_vector_norm_of_empty_input_without_identity_raises(ord):
+    with pytest.raises(RuntimeError, match=rf"^linalg.vector_norm cannot compute the {ord} norm on an empty tensor"):
+        L.vector_norm(pt.zeros(0, 3), ord=ord)
+    with pytest.raises(RuntimeError, match=rf"^linalg.vector_norm cannot compute the {ord} norm on the dimension 0"):
+        L.vector_norm(pt.zeros(0, 3), ord=ord, dim=0)
+    assert L.vector_norm(pt.zeros(0, 3), ord=ord, dim=1).shape == (0,)
+
+
+@pytest.mark.parametrize("ord", [0, 0.5, 1, 2])
+def test_vector_norm_of_empty_input_is_zero_for_non_negative_ord(ord):
+    assert L.vector_norm(pt.zeros(0, 3), ord=ord, dim=0).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_matrix_power_one_returns_a_new_tensor():
+    A = pt.tensor([[1., 2.], [3., 4.]])
+    B = L.matrix_power(A, 1)
+    B[0, 0] = 100.0
+    assert A.tolist() == [[1., 2.], [3., 4.]] and B.tolist() == [[100., 2.], [3., 4.]]

@@ -857,7 +857,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         x = x.to(dtype)
     a = x.abs()
-    if ord in (float("inf"), -float("inf")):   # max / min: no identity for empty input
+    if ord == float("inf") or ord < 0:   # max, min, negative powers: no identity for empty input (PyTorch)
         dims = M.wrap_dims("linalg.vector_norm", dim, x.ndim)
         shape = tuple(x.shape)
         if x.numel() == 0 and (dim is None or not dims):

@@ -75,6 +75,13 @@ def functionalize(graph) -> int:
                 w.root is src.root for m in nodes for w in m.writes):
             i += 1
             continue
+        # a returned dst stays its own tensor, as eager's: renamed to an input, a captured tensor,
+        # a constant, a view or another output, the call returned that tensor itself (a write
+        # into the result wrote the input, or the same captured 7 came back from every call)
+        if dst.kind not in (INPUT, CAPTURE) and any(v is dst for v in values_in(graph.outputs)) and (
+                src.kind != NODE or src.root is not src or any(v is src for v in values_in(graph.outputs))):
+            i += 1
+            continue
         # the rename holds up to the next write into dst: a later copy_ into dst is a write (it
         # stays a copy into dst, its own rename), not a read of dst (renamed, it wrote into src:
         # `a.copy_(b); a.copy_(b * 2)` wrote b * 2 into the input b); another in-place write

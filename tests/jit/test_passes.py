@@ -267,3 +267,38 @@ def test_pairs_need_the_backends_own_kernels_and_nothing_written_between(monkeyp
     graph, _, _ = graph_of(step, pt.randn(3, 4), pt.tensor([0, 1, 2]))
     assert any(n.writes for n in graph.nodes)
     assert passes.optimize(graph)["pair_kernels"] == 0
+
+
+def test_functionalize_keeps_a_returned_copy_destination_its_own_tensor():
+    """A copy into a returned intermediate is not renamed to an input, a captured constant or
+    another output: the call returned that tensor itself (a write into the result wrote the input
+    y; the captured 7 came back from every call, 7, 107, 207 after adding 100 to each result)."""
+    def f(x, y):
+        t = x * 2
+        t.copy_(y)
+        return t
+    tr = pt.jit.trace(f, (pt.ones(2), pt.ones(2)), check_trace=False)
+    y = pt.zeros(2)
+    out = tr(pt.ones(2), y)
+    out.add_(1)
+    assert out.tolist() == [1.0, 1.0] and y.tolist() == [0.0, 0.0]
+
+    def g(x):
+        t = x * 2
+        u = x * 3
+        t.copy_(u)
+        return t, u
+    tr = pt.jit.trace(g, (pt.ones(2),), check_trace=False)
+    a, b = tr(pt.ones(2))
+    a.add_(1)
+    assert a.tolist() == [4.0, 4.0] and b.tolist() == [3.0, 3.0]
+
+    def h(x):
+        s = x.sum()
+        s[...] = 7
+        return s
+    for fn in (pt.jit.trace(h, (pt.ones(4),), check_trace=False), pt.compile(h)):
+        for _ in range(3):
+            o = fn(pt.ones(4))
+            assert o.item() == 7.0
+            o.add_(100)

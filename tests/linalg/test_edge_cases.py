@@ -176,3 +176,10 @@ def test_matrix_power_one_returns_a_new_tensor():
     B = L.matrix_power(A, 1)
     B[0, 0] = 100.0
     assert A.tolist() == [[1., 2.], [3., 4.]] and B.tolist() == [[100., 2.], [3., 4.]]
+
+
+def test_lstsq_gelsd_of_non_finite_input_raises_linalg_error():
+    # SciPy's ValueError ("illegal value in 4-th argument of internal gelsd") used to escape
+    with pytest.raises(L.LinAlgError, match=r"^torch.linalg.lstsq: The algorithm failed to converge because the "
+                                            r"input matrix contained non-finite values\.$"):
+        L.lstsq(pt.tensor(NAN_MATRIX, dtype=pt.float64), pt.ones(2, 1, dtype=pt.float64), driver="gelsd")

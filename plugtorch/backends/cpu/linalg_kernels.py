@@ -184,7 +184,13 @@ def lstsq(A, B, rcond, driver, vector):
                 X[i] = x[:n]
                 rank[i] = n
             else:
-                x, _, r, s = scipy_lstsq(Ab[i], Bb[i], cond=rcond, lapack_driver=driver, check_finite=False)
+                try:
+                    x, _, r, s = scipy_lstsq(Ab[i], Bb[i], cond=rcond, lapack_driver=driver, check_finite=False)
+                except (ValueError, _LinAlgError):     # SciPy's errors for nan/inf (gelsd, gelss)
+                    from plugtorch.dispatch.ops.linalg import LinAlgError
+                    why = ("the input matrix contained non-finite values" if not np.isfinite(Ab[i]).all()
+                           else "the input matrix is ill-conditioned")
+                    raise LinAlgError(f"torch.linalg.lstsq: The algorithm failed to converge because {why}.") from None
                 X[i], rank[i] = x, r
                 if s is not None:
                     sv[i] = s

@@ -613,7 +613,7 @@ class CompiledFunction:
         if graph.breaks:
             what, site = graph.breaks[0]
             reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
-                what.startswith("draws from") else f"{self.__name__}: the call {what}"
+                what.startswith(("draws from", "changes the shape")) else f"{self.__name__}: the call {what}"
             return self._graph_break(key, e, res, reason, "remove the data-dependent Python (use tensor ops "
                                                           "such as plugtorch.where)")
         # Python state the call itself changed (an LR scheduler stepped inside it, a counter): a

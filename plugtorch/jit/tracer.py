@@ -70,6 +70,7 @@ class Tracer(D.DispatchMode):
         self.by_array: dict = {}      # id(native array) -> Value
         self.keep: list = []          # the arrays, alive while tracing (ids stay unique)
         self.tensors: dict = {}       # Value.index -> a Tensor holding it (captures, inputs)
+        self.first_arrays: dict = {}  # Value.index -> the array an input or captured tensor held first
         self.depth = 0
         self.current = None
         self.warn = warn
@@ -112,6 +113,7 @@ class Tracer(D.DispatchMode):
         self.graph.inputs.append(v)
         self._bind(t._data, v)
         self.tensors[v.index] = t
+        self.first_arrays[v.index] = t._data
         return v
 
     def grad_event(self, t, what):
@@ -147,6 +149,7 @@ class Tracer(D.DispatchMode):
             v.grad0_none = t._grad is None
             v.requires_grad = t._rg
             self.tensors[v.index] = t
+            self.first_arrays[v.index] = t._data
         g.captures.append(v)
         self._bind(t._data, v)
         return v
@@ -593,6 +596,19 @@ class Tracer(D.DispatchMode):
         g = self.graph
         g.outputs = self._out_template(result)
         self._late_reads(result)
+        # an input or captured tensor the call gave another shape or strides in place
+        # (unsqueeze_, t_, transpose_, squeeze_, as_strided_, ``.data =``): the graph holds the
+        # new metadata only as a view, so a replay would leave the tensor as it was
+        for idx, t in list(self.tensors.items()):
+            v = g.values[idx]
+            if v.kind in (INPUT, CAPTURE) and self.first_arrays.get(idx, t._data) is not t._data:
+                what = f"input {v.pos}" if v.kind == INPUT else "a tensor it captured"
+                why = (f"changes the shape or strides of {what} in place ({list(v.shape)} to {list(t.shape)}: "
+                       "unsqueeze_, t_, transpose_, squeeze_, as_strided_ or .data =), which a replay would "
+                       "not repeat")
+                g.breaks.append((why, ""))
+                if self.warn:
+                    warnings.warn(f"the traced call {why}", TracerWarning, stacklevel=3)
         g.backward_ran = self.backward_ran
         # .grad left behind: every tensor the program used or whose .grad it touched
         tensors = {id(t): t for t in self.tensors.values()}

@@ -340,3 +340,26 @@ def test_a_call_drawing_from_python_or_numpy_random_runs_eagerly():
     np.random.seed(0)
     assert got == [jitter(pt.zeros(1)).tolist() for _ in range(3)]
     assert any("NumPy's global random generator" in r for r in pt.compiler.stats()["reasons"])
+
+
+@pytest.mark.parametrize("change, shape", [(lambda x: x.unsqueeze_(-1), [2, 3, 1]), (lambda x: x.t_(), [3, 2]),
+                                           (lambda x: x.transpose_(0, 1), [3, 2])])
+def test_a_call_changing_an_inputs_shape_in_place_runs_eagerly(change, shape):
+    """``x.unsqueeze_(-1); return (x,)``: the replay left x [2, 3] and returned a new [2, 3, 1]
+    tensor (eager: x itself, now [2, 3, 1]). Compile breaks the graph, trace warns."""
+    def f(x):
+        change(x)
+        return (x,)
+    c = pt.compile(f)
+    for k in range(3):
+        x = pt.arange(6.0).reshape(2, 3)
+        out, = c(x)
+        assert out is x and list(x.shape) == shape
+        rows = [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+        want = [[[v] for v in r] for r in rows] if shape[0] == 2 else [list(c) for c in zip(*rows)]
+        assert x.tolist() == want
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 1 and st["compiled_calls"] == 0
+    assert any("changes the shape or strides of input 0 in place" in r for r in st["reasons"])
+    with pytest.warns(pt.jit.TracerWarning, match="changes the shape or strides of input 0 in place"):
+        pt.jit.trace(f, (pt.ones(2, 3),))

@@ -173,7 +173,9 @@ def eliminate_common_subexpressions(graph) -> int:
 # ---- constants ---------------------------------------------------------------------------------
 def fold_constants(graph) -> int:
     written = _written_roots(graph)
-    outs = {v.index for v in graph.output_values()}
+    # (a returned view's base too: folded, every call returned a view of the one constant array,
+    # so a write into one result showed in the next call's)
+    outs = {v.index for v in graph.output_values()} | {v.root.index for v in graph.output_values()}
     changed = 0
     keep = []
     for n in graph.nodes:

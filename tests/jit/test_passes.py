@@ -302,3 +302,20 @@ def test_functionalize_keeps_a_returned_copy_destination_its_own_tensor():
             o = fn(pt.ones(4))
             assert o.item() == 7.0
             o.add_(100)
+
+
+def test_a_returned_view_of_a_factory_is_not_a_shared_constant():
+    """``return pt.arange(6.0).view(2, 3)``: arange was folded into one constant array and every call
+    returned a view of it, so adding 100 to one result made the next call return 100..105."""
+    def f(x):
+        return x + 0, pt.arange(6.0).view(2, 3)
+
+    def g(x):
+        a = pt.ones(3) * 2
+        return x + a, a[1:]
+    for fn, want in ((f, [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]), (g, [2.0, 2.0])):
+        for c in (pt.jit.trace(fn, (pt.ones(3),), check_trace=False), pt.compile(fn)):
+            for _ in range(3):
+                out = c(pt.ones(3))[1]
+                assert out.tolist() == want
+                out.add_(100)

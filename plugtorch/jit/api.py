@@ -42,7 +42,16 @@ def _spec_shape(spec):
         return (kind, tuple(_spec_shape(s) for s in payload))
     if kind == "D":
         return ("D", tuple((k, _spec_shape(s)) for k, s in payload.items()))
-    return ("C", _hashable(payload))
+    return ("C", _typed(payload))
+
+
+def _typed(x):
+    # a constant with its type: 2, 2.0 and True are equal (and hash alike) as Python values, but
+    # `x * 2` keeps an int tensor int and `x * 2.0` makes it float, so they must not share a graph
+    c = x.__class__
+    if c is tuple or c is list:
+        return (c.__name__,) + tuple(_typed(y) for y in x)
+    return (c.__name__, _hashable(x))
 
 
 def _hashable(x):

@@ -363,3 +363,24 @@ def test_a_call_changing_an_inputs_shape_in_place_runs_eagerly(change, shape):
     assert any("changes the shape or strides of input 0 in place" in r for r in st["reasons"])
     with pytest.warns(pt.jit.TracerWarning, match="changes the shape or strides of input 0 in place"):
         pt.jit.trace(f, (pt.ones(2, 3),))
+
+
+def test_equal_python_numbers_of_other_types_get_their_own_graph():
+    """2 and 2.0 (True and 1) are equal Python values: the key held them as one, so after
+    c(ints, 2), c(ints, 2.0) replayed the int graph and returned [2, 4] as int64 (eager: float32
+    [2.0, 4.0]), and c(bools, 1) after c(bools, True) returned bools (eager: int64 [1, 0])."""
+    def f(x, k):
+        return x * k
+    c = pt.compile(f)
+    x = pt.tensor([1, 2])
+    assert c(x, 2).dtype == pt.int64 and c(x, 2).tolist() == [2, 4]
+    out = c(x, 2.0)
+    assert out.dtype == pt.float32 and out.tolist() == [2.0, 4.0]
+    b = pt.tensor([True, False])
+    assert c(b, True).dtype == pt.bool
+    out = c(b, 1)
+    assert out.dtype == pt.int64 and out.tolist() == [1, 0]
+    t = pt.jit.trace(f, (x, 2))
+    with pytest.raises(RuntimeError, match=r"traced with arguments structured as \[Tensor, 2\] and is called "
+                                           r"with \[Tensor, 2.0\]"):
+        t(x, 2.0)

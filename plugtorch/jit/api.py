@@ -51,6 +51,8 @@ def _typed(x):
     c = x.__class__
     if c is tuple or c is list:
         return (c.__name__,) + tuple(_typed(y) for y in x)
+    if c is float:      # (-0.0 == 0.0 too)
+        return ("float", x.hex())
     return (c.__name__, _hashable(x))
 
 

@@ -129,8 +129,10 @@ def _key_of(t):
         return ("v", t.index)
     if c in (list, tuple):
         return (c.__name__,) + tuple(_key_of(x) for x in t)
-    if c in (int, float, bool, str, type(None)):
-        return (c.__name__, t if not (c is float and t != t) else "nan")
+    if c is float:      # (by its bits' text: -0.0 == 0.0, and x * -0.0 is not x * 0.0)
+        return ("float", t.hex())
+    if c in (int, bool, str, type(None)):
+        return (c.__name__, t)
     return ("id", id(t))
 
 

@@ -319,3 +319,16 @@ def test_a_returned_view_of_a_factory_is_not_a_shared_constant():
                 out = c(pt.ones(3))[1]
                 assert out.tolist() == want
                 out.add_(100)
+
+
+def test_cse_keeps_a_negative_zero_apart_from_zero():
+    """``x * 0.0`` and ``x * -0.0`` keyed equal (-0.0 == 0.0): the replay returned 1 / (x * 0.0)
+    = inf for both where eager gives inf and -inf; compile's key merged k=0.0 and k=-0.0 too."""
+    def f(x):
+        return 1 / (x * 0.0), 1 / (x * -0.0)
+    x = pt.ones(2)
+    a, b = pt.jit.trace(f, (x,))(x)
+    assert a.tolist() == [np.inf, np.inf] and b.tolist() == [-np.inf, -np.inf]
+
+    c = pt.compile(lambda x, k: 1 / (x * k))
+    assert [c(x, k).tolist()[0] for k in (0.0, 0.0, -0.0, -0.0)] == [np.inf, np.inf, -np.inf, -np.inf]

@@ -322,7 +322,8 @@ def make_array_api_kernels(xp, D, array_type, aliases=None) -> dict:
             if x.dtype == xp.bool:
                 x = xp.astype(x, D[_dtypes.uint8])
             if dim is None:
-                return arr(xp.astype(nan_first(xp.reshape(x, (-1,))), i64))
+                r = arr(xp.astype(nan_first(xp.reshape(x, (-1,))), i64))
+                return xp.reshape(r, (1,) * x.ndim) if keepdim else r
             if x.ndim == 0:
                 return xp.zeros((), dtype=i64)
             return arr(xp.astype(nan_first(x, axis=dim[0], keepdims=keepdim), i64))

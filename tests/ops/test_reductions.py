@@ -333,6 +333,21 @@ def test_arg_reductions_of_a_0d_tensor_along_its_dim(dev):
         x.argmax(1)
 
 
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_arg_reductions_over_all_dims_keep_them_as_ones(dev):
+    # argmax(keepdim=True) with no dim gave a 0-d index; torch 2.13 (and NumPy's
+    # argmax(keepdims=True)) keep every dim with size 1: shape (1, 1) holding the flat index
+    a = np.array([[3.0, 1.0, 5.0], [2.0, 5.0, 1.0]], dtype=np.float32)
+    x = pt.tensor(a, device=dev)
+    for name in ("argmax", "argmin"):
+        want = getattr(np, name)(a, keepdims=True)
+        for got in (getattr(x, name)(keepdim=True), getattr(pt, name)(x, dim=None, keepdim=True)):
+            assert got.shape == want.shape == (1, 1) and got.tolist() == want.tolist()
+        assert getattr(x, name)().shape == () and getattr(x[0], name)(keepdim=True).shape == (1,)
+    assert pt.tensor(2.0, device=dev).argmax(keepdim=True).shape == ()
+
+
 def test_bfloat16_reduced_into_a_small_integer_dtype_wraps_as_pytorch():
     # sum/cumsum(bfloat16, dtype=int8) let NumPy cast implicitly, and ml_dtypes turns 200.0 into 0;
     # torch 2.13 converts as .to(int8) does (through float32: 200 -> -56)

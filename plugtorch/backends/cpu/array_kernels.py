@@ -845,7 +845,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def argreduce(f):
         def k(x, dim, keepdim):
             if dim is None:
-                return arr(f(x.reshape(-1)).astype(np.int64))
+                r = arr(f(x.reshape(-1)).astype(np.int64))
+                return r.reshape((1,) * x.ndim) if keepdim else r
             return arr(f(x, axis=dim[0], keepdims=keepdim).astype(np.int64))
         return k
     K["argmax"] = argreduce(xp.argmax)

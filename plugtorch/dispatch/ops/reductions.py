@@ -85,8 +85,9 @@ def _arg_meta(name):
         dims = None if dim is None else (M.wrap_dim(name, dim, input.ndim),)
         check_nonempty(name, input, dim, dims or (), IndexError)
         if input.ndim == 0:   # dim 0 (or -1) of a 0-d tensor is the tensor: reduce it whole (a 0-d result)
-            dims, dim = None, None
-        return input._device, (input._data, dims, bool(keepdim) if dim is not None else False), _dtypes.int64
+            dims, keepdim = None, False
+        # dim=None with keepdim=True: the flat index in a tensor of ones, shape (1,) * ndim, as PyTorch's
+        return input._device, (input._data, dims, bool(keepdim)), _dtypes.int64
     meta.__name__ = name
     return meta
 

@@ -637,6 +637,12 @@ def bincount(input, weights=None, minlength=0):
         raise M.not_implemented_for("bincount", input.dtype, "bincount counts non-negative integers")
     if input.ndim != 1 or input.dtype is _dtypes.bool:
         raise RuntimeError(f"bincount(): input must be a 1-d integer tensor, got {input.ndim}-d {input.dtype}")
+    minlength = as_int("bincount", "minlength", minlength)
+    if minlength < 0:
+        raise RuntimeError(f"bincount(): minlength should be >= 0, got {minlength}")
+    if weights is not None and (weights.ndim != 1 or weights.shape[0] != input.shape[0]):
+        raise RuntimeError(f"bincount(): weights should be 1-d and have the same length as input, got weights "
+                           f"of shape {tuple(weights.shape)} for input of shape {tuple(input.shape)}")
     if input.numel() and int(input.amin()) < 0:
         raise RuntimeError("bincount(): input must contain only non-negative integers")
     n = _b.max(int(input.amax()) + 1 if input.numel() else 0, minlength)

@@ -367,6 +367,20 @@ def test_bincount():
     assert pt.bincount(pt.tensor(x), pt.tensor(w, dtype=pt.float32)).dtype is pt.float32
 
 
+
+def test_bincount_refuses_a_negative_minlength_and_mismatched_weights():
+    # minlength=-1 was ignored and weights of another length were broadcast ([1.] weighted every
+    # sample 1.0: [0., 1., 1.]); NumPy and torch 2.13 refuse both
+    x = pt.tensor([1, 2])
+    with pytest.raises(RuntimeError, match=r"bincount\(\): minlength should be >= 0, got -1"):
+        pt.bincount(x, minlength=-1)
+    for w in (pt.tensor([1.0]), pt.tensor([[1.0, 2.0]]), pt.tensor([1.0, 2.0, 3.0])):
+        with pytest.raises(RuntimeError, match=r"weights should be 1-d and have the same length as input"):
+            pt.bincount(x, w)
+    with pytest.raises(TypeError, match="minlength"):
+        pt.bincount(x, minlength=2.5)
+    assert pt.bincount(x, minlength=0).tolist() == np.bincount([1, 2], minlength=0).tolist()
+
 def test_fmax_fmin_ties_give_input_the_value_and_the_whole_gradient():
     # torch 2.13: a tie (or other nan) gives input its value and all of the gradient; maximum's tie
     # rule split it in halves. fmax([-0., 0., 2., nan, nan], [0., -0., 2., 1., nan]) == [-0., 0., 2., 1., nan]

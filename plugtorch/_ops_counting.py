@@ -81,10 +81,10 @@ def _bin_along(x, bins, rng, dtype):
             lo, hi = (float(v) for v in rng)
         elif x.numel():
             lo, hi = float(x.amin()), float(x.amax())
-        else:
-            lo, hi = 0.0, 0.0
+        else:   # no data: the unit range, as NumPy's and PyTorch's
+            lo, hi = 0.0, 1.0
         if lo > hi:
-            raise ValueError(f"torch.histogram(): max must be larger than min (range ({lo}, {hi}))")
+            raise RuntimeError(f"torch.histogram(): max must be larger than min (range ({lo}, {hi}))")
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise RuntimeError(f"torch.histogram(): range of [{lo}, {hi}] is not finite")
         if lo == hi:

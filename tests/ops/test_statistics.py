@@ -91,6 +91,22 @@ def test_histc_and_histogram_match_numpy(dev):
         pt.histc(pt.tensor([1, 2]), 3)
 
 
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_histogram_of_no_data_spans_the_unit_range(dev):
+    # with no data and no range the edges were [-0.5, 0, 0.5]; NumPy (and torch 2.13) bin over
+    # [0, 1]; a reversed range raised ValueError, where PyTorch raises RuntimeError
+    for bins in (2, 5):
+        hist, edges = pt.histogram(_t(np.zeros(0), dev), bins)
+        want, want_edges = np.histogram(np.zeros(0), bins)
+        np.testing.assert_array_equal(_np(hist), want)
+        np.testing.assert_allclose(_np(edges), want_edges, rtol=1e-12)
+    edges = pt.histogramdd(_t(np.zeros((0, 2)), dev), bins=[2, 3]).bin_edges
+    for e, we in zip(edges, np.histogramdd(np.zeros((0, 2)), bins=[2, 3])[1]):
+        np.testing.assert_allclose(_np(e), we, rtol=1e-12)
+    with pytest.raises(RuntimeError, match=r"max must be larger than min \(range \(2.0, 1.0\)\)"):
+        pt.histogram(_t([1.0, 2.0], dev), 2, range=(2.0, 1.0))
+
 # ---- covariance, correlation, distances ----------------------------------------------------
 @pytest.mark.parametrize("dev", DEVICES)
 def test_cov_corrcoef_match_numpy(dev):
@@ -108,6 +124,21 @@ def test_cov_corrcoef_match_numpy(dev):
     with pytest.raises(RuntimeError, match="expected input to have two or fewer dimensions"):
         pt.cov(pt.ones(2, 2, 2))
 
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_cov_refuses_weights_that_sum_to_zero(dev):
+    # all-zero aweights/fweights gave a matrix of NaN (the weighted mean 0/0); NumPy raises
+    # ZeroDivisionError and torch 2.13 RuntimeError "weights sum to zero"
+    a = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 7.0]])
+    for kw in ({"aweights": _t([0.0, 0.0, 0.0], dev)}, {"fweights": _t([0, 0, 0], dev)},
+               {"fweights": _t([1, 0, 2], dev), "aweights": _t([0.0, 3.0, 0.0], dev)}):
+        with pytest.raises(RuntimeError, match=r"cov\(\): weights sum to zero"):
+            pt.cov(_t(a, dev), **kw)
+        with pytest.raises(ZeroDivisionError):
+            np.cov(a, **{k: _np(v) for k, v in kw.items()})
+    got = pt.cov(_t(a, dev), fweights=_t([0, 1, 2], dev))
+    np.testing.assert_allclose(_np(got), np.cov(a, fweights=[0, 1, 2]), rtol=1e-12)
 
 @pytest.mark.parametrize("dev", DEVICES)
 def test_cov_corrcoef_of_complex_rows(dev):

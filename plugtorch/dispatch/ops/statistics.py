@@ -210,6 +210,10 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
         norm = wsum - correction
     else:
         wsum = w.sum()
+        from plugtorch.dispatch.dispatcher import data_check
+        # (NumPy raises too: the weighted mean would be 0/0, every entry NaN)
+        data_check(wsum == 0, RuntimeError, "cov(): weights sum to zero, can't be normalized; give some "
+                   "observation a positive fweight/aweight")
         avg = (x * w).sum(1, keepdim=True) / wsum
         if aweights is None or correction == 0:
             norm = wsum - correction

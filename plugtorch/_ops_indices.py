@@ -133,7 +133,8 @@ def _trapezoid_parts(name, y, x, dx, dim):
         yf = y
     else:
         yf = y.to(_dtypes.get_default_dtype())
-    pairs = yf.narrow(d, 1, _b.max(n - 1, 0)) + yf.narrow(d, 0, _b.max(n - 1, 0))
+    m, one = _b.max(n - 1, 0), _b.min(n, 1)   # (an empty dim has no pairs: the sum is 0, as PyTorch's)
+    pairs = yf.narrow(d, one, m) + yf.narrow(d, 0, m)
     if x is None:
         return pairs * ((1.0 if dx is None else dx) / 2), d
     _check_tensor(name, x, "x")
@@ -143,7 +144,7 @@ def _trapezoid_parts(name, y, x, dx, dim):
                                f"y has {n} along dim {d})")
         steps = (x[1:] - x[:-1]).reshape((-1,) + (1,) * (y.ndim - 1 - d))
     else:
-        steps = x.narrow(d, 1, _b.max(n - 1, 0)) - x.narrow(d, 0, _b.max(n - 1, 0))
+        steps = x.narrow(d, one, m) - x.narrow(d, 0, m)
     return pairs * steps / 2, d
 
 

@@ -79,6 +79,22 @@ def test_trapezoid_matches_scipy(dev):
     assert gradcheck(lambda v: pt.cumulative_trapezoid(v, dx=0.5), (yg,))
 
 
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_trapezoid_of_an_empty_dim_is_zero(dev):
+    # an empty dim raised IndexError('narrow(): start out of range'); the integral over no points
+    # is 0 (scipy.integrate.trapezoid too) and the running one has no entries, as torch 2.13
+    for shape, dim in (((0,), -1), ((0, 3), 0), ((2, 0), 1), ((2, 0), 0)):
+        y = np.zeros(shape)
+        want = scipy.integrate.trapezoid(y, axis=dim)
+        np.testing.assert_array_equal(_np(pt.trapezoid(_t(y, dev), dim=dim)), want)
+        np.testing.assert_array_equal(_np(pt.trapezoid(_t(y, dev), _t(y, dev), dim=dim)), want)
+        got = pt.cumulative_trapezoid(_t(y, dev), dx=2.0, dim=dim)
+        want_shape = list(shape)
+        want_shape[dim] = max(shape[dim] - 1, 0)
+        assert list(got.shape) == want_shape
+    assert pt.trapezoid(_t([5.0], dev)).item() == 0.0 and pt.cumulative_trapezoid(_t([5.0], dev)).shape == (0,)
+
 def test_factories():
     np.testing.assert_allclose(_np(pt.logspace(-1, 2, 7, dtype=pt.float64)), np.logspace(-1, 2, 7), rtol=1e-12)
     assert pt.logspace(0, 2, 3, base=2, dtype=pt.int64).tolist() == [1, 2, 4]

@@ -230,7 +230,7 @@ _REAL_ONLY = "it is defined for real numbers only (as in PyTorch)"
 # op name -> why it refuses a complex tensor argument (PyTorch refuses each of them too)
 REAL_ONLY_OPS = {
     **dict.fromkeys("lt le gt ge maximum minimum max min amax amin aminmax argmax argmin sort argsort topk "
-                    "kthvalue mode clamp clamp_min clamp_max relu threshold_backward max_pool2d".split(), _UNORDERED),
+                    "kthvalue mode cummax cummin clamp clamp_min clamp_max relu threshold_backward max_pool2d".split(), _UNORDERED),
     **dict.fromkeys("floor ceil trunc round frac floor_divide remainder fmod atan2 erf "
                     "softmax log_softmax cross_entropy nll_loss batch_norm layer_norm "
                     "group_norm".split(), _REAL_ONLY),

@@ -130,7 +130,9 @@ def conj_if_complex(v):
 
 _c = conj_if_complex
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
-_zero = lambda g, x: (g * 0,)  # noqa: E731  (piecewise-constant ops)
+# piecewise-constant ops: zeros, not g * 0, so an inf or nan upstream gradient gives 0 as PyTorch
+# (lp_pool's sign(s) * relu(|s|) at s = 0 meets pow(1/p)'s inf there)
+_zero = lambda g, x: (pt.zeros_like(g),)  # noqa: E731
 
 # ---- unary --------------------------------------------------------------------------------
 derivative("neg", lambda g, x: (-g,), save=(), shapes=False)

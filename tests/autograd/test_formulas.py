@@ -47,6 +47,14 @@ def test_piecewise_constant_ops_have_zero_gradient():
         assert grad_of(getattr(pt, name), leaf(X)).tolist() == [0.0, 0.0, 0.0]
 
 
+def test_piecewise_constant_ops_pass_zeros_for_an_infinite_or_nan_upstream_gradient():
+    # zeros, not g * 0: lp_pool's sign(s) * relu(|s|) meets pow(1/p)'s infinite slope at s = 0
+    for name in ("floor", "ceil", "trunc", "round", "sign"):
+        x = leaf([-1.5, 0.0, 2.5])
+        getattr(pt, name)(x).backward(pt.tensor([float("inf"), float("nan"), -float("inf")], dtype=pt.float64))
+        assert x.grad.tolist() == [0.0, 0.0, 0.0], name
+
+
 def test_abs_gradient_is_sign_and_zero_at_zero():
     assert grad_of(pt.abs, leaf([-2.0, 0.0, 3.0])).tolist() == [-1.0, 0.0, 1.0]
 

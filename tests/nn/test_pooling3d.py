@@ -163,6 +163,17 @@ def test_lp_pool(device):
     np.testing.assert_allclose(nn.LPPool1d(2, 2, stride=1)(xt[:, :, 0, 0]).cpu().numpy()[0], ref1, rtol=1e-5)
 
 
+def test_lp_pool_gradient_at_an_all_zero_window_is_zero():
+    # (x1^2 + x2^2)^(1/2): 0 (the subgradient) on the window of zeros, x / ||x|| on the other; was nan
+    for fn, shape in ((lambda x: F.lp_pool1d(x, 2, 2), (1, 1, 4)), (lambda x: F.lp_pool2d(x, 2, (1, 2)), (1, 1, 1, 4)),
+                      (lambda x: F.lp_pool3d(x, 2, (1, 1, 2)), (1, 1, 1, 1, 4))):
+        x = pt.tensor(np.array([0.0, 0.0, -1.0, 0.5]).reshape(shape), requires_grad=True)
+        out = fn(x)
+        out.sum().backward()
+        np.testing.assert_allclose(out.detach().numpy().ravel(), [0.0, np.sqrt(1.25)])
+        np.testing.assert_allclose(x.grad.numpy().ravel(), [0.0, 0.0, -1 / np.sqrt(1.25), 0.5 / np.sqrt(1.25)])
+
+
 def test_lp_pool_with_infinite_norm_is_max_pooling_of_the_magnitudes():
     # the p -> inf limit of (sum |x|**p) ** (1/p), as PyTorch; the power-average formula gave 1
     # everywhere (x**inf is 0 or inf, and either ** (1/inf) is 1)

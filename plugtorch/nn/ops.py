@@ -353,7 +353,7 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
         try:
             key = (input._device, input._dtype, input._data.shape, target._device, target._dtype, target._data.shape,
                    None if weight is None else (weight._device, weight._dtype, weight._data.shape), reduction,
-                   label_smoothing)
+                   label_smoothing, ignore_index < 0)
         except (AttributeError, TypeError):   # not tensors, or an unhashable argument: the checks below say so
             key = None
         else:
@@ -374,6 +374,7 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "
                                f"probabilities, got input {list(input.shape)} and target {list(target.shape)}")
+        _loss.check_no_ignore_index_for_probabilities(ignore_index, target._dtype)
         for arg, t in (("target", target), ("weight", weight)):
             if t is not None and t._dtype is not input._dtype:
                 raise RuntimeError(f"cross_entropy(): expected {arg} of the input's dtype {input._dtype} for class "

@@ -327,6 +327,17 @@ def test_cross_entropy_backward_rejects_bad_arguments():
         pt.ops._cross_entropy_backward(pt.ones(()), x, [0, 1, 2], None, -100, "mean", 0.0)
 
 
+def test_cross_entropy_refuses_an_ignore_index_with_class_probabilities():
+    x, y = pt.zeros(2, 3), pt.full((2, 3), 1 / 3)
+    assert F.cross_entropy(x, y, ignore_index=-5).item() == pytest.approx(np.log(3))   # negative: nothing to ignore
+    with pytest.raises(RuntimeError, match=r"cross_entropy: ignore_index is not supported for floating point target "
+                                           r"\(got ignore_index=1 with plugtorch.float32 class probabilities\)"):
+        F.cross_entropy(x, y, ignore_index=1)   # (the same operands as the good call above: no cached pass)
+    with pytest.raises(RuntimeError, match="ignore_index is not supported"):
+        F.cross_entropy(x.requires_grad_(), y, ignore_index=0)
+    assert F.cross_entropy(x, pt.tensor([0, 1]), ignore_index=1).item() == pytest.approx(np.log(3))
+
+
 def test_cross_entropy_rejects_probabilities_of_another_dtype():
     with pytest.raises(RuntimeError, match=r"expected target of the input's dtype plugtorch.float32 for class probabilities, "
                                            r"got plugtorch.float64; cast it with .to\(plugtorch.float32\)"):

@@ -170,6 +170,15 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return loss.sum() / w.sum()
 
 
+def check_no_ignore_index_for_probabilities(ignore_index, dtype):
+    """Class probabilities hold no class index to compare ``ignore_index`` with: PyTorch refuses a
+    non-negative one rather than ignore nothing."""
+    if ignore_index >= 0:
+        raise RuntimeError(f"cross_entropy: ignore_index is not supported for floating point target "
+                           f"(got ignore_index={ignore_index} with {dtype} class probabilities); "
+                           f"leave ignore_index at its default -100")
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over the class dim (1, or 0 for unbatched input) followed by the NLL.
@@ -189,6 +198,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if tuple(target.shape) != tuple(input.shape):
             raise RuntimeError(f"cross_entropy: expected target of the same shape as input for class "
                                f"probabilities, got input {list(input.shape)} and target {list(target.shape)}")
+        check_no_ignore_index_for_probabilities(ignore_index, target.dtype)
         if weight is not None and weight.numel() != c:   # else _class_weight would broadcast it silently
             raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {c} classes or no "
                                f"classes but got weight tensor of shape: {list(weight.shape)}")

@@ -345,6 +345,22 @@ def test_searchsorted_errors():
         pt.bucketize(x, pt.ones(2, 2))
 
 
+
+@pytest.mark.parametrize("dev", SEARCH_DEVICES)
+def test_searchsorted_refuses_a_sorter_index_outside_the_line_on_every_device(dev):
+    # opencl clamped an out-of-range sorter index into the line and answered (searchsorted([1, 3, 5],
+    # [3], sorter=[0, 1, 5]) gave [1]); cpu and torch 2.13 refuse it: the check now runs in the meta
+    seq, v = pt.tensor([1.0, 3.0, 5.0], device=dev), pt.tensor([3.0], device=dev)
+    for bad, got in (([0, 1, 5], 5), ([-1, 0, 1], -1)):
+        with pytest.raises(RuntimeError, match=rf"sorter index out of range: got {got} for a sequence of 3"):
+            pt.searchsorted(seq, v, sorter=pt.tensor(bad, device=dev))
+    rows = pt.tensor([[1.0, 3.0, 5.0], [5.0, 1.0, 3.0]], device=dev)
+    with pytest.raises(RuntimeError, match="sorter index out of range: got 3"):
+        pt.searchsorted(rows, pt.tensor([[3.0], [2.0]], device=dev), sorter=pt.tensor([[0, 1, 2], [1, 3, 0]], device=dev))
+    got = pt.searchsorted(rows, pt.tensor([[3.0], [2.0]], device=dev), sorter=pt.tensor([[0, 1, 2], [1, 2, 0]], device=dev))
+    want = [np.searchsorted([1.0, 3.0, 5.0], [3.0], sorter=[0, 1, 2]), np.searchsorted([5.0, 1.0, 3.0], [2.0], sorter=[1, 2, 0])]
+    assert got.tolist() == [w.tolist() for w in want]
+
 def test_bincount():
     x = np.array([0, 2, 2, 5])
     assert pt.bincount(pt.tensor(x)).tolist() == np.bincount(x).tolist()

@@ -15,6 +15,7 @@ import math
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import check_index_range
 from plugtorch.dispatch.ops.composite import _pt, _t
 from plugtorch.dispatch.registry import register_op
 
@@ -51,6 +52,11 @@ def _searchsorted_args(sorted_sequence, input, out_int32, right, side, sorter):
                                f"{list(seq_shape)}and got sorter tensor {list(sorter.shape)}")
         if sorter._device is not input._device:
             raise M.device_mismatch("searchsorted", input._device, sorter._device)
+        # (here, once for every backend: a device kernel would otherwise read outside the line)
+        k = seq_shape[-1]
+        check_index_range(sorter, 0, k, RuntimeError, f"{op}(): sorter index out of range",
+                          lambda lo, hi: f"{op}(): sorter index out of range: got {lo if lo < 0 else hi} for a "
+                                         f"sequence of {k} elements per line (expected 0 <= index < {k})")
     common = _dtypes.result_type(sorted_sequence, input)
     for dt in (sorted_sequence._dtype, input._dtype):
         if dt is _dtypes.bool or dt.is_complex:

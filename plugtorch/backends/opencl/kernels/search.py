@@ -13,7 +13,7 @@ from plugtorch.backends.opencl.kernels.pointwise import make_geo
 def _source(dt, out_dt, right, with_sorter):
     ct, st = T.compute(dt), T.storage(dt)
     goes_right = "!(m > v)" if right else "!(m >= v)"
-    # (a sorter index outside the line is clamped into it: PyTorch refuses it, which would need a read-back)
+    # (the meta refuses a sorter index outside the line, as PyTorch; the clamp keeps reads in bounds regardless)
     at = "clamp(srt[rb + mid * rs], 0L, k - 1)" if with_sorter else "mid"
     return f"""
 __kernel void k(__global {T.storage(out_dt)}* out, __global const {st}* s, const long so, const long ss,

@@ -14,7 +14,7 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch.autograd.grad_mode import no_grad
 from plugtorch.optim.ops import scalar_op
-from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative, new_step
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr, check_nonnegative, new_step
 
 
 @no_grad()
@@ -44,15 +44,16 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
-                 eps=1e-10, *, maximize=False):
+                 eps=1e-10, foreach=None, *, maximize=False, differentiable=False, fused=None):
         check_lr(lr)
         check_nonnegative("lr_decay", lr_decay)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("initial_accumulator_value", initial_accumulator_value)
         check_nonnegative("epsilon", eps)
-        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
-                                      maximize=maximize))
+        check_fused_flags(foreach, fused, False, differentiable)
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, fused=fused))
 
     def add_param_group(self, param_group):
         # Adagrad's accumulators start at initial_accumulator_value, so they are made up front

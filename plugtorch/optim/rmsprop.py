@@ -12,7 +12,7 @@ The update, for each parameter (as ``torch.optim.RMSprop`` computes it)::
 from __future__ import annotations
 
 from plugtorch.autograd.grad_mode import no_grad
-from plugtorch.optim.optimizer import Optimizer, check_lr, check_nonnegative
+from plugtorch.optim.optimizer import Optimizer, check_fused_flags, check_lr, check_nonnegative
 
 
 @no_grad()
@@ -50,14 +50,16 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False):
+                 centered=False, capturable=False, foreach=None, maximize=False, differentiable=False):
         check_lr(lr)
         check_nonnegative("epsilon", eps)
         check_nonnegative("momentum", momentum)
         check_nonnegative("weight_decay", weight_decay)
         check_nonnegative("alpha", alpha)
-        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                      momentum=momentum, centered=centered, maximize=maximize))
+        check_fused_flags(foreach, None, capturable, differentiable)
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                                      weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable))
 
     def _update_group(self, group):
         optional = [name for name, on in (("momentum_buffer", group["momentum"] > 0),

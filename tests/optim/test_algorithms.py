@@ -77,6 +77,35 @@ def test_adagrad_matches_reference(opts):
     assert_trajectory(run_plugtorch(pt.optim.Adagrad, lr=0.1, **opts), ref.adagrad(THETA, GRADS, lr=0.1, **opts))
 
 
+
+@pytest.mark.parametrize("cls,flags,ref_fn,keys", [
+    (pt.optim.RMSprop, dict(capturable=False, foreach=False, differentiable=False), ref.rmsprop,
+     ["lr", "momentum", "alpha", "eps", "centered", "weight_decay", "capturable", "foreach", "maximize",
+      "differentiable"]),
+    (pt.optim.Adagrad, dict(foreach=True, differentiable=False), ref.adagrad,
+     ["lr", "lr_decay", "eps", "weight_decay", "initial_accumulator_value", "foreach", "maximize",
+      "differentiable", "fused"]),
+    (pt.optim.Adagrad, dict(fused=True), ref.adagrad, None),
+], ids=["rmsprop", "adagrad-foreach", "adagrad-fused"])
+def test_rmsprop_and_adagrad_take_pytorchs_implementation_flags(cls, flags, ref_fn, keys):
+    # RMSprop(..., foreach=False) and Adagrad(..., fused=True) raised TypeError (unexpected keyword);
+    # the flags pick an implementation in PyTorch and never change the update, which stays the
+    # documented one; the param groups carry PyTorch's keys, so state dicts line up
+    assert_trajectory(run_plugtorch(cls, lr=0.05, maximize=True, **flags),
+                      ref_fn(THETA, GRADS, lr=0.05, maximize=True))
+    opt = cls([pt.zeros(2, requires_grad=True)], **flags)
+    if keys is not None:
+        assert [k for k in opt.param_groups[0] if k != "params"] == keys
+    with pytest.raises(NotImplementedError, match="differentiable=True is not supported"):
+        cls([pt.zeros(1, requires_grad=True)], differentiable=True)
+
+
+def test_rmsprop_refuses_capturable_and_adagrad_foreach_with_fused():
+    with pytest.raises(NotImplementedError, match="capturable=True"):
+        pt.optim.RMSprop([pt.zeros(1, requires_grad=True)], capturable=True)
+    with pytest.raises(RuntimeError, match="`fused` and `foreach` cannot be `True` together."):
+        pt.optim.Adagrad([pt.zeros(1, requires_grad=True)], foreach=True, fused=True)
+
 def test_float32_parameters_stay_float32_and_close():
     got = run_plugtorch(pt.optim.Adam, dtype=pt.float32, lr=0.01)
     assert_trajectory(got, ref.adam(THETA, GRADS, lr=0.01), rtol=1e-5, atol=1e-6)

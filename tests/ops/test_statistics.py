@@ -175,6 +175,26 @@ def test_cdist_matches_scipy(dev):
         pt.cdist(pt.ones(2, 3), pt.ones(4, 3), compute_mode="x")
 
 
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_cdist_gradient_at_a_zero_distance_is_zero_in_the_matmul_form(dev):
+    # cdist(x, x) with more than 25 rows (or compute_mode="use_mm_for_euclid_dist") took sqrt of
+    # |a|^2 - 2 a.b + |b|^2 clamped at 0: the zero diagonal gave 0 * inf = NaN in every gradient.
+    # Reference: d/dx_i of sum_jk |x_j - x_k| is 2 * sum_(j != i) (x_i - x_j) / |x_i - x_j|
+    x = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, -2.0], [3.0, 4.0]])   # rows 1 and 3 coincide too
+    diff = x[:, None] - x[None]
+    dist = np.sqrt((diff ** 2).sum(-1))
+    want = 2 * (diff / np.where(dist > 0, dist, 1)[..., None]).sum(1)
+    for mode in ("use_mm_for_euclid_dist", "donot_use_mm_for_euclid_dist"):
+        xt = pt.tensor(x, device=dev, requires_grad=True)
+        d = pt.cdist(xt, xt, compute_mode=mode)
+        d.sum().backward()
+        np.testing.assert_allclose(_np(d.detach()), dist, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_np(xt.grad), want, rtol=1e-12, atol=1e-12, err_msg=mode)
+    big = pt.tensor(np.repeat(x, 8, axis=0), device=dev, requires_grad=True)      # 32 rows: the matmul form
+    pt.cdist(big, big).sum().backward()
+    np.testing.assert_allclose(_np(big.grad), np.repeat(want, 8, axis=0) * 8, rtol=1e-9, atol=1e-9)
+
 @pytest.mark.parametrize("dev", DEVICES)
 def test_products_and_combinations(dev):
     a, b = RNG.standard_normal((2, 5)), RNG.standard_normal((3, 5))

@@ -282,6 +282,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if use_mm:
         # PyTorch's |a|^2 - 2 a.b + |b|^2 (centred on x1's mean row first is not done: as PyTorch)
         sq = (a * a).sum(-1, keepdim=True) - 2 * a.matmul(b.mT) + (b * b).sum(-1).unsqueeze(-2)
-        return sq.clamp(min=0).sqrt()
+        # a distance of 0 (or below, by rounding) has gradient 0, as PyTorch's: sqrt's 1/(2*0) times
+        # the 0 of d(sq) gave NaN, so the root is taken only where sq > 0 (both branches stay finite)
+        pos = sq > 0
+        return pt.where(pos, pt.where(pos, sq, 1.0).sqrt(), 0.0)
     diff = a.unsqueeze(-2) - b.unsqueeze(-3)                    # (..., r1, r2, m)
     return pt.linalg.vector_norm(diff, float(p), dim=-1)

@@ -135,6 +135,11 @@ class Optimizer:
             raise TypeError("optimizer parameters need to be organized in ordered collections, but "
                             "the ordering of tensors in sets will change between runs. Please use a list instead.")
         params = list(params)
+        # named parameters (model.named_parameters()): ("name", tensor) pairs, as PyTorch 2.6+
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names and len(names) != len(params):
+            raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
@@ -142,6 +147,12 @@ class Optimizer:
                 raise ValueError("can't optimize a non-leaf Tensor (one computed from others); "
                                  "optimize the leaf it came from, or .detach().requires_grad_() it")
         group = dict(param_group, params=params)
+        if names:
+            group = {"params": params, "param_names": names,
+                     **{k: v for k, v in group.items() if k not in ("params", "param_names")}}
+        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+            raise ValueError("all optimizer param groups should be with/without names. cannot add param group "
+                             + ("with names" if "param_names" in group else "without names") + " to the optimizer")
         for name, default in self.defaults.items():
             if default is required and name not in group:
                 raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")

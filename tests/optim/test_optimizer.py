@@ -28,6 +28,45 @@ def test_add_param_group():
         opt.add_param_group({"params": [a]})
 
 
+
+def test_named_parameters_as_pytorch_26():
+    # Adam(model.named_parameters()) raised TypeError ("one of the params is tuple"); PyTorch takes
+    # ("name", tensor) pairs, optimizes the tensors and keeps the names as the group's param_names
+    lin = pt.nn.Linear(2, 1)
+    lin.weight.data.fill_(0.5)
+    lin.bias.data.fill_(0.0)
+    opt = pt.optim.SGD(lin.named_parameters(), lr=0.1)
+    assert opt.param_groups[0]["params"] == [lin.weight, lin.bias]
+    assert opt.param_groups[0]["param_names"] == ["weight", "bias"]
+    lin(pt.tensor([[1.0, 2.0]])).sum().backward()           # d/dw = x, d/db = 1
+    opt.step()
+    assert lin.weight.tolist()[0] == pytest.approx([0.4, 0.3]) and lin.bias.tolist() == pytest.approx([-0.1])
+    sd = opt.state_dict()
+    assert list(sd["param_groups"][0]) == ["param_names", "lr", "momentum", "dampening", "weight_decay",
+                                           "nesterov", "maximize", "foreach", "fused", "params"]
+    assert sd["param_groups"][0]["param_names"] == ["weight", "bias"] and sd["param_groups"][0]["params"] == [0, 1]
+    # names per group; a state dict with names loads into an optimizer without them
+    a, b = pt.zeros(1, requires_grad=True), pt.zeros(1, requires_grad=True)
+    opt = pt.optim.Adam([{"params": [("a", a)]}, {"params": [("b", b)], "lr": 0.5}], lr=0.1)
+    assert [g["param_names"] for g in opt.param_groups] == [["a"], ["b"]]
+    plain = pt.optim.Adam([{"params": [a]}, {"params": [b]}], lr=0.1)
+    plain.load_state_dict(opt.state_dict())
+    assert [g["param_names"] for g in plain.param_groups] == [["a"], ["b"]]
+    assert [g["lr"] for g in plain.param_groups] == [0.1, 0.5]
+
+
+def test_named_and_unnamed_parameters_do_not_mix():
+    a, b = pt.zeros(1, requires_grad=True), pt.zeros(1, requires_grad=True)
+    with pytest.raises(ValueError, match="all optimizer params should be with/without names. Some param names are missing"):
+        pt.optim.SGD([("a", a), b], lr=0.1)
+    with pytest.raises(ValueError, match="cannot add param group without names to the optimizer"):
+        pt.optim.SGD([{"params": [("a", a)]}, {"params": [b]}], lr=0.1)
+    opt = pt.optim.SGD([a], lr=0.1)
+    with pytest.raises(ValueError, match="cannot add param group with names to the optimizer"):
+        opt.add_param_group({"params": [("b", b)]})
+    with pytest.raises(TypeError, match="one of the params is str"):
+        pt.optim.SGD([{"params": ["a"]}], lr=0.1)
+
 @pytest.mark.parametrize("params,exc,msg", [
     ([], ValueError, "optimizer got an empty parameter list"),
     (pt.zeros(2), TypeError, "should be an iterable of Tensors or dicts, but got Tensor"),

@@ -701,6 +701,20 @@ def test_ctc_loss_matches_brute_force(blank):
     np.testing.assert_allclose(mod(t64(lp), padded, in_len, tg_len).numpy(), ref.sum(), rtol=1e-10)
 
 
+def test_ctc_loss_keeps_float32_under_a_float64_default_dtype():
+    # two frames with p(blank) = p(1) = 1/2, target [1]: alignments 1-1, blank-1, 1-blank, so -log(3/4)
+    old = pt.get_default_dtype()
+    pt.set_default_dtype(pt.float64)
+    try:
+        lp = pt.full((2, 1, 2), 0.5, dtype=pt.float32).log()
+        for red in ("none", "mean", "sum"):
+            loss = F.ctc_loss(lp, pt.tensor([[1]]), pt.tensor([2]), pt.tensor([1]), reduction=red)
+            assert loss.dtype == pt.float32, red
+            np.testing.assert_allclose(loss.numpy().ravel(), [-np.log(0.75)], rtol=1e-6)
+    finally:
+        pt.set_default_dtype(old)
+
+
 def test_ctc_loss_gradients_impossible_and_errors():
     lp = np.log(rng.dirichlet(np.ones(4), size=(4, 2)))
     tg, il, tl = pt.tensor([[1, 2], [3, 3]]), pt.tensor([4, 3]), pt.tensor([2, 2])

@@ -684,7 +684,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     before = pt.where(target_lengths > 0, alpha.gather(1, (end - 1).clamp_min(0)).squeeze(1), float("-inf"))
     loss = -_lse3(last, before, neg[:, 0])
     if t_max:
-        loss = pt.where(input_lengths > 0, loss, pt.where(target_lengths > 0, float("inf"), 0.0))
+        empty = pt.where(target_lengths > 0, float("inf"), 0.0).to(loss.dtype)   # (not the default dtype)
+        loss = pt.where(input_lengths > 0, loss, empty)
     if zero_infinity:
         loss = pt.where(loss == float("inf"), 0.0, loss)
     if reduction == "mean":

@@ -117,7 +117,11 @@ def host_cast(x: np.ndarray, d) -> np.ndarray:
     if x.dtype in _F8_NUMPY and x.dtype != d and (d.kind in "iub" or d == bfloat16.numpy):
         with np.errstate(invalid="ignore"):
             return x.astype(np.float32).astype(d)
-    return x.astype(d, copy=False)
+    try:
+        return x.astype(d, copy=False)
+    except (RuntimeWarning, FloatingPointError):   # overflow to inf, nan to int: silent, as in PyTorch,
+        with np.errstate(all="ignore"):           # under a strict warning filter too
+            return x.astype(d, copy=False)
 
 real_dtypes = (bool, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 all_dtypes = real_dtypes + (complex64, complex128)

@@ -14,6 +14,7 @@ from weakref import WeakSet
 from plugtorch import _caches, _dtypes
 from plugtorch._device import backend_for, device
 from plugtorch.dispatch.checked import PluginKernels
+from plugtorch.dispatch.fpstate import FP_ERRORS, quietly, strict
 from plugtorch.dispatch.registry import FAST_MAX, OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
 _modes: list = []          # the modes active in ANY thread: the hot paths' one cheap check
@@ -150,13 +151,16 @@ def binary(op, a, b):
     k = e[4]
     if (k is not None and ad.nbytes >= _ELIDE_BYTES and getrefcount(a) <= _TEMP_REFS
             and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
-            and a.grad_fn is None):
+            and a.grad_fn is None and not strict()):
         # `a` is a temporary nothing else can see (as in `x * y + z`): reuse its memory, as
         # NumPy does, instead of allocating (and page-faulting) a new result
         k(ad, bd, e[1])
         res = ad
     else:
-        res = e[0](ad, bd, e[1])
+        try:
+            res = e[0](ad, bd, e[1])
+        except FP_ERRORS:   # a strict warning filter: run it again quietly (dispatch/fpstate.py)
+            res = quietly(e[0], ad, bd, e[1])
     t = _new(Tensor)
     t._data = res
     t._dtype = e[2]
@@ -240,7 +244,10 @@ def unary(op, a):
         e = (kernel, kargs[1], out, dev)
         _caches.put(op.fast, key, e, FAST_MAX)
     t = _new(Tensor)
-    t._data = e[0](a._data, e[1])
+    try:
+        t._data = e[0](a._data, e[1])
+    except FP_ERRORS:
+        t._data = quietly(e[0], a._data, e[1])
     t._dtype = e[2]
     t._device = e[3]
     return t
@@ -273,7 +280,10 @@ def inplace_kernel(op, self, args, kwargs):
             if e is not None:
                 if e is False or _expanded(dev, a):
                     return None
-                e[0](a, od, e[1])
+                if strict():   # (a kernel that writes in place cannot run again: fpstate.py)
+                    quietly(e[0], a, od, e[1])
+                else:
+                    e[0](a, od, e[1])
                 self._bump_version()
                 return self
     kernels = dev._kernels
@@ -299,7 +309,10 @@ def inplace_kernel(op, self, args, kwargs):
             _caches.put(op.fast, key, (k, kargs[2]), FAST_MAX)
     if not ok or _expanded(dev, a):
         return None
-    k(*kargs)
+    if strict():
+        quietly(k, *kargs)
+    else:
+        k(*kargs)
     self._bump_version()
     return self
 
@@ -389,7 +402,15 @@ def run(op, args, kwargs):
         if kernel is None:
             return _no_kernel(op, dev._backend, dev, args, kwargs)
     try:
-        res = kernel(*kargs)
+        if op.runs_once and strict():   # (it cannot run again after a warning: fpstate.py)
+            res = quietly(kernel, *kargs)
+        else:
+            try:
+                res = kernel(*kargs)
+            except FP_ERRORS:
+                if op.runs_once:
+                    raise
+                res = quietly(kernel, *kargs)
     except MemoryError as e:   # NumPy's; PyTorch raises RuntimeError when an allocation fails
         raise RuntimeError(f"{op.name}(): out of memory on device '{dev}': {e}; free tensors or use smaller "
                            "sizes") from e

@@ -41,7 +41,7 @@ class OpDef:
     """One op: name, meta function, tags and, for composite ops, a decomposition."""
 
     __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "grad_nyi", "out_kind",
-                 "signature", "doc", "fast", "__weakref__")
+                 "signature", "doc", "fast", "runs_once", "__weakref__")
 
     def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
         self.name = name
@@ -55,6 +55,9 @@ class OpDef:
         self.grad_nyi = differentiable == "not_implemented"
         self.differentiable = False if self.grad_nyi else differentiable
         self.out_kind = out_kind
+        # its kernel cannot simply run again after raising a floating-point warning halfway
+        # (it writes into an argument or draws random numbers): see dispatch/fpstate.py
+        self.runs_once = out_kind == OUT_INPLACE or bool(tags & {"inplace", "random"}) or name.endswith("_")
         fn = meta or decomposition
         self.signature = inspect.signature(fn)
         self.doc = doc or (fn.__doc__ if fn is not None else None)

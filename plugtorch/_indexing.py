@@ -37,6 +37,9 @@ def masked_put_value(op, x, value):
     return value
 
 
+INDEX_DTYPES = (_dtypes.int64, _dtypes.int32, _dtypes.uint8, _dtypes.bool)
+
+
 def _as_index_tensor(k, device):
     import plugtorch as pt
     if isinstance(k, Tensor):
@@ -47,11 +50,12 @@ def _as_index_tensor(k, device):
             arr = arr.astype(np.int64)
         if arr.dtype.kind not in "iub":
             raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors; got {arr.dtype}")
-        t = pt.tensor(arr)
+        t = pt.tensor(arr.astype(np.int64) if arr.dtype.kind in "iu" else arr)   # any NumPy ints index, as in PyTorch
     if t._device is not device:
         t = t.to(device)
-    if t._dtype is not _dtypes.bool and t._dtype.category != _dtypes._INT:
-        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t._dtype}")
+    if t._dtype not in INDEX_DTYPES:   # (PyTorch refuses int8, int16 and the wider unsigned tensors too)
+        raise IndexError(f"tensors used as indices must be long, int, byte or bool tensors, got {t._dtype}; "
+                         f"convert the index with .long()")
     return t
 
 
@@ -122,7 +126,7 @@ def _basic(x, key, masks=None):
             out = out.slice(dim, k.start, k.stop, step)
             dim += 1
             real += 1
-        elif isinstance(k, (Tensor, list, tuple, np.ndarray)):
+        elif isinstance(k, (Tensor, list, tuple, np.ndarray, range)):   # (a range is a list of indices)
             t = _as_index_tensor(k, x.device)
             if t._dtype is _dtypes.bool:
                 if t.ndim == 0:

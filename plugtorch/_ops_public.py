@@ -798,12 +798,14 @@ def _index_public(input, indices):
 @public("where")
 def where(condition, input=None, other=None):
     if input is None and other is None:
-        return tuple(condition.nonzero().unbind(1))
+        return nonzero(condition, as_tuple=True)
     return dispatch(OPS["where"], condition, input, other)
 
 
 @public("nonzero")
 def nonzero(input, *, as_tuple=False):
+    if as_tuple and isinstance(input, Tensor) and input.ndim == 0:
+        input = input.reshape(1)   # PyTorch: a 0-d input counts as 1-d here, giving one index tensor
     r = dispatch(OPS["nonzero"], input)
     return tuple(r.unbind(1)) if as_tuple else r
 

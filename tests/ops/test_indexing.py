@@ -387,3 +387,53 @@ def test_masked_select_and_take_refuse_other_index_dtypes():
         pt.take(x, pt.tensor([1], dtype=pt.int32))
     assert pt.masked_select(x, x > 1).tolist() == [2.0, 3.0]
     assert pt.take(x, pt.tensor([[1, -1]])).tolist() == [[1.0, 3.0]]
+
+
+OPENCL = pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))
+
+
+@pytest.mark.parametrize("dev", ["cpu", OPENCL])
+def test_index_tensors_are_long_int_byte_or_bool_and_ranges_are_lists(dev):
+    # int8/int16 index tensors were taken as indices (PyTorch refuses them: IndexError); a NumPy
+    # array of any int dtype and a range index as a list does (a range was an IndexError)
+    n = np.arange(12.0).reshape(4, 3)
+    x = pt.tensor(n, device=dev)
+    for dt in (pt.int8, pt.int16):
+        k = pt.tensor([3, 0], dtype=dt, device=dev)
+        with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+            x[k]
+        with pytest.raises(IndexError, match="tensors used as indices must be long, int, byte or bool tensors"):
+            x[k] = 1.0
+        with pytest.raises(IndexError, match=r"index_put\(\): tensors used as indices must be long"):
+            x.index_put((k,), pt.tensor(1.0, device=dev))
+    assert x[pt.tensor([3, 0], dtype=pt.int32, device=dev)].tolist() == n[[3, 0]].tolist()
+    assert x[np.array([3, 0], dtype=np.int16)].tolist() == n[[3, 0]].tolist()
+    assert x[range(1, 4)].tolist() == n[1:4].tolist()
+    assert x[:, range(0, 3, 2)].tolist() == n[:, [0, 2]].tolist()
+    assert x[range(2), range(2)].tolist() == [0.0, 4.0]
+    x[range(1, 3)] = -1.0
+    n[1:3] = -1.0
+    assert x.tolist() == n.tolist()
+
+
+@pytest.mark.parametrize("dev", ["cpu", OPENCL])
+def test_nonzero_as_tuple_and_one_argument_where_of_a_0d_tensor(dev):
+    # PyTorch counts a 0-d input as 1-d here: one index tensor, [0] or []; plugtorch gave ()
+    for v, want in ((2.5, [0]), (0.0, [])):
+        x = pt.tensor(v, device=dev)
+        for got in (x.nonzero(as_tuple=True), pt.nonzero(x, as_tuple=True), pt.where(x)):
+            assert len(got) == 1 and got[0].dtype is pt.int64 and got[0].tolist() == want
+    assert pt.tensor(2.5, device=dev).nonzero().shape == (1, 0)
+
+
+@pytest.mark.parametrize("dev", ["cpu", OPENCL])
+def test_masked_fill_result_has_the_broadcast_shape(dev):
+    # out-of-place masked_fill with a mask of more dims failed in expand(); PyTorch broadcasts
+    # input and mask (the in-place masked_fill_ keeps the input's shape and refuses)
+    x = pt.tensor([0.0, 1.0, 2.0], device=dev)
+    m = np.array([[True, False, True], [False, False, True]])
+    got = x.masked_fill(pt.tensor(m, device=dev), -1.0)
+    assert got.shape == (2, 3) and got.tolist() == np.where(m, -1.0, [0.0, 1.0, 2.0]).tolist()
+    with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
+        x.masked_fill_(pt.tensor(m, device=dev), -1.0)

@@ -456,8 +456,8 @@ def masked_fill(input, mask, value):
         value = M.scalar_arg("masked_fill", value)
         value = A.fit_scalar("masked_fill", value, input._dtype)
     M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_fill")
-    out = _pt().where(mask, value if isinstance(value, M.Tensor) else _cast_scalar(value, input._dtype), input)
-    return out if tuple(out.shape) == tuple(input.shape) else out.expand(tuple(input.shape))
+    # the result has the broadcast shape of input and mask, as PyTorch's (masked_fill_ keeps input's)
+    return _pt().where(mask, value if isinstance(value, M.Tensor) else _cast_scalar(value, input._dtype), input)
 
 
 def _cast_scalar(v, dtype):

@@ -38,8 +38,9 @@ def _check_indices(op, input, indices):
             continue
         if not isinstance(idx, M.Tensor):
             raise TypeError(f"{op}(): indices must be None or Tensors, got {type(idx).__name__}")
-        if idx._dtype.category != _dtypes._INT:
-            raise IndexError(f"{op}(): tensors used as indices must be long, int, byte or bool tensors, got {idx._dtype}")
+        if idx._dtype is not _dtypes.int64 and idx._dtype is not _dtypes.int32:   # (PyTorch refuses int8, int16...)
+            raise IndexError(f"{op}(): tensors used as indices must be long, int, byte or bool tensors, got "
+                             f"{idx._dtype}; convert the index with .long()")
         if idx._device is not input._device:
             idx = idx.to(input._device)
         n = input.shape[i]

@@ -234,6 +234,19 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     if n < 0:
         raise RuntimeError(f"diff(): order must be non-negative but got {n}")
     x = input
+    for name, t in (("prepend", prepend), ("append", append)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"diff(): argument '{name}' must be Tensor, not {type(t).__name__}")
+        if t.ndim != input.ndim:
+            raise RuntimeError(f"diff expects prepend or append to be the same dimension as input: input is "
+                               f"{input.ndim}-d, {name} is {t.ndim}-d")
+        for j in range(input.ndim):
+            if j != d and t.shape[j] != input.shape[j]:
+                raise RuntimeError(f"diff expects the shape of tensor to prepend or append to match that of input "
+                                   f"except along the differencing dimension; input.size({j}) = {input.shape[j]}, "
+                                   f"but got tensor.size({j}) = {t.shape[j]} ({name} of shape {tuple(t.shape)})")
     if prepend is not None or append is not None:
         x = P.cat([t for t in (prepend, x, append) if t is not None], d)
     for _ in range(n):

@@ -127,6 +127,9 @@ def nonzero_static(input, *, size, fill_value=-1):
 # ---- integrals -----------------------------------------------------------------------------
 def _trapezoid_parts(name, y, x, dx, dim):
     _check_tensor(name, y, "y")
+    if y.ndim == 0:   # (wrap_dim lets dim 0 / -1 name a 0-d tensor itself; there is nothing to integrate along)
+        raise IndexError(f"{name}(): Dimension specified as {dim} but tensor has no dimensions; y needs at least "
+                         "one dim of sample points")
     d = M.wrap_dim(name, dim, y.ndim)
     n = y.shape[d]
     if y.dtype.is_floating_point or y.dtype.is_complex:

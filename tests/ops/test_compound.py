@@ -361,6 +361,24 @@ def test_searchsorted_refuses_a_sorter_index_outside_the_line_on_every_device(de
     want = [np.searchsorted([1.0, 3.0, 5.0], [3.0], sorter=[0, 1, 2]), np.searchsorted([5.0, 1.0, 3.0], [2.0], sorter=[1, 2, 0])]
     assert got.tolist() == [w.tolist() for w in want]
 
+
+def test_diff_names_a_prepend_or_append_of_the_wrong_shape():
+    # a mismatch surfaced as cat()'s error (IndexError for a 1-d prepend of a 2-d input, where
+    # PyTorch raises RuntimeError naming diff); a matching one still works, as np.diff's
+    m = pt.tensor([[1.0, 3.0], [4.0, 9.0]])
+    with pytest.raises(RuntimeError, match=r"diff expects the shape of tensor to prepend or append to match that of "
+                                           r"input except along the differencing dimension; input.size\(0\) = 2, "
+                                           r"but got tensor.size\(0\) = 1 \(append of shape \(1, 1\)\)"):
+        pt.diff(m, dim=1, append=pt.tensor([[0.0]]))
+    with pytest.raises(RuntimeError, match="diff expects prepend or append to be the same dimension as input: "
+                                           "input is 2-d, prepend is 1-d"):
+        pt.diff(m, dim=1, prepend=pt.tensor([0.0, 1.0]))
+    with pytest.raises(TypeError, match="diff\\(\\): argument 'append' must be Tensor, not float"):
+        pt.diff(m, append=2.0)
+    want = np.diff(m.numpy(), axis=0, prepend=[[0.0, 0.0]], append=[[1.0, 1.0], [2.0, 2.0]])
+    got = pt.diff(m, dim=0, prepend=pt.zeros(1, 2), append=pt.tensor([[1.0, 1.0], [2.0, 2.0]]))
+    np.testing.assert_array_equal(got.numpy(), want)
+
 def test_bincount():
     x = np.array([0, 2, 2, 5])
     assert pt.bincount(pt.tensor(x)).tolist() == np.bincount(x).tolist()

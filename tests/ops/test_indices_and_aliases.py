@@ -94,6 +94,10 @@ def test_trapezoid_of_an_empty_dim_is_zero(dev):
         want_shape[dim] = max(shape[dim] - 1, 0)
         assert list(got.shape) == want_shape
     assert pt.trapezoid(_t([5.0], dev)).item() == 0.0 and pt.cumulative_trapezoid(_t([5.0], dev)).shape == (0,)
+    # a 0-d y has no dim to integrate along: IndexError (it was 'tuple index out of range'), as PyTorch
+    for f in (pt.trapezoid, pt.cumulative_trapezoid):
+        with pytest.raises(IndexError, match=r"Dimension specified as -1 but tensor has no dimensions"):
+            f(_t(3.0, dev))
 
 def test_factories():
     np.testing.assert_allclose(_np(pt.logspace(-1, 2, 7, dtype=pt.float64)), np.logspace(-1, 2, 7), rtol=1e-12)

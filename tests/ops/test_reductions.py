@@ -333,6 +333,17 @@ def test_arg_reductions_of_a_0d_tensor_along_its_dim(dev):
         x.argmax(1)
 
 
+
+def test_mean_with_an_integer_dtype_names_the_dtype_argument():
+    # mean(float32 tensor, dtype=int32) said "Input dtype must be ... Got: float32": the input was
+    # fine, the dtype= argument is what PyTorch's message blames
+    with pytest.raises(RuntimeError, match=r"mean\(\): could not infer output dtype. Optional dtype must be either a "
+                                           r"floating point or complex dtype. Got: Int"):
+        pt.tensor([1.0, 2.0]).mean(0, dtype=pt.int32)
+    with pytest.raises(RuntimeError, match=r"Input dtype must be either a floating point or complex dtype. Got: Long"):
+        pt.tensor([1, 2]).mean()
+    assert pt.tensor([1, 2]).mean(dtype=pt.float64).item() == 1.5
+
 @pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
     not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
 def test_arg_reductions_over_all_dims_keep_them_as_ones(dev):

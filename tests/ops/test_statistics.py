@@ -78,6 +78,8 @@ def test_histc_and_histogram_match_numpy(dev):
     np.testing.assert_array_equal(_np(hist), np.histogram(a, e)[0])
     with pytest.raises(RuntimeError, match="max must be larger than min"):
         pt.histc(pt.ones(3), 3, min=3, max=1)
+    with pytest.raises(TypeError, match=r"histc\(\): argument 'bins' must be int, not float"):   # (was zeros()'s)
+        pt.histc(pt.ones(3), 2.5)
     # the data's range (min = max = 0) is found on the device: same bins as passing it explicitly
     f = (RNG.standard_normal(300) * 1e3).astype(np.float32)
     np.testing.assert_array_equal(_np(pt.histc(_t(f, dev), 9)),

@@ -612,9 +612,10 @@ register_op("mode", _mode_meta, decomposition=mode, tags=("reduction",), out_kin
 # ---- reductions ---------------------------------------------------------------------------
 def _check_float(op, x, dtype=None):
     d = dtype or x._dtype
-    if d.category < _dtypes._FLOAT:
-        raise RuntimeError(f"{op}(): could not infer output dtype. Input dtype must be either a floating "
-                           f"point or complex dtype. Got: {_LEGACY_NAMES.get(x._dtype.name, x._dtype.name)}")
+    if d.category < _dtypes._FLOAT:   # (PyTorch's words; with dtype= it is the dtype argument that is wrong)
+        raise RuntimeError(f"{op}(): could not infer output dtype. {'Input' if dtype is None else 'Optional'} "
+                           f"dtype must be either a floating point or complex dtype. Got: "
+                           f"{_LEGACY_NAMES.get(d.name, d.name)}")
 
 
 # PyTorch's messages use the legacy type names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.arguments import as_int
 from plugtorch.dispatch.ops.composite import _pt, _t, composite
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -115,6 +116,7 @@ def histc(input, bins=100, min=0, max=0):
     _t("histc", input)
     if not input._dtype.is_floating_point:
         raise M.not_implemented_for("histc", input._dtype, "convert to a floating-point dtype first")
+    bins = as_int("histc", "bins", bins)
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
     lo, hi = float(min), float(max)

@@ -260,3 +260,40 @@ def test_shape_changing_in_place_methods(method, args, shape):
     assert base.sum().item() == 0                # still a view of its base
     with pytest.raises(RuntimeError, match=r"requires grad in place is not supported"):
         getattr(pt.ones(2, 3, requires_grad=True), method)(*args)
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+@pytest.mark.parametrize("view,np_view,offset,d1,d2", [
+    (lambda x: x, lambda n: n, 0, 2, 0),                           # dims in reverse order
+    (lambda x: x, lambda n: n, -1, -1, 1),
+    (lambda x: x[:, :, ::2], lambda n: n[:, :, ::2], 1, 1, 2),     # a strided matrix
+    (lambda x: x.permute(1, 2, 0), lambda n: n.transpose(1, 2, 0), 0, 0, 2),
+    (lambda x: x[1:, 1:3], lambda n: n[1:, 1:3], 0, 0, 1),
+])
+def test_diagonal_is_always_a_view(dev, view, np_view, offset, d1, d2):
+    # the diagonal of a matrix that does not flatten without a copy (x.diagonal(0, 2, 0), a
+    # diagonal of x[:, ::2]) was a gathered copy: writes into it were lost; PyTorch's is a view
+    n = np.arange(2 * 3 * 6, dtype=np.float64).reshape(2, 3, 6)
+    x = pt.tensor(n, device=dev)
+    d = view(x).diagonal(offset, d1, d2)
+    m = np.moveaxis(np_view(n), (d1, d2), (-2, -1))                # a NumPy view of the same matrices
+    i = np.arange(d.shape[-1])
+    r, c = i + max(0, -offset), i + max(0, offset)
+    assert d.tolist() == m[..., r, c].tolist()
+    d.mul_(-2.0)
+    m[..., r, c] *= -2.0                                           # writes into n through the view
+    assert x.tolist() == n.tolist()
+
+
+def test_as_strided_and_diagonal_views_of_column_major_numpy_memory():
+    # as_strided refused a tensor over a Fortran-ordered NumPy array ("not one dense block"),
+    # which a diagonal of a non-flattening view of it now needs; strides count memory order
+    n = np.asfortranarray(np.arange(24.0).reshape(2, 3, 4))
+    x = pt.from_numpy(n)
+    assert x.stride() == (1, 2, 6)
+    assert x[1:].as_strided((3,), (2,), x[1:].storage_offset()).tolist() == n.ravel(order="K")[1:6:2].tolist()
+    d = x.diagonal(0, 0, 2)
+    assert d.tolist() == np.diagonal(n, 0, 0, 2).tolist()
+    d.fill_(-1.0)
+    assert n[0, :, 0].tolist() == [-1.0] * 3 and n[1, :, 1].tolist() == [-1.0] * 3

@@ -1061,7 +1061,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
 
     def as_strided_view(x, size, stride, offset):   # a view of x's memory: from its base array's first element
         base = memory_root(x, xp.ndarray)
-        if not base.flags.c_contiguous:
+        if not (base.flags.c_contiguous or base.flags.f_contiguous):
             raise RuntimeError("as_strided(): the tensor's memory is not one dense block here; call .contiguous() first")
         from plugtorch.dispatch.ops.arrangements import _storage_error, storage_needed
         # counted in x's elements, which may differ from the base's (view_as_real, view(dtype)):
@@ -1070,7 +1070,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         available = base.nbytes // isz
         if storage_needed(size, stride, offset) > available:
             raise _storage_error(size, stride, offset, isz, available)
-        flat = base.reshape(-1).view(xp.uint8)[offset * isz:available * isz].view(x.dtype)
+        flat = base.ravel(order="K").view(xp.uint8)[offset * isz:available * isz].view(x.dtype)   # memory order
         strides = tuple(s * isz for s in stride)
         if xp is np:
             return np.lib.stride_tricks.as_strided(flat, tuple(size), strides, writeable=x.flags.writeable)

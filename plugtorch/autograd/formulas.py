@@ -479,12 +479,22 @@ def _scatter_grad(g, x, dim, index, src, reduce=None):
     if reduce not in (None,) and reduce not in ("add", "sum"):
         raise RuntimeError(f"scatter(reduce={reduce!r}) has no derivative formula; use scatter_add or scatter")
     gx = g if reduce else g.scatter(dim, index, 0.0)
-    gs = g.gather(dim, index) if _is_tensor(src) else None
+    gs = _src_grad(g, dim, index, src) if _is_tensor(src) else None
     return gx, None, None, gs
 
 
+def _src_grad(g, dim, index, src):
+    """The gradient of scatter's ``src``: ``g`` read at ``index``, and zero for the elements of
+    a ``src`` larger than ``index`` (they are never read)."""
+    gs = g.gather(dim, index)
+    for d, (n, m) in enumerate(zip(tuple(src.shape), tuple(gs.shape))):
+        if n > m:
+            gs = pt.cat([gs, gs.new_zeros(tuple(gs.shape[:d]) + (n - m,) + tuple(gs.shape[d + 1:]))], d)
+    return gs
+
+
 derivative("scatter", _scatter_grad, save=("index",))
-derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, g.gather(dim, index)), save=("index",))
+derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, _src_grad(g, dim, index, src)), save=("index",))
 
 # ---- transfer -----------------------------------------------------------------------------
 derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())

@@ -167,8 +167,9 @@ SAMPLES["index_put"] = lambda rng: Sample((randn(rng, 3, 4), [idx([0, 2])], rand
 SAMPLES["index_select"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([3, 0, 3])))
 SAMPLES["gather"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 0], [3, 1], [2, 2]])))
 SAMPLES["take_along_dim"] = lambda rng: Sample((randn(rng, 3, 4), idx([[0, 0], [3, 1], [2, 2]]), 1))
-SAMPLES["scatter"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 2], [3, 1], [1, 2]]), randn(rng, 3, 2)))
-SAMPLES["scatter_add"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 0], [3, 1], [1, 1]]), randn(rng, 3, 2)))
+# (a src larger than index: its unread elements get a zero gradient, of src's shape)
+SAMPLES["scatter"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 2], [3, 1]]), randn(rng, 3, 3)))
+SAMPLES["scatter_add"] = lambda rng: Sample((randn(rng, 3, 4), 1, idx([[0, 0], [3, 1], [1, 1]]), randn(rng, 4, 3)))
 SAMPLES["masked_fill"] = lambda rng: Sample((randn(rng, 3, 4), pt.tensor([True, False, False, True]), 0.5))
 SAMPLES["masked_select"] = lambda rng: Sample((randn(rng, 3, 4), pt.tensor([True, False, False, True])))
 

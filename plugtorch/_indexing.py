@@ -198,6 +198,8 @@ def setitem(x, key, value):
             elif isinstance(value, complex):   # a real dtype cannot hold it: RuntimeError, as PyTorch
                 from plugtorch.dispatch.arguments import fit_scalar
                 fit_scalar("__setitem__", value, x.dtype)
+                if x.dtype is _dtypes.bool:   # PyTorch: any nonzero complex is True
+                    value = bool(value)
             value = pt.tensor(value, dtype=x.dtype, device=x.device)
     elif value._device is not x._device:
         if value.ndim and not (value.numel() == 1 and value._device.type == "cpu"):

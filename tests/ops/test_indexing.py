@@ -437,3 +437,12 @@ def test_masked_fill_result_has_the_broadcast_shape(dev):
     assert got.shape == (2, 3) and got.tolist() == np.where(m, -1.0, [0.0, 1.0, 2.0]).tolist()
     with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):
         x.masked_fill_(pt.tensor(m, device=dev), -1.0)
+
+
+def test_setitem_a_complex_scalar_into_a_bool_tensor_is_its_truth():
+    # b[0] = 1j was a TypeError from tensor(); PyTorch stores bool(1j) (a real dtype refuses it)
+    b = pt.zeros(3, dtype=pt.bool)
+    b[0] = 1j
+    b[1] = 0j
+    b[2] = 0.5 - 2j
+    assert b.tolist() == [bool(1j), bool(0j), bool(0.5 - 2j)] == [True, False, True]

@@ -77,6 +77,8 @@ FACTORIES = frozenset("""empty zeros ones full arange range linspace logspace ey
 fftfreq rfftfreq""".split())
 # ops whose (single) result is an index tensor: out must be int64 exactly, as in PyTorch
 _INDEX_RESULTS = frozenset("argmax argmin argsort nonzero nonzero_static".split())
+# ops whose result is a truth value: out may be bool or uint8, whatever the input (as in PyTorch)
+_TRUTH_RESULTS = frozenset(("all", "any"))
 
 _TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
@@ -159,6 +161,11 @@ def _check_one(name, r, o, exact):
     if exact and o.dtype is not r.dtype:
         raise RuntimeError(f"{name}(): Expected out tensor for the indices to have dtype {r.dtype}, "
                            f"but got {o.dtype} instead")
+    if name in _TRUTH_RESULTS:
+        if o.dtype not in (_dtypes.bool, _dtypes.uint8):
+            raise RuntimeError(f"{name} only supports bool tensor for result, got: {_scalar_type(o.dtype)}; pass "
+                               "an out of dtype bool (or uint8)")
+        return
     if r.dtype.category > o.dtype.category:
         raise RuntimeError(f"{name}(): result type {_scalar_type(r.dtype)} can't be cast to the desired output type "
                            f"{_scalar_type(o.dtype)}; pass an out of dtype {r.dtype} (or of a kind that holds it)")

@@ -168,6 +168,26 @@ def test_out_dtype_is_cast_when_allowed():
     assert o.tolist() == [0, 1]
 
 
+
+@pytest.mark.parametrize("in_dtype", [pt.float32, pt.uint8, pt.bool, pt.int64])
+def test_all_and_any_write_into_a_bool_or_uint8_out_only(in_dtype):
+    # any(uint8, out=bool) was refused ("result type Byte can't be cast to ... Bool") and
+    # all(float, out=float) wrote 1.0/0.0; PyTorch takes a bool or uint8 out for any input and
+    # refuses every other dtype. Reference: NumPy's all/any of the rows
+    a = np.array([[1, 0], [2, 3]])
+    x = pt.tensor(a).to(in_dtype)
+    for name in ("all", "any"):
+        want = getattr(np, name)(a != 0, axis=1)
+        for out_dtype in (pt.bool, pt.uint8):
+            o = pt.zeros(2, dtype=out_dtype)
+            assert getattr(pt, name)(x, 1, out=o) is o and o.dtype is out_dtype
+            assert o.tolist() == want.astype(np.uint8 if out_dtype is pt.uint8 else bool).tolist()
+        for out_dtype, legacy in ((pt.float32, "Float"), (pt.int64, "Long")):
+            o = pt.zeros(2, dtype=out_dtype)
+            with pytest.raises(RuntimeError, match=f"{name} only supports bool tensor for result, got: {legacy}"):
+                getattr(pt, name)(x, 1, out=o)
+            assert o.tolist() == [0, 0]
+
 @pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
 def test_out_device_must_match():
     x = pt.ones(2, device="opencl")

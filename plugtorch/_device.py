@@ -64,6 +64,19 @@ class device:
     def __reduce__(self):
         return (device, (self.type, self.index))
 
+    # ``with pt.device("opencl"):`` makes this device the default of factories (and so of module
+    # parameters) in this thread until the block ends, as PyTorch's. Devices are interned and
+    # shared, so the device to restore lives on a per-thread stack, not on the device.
+    def __enter__(self):
+        canonical(self)           # the device must exist: fail at the ``with``, not inside it
+        stack = _default.__dict__.setdefault("stack", [])
+        stack.append(_default.device)
+        _set_default(self)
+        return self
+
+    def __exit__(self, *exc_info):
+        _set_default(_default.stack.pop())
+
 
 def _parse(s: str, index):
     typ, sep, rest = s.partition(":")
@@ -128,7 +141,8 @@ def _process_default() -> device:
 
 def set_default_device(d) -> None:
     """Make ``d`` the device that factories (``zeros``, ``tensor``, ``arange`` ...) use when no
-    ``device=`` is given, in this thread; ``None`` restores cpu.
+    ``device=`` is given, in this thread; ``None`` restores cpu. ``with pt.device(d):`` does the
+    same for the length of a block.
 
     >>> import plugtorch as pt
     >>> pt.set_default_device("cpu")
@@ -137,6 +151,10 @@ def set_default_device(d) -> None:
     """
     new = _CPU if d is None else device(d)
     canonical(new)            # the device must exist: fail now, not at the next factory
+    _set_default(new)
+
+
+def _set_default(new) -> None:
     old = _default.device
     _default.device = new
     if old is not new:

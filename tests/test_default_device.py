@@ -93,3 +93,67 @@ def test_opencl_default_device(restore_default):
     pt.set_default_device("opencl")
     assert pt.get_default_device() == pt.device("opencl:0")   # with its index, as PyTorch's
     assert pt.arange(3).device.type == "opencl" and pt.tensor([1.5]).tolist() == [1.5]
+
+
+# ---- ``with pt.device(...)``: the default device for the length of a block ------------------
+
+def test_device_as_a_context_manager(altcpu, restore_default):
+    with pt.device("altcpu") as d:
+        assert d is pt.device("altcpu")                     # __enter__ returns the device
+        assert pt.get_default_device() == altcpu
+        for name, make in FACTORIES:
+            assert make().device == altcpu, name
+        lin = pt.nn.Linear(3, 2)                             # module parameters follow it too
+        assert lin.weight.device == altcpu and lin.bias.device == altcpu
+        assert pt.zeros(2, device="cpu").device == pt.device("cpu")   # an explicit device wins
+        np.testing.assert_array_equal(pt.full((2,), 1.5).cpu().numpy(), [1.5, 1.5])
+    assert pt.get_default_device() == pt.device("cpu")
+    assert pt.zeros(1).device == pt.device("cpu")
+
+
+def test_device_contexts_nest_and_restore(altcpu, restore_default):
+    cpu = pt.device("cpu")
+    with pt.device("altcpu"):
+        with cpu:
+            assert pt.ones(1).device == cpu
+            with pt.device("altcpu"):                        # the same (interned) device again
+                assert pt.ones(1).device == altcpu
+            assert pt.ones(1).device == cpu
+        assert pt.ones(1).device == altcpu
+    assert pt.ones(1).device == cpu
+    pt.set_default_device("altcpu")                         # a block restores a set default
+    with cpu:
+        assert pt.arange(2).device == cpu
+    assert pt.get_default_device() == altcpu
+
+
+def test_device_context_restores_on_an_exception(altcpu, restore_default):
+    with pytest.raises(ValueError, match="inside"):
+        with pt.device("altcpu"):
+            raise ValueError("inside")
+    assert pt.get_default_device() == pt.device("cpu")
+
+
+def test_device_context_is_per_thread(altcpu, restore_default):
+    seen = []
+    with pt.device("altcpu"):
+        t = threading.Thread(target=lambda: seen.append(pt.zeros(1).device))
+        t.start()
+        t.join()
+        assert pt.zeros(1).device == altcpu
+    assert seen == [pt.device("cpu")]
+
+
+def test_device_context_with_an_unknown_device_is_refused(restore_default):
+    with pytest.raises(RuntimeError, match="'nodevice' has no registered backend"):
+        with pt.device("nodevice"):
+            pass
+    assert pt.get_default_device() == pt.device("cpu")
+
+
+@pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+def test_opencl_device_context(restore_default):
+    with pt.device("opencl"):
+        assert pt.get_default_device() == pt.device("opencl:0")
+        assert pt.arange(3).device.type == "opencl" and pt.nn.Linear(2, 2).weight.device.type == "opencl"
+    assert pt.zeros(1).device == pt.device("cpu")

@@ -121,7 +121,9 @@ def _basic(x, key, masks=None):
             real += 1
         elif isinstance(k, slice):
             step = 1 if k.step is None else int(k.step)
-            if step <= 0:
+            if step == 0:   # (PyTorch's words for each)
+                raise ValueError("slice step cannot be zero")
+            if step < 0:
                 raise ValueError("step must be greater than zero (negative slice steps are not supported; use flip)")
             out = out.slice(dim, k.start, k.stop, step)
             dim += 1

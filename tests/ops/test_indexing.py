@@ -147,6 +147,10 @@ def test_index_errors():
         x[pt.tensor([True, False])]
     with pytest.raises(ValueError, match="step must be greater than zero"):
         x[::-1]
+    with pytest.raises(ValueError, match="slice step cannot be zero"):
+        x[::0]
+    with pytest.raises(ValueError, match="slice step cannot be zero"):
+        x[:, ::0] = 1.0
     with pytest.raises(IndexError, match="out of bounds"):
         x[5] = 1
 

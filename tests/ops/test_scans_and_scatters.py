@@ -210,6 +210,9 @@ def test_scatter_src_shape_errors():
         pt.select_scatter(pt.zeros(2, 2), pt.ones(3), 0, 0)
     with pytest.raises(RuntimeError, match=r"src size = \[1, 2\], slice size = \[2, 2\]"):
         pt.slice_scatter(pt.zeros(4, 2), pt.ones(1, 2), 0, 1, 3)
+    for step in (0, -1):   # PyTorch's RuntimeError (slicing's own x[::0] is Python's ValueError)
+        with pytest.raises(RuntimeError, match="slice_scatter\\(\\): slice step must be positive"):
+            pt.slice_scatter(pt.zeros(4), pt.ones(2), 0, 0, 4, step)
 
 
 # ---- Tensor queries, sizes, storage --------------------------------------------------------

@@ -55,6 +55,8 @@ def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
     [1.0, 0.0, 1.0, 0.0]
     """
     _t("slice_scatter", input)
+    if A.as_int("slice_scatter", "step", step) <= 0:   # (x[::0] is Python's ValueError; here PyTorch's RuntimeError)
+        raise RuntimeError(f"slice_scatter(): slice step must be positive, got {step}")
     view = _pt().ops.slice(input, dim, start, end, step)   # checks the arguments as slicing does
     d = M.wrap_dim("slice_scatter", dim, input.ndim)
     _check_src("slice_scatter", src, view.shape, input)

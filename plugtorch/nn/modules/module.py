@@ -102,6 +102,7 @@ class Module:
     training: bool
     dump_patches = False
     _version = 1
+    _compiled_call_impl = None     # set by compile(): calls then run the compiled _call_impl
     # (read-only empty defaults for a module whose subclass skipped Module.__init__ and the like)
     _backward_hooks = _backward_pre_hooks = MappingProxyType({})
 
@@ -671,6 +672,12 @@ class Module:
         return h
 
     def __call__(self, *args, **kwargs):
+        compiled = self._compiled_call_impl
+        if compiled is not None:
+            return compiled(*args, **kwargs)
+        return self._call_impl(*args, **kwargs)
+
+    def _call_impl(self, *args, **kwargs):
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
@@ -702,6 +709,20 @@ class Module:
             out = bw.setup_outputs(out)
         return out
 
+    def compile(self, *args, **kwargs) -> None:
+        """Compile this module's calls in place with ``plugtorch.compile`` (the arguments are
+        passed on): later ``m(x)`` run the compiled call, hooks included, while the module,
+        its parameters and ``state_dict`` stay as they are.
+
+        >>> import plugtorch as pt
+        >>> m = pt.nn.Linear(2, 2)
+        >>> m.compile()
+        >>> m(pt.ones(1, 2)).shape
+        plugtorch.Size([1, 2])
+        """
+        from plugtorch.compiler import compile as compile_fn
+        self._compiled_call_impl = compile_fn(self._call_impl, *args, **kwargs)
+
     # ---- printing -------------------------------------------------------------------------
     def extra_repr(self) -> str:
         return ""
@@ -723,6 +744,11 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_compiled_call_impl", None)      # (compiled graphs are not pickled: as torch)
+        return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)

@@ -23,9 +23,11 @@ from __future__ import annotations
 import inspect
 import types
 
+from plugtorch._library_custom_op import CUSTOM_OPS, CustomOpDef, custom_op, op_def
 from plugtorch.dispatch import registry
 
-__all__ = ["define", "impl", "remove_impl", "register_autograd", "undefine", "native"]
+__all__ = ["define", "impl", "remove_impl", "register_autograd", "undefine", "native", "custom_op",
+           "register_fake", "CustomOpDef"]
 
 _MISSING = object()
 _DEFINED: dict = {}       # qualname -> OpDef of ops defined here
@@ -119,6 +121,8 @@ def undefine(qualname: str) -> None:
     _DECOMPOSITIONS.pop(qualname, None)
     from plugtorch.autograd import formulas
     formulas.FORMULAS.pop(qualname, None)
+    formulas.RECORD_CACHE.clear()
+    CUSTOM_OPS.pop(qualname, None)
     registry.unregister_op(qualname)
     del _DEFINED[qualname]
     ns, name = _split(qualname)
@@ -182,9 +186,19 @@ def remove_impl(qualname: str, device_type: str) -> None:
         _kernels_changed(device_type)
 
 
-def register_autograd(qualname: str, backward, *, save=None, result=False) -> None:
+def register_autograd(qualname, backward, *, setup_context=None, save=None, result=False) -> None:
     """Give op ``qualname`` its backward formula: ``backward(grad, *op_args, **op_kwargs)``
-    returns the gradients of the op's leading arguments (see plugtorch.autograd.formulas)."""
+    returns the gradients of the op's leading arguments (see plugtorch.autograd.formulas).
+
+    For an op made with :func:`custom_op` (given as itself or its name) the convention is
+    PyTorch's: ``setup_context(ctx, inputs, output)`` and ``backward(ctx, *grads)``.
+    """
+    custom = op_def(qualname, "register_autograd")
+    if custom is not None:
+        return custom.register_autograd(backward, setup_context=setup_context)
+    if setup_context is not None:
+        raise RuntimeError(f"library.register_autograd(): setup_context is for ops made with "
+                           f"plugtorch.library.custom_op, and '{qualname}' is not one")
     op = _op(qualname, "register_autograd")
     params = list(inspect.signature(backward).parameters.values())
     got = [p.name for p in params[1:] if p.name != "result"]
@@ -194,6 +208,18 @@ def register_autograd(qualname: str, backward, *, save=None, result=False) -> No
                         f"(grad, {', '.join(want)}), got ({', '.join(p.name for p in params)})")
     from plugtorch.autograd.formulas import derivative
     derivative(qualname, backward, save=save, result=result)
+
+
+def register_fake(op, func=None, /, *, lib=None, allow_override=True):
+    """Register the fake (shape and dtype) implementation of a :func:`custom_op` op, as
+    ``torch.library.register_fake``; usable as a decorator."""
+    custom = op_def(op, "register_fake")
+    if custom is None:
+        raise RuntimeError(f"library.register_fake(): {op!r} is not an op made with "
+                           "plugtorch.library.custom_op")
+    if func is None:
+        return custom.register_fake
+    return custom.register_fake(func)
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -39,6 +39,25 @@ def test_mode_kernel_and_decomposition_agree_with_a_brute_force_count(dtype):
             assert val == u[np.argmax(c)] and row[idx] == val and idx == np.nonzero(row == val)[0][-1]
 
 
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device (pip install plugtorch[opencl])"))])
+def test_mode_decomposition_of_a_long_row_needs_no_square_memory(dev):
+    # the decomposition (what opencl runs) compared every pair of sorted values: two rows of
+    # 70000 asked for 9.8 GB and opencl ran out of memory; runs of equal neighbours need O(n).
+    # Reference: NumPy's counts per row (the smallest most frequent value, its last index)
+    rng = np.random.default_rng(3)
+    v = rng.integers(0, 50, size=(2, 300000)).astype(np.float32)
+    v[0, rng.random(300000) < 0.05] = np.nan
+    x = pt.tensor(v, device=dev)
+    for got in (mode_decomposition(x, 1), pt.mode(x, 1)):
+        for row, val, idx in zip(v, got[0].cpu().tolist(), got[1].cpu().tolist()):
+            u, c = np.unique(np.where(np.isnan(row), np.inf, row), return_counts=True)   # (nan: one value)
+            want = u[np.argmax(c)]
+            want = np.nan if np.isinf(want) else want
+            same = np.isnan(row) if np.isnan(want) else row == want
+            assert (np.isnan(val) if np.isnan(want) else val == want) and idx == np.nonzero(same)[0][-1]
+
 def test_mode_nan_is_one_value_larger_than_all():
     r = pt.mode(pt.tensor([float("nan"), 1.0, float("nan"), 1.0, float("nan")]))
     assert np.isnan(r.values.item()) and r.indices.item() == 4

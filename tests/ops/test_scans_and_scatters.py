@@ -205,6 +205,21 @@ def test_index_reduce_against_a_loop(dev):
         pt.zeros(3).index_reduce(0, pt.tensor([0]), pt.ones(1), "sum")
 
 
+@pytest.mark.parametrize("dev", DEVICES)
+def test_index_reduce_of_complex_numbers(dev):
+    # mean took the integer floor division ("floor_divide(): not supported for complex"), and
+    # amax/amin failed in iinfo() with a TypeError; a complex mean divides, and complex numbers
+    # have no order: NotImplementedError, as scatter_reduce's
+    x = np.array([1 + 1j, 2j], dtype=np.complex64)
+    src = np.array([2j, 1 + 0j], dtype=np.complex64)
+    for include_self, want in ((True, [(x[0] + src.sum()) / 3, x[1]]), (False, [src.mean(), x[1]])):
+        got = _t(x, dev).index_reduce(0, _t([0, 0], dev), _t(src, dev), "mean", include_self=include_self)
+        np.testing.assert_allclose(got.cpu().numpy(), np.array(want), rtol=1e-6)
+    for reduce in ("amax", "amin"):
+        with pytest.raises(NotImplementedError, match=f"index_reduce\\(reduce='{reduce}'\\) is not implemented for"):
+            _t(x, dev).index_reduce(0, _t([0, 0], dev), _t(src, dev), reduce)
+
+
 def test_scatter_src_shape_errors():
     with pytest.raises(RuntimeError, match=r"src size = \[3\], slice size = \[2\]"):
         pt.select_scatter(pt.zeros(2, 2), pt.ones(3), 0, 0)

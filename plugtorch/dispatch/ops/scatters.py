@@ -194,6 +194,9 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
         raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or amin but got {reduce}.")
     M.check_bool("index_reduce", "include_self", include_self)
     d = check_index_along("index_reduce", input, dim, index, source)
+    if reduce in ("amax", "amin") and input._dtype.category == _dtypes._COMPLEX:   # (no order on complex numbers)
+        raise NotImplementedError(f"index_reduce(reduce={reduce!r}) is not implemented for {input._dtype} "
+                                  "(as in PyTorch)")
     x = input.reshape(1) if input.ndim == 0 else input
     src = source.reshape(1) if source.ndim == 0 else source
     src = src.to(x.dtype) if src._dtype is not x._dtype else src
@@ -215,7 +218,7 @@ def index_reduce(input, dim, index, source, reduce, *, include_self=True):
         c = count.reshape((-1,) + (1,) * (x.ndim - 1 - d)) + (1 if include_self else 0)
         total = r + x if include_self else r
         c = c.clamp(min=1)
-        r = total // c if not x._dtype.is_floating_point else total / c
+        r = total / c if x._dtype.category in (_dtypes._FLOAT, _dtypes._COMPLEX) else total // c
     elif include_self:
         r = {"prod": lambda: r * x, "amax": lambda: pt.maximum(r, x), "amin": lambda: pt.minimum(r, x)}[reduce]()
     out = pt.where(got, r.to(x.dtype), x)

@@ -52,6 +52,8 @@ from plugtorch import return_types  # noqa: E402,F401
 from plugtorch._ops_public import *  # noqa: E402,F401,F403
 from plugtorch._ops_public import ops  # noqa: E402,F401
 from plugtorch import _ops_public as _public  # noqa: E402
+
+_dispatcher.array_operand = _public.as_tensor
 from plugtorch import _methods  # noqa: E402,F401
 from plugtorch._ops_inplace import *  # noqa: E402,F401,F403  (abs_, exp_, relu_, clamp_ ...: x.<name>_())
 from plugtorch.random import (Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed,  # noqa: E402,F401

@@ -511,8 +511,24 @@ def _invert(a):
     return dispatch(OPS["bitwise_not"], a)
 
 
-# what t == x, t < x ... compare with (a NumPy scalar as the number it holds; else NotImplemented)
-_COMPARABLE = (Tensor, int, float, bool, complex, np.number, np.bool_)
+# what t == x, t < x ... compare with (a NumPy scalar as the number it holds, a NumPy array as a
+# cpu tensor; else NotImplemented)
+_COMPARABLE = (Tensor, int, float, bool, complex, np.number, np.bool_, np.ndarray)
+
+
+def _operand(b):
+    """An operator's other operand: a NumPy array as a cpu tensor (``arr - t``, ``t += arr``), as
+    PyTorch's operators accept it (binary() converts it for the common operators itself)."""
+    return P.as_tensor(b) if b.__class__ is np.ndarray else b
+
+
+def _matmul_array(t, arr, reflected):
+    """``t @ arr`` (``arr @ t`` when ``reflected``) with a NumPy array: in the promoted dtype, as NumPy
+    computes it for PyTorch's operator (matmul itself needs one dtype)."""
+    b = P.as_tensor(arr)
+    d = _dtypes.promote_types(t.dtype, b.dtype)
+    t, b = t.to(d), b.to(d)
+    return P.matmul(b, t) if reflected else P.matmul(t, b)
 
 
 def _operators():
@@ -522,7 +538,7 @@ def _operators():
     T.__add__ = lambda a, b: binary(ADD, a, b)
     T.__radd__ = lambda a, b: binary(ADD, a, b)
     T.__sub__ = lambda a, b: binary(SUB, a, b)
-    T.__rsub__ = lambda a, b: dispatch(SUB, b, a)
+    T.__rsub__ = lambda a, b: dispatch(SUB, _operand(b), a)
     T.__mul__ = lambda a, b: binary(MUL, a, b)
     T.__rmul__ = lambda a, b: binary(MUL, a, b)
     T.__truediv__ = lambda a, b: binary(DIV, a, b)
@@ -531,13 +547,13 @@ def _operators():
     RECIPROCAL = OPS["reciprocal"]
     T.__rtruediv__ = lambda a, b: binary(MUL, unary(RECIPROCAL, a), b)
     T.__floordiv__ = lambda a, b: binary(FDIV, a, b)
-    T.__rfloordiv__ = lambda a, b: dispatch(FDIV, b, a)
+    T.__rfloordiv__ = lambda a, b: dispatch(FDIV, _operand(b), a)
     T.__mod__ = lambda a, b: binary(REM, a, b)
-    T.__rmod__ = lambda a, b: dispatch(REM, b, a)
+    T.__rmod__ = lambda a, b: dispatch(REM, _operand(b), a)
     T.__pow__ = lambda a, b: binary(POW, a, b)
-    T.__rpow__ = lambda a, b: dispatch(POW, b, a)
-    T.__matmul__ = lambda a, b: P.matmul(a, b)
-    T.__rmatmul__ = lambda a, b: P.matmul(b, a)
+    T.__rpow__ = lambda a, b: dispatch(POW, _operand(b), a)
+    T.__matmul__ = lambda a, b: P.matmul(a, b) if b.__class__ is not np.ndarray else _matmul_array(a, b, False)
+    T.__rmatmul__ = lambda a, b: P.matmul(b, a) if b.__class__ is not np.ndarray else _matmul_array(a, b, True)
     T.__neg__ = lambda a: unary(OPS["neg"], a)
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: dispatch(OPS["abs"], a)
@@ -548,14 +564,14 @@ def _operators():
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, b))(o))
-        setattr(T, f"__r{name}__", (lambda o: lambda a, b: dispatch(o, b, a))(o))
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, _operand(b)))(o))
+        setattr(T, f"__r{name}__", (lambda o: lambda a, b: dispatch(o, _operand(b), a))(o))
     for name, meth in (("iadd", "add_"), ("isub", "sub_"), ("imul", "mul_"), ("itruediv", "div_"),
                        ("ifloordiv", "floor_divide_"), ("imod", "remainder_"), ("ipow", "pow_"),
                        ("iand", "bitwise_and_"), ("ior", "bitwise_or_"), ("ixor", "bitwise_xor_"),
                        ("ilshift", "bitwise_left_shift_"), ("irshift", "bitwise_right_shift_")):
-        setattr(T, f"__{name}__", getattr(T, meth))
-    T.__imatmul__ = lambda a, b: a.copy_(P.matmul(a, b))
+        setattr(T, f"__{name}__", (lambda m: lambda a, b: m(a, _operand(b)))(getattr(T, meth)))
+    T.__imatmul__ = lambda a, b: a.copy_(a @ b)
 
 
 

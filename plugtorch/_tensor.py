@@ -283,6 +283,15 @@ class Tensor:
         a = self._host("numpy")
         return a.astype(dtype) if dtype is not None else a
 
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        """A NumPy function's result on tensors, as a cpu tensor (``np.exp(t)``, ``np.maximum(t, 1)``),
+        as PyTorch's (except that a bool result stays bool, where PyTorch gives uint8); an array of a
+        dtype plugtorch lacks (uint16, datetime) stays an array."""
+        if array.dtype not in _dtypes._BY_NUMPY:
+            return array
+        from plugtorch._ops_public import from_numpy
+        return from_numpy(np.ascontiguousarray(array) if array.ndim else array.reshape(()))
+
     def tolist(self):
         return self._host("tolist").tolist()
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+
+import numpy as np
 from sys import getrefcount
 from weakref import WeakSet
 
@@ -48,6 +50,8 @@ grad_state = _GradState()
 # Filled in by plugtorch/__init__ to avoid import cycles.
 Tensor = None
 autograd_record = None
+array_operand = None   # plugtorch.as_tensor: a NumPy array operand of an operator (x + arr)
+_ndarray = np.ndarray
 
 _fallback_override = None
 
@@ -125,7 +129,7 @@ def binary(op, a, b):
     with it. ``invalidate_caches()`` forgets them when kernels change.
     """
     if _modes or a.__class__ is not Tensor:
-        return dispatch(op, a, b)
+        return dispatch(op, a, array_operand(b) if b.__class__ is _ndarray else b)
     bc = b.__class__
     if bc is Tensor:
         if (a._rg or b._rg) and grad_state.enabled and op.differentiable:
@@ -140,6 +144,8 @@ def binary(op, a, b):
             return autograd_record(op, (a, b), {})
         bd = b
         key = (a._device, a._dtype, bc, a._data.shape)
+    elif bc is _ndarray:   # `x + arr`: the array as a cpu tensor, as PyTorch's operators take it
+        return binary(op, a, array_operand(b))
     else:
         return dispatch(op, a, b)
     e = op.fast.get(key)

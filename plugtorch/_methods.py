@@ -125,7 +125,9 @@ def _inplace_method(name):
             return inplace(self, op, args, kwargs)
     elif name in ("add", "sub"):
         def m(self, other, *, alpha=1):   # x.add_(y, alpha=a) is x.add_(y * a): the op itself
-            return inplace(self, op, (other * alpha if alpha != 1 else other,), {})
+            if type(alpha) is not int or alpha != 1:   # True and 1.0 are checked too
+                other = P._times_alpha(name, self, other, alpha)
+            return inplace(self, op, (other,), {})
     else:
         def m(self, *args, **kwargs):
             return inplace(self, _WrapperOp(fn, name), args, kwargs)

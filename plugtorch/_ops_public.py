@@ -91,6 +91,33 @@ def public(op_name, exported=None):
 
 
 # ---- arithmetic with extra arguments ------------------------------------------------------
+def _times_alpha(name, input, other, alpha):
+    """``alpha * other`` for add/sub in the dtype of ``input + other``: alpha takes no part in type
+    promotion and must fit that dtype, as PyTorch's alpha_check (add(bool, bool, alpha=2) is bool;
+    an int8 ``other`` times 2 does not wrap before an int64 add).
+
+    >>> _times_alpha("add", plugtorch.tensor([1]), plugtorch.tensor([100], dtype=plugtorch.int8), 2).tolist()
+    [200]
+    """
+    rt = _dtypes.result_type(input, other)
+    is_bool = isinstance(alpha, (_b.bool, np.bool_))
+    if is_bool and rt is not _dtypes.bool:
+        raise RuntimeError(f"{name}(): Boolean alpha only supported for Boolean results "
+                           f"(alpha={alpha!r}, the result is {rt}); pass alpha={int(alpha)}")
+    if not (rt.is_floating_point or rt.is_complex) and not (is_bool or isinstance(alpha, (_b.int, np.integer))):
+        raise RuntimeError(f"{name}(): For integral input tensors, argument alpha must not be a floating "
+                           f"point number (alpha={alpha!r}, the result is {rt}); cast an operand to a "
+                           f"floating-point dtype first")
+    if not rt.is_complex and isinstance(alpha, (_b.complex, np.complexfloating)):
+        raise RuntimeError(f"{name}(): For non-complex input tensors, argument alpha must not be a complex "
+                           f"number (alpha={alpha!r}, the result is {rt})")
+    if rt is _dtypes.bool:
+        alpha = bool(alpha)
+    if isinstance(other, Tensor):
+        return other.to(rt) * alpha
+    return other * alpha
+
+
 @public("add")
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other.
@@ -98,8 +125,8 @@ def add(input, other, *, alpha=1, out=None):
     >>> plugtorch.add(plugtorch.tensor([1, 2]), 3).tolist()
     [4, 5]
     """
-    if alpha != 1:
-        other = other * alpha
+    if type(alpha) is not _b.int or alpha != 1:   # True and 1.0 are checked too
+        other = _times_alpha("add", input, other, alpha)
     if out is None:
         return dispatch(OPS["add"], input, other)
     return _out.write("add", dispatch(OPS["add"], input, other), out)
@@ -107,8 +134,8 @@ def add(input, other, *, alpha=1, out=None):
 
 @public("sub")
 def sub(input, other, *, alpha=1, out=None):
-    if alpha != 1:
-        other = other * alpha
+    if type(alpha) is not _b.int or alpha != 1:
+        other = _times_alpha("sub", input, other, alpha)
     if out is None:
         return dispatch(OPS["sub"], input, other)
     return _out.write("sub", dispatch(OPS["sub"], input, other), out)
@@ -151,9 +178,21 @@ def round(input, *, decimals=0):
     if decimals == 0:
         return dispatch(OPS["round"], input)
     if not input.dtype.is_floating_point:
-        raise RuntimeError(f"round(): decimals={decimals} is only supported for floating-point tensors, got {input.dtype}")
-    scale = 10.0 ** decimals
-    return dispatch(OPS["round"], input * scale) / scale
+        raise M.not_implemented_for("round", input.dtype, f"decimals={decimals} needs a floating-point tensor; "
+                                    "convert the input with .float() first")
+    # PyTorch's kernel: float16/bfloat16 in float32 (round(88.69, decimals=3) in float16 overflowed
+    # to inf), and a negative ``decimals`` divides by the exact 10 ** -decimals, not times 0.1 ...
+    x = input.float() if input.dtype in (_dtypes.float16, _dtypes.bfloat16) else input
+    if decimals > 0:
+        scale = 10.0 ** decimals
+        r = dispatch(OPS["round"], x * scale) / scale
+    else:
+        scale = 10.0 ** -decimals
+        r = dispatch(OPS["round"], x / scale) * scale
+    # ... and where x * scale overflows, x is already a whole number of those decimals: x, not inf or
+    # nan (round(3e38, decimals=1) in float32 is 3e38; torch 2.13 gives inf); inf and nan stay
+    r = where(r.isfinite(), r, x)
+    return r.to(input.dtype) if r.dtype != input.dtype else r
 multiply = ops.mul
 true_divide = ops.true_divide
 

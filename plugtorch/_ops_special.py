@@ -112,6 +112,8 @@ def mvlgamma(input, p):
         raise TypeError(f"mvlgamma(): argument 'p' (position 2) must be int, not {type(p).__name__}")
     if p < 1:
         raise RuntimeError(f"mvlgamma(): p has to be greater than or equal to 1, got p={p}")
+    if input.dtype is _dtypes.bool:   # (PyTorch's check: lgamma of a bool is no lgamma of 0 and 1)
+        raise RuntimeError("mvlgamma(): The input tensor may not be a boolean tensor; convert it with .float() first")
     x = input if input.dtype.is_floating_point else input.to(M.float_result(input.dtype))
     out = P.lgamma(x)
     for j in range(1, p):

@@ -263,3 +263,30 @@ def test_normalize_keeps_a_nan_row_nan_and_hardswish_has_finite_gradients_at_inf
     y.sum().backward()
     assert y.detach().numpy()[:2].tolist() == [np.inf, 0.0] and np.isnan(y.detach().numpy()[2])
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 0.0, 1.0, (2 * 1.0 + 3) / 6])
+
+
+@pytest.mark.parametrize("device", pt.backends.available())
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_half_precision_gelu_hardswish_hardsigmoid_compute_in_float32(device, dtype):
+    # step by step in float16, 1 + erf(-3.7 / sqrt 2) cancels to 0 and gelu(-3.7) was -0.0 (it is
+    # -0.000399); hardsigmoid's edge values made its result float32. Reference: the float64 formula
+    # rounded once to the half type
+    be = pt.backends.get_backend(pt.device(device).type)
+    if device != "cpu" and dtype not in be.supported_dtypes(0):
+        pytest.skip(f"{device} has no {dtype}")
+    xs = np.array([-3.7, -2.5, -1.0, -0.3, 0.5, 1.7, 2.9])
+    x = pt.tensor(xs, dtype=dtype, device=device)
+    xv = x.cpu().double().numpy()   # (the inputs as the half type holds them)
+    refs = {
+        "gelu": (lambda t: F.gelu(t), 0.5 * xv * (1 + erf(xv / math.sqrt(2)))),
+        "gelu_tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                      0.5 * xv * (1 + np.tanh(math.sqrt(2 / math.pi) * (xv + 0.044715 * xv ** 3)))),
+        "hardswish": (F.hardswish, xv * np.clip(xv + 3, 0, 6) / 6),
+        "hardsigmoid": (F.hardsigmoid, np.clip(xv / 6 + 0.5, 0, 1)),
+    }
+    for name, (f, want) in refs.items():
+        got = f(x)
+        assert got.dtype is dtype, name
+        # within one unit in the last place of the half type (float32 arithmetic, one rounding)
+        ulp = 2.0 ** (np.floor(np.log2(np.abs(want))) - (7 if dtype is pt.bfloat16 else 10))
+        assert np.all(np.abs(got.cpu().double().numpy() - want) <= ulp), (name, got.tolist(), want.tolist())

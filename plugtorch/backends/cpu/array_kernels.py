@@ -99,7 +99,8 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def _rsqrt(x, dtype=None):
         if dtype in _half:
             return xp.reciprocal(xp.sqrt(x.astype(np.float32))).astype(dtype)
-        return xp.reciprocal(xp.sqrt(x, dtype=dtype))
+        # (1 / z, not NumPy's reciprocal: rsqrt(0j) is PyTorch's inf+nanj, reciprocal gives nan+nanj)
+        return xp.divide(1, xp.sqrt(x, dtype=dtype), dtype=dtype)
 
     def _sigmoid(x, dtype=None):
         # 1 / (1 + exp(-x)) overflows harmlessly to 0 for very negative x

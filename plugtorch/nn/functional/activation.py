@@ -107,14 +107,25 @@ def selu(input, inplace: bool = False):
     return _out(input, pt.where(input > 0, input * _SELU_SCALE, neg), inplace)
 
 
+def _in_float32(input):
+    """float16/bfloat16 computed in float32 and rounded once at the end, as PyTorch's kernels do
+    (step by step in float16, gelu(-3.7) is -0.0: 1 + erf(-2.6) cancels; it is -0.000399)."""
+    return input.float() if input.dtype in (pt.float16, pt.bfloat16) else input
+
+
+def _as_input(input, result):
+    return result if result.dtype == input.dtype else result.to(input.dtype)
+
+
 def gelu(input, approximate: str = "none"):
     """x * Phi(x); ``approximate='tanh'`` uses PyTorch's tanh formula."""
     _float_only("gelu", input)
+    x = _in_float32(input)
     if approximate == "none":
-        return input * 0.5 * (1 + (input * (1 / math.sqrt(2))).erf())
+        return _as_input(input, x * 0.5 * (1 + (x * (1 / math.sqrt(2))).erf()))
     if approximate == "tanh":
-        inner = (input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)
-        return input * 0.5 * (1 + inner.tanh())
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
+        return _as_input(input, x * 0.5 * (1 + inner.tanh()))
     raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
 
 
@@ -142,17 +153,18 @@ def hardswish(input, inplace: bool = False):
     _float_only("hardswish", input)
     # (at -3 and 3 the outer pieces' gradients 0 and 1, as torch 2.13's); the middle piece reads
     # the clamped input, so at +-inf its unchosen gradient is 0, not 0 * inf; nan takes x (gradient 1)
-    xs = input.clamp(-3.0, 3.0)
-    mid = xs * (xs + 3) / 6
+    xs = _in_float32(input).clamp(-3.0, 3.0)
+    mid = _as_input(input, xs * (xs + 3) / 6)
     return _out(input, pt.where(input <= -3, 0.0, pt.where(input < 3, mid, input)), inplace)
 
 
 def hardsigmoid(input, inplace: bool = False):
     _float_only("hardsigmoid", input)
     inside = (input > -3) & (input < 3)
-    # nan stays nan with gradient 0, as PyTorch (neither inside nor at a bound)
+    # nan stays nan with gradient 0, as PyTorch (neither inside nor at a bound); the edge values
+    # are Python numbers' float32, so the result is cast back (float16 input, float16 result)
     edge = pt.where(input <= -3, 0.0, pt.where(input >= 3, 1.0, math.nan))
-    return _out(input, pt.where(inside, input / 6 + 0.5, edge), inplace)
+    return _out(input, _as_input(input, pt.where(inside, _in_float32(input) / 6 + 0.5, edge)), inplace)
 
 
 def tanh(input):

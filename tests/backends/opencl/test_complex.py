@@ -73,7 +73,7 @@ def tol(cdt):
 UNARY_NUMPY = {"neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin,
                "cos": np.cos, "tan": np.tan, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
                "reciprocal": lambda z: np.divide(1, z), "abs": np.abs,   # (cpu's reciprocal: 1 / z)
-               "rsqrt": lambda z: np.reciprocal(np.sqrt(z)),
+               "rsqrt": lambda z: np.divide(1, np.sqrt(z)),   # (1 / sqrt z: rsqrt(0j) is inf + nan j)
                "sigmoid": lambda z: np.divide(1, np.add(1, np.exp(-z))), "isnan": np.isnan, "isinf": np.isinf,
                "isfinite": np.isfinite, "logical_not": np.logical_not, "log2": np.log2, "log10": np.log10,
                "exp2": np.exp2, "expm1": np.expm1, "log1p": np.log1p, "atan": np.arctan, "asin": np.arcsin,

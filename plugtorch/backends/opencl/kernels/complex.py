@@ -1,7 +1,7 @@
 """complex64 and complex128 on OpenCL: float2 / double2 values (real part .x, imaginary .y).
 
-The C helpers follow what the cpu kernels compute with NumPy (reciprocal and sigmoid divide,
-rsqrt is NumPy's reciprocal of sqrt): its complex loops (Smith's scaled division and
+The C helpers follow what the cpu kernels compute with NumPy (reciprocal, rsqrt and sigmoid
+divide: rsqrt(0j) is PyTorch's inf+nanj): its complex loops (Smith's scaled division and
 reciprocal, abs scaled by its larger part, the product with one fused multiply-add as its SIMD loop has it) and C99 Annex G's special values, as glibc's cexp, clog, csqrt,
 ctanh ... give them (infinities and NaNs in either part, signed zeros). They are written once
 over ``CT`` (the vector type) and ``RT`` (its real type), with FP_CONTRACT off so that no fused
@@ -27,14 +27,6 @@ inline CT cdiv(CT a, CT b) {   /* NumPy's: Smith's algorithm, the larger part of
     }
     const RT rat = b.x / b.y, scl = (RT)1 / (b.y + b.x * rat);
     return cx((a.x * rat + a.y) * scl, (a.y * rat - a.x) * scl);
-}
-inline CT crecip(CT a) {       /* NumPy's reciprocal */
-    if (fabs(a.y) <= fabs(a.x)) {
-        const RT r = a.y / a.x, d = a.x + a.y * r;
-        return cx((RT)1 / d, -r / d);
-    }
-    const RT r = a.x / a.y, d = a.x * r + a.y;
-    return cx(r / d, (RT)-1 / d);
 }
 inline RT cabs_(CT a) {   /* NumPy's loop: the larger part times sqrt(1 + r^2), r = smaller / larger */
     const RT x = fabs(a.x), y = fabs(a.y);   /* (selects, not fmax/isinf: 2x faster on PoCL) */
@@ -338,7 +330,7 @@ def helpers(real: str) -> str:
 # unary ops: a complex result, a real one (abs, angle, real, imag) and a bool one
 UNARY_COMPLEX = {
     "neg": "(-x0)", "conj": "cx(x0.x, -x0.y)", "exp": "cexp_(x0)", "log": "clog_(x0)",
-    "sqrt": "csqrt_(x0)", "rsqrt": "crecip(csqrt_(x0))", "reciprocal": "cdiv(cx(1, 0), x0)",
+    "sqrt": "csqrt_(x0)", "rsqrt": "cdiv(cx(1, 0), csqrt_(x0))", "reciprocal": "cdiv(cx(1, 0), x0)",
     "sin": "csin_(x0)", "cos": "ccos_(x0)", "tan": "ctan_(x0)", "sinh": "csinh_(x0)",
     "cosh": "ccosh_(x0)", "tanh": "ctanh_(x0)", "sigmoid": "cdiv(cx(1, 0), cx(1, 0) + cexp_(-x0))",
     "sgn": "(cnonzero(x0) ? x0 / cabs_(x0) : x0)", "log2": "clog2_(x0)", "log10": "clog10_(x0)",

@@ -46,6 +46,8 @@ def _unary_expr(name, dt):
         return simple[name]
     if name in ("floor", "ceil", "trunc") and not f:
         return "x0"
+    if name == "tanh" and T.compute(dt) == "float":
+        return P.TANH_F32
     return f"{name}(x0)"
 
 

@@ -107,16 +107,24 @@ _F32 = np.dtype(np.float32)
 
 
 def _vec_f32(name, expr, in_dts, targets, out_dt):
-    return (name in VEC_F32 and expr == f"{name}(x0)" and out_dt == _F32 and len(in_dts) == 1
+    return (name in VEC_F32 and expr in (f"{name}(x0)", TANH_F32) and out_dt == _F32 and len(in_dts) == 1
             and in_dts[0] is not None and in_dts[0] == _F32 and targets[0] == _F32)
+
+
+# PoCL's float tanh never reaches +-1: 0.99999994 for every |x| beyond 9, where the correctly
+# rounded value is 1 from |x| >= 9.010913 (1 - tanh x < 2^-25 there); 1 + tanh(x) was 6e-8, not 0,
+# and gelu(-1e30, approximate='tanh') -1e22. TANH_F32 is float tanh's expression, _TANH_F8 its float8 form.
+TANH_F32 = "(fabs(x0) >= 9.010913f ? copysign(1.0f, x0) : tanh(x0))"
+_TANH_F8 = "select(tanh(v), copysign((float8)1.0f, v), isgreaterequal(fabs(v), (float8)9.010913f))"
 
 
 def _f32_vec_body(name, at, oo):
     """An unchecked contiguous kernel's body for a VEC_F32 op: work-item 8k computes elements
     8k .. 8k+7 as one float8 (the others return at once). Only the ``_u`` kernels take it: their
     launch covers a multiple of LOCAL elements from 0 (launch_split), so no tail."""
+    f8 = _TANH_F8 if name == "tanh" else f"{name}(v)"
     return f"""    if (i & 7) return;
-    vstore8({name}(vload8(0, p0 + {at})), 0, out + {oo}i);"""
+    {{ const float8 v = vload8(0, p0 + {at}); vstore8({f8}, 0, out + {oo}i); }}"""
 
 
 def _f16_vec_body(arrays, expr, res, loads, at, oo):

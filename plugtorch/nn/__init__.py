@@ -8,6 +8,8 @@ calls plugtorch ops (the heavy ones as composite ops a backend may override, see
 >>> net(pt.randn(3, 4)).shape
 plugtorch.Size([3, 2])
 """
+import importlib as _importlib
+
 from plugtorch.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter  # noqa: F401
 from plugtorch.nn import functional  # noqa: F401
 from plugtorch.nn import init  # noqa: F401
@@ -15,4 +17,6 @@ from plugtorch.nn.modules import *  # noqa: F401,F403
 from plugtorch.nn.modules.module import Module  # noqa: F401
 from plugtorch.nn import utils  # noqa: F401
 from plugtorch.nn import parallel  # noqa: F401
+# (the star import above bound ``attention`` to plugtorch.nn.modules.attention: rebind it to the package)
+attention = _importlib.import_module("plugtorch.nn.attention")
 from plugtorch.nn.parallel import DataParallel  # noqa: F401

@@ -12,6 +12,7 @@ import math
 import plugtorch as pt
 from plugtorch.nn.functional._utils import check_tensors
 from plugtorch.nn.functional.regularization import dropout
+from plugtorch.nn.attention import _check_math_enabled
 
 
 def _as_additive_mask(mask, dtype, keep_value_true):
@@ -32,6 +33,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     added to the scores; ``is_causal`` keeps only j <= i.
     """
     check_tensors("scaled_dot_product_attention", query=query, key=key, value=value)
+    _check_math_enabled()
     if is_causal.__class__ is not bool:
         raise TypeError(f"scaled_dot_product_attention(): argument 'is_causal' must be bool, not "
                         f"{type(is_causal).__name__}")
@@ -94,6 +96,8 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     that may NOT be attended (True = masked); float masks are added to the scores.
     """
     from plugtorch.nn.functional import linear   # the dispatching op, so profilers see it
+    if not need_weights:       # PyTorch runs scaled_dot_product_attention then: sdpa_kernel applies
+        _check_math_enabled()
     batched = query.ndim == 3
     if not batched:
         query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)

@@ -186,3 +186,21 @@ def test_lengths_on_a_device_are_refused_as_pytorch_refuses_cuda_lengths():
     pad_packed_sequence(pack_padded_sequence(x, [2, 4, 3], enforce_sorted=False))[0].sum().backward()
     assert x.grad.device.type == "opencl"
     assert x.grad.cpu().numpy()[:, :, 0].tolist() == [[1, 1, 1], [1, 1, 1], [0, 1, 1], [0, 1, 0]]
+
+
+@pytest.mark.skipif("opencl" not in pt.backends.available(), reason="needs the opencl backend")
+def test_packing_under_another_default_device_keeps_batch_sizes_and_lengths_on_cpu():
+    # batch_sizes came from the default device, which PackedSequence refuses; lengths followed it
+    old = pt.get_default_device()
+    pt.set_default_device("opencl")
+    try:
+        x = np.arange(8.0).reshape(4, 2)                          # T = 4, B = 2, no feature dims
+        p = pack_padded_sequence(pt.tensor(x), [2, 4], enforce_sorted=False)
+        assert p.batch_sizes.device.type == "cpu" and p.batch_sizes.tolist() == [2, 2, 1, 1]
+        assert p.data.device.type == "opencl" and p.data.cpu().tolist() == [1.0, 0.0, 3.0, 2.0, 5.0, 7.0]
+        padded, lengths = pad_packed_sequence(p, padding_value=-1.0)
+        assert lengths.device.type == "cpu" and lengths.tolist() == [2, 4]
+        assert padded.cpu().tolist() == [[0.0, 1.0], [2.0, 3.0], [-1.0, 5.0], [-1.0, 7.0]]
+        assert pack_sequence([pt.tensor([1.0]), pt.tensor([2.0, 3.0])], False).batch_sizes.device.type == "cpu"
+    finally:
+        pt.set_default_device(old)

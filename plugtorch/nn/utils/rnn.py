@@ -186,7 +186,8 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
     t, b = np.nonzero(lens[None, :] > steps[:, None])     # row-major: time step by time step
     index = b * t_len + t if batch_first else t * batch + b
     data = _gather_rows(input.reshape((t_len * batch,) + tuple(input.shape[2:])), index)
-    return PackedSequence(data, pt.as_tensor(batch_sizes, dtype=pt.int64), sorted_indices, None)
+    # (cpu whatever the default device: PackedSequence refuses batch_sizes elsewhere, as PyTorch)
+    return PackedSequence(data, pt.as_tensor(batch_sizes, dtype=pt.int64, device="cpu"), sorted_indices, None)
 
 
 def _padded_index(lens, t_len, batch_first, left=False):
@@ -231,7 +232,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         rows = rows.T
     pad = pt.full((1,) + tuple(data.shape[1:]), padding_value, dtype=data.dtype, device=data.device)
     padded = _gather_rows(pt.cat([data, pad]), rows.reshape(-1)).reshape(rows.shape + tuple(data.shape[1:]))
-    lengths = pt.as_tensor(lens, dtype=pt.int64)
+    lengths = pt.as_tensor(lens, dtype=pt.int64, device="cpu")
     if sequence.unsorted_indices is not None:
         return (padded.index_select(0 if batch_first else 1, sequence.unsorted_indices),
                 lengths[sequence.unsorted_indices.cpu()])

@@ -27,6 +27,7 @@ True
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import sysconfig
@@ -308,9 +309,25 @@ def _first_change(entries):
                 return (f"'{k}'" if kind & 1 == _DICT else f"'{k}' (a closure variable)"), _Other(now, False), \
                     _Other(v, True)
             continue
-        if now is not v and not (type(now) is type(v) and now == v):
+        if now is not v and not _same_value(now, v):
             return (f"'{k}'" if kind == _DICT else f"'{k}' (a closure variable)"), now, v
     return None
+
+
+def _same_value(a, b) -> bool:
+    """Whether Python value ``a`` gives the graph traced with ``b``: equal and of one type, where
+    -0.0 is not 0.0 (``x * scale`` differs in the sign of zeros) and nan is nan."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        if a != a:
+            return b != b
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    if type(a) is complex:
+        return _same_value(a.real, b.real) and _same_value(a.imag, b.imag)
+    if type(a) is tuple:
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _bound_object(v) -> bool:

@@ -1,6 +1,8 @@
 """Changes to a compiled model after its graphs were traced: freezing or unfreezing parameters,
 adding hooks, replacing parameters or submodules. Each must take effect as in eager (a graph
 traced before it captured the old state)."""
+import math
+
 import numpy as np
 
 import plugtorch as pt
@@ -334,3 +336,38 @@ def test_rebinding_a_tensor_module_or_function_the_code_reads_traces_again():
     assert any("'bias' (a closure variable) is another Tensor object" in r for r in st["reasons"])
     assert any("'NET' is another Linear object" in r for r in st["reasons"])
     W, ACT, NET = pt.ones(3), pt.nn.functional.relu, None
+
+
+
+ZERO = 0.0
+NAN = float("nan")
+
+
+def test_a_global_changed_from_zero_to_minus_zero_traces_again():
+    """-0.0 == 0.0 in Python, but x * -0.0 gives -0.0 where x * 0.0 gives 0.0: the guard tells them
+    apart (before, the replay kept giving 0.0)."""
+    global ZERO
+    g = pt.compile(lambda x: x * ZERO)
+    x = pt.ones(2)
+    try:
+        for want in (1.0, 1.0, -1.0, -1.0, 1.0):
+            ZERO = math.copysign(0.0, want)
+            assert [math.copysign(1.0, v) for v in g(x).tolist()] == [want, want]
+    finally:
+        ZERO = 0.0
+
+
+def test_a_global_nan_rebound_to_another_nan_is_the_same_value():
+    """nan != nan, but a graph traced with nan is the graph for any nan: no new trace."""
+    global NAN
+    f = pt.compile(lambda x: x + NAN)
+    x = pt.ones(2)
+    f(x)
+    f(x)
+    before = pt.compiler.stats()["traced_calls"]
+    try:
+        NAN = float("nan")          # a new float object
+        assert all(math.isnan(v) for v in f(x).tolist())
+        assert pt.compiler.stats()["traced_calls"] == before
+    finally:
+        NAN = float("nan")

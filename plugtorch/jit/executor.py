@@ -603,6 +603,10 @@ def run_with_autograd(graph, tensors):
         check(len(graph.ops))
     for flag, exc_type, message in checks.get(len(graph.ops), ()):
         D.data_check(get(flag), exc_type, message)
+    # what the call left in .grad (zero_grad(set_to_none=True), p.grad = t), as the kernel replay does
+    for t, gv in graph.grad_bindings:
+        owner = env_tensor(env, t) if t.__class__ is Value else t
+        owner._grad = None if gv is None else get(gv)
     return _read_numbers(substitute(graph.outputs, get))
 
 

@@ -140,6 +140,14 @@ class Tracer(D.DispatchMode):
             if tt._grad is t:
                 owner = g.values[idx]
                 break
+        else:
+            # or of one whose .grad Python read before any op used the tensor itself
+            # (clip_grad_value_ over p.grad first): the graph must read p.grad at each call, not
+            # hold this tensor, which a backward outside the graph may have replaced since
+            for tt, _what, _none in list(self.grad_first.values()):
+                if tt._grad is t and tt is not t:
+                    owner = self.value_of(tt)
+                    break
         if owner is not None:
             v = g.new_value(GRAD, t._data.shape, t._dtype, t._device)
             v.grad_of = owner

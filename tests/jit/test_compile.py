@@ -384,3 +384,73 @@ def test_equal_python_numbers_of_other_types_get_their_own_graph():
     with pytest.raises(RuntimeError, match=r"traced with arguments structured as \[Tensor, 2\] and is called "
                                            r"with \[Tensor, 2.0\]"):
         t(x, 2.0)
+
+
+def test_a_step_that_sets_grads_to_none_clears_them_at_every_replay():
+    """A compiled ``opt.step(); opt.zero_grad()`` (set_to_none) outside backward replays op by op
+    through autograd (its parameters require grad); that replay ignored what the call left in
+    .grad, so from the second call on the gradients stayed set and the next backward (or, here,
+    assignment plus accumulation) added to stale ones: SGD's w went 0.9, 0.7, 0.2 instead of
+    0.9, 0.7, 0.4 (each step is w -= 0.1 * g with g = 1, 2, 3 by hand)."""
+    w = pt.nn.Parameter(pt.tensor([1.0, 2.0], dtype=pt.float64))
+    opt = pt.optim.SGD([w], lr=0.1)
+
+    def step():
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    c = pt.compile(step)
+    want = [1.0, 2.0]
+    for i in range(4):
+        if w.grad is None:
+            w.grad = pt.tensor([1.0 + i, -3.0], dtype=pt.float64)
+        else:                       # (a stale gradient: accumulate into it, as backward would)
+            w.grad.add_(pt.tensor([1.0 + i, -3.0], dtype=pt.float64))
+        c()
+        want = [want[0] - 0.1 * (1.0 + i), want[1] + 0.3]
+        assert w.grad is None, f"call {i}"
+        assert w.tolist() == pytest.approx(want, rel=1e-15)
+    assert c.counters["graphs"] == 1 and pt.compiler.stats()["compiled_calls"] >= 3
+
+
+def test_a_grad_assigned_in_a_compiled_call_is_assigned_at_every_replay():
+    # the same replay path with a tensor the call computes and assigns to .grad
+    w = pt.nn.Parameter(pt.tensor([1.0, 2.0]))
+
+    def f(x):
+        with pt.no_grad():
+            w.grad = w * x
+        return (w * x).sum()
+    c = pt.compile(f)
+    for i in range(3):
+        out = c(pt.tensor([1.0 + i, 3.0]))
+        assert out.item() == 7.0 + i and w.grad.tolist() == [1.0 + i, 6.0]
+    assert c.counters["graphs"] == 1
+    out.backward()                  # (the returned loss still carries autograd: d/dw = x)
+    assert w.grad.tolist() == [1.0 + 2 + 3.0, 6.0 + 3.0]
+
+
+def test_a_compiled_step_reads_the_grads_a_separate_compiled_backward_left():
+    """Gradient accumulation split in two compiled functions: forward+backward, then
+    clip_grad_value_ + step + zero_grad(set_to_none=False). clip read p.grad before any op used p,
+    so the step's graph held that first .grad tensor as a constant capture; the backward graph's
+    replays leave a new .grad tensor each call, so the step clipped, applied and zeroed a stale
+    one: w stayed at its first update (0.95, 2.02) while the grads piled up. By hand: g = x =
+    (1 + i, -0.2), clipped to (0.5, -0.2), w -= 0.1 * clipped at each of the 4 calls."""
+    w = pt.nn.Parameter(pt.tensor([1.0, 2.0], dtype=pt.float64))
+    opt = pt.optim.SGD([w], lr=0.1)
+
+    def forward_backward(x):
+        (w * x).sum().backward()
+
+    def step():
+        pt.nn.utils.clip_grad_value_([w], 0.5)
+        opt.step()
+        opt.zero_grad(set_to_none=False)
+    fb, st = pt.compile(forward_backward), pt.compile(step)
+    for i in range(4):
+        fb(pt.tensor([1.0 + i, -0.2], dtype=pt.float64))
+        assert w.grad.tolist() == pytest.approx([1.0 + i, -0.2], rel=1e-15), f"call {i}"
+        st()
+        assert w.grad.tolist() == [0.0, 0.0]
+        assert w.tolist() == pytest.approx([1.0 - 0.05 * (i + 1), 2.0 + 0.02 * (i + 1)], rel=1e-14), f"call {i}"
+    assert st.counters["graphs"] == 1 and fb.counters["graphs"] >= 1

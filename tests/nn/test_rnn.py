@@ -106,7 +106,8 @@ def test_lstm_with_a_projection_matches_steps(layers, bidir):
     np.testing.assert_allclose(out0.detach().numpy(), ref0, rtol=1e-10, atol=1e-12)
     small = nn.LSTM(2, 3, proj_size=1).double()
     scalar_gradcheck(lambda x: small(x)[0], t64(rng.standard_normal((3, 1, 2)), True))
-    assert repr(mod).endswith("proj_size=2)")
+    assert repr(mod) == ("LSTM(3, 5, proj_size=2)" if layers == 1 else
+                         "LSTM(3, 5, proj_size=2, num_layers=2, bidirectional=True)")   # PyTorch's order
 
 
 def test_lstm_projection_errors():

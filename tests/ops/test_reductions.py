@@ -268,6 +268,36 @@ def test_norm_default_and_int_error():
         pt.linalg.vector_norm(pt.tensor([3, 4]))
 
 
+
+def test_norm_dtype_must_be_of_the_inputs_kind_and_not_narrower():
+    # norm(tensor([3+4j]), dtype=float32) cast the input to float32 first, dropping the imaginary
+    # part: 3.0 where |3+4j| = 5 (vector_norm, matrix_norm, norm, linalg.norm alike); PyTorch
+    # refuses a real dtype for complex input, a complex one for real input, a narrowing one, and
+    # an integer input even with a float dtype
+    z, zz = pt.tensor([3 + 4j]), pt.tensor([[3 + 4j]])
+    for call in (lambda: pt.linalg.vector_norm(z, dtype=pt.float32), lambda: pt.norm(z, dtype=pt.float32),
+                 lambda: pt.linalg.norm(z, dtype=pt.float32), lambda: pt.linalg.norm(zz, dtype=pt.float32)):
+        with pytest.raises(RuntimeError, match=r"vector_norm: dtype should be complex for complex inputs, but got Float"):
+            call()
+    for o in ("fro", 1, "nuc"):
+        with pytest.raises(RuntimeError, match=r"linalg.matrix_norm: dtype should be complex for complex inputs"):
+            pt.linalg.matrix_norm(zz, ord=o, dtype=pt.float32)
+    with pytest.raises(RuntimeError, match=r"dtype should be real for real inputs, but got ComplexFloat"):
+        pt.linalg.vector_norm(pt.tensor([3.0, 4.0]), dtype=pt.complex64)
+    with pytest.raises(RuntimeError, match=r"the dtype of the input \(Double\) should be convertible without narrowing "
+                                           r"to the specified dtype \(Float\)"):
+        pt.linalg.matrix_norm(pt.ones(2, 2, dtype=pt.float64), ord=2, dtype=pt.float32)
+    with pytest.raises(RuntimeError, match=r"\(Half\) should be convertible without narrowing .* \(BFloat16\)"):
+        pt.linalg.vector_norm(pt.ones(2, dtype=pt.float16), dtype=pt.bfloat16)
+    with pytest.raises(RuntimeError, match=r"Expected a floating point or complex tensor as input. Got Long"):
+        pt.norm(pt.tensor([3, 4]), dtype=pt.float32)
+    with pytest.raises(RuntimeError, match=r"dtype should be floating point or complex, but got Long"):
+        pt.linalg.vector_norm(pt.tensor([3.0]), dtype=pt.int64)
+    # widening is fine, and a complex input keeps its modulus (NumPy's norm)
+    for got in (pt.linalg.vector_norm(z, dtype=pt.complex128), pt.linalg.matrix_norm(zz, ord="nuc", dtype=pt.complex128)):
+        assert got.dtype is pt.float64 and got.item() == pytest.approx(np.linalg.norm(np.array([3 + 4j])))
+    assert pt.linalg.vector_norm(pt.tensor([3.0, 4.0], dtype=pt.float16), dtype=pt.float32).dtype is pt.float32
+
 def test_count_nonzero():
     x = pt.tensor([[0, 1, 2], [0, 0, 3]])
     assert pt.count_nonzero(x).item() == 3 and x.count_nonzero(0).tolist() == [0, 1, 2]

@@ -857,11 +857,32 @@ def aminmax(input, *, dim=None, keepdim=False):
     return input.amin(dim, keepdim=keepdim), input.amax(dim, keepdim=keepdim)
 
 
+def _check_norm_dtype(xt, dtype, op="linalg.vector_norm"):
+    """PyTorch's rules for a norm's input and ``dtype=``: both floating point or complex, of the
+    same kind (a complex input cast to a real dtype lost its imaginary parts: |3+4j| gave 3), and
+    ``dtype`` holding the input without narrowing."""
+    name = lambda d: M.LEGACY_NAMES.get(d.name, d.name)   # noqa: E731
+    if xt.category < _dtypes._FLOAT:
+        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {name(xt)}; convert "
+                           "with .float() first")
+    if dtype is None:
+        return
+    dt = _dtypes.to_dtype(dtype)
+    if dt.category < _dtypes._FLOAT:
+        raise RuntimeError(f"{op}: dtype should be floating point or complex, but got {name(dt)}")
+    if xt.is_complex != dt.is_complex:
+        kind = "complex" if xt.is_complex else "real"
+        raise RuntimeError(f"{op}: dtype should be {kind} for {kind} inputs, but got {name(dt)}")
+    if _dtypes.promote_types(xt, dt) is not dt:
+        raise RuntimeError(f"{op}: the dtype of the input ({name(xt)}) should be convertible without narrowing to "
+                           f"the specified dtype ({name(dt)})")
+
+
 @composite("vector_norm", tags=("reduction",))
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     _t("linalg.vector_norm", x, "x")
     M.check_bool("linalg.vector_norm", "keepdim", keepdim)
-    _check_float("linalg.vector_norm", x, dtype and _dtypes.to_dtype(dtype))
+    _check_norm_dtype(x._dtype, dtype)
     if dtype is not None:
         x = x.to(dtype)
     a = x.abs()

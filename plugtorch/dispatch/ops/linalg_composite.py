@@ -11,7 +11,7 @@ import builtins as _b
 
 from plugtorch import _dtypes
 from plugtorch.dispatch import meta as M
-from plugtorch.dispatch.ops.composite import composite
+from plugtorch.dispatch.ops.composite import _check_norm_dtype, composite
 from plugtorch.dispatch.ops.linalg import LinAlgError, check_float, check_matrix
 
 
@@ -212,10 +212,8 @@ def linalg_matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None)
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions (got shape {tuple(A.shape)})")
     M.check_bool(op, "keepdim", keepdim)
+    _check_norm_dtype(A._dtype, dtype, op)
     d = A._dtype if dtype is None else _dtypes.to_dtype(dtype)
-    if d.category < _dtypes._FLOAT:
-        raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
-                           f"{M.LEGACY_NAMES.get(d.name, d.name)}; convert with .float() first")
     d0, d1 = _matrix_dims(op, A, dim)
     if ord not in MATRIX_ORDS or isinstance(ord, bool):
         raise RuntimeError(f"{op}: Order {ord} not supported (use 'fro', 'nuc', 1, -1, 2, -2, inf or -inf)")

@@ -486,7 +486,11 @@ def _scatter_grad(g, x, dim, index, src, reduce=None):
 def _src_grad(g, dim, index, src):
     """The gradient of scatter's ``src``: ``g`` read at ``index``, and zero for the elements of
     a ``src`` larger than ``index`` (they are never read)."""
-    gs = g.gather(dim, index)
+    return _pad_to(g.gather(dim, index), src)
+
+
+def _pad_to(gs, src):
+    """``gs`` padded with zeros to ``src``'s shape (the elements of ``src`` never read)."""
     for d, (n, m) in enumerate(zip(tuple(src.shape), tuple(gs.shape))):
         if n > m:
             gs = pt.cat([gs, gs.new_zeros(tuple(gs.shape[:d]) + (n - m,) + tuple(gs.shape[d + 1:]))], d)
@@ -495,6 +499,45 @@ def _src_grad(g, dim, index, src):
 
 derivative("scatter", _scatter_grad, save=("index",))
 derivative("scatter_add", lambda g, x, dim, index, src: (g, None, None, _src_grad(g, dim, index, src)), save=("index",))
+
+
+def _scatter_prod_grad(g, x, dim, index, src, reduce, *, include_self=True, result):
+    """scatter_reduce's prod (PyTorch's formula, itself differentiable): each factor's gradient is
+    the product of the other factors at its position; a zero factor's is the product taken with
+    it set to 1, so one zero gets a gradient and two give none."""
+    s = src[tuple(slice(0, n) for n in index.shape)] if src.ndim else src.expand(tuple(index.shape))
+    if include_self:
+        mx = x.masked_fill(x == 0, 1)
+        gx = g * mx.scatter_reduce(dim, index, s, "prod") / mx
+    else:   # the written positions forget the input
+        gx = g.masked_fill(pt.zeros_like(x).scatter(dim, index, 1.0) != 0, 0)
+    s_zero = s == 0
+    zeros_at = pt.zeros_like(x).scatter_add(dim, index, s_zero.to(x.dtype)).gather(dim, index)
+    single = s_zero & (zeros_at == 1)
+    without = x.scatter_reduce(dim, index, s.masked_fill(single, 1), "prod", include_self=include_self)
+    gs = pt.where(single, (g * without).gather(dim, index), (g * result).gather(dim, index) / s.masked_fill(s_zero, 1))
+    if gs.requires_grad and bool((s_zero & (zeros_at > 1)).any()):
+        gs = _not_differentiable(gs, "scatter_reduce(): double backward is unsupported for src when more than "
+                                     "one zero in src is scattered to the same position (as in PyTorch); "
+                                     "move the zeros apart, or differentiate once")
+    return gx, None, None, _pad_to(gs, src)
+
+
+derivative("scatter_reduce", _scatter_prod_grad, result=True,
+           when=lambda args, kwargs: (args[4] if len(args) > 4 else kwargs.get("reduce")) == "prod")
+
+
+def _not_differentiable(t, message):
+    """``t`` (a gradient) whose own differentiation raises ``message``: its history is cut at a
+    node that fails when reached, so a double backward never sees a silent zero."""
+    from plugtorch.autograd.function import _DelayedError
+    node = _DelayedError(message, 1)
+    node.next_functions = ((t.grad_fn, t._out_nr),) if t.grad_fn is not None else ()
+    out = t.detach()
+    out._rg = True
+    out.grad_fn = node
+    out._out_nr = 0
+    return out
 
 # ---- transfer -----------------------------------------------------------------------------
 derivative("_to_device", lambda g, x, device: (g.to(x.device),), save=())

@@ -257,33 +257,10 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
         count = (pt.ones_like(input) if include_self else pt.zeros_like(input)).scatter_add(dim, index, ones)
         count = count.masked_fill(count == 0, 1)
         out = out / count if dt.category in (_dtypes._FLOAT, _dtypes._COMPLEX) else pt.div(out, count, rounding_mode="floor")
-    elif reduce != "sum" and pt.is_grad_enabled() and (input.requires_grad or src.requires_grad):
+    elif reduce in ("amax", "amin") and pt.is_grad_enabled() and (input.requires_grad or src.requires_grad):
         s = src[tuple(slice(0, n) for n in index.shape)] if src.ndim else src.expand(tuple(index.shape))
-        out = out.detach()
-        out = (_scatter_prod_grad if reduce == "prod" else _scatter_extreme_grad)(out, input, dim, index, s, include_self)
-    return out
-
-
-def _scatter_prod_grad(out, input, dim, index, s, include_self):
-    """``out`` (scatter_reduce's prod, detached) plus terms that are zero in value and carry the
-    gradient: each factor's is the product of the other factors at its position (PyTorch's,
-    zeros included: with one zero factor only that one gets a gradient, with two none)."""
-    pt = _pt()
-    xd, sd = input.detach(), s.detach()
-    dt = input._dtype
-    nz_self = pt.where(xd != 0, xd, 1) if include_self else pt.ones_like(xd)
-    zeros_self = (xd == 0).to(dt) if include_self else pt.zeros_like(xd)
-    nonzero_prod = pt.ops.scatter(nz_self, dim, index, pt.where(sd != 0, sd, 1), "multiply")
-    zero_count = zeros_self.scatter_add(dim, index, (sd == 0).to(dt))
-
-    def others(f, nzp, zc):   # the product of the other factors at f's position
-        return pt.where(f != 0, pt.where(zc == 0, nzp / pt.where(f != 0, f, 1), 0), pt.where(zc == 1, nzp, 0))
-    if include_self:
-        g_self = others(xd, nonzero_prod, zero_count)
-    else:   # written positions forget the input; the others keep it
-        g_self = (pt.zeros_like(xd).scatter(dim, index, 1) == 0).to(dt)
-    g_src = others(sd, nonzero_prod.gather(dim, index), zero_count.gather(dim, index))
-    return out + (input - xd) * g_self + pt.zeros_like(xd).scatter_add(dim, index, (s - sd) * g_src)
+        out = _scatter_extreme_grad(out.detach(), input, dim, index, s, include_self)
+    return out   # (prod has its own formula: plugtorch/autograd/formulas.py)
 
 
 def _scatter_extreme_grad(out, input, dim, index, s, include_self):

@@ -99,6 +99,9 @@ def _times_alpha(name, input, other, alpha):
     >>> _times_alpha("add", plugtorch.tensor([1]), plugtorch.tensor([100], dtype=plugtorch.int8), 2).tolist()
     [200]
     """
+    if (alpha.__class__ is float or alpha.__class__ is int) and other.__class__ is Tensor and \
+            input.__class__ is Tensor and other._dtype is input._dtype and other._dtype.is_floating_point:
+        return other * alpha     # the common case (an optimizer's p.add_(d, alpha=-lr)), checked cheaply
     rt = _dtypes.result_type(input, other)
     is_bool = isinstance(alpha, (_b.bool, np.bool_))
     if is_bool and rt is not _dtypes.bool:
@@ -113,8 +116,8 @@ def _times_alpha(name, input, other, alpha):
                            f"number (alpha={alpha!r}, the result is {rt})")
     if rt is _dtypes.bool:
         alpha = bool(alpha)
-    if isinstance(other, Tensor):
-        return other.to(rt) * alpha
+    if isinstance(other, Tensor) and other.dtype is not rt:
+        other = other.to(rt)     # (only when it differs: .to() of the same dtype costs more than the product)
     return other * alpha
 
 

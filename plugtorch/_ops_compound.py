@@ -144,7 +144,9 @@ def logit(input, eps=None):
         raise M.not_implemented_for("logit", input.dtype, "logit takes real tensors")
     if isinstance(input, Tensor) and not input.dtype.is_floating_point:
         input = input.to(_dtypes.get_default_dtype())
-    x = input if eps is None else P.clamp(input, eps, 1 - eps)
+    # PyTorch's documented piecewise bound, not clamp: x < eps is eps first, so an eps above 1/2
+    # (lower bound above the upper) gives logit(eps) there, where clamp's max wins
+    x = input if eps is None else P.where(input < eps, eps, P.where(input > 1 - eps, 1 - eps, input))
     return P.log(x / (1 - x))
 
 

@@ -213,3 +213,45 @@ def test_alpha_fits_a_floating_result():
 def test_mvlgamma_refuses_bool():
     with pytest.raises(RuntimeError, match="may not be a boolean tensor"):
         pt.mvlgamma(pt.tensor([True, False]), 1)
+
+
+# ---- lerp, nan_to_num, isclose, logit arguments -----------------------------------------------------
+@pytest.mark.parametrize("device", DEVICES)
+def test_lerp_refuses_a_complex_python_weight_for_real_tensors(device):
+    # its imaginary part was dropped (lerp(x, end, 1j) returned x); PyTorch's checked conversion raises
+    x, end = pt.tensor([1.0, 3.0], device=device), pt.tensor([2.0, 2.0], device=device)
+    for f in (lambda: pt.lerp(x, end, 1j), lambda: x.clone().lerp_(end, 0.5 + 1j)):
+        with pytest.raises(RuntimeError, match=r"lerp\(\): the complex weight .* make input and end complex"):
+            f()
+    if device == "cpu":
+        z = pt.lerp(x.to(pt.complex64), end.to(pt.complex64), 1j)
+        assert z.tolist() == [1 + 1j, 3 - 1j]   # x + w (end - x)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_nan_to_num_replacements_cast_like_c(device):
+    # PyTorch casts the replacements to the dtype unchecked: 1e40 in float32 is inf (plugtorch raised,
+    # naming where()); and nan=inf stays inf (it was then replaced by posinf)
+    x = pt.tensor([nan, inf, -inf, 1.0], device=device)
+    _same(pt.nan_to_num(x, nan=1e10, posinf=1e40, neginf=-1e39), [1e10, inf, -inf, 1.0])
+    _same(pt.nan_to_num(x, nan=inf), [inf, float(np.finfo(np.float32).max), float(np.finfo(np.float32).min), 1.0])
+    _skip_unless_supported(device, pt.float16)
+    _same(pt.nan_to_num(x.half(), nan=1e10, posinf=65519.0, neginf=-65521.0), [inf, 65504.0, -inf, 1.0])   # (round to nearest)
+
+
+def test_isclose_refuses_negative_tolerances():
+    a = pt.tensor([1.0, 2.0])
+    for kw in ({"rtol": -1.0}, {"atol": -1e-8}):
+        with pytest.raises(RuntimeError, match=r"isclose\(\): (rtol|atol) must be greater than or equal to zero"):
+            pt.isclose(a, a, **kw)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_logit_eps_bounds_as_documented(device):
+    # z = eps where x < eps, 1 - eps where x > 1 - eps, else x (PyTorch's documented rule and kernel):
+    # with eps = 0.6 the bounds cross and x = 0 reads 0.6, where clamp's max-wins gave 0.4
+    _skip_unless_supported(device, pt.float64)
+    x = pt.tensor([0.0, 0.5, 1.0, 0.3, nan], dtype=pt.float64, device=device)
+    z = np.array([0.6, 0.6, 0.4, 0.6, nan])
+    _same(pt.logit(x, eps=0.6), np.log(z / (1 - z)))
+    _same(pt.logit(x, eps=0.25), np.log(np.array([0.25, 0.5, 0.75, 0.3, nan]) / (1 - np.array([0.25, 0.5, 0.75, 0.3, nan]))))

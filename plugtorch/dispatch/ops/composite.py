@@ -9,6 +9,8 @@ from __future__ import annotations
 import builtins as _b
 import math
 
+import numpy as np
+
 from plugtorch import _dtypes
 from plugtorch import _memory_format as MF
 from plugtorch._caches import Memo
@@ -1014,6 +1016,11 @@ def lerp(input, end, weight):
         raise M.not_implemented_for("lerp", input._dtype, "lerp takes floating-point or complex tensors")
     if not isinstance(weight, M.Tensor):
         weight = M.scalar_arg("lerp", weight)
+        if isinstance(weight, complex) and not input._dtype.is_complex:
+            # PyTorch converts the weight to the input's dtype, checked: the imaginary part was dropped
+            raise RuntimeError(f"lerp(): the complex weight {weight!r} cannot be converted to the input's dtype "
+                               f"{input._dtype} (PyTorch: 'value cannot be converted to type float without "
+                               f"overflow'); make input and end complex to interpolate with it")
     dt = input._dtype
     input, end, weight = _in_float32_if_half(dt, input, end, weight)
     d = end - input
@@ -1051,10 +1058,21 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     fi = _dtypes.finfo(input._dtype)
     posinf = fi.max if posinf is None else posinf
     neginf = fi.min if neginf is None else neginf
-    pt = _pt()
-    x = pt.where(input.isnan(), float(nan), input)
-    x = pt.where(x == float("inf"), float(posinf), x)
-    return pt.where(x == float("-inf"), float(neginf), x)
+    # PyTorch casts the replacements to the dtype unchecked: posinf=1e40 in float32 is inf (where
+    # refused it, naming where()); finfo(float32).max stays max
+    nan, posinf, neginf = (_unchecked_cast(float(v), input._dtype) for v in (nan, posinf, neginf))
+    pt = _pt()   # (each mask from the input: nan=inf must stay inf, not become posinf)
+    x = pt.where(input == float("inf"), posinf, input)
+    x = pt.where(input == float("-inf"), neginf, x)
+    return pt.where(input.isnan(), nan, x)
+
+
+def _unchecked_cast(v, dtype):
+    """Python float ``v`` as ``dtype`` holds it, overflowing to +-inf (a C cast)."""
+    if abs(v) <= _dtypes.finfo(dtype).max or not math.isfinite(v):
+        return v
+    with np.errstate(over="ignore"):
+        return float(np.array(v).astype(dtype.numpy))
 
 
 @composite("square", tags=("pointwise",))
@@ -1123,6 +1141,9 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if input._dtype != other._dtype:
         raise RuntimeError(f"isclose(): input's dtype {input._dtype} did not match other's dtype "
                            f"{other._dtype}; cast one of them with .to()")
+    for name, tol in (("rtol", rtol), ("atol", atol)):   # (a negative one made nothing close but equals)
+        if tol < 0:
+            raise RuntimeError(f"isclose(): {name} must be greater than or equal to zero, but got {tol}")
     # PyTorch's rule: equal values are close (infinities included); otherwise the error must be
     # finite and within tolerance, so inf - (-inf) is never close however large rtol or atol.
     close = input == other

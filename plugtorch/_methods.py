@@ -174,6 +174,8 @@ def _tensor_from_data(cls, *args, **kwargs):
 def _to(self, *args, **kwargs):
     """``to(device=None, dtype=None, non_blocking=False, copy=False, *, memory_format=preserve_format)``,
     or ``to(other)``."""
+    if len(args) == 1 and not kwargs and (args[0] is self._dtype or args[0] is self._device):
+        return self     # nothing to change (x.float() of a float32 tensor): the argument parsing costs more
     fmt = MF.check("to", kwargs.pop("memory_format", None)) if "memory_format" in kwargs else None
     dev, dtype, copy = parse_to_args(args, kwargs)
     if fmt is not None or not self.is_contiguous():

@@ -489,6 +489,8 @@ class Tensor:
 
 def _cast_method(name, dtype):
     def cast(self, memory_format=None):
+        if memory_format is None and self._dtype is dtype:
+            return self        # (to()'s argument parsing costs 10 us: x.float() of a float32 tensor is common)
         return self.to(dtype=dtype, memory_format=memory_format)
     cast.__name__ = cast.__qualname__ = name
     cast.__doc__ = f"``self.to({dtype.name})`` (``memory_format`` as ``to``'s; self itself if it is one already)."

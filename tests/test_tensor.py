@@ -262,3 +262,13 @@ def test_numpy_scalars_are_python_numbers_to_scalar_arguments(scalar):
     assert pt.where(mask, x, scalar).tolist() == [1.5, 2.0, 3.0] and pt.where(mask, x, scalar).dtype is pt.float32
     assert x.lerp(pt.zeros(3), scalar).tolist() == [-1.5, 2.0, -3.0]   # x + 2 * (0 - x)
     assert pt.arange(scalar).tolist() == [0, 1]
+
+
+def test_conversions_that_change_nothing_return_the_tensor_itself():
+    # as PyTorch's: no copy when neither the dtype nor the device changes (fast paths skip to()'s
+    # argument parsing for exactly these calls)
+    x = pt.ones(2, 3).t()
+    assert x.float() is x and x.to(pt.float32) is x and x.to(x.device) is x and x.to(x) is x
+    y = x.double()
+    assert y is not x and y.dtype == pt.float64 and y.tolist() == x.tolist()
+    assert x.to(pt.float32, copy=True) is not x

@@ -2,6 +2,8 @@
 grad_input holds one entry per positional argument of forward (None for non-tensors, zeros for
 tensors that need no gradient), grad_output one per output forward returned; what a hook
 returns replaces them. References are Linear's gradients by hand: dL/dx = g @ W, dL/dW = g^T x."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -154,3 +156,63 @@ def test_nested_modules_and_a_compiled_training_step_equal_eager():
     for net in (plain, damped):
         net(x).pow(2).mean().backward()
     np.testing.assert_allclose(damped[0].weight.grad.numpy(), 0.5 * plain[0].weight.grad.numpy(), rtol=1e-6)
+
+
+# ---- register_backward_hook: PyTorch's deprecated (non-full) hook on the output's node -----------
+
+def test_non_full_hook_sees_the_last_ops_gradients():
+    m = nn.Linear(3, 2)
+    x = pt.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0]], requires_grad=True)
+    seen = []
+    m.register_backward_hook(lambda mod, gi, go: seen.append((mod, gi, go)))
+    with pytest.warns(FutureWarning, match="non-full backward hook when the forward contains multiple"):
+        y = m(x)
+    g = pt.tensor([[1.0, -2.0], [3.0, 0.5]])
+    y.backward(g)
+    (mod, gi, go), = seen
+    assert mod is m and len(go) == 1 and go[0].tolist() == g.tolist()
+    # linear's inputs in plugtorch's order: input, weight, bias (d input = g W, d W = g^T x, d b = sum g)
+    w = m.weight.detach().numpy()
+    np.testing.assert_allclose(gi[0].numpy(), g.numpy() @ w, rtol=1e-6)
+    np.testing.assert_allclose(gi[1].numpy(), g.numpy().T @ x.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gi[2].numpy(), g.numpy().sum(0), rtol=1e-6)
+
+
+def test_non_full_hook_may_replace_the_gradients_and_can_be_removed():
+    m = nn.Linear(3, 1)
+    h = m.register_backward_hook(lambda mod, gi, go: tuple(None if t is None else t * 2 for t in gi))
+    x = pt.ones(1, 3, requires_grad=True)
+    with pytest.warns(FutureWarning):
+        m(x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * m.weight.detach().numpy(), rtol=1e-6)
+    assert m.weight.grad.tolist() == [[2.0, 2.0, 2.0]]
+    h.remove()
+    x.grad = None
+    m.weight.grad = None
+    m(x).sum().backward()
+    assert m.weight.grad.tolist() == [[1.0, 1.0, 1.0]]
+
+
+def test_non_full_and_full_hooks_do_not_mix():
+    msg = "Cannot use both regular backward hooks and full backward hooks on a single Module"
+    m = nn.Linear(2, 2)
+    m.register_backward_hook(lambda *a: None)
+    with pytest.raises(RuntimeError, match=msg):
+        m.register_full_backward_hook(lambda *a: None)
+    m2 = nn.Linear(2, 2)
+    m2.register_full_backward_pre_hook(lambda *a: None)
+    with pytest.raises(RuntimeError, match=msg):
+        m2.register_backward_hook(lambda *a: None)
+
+
+def test_non_full_hook_on_a_single_op_module_after_another_op_does_not_warn():
+    # the forward's input came from an op and the module ran one op on it: grad_input is complete
+    m = nn.ReLU()
+    seen = []
+    m.register_backward_hook(lambda mod, gi, go: seen.append(gi))
+    x = pt.tensor([-1.0, 2.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = m(x * 1.0)
+    y.sum().backward()
+    assert [t.tolist() for t in seen[0]] == [[0.0, 1.0]]

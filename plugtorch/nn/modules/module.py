@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import warnings
 from collections import OrderedDict, namedtuple
 from types import MappingProxyType
 
@@ -96,6 +97,37 @@ def _structure_changed():
         TRAIN_EPOCH += 1
 
 
+_BOTH_KINDS = ("Cannot use both regular backward hooks and full backward hooks on a single Module. Please use "
+               "only one of them.")
+
+
+def _hook_last_node(module, args, out):
+    """register_backward_hook's hooks on the node that made ``out`` (its first tensor)."""
+    var = out
+    while not isinstance(var, Tensor):
+        if isinstance(var, dict):
+            var = next((v for v in var.values() if isinstance(v, Tensor)), None)
+        elif isinstance(var, (list, tuple)) and var:
+            var = var[0]
+        else:
+            return
+    node = var.grad_fn
+    if node is None:
+        return
+    # PyTorch's test: the node's inputs are exactly the nodes that made the forward's arguments
+    made = {id(a.grad_fn) for a in args if isinstance(a, Tensor) and a.grad_fn is not None}
+    if made != {id(fn) for fn, _ in node.next_functions}:
+        warnings.warn("Using a non-full backward hook when the forward contains multiple autograd Nodes is deprecated "
+                      "and will be removed in future versions. This hook will be missing some grad_input. Please use "
+                      "register_full_backward_hook to get the documented behavior.", FutureWarning, stacklevel=4)
+    for hook in module._non_full_backward_hooks.values():
+        node.register_hook(lambda grad_inputs, grad_outputs, hook=hook: _tupled(hook(module, grad_inputs, grad_outputs)))
+
+
+def _tupled(res):
+    return res if res is None or isinstance(res, tuple) else (res,)
+
+
 class Module:
     """Base class for all neural network modules; subclasses define ``forward``."""
 
@@ -104,7 +136,7 @@ class Module:
     _version = 1
     _compiled_call_impl = None     # set by compile(): calls then run the compiled _call_impl
     # (read-only empty defaults for a module whose subclass skipped Module.__init__ and the like)
-    _backward_hooks = _backward_pre_hooks = MappingProxyType({})
+    _backward_hooks = _backward_pre_hooks = _non_full_backward_hooks = MappingProxyType({})
 
     def __init__(self, *args, **kwargs):
         if args or kwargs:
@@ -658,7 +690,22 @@ class Module:
         positional argument of ``forward`` (None for non-tensors, zeros for tensors that need no
         gradient), ``grad_output`` one per output (None for non-tensors). When no input requires grad it runs with the output's
         gradients and ``grad_input`` all None (it must then return None)."""
+        if self._non_full_backward_hooks:
+            raise RuntimeError(_BOTH_KINDS)
         return self._add_backward_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated (non-full) backward hook: ``hook(module, grad_input, grad_output)``
+        runs as a hook on the node that made the module's output (the first tensor of its
+        outputs), so ``grad_input`` holds the gradients of that last op's inputs, in plugtorch's
+        order of that op's arguments (``linear``: input, weight, bias; PyTorch's ``addmm``: bias,
+        input, weight.T); a tuple it returns replaces them. For a forward of several ops it warns,
+        as PyTorch, that grad_input misses the gradients of the earlier ops: use
+        ``register_full_backward_hook`` (same ``grad_output``, ``grad_input`` per forward argument).
+        """
+        if self._backward_hooks or self._backward_pre_hooks:
+            raise RuntimeError(_BOTH_KINDS)
+        return self._add_backward_hook("_non_full_backward_hooks", hook, False)
 
     def _add_backward_hook(self, name, hook, prepend):
         d = self.__dict__.get(name)
@@ -678,7 +725,8 @@ class Module:
         return self._call_impl(*args, **kwargs)
 
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks
+                or self._non_full_backward_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):
             if hid in self._forward_pre_hooks_with_kwargs:
@@ -707,6 +755,8 @@ class Module:
                 out = res
         if bw is not None:
             out = bw.setup_outputs(out)
+        if self._non_full_backward_hooks and _grad_state.enabled:
+            _hook_last_node(self, args, out)
         return out
 
     def compile(self, *args, **kwargs) -> None:

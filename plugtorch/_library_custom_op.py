@@ -37,8 +37,9 @@ class CustomOpDef:
         self._backward_fn = None
         self._setup_context_fn = None
         default = fn if device_types is None else self._no_default_kernel
-        library.define(qualname, decomposition=_same_signature(default, self._signature, self._opaque()),
-                       doc=fn.__doc__)
+        op = library.define(qualname, decomposition=_same_signature(default, self._signature, self._opaque()),
+                            doc=fn.__doc__)
+        op.out_kind = _out_kind(self._signature.return_annotation)
         from plugtorch.autograd.formulas import derivative
         derivative(qualname, self._backward, result=True)
         CUSTOM_OPS[qualname] = self
@@ -137,6 +138,17 @@ def _same_signature(fn, signature, opaque=True):
     kernel.__signature__ = signature
     kernel.__wrapped__ = fn
     return kernel
+
+
+def _out_kind(annotation):
+    # what autograd records: one tensor, a tuple of them (-> tuple[Tensor, Tensor]) or nothing
+    from plugtorch.dispatch.registry import OUT_MULTI, OUT_RAW, OUT_TENSOR
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    if annotation is None or text == "None":
+        return OUT_RAW
+    if text.lower().startswith(("tuple", "typing.tuple", "list", "typing.list")):
+        return OUT_MULTI
+    return OUT_TENSOR
 
 
 def _detached(a):

@@ -100,8 +100,31 @@ def test_device_types_restricts_the_default_implementation():
         return x + 1
     try:
         assert plus_one(pt.tensor([1.0, 2.0])).tolist() == [2.0, 3.0]
+        if opencl_ok():
+            with pytest.raises(NotImplementedError, match="cotest::plus_one: no kernel for device type 'opencl'"):
+                plus_one(pt.ones(2, device="opencl"))
+            plus_one.register_kernel("opencl")(lambda x: x + 10)
+            assert plus_one(pt.ones(2, device="opencl")).tolist() == [11.0, 11.0]
     finally:
         library.undefine("cotest::plus_one")
+
+
+def test_op_with_two_outputs_differentiates_each():
+    @library.custom_op("cotest::scale_two", mutates_args=())
+    def scale_two(x: pt.Tensor, k: float) -> tuple[pt.Tensor, pt.Tensor]:
+        return x * k, x * (k + 1)
+
+    def backward(ctx, ga, gb):
+        return ga * ctx.k + gb * (ctx.k + 1), None
+    scale_two.register_autograd(backward, setup_context=lambda ctx, inputs, output: setattr(ctx, "k", inputs[1]))
+    try:
+        x = pt.tensor([1.0, 2.0], requires_grad=True)
+        a, b = scale_two(x, 2.0)
+        assert a.tolist() == [2.0, 4.0] and b.tolist() == [3.0, 6.0]
+        (a.sum() + 10 * b.sum()).backward()
+        assert x.grad.tolist() == [32.0, 32.0]     # d/dx (2x + 10 * 3x)
+    finally:
+        library.undefine("cotest::scale_two")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -125,8 +148,16 @@ def test_mutating_custom_op_writes_its_argument():
         out.add_(x)
     try:
         y = pt.zeros(3)
-        assert add_into(pt.tensor([1.0, 2.0, 3.0]), y) is None
+        assert add_into(pt.tensor([1.0, 2.0, 3.0], requires_grad=True), y) is None
         assert y.tolist() == [1.0, 2.0, 3.0]
+
+        def f(a, b):
+            c = b.clone()
+            add_into(a, c)
+            return c * 2
+        # the tracer sees the write into c (it runs under the modes), so a replay repeats it
+        traced = pt.jit.trace(f, (pt.ones(3), pt.zeros(3)))
+        assert traced(pt.tensor([1.0, 2.0, 3.0]), pt.full((3,), 10.0)).tolist() == [22.0, 24.0, 26.0]
     finally:
         library.undefine("cotest::add_into")
 

@@ -56,7 +56,7 @@ class CustomOpDef:
         return self._opoverload(*args, **kwargs)
 
     def _opaque(self):
-        return not isinstance(self._mutates_args, str) and not tuple(self._mutates_args)
+        return not isinstance(self._mutates_args, str) and not self._mutates_args
 
     def _no_default_kernel(self, *args, **kwargs):
         from plugtorch._tensor import Tensor
@@ -166,17 +166,17 @@ def _check_mutates_args(qualname, fn, mutates_args, schema):
         if mutates_args != "unknown":
             raise ValueError("mutates_args must either be a sequence of the names of the arguments that are "
                              "mutated or the string 'unknown'. ")
-        return
+        return mutates_args
     if not isinstance(mutates_args, Iterable):
         raise ValueError("mutates_args must either be a sequence of the names of the arguments that are "
                          "mutated or the string 'unknown'. ")
-    names = set(mutates_args)
+    names = frozenset(mutates_args)    # (read once: it may be a generator)
     where = f"infer_schema(func): %s Got func with signature {sig})"
     if schema is None:
         for p in sig.parameters.values():
             if p.annotation is p.empty:
                 raise ValueError(where % f"Parameter {p.name} must have a type annotation.")
-    missing = names - set(sig.parameters)
+    missing = set(names) - set(sig.parameters)
     if missing:
         raise ValueError(where % (f"{missing} in mutates_args were not found in the custom op's signature. "
                                   "mutates_args should contain the names of all args that the custom op "
@@ -186,6 +186,7 @@ def _check_mutates_args(qualname, fn, mutates_args, schema):
         if schema is None and "Tensor" not in (ann if isinstance(ann, str) else repr(ann)):
             raise ValueError(where % (f"Parameter {name} is in mutable_args but only Tensors or collections "
                                       "of Tensors can be mutated"))
+    return names
 
 
 def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None):
@@ -204,8 +205,8 @@ def custom_op(name, fn=None, /, *, mutates_args, device_types=None, schema=None)
 
     def inner(f):
         library._split(name)
-        _check_mutates_args(name, f, mutates_args, schema)
-        return CustomOpDef(name, f, mutates_args, device_types, schema)
+        mutated = _check_mutates_args(name, f, mutates_args, schema)
+        return CustomOpDef(name, f, mutated, device_types, schema)
     if fn is None:
         return inner
     return inner(fn)

@@ -143,7 +143,7 @@ def test_custom_op_traces_and_compiles_equal_to_eager(numpy_sin, device):
 
 
 def test_mutating_custom_op_writes_its_argument():
-    @library.custom_op("cotest::add_into", mutates_args={"out"})
+    @library.custom_op("cotest::add_into", mutates_args=iter(["out"]))   # (any iterable, read once)
     def add_into(x: pt.Tensor, out: pt.Tensor) -> None:
         out.add_(x)
     try:

@@ -346,6 +346,21 @@ def test_searchsorted_errors():
 
 
 
+
+@pytest.mark.parametrize("dev", SEARCH_DEVICES)
+@pytest.mark.parametrize("right", [False, True])
+def test_searchsorted_of_a_line_out_of_order_follows_pytorchs_bisection(dev, right):
+    # cpu handed a 1-d line without nan to np.searchsorted, whose bisection picks other midpoints
+    # when the line is out of order: 2 into [0, 3, 1] went to 3 where PyTorch's (and opencl's)
+    # bisection gives 1. Reference: the bisection written out (_bisect)
+    rng = np.random.default_rng(11)
+    lines = [[0.0, 3.0, 1.0], [5.0, 3.0, 1.0, 0.0], [0.0, 3.0, 1.0, 2.0]] + \
+            [rng.permutation(n).astype(np.float64).tolist() for n in (5, 8, 13)]
+    for line in lines:
+        vals = np.linspace(-1, len(line) + 1, 23)
+        got = pt.searchsorted(pt.tensor(line, device=dev), pt.tensor(vals, device=dev), right=right)
+        assert got.tolist() == [_bisect(line, v, right) for v in vals], line
+
 @pytest.mark.parametrize("dev", SEARCH_DEVICES)
 def test_searchsorted_refuses_a_sorter_index_outside_the_line_on_every_device(dev):
     # opencl clamped an out-of-range sorter index into the line and answered (searchsorted([1, 3, 5],

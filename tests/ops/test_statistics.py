@@ -109,6 +109,37 @@ def test_histogram_of_no_data_spans_the_unit_range(dev):
     with pytest.raises(RuntimeError, match=r"max must be larger than min \(range \(2.0, 1.0\)\)"):
         pt.histogram(_t([1.0, 2.0], dev), 2, range=(2.0, 1.0))
 
+
+def _upper_bound(edges, v):
+    """C++'s std::upper_bound, written out: how PyTorch's histogram finds a value's bin."""
+    first, count = 0, len(edges)
+    while count > 0:
+        step = count // 2
+        if not v < edges[first + step]:
+            first, count = first + step + 1, count - step - 1
+        else:
+            count = step
+    return first
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_histogram_bins_values_by_pytorchs_search_of_the_edges(dev):
+    # each value's bin was the count of edges at or below it, a (values x bins) comparison; it is
+    # now PyTorch's upper_bound over the edges, which matches NumPy for increasing edges and
+    # PyTorch for edges out of order ([0, 3, 1, 2] bins [3, 1, 2, .5, 2.5] as [1, 0, 2])
+    a = np.array([3.0, 1.0, 2.0, 0.5, 2.5, 0.0, -1.0, 7.0])
+    for e in ([0.0, 3.0, 1.0, 2.0], [0.0, 1.0, 1.0, 3.0], [3.0, 2.0, 1.0, 0.0], [0.0, 0.5, 2.0, 2.5, 3.0]):
+        want = np.zeros(len(e) - 1)
+        for v in a:
+            if e[0] <= v <= e[-1]:
+                want[min(_upper_bound(e, v) - 1, len(e) - 2)] += 1
+        hist, _ = pt.histogram(_t(a, dev), _t(e, dev))
+        np.testing.assert_array_equal(_np(hist), want, err_msg=str(e))
+        if all(x <= y for x, y in zip(e, e[1:])):
+            np.testing.assert_array_equal(_np(hist), np.histogram(a, e)[0])
+    b = RNG.standard_normal(5000)
+    np.testing.assert_array_equal(_np(pt.histogram(_t(b, dev), 37).hist), np.histogram(b, 37)[0])
+
 # ---- covariance, correlation, distances ----------------------------------------------------
 @pytest.mark.parametrize("dev", DEVICES)
 def test_cov_corrcoef_match_numpy(dev):

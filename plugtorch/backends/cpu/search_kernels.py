@@ -4,8 +4,9 @@ own binary search (vectorised over the values) where it would not.
 On a sorted line without nan both searches find the one lower (upper) bound: NumPy's. A nan
 value goes past the end in both (NumPy sorts nan last, PyTorch's ``!(mid >= v)`` always steps
 right). A line holding nan is where they part: NumPy orders nan last, PyTorch's comparisons say
-nan is neither above nor below, and its answer is whatever its bisection meets; so for those and
-for batched lines the bisection runs here step for step (``ceil(log2(k + 1))`` steps over all values).
+nan is neither above nor below, and its answer is whatever its bisection meets; so for those, for
+lines out of order (where the two bisections meet different midpoints) and for batched lines the
+bisection runs here step for step (``ceil(log2(k + 1))`` steps over all values).
 """
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def searchsorted(seq, values, sorter, right, common, out):
         if sorter.size and (sorter.min() < 0 or sorter.max() >= k):
             raise RuntimeError("torch.searchsorted(): sorter index out of range")
         seq = np.take_along_axis(seq, sorter, -1)
-    if seq.ndim == 1 and not (d.kind == "f" and np.isnan(seq).any()):
+    # (NumPy's search of a line out of order picks other midpoints than PyTorch's: [0, 3, 1] put 2 at 3, not 1)
+    if seq.ndim == 1 and not (d.kind == "f" and np.isnan(seq).any()) and not (seq[1:] < seq[:-1]).any():
         found = np.searchsorted(seq, values, side="right" if right else "left")
     else:
         rows = int(np.prod(seq.shape[:-1]))

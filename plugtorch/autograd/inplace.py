@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 
+from plugtorch import _dtypes
 from plugtorch.autograd import formulas as F
 from plugtorch.autograd.graph import Node, edge, move_retained_grad, next_seq
 from plugtorch.dispatch import dispatcher as D
@@ -175,6 +176,10 @@ _VALUE_OPS = frozenset({"masked_fill", "index_fill"})   # a 0-d tensor argument 
 
 def inplace(self, op, args, kwargs):
     """``self.op_(*args)``: compute ``op(self, *args)`` and copy the result into ``self``."""
+    dt = kwargs.get("dtype") if kwargs else None
+    if dt is not None and _dtypes.to_dtype(dt) is not self._dtype:   # x.cumsum_(0, dtype=float64): PyTorch refuses
+        raise RuntimeError(f"{op.name}_(): Bad in-place call: input tensor dtype {self._dtype} and output tensor "
+                           f"dtype {_dtypes.to_dtype(dt)} should match; leave dtype= out or use {op.name}()")
     vc = self._vc
     if vc is not None:   # an operand partly in self's memory: refused, as PyTorch does
         for a in args:

@@ -198,3 +198,15 @@ def test_prelu_channels_are_dim_1_and_a_1d_input_is_one_channel():
     got = pt.prelu(pt.tensor(np.stack([x, -x])), pt.tensor([0.5, 0.25, 2.0]))   # (2, 3): channels are dim 1
     np.testing.assert_allclose(got.numpy(), np.where(np.stack([x, -x]) > 0, np.stack([x, -x]),
                                                      np.array([0.5, 0.25, 2.0]) * np.stack([x, -x])))
+
+
+def test_an_inplace_scan_refuses_a_dtype_other_than_its_own():
+    # x.cumsum_(0, dtype=float64) on a float32 x computed in float64 and cast back silently;
+    # PyTorch refuses: the result of an in-place op has self's dtype. Its own dtype is fine
+    x = pt.tensor([1.0, 2.0, 3.0])
+    for name in ("cumsum_", "cumprod_"):
+        with pytest.raises(RuntimeError, match=rf"{name}\(\): Bad in-place call: input tensor dtype plugtorch.float32 "
+                                               r"and output tensor dtype plugtorch.float64 should match"):
+            getattr(x, name)(0, dtype=pt.float64)
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    assert x.cumsum_(0, dtype=pt.float32).tolist() == np.cumsum([1.0, 2.0, 3.0]).tolist()

@@ -6,13 +6,15 @@ from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _ProbsOrLogits
 from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all
+from plugtorch.nn.functional.loss import _softplus_neg
 
 __all__ = ["Bernoulli"]
 
 
 def _bce_with_logits(logits, value):
-    # binary_cross_entropy_with_logits(logits, value), written out: max(l, 0) - l*v + log1p(exp(-|l|))
-    return logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p()
+    # binary_cross_entropy_with_logits(logits, value), written out: log(1 + exp(l)) - l*v, that
+    # softplus differentiable at l = 0 (clamp's and abs's subgradients gave 1 - v, not 0.5 - v)
+    return _softplus_neg(-logits) - logits * value
 
 
 class Bernoulli(_ProbsOrLogits, ExponentialFamily):

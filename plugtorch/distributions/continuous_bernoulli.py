@@ -7,6 +7,7 @@ import numbers
 import plugtorch as _pt
 from plugtorch.distributions import constraints
 from plugtorch.distributions._parameterised import _ProbsOrLogits
+from plugtorch.distributions.bernoulli import _bce_with_logits
 from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all, clamp_probs, lazy_property, logits_to_probs
 
@@ -118,7 +119,7 @@ class ContinuousBernoulli(_ProbsOrLogits, ExponentialFamily):
         if self._validate_args:
             self._validate_sample(value)
         logits, value = broadcast_all(self.logits, value)
-        bce = logits.clamp(min=0) - logits * value + (-logits.abs()).exp().log1p()
+        bce = _bce_with_logits(logits, value)
         return -bce + self._cont_bern_log_norm()
 
     def cdf(self, value):

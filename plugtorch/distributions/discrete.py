@@ -11,6 +11,7 @@ from plugtorch.distributions._samplers import binomial, poisson
 from plugtorch.distributions.distribution import Distribution
 from plugtorch.distributions.exp_family import ExponentialFamily
 from plugtorch.distributions.utils import broadcast_all
+from plugtorch.nn.functional.loss import _softplus_neg
 
 __all__ = ["Poisson", "Binomial", "Geometric", "NegativeBinomial", "Multinomial"]
 
@@ -60,10 +61,6 @@ class Poisson(_Parameterised, ExponentialFamily):
         return x.exp()
 
 
-def _clamp_by_zero(x):
-    return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
-
-
 class Binomial(_ProbsOrLogits):
     """Number of successes in ``total_count`` Bernoulli trials with ``probs`` (or ``logits``)."""
     arg_constraints = {"total_count": constraints.nonnegative_integer, "probs": constraints.unit_interval,
@@ -102,7 +99,8 @@ class Binomial(_ProbsOrLogits):
             self._validate_sample(value)
         n, logits = self.total_count, self.logits
         log_factorial_n = _pt.lgamma(n + 1)
-        normalize_term = n * _clamp_by_zero(logits) + n * (-logits.abs()).exp().log1p() - log_factorial_n
+        # n log(1 + exp(l)), differentiable twice at l = 0 (PyTorch's |l| there gives a second derivative 0)
+        normalize_term = n * _softplus_neg(-logits) - log_factorial_n
         return value * logits - _pt.lgamma(value + 1) - _pt.lgamma(n - value + 1) - normalize_term
 
     def _homogeneous_count(self, what):

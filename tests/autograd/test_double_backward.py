@@ -48,3 +48,58 @@ def test_scatter_reduce_prod_two_zeros_in_one_position_refuses_double_backward()
     _, gs = pt.autograd.grad(f(x, s).sum(), (x, s), create_graph=True)
     with pytest.raises(RuntimeError, match="scatter_reduce.*more than one zero in src"):
         pt.autograd.grad(gs.sum(), (x, s))
+
+
+# ---- log(1 + exp(x)) at x = 0 and log(exp(a) + exp(b)) at a = b: kinks of max/abs/clamp inside
+# a smooth function used to leak their subgradients (0) into the first or second derivative
+_Y = np.array([0.3, 1.0])
+_S0 = 1 / (1 + np.exp(-0.0))            # sigmoid(0)
+_DS0 = _S0 * (1 - _S0)                   # sigmoid'(0) = 1/4
+
+
+def _grads(fn, x0):
+    x = _t(x0)
+    (g,) = pt.autograd.grad(fn(x).sum(), (x,), create_graph=True)
+    (h,) = pt.autograd.grad(g.sum(), (x,))
+    return g.detach().numpy(), h.numpy()
+
+
+def test_binary_cross_entropy_with_logits_at_zero_logits():
+    y = pt.tensor(_Y, dtype=pt.float64)
+    g, h = _grads(lambda x: pt.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none"), [0.0, 0.0])
+    np.testing.assert_allclose(g, _S0 - _Y, rtol=1e-12)      # was 1 - y
+    np.testing.assert_allclose(h, [_DS0, _DS0], rtol=1e-12)  # was 0
+    pw = pt.tensor([2.0, 0.5], dtype=pt.float64)
+    assert gradgradcheck(lambda x: pt.nn.functional.binary_cross_entropy_with_logits(x, y, pos_weight=pw),
+                         (_t([0.0, 0.0]),))
+
+
+def test_multilabel_soft_margin_loss_at_zero_logits():
+    y = pt.tensor([_Y], dtype=pt.float64)
+    g, h = _grads(lambda x: pt.nn.functional.multilabel_soft_margin_loss(x.reshape(1, 2), y), [0.0, 0.0])
+    np.testing.assert_allclose(g, (_S0 - _Y) / 2, rtol=1e-12)
+    np.testing.assert_allclose(h, [_DS0 / 2, _DS0 / 2], rtol=1e-12)
+
+
+def test_bernoulli_binomial_log_prob_at_zero_logits():
+    D = pt.distributions
+    v = pt.tensor([1.0, 0.0], dtype=pt.float64)
+    g, h = _grads(lambda x: D.Bernoulli(logits=x).log_prob(v), [0.0, 0.0])
+    np.testing.assert_allclose(g, v.numpy() - _S0, rtol=1e-12)    # was v - 1
+    np.testing.assert_allclose(h, [-_DS0, -_DS0], rtol=1e-12)
+    k = pt.tensor([1.0, 2.0], dtype=pt.float64)
+    g, h = _grads(lambda x: D.Binomial(3, logits=x).log_prob(k), [0.0, 0.0])
+    np.testing.assert_allclose(g, k.numpy() - 3 * _S0, rtol=1e-12)
+    np.testing.assert_allclose(h, [-3 * _DS0, -3 * _DS0], rtol=1e-12)   # was 0 (as in PyTorch 2.13)
+    cv = pt.tensor([0.3, 0.8], dtype=pt.float64)
+    assert gradgradcheck(lambda x: D.ContinuousBernoulli(logits=x).log_prob(cv), (_t([0.0, 0.0]),))
+
+
+@pytest.mark.parametrize("op, scale", [("logaddexp", 1.0), ("logaddexp2", np.log(2))])
+def test_logaddexp_at_equal_operands(op, scale):
+    f = getattr(pt, op)
+    b = pt.tensor([0.7, -1.2], dtype=pt.float64)
+    g, h = _grads(lambda a: f(a, b), [0.7, -1.2])
+    np.testing.assert_allclose(g, [0.5, 0.5], rtol=1e-12)
+    np.testing.assert_allclose(h, [scale * _DS0] * 2, rtol=1e-12)   # was 0
+    assert gradgradcheck(f, (_t([0.7, -1.2]), _t([0.7, -1.2])))

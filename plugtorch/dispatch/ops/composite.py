@@ -1102,9 +1102,12 @@ def logaddexp(input, other):
     pt = _pt()
     # the operands in the result dtype first (a bool tensor takes no part in a - b)
     a, b = _in_float32_if_half(dt, *(v.to(dt) if isinstance(v, M.Tensor) else v for v in (input, other)))
-    # PyTorch's max(a, b) + log1p(exp(-|a - b|)) (log(1 + tiny) would lose the tiny term);
-    # equal infinities give themselves, not inf - inf = nan
-    out = pt.maximum(a, b) + (a - b).abs().neg().exp().log1p()
+    # PyTorch's max(a, b) + log1p(exp(-|a - b|)) (log(1 + tiny) would lose the tiny term), the
+    # larger picked by one test so that a tie differentiates twice (sigmoid'(0) = 1/4, where
+    # maximum's and abs's kinks gave 0); equal infinities give themselves, not inf - inf = nan
+    ge = a >= b
+    hi, lo = pt.where(ge, a, b), pt.where(ge, b, a)
+    out = hi + (lo - hi).exp().log1p()
     out = pt.where(a.isinf() & (a == b), a, out)
     return out.to(dt)
 

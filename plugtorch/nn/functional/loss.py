@@ -273,8 +273,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if not (target.dtype.is_floating_point or target.dtype.is_complex):
         raise RuntimeError(f"binary_cross_entropy_with_logits(): expected a floating point target (probabilities), "
                            f"got {target.dtype}; convert it with .to(input.dtype)")
-    neg_x = -input
-    softplus_neg = pt.where(neg_x > 0, neg_x, 0.0) + (-input.abs()).exp().log1p()
+    softplus_neg = _softplus_neg(input)
     if pos_weight is not None:
         loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * softplus_neg
     else:
@@ -282,6 +281,14 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+def _softplus_neg(x):
+    """log(1 + exp(-x)) = -log sigmoid(x), stable: max(-x, 0) + log1p(exp(-|x|)) with both kinks'
+    sides chosen by one test, so at x = 0 the gradient is sigmoid(0) - 1 = -0.5 (relu's and abs's
+    subgradients 0 gave 0) and the second derivative sigmoid'(0) = 0.25."""
+    pos = x >= 0
+    return pt.where(pos, 0.0, -x) + pt.where(pos, -x, x).exp().log1p()
 
 
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
@@ -523,9 +530,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         raise RuntimeError("multilabel_soft_margin_loss(): expected an input of 1 or more dims (the last holds "
                            "the classes), got a 0-d tensor")
     _check_floating_input("multilabel_soft_margin_loss", input)
-    neg_x = -input
-    softplus_neg = pt.where(neg_x > 0, neg_x, 0.0) + (-input.abs()).exp().log1p()   # -log sigmoid(x), stable
-    loss = (1 - target) * input + softplus_neg
+    loss = (1 - target) * input + _softplus_neg(input)
     if weight is not None:
         loss = loss * weight
     loss = loss.sum(-1) / input.shape[-1]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from plugtorch._tensor import Tensor
 from plugtorch.distributed import staging
 from plugtorch.distributed.process_group import GroupMember, group_rank, resolve
-from plugtorch.distributed.reduce_op import ReduceOp, check_reduce_op
+from plugtorch.distributed.reduce_op import BITWISE, ReduceOp, check_reduce_op
 from plugtorch.distributed.work import Work
 
 _TORCH_NAME = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
@@ -31,7 +31,15 @@ def _check_tensor(t, opname: str, what: str = "tensor") -> None:
 
 def _check_op(op, tensor, opname: str) -> ReduceOp:
     op = check_reduce_op(op, opname)
-    if op is ReduceOp.AVG and not tensor.dtype.is_floating_point:
+    dtype = tensor.dtype
+    if dtype.is_complex and (op in BITWISE or op in (ReduceOp.MIN, ReduceOp.MAX)):
+        raise ValueError(f"{opname} does not support {op} on complex tensors ({_describe(tensor)}): "
+                         f"complex numbers have no order; reduce view_as_real(tensor) or "
+                         f"the absolute values instead")
+    if op in BITWISE and (dtype.is_floating_point or dtype.is_complex):
+        raise RuntimeError(f"{opname}: Cannot use {op} with non-integral dataType {dtype} "
+                           f"({_describe(tensor)}): bitwise reductions take integer or bool tensors")
+    if op is ReduceOp.AVG and not (dtype.is_floating_point or dtype.is_complex):
         raise RuntimeError(f"{opname}: ReduceOp.AVG of a {tensor.dtype} tensor ({_describe(tensor)}): "
                            f"result type Float can't be cast to the desired output type "
                            f"{_TORCH_NAME.get(tensor.dtype.name, tensor.dtype.name)}; reduce with "

@@ -71,9 +71,12 @@ class MPIProcessGroup:
     def _op(self, array: np.ndarray, op: ReduceOp):
         MPI = import_mpi()
         if array.dtype == np.bool_:   # PyTorch: SUM and MAX of bools are OR, PRODUCT and MIN AND
-            return MPI.LOR if op in (ReduceOp.SUM, ReduceOp.MAX) else MPI.LAND
+            # (MPI's bitwise ops do not take C_BOOL; on bools they are the logical ones)
+            return {ReduceOp.SUM: MPI.LOR, ReduceOp.MAX: MPI.LOR, ReduceOp.BOR: MPI.LOR,
+                    ReduceOp.BXOR: MPI.LXOR}.get(op, MPI.LAND)
         return {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-                ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX}[op]
+                ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX, ReduceOp.BAND: MPI.BAND,
+                ReduceOp.BOR: MPI.BOR, ReduceOp.BXOR: MPI.BXOR}[op]
 
     @staticmethod
     def _tester(request):

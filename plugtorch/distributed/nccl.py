@@ -80,6 +80,9 @@ class NCCLProcessGroup(MPIProcessGroup):
     def _op(self, array, op):
         if array.dtype == np.bool_:   # bools travel as uint8: OR is MAX, AND is MIN
             op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN
+        if op not in _OPS:
+            raise RuntimeError(f"the nccl process-group backend has no {op} (NCCL has no bitwise "
+                               f"reductions); use the mpi backend")
         return getattr(self.nccl, _OPS[op])
 
     def allreduce(self, array, op):

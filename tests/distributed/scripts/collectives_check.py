@@ -135,6 +135,50 @@ for device in DEVICES:
         dist.all_reduce(t, op=op)
         expect(t, fn(np.stack([[r == 0, True, False] for r in range(N)]), axis=0), f"bool {op} {device}")
 
+    # bitwise reductions on integers (rank r: [12 + r, 5 * (r + 1), -(r + 2) or 200 + r]) and bools
+    for dtype in [d for d in (pt.int8, pt.int16, pt.int32, pt.int64, pt.uint8) if supported(d, device)]:
+        host = lambda r: np.array([12 + r, 5 * (r + 1), 200 + r if dtype is pt.uint8 else -(r + 2)],  # noqa: E731
+                                  dtype=dtype.numpy)
+        allv = np.stack([host(r) for r in range(N)])
+        for op, fn in ((ReduceOp.BAND, np.bitwise_and), (ReduceOp.BOR, np.bitwise_or),
+                       (ReduceOp.BXOR, np.bitwise_xor)):
+            t = pt.tensor(host(R), dtype=dtype, device=device)
+            dist.all_reduce(t, op=op)
+            expect(t, fn.reduce(allv, axis=0), f"all_reduce {op} {device} {dtype}")
+            inp = pt.tensor(np.concatenate([host(R) + k for k in range(N)]), dtype=dtype, device=device)
+            out = pt.zeros(3, dtype=dtype, device=device)
+            dist.reduce_scatter_tensor(out, inp, op=op)
+            expect(out, fn.reduce(allv + R, axis=0).astype(dtype.numpy), f"reduce_scatter_tensor {op} {device} {dtype}")
+    for op, fn in ((ReduceOp.BAND, np.logical_and), (ReduceOp.BOR, np.logical_or),
+                   (ReduceOp.BXOR, np.logical_xor)):
+        t = pt.tensor([R == 0, True, False, R % 2 == 1], device=device)
+        dist.all_reduce(t, op=op)
+        expect(t, fn.reduce(np.stack([[r == 0, True, False, r % 2 == 1] for r in range(N)]), axis=0),
+               f"bool {op} {device}")
+    try:
+        dist.all_reduce(pt.ones(2, device=device), op=ReduceOp.BXOR)
+        raise AssertionError("BXOR of a float tensor did not raise")
+    except RuntimeError as e:
+        assert "all_reduce: Cannot use ReduceOp.BXOR with non-integral dataType plugtorch.float32" in str(e), e
+
+    # complex: SUM, AVG and PRODUCT are complex arithmetic; MIN and MAX have no meaning
+    for dtype in [d for d in (pt.complex64, pt.complex128) if supported(d, device)]:
+        host = lambda r: np.array([1.5 + (r + 1) * 1j, -2.0 + 0.5j * r, 0.25 * r - 1j])   # noqa: E731
+        allv = np.stack([host(r) for r in range(N)])
+        for op, want in ((ReduceOp.SUM, allv.sum(0)), (ReduceOp.AVG, allv.sum(0) / N),
+                         (ReduceOp.PRODUCT, allv.prod(0))):
+            t = pt.tensor(host(R), dtype=dtype, device=device)
+            dist.all_reduce(t, op=op)
+            got = t.cpu().numpy()
+            assert np.allclose(got, want, rtol=1e-6, atol=0), f"rank {R}: all_reduce {op} {device} {dtype}: {got} != {want}"
+            checks += 1
+        for op in (ReduceOp.MIN, ReduceOp.MAX, ReduceOp.BAND):
+            try:
+                dist.all_reduce(pt.tensor(host(R), dtype=dtype, device=device), op=op)
+                raise AssertionError(f"{op} of a complex tensor did not raise")
+            except ValueError as e:
+                assert f"all_reduce does not support {op} on complex tensors" in str(e), e
+
     # send/recv with any source; recv returns the sender's global rank
     if R == 0:
         for _ in range(N - 1):

@@ -66,7 +66,9 @@ class DistributedDataParallel(Module):
         params = [p for _, p in named]
         if init_sync:
             _verify_same_model(dist, process_group, named)
-            self._broadcast(params + (self.modules_buffers if broadcast_buffers else []))
+            # every parameter, frozen ones too (as PyTorch's _sync_module_states): a frozen
+            # layer initialized differently on each rank must not stay different
+            self._broadcast(list(module.parameters()) + (self.modules_buffers if broadcast_buffers else []))
         self.reducer = Reducer(
             params, [n for n, _ in named], dist, process_group, cap_bytes=self.bucket_bytes_cap,
             first_cap_bytes=FIRST_BUCKET_BYTES if bucket_cap_mb is None else self.bucket_bytes_cap,

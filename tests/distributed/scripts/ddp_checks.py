@@ -268,6 +268,36 @@ def subgroup_of_two():
     dist.barrier()
 
 
+def frozen_parameters_and_hooks(device):
+    """A frozen layer (requires_grad=False, different on every rank) is broadcast from rank 0
+    like the others (PyTorch's _sync_module_states takes every parameter); a tensor hook on a
+    parameter (doubling its gradient) acts before the average. Training equals one process
+    on the joined batches with the same hook."""
+    def make(seed):
+        pt.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(5, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 3))
+        net = net.to(device=device, dtype=pt.float64)
+        net[2].requires_grad_(False)
+        net[4].weight.register_hook(lambda g: g * 2)
+        return net
+    ddp, ref = DDP(make(300 + RANK), bucket_cap_mb=TINY_BUCKETS), make(300)
+    check(max_diff(ddp.parameters(), ref.parameters()) == 0, "frozen parameters not broadcast from rank 0")
+    opt = pt.optim.SGD([p for p in ddp.parameters() if p.requires_grad], lr=0.1)
+    ref_opt = pt.optim.SGD([p for p in ref.parameters() if p.requires_grad], lr=0.1)
+    for step in range(3):
+        x, y = global_batch(20 + step, pt.float64, device)
+        opt.zero_grad()
+        nn.functional.mse_loss(ddp(local(x)), local(y)).backward()
+        opt.step()
+        ref_opt.zero_grad()
+        nn.functional.mse_loss(ref(x), y).backward()
+        ref_opt.step()
+    check(ddp.module[2].weight.grad is None, "a frozen parameter got a gradient")
+    d = max_diff(ddp.parameters(), ref.parameters())
+    check(d <= 1e-12, f"frozen/hooked DDP vs single process: max |difference| {d:.3g}")
+    log(f"ok frozen-and-hooked {device} max-diff {d:.2g}")
+
+
 def mismatched_models_refused():
     net = nn.Linear(3, 2 + (RANK == 1))
     try:
@@ -289,6 +319,7 @@ def main(devices):
             train_equals_single_process("sgd", pt.float32, device, 1e-5)
             train_equals_single_process("adam", dtype, device, tol, gradient_as_bucket_view=True)
         no_sync_accumulates(dtype, device, tol)
+        frozen_parameters_and_hooks(device)
         buffers_broadcast(device)
         state_dict_round_trip(device)
         if device == "cpu":

@@ -465,7 +465,9 @@ derivative("index", lambda g, x, indices:
 
 def _index_put_grad(g, x, indices, values, accumulate=False):
     gx = g if accumulate else g.index_put(indices, 0.0)
-    gv = g[tuple(slice(None) if i is None else i for i in indices)] if _is_tensor(values) else None
+    # the index op itself (not g[...]: Python indexing reads a 0-d index tensor as an integer,
+    # so separated indices would put the broadcast dims elsewhere than index_put took them)
+    gv = pt.ops.index(g, indices) if _is_tensor(values) else None
     return gx, None, gv
 
 

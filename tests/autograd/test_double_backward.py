@@ -103,3 +103,16 @@ def test_logaddexp_at_equal_operands(op, scale):
     np.testing.assert_allclose(g, [0.5, 0.5], rtol=1e-12)
     np.testing.assert_allclose(h, [scale * _DS0] * 2, rtol=1e-12)   # was 0
     assert gradgradcheck(f, (_t([0.7, -1.2]), _t([0.7, -1.2])))
+
+
+def test_index_put_values_gradient_with_separated_indices():
+    # [0-d tensor, None, tensor]: the broadcast index dim goes first, (2, 3); the values' gradient
+    # was read with Python indexing, which takes the 0-d tensor as an integer and gave (3, 2)
+    indices = [pt.tensor(-1), None, pt.tensor([2, 3])]
+    g = np.arange(24.0).reshape(2, 3, 4)
+    v = _t(np.ones((2, 3)))
+    y = pt.ops.index_put(pt.zeros(2, 3, 4, dtype=pt.float64), indices, v)
+    (gv,) = pt.autograd.grad(y, (v,), pt.tensor(g))
+    np.testing.assert_array_equal(gv.numpy(), g[1][:, [2, 3]].T)
+    # and so index's double backward (its backward is an index_put of the gradient)
+    assert gradgradcheck(lambda x: pt.ops.index(x, indices), (_t(g / 7),))

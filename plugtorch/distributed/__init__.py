@@ -11,9 +11,12 @@ docs/distributed.md.
 >>> dist.all_reduce(t, op=dist.ReduceOp.SUM)          # doctest: +SKIP
 """
 from plugtorch.distributed.backend import Backend
-from plugtorch.distributed.collectives import (all_gather, all_gather_into_tensor, all_reduce, barrier,
-                                               broadcast, gather, irecv, isend, recv, reduce,
+from plugtorch.distributed.collectives import (all_gather, all_gather_into_tensor, all_reduce, all_to_all,
+                                               all_to_all_single, barrier, broadcast, gather, irecv,
+                                               isend, recv, reduce, reduce_scatter,
                                                reduce_scatter_tensor, scatter, send)
+from plugtorch.distributed.objects import (all_gather_object, broadcast_object_list, gather_object,
+                                           scatter_object_list)
 from plugtorch.distributed.errors import DistBackendError, DistError
 from plugtorch.distributed.mpi import is_mpi_available
 from plugtorch.distributed.process_group import (GroupMember, default_pg_timeout, destroy_process_group,
@@ -38,9 +41,10 @@ def is_nccl_available() -> bool:
 
 __all__ = [
     "Backend", "DistBackendError", "DistError", "GroupMember", "ReduceOp", "Work", "all_gather",
-    "all_gather_into_tensor", "all_reduce", "barrier", "broadcast", "default_pg_timeout",
-    "destroy_process_group", "gather", "get_backend", "get_process_group_ranks", "get_rank",
+    "all_gather_into_tensor", "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single",
+    "barrier", "broadcast", "broadcast_object_list", "default_pg_timeout", "destroy_process_group",
+    "gather", "gather_object", "get_backend", "get_process_group_ranks", "get_rank",
     "get_world_size", "group", "init_process_group", "irecv", "is_available", "is_initialized",
     "is_mpi_available", "is_nccl_available", "isend", "new_group", "recv", "reduce",
-    "reduce_scatter_tensor", "scatter", "send",
+    "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send",
 ]

@@ -311,3 +311,107 @@ def barrier(group=None, async_op: bool = False, device_ids=None):
     if g == GroupMember.NON_GROUP_MEMBER:
         return None
     return _start(g, "barrier", g.barrier(), None, async_op)
+
+
+def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None, async_op: bool = False):
+    """Reduce ``input_list[i]`` across the group into ``output`` of group rank i (the list
+    holds one tensor per rank, each of ``output``'s shape and dtype)."""
+    g = resolve(group)
+    if g == GroupMember.NON_GROUP_MEMBER:
+        return None
+    _check_tensor(output, "reduce_scatter", "output")
+    op = _check_op(op, output, "reduce_scatter")
+    _check_list(input_list, output, g.size, "reduce_scatter", "input_list")
+    to_buffer, from_buffer, empty_buffer = _buffers(g)
+    array = empty_buffer((g.size, *output.shape), output.dtype, reduce=True)
+    for i, t in enumerate(input_list):
+        array[i] = to_buffer(t, reduce=True)[0].reshape(tuple(output.shape))
+    out, in_place = to_buffer(output, reduce=True, read=False)
+
+    def finish():
+        _average(out, op, g.size)
+        _write_back(output, out, in_place, from_buffer)
+    return _start(g, "reduce_scatter", g.reduce_scatter(out, array, op), finish, async_op, [output])
+
+
+def _splits(splits, t, size: int, opname: str, what: str) -> list:
+    """Rows of dim 0 per rank: ``splits`` checked, or an equal split of ``t``'s dim 0."""
+    rows = t.shape[0] if t.dim() > 0 else 1
+    if splits is None or len(splits) == 0:
+        if rows % size:
+            raise RuntimeError(f"{opname}: {what} tensor's dim 0 ({rows}, {_describe(t)}) is not "
+                               f"divisible by the group size {size}; pass {what}_split_sizes")
+        return [rows // size] * size
+    splits = [int(s) for s in splits]
+    if len(splits) != size or any(s < 0 for s in splits) or sum(splits) != rows:
+        raise RuntimeError(f"{opname}: {what}_split_sizes {splits} must hold {size} non-negative "
+                           f"sizes adding up to the {what} tensor's dim 0 ({rows}, {_describe(t)})")
+    return splits
+
+
+def all_to_all_single(output, input, output_split_sizes=None, input_split_sizes=None, group=None,
+                      async_op: bool = False):
+    """Split ``input`` along dim 0 (``input_split_sizes`` rows per rank, or equal blocks) and
+    send block i to group rank i; ``output`` receives block j from rank j, concatenated in rank
+    order (``output_split_sizes`` rows each, or equal blocks)."""
+    g = resolve(group)
+    if g == GroupMember.NON_GROUP_MEMBER:
+        return None
+    opname = "all_to_all_single"
+    _check_tensor(output, opname, "output")
+    _check_tensor(input, opname, "input")
+    if output.dtype is not input.dtype:
+        raise RuntimeError(f"{opname}: output and input must have the same dtype (output "
+                           f"{_describe(output)}, input {_describe(input)})")
+    if tuple(output.shape[1:]) != tuple(input.shape[1:]):
+        raise RuntimeError(f"{opname}: output and input must have the same size beyond dim 0 "
+                           f"(output {_describe(output)}, input {_describe(input)})")
+    row = 1
+    for n in input.shape[1:]:
+        row *= n
+    in_counts = [s * row for s in _splits(input_split_sizes, input, g.size, opname, "input")]
+    out_counts = [s * row for s in _splits(output_split_sizes, output, g.size, opname, "output")]
+    to_buffer, from_buffer, _ = _buffers(g)
+    array, _ = to_buffer(input)
+    out, in_place = to_buffer(output, read=False)
+
+    def finish():
+        _write_back(output, out, in_place, from_buffer)
+    return _start(g, opname, g.alltoallv(out.reshape(-1), out_counts, array.reshape(-1), in_counts),
+                  finish, async_op, [output])
+
+
+def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op: bool = False):
+    """``input_tensor_list[i]`` to group rank i; ``output_tensor_list[j]`` receives rank j's
+    ``input_tensor_list[rank]`` (tensors of one dtype; their sizes may differ)."""
+    g = resolve(group)
+    if g == GroupMember.NON_GROUP_MEMBER:
+        return None
+    opname = "all_to_all"
+    for what, ts in (("output_tensor_list", output_tensor_list), ("input_tensor_list", input_tensor_list)):
+        if not isinstance(ts, (list, tuple)) or len(ts) != g.size:
+            got = len(ts) if isinstance(ts, (list, tuple)) else type(ts).__name__
+            raise RuntimeError(f"{opname}: {what} must hold one tensor per rank of the group: "
+                               f"expected length {g.size}, got {got}")
+        for i, t in enumerate(ts):
+            _check_tensor(t, opname, f"{what}[{i}]")
+            if t.dtype is not input_tensor_list[0].dtype:
+                raise RuntimeError(f"{opname}: every tensor must have the dtype of input_tensor_list[0] "
+                                   f"({input_tensor_list[0].dtype}); {what}[{i}] has {_describe(t)}")
+    to_buffer, from_buffer, empty_buffer = _buffers(g)
+    in_counts = [t.numel() for t in input_tensor_list]
+    out_counts = [t.numel() for t in output_tensor_list]
+    array = empty_buffer((sum(in_counts),), input_tensor_list[0].dtype)
+    off = 0
+    for t, n in zip(input_tensor_list, in_counts):
+        array[off:off + n] = to_buffer(t)[0].reshape(-1)
+        off += n
+    out = empty_buffer((sum(out_counts),), input_tensor_list[0].dtype)
+
+    def finish():
+        o = 0
+        for t, n in zip(output_tensor_list, out_counts):
+            from_buffer(t, out[o:o + n])
+            o += n
+    return _start(g, opname, g.alltoallv(out, out_counts, array, in_counts), finish, async_op,
+                  list(output_tensor_list))

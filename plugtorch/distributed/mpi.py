@@ -106,6 +106,14 @@ class MPIProcessGroup:
     def scatter(self, out, array, root):
         return self._tester(self.comm.Iscatter(array if self.rank == root else None, out, root))
 
+    def alltoallv(self, out, out_counts, array, in_counts):
+        """Block i of ``array`` (``in_counts[i]`` elements, in order) to group rank i; block j
+        of ``out`` (``out_counts[j]`` elements) from group rank j."""
+        def spec(buf, counts):
+            displs = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64).tolist()
+            return [buf, (list(map(int, counts)), displs)]
+        return self._tester(self.comm.Ialltoallv(spec(array, in_counts), spec(out, out_counts)))
+
     def send(self, array, dst, tag):
         return self._tester(self.comm.Isend(array, dst, tag))
 

@@ -77,6 +77,10 @@ class NCCLProcessGroup(MPIProcessGroup):
         import cupy
         return cupy.cuda.get_current_stream().ptr
 
+    def alltoallv(self, out, out_counts, array, in_counts):
+        raise RuntimeError("all_to_all: the nccl process-group backend has no all-to-all yet; use "
+                           "the mpi backend")
+
     def _op(self, array, op):
         if array.dtype == np.bool_:   # bools travel as uint8: OR is MAX, AND is MIN
             op = ReduceOp.MAX if op in (ReduceOp.SUM, ReduceOp.MAX) else ReduceOp.MIN

@@ -258,3 +258,11 @@ def test_keep_freed_memory_asks_glibc_for_top_padding_unless_the_user_chose(monk
     monkeypatch.delenv("PLUGTORCH_KEEP_FREED_MEMORY")
     monkeypatch.setenv("MALLOC_TOP_PAD_", "0")
     assert memory.keep_freed_memory() is False
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_all_to_all_reduce_scatter_and_objects_under_mpiexec(n):
+    rc, out = run_ranks(n, "alltoall_objects_check.py", "cpu,opencl")
+    assert rc == 0, f"mpiexec -n {n} alltoall_objects_check.py exited {rc}:\n{out[-4000:]}"
+    for r in range(n):
+        assert f"rank {r}: all_to_all and object collectives ok" in out, out[-2000:]

@@ -269,6 +269,26 @@ def test_norm_default_and_int_error():
 
 
 
+
+def test_zero_norm_of_a_tensor_that_requires_grad_requires_grad_with_zero_gradient():
+    # norm(x, 0) (a count of nonzeros, also behind dist/cdist/pdist with p=0) did not require
+    # grad, so loss = norm(x, 0); loss.backward() raised; PyTorch's result requires grad and its
+    # gradient is zero (the count is piecewise constant), also at inf/nan and for complex x
+    nan, inf = float("nan"), float("inf")
+    for v in ([0.0, 1.0, inf, nan, -2.0], [0j, 1 + 1j, complex(inf, 0)]):
+        x = pt.tensor(v, requires_grad=True)
+        y = pt.norm(x, 0)
+        assert y.requires_grad and y.item() == np.count_nonzero(np.array(v))
+        y.backward()
+        assert (x.grad == 0).all().item()
+    x = pt.tensor([[1.0, 0.0, 3.0], [2.0, 2.0, -1.0]], requires_grad=True)
+    for y in (pt.dist(x, x.flip(0), 0), pt.cdist(x, x, 0), pt.pdist(x, 0), pt.linalg.vector_norm(x, 0, 1)):
+        assert y.requires_grad
+        y.sum().backward()
+        assert x.grad.tolist() == [[0.0] * 3] * 2
+    with pt.no_grad():
+        assert not pt.norm(x, 0).requires_grad
+
 def test_norm_dtype_must_be_of_the_inputs_kind_and_not_narrower():
     # norm(tensor([3+4j]), dtype=float32) cast the input to float32 first, dropping the imaginary
     # part: 3.0 where |3+4j| = 5 (vector_norm, matrix_norm, norm, linalg.norm alike); PyTorch

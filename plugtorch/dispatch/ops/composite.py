@@ -913,7 +913,14 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     if ord == -float("inf"):
         return a.amin(dim, keepdim=keepdim)
     if ord == 0:
-        return (a != 0).to(a.dtype).sum(dim, keepdim=keepdim)   # real, for complex x too
+        count = (a != 0).to(a.dtype).sum(dim, keepdim=keepdim)   # real, for complex x too
+        if x.requires_grad and _pt().is_grad_enabled():
+            # PyTorch's result requires grad (its gradient is zero), so norm(x, 0).backward() works
+            # inside a loss: add an exact 0 that depends on x (where picks 0 whatever x holds; not
+            # through abs, whose gradient at a complex inf is nan)
+            zero = _pt().where(_pt().zeros_like(x, dtype=_dtypes.bool), x, 0.0).sum(dim, keepdim=keepdim)
+            count = count + (zero.real if zero._dtype.is_complex else zero)
+        return count
     powers = _root_at_zero(a, ord) if 0 < ord < 1 else a.pow(ord)   # (|x|^p: infinite slope at 0)
     return _root_at_zero(powers.sum(dim, keepdim=keepdim), 1.0 / ord)
 

@@ -33,9 +33,9 @@ def _check_op(op, tensor, opname: str) -> ReduceOp:
     op = check_reduce_op(op, opname)
     dtype = tensor.dtype
     if dtype.is_complex and (op in BITWISE or op in (ReduceOp.MIN, ReduceOp.MAX)):
-        raise ValueError(f"{opname} does not support {op} on complex tensors ({_describe(tensor)}): "
-                         f"complex numbers have no order; reduce view_as_real(tensor) or "
-                         f"the absolute values instead")
+        why = ("bitwise reductions take integer or bool tensors" if op in BITWISE else
+               "complex numbers have no order; reduce view_as_real(tensor) or the absolute values")
+        raise ValueError(f"{opname} does not support {op} on complex tensors ({_describe(tensor)}): {why}")
     if op in BITWISE and (dtype.is_floating_point or dtype.is_complex):
         raise RuntimeError(f"{opname}: Cannot use {op} with non-integral dataType {dtype} "
                            f"({_describe(tensor)}): bitwise reductions take integer or bool tensors")

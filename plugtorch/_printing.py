@@ -175,5 +175,7 @@ def tensor_repr(t):
         extras.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t.requires_grad:
         extras.append("requires_grad=True")
+    if t._fw_grad is not None:   # (a dual tensor of autograd.forward_ad)
+        extras.append(f"tangent={tensor_repr(t._fw_grad)}")
     param = "Parameter containing:\n" if getattr(t, "_is_param", False) else ""
     return param + prefix + body + "".join(", " + e for e in extras) + ")"

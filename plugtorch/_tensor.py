@@ -48,6 +48,7 @@ class Tensor:
     _acc = None
     _retains_grad = False
     _is_param = False
+    _fw_grad = None     # the tangent inside autograd.forward_ad.dual_level()
     __array_priority__ = 1000
 
     @staticmethod

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from plugtorch._caches import Memo
-from plugtorch.autograd import graph  # noqa: F401
+from plugtorch.autograd import forward_ad, graph  # noqa: F401
 from plugtorch.autograd.function import Function, FunctionCtx  # noqa: F401
 from plugtorch.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
                                           is_inference_mode_enabled, no_grad, set_grad_enabled)

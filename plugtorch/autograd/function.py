@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from plugtorch.autograd.graph import _FREED, Node, SavedTensor, edge, move_retained_grad, next_seq
 from plugtorch.autograd import anomaly_mode, saved_hooks
+from plugtorch.autograd import forward_ad as _forward_ad
 from plugtorch.dispatch import dispatcher as D
 
 
@@ -24,6 +25,10 @@ class FunctionCtx:
         self._node = None
         self.materialize_grads = True
 
+    def save_for_forward(self, *tensors):
+        """Tensors ``jvp`` reads as ``ctx.saved_tensors`` (forward-mode AD, autograd.forward_ad)."""
+        self._fw_saved = tensors
+
     def save_for_backward(self, *tensors):
         from plugtorch._tensor import Tensor
         for k, t in enumerate(tensors):
@@ -34,6 +39,8 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
+        if getattr(self, "_in_jvp", False):
+            return tuple(getattr(self, "_fw_saved", ()))
         if self._saved is None:
             raise RuntimeError(_FREED)
         return tuple(s.unpack(self._node) if s is not None else None for s in self._saved)
@@ -140,6 +147,13 @@ class Function:
                            f"and call {type(self).__name__}.apply(...)")
 
     @staticmethod
+    def jvp(ctx, *grad_inputs):
+        """Optional: the outputs' tangents from the inputs' (forward-mode AD); tensors saved with
+        ``ctx.save_for_forward`` read as ``ctx.saved_tensors``."""
+        raise NotImplementedError("You must implement the jvp function for custom autograd.Function to use it with "
+                                  "forward mode AD.")
+
+    @staticmethod
     def setup_context(ctx, inputs, output):
         """Optional: with it, ``forward(*args)`` takes no ctx and ``setup_context(ctx, inputs,
         output)`` saves what backward needs (PyTorch's new-style Function)."""
@@ -151,10 +165,13 @@ class Function:
         ctx = FunctionCtx()
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         recording = D.grad_state.enabled and any(ctx.needs_input_grad)
+        fw = _forward_ad._state
+        dual = fw.level is not None and any(isinstance(a, Tensor) and a._fw_grad is not None for a in args)
         gs = D.grad_state
         prev = gs.enabled
         gs.enabled = False
         gs.in_function += 1
+        fw.suspended += dual     # (the tangents come from jvp, not from forward's ops)
         try:
             if cls.setup_context is not Function.setup_context:
                 out = cls.forward(*args, **kwargs)
@@ -164,6 +181,9 @@ class Function:
         finally:
             gs.enabled = prev
             gs.in_function -= 1
+            fw.suspended -= dual
+        if dual:
+            out = _forward_tangents(cls, ctx, args, out)
         if not recording:
             return out
         outs = out if isinstance(out, tuple) else (out,)
@@ -200,6 +220,36 @@ class Function:
                 move_retained_grad(o, old_fn, old_nr)    # (a dirty input's retain_grad follows it)
             result.append(o)
         return tuple(result) if isinstance(out, tuple) else result[0]
+
+
+def _forward_tangents(cls, ctx, args, out):
+    """The outputs of a Function called on dual tensors, carrying the tangents its jvp gives."""
+    from plugtorch._tensor import Tensor
+    forward_ad = _forward_ad
+    tangents = [a._fw_grad if isinstance(a, Tensor) else None for a in args]
+    ctx._in_jvp = True
+    forward_ad._state.suspended += 1     # (jvp's own ops compute tangents, they carry none)
+    try:
+        res = cls.jvp(ctx, *tangents)
+    finally:
+        ctx._in_jvp = False
+        forward_ad._state.suspended -= 1
+    outs = out if isinstance(out, tuple) else (out,)
+    res = res if isinstance(res, tuple) else (res,)
+    if len(res) != len(outs):
+        raise RuntimeError(f"function {cls.__name__}.jvp returned an incorrect number of tangents (expected "
+                           f"{len(outs)}, got {len(res)})")
+    marked = []
+    for o, t in zip(outs, res):
+        if isinstance(o, Tensor) and t is not None:
+            if tuple(t.shape) != tuple(o.shape):
+                raise RuntimeError(f"function {cls.__name__}.jvp returned a tangent of shape {list(t.shape)} for an "
+                                   f"output of shape {list(o.shape)}")
+            if any(o is a for a in args):    # (never give a caller's input a tangent it did not have)
+                o = o.view_as(o)
+            forward_ad._set_tangent(o, t)
+        marked.append(o)
+    return tuple(marked) if isinstance(out, tuple) else marked[0]
 
 
 def _check_dirty(cls, t):

@@ -239,10 +239,10 @@ def _functional(op, args, kwargs, call):
     outs = [out] if single else list(out) if isinstance(out, (tuple, list)) else []
     outs = [o if isinstance(o, Tensor) and (o.is_floating_point() or o.is_complex()) else None for o in outs]
     jts = _jvp(outs, pairs)
-    keep = user_grad and any(p[0] is not None and p[0].requires_grad and p[0].grad_fn is not None or
-                             (p[0].requires_grad and not _is_shadow(p[0], args)) for p in pairs)
+    # the result keeps its history only when the caller's own inputs asked for one
+    keep = user_grad and any(a.requires_grad for a in _flat(args))
     if single:
-        r = out if keep else _plain(out, args)
+        r = out if keep else _plain(out)
         if jts[0] is not None:
             _set_tangent(r, jts[0])
         return r
@@ -250,15 +250,11 @@ def _functional(op, args, kwargs, call):
         return out
     items = []
     for o, jt in zip(out, jts + [None] * (len(out) - len(jts))):
-        r = o if keep or not isinstance(o, Tensor) else _plain(o, args)
+        r = o if keep else _plain(o)
         if jt is not None:
             _set_tangent(r, jt)
         items.append(r)
     return type(out)(items) if not hasattr(out, "_fields") else type(out)(*items)
-
-
-def _is_shadow(u, args):
-    return not any(u is a for a in _flat(args))
 
 
 def _flat(args):
@@ -270,13 +266,9 @@ def _flat(args):
             yield from (b for b in a if isinstance(b, Tensor))
 
 
-def _plain(o, args):
-    """``o`` without the history through the shadow leaves, unless the caller's inputs need it."""
-    if not isinstance(o, _tensor()) or not o.requires_grad:
-        return o
-    if any(a.requires_grad for a in _flat(args)) and D.grad_state.enabled:
-        return o
-    return o.detach()
+def _plain(o):
+    """``o`` without its history through the shadow leaves."""
+    return o.detach() if isinstance(o, _tensor()) and o.requires_grad else o
 
 
 def _view(op, args, kwargs, call):

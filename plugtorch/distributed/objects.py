@@ -3,9 +3,9 @@ each object is pickled into a uint8 tensor, the sizes travel first, then the byt
 to the largest) through the tensor collectives. Pickle runs arbitrary code on unpickling:
 use them only between ranks you trust, as in PyTorch.
 
->>> out = [None] * dist.get_world_size()                       # doctest: +SKIP
+>>> out = [None] * dist.get_world_size()     # 2 ranks           # doctest: +SKIP
 >>> dist.all_gather_object(out, {"rank": dist.get_rank()})    # doctest: +SKIP
->>> out                                                        # 2 ranks
+>>> out                                                        # doctest: +SKIP
 [{'rank': 0}, {'rank': 1}]
 """
 from __future__ import annotations

@@ -469,9 +469,49 @@ def bench_rnn(torch, rng):
             ref = times[k + 2] if len(bw) == 4 and k < 2 else None     # plugtorch's against pytorch's
             row(name, t, "ms", ref, "pytorch")
 
+def bench_einsum(torch, rng):
+    a = rng.standard_normal((16, 64, 32), dtype=np.float32)
+    b = rng.standard_normal((16, 32, 48), dtype=np.float32)
+    A, B = pt.from_numpy(a), pt.from_numpy(b)
+    np.testing.assert_allclose(pt.einsum("bij,bjk->bik", A, B).numpy(), a @ b, rtol=1e-5, atol=1e-5)
+    cs = [("plugtorch einsum", lambda: pt.einsum("bij,bjk->bik", A, B)), ("numpy matmul", lambda: np.matmul(a, b)),
+          ("numpy einsum", lambda: np.einsum("bij,bjk->bik", a, b))]
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        cs.append(("pytorch einsum", lambda: torch.einsum("bij,bjk->bik", ta, tb)))
+    report("einsum bij,bjk->bik, (16, 64, 32) x (16, 32, 48), float32 ms", cs)
+
+    q = rng.standard_normal((8, 8, 64, 32), dtype=np.float32)
+    Q = pt.from_numpy(q).requires_grad_()
+
+    def pt_scores():
+        pt.einsum("bhqd,bhkd->bhqk", Q, Q).sum().backward()
+        Q.grad = None
+    cs = [("plugtorch einsum fwd+bwd", pt_scores),
+          ("numpy matmul fwd+bwd", lambda: (q @ q.swapaxes(-1, -2), 2 * (np.ones((8, 8, 64, 64), np.float32) @ q)))]
+    if torch is not None:
+        tq = torch.from_numpy(q).requires_grad_()
+
+        def torch_scores():
+            torch.einsum("bhqd,bhkd->bhqk", tq, tq).sum().backward()
+            tq.grad = None
+        cs.append(("pytorch einsum fwd+bwd", torch_scores))
+    report("einsum bhqd,bhkd->bhqk, (8, 8, 64, 32), forward + backward, float32 ms", cs)
+
+
+def bench_stack(torch, rng):
+    parts = [rng.standard_normal((64, 128), dtype=np.float32) for _ in range(16)]
+    P = [pt.from_numpy(p) for p in parts]
+    cs = [("plugtorch stack", lambda: pt.stack(P)), ("numpy stack", lambda: np.stack(parts))]
+    if torch is not None:
+        tp = [torch.from_numpy(p) for p in parts]
+        cs.append(("pytorch stack", lambda: torch.stack(tp)))
+    report("stack of 16 (64, 128) float32 tensors, dim 0, ms", cs)
+
+
 BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_antialias, "topk": bench_topk,
            "linear3d": bench_linear3d, "depthwise": bench_depthwise, "scatter": bench_scatter,
-           "short_sum": bench_short_sum, "rnn": bench_rnn}
+           "short_sum": bench_short_sum, "rnn": bench_rnn, "einsum": bench_einsum, "stack": bench_stack}
 
 
 def main(names):

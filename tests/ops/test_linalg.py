@@ -61,6 +61,11 @@ def test_mm_bmm_dot_outer():
     ("ii->i", [(3, 3)]), ("ii", [(3, 3)]), ("ij->ji", [(2, 3)]), ("i,i->", [(4,), (4,)]),
     ("i,j->ij", [(3,), (4,)]), ("ij->", [(2, 3)]), ("bhqd,bhkd->bhqk", [(2, 3, 4, 5), (2, 3, 6, 5)]),
     ("i j , j k -> i k", [(2, 3), (3, 4)]),
+    # pairwise bmm contractions: subscripts summed within one operand, broadcast size-1 dims,
+    # three operands, nothing left to contract, empty contractions
+    ("ij,kl->", [(2, 3), (4, 5)]), ("ijk,jl,lk->i", [(2, 3, 4), (3, 5), (5, 4)]), ("ij,jk,kl->li", [(2, 3), (3, 4), (4, 5)]),
+    ("bij,bjk->bik", [(1, 3, 1), (4, 1, 2)]), ("...ij,...jk->...ik", [(2, 1, 3, 4), (5, 4, 2)]),
+    ("ab,ab,ab->a", [(3, 4), (3, 4), (3, 4)]), ("ii,ij->j", [(3, 3), (3, 4)]), ("ij,jk->ki", [(3, 0), (0, 5)]),
 ])
 def test_einsum(eq, shapes):
     ops = [r(*s, seed=i) for i, s in enumerate(shapes)]
@@ -70,6 +75,20 @@ def test_einsum(eq, shapes):
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12)
     got2 = pt.einsum(eq, [pt.tensor(o) for o in ops])
     np.testing.assert_allclose(got2.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_complex_einsum_keeps_its_dtype():
+    # a subscript summed within one complex operand went through the integer rule (sum widens to
+    # int64): einsum("ij->i", [[1+2j, 3j]]) was tensor([1]) instead of [1+5j]
+    z = np.array([[1 + 2j, 3j]])
+    got = pt.einsum("ij->i", pt.tensor(z))
+    assert got.dtype is pt.complex128
+    np.testing.assert_allclose(got.numpy(), [1 + 5j])
+    a, b = r(2, 3) + 1j * r(2, 3, seed=1), r(3, 4, seed=2) - 2j * r(3, 4, seed=3)
+    for eq in ("ij,kl->", "ij,jk->ik", "ij,jk->"):
+        got = pt.einsum(eq, pt.tensor(a), pt.tensor(b.T.copy() if eq == "ij,kl->" else b))
+        assert got.dtype is pt.complex128
+        np.testing.assert_allclose(got.numpy(), np.einsum(eq, a, b.T.copy() if eq == "ij,kl->" else b), rtol=1e-12)
 
 
 def test_linalg_errors():

@@ -229,6 +229,8 @@ def stack(tensors, dim=0):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shp)} at entry 0 "
                                f"and {list(x.shape)} at entry {i}")
     d = M.wrap_dim("stack", dim, len(shp) + 1)
+    if d < len(shp):   # the equal blocks joined along d are the stacked tensor: one cat, one view
+        return _pt().cat(tensors, d).reshape(shp[:d] + (len(tensors),) + shp[d:])
     return _pt().cat([x.unsqueeze(d) for x in tensors], d)
 
 
@@ -1372,25 +1374,79 @@ def einsum(equation, *operands):
             sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]
         seen.append((term, tuple(x.shape)))
         perm = sorted(range(len(term)), key=lambda i: letters.index(term[i]))
-        x = x.permute(perm) if perm else x
+        x = x.permute(perm) if perm != list(range(len(perm))) else x
         shp = [1] * len(letters)
         for i in perm:
             shp[letters.index(term[i])] = x.shape[perm.index(i)]
-        aligned.append(x.reshape(shp))
+        aligned.append(x.reshape(shp) if len(shp) != x.ndim else x)
     dt = _einsum_dtype(seen, out, operands)
     work = dt
     if len(aligned) > 1 and dt in (_dtypes.float16, _dtypes.bfloat16):
         work = _dtypes.float32   # products summed in float32 and rounded once, as PyTorch's bmm
     aligned = [x if x._dtype is work else x.to(work) for x in aligned]
     prod = aligned[0]
-    for x in aligned[1:]:
-        prod = prod * x
     red = [i for i, c in enumerate(letters) if c not in out]
-    if red:
-        prod = prod.sum(red, dtype=work)
+    if len(aligned) > 1 and (work.is_floating_point or work.is_complex):
+        # pairwise, each pair one bmm (as PyTorch): the broadcast product of two operands would
+        # hold every (batch, left, contracted, right) element at once
+        for k, x in enumerate(aligned[1:], 1):
+            later = {c for term, _ in seen[k + 1:] for c in term}
+            prod = _einsum_pair(prod, x, [c in out or c in later for c in letters])
+        if red:   # each summed subscript has size 1 by now
+            prod = prod.reshape([n for c, n in zip(letters, prod.shape) if c in out])
+    else:
+        for x in aligned[1:]:
+            prod = prod * x
+        if red:
+            prod = prod.sum(red, dtype=work)
     kept = [c for c in letters if c in out]
-    prod = prod.permute([kept.index(c) for c in out]) if kept else prod
+    back = [kept.index(c) for c in out]
+    prod = prod.permute(back) if back != sorted(back) else prod
     return prod if work is dt else prod.to(dt)
+
+
+def _einsum_pair(a, b, keep):
+    """The product of ``a`` and ``b`` (both with one dim per einsum letter, size 1 where absent),
+    summed over each letter whose ``keep`` is False, as one bmm; the result keeps a dim per letter."""
+    sa, sb = a.shape, b.shape
+    own_a = [i for i, k in enumerate(keep) if not k and sa[i] != 1 and sb[i] == 1]
+    own_b = [i for i, k in enumerate(keep) if not k and sb[i] != 1 and sa[i] == 1]
+    if own_a:   # summed subscripts only one operand has are summed before the product
+        a, sa = a.sum(own_a, keepdim=True), tuple(1 if i in own_a else n for i, n in enumerate(sa))
+    if own_b:
+        b, sb = b.sum(own_b, keepdim=True), tuple(1 if i in own_b else n for i, n in enumerate(sb))
+    batch, left, right, contr = [], [], [], []
+    for i, k in enumerate(keep):
+        if sa[i] != 1 and sb[i] != 1:
+            (batch if k else contr).append(i)
+        elif sa[i] != 1:
+            left.append(i)
+        elif sb[i] != 1:
+            right.append(i)
+    if not contr:   # nothing to contract: the broadcast product is the result
+        return a * b
+    rest_a = [i for i in range(len(keep)) if i not in batch and i not in left and i not in contr]
+    rest_b = [i for i in range(len(keep)) if i not in batch and i not in contr and i not in right]
+    x = _moved(a, batch + left + contr + rest_a, (_numel(sa, batch), _numel(sa, left), _numel(sa, contr)))
+    y = _moved(b, batch + contr + right + rest_b, (_numel(sb, batch), _numel(sb, contr), _numel(sb, right)))
+    order = batch + left + right
+    r = _moved(x.bmm(y), [], [sa[i] for i in batch] + [sa[i] for i in left] + [sb[i] for i in right])
+    r = _moved(r, sorted(range(len(order)), key=lambda j: order[j]), None)
+    return _moved(r, [], [(sa[i] if sa[i] != 1 else sb[i]) if i in order else 1 for i in range(len(keep))])
+
+
+def _numel(shape, dims):
+    n = 1
+    for i in dims:
+        n *= shape[i]
+    return n
+
+
+def _moved(t, dims, shape):
+    """``t.permute(dims).reshape(shape)``, each step only where it changes something (a shape of
+    None: no reshape)."""
+    t = t if dims == sorted(dims) else t.permute(dims)
+    return t if shape is None or tuple(t.shape) == tuple(shape) else t.reshape(shape)
 
 
 def _einsum_dtype(seen, out, operands):
@@ -1403,7 +1459,7 @@ def _einsum_dtype(seen, out, operands):
         if x._dtype is not dt:
             raise RuntimeError(f"einsum(): expected all operands to have the same dtype, got {dt} for operand 0 "
                                f"and {x._dtype} for operand {k}; convert them with .to()")
-    if dt.is_floating_point:
+    if dt.is_floating_point or dt.is_complex:
         return dt
     summed = {c for term, _ in seen for c in term if c not in out}
     alone = {c for c in summed if sum(c in term for term, _ in seen) == 1}

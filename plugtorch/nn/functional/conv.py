@@ -265,14 +265,17 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
     if any(pads):
         x = _pad(x, pads)
     g3 = g.reshape(n, groups, o // groups, L)
-    wg = weight.reshape(groups, o // groups, ck)
-    cols = _windows(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
-    grad_w = (g3 @ cols.transpose(-1, -2)).sum(0).reshape(tuple(weight.shape))
-    gcols = (wg.transpose(-1, -2) @ g3).reshape(n, c, kh * kw, ho, wo)
-    grad_xp = _sum_windows(gcols, (x.shape[2], x.shape[3]), k, d, s, (ho, wo))
-    if any(pads):
-        grad_xp = grad_xp[:, :, pads[2]:pads[2] + h, pads[0]:pads[0] + w]
-    grad_x = grad_xp if batched else grad_xp.squeeze(0)
+    grad_w = grad_x = None      # (each only when needed: a first layer's input needs none)
+    if weight._rg:
+        cols = _windows(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
+        grad_w = (g3 @ cols.transpose(-1, -2)).sum(0).reshape(tuple(weight.shape))
+    if input._rg:
+        wg = weight.reshape(groups, o // groups, ck)
+        gcols = (wg.transpose(-1, -2) @ g3).reshape(n, c, kh * kw, ho, wo)
+        grad_xp = _sum_windows(gcols, (x.shape[2], x.shape[3]), k, d, s, (ho, wo))
+        if any(pads):
+            grad_xp = grad_xp[:, :, pads[2]:pads[2] + h, pads[0]:pads[0] + w]
+        grad_x = grad_xp if batched else grad_xp.squeeze(0)
     grad_b = None if bias is None else g.sum((0, 2, 3))
     return grad_x, grad_w, grad_b
 

@@ -519,7 +519,7 @@ def _scatter_prod_grad(g, x, dim, index, src, reduce, *, include_self=True, resu
     without = x.scatter_reduce(dim, index, s.masked_fill(single, 1), "prod", include_self=include_self)
     gs = pt.where(single, (g * without).gather(dim, index), (g * result).gather(dim, index) / s.masked_fill(s_zero, 1))
     if gs.requires_grad and bool((s_zero & (zeros_at > 1)).any()):
-        gs = _not_differentiable(gs, "scatter_reduce(): double backward is unsupported for src when more than "
+        gs = not_differentiable(gs, "scatter_reduce(): double backward is unsupported for src when more than "
                                      "one zero in src is scattered to the same position (as in PyTorch); "
                                      "move the zeros apart, or differentiate once")
     return gx, None, None, _pad_to(gs, src)
@@ -529,7 +529,7 @@ derivative("scatter_reduce", _scatter_prod_grad, result=True,
            when=lambda args, kwargs: (args[4] if len(args) > 4 else kwargs.get("reduce")) == "prod")
 
 
-def _not_differentiable(t, message):
+def not_differentiable(t, message):
     """``t`` (a gradient) whose own differentiation raises ``message``: its history is cut at a
     node that fails when reached, so a double backward never sees a silent zero."""
     from plugtorch.autograd.function import _DelayedError

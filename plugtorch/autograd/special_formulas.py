@@ -57,11 +57,27 @@ def _xlog1py_grad(g, x, y):
 
 
 derivative("special_xlog1py", _xlog1py_grad)
-derivative("special_zeta", lambda g, x, q: (None, g * -x * pt.special_zeta(x + 1.0, q)))
+
+
+def _no_derivative(op, arg, t):
+    """Refuse (as PyTorch) the gradient of an argument that has no formula, instead of a silent 0."""
+    if isinstance(t, pt.Tensor) and t.requires_grad:
+        raise NotImplementedError(f"{op}(): the derivative with respect to its first argument {arg} is not "
+                                  f"implemented (as in PyTorch); pass {arg} detached (or as a number) to "
+                                  "differentiate the other argument")
+
+
+def _zeta_grad(g, x, q):
+    _no_derivative("special.zeta", "x", x)
+    return None, g * -x * pt.special_zeta(x + 1.0, q)
+
+
+derivative("special_zeta", _zeta_grad)
 
 
 def _gammainc_grad(sign):
     def f(g, a, x):
+        _no_derivative("special.gammainc" if sign > 0 else "special.gammaincc", "a", a)
         # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)
         lgamma_a = pt.lgamma(a) if isinstance(a, pt.Tensor) else math.lgamma(a)
         return None, sign * g * ((a - 1) * x.log() - x - lgamma_a).exp()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 import plugtorch as _pt
+from plugtorch.autograd.formulas import not_differentiable
 
 _MAX_ROUNDS = 1000
 
@@ -82,7 +83,12 @@ class _ReparameterisedGamma(_pt.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         alpha, x = ctx.saved_tensors
-        return grad * standard_gamma_grad(alpha, x), None
+        d = standard_gamma_grad(alpha, x)
+        if d.requires_grad:   # (create_graph) its derivative would hold the sample fixed: refuse it, as PyTorch
+            d = not_differentiable(d, "the derivative of a Gamma (Beta, Dirichlet) rsample's gradient with "
+                                       "respect to its concentration is not implemented (as in PyTorch): "
+                                       "differentiate the sample once")
+        return grad * d, None
 
 
 def standard_gamma_rsample(alpha):

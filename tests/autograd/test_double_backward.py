@@ -116,3 +116,28 @@ def test_index_put_values_gradient_with_separated_indices():
     np.testing.assert_array_equal(gv.numpy(), g[1][:, [2, 3]].T)
     # and so index's double backward (its backward is an index_put of the gradient)
     assert gradgradcheck(lambda x: pt.ops.index(x, indices), (_t(g / 7),))
+
+
+# ---- derivatives that do not exist must raise, not read as 0
+def test_gamma_rsample_gradient_refuses_its_own_derivative():
+    pt.manual_seed(0)
+    a = _t([1.5, 3.0])
+    x = pt.distributions.Gamma(a, pt.ones(2, dtype=pt.float64)).rsample()
+    (g,) = pt.autograd.grad(x.sum(), (a,), create_graph=True)
+    assert np.isfinite(g.detach().numpy()).all() and (g.detach().numpy() > 0).all()
+    # its finite-difference formula holds the sample fixed: a second derivative from it was wrong
+    with pytest.raises(RuntimeError, match="Gamma.*rsample.*not implemented"):
+        pt.autograd.grad(g.sum(), (a,))
+
+
+@pytest.mark.parametrize("fn, first", [(pt.special.gammainc, "a"), (pt.special.gammaincc, "a"),
+                                       (pt.special.zeta, "x")])
+def test_first_argument_without_derivative_raises(fn, first):
+    a, x = _t([1.5, 2.5]), _t([2.0, 1.5])
+    with pytest.raises(NotImplementedError, match=f"derivative with respect to its first argument {first}"):
+        (fn(a, x) + a).sum().backward()     # the gradient of a was 1 (the formula's None read as 0)
+    (gx,) = pt.autograd.grad(fn(a.detach(), x).sum(), (x,))
+    if fn is pt.special.gammainc:   # d/dx P(a, x) = x^(a-1) e^-x / Gamma(a)
+        from math import exp, gamma
+        np.testing.assert_allclose(gx.numpy(), [2.0 ** 0.5 * exp(-2.0) / gamma(1.5), 1.5 ** 1.5 * exp(-1.5) / gamma(2.5)],
+                                   rtol=1e-12)

@@ -47,12 +47,21 @@ def fmax(input, other):
     """Elementwise maximum that ignores nan (nan only where both are nan). ``input`` where it is
     >= ``other`` or ``other`` is nan, so a tie gives ``input`` its value and the whole gradient, as
     PyTorch (maximum's tie rule split it)."""
+    _refuse_complex_order("fmax", input, other)
     return P.where((input >= other) | P.isnan(other), input, other)
 
 
 @public("minimum")
 def fmin(input, other):
+    _refuse_complex_order("fmin", input, other)
     return P.where((input <= other) | P.isnan(other), input, other)   # (fmax's rule)
+
+
+def _refuse_complex_order(op, *operands):
+    # (PyTorch's own check and message; the comparison inside named ge() or le())
+    for t in operands:
+        if isinstance(t, Tensor) and t.dtype.is_complex:
+            raise RuntimeError(f"{op} not implemented for complex tensors (got {t.dtype}); compare .real or .abs()")
 
 
 @public("add")

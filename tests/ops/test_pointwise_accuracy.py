@@ -255,3 +255,10 @@ def test_logit_eps_bounds_as_documented(device):
     z = np.array([0.6, 0.6, 0.4, 0.6, nan])
     _same(pt.logit(x, eps=0.6), np.log(z / (1 - z)))
     _same(pt.logit(x, eps=0.25), np.log(np.array([0.25, 0.5, 0.75, 0.3, nan]) / (1 - np.array([0.25, 0.5, 0.75, 0.3, nan]))))
+
+
+@pytest.mark.parametrize("op", ["fmax", "fmin"])
+def test_fmax_fmin_refuse_complex_naming_themselves(op):
+    z = pt.tensor([1j, 2 + 0j])
+    with pytest.raises(RuntimeError, match=rf"^{op} not implemented for complex tensors"):
+        getattr(pt, op)(z, z)

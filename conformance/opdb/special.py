@@ -63,6 +63,18 @@ def _binary(name, lows=(0.2, 0.2), highs=(4.0, 4.0), scalar=None, edges=None):
 _E = ([0.0, -0.0, 1.5, -2.0, _INF, -_INF, _NAN, 3.0, 0.5, 1.0], [-1.0, 1.0, -0.0, 2.0, -3.0, 0.0, 1.0, _NAN, 0.25, 1.0])
 
 
+def _constant_first(gen):
+    """The samples of ``gen`` with the first argument not differentiated: the op has no
+    derivative for it (zeta's x, gammainc's a) and raises when asked for one, as PyTorch."""
+    def constant(ctx):
+        out = list(gen(ctx))
+        for s in out:
+            if isinstance(s.args[0], Input):
+                s.args[0].requires_grad = False
+        return out
+    return constant
+
+
 def _polygamma_samples(ctx):
     lo, hi = (0.3, 5.0) if ctx.dtype.is_floating_point else (1, 6)
     out = [Sample(n, ctx.input((3, 4), low=lo, high=hi)) for n in (0, 1, 3)]
@@ -95,13 +107,14 @@ ENTRIES += [
                                                NotImplementedError, "gcd")]),
     Entry("lcm", samples=_binary("lcm"), dtypes=(pt.int32, pt.int64)),
     Entry("special_xlog1py", samples=_binary("special_xlog1py", (-2.0, -0.9), (2.0, 3.0), scalar=2.0, edges=_E), dtypes=FI),
-    Entry("special_zeta", samples=_binary("special_zeta", (1.5, 0.2), (5.0, 4.0), scalar=2.0,
-                                          edges=([2.0, 2.0, _INF, _INF, 1.0, 0.5, 3.0, 1.5, 2.0, 2.0],
-                                                 [_INF, -_INF, 2.0, 1.0, 1.0, 1.0, _NAN, -0.0, -2.5, -3.0])), dtypes=FI),
-    Entry("special_gammainc", samples=_binary("special_gammainc", edges=_E), dtypes=F,
+    Entry("special_zeta", samples=_constant_first(_binary(
+        "special_zeta", (1.5, 0.2), (5.0, 4.0), scalar=2.0, edges=([2.0, 2.0, _INF, _INF, 1.0, 0.5, 3.0, 1.5, 2.0, 2.0],
+                                                                  [_INF, -_INF, 2.0, 1.0, 1.0, 1.0, _NAN, -0.0, -2.5, -3.0]))),
+          dtypes=FI),
+    Entry("special_gammainc", samples=_constant_first(_binary("special_gammainc", edges=_E)), dtypes=F,
           error_inputs=lambda ctx: [ErrorInput(Sample(ctx.input((2,), dtype=pt.int64), ctx.input((2,), dtype=pt.int64)),
                                                NotImplementedError, "gammainc")]),
-    Entry("special_gammaincc", samples=_binary("special_gammaincc", edges=_E), dtypes=F),
+    Entry("special_gammaincc", samples=_constant_first(_binary("special_gammaincc", edges=_E)), dtypes=F),
     Entry("polygamma", samples=_polygamma_samples, dtypes=FI,
           error_inputs=lambda ctx: [ErrorInput(Sample(-1, ctx.input((2,))), RuntimeError, "negative n")]),
 ]

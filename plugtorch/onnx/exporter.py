@@ -217,8 +217,9 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     if f is not None:
         data = model_proto.SerializeToString()
         if isinstance(f, (str, bytes, os.PathLike)):
-            with open(f, "wb") as fh:
-                fh.write(data)
+            # (as plugtorch.save: a failure mid-write leaves the previous file whole)
+            from plugtorch.serialization import _replace_atomically
+            _replace_atomically(os.fsdecode(f), lambda fh: fh.write(data))
         else:
             f.write(data)
     return model_proto

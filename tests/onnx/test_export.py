@@ -174,6 +174,24 @@ def test_files(tmp_path):
         pt.onnx.export(m, 3, None)
 
 
+def test_a_failed_write_leaves_the_previous_file_whole(tmp_path, monkeypatch):
+    # (before, export opened the path with "wb" and wrote into it: a full disk mid-write left a
+    # truncated model where the previous one was)
+    m = cnn()
+    x = pt.randn(3, 1, 8, 8)
+    path = tmp_path / "m.onnx"
+    pt.onnx.export(m, (x,), path)
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx"]     # no temporary left behind
+
+
 def test_kwargs_as_pytorch_passes_them():
     def f(x, scale=1.0, bias=None):
         return x * scale + bias

@@ -29,8 +29,9 @@ _caches.on_invalidate(_forget_dispatch_memos)
 # How the dispatcher treats a kernel's return value.
 OUT_TENSOR, OUT_MULTI, OUT_VIEW, OUT_INPLACE, OUT_RAW = range(5)
 
-# scalar_checked: the meta checks a Python scalar operand's value (pow's integer exponent), so
-# the dispatcher does not memoise such calls by the scalar's type alone; dynamic_shape: the
+# scalar_checked: the meta checks a Python scalar operand's value (pow's integer exponent) or
+# rewrites it (an integer divisor wrapped to the dtype), so the dispatcher does not memoise such
+# calls by the scalar's type alone; dynamic_shape: the
 # result's shape depends on the data (nonzero), so a traced graph checks it at each replay
 KNOWN_TAGS = frozenset({"pointwise", "reduction", "view", "inplace", "random", "factory",
                         "linalg", "indexing", "shape", "transfer", "nondeterministic",

@@ -262,3 +262,20 @@ def test_fmax_fmin_refuse_complex_naming_themselves(op):
     z = pt.tensor([1j, 2 + 0j])
     with pytest.raises(RuntimeError, match=rf"^{op} not implemented for complex tensors"):
         getattr(pt, op)(z, z)
+
+
+# ---- integer divisors outside the dtype ------------------------------------------------------------
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("dtype", [pt.uint8, pt.int8, pt.int32])
+@pytest.mark.parametrize("op", ["floor_divide", "remainder", "fmod", "floor_divide_", "remainder_"])
+def test_integer_divisor_outside_the_dtype_wraps_first(device, dtype, op):
+    # PyTorch converts the Python int with a C cast (two's complement wrap, as NumPy's astype): 2**40
+    # becomes 0, so the division raises as by 0 (cpu returned 0, opencl the dividend); 2**40 + 3 is 3
+    x = pt.tensor([7, 0, 3], dtype=dtype, device=device)
+    f = (lambda v: getattr(pt, op)(x, v)) if not op.endswith("_") else (lambda v: getattr(x.clone(), op)(v))
+    for v in (3, 2 ** 40 + 3):    # (3 first: the dispatcher must not reuse its decision for 2**40)
+        w = int(np.array(v).astype(dtype.numpy))
+        py = {"floor_divide": lambda a: a // w, "remainder": lambda a: a % w, "fmod": lambda a: math.fmod(a, w)}
+        assert f(v).tolist() == [int(py[op.rstrip("_")](a)) for a in (7, 0, 3)]
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        f(2 ** 40)

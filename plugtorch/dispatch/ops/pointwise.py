@@ -133,6 +133,8 @@ def _binary_meta(name, result):
             r = dtypes(input, other, key)
         if oc is complex:   # a complex scalar makes a real tensor complex: may the device?
             M.check_joined_dtype(name, r[0], dev)
+        elif divides and oc is int and r[0].category == _INT:
+            b = _wrapped(b, r[0])
         return dev, (a, b, r[0]), r[1]
 
     def _scalar_first(x, t):
@@ -144,6 +146,9 @@ def _binary_meta(name, result):
             M.check_joined_dtype(name, dt, t._device)
         return t._device, (x, t._data, _compute_dtype(dt)), _out_dtype(dt)
 
+    # an integer divisor outside the dtype wraps as PyTorch converts it (int8 // 2**40 divides by 0
+    # and raises): wrapped here, the backends' zero checks see it (cpu returned 0, opencl x)
+    divides = name in _WRAPPED_DIVISORS
     if result == "promote":
         _compute_dtype = _out_dtype = _identity
         if name in ("floor_divide", "remainder", "fmod", "pow"):
@@ -173,6 +178,18 @@ def _binary_meta(name, result):
 
 def _identity(d):
     return d
+
+
+_WRAPPED_DIVISORS = ("floor_divide", "remainder", "fmod")
+
+
+def _wrapped(v, d):
+    """Python int ``v`` as integer dtype ``d`` holds it after a C cast (two's complement wrap)."""
+    bits = d.itemsize * 8
+    w = v & ((1 << bits) - 1)
+    if d.is_signed and w >> (bits - 1):
+        w -= 1 << bits
+    return v if w == v else w
 
 
 def _to_bool(d):
@@ -211,7 +228,8 @@ def _int_only(name):
 
 for _name, (_res, _diff) in _BINARY.items():
     register_op(_name, _binary_meta(_name, _res), differentiable=_diff,
-                tags=("pointwise", "scalar_checked") if _name == "pow" else ("pointwise",))
+                tags=("pointwise", "scalar_checked") if _name == "pow" or _name in _WRAPPED_DIVISORS
+                else ("pointwise",))
 
 
 # ---- ternary ------------------------------------------------------------------------------

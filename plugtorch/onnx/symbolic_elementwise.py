@@ -253,6 +253,8 @@ onnx_op("rsqrt")(_composed(lambda g, x, ct: g.node("Reciprocal", [g.node("Sqrt",
 onnx_op("exp2")(_composed(lambda g, x, ct: g.node("Pow", [g.scalar(2.0, ct), x])))
 onnx_op("expm1")(_composed(lambda g, x, ct: g.node("Sub", [g.node("Exp", [x]), g.scalar(1.0, ct)])))
 onnx_op("log1p")(_composed(lambda g, x, ct: g.node("Log", [g.node("Add", [x, g.scalar(1.0, ct)])])))
+# (ONNX has no Erfc: 1 - Erf, which loses the far right tail that eager erfc keeps; gelu exports it)
+onnx_op("erfc")(_composed(lambda g, x, ct: g.node("Sub", [g.scalar(1.0, ct), g.node("Erf", [x])])))
 onnx_op("log2")(_composed(lambda g, x, ct: g.node("Div", [g.node("Log", [x]), g.scalar(math.log(2.0), ct)])))
 onnx_op("log10")(_composed(lambda g, x, ct: g.node("Div", [g.node("Log", [x]), g.scalar(math.log(10.0), ct)])))
 

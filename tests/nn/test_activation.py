@@ -290,3 +290,21 @@ def test_half_precision_gelu_hardswish_hardsigmoid_compute_in_float32(device, dt
         # within one unit in the last place of the half type (float32 arithmetic, one rounding)
         ulp = 2.0 ** (np.floor(np.log2(np.abs(want))) - (7 if dtype is pt.bfloat16 else 10))
         assert np.all(np.abs(got.cpu().double().numpy() - want) <= ulp), (name, got.tolist(), want.tolist())
+
+
+@pytest.mark.parametrize("device", pt.backends.available())
+def test_gelu_and_logsigmoid_tails_keep_relative_accuracy(device):
+    # gelu's (1 + erf) cancels in the left tail (float32 gelu(-5.3) was 1e5 ulps off); logsigmoid
+    # beyond softplus's threshold 20 dropped exp(x) (float64 logsigmoid(-22.8) 3.4e4 ulps off).
+    # References: math.erfc and log1p in float64
+    xs = [-9.0, -7.5, -5.3, -3.7, -1.0, 0.5, 3.0]
+    got = F.gelu(pt.tensor(xs, device=device)).cpu().double().numpy()
+    want = np.array([x * 0.5 * math.erfc(-x / math.sqrt(2)) for x in xs])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0)   # (float32 rounding of x / sqrt 2, times ~2x^2)
+    be = pt.backends.get_backend(pt.device(device).type)
+    if device != "cpu" and pt.float64 not in be.supported_dtypes(0):
+        return
+    xs = [-745.0, -40.0, -22.844222603108417, -20.5, -1.0, 0.0, 2.0, 25.0, 40.0]
+    got = F.logsigmoid(pt.tensor(xs, dtype=pt.float64, device=device)).cpu().numpy()
+    want = np.array([min(x, 0.0) - math.log1p(math.exp(-abs(x))) for x in xs])
+    np.testing.assert_allclose(got, want, rtol=4e-16, atol=0)

@@ -114,10 +114,40 @@ def make_dual(tensor, tangent, *, level=None):
     _state.suspended += 1
     try:
         dual = tensor.view_as(tensor)
+        if not _same_layout(tangent, tensor) and not _overlaps(tensor):
+            tangent = _in_layout_of(tangent, tensor)
     finally:
         _state.suspended -= 1
     _set_tangent(dual, tangent)
     return dual
+
+
+def _same_layout(a, b) -> bool:
+    return tuple(a.stride()) == tuple(b.stride()) and a.storage_offset() == b.storage_offset()
+
+
+def _overlaps(t) -> bool:
+    """Whether two elements of ``t`` share one memory location (a stride 0, an overlapping as_strided)."""
+    extent = 0
+    for size, stride in sorted(((n, s) for n, s in zip(t.shape, t.stride()) if n > 1), key=lambda d: d[1]):
+        if stride <= extent:
+            return True
+        extent += (size - 1) * stride
+    return False
+
+
+def _in_layout_of(tan, p):
+    """``tan``'s values laid out as ``p`` is (its strides and storage offset), so that a view op that
+    reads the layout (view, as_strided, the decompositions through it: diagonal ...) takes the
+    same elements of the tangent as of the primal (PyTorch gives a tangent its primal's layout too)."""
+    import plugtorch as pt
+    n = p.storage_offset() + 1 + sum((size - 1) * stride for size, stride in zip(p.shape, p.stride()))
+    if p.numel() == 0:
+        n = p.storage_offset()
+    buf = pt.zeros(n, dtype=tan.dtype, device=tan.device)
+    out = buf.as_strided(tuple(p.shape), tuple(p.stride()), p.storage_offset())
+    out.copy_(tan)
+    return out
 
 
 def unpack_dual(tensor, *, level=None):
@@ -232,6 +262,15 @@ def _functional(op, args, kwargs, call):
     import plugtorch as pt
     user_grad = D.grad_state.enabled
     sargs, skw, pairs = _shadowed(args, kwargs, user_grad)
+    # Two inputs kept in the caller's graph may depend on each other (y + f(y)): the gradient by one
+    # would then add the path through the other, and J·t count it twice. Then J·t comes from
+    # independent shadows, and the caller's result from a second call on the arguments themselves
+    # (a random op keeps one call, so that its draw is the primal's).
+    given = {id(a) for a in _flat((*args, *kwargs.values()))}
+    kept = [u for u, _ in pairs if id(u) in given]
+    dependent = len(kept) >= 2 and any(u.grad_fn is not None for u in kept) and "random" not in op.tags
+    if dependent:
+        sargs, skw, pairs = _shadowed(args, kwargs, False)
     with pt.enable_grad():
         out = call(sargs, skw)
     Tensor = _tensor()
@@ -241,6 +280,8 @@ def _functional(op, args, kwargs, call):
     jts = _jvp(outs, pairs)
     # the result keeps its history only when the caller's own inputs asked for one
     keep = user_grad and any(a.requires_grad for a in _flat(args))
+    if dependent:
+        out = call(args, kwargs)
     if single:
         r = out if keep else _plain(out)
         if jts[0] is not None:
@@ -279,6 +320,9 @@ def _view(op, args, kwargs, call):
         return out
     _state.suspended += 1
     try:
+        if not _same_layout(tan, args[0]) and not _overlaps(args[0]):
+            # (a tangent computed by an op's backward is contiguous where its primal may not be)
+            tan = _in_layout_of(tan, args[0])
         tv = call.redispatch(op, tan, *args[1:], **kwargs)
     finally:
         _state.suspended -= 1

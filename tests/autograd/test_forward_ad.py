@@ -195,3 +195,33 @@ def test_custom_function_uses_its_jvp():
         assert p.tolist() == [1.0, 8.0] and t.tolist() == [30.0, 120.0]
         assert t._fw_grad is None
         assert fwAD.unpack_dual(_CubeJvp.apply(x)).tangent is None
+
+
+def test_view_ops_read_the_tangent_in_the_primal_layout():
+    # a tangent laid out otherwise than its primal: view() of it failed (multi-head attention's
+    # reshapes), and as_strided (diagonal's decomposition) read the tangent at the primal's strides
+    pt.manual_seed(4)
+    x, t = r(3, 4), r(4, 3).t()                      # contiguous primal, transposed tangent
+    _, tan = tangent(lambda a: a.view(12) * 1, [x], [t])
+    np.testing.assert_array_equal(tan, t.numpy().reshape(12))
+    xt, tc = r(4, 3).t(), r(3, 4)                    # transposed primal, contiguous tangent
+    f = lambda a: pt.diagonal(a, 1) * 1
+    _, tan = tangent(f, [xt], [tc])
+    np.testing.assert_allclose(tan, finite_difference(f, [xt], [tc]), rtol=1e-8)
+    np.testing.assert_array_equal(tan, np.diagonal(tc.numpy(), 1))
+
+
+def test_inputs_depending_on_each_other_inside_a_graph():
+    # y and sin(y) both in the caller's graph (w requires grad): the gradient by y through add
+    # used to add the path through sin(y), so add's tangent counted t * cos(y) twice
+    pt.manual_seed(5)
+    w = r(4).requires_grad_()
+    x, t = r(4), r(4)
+    f = lambda a: (lambda y: y + y.sin())(a * w)
+    with fwAD.dual_level():
+        out = f(fwAD.make_dual(x, t))
+        tan = fwAD.unpack_dual(out).tangent.numpy()
+        assert out.requires_grad      # the caller's graph is kept
+    np.testing.assert_allclose(tan, finite_difference(lambda a: f(a).detach(), [x], [t]), rtol=1e-6, atol=1e-8)
+    y = (x * w).detach().numpy()
+    np.testing.assert_allclose(tan, t.numpy() * w.detach().numpy() * (1 + np.cos(y)), rtol=1e-9)

@@ -18,9 +18,11 @@ formula, a plug-in backend's included, has forward-mode AD, at three to five tim
 In-place ops reach the mode as their out-of-place op and ``copy_`` (autograd/inplace.py); a
 custom ``autograd.Function`` uses its ``jvp`` (with ``ctx.save_for_forward``), as PyTorch's.
 
-Differences from PyTorch: tangents written through a view do not reach its base; one level only
-(PyTorch has one too); a tangent that requires grad gives a result tangent without history
-(no forward-over-reverse through a tangent).
+Differences from PyTorch: a write through a view updates the tangents of its base and of the
+base's other views that carry one (make_dual's result is a view of its primal), but a view without
+a tangent gets none from it; one level only (PyTorch has one too); a tangent that requires grad
+gives a result tangent without history (no forward-over-reverse through a tangent); gradients
+computed inside a level carry no tangents (no forward-over-reverse).
 """
 from __future__ import annotations
 
@@ -344,15 +346,26 @@ def _inplace(op, args, kwargs, call):
 
 
 def _write_through(view):
-    """The base's tangent after an in-place write into ``view``: the view's part of it replaced."""
+    """The base's tangent after an in-place write into ``view``: the view's part of it replaced; the
+    base's other views carrying tangents take their parts of it."""
     import plugtorch as pt
     base = view._base
     bt = base._fw_grad
+    # the other views of the base carrying tangents (make_dual's result is a view of its primal)
+    others = [d for d in (r() for r in _state.duals) if d is not None and d is not view and d._base is base
+              and d._view_fn is not None and d._fw_grad is not None]
     _state.suspended += 1
     try:
-        bt = pt.zeros_like(base) if bt is None else bt.clone()
+        if bt is None:   # the base's tangent is that of its views, zero elsewhere
+            bt = pt.zeros_like(base)
+            for d in others:
+                d._view_fn(bt).copy_(d._fw_grad)
+        else:
+            bt = bt.clone()
         part = view._view_fn(bt)
         part.copy_(view._fw_grad if view._fw_grad is not None else pt.zeros_like(part))
+        for d in others:     # and they see the write
+            d._fw_grad = d._view_fn(bt)
     finally:
         _state.suspended -= 1
     _set_tangent(base, bt)

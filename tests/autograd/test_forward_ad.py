@@ -225,3 +225,29 @@ def test_inputs_depending_on_each_other_inside_a_graph():
     np.testing.assert_allclose(tan, finite_difference(lambda a: f(a).detach(), [x], [t]), rtol=1e-6, atol=1e-8)
     y = (x * w).detach().numpy()
     np.testing.assert_allclose(tan, t.numpy() * w.detach().numpy() * (1 + np.cos(y)), rtol=1e-9)
+
+
+def test_writes_through_a_view_reach_the_dual_itself():
+    # make_dual's result is a view of its primal: writing into it through another view (d[1] = 5,
+    # d[1:].mul_(3)) left its own tangent unchanged
+    x, t = pt.tensor([1.0, 2.0, 3.0], dtype=F64), pt.tensor([0.5, -1.0, 2.0], dtype=F64)
+
+    def set_one(a):
+        a[1] = 5.0
+        return a
+
+    def scale_tail(a):
+        a[1:].mul_(3)
+        return a
+    for f in (set_one, scale_tail):
+        with fwAD.dual_level():
+            d = fwAD.make_dual(x.clone(), t)
+            f(d)
+            tan = fwAD.unpack_dual(d).tangent.numpy()
+        np.testing.assert_allclose(tan, finite_difference(lambda a: f(a.clone()), [x], [t]), rtol=1e-8, atol=1e-12)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x.clone(), t)
+        d[1] = 5.0
+        assert fwAD.unpack_dual(d).tangent.tolist() == [0.5, 0.0, 2.0]
+        d[1:].mul_(3)
+        assert fwAD.unpack_dual(d).tangent.tolist() == [0.5, 0.0, 6.0]

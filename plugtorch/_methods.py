@@ -142,6 +142,8 @@ def _metadata_inplace_method(name):
                                f"is not supported; use the out-of-place {name}() instead")
         view = getattr(Tensor, name)(self, *args)
         self._data = view._data
+        if self._fw_grad is not None:   # forward AD: the tangent takes the new shape too (view's, by its mode)
+            self._fw_grad = view._fw_grad
         self._bump_version()   # autograd may have saved self in its old shape (PyTorch bumps too)
         parent_fn = self._view_fn
         if parent_fn is not None:   # keep replaying this view from its base right

@@ -251,3 +251,19 @@ def test_writes_through_a_view_reach_the_dual_itself():
         assert fwAD.unpack_dual(d).tangent.tolist() == [0.5, 0.0, 2.0]
         d[1:].mul_(3)
         assert fwAD.unpack_dual(d).tangent.tolist() == [0.5, 0.0, 6.0]
+
+
+def test_in_place_shape_changes_reshape_the_tangent():
+    # unsqueeze_ / t_ / squeeze_ change the tensor's shape in place; its tangent kept the old shape
+    x = pt.arange(6, dtype=F64).reshape(2, 3)
+    t = pt.arange(6, dtype=F64).reshape(2, 3) * 10
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x.clone(), t)
+        d.t_()
+        np.testing.assert_array_equal(fwAD.unpack_dual(d).tangent.numpy(), t.numpy().T)
+        d.unsqueeze_(0)
+        assert tuple(fwAD.unpack_dual(d).tangent.shape) == (1, 3, 2)
+        d.squeeze_(0)
+        out = (d * d).sum(1)
+        np.testing.assert_allclose(fwAD.unpack_dual(out).tangent.numpy(),
+                                   finite_difference(lambda a: (a.t() * a.t()).sum(1), [x], [t]), rtol=1e-8)

@@ -256,10 +256,12 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     [1.0, 10.0, 100.0]
     """
     dt = _dtypes.get_default_dtype() if dtype is None else dtype
-    work = _dtypes.float64 if not dt.is_floating_point or dt is _dtypes.float64 else dt
+    integral = not (dt.is_floating_point or dt.is_complex or dt is _dtypes.bool)
+    work = _dtypes.float64 if integral or dt is _dtypes.float64 else dt
+    if integral:   # as PyTorch: the ends truncate to dt, the powers are taken in float64 and truncate too
+        start, end = (int(v.item() if isinstance(v, Tensor) else v) for v in (start, end))
     exps = P.linspace(start, end, steps, dtype=work, device=device)
-    out = P.pow(float(base), exps)
-    out = (out.round() if not dt.is_floating_point else out).to(dt)
+    out = P.pow(float(base), exps).to(dt)
     return out.requires_grad_() if requires_grad else out
 
 

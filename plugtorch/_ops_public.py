@@ -241,14 +241,62 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 # ---- creation -----------------------------------------------------------------------------
+def _nested_array(obj):
+    """``np.asarray(obj)``, with PyTorch's errors for a ragged nested sequence (NumPy's only say
+    'inhomogeneous shape')."""
+    try:
+        return np.asarray(obj)
+    except ValueError:
+        if isinstance(obj, (list, tuple)):
+            _check_rectangular(obj)
+        raise
+
+
+def _check_rectangular(data):
+    """Raise PyTorch's error for the first element of ``data`` that breaks the shape read along
+    the first elements (``[[1, 2], [3]]``: ValueError; ``[[1, 2], 3]`` or ``[1, [2, 3]]``: TypeError)."""
+    sizes = []
+    seq = data
+    while isinstance(seq, (list, tuple)):
+        sizes.append(len(seq))
+        if not seq:
+            break
+        seq = seq[0]
+
+    def walk(x, dim, where):
+        for i, v in enumerate(x):
+            at = f"{where}[{i}]"
+            is_seq = isinstance(v, (list, tuple))
+            if dim + 1 < len(sizes):
+                if not is_seq:
+                    raise TypeError(f"tensor(): not a sequence: data{at} is {v!r}, but the shape read "
+                                    f"from the first elements, {sizes}, expects a sequence of length "
+                                    f"{sizes[dim + 1]} there (ragged nested sequences are not supported)")
+                if len(v) != sizes[dim + 1]:
+                    raise ValueError(f"tensor(): expected sequence of length {sizes[dim + 1]} at dim {dim + 1} "
+                                     f"(got {len(v)}) at data{at}: ragged nested sequences are not supported; "
+                                     "pad the rows to one length")
+                walk(v, dim + 1, at)
+            elif is_seq:
+                raise TypeError(f"tensor(): data{at} is a {type(v).__name__} where a number was expected: the "
+                                f"shape read from the first elements is {sizes} (ragged nested sequences are not "
+                                "supported)")
+    walk(data, 0, "")
+
+
 def _infer_dtype(obj):
-    a = np.asarray(obj)
+    a = _nested_array(obj)
     if a.dtype.kind in "uO" and not isinstance(obj, (np.ndarray, np.generic)):
         check_int64("tensor", _flat(obj) if isinstance(obj, (list, tuple)) else (obj,))
     if a.dtype == np.float64 and not isinstance(obj, (np.ndarray, np.generic)):
         return _dtypes.get_default_dtype(), a
     if a.dtype.kind in "U S O".split():
-        raise TypeError(f"tensor(): could not infer dtype of {type(obj).__name__}")
+        bad = next((v for v in (_flat(obj) if isinstance(obj, (list, tuple)) else (obj,))
+                    if not isinstance(v, (bool, int, float, _b.complex, np.generic, np.ndarray))), obj)
+        # PyTorch: TypeError for text, RuntimeError for None or another object
+        err = TypeError if isinstance(bad, (str, bytes)) else RuntimeError
+        raise err(f"tensor(): could not infer dtype of {type(bad).__name__}: the data must hold numbers, NumPy "
+                  "arrays or tensors")
     if a.dtype.kind == "c" and not isinstance(obj, (np.ndarray, np.generic)):
         return _dtypes.default_complex_dtype(), a   # Python complex numbers, as PyTorch's
     return _dtypes.from_numpy_dtype(a.dtype) if a.dtype != np.float64 else _dtypes.float64, a
@@ -302,7 +350,7 @@ def _to_host_array(data, dtype):
         dtype, arr = _infer_dtype(data)
     else:
         dtype = _dtypes.to_dtype(dtype)
-        arr = np.asarray(data)
+        arr = _nested_array(data)
         if not isinstance(data, np.ndarray):   # Python numbers are checked one by one, as PyTorch
             if arr.dtype.kind == "c" and not dtype.is_complex:   # (NumPy would drop the imaginary parts)
                 raise TypeError(f"tensor(): must be real number, not complex: the data holds complex numbers and "

@@ -158,3 +158,49 @@ def test_factory_errors():
         pt.ones(2, dtype=np.clongdouble)
     with pytest.raises(TypeError, match="expected a Tensor or a number"):
         pt.full((2,), "x")
+
+
+def test_tensor_ragged_and_unknown_data_errors():
+    # PyTorch reads the shape along the first elements and names the first element breaking it
+    with pytest.raises(ValueError, match=r"expected sequence of length 2 at dim 1 \(got 1\) at data\[1\]"):
+        pt.tensor([[1, 2], [3]])
+    with pytest.raises(ValueError, match=r"expected sequence of length 0 at dim 1 \(got 1\) at data\[1\]"):
+        pt.tensor([[], [1]])
+    with pytest.raises(TypeError, match=r"not a sequence: data\[1\] is 3, but the shape read from the first "
+                                        r"elements, \[2, 2\], expects a sequence of length 2"):
+        pt.tensor([[1, 2], 3])
+    with pytest.raises(TypeError, match=r"data\[1\] is a list where a number was expected"):
+        pt.tensor([1, [2, 3]])
+    with pytest.raises(ValueError, match=r"at dim 2 \(got 1\) at data\[1\]\[0\]"):
+        pt.tensor([[[1, 2]], [[3]]], dtype=pt.float32)
+    # None (or another object) is PyTorch's RuntimeError, naming the leaf's type, not the list's
+    with pytest.raises(RuntimeError, match="could not infer dtype of NoneType"):
+        pt.tensor(None)
+    with pytest.raises(RuntimeError, match="could not infer dtype of NoneType"):
+        pt.tensor([1, None])
+
+
+def test_linspace_integer_dtype_truncates_the_ends_first():
+    # ends 0.9 -> 0 and 7.9 -> 7, step 3.5 in float64: [0, 3.5, 7] truncated is [0, 3, 7]
+    assert pt.linspace(0.9, 7.9, 3, dtype=pt.int64).tolist() == [0, 3, 7]
+    assert pt.linspace(-2.5, 2.5, 3, dtype=pt.int32).tolist() == [-2, 0, 2]
+    assert pt.linspace(0.9, 7.9, 3).tolist() == pytest.approx([0.9, 4.4, 7.9])
+
+
+def test_linspace_complex_ends_infer_the_complex_default_dtype():
+    t = pt.linspace(1j, 2, 3)
+    assert t.dtype is pt.complex64
+    assert t.tolist() == [1j, 1 + 0.5j, 2 + 0j]
+    assert pt.linspace(1j, 2, 1).tolist() == [1j]
+
+
+def test_logspace_integer_dtype_truncates():
+    # 10 ** (1/3) = 2.15, 10 ** (2/3) = 4.64: truncated, not rounded
+    assert pt.logspace(0, 1, 4, dtype=pt.int32).tolist() == [1, 2, 4, 10]
+    assert pt.logspace(0, 3, 4, dtype=pt.int64).tolist() == [1, 10, 100, 1000]
+    assert pt.logspace(0.9, 2.9, 3, base=2, dtype=pt.int64).tolist() == [1, 2, 4]   # ends truncate to 0, 2
+
+
+def test_arange_refuses_bool():
+    with pytest.raises(NotImplementedError, match=r"arange\(\): not implemented for dtype plugtorch.bool"):
+        pt.arange(5, dtype=pt.bool)

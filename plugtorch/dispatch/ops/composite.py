@@ -1589,17 +1589,26 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     steps = A.as_int("linspace", "steps", steps)
     if steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
-    dtype = _dtypes.to_dtype(dtype) if dtype is not None else _dtypes.get_default_dtype()
+    if dtype is not None:
+        dtype = _dtypes.to_dtype(dtype)
+    elif isinstance(start, complex) or isinstance(end, complex):   # PyTorch: the default dtype's complex one
+        dtype = _dtypes.default_complex_dtype()
+    else:
+        dtype = _dtypes.get_default_dtype()
     if steps > 1 and dtype is _dtypes.bool:
         raise M.not_implemented_for("linspace", dtype, "use an integer or floating dtype")
     # the ends are converted to dtype first, as PyTorch: RuntimeError for one it cannot hold (inf for an
-    # integer dtype), and a negative int wraps for an unsigned one (linspace(0, -1, 4, dtype=uint8) ends at 255)
+    # integer dtype), and a negative int wraps for an unsigned one (linspace(0, -1, 4, dtype=uint8) ends at 255);
+    # for an integer dtype a float end truncates first (linspace(0.9, 7.9, 3, dtype=int64) is [0, 3, 7])
+    integral = dtype.category == _dtypes._INT
     if steps > 0:
         start = A.fit_scalar("linspace", start, dtype)
+        start = int(start) if integral else start
     if steps > 1:
         end = A.fit_scalar("linspace", end, dtype)
+        end = int(end) if integral else end
     if steps == 1:
-        out = pt.full((1,), start, dtype=pt.float64, device=device)
+        out = pt.full((1,), start, dtype=pt.complex128 if dtype.is_complex else pt.float64, device=device)
     else:
         step = (end - start) / (steps - 1) if steps > 1 else 0
         i = pt.arange(steps, dtype=pt.float64, device=device)

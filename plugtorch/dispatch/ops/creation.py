@@ -58,6 +58,8 @@ def _arange_meta(start, end, step, *, dtype=None, device=None):
         dt = _dtypes.get_default_dtype() if any(isinstance(v, float) for v in (start, end, step)) else _dtypes.int64
     else:
         dt = _dtypes.to_dtype(dtype)
+        if dt is _dtypes.bool:   # PyTorch has no bool arange ("arange_cpu" not implemented for 'Bool')
+            raise M.not_implemented_for("arange", dt, "use an integer dtype and compare, e.g. arange(n) > 0")
     if dt.category == _dtypes._INT:
         start, end, step = _integer_range(start, end, step, dt)
     n = -((start - end) // step) if all(v.__class__ is int for v in (start, end, step)) \

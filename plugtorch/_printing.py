@@ -60,21 +60,20 @@ class _Formatter:
         absv = np.abs(nz)
         hi, lo = float(absv.max()), float(absv.min())
         self.int_mode = bool(np.all(nz == np.ceil(nz)))
-        if self.int_mode:
-            if hi / lo > 1000.0 or hi > 1.0e8:
-                self.sci_mode = True
-                self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
-            else:
-                self.max_width = max(len(f"{v:.0f}") + 1 for v in nz.tolist())
-        elif hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4:
-            self.sci_mode = True
+        # the mode first (set_printoptions(sci_mode=) overrides the automatic choice), then the
+        # width of the numbers written in that mode, as PyTorch
+        if options.sci_mode is not None:
+            self.sci_mode = bool(options.sci_mode)
+        elif self.int_mode:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8
+        else:
+            self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
+        if self.sci_mode:
             self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
+        elif self.int_mode:
+            self.max_width = max(len(f"{v:.0f}") + 1 for v in nz.tolist())
         else:
             self.max_width = max(len(f"{v:.{p}f}") for v in nz.tolist())
-        if options.sci_mode is not None:
-            self.sci_mode = options.sci_mode
-            if self.sci_mode:
-                self.max_width = max(len(f"{v:.{p}e}") for v in nz.tolist())
 
     def width(self) -> int:
         return self.max_width
@@ -103,7 +102,7 @@ class _ComplexFormatter:
         self.real, self.imag = _Formatter(a.real), _Formatter(a.imag)
 
     def width(self) -> int:
-        return self.real.width() + self.imag.width() + 2
+        return self.real.width() + self.imag.width() + 1   # (the "j"; "+" is in the imaginary width)
 
     def format(self, v) -> str:
         v = complex(v)
@@ -126,7 +125,9 @@ def _vector_str(a, indent, summarize, fmt):
     element_length = fmt.width() + 2
     per_line = max(1, int(math.floor((options.linewidth - indent) / element_length)))
     e = options.edgeitems
-    if summarize and a.shape[0] > 2 * e:
+    if summarize and not e:   # (a[-0:] would be the whole vector)
+        items = ["..."]
+    elif summarize and a.shape[0] > 2 * e:
         items = [fmt.format(v) for v in a[:e].tolist()] + [" ..."] + [fmt.format(v) for v in a[-e:].tolist()]
     else:
         items = [fmt.format(v) for v in a.tolist()]
@@ -165,10 +166,13 @@ def tensor_repr(t):
     extras = []
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
-    if t.numel() == 0 and t.ndim != 1:
-        extras.append(f"size={tuple(t.shape)}")
-    shown_default = (t.dtype.name in _DEFAULT_SHOWN or t.dtype is _dtypes.get_default_dtype()
-                     or t.dtype is _dtypes.default_complex_dtype())
+    if (t.numel() == 0 and t.ndim != 1) or (t.numel() and not options.edgeitems):
+        extras.append(f"size={tuple(t.shape)}")   # (edgeitems=0 shows no element)
+    if t.numel() == 0:   # no elements tell int64 or bool apart from the default dtype: PyTorch names it
+        shown_default = t.dtype is _dtypes.get_default_dtype()
+    else:
+        shown_default = (t.dtype.name in _DEFAULT_SHOWN or t.dtype is _dtypes.get_default_dtype()
+                         or t.dtype is _dtypes.default_complex_dtype())
     if not shown_default:
         extras.append(f"dtype=plugtorch.{t.dtype.name}")
     if t.grad_fn is not None:
@@ -178,4 +182,19 @@ def tensor_repr(t):
     if t._fw_grad is not None:   # (a dual tensor of autograd.forward_ad)
         extras.append(f"tangent={tensor_repr(t._fw_grad)}")
     param = "Parameter containing:\n" if getattr(t, "_is_param", False) else ""
-    return param + prefix + body + "".join(", " + e for e in extras) + ")"
+    return param + _add_suffixes(prefix + body, extras, len(prefix))
+
+
+def _add_suffixes(text, suffixes, indent):
+    """``text, suffix, ...)``; a suffix that would pass the line width starts a new line, indented
+    to the opening parenthesis, as PyTorch's repr does."""
+    parts = [text]
+    line = len(text) - text.rfind("\n") + 1   # (PyTorch's count, one more than the line's length)
+    for suffix in suffixes:
+        if line + len(suffix) + 2 > options.linewidth:
+            parts.append(",\n" + " " * indent + suffix)
+            line = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            line += len(suffix) + 2
+    return "".join(parts) + ")"

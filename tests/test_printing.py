@@ -81,3 +81,55 @@ def test_a_huge_expanded_tensor_prints_its_edges_without_copying_it():
                        "        [2., 2., 2.,  ..., 2., 2., 2.]])")
     y = pt.arange(2000.0).reshape(1000, 2).t()     # a strided view summarises as before
     assert repr(y).startswith("tensor([[0.0000e+00, 2.0000e+00, 4.0000e+00,  ..., 1.9940e+03")
+
+
+def test_forced_fixed_notation_takes_the_fixed_width():
+    # sci_mode=False: the width is that of the fixed-point numbers, not of their sci form
+    try:
+        pt.set_printoptions(sci_mode=False)
+        assert repr(pt.tensor([1e-5, 1.0])) == "tensor([0.0000, 1.0000])"
+        assert repr(pt.tensor([1e-8, 1e8])) == "tensor([        0.0000, 100000000.0000])"
+    finally:
+        pt.set_printoptions(profile="default")
+
+
+def test_empty_tensors_name_every_dtype_but_the_default():
+    assert repr(pt.zeros(0, dtype=pt.bool)) == "tensor([], dtype=plugtorch.bool)"
+    assert repr(pt.zeros(0, dtype=pt.int64)) == "tensor([], dtype=plugtorch.int64)"
+    assert repr(pt.zeros(0, dtype=pt.complex64)) == "tensor([], dtype=plugtorch.complex64)"
+    assert repr(pt.zeros(0, 2, dtype=pt.int64)) == "tensor([], size=(0, 2), dtype=plugtorch.int64)"
+
+
+def test_complex_elements_per_line():
+    # "1.+2.j": element length 2 + 2 + 3 = 7 with ", " and "j"; (30 - 7) // 7 = 3 per line
+    try:
+        pt.set_printoptions(linewidth=30)
+        assert repr(pt.tensor([1 + 2j] * 8)) == ("tensor([1.+2.j, 1.+2.j, 1.+2.j,\n"
+                                                 "        1.+2.j, 1.+2.j, 1.+2.j,\n"
+                                                 "        1.+2.j, 1.+2.j])")
+    finally:
+        pt.set_printoptions(profile="default")
+
+
+def test_suffixes_past_the_line_width_start_a_new_line():
+    # 67 characters, then ", requires_grad=True" would pass 80
+    assert repr(pt.arange(12.0).requires_grad_()) == (
+        "tensor([ 0.,  1.,  2.,  3.,  4.,  5.,  6.,  7.,  8.,  9., 10., 11.],\n"
+        "       requires_grad=True)")
+    assert repr(pt.arange(10.0, dtype=pt.float64).requires_grad_()) == (
+        "tensor([0., 1., 2., 3., 4., 5., 6., 7., 8., 9.], dtype=plugtorch.float64,\n"
+        "       requires_grad=True)")
+    try:
+        pt.set_printoptions(linewidth=20)
+        assert repr(pt.tensor([1, 2], dtype=pt.int32)) == "tensor([1, 2],\n       dtype=plugtorch.int32)"
+    finally:
+        pt.set_printoptions(profile="default")
+
+
+def test_edgeitems_zero_shows_the_size_only():
+    try:
+        pt.set_printoptions(threshold=3, edgeitems=0)
+        assert repr(pt.arange(10)) == "tensor([...], size=(10,))"
+        assert repr(pt.arange(10.0).reshape(2, 5)) == "tensor([...], size=(2, 5))"
+    finally:
+        pt.set_printoptions(profile="default")

@@ -400,7 +400,7 @@ class Tensor:
             # the tensor's own fields as they are; attributes a user set, deep-copied (PyTorch's too)
             out.__dict__.update({k: v if k in _OWN_FIELDS else copy.deepcopy(v, memo)
                                  for k, v in self.__dict__.items() if k not in skip})
-            src = self.detach().clone()
+            src = _deepcopy_data(self, memo)
             out._data, out._dtype, out._device = src._data, src._dtype, src._device
             out._rg = self._rg
             out._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
@@ -559,6 +559,27 @@ def _wrap_dim(dim, ndim, opname="op"):
     if dim < -n or dim >= n:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
+
+def _deepcopy_data(t, memo):
+    """``t``'s data, copied for ``copy.deepcopy``: tensors of one dtype viewing one storage (a tensor
+    and its slices) copy that storage once per deepcopy, so their copies share memory again, as
+    PyTorch's (which deep-copies storages). Where the storage cannot be told (a backend without
+    storage offsets, negative strides), a copy of ``t`` alone."""
+    src = t.detach()
+    try:
+        if src.numel() == 0 or getattr(type(src._backend()).storage_offset, "unknown", False) \
+                or any(s < 0 for s in src.stride()):
+            return src.clone()
+        storage = src.untyped_storage()
+        key = ("plugtorch.deepcopy.storage", str(src.device), src.dtype, storage.data_ptr())
+        n = storage.nbytes() // src.dtype.itemsize
+    except (RuntimeError, NotImplementedError):
+        return src.clone()
+    full = memo.get(key)
+    if full is None:
+        full = memo[key] = src.as_strided((n,), (1,), 0).clone()
+    return full.as_strided(tuple(src.shape), src.stride(), src.storage_offset())
+
 
 # a tensor's own fields, which deepcopy takes as they are (dtype and device objects are singletons)
 _OWN_FIELDS = frozenset(("_dtype", "_device", "_rg", "_is_param", "_out_nr"))

@@ -144,6 +144,26 @@ def test_deepcopy_copies_user_attributes_deeply():
     assert x.note == [1] and d.note == [1, 2] and d.dtype is pt.float32
 
 
+def test_deepcopy_keeps_a_tensor_and_its_views_sharing_memory():
+    # as PyTorch's: deepcopy copies the storage once, so a copied state dict (or module) whose
+    # tensors view one another still does; before, each copy got its own memory
+    x = pt.arange(12.0)
+    d = copy.deepcopy({"x": x, "v": x[3:7], "t": x.view(3, 4).t(), "e": x[:3].expand(2, 3)})
+    d["x"][4] = -1.0
+    assert d["v"].tolist() == [3.0, -1.0, 5.0, 6.0] and d["t"][0].tolist() == [0.0, -1.0, 8.0]
+    assert d["e"].tolist() == [[0.0, 1.0, 2.0]] * 2 and d["t"].stride() == (1, 4)
+    assert x[4].item() == 4.0                                   # the original is untouched
+    lone = copy.deepcopy(x[5:])
+    assert lone.tolist() == [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0] and lone.is_leaf and lone._base is None
+    a, b = copy.deepcopy([x, x[1:]]), copy.deepcopy(x[1:])      # separate deepcopies share nothing
+    a[0][1] = 50.0
+    assert a[1][0].item() == 50.0 and b[0].item() == 1.0
+    c = pt.tensor([1 + 2j, 3 + 4j])
+    dc = copy.deepcopy([c, c[1:]])
+    dc[0][1] = 0
+    assert dc[1].tolist() == [0j] and c.tolist() == [1 + 2j, 3 + 4j]
+
+
 def test_contains_compares_elementwise():
     m = pt.tensor([[1.0, 2.0], [3.0, 4.0]])
     assert 2.0 in m and 5 not in m and pt.tensor(4.0) in m

@@ -297,3 +297,16 @@ def test_as_strided_and_diagonal_views_of_column_major_numpy_memory():
     assert d.tolist() == np.diagonal(n, 0, 0, 2).tolist()
     d.fill_(-1.0)
     assert n[0, :, 0].tolist() == [-1.0] * 3 and n[1, :, 1].tolist() == [-1.0] * 3
+
+
+@pytest.mark.parametrize("device", ["cpu", "opencl"])
+def test_diagonal_gradient_of_an_expanded_input(device):
+    # diagonal's strided view is for inputs whose elements have memory of their own: as_strided's
+    # gradient spreads over the elements an expanded tensor shares (cpu gave g / 3 here, PyTorch g)
+    if device == "opencl":
+        pytest.importorskip("pyopencl")
+    x = pt.tensor([[1.0, 2.0, 3.0, 4.0]], device=device).expand(3, 4).detach().requires_grad_()
+    x.diagonal().backward(pt.tensor([1.0, 2.0, 3.0], device=device))
+    expected = np.zeros((3, 4), dtype=np.float32)
+    expected[[0, 1, 2], [0, 1, 2]] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), expected)

@@ -1569,10 +1569,11 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
             start = _b.max(0, -off) * cols + _b.max(0, off)
             flat = pt.ops.view(m, lead_shape + (rows * cols,))
             return pt.ops.slice(flat, -1, start, start + (L - 1) * (cols + 1) + 1, cols + 1)
-    if "as_strided" in input._backend().kernels:
+    st = x.stride()
+    if "as_strided" in input._backend().kernels and not any(s == 0 and n > 1 for n, s in zip(x.shape, st)):
         # otherwise (a matrix of a sliced or permuted input) the same view by its strides: one
-        # step along the diagonal is a step along both dims
-        st = x.stride()
+        # step along the diagonal is a step along both dims. Not for an expanded input: as_strided's
+        # gradient spreads over the elements sharing memory (nobody may write into it anyway)
         return pt.ops.as_strided(x, tuple(x.shape[:-2]) + (L,), tuple(st[:-2]) + (st[-2] + st[-1],),
                                  x.storage_offset() + (i0 * st[-2] + j0 * st[-1] if L else 0))
     ii = pt.arange(L, device=input.device) + i0   # a backend without strided arrays: a copy

@@ -109,6 +109,19 @@ def test_load_state_dict_errors():
         Net().load_state_dict(bad, strict=False)
 
 
+def test_a_failed_load_state_dict_keeps_what_it_copied_as_documented():
+    # PyTorch's behaviour, documented in load_state_dict: the entries that matched are loaded
+    # before the error is raised; the mismatched one keeps its previous value
+    net = Net()
+    old_fc1_weight = net.fc1.weight.detach().clone()
+    sd = {k: pt.full(v.shape, 7.0) for k, v in net.state_dict().items()}
+    sd["fc1.weight"] = pt.zeros(5, 3)
+    with pytest.raises(RuntimeError, match="size mismatch for fc1.weight"):
+        net.load_state_dict(sd)
+    assert pt.equal(net.fc1.weight.detach(), old_fc1_weight)
+    assert all(bool((v == 7.0).all()) for k, v in net.state_dict().items() if k != "fc1.weight")
+
+
 def test_train_eval_apply_requires_grad():
     net = Net()
     assert net.training and net.block[1].training

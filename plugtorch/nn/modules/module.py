@@ -438,6 +438,11 @@ class Module:
         Missing or unexpected keys raise ``RuntimeError`` when ``strict``; a shape mismatch always
         does. Returns ``(missing_keys, unexpected_keys)``. Each module loads its own entries with
         ``_load_from_state_dict`` (which a subclass may override, as in PyTorch), then its children.
+
+        A load that raises is not undone, as in PyTorch: every entry that matched (right key and
+        shape) has been copied in before the ``RuntimeError`` listing the others, so the module then
+        holds a mix of the checkpoint and its previous values. Load into a fresh module, or reload a
+        known state, after such an error.
         """
         if not hasattr(state_dict, "items"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict).__name__}.")

@@ -255,7 +255,12 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
     >>> plugtorch.logspace(0, 2, 3).tolist()
     [1.0, 10.0, 100.0]
     """
-    dt = _dtypes.get_default_dtype() if dtype is None else dtype
+    if dtype is not None:
+        dt = dtype
+    elif any(isinstance(v, complex) or (isinstance(v, Tensor) and v.is_complex()) for v in (start, end)):
+        dt = _dtypes.default_complex_dtype()   # as linspace
+    else:
+        dt = _dtypes.get_default_dtype()
     integral = not (dt.is_floating_point or dt.is_complex or dt is _dtypes.bool)
     work = _dtypes.float64 if integral or dt is _dtypes.float64 else dt
     if integral:   # as PyTorch: the ends truncate to dt, the powers are taken in float64 and truncate too
@@ -268,7 +273,7 @@ def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=No
 # plugtorch.range (set in plugtorch/__init__): not in __all__, so that `from _ops_indices import *`
 # leaves the builtin range alone in _ops_public
 @P.public("arange")
-def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
+def range(start, end, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
     """The deprecated ``arange`` that includes ``end``: ``start, start + step, ..., end``
     (default dtype float).
 
@@ -279,14 +284,12 @@ def range(start=0, end=None, step=1, *, dtype=None, layout=None, device=None, re
     warnings.warn("plugtorch.range is deprecated and will be removed in a future release because its behavior is "
                   "inconsistent with Python's range builtin. Instead, use plugtorch.arange, which produces values in "
                   "[start, end).", UserWarning, stacklevel=2)
-    if end is None:
-        start, end = 0, start
     if step == 0:
         raise RuntimeError("range(): step must be nonzero")
     n = int(math.floor((end - start) / step)) + 1
-    if n < 0:
-        raise RuntimeError(f"upper bound and larger bound inconsistent with step sign (start {start}, end {end}, "
-                           f"step {step})")
+    if (end - start) * step < 0:   # (range(1, 0) is an error, as PyTorch, not an empty tensor)
+        raise RuntimeError(f"range(): upper bound and lower bound inconsistent with step sign (start={start}, "
+                           f"end={end}, step={step})")
     dt = _dtypes.get_default_dtype() if dtype is None else dtype
     out = (P.arange(n, dtype=_dtypes.float64, device=device) * step + start).to(dt)
     return out.requires_grad_() if requires_grad else out

@@ -287,7 +287,12 @@ def _check_rectangular(data):
 def _infer_dtype(obj):
     a = _nested_array(obj)
     if a.dtype.kind in "uO" and not isinstance(obj, (np.ndarray, np.generic)):
-        check_int64("tensor", _flat(obj) if isinstance(obj, (list, tuple)) else (obj,))
+        leaves = list(_flat(obj)) if isinstance(obj, (list, tuple)) else [obj]
+        if (a.dtype.kind == "O" and _b.any(isinstance(v, float) for v in leaves)
+                and _b.all(isinstance(v, (int, float)) for v in leaves)):
+            # a float makes the dtype the default float one, which holds ints beyond 64 bits, as PyTorch
+            return _dtypes.get_default_dtype(), np.asarray(obj, dtype=np.float64)
+        check_int64("tensor", leaves)
     if a.dtype == np.float64 and not isinstance(obj, (np.ndarray, np.generic)):
         return _dtypes.get_default_dtype(), a
     if a.dtype.kind in "U S O".split():
@@ -357,7 +362,8 @@ def _to_host_array(data, dtype):
                                 f"dtype is {dtype}; pass a complex dtype or take .real first")
             if arr.dtype.kind in "uO" and dtype.category == _dtypes._INT:
                 check_int64("tensor", _flat(data) if isinstance(data, (list, tuple)) else (data,))
-            elif arr.dtype.kind == "O" and _b.all(isinstance(v, (int, float)) for v in _flat(data)):
+            elif arr.dtype.kind == "O" and _b.all(isinstance(v, (int, float)) for v in (
+                    _flat(data) if isinstance(data, (list, tuple)) else (data,))):
                 arr = np.asarray(data, dtype=np.float64)   # ints beyond 64 bits, for a float or bool dtype
             check_values_fit("tensor", arr, dtype)
     if arr.dtype.kind == "O":

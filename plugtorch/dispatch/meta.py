@@ -204,6 +204,8 @@ def as_shape(op, size):
     for s in size:
         if isinstance(s, Tensor):
             s = int(s)
+        elif isinstance(s, _np_generic) and s.dtype.kind in "iu":   # zeros(np.prod(shape)), as PyTorch
+            s = int(s)
         if not isinstance(s, int) or isinstance(s, bool):
             raise TypeError(f"{op}(): size must be a sequence of ints, got {type(s).__name__} in {tuple(size)}")
         out.append(s)

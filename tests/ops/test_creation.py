@@ -204,3 +204,50 @@ def test_logspace_integer_dtype_truncates():
 def test_arange_refuses_bool():
     with pytest.raises(NotImplementedError, match=r"arange\(\): not implemented for dtype plugtorch.bool"):
         pt.arange(5, dtype=pt.bool)
+
+
+def test_tensor_big_python_ints():
+    # a float in the data makes the dtype float32, which holds 2**64 (as 1.8446744e19)
+    t = pt.tensor([1.5, 2 ** 64])
+    assert t.dtype is pt.float32 and t.tolist() == [1.5, float(2 ** 64)]
+    # a float dtype holds an int beyond 64 bits given alone (was TypeError: 'int' object is not iterable)
+    assert pt.tensor(2 ** 70, dtype=pt.float64).item() == float(2 ** 70)
+    with pytest.raises(ValueError, match="Overflow when unpacking long long"):   # all ints: int64
+        pt.tensor([1, 2 ** 64])
+
+
+def test_sizes_may_be_numpy_ints():
+    assert pt.zeros(np.int64(2)).shape == (2,)
+    assert pt.ones(np.int32(2), np.uint8(3)).shape == (2, 3)
+    with pytest.raises(TypeError, match="size must be a sequence of ints, got float64"):
+        pt.zeros(np.float64(2))
+
+
+def test_arange_refuses_complex_bounds():
+    with pytest.raises(RuntimeError, match=r"arange\(\): the bounds and step must be real numbers, got start=0, "
+                                           r"end=1j"):
+        pt.arange(0, 1j)
+
+
+def test_linspace_takes_only_0d_tensor_ends():
+    assert pt.linspace(pt.tensor(0.0), pt.tensor(1.0), 3).tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(RuntimeError, match=r"0-dimensional start and end tensors, but got start with 1 dimension"):
+        pt.linspace(pt.tensor([0.0]), 1, 3)
+
+
+def test_logspace_complex_ends_infer_the_complex_default_dtype():
+    t = pt.logspace(1j, 2, 3)
+    assert t.dtype is pt.complex64
+    # 10 ** (0.5 + 1j) = sqrt(10) * (cos(ln 10) + i sin(ln 10))
+    expect = np.power(10.0, np.linspace(1j, 2, 3))
+    np.testing.assert_allclose(np.array(t.tolist()), expect, rtol=1e-6)
+
+
+def test_range_needs_end_and_a_consistent_step_sign():
+    with pytest.warns(UserWarning, match="deprecated"):
+        assert pt.range(0, 3).tolist() == [0.0, 1.0, 2.0, 3.0]
+    with pytest.raises(TypeError):
+        pt.range(3)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"range\(\): upper bound and lower bound "
+                                                                     r"inconsistent with step sign"):
+        pt.range(1, 0)

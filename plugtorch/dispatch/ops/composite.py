@@ -1588,6 +1588,10 @@ def diagonal(input, offset=0, dim1=0, dim2=1):
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
     pt = _pt()
     steps = A.as_int("linspace", "steps", steps)
+    for name, v in (("start", start), ("end", end)):
+        if isinstance(v, M.Tensor) and v.ndim != 0:
+            raise RuntimeError(f"linspace only supports 0-dimensional start and end tensors, but got {name} with "
+                               f"{v.ndim} dimension(s) (shape {tuple(v.shape)}); pass a number or a 0-d tensor")
     if steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
     if dtype is not None:

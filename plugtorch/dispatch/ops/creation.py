@@ -46,6 +46,9 @@ register_op("empty", _empty_meta, tags=("factory",), differentiable=False)
 
 def _arange_meta(start, end, step, *, dtype=None, device=None):
     start, end, step = (M.scalar_arg("arange", v) for v in (start, end, step))
+    if any(isinstance(v, complex) for v in (start, end, step)):
+        raise RuntimeError(f"arange(): the bounds and step must be real numbers, got start={start!r}, end={end!r}, "
+                           f"step={step!r}")
     for v in (start, end):
         if v != v or v in (math.inf, -math.inf):   # PyTorch: RuntimeError, not Python's OverflowError
             raise RuntimeError(f"arange(): unsupported range: {start} -> {end} (the bounds must be finite)")

@@ -31,7 +31,7 @@ def _triangle(name, row, col, offset, dtype, device, lower):
         raise RuntimeError(f"{name}(): col must be non-negative, got {col}")
     dtype = _dtypes.int64 if dtype is None else dtype
     if dtype not in (_dtypes.int32, _dtypes.int64):
-        raise RuntimeError(f"{name}(): only int32 and int64 are supported as dtype, got {dtype}")
+        raise M.not_implemented_for(name, dtype, "only int32 and int64 are supported")
     r = P.arange(row, device=device).unsqueeze(1)
     c = P.arange(col, device=device).unsqueeze(0)
     keep = (c - r <= offset) if lower else (c - r >= offset)

@@ -251,3 +251,11 @@ def test_range_needs_end_and_a_consistent_step_sign():
     with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"range\(\): upper bound and lower bound "
                                                                      r"inconsistent with step sign"):
         pt.range(1, 0)
+
+
+def test_tril_indices_other_dtypes_are_not_implemented():
+    # PyTorch: NotImplementedError (a RuntimeError) from its dtype dispatch
+    with pytest.raises(NotImplementedError, match=r"tril_indices\(\): not implemented for dtype plugtorch.float32 "
+                                                  r"\('Float'\); only int32 and int64 are supported"):
+        pt.tril_indices(3, 3, dtype=pt.float32)
+    assert pt.triu_indices(3, 3, 1, dtype=pt.int32).tolist() == [[0, 0, 1], [1, 2, 2]]

@@ -186,8 +186,9 @@ class _Reader:
         target = S._target(saved_device, self.map_location)
         t = P.from_numpy(arr)
         if target is None:
-            t = self.map_location(t, saved_device)
-        elif not S._is_cpu(target):
+            mapped = S._call_map_location(self.map_location, t, saved_device, self.name)
+            t, target = (t, saved_device) if mapped is None else (mapped, None)
+        if target is not None and not S._is_cpu(target):
             try:
                 t = t.to(target)
             except (RuntimeError, ValueError, TypeError) as e:
@@ -540,6 +541,9 @@ class _Machine:
         except (ValueError, EOFError) as e:   # genops on a truncated or malformed pickle
             raise self.bad(f"cannot be read ({e})") from None
         except (TypeError, KeyError, IndexError, OverflowError, RecursionError, MemoryError) as e:
+            from plugtorch.serialization import _MapLocationError
+            if isinstance(e, _MapLocationError):   # the caller's map_location, not the file
+                raise
             raise self.bad(f"builds an invalid object ({type(e).__name__}: {e})") from None
         raise self.bad("ends without its STOP opcode")
 

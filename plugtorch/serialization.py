@@ -249,7 +249,8 @@ def _encode(obj, tensors, seen, depth, refs):
 # ---- load ----------------------------------------------------------------------------------
 def load(f, map_location=None, *, weights_only=True, mmap=None):
     """Load what ``save`` wrote. ``map_location`` (a device, a string, a dict mapping saved
-    device names to new ones, or ``fn(tensor, saved_device_name)``) moves tensors on load;
+    device names to new ones, or ``fn(tensor, saved_device_name)`` returning the tensor to use,
+    or None for the default) moves tensors on load;
     without it they return to the device they were saved from. Tensors for another device go
     there straight from the file's bytes.
 
@@ -363,7 +364,10 @@ class _Reader:
 
     def place(self, t, saved_device, target) -> Tensor:
         if target is None:
-            return self.map_location(t, saved_device)
+            mapped = _call_map_location(self.map_location, t, saved_device, self.name)
+            if mapped is not None:
+                return mapped
+            target = saved_device
         if _is_cpu(target):
             return t
         try:
@@ -383,6 +387,21 @@ def _target(saved_device, map_location):
     if isinstance(map_location, dict):
         return map_location.get(saved_device, saved_device)
     return map_location
+
+
+class _MapLocationError(TypeError):
+    """A map_location function returned something other than a tensor or None (not a damaged file)."""
+
+
+def _call_map_location(fn, t, saved_device, name):
+    """``fn(t, saved_device)`` for a function ``map_location``: a tensor, or None, which (as in
+    PyTorch) leaves that tensor to the default, its saved device."""
+    out = fn(t, saved_device)
+    if out is not None and not isinstance(out, Tensor):
+        raise _MapLocationError(f"plugtorch.load: map_location returned {type(out).__name__} for a tensor saved on "
+                                f"'{saved_device}' in {name}; a map_location function must return a tensor, "
+                                "or None to restore it on its saved device")
+    return out
 
 
 def _is_cpu(target) -> bool:

@@ -297,6 +297,23 @@ def test_tensors_return_to_their_device_or_map_location(altcpu):
     assert sorted(seen) == ["altcpu:0", "cpu"]
 
 
+def test_a_map_location_function_returning_none_leaves_the_saved_device(altcpu):
+    # as PyTorch: None from the function means "the default" (the saved device); before, the
+    # tensor loaded as None (or an AttributeError for a view)
+    x = pt.tensor([1.0, 2.0, 3.0])
+    data = saved_bytes({"x": x, "v": x[1:], "a": pt.tensor([4.0], device=altcpu)})
+    back = load_bytes(data, map_location=lambda t, loc: None)
+    assert back["x"].tolist() == [1.0, 2.0, 3.0] and back["v"].tolist() == [2.0, 3.0]
+    assert back["a"].device == altcpu and back["a"].tolist() == [4.0]
+    back["x"][1] = 9.0
+    assert back["v"][0].item() == 9.0                          # still one memory
+    only_cpu = load_bytes(data, map_location=lambda t, loc: t.to(altcpu) if loc == "cpu" else None)
+    assert only_cpu["x"].device == altcpu and only_cpu["a"].device == altcpu
+    with pytest.raises(TypeError, match="map_location returned int for a tensor saved on 'cpu' in <file object>; "
+                                        "a map_location function must return a tensor, or None"):
+        load_bytes(data, map_location=lambda t, loc: 5)
+
+
 def test_unavailable_device_suggests_map_location(altcpu):
     data = saved_bytes(pt.ones(1, device=altcpu))
     pt.backends.unregister("altcpu")

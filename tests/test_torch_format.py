@@ -114,6 +114,14 @@ def test_map_location_function_and_dict():
     assert pt.load(DATA / "state_dict.pt", map_location={"cpu": "cpu"})["0.bias"].tolist() == [-1.0, 0.5]
 
 
+def test_a_map_location_function_returning_none_keeps_the_saved_device():
+    sd = pt.load(DATA / "state_dict.pt", map_location=lambda t, saved: None)
+    assert sd["0.bias"].tolist() == [-1.0, 0.5] and sd["0.bias"].device == pt.device("cpu")
+    with pytest.raises(TypeError, match=r"map_location returned str for a tensor saved on 'cpu' in "
+                                        r".*state_dict\.pt; a map_location function must return a tensor"):
+        pt.load(DATA / "state_dict.pt", map_location=lambda t, saved: "cpu")
+
+
 def test_a_pickled_module_is_refused_naming_its_class():
     with pytest.raises(pickle.UnpicklingError, match=r"module\.pt: it needs the Python object "
                                                      r"torch\.nn\.modules\.linear\.Linear.*state_dict"):

@@ -400,8 +400,7 @@ class Tensor:
             # the tensor's own fields as they are; attributes a user set, deep-copied (PyTorch's too)
             out.__dict__.update({k: v if k in _OWN_FIELDS else copy.deepcopy(v, memo)
                                  for k, v in self.__dict__.items() if k not in skip})
-            src = _deepcopy_data(self, memo)
-            out._data, out._dtype, out._device = src._data, src._dtype, src._device
+            _deepcopy_data(self, out, memo)
             out._rg = self._rg
             out._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
             memo[id(self)] = out
@@ -560,25 +559,44 @@ def _wrap_dim(dim, ndim, opname="op"):
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
     return dim + n if dim < 0 else dim
 
-def _deepcopy_data(t, memo):
-    """``t``'s data, copied for ``copy.deepcopy``: tensors of one dtype viewing one storage (a tensor
-    and its slices) copy that storage once per deepcopy, so their copies share memory again, as
-    PyTorch's (which deep-copies storages). Where the storage cannot be told (a backend without
-    storage offsets, negative strides), a copy of ``t`` alone."""
+def _deepcopy_data(t, out, memo) -> None:
+    """Give ``out`` a copy of ``t``'s data, for ``copy.deepcopy``. Tensors of one dtype viewing one
+    storage (a tensor and its slices) keep sharing memory in the copy, as PyTorch's: per storage,
+    the span of it that the tensors copied so far cover is copied once, and each copy is a strided
+    view of that span; a tensor reaching beyond it copies the wider span and re-points the
+    earlier copies (made by this deepcopy, not yet returned). Where the storage cannot be told (a
+    backend without storage offsets, negative strides), a copy of ``t`` alone."""
     src = t.detach()
+    ext = None
     try:
-        if src.numel() == 0 or getattr(type(src._backend()).storage_offset, "unknown", False) \
-                or any(s < 0 for s in src.stride()):
-            return src.clone()
-        storage = src.untyped_storage()
-        key = ("plugtorch.deepcopy.storage", str(src.device), src.dtype, storage.data_ptr())
-        n = storage.nbytes() // src.dtype.itemsize
+        stride = src.stride()
+        if src.numel() and not getattr(type(src._backend()).storage_offset, "unknown", False) \
+                and all(s >= 0 for s in stride):
+            key = ("plugtorch.deepcopy.storage", str(src.device), src.dtype, src.untyped_storage().data_ptr())
+            lo = src.storage_offset()
+            ext = key, lo, lo + sum((n - 1) * s for n, s in zip(src.shape, stride))
     except (RuntimeError, NotImplementedError):
-        return src.clone()
-    full = memo.get(key)
-    if full is None:
-        full = memo[key] = src.as_strided((n,), (1,), 0).clone()
-    return full.as_strided(tuple(src.shape), src.stride(), src.storage_offset())
+        pass
+    if ext is None:
+        c = src.clone()
+        out._data, out._dtype, out._device = c._data, c._dtype, c._device
+        return
+    key, lo, hi = ext
+    span = memo.get(key)
+    mine = (out, tuple(src.shape), stride, lo)
+    if span is not None and span["lo"] <= lo and hi <= span["hi"]:
+        span["outs"].append(mine)
+        todo = [mine]
+    else:
+        if span is not None:
+            lo, hi = min(lo, span["lo"]), max(hi, span["hi"])
+        outs = ([] if span is None else span["outs"]) + [mine]
+        span = memo[key] = {"lo": lo, "hi": hi, "outs": outs,
+                            "copy": src.as_strided((hi - lo + 1,), (1,), lo).clone()}
+        todo = outs
+    for o, shape, strides, offset in todo:
+        v = span["copy"].as_strided(shape, strides, offset - span["lo"])
+        o._data, o._dtype, o._device = v._data, v._dtype, v._device
 
 
 # a tensor's own fields, which deepcopy takes as they are (dtype and device objects are singletons)

@@ -153,8 +153,16 @@ def test_deepcopy_keeps_a_tensor_and_its_views_sharing_memory():
     assert d["v"].tolist() == [3.0, -1.0, 5.0, 6.0] and d["t"][0].tolist() == [0.0, -1.0, 8.0]
     assert d["e"].tolist() == [[0.0, 1.0, 2.0]] * 2 and d["t"].stride() == (1, 4)
     assert x[4].item() == 4.0                                   # the original is untouched
-    lone = copy.deepcopy(x[5:])
+    lone = copy.deepcopy(x[5:])       # only the span the copied tensors cover is copied
     assert lone.tolist() == [5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0] and lone.is_leaf and lone._base is None
+    assert lone.untyped_storage().nbytes() == 7 * 4
+    big = np.arange(100000, dtype=np.float32)
+    assert copy.deepcopy(pt.from_numpy(big[10:13])).untyped_storage().nbytes() == 3 * 4
+    # views met before the tensors that cover more are re-pointed at the wider copy
+    d = copy.deepcopy({"v": x[2:5], "w": x[7:], "x": x, "y": x[::2]})
+    d["x"][3], d["x"][8] = -1.0, -8.0
+    assert d["v"].tolist() == [2.0, -1.0, 4.0] and d["w"].tolist() == [7.0, -8.0, 9.0, 10.0, 11.0]
+    assert d["y"].tolist() == [0.0, 2.0, 4.0, 6.0, -8.0, 10.0]
     a, b = copy.deepcopy([x, x[1:]]), copy.deepcopy(x[1:])      # separate deepcopies share nothing
     a[0][1] = 50.0
     assert a[1][0].item() == 50.0 and b[0].item() == 1.0

@@ -43,6 +43,7 @@ class _Level(threading.local):
     level = None          # the active level (0) or None
     mode = None
     duals = None          # weak references to the tensors given a tangent at this level
+    prune_at = 256        # the length at which dead references are dropped
     suspended = 0         # > 0 inside a custom Function's forward (its jvp gives the tangents)
 
 
@@ -91,7 +92,11 @@ class dual_level:
 
 def _set_tangent(t, tangent):
     t._fw_grad = tangent
-    _state.duals.append(weakref.ref(t))
+    duals = _state.duals
+    duals.append(weakref.ref(t))
+    if len(duals) > _state.prune_at:   # drop the dead ones now and then: a long loop inside one level
+        duals[:] = [r for r in duals if r() is not None]    # keeps only the live tensors' references
+        _state.prune_at = max(256, 2 * len(duals))
 
 
 def make_dual(tensor, tangent, *, level=None):

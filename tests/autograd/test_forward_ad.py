@@ -267,3 +267,14 @@ def test_in_place_shape_changes_reshape_the_tangent():
         out = (d * d).sum(1)
         np.testing.assert_allclose(fwAD.unpack_dual(out).tangent.numpy(),
                                    finite_difference(lambda a: (a.t() * a.t()).sum(1), [x], [t]), rtol=1e-8)
+
+
+def test_a_long_loop_inside_one_level_keeps_only_live_tangents():
+    x = pt.tensor([1.0, 2.0], dtype=F64)
+    with fwAD.dual_level():
+        d = fwAD.make_dual(x, pt.ones(2, dtype=F64))
+        y = d
+        for _ in range(2000):
+            y = (y * 1.0001).sin() + d           # every intermediate is dropped at once
+        assert len(fwAD._state.duals) < 1000     # (2000 x 4 tangents were made)
+        assert fwAD.unpack_dual(y).tangent is not None

@@ -310,7 +310,12 @@ _CPU_SCALARS = ("step", "mu_product", "eta", "mu")
 
 
 def _cast_state(param, key, value):
-    # as PyTorch: floating state follows the parameter's dtype and device; 'step' stays as is
+    # as PyTorch: floating state follows the parameter's dtype and device; 'step' stays as is.
+    # Lists, tuples and dicts of tensors (LBFGS's history) are cast element by element
+    if isinstance(value, dict):
+        return {k: _cast_state(param, k, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_state(param, None, v) for v in value)
     if not isinstance(value, Tensor):
         return value
     if key == "step" or (key in _CPU_SCALARS and value.ndim == 0):

@@ -171,6 +171,41 @@ def test_load_state_dict_casts_state_to_the_parameter():
     assert st["exp_avg"] is not opt.state[a]["exp_avg"]
 
 
+def test_load_state_dict_casts_tensors_inside_lists_of_state():
+    # LBFGS keeps its history as lists of tensors: they follow the parameter's dtype (and
+    # device) too, as PyTorch's; before, they stayed float32 and the next step raised in matmul
+    x = pt.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]])
+    y = pt.tensor([1.0, -2.0, 0.25])
+    a = pt.zeros(2, requires_grad=True)
+    opt = pt.optim.LBFGS([a], history_size=3, max_iter=3)
+
+    def closure(w, opt):
+        def f():
+            opt.zero_grad()
+            loss = ((x.to(w.dtype) @ w - y.to(w.dtype)) ** 2).sum()
+            loss.backward()
+            return loss
+        return f
+    for _ in range(2):
+        opt.step(closure(a, opt))
+    saved = opt.state[a]
+    assert len(saved["old_dirs"]) > 0
+    b = a.detach().double().requires_grad_()
+    opt_b = pt.optim.LBFGS([b], history_size=3, max_iter=3)
+    opt_b.load_state_dict(opt.state_dict())
+    st = opt_b.state[b]
+    for k in ("old_dirs", "old_stps"):
+        assert type(st[k]) is list and all(t.dtype == pt.float64 for t in st[k])
+        assert [t.tolist() for t in st[k]] == [t.tolist() for t in saved[k]]    # float32 -> float64 is exact
+        assert all(t is not u for t, u in zip(st[k], saved[k]))
+    assert st["ro"] == saved["ro"] and st["n_iter"] == saved["n_iter"]
+    opt_b.step(closure(b, opt_b))
+    # the least-squares solution of x @ w = y, which LBFGS has reached
+    np.testing.assert_allclose(b.detach().numpy(), np.linalg.lstsq(x.numpy().astype(np.float64),
+                                                                    y.numpy().astype(np.float64), rcond=None)[0],
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_load_state_dict_mismatch_errors():
     a, b = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
     sd = pt.optim.SGD([a, b], lr=0.1).state_dict()

@@ -290,8 +290,8 @@ class Tensor:
         dtype plugtorch lacks (uint16, datetime) stays an array."""
         if array.dtype not in _dtypes._BY_NUMPY:
             return array
-        from plugtorch._ops_public import from_numpy
-        return from_numpy(np.ascontiguousarray(array) if array.ndim else array.reshape(()))
+        # (plugtorch.as_tensor, which plugtorch/__init__ hands the dispatcher: no import upwards)
+        return _dispatcher.array_operand(np.ascontiguousarray(array) if array.ndim else array.reshape(()))
 
     def tolist(self):
         return self._host("tolist").tolist()

@@ -18,7 +18,8 @@ def timer() -> float:
     """``timeit.default_timer`` after waiting for the kernels queued on every loaded backend
     (OpenCL and CUDA run asynchronously: a time read before they finish measures the queueing)."""
     for backend in list(_device.BACKENDS.values()):
-        backend.synchronize()
+        if backend.is_available():     # (a registered backend without its device, cuda without CuPy)
+            backend.synchronize()
     return _timeit.default_timer()
 
 

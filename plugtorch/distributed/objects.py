@@ -36,6 +36,17 @@ def _device(device):
     return "cpu" if device is None else device
 
 
+def _padded_bytes(obj, g, group):
+    """(every rank's byte count, ``obj``'s bytes padded to the longest): what the object gathers send."""
+    import plugtorch as pt
+    data, size = _to_bytes(obj, "cpu")
+    sizes = [pt.zeros(1, dtype=pt.int64) for _ in range(g.size)]
+    C.all_gather(sizes, size, group=group)
+    padded = pt.zeros(max(int(s.item()) for s in sizes), dtype=pt.uint8)
+    padded[:data.numel()] = data
+    return sizes, padded
+
+
 def all_gather_object(object_list, obj, group=None) -> None:
     """Every rank's ``obj`` into ``object_list`` (one entry per rank, in rank order)."""
     import plugtorch as pt
@@ -46,13 +57,8 @@ def all_gather_object(object_list, obj, group=None) -> None:
         got = len(object_list) if isinstance(object_list, list) else type(object_list).__name__
         raise RuntimeError(f"all_gather_object: object_list must be a list of the group size "
                            f"({g.size}) to receive the objects, got {got}")
-    data, size = _to_bytes(obj, "cpu")
-    sizes = [pt.zeros(1, dtype=pt.int64) for _ in range(g.size)]
-    C.all_gather(sizes, size, group=group)
-    longest = max(int(s.item()) for s in sizes)
-    padded = pt.zeros(longest, dtype=pt.uint8)
-    padded[:data.numel()] = data
-    outs = [pt.zeros(longest, dtype=pt.uint8) for _ in range(g.size)]
+    sizes, padded = _padded_bytes(obj, g, group)
+    outs = [pt.zeros(padded.numel(), dtype=pt.uint8) for _ in range(g.size)]
     C.all_gather(outs, padded, group=group)
     for i in range(g.size):
         object_list[i] = _from_bytes(outs[i], int(sizes[i].item()))
@@ -69,13 +75,8 @@ def gather_object(obj, object_gather_list=None, dst: int = 0, group=None) -> Non
     if g.rank == root and (not isinstance(object_gather_list, list) or len(object_gather_list) != g.size):
         raise ValueError(f"gather_object: Argument ``object_gather_list`` must be a list of the group "
                          f"size ({g.size}) on the destination rank.")
-    data, size = _to_bytes(obj, "cpu")
-    sizes = [pt.zeros(1, dtype=pt.int64) for _ in range(g.size)]
-    C.all_gather(sizes, size, group=group)
-    longest = max(int(s.item()) for s in sizes)
-    padded = pt.zeros(longest, dtype=pt.uint8)
-    padded[:data.numel()] = data
-    outs = [pt.zeros(longest, dtype=pt.uint8) for _ in range(g.size)] if g.rank == root else None
+    sizes, padded = _padded_bytes(obj, g, group)
+    outs = [pt.zeros(padded.numel(), dtype=pt.uint8) for _ in range(g.size)] if g.rank == root else None
     C.gather(padded, outs, dst=dst, group=group)
     if g.rank == root:
         for i in range(g.size):

@@ -2,7 +2,8 @@
 
 A file is a standard safetensors file: the tensors are its entries ("0", "1", ...) and the
 object around them (dicts, lists, tuples, numbers, strings, dtypes, devices) is JSON in its
-``__metadata__``. Loading parses JSON and raw little-endian bytes only; nothing is unpickled.
+``__metadata__``. NumPy arrays are stored as cpu tensors marked ``"ndarray"`` and load as arrays.
+Loading parses JSON and raw little-endian bytes only; nothing is unpickled.
 A plain safetensors file from elsewhere loads as a dict of tensors. Saving to a path replaces
 the file atomically, so a failure mid-write leaves the previous checkpoint whole.
 
@@ -31,6 +32,8 @@ import mmap as _mmap
 import os
 import secrets
 import stat
+
+import numpy as np
 
 import numpy as np
 
@@ -226,6 +229,13 @@ def _encode(obj, tensors, seen, depth, refs):
             entry["complex"] = True
         refs.setdefault(name, []).append(entry)
         return entry
+    if isinstance(obj, np.ndarray) and obj.dtype.name in _CODES:
+        # a NumPy array (as torch.save pickles one): stored as a cpu tensor, loaded as an array again
+        from plugtorch import _ops_public as P
+        entry = _encode(P.from_numpy(obj if all(x >= 0 for x in obj.strides) else obj.copy()),
+                        tensors, seen, depth, refs)
+        entry["ndarray"] = True
+        return entry
     if obj is None or isinstance(obj, (bool, int, str)):
         return obj
     if isinstance(obj, float):
@@ -241,7 +251,7 @@ def _encode(obj, tensors, seen, depth, refs):
         return {"__dtype__": obj.name}
     if isinstance(obj, _device):
         return {"__device__": str(obj)}
-    raise TypeError(f"plugtorch.save can store tensors, numbers, strings, None, dtypes, devices and "
+    raise TypeError(f"plugtorch.save can store tensors, numbers, strings, None, dtypes, devices, NumPy arrays and "
                     f"lists/tuples/dicts of them, but got {type(obj).__name__}; convert it to one of "
                     "those (e.g. save a module's state_dict(), not the module)")
 
@@ -457,9 +467,11 @@ def _decode_tensor(s, r: _Reader) -> Tensor:
     key, saved_device = s["__tensor__"], s.get("device", "cpu")
     grad, param, cplx = s.get("requires_grad", False), s.get("parameter", False), s.get("complex", False)
     if not (isinstance(key, str) and isinstance(saved_device, str) and type(grad) is bool
-            and type(param) is bool and type(cplx) is bool) \
-            or set(s) - {"__tensor__", "device", "requires_grad", "parameter", "complex", "view"}:
+            and type(param) is bool and type(cplx) is bool and type(s.get("ndarray", False)) is bool) \
+            or set(s) - {"__tensor__", "device", "requires_grad", "parameter", "complex", "view", "ndarray"}:
         raise r.bad(f"its object structure has an invalid tensor entry {st._short(s)} (the file was modified)")
+    if s.get("ndarray"):
+        return _decode_tensor({k: v for k, v in s.items() if k != "ndarray"}, r).numpy()
     if key in r.made:
         return r.made[key]
     t = _view_of_span(s["view"], key, saved_device, r) if "view" in s else r.tensor(key, saved_device)

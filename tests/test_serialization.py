@@ -923,3 +923,23 @@ def test_tampered_view_entries_say_what_is_wrong():
     s["__dict__"][2][1]["view"]["storage"] = s["__dict__"][0][1]["__tensor__"]    # the 2-d tensor
     header["__metadata__"]["structure"] = json.dumps(s)
     assert "has shape [2, 3], not one dimension" in str(loads_or_refuses(join(header, body)))
+
+
+def test_numpy_arrays_round_trip_as_arrays(tmp_path):
+    # the time_sequence_prediction example saves a bare float64 array with torch.save
+    data = np.sin(np.arange(12, dtype=np.float64).reshape(3, 4) / 3.0)
+    ints = np.arange(6, dtype=np.int32)[::2]       # a strided view
+    p = tmp_path / "a.pt"
+    pt.save({"data": data, "ints": ints, "t": pt.ones(2)}, p)
+    out = pt.load(p)
+    assert isinstance(out["data"], np.ndarray) and out["data"].dtype == np.float64
+    np.testing.assert_array_equal(out["data"], data)
+    assert isinstance(out["ints"], np.ndarray) and out["ints"].tolist() == [0, 2, 4]
+    assert out["t"].tolist() == [1.0, 1.0]
+    pt.save(data, p)
+    np.testing.assert_array_equal(pt.load(p), data)
+
+
+def test_an_object_array_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="plugtorch.save can store tensors, .*NumPy arrays.*got ndarray"):
+        pt.save(np.array([object()]), tmp_path / "a.pt")

@@ -185,3 +185,21 @@ def test_linear_backward_refuses_a_1d_weight():
     with pytest.raises(RuntimeError, match=r"_linear_backward\(\): expected a 2-D weight and a floating point "
                                            r"input of 1 or more dims, got weight \(3,\)"):
         pt.ops._linear_backward(pt.randn(2), pt.randn(3), pt.randn(3), (True, True, True))
+
+
+@pytest.mark.parametrize("dt", [pt.float32, pt.float64], ids=str)
+def test_linear_backward_kernel_of_a_batch_gives_the_bits_of_its_decomposition(dt):
+    # the cpu kernel's shortcut for 2-d float32/64 (matmuls and the rows' sum without their
+    # wrappers) must round exactly as the decomposition's mm and sum ops: a compiled training
+    # step replays the kernel, eager runs it too, and both must keep agreeing with the ops
+    from plugtorch.nn.ops import linear_backward
+    r = np.random.default_rng(5)
+    g, x, w = (pt.tensor(r.standard_normal(s), dtype=dt) for s in ((64, 128), (64, 64), (128, 64)))
+    for mask in ((True, True, True), (False, True, True)):
+        got = pt.ops._linear_backward(g, x, w, mask)
+        ref = linear_backward(g, x, w, mask)
+        for a, b in zip(got, ref):
+            assert (a is None) == (b is None)
+            if a is not None:
+                assert a.dtype is dt and a.numpy().tobytes() == b.numpy().tobytes()
+    np.testing.assert_allclose(got[2].numpy(), g.numpy().sum(0), rtol=1e-5)

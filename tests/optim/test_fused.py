@@ -180,3 +180,28 @@ def test_fused_updates_reject_non_tensors_other_devices_and_differentiable():
     if opencl_ok():
         with pytest.raises(RuntimeError, match=r"_fused_sgd_\(\): Expected all tensors to be on the same device"):
             pt.ops._fused_sgd_([z], [pt.zeros(2, device="opencl")], [], 0.1, 0.0, 0.0, 0.0, False, False)
+
+
+def test_fused_sgd_updates_a_group_mixing_float_and_bfloat16_parameters():
+    # the kernel updates float parameters with NumPy's ufuncs in one loop and the rest (bfloat16)
+    # with the table's kernels after it: each must end as the tensor-by-tensor update leaves it
+    def run(foreach):
+        ps = [pt.tensor(RNG_P[0], dtype=pt.float32, requires_grad=True),
+              pt.tensor(RNG_P[0], dtype=pt.bfloat16, requires_grad=True),
+              pt.tensor(RNG_P[1], dtype=pt.float64, requires_grad=True)]
+        opt = pt.optim.SGD(ps, lr=0.1, momentum=0.9, foreach=foreach)
+        for step in range(3):
+            for p, g in zip(ps, (RNG_G[step][0], RNG_G[step][0], RNG_G[step][1])):
+                p.grad = pt.tensor(g, dtype=p.dtype)
+            opt.step()
+        return [p.detach().float().numpy() for p in ps]
+    fused, loop = run(None), run(False)
+    for a, b in zip(fused, loop):
+        np.testing.assert_array_equal(a, b)
+    # and the float32 one by hand: b1 = g1, b_k = 0.9 b_(k-1) + g_k, p_k = p_(k-1) - 0.1 b_k
+    p, b = RNG_P[0].astype(np.float32), None
+    for step in range(3):
+        g = RNG_G[step][0].astype(np.float32)
+        b = g.copy() if b is None else b * np.float32(0.9) + g
+        p = p - np.float32(0.1) * b
+    np.testing.assert_allclose(fused[0], p, rtol=1e-6)

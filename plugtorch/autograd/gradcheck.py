@@ -107,7 +107,35 @@ def _analytical(outs, inputs, diff_idx):
     return jac
 
 
-def _report(i, x, outs, a, num, bad):
+def _forward(fn, inputs, diff_idx, n_out):
+    """Forward-mode Jacobians: column ``c`` of input ``i``'s is the output tangents (flattened as
+    the numerical Jacobian's rows are) for a one-hot tangent on element ``c`` of input ``i``
+    (on a complex input, 1 and then 1j per element), the other inputs plain."""
+    import plugtorch as pt
+    from plugtorch.autograd import forward_ad as fwAD
+    jac = {}
+    for i in diff_idx:
+        x = inputs[i]
+        units = (1.0, 1j) if x.dtype.is_complex else (1.0,)
+        cols = []
+        for k, unit in ((k, unit) for k in range(x.numel()) for unit in units):
+            t = np.zeros(x.numel(), dtype=complex if x.dtype.is_complex else float)
+            t[k] = unit
+            tangent = pt.tensor(t.reshape(tuple(x.shape)), dtype=x.dtype, device=x.device)
+            with fwAD.dual_level():
+                args = list(inputs)
+                args[i] = fwAD.make_dual(x.detach(), tangent)
+                outs = _outputs(fn, args)
+                col = []
+                for o in outs:
+                    tan = fwAD.unpack_dual(o).tangent
+                    col.append(np.zeros(_width(o)) if tan is None else _host(tan))
+            cols.append(np.concatenate(col) if col else np.zeros(0))
+        jac[i] = np.stack(cols, axis=1) if cols else np.zeros((n_out, 0))
+    return jac
+
+
+def _report(i, x, outs, a, num, bad, kind="Jacobian"):
     """Name the worst mismatching entries per output: (output index, input index) and values."""
     lines = []
     start = 0
@@ -117,7 +145,7 @@ def _report(i, x, outs, a, num, bad):
         if blk.any():
             rows, cols = np.nonzero(blk)
             err = np.abs(a[start:start + n] - num[start:start + n])[rows, cols]
-            lines.append(f"Jacobian mismatch for output {j} with respect to input {i} (output shape "
+            lines.append(f"{kind} mismatch for output {j} with respect to input {i} (output shape "
                          f"{tuple(o.shape)}, input shape {tuple(x.shape)}): {int(blk.sum())} of "
                          f"{blk.size} entries differ")
             lines.append("  (output elem, input elem)    numerical       analytical      |diff|")
@@ -130,10 +158,15 @@ def _report(i, x, outs, a, num, bad):
 
 
 def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              nondet_tol=0.0, check_undefined_grad=True, fast_mode=False, **unused) -> bool:
+              nondet_tol=0.0, check_undefined_grad=True, fast_mode=False, check_forward_ad=False,
+              check_backward_ad=True, **unused) -> bool:
     """Compare ``func``'s analytical Jacobian with central differences for every input that
     requires grad. Returns True, or raises GradcheckError listing the worst entries
     (``raise_exception=False``: returns False instead).
+
+    ``check_backward_ad`` (default True) checks the Jacobian that backward (vector-Jacobian
+    products) gives; ``check_forward_ad`` (default False) checks the one forward-mode AD
+    (``autograd.forward_ad``, Jacobian-vector products) gives, as PyTorch's flags do.
 
     >>> x = plugtorch.randn(3, dtype=plugtorch.float64, requires_grad=True)
     >>> gradcheck(lambda t: (t * t).sum(), (x,))
@@ -150,19 +183,25 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64 or complex128; the check may fail "
                           "from rounding alone", UserWarning, stacklevel=2)
     outs = _outputs(func, inputs)
-    ana = _analytical(outs, inputs, diff_idx)
+    checks = []     # (kind, {input index: Jacobian})
+    if check_backward_ad:
+        checks.append(("Jacobian", _analytical(outs, inputs, diff_idx)))
+    if check_forward_ad:
+        checks.append(("Forward-mode Jacobian",
+                       _forward(func, inputs, diff_idx, sum(_width(o) for o in outs))))
     report = []
-    for i in diff_idx:
+    for i in diff_idx if checks else ():
         num = _numerical(func, inputs, i, eps)
-        a = ana[i]
-        if num.shape != a.shape:
-            report.append(f"Jacobian shape mismatch for input {i}: numerical {num.shape}, "
-                          f"analytical {a.shape} (does the function return the same outputs each call?)")
-            continue
-        bad = ~(np.abs(a - num) <= atol + rtol * np.abs(num))
-        bad &= ~(np.isnan(a) & np.isnan(num))
-        if bad.any():
-            report.append(_report(i, inputs[i], outs, a, num, bad))
+        for kind, jac in checks:
+            a = jac[i]
+            if num.shape != a.shape:
+                report.append(f"{kind} shape mismatch for input {i}: numerical {num.shape}, "
+                              f"analytical {a.shape} (does the function return the same outputs each call?)")
+                continue
+            bad = ~(np.abs(a - num) <= atol + rtol * np.abs(num))
+            bad &= ~(np.isnan(a) & np.isnan(num))
+            if bad.any():
+                report.append(_report(i, inputs[i], outs, a, num, bad, kind))
     if report:
         if raise_exception:
             raise GradcheckError("\n".join(report) + f"\n(tolerances: atol={atol}, rtol={rtol}, eps={eps})")

@@ -117,3 +117,45 @@ def test_gradcheck_multiple_outputs_and_inputs():
     a = pt.tensor([1.0, 2.0], dtype=pt.float64, requires_grad=True)
     b = pt.tensor([3.0, -1.0], dtype=pt.float64, requires_grad=True)
     assert gradcheck(lambda x, y: (x * y, x + y.exp()), (a, b))
+
+
+class ExpJvpOnly(pt.autograd.Function):
+    """exp with a forward-mode rule and no backward."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.result = x.exp()
+        return ctx.result
+
+    @staticmethod
+    def jvp(ctx, t):
+        return t * ctx.result * ExpJvpOnly.scale
+
+
+def test_gradcheck_check_forward_ad_without_backward():
+    x = pt.tensor([0.1, 0.2, 0.3], dtype=pt.float64, requires_grad=True)
+    ExpJvpOnly.scale = 1.0
+    assert gradcheck(ExpJvpOnly.apply, (x,), check_forward_ad=True, check_backward_ad=False)
+    with pytest.raises(NotImplementedError, match="backward"):     # backward is checked by default
+        gradcheck(ExpJvpOnly.apply, (x,), check_forward_ad=True)
+
+
+def test_gradcheck_check_forward_ad_reports_a_wrong_jvp():
+    x = pt.tensor([0.1, 0.2, 0.3], dtype=pt.float64, requires_grad=True)
+    ExpJvpOnly.scale = 1.5      # jvp is 1.5 exp(x) t: the diagonal is off, d exp/dx = exp(x)
+    with pytest.raises(GradcheckError) as e:
+        gradcheck(ExpJvpOnly.apply, (x,), check_forward_ad=True, check_backward_ad=False)
+    msg = str(e.value)
+    assert "Forward-mode Jacobian mismatch for output 0 with respect to input 0" in msg
+    assert "3 of 9 entries differ" in msg
+    assert f"{np.exp(0.3):.6e}" in msg and f"{1.5 * np.exp(0.3):.6e}" in msg
+    assert gradcheck(ExpJvpOnly.apply, (x,), check_forward_ad=True, check_backward_ad=False,
+                     raise_exception=False) is False
+
+
+def test_gradcheck_check_forward_ad_on_ops_with_several_inputs():
+    a = pt.tensor([0.4, -1.1], dtype=pt.float64, requires_grad=True)
+    b = pt.tensor([[0.3, 2.0], [1.5, -0.2]], dtype=pt.float64, requires_grad=True)
+    c = pt.tensor([1.0, 2.0], dtype=pt.float64)     # not differentiated: gets no tangent
+    assert gradcheck(lambda x, y, z: ((x * y).sin() @ z, x.exp()), (a, b, c), check_forward_ad=True)
+    z = pt.tensor([0.5 + 0.25j, -1.0 + 2.0j], dtype=pt.complex128, requires_grad=True)
+    assert gradcheck(lambda t: t * t.exp(), (z,), check_forward_ad=True, check_backward_ad=False)

@@ -371,15 +371,12 @@ def _logsumexp_grad(g, x, dim, keepdim=False, *, result):
 
 
 def _layer_norm_grad(g, x, normalized_shape, weight=None, bias=None, eps=1e-5):
-    k = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
-    dims = list(range(x.ndim - k, x.ndim))
-    xc = x - x.mean(dims, keepdim=True)
-    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
-    xhat = xc * rstd
-    gh = g * weight if weight is not None else g
-    gx = rstd * (gh - gh.mean(dims, keepdim=True) - xhat * (gh * xhat).mean(dims, keepdim=True))
-    # the engine sums the weight and bias gradients over the leading (batch) dims
-    return (gx, None, g * xhat if _is_tensor(weight) else None, g if _is_tensor(bias) else None)
+    # one op (nn/ops.py) for the three gradients, so a backend computes them in one kernel; the
+    # weight's and bias's come summed over the leading (batch) dims
+    ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    mask = (x._rg, weight is not None and weight._rg, _is_tensor(bias))
+    gx, gw, gb = pt.ops._layer_norm_backward(g, x, ns, weight, eps, mask)
+    return (gx, None, gw, gb)
 
 
 derivative("relu", lambda g, x, result: (pt.ops.threshold_backward(g, result, 0),), save=(), result=True)

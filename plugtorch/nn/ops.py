@@ -92,7 +92,7 @@ NN_OPS = {
 
 _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm",
                 "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
-                "scaled_dot_product_attention")
+                "_layer_norm_backward", "scaled_dot_product_attention")
 
 
 def _make_meta(name, impl):
@@ -423,6 +423,7 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
 
 NN_OPS["_cross_entropy_backward"] = (cross_entropy_backward, ())   # cross_entropy's formula runs it
 NN_OPS["_linear_backward"] = (linear_backward, ("linalg",))       # linear's
+NN_OPS["_layer_norm_backward"] = (_norm.layer_norm_backward, ())   # layer_norm's
 
 _CE_BACK = Memo(1024)   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
 
@@ -500,7 +501,36 @@ def _conv2d_meta(input, weight, bias=None, stride=1, padding=0, dilation=1, grou
     return dev, (input._data, weight._data, b, s, pads, d, groups.__index__()), input._dtype
 
 
+def _layer_norm_meta(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """layer_norm's meta: the decomposition's checks; a kernel receives ``(x, normalized_shape as a
+    tuple, weight or None, bias or None, eps)`` and returns the result, of the input's dtype."""
+    ns = _norm.check_layer_norm(input, normalized_shape, weight, bias)
+    tensors = [t for t in (input, weight, bias) if t is not None]
+    dev = common_device("layer_norm", tensors)
+    return dev, (input._data, ns, None if weight is None else weight._data, None if bias is None else bias._data,
+                 eps), input._dtype
+
+
+def _layer_norm_backward_meta(grad, input, normalized_shape, weight=None, eps=1e-5, output_mask=(True, True, True)):
+    """A kernel receives ``(grad, x, normalized_shape as a tuple, weight or None, eps, output_mask as
+    3 bools)`` and returns the input's gradient (its dtype) and the weight's and bias's (summed over
+    the leading dims; float32 for float16 and bfloat16 inputs), None where the mask is False."""
+    ns = _norm.check_layer_norm(input, normalized_shape, weight)
+    if not isinstance(grad, Tensor) or tuple(grad.shape) != tuple(input.shape) or grad._dtype is not input._dtype:
+        got = f"{grad._dtype} {tuple(grad.shape)}" if isinstance(grad, Tensor) else type(grad).__name__
+        raise RuntimeError(f"_layer_norm_backward(): expected a grad of the input's dtype and shape "
+                           f"({input._dtype} {tuple(input.shape)}), got {got}")
+    if len(output_mask) != 3:
+        raise TypeError(f"_layer_norm_backward(): output_mask must be 3 bools, got {output_mask!r}")
+    mask = (bool(output_mask[0]), bool(output_mask[1]), bool(output_mask[2]))
+    dev = common_device("_layer_norm_backward", (grad, input) if weight is None else (grad, input, weight))
+    dt = input._dtype
+    acc = _dtypes.float32 if dt in (_dtypes.float16, _dtypes.bfloat16) else dt
+    return dev, (grad._data, input._data, ns, None if weight is None else weight._data, eps, mask), [dt, acc, acc]
+
+
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
+          "layer_norm": _layer_norm_meta, "_layer_norm_backward": _layer_norm_backward_meta,
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
           "_linear_backward": _linear_backward_meta}
 # op name -> (formula, the arguments it reads, which calls it covers (None: all))
@@ -535,7 +565,7 @@ def _register():
         if op is None:
             meta = _METAS.get(name) or _make_meta(name, impl) if name in _OVERRIDABLE else None
             op = register_op(name, meta, decomposition=impl, tags=tags,
-                             out_kind=OUT_MULTI if name == "_linear_backward" else OUT_TENSOR)
+                             out_kind=OUT_MULTI if name in ("_linear_backward", "_layer_norm_backward") else OUT_TENSOR)
         if name in _FORMULAS:
             fn, save, when = _FORMULAS[name]
             derivative(name, fn, save=save, when=when)

@@ -230,6 +230,9 @@ SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
 SAMPLES["cross_entropy"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, -100])), {"label_smoothing": 0.1})
 SAMPLES["_linear_backward"] = lambda rng: Sample((randn(rng, 2, 3, 4), randn(rng, 2, 3, 5), randn(rng, 4, 5),
                                                  (True, True, True)))
+# layer_norm's gradients (its formula's op), differentiated in grad, input and weight (double backward)
+SAMPLES["_layer_norm_backward"] = lambda rng: Sample((randn(rng, 2, 3, 4), randn(rng, 2, 3, 4), (3, 4),
+                                                     randn(rng, 3, 4), 1e-5, (True, True, True)))
 # the gradient of cross_entropy (its formula's op), differentiated in grad and input (double backward)
 SAMPLES["_cross_entropy_backward"] = lambda rng: Sample(
     (randn(rng, 3, 2), randn(rng, 3, 4, 2), idx([[0, 3], [1, -100], [2, 2]]), T(rng.uniform(0.5, 2, 4), grad=False),

@@ -78,6 +78,71 @@ def test_layer_norm():
         F.layer_norm(pt.randn(2, 3), (4,))
 
 
+def test_layer_norm_rejects_a_weight_or_bias_not_of_normalized_shape():
+    # as PyTorch (these broadcast silently before)
+    with pytest.raises(RuntimeError, match=r"Expected weight to be of same shape as normalized_shape, but got weight "
+                                           r"of shape \[1\] and normalized_shape = \[3\]"):
+        F.layer_norm(pt.randn(2, 3), (3,), pt.ones(1))
+    with pytest.raises(RuntimeError, match=r"Expected bias to be of same shape as normalized_shape, but got bias of "
+                                           r"shape \[2, 3\] and normalized_shape = \[3\]"):
+        F.layer_norm(pt.randn(2, 3), (3,), None, pt.ones(2, 3))
+    with pytest.raises(NotImplementedError, match="layer_norm"):
+        F.layer_norm(pt.ones(2, 3, dtype=pt.int64), (3,))
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_kernel_and_gradients_match_numpy(dtype, tol, affine):
+    # cpu's fused kernels (plugtorch/backends/cpu/norm_kernels.py) against the formulas in float64
+    x = rng.standard_normal((3, 5, 4, 6)) * 3 + 2
+    w, b, g = rng.standard_normal((4, 6)), rng.standard_normal((4, 6)), rng.standard_normal((3, 5, 4, 6))
+    xc = x - x.mean((2, 3), keepdims=True)
+    rstd = 1 / np.sqrt((xc * xc).mean((2, 3), keepdims=True) + 1e-5)
+    xhat = xc * rstd
+    gh = g * w if affine else g
+    ref_gx = rstd * (gh - gh.mean((2, 3), keepdims=True) - xhat * (gh * xhat).mean((2, 3), keepdims=True))
+    X = pt.from_numpy(x.astype(dtype)).requires_grad_()
+    W, B = (pt.from_numpy(w.astype(dtype)).requires_grad_(), pt.from_numpy(b.astype(dtype)).requires_grad_()) \
+        if affine else (None, None)
+    y = F.layer_norm(X, (4, 6), W, B)
+    np.testing.assert_allclose(y.detach().numpy(), xhat * w + b if affine else xhat, rtol=tol, atol=tol)
+    y.backward(pt.from_numpy(g.astype(dtype)))
+    np.testing.assert_allclose(X.grad.numpy(), ref_gx, rtol=tol, atol=tol)
+    if affine:
+        np.testing.assert_allclose(W.grad.numpy(), (g * xhat).sum((0, 1)), rtol=tol, atol=tol * 10)
+        np.testing.assert_allclose(B.grad.numpy(), g.sum((0, 1)), rtol=tol, atol=tol * 10)
+    # the op the formula runs, kernel and decomposition alike, masked
+    from plugtorch.nn.functional.normalization import layer_norm_backward
+    args = (pt.from_numpy(g.astype(dtype)), X.detach(), (4, 6), W if W is None else W.detach(), 1e-5)
+    for mask in [(True, False, False), (False, True, True)] if affine else [(True, False, True)]:
+        for got in (pt.ops._layer_norm_backward(*args, mask), layer_norm_backward(*args, mask)):
+            assert [r is None for r in got] == [not m for m in mask]
+            if mask[0]:
+                np.testing.assert_allclose(got[0].numpy(), ref_gx, rtol=tol, atol=tol)
+            if mask[2]:
+                np.testing.assert_allclose(got[2].numpy(), g.sum((0, 1)), rtol=tol, atol=tol * 10)
+
+
+def test_layer_norm_half_precision_and_empty_inputs():
+    # float16 and bfloat16 are normalised in float32 and the result rounded once
+    x = rng.standard_normal((4, 8)).astype(np.float32)
+    xc = x - x.mean(-1, keepdims=True)
+    ref = xc / np.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
+    for dt in (pt.float16, pt.bfloat16):
+        xh = pt.from_numpy(x).to(dt)
+        xf = xh.float().numpy()
+        xcf = xf - xf.mean(-1, keepdims=True)
+        want = pt.from_numpy(xcf / np.sqrt((xcf * xcf).mean(-1, keepdims=True) + 1e-5)).to(dt)
+        got = F.layer_norm(xh, (8,))
+        assert got.dtype is dt
+        np.testing.assert_allclose(got.float().numpy(), want.float().numpy(), atol=1e-2)
+    assert np.abs(ref).max() < 4
+    assert tuple(F.layer_norm(pt.ones(0, 3), (3,), pt.ones(3), pt.ones(3)).shape) == (0, 3)
+    x0 = pt.ones(2, 0, requires_grad=True)
+    F.layer_norm(x0, (0,)).sum().backward()
+    assert tuple(x0.grad.shape) == (2, 0)
+
+
 def test_group_and_instance_norm():
     x = rng.standard_normal((2, 6, 3, 2))
     w, b = rng.standard_normal(6), rng.standard_normal(6)

@@ -76,8 +76,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return _back(_affine(y, weight, bias, shape), input)
 
 
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    """Normalise over the trailing ``normalized_shape`` dims (biased variance)."""
+def check_layer_norm(input, normalized_shape, weight=None, bias=None) -> tuple:
+    """layer_norm's argument checks (PyTorch's); returns ``normalized_shape`` as a tuple."""
     check_tensors("layer_norm", input=input)
     check_optional_tensors("layer_norm", weight=weight, bias=bias)
     ns = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -85,6 +85,19 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if k == 0 or input.ndim < k or tuple(input.shape[-k:]) != ns:
         raise RuntimeError(f"Given normalized_shape={list(ns)}, expected input with shape [*, "
                            f"{', '.join(map(str, ns))}], but got input of size{list(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != ns:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(ns)}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("layer_norm", input.dtype, "normalise floating point tensors: use .float()")
+    return ns
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the trailing ``normalized_shape`` dims (biased variance)."""
+    ns = check_layer_norm(input, normalized_shape, weight, bias)
+    k = len(ns)
     dims = list(range(input.ndim - k, input.ndim))
     x = _opmath(input.contiguous())   # a row-major result whatever the input's layout, as torch's
     mean = x.mean(dims, keepdim=True)
@@ -95,6 +108,30 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if bias is not None:
         y = y + bias
     return _back(y, input)
+
+
+def layer_norm_backward(grad, input, normalized_shape, weight=None, eps=1e-5, output_mask=(True, True, True)):
+    """The gradients of ``layer_norm(input, normalized_shape, weight, bias, eps)`` given the
+    output's gradient ``grad``: the input's, the weight's and the bias's (the last two summed over
+    the leading dims), each only where ``output_mask`` says (None elsewhere). One op, so a backend
+    may compute them in one kernel, a few passes over memory (cpu does).
+    """
+    dims = list(range(input.ndim - len(normalized_shape), input.ndim))
+    x = _opmath(input)
+    g = _opmath(grad)
+    xc = x - x.mean(dims, keepdim=True)
+    rstd = ((xc * xc).mean(dims, keepdim=True) + eps).rsqrt()
+    xhat = xc * rstd
+    gx = gw = gb = None
+    if output_mask[0]:
+        gh = g * weight if weight is not None else g
+        gx = _back(rstd * (gh - gh.mean(dims, keepdim=True) - xhat * (gh * xhat).mean(dims, keepdim=True)), input)
+    lead = list(range(input.ndim - len(dims)))
+    if output_mask[1]:
+        gw = (g * xhat).sum(lead) if lead else g * xhat
+    if output_mask[2]:
+        gb = g.sum(lead) if lead else g
+    return gx, gw, gb
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):

@@ -25,7 +25,8 @@ _PKG_DIR = _PKG + os.sep      # (a file of plugtorch's own, not of a package bes
 _INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd", "compiler", "optim", "amp",
                                                   os.path.join("nn", "functional"), os.path.join("nn", "ops.py")))
 _INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.py", "_ops_public.py",
-                                                         "_ops_compound.py", "_indexing.py", "_out.py"))
+                                                         "_ops_compound.py", "_indexing.py", "_out.py",
+                                                         "_memory_format.py"))
 _SCALARS = (int, float, bool, str, type(None), complex)
 # OUT_RAW ops that only read (their Python result is data the program then uses)
 _READ_ONLY_RAW = frozenset({"allclose", "equal"})

@@ -184,7 +184,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     probes = _probes(tensors, in_names, dyn)
 
     with _KeepBuffers(model):
-        graphs, probe_inputs = _trace_probes(model, tensors, spec, in_names, axes, probes)
+        graphs, probe_inputs, probes = _trace_probes(model, tensors, spec, in_names, axes, probes)
         g = Lowering(onnx, opset, bool(do_constant_folding), probes if len(probes) > 1 else None,
                      _param_names(model, graph_names))
         envs = [dict() for _ in graphs]
@@ -227,7 +227,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
 
 def _probes(tensors, in_names, dyn):
     """Each dynamic axis name's size in every trace: the example, one per name grown by 1, and
-    one with all grown by 2 (checks the affine fits)."""
+    two that check the affine fits: all grown by 2, and all far from the example (``_far``)."""
     where = {}
     for i, name in enumerate(in_names):
         t = tensors[i]
@@ -247,12 +247,45 @@ def _probes(tensors, in_names, dyn):
                              "with a non-empty example")
     if not base:
         return [base]
-    return [dict(base)] + [{**base, s: base[s] + 1} for s in base] + [{s: n + 2 for s, n in base.items()}]
+    return [dict(base)] + [{**base, s: base[s] + 1} for s in base] + [{s: n + 2 for s, n in base.items()}] + \
+        [_far(base, _FAR_GROWTH[0])]
+
+
+# The far probe grows every dynamic axis by n + 3 (to 2n + 3): a size that is a floor division of an
+# axis (a strided convolution's or pooling's output: stride 3 gives ceil(h / 3), the same for h = 9,
+# 10, 11) can look constant, or affine, at n, n + 1 and n + 2, and would be baked into the file,
+# computing something else at other sizes; it differs at 2n + 3 for every stride up to n + 3. A model
+# that cannot run that far (a positional table of fixed length) is probed closer (the last tried is
+# n + 3).
+_FAR_GROWTH = (lambda n: n + 3, lambda n: (n + 3) // 2 + 2, lambda n: 3)
+
+
+def _far(base, grow):
+    return {s: n + max(3, grow(n)) for s, n in base.items()}
 
 
 def _trace_probes(model, tensors, spec, in_names, axes, probes):
     """Trace the model on the inputs of each probe (copies: a program writing its inputs leaves
     the caller's alone)."""
+    if len(probes) == 1:
+        return _trace_each(model, tensors, spec, in_names, axes, probes) + (probes,)
+    graphs, probe_inputs = _trace_each(model, tensors, spec, in_names, axes, probes[:-1])
+    for grow in _FAR_GROWTH:        # the far probe, closer if the model fails that far out
+        probes[-1] = _far(probes[0], grow)
+        try:
+            far = _trace_each(model, tensors, spec, in_names, axes, probes[-1:])
+        except OnnxExporterError:
+            raise
+        except Exception:       # (an index past a fixed-length table ...)
+            continue
+        return graphs + far[0], probe_inputs + far[1], probes
+    raise OnnxExporterError(
+        "plugtorch.onnx.export: the model fails when its dynamic axes are 3 longer than in the example "
+        f"({probes[-1]}), so the exporter cannot check which sizes follow them; export with those axes "
+        "static, or with a smaller example")
+
+
+def _trace_each(model, tensors, spec, in_names, axes, probes):
     graphs, probe_inputs = [], []
     for sizes in probes:
         ins = []

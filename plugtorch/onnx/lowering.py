@@ -39,7 +39,7 @@ class Lowering(GraphBuilder):
     """Lowers op-level graphs (one per trace) into ONNX nodes and initializers.
 
     ``sizes[k]``: each symbol's size in trace ``k`` (trace 0 is the example, traces 1..n each
-    grow one symbol by 1, the last grows all by 2 to check the affine fit)."""
+    grow one symbol by 1, the last two grow all by 2 and far out to check the affine fit)."""
 
     def __init__(self, onnx, opset, fold, sizes, names=None):
         super().__init__(onnx, opset, fold, names)
@@ -90,8 +90,8 @@ class Lowering(GraphBuilder):
                 raise _structure(where, f"the argument {t0!r} changes with the dynamic axes")
         return t0
 
-    def symint(self, vals, where):
-        """Fit ``vals`` (one per trace) as const + sum(a_s * size_s); the last trace checks it."""
+    def symint(self, vals, where, what="the integer argument"):
+        """Fit ``vals`` (one per trace) as const + sum(a_s * size_s); the last traces check it."""
         if self.ntraces < 3:
             raise _structure(where, "an integer argument differs between traces")
         base = self.sizes[0]
@@ -102,13 +102,13 @@ class Lowering(GraphBuilder):
             if a:
                 coef.append((sym, a))
                 const -= a * base[sym]
-        check = self.sizes[-1]
-        predicted = const + sum(a * check[s] for s, a in coef)
-        if predicted != vals[-1]:
-            raise _structure(where, f"the integer argument {vals[0]} follows the dynamic axes "
+        # the traces after the fitting ones check the fit (all grown by 2, and all far out)
+        if any(const + sum(a * check[s] for s, a in coef) != v
+               for check, v in zip(self.sizes[len(self.symbols) + 1:], vals[len(self.symbols) + 1:])):
+            raise _structure(where, f"{what} ({vals[0]} in the example) follows the dynamic axes "
                                     f"({', '.join(self.symbols)}) in a way that is not affine (a product of two "
-                                    "dynamic sizes, or a division); use -1 in reshape/view, or keep one of "
-                                    "those axes static")
+                                    "dynamic sizes, or a division: a strided convolution's or pooling's output "
+                                    "size); use -1 in reshape/view, or keep one of those axes static")
         if not coef:
             raise _structure(where, f"the integer argument {vals[0]} differs between traces")
         return SymInt(vals[0], const, tuple(coef))
@@ -120,7 +120,8 @@ class Lowering(GraphBuilder):
         dims = []
         for d in range(len(jvals[0].shape)):
             sizes = [j.shape[d] for j in jvals]
-            dims.append(sizes[0] if all(s == sizes[0] for s in sizes) else self.symint(sizes, where))
+            dims.append(sizes[0] if all(s == sizes[0] for s in sizes) else
+                        self.symint(sizes, where, f"the size of dim {d} of its result"))
         return Val(tensors, None, False, jvals[0].dtype, dims)
 
     def lower(self, oplists, envs, parent=None):

@@ -116,6 +116,78 @@ def test_a_size_not_affine_in_the_dynamic_sizes_is_refused():
                        dynamic_axes={"x": [0]})
 
 
+class _PoolThenSlice(nn.Module):
+    """MaxPool2d(3) (stride 3: height h // 3), then every row but the last."""
+
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.MaxPool2d(3)
+
+    def forward(self, x):
+        y = self.pool(x)
+        return y[:, :, : y.shape[2] - 1]
+
+
+def test_a_floor_divided_size_constant_near_the_example_is_refused():
+    # h // 3 is 3 at h = 9, 10 and 11 (the example and the probes n + 1, n + 2): the exporter took
+    # it for a constant and baked 2 rows into the slice, so the file returned 2 rows at every height
+    # (eager: 3 at h = 12, 4 at h = 15). The far probe (2h + 3 = 21: 7) sees it change.
+    m = _PoolThenSlice()
+    x = pt.arange(2 * 9 * 4, dtype=pt.float32).reshape(1, 2, 9, 4)
+    assert m(x).shape == (1, 2, 2, 1) and m(x.repeat(1, 1, 2, 1)[:, :, :15]).shape == (1, 2, 4, 1)
+    with pytest.raises(OnnxExporterError, match=r"'max_pool2d' .*the size of dim 2 of its result \(3 in the "
+                                                r"example\) follows the dynamic axes \(h\) in a way that is not "
+                                                r"affine"):
+        pt.onnx.export(m, (x,), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
+    # with the height static it exports, and a dynamic batch is fine
+    check_export(m, (x,), runs=[(pt.randn(3, 2, 9, 4),)], input_names=["x"], dynamic_axes={"x": {0: "b"}})
+
+
+def test_a_strided_convolution_before_an_adaptive_pool_with_a_dynamic_height_is_refused():
+    # stride 3 over h = 9, 10, 11 gives 3, 3, 3 rows: the file pooled 3 rows at every height
+    # (wrong numbers from h = 12 on) until the far probe
+    m = nn.Sequential(nn.Conv2d(2, 3, 3, stride=3), nn.AdaptiveAvgPool2d((2, 2))).eval()
+    with pytest.raises(OnnxExporterError, match="dynamic axes"):
+        pt.onnx.export(m, (pt.randn(1, 2, 9, 9),), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
+
+
+class _PositionalLM(nn.Module):
+    """Token + learned position embeddings (a table of 12 positions): it cannot run past 12."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(20, 8), nn.Embedding(12, 8)
+        self.out = nn.Linear(8, 20)
+
+    def forward(self, idx):
+        return self.out(self.tok(idx) + self.pos(pt.arange(idx.shape[1])))
+
+
+def test_the_far_probe_comes_closer_for_a_model_with_a_fixed_length_table():
+    # sequence 6: 2n + 3 = 15 is past the table; the probe retries at 12 and the export follows the axis
+    pt.manual_seed(0)
+    m = _PositionalLM()
+    check_export(m, (pt.randint(0, 20, (2, 6)),), runs=[(pt.randint(0, 20, (3, 12)),), (pt.randint(0, 20, (1, 2)),)],
+                 input_names=["idx"], dynamic_axes={"idx": {0: "b", 1: "seq"}})
+
+
+def test_a_model_that_fails_three_past_the_example_is_refused():
+    with pytest.raises(OnnxExporterError, match="fails when its dynamic axes are 3 longer"):
+        pt.onnx.export(_PositionalLM(), (pt.randint(0, 20, (2, 10)),), None, input_names=["idx"],
+                       dynamic_axes={"idx": {1: "seq"}})
+
+
+def test_an_error_names_the_line_of_a_functional_convolution():
+    # (the channels_last wrapper around conv2d was taken for the caller: "_memory_format.py:248")
+    w = pt.randn(4, 3, 3, 3)
+
+    def f(x):
+        return pt.nn.functional.conv2d(x, w, stride=2)
+    with pytest.raises(OnnxExporterError) as e:
+        pt.onnx.export(f, (pt.randn(1, 3, 7, 9),), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
+    assert f"'conv2d' (traced at {os.path.relpath(__file__)}:{_line_of(f, 'conv2d(x')})" in str(e.value)
+
+
 def test_dynamic_axes_errors():
     with pytest.raises(ValueError, match="out of range"):
         pt.onnx.export(nn.Linear(3, 2), (pt.randn(2, 3),), None, input_names=["x"], dynamic_axes={"x": [2]})

@@ -151,7 +151,8 @@ class _KeepBuffers:
 
 
 def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_names=None, dynamic_axes=None,
-           opset_version=None, do_constant_folding=True, verbose=False):
+           opset_version=None, do_constant_folding=True, verbose=False, export_params=True,
+           keep_initializers_as_inputs=False, dynamo=False, external_data=True):
     """Export ``model`` (a Module or a function) to ONNX, as ``torch.onnx.export``.
 
     The model runs once on ``args`` under ``plugtorch.jit``'s tracer (in its current mode, under
@@ -161,7 +162,9 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     writes nothing). Returns the ``onnx.ModelProto``.
 
     ``dynamic_axes``: ``{"x": {0: "batch"}}`` or ``{"x": [0]}``; those dims become symbolic.
-    ``opset_version``: default 17 (recorded in the model).
+    ``opset_version``: default 17 (recorded in the model). ``export_params=True``,
+    ``keep_initializers_as_inputs=False``, ``dynamo`` and ``external_data`` are accepted as
+    PyTorch's scripts pass them (one exporter; files under 2 GB hold their weights).
 
     >>> import plugtorch as pt
     >>> m = pt.nn.Linear(4, 2)
@@ -170,6 +173,12 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
     """
     onnx = _import_onnx()
     opset = _opset(onnx, opset_version)
+    if not export_params:
+        raise OnnxExporterError("plugtorch.onnx.export: export_params=False is not supported: the file always holds "
+                                "the parameters as initializers (export with export_params=True, the default)")
+    if keep_initializers_as_inputs:
+        raise OnnxExporterError("plugtorch.onnx.export: keep_initializers_as_inputs=True is not supported: the "
+                                "parameters are initializers, not graph inputs (pass False, the default)")
     if isinstance(f, io.TextIOBase):
         raise TypeError("plugtorch.onnx.export: f must be a path or a binary file (open it with 'wb')")
     model, graph_names = _unwrap(model, bool(dynamic_axes))

@@ -473,3 +473,21 @@ def test_onnx_is_needed_only_to_export(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)       # as if it were not installed
     with pytest.raises(ImportError, match=r"needs the 'onnx' package: pip install 'plugtorch\[onnx\]'"):
         pt.onnx.export(nn.Linear(2, 2), (pt.randn(1, 2),), None)
+
+
+def test_pytorch_scripts_options_are_accepted():
+    # the call of PyTorch's tutorial raised TypeError: unexpected keyword argument 'export_params'
+    m = nn.Linear(4, 2).eval()
+    x = pt.randn(3, 4)
+    buf = io.BytesIO()
+    pt.onnx.export(m, (x,), buf, export_params=True, opset_version=17, do_constant_folding=True,
+                   input_names=["x"], output_names=["y"], dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+                   keep_initializers_as_inputs=False, dynamo=False, external_data=True)
+    x5 = pt.randn(5, 4)
+    got = run(session(buf.getvalue()), (x5,))[0]
+    np.testing.assert_allclose(got, x5.numpy() @ m.weight.detach().numpy().T + m.bias.detach().numpy(), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(OnnxExporterError, match="export_params=False is not supported"):
+        pt.onnx.export(m, (x,), None, export_params=False)
+    with pytest.raises(OnnxExporterError, match="keep_initializers_as_inputs=True is not supported"):
+        pt.onnx.export(m, (x,), None, keep_initializers_as_inputs=True)

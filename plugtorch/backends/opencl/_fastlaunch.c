@@ -113,35 +113,156 @@ static int plain(PyObject *x)
            SLOT(x, o_dtype) != NULL && SLOT(x, o_dev) != NULL && SLOT(x, o_strides) != NULL;
 }
 
-/* dev.peak = max(dev.peak, pool.active_bytes), as DeviceState.alloc keeps it. */
-static int track_peak(PyObject *pool, PyObject *dev_dict)
+/* ---- Parked small buffers: the launch paths' caching allocator ------------------------------
+ * pool.allocate (PyOpenCL's MemoryPool, through pybind11) and the PooledBuffer's release back to
+ * the pool cost about as much as a launch's own host work. So the C paths keep a strong
+ * reference to the buffers of up to PARK_MAX bytes they allocated, with their cl_mem handles: a
+ * parked buffer whose only reference is the park's is idle (every array on it is gone) and is
+ * handed out again for the same request size, with no Python call. That is the reuse the pool
+ * itself makes of a freed buffer (one in-order queue per device: a later command may overwrite
+ * memory an earlier one still reads), decided by the same event, the last Python reference to
+ * the buffer going away; a buffer any array, view or storage still holds is never handed out.
+ * Idle parked bytes are not in use: the peak leaves them out, and memory_allocated(),
+ * empty_cache() and an out-of-memory retry give them back to the pool first (release_idle). */
+
+#define PARK 16
+#define PARK_MAX 65536
+
+typedef struct {
+    PyObject *buf;      /* the PooledBuffer (NULL: a free slot) */
+    PyObject *pool;     /* its pool */
+    PyObject *handle;   /* its int_ptr, as an int */
+    void *mem;
+    Py_ssize_t nbytes;  /* the size asked for */
+    Py_ssize_t held;    /* what it adds to pool.active_bytes (the pool rounds sizes up) */
+} Parked;
+
+static Parked park[PARK];
+
+#define IDLE(p) ((p)->buf != NULL && Py_REFCNT((p)->buf) == 1)
+
+static Py_ssize_t idle_in(PyObject *pool)
+{
+    Py_ssize_t n = 0;
+    for (int i = 0; i < PARK; i++)
+        if (park[i].pool == pool && IDLE(&park[i]))
+            n += park[i].held;
+    return n;
+}
+
+static void unpark(Parked *p)
+{
+    PyObject *buf = p->buf, *pool = p->pool, *h = p->handle;
+    p->buf = p->pool = p->handle = NULL;
+    Py_XDECREF(buf);   /* (the PooledBuffer goes back to its pool) */
+    Py_XDECREF(pool);
+    Py_XDECREF(h);
+}
+
+static Py_ssize_t active_bytes(PyObject *pool)
 {
     PyObject *used = PyObject_GetAttr(pool, s_active_bytes);
     if (used == NULL)
         return -1;
-    PyObject *peak = PyDict_GetItemWithError(dev_dict, s_peak);
-    int more = peak == NULL ? 1 : PyObject_RichCompareBool(used, peak, Py_GT);
-    if (more == 1 && PyDict_SetItem(dev_dict, s_peak, used) < 0)
-        more = -1;
+    Py_ssize_t n = PyLong_AsSsize_t(used);
     Py_DECREF(used);
-    return more < 0 ? -1 : 0;
+    return n;
 }
 
-/* A fresh contiguous CLArray like ``like`` (shape, strides, size, dev) of ``dtype``, whose data
- * is ``pool.allocate(nbytes)``; NULL with no exception set when the allocation failed (the
- * Python path then empties the pool and retries, or raises the out-of-memory error). */
-static PyObject *new_array(PyObject *allocate, Py_ssize_t nbytes, PyObject *dev, PyObject *shape,
-                           PyObject *strides, PyObject *size, PyObject *dtype)
+/* dev.peak = max(dev.peak, the bytes in use: pool.active_bytes less the idle parked ones). */
+static int track_peak(PyObject *pool, PyObject *dev_dict, Py_ssize_t active)
 {
+    Py_ssize_t used = active - idle_in(pool);
+    PyObject *peak = PyDict_GetItemWithError(dev_dict, s_peak);
+    if (peak == NULL && PyErr_Occurred())
+        return -1;
+    if (peak != NULL) {
+        Py_ssize_t was = PyLong_AsSsize_t(peak);
+        if (was == -1 && PyErr_Occurred())
+            return -1;
+        if (used <= was)
+            return 0;
+    }
+    PyObject *u = PyLong_FromSsize_t(used);
+    int r = u == NULL ? -1 : PyDict_SetItem(dev_dict, s_peak, u);
+    Py_XDECREF(u);
+    return r;
+}
+
+/* A buffer of ``nbytes`` (a new reference, its handle in *mem, its int_ptr in *handle, borrowed
+ * from the park or NULL): an idle parked one, else pool.allocate's (parked where it is small and
+ * a slot is free or idle). 1 with no exception set when the pool could not allocate; -1 on error. */
+static int get_buffer(PyObject *pool, PyObject *allocate, PyObject *dev_dict, Py_ssize_t nbytes,
+                      PyObject **out, void **mem, PyObject **handle)
+{
+    int small = nbytes <= PARK_MAX;
+    if (small)
+        for (int i = 0; i < PARK; i++) {
+            Parked *p = &park[i];
+            if (p->nbytes == nbytes && p->pool == pool && IDLE(p)) {
+                *out = Py_NewRef(p->buf);
+                *mem = p->mem;
+                *handle = p->handle;
+                return 0;
+            }
+        }
+    Py_ssize_t before = small ? active_bytes(pool) : 0;
+    if (before < 0)
+        return -1;
     PyObject *nb = PyLong_FromSsize_t(nbytes ? nbytes : 1);
     if (nb == NULL)
-        return NULL;
+        return -1;
     PyObject *buf = PyObject_CallOneArg(allocate, nb);
     Py_DECREF(nb);
     if (buf == NULL) {
         PyErr_Clear();
-        return NULL;
+        return 1;
     }
+    Py_ssize_t after = active_bytes(pool);
+    if (after < 0 || int_ptr(buf, mem) < 0 || track_peak(pool, dev_dict, after) < 0) {
+        Py_DECREF(buf);
+        return -1;
+    }
+    *out = buf;
+    *handle = NULL;
+    if (!small)
+        return 0;
+    Parked *slot = NULL;
+    for (int i = 0; i < PARK && slot == NULL; i++)
+        if (park[i].buf == NULL)
+            slot = &park[i];
+    for (int i = 0; i < PARK && slot == NULL; i++)
+        if (IDLE(&park[i]))
+            slot = &park[i];
+    if (slot == NULL)
+        return 0;
+    PyObject *h = PyLong_FromVoidPtr(*mem);
+    if (h == NULL) {
+        PyErr_Clear();   /* (not parked: the buffer itself is fine) */
+        return 0;
+    }
+    unpark(slot);
+    slot->buf = Py_NewRef(buf);
+    slot->pool = Py_NewRef(pool);
+    slot->handle = h;
+    slot->mem = *mem;
+    slot->nbytes = nbytes;
+    slot->held = after - before > 0 ? after - before : nbytes;
+    *handle = h;
+    return 0;
+}
+
+/* A fresh contiguous CLArray (shape, strides, size, dev) of ``dtype`` on a buffer of ``nbytes``
+ * from get_buffer, its handle in *mem (and its ``mem`` slot); NULL with no exception set when
+ * the allocation failed (the Python path then empties the pool and retries, or raises the
+ * out-of-memory error). */
+static PyObject *new_array(PyObject *pool, PyObject *allocate, PyObject *dev_dict, Py_ssize_t nbytes,
+                           PyObject *dev, PyObject *shape, PyObject *strides, PyObject *size,
+                           PyObject *dtype, void **mem)
+{
+    PyObject *buf, *handle;
+    if (get_buffer(pool, allocate, dev_dict, nbytes, &buf, mem, &handle) != 0)
+        return NULL;
     PyObject *out = clarray->tp_alloc(clarray, 0);
     if (out == NULL) {
         Py_DECREF(buf);
@@ -155,6 +276,11 @@ static PyObject *new_array(PyObject *allocate, Py_ssize_t nbytes, PyObject *dev,
     SLOT(out, o_dtype) = Py_NewRef(dtype);
     SLOT(out, o_offset) = Py_NewRef(zero);
     SLOT(out, o_contiguous) = Py_NewRef(Py_True);
+    if (handle != NULL) {   /* (what mem_of would cache when the array is an input later) */
+        SLOT(out, o_mem) = PyTuple_Pack(2, buf, handle);
+        if (SLOT(out, o_mem) == NULL)
+            PyErr_Clear();
+    }
     return out;
 }
 
@@ -383,15 +509,14 @@ static PyObject *run_fast(Pointwise *self, PyObject *a, PyObject *b, PyObject *d
     int64_t n64 = n;
     if (scalar && scalar_arg(e, b) < 0)
         goto done;
-    out = new_array(e->allocate, n * e->itemsize, dev, SLOT(a, o_shape), SLOT(a, o_strides),
-                    SLOT(a, o_size), e->out_dtype);
+    out = new_array(e->pool, e->allocate, e->dev_dict, n * e->itemsize, dev, SLOT(a, o_shape),
+                    SLOT(a, o_strides), SLOT(a, o_size), e->out_dtype, &m_out);
     if (out == NULL) {
         if (!PyErr_Occurred())
             *miss = 1;   /* out of memory: the Python path empties the pool and retries */
         goto done;
     }
-    if (mem_of(out, &m_out) < 0 || mem_of(a, &m_a) < 0 || (self->arity == 2 && !scalar && mem_of(b, &m_b) < 0) ||
-        track_peak(e->pool, e->dev_dict) < 0) {
+    if (mem_of(a, &m_a) < 0 || (self->arity == 2 && !scalar && mem_of(b, &m_b) < 0)) {
         Py_CLEAR(out);
         goto done;
     }
@@ -581,8 +706,8 @@ static PyObject *Fused_vectorcall(Fused *self, PyObject *const *args, size_t nar
     if (outs == NULL)
         goto fail;
     for (int r = 0; r < self->nout; r++) {
-        PyObject *o = new_array(self->allocate, self->out_bytes[r], self->dev, self->shape,
-                                self->strides, self->size, self->out_dtypes[r]);
+        PyObject *o = new_array(self->pool, self->allocate, self->dev_dict, self->out_bytes[r], self->dev,
+                                self->shape, self->strides, self->size, self->out_dtypes[r], &mems[r]);
         if (o == NULL) {
             Py_DECREF(outs);
             if (PyErr_Occurred())
@@ -591,20 +716,12 @@ static PyObject *Fused_vectorcall(Fused *self, PyObject *const *args, size_t nar
             goto slow;   /* out of memory: the Python path empties the pool and retries */
         }
         PyList_SET_ITEM(outs, r, o);
-        if (mem_of(o, &mems[r]) < 0) {
-            Py_DECREF(outs);
-            goto fail;
-        }
     }
     for (int i = 0; i < self->nin; i++)
         if (mem_of(args[i], &mems[self->nout + i]) < 0) {
             Py_DECREF(outs);
             goto fail;
         }
-    if (track_peak(self->pool, self->dev_dict) < 0) {
-        Py_DECREF(outs);
-        goto fail;
-    }
     /* no Python code runs from here to the enqueue */
     cl_int err = 0;
     const char *what = "clSetKernelArg";
@@ -838,7 +955,30 @@ static PyObject *enqueue_ptr(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *release_idle(PyObject *mod, PyObject *noargs)
+{
+    /* the idle parked buffers back to their pools (under runtime.LOCK, as the launch paths) */
+    if (lock() < 0)
+        return NULL;
+    int n = 0;
+    for (int i = 0; i < PARK; i++)
+        if (IDLE(&park[i])) {
+            unpark(&park[i]);
+            n++;
+        }
+    unlock();
+    return PyLong_FromLong(n);
+}
+
+static PyObject *idle_bytes(PyObject *mod, PyObject *pool)
+{
+    return PyLong_FromSsize_t(idle_in(pool));
+}
+
 static PyMethodDef methods[] = {
+    {"release_idle", release_idle, METH_NOARGS,
+     "release_idle() -> the number of idle parked buffers given back to their pools"},
+    {"idle_bytes", idle_bytes, METH_O, "idle_bytes(pool) -> the bytes of pool.active_bytes idle in the park"},
     {"init", init, METH_VARARGS,
      "init(CLArray, LOCK, clSetKernelArg address, clEnqueueNDRangeKernel address, SPLIT, LOCAL, "
      "launch_error)"},
@@ -847,7 +987,7 @@ static PyMethodDef methods[] = {
 };
 
 /* bump together with VERSION in fastlaunch.py whenever this file changes what it does */
-#define FASTLAUNCH_VERSION 1
+#define FASTLAUNCH_VERSION 2
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastlaunch",

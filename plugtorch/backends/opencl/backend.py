@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, float8_unsupported
-from plugtorch.backends.opencl import runtime
+from plugtorch.backends.opencl import fastlaunch, runtime
 from plugtorch.backends.opencl.platforms import describe, enumerate_devices
 
 _UINT8 = _dtypes.uint8.numpy
@@ -154,7 +154,10 @@ class OpenCLBackend(Backend):
     # --- memory --------------------------------------------------------------------------
     def memory_allocated(self, index=0):
         s = runtime._STATES.get(index or 0)
-        return s.pool.active_bytes if s else 0
+        if not s:
+            return 0
+        fastlaunch.release_idle()   # (the C launch paths' idle cached buffers are not in use)
+        return s.pool.active_bytes
 
     def max_memory_allocated(self, index=0):
         s = runtime._STATES.get(index or 0)
@@ -163,6 +166,7 @@ class OpenCLBackend(Backend):
     def reset_peak_memory_stats(self, index=0):
         s = runtime._STATES.get(index or 0)
         if s:
+            fastlaunch.release_idle()
             s.peak = s.pool.active_bytes
 
     def memory_reserved(self, index=0):
@@ -171,6 +175,7 @@ class OpenCLBackend(Backend):
 
     def empty_cache(self):
         with runtime.LOCK:
+            fastlaunch.release_idle()
             for s in runtime._STATES.values():
                 s.pool.free_held()
 

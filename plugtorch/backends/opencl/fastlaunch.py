@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 _EXT = False   # not tried yet
-VERSION = 1    # _fastlaunch.c's FASTLAUNCH_VERSION: a build of another source is not used
+VERSION = 2    # _fastlaunch.c's FASTLAUNCH_VERSION: a build of another source is not used
 
 # the OpenCL error codes a launch can return (cl.h), for the messages
 CL_ERRORS = {
@@ -37,6 +37,18 @@ def ext():
     if _EXT is False:
         _EXT = _load()
     return _EXT
+
+
+def release_idle() -> None:
+    """Give the extension's idle parked buffers (its caching allocator for small outputs, see
+    ``_fastlaunch.c``) back to their pools: before memory is counted, or the pool emptied."""
+    if _EXT:
+        _EXT.release_idle()
+
+
+def idle_bytes(pool) -> int:
+    """The bytes of ``pool.active_bytes`` that are idle parked buffers (not in use)."""
+    return _EXT.idle_bytes(pool) if _EXT else 0
 
 
 def launch_error(name, call, code) -> RuntimeError:

@@ -16,6 +16,7 @@ import numpy as np
 
 from plugtorch._caches import Memo
 from plugtorch.backends.opencl.buffer import CLArray
+from plugtorch.backends.opencl.fastlaunch import idle_bytes, release_idle
 from plugtorch.backends.opencl.cltypes import PRELUDE
 
 CACHE_DIR = os.environ.get("PLUGTORCH_OPENCL_CACHE",
@@ -65,13 +66,14 @@ class DeviceState:
         except self.cl.Error:
             buf = self._alloc_after_emptying(nbytes or 1)
         buf.plugtorch_nbytes = nbytes   # the pool rounds sizes up; a storage's nbytes() is this
-        a = pool.active_bytes
+        a = pool.active_bytes - idle_bytes(pool)
         if a > self.peak:
             self.peak = a
         return buf
 
     def _alloc_after_emptying(self, nbytes):
         pool = self.pool
+        release_idle()   # (the C launch paths' cached buffers)
         pool.free_held()
         try:
             return pool.allocate(nbytes)

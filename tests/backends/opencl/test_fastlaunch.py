@@ -110,6 +110,50 @@ def test_memory_statistics_on_the_fast_paths():
     assert pt.opencl.max_memory_allocated() == m0 + grown
 
 
+
+@needs_ext
+def test_cached_small_buffers_are_reused_only_once_nothing_holds_them():
+    # the C paths keep the small buffers they allocate and hand an idle one out again: a buffer
+    # that a tensor, or only a view of it, still holds must never be the output of a later op
+    n = 1000
+    x = pt.arange(n, dtype=pt.float32, device=DEV)
+    ref = np.arange(n, dtype=np.float32)
+    for _ in range(3):
+        x + x, x * 2.0, x.neg()   # (compile, fill the fast entries and the cache)
+    y = x + x
+    v = (x * 3.0)[1:]   # only a view holds the product's buffer
+    outs = [x.neg() for _ in range(40)] + [x + x for _ in range(40)]
+    ptrs = {o.data_ptr() for o in outs}
+    assert len(ptrs) == len(outs) and y.data_ptr() not in ptrs and v.data_ptr() - 4 not in ptrs
+    np.testing.assert_array_equal(y.cpu().numpy(), ref + ref)
+    np.testing.assert_array_equal(v.cpu().numpy(), (ref * 3)[1:])
+    np.testing.assert_array_equal(outs[0].cpu().numpy(), -ref)
+    np.testing.assert_array_equal(outs[-1].cpu().numpy(), ref + ref)
+    # once the last reference goes, the same buffer comes back (no pool call)
+    p = y.data_ptr()
+    del y
+    z = x + x
+    assert z.data_ptr() == p
+    np.testing.assert_array_equal(z.cpu().numpy(), ref + ref)
+
+
+@needs_ext
+def test_idle_cached_buffers_count_neither_as_allocated_nor_in_the_peak():
+    x, w = pt.ones(1000, device=DEV), pt.ones(3000, device=DEV)
+    x + x, w + w   # (compile, fill the fast entries)
+    pt.opencl.synchronize()
+    m0 = pt.opencl.memory_allocated()
+    pt.opencl.reset_peak_memory_stats()
+    a = x + x
+    del a      # idle in the cache now, not in use
+    b = w + w   # a size the cache has no idle buffer of: a new allocation
+    grown = pt.opencl.memory_allocated() - m0
+    assert 12000 <= grown < 16000   # b alone
+    assert pt.opencl.max_memory_allocated() == m0 + grown   # the idle 4000 bytes left out
+    del b
+    assert pt.opencl.memory_allocated() == m0
+
+
 def _bad_kernel(dev):
     """A kernel with one more argument than the fast paths set: enqueueing it fails with
     CL_INVALID_KERNEL_ARGS (-52)."""

@@ -285,7 +285,7 @@ def make_unary(name):
                         out.data = data = pool.allocate(n * e[4] or 1)
                     except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
                         out.data = data = dev.alloc(n * e[4])
-                    used = pool.active_bytes
+                    used = pool.active_bytes - _fl.idle_bytes(pool)
                     if used > dev.peak:
                         dev.peak = used
                     if n:
@@ -366,7 +366,7 @@ def make_binary(name):
                         out.data = data = pool.allocate(n * e[6] or 1)
                     except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
                         out.data = data = dev.alloc(n * e[6])
-                    used = pool.active_bytes
+                    used = pool.active_bytes - _fl.idle_bytes(pool)
                     if used > dev.peak:
                         dev.peak = used
                     if n:

@@ -377,7 +377,7 @@ class FusedKernel:
                 except dev.cl.Error:   # out of memory: alloc() empties the cache and retries
                     out.data = dev.alloc(nbytes)
                 outs.append(out)
-            used = pool.active_bytes
+            used = pool.active_bytes - fastlaunch.idle_bytes(pool)
             if used > dev.peak:
                 dev.peak = used
             if not self.n:

@@ -290,12 +290,34 @@ def _scatter(g, input, dim, index, src, reduction):
         else:
             s = g.node("Expand", [s, g.shape_of(index)])
     kw = {"reduction": reduction} if reduction else {}
-    return [g.node("ScatterElements", [g.input(input), idx, s], axis=_dim(dim, input.ndim), **kw)]
+    axis = _dim(dim, input.ndim)
+    x = g.input(input)
+    r = g.node("ScatterElements", [x, idx, s], axis=axis, **kw)
+    if reduction in ("max", "min") and input.dtype.is_floating_point:
+        # onnxruntime's max/min reductions skip NaN; eager (and torch) give NaN where one took part:
+        # scatter the NaN flags with the same reduction and put NaN where any was set
+        flag = g.node("ScatterElements", [g.cast(g.node("IsNaN", [x]), pt.int32), idx,
+                                          g.cast(g.node("IsNaN", [s]), pt.int32)], axis=axis, reduction="max")
+        r = g.node("Where", [g.cast(flag, pt.bool), g.scalar(float("nan"), input.dtype), r])
+    return [r]
 
 
-@onnx_op("scatter")
+# scatter's reduce argument -> ScatterElements' reduction (max/min are ONNX reductions from opset 18;
+# scatter_reduce(amax/amin) calls scatter with them)
+_SCATTER_REDUCTIONS = {None: None, "add": "add", "multiply": "mul", "amax": "max", "amin": "min"}
+
+
+def _scatter_declines(opset, input, dim, index, src, reduce=None):
+    if reduce not in _SCATTER_REDUCTIONS:
+        return f"reduce={reduce!r}"
+    if reduce in ("amax", "amin") and opset < 18:
+        return f"reduce={reduce!r} (ScatterElements reduces by max/min from opset 18: pass opset_version=18)"
+    return None
+
+
+@onnx_op("scatter", declines=_scatter_declines)
 def scatter(g, input, dim, index, src, reduce=None):
-    return _scatter(g, input, dim, index, src, {None: None, "add": "add", "multiply": "mul"}[reduce])
+    return _scatter(g, input, dim, index, src, _SCATTER_REDUCTIONS[reduce])
 
 
 @onnx_op("scatter_add")

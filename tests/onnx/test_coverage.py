@@ -256,3 +256,42 @@ def test_integer_bitwise_not_before_opset_18():
     x = pt.tensor([0, 255, 7], dtype=pt.uint8)
     got = run(session(pt.onnx.export(lambda x: ~x, (x,), None).SerializeToString()), (x,))[0]
     assert got.tolist() == [255, 0, 248]
+
+
+def _scatter_amax_reference(x, index, src, reduce, include_self):
+    """scatter_reduce(x, 0, index, src, reduce) in NumPy: a Python max/min that keeps NaN."""
+    out = x.copy()
+    pick = max if reduce == "amax" else min
+    seen = set()
+    for i in range(index.shape[0]):
+        for j in range(index.shape[1]):
+            k = (index[i, j], j)
+            cur = out[k] if include_self or k in seen else None
+            seen.add(k)
+            v = src[i, j]
+            out[k] = v if cur is None else (np.nan if np.isnan(cur) or np.isnan(v) else pick(cur, v))
+    return out
+
+
+def test_scatter_reduce_amax_amin_map_at_opset_18_and_keep_nan():
+    # (these crashed the export with KeyError: 'amax'; onnxruntime's max/min reductions skip NaN, eager
+    # keeps it)
+    nan = float("nan")
+    index = pt.tensor([[0, 2], [0, 0], [1, 1]])
+    cases = [(pt.tensor([[1.0, nan], [2.0, 3.0], [4.0, 5.0]]), pt.tensor([[nan, 1.0], [0.0, 9.0], [7.0, -1.0]])),
+             (pt.tensor([[1, 2], [3, 4], [5, 6]]), pt.tensor([[0, 7], [8, -9], [1, 1]])),
+             (pt.tensor([[1, 2], [3, 4], [5, 6]], dtype=pt.int32), pt.tensor([[0, 7], [8, -9], [1, 1]], dtype=pt.int32))]
+    for x, src in cases:
+        for reduce in ("amax", "amin"):
+            for include_self in (True, False):
+                def f(x, src):
+                    return x.scatter_reduce(0, index, src, reduce, include_self=include_self)
+                expected = _scatter_amax_reference(x.numpy(), index.numpy(), src.numpy(), reduce, include_self)
+                np.testing.assert_array_equal(f(x, src).numpy(), expected)
+                check_export(f, (x, src), opset_version=18)
+                got = run(session(pt.onnx.export(f, (x, src), None, opset_version=18).SerializeToString()),
+                          (x, src))[0]
+                np.testing.assert_array_equal(got, expected)
+    with pytest.raises(UnsupportedOperatorError, match=r"'scatter' \(in the decomposition of 'scatter_reduce'\) .*"
+                                                       r"tried opset 17 .*reduce='amax' .*opset_version=18"):
+        pt.onnx.export(lambda x, s: x.scatter_reduce(0, index, s, "amax"), cases[0], None)

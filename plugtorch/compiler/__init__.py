@@ -12,7 +12,10 @@ replay reads the data (or the shape) again and stops, before anything it cannot 
 is what the trace saw; the call is then traced again. Up to ``DATA_VARIANT_LIMIT`` graphs of a
 signature are kept, one per data seen there, and a call tries them in turn (eager once all are
 taken and none fits). A read the replay cannot repeat (``numpy()``) or that follows an in-place
-write is a graph break: that signature runs eagerly (``fullgraph=True`` makes it an error).
+write is a graph break (``fullgraph=True`` makes it an error). At a break, and where the data
+read keeps changing, the function is split before the top-level statement holding the read
+(``resume``): the statements before it replay as a graph, the rest runs as Python; where it
+cannot be split, the signature runs eagerly.
 A trace that left a tensor it computed in Python state (an optimizer creating its state on the
 first step) is not replayable either; it is traced again on the next call, which normally finds
 the state in place.
@@ -122,6 +125,7 @@ class _Entry:
     churn: int = 0                 # option changes in a row, each after few replays
     calls_at_trace: int = 0        # compiled calls counted when this entry was last traced
     settle: object = None          # (fingerprint, calls with those options) while eager for churn
+    split: object = None           # state "split": the resume.Split the calls run (a graph, then Python)
 
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
@@ -426,6 +430,7 @@ class CompiledFunction:
         self.__wrapped__ = fn
         functools.update_wrapper(self, fn, updated=()) if hasattr(fn, "__name__") else None
         self.counters = {"graphs": 0, "graph_breaks": 0, "recompiles": 0}
+        self._splits: dict = {}    # statement index -> resume.Split (or why none): shared by signatures
         _COMPILED.add(self)
 
     def __call__(self, *args, **kwargs):
@@ -449,6 +454,8 @@ class CompiledFunction:
                         break
                     i += 1
                 else:
+                    if e.state == "split":      # (the head's own cache guards its inputs)
+                        return self._run_split(e, args, kwargs)
                     if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)) \
                             and not (e.pystate and python_state_changed(e.pystate)):
                         try:
@@ -506,6 +513,11 @@ class CompiledFunction:
                     return self._shape_missed(e, m, args, kwargs)
                 except _InputsAlias as a:
                     return self._aliased(a, args, kwargs)
+            if e.state == "split":
+                if skey.__class__ is int:
+                    self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH,
+                                 key[4], key[5])
+                return self._run_split(e, args, kwargs)
             if e.state == "eager":
                 if e.settle is not None and self._settled(e):
                     return self._trace(key, args, kwargs, e)
@@ -576,9 +588,14 @@ class CompiledFunction:
             return r
         why = f"{self.__name__}: {miss}"
         if len(e.variants) + 1 >= DATA_VARIANT_LIMIT:
-            e.state, e.reason = "eager", why + f"; {DATA_VARIANT_LIMIT} graphs traced on other data fit none, so " \
-                "this signature runs eagerly"
+            stacks = e.traced.graph.read_stacks
             e.variants = []
+            split = self._split(e, stacks[0], why + f"; {DATA_VARIANT_LIMIT} graphs traced on other data fit "
+                                "none") if stacks else ""
+            if split is True:
+                return self._run_split(e, args, kwargs)
+            e.state, e.reason = "eager", why + f"; {DATA_VARIANT_LIMIT} graphs traced on other data fit none, so " \
+                "this signature runs eagerly" + split
             _note("eager", e.reason)
             _COUNTERS["eager_calls"] += 1
             return self._fn(*args, **kwargs)
@@ -631,6 +648,12 @@ class CompiledFunction:
             what, site = graph.breaks[0]
             reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
                 what.startswith(("draws from", "changes the shape")) else f"{self.__name__}: the call {what}"
+            if graph.read_stacks and not drew and not self._fullgraph and not any(
+                    w.startswith(("draws from", "changes the shape")) for w, _ in graph.breaks):
+                split = self._split(e, graph.read_stacks[0], reason)
+                if split is True:
+                    return res
+                reason += split
             return self._graph_break(key, e, res, reason, "remove the data-dependent Python (use tensor ops "
                                                           "such as plugtorch.where)")
         # Python state the call itself changed (an LR scheduler stepped inside it, a counter): a
@@ -645,13 +668,13 @@ class CompiledFunction:
         if graph.escapes:
             reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
                 if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
-            return self._not_replayable(e, res, reason)
+            return self._not_replayable(e, res, reason, graph)
         traced = TracedFunction(graph, name=self.__name__, rg_guard=True)   # (a frozen parameter traces again)
         exe = traced._exe
         if exe.aliasing is not None and exe.aliasing(traced_inputs(graph, args, kwargs)) is not None:
             reason = (f"{self.__name__}: the call's inputs share memory and it writes into one of them; a graph "
                       "traced on them would not follow that aliasing")
-            return self._not_replayable(e, res, reason)
+            return self._not_replayable(e, res, reason, graph)
         hazard = traced._exe.hazard
         if hazard is None and traced._exe.dynamic and not graph.backward_ran and D.grad_state.enabled and (
                 traced._rg_captures or any(t._rg for t in traced_inputs(graph, args, kwargs))):
@@ -662,6 +685,11 @@ class CompiledFunction:
             first = "a read of tensor data" if graph.guards else "a data-dependent shape"
             reason = (f"{self.__name__}: {first} follows an in-place write ({hazard}): a replay could not stop "
                       "there if it changed")
+            if graph.guards and graph.read_stacks and not self._fullgraph:
+                split = self._split(e, graph.read_stacks[0], reason)
+                if split is True:
+                    return res
+                reason += split
             return self._graph_break(key, e, res, reason, "make the write after the data-dependent op")
         e.traced = traced
         e.state = "compiled"
@@ -683,9 +711,16 @@ class CompiledFunction:
         self.counters["graphs"] += 1
         return res
 
-    def _not_replayable(self, e, res, reason):
+    def _not_replayable(self, e, res, reason, graph=None):
         """This trace cannot stand for its signature (state it left behind, aliased inputs): the
-        next call traces again; after RETRACE_LIMIT traces the signature runs eagerly."""
+        next call traces again; after RETRACE_LIMIT traces the signature runs eagerly (or, where
+        Python read tensor data, runs split there: the statements before the read compiled, which
+        their own graph checks again)."""
+        if e.traces >= RETRACE_LIMIT and graph is not None and graph.read_stacks:
+            split = self._split(e, graph.read_stacks[0], reason + f"; still so after {e.traces} traces")
+            if split is True:
+                return res
+            reason += split
         if e.traces >= RETRACE_LIMIT:
             e.state, e.reason = "eager", reason
             _note("eager", reason + f"; still so after {e.traces} traces")
@@ -706,9 +741,52 @@ class CompiledFunction:
         _note("graph break", reason)
         return res
 
+    def _split(self, e, stack, why):
+        """Python read tensor data in a way no graph can repeat (``why``): split the function before
+        the top-level statement holding the read, when it can be (``resume``), so that the
+        statements before it run as a graph and the rest as Python. True where it was split, else
+        why not (text to append to the reason)."""
+        if self._fullgraph:
+            return ""
+        from plugtorch.compiler import resume
+        k = resume.split_index(self._fn, stack)
+        split = self._splits.get(k) if k is not None else None
+        if split is None:
+            split = resume.make_split(self._fn, stack,
+                                      lambda fn, name: CompiledFunction(fn, name=f"{self.__name__}: {name}"))
+            if k is not None:
+                self._splits[k] = split
+        if isinstance(split, str):
+            return f" (not split there: {split})"
+        e.state, e.split, e.traced, e.run, e.variants = "split", split, None, None, []
+        e.reason = (f"{why}; split: the statements before line {split.line} run as a graph, the rest as Python "
+                    "(plugtorch.compiler.resume)")
+        _COUNTERS["graph_breaks"] += 1
+        self.counters["graph_breaks"] += 1
+        _note("graph break", e.reason)
+        return True
+
+    def _run_split(self, e, args, kwargs):
+        from plugtorch.compiler.resume import _NO_SPLIT
+        split = e.split
+        r, bad, local = split(args, kwargs)
+        if r is _NO_SPLIT:
+            self._hot = None
+            # the head's variables cannot be replayed; it ran (traced, so eagerly) for this call,
+            # whose rest runs on its results; later calls run eagerly
+            e.state, e.split = "eager", None
+            e.reason = f"{self.__name__}: cannot split before line {split.line}: {bad}; this signature runs eagerly"
+            _note("eager", e.reason)
+            return split.tail(local)
+        return r
+
     def graphs(self) -> list:
         """The graphs this function compiled (their SSA text)."""
-        return [str(e.traced.graph) for e in self._cache.values() if e.traced is not None]
+        out = [str(e.traced.graph) for e in self._cache.values() if e.traced is not None]
+        for s in self._splits.values():
+            if not isinstance(s, str):
+                out += s.head.graphs()
+        return out
 
 
 def _describe_key(key) -> str:
@@ -802,7 +880,8 @@ def explain(fn, *args, **kwargs):
                   for why, site, *_ in e.traced.graph.guards]
         late = [f"{why}() at {site or 'unknown'}" for e in c._cache.values() if e.traced is not None
                 for why, site in e.traced.graph.late_reads]
-        return ExplainOutput(c.counters["graphs"], c.counters["graph_breaks"], c.counters["recompiles"],
+        heads = sum(s.head.counters["graphs"] for s in c._splits.values() if not isinstance(s, str))
+        return ExplainOutput(c.counters["graphs"] + heads, c.counters["graph_breaks"], c.counters["recompiles"],
                              reasons, c.graphs(), list(dict.fromkeys(guards)), list(dict.fromkeys(late)))
     if args or kwargs:
         return run(*args, **kwargs)

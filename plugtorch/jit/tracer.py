@@ -391,6 +391,9 @@ class Tracer(D.DispatchMode):
     def host_read(self, t, why):
         """Python reads a tensor's data (item, bool, tolist ...): the graph cannot repeat it."""
         site = source_site()
+        if self.depth == 0:     # (where compile may split the function: plugtorch.compiler.resume)
+            from plugtorch.compiler.resume import read_stack
+            self.graph.read_stacks.append(read_stack(1))
         # (a composite op's own reads are its business: onnx export folds or refuses it; a value
         # computed from parameters and constants alone is the same for every input)
         known = t is None or id(t._data) in self.by_array    # (else data the program brought along)

@@ -120,9 +120,13 @@ def test_a_read_that_keeps_changing_ends_eager():
     for k in range(8):
         assert c(pt.ones(2), pt.tensor(k)).tolist() == [float(k)] * 2
     st = pt.compiler.stats()
-    assert st["graphs"] == pt.compiler.DATA_VARIANT_LIMIT == 4
-    assert st["eager_calls"] == 4 and next(calls) == 8
-    assert any(r.startswith("eager:") and "4 graphs traced on other data fit none" in r for r in st["reasons"])
+    # 4 graphs, one per value read; the 5th call splits f before the read's statement
+    # (compiler.resume) and traces the statement before it, which runs no tensor op: not worth a
+    # graph, so the signature runs eagerly from then on
+    assert pt.compiler.DATA_VARIANT_LIMIT == 4 and st["graphs"] == 4 + 1
+    assert st["eager_calls"] == 3 and next(calls) == 8
+    assert any(r.startswith("graph break:") and "4 graphs traced on other data fit none" in r for r in st["reasons"])
+    assert any(r.startswith("eager:") and "run no tensor op" in r for r in st["reasons"])
 
 
 def test_fullgraph_makes_a_break_an_error():

@@ -107,9 +107,11 @@ def canonical(d) -> device:
             return d
     d = device(d)
     if d.index is None:
-        if d.type == "cpu":
+        if d.type == "cpu" or d.type == "meta":
             return d
         return device(d.type, backend_for(d.type).current_device())
+    if d.type == "meta":   # one meta device: "meta:0" makes tensors on device('meta'), as in PyTorch
+        return device("meta")
     return d
 
 

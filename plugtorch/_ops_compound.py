@@ -482,6 +482,7 @@ def repeat_interleave(input, repeats, dim=None):
     x = input.flatten() if dim is None else input
     d = 0 if dim is None else M.wrap_dim("repeat_interleave", dim, x.ndim)
     if isinstance(repeats, Tensor):
+        M.data_dependent_on_meta("repeat_interleave", input, repeats)
         if repeats._dtype not in (_dtypes.int32, _dtypes.int64):
             raise NotImplementedError(f"repeat_interleave(): not implemented for repeats of dtype {repeats._dtype}; "
                                       "repeats must be an int32 or int64 tensor")
@@ -572,6 +573,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     With ``dim``, the distinct slices along ``dim``, in lexicographic order (as ``numpy.unique``
     with ``axis``); the inverse then maps each slice of ``input`` to its row of the result.
     """
+    M.data_dependent_on_meta("unique", input)
     if dim is not None:
         if input.ndim == 0:
             raise IndexError(f"unique(): a 0-d tensor has no dim {dim} to take slices along; call unique() "
@@ -657,6 +659,7 @@ def bucketize(input, boundaries, *, out_int32=False, right=False):
 @public("index_put")
 def bincount(input, weights=None, minlength=0):
     """How often each non-negative integer occurs in the 1-d ``input`` (weighted if given)."""
+    M.data_dependent_on_meta("bincount", input)
     if input.dtype.is_floating_point:
         raise M.not_implemented_for("bincount", input.dtype, "bincount counts non-negative integers")
     if input.ndim != 1 or input.dtype is _dtypes.bool:

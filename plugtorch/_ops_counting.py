@@ -31,6 +31,7 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
     [2, 1, 1]
     """
     _check_tensor("unique_consecutive", input)
+    M.data_dependent_on_meta("unique_consecutive", input)
     if dim is None:
         x = input.reshape(-1)
         d = 0

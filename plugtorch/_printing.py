@@ -160,15 +160,16 @@ def _format_array(a, indent):
 
 
 def tensor_repr(t):
-    a = np.asarray(t._host())
+    meta = t.device.type == "meta"   # no data to show: "tensor(..., device='meta', size=(3, 4))", as PyTorch
+    a = None if meta else np.asarray(t._host())
     prefix = "tensor("
-    body = _format_array(a, len(prefix))
+    body = "..." if meta else _format_array(a, len(prefix))
     extras = []
     if t.device.type != "cpu":
         extras.append(f"device='{t.device}'")
-    if (t.numel() == 0 and t.ndim != 1) or (t.numel() and not options.edgeitems):
+    if meta or (t.numel() == 0 and t.ndim != 1) or (t.numel() and not options.edgeitems):
         extras.append(f"size={tuple(t.shape)}")   # (edgeitems=0 shows no element)
-    if t.numel() == 0:   # no elements tell int64 or bool apart from the default dtype: PyTorch names it
+    if meta or t.numel() == 0:   # no elements tell int64 or bool apart from the default dtype: PyTorch names it
         shown_default = t.dtype is _dtypes.get_default_dtype()
     else:
         shown_default = (t.dtype.name in _DEFAULT_SHOWN or t.dtype is _dtypes.get_default_dtype()

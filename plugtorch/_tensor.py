@@ -271,6 +271,10 @@ class Tensor:
         return self._data if on_cpu else self._backend().to_numpy(self._data)
 
     def _host(self, why="item") -> np.ndarray:
+        if self._device.type == "meta":   # no data to read, as PyTorch's meta tensors
+            if why in ("item", "bool", "float", "int", "complex"):
+                raise RuntimeError("Tensor.item() cannot be called on meta tensors")
+            raise NotImplementedError("Cannot copy out of meta tensor; no data!")
         if _dispatcher._modes:
             rec = _dispatcher._stack.recorder
             if rec is not None:   # plugtorch.jit: Python reads a traced value

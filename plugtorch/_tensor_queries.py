@@ -188,7 +188,9 @@ def install():
     Tensor.is_pinned = lambda self, device=None: False
     Tensor.share_memory_ = lambda self: self
     Tensor.is_shared = lambda self: False
-    for flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_meta", "is_nested", "is_mkldnn", "is_mps",
+    Tensor.is_meta = property(lambda self: self._device.type == "meta",
+                              doc="Whether the tensor is on the meta device (a shape and dtype, no data).")
+    for flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_nested", "is_mkldnn", "is_mps",
                  "is_xla", "is_xpu", "is_ipu", "is_maia", "is_mtia", "is_vulkan"):
         setattr(Tensor, flag, property(lambda self: False, doc="False: plugtorch tensors are dense and strided."))
     Tensor.retains_grad = property(lambda self: bool(self._retains_grad),

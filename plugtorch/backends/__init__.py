@@ -30,6 +30,7 @@ _ORIGINS: dict = {}           # device type -> "built-in" | "runtime" | "<distri
 _LAZY_BUILTINS = {
     "opencl": "plugtorch.backends.opencl:OpenCLBackend",
     "cuda": "plugtorch.backends.cuda:CUDABackend",
+    "meta": "plugtorch.backends.meta:MetaBackend",
 }
 BUILTIN_NAMES = frozenset({"cpu", *_LAZY_BUILTINS})
 # Guards the registry and plug-in loading, so that threads asking for a backend at once load it
@@ -193,7 +194,9 @@ def list() -> builtins.list:
     """
     with _LOCK:
         failures = load_plugins()
-        names = ["cpu", *sorted(_LAZY_BUILTINS), *sorted(set(_BACKENDS) - BUILTIN_NAMES)]
+        # (not meta: it holds no data and computes nothing, so it is no device to run or test on,
+        # as PyTorch lists no meta accelerator; device="meta" always works)
+        names = ["cpu", *sorted(n for n in _LAZY_BUILTINS if n != "meta"), *sorted(set(_BACKENDS) - BUILTIN_NAMES)]
         origins = dict(_ORIGINS)
     out = []
     for name in names:

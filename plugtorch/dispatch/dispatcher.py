@@ -600,6 +600,8 @@ def data_check(flag, exc_type, message, detail=None, eager_message=None) -> None
     rec = _stack.recorder if _modes else None
     if rec is not None:
         rec.check_node(flag, exc_type, message)
+    if flag._device.type == "meta":
+        return            # no data to check, as PyTorch's meta kernels skip data-dependent checks
     if flag._device._backend is None:
         _resolve_backend(flag._device)
     if flag._device._backend.to_numpy(flag._data).reshape(()).item():

@@ -118,6 +118,21 @@ def not_implemented_for(op, dtype, hint=""):
                                f"('{LEGACY_NAMES.get(dtype.name, dtype.name)}')" + (f"; {hint}" if hint else ""))
 
 
+def data_dependent_on_meta(op, *tensors):
+    """NotImplementedError, as PyTorch's meta device raises, when an op whose result's shape depends
+    on the values (nonzero, masked_select, unique ...) gets a meta tensor, which has none."""
+    for t in tensors:
+        if t is not None and t._device.type == "meta":
+            raise data_dependent_error(op)
+
+
+def data_dependent_error(op):
+    return NotImplementedError(
+        f"{op}(): the shape of its result depends on the tensor's values, which a meta tensor does not "
+        "have (as PyTorch's meta device, meta tensors refuse data-dependent shapes); run it on a device "
+        "with data (materialize meta tensors first: module.to_empty(device=...), then load the weights)")
+
+
 def check_bool(op, name, value):
     """A flag (keepdim, descending, largest ...) must be a bool, as PyTorch's argument parser
     requires: a str or an int is a TypeError, never taken for its truth value."""

@@ -480,6 +480,7 @@ def masked_select(input, mask):
     _t("masked_select", mask, "mask")
     if mask._dtype is not _dtypes.bool:   # (an integer mask would index: x[[1, 0, 1]])
         raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask._dtype}; use mask.bool()")
+    M.data_dependent_on_meta("masked_select", input, mask)
     shape = M.broadcast_shapes(tuple(input.shape), tuple(mask.shape), op="masked_select")
     return input.expand(shape)[mask.expand(shape)]
 

@@ -1,0 +1,267 @@
+"""The meta backend's kernels: results of the right shape, dtype and strides, and no data.
+
+Every op the registry declares with a meta function gets a kernel here, made on first use:
+
+- views (view, permute, expand, slice, select, unfold, as_strided ...) compute the view's shape,
+  strides and offset, as a device backend does;
+- in-place ops (copy_, fill through copy_, uniform_, normal_ ..., the fused optimizer steps) do
+  nothing: there is nothing to write;
+- factories (empty, full) and the heavy ops (matmul, linear, pointwise ops on large tensors)
+  compute the result's shape directly;
+- every other op runs the cpu kernel on stand-ins (zeros laid out as the inputs when they are
+  small, one broadcast zero when large) and keeps only the shape, dtype and layout of its result;
+- ops whose result's shape depends on the data (nonzero) raise NotImplementedError, as
+  PyTorch's meta device does.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch.backends.base import contiguous_strides
+from plugtorch.backends.meta.array import _STANDIN_MAX, MetaArray, dense_like, dense_order, from_result
+from plugtorch.dispatch.registry import OUT_INPLACE, OUT_RAW, OUT_VIEW
+
+
+# ---- views: the same arithmetic as a device backend's strided views ------------------------
+def _view(x, shape):
+    from plugtorch.dispatch.ops.shape import view_strides
+    shape = tuple(shape)
+    st = view_strides(x.shape, x.strides, shape)
+    if st is True or st is None:
+        st = x.strides if shape == x.shape else contiguous_strides(shape)
+    return x.view_as(shape, st, x.offset)
+
+
+def _permute(x, dims):
+    return x.view_as(tuple(x.shape[d] for d in dims), tuple(x.strides[d] for d in dims), x.offset)
+
+
+def _expand(x, shape):
+    off = len(shape) - len(x.shape)
+    st = [0] * off
+    for n, s, m in zip(x.shape, x.strides, tuple(shape)[off:]):
+        st.append(s if n == m else 0)
+    return x.view_as(shape, st, x.offset)
+
+
+def _slice(x, dim, start, end, step):
+    n = max(0, (end - start + step - 1) // step)
+    shape, st = list(x.shape), list(x.strides)
+    shape[dim] = n
+    st[dim] *= step
+    return x.view_as(shape, st, x.offset + start * x.strides[dim])
+
+
+def _select(x, dim, index):
+    return x.view_as(x.shape[:dim] + x.shape[dim + 1:], x.strides[:dim] + x.strides[dim + 1:],
+                     x.offset + index * x.strides[dim])
+
+
+def _unfold(x, dim, size, step):
+    if not x.shape:
+        return x.view_as((1,), (1,), x.offset)
+    n = (x.shape[dim] - size) // step + 1
+    return x.view_as(x.shape[:dim] + (n,) + x.shape[dim + 1:] + (size,),
+                     x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (x.strides[dim],), x.offset)
+
+
+def _as_strided(x, size, stride, offset):
+    return x.view_as(tuple(size), tuple(stride), offset)
+
+
+def _view_as_real(x, dtype):
+    return MetaArray(x.shape + (2,), dtype.numpy, tuple(2 * s for s in x.strides) + (1,), 2 * x.offset)
+
+
+def _view_as_complex(x, dtype):
+    return MetaArray(x.shape[:-1], dtype.numpy, tuple(s // 2 for s in x.strides[:-1]), x.offset // 2)
+
+
+_VIEWS = {"view": _view, "permute": _permute, "expand": _expand, "slice": _slice, "select": _select,
+          "unfold": _unfold, "as_strided": _as_strided, "view_as_real": _view_as_real,
+          "view_as_complex": _view_as_complex}
+
+
+# ---- factories and the ops computed from shapes alone --------------------------------------
+def _empty(shape, dtype, index):
+    return MetaArray(shape, dtype.numpy)
+
+
+def _full(shape, value, dtype, index):
+    return MetaArray(shape, dtype.numpy)
+
+
+def _clone(x):
+    # (Tensor.clone(memory_format=...) lays the result out above the kernel, as on cpu)
+    return MetaArray(x.shape, x.dtype)
+
+
+def _to_dtype(x, dtype):
+    return dense_like(x.shape, dtype.numpy, dense_order(x.shape, x.strides))
+
+
+def _matmul(a, b):
+    from plugtorch.dispatch.meta import broadcast_shapes
+    batch = broadcast_shapes(a.shape[:-2], b.shape[:-2], op="matmul")
+    return MetaArray(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+
+
+def _linear(x, w, b):
+    if w.ndim == 2:
+        return MetaArray(x.shape[:-1] + (w.shape[0],), x.dtype)
+    return _generic_call("linear", (x, w, b))
+
+
+def _linear_backward(g, x, w, mask, dtype):
+    if w.ndim != 2:
+        return _generic_call("_linear_backward", (g, x, w, mask, dtype))
+    d = dtype.numpy
+    return (MetaArray(x.shape, d) if mask[0] else None, MetaArray(w.shape, d) if mask[1] else None,
+            MetaArray(w.shape[:1], d) if mask[2] else None)
+
+
+def _nonzero(x):
+    from plugtorch.dispatch.meta import data_dependent_error
+    raise data_dependent_error("nonzero")
+
+
+_SHAPE_KERNELS = {"empty": _empty, "full": _full, "clone": _clone, "_to_dtype": _to_dtype,
+                  "_matmul": _matmul, "linear": _linear, "_linear_backward": _linear_backward,
+                  "nonzero": _nonzero}
+
+
+def _nothing(*args):
+    return None
+
+
+# ---- everything else: the cpu kernel on stand-ins ------------------------------------------
+def _standins(v):
+    if v.__class__ is MetaArray:
+        return v.standin()
+    if v.__class__ in (list, tuple):
+        return type(v)(_standins(x) for x in v)
+    return v
+
+
+def _ones(v):   # (pointwise ops: integer division and remainder by a stand-in must not fail)
+    if v.__class__ is MetaArray:
+        return v.standin(ones=True)
+    if v.__class__ in (list, tuple):
+        return type(v)(_ones(x) for x in v)
+    return v
+
+
+def _linalg_standins(v):
+    """Stand-ins a LAPACK routine accepts: identity matrices, and pivots 1..n (a zero pivot
+    would make LAPACK read outside its arrays)."""
+    if v.__class__ is MetaArray:
+        if v.ndim == 0:
+            return v.standin()
+        kind = v.dtype.kind
+        if kind in "iu":
+            fill = np.arange(1, v.shape[-1] + 1, dtype=v.dtype)
+        elif kind in "fc" and v.ndim >= 2:
+            fill = np.eye(v.shape[-2], v.shape[-1], dtype=v.dtype)
+        else:
+            return v.standin()
+        a = v.standin()          # (laid out as the input when small, so the result is too)
+        if a.flags.writeable:
+            np.copyto(a, fill)
+            return a
+        return np.broadcast_to(fill, v.shape)
+    if v.__class__ in (list, tuple):
+        return type(v)(_linalg_standins(x) for x in v)
+    return v
+
+
+def _cpu_kernels():
+    from plugtorch.backends import get_backend
+    return get_backend("cpu").kernels
+
+
+def _generic_call(name, kargs, standins=_standins):
+    kernel = _cpu_kernels()[name]
+    with np.errstate(all="ignore"):
+        return from_result(kernel(*standins(kargs)))
+
+
+def _generic(name, standins=_standins):
+    def kernel(*kargs):
+        return _generic_call(name, kargs, standins)
+    kernel.__name__ = f"meta_{name}"
+    return kernel
+
+
+def _large(v):
+    if v.__class__ is MetaArray:
+        return v.size > _STANDIN_MAX
+    if v.__class__ in (list, tuple):
+        return any(_large(x) for x in v)
+    return False
+
+
+def _pointwise(name):
+    """A pointwise op: the result broadcasts its tensor operands; its dtype comes from the cpu
+    kernel on one-element stand-ins, its layout from the first operand of the result's shape."""
+    generic = _generic(name, _ones)
+
+    def kernel(*kargs):
+        if not _large(kargs):
+            return generic(*kargs)
+        from plugtorch.dispatch.meta import broadcast_shapes
+        arrays = [a for a in kargs if a.__class__ is MetaArray]
+        shape = broadcast_shapes(*(a.shape for a in arrays), op=name)
+        small = [MetaArray((1,) * len(a.shape), a.dtype) if a.__class__ is MetaArray else a for a in kargs]
+        r = _generic_call(name, small, _ones)
+        like = next((a for a in arrays if a.shape == shape), None)
+        order = dense_order(shape, like.strides) if like is not None else tuple(range(len(shape)))
+        if isinstance(r, tuple):
+            return tuple(dense_like(shape, x.dtype, order) for x in r)
+        return dense_like(shape, r.dtype, order)
+    kernel.__name__ = f"meta_{name}"
+    return kernel
+
+
+class MetaKernels(dict):
+    """Op name -> meta kernel, made on first use for every op the registry declares with a meta
+    function (so custom ops registered later get one too)."""
+
+    def get(self, name, default=None):
+        k = dict.get(self, name)
+        if k is None:
+            k = self._make(name)
+            if k is None:
+                return default
+            self[name] = k
+        return k
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def __getitem__(self, name):
+        k = self.get(name)
+        if k is None:
+            raise KeyError(name)
+        return k
+
+    @staticmethod
+    def _make(name):
+        from plugtorch.dispatch.registry import OPS
+        op = OPS.get(name)
+        if op is None or op.meta is None:
+            return None
+        if name in _VIEWS:
+            return _VIEWS[name]
+        if name in _SHAPE_KERNELS:
+            return _SHAPE_KERNELS[name]
+        if op.out_kind in (OUT_INPLACE, OUT_RAW):
+            return _nothing
+        if op.out_kind == OUT_VIEW:
+            return None      # a view op this table does not know: the dispatcher names it
+        if name not in _cpu_kernels():
+            return None
+        if "pointwise" in op.tags:
+            return _pointwise(name)
+        if name.startswith("linalg_") or name == "geqrf":   # LAPACK: valid matrices and pivots
+            return _generic(name, _linalg_standins)
+        return _generic(name)

@@ -1,0 +1,260 @@
+"""The meta device: tensors with a shape, dtype and strides but no data, as PyTorch's.
+
+The op database check runs every conformance sample on cpu and on meta and compares the
+results' shapes, dtypes and layouts (the order of dims by stride): meta must give what cpu gives,
+without data. The module checks build models on meta, materialize them and load weights.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch import nn
+
+META = pt.device("meta")
+
+
+def meta(*shape, dtype=None, requires_grad=False):
+    return pt.empty(shape, dtype=dtype, device="meta", requires_grad=requires_grad)
+
+
+# ---- the device ----------------------------------------------------------------------------
+def test_device_and_is_meta():
+    x = meta(3, 4)
+    assert x.device == META and x.device.index is None and x.is_meta
+    assert not pt.zeros(2).is_meta
+    assert pt.device("meta") is META and str(META) == "meta"
+    assert pt.empty(2, device="meta:0").device == META     # one meta device, as in PyTorch
+    # always there, but no device to compute on: not among the backends listed or available
+    assert pt.backends.is_registered("meta") and pt.backends.get_backend("meta").name == "meta"
+    assert "meta" not in [b["name"] for b in pt.backends.list()] and "meta" not in pt.backends.available()
+
+
+@pytest.mark.parametrize("make, shape, dtype", [
+    (lambda: pt.empty(3, 4, device="meta"), (3, 4), pt.float32),
+    (lambda: pt.zeros(2, 3, dtype=pt.int32, device="meta"), (2, 3), pt.int32),
+    (lambda: pt.ones((5,), device="meta"), (5,), pt.float32),
+    (lambda: pt.full((2, 2), 7, device="meta"), (2, 2), pt.int64),
+    (lambda: pt.rand(2, 3, device="meta"), (2, 3), pt.float32),
+    (lambda: pt.randn(4, device="meta", dtype=pt.float64), (4,), pt.float64),
+    (lambda: pt.randint(0, 10, (3,), device="meta"), (3,), pt.int64),
+    (lambda: pt.arange(10, device="meta"), (10,), pt.int64),
+    (lambda: pt.arange(0, 1, 0.25, device="meta"), (4,), pt.float32),
+    (lambda: pt.linspace(0, 1, 5, device="meta"), (5,), pt.float32),
+    (lambda: pt.eye(3, 4, device="meta"), (3, 4), pt.float32),
+    (lambda: pt.tensor([1.0, 2.0], device="meta"), (2,), pt.float32),
+    (lambda: pt.zeros_like(pt.ones(2, 5), device="meta"), (2, 5), pt.float32),
+    (lambda: pt.empty_like(meta(3, dtype=pt.bool)), (3,), pt.bool),
+    (lambda: pt.ones(2, 3).to("meta"), (2, 3), pt.float32),
+    (lambda: meta(2, 3).new_ones(4), (4,), pt.float32),
+])
+def test_factories(make, shape, dtype):
+    t = make()
+    assert t.device == META and tuple(t.shape) == shape and t.dtype is dtype
+
+
+def test_default_device_meta():
+    with pt.device("meta"):
+        assert pt.ones(2).device == META
+        assert nn.Linear(2, 3).weight.device == META
+    assert pt.ones(2).device.type == "cpu"
+
+
+def test_huge_tensors_take_no_memory():
+    # 10^10 float32 elements (40 GB): only the shape exists
+    w = pt.empty(10 ** 5, 10 ** 5, device="meta")
+    x = pt.randn(8, 10 ** 5, device="meta")
+    y = pt.relu(x @ w.t() + 1)
+    assert tuple(y.shape) == (8, 10 ** 5) and y.is_meta
+    assert tuple(w.sum(0).shape) == (10 ** 5,)
+    assert w.nbytes == 4 * 10 ** 10
+
+
+# ---- reading data --------------------------------------------------------------------------
+def test_repr():
+    assert repr(meta(3, 4)) == "tensor(..., device='meta', size=(3, 4))"
+    assert repr(meta()) == "tensor(..., device='meta', size=())"
+    assert repr(meta(2, dtype=pt.int64)) == "tensor(..., device='meta', size=(2,), dtype=plugtorch.int64)"
+    assert repr(meta(2, requires_grad=True)) == "tensor(..., device='meta', size=(2,), requires_grad=True)"
+    assert str(meta(1)) == "tensor(..., device='meta', size=(1,))"
+
+
+@pytest.mark.parametrize("read, exc, msg", [
+    (lambda t: t.item(), RuntimeError, "Tensor.item() cannot be called on meta tensors"),
+    (lambda t: bool(t), RuntimeError, "Tensor.item() cannot be called on meta tensors"),
+    (lambda t: float(t), RuntimeError, "Tensor.item() cannot be called on meta tensors"),
+    (lambda t: int(t), RuntimeError, "Tensor.item() cannot be called on meta tensors"),
+    (lambda t: t.tolist(), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
+    (lambda t: t.cpu(), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
+    (lambda t: t.to("cpu"), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
+    (lambda t: np.asarray(t), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
+    (lambda t: pt.zeros(()).copy_(t), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
+    (lambda t: t.numpy(), TypeError, "can't convert meta device type tensor to numpy"),
+])
+def test_data_reads_raise(read, exc, msg):
+    with pytest.raises(exc) as info:
+        read(meta())
+    assert msg in str(info.value)
+
+
+def test_copy_into_meta_is_a_no_op():
+    m = meta(3, 4)
+    assert m.copy_(pt.ones(3, 4)) is m and m.is_meta
+    with pytest.raises(RuntimeError, match="not broadcastable"):
+        m.copy_(pt.ones(5))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, c: m + c, lambda m, c: c * m, lambda m, c: pt.cat([m, c]), lambda m, c: pt.where(m > 0, m, c),
+    lambda m, c: m @ c.t(),
+])
+def test_mixing_meta_and_cpu_raises(call):
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device.*meta.*cpu|"
+                                           "Expected all tensors to be on the same device.*cpu.*meta"):
+        call(meta(3, 4), pt.ones(3, 4))
+
+
+def test_zero_dim_cpu_tensor_joins_meta():
+    # a 0-d cpu tensor is a scalar beside any device, meta included, as in PyTorch
+    y = meta(3, 4) + pt.tensor(2.0)
+    assert y.is_meta and tuple(y.shape) == (3, 4)
+
+
+@pytest.mark.parametrize("op, call", [
+    ("nonzero", lambda m: m.nonzero()),
+    ("nonzero", lambda m: m[m > 0]),
+    ("masked_select", lambda m: pt.masked_select(m, m > 0)),
+    ("unique", lambda m: pt.unique(m)),
+    ("unique_consecutive", lambda m: pt.unique_consecutive(m)),
+    ("bincount", lambda m: pt.bincount(m.long().flatten())),
+    ("repeat_interleave", lambda m: pt.repeat_interleave(m, pt.ones(3, dtype=pt.int64, device="meta"), dim=0)),
+])
+def test_data_dependent_shapes_raise(op, call):
+    with pytest.raises(NotImplementedError, match=rf"^{op}\(\): the shape of its result depends on the tensor's "
+                                                  "values, which a meta tensor does not have"):
+        call(meta(3, 4))
+
+
+# ---- shapes, dtypes and strides ------------------------------------------------------------
+def test_matmul_and_friends():
+    a, b = meta(3, 4), meta(4, 5)
+    assert tuple((a @ b).shape) == (3, 5)
+    assert tuple(pt.matmul(meta(7, 1, 3, 4), meta(2, 4, 5)).shape) == (7, 2, 3, 5)
+    assert tuple(pt.matmul(meta(4), meta(4, 5)).shape) == (5,)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        meta(3, 4) @ meta(3, 4)
+    assert (meta(2, 3, dtype=pt.int32) + 1.5).dtype is pt.float32
+    assert (meta(2, dtype=pt.int64) > 0).dtype is pt.bool
+
+
+def test_views_keep_strides_and_offsets():
+    x = meta(3, 4)
+    assert x.stride() == (4, 1)
+    assert x.t().stride() == (1, 4) and not x.t().is_contiguous()
+    assert x.t().contiguous().stride() == (3, 1)
+    assert x[1:, ::2].stride() == (4, 2) and x[1:, ::2].storage_offset() == 4
+    assert x[2].storage_offset() == 8 and tuple(x[2].shape) == (4,)
+    assert meta(1, 4).expand(3, 4).stride() == (0, 1)
+    assert x.as_strided((2, 2), (1, 2), 1).stride() == (1, 2)
+    assert x.view(2, 6).stride() == (6, 1) and x.unsqueeze(1).shape == (3, 1, 4)
+    assert x.permute(1, 0).clone(memory_format=pt.preserve_format).stride() == (1, 4)
+    with pytest.raises(RuntimeError, match="view"):
+        x.t().view(12)
+
+
+def test_in_place_ops_keep_the_tensor():
+    x = meta(3, 4)
+    assert x.add_(1) is x and x.uniform_() is x and x.normal_() is x and x.fill_(2) is x and x.zero_() is x
+    with pytest.raises(RuntimeError):
+        x.add_(meta(5))
+
+
+def test_reductions_conv_functional():
+    x = meta(2, 3, 8, 8)
+    assert tuple(pt.nn.functional.conv2d(x, meta(4, 3, 3, 3), padding=1).shape) == (2, 4, 8, 8)
+    assert tuple(x.sum((2, 3), keepdim=True).shape) == (2, 3, 1, 1)
+    v, i = x.max(1)
+    assert tuple(v.shape) == (2, 8, 8) and i.dtype is pt.int64
+    assert tuple(pt.nn.functional.max_pool2d(x, 2).shape) == (2, 3, 4, 4)
+    assert tuple(pt.softmax(x, 1).shape) == (2, 3, 8, 8)
+    assert x.argmax().dtype is pt.int64 and x.argmax().ndim == 0
+    assert tuple(pt.topk(meta(3, 4), 2).indices.shape) == (3, 2)
+
+
+def test_autograd_gives_meta_grads():
+    w = meta(4, 3, requires_grad=True)
+    b = meta(4, requires_grad=True)
+    x = meta(5, 3)
+    loss = pt.nn.functional.cross_entropy(pt.tanh(x @ w.t() + b), pt.zeros(5, dtype=pt.int64, device="meta"))
+    assert loss.is_meta and loss.ndim == 0 and loss.grad_fn is not None
+    loss.backward()
+    assert w.grad.is_meta and tuple(w.grad.shape) == (4, 3) and tuple(b.grad.shape) == (4,)
+
+
+def _order(t):
+    st, sh = t.stride(), tuple(t.shape)
+    return tuple(sorted(range(t.ndim), key=lambda d: (-st[d] if sh[d] != 1 else 0, d)))
+
+
+def _tensors(r):
+    if isinstance(r, pt.Tensor):
+        return [r]
+    if isinstance(r, (list, tuple)):
+        return [x for y in r for x in _tensors(y)]
+    return []
+
+
+# Entries whose samples read values (a data-dependent shape, a number read on the host): they
+# raise on meta, as in PyTorch, with the exception named here
+_READS_DATA = {
+    "nonzero": NotImplementedError, "nonzero (complex)": NotImplementedError, "masked_select": NotImplementedError,
+    "nn.functional.pdist": NotImplementedError, "nn.AdaptiveLogSoftmaxWithLoss": NotImplementedError,
+    "_to_device": NotImplementedError,            # (its "back to cpu" samples: no data to copy out)
+    "equal": RuntimeError, "equal (complex)": RuntimeError, "allclose": RuntimeError, "ctc_loss": RuntimeError,
+    "optim.LBFGS": RuntimeError, "nn.BatchNorm1d": RuntimeError,
+}
+
+
+def _entries():
+    from conformance.opdb import ENTRIES
+    return ENTRIES
+
+
+def _meta_cases():
+    return [n for n in _entries() if not n.startswith("nn.Lazy")]   # (lazy layers copy their shapes to cpu)
+
+
+@pytest.mark.parametrize("name", _meta_cases())
+def test_op_database_on_meta(name):
+    """Every sample of the conformance op database (float32, or the entry's first dtype): the meta
+    result has the cpu result's shapes, dtypes and order of strides."""
+    from conformance.samples import SampleContext
+    e = _entries()[name]
+    dt = pt.float32 if pt.float32 in e.dtypes else e.dtypes[0]
+    samples = list(e.samples(SampleContext(dt, seed=0, max_examples=2, key=name)))[:4]
+    for s in samples:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                pt.manual_seed(0)
+                a, k, _ = s.materialize("cpu")
+                ref = e.fn(*a, **k)
+            except Exception:   # noqa: BLE001  (error inputs among the samples: the conformance suite's job)
+                continue
+            pt.manual_seed(0)
+            a, k, _ = s.materialize("meta")
+            if name in _READS_DATA:
+                try:
+                    e.fn(*a, **k)
+                except _READS_DATA[name]:
+                    continue
+            got = e.fn(*a, **k)
+        want, have = _tensors(ref), _tensors(got)
+        assert len(want) == len(have), s.describe()
+        for x, y in zip(want, have):
+            on_cpu = x.device.type == "cpu" and s.out_device == "cpu"
+            assert y.device.type == ("cpu" if on_cpu else "meta"), s.describe()
+            assert (tuple(y.shape), y.dtype) == (tuple(x.shape), x.dtype), s.describe()
+            if x.numel() > 1 and not on_cpu:
+                assert _order(y) == _order(x), (s.describe(), x.stride(), y.stride())

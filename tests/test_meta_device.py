@@ -258,3 +258,96 @@ def test_op_database_on_meta(name):
             assert (tuple(y.shape), y.dtype) == (tuple(x.shape), x.dtype), s.describe()
             if x.numel() > 1 and not on_cpu:
                 assert _order(y) == _order(x), (s.describe(), x.stride(), y.stride())
+
+
+
+# ---- modules -------------------------------------------------------------------------------
+class _Net(nn.Module):
+    def __init__(self, device=None):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, device=device)
+        self.bn = nn.BatchNorm2d(4, device=device)
+        self.fc = nn.Linear(4 * 6 * 6, 10, device=device)
+        self.ln = nn.LayerNorm(10, device=device)
+
+    def forward(self, x):
+        return self.ln(self.fc(pt.relu(self.bn(self.conv(x))).flatten(1)))
+
+
+def _reference():
+    pt.manual_seed(0)
+    ref = _Net().eval()
+    with pt.no_grad():   # buffers that differ from their defaults, so loading them shows
+        ref.bn.running_mean.uniform_(-1, 1)
+        ref.bn.running_var.uniform_(0.5, 2)
+    x = pt.randn(2, 3, 6, 6)
+    return ref, x, ref(x).detach().numpy()
+
+
+def test_module_device_argument_and_forward_shapes():
+    m = _Net(device="meta")
+    assert {p.device for p in m.parameters()} | {b.device for b in m.buffers()} == {META}
+    assert m.bn.num_batches_tracked.dtype is pt.int64
+    y = m(meta(2, 3, 6, 6))
+    assert y.is_meta and tuple(y.shape) == (2, 10)
+    big = nn.Linear(10 ** 5, 10 ** 5, device="meta")
+    assert tuple(big.weight.shape) == (10 ** 5, 10 ** 5) and big.weight.requires_grad
+    assert isinstance(big.weight, nn.Parameter)
+
+
+def test_to_empty_then_load_state_dict_matches_cpu():
+    ref, x, want = _reference()
+    with pt.device("meta"):
+        m = _Net()
+    assert m.to_empty(device="cpu") is m
+    assert {p.device.type for p in m.parameters()} == {"cpu"} and isinstance(m.fc.weight, nn.Parameter)
+    assert str(m.load_state_dict(ref.state_dict())) == "<All keys matched successfully>"
+    np.testing.assert_allclose(m.eval()(x).detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_load_state_dict_assign_replaces_meta_tensors():
+    ref, x, want = _reference()
+    sd = ref.state_dict()
+    m = _Net(device="meta")
+    m.load_state_dict(sd, assign=True)
+    assert {p.device.type for p in m.parameters()} | {b.device.type for b in m.buffers()} == {"cpu"}
+    assert isinstance(m.fc.weight, nn.Parameter) and m.fc.weight.requires_grad
+    np.testing.assert_allclose(m.eval()(x).detach().numpy(), want, rtol=1e-6, atol=1e-6)
+
+
+def test_load_state_dict_into_meta_without_assign_warns():
+    ref, _, _ = _reference()
+    m = _Net(device="meta")
+    with pytest.warns(UserWarning, match=r"for fc.weight: copying from a non-meta parameter in the checkpoint to "
+                                         r"a meta parameter in the current model, which is a no-op. \(Did you "
+                                         r"mean to pass `assign=True`"):
+        m.load_state_dict(ref.state_dict())
+    assert m.fc.weight.is_meta
+
+
+def test_module_to_meta_and_backward():
+    m = _Net().to("meta")
+    assert m.fc.weight.is_meta
+    loss = m(meta(2, 3, 6, 6)).sum()
+    loss.backward()
+    assert m.conv.weight.grad.is_meta and tuple(m.conv.weight.grad.shape) == (4, 3, 3, 3)
+
+
+@pytest.mark.parametrize("init", [
+    nn.init.uniform_, nn.init.normal_, nn.init.xavier_uniform_, nn.init.xavier_normal_, nn.init.kaiming_uniform_,
+    nn.init.kaiming_normal_, nn.init.orthogonal_, nn.init.trunc_normal_, nn.init.zeros_, nn.init.ones_,
+    nn.init.eye_, lambda w: nn.init.constant_(w, 0.3), lambda w: nn.init.sparse_(w, 0.1),
+])
+def test_init_on_meta_does_nothing(init):
+    w = meta(30, 40)
+    assert init(w) is w and w.is_meta and tuple(w.shape) == (30, 40)
+
+
+def test_big_layers_on_meta():
+    lstm = nn.LSTM(4, 5, device="meta")
+    out, (h, c) = lstm(meta(3, 2, 4))
+    assert tuple(out.shape) == (3, 2, 5) and tuple(h.shape) == (1, 2, 5) and out.is_meta
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, device="meta")
+    assert tuple(layer(meta(3, 2, 8)).shape) == (3, 2, 8)
+    emb = nn.Embedding(10 ** 6, 512, device="meta")
+    assert tuple(emb(pt.zeros(4, 7, dtype=pt.int64, device="meta")).shape) == (4, 7, 512)

@@ -164,7 +164,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     """A (semi-)orthogonal matrix from the QR decomposition of a normal draw, times ``gain``."""
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.numel() == 0:
+    if tensor.numel() == 0 or tensor.device.type == "meta":   # (a meta tensor has no values to set)
         return tensor
     rows = tensor.shape[0]
     cols = tensor.numel() // rows

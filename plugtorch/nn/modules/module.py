@@ -526,6 +526,11 @@ class Module:
             with plugtorch.no_grad():
                 if assign:
                     getattr(self, store)[name] = Parameter(new, cur.requires_grad) if store == "_parameters" else new
+                elif cur.is_meta and not new.is_meta:   # nothing to copy into: PyTorch's warning
+                    warnings.warn(f"for {key}: copying from a non-meta parameter in the checkpoint to a meta "
+                                  "parameter in the current model, which is a no-op. (Did you mean to pass "
+                                  "`assign=True` to assign items in the state dictionary to their corresponding "
+                                  "key in the module instead of copying them in place?)", UserWarning, stacklevel=3)
                 else:
                     cur.copy_(new.to(cur.device))
         extra_key = prefix + "_extra_state"

@@ -200,6 +200,25 @@ def test_hardsigmoid_hardshrink_softshrink_keep_nan_as_torch():
     assert np.signbit(F.softshrink(pt.tensor([-0.3])).numpy()[0])   # torch's x * 0: -0.0
 
 
+@pytest.mark.parametrize("dt", [pt.float32, pt.float64], ids=str)
+def test_threshold_backward_and_relu_keep_the_bits_of_where(dt):
+    # the cpu kernels' direct paths for float32/64 (a bit mask, np.maximum) give exactly
+    # where(x <= t, +0.0, g) and where(x < 0, +0.0, x): -0.0, nan and inf in the gradient and the
+    # input, at and around the threshold, a 2-d batch and a transposed view
+    d = np.dtype(dt.numpy)
+    vals = np.array([-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, 0.25, -1.5, 2.0, 1e-30], dtype=d)
+    r = np.random.default_rng(2)
+    x = r.choice(vals, size=(6, 10)).astype(d)
+    g = r.choice(vals, size=(6, 10)).astype(d)
+    for t in (0, 0.25, -1.5):
+        want = np.where(x <= d.type(t), d.type(0), g)
+        for gg, xx, ww in ((pt.tensor(g), pt.tensor(x), want), (pt.tensor(g).T, pt.tensor(x).T, want.T)):
+            got = pt.ops.threshold_backward(gg, xx, t).numpy()
+            assert got.dtype == d and got.tobytes() == np.ascontiguousarray(ww).tobytes(), t
+    got = F.relu(pt.tensor(x)).numpy()
+    assert got.tobytes() == np.where(x < 0, d.type(0), x).tobytes()
+
+
 def test_threshold_backward_rejects_non_tensors_and_bad_thresholds():
     with pytest.raises(TypeError, match=r"threshold_backward\(\): argument 'grad_output' must be Tensor, not list"):
         pt.ops.threshold_backward([1.0], pt.ones(1), 0)

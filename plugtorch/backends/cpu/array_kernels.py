@@ -543,6 +543,9 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         return m.view(x.dtype)
 
     def threshold_backward(g, x, threshold, dtype):   # where(x <= threshold, 0, g): the relu formula's op
+        it = _bits.get(g.dtype)
+        if it is not None and g.ndim and x.dtype is g.dtype and g.shape == x.shape and g.dtype is dtype.numpy:
+            return _zero_where(x <= threshold, g, it)   # (where()'s own path for these arrays, called directly)
         if x.dtype != dtype.numpy:   # compared in the result dtype (the threshold is converted to it)
             x = x.astype(dtype.numpy)
         return where(x <= threshold, 0, g, dtype)
@@ -569,13 +572,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                    if xp is np and _maximum_is_relu(_bits[d], z)}
 
     def relu(x, dtype):   # where(x < 0, 0, x), as the decomposition: nan stays nan, -0.0 stays -0.0 (PyTorch)
+        zero = relu_by_max.get(x.dtype)
+        if zero is not None and x.ndim:   # (float32/64 where np.maximum gives the bits: checked above)
+            return xp.maximum(zero, x)
         if x.dtype.kind in "iu":
             return arr(xp.maximum(x, x.dtype.type(0)))
         it = _bits.get(x.dtype)
         if it is not None and x.ndim:   # (0-d arrays are left to np.where: ~c gives a NumPy scalar)
-            zero = relu_by_max.get(x.dtype)
-            if zero is not None:
-                return xp.maximum(zero, x)
             return _zero_where(x < 0, x, it)
         return arr(xp.where(x < 0, xp.zeros((), dtype=x.dtype), x))
     K["relu"] = relu

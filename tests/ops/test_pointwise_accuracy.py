@@ -279,3 +279,23 @@ def test_integer_divisor_outside_the_dtype_wraps_first(device, dtype, op):
         assert f(v).tolist() == [int(py[op.rstrip("_")](a)) for a in (7, 0, 3)]
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         f(2 ** 40)
+
+
+# ---- erfc --------------------------------------------------------------------------------------
+def test_erfc_float32_is_within_one_ulp_of_the_exact_value_everywhere():
+    # cpu computes float32 erfc with its own fitted formula (backends/cpu/special_kernels.py), not
+    # SciPy's double-precision code: every 2**-12 on [-11, 11], the tails included, against math.erfc
+    x = np.arange(-11, 11, 2.0 ** -12).astype(np.float32)
+    exact = np.array([math.erfc(v) for v in x.astype(np.float64)])
+    got = pt.from_numpy(x).erfc().numpy().astype(np.float64)
+    ulp = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    ulp[exact.astype(np.float32) == 0] = np.float64(np.finfo(np.float32).smallest_subnormal)
+    assert (np.abs(got - exact) / ulp).max() <= 1.0
+    normal = exact >= np.finfo(np.float32).tiny   # (below, subnormals: the ulp check above)
+    assert np.abs(got[normal] / exact[normal] - 1).max() < 2e-7
+    _same(pt.tensor([nan, inf, -inf, 0.0, -0.0, 30.0, -30.0]).erfc(), [nan, 0.0, 2.0, 1.0, 1.0, 0.0, 2.0])
+    # gelu = x Phi(x) through it: the left tail keeps its relative accuracy (up to the rounding of
+    # -x / sqrt 2 to float32, which erfc magnifies 2 z^2 times: 3.7e-6 at x = -9)
+    xs = np.array([-9.0, -5.3, -2.0, -0.1, 0.0, 0.3, 4.0], np.float32)
+    want = [v * 0.5 * math.erfc(-v / math.sqrt(2)) for v in xs.astype(np.float64)]
+    np.testing.assert_allclose(pt.nn.functional.gelu(pt.from_numpy(xs)).numpy(), want, rtol=5e-6, atol=0)

@@ -261,6 +261,46 @@ def test_op_database_on_meta(name):
 
 
 
+def _grad_names():
+    from tests.autograd.op_samples import SAMPLES
+    return sorted(n for n in SAMPLES if n not in ("_to_device", "masked_select"))   # (no data: they raise above)
+
+
+def _to_meta(v):
+    if isinstance(v, pt.Tensor):
+        m = v.detach().to("meta")
+        return m.requires_grad_() if v.requires_grad else m
+    if isinstance(v, (list, tuple)):
+        return type(v)(_to_meta(x) for x in v)
+    return v
+
+
+def _outputs_and_grads(name, s):
+    from tests.autograd.op_samples import as_function, flat_inputs
+    inputs = flat_inputs(s)
+    outs = as_function(name, s)(*inputs)
+    outs = [o for o in _tensors(outs) if o.requires_grad]
+    grads = pt.autograd.grad(outs, inputs, grad_outputs=[pt.ones_like(o) for o in outs], allow_unused=True)
+    return outs + list(grads)
+
+
+@pytest.mark.parametrize("name", _grad_names())
+def test_backward_on_meta(name):
+    """Every gradcheck sample (tests/autograd/op_samples.py) run forward and backward on meta: the
+    outputs and gradients have the shapes and dtypes of cpu's, on meta."""
+    from tests.autograd.op_samples import SAMPLES, Sample
+    s = SAMPLES[name](np.random.default_rng(0))
+    if s.call is not None:
+        pytest.skip("a sample with its own call (in-place ops on fresh cpu targets)")
+    want = _outputs_and_grads(name, s)
+    have = _outputs_and_grads(name, Sample(_to_meta(s.args), {k: _to_meta(v) for k, v in s.kwargs.items()}))
+    assert len(want) == len(have)
+    for x, y in zip(want, have):
+        assert (x is None) == (y is None)
+        if x is not None:
+            assert y.is_meta and (tuple(y.shape), y.dtype) == (tuple(x.shape), x.dtype)
+
+
 # ---- modules -------------------------------------------------------------------------------
 class _Net(nn.Module):
     def __init__(self, device=None):

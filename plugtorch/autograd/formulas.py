@@ -318,7 +318,7 @@ def _cumprod_grad(g, x, dim, *, dtype=None, result):
     # d out_j / d x_i = out_j / x_i for j >= i (x without zeros); exact variant for zeros below
     if x.ndim == 0:
         return (g,)
-    safe = bool((x != 0).all())
+    safe = x.is_meta or bool((x != 0).all())   # (meta: no zeros to find, the result's shape is all)
     if safe:
         return ((g * _c(result)).flip([dim]).cumsum(dim).flip([dim]) / _c(x),)
     n = x.shape[dim]

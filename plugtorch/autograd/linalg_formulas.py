@@ -103,7 +103,7 @@ def _det_grad(g, A, *, result):
     scale = (g * result).unsqueeze(-1).unsqueeze(-1)
     inv, info = pt.ops.linalg_inv_ex(A)
     singular = (info != 0).unsqueeze(-1).unsqueeze(-1)
-    if not bool(singular.any()):     # (a host read, in backward only)
+    if A.is_meta or not bool(singular.any()):     # (a host read, in backward only; meta has no values)
         return (scale * inv.mT,)
     # the singular ones inverted as identities, so no nan reaches a second derivative through where
     inv = pt.ops.linalg_inv_ex(pt.where(singular, _eye_like(A, A.shape[-1]), A))[0]

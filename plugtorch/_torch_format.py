@@ -417,8 +417,9 @@ class _Machine:
         return pickle.UnpicklingError(
             f"plugtorch.load: cannot load {self.name}: it needs the Python object {module}.{qual}, which a "
             "weights-only load does not create (torch.load(weights_only=True) refuses it too), because making it "
-            "would run code from the file. Save the model's state_dict (torch.save(model.state_dict(), f)) "
-            "instead of the whole object, and rebuild the model in code")
+            "would run code from the file (plugtorch.serialization.add_safe_globals does not change that). "
+            "Save the model's state_dict (torch.save(model.state_dict(), f)) instead of the whole object, and "
+            "rebuild the model in code")
 
     def run(self, data: bytes):
         stack, marks, memo = [], [], {}

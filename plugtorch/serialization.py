@@ -537,3 +537,49 @@ def _view_of_span(v, key, saved_device, r: _Reader) -> Tensor:
 
 def _hashable(k):
     return tuple(_hashable(x) for x in k) if isinstance(k, list) else k
+
+
+# ---- torch.serialization's allowlist of globals ---------------------------------------------
+_safe_globals: list = []
+
+
+def add_safe_globals(safe_globals: list) -> None:
+    """Record globals (classes, functions, or ``(obj, "module.name")`` pairs) as safe to load, as
+    ``torch.serialization.add_safe_globals``. plugtorch's loads never build arbitrary Python
+    objects (a file that needs one is refused whatever this list holds), so the list only keeps
+    scripts that declare it running; loading a ``state_dict`` needs none of it.
+
+    >>> pt.serialization.add_safe_globals([MyModel])   # doctest: +SKIP
+    """
+    if not isinstance(safe_globals, (list, tuple)):
+        raise TypeError(f"add_safe_globals(): expected a list of globals, got {type(safe_globals).__name__}")
+    for g in safe_globals:
+        if isinstance(g, tuple) and not (len(g) == 2 and isinstance(g[1], str)):
+            raise ValueError(f"add_safe_globals(): a tuple entry must be (global, 'module.name'), got {g!r}")
+    _safe_globals.extend(safe_globals)
+
+
+def get_safe_globals() -> list:
+    """The globals ``add_safe_globals`` recorded (a copy)."""
+    return list(_safe_globals)
+
+
+def clear_safe_globals() -> None:
+    """Forget the globals ``add_safe_globals`` recorded."""
+    _safe_globals.clear()
+
+
+class safe_globals:
+    """``with safe_globals([...]):`` records the globals as safe for the block only, as
+    ``torch.serialization.safe_globals`` (see ``add_safe_globals``)."""
+
+    def __init__(self, safe_globals: list):
+        self.safe_globals = safe_globals
+
+    def __enter__(self):
+        self._saved = list(_safe_globals)
+        add_safe_globals(self.safe_globals)
+
+    def __exit__(self, *exc):
+        _safe_globals[:] = self._saved
+        return False

@@ -943,3 +943,29 @@ def test_numpy_arrays_round_trip_as_arrays(tmp_path):
 def test_an_object_array_is_refused(tmp_path):
     with pytest.raises(TypeError, match="plugtorch.save can store tensors, .*NumPy arrays.*got ndarray"):
         pt.save(np.array([object()]), tmp_path / "a.pt")
+
+
+def test_safe_globals_are_recorded_and_a_state_dict_loads_inside_the_block(tmp_path):
+    # word_language_model wraps its load in `with torch.serialization.safe_globals([...])`
+    m = pt.nn.Linear(2, 3)
+    p = tmp_path / "m.pt"
+    pt.save(m.state_dict(), p)
+    S = pt.serialization
+    S.clear_safe_globals()
+    S.add_safe_globals([pt.nn.Linear])
+    with S.safe_globals([pt.nn.Dropout, (pt.nn.ReLU, "torch.nn.ReLU")]):
+        assert S.get_safe_globals() == [pt.nn.Linear, pt.nn.Dropout, (pt.nn.ReLU, "torch.nn.ReLU")]
+        m2 = pt.nn.Linear(2, 3)
+        m2.load_state_dict(pt.load(p))
+    assert S.get_safe_globals() == [pt.nn.Linear]
+    S.clear_safe_globals()
+    assert S.get_safe_globals() == []
+    assert pt.equal(m2.weight, m.weight) and pt.equal(m2.bias, m.bias)
+
+
+def test_add_safe_globals_checks_its_argument():
+    with pytest.raises(TypeError, match="expected a list of globals, got type"):
+        pt.serialization.add_safe_globals(pt.nn.Linear)
+    with pytest.raises(ValueError, match="a tuple entry must be"):
+        pt.serialization.add_safe_globals([(pt.nn.Linear,)])
+    assert pt.serialization.get_safe_globals() == []

@@ -271,3 +271,7 @@ class Softmax2d(Module):
         if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.ndim}D instead")
         return F.softmax(input, -3)
+
+
+# PyTorch defines MultiheadAttention in torch.nn.modules.activation, and scripts name it by that path
+from plugtorch.nn.modules.attention import MultiheadAttention  # noqa: E402,F401

@@ -11,13 +11,9 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.nn import functional as F
 from plugtorch.nn import init
-from plugtorch.nn.modules.linear import Linear
+from plugtorch.nn.modules.linear import NonDynamicallyQuantizableLinear
 from plugtorch.nn.modules.module import Module
 from plugtorch.nn.parameter import Parameter
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """PyTorch's name for MultiheadAttention's output projection (kept for state_dict/repr parity)."""
 
 
 class MultiheadAttention(Module):

@@ -106,3 +106,7 @@ class LazyLinear(LazyModuleMixin, Linear):
 
     def _sizes_from_weights(self) -> None:
         self.out_features, self.in_features = self.weight.shape
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for MultiheadAttention's output projection (kept for state_dict/repr parity)."""

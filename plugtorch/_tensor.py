@@ -419,7 +419,7 @@ class Tensor:
     def __format__(self, spec):
         # a 0-d tensor formats as its Python number, with or without a spec (f"{t}" is "-1.0"), as in
         # PyTorch; its error messages (the distributions' validation ones among them) read that way
-        if self.ndim == 0:
+        if self.ndim == 0 and self._device.type != "meta":   # (a meta tensor has no number: its repr)
             return self.item().__format__(spec)
         if spec:   # as object.__format__ (PyTorch's too): a spec is for a number
             raise TypeError("unsupported format string passed to Tensor.__format__")

@@ -72,6 +72,15 @@ def test_huge_tensors_take_no_memory():
 
 
 # ---- reading data --------------------------------------------------------------------------
+def test_format_and_moves_keep_layout():
+    assert f"{meta()}" == "tensor(..., device='meta', size=())"   # a 0-d meta tensor has no number
+    with pytest.raises(TypeError, match="unsupported format string passed to Tensor.__format__"):
+        f"{meta():.2f}"
+    assert pt.ones(3, 4).t().to("meta").stride() == (1, 4)           # preserve_format, as PyTorch
+    assert tuple(pt.arange(10 ** 10, device="meta").shape) == (10 ** 10,)   # 80 GB of int64: no memory
+    assert tuple(pt.arange(0, 1, 0.3, device="meta").shape) == (4,)
+
+
 def test_repr():
     assert repr(meta(3, 4)) == "tensor(..., device='meta', size=(3, 4))"
     assert repr(meta()) == "tensor(..., device='meta', size=())"

@@ -29,6 +29,11 @@ class MetaBackend(Backend):
         isz = array.itemsize
         return dense_like(array.shape, array.dtype, dense_order(array.shape, tuple(s // isz for s in array.strides)))
 
+    def like(self, shape, dtype, strides):
+        """A MetaArray of ``shape`` and ``dtype`` laid out in the order of ``strides`` (a tensor moved
+        to meta keeps its layout, as PyTorch's ``preserve_format``)."""
+        return dense_like(shape, dtype.numpy, dense_order(shape, strides))
+
     def to_numpy(self, native):
         raise NotImplementedError(NO_DATA)
 

@@ -91,6 +91,11 @@ def _full(shape, value, dtype, index):
     return MetaArray(shape, dtype.numpy)
 
 
+def _arange(start, end, step, dtype, index):
+    import math
+    return MetaArray((max(0, math.ceil((end - start) / step)),), dtype.numpy)   # (the cpu kernel's count)
+
+
 def _clone(x):
     # (Tensor.clone(memory_format=...) lays the result out above the kernel, as on cpu)
     return MetaArray(x.shape, x.dtype)
@@ -125,7 +130,7 @@ def _nonzero(x):
     raise data_dependent_error("nonzero")
 
 
-_SHAPE_KERNELS = {"empty": _empty, "full": _full, "clone": _clone, "_to_dtype": _to_dtype,
+_SHAPE_KERNELS = {"empty": _empty, "full": _full, "arange": _arange, "clone": _clone, "_to_dtype": _to_dtype,
                   "_matmul": _matmul, "linear": _linear, "_linear_backward": _linear_backward,
                   "nonzero": _nonzero}
 
@@ -226,11 +231,20 @@ class MetaKernels(dict):
     """Op name -> meta kernel, made on first use for every op the registry declares with a meta
     function (so custom ops registered later get one too)."""
 
+    def __init__(self):
+        super().__init__()
+        self._none = set()   # names without a kernel (the dispatcher asks for "add_" at every add_)
+
     def get(self, name, default=None):
         k = dict.get(self, name)
         if k is None:
+            if name in self._none:
+                return default
             k = self._make(name)
             if k is None:
+                from plugtorch.dispatch.registry import OPS
+                if name not in OPS:   # (an op registered later may still get one)
+                    self._none.add(name)
                 return default
             self[name] = k
         return k

@@ -45,6 +45,8 @@ def _to_device(input, device):
     src_be = input._backend()
     dst_be = device._backend or _resolve_backend(device)
     M.check_dtype("to", input._dtype, device, dst_be)
+    if device.type == "meta":   # nothing to carry over but the shape, dtype and layout: no host read
+        return M.Tensor._wrap(dst_be.like(tuple(input.shape), input._dtype, input.stride()), input._dtype, device)
     host = src_be.to_numpy(input._data)
     return M.Tensor._wrap(dst_be.from_numpy(host, device.index), input._dtype, device)
 

@@ -197,9 +197,10 @@ class Function:
         node.seq = next_seq()
         ctx._node = node
         to_save = getattr(ctx, "_to_save", ())
-        out_ids = {id(o) for o in outs}
+        out_nrs = {id(o): k for k, o in enumerate(outs)}
         in_ids = {id(a) for a in args}
-        ctx._saved = [None if t is None else SavedTensor(t, is_output=id(t) in out_ids) for t in to_save]
+        ctx._saved = [None if t is None else SavedTensor(t, is_output=id(t) in out_nrs, out_nr=out_nrs.get(id(t), 0))
+                      for t in to_save]
         if saved_hooks.active or anomaly_mode.state.enabled:   # (rarely: both off is one check)
             if anomaly_mode.state.enabled:
                 node._anomaly_trace = anomaly_mode.forward_stack()

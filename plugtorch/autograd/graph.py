@@ -144,16 +144,18 @@ _new = object.__new__
 
 
 class SavedTensor:
-    """A tensor saved for backward, with the version it had then."""
+    """A tensor saved for backward, with the version it had then. A custom Function's saved
+    output unpacks as output ``out_nr`` of its node, so gradients through it reach that output."""
 
-    __slots__ = ("data", "version", "is_output")
+    __slots__ = ("data", "version", "is_output", "out_nr")
 
-    def __init__(self, t, is_output=False):
+    def __init__(self, t, is_output=False, out_nr=0):
         if is_output:
             t = t.detach()
         self.data = t
         self.version = t._version
         self.is_output = is_output
+        self.out_nr = out_nr
 
     def unpack(self, node):
         t = self.data
@@ -163,6 +165,7 @@ class SavedTensor:
             t = t.detach()
             t._rg = True
             t.grad_fn = node
+            t._out_nr = self.out_nr
         return t
 
 

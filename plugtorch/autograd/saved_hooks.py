@@ -208,11 +208,12 @@ class PackedOpNode(OpNode):
 class _PackedSavedTensor:
     """A custom Function's saved tensor (graph.SavedTensor) after the pack hook."""
 
-    __slots__ = ("packed", "is_output")
+    __slots__ = ("packed", "is_output", "out_nr")
 
     def __init__(self, s, hooks):
         self.packed = _Packed(s.data, hooks)
         self.is_output = s.is_output
+        self.out_nr = s.out_nr
 
     def unpack(self, node):
         t = self.packed.get()
@@ -220,6 +221,7 @@ class _PackedSavedTensor:
             t = t.detach()
             t._rg = True
             t.grad_fn = node
+            t._out_nr = self.out_nr
         return t
 
 

@@ -373,3 +373,34 @@ def test_retain_grad_follows_an_input_marked_dirty():
 def test_calling_an_instance_is_refused_with_the_way_to_apply():
     with pytest.raises(RuntimeError, match=r"legacy autograd functions .* call Exp.apply\(...\)"):
         Exp()(pt.ones(1, requires_grad=True))
+
+
+class SinhWithExps(Function):
+    """sinh(x) with exp(x) and exp(-x) as extra outputs, which backward reads as saved outputs."""
+    @staticmethod
+    def forward(ctx, x):
+        ex, enx = x.exp(), (-x).exp()
+        ctx.save_for_backward(ex, enx)
+        return (ex - enx) / 2, ex, enx
+
+    @staticmethod
+    def backward(ctx, g, g_ex, g_enx):
+        ex, enx = ctx.saved_tensors
+        return g * (ex + enx) / 2 + g_ex * ex - g_enx * enx
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_saved_outputs_route_double_backward_to_their_own_output(hooked):
+    # d/dx [g cosh x] through the saved exp(x), exp(-x): the gradient must enter backward as
+    # g_ex, g_enx (outputs 1 and 2), giving sinh x; sent to output 0 it gave cosh x instead.
+    import contextlib
+    xs = np.array([0.5, -1.25, 2.0])
+    x = pt.tensor(xs, requires_grad=True)
+    ctx = pt.autograd.graph.saved_tensors_hooks(lambda t: t, lambda t: t) if hooked else contextlib.nullcontext()
+    with ctx:
+        y = SinhWithExps.apply(x)[0]
+    (g,) = pt.autograd.grad(y.sum(), x, create_graph=True)
+    np.testing.assert_allclose(g.detach().numpy(), np.cosh(xs), rtol=1e-12)
+    (gg,) = pt.autograd.grad(g.sum(), x)
+    np.testing.assert_allclose(gg.numpy(), np.sinh(xs), rtol=1e-12)
+    assert pt.autograd.gradgradcheck(lambda t: SinhWithExps.apply(t)[0], (x,))

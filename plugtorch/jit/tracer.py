@@ -26,7 +26,9 @@ _INTERNAL = tuple(os.path.join(_PKG, d) for d in ("dispatch", "jit", "autograd",
                                                   os.path.join("nn", "functional"), os.path.join("nn", "ops.py")))
 _INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.py", "_ops_public.py",
                                                          "_ops_compound.py", "_indexing.py", "_out.py",
-                                                         "_memory_format.py"))
+                                                         "_memory_format.py", "_ops_aliases.py",
+                                                         "_ops_counting.py", "_ops_indices.py", "_ops_inplace.py",
+                                                         "_ops_linalg.py", "_ops_products.py", "_ops_special.py"))
 _SCALARS = (int, float, bool, str, type(None), complex)
 # OUT_RAW ops that only read (their Python result is data the program then uses)
 _READ_ONLY_RAW = frozenset({"allclose", "equal"})

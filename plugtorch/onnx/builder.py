@@ -164,6 +164,21 @@ class GraphBuilder:
         hit = self._cache.get(key)
         if hit is not None:
             return hit
+        if s.source is not None:         # a size read from a value's run-time shape
+            val, d = s.source
+            if self.name(val) is None:
+                self.fail(f"a size of its result ({s.value} in the example) follows the dynamic axes in a way "
+                          "only the result's run-time shape knows (a strided convolution's output size), and this "
+                          "mapping needs it beforehand; keep those axes static")
+            saved = self.cur
+            self.cur = ("shape", "", [])
+            total = self.node("Gather", [self.node("Shape", [self.name(val)]), self.const(np.array([d], np.int64))],
+                              axis=0)
+            if s.const:
+                total = self.node("Add", [total, self.const(np.array([s.const], np.int64))])
+            self.cur = saved
+            self._cache[key] = total
+            return total
         total = None
         for sym, a in s.coef:
             size = self.sym_size(sym)

@@ -46,6 +46,7 @@ class Lowering(GraphBuilder):
         self.sizes = sizes
         self.symbols = list(sizes[0]) if sizes else []
         self.ntraces = len(sizes) if sizes else 1
+        self.runtime_sizes = {}     # per-trace sizes -> the SymInt of a result dim no affine fit gives
 
     # ---- walking the graphs ---------------------------------------------------------------------------
     def merge(self, temps, where):
@@ -67,7 +68,15 @@ class Lowering(GraphBuilder):
                 raise _structure(where, f"the argument {t0!r} changes type with the dynamic axes")
             if all(v == t0 for v in vals):
                 return t0
-            return self.symint(vals, where)
+            try:
+                return self.symint(vals, where)
+            except OnnxExporterError:
+                # an int that is, in every trace, a size only read at run time plus a constant
+                # (y.shape[2] - 1 of a strided convolution's y)
+                for sizes, s in self.runtime_sizes.items():
+                    if all(v - n == vals[0] - sizes[0] for v, n in zip(vals, sizes)):
+                        return SymInt(vals[0], vals[0] - sizes[0], (), source=s.source)
+                raise
         if c is float:
             if any(t.__class__ is not float or not (t == t0 or (t != t and t0 != t0)) for t in temps):
                 raise _structure(where, f"the float argument {t0!r} changes with the dynamic axes (a number "
@@ -118,11 +127,26 @@ class Lowering(GraphBuilder):
         if any(len(j.shape) != len(jvals[0].shape) for j in jvals):
             raise _structure(where, "a result's rank changes with the dynamic axes")
         dims = []
+        val = Val(tensors, None, False, jvals[0].dtype, dims)
         for d in range(len(jvals[0].shape)):
             sizes = [j.shape[d] for j in jvals]
-            dims.append(sizes[0] if all(s == sizes[0] for s in sizes) else
-                        self.symint(sizes, where, f"the size of dim {d} of its result"))
-        return Val(tensors, None, False, jvals[0].dtype, dims)
+            if all(s == sizes[0] for s in sizes):
+                dims.append(sizes[0])
+                continue
+            known = self.runtime_sizes.get(tuple(sizes))
+            if known is not None:       # (the same size as an earlier value's: read it from there)
+                dims.append(known)
+                continue
+            try:
+                dims.append(self.symint(sizes, where, f"the size of dim {d} of its result"))
+            except OnnxExporterError:
+                # no affine function of the axes (a strided convolution's or pooling's output
+                # size, a floor division): ONNX computes it; a later size that needs it reads it
+                # from this value's run-time shape
+                s = SymInt(sizes[0], 0, (), source=(val, d))
+                self.runtime_sizes.setdefault(tuple(sizes), s)
+                dims.append(s)
+        return val
 
     def lower(self, oplists, envs, parent=None):
         """Lower the calls of one graph per trace (in lockstep); ``envs[k]``: jit Value -> Val."""

@@ -11,6 +11,7 @@ import numpy as np
 
 import plugtorch as pt
 from plugtorch.onnx.values import INT64_MAX, INT64_MIN, SymInt, Val, opmath
+from plugtorch.onnx.errors import OnnxExporterError
 from plugtorch.onnx.table import onnx_op
 
 
@@ -29,7 +30,11 @@ def _dim(d, ndim):
 def reshape(g, input, *shape):
     dims = _sizes(shape)
     syms = [i for i, d in enumerate(dims) if isinstance(d, SymInt)]
-    if len(syms) == 1 and -1 not in dims:
+    # (a size only the result's own run-time shape knows: Reshape must infer it)
+    own = [i for i in syms if dims[i].source is not None and dims[i].source[0].name is None]
+    if len(own) == 1 and -1 not in dims:
+        dims[own[0]] = -1
+    elif len(syms) == 1 and -1 not in dims:
         dims[syms[0]] = -1       # one dynamic size: let Reshape infer it
     if -1 in dims and 0 in dims:
         dims = list(g.out.dims)  # (an empty result: spell every size out)
@@ -105,6 +110,13 @@ def _as_sym(x):
 
 
 def _sym_add(a, b):
+    if a.source is not None or b.source is not None:
+        run, other = (a, b) if a.source is not None else (b, a)
+        if other.source is None and not other.coef:      # a run-time size plus a constant
+            return SymInt(a.value + b.value, run.const + other.const, (), source=run.source)
+        raise OnnxExporterError("plugtorch.onnx.export: narrow() with a start or length that follows a run-time "
+                                "size (a strided convolution's output height) cannot be exported; keep that axis "
+                                "static")
     coef = dict(a.coef)
     for s, c in b.coef:
         coef[s] = coef.get(s, 0) + c

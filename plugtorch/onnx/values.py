@@ -19,17 +19,24 @@ class SymInt:
     """An int argument that follows dynamic axes: ``const + sum(coef[s] * size(s))``;
     ``value`` is what it was in the traced example."""
 
-    __slots__ = ("value", "const", "coef")
+    __slots__ = ("value", "const", "coef", "source")
 
-    def __init__(self, value, const, coef):
+    def __init__(self, value, const, coef, source=None):
         self.value = value
         self.const = const
         self.coef = coef      # tuple of (symbol, int) pairs, nonzero ints
+        # (Val, dim) for a size that is no affine function of the axes (a strided convolution's
+        # output height): read from that value's run-time shape, plus const (no coef)
+        self.source = source
 
     def key(self):
+        if self.source is not None:
+            return ("dim of", id(self.source[0]), self.source[1], self.const)
         return (self.const, self.coef)
 
     def __repr__(self):
+        if self.source is not None:
+            return f"SymInt(a run-time size + {self.const} = {self.value} in the example)"
         terms = " + ".join(f"{a}*{s}" for s, a in self.coef)
         return f"SymInt({terms} + {self.const} = {self.value} in the example)"
 

@@ -128,19 +128,40 @@ class _PoolThenSlice(nn.Module):
         return y[:, :, : y.shape[2] - 1]
 
 
-def test_a_floor_divided_size_constant_near_the_example_is_refused():
+def test_a_floor_divided_size_constant_near_the_example_follows_the_run_time_shape():
     # h // 3 is 3 at h = 9, 10 and 11 (the example and the probes n + 1, n + 2): the exporter took
     # it for a constant and baked 2 rows into the slice, so the file returned 2 rows at every height
-    # (eager: 3 at h = 12, 4 at h = 15). The far probe (2h + 3 = 21: 7) sees it change.
+    # (eager and NumPy: 4 at h = 15). The far probe (2h + 3) sees that it is no affine function of h;
+    # the slice's end is then read from the pooled value's run-time shape, minus 1.
     m = _PoolThenSlice()
-    x = pt.arange(2 * 9 * 4, dtype=pt.float32).reshape(1, 2, 9, 4)
-    assert m(x).shape == (1, 2, 2, 1) and m(x.repeat(1, 1, 2, 1)[:, :, :15]).shape == (1, 2, 4, 1)
-    with pytest.raises(OnnxExporterError, match=r"'max_pool2d' .*the size of dim 2 of its result \(3 in the "
-                                                r"example\) follows the dynamic axes \(h\) in a way that is not "
-                                                r"affine"):
-        pt.onnx.export(m, (x,), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
-    # with the height static it exports, and a dynamic batch is fine
-    check_export(m, (x,), runs=[(pt.randn(3, 2, 9, 4),)], input_names=["x"], dynamic_axes={"x": {0: "b"}})
+    x = pt.randn(1, 2, 9, 4)
+    proto = check_export(m, (x,), runs=[(pt.randn(1, 2, 12, 4),), (pt.randn(3, 2, 17, 7),)], input_names=["x"],
+                         dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+    x15 = np.random.default_rng(0).standard_normal((1, 2, 15, 4)).astype(np.float32)
+    expected = x15[:, :, :15, :3].reshape(1, 2, 5, 3, 1, 3).max(axis=(3, 5))[:, :, :4]
+    got = run(session(proto.SerializeToString()), (pt.tensor(x15),))[0]
+    assert got.shape == (1, 2, 4, 1)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_strided_cnn_exports_with_dynamic_height_and_width():
+    # (refused before: a strided convolution's output size is no affine function of the input's)
+    pt.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
+                      nn.Conv2d(8, 8, 3, stride=2), nn.GroupNorm(2, 8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                      nn.Linear(8, 3)).eval()
+    check_export(m, (pt.randn(2, 3, 16, 16),), runs=[(pt.randn(1, 3, 23, 40),), (pt.randn(3, 3, 9, 12),)],
+                 input_names=["x"], dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+def test_half_of_a_run_time_size_is_refused():
+    c = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+
+    def f(x):
+        y = c(x)
+        return y[:, :, : y.shape[2] // 2]
+    with pytest.raises(OnnxExporterError, match=r"op 'slice' .*not affine"):
+        pt.onnx.export(f, (pt.randn(1, 3, 9, 9),), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
 
 
 def test_a_strided_convolution_before_an_adaptive_pool_with_a_dynamic_height_is_refused():
@@ -177,15 +198,17 @@ def test_a_model_that_fails_three_past_the_example_is_refused():
                        dynamic_axes={"idx": {1: "seq"}})
 
 
-def test_an_error_names_the_line_of_a_functional_convolution():
-    # (the channels_last wrapper around conv2d was taken for the caller: "_memory_format.py:248")
+def test_a_functional_convolution_is_traced_at_the_callers_line():
+    # (the channels_last wrapper around conv2d was taken for the caller: "_memory_format.py:248",
+    # the line the exporter's errors named)
+    from plugtorch.jit.api import trace_call
     w = pt.randn(4, 3, 3, 3)
 
     def f(x):
         return pt.nn.functional.conv2d(x, w, stride=2)
-    with pytest.raises(OnnxExporterError) as e:
-        pt.onnx.export(f, (pt.randn(1, 3, 7, 9),), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
-    assert f"'conv2d' (traced at {os.path.relpath(__file__)}:{_line_of(f, 'conv2d(x')})" in str(e.value)
+    graph = trace_call(f, (pt.randn(1, 3, 7, 9),), {})[0]
+    sites = {c.op.name: c.site for c in graph.ops}
+    assert sites["conv2d"] == f"{os.path.relpath(__file__)}:{_line_of(f, 'conv2d(x')}"
 
 
 def test_dynamic_axes_errors():
@@ -491,3 +514,21 @@ def test_pytorch_scripts_options_are_accepted():
         pt.onnx.export(m, (x,), None, export_params=False)
     with pytest.raises(OnnxExporterError, match="keep_initializers_as_inputs=True is not supported"):
         pt.onnx.export(m, (x,), None, keep_initializers_as_inputs=True)
+
+
+@pytest.mark.parametrize("name", ["cummin", "cummax", "logcumsumexp"])
+def test_a_log_step_scan_along_a_dynamic_axis_is_refused(name):
+    # their decompositions take ceil(log2(n)) steps: 3 at n = 5, 6 and 7, so the file exported at 5
+    # scanned 8 elements at most and gave wrong values at n = 40 (cummin of 50, 5, 5, ..., 9 after 8
+    # elements; NumPy: 5). The far probe (n = 13) takes 4 steps: refused, naming the op and line.
+    def f(x):
+        r = getattr(pt, name)(x, 0)
+        return r[0] if isinstance(r, tuple) else r
+    with pytest.raises(OnnxExporterError, match=rf"the decomposition of '{name}' \(traced at "
+                                                rf"{os.path.relpath(__file__)}:\d+\): the traced program makes"):
+        pt.onnx.export(f, (pt.randn(5, 2),), None, input_names=["x"], dynamic_axes={"x": {0: "n"}})
+    # along a static axis, with a dynamic batch, it exports: NumPy's running min/max/logaddexp
+    x = np.random.default_rng(0).standard_normal((7, 5)).astype(np.float32)
+    proto = check_export(lambda x: f(x.t()).t(), (pt.randn(2, 5),), input_names=["x"], dynamic_axes={"x": {0: "b"}})
+    ref = {"cummin": np.minimum, "cummax": np.maximum, "logcumsumexp": np.logaddexp}[name].accumulate(x, 1)
+    np.testing.assert_allclose(run(session(proto.SerializeToString()), (pt.tensor(x),))[0], ref, rtol=1e-5, atol=1e-6)

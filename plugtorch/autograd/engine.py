@@ -321,8 +321,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     heap = []
     buffers = {}
     handed = set()          # native arrays already stored as some leaf's .grad
-    if D._modes and D._stack.recorder is not None:
-        D._stack.recorder.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
+    rec = D._stack.recorder if D._modes else None
+    if rec is not None:
+        rec.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
+        seq0 = getattr(rec, "seq0", None)
+        if seq0 is None:
+            rec = None
     for k, (t, g) in enumerate(zip(roots, root_grads)):
         fn = t.grad_fn
         if fn is not None and fn.n_outputs == 1 and fn not in buffers:
@@ -356,6 +360,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         while heap:
             node = heappop(heap)[1]
             grads = buffers.pop(node)
+            if rec is not None and node.seq > seq0 and node.__class__ is not AccumulateGrad:
+                # (plugtorch.jit: autograd history made before the trace; its saved values are
+                # the traced call's, not a replay's)
+                rec.outside_history.append(node.name())
             pre = node._pre_hooks
             if capture is not None:
                 if node not in needed and node not in captured:

@@ -271,6 +271,10 @@ def _trace_fn(fn, example_inputs, check_trace=True, check_tolerance=1e-5, kwargs
         warnings.warn(f"a value computed while tracing is kept by Python code outside the graph ({site}): "
                       "replaying the graph will not update it", TracerWarning, stacklevel=3)
     name = getattr(fn, "__name__", None) or type(fn).__name__
+    if graph.outside_history:
+        raise RuntimeError(f"plugtorch.jit.trace: the traced call runs backward through autograd history made before "
+                           f"it ({graph.outside_history}): a replay would reuse the values that history saved when "
+                           "traced. Trace the forward that made it too, or pass the inputs detached")
     traced = TracedFunction(graph, name=name)
     aliased = traced._exe.aliasing(tensors) if traced._exe.aliasing is not None else None
     if aliased is not None:

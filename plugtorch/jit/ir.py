@@ -211,6 +211,7 @@ class Graph:
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.read_stacks: list = []   # the Python stack at each program read (compiler.resume)
+        self.outside_history = ""     # autograd nodes made before the trace that its backward ran
         # reads a replay repeats and compares with the traced data (item, bool, tolist): (what, site,
         # index in ops of the first op after the read (None: a read inside an op's code), Value, data)
         self.guards: list = []

@@ -70,6 +70,11 @@ class Tracer(D.DispatchMode):
         # no custom autograd.Function's forward made it; a whole trace taken under no_grad
         # replays in the caller's mode, as torch.jit.trace's
         self.entry_grad = D.grad_state.enabled
+        # autograd nodes made from here on have a lower seq: a backward that runs one made before
+        # (history of an input or a captured tensor) used values saved outside the graph
+        from plugtorch.autograd.graph import next_seq
+        self.seq0 = next_seq()
+        self.outside_history: list = []   # names of such nodes a backward ran while tracing
         self.by_array: dict = {}      # id(native array) -> Value
         self.keep: list = []          # the arrays, alive while tracing (ids stay unique)
         self.tensors: dict = {}       # Value.index -> a Tensor holding it (captures, inputs)
@@ -610,6 +615,11 @@ class Tracer(D.DispatchMode):
         g = self.graph
         g.outputs = self._out_template(result)
         self._late_reads(result)
+        if self.outside_history:
+            names = ", ".join(dict.fromkeys(self.outside_history))
+            g.breaks.append((f"runs backward through autograd history made before the call ({names}): a replay "
+                             "would reuse the values that history saved then", ""))
+            g.outside_history = names
         # an input or captured tensor the call gave another shape or strides in place
         # (unsqueeze_, t_, transpose_, squeeze_, as_strided_, ``.data =``): the graph holds the
         # new metadata only as a view, so a replay would leave the tensor as it was

@@ -419,6 +419,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     >>> plugtorch.tensor([[1, 2], [3, 4]]).dtype
     plugtorch.int64
     """
+    if isinstance(data, Tensor) and data.is_meta:   # no values to copy: a meta tensor of its shape, as PyTorch
+        out = data.detach().to(dtype=dtype, copy=True).to(device if device is not None else "meta")
+        return out.requires_grad_() if requires_grad else out
     dtype, arr = _to_host_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()

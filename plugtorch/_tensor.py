@@ -270,7 +270,7 @@ class Tensor:
                 rec.host_read(self, "numpy")
         return self._data if on_cpu else self._backend().to_numpy(self._data)
 
-    def _host(self, why="item") -> np.ndarray:
+    def _host(self, why=None) -> np.ndarray:
         if self._device.type == "meta":   # no data to read, as PyTorch's meta tensors
             if why in ("item", "bool", "float", "int", "complex"):
                 raise RuntimeError("Tensor.item() cannot be called on meta tensors")
@@ -278,7 +278,7 @@ class Tensor:
         if _dispatcher._modes:
             rec = _dispatcher._stack.recorder
             if rec is not None:   # plugtorch.jit: Python reads a traced value
-                rec.host_read(self, why)
+                rec.host_read(self, why or "item")
         return self._backend().to_numpy(self._data)
 
     def __array__(self, dtype=None, copy=None):
@@ -304,7 +304,7 @@ class Tensor:
         if self.numel() != 1:
             raise RuntimeError(f"a Tensor with {self.numel()} elements cannot be converted to "
                                "Scalar; use .tolist() for several values")
-        n = self._host().reshape(()).item()
+        n = self._host("item").reshape(()).item()
         if _dispatcher._modes:
             rec = _dispatcher._stack.recorder
             if rec is not None and hasattr(rec, "read_result"):   # plugtorch.jit: a number it may read again

@@ -81,6 +81,13 @@ def test_format_and_moves_keep_layout():
     assert tuple(pt.arange(0, 1, 0.3, device="meta").shape) == (4,)
 
 
+def test_tensor_of_a_meta_tensor_is_a_meta_copy():
+    m = meta(2, 3)
+    c = pt.tensor(m)
+    assert c.is_meta and c is not m and tuple(c.shape) == (2, 3) and c.dtype is pt.float32
+    assert pt.tensor(m, dtype=pt.float64, requires_grad=True).dtype is pt.float64
+
+
 def test_repr():
     assert repr(meta(3, 4)) == "tensor(..., device='meta', size=(3, 4))"
     assert repr(meta()) == "tensor(..., device='meta', size=())"
@@ -100,6 +107,8 @@ def test_repr():
     (lambda t: np.asarray(t), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
     (lambda t: pt.zeros(()).copy_(t), NotImplementedError, "Cannot copy out of meta tensor; no data!"),
     (lambda t: t.numpy(), TypeError, "can't convert meta device type tensor to numpy"),
+    (lambda t: pt.save(t, __import__("io").BytesIO()), NotImplementedError, "Cannot copy out of meta tensor"),
+    (lambda t: pt.tensor(t, device="cpu"), NotImplementedError, "Cannot copy out of meta tensor"),
 ])
 def test_data_reads_raise(read, exc, msg):
     with pytest.raises(exc) as info:

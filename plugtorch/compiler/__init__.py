@@ -267,11 +267,53 @@ def python_state(fn, deep=False) -> list:
                 entries.append((_DICT, d, key, v))
             elif type(v) in _CONTAINERS:
                 entries.append((_LEN, v, key, len(v)))
-    return entries
+    return _Snapshot(entries)
+
+
+class _Snapshot(list):
+    """``python_state``'s entries; ``same``, made at the first check, is their usual case as
+    generated code: every value still the object traced (~0.2 us for a small training step's 7
+    entries, against ~0.7 us for ``_first_change``'s loop, at every compiled call)."""
+    same = None
+
+
+@functools.lru_cache(maxsize=256)
+def _check_code(source):
+    # (snapshots of one structure share their text: names are bound, values never written in)
+    import builtins   # (this module defines its own compile)
+    return builtins.compile(source, "<plugtorch.compile check>", "exec")
+
+
+def _generated(body, ns):
+    """A function returning ``body`` (an expression over the names in ``ns``), False where it
+    raises ValueError (an empty closure cell)."""
+    src = f"def same():\n    try:\n        return {body or 'True'}\n    except ValueError:\n        return False\n"
+    exec(_check_code(src), ns)
+    return ns["same"]
+
+
+def _identity_check(entries):
+    ns = {"_M": _MISSING}
+    conds = []
+    for i, (kind, c, k, v) in enumerate(entries):
+        ns[f"c{i}"], ns[f"k{i}"], ns[f"v{i}"] = c, k, v
+        if kind == _LEN:
+            conds.append(f"len(c{i}) == v{i}")
+        elif kind & 1 == _DICT:
+            conds.append(f"c{i}.get(k{i}, _M) is v{i}")
+        else:
+            conds.append(f"c{i}.cell_contents is v{i}")
+    return _generated(" and ".join(conds), ns)
 
 
 def python_state_changed(entries):
     """The first entry whose value is no longer the one traced, as text, or None."""
+    if entries.__class__ is _Snapshot:
+        same = entries.same
+        if same is None:
+            same = entries.same = _identity_check(entries)
+        if same():   # (every value the same object: unchanged; else the loop decides)
+            return None
     change = _first_change(entries)
     if change is None:
         return None
@@ -377,15 +419,43 @@ def _tensor_key(t):
 def _optimizer_fingerprint(opts) -> tuple:
     """The optimizers' options as (group, key, value object) snapshots, and the ids of each
     group's values (with the values, kept alive so the ids stay theirs)."""
-    return tuple((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
-                                                  (tuple(g.values()), list(map(id, g.values()))))
-                                                 for g in o.param_groups),
-                  o.__dict__.get("_state_epoch", 0)) for o in opts)
+    return _Fingerprint((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
+                                                        (tuple(g.values()), list(map(id, g.values()))))
+                                                       for g in o.param_groups),
+                         o.__dict__.get("_state_epoch", 0)) for o in opts)
+
+
+class _Fingerprint(tuple):
+    """``_optimizer_fingerprint``'s snapshot; ``same``, made at the first check, is its usual
+    case as generated code: the same groups, each value the same object (~0.45 us for SGD's
+    group against ~0.95 us for ``_options_changed``'s loop)."""
+    same = None
+
+
+def _unchanged_options_check(snapshot):
+    from operator import is_
+    ns = {"_all": all, "_map": map, "_is": is_}
+    conds = []
+    for j, (o, ngroups, groups, state_epoch) in enumerate(snapshot):
+        ns[f"o{j}"], ns[f"n{j}"], ns[f"e{j}"] = o, ngroups, state_epoch
+        conds += [f"len(o{j}.param_groups) == n{j}", f"o{j}.__dict__.get('_state_epoch', 0) == e{j}"]
+        for i, (g, items, n, (vals, ids)) in enumerate(groups):
+            name = f"g{j}_{i}"
+            ns[name], ns[f"n{name}"], ns[f"v{name}"] = g, n, vals
+            conds += [f"o{j}.param_groups[{i}] is {name}", f"len({name}) == n{name}",
+                      f"_all(_map(_is, {name}.values(), v{name}))"]
+    return _generated(" and ".join(conds), ns)
 
 
 def _options_changed(snapshot) -> bool:
     """Whether any option differs from the snapshot (by identity first: a float the program did
     not touch is the same object; an equal new value counts as unchanged)."""
+    if snapshot.__class__ is _Fingerprint:
+        same = snapshot.same
+        if same is None:
+            same = snapshot.same = _unchanged_options_check(snapshot)
+        if same():
+            return False
     for o, ngroups, groups, state_epoch in snapshot:
         # (load_state_dict replaces the state tensors the graph captured, and the groups)
         if len(o.param_groups) != ngroups or o.__dict__.get("_state_epoch", 0) != state_epoch:
@@ -647,9 +717,9 @@ class CompiledFunction:
         if graph.breaks:
             what, site = graph.breaks[0]
             reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
-                what.startswith(("draws from", "changes the shape", "runs backward")) else f"{self.__name__}: the call {what}"
+                what.startswith(("draws from", "changes the shape")) else f"{self.__name__}: the call {what}"
             if graph.read_stacks and not drew and not self._fullgraph and not any(
-                    w.startswith(("draws from", "changes the shape", "runs backward")) for w, _ in graph.breaks):
+                    w.startswith(("draws from", "changes the shape")) for w, _ in graph.breaks):
                 split = self._split(e, graph.read_stacks[0], reason)
                 if split is True:
                     return res

@@ -717,9 +717,9 @@ class CompiledFunction:
         if graph.breaks:
             what, site = graph.breaks[0]
             reason = f"{self.__name__}: Python reads tensor data ({what}) at {site or 'unknown'}" if site or not \
-                what.startswith(("draws from", "changes the shape")) else f"{self.__name__}: the call {what}"
+                what.startswith(("draws from", "changes the shape", "runs backward")) else f"{self.__name__}: the call {what}"
             if graph.read_stacks and not drew and not self._fullgraph and not any(
-                    w.startswith(("draws from", "changes the shape")) for w, _ in graph.breaks):
+                    w.startswith(("draws from", "changes the shape", "runs backward")) for w, _ in graph.breaks):
                 split = self._split(e, graph.read_stacks[0], reason)
                 if split is True:
                     return res

@@ -205,7 +205,7 @@ def export(model, args=(), f=None, *, kwargs=None, input_names=None, output_name
             val = Val([ins[i] for ins in probe_inputs], name, False, tensors[i].dtype, dims)
             for k, graph in enumerate(graphs):
                 envs[k][graph.inputs[i]] = val
-        g.bind_captures([gr.captures for gr in graphs], envs, "the model")
+        g.bind_captures([gr.captures for gr in graphs], envs, "the model", graphs[0].ops)
         g.lower([gr.ops for gr in graphs], envs)
         outs = _outputs(g, graphs, envs)
     out_names = _names(output_names, ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))],

@@ -265,7 +265,7 @@ class Lowering(GraphBuilder):
             subs.append(tr.graph)
             envs2.append(env)
         where = _where(parent, op.name, site)
-        self.bind_captures([s.captures for s in subs], envs2, where)
+        self.bind_captures([s.captures for s in subs], envs2, where, subs[0].ops)
         self.lower([s.ops for s in subs], envs2, parent=parent or (op.name, site))
         for k, c in enumerate(calls):
             for jv, sv in zip(values_in(c.outs), values_in(souts[k])):
@@ -276,8 +276,9 @@ class Lowering(GraphBuilder):
                 if jv not in envs[k]:
                     envs[k][jv] = val
 
-    def bind_captures(self, caps, envs, where):
-        """Captured tensors (weights, constants built outside the dispatcher) as constant Vals."""
+    def bind_captures(self, caps, envs, where, ops=()):
+        """Captured tensors (weights, constants built outside the dispatcher) as constant Vals;
+        ``ops``: the first trace's calls (to name the op a constant that changes feeds)."""
         n = len(caps[0])
         if any(len(c) != n for c in caps):
             raise _structure(where, "the probes with other dynamic sizes capture other constants")
@@ -288,7 +289,10 @@ class Lowering(GraphBuilder):
                 t = v.tensor
                 if t is not t0 and (tuple(t.shape) != tuple(t0.shape) or t.dtype is not t0.dtype or
                                     not np.array_equal(t.detach().cpu().numpy(), t0.detach().cpu().numpy())):
-                    raise _structure(where, f"a constant tensor {t0.dtype} {list(t0.shape)} the program builds "
+                    user = next((c for c in ops if any(x is vs[0] for x in values_in((c.args, c.kwargs)))), None)
+                    fed = (f" (the {_nth(user, vs[0])} argument of op '{user.op.name}'" +
+                           (f", traced at {user.site})" if user.site else ")")) if user else ""
+                    raise _structure(where, f"a constant tensor {t0.dtype} {list(t0.shape)} the program builds{fed} "
                                             "depends on the dynamic axes' sizes (built from a Python list or "
                                             "NumPy?); build it with plugtorch ops from the input's shape, or keep "
                                             "that axis static")
@@ -296,6 +300,14 @@ class Lowering(GraphBuilder):
             val.name = self.captured(t0)
             for k, v in enumerate(vs):
                 envs[k][v] = val
+
+
+def _nth(call, value) -> str:
+    args = list(call.args) + list(call.kwargs.values())
+    for i, a in enumerate(args):
+        if any(x is value for x in values_in(a)):
+            return {0: "first", 1: "second", 2: "third"}.get(i, f"#{i + 1}")
+    return "an"
 
 
 def _where(parent, op, site) -> str:

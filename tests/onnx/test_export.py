@@ -95,8 +95,21 @@ def test_a_loop_over_a_dynamic_axis_is_refused():
 def test_a_constant_built_from_a_dynamic_size_is_refused():
     def f(x):
         return x + pt.tensor([float(i) for i in range(x.shape[0])])[:, None]
-    with pytest.raises(OnnxExporterError, match="constant tensor .* depends on the dynamic axes"):
+    # (the message names the op the constant feeds and its line; it said "the model" only)
+    line = f"{os.path.relpath(__file__)}:{_line_of(f, 'pt.tensor(')}"
+    with pytest.raises(OnnxExporterError, match=r"constant tensor plugtorch.float32 \[2\] the program builds \(the "
+                                                rf"first argument of op 'slice', traced at {line}\) depends on the "
+                                                "dynamic axes"):
         pt.onnx.export(f, (pt.randn(2, 3),), None, input_names=["x"], dynamic_axes={"x": [0]})
+    # adaptive max pooling over a dynamic height builds its windows' indices in Python
+    c = nn.Conv2d(3, 4, 3, stride=2)
+
+    def g(x):
+        return pt.nn.functional.adaptive_max_pool2d(c(x), 1)
+    line = f"{os.path.relpath(__file__)}:{_line_of(g, 'adaptive_max_pool2d')}"
+    with pytest.raises(OnnxExporterError, match=rf"constant tensor .* \(the first argument of op 'reshape', traced at "
+                                                rf"{line}\) depends on the dynamic axes"):
+        pt.onnx.export(g, (pt.randn(1, 3, 9, 9),), None, input_names=["x"], dynamic_axes={"x": {2: "h"}})
 
 
 def test_a_float_computed_from_a_dynamic_size_is_refused():

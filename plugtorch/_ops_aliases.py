@@ -36,6 +36,8 @@ for _view in ("as_strided", "diagonal", "expand", "permute", "select", "split", 
 unsafe_chunk = _same_as("unsafe_chunk", "chunk")
 unsafe_split = _same_as("unsafe_split", "split")
 unsafe_split_with_sizes = _same_as("unsafe_split_with_sizes", "split_with_sizes")
+# torch.spmm(mat1, mat2): mm with a sparse first matrix; plugtorch's tensors are all dense, where it is mm
+spmm = _same_as("spmm", "mm")
 
 
 def _method_as_function(name, op):

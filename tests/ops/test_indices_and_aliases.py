@@ -190,3 +190,12 @@ def test_casting_padding_and_device_names():
         pt.constant_pad_nd(pt.ones(2), [1])
     assert pt.slice_copy(pt.arange(6), 0, 1, None, 2).tolist() == [1, 3, 5]
     assert pt.get_device(pt.ones(1)) == -1
+
+
+def test_spmm_is_mm_on_dense_matrices():
+    # gcn's torch.spmm(adj_mat, support) with a dense adjacency matrix
+    a = np.arange(12.0).reshape(3, 4)
+    b = np.arange(8.0).reshape(4, 2) - 3
+    np.testing.assert_array_equal(pt.spmm(pt.tensor(a), pt.tensor(b)).numpy(), a @ b)
+    with pytest.raises(RuntimeError, match=r"expected 2-D tensors, got 1-D and 2-D"):
+        pt.spmm(pt.ones(3), pt.ones(3, 2))

@@ -195,6 +195,38 @@ def test_native_cpu_conv2d_matches_the_decomposition_and_its_formula_is_right(kw
     assert pt.autograd.gradcheck(lambda a, c, d: F.conv2d(a, c, d, **kw), (x, w, b))
 
 
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(1, 0)), dict(dilation=2, padding="same"),
+                                dict(padding=(0, 2), stride=(1, 2), dilation=(2, 1)), dict()])
+def test_depthwise_conv2d_and_its_gradients_match_loops(kw):
+    # groups == channels, one filter each: cpu's shifted multiply-adds forward, and the gradients
+    # kernel offset by offset (stride 1: the flipped filters' full correlation), against loops
+    x, w, b = rng.standard_normal((2, 4, 7, 6)), rng.standard_normal((4, 1, 3, 2)), rng.standard_normal(4)
+    X, W, B = t64(x, True), t64(w, True), t64(b, True)
+    y = F.conv2d(X, W, B, groups=4, **kw)
+    pads, s, d, _ = pt.nn.functional.conv.conv2d_geometry(X, W, kw.get("stride", 1), kw.get("padding", 0),
+                                                           kw.get("dilation", 1), 4)
+    p = (pads[2], pads[3], pads[0], pads[1])
+    np.testing.assert_allclose(y.detach().numpy(), conv2d_ref(x, w, b, s, p, d, 4), atol=1e-12)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(t64(g))
+    eps = 1e-6   # the loops are linear in x and in w: central differences are exact up to rounding
+    for arr, grad in ((x, X.grad), (w, W.grad)):
+        num = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            arr[idx] += eps
+            hi = (conv2d_ref(x, w, b, s, p, d, 4) * g).sum()
+            arr[idx] -= 2 * eps
+            lo = (conv2d_ref(x, w, b, s, p, d, 4) * g).sum()
+            arr[idx] += eps
+            num[idx] = (hi - lo) / (2 * eps)
+        np.testing.assert_allclose(grad.numpy(), num, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(B.grad.numpy(), g.sum((0, 2, 3)), atol=1e-12)
+    # float32 and a channels_last input give the same values
+    x32 = pt.from_numpy(x.astype(np.float32)).contiguous(memory_format=pt.channels_last)
+    np.testing.assert_allclose(F.conv2d(x32, pt.from_numpy(w.astype(np.float32)), None, groups=4, **kw).numpy(),
+                               conv2d_ref(x, w, None, s, p, d, 4), rtol=1e-5, atol=1e-5)
+
+
 def test_conv2d_second_derivatives_with_overlapping_windows():
     pt.manual_seed(1)
     x = pt.randn(1, 4, 6, 5, dtype=pt.float64, requires_grad=True)

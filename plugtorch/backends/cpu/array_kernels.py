@@ -1027,6 +1027,32 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     if xp is np:
         from numpy.lib.stride_tricks import as_strided
 
+        def _depthwise(x, w, k, out_hw, stride, dilation):
+            """A depthwise convolution (one filter per channel) as kh*kw multiply-adds of shifted
+            strided views of the padded x, a few channels of one sample at a time so that the
+            passes stay in the cache: the windows are never copied out (a (N, C*kh*kw, Ho*Wo)
+            matrix, 9 times the image, then one tiny matmul per sample and channel)."""
+            (kh, kw), (ho, wo), (sh, sw), (dh, dw) = k, out_hw, stride, dilation
+            n, c = x.shape[:2]
+            out = np.empty((n, c, ho, wo), x.dtype)
+            step = max(1, (1 << 17) // max(1, x.shape[2] * x.shape[3] * x.itemsize))   # ~128 KiB of x a block
+            tmp = np.empty((min(step, c), ho, wo), x.dtype)
+            for a in range(0, c, step):
+                wb = w[a:a + step, 0]
+                t = tmp[:wb.shape[0]]
+                for m in range(n):
+                    xb, ob = x[m, a:a + step], out[m, a:a + step]
+                    for i in range(kh):
+                        rows = xb[:, i * dh:i * dh + (ho - 1) * sh + 1:sh]
+                        for j in range(kw):
+                            v = rows[:, :, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+                            if i == j == 0:
+                                np.multiply(v, wb[:, 0, 0, None, None], out=ob)
+                            else:
+                                np.multiply(v, wb[:, i, j, None, None], out=t)
+                                ob += t
+            return out
+
         def conv2d(x, w, b, stride, pads, dilation, groups):   # the nn op, one dtype (its meta)
             # the windows as one strided view, one copy into columns, one batched matmul
             squeeze = x.ndim == 3
@@ -1038,9 +1064,16 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             o, cg, kh, kw = w.shape
             (sh, sw), (dh, dw) = stride, dilation
             ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (wd - dw * (kw - 1) - 1) // sw + 1
+            acc = _acc_dtype(x.dtype)
+            if groups == c == o and cg == 1:
+                out = _depthwise(x.astype(acc, copy=False), w.astype(acc, copy=False), (kh, kw), (ho, wo),
+                                 stride, dilation)
+                if b is not None:
+                    out += b.reshape(o, 1, 1)
+                out = out.astype(x.dtype, copy=False)
+                return out[0] if squeeze else out
             s0, s1, s2, s3 = x.strides
             win = as_strided(x, (n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
-            acc = _acc_dtype(x.dtype)
             cols = win.reshape(n, groups, cg * kh * kw, ho * wo).astype(acc, copy=False)
             out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw).astype(acc, copy=False), cols)
             out = out.reshape(n, o, ho, wo)

@@ -172,7 +172,7 @@ def _user_code(f) -> bool:
     return not (fn.startswith(_PKG_DIR) or fn.startswith(_LIB_DIRS) or fn.startswith("<frozen"))
 
 
-def python_state(fn, deep=False) -> list:
+def python_state(fn, deep=False, args=(), kwargs=None) -> list:
     """The Python values a traced call followed that no tensor guard sees: the numbers, strings
     and tuples of them that ``fn``'s code reads from its globals and closure, and the plain
     attributes (``p``, ``eps``, ``momentum`` ...) of every module it reaches that way (or is).
@@ -180,9 +180,11 @@ def python_state(fn, deep=False) -> list:
     helper it calls, every method of a module class the program defined), up to
     _CALLED_LIMIT of them; plugtorch's and installed packages' code is not read.
     Entries ``(kind, dict or cell, key, value)``.
-    ``deep``: also the plain attributes of the other objects it reads so (an LR scheduler's
-    ``last_epoch``), and the lengths of the lists, dicts and sets among all those values (a list
-    of losses appended to), to tell whether a traced call changed them."""
+    Of the other objects it reads so or gets as arguments (``args``, ``kwargs``: a config, a
+    trainer, an argparse namespace), the attributes whose names the code reads (``cfg.scale``).
+    ``deep``: all their plain attributes (an LR scheduler's ``last_epoch``), and the lengths of
+    the lists, dicts and sets among all those values (a list of losses appended to), to tell
+    whether a traced call changed them."""
     import types
     Module = _module().Module
     entries, modules, objects = [], [], []
@@ -213,8 +215,16 @@ def python_state(fn, deep=False) -> list:
         elif isinstance(v, types.FunctionType):
             if _user_code(v):
                 add_func(v)
-        elif deep and first and _plain_object(v):
-            objects.append(v)
+        elif _plain_object(v):
+            objects.append((v, deep and first))
+    for a in list(args) + list((kwargs or {}).values()):   # (and the items of list, tuple and dict arguments)
+        for v in (a if type(a) in (list, tuple) else a.values() if type(a) is dict else (a,)):
+            if isinstance(v, Module):
+                modules.append(v)
+            elif _plain_object(v):
+                objects.append((v, deep))
+            elif deep and type(v) in _CONTAINERS:
+                entries.append((_LEN, v, "an argument", len(v)))
     seen_glb = set()
     seen = set()
     k = 0
@@ -260,13 +270,28 @@ def python_state(fn, deep=False) -> list:
                 grew = grew or len(funcs) > n
         if not grew and k >= len(funcs):
             break
-    for o in objects:
+    names = set()      # (the attribute names the code reads: an object's others are not its business)
+    for f in funcs:
+        _code_names(f.__code__, names)
+    full = {id(o) for o, every in objects if every}
+    seen_obj = set()
+    for o, _ in objects:
+        if id(o) in seen_obj:
+            continue
+        seen_obj.add(id(o))
         d = o.__dict__
+        if type(d) is not dict:
+            continue
+        every = id(o) in full
         for key, v in d.items():
+            if not every and key not in names:
+                continue
             if _simple(v):
                 entries.append((_DICT, d, key, v))
-            elif type(v) in _CONTAINERS:
+            elif every and type(v) in _CONTAINERS:
                 entries.append((_LEN, v, key, len(v)))
+            elif key in names and _bound_object(v) and not isinstance(v, Tensor):
+                entries.append((_DICT | _IDENT, d, key, v))     # (cfg.act = F.gelu: the code traced the old one)
     return _Snapshot(entries)
 
 
@@ -703,7 +728,7 @@ class CompiledFunction:
         e.traces += 1
         _COUNTERS["traced_calls"] += 1
         before = _host_rng_states()
-        py_before = python_state(self._fn, deep=True)
+        py_before = python_state(self._fn, deep=True, args=args, kwargs=kwargs)
         opt_before = _optimizer_fingerprint(list(_optim.LIVE))
         with _decorators.compiling() as disabled:
             graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
@@ -776,7 +801,7 @@ class CompiledFunction:
                                                             for p in g["params"])]
         e.fingerprint = _optimizer_fingerprint(e.optimizers)
         e.calls_at_trace = _COUNTERS["compiled_calls"]
-        e.pystate = python_state(self._fn)
+        e.pystate = python_state(self._fn, args=args, kwargs=kwargs)
         _COUNTERS["graphs"] += 1
         self.counters["graphs"] += 1
         return res

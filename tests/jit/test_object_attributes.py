@@ -1,0 +1,74 @@
+"""compile guards the attributes of plain objects the compiled code reads by name (a config, a
+trainer, an argparse namespace), whether the object is a global, a closure variable or an
+argument: a changed value traces again instead of replaying the value baked into the graph; a
+call that changes one is not replayed (the replay would not change it again)."""
+import argparse
+
+import numpy as np
+
+import plugtorch as pt
+import plugtorch.nn.functional as F
+
+
+class Config:
+    pass
+
+
+cfg = Config()
+
+
+def test_a_global_config_attribute_is_guarded():
+    cfg.scale, cfg.unused = 1.0, 0
+
+    def f(x):
+        return x * cfg.scale
+    c = pt.compile(f)
+    for k in range(12):
+        cfg.scale = float(k // 4)          # (a change every 4th call; one at every call would churn)
+        cfg.unused += 1                    # (an attribute the code does not read: no retrace)
+        np.testing.assert_array_equal(c(pt.ones(2)).numpy(), [float(k // 4)] * 2)
+    st = pt.compiler.stats()
+    assert st["graphs"] == 3 and st["compiled_calls"] == 9
+    assert all("'scale'" in r for r in st["reasons"] if r.startswith("recompile"))
+
+
+def test_an_argument_s_attributes_are_guarded():
+    def f(x, opts):
+        return F.leaky_relu(x, opts.slope) * opts.gain
+    c = pt.compile(f)
+    opts = argparse.Namespace(slope=0.1, gain=2.0)
+    x = pt.tensor([-1.0, 3.0])
+    for slope, gain in ((0.1, 2.0), (0.1, 2.0), (0.5, 2.0), (0.5, -1.0)):
+        opts.slope, opts.gain = slope, gain
+        np.testing.assert_allclose(c(x, opts).numpy(), [-slope * gain, 3.0 * gain], rtol=1e-6)
+    st = pt.compiler.stats()
+    assert st["graphs"] == 3 and st["compiled_calls"] == 1
+
+
+def test_a_function_held_in_an_attribute_is_guarded_by_identity():
+    holder = Config()
+    holder.act = F.relu
+
+    def f(x):
+        return holder.act(x)
+    c = pt.compile(f)
+    x = pt.tensor([-2.0, 2.0])
+    assert c(x).tolist() == [0.0, 2.0] and c(x).tolist() == [0.0, 2.0]
+    holder.act = pt.tanh
+    np.testing.assert_allclose(c(x).numpy(), np.tanh([-2.0, 2.0]), rtol=1e-6)
+
+
+def test_a_call_that_changes_an_argument_s_attribute_is_not_replayed():
+    class Trainer:
+        steps = 0
+
+    def step(x, t):
+        t.steps += 1
+        return x * 2
+    c = pt.compile(step)
+    t = Trainer()
+    t.steps = 0
+    for _ in range(6):
+        assert c(pt.ones(2), t).tolist() == [2.0, 2.0]
+    assert t.steps == 6                     # (a replay would have skipped the increments)
+    assert any("'steps'" in r for r in pt.compiler.stats()["reasons"])

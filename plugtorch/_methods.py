@@ -15,7 +15,7 @@ from plugtorch import _dtypes, _indexing, _storage, _tensor_queries, autograd
 from plugtorch import _memory_format as MF
 from plugtorch import _ops_public as P
 from plugtorch._device import canonical
-from plugtorch._tensor import Tensor, parse_to_args
+from plugtorch._tensor import Size, Tensor, parse_to_args
 from plugtorch.autograd import graph
 from plugtorch.autograd.inplace import inplace
 from plugtorch.dispatch.dispatcher import binary, dispatch, unary
@@ -165,10 +165,18 @@ class _WrapperOp:
 
 
 def _tensor_from_data(cls, *args, **kwargs):
-    # plugtorch.Tensor(data) behaves like plugtorch.tensor(data, dtype=default dtype)
+    # plugtorch.Tensor(data) behaves like plugtorch.tensor(data, dtype=default dtype), and
+    # plugtorch.Tensor(2, 3) / Tensor(Size) like PyTorch's legacy constructor: uninitialized, of that shape
     if cls is Tensor and (args or kwargs):
         if args and isinstance(args[0], Tensor):
             return args[0]
+        if args and (len(args) > 1 or isinstance(args[0], Size)
+                     or isinstance(args[0], int) and not isinstance(args[0], bool)):
+            from plugtorch._legacy_types import LEGACY_TYPES
+            dtype = kwargs.pop("dtype", None) or _dtypes.get_default_dtype()
+            legacy = next((t for t in LEGACY_TYPES.values() if t.dtype is dtype), None)
+            if legacy is not None and set(kwargs) <= {"device"}:
+                return legacy(*args, **kwargs)
         return P.tensor(*args, dtype=kwargs.pop("dtype", None) or _dtypes.get_default_dtype(), **kwargs)
     return object.__new__(cls)
 

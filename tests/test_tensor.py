@@ -300,3 +300,20 @@ def test_conversions_that_change_nothing_return_the_tensor_itself():
     y = x.double()
     assert y is not x and y.dtype == pt.float64 and y.tolist() == x.tolist()
     assert x.to(pt.float32, copy=True) is not x
+
+
+def test_tensor_class_with_sizes_is_an_uninitialized_tensor_of_that_shape():
+    # gcn's nn.Parameter(torch.Tensor(input_dim, output_dim)), PyTorch's legacy constructor
+    assert pt.Tensor(2, 3).shape == (2, 3) and pt.Tensor(2, 3).dtype is pt.float32
+    assert pt.Tensor(3).shape == (3,)                      # one int is a size too, not data
+    assert pt.Tensor(pt.Size([4, 1])).shape == (4, 1)
+    assert pt.Tensor((2, 3)).tolist() == [2.0, 3.0]         # a sequence is data
+    pt.set_default_dtype(pt.float64)
+    try:
+        assert pt.Tensor(2).dtype is pt.float64
+    finally:
+        pt.set_default_dtype(pt.float32)
+    with pytest.raises(TypeError, match="sizes must be ints, but got float"):
+        pt.Tensor(2, 3.0)
+    with pytest.raises(RuntimeError, match="negative dimension -1"):
+        pt.Tensor(-1)

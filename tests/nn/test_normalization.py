@@ -143,6 +143,29 @@ def test_layer_norm_half_precision_and_empty_inputs():
     assert tuple(x0.grad.shape) == (2, 0)
 
 
+def test_group_norm_runs_layer_norm_per_group_and_takes_empty_inputs():
+    # group_norm's decomposition normalises each group with the layer_norm op (its fused kernels)
+    x = rng.standard_normal((3, 6, 4, 5))
+    w, b, g = rng.standard_normal(6), rng.standard_normal(6), rng.standard_normal((3, 6, 4, 5))
+    xg = x.reshape(3, 2, -1)
+    xc = xg - xg.mean(-1, keepdims=True)
+    rstd = 1 / np.sqrt((xc * xc).mean(-1, keepdims=True) + 1e-5)
+    xhat = (xc * rstd).reshape(x.shape)
+    X, W, B = t64(x, True), t64(w, True), t64(b, True)
+    y = F.group_norm(X, 2, W, B)
+    np.testing.assert_allclose(y.detach().numpy(), xhat * w[:, None, None] + b[:, None, None], atol=1e-12)
+    y.backward(t64(g))
+    gh = (g * w[:, None, None]).reshape(3, 2, -1)
+    xh = xhat.reshape(3, 2, -1)
+    gx = rstd * (gh - gh.mean(-1, keepdims=True) - xh * (gh * xh).mean(-1, keepdims=True))
+    np.testing.assert_allclose(X.grad.numpy(), gx.reshape(x.shape), atol=1e-10)
+    np.testing.assert_allclose(W.grad.numpy(), (g * xhat).sum((0, 2, 3)), atol=1e-10)
+    np.testing.assert_allclose(B.grad.numpy(), g.sum((0, 2, 3)), atol=1e-10)
+    # a batch of 0 (this raised "shape '[0, 2, -1]' is invalid"), and no spatial positions
+    assert tuple(F.group_norm(pt.randn(0, 4, 3), 2).shape) == (0, 4, 3)
+    assert tuple(F.group_norm(pt.randn(2, 4, 0), 2).shape) == (2, 4, 0)
+
+
 def test_group_and_instance_norm():
     x = rng.standard_normal((2, 6, 3, 2))
     w, b = rng.standard_normal(6), rng.standard_normal(6)

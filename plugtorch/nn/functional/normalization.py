@@ -183,10 +183,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
-    x = _opmath(input).reshape(n, num_groups, -1)
-    mean = x.mean(-1, keepdim=True)
-    xc = x - mean
-    y = (xc * ((xc * xc).mean(-1, keepdim=True) + eps).rsqrt()).reshape(tuple(input.shape))
+    # each group is a row normalised as layer_norm normalises: the layer_norm op (a backend's
+    # fused kernel and its one-op backward), then the per-channel affine
+    row = c // num_groups * math.prod(input.shape[2:])   # (not -1: a batch of 0 has rows of any length)
+    x = _opmath(input).reshape(n, num_groups, row)
+    y = pt.ops.layer_norm(x, (row,), None, None, eps).reshape(tuple(input.shape))
     return _back(_affine(y, weight, bias, _channel_shape(input)), input)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 import plugtorch as pt
-from plugtorch.onnx.values import has_symint, opmath
+from plugtorch.onnx.values import SymInt, has_symint, opmath
 from plugtorch.onnx.table import onnx_op
 
 
@@ -159,9 +159,17 @@ def batch_norm(g, input, running_mean, running_var, weight=None, bias=None, trai
 
 @onnx_op("layer_norm")
 def layer_norm(g, input, normalized_shape, weight=None, bias=None, eps=1e-5):
-    ns = [int(n) for n in ([normalized_shape] if isinstance(normalized_shape, int) else normalized_shape)]
+    ns = [normalized_shape] if isinstance(normalized_shape, (int, SymInt)) else list(normalized_shape)
     dt = input.dtype
-    scale = g.input(weight, dt) if weight is not None else g.const(np.ones(ns, dt.numpy))
+    if weight is not None:
+        scale = g.input(weight, dt)
+    elif has_symint(ns):       # (group_norm's decomposition over a dynamic height: ones of the run-time size)
+        ct = pt.float32 if dt is pt.bfloat16 else dt
+        one = g.onnx.numpy_helper.from_array(np.array([1], dtype=ct.numpy), name="value")
+        scale = g.node("ConstantOfShape", [g.ints(ns)], value=one)
+        scale = scale if ct is dt else g.cast(scale, dt)
+    else:
+        scale = g.const(np.ones([int(n) for n in ns], dt.numpy))
     ins = [g.input(input), scale] + ([g.input(bias, dt)] if bias is not None else [])
     return [g.node("LayerNormalization", ins, axis=-len(ns), epsilon=float(eps))]
 

@@ -161,10 +161,26 @@ def test_a_strided_cnn_exports_with_dynamic_height_and_width():
     # (refused before: a strided convolution's output size is no affine function of the input's)
     pt.manual_seed(0)
     m = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(3, 2, 1),
-                      nn.Conv2d(8, 8, 3, stride=2), nn.GroupNorm(2, 8), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                      nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                       nn.Linear(8, 3)).eval()
     check_export(m, (pt.randn(2, 3, 16, 16),), runs=[(pt.randn(1, 3, 23, 40),), (pt.randn(3, 3, 9, 12),)],
                  input_names=["x"], dynamic_axes={"x": {0: "b", 2: "h", 3: "w"}})
+
+
+def test_group_norm_over_a_dynamic_length():
+    # (an audio model's Conv1d + GroupNorm over a dynamic length: group_norm's rows, C / G * L, follow
+    # the length, and so does layer_norm's normalized_shape when group_norm normalises its rows with it)
+    pt.manual_seed(0)
+    m = nn.Sequential(nn.Conv1d(2, 4, 3, padding=1), nn.GroupNorm(2, 4)).eval()
+    x = np.random.default_rng(0).standard_normal((3, 2, 17)).astype(np.float32)
+    proto = check_export(m, (pt.randn(2, 2, 9),), runs=[(pt.tensor(x),)], input_names=["x"],
+                         dynamic_axes={"x": {0: "b", 2: "t"}})
+    with pt.no_grad():
+        y = m[0](pt.tensor(x)).numpy().reshape(3, 2, -1)
+    ref = ((y - y.mean(-1, keepdims=True)) / np.sqrt(y.var(-1, keepdims=True) + 1e-5)).reshape(3, 4, 17)
+    ref = ref * m[1].weight.detach().numpy()[:, None] + m[1].bias.detach().numpy()[:, None]
+    np.testing.assert_allclose(run(session(proto.SerializeToString()), (pt.tensor(x),))[0], ref, rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_half_of_a_run_time_size_is_refused():

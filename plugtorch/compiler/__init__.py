@@ -208,6 +208,9 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
             return
         if _bound_object(v):
             entries.append((kind | _IDENT, where, name, v))
+        elif type(v) in _ITEMS:     # (the same list, dict or tuple, and the items the graph may hold)
+            entries.append((kind | _IDENT, where, name, v))
+            _items(entries, v, name, 0)
         if deep and type(v) in _CONTAINERS:
             entries.append((_LEN, v, name, len(v)))
         elif isinstance(v, Module):
@@ -329,6 +332,55 @@ def _identity_check(entries):
         else:
             conds.append(f"c{i}.cell_contents is v{i}")
     return _generated(" and ".join(conds), ns)
+
+
+_ITEMS = (list, dict, tuple)
+_ITEM_LIMIT = 256      # items of one container guarded one by one (a longer one: its first 256)
+
+
+class _Item:
+    """The key of a container item's guard: ``get`` by index or key, shown as ``name[key]``."""
+    __slots__ = ("name", "key")
+
+    def __init__(self, name, key):
+        self.name, self.key = name, key
+
+    def __str__(self):
+        return f"{self.name}[{self.key!r}]"
+
+
+class _View:
+    """A list, tuple or dict seen as a globals dict (``get(item, default)``), so that its items'
+    guards are entries like the others."""
+    __slots__ = ("c",)
+
+    def __init__(self, c):
+        self.c = c
+
+    def get(self, item, default):
+        c, k = self.c, item.key
+        if c.__class__ is dict:
+            return c.get(k, default)
+        return c[k] if k < len(c) else default
+
+
+def _items(entries, c, name, depth):
+    """Guard the items of container ``c`` the code reads as ``name``: numbers and strings by value,
+    tensors, modules, optimizers and functions by identity, nested lists and dicts likewise (two
+    levels), and a list's or dict's length (``losses[-1]`` after an append)."""
+    view = _View(c)
+    if type(c) is not tuple:
+        entries.append((_LEN, c, name, len(c)))
+    pairs = c.items() if type(c) is dict else enumerate(c)
+    for n, (k, x) in enumerate(pairs):
+        if n >= _ITEM_LIMIT:
+            break
+        if _simple(x):
+            entries.append((_DICT, view, _Item(name, k), x))
+        elif _bound_object(x) or type(x) in _ITEMS:
+            entries.append((_DICT | _IDENT, view, _Item(name, k), x))
+            if type(x) in _ITEMS and depth < 1:
+                _items(entries, x, f"{name}[{k!r}]", depth + 1)
 
 
 def python_state_changed(entries):

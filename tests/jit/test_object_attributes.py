@@ -72,3 +72,39 @@ def test_a_call_that_changes_an_argument_s_attribute_is_not_replayed():
         assert c(pt.ones(2), t).tolist() == [2.0, 2.0]
     assert t.steps == 6                     # (a replay would have skipped the increments)
     assert any("'steps'" in r for r in pt.compiler.stats()["reasons"])
+
+
+weights = [pt.ones(2)]
+settings = {"scale": 2.0, "inner": {"shift": 0.0}}
+history = []
+
+
+def test_items_of_global_lists_and_dicts_are_guarded():
+    def f(x):
+        return x * weights[0] * settings["scale"] + settings["inner"]["shift"]
+    c = pt.compile(f)
+    x = pt.ones(2)
+    for step in range(3):
+        if step == 1:
+            weights[0] = pt.full((2,), 3.0)          # an item rebound: the graph held the old tensor
+        if step == 2:
+            settings["scale"] = 4.0
+            settings["inner"]["shift"] = 1.0          # (two levels down)
+        for _ in range(2):
+            w, s, b = weights[0].numpy(), settings["scale"], settings["inner"]["shift"]
+            np.testing.assert_array_equal(c(x).numpy(), x.numpy() * w * s + b)
+    st = pt.compiler.stats()
+    assert st["graphs"] == 3 and st["compiled_calls"] == 3
+    assert any("'weights[0]'" in r for r in st["reasons"])
+
+
+def test_a_list_read_from_its_end_is_guarded_by_its_length():
+    history[:] = [1.0]
+
+    def f(x):
+        return x * history[-1]
+    c = pt.compile(f)
+    for k in range(3):
+        history.append(float(k + 2))
+        c(pt.ones(1))
+        assert c(pt.ones(1)).tolist() == [float(k + 2)]

@@ -185,9 +185,11 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
     # each group is a row normalised as layer_norm normalises: the layer_norm op (a backend's
     # fused kernel and its one-op backward), then the per-channel affine
-    row = c // num_groups * math.prod(input.shape[2:])   # (not -1: a batch of 0 has rows of any length)
-    x = _opmath(input).reshape(n, num_groups, row)
-    y = pt.ops.layer_norm(x, (row,), None, None, eps).reshape(tuple(input.shape))
+    # (N, G, C/G, *spatial), normalised over all but the first two dims: no -1 (a batch of 0 has
+    # rows of any length) and no product of sizes (ONNX export keeps each dynamic axis its own)
+    ns = (c // num_groups,) + tuple(input.shape[2:])
+    x = _opmath(input).reshape((n, num_groups) + ns)
+    y = pt.ops.layer_norm(x, ns, None, None, eps).reshape(tuple(input.shape))
     return _back(_affine(y, weight, bias, _channel_shape(input)), input)
 
 

@@ -198,12 +198,66 @@ class OpNode(Node):
         n = self.op.name.strip("_")
         return "".join(p.capitalize() for p in n.split("_")) + "Backward"
 
+    def __getattr__(self, name):
+        # PyTorch's grad_fn._saved_<argument> and grad_fn._saved_result
+        if name.startswith("_saved_"):
+            return _saved_value(self, name[len("_saved_"):])
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
     def release(self):
         # Like PyTorch, only a node that saved tensors refuses a second backward; one that
         # kept just shapes (add, sum ...) can run again.
         if self.saved or self.result is not None:
             self.args = self.kwargs = self.saved = self.result = None
             self.released = True
+
+
+def _saved_value(node, key):
+    """What ``node``'s formula reads for argument ``key`` ("self" is the first, as in PyTorch's
+    derivative names) or for "result": a saved tensor as backward would unpack it, a non-tensor
+    argument as given. An argument kept only as a shape raises AttributeError."""
+    from plugtorch._tensor import Tensor
+    if node.released:
+        raise RuntimeError(_FREED)
+    from plugtorch.autograd import saved_hooks
+    if key == "result":
+        r = node.result
+        if r is None:
+            raise AttributeError(f"{node.name()} saved no result (its backward does not read its output)")
+        from plugtorch.autograd.engine import _unpack_output
+        rs = r if node.n_outputs > 1 else [r]
+        outs = []
+        for k, x in enumerate(rs):
+            if not isinstance(x, tuple):        # through a pack hook
+                x = x.get().detach()
+                x = (x, x._version)
+            outs.append(_unpack_output(x, node, k))
+        return tuple(outs) if node.n_outputs > 1 else outs[0]
+    params = list(node.op.signature.parameters.values())
+    names = [p.name for p in params]
+    idx = 0 if key == "self" else names.index(key) if key in names else None
+    if idx is None:
+        raise AttributeError(f"'{type(node).__name__}' object has no attribute '_saved_{key}' ({node.name()} "
+                             f"saves {', '.join('_saved_' + ('self' if i == 0 else n) for i, n in enumerate(names))}"
+                             f"{' and _saved_result' if node.result is not None else ''})")
+    if idx < len(node.args):
+        v = saved_hooks._unpack(node.args[idx])
+    elif key in (node.kwargs or {}):
+        v = node.kwargs[key]
+    else:
+        return params[idx].default
+    tensor_arg = any(slot[0] == idx for slot in node.slots)
+    if tensor_arg and not (isinstance(v, Tensor) or (isinstance(v, list) and all(isinstance(b, Tensor) for b in v))):
+        saves = node.formula.saves
+        if saves is not None and idx not in saves:
+            raise AttributeError(f"'{type(node).__name__}' object has no attribute '_saved_{key}' ({node.name()} "
+                                 "reads only its shape and dtype)")
+        return None     # saved only when a gradient that reads it is needed (mul, div), as in PyTorch
+    if isinstance(v, Tensor) and node.saved:
+        for t, version in node.saved:
+            if t is v and t._version != version:
+                raise modified_error(t, version)
+    return v
 
 
 class AccumulateGrad(Node):

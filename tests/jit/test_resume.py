@@ -19,16 +19,16 @@ from plugtorch.compiler import resume
 pytestmark = pytest.mark.filterwarnings("ignore::plugtorch.jit.TracerWarning")
 
 
-def _setup(seed=0):
+def _setup(seed=0, dev="cpu"):
     pt.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)).to(dev)
     opt = pt.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = pt.randn(10, 6), pt.randn(10, 3)
+    x, y = pt.randn(10, 6).to(dev), pt.randn(10, 3).to(dev)
     return model, opt, x, y
 
 
 def _params(model):
-    return [p.detach().numpy().copy() for p in model.parameters()]
+    return [p.detach().cpu().numpy().copy() for p in model.parameters()]
 
 
 def _head_replays(c):
@@ -36,9 +36,9 @@ def _head_replays(c):
         compiler.stats()["compiled_calls"]
 
 
-def test_logging_after_the_step_splits_and_the_step_replays():
+def test_logging_after_the_step_splits_and_the_step_replays(dev):
     def run(compile_it):
-        model, opt, x, y = _setup()
+        model, opt, x, y = _setup(0, dev)
         losses, printed = [], []
 
         def step(x, y):
@@ -66,9 +66,9 @@ def test_logging_after_the_step_splits_and_the_step_replays():
     assert "aten::" not in "".join(c.graphs()) and c.graphs()     # the head's graph is listed
 
 
-def test_a_branch_on_the_loss_runs_as_python_after_the_forward_graph():
+def test_a_branch_on_the_loss_runs_as_python_after_the_forward_graph(dev):
     def run(compile_it):
-        model, opt, x, y = _setup(1)
+        model, opt, x, y = _setup(1, dev)
         skipped = []
 
         def step(x, y, limit):

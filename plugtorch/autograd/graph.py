@@ -7,6 +7,7 @@ inputs. ``release()`` drops the saved tensors after backward unless the graph is
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import weakref
 from typing import NamedTuple
@@ -98,6 +99,24 @@ class _Handle:
 
     def __exit__(self, *exc):   # ``with t.register_hook(h):`` removes h at the end of the block
         self.remove()
+
+
+def _leaf_hooks_changed():
+    """A leaf's (a parameter's) gradient hooks changed: plugtorch.compile's graphs that ran
+    backward hold the hooks' ops as traced, so they are keyed, as a module's hooks are, by the
+    counter nn's modules bump (only where nn is loaded: before, no graph can exist)."""
+    module = sys.modules.get("plugtorch.nn.modules.module")
+    if module is not None:
+        module._structure_changed()
+
+
+class _LeafHandle(_Handle):
+    """A leaf's hook handle: removing the hook changes what a compiled backward must do."""
+
+    def remove(self):
+        if self._item in self._lst:
+            _leaf_hooks_changed()
+        super().remove()
 
 
 class TensorMeta:
@@ -202,6 +221,8 @@ class OpNode(Node):
         # PyTorch's grad_fn._saved_<argument> and grad_fn._saved_result
         if name.startswith("_saved_"):
             return _saved_value(self, name[len("_saved_"):])
+        if name.startswith("_raw_saved_"):
+            return _RawSaved(self, name[len("_raw_saved_"):])
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def release(self):
@@ -258,6 +279,41 @@ def _saved_value(node, key):
             if t is v and t._version != version:
                 raise modified_error(t, version)
     return v
+
+
+class _RawSaved:
+    """``grad_fn._raw_saved_<name>``: one saved tensor of a node, whose ``register_hooks(pack,
+    unpack)`` packs it now and unpacks it at backward, as PyTorch's ``SavedTensor``."""
+
+    def __init__(self, node, key):
+        _saved_value(node, key)     # (the same errors for a name the node does not save)
+        self.node, self.key = node, key
+
+    def register_hooks(self, pack_hook, unpack_hook):
+        from plugtorch._tensor import Tensor
+        from plugtorch.autograd import saved_hooks
+        if not (callable(pack_hook) and callable(unpack_hook)):
+            raise TypeError("register_hooks expects two callables (pack_hook, unpack_hook), got "
+                            f"{type(pack_hook).__name__} and {type(unpack_hook).__name__}")
+        node = self.node
+        if node.released:
+            raise RuntimeError(_FREED)
+        if self.key == "result":
+            if node.n_outputs != 1 or not isinstance(node.result, tuple):
+                raise RuntimeError("SavedTensor hooks have already been set on this SavedTensor")
+            node.result = saved_hooks._Packed(node.result[0], (pack_hook, unpack_hook))
+        else:
+            names = list(node.op.signature.parameters)
+            idx = 0 if self.key == "self" else names.index(self.key)
+            v = node.args[idx]
+            if v.__class__ is saved_hooks._Packed:
+                raise RuntimeError("SavedTensor hooks have already been set on this SavedTensor")
+            if not isinstance(v, Tensor):
+                raise RuntimeError(f"{node.name()}: '{self.key}' is not a saved tensor; only saved tensors take hooks")
+            node.args = list(node.args)
+            node.args[idx] = saved_hooks._Packed(v, (pack_hook, unpack_hook))
+        if node.__class__ is OpNode:
+            node.__class__ = saved_hooks.PackedOpNode   # unpacks its packed values at each backward
 
 
 class AccumulateGrad(Node):
@@ -324,7 +380,8 @@ def register_tensor_hook(t, hook):
             if lst:
                 t._hooks[:0] = lst
             pre[0] = t._hooks
-    return _Handle(t._hooks, hook)
+    _leaf_hooks_changed()
+    return _LeafHandle(t._hooks, hook)
 
 
 def register_post_accumulate_grad_hook(t, hook):
@@ -337,7 +394,8 @@ def register_post_accumulate_grad_hook(t, hook):
     if t._post_acc_hooks is None:
         t._post_acc_hooks = []
     t._post_acc_hooks.append(hook)
-    return _Handle(t._post_acc_hooks, hook)
+    _leaf_hooks_changed()
+    return _LeafHandle(t._post_acc_hooks, hook)
 
 
 def retain_grad(t):

@@ -60,3 +60,35 @@ def test_saved_attributes_go_through_the_unpack_hook():
     np.testing.assert_allclose(y.grad_fn._saved_result.detach().numpy(), np.exp([0.25, -1.5]), rtol=1e-6)
     assert z.grad_fn._saved_self.tolist() == [0.25, -1.5]
     assert len(calls) == 2
+
+
+def test_raw_saved_register_hooks_packs_now_and_unpacks_at_backward():
+    x = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.pow(2)
+    log = []
+
+    def pack(t):
+        log.append("pack")
+        return t * 10
+    y.grad_fn._raw_saved_self.register_hooks(pack, lambda t: (log.append("unpack"), t / 10)[1])
+    assert log == ["pack"]
+    y.sum().backward()
+    assert log == ["pack", "unpack"] and x.grad.tolist() == [2.0, 4.0, 6.0]     # d x^2 = 2x
+
+    x.grad = None
+    z = x.exp()     # an unpack hook that doubles the saved result doubles the gradient: 2 exp(x)
+    z.grad_fn._raw_saved_result.register_hooks(lambda t: t, lambda t: t * 2)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp([1.0, 2.0, 3.0]), rtol=1e-6)
+
+
+def test_raw_saved_register_hooks_errors():
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = x.pow(2)
+    with pytest.raises(TypeError, match="two callables"):
+        y.grad_fn._raw_saved_self.register_hooks(1, 2)
+    y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+    with pytest.raises(RuntimeError, match="hooks have already been set"):
+        y.grad_fn._raw_saved_self.register_hooks(lambda t: t, lambda t: t)
+    with pytest.raises(AttributeError, match="_saved_foo"):
+        y.grad_fn._raw_saved_foo

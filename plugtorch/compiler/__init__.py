@@ -199,6 +199,8 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
         modules.append(fn)
     if isinstance(getattr(fn, "__self__", None), Module):
         modules.append(fn.__self__)
+    elif isinstance(fn, types.MethodType) and _plain_object(fn.__self__):
+        args = (fn.__self__,) + tuple(args)      # (a method of a trainer: its attributes as an argument's)
     add_func(fn)
 
     def visit(kind, where, name, v, first):

@@ -108,3 +108,18 @@ def test_a_list_read_from_its_end_is_guarded_by_its_length():
         history.append(float(k + 2))
         c(pt.ones(1))
         assert c(pt.ones(1)).tolist() == [float(k + 2)]
+
+
+def test_a_compiled_method_guards_its_object_s_attributes():
+    class Scaler:
+        def __init__(self):
+            self.scale = 1.0
+
+        def apply(self, x):
+            return x * self.scale
+    s = Scaler()
+    c = pt.compile(s.apply)
+    for k in range(6):
+        s.scale = float(k // 2)
+        assert c(pt.ones(2)).tolist() == [float(k // 2)] * 2
+    assert pt.compiler.stats()["graphs"] == 3

@@ -8,12 +8,16 @@ and their Tensor methods: thin wrappers over the ``linalg_*`` ops, with the olde
 from __future__ import annotations
 
 import math
+import os
+import sys
 import warnings
 
 from plugtorch import _ops_public as P
 from plugtorch import return_types
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch.meta import broadcast_shapes
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 __all__ = []
 
@@ -104,6 +108,15 @@ def cholesky_inverse(L, upper=False):
     return cholesky_solve(eye, L, upper)
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` pointing a warning from the caller of this function at the first frame
+    outside plugtorch (``plugtorch.cross`` is reached through the ``out=`` wrapper or a method)."""
+    level, f = 2, sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_PACKAGE):
+        level, f = level + 1, f.f_back
+    return level
+
+
 @public("linalg_cross")
 def cross(input, other, dim=None):
     """The cross product along ``dim``; without it, the first dim of size 3 (PyTorch's deprecated
@@ -116,7 +129,7 @@ def cross(input, other, dim=None):
             raise RuntimeError(f"no dimension of size 3 in input (shapes {tuple(input.shape)} and "
                                f"{tuple(other.shape)}); pass dim=, or use plugtorch.linalg.cross")
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated. Please either pass the "
-                      "dim explicitly or simply use plugtorch.linalg.cross.", UserWarning, stacklevel=2)
+                      "dim explicitly or simply use plugtorch.linalg.cross.", UserWarning, stacklevel=_user_stacklevel())
     return P.ops.linalg_cross(input, other, dim=dim)
 
 

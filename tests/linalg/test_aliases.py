@@ -52,9 +52,13 @@ def test_svd_qr_pinverse_cholesky():
 
 def test_cross_default_dim():
     a, b = rnd(3, 2), rnd(3, 2, seed=1)
-    with pytest.warns(UserWarning, match="without specifying the dim arg is deprecated"):
+    with pytest.warns(UserWarning, match="without specifying the dim arg is deprecated") as rec:
         got = pt.cross(pt.tensor(a), pt.tensor(b))
+    assert rec[0].filename == __file__      # the warning names the caller's line, not plugtorch's
     np.testing.assert_allclose(got.numpy(), np.cross(a, b, axis=0), atol=1e-12)
+    with pytest.warns(UserWarning, match="without specifying the dim arg") as rec:
+        pt.tensor(a).cross(pt.tensor(b))
+    assert rec[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(pt.tensor(a.T.copy()).cross(pt.tensor(b.T.copy()), dim=1).numpy(), np.cross(a.T, b.T))

@@ -145,7 +145,7 @@ def __getattr__(name):
         globals()[name] = mod
         return mod
     if name in ("nn", "optim", "linalg", "fft", "testing", "utils", "library", "distributed", "hub", "onnx",
-                "distributions", "signal", "accelerator", "_dynamo"):
+                "distributions", "signal", "accelerator", "_dynamo", "multiprocessing"):
         import importlib
         mod = importlib.import_module(f"plugtorch.{name}")
         globals()[name] = mod

@@ -1,6 +1,6 @@
 """Tensor methods about a tensor's storage, size and sign: ``resize_``, ``resize_as_``,
 ``data_ptr``, ``new_empty_strided``, ``sum_to_size``, ``is_signed``, ``is_nonzero``,
-``is_same_size``, ``retains_grad``, ``dim_order``, ``pin_memory``/``share_memory_`` (no-ops), the
+``is_same_size``, ``retains_grad``, ``dim_order``, ``pin_memory`` (a no-op), ``share_memory_``, the
 ``is_sparse``-style flags (all False); and ``fill_diagonal_``, ``apply_``/``map_``/``map2_``.
 ``_methods`` installs them.
 """
@@ -12,6 +12,17 @@ from plugtorch import _dtypes
 from plugtorch import _ops_public as P
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch.arguments import as_ints
+
+
+def _share_memory_(self):
+    """Move the data to shared memory, where processes it is passed to see it (plugtorch.multiprocessing)."""
+    from plugtorch.multiprocessing.reductions import share_memory_
+    return share_memory_(self)
+
+
+def _is_shared(self) -> bool:
+    from plugtorch.multiprocessing.reductions import is_shared
+    return is_shared(self)
 
 
 def _sizes(op, sizes):
@@ -186,8 +197,8 @@ def install():
     # memory that plugtorch never pins or shares between processes: the tensor stays as it is
     Tensor.pin_memory = lambda self, device=None: self
     Tensor.is_pinned = lambda self, device=None: False
-    Tensor.share_memory_ = lambda self: self
-    Tensor.is_shared = lambda self: False
+    Tensor.share_memory_ = _share_memory_
+    Tensor.is_shared = _is_shared
     Tensor.is_meta = property(lambda self: self._device.type == "meta",
                               doc="Whether the tensor is on the meta device (a shape and dtype, no data).")
     for flag in ("is_sparse", "is_sparse_csr", "is_quantized", "is_nested", "is_mkldnn", "is_mps",

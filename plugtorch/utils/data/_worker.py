@@ -110,14 +110,27 @@ def _reduce_tensor(t):
         raise RuntimeError("Cowardly refusing to serialize non-leaf tensor which requires_grad, since autograd does "
                            "not support crossing process boundaries. If you just want to transfer the data, call "
                            "detach() on the tensor before serializing (e.g., putting it on the queue).")
+    from plugtorch.multiprocessing.reductions import reduce_shared
+    shared = reduce_shared(t)   # share_memory_'s tensors map the same memory in the other process
+    if shared is not None:
+        return shared
     data = t._data
+    if type(t) is not Tensor:   # a Parameter stays one
+        return _rebuild_parameter, (data, t.requires_grad)
     if _shm is not None and data.nbytes >= _SHM_MIN_BYTES:
         return _rebuild_from_file, (_to_file(data), data.shape, data.dtype, t.requires_grad)
     return _rebuild_tensor, (data, t.requires_grad)
 
 
+def _rebuild_parameter(array, requires_grad):
+    from plugtorch.nn.parameter import Parameter
+    return Parameter(_rebuild_tensor(array, False), requires_grad=requires_grad)
+
+
 def _register_reducers():
+    from plugtorch.nn.parameter import Parameter
     ForkingPickler.register(Tensor, _reduce_tensor)
+    ForkingPickler.register(Parameter, _reduce_tensor)
 
 
 _register_reducers()

@@ -1,0 +1,77 @@
+"""plugtorch.multiprocessing: share_memory_ tensors seen by other processes (Hogwild), copies otherwise."""
+import pickle
+from multiprocessing.reduction import ForkingPickler
+
+import numpy as np
+import pytest
+
+import plugtorch as pt
+import plugtorch.multiprocessing as mp
+
+
+def _sgd_step(rank, model, q):
+    opt = pt.optim.SGD(model.parameters(), lr=0.5)
+    model(pt.ones(1, 2)).sum().backward()
+    opt.step()
+    q.put((rank, type(model.weight).__name__, model.weight.is_shared()))
+
+
+def test_processes_update_a_shared_model_in_place():
+    # two spawned processes each take one SGD step of lr 0.5 on d(sum(w.x + b))/dw = x = 1:
+    # the parent sees both updates, 0 - 2 * 0.5 = -1 everywhere
+    m = pt.nn.Linear(2, 1)
+    pt.nn.init.zeros_(m.weight)
+    pt.nn.init.zeros_(m.bias)
+    assert not m.weight.is_shared()
+    m.share_memory()
+    assert m.weight.is_shared() and m.bias.is_shared()
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    ps = [ctx.Process(target=_sgd_step, args=(r, m, q)) for r in range(2)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(120)
+    assert [p.exitcode for p in ps] == [0, 0]
+    assert sorted(q.get() for _ in ps) == [(0, "Parameter", True), (1, "Parameter", True)]
+    assert m.weight.tolist() == [[-1.0, -1.0]] and m.bias.tolist() == [-1.0]
+
+
+def test_a_shared_view_crosses_as_the_same_memory():
+    t = pt.arange(12.0).reshape(3, 4).share_memory_()
+    v = t[1:, ::2]
+    back = ForkingPickler.loads(ForkingPickler.dumps(v))
+    np.testing.assert_array_equal(back.numpy(), [[4.0, 6.0], [8.0, 10.0]])
+    back.add_(100)
+    assert t[1].tolist() == [104.0, 5.0, 106.0, 7.0]
+
+
+def test_unshared_tensors_cross_as_copies_and_keep_parameter_type():
+    p = pt.nn.Parameter(pt.ones(2))
+    back = ForkingPickler.loads(ForkingPickler.dumps(p))
+    assert type(back) is pt.nn.Parameter and back.requires_grad and back.tolist() == [1.0, 1.0]
+    back.data.add_(1)
+    assert p.tolist() == [1.0, 1.0]
+
+
+def test_share_memory_is_idempotent_and_refuses_other_devices():
+    t = pt.ones(3)
+    assert t.share_memory_() is t and t.share_memory_() is t and t.is_shared()
+    assert pt.zeros(0).share_memory_().is_shared()
+    with pytest.raises(RuntimeError, match="only cpu tensors can be moved to shared memory"):
+        mp.reductions.share_memory_(pt.ones(1, device="opencl"))
+
+
+def test_spawn_reports_a_failed_process():
+    with pytest.raises(RuntimeError, match="process 1 terminated with exit code 1"):
+        mp.spawn(_fail_if_odd, nprocs=2)
+
+
+def _fail_if_odd(i):
+    if i % 2:
+        raise SystemExit(1)
+
+
+def test_plain_pickle_of_a_tensor_is_still_refused():
+    with pytest.raises(Exception):
+        pickle.dumps(pt.ones(1))

@@ -514,12 +514,13 @@ BENCHES = {"fold": bench_fold, "index_add": bench_index_add, "antialias": bench_
            "short_sum": bench_short_sum, "rnn": bench_rnn, "einsum": bench_einsum, "stack": bench_stack}
 
 
-def main(names):
+def main(names, benches=None):
+    """Run the benchmarks named (all when none) of ``benches`` (default: this file's)."""
     torch = try_import_torch()
     if torch is not None:
         torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    for name, fn in BENCHES.items():
+    for name, fn in (benches or BENCHES).items():
         if not names or name in names:
             fn(torch, rng)
 

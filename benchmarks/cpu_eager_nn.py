@@ -14,8 +14,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import try_import_torch  # noqa: E402
-from cpu_eager import report  # noqa: E402
+from cpu_eager import main, report  # noqa: E402
 
 import plugtorch as pt  # noqa: E402
 import plugtorch.nn.functional as F  # noqa: E402
@@ -215,15 +214,5 @@ BENCHES = {"layer_norm": bench_layer_norm, "depthwise": bench_depthwise, "gelu":
            "group_norm": bench_group_norm, "max_pool": bench_max_pool, "adaptive_avg_pool": bench_adaptive_avg_pool}
 
 
-def main(names):
-    torch = try_import_torch()
-    if torch is not None:
-        torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    for name, fn in BENCHES.items():
-        if not names or name in names:
-            fn(torch, rng)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(sys.argv[1:], BENCHES)

@@ -181,8 +181,25 @@ def split_index(fn, stack):
     return hits[0] if len(hits) == 1 else None
 
 
+def _target(fn):
+    """What is split for compiled ``fn``: a Module's ``forward`` (a compiled module, or
+    ``Module.compile()``'s compiled ``_call_impl``), else ``fn``."""
+    from plugtorch.nn.modules.module import Module
+    if isinstance(fn, Module):
+        return fn.forward
+    if getattr(fn, "__func__", None) is Module._call_impl:
+        return fn.__self__.forward
+    return fn
+
+
+def _hooked(module) -> bool:
+    """Whether calling ``module`` runs hooks around its forward (the split runs forward alone)."""
+    return bool(module._forward_hooks or module._forward_pre_hooks or module._backward_hooks
+                or module._backward_pre_hooks or module._non_full_backward_hooks)
+
+
 def _code_of(fn):
-    f = getattr(fn, "__func__", fn)
+    f = getattr(_target(fn), "__func__", _target(fn))
     return getattr(f, "__code__", None) if isinstance(f, types.FunctionType) else None
 
 
@@ -190,6 +207,9 @@ class Split:
     """``fn`` cut before statement ``k`` of its body: ``head`` (compiled) and ``tail`` (eager)."""
 
     def __init__(self, fn, k, compile_head):
+        self.call = fn          # (what the compiled function calls: a module runs its hooks)
+        self.module = getattr(_target(fn), "__self__", None) if _target(fn) is not fn else None
+        fn = _target(fn)
         func = getattr(fn, "__func__", fn)
         self.fn, self.k = fn, k
         code = func.__code__
@@ -268,6 +288,8 @@ class Split:
         return f
 
     def __call__(self, args, kwargs):
+        if self.module is not None and _hooked(self.module):
+            return self.call(*args, **kwargs), None, None    # (hooks added since: this call runs eagerly)
         if self._checked:
             return self.tail(self.head(*args, **kwargs)), None, None
         from plugtorch import compiler
@@ -347,10 +369,16 @@ class Split:
 def make_split(fn, stack, compile_head):
     """A ``Split`` of ``fn`` before the statement holding the read at ``stack``, or the reason why
     there is none (a string)."""
-    func = getattr(fn, "__func__", fn)
+    target = _target(fn)
+    if target is not fn and _hooked(target.__self__):
+        return "the module has hooks (its forward alone could be split)"
+    func = getattr(target, "__func__", target)
     if not isinstance(func, types.FunctionType):
         return "it is not a Python function"
     code = func.__code__
+    from plugtorch.compiler import _PKG_DIR
+    if code.co_filename.startswith(_PKG_DIR):
+        return "it is plugtorch's own code"
     if code.co_flags & (0x20 | 0x80 | 0x100 | 0x200):     # generator, coroutine, async generator
         return "it is a generator or coroutine"
     if code.co_cellvars:

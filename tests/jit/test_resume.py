@@ -281,3 +281,34 @@ def test_source_that_changed_on_disk_is_not_used(tmp_path, monkeypatch):
 def _call_offset(code):
     import dis
     return [i.offset for i in dis.get_instructions(code) if i.opname in ("CALL", "CALL_FUNCTION", "CALL_METHOD")][-1]
+
+
+class _Logged(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 5), nn.Linear(5, 2)
+        self.seen = []
+
+    def forward(self, x):
+        h = self.a(x).relu()
+        self.seen.append(round(h.sum().item(), 4))      # a read whose data changes at every call
+        return self.b(h)
+
+
+@pytest.mark.parametrize("how", ["pt.compile(m)", "m.compile()"])
+def test_a_module_s_forward_splits_and_hooks_make_it_eager(how):
+    pt.manual_seed(3)
+    eager, m = _Logged(), _Logged()
+    m.load_state_dict(eager.state_dict())
+    c = pt.compile(m) if how == "pt.compile(m)" else (m.compile(), m)[1]
+    for k in range(8):
+        x = pt.randn(3, 4)
+        np.testing.assert_array_equal(c(x).detach().numpy(), eager(x).detach().numpy())
+    assert m.seen == eager.seen and len(set(eager.seen)) == 8
+    assert compiler.stats()["graph_breaks"] == 1 and compiler.stats()["eager_calls"] == 0
+    calls = []
+    m.register_forward_hook(lambda mod, args, out: calls.append(1))    # (the split runs forward alone)
+    eager.register_forward_hook(lambda mod, args, out: None)
+    x = pt.randn(3, 4)
+    np.testing.assert_array_equal(c(x).detach().numpy(), eager(x).detach().numpy())
+    assert calls == [1] and m.seen == eager.seen

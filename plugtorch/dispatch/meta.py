@@ -38,13 +38,26 @@ def broadcast_shapes(*shapes, op="broadcast_shapes"):
             if out[j] == 1:
                 out[j] = n
             elif n != 1 and n != out[j]:
-                raise RuntimeError(
-                    f"{op}(): the shapes {' and '.join(str(tuple(x)) for x in shapes)} are not "
-                    f"broadcastable: size {out[j]} and size {n} differ at non-singleton dimension {j}")
+                raise _not_broadcastable(shapes, op)
     r = tuple(out)
     if len(shapes) == 2:
         _BCAST[key] = r
     return r
+
+
+def _not_broadcastable(shapes, op) -> RuntimeError:
+    """The error for shapes that do not broadcast, naming (as PyTorch) the last dimension where
+    two sizes other than 1 differ."""
+    ndim = max(len(s) for s in shapes)
+    for j in reversed(range(ndim)):
+        sizes = [s[j - ndim + len(s)] for s in shapes if j - ndim + len(s) >= 0]
+        big = [n for n in sizes if n != 1]
+        other = next((n for n in big if n != big[0]), None) if big else None
+        if other is not None:
+            return RuntimeError(
+                f"{op}(): the shapes {' and '.join(str(tuple(x)) for x in shapes)} are not "
+                f"broadcastable: size {big[0]} and size {other} differ at non-singleton dimension {j}")
+    raise AssertionError("_not_broadcastable called for shapes that broadcast")
 
 
 def device_mismatch(op, d1, d2):

@@ -8,6 +8,9 @@ x23 = pt.zeros(2, 3)
 ERRORS = [
     # broadcasting and shapes
     ("broadcast", lambda: pt.ones(2, 3) * pt.ones(2), RuntimeError, r"mul\(\): the shapes \(2, 3\) and \(2,\) are not broadcastable"),
+    ("broadcast names the last conflicting dim", lambda: pt.ones(4, 3, 2) * pt.ones(4, 3), RuntimeError,
+     r"mul\(\): the shapes \(4, 3, 2\) and \(4, 3\) are not broadcastable: size 2 and size 3 differ at "
+     r"non-singleton dimension 2$"),
     ("broadcast where", lambda: pt.where(pt.ones(2) > 0, pt.ones(3), 0.0), RuntimeError, "where.*not broadcastable"),
     ("broadcast_shapes", lambda: pt.broadcast_shapes((2,), (3,)), RuntimeError, r"\(2,\) and \(3,\) are not broadcastable"),
     ("view non-contiguous", lambda: x23.t().view(6), RuntimeError, r"Use \.reshape\(\.\.\.\) instead"),

@@ -69,6 +69,19 @@ def test_huge_tensors_take_no_memory():
     assert tuple(y.shape) == (8, 10 ** 5) and y.is_meta
     assert tuple(w.sum(0).shape) == (10 ** 5,)
     assert w.nbytes == 4 * 10 ** 10
+    n = 10 ** 5   # ops whose cpu kernel on stand-ins would allocate or scan 10^10 elements
+    assert tuple(pt.cat([w, w]).shape) == (2 * n, n) and tuple(pt.stack([w, w], 1).shape) == (n, 2, n)
+    assert tuple(w.sum(1, keepdim=True).shape) == (n, 1) and w.long().sum().dtype is pt.int64
+    assert tuple(w.softmax(1).shape) == (n, n) and tuple(pt.nn.functional.layer_norm(w, (n,)).shape) == (n, n)
+    v, i = w.max(0)
+    assert tuple(v.shape) == (n,) and i.dtype is pt.int64 and w.argmax().ndim == 0
+    assert [t.dtype for t in w.sort(1)] == [pt.float32, pt.int64] and tuple(w.cumsum(0).flip(1).shape) == (n, n)
+    assert (w > 0).any().dtype is pt.bool and tuple(w.var(1).shape) == (n,)
+
+
+def test_init_sparse_on_a_huge_meta_matrix_returns_at_once():
+    w = pt.empty(10 ** 5, 10 ** 5, device="meta")
+    assert nn.init.sparse_(w, 0.1) is w   # (it drew a randperm per column: minutes)
 
 
 # ---- reading data --------------------------------------------------------------------------

@@ -125,6 +125,66 @@ def _linear_backward(g, x, w, mask, dtype):
             MetaArray(w.shape[:1], d) if mask[2] else None)
 
 
+# ---- ops whose result's shape follows from the arguments: computed directly on large inputs,
+# where the cpu kernel on stand-ins would allocate (or scan) the whole result ---------------------
+def _small(v):
+    """``v`` with every dim shrunk to 1: the cpu kernel on it gives the result's dtypes cheaply."""
+    if v.__class__ is MetaArray:
+        return MetaArray((1,) * v.ndim, v.dtype)
+    if v.__class__ in (list, tuple):
+        return type(v)(_small(x) for x in v)
+    return v
+
+
+def _dtypes_of(name, kargs):
+    if name == "layer_norm":   # (its normalized shape must match the input's last dims)
+        return kargs[0].dtype
+    r = _generic_call(name, _small(tuple(kargs)))
+    return [x.dtype for x in r] if isinstance(r, (tuple, list)) else r.dtype
+
+
+def _when_large(name, shapes):
+    """A kernel computing its results' shapes with ``shapes(*kargs)`` (a shape, or a list of
+    them) for large inputs, and running the cpu kernel on stand-ins for small ones (which also
+    gives cpu's layout)."""
+    generic = _generic(name)
+
+    def kernel(*kargs):
+        if not _large(kargs):
+            return generic(*kargs)
+        shape = shapes(*kargs)
+        dt = _dtypes_of(name, kargs)
+        if isinstance(dt, list):
+            return tuple(MetaArray(sh, d) for sh, d in zip(shape, dt))
+        return MetaArray(shape, dt)
+    kernel.__name__ = f"meta_{name}"
+    return kernel
+
+
+def _reduced(x, dims, keepdim):
+    dims = range(x.ndim) if dims is None else (dims,) if isinstance(dims, int) else dims
+    return tuple(1 if d in dims else n for d, n in enumerate(x.shape) if keepdim or d not in dims)
+
+
+def _cat_shape(arrays, dim, *rest):
+    kept = [a for a in arrays if a.shape != (0,)] or list(arrays)   # (legacy empty 1-d tensors are skipped)
+    shape = list(kept[0].shape)
+    if shape:
+        shape[dim] = sum(a.shape[dim] for a in kept)
+    return tuple(shape)
+
+
+_SHAPES = {
+    "cat": _cat_shape,
+    "flip": lambda x, *a: x.shape, "log_softmax": lambda x, *a: x.shape, "cumsum": lambda x, *a: x.shape,
+    "cumprod": lambda x, *a: x.shape, "layer_norm": lambda x, *a: x.shape,
+    "sort": lambda x, *a: [x.shape, x.shape],
+    **{n: (lambda x, dims, keepdim, *a: _reduced(x, dims, keepdim))
+       for n in ("sum", "prod", "amax", "amin", "all", "any")},
+    "argmax": lambda x, dim, keepdim: _reduced(x, dim, keepdim), "argmin": lambda x, dim, keepdim: _reduced(x, dim, keepdim),
+}
+
+
 def _nonzero(x):
     from plugtorch.dispatch.meta import data_dependent_error
     raise data_dependent_error("nonzero")
@@ -274,6 +334,8 @@ class MetaKernels(dict):
             return None      # a view op this table does not know: the dispatcher names it
         if name not in _cpu_kernels():
             return None
+        if name in _SHAPES:
+            return _when_large(name, _SHAPES[name])
         if "pointwise" in op.tags:
             return _pointwise(name)
         if name.startswith("linalg_") or name == "geqrf":   # LAPACK: valid matrices and pivots

@@ -6,8 +6,9 @@ Every op the registry declares with a meta function gets a kernel here, made on 
   strides and offset, as a device backend does;
 - in-place ops (copy_, fill through copy_, uniform_, normal_ ..., the fused optimizer steps) do
   nothing: there is nothing to write;
-- factories (empty, full) and the heavy ops (matmul, linear, pointwise ops on large tensors)
-  compute the result's shape directly;
+- factories (empty, full, arange) and the heavy ops (matmul, linear and its backward) compute the
+  result's shape directly, and so, on large inputs, do pointwise ops, cat, the reductions, sort,
+  the scans, flip, log_softmax and layer_norm;
 - every other op runs the cpu kernel on stand-ins (zeros laid out as the inputs when they are
   small, one broadcast zero when large) and keeps only the shape, dtype and layout of its result;
 - ops whose result's shape depends on the data (nonzero) raise NotImplementedError, as

@@ -121,12 +121,63 @@ class FunctionEventAvg:
     """Events of one name together (``key_averages()``)."""
 
     def __init__(self, key):
-        self.key, self.count, self.cpu_time_total = key, 0, 0.0
+        self.key, self.count, self.cpu_time_total, self.self_cpu_time_total = key, 0, 0.0, 0.0
 
     cpu_time = property(lambda self: self.cpu_time_total / max(self.count, 1))
 
     def __repr__(self):
         return f"<FunctionEventAvg {self.key} count={self.count} cpu_time_total={self.cpu_time_total:.1f} us>"
+
+
+def _self_time(e) -> float:
+    """An event's time less its children's (PyTorch's "Self CPU")."""
+    return e.cpu_time_total - sum(c.cpu_time_total for c in e.cpu_children)
+
+
+FunctionEvent.self_cpu_time_total = property(_self_time)
+
+
+def _format_us(us: float) -> str:
+    if us >= 1e6:
+        return f"{us / 1e6:.3f}s"
+    if us >= 1e3:
+        return f"{us / 1e3:.3f}ms"
+    return f"{us:.3f}us"
+
+
+class EventList(list):
+    """A list of events (``events()``) or of averages (``key_averages()``) that prints as
+    PyTorch's profiler table: ``prof.key_averages().table(sort_by="self_cpu_time_total")``."""
+
+    _SORT_KEYS = ("cpu_time_total", "self_cpu_time_total", "cpu_time", "count")
+
+    def table(self, sort_by: str | None = None, row_limit: int = 100, max_name_column_width: int = 55,
+              **unused) -> str:
+        """Name, Self CPU %, Self CPU, CPU total %, CPU total, CPU time avg and # of Calls per row
+        (times in us, ms or s), sorted by ``sort_by`` (descending) when given; the percentages
+        are of the summed self times, as in PyTorch."""
+        rows = list(self)
+        if sort_by is not None:
+            if sort_by not in self._SORT_KEYS:
+                raise ValueError(f"table(): sort_by must be one of {', '.join(self._SORT_KEYS)} (plugtorch times "
+                                 f"ops on the host, synchronising devices when asked), got {sort_by!r}")
+            rows.sort(key=lambda e: getattr(e, sort_by), reverse=True)
+        if row_limit is not None and row_limit > 0:
+            rows = rows[:row_limit]
+        total_self = sum(e.self_cpu_time_total for e in self) or 1.0
+        width = min(max([len("Name")] + [len(e.key) for e in rows]), max_name_column_width)
+        heads = ("Self CPU %", "Self CPU", "CPU total %", "CPU total", "CPU time avg", "# of Calls")
+        line = "-" * width + "  " + "  ".join("-" * 12 for _ in heads)
+        out = [line, f"{'Name':<{width}}  " + "  ".join(f"{h:>12}" for h in heads), line]
+        for e in rows:
+            name = e.key if len(e.key) <= width else e.key[:width - 3] + "..."
+            count = e.count
+            cells = (f"{100 * e.self_cpu_time_total / total_self:.2f}%", _format_us(e.self_cpu_time_total),
+                     f"{100 * e.cpu_time_total / total_self:.2f}%", _format_us(e.cpu_time_total),
+                     _format_us(e.cpu_time_total / max(count, 1)), str(count))
+            out.append(f"{name:<{width}}  " + "  ".join(f"{c:>12}" for c in cells))
+        out += [line, f"Self CPU time total: {_format_us(sum(e.self_cpu_time_total for e in self))}"]
+        return "\n".join(out)
 
 
 _now_us = lambda: time.perf_counter_ns() / 1e3   # noqa: E731
@@ -276,7 +327,7 @@ class profile(DispatchMode):
     # ---- results ----
     def events(self) -> list:
         """The events of the last recorded cycle, in the order they began."""
-        return sorted(self._events, key=lambda e: e.start_us)
+        return EventList(sorted(self._events, key=lambda e: e.start_us))
 
     def key_averages(self) -> list:
         groups: dict = {}
@@ -286,7 +337,8 @@ class profile(DispatchMode):
                 a = groups[e.name] = FunctionEventAvg(e.name)
             a.count += 1
             a.cpu_time_total += e.cpu_time_total
-        return sorted(groups.values(), key=lambda a: -a.cpu_time_total)
+            a.self_cpu_time_total += _self_time(e)
+        return EventList(sorted(groups.values(), key=lambda a: -a.cpu_time_total))
 
     def export_chrome_trace(self, path: str) -> None:
         """Write the events as Chrome trace JSON (chrome://tracing, Perfetto, TensorBoard); a

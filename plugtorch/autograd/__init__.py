@@ -210,3 +210,4 @@ class Variable(metaclass=_VariableMeta):
 from plugtorch._tensor import Tensor  # noqa: E402
 from plugtorch.autograd.engine import run_backward  # noqa: E402
 from plugtorch.autograd import functional  # noqa: E402,F401
+from plugtorch.autograd import profiler  # noqa: E402,F401  (torch.autograd.profiler: the older profiler interface)

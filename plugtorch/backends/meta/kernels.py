@@ -18,58 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugtorch.backends.base import contiguous_strides
+from plugtorch.backends import strided_views
 from plugtorch.backends.meta.array import _STANDIN_MAX, MetaArray, dense_like, dense_order, from_result
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_RAW, OUT_VIEW
 
 
-# ---- views: the same arithmetic as a device backend's strided views ------------------------
-def _view(x, shape):
-    from plugtorch.dispatch.ops.shape import view_strides
-    shape = tuple(shape)
-    st = view_strides(x.shape, x.strides, shape)
-    if st is True or st is None:
-        st = x.strides if shape == x.shape else contiguous_strides(shape)
-    return x.view_as(shape, st, x.offset)
-
-
-def _permute(x, dims):
-    return x.view_as(tuple(x.shape[d] for d in dims), tuple(x.strides[d] for d in dims), x.offset)
-
-
-def _expand(x, shape):
-    off = len(shape) - len(x.shape)
-    st = [0] * off
-    for n, s, m in zip(x.shape, x.strides, tuple(shape)[off:]):
-        st.append(s if n == m else 0)
-    return x.view_as(shape, st, x.offset)
-
-
-def _slice(x, dim, start, end, step):
-    n = max(0, (end - start + step - 1) // step)
-    shape, st = list(x.shape), list(x.strides)
-    shape[dim] = n
-    st[dim] *= step
-    return x.view_as(shape, st, x.offset + start * x.strides[dim])
-
-
-def _select(x, dim, index):
-    return x.view_as(x.shape[:dim] + x.shape[dim + 1:], x.strides[:dim] + x.strides[dim + 1:],
-                     x.offset + index * x.strides[dim])
-
-
-def _unfold(x, dim, size, step):
-    if not x.shape:
-        return x.view_as((1,), (1,), x.offset)
-    n = (x.shape[dim] - size) // step + 1
-    return x.view_as(x.shape[:dim] + (n,) + x.shape[dim + 1:] + (size,),
-                     x.strides[:dim] + (x.strides[dim] * step,) + x.strides[dim + 1:] + (x.strides[dim],), x.offset)
-
-
-def _as_strided(x, size, stride, offset):
-    return x.view_as(tuple(size), tuple(stride), offset)
-
-
+# ---- views: the arithmetic of every strided backend (plugtorch/backends/strided_views.py) -------
 def _view_as_real(x, dtype):
     return MetaArray(x.shape + (2,), dtype.numpy, tuple(2 * s for s in x.strides) + (1,), 2 * x.offset)
 
@@ -78,9 +32,7 @@ def _view_as_complex(x, dtype):
     return MetaArray(x.shape[:-1], dtype.numpy, tuple(s // 2 for s in x.strides[:-1]), x.offset // 2)
 
 
-_VIEWS = {"view": _view, "permute": _permute, "expand": _expand, "slice": _slice, "select": _select,
-          "unfold": _unfold, "as_strided": _as_strided, "view_as_real": _view_as_real,
-          "view_as_complex": _view_as_complex}
+_VIEWS = {**strided_views.KERNELS, "view_as_real": _view_as_real, "view_as_complex": _view_as_complex}
 
 
 # ---- factories and the ops computed from shapes alone --------------------------------------

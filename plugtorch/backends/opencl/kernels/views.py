@@ -1,54 +1,13 @@
 """View ops: new shape, strides and offset over the same cl.Buffer, never a copy."""
 from __future__ import annotations
 
-from plugtorch.backends.opencl.buffer import CLArray, contiguous_strides
-from plugtorch.dispatch.ops.shape import view_strides
+from plugtorch.backends import strided_views
+from plugtorch.backends.opencl.buffer import CLArray
 
-
-def view(x, shape):
-    st = view_strides(x.shape, x.strides, tuple(shape))
-    if st is True:
-        st = x.strides if tuple(shape) == x.shape else contiguous_strides(shape)
-    return x.view_as(shape, st, x.offset)
-
-
-def permute(x, dims):
-    return x.view_as(tuple(x.shape[d] for d in dims), tuple(x.strides[d] for d in dims), x.offset)
-
-
-def expand(x, shape):
-    off = len(shape) - len(x.shape)
-    st = [0] * off
-    for n, s, m in zip(x.shape, x.strides, shape[off:]):
-        st.append(s if n == m else 0)
-    return x.view_as(shape, st, x.offset)
-
-
-def slice_(x, dim, start, end, step):
-    n = max(0, (end - start + step - 1) // step)
-    shape = list(x.shape)
-    st = list(x.strides)
-    shape[dim] = n
-    st[dim] *= step
-    return x.view_as(shape, st, x.offset + start * x.strides[dim])
-
-
-def select(x, dim, index):
-    return x.view_as(x.shape[:dim] + x.shape[dim + 1:], x.strides[:dim] + x.strides[dim + 1:],
-                     x.offset + index * x.strides[dim])
-
-
-def unfold(x, dim, size, step):
-    if not x.shape:
-        return x.view_as((1,), (1,), x.offset)
-    n = (x.shape[dim] - size) // step + 1
-    return x.view_as(tuple(x.shape[:dim]) + (n,) + tuple(x.shape[dim + 1:]) + (size,),
-                     tuple(x.strides[:dim]) + (x.strides[dim] * step,) + tuple(x.strides[dim + 1:]) + (x.strides[dim],),
-                     x.offset)
-
-
-def as_strided(x, size, stride, offset):   # the meta checked the buffer's size
-    return x.view_as(tuple(size), tuple(stride), offset)
+# (view, permute, expand, slice, select, unfold, as_strided: the arithmetic every strided backend shares)
+view, permute, expand, slice_, select, unfold, as_strided = (
+    strided_views.view, strided_views.permute, strided_views.expand, strided_views.slice_, strided_views.select,
+    strided_views.unfold, strided_views.as_strided)
 
 
 def view_as_real(x, dtype):
@@ -64,5 +23,4 @@ def view_as_complex(x, dtype):
                    x.offset // 2)
 
 
-KERNELS = {"view": view, "permute": permute, "expand": expand, "slice": slice_, "select": select, "unfold": unfold, "as_strided": as_strided,
-           "view_as_real": view_as_real, "view_as_complex": view_as_complex}
+KERNELS = {**strided_views.KERNELS, "view_as_real": view_as_real, "view_as_complex": view_as_complex}

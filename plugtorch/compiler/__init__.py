@@ -843,7 +843,9 @@ class CompiledFunction:
         e.traced = traced
         e.state = "compiled"
         # the key holds grad mode and every input's requires_grad: decide the path once
-        if graph.backward_ran or not D.grad_state.enabled or not any(t._rg for t in traced_inputs(graph, args, kwargs)):
+        if graph.enables_grad and not graph.backward_ran:
+            e.run = traced._call_tensors    # (enable_grad() inside, called under no_grad: autograd records)
+        elif graph.backward_ran or not D.grad_state.enabled or not any(t._rg for t in traced_inputs(graph, args, kwargs)):
             rg = [t for t in traced._rg_captures if t._rg]   # (their requires_grad is guarded: decided once)
             fast = traced._exe._fn
             e.run = (lambda ts: traced._call_tensors(ts)) if rg and not graph.backward_ran and D.grad_state.enabled \

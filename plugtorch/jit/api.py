@@ -79,8 +79,11 @@ def _all_tensors(args) -> bool:
 
 
 def _needs_autograd(graph, tensors, rg_captures) -> bool:
-    if graph.backward_ran or not D.grad_state.enabled:
+    if graph.backward_ran:
         return False
+    if not D.grad_state.enabled:
+        # (ops the program made under enable_grad() inside the call record autograd even so)
+        return graph.enables_grad
     for t in tensors:
         if t._rg:
             return True

@@ -615,10 +615,11 @@ def run_with_autograd(graph, tensors):
             D.data_check(get(flag), exc_type, message)
         args = substitute(call.args, get)
         kwargs = substitute(call.kwargs, get)
-        if call.grad:
+        if call.grad is True:
             res = D.dispatch(call.op, *args, **kwargs)
-        else:     # (made under no_grad: an update of a parameter, a running statistic)
-            prev, D.grad_state.enabled = D.grad_state.enabled, False
+        else:     # (made under no_grad: an update of a parameter, a running statistic; or under
+            # enable_grad() inside a call made under no_grad: tracer.ENABLE_GRAD)
+            prev, D.grad_state.enabled = D.grad_state.enabled, bool(call.grad)
             try:
                 res = D.dispatch(call.op, *args, **kwargs)
             finally:

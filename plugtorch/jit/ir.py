@@ -208,6 +208,7 @@ class Graph:
         self.grad_bindings: list = [] # (Value or Tensor, Value of its new .grad or None)
         self.grad_guards: list = []   # (Value or Tensor, whether its .grad must be None at the call)
         self.backward_ran = False
+        self.enables_grad = False     # ops made under enable_grad() in a call entered without grad
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.read_stacks: list = []   # the Python stack at each program read (compiler.resume)

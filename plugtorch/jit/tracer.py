@@ -32,6 +32,9 @@ _INTERNAL_FILES = tuple(os.path.join(_PKG, f) for f in ("_tensor.py", "_methods.
 _SCALARS = (int, float, bool, str, type(None), complex)
 # OUT_RAW ops that only read (their Python result is data the program then uses)
 _READ_ONLY_RAW = frozenset({"allclose", "equal"})
+# OpCall.grad of an op the program made under enable_grad() in a call entered under no_grad (truthy,
+# as grad=True: the replay through autograd turns grad mode on for it)
+ENABLE_GRAD = "enable_grad"
 
 
 class TracerWarning(Warning):
@@ -83,6 +86,7 @@ class Tracer(D.DispatchMode):
         self.current = None
         self.warn = warn
         self.backward_ran = False
+        self.enables_grad = False     # an op made under enable_grad() inside a call entered without grad
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self.grad_events = 0          # .grad reads and assignments so far
@@ -210,8 +214,12 @@ class Tracer(D.DispatchMode):
             finally:
                 self.depth -= 1
         gs = D.grad_state
-        rec = OpCall(op, self._template(args), self._template(kwargs), source_site(),
-                     gs.enabled or not self.entry_grad or gs.in_function > 0)
+        grad = gs.enabled or not self.entry_grad or gs.in_function > 0
+        if gs.enabled and not self.entry_grad and gs.in_function == 0:
+            # (enable_grad() inside a call made under no_grad: autograd records it there, so a
+            # replay under no_grad must too)
+            grad, self.enables_grad = ENABLE_GRAD, True
+        rec = OpCall(op, self._template(args), self._template(kwargs), source_site(), grad)
         prev = self.current
         self.current = rec
         self.depth = 1
@@ -634,6 +642,7 @@ class Tracer(D.DispatchMode):
                 if self.warn:
                     warnings.warn(f"the traced call {why}", TracerWarning, stacklevel=3)
         g.backward_ran = self.backward_ran
+        g.enables_grad = self.enables_grad
         # .grad left behind: every tensor the program used or whose .grad it touched
         tensors = {id(t): t for t in self.tensors.values()}
         for k, (t, what, was_none) in self.grad_first.items():

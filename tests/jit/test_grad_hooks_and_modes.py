@@ -1,0 +1,94 @@
+"""compile over calls whose autograd setting changes between calls: a gradient hook registered
+on (or removed from) a parameter after the step was compiled, and enable_grad() inside a
+function called under no_grad. Each compares with the known values over several calls."""
+import numpy as np
+
+import plugtorch as pt
+
+
+def _step(w, opt):
+    def step(x):
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    return step
+
+
+def test_a_parameter_hook_added_after_compiling_is_applied():
+    # loss = sum(w * x): the gradient is x; SGD lr 0.5 subtracts 0.5 * x, the hook scales it by 0
+    w = pt.zeros(2, requires_grad=True)
+    opt = pt.optim.SGD([w], lr=0.5)
+    c = pt.compile(_step(w, opt))
+    x = pt.tensor([1.0, 2.0])
+    c(x), c(x)
+    np.testing.assert_array_equal(w.detach().numpy(), [-1.0, -2.0])
+    h = w.register_hook(lambda g: g * 0)
+    c(x), c(x)
+    np.testing.assert_array_equal(w.detach().numpy(), [-1.0, -2.0])    # (replayed without the hook: -2, -4)
+    h.remove()
+    c(x), c(x)
+    np.testing.assert_array_equal(w.detach().numpy(), [-2.0, -4.0])    # (and not with it after its removal)
+    with w.register_hook(lambda g: g * 2):
+        c(x)
+    np.testing.assert_array_equal(w.detach().numpy(), [-3.0, -6.0])
+    c(x)
+    np.testing.assert_array_equal(w.detach().numpy(), [-3.5, -7.0])
+    assert pt.compiler.stats()["graphs"] == 5     # (each add or remove keys a new graph)
+
+
+def test_a_post_accumulate_grad_hook_added_after_compiling_runs():
+    w = pt.ones(2, requires_grad=True)
+
+    def f(x):
+        (w * x).sum().backward()
+    c = pt.compile(f)
+    x = pt.tensor([3.0, 4.0])
+    for _ in range(2):
+        w.grad = None
+        c(x)
+        np.testing.assert_array_equal(w.grad.numpy(), [3.0, 4.0])
+
+    def halve(p):
+        with pt.no_grad():
+            p.grad.mul_(0.5)
+    w.register_post_accumulate_grad_hook(halve)
+    for _ in range(2):
+        w.grad = None
+        c(x)
+        np.testing.assert_array_equal(w.grad.numpy(), [1.5, 2.0])
+
+
+def test_enable_grad_inside_a_call_made_under_no_grad_records_autograd():
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        with pt.enable_grad():
+            return w * x
+    c = pt.compile(f)
+    for k in range(1, 4):
+        with pt.no_grad():
+            y = c(pt.full((2,), float(k)))
+        assert y.requires_grad    # (the replay ran dispatch-free under no_grad: False)
+        np.testing.assert_array_equal(y.detach().numpy(), [2.0 * k, 3.0 * k])
+        w.grad = None
+        y.sum().backward()
+        np.testing.assert_array_equal(w.grad.numpy(), [float(k), float(k)])
+    assert pt.compiler.stats()["compiled_calls"] == 2
+
+
+def test_a_traced_graph_with_enable_grad_inside_records_autograd_under_no_grad():
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        with pt.enable_grad():
+            y = w * x
+        return y, x * 2
+    with pt.no_grad():
+        t = pt.jit.trace(f, (pt.ones(2),))
+        y, z = t(pt.full((2,), 5.0))
+    assert y.requires_grad and not z.requires_grad
+    np.testing.assert_array_equal(z.numpy(), [10.0, 10.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [5.0, 5.0])

@@ -77,6 +77,14 @@ def test_huge_tensors_take_no_memory():
     assert tuple(v.shape) == (n,) and i.dtype is pt.int64 and w.argmax().ndim == 0
     assert [t.dtype for t in w.sort(1)] == [pt.float32, pt.int64] and tuple(w.cumsum(0).flip(1).shape) == (n, n)
     assert (w > 0).any().dtype is pt.bool and tuple(w.var(1).shape) == (n,)
+    x = meta(n, n, requires_grad=True)
+    target = pt.zeros(n, dtype=pt.int64, device="meta")
+    loss = pt.nn.functional.cross_entropy(x, target)
+    assert loss.ndim == 0 and loss.dtype is pt.float32
+    loss.backward()
+    assert tuple(x.grad.shape) == (n, n)
+    assert tuple(pt.nn.functional.cross_entropy(x, target, reduction="none").shape) == (n,)
+    assert tuple(pt.nn.functional.cross_entropy(x, x.detach().softmax(1), reduction="none").shape) == (n,)
 
 
 def test_init_sparse_on_a_huge_meta_matrix_returns_at_once():

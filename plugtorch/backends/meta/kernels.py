@@ -127,8 +127,16 @@ def _cat_shape(arrays, dim, *rest):
     return tuple(shape)
 
 
+def _cross_entropy_shape(x, t, w, ignore_index, reduction, *rest):
+    if reduction != "none":
+        return ()
+    if t.dtype.kind in "iu":   # class indices: one loss per target
+        return t.shape
+    return x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()   # class probabilities: the class dim goes
+
+
 _SHAPES = {
-    "cat": _cat_shape,
+    "cat": _cat_shape, "cross_entropy": _cross_entropy_shape, "_cross_entropy_backward": lambda g, x, *a: x.shape,
     "flip": lambda x, *a: x.shape, "log_softmax": lambda x, *a: x.shape, "cumsum": lambda x, *a: x.shape,
     "cumprod": lambda x, *a: x.shape, "layer_norm": lambda x, *a: x.shape,
     "sort": lambda x, *a: [x.shape, x.shape],

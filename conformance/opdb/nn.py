@@ -108,6 +108,12 @@ def _prelu(ctx):
             Sample(_x(ctx, (4,)), _x(ctx, (1,)), name="1-d input")]
 
 
+def _hardtanh(ctx):
+    return [Sample(_x(ctx, (2, 3, 4)), -0.5, 0.5),
+            Sample(_x(ctx, (3, 5), "transposed"), 0.0, 6.0, name="relu6's limits"),
+            Sample(_x(ctx, (4,)), name="default limits")]
+
+
 def _mode_pad(n):
     """Samples of reflection_pad{n}d / replication_pad{n}d: batched and unbatched, asymmetric and
     negative pads (a crop), a transposed input."""
@@ -297,6 +303,7 @@ ENTRIES = [
     Entry("avg_pool3d", samples=_avg_pool3d, dtypes=NN_DTYPES),
     Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
     Entry("prelu", samples=_prelu, dtypes=NN_DTYPES),
+    Entry("hardtanh", samples=_hardtanh, dtypes=NN_DTYPES),
     Entry("grid_sample", samples=_grid_sample, dtypes=NN_DTYPES),
     *[Entry(f"{kind}_pad{n}d", samples=_mode_pad(n), dtypes=NN_DTYPES) for kind in ("reflection", "replication")
       for n in (1, 2, 3)],

@@ -56,6 +56,7 @@ NN_OPS = {
        for kind in ("reflection", "replication") for n in (1, 2, 3)},
     # on PyTorch's lower-precision autocast lists (a matrix-product-like op in its kernels)
     "prelu": (_activation.prelu, ()),
+    "hardtanh": (_activation.hardtanh_op, ()),    # (ReLU6: a cpu kernel of one pass, not nine ops)
     "batch_norm": (_norm.batch_norm, ()),
     "layer_norm": (_norm.layer_norm, ()),
     "rms_norm": (_norm.rms_norm, ()),
@@ -90,7 +91,7 @@ NN_OPS = {
 }
 
 
-_OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm",
+_OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm", "hardtanh",
                 "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
                 "_layer_norm_backward", "scaled_dot_product_attention")
 
@@ -534,7 +535,16 @@ _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
           "_linear_backward": _linear_backward_meta}
 # op name -> (formula, the arguments it reads, which calls it covers (None: all))
+def _hardtanh_grad(g, input, min_val=-1.0, max_val=1.0):
+    # the incoming gradient strictly inside the limits (0 at them, as PyTorch), and at nan
+    inside = (input > min_val) & (input < max_val)
+    if input.dtype.is_floating_point:
+        inside = inside | (input != input)
+    return (pt.where(inside, g, 0.0).to(g.dtype), None, None)
+
+
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
+             "hardtanh": (_hardtanh_grad, ("input",), None),
              "nll_loss": (_nll_loss_grad, ("input", "target", "weight"), None),
              "conv2d": (_conv.conv2d_backward, ("input", "weight"), None),
              "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered)}

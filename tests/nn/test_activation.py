@@ -327,3 +327,31 @@ def test_gelu_and_logsigmoid_tails_keep_relative_accuracy(device):
     got = F.logsigmoid(pt.tensor(xs, dtype=pt.float64, device=device)).cpu().numpy()
     want = np.array([min(x, 0.0) - math.log1p(math.exp(-abs(x))) for x in xs])
     np.testing.assert_allclose(got, want, rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.float16])
+def test_hardtanh_op_kernel_matches_its_decomposition_and_pytorch_s_edges(dtype):
+    """hardtanh (ReLU6) is an nn op with a cpu kernel (one clip): the same values as its
+    decomposition, -0.0 and nan kept (PyTorch's clamp keeps them), and the gradient 0 at the
+    limits, 1 strictly inside and at nan (PyTorch's hardtanh_backward)."""
+    from plugtorch.nn.functional.activation import hardtanh_op
+    vals = [-7.0, -0.0, 0.0, 0.5, 5.5, 6.0, 6.5, float("nan"), float("inf"), float("-inf")]
+    x = pt.tensor(vals, dtype=dtype, requires_grad=True)
+    y = F.relu6(x)
+    got = y.detach().double().numpy()
+    want = np.clip(np.array(vals), 0.0, 6.0)              # (every value exact in float16 too)
+    np.testing.assert_array_equal(got, want)              # (nan where nan)
+    assert np.signbit(got[1]) and not np.signbit(got[2])   # -0.0 stays -0.0, as torch's
+    decomposed = hardtanh_op(x.detach(), 0.0, 6.0).double().numpy()
+    np.testing.assert_array_equal(decomposed, got)
+    assert np.array_equal(np.signbit(decomposed), np.signbit(got))
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+def test_hardtanh_of_integers_truncates_float_limits_back():
+    x = pt.tensor([0, 7, 3, -2], dtype=pt.int64)
+    assert F.hardtanh(x, 0.5, 6.5).tolist() == [0, 6, 3, 0]       # clip to 0.5, 6.5, then int
+    assert F.hardtanh(x, 0.5, 6.5).dtype is pt.int64
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        F.hardtanh(x, 2.0, 1.0)

@@ -90,4 +90,12 @@ def layer_norm_backward(g, x, ns, w, eps, mask):
     return gx, gw, gb
 
 
-KERNELS = {"layer_norm": layer_norm, "_layer_norm_backward": layer_norm_backward}
+def hardtanh(x, lo, hi):
+    """The nn op hardtanh (ReLU6): one clip, nan and -0.0 kept as PyTorch's clamp keeps them; an
+    integer input clipped to float limits is truncated back to its dtype, as the decomposition."""
+    if x.dtype.kind == "f":
+        return np.clip(x, x.dtype.type(lo), x.dtype.type(hi))
+    return np.clip(x, lo, hi).astype(x.dtype, copy=False)
+
+
+KERNELS = {"layer_norm": layer_norm, "_layer_norm_backward": layer_norm_backward, "hardtanh": hardtanh}

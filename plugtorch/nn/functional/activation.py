@@ -49,11 +49,19 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
         raise RuntimeError("hardtanh(): Bool inputs not supported for hardtanh; convert the input with .float() first")
     if input.dtype is pt.uint8 and min_val < 0:
         raise RuntimeError("hardtanh(): cannot do hardtanh on an unsigned type with negative limits")
-    inside = (input > min_val) & (input < max_val)
+    return _out(input, pt.ops.hardtanh(input, min_val, max_val), inplace)
+
+
+def hardtanh_op(input, min_val: float = -1.0, max_val: float = 1.0):
+    """The nn op ``hardtanh`` (plugtorch/nn/ops.py): the input clamped to [min_val, max_val], in its
+    dtype, nan kept, -0.0 kept at min_val 0 (as PyTorch's clamp); its gradient (the formula) is
+    the incoming one where min_val < x < max_val or x is nan, else 0. A backend may give it a
+    kernel (cpu: one np.clip); this decomposition serves the others."""
+    keep = (input >= min_val) & (input <= max_val)
     if input.dtype.is_floating_point:
-        inside = inside | (input != input)    # nan stays nan (with its gradient), as in PyTorch
-    out = pt.where(inside, input, pt.where(input <= min_val, min_val, max_val))
-    return _out(input, out if out.dtype == input.dtype else out.to(input.dtype), inplace)
+        keep = keep | (input != input)
+    out = pt.where(keep, input, pt.where(input < min_val, min_val, max_val))
+    return out if out.dtype == input.dtype else out.to(input.dtype)
 
 
 def relu6(input, inplace: bool = False):

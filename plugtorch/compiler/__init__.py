@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import functools
 import math
+from itertools import chain as _chain
+from operator import is_ as _is
 import os
 import sys
 import sysconfig
@@ -497,11 +499,32 @@ def _tensor_key(t):
 
 def _optimizer_fingerprint(opts) -> tuple:
     """The optimizers' options as (group, key, value object) snapshots, and the ids of each
-    group's values (with the values, kept alive so the ids stay theirs)."""
+    group's values (with the values, kept alive so the ids stay theirs); and their state
+    (``_state_snapshot``)."""
     return _Fingerprint((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
                                                         (tuple(g.values()), list(map(id, g.values()))))
                                                        for g in o.param_groups),
-                         o.__dict__.get("_state_epoch", 0)) for o in opts)
+                         o.__dict__.get("_state_epoch", 0), _state_snapshot(o)) for o in opts)
+
+
+def _state_snapshot(o):
+    """``o.state``, each parameter's state dict and every value in them, by identity: a graph
+    captured the state tensors, so ``opt.state.clear()``, ``opt.state = defaultdict(dict)`` or
+    ``opt.state[p]["momentum_buffer"] = zeros_like(p)`` (a reset) must trace again (None: a state
+    that is not a dict of dicts is not guarded)."""
+    st = o.__dict__.get("state")
+    if not isinstance(st, dict):
+        return None
+    sds = tuple(st.values())
+    if not all(type(d) is dict for d in sds):
+        return None
+    return (st, len(st), sds, sum(map(len, sds)), tuple(_chain.from_iterable(map(dict.values, sds))))
+
+
+def _state_same(snap) -> bool:
+    st, n, sds, total, vals = snap
+    return (len(st) == n and all(map(_is, st.values(), sds)) and sum(map(len, sds)) == total
+            and all(map(_is, _chain.from_iterable(map(dict.values, sds)), vals)))
 
 
 class _Fingerprint(tuple):
@@ -515,9 +538,16 @@ def _unchanged_options_check(snapshot):
     from operator import is_
     ns = {"_all": all, "_map": map, "_is": is_}
     conds = []
-    for j, (o, ngroups, groups, state_epoch) in enumerate(snapshot):
+    for j, (o, ngroups, groups, state_epoch, state) in enumerate(snapshot):
         ns[f"o{j}"], ns[f"n{j}"], ns[f"e{j}"] = o, ngroups, state_epoch
         conds += [f"len(o{j}.param_groups) == n{j}", f"o{j}.__dict__.get('_state_epoch', 0) == e{j}"]
+        if state is not None:   # (_state_same's test, written out)
+            st, n, sds, total, vals = state
+            ns.update({f"st{j}": st, f"sn{j}": n, f"sds{j}": sds, f"stot{j}": total, f"svals{j}": vals,
+                       "_chain": _chain.from_iterable, "_sum": sum, "_len": len, "_values": dict.values})
+            conds += [f"o{j}.__dict__.get('state') is st{j}", f"len(st{j}) == sn{j}",
+                      f"_all(_map(_is, st{j}.values(), sds{j}))", f"_sum(_map(_len, sds{j})) == stot{j}",
+                      f"_all(_map(_is, _chain(_map(_values, sds{j})), svals{j}))"]
         for i, (g, items, n, (vals, ids)) in enumerate(groups):
             name = f"g{j}_{i}"
             ns[name], ns[f"n{name}"], ns[f"v{name}"] = g, n, vals
@@ -526,18 +556,22 @@ def _unchanged_options_check(snapshot):
     return _generated(" and ".join(conds), ns)
 
 
-def _options_changed(snapshot) -> bool:
+def _options_changed(snapshot, state=True) -> bool:
     """Whether any option differs from the snapshot (by identity first: a float the program did
-    not touch is the same object; an equal new value counts as unchanged)."""
+    not touch is the same object; an equal new value counts as unchanged); ``state``: or the
+    optimizers' state (``_state_snapshot``)."""
     if snapshot.__class__ is _Fingerprint:
         same = snapshot.same
         if same is None:
             same = snapshot.same = _unchanged_options_check(snapshot)
         if same():
             return False
-    for o, ngroups, groups, state_epoch in snapshot:
+    check_state = state
+    for o, ngroups, groups, state_epoch, state in snapshot:
         # (load_state_dict replaces the state tensors the graph captured, and the groups)
         if len(o.param_groups) != ngroups or o.__dict__.get("_state_epoch", 0) != state_epoch:
+            return True
+        if check_state and state is not None and (o.__dict__.get("state") is not state[0] or not _state_same(state)):
             return True
         for (g, items, n, (_, ids)), now in zip(groups, o.param_groups):
             if g is not now or len(g) != n:
@@ -637,7 +671,11 @@ class CompiledFunction:
                                         "call?)"):
                         _COUNTERS["eager_calls"] += 1
                         return self._fn(*args, **kwargs)
-                    self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, load_state_dict)")
+                    self._recompile(key, e, "an optimizer's options or state changed (a new learning rate, "
+                                            "load_state_dict, its state cleared or replaced)")
+                    # (a cleared state is created again by the next step, a trace that cannot be
+                    # replayed: the retraces count from here, not from the first trace)
+                    e.traces = 0
                     return self._trace(key, args, kwargs, e)
                 changed = e.pystate and python_state_changed(e.pystate)
                 if changed:
@@ -809,8 +847,11 @@ class CompiledFunction:
         # replay runs no Python, so it would not change it again
         change = _first_change(py_before)
         mutated = None if change is None else f"the Python value {change[0]} ({change[2]!r} before, {change[1]!r} after)"
-        if mutated is None and _options_changed(opt_before):
+        if mutated is None and _options_changed(opt_before, state=False):
             mutated = "an optimizer's options or state (an LR scheduler's step() inside the call?)"
+        if mutated is None and not graph.escapes and _options_changed(opt_before):
+            # (its state tensors replaced by ones from before the call, or cleared in the call)
+            mutated = "an optimizer's state (its tensors replaced or cleared inside the call?)"
         if mutated is not None and not graph.escapes:
             graph.escapes.append(f"the call changes {mutated}; a replay would not (move that out of the compiled "
                                  "function)")

@@ -208,3 +208,20 @@ def test_adaptive_avg_pool_keeps_an_inf_or_nan_in_its_own_bins(out):
     assert np.isfinite(want).sum() >= want.size - 2   # (the check is not vacuous: other bins stay finite)
     xf = t64(np.random.default_rng(3).standard_normal((1, 2, 5, 7)), True)
     scalar_gradcheck(lambda t: F.adaptive_avg_pool2d(t, out), xf)
+
+
+def test_max_pool_over_tiling_windows_crops_and_sends_gradients_to_the_first_maximum():
+    """MaxPool2d(2) windows tile the image: they are taken as views (one copy) and their
+    gradient is a view too. An odd height and width drop the last row and column; a window of
+    equal values (relu's zeros) sends its gradient to its first cell, as PyTorch's kernel."""
+    x = pt.tensor([[[[0.0, 0.0, 1.0, 5.0, 9.0],
+                     [0.0, 0.0, 5.0, 2.0, 9.0],
+                     [3.0, 7.0, 4.0, 4.0, 9.0],
+                     [7.0, 1.0, 4.0, 4.0, 9.0],
+                     [9.0, 9.0, 9.0, 9.0, 9.0]]]], requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    assert y.tolist() == [[[[0.0, 5.0], [7.0, 4.0]]]]
+    y.backward(pt.tensor([[[[1.0, 2.0], [3.0, 4.0]]]]))
+    want = np.zeros((5, 5))
+    want[0, 0], want[0, 3], want[2, 1], want[2, 2] = 1.0, 2.0, 3.0, 4.0
+    np.testing.assert_array_equal(x.grad[0, 0].numpy(), want)

@@ -30,6 +30,13 @@ def _out_size(op, n, k, s, p_total, d):
 def _windows(x, kernel, dilation, stride, out_hw):
     """(N, C, kh*kw, Ho, Wo): each kernel offset's window of the (already padded) 4-d ``x``."""
     (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    if (sh, sw) == (kh, kw) and (dh, dw) == (1, 1) and kh * kw > 1:
+        # windows that tile the image (MaxPool2d(2)): views of it, one copy; their gradient is a
+        # view too, where K strided slices and a cat cost K zero-filled images in backward
+        n, c = x.shape[0], x.shape[1]
+        if x.shape[2] != ho * kh or x.shape[3] != wo * kw:
+            x = pt.ops.slice(pt.ops.slice(x, 2, 0, ho * kh, 1), 3, 0, wo * kw, 1)
+        return x.reshape(n, c, ho, kh, wo, kw).permute(0, 1, 3, 5, 2, 4).reshape(n, c, kh * kw, ho, wo)
     x = x.unsqueeze(2)
     views = []
     for i in range(kh):

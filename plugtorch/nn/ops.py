@@ -543,7 +543,36 @@ def _hardtanh_grad(g, input, min_val=-1.0, max_val=1.0):
     return (pt.where(inside, g, 0.0).to(g.dtype), None, None)
 
 
+def _batch_norm_covered(args, kwargs):
+    """batch_norm's formula covers training with batch statistics on float32/float64 inputs whose
+    running statistics need no gradient (half inputs, and eval, go through the decomposition)."""
+    training = args[5] if len(args) > 5 else kwargs.get("training", False)
+    x = args[0]
+    return (training is True and x.__class__ is Tensor and x._dtype in (pt.float32, pt.float64) and x.ndim >= 2
+            and all(t is None or not t._rg for t in args[1:3]))
+
+
+def _batch_norm_grad(g, input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+                     eps=1e-5):
+    # training: y = xhat w + b with xhat = (x - mean) rstd over (N, *spatial) per channel, so
+    # dx = w rstd (g - mean(g) - xhat mean(g xhat)), dw = sum(g xhat), db = sum(g): about ten
+    # passes, where autograd through the decomposition's mean, var and affine ops took twenty
+    dims = [0] + list(range(2, input.ndim))
+    c = input.shape[1]
+    shape = (c,) + (1,) * (input.ndim - 2)
+    n = input.numel() // c
+    var, mean = pt.var_mean(input, dims, correction=0, keepdim=True)
+    rstd = (var + eps).rsqrt()
+    xhat = (input - mean) * rstd
+    gsum = g.sum(dims, keepdim=True)
+    gxhat = (g * xhat).sum(dims, keepdim=True)
+    scale = rstd if weight is None else rstd * weight.reshape(shape)
+    gx = (g - gsum / n - xhat * (gxhat / n)) * scale
+    return (gx, None, None, None if weight is None else gxhat.reshape(c), None if bias is None else gsum.reshape(c))
+
+
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
+             "batch_norm": (_batch_norm_grad, ("input", "weight"), _batch_norm_covered),
              "hardtanh": (_hardtanh_grad, ("input",), None),
              "nll_loss": (_nll_loss_grad, ("input", "target", "weight"), None),
              "conv2d": (_conv.conv2d_backward, ("input", "weight"), None),

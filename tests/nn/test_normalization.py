@@ -248,3 +248,27 @@ def test_rms_norm():
         F.rms_norm(pt.arange(3), [3])
     with pytest.raises(RuntimeError, match="Expected normalized_shape to be at least 1-dimensional"):
         F.rms_norm(pt.randn(2, 3), [])
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_training_formula_against_finite_differences(affine):
+    """Training batch_norm is differentiated by its own formula (dx = w rstd (g - mean(g) -
+    xhat mean(g xhat)), dw = sum(g xhat), db = sum(g)): first and second derivatives against
+    central finite differences in float64, with running statistics being updated."""
+    rng = np.random.default_rng(4)
+    x = pt.tensor(rng.standard_normal((2, 3, 2, 3)) * 2 + 1, requires_grad=True)
+    w = pt.tensor(rng.standard_normal(3), requires_grad=True) if affine else None
+    b = pt.tensor(rng.standard_normal(3), requires_grad=True) if affine else None
+    rm, rv = pt.zeros(3, dtype=pt.float64), pt.ones(3, dtype=pt.float64)
+
+    def f(x, *wb):
+        return F.batch_norm(x, rm, rv, *wb, training=True, momentum=0.1)
+    inputs = (x, w, b) if affine else (x,)
+    assert pt.autograd.gradcheck(f, inputs)
+    assert pt.autograd.gradgradcheck(f, inputs)
+    # the running statistics still move by momentum * (batch mean, unbiased batch var)
+    rm.zero_(), rv.fill_(1.0)
+    f(x.detach(), *((w.detach(), b.detach()) if affine else ()))
+    xs = x.detach().numpy().transpose(1, 0, 2, 3).reshape(3, -1)
+    np.testing.assert_allclose(rm.numpy(), 0.1 * xs.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(rv.numpy(), 0.9 + 0.1 * xs.var(1, ddof=1), rtol=1e-12)

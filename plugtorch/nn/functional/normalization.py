@@ -61,8 +61,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         count = input.numel() // c
         if count <= 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
-        mean = x.mean(dims, keepdim=True)
-        var = ((x - mean) ** 2).mean(dims, keepdim=True)
+        var, mean = pt.var_mean(x, dims, correction=0, keepdim=True)    # (biased)
         if running_mean is not None:
             with pt.no_grad():
                 running_mean.mul_(1 - momentum).add_(mean.detach().reshape(c) * momentum)
@@ -216,8 +215,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     dims = list(range(2, input.ndim))
     x = _opmath(input.contiguous())   # a row-major result whatever the input's layout, as torch's
     if use_input_stats:
-        mean = x.mean(dims, keepdim=True)
-        var = ((x - mean) ** 2).mean(dims, keepdim=True)
+        var, mean = pt.var_mean(x, dims, correction=0, keepdim=True)    # (biased)
         if running_mean is not None:
             count = 1
             for d in dims:

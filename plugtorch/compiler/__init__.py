@@ -598,6 +598,33 @@ def _hashable(v):
         return repr(v)
 
 
+def _detaching(run, positions):
+    """``run``, its outputs at ``positions`` (of the flattened result) detached in place: the
+    traced call returned them without autograd history (``y.detach_()``), which the replay
+    through autograd does not repeat."""
+    from plugtorch.jit.tracer import flatten_tensors
+
+    def replay(tensors):
+        r = run(tensors)
+        outs = flatten_tensors((r,))[0]
+        for i in positions:
+            if i < len(outs) and outs[i]._rg:
+                outs[i].detach_()
+        return r
+    return replay
+
+
+def _setting_requires_grad(run, flips):
+    """``run``, then each input ``(position, requires_grad)`` of ``flips`` given that
+    requires_grad (what the traced call left; the graph's replay does not run the Python)."""
+    def replay(tensors):
+        r = run(tensors)
+        for pos, rg in flips:
+            tensors[pos].requires_grad_(rg)
+        return r
+    return replay
+
+
 class CompiledFunction:
     """What ``plugtorch.compile`` returns for a function."""
 
@@ -884,6 +911,7 @@ class CompiledFunction:
         e.traced = traced
         e.state = "compiled"
         # the key holds grad mode and every input's requires_grad: decide the path once
+        fast_run = traced._exe._fn
         if graph.enables_grad and not graph.backward_ran:
             e.run = traced._call_tensors    # (enable_grad() inside, called under no_grad: autograd records)
         elif graph.backward_ran or not D.grad_state.enabled or not any(t._rg for t in traced_inputs(graph, args, kwargs)):
@@ -893,6 +921,16 @@ class CompiledFunction:
                 else fast
         else:
             e.run = traced._call_tensors
+        # inputs whose requires_grad the call set (``x.requires_grad_()`` for a gradient with
+        # respect to the input): a replay sets it as the call did
+        flips = [(v.pos, tensors[v.pos]._rg) for v in graph.inputs if bool(tensors[v.pos]._rg) != v.requires_grad]
+        if flips:
+            e.run = _setting_requires_grad(e.run, flips)
+        if e.run is not fast_run:     # (through autograd: an output the call detached, detach_(), is detached)
+            from plugtorch.jit.tracer import flatten_tensors
+            detached = [i for i, t in enumerate(flatten_tensors((res,))[0]) if not t._rg]
+            if detached:
+                e.run = _detaching(e.run, detached)
         captured = {id(v.tensor) for v in graph.captures if v.tensor is not None}
         e.optimizers = [o for o in list(_optim.LIVE) if any(id(p) in captured for g in o.param_groups
                                                             for p in g["params"])]

@@ -92,3 +92,34 @@ def test_a_traced_graph_with_enable_grad_inside_records_autograd_under_no_grad()
     np.testing.assert_array_equal(z.numpy(), [10.0, 10.0])
     y.sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [5.0, 5.0])
+
+
+def test_requires_grad_set_on_an_input_inside_the_call_stays_set():
+    # a gradient with respect to the input: d/dx sum(x * x) = 2x
+    def f(x):
+        x.requires_grad_()
+        (x * x).sum().backward()
+        return x.grad
+    c = pt.compile(f)
+    for k in range(4):
+        x = pt.full((2,), float(k))
+        np.testing.assert_array_equal(c(x).numpy(), [2.0 * k] * 2)
+        assert x.requires_grad          # (the replay left it False)
+        np.testing.assert_array_equal(x.grad.numpy(), [2.0 * k] * 2)
+    assert pt.compiler.stats()["compiled_calls"] == 3
+
+
+def test_an_output_detached_in_place_stays_detached():
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        y = w * x
+        y.detach_()
+        return y, w * 2
+    c = pt.compile(f)
+    for k in range(4):
+        y, z = c(pt.full((2,), float(k)))
+        np.testing.assert_array_equal(y.numpy(), [2.0 * k, 3.0 * k])
+        assert not y.requires_grad and y.grad_fn is None    # (the replay through autograd: True)
+        assert z.requires_grad
+    assert pt.compiler.stats()["compiled_calls"] == 3

@@ -324,6 +324,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     rec = D._stack.recorder if D._modes else None
     if rec is not None:
         rec.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
+        if create_graph:
+            rec.backward_recorded = True   # (and a history of it, which its replay does not make)
         seq0 = getattr(rec, "seq0", None)
         if seq0 is None:
             rec = None

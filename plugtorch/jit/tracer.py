@@ -87,6 +87,7 @@ class Tracer(D.DispatchMode):
         self.warn = warn
         self.backward_ran = False
         self.enables_grad = False     # an op made under enable_grad() inside a call entered without grad
+        self.backward_recorded = False   # a backward ran with create_graph=True (double backward)
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self.grad_events = 0          # .grad reads and assignments so far
@@ -628,6 +629,11 @@ class Tracer(D.DispatchMode):
             g.breaks.append((f"runs backward through autograd history made before the call ({names}): a replay "
                              "would reuse the values that history saved then", ""))
             g.outside_history = names
+        if self.backward_recorded and any(t.grad_fn is not None for t in flatten_tensors((result,))[0]):
+            # a graph that ran backward replays dispatch-free: its outputs would lose the history
+            # a gradient penalty or a Hessian-vector product differentiates through
+            g.breaks.append(("runs backward with create_graph=True and returns a tensor with that autograd "
+                             "history, which a replay would return without it", ""))
         # an input or captured tensor the call gave another shape or strides in place
         # (unsqueeze_, t_, transpose_, squeeze_, as_strided_, ``.data =``): the graph holds the
         # new metadata only as a view, so a replay would leave the tensor as it was

@@ -123,3 +123,21 @@ def test_an_output_detached_in_place_stays_detached():
         assert not y.requires_grad and y.grad_fn is None    # (the replay through autograd: True)
         assert z.requires_grad
     assert pt.compiler.stats()["compiled_calls"] == 3
+
+
+def test_a_double_backward_result_keeps_its_history():
+    # z = |d/dw sum(w^2 x)|^2 = sum((2 w x)^2); dz/dw = 8 w x^2
+    w = pt.tensor([1.0, 2.0], requires_grad=True)
+
+    def f(x):
+        g, = pt.autograd.grad((w * w * x).sum(), w, create_graph=True)
+        return (g * g).sum()
+    c = pt.compile(f)
+    for k in range(1, 4):
+        w.grad = None
+        z = c(pt.full((2,), float(k)))
+        assert z.item() == 4.0 * k * k * 5.0
+        z.backward()      # (the replay returned z without history: backward raised)
+        np.testing.assert_array_equal(w.grad.numpy(), [8.0 * k * k, 16.0 * k * k])
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 1 and any("create_graph=True" in r for r in st["reasons"])

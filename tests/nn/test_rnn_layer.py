@@ -124,3 +124,38 @@ def test_packed_rows_equal_each_sequence_stepped_alone(mode, reverse, proj):
 
 def close(a, b):
     np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.float16, pt.bfloat16])
+@pytest.mark.parametrize("mode, reverse, proj", CASES)
+@pytest.mark.parametrize("batch_sizes", [None, (3, 3, 2, 1, 1)])
+def test_cpu_kernel_equals_the_decomposition_bit_for_bit(dtype, mode, reverse, proj, batch_sizes):
+    # cpu runs _rnn_layer as one NumPy kernel (backends/cpu/rnn_kernels.py); every output, the
+    # workspaces included, has the decomposition's bits (halves rounded after each op as theirs)
+    from plugtorch.dispatch.ops.rnn import _rnn_layer
+    xw, *rest = (None if t is None else t.detach() for t in _inputs(mode, proj, dtype))
+    if batch_sizes is not None:
+        xw = xw.reshape(-1, xw.shape[-1])[:sum(batch_sizes)]
+    args = (xw, *rest, mode, reverse, batch_sizes)
+    got, want = pt.ops._rnn_layer(*args), _rnn_layer(*args)
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert np.array_equal(a.float().numpy(), b.float().numpy())
+
+
+def test_no_grad_lstm_runs_the_op_and_equals_the_cells():
+    # without gradients nn.LSTM / GRU also run _rnn_layer (one kernel on cpu); its outputs are
+    # the cells stepped one by one, bit for bit
+    pt.manual_seed(0)
+    for m in (pt.nn.LSTM(3, 4, batch_first=True), pt.nn.GRU(3, 4, bidirectional=True)):
+        x = pt.randn(2, 5, 3)
+        with pt.no_grad():
+            out = m(x)[0]
+            xw = pt.nn.functional.linear(x.transpose(0, 1) if m.batch_first else x, m.weight_ih_l0,
+                                         m.bias_ih_l0 + m.bias_hh_l0 if m.mode == "LSTM" else m.bias_ih_l0)
+            h0 = pt.zeros(x.shape[0] if m.batch_first else x.shape[1], 4)
+            state = (h0, h0) if m.mode == "LSTM" else h0
+            ref = _loop(_Step(m.mode, m.weight_hh_l0, m.bias_hh_l0, None), xw, state, False)[0]
+        out = out.transpose(0, 1) if m.batch_first else out
+        assert pt.equal(out[..., :4], ref)

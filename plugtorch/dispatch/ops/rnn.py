@@ -21,8 +21,9 @@ bit-identical to stepping them.
 """
 from __future__ import annotations
 
-from plugtorch.dispatch.ops.composite import _t, composite
-from plugtorch.dispatch.registry import OUT_MULTI
+from plugtorch.dispatch import meta as M
+from plugtorch.dispatch.ops.composite import _t
+from plugtorch.dispatch.registry import OUT_MULTI, register_op
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -47,9 +48,8 @@ def offsets(bs):
     return off
 
 
-@composite("_rnn_layer", out_kind=OUT_MULTI)
-def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
-    pt = _pt()
+def _check(xw, h0, c0, w_hh, mode, batch_sizes):
+    """The op's argument checks; returns the batch size of every step."""
     _t("_rnn_layer", xw, "xw")
     _t("_rnn_layer", h0, "h0")
     _t("_rnn_layer", w_hh, "w_hh")
@@ -67,6 +67,34 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
                            f"batch_sizes, gates) with non-increasing positive batch_sizes), h0 (batch, hidden) "
                            f"and w_hh (gates, hidden) of {mode}; got xw {list(xw.shape)}, h0 {list(h0.shape)}, "
                            f"w_hh {list(w_hh.shape)}" + (f", batch_sizes {bs}" if packed else ""))
+    return bs
+
+
+def _rnn_layer_meta(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
+    """A kernel receives ``(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes as a tuple of
+    ints or None)``, c0, b_hh and w_hr None where absent, and returns the op's outputs (see above),
+    of the tensors' promoted floating point dtype."""
+    bs = _check(xw, h0, c0, w_hh, mode, batch_sizes)
+    tensors = [t for t in (xw, h0, c0, w_hh, b_hh, w_hr) if t is not None]
+    for name, t in (("c0", c0), ("b_hh", b_hh), ("w_hr", w_hr)):
+        if t is not None:
+            _t("_rnn_layer", t, name)
+    dt = tensors[0]._dtype
+    for t in tensors[1:]:
+        dt = M.promote(dt, t._dtype)
+    if not dt.is_floating_point:
+        raise TypeError(f"_rnn_layer(): expected floating point tensors, got {dt}")
+    dev = M.common_device("_rnn_layer", tensors)
+    kargs = tuple(None if t is None else t._data for t in (xw, h0, c0, w_hh, b_hh, w_hr))
+    n_out = {"LSTM": 7, "GRU": 4}.get(mode, 3)
+    return dev, kargs + (mode, bool(reverse), None if batch_sizes is None else tuple(bs)), [dt] * n_out
+
+
+def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
+    pt = _pt()
+    bs = _check(xw, h0, c0, w_hh, mode, batch_sizes)
+    packed = batch_sizes is not None
+    n = w_hh.shape[0] // GATES[mode]
     # contiguous copies: a transposed view makes every step's small matmul ~1.7x slower on cpu
     w_hh_t = w_hh.t().contiguous()
     w_hr_t = None if w_hr is None else w_hr.t().contiguous()
@@ -130,3 +158,6 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
     if lstm:
         return res + (pt.cat(cps), pt.cat(cs), pt.cat(ws))
     return res + (pt.cat(ws),) if mode == "GRU" else res
+
+
+register_op("_rnn_layer", _rnn_layer_meta, decomposition=_rnn_layer, out_kind=OUT_MULTI)

@@ -270,15 +270,13 @@ class RNNBase(Module):
         return fused if fused is not None else _loop(step, xw, state, reverse)
 
     def _fused(self, step, xw, state, reverse, batch_sizes=None):
-        """The recurrence as one ``_rnn_layer`` call (dispatch/ops/rnn.py: one autograd node) when
-        it records gradients, else None (without gradients the cells step without its workspace)."""
+        """The recurrence as one ``_rnn_layer`` call (dispatch/ops/rnn.py: one autograd node, and on
+        cpu one kernel), else None (under autocast, or with mixed dtypes, the cells step op by op)."""
         lstm = self.mode == "LSTM"
         h0, c0 = state if lstm else (state, None)
         b_hh = step.b_hh if self.mode == "GRU" else None     # (LSTM's and RNN's is in xw)
         tensors = (xw, h0, c0, step.w_hh, b_hh, step.w_hr)
-        if not (pt.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
-                and not pt.is_autocast_enabled(xw.device.type)
-                and all(t is None or t.dtype is xw.dtype for t in tensors)):
+        if pt.is_autocast_enabled(xw.device.type) or not all(t is None or t.dtype is xw.dtype for t in tensors):
             return None
         res = pt.ops._rnn_layer(*tensors, self.mode, reverse, *(() if batch_sizes is None else (batch_sizes,)))
         return res[0], (res[1:3] if lstm else res[1])

@@ -1,0 +1,135 @@
+"""cpu kernel of ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py): the recurrence of one layer and
+direction stepped in NumPy, each step a few array operations written into preallocated outputs,
+where the decomposition dispatches a dozen ops per step (and nn.LSTM / GRU at small sizes spent
+most of their time in that dispatch). The arithmetic is the decomposition's, op for op: the same
+matmul of a contiguous transposed weight, sigmoid as 1 / (1 + exp(-x)), tanh, and the same order
+of products and sums, so float32 and float64 results are the decomposition's bits; float16 and
+bfloat16 compute each op in float32 and round it to their dtype, as the cpu kernels of those ops."""
+from __future__ import annotations
+
+import numpy as np
+
+from plugtorch import _dtypes
+
+_HALVES = (np.dtype(np.float16), np.dtype(_dtypes.bfloat16.numpy))
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
+    arrays = [a for a in (xw, h0, c0, w_hh, b_hh, w_hr) if a is not None]
+    dt = np.result_type(*arrays)
+    half = dt in _HALVES
+    ct = np.dtype(np.float32) if half else dt
+    if half:
+        def rd(a):   # one op's rounding to the tensors' dtype
+            return a.astype(dt).astype(ct)
+    else:
+        def rd(a):
+            return a
+    one = ct.type(1)
+
+    def sigmoid(a):   # 1 / (1 + exp(-a)), in one buffer
+        r = np.negative(a)
+        np.exp(r, out=r)
+        np.add(one, r, out=r)
+        return np.divide(one, r, out=r)
+    lstm, gru = mode == "LSTM", mode == "GRU"
+    packed = batch_sizes is not None
+    bs = list(batch_sizes) if packed else [xw.shape[1]] * xw.shape[0]
+    seq = len(bs)
+    off = [0]
+    for b in bs:
+        off.append(off[-1] + b)
+    rows = off[-1]
+    x2 = (xw if packed else xw.reshape(-1, xw.shape[-1])).astype(ct, copy=False)
+    w_hh_t = np.ascontiguousarray(w_hh.T.astype(ct, copy=False))
+    w_hr_t = None if w_hr is None else np.ascontiguousarray(w_hr.T.astype(ct, copy=False))
+    b_hh = None if b_hh is None else b_hh.astype(ct, copy=False)
+    h0 = h0.astype(ct, copy=False)
+    c0 = None if c0 is None else c0.astype(ct, copy=False)
+    n = w_hh.shape[0] // _GATES[mode]
+    hs = h0.shape[1]
+    out = np.empty((rows, hs), ct)
+    hps = np.empty((rows, hs), ct)
+    if lstm:
+        cps = np.empty((rows, n), ct)
+        cs = np.empty((rows, n), ct)
+    if lstm or gru:
+        ws = np.empty((rows, w_hh.shape[0]), ct)
+    h, c = h0, c0
+    done_h, done_c = [], []
+    if not reverse:
+        m = bs[0]
+        order = range(seq)
+    else:
+        m = 0
+        order = range(seq - 1, -1, -1)
+    for t in order:
+        b = bs[t]
+        if not reverse and b < m:
+            done_h.append(h[b:m])
+            h = h[:b]
+            if lstm:
+                done_c.append(c[b:m])
+                c = c[:b]
+            m = b
+        elif reverse and b > m:
+            h = np.concatenate([h, h0[m:b]]) if m else h0[:b]
+            if lstm:
+                c = np.concatenate([c, c0[m:b]]) if m else c0[:b]
+            m = b
+        a, z = off[t], off[t + 1]
+        hps[a:z] = h
+        x = x2[a:z]
+        if lstm:
+            cps[a:z] = c
+            gates = ws[a:z]
+            np.add(x, rd(np.matmul(h, w_hh_t)), out=gates)
+            if half:
+                gates[...] = rd(gates)
+            s = rd(sigmoid(gates))
+            if half:
+                c = rd(rd(s[:, n:2 * n] * c) + rd(s[:, :n] * rd(np.tanh(gates[:, 2 * n:3 * n]))))
+                cs[a:z] = c
+                h = rd(s[:, 3 * n:] * rd(np.tanh(c)))
+            else:
+                ig = np.tanh(gates[:, 2 * n:3 * n])
+                np.multiply(s[:, :n], ig, out=ig)
+                c = np.multiply(s[:, n:2 * n], c, out=cs[a:z])
+                c += ig
+                h = np.tanh(c)
+                np.multiply(s[:, 3 * n:], h, out=h)
+            if w_hr_t is not None:
+                h = rd(np.matmul(h, w_hr_t))
+        elif gru:
+            hh = rd(np.matmul(h, w_hh_t))
+            if b_hh is not None:
+                hh = rd(hh + b_hh)
+            ws[a:z] = hh
+            rz = rd(sigmoid(rd(x[:, :2 * n] + hh[:, :2 * n])))
+            nn_ = rd(np.tanh(rd(x[:, 2 * n:] + rd(rz[:, :n] * hh[:, 2 * n:]))))
+            zz = rz[:, n:]
+            h = rd(rd(rd(one - zz) * nn_) + rd(zz * h))
+        else:
+            pre = rd(x + rd(np.matmul(h, w_hh_t)))
+            h = rd(np.tanh(pre)) if mode == "RNN_TANH" else np.where(pre < 0, ct.type(0), pre)
+        out[a:z] = h
+        h = out[a:z]
+    if not reverse and done_h:
+        h = np.concatenate([h] + done_h[::-1])
+        c = np.concatenate([c] + done_c[::-1]) if lstm else None
+    else:
+        h = h.copy()
+        c = c.copy() if lstm else None
+    if not packed:
+        out = out.reshape(seq, bs[0], hs)
+    res = (out, h, c) if lstm else (out, h)
+    res += (hps,)
+    if lstm:
+        res += (cps, cs, ws)
+    elif gru:
+        res += (ws,)
+    return tuple(r.astype(dt, copy=False) for r in res)
+
+
+KERNELS = {"_rnn_layer": rnn_layer}

@@ -251,6 +251,11 @@ def fork_rng(devices=None, enabled=True, _caller="fork_rng", _devices_kw="device
     try:
         yield
     finally:
+        rec = _recorder()
+        if rec is not None and (any(d not in saved and (targets is None or d in targets) for d in _defaults) or any(
+                (g._seed, None if g._state is None else _backend(dev).generator_state(g._state)) != saved[dev]
+                for dev, g in list(_defaults.items()) if dev in saved)):
+            rec.generator_restored()    # (plugtorch.jit: the block changed a generator it restores)
         _default_seed = saved_seed
         for dev in list(_defaults):
             if dev in saved:

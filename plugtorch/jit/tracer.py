@@ -382,6 +382,12 @@ class Tracer(D.DispatchMode):
         self._rng_reads = getattr(self, "_rng_reads", [])
         self._rng_reads.append(t)
 
+    def generator_restored(self):
+        """``fork_rng`` puts back generators the block drew from or seeded: the state it restores
+        is the one at each call, which a replay would not follow (a graph break, as ``set_state``
+        of a state read in the same call)."""
+        self._break("set_state", source_site(), stacklevel=4)
+
     def generator_reset(self, gen, kind, value):
         """The program seeds ``gen`` (``manual_seed``) or sets its state: a node does the same at
         each replay, before the random nodes after it draw. Restoring a state the program read in

@@ -426,3 +426,38 @@ def test_return_types_print_as_pytorchs():
     assert values.tolist() == [1, 3] and indices.tolist() == [1, 0]
     assert repr(pt.aminmax(pt.tensor([2.0, 5.0]))) == (
         "plugtorch.return_types.aminmax(\nmin=tensor(2.),\nmax=tensor(5.))")
+
+
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.float16, pt.int32, pt.uint8])
+@pytest.mark.parametrize("layout", ["contiguous", "axis innermost"])
+def test_argmax_argmin_short_axis_of_many_rows(dtype, layout):
+    # a short axis (4) over many rows (max_pool's windows) takes the cpu kernel's reduce-and-score
+    # path; ties and nan must still give NumPy's answer: the first maximum, or the first nan
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 3, (8, 4, 700)).astype(dtype.numpy)
+    if dtype.is_floating_point:
+        a[rng.random(a.shape) < 0.05] = np.nan
+        a[0, :, 0] = [1, np.nan, 2, np.nan]            # first nan: 1
+    a[1, :, 0] = [2, 0, 2, 2] if dtype.is_floating_point else [2, 0, 2, 2]   # tie: first maximum, 0
+    t = pt.tensor(a) if layout == "contiguous" else pt.tensor(np.ascontiguousarray(a.transpose(0, 2, 1))).transpose(1, 2)
+    for keepdim in (False, True):
+        assert np.array_equal(pt.argmax(t, 1, keepdim=keepdim).numpy(), a.argmax(1, keepdims=keepdim))
+        assert np.array_equal(pt.argmin(t, -2, keepdim=keepdim).numpy(), a.argmin(1, keepdims=keepdim))
+    if dtype.is_floating_point:
+        assert pt.argmax(t, 1)[0, 0].item() == 1 and pt.argmin(t, 1)[0, 0].item() == 1
+    assert pt.argmax(t, 1)[1, 0].item() == 0
+
+
+@pytest.mark.parametrize("perm", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_gather_large_on_permuted_views(perm):
+    # gather of many elements reads a dense (possibly permuted) input by flat offsets
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((6, 50, 40)).astype(np.float32)
+    an, t = a.transpose(perm), pt.tensor(a).permute(*perm)
+    for dim in range(3):
+        idx = rng.integers(0, an.shape[dim], an.shape)
+        assert np.array_equal(pt.gather(t, dim, pt.tensor(idx)).numpy(), np.take_along_axis(an, idx, dim))
+        small = idx[:-1, :-1, :-1] % min(an.shape)    # an index smaller than the input in every dim
+        ref = np.take_along_axis(an[tuple(slice(0, n) if j != dim else slice(None) for j, n in enumerate(small.shape))],
+                                 small, dim)
+        assert np.array_equal(pt.gather(t, dim - 3, pt.tensor(small.astype(np.int32))).numpy(), ref)

@@ -854,15 +854,36 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     K["all"] = reduction(xp.all, False)
     K["any"] = reduction(xp.any, False)
 
-    def argreduce(f):
+    def _short_argreduce(x, ax, keepdim, extreme):
+        # The first extreme along a short axis ``ax`` of many rows (max_pool's windows): NumPy's
+        # argmax runs its inner loop once per row (3.6 ms for 128k rows of 4), a reduce and two
+        # vectorized passes take 0.3 ms. A cell equal to its row's extreme (or nan, which wins as
+        # in NumPy's argmax) scores K - j at position j; the best score gives the first such j.
+        # The axis goes first (a copy, unless it already is outermost): a reduce over the first axis of
+        # a contiguous array is elementwise over whole planes, one over an inner axis is not.
+        n = x.shape[ax]
+        x = np.ascontiguousarray(np.moveaxis(x, ax, 0))
+        m = extreme.reduce(x, axis=0)
+        hit = x == m
+        if x.dtype.kind == "f":
+            hit |= x != x
+        hit = hit * np.arange(n, 0, -1, dtype=np.int8).reshape((n,) + (1,) * (x.ndim - 1))
+        r = n - np.maximum.reduce(hit, axis=0).astype(np.int64)
+        return arr(np.expand_dims(r, ax) if keepdim else r)
+
+    def argreduce(f, extreme):
         def k(x, dim, keepdim):
             if dim is None:
                 r = arr(f(x.reshape(-1)).astype(np.int64))
                 return r.reshape((1,) * x.ndim) if keepdim else r
+            ax = dim[0] % x.ndim if x.ndim else 0
+            if (fast and x.ndim and 1 < x.shape[ax] <= 32 and x.size >= 4096
+                    and (x.dtype.kind in "iu" or x.dtype in (np.float16, np.float32, np.float64))):
+                return _short_argreduce(x, ax, keepdim, extreme)
             return arr(f(x, axis=dim[0], keepdims=keepdim).astype(np.int64))
         return k
-    K["argmax"] = argreduce(xp.argmax)
-    K["argmin"] = argreduce(xp.argmin)
+    K["argmax"] = argreduce(xp.argmax, np.maximum)
+    K["argmin"] = argreduce(xp.argmin, np.minimum)
 
     def scan(f):
         def k(x, dim, dtype):
@@ -1268,6 +1289,19 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
     def gather(x, dim, index):
         if x.ndim == 0:   # every index is 0 (meta checked): the one element, as often as indexed
             return xp.broadcast_to(x, index.shape).copy()
+        dense = None
+        if fast and x.ndim == index.ndim and index.size >= 4096:
+            # x's memory as one flat run, where x is a contiguous array's permuted view (max_pool's windows)
+            dense = x.transpose(sorted(range(x.ndim), key=lambda j: -x.strides[j]))
+            dense = dense.reshape(-1) if dense.flags.c_contiguous and min(x.strides) >= 0 else None
+        if dense is not None:
+            # one take of flat offsets: a third of the time of indexing with ndim arrays
+            step = [st // x.itemsize for st in x.strides]
+            off = index.astype(np.intp) * step[dim]
+            for j, n in enumerate(index.shape):
+                if j != dim:
+                    off += (np.arange(n, dtype=np.intp) * step[j]).reshape([n if i == j else 1 for i in range(x.ndim)])
+            return np.take(dense, off)
         return x[_along(index, dim)]
     K["gather"] = gather
 

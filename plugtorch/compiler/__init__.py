@@ -274,6 +274,12 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
                     for f in vars(cls).values():
                         if isinstance(f, types.FunctionType) and _user_code(f):
                             add_func(f)
+                # and its hooks (a forward hook scaling by a setting the program changes)
+                for hooks in (d.get("_forward_pre_hooks"), d.get("_forward_hooks"), d.get("_backward_pre_hooks"),
+                              d.get("_backward_hooks")):
+                    for f in (hooks.values() if hooks else ()):
+                        if _user_code(getattr(f, "__func__", f)):
+                            add_func(f)
                 grew = grew or len(funcs) > n
         if not grew and k >= len(funcs):
             break

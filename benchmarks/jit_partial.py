@@ -22,7 +22,7 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 sys.path.insert(0, os.path.dirname(__file__))
-from jit import data, interleaved, row  # noqa: E402
+from jit import data, interleaved, row, train_step_fn  # noqa: E402
 from training import LR, MOMENTUM, NumpyMLP, initial_weights, plugtorch_mlp  # noqa: E402
 
 import plugtorch as pt  # noqa: E402
@@ -36,16 +36,6 @@ def logging_step(model, opt, losses):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        return loss
-    return step
-
-
-def plain_step(model, opt):
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
         return loss
     return step
 
@@ -64,7 +54,7 @@ def main(argv=None):
         runs[name] = (m, [], opt)
     step_e = logging_step(runs["eager"][0], runs["eager"][2], runs["eager"][1])
     step_s = pt.compile(logging_step(runs["split"][0], runs["split"][2], runs["split"][1]))
-    step_w = pt.compile(plain_step(runs["whole"][0], runs["whole"][2]))
+    step_w = pt.compile(train_step_fn(runs["whole"][0], runs["whole"][2]))   # (returns the loss)
     np_losses = []
 
     def numpy_step():

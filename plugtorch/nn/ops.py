@@ -291,7 +291,9 @@ def _classes(c, device, ndim):
     key = (c, id(device), ndim)     # id: devices are interned
     t = _CLASSES.get(key)
     if t is None or t._device is not device:
-        t = _CLASSES[key] = pt.arange(c, device=device).reshape((c,) + (1,) * max(ndim - 2, 0))
+        from plugtorch.dispatch.dispatcher import outside_modes
+        with pt.no_grad(), outside_modes():    # (a cached constant: a tracer captures it, not records it)
+            t = _CLASSES[key] = pt.arange(c, device=device).reshape((c,) + (1,) * max(ndim - 2, 0))
     return t
 
 

@@ -101,3 +101,27 @@ def test_module_built_on_device(device):
     assert conv.weight.device.type == device and bn.running_mean.device.type == device
     out = bn(conv(pt.randn(2, 3, 5, 5, device=device)))
     assert out.device.type == device and tuple(out.shape) == (2, 4, 3, 3)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("where", ["cpu targets and lengths", "cpu lengths", "device lengths", "int lists",
+                                   "cpu concatenated targets"])
+def test_ctc_loss_takes_cpu_targets_and_lengths_with_device_log_probs(device, where):
+    """As PyTorch (whose cuDNN path wants them there): targets and lengths on the cpu with
+    log_probs on a device. 2 frames with p(blank) = p(1) = 1/2 and the target [1]: the
+    alignments 1-1, blank-1 and 1-blank have probability 3/4 in all, so the loss is -log(3/4)."""
+    lp = pt.full((2, 1, 2), 0.5, device=device).log().requires_grad_()
+    targets, il, tl = pt.tensor([[1]]), pt.tensor([2]), pt.tensor([1])
+    if where == "cpu lengths":
+        targets = targets.to(device)
+    elif where == "device lengths":
+        il, tl = il.to(device), tl.to(device)
+    elif where == "int lists":
+        il, tl = [2], [1]
+    elif where == "cpu concatenated targets":
+        targets = pt.tensor([1])
+    loss = F.ctc_loss(lp, targets, il, tl, reduction="sum")
+    assert loss.device.type == device
+    assert abs(loss.item() + np.log(0.75)) < 1e-6
+    loss.backward()
+    assert lp.grad.device.type == device and np.isfinite(lp.grad.cpu().numpy()).all()

@@ -586,7 +586,7 @@ def _as_lengths(op, name, lengths, device):
     check_tensors(op, **{name: lengths})
     if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype is pt.bool:
         raise RuntimeError(f"{op}(): {name} must hold integers, got {lengths.dtype}")
-    return lengths.to(pt.int64)
+    return lengths.to(device=device, dtype=pt.int64)   # (on any device, as PyTorch, which reads them on the host)
 
 
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
@@ -635,7 +635,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
                    f"Expected input_lengths to have value at most {t_max} (and not negative)",
                    lambda: f", but got value {int(input_lengths.amax())}")
         data_check((target_lengths < 0).any(), RuntimeError, "ctc_loss: target_lengths must not be negative")
-    targets = targets.to(pt.int64)
+    targets = targets.to(device=dev, dtype=pt.int64)   # (cpu targets with device log_probs: moved, as PyTorch)
     if targets.ndim == 2 and batched or not batched and targets.ndim == 2:
         s_max = targets.shape[1]
         if n:

@@ -227,6 +227,48 @@ def test_depthwise_conv2d_and_its_gradients_match_loops(kw):
                                conv2d_ref(x, w, None, s, p, d, 4), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kw", [dict(padding="same", dilation=(2, 1)), dict(padding=(1, 2), groups=2),
+                                dict(stride=(2, 1), padding=1), dict()])
+def test_conv2d_gradients_match_finite_differences_of_loops(kw):
+    # the weight's gradient from one strided copy of the input's windows, the input's from the
+    # gradient columns added back row-run by row-run (stride 1) or window by window (strided)
+    x, w, b = rng.standard_normal((2, 4, 6, 7)), rng.standard_normal((6, 4 // kw.get("groups", 1), 3, 2)), \
+        rng.standard_normal(6)
+    X = t64(x).contiguous(memory_format=pt.channels_last).requires_grad_(True)
+    W, B = t64(w, True), t64(b, True)
+    y = F.conv2d(X, W, B, **kw)
+    pads, s, d, _ = pt.nn.functional.conv.conv2d_geometry(X, W, kw.get("stride", 1), kw.get("padding", 0),
+                                                           kw.get("dilation", 1), kw.get("groups", 1))
+    p, groups = (pads[2], pads[3], pads[0], pads[1]), kw.get("groups", 1)
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(t64(g))
+    eps = 1e-6   # linear in x and in w: central differences are exact up to rounding
+    for arr, grad in ((x, X.grad), (w, W.grad)):
+        num = np.zeros_like(arr)
+        for idx in np.ndindex(arr.shape):
+            arr[idx] += eps
+            hi = (conv2d_ref(x, w, b, s, p, d, groups) * g).sum()
+            arr[idx] -= 2 * eps
+            lo = (conv2d_ref(x, w, b, s, p, d, groups) * g).sum()
+            arr[idx] += eps
+            num[idx] = (hi - lo) / (2 * eps)
+        np.testing.assert_allclose(grad.numpy(), num, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(B.grad.numpy(), g.sum((0, 2, 3)), atol=1e-12)
+
+
+def test_fold_with_stride_one_sums_every_block_into_its_pixels():
+    x = rng.standard_normal((2, 3 * 2 * 3, 4 * 3))   # kernel (2, 3), dilation (2, 1): 4 x 3 blocks of a 6 x 5 image
+    got = F.fold(t64(x), (6, 5), (2, 3), dilation=(2, 1)).numpy()
+    want = np.zeros((2, 3, 6, 5))
+    cols = x.reshape(2, 3, 2, 3, 4, 3)
+    for a in range(2):
+        for e in range(3):
+            for i in range(4):
+                for j in range(3):
+                    want[:, :, i + 2 * a, j + e] += cols[:, :, a, e, i, j]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
 def test_conv2d_second_derivatives_with_overlapping_windows():
     pt.manual_seed(1)
     x = pt.randn(1, 4, 6, 5, dtype=pt.float64, requires_grad=True)

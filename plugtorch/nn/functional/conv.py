@@ -48,17 +48,46 @@ def _windows(x, kernel, dilation, stride, out_hw):
 
 def _sum_windows(cols, hw, kernel, dilation, stride, out_hw):
     """The adjoint of ``_windows``: (N, C, kh*kw, Ho, Wo) added back into an (N, C, H, W) image,
-    one strided-view add per kernel offset (no scatter)."""
+    one strided-view add per kernel offset (no scatter), each pixel summing its windows in
+    kernel-offset order from zero."""
     (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
     n, c = cols.shape[0], cols.shape[1]
+    h, w = hw
+    if (sh, sw) == (1, 1) and (h, w) == (ho + (kh - 1) * dh, wo + (kw - 1) * dw) and kh * kw > 1:
+        # stride 1: each offset's window, its rows zero-padded to the image's width, is one
+        # contiguous run of the flattened image, so each add runs over whole rows, not Wo-long
+        # pieces (the adds 2x faster, 15% with the padding's copy); the padding adds exact zeros
+        if w > wo:
+            cols = _pad(cols, (0, w - wo))
+        cols = cols.reshape(n, c, kh * kw * ho * w)
+        run = (ho - 1) * w + wo
+        out = pt.zeros((n, c, h * w), dtype=cols.dtype, device=cols.device)
+        for i in range(kh):
+            for j in range(kw):
+                start, src = i * dh * w + j * dw, (i * kw + j) * ho * w
+                pt.ops.slice(out, 2, start, start + run, 1).add_(pt.ops.slice(cols, 2, src, src + run, 1))
+        return out.reshape(n, c, h, w)
     out = pt.zeros((n, c) + tuple(hw), dtype=cols.dtype, device=cols.device)
     for i in range(kh):
         for j in range(kw):
             # each window is taken from `out` afresh, so under create_graph it carries the
             # history of the adds before it (windows overlap when stride < kernel)
             rows = pt.ops.slice(out, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh)
-            pt.ops.slice(rows, 3, j * dw, j * dw + (wo - 1) * sw + 1, sw).add_(cols[:, :, i * kw + j])
+            pt.ops.slice(rows, 3, j * dw, j * dw + (wo - 1) * sw + 1, sw).add_(pt.ops.select(cols, 2, i * kw + j))
     return out
+
+
+def _columns(x, kernel, dilation, stride, out_hw):
+    """``_windows``'s values (N, C, kh*kw, Ho, Wo) where nothing differentiates through them: one
+    strided view of ``x`` copied once, instead of kh*kw slices and a cat."""
+    if pt.is_grad_enabled() and x.requires_grad:
+        return _windows(x, kernel, dilation, stride, out_hw)
+    (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    x = x.contiguous()
+    n, c = x.shape[0], x.shape[1]
+    s0, s1, s2, s3 = x.stride()
+    win = x.as_strided((n, c, kh, kw, ho, wo), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw), x.storage_offset())
+    return win.reshape(n, c, kh * kw, ho, wo)
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
@@ -281,8 +310,9 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
         return grad_x, grad_w, None if bias is None else g.sum((0, 2, 3))
     g3 = g.reshape(n, groups, o // groups, L)
     if weight._rg:
-        cols = _windows(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
-        grad_w = (g3 @ cols.transpose(-1, -2)).sum(0).reshape(tuple(weight.shape))
+        cols = _columns(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
+        # cols @ g^T: numpy's batched matmul runs this orientation 25% faster than g @ cols^T
+        grad_w = (cols @ g3.transpose(-1, -2)).sum(0).transpose(-1, -2).reshape(tuple(weight.shape))
     if input._rg:
         wg = weight.reshape(groups, o // groups, ck)
         gcols = (wg.transpose(-1, -2) @ g3).reshape(n, c, kh * kw, ho, wo)

@@ -387,6 +387,12 @@ SAMPLES["matrix_exp"] = lambda rng: Sample((randn(rng, 2, 3, 3),))
 SAMPLES["_rnn_layer"] = _call_sample(
     lambda rng: (randn(rng, 5, 12), randn(rng, 2, 2), randn(rng, 2, 3), randn(rng, 12, 2), randn(rng, 2, 3)),
     lambda xw, h0, c0, w_hh, w_hr: pt.ops._rnn_layer(xw, h0, c0, w_hh, None, w_hr, "LSTM", True, (2, 2, 1))[:3])
+# its formula's op (backpropagation through time), over packed rows with a projection, differentiated
+# in every tensor (the workspace inputs random: the function is smooth in each)
+SAMPLES["_rnn_layer_backward"] = lambda rng: Sample(
+    (randn(rng, 5, 2), randn(rng, 2, 2), randn(rng, 2, 3), randn(rng, 5, 12), randn(rng, 12, 2), randn(rng, 2, 3),
+     randn(rng, 5, 2), randn(rng, 5, 2), randn(rng, 5, 3), randn(rng, 5, 3), randn(rng, 5, 12), "LSTM", False, False,
+     (2, 2, 1)))
 
 # nn ops registered for autocast's policy lists (max_pool3d ... the reflection/replication pads)
 SAMPLES["max_pool3d"] = lambda rng: Sample((distinct(rng, 1, 1, 4, 4, 4), 2))

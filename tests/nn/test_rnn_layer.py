@@ -159,3 +159,36 @@ def test_no_grad_lstm_runs_the_op_and_equals_the_cells():
             ref = _loop(_Step(m.mode, m.weight_hh_l0, m.bias_hh_l0, None), xw, state, False)[0]
         out = out.transpose(0, 1) if m.batch_first else out
         assert pt.equal(out[..., :4], ref)
+
+
+@pytest.mark.parametrize("dtype", [pt.float32, pt.float64, pt.float16, pt.bfloat16])
+@pytest.mark.parametrize("mode, reverse, proj", CASES)
+@pytest.mark.parametrize("batch_sizes", [None, (3, 3, 2, 1, 1)])
+def test_cpu_backward_kernel_equals_the_decomposition(dtype, mode, reverse, proj, batch_sizes):
+    # _rnn_layer's formula runs _rnn_layer_backward, on cpu one NumPy kernel: float32 and float64
+    # give the decomposition's bits; float16 and bfloat16 compute in float32 and round once, so
+    # they differ from the decomposition's rounding after every op by a few of their ulps
+    from plugtorch.dispatch.ops.rnn import _rnn_layer_backward
+    xw, h0, c0, w_hh, b_hh, w_hr = (None if t is None else t.detach() for t in _inputs(mode, proj, dtype))
+    if batch_sizes is not None:
+        xw = xw.reshape(-1, xw.shape[-1])[:sum(batch_sizes)]
+    res = pt.ops._rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes)
+    lstm = mode == "LSTM"
+
+    def g(t):
+        return pt.tensor(rng.standard_normal(tuple(t.shape)), dtype=dtype)
+    args = (g(res[0]), g(res[1]), g(res[2]) if lstm else None, xw, w_hh, w_hr, res[0], res[3 if lstm else 2],
+            res[4] if lstm else None, res[5] if lstm else None, res[6] if lstm else res[3] if mode == "GRU" else None,
+            mode, reverse, b_hh is not None, batch_sizes)
+    got, want = pt.ops._rnn_layer_backward(*args), _rnn_layer_backward(*args)
+    assert len(got) == len(want) == 6
+    for a, b in zip(got, want):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
+        assert a.dtype == b.dtype and a.shape == b.shape
+        if dtype in (pt.float32, pt.float64):
+            assert np.array_equal(a.numpy(), b.numpy())
+        else:
+            scale = max(1.0, float(b.double().abs().max()))
+            assert float((a.double() - b.double()).abs().max()) <= 0.05 * scale

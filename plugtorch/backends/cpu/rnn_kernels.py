@@ -132,4 +132,99 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
     return tuple(r.astype(dt, copy=False) for r in res)
 
 
-KERNELS = {"_rnn_layer": rnn_layer}
+def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws, mode, reverse, bias,
+                       batch_sizes):
+    """The decomposition's backpropagation through time (its arithmetic op for op: float32 and
+    float64 give its bits), into preallocated gradients; float16 and bfloat16 compute in float32
+    and round once at the end."""
+    dt = out.dtype
+    ct = np.dtype(np.float32) if dt in _HALVES else dt
+
+    def f(a):
+        return None if a is None else a.astype(ct, copy=False)
+    dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws = map(
+        f, (dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws))
+    one = ct.type(1)
+    lstm, gru = mode == "LSTM", mode == "GRU"
+    packed = batch_sizes is not None
+    bs = list(batch_sizes) if packed else [xw.shape[1]] * xw.shape[0]
+    off = [0]
+    for b in bs:
+        off.append(off[-1] + b)
+    seq = len(bs)
+    n = w_hh.shape[0] // _GATES[mode]
+    x2 = xw if packed else xw.reshape(-1, xw.shape[-1])
+    out = out if packed else out.reshape(-1, out.shape[-1])
+    dout = dout if packed else dout.reshape(-1, dout.shape[-1])
+    if lstm:
+        s = np.divide(one, np.add(one, np.exp(np.negative(ws))))
+        gg = np.tanh(ws[:, 2 * n:3 * n])
+        tc = np.tanh(c_all)
+        ds = s * (one - s)
+        i, fg, o = s[:, :n], s[:, n:2 * n], s[:, 3 * n:]
+        p = np.concatenate([gg * ds[:, :n], c_prev * ds[:, n:2 * n], i * (one - gg * gg), tc * ds[:, 3 * n:]], -1)
+        k = o * (one - tc * tc)
+    elif gru:
+        hh = ws
+        rz = np.divide(one, np.add(one, np.exp(np.negative(x2[:, :2 * n] + hh[:, :2 * n]))))
+        hn = hh[:, 2 * n:]
+        nn_ = np.tanh(x2[:, 2 * n:] + rz[:, :n] * hn)
+        drz = rz * (one - rz)
+        z = rz[:, n:]
+        q = np.concatenate([hn * drz[:, :n], (h_prev - nn_) * drz[:, n:], rz[:, :n]], -1)
+        b_ = (one - z) * (one - nn_ * nn_)
+    else:
+        deriv = (one - out * out) if mode == "RNN_TANH" else (out > 0).astype(ct)
+    d_pre = np.empty((off[-1], w_hh.shape[0]), ct)
+    dns = np.empty((off[-1], n), ct) if gru else None
+    dhs = np.empty((off[-1], dhn.shape[1]), ct) if w_hr is not None else None
+    dh = dc = None
+    m = 0
+    h0_parts, c0_parts = [], []
+    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+        b = bs[t]
+        if not reverse and b > m:
+            dh = np.concatenate([dh, dhn[m:b]]) if m else dhn[:b]
+            if lstm:
+                dc = np.concatenate([dc, dcn[m:b]]) if m else dcn[:b]
+            m = b
+        elif reverse and dh is None:
+            dh, dc, m = dhn, dcn, b
+        elif reverse and b < m:
+            h0_parts.append(dh[b:m])
+            dh = dh[:b]
+            if lstm:
+                c0_parts.append(dc[b:m])
+                dc = dc[:b]
+            m = b
+        a, e = off[t], off[t + 1]
+        dh = dh + dout[a:e]
+        dg = d_pre[a:e]
+        if lstm:
+            if w_hr is not None:
+                dhs[a:e] = dh
+                dh = np.matmul(dh, w_hr)
+            dc = dc + dh * k[a:e]
+            np.multiply(np.concatenate([dc, dc, dc, dh], -1), p[a:e], out=dg)
+            dc = dc * fg[a:e]
+        elif gru:
+            dn = np.multiply(dh, b_[a:e], out=dns[a:e])
+            np.multiply(np.concatenate([dn, dh, dn], -1), q[a:e], out=dg)
+            dh = dh * z[a:e]
+        else:
+            np.multiply(dh, deriv[a:e], out=dg)
+        dh = np.matmul(dg, w_hh) if not gru else dh + np.matmul(dg, w_hh)
+    if reverse:
+        dh = np.concatenate([dh] + h0_parts[::-1]) if h0_parts else dh
+        dc = (np.concatenate([dc] + c0_parts[::-1]) if c0_parts else dc) if lstm else None
+    d_xw = np.concatenate([d_pre[:, :2 * n], dns], -1) if gru else d_pre
+    if not packed:
+        d_xw = d_xw.reshape(xw.shape)
+    d_hh = np.matmul(d_pre.T, h_prev)
+    d_bhh = np.add.reduce(d_pre, axis=0) if gru and bias else None
+    d_hr = np.matmul(dhs.T, o * tc) if w_hr is not None else None
+    res = (d_xw, dh, dc if lstm else None, d_hh, d_bhh, d_hr)
+    return tuple(None if r is None else r.astype(dt) if r.dtype != dt or r is dhn or r is dcn else r for r in res)
+
+
+KERNELS = {"_rnn_layer": rnn_layer, "_rnn_layer_backward": rnn_layer_backward}

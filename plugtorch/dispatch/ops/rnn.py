@@ -18,6 +18,13 @@ from (h, and LSTM's c), then LSTM's cell state after each step and its gates (x 
 W_hh^T), GRU's h W_hh^T + b_hh. The arithmetic is that of the cells in
 plugtorch/nn/modules/rnn.py stepped over the padded or packed rows, op for op, so the outputs are
 bit-identical to stepping them.
+
+``_rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws, mode, reverse,
+bias, batch_sizes=None)``: the op's gradients (its formula, plugtorch/autograd/rnn_formulas.py) from
+the incoming ones and the op's outputs and workspaces; returns (d_xw, d_h0, d_c0, d_w_hh, d_b_hh,
+d_w_hr), None where the mode has no such input (``bias``: GRU's b_hh was given). Both ops have a
+meta, so a backend may run either as one kernel (cpu: plugtorch/backends/cpu/rnn_kernels.py); the
+others run these decompositions.
 """
 from __future__ import annotations
 
@@ -160,4 +167,131 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
     return res + (pt.cat(ws),) if mode == "GRU" else res
 
 
+def _rnn_layer_backward_meta(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws, mode, reverse, bias,
+                             batch_sizes=None):
+    """A kernel receives the arguments as given (tensors as arrays, None where absent, batch_sizes a
+    tuple of ints or None) and returns (d_xw, d_h0, d_c0, d_w_hh, d_b_hh, d_w_hr), None where the
+    mode has no such input, of ``out``'s dtype."""
+    for name, t in (("dout", dout), ("dhn", dhn), ("xw", xw), ("w_hh", w_hh), ("out", out), ("h_prev", h_prev)):
+        _t("_rnn_layer_backward", t, name)
+    if mode not in GATES:
+        raise ValueError(f"_rnn_layer_backward(): unknown mode '{mode}'; expected one of {sorted(GATES)}")
+    lstm = mode == "LSTM"
+    need = ("dcn", "c_prev", "c_all", "ws") if lstm else ("ws",) if mode == "GRU" else ()
+    for name, t in (("dcn", dcn), ("c_prev", c_prev), ("c_all", c_all), ("ws", ws)):
+        if (t is None) == (name in need):
+            raise ValueError(f"_rnn_layer_backward(): {name} is {'required' if name in need else 'not taken'} "
+                             f"for mode {mode}")
+        if t is not None:
+            _t("_rnn_layer_backward", t, name)
+    tensors = [t for t in (dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws) if t is not None]
+    if out.shape != dout.shape or xw.ndim != out.ndim or w_hh.ndim != 2 or xw.shape[-1] != w_hh.shape[0]:
+        raise RuntimeError(f"_rnn_layer_backward(): expected dout of out's shape and xw (..., gates) for w_hh "
+                           f"(gates, hidden); got dout {list(dout.shape)}, out {list(out.shape)}, xw "
+                           f"{list(xw.shape)}, w_hh {list(w_hh.shape)}")
+    dt = out._dtype
+    if not dt.is_floating_point:
+        raise TypeError(f"_rnn_layer_backward(): expected floating point tensors, got {dt}")
+    if any(t._dtype is not dt for t in tensors):
+        raise RuntimeError(f"_rnn_layer_backward(): expected every tensor of out's dtype {dt}, got "
+                           f"{sorted({str(t._dtype) for t in tensors})}")
+    dev = M.common_device("_rnn_layer_backward", tensors)
+    kargs = tuple(None if t is None else t._data for t in (dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev,
+                                                             c_all, ws))
+    bs = None if batch_sizes is None else tuple(int(b) for b in batch_sizes)
+    return dev, kargs + (mode, bool(reverse), bool(bias), bs), [dt] * 6
+
+
+def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws, mode, reverse, bias,
+                        batch_sizes=None):
+    pt = _pt()
+    lstm = mode == "LSTM"
+    packed = batch_sizes is not None
+    bs = [int(b) for b in batch_sizes] if packed else [xw.shape[1]] * xw.shape[0]
+    off = offsets(bs)
+    seq = len(bs)
+    n = w_hh.shape[0] // GATES[mode]
+    x2 = xw if packed else xw.reshape(-1, xw.shape[-1])
+    out = out if packed else out.reshape(-1, out.shape[-1])
+    dout = dout if packed else dout.reshape(-1, dout.shape[-1])
+
+    def rows(x, t):
+        return _rows(x, off[t], off[t + 1])
+    if lstm:
+        gates = ws
+        s = gates.sigmoid()
+        gg = _cols(gates, 2 * n, 3 * n).tanh()
+        tc = c_all.tanh()
+        ds = s * (1 - s)
+        i, f, o = _cols(s, 0, n), _cols(s, n, 2 * n), _cols(s, 3 * n, 4 * n)
+        # d gates = [dc, dc, dc, dh_full] * p; dc gains dh_full * k at each step
+        p = pt.cat([gg * _cols(ds, 0, n), c_prev * _cols(ds, n, 2 * n), i * (1 - gg * gg),
+                    tc * _cols(ds, 3 * n, 4 * n)], -1)
+        k = o * (1 - tc * tc)
+    elif mode == "GRU":
+        hh = ws
+        rz = (_cols(x2, 0, 2 * n) + _cols(hh, 0, 2 * n)).sigmoid()
+        hn = _cols(hh, 2 * n, 3 * n)
+        nn_ = (_cols(x2, 2 * n, 3 * n) + _cols(rz, 0, n) * hn).tanh()
+        drz = rz * (1 - rz)
+        z = _cols(rz, n, 2 * n)
+        # [d r_pre, d z_pre, d hh_n] = [dn_pre, dh, dn_pre] * q, with dn_pre = dh * b
+        q = pt.cat([hn * _cols(drz, 0, n), (h_prev - nn_) * _cols(drz, n, 2 * n), _cols(rz, 0, n)], -1)
+        b_ = (1 - z) * (1 - nn_ * nn_)
+    else:
+        deriv = (1 - out * out) if mode == "RNN_TANH" else (out > 0).to(out.dtype)
+    steps = [None] * seq
+    dns = [None] * seq if mode == "GRU" else None
+    dhs = [None] * seq if w_hr is not None else None
+    dh = dc = None
+    m = 0
+    h0_parts, c0_parts = [], []       # reverse: the rows of dh0 (dc0) of the sequences starting at a step
+    for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
+        b = bs[t]
+        if not reverse and b > m:      # sequences ending at step t: their final state's gradient joins
+            dh = pt.cat([dh, _rows(dhn, m, b)]) if m else _rows(dhn, 0, b)
+            if lstm:
+                dc = pt.cat([dc, _rows(dcn, m, b)]) if m else _rows(dcn, 0, b)
+            m = b
+        elif reverse and dh is None:
+            dh, dc, m = dhn, dcn, b
+        elif reverse and b < m:        # sequences that started at step t - 1: their h0's gradient
+            h0_parts.append(_rows(dh, b, m))
+            dh = _rows(dh, 0, b)
+            if lstm:
+                c0_parts.append(_rows(dc, b, m))
+                dc = _rows(dc, 0, b)
+            m = b
+        dh = dh + rows(dout, t)
+        if lstm:
+            if w_hr is not None:
+                dhs[t] = dh
+                dh = dh @ w_hr
+            dc = dc + dh * rows(k, t)
+            dg = pt.cat([dc, dc, dc, dh], -1) * rows(p, t)
+            dc = dc * rows(f, t)
+        elif mode == "GRU":
+            dn = dh * rows(b_, t)
+            dg = pt.cat([dn, dh, dn], -1) * rows(q, t)
+            dns[t] = dn
+            dh = dh * rows(z, t)
+        else:
+            dg = dh * rows(deriv, t)
+        steps[t] = dg
+        dh = dg @ w_hh if mode != "GRU" else dh + dg @ w_hh
+    if reverse:
+        dh = pt.cat([dh] + h0_parts[::-1]) if h0_parts else dh
+        dc = (pt.cat([dc] + c0_parts[::-1]) if c0_parts else dc) if lstm else None
+    d_pre = pt.cat(steps)
+    d_xw = pt.cat([_cols(d_pre, 0, 2 * n), pt.cat(dns)], -1) if mode == "GRU" else d_pre
+    if not packed:
+        d_xw = d_xw.view(tuple(xw.shape))
+    d_hh = d_pre.t() @ h_prev
+    d_bhh = d_pre.sum(0) if mode == "GRU" and bias else None
+    d_hr = pt.cat(dhs).t() @ (o * tc) if w_hr is not None else None
+    return d_xw, dh, (dc if lstm else None), d_hh, d_bhh, d_hr
+
+
 register_op("_rnn_layer", _rnn_layer_meta, decomposition=_rnn_layer, out_kind=OUT_MULTI)
+register_op("_rnn_layer_backward", _rnn_layer_backward_meta, decomposition=_rnn_layer_backward,
+            out_kind=OUT_MULTI, differentiable=True)

@@ -2,9 +2,11 @@
 PackedSequence inputs).
 
 The input projection of every time step is one matmul per layer and direction; only the
-recurrence itself loops over time, in the op ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py) for
-padded inputs that record gradients: one autograd node per layer and direction, whose formula
-runs backpropagation through time with the hidden weight's gradient as one matmul over all steps.
+recurrence itself loops over time, in the op ``_rnn_layer`` (plugtorch/dispatch/ops/rnn.py; on cpu
+one kernel) for padded and packed inputs, with or without gradients (not under autocast, nor with
+mixed dtypes: then the cells step op by op): one autograd node per layer and direction, whose
+formula, the op ``_rnn_layer_backward``, runs backpropagation through time with the hidden weight's
+gradient as one matmul over all steps.
 Gate order and parameter names follow PyTorch (LSTM: i, f, g, o; GRU: r, z, n; ``weight_ih_l0``,
 ``bias_hh_l1_reverse`` ...).
 

@@ -39,8 +39,11 @@ def share_memory_(t):
         return t
     data = np.ascontiguousarray(t._data)
     path = os.path.join(_directory(), f"plugtorch_shm_{os.getpid()}_{secrets.token_hex(6)}")
+    # (owner-only permissions, as PyTorch's shared memory: np.memmap's "w+" would create it 0644,
+    # readable by every user of the machine; O_EXCL refuses a file or link already there)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
     _made.append(path)
-    shared = np.memmap(path, dtype=data.dtype, mode="w+", shape=data.shape if data.size else (1,))
+    shared = np.memmap(path, dtype=data.dtype, mode="r+", shape=data.shape if data.size else (1,))
     if data.size:
         shared[...] = data
     else:
@@ -54,8 +57,8 @@ def _shared_file(array):
     root = array
     while isinstance(root.base, np.ndarray):     # the array that maps the file (a slice of a memmap is one too)
         root = root.base
-    if not isinstance(root, np.memmap) or root.filename is None:
-        return None
+    if not isinstance(root, np.memmap) or root.filename is None or root.mode not in ("r+", "w+"):
+        return None     # (a read-only or copy-on-write "c" map is not memory other processes see)
     start = root.__array_interface__["data"][0]
     return root.filename, root.offset + array.__array_interface__["data"][0] - start
 
@@ -83,5 +86,5 @@ def reduce_shared(t):
     where = _shared_file(t._data) if t.device.type == "cpu" and isinstance(t._data, np.ndarray) else None
     if where is None:
         return None
-    return rebuild_shared, (where[0], where[1], t._data.shape, t._data.strides, t._data.dtype.str,
+    return rebuild_shared, (where[0], where[1], t._data.shape, t._data.strides, t._data.dtype,
                             t.requires_grad, bool(t._is_param))

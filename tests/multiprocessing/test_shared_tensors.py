@@ -75,3 +75,33 @@ def _fail_if_odd(i):
 def test_plain_pickle_of_a_tensor_is_still_refused():
     with pytest.raises(Exception):
         pickle.dumps(pt.ones(1))
+
+
+def test_shared_file_is_private_to_its_user():
+    import os
+    import stat
+    t = pt.zeros(3).share_memory_()
+    assert stat.S_IMODE(os.stat(t._data.filename).st_mode) == 0o600
+
+
+def test_bfloat16_shared_tensor_crosses_as_the_same_memory():
+    t = pt.tensor([1.5, -2.0, 3.0], dtype=pt.bfloat16).share_memory_()
+    back = ForkingPickler.loads(ForkingPickler.dumps(t))
+    assert back.dtype == pt.bfloat16 and back.is_shared() and back.tolist() == [1.5, -2.0, 3.0]
+    back.mul_(2)
+    assert t.tolist() == [3.0, -4.0, 6.0]
+
+
+def test_a_copy_on_write_or_read_only_memmap_is_not_shared(tmp_path):
+    # np.load(mmap_mode="c") / "r": the other process would map the file itself, read-write, and
+    # write the user's file on disk (or miss this process's private writes): such a tensor is not
+    # shared and crosses as a copy
+    f = tmp_path / "a.npy"
+    np.save(f, np.arange(4, dtype=np.float32))
+    for mode in ("c", "r"):
+        t = pt.from_numpy(np.load(f, mmap_mode=mode))
+        assert not t.is_shared()
+        back = ForkingPickler.loads(ForkingPickler.dumps(t))
+        assert back.tolist() == [0.0, 1.0, 2.0, 3.0] and not back.is_shared()
+        back.add_(10)
+    np.testing.assert_array_equal(np.load(f), [0.0, 1.0, 2.0, 3.0])

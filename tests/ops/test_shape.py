@@ -310,3 +310,25 @@ def test_diagonal_gradient_of_an_expanded_input(device):
     expected = np.zeros((3, 4), dtype=np.float32)
     expected[[0, 1, 2], [0, 1, 2]] = [1.0, 2.0, 3.0]
     np.testing.assert_array_equal(x.grad.cpu().numpy(), expected)
+
+
+def test_remembered_view_verdicts_are_keyed_by_strides():
+    # reshape and view remember which (shape, strides, request) are views: a tensor of the same
+    # shape with other strides must still be copied by reshape and refused by view
+    rows = pt.tensor(a(4, 6))
+    cols = pt.tensor(a(6, 4)).t()            # shape (4, 6), strides (1, 4)
+    for _ in range(2):                        # the second round runs on the remembered verdicts
+        flat = rows.reshape(24)
+        assert flat.data_ptr() == rows.data_ptr()
+        same(flat, a(4, 6).reshape(24))
+        same(rows.view(2, 12), a(4, 6).reshape(2, 12))
+        copied = cols.reshape(24)
+        same(copied, a(6, 4).T.reshape(24))
+        assert copied.is_contiguous()
+        with pytest.raises(RuntimeError, match="view size"):
+            cols.view(24)
+    p = pt.nn.Parameter(pt.tensor(a(6)))      # a Parameter's views are remembered as a tensor's
+    for _ in range(2):
+        v = p.reshape(2, 3)
+        same(v, a(6).reshape(2, 3))
+        assert v.data_ptr() == p.data_ptr() and v.requires_grad

@@ -83,6 +83,18 @@ def _int_args(args):
 
 
 _VIEWS = Memo(4096)   # (input shape, requested shape) -> shape, for views that only add or drop 1s
+# (input shape, input strides, requested shape) -> shape, for any other view found valid: its
+# verdict depends only on these (reshape asks it too, so a reshape that is a view checks once)
+_STRIDED_VIEWS = Memo(4096)
+
+
+def cached_view_shape(input, req):
+    """The shape a view of ``input`` as the int tuple ``req`` was found to have before, or None."""
+    shape = input._data.shape
+    hit = _VIEWS.get((shape, req))
+    if hit is None:
+        hit = _STRIDED_VIEWS.get((shape, input.stride(), req))
+    return hit
 
 
 def _missing_sizes(op, name):
@@ -95,11 +107,13 @@ def _view_meta(input, *shape):
     if not shape:
         raise _missing_sizes("view", "size")
     key = None
-    if input.__class__ is M.Tensor:
+    if isinstance(input, M.Tensor):   # (a Parameter too: module weights are viewed every forward)
         req = _int_args(shape)
         if req is not None:
             key = (input._data.shape, req)
             hit = _VIEWS.get(key)
+            if hit is None:
+                hit = _STRIDED_VIEWS.get((key[0], input.stride(), req))
             if hit is not None:
                 return input._device, (input._data, hit), input._dtype
     _check_tensor("view", input)
@@ -110,9 +124,11 @@ def _view_meta(input, *shape):
             f"{list(input.shape)} and stride {list(input.stride())} (at least one dimension spans "
             "across two contiguous subspaces). Use .reshape(...) instead.")
     # adding or dropping size-1 dims is a view whatever the strides: its verdict can be reused
-    if key is not None and \
-            [n for n in key[0] if n != 1] == [n for n in shape if n != 1]:
-        _VIEWS[key] = shape
+    if key is not None:
+        if [n for n in key[0] if n != 1] == [n for n in shape if n != 1]:
+            _VIEWS[key] = shape
+        else:
+            _STRIDED_VIEWS[(key[0], input.stride(), key[1])] = shape
     return input._device, (input._data, shape), input._dtype
 
 

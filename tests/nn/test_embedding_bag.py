@@ -157,3 +157,30 @@ def test_embedding_bag_finite_difference_gradients_with_ragged_bags():
     for mode in ("sum", "mean", "max"):
         scalar_gradcheck(lambda w: F.embedding_bag(pt.tensor(idx), w, offsets, mode=mode, padding_idx=2,
                                                    include_last_offset=True), t64(w, True))
+
+
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3), (0, 4)])
+@pytest.mark.parametrize("dtype", [pt.int64, pt.int32])
+def test_embedding_rows_by_one_index_op(shape, dtype):
+    # embedding picks the rows with one index op (no index_select, which checked the range again):
+    # the result is NumPy's w[idx] of shape (*idx.shape, dim), and each row's gradient counts its picks
+    w = rng.standard_normal((6, 3))
+    idx = rng.integers(0, 6, shape)
+    wt = pt.tensor(w, requires_grad=True)
+    out = F.embedding(pt.tensor(idx, dtype=dtype), wt)
+    assert tuple(out.shape) == shape + (3,)
+    np.testing.assert_allclose(out.detach().numpy(), w[idx], rtol=0, atol=0)
+    out.sum().backward()
+    counts = np.bincount(np.asarray(idx).reshape(-1), minlength=6).astype(np.float64)
+    np.testing.assert_allclose(wt.grad.numpy(), np.repeat(counts[:, None], 3, 1), rtol=0, atol=0)
+
+
+def test_embedding_bag_checks_its_indices_before_embedding_does():
+    # the range is checked once, by embedding_bag itself: its RuntimeError, not embedding's IndexError
+    w = pt.zeros(4, 2)
+    with pytest.raises(RuntimeError, match=r"embedding_bag: index out of range \(weight has 4 rows"):
+        F.embedding_bag(pt.tensor([[0, 4]]), w)
+    with pytest.raises(RuntimeError, match=r"embedding_bag: index out of range"):
+        F.embedding_bag(pt.tensor([1, -1]), w, pt.tensor([0]))
+    with pytest.raises(IndexError, match=r"index out of range in self \(embedding has 4 rows"):
+        F.embedding(pt.tensor([[0, 4]]), w)

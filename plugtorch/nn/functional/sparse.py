@@ -32,6 +32,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
                    f"index out of range in self (embedding has {n} rows, indices must be in [0, {n}))")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += n
+    out = _rows(input, weight, max_norm, norm_type, scale_grad_by_freq)
+    if padding_idx is not None:
+        out = pt.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
+    return out
+
+
+def _rows(input, weight, max_norm, norm_type, scale_grad_by_freq):
+    """embedding's rows for indices its caller has checked are in [0, num_embeddings): renormed
+    (``max_norm``) and with their gradient scaled by frequency; no ``padding_idx``. One index op
+    picks them (its meta's own bounds check is the only other read of the indices)."""
+    n = weight.shape[0]
     if max_norm is not None:
         with pt.no_grad():
             rows = input.reshape(-1)
@@ -39,9 +50,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             norms = w.norm(norm_type, -1, keepdim=True)
             scale = pt.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight[rows] = w * scale
-    out = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.shape[1])
-    if padding_idx is not None:
-        out = pt.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
+    out = pt.ops.index(weight, [input])   # (*input.shape, dim); index_select would check the range again
     if scale_grad_by_freq:
         counts = pt.zeros(n, dtype=weight.dtype, device=weight.device).index_add(
             0, input.reshape(-1), pt.ones(input.numel(), dtype=weight.dtype, device=weight.device))
@@ -101,7 +110,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         data_check(((input < 0) | (input >= k)).any(), RuntimeError,
                    f"embedding_bag: index out of range (weight has {k} rows, indices must be in [0, {k}))")
     # the rows, renormed and with their frequency scaling as embedding's (padding_idx: handled below)
-    rows = pt.nn.functional.embedding(input, weight, None, max_norm, norm_type, scale_grad_by_freq)
+    rows = _rows(input, weight, max_norm, norm_type, scale_grad_by_freq)   # (the range is checked above)
     if input.ndim == 1:
         return _bags_1d(input, rows, offsets, mode, per_sample_weights, include_last_offset,
                         _padding_row("embedding_bag", padding_idx, k))

@@ -620,6 +620,26 @@ def _detaching(run, positions):
     return replay
 
 
+def _made_leaf(graph, res, tensors):
+    """Why the call's outputs need a requires_grad no replay gives them, or None: a leaf requiring
+    grad that the call made (``ones(2, requires_grad=True)``, ``zeros(2).requires_grad_()``;
+    a partial graph's head hands such a local to its tail), or an output requiring grad when no
+    input or captured tensor does. (The graph records the ops, not the flag: the replay returned
+    the leaf without requires_grad and its results without history.)"""
+    from plugtorch.jit.tracer import flatten_tensors
+    outs = flatten_tensors((res,))[0]
+    if not any(t._rg for t in outs):
+        return None
+    known = {id(t) for t in tensors} | {id(v.tensor) for v in graph.captures if v.tensor is not None}
+    for t in outs:
+        if t._rg and t.grad_fn is None and id(t) not in known:
+            return f"it makes a tensor of shape {list(t.shape)} that requires grad and hands it out"
+    if D.grad_state.enabled and not graph.backward_ran and not any(t._rg for t in tensors) and not any(
+            v.tensor is not None and v.tensor._rg for v in graph.captures):
+        return "an output requires grad, computed from a tensor the call set requires_grad on"
+    return None
+
+
 def _setting_requires_grad(run, flips):
     """``run``, then each input ``(position, requires_grad)`` of ``flips`` given that
     requires_grad (what the traced call left; the graph's replay does not run the Python)."""
@@ -892,6 +912,11 @@ class CompiledFunction:
             reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
                 if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
             return self._not_replayable(e, res, reason, graph)
+        made = _made_leaf(graph, res, tensors)
+        if made is not None:
+            return self._graph_break(key, e, res, f"{self.__name__}: {made}; a replay records no requires_grad "
+                                     "the call sets on a tensor it makes", "make that tensor outside the compiled "
+                                     "function and pass it in")
         traced = TracedFunction(graph, name=self.__name__, rg_guard=True)   # (a frozen parameter traces again)
         exe = traced._exe
         if exe.aliasing is not None and exe.aliasing(traced_inputs(graph, args, kwargs)) is not None:

@@ -141,3 +141,37 @@ def test_a_double_backward_result_keeps_its_history():
         np.testing.assert_array_equal(w.grad.numpy(), [8.0 * k * k, 16.0 * k * k])
     st = pt.compiler.stats()
     assert st["graph_breaks"] == 1 and any("create_graph=True" in r for r in st["reasons"])
+
+
+def test_a_leaf_made_inside_the_call_keeps_requires_grad():
+    # w = ones(2, requires_grad=True) made in the call, y = sum(w * x): eager hands back w requiring
+    # grad and y with history (dy/dw = x); the replay recorded the ops, not the flag, and returned
+    # w without requires_grad and y without grad_fn from the second call on
+    def f(x):
+        w = pt.ones(2, requires_grad=True)
+        return w, (w * x).sum()
+    c = pt.compile(f)
+    for k in range(4):
+        w, y = c(pt.tensor([float(k), 2.0 * k]))
+        assert w.requires_grad and w.is_leaf and y.requires_grad and y.grad_fn is not None
+        y.backward()
+        np.testing.assert_array_equal(w.grad.numpy(), [k, 2.0 * k])
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 1 and any("requires grad" in r for r in st["reasons"])
+
+
+def test_a_split_head_hands_its_tail_a_leaf_requiring_grad():
+    # a partial graph (the .item() read splits it): the tail's backward through a leaf the head
+    # made raised "element 0 of tensors does not require grad" from the first replay on
+    seen = []
+
+    def f(x):
+        w = pt.ones(2, requires_grad=True)
+        y = (w * x).sum()
+        seen.append(y.item())
+        y.backward()
+        return w.grad
+    c = pt.compile(f)
+    for k in range(6):
+        np.testing.assert_array_equal(c(pt.tensor([float(k), 3.0])).numpy(), [k, 3.0])
+    assert seen == [k + 3.0 for k in range(6)]

@@ -156,6 +156,46 @@ def _plain_object(v) -> bool:
                                                          types.MethodType, types.BuiltinFunctionType, Tensor))
 
 
+def _slotted_object(v) -> bool:
+    """An instance of a user-level class keeping its attributes in ``__slots__`` (a
+    ``@dataclass(slots=True)`` config): no ``__dict__`` to read them from."""
+    import types
+    return hasattr(type(v), "__slots__") and not isinstance(v, (type, types.ModuleType, types.FunctionType, Tensor,
+                                                                  tuple, list, dict, set, frozenset, str, bytes))
+
+
+class _Attrs:
+    """An object's attributes seen as a globals dict (``get(name, default)``): its slots, which
+    are not in a ``__dict__``."""
+    __slots__ = ("o",)
+
+    def __init__(self, o):
+        self.o = o
+
+    def get(self, k, default):
+        try:
+            return getattr(self.o, k)
+        except AttributeError:     # (a slot deleted since)
+            return default
+
+
+def _descriptor_entries(entries, o, names):
+    """Guard the slots of ``o`` whose names the code reads and whose values are numbers or strings
+    (``cfg.scale`` of a ``@dataclass(slots=True)``). Not properties: reading one runs the program's
+    code, which may have effects (a property handing out the next batch), at every call."""
+    import inspect
+    import types
+    cls, view = type(o), None
+    for key in sorted(names):
+        attr = inspect.getattr_static(cls, key, None)
+        if not isinstance(attr, types.MemberDescriptorType):
+            continue
+        view = view or _Attrs(o)
+        v = view.get(key, _MISSING)
+        if _simple(v):
+            entries.append((_DICT, view, key, v))
+
+
 _CALLED_LIMIT = 32     # user functions python_state reads besides the compiled one
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _LIB_DIRS = tuple(sorted({os.path.abspath(p) + os.sep for key in ("stdlib", "platstdlib", "purelib", "platlib")
@@ -212,9 +252,14 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
             return
         if _bound_object(v):
             entries.append((kind | _IDENT, where, name, v))
-        elif type(v) in _ITEMS:     # (the same list, dict or tuple, and the items the graph may hold)
+        elif type(v) in _ITEMS or isinstance(v, dict):   # (the same list, dict (OrderedDict ...), tuple; its items)
             entries.append((kind | _IDENT, where, name, v))
             _items(entries, v, name, 0)
+        elif not isinstance(v, types.ModuleType):
+            # any other object by identity: one rebound in its place (an immutable namedtuple
+            # config replaced by cfg._replace(...), another enum member, a NumPy scalar, a
+            # Fraction) was baked in, its attributes being no one's to compare
+            entries.append((kind | _IDENT, where, name, v))
         if deep and type(v) in _CONTAINERS:
             entries.append((_LEN, v, name, len(v)))
         elif isinstance(v, Module):
@@ -222,13 +267,13 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
         elif isinstance(v, types.FunctionType):
             if _user_code(v):
                 add_func(v)
-        elif _plain_object(v):
+        elif _plain_object(v) or _slotted_object(v):
             objects.append((v, deep and first))
     for a in list(args) + list((kwargs or {}).values()):   # (and the items of list, tuple and dict arguments)
         for v in (a if type(a) in (list, tuple) else a.values() if type(a) is dict else (a,)):
             if isinstance(v, Module):
                 modules.append(v)
-            elif _plain_object(v):
+            elif _plain_object(v) or _slotted_object(v):
                 objects.append((v, deep))
             elif deep and type(v) in _CONTAINERS:
                 entries.append((_LEN, v, "an argument", len(v)))
@@ -292,7 +337,8 @@ def python_state(fn, deep=False, args=(), kwargs=None) -> list:
         if id(o) in seen_obj:
             continue
         seen_obj.add(id(o))
-        d = o.__dict__
+        _descriptor_entries(entries, o, names)
+        d = getattr(o, "__dict__", None)
         if type(d) is not dict:
             continue
         every = id(o) in full
@@ -369,7 +415,7 @@ class _View:
 
     def get(self, item, default):
         c, k = self.c, item.key
-        if c.__class__ is dict:
+        if isinstance(c, dict):
             return c.get(k, default)
         return c[k] if k < len(c) else default
 
@@ -381,7 +427,7 @@ def _items(entries, c, name, depth):
     view = _View(c)
     if type(c) is not tuple:
         entries.append((_LEN, c, name, len(c)))
-    pairs = c.items() if type(c) is dict else enumerate(c)
+    pairs = c.items() if isinstance(c, dict) else enumerate(c)
     for n, (k, x) in enumerate(pairs):
         if n >= _ITEM_LIMIT:
             break

@@ -123,3 +123,60 @@ def test_a_compiled_method_guards_its_object_s_attributes():
         s.scale = float(k // 2)
         assert c(pt.ones(2)).tolist() == [float(k // 2)] * 2
     assert pt.compiler.stats()["graphs"] == 3
+
+
+# objects with no __dict__ to compare (slots, immutable values rebound): their values were baked in
+from collections import OrderedDict, namedtuple   # noqa: E402
+from dataclasses import dataclass   # noqa: E402
+import enum   # noqa: E402
+
+
+@dataclass(slots=True)
+class _SlotCfg:
+    scale: float = 1.0
+
+
+_NT = namedtuple("_NT", "scale")
+
+
+class _Mode(enum.Enum):
+    ONE = 1.0
+    THREE = 3.0
+
+
+slot_cfg, nt_cfg, mode, np_scale = _SlotCfg(), _NT(1.0), _Mode.ONE, np.float32(1.0)
+odict = OrderedDict(scale=1.0)
+
+
+def _check(f, set_value):
+    # x * s for s = 1, 2, 3 set between calls (each value called twice: a trace, then a replay)
+    c = pt.compile(f)
+    for v in (1.0, 2.0, 3.0):
+        set_value(v)
+        for _ in range(2):
+            assert c(pt.ones(2)).tolist() == [v, v]
+
+
+def test_a_slotted_dataclass_attribute_is_guarded():
+    _check(lambda x: x * slot_cfg.scale, lambda v: setattr(slot_cfg, "scale", v))
+
+
+def test_a_global_object_rebound_in_place_is_guarded_by_identity():
+    def set_nt(v):
+        global nt_cfg
+        nt_cfg = nt_cfg._replace(scale=v)
+
+    def set_np(v):
+        global np_scale
+        np_scale = np.float32(v)
+    _check(lambda x: x * nt_cfg.scale, set_nt)
+    _check(lambda x: x * np_scale, set_np)
+    global mode
+    c = pt.compile(lambda x: x * mode.value)
+    for m in (_Mode.ONE, _Mode.THREE, _Mode.ONE):
+        mode = m
+        assert c(pt.ones(1)).tolist() == [m.value] and c(pt.ones(1)).tolist() == [m.value]
+
+
+def test_the_items_of_an_ordered_dict_are_guarded():
+    _check(lambda x: x * odict["scale"], lambda v: odict.__setitem__("scale", v))

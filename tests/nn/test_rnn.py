@@ -365,3 +365,33 @@ def test_flatten_parameters_and_all_weights():
     assert m.all_weights[3][0] is m.weight_ih_l1_reverse and len(m._flat_weights) == 20
     g = nn.GRU(3, 4, bias=False)
     assert g._all_weights == [["weight_ih_l0", "weight_hh_l0"]] and g._flat_weights[1] is g.weight_hh_l0
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_forward_makes_no_transposed_weight_copy(kind):
+    # the fused _rnn_layer takes weight_hh as it is: the forward makes no w_hh.t().contiguous()
+    # (which only the op-by-op cell loop uses) and stacks h_n with one cat; values as the NumPy loop's
+    from plugtorch.dispatch.dispatcher import DispatchMode
+
+    class Names(DispatchMode):
+        def __init__(self):
+            self.names = []
+
+        def __plugtorch_dispatch__(self, op, args, kwargs, call):
+            self.names.append(op.name)
+            return call(args, kwargs)
+
+    mod = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True).double()
+    x = rng.standard_normal((5, 2, 3))
+    h0 = rng.standard_normal((4, 2, 4))
+    c0 = rng.standard_normal((4, 2, 4)) if kind == "LSTM" else None
+    with Names() as seen:
+        out, state = mod(t64(x), (t64(h0), t64(c0)) if kind == "LSTM" else t64(h0))
+    assert seen.names.count("_rnn_layer") == 4
+    assert not {"t", "transpose", "contiguous", "clone", "stack"} & set(seen.names), seen.names
+    ref_out, ref_h, ref_c = run_ref(mod, x, h0, c0)
+    np.testing.assert_allclose(out.detach().numpy(), ref_out, rtol=1e-10, atol=1e-12)
+    h = state[0] if kind == "LSTM" else state
+    np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-10, atol=1e-12)
+    if kind == "LSTM":
+        np.testing.assert_allclose(state[1].detach().numpy(), ref_c, rtol=1e-10, atol=1e-12)

@@ -71,16 +71,20 @@ class _Step:
     """One layer and direction's cell as ``step(xw_t, state)``, holding its weights for
     ``_rnn_layer``."""
 
+    __slots__ = ("mode", "w_hh", "b_hh", "w_hr", "_transposed")
+
     def __init__(self, mode, w_hh, b_hh, w_hr):
         self.mode, self.w_hh, self.b_hh, self.w_hr = mode, w_hh, b_hh, w_hr
-        self.w_hh_t = w_hh.t().contiguous()     # (a transposed view makes each step's matmul slower)
-        self.w_hr_t = None if w_hr is None else w_hr.t().contiguous()
-        self.cell = _CELLS[mode]
+        self._transposed = None   # made by the first cell call: the fused _rnn_layer never needs them
 
     def __call__(self, x, state):
-        if self.w_hr_t is not None:
-            return lstm_cell(x, state, self.w_hh_t, self.b_hh, self.w_hr_t)
-        return self.cell(x, state, self.w_hh_t, self.b_hh)
+        tr = self._transposed
+        if tr is None:   # (a transposed view makes each step's matmul slower)
+            tr = self._transposed = (self.w_hh.t().contiguous(),
+                                     None if self.w_hr is None else self.w_hr.t().contiguous())
+        if tr[1] is not None:
+            return lstm_cell(x, state, tr[0], self.b_hh, tr[1])
+        return _CELLS[self.mode](x, state, tr[0], self.b_hh)
 
 
 def _loop(step, xw, state, reverse):
@@ -94,6 +98,14 @@ def _loop(step, xw, state, reverse):
         state = step(xs[t], state)
         steps[t] = state[0] if lstm else state
     return pt.cat(steps).view((seq,) + tuple(steps[0].shape)), state    # (pt.stack, in two dispatches)
+
+
+def _stack0(ts):
+    """pt.stack(ts) of same-shaped tensors in two dispatches (cat, view) instead of stack's one per
+    tensor; one tensor is one unsqueeze."""
+    if len(ts) == 1:
+        return ts[0].unsqueeze(0)
+    return pt.cat(ts).view((len(ts),) + tuple(ts[0].shape))
 
 
 class RNNBase(Module):
@@ -246,7 +258,8 @@ class RNNBase(Module):
             for d in range(dirs):
                 step, xw = self._layer_step(layer, d, layer_in)
                 k = layer * dirs + d
-                out, state = direction(step, xw, (h0[k], c0[k]) if lstm else h0[k], d == 1)
+                h0k = h0.select(0, k)    # (one view op: h0[k] goes through Python indexing)
+                out, state = direction(step, xw, (h0k, c0.select(0, k)) if lstm else h0k, d == 1)
                 outs.append(out)
                 h_n.append(state[0] if lstm else state)
                 if lstm:
@@ -254,7 +267,7 @@ class RNNBase(Module):
             layer_in = pt.cat(outs, -1) if dirs == 2 else outs[0]
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_in = F.dropout(layer_in, self.dropout, True)
-        return layer_in, pt.stack(h_n), (pt.stack(c_n) if lstm else None)
+        return layer_in, _stack0(h_n), (_stack0(c_n) if lstm else None)
 
     def _layer_step(self, layer, d, layer_in):
         """(step, xw): the cell of one layer and direction as ``step(xw_t, state)``, and the input

@@ -277,10 +277,12 @@ def sample_jit(entry, dtype, sample, dev, seed=0):
         breaks.append("a read of tensor data that differs between two calls on the same inputs, in the compiled "
                       "call")
     states = {e.state: e.reason for e in compiled._cache.values()}
-    if "eager" in states:
+    if "eager" in states or "split" in states:
+        # (a split -- plugtorch.compiler.resume: a graph of the statements before a read, the rest as
+        # Python -- is a break too; its results were compared above)
         if not breaks:
             where = "the compiled call" if grads is None else "the compiled forward and backward"
-            reason = _site_free(states["eager"].split(": ", 1)[-1])     # "Python reads tensor data (bool) at ..."
+            reason = _site_free(states.get("eager", states.get("split")).split(": ", 1)[-1])  # "Python reads ... at"
             breaks.append(re.sub(r"Python reads tensor data \((\w+)\)", r"\1()", reason) + f" in {where}")
     elif "compiled" not in states:
         raise Mismatch(COMPILE, "the second call did not replay a graph: the compiled function's cache holds "

@@ -114,6 +114,14 @@ def _hardtanh(ctx):
             Sample(_x(ctx, (4,)), name="default limits")]
 
 
+def _gelu(ctx):
+    return [Sample(_x(ctx, (2, 3, 4))), Sample(_x(ctx, (3, 5), "transposed"), "tanh", name="tanh formula")]
+
+
+def _silu(ctx):
+    return [Sample(_x(ctx, (2, 3, 4))), Sample(_x(ctx, (3, 5), "transposed"), name="transposed")]
+
+
 def _mode_pad(n):
     """Samples of reflection_pad{n}d / replication_pad{n}d: batched and unbatched, asymmetric and
     negative pads (a crop), a transposed input."""
@@ -313,6 +321,8 @@ ENTRIES = [
     Entry("adaptive_avg_pool3d", samples=_adaptive_avg_pool3d, dtypes=NN_DTYPES),
     Entry("prelu", samples=_prelu, dtypes=NN_DTYPES),
     Entry("hardtanh", samples=_hardtanh, dtypes=NN_DTYPES),
+    Entry("gelu", samples=_gelu, dtypes=NN_DTYPES),
+    Entry("silu", samples=_silu, dtypes=NN_DTYPES),
     Entry("grid_sample", samples=_grid_sample, dtypes=NN_DTYPES),
     *[Entry(f"{kind}_pad{n}d", samples=_mode_pad(n), dtypes=NN_DTYPES) for kind in ("reflection", "replication")
       for n in (1, 2, 3)],

@@ -57,6 +57,8 @@ NN_OPS = {
     # on PyTorch's lower-precision autocast lists (a matrix-product-like op in its kernels)
     "prelu": (_activation.prelu, ()),
     "hardtanh": (_activation.hardtanh_op, ()),    # (ReLU6: a cpu kernel of one pass, not nine ops)
+    "gelu": (_activation.gelu_op, ()),    # (cpu kernels fuse their passes on cache-sized blocks)
+    "silu": (_activation.silu_op, ()),
     "batch_norm": (_norm.batch_norm, ()),
     "layer_norm": (_norm.layer_norm, ()),
     "rms_norm": (_norm.rms_norm, ()),
@@ -92,6 +94,7 @@ NN_OPS = {
 
 
 _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm", "hardtanh",
+                "gelu", "silu", "_gelu_backward", "_silu_backward",
                 "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
                 "_layer_norm_backward", "scaled_dot_product_attention")
 
@@ -123,6 +126,28 @@ def _make_meta(name, impl):
     meta.__signature__ = sig
     meta.__doc__ = impl.__doc__
     return meta
+
+
+def _checked_meta(name, impl, check):
+    """The generic meta of ``impl``, after ``check(*args, **kwargs)`` (the op's own argument checks)."""
+    meta = _make_meta(name, impl)
+
+    def checked(*args, **kwargs):
+        check(*args, **kwargs)
+        return meta(*args, **kwargs)
+    checked.__name__, checked.__signature__, checked.__doc__ = meta.__name__, meta.__signature__, meta.__doc__
+    return checked
+
+
+_ACT_METAS = {
+    "gelu": _checked_meta("gelu", _activation.gelu_op, _activation.check_gelu),
+    "silu": _checked_meta("silu", _activation.silu_op, _activation.check_silu),
+    "_gelu_backward": _checked_meta("_gelu_backward", _activation.gelu_backward,
+                                    lambda g, x, approximate="none": _activation.check_gelu(x, approximate, g,
+                                                                                           "_gelu_backward")),
+    "_silu_backward": _checked_meta("_silu_backward", _activation.silu_backward,
+                                    lambda g, x: _activation.check_silu(x, g, "_silu_backward")),
+}
 
 
 _LINEAR = Memo(1024)   # operands' (device, dtype, shape) -> (device, dtype): checks passed
@@ -427,6 +452,8 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
 NN_OPS["_cross_entropy_backward"] = (cross_entropy_backward, ())   # cross_entropy's formula runs it
 NN_OPS["_linear_backward"] = (linear_backward, ("linalg",))       # linear's
 NN_OPS["_layer_norm_backward"] = (_norm.layer_norm_backward, ())   # layer_norm's
+NN_OPS["_gelu_backward"] = (_activation.gelu_backward, ())   # gelu's
+NN_OPS["_silu_backward"] = (_activation.silu_backward, ())   # silu's
 
 _CE_BACK = Memo(1024)   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
 
@@ -535,7 +562,7 @@ def _layer_norm_backward_meta(grad, input, normalized_shape, weight=None, eps=1e
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
           "layer_norm": _layer_norm_meta, "_layer_norm_backward": _layer_norm_backward_meta,
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
-          "_linear_backward": _linear_backward_meta}
+          "_linear_backward": _linear_backward_meta, **_ACT_METAS}
 # op name -> (formula, the arguments it reads, which calls it covers (None: all))
 def _hardtanh_grad(g, input, min_val=-1.0, max_val=1.0):
     # the incoming gradient strictly inside the limits (0 at them, as PyTorch), and at nan
@@ -543,6 +570,27 @@ def _hardtanh_grad(g, input, min_val=-1.0, max_val=1.0):
     if input.dtype.is_floating_point:
         inside = inside | (input != input)
     return (pt.where(inside, g, 0.0).to(g.dtype), None, None)
+
+
+def _gelu_grad(g, input, approximate="none"):
+    return (pt.ops._gelu_backward(g, input, approximate), None)
+
+
+def _silu_grad(g, input):
+    return (pt.ops._silu_backward(g, input),)
+
+
+def _gelu_covered(args, kwargs):
+    """gelu's formula covers the tanh formula; approximate='none' records its decomposition, whose
+    autograd reuses the forward's erfc (the backward op would compute it again: 10 ms per 2**20
+    float32 elements)."""
+    approximate = args[1] if len(args) > 1 else kwargs.get("approximate", "none")
+    return approximate == "tanh"
+
+
+def _real_input(args, kwargs):
+    """silu's formula covers real inputs (complex ones differentiate the decomposition)."""
+    return not args[0].dtype.is_complex
 
 
 def _batch_norm_covered(args, kwargs):
@@ -576,6 +624,8 @@ def _batch_norm_grad(g, input, running_mean, running_var, weight=None, bias=None
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
              "batch_norm": (_batch_norm_grad, ("input", "weight"), _batch_norm_covered),
              "hardtanh": (_hardtanh_grad, ("input",), None),
+             "gelu": (_gelu_grad, ("input",), _gelu_covered),
+             "silu": (_silu_grad, ("input",), _real_input),
              "nll_loss": (_nll_loss_grad, ("input", "target", "weight"), None),
              "conv2d": (_conv.conv2d_backward, ("input", "weight"), None),
              "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered)}

@@ -223,6 +223,10 @@ SAMPLES["avg_pool2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), 3), {"stride
 SAMPLES["batch_norm"] = lambda rng: Sample((randn(rng, 4, 3), None, None, randn(rng, 3), randn(rng, 3)),
                                            {"training": True})
 SAMPLES["hardtanh"] = lambda rng: Sample((randn(rng, 3, 4), -0.5, 0.5))
+SAMPLES["gelu"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["silu"] = lambda rng: Sample((randn(rng, 3, 4),))
+SAMPLES["_gelu_backward"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4), "tanh"))
+SAMPLES["_silu_backward"] = lambda rng: Sample((randn(rng, 3, 4), randn(rng, 3, 4)))
 SAMPLES["layer_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4), randn(rng, 4)))
 SAMPLES["rms_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4)), {"eps": 1e-3})
 SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4), randn(rng, 4)))

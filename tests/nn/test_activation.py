@@ -355,3 +355,60 @@ def test_hardtanh_of_integers_truncates_float_limits_back():
     assert F.hardtanh(x, 0.5, 6.5).dtype is pt.int64
     with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
         F.hardtanh(x, 2.0, 1.0)
+
+
+def _ulps32(a, b):
+    ia, ib = (np.asarray(v, np.float32).view(np.int32).astype(np.int64) for v in (a, b))
+    ia, ib = (np.where(i < 0, -(i & 0x7fffffff), i) for i in (ia, ib))
+    return np.abs(ia - ib).max()
+
+
+def test_gelu_silu_op_kernels_against_decompositions_and_float64_references():
+    """gelu, silu and their backward ops are nn ops with cpu kernels (cache-sized blocks): gelu's
+    values are its decomposition's bit for bit (autograd records the decomposition for
+    approximate='none', so results with and without grad agree, +-inf, nan and -0.0 included);
+    _gelu_backward is within two ulps of the float64 formula (the decomposition was 428 off), silu
+    within 3 (float32 arithmetic, as PyTorch's), its gradient within 3e-6."""
+    from scipy.special import erfc
+    from plugtorch.nn.functional.activation import gelu_backward, gelu_op, silu_op
+    xs = np.arange(-14, 14, 2.0 ** -10).astype(np.float32)
+    x = xs.astype(np.float64)
+    g = np.random.default_rng(0).standard_normal(xs.size).astype(np.float32)
+    X, G = pt.tensor(xs), pt.tensor(g)
+    edges = pt.tensor([float("inf"), float("-inf"), float("nan"), -0.0, 0.0, 1e-45, -1e-45, 1e-39, -3e38])
+    for t in (X, edges):
+        got, want = F.gelu(t).numpy(), gelu_op(t).numpy()
+        assert np.array_equal(got.view(np.int32), want.view(np.int32))
+    phi = erfc(-x / math.sqrt(2)) / 2
+    dgelu = g * (phi + x * np.exp(-x * x / 2) / math.sqrt(2 * math.pi))
+    # (2: Phi(x) + x phi(x) cancels by a factor x^2 in the left tail, 196 at -14)
+    assert _ulps32(pt.ops._gelu_backward(G, X).numpy(), dgelu) <= 2
+    s = 1 / (1 + np.exp(-x))
+    assert _ulps32(F.silu(X).numpy(), x * s) <= 3    # (float32 arithmetic, as PyTorch's)
+    dsilu = g * s * (1 + x * (1 - s))
+    np.testing.assert_allclose(pt.ops._silu_backward(G, X).numpy(), dsilu, rtol=3e-6, atol=1e-6)
+    # the tanh formula: the same values as its decomposition in float32
+    assert _ulps32(F.gelu(X, approximate="tanh").numpy(), gelu_op(X, "tanh").numpy()) <= 1
+    assert _ulps32(pt.ops._gelu_backward(G, X, "tanh").numpy(), gelu_backward(G, X, "tanh").numpy()) <= 1
+    # edges: +-inf, nan, -0.0
+    e = pt.tensor([float("inf"), float("-inf"), float("nan"), -0.0])
+    assert str(F.gelu(e).tolist()) == str(gelu_op(e).tolist()) == "[inf, nan, nan, -0.0]"   # (-inf * 0)
+    assert str(F.silu(e).tolist()) == str(silu_op(e).tolist()) == "[inf, nan, nan, -0.0]"
+
+
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_gelu_silu_half_inputs_compute_in_float32_and_round_once(dtype):
+    xs = np.arange(-8, 8, 1 / 64)
+    x = pt.tensor(xs, dtype=dtype)
+    xv = x.double().numpy()
+    from scipy.special import erfc
+    for got, want in ((F.gelu(x), 0.5 * xv * erfc(-xv / math.sqrt(2))), (F.silu(x), xv / (1 + np.exp(-xv)))):
+        assert got.dtype is dtype
+        np.testing.assert_array_equal(got.double().numpy(), pt.tensor(want).to(dtype).double().numpy())
+
+
+def test_gelu_silu_gradients_by_gradcheck():
+    from plugtorch.autograd import gradcheck, gradgradcheck
+    x = pt.tensor(np.random.default_rng(1).standard_normal((3, 5)) * 3, dtype=pt.float64, requires_grad=True)
+    for f in (F.gelu, lambda t: F.gelu(t, approximate="tanh"), F.silu):
+        assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))

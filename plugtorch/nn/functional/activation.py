@@ -127,23 +127,75 @@ def _as_input(input, result):
 
 def gelu(input, approximate: str = "none"):
     """x * Phi(x); ``approximate='tanh'`` uses PyTorch's tanh formula."""
-    _float_only("gelu", input)
+    return pt.ops.gelu(input, approximate)
+
+
+def check_gelu(input, approximate="none", grad=None, op="gelu"):
+    """gelu's (and _gelu_backward's) checks, run by its meta before any kernel."""
+    _float_only(op, input)
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+    _check_grad(op, grad, input)
+
+
+def check_silu(input, grad=None, op="silu"):
+    check_tensors(op, input=input)
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise not_implemented_for(op, input.dtype, "convert the input with .float() first")
+    _check_grad(op, grad, input)
+
+
+def _check_grad(op, grad, input):
+    if grad is not None and (not isinstance(grad, pt.Tensor) or grad.dtype != input.dtype
+                             or tuple(grad.shape) != tuple(input.shape)):
+        got = f"{grad.dtype} {tuple(grad.shape)}" if isinstance(grad, pt.Tensor) else type(grad).__name__
+        raise RuntimeError(f"{op}(): expected a grad of the input's dtype and shape "
+                           f"({input.dtype} {tuple(input.shape)}), got {got}")
+
+
+def gelu_op(input, approximate: str = "none"):
+    """The nn op ``gelu`` (plugtorch/nn/ops.py): x Phi(x), or PyTorch's tanh formula; float16 and
+    bfloat16 computed in float32 and rounded once. A backend may give it a kernel (cpu: one pass
+    over cache-sized blocks); this decomposition serves the others (and ONNX export)."""
     x = _in_float32(input)
-    if approximate == "none":
-        # x Phi(x) with Phi = erfc(-x / sqrt 2) / 2, not (1 + erf(x / sqrt 2)) / 2: the left tail does
-        # not cancel (float32 gelu(-5.3) was 1e5 ulps off, as torch's 1 + erf)
-        return _as_input(input, x * 0.5 * (x * -(1 / math.sqrt(2))).erfc())
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2 / math.pi)
         return _as_input(input, x * 0.5 * (1 + inner.tanh()))
-    raise RuntimeError(f"approximate argument must be either none or tanh, got '{approximate}'")
+    # x Phi(x) with Phi = erfc(-x / sqrt 2) / 2, not (1 + erf(x / sqrt 2)) / 2: the left tail does
+    # not cancel (float32 gelu(-5.3) was 1e5 ulps off, as torch's 1 + erf)
+    return _as_input(input, x * 0.5 * (x * -(1 / math.sqrt(2))).erfc())
+
+
+def gelu_backward(grad, input, approximate: str = "none"):
+    """The nn op ``_gelu_backward``: gelu's input gradient given the output's, ``grad`` times
+    Phi(x) + x phi(x) (or the tanh formula's derivative, as PyTorch's), in the input's dtype."""
+    x, g = _in_float32(input), _in_float32(grad)
+    if approximate == "tanh":
+        beta, kappa = math.sqrt(2 / math.pi), 0.044715
+        x2 = x * x
+        th = ((x + x2 * x * kappa) * beta).tanh()
+        d = (1 + th) * 0.5 + x * 0.5 * (1 - th * th) * ((x2 * (3 * kappa) + 1) * beta)
+    else:
+        d = (x * -(1 / math.sqrt(2))).erfc() * 0.5 + x * (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+    return _as_input(input, g * d)
 
 
 def silu(input, inplace: bool = False):
-    check_tensors("silu", input=input)
-    if not (input.dtype.is_floating_point or input.dtype.is_complex):
-        raise not_implemented_for("silu", input.dtype, "convert the input with .float() first")
-    return _out(input, input * input.sigmoid(), inplace)
+    check_silu(input)
+    return _out(input, pt.ops.silu(input), inplace)
+
+
+def silu_op(input):
+    """The nn op ``silu``: x sigmoid(x). A backend may give it a kernel (cpu: one pass over
+    cache-sized blocks); this decomposition serves the others (and ONNX export)."""
+    return input * input.sigmoid()
+
+
+def silu_backward(grad, input):
+    """The nn op ``_silu_backward``: silu's input gradient given the output's,
+    ``grad * s * (1 + x (1 - s))`` with s = sigmoid(x)."""
+    s = input.sigmoid()
+    return grad * (s * (1 + input * (1 - s)))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):

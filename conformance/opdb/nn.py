@@ -122,6 +122,17 @@ def _silu(ctx):
     return [Sample(_x(ctx, (2, 3, 4))), Sample(_x(ctx, (3, 5), "transposed"), name="transposed")]
 
 
+def _gelu_backward(ctx):
+    # gelu's formula's op: the input's gradient given the output's (both formulas)
+    return [Sample(_x(ctx, (2, 3, 4)), _x(ctx, (2, 3, 4))),
+            Sample(_x(ctx, (3, 5), "transposed"), _x(ctx, (3, 5)), "tanh", name="tanh formula")]
+
+
+def _silu_backward(ctx):
+    return [Sample(_x(ctx, (2, 3, 4)), _x(ctx, (2, 3, 4))),
+            Sample(_x(ctx, (3, 5)), _x(ctx, (3, 5), "transposed"), name="transposed input")]
+
+
 def _mode_pad(n):
     """Samples of reflection_pad{n}d / replication_pad{n}d: batched and unbatched, asymmetric and
     negative pads (a crop), a transposed input."""
@@ -323,6 +334,10 @@ ENTRIES = [
     Entry("hardtanh", samples=_hardtanh, dtypes=NN_DTYPES),
     Entry("gelu", samples=_gelu, dtypes=NN_DTYPES),
     Entry("silu", samples=_silu, dtypes=NN_DTYPES),
+    # (as _layer_norm_backward below: its kernel is more accurate than its decomposition, which runs
+    # when its inputs require grad (double backward); forward only here, gradients by gradcheck)
+    Entry("_gelu_backward", samples=_gelu_backward, dtypes=NN_DTYPES, differentiable=False),
+    Entry("_silu_backward", samples=_silu_backward, dtypes=NN_DTYPES),
     Entry("grid_sample", samples=_grid_sample, dtypes=NN_DTYPES),
     *[Entry(f"{kind}_pad{n}d", samples=_mode_pad(n), dtypes=NN_DTYPES) for kind in ("reflection", "replication")
       for n in (1, 2, 3)],
@@ -336,9 +351,9 @@ ENTRIES = [
     Entry("layer_norm", samples=_layer_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("layer_norm", (2,)),
         (lambda c: ([_x(c, (2, 4)), (4,), "w"], {}), TypeError, "argument 'weight' must be Tensor, not str"))),
-    # (its gradients are checked by tests/autograd's gradcheck sample; here, compiled on one sample and
-    # replayed on other data, its forward + backward came out up to 3e-7 from eager's in float32,
-    # a difference not yet explained (2026-12-07): forward only until it is)
+    # (its cpu kernel and its decomposition, which runs when its inputs require grad (double
+    # backward), round differently: a graph traced with grad replays the decomposition's bits, up
+    # to 3e-7 from the kernel's in float32; forward only here, its gradients are gradcheck's)
     Entry("_layer_norm_backward", samples=_layer_norm_backward, dtypes=NN_DTYPES, differentiable=False),
     Entry("rms_norm", samples=_rms_norm, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("rms_norm", (2,)),

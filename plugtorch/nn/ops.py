@@ -143,10 +143,10 @@ _ACT_METAS = {
     "gelu": _checked_meta("gelu", _activation.gelu_op, _activation.check_gelu),
     "silu": _checked_meta("silu", _activation.silu_op, _activation.check_silu),
     "_gelu_backward": _checked_meta("_gelu_backward", _activation.gelu_backward,
-                                    lambda g, x, approximate="none": _activation.check_gelu(x, approximate, g,
-                                                                                           "_gelu_backward")),
+                                    lambda grad, input, approximate="none": _activation.check_gelu(
+                                        input, approximate, grad, "_gelu_backward")),
     "_silu_backward": _checked_meta("_silu_backward", _activation.silu_backward,
-                                    lambda g, x: _activation.check_silu(x, g, "_silu_backward")),
+                                    lambda grad, input: _activation.check_silu(input, grad, "_silu_backward")),
 }
 
 

@@ -15,6 +15,35 @@ _HALVES = (np.dtype(np.float16), np.dtype(_dtypes.bfloat16.numpy))
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
+def _steps(xw, batch_sizes):
+    """The batch size of each step and the offsets of its rows in the packed rows (padded ``xw``:
+    seq steps of its whole batch)."""
+    bs = list(batch_sizes) if batch_sizes is not None else [xw.shape[1]] * xw.shape[0]
+    off = [0]
+    for b in bs:
+        off.append(off[-1] + b)
+    return bs, off
+
+
+def _leave(states, b, m, parts):
+    """Rows b:m of each state (h, and LSTM's c; None stays None), the sequences that leave the
+    batch, appended to ``parts`` (a list per state); returns the rows 0:b that stay."""
+    for s, part in zip(states, parts):
+        if s is not None:
+            part.append(s[b:m])
+    return [None if s is None else s[:b] for s in states]
+
+
+def _enter(states, init, m, b):
+    """Each state with rows m:b of its ``init`` (h0, dhn …) appended, the sequences that join the batch."""
+    return [None if i is None else np.concatenate([s, i[m:b]]) if m else i[:b] for s, i in zip(states, init)]
+
+
+def _rejoin(states, parts):
+    """Each state with the rows ``_leave`` set aside appended back, in batch order: new arrays."""
+    return [None if s is None else np.concatenate([s] + part[::-1]) for s, part in zip(states, parts)]
+
+
 def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
     arrays = [a for a in (xw, h0, c0, w_hh, b_hh, w_hr) if a is not None]
     dt = np.result_type(*arrays)
@@ -35,11 +64,8 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
         return np.divide(one, r, out=r)
     lstm, gru = mode == "LSTM", mode == "GRU"
     packed = batch_sizes is not None
-    bs = list(batch_sizes) if packed else [xw.shape[1]] * xw.shape[0]
+    bs, off = _steps(xw, batch_sizes)
     seq = len(bs)
-    off = [0]
-    for b in bs:
-        off.append(off[-1] + b)
     rows = off[-1]
     x2 = (xw if packed else xw.reshape(-1, xw.shape[-1])).astype(ct, copy=False)
     w_hh_t = np.ascontiguousarray(w_hh.T.astype(ct, copy=False))
@@ -57,7 +83,7 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
     if lstm or gru:
         ws = np.empty((rows, w_hh.shape[0]), ct)
     h, c = h0, c0
-    done_h, done_c = [], []
+    done = [], []
     if not reverse:
         m = bs[0]
         order = range(seq)
@@ -67,16 +93,10 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
     for t in order:
         b = bs[t]
         if not reverse and b < m:
-            done_h.append(h[b:m])
-            h = h[:b]
-            if lstm:
-                done_c.append(c[b:m])
-                c = c[:b]
+            h, c = _leave((h, c), b, m, done)
             m = b
         elif reverse and b > m:
-            h = np.concatenate([h, h0[m:b]]) if m else h0[:b]
-            if lstm:
-                c = np.concatenate([c, c0[m:b]]) if m else c0[:b]
+            h, c = _enter((h, c), (h0, c0), m, b)
             m = b
         a, z = off[t], off[t + 1]
         hps[a:z] = h
@@ -115,12 +135,7 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
             h = rd(np.tanh(pre)) if mode == "RNN_TANH" else np.where(pre < 0, ct.type(0), pre)
         out[a:z] = h
         h = out[a:z]
-    if not reverse and done_h:
-        h = np.concatenate([h] + done_h[::-1])
-        c = np.concatenate([c] + done_c[::-1]) if lstm else None
-    else:
-        h = h.copy()
-        c = c.copy() if lstm else None
+    h, c = _rejoin((h, c), done)   # (copies: h and c are views of out and cs)
     if not packed:
         out = out.reshape(seq, bs[0], hs)
     res = (out, h, c) if lstm else (out, h)
@@ -147,10 +162,7 @@ def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_al
     one = ct.type(1)
     lstm, gru = mode == "LSTM", mode == "GRU"
     packed = batch_sizes is not None
-    bs = list(batch_sizes) if packed else [xw.shape[1]] * xw.shape[0]
-    off = [0]
-    for b in bs:
-        off.append(off[-1] + b)
+    bs, off = _steps(xw, batch_sizes)
     seq = len(bs)
     n = w_hh.shape[0] // _GATES[mode]
     x2 = xw if packed else xw.reshape(-1, xw.shape[-1])
@@ -180,22 +192,16 @@ def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_al
     dhs = np.empty((off[-1], dhn.shape[1]), ct) if w_hr is not None else None
     dh = dc = None
     m = 0
-    h0_parts, c0_parts = [], []
+    started = [], []   # reverse: the rows of dh0 (dc0) of the sequences that start at a step
     for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
         b = bs[t]
         if not reverse and b > m:
-            dh = np.concatenate([dh, dhn[m:b]]) if m else dhn[:b]
-            if lstm:
-                dc = np.concatenate([dc, dcn[m:b]]) if m else dcn[:b]
+            dh, dc = _enter((dh, dc), (dhn, dcn), m, b)
             m = b
         elif reverse and dh is None:
             dh, dc, m = dhn, dcn, b
         elif reverse and b < m:
-            h0_parts.append(dh[b:m])
-            dh = dh[:b]
-            if lstm:
-                c0_parts.append(dc[b:m])
-                dc = dc[:b]
+            dh, dc = _leave((dh, dc), b, m, started)
             m = b
         a, e = off[t], off[t + 1]
         dh = dh + dout[a:e]
@@ -215,8 +221,7 @@ def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_al
             np.multiply(dh, deriv[a:e], out=dg)
         dh = np.matmul(dg, w_hh) if not gru else dh + np.matmul(dg, w_hh)
     if reverse:
-        dh = np.concatenate([dh] + h0_parts[::-1]) if h0_parts else dh
-        dc = (np.concatenate([dc] + c0_parts[::-1]) if c0_parts else dc) if lstm else None
+        dh, dc = _rejoin((dh, dc), started)
     d_xw = np.concatenate([d_pre[:, :2 * n], dns], -1) if gru else d_pre
     if not packed:
         d_xw = d_xw.reshape(xw.shape)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import ctypes
 import secrets
 
 import numpy as np
@@ -33,23 +34,66 @@ def _directory() -> str:
 def share_memory_(t):
     """Move ``t``'s data (a cpu tensor) into shared memory; returns ``t``. A no-op when it is already
     there; other devices raise RuntimeError (only cpu tensors can be shared across processes here)."""
-    if t.device.type != "cpu":
-        raise RuntimeError(f"share_memory_(): only cpu tensors can be moved to shared memory, got one on {t.device}")
-    if is_shared(t):
-        return t
-    data = np.ascontiguousarray(t._data)
-    path = os.path.join(_directory(), f"plugtorch_shm_{os.getpid()}_{secrets.token_hex(6)}")
-    # (owner-only permissions, as PyTorch's shared memory: np.memmap's "w+" would create it 0644,
-    # readable by every user of the machine; O_EXCL refuses a file or link already there)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-    _made.append(path)
-    shared = np.memmap(path, dtype=data.dtype, mode="r+", shape=data.shape if data.size else (1,))
-    if data.size:
-        shared[...] = data
-    else:
-        shared = shared[:0].reshape(data.shape)
-    t._data = shared
+    share_tensors([t])
     return t
+
+
+def _root(array):
+    """The array that owns ``array``'s memory (numpy keeps a view's ``base`` at its owner)."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _byte_bounds(array):
+    """(lowest, one past the highest) byte address of ``array``'s elements."""
+    lo = hi = array.__array_interface__["data"][0]
+    if array.size:
+        for n, s in zip(array.shape, array.strides):
+            lo, hi = (lo + (n - 1) * s, hi) if s < 0 else (lo, hi + (n - 1) * s)
+        hi += array.itemsize
+    return lo, hi
+
+
+def share_tensors(tensors) -> None:
+    """``share_memory_`` for several tensors at once (``Module.share_memory``). As PyTorch moves a
+    tensor's whole storage, the whole memory block under each tensor moves into one shared file, and
+    every live tensor viewing that block -- views made before the call, ``.data``/``detach()``
+    aliases, gradients -- is re-pointed at the same bytes of the file, so writes through any of them
+    stay visible to all (and to other processes)."""
+    from plugtorch._tensor import Tensor
+    blocks = {}                     # id(owner array) -> (owner, its lowest address, shared bytes)
+    for t in tensors:
+        if t.device.type != "cpu":
+            raise RuntimeError(f"share_memory_(): only cpu tensors can be moved to shared memory, got one on {t.device}")
+        if is_shared(t) or id(_root(t._data)) in blocks:
+            continue
+        owner = _root(t._data)
+        lo, hi = _byte_bounds(owner)
+        path = os.path.join(_directory(), f"plugtorch_shm_{os.getpid()}_{secrets.token_hex(6)}")
+        # (owner-only permissions, as PyTorch's shared memory: np.memmap's "w+" would create it 0644,
+        # readable by every user of the machine; O_EXCL refuses a file or link already there)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        _made.append(path)
+        shared = np.memmap(path, dtype=np.uint8, mode="r+", shape=(max(hi - lo, 1),))
+        if hi > lo:
+            shared[:hi - lo] = np.ctypeslib.as_array((ctypes.c_uint8 * (hi - lo)).from_address(lo))
+        blocks[id(owner)] = (owner, lo, shared)
+    if not blocks:
+        return
+    # every live tensor on a moved block (the tensors passed are among them): a scan of the objects
+    # the garbage collector tracks, once per call
+    import gc
+    for o in gc.get_objects():
+        if isinstance(o, Tensor):
+            data = getattr(o, "_data", None)
+            if not isinstance(data, np.ndarray) or isinstance(data, np.memmap):
+                continue
+            hit = blocks.get(id(_root(data)))
+            if hit is None or _root(data) is not hit[0]:
+                continue
+            offset = data.__array_interface__["data"][0] - hit[1]
+            o._data = np.ndarray(data.shape, data.dtype, buffer=hit[2], offset=offset, strides=data.strides)
 
 
 def _shared_file(array):

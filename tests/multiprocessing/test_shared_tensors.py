@@ -81,7 +81,8 @@ def test_shared_file_is_private_to_its_user():
     import os
     import stat
     t = pt.zeros(3).share_memory_()
-    assert stat.S_IMODE(os.stat(t._data.filename).st_mode) == 0o600
+    from plugtorch.multiprocessing.reductions import _shared_file
+    assert stat.S_IMODE(os.stat(_shared_file(t._data)[0]).st_mode) == 0o600
 
 
 def test_bfloat16_shared_tensor_crosses_as_the_same_memory():
@@ -105,3 +106,36 @@ def test_a_copy_on_write_or_read_only_memmap_is_not_shared(tmp_path):
         assert back.tolist() == [0.0, 1.0, 2.0, 3.0] and not back.is_shared()
         back.add_(10)
     np.testing.assert_array_equal(np.load(f), [0.0, 1.0, 2.0, 3.0])
+
+
+def test_views_made_before_share_memory_stay_views():
+    # share_memory_ moves the whole memory block, as PyTorch moves the storage: a view made before
+    # (w[:2], a strided view, .data, detach()) keeps aliasing the moved tensor, and sharing a view
+    # moves the tensor it views. Before: w.add_(1) left v at [1, 1] and w.is_shared() False.
+    w = pt.arange(6.0)
+    v, r, d, a = w[:2], w.view(3, 2)[:, 1], w.data, w.detach()
+    w.share_memory_()
+    w.add_(10)
+    assert v.tolist() == [10.0, 11.0] and r.tolist() == [11.0, 13.0, 15.0]
+    assert d.tolist() == a.tolist() == [10.0, 11.0, 12.0, 13.0, 14.0, 15.0]
+    assert all(t.is_shared() for t in (w, v, r, d, a))
+    base = pt.zeros(2, 3)
+    col = base[:, 1]
+    col.share_memory_()
+    col.add_(1)
+    assert base.is_shared() and base.tolist() == [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]]
+    back = ForkingPickler.loads(ForkingPickler.dumps(col))
+    back.mul_(5)
+    assert base[:, 1].tolist() == [5.0, 5.0]
+
+
+def test_module_share_memory_keeps_aliases_and_gradients():
+    m = pt.nn.Linear(2, 2, bias=False)
+    pt.nn.init.ones_(m.weight)
+    alias = m.weight.detach()
+    m(pt.ones(1, 2)).sum().backward()
+    m.share_memory()
+    assert m.weight.is_shared() and m.weight.grad.is_shared()
+    with pt.no_grad():
+        m.weight.sub_(m.weight.grad)            # gradient of sum(W @ 1) is all ones
+    assert alias.tolist() == [[0.0, 0.0], [0.0, 0.0]]

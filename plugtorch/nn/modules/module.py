@@ -613,8 +613,17 @@ class Module:
         return self._apply(lambda t: plugtorch.empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
-        """Move the parameters and buffers to shared memory (``Tensor.share_memory_``); returns self."""
-        return self._apply(lambda t: t.share_memory_())
+        """Move the parameters, their gradients and the buffers to shared memory
+        (``Tensor.share_memory_``, all in one call); returns self."""
+        from plugtorch.multiprocessing.reductions import share_tensors
+        tensors = []
+        for m in self.modules():
+            for p in m._parameters.values():
+                if p is not None:
+                    tensors += [p] if p._grad is None else [p, p._grad]
+            tensors += [b for b in m._buffers.values() if b is not None]
+        share_tensors(tensors)
+        return self
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)`` or

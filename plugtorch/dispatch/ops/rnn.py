@@ -55,13 +55,40 @@ def offsets(bs):
     return off
 
 
+def _leave(states, b, m, parts):
+    """Rows b:m of each state (h, and LSTM's c; None stays None), the sequences that leave the
+    batch, appended to ``parts`` (a list per state); returns the rows 0:b that stay."""
+    kept = []
+    for s, part in zip(states, parts):
+        if s is not None:
+            part.append(_rows(s, b, m))
+            s = _rows(s, 0, b)
+        kept.append(s)
+    return kept
+
+
+def _enter(states, init, m, b):
+    """Each state with rows m:b of its ``init`` (h0, dhn …) appended, the sequences that join the batch."""
+    return [None if i is None else _pt().cat([s, _rows(i, m, b)]) if m else _rows(i, 0, b)
+            for s, i in zip(states, init)]
+
+
+def _rejoin(states, parts):
+    """Each state with the rows ``_leave`` set aside appended back, in batch order."""
+    return [_pt().cat([s] + part[::-1]) if s is not None and part else s for s, part in zip(states, parts)]
+
+
+def _check_mode(op, mode):
+    if mode not in GATES:
+        raise ValueError(f"{op}(): unknown mode '{mode}'; expected one of {sorted(GATES)}")
+
+
 def _check(xw, h0, c0, w_hh, mode, batch_sizes):
     """The op's argument checks; returns the batch size of every step."""
     _t("_rnn_layer", xw, "xw")
     _t("_rnn_layer", h0, "h0")
     _t("_rnn_layer", w_hh, "w_hh")
-    if mode not in GATES:
-        raise ValueError(f"_rnn_layer(): unknown mode '{mode}'; expected one of {sorted(GATES)}")
+    _check_mode("_rnn_layer", mode)
     if (c0 is None) != (mode != "LSTM"):
         raise ValueError(f"_rnn_layer(): c0 is LSTM's cell state: pass it for mode LSTM only (mode {mode})")
     packed = batch_sizes is not None
@@ -111,8 +138,9 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
     lstm = mode == "LSTM"
     outs, hps, cps, cs, ws = ([None] * seq for _ in range(5))
     h, c = h0, c0
+    done = [], []
     if not reverse:    # sequences that end leave the batch (their final state set aside)
-        done_h, done_c, m = [], [], bs[0]
+        m = bs[0]
         order = range(seq)
     else:              # sequences start (from h0) at their last step as the batch grows
         m = 0
@@ -120,16 +148,10 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
     for t in order:
         b = bs[t]
         if not reverse and b < m:
-            done_h.append(_rows(h, b, m))
-            h = _rows(h, 0, b)
-            if lstm:
-                done_c.append(_rows(c, b, m))
-                c = _rows(c, 0, b)
+            h, c = _leave((h, c), b, m, done)
             m = b
         elif reverse and b > m:
-            h = pt.cat([h, _rows(h0, m, b)]) if m else _rows(h0, 0, b)
-            if lstm:
-                c = pt.cat([c, _rows(c0, m, b)]) if m else _rows(c0, 0, b)
+            h, c = _enter((h, c), (h0, c0), m, b)
             m = b
         hps[t], cps[t] = h, c
         x = _rows(x2, off[t], off[t + 1])
@@ -154,9 +176,7 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
             pre = x + h @ w_hh_t
             h = pre.tanh() if mode == "RNN_TANH" else pt.relu(pre)
         outs[t] = h
-    if not reverse and done_h:
-        h = pt.cat([h] + done_h[::-1])
-        c = pt.cat([c] + done_c[::-1]) if lstm else None
+    h, c = _rejoin((h, c), done)
     out = pt.cat(outs)
     if not packed:
         out = out.view((seq, bs[0], out.shape[-1]))
@@ -174,8 +194,7 @@ def _rnn_layer_backward_meta(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev
     mode has no such input, of ``out``'s dtype."""
     for name, t in (("dout", dout), ("dhn", dhn), ("xw", xw), ("w_hh", w_hh), ("out", out), ("h_prev", h_prev)):
         _t("_rnn_layer_backward", t, name)
-    if mode not in GATES:
-        raise ValueError(f"_rnn_layer_backward(): unknown mode '{mode}'; expected one of {sorted(GATES)}")
+    _check_mode("_rnn_layer_backward", mode)
     lstm = mode == "LSTM"
     need = ("dcn", "c_prev", "c_all", "ws") if lstm else ("ws",) if mode == "GRU" else ()
     for name, t in (("dcn", dcn), ("c_prev", c_prev), ("c_all", c_all), ("ws", ws)):
@@ -245,22 +264,16 @@ def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_a
     dhs = [None] * seq if w_hr is not None else None
     dh = dc = None
     m = 0
-    h0_parts, c0_parts = [], []       # reverse: the rows of dh0 (dc0) of the sequences starting at a step
+    started = [], []       # reverse: the rows of dh0 (dc0) of the sequences starting at a step
     for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
         b = bs[t]
         if not reverse and b > m:      # sequences ending at step t: their final state's gradient joins
-            dh = pt.cat([dh, _rows(dhn, m, b)]) if m else _rows(dhn, 0, b)
-            if lstm:
-                dc = pt.cat([dc, _rows(dcn, m, b)]) if m else _rows(dcn, 0, b)
+            dh, dc = _enter((dh, dc), (dhn, dcn), m, b)
             m = b
         elif reverse and dh is None:
             dh, dc, m = dhn, dcn, b
         elif reverse and b < m:        # sequences that started at step t - 1: their h0's gradient
-            h0_parts.append(_rows(dh, b, m))
-            dh = _rows(dh, 0, b)
-            if lstm:
-                c0_parts.append(_rows(dc, b, m))
-                dc = _rows(dc, 0, b)
+            dh, dc = _leave((dh, dc), b, m, started)
             m = b
         dh = dh + rows(dout, t)
         if lstm:
@@ -279,9 +292,7 @@ def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_a
             dg = dh * rows(deriv, t)
         steps[t] = dg
         dh = dg @ w_hh if mode != "GRU" else dh + dg @ w_hh
-    if reverse:
-        dh = pt.cat([dh] + h0_parts[::-1]) if h0_parts else dh
-        dc = (pt.cat([dc] + c0_parts[::-1]) if c0_parts else dc) if lstm else None
+    dh, dc = _rejoin((dh, dc), started)
     d_pre = pt.cat(steps)
     d_xw = pt.cat([_cols(d_pre, 0, 2 * n), pt.cat(dns)], -1) if mode == "GRU" else d_pre
     if not packed:

@@ -100,6 +100,13 @@ def _host_array(t: Tensor) -> np.ndarray:
 def _replace_atomically(path: str, write) -> None:
     path = os.path.realpath(path)       # write through a symlink, not over it
     directory, base = os.path.split(path)
+    # refused before anything is written (else the error would name the temporary file)
+    if not os.path.isdir(directory):
+        raise RuntimeError(f"Parent directory {directory} does not exist. plugtorch.save does not create it: "
+                           "call os.makedirs(os.path.dirname(path), exist_ok=True) first")
+    if os.path.isdir(path):
+        raise RuntimeError(f"plugtorch.save: {path} is a directory; pass the path of a file (e.g. "
+                           f"{os.path.join(path, 'checkpoint.pt')})")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:

@@ -444,6 +444,23 @@ def test_save_replaces_the_file_and_keeps_its_mode_and_symlinks(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "latest.pt", "plain"]
 
 
+def test_save_into_a_missing_directory_is_refused_naming_it(tmp_path):
+    missing = tmp_path / "runs" / "exp1"
+    with pytest.raises(RuntimeError, match=f"Parent directory {missing} does not exist.*os.makedirs"):
+        pt.save({"w": pt.ones(2)}, missing / "ckpt.pt")
+    assert list(tmp_path.iterdir()) == []       # nothing created, no temporary file left anywhere
+    missing.mkdir(parents=True)
+    pt.save({"w": pt.ones(2)}, missing / "ckpt.pt")
+    assert pt.load(missing / "ckpt.pt")["w"].tolist() == [1.0, 1.0]
+
+
+def test_save_onto_a_directory_is_refused_naming_it(tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    with pytest.raises(RuntimeError, match=f"{tmp_path / 'ckpt'} is a directory"):
+        pt.save({"w": pt.ones(2)}, tmp_path / "ckpt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"] and list((tmp_path / "ckpt").iterdir()) == []
+
+
 def test_save_to_a_file_object_writes_in_place():
     buf = io.BytesIO()
     buf.write(b"prefix")

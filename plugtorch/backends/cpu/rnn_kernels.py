@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from plugtorch import _dtypes
+from plugtorch._packed_batch import offsets, rejoin, resize
 
 _HALVES = (np.dtype(np.float16), np.dtype(_dtypes.bfloat16.numpy))
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -19,29 +20,11 @@ def _steps(xw, batch_sizes):
     """The batch size of each step and the offsets of its rows in the packed rows (padded ``xw``:
     seq steps of its whole batch)."""
     bs = list(batch_sizes) if batch_sizes is not None else [xw.shape[1]] * xw.shape[0]
-    off = [0]
-    for b in bs:
-        off.append(off[-1] + b)
-    return bs, off
+    return bs, offsets(bs)
 
 
-def _leave(states, b, m, parts):
-    """Rows b:m of each state (h, and LSTM's c; None stays None), the sequences that leave the
-    batch, appended to ``parts`` (a list per state); returns the rows 0:b that stay."""
-    for s, part in zip(states, parts):
-        if s is not None:
-            part.append(s[b:m])
-    return [None if s is None else s[:b] for s in states]
-
-
-def _enter(states, init, m, b):
-    """Each state with rows m:b of its ``init`` (h0, dhn …) appended, the sequences that join the batch."""
-    return [None if i is None else np.concatenate([s, i[m:b]]) if m else i[:b] for s, i in zip(states, init)]
-
-
-def _rejoin(states, parts):
-    """Each state with the rows ``_leave`` set aside appended back, in batch order: new arrays."""
-    return [None if s is None else np.concatenate([s] + part[::-1]) for s, part in zip(states, parts)]
+def _rows(x, a, b):
+    return x[a:b]
 
 
 def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
@@ -91,13 +74,7 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
         m = 0
         order = range(seq - 1, -1, -1)
     for t in order:
-        b = bs[t]
-        if not reverse and b < m:
-            h, c = _leave((h, c), b, m, done)
-            m = b
-        elif reverse and b > m:
-            h, c = _enter((h, c), (h0, c0), m, b)
-            m = b
+        (h, c), m = resize((h, c), (h0, c0), done, m, bs[t], not reverse, _rows, np.concatenate)
         a, z = off[t], off[t + 1]
         hps[a:z] = h
         x = x2[a:z]
@@ -135,7 +112,10 @@ def rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes):
             h = rd(np.tanh(pre)) if mode == "RNN_TANH" else np.where(pre < 0, ct.type(0), pre)
         out[a:z] = h
         h = out[a:z]
-    h, c = _rejoin((h, c), done)   # (copies: h and c are views of out and cs)
+    if done[0]:
+        h, c = rejoin((h, c), done, np.concatenate)
+    else:   # (h and c are views of out and cs)
+        h, c = h.copy(), None if c is None else c.copy()
     if not packed:
         out = out.reshape(seq, bs[0], hs)
     res = (out, h, c) if lstm else (out, h)
@@ -190,19 +170,10 @@ def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_al
     d_pre = np.empty((off[-1], w_hh.shape[0]), ct)
     dns = np.empty((off[-1], n), ct) if gru else None
     dhs = np.empty((off[-1], dhn.shape[1]), ct) if w_hr is not None else None
-    dh = dc = None
-    m = 0
+    dh, dc, m = (dhn, dcn, bs[0]) if reverse and bs else (None, None, 0)
     started = [], []   # reverse: the rows of dh0 (dc0) of the sequences that start at a step
     for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
-        b = bs[t]
-        if not reverse and b > m:
-            dh, dc = _enter((dh, dc), (dhn, dcn), m, b)
-            m = b
-        elif reverse and dh is None:
-            dh, dc, m = dhn, dcn, b
-        elif reverse and b < m:
-            dh, dc = _leave((dh, dc), b, m, started)
-            m = b
+        (dh, dc), m = resize((dh, dc), (dhn, dcn), started, m, bs[t], reverse, _rows, np.concatenate)
         a, e = off[t], off[t + 1]
         dh = dh + dout[a:e]
         dg = d_pre[a:e]
@@ -220,8 +191,7 @@ def rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_al
         else:
             np.multiply(dh, deriv[a:e], out=dg)
         dh = np.matmul(dg, w_hh) if not gru else dh + np.matmul(dg, w_hh)
-    if reverse:
-        dh, dc = _rejoin((dh, dc), started)
+    dh, dc = rejoin((dh, dc), started, np.concatenate)
     d_xw = np.concatenate([d_pre[:, :2 * n], dns], -1) if gru else d_pre
     if not packed:
         d_xw = d_xw.reshape(xw.shape)

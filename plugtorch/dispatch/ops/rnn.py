@@ -28,6 +28,7 @@ others run these decompositions.
 """
 from __future__ import annotations
 
+from plugtorch._packed_batch import offsets, rejoin, resize
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.ops.composite import _t
 from plugtorch.dispatch.registry import OUT_MULTI, register_op
@@ -46,36 +47,6 @@ def _cols(x, a, b):
 
 def _rows(x, a, b):
     return _pt().ops.slice(x, 0, a, b)
-
-
-def offsets(bs):
-    off = [0]
-    for b in bs:
-        off.append(off[-1] + b)
-    return off
-
-
-def _leave(states, b, m, parts):
-    """Rows b:m of each state (h, and LSTM's c; None stays None), the sequences that leave the
-    batch, appended to ``parts`` (a list per state); returns the rows 0:b that stay."""
-    kept = []
-    for s, part in zip(states, parts):
-        if s is not None:
-            part.append(_rows(s, b, m))
-            s = _rows(s, 0, b)
-        kept.append(s)
-    return kept
-
-
-def _enter(states, init, m, b):
-    """Each state with rows m:b of its ``init`` (h0, dhn …) appended, the sequences that join the batch."""
-    return [None if i is None else _pt().cat([s, _rows(i, m, b)]) if m else _rows(i, 0, b)
-            for s, i in zip(states, init)]
-
-
-def _rejoin(states, parts):
-    """Each state with the rows ``_leave`` set aside appended back, in batch order."""
-    return [_pt().cat([s] + part[::-1]) if s is not None and part else s for s, part in zip(states, parts)]
 
 
 def _check_mode(op, mode):
@@ -146,13 +117,7 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
         m = 0
         order = range(seq - 1, -1, -1)
     for t in order:
-        b = bs[t]
-        if not reverse and b < m:
-            h, c = _leave((h, c), b, m, done)
-            m = b
-        elif reverse and b > m:
-            h, c = _enter((h, c), (h0, c0), m, b)
-            m = b
+        (h, c), m = resize((h, c), (h0, c0), done, m, bs[t], not reverse, _rows, pt.cat)
         hps[t], cps[t] = h, c
         x = _rows(x2, off[t], off[t + 1])
         if lstm:
@@ -176,7 +141,7 @@ def _rnn_layer(xw, h0, c0, w_hh, b_hh, w_hr, mode, reverse, batch_sizes=None):
             pre = x + h @ w_hh_t
             h = pre.tanh() if mode == "RNN_TANH" else pt.relu(pre)
         outs[t] = h
-    h, c = _rejoin((h, c), done)
+    h, c = rejoin((h, c), done, pt.cat)
     out = pt.cat(outs)
     if not packed:
         out = out.view((seq, bs[0], out.shape[-1]))
@@ -262,19 +227,12 @@ def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_a
     steps = [None] * seq
     dns = [None] * seq if mode == "GRU" else None
     dhs = [None] * seq if w_hr is not None else None
-    dh = dc = None
-    m = 0
-    started = [], []       # reverse: the rows of dh0 (dc0) of the sequences starting at a step
+    # forward: the sequences ending at step t join with their final state's gradient; reverse: those
+    # that started at step t - 1 leave with their h0's (c0's) gradient, set aside in started
+    dh, dc, m = (dhn, dcn, bs[0]) if reverse and bs else (None, None, 0)
+    started = [], []
     for t in (range(seq) if reverse else range(seq - 1, -1, -1)):
-        b = bs[t]
-        if not reverse and b > m:      # sequences ending at step t: their final state's gradient joins
-            dh, dc = _enter((dh, dc), (dhn, dcn), m, b)
-            m = b
-        elif reverse and dh is None:
-            dh, dc, m = dhn, dcn, b
-        elif reverse and b < m:        # sequences that started at step t - 1: their h0's gradient
-            dh, dc = _leave((dh, dc), b, m, started)
-            m = b
+        (dh, dc), m = resize((dh, dc), (dhn, dcn), started, m, bs[t], reverse, _rows, pt.cat)
         dh = dh + rows(dout, t)
         if lstm:
             if w_hr is not None:
@@ -292,7 +250,7 @@ def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_a
             dg = dh * rows(deriv, t)
         steps[t] = dg
         dh = dg @ w_hh if mode != "GRU" else dh + dg @ w_hh
-    dh, dc = _rejoin((dh, dc), started)
+    dh, dc = rejoin((dh, dc), started, pt.cat)
     d_pre = pt.cat(steps)
     d_xw = pt.cat([_cols(d_pre, 0, 2 * n), pt.cat(dns)], -1) if mode == "GRU" else d_pre
     if not packed:

@@ -56,6 +56,33 @@ def test_max_pool2d_with_indices(k, s, p, d, ceil):
     np.testing.assert_array_equal(idx.numpy(), ridx)
 
 
+@pytest.mark.parametrize("k,s,p,d,ceil", [((2, 2), (2, 2), (0, 0), (1, 1), False), ((3, 3), (2, 2), (1, 1), (1, 1), False),
+                                          ((3, 2), (2, 1), (1, 1), (1, 1), True), ((3, 3), (2, 2), (1, 0), (1, 2), True),
+                                          ((1, 1), (2, 2), (0, 0), (1, 1), False), ((1, 1), (1, 1), (0, 0), (1, 1), False)])
+def test_max_pool2d_without_indices_or_grad_against_loops(k, s, p, d, ceil):
+    # without indices and gradient, the max is taken over rows then columns of strided slices (no
+    # argmax): the same values as the loops' max, nan winning, -inf and integer inputs included;
+    # never a view of the input (a 1x1 window)
+    x = rng.standard_normal((2, 3, 7, 8))
+    x[0, 0, 1, 2], x[1, 2, 4, :] = np.nan, -np.inf
+    for dt in (pt.float32, pt.float64):
+        xt = pt.tensor(x, dtype=dt)
+        got = F.max_pool2d(xt, k, s, p, d, ceil_mode=ceil)
+        assert got.dtype is dt
+        np.testing.assert_array_equal(got.double().numpy(), pool_ref(xt.double().numpy(), k, s, p, d, ceil, "max")[0])
+    xi = rng.integers(-128, 127, (2, 3, 7, 8)).astype(np.int8)
+    xi[0, 1] = -128   # the dtype's least value: the padding's
+    xt = pt.tensor(xi)
+    got = F.max_pool2d(xt, k, s, p, d, ceil_mode=ceil)
+    np.testing.assert_array_equal(got.numpy(), pool_ref(xi.astype(np.float64), k, s, p, d, ceil, "max")[0])
+    assert got.dtype is pt.int8
+    got[...] = 99
+    assert (xt.numpy() == xi).all()
+    x3 = pt.tensor(x[0])   # (C, H, W)
+    np.testing.assert_array_equal(F.max_pool2d(x3, k, s, p, d, ceil_mode=ceil).numpy(),
+                                  pool_ref(x[:1], k, s, p, d, ceil, "max")[0][0])
+
+
 @pytest.mark.parametrize("k,s,p,ceil,cip", [((2, 2), (2, 2), (0, 0), False, True), ((3, 3), (2, 2), (1, 1), True, True),
                                             ((3, 2), (2, 1), (1, 1), False, False), ((3, 3), (2, 2), (1, 1), True, False)])
 def test_avg_pool2d(k, s, p, ceil, cip):

@@ -128,6 +128,7 @@ class _Entry:
     calls_at_trace: int = 0        # compiled calls counted when this entry was last traced
     settle: object = None          # (fingerprint, calls with those options) while eager for churn
     split: object = None           # state "split": the resume.Split the calls run (a graph, then Python)
+    hot: object = None             # (what it was made for, the hot function): _hot_function's last
 
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
@@ -697,6 +698,61 @@ def _setting_requires_grad(run, flips):
     return replay
 
 
+_MISS = object()     # what a hot function returns where the call is not its graph's
+
+
+def _hot_function(e, rgs, grad, epoch, dtype, device):
+    """The replay of entry ``e`` (state "compiled" or "split") for calls of ``len(rgs)`` tensor
+    arguments, behind one generated check of what the entry's cache key holds beyond the graph's
+    own guards (which check every input's device, dtype, shape and strides, raising before any
+    kernel runs): each argument a Tensor with that requires_grad, grad mode, the modules'
+    training modes, the default dtype and device, no dispatch mode active, the optimizers'
+    options and the Python state the call read. ``hot(compiled_function, args)`` returns the
+    result, or _MISS for the keyed lookup. (A small graph's replay costs about 1 us more behind
+    the general checks, a loop over the arguments and a tuple of the key's parts: issue 14's
+    compiled chain of small ops on opencl.)"""
+    # (made again only when the entry changed: calls alternating between signatures come back
+    # through the keyed lookup each time)
+    same = (rgs, grad, epoch)
+    ident = (dtype, device, e.state, e.run, e.fingerprint, e.pystate)
+    known = e.hot
+    if known is not None and known[0] == same and all(map(_is, known[1], ident)):
+        return known[2]
+    n = len(rgs)
+    lines = ["def hot(self, args):", f"    if _MODES or len(args) != {n}:", "        return _MISS"]
+    cond = ["_GS.enabled is not G", "_M.TRAIN_EPOCH != EP", "_DT.value is not DTV", "_DV.device is not DEV"]
+    if n:
+        lines.append("    " + "".join(f"t{i}, " for i in range(n)) + "= args")
+        for i, rg in enumerate(rgs):
+            cond += [f"t{i}.__class__ is not Tensor", f"t{i}._rg is not {bool(rg)}"]
+    if e.state == "compiled" and e.fingerprint:
+        cond.append("_options_changed(FP)")
+    if e.state == "compiled" and e.pystate:
+        cond.append("_python_state_changed(PS)")
+    lines += [f"    if {' or '.join(cond)}:", "        return _MISS"]
+    if e.state == "split":    # (the head's own cache guards its inputs)
+        lines.append("    return self._run_split(E, args, {})")
+    else:
+        lines += ["    try:", "        r = RUN(args)", "    except _GuardFailure:", "        return _MISS",
+                  "    except _DataMiss as m:", "        return self._shape_missed(E, m, args, {})",
+                  "    except _InputsAlias as a:", "        return self._aliased(a, args, {})",
+                  '    _C["compiled_calls"] += 1', "    return r"]
+    ns = {"_MODES": D._modes, "_MISS": _MISS, "_GS": D.grad_state, "G": grad, "_M": _MODULE, "EP": epoch,
+          "_DT": _DTYPE_DEFAULT, "DTV": dtype, "_DV": _DEVICE_DEFAULT, "DEV": device, "Tensor": Tensor,
+          "_options_changed": _options_changed, "FP": e.fingerprint, "_python_state_changed": python_state_changed,
+          "PS": e.pystate, "E": e, "RUN": e.run, "_GuardFailure": _GuardFailure, "_DataMiss": _DataMiss,
+          "_InputsAlias": _InputsAlias, "_C": _COUNTERS}
+    exec(_hot_code("\n".join(lines)), ns)
+    e.hot = (same, ident, ns["hot"])
+    return ns["hot"]
+
+
+@functools.lru_cache(maxsize=256)
+def _hot_code(source):
+    import builtins     # (this module's compile is plugtorch.compile)
+    return builtins.compile(source, "<plugtorch.compile hot path>", "exec")
+
+
 class CompiledFunction:
     """What ``plugtorch.compile`` returns for a function."""
 
@@ -706,7 +762,9 @@ class CompiledFunction:
         self._dynamic = dynamic
         self._cache: dict = {}
         self._order: list = []
-        self._hot = None       # (entry, requires_grad of each argument, grad mode, TRAIN_EPOCH)
+        # the entry that ran last as a generated function (_hot_function), tried first; it holds the
+        # entry's state, run, fingerprint and pystate as they were: whatever changes them resets it
+        self._hot = None
         self._dropped = 0      # graphs dropped for new signatures (a full cache)
         self.__name__ = name or getattr(fn, "__name__", type(fn).__name__)
         self.__wrapped__ = fn
@@ -716,41 +774,18 @@ class CompiledFunction:
         _COMPILED.add(self)
 
     def __call__(self, *args, **kwargs):
+        hot = self._hot
+        if hot is not None and not kwargs:
+            # the graph that ran last, tried first (``_hot_function``): its replay, behind one
+            # generated check of the rest of the cache key; _MISS sends the call to the keyed lookup
+            r = hot(self, args)
+            if r is not _MISS:
+                return r
         if D._modes and D._stack.modes:
             # under a dispatch mode (a tracer, autocast, the profiler) the mode must see each op:
             # run the function itself (its graphs replay kernels behind the dispatcher)
             _COUNTERS["eager_calls"] += 1
             return self._fn(*args, **kwargs)
-        hot = self._hot
-        if hot is not None and not kwargs:
-            # the graph that ran last, tried first: its replay guards every input's device, dtype,
-            # shape and strides itself (raising before any kernel runs), so only the rest of the
-            # cache key is checked here: all arguments tensors, each one's requires_grad, grad
-            # mode, the modules' training modes and the optimizers' options
-            e, rgs, grad, epoch, dt, dev = hot
-            if len(args) == len(rgs) and D.grad_state.enabled is grad and _MODULE.TRAIN_EPOCH == epoch \
-                    and _DTYPE_DEFAULT.value is dt and _DEVICE_DEFAULT.device is dev:
-                i = 0
-                for a in args:
-                    if a.__class__ is not Tensor or a._rg is not rgs[i]:
-                        break
-                    i += 1
-                else:
-                    if e.state == "split":      # (the head's own cache guards its inputs)
-                        return self._run_split(e, args, kwargs)
-                    if e.state == "compiled" and not (e.fingerprint and _options_changed(e.fingerprint)) \
-                            and not (e.pystate and python_state_changed(e.pystate)):
-                        try:
-                            r = e.run(args)
-                        except _GuardFailure:
-                            pass        # another signature: the keyed lookup below
-                        except _DataMiss as m:
-                            return self._shape_missed(e, m, args, kwargs)
-                        except _InputsAlias as a:
-                            return self._aliased(a, args, kwargs)
-                        else:
-                            _COUNTERS["compiled_calls"] += 1
-                            return r
         if not kwargs and _all_tensors(args):
             tensors = args
             skey = len(args)
@@ -788,8 +823,8 @@ class CompiledFunction:
                     r = e.run(tensors)
                     _COUNTERS["compiled_calls"] += 1
                     if skey.__class__ is int:
-                        self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH,
-                                     key[4], key[5])
+                        self._hot = _hot_function(e, tuple(t._rg for t in tensors), D.grad_state.enabled,
+                                                  _MODULE.TRAIN_EPOCH, key[4], key[5])
                     return r
                 except _GuardFailure as g:
                     why = e.traced._exe.explain_mismatch(g.args[0], tensors)
@@ -801,8 +836,8 @@ class CompiledFunction:
                     return self._aliased(a, args, kwargs)
             if e.state == "split":
                 if skey.__class__ is int:
-                    self._hot = (e, tuple(t._rg for t in tensors), D.grad_state.enabled, _MODULE.TRAIN_EPOCH,
-                                 key[4], key[5])
+                    self._hot = _hot_function(e, tuple(t._rg for t in tensors), D.grad_state.enabled,
+                                              _MODULE.TRAIN_EPOCH, key[4], key[5])
                 return self._run_split(e, args, kwargs)
             if e.state == "eager":
                 if e.settle is not None and self._settled(e):
@@ -823,6 +858,7 @@ class CompiledFunction:
         e.churn = e.churn + 1 if replays < CHURN_REPLAYS else 0
         if e.churn < CHURN_LIMIT:
             return False
+        self._hot = None
         e.state, e.churn, e.variants = "eager", 0, []
         e.reason = (f"{self.__name__}: {what}; {CHURN_LIMIT} such changes in a row, fewer than {CHURN_REPLAYS} "
                     f"calls apart: each traces the call again, so it runs eagerly until the values it depends on "

@@ -1,0 +1,94 @@
+"""plugtorch.compile's hot path: the graph that ran last replays behind one generated check of the
+rest of its cache key (compiler._hot_function); every part of the key it checks sends a call
+that differs to the keyed lookup, and its results are eager's, bit for bit."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+
+
+def chain(s):
+    return ((((s * 2 + 1).relu() * 3 - 1).exp() + 2) * 0.5).sqrt()
+
+
+def _ref(x):
+    # the chain in NumPy, float32 at each step (what eager computes on either device)
+    x = np.asarray(x, np.float32)
+    r = np.maximum(x * np.float32(2) + np.float32(1), np.float32(0)) * np.float32(3) - np.float32(1)
+    return np.sqrt((np.exp(r) + np.float32(2)) * np.float32(0.5))
+
+
+def test_replays_equal_eager_and_take_the_hot_path(dev):
+    c = pt.compile(chain)
+    xs = [pt.tensor([v, -v, 0.25], device=dev) for v in (0.5, 1.5, -2.0, 0.125)]
+    for x in xs:
+        got = c(x)
+        assert got.device.type == dev and got.dtype == pt.float32
+        assert got.tolist() == chain(x).tolist()
+        np.testing.assert_allclose(got.cpu().numpy(), _ref(x.cpu().numpy()), rtol=1e-6)
+    assert c._hot is not None
+    st = pt.compiler.stats()
+    assert st["graphs"] == 1 and st["compiled_calls"] == 3 and c.counters["recompiles"] == 0
+
+
+def test_a_wrong_shape_is_refused_by_the_guard(dev):
+    c = pt.compile(chain)
+    x3 = pt.tensor([0.5, 1.0, 2.0], device=dev)
+    c(x3), c(x3)
+    x4 = pt.tensor([0.5, 1.0, 2.0, 3.0], device=dev)
+    got = c(x4)       # the hot graph's guard raises before any kernel runs: traced again
+    np.testing.assert_allclose(got.cpu().numpy(), _ref([0.5, 1.0, 2.0, 3.0]), rtol=1e-6)
+    assert c.counters == {"graphs": 2, "graph_breaks": 0, "recompiles": 1}
+    # a strided view of the traced shape is another signature, too
+    v = pt.tensor([0.5, 9.0, 1.0, 9.0, 2.0, 9.0], device=dev)[::2]
+    assert c(v).tolist() == chain(v).tolist()
+    assert c.counters["graphs"] == 3
+    # and the first signature replays again, its values its own
+    assert c(x3).tolist() == chain(x3).tolist() and c.counters["graphs"] == 3
+
+
+def test_requires_grad_grad_mode_and_default_dtype_leave_the_hot_path(dev):
+    c = pt.compile(lambda x: x * 3 + pt.ones(3, device=dev))
+    x = pt.tensor([1.0, 2.0, 3.0], device=dev)
+    c(x), c(x)
+    w = pt.tensor([1.0, 2.0, 3.0], device=dev, requires_grad=True)
+    y = c(w)                                  # another key: a graph through autograd
+    assert y.requires_grad
+    y.sum().backward()
+    assert w.grad.tolist() == [3.0, 3.0, 3.0]
+    with pt.no_grad():
+        assert not c(w).requires_grad
+    prev = pt.get_default_dtype()
+    pt.set_default_dtype(pt.float64)
+    try:
+        r = c(x)
+        assert r.dtype == pt.float64 and r.tolist() == [4.0, 7.0, 10.0]
+    finally:
+        pt.set_default_dtype(prev)
+    r = c(x)
+    assert r.dtype == pt.float32 and r.tolist() == [4.0, 7.0, 10.0]
+
+
+def test_other_arguments_leave_the_hot_path(dev):
+    c = pt.compile(lambda x, k=2: x * k)
+    x = pt.tensor([1.0, 2.0], device=dev)
+    c(x), c(x)
+    assert c(x, 3).tolist() == [3.0, 6.0]
+    assert c(x, k=5).tolist() == [5.0, 10.0]
+    assert c(x).tolist() == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_a_module_mode_change_leaves_the_hot_path(dev, mode):
+    pt.manual_seed(0)
+    m = pt.nn.Sequential(pt.nn.Linear(3, 3), pt.nn.Dropout(0.5)).to(dev)
+    getattr(m, mode)()
+    c = pt.compile(m)
+    x = pt.ones(2, 3, device=dev)
+    with pt.no_grad():
+        c(x), c(x)
+        m.eval() if mode == "train" else m.train()
+        pt.manual_seed(1)
+        got = c(x)
+        pt.manual_seed(1)
+        assert got.tolist() == m(x).tolist()

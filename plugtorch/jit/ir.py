@@ -15,6 +15,9 @@ into new values where it can.
 """
 from __future__ import annotations
 
+from plugtorch.autograd.graph import _FREED, next_seq as _next_seq
+from plugtorch.autograd.graph import Node as _AutogradNode
+
 INPUT, CAPTURE, GRAD, NODE, CONST = "input", "capture", "grad", "node", "const"
 
 
@@ -195,6 +198,21 @@ def substitute(t, fn):
     return t
 
 
+class CompiledFunctionBackward(_AutogradNode):
+    """The ``grad_fn`` of an output of a replayed call whose own ``backward()`` consumed its
+    history (a training step's returned loss): the output requires grad and has a grad_fn, as the
+    eager call's does, and a backward through it raises PyTorch's error about freed buffers, as
+    a second backward does in eager (the replay kept no history to run). Named as the node
+    ``torch.compile`` gives such an output."""
+    released = True
+
+    def __init__(self):
+        self.seq = _next_seq()
+
+    def apply(self, grads, create_graph):
+        raise RuntimeError(_FREED)
+
+
 class Graph:
     """A traced program: inputs, captured tensors, op-level calls, kernel-level nodes, outputs."""
 
@@ -209,6 +227,9 @@ class Graph:
         self.grad_guards: list = []   # (Value or Tensor, whether its .grad must be None at the call)
         self.backward_ran = False
         self.enables_grad = False     # ops made under enable_grad() in a call entered without grad
+        # indices of output Values whose traced tensor had autograd history the call's own
+        # backward freed (a training step's loss): a replay gives them a CompiledFunctionBackward
+        self.freed_outputs: set = set()
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.read_stacks: list = []   # the Python stack at each program read (compiler.resume)

@@ -23,6 +23,7 @@ from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch import registry
 from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, Graph, OpCall, Struct, Value, substitute, values_in
+from plugtorch.jit.tracer import ENABLE_GRAD
 
 FORMAT = "plugtorch.jit"
 VERSION = 1
@@ -89,8 +90,9 @@ def to_structure(graph: Graph, names: dict | None = None) -> dict:
             ops.append({"op": call.op.name, "args": _enc(list(call.args), call.op.name),
                         "kwargs": _enc(dict(call.kwargs), call.op.name),
                         "outs": _enc(call.outs, call.op.name), "site": call.site or ""})
-            if not call.grad:
-                ops[-1]["grad"] = False
+            if call.grad is not True:   # (False: made under no_grad; "enable_grad": under enable_grad()
+                # inside a call entered under no_grad, which records autograd under no_grad too)
+                ops[-1]["grad"] = ENABLE_GRAD if call.grad == ENABLE_GRAD else False
         for v in values_in(graph.outputs):
             if v.index not in defined:
                 raise _Bad(f"the output {v!r} is produced by no op of the graph")
@@ -289,7 +291,10 @@ def from_structure(obj):
         outs = _dec_outs(rec.get("outs"), values, new_value, f"{where} ({name})", 0, written)
         site = rec.get("site") if isinstance(rec.get("site"), str) else ""
         grad = rec.get("grad", True)
-        _need(grad is True or grad is False, f"{where} ({name}): 'grad' must be true or false")
+        _need(grad is True or grad is False or grad == ENABLE_GRAD,
+              f"{where} ({name}): 'grad' must be true or false, or {ENABLE_GRAD!r}")
+        if grad == ENABLE_GRAD:
+            grad, g.enables_grad = ENABLE_GRAD, True
         call = OpCall(op, tuple(args), kwargs, site[:300], grad)
         call.outs = outs
         g.ops.append(call)
@@ -398,10 +403,11 @@ class LoadedGraph:
         for call in g.ops:
             a = substitute(list(call.args), lambda v: env[v.index])
             k = substitute(call.kwargs, lambda v: env[v.index])
-            if call.grad:
+            if call.grad is True:
                 res = D.dispatch(call.op, *a, **k)
-            else:     # (the program made it under no_grad: a parameter's update, a statistic)
-                prev, D.grad_state.enabled = D.grad_state.enabled, False
+            else:     # (the program made it under no_grad: a parameter's update, a statistic; or
+                # under enable_grad() in a call made under no_grad: tracer.ENABLE_GRAD)
+                prev, D.grad_state.enabled = D.grad_state.enabled, bool(call.grad)
                 try:
                     res = D.dispatch(call.op, *a, **k)
                 finally:

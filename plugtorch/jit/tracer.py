@@ -63,6 +63,21 @@ def _is_array_like(x) -> bool:
     return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, type)
 
 
+def _history_freed(fn) -> bool:
+    """Whether a backward from autograd node ``fn`` reaches a node whose saved values an
+    earlier backward freed (eager raises there)."""
+    seen, todo = set(), [fn]
+    while todo:
+        n = todo.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if n.released:
+            return True
+        todo.extend(e[0] for e in n.next_functions if e[0] is not None)
+    return False
+
+
 class Tracer(D.DispatchMode):
     """Records the calls of the block it is active in into ``self.graph``."""
 
@@ -624,6 +639,29 @@ class Tracer(D.DispatchMode):
                           f"constant in the future. This means that the trace might not generalize to "
                           f"other inputs! ({why} at {site or 'unknown'})", TracerWarning, stacklevel=stacklevel)
 
+    def _returned_history(self, result):
+        """A call that ran backward replays dispatch-free, so its outputs come back without
+        autograd history. An output whose history that backward freed (the returned loss)
+        gets a ``CompiledFunctionBackward`` grad_fn at each replay: it requires grad, and a backward through
+        it raises as eager's second backward does. An output with history the backward left
+        usable (computed after it, or apart from the loss) is a break: a replay would return
+        it without the history the caller's backward needs."""
+        freed, live = set(), set()
+        for t in flatten_tensors((result,))[0]:
+            if t.grad_fn is None:
+                continue
+            v = self.by_array.get(id(t._data))
+            if v is None or v.kind != NODE:
+                continue    # (an input or captured tensor is returned as itself, history and all)
+            (freed if _history_freed(t.grad_fn) else live).add(v.index)
+        if live:
+            why = ("runs backward and returns a tensor with autograd history that backward did not free, which a "
+                   "replay would return without it")
+            self.graph.breaks.append((why, ""))
+            if self.warn:
+                warnings.warn(f"the traced call {why}", TracerWarning, stacklevel=4)
+        self.graph.freed_outputs = freed - live
+
     # --- finishing -----------------------------------------------------------------------------
     def finish(self, result):
         """Record the outputs and what the program left in Python state (``.grad``)."""
@@ -640,6 +678,8 @@ class Tracer(D.DispatchMode):
             # a gradient penalty or a Hessian-vector product differentiates through
             g.breaks.append(("runs backward with create_graph=True and returns a tensor with that autograd "
                              "history, which a replay would return without it", ""))
+        if self.backward_ran and not self.backward_recorded:
+            self._returned_history(result)
         # an input or captured tensor the call gave another shape or strides in place
         # (unsqueeze_, t_, transpose_, squeeze_, as_strided_, ``.data =``): the graph holds the
         # new metadata only as a view, so a replay would leave the tensor as it was

@@ -221,3 +221,36 @@ def test_an_update_made_under_no_grad_runs_so_in_a_loaded_graph(tmp_path):
         out.backward()
         assert out.item() == 2 * (3.0 + k)
     np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 4.0 + 5.0] * 3)
+
+
+def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path):
+    # y = w * x under enable_grad() in a call made under no_grad: y requires grad, d sum(y)/dw = x
+    # (the file dropped the marking: the loaded graph returned y without history)
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        with pt.enable_grad():
+            y = w * x
+        return y, x * 2
+    with pt.no_grad():
+        traced = pt.jit.trace(f, (pt.ones(2),))
+    traced.save(tmp_path / "eg.ptj")
+    script = textwrap.dedent(f"""
+        import plugtorch as pt
+        m = pt.jit.load({str(tmp_path / "eg.ptj")!r})
+        w = [v.tensor for v in m._graph.captures]
+        assert len(w) == 1, w
+        for k in range(1, 4):
+            with pt.no_grad():
+                y, z = m(pt.full((2,), float(k)))
+            assert y.requires_grad and y.grad_fn is not None and not z.requires_grad, (k, y, z)
+            assert y.tolist() == [2.0 * k, 3.0 * k] and z.tolist() == [2.0 * k] * 2, (y, z)
+            w[0].grad = None
+            y.sum().backward()
+            assert w[0].grad.tolist() == [float(k)] * 2, w[0].grad
+        print("ok")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=str(tmp_path),
+                       env={**os.environ, "PYTHONPATH": ROOT})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "ok"

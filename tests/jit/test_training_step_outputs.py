@@ -1,0 +1,120 @@
+"""What a compiled or traced training step returns: a loss whose history its own backward freed
+comes back requiring grad with a grad_fn, as eager's, and a second backward through it raises
+eager's error; an output with history the backward left usable keeps the call eager."""
+import numpy as np
+import pytest
+
+import plugtorch as pt
+from plugtorch.autograd.graph import _FREED
+
+
+def _setup():
+    pt.manual_seed(0)
+    model = pt.nn.Linear(4, 3)
+    opt = pt.optim.SGD(model.parameters(), lr=0.1)
+    x = pt.randn(5, 4)
+    y = pt.tensor([0, 1, 2, 0, 1])
+    return model, opt, x, y
+
+
+def _reference_losses(n):
+    """The losses of ``n`` SGD steps, by NumPy: softmax cross-entropy of x @ W.T + b."""
+    model, _, x, y = _setup()
+    w, b = model.weight.detach().numpy().astype(np.float64), model.bias.detach().numpy().astype(np.float64)
+    xs, ys = x.numpy().astype(np.float64), y.numpy()
+    out = []
+    for _ in range(n):
+        z = xs @ w.T + b
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+        out.append(-np.log(p[np.arange(5), ys]).mean())
+        g = p.copy()
+        g[np.arange(5), ys] -= 1
+        g /= 5
+        w, b = w - 0.1 * g.T @ xs, b - 0.1 * g.sum(0)
+    return out
+
+
+@pytest.mark.parametrize("how", ["compile", "trace"])
+def test_a_returned_loss_keeps_a_freed_history(how):
+    model, opt, x, y = _setup()
+    loss_fn = pt.nn.CrossEntropyLoss()
+
+    def step(x, y):
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss
+    if how == "compile":
+        run = pt.compile(step)
+        losses = [run(x, y) for _ in range(4)]       # traced, then replayed
+        expected = _reference_losses(4)
+    else:
+        run = pt.jit.trace(step, (x, y), check_trace=False)   # (the trace ran the first step)
+        losses = [run(x, y) for _ in range(3)]
+        expected = _reference_losses(4)[1:]
+    np.testing.assert_allclose([float(l.detach()) for l in losses], expected, rtol=1e-5)
+    for loss in losses:
+        # (the replay returned the loss with requires_grad False and no grad_fn)
+        assert loss.requires_grad and loss.grad_fn is not None and not loss.is_leaf
+        for again in (lambda: loss.backward(), lambda: (loss * 2).backward()):
+            with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                again()
+    assert losses[-1].grad_fn.name() == "CompiledFunctionBackward"
+    assert str(losses[-1].grad_fn).startswith("<CompiledFunctionBackward")
+    assert all(p.grad is None for p in model.parameters())     # (the failed backwards wrote nothing)
+    if how == "compile":
+        assert pt.compiler.stats()["compiled_calls"] == 3 and pt.compiler.stats()["graph_breaks"] == 0
+    with pytest.raises(RuntimeError) as e:
+        losses[-1].backward()
+    assert str(e.value) == _FREED
+
+
+def test_a_detached_loss_and_a_forward_output_are_as_eager():
+    model, opt, x, y = _setup()
+
+    def step(x, y):
+        loss = pt.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss.detach()
+    c = pt.compile(step)
+    for _ in range(3):
+        out = c(x, y)
+        assert not out.requires_grad and out.grad_fn is None and out.is_leaf
+    f = pt.compile(lambda x: model(x).sum())
+    for _ in range(3):       # (a forward alone replays through autograd: a live history)
+        s = f(x)
+        assert s.requires_grad and s.grad_fn is not None
+        s.backward()
+        np.testing.assert_allclose(model.bias.grad.numpy(), [5.0] * 3)
+        model.bias.grad = None
+        model.weight.grad = None
+
+
+def test_an_output_with_live_history_keeps_the_step_eager():
+    # out2 = model(x2) after the step: eager returns it with history to the updated parameters;
+    # a dispatch-free replay returned it without (its backward wrote no gradient)
+    model, opt, x, y = _setup()
+    x2 = pt.ones(2, 4)
+
+    def step(x, y):
+        loss = pt.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss, model(x2)
+    c = pt.compile(step)
+    for _ in range(3):
+        loss, out2 = c(x, y)
+        assert out2.requires_grad and out2.grad_fn is not None
+        out2.sum().backward()
+        np.testing.assert_allclose(model.weight.grad.numpy(), np.full((3, 4), 2.0))
+        np.testing.assert_allclose(model.bias.grad.numpy(), [2.0] * 3)
+        opt.zero_grad()
+    reasons = pt.compiler.stats()["reasons"]
+    assert any("returns a tensor with autograd history that backward did not free" in r for r in reasons), reasons
+    with pytest.warns(pt.jit.TracerWarning, match="autograd history that backward did not free"):
+        pt.jit.trace(step, (x, y), check_trace=False)

@@ -18,7 +18,7 @@ from plugtorch._device import canonical
 from plugtorch._tensor import Size, Tensor, parse_to_args
 from plugtorch.autograd import graph
 from plugtorch.autograd.inplace import inplace
-from plugtorch.dispatch.dispatcher import binary, dispatch, unary
+from plugtorch.dispatch.dispatcher import binary_operator, dispatch, unary_operator
 from plugtorch.dispatch.registry import OPS
 
 # public functions that take the tensor first and become methods of the same name
@@ -83,14 +83,6 @@ def _method(fn):
         return fn(self, *args, **kwargs)
     m.__name__ = m.__qualname__ = fn.__name__
     m.__doc__ = fn.__doc__
-    return m
-
-
-def _unary_method(op):
-    def m(self):
-        return unary(op, self)
-    m.__name__ = m.__qualname__ = op.name   # Python's argument errors name it: "sin() takes 1 positional ..."
-    m.__doc__ = op.doc
     return m
 
 
@@ -287,7 +279,7 @@ def _install():
     for name, op in OPS.items():   # pointwise unary ops take the memoised fast path
         if ("pointwise" in op.tags and op.meta is not None and len(op.signature.parameters) == 1
                 and getattr(getattr(P, name, None), "_op", None) is op):  # not wrapped (round(decimals=))
-            setattr(Tensor, name, _unary_method(op))
+            setattr(Tensor, name, unary_operator(op))
     for name in INPLACE:
         setattr(Tensor, name + "_", _inplace_method(name))
     for name in METADATA_INPLACE:
@@ -532,7 +524,7 @@ _COMPARABLE = (Tensor, int, float, bool, complex, np.number, np.bool_, np.ndarra
 
 def _operand(b):
     """An operator's other operand: a NumPy array as a cpu tensor (``arr - t``, ``t += arr``), as
-    PyTorch's operators accept it (binary() converts it for the common operators itself)."""
+    PyTorch's operators accept it (binary_operator's functions convert it themselves)."""
     return P.as_tensor(b) if b.__class__ is np.ndarray else b
 
 
@@ -549,32 +541,30 @@ def _operators():
     ADD, SUB, MUL, DIV = OPS["add"], OPS["sub"], OPS["mul"], OPS["div"]
     FDIV, REM, POW = OPS["floor_divide"], OPS["remainder"], OPS["pow"]
     T = Tensor
-    T.__add__ = lambda a, b: binary(ADD, a, b)
-    T.__radd__ = lambda a, b: binary(ADD, a, b)
-    T.__sub__ = lambda a, b: binary(SUB, a, b)
+    T.__add__ = T.__radd__ = binary_operator(ADD)
+    T.__sub__ = binary_operator(SUB)
     T.__rsub__ = lambda a, b: dispatch(SUB, _operand(b), a)
-    T.__mul__ = lambda a, b: binary(MUL, a, b)
-    T.__rmul__ = lambda a, b: binary(MUL, a, b)
-    T.__truediv__ = lambda a, b: binary(DIV, a, b)
+    T.__mul__ = T.__rmul__ = mul = binary_operator(MUL)
+    T.__truediv__ = binary_operator(DIV)
     # as PyTorch's Tensor.__rtruediv__: the reciprocal times the number (it rounds differently
     # from a division in float16: 3.3 / tensor(-54.5, dtype=float16) is -0.060516...)
-    RECIPROCAL = OPS["reciprocal"]
-    T.__rtruediv__ = lambda a, b: binary(MUL, unary(RECIPROCAL, a), b)
-    T.__floordiv__ = lambda a, b: binary(FDIV, a, b)
+    reciprocal = unary_operator(OPS["reciprocal"])
+    T.__rtruediv__ = lambda a, b: mul(reciprocal(a), b)
+    T.__floordiv__ = binary_operator(FDIV)
     T.__rfloordiv__ = lambda a, b: dispatch(FDIV, _operand(b), a)
-    T.__mod__ = lambda a, b: binary(REM, a, b)
+    T.__mod__ = binary_operator(REM)
     T.__rmod__ = lambda a, b: dispatch(REM, _operand(b), a)
-    T.__pow__ = lambda a, b: binary(POW, a, b)
+    T.__pow__ = binary_operator(POW)
     T.__rpow__ = lambda a, b: dispatch(POW, _operand(b), a)
     T.__matmul__ = lambda a, b: P.matmul(a, b) if b.__class__ is not np.ndarray else _matmul_array(a, b, False)
     T.__rmatmul__ = lambda a, b: P.matmul(b, a) if b.__class__ is not np.ndarray else _matmul_array(a, b, True)
-    T.__neg__ = lambda a: unary(OPS["neg"], a)
+    T.__neg__ = unary_operator(OPS["neg"])
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: dispatch(OPS["abs"], a)
     T.__invert__ = _invert
     for name, op in (("eq", "eq"), ("ne", "ne"), ("lt", "lt"), ("le", "le"), ("gt", "gt"), ("ge", "ge")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: binary(o, a, b) if isinstance(b, _COMPARABLE) else NotImplemented)(o))
+        setattr(T, f"__{name}__", (lambda f: lambda a, b: f(a, b) if isinstance(b, _COMPARABLE) else NotImplemented)(binary_operator(o)))
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]

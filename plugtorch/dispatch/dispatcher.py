@@ -5,12 +5,13 @@ call, one dict lookup for the kernel, one kernel call and the wrap into a Tensor
 """
 from __future__ import annotations
 
+import dis
 import os
 import threading
 import warnings
 
 import numpy as np
-from sys import getrefcount
+from sys import _getframe, getrefcount
 from weakref import WeakSet
 
 from plugtorch import _caches, _dtypes
@@ -121,57 +122,89 @@ def bad_arguments(name, op, args, kwargs, error):
     return binding_error(name, op.signature, args, kwargs, error)
 
 
-def binary(op, a, b):
-    """``a <op> b`` for pointwise binary ops: ``dispatch`` with the meta result memoised.
+def binary_operator(op):
+    """The Tensor operator ``a <op> b`` of pointwise binary ``op`` (``Tensor.__add__``):
+    ``dispatch(op, a, b)`` with the meta result memoised.
 
     The meta function of a pointwise op depends only on the operands' devices, dtypes and
     shapes (or a scalar's type), so its verdict for one such signature holds for every call
-    with it. ``invalidate_caches()`` forgets them when kernels change.
+    with it. ``invalidate_caches()`` forgets them when kernels change. The operator is the
+    class's own function (no wrapper frame): one Python call per ``a + b``.
+
+    >>> add = binary_operator(registry.get("add"))      # doctest: +SKIP
+    >>> add(plugtorch.ones(2), 1.0)
+    tensor([2., 2.])
     """
-    if _modes or a.__class__ is not Tensor:
-        return dispatch(op, a, array_operand(b) if b.__class__ is _ndarray else b)
-    bc = b.__class__
-    if bc is Tensor:
-        if (a._rg or b._rg) and grad_state.enabled and op.differentiable:
-            return autograd_record(op, (a, b), {})
-        dev = a._device
-        if b._device is not dev:
+    fast = op.fast
+
+    def operator(a, b):
+        if _modes or a.__class__ is not Tensor:
+            return dispatch(op, a, array_operand(b) if b.__class__ is _ndarray else b)
+        bc = b.__class__
+        if bc is Tensor:
+            if (a._rg or b._rg) and grad_state.enabled and op.differentiable:
+                return autograd_record(op, (a, b), {})
+            dev = a._device
+            if b._device is not dev:
+                return dispatch(op, a, b)
+            bd = b._data
+            key = (dev, a._dtype, b._dtype, a._data.shape, bd.shape)
+        elif bc is float or bc is int:
+            if a._rg and grad_state.enabled and op.differentiable:
+                return autograd_record(op, (a, b), {})
+            bd = b
+            key = (a._device, a._dtype, bc, a._data.shape)
+        elif bc is _ndarray:   # `x + arr`: the array as a cpu tensor, as PyTorch's operators take it
+            return operator(a, array_operand(b))
+        else:
             return dispatch(op, a, b)
-        bd = b._data
-        key = (dev, a._dtype, b._dtype, a._data.shape, bd.shape)
-    elif bc is float or bc is int:
-        if a._rg and grad_state.enabled and op.differentiable:
-            return autograd_record(op, (a, b), {})
-        bd = b
-        key = (a._device, a._dtype, bc, a._data.shape)
-    elif bc is _ndarray:   # `x + arr`: the array as a cpu tensor, as PyTorch's operators take it
-        return binary(op, a, array_operand(b))
-    else:
-        return dispatch(op, a, b)
-    e = op.fast.get(key)
-    if e is None:
-        e = _binary_entry(op, a, b, bd, key)
+        e = fast.get(key)
         if e is None:
-            return dispatch(op, a, b)
-    ad = a._data
-    k = e[4]
-    if (k is not None and ad.nbytes >= _ELIDE_BYTES and getrefcount(a) <= _TEMP_REFS
-            and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
-            and a.grad_fn is None and not strict()):
-        # `a` is a temporary nothing else can see (as in `x * y + z`): reuse its memory, as
-        # NumPy does, instead of allocating (and page-faulting) a new result
-        k(ad, bd, e[1])
-        res = ad
-    else:
-        try:
-            res = e[0](ad, bd, e[1])
-        except FP_ERRORS:   # a strict warning filter: run it again quietly (dispatch/fpstate.py)
-            res = quietly(e[0], ad, bd, e[1])
-    t = _new(Tensor)
-    t._data = res
-    t._dtype = e[2]
-    t._device = e[3]
-    return t
+            e = _binary_entry(op, a, b, bd, key)
+            if e is None:
+                return dispatch(op, a, b)
+        ad = a._data
+        k = e[4]
+        if (k is not None and getrefcount(a) <= _TEMP_REFS
+                and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
+                and a.grad_fn is None and _by_operator() and not strict()):
+            # `a` is a temporary nothing else can see (as in `x * y + z`): reuse its memory, as
+            # NumPy does, instead of allocating (and page-faulting) a new result
+            k(ad, bd, e[1])
+            res = ad
+        else:
+            try:
+                res = e[0](ad, bd, e[1])
+            except FP_ERRORS:   # a strict warning filter: run it again quietly (dispatch/fpstate.py)
+                res = quietly(e[0], ad, bd, e[1])
+        t = _new(Tensor)
+        t._data = res
+        t._dtype = e[2]
+        t._device = e[3]
+        return t
+
+    operator.__name__ = operator.__qualname__ = op.name
+    return operator
+
+
+def binary(op, a, b):
+    """``op(a, b)`` through ``op``'s binary operator function (for callers holding the op:
+    autograd's recording)."""
+    f = _operators.get(op)
+    if f is None:
+        f = _operators[op] = binary_operator(op)
+    return f(a, b)
+
+
+def unary(op, a):
+    """``op(a)`` through ``op``'s unary operator function (see ``binary``)."""
+    f = _operators.get(op)
+    if f is None:
+        f = _operators[op] = unary_operator(op)
+    return f(a)
+
+
+_operators: dict = {}   # op -> its operator function, for binary() and unary()
 
 
 def _binary_entry(op, a, b, bd, key):
@@ -185,7 +218,9 @@ def _binary_entry(op, a, b, bd, key):
     if bd is b and "scalar_checked" in op.tags and not out.is_floating_point:
         return None      # the meta checks this scalar's value: run it on every call
     inplace = None   # the in-place kernel, when the result could live in a's memory
-    if _ELIDE and out is a._dtype and kargs[0] is a._data:
+    # (the key holds a's shape and dtype: whether it is large enough holds for every call)
+    if (_ELIDE and out is a._dtype and kargs[0] is a._data
+            and getattr(a._data, "nbytes", 0) >= _ELIDE_BYTES):
         from plugtorch.dispatch.meta import broadcast_shapes
         sa = a._data.shape
         if not isinstance(b, Tensor) or broadcast_shapes(sa, bd.shape, op=op.name) == sa:
@@ -195,21 +230,39 @@ def _binary_entry(op, a, b, bd, key):
     return e
 
 
-def _calibrate_elision():
-    """Reference counts a temporary operand (and its array) has inside ``binary``.
+# the instructions that call an operator's function (3.11+: one; before: one per operator)
+_OPERATOR_OPCODES = frozenset(dis.opmap[n] for n in (
+    "BINARY_OP", "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "BINARY_TRUE_DIVIDE",
+    "BINARY_FLOOR_DIVIDE", "BINARY_MODULO", "BINARY_POWER") if n in dis.opmap)
 
-    Measured with the same call structure as the operators (``lambda a, b: binary(...)``);
-    elision is enabled only if a named operand, or an array someone else holds, counts
-    exactly one more, so that nothing visible anywhere is ever overwritten.
+
+def _by_operator() -> bool:
+    """Whether the caller of the operator function calling this runs a binary operator, not a
+    call: ``Tensor.__add__(x, y)`` with a named ``x`` passes it with the same reference count
+    as ``x * y + z`` passes its temporary, and must not lose its value."""
+    try:
+        frame = _getframe(2)
+    except ValueError:   # called from C with no Python frame above
+        return False
+    return frame.f_code.co_code[frame.f_lasti] in _OPERATOR_OPCODES
+
+
+def _calibrate_elision():
+    """Reference counts a temporary operand (and its array) has inside an operator function.
+
+    Measured with the same call structure as the operators (``Tensor.__add__`` is the function
+    ``binary_operator`` makes); elision is enabled only if a named operand, or an array someone
+    else holds, counts exactly one more, and a direct call of the function is told apart from
+    the operator, so that nothing visible anywhere is ever overwritten.
     """
     class Probe:
         pass
 
-    def probe(op, a, b):
+    def probe(a, b):
         ad = a._data
-        return getrefcount(a), getrefcount(ad)
+        return getrefcount(a), getrefcount(ad), _by_operator()
 
-    Probe.__add__ = lambda a, b: probe(None, a, b)
+    Probe.__add__ = Probe.__mul__ = probe
     held = []
 
     def make(share=False):
@@ -219,11 +272,12 @@ def _calibrate_elision():
             held.append(p._data)
         return p
 
-    temp_refs, temp_data = make() + 1
+    temp_refs, temp_data, by_op = make() + 1
     named = make()
-    named_refs, _ = named + 1
-    _, shared_data = make(share=True) + 1
-    ok = named_refs == temp_refs + 1 and shared_data == temp_data + 1
+    named_refs, _, _ = named * 1
+    _, shared_data, _ = make(share=True) + 1
+    _, _, by_call = Probe.__add__(make(), 1)
+    ok = (named_refs == temp_refs + 1 and shared_data == temp_data + 1 and by_op and not by_call)
     return ok, temp_refs, temp_data
 
 
@@ -231,32 +285,40 @@ _ELIDE, _TEMP_REFS, _TEMP_DATA_REFS = _calibrate_elision()
 _ELIDE_BYTES = 1 << 18      # below 256 KiB a fresh allocation is cheap (NumPy's threshold too)
 
 
-def unary(op, a):
-    """``op(a)`` for pointwise unary ops, with the meta result memoised (see ``binary``)."""
-    if _modes or a.__class__ is not Tensor:
-        return dispatch(op, a)
-    if a._rg and grad_state.enabled and op.differentiable:
-        return autograd_record(op, (a,), {})
-    key = (a._device, a._dtype)
-    e = op.fast.get(key)
-    if e is None:
-        dev, kargs, out = op.meta(a)
-        if out in _FLOAT8:
-            check_float8(op, out)
-        kernels = dev._kernels or _resolve_kernels(dev)
-        kernel = kernels.get(op.name) or _checked(kernels, op, out)
-        if kernel is None:
-            return dispatch(op, a)
-        e = (kernel, kargs[1], out, dev)
-        _caches.put(op.fast, key, e, FAST_MAX)
-    t = _new(Tensor)
-    try:
-        t._data = e[0](a._data, e[1])
-    except FP_ERRORS:
-        t._data = quietly(e[0], a._data, e[1])
-    t._dtype = e[2]
-    t._device = e[3]
-    return t
+def unary_operator(op):
+    """The Tensor method ``a.<op>()`` (and ``-a``) of pointwise unary ``op``, with the meta result
+    memoised (see ``binary_operator``)."""
+    fast = op.fast
+
+    def operator(self):
+        if _modes or self.__class__ is not Tensor:
+            return dispatch(op, self)
+        if self._rg and grad_state.enabled and op.differentiable:
+            return autograd_record(op, (self,), {})
+        key = (self._device, self._dtype)
+        e = fast.get(key)
+        if e is None:
+            dev, kargs, out = op.meta(self)
+            if out in _FLOAT8:
+                check_float8(op, out)
+            kernels = dev._kernels or _resolve_kernels(dev)
+            kernel = kernels.get(op.name) or _checked(kernels, op, out)
+            if kernel is None:
+                return dispatch(op, self)
+            e = (kernel, kargs[1], out, dev)
+            _caches.put(fast, key, e, FAST_MAX)
+        t = _new(Tensor)
+        try:
+            t._data = e[0](self._data, e[1])
+        except FP_ERRORS:
+            t._data = quietly(e[0], self._data, e[1])
+        t._dtype = e[2]
+        t._device = e[3]
+        return t
+
+    operator.__name__ = operator.__qualname__ = op.name   # argument errors name it: "sin() takes 1 ..."
+    operator.__doc__ = op.doc
+    return operator
 
 
 def inplace_kernel(op, self, args, kwargs):
@@ -271,7 +333,7 @@ def inplace_kernel(op, self, args, kwargs):
     a = self._data
     key = od = None
     if len(args) == 1 and not kwargs:   # self may be a Parameter
-        # memoised like binary(): (kernel, its dtype argument) per operand signature, or False
+        # memoised like binary_operator(): (kernel, its dtype argument) per operand signature, or False
         other = args[0]
         oc = other.__class__
         if oc is Tensor:

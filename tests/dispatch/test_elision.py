@@ -90,3 +90,15 @@ def test_the_in_place_kernel_is_what_runs_for_a_temporary(monkeypatch):
         assert calls == [(N,)]
     finally:
         D.invalidate_caches()
+
+
+def test_operator_called_as_a_function_keeps_its_named_operand():
+    # Tensor.__add__(x, y) passes a named x with the reference count `x * y + z` passes its
+    # temporary: only the operator instruction itself may reuse the memory
+    a, b, c, A, B, C = operands()
+    for f in (pt.Tensor.__add__, pt.Tensor.__mul__, pt.Tensor.__radd__):
+        out = f(A, B)
+        np.testing.assert_array_equal(A.numpy(), a)
+        assert out._data is not A._data
+    np.testing.assert_array_equal(pt.Tensor.__sub__(A, C).numpy(), a - c)
+    np.testing.assert_array_equal(A.numpy(), a)

@@ -6,6 +6,8 @@ them, or None for in-place ops). See docs/backends.md.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from plugtorch import _dtypes
@@ -40,6 +42,34 @@ def is_contiguous(shape, strides) -> bool:
             return False
         expected *= s
     return True
+
+
+class StridedArray:
+    """The layout of a backend's own strided array: ``shape``, ``strides`` and ``offset`` (in
+    elements) into memory a subclass holds (opencl's CLArray a cl.Buffer, meta's MetaArray none),
+    ``dtype`` (a NumPy dtype) and ``size`` (the number of elements). Views differ only in these.
+
+    >>> a = StridedArray((2, 3), np.dtype(np.float32))
+    >>> a.strides, a.offset, a.size, a.ndim, a.itemsize
+    ((3, 1), 0, 6, 2, 4)
+    """
+
+    __slots__ = ("shape", "strides", "offset", "dtype", "size")
+
+    def __init__(self, shape, dtype, strides=None, offset=0):
+        self.shape = shape
+        self.dtype = dtype
+        self.size = math.prod(shape)
+        self.strides = contiguous_strides(shape) if strides is None else strides
+        self.offset = offset
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
 
 
 def host_generator(seed: int) -> np.random.Generator:

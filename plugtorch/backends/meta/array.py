@@ -8,33 +8,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from plugtorch.backends.base import contiguous_strides, is_contiguous
+from plugtorch.backends.base import StridedArray, is_contiguous
 
 _STANDIN_MAX = 1 << 16   # arrays up to this many elements get a real stand-in laid out as they are
 
 
-class MetaArray:
+class MetaArray(StridedArray):
     """``shape``, ``strides`` and ``offset`` (in elements) and ``dtype`` (a NumPy dtype)."""
 
-    __slots__ = ("shape", "strides", "offset", "dtype", "size")
+    __slots__ = ()
 
     def __init__(self, shape, dtype, strides=None, offset=0):
-        self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
-        n = 1
-        for s in self.shape:
-            n *= s
-        self.size = n
-        self.strides = contiguous_strides(self.shape) if strides is None else tuple(strides)
-        self.offset = offset
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def itemsize(self) -> int:
-        return self.dtype.itemsize
+        super().__init__(tuple(shape), np.dtype(dtype), None if strides is None else tuple(strides), offset)
 
     @property
     def nbytes(self) -> int:

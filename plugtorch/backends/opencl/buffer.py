@@ -5,10 +5,10 @@ Views (permute, expand, slice, select, view, flip's source) share ``data`` and d
 """
 from __future__ import annotations
 
-from plugtorch.backends.base import contiguous_strides, is_contiguous  # noqa: F401 (re-exported)
+from plugtorch.backends.base import StridedArray, contiguous_strides, is_contiguous  # noqa: F401 (re-exported)
 
 
-class CLArray:
+class CLArray(StridedArray):
     """``data`` (a cl.Buffer), ``offset``, ``shape``, ``strides``, ``dtype`` (a NumPy dtype).
 
     ``dev`` is the DeviceState the buffer lives on. ``mem`` (unset until the C launch paths of
@@ -16,32 +16,13 @@ class CLArray:
     item is still ``data`` before they use the handle.
     """
 
-    __slots__ = ("data", "offset", "shape", "strides", "dtype", "dev", "contiguous", "size", "mem")
+    __slots__ = ("data", "dev", "contiguous", "mem")
 
     def __init__(self, dev, data, shape, dtype, strides=None, offset=0):
         self.dev = dev
         self.data = data
-        self.shape = shape
-        self.dtype = dtype
-        n = 1
-        for s in shape:
-            n *= s
-        self.size = n
-        if strides is None:
-            self.strides = contiguous_strides(shape)
-            self.contiguous = True
-        else:
-            self.strides = strides
-            self.contiguous = is_contiguous(shape, strides)
-        self.offset = offset
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    @property
-    def itemsize(self) -> int:
-        return self.dtype.itemsize
+        StridedArray.__init__(self, shape, dtype, strides, offset)
+        self.contiguous = strides is None or is_contiguous(shape, strides)
 
     def view_as(self, shape, strides, offset):
         """A view sharing this array's buffer."""

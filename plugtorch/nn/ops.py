@@ -560,6 +560,7 @@ def _layer_norm_backward_meta(grad, input, normalized_shape, weight=None, eps=1e
 
 
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
+          "group_norm": _checked_meta("group_norm", _norm.group_norm, _norm.check_group_norm),
           "layer_norm": _layer_norm_meta, "_layer_norm_backward": _layer_norm_backward_meta,
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
           "_linear_backward": _linear_backward_meta, **_ACT_METAS}

@@ -4,9 +4,14 @@ array per step). The arithmetic is the decomposition's: the mean, the centred va
 variance of those, then ``xhat * weight + bias``; float16 and bfloat16 are computed in float32."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from plugtorch import _dtypes
+
+# inf/nan from the unguarded kernels (group_norm): silent as PyTorch's (plugtorch/dispatch/fpstate.py)
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
 _HALVES = (np.dtype(np.float16), np.dtype(_dtypes.bfloat16.numpy))
 
@@ -49,6 +54,31 @@ def layer_norm(x, ns, w, b, eps):
             y *= w.reshape(-1)
         if b is not None:
             y += b.reshape(-1)
+    return y.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def group_norm(x, num_groups, w, b, eps):
+    """The nn op: each (sample, group) normalised as layer_norm's kernel normalises a row, then
+    ``* weight + bias`` per channel, in the decomposition's dtypes (a float64 weight promotes, an
+    integer one is cast), so its values are the decomposition's (which autograd records)."""
+    if x.size == 0:
+        return np.empty(x.shape, x.dtype)
+    n, c = x.shape[0], x.shape[1]
+    rows = n * int(num_groups)
+    x2 = x.reshape(rows, -1).astype(np.float32 if x.dtype in _HALVES else x.dtype, copy=False)
+    y, rstd = _centred(x2, x2.shape[1], eps)    # (no errstate: its 3 us is the op's; module filter above)
+    y *= rstd
+    y = y.reshape(n, c, -1)
+    for p, op in ((w, np.multiply), (b, np.add)):
+        if p is None:
+            continue
+        if p.dtype.kind in "biu":
+            p = p.astype(y.dtype)
+        p = p.reshape(c, 1)
+        if np.result_type(y.dtype, p.dtype) == y.dtype:
+            op(y, p, out=y)
+        else:
+            y = op(y, p)
     return y.reshape(x.shape).astype(x.dtype, copy=False)
 
 
@@ -98,4 +128,5 @@ def hardtanh(x, lo, hi):
     return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
 
-KERNELS = {"layer_norm": layer_norm, "_layer_norm_backward": layer_norm_backward, "hardtanh": hardtanh}
+KERNELS = {"layer_norm": layer_norm, "_layer_norm_backward": layer_norm_backward, "group_norm": group_norm,
+           "hardtanh": hardtanh}

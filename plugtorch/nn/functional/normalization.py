@@ -177,19 +177,35 @@ def rms_norm(input, normalized_shape, weight=None, eps=None):
     return y if y.dtype is input.dtype else y.to(input.dtype)
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """Normalise each group of ``C // num_groups`` channels (and all spatial positions) per sample."""
+def check_group_norm(input, num_groups, weight=None, bias=None, eps=1e-5) -> int:
+    """group_norm's argument checks (PyTorch's), run by its meta before any kernel; returns
+    ``num_groups`` as an int."""
     check_tensors("group_norm", input=input)
     check_optional_tensors("group_norm", weight=weight, bias=bias)
     if input.ndim < 2:
         raise RuntimeError(f"group_norm: expected input with at least 2 dims (N, C, ...), got {list(input.shape)}")
-    n, c = input.shape[0], input.shape[1]
+    c = input.shape[1]
     num_groups = as_int("group_norm", "num_groups", num_groups)
     if num_groups < 0:   # (0 is PyTorch's ZeroDivisionError below)
         raise RuntimeError(f"group_norm(): Expected num groups to be greater than 0, got {num_groups}")
     if c % num_groups:
         raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
                            f"of shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.ndim != 1 or t.shape[0] != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    if not input.dtype.is_floating_point:
+        raise not_implemented_for("group_norm", input.dtype, "normalise floating point tensors: use .float()")
+    return num_groups
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each group of ``C // num_groups`` channels (and all spatial positions) per sample.
+    A backend may give it a kernel (cpu: the layer_norm kernel's arithmetic and the affine, the
+    decomposition's values in one dispatch)."""
+    num_groups = check_group_norm(input, num_groups, weight, bias)
+    n, c = input.shape[0], input.shape[1]
     # each group is a row normalised as layer_norm normalises: the layer_norm op (a backend's
     # fused kernel and its one-op backward), then the per-channel affine
     # (N, G, C/G, *spatial), normalised over all but the first two dims: no -1 (a batch of 0 has

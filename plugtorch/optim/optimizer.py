@@ -21,6 +21,118 @@ from plugtorch._tensor import Tensor
 from plugtorch.autograd.grad_mode import enable_grad, no_grad
 
 
+_UNSET = object()
+
+
+class ParamState(dict):
+    """One parameter's state (``opt.state[p]``): a dict that counts each change made to it in its
+    optimizer's ``OptimizerState.changes``."""
+    _changes = None          # the owning OptimizerState's counter (a one-item list)
+
+    def _changed(self):
+        c = self._changes
+        if c is not None:
+            c[0] += 1
+
+    def __setitem__(self, key, value):
+        if dict.get(self, key, _UNSET) is not value:     # (SGD stores its buffer back at each step)
+            self._changed()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        self._changed()
+
+    def clear(self):
+        dict.clear(self)
+        self._changed()
+
+    def pop(self, key, *default):
+        if key in self:
+            self._changed()
+        return dict.pop(self, key, *default)
+
+    def popitem(self):
+        self._changed()
+        return dict.popitem(self)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self._changed()
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args, **kwargs):
+        dict.update(self, *args, **kwargs)
+        self._changed()
+
+    def __ior__(self, other):
+        dict.update(self, other)
+        self._changed()
+        return self
+
+
+class OptimizerState(defaultdict):
+    """``opt.state``: a ``defaultdict`` making each parameter's state a ``ParamState`` on first
+    use, which counts every change made to it or to them in ``changes`` (``[n]``). A compiled
+    step (plugtorch.compile) captured the state tensors: one comparison of that count tells it
+    that ``opt.state.clear()``, ``del opt.state[p]`` or ``opt.state[p]["momentum_buffer"] = t``
+    did not happen, where comparing every state tensor by identity cost ~1 us per call."""
+
+    def __init__(self, default_factory=dict, *args, **kwargs):
+        self.changes = [0]
+        super().__init__(default_factory, *args, **kwargs)
+
+    def _changed(self):
+        self.changes[0] += 1
+
+    def __reduce__(self):
+        # (with the counter: a copy's ParamStates count into the copy's, pickled or deep-copied)
+        return type(self), (self.default_factory,), self.__dict__, None, iter(self.items())
+
+    def __missing__(self, key):
+        d = ParamState()
+        d._changes = self.changes
+        dict.__setitem__(self, key, d)
+        self.changes[0] += 1
+        return d
+
+    def __setitem__(self, key, value):
+        if dict.get(self, key, _UNSET) is not value:
+            self._changed()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key):
+        dict.__delitem__(self, key)
+        self._changed()
+
+    def clear(self):
+        dict.clear(self)
+        self._changed()
+
+    def pop(self, key, *default):
+        if key in self:
+            self._changed()
+        return dict.pop(self, key, *default)
+
+    def popitem(self):
+        self._changed()
+        return dict.popitem(self)
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self._changed()
+        return dict.setdefault(self, key, default)
+
+    def update(self, *args, **kwargs):
+        dict.update(self, *args, **kwargs)
+        self._changed()
+
+    def __ior__(self, other):
+        dict.update(self, other)
+        self._changed()
+        return self
+
+
 class _RequiredParameter:
     def __repr__(self):
         return "<required parameter>"
@@ -103,7 +215,7 @@ class Optimizer:
         self._load_state_dict_pre_hooks: dict = {}
         self._load_state_dict_post_hooks: dict = {}
         LIVE.add(self)
-        self.state: dict = defaultdict(dict)
+        self.state: dict = OptimizerState()
         self.param_groups: list = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
@@ -286,14 +398,14 @@ class Optimizer:
         by_index = {}
         for g, s in zip(self.param_groups, saved):
             by_index.update(zip(s["params"], g["params"]))
-        self.state = defaultdict(dict)
+        self.state = OptimizerState()
         # plugtorch.compile's graphs captured the old state tensors and groups: they trace again
         self.__dict__["_state_epoch"] = self.__dict__.get("_state_epoch", 0) + 1
         for key, st in state_dict["state"].items():
             p = by_index.get(int(key))
             if p is None:
                 continue
-            self.state[p] = {k: _cast_state(p, k, v) for k, v in st.items()}
+            self.state[p].update({k: _cast_state(p, k, v) for k, v in st.items()})
         # options missing from an older state dict keep this optimizer's values
         self.param_groups = [{**g, **s, "params": g["params"]} for g, s in zip(self.param_groups, saved)]
         for hook in self.__dict__.get("_load_state_dict_post_hooks", {}).values():

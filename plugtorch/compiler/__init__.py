@@ -735,6 +735,10 @@ def _hot_function(e, rgs, grad, epoch, dtype, device):
     known = e.hot
     if known is not None and known[0] == same and all(map(_is, known[1], ident)):
         return known[2]
+    hot = _guarded_replay(e, rgs, grad, epoch, dtype, device)
+    if hot is not None:
+        e.hot = (same, ident, hot)
+        return hot
     n = len(rgs)
     lines = ["def hot(self, args):", f"    if _MODES or len(args) != {n}:", "        return _MISS"]
     cond = ["_GS.enabled is not G", "_M.TRAIN_EPOCH != EP", "_DT.value is not DTV", "_DV.device is not DEV"]
@@ -762,6 +766,33 @@ def _hot_function(e, rgs, grad, epoch, dtype, device):
     exec(_hot_code("\n".join(lines)), ns)
     e.hot = (same, ident, ns["hot"])
     return ns["hot"]
+
+
+def _guarded_replay(e, rgs, grad, epoch, dtype, device):
+    """``_hot_function``'s checks and the replay as one call into the backend, for an entry
+    whose graph is one fused kernel (``executor.one_kernel``) replayed without autograd, where its
+    backend offers ``guarded_call`` (opencl's C extension: docs/backends.md); else None. The
+    same checks, in the same terms: every argument a Tensor with the traced requires_grad,
+    device and dtype and a native array of the traced shape and strides (the graph's guards),
+    grad mode, TRAIN_EPOCH, the default dtype and device, no dispatch mode; anything else gives
+    _MISS, and the Python path runs (and raises the guard's error where it fails)."""
+    if e.state != "compiled" or e.fingerprint or e.pystate or e.traced is None:
+        return None
+    exe = e.traced._exe
+    spec = getattr(exe, "one_kernel", None)
+    if spec is None or e.run is not exe._fn or len(rgs) != len(spec["dtypes"]):
+        return None
+    from plugtorch.backends import get_backend
+    call = getattr(get_backend(spec["device"].type), "guarded_call", None)
+    if call is None:
+        return None
+    env = [(D.grad_state, "enabled", grad, False), (_MODULE, "TRAIN_EPOCH", epoch, True),
+           (_DTYPE_DEFAULT, "value", dtype, False), (_DEVICE_DEFAULT, "device", device, False)]
+    expect = [(bool(rg), dv, dt) for rg, dv, dt in zip(rgs, spec["devices"], spec["dtypes"])]
+    return call(spec["kernel"], cls=Tensor, miss=_MISS, empty=D._modes, env=env, names=("_rg", "_device", "_dtype"),
+                expect=expect, data="_data", shapes=spec["shapes"], strides=spec["strides"], kargs=spec["kargs"],
+                wrap=("_data", "_dtype", "_device"), out_dtype=spec["out_dtype"], out_device=spec["out_device"],
+                counter=_COUNTERS, key="compiled_calls")
 
 
 @functools.lru_cache(maxsize=256)

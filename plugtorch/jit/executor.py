@@ -235,6 +235,33 @@ def _has_float(args) -> bool:
     return False
 
 
+def one_kernel(graph):
+    """For a graph that is one fused kernel on device arrays, which a backend can run behind the
+    graph's guards without Python (``Backend.guarded_call``, docs/backends.md): a dict holding the
+    kernel, each input's device, dtype, shape and native strides (in input order, every input
+    guarded that way), the input position of each kernel argument, and the output's dtype and
+    device. None for any other graph: captured tensors, writes, .grad bindings, data-dependent
+    stops, constants, an output that is not the kernel's one result, or a kernel that may warn
+    (``device_kernels_only``)."""
+    g = graph
+    if len(g.nodes) != 1 or g.captures or g.grad_guards or g.grad_bindings:
+        return None
+    n = g.nodes[0]
+    out = g.outputs
+    if (n.fused is None or n.writes or _is_stop(n) or n.kargs is None or len(n.outs) != 1
+            or out.__class__ is not Value or out is not n.outs[0] or not device_kernels_only(g)):
+        return None
+    ins = sorted(g.inputs, key=lambda v: v.pos)
+    if [v.pos for v in ins] != list(range(len(ins))) or any(v.native_strides is None for v in ins):
+        return None
+    if any(a.__class__ is not Value or a.kind != INPUT for a in n.kargs):
+        return None
+    return {"kernel": n.kernel, "device": n.device, "devices": [v.device for v in ins],
+            "dtypes": [v.dtype for v in ins], "shapes": [tuple(v.shape) for v in ins],
+            "strides": [v.native_strides for v in ins], "kargs": [a.pos for a in n.kargs],
+            "out_dtype": out.dtype, "out_device": out.device}
+
+
 class Executable:
     """A graph ready to run: ``run(tensors)`` replays it on the flattened input tensors."""
 
@@ -434,6 +461,7 @@ class Executable:
         self.source = "\n".join(lines)
         exec(_compiled(self.source, f"<plugtorch.jit {self.name}>"), ns)
         self._fn = ns["replay"]
+        self.one_kernel = one_kernel(g) if self.aliasing is None else None
 
     def _tensor_expr(self, v, const):
         if v.__class__ is not Value:

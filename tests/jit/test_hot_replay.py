@@ -92,3 +92,79 @@ def test_a_module_mode_change_leaves_the_hot_path(dev, mode):
         got = c(x)
         pt.manual_seed(1)
         assert got.tolist() == m(x).tolist()
+
+
+def test_under_a_dispatch_mode_the_ops_are_seen(dev):
+    from plugtorch.dispatch.dispatcher import DispatchMode
+
+    class Count(DispatchMode):
+        def __init__(self):
+            self.n = 0
+
+        def __plugtorch_dispatch__(self, op, args, kwargs, call):
+            self.n += 1
+            return call(args, kwargs)
+    c = pt.compile(chain)
+    x = pt.tensor([0.5, 1.0], device=dev)
+    c(x), c(x)
+    with Count() as m:
+        got = c(x)
+    assert m.n >= 8 and got.tolist() == chain(x).tolist()
+    assert c(x).tolist() == got.tolist()
+
+
+# --- opencl: a graph of one fused kernel replays in C (executor.one_kernel, Backend.guarded_call) ---
+
+def _c_path():
+    if not pt.opencl.is_available():
+        pytest.skip("no opencl device")
+    from plugtorch.backends.opencl import fastlaunch
+    if fastlaunch.ext() is None:
+        pytest.skip("the opencl C extension is not built")
+    return fastlaunch.ext().Replay
+
+
+def test_one_fused_kernel_replays_in_c_equal_to_eager():
+    Replay = _c_path()
+    c = pt.compile(chain)
+    x = pt.tensor([0.5, -1.0, 2.0, 0.0], device="opencl")
+    first = c(x)
+    c(x)
+    assert type(c._hot) is Replay
+    n0 = pt.compiler.stats()["compiled_calls"]
+    for v in ([0.5, -1.0, 2.0, 0.0], [3.0, 0.25, -0.5, 1.0]):
+        x = pt.tensor(v, device="opencl")
+        got = c(x)
+        assert type(got) is pt.Tensor and got.dtype == pt.float32 and got.device == x.device
+        assert got.shape == (4,) and not got.requires_grad and got.grad_fn is None
+        assert got.tolist() == chain(x).tolist()
+        np.testing.assert_allclose(got.cpu().numpy(), _ref(v), rtol=1e-6)
+        assert got.data_ptr() != x.data_ptr() and got.data_ptr() != first.data_ptr()
+    assert pt.compiler.stats()["compiled_calls"] == n0 + 2
+    assert (got + 1).tolist() == [a + 1 for a in got.tolist()]      # an ordinary tensor afterwards
+
+
+def test_the_c_replay_refuses_what_its_guards_refuse():
+    _c_path()
+    c = pt.compile(chain)
+    x = pt.tensor([0.5, 1.0, 2.0], device="opencl")
+    c(x), c(x)
+    for y in (pt.tensor([0.5, 1.0, 2.0, 3.0], device="opencl"),             # another shape
+              pt.tensor([0.5, 9.0, 1.0, 9.0, 2.0, 9.0], device="opencl")[::2],  # strided
+              pt.tensor([0.5, 1.0, 2.0], device="opencl", dtype=pt.float64),   # another dtype
+              pt.tensor([0.5, 1.0, 2.0])):                                     # cpu
+        assert c(y).tolist() == chain(y).tolist()
+    assert c.counters["graphs"] == 5 and c.counters["recompiles"] == 4
+    w = pt.tensor([0.5, 1.0, 2.0], device="opencl", requires_grad=True)
+    c(x)
+    y = c(w)                        # requires_grad: through autograd, with a backward
+    assert y.grad_fn is not None
+    y.sum().backward()
+    wn = np.array([0.5, 1.0, 2.0], np.float32)
+    r = np.maximum(2 * wn + 1, 0) * 3 - 1
+    d = np.exp(r) * 0.5 / (2 * np.sqrt((np.exp(r) + 2) * 0.5)) * 3 * 2 * (2 * wn + 1 > 0)
+    np.testing.assert_allclose(w.grad.cpu().numpy(), d, rtol=1e-5)
+    c(x)
+    with pt.no_grad():              # grad mode is part of the key
+        assert c(x).tolist() == chain(x).tolist()
+    assert c(x, ).tolist() == chain(x).tolist()

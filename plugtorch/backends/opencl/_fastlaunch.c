@@ -36,6 +36,7 @@ static PyObject *lock_acquire, *lock_release, *make_error;
 static Py_ssize_t o_data, o_offset, o_shape, o_strides, o_dtype, o_dev, o_contiguous, o_size, o_mem;
 static Py_ssize_t SPLIT = 1 << 16, LOCAL = 64;
 static PyObject *s_int_ptr, *s_active_bytes, *s_peak;
+static PyObject *one;
 static PyObject *zero;   /* the int 0 (CPython keeps one): an offset of 0 is this object */
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
@@ -881,6 +882,245 @@ static PyTypeObject FusedType = {
     .tp_getattro = (getattrofunc)Fused_getattro,
 };
 
+
+/* ---- Replay: a compiled graph of one fused kernel, behind its guards ------------------------
+ * ``replay(owner, args)`` (plugtorch.compiler's hot-function convention; owner is not used):
+ * where ``args`` is a tuple of ``nargs`` objects of class ``cls``, every ``env`` check holds
+ * ((obj, name, expected, eq): getattr(obj, name) is expected, or == where eq), ``empty`` is an
+ * empty list, and each argument's attributes ``names`` are the ``expect``ed objects (identity)
+ * and its ``data`` array a CLArray of the traced shape and strides: the kernel runs on the
+ * arrays (``kargs``: argument positions), its one output is wrapped in a new ``cls`` whose
+ * ``wrap`` attributes are (output, ``out_dtype``, ``out_device``), ``counter[key]`` counts the
+ * call and the wrapper is returned. Anything else returns ``miss`` having run nothing (the
+ * caller's Python path then runs, and raises its own errors). Nothing here knows what the
+ * attributes mean: plugtorch.compiler and the jit executor pass them (docs/backends.md). */
+
+#define MAX_ENV 8
+#define MAX_ARG 8
+#define MAX_NAMES 4
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *kernel, *cls, *miss, *empty, *counter, *key, *keep;
+    int nenv, nargs, nnames, nk;
+    PyObject *env_obj[MAX_ENV], *env_name[MAX_ENV], *env_val[MAX_ENV];
+    int env_eq[MAX_ENV];
+    PyObject *names[MAX_NAMES], *expect[MAX_ARG][MAX_NAMES], *shape[MAX_ARG], *strides[MAX_ARG];
+    PyObject *data, *w_data, *w_dtype, *w_device, *out_dtype, *out_device;
+    int kpos[MAX_IN];
+    vectorcallfunc vectorcall;
+} Replay;
+
+static int same(PyObject *a, PyObject *b)
+{
+    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static PyObject *Replay_vectorcall(Replay *self, PyObject *const *argv, size_t nargsf, PyObject *kw)
+{
+    if (kw != NULL || PyVectorcall_NARGS(nargsf) != 2 || !PyTuple_CheckExact(argv[1]))
+        goto miss;
+    PyObject *args = argv[1];
+    if (PyTuple_GET_SIZE(args) != self->nargs || PyList_GET_SIZE(self->empty) != 0)
+        goto miss;
+    for (int i = 0; i < self->nenv; i++) {
+        PyObject *v = PyObject_GetAttr(self->env_obj[i], self->env_name[i]);
+        if (v == NULL) {
+            PyErr_Clear();
+            goto miss;
+        }
+        int ok = self->env_eq[i] ? same(v, self->env_val[i]) : v == self->env_val[i];
+        Py_DECREF(v);
+        if (ok != 1) {
+            PyErr_Clear();
+            goto miss;
+        }
+    }
+    PyObject *arrays[MAX_ARG];
+    int got = 0;
+    for (int a = 0; a < self->nargs; a++) {
+        PyObject *t = PyTuple_GET_ITEM(args, a);
+        if ((PyObject *)Py_TYPE(t) != self->cls)
+            goto miss_arrays;
+        for (int j = 0; j < self->nnames; j++) {
+            PyObject *v = PyObject_GetAttr(t, self->names[j]);
+            if (v == NULL) {
+                PyErr_Clear();
+                goto miss_arrays;
+            }
+            Py_DECREF(v);   /* (compared by identity: the object itself stays alive in t) */
+            if (v != self->expect[a][j])
+                goto miss_arrays;
+        }
+        PyObject *x = PyObject_GetAttr(t, self->data);
+        if (x == NULL) {
+            PyErr_Clear();
+            goto miss_arrays;
+        }
+        arrays[got++] = x;
+        if (Py_TYPE(x) != clarray || SLOT(x, o_shape) == NULL || SLOT(x, o_strides) == NULL ||
+            same(SLOT(x, o_shape), self->shape[a]) != 1 || same(SLOT(x, o_strides), self->strides[a]) != 1) {
+            PyErr_Clear();
+            goto miss_arrays;
+        }
+    }
+    PyObject *kargs[MAX_IN];
+    for (int i = 0; i < self->nk; i++)
+        kargs[i] = arrays[self->kpos[i]];
+    PyObject *outs = PyObject_Vectorcall(self->kernel, kargs, (size_t)self->nk, NULL);
+    for (int i = 0; i < got; i++)
+        Py_DECREF(arrays[i]);
+    if (outs == NULL)
+        return NULL;
+    if (!PyList_CheckExact(outs) || PyList_GET_SIZE(outs) != 1) {
+        Py_DECREF(outs);
+        PyErr_SetString(PyExc_RuntimeError, "Replay: the kernel did not return one output");
+        return NULL;
+    }
+    PyObject *r = ((PyTypeObject *)self->cls)->tp_alloc((PyTypeObject *)self->cls, 0);
+    if (r == NULL || PyObject_SetAttr(r, self->w_data, PyList_GET_ITEM(outs, 0)) < 0 ||
+        PyObject_SetAttr(r, self->w_dtype, self->out_dtype) < 0 ||
+        PyObject_SetAttr(r, self->w_device, self->out_device) < 0) {
+        Py_XDECREF(r);
+        Py_DECREF(outs);
+        return NULL;
+    }
+    Py_DECREF(outs);
+    PyObject *n = PyDict_GetItemWithError(self->counter, self->key);
+    if (n != NULL) {
+        PyObject *m = PyNumber_Add(n, one);
+        if (m == NULL || PyDict_SetItem(self->counter, self->key, m) < 0) {
+            Py_XDECREF(m);
+            Py_DECREF(r);
+            return NULL;
+        }
+        Py_DECREF(m);
+    }
+    else if (PyErr_Occurred()) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return r;
+miss_arrays:
+    for (int i = 0; i < got; i++)
+        Py_DECREF(arrays[i]);
+miss:
+    return Py_NewRef(self->miss);
+}
+
+static PyObject *Replay_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    static char *kwnames[] = {"kernel", "cls", "miss", "empty", "env", "names", "expect", "data", "shapes",
+                              "strides", "kargs", "wrap", "out_dtype", "out_device", "counter", "key", NULL};
+    PyObject *kernel, *cls, *miss, *empty, *env, *names, *expect, *data, *shapes, *strides, *kargs, *wrap;
+    PyObject *odt, *odev, *counter, *key;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO!OO!O!O!O!UO!O!O!O!OOO!O", kwnames, &kernel, &PyType_Type, &cls,
+                                     &miss, &PyList_Type, &empty, &PyList_Type, &env, &PyTuple_Type, &names,
+                                     &PyList_Type, &expect, &data, &PyList_Type, &shapes, &PyList_Type, &strides,
+                                     &PyList_Type, &kargs, &PyTuple_Type, &wrap, &odt, &odev, &PyDict_Type,
+                                     &counter, &key))
+        return NULL;
+    Py_ssize_t nenv = PyList_GET_SIZE(env), nargs = PyList_GET_SIZE(expect), nn = PyTuple_GET_SIZE(names);
+    Py_ssize_t nk = PyList_GET_SIZE(kargs);
+    if (clarray == NULL || nenv > MAX_ENV || nargs > MAX_ARG || nn > MAX_NAMES || nk > MAX_IN ||
+        PyList_GET_SIZE(shapes) != nargs || PyList_GET_SIZE(strides) != nargs || PyTuple_GET_SIZE(wrap) != 3) {
+        PyErr_SetString(PyExc_ValueError, "Replay: too many checks or arguments, or mismatched lists");
+        return NULL;
+    }
+    Replay *self = (Replay *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)Replay_vectorcall;
+    /* every object the checks compare with, kept alive by one list */
+    self->keep = PyList_New(0);
+    if (self->keep == NULL)
+        goto error;
+#define KEEP(x) (PyList_Append(self->keep, (x)) < 0 ? NULL : (x))
+    if (!KEEP(kernel) || !KEEP(cls) || !KEEP(miss) || !KEEP(empty) || !KEEP(counter) || !KEEP(key) ||
+        !KEEP(data) || !KEEP(odt) || !KEEP(odev) || !KEEP(wrap) || !KEEP(names) || !KEEP(env) ||
+        !KEEP(expect) || !KEEP(shapes) || !KEEP(strides))
+        goto error;
+    self->kernel = kernel; self->cls = cls; self->miss = miss; self->empty = empty;
+    self->counter = counter; self->key = key; self->data = data; self->out_dtype = odt; self->out_device = odev;
+    self->w_data = PyTuple_GET_ITEM(wrap, 0);
+    self->w_dtype = PyTuple_GET_ITEM(wrap, 1);
+    self->w_device = PyTuple_GET_ITEM(wrap, 2);
+    self->nenv = (int)nenv; self->nargs = (int)nargs; self->nnames = (int)nn; self->nk = (int)nk;
+    for (Py_ssize_t i = 0; i < nenv; i++) {
+        PyObject *e = PyList_GET_ITEM(env, i);
+        if (!PyTuple_Check(e) || PyTuple_GET_SIZE(e) != 4 || !PyUnicode_Check(PyTuple_GET_ITEM(e, 1))) {
+            PyErr_SetString(PyExc_TypeError, "Replay: env holds (object, name, expected, eq) tuples");
+            goto error;
+        }
+        self->env_obj[i] = PyTuple_GET_ITEM(e, 0);
+        self->env_name[i] = PyTuple_GET_ITEM(e, 1);
+        self->env_val[i] = PyTuple_GET_ITEM(e, 2);
+        self->env_eq[i] = PyObject_IsTrue(PyTuple_GET_ITEM(e, 3));
+    }
+    for (Py_ssize_t j = 0; j < nn; j++)
+        self->names[j] = PyTuple_GET_ITEM(names, j);
+    for (Py_ssize_t a = 0; a < nargs; a++) {
+        PyObject *ex = PyList_GET_ITEM(expect, a);
+        if (!PyTuple_Check(ex) || PyTuple_GET_SIZE(ex) != nn) {
+            PyErr_SetString(PyExc_TypeError, "Replay: expect holds one tuple per argument, one object per name");
+            goto error;
+        }
+        for (Py_ssize_t j = 0; j < nn; j++)
+            self->expect[a][j] = PyTuple_GET_ITEM(ex, j);
+        self->shape[a] = PyList_GET_ITEM(shapes, a);
+        self->strides[a] = PyList_GET_ITEM(strides, a);
+    }
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        long k = PyLong_AsLong(PyList_GET_ITEM(kargs, i));
+        if (k < 0 || k >= nargs) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "Replay: a kernel argument position out of range");
+            goto error;
+        }
+        self->kpos[i] = (int)k;
+    }
+    if (PyErr_Occurred())
+        goto error;
+    return (PyObject *)self;
+error:
+    Py_DECREF(self);
+    return NULL;
+#undef KEEP
+}
+
+static int Replay_traverse(Replay *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->keep);
+    return 0;
+}
+
+static int Replay_clear(Replay *self)
+{
+    Py_CLEAR(self->keep);
+    return 0;
+}
+
+static void Replay_dealloc(Replay *self)
+{
+    PyObject_GC_UnTrack(self);
+    Replay_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyTypeObject ReplayType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "plugtorch.backends.opencl._fastlaunch.Replay",
+    .tp_doc = "A compiled graph of one fused kernel behind its guards (see _fastlaunch.c).",
+    .tp_basicsize = sizeof(Replay),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = Replay_new,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Replay, vectorcall),
+    .tp_traverse = (traverseproc)Replay_traverse,
+    .tp_clear = (inquiry)Replay_clear,
+    .tp_dealloc = (destructor)Replay_dealloc,
+};
+
 /* ---- module ------------------------------------------------------------------------------ */
 
 static int slot_offset(const char *name, Py_ssize_t *out)
@@ -987,7 +1227,7 @@ static PyMethodDef methods[] = {
 };
 
 /* bump together with VERSION in fastlaunch.py whenever this file changes what it does */
-#define FASTLAUNCH_VERSION 2
+#define FASTLAUNCH_VERSION 3
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fastlaunch",
@@ -996,13 +1236,15 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fastlaunch(void)
 {
-    if (PyType_Ready(&EntryType) < 0 || PyType_Ready(&PointwiseType) < 0 || PyType_Ready(&FusedType) < 0)
+    if (PyType_Ready(&EntryType) < 0 || PyType_Ready(&PointwiseType) < 0 || PyType_Ready(&FusedType) < 0 ||
+        PyType_Ready(&ReplayType) < 0)
         return NULL;
     s_int_ptr = PyUnicode_InternFromString("int_ptr");
     s_active_bytes = PyUnicode_InternFromString("active_bytes");
     s_peak = PyUnicode_InternFromString("peak");
     zero = PyLong_FromLong(0);
-    if (s_int_ptr == NULL || s_active_bytes == NULL || s_peak == NULL || zero == NULL)
+    one = PyLong_FromLong(1);
+    if (s_int_ptr == NULL || s_active_bytes == NULL || s_peak == NULL || zero == NULL || one == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -1010,6 +1252,7 @@ PyMODINIT_FUNC PyInit__fastlaunch(void)
     if (PyModule_AddObjectRef(m, "Entry", (PyObject *)&EntryType) < 0 ||
         PyModule_AddObjectRef(m, "Pointwise", (PyObject *)&PointwiseType) < 0 ||
         PyModule_AddObjectRef(m, "Fused", (PyObject *)&FusedType) < 0 ||
+        PyModule_AddObjectRef(m, "Replay", (PyObject *)&ReplayType) < 0 ||
         /* fastlaunch.py uses the extension only when this equals its own VERSION: a build left
            from an older source falls back to the Python paths instead of running stale code */
         PyModule_AddIntConstant(m, "VERSION", FASTLAUNCH_VERSION) < 0) {

@@ -134,6 +134,11 @@ class OpenCLBackend(Backend):
         from plugtorch.backends.opencl.kernels.fused import fuse
         return fuse(runtime.state(index or 0), group, self.kernels)
 
+    def guarded_call(self, kernel, **spec):
+        """A graph of one fused kernel behind its guards in C (``fastlaunch.replay``), or None
+        (no C extension, or ``kernel`` not the extension's)."""
+        return fastlaunch.replay(kernel, **spec)
+
     # --- random --------------------------------------------------------------------------
     def new_generator(self, index, seed):
         from plugtorch.backends.opencl.kernels.factory import PhiloxGenerator

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 _EXT = False   # not tried yet
-VERSION = 2    # _fastlaunch.c's FASTLAUNCH_VERSION: a build of another source is not used
+VERSION = 3    # _fastlaunch.c's FASTLAUNCH_VERSION: a build of another source is not used
 
 # the OpenCL error codes a launch can return (cl.h), for the messages
 CL_ERRORS = {
@@ -132,3 +132,15 @@ def fused(fk):
     name = "fused " + " -> ".join(st.op for st in fk.group.steps)
     return m.Fused(name, fk, fk.dev, fk.dev.pool, fk.k0, fk.dev.queue, tuple(fk.shape), tuple(fk.strides),
                    list(fk.out_specs), list(fk.full), len(fk.plan.in_dts), list(fk.launches))
+
+
+def replay(kernel, **spec):
+    """``_fastlaunch.Replay``: fused kernel ``kernel`` (one ``fused`` made) run behind the checks
+    ``spec`` lists, in C (see _fastlaunch.c for the fields), or None where the extension is absent
+    or ``kernel`` is not its Fused. ``replay(owner, args)`` returns the wrapped output, or
+    ``spec["miss"]`` having run nothing."""
+    m = ext()
+    if m is None or type(kernel) is not m.Fused or len(spec["kargs"]) > 32 or len(spec["expect"]) > 8 \
+            or len(spec["env"]) > 8 or len(spec["names"]) > 4:
+        return None
+    return m.Replay(kernel=kernel, **spec)

@@ -302,3 +302,50 @@ def test_an_extension_built_from_another_source_is_not_used(monkeypatch):
     monkeypatch.setattr(fastlaunch, "_EXT", False)
     assert fastlaunch.ext() is None
     monkeypatch.setattr(fastlaunch, "_EXT", False)   # (the next ext() loads it again)
+
+
+@needs_ext
+def test_replay_runs_its_fused_kernel_behind_every_check():
+    # _fastlaunch.Replay (plugtorch.compiler's hot path for a graph of one fused kernel): the
+    # kernel's output wrapped in a new object where every check holds, else `miss` and no launch
+    import plugtorch.compiler as C
+    from plugtorch.dispatch import dispatcher as D
+    f32 = pt.float32
+    group = PointwiseGroup((Input((3,), f32),) * 2,
+                           (Step("mul", (Ref(IN, 0), Ref(IN, 1), f32), (3,), f32),), (0,), (3,))
+    fk = BE.fuse_pointwise(group)
+    a = pt.tensor([1.0, 2.0, 3.0], device=DEV)
+    b = pt.tensor([4.0, 5.0, 6.0], device=DEV)
+
+    class Env:
+        flag = None
+    env = Env()
+    env.flag = "on"
+    counter = {"n": 5}
+    modes = []
+    miss = object()
+    spec = dict(cls=pt.Tensor, miss=miss, empty=modes, env=[(env, "flag", "on", False)],
+                names=("_rg", "_device", "_dtype"), expect=[(False, a.device, a.dtype)] * 2, data="_data",
+                shapes=[(3,), (3,)], strides=[(1,), (1,)], kargs=[1, 0], wrap=("_data", "_dtype", "_device"),
+                out_dtype=pt.float32, out_device=a.device, counter=counter, key="n")
+    r = fastlaunch.replay(fk, **spec)
+    assert fastlaunch.replay(lambda *x: x, **spec) is None        # not the extension's kernel
+    got = r(None, (a, b))
+    assert type(got) is pt.Tensor and got.tolist() == [4.0, 10.0, 18.0] and counter["n"] == 6
+    assert got.dtype == pt.float32 and got.device == a.device and not got.requires_grad
+    env.flag = "off"                                      # an env check
+    assert r(None, (a, b)) is miss
+    env.flag = "on"
+    modes.append(1)                                       # a non-empty list
+    assert r(None, (a, b)) is miss
+    modes.clear()
+    assert r(None, (a,)) is miss and r(None, (a, b, b)) is miss and r(None, [a, b]) is miss
+    assert r(None, (a, pt.ones(3))) is miss               # another device
+    assert r(None, (a, pt.ones(4, device=DEV))) is miss   # another shape
+    assert r(None, (a, pt.ones(6, device=DEV)[::2])) is miss   # other strides
+    assert r(None, (a, b.double())) is miss               # another dtype
+    assert r(None, (a, b.clone().requires_grad_())) is miss
+    assert r(None, (a, pt.nn.Parameter(b.clone()))) is miss    # not exactly the class
+    assert counter["n"] == 6
+    assert r(None, (b, a)).tolist() == [4.0, 10.0, 18.0] and counter["n"] == 7
+    assert C._MISS is not None and D._modes == []

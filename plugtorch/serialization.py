@@ -108,9 +108,12 @@ def _replace_atomically(path: str, write) -> None:
         raise RuntimeError(f"plugtorch.save: {path} is a directory; pass the path of a file (e.g. "
                            f"{os.path.join(path, 'checkpoint.pt')})")
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
+        existing = os.stat(path)
     except OSError:
-        mode = None
+        existing = None
+    mode = None if existing is None else stat.S_IMODE(existing.st_mode)
+    if existing is not None and stat.S_ISREG(existing.st_mode):
+        _check_writable(path)
     tmp, fd = _create_beside(directory, base)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -125,6 +128,16 @@ def _replace_atomically(path: str, write) -> None:
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _check_writable(path: str) -> None:
+    # a rename replaces even a read-only file: refuse where open(path, "wb") (and torch.save) would,
+    # so a checkpoint made read-only to protect it stays as it is
+    try:
+        os.close(os.open(path, os.O_WRONLY | getattr(os, "O_NONBLOCK", 0)))
+    except PermissionError as e:
+        raise RuntimeError(f"plugtorch.save: cannot write {path}: {e.strerror} (the file is read-only); make it "
+                           "writable (chmod u+w) or save to another path") from None
 
 
 def _create_beside(directory: str, base: str):

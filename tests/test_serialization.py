@@ -461,6 +461,45 @@ def test_save_onto_a_directory_is_refused_naming_it(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"] and list((tmp_path / "ckpt").iterdir()) == []
 
 
+_SAVE_AS_ANOTHER_USER = """
+import os, sys
+import plugtorch as pt
+if os.geteuid() == 0:        # root writes anything: save as 'nobody', for whom a 0o444 file is read-only
+    os.setuid(65534)
+try:
+    pt.save({"w": pt.zeros(3)}, sys.argv[1])
+    print("saved")
+except RuntimeError as e:
+    print("refused:", e)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="needs POSIX users")
+def test_save_refuses_to_replace_a_read_only_checkpoint():
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="pt-readonly-", dir="/tmp")     # searchable by 'nobody'
+    try:
+        os.chmod(directory, 0o777)
+        path = os.path.join(directory, "best.pt")
+        pt.save({"w": pt.arange(3.0)}, path)
+        os.chmod(path, 0o444)       # protected: a rename would replace it all the same
+        old = open(path, "rb").read()
+        run = subprocess.run([sys.executable, "-c", _SAVE_AS_ANOTHER_USER, path], capture_output=True,
+                             text=True, timeout=120)
+        assert run.stdout.startswith(f"refused: plugtorch.save: cannot write {path}: Permission denied"), \
+            run.stdout + run.stderr
+        assert open(path, "rb").read() == old and pt.load(path)["w"].tolist() == [0.0, 1.0, 2.0]
+        assert os.listdir(directory) == ["best.pt"]
+        os.chmod(path, 0o666)       # writable again: saved as usual
+        run = subprocess.run([sys.executable, "-c", _SAVE_AS_ANOTHER_USER, path], capture_output=True,
+                             text=True, timeout=120)
+        assert run.stdout == "saved\n", run.stdout + run.stderr
+        assert pt.load(path)["w"].tolist() == [0.0, 0.0, 0.0]
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_save_to_a_file_object_writes_in_place():
     buf = io.BytesIO()
     buf.write(b"prefix")

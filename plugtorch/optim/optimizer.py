@@ -428,6 +428,12 @@ def _cast_state(param, key, value):
         return {k: _cast_state(param, k, v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return type(value)(_cast_state(param, None, v) for v in value)
+    if key in _CPU_SCALARS and isinstance(value, (int, float)) and not isinstance(value, bool):
+        # an older checkpoint's Python number (PyTorch before 1.12 counted 'step' with an int, and
+        # kept ASGD's eta and mu, NAdam's mu_product as floats): the 0-d float32 tensor updates use
+        from plugtorch import _ops_public as P
+        from plugtorch._dtypes import float32
+        return P.full((), float(value), dtype=float32)
     if not isinstance(value, Tensor):
         return value
     if key == "step" or (key in _CPU_SCALARS and value.ndim == 0):

@@ -158,6 +158,44 @@ def test_state_dict_round_trip_continues_identically(cls, opts):
     np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
+@pytest.mark.parametrize("cls,opts", [
+    (pt.optim.Adam, dict(lr=0.1)), (pt.optim.AdamW, dict(lr=0.1, amsgrad=True)), (pt.optim.RMSprop, dict(lr=0.01)),
+    (pt.optim.Adagrad, dict(lr=0.1, lr_decay=0.1)), (pt.optim.Adadelta, dict()), (pt.optim.Adamax, dict(lr=0.1)),
+    (pt.optim.NAdam, dict(lr=0.1)), (pt.optim.RAdam, dict(lr=0.1)), (pt.optim.ASGD, dict(lr=0.1, t0=1)),
+    (pt.optim.Rprop, dict(lr=0.1)),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_a_state_dict_with_python_number_steps_resumes_identically(cls, opts):
+    # checkpoints from PyTorch before 1.12 count 'step' with an int (ASGD's eta and mu, NAdam's
+    # mu_product are floats): loaded, they become the 0-d float32 tensors the updates count with;
+    # before, the next step raised AttributeError ('int' object has no attribute 'add_')
+    target = pt.tensor([1.0, -2.0, 3.0])
+
+    def train(p, opt, n):
+        for _ in range(n):
+            opt.zero_grad()
+            quadratic_grad(p, target)
+            opt.step()
+
+    a = pt.zeros(3, requires_grad=True)
+    opt_a = cls([a], **opts)
+    train(a, opt_a, 3)
+    sd = opt_a.state_dict()
+    old = {k: (v.item() if k in ("eta", "mu", "mu_product") else int(v.item()))
+           if k in ("step", "eta", "mu", "mu_product") else v for k, v in sd["state"][0].items()}
+    assert type(old["step"]) is int and old["step"] == 3
+    b = a.detach().clone().requires_grad_()
+    opt_b = cls([b], **opts)
+    opt_b.load_state_dict({"state": {0: old}, "param_groups": sd["param_groups"]})
+    for k in ("step", "eta", "mu", "mu_product"):
+        if k in old:
+            st = opt_b.state[b][k]
+            assert st.dtype == pt.float32 and st.shape == () and st.item() == pytest.approx(old[k], rel=1e-7)
+    train(a, opt_a, 3)
+    train(b, opt_b, 3)
+    assert opt_b.state[b]["step"].item() == 6
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
 def test_load_state_dict_casts_state_to_the_parameter():
     a = pt.zeros(2, requires_grad=True)
     opt = pt.optim.Adam([a])

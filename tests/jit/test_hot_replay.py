@@ -168,3 +168,20 @@ def test_the_c_replay_refuses_what_its_guards_refuse():
     with pt.no_grad():              # grad mode is part of the key
         assert c(x).tolist() == chain(x).tolist()
     assert c(x, ).tolist() == chain(x).tolist()
+
+
+def test_grad_mode_is_checked_per_thread(dev):
+    import threading
+    c = pt.compile(chain)
+    x = pt.tensor([0.5, 1.0], device=dev)
+    c(x), c(x)
+    got = []
+
+    def other():
+        with pt.no_grad():            # this thread's grad mode: another key, traced there
+            got.append(c(x))
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert got[0].tolist() == chain(x).tolist() and c.counters["graphs"] == 2
+    assert c(x).tolist() == chain(x).tolist() and c.counters["graphs"] == 2

@@ -905,6 +905,12 @@ typedef struct {
     int nenv, nargs, nnames, nk;
     PyObject *env_obj[MAX_ENV], *env_name[MAX_ENV], *env_val[MAX_ENV];
     int env_eq[MAX_ENV];
+    /* an env object that is a module or a threading.local whose attribute no data descriptor
+     * or __getattr__ override serves: read from its __dict__ (the calling thread's, for a
+     * threading.local: kept for thread ``tid``), else from its class, without getattr */
+    int env_dict[MAX_ENV];
+    PyObject *dicts[MAX_ENV];
+    uint64_t tid;
     PyObject *names[MAX_NAMES], *expect[MAX_ARG][MAX_NAMES], *shape[MAX_ARG], *strides[MAX_ARG];
     PyObject *data, *w_data, *w_dtype, *w_device, *out_dtype, *out_device;
     int kpos[MAX_IN];
@@ -916,6 +922,44 @@ static int same(PyObject *a, PyObject *b)
     return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
 }
 
+static PyTypeObject *local_type;   /* _thread._local */
+static PyObject *s_dict;
+
+/* getattr(env_obj[i], env_name[i]), a new reference (NULL with an exception set) */
+static PyObject *env_attr(Replay *self, int i)
+{
+    PyObject *obj = self->env_obj[i], *name = self->env_name[i];
+    if (self->env_dict[i] && self->dicts[i] != NULL) {
+        PyObject *v = PyDict_GetItemWithError(self->dicts[i], name);
+        if (v != NULL)
+            return Py_NewRef(v);
+        if (PyErr_Occurred())
+            return NULL;
+        v = _PyType_Lookup(Py_TYPE(obj), name);   /* (a class attribute: the default) */
+        if (v != NULL && Py_TYPE(v)->tp_descr_get == NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* the calling thread's __dict__ of each env object read that way */
+static void env_dicts(Replay *self)
+{
+    uint64_t tid = PyThreadState_GetID(PyThreadState_Get());
+    if (tid == self->tid)
+        return;
+    for (int i = 0; i < self->nenv; i++)
+        if (self->env_dict[i]) {
+            PyObject *d = PyObject_GetAttr(self->env_obj[i], s_dict);
+            if (d == NULL || !PyDict_CheckExact(d)) {
+                PyErr_Clear();
+                Py_CLEAR(d);
+            }
+            Py_XSETREF(self->dicts[i], d);
+        }
+    self->tid = tid;
+}
+
 static PyObject *Replay_vectorcall(Replay *self, PyObject *const *argv, size_t nargsf, PyObject *kw)
 {
     if (kw != NULL || PyVectorcall_NARGS(nargsf) != 2 || !PyTuple_CheckExact(argv[1]))
@@ -923,8 +967,9 @@ static PyObject *Replay_vectorcall(Replay *self, PyObject *const *argv, size_t n
     PyObject *args = argv[1];
     if (PyTuple_GET_SIZE(args) != self->nargs || PyList_GET_SIZE(self->empty) != 0)
         goto miss;
+    env_dicts(self);
     for (int i = 0; i < self->nenv; i++) {
-        PyObject *v = PyObject_GetAttr(self->env_obj[i], self->env_name[i]);
+        PyObject *v = env_attr(self, i);
         if (v == NULL) {
             PyErr_Clear();
             goto miss;
@@ -1056,7 +1101,15 @@ static PyObject *Replay_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         self->env_name[i] = PyTuple_GET_ITEM(e, 1);
         self->env_val[i] = PyTuple_GET_ITEM(e, 2);
         self->env_eq[i] = PyObject_IsTrue(PyTuple_GET_ITEM(e, 3));
+        PyObject *o = self->env_obj[i];
+        PyTypeObject *t = Py_TYPE(o);
+        PyObject *c = _PyType_Lookup(t, self->env_name[i]);
+        int plain_module = PyModule_CheckExact(o) && t->tp_getattro == PyModule_Type.tp_getattro;
+        int plain_local = local_type != NULL && PyObject_TypeCheck(o, local_type) &&
+                          t->tp_getattro == local_type->tp_getattro;
+        self->env_dict[i] = (plain_module || plain_local) && (c == NULL || Py_TYPE(c)->tp_descr_set == NULL);
     }
+    self->tid = 0;   /* (no thread has id 0: the first call reads the dicts) */
     for (Py_ssize_t j = 0; j < nn; j++)
         self->names[j] = PyTuple_GET_ITEM(names, j);
     for (Py_ssize_t a = 0; a < nargs; a++) {
@@ -1091,12 +1144,17 @@ error:
 static int Replay_traverse(Replay *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->keep);
+    for (int i = 0; i < MAX_ENV; i++)
+        Py_VISIT(self->dicts[i]);
     return 0;
 }
 
 static int Replay_clear(Replay *self)
 {
     Py_CLEAR(self->keep);
+    for (int i = 0; i < MAX_ENV; i++)
+        Py_CLEAR(self->dicts[i]);
+    self->tid = 0;
     return 0;
 }
 
@@ -1244,7 +1302,18 @@ PyMODINIT_FUNC PyInit__fastlaunch(void)
     s_peak = PyUnicode_InternFromString("peak");
     zero = PyLong_FromLong(0);
     one = PyLong_FromLong(1);
-    if (s_int_ptr == NULL || s_active_bytes == NULL || s_peak == NULL || zero == NULL || one == NULL)
+    s_dict = PyUnicode_InternFromString("__dict__");
+    PyObject *th = PyImport_ImportModule("_thread");
+    if (th != NULL) {
+        PyObject *lt = PyObject_GetAttrString(th, "_local");
+        Py_DECREF(th);
+        if (lt != NULL && PyType_Check(lt))
+            local_type = (PyTypeObject *)lt;   /* (kept) */
+        else
+            Py_XDECREF(lt);
+    }
+    PyErr_Clear();   /* (without it, env objects are read by getattr) */
+    if (s_int_ptr == NULL || s_active_bytes == NULL || s_peak == NULL || zero == NULL || one == NULL || s_dict == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

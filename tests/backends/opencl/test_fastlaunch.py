@@ -349,3 +349,42 @@ def test_replay_runs_its_fused_kernel_behind_every_check():
     assert counter["n"] == 6
     assert r(None, (b, a)).tolist() == [4.0, 10.0, 18.0] and counter["n"] == 7
     assert C._MISS is not None and D._modes == []
+
+
+@needs_ext
+def test_replay_reads_a_thread_local_check_per_thread():
+    # an env object that is a threading.local is read from the calling thread's own dict (its
+    # class attribute where that thread set none), the dicts taken again in another thread
+    import plugtorch.compiler as C
+    f32 = pt.float32
+    group = PointwiseGroup((Input((2,), f32),) * 2,
+                           (Step("add", (Ref(IN, 0), Ref(IN, 1), f32), (2,), f32),), (0,), (2,))
+    fk = BE.fuse_pointwise(group)
+
+    class Local(threading.local):
+        flag = "on"            # (the class default)
+    loc = Local()
+    a = pt.tensor([1.0, 2.0], device=DEV)
+    miss = object()
+    r = fastlaunch.replay(fk, cls=pt.Tensor, miss=miss, empty=[], env=[(loc, "flag", "on", False)],
+                          names=("_device",), expect=[(a.device,)] * 2, data="_data", shapes=[(2,)] * 2,
+                          strides=[(1,)] * 2, kargs=[0, 1], wrap=("_data", "_dtype", "_device"),
+                          out_dtype=f32, out_device=a.device, counter={}, key="n")
+    assert r(None, (a, a)).tolist() == [2.0, 4.0]        # the class default
+    loc.flag = "off"
+    assert r(None, (a, a)) is miss                        # this thread's own value
+    seen = []
+
+    def other():
+        seen.append(r(None, (a, a)))                      # another thread: the default again
+        loc.flag = "off"
+        seen.append(r(None, (a, a)))
+        loc.flag = "on"
+        seen.append(r(None, (a, a)))
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen[0].tolist() == [2.0, 4.0] and seen[1] is miss and seen[2].tolist() == [2.0, 4.0]
+    assert r(None, (a, a)) is miss                        # this thread's value is still "off"
+    loc.flag = "on"
+    assert r(None, (a, a)).tolist() == [2.0, 4.0] and C._MISS is not miss

@@ -1024,8 +1024,10 @@ class CompiledFunction:
                 if split is True:
                     return res
                 reason += split
-            return self._graph_break(key, e, res, reason, "remove the data-dependent Python (use tensor ops "
-                                                          "such as plugtorch.where)")
+            fix = "keep that backward, or the tensor, out of the compiled function (return it detached)" \
+                if what.startswith("runs backward") else "remove the data-dependent Python (use tensor ops such " \
+                "as plugtorch.where)"
+            return self._graph_break(key, e, res, reason, fix)
         # Python state the call itself changed (an LR scheduler stepped inside it, a counter): a
         # replay runs no Python, so it would not change it again
         change = _first_change(py_before)

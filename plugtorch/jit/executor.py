@@ -16,8 +16,7 @@ from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.fpstate import quietly, strict
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import (CAPTURE, CONST, GRAD, INPUT, NODE, CompiledFunctionBackward, Read, Struct, Value,
-                              substitute, values_in)
+from plugtorch.jit.ir import CAPTURE, CONST, GRAD, INPUT, NODE, Read, Struct, Value, substitute, values_in
 
 _wrap = Tensor._wrap
 
@@ -439,9 +438,10 @@ class Executable:
                         # eager view does (a write through it invalidates what autograd saved)
                         owner = f"t{root.pos}" if root.kind == INPUT else const(root.tensor)
                         emit(f"    {name}._vc = {owner}._version_counter()")
-                    if t.index in g.freed_outputs:   # (history the call's own backward freed)
+                    history = g.output_history.get(t.index)   # (a graph that ran backward: ir.py)
+                    if history is not None:
                         emit(f"    {name}._rg = True")
-                        emit(f"    {name}.grad_fn = {const(CompiledFunctionBackward)}()")
+                        emit(f"    {name}.grad_fn = {const(history)}()")
                     e = name
                 wrapped[t.index] = e
                 return e

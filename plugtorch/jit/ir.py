@@ -213,6 +213,22 @@ class CompiledFunctionBackward(_AutogradNode):
         raise RuntimeError(_FREED)
 
 
+class UnrecordedBackward(CompiledFunctionBackward):
+    """The ``grad_fn`` of an output of such a replay whose eager history the call's backward
+    left usable (a forward after ``opt.step()``): eager could run a backward through it, the
+    replay recorded nothing to run, so a backward raises saying so (never a silent gradient
+    left out), where the output still requires grad and has a grad_fn, as eager's does."""
+
+    def name(self) -> str:
+        return "CompiledFunctionBackward"
+
+    def apply(self, grads, create_graph):
+        raise RuntimeError("a backward reached a tensor returned by a replay of a compiled or traced call that ran "
+                           "backward() itself: such a replay records no autograd history, and this tensor's (which "
+                           "that backward did not use) is not there to run. Compute the tensor outside the compiled "
+                           "function, or run its backward inside it")
+
+
 class Graph:
     """A traced program: inputs, captured tensors, op-level calls, kernel-level nodes, outputs."""
 
@@ -227,9 +243,10 @@ class Graph:
         self.grad_guards: list = []   # (Value or Tensor, whether its .grad must be None at the call)
         self.backward_ran = False
         self.enables_grad = False     # ops made under enable_grad() in a call entered without grad
-        # indices of output Values whose traced tensor had autograd history the call's own
-        # backward freed (a training step's loss): a replay gives them a CompiledFunctionBackward
-        self.freed_outputs: set = set()
+        # output Value index -> the grad_fn class a dispatch-free replay of a graph that ran
+        # backward gives it: CompiledFunctionBackward where the call's own backward freed the
+        # traced tensor's history (a training step's loss), UnrecordedBackward where it did not
+        self.output_history: dict = {}
         self.breaks: list = []        # (what, site): data-dependent Python reads while tracing
         self.program_reads: list = [] # the breaks the program's own Python made, outside any op's code
         self.read_stacks: list = []   # the Python stack at each program read (compiler.resume)

@@ -110,8 +110,8 @@ def functionalize(graph) -> int:
             final_copies[dst.index] = (dst, src, n)
         else:
             graph.outputs = substitute(graph.outputs, lambda v, d=dst, s=src: s if v is d else v)
-            if dst.index in graph.freed_outputs:
-                graph.freed_outputs.add(src.index)
+            if dst.index in graph.output_history:
+                graph.output_history[src.index] = graph.output_history[dst.index]
             graph.grad_bindings = [(t, src if g is dst else g) for t, g in graph.grad_bindings]
         changed += 1
     for dst, src, n in final_copies.values():

@@ -641,26 +641,28 @@ class Tracer(D.DispatchMode):
 
     def _returned_history(self, result):
         """A call that ran backward replays dispatch-free, so its outputs come back without
-        autograd history. An output whose history that backward freed (the returned loss)
-        gets a ``CompiledFunctionBackward`` grad_fn at each replay: it requires grad, and a backward through
-        it raises as eager's second backward does. An output with history the backward left
-        usable (computed after it, or apart from the loss) is a break: a replay would return
-        it without the history the caller's backward needs."""
-        freed, live = set(), set()
+        autograd history. Each output that had history is given, at each replay, a grad_fn
+        that raises on backward (ir.py): eager's error where the call's backward freed that
+        history (the returned loss), a message saying the replay recorded none where it did
+        not (a forward after the step). Either way it requires grad and has a grad_fn, as
+        eager's; neither lets a backward leave a gradient out silently."""
+        from plugtorch.jit.ir import CompiledFunctionBackward, UnrecordedBackward
+        history = {}
         for t in flatten_tensors((result,))[0]:
             if t.grad_fn is None:
                 continue
             v = self.by_array.get(id(t._data))
             if v is None or v.kind != NODE:
                 continue    # (an input or captured tensor is returned as itself, history and all)
-            (freed if _history_freed(t.grad_fn) else live).add(v.index)
-        if live:
-            why = ("runs backward and returns a tensor with autograd history that backward did not free, which a "
-                   "replay would return without it")
-            self.graph.breaks.append((why, ""))
-            if self.warn:
-                warnings.warn(f"the traced call {why}", TracerWarning, stacklevel=4)
-        self.graph.freed_outputs = freed - live
+            if _history_freed(t.grad_fn):
+                history.setdefault(v.index, CompiledFunctionBackward)
+            else:
+                history[v.index] = UnrecordedBackward
+        if self.warn and UnrecordedBackward in history.values():
+            warnings.warn("the traced call runs backward and returns a tensor with autograd history that backward did "
+                          "not free: a replay returns it requiring grad, but a backward through it raises (the "
+                          "replay records no history)", TracerWarning, stacklevel=4)
+        self.graph.output_history = history
 
     # --- finishing -----------------------------------------------------------------------------
     def finish(self, result):

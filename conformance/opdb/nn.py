@@ -65,6 +65,15 @@ def _conv2d(ctx):
                    reduction_length=18)]
 
 
+def _depthwise_conv2d_weight_grad(ctx):
+    # (grad, input, weight, stride, padding (left, right, top, bottom), dilation): conv2d's formula
+    return [Sample(_x(ctx, (2, 3, 6, 6)), _x(ctx, (2, 3, 6, 6)), _x(ctx, (3, 1, 3, 3)), (1, 1), (1, 1, 1, 1), (1, 1),
+                   reduction_length=72),
+            Sample(_x(ctx, (1, 4, 3, 2), "transposed"), _x(ctx, (1, 4, 7, 6), "stepped"), _x(ctx, (4, 1, 3, 2)),
+                   (2, 3), (0, 1, 0, 0), (1, 2), reduction_length=6)]
+
+
+
 def _conv_transpose2d(ctx):
     return [Sample(_x(ctx, (2, 3, 4, 4)), _x(ctx, (3, 2, 3, 3)), _x(ctx, (2,)), stride=2, padding=1,
                    output_padding=1, reduction_length=27),
@@ -316,6 +325,7 @@ ENTRIES = [
                NotImplementedError, _BOOL_CONV),
               (lambda c: ([_x(c, (1, 2, 6, 6)), _x(c, (2, 1, 3, 3))], {"groups": 2.0}), TypeError,
                "'groups' must be int"))(ctx)),
+    Entry("_depthwise_conv2d_weight_grad", samples=_depthwise_conv2d_weight_grad, dtypes=NN_DTYPES),
     Entry("conv_transpose2d", samples=_conv_transpose2d, dtypes=NN_DTYPES, error_inputs=_errors(
         _not_a_tensor("conv_transpose2d", lambda c: _x(c, (2, 3, 3, 3))),
         (lambda c: ([_x(c, (1, 4, 5, 5)), _x(c, (4, 1, 3, 3))], {"groups": 2.5}), TypeError, "'groups' must be int"),

@@ -96,7 +96,8 @@ NN_OPS = {
 _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm", "hardtanh",
                 "gelu", "silu", "_gelu_backward", "_silu_backward",
                 "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
-                "_layer_norm_backward", "scaled_dot_product_attention")
+                "_layer_norm_backward", "scaled_dot_product_attention",
+                "_depthwise_conv2d_weight_grad")
 
 
 def _make_meta(name, impl):
@@ -451,6 +452,7 @@ def cross_entropy_backward(grad, input, target, weight=None, ignore_index=-100, 
 
 NN_OPS["_cross_entropy_backward"] = (cross_entropy_backward, ())   # cross_entropy's formula runs it
 NN_OPS["_linear_backward"] = (linear_backward, ("linalg",))       # linear's
+NN_OPS["_depthwise_conv2d_weight_grad"] = (_conv.depthwise_conv2d_weight_grad, ())   # conv2d's (groups = channels)
 NN_OPS["_layer_norm_backward"] = (_norm.layer_norm_backward, ())   # layer_norm's
 NN_OPS["_gelu_backward"] = (_activation.gelu_backward, ())   # gelu's
 NN_OPS["_silu_backward"] = (_activation.silu_backward, ())   # silu's

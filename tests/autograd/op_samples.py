@@ -217,6 +217,9 @@ SAMPLES["bilinear"] = lambda rng: Sample((randn(rng, 2, 3), randn(rng, 2, 2), ra
 SAMPLES["conv1d"] = lambda rng: Sample((randn(rng, 1, 2, 5), randn(rng, 3, 2, 3), randn(rng, 3)), {"padding": 1})
 SAMPLES["conv2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), randn(rng, 2, 1, 2, 2), randn(rng, 2)),
                                        {"stride": 2, "padding": 1, "groups": 2})
+# a depthwise conv2d's weight gradient (its formula's op), differentiated in grad and input
+SAMPLES["_depthwise_conv2d_weight_grad"] = lambda rng: Sample((randn(rng, 2, 2, 3, 3), randn(rng, 2, 2, 5, 4),
+                                                               randn(rng, 2, 1, 2, 2), (2, 1), (0, 1, 1, 0), (1, 2)))
 SAMPLES["conv_transpose2d"] = lambda rng: Sample((randn(rng, 1, 2, 3, 3), randn(rng, 2, 1, 2, 2)), {"stride": 2})
 SAMPLES["max_pool2d"] = lambda rng: Sample((distinct(rng, 1, 2, 4, 4), 2))
 SAMPLES["avg_pool2d"] = lambda rng: Sample((randn(rng, 1, 2, 4, 4), 3), {"stride": 1, "padding": 1})

@@ -287,3 +287,98 @@ def test_conv2d_bias_of_the_wrong_shape_or_dtype_is_refused():
         F.conv2d(x, w, pt.zeros(3, dtype=pt.float64))
     with pytest.raises(TypeError, match="argument 'bias' must be Tensor"):
         F.conv2d(x, w, [0.0, 0.0, 0.0])
+
+
+def _depthwise_ref(x, w, b, stride, pad, dil):
+    """A depthwise convolution in float64, one strided window of the padded x per kernel offset."""
+    (sh, sw), (dh, dw), kh, kw = stride, dil, w.shape[2], w.shape[3]
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad[0], pad[1]), (pad[2], pad[3])))
+    ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    wo = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.zeros(x.shape[:2] + (ho, wo)) + b.astype(np.float64)[:, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            win = xp[:, :, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw]
+            out += win * w[:, 0, i, j].astype(np.float64)[:, None, None]
+    return out
+
+
+@pytest.mark.parametrize("shape,k,stride,pad,dil", [
+    ((9, 3, 5, 6), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),        # many samples in one block
+    ((2, 3, 300, 301), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),    # a sample larger than a block: channel blocks
+    ((1, 16, 299, 300), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),   # and of a stride's phases
+    ((1, 40, 90, 90), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),     # channel blocks, the last one shorter
+    ((3, 5, 11, 12), (3, 2), (3, 2), (2, 1, 0, 3), (2, 3)),      # phases of stride 3 and 2, dilated
+    ((2, 4, 9, 9), (5, 5), (2, 3), (2, 2, 2, 2), (1, 1)),        # an odd image for its stride
+    ((2, 6, 13, 7), (1, 1), (2, 1), (0, 0, 0, 0), (1, 1)),       # a 1x1 depthwise, strided
+])
+def test_cpu_depthwise_kernel_over_block_and_stride_layouts(shape, k, stride, pad, dil):
+    # the kernel runs on flattened shifted runs of the image (strides: of its phases), in blocks of
+    # whole samples or of channels; every layout against float64 windows, in float32 and float16
+    c = shape[1]
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((c, 1) + k).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    ref = _depthwise_ref(x, w, b, stride, pad, dil)
+    padding = (pad[0], pad[2]) if pad[0] == pad[1] and pad[2] == pad[3] else 0
+    xt = pt.from_numpy(x)
+    if not padding:
+        xt = F.pad(xt, (pad[2], pad[3], pad[0], pad[1]))
+    y = F.conv2d(xt, pt.from_numpy(w), pt.from_numpy(b), stride, padding, dil, c)
+    assert y.shape == ref.shape and y.dtype == pt.float32 and y.is_contiguous()
+    np.testing.assert_allclose(y.numpy(), ref, rtol=1e-5, atol=1e-5 * k[0] * k[1])
+    y16 = F.conv2d(xt.half(), pt.from_numpy(w).half(), pt.from_numpy(b).half(), stride, padding, dil, c)
+    ref16 = _depthwise_ref(x.astype(np.float16), w.astype(np.float16), b.astype(np.float16), stride, pad, dil)
+    assert y16.dtype == pt.float16
+    np.testing.assert_allclose(y16.float().numpy(), ref16, rtol=2e-3, atol=2e-3 * k[0] * k[1])
+
+
+@pytest.mark.parametrize("shape,k,stride,pad,dil", [
+    ((3, 4, 7, 6), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    ((2, 5, 11, 12), (3, 2), (2, 3), (2, 1, 0, 3), (2, 1)),
+    ((2, 3, 9, 8), (5, 3), (2, 2), (0, 0, 0, 0), (1, 2)),
+])
+def test_depthwise_weight_grad_op_kernel_and_decomposition_match_windows(shape, k, stride, pad, dil):
+    # the op conv2d's formula runs for a depthwise weight: cpu's kernel (one einsum per offset over
+    # shifted runs; strided windows when x holds an inf) and its decomposition, against float64 sums
+    from plugtorch.nn.functional.conv import depthwise_conv2d_weight_grad
+    c = shape[1]
+    x = rng.standard_normal(shape)
+    w = rng.standard_normal((c, 1) + k)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad[2], pad[3]), (pad[0], pad[1])))
+    ho = (xp.shape[2] - dil[0] * (k[0] - 1) - 1) // stride[0] + 1
+    wo = (xp.shape[3] - dil[1] * (k[1] - 1) - 1) // stride[1] + 1
+    g = rng.standard_normal((shape[0], c, ho, wo))
+    ref = np.zeros(w.shape)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            win = xp[:, :, i * dil[0]:i * dil[0] + (ho - 1) * stride[0] + 1:stride[0],
+                     j * dil[1]:j * dil[1] + (wo - 1) * stride[1] + 1:stride[1]]
+            ref[:, 0, i, j] = (g * win).sum((0, 2, 3))
+    args = (stride, pad, dil)
+    for dt, tol in ((pt.float64, 1e-12), (pt.float32, 1e-4)):
+        G, X, W = (pt.from_numpy(a).to(dt) for a in (g, x, w))
+        for got in (pt.ops._depthwise_conv2d_weight_grad(G, X, W, *args), depthwise_conv2d_weight_grad(G, X, W, *args)):
+            assert got.dtype == dt and got.shape == w.shape
+            np.testing.assert_allclose(got.numpy(), ref, rtol=tol, atol=tol * 10)
+    # an inf pixel outside every window (the last row, past a stride's remainder, or one only a
+    # padding zero of g's runs meets) leaves the gradient finite, as the windows' sums
+    x_inf = x.copy()
+    x_inf[0, 0, -1, -1] = np.inf
+    used = (ho - 1) * stride[0] + (k[0] - 1) * dil[0] + 1 - pad[2], (wo - 1) * stride[1] + (k[1] - 1) * dil[1] + 1 - pad[0]
+    if used[0] < shape[2] or used[1] < shape[3]:
+        got = pt.ops._depthwise_conv2d_weight_grad(pt.from_numpy(g), pt.from_numpy(x_inf), pt.from_numpy(w), *args)
+        np.testing.assert_allclose(got.numpy(), ref, rtol=1e-12, atol=1e-12)
+    x_inf[0, 0, shape[2] // 2, shape[3] // 2] = np.inf   # inside windows: inf or nan where PyTorch has them
+    got = pt.ops._depthwise_conv2d_weight_grad(pt.from_numpy(g), pt.from_numpy(x_inf), pt.from_numpy(w), *args)
+    assert np.isfinite(got.numpy()[1:]).all() and not np.isfinite(got.numpy()[0]).all()
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(1, 0)), dict(stride=(3, 2), dilation=(1, 2))])
+def test_depthwise_conv2d_second_derivatives(kw):
+    # the weight's gradient op differentiates through its decomposition; the strided input
+    # gradient (per-phase sub-filters, or zeros between g's pixels when dilated) through conv2d
+    pt.manual_seed(2)
+    x = pt.randn(2, 3, 7, 6, dtype=pt.float64, requires_grad=True)
+    w = pt.randn(3, 1, 3, 2, dtype=pt.float64, requires_grad=True)
+    assert pt.autograd.gradgradcheck(lambda a, c: F.conv2d(a, c, groups=3, **kw), (x, w))

@@ -298,16 +298,19 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
     o, cg, kh, kw = weight.shape
     k = (kh, kw)
     ck, L = cg * kh * kw, ho * wo
-    if any(pads):
-        x = _pad(x, pads)
     grad_w = grad_x = None      # (each only when needed: a first layer's input needs none)
     if groups == c == o and cg == 1:
-        grad_x, grad_w = _depthwise_backward(g, x, weight, k, d, s, (ho, wo), input._rg, weight._rg)
-        if grad_x is not None:
+        if weight._rg:
+            grad_w = pt.ops._depthwise_conv2d_weight_grad(g, x, weight, s, pads, d)
+        if input._rg:
+            hw = (h + pads[2] + pads[3], w + pads[0] + pads[1])
+            grad_x = _depthwise_input_grad(g, hw, weight, k, d, s, (ho, wo))
             if any(pads):
                 grad_x = grad_x[:, :, pads[2]:pads[2] + h, pads[0]:pads[0] + w]
             grad_x = grad_x if batched else grad_x.squeeze(0)
         return grad_x, grad_w, None if bias is None else g.sum((0, 2, 3))
+    if any(pads):
+        x = _pad(x, pads)
     g3 = g.reshape(n, groups, o // groups, L)
     if weight._rg:
         cols = _columns(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
@@ -324,34 +327,58 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
     return grad_x, grad_w, grad_b
 
 
-def _depthwise_backward(g, xp, weight, kernel, dilation, stride, out_hw, need_x, need_w):
-    """A depthwise convolution's gradients (one filter per channel), kernel offset by offset:
-    the weight's, each channel's sum of g times that offset's window of the padded input; the
-    padded input's, g times the offset's weight added into the window. No (N, C*kh*kw, Ho*Wo)
-    columns and no batch of tiny matmuls (5x slower for a MobileNet layer)."""
+def _depthwise_input_grad(g, padded_hw, weight, kernel, dilation, stride, out_hw):
+    """A depthwise convolution's input gradient (one filter per channel), of the padded input's
+    size ``padded_hw``, as depthwise convolutions of g (the backend's kernel): no (N, C*kh*kw, Ho*Wo)
+    columns, no batch of tiny matmuls (5x slower for a MobileNet layer) and no strided adds."""
     (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
     c = weight.shape[0]
-    if need_x and stride == (1, 1):
-        # stride 1: the full correlation of g with the flipped filters, itself a depthwise
-        # convolution (the backend's own kernel), of the padded input's size
-        grad_x = pt.ops.conv2d(g, weight.flip((2, 3)), None, 1, ((kh - 1) * dh, (kw - 1) * dw), dilation, c)
-        need_x = False
-    else:
-        grad_x = pt.zeros(tuple(xp.shape), dtype=g.dtype, device=g.device) if need_x else None
+    if stride != (1, 1) and dilation == (1, 1):
+        # each phase of the padded image (rows a::sh, columns b::sw) gets the taps (a + m*sh, b + l*sw)
+        # at shifts (m, l): a stride-1 full correlation of g with that sub-filter, flipped
+        grad_x = pt.zeros((g.shape[0], c) + tuple(padded_hw), dtype=g.dtype, device=g.device)
+        for a in range(min(sh, kh)):
+            for b in range(min(sw, kw)):
+                sub = weight[:, :, a::sh, b::sw]
+                ph = pt.ops.conv2d(g, sub.flip((2, 3)), None, 1, (sub.shape[2] - 1, sub.shape[3] - 1), 1, c)
+                rows = pt.ops.slice(grad_x, 2, a, a + (ph.shape[2] - 1) * sh + 1, sh)
+                pt.ops.slice(rows, 3, b, b + (ph.shape[3] - 1) * sw + 1, sw).copy_(ph)
+        return grad_x
+    if stride != (1, 1):
+        # g with stride-1 zeros between its pixels: the gradient is then stride 1's (as PyTorch's
+        # conv_transpose), and runs as one depthwise convolution instead of kh*kw strided adds
+        up = pt.zeros((g.shape[0], c, (ho - 1) * sh + 1, (wo - 1) * sw + 1), dtype=g.dtype, device=g.device)
+        pt.ops.slice(pt.ops.slice(up, 2, 0, up.shape[2], sh), 3, 0, up.shape[3], sw).copy_(g)
+        g = up
+    # the full correlation of g with the flipped filters, itself a depthwise convolution (the
+    # backend's own kernel); rows and columns past the last window (a stride's remainder) get none
+    grad_x = pt.ops.conv2d(g, weight.flip((2, 3)), None, 1, ((kh - 1) * dh, (kw - 1) * dw), dilation, c)
+    extra = (padded_hw[0] - grad_x.shape[2], padded_hw[1] - grad_x.shape[3])
+    return _pad(grad_x, (0, extra[1], 0, extra[0])) if any(extra) else grad_x
+
+
+def depthwise_conv2d_weight_grad(grad, input, weight, stride, padding, dilation):
+    """The weight's gradient of a depthwise ``conv2d`` (groups = channels, one filter each) given
+    its output's gradient: for each kernel offset, the sum over the batch and the pixels of
+    ``grad`` times that offset's window of the padded input. ``padding`` is (left, right, top,
+    bottom), ``stride`` and ``dilation`` pairs (conv2d's formula passes them checked). One op, so
+    a backend may fuse the products and the sums (cpu does).
+
+    >>> x, g = pt.ones(1, 2, 3, 3), pt.ones(1, 2, 3, 3)
+    >>> pt.ops._depthwise_conv2d_weight_grad(g, x, pt.ones(2, 1, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1)).flatten().tolist()
+    [9.0, 9.0]
+    """
+    kh, kw = weight.shape[2], weight.shape[3]
+    (sh, sw), (dh, dw) = stride, dilation
+    ho, wo = grad.shape[2], grad.shape[3]
+    xp = _pad(input, tuple(padding)) if any(padding) else input
     taps = []
     for i in range(kh):
         for j in range(kw):
-            rows = (i * dh, i * dh + (ho - 1) * sh + 1, sh)
-            cols = (j * dw, j * dw + (wo - 1) * sw + 1, sw)
-            if need_w:
-                win = pt.ops.slice(pt.ops.slice(xp, 2, *rows), 3, *cols)
-                taps.append((g * win).sum((0, 2, 3)))
-            if need_x:
-                # the window is taken from grad_x afresh, so under create_graph it carries the adds before it
-                win = pt.ops.slice(pt.ops.slice(grad_x, 2, *rows), 3, *cols)
-                win.add_(g * weight[:, :, i, j].reshape(c, 1, 1))
-    grad_w = pt.stack(taps, 1).reshape(tuple(weight.shape)) if need_w else None
-    return grad_x, grad_w
+            win = pt.ops.slice(pt.ops.slice(xp, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh),
+                               3, j * dw, j * dw + (wo - 1) * sw + 1, sw)
+            taps.append((grad * win).sum((0, 2, 3)))
+    return pt.stack(taps, 1).reshape(tuple(weight.shape))
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

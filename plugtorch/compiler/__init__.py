@@ -740,7 +740,7 @@ def _hot_function(e, rgs, grad, epoch, dtype, device):
         e.hot = (same, ident, hot)
         return hot
     n = len(rgs)
-    lines = ["def hot(self, args):", f"    if _MODES or len(args) != {n}:", "        return _MISS"]
+    lines = ["def hot(self, args):", f"    if _D._modes or len(args) != {n}:", "        return _MISS"]
     cond = ["_GS.enabled is not G", "_M.TRAIN_EPOCH != EP", "_DT.value is not DTV", "_DV.device is not DEV"]
     if n:
         lines.append("    " + "".join(f"t{i}, " for i in range(n)) + "= args")
@@ -758,7 +758,7 @@ def _hot_function(e, rgs, grad, epoch, dtype, device):
                   "    except _DataMiss as m:", "        return self._shape_missed(E, m, args, {})",
                   "    except _InputsAlias as a:", "        return self._aliased(a, args, {})",
                   '    _C["compiled_calls"] += 1', "    return r"]
-    ns = {"_MODES": D._modes, "_MISS": _MISS, "_GS": D.grad_state, "G": grad, "_M": _MODULE, "EP": epoch,
+    ns = {"_D": D, "_MISS": _MISS, "_GS": D.grad_state, "G": grad, "_M": _MODULE, "EP": epoch,
           "_DT": _DTYPE_DEFAULT, "DTV": dtype, "_DV": _DEVICE_DEFAULT, "DEV": device, "Tensor": Tensor,
           "_options_changed": _options_changed, "FP": e.fingerprint, "_python_state_changed": python_state_changed,
           "PS": e.pystate, "E": e, "RUN": e.run, "_GuardFailure": _GuardFailure, "_DataMiss": _DataMiss,
@@ -786,7 +786,7 @@ def _guarded_replay(e, rgs, grad, epoch, dtype, device):
     call = getattr(get_backend(spec["device"].type), "guarded_call", None)
     if call is None:
         return None
-    env = [(D.grad_state, "enabled", grad, False), (_MODULE, "TRAIN_EPOCH", epoch, True),
+    env = [(D, "_modes", D._modes, False), (D.grad_state, "enabled", grad, False), (_MODULE, "TRAIN_EPOCH", epoch, True),
            (_DTYPE_DEFAULT, "value", dtype, False), (_DEVICE_DEFAULT, "device", device, False)]
     expect = [(bool(rg), dv, dt) for rg, dv, dt in zip(rgs, spec["devices"], spec["dtypes"])]
     return call(spec["kernel"], cls=Tensor, miss=_MISS, empty=D._modes, env=env, names=("_rg", "_device", "_dtype"),

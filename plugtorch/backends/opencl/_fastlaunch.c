@@ -926,11 +926,11 @@ static PyTypeObject *local_type;   /* _thread._local */
 static PyObject *s_dict;
 
 /* getattr(env_obj[i], env_name[i]), a new reference (NULL with an exception set) */
-static PyObject *env_attr(Replay *self, int i)
+static PyObject *env_attr(Replay *self, int i, PyObject *d)
 {
     PyObject *obj = self->env_obj[i], *name = self->env_name[i];
-    if (self->env_dict[i] && self->dicts[i] != NULL) {
-        PyObject *v = PyDict_GetItemWithError(self->dicts[i], name);
+    if (self->env_dict[i] && d != NULL) {
+        PyObject *v = PyDict_GetItemWithError(d, name);
         if (v != NULL)
             return Py_NewRef(v);
         if (PyErr_Occurred())
@@ -967,20 +967,26 @@ static PyObject *Replay_vectorcall(Replay *self, PyObject *const *argv, size_t n
     PyObject *args = argv[1];
     if (PyTuple_GET_SIZE(args) != self->nargs || PyList_GET_SIZE(self->empty) != 0)
         goto miss;
+    /* (this thread's dicts, held here: a check running Python code -- a GC finalizer, an
+     * __eq__ -- may let another thread call and take its own) */
     env_dicts(self);
-    for (int i = 0; i < self->nenv; i++) {
-        PyObject *v = env_attr(self, i);
-        if (v == NULL) {
-            PyErr_Clear();
-            goto miss;
-        }
-        int ok = self->env_eq[i] ? same(v, self->env_val[i]) : v == self->env_val[i];
-        Py_DECREF(v);
+    PyObject *dl[MAX_ENV];
+    for (int i = 0; i < self->nenv; i++)
+        dl[i] = Py_XNewRef(self->dicts[i]);
+    int bad = 0;
+    for (int i = 0; i < self->nenv && !bad; i++) {
+        PyObject *v = env_attr(self, i, dl[i]);
+        int ok = v == NULL ? -1 : self->env_eq[i] ? same(v, self->env_val[i]) : v == self->env_val[i];
+        Py_XDECREF(v);
         if (ok != 1) {
             PyErr_Clear();
-            goto miss;
+            bad = 1;
         }
     }
+    for (int i = 0; i < self->nenv; i++)
+        Py_XDECREF(dl[i]);
+    if (bad)
+        goto miss;
     PyObject *arrays[MAX_ARG];
     int got = 0;
     for (int a = 0; a < self->nargs; a++) {

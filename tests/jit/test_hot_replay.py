@@ -185,3 +185,18 @@ def test_grad_mode_is_checked_per_thread(dev):
     t.join()
     assert got[0].tolist() == chain(x).tolist() and c.counters["graphs"] == 2
     assert c(x).tolist() == chain(x).tolist() and c.counters["graphs"] == 2
+
+
+def test_the_c_replay_of_a_view_at_an_offset_and_of_0d_and_empty_tensors():
+    _c_path()
+    c = pt.compile(chain)
+    x = pt.tensor([0.5, 1.0, 2.0], device="opencl")
+    c(x), c(x)
+    y = pt.tensor([9.0, 0.25, -1.0, 3.0, 7.0], device="opencl")[1:4]   # the traced shape and strides, offset 1
+    np.testing.assert_allclose(c(y).cpu().numpy(), _ref([0.25, -1.0, 3.0]), rtol=1e-6)
+    assert c(y).tolist() == chain(y).tolist() and c.counters["graphs"] == 1
+    for t in (pt.tensor(0.5, device="opencl"), pt.ones(0, device="opencl")):
+        c0 = pt.compile(chain)
+        c0(t), c0(t)
+        got = c0(t)
+        assert got.shape == t.shape and got.tolist() == chain(t).tolist()

@@ -194,6 +194,21 @@ def _embedding(ctx):
             Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 4), "transposed"), padding_idx=0)]
 
 
+def _embedding_bag(ctx):
+    # (input, weight, offsets, mode, per_sample_weights, include_last_offset, padding_idx): a 1-D
+    # input's bags, empty ones included (zeros)
+    def offsets(*v):
+        return Input(np.array(v, np.int64), pt.int64, requires_grad=False)
+    return [Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 4)), offsets(0, 2, 2, 5), "sum", None, False, None),
+            Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 4), "transposed"), offsets(0, 3, 7), "mean", None, False, 0,
+                   name="mean, padding_idx, an empty last bag"),
+            Sample(_targets(ctx, (7,), 6), _x(ctx, (6, 3)), offsets(0, 0, 4, 7), "max", None, True, 2,
+                   name="max, include_last_offset"),
+            Sample(_targets(ctx, (5,), 4), _x(ctx, (4, 2)), offsets(0, 1, 1), "sum", _x(ctx, (5,)), False, None,
+                   name="per_sample_weights"),
+            Sample(_targets(ctx, (0,), 3), _x(ctx, (3, 2)), offsets(0, 0), "mean", None, False, None, name="empty")]
+
+
 def _cross_entropy(ctx):
     return [Sample(_x(ctx, (4, 5)), _targets(ctx, (4,), 5), reduction_length=20),
             Sample(_x(ctx, (4, 5), "transposed"), _targets(ctx, (4,), 5), reduction="sum", label_smoothing=0.1,
@@ -370,6 +385,12 @@ ENTRIES = [
         (lambda c: ([_x(c, (2, 3)), (3,), _x(c, (4,))], {}), RuntimeError,
          "Expected weight to be of same shape as normalized_shape"))),
     Entry("embedding", samples=_embedding, dtypes=NN_DTYPES),
+    Entry("_embedding_bag", samples=_embedding_bag, dtypes=NN_DTYPES, error_inputs=_errors(
+        (lambda c: ([_targets(c, (4,), 3), _x(c, (3, 2)), Input(np.array([1, 2]), pt.int64, requires_grad=False)],
+                    {}), RuntimeError, r"offsets\[0\] has to be 0"),
+        (lambda c: ([Input(np.array([0, 3]), pt.int64, requires_grad=False), _x(c, (3, 2)),
+                     Input(np.array([0]), pt.int64, requires_grad=False)], {}), RuntimeError,
+         "embedding_bag: index out of range"))),
     Entry("cross_entropy", samples=lambda ctx: _cross_entropy(ctx) + _cross_entropy_hard(ctx), dtypes=NN_DTYPES, error_inputs=_errors(
         (lambda c: ([_x(c, (2, 3)), _targets(c, (2,), 3)], {"ignore_index": True}), TypeError,
          "'ignore_index' must be int, not bool"))),

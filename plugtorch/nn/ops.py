@@ -94,7 +94,7 @@ NN_OPS = {
 
 
 _OVERRIDABLE = ("linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "avg_pool2d", "layer_norm", "hardtanh",
-                "gelu", "silu", "_gelu_backward", "_silu_backward",
+                "gelu", "silu", "_gelu_backward", "_silu_backward", "_embedding_bag",
                 "group_norm", "embedding", "nll_loss", "cross_entropy", "_cross_entropy_backward", "_linear_backward",
                 "_layer_norm_backward", "scaled_dot_product_attention",
                 "_depthwise_conv2d_weight_grad")
@@ -456,6 +456,7 @@ NN_OPS["_depthwise_conv2d_weight_grad"] = (_conv.depthwise_conv2d_weight_grad, (
 NN_OPS["_layer_norm_backward"] = (_norm.layer_norm_backward, ())   # layer_norm's
 NN_OPS["_gelu_backward"] = (_activation.gelu_backward, ())   # gelu's
 NN_OPS["_silu_backward"] = (_activation.silu_backward, ())   # silu's
+NN_OPS["_embedding_bag"] = (_sparse.embedding_bag_1d, ("indexing",))   # embedding_bag's of a 1-D input
 
 _CE_BACK = Memo(1024)   # operands' (device, dtype, shape) and reduction -> (device, dtype): checks passed
 
@@ -563,6 +564,7 @@ def _layer_norm_backward_meta(grad, input, normalized_shape, weight=None, eps=1e
 
 _METAS = {"linear": _linear_meta, "nll_loss": _nll_loss_meta, "conv2d": _conv2d_meta,
           "group_norm": _checked_meta("group_norm", _norm.group_norm, _norm.check_group_norm),
+          "_embedding_bag": _checked_meta("_embedding_bag", _sparse.embedding_bag_1d, _sparse.check_embedding_bag_1d),
           "layer_norm": _layer_norm_meta, "_layer_norm_backward": _layer_norm_backward_meta,
           "_cross_entropy_backward": _cross_entropy_backward_meta, "cross_entropy": _cross_entropy_meta,
           "_linear_backward": _linear_backward_meta, **_ACT_METAS}

@@ -234,6 +234,9 @@ SAMPLES["layer_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4
 SAMPLES["rms_norm"] = lambda rng: Sample((randn(rng, 3, 4), (4,), randn(rng, 4)), {"eps": 1e-3})
 SAMPLES["group_norm"] = lambda rng: Sample((randn(rng, 2, 4, 3), 2, randn(rng, 4), randn(rng, 4)))
 SAMPLES["embedding"] = lambda rng: Sample((idx([[0, 2], [2, 1]]), randn(rng, 3, 4)))
+# embedding_bag of a 1-D input (its op): a sum with per-sample weights, a mean with padding and an empty bag
+SAMPLES["_embedding_bag"] = lambda rng: Sample((idx([0, 2, 2, 1, 2]), randn(rng, 3, 4), idx([0, 2, 2]), "sum",
+                                                randn(rng, 5)))
 SAMPLES["nll_loss"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, 2])))
 SAMPLES["cross_entropy"] = lambda rng: Sample((randn(rng, 4, 3), idx([0, 2, 1, -100])), {"label_smoothing": 0.1})
 SAMPLES["_linear_backward"] = lambda rng: Sample((randn(rng, 2, 3, 4), randn(rng, 2, 3, 5), randn(rng, 4, 5),

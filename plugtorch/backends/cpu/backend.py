@@ -7,8 +7,8 @@ import numpy as np
 
 from plugtorch import _dtypes
 from plugtorch.backends.base import Backend, host_generator
-from plugtorch.backends.cpu import (activation_kernels, complex_kernels, fft_kernels, linalg_kernels, norm_kernels,
-                                   rnn_kernels, search_kernels, special_kernels)
+from plugtorch.backends.cpu import (activation_kernels, complex_kernels, embedding_kernels, fft_kernels, linalg_kernels,
+                                   norm_kernels, rnn_kernels, search_kernels, special_kernels)
 from plugtorch.backends.cpu.array_kernels import make_kernels, memory_root
 
 
@@ -31,6 +31,7 @@ class CPUBackend(Backend):
         self.kernels.update(norm_kernels.KERNELS)
         self.kernels.update(rnn_kernels.KERNELS)
         self.kernels.update(activation_kernels.KERNELS)
+        self.kernels.update(embedding_kernels.KERNELS)
 
     def device_name(self, index=0) -> str:
         import platform

@@ -9,6 +9,7 @@ from __future__ import annotations
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
+from plugtorch.dispatch.meta import check_bool, not_implemented_for
 from plugtorch.nn.functional._utils import check_optional_tensors, check_tensors
 
 
@@ -66,8 +67,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     out (not counted by 'mean'); an empty bag gives zeros; ``per_sample_weights`` ('sum' only)
     scales each entry.
 
-    A 1-D input's bags are reduced on the device with no host read (see ``_bags_1d``), so
-    plugtorch.jit traces it without a graph break; every backend and autograd get it from the ops.
+    A 1-D input's bags are the op ``_embedding_bag`` (cpu: one kernel; elsewhere ``_bags_1d``,
+    reduced on the device), so plugtorch.jit traces it without a graph break; every backend and
+    autograd get it from the ops.
 
     >>> import plugtorch as pt
     >>> w = pt.arange(8.).reshape(4, 2)
@@ -106,9 +108,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                                f"one of the following scalar types: Long, Int; but got {t.dtype} instead (while "
                                "checking arguments for embedding_bag)")
     k = weight.shape[0]
-    if input.numel():
-        data_check(((input < 0) | (input >= k)).any(), RuntimeError,
-                   f"embedding_bag: index out of range (weight has {k} rows, indices must be in [0, {k}))")
+    if (input.ndim == 1 and max_norm is None and not scale_grad_by_freq and weight.dtype.is_floating_point
+            and (per_sample_weights is None or per_sample_weights.dtype is weight.dtype)):
+        # one op (a backend's kernel: cpu's is one reduceat), its decomposition the path below
+        return pt.ops._embedding_bag(input, weight, offsets, mode, per_sample_weights, bool(include_last_offset),
+                                     _padding_row("embedding_bag", padding_idx, k))
+    _check_rows("embedding_bag", input, k)
     # the rows, renormed and with their frequency scaling as embedding's (padding_idx: handled below)
     rows = _rows(input, weight, max_norm, norm_type, scale_grad_by_freq)   # (the range is checked above)
     if input.ndim == 1:
@@ -132,6 +137,49 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     if mask is None:
         return total / emb.shape[1] if emb.shape[1] else total
     return total / valid.sum(1, keepdim=True).clamp_min(1).to(total.dtype)
+
+
+def _check_rows(op, input, k):
+    if input.numel():
+        data_check(((input < 0) | (input >= k)).any(), RuntimeError,
+                   f"{op}: index out of range (weight has {k} rows, indices must be in [0, {k}))")
+
+
+def check_embedding_bag_1d(input, weight, offsets, mode="mean", per_sample_weights=None, include_last_offset=False,
+                           padding_idx=None):
+    """``_embedding_bag``'s argument checks, run by its meta before any kernel (``embedding_bag``
+    checks its own arguments first, with PyTorch's messages, and calls the op only for these)."""
+    check_tensors("_embedding_bag", input=input, weight=weight, offsets=offsets)
+    check_optional_tensors("_embedding_bag", per_sample_weights=per_sample_weights)
+    if input.ndim != 1 or offsets.ndim != 1 or weight.ndim != 2 or mode not in ("sum", "mean", "max"):
+        raise RuntimeError(f"_embedding_bag(): expected a 1-D input, 1-D offsets, a 2-D weight and mode sum, mean "
+                           f"or max, got input {list(input.shape)}, offsets {list(offsets.shape)}, weight "
+                           f"{list(weight.shape)}, mode {mode!r}")
+    for name, t in (("input", input), ("offsets", offsets)):
+        if t.dtype not in (pt.int64, pt.int32):
+            raise RuntimeError(f"_embedding_bag(): expected int64 or int32 {name}, got {t.dtype}")
+    if not weight.dtype.is_floating_point:
+        raise not_implemented_for("_embedding_bag", weight.dtype, "embedding_bag takes a floating point weight")
+    if per_sample_weights is not None and (mode != "sum" or per_sample_weights.dtype is not weight.dtype
+                                           or tuple(per_sample_weights.shape) != tuple(input.shape)):
+        raise RuntimeError(f"_embedding_bag(): per_sample_weights go with mode 'sum', the input's shape and the "
+                           f"weight's dtype; got mode {mode!r}, {per_sample_weights.dtype} "
+                           f"{list(per_sample_weights.shape)} for input {list(input.shape)} and weight {weight.dtype}")
+    if padding_idx is not None and not (padding_idx.__class__ is int and 0 <= padding_idx < weight.shape[0]):
+        raise RuntimeError(f"_embedding_bag(): padding_idx must be None or an int in [0, {weight.shape[0]}), got "
+                           f"{padding_idx!r}")
+    check_bool("_embedding_bag", "include_last_offset", include_last_offset)
+
+
+def embedding_bag_1d(input, weight, offsets, mode="mean", per_sample_weights=None, include_last_offset=False,
+                     padding_idx=None):
+    """The nn op ``_embedding_bag`` (plugtorch/nn/ops.py): ``embedding_bag`` of a 1-D ``input``
+    with ``offsets``, its arguments checked by the caller but for the data (the indices' range,
+    the offsets'), ``padding_idx`` non-negative or None; no max_norm, no frequency scaling. A
+    backend may give it a kernel (cpu: one reduceat); this decomposition serves the others."""
+    _check_rows("embedding_bag", input, weight.shape[0])
+    rows = _rows(input, weight, None, 2, False)
+    return _bags_1d(input, rows, offsets, mode, per_sample_weights, include_last_offset, padding_idx)
 
 
 def _padding_row(op, padding_idx, k):

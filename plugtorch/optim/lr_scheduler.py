@@ -137,7 +137,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        if self.last_epoch == 0:
+        if self._step_count == 1:   # the constructor's step: resumed (last_epoch >= 0), it keeps the loaded lr
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
 
@@ -154,10 +154,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self):
         e, T, lo = self.last_epoch, self.T_max, self.eta_min
-        if e == 0:
+        if self._step_count == 1:   # the constructor's step keeps the lr (a resumed one too)
             return self._lrs()
-        if self._step_count == 1 and e > 0:
-            return [lo + (b - lo) * (1 + math.cos(e * math.pi / T)) / 2 for b in self.base_lrs]
         if (e - 1 - T) % (2 * T) == 0:
             return [lr + (b - lo) * (1 - math.cos(math.pi / T)) / 2
                     for lr, b in zip(self._lrs(), self.base_lrs)]
@@ -220,7 +218,7 @@ class LinearLR(LRScheduler):
         s, e, n, t = self.start_factor, self.end_factor, self.total_iters, self.last_epoch
         if t == 0:
             return [lr * s for lr in self._lrs()]
-        if t > n:
+        if self._step_count == 1 or t > n:     # the constructor's step keeps a resumed lr
             return self._lrs()
         return [lr * (1.0 + (e - s) / (n * s + (t - 1) * (e - s))) for lr in self._lrs()]
 

@@ -172,6 +172,38 @@ def test_state_dict_resumes_the_schedule():
     close(lrs(a, 4), lrs(b, 4))
 
 
+def _resumed_with_last_epoch(make, n_before, n_after):
+    """The lrs of an uninterrupted run, and of a run stopped after ``n_before`` epochs and
+    resumed the documented way: the optimizer's state dict loaded, then the scheduler built
+    with ``last_epoch`` = the index of the last finished epoch."""
+    opt = make_opt(2.0)
+    full = lrs(make(opt, -1), n_before + n_after)
+    opt = make_opt(2.0)
+    lrs(make(opt, -1), n_before)
+    saved = opt.state_dict()
+    opt2 = make_opt(2.0)
+    opt2.load_state_dict(saved)
+    loaded_lr = opt2.param_groups[0]["lr"]
+    sched = make(opt2, n_before - 1)
+    assert opt2.param_groups[0]["lr"] == loaded_lr     # building the scheduler keeps the loaded lr
+    return full[n_before:], lrs(sched, n_after)
+
+
+@pytest.mark.parametrize("make,known", [
+    (lambda o, e: S.ExponentialLR(o, gamma=0.5, last_epoch=e), [2 * 0.5 ** k for k in range(6, 12)]),
+    (lambda o, e: S.LinearLR(o, start_factor=0.25, total_iters=9, last_epoch=e),
+     [2 * (0.25 + 0.75 * min(k, 9) / 9) for k in range(6, 12)]),
+    (lambda o, e: S.CosineAnnealingLR(o, T_max=5, eta_min=0.5, last_epoch=e),
+     [0.5 + 1.5 * (1 + math.cos(math.pi * k / 5)) / 2 for k in range(6, 12)]),
+], ids=["exponential", "linear", "cosine"])
+def test_a_scheduler_built_with_last_epoch_resumes_the_schedule(make, known):
+    # the constructor's step must not advance a resumed lr once more (as PyTorch 2.13): before,
+    # ExponentialLR resumed at 2 * 0.5**7 instead of 2 * 0.5**6, one epoch ahead for good
+    uninterrupted, resumed = _resumed_with_last_epoch(make, 6, 6)
+    close(resumed, known)
+    close(uninterrupted, known)
+
+
 def test_step_with_epoch_uses_the_closed_form():
     sched = S.StepLR(make_opt(), step_size=2, gamma=0.5)
     sched.step(5)

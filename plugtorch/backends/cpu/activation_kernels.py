@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from plugtorch import _dtypes
-from plugtorch.backends.cpu.special_kernels import _ERFC_P, _sp
+from plugtorch.backends.cpu.special_kernels import _sp, erfc_of_abs
 
 _HALF = (_dtypes.float16.numpy, _dtypes.bfloat16.numpy)
 _BLOCK = 1 << 16
@@ -29,23 +29,11 @@ def _work(d):
 
 def _erfc_abs(z, out):
     """erfc(|z| / sqrt 2) of the float64 block ``z`` into ``out`` (float64, same shape), relative
-    error under 6e-10 (special_kernels.erfc_float32's polynomial); leaves (z / sqrt 2)^2 in a
+    error under 6e-10 (special_kernels.erfc_of_abs); leaves (z / sqrt 2)^2 in a
     returned scratch array."""
     a = np.abs(z)
     a *= _RSQRT2
-    t = np.multiply(a, 0.5)
-    t += 1
-    np.divide(1, t, out=t)
-    p = out
-    np.multiply(t, _ERFC_P[-1], out=p)
-    for c in _ERFC_P[-2:0:-1]:
-        p += c
-        p *= t
-    p += _ERFC_P[0]
-    a *= a
-    p -= a
-    np.exp(p, out=p)
-    p *= t
+    erfc_of_abs(a, out)
     return a
 
 
@@ -68,22 +56,11 @@ def _gelu_erf_block(xb):
     u = np.multiply(xb, np.float32(-_RSQRT2))
     z = u.astype(np.float64)
     a = np.abs(z)
-    t = np.multiply(a, 0.5)
-    t += 1
-    np.divide(1, t, out=t)
-    p = np.multiply(t, _ERFC_P[-1])
-    for c in _ERFC_P[-2:0:-1]:
-        p += c
-        p *= t
-    p += _ERFC_P[0]
-    a *= a
-    p -= a
-    np.exp(p, out=p)
-    p *= t
+    p = erfc_of_abs(a, np.empty_like(z))
     h2 = np.less(z, 0).astype(np.float64)
     h2 *= 2
-    np.subtract(1, h2, out=t)
-    p *= t
+    np.subtract(1, h2, out=a)
+    p *= a
     p += h2
     e = p.astype(np.float32)
     y = np.multiply(xb, np.float32(0.5))

@@ -94,25 +94,33 @@ _ERFC_P = (-1.2655045663664843, 0.9997359317069416, 0.3791168903540909, 0.045466
 _BLOCK = 1 << 15
 
 
+def erfc_of_abs(a, out):
+    """erfc(a) of a float64 array ``a`` >= 0 into ``out`` (float64, its shape; returned) by the
+    formula above; ``a`` is left holding a^2 (its callers' scratch). The one evaluation of the
+    polynomial: erfc_float32 and the gelu kernels (activation_kernels.py) share it, so gelu's
+    values are its decomposition's erfc's bit for bit."""
+    t = np.multiply(a, 0.5)
+    t += 1
+    np.divide(1, t, out=t)
+    np.multiply(t, _ERFC_P[-1], out=out)
+    for c in _ERFC_P[-2:0:-1]:
+        out += c
+        out *= t
+    out += _ERFC_P[0]
+    a *= a
+    out -= a
+    np.exp(out, out=out)
+    out *= t
+    return out
+
+
 def erfc_float32(x):
     """erfc of a float32 array, float32 (nan stays nan, erfc(-inf) = 2, erfc(inf) = 0)."""
     out = np.empty(x.shape, np.float32)
     flat, res = x.reshape(-1), out.reshape(-1)
     for i in range(0, flat.size, _BLOCK):
         z = flat[i:i + _BLOCK].astype(np.float64)
-        a = np.abs(z)
-        t = np.multiply(a, 0.5)
-        t += 1
-        np.divide(1, t, out=t)
-        p = np.multiply(t, _ERFC_P[-1])
-        for c in _ERFC_P[-2:0:-1]:
-            p += c
-            p *= t
-        p += _ERFC_P[0]
-        a *= a
-        p -= a
-        np.exp(p, out=p)
-        p *= t
+        p = erfc_of_abs(np.abs(z), np.empty_like(z))
         res[i:i + _BLOCK] = np.where(z < 0, 2 - p, p)   # erfc(-z) = 2 - erfc(z)
     return out
 

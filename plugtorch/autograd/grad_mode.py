@@ -93,6 +93,14 @@ class enable_grad(_BareDecorator):
     def _mode(self):
         return not grad_state.inference
 
+    def __enter__(self):
+        super().__enter__()
+        grad_state.forced += 1
+
+    def __exit__(self, *exc):
+        grad_state.forced -= 1
+        return super().__exit__(*exc)
+
 
 class set_grad_enabled(_GradContext):
     """Turn recording on or off: at once as a function, for a block as a context manager,

@@ -44,6 +44,9 @@ class _GradState(threading.local):
     # custom autograd.Function forwards running (under no_grad): their ops are not the
     # program's own no_grad block (plugtorch.jit replays them through autograd with gradients on)
     in_function = 0
+    # enable_grad() blocks open: plugtorch.jit tells the ops made inside one in a traced call
+    # (recorded with gradients under no_grad too) from those that only inherited grad mode
+    forced = 0
 
 
 grad_state = _GradState()

@@ -175,3 +175,28 @@ def test_a_split_head_hands_its_tail_a_leaf_requiring_grad():
     for k in range(6):
         np.testing.assert_array_equal(c(pt.tensor([float(k), 3.0])).numpy(), [k, 3.0])
     assert seen == [k + 3.0 for k in range(6)]
+
+
+def test_enable_grad_inside_a_call_traced_with_gradients_on_records_under_no_grad():
+    # traced with grad mode on, the block looked like any other op; called under no_grad the
+    # replay returned w * x without history, where eager's enable_grad() records it
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        with pt.enable_grad():
+            y = w * x
+        return y, x * 2
+    t = pt.jit.trace(f, (pt.ones(2),))
+    for k in range(1, 3):
+        with pt.no_grad():
+            y, z = t(pt.full((2,), float(k)))
+        assert y.requires_grad and y.grad_fn is not None and not z.requires_grad
+        np.testing.assert_array_equal(y.detach().numpy(), [2.0 * k, 3.0 * k])
+        w.grad = None
+        y.sum().backward()
+        np.testing.assert_array_equal(w.grad.numpy(), [float(k)] * 2)
+    assert pt.is_grad_enabled()
+    with pt.no_grad():
+        with pt.enable_grad():
+            assert pt.is_grad_enabled()
+        assert not pt.is_grad_enabled()

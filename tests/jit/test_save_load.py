@@ -223,7 +223,8 @@ def test_an_update_made_under_no_grad_runs_so_in_a_loaded_graph(tmp_path):
     np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 4.0 + 5.0] * 3)
 
 
-def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path):
+@pytest.mark.parametrize("traced_under_no_grad", [True, False])
+def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path, traced_under_no_grad):
     # y = w * x under enable_grad() in a call made under no_grad: y requires grad, d sum(y)/dw = x
     # (the file dropped the marking: the loaded graph returned y without history)
     w = pt.tensor([2.0, 3.0], requires_grad=True)
@@ -232,7 +233,7 @@ def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path):
         with pt.enable_grad():
             y = w * x
         return y, x * 2
-    with pt.no_grad():
+    with pt.set_grad_enabled(not traced_under_no_grad):
         traced = pt.jit.trace(f, (pt.ones(2),))
     traced.save(tmp_path / "eg.ptj")
     script = textwrap.dedent(f"""

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from plugtorch import _dtypes
+from plugtorch.backends.cpu.blockwise import blockwise
 from plugtorch.backends.cpu.special_kernels import _sp, erfc_of_abs
 
 _HALF = (_dtypes.float16.numpy, _dtypes.bfloat16.numpy)
@@ -35,16 +36,6 @@ def _erfc_abs(z, out):
     a *= _RSQRT2
     erfc_of_abs(a, out)
     return a
-
-
-def _run(fn, arrays, d, block=_BLOCK):
-    out = np.empty(arrays[0].shape, d)
-    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
-    res = out.reshape(-1)
-    with np.errstate(all="ignore"):
-        for i in range(0, res.size, block):
-            res[i:i + block] = fn(*[f[i:i + block] for f in flats])
-    return out
 
 
 def _gelu_erf_block(xb):
@@ -87,7 +78,7 @@ def gelu(x, approximate="none"):
     d = x.dtype
     w = _work(d)
     if approximate == "tanh":
-        return _run(lambda xb: _gelu_tanh_block(xb, w), [x], d)
+        return blockwise(lambda xb: _gelu_tanh_block(xb, w), [x], d, _BLOCK)
     if w == np.float64:
         def f64(xb):
             e = np.multiply(xb, -_RSQRT2)
@@ -95,8 +86,8 @@ def gelu(x, approximate="none"):
             e *= xb
             e *= 0.5
             return e
-        return _run(f64, [x], d)
-    return _run(lambda xb: _gelu_erf_block(xb.astype(np.float32, copy=False)), [x], d, _BLOCK64)
+        return blockwise(f64, [x], d, _BLOCK)
+    return blockwise(lambda xb: _gelu_erf_block(xb.astype(np.float32, copy=False)), [x], d, _BLOCK64)
 
 
 def _gelu_backward_block(gb, xb, w, approximate):
@@ -147,8 +138,8 @@ def _gelu_backward_block(gb, xb, w, approximate):
 def gelu_backward(g, x, approximate="none"):
     d = x.dtype
     w = _work(d)
-    return _run(lambda gb, xb: _gelu_backward_block(gb.astype(w, copy=False), xb, w, approximate), [g, x], d,
-                _BLOCK if approximate == "tanh" else _BLOCK64)
+    return blockwise(lambda gb, xb: _gelu_backward_block(gb.astype(w, copy=False), xb, w, approximate), [g, x], d,
+                     _BLOCK if approximate == "tanh" else _BLOCK64)
 
 
 def _silu_block(xb, w):
@@ -166,7 +157,7 @@ def silu(x):
         with np.errstate(all="ignore"):
             return (x * (1 / (1 + np.exp(-x)))).astype(d, copy=False)
     w = _work(d)
-    return _run(lambda xb: _silu_block(xb, w), [x], d)
+    return blockwise(lambda xb: _silu_block(xb, w), [x], d, _BLOCK)
 
 
 def _silu_backward_block(gb, xb, w):
@@ -190,7 +181,7 @@ def silu_backward(g, x):
             s = 1 / (1 + np.exp(-x))
             return (g * np.conj(s * (1 + x * (1 - s)))).astype(d, copy=False)
     w = _work(d)
-    return _run(lambda gb, xb: _silu_backward_block(gb.astype(w, copy=False), xb, w), [g, x], d)
+    return blockwise(lambda gb, xb: _silu_backward_block(gb.astype(w, copy=False), xb, w), [g, x], d, _BLOCK)
 
 
 KERNELS = {"gelu": gelu, "silu": silu, "_gelu_backward": gelu_backward, "_silu_backward": silu_backward}

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from plugtorch import _dtypes
+from plugtorch.backends.cpu.blockwise import blockwise
 
 warnings.filterwarnings("ignore", category=RuntimeWarning, module=__name__)
 
@@ -116,13 +117,11 @@ def erfc_of_abs(a, out):
 
 def erfc_float32(x):
     """erfc of a float32 array, float32 (nan stays nan, erfc(-inf) = 2, erfc(inf) = 0)."""
-    out = np.empty(x.shape, np.float32)
-    flat, res = x.reshape(-1), out.reshape(-1)
-    for i in range(0, flat.size, _BLOCK):
-        z = flat[i:i + _BLOCK].astype(np.float64)
+    def block(xb):
+        z = xb.astype(np.float64)
         p = erfc_of_abs(np.abs(z), np.empty_like(z))
-        res[i:i + _BLOCK] = np.where(z < 0, 2 - p, p)   # erfc(-z) = 2 - erfc(z)
-    return out
+        return np.where(z < 0, 2 - p, p)   # erfc(-z) = 2 - erfc(z)
+    return blockwise(block, [x], np.float32, _BLOCK)
 
 
 def _erfc(x):

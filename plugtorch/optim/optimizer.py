@@ -24,15 +24,9 @@ from plugtorch.autograd.grad_mode import enable_grad, no_grad
 _UNSET = object()
 
 
-class ParamState(dict):
-    """One parameter's state (``opt.state[p]``): a dict that counts each change made to it in its
-    optimizer's ``OptimizerState.changes``."""
-    _changes = None          # the owning OptimizerState's counter (a one-item list)
-
-    def _changed(self):
-        c = self._changes
-        if c is not None:
-            c[0] += 1
+class _CountingDict:
+    """The mutating methods of a dict, each counting a change (``_changed``) where it makes one:
+    ``ParamState`` and ``OptimizerState`` below."""
 
     def __setitem__(self, key, value):
         if dict.get(self, key, _UNSET) is not value:     # (SGD stores its buffer back at each step)
@@ -71,7 +65,18 @@ class ParamState(dict):
         return self
 
 
-class OptimizerState(defaultdict):
+class ParamState(_CountingDict, dict):
+    """One parameter's state (``opt.state[p]``): a dict that counts each change made to it in its
+    optimizer's ``OptimizerState.changes``."""
+    _changes = None          # the owning OptimizerState's counter (a one-item list)
+
+    def _changed(self):
+        c = self._changes
+        if c is not None:
+            c[0] += 1
+
+
+class OptimizerState(_CountingDict, defaultdict):
     """``opt.state``: a ``defaultdict`` making each parameter's state a ``ParamState`` on first
     use, which counts every change made to it or to them in ``changes`` (``[n]``). A compiled
     step (plugtorch.compile) captured the state tensors: one comparison of that count tells it
@@ -95,42 +100,6 @@ class OptimizerState(defaultdict):
         dict.__setitem__(self, key, d)
         self.changes[0] += 1
         return d
-
-    def __setitem__(self, key, value):
-        if dict.get(self, key, _UNSET) is not value:
-            self._changed()
-        dict.__setitem__(self, key, value)
-
-    def __delitem__(self, key):
-        dict.__delitem__(self, key)
-        self._changed()
-
-    def clear(self):
-        dict.clear(self)
-        self._changed()
-
-    def pop(self, key, *default):
-        if key in self:
-            self._changed()
-        return dict.pop(self, key, *default)
-
-    def popitem(self):
-        self._changed()
-        return dict.popitem(self)
-
-    def setdefault(self, key, default=None):
-        if key not in self:
-            self._changed()
-        return dict.setdefault(self, key, default)
-
-    def update(self, *args, **kwargs):
-        dict.update(self, *args, **kwargs)
-        self._changed()
-
-    def __ior__(self, other):
-        dict.update(self, other)
-        self._changed()
-        return self
 
 
 class _RequiredParameter:

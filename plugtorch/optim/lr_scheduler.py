@@ -103,7 +103,8 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+        # the constructor's step keeps the lr: resumed with last_epoch, it is the loaded one already
+        if self._step_count == 1 or self.last_epoch % self.step_size != 0:
             return self._lrs()
         return [lr * self.gamma for lr in self._lrs()]
 
@@ -120,7 +121,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
-        if self.last_epoch not in self.milestones:
+        if self._step_count == 1 or self.last_epoch not in self.milestones:   # (as StepLR)
             return self._lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._lrs()]
 
@@ -381,7 +382,7 @@ class ConstantLR(LRScheduler):
     def get_lr(self):
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._lrs()]
-        if self.last_epoch != self.total_iters:
+        if self._step_count == 1 or self.last_epoch != self.total_iters:     # (as StepLR)
             return self._lrs()
         return [lr * (1.0 / self.factor) for lr in self._lrs()]
 
@@ -446,6 +447,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         self._step_count += 1
         if epoch is None and self.last_epoch < 0:
             epoch = 0
+        elif epoch is None and self._step_count == 1:
+            # the constructor's step, resumed with last_epoch: the period and the place in it
+            # follow from the epoch (counting on from T_0 would restart at the wrong epoch)
+            epoch = self.last_epoch + 1
         if epoch is None:
             epoch = self.last_epoch + 1
             self.T_cur += 1

@@ -195,7 +195,17 @@ def _resumed_with_last_epoch(make, n_before, n_after):
      [2 * (0.25 + 0.75 * min(k, 9) / 9) for k in range(6, 12)]),
     (lambda o, e: S.CosineAnnealingLR(o, T_max=5, eta_min=0.5, last_epoch=e),
      [0.5 + 1.5 * (1 + math.cos(math.pi * k / 5)) / 2 for k in range(6, 12)]),
-], ids=["exponential", "linear", "cosine"])
+    # PyTorch 2.13 advances these once more in the constructor (a bug plugtorch does not copy):
+    # StepLR decays twice at a resumed epoch 6, MultiStepLR at a milestone 6, ConstantLR
+    # undoes its factor twice at total_iters 6, CosineAnnealingWarmRestarts restarts at 6
+    (lambda o, e: S.StepLR(o, step_size=3, gamma=0.5, last_epoch=e), [2 * 0.5 ** (k // 3) for k in range(6, 12)]),
+    (lambda o, e: S.MultiStepLR(o, milestones=[2, 6, 9], gamma=0.5, last_epoch=e),
+     [2 * 0.5 ** sum(m <= k for m in (2, 6, 9)) for k in range(6, 12)]),
+    (lambda o, e: S.ConstantLR(o, factor=0.5, total_iters=6, last_epoch=e), [2.0] * 6),
+    (lambda o, e: S.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.5, last_epoch=e),   # periods 3, 6, 12
+     [0.5 + 1.5 * (1 + math.cos(math.pi * (k - 3) / 6 if k < 9 else math.pi * (k - 9) / 12)) / 2
+      for k in range(6, 12)]),
+], ids=["exponential", "linear", "cosine", "step", "multistep", "constant", "warm-restarts"])
 def test_a_scheduler_built_with_last_epoch_resumes_the_schedule(make, known):
     # the constructor's step must not advance a resumed lr once more (as PyTorch 2.13): before,
     # ExponentialLR resumed at 2 * 0.5**7 instead of 2 * 0.5**6, one epoch ahead for good

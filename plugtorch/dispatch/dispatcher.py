@@ -111,6 +111,10 @@ def dispatch(op, *args, **kwargs):
                 elif a.__class__ is list or a.__class__ is tuple:
                     if _requires_grad(a):
                         return autograd_record(op, args, kwargs)
+        f = op.operator
+        if f is not None and not kwargs and len(args) == f[0] and args[0].__class__ is Tensor and (
+                f[0] == 1 or args[1].__class__ is Tensor or args[1].__class__ in _SCALARS):
+            return f[1](*args)   # a pointwise op on plain operands: its memoised meta (binary_operator)
         return run(op, args, kwargs)
     except TypeError as e:
         named = bad_arguments(op.name, op, args, kwargs, e)
@@ -123,6 +127,9 @@ def bad_arguments(name, op, args, kwargs, error):
     """``error`` renamed for ``name`` when ``args`` do not bind to ``op``'s signature (else None)."""
     from plugtorch.dispatch.arguments import binding_error
     return binding_error(name, op.signature, args, kwargs, error)
+
+
+_SCALARS = frozenset((float, int))   # the other operands binary_operator memoises, beside tensors
 
 
 def binary_operator(op):
@@ -145,15 +152,15 @@ def binary_operator(op):
             return dispatch(op, a, array_operand(b) if b.__class__ is _ndarray else b)
         bc = b.__class__
         if bc is Tensor:
-            if (a._rg or b._rg) and grad_state.enabled and op.differentiable:
+            if (a._rg or b._rg) and grad_state.enabled and (op.differentiable or op.grad_nyi):
                 return autograd_record(op, (a, b), {})
             dev = a._device
             if b._device is not dev:
-                return dispatch(op, a, b)
+                return run(op, (a, b), {})
             bd = b._data
             key = (dev, a._dtype, b._dtype, a._data.shape, bd.shape)
         elif bc is float or bc is int:
-            if a._rg and grad_state.enabled and op.differentiable:
+            if a._rg and grad_state.enabled and (op.differentiable or op.grad_nyi):
                 return autograd_record(op, (a, b), {})
             bd = b
             key = (a._device, a._dtype, bc, a._data.shape)
@@ -164,8 +171,8 @@ def binary_operator(op):
         e = fast.get(key)
         if e is None:
             e = _binary_entry(op, a, b, bd, key)
-            if e is None:
-                return dispatch(op, a, b)
+            if e is None:   # (no mode and nothing to record, as checked above: what dispatch would run)
+                return run(op, (a, b), {})
         ad = a._data
         k = e[4]
         if (k is not None and getrefcount(a) <= _TEMP_REFS
@@ -187,6 +194,7 @@ def binary_operator(op):
         return t
 
     operator.__name__ = operator.__qualname__ = op.name
+    op.operator = (2, operator)
     return operator
 
 
@@ -216,8 +224,8 @@ def _binary_entry(op, a, b, bd, key):
         check_float8(op, out)
     kernels = dev._kernels or _resolve_kernels(dev)
     kernel = kernels.get(op.name) or _checked(kernels, op, out)
-    if kernel is None or kargs[1] is not bd:
-        return None
+    if kernel is None or kargs[0] is not a._data or kargs[1] is not bd:
+        return None   # (the meta moved or converted an operand: it must run on every call)
     if bd is b and "scalar_checked" in op.tags and not out.is_floating_point:
         return None      # the meta checks this scalar's value: run it on every call
     inplace = None   # the in-place kernel, when the result could live in a's memory
@@ -296,7 +304,7 @@ def unary_operator(op):
     def operator(self):
         if _modes or self.__class__ is not Tensor:
             return dispatch(op, self)
-        if self._rg and grad_state.enabled and op.differentiable:
+        if self._rg and grad_state.enabled and (op.differentiable or op.grad_nyi):
             return autograd_record(op, (self,), {})
         key = (self._device, self._dtype)
         e = fast.get(key)
@@ -306,8 +314,8 @@ def unary_operator(op):
                 check_float8(op, out)
             kernels = dev._kernels or _resolve_kernels(dev)
             kernel = kernels.get(op.name) or _checked(kernels, op, out)
-            if kernel is None:
-                return dispatch(op, self)
+            if kernel is None or kargs[0] is not self._data:
+                return run(op, (self,), {})
             e = (kernel, kargs[1], out, dev)
             _caches.put(fast, key, e, FAST_MAX)
         t = _new(Tensor)
@@ -321,6 +329,7 @@ def unary_operator(op):
 
     operator.__name__ = operator.__qualname__ = op.name   # argument errors name it: "sin() takes 1 ..."
     operator.__doc__ = op.doc
+    op.operator = (1, operator)
     return operator
 
 

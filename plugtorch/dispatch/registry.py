@@ -42,7 +42,7 @@ class OpDef:
     """One op: name, meta function, tags and, for composite ops, a decomposition."""
 
     __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "grad_nyi", "out_kind",
-                 "signature", "doc", "fast", "runs_once", "__weakref__")
+                 "signature", "doc", "fast", "operator", "runs_once", "__weakref__")
 
     def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
         self.name = name
@@ -65,6 +65,9 @@ class OpDef:
         # memoised meta results (see dispatcher.binary): a plain dict, the dispatcher stores
         # into it with _caches.put (at most FAST_MAX entries), invalidate() clears it
         self.fast = {}
+        # (arity, function) of a pointwise op's memoised operator (dispatcher.binary_operator):
+        # dispatch() calls it for plain tensor operands instead of running the meta every time
+        self.operator = None
 
     @property
     def is_core(self) -> bool:

@@ -44,8 +44,10 @@ class _GradState(threading.local):
     # custom autograd.Function forwards running (under no_grad): their ops are not the
     # program's own no_grad block (plugtorch.jit replays them through autograd with gradients on)
     in_function = 0
-    # enable_grad() blocks open: plugtorch.jit tells the ops made inside one in a traced call
-    # (recorded with gradients under no_grad too) from those that only inherited grad mode
+    # the serial (rising) of the explicit turning-on of grad mode in effect: enable_grad(),
+    # set_grad_enabled(True) (block or call), inference_mode(False); 0 if none. plugtorch.jit
+    # tells the ops made after one inside a traced call (recorded with gradients under no_grad
+    # too) from those that only inherited grad mode by a serial above the one at the call
     forced = 0
 
 
@@ -177,9 +179,11 @@ def binary_operator(op):
         k = e[4]
         if (k is not None and getrefcount(a) <= _TEMP_REFS
                 and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
-                and a.grad_fn is None and _by_operator() and not strict()):
-            # `a` is a temporary nothing else can see (as in `x * y + z`): reuse its memory, as
-            # NumPy does, instead of allocating (and page-faulting) a new result
+                and a.grad_fn is None and (getrefcount(a) <= _OWN_REFS or _by_operator())
+                and not strict()):
+            # `a` is a temporary nothing else can see (as in `x * y + z`, or passed straight from
+            # a call as in `mul(reciprocal(a), b)`): reuse its memory, as NumPy does, instead of
+            # allocating (and page-faulting) a new result
             k(ad, bd, e[1])
             res = ad
         else:
@@ -287,12 +291,14 @@ def _calibrate_elision():
     named = make()
     named_refs, _, _ = named * 1
     _, shared_data, _ = make(share=True) + 1
-    _, _, by_call = Probe.__add__(make(), 1)
-    ok = (named_refs == temp_refs + 1 and shared_data == temp_data + 1 and by_op and not by_call)
-    return ok, temp_refs, temp_data
+    own_refs, _, by_call = Probe.__add__(make(), 1)   # a temporary passed by a call: the frame's only
+    _, _, by_named_call = Probe.__add__(named, 1)
+    ok = (named_refs == temp_refs + 1 and shared_data == temp_data + 1 and by_op and not by_call
+          and not by_named_call and own_refs < temp_refs)
+    return ok, temp_refs, temp_data, own_refs
 
 
-_ELIDE, _TEMP_REFS, _TEMP_DATA_REFS = _calibrate_elision()
+_ELIDE, _TEMP_REFS, _TEMP_DATA_REFS, _OWN_REFS = _calibrate_elision()
 _ELIDE_BYTES = 1 << 18      # below 256 KiB a fresh allocation is cheap (NumPy's threshold too)
 
 

@@ -102,3 +102,24 @@ def test_operator_called_as_a_function_keeps_its_named_operand():
         assert out._data is not A._data
     np.testing.assert_array_equal(pt.Tensor.__sub__(A, C).numpy(), a - c)
     np.testing.assert_array_equal(A.numpy(), a)
+
+
+def test_a_temporary_passed_by_a_call_is_reused(monkeypatch):
+    # 2.0 / A is mul(reciprocal(A), 2.0): the reciprocal is held by nothing but the call
+    a, b, c, A, B, C = operands()
+    kernels = pt.backends.get_backend("cpu").kernels
+    calls = []
+    real = kernels["mul_"]
+    monkeypatch.setitem(kernels, "mul_", lambda x, y, d: (calls.append(x.shape), real(x, y, d)))
+    D.invalidate_caches()
+    try:
+        out = 2.0 / A
+        assert calls == [(N,)]
+        np.testing.assert_allclose(out.numpy(), np.float32(1) / a * 2, rtol=1e-6)
+        np.testing.assert_array_equal(A.numpy(), a)
+        r = A.reciprocal()
+        out2 = pt.Tensor.__mul__(r, 2.0)     # named: a new result
+        assert calls == [(N,)] and out2._data is not r._data
+        np.testing.assert_array_equal(r.numpy(), np.float32(1) / a)
+    finally:
+        D.invalidate_caches()

@@ -168,3 +168,33 @@ def test_register_errors(tiny):
         pt.backends.register(Tiny(), name="bad name")
     with pytest.raises(RuntimeError, match="cannot be removed"):
         pt.backends.unregister("cpu")
+
+
+def test_memoised_pointwise_calls_are_seen_by_modes_and_recorded():
+    # dispatch() of a pointwise op on plain operands takes the operator functions' memo (the
+    # meta's verdict per signature): warm it, then modes and autograd must still see each call
+    x, y = pt.tensor([1.0, 4.0]), pt.tensor([2.0, 3.0])
+    for _ in range(2):
+        pt.add(x, y), pt.mul(x, 2.0), pt.exp(x), x + y, x.exp()
+
+    class Names(DispatchMode):
+        def __init__(self):
+            self.names = []
+
+        def __plugtorch_dispatch__(self, op, args, kwargs, call):
+            self.names.append(op.name)
+            return call(args, kwargs)
+
+    with Names() as m:
+        np.testing.assert_array_equal(pt.add(x, y).numpy(), [3.0, 7.0])
+        np.testing.assert_array_equal(pt.mul(x, 2.0).numpy(), [2.0, 8.0])
+        np.testing.assert_allclose(pt.exp(x).numpy(), np.exp([1.0, 4.0]), rtol=1e-6)
+        x + y, x.exp()
+    assert m.names == ["add", "mul", "exp", "add", "exp"]
+    w = x.clone().requires_grad_()
+    out = pt.mul(pt.exp(w), 3.0)
+    assert out.grad_fn is not None
+    out.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), 3 * np.exp([1.0, 4.0]), rtol=1e-6)
+    with pytest.raises(TypeError, match="add"):
+        pt.add(x, np.ones(2))       # an ndarray is no operand of plugtorch.add (the operator + takes it)

@@ -382,3 +382,43 @@ def test_depthwise_conv2d_second_derivatives(kw):
     x = pt.randn(2, 3, 7, 6, dtype=pt.float64, requires_grad=True)
     w = pt.randn(3, 1, 3, 2, dtype=pt.float64, requires_grad=True)
     assert pt.autograd.gradgradcheck(lambda a, c: F.conv2d(a, c, groups=3, **kw), (x, w))
+
+
+def _conv2d_input_grad_ref(g, w, x_shape, stride, pad, dil, groups):
+    """The adjoint of conv2d in x, in float64: each kernel offset's g times its filter taps added
+    into that offset's window of the padded input, then the padding cut away."""
+    n, c, h, wd = x_shape
+    o, cg, kh, kw = w.shape
+    og, (sh, sw), (dh, dw) = o // groups, stride, dil
+    ho, wo = g.shape[2], g.shape[3]
+    gx = np.zeros((n, c, h + pad[0] + pad[1], wd + pad[2] + pad[3]))
+    for q in range(groups):
+        gq, wq = g[:, q * og:(q + 1) * og], w[q * og:(q + 1) * og]
+        for i in range(kh):
+            for j in range(kw):
+                gx[:, q * cg:(q + 1) * cg, i * dh:i * dh + (ho - 1) * sh + 1:sh, j * dw:j * dw + (wo - 1) * sw + 1:sw] += \
+                    np.einsum("nors,oc->ncrs", gq, wq[:, :, i, j])
+    return gx[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(padding=(2, 0), dilation=(2, 1), groups=2),
+                                dict(padding=(3, 1)), dict(padding="same", dilation=2), dict()])
+def test_conv2d_input_gradient_as_a_convolution_of_the_output_gradient(kw):
+    # stride 1 with 8 or more input channels a group: the input's gradient is conv2d of g with the
+    # flipped, group-transposed filters (at the input's size when the padding allows, else cut from
+    # the padded input's); against the float64 adjoint, in float64 and float32, and twice differentiated
+    groups = kw.get("groups", 1)
+    x, w = rng.standard_normal((2, 8 * groups, 6, 7)), rng.standard_normal((3 * groups, 8, 3, 2))
+    X, W = t64(x, True), t64(w, True)
+    y = F.conv2d(X, W, **kw)
+    pads, s, d, _ = pt.nn.functional.conv.conv2d_geometry(X, W, 1, kw.get("padding", 0), kw.get("dilation", 1), groups)
+    p = (pads[2], pads[3], pads[0], pads[1])
+    g = rng.standard_normal(tuple(y.shape))
+    y.backward(t64(g))
+    ref = _conv2d_input_grad_ref(g, w, x.shape, s, p, d, groups)
+    np.testing.assert_allclose(X.grad.numpy(), ref, rtol=1e-12, atol=1e-12)
+    X32 = pt.from_numpy(x.astype(np.float32)).requires_grad_(True)
+    F.conv2d(X32, pt.from_numpy(w.astype(np.float32)), **kw).backward(pt.from_numpy(g.astype(np.float32)))
+    np.testing.assert_allclose(X32.grad.numpy(), ref, rtol=1e-4, atol=1e-4)
+    xs, ws = X[:1, :, :4, :5].detach().requires_grad_(True), W[:, :, :2].detach().requires_grad_(True)
+    assert pt.autograd.gradgradcheck(lambda a, b: F.conv2d(a, b, **kw), (xs, ws))

@@ -303,10 +303,7 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
         if weight._rg:
             grad_w = pt.ops._depthwise_conv2d_weight_grad(g, x, weight, s, pads, d)
         if input._rg:
-            hw = (h + pads[2] + pads[3], w + pads[0] + pads[1])
-            grad_x = _depthwise_input_grad(g, hw, weight, k, d, s, (ho, wo))
-            if any(pads):
-                grad_x = grad_x[:, :, pads[2]:pads[2] + h, pads[0]:pads[0] + w]
+            grad_x = _input_grad(g, (h, w), pads, weight, c, k, d, s, (ho, wo))
             grad_x = grad_x if batched else grad_x.squeeze(0)
         return grad_x, grad_w, None if bias is None else g.sum((0, 2, 3))
     if any(pads):
@@ -316,7 +313,13 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
         cols = _columns(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
         # cols @ g^T: numpy's batched matmul runs this orientation 25% faster than g @ cols^T
         grad_w = (cols @ g3.transpose(-1, -2)).sum(0).transpose(-1, -2).reshape(tuple(weight.shape))
-    if input._rg:
+    if input._rg and cg >= 8 and s == (1, 1):
+        # stride 1 as one convolution of g (an im2col copy and a matmul): no (N, C*kh*kw, Ho*Wo)
+        # gradient columns to add back window by window (10-20% faster for 16-128 channels; a few
+        # input channels, as an RGB image's, make too thin a matmul, and a stride's phases cost more)
+        grad_x = _input_grad(g, (h, w), pads, weight, groups, k, d, s, (ho, wo))
+        grad_x = grad_x if batched else grad_x.squeeze(0)
+    elif input._rg:
         wg = weight.reshape(groups, o // groups, ck)
         gcols = (wg.transpose(-1, -2) @ g3).reshape(n, c, kh * kw, ho, wo)
         grad_xp = _sum_windows(gcols, (x.shape[2], x.shape[3]), k, d, s, (ho, wo))
@@ -327,12 +330,29 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
     return grad_x, grad_w, grad_b
 
 
-def _depthwise_input_grad(g, padded_hw, weight, kernel, dilation, stride, out_hw):
-    """A depthwise convolution's input gradient (one filter per channel), of the padded input's
-    size ``padded_hw``, as depthwise convolutions of g (the backend's kernel): no (N, C*kh*kw, Ho*Wo)
-    columns, no batch of tiny matmuls (5x slower for a MobileNet layer) and no strided adds."""
+def _input_grad(g, hw, pads, weight, groups, kernel, dilation, stride, out_hw):
+    """conv2d's gradient for its (h, w) = ``hw`` input padded by ``pads``, as convolutions of g (the
+    backend's conv2d kernel) with the filters flipped and, within each group, transposed: the full
+    correlation (PyTorch's conv_transpose). Depthwise: no batch of tiny matmuls (5x slower for a
+    MobileNet layer); otherwise no gradient columns added back window by window."""
     (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
-    c = weight.shape[0]
+    o, cg = weight.shape[0], weight.shape[1]
+    c, og = cg * groups, o // groups
+    weight = weight.reshape(groups, og, cg, kh, kw).transpose(1, 2).reshape(c, og, kh, kw)
+    left, right, top, bottom = pads
+    if stride == (1, 1) and left == right <= (kw - 1) * dw and top == bottom <= (kh - 1) * dh:
+        # the full correlation less the padding's rows and columns: the input's size at once
+        return pt.ops.conv2d(g, weight.flip((2, 3)), None, 1, ((kh - 1) * dh - top, (kw - 1) * dw - left),
+                             dilation, groups)
+    grad_x = _padded_input_grad(g, (hw[0] + top + bottom, hw[1] + left + right), weight, groups, kernel, dilation,
+                                stride, out_hw)
+    return grad_x[:, :, top:top + hw[0], left:left + hw[1]] if any(pads) else grad_x
+
+
+def _padded_input_grad(g, padded_hw, weight, groups, kernel, dilation, stride, out_hw):
+    """``_input_grad`` of the padded input, given the filters transposed in their groups."""
+    (kh, kw), (dh, dw), (sh, sw), (ho, wo) = kernel, dilation, stride, out_hw
+    c, o = weight.shape[0], g.shape[1]
     if stride != (1, 1) and dilation == (1, 1):
         # each phase of the padded image (rows a::sh, columns b::sw) gets the taps (a + m*sh, b + l*sw)
         # at shifts (m, l): a stride-1 full correlation of g with that sub-filter, flipped
@@ -340,19 +360,18 @@ def _depthwise_input_grad(g, padded_hw, weight, kernel, dilation, stride, out_hw
         for a in range(min(sh, kh)):
             for b in range(min(sw, kw)):
                 sub = weight[:, :, a::sh, b::sw]
-                ph = pt.ops.conv2d(g, sub.flip((2, 3)), None, 1, (sub.shape[2] - 1, sub.shape[3] - 1), 1, c)
+                ph = pt.ops.conv2d(g, sub.flip((2, 3)), None, 1, (sub.shape[2] - 1, sub.shape[3] - 1), 1, groups)
                 rows = pt.ops.slice(grad_x, 2, a, a + (ph.shape[2] - 1) * sh + 1, sh)
                 pt.ops.slice(rows, 3, b, b + (ph.shape[3] - 1) * sw + 1, sw).copy_(ph)
         return grad_x
     if stride != (1, 1):
-        # g with stride-1 zeros between its pixels: the gradient is then stride 1's (as PyTorch's
-        # conv_transpose), and runs as one depthwise convolution instead of kh*kw strided adds
-        up = pt.zeros((g.shape[0], c, (ho - 1) * sh + 1, (wo - 1) * sw + 1), dtype=g.dtype, device=g.device)
+        # (dilated too) g with stride-1 zeros between its pixels: the gradient is then stride 1's
+        up = pt.zeros((g.shape[0], o, (ho - 1) * sh + 1, (wo - 1) * sw + 1), dtype=g.dtype, device=g.device)
         pt.ops.slice(pt.ops.slice(up, 2, 0, up.shape[2], sh), 3, 0, up.shape[3], sw).copy_(g)
         g = up
-    # the full correlation of g with the flipped filters, itself a depthwise convolution (the
-    # backend's own kernel); rows and columns past the last window (a stride's remainder) get none
-    grad_x = pt.ops.conv2d(g, weight.flip((2, 3)), None, 1, ((kh - 1) * dh, (kw - 1) * dw), dilation, c)
+    # the full correlation of g with the flipped filters; rows and columns past the last window
+    # (a stride's remainder) get none
+    grad_x = pt.ops.conv2d(g, weight.flip((2, 3)), None, 1, ((kh - 1) * dh, (kw - 1) * dw), dilation, groups)
     extra = (padded_hw[0] - grad_x.shape[2], padded_hw[1] - grad_x.shape[3])
     return _pad(grad_x, (0, extra[1], 0, extra[0])) if any(extra) else grad_x
 

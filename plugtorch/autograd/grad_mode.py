@@ -12,8 +12,16 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 
 from plugtorch.dispatch.dispatcher import grad_state
+
+_force_serials = itertools.count(1)
+
+
+def _force_on():
+    """Grad mode turned on explicitly (not inherited): ``grad_state.forced`` takes a new serial."""
+    grad_state.forced = next(_force_serials)
 
 
 class _GradContext:
@@ -95,10 +103,11 @@ class enable_grad(_BareDecorator):
 
     def __enter__(self):
         super().__enter__()
-        grad_state.forced += 1
+        self._prev_forced = grad_state.forced
+        _force_on()
 
     def __exit__(self, *exc):
-        grad_state.forced -= 1
+        grad_state.forced = self._prev_forced
         return super().__exit__(*exc)
 
 
@@ -112,17 +121,25 @@ class set_grad_enabled(_GradContext):
                             f"{type(mode).__name__}")
         self.mode = mode
         self._prev = grad_state.enabled
+        self._prev_forced = grad_state.forced
         grad_state.enabled = mode and not grad_state.inference   # at once, as in PyTorch
+        if mode:
+            _force_on()
 
     def _fresh(self):
         return set_grad_enabled(self.mode)
 
     def __call__(self, fn):
-        grad_state.enabled = self._prev   # decorating must not change the current mode
+        # decorating must not change the current mode
+        grad_state.enabled, grad_state.forced = self._prev, self._prev_forced
         return super().__call__(fn)
 
     def __enter__(self):
         pass
+
+    def __exit__(self, *exc):
+        grad_state.forced = self._prev_forced
+        return super().__exit__(*exc)
 
 
 class inference_mode(_GradContext):
@@ -144,12 +161,16 @@ class inference_mode(_GradContext):
     def __enter__(self):
         self._prev = grad_state.enabled
         self._prev_inf = grad_state.inference
+        self._prev_forced = grad_state.forced
         grad_state.enabled = not self.mode
         grad_state.inference = self.mode
+        if not self.mode:
+            _force_on()
 
     def __exit__(self, *exc):
         grad_state.enabled = self._prev
         grad_state.inference = self._prev_inf
+        grad_state.forced = self._prev_forced
         return False
 
 

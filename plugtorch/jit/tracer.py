@@ -88,7 +88,7 @@ class Tracer(D.DispatchMode):
         # no custom autograd.Function's forward made it; a whole trace taken under no_grad
         # replays in the caller's mode, as torch.jit.trace's
         self.entry_grad = D.grad_state.enabled
-        self.entry_forced = D.grad_state.forced     # (enable_grad() blocks open at the call)
+        self.entry_forced = D.grad_state.forced     # (grad mode turned on explicitly: a serial)
         # autograd nodes made from here on have a lower seq: a backward that runs one made before
         # (history of an input or a captured tensor) used values saved outside the graph
         from plugtorch.autograd.graph import next_seq
@@ -233,8 +233,9 @@ class Tracer(D.DispatchMode):
         gs = D.grad_state
         grad = gs.enabled or not self.entry_grad or gs.in_function > 0
         if gs.enabled and (not self.entry_grad or gs.forced > self.entry_forced) and gs.in_function == 0:
-            # (enable_grad() inside the call: autograd records it there even when the call is
-            # made under no_grad, so a replay under no_grad must too)
+            # (enable_grad(), set_grad_enabled(True) or inference_mode(False) inside the call:
+            # autograd records it there even when the call is made under no_grad, so a replay
+            # under no_grad must too)
             grad, self.enables_grad = ENABLE_GRAD, True
         rec = OpCall(op, self._template(args), self._template(kwargs), source_site(), grad)
         prev = self.current

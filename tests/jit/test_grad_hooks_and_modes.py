@@ -2,6 +2,7 @@
 on (or removed from) a parameter after the step was compiled, and enable_grad() inside a
 function called under no_grad. Each compares with the known values over several calls."""
 import numpy as np
+import pytest
 
 import plugtorch as pt
 
@@ -200,3 +201,54 @@ def test_enable_grad_inside_a_call_traced_with_gradients_on_records_under_no_gra
         with pt.enable_grad():
             assert pt.is_grad_enabled()
         assert not pt.is_grad_enabled()
+
+
+def _turns_grad_on(kind):
+    # grad mode turned on inside the call other than by enable_grad(); each records in eager
+    # under no_grad
+    if kind == "set_grad_enabled block":
+        return pt.set_grad_enabled(True)
+    if kind == "autograd.grad_mode.set_grad_enabled":
+        return pt.autograd.grad_mode.set_grad_enabled(True)
+    if kind == "inference_mode(False)":
+        return pt.inference_mode(False)
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("how", ["trace", "compile"])
+@pytest.mark.parametrize("traced_with_grad", [True, False])
+@pytest.mark.parametrize("kind", ["set_grad_enabled block", "autograd.grad_mode.set_grad_enabled",
+                                  "inference_mode(False)", "set_grad_enabled call"])
+def test_grad_turned_on_inside_a_call_records_under_no_grad(kind, traced_with_grad, how):
+    # y = w * x with grad mode turned on inside f: called under no_grad, eager records y
+    # (requires grad, d sum(y)/dw = x); traced with gradients on the replay returned y without
+    # history (only enable_grad() blocks were told from inherited grad mode)
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        if kind == "set_grad_enabled call":
+            prev = pt.is_grad_enabled()
+            pt.set_grad_enabled(True)
+            y = w * x
+            pt.set_grad_enabled(prev)
+        else:
+            with _turns_grad_on(kind):
+                y = w * x
+        return y, x * 2
+    with pt.set_grad_enabled(traced_with_grad):
+        if how == "trace":
+            c = pt.jit.trace(f, (pt.ones(2),))
+        else:
+            c = pt.compile(f)
+            c(pt.ones(2)), c(pt.ones(2))
+    for k in range(1, 4):
+        with pt.no_grad():
+            y, z = c(pt.full((2,), float(k)))
+            assert not pt.is_grad_enabled()
+        assert y.requires_grad and y.grad_fn is not None and not z.requires_grad
+        np.testing.assert_array_equal(y.detach().numpy(), [2.0 * k, 3.0 * k])
+        np.testing.assert_array_equal(z.numpy(), [2.0 * k] * 2)
+        w.grad = None
+        y.sum().backward()
+        np.testing.assert_array_equal(w.grad.numpy(), [float(k)] * 2)
+    assert pt.is_grad_enabled()

@@ -223,14 +223,19 @@ def test_an_update_made_under_no_grad_runs_so_in_a_loaded_graph(tmp_path):
     np.testing.assert_array_equal(x.grad.numpy(), [3.0 + 4.0 + 5.0] * 3)
 
 
+@pytest.mark.parametrize("turn_on", ["enable_grad", "set_grad_enabled", "inference_mode"])
 @pytest.mark.parametrize("traced_under_no_grad", [True, False])
-def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path, traced_under_no_grad):
-    # y = w * x under enable_grad() in a call made under no_grad: y requires grad, d sum(y)/dw = x
-    # (the file dropped the marking: the loaded graph returned y without history)
+def test_enable_grad_inside_a_saved_graph_records_autograd_after_load(tmp_path, traced_under_no_grad, turn_on):
+    # y = w * x under enable_grad() (set_grad_enabled(True), inference_mode(False)) in a call
+    # made under no_grad: y requires grad, d sum(y)/dw = x (the file dropped the marking, and
+    # traced with gradients on only enable_grad() was marked: the loaded graph returned y
+    # without history)
     w = pt.tensor([2.0, 3.0], requires_grad=True)
+    block = {"enable_grad": pt.enable_grad, "set_grad_enabled": lambda: pt.set_grad_enabled(True),
+             "inference_mode": lambda: pt.inference_mode(False)}[turn_on]
 
     def f(x):
-        with pt.enable_grad():
+        with block():
             y = w * x
         return y, x * 2
     with pt.set_grad_enabled(not traced_under_no_grad):

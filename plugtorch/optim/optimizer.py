@@ -406,7 +406,9 @@ def _cast_state(param, key, value):
     if not isinstance(value, Tensor):
         return value
     if key == "step" or (key in _CPU_SCALARS and value.ndim == 0):
-        return value.clone()
+        # on cpu, where a new optimizer keeps them, whatever device map_location sent them to
+        # (a checkpoint loaded with map_location="opencl" into a cpu model must step as saved)
+        return value.to("cpu", copy=True)
     if value.dtype.is_floating_point:
         return value.to(param.device, param.dtype, copy=True)
     return value.to(param.device, copy=True)

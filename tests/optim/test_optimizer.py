@@ -196,6 +196,38 @@ def test_a_state_dict_with_python_number_steps_resumes_identically(cls, opts):
     np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
+@pytest.mark.parametrize("cls,opts", [
+    (pt.optim.Adam, dict(lr=0.1)), (pt.optim.AdamW, dict(lr=0.1, amsgrad=True)), (pt.optim.NAdam, dict(lr=0.1)),
+    (pt.optim.ASGD, dict(lr=0.1, t0=1)), (pt.optim.RMSprop, dict(lr=0.01)),
+], ids=lambda x: getattr(x, "__name__", ""))
+def test_a_checkpoint_mapped_to_another_device_resumes_on_cpu(tmp_path, altcpu, cls, opts):
+    # map_location sends every tensor, 'step' too, to the device; loaded into a cpu optimizer the
+    # counters return to cpu, where a new optimizer keeps them. Before, Adam's next step raised
+    # "_fused_adam_(): step 0 must be a 0-d floating point tensor on cpu ..., got tensor(1., device='altcpu:0')"
+    target = pt.tensor([1.0, -2.0, 3.0])
+
+    def train(p, opt, n):
+        for _ in range(n):
+            opt.zero_grad()
+            quadratic_grad(p, target)
+            opt.step()
+
+    a = pt.zeros(3, requires_grad=True)
+    opt_a = cls([a], **opts)
+    train(a, opt_a, 3)
+    pt.save(opt_a.state_dict(), tmp_path / "opt.pt")
+    saved = pt.load(tmp_path / "opt.pt", map_location=altcpu)
+    assert saved["state"][0]["step"].device == altcpu
+    b = a.detach().clone().requires_grad_()
+    opt_b = cls([b], **opts)
+    opt_b.load_state_dict(saved)
+    assert all(v.device.type == "cpu" for v in opt_b.state[b].values() if isinstance(v, pt.Tensor))
+    train(a, opt_a, 3)
+    train(b, opt_b, 3)
+    assert opt_b.state[b]["step"].item() == 6
+    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+
+
 def test_load_state_dict_casts_state_to_the_parameter():
     a = pt.zeros(2, requires_grad=True)
     opt = pt.optim.Adam([a])

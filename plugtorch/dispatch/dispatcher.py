@@ -179,6 +179,7 @@ def binary_operator(op):
         k = e[4]
         if (k is not None and getrefcount(a) <= _TEMP_REFS
                 and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
+                and (ad.__class__ is not _ndarray or ad.base is None or _sole_view(ad))
                 and a.grad_fn is None and (getrefcount(a) <= _OWN_REFS or _by_operator())
                 and not strict()):
             # `a` is a temporary nothing else can see (as in `x * y + z`, or passed straight from
@@ -243,6 +244,16 @@ def _binary_entry(op, a, b, bd, key):
     e = (kernel, kargs[2], out, dev, inplace)
     _caches.put(op.fast, key, e, FAST_MAX)
     return e
+
+
+def _sole_view(ad) -> bool:
+    """Whether NumPy view ``ad`` is the only holder of its memory (a view NumPy made of a fresh
+    result). A view of an array someone still holds (``from_numpy(arr[0])``), of a buffer
+    (``frombuffer(b)``: its base is no array owning memory) or of a memory map is not: reusing
+    it would overwrite their data."""
+    base = ad.base
+    # references: ad's base, the local `base` and getrefcount's argument
+    return base.__class__ is _ndarray and base.flags.owndata and getrefcount(base) <= 3
 
 
 # the instructions that call an operator's function (3.11+: one; before: one per operator)

@@ -123,3 +123,32 @@ def test_a_temporary_passed_by_a_call_is_reused(monkeypatch):
         np.testing.assert_array_equal(r.numpy(), np.float32(1) / a)
     finally:
         D.invalidate_caches()
+
+
+def test_tensor_over_another_holders_memory_is_never_overwritten():
+    # from_numpy of a NumPy view (or of a buffer) makes a tensor whose array only it holds, but
+    # whose memory belongs to the array (buffer) the caller still has: `+ 1` must not write there
+    ones = np.ones((2, N), np.float32)
+    y = pt.from_numpy(ones[0]) + 1
+    np.testing.assert_array_equal(ones, np.ones((2, N), np.float32))
+    np.testing.assert_array_equal(y.numpy(), np.full(N, 2, np.float32))
+    col = np.ones((N, 2), np.float32)
+    y = pt.from_numpy(col[:, 0]) * 3
+    np.testing.assert_array_equal(col, np.ones((N, 2), np.float32))
+    np.testing.assert_array_equal(y.numpy(), np.full(N, 3, np.float32))
+    flat = np.ones(N, np.float32)
+    y = pt.from_numpy(flat.reshape(N)) - 1
+    np.testing.assert_array_equal(flat, np.ones(N, np.float32))
+    np.testing.assert_array_equal(y.numpy(), np.zeros(N, np.float32))
+    buf = bytearray(np.ones(N, np.float32).tobytes())
+    y = pt.frombuffer(buf, dtype=pt.float32) + 1
+    np.testing.assert_array_equal(np.frombuffer(buf, np.float32), np.ones(N, np.float32))
+    np.testing.assert_array_equal(y.numpy(), np.full(N, 2, np.float32))
+
+
+def test_view_numpy_made_of_a_fresh_result_is_still_reused():
+    fresh = np.ones(N, np.float32).reshape(N)   # its base is held by this view alone
+    assert D._sole_view(fresh)
+    held = np.ones(N, np.float32)
+    assert not D._sole_view(held.reshape(N))
+    assert not D._sole_view(np.frombuffer(bytearray(8), np.float32))

@@ -95,6 +95,31 @@ def test_errors():
         pt.ops._rnn_layer(xw[0, :1].expand(4, 16), h0, c0, w_hh, None, None, "LSTM", False, (1, 3))
 
 
+
+@pytest.mark.parametrize("batch_sizes, why", [((1, 3, 1), "increasing"), ((3, 2, 0), "a zero"),
+                                              ((), "no steps"), ((3, 1), "rows != sum")])
+def test_backward_checks_batch_sizes_as_the_forward_does(batch_sizes, why):
+    # packed rows (5, gates) with batch_sizes that do not describe them: a RuntimeError naming
+    # the op and the sizes (not NumPy's IndexError/ValueError from inside the kernel)
+    xw, h0, c0, w_hh, _, _ = (None if t is None else t.detach() for t in _inputs("GRU", False))
+    res = pt.ops._rnn_layer(xw.reshape(-1, xw.shape[-1])[:5], h0, None, w_hh, None, None, "GRU", False,
+                            (3, 1, 1))
+    rows = res[0].shape[0]
+    assert rows == 5
+    xw5 = xw.reshape(-1, xw.shape[-1])[:5]
+    dout, dhn = pt.ones_like(res[0]), pt.ones_like(res[1])
+    with pytest.raises(RuntimeError, match=r"_rnn_layer_backward\(\): expected .*non-increasing positive "
+                                           r"batch_sizes.*batch_sizes \[" + ", ".join(map(str, batch_sizes))):
+        pt.ops._rnn_layer_backward(dout, dhn, None, xw5, w_hh, None, res[0], res[2], None, None, res[3],
+                                   "GRU", False, False, batch_sizes)
+    with pytest.raises(RuntimeError, match=r"_rnn_layer_backward\(\): expected xw \(seq > 0, batch, gates\)"):
+        pt.ops._rnn_layer_backward(dout, dhn, None, xw5, w_hh, None, res[0], res[2], None, None, res[3],
+                                   "GRU", False, False)   # packed rows without their batch_sizes
+    # the right batch_sizes: d_xw has xw's shape
+    got = pt.ops._rnn_layer_backward(dout, dhn, None, xw5, w_hh, None, res[0], res[2], None, None, res[3],
+                                     "GRU", False, False, (3, 1, 1))
+    assert got[0].shape == xw5.shape and got[1].shape == h0.shape
+
 @pytest.mark.parametrize("mode, reverse, proj", CASES)
 def test_packed_rows_equal_each_sequence_stepped_alone(mode, reverse, proj):
     lengths = [5, 5, 3, 1]

@@ -173,6 +173,15 @@ def _rnn_layer_backward_meta(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev
         raise RuntimeError(f"_rnn_layer_backward(): expected dout of out's shape and xw (..., gates) for w_hh "
                            f"(gates, hidden); got dout {list(dout.shape)}, out {list(out.shape)}, xw "
                            f"{list(xw.shape)}, w_hh {list(w_hh.shape)}")
+    packed = batch_sizes is not None
+    bs = [int(b) for b in batch_sizes] if packed else [xw.shape[1]] * (xw.shape[0] if xw.ndim == 3 else 0)
+    if xw.ndim != (2 if packed else 3) or not bs or any(b1 < b2 for b1, b2 in zip(bs, bs[1:])) \
+            or bs[-1] <= 0 or (packed and sum(bs) != xw.shape[0]) or out.shape[:-1] != xw.shape[:-1] \
+            or dhn.shape != (bs[0], out.shape[-1]):
+        raise RuntimeError(f"_rnn_layer_backward(): expected xw (seq > 0, batch, gates) (or packed rows (sum "
+                           f"of batch_sizes, gates) with non-increasing positive batch_sizes), out (..., hidden) "
+                           f"of xw's rows and dhn (batch, hidden); got xw {list(xw.shape)}, out "
+                           f"{list(out.shape)}, dhn {list(dhn.shape)}" + (f", batch_sizes {bs}" if packed else ""))
     dt = out._dtype
     if not dt.is_floating_point:
         raise TypeError(f"_rnn_layer_backward(): expected floating point tensors, got {dt}")
@@ -182,8 +191,7 @@ def _rnn_layer_backward_meta(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev
     dev = M.common_device("_rnn_layer_backward", tensors)
     kargs = tuple(None if t is None else t._data for t in (dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev,
                                                              c_all, ws))
-    bs = None if batch_sizes is None else tuple(int(b) for b in batch_sizes)
-    return dev, kargs + (mode, bool(reverse), bool(bias), bs), [dt] * 6
+    return dev, kargs + (mode, bool(reverse), bool(bias), tuple(bs) if packed else None), [dt] * 6
 
 
 def _rnn_layer_backward(dout, dhn, dcn, xw, w_hh, w_hr, out, h_prev, c_prev, c_all, ws, mode, reverse, bias,

@@ -263,8 +263,9 @@ def _encode(obj, tensors, seen, depth, refs):
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, tensors, seen, depth + 1, refs) for v in obj]
         return items if type(obj) is list else {"__tuple__": items}
-    if isinstance(obj, dict):
-        kind = "__odict__" if isinstance(obj, collections.OrderedDict) else "__dict__"
+    if isinstance(obj, dict):   # a Counter stays one: MultiStepLR's milestones use its elements()
+        kind = ("__odict__" if isinstance(obj, collections.OrderedDict)
+                else "__counter__" if isinstance(obj, collections.Counter) else "__dict__")
         return {kind: [[_encode(k, tensors, seen, depth + 1, refs), _encode(v, tensors, seen, depth + 1, refs)]
                        for k, v in obj.items()]}
     if isinstance(obj, _dtypes.dtype):
@@ -450,13 +451,13 @@ def _decode(s, r: _Reader, depth):
     if len(s) != 1:
         raise r.bad("its object structure has an unknown entry (the file was modified)")
     (kind, v), = s.items()
-    if kind in ("__tuple__", "__dict__", "__odict__") and not isinstance(v, list):
+    if kind in ("__tuple__", "__dict__", "__odict__", "__counter__") and not isinstance(v, list):
         raise r.bad(f"its object structure has a {kind} entry holding {st._short(v)}, not a list "
                     "(the file was modified)")
     if kind == "__tuple__":
         return tuple(_decode(x, r, depth + 1) for x in v)
-    if kind in ("__dict__", "__odict__"):
-        out = collections.OrderedDict() if kind == "__odict__" else {}
+    if kind in ("__dict__", "__odict__", "__counter__"):
+        out = {"__odict__": collections.OrderedDict, "__counter__": collections.Counter}.get(kind, dict)()
         for pair in v:
             if not (isinstance(pair, list) and len(pair) == 2):
                 raise r.bad(f"its object structure has a {kind} item {st._short(pair)}, not a "

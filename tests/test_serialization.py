@@ -444,6 +444,17 @@ def test_save_replaces_the_file_and_keeps_its_mode_and_symlinks(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt", "latest.pt", "plain"]
 
 
+def test_a_counter_loads_as_a_counter(tmp_path):
+    # MultiStepLR keeps its milestones in a Counter; loaded as a plain dict, a resumed schedule
+    # raised AttributeError ('dict' object has no attribute 'elements') at its next milestone
+    c = collections.Counter([2, 5, 5])
+    pt.save({"milestones": c, "nested": [collections.Counter({"a": 3})]}, tmp_path / "c.pt")
+    back = pt.load(tmp_path / "c.pt")
+    assert type(back["milestones"]) is collections.Counter and back["milestones"] == {2: 1, 5: 2}
+    assert sorted(back["milestones"].elements()) == [2, 5, 5] and back["milestones"][7] == 0
+    assert type(back["nested"][0]) is collections.Counter and back["nested"][0]["a"] == 3
+
+
 def test_save_into_a_missing_directory_is_refused_naming_it(tmp_path):
     missing = tmp_path / "runs" / "exp1"
     with pytest.raises(RuntimeError, match=f"Parent directory {missing} does not exist.*os.makedirs"):

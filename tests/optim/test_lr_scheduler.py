@@ -214,6 +214,26 @@ def test_a_scheduler_built_with_last_epoch_resumes_the_schedule(make, known):
     close(uninterrupted, known)
 
 
+def test_sequential_lr_with_multistep_resumes_from_a_saved_file(tmp_path):
+    def make(opt):
+        return S.SequentialLR(opt, [S.ConstantLR(opt, factor=0.5, total_iters=2),
+                                    S.MultiStepLR(opt, milestones=[1, 3], gamma=0.5)], milestones=[3])
+    opt = make_opt()
+    full = lrs(make(opt), 9)
+    opt = make_opt()
+    sched = make(opt)
+    lrs(sched, 2)
+    pt.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, tmp_path / "ckpt.pt")
+    ck = pt.load(tmp_path / "ckpt.pt")
+    opt2 = make_opt()
+    sched2 = make(opt2)
+    opt2.load_state_dict(ck["opt"])
+    sched2.load_state_dict(ck["sched"])
+    # epochs 0-1 at 0.5 (ConstantLR), 2 at 1, then MultiStepLR from its epoch 0 at 3: halved at 1 and 3
+    close(full, [0.5, 0.5, 1, 1, 0.5, 0.5, 0.25, 0.25, 0.25])
+    close(lrs(sched2, 7), full[2:])
+
+
 def test_step_with_epoch_uses_the_closed_form():
     sched = S.StepLR(make_opt(), step_size=2, gamma=0.5)
     sched.step(5)

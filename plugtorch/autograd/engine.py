@@ -326,6 +326,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         rec.backward_ran = True   # plugtorch.jit: the traced graph holds a backward
         if create_graph:
             rec.backward_recorded = True   # (and a history of it, which its replay does not make)
+        if retain_graph:
+            rec.backward_retained = True   # (history kept for a second backward a replay cannot run)
         seq0 = getattr(rec, "seq0", None)
         if seq0 is None:
             rec = None

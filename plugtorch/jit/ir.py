@@ -229,6 +229,19 @@ class UnrecordedBackward(CompiledFunctionBackward):
                            "function, or run its backward inside it")
 
 
+class RetainedBackward(UnrecordedBackward):
+    """The ``grad_fn`` of such an output whose history the call's ``backward(retain_graph=True)``
+    kept (a returned loss): eager runs a second backward through it; a ``jit.trace`` replay has
+    none to run (``plugtorch.compile`` runs such a call eagerly: a graph break)."""
+
+    def apply(self, grads, create_graph):
+        raise RuntimeError("a backward reached a tensor returned by a replay of a traced call that ran "
+                           "backward(retain_graph=True) itself: eager keeps that history for a second backward, "
+                           "but the replay records no autograd history, so there is none to run. Run the second "
+                           "backward inside the traced function, use plugtorch.compile (which runs such a call "
+                           "eagerly), or return the tensor detached")
+
+
 class Graph:
     """A traced program: inputs, captured tensors, op-level calls, kernel-level nodes, outputs."""
 

@@ -104,6 +104,7 @@ class Tracer(D.DispatchMode):
         self.backward_ran = False
         self.enables_grad = False     # an op made under enable_grad() inside a call entered without grad
         self.backward_recorded = False   # a backward ran with create_graph=True (double backward)
+        self.backward_retained = False   # a backward ran with retain_graph=True
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self.grad_events = 0          # .grad reads and assignments so far
@@ -648,7 +649,7 @@ class Tracer(D.DispatchMode):
         history (the returned loss), a message saying the replay recorded none where it did
         not (a forward after the step). Either way it requires grad and has a grad_fn, as
         eager's; neither lets a backward leave a gradient out silently."""
-        from plugtorch.jit.ir import CompiledFunctionBackward, UnrecordedBackward
+        from plugtorch.jit.ir import CompiledFunctionBackward, RetainedBackward, UnrecordedBackward
         history = {}
         for t in flatten_tensors((result,))[0]:
             if t.grad_fn is None:
@@ -659,10 +660,11 @@ class Tracer(D.DispatchMode):
             if _history_freed(t.grad_fn):
                 history.setdefault(v.index, CompiledFunctionBackward)
             else:
-                history[v.index] = UnrecordedBackward
-        if self.warn and UnrecordedBackward in history.values():
+                history[v.index] = RetainedBackward if self.backward_retained else UnrecordedBackward
+        if self.warn and any(h is not CompiledFunctionBackward for h in history.values()):
+            how = " (backward(retain_graph=True) kept it)" if self.backward_retained else ""
             warnings.warn("the traced call runs backward and returns a tensor with autograd history that backward did "
-                          "not free: a replay returns it requiring grad, but a backward through it raises (the "
+                          f"not free{how}: a replay returns it requiring grad, but a backward through it raises (the "
                           "replay records no history)", TracerWarning, stacklevel=4)
         self.graph.output_history = history
 
@@ -682,6 +684,11 @@ class Tracer(D.DispatchMode):
             # a gradient penalty or a Hessian-vector product differentiates through
             g.breaks.append(("runs backward with create_graph=True and returns a tensor with that autograd "
                              "history, which a replay would return without it", ""))
+        if self.backward_retained and not self.backward_recorded and any(
+                t.grad_fn is not None and not _history_freed(t.grad_fn) for t in flatten_tensors((result,))[0]):
+            # (a second backward through it runs in eager; a replay has no history to run)
+            g.breaks.append(("runs backward with retain_graph=True and returns a tensor with the autograd history "
+                             "it kept, which a replay would return without it", ""))
         if self.backward_ran and not self.backward_recorded:
             self._returned_history(result)
         # an input or captured tensor the call gave another shape or strides in place

@@ -150,3 +150,59 @@ def test_a_step_logging_a_norm_after_the_read_still_compiles_its_head():
     np.testing.assert_allclose(log[-1], np.linalg.norm(model.weight.detach().numpy()), rtol=1e-6)
     assert len(log) == 6
     assert pt.compiler.stats()["compiled_calls"] >= 1
+
+
+def test_a_loss_kept_by_retain_graph_takes_a_second_backward_as_eager():
+    # loss = sum(w * w * x), x = 1: dloss/dw = 2w = [2, 4]; the step's backward(retain_graph=True)
+    # leaves w.grad = [2, 4] and a second loss.backward() outside adds [2, 4] again. The replay
+    # returned the loss without history, so the second backward raised "no history" where eager
+    # runs it: the call is now a graph break (eager), as torch.compile breaks at backward
+    w = pt.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * w * x).sum()
+        loss.backward(retain_graph=True)
+        return loss
+    pt.compiler.reset()
+    c = pt.compile(step)
+    for _ in range(3):
+        w.grad = None
+        loss = c(pt.ones(2))
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
+        loss.backward()
+        assert loss.item() == 5.0
+        np.testing.assert_array_equal(w.grad.numpy(), [4.0, 8.0])
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 0 and st["graph_breaks"] >= 1
+    assert any("retain_graph=True" in r for r in st["reasons"])
+    with pytest.raises(RuntimeError, match="retain_graph=True.*return it detached"):
+        pt.compile(step, fullgraph=True)(pt.ones(2))
+    # jit.trace cannot break: its replay's loss names the cause and the fixes at backward
+    w.grad = None
+    with pytest.warns(pt.jit.TracerWarning, match="retain_graph=True"):
+        t = pt.jit.trace(step, (pt.ones(2),), check_trace=False)
+    w.grad = None
+    loss = t(pt.ones(2))
+    np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
+    assert loss.requires_grad and loss.grad_fn.name() == "CompiledFunctionBackward"
+    with pytest.raises(RuntimeError, match=r"backward\(retain_graph=True\).*Run the second backward inside"):
+        loss.backward()
+
+
+def test_a_step_with_retain_graph_returning_a_detached_loss_still_compiles():
+    # the same step returning loss.detach(): nothing to run a second backward through, so it
+    # replays as a graph; w.grad = 2w = [2, 4] each call
+    w = pt.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        loss = (w * w * x).sum()
+        loss.backward(retain_graph=True)
+        return loss.detach()
+    pt.compiler.reset()
+    c = pt.compile(step)
+    for _ in range(4):
+        w.grad = None
+        assert c(pt.ones(2)).item() == 5.0
+        np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 0 and st["compiled_calls"] >= 2

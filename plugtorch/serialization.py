@@ -41,7 +41,7 @@ from plugtorch import _dtypes
 from plugtorch import _safetensors as st
 from plugtorch import _torch_format
 from plugtorch._device import device as _device
-from plugtorch._tensor import Tensor
+from plugtorch._tensor import Size, Tensor
 
 FORMAT = "plugtorch"
 VERSION = "1"
@@ -260,6 +260,8 @@ def _encode(obj, tensors, seen, depth, refs):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else {"__float__": repr(obj)}
+    if isinstance(obj, Size):   # a shape kept in a checkpoint loads as a Size again (numel() ...)
+        return {"__size__": [int(n) for n in obj]}
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, tensors, seen, depth + 1, refs) for v in obj]
         return items if type(obj) is list else {"__tuple__": items}
@@ -472,6 +474,8 @@ def _decode(s, r: _Reader, depth):
         return out
     if kind == "__float__" and v in _FLOATS:
         return float(v)
+    if kind == "__size__" and isinstance(v, list) and all(type(n) is int and n >= 0 for n in v):
+        return Size(v)
     if kind == "__dtype__" and isinstance(v, str) and v in _CODES:
         return getattr(_dtypes, v)
     if kind == "__device__" and isinstance(v, str):
@@ -479,7 +483,7 @@ def _decode(s, r: _Reader, depth):
             return _device(v)
         except (RuntimeError, ValueError, TypeError) as e:
             raise r.bad(f"its object structure has an invalid device {st._short(v)} ({e})") from None
-    if kind in ("__float__", "__dtype__", "__device__"):
+    if kind in ("__float__", "__dtype__", "__device__", "__size__"):
         raise r.bad(f"its object structure has an invalid {kind} entry {st._short(v)} (the file was modified)")
     raise r.bad(f"its object structure has an unknown entry {st._short(kind)} (the file was modified)")
 

@@ -455,6 +455,14 @@ def test_a_counter_loads_as_a_counter(tmp_path):
     assert type(back["nested"][0]) is collections.Counter and back["nested"][0]["a"] == 3
 
 
+def test_a_size_loads_as_a_size(tmp_path):
+    pt.save({"shape": pt.zeros(2, 3, 4).shape, "empty": pt.tensor(1.0).shape, "t": (2, 3)}, tmp_path / "s.pt")
+    back = pt.load(tmp_path / "s.pt")
+    assert type(back["shape"]) is pt.Size and back["shape"] == (2, 3, 4) and back["shape"].numel() == 24
+    assert type(back["empty"]) is pt.Size and back["empty"].numel() == 1
+    assert type(back["t"]) is tuple
+
+
 def test_save_into_a_missing_directory_is_refused_naming_it(tmp_path):
     missing = tmp_path / "runs" / "exp1"
     with pytest.raises(RuntimeError, match=f"Parent directory {missing} does not exist.*os.makedirs"):

@@ -94,6 +94,10 @@ class OptimizerState(_CountingDict, defaultdict):
         # (with the counter: a copy's ParamStates count into the copy's, pickled or deep-copied)
         return type(self), (self.default_factory,), self.__dict__, None, iter(self.items())
 
+    def __repr__(self):
+        # (a defaultdict's text, as torch's ``opt.state`` prints: the class is an implementation detail)
+        return f"defaultdict({self.default_factory!r}, {dict.__repr__(self)})"
+
     def __missing__(self, key):
         d = ParamState()
         d._changes = self.changes

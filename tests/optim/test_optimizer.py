@@ -333,3 +333,27 @@ def test_step_on_every_available_backend_matches_cpu(device, cls, opts):
         assert p.device.type == device if dev == device else True
         results.append(p.detach().cpu().numpy())
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-6)
+
+
+def test_state_prints_as_a_defaultdict_and_copies_keep_plain_state_dicts():
+    # opt.state printed OptimizerState(<class 'dict'>, {...}) where PyTorch's is a defaultdict
+    # and prints so; state_dict()["state"] and its entries are plain dicts, copies included.
+    # SGD lr 0.1 momentum 0.9 on sum(w * w), w = [1, 2]: the buffer is the gradient 2w = [2, 4]
+    import copy
+    w = pt.nn.Parameter(pt.tensor([1.0, 2.0]))
+    opt = pt.optim.SGD([w], lr=0.1, momentum=0.9)
+    assert repr(opt.state) == str(opt.state) == "defaultdict(<class 'dict'>, {})"
+    (w * w).sum().backward()
+    opt.step()
+    buf = opt.state[w]["momentum_buffer"]
+    assert repr(opt.state) == f"defaultdict(<class 'dict'>, {{{w!r}: {{'momentum_buffer': {buf!r}}}}})"
+    assert repr(opt.state[w]) == f"{{'momentum_buffer': {buf!r}}}"
+    np.testing.assert_array_equal(buf.numpy(), [2.0, 4.0])
+    sd = opt.state_dict()
+    for d in (sd, copy.copy(sd), copy.deepcopy(sd)):
+        assert type(d["state"]) is dict and type(d["state"][0]) is dict
+        np.testing.assert_array_equal(d["state"][0]["momentum_buffer"].numpy(), [2.0, 4.0])
+    for o in (copy.copy(opt), copy.deepcopy(opt)):
+        assert repr(o.state).startswith("defaultdict(<class 'dict'>, {")
+        assert type(o.state_dict()["state"]) is dict
+        np.testing.assert_array_equal(next(iter(o.state.values()))["momentum_buffer"].numpy(), [2.0, 4.0])

@@ -134,3 +134,19 @@ def test_references_know_pytorchs_result_dtypes():
     assert [(a.tolist(), d) for a, d in REFERENCES["sum"](x.astype(np.int8))] == [(4, pt.int64)]
     assert [(a.tolist(), d) for a, d in REFERENCES["exp"](np.zeros(2, np.int16))] == [([1.0, 1.0], pt.float32)]
     assert [(a.tolist(), d) for a, d in REFERENCES["cumsum"](np.array([True, True]), 0)] == [([1, 2], pt.int64)]
+
+
+def test_half_mul_and_div_take_a_scalar_operand_as_a_float32():
+    # float16 -0.09515 * 71003 is -6756.2 (-6756 in float16): a 0-d int64 or a Python int second
+    # operand is not first rounded to float16 (inf), while a float16 tensor of 71003 is inf
+    h = np.array([-0.09515, 2.0], np.float16)
+    exact = (h.astype(np.float64) * 71003).astype(np.float16)
+    assert exact.tolist() == [-6756.0, np.inf]
+    for other in (np.array(71003), 71003):
+        [(r, d)] = REFERENCES["mul"](h, other)
+        assert d is pt.float16 and r.tolist() == exact.tolist()
+    [(r, d)] = REFERENCES["div"](h, np.array(1 / 71003))
+    assert d is pt.float16 and r.tolist() == exact.tolist()
+    [(r, d)] = REFERENCES["mul"](np.array(71003), h)             # a first operand is rounded first
+    assert r.tolist() == [-np.inf, np.inf]
+    assert (pt.tensor(h) * pt.tensor(71003)).tolist() == exact.tolist()

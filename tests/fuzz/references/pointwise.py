@@ -7,7 +7,7 @@ import numpy as np
 
 from plugtorch import _dtypes
 
-from .common import B, I64, as_operand, dtype_of, float_result, operand_in, opmath, promoted_dtype, result
+from .common import B, HALF, I64, as_operand, dtype_of, float_result, operand_in, opmath, promoted_dtype, result
 
 
 def _erf(x):
@@ -53,9 +53,12 @@ def _predicate(fn):
     return ref
 
 
-def _binary(fn, result_dtype=None, int_fn=None, bool_fn=None, float_only_result=False):
+def _binary(fn, result_dtype=None, int_fn=None, bool_fn=None, float_only_result=False, opmath_scalar=False):
     """``fn`` on the operands promoted PyTorch's way; ``result_dtype`` maps the promoted dtype to the
-    result's (comparisons give bool, true division a float)."""
+    result's (comparisons give bool, true division a float). ``opmath_scalar`` (mul, div): with a
+    float16/bfloat16 result, a scalar second operand (a Python number, or a 0-d array of another
+    dtype) is taken as a float32, not first rounded to the half type, and the result rounded once,
+    as PyTorch's kernels do: float16 -0.09515 * tensor(71003) is -6756, not -inf."""
     def ref(input, other, **kw):
         d = promoted_dtype([as_operand(input), as_operand(other)])
         out = result_dtype(d) if result_dtype else d
@@ -63,6 +66,9 @@ def _binary(fn, result_dtype=None, int_fn=None, bool_fn=None, float_only_result=
         # uint8 / -3 divides by -3.0; elsewhere a scalar takes the promoted dtype (uint8 < -3 wraps)
         compute = out if float_only_result and not d.is_floating_point else d
         x, y = operand_in(input, compute), operand_in(other, compute)
+        if opmath_scalar and compute in HALF and (not isinstance(other, np.ndarray) or
+                                                  (other.ndim == 0 and other.dtype != compute.numpy)):
+            y = np.asarray(other).astype(np.float32)
         with np.errstate(all="ignore"):
             if d is B and bool_fn is not None:
                 r = bool_fn(x, y)
@@ -121,9 +127,9 @@ REFERENCES.update({
     "isnan": _predicate(np.isnan), "isinf": _predicate(np.isinf), "isfinite": _predicate(np.isfinite),
     "logical_not": _predicate(np.logical_not),
     "add": _binary(np.add, bool_fn=np.logical_or), "sub": _binary(np.subtract),
-    "mul": _binary(np.multiply, bool_fn=np.logical_and),
-    "div": _binary(np.true_divide, result_dtype=float_result, float_only_result=True),
-    "true_divide": _binary(np.true_divide, result_dtype=float_result, float_only_result=True),
+    "mul": _binary(np.multiply, bool_fn=np.logical_and, opmath_scalar=True),
+    "div": _binary(np.true_divide, result_dtype=float_result, float_only_result=True, opmath_scalar=True),
+    "true_divide": _binary(np.true_divide, result_dtype=float_result, float_only_result=True, opmath_scalar=True),
     "floor_divide": _binary(np.floor_divide, int_fn=_int_div(np.floor_divide)),
     "remainder": _binary(np.remainder, int_fn=_int_div(np.remainder)),
     "fmod": _binary(np.fmod, int_fn=_int_div(np.fmod)),

@@ -313,10 +313,10 @@ def conv2d_backward(g, input, weight, bias=None, stride=1, padding=0, dilation=1
         cols = _columns(x, k, d, s, (ho, wo)).reshape(n, groups, ck, L)
         # cols @ g^T: numpy's batched matmul runs this orientation 25% faster than g @ cols^T
         grad_w = (cols @ g3.transpose(-1, -2)).sum(0).transpose(-1, -2).reshape(tuple(weight.shape))
-    if input._rg and cg >= 8 and s == (1, 1):
+    if input._rg and cg >= 32 and s == (1, 1):
         # stride 1 as one convolution of g (an im2col copy and a matmul): no (N, C*kh*kw, Ho*Wo)
-        # gradient columns to add back window by window (10-20% faster for 16-128 channels; a few
-        # input channels, as an RGB image's, make too thin a matmul, and a stride's phases cost more)
+        # gradient columns to add back window by window (10-20% faster for 32-128 channels; fewer
+        # input channels make too thin a matmul, and a stride's phases cost more)
         grad_x = _input_grad(g, (h, w), pads, weight, groups, k, d, s, (ho, wo))
         grad_x = grad_x if batched else grad_x.squeeze(0)
     elif input._rg:

@@ -172,6 +172,10 @@ def can_cast(frm, to) -> bool:
 
 
 _VALUE_OPS = frozenset({"masked_fill", "index_fill"})   # a 0-d tensor argument there is a number, read once
+# ops whose operands are read before self is written, as the out-of-place op reads them: one in
+# self's memory is cloned first (PyTorch computes masked_scatter_ from a source overlapping self:
+# a.masked_scatter_(a > 2, a[:3]) gives [0, 1, 2, 0, 1, 2] for a = arange(6.))
+_READ_FIRST_OPS = frozenset({"masked_scatter"})
 
 
 def inplace(self, op, args, kwargs):
@@ -182,6 +186,8 @@ def inplace(self, op, args, kwargs):
                            f"dtype {_dtypes.to_dtype(dt)} should match; leave dtype= out or use {op.name}()")
     vc = self._vc
     if vc is not None:   # an operand partly in self's memory: refused, as PyTorch does
+        if op.name in _READ_FIRST_OPS:
+            args = tuple(a.clone() if getattr(a, "_vc", None) is vc else a for a in args)
         for a in args:
             if getattr(a, "_vc", None) is vc and not (a.ndim == 0 and op.name in _VALUE_OPS):
                 from plugtorch.dispatch.meta import check_no_partial_overlap

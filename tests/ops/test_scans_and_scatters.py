@@ -445,3 +445,45 @@ def test_as_strided_of_a_view_with_another_dtype_counts_in_its_own_elements(dev)
     with pytest.raises(RuntimeError, match=r"setStorage: sizes \[9\], strides \[1\], storage offset 0, and itemsize 4 "
                                            r"requiring a storage size of 36 are out of bounds for storage of size 32"):
         pt.as_strided(a, (9,), (1,), 0)
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_masked_scatter_reads_a_source_overlapping_self_before_writing(dev):
+    # a.masked_scatter_(a > 2, a[:3]), a = arange(6): the source [0, 1, 2] read before any
+    # write gives [0, 1, 2, 0, 1, 2] (it was refused as a partial overlap). Where a sequential
+    # kernel would read an element it already wrote (mask [F, T, T, F, F, T] with source a itself
+    # or a[:5] into a[1:]), read-first gives the out-of-place masked_scatter's value,
+    # [0, 0, 1, 3, 4, 2]: positions 1, 2, 5 take the old 0, 1, 2
+    a = pt.arange(6.0, device=dev)
+    a.masked_scatter_(a > 2, a[:3])
+    assert a.tolist() == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    a = pt.arange(6.0, device=dev)
+    a.masked_scatter_(a < 3, a[3:])
+    assert a.tolist() == [3.0, 4.0, 5.0, 3.0, 4.0, 5.0]
+    m = _t([False, True, True, False, False, True], dev)
+    a = pt.arange(6.0, device=dev)
+    a.masked_scatter_(m, a)
+    assert a.tolist() == [0.0, 0.0, 1.0, 3.0, 4.0, 2.0]
+    a = pt.arange(6.0, device=dev)
+    a[1:].masked_scatter_(m[1:], a[:5])
+    assert a.tolist() == [0.0, 0.0, 1.0, 3.0, 4.0, 2.0]
+    b = _t([True, False, True, False], dev)
+    b.masked_scatter_(b, b[1:])                  # (mask and source both in b's memory)
+    assert b.tolist() == [False, False, True, False]
+    # autograd: b = x; b[3:] takes b[:3], so x's gradient is g[:3] + g[3:] = [5, 7, 9] and 0 after
+    x = pt.arange(6.0, device=dev, requires_grad=True)
+    y = x * 1
+    y.masked_scatter_(y > 2, y[:3])
+    y.backward(pt.arange(1.0, 7.0, device=dev))
+    assert y.tolist() == [0.0, 1.0, 2.0, 0.0, 1.0, 2.0]
+    assert x.grad.tolist() == [5.0, 7.0, 9.0, 0.0, 0.0, 0.0]
+    # the other in-place writes from an overlapping source stay refused, as PyTorch's
+    for write in (lambda a: a.index_put_((_t([3, 4, 5], dev),), a[:3]),
+                  lambda a: a.index_copy_(0, _t([1, 2, 3], dev), a[:3]),
+                  lambda a: a.scatter_(0, _t([1, 2, 3], dev), a[:3]),
+                  lambda a: a.put_(_t([1, 2, 3], dev), a[:3])):
+        with pytest.raises(RuntimeError, match="refer to a single memory location. Please clone"):
+            write(pt.arange(6.0, device=dev))
+    a = pt.arange(6.0, device=dev)
+    a.masked_fill_(a > 2, a[0])                  # (a 0-d value is a number, read once)
+    assert a.tolist() == [0.0, 1.0, 2.0, 0.0, 0.0, 0.0]

@@ -103,6 +103,20 @@ def test_hardtanh_keeps_nan_and_integer_dtypes():
     assert got.dtype is pt.int64 and got.tolist() == [-1, 0, 1]
 
 
+
+def test_hardtanh_decomposition_is_clamp_even_for_min_above_max():
+    # the decomposition (backends without a hardtanh kernel) gave min_val below min_val and
+    # max_val above it when min_val > max_val (the op allows it; F.hardtanh raises); clamp's
+    # min(max(x, 1), 0.5) is 0.5 everywhere, as np.clip and the cpu kernel give
+    from plugtorch.nn.functional.activation import hardtanh_op
+    v = np.array([-2.0, 0.2, 0.7, 1.5, np.nan, -0.0])
+    for lo, hi in ((True, 0.5), (-1.0, 1.0), (0.0, 6.0)):
+        got = hardtanh_op(t64(v), lo, hi).numpy()
+        np.testing.assert_array_equal(got, np.clip(v, float(lo), float(hi)))
+        np.testing.assert_array_equal(pt.ops.hardtanh(t64(v), lo, hi).numpy(), got)
+    assert np.signbit(hardtanh_op(t64([-0.0]), 0.0, 6.0).numpy()[0])
+    assert hardtanh_op(pt.tensor([-3, 0, 3]), -1.5, 2.5).tolist() == [-1, 0, 2]
+
 def test_prelu():
     x = np.random.default_rng(3).standard_normal((2, 3, 4))
     m = nn.PReLU(3).double()

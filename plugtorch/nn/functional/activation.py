@@ -56,11 +56,11 @@ def hardtanh_op(input, min_val: float = -1.0, max_val: float = 1.0):
     """The nn op ``hardtanh`` (plugtorch/nn/ops.py): the input clamped to [min_val, max_val], in its
     dtype, nan kept, -0.0 kept at min_val 0 (as PyTorch's clamp); its gradient (the formula) is
     the incoming one where min_val < x < max_val or x is nan, else 0. A backend may give it a
-    kernel (cpu: one np.clip); this decomposition serves the others."""
-    keep = (input >= min_val) & (input <= max_val)
-    if input.dtype.is_floating_point:
-        keep = keep | (input != input)
-    out = pt.where(keep, input, pt.where(input < min_val, min_val, max_val))
+    kernel (cpu: one np.clip); this decomposition serves the others. It is clamp's min(max(x,
+    min_val), max_val), so min_val > max_val (which only the op reaches: F.hardtanh raises) gives
+    max_val everywhere, as the cpu kernel and PyTorch's aten op."""
+    out = pt.where(input < min_val, min_val, input)
+    out = pt.where(out > max_val, max_val, out)
     return out if out.dtype == input.dtype else out.to(input.dtype)
 
 

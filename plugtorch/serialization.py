@@ -147,6 +147,12 @@ def _create_beside(directory: str, base: str):
             return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
             continue
+        except PermissionError as e:    # say why a file the user did not name is needed, and the way out
+            path = os.path.join(directory, base)
+            raise PermissionError(e.errno, f"plugtorch.save writes {path} through a temporary file beside it, "
+                                  f"so that a failed save leaves the old file whole, and cannot create one in "
+                                  f"{directory} ({e.strerror}); make the directory writable, or write in place "
+                                  f"(not atomic): with open({path!r}, 'wb') as f: plugtorch.save(obj, f)") from None
 
 
 def _fsync_directory(directory: str) -> None:

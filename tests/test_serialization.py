@@ -519,6 +519,41 @@ def test_save_refuses_to_replace_a_read_only_checkpoint():
         shutil.rmtree(directory, ignore_errors=True)
 
 
+_SAVE_IN_A_LOCKED_DIRECTORY = """
+import os, sys
+import plugtorch as pt
+if os.geteuid() == 0:        # as 'nobody', who may write the file but not create files beside it
+    os.setuid(65534)
+try:
+    pt.save({"w": pt.zeros(3)}, sys.argv[1])
+except PermissionError as e:
+    print(e)
+with open(sys.argv[1], "wb") as f:     # the way out the message gives: in place, not atomic
+    pt.save({"w": pt.zeros(3)}, f)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid"), reason="needs POSIX users")
+def test_a_directory_without_room_for_the_temporary_file_is_explained():
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="pt-lockeddir-", dir="/tmp")
+    try:
+        path = os.path.join(directory, "ckpt.pt")
+        pt.save({"w": pt.arange(3.0)}, path)
+        os.chmod(path, 0o666)
+        os.chmod(directory, 0o755 if os.geteuid() == 0 else 0o555)
+        run = subprocess.run([sys.executable, "-c", _SAVE_IN_A_LOCKED_DIRECTORY, path], capture_output=True,
+                             text=True, timeout=120)
+        assert run.stdout.startswith(f"[Errno 13] plugtorch.save writes {path} through a temporary file beside "
+                                     f"it") and f"cannot create one in {directory}" in run.stdout, \
+            run.stdout + run.stderr
+        assert pt.load(path)["w"].tolist() == [0.0, 0.0, 0.0] and os.listdir(directory) == ["ckpt.pt"]
+    finally:
+        os.chmod(directory, 0o755)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def test_save_to_a_file_object_writes_in_place():
     buf = io.BytesIO()
     buf.write(b"prefix")

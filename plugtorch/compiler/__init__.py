@@ -1005,12 +1005,19 @@ class CompiledFunction:
         before = _host_rng_states()
         py_before = python_state(self._fn, deep=True, args=args, kwargs=kwargs)
         opt_before = _optimizer_fingerprint(list(_optim.LIVE))
+        grad_before = D.grad_state.enabled
         with _decorators.compiling() as disabled:
             graph, res, tensors, spec = trace_call(self._fn, args, kwargs, warn=False)
         if disabled:
             return self._graph_break(key, e, res, f"{self.__name__}: calls {disabled[0]}, which "
                                      "plugtorch.compiler.disable marks to run eagerly",
                                      "remove plugtorch.compiler.disable from it")
+        if D.grad_state.enabled is not grad_before:    # (set_grad_enabled() called as a function)
+            return self._graph_break(key, e, res, f"{self.__name__}: the call leaves grad mode "
+                                     f"{'on' if D.grad_state.enabled else 'off'} (it was "
+                                     f"{'on' if grad_before else 'off'}), which a replay would not do",
+                                     "restore it before returning (with plugtorch.set_grad_enabled(...): as a "
+                                     "block), or set it outside the compiled function")
         drew = _host_rng_drawn(before)
         if drew:    # (Python chose with numbers a replay would not draw again)
             graph.breaks.append((drew, ""))

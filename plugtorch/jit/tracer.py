@@ -691,6 +691,11 @@ class Tracer(D.DispatchMode):
                              "it kept, which a replay would return without it", ""))
         if self.backward_ran and not self.backward_recorded:
             self._returned_history(result)
+        if self.warn and D.grad_state.enabled is not self.entry_grad:   # (set_grad_enabled() as a call)
+            warnings.warn(f"the traced call leaves grad mode {'on' if D.grad_state.enabled else 'off'} (it was "
+                          f"{'on' if self.entry_grad else 'off'}): a replay does not change grad mode (use "
+                          "set_grad_enabled(...) as a block, or call it outside the traced function)",
+                          TracerWarning, stacklevel=3)
         # an input or captured tensor the call gave another shape or strides in place
         # (unsqueeze_, t_, transpose_, squeeze_, as_strided_, ``.data =``): the graph holds the
         # new metadata only as a view, so a replay would leave the tensor as it was

@@ -252,3 +252,37 @@ def test_grad_turned_on_inside_a_call_records_under_no_grad(kind, traced_with_gr
         y.sum().backward()
         np.testing.assert_array_equal(w.grad.numpy(), [float(k)] * 2)
     assert pt.is_grad_enabled()
+
+
+def test_a_call_that_leaves_grad_mode_changed_runs_eagerly():
+    # f calls set_grad_enabled(True) as a function and returns: eager leaves grad mode on after
+    # the call (under no_grad too) and y = w * x = [2, 3] records; the replay did not change grad
+    # mode, so from the second call on the caller's no_grad block stayed off. Now a graph break
+    w = pt.tensor([2.0, 3.0], requires_grad=True)
+
+    def f(x):
+        pt.set_grad_enabled(True)
+        return w * x
+    pt.compiler.reset()
+    c = pt.compile(f)
+    for _ in range(3):
+        with pt.no_grad():
+            y = c(pt.ones(2))
+            assert pt.is_grad_enabled()
+        assert y.requires_grad and y.tolist() == [2.0, 3.0]
+    assert any("leaves grad mode on" in r for r in pt.compiler.stats()["reasons"])
+
+    def g(x):
+        pt.set_grad_enabled(False)
+        return w * x
+    c = pt.compile(g)
+    for _ in range(3):
+        y = c(pt.ones(2))
+        assert not pt.is_grad_enabled() and not y.requires_grad and y.tolist() == [2.0, 3.0]
+        pt.set_grad_enabled(True)
+    with pytest.raises(RuntimeError, match="leaves grad mode off.*set_grad_enabled"):
+        pt.compile(g, fullgraph=True)(pt.ones(2))
+    pt.set_grad_enabled(True)
+    with pytest.warns(pt.jit.TracerWarning, match="leaves grad mode off"):
+        pt.jit.trace(g, (pt.ones(2),), check_trace=False)
+    pt.set_grad_enabled(True)

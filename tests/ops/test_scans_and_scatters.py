@@ -205,6 +205,18 @@ def test_index_reduce_against_a_loop(dev):
         pt.zeros(3).index_reduce(0, pt.tensor([0]), pt.ones(1), "sum")
 
 
+def test_index_ops_refuse_a_source_of_none():
+    # index_reduce's source None escaped as AttributeError ('NoneType' object has no attribute
+    # 'ndim'), index_add's and index_copy's as a TypeError naming index_put: PyTorch's TypeError
+    # names the op and the argument
+    x, index = pt.zeros(3, 2), pt.tensor([0, 1, 2])
+    for op, extra in (("index_reduce", ("mean",)), ("index_add", ()), ("index_copy", ())):
+        for f in (getattr(pt, op), lambda *a: getattr(x, op + "_")(*a[1:])):
+            with pytest.raises(TypeError, match=f"{op}\\(\\): argument 'source' must be Tensor, not NoneType"):
+                f(x, 0, index, None, *extra)
+    assert x.index_fill(0, pt.tensor([1]), 2.0).tolist() == [[0, 0], [2, 2], [0, 0]]
+
+
 @pytest.mark.parametrize("dev", DEVICES)
 def test_index_reduce_of_complex_numbers(dev):
     # mean took the integer floor division ("floor_divide(): not supported for complex"), and

@@ -193,10 +193,13 @@ register_op("nonzero", _nonzero_meta, tags=("indexing", "dynamic_shape"), differ
 
 
 # ---- index_add / index_copy / index_fill (public functions over index_put) ------------------
-def check_index_along(op, input, dim, index, source=None):
+_NO_SOURCE = object()
+
+
+def check_index_along(op, input, dim, index, source=_NO_SOURCE):
     """Validate ``input.<op>(dim, index, source)`` once for every backend, as PyTorch does, and
-    return the dim made non-negative. ``source`` is None for index_fill (its value is checked by
-    the caller). PyTorch's rules differ per op: index_add takes int32 or int64 indices, the
+    return the dim made non-negative. index_fill passes no ``source`` (its value is checked by
+    the caller); a source of None is refused as any other non-tensor. PyTorch's rules differ per op: index_add takes int32 or int64 indices, the
     others int64 only; index_fill alone accepts negative indices."""
     if not isinstance(input, M.Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
@@ -215,7 +218,7 @@ def check_index_along(op, input, dim, index, source=None):
     if index._device is not input._device:
         raise M.device_mismatch(op, input._device, index._device)
     n = input.shape[d] if input.ndim else 1
-    if source is not None:
+    if source is not _NO_SOURCE:
         if not isinstance(source, M.Tensor):
             raise TypeError(f"{op}(): argument 'source' must be Tensor, not {type(source).__name__}")
         if source._dtype is not input._dtype:

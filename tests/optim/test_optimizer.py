@@ -9,6 +9,14 @@ def quadratic_grad(p, target):
     (p - target).square().sum().backward()
 
 
+def train(p, opt, n, target=(1.0, -2.0, 3.0)):
+    """``n`` steps of ``opt`` on the quadratic ``|p - target|^2``."""
+    for _ in range(n):
+        opt.zero_grad()
+        quadratic_grad(p, pt.tensor(list(target)))
+        opt.step()
+
+
 def test_param_groups_take_defaults_and_their_own_options():
     a, b = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
     opt = pt.optim.SGD([{"params": [a]}, {"params": b, "lr": 0.5}], lr=0.1, momentum=0.9)
@@ -135,14 +143,6 @@ def test_step_with_closure_returns_loss_and_runs_with_grad():
     (pt.optim.Adagrad, dict(lr=0.1, initial_accumulator_value=0.1)),
 ])
 def test_state_dict_round_trip_continues_identically(cls, opts):
-    target = pt.tensor([1.0, -2.0, 3.0])
-
-    def train(p, opt, n):
-        for _ in range(n):
-            opt.zero_grad()
-            quadratic_grad(p, target)
-            opt.step()
-
     a = pt.zeros(3, requires_grad=True)
     opt_a = cls([a], **opts)
     train(a, opt_a, 3)
@@ -168,14 +168,6 @@ def test_a_state_dict_with_python_number_steps_resumes_identically(cls, opts):
     # checkpoints from PyTorch before 1.12 count 'step' with an int (ASGD's eta and mu, NAdam's
     # mu_product are floats): loaded, they become the 0-d float32 tensors the updates count with;
     # before, the next step raised AttributeError ('int' object has no attribute 'add_')
-    target = pt.tensor([1.0, -2.0, 3.0])
-
-    def train(p, opt, n):
-        for _ in range(n):
-            opt.zero_grad()
-            quadratic_grad(p, target)
-            opt.step()
-
     a = pt.zeros(3, requires_grad=True)
     opt_a = cls([a], **opts)
     train(a, opt_a, 3)
@@ -204,14 +196,6 @@ def test_a_checkpoint_mapped_to_another_device_resumes_on_cpu(tmp_path, altcpu, 
     # map_location sends every tensor, 'step' too, to the device; loaded into a cpu optimizer the
     # counters return to cpu, where a new optimizer keeps them. Before, Adam's next step raised
     # "_fused_adam_(): step 0 must be a 0-d floating point tensor on cpu ..., got tensor(1., device='altcpu:0')"
-    target = pt.tensor([1.0, -2.0, 3.0])
-
-    def train(p, opt, n):
-        for _ in range(n):
-            opt.zero_grad()
-            quadratic_grad(p, target)
-            opt.step()
-
     a = pt.zeros(3, requires_grad=True)
     opt_a = cls([a], **opts)
     train(a, opt_a, 3)

@@ -35,8 +35,6 @@ import stat
 
 import numpy as np
 
-import numpy as np
-
 from plugtorch import _dtypes
 from plugtorch import _safetensors as st
 from plugtorch import _torch_format

@@ -11,7 +11,7 @@ from ..arguments import bind, signature_for
 from ..call import error
 
 # dims that may point one past the last dim
-DIM_PAST_END = {"unsqueeze": 1, "stack": 1}
+DIM_PAST_END = {"unsqueeze": 1, "stack": 1, "diag_embed": 1}    # (diag_embed: dims of its result, one more)
 
 
 class Gen:

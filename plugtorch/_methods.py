@@ -517,8 +517,9 @@ def _invert(a):
     return dispatch(OPS["bitwise_not"], a)
 
 
-# what t == x, t < x ... compare with (a NumPy scalar as the number it holds, a NumPy array as a
-# cpu tensor; else NotImplemented)
+# what t == x, t < x, t + x, t @ x ... take (a NumPy scalar as the number it holds, a NumPy array as
+# a cpu tensor); any other operand is NotImplemented, as PyTorch's operators answer, so that
+# Python asks the operand's own reflected operator (its __radd__, __rmatmul__ ...)
 _COMPARABLE = (Tensor, int, float, bool, complex, np.number, np.bool_, np.ndarray)
 
 
@@ -543,21 +544,23 @@ def _operators():
     T = Tensor
     T.__add__ = T.__radd__ = binary_operator(ADD)
     T.__sub__ = binary_operator(SUB)
-    T.__rsub__ = lambda a, b: dispatch(SUB, _operand(b), a)
+    T.__rsub__ = lambda a, b: dispatch(SUB, _operand(b), a) if isinstance(b, _COMPARABLE) else NotImplemented
     T.__mul__ = T.__rmul__ = mul = binary_operator(MUL)
     T.__truediv__ = binary_operator(DIV)
     # as PyTorch's Tensor.__rtruediv__: the reciprocal times the number (it rounds differently
     # from a division in float16: 3.3 / tensor(-54.5, dtype=float16) is -0.060516...)
     reciprocal = unary_operator(OPS["reciprocal"])
-    T.__rtruediv__ = lambda a, b: mul(reciprocal(a), b)
+    T.__rtruediv__ = lambda a, b: mul(reciprocal(a), b) if isinstance(b, _COMPARABLE) else NotImplemented
     T.__floordiv__ = binary_operator(FDIV)
-    T.__rfloordiv__ = lambda a, b: dispatch(FDIV, _operand(b), a)
+    T.__rfloordiv__ = lambda a, b: dispatch(FDIV, _operand(b), a) if isinstance(b, _COMPARABLE) else NotImplemented
     T.__mod__ = binary_operator(REM)
-    T.__rmod__ = lambda a, b: dispatch(REM, _operand(b), a)
+    T.__rmod__ = lambda a, b: dispatch(REM, _operand(b), a) if isinstance(b, _COMPARABLE) else NotImplemented
     T.__pow__ = binary_operator(POW)
-    T.__rpow__ = lambda a, b: dispatch(POW, _operand(b), a)
-    T.__matmul__ = lambda a, b: P.matmul(a, b) if b.__class__ is not np.ndarray else _matmul_array(a, b, False)
-    T.__rmatmul__ = lambda a, b: P.matmul(b, a) if b.__class__ is not np.ndarray else _matmul_array(a, b, True)
+    T.__rpow__ = lambda a, b: dispatch(POW, _operand(b), a) if isinstance(b, _COMPARABLE) else NotImplemented
+    T.__matmul__ = lambda a, b: (NotImplemented if not isinstance(b, _COMPARABLE) else P.matmul(a, b)
+                                 if b.__class__ is not np.ndarray else _matmul_array(a, b, False))
+    T.__rmatmul__ = lambda a, b: (NotImplemented if not isinstance(b, _COMPARABLE) else P.matmul(b, a)
+                                  if b.__class__ is not np.ndarray else _matmul_array(a, b, True))
     T.__neg__ = unary_operator(OPS["neg"])
     T.__pos__ = lambda a: a
     T.__abs__ = lambda a: dispatch(OPS["abs"], a)
@@ -568,14 +571,17 @@ def _operators():
     for name, op in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
                      ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
         o = OPS[op]
-        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, _operand(b)))(o))
-        setattr(T, f"__r{name}__", (lambda o: lambda a, b: dispatch(o, _operand(b), a))(o))
+        setattr(T, f"__{name}__", (lambda o: lambda a, b: dispatch(o, a, _operand(b))
+                                   if isinstance(b, _COMPARABLE) else NotImplemented)(o))
+        setattr(T, f"__r{name}__", (lambda o: lambda a, b: dispatch(o, _operand(b), a)
+                                    if isinstance(b, _COMPARABLE) else NotImplemented)(o))
     for name, meth in (("iadd", "add_"), ("isub", "sub_"), ("imul", "mul_"), ("itruediv", "div_"),
                        ("ifloordiv", "floor_divide_"), ("imod", "remainder_"), ("ipow", "pow_"),
                        ("iand", "bitwise_and_"), ("ior", "bitwise_or_"), ("ixor", "bitwise_xor_"),
                        ("ilshift", "bitwise_left_shift_"), ("irshift", "bitwise_right_shift_")):
-        setattr(T, f"__{name}__", (lambda m: lambda a, b: m(a, _operand(b)))(getattr(T, meth)))
-    T.__imatmul__ = lambda a, b: a.copy_(a @ b)
+        setattr(T, f"__{name}__", (lambda m: lambda a, b: m(a, _operand(b))
+                                   if isinstance(b, _COMPARABLE) else NotImplemented)(getattr(T, meth)))
+    T.__imatmul__ = lambda a, b: a.copy_(a @ b) if isinstance(b, _COMPARABLE) else NotImplemented
 
 
 

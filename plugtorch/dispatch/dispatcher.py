@@ -168,8 +168,10 @@ def binary_operator(op):
             key = (a._device, a._dtype, bc, a._data.shape)
         elif bc is _ndarray:   # `x + arr`: the array as a cpu tensor, as PyTorch's operators take it
             return operator(a, array_operand(b))
-        else:
+        elif isinstance(b, _OPERAND_TYPES) or isinstance(b, Tensor):   # (bool, complex, a NumPy scalar, a subclass)
             return dispatch(op, a, b)
+        else:   # as PyTorch's operators: Python then asks b's reflected operator (b.__radd__)
+            return NotImplemented
         e = fast.get(key)
         if e is None:
             e = _binary_entry(op, a, b, bd, key)
@@ -209,7 +211,9 @@ def binary(op, a, b):
     f = _operators.get(op)
     if f is None:
         f = _operators[op] = binary_operator(op)
-    return f(a, b)
+    r = f(a, b)
+    # (NotImplemented is the operator's answer to an operand it does not take: the op raises)
+    return r if r is not NotImplemented else dispatch(op, a, b)
 
 
 def unary(op, a):
@@ -221,6 +225,8 @@ def unary(op, a):
 
 
 _operators: dict = {}   # op -> its operator function, for binary() and unary()
+# what a binary operator takes besides Tensors (else NotImplemented)
+_OPERAND_TYPES = (int, float, complex, np.number, np.bool_, np.ndarray)
 
 
 def _binary_entry(op, a, b, bd, key):

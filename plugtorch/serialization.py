@@ -1,7 +1,7 @@
 """``plugtorch.save`` / ``plugtorch.load``: a file format whose loading never runs code.
 
 A file is a standard safetensors file: the tensors are its entries ("0", "1", ...) and the
-object around them (dicts, lists, tuples, numbers, strings, dtypes, devices) is JSON in its
+object around them (dicts, lists, tuples, sets, numbers, strings, dtypes, devices) is JSON in its
 ``__metadata__``. NumPy arrays are stored as cpu tensors marked ``"ndarray"`` and load as arrays.
 Loading parses JSON and raw little-endian bytes only; nothing is unpickled.
 A plain safetensors file from elsewhere loads as a dict of tensors. Saving to a path replaces
@@ -269,6 +269,9 @@ def _encode(obj, tensors, seen, depth, refs):
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, tensors, seen, depth + 1, refs) for v in obj]
         return items if type(obj) is list else {"__tuple__": items}
+    if isinstance(obj, (set, frozenset)):   # as torch.save keeps them
+        return {"__frozenset__" if isinstance(obj, frozenset) else "__set__":
+                [_encode(v, tensors, seen, depth + 1, refs) for v in obj]}
     if isinstance(obj, dict):   # a Counter stays one: MultiStepLR's milestones use its elements()
         kind = ("__odict__" if isinstance(obj, collections.OrderedDict)
                 else "__counter__" if isinstance(obj, collections.Counter) else "__dict__")
@@ -279,7 +282,7 @@ def _encode(obj, tensors, seen, depth, refs):
     if isinstance(obj, _device):
         return {"__device__": str(obj)}
     raise TypeError(f"plugtorch.save can store tensors, numbers, strings, None, dtypes, devices, NumPy arrays and "
-                    f"lists/tuples/dicts of them, but got {type(obj).__name__}; convert it to one of "
+                    f"lists/tuples/sets/dicts of them, but got {type(obj).__name__}; convert it to one of "
                     "those (e.g. save a module's state_dict(), not the module)")
 
 
@@ -457,11 +460,19 @@ def _decode(s, r: _Reader, depth):
     if len(s) != 1:
         raise r.bad("its object structure has an unknown entry (the file was modified)")
     (kind, v), = s.items()
-    if kind in ("__tuple__", "__dict__", "__odict__", "__counter__") and not isinstance(v, list):
+    if kind in ("__tuple__", "__set__", "__frozenset__", "__dict__", "__odict__", "__counter__") \
+            and not isinstance(v, list):
         raise r.bad(f"its object structure has a {kind} entry holding {st._short(v)}, not a list "
                     "(the file was modified)")
     if kind == "__tuple__":
         return tuple(_decode(x, r, depth + 1) for x in v)
+    if kind in ("__set__", "__frozenset__"):
+        items = [_hashable(_decode(x, r, depth + 1)) for x in v]
+        try:
+            return (frozenset if kind == "__frozenset__" else set)(items)
+        except TypeError:
+            raise r.bad(f"its object structure has a {kind} holding an item that cannot be in a set "
+                        "(the file was modified)") from None
     if kind in ("__dict__", "__odict__", "__counter__"):
         out = {"__odict__": collections.OrderedDict, "__counter__": collections.Counter}.get(kind, dict)()
         for pair in v:

@@ -463,6 +463,26 @@ def test_a_size_loads_as_a_size(tmp_path):
     assert type(back["t"]) is tuple
 
 
+def test_sets_load_as_sets(tmp_path):
+    w = pt.ones(2)
+    pt.save({"seen": {1, "a", (2, 3)}, "frozen": frozenset({4.5, None}), "empty": set(), "ts": {w}},
+            tmp_path / "s.pt")
+    back = pt.load(tmp_path / "s.pt")
+    assert type(back["seen"]) is set and back["seen"] == {1, "a", (2, 3)}
+    assert type(back["frozen"]) is frozenset and back["frozen"] == frozenset({4.5, None})
+    assert back["empty"] == set() and [t.tolist() for t in back["ts"]] == [[1.0, 1.0]]
+
+
+def test_a_set_holding_an_unhashable_item_is_refused():
+    buf = io.BytesIO()
+    pt.save({"s": {10 ** 30}}, buf)
+    old = b"[" + str(10 ** 30).encode() + b"]"
+    data = buf.getvalue().replace(old, b'[{\\"__dict__\\": []}]'.ljust(len(old)))   # a dict in the set
+    assert data != buf.getvalue()
+    with pytest.raises(RuntimeError, match="__set__ holding an item that cannot be in a set"):
+        pt.load(io.BytesIO(data))
+
+
 def test_save_into_a_missing_directory_is_refused_naming_it(tmp_path):
     missing = tmp_path / "runs" / "exp1"
     with pytest.raises(RuntimeError, match=f"Parent directory {missing} does not exist.*os.makedirs"):

@@ -276,7 +276,33 @@ def _by_operator() -> bool:
         frame = _getframe(2)
     except ValueError:   # called from C with no Python frame above
         return False
-    return frame.f_code.co_code[frame.f_lasti] in _OPERATOR_OPCODES
+    code, i = frame.f_code, frame.f_lasti
+    if code.co_code[i] not in _OPERATOR_OPCODES:
+        return False
+    computed = _computed_operand.get((code, i))
+    if computed is None:
+        computed = _operand_computed(code, i)
+        _caches.put(_computed_operand, (code, i), computed, FAST_MAX)
+    return computed
+
+
+# instructions that push a name's or a constant's value (a reference the name keeps)
+_LOADS = frozenset(dis.opmap[n] for n in (
+    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_CONST", "LOAD_DEREF",
+    "LOAD_CLASSDEREF") if n in dis.opmap)
+_computed_operand: dict = {}   # (code, offset of a binary operator) -> _operand_computed's verdict
+
+
+def _operand_computed(code, i) -> bool:
+    """Whether an operand of the binary operator at offset ``i`` of ``code`` may be computed (a
+    temporary). When both are loads of names or constants (``o + 1``), a tensor with a
+    temporary's reference count reached the operator through C code holding it without a
+    reference of its own: a NumPy object array's elements (``o + 1`` adds 1 to each), which
+    must keep their values. (Read in the code's order: a jump into the operands only makes a
+    load look computed, which keeps the former check, by reference count.)"""
+    prev = [ins for ins in dis.get_instructions(code) if ins.offset < i and ins.opname != "EXTENDED_ARG"][-2:]
+    return len(prev) < 2 or any(ins.opcode not in _LOADS or ins.opname == "LOAD_GLOBAL" and ins.arg & 1
+                                for ins in prev)
 
 
 def _calibrate_elision():

@@ -1,5 +1,7 @@
 """Temporary elision: ``x * y + z`` may reuse the memory of the temporary ``x * y``, but never
 memory anything else can still see."""
+import dis
+
 import numpy as np
 
 import plugtorch as pt
@@ -152,3 +154,24 @@ def test_view_numpy_made_of_a_fresh_result_is_still_reused():
     held = np.ones(N, np.float32)
     assert not D._sole_view(held.reshape(N))
     assert not D._sole_view(np.frombuffer(bytearray(8), np.float32))
+
+
+def test_numpy_object_array_elements_keep_their_values():
+    # NumPy's object loops hand each element to the operator with no reference of their own:
+    # inside `o + 1` an element counts as a temporary does, so `o + 1` wrote 2.0 into o's tensors
+    def objects():
+        o = np.empty(3, object)
+        for i in range(3):
+            o[i] = pt.full((N,), 1.0)
+        return o
+    for fn, want in ((lambda o: o + 1, 2.0), (lambda o: 1 + o, 2.0), (lambda o: o * 3.0, 3.0),
+                     (lambda o: o - 1, 0.0)):
+        o = objects()
+        r = fn(o)
+        for t, s in zip(o, r):
+            np.testing.assert_array_equal(t.numpy(), np.ones(N, np.float32))
+            np.testing.assert_array_equal(s.numpy(), np.full(N, want, np.float32))
+    for src, computed in (("o + 1", False), ("x * y + z", True), ("f(o) + 1", True)):
+        code = compile(src, "<t>", "eval")
+        at = [i.offset for i in dis.get_instructions(code) if i.opcode in D._OPERATOR_OPCODES][-1]
+        assert D._operand_computed(code, at) is computed

@@ -374,6 +374,22 @@ def test_depthwise_weight_grad_op_kernel_and_decomposition_match_windows(shape, 
     assert np.isfinite(got.numpy()[1:]).all() and not np.isfinite(got.numpy()[0]).all()
 
 
+def test_depthwise_weight_grad_op_keeps_an_integer_dtype():
+    # the decomposition (opencl, plug-ins) summed int16 products into int64 (sum's dtype) where
+    # cpu's kernel gives the gradient in grad's dtype: int16 [1, 2, 2, 2] windows of 3x3 x
+    x = np.arange(18, dtype=np.int64).reshape(1, 2, 3, 3) - 9
+    g = np.array([[[[1, -2], [3, 4]], [[2, 0], [-1, 5]]]], np.int64)
+    ref = np.zeros((2, 1, 2, 2), np.int64)
+    for i in range(2):
+        for j in range(2):
+            ref[:, 0, i, j] = (g * x[:, :, i:i + 2, j:j + 2]).sum((0, 2, 3))
+    assert ref[:, 0].tolist() == [[[-31, -25], [-13, -7]], [[17, 23], [35, 41]]]   # (by hand: -9 + 16 - 18 - 20)
+    from plugtorch.nn.functional.conv import depthwise_conv2d_weight_grad
+    G, X, W = (pt.from_numpy(a.astype(np.int16)) for a in (g, x, np.ones((2, 1, 2, 2))))
+    for got in (pt.ops._depthwise_conv2d_weight_grad(G, X, W, (1, 1), (0, 0, 0, 0), (1, 1)),
+                depthwise_conv2d_weight_grad(G, X, W, (1, 1), (0, 0, 0, 0), (1, 1))):
+        assert got.dtype is pt.int16 and got.tolist() == ref.tolist()
+
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(1, 0)), dict(stride=(3, 2), dilation=(1, 2))])
 def test_depthwise_conv2d_second_derivatives(kw):
     # the weight's gradient op differentiates through its decomposition; the strided input

@@ -397,7 +397,8 @@ def depthwise_conv2d_weight_grad(grad, input, weight, stride, padding, dilation)
             win = pt.ops.slice(pt.ops.slice(xp, 2, i * dh, i * dh + (ho - 1) * sh + 1, sh),
                                3, j * dw, j * dw + (wo - 1) * sw + 1, sw)
             taps.append((grad * win).sum((0, 2, 3)))
-    return pt.stack(taps, 1).reshape(tuple(weight.shape))
+    out = pt.stack(taps, 1).reshape(tuple(weight.shape))
+    return out if out.dtype == grad.dtype else out.to(grad.dtype)   # (an integer sum is int64)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

@@ -555,7 +555,8 @@ def _optimizer_fingerprint(opts) -> tuple:
     group's values (with the values, kept alive so the ids stay theirs); and their state
     (``_state_snapshot``)."""
     return _Fingerprint((o, len(o.param_groups), tuple((g, tuple((k, v) for k, v in g.items() if k != "params"), len(g),
-                                                        (tuple(g.values()), list(map(id, g.values()))))
+                                                        (tuple(g.values()), list(map(id, g.values()))),
+                                                        tuple(g.get("params", ())))
                                                        for g in o.param_groups),
                          o.__dict__.get("_state_epoch", 0), _state_snapshot(o)) for o in opts)
 
@@ -612,11 +613,13 @@ def _unchanged_options_check(snapshot):
             conds += [f"o{j}.__dict__.get('state') is st{j}", f"len(st{j}) == sn{j}",
                       f"_all(_map(_is, st{j}.values(), sds{j}))", f"_sum(_map(_len, sds{j})) == stot{j}",
                       f"_all(_map(_is, _chain(_map(_values, sds{j})), svals{j}))"]
-        for i, (g, items, n, (vals, ids)) in enumerate(groups):
+        for i, (g, items, n, (vals, ids), params) in enumerate(groups):
             name = f"g{j}_{i}"
-            ns[name], ns[f"n{name}"], ns[f"v{name}"] = g, n, vals
+            ns[name], ns[f"n{name}"], ns[f"v{name}"], ns[f"p{name}"] = g, n, vals, params
             conds += [f"o{j}.param_groups[{i}] is {name}", f"len({name}) == n{name}",
                       f"_all(_map(_is, {name}.values(), v{name}))"]
+            if "params" in g:   # (its list the same object, appended to: `g["params"].append(p)`)
+                conds += [f"len({name}['params']) == {len(params)}", f"_all(_map(_is, {name}['params'], p{name}))"]
     return _generated(" and ".join(conds), ns)
 
 
@@ -637,8 +640,11 @@ def _options_changed(snapshot, state=True) -> bool:
             return True
         if check_state and state is not None and (o.__dict__.get("state") is not state[0] or not _state_same(state)):
             return True
-        for (g, items, n, (_, ids)), now in zip(groups, o.param_groups):
+        for (g, items, n, (_, ids), params), now in zip(groups, o.param_groups):
             if g is not now or len(g) != n:
+                return True
+            ps = g.get("params", ())   # (the parameters the graph updates: one more traces again)
+            if len(ps) != len(params) or not all(map(_is, ps, params)):
                 return True
             if list(map(id, g.values())) == ids:   # every value the same object: unchanged (fast)
                 continue

@@ -159,3 +159,29 @@ def test_the_state_check_counts_changes_of_the_optimizer_s_own_state():
         st[name] = st[name].clone()     # (another tensor)
         assert not fp.same() and C._options_changed(fp)
         w.grad = None
+
+
+def test_parameter_appended_to_a_group_is_updated():
+    # `opt.param_groups[0]["params"].append(w2)` (the group and its list the same objects): the
+    # compiled step traces again and updates w2 too, as the eager step does (SGD by hand)
+    w, w2 = pt.zeros(2, requires_grad=True), pt.zeros(2, requires_grad=True)
+    opt = pt.optim.SGD([w], lr=0.5)
+
+    def step(x):
+        opt.zero_grad()
+        ((w * x).sum() + (w2 * x).sum()).backward()   # each gradient: x
+        opt.step()
+    c = pt.compile(step)
+    x = pt.tensor([1.0, 2.0])
+    c(x)
+    c(x)
+    opt.param_groups[0]["params"].append(w2)
+    c(x)
+    c(x)
+    np.testing.assert_allclose(w.detach().numpy(), [-2.0, -4.0])     # 4 steps of -0.5 * x
+    np.testing.assert_allclose(w2.detach().numpy(), [-1.0, -2.0])    # the 2 steps after the append
+    opt.param_groups[0]["params"][1] = w3 = pt.zeros(2, requires_grad=True)   # one replaced
+    c(x)
+    np.testing.assert_allclose(w2.detach().numpy(), [-1.0, -2.0])
+    np.testing.assert_allclose(w3.detach().numpy(), [0.0, 0.0])      # not in step's loss: no grad
+    np.testing.assert_allclose(w.detach().numpy(), [-2.5, -5.0])

@@ -109,8 +109,14 @@ def _replace_atomically(path: str, write) -> None:
         existing = os.stat(path)
     except OSError:
         existing = None
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        # a device, a named pipe or a socket (pt.save(obj, "/dev/null")): written to, as
+        # open(path, "wb") (and torch.save) does; a rename would put a regular file in its place
+        with open(path, "wb") as fh:
+            write(fh)
+        return
     mode = None if existing is None else stat.S_IMODE(existing.st_mode)
-    if existing is not None and stat.S_ISREG(existing.st_mode):
+    if existing is not None:
         _check_writable(path)
     tmp, fd = _create_beside(directory, base)
     try:

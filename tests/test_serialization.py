@@ -1099,3 +1099,22 @@ def test_add_safe_globals_checks_its_argument():
     with pytest.raises(ValueError, match="a tuple entry must be"):
         pt.serialization.add_safe_globals([(pt.nn.Linear,)])
     assert pt.serialization.get_safe_globals() == []
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_save_to_a_named_pipe_writes_into_it_and_keeps_it_a_pipe(tmp_path):
+    # a device or a pipe is written to, as open(path, "wb") does: the atomic rename put a regular
+    # file in its place (as root, pt.save(x, "/dev/null") replaced /dev/null by a file)
+    import stat
+    import threading
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()), daemon=True)
+    reader.start()
+    pt.save({"x": pt.arange(5)}, fifo)
+    reader.join(10)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]          # no temporary file left beside it
+    loaded = pt.load(io.BytesIO(got[0]))
+    assert loaded["x"].tolist() == [0, 1, 2, 3, 4]

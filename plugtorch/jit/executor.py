@@ -308,6 +308,10 @@ class Executable:
                 cond += f" or {const(_strides)}({t}) != {const(v.strides)}"
             emit(f"    if {cond}:")
             emit(f"        _guard({v.pos})")
+            same = getattr(v, "same_as", None)
+            if same is not None:   # (traced on one tensor passed twice: its uses are one value)
+                emit(f"    if {t}._data is not t{same}._data:")
+                emit(f"        _guard(('same', {v.pos}, {same}))")
             emit(f"    v{v.index} = {t}._data")
         for v in g.captures:
             if v.kind == CAPTURE:
@@ -461,7 +465,8 @@ class Executable:
         self.source = "\n".join(lines)
         exec(_compiled(self.source, f"<plugtorch.jit {self.name}>"), ns)
         self._fn = ns["replay"]
-        self.one_kernel = one_kernel(g) if self.aliasing is None else None
+        self.one_kernel = (one_kernel(g) if self.aliasing is None
+                           and not any(getattr(v, "same_as", None) is not None for v in g.inputs) else None)
 
     def _tensor_expr(self, v, const):
         if v.__class__ is not Value:
@@ -530,6 +535,9 @@ class Executable:
 
     def explain_mismatch(self, pos, tensors) -> str:
         g = self.graph
+        if isinstance(pos, tuple) and pos[0] == "same":
+            return (f"inputs {pos[2]} and {pos[1]} were one tensor when traced (its uses are one value in "
+                    f"the graph) and are two now")
         if isinstance(pos, tuple):
             t, none = g.grad_guards[pos[1]]
             name = t.name if isinstance(t, Value) else f"a tensor of shape {list(t.shape)}"

@@ -26,7 +26,7 @@ class Value:
     read live at each call), the ``.grad`` of a captured tensor, a node's result, or a constant."""
 
     __slots__ = ("index", "kind", "shape", "dtype", "device", "producer", "tensor", "grad_of",
-                 "array", "root", "pos", "grad0_none", "requires_grad", "strides", "native_strides")
+                 "array", "root", "pos", "grad0_none", "requires_grad", "strides", "native_strides", "same_as")
 
     def __init__(self, index, kind, shape, dtype, device):
         self.index = index
@@ -44,6 +44,7 @@ class Value:
         self.requires_grad = False
         self.strides = None      # INPUT: strides (elements) when traced, part of the guard
         self.native_strides = None   # INPUT: the native array's .strides, when it has them
+        self.same_as = None      # INPUT: the position of an earlier input that was this tensor when traced
 
     @property
     def name(self) -> str:

@@ -141,7 +141,13 @@ class Tracer(D.DispatchMode):
         v.grad0_none = t._grad is None
         v.requires_grad = t._rg
         self.graph.inputs.append(v)
-        self._bind(t._data, v)
+        first = self.by_array.get(id(t._data))
+        if first is not None and first.kind == INPUT:
+            # the same tensor (or array) passed twice, f(a, a): the trace cannot tell its uses
+            # apart, so the graph replays only for a call passing one tensor there again
+            v.same_as = first.pos
+        else:
+            self._bind(t._data, v)
         self.tensors[v.index] = t
         self.first_arrays[v.index] = t._data
         return v

@@ -148,6 +148,7 @@ _ACT_METAS = {
                                         input, approximate, grad, "_gelu_backward")),
     "_silu_backward": _checked_meta("_silu_backward", _activation.silu_backward,
                                     lambda grad, input: _activation.check_silu(input, grad, "_silu_backward")),
+    "hardtanh": _checked_meta("hardtanh", _activation.hardtanh_op, _activation.check_hardtanh),
 }
 
 

@@ -110,7 +110,7 @@ def test_hardtanh_decomposition_is_clamp_even_for_min_above_max():
     # min(max(x, 1), 0.5) is 0.5 everywhere, as np.clip and the cpu kernel give
     from plugtorch.nn.functional.activation import hardtanh_op
     v = np.array([-2.0, 0.2, 0.7, 1.5, np.nan, -0.0])
-    for lo, hi in ((True, 0.5), (-1.0, 1.0), (0.0, 6.0)):
+    for lo, hi in ((True, 0.5), (-1.0, 1.0), (0.0, 6.0), (-0.5, math.nan), (math.nan, 6.0)):   # (nan: all nan)
         got = hardtanh_op(t64(v), lo, hi).numpy()
         np.testing.assert_array_equal(got, np.clip(v, float(lo), float(hi)))
         np.testing.assert_array_equal(pt.ops.hardtanh(t64(v), lo, hi).numpy(), got)
@@ -426,3 +426,20 @@ def test_gelu_silu_gradients_by_gradcheck():
     x = pt.tensor(np.random.default_rng(1).standard_normal((3, 5)) * 3, dtype=pt.float64, requires_grad=True)
     for f in (F.gelu, lambda t: F.gelu(t, approximate="tanh"), F.silu):
         assert gradcheck(f, (x,)) and gradgradcheck(f, (x,))
+
+
+def test_hardtanh_of_integers_takes_limits_in_the_inputs_dtype():
+    # the op gave INT_MIN on cpu (np.clip to nan, cast) and the limits' garbage elsewhere for
+    # hardtanh(int32, -0.5, nan); PyTorch's aten op truncates an integer input's limits to int64
+    # and then its dtype: nan, inf or out of range raise RuntimeError, -0.5 is 0 (uint8 too)
+    x = pt.tensor([-3, -1, 0, 2, 5], dtype=pt.int32)
+    for f in (pt.ops.hardtanh, F.hardtanh):
+        for lo, hi, dtype in ((-0.5, math.nan, "int64"), (-math.inf, 2.0, "int64"), (-1, 1e10, "int32")):
+            with pytest.raises(RuntimeError, match=f"hardtanh\\(\\): value cannot be converted to type plugtorch.{dtype} "
+                                                   "without overflow"):
+                f(x, lo, hi)
+        assert f(x, -0.5, 2.5).tolist() == [0, 0, 0, 2, 2]
+        assert f(x.to(pt.uint8), -0.5, 2.5).tolist() == [2, 2, 0, 2, 2]      # 253 -> 2 (uint8 wraps -3)
+        assert f(x.long(), -1, 1e10).tolist() == [-1, -1, 0, 2, 5]
+        with pytest.raises(RuntimeError, match="unsigned type with negative limits"):
+            f(x.to(pt.uint8), -1.0, 2.0)

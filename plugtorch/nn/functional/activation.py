@@ -45,22 +45,44 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool =
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     check_tensors("hardtanh", input=input)
-    if input.dtype is pt.bool:
+    return _out(input, pt.ops.hardtanh(input, min_val, max_val), inplace)   # (the op checks the rest)
+
+
+def check_hardtanh(input, min_val=-1.0, max_val=1.0):
+    """The op hardtanh's checks, run by its meta before any kernel, as PyTorch's aten op: no bool
+    input; an integer input takes its limits truncated to an int64 and then in its own dtype, so
+    nan, inf or a limit outside the dtype's range cannot be converted (RuntimeError, where the
+    kernels gave INT_MIN or clamped to nan's garbage), and uint8 takes no negative limit (-0.5 is 0)."""
+    if not isinstance(input, pt.Tensor):
+        return                                      # (the meta raises TypeError)
+    dt = input.dtype
+    if dt is pt.bool:
         raise RuntimeError("hardtanh(): Bool inputs not supported for hardtanh; convert the input with .float() first")
-    if input.dtype is pt.uint8 and min_val < 0:
-        raise RuntimeError("hardtanh(): cannot do hardtanh on an unsigned type with negative limits")
-    return _out(input, pt.ops.hardtanh(input, min_val, max_val), inplace)
+    if dt.is_floating_point or dt.is_complex:
+        return
+    limits = (("min_val", min_val), ("max_val", max_val))
+    for dtype in (pt.int64, dt):
+        info = pt.iinfo(dtype)
+        for name, v in limits:
+            if not (math.isfinite(v) and info.min <= math.trunc(v) <= info.max):
+                raise RuntimeError(f"hardtanh(): value cannot be converted to type {dtype} without overflow: "
+                                   f"{name}={v!r} for a {dt} input, which takes its limits in its dtype; pass "
+                                   f"limits in its range or convert the input with .float()")
+        if dtype is pt.int64 and dt is pt.uint8 and (math.trunc(min_val) < 0 or math.trunc(max_val) < 0):
+            raise RuntimeError("hardtanh(): cannot do hardtanh on an unsigned type with negative limits")
 
 
 def hardtanh_op(input, min_val: float = -1.0, max_val: float = 1.0):
     """The nn op ``hardtanh`` (plugtorch/nn/ops.py): the input clamped to [min_val, max_val], in its
     dtype, nan kept, -0.0 kept at min_val 0 (as PyTorch's clamp); its gradient (the formula) is
     the incoming one where min_val < x < max_val or x is nan, else 0. A backend may give it a
-    kernel (cpu: one np.clip); this decomposition serves the others. It is clamp's min(max(x,
-    min_val), max_val), so min_val > max_val (which only the op reaches: F.hardtanh raises) gives
-    max_val everywhere, as the cpu kernel and PyTorch's aten op."""
-    out = pt.where(input < min_val, min_val, input)
-    out = pt.where(out > max_val, max_val, out)
+    kernel (cpu: one np.clip); this decomposition serves the others. It is clamp, so min_val >
+    max_val (which only the op reaches: F.hardtanh raises) gives max_val everywhere and a nan
+    limit nan, as the cpu kernel and PyTorch's aten op; an integer input takes its limits
+    truncated (check_hardtanh refused those it cannot convert) and stays in its dtype."""
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        min_val, max_val = math.trunc(min_val), math.trunc(max_val)
+    out = pt.clamp(input, min_val, max_val)
     return out if out.dtype == input.dtype else out.to(input.dtype)
 
 

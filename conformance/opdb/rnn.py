@@ -71,17 +71,22 @@ def _bptt_compare(actual, expected, sample):
     incoming gradient by the weights and the gates' derivatives at every step, so the terms each
     gradient sums grow far past the inputs' magnitude (inputs up to 9 give gradients of 4e3 in
     float32 after 4 LSTM steps, 2e9 in bfloat16): the sums' rounding error is bounded by the size
-    of their terms, which the largest gradient of the output stands for, not by the inputs'
-    (reduction_length's bound, tolerances.py). A gradient ``n * u`` (in that output's scale) away
-    is rounding in another order; a wrong formula is off by the scale itself."""
+    of their terms, which the largest gradient the call returns stands for (every gradient is
+    summed from the same steps' hidden-state gradients), not by the inputs' (reduction_length's
+    bound, tolerances.py). A gradient ``n * u`` (in that scale) away is rounding in another
+    order; a wrong formula is off by the scale itself."""
     n = sample.reduction_length or 1
+    scale = 0.0
+    for b in expected:
+        if isinstance(b, np.ndarray) and b.size:
+            f = np.abs(b.astype(np.float64))
+            f = f[np.isfinite(f)]
+            scale = max(scale, float(f.max()) if f.size else 0.0)
     for i, (a, b) in enumerate(zip(actual, expected)):
         if not isinstance(b, np.ndarray):
             continue
         dt = _dtypes.from_numpy_dtype(b.dtype)
         rtol, atol = tolerances.for_reduction(dt, n, magnitude(sample))
-        finite = np.abs(b.astype(np.float64))[np.isfinite(b.astype(np.float64))]
-        scale = float(finite.max()) if finite.size else 0.0
         atol += 2.0 * n * tolerances.UNIT_ROUNDOFF.get(dt, 0.0) * scale
         try:
             compare_values("forward", f"output {i}: ", a, b, rtol, atol,

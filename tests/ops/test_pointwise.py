@@ -602,3 +602,14 @@ def test_half_precision_with_python_scalars_rounds_as_pytorch(device, dtype):
     assert (x / 3.3).tolist() == want["div"] and x.clone().div_(3.3).tolist() == want["div"]
     assert (x - 0.1).tolist() == want["sub"]
     assert (3.3 / x).tolist() == want["rdiv"]
+
+
+def test_lerp_refuses_an_end_that_is_not_a_tensor():
+    # lerp(x, None, 0.25) escaped as "unsupported operand type(s) for -: 'NoneType' and 'Tensor'"
+    # and lerp(x, 2.0, 0.25) computed; PyTorch's TypeError takes only a tensor end
+    x = pt.ones(3, dtype=pt.float64)
+    for end in (None, [1.0, 2.0, 3.0], 2.0):
+        for f in (lambda: pt.lerp(x, end, 0.25), lambda: x.lerp(end, weight=1.0), lambda: x.clone().lerp_(end, 0.5)):
+            with pytest.raises(TypeError, match=f"lerp\\(\\): argument 'end' must be Tensor, not {type(end).__name__}"):
+                f()
+    assert pt.lerp(x, pt.tensor([3.0, 5.0, -1.0], dtype=pt.float64), 0.25).tolist() == [1.5, 2.0, 0.5]

@@ -1022,6 +1022,7 @@ def clamp_max(input, max):
 @composite("lerp", tags=("pointwise",))
 def lerp(input, end, weight):
     _t("lerp", input)
+    _t("lerp", end, "end")          # (a number, list or None is PyTorch's TypeError too)
     if (isinstance(weight, M.Tensor) and weight.ndim == 0 and weight._dtype is not input._dtype
             and isinstance(end, M.Tensor) and end._dtype is input._dtype):
         # PyTorch promotes with a 0-d weight of another dtype (a bool lerp by a float16 weight is float16)

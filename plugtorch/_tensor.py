@@ -49,6 +49,7 @@ class Tensor:
     _retains_grad = False
     _is_param = False
     _fw_grad = None     # the tangent inside autograd.forward_ad.dual_level()
+    _inf = False        # an inference tensor: made inside inference_mode (autograd/grad_mode.py)
     __array_priority__ = 1000
 
     @staticmethod
@@ -57,6 +58,8 @@ class Tensor:
         t._data = data
         t._dtype = dtype
         t._device = device
+        if _dispatcher._modes and _dispatcher.grad_state.inference:   # (inference_mode pushes a mode)
+            t._inf = True
         return t
 
     # --- metadata -------------------------------------------------------------------------
@@ -228,6 +231,8 @@ class Tensor:
         t = Tensor._wrap(self._data, self._dtype, self._device)
         t._vc = self._version_counter()
         t._base = self._base
+        if t._inf is not self._inf:   # a view: an inference tensor's kind, whatever the mode
+            t._inf = self._inf
         return t
 
     def detach_(self) -> "Tensor":

@@ -194,3 +194,28 @@ def test_enable_grad_inside_inference_mode_records_nothing():
     assert not y.requires_grad and y.grad_fn is None
     assert not z.requires_grad
     assert pt.is_grad_enabled()
+
+
+def test_inference_mode_makes_inference_tensors():
+    # PyTorch's kinds: what ops and factories make inside inference_mode is an inference tensor,
+    # and a view of one; a normal tensor used (or viewed, or written in place) inside stays normal
+    x = pt.ones(3)
+    with pt.inference_mode():
+        a, b, c = pt.ones(3), x * 2, pt.tensor([1.0, 2.0])
+        f, g, d, e = a.view(3), a[0:2], x.view(3), x.detach()
+        x.add_(1)
+        with pt.inference_mode(False):
+            j, k = pt.ones(2), x * 2
+        s = x.sum()
+    assert [t.is_inference() for t in (a, b, c, f, g, s)] == [True] * 6
+    assert [t.is_inference() for t in (x, d, e, j, k)] == [False] * 5
+    assert pt.is_inference(a) and not pt.is_inference(x) and not (a + 1).is_inference()
+    assert (b.tolist(), x.tolist(), k.tolist()) == ([2.0] * 3, [2.0] * 3, [4.0] * 3)
+    with pytest.raises(RuntimeError, match=r"^Inplace update to inference tensor outside InferenceMode is not allowed"):
+        a.add_(1)
+    with pytest.raises(RuntimeError, match="make a clone to get a normal tensor"):
+        f.mul_(2)
+    assert a.tolist() == [1.0] * 3     # refused before writing
+    with pt.inference_mode():
+        a.add_(1)                       # inside inference mode it may
+    assert a.tolist() == [2.0] * 3 and a.clone().is_inference() is False

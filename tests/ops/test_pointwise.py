@@ -273,6 +273,22 @@ def test_pow():
     assert (pt.tensor([2.0]) ** -1).tolist() == [0.5]
 
 
+def test_pow_of_bool_tensor_and_bool_scalar_is_bool():
+    # PyTorch's: b ** True is b, b ** False all True (x ** 0 == 1), in bool; a bool tensor
+    # exponent or a bool base scalar is still refused; int exponents and bases give int64
+    b = pt.tensor([True, False])
+    for r, want in ((pt.pow(b, True), [True, False]), (b ** False, [True, True]),
+                    (b.clone().pow_(True), [True, False]), (b.clone().pow_(False), [True, True])):
+        assert r.dtype is pt.bool and r.tolist() == want
+    assert pt.pow(b, 2).dtype is pt.int64 and pt.pow(b, 0).tolist() == [1, 1]
+    assert pt.pow(pt.tensor([0, 2, -1]), True).tolist() == [0, 2, -1]
+    assert pt.pow(2, b).tolist() == [2, 1] and pt.pow(2, b).dtype is pt.int64
+    with pytest.raises(NotImplementedError, match=r"pow\(\): not implemented for dtype plugtorch.bool"):
+        pt.pow(b, pt.tensor([True, False]))
+    with pytest.raises(NotImplementedError, match=r"pow\(\): not implemented for dtype plugtorch.bool"):
+        pt.pow(True, b)
+
+
 @pytest.mark.parametrize("dtype", [pt.int8, pt.int16, pt.int32, pt.int64])
 def test_integer_pow_of_negative_tensor_exponents_is_pytorchs(dtype):
     # PyTorch 2.13: 1 and -1 keep their powers, every other base gives 0 (no error for a

@@ -164,6 +164,10 @@ def _binary_meta(name, result):
         binary_meta = meta
 
         def meta(input, exponent):
+            if exponent.__class__ is bool and isinstance(input, M.Tensor) and input._dtype is _dtypes.bool:
+                # PyTorch's bool tensor ** Python bool is bool: x ** True is x, x ** False all True
+                # (a bool exponent tensor, or a bool base scalar, stays refused, as there)
+                return input._device, (input._data, exponent, _dtypes.bool), _dtypes.bool
             if exponent.__class__ is int and isinstance(input, M.Tensor) and (
                     input._dtype.category == _INT or input._dtype is _dtypes.bool):   # (bool ** int is int64)
                 # PyTorch converts an integer tensor's Python int exponent to its dtype, checked

@@ -93,6 +93,17 @@ def test_integer_pow_negative_exponent():
     assert r.tolist() == [2, 0, 1, -1, 1]
 
 
+def test_pow_of_bool_tensor_and_bool_scalar_is_bool():
+    # PyTorch's: b ** True is b, b ** False all True, in bool (as on cpu)
+    b = pt.tensor([True, False, True], device="opencl")
+    for e, want in ((True, [True, False, True]), (False, [True, True, True])):
+        r = pt.pow(b, e)
+        assert r.device.type == "opencl" and r.dtype is pt.bool and r.tolist() == want
+        assert b.clone().pow_(e).tolist() == want
+    with pytest.raises(NotImplementedError, match="not implemented for dtype plugtorch.bool"):
+        pt.pow(b, b)
+
+
 @pytest.mark.parametrize("dtype", INTS + [pt.bool])
 def test_bitwise_and_shifts(dtype):
     a, b = sample((9,), dtype, 4, 0, 100), sample((9,), dtype, 5, 0, 9)

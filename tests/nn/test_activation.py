@@ -443,3 +443,21 @@ def test_hardtanh_of_integers_takes_limits_in_the_inputs_dtype():
         assert f(x.long(), -1, 1e10).tolist() == [-1, -1, 0, 2, 5]
         with pytest.raises(RuntimeError, match="unsigned type with negative limits"):
             f(x.to(pt.uint8), -1.0, 2.0)
+
+
+def test_silu_decompositions_compute_half_types_in_float32():
+    # make fuzz: opencl's _silu_backward (the decomposition) in float16 gave -4.449 for grad -4.4375
+    # at x 7.234 (each step rounded to float16); float64's value is -4.4574, -4.457 in float16
+    from plugtorch.nn.functional.activation import silu_backward, silu_op
+    g = np.array([0.09222, 2.486, -4.4375, -4.859], np.float16)
+    x = np.array([5.8984, 8.625, 7.234, -2.1133], np.float16)
+    G, X = g.astype(np.float64), x.astype(np.float64)
+    s = 1 / (1 + np.exp(-X))
+    want = (G * s * (1 + X * (1 - s))).astype(np.float16)
+    assert want[2] == np.float16(-4.457)
+    for dt in (pt.float16, pt.bfloat16):
+        for f in (silu_backward, pt.ops._silu_backward):
+            got = f(pt.tensor(g).to(dt), pt.tensor(x).to(dt)).float().numpy()
+            np.testing.assert_allclose(got, want.astype(np.float32), rtol=1e-3 if dt is pt.float16 else 8e-3)
+        fwd = silu_op(pt.tensor(x).to(dt)).float().numpy()
+        np.testing.assert_allclose(fwd, (X * s).astype(np.float32), rtol=1e-3 if dt is pt.float16 else 8e-3)

@@ -209,15 +209,19 @@ def silu(input, inplace: bool = False):
 
 def silu_op(input):
     """The nn op ``silu``: x sigmoid(x). A backend may give it a kernel (cpu: one pass over
-    cache-sized blocks); this decomposition serves the others (and ONNX export)."""
-    return input * input.sigmoid()
+    cache-sized blocks); this decomposition serves the others (and ONNX export). float16 and
+    bfloat16 in float32, rounded once, as the cpu kernel and PyTorch's."""
+    x = _in_float32(input)
+    return _as_input(input, x * x.sigmoid())
 
 
 def silu_backward(grad, input):
     """The nn op ``_silu_backward``: silu's input gradient given the output's,
-    ``grad * s * (1 + x (1 - s))`` with s = sigmoid(x)."""
-    s = input.sigmoid()
-    return grad * (s * (1 + input * (1 - s)))
+    ``grad * s * (1 + x (1 - s))`` with s = sigmoid(x); float16 and bfloat16 in float32, rounded
+    once (step by step in float16, grad -4.4375 at x 7.234 gave -4.449, not -4.457)."""
+    x, g = _in_float32(input), _in_float32(grad)
+    s = x.sigmoid()
+    return _as_input(input, g * (s * (1 + x * (1 - s))))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):

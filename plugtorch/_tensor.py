@@ -163,6 +163,9 @@ class Tensor:
             # (a complex leaf may require grad; ops without a verified complex formula refuse it)
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self._dtype}); convert first, e.g. x.float().requires_grad_()")
+        if value and self._inf and not _dispatcher.grad_state.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not "
+                               "allowed; make a normal tensor with .clone() first")
         if self.grad_fn is not None and not value:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
                                "want to use a computed variable in a subgraph that doesn't require "

@@ -219,3 +219,37 @@ def test_inference_mode_makes_inference_tensors():
     with pt.inference_mode():
         a.add_(1)                       # inside inference mode it may
     assert a.tolist() == [2.0] * 3 and a.clone().is_inference() is False
+
+
+def test_inference_tensors_outside_inference_mode():
+    # PyTorch's rules: views of an inference tensor are inference tensors outside the mode too; it
+    # may not be written in place (any path), be saved for backward or start requiring grad there
+    with pt.inference_mode():
+        a = pt.ones(3)
+        p = pt.nn.Parameter(a)          # allowed inside the mode: an inference parameter
+    assert p.is_inference() and p.requires_grad
+    assert [v.is_inference() for v in (a.view(3), a[0:2], a.unsqueeze(0), a.detach())] == [True] * 4
+    inplace = "^Inplace update to inference tensor outside InferenceMode is not allowed"
+    for write in (lambda: a.fill_(2), lambda: a.zero_(), lambda: a.copy_(pt.zeros(3)),
+                  lambda: a.__setitem__(0, 5.0), lambda: pt.add(pt.ones(3), 1, out=a),
+                  lambda: a.view(3).mul_(2), lambda: a.clamp_(0, 1), lambda: a.set_(pt.zeros(3))):
+        with pytest.raises(RuntimeError, match=inplace):
+            write()
+    assert a.tolist() == [1.0] * 3
+    with pytest.raises(RuntimeError, match=r"^Setting requires_grad=True on inference tensor outside InferenceMode"):
+        a.requires_grad_()
+    with pytest.raises(RuntimeError, match=r"^Setting requires_grad=True on inference tensor outside InferenceMode"):
+        pt.nn.Parameter(a)
+    w = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    saved = r"^Inference tensors cannot be saved for backward\. .*make a clone to get a normal tensor"
+    for use in (lambda: w * a, lambda: a * w, lambda: pt.matmul(w, a), lambda: w.exp() * a):
+        with pytest.raises(RuntimeError, match=saved):
+            use()
+    with pt.inference_mode(), pt.inference_mode(False), pytest.raises(RuntimeError, match=saved):
+        w * a
+    # what saves nothing of it records; a clone is a normal tensor
+    (w + a).sum().backward()
+    assert w.grad.tolist() == [1.0] * 3
+    w.grad = None
+    (w * a.clone()).sum().backward()
+    assert w.grad.tolist() == [1.0] * 3 and not a.clone().is_inference()

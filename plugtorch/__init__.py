@@ -113,8 +113,8 @@ globals().update(_storage_module._legacy_storages())   # FloatStorage, LongStora
 
 
 def is_inference(input) -> bool:
-    """``input.is_inference()``: whether ``input`` is an inference tensor (made inside
-    ``inference_mode``, or a view of one)."""
+    """``input.is_inference()``: always False here, as ``inference_mode`` is ``no_grad`` in plugtorch
+    (it makes no separate kind of tensor)."""
     if not isinstance(input, Tensor):
         raise TypeError(f"is_inference(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
     return input.is_inference()

@@ -422,9 +422,6 @@ def set_(self, source=_MISSING, storage_offset=_MISSING, size=_MISSING, stride=N
         raise TypeError("set_() received an invalid combination of arguments: pass (), (source), or "
                         "(source, storage_offset, size, stride=None) with source a Tensor or a storage")
     _check_settable(self, source)
-    if self._inf and not pt.is_inference_mode_enabled():
-        from plugtorch.dispatch.dispatcher import INFERENCE_INPLACE
-        raise RuntimeError(INFERENCE_INPLACE)
     check_inplace(self, "set_")
     dtype = self._dtype
     if source is _MISSING:   # a fresh empty storage

@@ -49,7 +49,6 @@ class Tensor:
     _retains_grad = False
     _is_param = False
     _fw_grad = None     # the tangent inside autograd.forward_ad.dual_level()
-    _inf = False        # an inference tensor: made inside inference_mode (autograd/grad_mode.py)
     __array_priority__ = 1000
 
     @staticmethod
@@ -58,8 +57,6 @@ class Tensor:
         t._data = data
         t._dtype = dtype
         t._device = device
-        if _dispatcher._modes and _dispatcher.grad_state.inference:   # (inference_mode pushes a mode)
-            t._inf = True
         return t
 
     # --- metadata -------------------------------------------------------------------------
@@ -163,9 +160,6 @@ class Tensor:
             # (a complex leaf may require grad; ops without a verified complex formula refuse it)
             raise RuntimeError(f"only Tensors of floating point and complex dtype can require gradients "
                                f"(got {self._dtype}); convert first, e.g. x.float().requires_grad_()")
-        if value and self._inf and not _dispatcher.grad_state.inference:
-            raise RuntimeError("Setting requires_grad=True on inference tensor outside InferenceMode is not "
-                               "allowed; make a normal tensor with .clone() first")
         if self.grad_fn is not None and not value:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
                                "want to use a computed variable in a subgraph that doesn't require "
@@ -234,8 +228,6 @@ class Tensor:
         t = Tensor._wrap(self._data, self._dtype, self._device)
         t._vc = self._version_counter()
         t._base = self._base
-        if t._inf is not self._inf:   # a view: an inference tensor's kind, whatever the mode
-            t._inf = self._inf
         return t
 
     def detach_(self) -> "Tensor":

@@ -190,7 +190,7 @@ def install():
     Tensor.new = new
     Tensor.const_data_ptr = data_ptr
     Tensor.output_nr = property(lambda self: self._out_nr, doc="Which output of its grad_fn this tensor is.")
-    Tensor.is_inference = lambda self: self._inf   # made inside inference_mode (autograd/grad_mode.py)
+    Tensor.is_inference = lambda self: False     # no inference tensors: inference_mode is no_grad here
     Tensor.apply_ = lambda self, callable: _host_elementwise(self, "apply_", callable)
     Tensor.map_ = lambda self, tensor, callable: _host_elementwise(self, "map_", callable, tensor)
     Tensor.map2_ = lambda self, x, y, callable: _host_elementwise(self, "map2_", callable, x, y)

@@ -35,12 +35,6 @@ extras = None
 
 
 # ---- forward: recording -------------------------------------------------------------------
-INFERENCE_SAVED = ("Inference tensors cannot be saved for backward. Please do not use Tensors created in inference "
-                   "mode in computation tracked by autograd. To work around this, you can make a clone to get a "
-                   "normal tensor and use it in autograd, or use `plugtorch.no_grad()` instead of "
-                   "`plugtorch.inference_mode()`.")
-
-
 def record(op, args, kwargs):
     """Run ``op`` below autograd and, if its result is floating point, attach an OpNode."""
     info = _CACHE.get(op)
@@ -104,8 +98,6 @@ def record(op, args, kwargs):
             if not complex_ok and a._dtype.category == _COMPLEX and edges[-1] is not NO_EDGE:
                 raise _complex_result(op, a._dtype, "a complex input requires grad")
             if (saves is None or i in saves) and (needs is None or i not in skip):
-                if a._inf:
-                    raise RuntimeError(INFERENCE_SAVED)
                 vc = a._vc
                 if saved is None:
                     saved = []
@@ -129,8 +121,6 @@ def record(op, args, kwargs):
                         raise _complex_result(op, b._dtype, "a complex input requires grad")
                     slots.append((i, j, b._data.shape, b._dtype))
                     if keep:
-                        if b._inf:
-                            raise RuntimeError(INFERENCE_SAVED)
                         if saved is None:
                             saved = []
                         saved.append((b, b._version))

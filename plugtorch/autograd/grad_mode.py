@@ -14,8 +14,7 @@ import functools
 import inspect
 import itertools
 
-from plugtorch.dispatch.dispatcher import DispatchMode, grad_state, pop_mode, push_mode
-from plugtorch.dispatch.registry import OUT_INPLACE, OUT_VIEW
+from plugtorch.dispatch.dispatcher import grad_state
 
 _force_serials = itertools.count(1)
 
@@ -143,32 +142,10 @@ class set_grad_enabled(_GradContext):
         return super().__exit__(*exc)
 
 
-class _InferenceTensors(DispatchMode):
-    """Pushed by ``inference_mode``: marks the tensors ops make inside it as inference tensors
-    (``is_inference()``), as PyTorch's. A view takes its base's kind; an op's result that is one
-    of its operands (in place, ``out=``, ``x.contiguous()``) keeps its own. Being a dispatch mode,
-    it costs the eager fast paths nothing outside inference mode (``Tensor._wrap`` marks the
-    tensors factories make)."""
-
-    def __plugtorch_dispatch__(self, op, args, kwargs, call):
-        res = call(args, kwargs)
-        if grad_state.inference and op.meta is not None:   # (a composite's own ops marked theirs)
-            kind = op.out_kind
-            if kind == OUT_VIEW:
-                res._inf = args[0]._inf
-            elif kind != OUT_INPLACE:
-                keep = [id(a) for a in args] + [id(v) for v in kwargs.values()]
-                for t in (res if isinstance(res, (tuple, list)) else (res,)):
-                    if hasattr(t, "_inf") and id(t) not in keep:
-                        t._inf = True
-        return res
-
-
 class inference_mode(_GradContext):
-    """Like no_grad, and the tensors made inside are inference tensors (``is_inference()``, see
-    ``_InferenceTensors``); ``is_inference_mode_enabled()`` reports it. ``inference_mode(False)``
-    leaves inference mode and turns gradients on, as PyTorch's does; ``@inference_mode`` works
-    without parentheses."""
+    """Like no_grad, and ``is_inference_mode_enabled()`` reports it (plugtorch has no separate
+    inference tensors). ``inference_mode(False)`` leaves inference mode and turns gradients on,
+    as PyTorch's does; ``@inference_mode`` works without parentheses."""
 
     def __new__(cls, mode=True):
         if isinstance(mode, bool):
@@ -189,14 +166,8 @@ class inference_mode(_GradContext):
         grad_state.inference = self.mode
         if not self.mode:
             _force_on()
-            self._marker = None
-        else:
-            self._marker = _InferenceTensors()
-            push_mode(self._marker)
 
     def __exit__(self, *exc):
-        if self._marker is not None:
-            pop_mode(self._marker)
         grad_state.enabled = self._prev
         grad_state.inference = self._prev_inf
         grad_state.forced = self._prev_forced

@@ -180,8 +180,6 @@ _READ_FIRST_OPS = frozenset({"masked_scatter"})
 
 def inplace(self, op, args, kwargs):
     """``self.op_(*args)``: compute ``op(self, *args)`` and copy the result into ``self``."""
-    if self._inf and not D.grad_state.inference:
-        raise RuntimeError(D.INFERENCE_INPLACE)
     dt = kwargs.get("dtype") if kwargs else None
     if dt is not None and _dtypes.to_dtype(dt) is not self._dtype:   # x.cumsum_(0, dtype=float64): PyTorch refuses
         raise RuntimeError(f"{op.name}_(): Bad in-place call: input tensor dtype {self._dtype} and output tensor "

@@ -522,9 +522,6 @@ def run(op, args, kwargs):
     dev, kargs, out = meta(*args, **kwargs)
     if out.__class__ is _DTYPE and out in _FLOAT8:
         check_float8(op, out)
-    kind = op.out_kind
-    if kind == OUT_INPLACE and getattr(args[0], "_inf", False) and not grad_state.inference:
-        raise RuntimeError(INFERENCE_INPLACE)
     kernels = dev._kernels
     if kernels is None:
         kernels = _resolve_kernels(dev)
@@ -550,19 +547,13 @@ def run(op, args, kwargs):
         rec = _stack.recorder
         if rec is not None:    # plugtorch.jit records the kernel call (a tracer is a mode)
             rec.kernel_call(op, dev, kernel, kargs, out, res, args, kwargs)
-    if kind == OUT_TENSOR:
+    if op.out_kind == OUT_TENSOR:
         t = _new(Tensor)
         t._data = res
         t._dtype = out
         t._device = dev
         return t
     return _finish(op, res, out, dev, args, kwargs)
-
-
-# an in-place write to a tensor made inside inference_mode (or a view of one), outside it: PyTorch's refusal
-INFERENCE_INPLACE = ("Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone "
-                     "to get a normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 "
-                     "for more details.")
 
 
 def _finish(op, res, out, dev, args, kwargs):
@@ -581,8 +572,6 @@ def _finish(op, res, out, dev, args, kwargs):
 def _wrap_view(op, res, dtype, dev, args, kwargs):
     src = args[0]
     t = Tensor._wrap(res, dtype, dev)
-    if src._inf:    # a view of an inference tensor is one, inside inference_mode or not
-        t._inf = True
     base = src._base if src._base is not None else src
     t._base = base
     t._vc = base._version_counter()

@@ -25,8 +25,6 @@ class Parameter(Tensor):
         p._data = data._data
         p._dtype = data._dtype
         p._device = data._device
-        if data._inf:    # an inference tensor's parameter is one (requires_grad_ refuses it outside the mode)
-            p._inf = True
         if requires_grad:
             p.requires_grad_(True)
         return p

@@ -73,7 +73,6 @@ def _depthwise_conv2d_weight_grad(ctx):
                    (2, 3), (0, 1, 0, 0), (1, 2), reduction_length=6)]
 
 
-
 def _conv_transpose2d(ctx):
     return [Sample(_x(ctx, (2, 3, 4, 4)), _x(ctx, (3, 2, 3, 3)), _x(ctx, (2,)), stride=2, padding=1,
                    output_padding=1, reduction_length=27),

@@ -126,6 +126,17 @@ def _replace_atomically(path: str, write) -> None:
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+            made = os.stat(tmp)
+            if (existing.st_uid, existing.st_gid) != (made.st_uid, made.st_gid):
+                # the replaced file's owner and group stay (root saving over a user's checkpoint, a
+                # file in a shared group): the ones this process may set, as open(path, "wb") keeps them
+                try:
+                    os.chown(tmp, existing.st_uid, existing.st_gid)
+                except OSError:
+                    with contextlib.suppress(OSError):      # not root: the group, if one of ours
+                        os.chown(tmp, -1, existing.st_gid)
+                if stat.S_IMODE(os.stat(tmp).st_mode) != mode:      # chown may clear setuid/setgid bits
+                    os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

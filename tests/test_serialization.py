@@ -1118,3 +1118,19 @@ def test_save_to_a_named_pipe_writes_into_it_and_keeps_it_a_pipe(tmp_path):
     assert os.listdir(tmp_path) == ["pipe"]          # no temporary file left beside it
     loaded = pt.load(io.BytesIO(got[0]))
     assert loaded["x"].tolist() == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to make a file another user owns")
+def test_saving_over_a_file_keeps_its_owner_group_and_mode(tmp_path):
+    # the atomic rename put a root-owned file in place of a user's checkpoint (open(path, "wb"),
+    # as torch.save writes, keeps the owner): the replacement now takes the old file's owner,
+    # group and permission bits
+    path = tmp_path / "user.pt"
+    pt.save({"w": pt.zeros(2)}, path)
+    os.chown(path, 65534, 65534)
+    os.chmod(path, 0o640)
+    pt.save({"w": pt.ones(2)}, path)
+    st = os.stat(path)
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (65534, 65534, 0o640)
+    assert pt.load(path)["w"].tolist() == [1.0, 1.0]

@@ -49,7 +49,8 @@ ERRORS = [
     ("float index", lambda: x23[pt.tensor([1.0])], IndexError, "long, int, byte or bool"),
     ("narrow", lambda: x23.narrow(1, 2, 2), RuntimeError, r"start \(2\) \+ length \(2\) exceeds dimension size \(3\)"),
     # argument types
-    ("add str", lambda: x23 + "a", TypeError, "add.*str"),
+    ("add str", lambda: x23 + "a", TypeError, r"unsupported operand type\(s\) for \+: 'Tensor' and 'str'"),
+    ("pt.add str", lambda: pt.add(x23, "a"), TypeError, "add.*str"),
     ("add list", lambda: pt.add(x23, [1]), TypeError, "add.*list"),
     ("exp list", lambda: pt.exp([1.0]), TypeError, r"exp\(\): argument 'input' must be Tensor, not list"),
     ("sum list", lambda: pt.sum([1.0]), TypeError, r"sum\(\): argument 'input' must be Tensor, not list"),

@@ -27,6 +27,9 @@ from plugtorch.dispatch.registry import OPS, OUT_RAW, register_op
 def _sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):
     """One parameter's SGD update, in place (``buf``: its momentum buffer, already holding at
     least the first step's gradient; ignored when momentum is 0)."""
+    if p._dtype.itemsize == 2:
+        _sgd_update_wide(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize)
+        return
     if maximize:
         g = -g
     if weight_decay != 0:
@@ -35,6 +38,28 @@ def _sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maxi
         buf.mul_(momentum).add_(g, alpha=1 - dampening)
         g = g.add(buf, alpha=momentum) if nesterov else buf
     p.add_(g, alpha=-lr)
+
+
+def _sgd_update_wide(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize):
+    """The update of a float16 or bfloat16 parameter as PyTorch's fused SGD computes it: the whole
+    formula in float64 (float32 where the device lacks it), the buffer and the parameter each
+    rounded once when stored, the parameter's step from the unrounded buffer. Rounding after every
+    op instead would leave them up to 2 ulps off. One op per multiply and per add, in this order,
+    so every backend (and the cpu kernel) gives the same bits."""
+    wide = _dtypes.float64 if p._backend().unsupported_dtype(_dtypes.float64, p._device.index) is None \
+        else _dtypes.float32
+    pw, gw = p.to(wide), g.to(wide)
+    if maximize:
+        gw = -gw
+    if weight_decay != 0:
+        gw = gw + pw * weight_decay
+    if momentum != 0:
+        bw = buf.to(wide) * momentum + gw * (1 - dampening)
+        buf.copy_(bw)
+        gw = gw + bw * momentum if nesterov else bw
+    if isinstance(lr, Tensor):
+        lr = lr.to(p._device).to(wide)
+    p.copy_(pw - gw * lr)
 
 
 def fused_sgd_(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay, nesterov, maximize):

@@ -336,7 +336,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             # loop's own Python kept to a minimum: it is a tenth of the update on a small model)
             multiply, add_np, neg_lr, others = xp.multiply, xp.add, -lr, False
             for p, g, b in zip(ps, gs, bs):
-                if p.dtype.kind == "f" and g.dtype is p.dtype:
+                if p.dtype.kind == "f" and p.dtype.itemsize > 2 and g.dtype is p.dtype:
                     multiply(b, momentum, out=b)
                     add_np(b, g, out=b)
                     add_np(p, multiply(b, neg_lr), out=p)
@@ -347,6 +347,22 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         add, mul, add_, mul_, neg = K["add"], K["mul"], K["add_"], K["mul_"], K["neg"]
         for i, p in enumerate(ps):
             g, dt = gs[i], dtypes[i]
+            if dt.itemsize == 2:
+                # float16/bfloat16: in float64, each stored value rounded once, in the order of the
+                # decomposition's _sgd_update_wide
+                f64 = xp.float64
+                pw, gw = xp.asarray(p).astype(f64), xp.asarray(g).astype(f64)
+                if maximize:
+                    gw = -gw
+                if weight_decay != 0:
+                    gw = gw + pw * weight_decay
+                if momentum != 0:
+                    b = bs[i]
+                    bw = xp.asarray(b).astype(f64) * momentum + gw * (1 - dampening)
+                    b[...] = bw.astype(b.dtype)
+                    gw = gw + bw * momentum if nesterov else bw
+                p[...] = (pw - gw * lr).astype(p.dtype)
+                continue
             if plain and p.dtype.kind == "f" and g.dtype is p.dtype:
                 continue     # (done above)
             if maximize:

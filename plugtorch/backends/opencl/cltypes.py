@@ -73,16 +73,18 @@ inline ushort f16_store(float f) { return f16_store_bits(f); }
 #endif
 inline float f16r(float f) { return f16_load(f16_store(f)); }   /* round to float16 */
 #ifdef USE_FP64
-/* double -> float16 rounded once: to float rounding to odd (truncate, then set the last bit if
-   inexact) keeps the tie information that a plain (float) cast would round away */
-inline ushort f16_store_d(double d) {
+/* double -> float rounding to odd (truncate, then set the last bit if inexact): it keeps the tie
+   information that a plain (float) cast would round away, so float16 and bfloat16 (fewer than 23
+   bits) rounded from it are the double rounded once */
+inline float f_odd_d(double d) {
     float f = (float)d;
     if ((double)f != d && d == d) {
         const uint m = as_uint(f) - ((d > 0 ? (double)f > d : (double)f < d) ? 1u : 0u);
         f = as_float(m | 1u);   /* (the sign bit is untouched: |f| > |d| implies f != 0) */
     }
-    return f16_store(f);
+    return f;
 }
+inline ushort f16_store_d(double d) { return f16_store(f_odd_d(d)); }
 inline float f16r_d(double d) { return f16_load(f16_store_d(d)); }
 #endif
 inline float bf16_load(ushort x) { return as_float(((uint)x) << 16); }
@@ -93,6 +95,9 @@ inline ushort bf16_store(float f) {
     return (ushort)(u >> 16);
 }
 inline float bfr(float f) { return bf16_load(bf16_store(f)); }   /* round to bfloat16 */
+#ifdef USE_FP64
+inline float bfr_d(double d) { return bfr(f_odd_d(d)); }   /* double -> bfloat16 rounded once */
+#endif
 typedef struct { long nd; long n; long shape[8]; long st[4][8]; } Geo;
 /* element offset of operand k at linear index i (dims are collapsed first, so nd is small;
    1-d needs no division and 32-bit division is far cheaper than 64-bit on CPUs) */
@@ -159,7 +164,8 @@ def convert(src_dt, dst_dt, expr) -> str:
             return f"((({expr}) >= -0x1p63f && ({expr}) < 0x1p63f) ? (long)({expr}) : LONG_MIN)"
         return f"(({ct})((({expr}) >= -0x1p31f && ({expr}) < 0x1p31f) ? (int)({expr}) : INT_MIN))"
     if dst_dt == BF16 and src_dt != BF16:   # an operand cast to bfloat16 is rounded to it first,
-        return f"bfr((float)({expr}))"     # as on cpu, although bfloat16 computes in float
+        # as on cpu, although bfloat16 computes in float; a double is rounded once (as ml_dtypes)
+        return f"bfr_d({expr})" if src_dt == np.float64 else f"bfr((float)({expr}))"
     if dst_dt == F16 and src_dt != F16:     # the same for float16; a double is rounded once
         return f"f16r_d({expr})" if src_dt == np.float64 else f"f16r((float)({expr}))"
     return f"(({ct})({expr}))"

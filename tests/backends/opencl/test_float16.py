@@ -94,6 +94,20 @@ def test_float64_to_float16_rounds_once():
         assert_bits_equal(z + pt.tensor(v, device=DEV), np.array([w]))
 
 
+def test_float64_to_bfloat16_rounds_once():
+    # the same for bfloat16 (8-bit significand): 1 + 2^-8 + 2^-40 rounds up to 1 + 2^-7 as ml_dtypes
+    # (and so cpu) round it; through float32 it became the tie 1 + 2^-8 and rounded down to 1.0
+    import ml_dtypes
+    rng = np.random.default_rng(2)
+    ties = (rng.integers(1, 256, 2000) * 2 + 1) * 2.0 ** rng.integers(-130, 120, 2000)   # odd / 2^k: ties
+    x = np.concatenate([[1 + 2.0 ** -8 + 2.0 ** -40, 1 + 2.0 ** -8 - 2.0 ** -40, 1e300, -0.0, float("inf")],
+                        ties, ties * (1 + 2.0 ** -45), ties * (1 - 2.0 ** -45), -ties])
+    want = x.astype(ml_dtypes.bfloat16).astype(np.float32)
+    assert want[0] == 1 + 2.0 ** -7
+    got = pt.tensor(x).to(DEV).to(pt.bfloat16).cpu().float().numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
 def test_integers_and_bfloat16_to_float16():
     i = np.array([0, 1, -1, 2049, 2051, 4097, 65504, 65519, 65520, 70000, -70000, 2 ** 31 - 1], np.int64)
     for dt in (pt.int32, pt.int64):

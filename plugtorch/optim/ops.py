@@ -46,8 +46,7 @@ def _sgd_update_wide(p, g, buf, lr, momentum, dampening, weight_decay, nesterov,
     rounded once when stored, the parameter's step from the unrounded buffer. Rounding after every
     op instead would leave them up to 2 ulps off. One op per multiply and per add, in this order,
     so every backend (and the cpu kernel) gives the same bits."""
-    wide = _dtypes.float64 if p._backend().unsupported_dtype(_dtypes.float64, p._device.index) is None \
-        else _dtypes.float32
+    wide = _wide(p)
     pw, gw = p.to(wide), g.to(wide)
     if maximize:
         gw = -gw
@@ -173,6 +172,10 @@ def weight_decay_(p, g, lr, weight_decay, decoupled):
 # ---- Adam / AdamW ---------------------------------------------------------------------------
 def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize, decoupled):
     """One parameter's Adam step, in place (``step_t``: its 0-d step counter, incremented here)."""
+    if p._dtype.itemsize == 2:
+        _adam_update_wide(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize,
+                          decoupled)
+        return
     if maximize:
         g = -g
     step_t.add_(1)
@@ -188,6 +191,48 @@ def _adam_update(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, 
     t = step_t.to(_dtypes.float64)
     denom = scalar_op(v.sqrt(), "div", (1 - beta2 ** t).sqrt()).add_(eps)
     p.add_(scalar_op(m / denom, "mul", -(lr / (1 - beta1 ** t))))
+
+
+def _wide(p):
+    """The dtype a 16-bit float parameter's update is computed in: float64, float32 where the
+    device lacks it."""
+    return _dtypes.float64 if p._backend().unsupported_dtype(_dtypes.float64, p._device.index) is None \
+        else _dtypes.float32
+
+
+def _adam_update_wide(p, g, m, v, vmax, step_t, lr, beta1, beta2, weight_decay, eps, amsgrad, maximize,
+                      decoupled):
+    """A float16 or bfloat16 parameter's Adam step as PyTorch's fused Adam computes it: the whole
+    update in float64 (``_wide``), the moments, ``vmax`` and the parameter each rounded once when
+    stored, the step taken with the unrounded moments. One op per arithmetic step, in the order of
+    the cpu kernel, so every backend gives the same bits."""
+    wide = _wide(p)
+    dev = p._device
+    lr = _as_wide(lr, wide, dev)
+    pw, gw = p.to(wide), g.to(wide)
+    if maximize:
+        gw = -gw
+    step_t.add_(1)
+    if weight_decay != 0:
+        if decoupled:
+            pw = pw * _as_wide(1 - lr * weight_decay, wide, dev)
+        else:
+            gw = gw + pw * weight_decay
+    mw = m.to(wide) * beta1 + gw * (1 - beta1)   # (PyTorch's fused kernel's form, not lerp's)
+    vw = v.to(wide) * beta2 + gw * gw * (1 - beta2)
+    m.copy_(mw)
+    v.copy_(vw)
+    if amsgrad:
+        vw = vmax.to(wide).maximum(vw)
+        vmax.copy_(vw)
+    t = step_t.to(_dtypes.float64)
+    denom = vw.sqrt() / _as_wide((1 - beta2 ** t).sqrt(), wide, dev) + eps
+    p.copy_(pw - mw / denom * (lr / _as_wide(1 - beta1 ** t, wide, dev)))
+
+
+def _as_wide(s, wide, dev):
+    """A number or 0-d tensor as a 0-d ``wide`` tensor on ``dev`` (a Python float as is)."""
+    return s.to(dev).to(wide) if isinstance(s, Tensor) else s
 
 
 def scalar_op(x, op, s):

@@ -395,6 +395,10 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 _adam_float(p, -g if maximize else g, ms[i], vs[i], vmaxs[i] if amsgrad else None, t, lr, beta1,
                             beta2, weight_decay, eps, decoupled)
                 continue
+            if dt.itemsize == 2:
+                _adam_wide(p, g, ms[i], vs[i], vmaxs[i] if amsgrad else None, t, lr, beta1, beta2, weight_decay,
+                           eps, maximize, decoupled)
+                continue
             if maximize:
                 g = K["neg"](g, dt)
             if weight_decay != 0:
@@ -452,6 +456,28 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         a, b = xp.asarray(m).astype(c), xp.asarray(g).astype(c)
         d = b - a
         m[...] = (a + w * d if abs(w) < 0.5 else b - d * (1 - w)).astype(m.dtype)
+
+    def _adam_wide(p, g, m, v, vmax, t, lr, beta1, beta2, weight_decay, eps, maximize, decoupled):
+        # float16/bfloat16: in float64, each stored value rounded once, in the order of the
+        # decomposition's _adam_update_wide (plugtorch/optim/ops.py)
+        f64 = xp.float64
+        pw, gw = xp.asarray(p).astype(f64), xp.asarray(g).astype(f64)
+        if maximize:
+            gw = -gw
+        if weight_decay != 0:
+            if decoupled:
+                pw = pw * (1 - lr * weight_decay)
+            else:
+                gw = gw + pw * weight_decay
+        mw = xp.asarray(m).astype(f64) * beta1 + gw * (1 - beta1)
+        vw = xp.asarray(v).astype(f64) * beta2 + gw * gw * (1 - beta2)
+        m[...] = mw.astype(m.dtype)
+        v[...] = vw.astype(v.dtype)
+        if vmax is not None:
+            vw = xp.maximum(xp.asarray(vmax).astype(f64), vw)
+            vmax[...] = vw.astype(vmax.dtype)
+        denom = xp.sqrt(vw) / math.sqrt(1 - beta2 ** t) + eps
+        p[...] = (pw - mw / denom * (lr / (1 - beta1 ** t))).astype(p.dtype)
 
     def _adam_float(p, g, m, v, vmax, t, lr, beta1, beta2, weight_decay, eps, decoupled):
         if weight_decay != 0:

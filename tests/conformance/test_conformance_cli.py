@@ -26,12 +26,12 @@ def test_entries_follow_the_registry():
     for name, e in opdb.ENTRIES.items():
         assert e.dtypes, name
         if name in OPS:
-            # (_layer_norm_backward, _gelu_backward: their cpu kernels and their decompositions, which
+            # (_layer_norm_backward, _gelu_backward, _depthwise_conv2d_weight_grad: their cpu kernels and their decompositions, which
             # run when their inputs require grad, round differently, so a graph traced with grad
             # replays other bits than eager without; their entries check them forward only, their
             # gradients are gradcheck's)
             assert e.differentiable == OPS[name].differentiable or name in (
-                "copy_", "bernoulli", "_layer_norm_backward", "_gelu_backward"), name
+                "copy_", "bernoulli", "_layer_norm_backward", "_gelu_backward", "_depthwise_conv2d_weight_grad"), name
 
 
 def test_samples_cover_the_edge_cases():

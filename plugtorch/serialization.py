@@ -5,7 +5,9 @@ object around them (dicts, lists, tuples, sets, numbers, strings, dtypes, device
 ``__metadata__``. NumPy arrays are stored as cpu tensors marked ``"ndarray"`` and load as arrays.
 Loading parses JSON and raw little-endian bytes only; nothing is unpickled.
 A plain safetensors file from elsewhere loads as a dict of tensors. Saving to a path replaces
-the file atomically, so a failure mid-write leaves the previous checkpoint whole.
+the file atomically, so a failure mid-write leaves the previous checkpoint whole -- except where a
+rename would change more than the contents (see ``save``): then it is written in place, as
+``torch.save`` writes every file.
 
 Saved tensors that overlap in one storage (a tensor and its views) load sharing memory again, as
 with PyTorch: the span of the storage they cover is stored once, as one 1-D entry, and each of
@@ -57,7 +59,16 @@ _FLOATS = ("inf", "-inf", "nan")    # the repr of the floats JSON cannot hold
 def save(obj, f) -> None:
     """Save tensors and nested dicts/lists/tuples of them (with numbers and strings) to ``f``
     (a path or a binary file object). A path is written to a temporary file beside it that
-    replaces it only once complete and on disk.
+    replaces it only once complete and on disk (renamed over it), so a save that fails midway
+    leaves the old file whole. A symlink is followed: the file it points to is replaced, the link
+    stays. Where the rename would change what the path is, not just its contents, the existing file
+    is written in place instead, as ``torch.save`` (``open(path, "wb")``) writes it, and then flushed
+    to disk; such a save is not atomic (one that fails midway leaves a truncated file):
+
+    * the file has other hard links (``st_nlink > 1``): a rename would leave them the old data;
+    * no file can be created in its directory (a writable file in a read-only directory);
+    * this process could not give the new file the old one's owner and group (a non-root user
+      saving over another user's writable file).
 
     >>> pt.save(model.state_dict(), "model.safetensors")   # doctest: +SKIP
     """
@@ -118,7 +129,18 @@ def _replace_atomically(path: str, write) -> None:
     mode = None if existing is None else stat.S_IMODE(existing.st_mode)
     if existing is not None:
         _check_writable(path)
-    tmp, fd = _create_beside(directory, base)
+        if not _rename_keeps_the_file(existing):
+            _write_in_place(path, write)
+            return
+    try:
+        tmp, fd = _create_beside(directory, base)
+    except PermissionError as e:
+        if existing is None:
+            raise PermissionError(e.errno, f"plugtorch.save: cannot create {path}: {e.strerror} (no file can be "
+                                  f"created in {directory}); make the directory writable or save to another "
+                                  "path") from None
+        _write_in_place(path, write)    # a writable file in a directory closed to new files
+        return
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -155,6 +177,25 @@ def _check_writable(path: str) -> None:
                            "writable (chmod u+w) or save to another path") from None
 
 
+def _rename_keeps_the_file(existing: os.stat_result) -> bool:
+    """Whether renaming a new file over ``existing`` changes only its contents: no other hard link
+    keeps the old inode, and this process can give the new file the old one's owner and group."""
+    if existing.st_nlink > 1:
+        return False
+    if not hasattr(os, "geteuid") or os.geteuid() == 0:     # (root: chown sets any owner)
+        return True
+    return existing.st_uid == os.geteuid() and (existing.st_gid == os.getegid()
+                                                or existing.st_gid in os.getgroups())
+
+
+def _write_in_place(path: str, write) -> None:
+    # as open(path, "wb") and torch.save: same inode, so its links, owner, group and mode stay
+    with open(path, "wb") as fh:
+        write(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def _create_beside(directory: str, base: str):
     while True:     # O_EXCL with mode 0o666: the umask applies, as for open(path, "wb")
         tmp = os.path.join(directory, f".{base}.{secrets.token_hex(4)}.tmp")
@@ -162,12 +203,6 @@ def _create_beside(directory: str, base: str):
             return tmp, os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         except FileExistsError:
             continue
-        except PermissionError as e:    # say why a file the user did not name is needed, and the way out
-            path = os.path.join(directory, base)
-            raise PermissionError(e.errno, f"plugtorch.save writes {path} through a temporary file beside it, "
-                                  f"so that a failed save leaves the old file whole, and cannot create one in "
-                                  f"{directory} ({e.strerror}); make the directory writable, or write in place "
-                                  f"(not atomic): with open({path!r}, 'wb') as f: plugtorch.save(obj, f)") from None
 
 
 def _fsync_directory(directory: str) -> None:

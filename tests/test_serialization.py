@@ -544,17 +544,20 @@ import os, sys
 import plugtorch as pt
 if os.geteuid() == 0:        # as 'nobody', who may write the file but not create files beside it
     os.setuid(65534)
+pt.save({"w": pt.ones(3)}, sys.argv[1])
+print("saved")
 try:
-    pt.save({"w": pt.zeros(3)}, sys.argv[1])
+    pt.save({"w": pt.ones(3)}, os.path.join(os.path.dirname(sys.argv[1]), "new.pt"))
 except PermissionError as e:
     print(e)
-with open(sys.argv[1], "wb") as f:     # the way out the message gives: in place, not atomic
-    pt.save({"w": pt.zeros(3)}, f)
 """
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid"), reason="needs POSIX users")
-def test_a_directory_without_room_for_the_temporary_file_is_explained():
+def test_a_writable_file_in_a_read_only_directory_is_saved_in_place():
+    # no temporary file can be created beside it: plugtorch.save raised PermissionError where
+    # torch.save (open(path, "wb")) writes the file; it is now written in place, and a new file
+    # there is refused naming the path and the directory
     import shutil
     import tempfile
     directory = tempfile.mkdtemp(prefix="pt-lockeddir-", dir="/tmp")
@@ -562,15 +565,132 @@ def test_a_directory_without_room_for_the_temporary_file_is_explained():
         path = os.path.join(directory, "ckpt.pt")
         pt.save({"w": pt.arange(3.0)}, path)
         os.chmod(path, 0o666)
+        inode = os.stat(path).st_ino
         os.chmod(directory, 0o755 if os.geteuid() == 0 else 0o555)
         run = subprocess.run([sys.executable, "-c", _SAVE_IN_A_LOCKED_DIRECTORY, path], capture_output=True,
                              text=True, timeout=120)
-        assert run.stdout.startswith(f"[Errno 13] plugtorch.save writes {path} through a temporary file beside "
-                                     f"it") and f"cannot create one in {directory}" in run.stdout, \
-            run.stdout + run.stderr
-        assert pt.load(path)["w"].tolist() == [0.0, 0.0, 0.0] and os.listdir(directory) == ["ckpt.pt"]
+        new = os.path.join(directory, "new.pt")
+        assert run.stdout == (f"saved\n[Errno 13] plugtorch.save: cannot create {new}: Permission denied (no "
+                              f"file can be created in {directory}); make the directory writable or save to "
+                              "another path\n"), run.stdout + run.stderr
+        assert pt.load(path)["w"].tolist() == [1.0, 1.0, 1.0] and os.listdir(directory) == ["ckpt.pt"]
+        assert os.stat(path).st_ino == inode      # the same file: its owner and mode stay
     finally:
         os.chmod(directory, 0o755)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _deny_temporary_files(monkeypatch):
+    def create_beside(directory, base):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(serialization, "_create_beside", create_beside)
+
+
+def _record_fsyncs(monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def fsync(fd):
+        synced.append(os.fstat(fd).st_ino)
+        real(fd)
+    monkeypatch.setattr(serialization.os, "fsync", fsync)
+    return synced
+
+
+def test_save_where_no_temporary_file_can_be_made_writes_in_place_and_syncs(tmp_path, monkeypatch):
+    # the read-only directory as root sees it (root creates files anywhere): the temporary file is refused
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.zeros(2)}, path)
+    inode = path.stat().st_ino
+    _deny_temporary_files(monkeypatch)
+    synced = _record_fsyncs(monkeypatch)
+    pt.save({"w": pt.arange(5.0)}, path)
+    assert pt.load(path)["w"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert path.stat().st_ino == inode and synced == [inode]      # the same file, flushed to disk
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+    with pytest.raises(PermissionError, match=f"cannot create {tmp_path / 'new.pt'}: Permission denied"):
+        pt.save({"w": pt.zeros(2)}, tmp_path / "new.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]
+
+
+def test_save_still_replaces_a_file_with_one_link_by_a_rename(tmp_path):
+    # the atomic path stays the rule: a new inode appears under the name only when complete
+    path = tmp_path / "ckpt.pt"
+    pt.save({"w": pt.zeros(2)}, path)
+    old = os.stat(path)
+    keep = open(path, "rb")      # an open handle keeps the old inode alive and readable
+    pt.save({"w": pt.ones(2)}, path)
+    assert os.stat(path).st_ino != old.st_ino and pt.load(path)["w"].tolist() == [1.0, 1.0]
+    assert pt.load(keep)["w"].tolist() == [0.0, 0.0]
+    keep.close()
+
+
+def test_save_over_a_hard_linked_file_updates_every_name(tmp_path, monkeypatch):
+    # os.replace broke the link: "best.pt" kept the old checkpoint while "ckpt.pt" got the new one;
+    # torch.save writes in place, so every name of the file sees the new checkpoint
+    path, other = tmp_path / "ckpt.pt", tmp_path / "best.pt"
+    pt.save({"w": pt.zeros(2)}, path)
+    os.link(path, other)
+    synced = _record_fsyncs(monkeypatch)
+    pt.save({"w": pt.arange(3.0)}, path)
+    assert pt.load(other)["w"].tolist() == [0.0, 1.0, 2.0] == pt.load(path)["w"].tolist()
+    assert os.stat(path).st_ino == os.stat(other).st_ino and os.stat(path).st_nlink == 2
+    assert synced == [os.stat(path).st_ino]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "ckpt.pt"]
+    os.unlink(other)             # back to one link: atomic again
+    inode = os.stat(path).st_ino
+    pt.save({"w": pt.ones(1)}, path)
+    assert os.stat(path).st_ino != inode and pt.load(path)["w"].tolist() == [1.0]
+
+
+def test_save_through_a_symlink_replaces_the_target_and_keeps_the_link(tmp_path):
+    # a link to a file in another directory, a link to a link, a dangling link, a link to a hard-linked file
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "ckpt.pt"
+    pt.save({"w": pt.zeros(2)}, target)
+    (tmp_path / "latest.pt").symlink_to(target)
+    (tmp_path / "chain.pt").symlink_to("latest.pt")
+    pt.save({"w": pt.ones(2)}, tmp_path / "chain.pt")
+    assert (tmp_path / "chain.pt").is_symlink() and (tmp_path / "latest.pt").is_symlink()
+    assert pt.load(target)["w"].tolist() == [1.0, 1.0]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["ckpt.pt"]
+    (tmp_path / "next.pt").symlink_to(tmp_path / "runs" / "next.pt")     # dangling: creates the target
+    pt.save({"w": pt.arange(2.0)}, tmp_path / "next.pt")
+    assert (tmp_path / "next.pt").is_symlink() and pt.load(tmp_path / "runs" / "next.pt")["w"].tolist() == [0.0, 1.0]
+    os.link(target, tmp_path / "runs" / "hard.pt")
+    pt.save({"w": pt.full((2,), 7.0)}, tmp_path / "latest.pt")
+    assert pt.load(tmp_path / "runs" / "hard.pt")["w"].tolist() == [7.0, 7.0]
+    assert (tmp_path / "latest.pt").is_symlink()
+
+
+_SAVE_OVER_ANOTHER_USERS_FILE = """
+import os, sys
+import plugtorch as pt
+os.setuid(65534)
+pt.save({"w": pt.ones(2)}, sys.argv[1])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="needs root to save as another user")
+def test_a_user_saving_over_another_users_writable_file_keeps_its_owner():
+    # 'nobody' saving over root's 0o666 file in a 0o777 directory: the rename made the file
+    # nobody's (a non-root user cannot chown); torch.save writes in place, keeping owner and mode
+    import shutil
+    import tempfile
+    directory = tempfile.mkdtemp(prefix="pt-owner-", dir="/tmp")
+    try:
+        os.chmod(directory, 0o777)
+        path = os.path.join(directory, "shared.pt")
+        pt.save({"w": pt.zeros(2)}, path)
+        os.chmod(path, 0o666)
+        run = subprocess.run([sys.executable, "-c", _SAVE_OVER_ANOTHER_USERS_FILE, path], capture_output=True,
+                             text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        st = os.stat(path)
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o666)
+        assert pt.load(path)["w"].tolist() == [1.0, 1.0] and os.listdir(directory) == ["shared.pt"]
+    finally:
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -126,7 +126,12 @@ def run_module(*args, module: Build, _instance=None, **forward_kwargs):
     if outs and params:
         rng = np.random.default_rng(INIT_SEED)
         gos = [pt.tensor(rng.standard_normal(tuple(o.shape)), dtype=o.dtype, device=o.device) for o in outs]
-        grads = pt.autograd.grad(outs, params, gos, retain_graph=True, allow_unused=True)
+        # the history is kept only for a backward through ``out`` to inputs requiring grad (the
+        # runner's input gradients): kept for none (nn.Embedding's int indices), plugtorch.compile
+        # of this call would be a graph break, as it must for a returned tensor whose kept history
+        # a second backward could use
+        keep = any(t.requires_grad for t in _tensors((args, tuple(forward_kwargs.values()))))
+        grads = pt.autograd.grad(outs, params, gos, retain_graph=keep, allow_unused=True)
     buffers = tuple(b.detach() for _, b in m.named_buffers())
     n_out = len(_flat(out))
     module.labels = ([f"forward output {i}" for i in range(n_out)] if n_out > 1 else ["forward output"]) + \

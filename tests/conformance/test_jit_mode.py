@@ -273,6 +273,36 @@ def test_each_module_sample_replays_its_compiled_call(monkeypatch):
     assert compiler._COUNTERS["compiled_calls"] - before == r.samples - r.skipped
 
 
+
+@pytest.mark.parametrize("backend", ["cpu", "opencl", "strict"])
+@pytest.mark.parametrize("op", ["nn.Embedding", "nn.EmbeddingBag"])
+def test_module_entries_of_index_inputs_compile_their_forward_and_backward(monkeypatch, op, backend):
+    # their inputs are int64 indices, so the compiled call is run_module itself: forward, then
+    # autograd.grad to the weight. run_module kept the forward's history (retain_graph=True) for an
+    # input gradient these entries do not have; a compiled call returning a tensor with history a
+    # second backward could use is a graph break (6c3951b), so both samples of each broke and no
+    # compiled replay was compared. Now each sample's second call replays its graph and is compared
+    from plugtorch import compiler
+    if backend == "opencl" and not pt.opencl.is_available():
+        pytest.skip("no OpenCL device")
+    monkeypatch.setattr(jit_mode, "OTHER_DATA", False)     # (its calls on other data count too)
+    for dtype in (pt.float32, pt.float64):
+        before = compiler._COUNTERS["compiled_calls"]
+        r = check_entry_jit(opdb.get(op), dtype, backend)
+        assert r.status == PASS and not r.breaks and not r.failures, (r.breaks, [str(f) for f in r.failures])
+        assert r.samples == 2 and r.skipped == 0
+        assert compiler._COUNTERS["compiled_calls"] - before == 2
+
+
+def test_module_entries_of_index_inputs_are_compared_in_the_cli(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    assert cli.main(["--backend", "cpu", "strict", "--op", "nn.Embedding,nn.EmbeddingBag", "--jit",
+                     "--report", str(path)]) == 0
+    assert "8 op x dtype checks (+ 8 jit checks, 0 graph breaks)" in capsys.readouterr().out
+    jit = [r for r in json.loads(path.read_text())["results"] if r.get("mode") == "jit"]
+    assert len(jit) == 8 and {r["status"] for r in jit} == {"pass"}
+    assert all(r["samples"] == 2 and not r.get("graph_breaks") for r in jit)
+
 # ---- the command and the pytest plugin ------------------------------------------------------
 def test_cli_jit_flag(tmp_path, capsys):
     path = tmp_path / "r.json"

@@ -206,3 +206,51 @@ def test_a_step_with_retain_graph_returning_a_detached_loss_still_compiles():
         np.testing.assert_array_equal(w.grad.numpy(), [2.0, 4.0])
     st = pt.compiler.stats()
     assert st["graph_breaks"] == 0 and st["compiled_calls"] >= 2
+
+
+def _embedding_step(emb, retain):
+    # the conformance harness's module call (run_module): forward, then autograd.grad to the weight
+    def step(idx):
+        out = emb(idx)
+        (g,) = pt.autograd.grad([out], [emb.weight], [pt.ones(tuple(out.shape))], retain_graph=retain)
+        return out, g
+    return step
+
+
+def test_an_embedding_step_keeping_its_history_with_autograd_grad_is_a_break_as_eager_needs():
+    # autograd.grad(retain_graph=True), as backward(retain_graph=True): eager lets a backward of
+    # the returned output reach the weight afterwards (weight.grad = rows counted per index, for a
+    # grad_output of ones: index 1 twice, 2 once), which a replay could not run: a graph break
+    emb = pt.nn.Embedding(4, 2)
+    pt.compiler.reset()
+    c = pt.compile(_embedding_step(emb, True))
+    for _ in range(3):
+        emb.weight.grad = None
+        out, g = c(pt.tensor([1, 2, 1]))
+        np.testing.assert_array_equal(g.numpy(), [[0, 0], [2, 2], [1, 1], [0, 0]])
+        out.backward(pt.ones(3, 2))
+        np.testing.assert_array_equal(emb.weight.grad.numpy(), [[0, 0], [2, 2], [1, 1], [0, 0]])
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 0 and any("retain_graph=True" in r for r in st["reasons"])
+
+
+def test_an_embedding_step_freeing_its_history_compiles_with_max_norm_writes():
+    # the same step without retain_graph (what the conformance harness now runs for index-only
+    # inputs) replays its graph: the weight gradient counts each index's rows, padding_idx 0 gets
+    # none, and max_norm=1 renormalises in place each looked-up row whose norm exceeds 1 (row 3:
+    # [3, 4] -> [0.6, 0.8]), a write the replay makes to the module's weight as eager does
+    emb = pt.nn.Embedding(4, 2, padding_idx=0, max_norm=1.0)
+    with pt.no_grad():
+        emb.weight.copy_(pt.tensor([[0.0, 0.0], [0.3, 0.4], [0.0, 0.5], [3.0, 4.0]]))
+    pt.compiler.reset()
+    c = pt.compile(_embedding_step(emb, False))
+    for idx, counts in (([1, 0, 1], [0, 2, 0, 0]), ([2, 2, 0], [0, 0, 2, 0]), ([3, 1, 0], [0, 1, 0, 1])):
+        out, g = c(pt.tensor(idx))
+        np.testing.assert_array_equal(g.numpy(), np.repeat(np.array(counts, np.float32)[:, None], 2, axis=1))
+        assert out.requires_grad
+    np.testing.assert_allclose(emb.weight.detach().numpy(), [[0, 0], [0.3, 0.4], [0, 0.5], [0.6, 0.8]], rtol=1e-6)
+    np.testing.assert_allclose(out.detach().numpy(), [[0.6, 0.8], [0.3, 0.4], [0, 0]], rtol=1e-6)
+    st = pt.compiler.stats()
+    assert st["graph_breaks"] == 0 and st["compiled_calls"] == 2
+    with pytest.raises(RuntimeError, match="second time"):
+        out.backward(pt.ones(3, 2))     # (eager's freed-history error: that backward freed it)

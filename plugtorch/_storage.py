@@ -109,7 +109,9 @@ class UntypedStorage:
         return self
 
     def is_shared(self) -> bool:
-        return False
+        """Whether this memory is in shared memory (a tensor on it was moved there by ``share_memory_``)."""
+        from plugtorch.multiprocessing.reductions import is_shared
+        return is_shared(self._bytes)
 
     def is_pinned(self, device=None) -> bool:
         return False
@@ -287,7 +289,7 @@ class TypedStorage:
         return self._untyped_storage.data_ptr()
 
     def is_shared(self) -> bool:
-        return False
+        return self._untyped_storage.is_shared()
 
     def type(self) -> str:
         from plugtorch._legacy_types import _NAMES

@@ -2,10 +2,13 @@
 
 Everything of ``multiprocessing`` is here (``Process``, ``Queue``, ``set_start_method`` ...).
 A cpu tensor moved to shared memory with ``share_memory_()`` (``Module.share_memory()`` moves
-all parameters and buffers) lives in a file in ``/dev/shm``; passed to another process (as a
-``Process`` argument or through a ``Queue``), it maps the same file, so writes in one process are
-seen by all, as Hogwild training needs. Other cpu tensors cross as copies of their data. The
-files are removed when the process that made them exits.
+all parameters and buffers) lives in a shared-memory file without a name, held by a file
+descriptor (PyTorch's default ``file_descriptor`` strategy); passed to another process (as a
+``Process`` argument or through a ``Queue``), the descriptor goes with it and that process maps
+the same memory, so writes in one process are seen by all, as Hogwild training needs. A tensor
+sent through a ``Queue`` must be received while its sender is alive. Other cpu tensors cross as
+copies of their data. The memory is freed when the last process using it lets it go, so nothing
+is left in ``/dev/shm`` however a process ends (SIGKILL included).
 
 >>> import plugtorch.multiprocessing as mp
 >>> model = plugtorch.nn.Linear(2, 1).share_memory()       # doctest: +SKIP

@@ -77,12 +77,70 @@ def test_plain_pickle_of_a_tensor_is_still_refused():
         pickle.dumps(pt.ones(1))
 
 
-def test_shared_file_is_private_to_its_user():
+_SHARE_AND_DIE = """
+import os, signal, sys
+import plugtorch as pt
+t = pt.arange(1000.0).share_memory_()
+m = pt.nn.Linear(100, 100).share_memory()
+assert t.is_shared() and m.weight.is_shared()
+print("shared", flush=True)
+if sys.argv[1] == "raise":
+    raise ValueError("boom")
+if sys.argv[1] == "sigkill":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGKILL"), reason="POSIX signals")
+@pytest.mark.parametrize("how", ["exit", "raise", "sigkill"])
+def test_shared_memory_leaves_no_file_behind_however_its_process_ends(tmp_path, how):
+    # the memory was a named file in /dev/shm removed by an atexit hook: a process killed by
+    # SIGKILL left its files there for good (3 for a tensor and a Linear). Now the file has no
+    # name once mapped (as PyTorch's file_descriptor strategy): nothing to leak
     import os
-    import stat
+    import subprocess
+    import sys
+    import tempfile
+    dirs = [d for d in ("/dev/shm", tempfile.gettempdir()) if os.path.isdir(d)]
+
+    def ours():
+        return {(d, f) for d in dirs for f in os.listdir(d) if f.startswith("plugtorch_shm_")}
+    before = ours()
+    run = subprocess.run([sys.executable, "-c", _SHARE_AND_DIE, how], capture_output=True, text=True, timeout=120)
+    assert run.stdout == "shared\n", run.stderr
+    assert run.returncode == {"exit": 0, "raise": 1, "sigkill": -9}[how]
+    assert ours() - before == set()
+
+
+def test_shared_memory_has_no_name_while_in_use():
+    # no file another user could open: the memory is reached only through this process's descriptor
+    import os
+    from plugtorch.multiprocessing.reductions import _shared_memory, _SharedMap
     t = pt.zeros(3).share_memory_()
-    from plugtorch.multiprocessing.reductions import _shared_file
-    assert stat.S_IMODE(os.stat(_shared_file(t._data)[0]).st_mode) == 0o600
+    memory, offset = _shared_memory(t._data)
+    assert isinstance(memory, _SharedMap) and offset == 0
+    assert os.fstat(memory.fd).st_nlink == 0
+
+
+def test_module_share_memory_puts_all_its_tensors_in_one_file():
+    # one descriptor for a whole model (a descriptor per tensor would run out of them on big models)
+    from plugtorch.multiprocessing.reductions import _shared_memory
+    m = pt.nn.Sequential(pt.nn.Linear(3, 5), pt.nn.BatchNorm1d(5))
+    m.share_memory()
+    tensors = list(m.parameters()) + list(m.buffers())
+    places = [_shared_memory(t._data) for t in tensors]
+    assert len({id(mem) for mem, _ in places}) == 1
+    assert all(off % 64 == 0 for _, off in places) and len({off for _, off in places}) == len(tensors)
+    back = [ForkingPickler.loads(ForkingPickler.dumps(t)) for t in tensors]
+    for b, t in zip(back, tensors):
+        b.data.fill_(7)
+        np.testing.assert_array_equal(t.detach().numpy(), np.full(t.shape, 7, t.detach().numpy().dtype))
+
+
+def test_an_empty_shared_tensor_crosses_shared():
+    for shape in [(0,), (2, 0, 3)]:
+        back = ForkingPickler.loads(ForkingPickler.dumps(pt.zeros(*shape).share_memory_()))
+        assert tuple(back.shape) == shape and back.is_shared()
 
 
 def test_bfloat16_shared_tensor_crosses_as_the_same_memory():
@@ -139,3 +197,30 @@ def test_module_share_memory_keeps_aliases_and_gradients():
     with pt.no_grad():
         m.weight.sub_(m.weight.grad)            # gradient of sum(W @ 1) is all ones
     assert alias.tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+def test_where_descriptors_cannot_cross_a_named_file_is_used(monkeypatch):
+    # (Windows) the memory is a named owner-only file, mapped by name in the receiver
+    import os
+    import stat
+    from plugtorch.multiprocessing import reductions
+    monkeypatch.setattr(reductions, "_BY_FD", False)
+    t = pt.arange(6.0).share_memory_()
+    path, offset = reductions._shared_file(t._data)
+    assert offset == 0 and stat.S_IMODE(os.stat(path).st_mode) == 0o600 and path in reductions._made
+    back = ForkingPickler.loads(ForkingPickler.dumps(t[2:]))
+    back.add_(1)
+    assert back.is_shared() and t.tolist() == [0.0, 1.0, 3.0, 4.0, 5.0, 6.0]
+    del t, back
+    reductions._remove_made()
+    assert not os.path.exists(path)
+
+
+@pytest.mark.filterwarnings("ignore:TypedStorage is deprecated")
+def test_the_storage_of_a_shared_tensor_is_shared():
+    # Storage.is_shared() was always False: a shared tensor's storage said it was not
+    t = pt.arange(4.0)
+    assert not t.untyped_storage().is_shared() and not t.storage().is_shared()
+    t.share_memory_()
+    assert t.untyped_storage().is_shared() and t.storage().is_shared() and t[1:].untyped_storage().is_shared()
+    assert not pt.ones(2).untyped_storage().is_shared()

@@ -371,3 +371,38 @@ def test_large_tensors_cross_intact_and_leave_no_files():
     del it
     gc.collect()
     assert shm_files() == set()
+
+
+_KILLED_MID_EPOCH = """
+import os, signal, sys
+import numpy as np
+import plugtorch as pt
+from plugtorch.utils.data import DataLoader, Dataset
+class Big(Dataset):
+    def __len__(self):
+        return 40
+    def __getitem__(self, i):
+        return pt.zeros(64 * 1024)       # 256 KiB: crosses through a /dev/shm file
+it = iter(DataLoader(Big(), batch_size=1, num_workers=2, prefetch_factor=4))
+next(it)
+while len([f for f in os.listdir("/dev/shm") if f.startswith(f"plugtorch_dl_{os.getpid()}_")]) < 4:
+    pass                                 # batches the workers wrote and this process never read
+print(os.getpid(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm") or not hasattr(__import__("signal"), "SIGKILL"),
+                    reason="batch files in /dev/shm, POSIX signals")
+def test_a_main_process_killed_mid_epoch_leaves_no_batch_files():
+    # SIGKILL of the main process ran no shutdown: the prefetched batch files stayed in /dev/shm for
+    # good (4 here). The orphaned workers notice their parent is gone and remove what they wrote
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", _KILLED_MID_EPOCH], capture_output=True, text=True, timeout=120)
+    assert run.returncode == -9, run.stderr
+    prefix = f"plugtorch_dl_{int(run.stdout)}_"
+    deadline = time.monotonic() + 60      # the workers check on their parent once a second
+    while any(f.startswith(prefix) for f in os.listdir("/dev/shm")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [f for f in os.listdir("/dev/shm") if f.startswith(prefix)] == []

@@ -318,3 +318,17 @@ def worker_loop(dataset, iterable, index_queue, result_queue, done_event, auto_b
     if done_event.is_set():
         result_queue.cancel_join_thread()
         result_queue.close()
+    if _shm is not None and os.getppid() != parent:
+        _remove_unread_files()
+
+
+def _remove_unread_files():
+    # the main process died (SIGKILL: it removed nothing): the batch files this worker wrote that
+    # it never read would stay in /dev/shm for good; the ones it read are already gone
+    import glob
+    directory, prefix, _ = _shm
+    for path in glob.glob(os.path.join(directory, glob.escape(prefix) + "*")):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass

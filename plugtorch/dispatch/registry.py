@@ -42,10 +42,13 @@ class OpDef:
     """One op: name, meta function, tags and, for composite ops, a decomposition."""
 
     __slots__ = ("name", "meta", "decomposition", "tags", "differentiable", "grad_nyi", "out_kind",
-                 "signature", "doc", "fast", "operator", "runs_once", "__weakref__")
+                 "signature", "doc", "fast", "operator", "runs_once", "writes", "__weakref__")
 
-    def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc):
+    def __init__(self, name, meta, decomposition, tags, differentiable, out_kind, doc, writes=None):
         self.name = name
+        # an OUT_RAW op: a function of its (positional) arguments returning those it writes into
+        # (None: every tensor argument). plugtorch.jit records these writes and no others
+        self.writes = writes
         self.meta = meta
         self.decomposition = decomposition
         self.tags = tags
@@ -81,8 +84,9 @@ class OpDef:
 
 def register_op(name: str, meta: Callable | None = None, *, decomposition: Callable | None = None,
                 tags=(), differentiable: bool | str = True, out_kind: int = OUT_TENSOR,
-                doc: str | None = None) -> OpDef:
-    """Declare an op. ``meta(*args, **kwargs) -> (device, kernel_args, out_dtype)``."""
+                doc: str | None = None, writes: Callable | None = None) -> OpDef:
+    """Declare an op. ``meta(*args, **kwargs) -> (device, kernel_args, out_dtype)``; ``writes``
+    (an ``out_kind=OUT_RAW`` op): ``writes(args)``, the tensor arguments it writes into."""
     if name in OPS:
         raise RuntimeError(f"op '{name}' is already registered; pick another name or "
                            "unregister the old one first")
@@ -96,7 +100,7 @@ def register_op(name: str, meta: Callable | None = None, *, decomposition: Calla
         out_kind = OUT_VIEW
     elif "inplace" in tags:
         out_kind = OUT_INPLACE
-    op = OpDef(name, meta, decomposition, tags, differentiable, out_kind, doc)
+    op = OpDef(name, meta, decomposition, tags, differentiable, out_kind, doc, writes)
     OPS[name] = op
     return op
 

@@ -296,7 +296,11 @@ class Tracer(D.DispatchMode):
                 writes.append(w)
         elif kind == OUT_RAW and op.name not in _READ_ONLY_RAW:
             from plugtorch.jit.ir import values_in
-            writes.extend(values_in(ktemplate if pre else run_args))
+            written = getattr(op, "writes", None)    # (the registry's; check nodes have none)
+            if written is not None and not run_kwargs:
+                writes.extend(values_in(written(run_args)))     # (the same Values as the kernel's arrays)
+            else:
+                writes.extend(values_in(ktemplate if pre else run_args))
         outs = []
         if kind in (OUT_TENSOR, OUT_VIEW):
             known = self.by_array.get(id(res))

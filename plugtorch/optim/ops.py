@@ -286,10 +286,12 @@ def _fused_adam_meta(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, stat
 
 def _register(name, meta, decomposition, written):
     """Register an update op; its public function bumps the versions of the tensors it writes
-    (``written(args)``), since a kernel writes their arrays directly."""
+    (``written(args)``), since a kernel writes their arrays directly; a trace records those writes
+    (the registry's ``writes``), not ones into the gradients, which the update only reads."""
     op = OPS.get(name)
     if op is None:
-        op = register_op(name, meta, decomposition=decomposition, differentiable=False, out_kind=OUT_RAW)
+        op = register_op(name, meta, decomposition=decomposition, differentiable=False, out_kind=OUT_RAW,
+                         writes=written)
 
     def fn(*args):
         dispatch(op, *args)

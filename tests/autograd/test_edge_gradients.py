@@ -91,6 +91,23 @@ def test_std_of_a_constant_has_zero_gradient():
     assert pt.autograd.gradcheck(lambda t: t.std(), (x,))
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_variance_without_degrees_of_freedom_has_nan_gradient(device):
+    # one element per slice, correction 1: var = 0 / 0 and d var/dx = 2 (x - mean) / 0 = 0 / 0, nan
+    # both (it was 0: the relu guarding the two-pass sum's rounding cut the nan off)
+    dt = pt.float64 if device == "cpu" else pt.float32
+    for f, want in ((lambda x: x.reshape(2, 1).var(1), [nan, nan]), (lambda x: x.reshape(2, 1).std(1), [nan, nan]),
+                    (lambda x: x[:1].std(), [nan, 0.0]), (lambda x: pt.var_mean(x.reshape(2, 1), 1)[0], [nan, nan])):
+        x = pt.tensor([3.0, -1.0], dtype=dt, device=device, requires_grad=True)
+        y = f(x)
+        assert all(math.isnan(v) for v in y.reshape(-1).cpu().tolist())
+        y.sum().backward()
+        _same(x.grad.cpu().tolist(), want)
+    # with correction 0 the same slices have variance 0 and std's gradient stays 0
+    _same(_grad(lambda x: x.reshape(2, 1).std(1, correction=0), [3.0, -1.0], device, dt), [0.0, 0.0])
+    _same(_grad(lambda x: x.reshape(2, 1).var(1, correction=0), [3.0, -1.0], device, dt), [0.0, 0.0])
+
+
 def test_hardswish_gradient_at_its_kinks():
     _same(_grad(lambda x: pt.nn.functional.hardswish(x), [-3.0, 3.0, 0.0]), [0.0, 1.0, 0.5])
 

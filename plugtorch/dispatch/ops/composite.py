@@ -689,7 +689,9 @@ def _var(input, dim, keepdim, correction, root=False):
     # many float32 terms is off by ~n*eps*|mean|) would add e^2 to every squared deviation; the sum
     # of the deviations (n*e) takes it back out, so float32 data at 1e5 + noise keep PyTorch's
     # (Welford's) accuracy. That term's gradient is zero (sum(x - mean) is constant), so it is detached.
-    s1 = d.detach().sum(dim, keepdim=keepdim) if n else None
+    # Without degrees of freedom (n <= correction: one element, correction 1) the variance is 0 / 0 and
+    # its gradient 2 (x - mean) / 0 is nan, as PyTorch's: no correction then, its relu would zero it.
+    s1 = d.detach().sum(dim, keepdim=keepdim) if n and n - correction > 0 else None
     if d._dtype.is_complex:   # |z - mean|^2: the variance of complex numbers is real (PyTorch)
         d = d.abs()
         if s1 is not None:

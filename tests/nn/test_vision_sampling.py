@@ -153,6 +153,28 @@ def test_grid_sample_gradients():
     scalar_gradcheck(lambda t: F.affine_grid(t, (1, 1, 2, 3), align_corners=False), theta)
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("padding", ["border", "reflection"])
+def test_grid_sample_no_gradient_at_the_border(padding, device):
+    # row [0, 1, 3], align_corners=True: x = -1, 1 land on pixels 0 and 2 exactly, where the
+    # padding folds the coordinate; like PyTorch the borders count as outside (gradient 0).
+    # Inside, d out / d x = slope * (w - 1) / 2: 1 at x = -0.5, 2 at x = 0.5.
+    img = pt.tensor([[[[0.0, 1.0, 3.0]]]], dtype=pt.float64, device=device)
+    grid = pt.tensor([[[[-1.0, 0.0], [1.0, 0.0], [-0.5, 0.0], [0.5, 0.0], [3.0, 0.0]]]], dtype=pt.float64,
+                     device=device, requires_grad=True)
+    out = F.grid_sample(img, grid, padding_mode=padding, align_corners=True)
+    far = 3.0 if padding == "border" else 1.0                # x = 3 reflects to pixel 0 (value 0)
+    np.testing.assert_allclose(out.detach().cpu().numpy().ravel(), [0.0, 3.0, 0.5, 2.0, 3.0 if far == 3.0 else 0.0])
+    out.sum().backward()
+    np.testing.assert_allclose(grid.grad.cpu().numpy()[0, 0, :, 0], [0.0, 0.0, 1.0, 2.0, 0.0])
+
+
+def test_grid_sample_rejects_empty_spatial_input():
+    with pytest.raises(RuntimeError, match=r"grid_sampler\(\): expected input to have non-empty spatial "
+                                           r"dimensions, but input has sizes \[1, 2, 0, 4\] with dimension 2"):
+        F.grid_sample(pt.ones(1, 2, 0, 4), pt.zeros(1, 3, 3, 2), align_corners=False)
+    assert F.grid_sample(pt.ones(0, 2, 3, 4), pt.zeros(0, 3, 3, 2), align_corners=False).shape == (0, 2, 3, 3)
+
 def test_grid_errors_and_warning():
     with pytest.warns(UserWarning, match="Default grid_sample and affine_grid behavior has changed"):
         F.affine_grid(pt.ones(1, 2, 3), (1, 1, 2, 2))

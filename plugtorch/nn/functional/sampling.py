@@ -345,7 +345,9 @@ def _source_coord(coord, n, padding_mode, align_corners):
     if padding_mode == "reflection":
         x = _reflect(x, 0, 2 * (n - 1)) if align_corners else _reflect(x, -1, 2 * n - 1)
     if padding_mode in ("border", "reflection"):
-        x = x.clamp(0, n - 1)
+        # PyTorch counts the borders themselves as outside: no gradient flows to a coordinate that
+        # lands exactly on 0 or n - 1 (for reflection the two one-sided slopes cancel there)
+        x = pt.where((x > 0) & (x < n - 1), x, x.detach().clamp(0, n - 1))
     return x
 
 
@@ -386,6 +388,9 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if mode == "bicubic" and nd == 3:
         raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
     sizes = tuple(input.shape[2:])
+    if 0 in sizes:
+        raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
+                           f"sizes {list(input.shape)} with dimension {sizes.index(0) + 2} being empty")
     if mode == "bicubic":
         coords, weights = _bicubic_taps(grid, sizes, padding_mode, align_corners)
         return _sample_taps(input, sizes, coords, weights)

@@ -207,6 +207,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None):
     if input.dtype.is_complex:   # PyTorch refuses them (a sum that kept NaNs, or dropped the imaginary part)
         raise RuntimeError(f"nansum(): nansum does not support complex inputs (got {input.dtype}), as in PyTorch; "
                            "sum .real and .imag with nansum separately")
+    M.wrap_dims("nansum", dim, input.ndim)   # (bad dims named by this op, not by its sum)
     x = P.where(P.isnan(input), 0.0, input) if input.dtype.is_floating_point else input
     return P.sum(x, dim, keepdim, dtype=dtype)
 
@@ -221,6 +222,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None and not (_dtypes.to_dtype(dtype).is_floating_point or _dtypes.to_dtype(dtype).is_complex):
         raise RuntimeError(f"nanmean(): could not infer output dtype. Optional dtype must be either a floating point "
                            f"or complex dtype. Got: {M.LEGACY_NAMES.get(_dtypes.to_dtype(dtype).name)}")
+    M.wrap_dims("nanmean", dim, input.ndim)
     keep = ~P.isnan(input)
     return nansum(input, dim, keepdim, dtype=dtype) / P.sum(keep, dim, keepdim)
 

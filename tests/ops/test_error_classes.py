@@ -353,6 +353,21 @@ TABLE = [
     ("expand() of 0-d", lambda d: f32(d).expand(), TypeError, r"expand\(\) missing 1 required positional argument"),
     ("view() of 0-d", lambda d: f32(d).view(), TypeError, r"view\(\) missing 1 required positional argument"),
     ("mT of 1-d", lambda d: f32(d, 3).mT, RuntimeError, "tensor.mT is only supported on matrices"),
+    # composite reductions name themselves for a bad dim, not the op they are built on (mean, amax, sum)
+    ("std dim 5", lambda d: f32(d, 2, 3).std(5), IndexError,
+     r"^std\(\): Dimension out of range \(expected to be in range of \[-2, 1\], but got 5\)"),
+    ("var dims (0, 0)", lambda d: f32(d, 2, 3).var((0, 0)), RuntimeError, r"^var\(\): dim \(0, 0\) appears multiple times"),
+    ("var_mean dim 4", lambda d: pt.var_mean(f32(d, 2, 3), 4), IndexError, r"^var_mean\(\): Dimension out of range"),
+    ("std_mean dims (1, -1)", lambda d: pt.std_mean(f32(d, 2, 3), (1, -1)), RuntimeError,
+     r"^std_mean\(\): dim \(1, -1\) appears multiple times"),
+    ("logsumexp dim 5", lambda d: f32(d, 2, 3).logsumexp(5), IndexError, r"^logsumexp\(\): Dimension out of range"),
+    ("logsumexp dims (0, -2)", lambda d: f32(d, 2, 3).logsumexp((0, -2)), RuntimeError, r"^logsumexp\(\): dim \(0, -2\)"),
+    ("nansum dim 5", lambda d: f32(d, 2, 3).nansum(5), IndexError, r"^nansum\(\): Dimension out of range"),
+    ("nanmean dims (1, 1)", lambda d: f32(d, 2, 3).nanmean((1, 1)), RuntimeError, r"^nanmean\(\): dim \(1, 1\)"),
+    ("norm dim 5", lambda d: f32(d, 2, 3).norm(dim=5), IndexError, r"^norm\(\): Dimension out of range"),
+    ("vector_norm dims (0, 0)", lambda d: pt.linalg.vector_norm(f32(d, 2, 3), dim=(0, 0)), RuntimeError,
+     r"^linalg.vector_norm\(\): dim \(0, 0\)"),
+    ("count_nonzero dim 5", lambda d: f32(d, 2, 3).count_nonzero(5), IndexError, r"^count_nonzero\(\): Dimension out"),
 ]
 
 

@@ -643,8 +643,8 @@ _LEGACY_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Shor
                  "int64": "Long"}
 
 
-def _count(x, dim):
-    dims = M.wrap_dims("mean", dim, x.ndim)
+def _count(x, dim, op="mean"):
+    dims = M.wrap_dims(op, dim, x.ndim)
     n = 1
     for d in dims:
         n *= x.shape[d]
@@ -683,7 +683,7 @@ def _var(input, dim, keepdim, correction, root=False):
     # as PyTorch: std of float16 [300, 300, 300, -300] is 300 although its variance overflows
     dt = input._dtype
     x, = _in_float32_if_half(dt, input)
-    n = _count(x, dim)
+    n = _count(x, dim, "std" if root else "var")
     d = x - x.mean(dim, keepdim=True)
     # the corrected two-pass form (Chan, Golub & LeVeque): the mean's rounding error e (its sum of
     # many float32 terms is off by ~n*eps*|mean|) would add e^2 to every squared deviation; the sum
@@ -737,6 +737,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _t("var_mean", input)
     dim, correction = _var_args("var_mean", dim, unbiased, keepdim, correction)
+    M.wrap_dims("var_mean", dim, input.ndim)   # (bad dims named by this op, not by var)
     return var(input, dim, None, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
 
 
@@ -744,6 +745,7 @@ def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     _t("std_mean", input)
     dim, correction = _var_args("std_mean", dim, unbiased, keepdim, correction)
+    M.wrap_dims("std_mean", dim, input.ndim)
     return std(input, dim, None, keepdim, correction=correction), input.mean(dim, keepdim=keepdim)
 
 
@@ -751,6 +753,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def logsumexp(input, dim, keepdim=False):
     _t("logsumexp", input)
     M.check_bool("logsumexp", "keepdim", keepdim)
+    M.wrap_dims("logsumexp", dim, input.ndim)   # (bad dims named by this op, not by its amax or sum)
     x = input if input._dtype.is_floating_point or input._dtype.is_complex else input.to(_dtypes.get_default_dtype())
     if x.numel() == 0:
         return x.exp().sum(dim, keepdim=keepdim).log()
@@ -897,6 +900,7 @@ def _check_norm_dtype(xt, dtype, op="linalg.vector_norm"):
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     _t("linalg.vector_norm", x, "x")
     M.check_bool("linalg.vector_norm", "keepdim", keepdim)
+    M.wrap_dims("linalg.vector_norm", dim, x.ndim)
     _check_norm_dtype(x._dtype, dtype)
     if dtype is not None:
         x = x.to(dtype)
@@ -960,12 +964,15 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
                                             dtype=dtype)
     elif isinstance(p, str):
         raise RuntimeError(f"norm(): Order {p} not supported (use a number, 'fro' or 'nuc')")
+    if isinstance(input, M.Tensor):
+        M.wrap_dims("norm", dim, input.ndim)   # (bad dims named by this op, not by vector_norm)
     return vector_norm(input, p, dim, keepdim, dtype=dtype)
 
 
 @composite("count_nonzero", tags=("reduction",), differentiable=False)
 def count_nonzero(input, dim=None):
     _t("count_nonzero", input)
+    M.wrap_dims("count_nonzero", dim, input.ndim)
     return (input != 0).sum(dim)
 
 

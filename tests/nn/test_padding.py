@@ -1,4 +1,6 @@
 """The padding layers (ZeroPad/ConstantPad/ReflectionPad/ReplicationPad/CircularPad 1d-3d) against np.pad."""
+import re
+
 import numpy as np
 import pytest
 
@@ -117,6 +119,22 @@ def test_negative_padding_to_an_empty_or_negative_size_raises(mode):
     assert tuple(F.pad(pt.ones(1, 1, 4, 4), (0, 0, -2, -2), mode).shape) == (1, 1, 0, 4)
     with pytest.raises(RuntimeError, match=r"input \(H: 4\) is too small. Calculated output H: -1"):
         F.pad(pt.ones(1, 1, 4, 4), (0, 0, -3, -2), mode)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate"])
+def test_reflect_and_replicate_refuse_empty_non_batch_dims(mode):
+    # replicate on a width of 0 used to fail inside index_select with an IndexError (index -1)
+    F = pt.nn.functional
+    name = "reflection" if mode == "reflect" else "replication"
+    for shape, pad in [((2, 3, 0), (1, 1)), ((2, 0, 4), (1, 1)), ((3, 0), (0, 0)), ((1, 2, 0, 3), (1, 1, 1, 1)),
+                       ((1, 2, 3, 4, 0), (1,) * 6)]:
+        dims = len(pad) // 2
+        message = (f"{name}_pad{dims}d(): Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with possibly 0 "
+                   f"batch size and other non-zero dimensions for input, but got: {list(shape)}")
+        with pytest.raises(RuntimeError, match=re.escape(message)):
+            F.pad(pt.ones(shape), pad, mode)
+    # an empty batch pads like any other batch
+    np.testing.assert_array_equal(F.pad(pt.ones(0, 2, 3), (1, 2), mode).numpy(), np.ones((0, 2, 6)))
 
 
 def test_class_hierarchy_as_torch():

@@ -135,6 +135,10 @@ def _mode_pad(name, mode, pad_len):
             raise RuntimeError(f"{name}(): expected padding of length {pad_len} (left, right{', top, bottom' * (pad_len > 2)}"
                                f"{', front, back' * (pad_len > 4)}), got {len(padding)}")
         check_non_constant_dims(input.ndim, pad_len)
+        dims = pad_len // 2
+        if 0 in input.shape[input.ndim - dims - 1:]:     # only an optional batch dim may be empty
+            raise RuntimeError(f"{name}(): Expected {dims + 1}D or {dims + 2}D (batch mode) tensor with possibly 0 "
+                               f"batch size and other non-zero dimensions for input, but got: {list(input.shape)}")
         return _pad_modes(input, padding, mode)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = (f"``F.pad(input, padding, mode={mode!r})`` over the last {pad_len // 2} dims, as PyTorch's "

@@ -5,7 +5,6 @@ call, one dict lookup for the kernel, one kernel call and the wrap into a Tensor
 """
 from __future__ import annotations
 
-import dis
 import os
 import threading
 import warnings
@@ -18,6 +17,7 @@ from plugtorch import _caches, _dtypes
 from plugtorch._device import backend_for, device
 from plugtorch.dispatch.checked import PluginKernels
 from plugtorch.dispatch.fpstate import FP_ERRORS, quietly, strict
+from plugtorch.dispatch.framestack import READABLE, holds as stack_holds, operand_slot
 from plugtorch.dispatch.registry import FAST_MAX, OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
 
 _modes: list = []          # the modes active in ANY thread: the hot paths' one cheap check
@@ -182,7 +182,7 @@ def binary_operator(op):
         if (k is not None and getrefcount(a) <= _TEMP_REFS
                 and getrefcount(ad) <= _TEMP_DATA_REFS and a._vc is None and a._base is None
                 and (ad.__class__ is not _ndarray or ad.base is None or _sole_view(ad))
-                and a.grad_fn is None and (getrefcount(a) <= _OWN_REFS or _by_operator())
+                and a.grad_fn is None and (getrefcount(a) <= _OWN_REFS or _by_operator(a, b))
                 and not strict()):
             # `a` is a temporary nothing else can see (as in `x * y + z`, or passed straight from
             # a call as in `mul(reciprocal(a), b)`): reuse its memory, as NumPy does, instead of
@@ -262,47 +262,29 @@ def _sole_view(ad) -> bool:
     return base.__class__ is _ndarray and base.flags.owndata and getrefcount(base) <= 3
 
 
-# the instructions that call an operator's function (3.11+: one; before: one per operator)
-_OPERATOR_OPCODES = frozenset(dis.opmap[n] for n in (
-    "BINARY_OP", "BINARY_ADD", "BINARY_SUBTRACT", "BINARY_MULTIPLY", "BINARY_TRUE_DIVIDE",
-    "BINARY_FLOOR_DIVIDE", "BINARY_MODULO", "BINARY_POWER") if n in dis.opmap)
+_operand_slots: dict = {}   # (code, offset) -> framestack.operand_slot: where its operands lie
 
 
-def _by_operator() -> bool:
-    """Whether the caller of the operator function calling this runs a binary operator, not a
-    call: ``Tensor.__add__(x, y)`` with a named ``x`` passes it with the same reference count
-    as ``x * y + z`` passes its temporary, and must not lose its value."""
+def _by_operator(a, b) -> bool:
+    """Whether the caller of the operator function calling this runs the binary operator
+    instruction ``a + b`` (or ``b + a``) itself: its value stack holds ``a`` and ``b``.
+
+    Not a call: ``Tensor.__add__(x, y)`` with a named ``x`` passes it with the reference count
+    ``x * y + z`` passes its temporary. Not C code that the instruction runs and that hands
+    over an object it holds no reference of its own to: ``o[:] + 1``, ``o.reshape(3) - 1`` or
+    ``o + 1`` on a NumPy object array call each element's operator from NumPy's object loop
+    (while this frame runs the operator of the array), and an element the array alone holds
+    counts as a temporary does. Both must keep their values."""
     try:
         frame = _getframe(2)
     except ValueError:   # called from C with no Python frame above
         return False
-    code, i = frame.f_code, frame.f_lasti
-    if code.co_code[i] not in _OPERATOR_OPCODES:
-        return False
-    computed = _computed_operand.get((code, i))
-    if computed is None:
-        computed = _operand_computed(code, i)
-        _caches.put(_computed_operand, (code, i), computed, FAST_MAX)
-    return computed
-
-
-# instructions that push a name's or a constant's value (a reference the name keeps)
-_LOADS = frozenset(dis.opmap[n] for n in (
-    "LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_CONST", "LOAD_DEREF",
-    "LOAD_CLASSDEREF") if n in dis.opmap)
-_computed_operand: dict = {}   # (code, offset of a binary operator) -> _operand_computed's verdict
-
-
-def _operand_computed(code, i) -> bool:
-    """Whether an operand of the binary operator at offset ``i`` of ``code`` may be computed (a
-    temporary). When both are loads of names or constants (``o + 1``), a tensor with a
-    temporary's reference count reached the operator through C code holding it without a
-    reference of its own: a NumPy object array's elements (``o + 1`` adds 1 to each), which
-    must keep their values. (Read in the code's order: a jump into the operands only makes a
-    load look computed, which keeps the former check, by reference count.)"""
-    prev = [ins for ins in dis.get_instructions(code) if ins.offset < i and ins.opname != "EXTENDED_ARG"][-2:]
-    return len(prev) < 2 or any(ins.opcode not in _LOADS or ins.opname == "LOAD_GLOBAL" and ins.arg & 1
-                                for ins in prev)
+    key = (frame.f_code, frame.f_lasti)
+    slot = _operand_slots.get(key)
+    if slot is None:
+        slot = operand_slot(*key)
+        _caches.put(_operand_slots, key, slot, FAST_MAX)
+    return slot >= 0 and stack_holds(frame, slot, a, b)
 
 
 def _calibrate_elision():
@@ -318,7 +300,7 @@ def _calibrate_elision():
 
     def probe(a, b):
         ad = a._data
-        return getrefcount(a), getrefcount(ad), _by_operator()
+        return getrefcount(a), getrefcount(ad), _by_operator(a, b)
 
     Probe.__add__ = Probe.__mul__ = probe
     held = []
@@ -336,8 +318,13 @@ def _calibrate_elision():
     _, shared_data, _ = make(share=True) + 1
     own_refs, _, by_call = Probe.__add__(make(), 1)   # a temporary passed by a call: the frame's only
     _, _, by_named_call = Probe.__add__(named, 1)
-    ok = (named_refs == temp_refs + 1 and shared_data == temp_data + 1 and by_op and not by_call
-          and not by_named_call and own_refs < temp_refs)
+    objects = np.empty(1, object)   # an element NumPy's object loop hands over, the array's alone
+    objects[0] = make()
+    (_, _, by_loop), = objects[:] + 1
+    # (where framestack cannot read this Python's frames, no operator's operand is reused; a
+    # temporary a call passes is, as its count tells it apart)
+    ok = (named_refs == temp_refs + 1 and shared_data == temp_data + 1 and by_op == READABLE
+          and not by_call and not by_named_call and not by_loop and own_refs < temp_refs)
     return ok, temp_refs, temp_data, own_refs
 
 

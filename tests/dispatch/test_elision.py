@@ -1,8 +1,15 @@
 """Temporary elision: ``x * y + z`` may reuse the memory of the temporary ``x * y``, but never
 memory anything else can still see."""
 import dis
+import functools
+import inspect
+import itertools
+import operator
+import sys
+import types
 
 import numpy as np
+import pytest
 
 import plugtorch as pt
 from plugtorch.dispatch import dispatcher as D
@@ -171,7 +178,131 @@ def test_numpy_object_array_elements_keep_their_values():
         for t, s in zip(o, r):
             np.testing.assert_array_equal(t.numpy(), np.ones(N, np.float32))
             np.testing.assert_array_equal(s.numpy(), np.full(N, want, np.float32))
-    for src, computed in (("o + 1", False), ("x * y + z", True), ("f(o) + 1", True)):
-        code = compile(src, "<t>", "eval")
-        at = [i.offset for i in dis.get_instructions(code) if i.opcode in D._OPERATOR_OPCODES][-1]
-        assert D._operand_computed(code, at) is computed
+
+
+class _Returns:
+    """An operand whose Python operator returns a stored object array (``w + 0`` is ``w.o``)."""
+
+    def __init__(self, o):
+        self.o = o
+
+    def __add__(self, other):
+        return self.o
+
+
+# every way C code hands tensors an object array (or a list) holds to their operators: the
+# result as NumPy computes it on the float32 values, and whether the caller gets a list
+_CALLERS = {
+    "o[:] + 1": (lambda o: o[:] + 1, lambda v: [x + 1 for x in v]),
+    "o.reshape(3) - 1": (lambda o: o.reshape(3) - 1, lambda v: [x - 1 for x in v]),
+    "o[::-1] * 3": (lambda o: o[::-1] * 3.0, lambda v: [x * 3 for x in v[::-1]]),
+    "1 + o[:]": (lambda o: 1 + o[:], lambda v: [1 + x for x in v]),
+    "(p := o[:]) + 1": (lambda o: (p := o[:]) + 1, lambda v: [x + 1 for x in v]),
+    "(w + 0) + 1": (lambda o: (_Returns(o) + 0) + 1, lambda v: [x + 1 for x in v]),
+    "np.add(o, 1)": (lambda o: np.add(o, 1), lambda v: [x + 1 for x in v]),
+    "np.add(o[:], 1)": (lambda o: np.add(o[:], 1), lambda v: [x + 1 for x in v]),
+    "o.sum()": (lambda o: [o.sum()], lambda v: [v[0] + v[1] + v[2]]),
+    "o[:].sum()": (lambda o: [o[:].sum()], lambda v: [v[0] + v[1] + v[2]]),
+    "np.cumsum(o)": (lambda o: np.cumsum(o), lambda v: [v[0], v[0] + v[1], v[0] + v[1] + v[2]]),
+    "np.vectorize": (lambda o: np.vectorize(lambda t: t + 1, otypes=[object])(o[:]),
+                     lambda v: [x + 1 for x in v]),
+    "np.frompyfunc(operator.add)": (lambda o: np.frompyfunc(operator.add, 2, 1)(o[:], 1),
+                                    lambda v: [x + 1 for x in v]),
+    "reduce(operator.add, o)": (lambda o: [functools.reduce(operator.add, o)], lambda v: [v[0] + v[1] + v[2]]),
+    "reduce(operator.add, list)": (lambda o: [functools.reduce(operator.add, list(o))],
+                                   lambda v: [v[0] + v[1] + v[2]]),
+    "map(operator.add)": (lambda o: list(map(operator.add, o[:], [1, 1, 1])), lambda v: [x + 1 for x in v]),
+    "sum(list)": (lambda o: [sum(list(o))], lambda v: [0 + v[0] + v[1] + v[2]]),
+    "sum(o[:])": (lambda o: [sum(o[:])], lambda v: [0 + v[0] + v[1] + v[2]]),
+    "accumulate": (lambda o: list(itertools.accumulate(o[:])), lambda v: [v[0], v[0] + v[1], v[0] + v[1] + v[2]]),
+}
+
+
+@pytest.mark.parametrize("caller", list(_CALLERS))
+def test_tensors_an_object_array_holds_keep_their_values_for_every_caller(caller):
+    # NumPy's object loop calls each element's operator with a reference it borrows from the
+    # array, while this frame runs the BINARY_OP of `o[:] + 1`: an element the array alone holds
+    # has a temporary's reference count, and o[:] + 1, o.reshape(3) - 1, 1 + o[:] wrote their
+    # results into o's tensors. Only an operand on the operator instruction's own stack is reused.
+    fn, reference = _CALLERS[caller]
+    values = [np.full(N, v, np.float32) for v in (1.0, 2.5, -4.0)]
+    o = np.empty(3, object)
+    for i, v in enumerate(values):
+        o[i] = pt.from_numpy(v.copy())
+    r = fn(o)
+    for t, v in zip(o, values):
+        np.testing.assert_array_equal(t.numpy(), v)
+    want = reference(values)
+    assert len(r) == len(want)
+    for s, w in zip(r, want):
+        np.testing.assert_array_equal(s.numpy(), w)
+
+
+def _gen(x, y):
+    yield x * y + 1
+    try:
+        raise ValueError
+    except ValueError:
+        yield 2 * (x * y) - 1
+
+
+def test_operands_on_the_stack_are_read_in_every_kind_of_frame(monkeypatch):
+    # the operator's operands are read at the depth the bytecode fixes: in a generator (its
+    # sent value), an exception handler, a comprehension, a frame with cells and free variables
+    a, b, c, A, B, C = operands()
+    kernels = pt.backends.get_backend("cpu").kernels
+    calls = []
+    real = kernels["add_"]
+    monkeypatch.setitem(kernels, "add_", lambda x, y, d: (calls.append(1), real(x, y, d)))
+    real_sub = kernels["sub_"]
+    monkeypatch.setitem(kernels, "sub_", lambda x, y, d: (calls.append(-1), real_sub(x, y, d)))
+    D.invalidate_caches()
+    try:
+        r = list(_gen(A, B))
+        assert calls == [1, -1]
+        np.testing.assert_array_equal(r[0].numpy(), a * b + 1)
+        np.testing.assert_array_equal(r[1].numpy(), 2 * (a * b) - 1)
+
+        def cells(x):
+            def inner():
+                return x
+            return [(x * B) + C for _ in range(2)], inner
+        r, _ = cells(A)
+        assert calls == [1, -1, 1, 1]
+        for t in r:
+            np.testing.assert_array_equal(t.numpy(), a * b + c)
+        np.testing.assert_array_equal(A.numpy(), a)
+        np.testing.assert_array_equal(B.numpy(), b)
+        np.testing.assert_array_equal(C.numpy(), c)
+    finally:
+        D.invalidate_caches()
+
+
+def test_stack_depths_match_the_compilers_stack_size():
+    # the flow analysis framestack reads the operands by: its deepest point is co_stacksize
+    from plugtorch.dispatch import framestack
+
+    assert framestack.READABLE == ((3, 11) <= sys.version_info[:2] <= (3, 13))
+
+    def codes(c):
+        yield c
+        for k in c.co_consts:
+            if isinstance(k, types.CodeType):
+                yield from codes(k)
+    n = 0
+    for mod in (D, framestack, functools, dis):
+        for c in codes(compile(inspect.getsource(mod), mod.__file__, "exec")):
+            depths = framestack.stack_depths(c)
+            assert depths is not None and min(depths.values()) >= 0
+            peak = max(max(d, d + dis.stack_effect(i.opcode, i.arg if i.opcode >= dis.HAVE_ARGUMENT else None))
+                       for i in dis.get_instructions(c) if (d := depths.get(i.offset)) is not None)
+            assert peak <= c.co_stacksize
+            assert sys.version_info >= (3, 13) or peak == c.co_stacksize, c
+            if hasattr(c, "_varname_from_oparg"):   # (3.11+: the name of each slot before the stack)
+                k = framestack.nlocalsplus(c)
+                for i in range(k):
+                    c._varname_from_oparg(i)
+                with pytest.raises(IndexError):
+                    c._varname_from_oparg(k)
+            n += 1
+    assert n > 100

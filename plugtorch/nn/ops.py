@@ -20,6 +20,7 @@ from plugtorch import _dtypes
 from plugtorch import _memory_format as _MF
 from plugtorch._caches import Memo
 from plugtorch._tensor import Tensor
+from plugtorch.autograd import formulas as _formulas
 from plugtorch.autograd.formulas import derivative
 from plugtorch.dispatch.meta import broadcast_shapes, common_device, not_implemented_for
 from plugtorch.dispatch.dispatcher import dispatch
@@ -627,6 +628,30 @@ def _batch_norm_grad(g, input, running_mean, running_var, weight=None, bias=None
     return (gx, None, None, None if weight is None else gxhat.reshape(c), None if bias is None else gsum.reshape(c))
 
 
+def _binary_cross_entropy_grad(g, input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """PyTorch's formula, not the derivative of the clamped logs: d/dx = (x - y) / max(x (1 - x), 1e-12)
+    stays finite and points the right way at x = 0 or 1 exactly (where the clamp is flat) and for
+    tiny x (where 1 / x overflows float32); d/dy = log(1 - x) - log(x), both logs clamped at -100."""
+    reduction = _loss.legacy_reduction(size_average, reduce, reduction)
+    if reduction == "mean":
+        g = g / max(input.numel(), 1)
+    w = g if weight is None else g * weight
+    gi = gt = gw = None
+    if input._rg:
+        gi = w * (input - target) / (input * (1 - input)).clamp_min(1e-12)
+    if target._rg:
+        gt = w * (_loss._clamped_log(1 - input) - _loss._clamped_log(input))
+    if weight is not None and weight._rg:
+        gw = _formulas.sum_to(g * _loss.binary_cross_entropy(input, target, reduction="none"), weight.shape)
+    return gi, gt, gw
+
+
+def _binary_cross_entropy_covered(args, kwargs):
+    """The formula covers a weight that broadcasts to the input's shape (a larger one grows the loss)."""
+    weight = args[2] if len(args) > 2 else kwargs.get("weight")
+    return weight is None or broadcast_shapes(tuple(weight.shape), tuple(args[0].shape)) == tuple(args[0].shape)
+
+
 _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
              "batch_norm": (_batch_norm_grad, ("input", "weight"), _batch_norm_covered),
              "hardtanh": (_hardtanh_grad, ("input",), None),
@@ -634,7 +659,9 @@ _FORMULAS = {"linear": (_linear_grad, ("input", "weight"), None),
              "silu": (_silu_grad, ("input",), _real_input),
              "nll_loss": (_nll_loss_grad, ("input", "target", "weight"), None),
              "conv2d": (_conv.conv2d_backward, ("input", "weight"), None),
-             "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered)}
+             "cross_entropy": (_cross_entropy_grad, ("input", "target", "weight"), _cross_entropy_covered),
+             "binary_cross_entropy": (_binary_cross_entropy_grad, ("input", "target", "weight"),
+                                      _binary_cross_entropy_covered)}
 
 
 # ops whose result PyTorch lays out channels_last when the input (or conv's weight) is: the wrappers

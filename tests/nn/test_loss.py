@@ -155,6 +155,23 @@ def test_bce_extremes_and_errors():
         F.binary_cross_entropy(pt.tensor([1], dtype=pt.int16), pt.tensor([0], dtype=pt.int16))
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device"))])
+def test_bce_gradient_at_the_ends_of_the_interval(device):
+    # PyTorch's d/dx = (x - y) / max(x (1 - x), 1e-12): the derivative of the clamped logs gave 0 at
+    # x = 0 (no signal where the loss is 100), -1 at x = y = 1 (the minimum) and -inf for a float32 x
+    # whose 1 / x overflows; d/dy = log(1 - x) - log(x) with the logs clamped at -100
+    x = pt.tensor([0.0, 1e-40, 1.0, 1.0, 0.5], device=device, requires_grad=True)
+    y = pt.tensor([1.0, 1.0, 1.0, 0.0, 0.3], device=device, requires_grad=True)
+    F.binary_cross_entropy(x, y, reduction="sum").backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [-1e12, -1e12, 0.0, 1e12, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(y.grad.cpu().numpy(), [100.0, -np.log(1e-40), -100.0, -100.0, 0.0], rtol=1e-5)
+    # inside (0, 1) it is the derivative: finite differences, for input, target and weight, twice
+    p, t, w = (t64(rng.random((3, 4)) * 0.8 + 0.1, True) for _ in range(3))
+    scalar_gradcheck(lambda p, t, w: F.binary_cross_entropy(p, t, w), p, t, w)
+    scalar_gradcheck(lambda p, t: F.binary_cross_entropy(p, t, t64([1.0, 2.0, 0.5, 1.5]), reduction="sum"), p, t)
+    assert pt.autograd.gradgradcheck(lambda p, t: F.binary_cross_entropy(p, t, reduction="sum"), (p, t))
+
 @pytest.mark.parametrize("reduction", ("none", "mean", "sum", "batchmean"))
 def test_kl_div(reduction):
     lp = log_softmax(rng.standard_normal((3, 4)))

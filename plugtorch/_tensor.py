@@ -231,8 +231,11 @@ class Tensor:
         return t
 
     def detach_(self) -> "Tensor":
-        if self._base is not None and self._base.grad_fn is not None:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        # any view refuses, as PyTorch's: its base keeps the history the view shares storage with
+        # (a tensor from detach() keeps _base for its storage but has no _view_fn: not a view)
+        if self._base is not None and self._view_fn is not None:
+            raise RuntimeError(f"Can't detach views in-place (a view of shape {tuple(self.shape)} of a "
+                               f"tensor of shape {tuple(self._base.shape)}). Use detach() instead.")
         self.grad_fn = None
         self._rg = False
         return self

@@ -97,6 +97,16 @@ def test_detach_in_place():
     assert b.is_leaf and not b.requires_grad and b.grad_fn is None
 
 
+def test_detach_in_place_refuses_views():
+    a = leaf([1.0, 2.0, 3.0])
+    for v in (a.view(3), a[0:2], (a * 2)[1:], pt.ones(3)[0:2]):
+        with pytest.raises(RuntimeError, match="Can't detach views in-place"):
+            v.detach_()
+    assert a.requires_grad and a.grad is None
+    d = (a * 2)[0:2].detach()     # not a view as far as autograd goes
+    assert d.detach_() is d and d.tolist() == [2.0, 4.0]
+
+
 def test_retain_grad_on_non_leaf():
     a = leaf([1.0, 2.0])
     b = a * 3

@@ -114,6 +114,19 @@ def test_interpolate_errors():
     assert tuple(F.interpolate(pt.ones(1, 1, 5, 5), size=(0, 3), mode="area").shape) == (1, 1, 0, 3)   # as torch
     with pytest.raises(NotImplementedError, match="bilinear mode needs 4D input"):
         F.interpolate(pt.randn(1, 1, 4), size=3, mode="bilinear")
+    # as PyTorch: fewer than 1 or more than 3 spatial dims, a size with recompute_scale_factor, and an
+    # empty channel dim are refused (these used to raise ValueError, resize a 6-d input, pass silently)
+    for shape in ((3, 4), (1, 1, 2, 2, 2, 2)):
+        with pytest.raises(NotImplementedError, match=rf"Only 3D, 4D and 5D input Tensors supported \(got {len(shape)}D\)"):
+            F.interpolate(pt.ones(shape), scale_factor=2)
+    with pytest.raises(ValueError, match="recompute_scale_factor is not meaningful with an explicit size"):
+        F.interpolate(pt.ones(1, 1, 3), size=5, recompute_scale_factor=True)
+    for mode in ("nearest", "bilinear", "bicubic"):
+        with pytest.raises(RuntimeError, match=r"Non-empty 4D data tensor expected but got a tensor with sizes "
+                                               r"\[1, 0, 3, 4\]"):
+            F.interpolate(pt.ones(1, 0, 3, 4), size=(5, 5), mode=mode)
+    assert tuple(F.interpolate(pt.ones(0, 2, 3, 4), size=(5, 5), mode="bilinear").shape) == (0, 2, 5, 5)
+    assert tuple(F.interpolate(pt.ones(1, 0, 3, 4), size=(5, 5), mode="area").shape) == (1, 0, 5, 5)
 
 
 def test_one_hot():

@@ -168,8 +168,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     1-3 spatial dims), 'linear' (3-D), 'bilinear' and 'bicubic' (4-D, optionally ``antialias``ed),
     'lanczos' (4-D, antialiased), 'trilinear' (5-D)."""
     nd = input.ndim - 2
-    if nd < 1:
-        raise ValueError(f"interpolate: expected an input of at least 3 dims (N, C, *spatial), got {list(input.shape)}")
+    if not 1 <= nd <= 3:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.ndim}D) for "
+                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | lanczos | area | "
+                                  f"nearest-exact (got {mode})")
     if mode in ("nearest", "area", "nearest-exact") and align_corners is not None:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
@@ -190,6 +192,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and input.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes and requires a 4-D "
                          "tensor as input")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
     if not input.dtype.is_floating_point and mode not in ("nearest", "nearest-exact"):
         if input.dtype is pt.uint8 and mode in ("bilinear", "bicubic") and nd == 2:
             return _resample_uint8(input, size, scale_factor, mode, bool(align_corners), recompute_scale_factor,
@@ -200,6 +204,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out_size, scales = _sizes(input, size, scale_factor, nd)
     if mode != "area":   # (area is adaptive average pooling, which allows an empty output)
         _check_sizes(tuple(input.shape[2:]), out_size)
+        if input.shape[1] == 0:   # an empty batch resizes, an empty channel dim is PyTorch's error
+            raise RuntimeError(f"interpolate(): Non-empty {input.ndim}D data tensor expected but got a tensor with "
+                               f"sizes {list(input.shape)}")
     if recompute_scale_factor:
         scales = (None,) * nd
     if antialias:

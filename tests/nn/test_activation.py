@@ -401,13 +401,58 @@ def test_gelu_silu_op_kernels_against_decompositions_and_float64_references():
     assert _ulps32(F.silu(X).numpy(), x * s) <= 3    # (float32 arithmetic, as PyTorch's)
     dsilu = g * s * (1 + x * (1 - s))
     np.testing.assert_allclose(pt.ops._silu_backward(G, X).numpy(), dsilu, rtol=3e-6, atol=1e-6)
-    # the tanh formula: the same values as its decomposition in float32
-    assert _ulps32(F.gelu(X, approximate="tanh").numpy(), gelu_op(X, "tanh").numpy()) <= 1
-    assert _ulps32(pt.ops._gelu_backward(G, X, "tanh").numpy(), gelu_backward(G, X, "tanh").numpy()) <= 1
+    # the tanh formula: kernels and decompositions against float64 (test below)
+    for fwd, bwd in (((lambda t: F.gelu(t, approximate="tanh")), (lambda g, t: pt.ops._gelu_backward(g, t, "tanh"))),
+                     ((lambda t: gelu_op(t, "tanh")), (lambda g, t: gelu_backward(g, t, "tanh")))):
+        _check_gelu_tanh(fwd, bwd, xs, g)
     # edges: +-inf, nan, -0.0
     e = pt.tensor([float("inf"), float("-inf"), float("nan"), -0.0])
     assert str(F.gelu(e).tolist()) == str(gelu_op(e).tolist()) == "[inf, nan, nan, -0.0]"   # (-inf * 0)
     assert str(F.silu(e).tolist()) == str(silu_op(e).tolist()) == "[inf, nan, nan, -0.0]"
+
+
+def _check_gelu_tanh(fwd, bwd, xs, g):
+    """The tanh formula x (1 + tanh(y)) / 2, y = beta (x + kappa x^3), and its derivative against
+    float64, within 6 units of 2^-24 (1 + |2y|) relative: y is rounded to
+    float32, which exp(-2y) (the kernels' x / (1 + exp(-2y))) or the sigmoid (the
+    decompositions') scales by up to |2y|; the derivative (1 + tanh) / 2 + x (1 - tanh^2) y' / 2
+    is a sum, so relative to the sum of its two terms' magnitudes. Below 2^-123 (gelu) and
+    2^-119 (its derivative) the results are 0 where exp(-2y) overflows (x < -10.05), so those
+    are checked absolutely."""
+    x = xs.astype(np.float64)
+    beta, kappa = math.sqrt(2 / math.pi), 0.044715
+    y = beta * (x + kappa * x ** 3)
+    # (1 + tanh(y)) / 2 = s = 1 / (1 + exp(-2y)) and (1 - tanh(y)^2) / 2 = 2 s (1 - s): in float64
+    # 1 + tanh(y) itself cancels below y = -18
+    with np.errstate(over="ignore"):
+        s, sn = 1 / (1 + np.exp(-2 * y)), 1 / (1 + np.exp(2 * y))
+    want = x * s
+    terms = (s, 2 * s * sn * x * beta * (1 + 3 * kappa * x * x))
+    dwant = g * (terms[0] + terms[1])
+    bound = 6 * 2.0 ** -24 * (1 + 2 * np.abs(y))
+    for got, ref, scale, tiny in ((fwd(pt.tensor(xs)), want, np.abs(want), 2.0 ** -123),
+                                  (bwd(pt.tensor(g), pt.tensor(xs)), dwant, np.abs(g) * (np.abs(terms[0]) + np.abs(terms[1])),
+                                   2.0 ** -119)):
+        err = np.abs(got.numpy().astype(np.float64) - ref)
+        assert np.all(err <= np.maximum(bound * scale, tiny)), x[np.argmax(err / np.maximum(bound * scale, tiny))]
+
+
+def test_gelu_tanh_left_tail_keeps_relative_accuracy():
+    # 1 + tanh(y) cancels in float32 for y < -4: gelu(-5.35, 'tanh') was -0.0 and its gradient
+    # (times 8.7) -1.05e-5 (the cpu kernel; opencl's decomposition gave 0.0). References: the
+    # formulas in float64 at the float32 inputs: -1.8835981e-08 and -1.2350135e-06
+    x = pt.tensor([-5.3500847816467285, -3.0, 0.5, 20.0])
+    g = pt.tensor([8.700340270996094, 1.0, 1.0, 1.0])
+    from plugtorch.nn.functional.activation import gelu_backward, gelu_op
+    want = [-1.883598057879342e-08, -0.0036373920817729943, 0.34571400982514394, 20.0]
+    dwant = [-1.2350135016959087e-06, -0.011584166630969516, 0.8673699035346424, 1.0]
+    for gelu, backward in (((lambda t: F.gelu(t, approximate="tanh")), (lambda a, t: pt.ops._gelu_backward(a, t, "tanh"))),
+                           ((lambda t: gelu_op(t, "tanh")), (lambda a, t: gelu_backward(a, t, "tanh")))):
+        np.testing.assert_allclose(gelu(x).numpy(), want, rtol=2e-6)
+        np.testing.assert_allclose(backward(g, x).numpy(), dwant, rtol=2e-6)
+    xr = x.clone().requires_grad_()
+    (d,) = pt.autograd.grad(F.gelu(xr, approximate="tanh"), xr, g)
+    np.testing.assert_allclose(d.numpy(), dwant, rtol=2e-6)
 
 
 @pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])

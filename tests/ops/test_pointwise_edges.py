@@ -60,6 +60,27 @@ def test_integer_division_by_zero_raises(device, op, dtype):
 
 
 @pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("op", ["floor_divide", "remainder", "fmod"])
+@pytest.mark.parametrize("dtype", INTS[:4])
+def test_integer_division_by_a_wider_0d_divisor_that_wraps_to_zero(device, op, dtype):
+    # a 0-d int64 divisor takes no part in promotion: it converts to the tensor's dtype, as a C cast,
+    # so 2**bits divides by 0 (cpu gave 0 and opencl x // 0 = x, unchecked); a divisor that wraps
+    # to another value divides by that value (NumPy's wrapping cast as the reference)
+    bits = 8 * np.dtype(dtype.name).itemsize
+    f = getattr(pt, op)
+    x = pt.tensor([7, 100, 3], dtype=dtype, device=device)
+    for divisor in (pt.tensor(1 << bits, device=device), pt.tensor(1 << bits)):
+        with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+            f(x, divisor)
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        x.clone().remainder_(pt.tensor(1 << bits, device=device))
+    w = np.array((1 << bits) + 3).astype(np.dtype(dtype.name))   # wraps to 3
+    want = {"floor_divide": np.floor_divide, "remainder": np.remainder, "fmod": np.fmod}[op](
+        np.array([7, 100, 3], dtype=dtype.name), w)
+    assert f(x, pt.tensor((1 << bits) + 3, device=device)).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("device", DEVICES)
 def test_shift_by_a_python_int_outside_the_dtype(device):
     # the count converts to the dtype as a C cast (torch: uint8 << -2 shifts by 254 and gives 0;
     # int8 >> 300 shifts by 44: the sign fills); was an OverflowError on cpu

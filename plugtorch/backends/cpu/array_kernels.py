@@ -186,8 +186,13 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # round the scalar to the tensor's dtype first (bfloat16 -54.5 * 0.1 is -5.4375)
         def general(a, b, dtype):
             d = dtype.numpy
-            if check_zero and d.kind in "iu" and bool(xp.any(xp.asarray(b) == 0)):
-                raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
+            if check_zero and d.kind in "iu":
+                # the divisor as the kernel sees it: a wider 0-d divisor wraps to the dtype first
+                # (uint8 % tensor(256) divides by 0, as in PyTorch)
+                if hasattr(b, "dtype") and b.dtype != d:
+                    b = b.astype(d)
+                if bool(xp.any(xp.asarray(b) == 0)):
+                    raise RuntimeError(f"ZeroDivisionError: integer {name} by zero")
             # (a 0-d tensor as the first operand is cast to the half type first: tensor(70000) * h is inf)
             if opmath_scalar and dtype in _LOW_PRECISION and (not hasattr(a, "shape") or _scalar_like(b, d)):
                 return arr(_in_float32(f, a, b).astype(d))

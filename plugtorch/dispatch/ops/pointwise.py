@@ -133,7 +133,7 @@ def _binary_meta(name, result):
             r = dtypes(input, other, key)
         if oc is complex:   # a complex scalar makes a real tensor complex: may the device?
             M.check_joined_dtype(name, r[0], dev)
-        elif divides and oc is int and r[0].category == _INT:
+        elif divides and b.__class__ is int and r[0].category == _INT:   # (a Python int, or a 0-d cpu tensor's)
             b = _wrapped(b, r[0])
         return dev, (a, b, r[0]), r[1]
 

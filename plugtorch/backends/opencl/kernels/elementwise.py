@@ -408,7 +408,7 @@ def make_binary(name):
         d = dtype.numpy
         dev = _dev_of(a, b)
         if d.kind in "iu" and checked:
-            if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0):
+            if name in _ZERO_CHECK and _any_cmp(dev, b, "eq", 0, d):
                 raise RuntimeError(f"ZeroDivisionError: integer {_ZERO_CHECK[name]} by zero")
         out = _elementwise(dev, "binary", name, (a, b), (d, d), BOOL if cmp else d)
         if a.__class__ is CLArray and not (d.kind in "iu" and checked):
@@ -425,12 +425,15 @@ def make_binary(name):
     return _fast_kernel(name, 2, fast, fast_s, slow, k)
 
 
-def _any_cmp(dev, b, op, value) -> bool:
-    """Whether any element of ``b`` compares true with ``value`` (reads back one flag)."""
+def _any_cmp(dev, b, op, value, dtype=None) -> bool:
+    """Whether any element of ``b``, converted to ``dtype`` (default its own) as the kernel converts
+    it, compares true with ``value`` (reads back one flag): a wider 0-d divisor wraps to a narrower
+    result dtype first (uint8 % tensor(256) divides by 0)."""
     if b.__class__ is not CLArray:
         return bool({"eq": b == value}[op])
     from plugtorch.backends.opencl.kernels.reduce import reduce_bool
-    mask = _elementwise(dev, "binary", op, (b, value), (b.dtype, b.dtype), BOOL)
+    d = b.dtype if dtype is None else dtype
+    mask = _elementwise(dev, "binary", op, (b, value), (d, d), BOOL)
     return reduce_bool(mask, "any")
 
 

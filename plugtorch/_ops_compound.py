@@ -114,10 +114,14 @@ def hypot(input, other):
     """
     from plugtorch.dispatch.ops.composite import _float_operands
     dt = _float_operands("hypot", input, other)
-    a, b = (P.abs(v) for v in _promoted_float(dt, input, other))
-    big, small = P.maximum(a, b), P.minimum(a, b)
-    ratio = small / P.where(big == 0, 1.0, big)
-    out = big * P.sqrt(1 + ratio * ratio)
+    x, y = _promoted_float(dt, input, other)
+    a, b = P.abs(x), P.abs(y)
+    # the scale only keeps the squares in range and hypot does not depend on it, so it carries no
+    # gradient: through maximum/minimum the second derivative of hypot(x, x) came out 0
+    scale = P.maximum(a, b).detach()
+    scale = P.where(scale == 0, 1.0, scale)
+    xs, ys = x / scale, y / scale
+    out = scale * P.sqrt(xs * xs + ys * ys)
     return P.where(P.isinf(a) | P.isinf(b), math.inf, out).to(dt)
 
 

@@ -141,3 +141,16 @@ def test_first_argument_without_derivative_raises(fn, first):
         from math import exp, gamma
         np.testing.assert_allclose(gx.numpy(), [2.0 ** 0.5 * exp(-2.0) / gamma(1.5), 1.5 ** 1.5 * exp(-1.5) / gamma(2.5)],
                                    rtol=1e-12)
+
+
+def test_hypot_at_equal_magnitudes():
+    # d2/da2 hypot(a, b) = b**2 / (a**2 + b**2) ** 1.5, smooth where |a| == |b| (the scale the
+    # decomposition divides by, max(|a|, |b|), has a kink there)
+    a0, b0 = np.array([2.0, -1.5, 0.3]), np.array([2.0, 1.5, -0.3])
+    b = pt.tensor(b0, dtype=pt.float64)
+    g, h = _grads(lambda a: pt.hypot(a, b), a0)
+    r = np.hypot(a0, b0)
+    np.testing.assert_allclose(g, a0 / r, rtol=1e-12)
+    np.testing.assert_allclose(h, b0 ** 2 / r ** 3, rtol=1e-12)   # was 0
+    assert gradgradcheck(pt.hypot, (_t(a0), _t(b0)))
+    assert gradgradcheck(lambda a: pt.hypot(a, a), (_t(a0),))

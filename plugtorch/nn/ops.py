@@ -417,7 +417,7 @@ def _cross_entropy_meta(input, target, weight=None, size_average=None, ignore_in
             raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                                f"weight tensor of shape: {list(weight.shape)}")
     else:
-        _loss.nll_checks(input, target, weight, None, None, reduction)
+        _loss.nll_checks(input, target, weight, None, None, reduction, "cross_entropy")
     dev = common_device("cross_entropy", (input, target) if weight is None else (input, target, weight))
     if key is not None:
         _CE[key] = (dev, input._dtype)

@@ -390,6 +390,19 @@ def test_cross_entropy_and_its_gradient_op_reject_bad_arguments():
         pt.ops._cross_entropy_backward(pt.ones(()), pt.randn(2, 3), pt.tensor([0, 1]), pt.ones(4), -100, "mean", 0.0)
 
 
+def test_nll_and_cross_entropy_refuse_a_weight_of_another_dtype():
+    # a float64 (or int64) class weight with a float32 input was cast silently; PyTorch refuses it
+    x, y = pt.randn(2, 3), pt.tensor([0, 1])
+    for op, call in (("nll_loss", lambda w: F.nll_loss(x, y, w)), ("cross_entropy", lambda w: F.cross_entropy(x, y, w)),
+                     ("cross_entropy", lambda w: F.cross_entropy(x, y, w, label_smoothing=0.1)),
+                     ("nll_loss", lambda w: F.nll_loss(pt.randn(2, 3, 2, 2), pt.zeros(2, 2, 2, dtype=pt.int64), w))):
+        for dtype, name in ((pt.float64, "Double"), (pt.int64, "Long")):
+            with pytest.raises(RuntimeError, match=rf"^{op}\(\): expected scalar type Float but found {name}"):
+                call(pt.ones(3, dtype=dtype))
+    # the same dtype passes: 2 samples, weights 2 and 3 -> (2 * -x[0, 0] + 3 * -x[1, 1]) / 5
+    w = pt.tensor([2.0, 3.0, 1.0])
+    np.testing.assert_allclose(F.nll_loss(x, y, w).item(), -(2 * x[0, 0].item() + 3 * x[1, 1].item()) / 5, rtol=1e-6)
+
 def test_cross_entropy_probability_targets_with_a_wrong_size_weight_raise_when_they_need_grad():
     # probability targets that require grad take the decomposition, which broadcast a (2,) weight
     # over 1 class and returned [-0., -0.]; the kernel path (and PyTorch) raise

@@ -12,7 +12,7 @@ import warnings
 import plugtorch as pt
 from plugtorch.dispatch.dispatcher import data_check
 from plugtorch.dispatch.arguments import as_int
-from plugtorch.dispatch.meta import not_implemented_for
+from plugtorch.dispatch.meta import LEGACY_NAMES, not_implemented_for
 from plugtorch.nn.functional._utils import (check_optional_tensors, check_reduction, check_tensors, legacy_reduction,
                                             user_stacklevel)
 from plugtorch.nn.functional._utils import reduce as _reduce
@@ -136,7 +136,7 @@ def check_target_shape(op, input, target):
     return n_classes
 
 
-def nll_checks(input, target, weight, size_average, reduce, reduction):
+def nll_checks(input, target, weight, size_average, reduce, reduction, op="nll_loss"):
     """nll_loss's argument checks but the target's values (shared with the op's meta); returns
     the reduction."""
     reduction = legacy_reduction(size_average, reduce, reduction)
@@ -147,6 +147,11 @@ def nll_checks(input, target, weight, size_average, reduce, reduction):
     if weight is not None and weight.numel() != c:
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no classes but got "
                            f"weight tensor of shape: {list(weight.shape)}")
+    if weight is not None and weight.dtype is not input.dtype:   # PyTorch refuses rather than cast
+        raise RuntimeError(f"{op}(): expected scalar type {LEGACY_NAMES.get(input.dtype.name, input.dtype.name)} "
+                           f"but found {LEGACY_NAMES.get(weight.dtype.name, weight.dtype.name)}: the class weight "
+                           f"({weight.dtype}) must have the input's dtype ({input.dtype}); convert it with "
+                           f".to({input.dtype})")
     return reduction
 
 

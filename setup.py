@@ -7,6 +7,8 @@ site-packages. pyproject.toml cannot combine package discovery with such a mappi
 ``plugtorch.backends.opencl._fastlaunch`` (the opencl backend's launch hot paths in C, see
 docs/opencl.md) needs only a C compiler and the Python headers, no OpenCL SDK; it is optional:
 where it does not build, the install goes on and the backend runs its Python paths.
+``plugtorch.dispatch._fastop`` (the Tensor operators' memo hits in C, see docs/opencl.md) is
+optional the same way: without it the operators are the dispatcher's Python functions.
 """
 from setuptools import Extension, find_packages, setup
 
@@ -15,5 +17,6 @@ setup(
     + ["plugtorch.conformance"] + [f"plugtorch.conformance.{p}" for p in find_packages("conformance")],
     package_dir={"plugtorch.conformance": "conformance"},
     ext_modules=[Extension("plugtorch.backends.opencl._fastlaunch",
-                           ["plugtorch/backends/opencl/_fastlaunch.c"], optional=True)],
+                           ["plugtorch/backends/opencl/_fastlaunch.c"], optional=True),
+                 Extension("plugtorch.dispatch._fastop", ["plugtorch/dispatch/_fastop.c"], optional=True)],
 )

@@ -545,10 +545,13 @@ def _operators():
     T.__add__ = T.__radd__ = binary_operator(ADD)
     T.__sub__ = binary_operator(SUB)
     T.__rsub__ = lambda a, b: dispatch(SUB, _operand(b), a) if isinstance(b, _COMPARABLE) else NotImplemented
-    T.__mul__ = T.__rmul__ = mul = binary_operator(MUL)
+    T.__mul__ = T.__rmul__ = binary_operator(MUL)
     T.__truediv__ = binary_operator(DIV)
     # as PyTorch's Tensor.__rtruediv__: the reciprocal times the number (it rounds differently
-    # from a division in float16: 3.3 / tensor(-54.5, dtype=float16) is -0.060516...)
+    # from a division in float16: 3.3 / tensor(-54.5, dtype=float16) is -0.060516...). mul is
+    # the Python operator function: a Python call hands it the temporary reciprocal with no
+    # reference of its own, so the product may reuse its memory (see dispatcher._by_operator)
+    mul = MUL.operator[1]
     reciprocal = unary_operator(OPS["reciprocal"])
     T.__rtruediv__ = lambda a, b: mul(reciprocal(a), b) if isinstance(b, _COMPARABLE) else NotImplemented
     T.__floordiv__ = binary_operator(FDIV)

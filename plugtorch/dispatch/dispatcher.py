@@ -202,7 +202,7 @@ def binary_operator(op):
 
     operator.__name__ = operator.__qualname__ = op.name
     op.operator = (2, operator)
-    return operator
+    return _in_c(operator, fast, 2)
 
 
 def binary(op, a, b):
@@ -366,7 +366,34 @@ def unary_operator(op):
     operator.__name__ = operator.__qualname__ = op.name   # argument errors name it: "sin() takes 1 ..."
     operator.__doc__ = op.doc
     op.operator = (1, operator)
-    return operator
+    return _in_c(operator, fast, 1)
+
+
+def _load_operators():
+    """The optional C extension running the operators' memo hits (``_fastop.c``), or None:
+    not built, built from another source, or ``PLUGTORCH_DISPATCH_NO_EXT=1``."""
+    if os.environ.get("PLUGTORCH_DISPATCH_NO_EXT", "0") not in ("", "0"):
+        return None
+    try:
+        from plugtorch.dispatch import _fastop as m
+    except ImportError:
+        return None
+    return m if getattr(m, "VERSION", None) == 1 else None
+
+
+_c_operators = _load_operators()
+
+
+def _in_c(operator, fast, arity):
+    """``operator`` with its common case (a memo hit: no mode, no grad, exact Tensor operands,
+    no elision) run in C, the rest by ``operator`` itself; ``operator`` where the extension is
+    absent. (The C operator adds no reference to an operand before handing a call over, so the
+    elision's reference counts hold.)"""
+    if _c_operators is None or Tensor is None:
+        return operator
+    if not _c_operators.ready():
+        _c_operators.init(Tensor, _modes, FP_ERRORS, quietly)
+    return _c_operators.Operator(operator, fast, arity)
 
 
 def inplace_kernel(op, self, args, kwargs):

@@ -150,6 +150,14 @@ def test_mha_input_errors():
         mha(pt.randn(3, 2, 6), pt.randn(3, 2, 6), pt.randn(3, 2, 6))
     with pytest.raises(AssertionError, match="query should be unbatched 2D or batched 3D tensor"):
         mha(pt.randn(8), pt.randn(8), pt.randn(8))
+    # a key_padding_mask of the wrong shape is refused by name (it was a RuntimeError from reshape)
+    q = pt.randn(3, 2, 8)
+    with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(2, 3\).*got \(3, 3\)"):
+        mha(q, q, q, key_padding_mask=pt.zeros(3, 3, dtype=pt.bool))
+    with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(2, 3\).*got \(1, 3\)"):
+        mha(q, q, q, key_padding_mask=pt.zeros(1, 3, dtype=pt.bool))
+    with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(1, 3\).*got \(1, 2\)"):
+        mha(q[:, 0], q[:, 0], q[:, 0], key_padding_mask=pt.zeros(2, dtype=pt.bool))
 
 
 def test_mha_sample_with_every_key_padded():

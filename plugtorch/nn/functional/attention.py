@@ -114,6 +114,9 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
                              f"{list(value.shape)}")
     if E % num_heads:
         raise AssertionError(f"embed_dim {E} not divisible by num_heads {num_heads}")
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != (N, key.shape[0]):
+        raise AssertionError(f"multi_head_attention_forward: expecting key_padding_mask shape of "
+                             f"{(N, key.shape[0])} (batch, source length), but got {tuple(key_padding_mask.shape)}")
     hd = E // num_heads
     if not use_separate_proj_weight:
         wq, wk, wv = in_proj_weight.chunk(3)

@@ -183,6 +183,19 @@ def test_forward_hooks():
     assert list(kw_seen[0]) == ["input"]
 
 
+def test_forward_pre_hook_with_kwargs_must_return_args_and_kwargs():
+    lin = nn.Linear(2, 2)
+    with pt.no_grad():
+        lin.weight.copy_(pt.tensor([[1.0, 0.0], [0.0, 2.0]]))
+        lin.bias.zero_()
+    h = lin.register_forward_pre_hook(lambda m, args, kwargs: ((args[0] * 3,), kwargs), with_kwargs=True)
+    assert lin(pt.ones(1, 2)).tolist() == [[3.0, 6.0]]
+    h.remove()
+    lin.register_forward_pre_hook(lambda m, args, kwargs: (args,), with_kwargs=True)
+    with pytest.raises(RuntimeError, match=r"must return None or a tuple of \(new_args, new_kwargs\)"):
+        lin(pt.ones(1, 2))
+
+
 def test_repr():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.Flatten(),
                         nn.Linear(8, 2, bias=False))

@@ -751,6 +751,10 @@ class Module:
             if hid in self._forward_pre_hooks_with_kwargs:
                 res = hook(self, args, kwargs)
                 if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError(f"forward pre-hook {getattr(hook, '__name__', hook)} registered "
+                                           f"with_kwargs=True must return None or a tuple of (new_args, "
+                                           f"new_kwargs), but got {res!r}")
                     args, kwargs = res
             else:
                 res = hook(self, args)

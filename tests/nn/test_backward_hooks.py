@@ -92,6 +92,31 @@ def test_inputs_outputs_without_gradients_and_tuples():
     assert shapes == [[(1, 4, 2), None]]
 
 
+def test_output_no_gradient_reached_is_none():
+    # y = 2x, z = 3x; only y is used: dL/dy = 1, dL/dz never computed (None, as PyTorch's, not
+    # zeros), dL/dx = 2; a pre-hook may still give z a gradient: dL/dx = 2 + 3 * 1
+    class Two(nn.Module):
+        def forward(self, x):
+            return x * 2, x * 3
+
+    m = Two()
+    seen = []
+    m.register_full_backward_pre_hook(lambda mod, go: seen.append(("pre", go)))
+    m.register_full_backward_hook(lambda mod, gi, go: seen.append(("full", gi, go)))
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y, z = m(x)
+    y.sum().backward()
+    (_, pre), (_, (gx,), go) = seen
+    assert pre[0].tolist() == [1.0, 1.0] and pre[1] is None
+    assert go[0].tolist() == [1.0, 1.0] and go[1] is None
+    assert gx.tolist() == [2.0, 2.0] and x.grad.tolist() == [2.0, 2.0]
+    m2 = Two()
+    m2.register_full_backward_pre_hook(lambda mod, go: (go[0], pt.ones(2)))
+    x2 = pt.tensor([1.0, 2.0], requires_grad=True)
+    m2(x2)[0].sum().backward()
+    assert x2.grad.tolist() == [5.0, 5.0]
+
+
 def test_order_prepend_remove_and_errors():
     m = _linear()
     order = []

@@ -90,6 +90,7 @@ class _OutputsHook(Function):
     @staticmethod
     def forward(ctx, state, *outs):
         ctx.state = state
+        ctx.set_materialize_grads(False)   # an output no gradient reached shows as None (PyTorch's)
         return _aliases(ctx, outs)
 
     @staticmethod

@@ -158,6 +158,17 @@ def test_mha_input_errors():
         mha(q, q, q, key_padding_mask=pt.zeros(1, 3, dtype=pt.bool))
     with pytest.raises(AssertionError, match=r"expecting key_padding_mask shape of \(1, 3\).*got \(1, 2\)"):
         mha(q[:, 0], q[:, 0], q[:, 0], key_padding_mask=pt.zeros(2, dtype=pt.bool))
+    # so is an attn_mask that is not (L, S) or (N * heads, L, S): a (1, S) row mask used to broadcast
+    # over every query position without a word
+    with pytest.raises(RuntimeError, match=r"shape of the 2D attn_mask is \(1, 3\), but should be \(3, 3\)"):
+        mha(q, q, q, attn_mask=pt.zeros(1, 3, dtype=pt.bool))
+    with pytest.raises(RuntimeError, match=r"shape of the 3D attn_mask is \(1, 3, 3\), but should be \(4, 3, 3\)"):
+        mha(q, q, q, attn_mask=pt.zeros(1, 3, 3))
+    with pytest.raises(RuntimeError, match="attn_mask's dimension 4 is not supported"):
+        mha(q, q, q, attn_mask=pt.zeros(2, 2, 3, 3))
+    k = pt.randn(5, 2, 8)   # S = 5; bias_kv / zero_attn padding comes after the check
+    out, w = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)(q, k, k, attn_mask=pt.zeros(3, 5))
+    assert tuple(w.shape) == (2, 3, 7)
 
 
 def test_mha_sample_with_every_key_padded():

@@ -117,6 +117,14 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if key_padding_mask is not None and tuple(key_padding_mask.shape) != (N, key.shape[0]):
         raise AssertionError(f"multi_head_attention_forward: expecting key_padding_mask shape of "
                              f"{(N, key.shape[0])} (batch, source length), but got {tuple(key_padding_mask.shape)}")
+    if attn_mask is not None:
+        want = {2: (L, key.shape[0]), 3: (N * num_heads, L, key.shape[0])}.get(attn_mask.ndim)
+        if want is None:
+            raise RuntimeError(f"multi_head_attention_forward: attn_mask's dimension {attn_mask.ndim} is not "
+                               f"supported; pass a 2-D (L, S) or 3-D (N * num_heads, L, S) mask")
+        if tuple(attn_mask.shape) != want:
+            raise RuntimeError(f"multi_head_attention_forward: the shape of the {attn_mask.ndim}D attn_mask is "
+                               f"{tuple(attn_mask.shape)}, but should be {want}")
     hd = E // num_heads
     if not use_separate_proj_weight:
         wq, wk, wv = in_proj_weight.chunk(3)

@@ -570,6 +570,24 @@ def test_losses_refuse_what_is_not_a_tensor(name):
         getattr(F, name)(x, None, *extra)
 
 
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_weighted_mse_l1_and_huber_losses(reduction):
+    # PyTorch's weighted mse_loss and l1_loss average by the summed weights, sum(w l) / sum(w);
+    # mse_loss gave the plain mean of w l, and l1_loss took no weight at all (TypeError).
+    # Weighted huber_loss keeps the plain mean, as PyTorch's.
+    x, y = rng.standard_normal((3, 4)) * 2, rng.standard_normal((3, 4))
+    w = rng.random((3, 4)) * 2
+    d = x - y
+    huber = np.where(np.abs(d) < 1.0, 0.5 * d * d, np.abs(d) - 0.5)
+    for fn, loss, weighted_mean in ((F.mse_loss, d * d, True), (F.l1_loss, np.abs(d), True), (F.huber_loss, huber, False)):
+        got = fn(t64(x), t64(y), reduction=reduction, weight=t64(w)).numpy()
+        ref = {"none": w * loss, "sum": (w * loss).sum(),
+               "mean": (w * loss).sum() / w.sum() if weighted_mean else (w * loss).mean()}[reduction]
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+        scalar_gradcheck(lambda a, b: fn(a, t64(y), reduction=reduction, weight=b), t64(x, True), t64(w, True))
+        with pytest.raises(ValueError, match=r"^Weights and input must have the same size"):
+            fn(t64(x), t64(y), weight=t64(w[0]))
+
 def test_loss_weights_must_be_tensors():
     x = pt.tensor([0.5, 0.25])
     with pytest.raises(TypeError, match=r"^mse_loss\(\): argument 'weight' must be Tensor, not list"):

@@ -48,22 +48,41 @@ def _check_floating_input(op, input, error=NotImplementedError):
         raise error(f"{op}(): expected a floating point input, got {input.dtype}; convert it with .float()")
 
 
+def _check_weight_size(input, weight):
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"Weights and input must have the same size. (got weight {list(weight.shape)} for input "
+                         f"{list(input.shape)})")
+
+
+def _weighted_mean_reduce(loss, weight, reduction):
+    """PyTorch's weighted mse_loss and l1_loss: 'mean' is the weighted mean, sum(w l) / sum(w)."""
+    if weight is None:
+        return _reduce(loss, reduction)
+    check_reduction(reduction)
+    loss = loss * weight
+    return loss.sum() / weight.sum() if reduction == "mean" else _reduce(loss, reduction)
+
+
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """(input - target)^2; with ``weight`` (input's shape), 'mean' is sum(w d^2) / sum(w)."""
     check_tensors("mse_loss", input=input, target=target)
     check_optional_tensors("mse_loss", weight=weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target)
+    _check_weight_size(input, weight)
     input, target = _floating_pair("mse_loss", input, target)
     d = input - target
-    loss = d * d
-    return _reduce(loss if weight is None else loss * weight, reduction)
+    return _weighted_mean_reduce(d * d, weight, reduction)
 
 
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """|input - target|; with ``weight`` (input's shape), 'mean' is sum(w |d|) / sum(w)."""
     check_tensors("l1_loss", input=input, target=target)
+    check_optional_tensors("l1_loss", weight=weight)
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_same_size(input, target)
-    return _reduce((input - target).abs(), reduction)
+    _check_weight_size(input, weight)
+    return _weighted_mean_reduce((input - target).abs(), weight, reduction)
 
 
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
@@ -88,6 +107,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
     _check_same_size(input, target)
+    _check_weight_size(input, weight)   # (its weighted 'mean' is the plain mean of w l, as PyTorch's)
     input, target = _floating_pair("huber_loss", input, target)
     d = (input - target).abs()
     q = d.clamp_max(delta)   # (at d = inf the quadratic piece's unchosen gradient is 0, not 0 * inf)

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/opencl_latency.py [--rounds 60] [--inner 400]
 
 Peers, all measured in this run, in alternating rounds (so load from other processes hits
-each alike), ``--inner`` calls per round and then one ``finish()``:
+each alike; in a new order each round, so none always follows the same one), ``--inner`` calls
+per round and then one ``finish()``:
 
 - ``raw enqueue``: a kernel of the same form as plugtorch's (``out[i] = a[i] + b[i]`` behind a
   bounds check, 64 work-items), its arguments set once, then ``cl.enqueue_nd_range_kernel``
@@ -145,9 +146,14 @@ def main(argv=None):
     for f in peers.values():   # warm: compile, fill the caches
         timed(f, 50, sync)
     per = {name: [] for name in peers}
+    names, order = list(peers), np.random.default_rng(0)
     for _ in range(args.rounds):
-        for name, f in peers.items():
-            per[name].append(timed(f, args.inner, sync))
+        # in a new order each round (fixed seed): a peer that leaves PoCL work behind (its worker
+        # threads retiring the events Kernel.__call__ makes) slows the one after it by up to
+        # ~0.5 us CPU; in a fixed order that was always eager a + b, now it is a different peer
+        # in each round, which the medians leave out
+        for i in order.permutation(len(names)):
+            per[names[i]].append(timed(peers[names[i]], args.inner, sync))
     raw = np.array(per["raw enqueue"])
     print(f"{args.rounds} rounds of {args.inner} calls each (then finish): median wall time per call and "
           "the median of the per-round ratios to the raw enqueue; the same for the calling thread's CPU "

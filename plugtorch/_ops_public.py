@@ -20,6 +20,7 @@ from plugtorch._tensor import Tensor
 from plugtorch.dispatch import meta as M
 from plugtorch.dispatch.arguments import check_int64, check_values_fit, fit_scalar
 from plugtorch.dispatch.ops.indexing import check_index_along
+from plugtorch.dispatch import dispatcher as _dispatcher
 from plugtorch.dispatch.dispatcher import dispatch
 from plugtorch.dispatch.registry import OPS
 
@@ -433,6 +434,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
 
 def _from_host(arr, dtype, device):
     cpu_t = Tensor._wrap(arr, dtype, canonical("cpu"))
+    if _dispatcher._modes:
+        rec = _dispatcher._stack.recorder
+        if rec is not None:   # plugtorch.jit: a tensor made in the traced call, not before it
+            rec.made_from_host(cpu_t)
     dev = canonical(device)
     if dev.type == "cpu":
         return cpu_t

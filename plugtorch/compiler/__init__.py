@@ -1057,6 +1057,9 @@ class CompiledFunction:
             reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
                 if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
             return self._not_replayable(e, res, reason, graph)
+        if graph.made_in_call:     # (state the first call made and keeps is there at the next trace)
+            from plugtorch.jit.tracer import made_in_call_reason
+            return self._not_replayable(e, res, f"{self.__name__}: the call {made_in_call_reason(graph)}", graph)
         made = _made_leaf(graph, res, tensors)
         if made is not None:
             return self._graph_break(key, e, res, f"{self.__name__}: {made}; a replay records no requires_grad "

@@ -272,6 +272,7 @@ class Graph:
         # (what, site); a replay reads them again, with no guard
         self.late_reads: list = []
         self.escapes: list = []       # sites of values kept by Python code outside the graph
+        self.made_in_call = ""        # captured tensors the call made from host data and wrote into
         self.input_spec = None        # structure of the call's arguments
         # argument checks on data the program's own Python made between op-level calls
         # (dispatcher.data_check outside any op): (index in ops of the next call, Value of the

@@ -106,6 +106,7 @@ class Tracer(D.DispatchMode):
         self.backward_recorded = False   # a backward ran with create_graph=True (double backward)
         self.backward_retained = False   # a backward ran with retain_graph=True
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
+        self.made: dict = {}          # id(tensor) -> a cpu tensor plugtorch.tensor() made in the call
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self.grad_events = 0          # .grad reads and assignments so far
         self.read_numbers: list = []  # _ReadNumber records of the program's item() calls
@@ -719,6 +720,14 @@ class Tracer(D.DispatchMode):
                 g.breaks.append((why, ""))
                 if self.warn:
                     warnings.warn(f"the traced call {why}", TracerWarning, stacklevel=3)
+        # a tensor made from host data (plugtorch.tensor(...) in the call: no op made it, so the
+        # graph captured it) then written in place: eager makes it afresh at each call, a replay
+        # would write into the one captured tensor again and again (plugtorch.compile traces
+        # again: state made on the first call is there at the next)
+        g.made_in_call, self.made = self._written_tensors_made_in_call(), {}
+        if g.made_in_call and self.warn:
+            warnings.warn(f"the traced call {made_in_call_reason(g)}: make it with a factory op (plugtorch.zeros, "
+                          "full) or pass it in", TracerWarning, stacklevel=3)
         g.backward_ran = self.backward_ran
         g.enables_grad = self.enables_grad
         # .grad left behind: every tensor the program used or whose .grad it touched
@@ -744,6 +753,19 @@ class Tracer(D.DispatchMode):
                 g.escapes.append(f"the .grad of a tensor was set to a tensor computed outside the graph")
         self._find_escapes(result)
         return g
+
+    def made_from_host(self, t):
+        """``plugtorch.tensor(...)`` made cpu tensor ``t`` from host data while tracing (no op
+        made it: the graph captures it as it is, like a tensor from before the call)."""
+        self.made[id(t)] = t
+
+    def _written_tensors_made_in_call(self) -> str:
+        """The names of the captured tensors the call made from host data and the graph writes
+        into (a counter ``plugtorch.tensor(0.0)`` it then increments), or ""."""
+        g = self.graph
+        return ", ".join(dict.fromkeys(
+            w.root.name for n in g.nodes for w in n.writes
+            if w.root.kind == CAPTURE and self.made.get(id(self.tensors.get(w.root.index))) is not None))
 
     def _find_escapes(self, result):
         """Values the graph computed that Python code still holds (stored on an object, say):
@@ -806,6 +828,11 @@ class Tracer(D.DispatchMode):
                 if v is not None:
                     g.escapes.append(f"{v!r} (made by {v.producer.op.name if v.producer else '?'})")
                     cand.pop(id(data))
+
+
+def made_in_call_reason(graph) -> str:
+    return (f"writes in place into a tensor it made from host data ({graph.made_in_call}: plugtorch.tensor(...) "
+            "in the call), which a replay would not make afresh")
 
 
 class _CheckOp:

@@ -62,9 +62,12 @@ def _check_ones(g):
 
 def _root_grads(outputs, grad_outputs, create_graph):
     import plugtorch as pt
+    if grad_outputs is not None and len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"got {len(outputs)} tensors and {len(grad_outputs)} gradients: pass one "
+                           f"gradient (or None) per output")
     grads = []
     for k, o in enumerate(outputs):
-        g = grad_outputs[k] if grad_outputs is not None and k < len(grad_outputs) else None
+        g = grad_outputs[k] if grad_outputs is not None else None
         if g is None:
             g = _implicit_grad(o, k)
         else:

@@ -45,6 +45,18 @@ def test_gradient_of_wrong_shape():
         pt.autograd.grad([x * 2], [x], grad_outputs=[pt.ones(3, 1)])
 
 
+def test_one_gradient_per_output():
+    a = pt.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    outs = [a.sum(), (a * 2).sum()]
+    with pytest.raises(RuntimeError, match="got 2 tensors and 1 gradients"):
+        pt.autograd.grad(outs, a, grad_outputs=[pt.tensor(1.0)], retain_graph=True)
+    with pytest.raises(RuntimeError, match="got 2 tensors and 3 gradients"):
+        pt.autograd.backward(outs, [None, None, None])
+    assert a.grad is None
+    (g,) = pt.autograd.grad(outs, a, grad_outputs=[pt.tensor(1.0), None])   # 1 + 2 per element
+    assert g.tolist() == [3.0, 3.0, 3.0]
+
+
 def test_grad_with_input_not_in_graph():
     a = pt.ones(2, requires_grad=True)
     b = pt.ones(2, requires_grad=True)

@@ -109,6 +109,20 @@ def test_load_state_dict_errors():
         Net().load_state_dict(bad, strict=False)
 
 
+def test_load_state_dict_unexpected_keys_past_a_leaf_or_at_a_child():
+    # a key that goes on past a parameter ("fc1.weight.x"), or names a child module itself
+    # ("block"), or a non-persistent buffer ("cache"), loads nothing: it is unexpected, and a strict
+    # load refuses it (it used to pass silently)
+    sd = dict(Net().state_dict())
+    sd.update({"fc1.weight.x": pt.zeros(1), "block": pt.zeros(1), "block.0.bias.y": pt.zeros(1),
+               "cache": pt.zeros(2), "block.2.weight": pt.zeros(1)})
+    res = Net().load_state_dict(sd, strict=False)
+    assert res.missing_keys == []
+    assert sorted(res.unexpected_keys) == ["block", "block.0.bias.y", "block.2.weight", "cache", "fc1.weight.x"]
+    with pytest.raises(RuntimeError, match='Unexpected key\\(s\\) in state_dict: .*"fc1.weight.x"'):
+        Net().load_state_dict({**Net().state_dict(), "fc1.weight.x": pt.zeros(1)})
+
+
 def test_a_failed_load_state_dict_keeps_what_it_copied_as_documented():
     # PyTorch's behaviour, documented in load_state_dict: the entries that matched are loaded
     # before the error is raised; the mismatched one keeps its previous value

@@ -544,8 +544,10 @@ class Module:
         if strict:
             for key in state_dict:
                 if key.startswith(prefix) and key != extra_key:
-                    first = key[len(prefix):].split(".", 1)[0]
-                    if first not in self._modules and first not in local:
+                    # a dotted key must go on into a child module ("weight.x" is unexpected); a plain
+                    # one must name an own parameter or persistent buffer (a bare child's name is too)
+                    first, *rest = key[len(prefix):].split(".", 1)
+                    if first not in (self._modules if rest else local):
                         unexpected_keys.append(key)
 
     def register_load_state_dict_pre_hook(self, hook):

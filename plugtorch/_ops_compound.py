@@ -64,19 +64,38 @@ def _refuse_complex_order(op, *operands):
             raise RuntimeError(f"{op} not implemented for complex tensors (got {t.dtype}); compare .real or .abs()")
 
 
+_F32, _F64 = _dtypes.float32, _dtypes.float64
+
+
 @public("add")
 def addcmul(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 * tensor2."""
-    return input + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+    """input + value * tensor1 * tensor2, computed in the three tensors' promoted dtype (PyTorch):
+    float32 input + int8 * int8 does not wrap the product in int8 first."""
+    dt = getattr(input, "_dtype", None)
+    if (dt is _F32 or dt is _F64) and dt is getattr(tensor1, "_dtype", None) and dt is getattr(tensor2, "_dtype", None):
+        # one float dtype (an optimizer's update): nothing to promote, and the common case stays fast
+        return input + (tensor1 * tensor2 if value == 1 else value * tensor1 * tensor2)
+    dt = _dtypes.result_type(input, tensor1, tensor2)
+    if dt.category == _dtypes._INT and isinstance(value, float):
+        value = int(value)   # PyTorch converts the value to an integer result's dtype (0.5 is 0)
+    x, a, b = _promoted_float(dt, input, tensor1, tensor2)
+    out = x + (a * b if value == 1 else value * a * b)
+    return out if out.dtype is dt else out.to(dt)
 
 
 @public("add")
 def addcdiv(input, tensor1, tensor2, *, value=1):
-    """input + value * tensor1 / tensor2."""
+    """input + value * tensor1 / tensor2, in the three tensors' promoted dtype (addcmul's)."""
     if not tensor1.dtype.is_floating_point and not tensor2.dtype.is_floating_point:
         raise RuntimeError("addcdiv(): integer division of tensors is no longer supported; "
                            "use addcmul(input, tensor1, 1 / tensor2) or convert to float first")
-    return input + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+    dt = input._dtype
+    if (dt is _F32 or dt is _F64) and dt is tensor1._dtype and dt is tensor2._dtype:
+        return input + (tensor1 / tensor2 if value == 1 else value * tensor1 / tensor2)
+    dt = _dtypes.result_type(input, tensor1, tensor2)
+    x, a, b = _promoted_float(dt, input, tensor1, tensor2)
+    out = x + (a / b if value == 1 else value * a / b)
+    return out if out.dtype is dt else out.to(dt)
 
 
 @public("eq")

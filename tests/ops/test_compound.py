@@ -68,6 +68,34 @@ def test_addcmul_addcdiv_float_power():
     assert fp.dtype is pt.float64 and fp.tolist() == [4.0, 9.0]
 
 
+@pytest.mark.parametrize("device", pt.backends.available())
+def test_addcmul_addcdiv_compute_in_the_promoted_dtype(device):
+    # the product was taken in tensor1's dtype first: float32 x + 2 * int8(-128) * x wrapped
+    # 2 * -128 to 0 in int8 (gave x), and int32 x + int8(100) * int8(100) wrapped 10000 in int8
+    x = pt.tensor([3.5, 2.5, 0.5], device=device)
+    t1 = pt.tensor([-128, 1, 100], dtype=pt.int8, device=device)
+    got = pt.addcmul(x, t1, x, value=2)
+    assert got.dtype is pt.float32
+    np.testing.assert_array_equal(got.cpu().numpy(), np.float32([3.5, 2.5, 0.5]) * (1 + 2 * np.float32([-128, 1, 100])))
+    y = x.clone()
+    y.addcmul_(t1, x, value=2)   # in place, x aliased as tensor2 in the expression above
+    np.testing.assert_array_equal(y.cpu().numpy(), got.cpu().numpy())
+    i = pt.tensor([1, 2, 3], dtype=pt.int32, device=device)
+    got = pt.addcmul(i, t1, t1)
+    assert got.dtype is pt.int32 and got.tolist() == [1 + 128 * 128, 3, 3 + 100 * 100]
+    # float16 operands beside a float32 input: the product in float32 (300 * 300 overflowed float16)
+    if pt.float16 not in pt.backends.get_backend(pt.device(device).type).supported_dtypes(0):
+        return
+    h = pt.tensor([300.0, 0.1], dtype=pt.float16, device=device)
+    got = pt.addcmul(pt.zeros(2, device=device), h, h)
+    want = np.float32(np.float16([300.0, 0.1])) ** 2
+    assert got.dtype is pt.float32
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-6)
+    got = pt.addcdiv(pt.zeros(2, device=device), h, pt.tensor([1e-3, 1e-3], dtype=pt.float16, device=device), value=2)
+    want = 2 * np.float32(np.float16([300.0, 0.1])) / np.float32(np.float16(1e-3))
+    np.testing.assert_allclose(got.cpu().numpy(), want, rtol=1e-6)
+
+
 def test_float_power_of_complex_operands_is_complex128():
     # float_power cast complex operands to float64, dropping the imaginary part: float_power(1+2j, 2)
     # returned 1.0 and a complex Python exponent raised TypeError; PyTorch computes in complex128

@@ -205,6 +205,13 @@ def test_sdpa_mask_that_would_grow_the_output_raises():
         F.scaled_dot_product_attention(q, k, v, pt.ones(2, 1, 3, dtype=pt.bool))
     with pytest.raises(RuntimeError, match="dropout probability has to be between 0 and 1, but got 1.5"):
         F.scaled_dot_product_attention(q, k, v, dropout_p=1.5)   # (a ValueError from dropout before)
+    # a float mask of another dtype than the query's is refused by name (it promoted the scores,
+    # then failed in matmul with no word of the mask)
+    with pytest.raises(RuntimeError, match="attention mask of dtype plugtorch.float64 does not match the "
+                                           "query's dtype plugtorch.float32"):
+        F.scaled_dot_product_attention(q, k, v, pt.zeros(3, 3, dtype=pt.float64))
+    with pytest.raises(RuntimeError, match="attention mask of dtype plugtorch.float64 does not match"):
+        pt.nn.MultiheadAttention(4, 2)(q[0, 0], q[0, 0], q[0, 0], key_padding_mask=pt.zeros(3, dtype=pt.float64))
 
 
 def test_distances():

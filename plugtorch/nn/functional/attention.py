@@ -17,7 +17,12 @@ from plugtorch.nn.attention import _check_math_enabled
 
 def _as_additive_mask(mask, dtype, keep_value_true):
     """A float mask to add to the scores; bool masks become 0 / -inf."""
-    if mask is None or mask.dtype.is_floating_point:
+    if mask is None:
+        return mask
+    if mask.dtype.is_floating_point:
+        if mask.dtype != dtype:    # (adding it would promote the scores, then fail in a matmul)
+            raise RuntimeError(f"attention mask of dtype {mask.dtype} does not match the query's dtype {dtype}; "
+                               f"pass a bool mask or a float one of the query's dtype")
         return mask
     if mask.dtype is not pt.bool:
         raise RuntimeError(f"attention mask must be bool or floating point, got {mask.dtype}")

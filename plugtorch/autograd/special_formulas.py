@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import plugtorch as pt
-from plugtorch.autograd.formulas import derivative
+from plugtorch.autograd.formulas import _zero_grad, derivative
 
 _SQRT_PI_2 = math.sqrt(math.pi) / 2
 _TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
@@ -41,8 +41,9 @@ derivative("special_i1e", lambda g, x, result: (
 
 
 def _copysign_grad(g, x, other, result):
-    # sign(x) * sign(result): +-1 where the magnitude carries through, 0 at x == 0
-    return g * x.sign() * result.sign(), None
+    # sign(x) * sign(result): +-1 where the magnitude carries through, 0 at x == 0; other only
+    # picks a sign, so a tensor other gets zeros (PyTorch's), not None
+    return g * x.sign() * result.sign(), _zero_grad(g, other)
 
 
 derivative("copysign", _copysign_grad, save=("x",), result=True)

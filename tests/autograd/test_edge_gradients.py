@@ -124,3 +124,17 @@ def test_xlogy_gradient_at_zero_input_is_log_other():
     y = pt.tensor([2.0, 0.5, 3.0], dtype=pt.float64, requires_grad=True)
     assert pt.autograd.gradcheck(lambda a, b: pt.xlogy(a, b), (x, y))
     assert pt.xlogy(pt.tensor([0.0, 1.0], requires_grad=True), 0.0).tolist() == [0.0, -inf]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_copysign_other_gets_zero_gradient(device):
+    # other only picks the sign: d/d(other) is 0 everywhere, a zero tensor (not None) of its shape;
+    # d/dx = sign(x) * sign(result): a = [[5]] broadcast against other = [-2, 3] gives -1 + 1 = 0
+    a = pt.tensor([[5.0], [-1.0]], device=device, requires_grad=True)
+    b = pt.tensor([-2.0, 3.0], device=device, requires_grad=True)
+    pt.copysign(a, b).sum().backward()
+    assert a.grad.cpu().tolist() == [[0.0], [0.0]]
+    assert b.grad is not None and b.grad.cpu().tolist() == [0.0, 0.0]
+    x = pt.tensor([5.0, -1.0], device=device, requires_grad=True)
+    pt.copysign(x, pt.tensor([-2.0, -3.0], device=device)).sum().backward()
+    assert x.grad.cpu().tolist() == [-1.0, 1.0]

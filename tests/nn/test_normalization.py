@@ -63,6 +63,26 @@ def test_batchnorm_errors():
         F.batch_norm(pt.randn(2, 4), pt.zeros(3), pt.ones(3))
 
 
+@pytest.mark.parametrize("shape", [(0, 3), (2, 3, 0, 4)])
+def test_batchnorm_training_on_an_empty_batch(shape):
+    # no values per channel: the (empty) input passes through, the running statistics stay, the
+    # batch still counts, and the affine parameters get zero gradients (it was a ValueError)
+    bn = (nn.BatchNorm1d(3) if len(shape) == 2 else nn.BatchNorm2d(3)).double()
+    with pt.no_grad():
+        bn.running_mean.fill_(0.25)
+        bn.running_var.fill_(2.0)
+    x = t64(np.zeros(shape), True)
+    out = bn(x)
+    assert tuple(out.shape) == shape
+    out.sum().backward()
+    assert tuple(x.grad.shape) == shape
+    np.testing.assert_array_equal(bn.weight.grad.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(bn.bias.grad.numpy(), np.zeros(3))
+    np.testing.assert_array_equal(bn.running_mean.numpy(), np.full(3, 0.25))
+    np.testing.assert_array_equal(bn.running_var.numpy(), np.full(3, 2.0))
+    assert bn.num_batches_tracked.item() == 1
+
+
 def test_layer_norm():
     x = rng.standard_normal((3, 4, 5))
     w, b = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))

@@ -58,9 +58,11 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     dims = [0] + list(range(2, input.ndim))
     x = _opmath(input)
     if training:
-        count = input.numel() // c
-        if count <= 1:
+        count = input.numel() // c if c else 0
+        if count == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size {list(input.shape)}")
+        if count == 0:   # an empty batch passes through the affine only; the running stats stay, as PyTorch's
+            return _back(_affine(x, weight, bias, shape), input)
         var, mean = pt.var_mean(x, dims, correction=0, keepdim=True)    # (biased)
         if running_mean is not None:
             with pt.no_grad():

@@ -154,10 +154,20 @@ def test_zero_grad():
     net = nn.Linear(2, 2)
     net(pt.ones(1, 2)).sum().backward()
     assert net.weight.grad is not None
+    held = net.weight.grad
     net.zero_grad(set_to_none=False)
     np.testing.assert_array_equal(net.weight.grad.numpy(), np.zeros((2, 2)))
+    # in place: the same tensor, so a reference held to it reads zeros too (it kept the old values)
+    assert net.weight.grad is held
+    np.testing.assert_array_equal(held.numpy(), np.zeros((2, 2)))
     net.zero_grad()
     assert net.weight.grad is None
+    # a grad that carries a graph (backward with create_graph) is detached, then zeroed
+    net(pt.ones(1, 2)).pow(2).sum().backward(create_graph=True)
+    assert net.weight.grad.grad_fn is not None
+    net.zero_grad(set_to_none=False)
+    assert net.weight.grad.grad_fn is None and not net.weight.grad.requires_grad
+    np.testing.assert_array_equal(net.weight.grad.numpy(), np.zeros((2, 2)))
 
 
 def test_dtype_conversion_keeps_parameter_objects():

@@ -583,8 +583,14 @@ class Module:
         for p in self.parameters():
             if set_to_none:
                 p.grad = None      # without reading it first: a compiled step then needs no guard on it
-            elif p.grad is not None:
-                p.grad = plugtorch.zeros_like(p.grad)
+            elif p.grad is not None:   # in place, as PyTorch's: whoever holds the grad sees zeros
+                g = p.grad
+                if g.grad_fn is not None:
+                    g.detach_()
+                else:
+                    g.requires_grad_(False)
+                with plugtorch.no_grad():
+                    g.zero_()
 
     def apply(self, fn):
         for m in self.children():

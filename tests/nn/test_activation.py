@@ -506,3 +506,16 @@ def test_silu_decompositions_compute_half_types_in_float32():
             np.testing.assert_allclose(got, want.astype(np.float32), rtol=1e-3 if dt is pt.float16 else 8e-3)
         fwd = silu_op(pt.tensor(x).to(dt)).float().numpy()
         np.testing.assert_allclose(fwd, (X * s).astype(np.float32), rtol=1e-3 if dt is pt.float16 else 8e-3)
+
+
+@pytest.mark.parametrize("device", pt.backends.available())
+def test_logsigmoid_second_derivative_through_zero(device):
+    # d/dx log sigmoid(x) = sigmoid(-x), d2/dx2 = -sigmoid(x) sigmoid(-x): -1/4 at 0 (the min/abs
+    # decomposition gave 0 there), and smooth on both sides
+    xs = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
+    x = pt.tensor(xs, dtype=pt.float64, device=device, requires_grad=True)
+    (g,) = pt.autograd.grad(F.logsigmoid(x).sum(), x, create_graph=True)
+    (h,) = pt.autograd.grad(g.sum(), x)
+    s = 1 / (1 + np.exp(-xs))
+    np.testing.assert_allclose(g.detach().cpu().numpy(), 1 - s, rtol=1e-12)
+    np.testing.assert_allclose(h.cpu().numpy(), -s * (1 - s), rtol=1e-12)

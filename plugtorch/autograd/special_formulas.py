@@ -35,9 +35,18 @@ derivative("special_ndtri", lambda g, x, result: (g * math.sqrt(2 * math.pi) * (
 derivative("special_log_ndtr", lambda g, x, result: (g / math.sqrt(2 * math.pi) * (-(result + x * x / 2)).exp(),),
            result=True)
 derivative("special_i0e", lambda g, x, result: (g * (pt.special_i1e(x) - x.sign() * result),), result=True)
-derivative("special_i1", lambda g, x, result: (g * pt.where(x == 0, 0.5, pt.i0(x) - result / x),), result=True)
+
+
+def _nonzero(x):
+    # x with its zeros replaced by 1: the branch where() does not take at 0 must stay finite, or
+    # its zero gradient times 1/0 makes the second derivative nan there
+    return pt.where(x == 0, 1.0, x)
+
+
+derivative("special_i1", lambda g, x, result: (
+    g * pt.where(x == 0, 0.5, pt.i0(x) - result / _nonzero(x)),), result=True)
 derivative("special_i1e", lambda g, x, result: (
-    g * pt.where(x == 0, 0.5, pt.special_i0e(x) - result * (x.sign() + x.reciprocal())),), result=True)
+    g * pt.where(x == 0, 0.5, pt.special_i0e(x) - result * (x.sign() + _nonzero(x).reciprocal())),), result=True)
 
 
 def _copysign_grad(g, x, other, result):

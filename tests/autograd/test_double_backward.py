@@ -154,3 +154,14 @@ def test_hypot_at_equal_magnitudes():
     np.testing.assert_allclose(h, b0 ** 2 / r ** 3, rtol=1e-12)   # was 0
     assert gradgradcheck(pt.hypot, (_t(a0), _t(b0)))
     assert gradgradcheck(lambda a: pt.hypot(a, a), (_t(a0),))
+
+
+@pytest.mark.parametrize("op", ["i1", "i1e"])
+def test_bessel_i1_second_derivative_finite_at_zero(op):
+    # i1'(0) = i1e'(0) = 1/2 (the formula's special case); i1 is odd, so i1''(0) = 0, and i1e's
+    # one-sided second derivatives -1 and +1 average to 0: it was nan (0 * 1/0 from the branch
+    # where() does not take)
+    f = getattr(pt.special, op)
+    g, h = _grads(f, [-1.0, 0.0, 0.5])
+    assert g[1] == 0.5 and h[1] == 0.0
+    assert gradgradcheck(f, (_t([-1.0, -0.3, 0.5]),))

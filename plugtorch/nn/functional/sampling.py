@@ -120,23 +120,35 @@ def _antialias_matrix(n_in, n_out, scale, align_corners, mode, like):
     """PyTorch's antialiased resampling weights along one dim (as PIL's): when downsampling by s
     the filter (triangle for bilinear, Keys' cubic with a = -0.5 for bicubic, Lanczos-3) is widened s times,
     and each output row's weights are normalized to sum to 1."""
+    rows = _resample_weights(n_in, n_out, scale, align_corners, mode, True)
+    return pt.tensor(rows, dtype=like.dtype, device=like.device)
+
+
+def _resample_weights(n_in, n_out, scale, align_corners, mode, antialias):
+    """The (n_out, n_in) float64 weights of PyTorch's separable resampling along one dim. Without
+    ``antialias`` (its uint8 bilinear kernel) the filter keeps its width and align_corners shifts
+    the centres by half a pixel."""
     if align_corners:
         s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
     else:
         s = (1.0 / scale) if scale else n_in / n_out
     size = {"bilinear": 2, "bicubic": 4, "lanczos": 6}[mode]
-    support = size * 0.5 * s if s >= 1.0 else size * 0.5
-    inv = 1.0 / s if s >= 1.0 else 1.0
+    wide = antialias and s >= 1.0
+    support = size * 0.5 * s if wide else size * 0.5
+    inv = 1.0 / s if wide else 1.0
+    delta = 0.5 if align_corners and not antialias else 0.0
 
     # every output's taps at once, in float64 with the scalar formula's operations in its order
     # (the same weights to the bit as the per-pixel loop this replaced, 15x faster at 256 -> 96)
-    center = s * (np.arange(n_out) + 0.5)
-    lo = np.maximum(np.trunc(center - support + 0.5).astype(np.int64), 0)
-    hi = np.minimum(np.trunc(center + support + 0.5).astype(np.int64), n_in)
+    center = s * (np.arange(n_out) + 0.5 - delta)
+    lo = np.maximum(np.trunc(center - support + 0.5 + delta).astype(np.int64), 0)
+    hi = np.minimum(np.trunc(center + support + 0.5 + delta).astype(np.int64), n_in)
+    if not antialias:   # (PyTorch clips a window that rounding widened by one)
+        hi = np.minimum(hi, lo + size)
     taps = int((hi - lo).max(initial=0))
     j = lo[:, None] + np.arange(taps)                                   # (n_out, taps)
     valid = j < hi[:, None]
-    v = np.abs((j - center[:, None] + 0.5) * inv)
+    v = np.abs((j - center[:, None] + 0.5 - delta) * inv)
     if mode == "bilinear":
         w = np.where(v < 1.0, 1.0 - v, 0.0)
     elif mode == "lanczos":    # Lanczos-3: sinc(v) * sinc(v / 3), with math.sin as before
@@ -155,7 +167,7 @@ def _antialias_matrix(n_in, n_out, scale, align_corners, mode, like):
     rows = np.zeros((n_out, n_in))
     r = np.broadcast_to(np.arange(n_out)[:, None], j.shape)
     rows[r[valid], j[valid]] = np.where(total[:, None] != 0, w / safe[:, None], 0.0)[valid]
-    return pt.tensor(rows, dtype=like.dtype, device=like.device)
+    return rows
 
 
 _MODES = ("nearest", "linear", "bilinear", "bicubic", "trilinear", "lanczos", "area", "nearest-exact")
@@ -234,24 +246,36 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def _resample_uint8(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
-    """PyTorch's uint8 image resize: width first, then height, each pass rounded and saturated to
-    0..255 (its fixed-point kernels may still differ by 1); in integer arithmetic the weights
-    would truncate to 0 and 1."""
+    """PyTorch's uint8 image resize: width first, then height, leaving a dim whose size does not
+    change alone. Antialiased, and bilinear, to the bit: each pass takes PyTorch's fixed-point
+    weights, w * 2^p rounded to integers with p as large as keeps them in int16, then
+    (sum + 2^(p-1)) >> p saturated to 0..255. Plain bicubic resamples each pass in float32 and
+    rounds (PyTorch's own kernel may differ by 1)."""
     out_size, scales = _sizes(input, size, scale_factor, 2)
     _check_sizes(tuple(input.shape[2:]), out_size)
     if recompute_scale_factor:
         scales = (None, None)
-    x = input.to(pt.float32)
+    if mode == "bicubic" and not antialias:
+        x = input.to(pt.float32)
+        for d in (3, 2):
+            if out_size[d - 2] != input.shape[d]:
+                x = _cubic(x, d, input.shape[d], out_size[d - 2], scales[d - 2], align_corners)
+                x = (x + 0.5).floor().clamp(0, 255)
+        return x.to(pt.uint8)
+    # the integer sums (under 2^31) are exact in float64, whose matmul is BLAS's (int64's is 15x slower)
+    exact = pt.float64 if input._backend().unsupported_dtype(pt.float64, input.device.index) is None else pt.int64
+    x = input.to(exact)
     for d in (3, 2):
         k, n_in = d - 2, input.shape[d]
-        if antialias:
-            a = _antialias_matrix(n_in, out_size[k], scales[k], align_corners, mode, x)
-            x = x @ a.mT if d == 3 else a @ x
-        elif mode == "bicubic":
-            x = _cubic(x, d, n_in, out_size[k], scales[k], align_corners)
-        else:
-            x = _linear(x, d, n_in, out_size[k], scales[k], align_corners)
-        x = (x + 0.5).floor().clamp(0, 255)
+        if out_size[k] == n_in:
+            continue
+        w = _resample_weights(n_in, out_size[k], scales[k], align_corners, mode, antialias)
+        bits = next((b for b in range(22) if int(0.5 + w.max() * (1 << (b + 1))) >= 1 << 15), 22)
+        scaled = w * (1 << bits)
+        a = pt.tensor(np.trunc(np.where(scaled < 0, scaled - 0.5, scaled + 0.5)), dtype=exact, device=x.device)
+        x = x @ a.mT if d == 3 else a @ x
+        x = x + (1 << (bits - 1))
+        x = (x >> bits if exact is pt.int64 else (x / (1 << bits)).floor()).clamp(0, 255)
     return x.to(pt.uint8)
 
 

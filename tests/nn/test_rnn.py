@@ -86,6 +86,40 @@ def test_recurrent_matches_steps(kind, layers, bidir, bias):
         np.testing.assert_allclose(state[1].detach().numpy(), ref_c, rtol=1e-10, atol=1e-12)
 
 
+def test_a_parametrized_weight_is_used():
+    # weight_norm on weight_hh_l0 moves it out of _parameters: the forward read None there and
+    # failed ("_rnn_layer(): argument 'w_hh' must be Tensor, not NoneType")
+    gru = nn.GRU(3, 4).double()
+    v = rng.standard_normal((12, 4))
+    with pt.no_grad():
+        gru.weight_hh_l0.copy_(t64(v))
+    nn.utils.parametrizations.weight_norm(gru, "weight_hh_l0")
+    g = rng.uniform(0.5, 2.0, (12, 1))
+    with pt.no_grad():
+        gru.parametrizations.weight_hh_l0.original0.copy_(t64(g))
+    plain = nn.GRU(3, 4).double()     # the reference reads plain NumPy weights: g * v / |v| per row
+    with pt.no_grad():
+        for name in ("weight_ih_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(plain, name).copy_(getattr(gru, name))
+        plain.weight_hh_l0.copy_(t64(g * v / np.linalg.norm(v, axis=1, keepdims=True)))
+    x, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((1, 2, 4))
+    out, h = gru(t64(x), t64(h0))
+    ref_out, ref_h, _ = run_ref(plain, x, h0)
+    np.testing.assert_allclose(out.detach().numpy(), ref_out, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-10, atol=1e-12)
+    # the gradient reaches the parametrization's magnitude: d sum(out) / d g[0] by central differences
+    out.sum().backward()
+    grad = gru.parametrizations.weight_hh_l0.original0.grad.numpy()[0, 0]
+    sums = []
+    for step in (1e-6, -1e-6):
+        g2 = g.copy()
+        g2[0, 0] += step
+        with pt.no_grad():
+            plain.weight_hh_l0.copy_(t64(g2 * v / np.linalg.norm(v, axis=1, keepdims=True)))
+        sums.append(run_ref(plain, x, h0)[0].sum())
+    np.testing.assert_allclose(grad, (sums[0] - sums[1]) / 2e-6, rtol=1e-6)
+
+
 @pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
 def test_lstm_with_a_projection_matches_steps(layers, bidir):
     mod = nn.LSTM(3, 5, num_layers=layers, bidirectional=bidir, proj_size=2).double()

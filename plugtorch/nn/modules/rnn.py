@@ -178,9 +178,9 @@ class RNNBase(Module):
 
     def _weights(self, layer, d):
         sfx = f"_l{layer}" + ("_reverse" if d else "")
-        get = self._parameters.get
-        return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx), get("bias_hh" + sfx),
-                get("weight_hr" + sfx))
+        # by attribute, not from _parameters: a parametrized weight (weight_norm) lives elsewhere
+        return tuple(getattr(self, name + sfx, None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh",
+                                                                  "weight_hr"))
 
     def _autocast(self, input, hx):
         """Under autocast, the input and initial state cast to the autocast dtype where the device

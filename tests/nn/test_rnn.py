@@ -120,6 +120,20 @@ def test_a_parametrized_weight_is_used():
     np.testing.assert_allclose(grad, (sums[0] - sums[1]) / 2e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_an_empty_batch_runs(kind):
+    # a batch of 0 sequences gives empty outputs and states (the fused layer op refused it)
+    mod = getattr(nn, kind)(3, 4, num_layers=2, bidirectional=True)
+    x = pt.zeros(5, 0, 3, requires_grad=True)
+    out, state = mod(x)
+    assert tuple(out.shape) == (5, 0, 8)
+    for s in (state if kind == "LSTM" else (state,)):
+        assert tuple(s.shape) == (4, 0, 4)
+    out.sum().backward()
+    assert tuple(x.grad.shape) == (5, 0, 3)
+    np.testing.assert_array_equal(mod.weight_ih_l0.grad.numpy(), np.zeros(tuple(mod.weight_ih_l0.shape)))
+
+
 @pytest.mark.parametrize("layers,bidir", [(1, False), (2, True)])
 def test_lstm_with_a_projection_matches_steps(layers, bidir):
     mod = nn.LSTM(3, 5, num_layers=layers, bidirectional=bidir, proj_size=2).double()

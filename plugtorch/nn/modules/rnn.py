@@ -279,7 +279,7 @@ class RNNBase(Module):
 
     def _dense_direction(self, step, xw, state, reverse):
         """One recurrence over a padded (seq, batch, gates) projection."""
-        if not xw.shape[0]:
+        if not xw.shape[0] or not xw.shape[1]:   # no steps, or an empty batch: nothing to run
             return xw[..., :self.proj_size or self.hidden_size], state
         fused = self._fused(step, xw, state, reverse)
         return fused if fused is not None else _loop(step, xw, state, reverse)

@@ -807,7 +807,32 @@ def _hot_code(source):
     return builtins.compile(source, "<plugtorch.compile hot path>", "exec")
 
 
-class CompiledFunction:
+class _PythonCall:
+    """``_fastcall.FastCall``'s call in Python, where that C extension is not built: the entry
+    that ran last first (``_hot_function``: its replay behind one generated check of the rest of
+    the cache key, or _MISS), then the keyed lookup (``_lookup``)."""
+    _hot = None
+
+    def __call__(self, *args, **kwargs):
+        hot = self._hot
+        if hot is not None and not kwargs:
+            r = hot(self, args)
+            if r is not _MISS:
+                return r
+        return self._lookup(args, kwargs)
+
+
+try:
+    # (the same call in C: no Python frame before the replay, docs/jit.md)
+    from plugtorch.compiler import _fastcall
+    _fastcall.set_miss(_MISS)
+    _CallBase = _fastcall.FastCall
+except ImportError:
+    _fastcall = None
+    _CallBase = _PythonCall
+
+
+class CompiledFunction(_CallBase):
     """What ``plugtorch.compile`` returns for a function."""
 
     def __init__(self, fn, fullgraph=False, dynamic=False, name=None):
@@ -827,14 +852,10 @@ class CompiledFunction:
         self._splits: dict = {}    # statement index -> resume.Split (or why none): shared by signatures
         _COMPILED.add(self)
 
-    def __call__(self, *args, **kwargs):
-        hot = self._hot
-        if hot is not None and not kwargs:
-            # the graph that ran last, tried first (``_hot_function``): its replay, behind one
-            # generated check of the rest of the cache key; _MISS sends the call to the keyed lookup
-            r = hot(self, args)
-            if r is not _MISS:
-                return r
+    # (calling an instance runs _CallBase's call: ``self._hot`` first, then this)
+    def _lookup(self, args, kwargs):
+        """The call past the entry that ran last: the cache keyed by the input signature, then a
+        replay, a trace, a recompile or an eager call."""
         if D._modes and D._stack.modes:
             # under a dispatch mode (a tracer, autocast, the profiler) the mode must see each op:
             # run the function itself (its graphs replay kernels behind the dispatcher)

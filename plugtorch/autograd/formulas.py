@@ -223,8 +223,10 @@ derivative("pow", _pow_grad, result=("b",))
 
 
 def _atan2_grad(g, a, b):
+    # 1 / (a^2 + b^2), 0 where that is 0 (PyTorch's): the origin's gradient is 0, not 0 * inf = nan
     d = a * a + b * b
-    return g * b / d, -g * a / d
+    r = pt.where(d == 0, 0.0, 1 / pt.where(d == 0, 1.0, d))
+    return g * b * r, -g * a * r
 
 
 derivative("atan2", _atan2_grad)

@@ -138,3 +138,14 @@ def test_copysign_other_gets_zero_gradient(device):
     x = pt.tensor([5.0, -1.0], device=device, requires_grad=True)
     pt.copysign(x, pt.tensor([-2.0, -3.0], device=device)).sum().backward()
     assert x.grad.cpu().tolist() == [-1.0, 1.0]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_atan2_gradient_at_the_origin_is_zero(device):
+    # d/da atan2(a, b) = b / (a^2 + b^2), d/db = -a / (a^2 + b^2); at (0, 0) PyTorch gives 0 (it was
+    # 0 * inf = nan)
+    a = pt.tensor([0.0, 0.0, 1.0, -3.0], device=device, requires_grad=True)
+    b = pt.tensor([0.0, 1.0, 0.0, 4.0], device=device, requires_grad=True)
+    pt.atan2(a, b).sum().backward()
+    assert a.grad.cpu().tolist() == pytest.approx([0.0, 1.0, 0.0, 4 / 25])
+    assert b.grad.cpu().tolist() == pytest.approx([0.0, 0.0, -1.0, 3 / 25])

@@ -103,6 +103,20 @@ def test_interpolate_uint8_images_resample_in_float_and_round_each_pass():
 
 def fixed_point_resample_ref(img, out_h, out_w, mode, antialias, align_corners=False):
     """PIL/PyTorch separable uint8 resampling by loops: width pass then height pass."""
+    def clamped_cubic_rows(n_in, n_out):   # plain bicubic: a = -0.75, taps clamped to the edge
+        s = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) if align_corners else n_in / n_out
+        a, rows = -0.75, []
+        for i in range(n_out):
+            src = i * s if align_corners else (i + 0.5) * s - 0.5
+            b = math.floor(src)
+            row = [0.0] * n_in
+            for k in range(4):
+                t = abs(src - (b - 1 + k))
+                w = ((a + 2) * t - (a + 3)) * t * t + 1 if t <= 1 else ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+                row[min(max(b - 1 + k, 0), n_in - 1)] += w
+            rows.append((0, row))
+        return rows
+
     def weights(n_in, n_out):
         s = ((n_in - 1) / (n_out - 1) if n_out > 1 else 0.0) if align_corners else n_in / n_out
         size = 2 if mode == "bilinear" else 4
@@ -110,8 +124,8 @@ def fixed_point_resample_ref(img, out_h, out_w, mode, antialias, align_corners=F
         support = size / 2 * s if wide else size / 2
         inv = 1 / s if wide else 1.0
         delta = 0.5 if align_corners and not antialias else 0.0
-        rows = []
-        for i in range(n_out):
+        rows = [] if antialias or mode == "bilinear" else clamped_cubic_rows(n_in, n_out)
+        for i in range(n_out if not rows else 0):
             c = s * (i + 0.5 - delta)
             lo = max(int(c - support + 0.5 + delta), 0)
             hi = min(int(c + support + 0.5 + delta), n_in)
@@ -126,8 +140,7 @@ def fixed_point_resample_ref(img, out_h, out_w, mode, antialias, align_corners=F
                     a = -0.5
                     ws.append(((a + 2) * t - (a + 3)) * t * t + 1 if t < 1 else
                               ((a * t - 5 * a) * t + 8 * a) * t - 4 * a if t < 2 else 0.0)
-            total = sum(ws)
-            rows.append((lo, [w / total for w in ws]))
+            rows.append((lo, [w / sum(ws) for w in ws]))
         wmax = max(max(ws) for _, ws in rows)
         bits = 0
         while bits < 22 and int(0.5 + wmax * (1 << (bits + 1))) < (1 << 15):
@@ -151,7 +164,7 @@ def fixed_point_resample_ref(img, out_h, out_w, mode, antialias, align_corners=F
     return np.swapaxes(x, -1, -2).astype(np.uint8)
 
 
-def test_interpolate_uint8_antialias_and_bilinear_use_fixed_point_weights():
+def test_interpolate_uint8_uses_the_fixed_point_weights_of_pytorch():
     # PyTorch's (and PIL's) uint8 kernels quantize each pass's weights to integers w * 2^p and
     # round the integer sums: resampling in float and rounding gave 133 where they give 132 here
     x = np.array([197, 245, 80, 18, 56, 59], dtype=np.uint8).reshape(1, 1, 1, 6)
@@ -163,9 +176,13 @@ def test_interpolate_uint8_antialias_and_bilinear_use_fixed_point_weights():
         h, w, oh, ow = (int(v) for v in r.integers(1, 14, 4))
         img = r.integers(0, 256, (1, 2, h, w)).astype(np.uint8)
         for mode, antialias, align in (("bilinear", True, False), ("bicubic", True, False), ("bilinear", False, False),
-                                       ("bilinear", False, True)):
+                                       ("bilinear", False, True), ("bicubic", False, False), ("bicubic", False, True)):
             got = F.interpolate(pt.tensor(img), size=(oh, ow), mode=mode, antialias=antialias, align_corners=align)
             np.testing.assert_array_equal(got.numpy(), fixed_point_resample_ref(img, oh, ow, mode, antialias, align))
+    # a scale factor that leaves a dim's size alone leaves the dim alone (9 * 1.05 -> 9)
+    img = r.integers(0, 256, (1, 1, 9, 8)).astype(np.uint8)
+    got = F.interpolate(pt.tensor(img), scale_factor=(1.05, 0.5), mode="bicubic")
+    np.testing.assert_array_equal(got.numpy(), fixed_point_resample_ref(img, 9, 4, "bicubic", False))
 
 def test_interpolate_errors():
     with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):

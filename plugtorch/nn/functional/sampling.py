@@ -94,15 +94,29 @@ def _cubic_weights(t):
     return far(t + 1), near(t), near(1 - t), far(2 - t)
 
 
+def _cubic_sources(n_in, n_out, scale, align_corners):
+    """Each output's source position along a dim, for bicubic resampling."""
+    if align_corners:
+        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        return [i * s for i in range(n_out)]
+    s = (1.0 / scale) if scale else n_in / n_out
+    return [(i + 0.5) * s - 0.5 for i in range(n_out)]
+
+
+def _cubic_matrix(n_in, n_out, scale, align_corners):
+    """``_cubic`` as an (n_out, n_in) float64 matrix: the four taps' weights, clamped taps summed."""
+    rows = np.zeros((n_out, n_in))
+    for o, v in enumerate(_cubic_sources(n_in, n_out, scale, align_corners)):
+        b = int(math.floor(v))
+        for k, w in enumerate(_cubic_weights(v - b)):
+            rows[o, min(max(b - 1 + k, 0), n_in - 1)] += w
+    return rows
+
+
 def _cubic(x, d, n_in, n_out, scale, align_corners):
     """Bicubic resampling along dim ``d``: four taps (indices clamped to the edge) per output,
     sources not clamped below 0 (unlike linear), as PyTorch's upsample_bicubic2d."""
-    if align_corners:
-        s = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
-        src = [i * s for i in range(n_out)]
-    else:
-        s = (1.0 / scale) if scale else n_in / n_out
-        src = [(i + 0.5) * s - 0.5 for i in range(n_out)]
+    src = _cubic_sources(n_in, n_out, scale, align_corners)
     base = [int(math.floor(v)) for v in src]
     weights = list(zip(*[_cubic_weights(v - b) for v, b in zip(src, base)]))
     shape = [1] * x.ndim
@@ -246,22 +260,15 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 
 def _resample_uint8(input, size, scale_factor, mode, align_corners, recompute_scale_factor, antialias):
-    """PyTorch's uint8 image resize: width first, then height, leaving a dim whose size does not
-    change alone. Antialiased, and bilinear, to the bit: each pass takes PyTorch's fixed-point
-    weights, w * 2^p rounded to integers with p as large as keeps them in int16, then
-    (sum + 2^(p-1)) >> p saturated to 0..255. Plain bicubic resamples each pass in float32 and
-    rounds (PyTorch's own kernel may differ by 1)."""
+    """PyTorch's uint8 image resize, to the bit: width first, then height (a dim whose size does not
+    change is left alone), each pass with PyTorch's fixed-point weights, w * 2^p rounded to integers
+    with p as large as keeps them in int16, then (sum + 2^(p-1)) >> p saturated to 0..255. The
+    weights are the antialias filter's, or plain bilinear's, or bicubic's (taps clamped to the edge
+    and summed, as ``_cubic``)."""
     out_size, scales = _sizes(input, size, scale_factor, 2)
     _check_sizes(tuple(input.shape[2:]), out_size)
     if recompute_scale_factor:
         scales = (None, None)
-    if mode == "bicubic" and not antialias:
-        x = input.to(pt.float32)
-        for d in (3, 2):
-            if out_size[d - 2] != input.shape[d]:
-                x = _cubic(x, d, input.shape[d], out_size[d - 2], scales[d - 2], align_corners)
-                x = (x + 0.5).floor().clamp(0, 255)
-        return x.to(pt.uint8)
     # the integer sums (under 2^31) are exact in float64, whose matmul is BLAS's (int64's is 15x slower)
     exact = pt.float64 if input._backend().unsupported_dtype(pt.float64, input.device.index) is None else pt.int64
     x = input.to(exact)
@@ -269,7 +276,10 @@ def _resample_uint8(input, size, scale_factor, mode, align_corners, recompute_sc
         k, n_in = d - 2, input.shape[d]
         if out_size[k] == n_in:
             continue
-        w = _resample_weights(n_in, out_size[k], scales[k], align_corners, mode, antialias)
+        if mode == "bicubic" and not antialias:
+            w = _cubic_matrix(n_in, out_size[k], scales[k], align_corners)
+        else:
+            w = _resample_weights(n_in, out_size[k], scales[k], align_corners, mode, antialias)
         bits = next((b for b in range(22) if int(0.5 + w.max() * (1 << (b + 1))) >= 1 << 15), 22)
         scaled = w * (1 << bits)
         a = pt.tensor(np.trunc(np.where(scaled < 0, scaled - 0.5, scaled + 0.5)), dtype=exact, device=x.device)

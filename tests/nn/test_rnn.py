@@ -221,6 +221,13 @@ def test_rnn_errors():
         nn.GRU(3, 4)(pt.randn(2, 1, 3), pt.zeros(2, 1, 4))
     with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
         nn.RNN(3, 4, nonlinearity="sigmoid")
+    # an input of another dtype than the weights': PyTorch's ValueError naming both dtypes (it was a
+    # RuntimeError from linear naming neither the module nor the fix)
+    with pytest.raises(ValueError, match=r"GRU input dtype \(plugtorch.float64\) does not match weight dtype "
+                                         r"\(plugtorch.float32\)\. Convert input: input.to\(plugtorch.float32\)"):
+        nn.GRU(3, 4)(pt.randn(2, 1, 3, dtype=pt.float64))
+    with pytest.raises(ValueError, match=r"LSTM input dtype \(plugtorch.int64\) does not match"):
+        nn.LSTM(3, 4)(pt.ones(2, 3, dtype=pt.int64))
     assert repr(nn.GRU(3, 4, num_layers=2, batch_first=True)) == "GRU(3, 4, num_layers=2, batch_first=True)"
 
 

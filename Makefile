@@ -14,7 +14,10 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml setup.py plugtorch/backends/opencl/_fastlaunch.c
+# the optional C extensions (setup.py) are rebuilt by the editable install when their sources change
+C_EXTENSIONS := plugtorch/backends/opencl/_fastlaunch.c plugtorch/dispatch/_fastop.c plugtorch/compiler/_fastcall.c
+
+$(STAMP): $(BIN)/python pyproject.toml setup.py $(C_EXTENSIONS)
 	$(BIN)/python -m pip install -q -e '.[test,examples,mpi]'
 	$(BIN)/python -m pip install -q ./examples/plugtorch-strict
 	touch $(STAMP)

@@ -149,3 +149,14 @@ def test_atan2_gradient_at_the_origin_is_zero(device):
     pt.atan2(a, b).sum().backward()
     assert a.grad.cpu().tolist() == pytest.approx([0.0, 1.0, 0.0, 4 / 25])
     assert b.grad.cpu().tolist() == pytest.approx([0.0, 0.0, -1.0, 3 / 25])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_negative_order_vector_norm_gradient_where_an_entry_is_zero(device):
+    # a zero entry makes the p < 0 norm 0; PyTorch's gradient is 0 for that slice (it was nan from
+    # 0 * inf). Elsewhere d/dx_i (sum |x|^p)^(1/p) = n^(1-p) |x_i|^(p-1) sign(x_i): for x = (2, 1),
+    # p = -2, n = 2/sqrt(5): n^3 / 8 and n^3
+    x = pt.tensor([[0.0, 2.0], [1.0, 1.0]], dtype=pt.float64, device=device, requires_grad=True)
+    pt.linalg.vector_norm(x, -2, dim=0).sum().backward()
+    n3 = (2 / math.sqrt(5)) ** 3
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [[0.0, n3 / 8], [0.0, n3]], rtol=1e-12)

@@ -938,6 +938,13 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
             zero = _pt().where(_pt().zeros_like(x, dtype=_dtypes.bool), x, 0.0).sum(dim, keepdim=keepdim)
             count = count + (zero.real if zero._dtype.is_complex else zero)
         return count
+    if ord < 0 and x.requires_grad and _pt().is_grad_enabled():
+        # a zero entry makes the norm 0 (|0|^p = inf); PyTorch's gradient there is 0 for the whole
+        # slice, where the chain 0 * inf gave nan: the powers of nonzero stand-ins, then 0
+        zero = a == 0
+        safe = _pt().where(zero, _pt().ones_like(a), a)
+        r = safe.pow(ord).sum(dim, keepdim=keepdim).pow(1.0 / ord)
+        return _pt().where(zero.to(a.dtype).sum(dim, keepdim=keepdim) > 0, _pt().zeros_like(r), r)
     powers = _root_at_zero(a, ord) if 0 < ord < 1 else a.pow(ord)   # (|x|^p: infinite slope at 0)
     return _root_at_zero(powers.sum(dim, keepdim=keepdim), 1.0 / ord)
 

@@ -52,6 +52,7 @@ typedef struct {
     Slot slots[NSLOT];
 } Operator;
 
+#ifndef NO_SLOTS
 /* Whether shape tuples a and b are equal (a tuple of ints: NumPy's and CLArray's shapes). */
 static int same_shape(PyObject *a, PyObject *b)
 {
@@ -72,31 +73,54 @@ static int same_shape(PyObject *a, PyObject *b)
     }
     return 1;
 }
+#endif
+
+/* Moves slot s's references to old[*n...] (released by the caller once the slots are consistent:
+ * a release may run Python code, a __del__ that calls an operator or invalidate_caches()). */
+static void slot_detach(Slot *s, PyObject **old, int *n)
+{
+    PyObject **f[6] = {&s->dev, &s->adt, &s->bspec, &s->ashape, &s->bshape, &s->entry};
+    for (int i = 0; i < 6; i++) {
+        if (*f[i] != NULL)
+            old[(*n)++] = *f[i];
+        *f[i] = NULL;
+    }
+}
 
 static void slot_clear(Slot *s)
 {
-    Py_CLEAR(s->dev); Py_CLEAR(s->adt); Py_CLEAR(s->bspec); Py_CLEAR(s->ashape); Py_CLEAR(s->bshape);
-    Py_CLEAR(s->entry);
+    PyObject *old[6];
+    int n = 0;
+    slot_detach(s, old, &n);
+    while (n > 0)
+        Py_DECREF(old[--n]);
 }
 
-/* The memoised entry for this signature (borrowed) from the slots, else from op.fast by the key
- * tuple the Python function builds (then kept in a slot); NULL on a miss or an error. */
+/* The memoised entry for this signature (a new reference) from the slots, else from op.fast by
+ * the key tuple the Python function builds (then kept in a slot); NULL on a miss or an error. */
 static PyObject *lookup(Operator *self, PyObject *dev, PyObject *adt, PyObject *bspec, PyObject *ashape,
                         PyObject *bshape)
 {
-    uint64_t version = VERSION_OF(self->fast);
 #ifndef NO_SLOTS
+    uint64_t version = VERSION_OF(self->fast);
     for (int i = 0; i < NSLOT; i++) {
         Slot *s = &self->slots[i];
         if (s->entry != NULL && s->version == version && s->dev == dev && s->adt == adt &&
             s->bspec == bspec) {
-            int eq = same_shape(s->ashape, ashape);
+            /* (a comparison may run Python code that refills this slot or changes op.fast) */
+            PyObject *e = Py_NewRef(s->entry), *sa = Py_XNewRef(s->ashape), *sb = Py_XNewRef(s->bshape);
+            int eq = same_shape(sa, ashape);
             if (eq > 0 && bshape != NULL)
-                eq = same_shape(s->bshape, bshape);
+                eq = same_shape(sb, bshape);
+            Py_XDECREF(sa);
+            Py_XDECREF(sb);
+            if (eq > 0 && VERSION_OF(self->fast) == version)
+                return e;
+            Py_DECREF(e);
             if (eq < 0)
                 return NULL;
-            if (eq)
-                return s->entry;
+            if (eq > 0)
+                break;   /* (op.fast changed meanwhile: look the key up) */
         }
     }
 #endif
@@ -110,16 +134,35 @@ static PyObject *lookup(Operator *self, PyObject *dev, PyObject *adt, PyObject *
     if (key == NULL)
         return NULL;
     PyObject *e = PyDict_GetItemWithError(self->fast, key);
+    Py_XINCREF(e);   /* (borrowed from op.fast, which the releases below may empty) */
     Py_DECREF(key);
 #ifndef NO_SLOTS
-    if (e != NULL && VERSION_OF(self->fast) == version) {   /* (hashing ran no code that changed it) */
-        Slot *s = &self->slots[self->next];
-        self->next = (self->next + 1) % NSLOT;
-        slot_clear(s);
+    version = VERSION_OF(self->fast);
+    if (e != NULL) {
+        /* Keep it in a free slot, else the oldest; slots of an older op.fast version can never
+         * hit again (the tag only grows): dropped, so that after invalidate_caches() no old
+         * kernel or device outlives the memo because of an operator. */
+        PyObject *old[6 * NSLOT];
+        int n = 0, at = -1;
+        for (int i = 0; i < NSLOT; i++) {
+            Slot *s = &self->slots[i];
+            if (s->entry != NULL && s->version != version)
+                slot_detach(s, old, &n);
+            if (s->entry == NULL && at < 0)
+                at = i;
+        }
+        if (at < 0) {
+            at = self->next;
+            self->next = (self->next + 1) % NSLOT;
+            slot_detach(&self->slots[at], old, &n);
+        }
+        Slot *s = &self->slots[at];
         s->dev = Py_NewRef(dev); s->adt = Py_NewRef(adt); s->bspec = Py_XNewRef(bspec);
         s->ashape = Py_XNewRef(ashape); s->bshape = Py_XNewRef(bshape);
         s->entry = Py_NewRef(e);
         s->version = version;
+        while (n > 0)
+            Py_DECREF(old[--n]);
     }
 #endif
     return e;
@@ -192,24 +235,22 @@ static PyObject *binary_hit(Operator *self, PyObject *a, PyObject *b, int *miss)
     }
     if (e == NULL || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 5 || PyTuple_GET_ITEM(e, 4) != Py_None)
         goto out;   /* (a miss, or an entry whose in-place kernel the elision may use) */
-    Py_INCREF(e);   /* (a kernel may run Python code that empties the memo) */
-    *miss = 0;
+    *miss = 0;   /* (e is our own reference: a kernel may run Python code that empties the memo) */
     PyObject *args[4] = {NULL, ad, bd, PyTuple_GET_ITEM(e, 1)};
     PyObject *r = call_kernel(PyTuple_GET_ITEM(e, 0), args, 3);
     if (r != NULL)
         res = wrap(r, PyTuple_GET_ITEM(e, 2), PyTuple_GET_ITEM(e, 3));
-    Py_DECREF(e);
 out:
     if (*miss && PyErr_Occurred())
         *miss = 0;   /* (an attribute error: raised here, as the Python function would) */
     Py_XDECREF(dev); Py_XDECREF(adt); Py_XDECREF(ad); Py_XDECREF(bd);
-    Py_XDECREF(ashape); Py_XDECREF(bshape); Py_XDECREF(bdt);
+    Py_XDECREF(ashape); Py_XDECREF(bshape); Py_XDECREF(bdt); Py_XDECREF(e);
     return res;
 }
 
 static PyObject *unary_hit(Operator *self, PyObject *a, int *miss)
 {
-    PyObject *dev = NULL, *adt = NULL, *ad = NULL, *res = NULL, *e;
+    PyObject *dev = NULL, *adt = NULL, *ad = NULL, *res = NULL, *e = NULL;
     *miss = 1;
     if (no_grad(a) <= 0)
         goto out;
@@ -218,23 +259,25 @@ static PyObject *unary_hit(Operator *self, PyObject *a, int *miss)
     e = lookup(self, dev, adt, NULL, NULL, NULL);
     if (e == NULL || !PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 4 || (ad = PyObject_GetAttr(a, s_data)) == NULL)
         goto out;
-    Py_INCREF(e);
     *miss = 0;
     PyObject *args[3] = {NULL, ad, PyTuple_GET_ITEM(e, 1)};
     PyObject *r = call_kernel(PyTuple_GET_ITEM(e, 0), args, 2);
     if (r != NULL)
         res = wrap(r, PyTuple_GET_ITEM(e, 2), PyTuple_GET_ITEM(e, 3));
-    Py_DECREF(e);
 out:
     if (*miss && PyErr_Occurred())
         *miss = 0;
-    Py_XDECREF(dev); Py_XDECREF(adt); Py_XDECREF(ad);
+    Py_XDECREF(dev); Py_XDECREF(adt); Py_XDECREF(ad); Py_XDECREF(e);
     return res;
 }
 
 static PyObject *Operator_vectorcall(Operator *self, PyObject *const *args, size_t nargsf, PyObject *kw)
 {
     Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    if (self->func == NULL) {   /* (emptied by the collector's tp_clear: a finalizer in its cycle) */
+        PyErr_SetString(PyExc_ReferenceError, "this Tensor operator was cleared by the garbage collector");
+        return NULL;
+    }
     if (kw == NULL && n == self->arity && PyList_GET_SIZE(modes) == 0 && Py_TYPE(args[0]) == tensor) {
         int miss;
         PyObject *r;
@@ -244,6 +287,11 @@ static PyObject *Operator_vectorcall(Operator *self, PyObject *const *args, size
             PyTypeObject *bt = Py_TYPE(args[1]);
             if (bt != tensor && bt != &PyFloat_Type && bt != &PyLong_Type)
                 goto python;
+            if (bt == &PyLong_Type) {   /* (an int past int64: the Python function checks its range) */
+                int overflow;
+                if (PyLong_AsLongLongAndOverflow(args[1], &overflow) == -1 && overflow)
+                    goto python;
+            }
             r = binary_hit(self, args[0], args[1], &miss);
         }
         if (!miss)
@@ -313,7 +361,7 @@ static PyObject *Operator_get(PyObject *self, PyObject *obj, PyObject *type)
     return PyMethod_New(self, obj);
 }
 
-static PyObject *Operator_func(Operator *self, void *closure) { return Py_NewRef(self->func); }
+static PyObject *Operator_func(Operator *self, void *closure) { return Py_NewRef(self->func ? self->func : Py_None); }
 
 static PyGetSetDef Operator_getset[] = {
     {"__wrapped__", (getter)Operator_func, NULL, "The Python operator function (inspect.signature follows it).", NULL},
@@ -324,7 +372,7 @@ static PyGetSetDef Operator_getset[] = {
  * operator's; not its __dict__ (an Operator holds no state of a user-level object). */
 static PyObject *Operator_getattro(Operator *self, PyObject *name)
 {
-    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__wrapped__") != 0 &&
+    if (self->func != NULL && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "__wrapped__") != 0 &&
         PyUnicode_CompareWithASCIIString(name, "__class__") != 0 &&
         PyUnicode_CompareWithASCIIString(name, "__dict__") != 0) {
         PyObject *r = PyObject_GetAttr(self->func, name);
@@ -337,7 +385,7 @@ static PyObject *Operator_getattro(Operator *self, PyObject *name)
 
 static PyObject *Operator_repr(Operator *self)
 {
-    return PyObject_Repr(self->func);
+    return self->func ? PyObject_Repr(self->func) : PyUnicode_FromString("<cleared Tensor operator>");
 }
 
 static PyTypeObject OperatorType = {

@@ -174,3 +174,73 @@ def test_changed_kernel_is_seen_after_invalidate_caches(monkeypatch, dev):
         monkeypatch.undo()
         D.invalidate_caches()
     assert (x + x).tolist() == [2.0] * 3 and calls == ["add", "mul", "neg"]
+
+
+FREED_ENTRY = r"""
+import gc
+import plugtorch as pt
+from plugtorch.dispatch import dispatcher as D
+kernels = pt.backends.get_backend("cpu").kernels
+real = kernels["add"]
+
+
+class Kernel:   # a plug-in's kernel object whose cleanup forgets the memos
+    def __call__(self, *a):
+        return real(*a)
+
+    def __del__(self):
+        D.invalidate_caches()
+
+
+for n in range(1, 5):   # each signature's entry (and its own kernel) in one of the operator's slots
+    kernels["add"] = Kernel()
+    D.invalidate_caches()
+    x = pt.ones(n)
+    x + x, x + x
+kernels["add"] = real
+D.invalidate_caches()
+gc.collect()
+y = pt.ones(7)
+print([(y + y).tolist() for _ in range(3)])
+"""
+
+
+@needs_ext
+def test_an_entry_emptied_from_the_memo_by_a_released_kernel_is_not_used_freed():
+    # The C operator found `y + y`'s entry in op.fast (a borrowed reference) and then released
+    # an old slot's entry: its kernel's __del__ called invalidate_caches(), which freed the entry
+    # the operator went on to call ("TypeError: 'tuple' object is not callable", or a segfault;
+    # PYTHONMALLOC=debug makes the freed memory recognisable).
+    r = subprocess.run([sys.executable, "-c", FREED_ENTRY], capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "PYTHONMALLOC": "debug"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == str([[2.0] * 7] * 3)
+
+
+@needs_ext
+def test_invalidate_caches_releases_the_old_kernels_held_by_an_operator():
+    import gc
+    import weakref
+    kernels = pt.backends.get_backend("cpu").kernels
+    real = kernels["add"]
+
+    class Kernel:
+        def __call__(self, *a):
+            return real(*a)
+
+    k = Kernel()
+    gone = weakref.ref(k)
+    x, y = pt.ones(3), pt.ones(4)
+    kernels["add"] = k
+    try:
+        D.invalidate_caches()
+        for _ in range(3):
+            assert (x + x).tolist() == [2.0] * 3
+    finally:
+        kernels["add"] = real
+        D.invalidate_caches()
+    del k
+    for _ in range(3):   # one new hit: the operator's slots of the old memo go
+        assert (y + y).tolist() == [2.0] * 4
+    gc.collect()
+    assert gone() is None   # (it outlived the memo in a slot until 4 other signatures had come)

@@ -12,7 +12,7 @@ opencl (when a device exists):
   * the MLP training step compiled vs eager (target: at least 2x faster);
   * a chain of 8 small ops (1 element): compiled replay vs the raw enqueues of its fused kernel.
 
-    python benchmarks/jit.py [--quick]
+    python benchmarks/jit.py [--quick] [--only {cpu,cnn,opencl}]
 """
 from __future__ import annotations
 
@@ -259,12 +259,24 @@ def opencl_section(n):
     return {"fma_hand_gbs": bw(t_hand), "fma_traced_gbs": bw(t_traced), "train_eager": t_e, "train_compiled": t_c}
 
 
+SECTIONS = ("cpu", "cnn", "opencl")
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    n = 50 if "--quick" in argv else 300
-    cpu_section(n)
-    cnn_compile_section()
-    opencl_section(n)
+    import argparse
+    ap = argparse.ArgumentParser(description="plugtorch.jit / plugtorch.compile against eager and by-hand references")
+    ap.add_argument("--quick", action="store_true", help="50 calls per timing instead of 300")
+    ap.add_argument("--only", choices=SECTIONS, action="append",
+                    help="run only this section (repeatable): cpu MLP step and inference, cnn compile time, opencl")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    n = 50 if args.quick else 300
+    only = args.only or SECTIONS
+    if "cpu" in only:
+        cpu_section(n)
+    if "cnn" in only:
+        cnn_compile_section()
+    if "opencl" in only:
+        opencl_section(n)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def fit_scalar(op: str, value, dtype):
     ``masked_fill``, ``clamp``, a ``where`` or ``index_put`` value ...): RuntimeError when
     ``dtype`` cannot hold it; returns the value to store.
 
-    As in PyTorch: bool holds anything; inf and nan fit every floating dtype; a float must lie in
+    As in PyTorch: bool holds any number (an int within 64 bits); inf and nan fit every floating dtype; a float must lie in
     an integer dtype's range (nan and inf never do); an int may go down to -max for an unsigned
     dtype, where it wraps (two's complement: -1 is 255 in uint8); an int outside 64 bits is an
     OverflowError whatever the dtype. Arithmetic (``x + 300`` on int8) is not checked: it wraps,
@@ -90,7 +90,11 @@ def fit_scalar(op: str, value, dtype):
     RuntimeError: full(): value 300 cannot be converted to type int8 without overflow (int8 holds [-128, 127])
     """
     cls = value.__class__
-    if cls is bool or dtype is _dtypes.bool:
+    if cls is bool:
+        return value
+    if dtype is _dtypes.bool:
+        if cls is int and not _INT64_MIN <= value < _UINT64_END:
+            raise OverflowError(f"{op}(): the Python int {value} is too big to convert: scalars must fit in 64 bits")
         return value
     if dtype.category == _dtypes._COMPLEX:
         return value   # holds every real and complex number (out-of-range ones become inf)
@@ -114,6 +118,14 @@ def fit_scalar(op: str, value, dtype):
     wrap = f"; negative ints down to {-hi} wrap" if lo == 0 else ""
     raise RuntimeError(f"{op}(): value {value!r} cannot be converted to type {dtype.name} without overflow "
                        f"({dtype.name} holds [{lo}, {hi}]{wrap})")
+
+
+def int_too_big(op: str, value: int, dtype) -> OverflowError:
+    """The error for a Python int operand outside 64 bits (``x < 2**64``, ``x + -2**63 - 1``):
+    PyTorch converts a scalar operand to a 64-bit int first, whatever the tensor's dtype, and
+    raises OverflowError for one that no 64-bit int holds."""
+    return OverflowError(f"{op}(): the Python int {value} is too big to convert for a tensor of dtype {dtype.name}: "
+                         "scalars must fit in 64 bits, [-2**63, 2**64 - 1]")
 
 
 def check_values_fit(op: str, values, dtype) -> None:

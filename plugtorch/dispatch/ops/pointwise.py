@@ -10,7 +10,7 @@ from plugtorch._caches import Memo
 from plugtorch._dtypes import _BOOL, _COMPLEX, _FLOAT, _INT
 from plugtorch.dispatch import arguments as A
 from plugtorch.dispatch import meta as M
-from plugtorch.dispatch.arguments import fit_scalar
+from plugtorch.dispatch.arguments import fit_scalar, int_too_big, _INT64_MIN, _UINT64_END
 from plugtorch.dispatch.registry import register_op
 
 
@@ -125,6 +125,8 @@ def _binary_meta(name, result):
             if oc is not float and oc is not int and oc is not bool:
                 other = M.scalar_arg(name, other)   # (a NumPy scalar becomes a Python number)
                 oc = other.__class__
+            elif oc is int and not _INT64_MIN <= other < _UINT64_END:
+                raise int_too_big(name, other, input._dtype)
             dev = input._device
             b = other
             key = (input._dtype, oc, not a.shape, True)
@@ -139,6 +141,8 @@ def _binary_meta(name, result):
 
     def _scalar_first(x, t):
         x = M.scalar_arg(name, x)
+        if x.__class__ is int and not _INT64_MIN <= x < _UINT64_END:
+            raise int_too_big(name, x, t._dtype)
         if name == "sub":
             _check_sub_operands(x, t)
         dt = M.binary_dtype(t, x)
@@ -170,6 +174,8 @@ def _binary_meta(name, result):
                 return input._device, (input._data, exponent, _dtypes.bool), _dtypes.bool
             if exponent.__class__ is int and isinstance(input, M.Tensor) and (
                     input._dtype.category == _INT or input._dtype is _dtypes.bool):   # (bool ** int is int64)
+                if not _INT64_MIN <= exponent < _UINT64_END:
+                    raise int_too_big("pow", exponent, input._dtype)
                 # PyTorch converts an integer tensor's Python int exponent to its dtype, checked
                 # (the dispatcher memoises no such call: the "scalar_checked" tag)
                 if exponent < 0:

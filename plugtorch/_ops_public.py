@@ -115,6 +115,14 @@ def _times_alpha(name, input, other, alpha):
     if not rt.is_complex and isinstance(alpha, (_b.complex, np.complexfloating)):
         raise RuntimeError(f"{name}(): For non-complex input tensors, argument alpha must not be a complex "
                            f"number (alpha={alpha!r}, the result is {rt})")
+    if not is_bool and isinstance(alpha, (_b.int, np.integer)) and not rt.is_floating_point:
+        # an integer alpha must fit the result's dtype (uint8: 256 is refused, -1 wraps); sub's
+        # negated, as PyTorch's sub is add with -alpha (int32 sub takes alpha=2**31)
+        alpha = int(alpha)
+        if not -(1 << 63) <= alpha < 1 << 64:
+            raise OverflowError(f"{name}(): the Python int alpha={alpha} is too big to convert: scalars must fit "
+                                "in 64 bits, [-2**63, 2**64 - 1]")
+        fit_scalar(name, -alpha if name == "sub" else alpha, rt)
     if rt is _dtypes.bool:
         alpha = bool(alpha)
     if isinstance(other, Tensor) and other.dtype is not rt:

@@ -143,3 +143,35 @@ def test_in_range_extremes_compute_as_numpy(device, dtype, npdt, v, name, npf):
             y = x.clone()
             getattr(y, name + "_")(v)
             assert y.cpu().numpy().tolist() == npf(a, s).tolist()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_integer_alpha_must_fit_the_result_dtype(device):
+    # (torch 2.13's alpha_check; sub checks -alpha, as it adds -alpha)
+    x = pt.tensor([1, 0], dtype=pt.uint8, device=device)
+    y = pt.tensor([1, 1], dtype=pt.uint8, device=device)
+    with pytest.raises(RuntimeError, match=re.escape("add(): value 256 cannot be converted to type uint8 without overflow")):
+        pt.add(x, y, alpha=256)
+    with pytest.raises(RuntimeError, match=re.escape("add(): value 9223372036854775807 cannot be converted to type uint8")):
+        pt.add(x, y, alpha=2 ** 63 - 1)
+    i8 = x.to(pt.int8)
+    with pytest.raises(RuntimeError, match=re.escape("sub(): value 129 cannot be converted to type int8")):
+        pt.sub(i8, i8, alpha=-129)
+    i64 = x.to(pt.int64)
+    with pytest.raises(RuntimeError, match=re.escape("add(): value 9223372036854775808 cannot be converted to type int64")):
+        pt.add(i64, i64, alpha=2 ** 63)
+    for f in (pt.add, pt.sub):
+        with pytest.raises(OverflowError, match=re.escape(f"{f.__name__}(): the Python int alpha=-9223372036854775809 "
+                                                          "is too big to convert")):
+            f(i64, i64, alpha=-2 ** 63 - 1)
+    # in range: uint8 takes -1 and -255 (they wrap), int32 sub takes 2**31 (it adds -2**31), as NumPy computes
+    a, b = np.array([1, 0], np.uint8), np.array([1, 1], np.uint8)
+    with np.errstate(all="ignore"):
+        assert pt.add(x, y, alpha=-1).cpu().numpy().tolist() == (a + b * np.uint8(255)).tolist()
+        assert pt.add(x, y, alpha=-255).cpu().numpy().tolist() == (a + b * np.uint8(1)).tolist()
+        assert pt.add(x, y, alpha=255).cpu().numpy().tolist() == (a + b * np.uint8(255)).tolist()
+        i32 = x.to(pt.int32)
+        want = np.array([1, 0], np.int32) - np.array([1, 0], np.int32) * np.int32(-2 ** 31)
+        assert pt.sub(i32, i32, alpha=2 ** 31).cpu().numpy().tolist() == want.tolist()
+        assert pt.add(i64, i64, alpha=2 ** 63 - 1).cpu().numpy().tolist() == \
+            (np.array([1, 0]) + np.array([1, 0]) * np.int64(2 ** 63 - 1)).tolist()

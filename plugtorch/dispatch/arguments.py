@@ -93,8 +93,10 @@ def fit_scalar(op: str, value, dtype):
     if cls is bool:
         return value
     if dtype is _dtypes.bool:
-        if cls is int and not _INT64_MIN <= value < _UINT64_END:
-            raise OverflowError(f"{op}(): the Python int {value} is too big to convert: scalars must fit in 64 bits")
+        if cls is int and not _INT64_MIN <= value < -_INT64_MIN:
+            if not _INT64_MIN <= value < _UINT64_END:
+                raise OverflowError(f"{op}(): the Python int {value} is too big to convert: scalars must fit in 64 bits")
+            return True   # (a uint64 value: no backend takes it as a Python int)
         return value
     if dtype.category == _dtypes._COMPLEX:
         return value   # holds every real and complex number (out-of-range ones become inf)

@@ -164,8 +164,8 @@ def binary_operator(op):
         elif bc is float or bc is int:
             if a._rg and grad_state.enabled and (op.differentiable or op.grad_nyi):
                 return autograd_record(op, (a, b), {})
-            if bc is int and not -0x8000000000000000 <= b < 0x10000000000000000:
-                return run(op, (a, b), {})   # (the memo keys by type: the meta refuses it, OverflowError)
+            if bc is int and not -0x8000000000000000 <= b <= 0x7fffffffffffffff:
+                return run(op, (a, b), {})   # (the memo keys by type: the meta checks an int past int64)
             bd = b
             key = (a._device, a._dtype, bc, a._data.shape)
         elif bc is _ndarray:   # `x + arr`: the array as a cpu tensor, as PyTorch's operators take it
@@ -417,8 +417,8 @@ def inplace_kernel(op, self, args, kwargs):
             if other._device is dev:
                 od = other._data
                 key = (_INPLACE, dev, self._dtype, a.shape, other._dtype, od.shape)
-        elif oc is float or (oc is int and -0x8000000000000000 <= other < 0x10000000000000000):
-            # (the memo keys by type: an int outside 64 bits goes on to the meta, which refuses it)
+        elif oc is float or (oc is int and -0x8000000000000000 <= other <= 0x7fffffffffffffff):
+            # (the memo keys by type: an int past int64 goes on to the meta, which checks it)
             od = other
             key = (_INPLACE, dev, self._dtype, a.shape, oc)
         if key is not None:

@@ -175,3 +175,35 @@ def test_integer_alpha_must_fit_the_result_dtype(device):
         assert pt.sub(i32, i32, alpha=2 ** 31).cpu().numpy().tolist() == want.tolist()
         assert pt.add(i64, i64, alpha=2 ** 63 - 1).cpu().numpy().tolist() == \
             (np.array([1, 0]) + np.array([1, 0]) * np.int64(2 ** 63 - 1)).tolist()
+
+
+def _wrap(v, bits, signed):
+    v &= (1 << bits) - 1
+    return v - (1 << bits) if signed and v >> (bits - 1) else v
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("v", [2 ** 63, 2 ** 64 - 1])
+def test_an_int_past_int64_is_a_uint64_scalar(device, v):
+    # PyTorch takes an int in [2**63, 2**64) as a uint64 scalar: an integer tensor keeps its dtype
+    # and wraps it, a floating one converts it, a bool tensor cannot promote with it
+    for dt, bits, signed in [(pt.int64, 64, True), (pt.uint8, 8, False)]:
+        x = pt.tensor([1, 2], dtype=dt, device=device)
+        for _ in range(2):   # (memoised: the signature int64 tensor + int was seen first with 3)
+            x + 3
+            assert (x + v).tolist() == [_wrap(i + v, bits, signed) for i in (1, 2)]
+            assert (v * x).tolist() == [_wrap(i * v, bits, signed) for i in (1, 2)]
+            assert (x == v).tolist() == [False, False]
+    f = pt.tensor([1.0, 2.0], device=device)
+    assert (f + v).tolist() == np.add(np.array([1.0, 2.0], np.float32), np.float32(v)).tolist()
+    b = pt.tensor([True, True], device=device)
+    for form, name, g in [("b + v", "add", operator.add), ("b == v", "eq", operator.eq),
+                          ("b / v", "div", operator.truediv), ("v % b", "remainder", lambda b, v: v % b),
+                          ("b & v", "bitwise_and", operator.and_)]:
+        for _ in range(2):
+            g(b, 1)
+            with pytest.raises(RuntimeError, match=re.escape(f"{name}(): Promotion for uint16, uint32, uint64 types "
+                                                              "is not supported, attempted to promote Bool and UInt64")):
+                g(b, v)
+    assert b.clone().fill_(v).tolist() == [True, True]
+    assert pt.full((1,), v, dtype=pt.bool, device=device).tolist() == [True]

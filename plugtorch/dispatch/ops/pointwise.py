@@ -125,8 +125,8 @@ def _binary_meta(name, result):
             if oc is not float and oc is not int and oc is not bool:
                 other = M.scalar_arg(name, other)   # (a NumPy scalar becomes a Python number)
                 oc = other.__class__
-            elif oc is int and not _INT64_MIN <= other < _UINT64_END:
-                raise int_too_big(name, other, input._dtype)
+            elif oc is int and not _INT64_MIN <= other < _UINT64_HALF:
+                _check_uint64_scalar(name, other, input._dtype)
             dev = input._device
             b = other
             key = (input._dtype, oc, not a.shape, True)
@@ -141,8 +141,8 @@ def _binary_meta(name, result):
 
     def _scalar_first(x, t):
         x = M.scalar_arg(name, x)
-        if x.__class__ is int and not _INT64_MIN <= x < _UINT64_END:
-            raise int_too_big(name, x, t._dtype)
+        if x.__class__ is int and not _INT64_MIN <= x < _UINT64_HALF:
+            _check_uint64_scalar(name, x, t._dtype)
         if name == "sub":
             _check_sub_operands(x, t)
         dt = M.binary_dtype(t, x)
@@ -184,6 +184,21 @@ def _binary_meta(name, result):
             return binary_meta(input, exponent)
         meta.__name__ = name
     return meta
+
+
+_UINT64_HALF = 1 << 63
+
+
+def _check_uint64_scalar(name, v, dtype):
+    """A Python int operand past int64: OverflowError outside 64 bits; in [2**63, 2**64) PyTorch
+    takes it as a uint64 scalar, which a bool tensor cannot promote with (an integer tensor keeps
+    its dtype and wraps it; a floating one converts it)."""
+    if not _INT64_MIN <= v < _UINT64_END:
+        raise int_too_big(name, v, dtype)
+    if dtype is _dtypes.bool:
+        raise RuntimeError(f"{name}(): Promotion for uint16, uint32, uint64 types is not supported, attempted to "
+                           f"promote Bool and UInt64 (the Python int {v} is past int64); convert the bool tensor "
+                           "with .long() or pass the value as a float")
 
 
 def _identity(d):

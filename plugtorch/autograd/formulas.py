@@ -382,6 +382,10 @@ def _layer_norm_grad(g, x, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 
 derivative("relu", lambda g, x, result: (pt.ops.threshold_backward(g, result, 0),), save=(), result=True)
+# relu's gradient, differentiable as PyTorch's: in grad_output the same mask; in input (relu's output)
+# piecewise constant, so zeros, but connected: a Hessian of a ReLU network is 0, not an error
+derivative("threshold_backward", lambda g, grad_output, input, threshold:
+           (pt.ops.threshold_backward(g, input, threshold), pt.zeros_like(input), None), save=("input",))
 derivative("softmax", _softmax_grad, save=(), result=True)
 derivative("log_softmax", _log_softmax_grad, save=(), result=True)
 derivative("logsumexp", _logsumexp_grad, result=True)

@@ -165,3 +165,50 @@ def test_bessel_i1_second_derivative_finite_at_zero(op):
     g, h = _grads(f, [-1.0, 0.0, 0.5])
     assert g[1] == 0.5 and h[1] == 0.0
     assert gradgradcheck(f, (_t([-1.0, -0.3, 0.5]),))
+
+
+def test_relu_gradient_is_differentiable_with_zero_second_derivative():
+    # relu's gradient (threshold_backward of relu's output) is piecewise constant in the input:
+    # with create_graph it stays connected to the input, its derivative 0 (was: requires_grad
+    # False, then "does not require grad" from the second grad)
+    x = _t([-1.0, 0.5, 3.0])
+    (g,) = pt.autograd.grad(pt.relu(x).sum(), x, create_graph=True)
+    assert g.requires_grad and g.tolist() == [0.0, 1.0, 1.0]
+    (h,) = pt.autograd.grad(g.sum(), x)
+    assert h.tolist() == [0.0, 0.0, 0.0]
+    # threshold_backward itself: in grad_output the same mask, in input zeros
+    go, inp = _t([2.0, 3.0, 4.0]), _t([-1.0, 0.0, 1.0])
+    out = pt.ops.threshold_backward(go, inp, 0.0)
+    ggo, ginp = pt.autograd.grad((out * _t([1.0, 2.0, 3.0])).sum(), (go, inp))
+    assert ggo.tolist() == [0.0, 0.0, 3.0] and ginp.tolist() == [0.0, 0.0, 0.0]
+    gradgradcheck(lambda a, b: pt.ops.threshold_backward(a, b, 0.1), (_t(_X), _t([[0.3, -0.2], [0.5, 0.8], [-1.0, 2.0]])))
+
+
+def test_relu_mlp_second_derivatives():
+    # f = w2 . relu(W1 x): piecewise linear in x, so d2f/dx2 = 0 (with and without the weights
+    # requiring grad); d2f/dW1 = 0 too (linear in W1 on each piece), checked against central finite
+    # differences of the gradient; g = d/dw2 of (w2 . h)^2 = 2 (w2 . h) h, so d2/dw2 = 2 h h^T
+    rng = np.random.default_rng(0)
+    w1n, w2n, xn = rng.standard_normal((5, 3)), rng.standard_normal(5), rng.standard_normal(3)
+    for weights_rg in (False, True):
+        w1, w2, x = _t(w1n).requires_grad_(weights_rg), _t(w2n).requires_grad_(weights_rg), _t(xn)
+        (gx,) = pt.autograd.grad((w2 * pt.relu(w1 @ x)).sum(), x, create_graph=True)
+        rows = [pt.autograd.grad(gx[i], x, retain_graph=True)[0].tolist() for i in range(3)]
+        assert rows == [[0.0] * 3] * 3
+    x = _t(xn)
+
+    def grad_w1(w):
+        w = _t(w)
+        return np.array(pt.autograd.grad((_t(w2n) * pt.relu(w @ x)).sum(), w)[0].tolist())
+
+    hess = np.array(pt.autograd.functional.hessian(lambda w: (_t(w2n) * pt.relu(w.reshape(5, 3) @ x)).sum(),
+                                                   _t(w1n.ravel())).tolist())
+    eps = 1e-6
+    fd = np.stack([(grad_w1(w1n + eps * e.reshape(5, 3)) - grad_w1(w1n - eps * e.reshape(5, 3))).ravel() / (2 * eps)
+                   for e in np.eye(15)], axis=1)
+    np.testing.assert_allclose(hess, fd, atol=1e-8)
+    h = np.maximum(w1n @ xn, 0)
+    w2 = _t(w2n)
+    (g2,) = pt.autograd.grad(((w2 * pt.relu(_t(w1n) @ x)).sum()) ** 2, w2, create_graph=True)
+    hess2 = np.array([pt.autograd.grad(g2[i], w2, retain_graph=True)[0].tolist() for i in range(5)])
+    np.testing.assert_allclose(hess2, 2 * np.outer(h, h), rtol=1e-12)

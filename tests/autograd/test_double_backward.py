@@ -212,3 +212,26 @@ def test_relu_mlp_second_derivatives():
     (g2,) = pt.autograd.grad(((w2 * pt.relu(_t(w1n) @ x)).sum()) ** 2, w2, create_graph=True)
     hess2 = np.array([pt.autograd.grad(g2[i], w2, retain_graph=True)[0].tolist() for i in range(5)])
     np.testing.assert_allclose(hess2, 2 * np.outer(h, h), rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [lambda t: pt.nn.functional.hardtanh(t, -1.0, 1.0),
+                                lambda t: pt.nn.functional.relu6(t)])
+def test_hardtanh_gradient_is_differentiable_with_zero_second_derivative(fn):
+    # hardtanh's gradient is the incoming one inside the limits: piecewise constant in the input,
+    # so with create_graph it stays connected with derivative 0 (was: requires_grad False, then a
+    # RuntimeError from the second grad)
+    x = _t([-8.0, -0.5, 0.5, 3.0, 7.0, float("nan")])
+    (g,) = pt.autograd.grad(fn(x).sum(), x, create_graph=True)
+    inside = [0.0, 1.0, 1.0, 0.0, 0.0, 1.0] if fn(_t([3.0])).item() == 1.0 else [0.0, 0.0, 1.0, 1.0, 0.0, 1.0]
+    assert g.requires_grad and g.tolist() == inside
+    (h,) = pt.autograd.grad(g.sum(), x)
+    assert h.tolist() == [0.0] * 6
+
+
+def test_hardtanh_gradient_with_a_nan_limit_excludes_nothing_on_that_side():
+    # x <= nan and x >= nan are false, so only the other limit zeroes the gradient (PyTorch's
+    # hardtanh_backward: (x <= min || x >= max) ? 0 : g), with and without create_graph
+    x = _t([-2.0, 0.0, 1.0, 2.0])
+    for create_graph in (False, True):
+        (g,) = pt.autograd.grad(pt.nn.functional.hardtanh(x, float("nan"), 1.0).sum(), x, create_graph=create_graph)
+        assert g.tolist() == [1.0, 1.0, 0.0, 0.0]

@@ -304,21 +304,37 @@ def test_module_entries_of_index_inputs_are_compared_in_the_cli(tmp_path, capsys
     assert all(r["samples"] == 2 and not r.get("graph_breaks") for r in jit)
 
 # ---- the command and the pytest plugin ------------------------------------------------------
-def test_cli_jit_flag(tmp_path, capsys):
+# an entry whose function reads its data into NumPy while traced: a graph break the CLI and the
+# pytest plugin must list (no entry of the op database breaks any more: _fused_adam_'s break, "a read
+# of tensor data follows an in-place write" into a gradient it only reads, went with 3118a97)
+_BREAKING_ENTRY = """
+import numpy as np
+import plugtorch as pt
+from plugtorch.conformance import Entry, Input, Sample, opdb
+def numpy_scaled(x):
+    return x * float(x.detach().abs().max().numpy())
+opdb.register(Entry("test.numpy_scaled", samples=lambda ctx: [Sample(Input(np.array([1.0, -2.0, 3.0], np.float32)))],
+                    fn=numpy_scaled, dtypes=(pt.float32,), differentiable=False), replace=True)
+"""
+
+
+def test_cli_jit_flag(tmp_path, capsys, monkeypatch):
     path = tmp_path / "r.json"
+    monkeypatch.setattr(opdb, "ENTRIES", dict(opdb.ENTRIES))
+    exec(_BREAKING_ENTRY, {})
     # (LBFGS's two steps with a line search compile since afd6749: its graph break was a symptom of
     # the functionalization bug, whose replay made the second call's reads differ)
-    assert cli.main(["--backend", "cpu", "--op", "neg,optim.LBFGS,_fused_adam_", "--dtype", "float32",
-                     "--max-examples", "1", "--jit", "--report", str(path)]) == 0
+    assert cli.main(["--backend", "cpu", "--op", "neg,optim.LBFGS,_fused_adam_,test.numpy_scaled", "--dtype",
+                     "float32", "--max-examples", "1", "--jit", "--report", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "backend cpu (jit)" in out and "graph breaks on cpu (jit)" in out and "_fused_adam_ [float32]" in out
-    assert "3 op x dtype checks (+ 3 jit checks," in out
+    assert "backend cpu (jit)" in out and "graph breaks on cpu (jit)" in out and "test.numpy_scaled [float32]" in out
+    assert "4 op x dtype checks (+ 4 jit checks," in out
     doc = json.loads(path.read_text())
     assert doc["meta"]["jit"] is True
     jit = {r["op"]: r for r in doc["results"] if r.get("mode") == "jit"}
-    assert jit["neg"]["status"] == "pass" and jit["optim.LBFGS"]["status"] == "pass"
-    assert jit["_fused_adam_"]["status"] == "graph break"
-    assert jit["_fused_adam_"]["graph_breaks"][0]["reason"].startswith("a read of tensor data follows an in-place write")
+    assert {jit[n]["status"] for n in ("neg", "optim.LBFGS", "_fused_adam_")} == {"pass"}
+    assert jit["test.numpy_scaled"]["status"] == "graph break"
+    assert jit["test.numpy_scaled"]["graph_breaks"][0]["reason"].startswith("numpy()")
     assert doc["summary"]["cpu (jit)"]["graph break"] == 1
 
 
@@ -343,11 +359,12 @@ def test_pytest_plugin_jit_items():
     import subprocess
     import sys
     from .test_conformance_cli import ROOT
-    p = subprocess.run([sys.executable, "-m", "pytest", "conformance", "--backend", "cpu", "--op",
-                        "neg,optim.LBFGS,_fused_adam_", "--dtype", "float32", "--max-examples", "1", "--jit", "-p",
-                        "no:cacheprovider", "-rA"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    args = ["conformance", "--backend", "cpu", "--op", "neg,optim.LBFGS,_fused_adam_,test.numpy_scaled", "--dtype",
+            "float32", "--max-examples", "1", "--jit", "-p", "no:cacheprovider", "-rA"]
+    code = _BREAKING_ENTRY + f"\nimport sys, pytest\nsys.exit(pytest.main({args!r}))\n"
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "PASSED conformance/test_backends.py::test_conformance[cpu-jit-neg-float32]" in p.stdout
-    assert "PASSED conformance/test_backends.py::test_conformance[cpu-jit-optim.LBFGS-float32]" in p.stdout
-    assert "5 passed, 1 skipped" in p.stdout and "graph break in " in p.stdout
-    assert ": a read of tensor data follows an in-place write" in p.stdout
+    for name in ("neg", "optim.LBFGS", "_fused_adam_"):
+        assert f"PASSED conformance/test_backends.py::test_conformance[cpu-jit-{name}-float32]" in p.stdout
+    assert "7 passed, 1 skipped" in p.stdout and "graph break in " in p.stdout
+    assert "graph break in 1 samples: numpy()" in p.stdout

@@ -461,3 +461,33 @@ def test_gather_large_on_permuted_views(perm):
         ref = np.take_along_axis(an[tuple(slice(0, n) if j != dim else slice(None) for j, n in enumerate(small.shape))],
                                  small, dim)
         assert np.array_equal(pt.gather(t, dim - 3, pt.tensor(small.astype(np.int32))).numpy(), ref)
+
+
+def test_sum_mean_leading_axis_error_grows_like_pairwise():
+    # NumPy's add.reduce over the leading axis of a row-major array adds the rows one by one: the
+    # mean of 65536 float32 values near 1000 was off by 5e-4 (its float32 ulp is 6e-5); the cpu
+    # kernel sums in a tree, as NumPy's last-axis pairwise sum
+    rng = np.random.default_rng(0)
+    a = (1000 + rng.standard_normal((65536, 3))).astype(np.float32)
+    ref = a.astype(np.float64)
+    x = pt.tensor(a)
+    assert np.abs(x.mean(0).numpy() - ref.mean(0)).max() < 1e-4   # (was 5.3e-4)
+    assert (np.abs(x.sum(0).numpy() - ref.sum(0)) / ref.sum(0)).max() < 2.5e-7   # (2 float32 eps; was 5.3e-7)
+    b = a.reshape(256, 16, 16, 3)   # several leading axes, trailing ones reduced, keepdim
+    got = x.reshape(256, 16, 16, 3).sum((0, 1, 3), keepdim=True).numpy()
+    assert got.shape == (1, 1, 16, 1)
+    assert np.abs(got / b.astype(np.float64).sum((0, 1, 3), keepdims=True) - 1).max() < 4e-7   # (was 1.5e-6)
+    h = pt.tensor(a.astype(np.float16)).sum(0, dtype=pt.float32).numpy()
+    assert np.abs(h / a.astype(np.float16).astype(np.float64).sum(0) - 1).max() < 4e-7   # (was 1.7e-6)
+    # the batch statistics of BatchNorm on (64, 3) near 1000
+    c = (1000 + rng.standard_normal((64, 3))).astype(np.float32)
+    y = pt.nn.BatchNorm1d(3)(pt.tensor(c)).detach().numpy()
+    c64 = c.astype(np.float64)
+    assert np.abs(y - (c64 - c64.mean(0)) / np.sqrt(c64.var(0) + 1e-5)).max() < 1.5e-4
+    # odd lengths (a remainder at every level) and integers, exact
+    for n in (17, 100, 1000, 4099):
+        i = rng.integers(-1000, 1000, (n, 5))
+        np.testing.assert_array_equal(pt.tensor(i).sum(0).numpy(), i.sum(0))
+        f = i.astype(np.float32)   # integer-valued floats: every order gives the exact sum
+        np.testing.assert_array_equal(pt.tensor(f).sum(0).numpy(), i.sum(0).astype(np.float32))
+        np.testing.assert_array_equal(pt.tensor(f).sum(0, keepdim=True).numpy(), i.sum(0, keepdims=True))

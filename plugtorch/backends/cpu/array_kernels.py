@@ -703,7 +703,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             r = None
             while True:
                 pre, n, post = x3.shape
-                if n <= 16 or post >= 64 and n <= 128:
+                if n <= 128:   # (up to 128 rows added in order, ~128 eps: as NumPy pairwise sum's blocks)
                     s = tree_add(x3, axis=1, keepdims=True) if x3.dtype is acc else \
                         tree_add(x3, axis=1, keepdims=True, dtype=acc)
                     break
@@ -735,7 +735,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 n = shape[d]
                 if d == nd - 1:
                     return sum_short_last(x, dims, keepdim, dtype)
-                if n <= 16 or n <= 128 and x.size >= n * 64:   # (_tree_sum's plain cases)
+                if n <= 128:   # (as _tree_sum: add.reduce)
                     return _sum(x, dims, keepdim, dtype)
             else:
                 ds = sorted({d % nd for d in dims})
@@ -743,7 +743,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
                 while ds and ds[-1] == t - 1:
                     t -= 1
                     ds.pop()
-                if prod([shape[d] for d in ds]) <= 16:
+                if prod([shape[d] for d in ds]) <= 128:
                     return sum_short_last(x, dims, keepdim, dtype)
             if not ((x.dtype.kind in _tree_kinds or x.dtype is _BF16) and x.flags.c_contiguous):
                 return sum_short_last(x, dims, keepdim, dtype)
@@ -1139,7 +1139,7 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
             # the usual case (a batch of rows, float32/64) with the calls the general path ends
             # in (mm, the sum kernel over the rows), minus ~1.5 us of their wrappers
             return (matmul_np(g, w) if mask[0] else None, matmul_np(g.T, x) if mask[1] else None,
-                    K["sum"](g, (0,), False, dtype) if mask[2] else None)
+                    (add_reduce(g, axis=0) if len(g) <= 128 else K["sum"](g, (0,), False, dtype)) if mask[2] else None)
         gi = mm_rows(g, w) if mask[0] else None
         gw = gb = None
         if x.ndim == 1:

@@ -1,4 +1,4 @@
-"""Package layout and the optional C extension (everything else is in pyproject.toml).
+"""Package layout and the optional C extensions (everything else is in pyproject.toml).
 
 The conformance suite lives in the top-level ``conformance/`` folder (DESIGN.md) and ships
 inside the wheel as ``plugtorch.conformance``, so no bare ``conformance`` module lands in

@@ -112,8 +112,10 @@ def matrix_power(A, n):
     n = A_.as_int("linalg_matrix_power", "n", n)
     check_square("linalg.matrix_power", A)
     if n == 0:
+        # the identity written into a copy of A, so the result stays on A's graph (its gradient
+        # is 0, as PyTorch's; a fresh eye would not require grad and backward would fail)
         k = A.shape[-1]
-        return _pt().eye(k, dtype=A.dtype, device=A.device).expand(tuple(A.shape)).clone()
+        return A.clone().copy_(_pt().eye(k, dtype=A.dtype, device=A.device).expand(tuple(A.shape)))
     if n == 1:          # a new tensor, as PyTorch (not A itself: writing to it must not change A)
         return A.clone()
     if n < 0:

@@ -183,3 +183,13 @@ def test_lstsq_gelsd_of_non_finite_input_raises_linalg_error():
     with pytest.raises(L.LinAlgError, match=r"^torch.linalg.lstsq: The algorithm failed to converge because the "
                                             r"input matrix contained non-finite values\.$"):
         L.lstsq(pt.tensor(NAN_MATRIX, dtype=pt.float64), pt.ones(2, 1, dtype=pt.float64), driver="gelsd")
+
+
+def test_matrix_power_zero_is_differentiable_with_zero_gradient():
+    # A^0 = I does not depend on A: the gradient is 0 (it used to raise, the result having no graph)
+    A = pt.tensor([[[1., 2.], [3., 4.]], [[0., 1.], [5., 2.]]], dtype=pt.float64, requires_grad=True)
+    out = L.matrix_power(A, 0)
+    assert out.requires_grad and out.tolist() == [np.eye(2).tolist()] * 2
+    out.sum().backward()
+    assert A.grad.tolist() == np.zeros((2, 2, 2)).tolist()
+    assert L.matrix_power(pt.tensor([[1, 2], [3, 4]]), 0).tolist() == [[1, 0], [0, 1]]

@@ -502,8 +502,30 @@ def meshgrid(*tensors, indexing="ij"):
 
 
 @public("expand")
-def repeat_interleave(input, repeats, dim=None):
-    """Repeat each element ``repeats`` times along ``dim`` (flattened when dim is None)."""
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
+    """Repeat each element ``repeats`` times along ``dim`` (flattened when dim is None).
+
+    ``repeat_interleave(repeats)`` alone (a 1-D integer tensor) repeats each index ``i`` of it
+    ``repeats[i]`` times. ``output_size``, when given, must be the length of the result along ``dim``."""
+    if repeats is None:
+        if not isinstance(input, Tensor):
+            raise TypeError(f"repeat_interleave(): argument 'repeats' must be Tensor, not {type(input).__name__}")
+        if input.ndim != 1:
+            raise RuntimeError(f"repeat_interleave(): repeats must be a 1-D tensor when it is the only argument, "
+                               f"got shape {tuple(input.shape)}")
+        if input._dtype not in (_dtypes.int32, _dtypes.int64):
+            raise NotImplementedError(f"repeat_interleave(): not implemented for repeats of dtype {input._dtype}; "
+                                      "repeats must be an int32 or int64 tensor")
+        idx = P.arange(input.shape[0], dtype=input._dtype, device=input.device)
+        return repeat_interleave(idx, input, 0, output_size=output_size)
+    if output_size is not None:
+        output_size = as_int("repeat_interleave", "output_size", output_size)
+        out = repeat_interleave(input, repeats, dim)
+        got = out.shape[0 if dim is None else M.wrap_dim("repeat_interleave", dim, out.ndim)]
+        if got != output_size:
+            raise RuntimeError(f"repeat_interleave(): output_size={output_size} does not match the repeated "
+                               f"length {got} along dim {dim}; pass output_size={got} or leave it out")
+        return out
     x = input.flatten() if dim is None else input
     d = 0 if dim is None else M.wrap_dim("repeat_interleave", dim, x.ndim)
     if isinstance(repeats, Tensor):

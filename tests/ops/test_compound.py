@@ -215,6 +215,23 @@ def test_repeat_interleave_take_view_as():
     assert pt.arange(6).reshape(2, 3).t().reshape_as(pt.zeros(6)).tolist() == [0, 3, 1, 4, 2, 5]
 
 
+@pytest.mark.parametrize("device", ["cpu", "opencl"])
+def test_repeat_interleave_repeats_alone_and_output_size(device):
+    # repeat_interleave(repeats) alone: index i repeated repeats[i] times, in the repeats' dtype
+    r = pt.tensor([2, 0, 3], dtype=pt.int32, device=device)
+    got = pt.repeat_interleave(r)
+    assert got.dtype is pt.int32 and got.tolist() == np.repeat(np.arange(3), [2, 0, 3]).tolist()
+    assert pt.repeat_interleave(pt.tensor([], dtype=pt.int64, device=device)).tolist() == []
+    x = pt.tensor([[1, 2], [3, 4]], device=device)
+    want = np.repeat(x.cpu().numpy(), [1, 2], 0).tolist()
+    assert pt.repeat_interleave(x, pt.tensor([1, 2], device=device), dim=0, output_size=3).tolist() == want
+    assert x.repeat_interleave(2, output_size=8).tolist() == np.repeat(x.cpu().numpy(), 2).tolist()
+    with pytest.raises(RuntimeError, match=r"repeat_interleave\(\): output_size=2 does not match .* length 3"):
+        pt.repeat_interleave(x, pt.tensor([1, 2], device=device), dim=0, output_size=2)
+    with pytest.raises(RuntimeError, match="repeat_interleave.*1-D tensor"):
+        pt.repeat_interleave(pt.tensor([[1, 2]], device=device))
+
+
 def _lower_median(row):
     row = np.asarray(row, np.float64)
     if np.isnan(row).any():

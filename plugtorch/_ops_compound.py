@@ -475,7 +475,7 @@ hsplit, vsplit, dsplit = _split_along("hsplit", 1, 1), _split_along("vsplit", 0,
 def meshgrid(*tensors, indexing="ij"):
     ts = list(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)) else list(tensors)
     if indexing not in ("ij", "xy"):
-        raise ValueError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
+        raise RuntimeError(f"meshgrid(): indexing must be 'ij' or 'xy', got {indexing!r}")
     if not ts:
         raise RuntimeError("meshgrid expects a non-empty TensorList")
     for t in ts:

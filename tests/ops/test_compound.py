@@ -201,6 +201,8 @@ def test_meshgrid_refuses_what_pytorch_refuses():
         pt.meshgrid(a, pt.tensor([1, 2, 3]), indexing="ij")
     with pytest.raises(RuntimeError, match="non-empty TensorList"):
         pt.meshgrid()
+    with pytest.raises(RuntimeError, match="meshgrid\\(\\): indexing must be 'ij' or 'xy', got 'foo'"):
+        pt.meshgrid(a, a, indexing="foo")   # PyTorch's RuntimeError, not a ValueError
     g = pt.meshgrid(pt.tensor(3.0), a, indexing="ij")   # a 0-d tensor is an axis of one
     assert [t.shape for t in g] == [(1, 2), (1, 2)] and g[0].tolist() == [[3.0, 3.0]]
 

@@ -193,3 +193,21 @@ def test_matrix_power_zero_is_differentiable_with_zero_gradient():
     out.sum().backward()
     assert A.grad.tolist() == np.zeros((2, 2, 2)).tolist()
     assert L.matrix_power(pt.tensor([[1, 2], [3, 4]]), 0).tolist() == [[1, 0], [0, 1]]
+
+
+@pytest.mark.parametrize("dev", ["cpu", pytest.param("opencl", marks=pytest.mark.skipif(
+    not pt.opencl.is_available(), reason="no OpenCL device"))])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_reports_a_nan_pivot(dev, upper):
+    # LAPACK's reference potrf stops at a nan pivot (info = its 1-based order); OpenBLAS's passed it,
+    # so the cpu kernel used to return info 0 and a nan factor, and cholesky did not raise
+    nan = float("nan")
+    A = pt.tensor([[[4., 0.], [0., 1.]], [[nan, 0.], [0., 1.]], [[1., 0.], [0., nan]], [[1., nan], [nan, 1.]]],
+                  dtype=pt.float64, device=dev)
+    L_, info = L.cholesky_ex(A, upper=upper)
+    assert info.tolist() == [0, 1, 2, 2]
+    assert L_[0].tolist() == [[2., 0.], [0., 1.]]
+    with pytest.raises(L.LinAlgError, match=r"^linalg.cholesky: \(Batch element 1\): The factorization could "
+                                            r"not be completed because the input is not positive-definite "
+                                            r"\(the leading minor of order 1 is not positive-definite\)\.$"):
+        L.cholesky(A, upper=upper)

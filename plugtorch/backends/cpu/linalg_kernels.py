@@ -49,6 +49,12 @@ def cholesky(A, upper):
         for i in _batches(A.shape[:-2]):
             c, info[i] = potrf(src[i], lower=True, clean=True)
             L[i] = np.tril(c) if info[i] == 0 else np.nan
+    # OpenBLAS's potrf passes a nan pivot (it tests d <= 0 only); LAPACK's reference potrf, PyTorch
+    # and our OpenCL kernel report the first one, where sqrt(nan) lands on L's diagonal
+    nan_pivot = np.isnan(np.diagonal(L, axis1=-2, axis2=-1))
+    if nan_pivot.any():
+        info = np.where((info == 0) & nan_pivot.any(-1), nan_pivot.argmax(-1) + 1, info).astype(np.int32)
+        L[info != 0] = np.nan
     return (np.ascontiguousarray(_mH(L)) if upper else L), info
 
 

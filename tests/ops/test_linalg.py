@@ -77,6 +77,23 @@ def test_einsum(eq, shapes):
     np.testing.assert_allclose(got2.numpy(), want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("device", ["cpu", "opencl"])
+def test_einsum_sublist_form(device):
+    # einsum(op0, sublist0, op1, sublist1, ..., [out]) raised TypeError (equation must be str)
+    a, b = r(2, 3), r(3, 4, seed=1)
+    ta, tb = pt.tensor(a, device=device), pt.tensor(b, device=device)
+    np.testing.assert_allclose(pt.einsum(ta, [0, 1], tb, [1, 2], [0, 2]).cpu().numpy(),
+                               np.einsum(a, [0, 1], b, [1, 2], [0, 2]), rtol=1e-10)
+    np.testing.assert_allclose(pt.einsum(ta, [0, 1], tb, [1, 2]).cpu().numpy(), a @ b, rtol=1e-10)
+    np.testing.assert_allclose(pt.einsum(ta, [..., 1], [1, ...]).cpu().numpy(), a.T)
+    sq = r(3, 3, seed=2)
+    np.testing.assert_allclose(pt.einsum(pt.tensor(sq, device=device), [0, 0], [0]).cpu().numpy(), np.diag(sq))
+    with pytest.raises(ValueError, match=r"einsum\(\): subscript .* valid range \[0, 52\), got 60"):
+        pt.einsum(ta, [0, 60])
+    with pytest.raises(TypeError, match=r"einsum\(\): the sublist form .* do not pair up"):
+        pt.einsum(ta, [0, 1], tb)
+
+
 def test_complex_einsum_keeps_its_dtype():
     # a subscript summed within one complex operand went through the integer rule (sum widens to
     # int64): einsum("ij->i", [[1+2j, 3j]]) was tensor([1]) instead of [1+5j]

@@ -1370,7 +1370,9 @@ def einsum(equation, *operands):
     >>> plugtorch.einsum("ij->j", plugtorch.ones(2, 3)).tolist()
     [2.0, 2.0, 2.0]
     """
-    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+    if isinstance(equation, M.Tensor):   # the sublist form: einsum(a, [0, 1], b, [1, 2], [0, 2])
+        equation, operands = _einsum_sublists((equation,) + operands)
+    elif len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     terms, out = _einsum_parse(equation, operands)
     letters = []
@@ -1503,6 +1505,39 @@ _ELLIPSIS_LABEL = 0x2460   # private labels for the dims "..." stands for (never
 
 def _label(c):
     return "..." if ord(c) >= _ELLIPSIS_LABEL else c
+
+
+_EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_sublists(args):
+    """``(op0, sublist0, op1, sublist1, ..., [out_sublist])`` as an equation and its operands:
+    subscripts are ints in [0, 52) and ``...`` (Ellipsis) stands for the broadcast dims."""
+    def term(sub, what):
+        if not isinstance(sub, (list, tuple)):
+            raise TypeError(f"einsum(): expected a list of subscripts for {what}, got {type(sub).__name__}")
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < len(_EINSUM_LETTERS):
+                raise ValueError(f"einsum(): subscript in subscript list is not within the valid range [0, 52), "
+                                 f"got {s!r} for {what}")
+            else:
+                out.append(_EINSUM_LETTERS[s])
+        return "".join(out)
+    operands, terms = [], []
+    i = 0
+    while i + 1 < len(args) and isinstance(args[i], M.Tensor):
+        operands.append(args[i])
+        terms.append(term(args[i + 1], f"operand {len(terms)}"))
+        i += 2
+    rest = args[i:]
+    if len(rest) > 1 or (rest and isinstance(rest[0], M.Tensor)):
+        raise TypeError("einsum(): the sublist form is einsum(op0, sublist0, op1, sublist1, ..., [out_sublist]); "
+                        f"got {len(args)} arguments that do not pair up")
+    eq = ",".join(terms) + ("->" + term(rest[0], "the output") if rest else "")
+    return eq, tuple(operands)
 
 
 def _einsum_parse(equation, operands):

@@ -27,8 +27,14 @@ from plugtorch.dispatch.ops.fft import check_norm
 _SWAP = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
-def _n(n):
-    return None if n is None else (n,)
+def _n(op, n):
+    """The 1-d transforms' ``n`` as the n-d op's ``s``; there a -1 means the input's size, which
+    PyTorch's 1-d transforms refuse."""
+    if n is None:
+        return None
+    if isinstance(n, int) and not isinstance(n, bool) and n < 1:
+        raise RuntimeError(f"fft_{op}: Invalid number of data points ({n}) specified")
+    return (n,)
 
 
 def fftn(input, s=None, dim=None, norm=None):
@@ -47,7 +53,7 @@ def fft(input, n=None, dim=-1, norm=None):
     >>> plugtorch.fft.fft(plugtorch.tensor([0., 1., 0., 0.])).tolist()
     [(1+0j), -1j, (-1+0j), 1j]
     """
-    return ops.fft_fftn(input, _n(n), (dim,), norm)
+    return ops.fft_fftn(input, _n("fft", n), (dim,), norm)
 
 
 def fft2(input, s=None, dim=(-2, -1), norm=None):
@@ -61,7 +67,7 @@ def ifftn(input, s=None, dim=None, norm=None):
 
 def ifft(input, n=None, dim=-1, norm=None):
     """The inverse of ``fft``: ``ifft(fft(x))`` is ``x``."""
-    return ops.fft_ifftn(input, _n(n), (dim,), norm)
+    return ops.fft_ifftn(input, _n("ifft", n), (dim,), norm)
 
 
 def ifft2(input, s=None, dim=(-2, -1), norm=None):
@@ -79,7 +85,7 @@ def rfft(input, n=None, dim=-1, norm=None):
     >>> plugtorch.fft.rfft(plugtorch.tensor([1., 2., 3., 4.])).tolist()
     [(10+0j), (-2+2j), (-2+0j)]
     """
-    return ops.fft_rfftn(input, _n(n), (dim,), norm)
+    return ops.fft_rfftn(input, _n("rfft", n), (dim,), norm)
 
 
 def rfft2(input, s=None, dim=(-2, -1), norm=None):
@@ -99,7 +105,7 @@ def ihfftn(input, s=None, dim=None, norm=None):
 def ihfft(input, n=None, dim=-1, norm=None):
     """The inverse of ``hfft``: the n // 2 + 1 bins of the conjugate of ``rfft`` of a real input, over n."""
     check_norm(norm)
-    return _pt.conj(ops.fft_rfftn(input, _n(n), (dim,), _SWAP[norm]))
+    return _pt.conj(ops.fft_rfftn(input, _n("ihfft", n), (dim,), _SWAP[norm]))
 
 
 def ihfft2(input, s=None, dim=(-2, -1), norm=None):
@@ -119,7 +125,7 @@ def irfft(input, n=None, dim=-1, norm=None):
     >>> plugtorch.fft.irfft(plugtorch.tensor([4., 0., 0.])).tolist()
     [1.0, 1.0, 1.0, 1.0]
     """
-    return ops.fft_irfftn(input, None if n is None else (n,), (dim,), norm)
+    return ops.fft_irfftn(input, _n("irfft", n), (dim,), norm)
 
 
 def irfft2(input, s=None, dim=(-2, -1), norm=None):
@@ -135,7 +141,7 @@ def hfftn(input, s=None, dim=None, norm=None):
 
 def hfft(input, n=None, dim=-1, norm=None):
     check_norm(norm)
-    return ops.fft_irfftn(_conj(input), _n(n), (dim,), _SWAP[norm])
+    return ops.fft_irfftn(_conj(input), _n("hfft", n), (dim,), _SWAP[norm])
 
 
 def hfft2(input, s=None, dim=(-2, -1), norm=None):

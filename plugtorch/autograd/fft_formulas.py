@@ -51,7 +51,7 @@ _MIRROR = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 def _irfftn_grad(g, x, s=None, dim=None, norm=None):
     from plugtorch.dispatch.ops.fft import check_norm, fft_plan
-    s, dims = fft_plan("fft_irfftn", x, s, dim)
+    s, dims = fft_plan("fft_irfftn", x, s, dim, c2r=True)
     sizes = tuple(g.shape[d] for d in dims)      # the output's: s, resolved
     norm = check_norm(norm)
     if x.dtype.is_complex:
@@ -88,8 +88,8 @@ def _c2c_grad(op, adjoint):
 
 def _rfftn_grad(g, x, s=None, dim=None, norm=None):
     from plugtorch.dispatch.ops.fft import check_norm, fft_plan
-    _, dims = fft_plan("fft_rfftn", x, s, dim)
-    sizes = tuple(x.shape[d] for d in dims) if s is None else tuple(s)
+    s, dims = fft_plan("fft_rfftn", x, s, dim)
+    sizes = tuple(x.shape[d] for d in dims) if s is None else s
     full = _resize(g, dims[-1:], sizes[-1:])        # the dropped (negative) frequencies: gradient 0
     gx = pt.ops.fft_ifftn(full, sizes, dims, _MIRROR[check_norm(norm)])
     return (_resize(gx, dims, tuple(x.shape[d] for d in dims)),)

@@ -189,3 +189,39 @@ def no_complex_device():
 def test_complex_results_are_refused_on_a_device_without_complex(name, no_complex_device):
     with pytest.raises(TypeError, match=r"dtype plugtorch.complex64 is not supported on device 'nocomplexfft(:0)?'"):
         getattr(F, name)(pt.ones(4, 4, device=no_complex_device))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_size_of_minus_one_in_s_means_the_default(device):
+    # PyTorch's n-d transforms read s[i] == -1 as "no change" (irfftn's last one: 2 * (m - 1));
+    # they used to raise "Invalid number of data points (-1)"
+    x = rnd(4, 3)
+    X = pt.tensor(x, device=device)
+    np.testing.assert_allclose(F.fftn(X, s=(-1, 5)).cpu().numpy(), np.fft.fftn(x, s=(4, 5), axes=(0, 1)), atol=1e-12)
+    np.testing.assert_allclose(F.rfftn(X, s=(2, -1)).cpu().numpy(), np.fft.rfftn(x, s=(2, 3), axes=(0, 1)), atol=1e-12)
+    np.testing.assert_allclose(F.irfftn(X, s=(-1, -1)).cpu().numpy(), np.fft.irfftn(x, s=(4, 4), axes=(0, 1)), atol=1e-12)
+    np.testing.assert_allclose(F.hfft2(X, s=(3, -1)).cpu().numpy(),
+                               np.fft.irfftn(x, s=(3, 4), axes=(0, 1)) * 12, atol=1e-12)
+    # gradients see the resolved sizes too
+    a = pt.tensor(x, requires_grad=True)
+    assert gradcheck(lambda t: F.rfftn(t, s=(5, -1)), (a,))
+    assert gradcheck(lambda t: F.irfftn(t, s=(-1, -1)), (a,))
+    # the 1-d transforms' n stays a count
+    with pytest.raises(RuntimeError, match=r"^fft_fft: Invalid number of data points \(-1\) specified$"):
+        F.fft(X, n=-1)
+    with pytest.raises(RuntimeError, match=r"^fft_irfft: Invalid number of data points \(-1\) specified$"):
+        F.irfft(X, n=-1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_zero_d_and_no_dims(device):
+    # fftn of a 0-d tensor transforms no dims: the value as complex (it raised IndexError)
+    assert F.fftn(pt.tensor(2.5, device=device)).tolist() == 2.5 + 0j
+    assert F.ifftn(pt.tensor(2.5, dtype=pt.float64, device=device)).dtype == pt.complex128
+    # the one-sided ones must halve a dim: RuntimeError (an IndexError, or a crash for dim=(), before)
+    for call in (lambda: F.rfftn(pt.tensor(2., device=device)), lambda: F.rfftn(pt.ones(2, 3, device=device), dim=()),
+                 lambda: F.irfftn(pt.ones(2, 3, device=device), dim=()), lambda: F.hfftn(pt.ones(2, 3, device=device), s=())):
+        with pytest.raises(RuntimeError, match=r"must transform at least one axis"):
+            call()
+    with pytest.raises(IndexError, match=r"^fft_fftn: Dimension specified as -1 but tensor has no dimensions"):
+        F.fft(pt.tensor(2., device=device))

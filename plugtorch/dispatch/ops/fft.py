@@ -44,12 +44,11 @@ def _check_tensor(op, x):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(x).__name__}")
 
 
-def fft_plan(op, x, s, dim):
+def fft_plan(op, x, s, dim, *, c2r=False):
     """(sizes, dims) of an n-dim transform as PyTorch resolves ``s`` and ``dim``: the dims default
     to the last len(s) dims (all dims without ``s``), and must be unique; sizes default to the
-    input's (the last one, for irfftn, to 2 * (m - 1)). ``x``: a tensor or its shape stand-in."""
-    if x.ndim == 0:
-        raise IndexError(f"{op}: Dimension specified as -1 but tensor has no dimensions (got a 0-d tensor)")
+    input's, and a size of -1 in ``s`` means that default (for the last one of a ``c2r``
+    transform, irfftn's, 2 * (m - 1)). ``x``: a tensor or its shape stand-in."""
     if s is not None:
         s = (s,) if isinstance(s, int) else tuple(s)
     if dim is not None:
@@ -61,10 +60,22 @@ def fft_plan(op, x, s, dim):
         if s is not None and len(s) > x.ndim:
             raise RuntimeError(f"{op}: Got shape with {len(s)} values but input tensor only has {x.ndim} dimensions.")
         dim = tuple(range(x.ndim - len(s), x.ndim)) if s is not None else tuple(range(x.ndim))
+    if x.ndim == 0 and dim:     # (wrap_dim would take -1 and 0 as a 0-d tensor's dim, as reductions do)
+        raise IndexError(f"{op}: Dimension specified as {dim[0]} but tensor has no dimensions (got a 0-d tensor)")
     dims = tuple(M.wrap_dim(op, d, x.ndim) for d in dim)
     if len(set(dims)) != len(dims):
         raise RuntimeError(f"{op}: FFT dims must be unique (got dim={dim})")
+    if s is not None and -1 in s:
+        last = len(s) - 1
+        s = tuple((2 * (x.shape[d] - 1) if c2r and i == last else x.shape[d]) if n == -1 else n
+                  for i, (n, d) in enumerate(zip(s, dims)))
     return s, dims
+
+
+def _check_some_dims(op, dims):
+    """The one-sided transforms halve the last of ``dims``, so there must be one."""
+    if not dims:
+        raise RuntimeError(f"{op}: must transform at least one axis (got no dims: a 0-d input, dim=() or s=())")
 
 
 def _irfftn_meta(input, s=None, dim=None, norm=None):
@@ -73,7 +84,8 @@ def _irfftn_meta(input, s=None, dim=None, norm=None):
     ``s[:-1]`` and ``s[-1] // 2 + 1`` along ``dim`` first."""
     op = "fft_irfftn"
     _check_tensor(op, input)
-    s, dims = fft_plan(op, input, s, dim)
+    s, dims = fft_plan(op, input, s, dim, c2r=True)
+    _check_some_dims(op, dims)
     if s is None:
         s = tuple(input.shape[d] for d in dims[:-1]) + (2 * (input.shape[dims[-1]] - 1),)
     for n in s:
@@ -128,6 +140,7 @@ def _rfftn_meta(input, s=None, dim=None, norm=None):
     if input._dtype.is_complex:
         raise RuntimeError(f"{op}: expects a real input tensor, but got {input._dtype}; use fftn for complex input")
     s, dims = fft_plan(op, input, s, dim)
+    _check_some_dims(op, dims)
     s = _sizes(op, input, s, dims)
     out = _real_dtype(op, input).to_complex()
     _complex_result(op, input, out)

@@ -434,18 +434,22 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     dtype, arr = _to_host_array(data, dtype)
     if arr is data or (isinstance(data, np.ndarray) and np.shares_memory(arr, data)):
         arr = arr.copy()
-    out = _from_host(arr, dtype, device)
+    out = _from_host(arr, dtype, device, data if isinstance(data, np.ndarray) else None)
     if requires_grad:
         out.requires_grad_()
     return out
 
 
-def _from_host(arr, dtype, device):
-    cpu_t = Tensor._wrap(arr, dtype, canonical("cpu"))
+def _tell_tracer(cpu_t, src=None):
     if _dispatcher._modes:
         rec = _dispatcher._stack.recorder
         if rec is not None:   # plugtorch.jit: a tensor made in the traced call, not before it
-            rec.made_from_host(cpu_t)
+            rec.made_from_host(cpu_t, src)
+    return cpu_t
+
+
+def _from_host(arr, dtype, device, src=None):
+    cpu_t = _tell_tracer(Tensor._wrap(arr, dtype, canonical("cpu")), src)
     dev = canonical(device)
     if dev.type == "cpu":
         return cpu_t
@@ -539,7 +543,7 @@ def from_numpy(ndarray):
     if _b.any(s < 0 for s in ndarray.strides):
         raise ValueError("from_numpy(): At least one stride in the given numpy array is negative; "
                          "copy it first (array.copy())")
-    return Tensor._wrap(ndarray, dt, canonical("cpu"))
+    return _tell_tracer(Tensor._wrap(ndarray, dt, canonical("cpu")))
 
 
 @public("_to_device")

@@ -39,6 +39,8 @@ import sysconfig
 import weakref
 from dataclasses import dataclass, field
 
+import numpy as _np
+
 from plugtorch import _device, _dtypes
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
@@ -133,6 +135,7 @@ class _Entry:
 
 _SIMPLE = (int, float, bool, str, complex, type(None))
 _DICT, _CELL, _LEN = 0, 1, 2
+_ARRAY = 8             # a NumPy array plugtorch.tensor() copied in the traced call: (_ARRAY, array, name, (shape, bytes))
 _IDENT = 4             # (kind | _IDENT: the same object, by identity: a tensor, a module, a function)
 _CONTAINERS = (list, dict, set)
 
@@ -382,7 +385,10 @@ def _identity_check(entries):
     conds = []
     for i, (kind, c, k, v) in enumerate(entries):
         ns[f"c{i}"], ns[f"k{i}"], ns[f"v{i}"] = c, k, v
-        if kind == _LEN:
+        if kind == _ARRAY:
+            ns["_same_array"] = _same_array
+            conds.append(f"_same_array(c{i}, v{i})")
+        elif kind == _LEN:
             conds.append(f"len(c{i}) == v{i}")
         elif kind & 1 == _DICT:
             conds.append(f"c{i}.get(k{i}, _M) is v{i}")
@@ -423,8 +429,8 @@ class _View:
 
 def _items(entries, c, name, depth):
     """Guard the items of container ``c`` the code reads as ``name``: numbers and strings by value,
-    tensors, modules, optimizers and functions by identity, nested lists and dicts likewise (two
-    levels), and a list's or dict's length (``losses[-1]`` after an append)."""
+    tensors, NumPy arrays, modules, optimizers and functions by identity, nested lists and dicts
+    likewise (two levels), and a list's or dict's length (``losses[-1]`` after an append)."""
     view = _View(c)
     if type(c) is not tuple:
         entries.append((_LEN, c, name, len(c)))
@@ -434,7 +440,9 @@ def _items(entries, c, name, depth):
             break
         if _simple(x):
             entries.append((_DICT, view, _Item(name, k), x))
-        elif _bound_object(x) or type(x) in _ITEMS:
+        elif _bound_object(x) or type(x) in _ITEMS or type(x) is _np.ndarray:
+            # (an array rebound in its place: from_numpy(cfg["mask"]) made the captured tensor of
+            # the one traced)
             entries.append((_DICT | _IDENT, view, _Item(name, k), x))
             if type(x) in _ITEMS and depth < 1:
                 _items(entries, x, f"{name}[{k!r}]", depth + 1)
@@ -463,6 +471,14 @@ class _Sized:
         return self.text
 
 
+class _Text:
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return self.text
+
+
 class _Other:
     def __init__(self, v, traced):
         self.text = f"{'the traced' if traced else 'another'} {type(v).__name__} object"
@@ -471,8 +487,16 @@ class _Other:
         return self.text
 
 
+def _same_array(a, snap) -> bool:
+    return a.shape == snap[0] and a.tobytes() == snap[1]
+
+
 def _first_change(entries):
     for kind, c, k, v in entries:
+        if kind == _ARRAY:
+            if not _same_array(c, v):
+                return k, _Text("another value"), _Text("the values it held then")
+            continue
         if kind == _LEN:
             if len(c) != v:
                 return (f"'{k}'" if k else "a closure variable"), _Sized(c, len(c)), _Sized(c, v)
@@ -1078,7 +1102,7 @@ class CompiledFunction(_CallBase):
             reason = f"{self.__name__}: a tensor computed in the call is kept in Python state ({graph.escapes[0]})" \
                 if mutated is None else f"{self.__name__}: {graph.escapes[0]}"
             return self._not_replayable(e, res, reason, graph)
-        if graph.made_in_call:     # (state the first call made and keeps is there at the next trace)
+        if graph.made_in_call or graph.made_in_call_returned:     # (state the first call made and keeps is there at the next trace)
             from plugtorch.jit.tracer import made_in_call_reason
             return self._not_replayable(e, res, f"{self.__name__}: the call {made_in_call_reason(graph)}", graph)
         made = _made_leaf(graph, res, tensors)
@@ -1137,6 +1161,15 @@ class CompiledFunction(_CallBase):
         e.fingerprint = _optimizer_fingerprint(e.optimizers)
         e.calls_at_trace = _COUNTERS["compiled_calls"]
         e.pystate = python_state(self._fn, args=args, kwargs=kwargs)
+        if graph.host_made:
+            # the graph holds as constants tensors the call made from host data: the values of
+            # the NumPy arrays it read from its globals, closure and objects (``x * pt.tensor(MEAN
+            # * 2)``), and of those plugtorch.tensor() copied, as traced; a program may change
+            # them in place between calls
+            e.pystate.extend((_ARRAY, v, f"'{k}' (a NumPy array)", (v.shape, v.tobytes()))
+                             for kind, c, k, v in list(e.pystate) if kind & _IDENT and type(v) is _np.ndarray)
+            e.pystate.extend((_ARRAY, a, f"a NumPy array of shape {list(a.shape)} copied by plugtorch.tensor()", snap)
+                             for a, snap in graph.host_copies)
         _COUNTERS["graphs"] += 1
         self.counters["graphs"] += 1
         return res

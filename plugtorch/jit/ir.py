@@ -273,6 +273,9 @@ class Graph:
         self.late_reads: list = []
         self.escapes: list = []       # sites of values kept by Python code outside the graph
         self.made_in_call = ""        # captured tensors the call made from host data and wrote into
+        self.made_in_call_returned = ""   # captured tensors the call made from host data and returns
+        self.host_made = False        # a captured tensor the call made from host data (tensor(), from_numpy())
+        self.host_copies: list = []   # (NumPy array, (shape, bytes)) plugtorch.tensor() copied into captures
         self.input_spec = None        # structure of the call's arguments
         # argument checks on data the program's own Python made between op-level calls
         # (dispatcher.data_check outside any op): (index in ops of the next call, Value of the

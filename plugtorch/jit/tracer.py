@@ -18,7 +18,8 @@ import warnings
 from plugtorch._tensor import Tensor
 from plugtorch.dispatch import dispatcher as D
 from plugtorch.dispatch.registry import OUT_INPLACE, OUT_MULTI, OUT_RAW, OUT_TENSOR, OUT_VIEW
-from plugtorch.jit.ir import CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Struct, Value, struct_of, substitute
+from plugtorch.jit.ir import (CAPTURE, GRAD, INPUT, NODE, Graph, Node, OpCall, Read, Struct, Value, struct_of,
+                              substitute, values_in)
 
 _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PKG_DIR = _PKG + os.sep      # (a file of plugtorch's own, not of a package beside it: plugtorch_extras/)
@@ -107,6 +108,7 @@ class Tracer(D.DispatchMode):
         self.backward_retained = False   # a backward ran with retain_graph=True
         self.grad_first: dict = {}    # id(tensor) -> (tensor, first .grad event, .grad was None)
         self.made: dict = {}          # id(tensor) -> a cpu tensor plugtorch.tensor() made in the call
+        self.copied: dict = {}        # id(tensor) -> (it, the NumPy array tensor() copied, its shape and bytes)
         self.scalar_reads: list = []  # (0-d cpu tensor, the number a meta function read, site)
         self.grad_events = 0          # .grad reads and assignments so far
         self.read_numbers: list = []  # _ReadNumber records of the program's item() calls
@@ -724,8 +726,16 @@ class Tracer(D.DispatchMode):
         # graph captured it) then written in place: eager makes it afresh at each call, a replay
         # would write into the one captured tensor again and again (plugtorch.compile traces
         # again: state made on the first call is there at the next)
-        g.made_in_call, self.made = self._written_tensors_made_in_call(), {}
-        if g.made_in_call and self.warn:
+        captured = {id(v.tensor) for v in g.captures if v.tensor is not None}
+        g.host_made = any(k in captured for k in self.made)
+        g.made_in_call, g.made_in_call_returned, self.made = self._written_tensors_made_in_call(), \
+            self._returned_tensors_made_in_call(), {}
+        # a NumPy array plugtorch.tensor() copied into a tensor the graph captured: the graph holds
+        # the values it had (the program may change the array in place between calls)
+        if self.copied:
+            g.host_copies = [(src, snap) for t, src, snap in self.copied.values() if id(t) in captured]
+            self.copied = {}
+        if (g.made_in_call or g.made_in_call_returned) and self.warn:
             warnings.warn(f"the traced call {made_in_call_reason(g)}: make it with a factory op (plugtorch.zeros, "
                           "full) or pass it in", TracerWarning, stacklevel=3)
         g.backward_ran = self.backward_ran
@@ -754,10 +764,13 @@ class Tracer(D.DispatchMode):
         self._find_escapes(result)
         return g
 
-    def made_from_host(self, t):
-        """``plugtorch.tensor(...)`` made cpu tensor ``t`` from host data while tracing (no op
-        made it: the graph captures it as it is, like a tensor from before the call)."""
+    def made_from_host(self, t, src=None):
+        """``plugtorch.tensor(...)`` or ``from_numpy(...)`` made cpu tensor ``t`` from host data
+        while tracing (no op made it: the graph captures it as it is, like a tensor from before
+        the call); ``src``: the NumPy array ``tensor()`` copied, if it did."""
         self.made[id(t)] = t
+        if src is not None:
+            self.copied[id(t)] = (t, src, (src.shape, src.tobytes()))
 
     def _written_tensors_made_in_call(self) -> str:
         """The names of the captured tensors the call made from host data and the graph writes
@@ -766,6 +779,16 @@ class Tracer(D.DispatchMode):
         return ", ".join(dict.fromkeys(
             w.root.name for n in g.nodes for w in n.writes
             if w.root.kind == CAPTURE and self.made.get(id(self.tensors.get(w.root.index))) is not None))
+
+    def _returned_tensors_made_in_call(self) -> str:
+        """The names of the captured tensors the call made from host data and returns (or a view
+        of them), or "": eager returns a new tensor at each call, a replay the one captured
+        tensor again, with whatever the caller wrote into it since."""
+        if not self.made:
+            return ""
+        return ", ".join(dict.fromkeys(
+            v.root.name for v in values_in(self.graph.outputs)
+            if v.root.kind == CAPTURE and self.made.get(id(self.tensors.get(v.root.index))) is not None))
 
     def _find_escapes(self, result):
         """Values the graph computed that Python code still holds (stored on an object, say):
@@ -831,8 +854,12 @@ class Tracer(D.DispatchMode):
 
 
 def made_in_call_reason(graph) -> str:
-    return (f"writes in place into a tensor it made from host data ({graph.made_in_call}: plugtorch.tensor(...) "
-            "in the call), which a replay would not make afresh")
+    if graph.made_in_call:
+        return (f"writes in place into a tensor it made from host data ({graph.made_in_call}: plugtorch.tensor(...) "
+                "or from_numpy(...) in the call), which a replay would not make afresh")
+    return (f"returns a tensor it made from host data ({graph.made_in_call_returned}: plugtorch.tensor(...) or "
+            "from_numpy(...) in the call), which a replay would not make afresh (it would return the one tensor "
+            "again, with what the caller wrote into it)")
 
 
 class _CheckOp:

@@ -79,3 +79,90 @@ def test_a_tensor_made_in_the_call_and_only_read_still_compiles():
     for _ in range(3):
         np.testing.assert_array_equal(c(pt.ones(2)).numpy(), [2.0, 3.0])
     assert pt.compiler.stats()["graph_breaks"] == 0 and pt.compiler.stats()["compiled_calls"] == 2
+
+
+def _counts_from_a_fresh_array(x):
+    t = pt.from_numpy(np.zeros(2, np.float32))
+    t.add_(1.0)
+    return x + t
+
+
+def _counts_from_as_tensor(x):
+    t = pt.as_tensor(np.zeros(2, np.float32))
+    t.add_(1.0)
+    return x + t
+
+
+@pytest.mark.parametrize("fn", [_counts_from_a_fresh_array, _counts_from_as_tensor])
+def test_a_tensor_made_by_from_numpy_in_the_call_and_written_is_made_afresh(fn):
+    # x + (0 + 1) = [2, 2] at every call; from_numpy (and as_tensor of an array, through it) did
+    # not tell the tracer, and the replays gave [3, 3], [4, 4], [5, 5]
+    pt.compiler.reset()
+    c = pt.compile(fn)
+    for _ in range(4):
+        np.testing.assert_array_equal(c(pt.ones(2)).numpy(), [2.0, 2.0])
+    assert pt.compiler.stats()["compiled_calls"] == 0
+
+
+def _returns_a_fresh_tensor(x):
+    return x + 0.0, pt.tensor([1.0, 2.0])
+
+
+def _returns_a_fresh_array(x):
+    return x + 0.0, pt.from_numpy(np.array([1.0, 2.0], np.float32))
+
+
+@pytest.mark.parametrize("fn", [_returns_a_fresh_tensor, _returns_a_fresh_array])
+def test_a_tensor_made_in_the_call_and_returned_is_new_at_each_call(fn):
+    # the caller adds 10 into the returned tensor; eager returns [1, 2] again at each call, the
+    # replays returned the one captured tensor: [11, 12], [21, 22], [31, 32]
+    pt.compiler.reset()
+    c = pt.compile(fn)
+    for _ in range(4):
+        _, t = c(pt.ones(2))
+        np.testing.assert_array_equal(t.numpy(), [1.0, 2.0])
+        t.add_(10.0)
+    st = pt.compiler.stats()
+    assert st["compiled_calls"] == 0 and any("returns a tensor it made from host data" in r for r in st["reasons"])
+    with pytest.warns(pt.jit.TracerWarning, match="returns a tensor it made from host data"):
+        pt.jit.trace(fn, (pt.ones(2),), check_trace=False)
+
+
+_ARR = np.ones(2, np.float32)
+_CFG = {"mask": np.ones(2, np.float32)}
+
+
+def _scales_by_a_copy(x):
+    return x * pt.tensor(_ARR)
+
+
+def _scales_by_a_computed_copy(x):
+    return x * pt.tensor(_ARR * 2)
+
+
+def _scales_by_an_item(x):
+    return x * pt.from_numpy(_CFG["mask"])
+
+
+@pytest.mark.parametrize("fn, change, factor", [
+    (_scales_by_a_copy, lambda k: _ARR.__setitem__(slice(None), [k, 3 * k]), 1),
+    (_scales_by_a_computed_copy, lambda k: _ARR.__setitem__(slice(None), [k, 3 * k]), 2),
+    (_scales_by_an_item, lambda k: _CFG.__setitem__("mask", np.array([k, 3 * k], np.float32)), 1)])
+def test_a_tensor_made_from_a_numpy_array_the_program_changes_follows_it(fn, change, factor):
+    # the array changed in place (or a dict's array rebound) between calls: eager gives x * [k, 3k]
+    # (times 2); the replays gave the traced [1, 1] (times 2) at every call
+    pt.compiler.reset()
+    c = pt.compile(fn)
+    try:
+        for k in range(1, 6):
+            change(float(k))
+            np.testing.assert_array_equal(c(pt.ones(2)).numpy(), [factor * k, factor * 3 * k])
+    finally:
+        _ARR[:] = 1.0
+        _CFG["mask"] = np.ones(2, np.float32)
+    # the same values again: the call compiles
+    pt.compiler.reset()
+    c = pt.compile(fn)
+    for _ in range(3):
+        np.testing.assert_array_equal(c(pt.ones(2)).numpy(), [factor, factor])
+    assert pt.compiler.stats()["compiled_calls"] == 2

@@ -91,6 +91,18 @@ def test_write_through_expanded_view():
         e.add_(1)
 
 
+@pytest.mark.parametrize("device", ["cpu", "opencl"])
+def test_expand_keeps_the_stride_of_a_size_one_dim_it_does_not_broadcast(device):
+    # cpu gave every size-1 dim stride 0 (NumPy's broadcast_to): pt.zeros(2, 1).expand(2, -1)
+    # had strides (1, 0) on cpu and (1, 1) on opencl; only new and broadcast dims get stride 0
+    x = pt.tensor([[1], [2]], device=device)
+    assert x.expand(2, -1).stride() == (1, 1)
+    assert x.expand(3, 2, 1).stride() == (0, 1, 1)
+    assert x.expand(2, 4).stride() == (1, 0)
+    assert x.t().expand(4, 1, 2).stride() == (0, 1, 1)
+    assert x.expand(3, 2, 4).tolist() == [[[1] * 4, [2] * 4]] * 3
+
+
 def test_fill_and_zero_of_an_expanded_view_write_each_location_once():
     # every element gets the same value, so PyTorch allows fill_/zero_ here (add_ stays refused);
     # they used to raise "more than one element of the written-to tensor ..."

@@ -1302,8 +1302,12 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # broadcast_to is read-only; PyTorch lets you write through an expanded view's
         # non-overlapping parts (copy_ refuses the overlapping ones)
         def expand(x, shape):
-            b = np.broadcast_to(x, shape)
-            return np.lib.stride_tricks.as_strided(x, b.shape, b.strides, writeable=x.flags.writeable)
+            b = np.broadcast_to(x, shape)   # (checks the shapes)
+            # NumPy gives every size-1 dim stride 0; PyTorch (and the other backends) keep the
+            # input's stride where the size is unchanged and use 0 only where it broadcasts
+            lead = b.ndim - x.ndim
+            st = b.strides[:lead] + tuple(s if n == m else 0 for s, n, m in zip(x.strides, x.shape, b.shape[lead:]))
+            return np.lib.stride_tricks.as_strided(x, b.shape, st, writeable=x.flags.writeable)
         K["expand"] = expand
     else:
         K["expand"] = lambda x, shape: xp.broadcast_to(x, shape)

@@ -21,7 +21,9 @@ def _check(op, A):
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
     if A.dtype not in (_dtypes.float32, _dtypes.float64):
-        raise RuntimeError(f"{op}: Expected a floating point tensor (float32 or float64) as input. Got {A.dtype}")
+        # PyTorch's LU kernel has no instance for it: NotImplementedError, as its dtype dispatch raises
+        raise NotImplementedError(f"{op}: Expected a floating point tensor (float32 or float64) as input. "
+                                  f"Got {A.dtype}; convert with .float() or .double() first")
 
 
 def _swap_rows(x, k, p):

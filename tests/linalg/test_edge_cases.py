@@ -211,3 +211,23 @@ def test_cholesky_reports_a_nan_pivot(dev, upper):
                                             r"not be completed because the input is not positive-definite "
                                             r"\(the leading minor of order 1 is not positive-definite\)\.$"):
         L.cholesky(A, upper=upper)
+
+
+@pytest.mark.parametrize("dtype", [pt.float16, pt.bfloat16])
+def test_low_precision_errors_have_pytorchs_types(dtype):
+    # PyTorch refuses half inputs of inv, slogdet/logdet and the svd matrix norms up front
+    # (RuntimeError); its LU has no half kernel (NotImplementedError). The types were swapped.
+    legacy = {pt.float16: "Half", pt.bfloat16: "BFloat16"}[dtype]
+    A = pt.ones(2, 2, dtype=dtype)
+    for op, call in (("linalg.inv", lambda: L.inv(A)), ("linalg.inv", lambda: L.inv_ex(A)),
+                     ("linalg.inv", lambda: L.matrix_power(A, -1)), ("linalg.slogdet", lambda: L.slogdet(A)),
+                     ("linalg.slogdet", lambda: pt.logdet(A)), ("linalg.matrix_norm", lambda: L.matrix_norm(A, "nuc")),
+                     ("linalg.matrix_norm", lambda: L.matrix_norm(A, -2))):
+        with pytest.raises(RuntimeError, match=rf"^{op}: Low precision dtypes not supported. Got {legacy};") as e:
+            call()
+        assert type(e.value) is RuntimeError
+    with pytest.raises(NotImplementedError, match=r"lu_factor_ex: Expected a floating point tensor"):
+        L.lu_factor(A)
+    with pytest.raises(NotImplementedError, match=r"lu_factor_ex: Expected a floating point tensor"):
+        L.lu(pt.ones(2, 2, dtype=pt.int64))
+    assert L.matrix_norm(pt.tensor([[3., 0.], [4., 0.]], dtype=dtype)).item() == 5.0    # fro: a vector norm

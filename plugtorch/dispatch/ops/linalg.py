@@ -85,9 +85,19 @@ COMPLEX_OPS = frozenset({"linalg.cholesky", "linalg.inv", "linalg.solve", "linal
                          "linalg.matrix_norm"})
 
 
+# the ops whose PyTorch check (checkFloatingOrComplex, allow_low_precision_dtypes=false) refuses
+# float16/bfloat16 with a RuntimeError; the others reach a kernel with no such instance and raise
+# NotImplementedError
+LOW_PRECISION_REFUSED = frozenset({"linalg.inv", "linalg.slogdet", "linalg.matrix_norm"})
+
+
 def check_float(op, dtype, int_error=RuntimeError):
     if dtype in _LOW:
-        raise M.not_implemented_for(op, dtype, "linear algebra runs in float32 or float64: use .float() and cast back")
+        hint = "linear algebra runs in float32 or float64: use .float() and cast back"
+        if op in LOW_PRECISION_REFUSED:
+            raise RuntimeError(f"{op}: Low precision dtypes not supported. Got "
+                               f"{M.LEGACY_NAMES.get(dtype.name, dtype.name)}; {hint}")
+        raise M.not_implemented_for(op, dtype, hint)
     if dtype.category == _dtypes._COMPLEX:
         if op in COMPLEX_OPS:
             return

@@ -1302,12 +1302,21 @@ def make_kernels(xp, *, erf=None, rng_factory=None, add_at=None, multiply_at=Non
         # broadcast_to is read-only; PyTorch lets you write through an expanded view's
         # non-overlapping parts (copy_ refuses the overlapping ones)
         def expand(x, shape):
-            b = np.broadcast_to(x, shape)   # (checks the shapes)
-            # NumPy gives every size-1 dim stride 0; PyTorch (and the other backends) keep the
-            # input's stride where the size is unchanged and use 0 only where it broadcasts
-            lead = b.ndim - x.ndim
-            st = b.strides[:lead] + tuple(s if n == m else 0 for s, n, m in zip(x.strides, x.shape, b.shape[lead:]))
-            return np.lib.stride_tricks.as_strided(x, b.shape, st, writeable=x.flags.writeable)
+            # NumPy's broadcast_to gives every size-1 dim stride 0; PyTorch (and the other
+            # backends) keep the input's stride where the size is unchanged, 0 where it broadcasts
+            shape = tuple(shape)
+            lead = len(shape) - x.ndim
+            st = [0] * lead
+            for s, n, m in zip(x.strides, x.shape, shape[lead:]):
+                if n == m:
+                    st.append(s)
+                elif n == 1:
+                    st.append(0)
+                else:
+                    np.broadcast_to(x, shape)   # raises NumPy's error
+            if lead < 0:
+                np.broadcast_to(x, shape)
+            return np.lib.stride_tricks.as_strided(x, shape, st, writeable=x.flags.writeable)
         K["expand"] = expand
     else:
         K["expand"] = lambda x, shape: xp.broadcast_to(x, shape)

@@ -183,11 +183,14 @@ def vander(x, *, N=None):
     """
     if x.ndim < 1:
         raise RuntimeError("linalg.vander: x must have at least one dimension")
+    d = x.dtype
+    if not (d in (_pt().float32, _pt().float64, _pt().complex64, _pt().complex128)
+            or (not d.is_floating_point and not d.is_complex and d != _pt().bool)):
+        raise RuntimeError(f"linalg.vander supports floating point, complex, and integer tensors, but got {d}; "
+                           "convert with .float() (or plugtorch.vander, which takes any dtype)")
     n = x.shape[-1] if N is None else N
-    if n <= 1:
-        if n < 1:
-            raise RuntimeError(f"N must be greater than 1 (got {n})")
-        return _pt().ones_like(x).unsqueeze(-1)
+    if n <= 1:      # PyTorch's check (plugtorch.vander, the older function, allows 0 and 1)
+        raise RuntimeError(f"linalg.vander: N must be greater than 1 (got N={n})")
     xs = x if x.dtype.is_floating_point or x.dtype.is_complex else x.long()
     cols = _pt().cat([_pt().ones_like(xs).unsqueeze(-1), xs.unsqueeze(-1).expand(tuple(xs.shape) + (n - 1,))], -1)
     return cols.cumprod(-1)

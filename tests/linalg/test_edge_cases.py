@@ -231,3 +231,18 @@ def test_low_precision_errors_have_pytorchs_types(dtype):
     with pytest.raises(NotImplementedError, match=r"lu_factor_ex: Expected a floating point tensor"):
         L.lu(pt.ones(2, 2, dtype=pt.int64))
     assert L.matrix_norm(pt.tensor([[3., 0.], [4., 0.]], dtype=dtype)).item() == 5.0    # fro: a vector norm
+
+
+def test_linalg_vander_refuses_what_pytorch_refuses():
+    # PyTorch's linalg.vander needs N > 1 and a float32/64, complex or integer x; plugtorch returned
+    # a column of ones for N = 1 and computed bool/half matrices
+    for x, N, msg in ((pt.tensor([1., 2.]), 1, r"^linalg.vander: N must be greater than 1 \(got N=1\)$"),
+                      (pt.tensor([2.]), None, r"^linalg.vander: N must be greater than 1 \(got N=1\)$"),
+                      (pt.tensor([True, False]), None, r"^linalg.vander supports floating point, complex, and integer "
+                                                       r"tensors, but got plugtorch.bool;"),
+                      (pt.tensor([1., 2.], dtype=pt.float16), None, r"but got plugtorch.float16;")):
+        with pytest.raises(RuntimeError, match=msg):
+            L.vander(x, N=N)
+    out = L.vander(pt.tensor([1, 2], dtype=pt.uint8), N=3)
+    assert out.dtype == pt.int64 and out.tolist() == np.vander([1, 2], 3, increasing=True).tolist()
+    assert pt.vander(pt.tensor([1., 2.]), N=1).tolist() == [[1.], [1.]]      # the older function allows it

@@ -241,6 +241,12 @@ class Backend:
         default) to decline; ``plugtorch.jit`` then runs the kernels one by one."""
         return None
 
+    def fused_into(self, kernel):
+        """For a ``fuse_pointwise`` kernel, ``into(dsts, *native_inputs)``: the same call with
+        output ``j`` written into the native array ``dsts[j]`` where that is not None (a graph's
+        copy back into a parameter, done by the kernel). None (the default) keeps the copies."""
+        return None
+
     def fuse_pair(self, first: str, second: str, index: int = 0):
         """A kernel running a call of op ``first`` and a call of op ``second`` together, where a
         graph makes both on the same arrays (``cross_entropy`` and its backward in a training

@@ -11,6 +11,8 @@ number of changes it made), run in order by ``optimize``.
   they change state the program sees).
 * ``fuse_pointwise``: chains of pointwise kernel calls are offered to the device's backend as one
   ``PointwiseGroup`` (backends/fusion.py); a backend that declines leaves them as they are.
+* ``absorb_copies``: a copy back into an input or a captured tensor of a fused kernel's result is
+  written by the kernel itself where the backend offers it (``fused_into``): one launch, not two.
 * ``pair_kernels``: two calls that would repeat each other's work on the same arrays (the loss
   and its backward in a training step) are offered to the backend as one (``fuse_pair``).
 
@@ -224,17 +226,23 @@ def eliminate_dead_code(graph) -> int:
 
 
 # ---- fusion ------------------------------------------------------------------------------------------
+_CASTS = frozenset({"_to_dtype"})   # elementwise, not tagged pointwise (a mask made a float to sum)
+
+
 def _fusible(n) -> bool:
     # (a value on another device: a number read from a 0-d cpu tensor at each call, which the
     # kernel takes as a scalar argument)
     return (n.kargs is not None and n.fused is None and n.op.out_kind == OUT_TENSOR and not n.effectful
-            and "pointwise" in n.op.tags and n.outs and n.outs[0] is not None
+            and ("pointwise" in n.op.tags or n.op.name in _CASTS) and n.outs and n.outs[0] is not None
             and all(v.device == n.device for v in n.inputs()))
 
 
+JOIN_STEPS = 16
+
+
 def fuse_pointwise(graph) -> int:
-    """Offer each maximal chain of pointwise kernel calls of one shape and device (two or more) to
-    the backend; replace the chain by the fused call it returns."""
+    """Offer each maximal run of pointwise kernel calls of one shape and device (two or more, each
+    reading the group's values or not) to the backend; replace the run by the fused call it returns."""
     nodes = graph.nodes
     needed_after = {}        # value index -> the nodes reading it
     for n in nodes:
@@ -263,11 +271,18 @@ def fuse_pointwise(graph) -> int:
 
     for n in nodes:
         reads = {v.index for v in n.inputs()}
-        if _fusible(n) and not (reads & pending_vals):
+        if _fusible(n):
             out = n.outs[0]
             if group:
                 g0 = group[0]
-                if out.shape != g0.outs[0].shape or n.device != g0.device or not (reads & members):
+                if reads & pending_vals:   # (it reads a node that runs after the group: a new group)
+                    flush()
+                # (a node of the same shape that reads none of the group's values joins it too, up
+                # to JOIN_STEPS steps: the independent updates of an optimizer step, a bound check's
+                # comparisons, become one kernel instead of one each, and a model's many equal-shaped
+                # parameters do not become one kernel with hundreds of arguments)
+                elif out.shape != g0.outs[0].shape or n.device != g0.device \
+                        or (len(group) >= JOIN_STEPS and not (reads & members)):
                     flush()
             group.append(n)
             members.add(out.index)
@@ -336,6 +351,82 @@ def _make_fused(graph, group, members, needed_after, outs, position):
     return node
 
 
+# ---- copies back, written by the fused kernel ---------------------------------------------------------
+class _Into:
+    """A fused kernel called with its destinations as extra arguments: ``f(*inputs, *dsts)`` runs
+    ``into([dst of each output or None], *inputs)``."""
+
+    __slots__ = ("into", "n_in", "slots", "n_out")
+
+    def __init__(self, into, n_in, slots, n_out):
+        self.into, self.n_in, self.slots, self.n_out = into, n_in, slots, n_out
+
+    def __call__(self, *args):
+        n = self.n_in
+        dsts = [None] * self.n_out
+        for k, j in enumerate(self.slots):
+            dsts[j] = args[n + k]
+        return self.into(dsts, *args[:n])
+
+
+def absorb_copies(graph) -> int:
+    """``copy_(dst, r)`` where ``r`` is a fused kernel's result read by nothing else, ``dst`` an input
+    or a captured tensor (not a view) of ``r``'s shape and dtype that no node between the two reads
+    or writes, and the kernel reads ``dst`` only as itself (never a view of it, which a work-item
+    could read after another wrote it): the kernel writes ``r`` into ``dst`` and the copy goes."""
+    nodes = graph.nodes
+    readers = {}
+    for n in nodes:
+        for v in n.inputs():
+            readers.setdefault(v.index, []).append(n)
+    keep = {v.index for v in graph.output_values()} | {v.root.index for v in graph.output_values()}
+    keep |= {gv.index for _, gv in graph.grad_bindings if gv is not None}
+    pos = {id(n): i for i, n in enumerate(nodes)}
+    plans = {}           # id(fused node) -> [(output index, dst Value)]
+    gone = set()
+    for i, n in enumerate(nodes):
+        if n.op.name != "copy_" or n.fused is not None or n.kargs is None or len(n.kargs) != 2:
+            continue
+        dst, src = n.kargs
+        if dst.__class__ is not Value or src.__class__ is not Value or src.kind != NODE:
+            continue
+        f = src.producer
+        if f is None or f.fused is None or id(f) not in pos or src.index in keep \
+                or len(readers.get(src.index, ())) != 1:
+            continue
+        if dst.kind not in (INPUT, CAPTURE) or dst.root is not dst or dst.shape != src.shape \
+                or dst.dtype != src.dtype or dst.device != src.device or list(n.writes) != [dst]:
+            continue
+        start = pos[id(f)]
+        if any(v.root is dst and v is not dst for v in f.inputs()):
+            continue
+        between = nodes[start + 1:i]
+        if any(w.root is dst for m in between for w in m.writes) \
+                or any(v.root is dst for m in between for v in m.inputs()):
+            continue
+        plan = plans.setdefault(id(f), [])
+        if any(d is dst for _, d in plan):
+            continue
+        be = f.device._backend
+        offer = getattr(be, "fused_into", None) if be is not None else None
+        into = offer(f.kernel) if offer is not None else None
+        if into is None:
+            continue
+        plan.append((f.outs.index(src), dst))
+        gone.add(id(n))
+    if not gone:
+        return 0
+    for n in nodes:
+        plan = plans.get(id(n))
+        if plan:
+            into = n.device._backend.fused_into(n.kernel)
+            n.kernel = _Into(into, len(n.kargs), tuple(j for j, _ in plan), len(n.outs))
+            n.kargs = tuple(n.kargs) + tuple(d for _, d in plan)
+            n.writes = list(n.writes) + [d for _, d in plan]
+    graph.nodes[:] = [n for n in nodes if id(n) not in gone]
+    return len(gone)
+
+
 # ---- pairs ------------------------------------------------------------------------------------------
 def _ce_backward_matches(first, second) -> bool:
     # _cross_entropy_backward(g, x, t, w, ignore_index, reduction, ls) of
@@ -389,7 +480,7 @@ def pair_kernels(graph) -> int:
 
 
 PASSES = [functionalize, eliminate_common_subexpressions, fold_constants, eliminate_dead_code, fuse_pointwise,
-          pair_kernels]
+          absorb_copies, pair_kernels]
 
 
 def optimize(graph, passes=None) -> dict:

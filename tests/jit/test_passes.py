@@ -332,3 +332,107 @@ def test_cse_keeps_a_negative_zero_apart_from_zero():
 
     c = pt.compile(lambda x, k: 1 / (x * k))
     assert [c(x, k).tolist()[0] for k in (0.0, 0.0, -0.0, -0.0)] == [np.inf, np.inf, -np.inf, -np.inf]
+
+
+def _stepwise_fuse(offered):
+    """A cpu ``fuse_pointwise`` running the group's steps one by one (the contract's semantics)."""
+    def fuse(self, group, index=0):
+        offered.append(group)
+        kernels = self.kernels
+
+        def fn(*arrays):
+            vals = []
+            for st in group.steps:
+                args = [(arrays[a.index] if a.kind == IN else vals[a.index]) if hasattr(a, "kind") else a
+                        for a in st.kargs]
+                vals.append(kernels[st.op](*args))
+            return [vals[i] for i in group.outputs]
+        return fn
+    return fuse
+
+
+def test_fusion_takes_independent_pointwise_calls_of_one_shape_into_the_group(monkeypatch):
+    # an optimizer's ``buf * momentum`` reads nothing of the update after it: still one kernel
+    from plugtorch.backends.cpu import CPUBackend
+    offered = []
+    monkeypatch.setattr(CPUBackend, "fuse_pointwise", _stepwise_fuse(offered))
+
+    def g(a, b):
+        return a * 2, b + 1
+    a, b = pt.arange(6.0).reshape(2, 3), pt.ones(2, 3)
+    graph, _, _ = graph_of(g, a, b)
+    passes.optimize(graph)
+    assert [[s.op for s in grp.steps] for grp in offered] == [["mul", "add"]]
+    assert ops(graph) == ["fused_pointwise"]
+    x, y = run(graph, [a, b])
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0, dtype=np.float32).reshape(2, 3) * 2)
+    np.testing.assert_array_equal(y.numpy(), np.full((2, 3), 2, np.float32))
+
+
+needs_opencl = pytest.mark.skipif(not pt.opencl.is_available(), reason="no OpenCL device")
+
+
+def _sgd(p, buf, g):
+    buf.mul_(0.9).add_(g)
+    p.add_(buf, alpha=-0.5)
+
+
+@needs_opencl
+@pytest.mark.parametrize("transposed", [False, True])
+def test_copies_back_are_written_by_the_fused_kernel(transposed):
+    # the update's results go straight into p and buf (no copy_ launch); a destination that is not
+    # a contiguous array (a transposed parameter) receives a copy instead: the same numbers
+    rng = np.random.default_rng(0)
+    hp, hb, hg = (rng.standard_normal((4, 4)).astype(np.float32) for _ in range(3))
+    dev = [pt.from_numpy(h.T.copy() if transposed else h).to("opencl") for h in (hp, hb, hg)]
+    p, buf, g = ((t.t() if transposed else t) for t in dev)
+    graph, _, _ = graph_of(_sgd, p, buf, g)
+    passes.optimize(graph)
+    assert "copy_" not in ops(graph)
+    assert sorted(w.name for n in graph.nodes for w in n.writes) == sorted(v.name for v in graph.inputs[:2])
+    p, buf, g = ((t.t() if transposed else t) for t in (pt.from_numpy(h.T.copy() if transposed else h).to("opencl")
+                                                          for h in (hp, hb, hg)))
+    exe = Executable(graph)
+    for _ in range(3):
+        exe([p, buf, g])
+        hb = hb * np.float32(0.9) + hg
+        hp = hp + hb * np.float32(-0.5)
+    np.testing.assert_allclose(buf.cpu().numpy(), hb, rtol=1e-6)
+    np.testing.assert_allclose(p.cpu().numpy(), hp, rtol=1e-6, atol=1e-6)
+
+
+@needs_opencl
+def test_a_copy_back_the_kernel_reads_through_a_view_stays_a_copy():
+    # p.copy_(p.t() * 2 + 1): the kernel reads p transposed, so writing p in place would let one
+    # work-item read an element another already wrote
+    h = np.arange(16, dtype=np.float32).reshape(4, 4)
+    p = pt.from_numpy(h).to("opencl")
+    graph, _, _ = graph_of(lambda p: p.copy_(p.t() * 2 + 1), p)
+    passes.optimize(graph)
+    assert "copy_" in ops(graph)
+    p = pt.from_numpy(h).to("opencl")
+    Executable(graph)([p])
+    np.testing.assert_array_equal(p.cpu().numpy(), h.T * 2 + 1)
+
+
+def test_fusion_starts_a_new_group_after_a_reduction_and_takes_casts(monkeypatch):
+    # softmax's ``exp(x - max)`` reads the reduction that runs after the first group: it is the next
+    # group, not left as single kernels; a bool mask cast to float joins its comparison
+    from plugtorch.backends.cpu import CPUBackend
+    offered = []
+    monkeypatch.setattr(CPUBackend, "fuse_pointwise", _stepwise_fuse(offered))
+
+    def g(x):
+        h = x * 2 + 1
+        e = (h - h.amax(1, keepdim=True)).exp()
+        return e, (e > 0.5).to(pt.float32) * 3
+    hx = np.arange(6, dtype=np.float32).reshape(2, 3) / 4
+    x = pt.from_numpy(hx)
+    graph, _, _ = graph_of(g, x)
+    passes.optimize(graph)
+    assert [[s.op for s in grp.steps] for grp in offered] == [["mul", "add"], ["sub", "exp", "gt", "_to_dtype", "mul"]]
+    e, m = run(graph, [x])
+    h = hx * 2 + 1
+    want = np.exp(h - h.max(1, keepdims=True))
+    np.testing.assert_allclose(e.numpy(), want, rtol=1e-6)
+    np.testing.assert_array_equal(m.numpy(), (want > 0.5).astype(np.float32) * 3)

@@ -134,6 +134,11 @@ class OpenCLBackend(Backend):
         from plugtorch.backends.opencl.kernels.fused import fuse
         return fuse(runtime.state(index or 0), group, self.kernels)
 
+    def fused_into(self, kernel):
+        """``into(dsts, *inputs)``: the kernel ``fuse_pointwise`` returned, writing its output ``j``
+        into the array ``dsts[j]`` where that is not None (kernels/fused.py ``FusedKernel.into``)."""
+        return getattr(kernel, "slow", kernel).into   # (the C extension's Fused wraps the FusedKernel)
+
     def guarded_call(self, kernel, **spec):
         """A graph of one fused kernel behind its guards in C (``fastlaunch.replay``), or None
         (no C extension, or ``kernel`` not the extension's)."""

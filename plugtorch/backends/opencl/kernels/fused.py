@@ -358,12 +358,33 @@ class FusedKernel:
                                           + scal_types + [self.geo_dtype])
 
     def __call__(self, *xs):
+        return self._run(xs, None)
+
+    def into(self, dsts, *xs):
+        """``fn(*xs)`` with output ``j`` written into ``dsts[j]`` where that is not None (a graph's
+        copy back into a parameter, absorbed: jit/passes.py ``absorb_copies``): in place when it is
+        a contiguous array of the output's shape and dtype at offset 0, else by a copy after the
+        launch. Each element is read before it is written (the inputs, ``dsts[j]`` among them,
+        are read at the element the work-item writes), so an input may be a destination."""
+        outs = self._run(xs, dsts)
+        for d, o in zip(dsts, outs):
+            if d is not None and o is not d:
+                self.kernels["copy_"](d, o)
+        return outs
+
+    def _run(self, xs, dsts):
         _acquire()   # set the arguments and enqueue, one thread at a time (runtime.LOCK)
         try:
             dev = self.dev
             pool = dev.pool
             outs = []
-            for od, nbytes in self.out_specs:   # (DeviceState.empty, unrolled: this path is hot)
+            for j, (od, nbytes) in enumerate(self.out_specs):   # (DeviceState.empty, unrolled: hot)
+                if dsts is not None:
+                    d = dsts[j]
+                    if (d is not None and d.contiguous and not d.offset and d.dtype == od
+                            and d.shape == self.shape and _reads_only_itself(d, xs)):
+                        outs.append(d)
+                        continue
                 out = _new(CLArray)
                 out.dev = dev
                 out.shape = self.shape
@@ -457,6 +478,16 @@ class FusedKernel:
         return outs
 
 
+def _reads_only_itself(d, xs) -> bool:
+    """Whether every input in ``d``'s memory is ``d`` itself (read at the element written), none
+    another array over it (a view, another tensor's array on the same buffer)."""
+    buf = d.data
+    for x in xs:
+        if x is not d and x.data is buf:
+            return False
+    return True
+
+
 class _Unbuilt(FusedKernel):
     """A FusedKernel whose program is not built yet (made under ``fusion.deferred_builds()``). Its
     first call builds the programs of every kernel waiting on the device at once (PoCL's build
@@ -464,10 +495,17 @@ class _Unbuilt(FusedKernel):
     programs in 5.6 s); then it is a FusedKernel."""
 
     def __call__(self, *xs):
+        self._built()
+        return FusedKernel.__call__(self, *xs)
+
+    def into(self, dsts, *xs):
+        self._built()
+        return FusedKernel.into(self, dsts, *xs)
+
+    def _built(self):
         with LOCK:
             if self.__class__ is _Unbuilt:
                 build_waiting(self.dev, self)
-        return FusedKernel.__call__(self, *xs)
 
 
 class _Builds:

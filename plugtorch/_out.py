@@ -79,6 +79,18 @@ fftfreq rfftfreq""".split())
 _INDEX_RESULTS = frozenset("argmax argmin argsort nonzero nonzero_static".split())
 # ops whose result is a truth value: out may be bool or uint8, whatever the input (as in PyTorch)
 _TRUTH_RESULTS = frozenset(("all", "any"))
+# ops whose outs must have each result's dtype exactly (PyTorch's linear algebra and matrix products:
+# "Expected out tensor to have dtype float, but got double instead"), not one it can be cast to;
+# info and pivots included (int32). Checked against torch 2.13, each by a call.
+_EXACT_RESULTS = frozenset("""
+addmm addmv baddbmm bmm chain_matmul cross dot frobenius_norm inner inverse lu_solve matmul matrix_power mm mv
+norm nuclear_norm ormqr qr slogdet svd tensordot triangular_solve vdot
+linalg.cholesky linalg.cholesky_ex linalg.cross linalg.det linalg.eigh linalg.eigvalsh linalg.inv linalg.inv_ex
+linalg.ldl_factor linalg.ldl_factor_ex linalg.ldl_solve linalg.lu linalg.lu_factor linalg.lu_factor_ex
+linalg.lu_solve linalg.matmul linalg.matrix_norm linalg.matrix_power linalg.multi_dot linalg.norm linalg.qr
+linalg.slogdet linalg.solve linalg.solve_ex linalg.solve_triangular linalg.svd linalg.svdvals linalg.vecdot
+linalg.vector_norm
+""".split())
 
 _TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
@@ -130,7 +142,7 @@ def write(name, result, out):
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}(): argument 'out' must be Tensor, not {type(out).__name__}")
         _check_grad(name, (result,), (out,))
-        _check_one(name, result, out, name in _INDEX_RESULTS)
+        _check_one(name, result, out, name in _INDEX_RESULTS or name in _EXACT_RESULTS)
         _write_one(name, result, out)
         return out
     if not isinstance(out, (tuple, list)):
@@ -140,8 +152,9 @@ def write(name, result, out):
         raise TypeError(f"{name}(): expected tuple of {len(result)} elements but got {len(out)} for argument 'out'")
     _check_grad(name, result, out)
     fields = getattr(result, "_fields", None)
+    exact = name in _EXACT_RESULTS
     for i, (r, o) in enumerate(zip(result, out)):   # every out is checked before any is written
-        _check_one(name, r, o, fields is not None and fields[i] == "indices")
+        _check_one(name, r, o, exact or (fields is not None and fields[i] == "indices"))
     for r, o in zip(result, out):
         _write_one(name, r, o)
     return type(result)(*out) if fields is not None else tuple(out)
@@ -159,8 +172,9 @@ def _check_one(name, r, o, exact):
         raise RuntimeError(f"{name}(): Expected out tensor to have device {r.device}, but got {o.device} instead "
                            f"(the result is computed on {r.device}); create out there")
     if exact and o.dtype is not r.dtype:
-        raise RuntimeError(f"{name}(): Expected out tensor for the indices to have dtype {r.dtype}, "
-                           f"but got {o.dtype} instead")
+        what = "out tensor" if name in _EXACT_RESULTS else "out tensor for the indices"
+        raise RuntimeError(f"{name}(): Expected {what} to have dtype {r.dtype}, but got {o.dtype} instead; "
+                           f"pass an out of dtype {r.dtype}")
     if name in _TRUTH_RESULTS:
         if o.dtype not in (_dtypes.bool, _dtypes.uint8):
             raise RuntimeError(f"{name} only supports bool tensor for result, got: {_scalar_type(o.dtype)}; pass "

@@ -500,3 +500,21 @@ def test_as_tensor_keeps_its_signature():
     assert list(inspect.signature(pt.as_tensor).parameters) == ["data", "dtype", "device"]
     with pytest.raises(TypeError):
         pt.as_tensor([1], copy=True)
+
+
+def test_linear_algebra_outs_must_have_the_results_dtype():
+    # PyTorch's linalg functions and matrix products refuse an out of another dtype (the others cast
+    # into it); plugtorch wrote det's float32 value into a float64 or float16 out, and inv_ex's int32
+    # info into an int64 one
+    A = pt.tensor([[4., 1.], [1., 3.]])
+    for call, dt in ((lambda o: pt.linalg.det(A, out=o), pt.float64), (lambda o: pt.linalg.inv(A, out=o), pt.float16),
+                     (lambda o: pt.matmul(A, A, out=o), pt.float64), (lambda o: pt.mm(A, A, out=o), pt.complex64),
+                     (lambda o: pt.linalg.vector_norm(A, out=o), pt.float64),
+                     (lambda o: pt.linalg.slogdet(A, out=(pt.empty(0), o)), pt.float64),
+                     (lambda o: pt.linalg.inv_ex(A, out=(pt.empty(0), o)), pt.int64)):
+        with pytest.raises(RuntimeError, match=r"\(\): Expected out tensor to have dtype plugtorch\.(float32|int32), "
+                                               rf"but got {dt} instead"):
+            call(pt.empty(0, dtype=dt))
+    o = pt.empty(0)
+    assert pt.linalg.det(A, out=o) is o and o.item() == 11.0                 # det [[4, 1], [1, 3]] = 11
+    assert pt.linalg.pinv(pt.eye(2), out=pt.empty(0, dtype=pt.float64)).tolist() == [[1., 0.], [0., 1.]]  # casts

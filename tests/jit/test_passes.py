@@ -436,3 +436,25 @@ def test_fusion_starts_a_new_group_after_a_reduction_and_takes_casts(monkeypatch
     want = np.exp(h - h.max(1, keepdims=True))
     np.testing.assert_allclose(e.numpy(), want, rtol=1e-6)
     np.testing.assert_array_equal(m.numpy(), (want > 0.5).astype(np.float32) * 3)
+
+
+@needs_opencl
+def test_copies_back_run_when_the_fused_kernels_were_built_later():
+    # under deferred builds the first group's call builds every waiting kernel: the second group's
+    # ``into``, taken before, must still run (it raised AttributeError on the built kernel)
+    from plugtorch.backends.fusion import deferred_builds
+
+    def f(p, q):
+        p.copy_((p * 3).sinh() + 0.5)
+        q.copy_((q - 1).atan() * 2)
+    hp = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    hq = np.linspace(-2, 2, 5, dtype=np.float32)
+    p, q = pt.from_numpy(hp).to("opencl"), pt.from_numpy(hq).to("opencl")
+    graph, _, _ = graph_of(f, p, q)
+    with deferred_builds():
+        passes.optimize(graph)
+    assert "copy_" not in ops(graph)
+    p, q = pt.from_numpy(hp).to("opencl"), pt.from_numpy(hq).to("opencl")
+    Executable(graph)([p, q])
+    np.testing.assert_allclose(p.cpu().numpy(), np.sinh(hp * 3) + 0.5, rtol=1e-5)
+    np.testing.assert_allclose(q.cpu().numpy(), np.arctan(hq - 1) * 2, rtol=1e-5)

@@ -77,3 +77,7 @@ def test_info_comes_from_the_host_when_a_matrix_fails(cudalike):
     assert r.info.tolist() == [2, 0] and r.result[1].tolist() == [0.5, 0.5]
     with pytest.raises(pt.linalg.LinAlgError, match=r"\(Batch element 1\)"):
         pt.linalg.cholesky(bad)
+    # a nan pivot, which the batched factorisation may pass: LAPACK's info (order 2 here)
+    nan = pt.tensor([[[4., 0.], [0., 1.]], [[1., 0.], [0., float("nan")]]], device="cudalike")
+    assert pt.linalg.cholesky_ex(nan).info.tolist() == [0, 2]
+    assert pt.linalg.cholesky_ex(nan, upper=True).info.tolist() == [0, 2]

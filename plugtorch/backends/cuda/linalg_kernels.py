@@ -49,6 +49,10 @@ def make_cuda_linalg_kernels(cp, *, errstate=None, solve_triangular=None, to_hos
                 L = cp.linalg.cholesky(mT(A) if upper else A)
         except LinAlgError:
             return on_host(host.cholesky, A, upper)
+        # a nan pivot may pass the factorisation's d <= 0 test (OpenBLAS's does); the host kernel
+        # reports it in info, as LAPACK's reference potrf and PyTorch do
+        if bool(cp.isnan(cp.diagonal(L, axis1=-2, axis2=-1)).any()):
+            return on_host(host.cholesky, A, upper)
         return (cp.ascontiguousarray(mT(L)) if upper else L), cp.zeros(A.shape[:-2], np.int32)
 
     def inv(A):

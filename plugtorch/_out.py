@@ -91,6 +91,9 @@ linalg.lu_solve linalg.matmul linalg.matrix_norm linalg.matrix_power linalg.mult
 linalg.slogdet linalg.solve linalg.solve_ex linalg.solve_triangular linalg.svd linalg.svdvals linalg.vecdot
 linalg.vector_norm
 """.split())
+# the FFTs with a real result refuse a complex out, which other ops' outs may be ("irfft expects a
+# floating point output tensor, but got ComplexFloat")
+_REAL_RESULTS = frozenset("fft.irfft fft.irfft2 fft.irfftn fft.hfft fft.hfft2 fft.hfftn".split())
 
 _TORCH_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int", "int64": "Long",
                 "float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
@@ -174,6 +177,9 @@ def _check_one(name, r, o, exact):
     if exact and o.dtype is not r.dtype:
         what = "out tensor" if name in _EXACT_RESULTS else "out tensor for the indices"
         raise RuntimeError(f"{name}(): Expected {what} to have dtype {r.dtype}, but got {o.dtype} instead; "
+                           f"pass an out of dtype {r.dtype}")
+    if name in _REAL_RESULTS and o.dtype.is_complex:
+        raise RuntimeError(f"{name}(): expects a floating point output tensor, but got {_scalar_type(o.dtype)}; "
                            f"pass an out of dtype {r.dtype}")
     if name in _TRUTH_RESULTS:
         if o.dtype not in (_dtypes.bool, _dtypes.uint8):

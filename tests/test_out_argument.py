@@ -518,3 +518,14 @@ def test_linear_algebra_outs_must_have_the_results_dtype():
     o = pt.empty(0)
     assert pt.linalg.det(A, out=o) is o and o.item() == 11.0                 # det [[4, 1], [1, 3]] = 11
     assert pt.linalg.pinv(pt.eye(2), out=pt.empty(0, dtype=pt.float64)).tolist() == [[1., 0.], [0., 1.]]  # casts
+
+
+def test_real_ffts_refuse_a_complex_out():
+    # irfft/hfft's result is real: PyTorch refuses a complex out (plugtorch wrote into it, imaginary 0)
+    for call in (lambda o: pt.fft.irfft(pt.ones(3, dtype=pt.complex64), out=o),
+                 lambda o: pt.fft.hfft2(pt.ones(2, 3, dtype=pt.complex64), out=o)):
+        with pytest.raises(RuntimeError, match=r"^fft\.(irfft|hfft2)\(\): expects a floating point output tensor, "
+                                               r"but got ComplexFloat;"):
+            call(pt.empty(0, dtype=pt.complex64))
+    o = pt.empty(0, dtype=pt.float64)      # a wider real out is fine: irfft([1, 1, 1]) = [1, 0, 0, 0]
+    assert pt.fft.irfft(pt.ones(3, dtype=pt.complex64), out=o) is o and o.tolist() == [1.0, 0.0, 0.0, 0.0]

@@ -147,6 +147,9 @@ def binary_operator(op):
     >>> add(plugtorch.ones(2), 1.0)
     tensor([2., 2.])
     """
+    made = _operators.get(op)
+    if made is not None:   # one operator per op: Tensor's method, op.operator and binary() share it
+        return made
     fast = op.fast
 
     def operator(a, b):
@@ -204,7 +207,10 @@ def binary_operator(op):
 
     operator.__name__ = operator.__qualname__ = op.name
     op.operator = (2, operator)
-    return _in_c(operator, fast, 2)
+    f = _in_c(operator, fast, 2)
+    if Tensor is not None:   # (the C operator needs the class: kept once it exists)
+        _operators[op] = f
+    return f
 
 
 def binary(op, a, b):
@@ -212,7 +218,7 @@ def binary(op, a, b):
     autograd's recording)."""
     f = _operators.get(op)
     if f is None:
-        f = _operators[op] = binary_operator(op)
+        f = binary_operator(op)
     r = f(a, b)
     # (NotImplemented is the operator's answer to an operand it does not take: the op raises)
     return r if r is not NotImplemented else dispatch(op, a, b)
@@ -222,7 +228,7 @@ def unary(op, a):
     """``op(a)`` through ``op``'s unary operator function (see ``binary``)."""
     f = _operators.get(op)
     if f is None:
-        f = _operators[op] = unary_operator(op)
+        f = unary_operator(op)
     return f(a)
 
 
@@ -337,6 +343,9 @@ _ELIDE_BYTES = 1 << 18      # below 256 KiB a fresh allocation is cheap (NumPy's
 def unary_operator(op):
     """The Tensor method ``a.<op>()`` (and ``-a``) of pointwise unary ``op``, with the meta result
     memoised (see ``binary_operator``)."""
+    made = _operators.get(op)
+    if made is not None:
+        return made
     fast = op.fast
 
     def operator(self):
@@ -368,7 +377,10 @@ def unary_operator(op):
     operator.__name__ = operator.__qualname__ = op.name   # argument errors name it: "sin() takes 1 ..."
     operator.__doc__ = op.doc
     op.operator = (1, operator)
-    return _in_c(operator, fast, 1)
+    f = _in_c(operator, fast, 1)
+    if Tensor is not None:   # (the C operator needs the class: kept once it exists)
+        _operators[op] = f
+    return f
 
 
 def _load_operators():

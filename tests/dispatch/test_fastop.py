@@ -244,3 +244,18 @@ def test_invalidate_caches_releases_the_old_kernels_held_by_an_operator():
         assert (y + y).tolist() == [2.0] * 4
     gc.collect()
     assert gone() is None   # (it outlived the memo in a slot until 4 other signatures had come)
+
+
+def test_autograd_records_through_the_tensor_operator_itself():
+    # autograd records a pointwise op through dispatcher.binary/unary; they made a second operator
+    # for the op, which replaced op.operator (and its memo) while Tensor.__mul__ kept the first:
+    # after any recorded mul, Tensor.__mul__.__wrapped__ was no longer op.operator's function
+    x = pt.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).exp().sum()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.array([1.0, 2.0]) * np.exp([1.0, 4.0]), rtol=1e-6)
+    for name, attr in (("mul", "__mul__"), ("exp", "exp")):
+        op = registry.get(name)
+        meth = getattr(pt.Tensor, attr)
+        assert getattr(meth, "__wrapped__", meth) is op.operator[1]
+        assert D._operators[op] is meth

@@ -20,7 +20,8 @@ def _irfftn_samples(ctx):
 
 
 def _irfftn_errors(ctx):
-    return [ErrorInput(Sample(ctx.input(())), IndexError, "no dimensions"),
+    return [ErrorInput(Sample(ctx.input(())), RuntimeError, "must transform at least one axis"),
+            ErrorInput(Sample(ctx.input(()), None, (-1,)), IndexError, "no dimensions"),
             ErrorInput(Sample(ctx.input((1,))), RuntimeError, r"Invalid number of data points \(0\)"),
             ErrorInput(Sample(ctx.input((4,)), None, None, "bad"), RuntimeError, "Invalid normalization mode"),
             ErrorInput(Sample(ctx.input((3, 4)), (4,), (0, 1)), RuntimeError, "same length"),
